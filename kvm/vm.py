@@ -223,12 +223,14 @@ class Vm:
                            datamatch=None):
         """KVM_IOEVENTFD: a guest write of ``length`` bytes at ``addr``
         (a port if ``pio``) signals eventfd ``fd`` instead of exiting."""
+        # ABI: KVM_IOEVENTFD takes struct kvm_ioeventfd *
         ioctl(self.fileno(), uapi.KVM_IOEVENTFD,
               _ioeventfd(fd, addr, length, pio, datamatch, 0))
 
     def unregister_ioeventfd(self, fd, addr, length, pio=False,
                              datamatch=None):
         """KVM_IOEVENTFD with DEASSIGN (same arguments as registration)."""
+        # ABI: KVM_IOEVENTFD takes struct kvm_ioeventfd * (flags |= DEASSIGN)
         ioctl(self.fileno(), uapi.KVM_IOEVENTFD,
               _ioeventfd(fd, addr, length, pio, datamatch,
                          uapi.KVM_IOEVENTFD_FLAG_DEASSIGN))
