@@ -285,6 +285,22 @@ class I8259Pair:
     def intr(self) -> IrqLine:
         return self.master.intr
 
+    def bios_init(self, master_base: int = 0x08, slave_base: int = 0x70,
+                  master_mask: int = 0xF8, slave_mask: int = 0xFF) -> None:
+        """Program both chips through their ports as a PC BIOS does
+        (ICW1=0x11, ICW2=base, ICW3=0x04/0x02, ICW4=0x01, then OCW1), for
+        boards that start a guest without a BIOS.  The default masks leave
+        IRQ 0 (timer), 1 (keyboard) and 2 (cascade) enabled, roughly what
+        SeaBIOS leaves."""
+        for chip, base, icw3 in ((self.master, master_base, 0x04),
+                                 (self.slave, slave_base, 0x02)):
+            chip.write_byte(0, 0x11)
+            chip.write_byte(1, base)
+            chip.write_byte(1, icw3)
+            chip.write_byte(1, 0x01)
+        self.master.write_byte(1, master_mask)
+        self.slave.write_byte(1, slave_mask)
+
     def set_irq(self, n: int, level: bool) -> None:
         if not 0 <= n < 16:
             raise ValueError(f"PC IRQ {n} is not 0-15")

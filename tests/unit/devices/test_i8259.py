@@ -289,3 +289,14 @@ def test_irq_line_helper_wires_a_device(pic):
 def test_set_irq_range_checked(pic):
     with pytest.raises(ValueError):
         pic.set_irq(16, True)
+
+
+def test_bios_init_helper_programs_like_a_bios():
+    pair = I8259Pair()
+    pair.bios_init()
+    assert (pair.master.irq_base, pair.slave.irq_base) == (0x08, 0x70)
+    assert (inb(pair.master, 1), inb(pair.slave, 1)) == (0xF8, 0xFF)
+    pair.set_irq(4, True)                   # COM1 masked by default
+    assert pair.intr.level is False
+    pair.set_irq(0, True)
+    assert pair.acknowledge() == 0x08
