@@ -209,8 +209,9 @@ def make_sink(sink) -> tuple[Callable[[bytes], None], Optional[bytearray]]:
     ``sink`` may be ``None`` (collect into a new bytearray, returned as
     ``buffer``), a bytearray (append to it; also returned as ``buffer``), a
     file-like object with ``write`` (bytes are written and, if it has
-    ``flush``, flushed; a text stream's binary ``buffer`` is used), or a callable taking ``bytes``.  ``buffer`` is
-    ``None`` for sinks the device cannot rewind.
+    ``flush``, flushed; a text stream's binary ``buffer`` is used), or a
+    callable taking ``bytes``.  ``buffer`` is ``None`` for sinks the device
+    cannot rewind.
     """
     if sink is None:
         sink = bytearray()

@@ -1,8 +1,6 @@
 """8254 PIT with a manual clock; expected values from the Intel 8254
 datasheet (mode definitions, latch and read-back commands, status byte)."""
 
-import pytest
-
 from emu.devices.device import IrqLine, ManualClock
 from emu.devices.i8254 import I8254
 
