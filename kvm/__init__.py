@@ -35,9 +35,9 @@ kvm`` runs the same program, printing each exit::
     with kvm.Kvm() as system:             # open /dev/kvm; KVM_GET_API_VERSION
         with system.create_vm() as vm:    # KVM_CREATE_VM
             assert vm.check_extension(uapi.KVM_CAP_USER_MEMORY)
-            ram = mmap.mmap(-1, 0x1000)   # one page of guest RAM ...
-            ram[:len(code)] = code
-            vm.map_memory(0, 0x1000, ram)  # ... at GPA 0x1000 (SET_USER_MEMORY_REGION)
+            ram = mmap.mmap(-1, 0x1000)   # one page of guest RAM at GPA
+            ram[:len(code)] = code        # 0x1000, KVM_SET_USER_MEMORY_REGION:
+            vm.map_memory(0, 0x1000, ram)
             vcpu = vm.create_vcpu(0)      # KVM_CREATE_VCPU; mmap kvm_run
             sregs = vcpu.get_sregs()      # real mode, as after reset ...
             sregs.cs.base = sregs.cs.selector = 0   # ... but CS at 0

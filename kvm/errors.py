@@ -95,7 +95,8 @@ def generic_advice(name, err):
     if err == errno_mod.EFAULT:
         return "the kernel could not read or write the memory we passed"
     if err == errno_mod.ENXIO and name == "KVM_INTERRUPT":
-        return "KVM_INTERRUPT is only for a userspace PIC (no KVM_CREATE_IRQCHIP)"
+        return ("KVM_INTERRUPT is only for a userspace PIC "
+                "(no KVM_CREATE_IRQCHIP)")
     if err == errno_mod.EEXIST and name == "KVM_INTERRUPT":
         return "an interrupt is already queued; wait for the next exit"
     return None
@@ -147,7 +148,7 @@ def explain_sregs(sregs):
     lme, lma = _bit(efer, uapi.EFER_LME), _bit(efer, uapi.EFER_LMA)
     cs = sregs.cs
 
-    # -- what kvm_is_valid_sregs() / kvm_is_valid_cr0() reject (EINVAL) --
+    # -- what kvm_is_valid_sregs() / kvm_is_valid_cr0() reject (EINVAL) -------
     if cr0 >> 32:
         problems.append(f"CR0 {cr0:#x} sets reserved bits 63:32")
     if pg and not pe:
@@ -191,7 +192,7 @@ def explain_sregs(sregs):
         problems.append("apic_base enables x2APIC (bit 10) without "
                         "enabling the APIC (bit 11)")
 
-    # -- what VM entry rejects (FAIL_ENTRY / SHUTDOWN on VMX/SVM) --
+    # -- what VM entry rejects (FAIL_ENTRY / SHUTDOWN on VMX/SVM) -------------
     if cs.l and cs.db:
         problems.append("CS.L and CS.DB are both set (reserved "
                         "combination)")

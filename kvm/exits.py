@@ -420,7 +420,8 @@ def _internal(run, view):
     insn = None
     if internal.suberror == uapi.KVM_INTERNAL_ERROR_EMULATION and ndata >= 1:
         emu = run.emulation_failure      # ABI: kvm_run.emulation_failure
-        if emu.flags & uapi.KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES:
+        has_bytes = uapi.KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
+        if emu.flags & has_bytes:
             size = min(emu.insn_size, 15)
             insn = bytes(emu.insn_bytes[:size])
     return InternalError(internal.suberror, ndata,

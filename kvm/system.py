@@ -24,7 +24,7 @@ API_VERSION = 12
 
 
 def device_path(path=None):
-    """The KVM device node to open: ``path``, ``$KASOU_KVM_DEV`` or /dev/kvm."""
+    """The device node to open: ``path``, ``$KASOU_KVM_DEV`` or /dev/kvm."""
     return path or os.environ.get(ENV_PATH) or DEFAULT_PATH
 
 
@@ -48,7 +48,7 @@ class Kvm:
             self.close()
             raise
 
-    # -- life cycle ----------------------------------------------------------
+    # -- life cycle -----------------------------------------------------------
 
     def fileno(self):
         if self._fd < 0:
@@ -78,7 +78,7 @@ class Kvm:
         state = "closed" if self.closed else f"fd={self._fd}"
         return f"<Kvm {self.path} {state}>"
 
-    # -- queries -------------------------------------------------------------
+    # -- queries --------------------------------------------------------------
 
     def api_version(self):
         """KVM_GET_API_VERSION: 12 on every kernel since 2.6.22."""
@@ -102,24 +102,27 @@ class Kvm:
         The list can be edited and passed to ``Vcpu.set_cpuid2()``.
         """
         buf = uapi.cpuid2_type(max_entries)()
-        buf.nent = max_entries   # ABI: kvm_cpuid2.nent in: capacity, out: count
+        # ABI: kvm_cpuid2.nent is the capacity in, the count out
+        buf.nent = max_entries
 
         def advise(err):
             if err == errno.E2BIG:
-                return f"more than {max_entries} entries; pass a larger max_entries"
+                return (f"more than {max_entries} entries; "
+                        "pass a larger max_entries")
             return None
         # ABI: KVM_GET_SUPPORTED_CPUID takes struct kvm_cpuid2 * (in/out)
         ioctl(self.fileno(), uapi.KVM_GET_SUPPORTED_CPUID, buf, advise=advise)
         return [_copy(entry) for entry in buf.entries[:buf.nent]]
 
-    # -- VM creation ---------------------------------------------------------
+    # -- VM creation ----------------------------------------------------------
 
     def create_vm(self, machine_type=0):
         """KVM_CREATE_VM (retried on EINTR, as QEMU does): a ``Vm``."""
         from .vm import Vm
         while True:
             try:
-                # ABI: KVM_CREATE_VM takes the machine type by value, returns an fd
+                # ABI: KVM_CREATE_VM takes the machine type by value and
+                # returns the VM fd
                 fd = ioctl(self.fileno(), uapi.KVM_CREATE_VM, machine_type)
             except KvmError as exc:
                 if exc.errno == errno.EINTR:

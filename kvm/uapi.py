@@ -34,7 +34,7 @@ u8, u16, u32, u64, s32 = c_uint8, c_uint16, c_uint32, c_uint64, c_int32
 
 
 class kvm_userspace_memory_region(Structure):
-    # ABI: struct kvm_userspace_memory_region (32 bytes), KVM_SET_USER_MEMORY_REGION
+    # ABI: struct kvm_userspace_memory_region (32 bytes)
     _fields_ = [("slot", u32), ("flags", u32), ("guest_phys_addr", u64),
                 ("memory_size", u64), ("userspace_addr", u64)]
 
@@ -519,7 +519,7 @@ KVM_CAP_EXIT_HYPERCALL = 201
 # ---------------------------------------------------------------------------
 # ioctl numbers (reference §1.1-§1.2)
 #
-# nr = (dir << 30) | (size << 16) | (KVMIO << 8) | cmd, as <asm-generic/ioctl.h>.
+# nr = (dir << 30) | (size << 16) | (KVMIO << 8) | cmd (asm-generic/ioctl.h).
 # The size is sizeof() of the DECLARED argument type; for variable-length
 # structs that is only the 8-byte header.
 # ---------------------------------------------------------------------------
@@ -601,13 +601,13 @@ class kvm_msi(Structure):
 
 
 # The table.  Columns: name = number   # fd level; capability that brings it
-# -- system fd (/dev/kvm) --------------------------------------------------
+# -- system fd (/dev/kvm) -----------------------------------------------------
 KVM_GET_API_VERSION = _IO(0x00)                       # sys; basic API
 KVM_CREATE_VM = _IO(0x01)                             # sys; basic API
 KVM_CHECK_EXTENSION = _IO(0x03)                       # sys (vm: CAP_CHECK_EXTENSION_VM)
 KVM_GET_VCPU_MMAP_SIZE = _IO(0x04)                    # sys; basic API
 KVM_GET_SUPPORTED_CPUID = _IOWR(0x05, kvm_cpuid2)     # sys; CAP_EXT_CPUID
-# -- VM fd -------------------------------------------------------------------
+# -- VM fd --------------------------------------------------------------------
 KVM_CREATE_VCPU = _IO(0x41)                           # vm; basic API
 KVM_SET_USER_MEMORY_REGION = _IOW(0x46, kvm_userspace_memory_region)  # vm; CAP_USER_MEMORY
 KVM_SET_TSS_ADDR = _IO(0x47)                          # vm; CAP_SET_TSS_ADDR
@@ -622,7 +622,7 @@ KVM_CREATE_PIT2 = _IOW(0x77, kvm_pit_config)          # vm; CAP_PIT2
 KVM_IOEVENTFD = _IOW(0x79, kvm_ioeventfd)             # vm; CAP_IOEVENTFD
 KVM_SIGNAL_MSI = _IOW(0xA5, kvm_msi)                  # vm; CAP_SIGNAL_MSI
 KVM_ENABLE_CAP = _IOW(0xA3, kvm_enable_cap)           # vm (CAP_ENABLE_CAP_VM) / vcpu (CAP_ENABLE_CAP)
-# -- vCPU fd -----------------------------------------------------------------
+# -- vCPU fd ------------------------------------------------------------------
 KVM_RUN = _IO(0x80)                                   # vcpu; basic API
 KVM_GET_REGS = _IOR(0x81, kvm_regs)                   # vcpu; basic API
 KVM_SET_REGS = _IOW(0x82, kvm_regs)                   # vcpu; basic API

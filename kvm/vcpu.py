@@ -127,7 +127,7 @@ class Vcpu:
         self._running_thread = None
         ensure_kick_handler()
 
-    # -- life cycle ----------------------------------------------------------
+    # -- life cycle -----------------------------------------------------------
 
     def fileno(self):
         if self._fd < 0:
@@ -172,7 +172,7 @@ class Vcpu:
             raise ValueError("Vcpu is closed")
         return self._run
 
-    # -- running ---------------------------------------------------------------
+    # -- running --------------------------------------------------------------
 
     def run(self):
         """One KVM_RUN; returns an exit object from ``kvm.exits``.
@@ -218,7 +218,8 @@ class Vcpu:
 
     @property
     def immediate_exit(self):
-        return bool(self.kvm_run.immediate_exit)   # ABI: kvm_run.immediate_exit
+        # ABI: kvm_run.immediate_exit (u8, polled at KVM_RUN entry)
+        return bool(self.kvm_run.immediate_exit)
 
     @immediate_exit.setter
     def immediate_exit(self, value):
@@ -251,7 +252,7 @@ class Vcpu:
             return "the vCPU state cannot be run (set regs/sregs first?)"
         return None
 
-    # -- register state ----------------------------------------------------------
+    # -- register state -------------------------------------------------------
 
     def _get(self, request, ctype):
         value = ctype()
@@ -317,7 +318,7 @@ class Vcpu:
         ioctl(self.fileno(), uapi.KVM_SET_MP_STATE,
               uapi.kvm_mp_state(mp_state=state))
 
-    # -- CPUID and MSRs ----------------------------------------------------------
+    # -- CPUID and MSRs -------------------------------------------------------
 
     def set_cpuid2(self, entries):
         """KVM_SET_CPUID2 from a list of ``uapi.kvm_cpuid_entry2``.
@@ -369,7 +370,7 @@ class Vcpu:
                            f"MSR {index:#x} refused value {value:#x} "
                            f"({done} of {len(items)} written)")
 
-    # -- debugging -------------------------------------------------------------
+    # -- debugging ------------------------------------------------------------
 
     def set_guest_debug(self, enable=True, single_step=False,
                         hw_breakpoints=(), sw_breakpoints=False):
@@ -403,10 +404,10 @@ class Vcpu:
         # ABI: KVM_SET_GUEST_DEBUG takes struct kvm_guest_debug *
         ioctl(self.fileno(), uapi.KVM_SET_GUEST_DEBUG, arg)
 
-    # -- interrupts and translation ------------------------------------------------
+    # -- interrupts and translation -------------------------------------------
 
     def interrupt(self, vector):
-        """KVM_INTERRUPT: queue external interrupt ``vector`` (userspace PIC)."""
+        """KVM_INTERRUPT: queue interrupt ``vector`` (userspace PIC only)."""
         # ABI: KVM_INTERRUPT takes struct kvm_interrupt * (irq = vector)
         ioctl(self.fileno(), uapi.KVM_INTERRUPT,
               uapi.kvm_interrupt(irq=vector))
@@ -424,7 +425,7 @@ class Vcpu:
         return Translation(linear, arg.physical_address, bool(arg.valid),
                            bool(arg.writeable), bool(arg.usermode))
 
-    # -- sync regs (KVM_CAP_SYNC_REGS) -------------------------------------------
+    # -- sync regs (KVM_CAP_SYNC_REGS) ----------------------------------------
 
     @property
     def sync_valid(self):

@@ -51,7 +51,7 @@ class Vm:
         self._pins = {}        # slot -> ctypes export keeping the buffer open
         self._vcpus = []
 
-    # -- life cycle ----------------------------------------------------------
+    # -- life cycle -----------------------------------------------------------
 
     def fileno(self):
         if self._fd < 0:
@@ -87,7 +87,7 @@ class Vm:
         state = "closed" if self.closed else f"fd={self._fd}"
         return f"<Vm {state} slots={sorted(self._slots)}>"
 
-    # -- capabilities ----------------------------------------------------------
+    # -- capabilities ---------------------------------------------------------
 
     def check_extension(self, cap):
         """KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM)."""
@@ -102,7 +102,7 @@ class Vm:
         # ABI: KVM_ENABLE_CAP takes struct kvm_enable_cap *
         ioctl(self.fileno(), uapi.KVM_ENABLE_CAP, arg)
 
-    # -- memory ----------------------------------------------------------------
+    # -- memory ---------------------------------------------------------------
 
     def set_user_memory_region(self, slot, guest_phys, size, host_addr,
                                flags=0):
@@ -124,7 +124,8 @@ class Vm:
                 return ("guest_phys, size and host address must be "
                         "page-aligned and the slot id in range")
             return None
-        # ABI: KVM_SET_USER_MEMORY_REGION takes struct kvm_userspace_memory_region *
+        # ABI: KVM_SET_USER_MEMORY_REGION takes
+        # struct kvm_userspace_memory_region *
         ioctl(self.fileno(), uapi.KVM_SET_USER_MEMORY_REGION, region,
               advise=advise)
         if size:
@@ -154,7 +155,7 @@ class Vm:
         """``{slot: (guest_phys, size, host_addr, flags)}`` (a copy)."""
         return dict(self._slots)
 
-    # -- x86 set-up ------------------------------------------------------------
+    # -- x86 set-up -----------------------------------------------------------
 
     def set_tss_addr(self, addr=uapi.DEFAULT_TSS_ADDR):
         """KVM_SET_TSS_ADDR: a 3-page guest-physical hole below 4 GiB."""
@@ -174,7 +175,7 @@ class Vm:
         ioctl(self.fileno(), uapi.KVM_SET_IDENTITY_MAP_ADDR, value,
               advise=advise)
 
-    # -- interrupts --------------------------------------------------------------
+    # -- interrupts -----------------------------------------------------------
 
     def create_irqchip(self):
         """KVM_CREATE_IRQCHIP: in-kernel PIC pair + IOAPIC (+ LAPIC per vCPU).
@@ -235,7 +236,7 @@ class Vm:
               _ioeventfd(fd, addr, length, pio, datamatch,
                          uapi.KVM_IOEVENTFD_FLAG_DEASSIGN))
 
-    # -- vCPUs ---------------------------------------------------------------
+    # -- vCPUs ----------------------------------------------------------------
 
     def create_vcpu(self, vcpu_id=0):
         """KVM_CREATE_VCPU(vcpu_id): a ``Vcpu`` with its kvm_run mapped."""
@@ -243,7 +244,8 @@ class Vm:
             if err == errno.EEXIST:
                 return f"vCPU {vcpu_id} already exists"
             if err == errno.EINVAL:
-                return f"vCPU id {vcpu_id} is out of range (KVM_CAP_MAX_VCPU_ID)"
+                return (f"vCPU id {vcpu_id} is out of range "
+                        "(KVM_CAP_MAX_VCPU_ID)")
             return None
         # ABI: KVM_CREATE_VCPU takes the vcpu id by value, returns an fd
         fd = ioctl(self.fileno(), uapi.KVM_CREATE_VCPU, vcpu_id, advise=advise)

@@ -232,7 +232,8 @@ def test_dr7_encoding():
     assert kvm.dr7_value([0x1000]) == 0x401                 # L0, exec, len 1
     assert kvm.dr7_value([1, 2]) == 0x405                   # L0 | L1
     # slot 1: write watchpoint of 4 bytes -> RW1=01 (bit 20), LEN1=11 (22)
-    assert kvm.dr7_value([1, (8, "w", 4)]) == 0x405 | (0b01 << 20) | (0b11 << 22)
+    assert kvm.dr7_value([1, (8, "w", 4)]) == \
+        0x405 | (0b01 << 20) | (0b11 << 22)
     assert kvm.dr7_value([(8, "rw", 8)]) == 0x401 | (0b11 << 16) | (0b10 << 18)
     with pytest.raises(ValueError):
         kvm.dr7_value([1, 2, 3, 4, 5])
@@ -693,7 +694,8 @@ def test_memory_slots_pin_the_buffer():
             ram.close()                       # KVM still uses it
         with pytest.raises(kvm.KvmError) as info:
             vm.map_memory(2, 0x102000, mmap.mmap(-1, 0x1000))
-        assert info.value.errno == errno.EEXIST and "overlaps" in str(info.value)
+        assert info.value.errno == errno.EEXIST
+        assert "overlaps" in str(info.value)
         vm.unmap_memory(1)
         assert vm.memory_slots() == {}
         ram.close()

@@ -295,11 +295,12 @@ def test_constants_from_reference():
             uapi.KVM_SYNC_X86_EVENTS) == (1, 2, 4)
     assert (uapi.KVM_IOEVENTFD_FLAG_DATAMATCH, uapi.KVM_IOEVENTFD_FLAG_PIO,
             uapi.KVM_IOEVENTFD_FLAG_DEASSIGN) == (1, 2, 4)
-    assert (uapi.KVM_IRQFD_FLAG_DEASSIGN, uapi.KVM_IRQFD_FLAG_RESAMPLE) == (1, 2)
+    assert (uapi.KVM_IRQFD_FLAG_DEASSIGN,
+            uapi.KVM_IRQFD_FLAG_RESAMPLE) == (1, 2)
     assert (uapi.KVM_MEM_LOG_DIRTY_PAGES, uapi.KVM_MEM_READONLY) == (1, 2)
 
 
-# -- style checks as tests -----------------------------------------------------
+# -- style checks as tests ----------------------------------------------------
 
 def _abi_sites(path):
     """Lines of ``path`` that call ioctl(), mmap or ctypes from_buffer."""
