@@ -17,7 +17,6 @@ the judge, and a host may refuse state for reasons not listed here.
 
 import ctypes
 import errno as errno_mod
-import functools
 import grp
 import os
 
@@ -55,14 +54,12 @@ class KvmError(OSError):
         return (type(self), (self.ioctl_name, self.errno, self.advice))
 
 
-@functools.cache
-def _libc_ioctl():
-    # ABI: int ioctl(int fd, unsigned long request, ...); the third argument
-    # is passed either as an unsigned long value or as a pointer.
-    libc = ctypes.CDLL(None, use_errno=True)
-    func = libc.ioctl
-    func.restype = ctypes.c_int
-    return func
+# ABI: int ioctl(int fd, unsigned long request, ...); the third argument
+# is passed either as an unsigned long value or as a pointer.  Loading the C
+# library opens no device; this private function object is never mutated
+# after import.
+_LIBC_IOCTL = ctypes.CDLL(None, use_errno=True).ioctl
+_LIBC_IOCTL.restype = ctypes.c_int
 
 
 def ioctl(fd, request, arg=0, advise=None):
@@ -78,7 +75,7 @@ def ioctl(fd, request, arg=0, advise=None):
         carg = ctypes.c_ulong(arg)
     else:
         carg = ctypes.byref(arg)
-    result = _libc_ioctl()(fd, ctypes.c_ulong(request), carg)
+    result = _LIBC_IOCTL(fd, ctypes.c_ulong(request), carg)
     if result < 0:
         err = ctypes.get_errno()
         advice = advise(err) if advise else None
@@ -176,12 +173,13 @@ def explain_sregs(sregs):
     if _bit(cr4, uapi.X86_CR4_PCIDE) and not lma:
         problems.append("CR4.PCIDE is set outside long mode")
     if _bit(cr4, uapi.X86_CR4_OSXSAVE):
-        problems.append("CR4.OSXSAVE is set: KVM refuses it unless the "
-                        "guest CPUID advertises XSAVE (call set_cpuid2 "
-                        "first)")
+        problems.append("CR4.OSXSAVE is set: KVM may refuse it unless "
+                        "the guest CPUID advertises XSAVE (call "
+                        "set_cpuid2 first)")
     if _bit(cr4, uapi.X86_CR4_LA57):
-        problems.append("CR4.LA57 is set: needs 5-level paging in the "
-                        "guest CPUID (call set_cpuid2 first)")
+        problems.append("CR4.LA57 is set: KVM may refuse it unless the "
+                        "guest CPUID advertises 5-level paging (call "
+                        "set_cpuid2 first)")
     if sum(bin(word).count("1") for word in sregs.interrupt_bitmap) > 1:
         problems.append("interrupt_bitmap has more than one pending "
                         "interrupt (at most one bit may be set)")

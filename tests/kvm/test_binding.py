@@ -719,3 +719,15 @@ def test_interrupt_injection_userspace_pic(guest):
     guest.vcpu.interrupt(0x20)
     exit = guest.vcpu.run()
     assert isinstance(exit, kvm.IoOut) and exit.value == ord("I")
+
+
+@requires_kvm
+def test_close_with_a_live_exit_view(guest):
+    guest.real_mode(LWN_CODE, rax=2, rbx=2)
+    exit = guest.vcpu.run()
+    assert isinstance(exit, kvm.IoOut)
+    guest.vcpu.close()                    # must not raise BufferError
+    assert guest.vcpu.closed
+    assert bytes(exit.data) == b"4"       # the view outlives the fd
+    with pytest.raises(ValueError):
+        guest.vcpu.run()
