@@ -1,0 +1,87 @@
+"""The Accelerator contract: every engine runs the guest until an exit.
+
+``run(budget)`` runs until something the Machine must handle happens and
+returns an :mod:`emu.exits` object; ``budget`` is the most instructions it
+may retire (None: no limit; engines that cannot count instructions, such as
+KVM, turn it into a time limit).  The engine counts the instructions it
+retired in ``icount``.
+
+CPU state: the Machine owns the canonical state object (``machine.cpu``).
+Engines that keep their own copy (unicorn, KVM) load it before running when
+the Machine says it changed (:meth:`state_changed`, QEMU's
+``kvm_arch_put_registers``) and write it back on :meth:`sync_state`
+(QEMU's ``cpu_synchronize_state``).  The software engines work on the
+canonical state directly, so for them both are cheap.
+
+Debugging: ``set_single_step(True)`` makes ``run`` retire one instruction and
+return a DEBUG exit; ``breakpoints`` is a set of linear addresses at which
+``run`` stops (before executing) with a DEBUG exit.
+"""
+
+from __future__ import annotations
+
+
+class Accelerator:
+    name = "?"
+    #: can count retired instructions exactly (software engines)
+    exact_icount = True
+
+    def __init__(self, machine):
+        self.machine = machine
+        self.icount = 0
+        self.single_step = False
+        self.breakpoints: set[int] = set()
+
+    def run(self, budget: int | None):
+        raise NotImplementedError
+
+    def sync_state(self) -> None:
+        """Bring machine.cpu up to date with the engine."""
+
+    def state_changed(self) -> None:
+        """machine.cpu was modified from outside; reload before running."""
+
+    def set_single_step(self, on: bool) -> None:
+        self.single_step = on
+
+    def flush_code_cache(self) -> None:
+        """Forget decoded/translated code (RAM was changed behind our back)."""
+
+    def stats(self) -> dict:
+        """Engine-specific counters for ``emu bench`` (blocks translated, ...)."""
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+_REGISTRY = {
+    "interp": ("emu.accel.interp", "Interpreter"),
+    "tcg": ("emu.accel.tcg", "Translator"),
+    "unicorn": ("emu.accel.unicorn", "UnicornAccel"),
+    "kvm": ("kvm.accel", "KvmAccelerator"),
+}
+
+
+class AccelUnavailable(Exception):
+    """This engine cannot run here (missing module, missing /dev/kvm, wrong guest)."""
+
+
+def accel_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def create_accel(name: str, machine) -> Accelerator:
+    """Find an engine by name, lazily: ``import emu`` never imports unicorn or kvm."""
+    import importlib
+    if name not in _REGISTRY:
+        raise AccelUnavailable(f"unknown accelerator '{name}'; expected one of: {', '.join(_REGISTRY)}")
+    mod_name, cls_name = _REGISTRY[name]
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise AccelUnavailable(f"accelerator '{name}' is not available here ({e})") from None
+    cls = getattr(mod, cls_name, None)
+    if cls is None:
+        raise AccelUnavailable(f"accelerator '{name}' is not built yet")
+    return cls(machine)

@@ -1,0 +1,59 @@
+"""The port-I/O bus and the MMIO bus.
+
+A board places devices at addresses; a bus turns an access at an absolute
+address into ``device.read(offset, size)`` / ``device.write(offset, size,
+value)``.  Accesses that hit no device behave as on QEMU's "unassigned"
+region: reads return all ones, writes are dropped; both are counted so a
+learner can see them (``unassigned_reads``, ``unassigned_writes``).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+
+class Bus:
+    def __init__(self, name: str, limit: int):
+        self.name = name
+        self.limit = limit
+        self._starts: list[int] = []
+        self._maps: list[tuple[int, int, object]] = []   # (base, size, device)
+        self.unassigned_reads = 0
+        self.unassigned_writes = 0
+
+    def map(self, base: int, size: int, device) -> None:
+        if base < 0 or size <= 0 or base + size > self.limit:
+            raise ValueError(f"{self.name}: 0x{base:x}+0x{size:x} is outside the bus")
+        for b, s, d in self._maps:
+            if base < b + s and b < base + size:
+                raise ValueError(f"{self.name}: {getattr(device, 'name', device)} at 0x{base:x} "
+                                 f"overlaps {getattr(d, 'name', d)} at 0x{b:x}")
+        i = bisect.bisect(self._starts, base)
+        self._starts.insert(i, base)
+        self._maps.insert(i, (base, size, device))
+
+    def find(self, addr: int):
+        """(device, offset) for ``addr``, or (None, 0)."""
+        i = bisect.bisect(self._starts, addr) - 1
+        if i >= 0:
+            base, size, dev = self._maps[i]
+            if addr < base + size:
+                return dev, addr - base
+        return None, 0
+
+    def read(self, addr: int, size: int) -> int:
+        dev, off = self.find(addr)
+        if dev is None:
+            self.unassigned_reads += 1
+            return (1 << (8 * size)) - 1
+        return dev.read(off, size) & ((1 << (8 * size)) - 1)
+
+    def write(self, addr: int, size: int, value: int) -> None:
+        dev, off = self.find(addr)
+        if dev is None:
+            self.unassigned_writes += 1
+            return
+        dev.write(off, size, value & ((1 << (8 * size)) - 1))
+
+    def devices(self):
+        return [(b, s, d) for b, s, d in self._maps]

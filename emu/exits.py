@@ -1,0 +1,176 @@
+"""The exit vocabulary: why an accelerator handed control back to the Machine.
+
+Every backend speaks KVM's language (``KVM_EXIT_*`` in linux/kvm.h), so a
+learner can compare what each engine costs and where each hands control back:
+
+* ``IO``        a port access the Machine's port bus must serve (IN/OUT/INS/OUTS)
+* ``MMIO``      a memory access outside RAM that the MMIO bus must serve
+* ``HLT``       the guest halted
+* ``SHUTDOWN``  a triple fault (or a fault the backend cannot deliver)
+* ``DEBUG``     a single-step or breakpoint stop
+* ``FAIL_ENTRY`` the engine refused the CPU state (KVM: VM entry failed)
+* ``INTERNAL_ERROR`` the engine could not go on (KVM: emulation failure)
+* ``IRQ_WINDOW_OPEN`` the guest can take an interrupt now
+* ``SYSTEM_EVENT`` a reset or power-off request
+* ``BUDGET``    kasou's own: the instruction or time budget ran out
+
+For an IO or MMIO *read*, the Machine stores the value in ``exit.data`` before
+it calls ``run()`` again, and the accelerator completes the instruction with
+it -- just as a VMM fills ``kvm_run``'s data area before the next ``KVM_RUN``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class Exit:
+    """Base class of all exits. ``reason`` is the KVM-style name."""
+
+    reason = "UNKNOWN"
+
+    def key(self) -> str:
+        """The finest statistics bucket this exit belongs to."""
+        return self.reason
+
+    def describe(self) -> str:
+        return self.reason
+
+
+@dataclass
+class IoExit(Exit):
+    port: int
+    size: int            # bytes: 1, 2 or 4
+    is_write: bool
+    data: int = 0        # OUT: the value written; IN: filled by the Machine
+    count: int = 1
+    reason = "IO"
+
+    def key(self) -> str:
+        return f"IO {'out' if self.is_write else 'in'} 0x{self.port:x}"
+
+    def describe(self) -> str:
+        if self.is_write:
+            return f"IO out port 0x{self.port:x} size {self.size} data 0x{self.data:x}"
+        return f"IO in port 0x{self.port:x} size {self.size}"
+
+
+@dataclass
+class MmioExit(Exit):
+    addr: int
+    size: int
+    is_write: bool
+    data: int = 0
+    reason = "MMIO"
+
+    def key(self) -> str:
+        return f"MMIO {'write' if self.is_write else 'read'} 0x{self.addr:x}"
+
+    def describe(self) -> str:
+        if self.is_write:
+            return f"MMIO write 0x{self.addr:x} size {self.size} data 0x{self.data:x}"
+        return f"MMIO read 0x{self.addr:x} size {self.size}"
+
+
+@dataclass
+class HltExit(Exit):
+    reason = "HLT"
+
+    def describe(self) -> str:
+        return "HLT: the guest halted"
+
+
+@dataclass
+class ShutdownExit(Exit):
+    why: str = "triple fault"
+    reason = "SHUTDOWN"
+
+    def describe(self) -> str:
+        return f"SHUTDOWN: {self.why}"
+
+
+@dataclass
+class DebugExit(Exit):
+    kind: str = "step"   # "step", "breakpoint", "watchpoint"
+    pc: int = 0          # linear address of the next instruction
+    addr: int | None = None  # watchpoint: the data address
+    reason = "DEBUG"
+
+    def describe(self) -> str:
+        return f"DEBUG ({self.kind}) at 0x{self.pc:x}"
+
+
+@dataclass
+class FailEntryExit(Exit):
+    code: int = 0
+    why: str = ""
+    reason = "FAIL_ENTRY"
+
+    def describe(self) -> str:
+        return f"FAIL_ENTRY (0x{self.code:x}): {self.why}"
+
+
+@dataclass
+class InternalErrorExit(Exit):
+    suberror: str = "EMULATION"
+    why: str = ""
+    pc: int | None = None
+    insn_bytes: bytes = b""
+    reason = "INTERNAL_ERROR"
+
+    def describe(self) -> str:
+        return f"INTERNAL_ERROR ({self.suberror}): {self.why}"
+
+
+@dataclass
+class IrqWindowExit(Exit):
+    reason = "IRQ_WINDOW_OPEN"
+
+
+@dataclass
+class SystemEventExit(Exit):
+    event: str = "SHUTDOWN"   # SHUTDOWN, RESET, CRASH
+    status: int = 0
+    reason = "SYSTEM_EVENT"
+
+    def describe(self) -> str:
+        return f"SYSTEM_EVENT {self.event} (status {self.status})"
+
+
+@dataclass
+class BudgetExit(Exit):
+    what: str = "instructions"   # or "time"
+    reason = "BUDGET"
+
+    def describe(self) -> str:
+        return f"BUDGET: the {self.what} budget ran out"
+
+
+EXIT_REASONS = ("IO", "MMIO", "HLT", "SHUTDOWN", "DEBUG", "FAIL_ENTRY",
+                "INTERNAL_ERROR", "IRQ_WINDOW_OPEN", "SYSTEM_EVENT", "BUDGET")
+
+
+@dataclass
+class ExitStats:
+    """Exit counts by reason and by port/address, as ``-d exits`` shows them."""
+
+    by_reason: dict = field(default_factory=dict)
+    by_key: dict = field(default_factory=dict)
+
+    def count(self, ex: Exit, n: int = 1) -> None:
+        r = ex.reason
+        self.by_reason[r] = self.by_reason.get(r, 0) + n
+        if r in ("IO", "MMIO"):
+            k = ex.key()
+            self.by_key[k] = self.by_key.get(k, 0) + n
+
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def as_dict(self) -> dict:
+        return {"by_reason": dict(self.by_reason), "by_key": dict(self.by_key)}
+
+    def summary(self) -> str:
+        if not self.by_reason:
+            return "none"
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.by_reason.items()))

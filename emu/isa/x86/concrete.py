@@ -1,0 +1,367 @@
+"""``ConcreteOps`` for x86: the Ops interface computed on Python ints.
+
+This object *is* the interpreter's CPU: semantic functions call it to read
+and write registers and memory, record flags and branch.  It also runs
+every helper the translator calls at run time.
+
+Memory accesses go segment -> linear (SDM Vol. 3A §3.4) -> physical (paging,
+when CR0.PG is set) -> RAM, or the MMIO bus through an exit.  Port and MMIO
+accesses become exits (see :mod:`emu.exits`):
+
+* a write is queued and handed to the Machine when the instruction retires;
+* a read raises :class:`IoPending` before anything is committed; once the
+  Machine has served it, the instruction is executed again and the read
+  returns the served value.  Invariant relied on: semantics perform their
+  reads before their register writes (the same rule that makes x86
+  instructions restartable after a page fault).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from . import flags as F
+from .insn import IMM, MEM, REG, SEG
+from .models import CpuModel
+from .state import CS, SS, X86State, CR0_PE, Segment
+from ..ops import GuestException, IoPending
+from ...exits import HltExit, IoExit, MmioExit
+
+_S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
+_U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from, _S[8].unpack_from)
+_UNPACK = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
+_PACK = {k: v.pack_into for k, v in _S.items()}
+MASK = F.MASK
+
+
+class ConcreteOps:
+    """x86 operations on concrete values, over one X86State and one RAM."""
+
+    def __init__(self, state: X86State, ram, model: CpuModel, mmio=None):
+        self.s = state
+        self.r = state.regs
+        self.segs = state.segs
+        self.model = model
+        self.ram = ram
+        self.mm = ram.mm
+        self.ram_size = ram.size
+        self.code_pages = ram.code_pages
+        self.mmio = mmio                 # Bus or None; only used to know what is mapped
+        self.amask = model.addr_mask
+        self.pending_exits = []          # writes to hand to the Machine after this insn
+        self.io_replay = []              # served reads, in order, for the re-executed insn
+        self.io_pos = 0
+        self.pending_read = None         # the read exit the Machine is serving
+        self.insn = None                 # the instruction being executed
+        self.halted = False
+        self.on_mode_change = None       # callback: CS/CR0/EFER changed
+        self.translate = None            # paging: linear -> physical (set when CR0.PG)
+
+    # -- registers -------------------------------------------------------------------
+    def read(self, o):
+        k = o.kind
+        if k == REG:
+            if o.hi:
+                return (self.r[o.n] >> 8) & 0xFF
+            return self.r[o.n] & o.mask
+        if k == IMM:
+            return o.value
+        if k == MEM:
+            return self.load(o.seg, self.ea(o), o.size)
+        if k == SEG:
+            return self.segs[o.n].selector
+        raise GuestException(6, None, f"cannot read operand {o!r}")
+
+    def write(self, o, v):
+        k = o.kind
+        if k == REG:
+            r = self.r
+            sz = o.size
+            if sz >= 4:
+                r[o.n] = v & o.mask
+            elif o.hi:
+                r[o.n] = (r[o.n] & ~0xFF00) | ((v & 0xFF) << 8)
+            else:
+                r[o.n] = (r[o.n] & ~o.mask) | (v & o.mask)
+        elif k == MEM:
+            self.store(o.seg, self.ea(o), o.size, v)
+        elif k == SEG:
+            self.load_seg(o.n, v)
+        else:
+            raise GuestException(6, None, f"cannot write operand {o!r}")
+
+    def get_reg(self, n: int, size: int) -> int:
+        return self.r[n] & MASK[size]
+
+    def set_reg(self, n: int, size: int, v: int) -> None:
+        r = self.r
+        if size >= 4:
+            r[n] = v & MASK[size]
+        else:
+            m = MASK[size]
+            r[n] = (r[n] & ~m) | (v & m)
+
+    def ea(self, o) -> int:
+        a = o.disp
+        if o.base >= 0:
+            a += self.r[o.base]
+        if o.index >= 0:
+            a += self.r[o.index] * o.scale
+        return a & o.amask
+
+    def select(self, c, a, b):
+        return a if c else b
+
+    # -- segments --------------------------------------------------------------------
+    def get_seg(self, n: int) -> int:
+        return self.segs[n].selector
+
+    def seg_base(self, n: int) -> int:
+        return self.segs[n].base
+
+    def load_seg(self, n: int, sel: int) -> None:
+        """MOV/POP/LxS to a segment register (SDM Vol. 3A §3.4.3; real mode: base = sel*16)."""
+        s = self.s
+        if s.cr0 & CR0_PE and not s.fl & F.VM:
+            from .protected import load_segment
+            load_segment(self, n, sel)
+        else:
+            seg = self.segs[n]
+            seg.selector = sel & 0xFFFF
+            seg.base = (sel & 0xFFFF) << 4
+            if n == CS:
+                seg.type = 11
+                seg.s = 1
+                seg.present = 1
+                seg.dpl = 0
+                seg.db = 0
+                seg.l = 0
+        if n == SS:
+            s.inhibit_irq = True
+        elif n == CS and self.on_mode_change is not None:
+            self.on_mode_change()
+
+    # -- memory ----------------------------------------------------------------------
+    def load(self, seg: int, off: int, size: int) -> int:
+        sg = self.segs[seg]
+        if off + size - 1 > sg.limit:
+            return self._limit_load(seg, off, size)
+        lin = sg.base + off
+        if self.translate is None:
+            pa = lin & self.amask
+            if pa + size <= self.ram_size:
+                return _UNPACK[size](self.mm, pa)[0]
+        return self.read_lin(lin, size)
+
+    def store(self, seg: int, off: int, size: int, v: int) -> None:
+        sg = self.segs[seg]
+        if off + size - 1 > sg.limit:
+            return self._limit_store(seg, off, size, v)
+        lin = sg.base + off
+        if self.translate is None:
+            pa = lin & self.amask
+            if pa + size <= self.ram_size:
+                _PACK[size](self.mm, pa, v & MASK[size])
+                cp = self.code_pages
+                if cp[pa >> 12] or cp[(pa + size - 1) >> 12]:
+                    self.ram.invalidate_range(pa, size)
+                return
+        self.write_lin(lin, size, v)
+
+    def _limit_load(self, seg, off, size):
+        if self.model.seg_wrap:
+            # 8086: the bytes wrap around within the 64 KiB segment
+            v = 0
+            for i in range(size):
+                v |= self.load(seg, (off + i) & 0xFFFF, 1) << (8 * i)
+            return v
+        raise GuestException(12 if seg == SS else 13, 0, f"offset 0x{off:x} beyond the segment limit")
+
+    def _limit_store(self, seg, off, size, v):
+        if self.model.seg_wrap:
+            for i in range(size):
+                self.store(seg, (off + i) & 0xFFFF, 1, (v >> (8 * i)) & 0xFF)
+            return
+        raise GuestException(12 if seg == SS else 13, 0, f"offset 0x{off:x} beyond the segment limit")
+
+    def read_lin(self, lin: int, size: int, fetch: bool = False) -> int:
+        """Read at a linear address (paging and page-crossing handled)."""
+        if self.translate is not None:
+            if (lin & 0xFFF) + size > 0x1000:
+                v = 0
+                for i in range(size):
+                    v |= self.read_phys(self.translate(lin + i, False, fetch), 1) << (8 * i)
+                return v
+            return self.read_phys(self.translate(lin, False, fetch), size)
+        pa = lin & self.amask
+        if ((pa + size - 1) & self.amask) != pa + size - 1:
+            v = 0
+            for i in range(size):
+                v |= self.read_phys((lin + i) & self.amask, 1) << (8 * i)
+            return v
+        return self.read_phys(pa, size)
+
+    def write_lin(self, lin: int, size: int, v: int) -> None:
+        if self.translate is not None:
+            if (lin & 0xFFF) + size > 0x1000:
+                pas = [self.translate(lin + i, True, False) for i in range(size)]
+                for i, pa in enumerate(pas):
+                    self.write_phys(pa, 1, (v >> (8 * i)) & 0xFF)
+                return
+            return self.write_phys(self.translate(lin, True, False), size, v)
+        pa = lin & self.amask
+        if ((pa + size - 1) & self.amask) != pa + size - 1:
+            for i in range(size):
+                self.write_phys((lin + i) & self.amask, 1, (v >> (8 * i)) & 0xFF)
+            return
+        self.write_phys(pa, size, v)
+
+    def read_phys(self, pa: int, size: int) -> int:
+        if pa + size <= self.ram_size:
+            return _UNPACK[size](self.mm, pa)[0]
+        if pa < self.ram_size:      # straddles the end of RAM
+            v = 0
+            for i in range(size):
+                v |= self.read_phys(pa + i, 1) << (8 * i)
+            return v
+        return self._io_read(MmioExit(pa, size, False))
+
+    def write_phys(self, pa: int, size: int, v: int) -> None:
+        v &= MASK[size]
+        if pa + size <= self.ram_size:
+            _PACK[size](self.mm, pa, v)
+            cp = self.code_pages
+            if cp[pa >> 12] or cp[(pa + size - 1) >> 12]:
+                self.ram.invalidate_range(pa, size)
+            return
+        if pa < self.ram_size:
+            for i in range(size):
+                self.write_phys(pa + i, 1, (v >> (8 * i)) & 0xFF)
+            return
+        self.pending_exits.append(MmioExit(pa, size, True, v))
+
+    # -- stack ------------------------------------------------------------------------
+    def push(self, v: int, size: int) -> None:
+        ss = self.segs[SS]
+        r = self.r
+        if ss.db:
+            sp = (r[4] - size) & 0xFFFFFFFF
+            self.store(SS, sp, size, v)
+            r[4] = sp
+        elif self.s.efer & 0x400 and self.segs[CS].l:
+            sp = (r[4] - size) & 0xFFFFFFFFFFFFFFFF
+            self.write_lin(sp, size, v)
+            r[4] = sp
+        else:
+            sp = (r[4] - size) & 0xFFFF
+            self.store(SS, sp, size, v)
+            r[4] = (r[4] & ~0xFFFF) | sp
+
+    def pop(self, size: int) -> int:
+        """Read the top of stack and advance SP (reads before the write, so a
+        fault leaves SP unchanged)."""
+        ss = self.segs[SS]
+        r = self.r
+        if ss.db:
+            sp = r[4] & 0xFFFFFFFF
+            v = self.load(SS, sp, size)
+            r[4] = (sp + size) & 0xFFFFFFFF
+        elif self.s.efer & 0x400 and self.segs[CS].l:
+            sp = r[4]
+            v = self.read_lin(sp, size)
+            r[4] = (sp + size) & 0xFFFFFFFFFFFFFFFF
+        else:
+            sp = r[4] & 0xFFFF
+            v = self.load(SS, sp, size)
+            r[4] = (r[4] & ~0xFFFF) | ((sp + size) & 0xFFFF)
+        return v
+
+    def stack_size(self) -> int:
+        if self.s.efer & 0x400 and self.segs[CS].l:
+            return 8
+        return 4 if self.segs[SS].db else 2
+
+    # -- flags ------------------------------------------------------------------------
+    def set_cc(self, op: int, res: int, a: int, b: int, size: int) -> None:
+        s = self.s
+        s.cc_op = op
+        s.cc_res = res
+        s.cc_a = a
+        s.cc_b = b
+        s.cc_size = size
+
+    def cond(self, cc: int) -> bool:
+        s = self.s
+        return F.cond(cc, s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
+
+    def get_cf(self) -> int:
+        s = self.s
+        return F.carry(s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+
+    def get_flags(self) -> int:
+        return self.s.rflags
+
+    def set_flags(self, value: int, mask: int) -> None:
+        """Write the RFLAGS bits in ``mask`` (makes the flags explicit)."""
+        s = self.s
+        cur = s.rflags
+        s.fl = (cur & ~mask) | (value & mask) | F.FIXED1
+        s.cc_op = F.CC_EFLAGS
+
+    def flags_before_inc(self) -> None:
+        """INC/DEC keep CF: fold the current CF into ``fl`` before recording."""
+        s = self.s
+        if s.cc_op != F.CC_EFLAGS:
+            s.fl = (s.fl & ~F.CF) | F.carry(s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+
+    # -- control ---------------------------------------------------------------------
+    def jump(self, ip: int) -> None:
+        self.s.rip = ip
+
+    def branch(self, c, target: int) -> None:
+        if c:
+            self.s.rip = target
+
+    def far_jump(self, sel: int, ip: int) -> None:
+        self.load_seg(CS, sel)
+        self.s.rip = ip
+
+    def raise_exc(self, vector: int, code: int | None = None, detail: str = "") -> None:
+        raise GuestException(vector, code, detail)
+
+    def halt(self) -> None:
+        """HLT: the instruction retires, then the engine reports a HLT exit."""
+        self.s.halted = True
+        self.pending_exits.append(HltExit())
+
+    # -- port I/O ----------------------------------------------------------------------
+    def port_in(self, port: int, size: int) -> int:
+        from .protected import check_io
+        check_io(self, port, size)
+        return self._io_read(IoExit(port & 0xFFFF, size, False))
+
+    def port_out(self, port: int, size: int, v: int) -> None:
+        from .protected import check_io
+        check_io(self, port, size)
+        self.pending_exits.append(IoExit(port & 0xFFFF, size, True, v & MASK[size]))
+
+    def _io_read(self, ex):
+        pos = self.io_pos
+        if pos < len(self.io_replay):
+            self.io_pos = pos + 1
+            return self.io_replay[pos] & MASK[ex.size]
+        self.pending_read = ex
+        raise IoPending()
+
+    def mode64(self) -> bool:
+        return bool(self.s.efer & 0x400 and self.segs[CS].l)
+
+    def mode_changed(self) -> None:
+        """CR0/CR4/EFER/CS changed: the engine re-derives decode mode and paging."""
+        if self.on_mode_change is not None:
+            self.on_mode_change()
+
+    # -- helpers ------------------------------------------------------------------------
+    def call(self, fn, insn):
+        """Run a helper semantic function (here: at once)."""
+        return fn(self, insn)

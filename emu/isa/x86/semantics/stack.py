@@ -1,0 +1,116 @@
+"""Stack manipulation (SDM Vol. 1 §6.2, §7.3.1.4)."""
+
+from .. import flags as F
+from ..flags import MASK
+from ..insn import REG
+from ..state import SS
+from . import sem
+
+
+@sem("PUSH")
+def push(ops, i):
+    """PUSH r/m/imm.  The 8086 pushes SP *after* decrementing it; the 286 and
+    later push the old value (iAPX 286 PRM Appendix B)."""
+    o = i.ops[0]
+    if o.kind == REG and o.n == 4 and ops.model.push_sp_new:
+        v = (ops.get_reg(4, 2) - 2) & 0xFFFF
+    else:
+        v = ops.read(o)
+    ops.push(v, i.osize)
+
+
+@sem("POP")
+def pop(ops, i):
+    """POP r/m: a memory destination using rSP is addressed after the pop."""
+    v = ops.pop(i.osize)
+    ops.write(i.ops[0], v)
+
+
+@sem("PUSH_SEG")
+def push_seg(ops, i):
+    ops.push(ops.get_seg(i.ops[0].n), i.osize)
+
+
+@sem("POP_SEG", helper=True)
+def pop_seg(ops, i):
+    """POP Sreg (POP CS exists only on the 8086)."""
+    n = i.ops[0].n
+    sp = ops.get_reg(4, ops.stack_size())
+    v = ops.pop(i.osize) & 0xFFFF
+    try:
+        ops.load_seg(n, v)
+    except Exception:
+        ops.set_reg(4, ops.stack_size(), sp)
+        raise
+
+
+@sem("PUSHA", helper=True)
+def pusha(ops, i):
+    """PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI."""
+    n = i.osize
+    sp = ops.get_reg(4, n)
+    for r in range(8):
+        ops.push(sp if r == 4 else ops.get_reg(r, n), n)
+
+
+@sem("POPA", helper=True)
+def popa(ops, i):
+    """POPA/POPAD: DI SI BP (SP skipped) BX DX CX AX."""
+    n = i.osize
+    vals = {}
+    for r in (7, 6, 5, 4, 3, 2, 1, 0):
+        vals[r] = ops.pop(n)
+    for r in (7, 6, 5, 3, 2, 1, 0):
+        ops.set_reg(r, n, vals[r])
+
+
+@sem("PUSHF", helper=True)
+def pushf(ops, i):
+    """PUSHF/PUSHFD: VM and RF read as 0 in the pushed image."""
+    f = ops.get_flags() & ~(F.VM | F.RF)
+    ops.push(f & MASK[i.osize], i.osize)
+
+
+@sem("POPF", helper=True)
+def popf(ops, i):
+    """POPF/POPFD: only the bits the model (and, later, CPL/IOPL) allow change."""
+    v = ops.pop(i.osize)
+    mask = ops.model.flags_writable & MASK[i.osize]
+    s = ops.s
+    if s.cr0 & 1 and not s.fl & F.VM:
+        cpl = s.cpl
+        iopl = (s.fl >> 12) & 3
+        if cpl > 0:
+            mask &= ~F.IOPL
+        if cpl > iopl:
+            mask &= ~F.IF
+    ops.set_flags(v, mask)
+
+
+@sem("ENTER", helper=True)
+def enter(ops, i):
+    """ENTER imm16, imm8  (SDM Vol. 2A "ENTER"): nesting level taken mod 32."""
+    n = i.osize
+    alloc = i.ops[0].value
+    level = i.ops[1].value & 31
+    ss = ops.stack_size()
+    ops.push(ops.get_reg(5, n), n)
+    frame = ops.get_reg(4, ss)
+    if level:
+        bp = ops.get_reg(5, ss)
+        for _ in range(1, level):
+            bp = (bp - n) & MASK[ss]
+            ops.push(ops.load(SS, bp, n), n)
+        ops.push(frame & MASK[n], n)
+    ops.set_reg(5, n, frame)
+    ops.set_reg(4, ss, ops.get_reg(4, ss) - alloc)
+
+
+@sem("LEAVE")
+def leave(ops, i):
+    """LEAVE: rSP = rBP, then pop rBP."""
+    ss = ops.stack_size()
+    bp = ops.get_reg(5, ss)
+    v = ops.load(SS, bp, i.osize)
+    ops.set_reg(4, ss, bp + i.osize)
+    ops.set_reg(5, i.osize, v)

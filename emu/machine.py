@@ -1,0 +1,143 @@
+"""The Machine: RAM, buses, devices, CPU state, an accelerator, and the run loop.
+
+The run loop is the Python twin of QEMU's ``kvm_cpu_exec()``: ask the
+accelerator to run, look at why it stopped, serve the exit on the right bus,
+repeat.  It is the same loop for every engine; nothing above the Machine
+knows which engine runs.
+
+    while not stopped:
+        exit = accel.run(budget)
+        IO   -> port bus            MMIO -> MMIO bus
+        HLT  -> wait for an interrupt, or stop if none can come
+        SHUTDOWN / FAIL_ENTRY / INTERNAL_ERROR -> stop, explained
+        DEBUG -> hand back to the debugger
+        BUDGET -> instruction or time limit reached
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .accel.base import create_accel
+from .devices.bus import Bus
+from .exits import ExitStats, IoExit, MmioExit
+from .memory import Ram
+
+# Exit statuses of `emu run` besides the guest's own (isa-debug-exit).
+STATUS_HALT = 0
+STATUS_ERROR = 1
+STATUS_GUEST_CRASH = 3      # triple fault, FAIL_ENTRY, INTERNAL_ERROR
+STATUS_LIMIT = 124          # -icount-limit or time limit reached (as timeout(1))
+
+
+@dataclass
+class RunResult:
+    reason: str                 # "halt", "debug-exit", "limit", "shutdown", "internal-error", "debug", ...
+    status: int
+    message: str = ""
+    exit: object = None
+    icount: int = 0
+    seconds: float = 0.0
+    stats: ExitStats = field(default_factory=ExitStats)
+
+
+class Machine:
+    def __init__(self, board: str = "pc", accel: str = "interp", cpu: str | None = None,
+                 memory: int = 16 << 20, serial_input=None, serial_sink=None,
+                 log=None, log_flags=()):
+        from .boards import get_board
+        self.board = get_board(board)
+        self.ram = Ram(memory)
+        self.ports = Bus("port", 0x10000)
+        self.mmio = Bus("mmio", 1 << 52)
+        self.log = log
+        self.log_flags = set(log_flags)
+        self.stats = ExitStats()
+        self.devices = {}
+        self.accel_name = accel
+        self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
+        self.accel = create_accel(accel, self)
+        self.board.attach(self)
+
+    # -- images --------------------------------------------------------------------
+    def load_image(self, data: bytes, name: str = "image") -> None:
+        self.board.load(self, data, name)
+        self.accel.flush_code_cache()
+        self.accel.state_changed()
+
+    # -- the run loop ----------------------------------------------------------------
+    def run(self, icount_limit: int | None = None, time_limit: float | None = None) -> RunResult:
+        accel = self.accel
+        stats = self.stats
+        start_icount = accel.icount
+        t0 = time.perf_counter()
+        log_exits = self.log is not None and "exits" in self.log_flags
+        ports, mmio = self.ports, self.mmio
+        while True:
+            budget = None
+            if icount_limit is not None:
+                budget = icount_limit - (accel.icount - start_icount)
+                if budget <= 0:
+                    return self._result("limit", STATUS_LIMIT,
+                                        f"instruction limit reached ({icount_limit} instructions)", None, t0, start_icount)
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
+            ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
+            stats.count(ex)
+            if log_exits:
+                self.log.write(f"exit: {ex.describe()}\n")
+            r = ex.reason
+            if r == "IO":
+                if ex.is_write:
+                    ports.write(ex.port, ex.size, ex.data)
+                else:
+                    ex.data = ports.read(ex.port, ex.size)
+                stop = self._stop_requested()
+                if stop is not None:
+                    return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
+            elif r == "MMIO":
+                if ex.is_write:
+                    mmio.write(ex.addr, ex.size, ex.data)
+                else:
+                    ex.data = mmio.read(ex.addr, ex.size)
+                stop = self._stop_requested()
+                if stop is not None:
+                    return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
+            elif r == "HLT":
+                woke = self.board.wait_for_interrupt(self)
+                if not woke:
+                    return self._result("halt", STATUS_HALT, self.board.halt_message(self), ex, t0, start_icount)
+            elif r == "BUDGET":
+                continue
+            elif r == "DEBUG":
+                return self._result("debug", STATUS_HALT, ex.describe(), ex, t0, start_icount)
+            elif r in ("SHUTDOWN", "FAIL_ENTRY", "INTERNAL_ERROR"):
+                return self._result(r.lower().replace("_", "-"), STATUS_GUEST_CRASH, ex.describe(), ex, t0, start_icount)
+            elif r == "SYSTEM_EVENT":
+                return self._result("system-event", ex.status, ex.describe(), ex, t0, start_icount)
+            elif r == "IRQ_WINDOW_OPEN":
+                self.board.inject_pending_interrupt(self)
+            else:
+                return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    def _stop_requested(self):
+        for dev in self.devices.values():
+            req = getattr(dev, "stop_request", None)
+            if req is not None:
+                dev.stop_request = None
+                return req
+        return None
+
+    def _result(self, reason, status, message, ex, t0, start_icount) -> RunResult:
+        self.accel.sync_state()
+        return RunResult(reason, status, message, ex, self.accel.icount - start_icount,
+                         time.perf_counter() - t0, self.stats)
+
+    # -- helpers for the debugger, tests and tools --------------------------------------
+    def serial_output(self) -> bytes:
+        """Everything the guest printed (UART and debug console), in order."""
+        return bytes(self.serial_log)
+
+    def close(self) -> None:
+        self.accel.close()

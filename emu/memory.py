@@ -1,0 +1,113 @@
+"""Guest RAM: one anonymous ``mmap`` with a numpy ``uint8`` view.
+
+The very same buffer is handed to KVM (``KVM_SET_USER_MEMORY_REGION``) and to
+unicorn (``mem_map_ptr``), so switching backends copies nothing.
+
+RAM also remembers which 4 KiB pages hold code that a software engine has
+decoded or translated (``code_pages``).  A write into such a page, made
+through :meth:`Ram.write`, calls every registered invalidation listener, so
+self-modifying code works on the interpreter's decode cache and on the
+translator's block cache alike.  Engines that write RAM behind our back
+(KVM, unicorn) make the Machine flush those caches when it switches engine.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+
+import numpy as np
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+_UNPACK = {1: struct.Struct("<B"), 2: struct.Struct("<H"),
+           4: struct.Struct("<I"), 8: struct.Struct("<Q")}
+
+
+class Ram:
+    """Guest-physical RAM from address 0 (or ``base``) of ``size`` bytes."""
+
+    def __init__(self, size: int, base: int = 0):
+        if size <= 0 or size % PAGE_SIZE:
+            raise ValueError(f"RAM size must be a positive multiple of {PAGE_SIZE} bytes, not {size}")
+        self.base = base
+        self.size = size
+        self.mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS,
+                            prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.view = np.frombuffer(self.mm, dtype=np.uint8)
+        self.code_pages = bytearray(size >> PAGE_SHIFT)
+        self._listeners = []
+
+    # -- bulk access (loaders, debuggers, conformance) -----------------------
+    def contains(self, addr: int, size: int = 1) -> bool:
+        a = addr - self.base
+        return 0 <= a and a + size <= self.size
+
+    def load(self, addr: int, data: bytes) -> None:
+        a = addr - self.base
+        if a < 0 or a + len(data) > self.size:
+            raise ValueError(f"{len(data)} bytes at 0x{addr:x} do not fit in RAM "
+                             f"0x{self.base:x}-0x{self.base + self.size - 1:x}")
+        self.mm[a:a + len(data)] = data
+        self.invalidate_range(addr, len(data))
+
+    def read_bytes(self, addr: int, n: int) -> bytes:
+        a = addr - self.base
+        return bytes(self.mm[a:a + n])
+
+    def clear(self) -> None:
+        self.view[:] = 0
+        self.invalidate_range(self.base, self.size)
+
+    # -- sized access ---------------------------------------------------------
+    def read(self, addr: int, size: int) -> int:
+        return _UNPACK[size].unpack_from(self.mm, addr - self.base)[0]
+
+    def write(self, addr: int, size: int, value: int) -> None:
+        a = addr - self.base
+        _UNPACK[size].pack_into(self.mm, a, value)
+        cp = self.code_pages
+        if cp[a >> PAGE_SHIFT] or cp[(a + size - 1) >> PAGE_SHIFT]:
+            self.invalidate_range(addr, size)
+
+    # -- code-page tracking -----------------------------------------------------
+    def add_invalidation_listener(self, fn) -> None:
+        """``fn(page_number)`` is called when a code page is written."""
+        self._listeners.append(fn)
+
+    def remove_invalidation_listener(self, fn) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def mark_code(self, addr: int) -> None:
+        a = addr - self.base
+        if 0 <= a < self.size:
+            self.code_pages[a >> PAGE_SHIFT] = 1
+
+    def invalidate_range(self, addr: int, size: int) -> None:
+        a = addr - self.base
+        first = max(a, 0) >> PAGE_SHIFT
+        last = min(a + size - 1, self.size - 1) >> PAGE_SHIFT
+        cp = self.code_pages
+        for page in range(first, last + 1):
+            if cp[page]:
+                cp[page] = 0
+                for fn in self._listeners:
+                    fn(page + (self.base >> PAGE_SHIFT))
+
+    def invalidate_all(self) -> None:
+        for page in range(len(self.code_pages)):
+            if self.code_pages[page]:
+                self.code_pages[page] = 0
+                for fn in self._listeners:
+                    fn(page + (self.base >> PAGE_SHIFT))
+
+    def host_address(self) -> int:
+        """Host virtual address of the buffer (for KVM and unicorn)."""
+        import ctypes
+        # ABI: a pointer into our own anonymous mapping; kept alive by self.mm.
+        buf = (ctypes.c_char * self.size).from_buffer(self.mm)
+        addr = ctypes.addressof(buf)
+        del buf
+        return addr
