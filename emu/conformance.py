@@ -1,0 +1,435 @@
+"""Conformance runner for the SingleStepTests x86 vectors (``../shared/conformance``).
+
+The vectors record one instruction each, captured from real chips: an Intel
+8086 (``8086/v1``) and a Harris 80C286 in real mode (``80286/v1_real_mode``).
+The data format and the judging rules are in ``conformance/README.md``; this
+module implements them exactly:
+
+* registers: all 14 compared; FLAGS under the ``flags-mask`` of
+  ``metadata.json`` (``opcodes[XX]["reg"][r]`` for group opcodes, the reg
+  field taken from the ModR/M byte that follows the opcode);
+* 8086: exactly one instruction, prefixes included; a REP string instruction
+  runs to completion (stepped until CS:IP leaves it).  A divide error pushes
+  FLAGS whose undefined bits are random, so the word at final ``SS:SP+4`` is
+  masked when the vector shows an exception (a read of the IVT, 0..3);
+* 286: the top four FLAGS bits are cleared on load (a real-mode 286 cannot
+  set them); the instruction runs, then the HLT that follows it (or the HLT
+  placed at the branch or exception target): the run ends at the HLT exit.
+  ``exception.flag_address`` names the pushed FLAGS word to mask;
+* memory: 16 MiB of RAM, zero except the vector's bytes; the engine wraps
+  physical addresses at 1 MiB (8086) or 16 MiB (286) as the CPU model says;
+  IN from any port returns all ones, OUT is ignored.
+
+Instruction fetches *after* the instruction under test read 0x90 on the
+8086 (README §1).  The runner does not store NOPs there: it stops after the
+one instruction, so nothing past it is ever fetched (and a vector whose
+``initial.ram`` holds those bytes gets them anyway).
+
+The runner is engine-agnostic: it builds one :class:`~emu.machine.Machine`
+for the run, loads each vector through the canonical :class:`X86State`
+(``machine.cpu``) and the shared RAM buffer, tells the engine
+(``state_changed``/``flush_code_cache``), drives ``machine.accel.run()``
+itself and serves the IO exits.  An ``INTERNAL_ERROR`` or ``FAIL_ENTRY``
+exit means the engine cannot execute the vector: it is *unsupported*, not
+failed (KVM, for instance, cannot run a real 8086).  Only the bytes a vector
+touched (plus the stack page it used) are zeroed between vectors; a full
+scan clears anything else once per file.
+
+Metadata ``status: undefined`` and ``fpu`` vectors are run like the others;
+``skip_status`` lists statuses to skip instead, and skipped vectors are
+counted and reported with the reason -- never silently dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+
+from .isa.x86.state import CS, DS, ES, SS, Segment, X86State
+
+RAM_SIZE = 16 << 20
+REG_ORDER = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
+SEG_ORDER = (("es", ES), ("cs", CS), ("ss", SS), ("ds", DS))
+ALL_REGS = REG_ORDER + ("es", "cs", "ss", "ds", "ip", "flags")
+PREFIXES_8086 = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF1, 0xF2, 0xF3))
+PREFIXES_286 = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF2, 0xF3))
+STRING_OPS = frozenset((0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7,
+                        0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF))
+STEP_LIMIT = 1 << 18          # a REP over a full 64 KiB count, with room to spare
+UNSUPPORTED_EXITS = ("INTERNAL_ERROR", "FAIL_ENTRY")
+
+
+class VectorError(Exception):
+    """A malformed vector file or directory (a one-line message)."""
+
+
+def _suite_kind(cpu: str) -> str:
+    return "8086" if cpu == "8086" else "286"
+
+
+def load_metadata(path: str) -> dict:
+    mp = os.path.join(path, "metadata.json")
+    try:
+        with open(mp) as f:
+            return json.load(f)["opcodes"]
+    except FileNotFoundError:
+        raise VectorError(f"{mp}: no metadata.json (expected a SingleStepTests x86 suite)") from None
+
+
+def vector_files(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        raise VectorError(f"{path}: no such conformance directory")
+    return sorted(f for f in os.listdir(path) if f.endswith(".json.gz"))
+
+
+def _opcode_info(meta: dict, code: bytes, prefixes) -> tuple[dict, int]:
+    """Metadata entry for one vector's opcode (and ModR/M reg for groups), and
+    the opcode's position in ``code``."""
+    pos = 0
+    while pos < len(code) and code[pos] in prefixes:
+        pos += 1
+    op = code[pos] if pos < len(code) else 0x90
+    key = f"{op:02X}"
+    entry = meta.get(key, {})
+    if op == 0x0F and key + f"{code[pos + 1]:02X}" in meta and pos + 1 < len(code):
+        entry = meta[key + f"{code[pos + 1]:02X}"]
+        pos += 1
+    if "reg" in entry and pos + 1 < len(code):
+        r = (code[pos + 1] >> 3) & 7
+        entry = entry["reg"].get(str(r), entry)
+    return entry, pos
+
+
+def _is_rep_string(code: bytes, prefixes) -> bool:
+    rep = False
+    for b in code:
+        if b in prefixes:
+            rep = rep or b in (0xF2, 0xF3)
+            continue
+        return rep and b in STRING_OPS
+    return False
+
+
+class Runner:
+    """One Machine, reused for every vector of a run."""
+
+    def __init__(self, cpu: str = "8086", accel: str = "interp"):
+        from .machine import Machine
+        self.cpu = cpu
+        self.kind = _suite_kind(cpu)
+        self.machine = Machine("pc", accel=accel, cpu=cpu, memory=RAM_SIZE)
+        self.accel = self.machine.accel
+        self.view = self.machine.ram.view
+        self.view[:] = 0                    # the board's IVT and BIOS stub: gone
+        self.accel.flush_code_cache()
+        self.prefixes = PREFIXES_8086 if self.kind == "8086" else PREFIXES_286
+        self.addr_mask = self.machine.model.addr_mask & (RAM_SIZE - 1)
+        self.template = X86State()
+        self.template.cr0 = self.machine.cpu.cr0
+
+    # -- one vector ------------------------------------------------------------------
+    def load(self, vec: dict) -> None:
+        init = vec["initial"]
+        regs = init["regs"]
+        s = self.machine.cpu
+        s.load(self.template)
+        for n, name in enumerate(REG_ORDER):
+            s.regs[n] = regs[name]
+        for name, n in SEG_ORDER:
+            s.segs[n] = Segment.real(regs[name], code=(n == CS))
+        s.rip = regs["ip"]
+        fl = regs["flags"]
+        if self.kind == "286":
+            fl = (fl & 0x0FFF) | 0x0002
+        s.rflags = fl | self.machine.model.flags_set
+        ram = init["ram"]
+        if ram:
+            a = np.fromiter((p[0] for p in ram), dtype=np.int64, count=len(ram))
+            v = np.fromiter((p[1] for p in ram), dtype=np.uint8, count=len(ram))
+            self.view[a & self.addr_mask] = v
+        self.accel.flush_code_cache()
+        self.accel.state_changed()
+
+    def execute(self, vec: dict) -> str | None:
+        """Run the vector; None when it ran, else why the engine could not."""
+        accel = self.accel
+        s = self.machine.cpu
+        if self.kind == "8086":
+            start = (s.segs[CS].selector, s.rip)
+            rep = _is_rep_string(bytes(vec["bytes"]), self.prefixes)
+            steps = 0
+            while True:
+                why = self._run_until(accel.icount + 1, stop_on_hlt=True)
+                if why is not None:
+                    return None if why == "HLT" else why
+                steps += 1
+                if not rep or steps >= STEP_LIMIT:
+                    return None
+                accel.sync_state()
+                if (s.segs[CS].selector, s.rip) != start:
+                    return None
+        why = self._run_until(accel.icount + STEP_LIMIT, stop_on_hlt=True)
+        if why == "HLT":
+            return None
+        if why is None:
+            return "no HLT reached"
+        return why
+
+    def _run_until(self, target: int, stop_on_hlt: bool):
+        """Run until ``target`` instructions retired; serve IO.  Returns None
+        (budget reached), "HLT", or an explanation for an unsupported exit."""
+        accel = self.accel
+        while accel.icount < target:
+            ex = accel.run(target - accel.icount)
+            r = ex.reason
+            if r == "IO":
+                if not ex.is_write:
+                    ex.data = (1 << (8 * ex.size)) - 1
+            elif r == "MMIO":
+                if not ex.is_write:
+                    ex.data = (1 << (8 * ex.size)) - 1
+            elif r == "HLT":
+                if stop_on_hlt:
+                    return "HLT"
+            elif r == "BUDGET":
+                continue
+            elif r in UNSUPPORTED_EXITS:
+                return f"unsupported: {ex.describe()}"
+            elif r == "SHUTDOWN":
+                return f"failed: {ex.describe()}"
+            else:
+                return f"failed: unexpected exit {ex.describe()}"
+        return None
+
+    def compare(self, vec: dict, mask: int) -> list[str]:
+        """What differs from the expected final state (empty: passed)."""
+        self.accel.sync_state()
+        s = self.machine.cpu
+        init = vec["initial"]["regs"]
+        fin = vec["final"]["regs"]
+        got = {name: s.regs[n] & 0xFFFF for n, name in enumerate(REG_ORDER)}
+        for name, n in SEG_ORDER:
+            got[name] = s.segs[n].selector
+        got["ip"] = s.rip & 0xFFFF
+        got["flags"] = s.rflags & 0xFFFF
+        diffs = []
+        for name in ALL_REGS:
+            want = fin.get(name, init[name])
+            have = got[name]
+            if name == "flags":
+                if have & mask != want & mask:
+                    diffs.append(f"flags {have:04x} != {want:04x} (mask {mask:04x})")
+            elif have != want:
+                diffs.append(f"{name} {have:04x} != {want:04x}")
+        masked = self._masked_flag_bytes(vec, fin, init, mask)
+        view = self.view
+        am = self.addr_mask
+        for addr, want in vec["final"]["ram"]:
+            have = int(view[addr & am])
+            m = masked.get(addr, 0xFF)
+            if have & m != want & m:
+                diffs.append(f"[{addr:05x}] {have:02x} != {want:02x}")
+        return diffs
+
+    def _masked_flag_bytes(self, vec, fin, init, mask) -> dict:
+        if self.kind == "286":
+            exc = vec.get("exception")
+            if not exc:
+                return {}
+            a = exc["flag_address"]
+        else:
+            if not any(p[0] < 4 for p in vec["initial"]["ram"]):
+                return {}
+            ss = fin.get("ss", init["ss"])
+            sp = fin.get("sp", init["sp"])
+            a = (ss << 4) + ((sp + 4) & 0xFFFF)
+            return {a & 0xFFFFF: mask & 0xFF, ((ss << 4) + ((sp + 5) & 0xFFFF)) & 0xFFFFF: mask >> 8}
+        return {a: mask & 0xFF, a + 1: mask >> 8}
+
+    def clean(self, vec: dict) -> None:
+        """Zero what the vector touched (its bytes, the expected writes, the stack
+        around SS:SP before and after) -- cheap, and exact for a correct engine;
+        :meth:`scrub` catches the rest once per file."""
+        view = self.view
+        am = self.addr_mask
+        for addr, _ in vec["initial"]["ram"]:
+            view[addr & am] = 0
+        for addr, _ in vec["final"]["ram"]:
+            view[addr & am] = 0
+        s = self.machine.cpu
+        for ss, sp in ((vec["initial"]["regs"]["ss"], vec["initial"]["regs"]["sp"]),
+                       (s.segs[SS].selector, s.regs[4] & 0xFFFF)):
+            for k in range(-8, 8):
+                view[((ss << 4) + ((sp + k) & 0xFFFF)) & am] = 0
+
+    def scrub(self) -> None:
+        nz = np.flatnonzero(self.view)
+        if nz.size:
+            self.view[nz] = 0
+            self.accel.flush_code_cache()
+
+    def run_vector(self, vec: dict, mask: int) -> tuple[str, list[str]]:
+        """("pass" | "fail" | "unsupported", details)."""
+        self.load(vec)
+        try:
+            why = self.execute(vec)
+        finally:
+            pass
+        if why is not None and why.startswith("unsupported"):
+            self.clean(vec)
+            return "unsupported", [why]
+        diffs = self.compare(vec, mask)
+        if why is not None:
+            diffs.insert(0, why)
+        self.clean(vec)
+        return ("fail" if diffs else "pass"), diffs
+
+    # -- files -----------------------------------------------------------------------
+    def run_file(self, path: str, meta: dict, limit=None, skip_status=(), details=None) -> dict:
+        try:
+            with gzip.open(path) as f:
+                vectors = json.load(f)
+        except (OSError, ValueError) as e:
+            raise VectorError(f"{path}: cannot read vectors ({e})") from None
+        if limit is not None:
+            vectors = vectors[:limit]
+        out = {"total": len(vectors), "passed": 0, "failed_ids": [], "unsupported_ids": [],
+               "skipped_ids": [], "skip_reason": ""}
+        for idx, vec in enumerate(vectors):
+            vid = vec.get("test_num", vec.get("idx", idx))
+            if vid is None:
+                vid = idx
+            entry, _ = _opcode_info(meta, bytes(vec["bytes"]), self.prefixes)
+            status = entry.get("status", "normal")
+            if status in skip_status:
+                out["skipped_ids"].append(vid)
+                out["skip_reason"] = f"metadata status '{status}'"
+                continue
+            mask = entry.get("flags-mask", 0xFFFF)
+            verdict, diffs = self.run_vector(vec, mask)
+            if verdict == "pass":
+                out["passed"] += 1
+            elif verdict == "unsupported":
+                out["unsupported_ids"].append(vid)
+                if details is not None:
+                    details.setdefault(os.path.basename(path), {})[vid] = diffs
+            else:
+                out["failed_ids"].append(vid)
+                if details is not None:
+                    details.setdefault(os.path.basename(path), {})[vid] = [vec["name"]] + diffs
+        self.scrub()
+        return out
+
+    def close(self) -> None:
+        self.machine.close()
+
+
+def run_dir(path: str, cpu: str = "8086", accel: str = "interp", files=None, limit=None,
+            skip_status=(), details=None) -> dict:
+    """Run a SingleStepTests x86 suite directory on one engine.
+
+    ``files``: names (``"00.json.gz"`` or ``"00"``) to run, default all;
+    ``limit``: at most this many vectors per file; ``skip_status``: metadata
+    statuses to skip (e.g. ``("undefined", "fpu")``), reported as skipped;
+    ``details``: a dict to fill with ``{file: {id: [difference, ...]}}``.
+
+    Returns ``{"total", "passed", "failed", "unsupported", "skipped",
+    "files": {file: {"total", "passed", "failed_ids", "unsupported_ids",
+    "skipped_ids", "skip_reason"}}}``; ``passed + failed + unsupported +
+    skipped == total``.
+    """
+    meta = load_metadata(path)
+    names = vector_files(path)
+    if files is not None:
+        want = {f if f.endswith(".json.gz") else f + ".json.gz" for f in files}
+        missing = want - set(names)
+        if missing:
+            raise VectorError(f"{path}: no such vector file(s): {', '.join(sorted(missing))}")
+        names = [n for n in names if n in want]
+    runner = Runner(cpu, accel)
+    result = {"cpu": cpu, "accel": accel, "path": path, "total": 0, "passed": 0, "failed": 0,
+              "unsupported": 0, "skipped": 0, "files": {}}
+    t0 = time.perf_counter()
+    try:
+        for name in names:
+            fr = runner.run_file(os.path.join(path, name), meta, limit, skip_status, details)
+            result["files"][name] = fr
+            result["total"] += fr["total"]
+            result["passed"] += fr["passed"]
+            result["failed"] += len(fr["failed_ids"])
+            result["unsupported"] += len(fr["unsupported_ids"])
+            result["skipped"] += len(fr["skipped_ids"])
+    finally:
+        runner.close()
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    return result
+
+
+def pass_rate(r: dict) -> float:
+    """Passed over judged (unsupported and skipped vectors are not judged)."""
+    judged = r["passed"] + (r["failed"] if "failed" in r else len(r["failed_ids"]))
+    return r["passed"] / judged if judged else 1.0
+
+
+def format_report(result: dict, verbose: bool = False, details=None) -> str:
+    """Per-file and total pass rates; failing files (and with ``verbose``,
+    every failing, unsupported and skipped id, with the differences from
+    ``details`` when given)."""
+    lines = [f"conformance: {result.get('path', '?')}  cpu={result.get('cpu', '?')}  "
+             f"accel={result.get('accel', '?')}"]
+    for name, fr in result["files"].items():
+        nf = len(fr["failed_ids"])
+        nu = len(fr["unsupported_ids"])
+        ns = len(fr.get("skipped_ids", ()))
+        if not verbose and not nf and not nu:
+            continue
+        extra = ""
+        if nu:
+            extra += f"  unsupported {nu}"
+        if ns:
+            extra += f"  skipped {ns} ({fr.get('skip_reason', '')})"
+        lines.append(f"  {name:<14} {fr['passed']:>5}/{fr['total']:<5} "
+                     f"{100 * pass_rate(fr):6.2f}%  failed {nf}{extra}")
+        if verbose:
+            for kind in ("failed_ids", "unsupported_ids", "skipped_ids"):
+                ids = fr.get(kind, ())
+                if ids:
+                    lines.append(f"      {kind.replace('_ids', '')}: {', '.join(map(str, ids))}")
+            if details and name in details:
+                for vid, d in list(details[name].items())[:10]:
+                    lines.append(f"      #{vid}: {'; '.join(d[:6])}")
+    lines.append(f"total: {result['passed']}/{result['total']} passed "
+                 f"({100 * pass_rate(result):.2f}% of judged), failed {result['failed']}, "
+                 f"unsupported {result['unsupported']}, skipped {result['skipped']}"
+                 + (f", {result['seconds']} s" if "seconds" in result else ""))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m emu.conformance DIR [--cpu 8086|286|max] [--accel interp] [-v] [FILE...]``"""
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m emu.conformance", description=main.__doc__)
+    p.add_argument("path")
+    p.add_argument("files", nargs="*")
+    p.add_argument("--cpu", default=None)
+    p.add_argument("--accel", default="interp")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("-v", "--verbose", action="store_true")
+    a = p.parse_args(argv)
+    cpu = a.cpu or ("8086" if "8086" in a.path else "286")
+    details = {}
+    try:
+        r = run_dir(a.path, cpu, a.accel, a.files or None, a.limit, details=details)
+    except VectorError as e:
+        print(f"error: {e}")
+        return 1
+    print(format_report(r, a.verbose, details))
+    return 0 if r["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
