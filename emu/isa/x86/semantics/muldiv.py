@@ -1,3 +1,159 @@
-"""Multiply and divide (SDM Vol. 1 §7.3.2): MUL IMUL DIV IDIV, #DE."""
+"""Multiply and divide (SDM Vol. 1 §7.3.2): MUL IMUL DIV IDIV, #DE.
 
-from . import sem  # noqa: F401
+MUL and the three IMUL forms are inline (no run-time Python branching):
+CF = OF = "the product does not fit the destination" is computed
+arithmetically and recorded as ``CC_RES``.  SF, ZF, PF and AF are undefined
+(SDM); kasou derives SF/ZF/PF from the low half of the product, with AF = 0,
+as QEMU does.
+
+DIV and IDIV are helpers: they branch on the divisor and quotient to raise
+#DE (vector 0).  Their flags are undefined; kasou leaves them unchanged.
+
+Deliberate model differences (``CpuModel`` fields, checked against the
+SingleStepTests 8086 vectors):
+
+* ``idiv_rejects_min``: the 8086 raises #DE for the most negative quotient
+  (-128 / -32768); the 286 and later accept it.
+* ``rep_negates_idiv``: on the 8086 a REP/REPNE prefix in front of
+  IMUL/IDIV makes the microcode negate the result (a side effect of the
+  prefix flag sharing a latch with the sign fix-up).  The remainder is not
+  affected.  Where the 8086 pushes the next IP on #DE is
+  :mod:`emu.isa.x86.interrupts`'s business.
+"""
+
+from ..flags import CC_RES, MASK, SIGN
+from . import sem
+
+def _sext(v, size):
+    """Two's-complement value of a ``size``-byte quantity (arithmetic only)."""
+    s = SIGN[size]
+    return (v ^ s) - s
+
+
+def _acc(ops, size):
+    """The implicit multiplicand/dividend-low register: AL, AX, EAX or RAX."""
+    return ops.get_reg(0, size)
+
+
+def _store_wide(ops, size, p):
+    """Write a double-width product: AX (size 1) or rDX:rAX."""
+    if size == 1:
+        ops.set_reg(0, 2, p & 0xFFFF)
+    else:
+        bits = 8 * size
+        ops.set_reg(0, size, p & MASK[size])
+        ops.set_reg(2, size, (p >> bits) & MASK[size])
+
+
+def _rep_negate(ops, i, v):
+    """The 8086's REP-prefixed IMUL/IDIV quirk (a translation-time choice)."""
+    if i.rep and ops.model.rep_negates_idiv:
+        return -v
+    return v
+
+
+@sem("MUL")
+def mul(ops, i):
+    """MUL r/m  (SDM Vol. 2B "MUL"): AX = AL*r/m8; rDX:rAX = rAX*r/m.
+    CF = OF = upper half != 0."""
+    size = i.size
+    b = ops.read(i.ops[0])
+    a = _acc(ops, size)
+    p = a * b
+    lo = p & MASK[size]
+    c = ops.select(p >> (8 * size), 3, 0)          # CF (bit 0) and OF (bit 1)
+    ops.set_cc(CC_RES, lo, c, 0, size)
+    _store_wide(ops, size, p)
+
+
+@sem("IMUL1")
+def imul1(ops, i):
+    """IMUL r/m  (SDM Vol. 2A "IMUL", one-operand form): signed AX = AL*r/m8;
+    rDX:rAX = rAX*r/m.  CF = OF = the product is not the sign extension of
+    its low half."""
+    size = i.size
+    b = ops.read(i.ops[0])
+    a = _acc(ops, size)
+    p = _rep_negate(ops, i, _sext(a, size) * _sext(b, size))
+    lo = p & MASK[size]
+    c = ops.select(_sext(lo, size) - p, 3, 0)
+    ops.set_cc(CC_RES, lo, c, 0, size)
+    _store_wide(ops, size, p)
+
+
+def _imul_trunc(ops, i, a, b):
+    size = i.size
+    p = _sext(a, size) * _sext(b, size)
+    lo = p & MASK[size]
+    c = ops.select(_sext(lo, size) - p, 3, 0)
+    ops.set_cc(CC_RES, lo, c, 0, size)
+    ops.write(i.ops[0], lo)
+
+
+@sem("IMUL2")
+def imul2(ops, i):
+    """IMUL r, r/m  (SDM Vol. 2A "IMUL", two-operand form): truncated signed
+    product; CF = OF = significant bits were lost."""
+    b = ops.read(i.ops[1])
+    a = ops.read(i.ops[0])
+    _imul_trunc(ops, i, a, b)
+
+
+@sem("IMUL3")
+def imul3(ops, i):
+    """IMUL r, r/m, imm  (SDM Vol. 2A "IMUL", three-operand form); the
+    immediate is already sign-extended to the operand size by the decoder."""
+    a = ops.read(i.ops[1])
+    b = ops.read(i.ops[2])
+    _imul_trunc(ops, i, a, b)
+
+
+def _dividend(ops, size):
+    if size == 1:
+        return ops.get_reg(0, 2)
+    return (ops.get_reg(2, size) << (8 * size)) | ops.get_reg(0, size)
+
+
+def _store_divmod(ops, size, q, r):
+    if size == 1:
+        ops.set_reg(0, 2, (q & 0xFF) | ((r & 0xFF) << 8))
+    else:
+        ops.set_reg(0, size, q & MASK[size])
+        ops.set_reg(2, size, r & MASK[size])
+
+
+@sem("DIV", helper=True)
+def div(ops, i):
+    """DIV r/m  (SDM Vol. 2A "DIV"): unsigned AX / r/m8 -> AL rem AH;
+    rDX:rAX / r/m -> rAX rem rDX.  #DE on a zero divisor or a quotient
+    that does not fit.  Flags undefined (left unchanged)."""
+    size = i.size
+    d = ops.read(i.ops[0])
+    n = _dividend(ops, size)
+    if d == 0:
+        ops.raise_exc(0, None, "DIV by zero")
+    q, r = divmod(n, d)
+    if q > MASK[size]:
+        ops.raise_exc(0, None, "DIV quotient overflow")
+    _store_divmod(ops, size, q, r)
+
+
+@sem("IDIV", helper=True)
+def idiv(ops, i):
+    """IDIV r/m  (SDM Vol. 2A "IDIV"): signed division, quotient rounded
+    toward zero, remainder with the dividend's sign.  #DE on a zero divisor
+    or a quotient out of range.  Flags undefined (left unchanged)."""
+    size = i.size
+    d = _sext(ops.read(i.ops[0]), size)
+    n = _sext(_dividend(ops, size), 2 if size == 1 else 2 * size)
+    if d == 0:
+        ops.raise_exc(0, None, "IDIV by zero")
+    q = abs(n) // abs(d)
+    if (n < 0) != (d < 0):
+        q = -q
+    r = n - q * d
+    lo = -SIGN[size] + (1 if ops.model.idiv_rejects_min else 0)
+    if not lo <= q < SIGN[size]:
+        ops.raise_exc(0, None, "IDIV quotient overflow")
+    q = _rep_negate(ops, i, q)
+    _store_divmod(ops, size, q, r)
