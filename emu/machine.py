@@ -69,11 +69,8 @@ class Machine:
     # -- the run loop ----------------------------------------------------------------
     def run(self, icount_limit: int | None = None, time_limit: float | None = None) -> RunResult:
         accel = self.accel
-        stats = self.stats
         start_icount = accel.icount
         t0 = time.perf_counter()
-        log_exits = self.log is not None and "exits" in self.log_flags
-        ports, mmio = self.ports, self.mmio
         while True:
             budget = None
             if icount_limit is not None:
@@ -84,23 +81,10 @@ class Machine:
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
             ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
-            stats.count(ex)
-            if log_exits:
-                self.log.write(f"exit: {ex.describe()}\n")
+            if not getattr(ex, "dispatched", False):
+                self.dispatch_exit(ex)
             r = ex.reason
-            if r == "IO":
-                if ex.is_write:
-                    ports.write(ex.port, ex.size, ex.data)
-                else:
-                    ex.data = ports.read(ex.port, ex.size)
-                stop = self._stop_requested()
-                if stop is not None:
-                    return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
-            elif r == "MMIO":
-                if ex.is_write:
-                    mmio.write(ex.addr, ex.size, ex.data)
-                else:
-                    ex.data = mmio.read(ex.addr, ex.size)
+            if r == "IO" or r == "MMIO":
                 stop = self._stop_requested()
                 if stop is not None:
                     return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
@@ -120,6 +104,35 @@ class Machine:
                 self.board.inject_pending_interrupt(self)
             else:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    def dispatch_exit(self, ex) -> None:
+        """Count an exit and, for IO and MMIO, serve it on its bus (a read's
+        value lands in ``ex.data``).
+
+        The run loop calls this for every exit.  An engine whose I/O hooks
+        are synchronous (unicorn) calls it from inside the hook instead, and
+        hands the exit to the loop only when a device asked to stop, marked
+        ``ex.dispatched = True`` so that it is not counted twice: every
+        engine's exits are counted here, once."""
+        self.stats.count(ex)
+        if self.log is not None and "exits" in self.log_flags:
+            self.log.write(f"exit: {ex.describe()}\n")
+        r = ex.reason
+        if r == "IO":
+            if ex.is_write:
+                self.ports.write(ex.port, ex.size, ex.data)
+            else:
+                ex.data = self.ports.read(ex.port, ex.size)
+        elif r == "MMIO":
+            if ex.is_write:
+                self.mmio.write(ex.addr, ex.size, ex.data)
+            else:
+                ex.data = self.mmio.read(ex.addr, ex.size)
+
+    def stop_pending(self) -> bool:
+        """A device asked to end the run (the loop collects the request)."""
+        return any(getattr(dev, "stop_request", None) is not None
+                   for dev in self.devices.values())
 
     def _stop_requested(self):
         for dev in self.devices.values():
