@@ -1,0 +1,41 @@
+# kasou -- the two commands a new user needs are `make demo` and `make test`.
+# Both create the virtual environment (.venv) from setup.cfg on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+EMU    := $(VENV)/bin/emu
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all bench coverage conformance clean venv
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(EMU) demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(EMU) bench
+
+coverage: $(STAMP)
+	$(EMU) coverage
+
+conformance: $(STAMP)
+	$(EMU) conformance ../shared/conformance/80286/v1_real_mode --cpu 286
+	$(EMU) conformance ../shared/conformance/8086/v1 --cpu 8086
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

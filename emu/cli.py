@@ -1,0 +1,475 @@
+"""The ``emu`` command.
+
+Options follow QEMU's names where QEMU has one (``-M``, ``-accel``, ``-cpu``,
+``-m``, ``-kernel``, ``-serial``, ``-d``, ``-D``), so what a learner types
+here transfers.  Subcommands:
+
+    emu run       run a guest                 emu demo        the demo guest on every engine
+    emu bench     every engine on the benchmark guests
+    emu diff      two engines in lockstep     emu conformance single-instruction test vectors
+    emu coverage  encodings without semantics emu translate   the translator's view of one block
+
+Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
+HLT with interrupts disabled, 124 when -icount-limit is reached, 3 when the
+guest crashed (triple fault, an engine failure), 1 for any other error and
+2 for bad command-line usage.  Errors are one line on stderr; ``--debug``
+shows the Python traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .machine import STATUS_ERROR
+
+ACCELS = ("interp", "tcg", "unicorn", "kvm")
+CPUS = ("8086", "286", "max")
+LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits")
+GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
+BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart")
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (and exit status 2)."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def parse_size(text: str) -> int:
+    t = text.strip().upper().rstrip("B")
+    mult = 1 << 20          # QEMU: a bare number is MiB
+    if t and t[-1] in "KMG":
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[t[-1]]
+        t = t[:-1]
+    try:
+        n = int(t, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad memory size '{text}' (expected e.g. 16M, 1G, 512K)") from None
+    size = n * mult
+    if size < 64 << 10 or size % 4096 or size > 4 << 30:
+        raise argparse.ArgumentTypeError(f"memory size '{text}' must be a multiple of 4 KiB between 64K and 4G")
+    return size
+
+
+def parse_count(text: str) -> int:
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be positive")
+    return n
+
+
+def parse_log_flags(text: str) -> list:
+    flags = [f for f in text.split(",") if f]
+    for f in flags:
+        if f not in LOG_FLAGS:
+            raise argparse.ArgumentTypeError(f"unknown -d item '{f}' (expected: {', '.join(LOG_FLAGS)})")
+    return flags
+
+
+def add_machine_options(p, accel_default="interp"):
+    p.add_argument("-M", "-machine", dest="machine", default="pc", choices=("pc",),
+                   help="board (pc: x86 PC, real mode at 0000:7C00)")
+    p.add_argument("-accel", dest="accel", default=accel_default, choices=ACCELS,
+                   help="engine: interp (interpreter), tcg (translator), unicorn, kvm")
+    p.add_argument("-cpu", dest="cpu", default="max", choices=CPUS, help="CPU model")
+    p.add_argument("-m", dest="memory", type=parse_size, default=16 << 20, help="RAM size (16M)")
+    p.add_argument("-serial", dest="serial", default="stdio",
+                   help="stdio | file:PATH | none (COM1)")
+    p.add_argument("-d", dest="log_flags", type=parse_log_flags, default=[],
+                   help="log items: " + ",".join(LOG_FLAGS))
+    p.add_argument("-D", dest="logfile", help="write the -d log to this file (default stderr)")
+    p.add_argument("-icount-limit", dest="icount_limit", type=parse_count,
+                   help="stop after N guest instructions (exit status 124)")
+    p.add_argument("-one-insn-per-tb", dest="one_insn_per_tb", action="store_true",
+                   help="translator: one instruction per block")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="emu", allow_abbrev=False,
+               description="kasou: one guest, four engines (interpreter, translator, unicorn, KVM).")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
+    _add = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add(*a, allow_abbrev=False, **k)
+
+    r = sub.add_parser("run", help="run a guest")
+    add_machine_options(r)
+    r.add_argument("-kernel", dest="kernel", help="guest image: flat binary or assembly (.S/.asm)")
+    r.add_argument("guest", nargs="?", help="guest image (same as -kernel)")
+    r.add_argument("--input", help="bytes the UART receives (instead of stdin)")
+
+    d = sub.add_parser("demo", help="run the built-in demo guest on every available engine")
+    d.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
+
+    b = sub.add_parser("bench", help="run the benchmark guests on every available engine")
+    b.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
+    b.add_argument("--guests", help="comma-separated guests: " + ",".join(BENCH_GUESTS))
+    b.add_argument("--json", dest="json_out", metavar="FILE", nargs="?", const="-",
+                   help="write the results as JSON (to FILE, or stdout)")
+
+    df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence")
+    add_machine_options(df, accel_default="interp,unicorn")
+    df.set_defaults(accel="interp,unicorn")
+    for a in df._actions:
+        if a.dest == "accel":
+            a.choices = None
+    df.add_argument("guest", help="guest image")
+    df.add_argument("--max-steps", type=parse_count, default=5_000_000)
+
+    c = sub.add_parser("conformance", help="run single-instruction test vectors")
+    c.add_argument("dir", help="a directory of vectors (e.g. ../shared/conformance/8086/v1)")
+    c.add_argument("--cpu", default="max", choices=CPUS)
+    c.add_argument("--accel", default="interp", choices=ACCELS)
+    c.add_argument("--files", help="comma-separated file names (default: all)")
+    c.add_argument("--limit", type=parse_count, help="at most N vectors per file")
+    c.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
+    c.add_argument("-v", "--verbose", action="store_true")
+
+    cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
+    cv.add_argument("-cpu", "--cpu", dest="cpu", default="max", choices=CPUS)
+
+    t = sub.add_parser("translate", help="show the translator's view of the block at an address")
+    add_machine_options(t, accel_default="tcg")
+    t.add_argument("guest")
+    t.add_argument("--at", type=lambda s: int(s, 0), default=None, help="guest address (default: entry)")
+    return p
+
+
+# -- helpers ------------------------------------------------------------------------------
+def load_guest(path: str):
+    from .loader import load_file
+    return load_file(path)
+
+
+def open_log(args):
+    if not args.log_flags:
+        return None
+    if args.logfile:
+        try:
+            return open(args.logfile, "w")
+        except OSError as e:
+            raise UsageError(f"-D {args.logfile}: cannot open ({e.strerror})")
+    return sys.stderr
+
+
+def serial_setup(args):
+    """(input source, output sink) for -serial."""
+    spec = args.serial
+    if spec == "none":
+        return None, None
+    if spec == "stdio":
+        out = sys.stdout.buffer
+
+        def sink(data):
+            out.write(data)
+            out.flush()
+        source = getattr(args, "input", None)
+        if source is None and not sys.stdin.isatty():
+            source = _stdin_source()
+        return source, sink
+    if spec.startswith("file:"):
+        path = spec[5:]
+        try:
+            f = open(path, "wb")
+        except OSError as e:
+            raise UsageError(f"-serial {spec}: cannot open ({e.strerror})")
+
+        def fsink(data):
+            f.write(data)
+            f.flush()
+        return getattr(args, "input", None), fsink
+    raise UsageError(f"-serial '{spec}': expected stdio, file:PATH or none")
+
+
+def _stdin_source():
+    import select
+    fd = sys.stdin.fileno()
+    done = [False]
+
+    def source():
+        if done[0]:
+            return None
+        r, _, _ = select.select([fd], [], [], 0)
+        if not r:
+            return None
+        data = os.read(fd, 4096)
+        if not data:
+            done[0] = True
+            return None
+        return data
+    return source
+
+
+def make_machine(args, accel=None, serial=None, log=None, quiet=False):
+    from .machine import Machine
+    source, sink = serial if serial is not None else (None, None)
+    m = Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
+                serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags)
+    if getattr(args, "one_insn_per_tb", False) and hasattr(m.accel, "one_insn_per_tb"):
+        m.accel.one_insn_per_tb = True
+    return m
+
+
+def available_accels(wanted=None) -> list:
+    names = list(ACCELS) if not wanted else [a for a in wanted.split(",") if a]
+    out = []
+    for n in names:
+        if n not in ACCELS:
+            raise UsageError(f"unknown accelerator '{n}' (expected: {', '.join(ACCELS)})")
+        ok, why = accel_available(n)
+        if ok:
+            out.append(n)
+        elif wanted:
+            raise UsageError(f"accelerator '{n}' is not available here: {why}")
+    return out
+
+
+def accel_available(name: str):
+    import importlib
+    from .accel.base import _REGISTRY
+    mod, cls = _REGISTRY[name]
+    if name == "kvm":
+        dev = os.environ.get("KASOU_KVM_DEV", "/dev/kvm")
+        if not os.path.exists(dev):
+            return False, "KVM is not available here (no /dev/kvm); use -accel tcg"
+    try:
+        m = importlib.import_module(mod)
+    except ImportError as e:
+        return False, str(e)
+    if getattr(m, cls, None) is None:
+        return False, "not built"
+    return True, ""
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_run(args) -> int:
+    path = args.kernel or args.guest
+    if not path:
+        raise UsageError("emu run: no guest given (use -kernel FILE or a file name)")
+    img = load_guest(path)
+    log = open_log(args)
+    m = make_machine(args, serial=serial_setup(args), log=log)
+    m.load_image(img.data, img.name)
+    r = m.run(icount_limit=args.icount_limit)
+    if "exits" in args.log_flags and log is not None:
+        log.write(f"exits: {m.stats.summary()}\n")
+    if r.reason == "limit":
+        print(f"emu: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
+    elif r.reason not in ("halt", "debug-exit"):
+        print(f"emu: guest stopped: {r.message}", file=sys.stderr)
+    return r.status & 0xFF if r.reason == "debug-exit" else r.status
+
+
+def _pc_text(m) -> str:
+    s = m.cpu
+    return f"{s.segs[1].selector:04x}:{s.rip:04x}"
+
+
+def run_guest(name_or_path, accel, cpu="max", memory=16 << 20, icount_limit=50_000_000):
+    """Run a guest on one engine; return (RunResult, output, machine, wall seconds)."""
+    from .machine import Machine
+    path = name_or_path if os.path.exists(name_or_path) else os.path.join(GUESTS_DIR, name_or_path + ".S")
+    img = load_guest(path)
+    m = Machine(accel=accel, cpu=cpu, memory=memory)
+    m.load_image(img.data, img.name)
+    t0 = time.perf_counter()
+    r = m.run(icount_limit=icount_limit)
+    return r, m.serial_output(), m, time.perf_counter() - t0
+
+
+def cmd_demo(args) -> int:
+    accels = available_accels(args.accels)
+    print("kasou demo: one guest (emu/guests/demo.S), every engine; same RAM layout, same devices, same exits.\n")
+    outputs = {}
+    for a in accels:
+        r, out, m, secs = run_guest("demo", a)
+        outputs[a] = out
+        icount = r.icount if m.accel.exact_icount else None
+        print(f"== {a} ==")
+        print(out.decode("latin-1"), end="" if out.endswith(b"\n") else "\n")
+        print(f"   stop: {r.reason} (status {r.status}){': ' + r.message if r.message else ''}")
+        print(f"   instructions: {icount if icount is not None else 'not counted by this engine'}")
+        print(f"   exits: {m.stats.summary()}")
+        top = sorted(m.stats.by_key.items(), key=lambda kv: -kv[1])[:4]
+        if top:
+            print("   busiest: " + ", ".join(f"{k} x{v}" for k, v in top))
+        print(f"   time: {secs * 1000:.1f} ms\n")
+        m.close()
+    same = len(set(outputs.values())) == 1
+    print("UART output identical on all engines." if same else "UART output DIFFERS between engines!")
+    return 0 if same else 1
+
+
+def cmd_bench(args) -> int:
+    accels = available_accels(args.accels)
+    guests = BENCH_GUESTS if not args.guests else tuple(g for g in args.guests.split(",") if g)
+    for g in guests:
+        if g not in BENCH_GUESTS:
+            raise UsageError(f"unknown bench guest '{g}' (expected: {', '.join(BENCH_GUESTS)})")
+    results = []
+    ref_icount = {}
+    for g in guests:
+        for a in accels:
+            r, out, m, secs = run_guest(g, a)
+            icount = r.icount if m.accel.exact_icount else None
+            if a == "interp" or (icount and g not in ref_icount):
+                ref_icount.setdefault(g, icount)
+            n = icount if icount is not None else ref_icount.get(g)
+            row = {"guest": g, "accel": a, "instructions": n, "icount_exact": icount is not None,
+                   "seconds": secs, "mips": (n / secs / 1e6) if n and secs > 0 else None,
+                   "exits": dict(m.stats.by_reason), "status": r.status, "stop": r.reason,
+                   "output": out.decode("latin-1"), "engine": m.accel.stats()}
+            results.append(row)
+            m.close()
+    for row in results:
+        base = next((x for x in results if x["guest"] == row["guest"] and x["accel"] == "interp"), None)
+        row["ratio_to_interp"] = (row["mips"] / base["mips"]) if base and base["mips"] and row["mips"] else None
+    extra = {}
+    if "kvm" in accels:
+        try:
+            from kvm.accel import measure_exit_cost
+            extra["kvm_exit_roundtrip_us"] = measure_exit_cost()
+        except Exception as e:      # report, don't hide
+            extra["kvm_exit_roundtrip_us"] = f"unavailable: {e}"
+    print_bench(results, extra)
+    if args.json_out:
+        doc = json.dumps({"results": results, **extra}, indent=2)
+        if args.json_out == "-":
+            print(doc)
+        else:
+            with open(args.json_out, "w") as f:
+                f.write(doc + "\n")
+    return 0
+
+
+def print_bench(results, extra):
+    hdr = f"{'guest':<9} {'engine':<8} {'instructions':>12} {'seconds':>8} {'MIPS':>8} {'x interp':>8}  exits"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        n = r["instructions"]
+        ntext = ("" if r["icount_exact"] else "~") + (str(n) if n else "?")
+        mips = f"{r['mips']:.2f}" if r["mips"] else "?"
+        ratio = f"{r['ratio_to_interp']:.1f}" if r["ratio_to_interp"] else "-"
+        exits = ", ".join(f"{k} {v}" for k, v in sorted(r["exits"].items()))
+        print(f"{r['guest']:<9} {r['accel']:<8} {ntext:>12} {r['seconds']:>8.3f} {mips:>8} {ratio:>8}  {exits}")
+    outs = {}
+    for r in results:
+        outs.setdefault(r["guest"], set()).add(r["output"])
+    bad = [g for g, o in outs.items() if len(o) > 1]
+    print()
+    print("UART output identical across engines for every guest." if not bad
+          else f"UART output DIFFERS for: {', '.join(bad)}")
+    if any(not r["icount_exact"] for r in results):
+        print("~ : the engine cannot count instructions; the interpreter's count for the same guest is used.")
+    for k, v in extra.items():
+        print(f"{k}: {v if isinstance(v, str) else f'{v:.2f}'}")
+
+
+def cmd_diff(args) -> int:
+    accels = [a for a in args.accel.split(",") if a]
+    if len(accels) != 2:
+        raise UsageError("emu diff: -accel takes exactly two engines, e.g. -accel interp,unicorn")
+    for a in accels:
+        if a not in ACCELS:
+            raise UsageError(f"emu diff: unknown accelerator '{a}' (expected: {', '.join(ACCELS)})")
+    img = load_guest(args.guest)
+    from .diff import run_diff
+    res = run_diff(img.data, accels=tuple(accels), cpu=args.cpu, memory=args.memory,
+                   max_steps=args.max_steps)
+    print(res.report_text)
+    return 1 if res.diverged else 0
+
+
+def cmd_conformance(args) -> int:
+    if not os.path.isdir(args.dir):
+        raise UsageError(f"emu conformance: {args.dir}: not a directory of test vectors")
+    from .conformance import format_report, run_dir
+    files = args.files.split(",") if args.files else None
+    res = run_dir(args.dir, cpu=args.cpu, accel=args.accel, files=files, limit=args.limit)
+    if args.json_out:
+        print(json.dumps(res, indent=1))
+    else:
+        print(format_report(res, args.verbose))
+    return 0 if res["failed"] == 0 else 1
+
+
+def cmd_coverage(args) -> int:
+    from .coverage import report
+    print(report(args.cpu))
+    return 0
+
+
+def cmd_translate(args) -> int:
+    img = load_guest(args.guest)
+    m = make_machine(args, accel="tcg")
+    m.load_image(img.data, img.name)
+    from .accel.tcg import translate_at
+    at = args.at if args.at is not None else img.base
+    view = translate_at(m, at)
+    for k in ("in_asm", "op", "op_opt", "out_asm"):
+        print(f"---- {k} ----")
+        print(view[k].rstrip())
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
+            "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.cmd:
+            raise UsageError("emu: no command given (try 'emu run GUEST' or 'emu --help')")
+        return COMMANDS[args.cmd](args)
+    except UsageError as e:
+        print(f"{e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:       # --help
+        return e.code if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        print("emu: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:
+        if debug:
+            raise
+        return _report_error(e)
+
+
+def _report_error(e) -> int:
+    from .loader import ImageError
+    from .accel.base import AccelUnavailable
+    if isinstance(e, (ImageError, AccelUnavailable)):
+        print(f"emu: error: {e}", file=sys.stderr)
+        return STATUS_ERROR
+    if isinstance(e, ValueError):
+        print(f"emu: error: {e}", file=sys.stderr)
+        return STATUS_ERROR
+    if isinstance(e, OSError):
+        print(f"emu: error: {e.strerror or e}{': ' + e.filename if getattr(e, 'filename', None) else ''}",
+              file=sys.stderr)
+        return STATUS_ERROR
+    print(f"emu: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+    return STATUS_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The `emu` command as a user meets it: runs, exit statuses, and bad input.
+
+Every bad input must give exactly one line on stderr, a non-zero status and
+no traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def emu(*args, input=None, env=None):
+    e = dict(os.environ)
+    e["PYTHONPATH"] = REPO + os.pathsep + e.get("PYTHONPATH", "")
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "emu", *args], capture_output=True,
+                          input=input, cwd=REPO, env=e, timeout=120)
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text) if isinstance(text, str) else p.write_bytes(text)
+    return str(p)
+
+
+HELLO = """
+    mov dx, 0x3f8
+    mov al, 'h'
+    out dx, al
+    mov al, 'i'
+    out dx, al
+    mov al, 10
+    out dx, al
+    mov al, 0x2a
+    out 0xf4, al
+"""
+
+
+def one_line_error(r):
+    assert r.returncode != 0
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+    return lines[0]
+
+
+def test_run_prints_uart_output_and_exits_with_debug_exit_status(tmp_path):
+    r = emu("run", write(tmp_path, "hello.S", HELLO))
+    assert r.stdout == b"hi\n"
+    assert r.returncode == (0x2A << 1) | 1
+
+
+def test_kernel_option_and_serial_file(tmp_path):
+    out = tmp_path / "serial.txt"
+    r = emu("run", "-M", "pc", "-accel", "interp", "-m", "4M", "-kernel", write(tmp_path, "h.S", HELLO),
+            "-serial", f"file:{out}")
+    assert r.returncode == 85
+    assert out.read_bytes() == b"hi\n"
+    assert r.stdout == b""
+
+
+def test_flat_binary_and_hlt_status_zero(tmp_path):
+    # mov al, 'x'; mov dx, 0x3f8; out dx, al; cli; hlt
+    binary = bytes([0xB0, ord("x"), 0xBA, 0xF8, 0x03, 0xEE, 0xFA, 0xF4])
+    r = emu("run", write(tmp_path, "g.bin", binary))
+    assert r.stdout == b"x"
+    assert r.returncode == 0
+
+
+def test_icount_limit_has_its_own_status(tmp_path):
+    r = emu("run", "-icount-limit", "50", write(tmp_path, "spin.S", "l: jmp l\n"))
+    assert r.returncode == 124
+    assert "instruction limit reached (50 instructions)" in one_line_error(r)
+
+
+def test_exits_log(tmp_path):
+    log = tmp_path / "log.txt"
+    r = emu("run", "-d", "exits", "-D", str(log), write(tmp_path, "h.S", HELLO))
+    text = log.read_text()
+    assert r.returncode == 85
+    assert text.count("exit: IO out port 0x3f8") == 3
+    assert "IO out port 0xf4" in text
+
+
+@pytest.mark.parametrize("args, expect", [
+    (("run", "/nonexistent/guest.bin"), "no such file"),
+    (("run", "--bogus-option", "x.S"), "unrecognized arguments"),
+    (("run", "-cpu", "z80", "x.S"), "invalid choice: 'z80'"),
+    (("run", "-accel", "qemu", "x.S"), "invalid choice: 'qemu'"),
+    (("run", "-m", "lots", "x.S"), "bad memory size"),
+    (("run", "-icount-limit", "-5", "x.S"), "must be positive"),
+    (("run", "-d", "everything", "x.S"), "unknown -d item"),
+    (("run",), "no guest given"),
+    (("frobnicate",), "invalid choice: 'frobnicate'"),
+])
+def test_bad_options_get_one_line(args, expect):
+    r = emu(*args)
+    line = one_line_error(r)
+    assert expect in line
+    assert r.returncode in (1, 2)
+
+
+def test_bad_assembly_names_file_and_line(tmp_path):
+    path = write(tmp_path, "bad.S", "mov ax, 1\nmov bx, 2\nfrobnicate ax, 3\nhlt\n")
+    line = one_line_error(emu("run", path))
+    assert f"{path}:3:" in line
+    assert "frobnicate" in line
+
+
+def test_image_larger_than_ram(tmp_path):
+    path = write(tmp_path, "big.bin", b"\x90" * (200 * 1024))
+    line = one_line_error(emu("run", "-m", "128K", path))
+    assert "does not fit in RAM" in line
+
+
+def test_directory_as_guest(tmp_path):
+    line = one_line_error(emu("run", str(tmp_path)))
+    assert "is a directory" in line
+
+
+def test_serial_spec_is_checked(tmp_path):
+    line = one_line_error(emu("run", "-serial", "tcp:1234", write(tmp_path, "h.S", HELLO)))
+    assert "expected stdio, file:PATH or none" in line
