@@ -25,6 +25,8 @@ MNEMONIC = {
     "RETF": "retf", "MOV_FROM_CR": "mov", "MOV_TO_CR": "mov", "MOV_FROM_DR": "mov",
     "MOV_TO_DR": "mov", "NOP_EV": "nop", "INT3": "int3", "INT1": "int1", "SETMOC": "setmo",
 }
+MNEMONIC.update({n + "_CL": n.lower() for n in ("ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAL",
+                                               "SAR", "SHLD", "SHRD")})
 CC = ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g")
 
 

@@ -24,6 +24,10 @@ One row per encoding: ``opcode[/reg]  NAME  operands  [level] [attributes]``.
 Per-CPU differences that are *decoding* facts (the 8086's aliases and its
 ``POP CS``, SALC) are the ``MODEL_ROWS`` below; differences in *behaviour*
 live in the semantics, keyed by the CPU model.
+
+Shifts by CL (D2, D3, 0F A5, 0F AD) are named ``ROL_CL`` ... ``SHRD_CL``:
+their count is a run-time value, so their semantics are helpers, while the
+same mnemonics with a constant count are inlined by the translator.
 """
 
 ONE_BYTE = """
@@ -221,22 +225,22 @@ D1/4 SHL Ev,1
 D1/5 SHR Ev,1
 D1/6 SAL Ev,1
 D1/7 SAR Ev,1
-D2/0 ROL Eb,CL
-D2/1 ROR Eb,CL
-D2/2 RCL Eb,CL
-D2/3 RCR Eb,CL
-D2/4 SHL Eb,CL
-D2/5 SHR Eb,CL
-D2/6 SAL Eb,CL
-D2/7 SAR Eb,CL
-D3/0 ROL Ev,CL
-D3/1 ROR Ev,CL
-D3/2 RCL Ev,CL
-D3/3 RCR Ev,CL
-D3/4 SHL Ev,CL
-D3/5 SHR Ev,CL
-D3/6 SAL Ev,CL
-D3/7 SAR Ev,CL
+D2/0 ROL_CL Eb,CL
+D2/1 ROR_CL Eb,CL
+D2/2 RCL_CL Eb,CL
+D2/3 RCR_CL Eb,CL
+D2/4 SHL_CL Eb,CL
+D2/5 SHR_CL Eb,CL
+D2/6 SAL_CL Eb,CL
+D2/7 SAR_CL Eb,CL
+D3/0 ROL_CL Ev,CL
+D3/1 ROR_CL Ev,CL
+D3/2 RCL_CL Ev,CL
+D3/3 RCR_CL Ev,CL
+D3/4 SHL_CL Ev,CL
+D3/5 SHR_CL Ev,CL
+D3/6 SAL_CL Ev,CL
+D3/7 SAR_CL Ev,CL
 D4 AAM Ib i64
 D5 AAD Ib i64
 D7 XLAT -
@@ -336,12 +340,12 @@ TWO_BYTE = """
 0F A2 CPUID - 586
 0F A3 BT Ev,Gv 386
 0F A4 SHLD Ev,Gv,Ib 386
-0F A5 SHLD Ev,Gv,CL 386
+0F A5 SHLD_CL Ev,Gv,CL 386
 0F A8 PUSH_SEG GS 386 d64
 0F A9 POP_SEG GS 386 d64
 0F AB BTS Ev,Gv 386
 0F AC SHRD Ev,Gv,Ib 386
-0F AD SHRD Ev,Gv,CL 386
+0F AD SHRD_CL Ev,Gv,CL 386
 0F AF IMUL2 Gv,Ev 386
 0F B0 CMPXCHG Eb,Gb 486
 0F B1 CMPXCHG Ev,Gv 486

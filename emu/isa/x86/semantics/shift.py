@@ -1,3 +1,222 @@
-"""Shifts and rotates (SDM Vol. 1 §7.3.6): ROL ROR RCL RCR SHL SHR SAL SAR SHLD SHRD, per-model count masking."""
+"""Shifts and rotates (SDM Vol. 1 §7.3.5-§7.3.6): ROL ROR RCL RCR SHL SHR SAL SAR SHLD SHRD, per-model count masking.
 
-from . import sem  # noqa: F401
+Count sources and where the work happens:
+
+* ``D0``/``D1`` (count 1) and ``C0``/``C1``/``SHLD Ib``/``SHRD Ib``
+  (immediate count): the count is a translation-time constant, so these are
+  **inline**; a masked count of 0 compiles to nothing.
+* ``D2``/``D3``/``SHLD CL``/``SHRD CL``: the count is a run-time value and a
+  count of 0 must leave the destination and every flag untouched, so these
+  are **helpers**, registered under the table's ``*_CL`` encoding names.
+  Both run the very same ``_shift`` below with a concrete count.
+
+Count masking (``CpuModel.shift_mask``): the 8086 does not mask the count
+(up to 255 iterations of its microcode loop); the 186 and later mask it to
+5 bits, and to 6 bits for a 64-bit operand.  RCL/RCR then rotate modulo
+width+1, ROL/ROR modulo width; SHL/SHR/SAR by a count >= width leave 0 (or
+all sign bits) and shift the last bit out into CF, as the iterating chips do.
+
+Flags, for a nonzero masked count (SDM "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR"):
+
+* shifts: CF = the last bit shifted out; SF/ZF/PF from the result; AF = 0
+  (undefined); OF as the last step of the iteration leaves it: SHL
+  MSB(result) ^ CF, SHR the MSB of the operand before the last step, SAR 0.
+  For a count of 1 that is the SDM's definition; for larger counts it is
+  what the 8086/286 vectors show (the 286 defines OF of C0 byte shifts).
+* rotates: only CF and OF change.  CF = LSB(result) (ROL, RCL: the rotated-in
+  carry) or MSB(result) (ROR, RCR: the bit rotated out); OF = MSB(result) ^
+  CF for left rotates and MSB(result) ^ MSB-1(result) for right rotates --
+  the count-1 rule applied to the last step.
+* SHLD/SHRD: as SHL/SHR of the concatenation.  A 16-bit operand with a count
+  of 17..31 behaves as Intel's chips do (QEMU models the same): the
+  destination is shifted through ``dest:src:dest``.
+
+SAL (``/6`` on the 186 and later) is SHL.  The 8086's ``/6`` is SETMO/SETMOC
+(undocumented): it writes all ones and sets flags as ``OR dest, -1`` would
+(the SingleStepTests 8086 vectors); SETMOC does nothing when CL is 0.
+"""
+
+from .. import flags as F
+from ..flags import CC_LOGIC, CC_RES, MASK, SIGN
+from . import sem
+
+ROL, ROR, RCL, RCR, SHL, SHR, SAR = range(7)
+KINDS = {"ROL": ROL, "ROR": ROR, "RCL": RCL, "RCR": RCR,
+         "SHL": SHL, "SAL": SHL, "SHR": SHR, "SAR": SAR}
+
+
+def count_mask(ops, size: int) -> int:
+    """The count mask of this CPU for a ``size``-byte operand."""
+    return 0x3F if size == 8 else ops.model.shift_mask
+
+
+def _shift(ops, i, kind: int, a, c: int) -> None:
+    """Shift or rotate operand 0 (value ``a``) by the masked count ``c`` >= 1.
+
+    ``c`` is a Python int in both worlds (an immediate at translation time,
+    CL in a helper); the operand value may be symbolic."""
+    size = i.size
+    bits = 8 * size
+    m = MASK[size]
+    dst = i.ops[0]
+    if kind <= RCR:
+        if kind == ROL:
+            r = c % bits
+            res = ((a << r) | (a >> (bits - r))) & m
+            cf = res & 1
+            of = ((res >> (bits - 1)) ^ cf) & 1
+        elif kind == ROR:
+            r = c % bits
+            res = ((a >> r) | (a << (bits - r))) & m
+            cf = (res >> (bits - 1)) & 1
+            of = (cf ^ (res >> (bits - 2))) & 1
+        else:
+            n = bits + 1
+            r = c % n
+            wide = (ops.get_cf() << bits) | a
+            if kind == RCL:
+                w = ((wide << r) | (wide >> (n - r))) & ((1 << n) - 1)
+                res = w & m
+                cf = w >> bits
+                of = ((res >> (bits - 1)) ^ cf) & 1
+            else:
+                w = ((wide >> r) | (wide << (n - r))) & ((1 << n) - 1)
+                res = w & m
+                cf = w >> bits
+                of = ((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1
+        ops.write(dst, res)
+        ops.set_flags(cf | (of << 11), F.CF | F.OF)
+        return
+    if kind == SHL:
+        w = a << c
+        res = w & m
+        cf = (w >> bits) & 1
+        of = ((res >> (bits - 1)) ^ cf) & 1
+    elif kind == SHR:
+        last = a >> (c - 1)
+        res = last >> 1
+        cf = last & 1
+        of = (last >> (bits - 1)) & 1
+    else:   # SAR
+        s = SIGN[size]
+        last = ((a ^ s) - s) >> (c - 1)
+        res = (last >> 1) & m
+        cf = last & 1
+        of = 0
+    ops.write(dst, res)
+    ops.set_cc(CC_RES, res, cf | (of << 1), 0, size)
+
+
+# A masked count of 0 still reads the operand (a memory operand can fault:
+# the 286 vectors show #GP for ``rol word [0xFFFF], 0x80``), then changes nothing.
+
+def _inline(kind):
+    def shift_imm(ops, i):
+        a = ops.read(i.ops[0])
+        c = i.ops[1].value & count_mask(ops, i.size)
+        if c:
+            _shift(ops, i, kind, a, c)
+    return shift_imm
+
+
+def _helper(kind):
+    def shift_cl(ops, i):
+        a = ops.read(i.ops[0])
+        c = ops.read(i.ops[1]) & count_mask(ops, i.size)
+        if c:
+            _shift(ops, i, kind, a, c)
+    return shift_cl
+
+
+for _name, _kind in KINDS.items():
+    _f = sem(_name)(_inline(_kind))
+    _f.__name__ = _name.lower()
+    _f.__doc__ = (f"{_name} r/m, 1 / imm8  (SDM Vol. 2B \"{'RCL/RCR/ROL/ROR' if _kind <= RCR else 'SAL/SAR/SHL/SHR'}\"):"
+                  " constant count, inline.")
+    _g = sem(_name + "_CL", helper=True)(_helper(_kind))
+    _g.__name__ = _name.lower() + "_cl"
+    _g.__doc__ = (f"{_name} r/m, CL  (SDM Vol. 2B \"{'RCL/RCR/ROL/ROR' if _kind <= RCR else 'SAL/SAR/SHL/SHR'}\"):"
+                  " run-time count; 0 changes nothing.")
+
+
+@sem("SETMO")
+def setmo(ops, i):
+    """SETMO r/m  (8086 undocumented D0/D1 /6): r/m = all ones; flags as OR r/m, -1."""
+    m = MASK[i.size]
+    ops.write(i.ops[0], m)
+    ops.set_cc(CC_LOGIC, m, 0, 0, i.size)
+
+
+@sem("SETMOC", helper=True)
+def setmoc(ops, i):
+    """SETMOC r/m, CL  (8086 undocumented D2/D3 /6): SETMO when CL != 0, else nothing."""
+    ops.read(i.ops[0])
+    if ops.read(i.ops[1]):
+        setmo(ops, i)
+
+
+def _double(ops, i, left: bool, a, c: int) -> None:
+    """SHLD/SHRD of operand 0 (value ``a``) by the masked count ``c`` >= 1
+    (SDM Vol. 2B "SHLD", "SHRD")."""
+    size = i.size
+    bits = 8 * size
+    m = MASK[size]
+    dst = i.ops[0]
+    b = ops.read(i.ops[1])
+    if size == 2:
+        top = 48                      # dest:src:dest, as Intel's chips shift it
+        v = (a << 32) | (b << 16) | a
+    else:
+        top = 2 * bits
+        v = (a << bits) | b if left else (b << bits) | a
+    if left:
+        res = (v >> (top - bits - c)) & m
+        cf = (v >> (top - c)) & 1
+        of = ((res >> (bits - 1)) ^ cf) & 1
+    else:
+        last = v >> (c - 1)
+        res = (last >> 1) & m
+        cf = last & 1
+        of = ((last ^ res) >> (bits - 1)) & 1
+    ops.write(dst, res)
+    ops.set_cc(CC_RES, res, cf | (of << 1), 0, size)
+
+
+def _shxd_mask(size):
+    return 0x3F if size == 8 else 0x1F
+
+
+@sem("SHLD")
+def shld(ops, i):
+    """SHLD r/m, r, imm8  (SDM Vol. 2B "SHLD"): constant count, inline."""
+    a = ops.read(i.ops[0])
+    c = i.ops[2].value & _shxd_mask(i.size)
+    if c:
+        _double(ops, i, True, a, c)
+
+
+@sem("SHRD")
+def shrd(ops, i):
+    """SHRD r/m, r, imm8  (SDM Vol. 2B "SHRD"): constant count, inline."""
+    a = ops.read(i.ops[0])
+    c = i.ops[2].value & _shxd_mask(i.size)
+    if c:
+        _double(ops, i, False, a, c)
+
+
+@sem("SHLD_CL", helper=True)
+def shld_cl(ops, i):
+    """SHLD r/m, r, CL  (SDM Vol. 2B "SHLD"): run-time count; 0 changes nothing."""
+    a = ops.read(i.ops[0])
+    c = ops.read(i.ops[2]) & _shxd_mask(i.size)
+    if c:
+        _double(ops, i, True, a, c)
+
+
+@sem("SHRD_CL", helper=True)
+def shrd_cl(ops, i):
+    """SHRD r/m, r, CL  (SDM Vol. 2B "SHRD"): run-time count; 0 changes nothing."""
+    a = ops.read(i.ops[0])
+    c = ops.read(i.ops[2]) & _shxd_mask(i.size)
+    if c:
+        _double(ops, i, False, a, c)
