@@ -59,6 +59,8 @@ class Machine:
         self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         self.board.attach(self)
+        if log is not None and "int" in self.log_flags:
+            self.accel.on_interrupt = self.trace_interrupt
 
     # -- images --------------------------------------------------------------------
     def load_image(self, data: bytes, name: str = "image") -> None:
@@ -71,6 +73,20 @@ class Machine:
         accel = self.accel
         start_icount = accel.icount
         t0 = time.perf_counter()
+        tracing = self.log is not None and bool(self.log_flags & {"in_asm", "cpu"}) \
+            and accel.exact_icount and not accel.single_step
+        if tracing:
+            accel.set_single_step(True)
+        try:
+            return self._run_loop(icount_limit, time_limit, t0, start_icount, tracing)
+        finally:
+            if tracing:
+                accel.set_single_step(False)
+
+    def _run_loop(self, icount_limit, time_limit, t0, start_icount, tracing):
+        accel = self.accel
+        if tracing:
+            self.trace_step()
         while True:
             budget = None
             if icount_limit is not None:
@@ -95,6 +111,9 @@ class Machine:
             elif r == "BUDGET":
                 continue
             elif r == "DEBUG":
+                if tracing and ex.kind == "step":
+                    self.trace_step()
+                    continue
                 return self._result("debug", STATUS_HALT, ex.describe(), ex, t0, start_icount)
             elif r in ("SHUTDOWN", "FAIL_ENTRY", "INTERNAL_ERROR"):
                 return self._result(r.lower().replace("_", "-"), STATUS_GUEST_CRASH, ex.describe(), ex, t0, start_icount)
@@ -104,6 +123,33 @@ class Machine:
                 self.board.inject_pending_interrupt(self)
             else:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    def trace_step(self) -> None:
+        """-d in_asm / -d cpu on an engine that steps: log the next instruction
+        (and the CPU state before it), as QEMU logs each block."""
+        self.accel.sync_state()
+        from .isa.x86.disasm import format_insn
+        s = self.cpu
+        log = self.log
+        if "cpu" in self.log_flags:
+            log.write(s.format() + "\n")
+        if "in_asm" in self.log_flags:
+            lin = s.segs[1].base + s.rip
+            try:
+                from .isa.x86.decode import Decoder
+                code = self.ram.read_bytes(lin, 16)
+                dec = Decoder(self.model.name, 4 if s.segs[1].db else 2, s.mode == "long64")
+                text = format_insn(dec.decode(lambda k: code[k], s.rip))
+            except Exception as e:      # undecodable bytes are a guest event, not ours
+                text = f"(undecodable: {e})"
+            log.write(f"IN: 0x{lin:08x}:  {text}\n")
+
+    def trace_interrupt(self, vector: int, return_ip: int, error_code) -> None:
+        """-d int: every interrupt and exception the CPU delivers."""
+        from .isa.x86.interrupts import EXC_NAMES
+        name = EXC_NAMES.get(vector, "interrupt")
+        code = "" if error_code is None else f" error code 0x{error_code:x}"
+        self.log.write(f"int: vector 0x{vector:02x} ({name}){code}, return to 0x{return_ip:x}\n")
 
     def dispatch_exit(self, ex) -> None:
         """Count an exit and, for IO and MMIO, serve it on its bus (a read's

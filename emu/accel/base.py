@@ -31,6 +31,18 @@ class Accelerator:
         self.icount = 0
         self.single_step = False
         self.breakpoints: set[int] = set()
+        self._on_interrupt = None
+
+    @property
+    def on_interrupt(self):
+        """Callback ``(vector, return_ip, error_code)`` for every interrupt or
+        exception the engine delivers (``-d int``); engines that deliver
+        interrupts themselves call it."""
+        return self._on_interrupt
+
+    @on_interrupt.setter
+    def on_interrupt(self, fn) -> None:
+        self._on_interrupt = fn
 
     def run(self, budget: int | None):
         raise NotImplementedError

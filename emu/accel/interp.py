@@ -127,6 +127,11 @@ class Interpreter(Accelerator):
         self.irq_ack = None          # callable returning the vector (INTA cycle)
         self._resume_bp = None
 
+    @Accelerator.on_interrupt.setter
+    def on_interrupt(self, fn) -> None:
+        self._on_interrupt = fn
+        self.core.ops.trace_int = fn
+
     def flush_code_cache(self) -> None:
         self.core.flush()
 

@@ -125,3 +125,25 @@ def test_directory_as_guest(tmp_path):
 def test_serial_spec_is_checked(tmp_path):
     line = one_line_error(emu("run", "-serial", "tcp:1234", write(tmp_path, "h.S", HELLO)))
     assert "expected stdio, file:PATH or none" in line
+
+
+def test_in_asm_cpu_and_int_logs(tmp_path):
+    log = tmp_path / "log.txt"
+    src = """
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [0x80], handler
+    mov word ptr [0x82], 0
+    int 0x20
+    mov al, 0
+    out 0xf4, al
+handler:
+    iret
+"""
+    r = emu("run", "-d", "in_asm,cpu,int", "-D", str(log), write(tmp_path, "int.S", src))
+    text = log.read_text()
+    assert r.returncode == 1
+    assert "IN: 0x00007c00:  xor ax, ax" in text
+    assert "int: vector 0x20 (interrupt), return to 0x7c12" in text
+    assert "IN: 0x00007c16:  iret" in text
+    assert "ip=7c16" in text          # the state before the handler's first instruction

@@ -56,6 +56,7 @@ class ConcreteOps:
         self.halted = False
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
+        self.trace_int = None            # -d int: called for every delivered interrupt
 
     # -- registers -------------------------------------------------------------------
     def read(self, o):

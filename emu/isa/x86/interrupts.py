@@ -37,6 +37,8 @@ class TripleFault(Exception):
 def deliver(ops, vector: int, return_ip: int, error_code=None) -> None:
     """Enter the handler for ``vector``; ``return_ip`` is what IRET returns to."""
     s = ops.s
+    if ops.trace_int is not None:
+        ops.trace_int(vector, return_ip, error_code)
     if s.cr0 & CR0_PE:
         from .pm_interrupts import deliver_protected
         deliver_protected(ops, vector, return_ip, error_code)
