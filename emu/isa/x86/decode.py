@@ -9,6 +9,8 @@ Prefix and ModR/M/SIB decoding follow SDM Vol. 2A §2.1-2.2.
 
 from __future__ import annotations
 
+import functools
+
 from . import table
 from .insn import CTL, DBG, IMM, Imm, Insn, Mem, Reg, SegReg, CtlReg
 from ..ops import GuestException
@@ -126,14 +128,10 @@ class DecodeTables:
         return list(seen.values())
 
 
-_TABLES: dict = {}
-
-
+@functools.lru_cache(maxsize=None)
 def tables(model: str) -> DecodeTables:
-    t = _TABLES.get(model)
-    if t is None:
-        t = _TABLES[model] = DecodeTables(model)
-    return t
+    """The compiled tables for a model (built once; read-only afterwards)."""
+    return DecodeTables(model)
 
 
 class Decoder:

@@ -1,0 +1,92 @@
+"""The architecture's rules, checked as tests (DESIGN §2, STYLE).
+
+* dependencies point one way: isa <- ir <- accel; devices stand alone;
+  ``emu`` never imports ``kvm`` and needs unicorn only in its own engine;
+* ``import emu`` and ``import kvm`` open nothing and import no engine;
+* every module says what it models (a docstring).
+"""
+
+import ast
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def modules(pkg):
+    root = os.path.join(REPO, pkg)
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py"):
+                path = os.path.join(dirpath, f)
+                rel = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+                if rel.endswith(".__init__"):
+                    rel = rel[:-9]
+                yield rel, path
+
+
+def imports_of(path, modname):
+    tree = ast.parse(open(path).read(), path)
+    pkg = modname if path.endswith("__init__.py") else modname.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.split(".")
+                base = base[:len(base) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module
+            out.add(name)
+            out.update(f"{name}.{a.name}" for a in node.names)
+    return out
+
+
+def test_emu_never_imports_kvm_and_unicorn_only_in_its_engine():
+    for mod, path in modules("emu"):
+        imps = imports_of(path, mod)
+        assert not any(i == "kvm" or i.startswith("kvm.") for i in imps), f"{mod} imports kvm"
+        if mod != "emu.accel.unicorn" and not mod.startswith("emu.diff"):
+            assert not any(i == "unicorn" or i.startswith("unicorn.") for i in imps), f"{mod} imports unicorn"
+
+
+def test_layering():
+    rules = {
+        "emu.isa": ("emu.ir", "emu.accel", "emu.machine", "emu.devices", "emu.boards", "emu.cli"),
+        "emu.ir": ("emu.accel", "emu.machine", "emu.devices", "emu.boards", "emu.cli"),
+        "emu.devices": ("emu.isa", "emu.ir", "emu.accel", "emu.machine", "emu.boards", "emu.cli"),
+    }
+    for mod, path in modules("emu"):
+        for layer, forbidden in rules.items():
+            if mod == layer or mod.startswith(layer + "."):
+                bad = [i for i in imports_of(path, mod) if any(i == f or i.startswith(f + ".") for f in forbidden)]
+                assert not bad, f"{mod} (layer {layer}) imports {bad}"
+
+
+def test_importing_opens_nothing_and_loads_no_engine():
+    code = ("import sys, builtins, os\n"
+            "opened = []\n"
+            "real = os.open\n"
+            "os.open = lambda p, *a, **k: (opened.append(p), real(p, *a, **k))[1]\n"
+            "import emu, emu.machine, emu.cli, kvm\n"
+            "assert not [p for p in opened if 'kvm' in str(p)], opened\n"
+            "assert 'unicorn' not in sys.modules, 'unicorn imported'\n"
+            "assert 'emu.accel.tcg' not in sys.modules\n"
+            "print('clean')\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert r.stdout.strip() == "clean", r.stderr
+
+
+def test_every_module_has_a_docstring():
+    missing = []
+    for pkg in ("emu", "kvm"):
+        for mod, path in modules(pkg):
+            if path.endswith("__main__.py"):
+                continue
+            tree = ast.parse(open(path).read())
+            if not ast.get_docstring(tree) and os.path.getsize(path) > 0:
+                missing.append(mod)
+    assert not missing, f"modules without a docstring: {missing}"
