@@ -1,0 +1,818 @@
+"""``KvmAccelerator``: the Machine's guest run on the host CPU through /dev/kvm.
+
+This is kasou's counterpart of QEMU's ``accel/kvm/kvm-all.c``:
+``run()`` is one turn of ``kvm_cpu_exec()``:
+
+    kvm_arch_put_registers   -> _push()        (only if state_changed())
+    kvm_arch_pre_run         -> _inject_interrupt(), guest-debug set-up
+    ioctl(KVM_RUN)           -> Vcpu.run()
+    kvm_arch_post_run        -> exit bookkeeping, timing
+    switch (run->exit_reason)-> _translate(): a kvm.exits kind becomes an
+                                emu.exits kind for the Machine's run loop
+    cpu_synchronize_state    -> sync_state()   (pull: KVM_GET_REGS/SREGS)
+
+Guest RAM is the Machine's own anonymous mmap, registered as memory slot 0
+with KVM_SET_USER_MEMORY_REGION (no copy).  The vCPU gets the host's
+supported CPUID (KVM_SET_CPUID2), so a guest can switch to long mode itself.
+
+State.  The canonical ``X86State`` converts exactly to and from
+``kvm_regs``/``kvm_sregs`` (:func:`state_to_kvm`, :func:`kvm_to_state`): all
+sixteen GPRs, RIP, RFLAGS, the eight segment registers with every hidden
+field, GDTR/IDTR, CR0/2/3/4/8 and EFER.  ``apic_base`` and the pending
+interrupt bitmap are left as KVM has them.  Sync is lazy, as in QEMU: state is
+pushed before KVM_RUN only after ``state_changed()``, and pulled only by
+``sync_state()``.  After a push the special registers are read back: a value
+KVM silently dropped (this host drops CR0.PG outside long mode) becomes a
+FAIL_ENTRY exit with a one-line explanation, as does a state KVM_SET_SREGS
+refuses.
+
+An I/O or MMIO instruction only completes on the next KVM_RUN (api.rst §5).
+Before state is pulled or pushed, and when single-stepping, that completion
+is forced with a KVM_RUN that has ``immediate_exit`` set: KVM finishes the
+instruction with the data the Machine supplied and returns at once, so the
+pulled RIP is past the instruction, as on the interpreter.
+
+Exits.  IO → ``IoExit``; for IN the Machine stores the value in
+``exit.data`` and the next ``run()`` copies it into kvm_run's data page.
+String I/O (INS/OUTS, ``count`` > 1 in one KVM exit) is split into ``count``
+one-element ``IoExit``s served from Python before KVM_RUN is entered again,
+so the Machine's exit counts equal the interpreter's (which exits once per
+REP iteration); the KVM-level count in :meth:`stats` shows the single
+exit.  MMIO, HLT, SHUTDOWN (explained: mode, CS:IP, the bytes there),
+FAIL_ENTRY, INTERNAL_ERROR (sub-codes decoded; an emulation failure is
+named with the mnemonic, disassembled by capstone in the guest's mode),
+DEBUG, SYSTEM_EVENT and IRQ_WINDOW_OPEN map one to one.  Any other KVM exit
+is an INTERNAL_ERROR "unsupported exit N".
+
+Budget.  KVM cannot count instructions (``exact_icount = False``):
+
+* single-stepping (``single_step``, or more than four breakpoints): every
+  instruction is one KVM_RUN with KVM_GUESTDBG_SINGLESTEP, so ``icount`` is
+  exact and ``budget`` is honoured exactly;
+* free running: ``budget`` None runs until an exit; otherwise ``budget`` is
+  turned into a wall-clock slice of ``budget / assumed_ips`` seconds
+  (clamped to [``min_slice``, ``max_slice``]), after which a watchdog thread
+  calls ``Vcpu.kick()`` (immediate_exit + SIGUSR1: how QEMU kicks a vCPU
+  thread) and ``run()`` returns a BUDGET exit.  ``icount`` then grows by an
+  ESTIMATE: seconds spent inside KVM_RUN times ``assumed_ips``;
+  ``stats()['icount_exact']`` holds the exactly counted part.
+
+Debugging (KVM_SET_GUEST_DEBUG).  Up to four breakpoints are hardware
+execution breakpoints (DR0-DR3, DR7); they fire before the instruction.
+To resume from one, the instruction is single-stepped with the breakpoints
+disarmed (as gdbserver does), because this host ignores neither RF nor
+int3 reliably.  With more than four, the guest is single-stepped and every
+PC compared in Python (slow but exact).  While single-stepping, breakpoints
+are always checked in Python.  Host quirks handled (reference §1.8): a
+single step across an OUT that exits is "merged" with the next instruction
+by kvm_pvm, so the step of an I/O instruction is completed with an
+``immediate_exit`` run and reported from Python; a single step over HLT
+reports DEBUG on kvm_pvm (HLT on VMX), and both are reported as HLT followed
+by a step, as the interpreter does.  Software breakpoints (int3) are not
+used: kvm_pvm reports them as INTERNAL_ERROR.
+
+Statistics: exits by reason and port come from the Machine
+(``machine.stats``); :meth:`stats` adds KVM-level exit counts and the time
+spent inside KVM_RUN, inside this accelerator's Python, and outside it (the
+Machine and devices).  :func:`measure_exit_cost` times the bare PIO exit
+round trip for ``emu bench``.
+
+Deliberate gaps: FPU/SSE state and MSRs other than EFER are not part of the
+canonical state and stay as KVM has them; one vCPU only.
+"""
+
+from __future__ import annotations
+
+import collections
+import statistics
+import threading
+import time
+
+from emu.accel.base import AccelUnavailable, Accelerator
+from emu.exits import (BudgetExit, DebugExit, FailEntryExit, HltExit,
+                       InternalErrorExit, IoExit, IrqWindowExit, MmioExit,
+                       ShutdownExit, SystemEventExit)
+from emu.isa.x86.state import (CR0_PE, CR0_PG, CS, EFER_LMA, REG_NAMES64,
+                               SEG_NAMES, Segment)
+
+from . import exits as kx
+from . import uapi
+from .errors import KvmError, explain_sregs
+from .system import Kvm
+from .vcpu import MAX_HW_BREAKPOINTS
+
+#: kvm_regs field order, as indices into the canonical ``regs[16]``
+_KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+_GPR_INDEX = tuple((name, REG_NAMES64.index(name)) for name in _KVM_GPRS)
+_SEG_FIELDS = ("base", "limit", "selector", "type", "present", "dpl", "db",
+               "s", "l", "g", "avl", "unusable")
+_CONTROL = ("cr0", "cr2", "cr3", "cr4", "cr8", "efer")
+_RFLAGS_TF = 1 << 8
+_RFLAGS_IF = 1 << 9
+_HLT = 0xF4
+_LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
+                              0x67, 0xF0, 0xF2, 0xF3))
+_EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
+                uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
+                uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
+
+
+# ---------------------------------------------------------------------------
+# canonical state <-> kvm_regs / kvm_sregs
+# ---------------------------------------------------------------------------
+
+def _seg_to_kvm(seg, out):
+    for name in _SEG_FIELDS:
+        setattr(out, name, getattr(seg, name))
+
+
+def _seg_from_kvm(ks):
+    return Segment(selector=ks.selector, base=ks.base, limit=ks.limit,
+                   type=ks.type, s=ks.s, dpl=ks.dpl, present=ks.present,
+                   db=ks.db, l=ks.l, g=ks.g, avl=ks.avl,
+                   unusable=ks.unusable)
+
+
+def state_to_kvm(state, sregs=None):
+    """``(kvm_regs, kvm_sregs)`` for a canonical ``X86State``.
+
+    ``sregs`` (optional) supplies what the canonical state does not hold:
+    ``apic_base`` and ``interrupt_bitmap`` are copied from it.
+    """
+    regs = uapi.kvm_regs()
+    for name, index in _GPR_INDEX:
+        setattr(regs, name, state.regs[index])
+    regs.rip = state.rip
+    regs.rflags = state.rflags
+    out = uapi.kvm_sregs()
+    if sregs is not None:
+        out.apic_base = sregs.apic_base
+        out.interrupt_bitmap[:] = sregs.interrupt_bitmap[:]
+    for i, name in enumerate(SEG_NAMES):
+        _seg_to_kvm(state.segs[i], getattr(out, name))
+    _seg_to_kvm(state.ldt, out.ldt)
+    _seg_to_kvm(state.tr, out.tr)
+    out.gdt.base, out.gdt.limit = state.gdt_base, state.gdt_limit
+    out.idt.base, out.idt.limit = state.idt_base, state.idt_limit
+    for name in _CONTROL:
+        setattr(out, name, getattr(state, name))
+    return regs, out
+
+
+def kvm_to_state(regs, sregs, state):
+    """Write ``kvm_regs``/``kvm_sregs`` into a canonical ``X86State``."""
+    for name, index in _GPR_INDEX:
+        state.regs[index] = getattr(regs, name)
+    state.rip = regs.rip
+    state.rflags = regs.rflags
+    for i, name in enumerate(SEG_NAMES):
+        state.segs[i] = _seg_from_kvm(getattr(sregs, name))
+    state.ldt = _seg_from_kvm(sregs.ldt)
+    state.tr = _seg_from_kvm(sregs.tr)
+    state.gdt_base, state.gdt_limit = sregs.gdt.base, sregs.gdt.limit
+    state.idt_base, state.idt_limit = sregs.idt.base, sregs.idt.limit
+    for name in _CONTROL:
+        setattr(state, name, getattr(sregs, name))
+
+
+def _mode_of(sregs):
+    """'real', 'prot16', 'prot32', 'compat' or 'long64' (for messages)."""
+    if not sregs.cr0 & CR0_PE:
+        return "real"
+    if sregs.efer & EFER_LMA:
+        return "long64" if sregs.cs.l else "compat"
+    return "prot32" if sregs.cs.db else "prot16"
+
+
+_MODE_WORDS = {"real": "real mode", "prot16": "16-bit protected mode",
+               "prot32": "32-bit protected mode",
+               "compat": "compatibility mode", "long64": "64-bit long mode"}
+
+
+def disassemble(code, mode, address=0):
+    """``(mnemonic, text)`` of the first instruction in ``code``.
+
+    ``mode`` is a mode name from ``_mode_of``.  capstone is imported here so
+    that importing this module needs nothing but the binding.
+    """
+    import capstone
+    cs_mode = {"real": capstone.CS_MODE_16, "prot16": capstone.CS_MODE_16,
+               "long64": capstone.CS_MODE_64}.get(mode, capstone.CS_MODE_32)
+    md = capstone.Cs(capstone.CS_ARCH_X86, cs_mode)
+    for insn in md.disasm(bytes(code), address, 1):
+        text = f"{insn.mnemonic} {insn.op_str}".strip()
+        return insn.mnemonic.upper(), text
+    return None, "(undecodable)"
+
+
+# ---------------------------------------------------------------------------
+# the watchdog that turns a budget into a time slice
+# ---------------------------------------------------------------------------
+
+class _Watchdog:
+    """Kicks a vCPU that stays inside one KVM_RUN longer than a slice.
+
+    The accelerator bumps ``generation`` and sets ``in_run`` around every
+    KVM_RUN (two attribute stores: no timer object per run).  Every
+    ``slice`` seconds the thread looks: the same run still in progress as at
+    the last look has lasted at least one slice, and the vCPU is kicked, so
+    a slice ends between one and two slices after it started.  After
+    ``IDLE_TICKS`` looks with no run and no ``arm()`` the thread sleeps
+    until the next ``arm()``; ``arm()`` and that decision share a lock, so
+    an armed run is never left without a watchdog.
+    """
+
+    IDLE_TICKS = 20
+
+    def __init__(self, vcpu):
+        self.vcpu = vcpu
+        self.slice = 0.01
+        self.generation = 0
+        self.in_run = False
+        self.kicks = 0
+        self._armed = False
+        self._arms = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def arm(self, slice_seconds):
+        with self._lock:
+            self.slice = slice_seconds
+            self._arms += 1
+            if not self._armed:
+                self._armed = True
+                self._wake.set()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="kvm-vcpu-watchdog", daemon=True)
+                self._thread.start()
+
+    def _loop(self):
+        seen = None
+        idle = 0
+        last = (None, None)
+        while not self._stop.is_set():
+            if not self._armed:
+                self._wake.wait()
+                self._wake.clear()
+                seen, idle, last = None, 0, (None, None)
+                continue
+            self._stop.wait(self.slice)
+            gen, running = self.generation, self.in_run
+            if running and gen == seen:
+                self.kicks += 1
+                try:
+                    self.vcpu.kick()
+                except (ValueError, RuntimeError):
+                    return          # the vCPU was closed underneath us
+            seen = gen if running else None
+            now = (gen, self._arms)
+            idle = idle + 1 if not running and now == last else 0
+            last = now
+            if idle >= self.IDLE_TICKS:
+                with self._lock:
+                    if self._arms == last[1]:
+                        self._armed = False
+
+    def close(self):
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+            self._thread = None
+
+
+# ---------------------------------------------------------------------------
+# the accelerator
+# ---------------------------------------------------------------------------
+
+class KvmAccelerator(Accelerator):
+    """Runs the Machine's x86 guest with /dev/kvm (one vCPU)."""
+
+    name = "kvm"
+    exact_icount = False
+    #: nominal guest speed used to turn budgets into time and time into an
+    #: icount estimate (about what this host's emulator does in real mode)
+    assumed_ips = 2_000_000
+    min_slice = 0.001
+    max_slice = 0.02
+    slot = 0
+
+    def __init__(self, machine):
+        super().__init__(machine)
+        if getattr(machine, "arch", None) != "x86":
+            raise AccelUnavailable(
+                "accelerator 'kvm' runs x86 guests only (this host is "
+                f"x86-64); the board is {getattr(machine, 'arch', '?')}")
+        self.irq_line = False          # the interrupt controller's INTR
+        self.irq_ack = None            # INTA: returns the vector
+        self._system = self._vm = self.vcpu = None
+        try:
+            self._system = Kvm()
+            self._vm = self._system.create_vm()
+            try:
+                self._vm.set_tss_addr()
+            except KvmError:
+                pass                   # only VMX needs it; harmless elsewhere
+            ram = machine.ram
+            self._vm.map_memory(self.slot, ram.base, ram.mm)
+            self.vcpu = self._vm.create_vcpu(0)
+            self.vcpu.set_cpuid2(self._system.get_supported_cpuid())
+            self._sregs = self.vcpu.get_sregs()
+        except KvmError as exc:
+            self.close()
+            raise AccelUnavailable(str(exc)) from None
+        self._watchdog = _Watchdog(self.vcpu)
+        self._dirty = True              # canonical state newer than KVM's
+        self._stale = False             # KVM's state newer than canonical
+        self._pending = None            # (kvm exit, emu exit) to complete
+        self._elements = collections.deque()   # split string-I/O elements
+        self._queue = collections.deque()      # exits to hand out next
+        self._halted = False
+        self._pc = None                 # linear PC when known
+        self._resume_bp = None
+        self._debug_config = None
+        self._icount_exact = 0
+        self._kvm_exits = collections.Counter()
+        self._t_kvm = 0.0
+        self._t_accel = 0.0
+        self._t_outside = 0.0
+        self._t_return = None
+        self._kvm_runs = 0
+
+    # -- life cycle -----------------------------------------------------------
+
+    def close(self):
+        if getattr(self, "_watchdog", None) is not None:
+            self._watchdog.close()
+        if self._vm is not None:
+            self._vm.close()        # closes the vCPU, releases the RAM pin
+            self._vm = None
+        self.vcpu = None
+        if self._system is not None:
+            self._system.close()
+            self._system = None
+
+    # -- state ----------------------------------------------------------------
+
+    def state_changed(self):
+        self._dirty = True
+        self._stale = False
+        self._halted = bool(self.machine.cpu.halted)
+        self._pc = None
+
+    def sync_state(self):
+        if self._dirty or not self._stale:
+            return
+        if self._pending is not None:
+            self._complete_pending()
+        regs, sregs = self.vcpu.get_regs(), self.vcpu.get_sregs()
+        self._sregs = sregs
+        kvm_to_state(regs, sregs, self.machine.cpu)
+        self.machine.cpu.halted = self._halted
+        self._stale = False
+
+    def _push(self):
+        """kvm_arch_put_registers: canonical state into KVM.
+
+        Returns None, or a FAIL_ENTRY exit explaining why KVM refused the
+        state (or silently changed it).
+        """
+        if self._pending is not None:
+            self._complete_pending()
+        regs, sregs = state_to_kvm(self.machine.cpu, self._sregs)
+        try:
+            self.vcpu.set_sregs(sregs)
+            self.vcpu.set_regs(regs)
+        except KvmError as exc:
+            return FailEntryExit(exc.errno or 0, f"KVM refused the CPU "
+                                 f"state: {exc}")
+        back = self.vcpu.get_sregs()
+        self._sregs = back
+        self._dirty = False
+        self._pc = None
+        changed = [name for name in ("cr0", "cr4", "efer")
+                   if getattr(back, name) != getattr(sregs, name)]
+        if changed:
+            what = ", ".join(f"{n.upper()} {getattr(sregs, n):#x} became "
+                             f"{getattr(back, n):#x}" for n in changed)
+            hint = ""
+            if sregs.cr0 & CR0_PG and not back.cr0 & CR0_PG:
+                hint = (" (paging outside long mode: this host's KVM, "
+                        "kvm_pvm, supports paging only in long mode; this "
+                        "is a limit of this host, not of the guest)")
+            self._stale = True
+            return FailEntryExit(0, f"KVM silently changed the state it "
+                                 f"was given: {what}{hint}")
+        return None
+
+    def _current_pc(self):
+        """Linear address of the next instruction (asks KVM if unknown)."""
+        if self._pc is None:
+            if self._dirty:
+                s = self.machine.cpu
+                return s.segs[CS].base + s.rip
+            self._pc = self.vcpu.get_sregs().cs.base + self.vcpu.get_regs().rip
+        return self._pc
+
+    def _read_guest(self, linear, n, sregs=None):
+        """Up to ``n`` bytes of guest memory at a linear address."""
+        sregs = sregs or self.vcpu.get_sregs()
+        addr = linear
+        if sregs.cr0 & CR0_PG:
+            try:
+                tr = self.vcpu.translate(linear)
+            except KvmError:
+                return b""
+            if not tr.valid:
+                return b""
+            addr = tr.physical_address
+        elif not sregs.efer & EFER_LMA:
+            addr &= 0xFFFFFFFF
+        ram = self.machine.ram
+        n = max(0, min(n, ram.base + ram.size - addr))
+        if not ram.contains(addr, max(n, 1)):
+            return b""
+        return ram.read_bytes(addr, n)
+
+    # -- debugging ------------------------------------------------------------
+
+    def set_single_step(self, on):
+        self.single_step = bool(on)
+
+    def _stepping(self):
+        return self.single_step or len(self.breakpoints) > MAX_HW_BREAKPOINTS
+
+    def _configure_debug(self, step, hw):
+        config = (step, hw)
+        if config == self._debug_config:
+            return
+        self.vcpu.set_guest_debug(enable=bool(step or hw), single_step=step,
+                                  hw_breakpoints=hw)
+        self._debug_config = config
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, budget):
+        t0 = time.perf_counter()
+        if self._t_return is not None:
+            self._t_outside += t0 - self._t_return
+        kvm_before = self._t_kvm
+        try:
+            return self._run(budget)
+        finally:
+            self._t_return = time.perf_counter()
+            self._t_accel += (self._t_return - t0) - (self._t_kvm - kvm_before)
+
+    def _run(self, budget):
+        if self._elements:
+            return self._next_element()
+        stepping = self._stepping()
+        if self._pending is not None and (stepping or self._dirty):
+            self._complete_pending()
+        if self._queue:
+            return self._queue.popleft()
+        if self._dirty:
+            failed = self._push()
+            if failed is not None:
+                return failed
+        if self._halted:
+            rflags = (self.vcpu.get_regs().rflags if self._stale
+                      else self.machine.cpu.rflags)
+            if not (self.irq_line and rflags & _RFLAGS_IF):
+                return HltExit()
+            self._halted = False
+        if stepping:
+            return self._run_stepping(budget)
+        return self._run_free(budget)
+
+    def _kvm_run(self):
+        """One KVM_RUN, timed and counted."""
+        wd = self._watchdog
+        wd.generation += 1
+        wd.in_run = True
+        t0 = time.perf_counter()
+        try:
+            ex = self.vcpu.run()
+        finally:
+            wd.in_run = False
+            self._t_kvm += time.perf_counter() - t0
+        self._kvm_runs += 1
+        self._kvm_exits[ex.name] += 1
+        self._stale = True
+        return ex
+
+    def _run_free(self, budget):
+        hw = tuple(sorted(self.breakpoints))
+        if self._resume_bp is not None:
+            resume, self._resume_bp = self._resume_bp, None
+            if resume in self.breakpoints and self._current_pc() == resume:
+                ex = self._step_over()
+                if ex is not None:
+                    return ex
+        self._configure_debug(False, hw)
+        if budget is not None:
+            slice_s = min(self.max_slice,
+                          max(self.min_slice, budget / self.assumed_ips))
+            self._watchdog.arm(slice_s)
+        while True:
+            self._inject_interrupt()
+            t_in = self._t_kvm
+            kex = self._kvm_run()
+            self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
+            self._pc = None
+            if isinstance(kex, kx.Intr):
+                if budget is None:
+                    continue
+                return BudgetExit("time")
+            if isinstance(kex, kx.Debug):
+                if kex.breakpoints_hit and kex.pc in self.breakpoints:
+                    self._pc = kex.pc
+                    self._resume_bp = kex.pc
+                    return DebugExit("breakpoint", kex.pc)
+                continue        # a stale step or guest #DB/#BP: keep going
+            return self._translate(kex)
+
+    def _step_over(self):
+        """Execute the instruction under a breakpoint with the bps disarmed."""
+        self._configure_debug(True, ())
+        self._inject_interrupt()
+        kex = self._kvm_run()
+        if isinstance(kex, kx.Debug):
+            self._icount_exact += 1
+            self.icount += 1
+            self._pc = kex.pc
+            return None
+        self._pc = None
+        if isinstance(kex, kx.Intr):
+            return None
+        return self._translate(kex)
+
+    def _run_stepping(self, budget):
+        """Single-step (user stepping, or > 4 breakpoints emulated)."""
+        user = self.single_step
+        self._configure_debug(True, ())
+        n = 0
+        while budget is None or n < budget:
+            pc = self._current_pc()
+            resume, self._resume_bp = self._resume_bp, None
+            if pc in self.breakpoints and pc != resume:
+                self._resume_bp = pc
+                return DebugExit("breakpoint", pc)
+            at_hlt = self._insn_is_hlt(pc)
+            self._inject_interrupt()
+            kex = self._kvm_run()
+            if isinstance(kex, kx.Debug):
+                n += 1
+                self._icount_exact += 1
+                self.icount += 1
+                self._pc = kex.pc
+                if at_hlt:      # kvm_pvm: DEBUG after HLT, not HLT
+                    self._halted = True
+                    if user:
+                        self._queue.append(DebugExit("step", kex.pc))
+                    return HltExit()
+                if user:
+                    return DebugExit("step", kex.pc)
+                continue
+            self._pc = None
+            if isinstance(kex, kx.Intr):
+                continue
+            if isinstance(kex, kx.Hlt):       # VMX: HLT, step squashed
+                n += 1
+                self._icount_exact += 1
+                self.icount += 1
+                self._halted = True
+                if user:
+                    self._queue.append(DebugExit("step", self._current_pc()))
+                return HltExit()
+            return self._translate(kex)
+        return BudgetExit("instructions")
+
+    def _insn_is_hlt(self, pc):
+        code = self._read_guest(pc, 4, self._sregs if not self._stale
+                                else None)
+        for byte in code:
+            if byte not in _LEGACY_PREFIXES:
+                return byte == _HLT
+        return False
+
+    def _complete_pending(self):
+        """Finish an I/O or MMIO instruction without entering the guest.
+
+        KVM completes it from the data we supply, then returns at once
+        because of immediate_exit (EINTR), or, on VMX while single-stepping,
+        with the step's DEBUG exit.
+        """
+        self._fill_reply()
+        self._pending = None
+        self._elements.clear()
+        self.vcpu.immediate_exit = True
+        try:
+            kex = self._kvm_run()
+        finally:
+            self.vcpu.immediate_exit = False
+        self._pc = None
+        if self._stepping():
+            self._icount_exact += 1
+            self.icount += 1
+            pc = kex.pc if isinstance(kex, kx.Debug) else self._current_pc()
+            self._pc = pc
+            if self.single_step:
+                self._queue.append(DebugExit("step", pc))
+
+    def _fill_reply(self):
+        """Copy the Machine's answers to IN / MMIO reads into kvm_run."""
+        if self._pending is None:
+            return
+        kex, replies = self._pending
+        if isinstance(kex, kx.IoIn):
+            data = b"".join(e.data.to_bytes(kex.size, "little", signed=False)
+                            if isinstance(e.data, int) else bytes(e.data)
+                            for e in replies)
+            kex.reply(data)
+        elif isinstance(kex, kx.MmioRead):
+            kex.reply(replies[0].data & ((1 << (8 * kex.len)) - 1))
+
+    def _next_element(self):
+        ex = self._elements.popleft()
+        self._pending[1].append(ex)
+        return ex
+
+    # -- interrupts (userspace 8259: QEMU's kvm_arch_pre_run) -----------------
+
+    def _inject_interrupt(self):
+        vcpu = self.vcpu
+        if not self.irq_line or self.irq_ack is None:
+            if vcpu.request_interrupt_window:
+                vcpu.request_interrupt_window = False
+            return
+        if vcpu.ready_for_interrupt_injection and vcpu.if_flag:
+            vector = self.irq_ack()
+            if vector is not None:
+                vcpu.interrupt(vector)
+            vcpu.request_interrupt_window = False
+        else:
+            vcpu.request_interrupt_window = True
+
+    # -- exits ----------------------------------------------------------------
+
+    def _translate(self, kex):
+        """kvm.exits kind -> emu.exits kind (the switch of kvm_cpu_exec)."""
+        if isinstance(kex, (kx.IoOut, kx.IoIn)):
+            write = isinstance(kex, kx.IoOut)
+            parts = []
+            for k in range(kex.count):
+                value = 0
+                if write:
+                    value = int.from_bytes(
+                        bytes(kex.data[k * kex.size:(k + 1) * kex.size]),
+                        "little")
+                parts.append(IoExit(kex.port, kex.size, write, value))
+            self._pending = (kex, [])
+            self._elements.extend(parts)
+            return self._next_element()
+        if isinstance(kex, (kx.MmioRead, kx.MmioWrite)):
+            write = isinstance(kex, kx.MmioWrite)
+            ex = MmioExit(kex.phys_addr, kex.len, write,
+                          kex.value if write else 0)
+            self._pending = (kex, [ex])
+            return ex
+        if isinstance(kex, kx.Hlt):
+            self._halted = True
+            return HltExit()
+        if isinstance(kex, kx.Shutdown):
+            return ShutdownExit(self._explain_shutdown())
+        if isinstance(kex, kx.FailEntry):
+            problems = explain_sregs(self.vcpu.get_sregs())
+            why = kex.explanation
+            if problems:
+                why += "; " + "; ".join(problems)
+            return FailEntryExit(kex.hardware_entry_failure_reason, why)
+        if isinstance(kex, kx.InternalError):
+            return self._explain_internal(kex)
+        if isinstance(kex, kx.Debug):
+            return DebugExit("step" if kex.single_step else "breakpoint",
+                             kex.pc)
+        if isinstance(kex, kx.SystemEvent):
+            return SystemEventExit(
+                _EVENT_NAMES.get(kex.type, kex.type_name), 0)
+        if isinstance(kex, kx.IrqWindowOpen):
+            return IrqWindowExit()
+        if isinstance(kex, kx.Unsupported):
+            return InternalErrorExit("UNSUPPORTED",
+                                     f"unsupported exit {kex.code}")
+        return InternalErrorExit(
+            "UNSUPPORTED", f"unsupported exit {kex.reason} ({kex.name}): "
+            f"{kex.describe()}")
+
+    def _where(self):
+        """(mode, 'CS:IP', linear pc, sregs) of the vCPU now."""
+        regs, sregs = self.vcpu.get_regs(), self.vcpu.get_sregs()
+        mode = _mode_of(sregs)
+        width = 16 if mode == "long64" else (8 if mode in ("prot32", "compat")
+                                             else 4)
+        where = f"{sregs.cs.selector:04x}:{regs.rip:0{width}x}"
+        return mode, where, sregs.cs.base + regs.rip, sregs
+
+    def _explain_shutdown(self):
+        mode, where, pc, sregs = self._where()
+        code = self._read_guest(pc, 8, sregs)
+        text = disassemble(code, mode)[1] if code else "?"
+        shown = code.hex(" ") if code else "unreadable"
+        return (f"triple fault: the guest faulted while delivering a fault; "
+                f"state entered: {_MODE_WORDS[mode]}, CS:IP {where}, "
+                f"instruction bytes there {shown} ({text})")
+
+    def _explain_internal(self, kex):
+        name = kex.suberror_name
+        mode, where, pc, sregs = self._where()
+        if name != "EMULATION":
+            words = kex.describe()
+            data = " ".join(f"{d:#x}" for d in kex.data)
+            return InternalErrorExit(
+                name, f"{words}, at {where} in {_MODE_WORDS[mode]}"
+                + (f"; data {data}" if data else ""), pc=pc)
+        in_ram = self._read_guest(pc, 15, sregs)
+        reported = kex.insn_bytes or b""
+        code = reported
+        note = ""
+        if in_ram and (not reported or not in_ram.startswith(
+                reported[:len(in_ram)])):
+            if reported:
+                note = (f"; KVM reported bytes {reported.hex(' ')}, which "
+                        "are not what guest RAM holds at CS:IP")
+            code = in_ram
+        mnemonic, text = disassemble(code, mode) if code else (None, "?")
+        length = _insn_length(code, mode)
+        shown = (code[:length] if length else code[:8]).hex(" ")
+        what = mnemonic or "the instruction"
+        why = (f"this host's KVM cannot emulate {what} at {where} "
+               f"(instruction bytes {shown}: {text}); this is a limit of "
+               f"this host's KVM, not of the guest{note}")
+        return InternalErrorExit("EMULATION", why, pc=pc,
+                                 insn_bytes=bytes(code))
+
+    # -- statistics -----------------------------------------------------------
+
+    def stats(self):
+        return {
+            "kvm_exits": dict(self._kvm_exits),
+            "kvm_runs": self._kvm_runs,
+            "seconds_in_kvm_run": self._t_kvm,
+            "seconds_in_accel_python": self._t_accel,
+            "seconds_outside_accel": self._t_outside,
+            "icount_exact": self._icount_exact,
+            "icount_is_estimate": self.icount != self._icount_exact,
+            "watchdog_kicks": self._watchdog.kicks,
+        }
+
+
+def _insn_length(code, mode):
+    import capstone
+    cs_mode = {"real": capstone.CS_MODE_16, "prot16": capstone.CS_MODE_16,
+               "long64": capstone.CS_MODE_64}.get(mode, capstone.CS_MODE_32)
+    md = capstone.Cs(capstone.CS_ARCH_X86, cs_mode)
+    for insn in md.disasm(bytes(code), 0, 1):
+        return insn.size
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# emu bench: the cost of one exit
+# ---------------------------------------------------------------------------
+
+#: 16-bit guest at 0x1000: ``l: out 0x80, al; jmp l`` (every OUT exits)
+_OUT_LOOP = bytes([0xE6, 0x80,        # out 0x80, al
+                   0xEB, 0xFC])       # jmp short -4
+
+
+def measure_exit_cost(n=2000, repeats=5):
+    """Median microseconds for one PIO exit round trip (KVM_RUN -> OUT exit
+    -> back into the guest), measured on a throw-away VM running
+    ``out 0x80, al; jmp $-2`` in real mode, ``n`` exits per sample."""
+    import mmap
+    samples = []
+    with Kvm() as system, system.create_vm() as vm:
+        ram = mmap.mmap(-1, 0x2000)
+        try:
+            ram[0x1000:0x1000 + len(_OUT_LOOP)] = _OUT_LOOP
+            vm.map_memory(0, 0, ram)
+            vcpu = vm.create_vcpu(0)
+            sregs = vcpu.get_sregs()
+            sregs.cs.base = sregs.cs.selector = 0
+            vcpu.set_sregs(sregs)
+            vcpu.set_regs(uapi.kvm_regs(rip=0x1000, rflags=2))
+            vcpu.run()                          # warm up
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    vcpu.run()
+                samples.append((time.perf_counter() - t0) / n * 1e6)
+        finally:
+            vm.close()
+            ram.close()
+    return statistics.median(samples)
