@@ -1,3 +1,163 @@
-"""Bit and byte instructions (SDM Vol. 1 §7.3.7): BT BTS BTR BTC BSF BSR, CMPXCHG, XADD."""
+"""Bit and byte instructions (SDM Vol. 1 §7.3.7, §7.3.1.2): BT BTS BTR BTC BSF BSR, CMPXCHG, XADD.
 
-from . import sem  # noqa: F401
+Inline (no run-time Python branching): BT/BTS/BTR/BTC in every form,
+CMPXCHG (the "equal?" choice is an ``ops.select``) and XADD.  Helpers: BSF
+and BSR (finding the bit index needs a loop, and a zero source leaves the
+destination untouched).
+
+Bit-string addressing (SDM Vol. 2A "BT", Table 3-2 notes): with a register
+bit offset and a memory operand, the offset is a *signed* number of bits
+relative to the effective address, so the operand-size word accessed is at
+``EA + size * (offset SAR log2(8*size))`` (wrapping at the address size) and
+the bit within it is ``offset mod (8*size)``.  An immediate offset, or a
+register destination, only selects a bit of the operand itself (modulo the
+operand width).
+
+Flags: BTx set CF to the selected bit; ZF is unaffected and OF, SF, AF, PF
+are undefined -- kasou leaves them unchanged.  BSF/BSR set ZF = (source ==
+0) and, like current Intel and AMD parts, leave the destination unchanged
+when the source is 0; CF, OF, SF, AF, PF are undefined and left unchanged.
+CMPXCHG sets the flags of ``CMP accumulator, destination``; XADD those of
+the ADD.
+
+Write order: with a memory destination the memory write comes first (it is
+the one that can fault), then registers; with a register destination the
+order is the SDM's pseudocode order, which decides the result when both
+operands name the same register.
+"""
+
+from .. import flags as F
+from ..flags import CC_ADD, CC_SUB, MASK, SIGN
+from ..insn import MEM, REG
+from . import sem
+
+_LOG2_BITS = {1: 3, 2: 4, 4: 5, 8: 6}
+
+
+def _bit_operand(ops, i):
+    """Resolve the bit base and offset: (segment, address or None, value, bit index).
+
+    For a register destination, ``address`` is None."""
+    size = i.size
+    bits = 8 * size
+    dst, src = i.ops[0], i.ops[1]
+    off = ops.read(src)
+    if dst.kind == MEM:
+        ea = ops.ea(dst)
+        if src.kind == REG:
+            s = SIGN[size]
+            soff = (off ^ s) - s
+            ea = (ea + (soff >> _LOG2_BITS[size]) * size) & dst.amask
+        v = ops.load(dst.seg, ea, size)
+        return dst.seg, ea, v, off & (bits - 1)
+    return None, None, ops.read(dst), off & (bits - 1)
+
+
+def _bt_op(update):
+    def bt_sem(ops, i):
+        seg, ea, v, bit = _bit_operand(ops, i)
+        cf = (v >> bit) & 1
+        if update is not None:
+            nv = update(v, bit) & MASK[i.size]
+            if ea is None:
+                ops.write(i.ops[0], nv)
+            else:
+                ops.store(seg, ea, i.size, nv)
+        ops.set_flags(cf, F.CF)
+    return bt_sem
+
+
+_bts = _bt_op(lambda v, b: v | (1 << b))
+_btr = _bt_op(lambda v, b: v & ~(1 << b))
+_btc = _bt_op(lambda v, b: v ^ (1 << b))
+_bt = _bt_op(None)
+
+
+@sem("BT")
+def bt(ops, i):
+    """BT r/m, r/imm8  (SDM Vol. 2A "BT"): CF = the selected bit."""
+    _bt(ops, i)
+
+
+@sem("BTS")
+def bts(ops, i):
+    """BTS r/m, r/imm8  (SDM Vol. 2A "BTS"): CF = the bit, then set it."""
+    _bts(ops, i)
+
+
+@sem("BTR")
+def btr(ops, i):
+    """BTR r/m, r/imm8  (SDM Vol. 2A "BTR"): CF = the bit, then clear it."""
+    _btr(ops, i)
+
+
+@sem("BTC")
+def btc(ops, i):
+    """BTC r/m, r/imm8  (SDM Vol. 2A "BTC"): CF = the bit, then complement it."""
+    _btc(ops, i)
+
+
+@sem("BSF", helper=True)
+def bsf(ops, i):
+    """BSF r, r/m  (SDM Vol. 2A "BSF"): index of the lowest set bit; ZF = (source == 0)."""
+    v = ops.read(i.ops[1])
+    if v == 0:
+        ops.set_flags(F.ZF, F.ZF)
+        return
+    ops.write(i.ops[0], (v & -v).bit_length() - 1)
+    ops.set_flags(0, F.ZF)
+
+
+@sem("BSR", helper=True)
+def bsr(ops, i):
+    """BSR r, r/m  (SDM Vol. 2A "BSR"): index of the highest set bit; ZF = (source == 0)."""
+    v = ops.read(i.ops[1])
+    if v == 0:
+        ops.set_flags(F.ZF, F.ZF)
+        return
+    ops.write(i.ops[0], v.bit_length() - 1)
+    ops.set_flags(0, F.ZF)
+
+
+@sem("CMPXCHG")
+def cmpxchg(ops, i):
+    """CMPXCHG r/m, r  (SDM Vol. 2A "CMPXCHG"): if accumulator == r/m then
+    r/m = r (ZF=1) else accumulator = r/m (ZF=0); flags of CMP acc, r/m.
+    The destination is written either way (with its own value on a mismatch),
+    as the locked read-modify-write cycle does."""
+    size = i.size
+    dst = i.ops[0]
+    d = ops.read(dst)
+    s = ops.read(i.ops[1])
+    a = ops.get_reg(0, size)
+    diff = (a - d) & MASK[size]                 # 0 when equal
+    new_dst = ops.select(diff, d, s)
+    if size == 4:
+        # equal: rAX is not written at all (its upper half survives in 64-bit mode)
+        acc_n, new_acc = 8, ops.select(diff, d, ops.get_reg(0, 8))
+    else:
+        acc_n, new_acc = size, ops.select(diff, d, a)
+    if dst.kind == MEM:
+        ops.write(dst, new_dst)
+        ops.set_reg(0, acc_n, new_acc)
+    else:
+        ops.set_reg(0, acc_n, new_acc)
+        ops.write(dst, new_dst)
+    ops.set_cc(CC_SUB, diff, a, d, size)
+
+
+@sem("XADD")
+def xadd(ops, i):
+    """XADD r/m, r  (SDM Vol. 2B "XADD"): TEMP = SRC + DEST; SRC = DEST; DEST = TEMP."""
+    size = i.size
+    dst, src = i.ops[0], i.ops[1]
+    d = ops.read(dst)
+    s = ops.read(src)
+    r = (d + s) & MASK[size]
+    if dst.kind == MEM:
+        ops.write(dst, r)
+        ops.write(src, d)
+    else:
+        ops.write(src, d)
+        ops.write(dst, r)
+    ops.set_cc(CC_ADD, r, d, s, size)
