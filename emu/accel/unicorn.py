@@ -1,0 +1,654 @@
+"""The unicorn engine: QEMU's TCG, in C, as the yardstick and second opinion.
+
+What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
+
+* **Memory.**  Guest RAM is the Machine's own anonymous mapping, handed to
+  unicorn with ``mem_map_ptr`` (nothing is copied; both see every write).
+  Everything above RAM up to 4 GiB is one ``mmio_map`` region whose
+  callbacks turn each access into an MMIO exit; an access above 4 GiB maps
+  the 1 MiB around it the same way, on demand (an unmapped-memory hook).
+* **Port I/O.**  ``UC_HOOK_INSN`` for IN and OUT (INS/OUTS too: they use the
+  same helpers).  Unicorn's hooks are synchronous -- an IN needs its value
+  before the hook returns -- so the hook builds the ``IoExit`` and hands it
+  to :meth:`Machine.dispatch_exit`, the very method the run loop uses for
+  every other engine: the exit is counted and served once, in one place, and
+  the exit counts of ``interp`` and ``unicorn`` agree.  If a device asks to
+  stop (isa-debug-exit), the hook stops unicorn after this instruction and
+  ``run()`` returns the exit, marked ``dispatched``, so the loop ends the run
+  with the device's status.
+* **Instruction counting.**  ``emu_start(count=N)`` stops exactly after N
+  instructions (unicorn counts in C, with a check before every instruction,
+  which also makes ``emu_stop()`` from a hook take effect at the next
+  instruction rather than at the end of the block).  ``icount`` is kept
+  exactly by a block hook that adds each translated block's instruction
+  count (decoded once per block with capstone) as the block is entered,
+  corrected by how far the last block got when unicorn stopped.  Measured on
+  a tight real-mode loop (this host): no hooks ~600 MIPS, ``count=`` ~48
+  MIPS, ``count=`` plus the Python block hook ~6 MIPS; exact counts need the
+  block hook, so that is what runs.
+* **HLT** ends ``emu_start`` without error (unicorn's QEMU returns on
+  ``EXCP_HLT``); ``run()`` recognises it by the last instruction of the block
+  that ended the run and reports ``HltExit``.
+* **Interrupts and exceptions.**  Unicorn never delivers them itself; it
+  calls ``UC_HOOK_INTR``.  kasou delivers them with its own code
+  (:mod:`emu.isa.x86.interrupts`, on the canonical state) and reloads
+  unicorn.  External interrupts (the PIC's INTR line) are taken at the start
+  of ``run()`` and after a port access that raised the line; while the line is
+  up with IF clear, unicorn runs one instruction at a time so that an STI is
+  noticed at once.
+* **Single step** is ``count=1``; **breakpoints** are ``UC_HOOK_CODE`` hooks
+  on those addresses only (the hook stops before the instruction runs).
+* **CPU model** ``UC_CPU_X86_HASWELL``: the newest model whose features
+  unicorn's TCG implements in full (BMI1/2, MOVBE, AVX2 are there; the
+  AVX-512 models are filtered down by TCG anyway), the closest unicorn has to
+  ``-cpu max``.  CPUID therefore differs from kasou's own ``max`` (a known
+  divergence, listed in :mod:`emu.diff`).
+
+Deliberate deviations and known limits (unicorn cannot do better):
+
+* Segment descriptor caches cannot be written or read through unicorn's
+  API.  In real mode unicorn loads base = selector * 16 like the CPU does;
+  in protected mode a selector write loads the descriptor from the GDT/LDT,
+  and reading back re-reads the descriptor from guest memory (a stale cache,
+  kept by a real CPU after the GDT is changed, is not seen).
+* Unicorn's register API depends on the mode the engine was created in:
+  16-bit for real/protected mode, 64-bit for long mode.  kasou picks it from
+  the canonical state when the state is loaded and re-creates the engine
+  (RAM is shared, nothing is copied) when the mode family changes.  R8-R15
+  and the upper halves of registers are kept from the canonical state
+  outside long mode.
+* Unicorn's QEMU never completes exception delivery, so its double-fault
+  bookkeeping is never reset: a second contributory fault in one run is
+  reported to the hook as #DF.  kasou reports that as INTERNAL_ERROR, naming
+  the cause, rather than guess.  #UD (unicorn: ``UC_ERR_INSN_INVALID``) is
+  delivered to the guest as #UD.
+* Writes to RAM made outside unicorn (loaders, the debugger, interrupt
+  delivery) reach unicorn's memory at once but not its translation cache:
+  :meth:`flush_code_cache` (and a range flush after interrupt delivery)
+  drops the stale blocks.  A block re-translated after self-modifying code
+  with the same address and size keeps its cached instruction count.
+"""
+
+from __future__ import annotations
+
+import capstone
+import unicorn as uc_mod
+from unicorn import x86_const as X
+
+from .base import Accelerator
+from ..exits import (BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit,
+                     MmioExit, ShutdownExit)
+from ..isa.ops import GuestException, IoPending
+from ..isa.x86 import flags as F
+from ..isa.x86.state import CR0_PE, CS, EFER_LMA, Segment
+
+FOREVER = 1 << 62
+MSR_EFER = 0xC0000080
+MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
+MMIO_CHUNK = 1 << 20            # above 4 GiB: mapped on demand, 1 MiB at a time
+UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
+
+CPU_MODEL = X.UC_CPU_X86_HASWELL
+
+# unicorn register ids in kasou's encoding order (rax rcx rdx rbx rsp rbp rsi rdi r8..r15)
+REGS64 = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RBX,
+          X.UC_X86_REG_RSP, X.UC_X86_REG_RBP, X.UC_X86_REG_RSI, X.UC_X86_REG_RDI,
+          X.UC_X86_REG_R8, X.UC_X86_REG_R9, X.UC_X86_REG_R10, X.UC_X86_REG_R11,
+          X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14, X.UC_X86_REG_R15)
+REGS32 = (X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_EBX,
+          X.UC_X86_REG_ESP, X.UC_X86_REG_EBP, X.UC_X86_REG_ESI, X.UC_X86_REG_EDI)
+# segment registers in kasou's order ES CS SS DS FS GS
+SEGS = (X.UC_X86_REG_ES, X.UC_X86_REG_CS, X.UC_X86_REG_SS, X.UC_X86_REG_DS,
+        X.UC_X86_REG_FS, X.UC_X86_REG_GS)
+
+# unicorn stops in a hook are recorded as (kind, linear address):
+AFTER = "after"                 # stopped after the instruction at address
+BEFORE = "before"               # stopped before the instruction at address
+
+_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+
+
+def _is_hlt(code: bytes) -> bool:
+    for b in code:
+        if b not in _PREFIXES:
+            return b == 0xF4
+    return False
+
+
+def _seg_flags(seg: Segment) -> int:
+    """Access-rights word of a descriptor (bits 8-23 of its high dword, >> 8)."""
+    return (seg.type | seg.s << 4 | seg.dpl << 5 | seg.present << 7 | seg.avl << 12
+            | seg.l << 13 | seg.db << 14 | seg.g << 15)
+
+
+def _seg_from_flags(sel: int, base: int, limit: int, flags: int) -> Segment:
+    return Segment(selector=sel, base=base, limit=limit, type=flags & 0xF,
+                   s=(flags >> 4) & 1, dpl=(flags >> 5) & 3, present=(flags >> 7) & 1,
+                   avl=(flags >> 12) & 1, l=(flags >> 13) & 1, db=(flags >> 14) & 1,
+                   g=(flags >> 15) & 1)
+
+
+class UnicornAccel(Accelerator):
+    """Run the guest on unicorn; exits, icount and state as every engine has them."""
+
+    name = "unicorn"
+
+    def __init__(self, machine):
+        super().__init__(machine)
+        if getattr(machine, "arch", "x86") != "x86":
+            from .base import AccelUnavailable
+            raise AccelUnavailable("the unicorn engine runs x86 guests only here")
+        self.irq_line = False        # the interrupt controller's INTR output
+        self.irq_ack = None          # callable returning the vector (INTA cycle)
+        self.queued = []             # exits to return on the next run() calls
+        self.uc = None
+        self.uc_mode = None
+        self._ops = None             # ConcreteOps over machine.cpu, for interrupt delivery
+        self._load_pending = True    # machine.cpu must be put into unicorn before running
+        self._uc_ahead = False       # unicorn's state is newer than machine.cpu
+        self._bp_hooks = {}          # linear address -> hook handle
+        self._resume_bp = None
+        self._skip_bp = None
+        self._block_cache = {}       # (addr, size) -> linear addresses of its instructions
+        self._mmio_high = set()
+        self.blocks = 0
+        self._reset_run()
+
+    # -- engine construction -------------------------------------------------------------
+    def _mode_for(self, s) -> int:
+        return uc_mod.UC_MODE_64 if s.efer & EFER_LMA else uc_mod.UC_MODE_16
+
+    def _create(self, mode: int) -> None:
+        if self.uc is not None:
+            self._close_uc()
+        ram = self.machine.ram
+        uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, mode)
+        uc.ctl_set_cpu_model(CPU_MODEL)
+        # ABI: unicorn maps the host pages of our anonymous mmap; ``ram.mm``
+        # outlives ``uc`` (the Machine owns both; close() drops uc first).
+        uc.mem_map_ptr(ram.base, ram.size, uc_mod.UC_PROT_ALL, ram.host_address())
+        end = ram.base + ram.size
+        if end < MMIO_LOW_END:
+            uc.mmio_map(end, MMIO_LOW_END - end, self._mmio_read, None, self._mmio_write, None)
+        if ram.base > 0:
+            uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_in, None, 1, 0, X.UC_X86_INS_IN)
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_out, None, 1, 0, X.UC_X86_INS_OUT)
+        uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
+        uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
+        uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED, self._hook_unmapped)
+        self.uc = uc
+        self.uc_mode = mode
+        self._mmio_high = set()
+        self._bp_hooks = {}
+        self._cs_mode = None
+        md_mode = capstone.CS_MODE_64 if mode == uc_mod.UC_MODE_64 else capstone.CS_MODE_16
+        self._md = capstone.Cs(capstone.CS_ARCH_X86, md_mode)
+        self._block_cache = {}
+
+    def _close_uc(self) -> None:
+        uc, self.uc = self.uc, None
+        if uc is not None:
+            try:
+                uc.mem_unmap(self.machine.ram.base, self.machine.ram.size)
+            except uc_mod.UcError:
+                pass
+
+    def close(self) -> None:
+        self._close_uc()
+
+    # -- the Accelerator contract ------------------------------------------------------------
+    def state_changed(self) -> None:
+        self._load_pending = True
+
+    def sync_state(self) -> None:
+        if self._uc_ahead:
+            self._get_state()
+            self._uc_ahead = False
+
+    def flush_code_cache(self) -> None:
+        self._block_cache.clear()
+        if self.uc is not None:
+            self.uc.ctl_flush_tb()
+
+    def stats(self) -> dict:
+        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache)}
+
+    def run(self, budget):
+        if self.queued:
+            return self.queued.pop(0)
+        s = self.machine.cpu
+        if self._load_pending:
+            self._put_state()
+        if s.halted:
+            if self.irq_line and s.fl & F.IF:
+                s.halted = False
+            else:
+                return HltExit()
+        limit = FOREVER if budget is None else budget
+        if self.single_step:
+            limit = min(limit, 1)
+        done = 0
+        resume_bp, self._resume_bp = self._resume_bp, None
+        self._sync_breakpoints()
+        while True:
+            # external interrupts: taken between instructions, as the interpreter does
+            if self.irq_line and self.irq_ack is not None:
+                if self._if_set() and not s.inhibit_irq:
+                    self._take_irq()
+                s.inhibit_irq = False
+            if done >= limit:
+                self.icount += done
+                return self._finish(BudgetExit("instructions"))
+            chunk = limit - done
+            if self.irq_line and not self._if_set():
+                chunk = 1                 # notice STI / POPF at once
+            ex, n = self._run_chunk(chunk, resume_bp)
+            resume_bp = None
+            done += n
+            if ex is None:
+                continue
+            self.icount += done
+            return self._finish(ex)
+
+    def _finish(self, ex):
+        """Single-step ends every run() in DEBUG, after the exit the step made
+        (as the interpreter does: IO, then DEBUG on the next run())."""
+        if not self.single_step:
+            return ex
+        if ex.reason == "BUDGET":
+            return DebugExit("step", self._pc())
+        if ex.reason in ("IO", "MMIO", "HLT"):
+            self.queued.append(DebugExit("step", self._pc()))
+        return ex
+
+    # -- one emu_start ----------------------------------------------------------------------
+    def _reset_run(self) -> None:
+        self._counted = 0            # instructions of blocks known to be complete
+        self._tb = ()                # linear addresses of the current block's instructions
+        self._stop = None            # (AFTER|BEFORE, linear address) if a hook stopped unicorn
+        self._stop_exit = None       # the exit to return for that stop
+        self._irq_stop = False
+
+    def _run_chunk(self, count: int, resume_bp):
+        """Run at most ``count`` instructions; returns (exit or None, retired)."""
+        uc = self.uc
+        self._reset_run()
+        self._skip_bp = resume_bp if resume_bp is not None and resume_bp == self._pc() else None
+        err = None
+        self._uc_ahead = True
+        try:
+            uc.emu_start(self._pc(), UNTIL, 0, count)
+        except uc_mod.UcError as e:
+            err = e
+        n = self._counted + self._partial(err)
+        ex = self._stop_exit
+        if err is not None:
+            return self._error_exit(err, n)
+        if ex is not None:
+            return ex, n
+        if self._irq_stop:
+            return None, n
+        if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
+            self.machine.cpu.halted = True
+            return HltExit(), n
+        if n >= count:
+            return None, n
+        return InternalErrorExit("EMULATION", f"unicorn stopped at 0x{self._pc():x} for no known reason",
+                                 pc=self._pc()), n
+
+    def _partial(self, err) -> int:
+        """Instructions of the current block that ran before unicorn stopped."""
+        tb = self._tb
+        if not tb:
+            return 0
+        if self._stop is not None:
+            kind, addr = self._stop
+            if addr in tb:
+                return tb.index(addr) + (1 if kind == AFTER else 0)
+            return len(tb)
+        pc = self._pc()
+        if pc in tb:
+            return tb.index(pc)
+        return len(tb)
+
+    def _pc_in_tb(self) -> bool:
+        return self._pc() in self._tb
+
+    def _last_insn_bytes(self) -> bytes:
+        last = self._tb[-1]
+        try:
+            return bytes(self.uc.mem_read(last, 16))
+        except uc_mod.UcError:
+            return b""
+
+    def _error_exit(self, err, n):
+        code = err.errno
+        pc = self._pc()
+        if code == uc_mod.UC_ERR_INSN_INVALID:
+            # #UD: unicorn has no semantics for it; the guest's handler gets it
+            ex = self._deliver_fault(6, pc)
+            return ex, n + 1 if ex is None else n
+        try:
+            raw = bytes(self.uc.mem_read(pc, 15))
+        except uc_mod.UcError:
+            raw = b""
+        return InternalErrorExit("EMULATION", f"unicorn: {err} at 0x{pc:x}", pc=pc, insn_bytes=raw), n
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _hook_block(self, uc, addr, size, _ud):
+        self._counted += len(self._tb)
+        self.blocks += 1
+        tb = self._block_cache.get((addr, size))
+        if tb is None:
+            tb = self._decode_block(addr, size)
+        self._tb = tb
+
+    def _decode_block(self, addr: int, size: int) -> tuple:
+        code = bytes(self.uc.mem_read(addr, size))
+        md = self._md_for_cs()
+        ip = self.uc.reg_read(X.UC_X86_REG_RIP if self.uc_mode == uc_mod.UC_MODE_64 else X.UC_X86_REG_EIP)
+        tb = tuple(addr + i.address - ip for i in md.disasm(code, ip))
+        if not tb or tb[-1] >= addr + size:
+            tb = (addr,)
+        self._block_cache[(addr, size)] = tb
+        return tb
+
+    def _md_for_cs(self):
+        if self.uc_mode == uc_mod.UC_MODE_64:
+            return self._md
+        cs32 = self._cs_db()
+        if cs32 != self._cs_mode:
+            self._cs_mode = cs32
+            self._md = capstone.Cs(capstone.CS_ARCH_X86,
+                                   capstone.CS_MODE_32 if cs32 else capstone.CS_MODE_16)
+        return self._md
+
+    def _cs_db(self) -> bool:
+        if not self.uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
+            return False
+        sel = self.uc.reg_read(X.UC_X86_REG_CS)
+        seg = self._descriptor(sel)
+        return bool(seg is not None and seg.db)
+
+    def _hook_in(self, uc, port, size, _ud):
+        ex = IoExit(port & 0xFFFF, size, False)
+        self._dispatch(ex)
+        return ex.data
+
+    def _hook_out(self, uc, port, size, value, _ud):
+        self._dispatch(IoExit(port & 0xFFFF, size, True, value & ((1 << (8 * size)) - 1)))
+
+    def _mmio_read(self, uc, offset, size, _ud):
+        ex = MmioExit(self._mmio_base(offset), size, False)
+        self._dispatch(ex)
+        return ex.data
+
+    def _mmio_write(self, uc, offset, size, value, _ud):
+        self._dispatch(MmioExit(self._mmio_base(offset), size, True, value))
+
+    def _mmio_base(self, offset: int) -> int:
+        # unicorn passes the offset into the region; the low region starts at RAM's end
+        return self.machine.ram.base + self.machine.ram.size + offset
+
+    def _hook_unmapped(self, uc, access, addr, size, value, _ud):
+        """Above 4 GiB: map the chunk as MMIO and let unicorn retry."""
+        if addr < MMIO_LOW_END:
+            return False
+        chunk = addr & ~(MMIO_CHUNK - 1)
+        if chunk in self._mmio_high:
+            return False
+        self._mmio_high.add(chunk)
+        uc.mmio_map(chunk, MMIO_CHUNK,
+                    lambda u, off, sz, d: self._mmio_high_read(chunk + off, sz), None,
+                    lambda u, off, sz, v, d: self._mmio_high_write(chunk + off, sz, v), None)
+        return True
+
+    def _mmio_high_read(self, addr, size):
+        ex = MmioExit(addr, size, False)
+        self._dispatch(ex)
+        return ex.data
+
+    def _mmio_high_write(self, addr, size, value):
+        self._dispatch(MmioExit(addr, size, True, value))
+
+    def _dispatch(self, ex) -> None:
+        """Serve an IO/MMIO exit now (unicorn waits for the value) via the Machine."""
+        m = self.machine
+        m.dispatch_exit(ex)
+        if m.stop_pending():
+            ex.dispatched = True
+            self._stop_exit = ex
+            self._stop = (AFTER, self._pc())
+            self.uc.emu_stop()
+        elif self.irq_line and self._uc_if_set() and self._stop is None:
+            self._irq_stop = True
+            self._stop = (AFTER, self._pc())
+            self.uc.emu_stop()
+
+    def _hook_intr(self, uc, intno, _ud):
+        """INT n, INT3, INTO, or a fault unicorn raised: deliver it ourselves."""
+        pc = self._pc()
+        tb = self._tb
+        if pc in tb:                        # a fault: pc is the faulting instruction
+            self._counted += tb.index(pc) + 1
+            fault = True
+        else:                               # a trap (INT n): pc is the next instruction
+            self._counted += len(tb)
+            fault = False
+        self._tb = ()
+        if fault and intno == 8 and not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
+            self._fail(InternalErrorExit(
+                "EMULATION", "unicorn reported a fault after an earlier one as #DF: its QEMU never "
+                "completes delivery, so the real vector is unknown", pc=pc))
+            return
+        ex = self._deliver(intno, pc, fault)
+        if ex is not None:
+            self._fail(ex)
+
+    def _fail(self, ex) -> None:
+        self._stop_exit = ex
+        self._stop = (BEFORE, self._pc())
+        self.uc.emu_stop()
+
+    def _hook_bp(self, uc, addr, size, _ud):
+        if addr == self._skip_bp:
+            self._skip_bp = None
+            return
+        self._stop = (BEFORE, addr)
+        self._stop_exit = DebugExit("breakpoint", addr)
+        self._resume_bp = addr
+        uc.emu_stop()
+
+    def _sync_breakpoints(self) -> None:
+        want = self.breakpoints
+        have = self._bp_hooks
+        for addr in [a for a in have if a not in want]:
+            self.uc.hook_del(have.pop(addr))
+        for addr in want:
+            if addr not in have:
+                have[addr] = self.uc.hook_add(uc_mod.UC_HOOK_CODE, self._hook_bp, None, addr, addr)
+
+    # -- interrupt delivery (kasou's code, on the canonical state) ------------------------------------
+    def _concrete_ops(self):
+        if self._ops is None:
+            from ..isa.x86.concrete import ConcreteOps
+            m = self.machine
+            self._ops = ConcreteOps(m.cpu, m.ram, m.model, m.mmio)
+        return self._ops
+
+    def _deliver(self, vector: int, pc: int, fault: bool):
+        """Deliver ``vector`` through the IVT/IDT; None, or the exit that ends the run."""
+        from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
+        s = self.machine.cpu
+        self._get_state()
+        ops = self._concrete_ops()
+        sp_before = s.segs[2].base + s.regs[4]
+        try:
+            if fault:
+                deliver_exception(ops, GuestException(vector, None, "raised by unicorn"), None)
+            else:
+                deliver(ops, vector, s.rip)
+        except TripleFault as tf:
+            return ShutdownExit(tf.describe())
+        except (GuestException, IoPending) as e:
+            return InternalErrorExit("EMULATION", f"cannot deliver vector {vector}: {e}", pc=pc)
+        if ops.pending_exits:
+            del ops.pending_exits[:]
+        lo = min(sp_before, s.segs[2].base + s.regs[4]) - 16
+        self.uc.ctl_remove_cache(max(lo, 0), sp_before + 16)
+        self._put_state()
+        return None
+
+    def _deliver_fault(self, vector: int, pc: int):
+        ex = self._deliver(vector, pc, True)
+        self._uc_ahead = True
+        return ex
+
+    def _take_irq(self) -> None:
+        vector = self.irq_ack()
+        if vector is None:
+            return
+        from ..isa.x86.interrupts import deliver
+        self.sync_state()
+        s = self.machine.cpu
+        ops = self._concrete_ops()
+        deliver(ops, vector, s.rip)
+        self.uc.ctl_remove_cache(max(s.segs[2].base + s.regs[4] - 16, 0),
+                                 s.segs[2].base + s.regs[4] + 32)
+        self._put_state()
+        self._uc_ahead = True
+
+    def _if_set(self) -> bool:
+        if self._uc_ahead:
+            return self._uc_if_set()
+        return bool(self.machine.cpu.rflags & F.IF)
+
+    def _uc_if_set(self) -> bool:
+        return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & F.IF)
+
+    # -- state conversion ----------------------------------------------------------------------
+    def _pc(self) -> int:
+        """Linear address of the next instruction, from unicorn."""
+        uc = self.uc
+        if self.uc_mode == uc_mod.UC_MODE_64:
+            rip = uc.reg_read(X.UC_X86_REG_RIP)
+            if self.machine.cpu.segs[CS].l:
+                return rip
+            return rip & 0xFFFFFFFF
+        eip = uc.reg_read(X.UC_X86_REG_EIP)
+        return (self._cs_base() + eip) & 0xFFFFFFFF
+
+    def _cs_base(self) -> int:
+        uc = self.uc
+        sel = uc.reg_read(X.UC_X86_REG_CS)
+        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
+            return sel << 4
+        cs = self.machine.cpu.segs[CS]
+        if cs.selector == sel:
+            return cs.base
+        seg = self._descriptor(sel)
+        return 0 if seg is None else seg.base
+
+    def _descriptor(self, sel: int):
+        from ..isa.x86.protected import descriptor_to_segment
+        uc = self.uc
+        if sel & ~3 == 0:
+            return None
+        if sel & 4:
+            tbl = uc.reg_read(X.UC_X86_REG_LDTR)
+        else:
+            tbl = uc.reg_read(X.UC_X86_REG_GDTR)
+        base, limit = tbl[1], tbl[2]
+        idx = sel & ~7
+        if idx + 7 > limit:
+            return None
+        try:
+            raw = bytes(uc.mem_read(base + idx, 8))
+        except uc_mod.UcError:
+            return None
+        return descriptor_to_segment(sel, int.from_bytes(raw[:4], "little"),
+                                     int.from_bytes(raw[4:], "little"))
+
+    def _put_state(self) -> None:
+        """machine.cpu -> unicorn (QEMU: kvm_arch_put_registers)."""
+        s = self.machine.cpu
+        mode = self._mode_for(s)
+        if self.uc is None or mode != self.uc_mode:
+            self._create(mode)
+        uc = self.uc
+        long_mode = mode == uc_mod.UC_MODE_64
+        # control registers and tables first: segment loads depend on them
+        uc.reg_write(X.UC_X86_REG_MSR, (MSR_EFER, s.efer))
+        uc.reg_write(X.UC_X86_REG_CR4, s.cr4)
+        uc.reg_write(X.UC_X86_REG_CR3, s.cr3)
+        uc.reg_write(X.UC_X86_REG_CR0, s.cr0)
+        uc.reg_write(X.UC_X86_REG_CR2, s.cr2)
+        uc.reg_write(X.UC_X86_REG_GDTR, (0, s.gdt_base, s.gdt_limit, 0))
+        uc.reg_write(X.UC_X86_REG_IDTR, (0, s.idt_base, s.idt_limit, 0))
+        uc.reg_write(X.UC_X86_REG_LDTR, (s.ldt.selector, s.ldt.base, s.ldt.limit, _seg_flags(s.ldt)))
+        uc.reg_write(X.UC_X86_REG_TR, (s.tr.selector, s.tr.base, s.tr.limit, _seg_flags(s.tr)))
+        if long_mode:
+            for rid, v in zip(REGS64, s.regs):
+                uc.reg_write(rid, v)
+        else:
+            for rid, v in zip(REGS32, s.regs):
+                uc.reg_write(rid, v & 0xFFFFFFFF)
+        uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
+        for rid, seg in zip(SEGS, s.segs):
+            uc.reg_write(rid, seg.selector)
+        if long_mode:
+            uc.reg_write(X.UC_X86_REG_FS_BASE, s.segs[4].base)
+            uc.reg_write(X.UC_X86_REG_GS_BASE, s.segs[5].base)
+            uc.reg_write(X.UC_X86_REG_RIP, s.rip)
+        else:
+            uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
+        self._load_pending = False
+        self._uc_ahead = False
+
+    def _get_state(self) -> None:
+        """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
+        s = self.machine.cpu
+        uc = self.uc
+        long_mode = self.uc_mode == uc_mod.UC_MODE_64
+        if long_mode:
+            s.regs[:] = [uc.reg_read(rid) for rid in REGS64]
+            s.rip = uc.reg_read(X.UC_X86_REG_RIP)
+        else:
+            for i, rid in enumerate(REGS32):
+                s.regs[i] = (s.regs[i] & ~0xFFFFFFFF) | uc.reg_read(rid)
+            s.rip = uc.reg_read(X.UC_X86_REG_EIP)
+        s.rflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        s.cr0 = uc.reg_read(X.UC_X86_REG_CR0)
+        s.cr2 = uc.reg_read(X.UC_X86_REG_CR2)
+        s.cr3 = uc.reg_read(X.UC_X86_REG_CR3)
+        s.cr4 = uc.reg_read(X.UC_X86_REG_CR4)
+        s.efer = uc.reg_read(X.UC_X86_REG_MSR, MSR_EFER)
+        _, s.gdt_base, s.gdt_limit, _ = uc.reg_read(X.UC_X86_REG_GDTR)
+        _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
+        sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_LDTR)
+        if (sel, base, limit) != (s.ldt.selector, s.ldt.base, s.ldt.limit):
+            s.ldt = _seg_from_flags(sel, base, limit, flags)
+        sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_TR)
+        if (sel, base, limit) != (s.tr.selector, s.tr.base, s.tr.limit):
+            s.tr = _seg_from_flags(sel, base, limit, flags)
+        real = not s.cr0 & CR0_PE or s.fl & F.VM
+        for n, rid in enumerate(SEGS):
+            sel = uc.reg_read(rid) & 0xFFFF
+            seg = s.segs[n]
+            if real:
+                if seg.selector != sel or seg.base != sel << 4:
+                    seg = seg.copy()
+                    seg.selector, seg.base = sel, sel << 4
+                    if n == CS:
+                        seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
+                    s.segs[n] = seg
+            elif seg.selector != sel:
+                d = self._descriptor(sel)
+                s.segs[n] = d if d is not None else Segment(selector=sel, base=0, limit=0,
+                                                            present=0, unusable=1)
+        if long_mode:
+            s.segs[4].base = uc.reg_read(X.UC_X86_REG_FS_BASE)
+            s.segs[5].base = uc.reg_read(X.UC_X86_REG_GS_BASE)
+        if self._ops is not None:
+            self._ops.mode_changed()
