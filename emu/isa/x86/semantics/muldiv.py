@@ -25,8 +25,9 @@ from ..flags import CC_RES, MASK, SIGN
 from . import sem
 
 def _sext(v, size):
-    """Two's-complement value of a ``size``-byte quantity (arithmetic only)."""
-    s = SIGN[size]
+    """Two's-complement value of a ``size``-byte quantity (arithmetic only;
+    ``size`` may be 16, a 128-bit dividend)."""
+    s = 1 << (8 * size - 1)
     return (v ^ s) - s
 
 
