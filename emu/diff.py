@@ -1,0 +1,341 @@
+"""Lockstep differential execution: ``emu diff GUEST -accel A,B``.
+
+Two Machines are built with the same board, image, CPU model, RAM size and
+serial input, one per engine.  Both are single-stepped together; after every
+instruction kasou compares
+
+* the full canonical CPU state (:meth:`X86State.snapshot`: every register,
+  RIP, RFLAGS, the six segment registers with their hidden parts, control
+  registers, EFER, GDTR/IDTR, LDTR and TR),
+* the port and MMIO exits the instruction made (port/address, size,
+  direction, data), in order, and how the step ended (exit reason and
+  status: HLT with interrupts disabled, isa-debug-exit, a triple fault ...),
+* guest RAM: both RAM buffers are compared with numpy every
+  ``ram_every`` steps and when the run ends; when they differ, the run is
+  repeated from the start with a RAM comparison after every step since the
+  last good one, so the report still names the exact instruction.  (The
+  guests are deterministic: same image, same input, same device models.)
+
+and stops at the first difference, with a report: the step number, the
+instruction's address and disassembly (capstone), what differs, and both
+states side by side.
+
+Known divergences live in ONE place, this module's ``UNDEFINED_FLAGS`` and
+``UNDEFINED_REGS`` tables: flags the SDM leaves undefined after an
+instruction, and results that legitimately differ between CPU models
+(CPUID, RDTSC).  When the two engines disagree only there, the second
+engine is brought in line with the first (so the difference does not show
+again at every later step) and the step is counted in
+``DiffResult.masked``; the report lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .isa.x86 import flags as F
+from .isa.x86.state import CS, REG_NAMES64, SEG_NAMES
+
+CF, PF, AF, ZF, SF, OF = 0x1, 0x4, 0x10, 0x40, 0x80, 0x800
+
+#: Flags the SDM leaves undefined, by mnemonic (capstone's spelling).  Shifts
+#: and rotates by an immediate or CL have OF undefined unless the count is 1;
+#: the one-bit forms (opcodes D0/D1) are listed in ``UNDEFINED_FLAGS_BY_ONE``.
+UNDEFINED_FLAGS = {
+    "mul": SF | ZF | AF | PF, "imul": SF | ZF | AF | PF,
+    "div": CF | OF | SF | ZF | AF | PF, "idiv": CF | OF | SF | ZF | AF | PF,
+    "and": AF, "or": AF, "xor": AF, "test": AF,
+    "shl": AF | OF, "sal": AF | OF, "shr": AF | OF, "sar": AF | OF,
+    "rol": OF, "ror": OF, "rcl": OF, "rcr": OF,
+    "shld": CF | OF | AF, "shrd": CF | OF | AF,
+    "bsf": CF | OF | SF | AF | PF, "bsr": CF | OF | SF | AF | PF,
+    "bt": OF | SF | AF | PF, "bts": OF | SF | AF | PF,
+    "btr": OF | SF | AF | PF, "btc": OF | SF | AF | PF,
+    "aaa": OF | SF | ZF | PF, "aas": OF | SF | ZF | PF,
+    "aam": CF | OF | AF, "aad": CF | OF | AF, "daa": OF, "das": OF,
+    "lzcnt": OF | SF | AF | PF, "tzcnt": OF | SF | AF | PF,
+}
+#: shift/rotate by one (opcodes D0, D1): OF is defined
+UNDEFINED_FLAGS_BY_ONE = {"shl": AF, "sal": AF, "shr": AF, "sar": AF,
+                          "rol": 0, "ror": 0, "rcl": 0, "rcr": 0}
+#: registers whose value after the instruction depends on the CPU model
+UNDEFINED_REGS = {
+    "cpuid": ("rax", "rbx", "rcx", "rdx"),     # kasou's max is not unicorn's Haswell
+    "rdtsc": ("rax", "rdx"),                   # time differs per engine
+    "rdtscp": ("rax", "rdx", "rcx"),
+}
+
+_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+
+
+@dataclass
+class DiffResult:
+    """What ``run_diff`` found.  ``report_text`` is ready to print."""
+
+    diverged: bool
+    steps: int                       # instructions stepped (on each engine)
+    report_text: str
+    accels: tuple = ()
+    reason: str = ""                 # "diverged", "ended", "max-steps"
+    step: int | None = None          # the diverging step (1 = first instruction)
+    pc: int | None = None            # its linear address
+    insn_text: str = ""              # its disassembly
+    differences: list = field(default_factory=list)
+    end: tuple = ()                  # (reason, status) of each engine's last run
+    masked: int = 0                  # steps where only known divergences differed
+    masked_notes: list = field(default_factory=list)
+
+
+class _Side:
+    """One engine's Machine, single-stepping, with its exits of the last step."""
+
+    def __init__(self, accel, image, board, cpu, memory, serial_input):
+        from .machine import Machine
+        self.name = accel
+        self.m = Machine(board=board, accel=accel, cpu=cpu, memory=memory,
+                         serial_input=serial_input)
+        self.m.load_image(image)
+        self.m.accel.set_single_step(True)
+        self.exits = []
+        dispatch = self.m.dispatch_exit
+
+        def recording_dispatch(ex):
+            dispatch(ex)
+            if ex.reason in ("IO", "MMIO"):
+                self.exits.append(_exit_tuple(ex))
+
+        # an instance attribute: the run loop and unicorn's hooks both call it
+        self.m.dispatch_exit = recording_dispatch
+
+    def step(self):
+        del self.exits[:]
+        return self.m.run()
+
+    def close(self):
+        self.m.close()
+
+
+def _exit_tuple(ex) -> tuple:
+    if ex.reason == "IO":
+        return ("IO", "out" if ex.is_write else "in", ex.port, ex.size, ex.data)
+    return ("MMIO", "write" if ex.is_write else "read", ex.addr, ex.size, ex.data)
+
+
+def _fmt_exit(t) -> str:
+    kind, d, where, size, data = t
+    return f"{kind} {d} 0x{where:x} size {size} data 0x{data:x}"
+
+
+def _disasm(ram, state):
+    """(linear pc, text, mnemonic, opcode byte) of the next instruction."""
+    import capstone
+    pc = state.segs[CS].base + state.rip
+    mode = state.mode
+    cmode = {"long64": capstone.CS_MODE_64, "prot32": capstone.CS_MODE_32,
+             "compat": capstone.CS_MODE_32}.get(mode, capstone.CS_MODE_16)
+    code = ram.read_bytes(pc, 15) if ram.contains(pc, 15) else b""
+    md = capstone.Cs(capstone.CS_ARCH_X86, cmode)
+    for i in md.disasm(code, state.rip):
+        opc = next((b for b in i.bytes if b not in _PREFIXES), 0)
+        text = f"{i.mnemonic} {i.op_str}".strip()
+        return pc, f"{text}   [{i.bytes.hex(' ')}]", i.mnemonic.split()[-1], opc
+    return pc, f"(cannot disassemble: {code[:8].hex(' ')})", "", 0
+
+
+def _masks_for(mnemonic: str, opcode: int):
+    flags = UNDEFINED_FLAGS.get(mnemonic, 0)
+    if opcode in (0xD0, 0xD1) and mnemonic in UNDEFINED_FLAGS_BY_ONE:
+        flags = UNDEFINED_FLAGS_BY_ONE[mnemonic]
+    return flags, UNDEFINED_REGS.get(mnemonic, ())
+
+
+def _compare(a, b, flag_mask: int, regs_masked) -> list[str]:
+    """What differs between the two snapshots, as lines."""
+    sa, sb = a.snapshot(), b.snapshot()
+    out = []
+    for k in sa:
+        va, vb = sa[k], sb[k]
+        if k in regs_masked:
+            continue
+        if k == "rflags":
+            if (va & ~flag_mask) != (vb & ~flag_mask):
+                out.append(f"rflags 0x{va:x} [{F.describe(va)}] != 0x{vb:x} [{F.describe(vb)}]")
+            continue
+        if va != vb:
+            if isinstance(va, tuple):
+                out.append(f"{k} {_fmt_seg(va)} != {_fmt_seg(vb)}")
+            else:
+                out.append(f"{k} 0x{va:x} != 0x{vb:x}")
+    return out
+
+
+_SEG_FIELDS = ("sel", "base", "limit", "type", "s", "dpl", "p", "db", "l", "g", "avl", "unusable")
+
+
+def _fmt_seg(t) -> str:
+    return " ".join(f"{n}={v:x}" for n, v in zip(_SEG_FIELDS, t))
+
+
+def format_side_by_side(a, b, names=("A", "B")) -> str:
+    """Two canonical states as two columns, differing lines marked."""
+    sa, sb = a.snapshot(), b.snapshot()
+    w = 40
+    lines = [f"  {'':10} {names[0]:<{w}} {names[1]}"]
+    for k in sa:
+        va, vb = sa[k], sb[k]
+        if isinstance(va, tuple):
+            ta, tb = _fmt_seg_short(va), _fmt_seg_short(vb)
+        elif k == "rflags":
+            ta, tb = f"{va:08x} [{F.describe(va)}]", f"{vb:08x} [{F.describe(vb)}]"
+        else:
+            ta, tb = f"{va:016x}", f"{vb:016x}"
+        mark = "  <--" if va != vb else ""
+        lines.append(f"  {k:10} {ta:<{w}} {tb}{mark}")
+    return "\n".join(lines)
+
+
+def _fmt_seg_short(t) -> str:
+    return f"{t[0]:04x} base={t[1]:x} lim={t[2]:x} t={t[3]:x} db={t[7]} l={t[8]}"
+
+
+def _ram_equal(a, b) -> bool:
+    return bool(np.array_equal(a.m.ram.view, b.m.ram.view))
+
+
+def _first_ram_difference(a, b) -> str:
+    va, vb = a.m.ram.view, b.m.ram.view
+    idx = np.flatnonzero(va != vb)
+    first = int(idx[0])
+    lines = [f"RAM differs at {len(idx)} byte(s); first at 0x{first:x}:"]
+    for off in idx[:8]:
+        off = int(off)
+        lines.append(f"  0x{off:08x}: {a.name} {int(va[off]):02x}  {b.name} {int(vb[off]):02x}")
+    return "\n".join(lines)
+
+
+def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
+             memory: int = 16 << 20, serial_input=None, max_steps: int | None = None,
+             board: str = "pc", ram_every: int = 64) -> DiffResult:
+    """Run ``image`` on two engines in lockstep; stop at the first divergence.
+
+    ``serial_input`` (bytes or str) is fed to each Machine's UART: each has
+    its own devices, so both read the same bytes at the same time.
+    """
+    if serial_input is not None and not isinstance(serial_input, (bytes, bytearray, str)):
+        raise TypeError("run_diff: serial_input must be bytes or str (each engine gets its own copy)")
+    if len(accels) != 2:
+        raise ValueError(f"run_diff: expected two accelerators, not {len(accels)}: {accels!r}")
+    args = (image, tuple(accels), cpu, memory, serial_input, max_steps, board)
+    result, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
+    if bad_ram is not None:
+        # RAM differed somewhere in (last_good, bad_ram]: replay, checking every step there
+        result, _ = _lockstep(*args, ram_every=ram_every, exact_from=bad_ram)
+    return result
+
+
+def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_every, exact_from):
+    """One lockstep run.  Returns (DiffResult, None) or, when RAM is found to
+    differ and ``exact_from`` is None, (result, last step known good)."""
+    a = _Side(accels[0], image, board, cpu, memory, serial_input)
+    b = _Side(accels[1], image, board, cpu, memory, serial_input)
+    masked, notes = 0, []
+    last_good = 0
+    try:
+        step = 0
+        while max_steps is None or step < max_steps:
+            step += 1
+            sa_state = a.m.cpu
+            pc, text, mnem, opc = _disasm(a.m.ram, sa_state)
+            before_a = sa_state.copy()
+            before_b = b.m.cpu.copy()
+            ra, rb = a.step(), b.step()
+            diffs = []
+            if (ra.reason, ra.status) != (rb.reason, rb.status):
+                diffs.append(f"the step ended differently: {a.name} {ra.reason} ({ra.message}), "
+                             f"{b.name} {rb.reason} ({rb.message})")
+            if a.exits != b.exits:
+                diffs.append("I/O differs:\n" + _fmt_exits(a, b))
+            flag_mask, regs_masked = _masks_for(mnem, opc)
+            state_diffs = _compare(a.m.cpu, b.m.cpu, 0, ())
+            if state_diffs:
+                real = _compare(a.m.cpu, b.m.cpu, flag_mask, regs_masked)
+                if real:
+                    diffs.extend(real)
+                else:
+                    masked += 1
+                    notes.append(f"step {step} 0x{pc:x} {text}: {'; '.join(state_diffs)}")
+                    _align(a, b, flag_mask, regs_masked)
+            ended = ra.reason != "debug" or rb.reason != "debug"
+            check_ram = ended or step % ram_every == 0 or (exact_from is not None and step > exact_from)
+            if not diffs and check_ram:
+                if not _ram_equal(a, b):
+                    if exact_from is None:
+                        return None, last_good
+                    diffs.append(_first_ram_difference(a, b))
+                else:
+                    last_good = step
+            if diffs:
+                report = _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes)
+                return DiffResult(True, step, report, accels, "diverged", step, pc, text, diffs,
+                                  ((ra.reason, ra.status), (rb.reason, rb.status)), masked, notes), None
+            if ended:
+                msg = (f"no divergence: {a.name} and {b.name} agree on all {step} steps; "
+                       f"both ended with {ra.reason} (status {ra.status}: {ra.message})")
+                if masked:
+                    msg += _masked_text(masked, notes)
+                return DiffResult(False, step, msg, accels, "ended",
+                                  end=((ra.reason, ra.status), (rb.reason, rb.status)),
+                                  masked=masked, masked_notes=notes), None
+        msg = f"no divergence in {step} steps (the step limit)"
+        if masked:
+            msg += _masked_text(masked, notes)
+        return DiffResult(False, step, msg, accels, "max-steps", masked=masked, masked_notes=notes), None
+    finally:
+        a.close()
+        b.close()
+
+
+def _align(a, b, flag_mask: int, regs_masked) -> None:
+    """Give engine B engine A's values where they may legitimately differ."""
+    sa, sb = a.m.cpu, b.m.cpu
+    if flag_mask:
+        sb.rflags = (sb.rflags & ~flag_mask) | (sa.rflags & flag_mask)
+    for name in regs_masked:
+        i = REG_NAMES64.index(name)
+        sb.regs[i] = sa.regs[i]
+    b.m.accel.state_changed()
+
+
+def _fmt_exits(a, b) -> str:
+    lines = []
+    for side in (a, b):
+        ex = ", ".join(_fmt_exit(t) for t in side.exits) or "none"
+        lines.append(f"    {side.name}: {ex}")
+    return "\n".join(lines)
+
+
+def _masked_text(masked, notes) -> str:
+    head = f"\n{masked} step(s) differed only in known divergences (undefined flags, CPUID, ...):"
+    return head + "".join(f"\n  {n}" for n in notes[:10]) + ("\n  ..." if len(notes) > 10 else "")
+
+
+def _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes) -> str:
+    cs = before_a.segs[CS].selector
+    lines = [f"divergence at step {step}: {cs:04x}:{before_a.rip:04x} (linear 0x{pc:x})  {text}",
+             f"  {a.name} vs {b.name}:"]
+    for d in diffs:
+        lines.extend("    " + ln for ln in d.splitlines())
+    lines.append("")
+    lines.append("state after the step:")
+    lines.append(format_side_by_side(a.m.cpu, b.m.cpu, (a.name, b.name)))
+    if before_a.snapshot() != before_b.snapshot():
+        lines.append("(the states before the step already differed only in masked values)")
+    if masked:
+        lines.append(_masked_text(masked, notes).lstrip("\n"))
+    return "\n".join(lines)
+
+
+__all__ = ["DiffResult", "run_diff", "format_side_by_side", "UNDEFINED_FLAGS",
+           "UNDEFINED_REGS", "SEG_NAMES"]
