@@ -375,6 +375,19 @@ class KvmAccelerator(Accelerator):
         self.machine.cpu.halted = self._halted
         self._stale = False
 
+    def put_state(self):
+        """Push ``machine.cpu`` into KVM now (QEMU's
+        ``kvm_arch_put_registers``) instead of lazily before the next run.
+
+        Returns None, or a FAIL_ENTRY exit saying why KVM refused or altered
+        the state.  A later ``sync_state()`` reads the state back from KVM,
+        which makes canonical -> KVM -> canonical round trips testable.
+        """
+        failed = self._push()
+        if failed is None:
+            self._stale = True
+        return failed
+
     def _push(self):
         """kvm_arch_put_registers: canonical state into KVM.
 
@@ -471,8 +484,12 @@ class KvmAccelerator(Accelerator):
         if self._elements:
             return self._next_element()
         stepping = self._stepping()
-        if self._pending is not None and (stepping or self._dirty):
-            self._complete_pending()
+        if self._pending is not None:
+            if stepping or self._dirty:
+                self._complete_pending()
+            else:               # the next KVM_RUN completes it
+                self._fill_reply()
+                self._pending = None
         if self._queue:
             return self._queue.popleft()
         if self._dirty:
@@ -489,8 +506,8 @@ class KvmAccelerator(Accelerator):
             return self._run_stepping(budget)
         return self._run_free(budget)
 
-    def _kvm_run(self):
-        """One KVM_RUN, timed and counted."""
+    def _kvm_run(self, label=None):
+        """One KVM_RUN, timed and counted (under ``label`` if given)."""
         wd = self._watchdog
         wd.generation += 1
         wd.in_run = True
@@ -501,7 +518,7 @@ class KvmAccelerator(Accelerator):
             wd.in_run = False
             self._t_kvm += time.perf_counter() - t0
         self._kvm_runs += 1
-        self._kvm_exits[ex.name] += 1
+        self._kvm_exits[label or ex.name] += 1
         self._stale = True
         return ex
 
@@ -612,7 +629,7 @@ class KvmAccelerator(Accelerator):
         self._elements.clear()
         self.vcpu.immediate_exit = True
         try:
-            kex = self._kvm_run()
+            kex = self._kvm_run("completion (immediate_exit)")
         finally:
             self.vcpu.immediate_exit = False
         self._pc = None
