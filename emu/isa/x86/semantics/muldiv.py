@@ -49,7 +49,7 @@ def _store_wide(ops, size, p):
 def _rep_negate(ops, i, v):
     """The 8086's REP-prefixed IMUL/IDIV quirk (a translation-time choice)."""
     if i.rep and ops.model.rep_negates_idiv:
-        return -v
+        return 0 - v
     return v
 
 
