@@ -1,4 +1,4 @@
-"""``KvmAccelerator``: the Machine's guest run on the host CPU through /dev/kvm.
+"""``KvmAccelerator``: the Machine's guest on the host CPU, through /dev/kvm.
 
 This is kasou's counterpart of QEMU's ``accel/kvm/kvm-all.c``:
 ``run()`` is one turn of ``kvm_cpu_exec()``:
@@ -414,9 +414,10 @@ class KvmAccelerator(Accelerator):
                              f"{getattr(back, n):#x}" for n in changed)
             hint = ""
             if sregs.cr0 & CR0_PG and not back.cr0 & CR0_PG:
-                hint = (" (paging outside long mode: this host's KVM, "
-                        "kvm_pvm, supports paging only in long mode; this "
-                        "is a limit of this host, not of the guest)")
+                hint = (" (paging outside long mode: this host's KVM "
+                        "supports paging only in long mode, as kvm_pvm "
+                        "does; this is a limit of this host's KVM, not of "
+                        "the guest)")
             self._stale = True
             return FailEntryExit(0, f"KVM silently changed the state it "
                                  f"was given: {what}{hint}")
@@ -737,9 +738,10 @@ class KvmAccelerator(Accelerator):
 
     def _explain_shutdown(self):
         mode, where, pc, sregs = self._where()
-        code = self._read_guest(pc, 8, sregs)
+        code = self._read_guest(pc, 15, sregs)
         text = disassemble(code, mode)[1] if code else "?"
-        shown = code.hex(" ") if code else "unreadable"
+        length = _insn_length(code, mode) if code else 0
+        shown = (code[:length] or code[:8]).hex(" ") if code else "unreadable"
         return (f"triple fault: the guest faulted while delivering a fault; "
                 f"state entered: {_MODE_WORDS[mode]}, CS:IP {where}, "
                 f"instruction bytes there {shown} ({text})")

@@ -93,7 +93,7 @@ def machines():
         m.close()
 
 
-# -- availability ---------------------------------------------------------------
+# -- availability -------------------------------------------------------------
 
 def test_kvm_present_means_accelerator_usable():
     """Not skipped: if /dev/kvm exists, the accelerator must come up."""
@@ -117,7 +117,7 @@ def test_missing_device_is_a_one_line_advice(monkeypatch):
     assert "\n" not in text
 
 
-# -- same guest, same result ---------------------------------------------------
+# -- same guest, same result --------------------------------------------------
 
 @requires_kvm
 def test_hello_same_output_status_and_exits_as_interp(machines):
@@ -150,7 +150,7 @@ def test_stats_record_kvm_exits_and_time(machines):
     assert st["seconds_in_accel_python"] > 0
 
 
-# -- single-step and breakpoints -------------------------------------------------
+# -- single-step and breakpoints ----------------------------------------------
 
 def _step_trace(m, n):
     m.accel.set_single_step(True)
@@ -210,7 +210,7 @@ def test_breakpoint_stops_match_interp(machines, breakpoints):
     assert ref[-1][0] == "debug-exit"
 
 
-# -- host limits and faults ------------------------------------------------------
+# -- host limits and faults ---------------------------------------------------
 
 @pytest.mark.parametrize("mnemonic", sorted(UNEMULATED_CASES))
 @requires_kvm
@@ -321,7 +321,7 @@ def test_string_io_is_split_into_one_exit_per_element(machines):
     assert m.accel.stats()["kvm_exits"]["IO"] < 9
 
 
-# -- state conversion -------------------------------------------------------------
+# -- state conversion ---------------------------------------------------------
 
 def _real(s):
     s.regs[:] = [0x1111 * (i + 1) for i in range(16)]
@@ -374,7 +374,7 @@ def test_state_round_trip_is_exact(machines, setup):
         assert m.cpu.efer & EFER_LMA and m.cpu.cr0 & CR0_PG
 
 
-# -- bench helper -------------------------------------------------------------------
+# -- bench helper -------------------------------------------------------------
 
 @requires_kvm
 def test_measure_exit_cost_is_a_plausible_number():
@@ -383,7 +383,7 @@ def test_measure_exit_cost_is_a_plausible_number():
     assert 0.1 < cost < 10_000
 
 
-# -- reads completed from the Machine's answer --------------------------------------
+# -- reads completed from the Machine's answer --------------------------------
 
 @requires_kvm
 def test_in_reply_reaches_the_guest(machines):
@@ -424,3 +424,77 @@ def test_mmio_read_and_write_same_as_interp():
             m.close()
     assert results[0] == results[1]
     assert results[1][2]["by_reason"] == {"MMIO": 2, "IO": 1}
+
+
+@requires_kvm
+def test_single_step_over_hlt_matches_interp(machines):
+    """kvm_pvm reports DEBUG after HLT (VMX: HLT); both read as HLT, step."""
+    traces = []
+    for accel in ("interp", "kvm"):
+        m = machines(accel, "nop\ncli\nhlt\nnop\n")
+        m.accel.set_single_step(True)
+        trace = []
+        for _ in range(5):
+            r = m.run(time_limit=5)
+            trace.append((r.reason, m.cpu.rip, r.icount, r.stats.summary()))
+        traces.append(trace)
+    assert traces[0] == traces[1]
+    assert traces[1][2][:2] == ("halt", 0x7C03)
+
+
+@requires_kvm
+def test_uart_interrupts_are_injected(machines):
+    """IRQ 4 through the userspace 8259 (KVM_INTERRUPT / IRQ window).
+
+    Where interrupts are taken may differ from the interpreter (KVM injects
+    at KVM_RUN entry), so HLT counts may differ; output and I/O may not.
+    """
+    source = """
+        cli
+        mov al, 0x11
+        out 0x20, al
+        mov al, 0x08
+        out 0x21, al
+        mov al, 4
+        out 0x21, al
+        mov al, 1
+        out 0x21, al
+        mov al, 0xef
+        out 0x21, al
+        mov word ptr [0x30], handler
+        mov word ptr [0x32], 0
+        mov dx, 0x3fc
+        mov al, 8
+        out dx, al
+        mov dx, 0x3f9
+        mov al, 2
+        out dx, al
+        sti
+    wait:
+        hlt
+        jmp wait
+    handler:
+        mov dx, 0x3fa
+        in al, dx
+        mov al, 0x49
+        mov dx, 0x3f8
+        out dx, al
+        mov al, 0x20
+        out 0x20, al
+        inc byte ptr [count]
+        cmp byte ptr [count], 3
+        jb done
+        mov al, 2
+        out 0xf4, al
+    done:
+        iret
+    count: .byte 0
+    """
+    results = []
+    for accel in ("interp", "kvm"):
+        m = machines(accel, source)
+        r = m.run(time_limit=5)
+        results.append((r.reason, r.status, m.serial_output(),
+                        r.stats.by_key))
+    assert results[0] == results[1]
+    assert results[1][2] == b"III"
