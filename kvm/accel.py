@@ -60,8 +60,8 @@ Budget.  KVM cannot count instructions (``exact_icount = False``):
 Debugging (KVM_SET_GUEST_DEBUG).  Up to four breakpoints are hardware
 execution breakpoints (DR0-DR3, DR7); they fire before the instruction.
 To resume from one, the instruction is single-stepped with the breakpoints
-disarmed (as gdbserver does), because this host ignores neither RF nor
-int3 reliably.  With more than four, the guest is single-stepped and every
+disarmed (as gdbserver does) rather than with RFLAGS.RF, which was not
+verified on kvm_pvm.  With more than four, the guest is single-stepped and every
 PC compared in Python (slow but exact).  While single-stepping, breakpoints
 are always checked in Python.  Host quirks handled (reference §1.8): a
 single step across an OUT that exits is "merged" with the next instruction
