@@ -30,14 +30,14 @@ class CpuModel:
     max_insn_len: int
     # multiply/divide quirks (semantics/muldiv.py)
     idiv_rejects_min: bool = False   # IDIV #DE on the most negative quotient (8086)
-    rep_negates_idiv: bool = False   # a REP prefix negates the IMUL/IDIV result (8086)
+    rep_negates_imul_idiv: bool = False   # a REP prefix negates the IMUL/IDIV result (8086)
 
 
 MODELS = {
     "8086": CpuModel("8086", 86, flags_set=0xF002, flags_writable=0x0FD5, shift_mask=0xFF,
                      push_sp_new=True, fault_pushes_next_ip=True, addr_mask=0xFFFFF,
                      has_ud=False, seg_wrap=True, max_insn_len=64,
-                     idiv_rejects_min=True, rep_negates_idiv=True),
+                     idiv_rejects_min=True, rep_negates_imul_idiv=True),
     "286": CpuModel("286", 286, flags_set=0x0002, flags_writable=0x0FD5, shift_mask=0x1F,
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFF,
                     has_ud=True, seg_wrap=False, max_insn_len=15),

@@ -14,10 +14,12 @@ SingleStepTests 8086 vectors):
 
 * ``idiv_rejects_min``: the 8086 raises #DE for the most negative quotient
   (-128 / -32768); the 286 and later accept it.
-* ``rep_negates_idiv``: on the 8086 a REP/REPNE prefix in front of
-  IMUL/IDIV makes the microcode negate the result (a side effect of the
-  prefix flag sharing a latch with the sign fix-up).  The remainder is not
-  affected.  Where the 8086 pushes the next IP on #DE is
+* ``rep_negates_imul_idiv``: on the 8086 a REP/REPNE prefix in front of
+  IMUL/IDIV negates the product or quotient: the prefix sets the internal F1
+  flag that the microcode also uses to remember the result's sign (K.
+  Shirriff's analyses of the 8086 multiply/divide microcode; the vectors'
+  README: "a REP prefix before IDIV flips the quotient's sign").  The
+  remainder is not affected.  Where the 8086 pushes the next IP on #DE is
   :mod:`emu.isa.x86.interrupts`'s business.
 """
 
@@ -48,7 +50,7 @@ def _store_wide(ops, size, p):
 
 def _rep_negate(ops, i, v):
     """The 8086's REP-prefixed IMUL/IDIV quirk (a translation-time choice)."""
-    if i.rep and ops.model.rep_negates_idiv:
+    if i.rep and ops.model.rep_negates_imul_idiv:
         return 0 - v
     return v
 

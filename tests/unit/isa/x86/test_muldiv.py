@@ -227,3 +227,8 @@ def test_idiv64_min_over_minus_one_is_de():
 def test_div64_rdx_rax():
     s = run64(bytes([0x48, 0xF7, 0xF3]), dx=3, ax=7, bx=1 << 62)    # (3*2**64 + 7) / 2**62
     assert (s.regs[0], s.regs[2]) == (12, 7)
+
+
+def test_8086_rep_imul_negates_product():
+    s = run([0xF2, 0xF6, 0xEB], cpu="8086", ax=3, bx=2)             # repne imul bl
+    assert reg(s, "ax") == 0xFFFA
