@@ -128,15 +128,19 @@ def _helper(kind):
     return shift_cl
 
 
+def _register(name, kind):
+    section = "RCL/RCR/ROL/ROR" if kind <= RCR else "SAL/SAR/SHL/SHR"
+    f = sem(name)(_inline(kind))
+    f.__name__ = name.lower()
+    f.__doc__ = f'{name} r/m, 1 / imm8  (SDM Vol. 2B "{section}"): constant count, inline.'
+    g = sem(name + "_CL", helper=True)(_helper(kind))
+    g.__name__ = name.lower() + "_cl"
+    g.__doc__ = f'{name} r/m, CL  (SDM Vol. 2B "{section}"): run-time count; 0 changes nothing.'
+
+
 for _name, _kind in KINDS.items():
-    _f = sem(_name)(_inline(_kind))
-    _f.__name__ = _name.lower()
-    _f.__doc__ = (f"{_name} r/m, 1 / imm8  (SDM Vol. 2B \"{'RCL/RCR/ROL/ROR' if _kind <= RCR else 'SAL/SAR/SHL/SHR'}\"):"
-                  " constant count, inline.")
-    _g = sem(_name + "_CL", helper=True)(_helper(_kind))
-    _g.__name__ = _name.lower() + "_cl"
-    _g.__doc__ = (f"{_name} r/m, CL  (SDM Vol. 2B \"{'RCL/RCR/ROL/ROR' if _kind <= RCR else 'SAL/SAR/SHL/SHR'}\"):"
-                  " run-time count; 0 changes nothing.")
+    _register(_name, _kind)
+del _name, _kind
 
 
 @sem("SETMO")
