@@ -1,0 +1,380 @@
+"""The TCG-style translator: ``-accel tcg``.
+
+Guest code is decoded a basic block at a time, turned into IR by running the
+instructions' own semantic functions on the IR builder, optimised, compiled
+to a Python function, cached and chained -- QEMU's TCG, with Python as the
+host ISA (``-d out_asm`` shows the generated Python).
+
+* ``tb_find`` looks a block up by (CS base, IP, decode mode, SS size,
+  one-insn flag) -- QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
+  translates it on a miss.  A block ends at a branch, before a page
+  boundary, after a helper (anything that may change mode or touch devices),
+  before a breakpoint address, or at ``max_insns``.
+* ``cpu_exec`` runs blocks.  A direct exit follows the successor stored in
+  the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit, no
+  dictionary lookup.  Chaining is only within a page; ``-d nochain`` turns
+  it off.  A block that jumps to its own start loops inside its function.
+* Self-modifying code: RAM marks pages holding translated code; a guest
+  store into one bails to the interpreter, whose write invalidates the page
+  (``tb_invalidate_page`` drops its blocks and unlinks jumps into them).  The
+  store that hits the running block's own page leaves that block at once.
+* The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
+  X86Core and ConcreteOps) is the slow path: helpers, bails, port I/O, HLT,
+  interrupts, breakpoints, an instruction-budget remainder smaller than the
+  next block, IO restarts (IoPending) and fault delivery all go through its
+  exact code, so exits and icount match ``-accel interp`` one for one.
+* Deliberate gaps: with paging on (CR0.PG) everything runs on the
+  interpreter; 64-bit stack operations are helpers.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .base import Accelerator
+from .interp import FOREVER, Interpreter
+from ..exits import BudgetExit, DebugExit
+from ..ir.builder import PURE_CALLS, X86IRBuilder
+from ..ir.codegen import GOTO, HELPER, INDIRECT, PACKERS, generate
+from ..ir.ir import IRBlock
+from ..ir.optimize import optimize
+from ..isa.ops import GuestException, IoPending
+from ..isa.x86 import flags as F
+from ..isa.x86.state import SS
+
+MAX_INSNS = 64
+LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
+
+
+class TranslationBlock:
+    """One translated block (QEMU's ``TranslationBlock``)."""
+
+    __slots__ = ("pc", "ip", "key", "icount", "fn", "exits", "jmp", "incoming", "pages",
+                 "page", "valid", "insns", "loop", "text")
+
+    def __init__(self, pc, ip, key):
+        self.pc = pc
+        self.ip = ip
+        self.key = key
+        self.jmp = [None, None]          # direct successors by slot (chained blocks)
+        self.incoming = []               # (tb, slot) that jump here
+        self.valid = True
+        self.text = None
+
+    def __repr__(self):
+        return f"<TB pc=0x{self.pc:x} insns={self.icount}{' loop' if self.loop else ''}>"
+
+
+class Translator(Accelerator):
+    name = "tcg"
+
+    def __init__(self, machine, one_insn_per_tb: bool | None = None, max_insns: int = MAX_INSNS):
+        super().__init__(machine)
+        self.interp = Interpreter(machine)      # the slow path and the reference
+        self.core = self.interp.core
+        self.s = machine.cpu
+        self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
+                                    if one_insn_per_tb is None else one_insn_per_tb)
+        self.max_insns = max_insns
+        self.tb_cache = {}
+        self.page_tbs = {}
+        self._bps_seen = frozenset()
+        self.counters = dict.fromkeys(("blocks_translated", "blocks_executed", "chain_hits",
+                                       "chain_links", "lookups", "invalidations", "helper_calls",
+                                       "bails", "interp_insns", "inline_fallbacks", "translate_seconds"), 0)
+        ram = machine.ram
+        self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm,
+                        "CP": ram.code_pages, **PACKERS,
+                        **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
+        ram.add_invalidation_listener(self.tb_invalidate_page)
+
+    # -- interrupt wiring (the board sets these on the accelerator) -------------------
+    @property
+    def irq_line(self):
+        return self.interp.irq_line
+
+    @irq_line.setter
+    def irq_line(self, v):
+        self.interp.irq_line = v
+
+    @property
+    def irq_ack(self):
+        return self.interp.irq_ack
+
+    @irq_ack.setter
+    def irq_ack(self, v):
+        self.interp.irq_ack = v
+
+    # -- Accelerator contract ------------------------------------------------------------
+    def flush_code_cache(self) -> None:
+        """tb_flush: forget every block (and the interpreter's decode cache)."""
+        self.core.flush()
+        for tb in self.tb_cache.values():
+            tb.valid = False
+        self.tb_cache.clear()
+        self.page_tbs.clear()
+
+    def state_changed(self) -> None:
+        self.core.mode_changed()
+
+    def stats(self) -> dict:
+        c = dict(self.counters)
+        ex = c["blocks_executed"]
+        c["chain_hit_rate"] = (c["chain_hits"] / ex) if ex else 0.0
+        c["blocks_cached"] = len(self.tb_cache)
+        return c
+
+    def close(self) -> None:
+        ram = self.machine.ram
+        ram.remove_invalidation_listener(self.tb_invalidate_page)
+        ram.remove_invalidation_listener(self.core.invalidate_page)
+
+    # -- invalidation ----------------------------------------------------------------------
+    def tb_invalidate_page(self, page: int) -> None:
+        """A guest write hit a page holding translated code: drop its blocks and
+        unlink every jump into them (QEMU's tb_invalidate_phys_page_range)."""
+        tbs = self.page_tbs.pop(page, None)
+        if not tbs:
+            return
+        for tb in tbs:
+            if not tb.valid:
+                continue
+            tb.valid = False
+            self.counters["invalidations"] += 1
+            if self.tb_cache.get(tb.key) is tb:
+                del self.tb_cache[tb.key]
+            for src, slot in tb.incoming:
+                if src.jmp[slot] is tb:
+                    src.jmp[slot] = None
+            tb.incoming.clear()
+            for nxt in tb.jmp:
+                if nxt is not None:
+                    nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t is not tb]
+            tb.jmp = [None, None]
+
+    # -- translation -------------------------------------------------------------------------
+    def _key(self, ip: int, one: bool):
+        core = self.core
+        return (core.cs_base, ip, core.code_key, self.s.segs[SS].db, one)
+
+    def tb_find(self, ip: int, one: bool):
+        key = self._key(ip, one)
+        tb = self.tb_cache.get(key)
+        if tb is None:
+            tb = self.tb_gen_code(ip, key, one)
+        return tb
+
+    def _log_flags(self):
+        m = self.machine
+        if m.log is None:
+            return ()
+        return m.log_flags
+
+    def tb_gen_code(self, ip: int, key, one: bool, texts: dict | None = None):
+        """Translate the block at CS:ip.  Returns None when not even its first
+        instruction can be decoded (the interpreter then raises the fault)."""
+        t0 = time.perf_counter()
+        core = self.core
+        ops = core.ops
+        base = core.cs_base
+        amask = ops.amask
+        pc = base + ip
+        block = IRBlock(pc, ip)
+        long64, _dsize = core.code_key
+        b = X86IRBuilder(block, self.machine.model, bool(self.s.segs[SS].db), long64)
+        max_insns = 1 if one else self.max_insns
+        page = (pc & amask) >> 12
+        pages = set()
+        bps = self.breakpoints
+        cur = ip
+        fallbacks = []
+        while True:
+            lin = base + cur
+            if block.insns and (len(block.insns) >= max_insns or ((lin & amask) >> 12) != page
+                                or (bps and lin in bps)):
+                b.end_block(cur)
+                break
+            insn = core.cache.get(lin)
+            if insn is None or insn.ip != cur:
+                saved = ops.io_pos
+                try:
+                    insn = core.decode_at(lin, cur)
+                except (GuestException, IoPending):
+                    ops.pending_read = None
+                    ops.io_pos = saved
+                    if not block.insns:
+                        return None
+                    b.end_block(cur)
+                    break
+            pages.add((lin & amask) >> 12)
+            pages.add(((lin + insn.length - 1) & amask) >> 12)
+            block.insns.append(insn)
+            inlined = b.translate_insn(len(block.insns) - 1, insn)
+            if not inlined and not insn.helper:
+                fallbacks.append((insn, getattr(b, "fallback_reason", "")))
+            if b.ended:
+                break
+            cur = insn.next_ip
+        self.counters["inline_fallbacks"] += len(fallbacks)
+        flags = self._log_flags()
+        want_text = texts is not None or bool(flags)
+        op_text = block.dump() if want_text else None
+        nochain = "nochain" in flags
+        block.loop = (not one and not nochain and any(
+            o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
+        optimize(block)
+        name = f"tb_{pc:x}"
+        src, exits = generate(block, amask, self.machine.ram.size, block.loop, name)
+        ns = dict(self.ns_base)
+        exec(compile(src, f"<tb 0x{pc:x}>", "exec"), ns)
+        tb = TranslationBlock(pc, ip, key)
+        tb.fn = ns[name]
+        tb.exits = exits
+        tb.icount = len(block.insns)
+        tb.insns = block.insns
+        tb.loop = block.loop
+        tb.pages = pages
+        tb.page = page
+        for pg in pages:
+            self.page_tbs.setdefault(pg, []).append(tb)
+        self.tb_cache[key] = tb
+        self.counters["blocks_translated"] += 1
+        self.counters["translate_seconds"] += time.perf_counter() - t0
+        if want_text:
+            in_asm = "".join(f"0x{base + i.ip:08x}:  {i!r}\n" for i in block.insns)
+            for insn, why in fallbacks:
+                in_asm += f"  ; {insn!r}: not inlined ({why}); called as a helper\n"
+            txt = {"in_asm": in_asm, "op": op_text, "op_opt": block.dump(), "out_asm": src}
+            if texts is not None:
+                texts.update(txt)
+            log = self.machine.log
+            if log is not None:
+                if "in_asm" in flags:
+                    log.write(f"----------------\nIN:\n{txt['in_asm']}\n")
+                if "op" in flags:
+                    log.write(f"OP:\n{txt['op']}\n")
+                if "op_opt" in flags:
+                    log.write(f"OP after optimization and liveness analysis:\n{txt['op_opt']}\n")
+                if "out_asm" in flags:
+                    log.write(f"OUT: [size={len(src)}]\n{src}\n")
+        return tb
+
+    # -- execution ---------------------------------------------------------------------------
+    def _interp(self, k: int):
+        """Run up to k instructions on the interpreter; (exit or None, retired)."""
+        interp = self.interp
+        before = interp.icount
+        ex = interp.run(k)
+        done = interp.icount - before
+        self.counters["interp_insns"] += done
+        if isinstance(ex, BudgetExit):
+            ex = None
+        return ex, done
+
+    def run(self, budget):
+        """cpu_exec: run blocks until an exit."""
+        interp = self.interp
+        core = self.core
+        ops = core.ops
+        s = self.s
+        bps = self.breakpoints
+        interp.breakpoints = bps
+        step = self.single_step
+        interp.single_step = step
+        if frozenset(bps) != self._bps_seen:
+            self.flush_code_cache()
+            self._bps_seen = frozenset(bps)
+        one = step or self.one_insn_per_tb
+        flags = self._log_flags()
+        nochain = "nochain" in flags or bool(bps)
+        trace = "exec" in flags
+        log = self.machine.log
+        counters = self.counters
+        limit = FOREVER if budget is None else budget
+        n = 0
+        tb = None
+        executed = hits = 0
+        try:
+            while n < limit:
+                if tb is None:
+                    if (interp.queued or ops.pending_read is not None or s.halted
+                            or (self.irq_line and s.fl & F.IF) or s.fl & F.TF
+                            or ops.translate is not None or (bps and core.cs_base + s.rip in bps)):
+                        ex, k = self._interp(1)
+                        n += k
+                        if ex is not None:
+                            return ex
+                        continue
+                    counters["lookups"] += 1
+                    tb = self.tb_find(s.rip, one)
+                    if tb is None:
+                        ex, k = self._interp(1)
+                        n += k
+                        if ex is not None:
+                            return ex
+                        continue
+                left = limit - n
+                if tb.icount > left:
+                    ex, k = self._interp(left)
+                    n += k
+                    tb = None
+                    if ex is not None:
+                        return ex
+                    continue
+                if trace:
+                    log.write(f"Trace: [{tb.pc:08x}] {tb!r}\n")
+                code = tb.fn(left)
+                executed += 1
+                n += code >> 10
+                x = tb.exits[code & 1023]
+                kind = x.kind
+                if kind is GOTO:
+                    if step:
+                        return DebugExit("step", core.cs_base + s.rip)
+                    nxt = tb.jmp[x.slot]
+                    if nxt is not None:
+                        hits += 1
+                        tb = nxt
+                        continue
+                    prev = tb
+                    counters["lookups"] += 1
+                    tb = self.tb_find(x.target, one)
+                    if tb is not None and not nochain and tb.page == prev.page and tb.valid:
+                        prev.jmp[x.slot] = tb          # tb_add_jump
+                        tb.incoming.append((prev, x.slot))
+                        counters["chain_links"] += 1
+                elif kind is INDIRECT:
+                    tb = None
+                    if step:
+                        return DebugExit("step", core.cs_base + s.rip)
+                else:
+                    counters["helper_calls" if kind is HELPER else "bails"] += 1
+                    tb = None
+                    ex, k = self._interp(1)
+                    n += k
+                    if ex is not None:
+                        return ex
+        finally:
+            self.icount += n
+            counters["blocks_executed"] += executed
+            counters["chain_hits"] += hits
+        return BudgetExit("instructions")
+
+
+def translate_at(machine, addr: int) -> dict:
+    """Translate the block at linear address ``addr`` (with the current CS and
+    mode) and return its ``in_asm``, ``op``, ``op_opt`` and ``out_asm`` texts
+    (for ``emu translate GUEST --at ADDR``)."""
+    acc = machine.accel if isinstance(machine.accel, Translator) else None
+    t = acc if acc is not None else Translator(machine)
+    try:
+        ip = addr - t.core.cs_base
+        texts = {}
+        one = t.one_insn_per_tb
+        tb = t.tb_gen_code(ip, t._key(ip, one), one, texts)
+        if tb is None:
+            raise ValueError(f"cannot decode an instruction at 0x{addr:x}")
+        return texts
+    finally:
+        if acc is None:
+            t.close()

@@ -1,0 +1,408 @@
+"""IR -> Python source -> ``compile()`` -> a block function (the "host code").
+
+The generated function ``tb(left)`` runs one translation block and returns
+``(retired << 10) | exit_index``: how many guest instructions it retired and
+which of the block's exits it left by (``TbExit`` records: direct successor
+slot, indirect, helper call, or bail to the interpreter).
+
+What makes it fast (QEMU's register allocator and liveness, in Python terms):
+
+* **guest registers live in locals** (``r0`` ... ``r15``) for the whole
+  block and are written back only where the block leaves.  A register the
+  block touches only 16 bits (or 8) wide is kept as its low 16 bits
+  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``;
+* **expressions, not statements**: a pure temporary used once is inlined
+  into its user; register reads are duplicated freely; a temporary whose
+  first use is a register write is simply renamed to that register;
+* **flag records are sunk into the exits**: ``setcc`` emits no code -- the
+  record's fields are kept as expressions and written to the CPU state only
+  in the exit stubs that can see them (and materialised in a local only
+  when a register they read is overwritten while they are still live);
+* **a block that jumps to its own start loops inside the function** while
+  the instruction budget allows (``left``), so a tight guest loop never
+  returns to the dispatcher.
+
+RAM is read and written with ``struct.unpack_from``/``pack_into`` on the
+guest's mmap.  A memory access that is not plain RAM, breaks the segment
+limit or writes a page holding translated code *bails*: the stub writes
+back the state as it was before that instruction and the engine lets the
+interpreter run it (so MMIO, faults and self-modifying code follow
+ConcreteOps' own slow paths exactly).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .ir import IRBlock, Temp
+from .opcodes import CC_STATE_NAMES, OPCODES
+
+GOTO, INDIRECT, HELPER, BAIL = "goto", "indirect", "helper", "bail"
+_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
+_S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
+PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
+PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
+
+
+class TbExit:
+    """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
+    direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
+
+    __slots__ = ("kind", "slot", "target", "insn")
+
+    def __init__(self, kind, slot, target, insn):
+        self.kind = kind
+        self.slot = slot
+        self.target = target
+        self.insn = insn
+
+    def __repr__(self):
+        return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
+
+
+def _atomic(s: str) -> bool:
+    return s.isidentifier() or s.isdigit()
+
+
+def _paren(s: str) -> str:
+    return s if _atomic(s) else f"({s})"
+
+
+class PyCodegen:
+    """Generates the Python source of one block."""
+
+    def __init__(self, block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):
+        self.b = block
+        self.amask = amask
+        self.ram_size = ram_size
+        self.loop = loop
+        self.name = name
+        self.lines = []
+        self.ind = 1
+        self.exits = []
+        self.nlocal = 0
+
+    # -- analysis ------------------------------------------------------------------------
+    def analyse(self):
+        ops = self.b.ops
+        self.main_uses = {}
+        self.cold_uses = {}
+        self.first_use = {}
+        sizes = {}
+        self.regs_written = set()
+        self.cc_written = set()
+        self.segs = set()
+        self.n_insns = len(self.b.insns)
+        for op in ops:
+            n = op.name
+            cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
+            for a in op.args:
+                if isinstance(a, Temp):
+                    d = self.cold_uses if cold else self.main_uses
+                    d[a.id] = d.get(a.id, 0) + 1
+                    if a.id not in self.first_use and not cold:
+                        self.first_use[a.id] = op
+            if n == "getr" or n == "setr":
+                r, size = op.aux
+                sizes.setdefault(r, set()).add(size)
+                if n == "setr":
+                    self.regs_written.add(r)
+            elif n in ("ld", "st"):
+                self.segs.add(op.aux[0])
+            elif n == "setcc":
+                self.cc_written.update(("op", "res", "a", "b", "size"))
+            elif n == "setccop":
+                self.cc_written.add("op")
+            elif n in ("setfl", "foldcf"):
+                self.cc_written.add("fl")
+        self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
+        self.regs = sorted(sizes)
+
+    # -- emission helpers --------------------------------------------------------------------
+    def emit(self, line: str):
+        self.lines.append("    " * self.ind + line)
+
+    def new_local(self, prefix="x"):
+        self.nlocal += 1
+        return f"{prefix}{self.nlocal}"
+
+    def val(self, v, main=True):
+        """Source text of a value; consumes one (main) use of a deferred temp."""
+        if not isinstance(v, Temp):
+            if isinstance(v, bool):
+                return "True" if v else "False"
+            return str(v) if v >= 0 else f"({v})"
+        nm = self.names.get(v.id)
+        if nm is not None:
+            return nm
+        e = self.deferred[v.id]
+        if main:
+            e[2] -= 1
+        return e[0]
+
+    def reads_of(self, v):
+        if isinstance(v, Temp) and v.id in self.deferred:
+            return self.deferred[v.id][1]
+        return frozenset()
+
+    def write_local(self, loc: str, live=None):
+        """About to assign local ``loc``: materialise what still reads its old value."""
+        for tid, e in list(self.deferred.items()):
+            if loc in e[1] and (e[2] > 0 or self.cold_uses.get(tid)):
+                nm = f"t{tid}"
+                self.emit(f"{nm} = {e[0]}")
+                del self.deferred[tid]
+                self.names[tid] = nm
+        for f, k in list(self.know.items()):
+            if k[0] == "expr" and loc in k[2]:
+                if live is None or f in live:
+                    self.materialise(f)
+                else:
+                    self.know[f] = ("dead",)
+
+    def materialise(self, f):
+        k = self.know[f]
+        if k[0] != "expr":
+            return
+        loc = "cc_" + f
+        self.write_local(loc)
+        self.emit(f"{loc} = {k[1]}")
+        self.know[f] = ("local",)
+
+    def cc_expr(self, f):
+        k = self.know[f]
+        if k[0] == "expr":
+            return k[1], k[2]
+        if k[0] == "local":
+            return "cc_" + f, frozenset(("cc_" + f,))
+        return f"S.{CC_STATE_NAMES[f]}", frozenset()
+
+    def getr_expr(self, r, size):
+        loc = f"r{r}"
+        if r in self.narrow:
+            return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
+        if size == 8:
+            return loc, frozenset((loc,))
+        return f"{loc} & {_MASK[size]}", frozenset((loc,))
+
+    def snapshot(self):
+        return (dict(self.know), {k: list(v) for k, v in self.deferred.items()}, dict(self.names),
+                set(self.written_so_far))
+
+    def restore(self, snap):
+        self.know, self.deferred, self.names, self.written_so_far = snap
+        self.deferred = {k: list(v) for k, v in self.deferred.items()}
+
+    # -- exits -------------------------------------------------------------------------------
+    def retired(self, k):
+        if self.loop:
+            return f"((L0 - left + {k}) << 10) | {len(self.exits)}"
+        return str((k << 10) | len(self.exits))
+
+    def stub(self, kind, k, rip: str, slot=None, target=None):
+        regs = self.regs_written if self.loop else self.written_so_far
+        for r in sorted(regs):
+            if r in self.narrow:
+                self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}")
+            else:
+                self.emit(f"R[{r}] = r{r}")
+        for f in ("op", "res", "a", "b", "size", "fl"):
+            kk = self.know[f]
+            if kk[0] == "expr":
+                self.emit(f"S.{CC_STATE_NAMES[f]} = {kk[1]}")
+            elif kk[0] == "local":
+                self.emit(f"S.{CC_STATE_NAMES[f]} = cc_{f}")
+        self.emit(f"S.rip = {rip}")
+        self.emit(f"return {self.retired(k)}")
+        self.exits.append(TbExit(kind, slot, target, k))
+
+    def back_edge(self, k_last):
+        n = self.n_insns
+        self.emit(f"left -= {n}")
+        self.emit(f"if left < {n}:")
+        self.ind += 1
+        self.stub(GOTO, 0, str(self.b.ip), 0, self.b.ip)
+        self.ind -= 1
+        for f in sorted(self.live_top_local):
+            self.materialise(f)
+        self.emit("continue")
+
+    # -- main ---------------------------------------------------------------------------------
+    def generate(self) -> str:
+        self.analyse()
+        b = self.b
+        self.know = {f: ("state",) for f in CC_STATE_NAMES}
+        self.deferred = {}      # temp id -> [expr, reads, remaining main uses]
+        self.names = {}
+        self.written_so_far = set()
+        live_in = getattr(b, "live_in", frozenset(CC_STATE_NAMES))
+        self.live_top_local = (live_in & self.cc_written) if self.loop else set()
+        params = ["left", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
+        used_calls = sorted({op.aux[0] for op in b.ops if op.name == "call"})
+        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")})
+        for s in sizes:
+            if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
+                params.append(f"U{s}=U{s}")
+            if any(op.name == "st" and op.aux[1] == s for op in b.ops):
+                params.append(f"P{s}=P{s}")
+        params += [f"{c}={c}" for c in used_calls]
+        header = f"def {self.name}({', '.join(params)}):"
+        for r in self.regs:
+            self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
+        for sg in sorted(self.segs):
+            self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        for f in sorted(self.live_top_local):
+            self.emit(f"cc_{f} = S.{CC_STATE_NAMES[f]}")
+            self.know[f] = ("local",)
+        if self.loop:
+            self.emit("L0 = left")
+            self.emit("while True:")
+            self.ind += 1
+        k = 0
+        ip = b.ip
+        ended = False
+        for op in b.ops:
+            n = op.name
+            if n == "insn_start":
+                k, ip = op.aux
+                continue
+            if OPCODES[n].pure:
+                self.gen_pure(op)
+            elif n == "setr":
+                self.gen_setr(op)
+            elif n == "setcc":
+                for f, a in zip(("op", "res", "a", "b", "size"), op.args):
+                    self.know[f] = ("expr", self.val(a, False), self.reads_of(a))
+            elif n == "setccop":
+                self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
+            elif n == "setfl":
+                self.know["fl"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
+            elif n == "foldcf":
+                fe, fr = self.cc_expr("fl")
+                c = op.args[0]
+                self.know["fl"] = ("expr", f"{_paren(fe)} & -2 | {_paren(self.val(c, False))}",
+                                   fr | self.reads_of(c))
+            elif n == "ld":
+                self.gen_mem(op, k, ip, load=True)
+            elif n == "st":
+                self.gen_mem(op, k, ip, load=False)
+            elif n == "brcond":
+                slot, target = op.aux
+                self.emit(f"if {self.val(op.args[0])}:")
+                self.ind += 1
+                snap = self.snapshot()
+                if self.loop and target == b.ip:
+                    self.back_edge(k)
+                else:
+                    self.stub(GOTO, k + 1, str(target), slot, target)
+                self.restore(snap)
+                self.ind -= 1
+            elif n == "goto_tb":
+                slot, target = op.aux
+                if self.loop and target == b.ip:
+                    self.back_edge(k)
+                else:
+                    self.stub(GOTO, k + 1, str(target), slot, target)
+                ended = True
+                break
+            elif n == "exit_tb":
+                self.stub(INDIRECT, k + 1, self.val(op.args[0]))
+                ended = True
+                break
+            elif n == "call_helper":
+                self.stub(HELPER, k, str(ip))
+                ended = True
+                break
+            else:
+                raise ValueError(f"codegen: no rule for IR op {n}")
+        if not ended:
+            raise ValueError("codegen: block does not end with an exit")
+        return header + "\n" + "\n".join(self.lines) + "\n"
+
+    def gen_pure(self, op):
+        n = op.name
+        t = op.out
+        if n == "getr":
+            e, reads = self.getr_expr(*op.aux)
+            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0)]
+            return
+        if n == "getcc":
+            e, reads = self.cc_expr(op.aux[0])
+            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0)]
+            return
+        if n == "getseg":
+            self.deferred[t.id] = [f"SEGS[{op.aux[0]}].selector", frozenset(), self.main_uses.get(t.id, 0)]
+            return
+        reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
+        if n == "call":
+            e = f"{op.aux[0]}({', '.join(self.val(a) for a in op.args)})"
+        else:
+            e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
+        nm = self.main_uses.get(t.id, 0)
+        fu = self.first_use.get(t.id)
+        rename = fu is not None and fu.name == "setr" and self._full_write(fu)
+        if nm <= 1 or rename:
+            self.deferred[t.id] = [e, reads, nm]
+        else:
+            self.emit(f"t{t.id} = {e}")
+            self.names[t.id] = f"t{t.id}"
+
+    def _full_write(self, op):
+        r, size = op.aux
+        return size == 2 if r in self.narrow else size >= 4
+
+    def gen_setr(self, op):
+        r, size = op.aux
+        v = op.args[0]
+        loc = f"r{r}"
+        rhs = self.val(v)
+        if r in self.narrow:
+            if size != 2:
+                rhs = f"{loc} & 65280 | {_paren(rhs)}"
+        elif size < 4:
+            rhs = f"{loc} & {~_MASK[size]} | {_paren(rhs)}"
+        renamed = None
+        if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
+            renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
+        self.write_local(loc, op.live)
+        self.emit(f"{loc} = {rhs}")
+        self.written_so_far.add(r)
+        if renamed is not None:
+            self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2]]
+
+    def gen_mem(self, op, k, ip, load):
+        seg, size = op.aux
+        off = self.val(op.args[0])
+        a = off
+        if not _atomic(off):
+            a = self.new_local("a")
+            self.emit(f"{a} = {off}")
+        p = self.new_local("p")
+        lin = f"B{seg} + {a}"
+        if self.amask < (1 << 33):
+            lin = f"({lin}) & {self.amask}"
+        lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
+        cond = f"{lim} or ({p} := {lin}) > {self.ram_size - size}"
+        if not load:
+            cond += f" or CP[{p} >> 12]"
+            if size > 1:
+                cond += f" or CP[({p} + {size - 1}) >> 12]"
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.stub(BAIL, k, str(ip))
+        self.restore(snap)
+        self.ind -= 1
+        if load:
+            t = op.out
+            self.emit(f"t{t.id} = U{size}(MM, {p})[0]")
+            self.names[t.id] = f"t{t.id}"
+        else:
+            self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+
+
+def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):
+    """Python source of the block function, and its exits."""
+    g = PyCodegen(block, amask, ram_size, loop, name)
+    src = g.generate()
+    return src, g.exits

@@ -1,0 +1,168 @@
+"""The IR optimiser (QEMU's ``tcg/optimize.c`` and liveness pass, in small).
+
+Passes, in order:
+
+1. **constant and copy propagation**: ``mov`` is replaced by its source;
+   a pure op whose inputs became constants is folded (the builder's own
+   folding rules, :func:`emu.ir.builder.fold`);
+2. **dead CF folds**: ``foldcf`` (INC/DEC keeping CF in ``fl``) is dropped
+   when no later reader can observe fl's CF bit -- that bit only shows
+   through the record while ``cc_op`` is INC, DEC or EFLAGS (or unknown).
+   Like QEMU's dead ``cc_src``, the internal ``fl`` may then differ from the
+   interpreter's; the architectural RFLAGS never does;
+3. **dead flag records**: a ``setcc``/``setccop``/``setfl`` whose fields
+   are all overwritten before anything reads them is removed.  Readers are
+   ``getcc`` and every place the block can leave -- side exits, helper
+   calls, and memory accesses that may bail -- since the live lazy state
+   is written back there, so an exception or a helper sees exact flags;
+4. **dead code**: pure ops whose results are unused are removed.
+
+Each op is annotated with ``live``: the lazy-record fields live after it
+(code generation uses it to avoid materialising dead flag values).
+"""
+
+from __future__ import annotations
+
+from ..isa.x86 import flags as F
+from .builder import PURE_CALLS, fold
+from .ir import IRBlock, Temp
+from .opcodes import BAIL, CC_FIELDS, EXIT, OPCODES
+
+ALL = frozenset(CC_FIELDS)
+RECORD = frozenset(("op", "res", "a", "b", "size"))
+# cc_op values under which fl's arithmetic bits do not show in RFLAGS
+CF_HIDDEN = frozenset((F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES))
+
+
+def propagate(block: IRBlock) -> None:
+    """Constant and copy propagation, folding as it goes."""
+    rep = {}
+
+    def sub(v):
+        if isinstance(v, Temp):
+            return rep.get(v.id, v)
+        return v
+
+    out = []
+    for op in block.ops:
+        op.args = [sub(a) for a in op.args]
+        d = OPCODES[op.name]
+        if op.name == "mov":
+            rep[op.out.id] = op.args[0]
+            continue
+        if d.pure and op.out is not None:
+            v = None
+            if len(op.args) == 2 and op.name not in ("call",):
+                v = fold(op.name, op.args[0], op.args[1])
+            elif op.name == "select" and not isinstance(op.args[0], Temp):
+                v = op.args[1] if op.args[0] else op.args[2]
+            elif op.name in ("not", "neg") and not isinstance(op.args[0], Temp):
+                v = ~op.args[0] if op.name == "not" else -op.args[0]
+            elif op.name == "call" and not any(isinstance(a, Temp) for a in op.args):
+                v = PURE_CALLS[op.aux[0]][0](*op.args)
+            if v is not None:
+                rep[op.out.id] = v
+                continue
+        out.append(op)
+    block.ops = out
+
+
+def _cc_op_at(block: IRBlock) -> list:
+    """The constant cc_op in force after each op (None: unknown)."""
+    cur = None
+    res = []
+    for op in block.ops:
+        if op.name == "setcc" or op.name == "setccop":
+            v = op.args[0]
+            cur = v if isinstance(v, int) else None
+        res.append(cur)
+    return res
+
+
+def _reads_all(op) -> bool:
+    d = OPCODES[op.name]
+    return EXIT in d.flags or BAIL in d.flags
+
+
+def dead_flags(block: IRBlock) -> None:
+    """Passes 2 and 3 (see the module docstring)."""
+    ops = block.ops
+    ccop = _cc_op_at(block)
+    # pass 2: fl's CF bit liveness, backwards (nothing follows the block's last op)
+    cf_live = False
+    dead = set()
+    for i in range(len(ops) - 1, -1, -1):
+        op = ops[i]
+        n = op.name
+        if _reads_all(op):
+            if ccop[i] not in CF_HIDDEN:
+                cf_live = True
+        elif n == "getcc" and op.aux[0] == "fl":
+            cf_live = True
+        elif n == "setfl":
+            cf_live = False
+        elif n == "foldcf":
+            if not cf_live:
+                dead.add(i)
+            cf_live = False
+    if dead:
+        block.ops = ops = [o for i, o in enumerate(ops) if i not in dead]
+    # pass 3: record field liveness, backwards
+    live = set()
+    keep = []
+    for op in reversed(ops):
+        n = op.name
+        if _reads_all(op):
+            live = set(ALL)
+        elif n == "getcc":
+            live.add(op.aux[0])
+        elif n == "setcc":
+            if not live & RECORD:
+                continue
+            op.live = frozenset(live)
+            live -= RECORD
+            keep.append(op)
+            continue
+        elif n == "setccop":
+            if "op" not in live:
+                continue
+            op.live = frozenset(live)
+            live.discard("op")
+            keep.append(op)
+            continue
+        elif n == "setfl":
+            if "fl" not in live:
+                continue
+            op.live = frozenset(live)
+            live.discard("fl")
+            keep.append(op)
+            continue
+        op.live = frozenset(live)
+        keep.append(op)
+    keep.reverse()
+    block.ops = keep
+    block.live_in = frozenset(live)
+
+
+def dce(block: IRBlock) -> None:
+    """Remove pure ops whose results nobody uses."""
+    used = set()
+    keep = []
+    for op in reversed(block.ops):
+        d = OPCODES[op.name]
+        if d.pure and op.out is not None and op.out.id not in used:
+            continue
+        for a in op.args:
+            if isinstance(a, Temp):
+                used.add(a.id)
+        keep.append(op)
+    keep.reverse()
+    block.ops = keep
+
+
+def optimize(block: IRBlock) -> IRBlock:
+    propagate(block)
+    dce(block)
+    dead_flags(block)
+    dce(block)
+    return block
