@@ -60,7 +60,7 @@ PREFIXES_8086 = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF1, 0xF2, 0xF3))
 PREFIXES_286 = frozenset((0x26, 0x2E, 0x36, 0x3E, 0xF0, 0xF2, 0xF3))
 STRING_OPS = frozenset((0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7,
                         0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF))
-STEP_LIMIT = 1 << 18          # a REP over a full 64 KiB count, with room to spare
+STEP_LIMIT = 1 << 17          # 8086: steps of one REP string instruction (CX < 64 Ki)
 UNSUPPORTED_EXITS = ("INTERNAL_ERROR", "FAIL_ENTRY")
 
 
@@ -173,7 +173,10 @@ class Runner:
                 accel.sync_state()
                 if (s.segs[CS].selector, s.rip) != start:
                     return None
-        why = self._run_until(accel.icount + STEP_LIMIT, stop_on_hlt=True)
+        budget = 16
+        if _is_rep_string(bytes(vec["bytes"]), self.prefixes):
+            budget += vec["initial"]["regs"]["cx"]
+        why = self._run_until(accel.icount + budget, stop_on_hlt=True)
         if why == "HLT":
             return None
         if why is None:
