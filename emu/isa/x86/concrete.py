@@ -176,14 +176,21 @@ class ConcreteOps:
             for i in range(size):
                 v |= self.load(seg, (off + i) & 0xFFFF, 1) << (8 * i)
             return v
-        raise GuestException(12 if seg == SS else 13, 0, f"offset 0x{off:x} beyond the segment limit")
+        raise GuestException(self._limit_vector(seg), 0, f"offset 0x{off:x} beyond the segment limit")
+
+    def _limit_vector(self, seg: int) -> int:
+        """#SS for SS-relative accesses, #GP otherwise -- except that the 286 in
+        real mode reports every limit violation as #GP (SingleStepTests 80286)."""
+        if seg == SS and not (self.model.real_limit_gp and not self.s.cr0 & CR0_PE):
+            return 12
+        return 13
 
     def _limit_store(self, seg, off, size, v):
         if self.model.seg_wrap:
             for i in range(size):
                 self.store(seg, (off + i) & 0xFFFF, 1, (v >> (8 * i)) & 0xFF)
             return
-        raise GuestException(12 if seg == SS else 13, 0, f"offset 0x{off:x} beyond the segment limit")
+        raise GuestException(self._limit_vector(seg), 0, f"offset 0x{off:x} beyond the segment limit")
 
     def read_lin(self, lin: int, size: int, fetch: bool = False) -> int:
         """Read at a linear address (paging and page-crossing handled)."""

@@ -145,7 +145,10 @@ class Decoder:
         self.default_size = 4 if long64 else default_size
         self.long64 = long64
         self.registry = registry
-        self.max_len = 15 if model != "8086" else 64
+        from .models import get_model
+        cpu = get_model(model)
+        self.max_len = cpu.max_insn_len      # 10 on the 286 (iAPX 286 PRM §B), 15 later
+        self.seg_regs = cpu.seg_reg_count
         self.undefined = None
 
     def decode(self, fetch, ip: int) -> Insn:
@@ -167,7 +170,7 @@ class Decoder:
         opsz_prefix = False
         while True:
             if pos >= self.max_len:
-                raise GuestException(13, 0, "instruction longer than 15 bytes")
+                raise GuestException(13, 0, f"instruction longer than {self.max_len} bytes")
             b = fetch(pos)
             pos += 1
             e = t.one[b]
@@ -281,8 +284,10 @@ class Decoder:
                     n = reg_field | (8 if rex & 4 else 0)
                     ops.append(self._reg(n, sz, rex))
                 elif k == "S":
-                    if reg_field > 5:
-                        raise GuestException(6, None, "no such segment register")
+                    if reg_field >= self.seg_regs:
+                        if self.model != "8086":
+                            raise GuestException(6, None, "no such segment register")
+                        reg_field &= 3       # the 8086 ignores bit 2 of the field
                     ops.append(SegReg(reg_field))
                 elif k == "C" or k == "D":
                     n = reg_field | (8 if rex & 4 else 0)
@@ -339,7 +344,7 @@ class Decoder:
         if not size:
             size = osize
         if pos > self.max_len:
-            raise GuestException(13, 0, "instruction longer than 15 bytes")
+            raise GuestException(13, 0, f"instruction longer than {self.max_len} bytes")
         insn.size = size
         insn.length = pos
         insn.ip = ip

@@ -31,16 +31,21 @@ class CpuModel:
     # multiply/divide quirks (semantics/muldiv.py)
     idiv_rejects_min: bool = False   # IDIV #DE on the most negative quotient (8086)
     rep_negates_imul_idiv: bool = False   # a REP prefix negates the IMUL/IDIV result (8086)
+    # real-mode segment and fault quirks (concrete.py, decode.py, semantics/string.py)
+    real_limit_gp: bool = False      # a real-mode limit violation is #GP even on SS (286)
+    string_fault_late: bool = False  # a string op's pointers advance before its fault (286)
+    seg_reg_count: int = 6           # segment registers ModR/M reg can name (4 before the 386)
 
 
 MODELS = {
     "8086": CpuModel("8086", 86, flags_set=0xF002, flags_writable=0x0FD5, shift_mask=0xFF,
                      push_sp_new=True, fault_pushes_next_ip=True, addr_mask=0xFFFFF,
                      has_ud=False, seg_wrap=True, max_insn_len=64,
-                     idiv_rejects_min=True, rep_negates_imul_idiv=True),
+                     idiv_rejects_min=True, rep_negates_imul_idiv=True, seg_reg_count=4),
     "286": CpuModel("286", 286, flags_set=0x0002, flags_writable=0x0FD5, shift_mask=0x1F,
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFF,
-                    has_ud=True, seg_wrap=False, max_insn_len=15),
+                    has_ud=True, seg_wrap=False, max_insn_len=10,
+                    real_limit_gp=True, string_fault_late=True, seg_reg_count=4),
     "max": CpuModel("max", 686, flags_set=0x0002, flags_writable=0x277FD5, shift_mask=0x1F,
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFFFFFFFFF,
                     has_ud=True, seg_wrap=False, max_insn_len=15),

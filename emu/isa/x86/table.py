@@ -244,14 +244,14 @@ D3/7 SAR_CL Ev,CL
 D4 AAM Ib i64
 D5 AAD Ib i64
 D7 XLAT -
-D8 ESC - modrm
-D9 ESC - modrm
-DA ESC - modrm
-DB ESC - modrm
-DC ESC - modrm
-DD ESC - modrm
-DE ESC - modrm
-DF ESC - modrm
+D8 ESC Ew
+D9 ESC Ew
+DA ESC Ew
+DB ESC Ew
+DC ESC Ew
+DD ESC Ew
+DE ESC Ew
+DF ESC Ew
 E0 LOOPNE Jb
 E1 LOOPE Jb
 E2 LOOP Jb

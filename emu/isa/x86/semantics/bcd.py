@@ -66,6 +66,8 @@ def das(ops, i):
     if (al & 0xF) > 9 or af:
         r = al - 6
         new_af = True
+        # the 286 keeps the borrow of the low adjust in CF (AL < 6 with AF set)
+        new_cf = ops.model.level >= 286 and r < 0
     limit = 0x9F if (ops.model.level == 86 and af) else 0x99
     if old > limit or cf:
         r -= 0x60

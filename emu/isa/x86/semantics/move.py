@@ -43,9 +43,33 @@ def xchg(ops, i):
     ops.write(i.ops[1], a)
 
 
-@sem("NOP", "NOP_EV", "WAIT", "ESC")
+@sem("NOP", "NOP_EV", "WAIT")
 def nop(ops, i):
-    """NOP; WAIT (no FPU to wait for); ESC on a machine with no x87 only decodes its ModR/M."""
+    """NOP; WAIT (no FPU to wait for)."""
+
+
+# x87 memory operand sizes by ESC opcode (and ModR/M reg where they differ),
+# SDM Vol. 1 §8.1 / Vol. 2 "FLD", "FSTENV", "FSAVE"; 16-bit environment forms.
+_ESC_SIZE = {0xD8: 4, 0xDA: 4, 0xDC: 8, 0xDE: 2}
+_ESC_GROUP_SIZE = {0xD9: (4, 4, 4, 4, 14, 2, 14, 2), 0xDB: (4, 4, 4, 4, 2, 10, 2, 10),
+                   0xDD: (8, 8, 8, 8, 94, 2, 94, 2), 0xDF: (2, 2, 2, 2, 10, 8, 10, 8)}
+
+
+@sem("ESC", helper=True)
+def esc(ops, i):
+    """ESC 0-7 (D8-DF) with no x87 fitted: only the ModR/M is decoded
+    (8086 Family User's Manual §2.7 "ESC").  The 286 still checks a memory
+    operand against the segment limit: one beyond it raises #GP(13) (iAPX 286
+    PRM §B; SingleStepTests 80286 D8 vectors)."""
+    if ops.model.level < 286:
+        return
+    for o in i.ops:
+        if o.kind == MEM:
+            sizes = _ESC_GROUP_SIZE.get(i.opcode)
+            size = sizes[i.reg] if sizes else _ESC_SIZE.get(i.opcode, 2)
+            off = ops.ea(o)
+            if off + size - 1 > ops.segs[o.seg].limit:
+                ops.raise_exc(13, 0, "x87 operand beyond the segment limit")
 
 
 @sem("LEA")

@@ -12,7 +12,13 @@ count ran out (or, for CMPS/SCAS, the REPE/REPNE condition ended it), IP is
 set back to the instruction (``ops.jump(i.ip)``, the first prefix), so an
 interrupt or single-step can come between iterations exactly as on the chip.
 
-Model facts: on the 8086 and 286 the F2 (REPNE) prefix repeats MOVS, LODS,
+Model facts: on the 286 a segment-limit fault (a word at offset 0xFFFF) is
+taken only after the microcode has advanced the pointers: a faulting source
+read has already advanced rSI (MOVS, LODS, OUTS) or rSI and rDI (CMPS,
+which reads ES:rDI first); a faulting destination access has advanced both,
+and under REP rCX has been decremented too (twice by INS; not by the CMPS
+rDI read) (``model.string_fault_late``,
+found in the SingleStepTests 80286 vectors).  On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS, LODS,
 STOS, INS and OUTS just as F3 does (the Z test is only made by CMPS/SCAS).
 All of these run on concrete values (``helper=True``): their loop and I/O
 are run-time control flow.
@@ -21,6 +27,7 @@ are run-time control flow.
 from .. import flags as F
 from ..flags import CC_SUB, MASK
 from ..state import DS, ES
+from ...ops import GuestException
 from . import sem
 
 RSI, RDI, RCX, RAX, RDX = 6, 7, 1, 0, 2
@@ -36,6 +43,20 @@ def _step(ops, i):
 def _advance(ops, i, reg, step):
     a = i.asize
     ops.set_reg(reg, a, (ops.get_reg(reg, a) + step) & MASK[a])
+
+
+def _access(ops, i, fn, regs, step, counts=1):
+    """Do one memory access; on a fault, first advance ``regs`` (and, under
+    REP, take ``counts`` off rCX) if the model takes string faults late (286)."""
+    try:
+        return fn()
+    except GuestException:
+        if ops.model.string_fault_late:
+            for r in regs:
+                _advance(ops, i, r, step)
+            if i.rep and counts:
+                ops.set_reg(RCX, i.asize, (ops.get_reg(RCX, i.asize) - counts) & MASK[i.asize])
+        raise
 
 
 def _src_seg(i):
@@ -68,8 +89,10 @@ def movs(ops, i):
     """MOVS m8/m16/m32, m8/m16/m32 (MOVSB/MOVSW/MOVSD): ES:[rDI] = seg:[rSI]."""
     def body():
         step = _step(ops, i)
-        v = ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size)
-        ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v)
+        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
+                    (RSI,), step)
+        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v),
+                (RSI, RDI), step)
         _advance(ops, i, RSI, step)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
@@ -80,8 +103,11 @@ def cmps(ops, i):
     """CMPS m8/m16/m32, m8/m16/m32: flags of seg:[rSI] - ES:[rDI]."""
     def body():
         step = _step(ops, i)
-        a = ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size)
-        b = ops.load(ES, ops.get_reg(RDI, i.asize), i.size)
+        # the 286 reads ES:[rDI] first: its fault has advanced rDI only
+        b = _access(ops, i, lambda: ops.load(ES, ops.get_reg(RDI, i.asize), i.size),
+                    (RDI,), step, counts=0)
+        a = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
+                    (RSI, RDI), step)
         ops.set_cc(CC_SUB, (a - b) & MASK[i.size], a, b, i.size)
         _advance(ops, i, RSI, step)
         _advance(ops, i, RDI, step)
@@ -94,7 +120,7 @@ def scas(ops, i):
     def body():
         step = _step(ops, i)
         a = ops.get_reg(RAX, i.size)
-        b = ops.load(ES, ops.get_reg(RDI, i.asize), i.size)
+        b = _access(ops, i, lambda: ops.load(ES, ops.get_reg(RDI, i.asize), i.size), (RDI,), step)
         ops.set_cc(CC_SUB, (a - b) & MASK[i.size], a, b, i.size)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body, compare=True)
@@ -105,7 +131,8 @@ def lods(ops, i):
     """LODS m8/m16/m32: AL/AX/EAX = seg:[rSI]."""
     def body():
         step = _step(ops, i)
-        v = ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size)
+        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
+                    (RSI,), step)
         ops.set_reg(RAX, i.size, v)
         _advance(ops, i, RSI, step)
     _repeat(ops, i, body)
@@ -116,7 +143,8 @@ def stos(ops, i):
     """STOS m8/m16/m32: ES:[rDI] = AL/AX/EAX."""
     def body():
         step = _step(ops, i)
-        ops.store(ES, ops.get_reg(RDI, i.asize), i.size, ops.get_reg(RAX, i.size))
+        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size,
+                                          ops.get_reg(RAX, i.size)), (RDI,), step)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
 
@@ -128,7 +156,9 @@ def ins(ops, i):
     def body():
         step = _step(ops, i)
         v = ops.port_in(ops.get_reg(RDX, 2), i.size)
-        ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v)
+        # the 286 has already counted the next iteration: rCX drops by 2
+        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v), (RDI,), step,
+                counts=2)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
 
@@ -138,7 +168,8 @@ def outs(ops, i):
     """OUTS DX, m8/m16/m32: port DX = seg:[rSI]."""
     def body():
         step = _step(ops, i)
-        v = ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size)
+        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
+                    (RSI,), step)
         ops.port_out(ops.get_reg(RDX, 2), i.size, v)
         _advance(ops, i, RSI, step)
     _repeat(ops, i, body)
