@@ -352,8 +352,8 @@ def run_dir(path: str, cpu: str = "8086", accel: str = "interp", files=None, lim
     "skipped_ids", "skip_reason"}}}``; ``passed + failed + unsupported +
     skipped == total``.
     """
-    meta = load_metadata(path)
     names = vector_files(path)
+    meta = load_metadata(path)
     if files is not None:
         want = {f if f.endswith(".json.gz") else f + ".json.gz" for f in files}
         missing = want - set(names)
