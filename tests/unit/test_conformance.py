@@ -20,7 +20,8 @@ def vec(code, regs=None, final=None, ram=(), final_ram=(), num=0):
     r.update(regs or {})
     mem = [[LIN + k, b] for k, b in enumerate(code)] + [list(p) for p in ram]
     return {"name": "t", "bytes": list(code), "test_num": num,
-            "initial": {"regs": r, "ram": mem}, "final": {"regs": final or {}, "ram": [list(p) for p in final_ram]}}
+            "initial": {"regs": r, "ram": mem},
+            "final": {"regs": final or {}, "ram": [list(p) for p in final_ram]}}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,8 @@ def test_286_vector_that_never_halts_fails(r286):
 def test_internal_error_exit_is_unsupported_not_failed(monkeypatch):
     runner = C.Runner("8086")
     try:
-        monkeypatch.setattr(runner.accel, "run", lambda budget: InternalErrorExit("EMULATION", "cannot"))
+        monkeypatch.setattr(runner.accel, "run",
+                            lambda budget: InternalErrorExit("EMULATION", "cannot"))
         verdict, diffs = runner.run_vector(vec([0x90], {}, {"ip": IP_ + 1}), 0xFFFF)
         assert verdict == "unsupported"
         assert "INTERNAL_ERROR" in diffs[0]

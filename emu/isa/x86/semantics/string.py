@@ -17,9 +17,9 @@ taken only after the microcode has advanced the pointers: a faulting source
 read has already advanced rSI (MOVS, LODS, OUTS) or rSI and rDI (CMPS,
 which reads ES:rDI first); a faulting destination access has advanced both,
 and under REP rCX has been decremented too (twice by INS; not by the CMPS
-rDI read) (``model.string_fault_late``,
-found in the SingleStepTests 80286 vectors).  On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS, LODS,
-STOS, INS and OUTS just as F3 does (the Z test is only made by CMPS/SCAS).
+rDI read).  That is ``model.string_fault_late``, found in the SingleStepTests
+80286 vectors.  On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS,
+LODS, STOS, INS and OUTS just as F3 does (only CMPS/SCAS test ZF).
 All of these run on concrete values (``helper=True``): their loop and I/O
 are run-time control flow.
 """
