@@ -3,11 +3,15 @@
 The very same buffer is handed to KVM (``KVM_SET_USER_MEMORY_REGION``) and to
 unicorn (``mem_map_ptr``), so switching backends copies nothing.
 
-RAM also remembers which 4 KiB pages hold code that a software engine has
-decoded or translated (``code_pages``).  A write into such a page, made
-through :meth:`Ram.write`, calls every registered invalidation listener, so
-self-modifying code works on the interpreter's decode cache and on the
-translator's block cache alike.  Engines that write RAM behind our back
+RAM also remembers where code is that a software engine has decoded or
+translated: ``code_pages`` flags 4 KiB pages, and ``code_map`` flags 64-byte
+granules inside them.  A write that touches a code *granule* drops the
+code of that whole page: every registered invalidation listener is called
+with the page number, so self-modifying code works on the interpreter's
+decode cache and on the translator's block cache alike.  The granules keep
+ordinary data writes that merely share a page with code -- a stack just
+below a boot sector at 0x7C00 -- from throwing the code away (QEMU keeps a
+per-page bitmap of code bytes for the same reason).  Engines that write RAM behind our back
 (KVM, unicorn) make the Machine flush those caches when it switches engine.
 """
 
@@ -20,6 +24,8 @@ import numpy as np
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
+GRANULE_SHIFT = 6          # code_map: one flag per 64 bytes
+GRANULES_PER_PAGE = 1 << (PAGE_SHIFT - GRANULE_SHIFT)
 
 _UNPACK = {1: struct.Struct("<B"), 2: struct.Struct("<H"),
            4: struct.Struct("<I"), 8: struct.Struct("<Q")}
@@ -37,6 +43,7 @@ class Ram:
                             prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.view = np.frombuffer(self.mm, dtype=np.uint8)
         self.code_pages = bytearray(size >> PAGE_SHIFT)
+        self.code_map = bytearray(size >> GRANULE_SHIFT)
         self._listeners = []
 
     # -- bulk access (loaders, debuggers, conformance) -----------------------
@@ -67,8 +74,8 @@ class Ram:
     def write(self, addr: int, size: int, value: int) -> None:
         a = addr - self.base
         _UNPACK[size].pack_into(self.mm, a, value)
-        cp = self.code_pages
-        if cp[a >> PAGE_SHIFT] or cp[(a + size - 1) >> PAGE_SHIFT]:
+        cm = self.code_map
+        if cm[a >> GRANULE_SHIFT] or cm[(a + size - 1) >> GRANULE_SHIFT]:
             self.invalidate_range(addr, size)
 
     # -- code-page tracking -----------------------------------------------------
@@ -80,28 +87,46 @@ class Ram:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def mark_code(self, addr: int) -> None:
+    def mark_code(self, addr: int, length: int = 1) -> None:
+        """Bytes [addr, addr+length) hold decoded or translated code."""
         a = addr - self.base
-        if 0 <= a < self.size:
-            self.code_pages[a >> PAGE_SHIFT] = 1
+        end = min(a + length, self.size)
+        if a < 0 or a >= end:
+            return
+        cm = self.code_map
+        for g in range(a >> GRANULE_SHIFT, ((end - 1) >> GRANULE_SHIFT) + 1):
+            cm[g] = 1
+        for page in range(a >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            self.code_pages[page] = 1
 
     def invalidate_range(self, addr: int, size: int) -> None:
-        a = addr - self.base
-        first = max(a, 0) >> PAGE_SHIFT
-        last = min(a + size - 1, self.size - 1) >> PAGE_SHIFT
-        cp = self.code_pages
-        for page in range(first, last + 1):
-            if cp[page]:
-                cp[page] = 0
-                for fn in self._listeners:
-                    fn(page + (self.base >> PAGE_SHIFT))
+        """A write to [addr, addr+size): drop the code of every page in which
+        it touched a code granule."""
+        a = max(addr - self.base, 0)
+        end = min(addr - self.base + size, self.size)
+        if a >= end:
+            return
+        cm = self.code_map
+        first, last = a >> GRANULE_SHIFT, (end - 1) >> GRANULE_SHIFT
+        if not any(cm[first:last + 1]):
+            return
+        for page in range(a >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
+            g0 = page * GRANULES_PER_PAGE
+            lo, hi = max(first, g0), min(last, g0 + GRANULES_PER_PAGE - 1)
+            if lo <= hi and any(cm[lo:hi + 1]):
+                self._drop_page(page)
+
+    def _drop_page(self, page: int) -> None:
+        g0 = page * GRANULES_PER_PAGE
+        self.code_map[g0:g0 + GRANULES_PER_PAGE] = bytes(GRANULES_PER_PAGE)
+        self.code_pages[page] = 0
+        for fn in self._listeners:
+            fn(page + (self.base >> PAGE_SHIFT))
 
     def invalidate_all(self) -> None:
         for page in range(len(self.code_pages)):
             if self.code_pages[page]:
-                self.code_pages[page] = 0
-                for fn in self._listeners:
-                    fn(page + (self.base >> PAGE_SHIFT))
+                self._drop_page(page)
 
     def host_address(self) -> int:
         """Host virtual address of the buffer (for KVM and unicorn)."""

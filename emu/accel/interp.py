@@ -110,7 +110,7 @@ class X86Core:
         for a in {lin, lin + insn.length - 1}:
             pa = a & ops.amask if ops.translate is None else ops.translate(a, False, True)
             if ram.contains(pa):
-                ram.mark_code(pa)
+                ram.mark_code(pa, 1)
                 self.page_index.setdefault((pa - ram.base) >> 12, []).append((self.cache, lin))
         self.cache[lin] = insn
         return insn

@@ -45,7 +45,7 @@ class ConcreteOps:
         self.ram = ram
         self.mm = ram.mm
         self.ram_size = ram.size
-        self.code_pages = ram.code_pages
+        self.code_map = ram.code_map        # 64-byte code granules (see emu.memory)
         self.mmio = mmio                 # Bus or None; only used to know what is mapped
         self.amask = model.addr_mask
         self.pending_exits = []          # writes to hand to the Machine after this insn
@@ -163,8 +163,8 @@ class ConcreteOps:
             pa = lin & self.amask
             if pa + size <= self.ram_size:
                 _PACK[size](self.mm, pa, v & MASK[size])
-                cp = self.code_pages
-                if cp[pa >> 12] or cp[(pa + size - 1) >> 12]:
+                cm = self.code_map
+                if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
                     self.ram.invalidate_range(pa, size)
                 return
         self.write_lin(lin, size, v)
@@ -238,8 +238,8 @@ class ConcreteOps:
         v &= MASK[size]
         if pa + size <= self.ram_size:
             _PACK[size](self.mm, pa, v)
-            cp = self.code_pages
-            if cp[pa >> 12] or cp[(pa + size - 1) >> 12]:
+            cm = self.code_map
+            if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
                 self.ram.invalidate_range(pa, size)
             return
         if pa < self.ram_size:
