@@ -165,9 +165,9 @@ class PyCodegen:
         if k[0] != "expr":
             return
         loc = "cc_" + f
+        self.know[f] = ("local",)       # its own old value is read by the assignment itself
         self.write_local(loc)
         self.emit(f"{loc} = {k[1]}")
-        self.know[f] = ("local",)
 
     def cc_expr(self, f):
         k = self.know[f]
@@ -384,9 +384,9 @@ class PyCodegen:
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
         cond = f"{lim} or ({p} := {lin}) > {self.ram_size - size}"
         if not load:
-            cond += f" or CP[{p} >> 12]"
+            cond += f" or CP[{p} >> 6]"
             if size > 1:
-                cond += f" or CP[({p} + {size - 1}) >> 12]"
+                cond += f" or CP[({p} + {size - 1}) >> 6]"
         self.emit(f"if {cond}:")
         self.ind += 1
         snap = self.snapshot()
