@@ -463,7 +463,8 @@ def main(argv=None) -> int:
 def _report_error(e) -> int:
     from .loader import ImageError
     from .accel.base import AccelUnavailable
-    if isinstance(e, (ImageError, AccelUnavailable)):
+    from .conformance import VectorError
+    if isinstance(e, (ImageError, AccelUnavailable, VectorError)):
         print(f"emu: error: {e}", file=sys.stderr)
         return STATUS_ERROR
     if isinstance(e, ValueError):

@@ -147,3 +147,27 @@ handler:
     assert "int: vector 0x20 (interrupt), return to 0x7c12" in text
     assert "IN: 0x00007c16:  iret" in text
     assert "ip=7c16" in text          # the state before the handler's first instruction
+
+
+def test_conformance_on_a_directory_without_vectors(tmp_path):
+    line = one_line_error(emu("conformance", str(tmp_path)))
+    assert "metadata.json" in line
+
+
+def test_conformance_json_shape():
+    shared = os.environ.get("KASOU_SHARED", os.path.join(REPO, "..", "shared"))
+    r = emu("conformance", os.path.join(shared, "conformance", "80286", "v1_real_mode"),
+            "--cpu", "286", "--files", "04.json.gz,F6.6.json.gz", "--json")
+    import json
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0
+    assert doc["total"] == 400 and doc["passed"] == 400 and doc["failed"] == 0
+    assert set(doc["files"]) == {"04.json.gz", "F6.6.json.gz"}
+    assert doc["files"]["F6.6.json.gz"]["failed_ids"] == []
+
+
+def test_coverage_lists_gaps():
+    r = emu("coverage", "-cpu", "max")
+    assert r.returncode == 0
+    assert b"encodings without semantics" in r.stdout
+    assert b"ARPL" in r.stdout          # a protected-mode-only instruction not modelled yet
