@@ -115,6 +115,22 @@ def _is_hlt(code: bytes) -> bool:
     return False
 
 
+def _prefixes(code: bytes) -> bytes:
+    """The legacy (and REX) prefix bytes at the start of ``code``."""
+    n = 0
+    while n < len(code) and (code[n] in _PREFIXES or code[n] & 0xF0 == 0x40):
+        n += 1
+    return code[:n]
+
+
+def _is_rep_string(code: bytes) -> bool:
+    pre = _prefixes(code)
+    if 0xF2 not in pre and 0xF3 not in pre:
+        return False
+    op = code[len(pre)] if len(pre) < len(code) else 0
+    return op in (0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF)
+
+
 def _seg_flags(seg: Segment) -> int:
     """Access-rights word of a descriptor (bits 8-23 of its high dword, >> 8)."""
     return (seg.type | seg.s << 4 | seg.dpl << 5 | seg.present << 7 | seg.avl << 12
@@ -150,6 +166,7 @@ class UnicornAccel(Accelerator):
         self._resume_bp = None
         self._skip_bp = None
         self._block_cache = {}       # (addr, size) -> linear addresses of its instructions
+        self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self._mmio_high = set()
         self.blocks = 0
         self._reset_run()
@@ -185,6 +202,7 @@ class UnicornAccel(Accelerator):
         md_mode = capstone.CS_MODE_64 if mode == uc_mod.UC_MODE_64 else capstone.CS_MODE_16
         self._md = capstone.Cs(capstone.CS_ARCH_X86, md_mode)
         self._block_cache = {}
+        self._rep_blocks = {}
 
     def _close_uc(self) -> None:
         uc, self.uc = self.uc, None
@@ -199,7 +217,9 @@ class UnicornAccel(Accelerator):
 
     # -- the Accelerator contract ------------------------------------------------------------
     def state_changed(self) -> None:
+        # machine.cpu is authoritative now (callers sync_state() before editing it)
         self._load_pending = True
+        self._uc_ahead = False
 
     def sync_state(self) -> None:
         if self._uc_ahead:
@@ -269,6 +289,7 @@ class UnicornAccel(Accelerator):
         self._stop = None            # (AFTER|BEFORE, linear address) if a hook stopped unicorn
         self._stop_exit = None       # the exit to return for that stop
         self._irq_stop = False
+        self._rep_done = None        # (addr, size): stopped on a finished REP's extra entry
 
     def _run_chunk(self, count: int, resume_bp):
         """Run at most ``count`` instructions; returns (exit or None, retired)."""
@@ -282,6 +303,8 @@ class UnicornAccel(Accelerator):
         except uc_mod.UcError as e:
             err = e
         n = self._counted + self._partial(err)
+        if self._rep_done is not None and err is None and self._pc() == self._rep_done[0]:
+            self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
         ex = self._stop_exit
         if err is not None:
             return self._error_exit(err, n)
@@ -292,10 +315,9 @@ class UnicornAccel(Accelerator):
         if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
             self.machine.cpu.halted = True
             return HltExit(), n
-        if n >= count:
-            return None, n
-        return InternalErrorExit("EMULATION", f"unicorn stopped at 0x{self._pc():x} for no known reason",
-                                 pc=self._pc()), n
+        # unicorn's count ran out (it also counts the extra entry of a finished
+        # REP, so n may be short of count: run() asks for the rest)
+        return None, n
 
     def _partial(self, err) -> int:
         """Instructions of the current block that ran before unicorn stopped."""
@@ -311,6 +333,13 @@ class UnicornAccel(Accelerator):
         if pc in tb:
             return tb.index(pc)
         return len(tb)
+
+    def _set_ip_delta(self, delta: int) -> None:
+        if self.uc_mode == uc_mod.UC_MODE_64:
+            rid = X.UC_X86_REG_RIP
+        else:
+            rid = X.UC_X86_REG_EIP
+        self.uc.reg_write(rid, self.uc.reg_read(rid) + delta)
 
     def _pc_in_tb(self) -> bool:
         return self._pc() in self._tb
@@ -337,8 +366,19 @@ class UnicornAccel(Accelerator):
 
     # -- hooks ----------------------------------------------------------------------------
     def _hook_block(self, uc, addr, size, _ud):
-        self._counted += len(self._tb)
+        prev = self._tb
+        self._counted += len(prev)
         self.blocks += 1
+        self._rep_done = None
+        rep = self._rep_blocks.get(addr)
+        if rep is not None and prev and prev[-1] == addr and rep[0] == size:
+            # QEMU runs REP string instructions one iteration per block entry and
+            # re-enters once more to find (E)CX zero; that entry is not an
+            # iteration (the interpreter moves IP on after the last one)
+            if not uc.reg_read(X.UC_X86_REG_ECX) & rep[1]:
+                self._tb = ()
+                self._rep_done = (addr, size)
+                return
         tb = self._block_cache.get((addr, size))
         if tb is None:
             tb = self._decode_block(addr, size)
@@ -348,9 +388,13 @@ class UnicornAccel(Accelerator):
         code = bytes(self.uc.mem_read(addr, size))
         md = self._md_for_cs()
         ip = self.uc.reg_read(X.UC_X86_REG_RIP if self.uc_mode == uc_mod.UC_MODE_64 else X.UC_X86_REG_EIP)
-        tb = tuple(addr + i.address - ip for i in md.disasm(code, ip))
+        insns = list(md.disasm(code, ip))
+        tb = tuple(addr + i.address - ip for i in insns)
         if not tb or tb[-1] >= addr + size:
             tb = (addr,)
+        elif len(insns) == 1 and _is_rep_string(code):
+            asize = 4 if (md.mode != capstone.CS_MODE_16) != (0x67 in _prefixes(code)) else 2
+            self._rep_blocks[addr] = (size, (1 << (8 * asize)) - 1)
         self._block_cache[(addr, size)] = tb
         return tb
 
@@ -501,9 +545,7 @@ class UnicornAccel(Accelerator):
         return None
 
     def _deliver_fault(self, vector: int, pc: int):
-        ex = self._deliver(vector, pc, True)
-        self._uc_ahead = True
-        return ex
+        return self._deliver(vector, pc, True)
 
     def _take_irq(self) -> None:
         vector = self.irq_ack()
@@ -517,7 +559,6 @@ class UnicornAccel(Accelerator):
         self.uc.ctl_remove_cache(max(s.segs[2].base + s.regs[4] - 16, 0),
                                  s.segs[2].base + s.regs[4] + 32)
         self._put_state()
-        self._uc_ahead = True
 
     def _if_set(self) -> bool:
         if self._uc_ahead:
@@ -604,7 +645,6 @@ class UnicornAccel(Accelerator):
         else:
             uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
         self._load_pending = False
-        self._uc_ahead = False
 
     def _get_state(self) -> None:
         """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
