@@ -360,6 +360,9 @@ class Translator(Accelerator):
                         hits += 1
                         tb = nxt
                         continue
+                    if bps:                  # the slow path checks breakpoints
+                        tb = None
+                        continue
                     prev = tb
                     counters["lookups"] += 1
                     tb = self.tb_find(x.target, one)

@@ -1,0 +1,491 @@
+"""The translator against the interpreter: same UART output, exit status,
+icount, exit counts and final canonical state, on guests chosen to exercise
+what a translator can get wrong -- chaining, self-modifying code (in the
+running block and in a block already chained to), loops across a page
+boundary, faults in the middle of a block, the instruction budget -- and on
+random instruction sequences (hypothesis), in lockstep."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from keystone import KS_ARCH_X86, KS_MODE_16, Ks
+
+from emu.machine import Machine
+
+LOAD = 0x7C00
+EXIT = """
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+def asm(src: str, addr: int = LOAD) -> bytes:
+    code, _ = Ks(KS_ARCH_X86, KS_MODE_16).asm(src, addr)
+    return bytes(code)
+
+
+def run(accel, image, limit=5_000_000, setup=None, **kw):
+    m = Machine(accel=accel, **kw)
+    m.load_image(image)
+    if setup is not None:
+        setup(m)
+        m.accel.state_changed()
+    r = m.run(icount_limit=limit)
+    return m, r
+
+
+def same(image, limit=5_000_000, setup=None, **kw):
+    """Run on both engines; assert everything observable is identical."""
+    mi, ri = run("interp", image, limit, setup, **kw)
+    mt, rt = run("tcg", image, limit, setup, **kw)
+    assert mt.serial_output() == mi.serial_output()
+    assert (rt.reason, rt.status) == (ri.reason, ri.status), (rt.message, ri.message)
+    assert rt.icount == ri.icount
+    assert rt.stats.by_key == ri.stats.by_key
+    si, stt = mi.cpu.snapshot(), mt.cpu.snapshot()
+    assert stt == si, {k: (si[k], stt[k]) for k in si if si[k] != stt[k]}
+    assert mt.ram.read_bytes(0, 0x20000) == mi.ram.read_bytes(0, 0x20000)
+    return mt, rt
+
+
+INTLOOP = """
+    mov bx, 0
+outer:
+    xor cx, cx
+    xor ax, ax
+l1: add ax, cx
+    inc cx
+    cmp cx, 5000
+    jne l1
+    inc bx
+    cmp bx, 3
+    jne outer
+    mov dx, 0x3f8
+    mov al, ah
+    and al, 0x0f
+    add al, 0x41
+    out dx, al
+""" + EXIT
+
+
+def test_integer_loop():
+    mt, r = same(asm(INTLOOP))
+    ax = sum(range(5000)) & 0xFFFF
+    assert mt.serial_output() == bytes([0x41 + ((ax >> 8) & 0xF)])
+    assert r.status == 1
+    s = mt.accel.stats()
+    assert s["blocks_translated"] < 10 and s["chain_hits"] > 0
+
+
+SIEVE = """
+    xor ax, ax
+    mov ds, ax
+    mov di, 0x1000
+    mov cx, 1000
+fill:
+    mov byte ptr [di], 1
+    inc di
+    loop fill
+    mov si, 2
+outer:
+    mov ax, si
+    mov bx, ax
+    add bx, ax
+    cmp byte ptr [si + 0x1000], 0
+    je next
+mark:
+    cmp bx, 1000
+    jae next
+    mov byte ptr [bx + 0x1000], 0
+    add bx, si
+    jmp mark
+next:
+    inc si
+    cmp si, 1000
+    jb outer
+    xor bx, bx
+    xor cx, cx
+    mov si, 2
+count:
+    mov al, byte ptr [si + 0x1000]
+    add cl, al
+    adc ch, 0
+    inc si
+    cmp si, 1000
+    jb count
+    mov dx, 0x3f8
+    mov al, ch
+    out dx, al
+    mov al, cl
+    out dx, al
+""" + EXIT
+
+
+def test_sieve():
+    mt, _ = same(asm(SIEVE))
+    n = sum(1 for k in range(2, 1000) if all(k % d for d in range(2, int(k ** 0.5) + 1)))
+    assert mt.serial_output() == bytes([n >> 8, n & 0xFF])
+
+
+CRC32 = """
+    xor ax, ax
+    mov ds, ax
+    mov si, 0x7c00
+    mov cx, 256
+    mov eax, 0xffffffff
+nextb:
+    xor al, byte ptr [si]
+    inc si
+    mov dx, 8
+bit:
+    shr eax, 1
+    jnc nox
+    xor eax, 0xedb88320
+nox:
+    dec dx
+    jnz bit
+    loop nextb
+    not eax
+    mov dx, 0x3f8
+    mov cx, 4
+emit:
+    out dx, al
+    shr eax, 8
+    loop emit
+""" + EXIT
+
+
+def test_crc32():
+    image = asm(CRC32)
+    mt, _ = same(image)
+    crc = zlib.crc32((image + bytes(256))[:256])
+    assert mt.serial_output() == crc.to_bytes(4, "little")
+
+
+STRCOPY = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov si, msg
+    mov di, 0x9000
+    mov cx, 6
+    cld
+    rep movsb
+    mov si, 0x9000
+    mov cx, 6
+    mov dx, 0x3f8
+pr: mov al, byte ptr [si]
+    out dx, al
+    inc si
+    loop pr
+""" + EXIT + """
+msg: .byte 0x63, 0x6f, 0x70, 0x69, 0x65, 0x64
+"""
+
+
+def test_string_copy_rep_movsb():
+    mt, _ = same(asm(STRCOPY))
+    assert mt.serial_output() == b"copied"
+
+
+FIB = """
+    mov ax, 15
+    call fib
+    mov dx, 0x3f8
+    out dx, al
+    mov al, ah
+    out dx, al
+    jmp done
+fib:
+    cmp ax, 2
+    jb leaf
+    push ax
+    dec ax
+    call fib
+    pop bx
+    push ax
+    mov ax, bx
+    sub ax, 2
+    call fib
+    pop bx
+    add ax, bx
+leaf:
+    ret
+done:
+""" + EXIT
+
+
+def test_recursive_calls():
+    mt, _ = same(asm(FIB))
+    assert mt.serial_output() == (610).to_bytes(2, "little")
+
+
+SMC_SAME_BLOCK = """
+    xor ax, ax
+    mov ds, ax
+    mov byte ptr [patch + 1], 0x42
+patch:
+    mov al, 0x41
+    mov dx, 0x3f8
+    out dx, al
+""" + EXIT
+
+
+def test_self_modifying_code_in_the_running_block():
+    mt, _ = same(asm(SMC_SAME_BLOCK))
+    assert mt.serial_output() == b"B"          # the patched immediate, not the stale one
+    assert mt.accel.stats()["invalidations"] >= 1
+
+
+SMC_CHAINED = """
+    xor ax, ax
+    mov ds, ax
+    xor bx, bx
+    mov cx, 6
+top:
+    cmp cx, 3
+    jne go
+    mov byte ptr [body + 2], 5
+go:
+    jmp body
+back:
+    loop top
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+    jmp fin
+body:
+    add bl, 1
+    jmp back
+fin:
+""" + EXIT
+
+
+def test_self_modifying_code_in_a_chained_block():
+    mt, _ = same(asm(SMC_CHAINED))
+    assert mt.serial_output() == bytes([3 * 1 + 3 * 5])
+    s = mt.accel.stats()
+    assert s["chain_links"] > 0 and s["invalidations"] >= 1
+
+
+def test_loop_across_a_page_boundary():
+    head = asm("jmp 0x7ff4")
+    body = asm("""
+        xor ax, ax
+        mov cx, 300
+    l:  add ax, cx
+        xor ax, 0x5a5a
+        inc bx
+        add dx, ax
+        dec cx
+        jnz l
+        mov dx, 0x3f8
+        out dx, al
+    """ + EXIT, 0x7FF4)
+    image = head + b"\xf4" * (0x7FF4 - LOAD - len(head)) + body
+    mt, _ = same(image)
+    tbs = mt.accel.tb_cache.values()
+    assert {tb.page for tb in tbs} >= {7, 8}
+    # direct jumps are never chained across the page boundary
+    for tb in tbs:
+        for nxt in tb.jmp:
+            assert nxt is None or nxt.page == tb.page
+
+
+FAULTS = """
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [0], de_handler
+    mov word ptr [2], 0
+    mov word ptr [13 * 4], gp_handler
+    mov word ptr [13 * 4 + 2], 0
+    mov ax, 100
+    mov bl, 0
+    cmp ax, 5
+    div bl
+    mov dx, 0x3f8
+    mov al, 0x44
+    out dx, al
+    mov cx, 7
+    sub cx, 9
+    mov ax, word ptr [0xffff]
+    inc cx
+    mov al, 0x47
+    out dx, al
+    jmp fin
+de_handler:
+    push bp
+    mov bp, sp
+    mov si, [bp + 2]
+    mov di, [bp + 6]
+    add word ptr [bp + 2], 2
+    pop bp
+    iret
+gp_handler:
+    push bp
+    mov bp, sp
+    mov bx, [bp + 6]
+    add word ptr [bp + 2], 3
+    pop bp
+    iret
+fin:
+""" + EXIT
+
+
+def test_fault_in_the_middle_of_a_block():
+    """#DE from DIV (a helper) and #GP from a word access at offset 0xFFFF (an
+    inlined load that bails): the pushed IP and FLAGS are the interpreter's."""
+    image = asm(FAULTS)
+    mt, _ = same(image)
+    assert mt.serial_output() == b"DG"
+    div_ip = LOAD + image.index(b"\xf6\xf3")          # div bl
+    assert mt.cpu.regs[6] == div_ip & 0xFFFF          # SI: the faulting IP was pushed
+    assert mt.cpu.regs[3] & 0x8D5 == 0x91             # BX: FLAGS of SUB 7-9 (CF AF SF) at the #GP
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 50, 1001, 4097])
+def test_budget_is_exact(limit):
+    same(asm(INTLOOP), limit=limit)
+
+
+def test_one_insn_per_tb_and_single_step():
+    image = asm(FIB)
+    mi = Machine(accel="interp")
+    mt = Machine(accel="tcg")
+    for m in (mi, mt):
+        m.load_image(image)
+        m.accel.set_single_step(True)
+    for _ in range(300):
+        ri, rt = mi.run(), mt.run()
+        assert (ri.reason, ri.message) == (rt.reason, rt.message)
+        assert mt.cpu.snapshot() == mi.cpu.snapshot()
+    assert all(tb.icount == 1 for tb in mt.accel.tb_cache.values())
+
+
+def test_breakpoint_stops_before_the_instruction():
+    image = asm(INTLOOP)
+    bp = LOAD + image.index(b"\x41")        # inc cx
+    res = []
+    for accel in ("interp", "tcg"):
+        m = Machine(accel=accel)
+        m.load_image(image)
+        m.accel.breakpoints.add(bp)
+        r1 = m.run()
+        r2 = m.run()
+        res.append((r1.reason, r1.icount, r2.reason, r2.icount, m.cpu.snapshot()))
+    assert res[0] == res[1]
+    assert res[0][0] == "debug"
+
+
+def test_two_machines_in_one_process():
+    a, b = Machine(accel="tcg"), Machine(accel="tcg")
+    a.load_image(asm(SMC_SAME_BLOCK))
+    b.load_image(asm(INTLOOP))
+    ra, rb = a.run(icount_limit=10_000), b.run(icount_limit=1_000_000)
+    assert a.serial_output() == b"B" and rb.status == 1 and ra.status == 1
+
+
+def test_log_flags_and_translate_at():
+    import io
+    from emu.accel.tcg import translate_at
+    log = io.StringIO()
+    m = Machine(accel="tcg", log=log, log_flags=("in_asm", "op", "op_opt", "out_asm", "exec"))
+    m.load_image(asm(INTLOOP))
+    m.run(icount_limit=10_000)
+    text = log.getvalue()
+    for marker in ("IN:", "OP:", "OP after optimization", "OUT:", "Trace:", "def tb_7c00"):
+        assert marker in text
+    d = translate_at(m, LOAD)
+    assert set(d) == {"in_asm", "op", "op_opt", "out_asm"}
+    assert "add ax, cx" in translate_at(m, LOAD + asm(INTLOOP).index(b"\x01\xc8"))["in_asm"]
+
+
+def test_nochain_gives_the_same_result():
+    import io
+    m = Machine(accel="tcg", log=io.StringIO(), log_flags=("nochain",))
+    m.load_image(asm(INTLOOP))
+    r = m.run(icount_limit=1_000_000)
+    assert r.status == 1 and m.accel.stats()["chain_hits"] == 0
+
+
+# -- lockstep on random register-only programs -----------------------------------------
+R16 = ("ax", "bx", "cx", "dx", "si", "di", "bp")
+R8 = ("al", "ah", "bl", "bh", "cl", "ch", "dl", "dh")
+ALU = ("add", "sub", "and", "or", "xor", "adc", "sbb", "cmp", "test")
+CC = ("jo", "jno", "jb", "jae", "je", "jne", "jbe", "ja", "js", "jns", "jp", "jnp", "jl", "jge", "jle", "jg")
+
+
+@st.composite
+def insn_text(draw, label_ok):
+    kind = draw(st.integers(0, 13))
+    r16, r8 = st.sampled_from(R16), st.sampled_from(R8)
+    imm16, imm8 = st.integers(0, 0xFFFF), st.integers(0, 0xFF)
+    if kind == 0:
+        return f"{draw(st.sampled_from(ALU))} {draw(r16)}, {draw(r16)}"
+    if kind == 1:
+        return f"{draw(st.sampled_from(ALU))} {draw(r16)}, {draw(imm16)}"
+    if kind == 2:
+        return f"{draw(st.sampled_from(ALU))} {draw(r8)}, {draw(st.one_of(r8, imm8.map(str)))}"
+    if kind == 3:
+        return f"mov {draw(r16)}, {draw(st.one_of(r16, imm16.map(str)))}"
+    if kind == 4:
+        return f"{draw(st.sampled_from(('inc', 'dec', 'neg', 'not')))} {draw(st.one_of(r16, r8))}"
+    if kind == 5:
+        op = draw(st.sampled_from(("shl", "shr", "sar", "rol", "ror")))
+        return f"{op} {draw(st.one_of(r16, r8))}, {draw(st.integers(1, 15))}"
+    if kind == 6 and label_ok:
+        return f"{draw(st.sampled_from(CC))} L{draw(st.integers(1, 3))}"
+    if kind == 7:
+        return draw(st.sampled_from(("clc", "stc", "cmc", "lahf", "sahf", "cbw", "cwd", "cld")))
+    if kind == 8:
+        return f"xchg {draw(r16)}, {draw(r16)}"
+    if kind == 9:
+        return f"lea {draw(r16)}, [bx + si + {draw(st.integers(0, 0x7FFF))}]"
+    if kind == 10:
+        return f"set{draw(st.sampled_from(CC))[1:]} {draw(r8)}"
+    if kind == 11:
+        return f"cmov{draw(st.sampled_from(CC))[1:]} {draw(r16)}, {draw(r16)}"
+    if kind == 12:
+        return f"{draw(st.sampled_from(('movzx', 'movsx')))} {draw(r16)}, {draw(r8)}"
+    return f"{draw(st.sampled_from(('add', 'sub', 'xor')))} {draw(r16)}, {draw(st.integers(-128, 127))}"
+
+
+@st.composite
+def programs(draw):
+    lines = []
+    pending = []
+    n = draw(st.integers(1, 40))
+    for i in range(n):
+        t = draw(insn_text(True))
+        if t.split()[0] in CC:
+            dist = int(t.split()[1][1:])
+            label = f"F{i}"
+            pending.append((i + dist, label))
+            t = f"{t.split()[0]} {label}"
+        lines.append(t)
+        for j, lab in [p for p in pending if p[0] == i]:
+            lines.append(f"{lab}:")
+        pending = [p for p in pending if p[0] != i]
+    lines += [f"{lab}:" for _, lab in pending]
+    lines.append("hlt")
+    return "\n".join(lines)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.lists(st.integers(0, 0xFFFF), min_size=8, max_size=8),
+       st.integers(0, 0xFFF), st.integers(1, 60))
+def test_lockstep_random_programs(src, regs, flags, cut):
+    image = asm(src)
+
+    def setup(m):
+        for i, v in enumerate(regs[:7]):
+            if i != 4:
+                m.cpu.regs[i] = v
+        m.cpu.rflags = (flags & 0x8D5) | 2
+
+    same(image, setup=setup)                  # to the HLT
+    same(image, limit=cut, setup=setup)       # and cut short at an arbitrary instruction
