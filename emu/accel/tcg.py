@@ -376,8 +376,14 @@ class Translator(Accelerator):
                         return DebugExit("step", core.cs_base + s.rip)
                 else:
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
+                    k = 1
+                    insn = tb.insns[x.insn]
+                    if insn.rep and not step:
+                        # a REP string helper: let the interpreter run its remaining
+                        # iterations in one go (one instruction each, as it counts them)
+                        k = max(1, min(limit - n, s.regs[1] & F.MASK[insn.asize]))
                     tb = None
-                    ex, k = self._interp(1)
+                    ex, k = self._interp(k)
                     n += k
                     if ex is not None:
                         return ex

@@ -206,12 +206,21 @@ class PyCodegen:
                 self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}")
             else:
                 self.emit(f"R[{r}] = r{r}")
+        targets, values = [], []
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr":
-                self.emit(f"S.{CC_STATE_NAMES[f]} = {kk[1]}")
+                targets.append(f"S.{CC_STATE_NAMES[f]}")
+                values.append(kk[1])
             elif kk[0] == "local":
-                self.emit(f"S.{CC_STATE_NAMES[f]} = cc_{f}")
+                targets.append(f"S.{CC_STATE_NAMES[f]}")
+                values.append(f"cc_{f}")
+        if any("S." in v for v in values) and len(values) > 1:
+            # the values may read the entry record: evaluate them all before writing any
+            self.emit(f"{', '.join(targets)} = {', '.join(values)}")
+        else:
+            for t, v in zip(targets, values):
+                self.emit(f"{t} = {v}")
         self.emit(f"S.rip = {rip}")
         self.emit(f"return {self.retired(k)}")
         self.exits.append(TbExit(kind, slot, target, k))
