@@ -135,6 +135,9 @@ def build_parser() -> Parser:
     c.add_argument("--files", help="comma-separated file names (default: all)")
     c.add_argument("--limit", type=parse_count, help="at most N vectors per file")
     c.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
+    c.add_argument("--compare", metavar="A,B",
+                   help="run every vector on two engines (e.g. interp,kvm) and compare them "
+                        "with each other instead of with the capture")
     c.add_argument("-v", "--verbose", action="store_true")
 
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
@@ -143,7 +146,7 @@ def build_parser() -> Parser:
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_machine_options(t, accel_default="tcg")
     t.add_argument("guest")
-    t.add_argument("--at", type=lambda s: int(s, 0), default=None, help="guest address (default: entry)")
+    t.add_argument("--at", default=None, help="guest address or label (default: the entry point)")
     return p
 
 
@@ -215,11 +218,9 @@ def _stdin_source():
 def make_machine(args, accel=None, serial=None, log=None, quiet=False):
     from .machine import Machine
     source, sink = serial if serial is not None else (None, None)
-    m = Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
-                serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags)
-    if getattr(args, "one_insn_per_tb", False) and hasattr(m.accel, "one_insn_per_tb"):
-        m.accel.one_insn_per_tb = True
-    return m
+    return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
+                   serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags,
+                   one_insn_per_tb=getattr(args, "one_insn_per_tb", False))
 
 
 def available_accels(wanted=None) -> list:
@@ -380,6 +381,21 @@ def print_bench(results, extra):
           else f"UART output DIFFERS for: {', '.join(bad)}")
     if any(not r["icount_exact"] for r in results):
         print("~ : the engine cannot count instructions; the interpreter's count for the same guest is used.")
+    engines = [r for r in results if r["accel"] == "tcg" and r["engine"]]
+    if engines:
+        print("\ntranslator (tcg): blocks translated / executed, chain hits (rate), invalidations, helper calls")
+        for r in engines:
+            e = r["engine"]
+            print(f"  {r['guest']:<9} {e.get('blocks_translated', 0):>6} / {e.get('blocks_executed', 0):<8} "
+                  f"{e.get('chain_hits', 0):>8} ({e.get('chain_hit_rate', 0):.2f})  "
+                  f"{e.get('invalidations', 0):>5}  {e.get('helper_calls', 0):>7}")
+    kvm_rows = [r for r in results if r["accel"] == "kvm" and r["engine"]]
+    if kvm_rows:
+        print("\nkvm: KVM_RUN calls, seconds inside KVM_RUN / in the accelerator's Python / elsewhere")
+        for r in kvm_rows:
+            e = r["engine"]
+            print(f"  {r['guest']:<9} {e.get('kvm_runs', 0):>7}  {e.get('seconds_in_kvm_run', 0):.3f} / "
+                  f"{e.get('seconds_in_accel_python', 0):.3f} / {e.get('seconds_outside_accel', 0):.3f}")
     for k, v in extra.items():
         print(f"{k}: {v if isinstance(v, str) else f'{v:.2f}'}")
 
@@ -404,6 +420,21 @@ def cmd_conformance(args) -> int:
         raise UsageError(f"emu conformance: {args.dir}: not a directory of test vectors")
     from .conformance import format_report, run_dir
     files = args.files.split(",") if args.files else None
+    if args.compare:
+        from .conformance import compare_dir, format_compare
+        engines = tuple(a for a in args.compare.split(",") if a)
+        bad = [a for a in engines if a not in ACCELS]
+        if len(engines) < 2 or bad:
+            raise UsageError(f"emu conformance: --compare {args.compare}: expected two engines "
+                             f"from {', '.join(ACCELS)}, e.g. interp,kvm")
+        details = {} if args.verbose else None
+        res = compare_dir(args.dir, cpu=args.cpu, accels=engines, files=files,
+                          limit=args.limit, details=details)
+        if args.json_out:
+            print(json.dumps(res, indent=1))
+        else:
+            print(format_compare(res, args.verbose, details))
+        return 0 if res["disagreed"] == 0 else 1
     res = run_dir(args.dir, cpu=args.cpu, accel=args.accel, files=files, limit=args.limit)
     if args.json_out:
         print(json.dumps(res, indent=1))
@@ -423,7 +454,17 @@ def cmd_translate(args) -> int:
     m = make_machine(args, accel="tcg")
     m.load_image(img.data, img.name)
     from .accel.tcg import translate_at
-    at = args.at if args.at is not None else img.base
+    at = img.base
+    if args.at is not None:
+        if args.at in img.symbols:
+            at = img.symbols[args.at]
+        else:
+            try:
+                at = int(args.at, 0)
+            except ValueError:
+                known = ", ".join(sorted(img.symbols)) or "none"
+                raise UsageError(f"emu translate: --at {args.at}: not an address or a label "
+                                 f"of {img.name} (labels: {known})") from None
     view = translate_at(m, at)
     for k in ("in_asm", "op", "op_opt", "out_asm"):
         print(f"---- {k} ----")

@@ -45,7 +45,7 @@ class RunResult:
 class Machine:
     def __init__(self, board: str = "pc", accel: str = "interp", cpu: str | None = None,
                  memory: int = 16 << 20, serial_input=None, serial_sink=None,
-                 log=None, log_flags=()):
+                 log=None, log_flags=(), one_insn_per_tb: bool = False):
         from .boards import get_board
         self.board = get_board(board)
         self.ram = Ram(memory)
@@ -56,6 +56,7 @@ class Machine:
         self.stats = ExitStats()
         self.devices = {}
         self.accel_name = accel
+        self.one_insn_per_tb = one_insn_per_tb      # read by the translator
         self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         self.board.attach(self)

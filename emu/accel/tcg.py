@@ -43,7 +43,6 @@ from ..isa.x86 import flags as F
 from ..isa.x86.state import SS
 
 MAX_INSNS = 64
-LINE_SHIFT = 6          # code-line granularity of the self-modifying-code check
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
@@ -84,14 +83,12 @@ class Translator(Accelerator):
                                        "chain_links", "lookups", "invalidations", "helper_calls",
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds"), 0)
         ram = machine.ram
-        # Code *lines* (64 bytes) holding decoded instructions, finer than RAM's
-        # code pages (QEMU's per-page code bitmap): a store into a code page but
-        # not into a code line (the stack next to a boot sector) stays fast.
-        self.code_lines = bytearray((ram.size >> LINE_SHIFT) + 1)
-        self._decode_at = self.core.decode_at
-        self.core.decode_at = self._decode_and_mark
+        # RAM's code map (64-byte granules holding decoded instructions, kept by
+        # the decoder through ram.mark_code) is what translated stores check: a
+        # store into a code page but not into a code granule (the stack next to
+        # a boot sector) stays fast.
         self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm,
-                        "CP": self.code_lines, **PACKERS,
+                        "CP": ram.code_map, **PACKERS,
                         **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
 
@@ -135,28 +132,11 @@ class Translator(Accelerator):
         ram = self.machine.ram
         ram.remove_invalidation_listener(self.tb_invalidate_page)
         ram.remove_invalidation_listener(self.core.invalidate_page)
-        self.core.decode_at = self._decode_at
 
     # -- invalidation ----------------------------------------------------------------------
-    def _decode_and_mark(self, lin: int, ip: int):
-        """X86Core.decode_at, also marking the code lines the instruction occupies
-        (every decode goes through here: the interpreter's cache must see SMC too)."""
-        insn = self._decode_at(lin, ip)
-        ops = self.core.ops
-        ram = self.machine.ram
-        for a in (lin, lin + insn.length - 1):
-            pa = a & ops.amask if ops.translate is None else ops.translate(a, False, True)
-            pa -= ram.base
-            if 0 <= pa < ram.size:
-                self.code_lines[pa >> LINE_SHIFT] = 1
-        return insn
-
     def tb_invalidate_page(self, page: int) -> None:
         """A guest write hit a page holding translated code: drop its blocks and
         unlink every jump into them (QEMU's tb_invalidate_phys_page_range)."""
-        first = (page - (self.machine.ram.base >> 12)) << (12 - LINE_SHIFT)
-        if 0 <= first < len(self.code_lines):
-            self.code_lines[first:first + (1 << (12 - LINE_SHIFT))] = bytes(1 << (12 - LINE_SHIFT))
         tbs = self.page_tbs.pop(page, None)
         if not tbs:
             return

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import struct
 
+from ..memory import GRANULE_SHIFT
+
 from .ir import IRBlock, Temp
 from .opcodes import CC_STATE_NAMES, OPCODES
 
@@ -393,9 +395,9 @@ class PyCodegen:
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
         cond = f"{lim} or ({p} := {lin}) > {self.ram_size - size}"
         if not load:
-            cond += f" or CP[{p} >> 6]"
+            cond += f" or CP[{p} >> {GRANULE_SHIFT}]"
             if size > 1:
-                cond += f" or CP[({p} + {size - 1}) >> 6]"
+                cond += f" or CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]"
         self.emit(f"if {cond}:")
         self.ind += 1
         snap = self.snapshot()
