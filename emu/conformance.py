@@ -230,21 +230,28 @@ class Runner:
           counts two instructions; a HLT there ends the run as a HLT exit.
         * a step that changes nothing at all (INT n with n >= 0x80 in real
           mode never executes on this host: the guest sits at the INT) is
-          reported as unsupported.
+          reported as unsupported -- unless it did I/O: an INS whose store
+          faults reads the port, completes without a change, and delivers
+          the #GP on the next step.
         """
         accel = self.accel
         s = self.machine.cpu
+        in_io = did_io = False
         while accel.icount < target:
-            accel.sync_state()
-            cs0, ip0 = s.segs[CS].selector, s.rip & 0xFFFF
-            ss0, sp0 = s.segs[SS].selector, s.regs[4] & 0xFFFF
-            regs0 = (tuple(s.regs[:8]), s.rflags, cs0, ip0)
+            if not in_io:       # (a sync now would complete a string I/O early)
+                did_io = False
+                accel.sync_state()
+                cs0, ip0 = s.segs[CS].selector, s.rip & 0xFFFF
+                ss0, sp0 = s.segs[SS].selector, s.regs[4] & 0xFFFF
+                regs0 = (tuple(s.regs[:8]), s.rflags, cs0, ip0)
             ic0 = accel.icount
             ex = accel.run(1)
             r = ex.reason
+            in_io = r in ("IO", "MMIO")
+            did_io = did_io or in_io
             if r == "DEBUG" and accel.icount == ic0:
                 continue                    # the step report queued behind a HLT exit
-            if r in ("IO", "MMIO"):
+            if in_io:
                 if not ex.is_write:
                     ex.data = (1 << (8 * ex.size)) - 1
                 continue
@@ -257,6 +264,16 @@ class Runner:
                     accel.state_changed()
                     accel.icount -= 1
                     continue
+                handler = self._fault_handler(ss0, sp0, cs0, ip0)
+                if handler is not None and not (
+                        self.view[handler] == 0xF4
+                        and handler + 1 == ((s.segs[CS].selector << 4) + s.rip) & self.addr_mask):
+                    # ``lock hlt``: the step raised #UD and ran the handler's
+                    # first instruction, but was reported as a HLT
+                    s.halted = False
+                    accel.state_changed()
+                    accel.icount += 1
+                    continue
                 if stop_on_hlt:
                     return "HLT"
                 continue
@@ -268,7 +285,7 @@ class Runner:
                 return f"failed: unexpected exit {ex.describe()}"
             accel.sync_state()
             cs1, ip1 = s.segs[CS].selector, s.rip & 0xFFFF
-            if (tuple(s.regs[:8]), s.rflags, cs1, ip1) == regs0:
+            if (tuple(s.regs[:8]), s.rflags, cs1, ip1) == regs0 and not did_io:
                 return (f"unsupported: this host's KVM makes no progress on the instruction "
                         f"at {cs0:04x}:{ip0:04x} (a step leaves every register unchanged)")
             handler = self._fault_handler(ss0, sp0, cs0, ip0)
@@ -466,6 +483,200 @@ def run_dir(path: str, cpu: str = "8086", accel: str = "interp", files=None, lim
         runner.close()
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return result
+
+
+# -- engine against engine ------------------------------------------------------------
+
+def _engine_state(runner: Runner) -> dict:
+    """Everything a vector can change in real mode: the eight GPRs at full
+    width, the segment selectors and bases, IP and EFLAGS (32 bits, no mask)."""
+    runner.accel.sync_state()
+    s = runner.machine.cpu
+    st = {name: s.regs[n] for n, name in enumerate(REG_ORDER)}
+    for name, n in SEG_ORDER:
+        st[name] = s.segs[n].selector
+        st[name + ".base"] = s.segs[n].base
+    st["ip"] = s.rip
+    st["flags"] = s.rflags & 0xFFFFFFFF
+    return st
+
+
+def _touched(vec: dict, runners) -> set:
+    """Addresses where the two engines' memory is compared for one vector: the
+    vector's bytes, its expected writes, the IVT and a window around every
+    SS:SP the vector or an engine ended with.  (A write anywhere else is
+    caught by the whole-RAM comparison at the end of each file.)"""
+    am = runners[0].addr_mask
+    out = {a & am for a, _ in vec["initial"]["ram"]}
+    out.update(a & am for a, _ in vec["final"]["ram"])
+    out.update(range(1024))
+    stacks = {(vec["initial"]["regs"]["ss"], vec["initial"]["regs"]["sp"])}
+    for r in runners:
+        s = r.machine.cpu
+        stacks.add((s.segs[SS].selector, s.regs[4] & 0xFFFF))
+    for ss, sp in stacks:
+        out.update(((ss << 4) + ((sp + k) & 0xFFFF)) & am for k in range(-16, 16))
+    return out
+
+
+def compare_vector(runners, vec: dict, full_memory: bool = False):
+    """Run one vector on every runner from the same initial state.
+
+    Returns ("agreed" | "disagreed" | "unsupported", details): unsupported
+    when any engine cannot execute the vector (its explanation), else the
+    differences between the first engine and each other one: how the run
+    ended, every register and flag bit, and memory (the touched addresses,
+    or all RAM with ``full_memory``)."""
+    whys, states = [], []
+    for r in runners:
+        r.load(vec)
+        why = r.execute(vec)
+        if why is not None and why.startswith("unsupported"):
+            for rr in runners:
+                rr.clean(vec)
+                rr.scrub()      # the engines stopped at different points
+            return "unsupported", [f"{r.accel.name}: {why}"]
+        whys.append(why)
+        states.append(_engine_state(r))
+    a, an = states[0], runners[0].accel.name
+    diffs = []
+    for r, why, st in zip(runners[1:], whys[1:], states[1:]):
+        bn = r.accel.name
+        if why != whys[0]:
+            diffs.append(f"end: {an} {whys[0] or 'HLT'} / {bn} {why or 'HLT'}")
+        for k, v in a.items():
+            if st[k] != v:
+                diffs.append(f"{k} {v:04x} / {st[k]:04x}")
+        if full_memory:
+            idx = np.flatnonzero(runners[0].view != r.view)[:16]
+        else:
+            addrs = np.fromiter(_touched(vec, runners), dtype=np.int64)
+            idx = addrs[runners[0].view[addrs] != r.view[addrs]]
+        for addr in sorted(int(x) for x in idx):
+            diffs.append(f"[{addr:05x}] {int(runners[0].view[addr]):02x} / "
+                         f"{int(r.view[addr]):02x}")
+    for r in runners:
+        r.clean(vec)
+        if diffs:
+            r.scrub()           # the next vector starts from equal RAM again
+    return ("disagreed" if diffs else "agreed"), diffs
+
+
+def compare_dir(path: str, cpu: str = "max", accels=("interp", "kvm"), files=None,
+                limit=None, details=None) -> dict:
+    """Run every vector of a suite on two (or more) engines from the same
+    initial state and compare the engines with each other -- not with the
+    capture: registers at full width, all EFLAGS bits (no mask), segment
+    bases, how the run ended, and memory.
+
+    Memory is compared at the addresses a vector can be expected to touch
+    (:func:`_touched`) after each vector, and as a whole after each file;
+    when the whole-RAM check finds a difference the per-vector check missed,
+    the file is run again comparing all RAM after every vector, so the
+    disagreement is pinned on its vector.
+
+    Returns ``{"cpu", "accels", "path", "total", "compared", "agreed",
+    "disagreed", "unsupported", "files": {file: {"total", "compared",
+    "agreed", "disagreed_ids", "unsupported_ids"}}}``; ``compared ==
+    agreed + disagreed`` and ``total == compared + unsupported``.
+    ``details`` (a dict) receives ``{file: {id: [difference, ...]}}``.
+    """
+    names = vector_files(path)
+    load_metadata(path)
+    if files is not None:
+        want = {f if f.endswith(".json.gz") else f + ".json.gz" for f in files}
+        missing = want - set(names)
+        if missing:
+            raise VectorError(f"{path}: no such vector file(s): {', '.join(sorted(missing))}")
+        names = [n for n in names if n in want]
+    if len(accels) < 2:
+        raise VectorError(f"compare needs two engines, got {','.join(accels)}")
+    result = {"cpu": cpu, "accels": list(accels), "path": path, "total": 0, "compared": 0,
+              "agreed": 0, "disagreed": 0, "unsupported": 0, "files": {}}
+    t0 = time.perf_counter()
+    runners = []
+    try:
+        for a in accels:
+            runners.append(Runner(cpu, a))
+        for name in names:
+            try:
+                with gzip.open(os.path.join(path, name)) as f:
+                    vectors = json.load(f)
+            except (OSError, ValueError) as e:
+                raise VectorError(f"{name}: cannot read vectors ({e})") from None
+            if limit is not None:
+                vectors = vectors[:limit]
+            fr = _compare_file(runners, vectors, full_memory=False, details=details, name=name)
+            if not all(np.array_equal(runners[0].view, r.view) for r in runners[1:]):
+                for r in runners:
+                    r.scrub()
+                fr = _compare_file(runners, vectors, full_memory=True, details=details,
+                                   name=name)
+            for r in runners:
+                r.scrub()
+            result["files"][name] = fr
+            result["total"] += fr["total"]
+            result["compared"] += fr["compared"]
+            result["agreed"] += fr["agreed"]
+            result["disagreed"] += len(fr["disagreed_ids"])
+            result["unsupported"] += len(fr["unsupported_ids"])
+    finally:
+        for r in runners:
+            r.close()
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    return result
+
+
+def _compare_file(runners, vectors, full_memory, details, name) -> dict:
+    fr = {"total": len(vectors), "compared": 0, "agreed": 0, "disagreed_ids": [],
+          "unsupported_ids": []}
+    if details is not None:
+        details.pop(name, None)
+    for idx, vec in enumerate(vectors):
+        vid = vec.get("test_num", vec.get("idx", idx))
+        vid = idx if vid is None else vid
+        verdict, diffs = compare_vector(runners, vec, full_memory)
+        if verdict == "unsupported":
+            fr["unsupported_ids"].append(vid)
+        else:
+            fr["compared"] += 1
+            if verdict == "agreed":
+                fr["agreed"] += 1
+            else:
+                fr["disagreed_ids"].append(vid)
+        if diffs and details is not None:
+            details.setdefault(name, {})[vid] = [vec["name"]] + diffs
+    return fr
+
+
+def agreement(r: dict) -> float:
+    """Agreed over compared (vectors an engine cannot run are not compared)."""
+    return r["agreed"] / r["compared"] if r["compared"] else 1.0
+
+
+def format_compare(result: dict, verbose: bool = False, details=None) -> str:
+    """Per-file and total agreement between engines."""
+    lines = [f"compare: {result.get('path', '?')}  cpu={result.get('cpu', '?')}  "
+             f"engines={','.join(result.get('accels', ()))}"]
+    for name, fr in result["files"].items():
+        nd, nu = len(fr["disagreed_ids"]), len(fr["unsupported_ids"])
+        if not verbose and not nd and not nu:
+            continue
+        lines.append(f"  {name:<14} {fr['agreed']:>5}/{fr['compared']:<5} "
+                     f"{100 * agreement(fr):6.2f}%  disagreed {nd}  unsupported {nu}")
+        if verbose:
+            for kind in ("disagreed_ids", "unsupported_ids"):
+                if fr[kind]:
+                    lines.append(f"      {kind.replace('_ids', '')}: "
+                                 f"{', '.join(map(str, fr[kind]))}")
+            if details and name in details:
+                for vid, d in list(details[name].items())[:10]:
+                    lines.append(f"      #{vid}: {'; '.join(d[:6])}")
+    lines.append(f"total: {result['agreed']}/{result['compared']} agreed "
+                 f"({100 * agreement(result):.2f}% of compared), disagreed "
+                 f"{result['disagreed']}, unsupported {result['unsupported']} of "
+                 f"{result['total']}" + (f", {result['seconds']} s" if "seconds" in result else ""))
+    return "\n".join(lines)
 
 
 def pass_rate(r: dict) -> float:

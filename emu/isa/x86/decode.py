@@ -20,6 +20,10 @@ SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
 FIXED_REGS = {"AL": (0, 1), "CL": (1, 1), "DX": (2, 2)}
 SEG_OPS = {"ES": ES, "CS": CS, "SS": SS, "DS": DS, "FS": FS, "GS": GS}
 MODRM_SPECS = ("E", "G", "M", "S", "R", "C", "D")
+# Encodings LOCK may prefix, and then only with a memory destination (SDM Vol.
+# 2A "LOCK"); any other use is #UD where the model says so (``lock_ud``).
+LOCKABLE = frozenset(("ADD", "OR", "ADC", "SBB", "AND", "SUB", "XOR", "INC", "DEC", "NOT",
+                      "NEG", "XCHG", "BTS", "BTR", "BTC", "XADD", "CMPXCHG", "CMPXCHG8B"))
 
 # 16-bit ModR/M memory forms (SDM Vol. 2A Table 2-1): (base, index, default segment)
 MODRM16 = ((3, 6, DS), (3, 7, DS), (5, 6, SS), (5, 7, SS), (6, -1, DS), (7, -1, DS), (5, -1, SS), (3, -1, DS))
@@ -148,6 +152,8 @@ class Decoder:
         from .models import get_model
         cpu = get_model(model)
         self.max_len = cpu.max_insn_len      # 10 on the 286 (iAPX 286 PRM §B), 15 later
+        self.lock_ud = cpu.lock_ud
+        self.ip_wraps = cpu.ip_wraps        # False: IP carries into bit 16 (model docstring)
         self.seg_regs = cpu.seg_reg_count
         self.undefined = None
 
@@ -349,7 +355,7 @@ class Decoder:
         insn.length = pos
         insn.ip = ip
         ipmask = 0xFFFFFFFFFFFFFFFF if long64 else (0xFFFFFFFF if osize == 4 else 0xFFFF)
-        if not long64 and self.default_size == 2 and osize == 2:
+        if not long64 and self.default_size == 2 and osize == 2 and self.ip_wraps:
             next_ip = (ip + pos) & 0xFFFF
         else:
             next_ip = (ip + pos) & (0xFFFFFFFFFFFFFFFF if long64 else 0xFFFFFFFF)
@@ -359,6 +365,10 @@ class Decoder:
         if mem is not None and mem.base == -2:     # RIP-relative
             mem.base = -1
             mem.disp = (next_ip + mem.disp) & 0xFFFFFFFFFFFFFFFF
+        if lock and self.lock_ud and not (row.name in LOCKABLE and mem is not None
+                                          and ops and ops[0] is mem):
+            raise GuestException(6, None, f"LOCK prefix on {row.name} without a memory "
+                                          f"destination")
         insn.ops = tuple(ops)
         insn.raw = bytes(fetch(i) for i in range(pos))
         if self.registry is not None:

@@ -13,6 +13,10 @@ Per-model behaviour (``ops.model.level``):
 * AAM with a zero immediate raises #DE (8086: the pushed IP is the next
   instruction, handled by the fault delivery).
 * AAD: AL = AL + AH * imm8, AH = 0; CF/OF/AF are those of the 8-bit add.
+* ``aam_aad_or_ax`` (``-cpu max``): AAM and AAD set flags as ``OR AX,0``
+  -- SF from bit 15 of AX, ZF from AX, PF from AL, CF = OF = AF = 0 --
+  which is what KVM's instruction emulator computes on this host.
+* ``das_clears_of`` (``-cpu max``): DAS leaves OF = 0 (KVM, likewise).
 
 All are ``helper=True``: they choose adjustments on run-time values.
 """
@@ -73,7 +77,7 @@ def das(ops, i):
         r -= 0x60
         new_cf = True
     r &= 0xFF
-    of = (old & ~r & 0x80) != 0
+    of = (old & ~r & 0x80) != 0 and not ops.model.das_clears_of
     ops.set_reg(0, 1, r)
     _res(ops, r, new_cf, of, new_af)
 
@@ -126,7 +130,10 @@ def aam(ops, i):
         ops.raise_exc(0, None, "AAM with a zero divisor")
     ah, r = divmod(al, base)
     ops.set_reg(0, 2, (ah << 8) | r)
-    _res(ops, r, False, False, False)
+    if ops.model.aam_aad_or_ax:
+        _res(ops, (ah << 8) | r, False, False, False, size=2)
+    else:
+        _res(ops, r, False, False, False)
 
 
 @sem("AAD", helper=True)
@@ -138,4 +145,7 @@ def aad(ops, i):
     t = (ah * base) & 0xFF
     r = (al + t) & 0xFF
     ops.set_reg(0, 2, r)
-    ops.set_cc(F.CC_ADD, r, al, t, 1)
+    if ops.model.aam_aad_or_ax:
+        _res(ops, r, False, False, False, size=2)
+    else:
+        ops.set_cc(F.CC_ADD, r, al, t, 1)

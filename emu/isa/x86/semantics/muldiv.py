@@ -3,11 +3,15 @@
 MUL and the three IMUL forms are inline (no run-time Python branching):
 CF = OF = "the product does not fit the destination" is computed
 arithmetically and recorded as ``CC_RES``.  SF, ZF, PF and AF are undefined
-(SDM); kasou derives SF/ZF/PF from the low half of the product, with AF = 0,
-as QEMU does.
+(SDM); on the 8086 and 286 kasou derives SF/ZF/PF from the low half of the
+product, with AF = 0, as QEMU does; ``-cpu max`` keeps them unchanged
+(``mul_keeps_szap``), as the AMD host under KVM does.
 
 DIV and IDIV are helpers: they branch on the divisor and quotient to raise
-#DE (vector 0).  Their flags are undefined; kasou leaves them unchanged.
+#DE (vector 0).  Their flags are undefined; the 8086 and 286 models leave
+them unchanged, ``-cpu max`` sets them as the KVM host does (``div_flags``:
+SF = ZF = PF = 0, AF = 1, CF and OF kept).  A division that faults changes
+no flag on any model.
 
 Deliberate model differences (``CpuModel`` fields, checked against the
 SingleStepTests 8086 vectors):
@@ -23,6 +27,7 @@ SingleStepTests 8086 vectors):
   :mod:`emu.isa.x86.interrupts`'s business.
 """
 
+from .. import flags as F
 from ..flags import CC_RES, MASK, SIGN
 from . import sem
 
@@ -55,6 +60,24 @@ def _rep_negate(ops, i, v):
     return v
 
 
+def _mul_flags(ops, lost, lo, size):
+    """CF = OF = (``lost`` != 0): the product did not fit.  SF ZF AF PF are
+    undefined: derived from the low half (AF = 0) as QEMU does, or kept
+    (``model.mul_keeps_szap``: what the AMD host under KVM does)."""
+    if ops.model.mul_keeps_szap:
+        ops.set_flags(ops.select(lost, F.CF | F.OF, 0), F.CF | F.OF)
+    else:
+        ops.set_cc(CC_RES, lo, ops.select(lost, 3, 0), 0, size)
+
+
+def _div_flags(ops):
+    """The flags a DIV/IDIV that did not fault leaves (all undefined): kept,
+    or ``model.div_flags`` = (mask, value)."""
+    if ops.model.div_flags:
+        mask, value = ops.model.div_flags
+        ops.set_flags(value, mask)
+
+
 @sem("MUL")
 def mul(ops, i):
     """MUL r/m  (SDM Vol. 2B "MUL"): AX = AL*r/m8; rDX:rAX = rAX*r/m.
@@ -64,8 +87,7 @@ def mul(ops, i):
     a = _acc(ops, size)
     p = a * b
     lo = p & MASK[size]
-    c = ops.select(p >> (8 * size), 3, 0)          # CF (bit 0) and OF (bit 1)
-    ops.set_cc(CC_RES, lo, c, 0, size)
+    _mul_flags(ops, p >> (8 * size), lo, size)
     _store_wide(ops, size, p)
 
 
@@ -79,8 +101,7 @@ def imul1(ops, i):
     a = _acc(ops, size)
     p = _rep_negate(ops, i, _sext(a, size) * _sext(b, size))
     lo = p & MASK[size]
-    c = ops.select(_sext(lo, size) - p, 3, 0)
-    ops.set_cc(CC_RES, lo, c, 0, size)
+    _mul_flags(ops, _sext(lo, size) - p, lo, size)
     _store_wide(ops, size, p)
 
 
@@ -88,8 +109,7 @@ def _imul_trunc(ops, i, a, b):
     size = i.size
     p = _sext(a, size) * _sext(b, size)
     lo = p & MASK[size]
-    c = ops.select(_sext(lo, size) - p, 3, 0)
-    ops.set_cc(CC_RES, lo, c, 0, size)
+    _mul_flags(ops, _sext(lo, size) - p, lo, size)
     ops.write(i.ops[0], lo)
 
 
@@ -139,6 +159,7 @@ def div(ops, i):
     if q > MASK[size]:
         ops.raise_exc(0, None, "DIV quotient overflow")
     _store_divmod(ops, size, q, r)
+    _div_flags(ops)
 
 
 @sem("IDIV", helper=True)
@@ -160,3 +181,4 @@ def idiv(ops, i):
         ops.raise_exc(0, None, "IDIV quotient overflow")
     q = _rep_negate(ops, i, q)
     _store_divmod(ops, size, q, r)
+    _div_flags(ops)

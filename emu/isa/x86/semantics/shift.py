@@ -18,8 +18,9 @@ all sign bits) and shift the last bit out into CF, as the iterating chips do.
 
 Flags, for a nonzero masked count (SDM "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR"):
 
-* shifts: CF = the last bit shifted out; SF/ZF/PF from the result; AF = 0
-  (undefined); OF as the last step of the iteration leaves it: SHL
+* shifts: CF = the last bit shifted out; SF/ZF/PF from the result; AF
+  (undefined) = 0, or 1 with ``model.shift_af`` (``-cpu max``: the AMD
+  host under KVM sets it); OF as the last step of the iteration leaves it: SHL
   MSB(result) ^ CF, SHR the MSB of the operand before the last step, SAR 0.
   For a count of 1 that is the SDM's definition; for larger counts it is
   what the 8086/286 vectors show (the 286 defines OF of C0 byte shifts).
@@ -104,7 +105,8 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         cf = last & 1
         of = 0
     ops.write(dst, res)
-    ops.set_cc(CC_RES, res, cf | (of << 1), 0, size)
+    af = F.AF if ops.model.shift_af else 0
+    ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
 
 
 # A masked count of 0 still reads the operand (a memory operand can fault:
@@ -183,7 +185,8 @@ def _double(ops, i, left: bool, a, c: int) -> None:
         cf = last & 1
         of = ((last ^ res) >> (bits - 1)) & 1
     ops.write(dst, res)
-    ops.set_cc(CC_RES, res, cf | (of << 1), 0, size)
+    af = F.AF if ops.model.shift_af else 0
+    ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
 
 
 def _shxd_mask(size):
