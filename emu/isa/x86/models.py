@@ -13,17 +13,19 @@ interp,kvm`` measured every 286 real-mode vector on both engines, and
 ``docs/kvm-vs-286.md`` lists each difference with counts and an example.
 What KVM showed, field by field (``max`` values):
 
-* ``lock_ud``: ``lock add bh,[bp+si-6Fh]`` (00.json #89, register
+* ``lock_ud``: ``lock add bh,[bp+si-6Fh]`` (02.json #89, register
   destination) raises #UD; only ADD ADC AND BTC BTR BTS CMPXCHG DEC INC NEG
   NOT OR SBB SUB XADD XCHG with a memory destination take LOCK.  The 286
   ignores LOCK on anything.
 * ``mul_keeps_szap``: after MUL/IMUL (all forms) SF, ZF, AF and PF keep
-  their old values (F6.4 ... 6B.json: 1,155 of 1,155 vectors).
+  their old values (every non-faulting vector of F6.4, F6.5, F7.4, F7.5,
+  69 and 6B).
 * ``div_flags = (SF|ZF|AF|PF, AF)``: a DIV/IDIV that does not fault leaves
-  SF = ZF = PF = 0 and AF = 1; CF and OF keep their old values (F6.6 ...
-  F7.7.json, every non-faulting vector).  A faulting one changes no flag.
-* ``shift_af``: SHL/SAL/SHR/SAR with a nonzero masked count set AF (D0.4,
-  D2.5, C0.4 ... json: every vector).  Rotates leave AF alone.
+  SF = ZF = PF = 0 and AF = 1; CF and OF keep their old values (every
+  non-faulting vector of F6.6, F6.7, F7.6 and F7.7).  A faulting one
+  changes no flag.
+* ``shift_af``: SHL/SAL/SHR/SAR with a nonzero masked count set AF (every
+  vector of C0-D3 /4-/7).  Rotates leave AF alone.
 * ``aam_aad_or_ax``: AAM and AAD set flags as ``OR AX,0`` does: SF = bit 15
   of AX, ZF = (AX == 0), PF from AL, CF = OF = AF = 0 (D4, D5.json: every
   vector; KVM's emulator computes them with a 16-bit OR).
