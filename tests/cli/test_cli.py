@@ -171,3 +171,15 @@ def test_coverage_lists_gaps():
     assert r.returncode == 0
     assert b"encodings without semantics" in r.stdout
     assert b"ARPL" in r.stdout          # a protected-mode-only instruction not modelled yet
+
+
+def test_kvm_missing_is_one_line(tmp_path):
+    r = emu("run", "-accel", "kvm", write(tmp_path, "h.S", HELLO), env={"KASOU_KVM_DEV": "/nonexistent/kvm"})
+    line = one_line_error(r)
+    assert "use -accel tcg" in line
+    assert r.returncode == 1
+
+
+def test_kvm_unknown_engine_in_demo_list():
+    line = one_line_error(emu("demo", "-accel", "interp,qemu"))
+    assert "unknown accelerator 'qemu'" in line

@@ -93,3 +93,13 @@ def test_lockstep_interp_unicorn(guest):
 def test_lockstep_interp_unicorn_whole_run(guest):
     res = _lockstep(guest, ("interp", "unicorn"), None)
     assert res.reason == "ended"
+
+
+@pytest.mark.parametrize("guest", sorted(EXPECTED))
+def test_lockstep_interp_kvm(guest):
+    """KVM single-stepped against the interpreter (-cpu max), every register
+    after every instruction; only the documented undefined-flag cases of
+    emu/diff.py are masked."""
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("no /dev/kvm on this machine")
+    _lockstep(guest, ("interp", "kvm"), LOCKSTEP_STEPS)
