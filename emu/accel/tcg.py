@@ -29,13 +29,14 @@ host ISA (``-d out_asm`` shows the generated Python).
 
 from __future__ import annotations
 
+import functools
 import time
 
 from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
 from ..ir.builder import PURE_CALLS, X86IRBuilder
-from ..ir.codegen import GOTO, HELPER, INDIRECT, PACKERS, generate
+from ..ir.codegen import GOTO, HELPER, INDIRECT, PACKERS, generate, generate_region
 from ..ir.ir import IRBlock
 from ..ir.optimize import optimize
 from ..isa.ops import GuestException, IoPending
@@ -43,6 +44,8 @@ from ..isa.x86 import flags as F
 from ..isa.x86.state import SS
 
 MAX_INSNS = 64
+HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
+MAX_REGION_BLOCKS = 24
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
@@ -68,7 +71,8 @@ class TranslationBlock:
 class Translator(Accelerator):
     name = "tcg"
 
-    def __init__(self, machine, one_insn_per_tb: bool | None = None, max_insns: int = MAX_INSNS):
+    def __init__(self, machine, one_insn_per_tb: bool | None = None, max_insns: int = MAX_INSNS,
+                 hot_threshold: int = HOT_THRESHOLD):
         super().__init__(machine)
         self.interp = Interpreter(machine)      # the slow path and the reference
         self.core = self.interp.core
@@ -76,12 +80,22 @@ class Translator(Accelerator):
         self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
                                     if one_insn_per_tb is None else one_insn_per_tb)
         self.max_insns = max_insns
+        # Tiers: code runs on the interpreter until its block has been looked
+        # up hot_threshold times; then the block and the already-run blocks it
+        # jumps to in its page are translated as one region.  hot_threshold <= 1
+        # translates every block at first sight, one function per block (the
+        # conformance runner does that, so vectors exercise the translator).
+        self.hot_threshold = hot_threshold
+        self.max_region_blocks = MAX_REGION_BLOCKS
+        self.regions_off = False         # set by run(): breakpoints or -d nochain
+        self.heat = {}                   # block key -> cold lookups so far
         self.tb_cache = {}
         self.page_tbs = {}
         self._bps_seen = frozenset()
         self.counters = dict.fromkeys(("blocks_translated", "blocks_executed", "chain_hits",
                                        "chain_links", "lookups", "invalidations", "helper_calls",
-                                       "bails", "interp_insns", "inline_fallbacks", "translate_seconds"), 0)
+                                       "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
+                                       "regions_translated", "cold_lookups"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -117,6 +131,7 @@ class Translator(Accelerator):
             tb.valid = False
         self.tb_cache.clear()
         self.page_tbs.clear()
+        self.heat.clear()
 
     def state_changed(self) -> None:
         self.core.mode_changed()
@@ -154,7 +169,7 @@ class Translator(Accelerator):
             for nxt in tb.jmp:
                 if nxt is not None:
                     nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t is not tb]
-            tb.jmp = [None, None]
+            tb.jmp = [None] * len(tb.jmp)
 
     # -- translation -------------------------------------------------------------------------
     def _key(self, ip: int, one: bool):
@@ -162,10 +177,20 @@ class Translator(Accelerator):
         return (core.cs_base, ip, core.code_key, self.s.segs[SS].db, one)
 
     def tb_find(self, ip: int, one: bool):
+        """The block at CS:ip, translated on a miss -- or None: not decodable,
+        or still cold (run fewer than ``hot_threshold`` times; the caller lets
+        the interpreter run one instruction)."""
         key = self._key(ip, one)
         tb = self.tb_cache.get(key)
         if tb is None:
-            tb = self.tb_gen_code(ip, key, one)
+            if one or self.hot_threshold <= 1 or self.regions_off:
+                return self.tb_gen_code(ip, key, one)
+            h = self.heat.get(key, 0) + 1
+            self.heat[key] = h
+            if h < self.hot_threshold:
+                self.counters["cold_lookups"] += 1
+                return None
+            tb = self.tb_gen_region(ip, key)
         return tb
 
     def _log_flags(self):
@@ -174,10 +199,10 @@ class Translator(Accelerator):
             return ()
         return m.log_flags
 
-    def tb_gen_code(self, ip: int, key, one: bool, texts: dict | None = None):
-        """Translate the block at CS:ip.  Returns None when not even its first
+    def _build(self, ip: int, one: bool):
+        """Decode the block at CS:ip and build its optimised IR.  Returns
+        (block, pages, fallbacks, op_text) or None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
-        t0 = time.perf_counter()
         core = self.core
         ops = core.ops
         base = core.cs_base
@@ -221,47 +246,131 @@ class Translator(Accelerator):
             cur = insn.next_ip
         self.counters["inline_fallbacks"] += len(fallbacks)
         flags = self._log_flags()
-        want_text = texts is not None or bool(flags)
-        op_text = block.dump() if want_text else None
-        nochain = "nochain" in flags
-        block.loop = (not one and not nochain and any(
+        op_text = block.dump() if flags else None
+        block.loop = (not one and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         optimize(block)
-        name = f"tb_{pc:x}"
-        src, exits = generate(block, amask, self.machine.ram.size, block.loop, name)
-        ns = dict(self.ns_base)
-        exec(compile(src, f"<tb 0x{pc:x}>", "exec"), ns)
-        tb = TranslationBlock(pc, ip, key)
-        tb.fn = ns[name]
-        tb.exits = exits
-        tb.icount = len(block.insns)
-        tb.insns = block.insns
-        tb.loop = block.loop
+        block.page = page
+        return block, pages, fallbacks, op_text
+
+    def _install(self, tb, key, pages, page):
         tb.pages = pages
         tb.page = page
         for pg in pages:
             self.page_tbs.setdefault(pg, []).append(tb)
         self.tb_cache[key] = tb
+
+    def _log_block(self, block, fallbacks, op_text, src, texts):
+        base = self.core.cs_base
+        in_asm = "".join(f"0x{base + i.ip:08x}:  {i!r}\n" for i in block.insns)
+        for insn, why in fallbacks:
+            in_asm += f"  ; {insn!r}: not inlined ({why}); called as a helper\n"
+        txt = {"in_asm": in_asm, "op": op_text, "op_opt": block.dump(), "out_asm": src}
+        if texts is not None:
+            texts.update(txt)
+        log = self.machine.log
+        flags = self._log_flags()
+        if log is not None:
+            if "in_asm" in flags:
+                log.write(f"----------------\nIN:\n{txt['in_asm']}\n")
+            if "op" in flags and op_text is not None:
+                log.write(f"OP:\n{txt['op']}\n")
+            if "op_opt" in flags:
+                log.write(f"OP after optimization and liveness analysis:\n{txt['op_opt']}\n")
+            if "out_asm" in flags and src is not None:
+                log.write(f"OUT: [size={len(src)}]\n{src}\n")
+
+    def tb_gen_code(self, ip: int, key, one: bool, texts: dict | None = None):
+        """Translate the block at CS:ip.  Returns None when not even its first
+        instruction can be decoded (the interpreter then raises the fault)."""
+        t0 = time.perf_counter()
+        built = self._build(ip, one)
+        if built is None:
+            return None
+        block, pages, fallbacks, op_text = built
+        if texts is not None and op_text is None:
+            op_text = ""
+        name = f"tb_{block.pc:x}"
+        src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name)
+        ns = dict(self.ns_base)
+        exec(compile(src, f"<tb 0x{block.pc:x}>", "exec"), ns)
+        tb = TranslationBlock(block.pc, ip, key)
+        tb.fn = ns[name]
+        tb.exits = exits
+        tb.jmp = [None, None]
+        tb.icount = len(block.insns)
+        tb.insns = block.insns
+        tb.loop = block.loop
+        self._install(tb, key, pages, block.page)
         self.counters["blocks_translated"] += 1
         self.counters["translate_seconds"] += time.perf_counter() - t0
-        if want_text:
-            in_asm = "".join(f"0x{base + i.ip:08x}:  {i!r}\n" for i in block.insns)
-            for insn, why in fallbacks:
-                in_asm += f"  ; {insn!r}: not inlined ({why}); called as a helper\n"
-            txt = {"in_asm": in_asm, "op": op_text, "op_opt": block.dump(), "out_asm": src}
-            if texts is not None:
-                texts.update(txt)
-            log = self.machine.log
-            if log is not None:
-                if "in_asm" in flags:
-                    log.write(f"----------------\nIN:\n{txt['in_asm']}\n")
-                if "op" in flags:
-                    log.write(f"OP:\n{txt['op']}\n")
-                if "op_opt" in flags:
-                    log.write(f"OP after optimization and liveness analysis:\n{txt['op_opt']}\n")
-                if "out_asm" in flags:
-                    log.write(f"OUT: [size={len(src)}]\n{src}\n")
+        if texts is not None or self._log_flags():
+            self._log_block(block, fallbacks, op_text, src, texts)
         return tb
+
+    def tb_gen_region(self, ip: int, key):
+        """Translate the hot block at CS:ip together with the blocks it jumps
+        to directly in the same page that have already run (``self.heat``),
+        transitively, into one region function (:class:`RegionCodegen`).
+        Every block of the region becomes an entry (a TB sharing the region's
+        function, exits and chaining slots) unless it already has a TB."""
+        t0 = time.perf_counter()
+        built = self._build(ip, False)
+        if built is None:
+            return None
+        first = built[0]
+        blocks, todo, seen = [built], [first], {ip}
+        ckey = key[:1] + key[2:]
+        heat = self.heat
+        amask = self.core.ops.amask
+        while todo and len(blocks) < self.max_region_blocks:
+            blk = todo.pop(0)
+            for o in blk.ops:
+                if o.name not in ("brcond", "goto_tb"):
+                    continue
+                t = o.aux[1]
+                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or \
+                        (ckey[0], t) + ckey[1:] not in heat:
+                    continue
+                seen.add(t)
+                nb = self._build(t, False)
+                if nb is not None and len(blocks) < self.max_region_blocks:
+                    blocks.append(nb)
+                    todo.append(nb[0])
+        irs = [b[0] for b in blocks]
+        name = f"region_{first.pc:x}"
+        src, exits = generate_region(irs, self.core.ops.amask, self.machine.ram.size, name)
+        ns = dict(self.ns_base)
+        exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
+        fn = ns[name]
+        pages = set().union(*(b[1] for b in blocks))
+        insns = [i for b in irs for i in b.insns]
+        jmp = [None] * len(exits)
+        entry_tb = None
+        for blk in irs:
+            k = (ckey[0], blk.ip) + ckey[1:]
+            if blk is not first and k in self.tb_cache:
+                continue
+            tb = TranslationBlock(blk.pc, blk.ip, k)
+            tb.fn = fn if blk is first else functools.partial(fn, pc=blk.ip)
+            tb.exits = exits
+            tb.jmp = jmp
+            tb.icount = len(blk.insns)
+            tb.insns = insns
+            tb.loop = True
+            self._install(tb, k, pages, first.page)
+            if blk is first:
+                entry_tb = tb
+        self.counters["blocks_translated"] += len(irs)
+        self.counters["regions_translated"] += 1
+        self.counters["translate_seconds"] += time.perf_counter() - t0
+        if self._log_flags():
+            for blk, _pages, fallbacks, op_text in blocks:
+                self._log_block(blk, fallbacks, op_text, None, None)
+            log = self.machine.log
+            if log is not None and "out_asm" in self._log_flags():
+                log.write(f"OUT: [region of {len(irs)} blocks, size={len(src)}]\n{src}\n")
+        return entry_tb
 
     # -- execution ---------------------------------------------------------------------------
     def _interp(self, k: int):
@@ -291,6 +400,7 @@ class Translator(Accelerator):
         one = step or self.one_insn_per_tb
         flags = self._log_flags()
         nochain = "nochain" in flags or bool(bps)
+        self.regions_off = nochain
         trace = "exec" in flags
         log = self.machine.log
         counters = self.counters
@@ -346,7 +456,13 @@ class Translator(Accelerator):
                     prev = tb
                     counters["lookups"] += 1
                     tb = self.tb_find(x.target, one)
-                    if tb is not None and not nochain and tb.page == prev.page and tb.valid:
+                    if tb is None:               # cold (or undecodable): one insn on the interpreter
+                        ex, k = self._interp(1)
+                        n += k
+                        if ex is not None:
+                            return ex
+                        continue
+                    if not nochain and tb.page == prev.page and tb.valid:
                         prev.jmp[x.slot] = tb          # tb_add_jump
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1

@@ -540,6 +540,8 @@ class X86IRBuilder(IRBuilder):
                 bit = {0: F.OF, 1: F.CF, 2: F.ZF, 3: F.CF | F.ZF, 4: F.SF, 5: F.PF}.get(base)
                 if bit is not None:
                     r = self.op2("ne", self.op2("and", fl, bit), 0)
+            elif base == 1 and op in (F.CC_ADD, F.CC_RES, F.CC_ADC, F.CC_SBB):
+                r = self.get_cf()    # flags.carry: CF straight from the record
             elif base == 2:          # every other record: ZF iff res == 0
                 r = self.op2("eq", self.ccv("res"), 0)
             elif base == 4 and isinstance(size, int):

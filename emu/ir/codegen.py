@@ -83,6 +83,7 @@ class PyCodegen:
         self.ind = 1
         self.exits = []
         self.nlocal = 0
+        self.insn_base = 0      # index of the block's first instruction in the TB's list
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -117,6 +118,7 @@ class PyCodegen:
                 self.cc_written.add("op")
             elif n in ("setfl", "foldcf"):
                 self.cc_written.add("fl")
+        self.sizes = sizes
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
 
@@ -225,7 +227,7 @@ class PyCodegen:
                 self.emit(f"{t} = {v}")
         self.emit(f"S.rip = {rip}")
         self.emit(f"return {self.retired(k)}")
-        self.exits.append(TbExit(kind, slot, target, k))
+        self.exits.append(TbExit(kind, slot, target, self.insn_base + k))
 
     def back_edge(self, k_last):
         n = self.n_insns
@@ -269,6 +271,17 @@ class PyCodegen:
             self.emit("L0 = left")
             self.emit("while True:")
             self.ind += 1
+        self.gen_ops(b)
+        return header + "\n" + "\n".join(self.lines) + "\n"
+
+    def goto(self, k, slot, target):
+        """A direct jump to ``target`` after instruction k of the current block."""
+        if self.loop and target == self.b.ip:
+            self.back_edge(k)
+        else:
+            self.stub(GOTO, k + 1, str(target), slot, target)
+
+    def gen_ops(self, b):
         k = 0
         ip = b.ip
         ended = False
@@ -302,18 +315,12 @@ class PyCodegen:
                 self.emit(f"if {self.val(op.args[0])}:")
                 self.ind += 1
                 snap = self.snapshot()
-                if self.loop and target == b.ip:
-                    self.back_edge(k)
-                else:
-                    self.stub(GOTO, k + 1, str(target), slot, target)
+                self.goto(k, slot, target)
                 self.restore(snap)
                 self.ind -= 1
             elif n == "goto_tb":
                 slot, target = op.aux
-                if self.loop and target == b.ip:
-                    self.back_edge(k)
-                else:
-                    self.stub(GOTO, k + 1, str(target), slot, target)
+                self.goto(k, slot, target)
                 ended = True
                 break
             elif n == "exit_tb":
@@ -328,7 +335,6 @@ class PyCodegen:
                 raise ValueError(f"codegen: no rule for IR op {n}")
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
-        return header + "\n" + "\n".join(self.lines) + "\n"
 
     def gen_pure(self, op):
         n = op.name
@@ -410,6 +416,114 @@ class PyCodegen:
             self.names[t.id] = f"t{t.id}"
         else:
             self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+
+
+class RegionCodegen(PyCodegen):
+    """Several blocks of one page (a loop nest) compiled into ONE function.
+
+    ``region(left, pc=ENTRY)`` is a small state machine: ``while True`` over
+    ``if pc == <block ip>:`` sections.  Guest registers stay in locals across
+    the whole region and the lazy flag record lives in the locals ``cc_op``
+    ... ``cc_fl``: a direct jump to another block of the region assigns only
+    the record fields the block changed, charges the block's instructions to
+    ``left`` and continues the loop -- no return to the dispatcher, no
+    write-back.  Every other exit (a jump out of the region, indirect jumps,
+    helpers, bails, and a budget too small for the next block) writes the
+    state back as a single block's stub does and returns
+    ``(retired << 10) | exit_index``.  Each exit has its own chaining slot.
+    """
+
+    def __init__(self, blocks, amask: int, ram_size: int, name: str = "region"):
+        super().__init__(blocks[0], amask, ram_size, False, name)
+        self.blocks = blocks
+        self.icounts = {b.ip: len(b.insns) for b in blocks}
+
+    def retired(self, k):
+        return f"((L0 - left + {k}) << 10) | {len(self.exits)}"
+
+    def stub(self, kind, k, rip: str, slot=None, target=None):
+        if kind is GOTO:
+            slot = len(self.exits)
+        super().stub(kind, k, rip, slot, target)
+
+    def goto(self, k, slot, target):
+        n_next = self.icounts.get(target)
+        if n_next is None:
+            self.stub(GOTO, k + 1, str(target), slot, target)
+            return
+        targets, values = [], []
+        for f in ("op", "res", "a", "b", "size", "fl"):
+            kk = self.know[f]
+            if kk[0] == "expr":
+                targets.append("cc_" + f)
+                values.append(kk[1])
+                self.know[f] = ("local",)
+        if targets:
+            self.emit(f"{', '.join(targets)} = {', '.join(values)}")
+        self.emit(f"left -= {k + 1}")
+        self.emit(f"if left < {n_next}:")
+        self.ind += 1
+        self.stub(GOTO, 0, str(target), None, target)
+        self.ind -= 1
+        self.emit(f"pc = {target}")
+        self.emit("continue")
+
+    def generate(self) -> str:
+        per_block = []
+        sizes, regs_written, segs, n = {}, set(), set(), 0
+        for blk in self.blocks:
+            self.b = blk
+            self.analyse()
+            per_block.append((blk, self.main_uses, self.cold_uses, self.first_use, n))
+            for r, ss in self.sizes.items():
+                sizes.setdefault(r, set()).update(ss)
+            regs_written |= self.regs_written
+            segs |= self.segs
+            n += len(blk.insns)
+        self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
+        self.regs = sorted(sizes)
+        self.regs_written = regs_written
+        self.segs = segs
+        self.loop = False
+        ops = [op for blk in self.blocks for op in blk.ops]
+        params = ["left", f"pc={self.blocks[0].ip}", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
+        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")}):
+            if any(op.name == "ld" and op.aux[1] == sz for op in ops):
+                params.append(f"U{sz}=U{sz}")
+            if any(op.name == "st" and op.aux[1] == sz for op in ops):
+                params.append(f"P{sz}=P{sz}")
+        params += [f"{c}={c}" for c in sorted({op.aux[0] for op in ops if op.name == "call"})]
+        header = f"def {self.name}({', '.join(params)}):"
+        for r in self.regs:
+            self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
+        for sg in sorted(self.segs):
+            self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        fields = ("op", "res", "a", "b", "size", "fl")
+        self.emit(f"{', '.join('cc_' + f for f in fields)} = "
+                  f"{', '.join('S.' + CC_STATE_NAMES[f] for f in fields)}")
+        self.emit("L0 = left")
+        self.emit("while True:")
+        self.ind += 1
+        for blk, mu, cu, fu, base in per_block:
+            self.b = blk
+            self.main_uses, self.cold_uses, self.first_use = mu, cu, fu
+            self.insn_base = base
+            self.n_insns = len(blk.insns)
+            self.know = {f: ("local",) for f in CC_STATE_NAMES}
+            self.deferred, self.names = {}, {}
+            self.written_so_far = self.regs_written
+            self.emit(f"if pc == {blk.ip}:")
+            self.ind += 1
+            self.gen_ops(blk)
+            self.ind -= 1
+        return header + "\n" + "\n".join(self.lines) + "\n"
+
+
+def generate_region(blocks, amask: int, ram_size: int, name: str = "region"):
+    """Python source of a region function over ``blocks`` (entry first), and its exits."""
+    g = RegionCodegen(blocks, amask, ram_size, name)
+    src = g.generate()
+    return src, g.exits
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):
