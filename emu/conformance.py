@@ -128,6 +128,10 @@ class Runner:
         self.view = self.machine.ram.view
         self.view[:] = 0                    # the board's IVT and BIOS stub: gone
         self.accel.flush_code_cache()
+        if hasattr(self.accel, "hot_threshold"):
+            # a tiered translator would interpret a one-instruction vector:
+            # translate every block at first sight, so vectors test the translator
+            self.accel.hot_threshold = 1
         self.prefixes = PREFIXES_8086 if self.kind == "8086" else PREFIXES_286
         self.addr_mask = self.machine.model.addr_mask & (RAM_SIZE - 1)
         self.template = X86State()

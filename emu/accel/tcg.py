@@ -80,6 +80,7 @@ class Translator(Accelerator):
         self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
                                     if one_insn_per_tb is None else one_insn_per_tb)
         self.max_insns = max_insns
+        self._run_n = 0                         # see _interp / icount_now
         # Tiers: code runs on the interpreter until its block has been looked
         # up hot_threshold times; then the block and the already-run blocks it
         # jumps to in its page are translated as one region.  hot_threshold <= 1
@@ -172,19 +173,27 @@ class Translator(Accelerator):
             tb.jmp = [None] * len(tb.jmp)
 
     # -- translation -------------------------------------------------------------------------
-    def _key(self, ip: int, one: bool):
+    def _key(self, ip: int, cap: int):
         core = self.core
-        return (core.cs_base, ip, core.code_key, self.s.segs[SS].db, one)
+        return (core.cs_base, ip, core.code_key, self.s.segs[SS].db, cap)
 
-    def tb_find(self, ip: int, one: bool):
+    def tb_find(self, ip: int, one: bool, left: int = FOREVER):
         """The block at CS:ip, translated on a miss -- or None: not decodable,
         or still cold (run fewer than ``hot_threshold`` times; the caller lets
-        the interpreter run one instruction)."""
-        key = self._key(ip, one)
+        the interpreter run one instruction).
+
+        A budget ``left`` smaller than ``max_insns`` caps the block's length
+        (the cap is part of the key, as QEMU's CF_COUNT_MASK is part of a TB's
+        cflags), so a short budget still runs translated code -- the
+        conformance runner retires one instruction per run."""
+        cap = 1 if one else min(self.max_insns, left)
+        key = self._key(ip, cap)
         tb = self.tb_cache.get(key)
         if tb is None:
-            if one or self.hot_threshold <= 1 or self.regions_off:
-                return self.tb_gen_code(ip, key, one)
+            if cap == 1 or self.hot_threshold <= 1 or self.regions_off:
+                return self.tb_gen_code(ip, key, cap)
+            if cap < self.max_insns:
+                return None
             h = self.heat.get(key, 0) + 1
             self.heat[key] = h
             if h < self.hot_threshold:
@@ -199,7 +208,7 @@ class Translator(Accelerator):
             return ()
         return m.log_flags
 
-    def _build(self, ip: int, one: bool):
+    def _build(self, ip: int, cap: int):
         """Decode the block at CS:ip and build its optimised IR.  Returns
         (block, pages, fallbacks, op_text) or None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
@@ -211,7 +220,7 @@ class Translator(Accelerator):
         block = IRBlock(pc, ip)
         long64, _dsize = core.code_key
         b = X86IRBuilder(block, self.machine.model, bool(self.s.segs[SS].db), long64)
-        max_insns = 1 if one else self.max_insns
+        max_insns = cap
         page = (pc & amask) >> 12
         pages = set()
         bps = self.breakpoints
@@ -247,7 +256,7 @@ class Translator(Accelerator):
         self.counters["inline_fallbacks"] += len(fallbacks)
         flags = self._log_flags()
         op_text = block.dump() if flags else None
-        block.loop = (not one and "nochain" not in flags and any(
+        block.loop = (cap > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         optimize(block)
         block.page = page
@@ -280,11 +289,11 @@ class Translator(Accelerator):
             if "out_asm" in flags and src is not None:
                 log.write(f"OUT: [size={len(src)}]\n{src}\n")
 
-    def tb_gen_code(self, ip: int, key, one: bool, texts: dict | None = None):
+    def tb_gen_code(self, ip: int, key, cap: int, texts: dict | None = None):
         """Translate the block at CS:ip.  Returns None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
         t0 = time.perf_counter()
-        built = self._build(ip, one)
+        built = self._build(ip, cap)
         if built is None:
             return None
         block, pages, fallbacks, op_text = built
@@ -315,7 +324,8 @@ class Translator(Accelerator):
         Every block of the region becomes an entry (a TB sharing the region's
         function, exits and chaining slots) unless it already has a TB."""
         t0 = time.perf_counter()
-        built = self._build(ip, False)
+        cap = key[-1]
+        built = self._build(ip, cap)
         if built is None:
             return None
         first = built[0]
@@ -333,7 +343,7 @@ class Translator(Accelerator):
                         (ckey[0], t) + ckey[1:] not in heat:
                     continue
                 seen.add(t)
-                nb = self._build(t, False)
+                nb = self._build(t, cap)
                 if nb is not None and len(blocks) < self.max_region_blocks:
                     blocks.append(nb)
                     todo.append(nb[0])
@@ -373,11 +383,18 @@ class Translator(Accelerator):
         return entry_tb
 
     # -- execution ---------------------------------------------------------------------------
-    def _interp(self, k: int):
-        """Run up to k instructions on the interpreter; (exit or None, retired)."""
+    def icount_now(self) -> int:
+        return self.icount + self._run_n + self.interp.icount_now() - self.interp.icount
+
+    def _interp(self, k: int, n: int = 0):
+        """Run up to k instructions on the interpreter, ``n`` retired so far in
+        this run(); (exit or None, retired).  Interrupts are delivered only
+        here: ``n`` keeps icount_now() exact for the INTA cycle."""
         interp = self.interp
         before = interp.icount
+        self._run_n = n
         ex = interp.run(k)
+        self._run_n = 0
         done = interp.icount - before
         self.counters["interp_insns"] += done
         if isinstance(ex, BudgetExit):
@@ -414,22 +431,22 @@ class Translator(Accelerator):
                     if (interp.queued or ops.pending_read is not None or s.halted
                             or (self.irq_line and s.fl & F.IF) or s.fl & F.TF
                             or ops.translate is not None or (bps and core.cs_base + s.rip in bps)):
-                        ex, k = self._interp(1)
+                        ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:
                             return ex
                         continue
                     counters["lookups"] += 1
-                    tb = self.tb_find(s.rip, one)
+                    tb = self.tb_find(s.rip, one, limit - n)
                     if tb is None:
-                        ex, k = self._interp(1)
+                        ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:
                             return ex
                         continue
                 left = limit - n
                 if tb.icount > left:
-                    ex, k = self._interp(left)
+                    ex, k = self._interp(left, n)
                     n += k
                     tb = None
                     if ex is not None:
@@ -453,11 +470,13 @@ class Translator(Accelerator):
                     if bps:                  # the slow path checks breakpoints
                         tb = None
                         continue
+                    if n >= limit:
+                        break
                     prev = tb
                     counters["lookups"] += 1
-                    tb = self.tb_find(x.target, one)
+                    tb = self.tb_find(x.target, one, limit - n)
                     if tb is None:               # cold (or undecodable): one insn on the interpreter
-                        ex, k = self._interp(1)
+                        ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:
                             return ex
@@ -479,7 +498,7 @@ class Translator(Accelerator):
                         # iterations in one go (one instruction each, as it counts them)
                         k = max(1, min(limit - n, s.regs[1] & F.MASK[insn.asize]))
                     tb = None
-                    ex, k = self._interp(k)
+                    ex, k = self._interp(k, n)
                     n += k
                     if ex is not None:
                         return ex
@@ -499,8 +518,8 @@ def translate_at(machine, addr: int) -> dict:
     try:
         ip = addr - t.core.cs_base
         texts = {}
-        one = t.one_insn_per_tb
-        tb = t.tb_gen_code(ip, t._key(ip, one), one, texts)
+        cap = 1 if t.one_insn_per_tb else t.max_insns
+        tb = t.tb_gen_code(ip, t._key(ip, cap), cap, texts)
         if tb is None:
             raise ValueError(f"cannot decode an instruction at 0x{addr:x}")
         return texts
