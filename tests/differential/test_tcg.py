@@ -516,3 +516,41 @@ def test_region_budget_is_exact():
     for limit in (1, 7, 100, 1001, 4567):
         mt, rt = same(asm(INTLOOP), limit=limit, tier="hot2")
         assert (rt.reason, rt.icount) == ("limit", limit)
+
+
+STEP_REP = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov si, 0x7c00
+    mov di, 0x9000
+    mov cx, 5
+    cld
+    rep movsb
+    mov cx, 3
+l:  add ax, cx
+    loop l
+""" + EXIT
+
+
+def test_single_step_with_one_insn_per_tb_is_exact():
+    """-one-insn-per-tb stepping: one instruction per step, one REP iteration
+    per step, the interpreter's state after every step."""
+    image = asm(STEP_REP)
+    mi, mt = Machine(accel="interp"), Machine(accel="tcg", one_insn_per_tb=True)
+    for m in (mi, mt):
+        m.load_image(image)
+        m.accel.set_single_step(True)
+    cxs = []
+    for _ in range(200):
+        ri, rt = mi.run(), mt.run()
+        assert (rt.reason, rt.icount) == (ri.reason, ri.icount)
+        assert mt.cpu.snapshot() == mi.cpu.snapshot()
+        if rt.reason != "debug":
+            break
+        assert rt.icount == 1
+        cxs.append(mt.cpu.regs[1] & 0xFFFF)
+    assert rt.reason == "debug-exit"
+    assert cxs[6:12] == [5, 4, 3, 2, 1, 0]        # REP MOVSB: one iteration per step
+    assert all(tb.icount == 1 for tb in mt.accel.tb_cache.values())
+    assert mt.accel.stats()["blocks_translated"] > 0
