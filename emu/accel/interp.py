@@ -4,7 +4,9 @@ This is the reference engine, the one a learner reads.  Each step:
 
 1. fetch and decode at CS:IP -- decoded instructions are cached by linear
    address, and the cache entry is dropped when the guest writes its page
-   (:mod:`emu.memory` tracks code pages);
+   (:mod:`emu.memory` tracks code pages); with paging on, every change of
+   the linear -> physical mapping (CR3 write, INVLPG, CR0/CR4/EFER) drops
+   them all, and user-mode code has its own cache (U/S checks on fetch);
 2. set IP to the next instruction, then run the instruction's semantic
    function on :class:`ConcreteOps` -- a jump simply overwrites IP;
 3. a guest exception restores IP to the faulting instruction and is
@@ -44,6 +46,7 @@ class X86Core:
         self.s = machine.cpu
         self.ops = ConcreteOps(self.s, machine.ram, machine.model, getattr(machine, "mmio", None))
         self.ops.on_mode_change = self.mode_changed
+        self.ops.on_tlb_flush = self.flush
         self.decoders = {}
         self.caches = {}
         self.page_index = {}
@@ -60,13 +63,15 @@ class X86Core:
         if dec is None:
             dec = self.decoders[key] = Decoder(self.machine.model.name, dsize, long64, REGISTRY)
         self.decoder = dec
-        self.cache = self.caches.setdefault(key, {})
+        # with paging, user-mode fetches are checked against U/S: code decoded
+        # at CPL 0 is not reused at CPL 3 (separate caches)
+        user = bool(s.cr0 & CR0_PG) and s.cpl == 3
+        self.cache = self.caches.setdefault(key + (user,), {})
         self.cs_base = cs.base
-        if s.cr0 & CR0_PG:
-            from ..isa.x86.paging import make_translator
-            self.ops.translate = make_translator(self.ops)
-        else:
-            self.ops.translate = None
+        # paging: a new translator (and TLB) when CR0/CR3/CR4/EFER change it;
+        # decoded instructions are cached by linear address, so every change
+        # of the mapping (this, MOV CR3, INVLPG) flushes them (on_tlb_flush)
+        self.ops.update_paging()
         self.code_key = key
 
     def invalidate_page(self, page: int) -> None:
@@ -126,11 +131,15 @@ class Interpreter(Accelerator):
         self.irq_line = False        # the interrupt controller's INTR output
         self.irq_ack = None          # callable returning the vector (INTA cycle)
         self._resume_bp = None
+        self._inflight = 0           # instructions of this run() not yet in icount (INTA)
 
     @Accelerator.on_interrupt.setter
     def on_interrupt(self, fn) -> None:
         self._on_interrupt = fn
         self.core.ops.trace_int = fn
+
+    def icount_now(self) -> int:
+        return self.icount + self._inflight
 
     def flush_code_cache(self) -> None:
         self.core.flush()
@@ -159,9 +168,10 @@ class Interpreter(Accelerator):
         self._resume_bp = None
         n = 0
         pending = ops.pending_exits
+        TF = F.TF
         try:
             while n < limit:
-                if self.irq_line or s.fl & F.TF:
+                if self.irq_line or s.fl & TF or s.inhibit_irq:
                     if self._attention(n):
                         break
                 ip = s.rip
@@ -223,11 +233,17 @@ class Interpreter(Accelerator):
         deliver_exception(self.core.ops, e, insn)
 
     def _attention(self, n) -> bool:
-        """An interrupt is pending or TF is set.  Returns True to leave run()."""
+        """An interrupt is pending, TF is set, or the previous instruction
+        opened an interrupt shadow (STI, MOV SS): the shadow covers exactly
+        the next instruction, so it is consumed at this boundary even when no
+        interrupt is pending (a stale shadow would delay a later interrupt
+        by one instruction).  Returns True to leave run()."""
         s = self.core.s
         self._attention_exit = None
         if self.irq_line and s.fl & F.IF and not s.inhibit_irq and self.irq_ack is not None:
+            self._inflight = n          # the INTA cycle may read the guest clock
             vector = self.irq_ack()
+            self._inflight = 0
             if vector is not None:
                 deliver(self.core.ops, vector, s.rip)
         s.inhibit_irq = False

@@ -56,6 +56,9 @@ class ConcreteOps:
         self.halted = False
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
+        self.paging_key = None           # what self.translate was built for
+        self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
+        self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
 
     # -- registers -------------------------------------------------------------------
@@ -319,8 +322,10 @@ class ConcreteOps:
     def flags_before_inc(self) -> None:
         """INC/DEC keep CF: fold the current CF into ``fl`` before recording."""
         s = self.s
-        if s.cc_op != F.CC_EFLAGS:
-            s.fl = (s.fl & ~F.CF) | F.carry(s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+        op = s.cc_op
+        # EFLAGS, INC and DEC records already hold CF in fl
+        if op != F.CC_EFLAGS and op != F.CC_INC and op != F.CC_DEC:
+            s.fl = (s.fl & ~F.CF) | F.carry(op, s.cc_res, s.cc_a, s.cc_b, s.fl)
 
     # -- control ---------------------------------------------------------------------
     def jump(self, ip: int) -> None:
@@ -368,6 +373,34 @@ class ConcreteOps:
         """CR0/CR4/EFER/CS changed: the engine re-derives decode mode and paging."""
         if self.on_mode_change is not None:
             self.on_mode_change()
+        else:
+            self.update_paging()
+
+    # -- paging (emu.isa.x86.paging) ------------------------------------------------------
+    def update_paging(self) -> bool:
+        """Rebuild ``translate`` if CR0.PG/WP, CR3, CR4 or EFER changed it.
+        Returns True when it did (and the mapping may have changed)."""
+        from .paging import make_translator, paging_key
+        key = paging_key(self.s)
+        if key == self.paging_key:
+            return False
+        self.paging_key = key
+        self.translate = None if key is None else make_translator(self)
+        if self.on_tlb_flush is not None:
+            self.on_tlb_flush()
+        return True
+
+    def flush_tlb(self, lin: int | None = None) -> None:
+        """MOV CR3 (everything) or INVLPG (one page): forget cached translations
+        (SDM Vol. 3A §4.10.4.1), and decoded code keyed by linear address."""
+        t = self.translate
+        if t is not None:
+            if lin is None:
+                t.flush()
+            else:
+                t.invalidate(lin)
+        if self.on_tlb_flush is not None:
+            self.on_tlb_flush()
 
     # -- helpers ------------------------------------------------------------------------
     def call(self, fn, insn):
