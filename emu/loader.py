@@ -103,8 +103,56 @@ def assemble(source: str, name: str = "<source>", base: int = 0x7C00, arch: str 
     if enc is None:
         enc = []
     img = Image(bytes(enc), name, base, source=lines)
-    img.symbols = _symbols(pre, ks_arch, ks_mode, base)
+    # the line map first and with the same Ks: keystone keeps state between
+    # assemblies (after _symbols' prefix assemblies a fresh Ks read
+    # 'mov ax, 18' as 0x18); the map is only kept if the code is identical
+    addrs = _line_addresses(ks, pre, base, bytes(enc))
+    if addrs is not None:
+        img.lines = _line_map(addrs, name)
+        img.symbols = {m.group(1): addrs[i] for i, line in enumerate(pre)
+                       if (m := _LABEL.match(line))}
+    else:
+        img.symbols = _symbols(pre, ks_arch, ks_mode, base)
     return img
+
+
+def _line_addresses(ks, pre, base, enc: bytes):
+    """The address of every source line (plus the end), or None.
+
+    One extra assembly: a marker label before each line and, at the end, a
+    table of the markers' values (``.long``), read back from the tail of the
+    output.  Labels emit nothing, so the code is unchanged -- checked: if
+    the output does not start with the real encoding (a macro repeats a
+    marker, say), the answer is None rather than wrong.  This also gives
+    labels their true addresses (assembling each prefix on its own sizes a
+    forward jump as if its target were 0)."""
+    import keystone
+    if not pre or len(pre) > 20000:
+        return None
+    text = []
+    for i, line in enumerate(pre):
+        text.append(f"__kasou_line_{i}:")
+        text.append(line)
+    text.append(".long " + ", ".join(f"__kasou_line_{i}" for i in range(len(pre))))
+    try:
+        out, _ = ks.asm("\n".join(text), base)
+    except keystone.KsError:
+        return None
+    out = bytes(out or b"")
+    n = len(pre)
+    if len(out) != len(enc) + 4 * n or out[:len(enc)] != enc:
+        return None
+    tail = out[len(enc):]
+    return [int.from_bytes(tail[4 * i:4 * i + 4], "little") for i in range(n)] + [base + len(enc)]
+
+
+def _line_map(addrs: list, name: str) -> dict:
+    """address -> (file, line number) for every source line that emits bytes."""
+    lines = {}
+    for i in range(len(addrs) - 1):
+        if addrs[i + 1] > addrs[i] and addrs[i] not in lines:
+            lines[addrs[i]] = (name, i + 1)
+    return lines
 
 
 def _find_error_line(pre, ks_arch, ks_mode, base, err):

@@ -11,7 +11,33 @@ knows which engine runs.
         HLT  -> wait for an interrupt, or stop if none can come
         SHUTDOWN / FAIL_ENTRY / INTERNAL_ERROR -> stop, explained
         DEBUG -> hand back to the debugger
-        BUDGET -> instruction or time limit reached
+        BUDGET -> instruction or time limit reached, or a timer is due
+
+Guest time (the devices' ``Clock``, :class:`GuestClock`), as QEMU's
+``-icount``: on engines that count instructions exactly (interp, tcg,
+unicorn) guest time is ``icount * 2**shift`` nanoseconds (``-icount
+shift=N``, default 7: 128 ns per instruction, ~7.8 MIPS of guest time), so
+a run is a pure function of the guest and its input; on KVM it is real time
+(``time.monotonic_ns()`` since the Machine was made).
+
+Timers (``machine.timers``: devices with ``next_deadline_ns()`` and
+``update(now_ns)``, the PIT on ``pc``) are served by the loop itself, as
+QEMU's icount serves its virtual-clock timers:
+
+* every run is given a budget that ends at the next deadline (instructions
+  until then; on KVM the engine turns it into a time slice), and at the top
+  of each turn the timers whose deadline has passed are updated, which
+  raises their IRQ at exactly the instruction count where their time came:
+  the same count on every exact-icount engine;
+* HLT with interrupts enabled and nothing pending lets guest time pass to
+  the next deadline: skipped at once in icount mode (QEMU's icount with
+  ``sleep=off``), slept through on KVM;
+* board devices that must be polled (the UART's input, for an
+  interrupt-driven guest) are polled whenever a timer fires and at HLT.
+
+An engine whose I/O is served inside its own run (unicorn's hooks) asks
+:meth:`Machine.timer_deadline_moved` after each access: a guest that
+reprogrammed the timer must end the run there, to be budgeted again.
 """
 
 from __future__ import annotations
@@ -30,6 +56,73 @@ STATUS_ERROR = 1
 STATUS_GUEST_CRASH = 3      # triple fault, FAIL_ENTRY, INTERNAL_ERROR
 STATUS_LIMIT = 124          # -icount-limit or time limit reached (as timeout(1))
 
+#: default ``-icount shift=N``: 2**7 = 128 ns of guest time per instruction, so
+#: a 1 kHz PIT interrupts every ~7,800 instructions (fine at interpreter speed)
+DEFAULT_ICOUNT_SHIFT = 7
+MAX_ICOUNT_SHIFT = 10       # QEMU's limit (1 us per instruction)
+NS_PER_S = 1_000_000_000
+
+
+class GuestClock:
+    """Guest time in nanoseconds since power-on: the ``Clock`` devices read.
+
+    icount mode (engines with an exact instruction count): ``now_ns() =
+    (icount << shift) + idle_ns``, where ``idle_ns`` is the time skipped
+    while the CPU was halted waiting for a timer.  ``icount`` is the
+    engine's :meth:`~emu.accel.base.Accelerator.icount_now`, exact even
+    while the engine is inside ``run()`` (an I/O hook, an interrupt being
+    acknowledged).  Real-time mode (KVM): ``time.monotonic_ns()`` since the
+    clock was made.
+    """
+
+    def __init__(self, shift: int = DEFAULT_ICOUNT_SHIFT):
+        if not 0 <= shift <= MAX_ICOUNT_SHIFT:
+            raise ValueError(f"-icount shift={shift}: expected 0..{MAX_ICOUNT_SHIFT}")
+        self.shift = shift
+        self.ns_per_insn = 1 << shift
+        self.accel = None
+        self.realtime = False
+        self.idle_ns = 0
+        self._t0 = time.monotonic_ns()
+
+    def attach(self, accel) -> None:
+        self.accel = accel
+        self.realtime = not accel.exact_icount
+
+    def now_ns(self) -> int:
+        if self.realtime:
+            return time.monotonic_ns() - self._t0
+        accel = self.accel
+        icount = 0 if accel is None else accel.icount_now()
+        return (icount << self.shift) + self.idle_ns
+
+    def budget_for(self, ns: int) -> int:
+        """Instructions to run so that ``ns`` nanoseconds of guest time pass
+        (at least 1).  In real time, at the engine's nominal speed: the KVM
+        engine turns an instruction budget back into a time slice."""
+        if ns <= 0:
+            return 1
+        if self.realtime:
+            ips = getattr(self.accel, "assumed_ips", 1_000_000)
+            return max(1, ns * ips // NS_PER_S)
+        return -(-ns >> self.shift)             # ceil(ns / 2**shift)
+
+    def wait_until(self, deadline_ns: int, woken=None) -> None:
+        """Let guest time reach ``deadline_ns``: skip to it in icount mode;
+        sleep in real time, in slices of at most 10 ms, returning early when
+        ``woken()`` (checked between slices) says an interrupt came."""
+        now = self.now_ns()
+        if deadline_ns <= now:
+            return
+        if not self.realtime:
+            self.idle_ns += deadline_ns - now
+            return
+        while now < deadline_ns:
+            time.sleep(min(deadline_ns - now, 10_000_000) / NS_PER_S)
+            if woken is not None and woken():
+                return
+            now = self.now_ns()
+
 
 @dataclass
 class RunResult:
@@ -45,7 +138,8 @@ class RunResult:
 class Machine:
     def __init__(self, board: str = "pc", accel: str = "interp", cpu: str | None = None,
                  memory: int = 16 << 20, serial_input=None, serial_sink=None,
-                 log=None, log_flags=(), one_insn_per_tb: bool = False):
+                 log=None, log_flags=(), one_insn_per_tb: bool = False,
+                 icount_shift: int | None = None):
         from .boards import get_board
         self.board = get_board(board)
         self.ram = Ram(memory)
@@ -57,8 +151,17 @@ class Machine:
         self.devices = {}
         self.accel_name = accel
         self.one_insn_per_tb = one_insn_per_tb      # read by the translator
+        self.exit_observer = None   # debugger: fn(exit) after each exit is served (optional)
+        self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
+        self.timers = []            # devices with next_deadline_ns() / update(now_ns)
+        self._run_deadline = None   # the timer deadline that ends the current run
         self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
+        if icount_shift is not None and not self.accel.exact_icount:
+            self.accel.close()
+            raise ValueError(f"-icount shift={icount_shift} needs an engine that counts "
+                             f"instructions (interp, tcg, unicorn); '{accel}' runs in real time")
+        self.clock.attach(self.accel)
         self.board.attach(self)
         if log is not None and "int" in self.log_flags:
             self.accel.on_interrupt = self.trace_interrupt
@@ -97,6 +200,9 @@ class Machine:
                                         f"instruction limit reached ({icount_limit} instructions)", None, t0, start_icount)
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
+            timer_budget = self._serve_timers()
+            if timer_budget is not None:
+                budget = timer_budget if budget is None else min(budget, timer_budget)
             ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
             if not getattr(ex, "dispatched", False):
                 self.dispatch_exit(ex)
@@ -124,6 +230,70 @@ class Machine:
                 self.board.inject_pending_interrupt(self)
             else:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    # -- guest time and timers -----------------------------------------------------------
+    def next_timer_deadline(self):
+        """Guest time (ns) of the earliest timer deadline, or None."""
+        best = None
+        for t in self.timers:
+            d = t.next_deadline_ns()
+            if d is not None and (best is None or d < best):
+                best = d
+        return best
+
+    def _serve_timers(self):
+        """Fire the timers whose deadline has passed (their IRQs rise now, at
+        this instruction count); return the budget that ends the next run at
+        the next deadline, or None if no timer is armed."""
+        if not self.timers:
+            return None
+        now = self.clock.now_ns()
+        deadline = self.next_timer_deadline()
+        if deadline is not None and deadline <= now:
+            self._fire_timers(now)
+            deadline = self.next_timer_deadline()
+        self._run_deadline = deadline
+        if deadline is None:
+            return None
+        return self.clock.budget_for(deadline - now)
+
+    def _fire_timers(self, now: int) -> None:
+        for t in self.timers:
+            t.update(now)
+        poll = getattr(self.board, "poll_devices", None)
+        if poll is not None:
+            poll(self)
+
+    def timer_deadline_moved(self) -> bool:
+        """The guest reprogrammed a timer: its next deadline is no longer the
+        one the current run was budgeted for.  An engine serving I/O inside
+        its run must end the run after this access (sooner: the IRQ would
+        come late; later or never: the run would end at a stale deadline,
+        one BUDGET exit more than the engines that return at every access)."""
+        return self.next_timer_deadline() != self._run_deadline
+
+    def idle_until_next_timer(self, woken=None) -> bool:
+        """HLT with interrupts enabled and nothing pending: let guest time pass
+        until the next timer deadline (skipped in icount mode, slept through in
+        real time, see :meth:`GuestClock.wait_until`) and fire the timers.
+        False if no timer is armed."""
+        deadline = self.next_timer_deadline()
+        if deadline is None:
+            return False
+        self.clock.wait_until(deadline, woken)
+        self._fire_timers(self.clock.now_ns())
+        return True
+
+    def acknowledge_interrupt(self, ack):
+        """The CPU's INTA cycle through ``ack`` (the board's interrupt
+        controller); with ``-d int``, log the vector, the exact instruction
+        count (an estimate on KVM) and the guest time."""
+        vector = ack()
+        if self.log is not None and "int" in self.log_flags and vector is not None:
+            exact = "" if self.accel.exact_icount else "~"
+            self.log.write(f"irq: vector 0x{vector:02x} acknowledged at icount {exact}"
+                           f"{self.accel.icount_now()}, guest time {self.clock.now_ns()} ns\n")
+        return vector
 
     def trace_step(self) -> None:
         """-d in_asm / -d cpu on an engine that steps: log the next instruction
@@ -175,6 +345,8 @@ class Machine:
                 self.mmio.write(ex.addr, ex.size, ex.data)
             else:
                 ex.data = self.mmio.read(ex.addr, ex.size)
+        if self.exit_observer is not None:
+            self.exit_observer(ex)
 
     def stop_pending(self) -> bool:
         """A device asked to end the run (the loop collects the request)."""

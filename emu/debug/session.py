@@ -1,0 +1,672 @@
+"""A debugging session: one Machine, driven one instruction (or one stop) at a time.
+
+Both front ends -- the ``emu debug`` REPL and the gdb remote stub -- drive
+this object, and it drives only the Machine and the Accelerator's debug
+contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
+``state_changed``); nothing is woven into the engines.  What it adds:
+
+* **stepping** exactly one instruction (``Machine.run`` with single-step on),
+  with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
+  gdbstub default, ``NOIRQ``): the engine's interrupt line is lowered for the
+  step and raised again afterwards, so the interrupt is taken later;
+* **continuing** until a breakpoint, a watchpoint, or the guest stops.
+  Software engines run in chunks of ``interval`` instructions (a checkpoint
+  between chunks); KVM, which counts instructions only while stepping, is
+  single-stepped while recording, as are all engines while a watchpoint is
+  set (write watchpoints compare the watched bytes after every step; read
+  and access watchpoints check the instruction's memory operands before it);
+* **observing** each stop: the instruction executed, the registers that
+  changed, the RAM bytes that changed (the recorder's page comparison, see
+  :mod:`emu.debug.record`), and every exit the Machine served meanwhile
+  (``Machine.exit_observer``, called off the hot path only when set);
+* **reverse execution** (``reverse_step``, ``reverse_continue``) through
+  :class:`~emu.debug.record.Recorder`.
+
+Positions count instructions retired since the session started (or since
+``restart``); the recorder's checkpoints are keyed by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..isa.x86 import flags as F
+from ..isa.x86.state import CS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
+from .record import Recorder, memory_runs
+
+CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
+STRING_OPS = ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS")
+
+
+class DebugError(Exception):
+    """Bad input to a debugger command (one line, shown to the user)."""
+
+
+@dataclass
+class Stop:
+    """Why and where a command stopped, and what it did on the way."""
+
+    reason: str                      # step, breakpoint, watchpoint, exited, halted, crashed,
+                                     # history-start, history-end, interrupted
+    message: str = ""
+    pc: int = 0                      # linear address of the next instruction
+    executed: list = field(default_factory=list)    # [(linear pc, text)] (last few)
+    count: int = 0                   # instructions retired (negative: reversed)
+    exits: list = field(default_factory=list)       # describe() of every exit served
+    writes: list = field(default_factory=list)      # [(address, old bytes, new bytes)]
+    regs_before: dict = field(default_factory=dict)
+    regs_after: dict = field(default_factory=dict)
+    output: bytes = b""                             # guest output during the command
+    status: int | None = None                       # exit status when reason == "exited"
+    watch: tuple | None = None                      # (kind, address) of the watchpoint hit
+    bp_number: int | None = None
+
+    def changed_regs(self) -> list:
+        return [(k, self.regs_before.get(k), v) for k, v in self.regs_after.items()
+                if self.regs_before.get(k) != v]
+
+
+@dataclass
+class Breakpoint:
+    number: int
+    addr: int
+    temporary: bool = False
+    hits: int = 0
+    where: str = ""
+
+
+@dataclass
+class Watchpoint:
+    number: int
+    kind: str        # "write", "read", "access"
+    addr: int
+    length: int
+    old: bytes = b""
+    hits: int = 0
+
+
+class Session:
+    def __init__(self, machine, image=None, history_size: int = 1_000_000, interval: int = 10_000):
+        self.machine = machine
+        self.image = image
+        self.accel = machine.accel
+        self.breakpoints: dict[int, Breakpoint] = {}     # number -> breakpoint
+        self.watchpoints: dict[int, Watchpoint] = {}
+        self._next_number = 1
+        self.step_irqs = False
+        self.interval = interval
+        self.pos = 0
+        self.exited = None            # Stop of the end, or None while the guest can run
+        self.recorder = Recorder(machine, history_size)
+        self._exits = []
+        self.interrupt_requested = None   # callable -> bool, polled between chunks
+        machine.exit_observer = self._exits.append
+        self.accel.sync_state()
+        self.recorder.reset(0)
+        self.recorder.save_initial()
+
+    # -- state helpers ---------------------------------------------------------------
+    @property
+    def cpu(self):
+        self.accel.sync_state()
+        return self.machine.cpu
+
+    def pc(self) -> int:
+        s = self.cpu
+        return s.segs[CS].base + s.rip
+
+    def width(self) -> int:
+        mode = self.cpu.mode
+        return 8 if mode == "long64" else (4 if mode in ("prot32", "compat") else 2)
+
+    def reg_values(self) -> dict:
+        """Registers at the current mode's width, for display and diffs."""
+        s = self.cpu
+        w = self.width()
+        mask = (1 << (8 * w)) - 1
+        names = REG_NAMES64 if w == 8 else (REG_NAMES32 if w == 4 else REG_NAMES16)
+        out = {names[i]: s.regs[i] & mask for i in range(16 if w == 8 else 8)}
+        out[{8: "rip", 4: "eip", 2: "ip"}[w]] = s.rip & mask
+        out["eflags"] = s.rflags
+        for i, n in enumerate(SEG_NAMES):
+            out[n] = s.segs[i].selector
+        return out
+
+    def set_register(self, name: str, value: int) -> None:
+        """``$ax = 5``: any name of the x86 register file (8/16/32/64-bit,
+        ip/eip/rip, flags/eflags, segment registers in real mode)."""
+        s = self.cpu
+        n = name.lower()
+        if n in REG_NAMES64:
+            s.regs[REG_NAMES64.index(n)] = value & (2 ** 64 - 1)
+        elif n in REG_NAMES32:
+            i = REG_NAMES32.index(n)
+            s.regs[i] = value & 0xFFFFFFFF
+        elif n in REG_NAMES16:
+            i = REG_NAMES16.index(n)
+            s.regs[i] = (s.regs[i] & ~0xFFFF) | (value & 0xFFFF)
+        elif n in ("al", "cl", "dl", "bl"):
+            i = ("al", "cl", "dl", "bl").index(n)
+            s.regs[i] = (s.regs[i] & ~0xFF) | (value & 0xFF)
+        elif n in ("ah", "ch", "dh", "bh"):
+            i = ("ah", "ch", "dh", "bh").index(n)
+            s.regs[i] = (s.regs[i] & ~0xFF00) | ((value & 0xFF) << 8)
+        elif n in ("ip", "eip", "rip", "pc"):
+            s.rip = value & (0xFFFF if n == "ip" else 2 ** 64 - 1)
+        elif n in ("flags", "eflags", "rflags"):
+            s.rflags = value & 0xFFFFFFFF
+        elif n in SEG_NAMES:
+            i = SEG_NAMES.index(n)
+            if s.mode != "real":
+                raise DebugError(f"${n}: loading a segment register outside real mode is not supported here")
+            from ..isa.x86.state import Segment
+            s.segs[i] = Segment.real(value & 0xFFFF, code=(i == CS))
+        else:
+            raise DebugError(f"unknown register ${name}")
+        self.accel.state_changed()
+        self._settle()
+
+    def get_register(self, name: str) -> int:
+        s = self.cpu
+        n = name.lower()
+        if n in REG_NAMES64:
+            return s.regs[REG_NAMES64.index(n)]
+        if n in REG_NAMES32:
+            return s.regs[REG_NAMES32.index(n)] & 0xFFFFFFFF
+        if n in REG_NAMES16:
+            return s.regs[REG_NAMES16.index(n)] & 0xFFFF
+        if n in ("al", "cl", "dl", "bl"):
+            return s.regs[("al", "cl", "dl", "bl").index(n)] & 0xFF
+        if n in ("ah", "ch", "dh", "bh"):
+            return (s.regs[("ah", "ch", "dh", "bh").index(n)] >> 8) & 0xFF
+        if n in ("ip", "eip", "rip"):
+            return s.rip
+        if n == "pc":
+            return self.pc()
+        if n in ("flags", "eflags", "rflags"):
+            return s.rflags
+        if n in SEG_NAMES:
+            return s.segs[SEG_NAMES.index(n)].selector
+        if n in ("cr0", "cr2", "cr3", "cr4", "efer"):
+            return getattr(s, n)
+        raise DebugError(f"unknown register ${name}")
+
+    # -- memory ------------------------------------------------------------------------
+    def read_memory(self, addr: int, n: int) -> bytes:
+        ram = self.machine.ram
+        if n < 0 or not ram.contains(addr, max(n, 1)):
+            raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
+                             f"0x{ram.base + ram.size - 1:x})")
+        self.accel.sync_state()
+        return ram.read_bytes(addr, n)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        ram = self.machine.ram
+        if not ram.contains(addr, max(len(data), 1)):
+            raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
+                             f"0x{ram.base + ram.size - 1:x})")
+        self.accel.sync_state()
+        ram.load(addr, bytes(data))
+        self.accel.flush_code_cache()
+        self.accel.state_changed()
+        self._settle()
+
+    def _settle(self) -> None:
+        """The user changed state: make it the present checkpoint (history
+        before it stays, but re-execution from before would not see the
+        change, so older history is dropped)."""
+        self.recorder.reset(self.pos)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def decode(self, lin: int | None = None, ip: int | None = None):
+        """The instruction at linear ``lin`` (default: the PC), in the CPU's
+        current mode; returns (insn, raw bytes) or raises DebugError."""
+        from ..isa.x86.decode import Decoder
+        s = self.cpu
+        if lin is None:
+            lin = self.pc()
+        if ip is None:
+            ip = lin - s.segs[CS].base
+        ram = self.machine.ram
+        code = ram.read_bytes(lin, 16) if ram.contains(lin) else b""
+        dsize = 4 if s.segs[CS].db else 2
+        dec = Decoder(self.machine.model.name, dsize, s.mode == "long64")
+        try:
+            insn = dec.decode(lambda k: code[k], ip)
+        except Exception as e:        # undecodable bytes: say so, not crash
+            raise DebugError(f"cannot decode at 0x{lin:x}: {e}") from None
+        return insn, code[:insn.length]
+
+    def insn_text(self, lin: int | None = None) -> str:
+        from ..isa.x86.disasm import format_insn
+        try:
+            insn, _ = self.decode(lin)
+        except DebugError as e:
+            return f"(bad: {e})"
+        return format_insn(insn)
+
+    # -- breakpoints and watchpoints -------------------------------------------------------
+    def add_breakpoint(self, addr: int, temporary: bool = False, where: str = "") -> Breakpoint:
+        bp = Breakpoint(self._next_number, addr, temporary, 0, where)
+        self._next_number += 1
+        self.breakpoints[bp.number] = bp
+        return bp
+
+    def add_watchpoint(self, kind: str, addr: int, length: int) -> Watchpoint:
+        wp = Watchpoint(self._next_number, kind, addr, length, self.read_memory(addr, length))
+        self._next_number += 1
+        self.watchpoints[wp.number] = wp
+        return wp
+
+    def delete(self, number: int | None = None) -> None:
+        if number is None:
+            self.breakpoints.clear()
+            self.watchpoints.clear()
+            return
+        if number in self.breakpoints:
+            del self.breakpoints[number]
+        elif number in self.watchpoints:
+            del self.watchpoints[number]
+        else:
+            raise DebugError(f"no breakpoint number {number}")
+
+    def remove_breakpoint_at(self, addr: int) -> bool:
+        for n, bp in list(self.breakpoints.items()):
+            if bp.addr == addr:
+                del self.breakpoints[n]
+                return True
+        return False
+
+    def remove_watchpoint_at(self, kind: str, addr: int, length: int) -> bool:
+        for n, wp in list(self.watchpoints.items()):
+            if (wp.kind, wp.addr, wp.length) == (kind, addr, length):
+                del self.watchpoints[n]
+                return True
+        return False
+
+    def _bp_addrs(self) -> set:
+        return {bp.addr for bp in self.breakpoints.values()}
+
+    # -- running: the primitives -----------------------------------------------------------
+    def _arm(self, on: bool) -> None:
+        bps = self.accel.breakpoints
+        bps.clear()
+        if on:
+            bps.update(self._bp_addrs())
+
+    def _step_one(self, hold_irq: bool | None = None):
+        """Retire exactly one instruction (or stop trying); returns the
+        Machine's RunResult.  Breakpoints are disarmed (we are leaving one,
+        or stepping on purpose)."""
+        m = self.machine
+        accel = self.accel
+        if hold_irq is None:
+            hold_irq = not self.step_irqs and self._irq_would_be_taken()
+        self._arm(False)
+        saved_line = None
+        if hold_irq:
+            saved_line = accel.irq_line
+            accel.irq_line = False
+            self.recorder.held_irqs.add(self.pos)
+        before = accel.icount
+        accel.set_single_step(True)
+        try:
+            r = m.run()
+            if r.reason != "debug":
+                self._drain()
+        finally:
+            accel.set_single_step(False)
+            if hold_irq:
+                pic = getattr(m, "pic", None)
+                accel.irq_line = pic.intr.level if pic is not None else saved_line
+        self.pos += accel.icount - before
+        return r
+
+    def _irq_would_be_taken(self) -> bool:
+        accel = self.accel
+        if not getattr(accel, "irq_line", False):
+            return False
+        return bool(self.cpu.rflags & F.IF)
+
+    def _drain(self) -> None:
+        """After a stepped run that ended on something other than the step
+        (the guest exited through an OUT, HLT), the engine still owes the
+        step's DEBUG exit (or, on KVM, the I/O completion): collect it now so
+        that it cannot end the next command early."""
+        try:
+            ex = self.accel.run(0)
+        except Exception:         # a dead engine: nothing owed
+            return
+        if ex is not None and ex.reason in ("IO", "MMIO"):
+            self.machine.dispatch_exit(ex)
+
+    def _run_chunk(self, n: int):
+        """Up to ``n`` instructions at full speed with breakpoints armed
+        (exact-icount engines only)."""
+        m = self.machine
+        accel = self.accel
+        self._arm(True)
+        before = accel.icount
+        try:
+            r = m.run(icount_limit=n)
+        finally:
+            self._arm(False)
+        self.pos += accel.icount - before
+        return r
+
+    # -- commands -----------------------------------------------------------------------------
+    def _begin(self) -> dict:
+        self._exits.clear()
+        return {"regs": self.reg_values(), "serial": len(self.machine.serial_log),
+                "shadow": self.recorder.shadow, "pos": self.pos}
+
+    def _finish(self, st: Stop, ctx: dict, forward: bool = True) -> Stop:
+        st.exits = [e.describe() if hasattr(e, "describe") else str(e) for e in self._exits]
+        self._exits.clear()
+        st.regs_before = ctx["regs"]
+        st.regs_after = self.reg_values()
+        st.pc = self.pc()
+        st.count = self.pos - ctx["pos"]
+        log = self.machine.serial_log
+        st.output = bytes(log[ctx["serial"]:]) if len(log) > ctx["serial"] else b""
+        if forward:
+            st.writes = self.recorder.checkpoint(self.pos)
+        else:
+            rec = self.recorder
+            pages = rec.changed_pages(ctx["shadow"])
+            st.writes = memory_runs(self.machine.ram.base, ctx["shadow"], self.machine.ram.view, pages)
+        return st
+
+    def _result_stop(self, r) -> Stop | None:
+        """Turn a RunResult that ended the guest into a Stop (None: it did not)."""
+        if r.reason == "debug-exit":
+            return Stop("exited", f"the guest exited with status {r.status}", status=r.status)
+        if r.reason == "halt":
+            return Stop("halted", r.message)
+        if r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit", "system-event"):
+            return Stop("crashed", r.message)
+        return None
+
+    def _check_running(self) -> None:
+        if self.exited is not None:
+            raise DebugError(f"the guest is not running ({self.exited.message}); "
+                             "use 'run' to start again or reverse-step into its history")
+
+    def step(self, n: int = 1) -> Stop:
+        """stepi N: exactly N instructions (fewer if the guest stops)."""
+        self._check_running()
+        ctx = self._begin()
+        executed = []
+        st = None
+        for _ in range(n):
+            pc = self.pc()
+            text = self.insn_text(pc)
+            r = self._step_one()
+            executed.append((pc, text))
+            st = self._result_stop(r)
+            if st is not None:
+                break
+            if self.watchpoints:
+                hit = self._check_watch_after()
+                if hit is not None:
+                    st = hit
+                    break
+        if st is None:
+            st = Stop("step")
+        st.executed = executed[-8:]
+        self._note_end(st)
+        return self._finish(st, ctx)
+
+    def next(self, n: int = 1) -> Stop:
+        """nexti N: like stepi, but a CALL or INT runs until it returns."""
+        self._check_running()
+        ctx = self._begin()
+        executed = []
+        st = None
+        for _ in range(n):
+            pc = self.pc()
+            try:
+                insn, _ = self.decode(pc)
+                name, length = insn.name, insn.length
+            except DebugError:
+                name, length = "?", 0
+            text = self.insn_text(pc)
+            executed.append((pc, text))
+            if name in CALL_LIKE:
+                ret = pc + length
+                sp_before = self.cpu.regs[4]
+                st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+                if st is not None and st.reason == "return":
+                    st = None
+            else:
+                r = self._step_one()
+                st = self._result_stop(r)
+                if st is None and self.watchpoints:
+                    st = self._check_watch_after()
+            if st is not None:
+                break
+        if st is None:
+            st = Stop("step")
+        st.executed = executed[-8:]
+        self._note_end(st)
+        return self._finish(st, ctx)
+
+    def cont(self) -> Stop:
+        """continue: until a breakpoint, a watchpoint, or the guest stops."""
+        self._check_running()
+        ctx = self._begin()
+        st = self._run_until(None)
+        self._note_end(st)
+        return self._finish(st, ctx)
+
+    def _run_until(self, done) -> Stop:
+        """Run forward until a breakpoint or watchpoint, the guest stops, or
+        ``done()`` (checked after every instruction) is true."""
+        bps = self._bp_addrs()
+        first = True
+        exact = self.accel.exact_icount and done is None and not self.watchpoints
+        since_cp = 0
+        while True:
+            if self.interrupt_requested is not None and self.interrupt_requested():
+                return Stop("interrupted", "interrupted by the debugger")
+            pc = self.pc()
+            if not first and pc in bps:
+                return self._bp_stop(pc)
+            if exact and not first:
+                r = self._run_chunk(self.interval)
+                since_cp += r.icount
+                st = self._result_stop(r)
+                if st is not None:
+                    return st
+                if r.reason == "debug" and getattr(r.exit, "kind", "") == "breakpoint":
+                    return self._bp_stop(self.pc())
+                if since_cp >= self.interval:
+                    self.recorder.checkpoint(self.pos)
+                    since_cp = 0
+                continue
+            # one instruction at a time (leaving a breakpoint, KVM, watchpoints, nexti)
+            if self.watchpoints:
+                hit = self._check_access_before()
+                if hit is not None:
+                    return hit
+            r = self._step_one(hold_irq=False)
+            first = False
+            since_cp += 1
+            st = self._result_stop(r)
+            if st is not None:
+                return st
+            if self.watchpoints:
+                hit = self._check_watch_after()
+                if hit is not None:
+                    return hit
+            if done is not None and done():
+                return Stop("return")
+            if since_cp >= self.interval:
+                self.recorder.checkpoint(self.pos)
+                since_cp = 0
+
+    def _bp_stop(self, pc: int) -> Stop:
+        for bp in self.breakpoints.values():
+            if bp.addr == pc:
+                bp.hits += 1
+                st = Stop("breakpoint", f"Breakpoint {bp.number}", bp_number=bp.number)
+                if bp.temporary:
+                    del self.breakpoints[bp.number]
+                    st.message = f"Temporary breakpoint {bp.number}"
+                return st
+        return Stop("breakpoint", "breakpoint")
+
+    def _check_watch_after(self) -> Stop | None:
+        for wp in self.watchpoints.values():
+            if wp.kind not in ("write", "access"):
+                continue
+            now = self.read_memory(wp.addr, wp.length)
+            if now != wp.old:
+                old, wp.old = wp.old, now
+                wp.hits += 1
+                st = Stop("watchpoint", f"Hardware watchpoint {wp.number}: 0x{wp.addr:x}",
+                          watch=(wp.kind, wp.addr))
+                st.writes_watch = (old, now)
+                return st
+        return None
+
+    def _check_access_before(self) -> Stop | None:
+        """Read/access watchpoints: the next instruction's memory operands
+        (explicit ones and the string operands) overlap a watched range."""
+        wanted = [wp for wp in self.watchpoints.values() if wp.kind in ("read", "access")]
+        if not wanted:
+            return None
+        for lo, size in self.operand_ranges():
+            for wp in wanted:
+                if lo < wp.addr + wp.length and wp.addr < lo + size:
+                    wp.hits += 1
+                    return Stop("watchpoint", f"Hardware {'read' if wp.kind == 'read' else 'access (read/write)'} "
+                                f"watchpoint {wp.number}: 0x{wp.addr:x}", watch=(wp.kind, wp.addr))
+        return None
+
+    def operand_ranges(self) -> list:
+        """[(linear address, size)] of the next instruction's memory operands."""
+        from ..isa.x86.insn import MEM
+        try:
+            insn, _ = self.decode()
+        except DebugError:
+            return []
+        s = self.cpu
+        out = []
+        for o in insn.ops:
+            if getattr(o, "kind", None) == MEM and o.size:
+                ea = o.disp
+                if o.base >= 0:
+                    ea += s.regs[o.base]
+                if o.index >= 0:
+                    ea += s.regs[o.index] * o.scale
+                seg = o.seg if o.seg is not None else 3
+                out.append((s.segs[seg].base + (ea & o.amask), o.size))
+        if insn.name in STRING_OPS:
+            amask = (1 << (8 * insn.asize)) - 1
+            if insn.name in ("MOVS", "CMPS", "LODS", "OUTS"):
+                seg = insn.seg if insn.seg is not None else 3
+                out.append((s.segs[seg].base + (s.regs[6] & amask), insn.size))
+            if insn.name in ("MOVS", "CMPS", "STOS", "SCAS", "INS"):
+                out.append((s.segs[0].base + (s.regs[7] & amask), insn.size))
+        return out
+
+    def _note_end(self, st: Stop) -> None:
+        if st.reason in ("exited", "crashed"):
+            self.exited = st
+        elif st.reason == "halted":
+            self.exited = st
+
+    # -- reverse ------------------------------------------------------------------------------
+    def _goto(self, target: int) -> None:
+        """Stand at position ``target`` (within recorded history)."""
+        rec = self.recorder
+        i = rec.index_at_or_before(target)
+        self.pos = rec.restore(i)
+        self._replay_to(target)
+        rec.truncate(rec.index_at_or_before(self.pos))
+        self.exited = None
+
+    def _replay_to(self, target: int, visit=None) -> None:
+        """Re-execute from the present to ``target``, holding back interrupts
+        where the recording held them; ``visit(pos, pc)`` before each one."""
+        held = self.recorder.held_irqs
+        while self.pos < target:
+            if visit is not None:
+                visit(self.pos, self.pc())
+            exact = self.accel.exact_icount and visit is None
+            if exact:
+                nxt = min([p for p in held if self.pos <= p < target], default=target)
+                if nxt > self.pos:
+                    r = self._run_chunk_plain(nxt - self.pos)
+                    if r.reason not in ("limit", "debug"):
+                        break
+                    continue
+            r = self._step_one(hold_irq=self.pos in held)
+            if self._result_stop(r) is not None and self.pos < target:
+                break
+
+    def _run_chunk_plain(self, n: int):
+        accel = self.accel
+        self._arm(False)
+        before = accel.icount
+        r = self.machine.run(icount_limit=n)
+        self.pos += accel.icount - before
+        return r
+
+    def reverse_step(self, n: int = 1) -> Stop:
+        ctx = self._begin()
+        target = self.pos - n
+        st = Stop("step")
+        if target < self.recorder.oldest:
+            target = self.recorder.oldest
+            st = Stop("history-start", "No more reverse-execution history.")
+        if target == self.pos and st.reason == "step":
+            st = Stop("history-start", "No more reverse-execution history.")
+        self._goto(target)
+        st.executed = [(self.pc(), self.insn_text())]
+        return self._finish(st, ctx, forward=False)
+
+    def reverse_continue(self) -> Stop:
+        """Back to the most recent position before the present at which a
+        breakpoint's address was about to execute (or to the start of history)."""
+        ctx = self._begin()
+        rec = self.recorder
+        bps = self._bp_addrs()
+        end = self.pos
+        found = None
+        if bps and end > rec.oldest:
+            i = rec.index_at_or_before(end - 1)
+            while i is not None:
+                hits = []
+                self.pos = rec.restore(i)
+                self._replay_to(end, visit=lambda p, pc: hits.append(p) if pc in bps else None)
+                if hits:
+                    found = hits[-1]
+                    break
+                end = rec.cps[i].pos
+                i = i - 1 if i > 0 else None
+        if found is not None:
+            self._goto(found)
+            st = self._bp_stop(self.pc())
+        else:
+            self._goto(rec.oldest)
+            st = Stop("history-start", "No more reverse-execution history.")
+        st.executed = [(self.pc(), self.insn_text())]
+        return self._finish(st, ctx, forward=False)
+
+    def restart(self) -> Stop:
+        """run / restart: back to the state the session started in."""
+        ctx = self._begin()
+        self.recorder.restore_initial()
+        self.pos = 0
+        self.exited = None
+        for bp in self.breakpoints.values():
+            bp.hits = 0
+        self.machine.stats.by_reason.clear()
+        self.machine.stats.by_key.clear()
+        st = Stop("restart", "Starting the guest from the beginning.")
+        return self._finish(st, ctx, forward=False)
+
+    def close(self) -> None:
+        self.machine.exit_observer = None
