@@ -8,6 +8,8 @@ here transfers.  Subcommands:
     emu bench     every engine on the benchmark guests
     emu diff      two engines in lockstep     emu conformance single-instruction test vectors
     emu coverage  encodings without semantics emu translate   the translator's view of one block
+    emu debug     step through a guest (gdb-like commands; -x FILE replays a script)
+    emu run ... -gdb tcp::PORT -S    wait for gdb (the remote protocol) before running
 
 Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
 HLT with interrupts disabled, 124 when -icount-limit is reached, 3 when the
@@ -109,6 +111,19 @@ def build_parser() -> Parser:
     r.add_argument("-kernel", dest="kernel", help="guest image: flat binary or assembly (.S/.asm)")
     r.add_argument("guest", nargs="?", help="guest image (same as -kernel)")
     r.add_argument("--input", help="bytes the UART receives (instead of stdin)")
+    r.add_argument("-gdb", dest="gdb", metavar="tcp::PORT",
+                   help="wait for gdb on 127.0.0.1:PORT (the gdb remote protocol)")
+    r.add_argument("-s", dest="gdb_default", action="store_true", help="shorthand for -gdb tcp::1234")
+    r.add_argument("-S", dest="freeze", action="store_true",
+                   help="with -gdb: do not start the guest until gdb says so")
+
+    dbg = sub.add_parser("debug", help="step through a guest with gdb-like commands")
+    add_machine_options(dbg)
+    dbg.add_argument("guest", help="guest image: flat binary or assembly (.S/.asm)")
+    dbg.add_argument("-x", dest="script", metavar="FILE", help="read commands from FILE (then stop)")
+    dbg.add_argument("--input", help="bytes the UART receives")
+    dbg.add_argument("--history-size", type=parse_count, default=1_000_000,
+                     help="instructions of reverse-execution history to keep")
 
     d = sub.add_parser("demo", help="run the built-in demo guest on every available engine")
     d.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
@@ -263,6 +278,9 @@ def cmd_run(args) -> int:
     log = open_log(args)
     m = make_machine(args, serial=serial_setup(args), log=log)
     m.load_image(img.data, img.name)
+    gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
+    if gdb:
+        return _run_gdb(args, m, img, gdb)
     r = m.run(icount_limit=args.icount_limit)
     if "exits" in args.log_flags and log is not None:
         log.write(f"exits: {m.stats.summary()}\n")
@@ -271,6 +289,51 @@ def cmd_run(args) -> int:
     elif r.reason not in ("halt", "debug-exit"):
         print(f"emu: guest stopped: {r.message}", file=sys.stderr)
     return r.status & 0xFF if r.reason == "debug-exit" else r.status
+
+
+def parse_gdb_address(spec: str) -> int:
+    """-gdb tcp::PORT (QEMU's form; tcp:127.0.0.1:PORT too): the port."""
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[0] != "tcp" or parts[1] not in ("", "localhost", "127.0.0.1"):
+        raise UsageError(f"-gdb '{spec}': expected tcp::PORT (the stub listens on 127.0.0.1 only)")
+    try:
+        port = int(parts[2])
+    except ValueError:
+        raise UsageError(f"-gdb '{spec}': '{parts[2]}' is not a port number") from None
+    if not 0 <= port < 65536:
+        raise UsageError(f"-gdb '{spec}': port {port} is out of range")
+    return port
+
+
+def _run_gdb(args, m, img, spec) -> int:
+    from .debug.gdbstub import GdbStub
+    port = parse_gdb_address(spec)
+    stub = GdbStub(m, img, port=port)
+    print(f"emu: waiting for gdb on 127.0.0.1:{stub.port} "
+          f"(gdb -ex 'set architecture i8086' -ex 'target remote 127.0.0.1:{stub.port}')",
+          file=sys.stderr, flush=True)
+    try:
+        return stub.serve(freeze=args.freeze)
+    finally:
+        stub.close()
+
+
+def cmd_debug(args) -> int:
+    img = load_guest(args.guest)
+    from .debug.repl import run_repl
+    from .debug.session import Session
+    m = make_machine(args, serial=(args.input, None))
+    m.load_image(img.data, img.name)
+    session = Session(m, img, history_size=args.history_size)
+    if args.script:
+        try:
+            f = open(args.script)
+        except OSError as e:
+            raise UsageError(f"emu debug: -x {args.script}: cannot open ({e.strerror})")
+        with f:
+            return run_repl(session, f, sys.stdout, interactive=False, echo=True)
+    interactive = sys.stdin.isatty()
+    return run_repl(session, sys.stdin, sys.stdout, interactive=interactive, echo=not interactive)
 
 
 def _pc_text(m) -> str:
@@ -472,7 +535,7 @@ def cmd_translate(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
+COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
             "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate}
 
 

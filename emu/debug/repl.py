@@ -1,0 +1,744 @@
+"""``emu debug``: a gdb-like step-through debugger as a ``cmd.Cmd`` (py65's monitor shape).
+
+Commands keep gdb's names and abbreviations (``si``, ``ni``, ``c``, ``b``,
+``x/8xb``, ``i r``, ``disas``, ``bt``, ``rsi``, ``rc``; any unique prefix
+works too), so what a learner types here works in gdb later.  Each
+``do_x`` has its help in its docstring; stdin and stdout are injectable, so
+a session is a script that tests replay (``-x FILE`` or commands on stdin),
+and a terminal gets readline editing and history.
+
+After every step it prints what happened: the instruction executed, the
+registers it changed, the RAM bytes it changed (from the recorder's page
+comparison: exact for changed bytes), each exit the Machine served
+(port I/O, MMIO, ...) and the guest's output.  Bad input gets a one-line
+explanation and the session goes on.
+"""
+
+from __future__ import annotations
+
+import cmd
+import re
+import shlex
+
+from ..isa.x86 import flags as F
+from .session import DebugError, Session
+
+ALIASES = {
+    "si": "stepi", "ni": "nexti", "c": "continue", "cont": "continue", "b": "break",
+    "br": "break", "tb": "tbreak", "d": "delete", "i": "info", "disas": "disassemble",
+    "bt": "backtrace", "where": "backtrace", "l": "list", "r": "run", "q": "quit",
+    "rsi": "reverse-stepi", "rc": "reverse-continue", "p": "print", "h": "help",
+    "exit": "quit", "EOF": "quit", "w": "watch", "disp": "display",
+}
+COMMANDS = ("stepi", "nexti", "continue", "break", "tbreak", "delete", "info", "x",
+            "disassemble", "display", "undisplay", "set", "backtrace", "list", "run",
+            "restart", "quit", "help", "reverse-stepi", "reverse-continue", "print", "watch",
+            "rwatch", "awatch")
+SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+TYPE_SIZES = {"char": 1, "byte": 1, "uint8_t": 1, "short": 2, "word": 2, "uint16_t": 2,
+              "int": 4, "dword": 4, "long": 4, "uint32_t": 4, "long long": 8, "qword": 8,
+              "uint64_t": 8}
+
+
+class Repl(cmd.Cmd):
+    """The debugger's command loop (``Repl(session, stdin=..., stdout=...)``)."""
+
+    prompt = "(emu) "
+    intro = None
+
+    def __init__(self, session: Session, stdin=None, stdout=None, echo: bool = False,
+                 interactive: bool = False):
+        super().__init__(stdin=stdin, stdout=stdout)
+        self.s = session
+        self.use_rawinput = interactive
+        self.interactive = interactive
+        self.echo = echo                 # scripts: show each command after the prompt
+        self.displays: list = []         # (number, fmt or None, expression)
+        self._display_no = 1
+        self.last_x = ("x", 4)           # (format, unit size)
+        self.next_x = None
+        self.list_next = None
+        self.printed_serial = 0
+        self.quit = False
+
+    # -- plumbing ------------------------------------------------------------------
+    def out(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def precmd(self, line: str) -> str:
+        if self.echo and not self.interactive:
+            self.stdout.write(f"{line.rstrip()}\n")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            return stripped
+        m = re.match(r"([A-Za-z][\w-]*|x)(.*)$", stripped, re.S)
+        if m is None:
+            return stripped
+        word, rest = m.group(1), m.group(2)
+        if word.startswith("x") and (rest.startswith("/") or word == "x"):
+            return "x " + rest if word == "x" else stripped
+        name = self.resolve(word)
+        if name is None:
+            return stripped
+        return name.replace("-", "_") + rest
+
+    def resolve(self, word: str):
+        if word in ALIASES:
+            return ALIASES[word]
+        if word in COMMANDS:
+            return word
+        hits = [c for c in COMMANDS if c.startswith(word)]
+        if len(hits) == 1:
+            return hits[0]
+        return None
+
+    def emptyline(self) -> bool:
+        if self.interactive and self.lastcmd:
+            return self.onecmd(self.lastcmd)
+        return False
+
+    def default(self, line: str) -> bool:
+        if line.startswith("#"):
+            return False
+        word = line.split()[0]
+        hits = [c for c in COMMANDS if c.startswith(word)]
+        if len(hits) > 1:
+            self.out(f'Ambiguous command "{word}": {", ".join(sorted(hits))}.')
+        else:
+            self.out(f'Undefined command: "{word}".  Try "help".')
+        return False
+
+    def onecmd(self, line: str) -> bool:
+        try:
+            return super().onecmd(line)
+        except DebugError as e:
+            self.out(str(e))
+        except (ValueError, KeyError, IndexError) as e:
+            self.out(f"error: {e}")
+        except KeyboardInterrupt:
+            self.out("Quit (interrupted)")
+        return False
+
+    def postcmd(self, stop: bool, line: str) -> bool:
+        return stop or self.quit
+
+    def cmdloop(self, intro=None):
+        if self.interactive:
+            try:
+                import readline  # noqa: F401  (line editing and history on a terminal)
+            except ImportError:
+                pass
+        return super().cmdloop(intro)
+
+    # -- expressions -------------------------------------------------------------------
+    def value(self, text: str) -> int:
+        """A number, a label, a $register, SEG:OFF, *ptr, sums of those."""
+        t = text.strip()
+        if not t:
+            raise DebugError("expected an address or a value")
+        if ":" in t and not t.startswith("$"):
+            seg, off = t.split(":", 1)
+            return (self.value(seg) << 4) + self.value(off)
+        terms = re.split(r"\s*([+-])\s*", t)
+        total = 0
+        sign = 1
+        for k, term in enumerate(terms):
+            if term == "+":
+                sign = 1
+                continue
+            if term == "-":
+                sign = -1
+                continue
+            if term == "" and k == 0:
+                continue
+            total += sign * self.term(term)
+        return total
+
+    def term(self, t: str) -> int:
+        if t.startswith("*"):
+            return self.term(t[1:])
+        if t.startswith("$"):
+            return self.s.get_register(t[1:])
+        syms = self.s.image.symbols if self.s.image is not None else {}
+        if t in syms:
+            return syms[t]
+        try:
+            return int(t, 0)
+        except ValueError:
+            pass
+        if re.fullmatch(r"[A-Za-z_.$][\w.$]*", t):
+            known = ", ".join(sorted(syms)) or "none"
+            raise DebugError(f'No symbol "{t}" in current context (labels: {known}).')
+        raise DebugError(f"cannot read '{t}' as a number, label or $register")
+
+    def where(self, addr: int) -> str:
+        """``<label+off>`` for an address, from the image's labels."""
+        img = self.s.image
+        if img is None or not img.symbols:
+            return ""
+        best = None
+        for name, a in img.symbols.items():
+            if a <= addr and (best is None or a > best[1]):
+                best = (name, a)
+        if best is None or addr - best[1] > 0x1000:
+            return ""
+        off = addr - best[1]
+        return f"<{best[0]}+{off}>" if off else f"<{best[0]}>"
+
+    def loc(self, addr: int) -> str:
+        """``0x7c10 <done+2>`` (the label part only when there is one)."""
+        w = self.where(addr)
+        return f"0x{addr:04x} {w}" if w else f"0x{addr:04x}"
+
+    def source_line(self, addr: int):
+        img = self.s.image
+        if img is None or not img.lines:
+            return None
+        return img.lines.get(addr)
+
+    # -- showing a stop -------------------------------------------------------------------
+    def show_stop(self, st, verbose: bool = True) -> None:
+        if st.reason == "breakpoint":
+            self.out(f"{st.message}, 0x{st.pc:04x} {self.where(st.pc)}".rstrip())
+        elif st.reason == "watchpoint":
+            self.out(st.message)
+            wo = getattr(st, "writes_watch", None)
+            if wo:
+                self.out(f"Old value = {wo[0].hex(' ')}")
+                self.out(f"New value = {wo[1].hex(' ')}")
+        elif st.reason in ("history-start", "interrupted", "restart"):
+            self.out(st.message)
+        if verbose and st.executed and st.reason not in ("restart",) and st.count > 0:
+            pc, text = st.executed[-1]
+            n = f" ({st.count} instructions)" if st.count > 1 else ""
+            self.out(f"executed {self.loc(pc)}: {text}{n}")
+        if verbose and st.count < 0:
+            self.out(f"reversed {-st.count} instruction{'s' if st.count != -1 else ''}")
+        if verbose:
+            changed = st.changed_regs()
+            if changed:
+                parts = []
+                for name, old, new in changed:
+                    if name == "eflags":
+                        parts.append(f"eflags 0x{old:x} [ {F.describe(old)} ] -> 0x{new:x} [ {F.describe(new)} ]"
+                                     .replace("[  ]", "[ ]"))
+                    else:
+                        parts.append(f"{name} 0x{old:x} -> 0x{new:x}")
+                self.out("  regs: " + ", ".join(parts))
+            for addr, old, new in st.writes[:8]:
+                self.out(f"  mem 0x{addr:x}: {old[:16].hex(' ')} -> {new[:16].hex(' ')}"
+                         + (" ..." if len(new) > 16 else ""))
+            if len(st.writes) > 8:
+                self.out(f"  mem: {len(st.writes) - 8} more changed ranges")
+            io = [e for e in st.exits if not e.startswith("DEBUG")]
+            for e in io[:8]:
+                self.out(f"  exit: {e}")
+            if len(io) > 8:
+                self.out(f"  exits: {len(io) - 8} more")
+        self.show_serial(st)
+        if st.reason in ("exited", "halted", "crashed"):
+            if st.reason == "exited":
+                self.out(f"[Inferior 1 (guest) exited with code {st.status:02o}] ({st.message})")
+            else:
+                self.out(f"[guest stopped: {st.message}]")
+        self.show_pc()
+        self.show_displays()
+
+    def show_serial(self, st) -> None:
+        log = self.s.machine.serial_log
+        if len(log) < self.printed_serial:
+            self.out(f"  guest output rewound to {len(log)} bytes")
+            self.printed_serial = len(log)
+        new = bytes(log[self.printed_serial:])
+        if new:
+            self.out("  guest output: " + repr(new.decode("latin-1"))[1:-1].join('""'))
+            self.printed_serial = len(log)
+
+    def show_pc(self) -> None:
+        pc = self.s.pc()
+        loc = self.source_line(pc)
+        src = ""
+        if loc is not None:
+            src = f"    ({loc[0].rsplit('/', 1)[-1]}:{loc[1]}: {self.s.image.source[loc[1] - 1].strip()})"
+        self.out(f"=> {self.loc(pc)}: {self.s.insn_text(pc)}{src}")
+        self.list_next = None
+
+    def show_displays(self) -> None:
+        for num, fmt, expr in self.displays:
+            try:
+                if fmt is not None:
+                    self.out(f"{num}: x/{fmt} {expr}")
+                    self.examine(fmt, expr)
+                else:
+                    self.out(f"{num}: {expr} = 0x{self.value(expr):x}")
+            except DebugError as e:
+                self.out(f"{num}: {expr}: {e}")
+
+    # -- stepping ----------------------------------------------------------------------------
+    def _count(self, arg: str) -> int:
+        arg = arg.strip()
+        if not arg:
+            return 1
+        n = self.value(arg)
+        if n <= 0:
+            raise DebugError(f"the count must be positive, not {arg}")
+        return n
+
+    def do_stepi(self, arg):
+        """stepi [N] (si): execute exactly N instructions (default 1); interrupts
+        are held back during a step unless 'set step-irqs on'."""
+        self.show_stop(self.s.step(self._count(arg)))
+
+    def do_nexti(self, arg):
+        """nexti [N] (ni): like stepi, but a CALL or INT runs until it returns."""
+        self.show_stop(self.s.next(self._count(arg)))
+
+    def do_continue(self, arg):
+        """continue (c): run until a breakpoint, a watchpoint, or the guest stops."""
+        self.show_stop(self.s.cont(), verbose=False)
+
+    def do_reverse_stepi(self, arg):
+        """reverse-stepi [N] (rsi): go back N instructions; registers, RAM, devices
+        and guest output are as they were."""
+        self.show_stop(self.s.reverse_step(self._count(arg)))
+
+    def do_reverse_continue(self, arg):
+        """reverse-continue (rc): go back to the last breakpoint hit before now
+        (or to the start of the recorded history)."""
+        self.show_stop(self.s.reverse_continue(), verbose=False)
+
+    def do_run(self, arg):
+        """run (r): start the guest again from the beginning (breakpoints stay)."""
+        st = self.s.restart()
+        self.printed_serial = 0
+        self.out(st.message)
+        self.show_pc()
+
+    def do_restart(self, arg):
+        """restart: the same as run."""
+        self.do_run(arg)
+
+    def do_quit(self, arg):
+        """quit (q): leave the debugger."""
+        self.quit = True
+        return True
+
+    # -- breakpoints --------------------------------------------------------------------------
+    def _break(self, arg, temporary):
+        arg = arg.strip()
+        addr = self.s.pc() if not arg else self.value(arg.lstrip("*"))
+        if not self.s.machine.ram.contains(addr):
+            raise DebugError(f"cannot set a breakpoint at 0x{addr:x}: not in RAM")
+        bp = self.s.add_breakpoint(addr, temporary, self.where(addr))
+        kind = "Temporary breakpoint" if temporary else "Breakpoint"
+        loc = self.source_line(addr)
+        file_part = f": file {loc[0].rsplit('/', 1)[-1]}, line {loc[1]}." if loc else "."
+        self.out(f"{kind} {bp.number} at 0x{addr:x} {self.where(addr)}".rstrip() + file_part)
+
+    def do_break(self, arg):
+        """break ADDR|LABEL (b): stop before the instruction at ADDR (a number,
+        a label of the source, $reg, SEG:OFF, or sums such as loop+3)."""
+        self._break(arg, False)
+
+    def do_tbreak(self, arg):
+        """tbreak ADDR|LABEL: a breakpoint deleted when first hit."""
+        self._break(arg, True)
+
+    def _watch(self, arg, kind):
+        arg = arg.strip()
+        size = 2
+        m = re.match(r"\*\s*\(\s*([\w ]+?)\s*\*\s*\)\s*(.+)$", arg) or re.match(r"\{\s*([\w ]+?)\s*\}\s*(.+)$", arg)
+        if m:
+            if m.group(1) not in TYPE_SIZES:
+                raise DebugError(f"unknown type '{m.group(1)}' (expected one of: {', '.join(TYPE_SIZES)})")
+            size = TYPE_SIZES[m.group(1)]
+            arg = m.group(2)
+        addr = self.value(arg.lstrip("*"))
+        wp = self.s.add_watchpoint(kind, addr, size)
+        name = {"write": "Hardware watchpoint", "read": "Hardware read watchpoint",
+                "access": "Hardware access (read/write) watchpoint"}[kind]
+        self.out(f"{name} {wp.number}: 0x{addr:x} ({size} bytes)")
+
+    def do_watch(self, arg):
+        """watch *ADDR | watch *(TYPE *)ADDR: stop when the bytes at ADDR change
+        (2 bytes unless a type says: char, short, int, long)."""
+        self._watch(arg, "write")
+
+    def do_rwatch(self, arg):
+        """rwatch *ADDR: stop before an instruction whose memory operand reads ADDR."""
+        self._watch(arg, "read")
+
+    def do_awatch(self, arg):
+        """awatch *ADDR: stop before an instruction whose memory operand touches ADDR."""
+        self._watch(arg, "access")
+
+    def do_delete(self, arg):
+        """delete [N...] (d): delete breakpoints/watchpoints N, or all of them."""
+        if not arg.strip():
+            self.s.delete(None)
+            return
+        for w in arg.split():
+            self.s.delete(self._count(w))
+
+    # -- information ------------------------------------------------------------------------------
+    def do_info(self, arg):
+        """info WHAT (i): registers (i r; flags by name), breakpoints (i b), exits
+        (the Machine's exit counts), display, serial (guest output), record."""
+        words = arg.split()
+        if not words:
+            raise DebugError('"info" must be followed by the name of an info command: '
+                             "registers, breakpoints, exits, display, serial, record")
+        what = words[0]
+        table = {"registers": self.info_registers, "breakpoints": self.info_breakpoints,
+                 "exits": self.info_exits, "display": self.info_display,
+                 "serial": self.info_serial, "record": self.info_record,
+                 "watchpoints": self.info_breakpoints, "all-registers": self.info_registers}
+        aliases = {"r": "registers", "reg": "registers", "b": "breakpoints", "br": "breakpoints"}
+        what = aliases.get(what, what)
+        hits = [k for k in table if k.startswith(what)]
+        if what in table:
+            hits = [what]
+        if len(hits) != 1:
+            raise DebugError(f'Undefined info command: "{words[0]}".  Try "help info".')
+        table[hits[0]](words[1:])
+
+    def info_registers(self, names):
+        vals = self.s.reg_values()
+        if names:
+            for n in names:
+                n = n.lstrip("$")
+                v = vals[n] if n in vals else self.s.get_register(n)
+                self.out(self._reg_line(n, v))
+            return
+        for n, v in vals.items():
+            self.out(self._reg_line(n, v))
+
+    def _reg_line(self, n, v):
+        if n in ("eflags", "flags", "rflags"):
+            return f"{n:<15}0x{v:<17x} [ {F.describe(v)} ]".replace("[  ]", "[ ]")
+        if n in ("ip", "eip", "rip"):
+            return f"{n:<15}0x{v:<17x} 0x{v:x} {self.where(self.s.pc())}".rstrip()
+        return f"{n:<15}0x{v:<17x} {v}"
+
+    def info_breakpoints(self, _):
+        if not self.s.breakpoints and not self.s.watchpoints:
+            self.out("No breakpoints or watchpoints.")
+            return
+        self.out("Num     Type            Disp Enb Address    What")
+        for bp in sorted(self.s.breakpoints.values(), key=lambda b: b.number):
+            disp = "del " if bp.temporary else "keep"
+            self.out(f"{bp.number:<7} breakpoint      {disp} y   0x{bp.addr:08x} {bp.where}".rstrip())
+            if bp.hits:
+                self.out(f"\tbreakpoint already hit {bp.hits} time{'s' if bp.hits > 1 else ''}")
+        for wp in sorted(self.s.watchpoints.values(), key=lambda w: w.number):
+            kind = {"write": "hw watchpoint", "read": "read watchpoint", "access": "acc watchpoint"}[wp.kind]
+            self.out(f"{wp.number:<7} {kind:<15} keep y              *0x{wp.addr:x} ({wp.length} bytes)")
+
+    def info_exits(self, _):
+        st = self.s.machine.stats
+        self.out(f"exits: {st.summary()}")
+        for k, v in sorted(st.by_key.items(), key=lambda kv: -kv[1]):
+            self.out(f"  {k:<24} {v}")
+
+    def info_display(self, _):
+        if not self.displays:
+            self.out("There are no auto-display expressions now.")
+        for num, fmt, expr in self.displays:
+            self.out(f"{num}:   {'/' + fmt + ' ' if fmt else ''}{expr}")
+
+    def info_serial(self, _):
+        out = self.s.machine.serial_output()
+        self.out(f"guest output ({len(out)} bytes): " + repr(out.decode("latin-1"))[1:-1].join('""'))
+
+    def info_record(self, _):
+        rec = self.s.recorder
+        self.out(f"position {self.s.pos} (instructions since the start); history from {rec.oldest}, "
+                 f"{len(rec.cps)} checkpoints; history-size {rec.history_size}; "
+                 f"checkpoint-interval {self.s.interval}; step-irqs {'on' if self.s.step_irqs else 'off'}")
+
+    # -- memory ---------------------------------------------------------------------------------
+    def do_x(self, arg):
+        """x/NFU ADDR: examine memory.  N count, F format (x d u o t c a i s),
+        U unit (b h w g).  e.g. x/8xb 0x7c00, x/4i $pc, x/s msg."""
+        arg = arg.strip()
+        fmt = ""
+        if arg.startswith("/"):
+            parts = arg[1:].split(None, 1)
+            fmt = parts[0]
+            arg = parts[1] if len(parts) > 1 else ""
+        if not arg:
+            if self.next_x is None:
+                raise DebugError("Argument required (starting display address).")
+            arg = str(self.next_x)
+        self.examine(fmt, arg)
+
+    def examine(self, fmt: str, expr: str) -> None:
+        m = re.fullmatch(r"(\d*)([xduotcais]?)([bhwg]?)([xduotcais]?)", fmt)
+        if m is None:
+            raise DebugError(f"bad format '/{fmt}' (expected /NFU: count, format xduotcais, unit bhwg)")
+        count = int(m.group(1)) if m.group(1) else 1
+        f = m.group(2) or m.group(4) or self.last_x[0]
+        unit = SIZES[m.group(3)] if m.group(3) else (1 if f in "cs" else self.last_x[1])
+        addr = self.value(expr)
+        if count > 4096:
+            raise DebugError("count too large (at most 4096)")
+        if f == "i":
+            for _ in range(count):
+                insn_text = self.s.insn_text(addr)
+                try:
+                    length = self.s.decode(addr)[0].length
+                except DebugError:
+                    length = 1
+                mark = "=> " if addr == self.s.pc() else "   "
+                self.out(f"{mark}0x{addr:x} {self.where(addr)}:\t{insn_text}".replace(" :", ":"))
+                addr += length
+            self.next_x = addr
+            self.last_x = ("x", self.last_x[1])
+            return
+        if f == "s":
+            for _ in range(count):
+                data = bytearray()
+                while len(data) < 4096:
+                    b = self.s.read_memory(addr + len(data), 1)
+                    if b == b"\x00":
+                        break
+                    data += b
+                self.out(f"0x{addr:x} {self.where(addr)}:\t" + repr(bytes(data).decode("latin-1"))[1:-1].join('""'))
+                addr += len(data) + 1
+            self.next_x = addr
+            return
+        data = self.s.read_memory(addr, count * unit)
+        per_line = {1: 8, 2: 8, 4: 4, 8: 2}[unit]
+        for row in range(0, count, per_line):
+            a = addr + row * unit
+            vals = []
+            for k in range(row, min(count, row + per_line)):
+                v = int.from_bytes(data[k * unit:(k + 1) * unit], "little")
+                vals.append(self._fmt(v, f, unit))
+            self.out(f"0x{a:x} {self.where(a)}:\t".replace(" :", ":") + "\t".join(vals))
+        self.last_x = (f, unit)
+        self.next_x = addr + count * unit
+
+    @staticmethod
+    def _fmt(v, f, unit):
+        bits = 8 * unit
+        if f == "x":
+            return f"0x{v:0{2 * unit}x}"
+        if f == "d":
+            return str(v - (1 << bits) if v >> (bits - 1) else v)
+        if f == "u":
+            return str(v)
+        if f == "o":
+            return f"0{v:o}"
+        if f == "t":
+            return f"{v:0{bits}b}"
+        if f == "c":
+            ch = chr(v & 0xFF)
+            shown = ch if ch.isprintable() else "\\x%02x" % (v & 0xFF)
+            return f"{v & 0xFF} '{shown}'"
+        if f == "a":
+            return f"0x{v:x}"
+        return hex(v)
+
+    def do_print(self, arg):
+        """print EXPR (p): the value of a number, label, $register or sum."""
+        v = self.value(arg)
+        self.out(f"$1 = {v} (0x{v:x})")
+
+    def do_disassemble(self, arg):
+        """disassemble [ADDR] (disas): the code around PC (or ADDR), from the
+        label before it to the next one, '=>' marking the next instruction."""
+        pc = self.s.pc()
+        at = self.value(arg) if arg.strip() else pc
+        img = self.s.image
+        start, end = at, None
+        if img is not None and img.symbols:
+            before = [a for a in img.symbols.values() if a <= at]
+            after = [a for a in img.symbols.values() if a > at]
+            if before:
+                start = max(before)
+            if after:
+                end = min(after)
+        name = self.where(start)
+        self.out(f"Dump of assembler code{' for ' + name.strip('<>') if name else ''}:")
+        addr = start
+        n = 0
+        while n < 40 and (end is None or addr < end) and (end is not None or n < 12):
+            try:
+                insn, _ = self.s.decode(addr)
+                length, text = insn.length, self.s.insn_text(addr)
+            except DebugError as e:
+                self.out(f"   0x{addr:x}: {e}")
+                break
+            mark = "=> " if addr == pc else "   "
+            off = self.where(addr)
+            self.out(f"{mark}0x{addr:04x} {off}:\t{text}".replace(" :", ":"))
+            addr += length
+            n += 1
+        self.out("End of assembler dump.")
+
+    def do_display(self, arg):
+        """display[/FMT] EXPR: show EXPR after every stop (display/i $pc,
+        display $ax).  With no argument, show them all now."""
+        arg = arg.strip()
+        if not arg:
+            self.show_displays()
+            return
+        fmt = None
+        if arg.startswith("/"):
+            parts = arg[1:].split(None, 1)
+            fmt, arg = parts[0], (parts[1] if len(parts) > 1 else "")
+        self.value(arg)                      # check it now
+        num = self._display_no
+        self._display_no += 1
+        self.displays.append((num, fmt, arg))
+        self.show_displays_one(num)
+
+    def show_displays_one(self, num):
+        keep = self.displays
+        self.displays = [d for d in keep if d[0] == num]
+        try:
+            self.show_displays()
+        finally:
+            self.displays = keep
+
+    def do_undisplay(self, arg):
+        """undisplay [N]: stop displaying expression N (or all)."""
+        if not arg.strip():
+            self.displays = []
+            return
+        n = self._count(arg)
+        if not any(d[0] == n for d in self.displays):
+            raise DebugError(f"no display number {n}")
+        self.displays = [d for d in self.displays if d[0] != n]
+
+    # -- changing things -------------------------------------------------------------------------------
+    def do_set(self, arg):
+        """set $REG = V | *ADDR = V: change a register or memory
+        (*(TYPE *)ADDR or {TYPE}ADDR pick the size, TYPE char short int long; 2 bytes
+        otherwise); also set step-irqs on|off, history-size N, checkpoint-interval N."""
+        a = arg.strip()
+        if a.startswith("var "):
+            a = a[4:].strip()
+        m = re.fullmatch(r"(step-irqs|history-size|checkpoint-interval)\s+(\S+)", a)
+        if m:
+            return self._setting(m.group(1), m.group(2))
+        if "=" not in a:
+            raise DebugError("expected 'set $reg = value', 'set *addr = value' or a setting "
+                             "(step-irqs, history-size, checkpoint-interval)")
+        lhs, rhs = (x.strip() for x in a.split("=", 1))
+        value = self.value(rhs)
+        if lhs.startswith("$"):
+            self.s.set_register(lhs[1:], value)
+            self.out(f"{lhs} = 0x{self.s.get_register(lhs[1:]):x}")
+            return
+        size = 2
+        m = re.fullmatch(r"\*\s*\(\s*([\w ]+?)\s*\*\s*\)\s*(.+)", lhs) or re.fullmatch(r"\{\s*([\w ]+?)\s*\}\s*(.+)", lhs)
+        if m:
+            if m.group(1) not in TYPE_SIZES:
+                raise DebugError(f"unknown type '{m.group(1)}' (expected one of: {', '.join(TYPE_SIZES)})")
+            size = TYPE_SIZES[m.group(1)]
+            target = m.group(2)
+        elif lhs.startswith("*"):
+            target = lhs[1:]
+        else:
+            raise DebugError(f"cannot assign to '{lhs}' (expected $reg, *ADDR or {{TYPE}}ADDR)")
+        addr = self.value(target)
+        self.s.write_memory(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+        self.out(f"*0x{addr:x} = 0x{value & ((1 << (8 * size)) - 1):x} ({size} bytes)")
+
+    def _setting(self, name, val):
+        if name == "step-irqs":
+            if val not in ("on", "off"):
+                raise DebugError("set step-irqs takes on or off")
+            self.s.step_irqs = val == "on"
+        elif name == "history-size":
+            self.s.recorder.history_size = self._count(val)
+        else:
+            self.s.interval = self._count(val)
+        self.out(f"{name} is {val}")
+
+    # -- frames and source ---------------------------------------------------------------------------
+    def do_backtrace(self, arg):
+        """backtrace (bt): frames by the BP chain (real mode: [SS:BP] holds the
+        caller's BP, [SS:BP+2] the return IP of a near call)."""
+        s = self.s.cpu
+        pc = self.s.pc()
+        self.out(f"#0  0x{pc:04x} in {self.where(pc).strip('<>') or '??'} ()")
+        if s.mode != "real":
+            return
+        bp = s.regs[5] & 0xFFFF
+        ss = s.segs[2].base
+        cs = s.segs[1].base
+        seen = set()
+        for k in range(1, 32):
+            if bp == 0 or bp in seen or not self.s.machine.ram.contains(ss + bp, 4):
+                break
+            seen.add(bp)
+            data = self.s.read_memory(ss + bp, 4)
+            saved_bp = int.from_bytes(data[:2], "little")
+            ret = cs + int.from_bytes(data[2:], "little")
+            self.out(f"#{k}  0x{ret:04x} in {self.where(ret).strip('<>') or '??'} ()")
+            if saved_bp <= bp:
+                break
+            bp = saved_bp
+
+    def do_list(self, arg):
+        """list [LINE|LABEL|ADDR] (l): source lines around PC (or the place
+        given); 'list' again continues."""
+        img = self.s.image
+        if img is None or not img.source:
+            raise DebugError("No source: the guest is a flat binary (list needs a .S/.asm guest).")
+        a = arg.strip()
+        if a:
+            if a.isdigit():
+                center = int(a)
+            else:
+                addr = self.value(a)
+                loc = img.lines.get(addr)
+                if loc is None:
+                    raise DebugError(f"no source line at 0x{addr:x}")
+                center = loc[1]
+            first = max(1, center - 5)
+        elif self.list_next is not None:
+            first = self.list_next
+        else:
+            loc = img.lines.get(self.s.pc())
+            if loc is None:
+                raise DebugError(f"no source line for pc 0x{self.s.pc():x}")
+            first = max(1, loc[1] - 5)
+        cur = img.lines.get(self.s.pc())
+        last = min(len(img.source), first + 9)
+        if first > len(img.source):
+            raise DebugError(f"Line number {first} out of range; the source has {len(img.source)} lines.")
+        for n in range(first, last + 1):
+            mark = "=>" if cur is not None and cur[1] == n else "  "
+            self.out(f"{mark}{n:<6}{img.source[n - 1]}")
+        self.list_next = last + 1
+
+    # -- help --------------------------------------------------------------------------------------
+    def do_help(self, arg):
+        """help [COMMAND]: list the commands, or explain one."""
+        a = arg.strip()
+        if a:
+            name = self.resolve(a) or a
+            fn = getattr(self, "do_" + name.replace("-", "_"), None)
+            if fn is None or not fn.__doc__:
+                self.out(f'Undefined command: "{a}".  Try "help".')
+            else:
+                self.out(" ".join(fn.__doc__.split()))
+            return
+        self.out("Commands (gdb's names; unique prefixes work):")
+        for c in COMMANDS:
+            doc = " ".join(getattr(self, "do_" + c.replace("-", "_")).__doc__.split())
+            self.out(f"  {doc.split(': ', 1)[0]:<34} {doc.split(': ', 1)[-1].split('. ')[0][:70]}")
+        self.out("Aliases: " + ", ".join(f"{k}={v}" for k, v in ALIASES.items() if k != "EOF"))
+
+
+def run_repl(session: Session, stdin, stdout, interactive: bool, echo: bool = False) -> int:
+    repl = Repl(session, stdin=stdin, stdout=stdout, echo=echo, interactive=interactive)
+    if not interactive:
+        repl.prompt = "(emu) " if echo else ""
+    repl.show_pc()
+    repl.cmdloop()
+    return 0
