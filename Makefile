@@ -8,7 +8,7 @@ EMU    := $(VENV)/bin/emu
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all bench coverage conformance clean venv
+.PHONY: demo test test-all bench coverage conformance clean venv deps
 
 venv: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(EMU) demo
 
-test: $(STAMP)
+# stock gdb for tests/debug/test_gdb.py (as root in CI; skipped when gdb is present)
+deps:
+	@command -v gdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gdb; }
+
+test: $(STAMP) deps
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP)

@@ -8,6 +8,7 @@ re-execution*.  A checkpoint is
 * guest RAM -- kept as page deltas, see below,
 * ``snapshot()`` of every device (the UART's includes its input-tape
   position, so input already consumed is replayed identically),
+* the Machine's exit counts, so ``info exits`` follows the timeline,
 * the length of the guest's output log (``machine.serial_log``), so going
   back takes printed output back too,
 * the position: instructions retired since the session began.
@@ -53,6 +54,7 @@ class Checkpoint:
     cpu: object
     devices: dict
     serial_len: int
+    stats: tuple = ((), ())                     # the Machine's exit counts (by reason, by key)
     pages: dict = field(default_factory=dict)   # page number -> bytes (not for the oldest)
 
 
@@ -78,7 +80,8 @@ class Recorder:
             snap = getattr(dev, "snapshot", None)
             if snap is not None:
                 devs[name] = snap()
-        return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")))
+        return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")),
+                          (dict(m.stats.by_reason), dict(m.stats.by_key)))
 
     def reset(self, pos: int = 0) -> None:
         """Forget all history; the present becomes the oldest checkpoint."""
@@ -129,7 +132,8 @@ class Recorder:
             # same position again (a stop without progress): refresh in place
             last = self.cps[-1]
             fresh = self._state(pos)
-            last.cpu, last.devices, last.serial_len = fresh.cpu, fresh.devices, fresh.serial_len
+            last.cpu, last.devices, last.serial_len, last.stats = \
+                fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats
             if len(self.cps) == 1:
                 self.base[:] = self.shadow
             else:
@@ -185,6 +189,8 @@ class Recorder:
         log = getattr(m, "serial_log", None)
         if log is not None and len(log) > cp.serial_len:
             del log[cp.serial_len:]
+        m.stats.by_reason = dict(cp.stats[0])
+        m.stats.by_key = dict(cp.stats[1])
         m.accel.state_changed()
         pic = getattr(m, "pic", None)
         if pic is not None and hasattr(m.accel, "irq_line"):

@@ -230,7 +230,7 @@ class Repl(cmd.Cmd):
                          + (" ..." if len(new) > 16 else ""))
             if len(st.writes) > 8:
                 self.out(f"  mem: {len(st.writes) - 8} more changed ranges")
-            io = [e for e in st.exits if not e.startswith("DEBUG")]
+            io = [e for e in st.exits if not e.startswith(("DEBUG", "BUDGET"))]
             for e in io[:8]:
                 self.out(f"  exit: {e}")
             if len(io) > 8:

@@ -372,6 +372,7 @@ class Session:
         if forward:
             st.writes = self.recorder.checkpoint(self.pos)
         else:
+            st.exits = []             # re-execution's exits are history, not news
             rec = self.recorder
             pages = rec.changed_pages(ctx["shadow"])
             st.writes = memory_runs(self.machine.ram.base, ctx["shadow"], self.machine.ram.view, pages)
@@ -663,8 +664,6 @@ class Session:
         self.exited = None
         for bp in self.breakpoints.values():
             bp.hits = 0
-        self.machine.stats.by_reason.clear()
-        self.machine.stats.by_key.clear()
         st = Stop("restart", "Starting the guest from the beginning.")
         return self._finish(st, ctx, forward=False)
 

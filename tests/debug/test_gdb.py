@@ -1,0 +1,158 @@
+"""Stock gdb (batch mode) against the stub, on a real-mode guest.
+
+The stub runs in a thread on a free port (the kernel picks it: port 0);
+gdb connects with ``set architecture i8086`` (the stub's target.xml says
+i8086 too, so gdb disassembles 16-bit code), and every test asserts on
+what gdb prints.  ``emu run -gdb tcp::PORT -S`` is exercised as a process.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from emu.debug.gdbstub import GdbStub, checksum, escape, target_xml, unescape
+from emu.loader import assemble
+from emu.machine import Machine
+
+GDB = shutil.which("gdb")
+needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (make deps installs it)")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+GUEST = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+    mov al, 0x69
+    out dx, al
+    mov word ptr [0x500], 0x1234
+    mov bx, 0x4321
+    mov al, 2
+    out 0xf4, al
+    hlt
+"""
+
+
+def run_gdb(port, *commands, timeout=60):
+    args = [GDB, "-batch", "-nx", "-ex", "set architecture i8086", "-ex", "set remotetimeout 10",
+            "-ex", f"target remote 127.0.0.1:{port}"]
+    for c in commands:
+        args += ["-ex", c]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    return r.stdout + r.stderr
+
+
+def serve(accel="interp"):
+    img = assemble(GUEST, "g.S")
+    m = Machine(accel=accel)
+    m.load_image(img.data, img.name)
+    stub = GdbStub(m, img, port=0)
+    box = {}
+
+    def body():
+        box["status"] = stub.serve(freeze=True)
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    return stub, m, t, box
+
+
+def test_framing_helpers():
+    assert checksum(b"OK") == b"9a"
+    assert escape(b"a#b$c}d*") == b"a}\x03b}\x04c}]d}\x0a"
+    assert unescape(escape(bytes(range(256)))) == bytes(range(256))
+    xml = target_xml("i8086")
+    assert "<architecture>i8086</architecture>" in xml and "org.gnu.gdb.i386.core" in xml
+    assert xml.count("<reg ") == 32
+
+
+@needs_gdb
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_gdb_session(accel):
+    stub, m, t, box = serve(accel)
+    try:
+        out = run_gdb(stub.port,
+                      "info registers eip edx eflags", "stepi", "p/x $edx", "x/2i $cs*16+$eip",
+                      "break *0x7c09", "continue", "x/8xb 0x7c00",
+                      "watch *(short*)0x500", "continue",
+                      "reverse-stepi", "p/x $eip", "x/2xb 0x500", "monitor info serial",
+                      "set var $ebx = 0x55", "p/x $ebx", "detach")
+    finally:
+        t.join(timeout=30)
+        stub.close()
+    assert "0x00007c00 in ?? ()" in out
+    assert "eip            0x7c00" in out
+    assert "edx            0x80" in out
+    assert "eflags         0x2" in out
+    assert "0x00007c03 in ?? ()" in out
+    assert "$1 = 0x3f8" in out
+    assert "mov    $0x48,%al" in out            # 16-bit disassembly (i8086)
+    assert "Breakpoint 1 at 0x7c09" in out
+    assert "Breakpoint 1, 0x00007c09 in ?? ()" in out
+    assert "0x7c00:\t0xba\t0xf8\t0x03\t0xb0\t0x48\t0xee\t0xb0\t0x69" in out
+    assert "Hardware watchpoint 2: *(short*)0x500" in out
+    assert "Old value = 0" in out and "New value = 4660" in out
+    assert "0x00007c0f in ?? ()" in out         # stopped after the store
+    assert "$2 = 0x7c09" in out                 # reverse-stepi: back before the store
+    assert "0x500:\t0x00\t0x00" in out          # ... and the store is undone
+    assert "'Hi'" in out
+    assert "$3 = 0x55" in out
+    assert "[Inferior 1 (Remote target) detached]" in out
+    assert not t.is_alive()
+
+
+@needs_gdb
+def test_gdb_sees_the_guest_exit_and_reverse_continue():
+    stub, m, t, box = serve("interp")
+    try:
+        out = run_gdb(stub.port, "break *0x7c05", "continue", "continue", "continue")
+    finally:
+        t.join(timeout=30)
+        stub.close()
+    assert "Breakpoint 1, 0x00007c05 in ?? ()" in out
+    assert "[Inferior 1 (Remote target) exited with code 05]" in out
+    assert box["status"] == 5
+
+    stub, m, t, box = serve("interp")
+    try:
+        out = run_gdb(stub.port, "break *0x7c05", "break *0x7c08", "continue", "continue",
+                      "reverse-continue", "p/x $eip", "monitor info serial", "detach")
+    finally:
+        t.join(timeout=30)
+        stub.close()
+    assert "Breakpoint 2, 0x00007c08 in ?? ()" in out
+    assert out.count("Breakpoint 1, 0x00007c05 in ?? ()") == 2
+    assert "$1 = 0x7c05" in out
+    assert "''" in out                          # the 'H' was taken back
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_gdb
+def test_emu_run_gdb_option(tmp_path):
+    guest = tmp_path / "g.S"
+    guest.write_text(GUEST)
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "emu", "run", "-gdb", f"tcp::{port}", "-S", str(guest)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        line = proc.stderr.readline()        # printed once the stub listens
+        assert f"waiting for gdb on 127.0.0.1:{port}" in line
+        out = run_gdb(port, "stepi", "continue")
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "0x00007c03 in ?? ()" in out
+    assert "exited with code 05" in out
+    assert stdout == "Hi"
+    assert proc.returncode == 5

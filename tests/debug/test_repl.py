@@ -1,0 +1,153 @@
+"""`emu debug` driven by command scripts on every engine, asserting on what it prints.
+
+The guest prints "Hi" through the UART, stores a word, and exits through
+isa-debug-exit; the scripts step over each kind of instruction (a register
+move, an OUT, a store), set breakpoints on labels, examine memory, and step
+backwards over an OUT, which must take the guest's output back.
+"""
+
+import os
+
+import pytest
+
+from emu.cli import main
+
+GUEST = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+    mov al, 0x69
+    out dx, al
+    mov word ptr [0x500], 0x1234
+    call sub
+    mov al, 2
+    out 0xf4, al
+    hlt
+sub:
+    push bp
+    mov bp, sp
+    mov bx, 7
+    pop bp
+    ret
+msg: .byte 0x41, 0x42, 0x43, 0
+"""
+
+ENGINES = ["interp", "tcg", "unicorn",
+           pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                                        reason="/dev/kvm is absent on this host"))]
+
+
+def debug(tmp_path, capsys, accel, commands):
+    guest = tmp_path / "g.S"
+    guest.write_text(GUEST)
+    script = tmp_path / "cmds.gdb"
+    script.write_text("\n".join(commands) + "\n")
+    rc = main(["debug", "-accel", accel, "-x", str(script), str(guest)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    return out
+
+
+def section(out, command):
+    """What the debugger printed for the first `command` in the transcript."""
+    marker = f"(emu) {command}\n"
+    assert marker in out, out
+    rest = out.split(marker, 1)[1]
+    return rest.split("(emu) ", 1)[0]
+
+
+@pytest.mark.parametrize("accel", ENGINES)
+def test_steps_show_insn_registers_io_and_output(tmp_path, capsys, accel):
+    out = debug(tmp_path, capsys, accel, ["stepi", "si 2", "info registers", "quit"])
+    first = section(out, "stepi")
+    assert "executed 0x7c00 <start>: mov dx, 0x3f8" in first
+    assert "regs: dx 0x80 -> 0x3f8, ip 0x7c00 -> 0x7c03" in first
+    assert "=> 0x7c03 <start+3>: mov al, 0x48" in first
+    assert "(g.S:4: mov al, 0x48)" in first
+    two = section(out, "si 2")
+    assert "executed 0x7c05 <start+5>: out dx, al (2 instructions)" in two
+    assert "exit: IO out port 0x3f8 size 1 data 0x48" in two
+    assert 'guest output: "H"' in two
+    regs = section(out, "info registers")
+    assert "ax             0x48" in regs
+    assert "dx             0x3f8" in regs
+    assert "eflags         0x2" in regs and "[ ]" in regs
+
+
+@pytest.mark.parametrize("accel", ENGINES)
+def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
+    out = debug(tmp_path, capsys, accel, [
+        "b sub", "c", "x/2xb 0x500", "x/s msg", "x/2i $pc", "bt",
+        "rsi 3", "info serial", "x/2xh 0x500", "si 3", "info serial",
+        "info breakpoints", "c", "info exits", "si", "rc", "quit"])
+    assert "Breakpoint 1 at 0x7c1a <sub>: file g.S, line 14." in out
+    hit = section(out, "c")
+    assert "Breakpoint 1, 0x7c1a <sub>" in hit
+    assert 'guest output: "Hi"' in hit
+    assert "0x500:\t0x34\t0x12" in section(out, "x/2xb 0x500")
+    assert '"ABC"' in section(out, "x/s msg")
+    assert "=> 0x7c1a <sub>:\tpush bp" in section(out, "x/2i $pc")
+    # three back: before the call, before the store, and before the second OUT
+    back = section(out, "rsi 3")
+    assert "reversed 3 instructions" in back
+    assert "mem 0x500: 34 12 -> 00 00" in back
+    assert "guest output rewound to 1 bytes" in back
+    assert "=> 0x7c08 <start+8>: out dx, al" in back
+    assert "exit:" not in back             # re-execution is not news
+    assert 'guest output (1 bytes): "H"' in section(out, "info serial")
+    assert "0x500:\t0x0000" in section(out, "x/2xh 0x500")
+    # forward again: the same output comes back, exactly once
+    again = section(out, "si 3")
+    assert "exit: IO out port 0x3f8 size 1 data 0x69" in again and 'guest output: "i"' in again
+    assert "=> 0x7c1a <sub>: push bp" in again
+    assert 'guest output (2 bytes): "Hi"' in out.split("(emu) si 3\n", 1)[1]
+    assert "breakpoint already hit 1 time" in section(out, "info breakpoints")
+    assert "[Inferior 1 (guest) exited with code 05]" in out
+    exits = section(out, "info exits")
+    assert "IO out 0x3f8             2" in exits and "IO out 0xf4              1" in exits
+    assert "the guest is not running" in section(out, "si")
+    assert "Breakpoint 1, 0x7c1a <sub>" in section(out, "rc")
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_nexti_steps_over_call_and_set_changes_state(tmp_path, capsys, accel):
+    out = debug(tmp_path, capsys, accel, [
+        "tbreak start+15", "c", "ni", "set $ax = 0x1234", "p $ax",
+        "set *(short *)0x600 = 0xbeef", "x/2xb 0x600", "info breakpoints", "quit"])
+    assert "Temporary breakpoint 1, 0x7c0f <start+15>" in out
+    ni = section(out, "ni")
+    assert "executed 0x7c0f <start+15>: call 0x7c1a" in ni
+    assert "bx 0x0 -> 0x7" in ni
+    assert "=> 0x7c15 <start+21>: mov al, 0x2" in ni
+    assert "$1 = 4660 (0x1234)" in out
+    assert "0x600:\t0xef\t0xbe" in out
+    assert "No breakpoints or watchpoints." in section(out, "info breakpoints")
+
+
+def test_bad_input_explains_and_goes_on(tmp_path, capsys):
+    out = debug(tmp_path, capsys, "interp", [
+        "frobnicate", "b nosuch", "x/8xb 0xfffffff0", "x/8qq 0", "info nonsense", "si 0",
+        "set $zz = 1", "delete 9", "list", "disassemble", "display/i $pc", "si", "help stepi", "quit"])
+    assert 'Undefined command: "frobnicate".  Try "help".' in out
+    assert 'No symbol "nosuch" in current context (labels: msg, start, sub).' in out
+    assert "cannot access memory at 0xfffffff0" in out
+    assert "bad format '/8qq'" in out
+    assert 'Undefined info command: "nonsense"' in out
+    assert "the count must be positive" in out
+    assert "unknown register $zz" in out
+    assert "no breakpoint number 9" in out
+    listing = section(out, "list")
+    assert "=>3         mov dx, 0x3f8" in listing and "  2     start:" in listing
+    dis = section(out, "disassemble")
+    assert "Dump of assembler code for start:" in dis and "=> 0x7c00 <start>:\tmov dx, 0x3f8" in dis
+    assert "1: x/i $pc" in section(out, "si")
+    assert "execute exactly N instructions" in section(out, "help stepi")
+
+
+def test_watch_stops_after_the_write(tmp_path, capsys):
+    out = debug(tmp_path, capsys, "interp", ["watch *(short *)0x500", "c", "quit"])
+    c = section(out, "c")
+    assert "Hardware watchpoint 1: 0x500" in c
+    assert "Old value = 00 00" in c and "New value = 34 12" in c
+    assert "=> 0x7c0f <start+15>: call 0x7c1a" in c
