@@ -72,6 +72,21 @@ def parse_count(text: str) -> int:
     return n
 
 
+def parse_icount(text: str) -> int:
+    """``-icount shift=N`` (or just ``N``), as QEMU spells it: 2**N ns of guest
+    time per instruction."""
+    from .machine import MAX_ICOUNT_SHIFT
+    value = text[len("shift="):] if text.startswith("shift=") else text
+    try:
+        shift = int(value, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected shift=N with N in 0..{MAX_ICOUNT_SHIFT} (2**N ns per instruction)") from None
+    if not 0 <= shift <= MAX_ICOUNT_SHIFT:
+        raise argparse.ArgumentTypeError(f"'{text}': the shift must be 0..{MAX_ICOUNT_SHIFT}")
+    return shift
+
+
 def parse_log_flags(text: str) -> list:
     flags = [f for f in text.split(",") if f]
     for f in flags:
@@ -94,6 +109,9 @@ def add_machine_options(p, accel_default="interp"):
     p.add_argument("-D", dest="logfile", help="write the -d log to this file (default stderr)")
     p.add_argument("-icount-limit", dest="icount_limit", type=parse_count,
                    help="stop after N guest instructions (exit status 124)")
+    p.add_argument("-icount", dest="icount_shift", type=parse_icount, metavar="shift=N",
+                   help="guest time: 2**N ns per instruction (default 7; interp, tcg, unicorn; "
+                        "KVM runs in real time)")
     p.add_argument("-one-insn-per-tb", dest="one_insn_per_tb", action="store_true",
                    help="translator: one instruction per block")
 
@@ -233,9 +251,13 @@ def _stdin_source():
 def make_machine(args, accel=None, serial=None, log=None, quiet=False):
     from .machine import Machine
     source, sink = serial if serial is not None else (None, None)
+    shift = getattr(args, "icount_shift", None)
+    if shift is not None and (accel or args.accel) == "kvm":
+        raise UsageError(f"-icount shift={shift}: the kvm engine cannot count instructions "
+                         "(its guest time is real time); use -accel interp, tcg or unicorn")
     return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
                    serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags,
-                   one_insn_per_tb=getattr(args, "one_insn_per_tb", False))
+                   one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift)
 
 
 def available_accels(wanted=None) -> list:

@@ -155,6 +155,7 @@ class Machine:
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
+        self._acked_vector = None   # -d int: the vector the last INTA cycle returned
         self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
@@ -289,6 +290,7 @@ class Machine:
         controller); with ``-d int``, log the vector, the exact instruction
         count (an estimate on KVM) and the guest time."""
         vector = ack()
+        self._acked_vector = vector
         if self.log is not None and "int" in self.log_flags and vector is not None:
             exact = "" if self.accel.exact_icount else "~"
             self.log.write(f"irq: vector 0x{vector:02x} acknowledged at icount {exact}"
@@ -318,7 +320,11 @@ class Machine:
     def trace_interrupt(self, vector: int, return_ip: int, error_code) -> None:
         """-d int: every interrupt and exception the CPU delivers."""
         from .isa.x86.interrupts import EXC_NAMES
-        name = EXC_NAMES.get(vector, "interrupt")
+        if vector == self._acked_vector:        # from the interrupt controller
+            self._acked_vector = None
+            name = "hardware interrupt"
+        else:
+            name = EXC_NAMES.get(vector, "interrupt")
         code = "" if error_code is None else f" error code 0x{error_code:x}"
         self.log.write(f"int: vector 0x{vector:02x} ({name}){code}, return to 0x{return_ip:x}\n")
 

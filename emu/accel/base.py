@@ -4,7 +4,10 @@
 returns an :mod:`emu.exits` object; ``budget`` is the most instructions it
 may retire (None: no limit; engines that cannot count instructions, such as
 KVM, turn it into a time limit).  The engine counts the instructions it
-retired in ``icount``.
+retired in ``icount`` (and :meth:`Accelerator.icount_now` gives the exact
+count also in the middle of ``run()``, for the guest clock).  A run may end
+with a BUDGET exit before its budget is spent (unicorn does when the guest
+reprogrammed a timer); the Machine just runs again.
 
 CPU state: the Machine owns the canonical state object (``machine.cpu``).
 Engines that keep their own copy (unicorn, KVM) load it before running when
@@ -46,6 +49,13 @@ class Accelerator:
 
     def run(self, budget: int | None):
         raise NotImplementedError
+
+    def icount_now(self) -> int:
+        """Instructions retired so far, exact also while ``run()`` is under
+        way (a device read from inside an engine's I/O hook, an interrupt
+        being acknowledged): the guest clock of ``-icount``.  Engines that
+        count into ``icount`` only when ``run()`` returns override it."""
+        return self.icount
 
     def sync_state(self) -> None:
         """Bring machine.cpu up to date with the engine."""

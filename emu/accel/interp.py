@@ -28,9 +28,11 @@ from ..isa.x86.concrete import ConcreteOps
 from ..isa.x86.decode import Decoder
 from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
 from ..isa.x86.semantics import REGISTRY
-from ..isa.x86.state import CR0_PG, CS, EFER_LMA
+from ..isa.x86.state import CR0_PG, CS, EFER_LMA, SS
 
 FOREVER = 1 << 62
+#: instructions after which interrupts wait one more instruction (SDM 6.8.3)
+SHADOW_OPENERS = frozenset(("STI", "MOV_TO_SEG", "POP_SEG"))
 
 
 def missing_semantics(ops, insn):
@@ -148,6 +150,23 @@ class Interpreter(Accelerator):
         self.core.mode_changed()
 
     def run(self, budget):
+        ex = self._run(budget)
+        if self.core.s.inhibit_irq:
+            self._drop_stale_shadow()
+        return ex
+
+    def _drop_stale_shadow(self) -> None:
+        """The interrupt shadow of STI / MOV SS / POP SS covers exactly the
+        next instruction.  The loop consumes it in _attention only while an
+        interrupt is pending (a per-instruction check would slow every
+        step), so when a run ends the flag may be left over from an older
+        instruction: keep it only if the last instruction retired opened it."""
+        insn = self.core.ops.insn
+        if (insn is None or self.core.s.rip != insn.next_ip or insn.name not in SHADOW_OPENERS
+                or (insn.name != "STI" and insn.ops[0].n != SS)):
+            self.core.s.inhibit_irq = False
+
+    def _run(self, budget):
         if self.queued:
             return self.queued.pop(0)
         core = self.core
@@ -171,7 +190,7 @@ class Interpreter(Accelerator):
         TF = F.TF
         try:
             while n < limit:
-                if self.irq_line or s.fl & TF or s.inhibit_irq:
+                if self.irq_line or s.fl & TF:
                     if self._attention(n):
                         break
                 ip = s.rip
@@ -233,11 +252,9 @@ class Interpreter(Accelerator):
         deliver_exception(self.core.ops, e, insn)
 
     def _attention(self, n) -> bool:
-        """An interrupt is pending, TF is set, or the previous instruction
-        opened an interrupt shadow (STI, MOV SS): the shadow covers exactly
-        the next instruction, so it is consumed at this boundary even when no
-        interrupt is pending (a stale shadow would delay a later interrupt
-        by one instruction).  Returns True to leave run()."""
+        """An interrupt is pending or TF is set.  An interrupt shadow (STI,
+        MOV SS) is consumed here: it holds the interrupt back for this one
+        boundary.  Returns True to leave run()."""
         s = self.core.s
         self._attention_exit = None
         if self.irq_line and s.fl & F.IF and not s.inhibit_irq and self.irq_ack is not None:

@@ -429,7 +429,7 @@ class Translator(Accelerator):
             while n < limit:
                 if tb is None:
                     if (interp.queued or ops.pending_read is not None or s.halted
-                            or (self.irq_line and s.fl & F.IF) or s.fl & F.TF
+                            or (self.irq_line and s.fl & F.IF) or s.fl & F.TF or s.inhibit_irq
                             or ops.translate is not None or (bps and core.cs_base + s.rip in bps)):
                         ex, k = self._interp(1, n)
                         n += k

@@ -172,6 +172,8 @@ class UnicornAccel(Accelerator):
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self._mmio_high = set()
         self.blocks = 0
+        self._run_done = 0           # instructions of this run() not yet in icount
+        self._hook_icount = None     # exact icount while an I/O hook is served
         self._reset_run()
 
     # -- engine construction -------------------------------------------------------------
@@ -237,6 +239,11 @@ class UnicornAccel(Accelerator):
     def stats(self) -> dict:
         return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache)}
 
+    def icount_now(self) -> int:
+        if self._hook_icount is not None:
+            return self._hook_icount
+        return self.icount + self._run_done
+
     def run(self, budget):
         if self.queued:
             return self.queued.pop(0)
@@ -255,18 +262,28 @@ class UnicornAccel(Accelerator):
         resume_bp, self._resume_bp = self._resume_bp, None
         self._sync_breakpoints()
         while True:
-            # external interrupts: taken between instructions, as the interpreter does
-            if self.irq_line and self.irq_ack is not None:
-                if self._if_set() and not s.inhibit_irq:
-                    self._take_irq()
-                s.inhibit_irq = False
+            # external interrupts: taken between instructions, as the interpreter
+            # does, except in the shadow of STI / MOV SS / POP SS (the one
+            # instruction after them), which unicorn's QEMU tracks but does not
+            # show: _opened_shadow() looks at the last instruction instead
+            shadow = s.inhibit_irq
+            if self.irq_line and self.irq_ack is not None and not shadow and self._if_set():
+                self._run_done = done
+                self._take_irq()
+                self._run_done = 0
             if done >= limit:
                 self.icount += done
                 return self._finish(BudgetExit("instructions"))
             chunk = limit - done
-            if self.irq_line and not self._if_set():
-                chunk = 1                 # notice STI / POPF at once
-            ex, n = self._run_chunk(chunk, resume_bp)
+            if self.irq_line and (shadow or not self._if_set()):
+                chunk = 1                 # notice STI / POPF at once; step over a shadow
+            self._run_done = done
+            try:
+                ex, n = self._run_chunk(chunk, resume_bp)
+            finally:
+                self._run_done = 0
+            if n:
+                s.inhibit_irq = self._opened_shadow()
             resume_bp = None
             done += n
             if ex is None:
@@ -321,6 +338,31 @@ class UnicornAccel(Accelerator):
         # unicorn's count ran out (it also counts the extra entry of a finished
         # REP, so n may be short of count: run() asks for the rest)
         return None, n
+
+    def _opened_shadow(self) -> bool:
+        """Was the last instruction unicorn retired STI, MOV SS or POP SS?"""
+        tb = self._tb
+        if not tb:
+            return False
+        pc = self._pc()
+        if pc in tb:
+            i = tb.index(pc)
+            if i == 0:
+                return False
+            last = tb[i - 1]
+        else:
+            last = tb[-1]
+        try:
+            code = bytes(self.uc.mem_read(last, 4))
+        except uc_mod.UcError:
+            return False
+        for k, b in enumerate(code):
+            if b in _PREFIXES:
+                continue
+            if b in (0xFB, 0x17):                   # STI, POP SS
+                return True
+            return b == 0x8E and k + 1 < len(code) and (code[k + 1] >> 3) & 7 == 2   # MOV SS, r/m
+        return False
 
     def _partial(self, err) -> int:
         """Instructions of the current block that ran before unicorn stopped."""
@@ -462,7 +504,17 @@ class UnicornAccel(Accelerator):
     def _dispatch(self, ex) -> None:
         """Serve an IO/MMIO exit now (unicorn waits for the value) via the Machine."""
         m = self.machine
-        m.dispatch_exit(ex)
+        # the guest clock (a PIT read or reprogrammed now) counts this access as
+        # the interpreter does: an OUT or a store has retired, an IN or a load not
+        tb = self._tb
+        pc = self._pc()
+        done = tb.index(pc) if pc in tb else len(tb)
+        self._hook_icount = (self.icount + self._run_done + self._counted + done
+                             + (1 if ex.is_write else 0))
+        try:
+            m.dispatch_exit(ex)
+        finally:
+            self._hook_icount = None
         if m.stop_pending():
             ex.dispatched = True
             self._stop_exit = ex
@@ -470,6 +522,13 @@ class UnicornAccel(Accelerator):
             self.uc.emu_stop()
         elif self.irq_line and self._uc_if_set() and self._stop is None:
             self._irq_stop = True
+            self._stop = (AFTER, self._pc())
+            self.uc.emu_stop()
+        elif self._stop is None and m.timer_deadline_moved():
+            # the guest reprogrammed a timer: end the run after this instruction
+            # so that the Machine budgets the next one to the new deadline
+            self._stop_exit = BudgetExit("instructions")
+            self._stop_exit.dispatched = True       # not counted: interp has no such exit
             self._stop = (AFTER, self._pc())
             self.uc.emu_stop()
 

@@ -13,7 +13,31 @@ Memory map and wiring (QEMU's ``pc`` machine where it has the device):
 * isa-debug-exit at 0xF4 (iosize 4): writing v ends the run with status
   (v << 1) | 1, as QEMU's ``-device isa-debug-exit,iobase=0xf4,iosize=4``.
 * isa-debugcon at 0xE9 (QEMU's ``-debugcon``).
-* 8259 PIC pair at 0x20/0xA0, cascaded on IRQ 2.
+* 8259 PIC pair at 0x20/0xA0, cascaded on IRQ 2, left programmed as a BIOS
+  leaves it: vector bases 0x08 (IRQ 0-7) and 0x70 (IRQ 8-15), edge
+  triggered, 8086 mode -- but with every IRQ masked except the cascade
+  (master IMR 0xFB, slave IMR 0xFF).  A guest unmasks the lines it handles
+  (``mov al, 0xFE; out 0x21, al`` for the timer) or re-initialises the pair
+  with ICW1-4.
+* 8254 PIT at 0x40-0x43, counter 0 on IRQ 0, in its reset state: every
+  counter in mode 3 with count 65536, so counter 0 ticks at 18.2 Hz from
+  power-on (as the PC BIOS also programs it).  Its time is the Machine's
+  guest clock (``-icount``: instruction count on interp/tcg/unicorn, real
+  time on KVM); the Machine's run loop raises IRQ 0 at each deadline.
+
+Why IRQ 0 is masked (the deliberate difference from QEMU + SeaBIOS, which
+leave IRQ 0 unmasked at vector 8 with SeaBIOS's handler behind it): kasou
+has no BIOS code, and the IVT's dummy IRET sends no EOI.  With IRQ 0
+unmasked, a boot sector that executes STI without installing a handler
+would take one timer interrupt into the IRET stub, leave IRQ 0 in service
+for ever, and so block every lower-priority IRQ (the UART's IRQ 4) -- and
+one that ends with ``sti; hlt`` would sleep through timer ticks instead of
+halting.  Masked, STI alone changes nothing: HLT still ends the run when no
+unmasked device can interrupt.
+
+Polling: the UART's input is pulled (``poll``) whenever a timer fires and
+at every HLT, so an interrupt-driven guest hears typed input without
+reading the UART's registers in a loop.
 """
 
 from __future__ import annotations
@@ -21,6 +45,7 @@ from __future__ import annotations
 from ..devices.debug_exit import IsaDebugExit
 from ..devices.debugcon import DebugCon
 from ..devices.device import IrqLine
+from ..devices.i8254 import I8254
 from ..devices.i8259 import I8259Pair
 from ..devices.uart16550 import Uart16550
 from ..isa.x86 import flags as F
@@ -30,6 +55,9 @@ from ..isa.x86.state import CS, SS, Segment, X86State
 ARCH = "x86"
 LOAD_ADDR = 0x7C00
 DUMMY_IRET = (0xF000, 0xFF53)
+PIC_MASTER_BASE, PIC_SLAVE_BASE = 0x08, 0x70
+PIC_MASTER_MASK, PIC_SLAVE_MASK = 0xFB, 0xFF    # all masked but the cascade (IRQ 2)
+PIT_IRQ = 0
 
 
 def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
@@ -47,14 +75,21 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
     uart = Uart16550(irq=pic.irq_line(4), source=serial_input, sink=sink)
     debug_exit = IsaDebugExit(iosize=4)
     debugcon = DebugCon(sink=sink)
+    pit = I8254(machine.clock, irq0=pic.irq_line(PIT_IRQ))
+    # after the PIT: ICW1 notes IRQ 0's level without latching it, so the
+    # first request is the first tick, not power-on
+    pic.bios_init(PIC_MASTER_BASE, PIC_SLAVE_BASE, PIC_MASTER_MASK, PIC_SLAVE_MASK)
     machine.pic = pic
+    machine.pit = pit
+    machine.timers.append(pit)
     machine.ports.map(0x3F8, 8, uart)
     machine.ports.map(0xF4, 4, debug_exit)
     machine.ports.map(0xE9, 1, debugcon)
     machine.ports.map(0x20, 2, pic.master)
     machine.ports.map(0xA0, 2, pic.slave)
+    machine.ports.map(0x40, 4, pit)
     machine.devices.update({"serial0": uart, "isa-debug-exit": debug_exit,
-                            "debugcon": debugcon, "pic": pic})
+                            "debugcon": debugcon, "pic": pic, "pit": pit})
     reset_cpu(machine)
 
 
@@ -94,18 +129,42 @@ def _intr_changed(machine, level: bool) -> None:
 
 def attach(machine) -> None:
     """Connect the PIC to the engine once it exists (INTR level and INTA)."""
-    machine.accel.irq_line = machine.pic.intr.level
-    machine.accel.irq_ack = machine.pic.acknowledge
+    pic = machine.pic
+    machine.accel.irq_line = pic.intr.level
+    machine.accel.irq_ack = lambda: machine.acknowledge_interrupt(pic.acknowledge)
+
+
+def poll_devices(machine) -> None:
+    """Called by the Machine when a timer fires: pull the UART's input."""
+    machine.devices["serial0"].poll()
 
 
 def wait_for_interrupt(machine) -> bool:
-    """HLT: True if an interrupt will wake the CPU, False if it never can."""
+    """HLT: True if an interrupt will wake the CPU, False if it never can.
+
+    With IF set and nothing pending, guest time moves on to the next timer
+    deadline (skipped in icount mode, slept through on KVM, see
+    :meth:`Machine.idle_until_next_timer`) -- unless IRQ 0 is masked, when
+    the timer cannot wake the CPU.  One deadline is enough: its edge
+    latches IRQ 0's request, and if that does not raise INTR (IRQ 0 still
+    in service, no EOI) no later tick will either."""
     s = machine.cpu
     machine.accel.sync_state()
     if not s.rflags & F.IF:
         return False
+    pic = machine.pic
     machine.devices["serial0"].poll()
-    return bool(machine.pic.intr.level)
+    if pic.intr.level:
+        return True
+    if pic.master.imr & (1 << PIT_IRQ):
+        return False
+
+    def woken() -> bool:            # real time: typed input may come first
+        machine.devices["serial0"].poll()
+        return bool(pic.intr.level)
+    if not machine.idle_until_next_timer(woken):
+        return False
+    return bool(pic.intr.level)
 
 
 def inject_pending_interrupt(machine) -> None:
