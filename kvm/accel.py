@@ -742,9 +742,28 @@ class KvmAccelerator(Accelerator):
         text = disassemble(code, mode)[1] if code else "?"
         length = _insn_length(code, mode) if code else 0
         shown = (code[:length] or code[:8]).hex(" ") if code else "unreadable"
-        return (f"triple fault: the guest faulted while delivering a fault; "
-                f"state entered: {_MODE_WORDS[mode]}, CS:IP {where}, "
-                f"instruction bytes there {shown} ({text})")
+        why = (f"triple fault: the guest faulted while delivering a fault; "
+               f"state entered: {_MODE_WORDS[mode]}, CS:IP {where}, "
+               f"instruction bytes there {shown} ({text})")
+        return why + self._paging_hint(text, sregs)
+
+    def _paging_hint(self, text, sregs):
+        """A SHUTDOWN at a MOV to CR0 that sets PG outside long mode: say that
+        this host cannot run such guests (kvm_pvm drops CR0.PG outside long
+        mode, reference §1.7-1.8), rather than blame the guest."""
+        parts = text.replace(",", " ").split()
+        if len(parts) != 3 or parts[0] != "mov" or parts[1] != "cr0":
+            return ""
+        regs = self.vcpu.get_regs()
+        value = getattr(regs, "r" + parts[2][1:], None) if parts[2].startswith("e") else None
+        if value is None or not value & CR0_PG or sregs.efer & 0x100:
+            return ""
+        kind = "PAE" if sregs.cr4 & 0x20 else "32-bit"
+        return (f"; the guest was turning on paging outside long mode "
+                f"(CR0 := {value & 0xFFFFFFFF:#x}, {kind} paging): this host's "
+                f"KVM cannot run 32-bit paged guests (kvm_pvm supports paging "
+                f"only in long mode); this is a limit of this host's KVM, not "
+                f"of the guest -- run it with -accel interp, tcg or unicorn")
 
     def _explain_internal(self, kex):
         name = kex.suberror_name
@@ -772,6 +791,14 @@ class KvmAccelerator(Accelerator):
         why = (f"this host's KVM cannot emulate {what} at {where} "
                f"(instruction bytes {shown}: {text}); this is a limit of "
                f"this host's KVM, not of the guest{note}")
+        if mode in ("prot32", "prot16") and (mnemonic or "").lower() in (
+                "int", "int3", "into", "iret", "iretd", "lar", "lsl", "verr", "verw"):
+            why += ("; on this nested kvm_pvm host ring-0 protected-mode code "
+                    "runs in the host kernel's instruction emulator, which "
+                    "cannot deliver interrupts through a 32-bit IDT, return "
+                    "with IRETD (to ring 3 or from a handler) or run the "
+                    "descriptor instructions; run it with -accel interp, tcg "
+                    "or unicorn")
         return InternalErrorExit("EMULATION", why, pc=pc,
                                  insn_bytes=bytes(code))
 

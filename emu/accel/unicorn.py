@@ -55,15 +55,18 @@ Deliberate deviations and known limits (unicorn cannot do better):
   and reading back re-reads the descriptor from guest memory (a stale cache,
   kept by a real CPU after the GDT is changed, is not seen).
 * Unicorn's register API depends on the mode the engine was created in:
-  16-bit for real/protected mode, 64-bit for long mode.  kasou picks it from
+  32-bit for real/protected mode, 64-bit for long mode.  kasou picks it from
   the canonical state when the state is loaded and re-creates the engine
   (RAM is shared, nothing is copied) when the mode family changes.  R8-R15
   and the upper halves of registers are kept from the canonical state
   outside long mode.
 * Unicorn's QEMU never completes exception delivery, so its double-fault
   bookkeeping is never reset: a second contributory fault in one run is
-  reported to the hook as #DF.  kasou reports that as INTERNAL_ERROR, naming
-  the cause, rather than guess.  #UD (unicorn: ``UC_ERR_INSN_INVALID``) is
+  reported to the hook as #DF.  In real mode kasou reports that as
+  INTERNAL_ERROR, naming the cause, rather than guess; in protected mode the
+  engine is re-created after every fault (RAM is shared), and the hook's
+  missing error code (and CR2) come from running the faulting instruction
+  again on kasou's own semantics (:meth:`_refault`).  #UD (unicorn: ``UC_ERR_INSN_INVALID``) is
   delivered to the guest as #UD.
 * Writes to RAM made outside unicorn (loaders, the debugger, interrupt
   delivery) reach unicorn's memory at once but not its translation cache:
@@ -135,16 +138,18 @@ def _is_rep_string(code: bytes) -> bool:
 
 
 def _seg_flags(seg: Segment) -> int:
-    """Access-rights word of a descriptor (bits 8-23 of its high dword, >> 8)."""
-    return (seg.type | seg.s << 4 | seg.dpl << 5 | seg.present << 7 | seg.avl << 12
-            | seg.l << 13 | seg.db << 14 | seg.g << 15)
+    """QEMU's SegmentCache.flags, which unicorn reads and writes for LDTR/TR:
+    the descriptor's high dword in place (type bits 8-11, S 12, DPL 13-14,
+    P 15, AVL 20, L 21, D/B 22, G 23)."""
+    return (seg.type << 8 | seg.s << 12 | seg.dpl << 13 | seg.present << 15 | seg.avl << 20
+            | seg.l << 21 | seg.db << 22 | seg.g << 23)
 
 
 def _seg_from_flags(sel: int, base: int, limit: int, flags: int) -> Segment:
-    return Segment(selector=sel, base=base, limit=limit, type=flags & 0xF,
-                   s=(flags >> 4) & 1, dpl=(flags >> 5) & 3, present=(flags >> 7) & 1,
-                   avl=(flags >> 12) & 1, l=(flags >> 13) & 1, db=(flags >> 14) & 1,
-                   g=(flags >> 15) & 1)
+    return Segment(selector=sel, base=base, limit=limit, type=(flags >> 8) & 0xF,
+                   s=(flags >> 12) & 1, dpl=(flags >> 13) & 3, present=(flags >> 15) & 1,
+                   avl=(flags >> 20) & 1, l=(flags >> 21) & 1, db=(flags >> 22) & 1,
+                   g=(flags >> 23) & 1)
 
 
 class UnicornAccel(Accelerator):
@@ -178,7 +183,16 @@ class UnicornAccel(Accelerator):
 
     # -- engine construction -------------------------------------------------------------
     def _mode_for(self, s) -> int:
-        return uc_mod.UC_MODE_64 if s.efer & EFER_LMA else uc_mod.UC_MODE_16
+        # protected mode needs the 32-bit engine: unicorn's 16-bit register
+        # API loads a segment register as base = selector * 16 even with
+        # CR0.PE set; its 32-bit API loads the descriptor from the GDT/LDT
+        # (QEMU's helper_load_seg).  Real mode stays 16-bit (a real-mode IRET
+        # diverged on a 32-bit engine).  A change found inside a hook is
+        # deferred to the run loop (_recreate): the running engine cannot be
+        # replaced under itself.
+        if s.efer & EFER_LMA:
+            return uc_mod.UC_MODE_64
+        return uc_mod.UC_MODE_32 if s.cr0 & CR0_PE and not s.fl & F.VM else uc_mod.UC_MODE_16
 
     def _create(self, mode: int) -> None:
         if self.uc is not None:
@@ -208,6 +222,7 @@ class UnicornAccel(Accelerator):
         self._md = capstone.Cs(capstone.CS_ARCH_X86, md_mode)
         self._block_cache = {}
         self._rep_blocks = {}
+        self._fresh_ctx = uc.context_save()     # a CPU that never faulted (see run)
 
     def _close_uc(self) -> None:
         uc, self.uc = self.uc, None
@@ -262,6 +277,27 @@ class UnicornAccel(Accelerator):
         resume_bp, self._resume_bp = self._resume_bp, None
         self._sync_breakpoints()
         while True:
+            if self._recreate:
+                # machine.cpu holds the state (see _deliver)
+                self._recreate = self._fresh_uc = False
+                self._create(self._mode_for(s))
+                self._put_state()
+            if self._fresh_uc:
+                # after a protected-mode fault: a new engine (nothing copied),
+                # see _hook_intr
+                self._fresh_uc = False
+                cr2 = s.cr2                 # the old engine's CR2 is not to be trusted here
+                self._get_state()
+                s.cr2 = cr2
+                if not s.cr0 & CR0_PE:
+                    # real mode: restoring the context of a CPU that never
+                    # faulted forgets the fault as well (measured: 0.5 us,
+                    # against 4.4 ms for a new Uc; the conformance runner
+                    # takes a #DE in every other DIV vector)
+                    self.uc.context_restore(self._fresh_ctx)
+                else:
+                    self._create(self.uc_mode)
+                self._put_state()
             # external interrupts: taken between instructions, as the interpreter
             # does, except in the shadow of STI / MOV SS / POP SS (the one
             # instruction after them), which unicorn's QEMU tracks but does not
@@ -309,6 +345,9 @@ class UnicornAccel(Accelerator):
         self._stop = None            # (AFTER|BEFORE, linear address) if a hook stopped unicorn
         self._stop_exit = None       # the exit to return for that stop
         self._irq_stop = False
+        self._fresh_uc = False       # re-create the engine before the next chunk
+        self._recreate = False       # the same, from machine.cpu (a mode change in a hook)
+        self._io_fault = None        # (pc, eip, eax) of an IN/OUT the I/O bitmap denies
         self._rep_done = None        # (addr, size): stopped on a finished REP's extra entry
 
     def _run_chunk(self, count: int, resume_bp):
@@ -326,15 +365,27 @@ class UnicornAccel(Accelerator):
         if self._rep_done is not None and err is None and self._pc() == self._rep_done[0]:
             self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
         ex = self._stop_exit
+        if self._io_fault is not None and err is None:
+            pc, eip, eax = self._io_fault
+            uc.reg_write(X.UC_X86_REG_EIP, eip)     # the IN/OUT did not retire
+            uc.reg_write(X.UC_X86_REG_EAX, eax)
+            return self._deliver(13, pc, True), n
         if err is not None:
             return self._error_exit(err, n)
         if ex is not None:
             return ex, n
-        if self._irq_stop:
+        if self._irq_stop or self._fresh_uc or self._recreate:
             return None, n
         if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
             self.machine.cpu.halted = True
             return HltExit(), n
+        if not n and self._rep_done is None:
+            # nothing retired, no hook stopped it: how unicorn's QEMU ends
+            # emu_start after a triple fault (EXCP_HLT); running again would spin
+            pc = self._pc()
+            return InternalErrorExit("EMULATION", f"unicorn stopped at 0x{pc:x} without "
+                                     "retiring an instruction (its QEMU does so after a "
+                                     "triple fault)", pc=pc), n
         # unicorn's count ran out (it also counts the extra entry of a finished
         # REP, so n may be short of count: run() asks for the rest)
         return None, n
@@ -430,10 +481,20 @@ class UnicornAccel(Accelerator):
         self._tb = tb
 
     def _decode_block(self, addr: int, size: int) -> tuple:
-        code = bytes(self.uc.mem_read(addr, size))
+        # QEMU's block size stops short of an instruction it translated into a
+        # fault (MOV from CR0 at CPL 3: 2 of its 3 bytes): read on, keep the
+        # instructions that start inside the block
+        try:
+            code = bytes(self.uc.mem_read(addr, size + 15))
+        except uc_mod.UcError:
+            code = bytes(self.uc.mem_read(addr, size))
         md = self._md_for_cs()
         ip = self.uc.reg_read(X.UC_X86_REG_RIP if self.uc_mode == uc_mod.UC_MODE_64 else X.UC_X86_REG_EIP)
-        insns = list(md.disasm(code, ip))
+        insns = []
+        for i in md.disasm(code, ip):
+            if i.address - ip >= size:
+                break
+            insns.append(i)
         tb = tuple(addr + i.address - ip for i in insns)
         if not tb or tb[-1] >= addr + size:
             tb = (addr,)
@@ -461,12 +522,40 @@ class UnicornAccel(Accelerator):
         return bool(seg is not None and seg.db)
 
     def _hook_in(self, uc, port, size, _ud):
+        if self._io_denied(port, size):
+            return 0
         ex = IoExit(port & 0xFFFF, size, False)
         self._dispatch(ex)
         return ex.data
 
     def _hook_out(self, uc, port, size, value, _ud):
+        if self._io_denied(port, size):
+            return
         self._dispatch(IoExit(port & 0xFFFF, size, True, value & ((1 << (8 * size)) - 1)))
+
+    def _io_denied(self, port: int, size: int) -> bool:
+        """Unicorn calls the port hooks without checking IOPL and the TSS I/O
+        permission bitmap (SDM Vol. 1 §18.3).  kasou checks them here; a
+        denied access is not served, and the instruction becomes #GP(0) once
+        unicorn has stopped (:meth:`_run_chunk`)."""
+        uc = self.uc
+        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
+            return False
+        fl = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        cpl = 3 if fl & F.VM else uc.reg_read(X.UC_X86_REG_CS) & 3
+        if not fl & F.VM and cpl <= (fl >> 12) & 3:
+            return False
+        from ..isa.x86.protected import check_io
+        self._get_state()
+        try:
+            check_io(self._concrete_ops(), port, size)
+            return False
+        except GuestException:
+            pc = self._pc()
+            self._io_fault = (pc, self.machine.cpu.rip, uc.reg_read(X.UC_X86_REG_EAX))
+            self._stop = (BEFORE, pc)
+            uc.emu_stop()
+            return True
 
     def _mmio_read(self, uc, offset, size, _ud):
         ex = MmioExit(self._mmio_base(offset), size, False)
@@ -542,6 +631,7 @@ class UnicornAccel(Accelerator):
         else:                               # a trap (INT n): pc is the next instruction
             self._counted += len(tb)
             fault = False
+            self._trap_at = tb[-1] if tb else None
         self._tb = ()
         if fault and intno == 8 and not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
             self._fail(InternalErrorExit(
@@ -551,6 +641,18 @@ class UnicornAccel(Accelerator):
         ex = self._deliver(intno, pc, fault)
         if ex is not None:
             self._fail(ex)
+        elif fault:
+            # Unicorn's QEMU never completes a delivery, so it never forgets
+            # this fault (env->old_exception): the next contributory fault
+            # would be reported as #DF and the one after it would be a triple
+            # fault, which ends every later emu_start at once, silently.  In
+            # protected mode, where guests take #GP and #PF as a matter of
+            # course, the engine is re-created (RAM is shared); in real mode
+            # (#DE: a conformance run takes hundreds on one engine) the CPU
+            # context is reset (see run).
+            self._fresh_uc = True
+            self._stop = (AFTER, self._pc())
+            uc.emu_stop()
 
     def _fail(self, ex) -> None:
         self._stop_exit = ex
@@ -592,9 +694,19 @@ class UnicornAccel(Accelerator):
         sp_before = s.segs[2].base + s.regs[4]
         try:
             if fault:
-                deliver_exception(ops, GuestException(vector, None, "raised by unicorn"), None)
+                exc, insn = self._refault(ops, vector)
+                deliver_exception(ops, exc, insn)
             else:
-                deliver(ops, vector, s.rip)
+                try:
+                    deliver(ops, vector, s.rip, soft=True)
+                except GuestException as e:
+                    # INT n refused (protected mode: gate DPL < CPL, not
+                    # present...): the fault points at the INT instruction
+                    at = getattr(self, "_trap_at", None)
+                    if at is None or not s.cr0 & CR0_PE:
+                        raise
+                    s.rip = (at - s.segs[CS].base) & 0xFFFFFFFF
+                    deliver_exception(ops, e, None)
         except TripleFault as tf:
             return ShutdownExit(tf.describe())
         except (GuestException, IoPending) as e:
@@ -603,8 +715,52 @@ class UnicornAccel(Accelerator):
             del ops.pending_exits[:]
         lo = min(sp_before, s.segs[2].base + s.regs[4]) - 16
         self.uc.ctl_remove_cache(max(lo, 0), sp_before + 16)
+        if self._mode_for(s) != self.uc_mode:
+            # real -> protected mode happened inside unicorn: a new engine of
+            # the right kind, once this one has stopped (see run)
+            self._recreate = True
+            self._stop = (AFTER, self._pc())
+            self.uc.emu_stop()
+            return None
         self._put_state()
         return None
+
+    def _refault(self, ops, vector: int):
+        """Unicorn's interrupt hook gets the vector but not the error code
+        (nor, for #PF, CR2).  In protected mode the faulting instruction is run
+        again on kasou's own semantics, from the synced state, to get both:
+        (exception, None).  State is restored whatever happens."""
+        s = self.machine.cpu
+        exc = GuestException(vector, None, "raised by unicorn")
+        if not s.cr0 & CR0_PE:
+            return exc, None                # real mode: no error codes
+        from ..isa.x86.decode import Decoder
+        from ..isa.x86.semantics import REGISTRY
+        cs = s.segs[CS]
+        dec = Decoder(self.machine.model.name, 4 if cs.db else 2,
+                      bool(s.efer & EFER_LMA and cs.l), REGISTRY)
+        saved = s.copy()
+        ops.update_paging()
+        ops.flush_tlb()
+        try:
+            insn = dec.decode(lambda k: ops.read_lin(cs.base + saved.rip + k, 1, fetch=True), saved.rip)
+            if insn.handler is not None:
+                s.rip = insn.next_ip
+                insn.handler(ops, insn)
+        except GuestException as e:
+            # unicorn reports a second contributory fault in one run as #DF
+            # (its QEMU never completes a delivery): the re-run tells the truth
+            if e.vector == vector or vector == 8:
+                exc = e
+        except IoPending:
+            ops.pending_read = None
+        cr2 = s.cr2
+        s.load(saved)
+        if exc.vector == 14:
+            s.cr2 = cr2
+        del ops.pending_exits[:]
+        ops.io_pos = 0
+        return exc, None                    # None: the return EIP is the faulting one
 
     def _deliver_fault(self, vector: int, pc: int):
         return self._deliver(vector, pc, True)
@@ -698,6 +854,8 @@ class UnicornAccel(Accelerator):
             for rid, v in zip(REGS32, s.regs):
                 uc.reg_write(rid, v & 0xFFFFFFFF)
         uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
+        if s.cr0 & CR0_PE and not s.fl & F.VM:
+            self._set_uc_cpl(s)
         for rid, seg in zip(SEGS, s.segs):
             uc.reg_write(rid, seg.selector)
         if long_mode:
@@ -707,6 +865,27 @@ class UnicornAccel(Accelerator):
         else:
             uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
         self._load_pending = False
+
+    def _set_uc_cpl(self, s) -> None:
+        """Give unicorn the CPL of ``s`` before its segment registers are written.
+
+        Unicorn checks a selector written in protected mode as a MOV to the
+        segment register at its current CPL (QEMU keeps CPL = SS.DPL), so an
+        interrupt taken at CPL 3 could not load the ring-0 CS and SS.  QEMU's
+        cpu_x86_load_seg gives SS a DPL of 0 in real mode and 3 in
+        virtual-8086 mode: an SS write with CR0.PE clear (CPL 0) or with
+        EFLAGS.VM set (CPL 3), undone at once, sets the CPL to use.
+        """
+        uc = self.uc
+        cpl = s.segs[CS].selector & 3
+        if cpl == 0:
+            uc.reg_write(X.UC_X86_REG_CR0, s.cr0 & ~CR0_PE)
+            uc.reg_write(X.UC_X86_REG_SS, 0)
+            uc.reg_write(X.UC_X86_REG_CR0, s.cr0)
+        elif cpl == 3:
+            uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags | F.VM)
+            uc.reg_write(X.UC_X86_REG_SS, 0)
+            uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
 
     def _get_state(self) -> None:
         """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""

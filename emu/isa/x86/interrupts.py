@@ -34,14 +34,15 @@ class TripleFault(Exception):
         return f"triple fault ({names})"
 
 
-def deliver(ops, vector: int, return_ip: int, error_code=None) -> None:
-    """Enter the handler for ``vector``; ``return_ip`` is what IRET returns to."""
+def deliver(ops, vector: int, return_ip: int, error_code=None, soft: bool = False) -> None:
+    """Enter the handler for ``vector``; ``return_ip`` is what IRET returns to.
+    ``soft``: INT n / INT3 / INTO (protected mode checks the gate's DPL)."""
     s = ops.s
     if ops.trace_int is not None:
         ops.trace_int(vector, return_ip, error_code)
     if s.cr0 & CR0_PE:
         from .pm_interrupts import deliver_protected
-        deliver_protected(ops, vector, return_ip, error_code)
+        deliver_protected(ops, vector, return_ip, error_code, soft)
         return
     if vector * 4 + 3 > s.idt_limit:
         raise GuestException(13, vector * 8 + 2, "interrupt vector beyond the IVT limit")
@@ -58,6 +59,18 @@ def deliver(ops, vector: int, return_ip: int, error_code=None) -> None:
     s.rip = ip
 
 
+ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17, 21))
+
+
+def _error_code(s, vector: int, code):
+    """What is pushed: nothing in real mode (no error codes there); in
+    protected mode an error code exactly for #DF #TS #NP #SS #GP #PF #AC #CP
+    (SDM Vol. 3A Table 6-1), 0 when the raiser gave none."""
+    if not s.cr0 & CR0_PE or vector not in ERROR_CODE_VECTORS:
+        return None
+    return code or 0
+
+
 def deliver_exception(ops, exc: GuestException, insn) -> None:
     """Deliver a fault raised while executing ``insn``, escalating to #DF and
     to a triple fault (raised as :class:`TripleFault`) as SDM Table 6-5 says."""
@@ -67,9 +80,8 @@ def deliver_exception(ops, exc: GuestException, insn) -> None:
     ret = s.rip if insn is None else insn.ip
     if insn is not None and vector == 0 and ops.model.fault_pushes_next_ip:
         ret = insn.next_ip
-    if not s.cr0 & CR0_PE:
-        code = None          # real mode pushes no error codes
     while True:
+        code = _error_code(s, vector, code)
         try:
             deliver(ops, vector, ret, code)
             return
@@ -77,9 +89,9 @@ def deliver_exception(ops, exc: GuestException, insn) -> None:
             chain.append(e2.vector)
             if vector == 8 or len(chain) > 3:
                 raise TripleFault(chain)
-            if (vector in CONTRIBUTORY or vector == 14) and (e2.vector in CONTRIBUTORY or e2.vector == 14):
+            second = e2.vector
+            if (vector in CONTRIBUTORY and second in CONTRIBUTORY) or (
+                    vector == 14 and (second in CONTRIBUTORY or second == 14)):
                 vector, code = 8, 0
             else:
                 vector, code = e2.vector, e2.error_code
-            if not s.cr0 & CR0_PE:
-                code = None

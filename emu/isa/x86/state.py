@@ -70,7 +70,7 @@ class X86State:
     __slots__ = ("regs", "rip", "segs", "ldt", "tr", "gdt_base", "gdt_limit",
                  "idt_base", "idt_limit", "cr0", "cr2", "cr3", "cr4", "cr8",
                  "efer", "fl", "cc_op", "cc_res", "cc_a", "cc_b", "cc_size",
-                 "halted", "msrs", "tsc", "inhibit_irq")
+                 "halted", "msrs", "tsc", "inhibit_irq", "dr")
 
     def __init__(self):
         self.regs = [0] * 16
@@ -96,6 +96,7 @@ class X86State:
         self.msrs = {}
         self.tsc = 0
         self.inhibit_irq = False    # MOV SS / STI interrupt shadow
+        self.dr = [0, 0, 0, 0, 0, 0, 0xFFFF0FF0, 0x400]   # DR0-DR7 (DR4/5 unused)
 
     # -- flags ------------------------------------------------------------------
     @property
@@ -147,6 +148,7 @@ class X86State:
                      "cc_a", "cc_b", "cc_size", "halted", "tsc", "inhibit_irq"):
             setattr(self, name, getattr(other, name))
         self.msrs = dict(other.msrs)
+        self.dr = list(other.dr)
 
     def materialize_flags(self) -> None:
         self.rflags = self.rflags

@@ -1,10 +1,24 @@
 """Flag control, I/O, interrupts and system instructions
-(SDM Vol. 1 §7.3.13-7.3.15, §19; Vol. 3A §2.8)."""
+(SDM Vol. 1 §7.3.13-7.3.15, §19; Vol. 3A §2.8).
+
+Privileged instructions (SDM Vol. 3A §5.9: LGDT LIDT LLDT LTR MOV CR/DR
+LMSW CLTS INVD WBINVD INVLPG HLT RDMSR WRMSR) raise #GP(0) at CPL > 0;
+CLI/STI and IN/OUT are IOPL-sensitive (§18.3; IN/OUT also consult the TSS
+I/O permission bitmap).  The ``pm`` rows (SLDT STR LLDT LTR VERR VERW LAR
+LSL ARPL) are #UD in real mode and, except ARPL's sibling checks, in
+virtual-8086 mode (SDM Vol. 2 "Real-Address Mode Exceptions").
+
+Debug registers: DR0-DR3, DR6 and DR7 are stored and read back (DR4/DR5
+alias DR6/DR7 with CR4.DE clear, #UD with it set); breakpoints they
+describe are not raised (a deliberate gap: the debugger uses its own).
+"""
 
 from .. import flags as F
 from ..flags import MASK
 from ..interrupts import deliver
+from ..insn import MEM
 from ..state import CR0_PE, CR0_PG, CS, EFER_LMA, EFER_LME
+from .. import protected as P
 from . import sem
 
 
@@ -88,12 +102,13 @@ def out(ops, i):
 
 @sem("INT", helper=True)
 def int_(ops, i):
-    deliver(ops, i.ops[0].value, i.next_ip)
+    """INT imm8: a software interrupt (protected mode: gate DPL >= CPL)."""
+    deliver(ops, i.ops[0].value, i.next_ip, soft=True)
 
 
 @sem("INT3", helper=True)
 def int3(ops, i):
-    deliver(ops, 3, i.next_ip)
+    deliver(ops, 3, i.next_ip, soft=True)
 
 
 @sem("INT1", helper=True)
@@ -104,12 +119,13 @@ def int1(ops, i):
 @sem("INTO", helper=True)
 def into(ops, i):
     if ops.cond(F.CC_O):
-        deliver(ops, 4, i.next_ip)
+        deliver(ops, 4, i.next_ip, soft=True)
 
 
 @sem("IRET", helper=True)
 def iret(ops, i):
-    """IRET (real mode): pop IP, CS, FLAGS."""
+    """IRET/IRETD: real mode pops IP, CS, FLAGS; protected mode:
+    :func:`emu.isa.x86.pm_interrupts.iret_protected` (SDM Vol. 2A "IRET")."""
     s = ops.s
     if s.cr0 & CR0_PE:
         from ..pm_interrupts import iret_protected
@@ -246,6 +262,7 @@ def mov_to_cr(ops, i):
         s.cr2 = v
     elif n == 3:
         s.cr3 = v
+        ops.flush_tlb()         # SDM Vol. 3A §4.10.4.1: MOV to CR3 flushes the TLB
     elif n == 4:
         s.cr4 = v
     elif n == 8:
@@ -278,3 +295,150 @@ def wrmsr(ops, i):
     else:
         s.msrs[idx] = v
     ops.mode_changed()
+
+
+# -- descriptor-table instructions (SDM Vol. 2A/2B; Vol. 3A §2.4, §5.10) ---------------------
+def _pm_only(ops, what):
+    """The ``pm`` rows: #UD in real mode and in virtual-8086 mode."""
+    s = ops.s
+    if not s.cr0 & CR0_PE or s.fl & F.VM:
+        ops.raise_exc(6, None, f"{what} is not recognised in real or virtual-8086 mode")
+
+
+def _store_selector(ops, i, v):
+    """SLDT/STR: a 16-bit store to memory; a register gets it zero-extended."""
+    o = i.ops[0]
+    if o.kind == MEM:
+        ops.store(o.seg, ops.ea(o), 2, v)
+    else:
+        ops.set_reg(o.n, i.osize, v)
+
+
+@sem("SLDT", helper=True)
+def sldt(ops, i):
+    """SLDT r/m16: store the LDTR selector."""
+    _pm_only(ops, "SLDT")
+    _store_selector(ops, i, ops.s.ldt.selector)
+
+
+@sem("STR", helper=True)
+def str_(ops, i):
+    """STR r/m16: store the task register's selector."""
+    _pm_only(ops, "STR")
+    _store_selector(ops, i, ops.s.tr.selector)
+
+
+@sem("LLDT", helper=True)
+def lldt(ops, i):
+    """LLDT r/m16 (privileged): a null selector leaves LDTR unusable; else a
+    GDT LDT descriptor (type 2), #GP(sel) otherwise, #NP(sel) if not present."""
+    _pm_only(ops, "LLDT")
+    _cpl_check(ops, "LLDT")
+    P.load_ldt(ops, ops.read(i.ops[0]) & 0xFFFF)
+
+
+@sem("LTR", helper=True)
+def ltr(ops, i):
+    """LTR r/m16 (privileged): an available TSS in the GDT, marked busy."""
+    _pm_only(ops, "LTR")
+    _cpl_check(ops, "LTR")
+    P.load_tr(ops, ops.read(i.ops[0]) & 0xFFFF)
+
+
+@sem("VERR", helper=True)
+def verr(ops, i):
+    """VERR r/m16: ZF=1 if the segment is readable at CPL/RPL."""
+    _pm_only(ops, "VERR")
+    ok = P.verify(ops, ops.read(i.ops[0]) & 0xFFFF, write=False)
+    ops.set_flags(F.ZF if ok else 0, F.ZF)
+
+
+@sem("VERW", helper=True)
+def verw(ops, i):
+    """VERW r/m16: ZF=1 if the segment is writable at CPL/RPL."""
+    _pm_only(ops, "VERW")
+    ok = P.verify(ops, ops.read(i.ops[0]) & 0xFFFF, write=True)
+    ops.set_flags(F.ZF if ok else 0, F.ZF)
+
+
+@sem("LAR", helper=True)
+def lar(ops, i):
+    """LAR r, r/m16: access rights (descriptor bytes 5-6, masked 0x00F0FF00), ZF=1; ZF=0 if not visible."""
+    _pm_only(ops, "LAR")
+    v = P.access_rights(ops, ops.read(i.ops[1]) & 0xFFFF)
+    if v is None:
+        ops.set_flags(0, F.ZF)
+        return
+    ops.write(i.ops[0], v & (0xFF00 if i.osize == 2 else 0x00F0FF00))
+    ops.set_flags(F.ZF, F.ZF)
+
+
+@sem("LSL", helper=True)
+def lsl(ops, i):
+    """LSL r, r/m16: the segment limit in bytes (G applied), ZF=1; ZF=0 if not visible."""
+    _pm_only(ops, "LSL")
+    v = P.segment_limit(ops, ops.read(i.ops[1]) & 0xFFFF)
+    if v is None:
+        ops.set_flags(0, F.ZF)
+        return
+    ops.write(i.ops[0], v)
+    ops.set_flags(F.ZF, F.ZF)
+
+
+@sem("ARPL", helper=True)
+def arpl(ops, i):
+    """ARPL r/m16, r16: raise the destination's RPL to the source's, ZF=1 if it changed."""
+    _pm_only(ops, "ARPL")
+    d = ops.read(i.ops[0])
+    src = ops.read(i.ops[1])
+    if (d & 3) < (src & 3):
+        ops.write(i.ops[0], (d & ~3) | (src & 3))
+        ops.set_flags(F.ZF, F.ZF)
+    else:
+        ops.set_flags(0, F.ZF)
+
+
+# -- caches, TLB and debug registers ----------------------------------------------------------
+@sem("INVLPG", helper=True)
+def invlpg(ops, i):
+    """INVLPG m (privileged): drop the TLB entry for the page holding m (SDM Vol. 3A §4.10.4.1)."""
+    _cpl_check(ops, "INVLPG")
+    m = i.ops[0]
+    ops.flush_tlb(ops.seg_base(m.seg) + ops.ea(m))
+
+
+@sem("INVD", "WBINVD", helper=True)
+def invd(ops, i):
+    """INVD / WBINVD (privileged): kasou has no caches to flush."""
+    _cpl_check(ops, i.name)
+
+
+def _dr_index(ops, n):
+    if n in (4, 5):
+        if ops.s.cr4 & 8:               # CR4.DE
+            ops.raise_exc(6, None, f"DR{n} with CR4.DE set")
+        n += 2
+    if n > 7:
+        ops.raise_exc(6, None, f"no DR{n}")
+    return n
+
+
+@sem("MOV_FROM_DR", helper=True)
+def mov_from_dr(ops, i):
+    """MOV r32, DRn (privileged)."""
+    _cpl_check(ops, "MOV from DR")
+    n = _dr_index(ops, i.ops[1].n)
+    ops.write(i.ops[0], ops.s.dr[n])
+
+
+@sem("MOV_TO_DR", helper=True)
+def mov_to_dr(ops, i):
+    """MOV DRn, r32 (privileged); DR6/DR7 keep their fixed bits."""
+    _cpl_check(ops, "MOV to DR")
+    n = _dr_index(ops, i.ops[0].n)
+    v = ops.read(i.ops[1])
+    if n == 6:
+        v = (v & 0xE00F) | 0xFFFF0FF0
+    elif n == 7:
+        v = (v & 0xFFFF23FF) | 0x400
+    ops.s.dr[n] = v
