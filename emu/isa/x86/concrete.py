@@ -172,7 +172,17 @@ class ConcreteOps:
                 return
         self.write_lin(lin, size, v)
 
+    def _long64_lin(self, seg, off):
+        """64-bit mode: no limit checks, and only FS/GS have a base (SDM Vol. 3A
+        §5.3.1, §3.4.4); None outside 64-bit mode."""
+        if self.s.efer & 0x400 and self.segs[CS].l:
+            return ((self.segs[seg].base if seg >= 4 else 0) + off) & 0xFFFFFFFFFFFFFFFF
+        return None
+
     def _limit_load(self, seg, off, size):
+        lin = self._long64_lin(seg, off)
+        if lin is not None:
+            return self.read_lin(lin, size)
         if self.model.seg_wrap:
             # 8086: the bytes wrap around within the 64 KiB segment
             v = 0
@@ -189,6 +199,9 @@ class ConcreteOps:
         return 13
 
     def _limit_store(self, seg, off, size, v):
+        lin = self._long64_lin(seg, off)
+        if lin is not None:
+            return self.write_lin(lin, size, v)
         if self.model.seg_wrap:
             for i in range(size):
                 self.store(seg, (off + i) & 0xFFFF, 1, (v >> (8 * i)) & 0xFF)
@@ -255,13 +268,13 @@ class ConcreteOps:
     def push(self, v: int, size: int) -> None:
         ss = self.segs[SS]
         r = self.r
-        if ss.db:
-            sp = (r[4] - size) & 0xFFFFFFFF
-            self.store(SS, sp, size, v)
-            r[4] = sp
-        elif self.s.efer & 0x400 and self.segs[CS].l:
+        if self.s.efer & 0x400 and self.segs[CS].l:     # 64-bit mode: SS base/limit ignored
             sp = (r[4] - size) & 0xFFFFFFFFFFFFFFFF
             self.write_lin(sp, size, v)
+            r[4] = sp
+        elif ss.db:
+            sp = (r[4] - size) & 0xFFFFFFFF
+            self.store(SS, sp, size, v)
             r[4] = sp
         else:
             sp = (r[4] - size) & 0xFFFF
@@ -273,14 +286,14 @@ class ConcreteOps:
         fault leaves SP unchanged)."""
         ss = self.segs[SS]
         r = self.r
-        if ss.db:
-            sp = r[4] & 0xFFFFFFFF
-            v = self.load(SS, sp, size)
-            r[4] = (sp + size) & 0xFFFFFFFF
-        elif self.s.efer & 0x400 and self.segs[CS].l:
+        if self.s.efer & 0x400 and self.segs[CS].l:
             sp = r[4]
             v = self.read_lin(sp, size)
             r[4] = (sp + size) & 0xFFFFFFFFFFFFFFFF
+        elif ss.db:
+            sp = r[4] & 0xFFFFFFFF
+            v = self.load(SS, sp, size)
+            r[4] = (sp + size) & 0xFFFFFFFF
         else:
             sp = r[4] & 0xFFFF
             v = self.load(SS, sp, size)

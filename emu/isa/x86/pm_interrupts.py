@@ -36,8 +36,8 @@ at CPL 0, IF only at CPL <= IOPL, VIF/VIP only at CPL 0.
 
 Deliberate gaps (the engine stops with an INTERNAL_ERROR naming them, and
 ``emu coverage`` lists them): task gates and task switches (IRET with NT=1);
-virtual-8086 mode (an interrupt from it and IRET to it); 64-bit IDT gates
-(long mode, IRETQ).  Every register is read before any is written, so a
+virtual-8086 mode (an interrupt from it and IRET to it).  Long mode (64-bit
+IDT gates, IRETQ) is :mod:`emu.isa.x86.long_mode`.  Every register is read before any is written, so a
 fault during delivery leaves the interrupted state intact and escalates
 (#DF, triple fault) as :func:`emu.isa.x86.interrupts.deliver_exception` does.
 """
@@ -51,8 +51,7 @@ from .state import CS, SS, EFER_LMA, Segment
 from ..ops import GuestException, Unsupported
 
 GAPS = ["task gates and task switches (an IDT task gate, IRET with NT=1)",
-        "virtual-8086 mode (interrupts from it, IRET to it)",
-        "long-mode interrupt delivery (64-bit IDT gates, IST, IRETQ)"]
+        "virtual-8086 mode (interrupts from it, IRET to it)"]
 
 INTERRUPT_GATES = {6: 2, 14: 4}      # gate type -> frame slot size
 TRAP_GATES = {7: 2, 15: 4}
@@ -74,7 +73,9 @@ def deliver_protected(ops, vector: int, return_ip: int, error_code=None, soft: b
     ``soft`` marks INT n / INT3 / INTO (gate DPL checked, EXT clear)."""
     s = ops.s
     if s.efer & EFER_LMA:
-        raise Unsupported(f"delivery of vector {vector} in long mode (64-bit IDT gates) is not modelled yet")
+        from .long_mode import deliver_long
+        deliver_long(ops, vector, return_ip, error_code, soft)
+        return
     if s.fl & F.VM:
         raise Unsupported(f"delivery of vector {vector} from virtual-8086 mode is not modelled")
     ext = 0 if soft else 1
@@ -210,7 +211,9 @@ def iret_protected(ops, i) -> None:
     """IRET/IRETD in protected mode (SDM Vol. 2A "IRET/IRETD")."""
     s = ops.s
     if s.efer & EFER_LMA:
-        raise Unsupported("IRET in long mode (IRETQ) is not modelled yet")
+        from .long_mode import iret_long
+        iret_long(ops, i)
+        return
     if s.fl & F.VM:
         raise Unsupported("IRET in virtual-8086 mode is not modelled")
     if s.fl & F.NT:

@@ -19,7 +19,20 @@ from ..interrupts import deliver
 from ..insn import MEM
 from ..state import CR0_PE, CR0_PG, CS, EFER_LMA, EFER_LME
 from .. import protected as P
+from .. import long_mode as LM
 from . import sem
+
+
+@sem("SYSCALL", helper=True)
+def syscall(ops, i):
+    """SYSCALL: fast call to ring 0 (SDM Vol. 2B; :func:`emu.isa.x86.long_mode.syscall`)."""
+    LM.syscall(ops, i)
+
+
+@sem("SYSRET", helper=True)
+def sysret(ops, i):
+    """SYSRET: fast return to ring 3 (SDM Vol. 2B; :func:`emu.isa.x86.long_mode.sysret`)."""
+    LM.sysret(ops, i)
 
 
 def _cpl_check(ops, what):
@@ -277,7 +290,9 @@ def rdmsr(ops, i):
     _cpl_check(ops, "RDMSR")
     idx = ops.get_reg(1, 4)
     s = ops.s
-    v = s.efer if idx == 0xC0000080 else s.msrs.get(idx)
+    v = s.efer if idx == 0xC0000080 else LM.read_msr(s, idx)
+    if v is None:
+        v = s.msrs.get(idx)
     if v is None:
         ops.raise_exc(13, 0, f"RDMSR of unknown MSR 0x{idx:x}")
     ops.set_reg(0, 4, v & 0xFFFFFFFF)
@@ -292,7 +307,7 @@ def wrmsr(ops, i):
     s = ops.s
     if idx == 0xC0000080:
         s.efer = (v & ~EFER_LMA) | (s.efer & EFER_LMA)
-    else:
+    elif not LM.write_msr(ops, idx, v):
         s.msrs[idx] = v
     ops.mode_changed()
 
@@ -402,8 +417,14 @@ def arpl(ops, i):
 @sem("INVLPG", helper=True)
 def invlpg(ops, i):
     """INVLPG m (privileged): drop the TLB entry for the page holding m (SDM Vol. 3A §4.10.4.1)."""
-    _cpl_check(ops, "INVLPG")
     m = i.ops[0]
+    if m.kind != MEM:
+        # 0F 01 F8 is SWAPGS (SDM Vol. 2B); other register forms of /7 (RDTSCP ...) are not modelled
+        if m.n == 0 and not i.rex & 1:
+            LM.swapgs(ops, i)
+            return
+        ops.raise_exc(6, None, "0F 01 /7 register form other than SWAPGS")
+    _cpl_check(ops, "INVLPG")
     ops.flush_tlb(ops.seg_base(m.seg) + ops.ea(m))
 
 
