@@ -32,7 +32,7 @@ ACCELS = ("interp", "tcg", "unicorn", "kvm")
 CPUS = ("8086", "286", "max")
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
-BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart")
+BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
 
 
 class UsageError(Exception):
