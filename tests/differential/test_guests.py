@@ -103,3 +103,12 @@ def test_lockstep_interp_kvm(guest):
     if not os.path.exists("/dev/kvm"):
         pytest.skip("no /dev/kvm on this machine")
     _lockstep(guest, ("interp", "kvm"), LOCKSTEP_STEPS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("guest", sorted(EXPECTED))
+def test_lockstep_interp_kvm_whole_run(guest):
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("no /dev/kvm on this machine")
+    res = _lockstep(guest, ("interp", "kvm"), None)
+    assert res.reason == "ended"
