@@ -127,6 +127,17 @@ class Runner:
         self.accel = self.machine.accel
         self.view = self.machine.ram.view
         self.view[:] = 0                    # the board's IVT and BIOS stub: gone
+        # The vectors' machine has no devices (IN reads all ones, OUT is
+        # dropped).  An engine whose I/O hooks are synchronous (unicorn)
+        # serves I/O through Machine.dispatch_exit, i.e. the board's buses:
+        # give it empty ones, and no timers -- the board's PIT would
+        # otherwise make every access look like a timer reprogramming
+        # (Machine.timer_deadline_moved: this runner never budgets runs to
+        # a deadline), which ends the engine's run inside the access.
+        from .devices.bus import Bus
+        self.machine.ports = Bus("port", 0x10000)
+        self.machine.mmio = Bus("mmio", 1 << 52)
+        self.machine.timers = []
         self.accel.flush_code_cache()
         if hasattr(self.accel, "hot_threshold"):
             # a tiered translator would interpret a one-instruction vector:
