@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import sys
-import time
 
 import pytest
 
@@ -32,7 +31,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KNOWN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      "known_unicorn_disagreements.json")
 SUBSET = 10
-SUBSET_SECONDS = 60
 
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import unicorn_conformance_report as report  # noqa: E402
@@ -90,12 +88,9 @@ def test_unicorn_subset_matches_record(runners, cpu):
     if not os.path.isdir(d):
         pytest.fail(MISSING)
     runner, meta = runners(cpu)
-    t0 = time.perf_counter()
     msgs, total = _check(runner, meta, cpu, vector_files(d), SUBSET)
-    took = time.perf_counter() - t0
     assert total >= 10 * (len(vector_files(d)) - 1), f"{cpu}: only {total} vectors ran"
     assert not msgs, "\n".join(msgs)
-    assert took < SUBSET_SECONDS, f"{cpu}: {total} vectors took {took:.1f} s on unicorn"
 
 
 def test_record_is_well_formed():
