@@ -193,3 +193,38 @@ def test_kvm_missing_is_one_line(tmp_path):
 def test_kvm_unknown_engine_in_demo_list():
     line = one_line_error(emu("demo", "-accel", "interp,qemu"))
     assert "unknown accelerator 'qemu'" in line
+
+
+ECHO = """
+    mov bx, 0x3f8
+again:
+    mov dx, 0x3fd
+wait:
+    in al, dx
+    test al, 1            ; LSR.DR: a byte has arrived
+    jz wait
+    mov dx, bx
+    in al, dx             ; RBR
+    cmp al, 0x61
+    jb keep
+    cmp al, 0x7a
+    ja keep
+    sub al, 0x20          ; upper-case it
+keep:
+    out dx, al
+    cmp al, 0x0a
+    jne again
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+def test_uart_input_from_stdin(tmp_path):
+    r = emu("run", write(tmp_path, "echo.S", ECHO), input=b"hello\n")
+    assert r.stdout == b"HELLO\n"
+    assert r.returncode == 1
+
+
+def test_uart_input_from_a_given_string(tmp_path):
+    r = emu("run", "--input", "kasou\n", write(tmp_path, "echo.S", ECHO))
+    assert r.stdout == b"KASOU\n"
