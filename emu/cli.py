@@ -416,6 +416,7 @@ def cmd_bench(args) -> int:
             row = {"guest": g, "accel": a, "instructions": n, "icount_exact": icount is not None,
                    "seconds": secs, "mips": (n / secs / 1e6) if n and secs > 0 else None,
                    "exits": dict(m.stats.by_reason), "status": r.status, "stop": r.reason,
+                   "stop_message": r.message,
                    "output": out.decode("latin-1"), "engine": m.accel.stats()}
             results.append(row)
             m.close()
@@ -464,6 +465,9 @@ def print_bench(results, extra):
     print()
     print("UART output identical across engines for every guest." if not bad
           else f"UART output DIFFERS for: {', '.join(bad)}")
+    for r in results:
+        if r["stop"] not in ("halt", "debug-exit"):
+            print(f"  {r['guest']} on {r['accel']} stopped early: {r['stop']}: {r['stop_message']}")
     if any(not r["icount_exact"] for r in results):
         print("~ : the engine cannot count instructions; the interpreter's count for the same guest is used.")
     engines = [r for r in results if r["accel"] == "tcg" and r["engine"]]
