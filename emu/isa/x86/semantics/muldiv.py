@@ -20,9 +20,9 @@ SingleStepTests 8086 vectors):
   (-128 / -32768); the 286 and later accept it.
 * ``rep_negates_imul_idiv``: on the 8086 a REP/REPNE prefix in front of
   IMUL/IDIV negates the product or quotient: the prefix sets the internal F1
-  flag that the microcode also uses to remember the result's sign (K.
-  Shirriff's analyses of the 8086 multiply/divide microcode; the vectors'
-  README: "a REP prefix before IDIV flips the quotient's sign").  The
+  flag that the microcode also uses to remember the result's sign (published
+  analyses of the 8086 multiply/divide microcode; the vectors' README: "a
+  REP prefix before IDIV flips the quotient's sign").  The
   remainder is not affected.  Where the 8086 pushes the next IP on #DE is
   :mod:`emu.isa.x86.interrupts`'s business.
 """
