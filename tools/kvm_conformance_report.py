@@ -30,6 +30,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from emu.conformance import compare_dir, run_dir  # noqa: E402
+from docgen import rewrite_generated  # noqa: E402
 
 SUITE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance",
                      "80286", "v1_real_mode")
@@ -178,17 +179,7 @@ def main(argv=None) -> int:
     if a.print or not os.path.exists(a.doc):
         print(tables)
         return 0
-    with open(a.doc) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        print(f"error: {a.doc}: no generated-section markers", file=sys.stderr)
-        return 1
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(a.doc, "w") as f:
-        f.write(head + tables + tail)
-    print(f"{a.doc}: tables rewritten")
-    return 0
+    return rewrite_generated(a.doc, BEGIN, tables, END)
 
 
 if __name__ == "__main__":

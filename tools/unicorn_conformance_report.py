@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from emu.conformance import (PREFIXES_286, PREFIXES_8086, _opcode_info,  # noqa: E402
                              load_metadata, pass_rate, run_dir)
+from docgen import rewrite_generated  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get("KASOU_SHARED", os.path.join(HERE, "..", "..", "shared"))
@@ -377,17 +378,7 @@ def main(argv=None) -> int:
     if a.print or not os.path.exists(a.doc):
         print(text)
         return 0
-    with open(a.doc) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        print(f"error: {a.doc}: no generated-section markers", file=sys.stderr)
-        return 1
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(a.doc, "w") as f:
-        f.write(head + text + tail)
-    print(f"{a.doc}: tables rewritten")
-    return 0
+    return rewrite_generated(a.doc, BEGIN, text, END)
 
 
 if __name__ == "__main__":
