@@ -9,8 +9,8 @@ END = "<!-- END GENERATED -->"
 
 
 def rewrite_generated(path: str, begin: str, text: str, end: str = END) -> int:
-    """Replace what lies between ``begin`` and ``end`` in ``path`` with ``text``.
-    Returns a process exit status (errors are one line on stderr)."""
+    """Replace the section from ``begin`` to ``end`` (markers included) in
+    ``path`` with ``text``, which carries the markers itself.  Returns a process exit status (errors are one line on stderr)."""
     with open(path) as f:
         doc = f.read()
     if begin not in doc or end not in doc:
