@@ -9,14 +9,17 @@ re-execution*.  A checkpoint is
 * ``snapshot()`` of every device (the UART's includes its input-tape
   position, so input already consumed is replayed identically),
 * the Machine's exit counts, so ``info exits`` follows the timeline,
+* guest time (``Machine.clock``), including the time skipped while the CPU
+  halted waiting for a timer, so timer interrupts come at the same
+  instructions when re-executed,
 * the length of the guest's output log (``machine.serial_log``), so going
   back takes printed output back too,
 * the position: instructions retired since the session began.
 
 To stand at position P, restore the latest checkpoint at or before P and
 re-execute forward, one instruction at a time, to P.  Re-execution is exact
-because everything a run depends on is restored: the CPU, RAM, devices, and
-the only outside input (the UART's tape).  One more thing is recorded: the
+because everything a run depends on is restored: the CPU, RAM, devices, guest
+time, and the only outside input (the UART's tape).  One more thing is recorded: the
 positions at which the debugger *held back* an interrupt (a single step
 with ``step-irqs off`` while the interrupt line was up and IF was set);
 replay holds it back at the same positions.
@@ -55,6 +58,7 @@ class Checkpoint:
     devices: dict
     serial_len: int
     stats: tuple = ((), ())                     # the Machine's exit counts (by reason, by key)
+    clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
     pages: dict = field(default_factory=dict)   # page number -> bytes (not for the oldest)
 
 
@@ -80,8 +84,10 @@ class Recorder:
             snap = getattr(dev, "snapshot", None)
             if snap is not None:
                 devs[name] = snap()
+        clock = getattr(m, "clock", None)
         return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")),
-                          (dict(m.stats.by_reason), dict(m.stats.by_key)))
+                          (dict(m.stats.by_reason), dict(m.stats.by_key)),
+                          clock.now_ns() if clock is not None else 0)
 
     def reset(self, pos: int = 0) -> None:
         """Forget all history; the present becomes the oldest checkpoint."""
@@ -132,8 +138,8 @@ class Recorder:
             # same position again (a stop without progress): refresh in place
             last = self.cps[-1]
             fresh = self._state(pos)
-            last.cpu, last.devices, last.serial_len, last.stats = \
-                fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats
+            last.cpu, last.devices, last.serial_len, last.stats, last.clock_ns = \
+                fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats, fresh.clock_ns
             if len(self.cps) == 1:
                 self.base[:] = self.shadow
             else:
@@ -191,12 +197,27 @@ class Recorder:
             del log[cp.serial_len:]
         m.stats.by_reason = dict(cp.stats[0])
         m.stats.by_key = dict(cp.stats[1])
+        self._restore_clock(cp.clock_ns)
         m.accel.state_changed()
         pic = getattr(m, "pic", None)
         if pic is not None and hasattr(m.accel, "irq_line"):
             m.accel.irq_line = pic.intr.level
         self.shadow = view.copy()
         return cp.pos
+
+    def _restore_clock(self, clock_ns: int) -> None:
+        """Guest time as it was at the checkpoint.  In icount mode the clock
+        is ``(icount << shift) + idle_ns``; the engine's ``icount`` only ever
+        grows (positions here are differences of it), so the clock is put
+        back by choosing ``idle_ns``: the time skipped across HLTs is part
+        of the checkpoint, and timers armed against it (the PIT's load
+        times) fire at the same instructions when re-executed.  A real-time
+        clock (KVM) cannot be put back: timer interrupts there are not
+        replayed exactly."""
+        clock = getattr(self.machine, "clock", None)
+        if clock is None or clock.realtime:
+            return
+        clock.idle_ns = clock_ns - (self.machine.accel.icount_now() << clock.shift)
 
     def truncate(self, i: int) -> None:
         """Drop checkpoints after ``i`` (the machine stands at or after it)."""
