@@ -11,6 +11,7 @@ import os
 import pytest
 
 from emu.cli import main
+from emu.loader import assemble
 
 GUEST = """
 start:
@@ -20,7 +21,9 @@ start:
     mov al, 0x69
     out dx, al
     mov word ptr [0x500], 0x1234
+call_sub:
     call sub
+back:
     mov al, 2
     out 0xf4, al
     hlt
@@ -32,6 +35,10 @@ sub:
     ret
 msg: .byte 0x41, 0x42, 0x43, 0
 """
+
+SYMS = assemble(GUEST, "g.S").symbols
+SUB, CALL_SUB, BACK = SYMS["sub"], SYMS["call_sub"], SYMS["back"]
+SUB_LINE = GUEST.splitlines().index("sub:") + 2    # the line of "push bp"
 
 ENGINES = ["interp", "tcg", "unicorn",
            pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
@@ -81,13 +88,13 @@ def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
         "b sub", "c", "x/2xb 0x500", "x/s msg", "x/2i $pc", "bt",
         "rsi 3", "info serial", "x/2xh 0x500", "si 3", "info serial",
         "info breakpoints", "c", "info exits", "si", "rc", "quit"])
-    assert "Breakpoint 1 at 0x7c1a <sub>: file g.S, line 14." in out
+    assert f"Breakpoint 1 at 0x{SUB:x} <sub>: file g.S, line {SUB_LINE}." in out
     hit = section(out, "c")
-    assert "Breakpoint 1, 0x7c1a <sub>" in hit
+    assert f"Breakpoint 1, 0x{SUB:x} <sub>" in hit
     assert 'guest output: "Hi"' in hit
     assert "0x500:\t0x34\t0x12" in section(out, "x/2xb 0x500")
     assert '"ABC"' in section(out, "x/s msg")
-    assert "=> 0x7c1a <sub>:\tpush bp" in section(out, "x/2i $pc")
+    assert f"=> 0x{SUB:x} <sub>:\tpush bp" in section(out, "x/2i $pc")
     # three back: before the call, before the store, and before the second OUT
     back = section(out, "rsi 3")
     assert "reversed 3 instructions" in back
@@ -100,26 +107,26 @@ def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
     # forward again: the same output comes back, exactly once
     again = section(out, "si 3")
     assert "exit: IO out port 0x3f8 size 1 data 0x69" in again and 'guest output: "i"' in again
-    assert "=> 0x7c1a <sub>: push bp" in again
+    assert f"=> 0x{SUB:x} <sub>: push bp" in again
     assert 'guest output (2 bytes): "Hi"' in out.split("(emu) si 3\n", 1)[1]
     assert "breakpoint already hit 1 time" in section(out, "info breakpoints")
     assert "[Inferior 1 (guest) exited with code 05]" in out
     exits = section(out, "info exits")
     assert "IO out 0x3f8             2" in exits and "IO out 0xf4              1" in exits
     assert "the guest is not running" in section(out, "si")
-    assert "Breakpoint 1, 0x7c1a <sub>" in section(out, "rc")
+    assert f"Breakpoint 1, 0x{SUB:x} <sub>" in section(out, "rc")
 
 
 @pytest.mark.parametrize("accel", ["interp", "tcg"])
 def test_nexti_steps_over_call_and_set_changes_state(tmp_path, capsys, accel):
     out = debug(tmp_path, capsys, accel, [
-        "tbreak start+15", "c", "ni", "set $ax = 0x1234", "p $ax",
+        "tbreak call_sub", "c", "ni", "set $ax = 0x1234", "p $ax",
         "set *(short *)0x600 = 0xbeef", "x/2xb 0x600", "info breakpoints", "quit"])
-    assert "Temporary breakpoint 1, 0x7c0f <start+15>" in out
+    assert f"Temporary breakpoint 1, 0x{CALL_SUB:x} <call_sub>" in out
     ni = section(out, "ni")
-    assert "executed 0x7c0f <start+15>: call 0x7c1a" in ni
+    assert f"executed 0x{CALL_SUB:x} <call_sub>: call 0x{SUB:x}" in ni
     assert "bx 0x0 -> 0x7" in ni
-    assert "=> 0x7c15 <start+21>: mov al, 0x2" in ni
+    assert f"=> 0x{BACK:x} <back>: mov al, 0x2" in ni
     assert "$1 = 4660 (0x1234)" in out
     assert "0x600:\t0xef\t0xbe" in out
     assert "No breakpoints or watchpoints." in section(out, "info breakpoints")
@@ -130,7 +137,7 @@ def test_bad_input_explains_and_goes_on(tmp_path, capsys):
         "frobnicate", "b nosuch", "x/8xb 0xfffffff0", "x/8qq 0", "info nonsense", "si 0",
         "set $zz = 1", "delete 9", "list", "disassemble", "display/i $pc", "si", "help stepi", "quit"])
     assert 'Undefined command: "frobnicate".  Try "help".' in out
-    assert 'No symbol "nosuch" in current context (labels: msg, start, sub).' in out
+    assert 'No symbol "nosuch" in current context (labels: back, call_sub, msg, start, sub).' in out
     assert "cannot access memory at 0xfffffff0" in out
     assert "bad format '/8qq'" in out
     assert 'Undefined info command: "nonsense"' in out
@@ -150,4 +157,4 @@ def test_watch_stops_after_the_write(tmp_path, capsys):
     c = section(out, "c")
     assert "Hardware watchpoint 1: 0x500" in c
     assert "Old value = 00 00" in c and "New value = 34 12" in c
-    assert "=> 0x7c0f <start+15>: call 0x7c1a" in c
+    assert f"=> 0x{CALL_SUB:x} <call_sub>: call 0x{SUB:x}" in c
