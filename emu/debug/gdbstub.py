@@ -7,17 +7,45 @@ data escapes ``# $ } *`` as ``}`` + (byte ^ 0x20); a raw 0x03 interrupts a
 running target; anything unknown gets the empty reply.
 
 Served: qSupported (PacketSize, QStartNoAckMode, qXfer:features:read,
-ReverseStep, ReverseContinue, hwbreak), the target description
-(``org.gnu.gdb.i386.core`` registers with ``<architecture>i8086`` for real
-mode -- gdb then disassembles 16-bit code -- and ``i386`` otherwise), ``?``,
-``g``/``G``/``p``/``P`` (the i386 core layout: eax ecx edx ebx esp ebp esi
-edi eip eflags cs ss ds es fs gs, then st0-7 and the x87 control words,
-which read as zero), ``m``/``M`` at *linear* addresses, ``c``/``s``/
+ReverseStep, ReverseContinue, hwbreak), the target description (below),
+``?``, ``g``/``G``/``p``/``P``, ``m``/``M``/``X`` at *linear* addresses
+(through the guest's page tables when paging is on), ``c``/``s``/
 ``vCont``, ``Z0``/``Z1`` breakpoints, ``Z2``/``Z3``/``Z4`` watchpoints
 (by single-stepping and comparing, see :mod:`emu.debug.session`), ``bc``/
-``bs`` reverse execution, ``k``, ``D``, ``qAttached``, ``qC``,
+``bs`` reverse execution (``bc`` stops at breakpoints and at watchpoints,
+going backwards), ``k``, ``D``, ``qAttached``, ``qC``,
 ``qfThreadInfo``/``qsThreadInfo``, ``H``, and ``qRcmd`` (``monitor
-info exits``, ``monitor info serial``).
+info exits``, ``monitor info serial``, ``monitor info registers``).
+
+**Which architecture gdb is told.**  An x86 CPU changes mode under the
+debugger (a boot sector goes real -> protected -> long mode), but gdb reads
+the target description once per connection, sizes its register cache from
+it, and has no packet by which a stub could say that it changed (a ``g``
+reply of another size is "Remote 'g' packet reply is too long").  QEMU
+answers by always describing the widest CPU the binary emulates
+(qemu-system-x86_64: the amd64 registers, zero-extended in 16/32-bit
+modes); stock gdb then disassembles 16- and 32-bit code as 64-bit, and
+``set architecture i386`` or ``i8086`` is refused as "not compatible with
+reported target architecture i386:x86-64".  This stub describes the mode
+the CPU is in when gdb asks (:func:`arch_for_mode`):
+
+* ``i8086`` in real mode, virtual-8086 mode and 16-bit protected mode (the
+  i386 core registers -- gdb has no 16-bit set -- with 16-bit
+  disassembly; ``$eip`` is the offset, ``x/i $cs*16+$eip`` shows code);
+* ``i386`` in 32-bit protected mode (plus cr0, cr2, cr3, cr4, cr8, efer);
+* ``i386:x86-64`` in long mode, compatibility mode included (the amd64
+  core, ``org.gnu.gdb.i386.segments``' fs_base and gs_base, k_gs_base and
+  the control registers).
+
+The layout then stays fixed for the connection: registers wider than it
+are truncated, narrower ones zero-extended.  ``set architecture i386``
+works over the i8086 description (the two are compatible) when the guest
+reaches 32-bit code; to see a guest that entered long mode with 64-bit
+registers, reconnect -- ``disconnect``, then ``target remote`` again: the
+stub keeps listening while the guest stays stopped, and the new connection
+gets the description of the mode the CPU is in now.  (gdb 13 asserts on an
+i386 description that has the segments feature without the SSE one, so
+fs_base/gs_base are offered in long mode only.)
 
 The stub listens on 127.0.0.1 only and serves one gdb at a time.  When the
 guest ends (isa-debug-exit, HLT with interrupts off) gdb hears ``W``;
@@ -28,43 +56,87 @@ from __future__ import annotations
 
 import socket
 
-from ..isa.x86.state import CS
 from .session import DebugError, Session
 
 PACKET_SIZE = 0x4000
 SIGTRAP, SIGINT, SIGSEGV = 5, 2, 11
 CORE_REGS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
              "cs", "ss", "ds", "es", "fs", "gs")
+CORE_REGS64 = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+               "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags",
+               "cs", "ss", "ds", "es", "fs", "gs")
 FPU_REGS = tuple(f"st{i}" for i in range(8)) + ("fctrl", "fstat", "ftag", "fiseg", "fioff",
                                                   "foseg", "fooff", "fop")
+#: registers beyond gdb's i386/amd64 sets, in a feature of kasou's own: gdb
+#: lists them in 'info registers' after the others, and $cr3, $efer work
+SYSTEM_REGS = ("k_gs_base", "cr0", "cr2", "cr3", "cr4", "cr8", "efer")
+EFLAGS_FIELDS = (("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8),
+                 ("IF", 9), ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17),
+                 ("AC", 18), ("VIF", 19), ("VIP", 20), ("ID", 21))
+
+
+def arch_for_mode(mode: str) -> str:
+    """The gdb architecture that describes a CPU mode: ``i8086`` for 16-bit
+    code (real mode, virtual-8086, a 16-bit protected-mode segment),
+    ``i386`` for 32-bit protected mode, ``i386:x86-64`` for long mode (both
+    64-bit and compatibility mode: the registers are 64 bits wide either way)."""
+    if mode in ("long64", "compat"):
+        return "i386:x86-64"
+    if mode == "prot32":
+        return "i386"
+    return "i8086"
+
+
+def register_layout(arch: str) -> list:
+    """[(name, bytes, tdesc type, feature)] in remote register number order
+    (reference notes §4.3): the i386 core (also for i8086: gdb has no 16-bit
+    register set) or the amd64 core; the x87 registers read as zero.  The
+    64-bit layout adds ``org.gnu.gdb.i386.segments`` (fs_base, gs_base),
+    which gdb knows by name and shows in ``info registers``; 32- and 64-bit
+    layouts add the control registers and EFER (``org.kasou.x86.system``)."""
+    wide = arch == "i386:x86-64"
+    out = []
+    for name in (CORE_REGS64 if wide else CORE_REGS):
+        size = 8 if wide and name not in ("eflags", "cs", "ss", "ds", "es", "fs", "gs") else 4
+        typ = {"esp": "data_ptr", "ebp": "data_ptr", "eip": "code_ptr", "rsp": "data_ptr",
+               "rbp": "data_ptr", "rip": "code_ptr", "eflags": "i386_eflags"}.get(
+                   name, "int64" if size == 8 else "int32")
+        out.append((name, size, typ, "core"))
+    for name in FPU_REGS:
+        out.append((name, 10, "i387_ext", "core") if name.startswith("st")
+                   else (name, 4, "int", "core"))
+    if wide:
+        # only here: gdb 13 asserts (tdesc_use_registers) on an i386
+        # description with the segments feature but no SSE feature
+        out.append(("fs_base", 8, "int", "segments"))
+        out.append(("gs_base", 8, "int", "segments"))
+    if arch != "i8086":
+        w = 8 if wide else 4
+        for name in SYSTEM_REGS:
+            if name == "k_gs_base" and not wide:
+                continue
+            out.append((name, w, "int", "system"))
+    return out
 
 
 def target_xml(arch: str) -> str:
-    """The i386 core feature (reference §4.3) for ``arch`` i8086 or i386."""
-    regs = []
-    n = 0
-    for name in CORE_REGS:
-        typ = {"esp": "data_ptr", "ebp": "data_ptr", "eip": "code_ptr", "eflags": "i386_eflags"}.get(name, "int32")
-        regs.append(f'<reg name="{name}" bitsize="32" type="{typ}" regnum="{n}"/>')
-        n += 1
-    for i in range(8):
-        regs.append(f'<reg name="st{i}" bitsize="80" type="i387_ext" regnum="{n}"/>')
-        n += 1
-    for name in FPU_REGS[8:]:
-        regs.append(f'<reg name="{name}" bitsize="32" type="int" group="float" regnum="{n}"/>')
-        n += 1
-    flags = "".join(f'<field name="{f}" start="{b}" end="{b}"/>' for f, b in (
-        ("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9),
-        ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("VIF", 19),
-        ("VIP", 20), ("ID", 21)))
-    return ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
-            f'<target version="1.0"><architecture>{arch}</architecture>'
-            '<feature name="org.gnu.gdb.i386.core">'
-            f'<flags id="i386_eflags" size="4">{flags}</flags>'
-            + "".join(regs) + "</feature></target>")
-
-
-REG_SIZES = [4] * 16 + [10] * 8 + [4] * 8
+    """The target description for ``arch`` (i8086, i386 or i386:x86-64)."""
+    features = {"core": [], "segments": [], "system": []}
+    for n, (name, size, typ, feature) in enumerate(register_layout(arch)):
+        extra = ' group="float"' if name in FPU_REGS[8:] else ""
+        features[feature].append(f'<reg name="{name}" bitsize="{8 * size}" type="{typ}" '
+                                 f'regnum="{n}"{extra}/>')
+    flags = "".join(f'<field name="{f}" start="{b}" end="{b}"/>' for f, b in EFLAGS_FIELDS)
+    xml = ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
+           f'<target version="1.0"><architecture>{arch}</architecture>'
+           '<feature name="org.gnu.gdb.i386.core">'
+           f'<flags id="i386_eflags" size="4">{flags}</flags>'
+           + "".join(features["core"]) + "</feature>")
+    if features["segments"]:
+        xml += '<feature name="org.gnu.gdb.i386.segments">' + "".join(features["segments"]) + "</feature>"
+    if features["system"]:
+        xml += '<feature name="org.kasou.x86.system">' + "".join(features["system"]) + "</feature>"
+    return xml + "</target>"
 
 
 def checksum(data: bytes) -> bytes:
@@ -111,6 +183,8 @@ class GdbStub:
         self.ack = True
         self.buf = bytearray()
         self.xml = None
+        self.arch = None              # gdb's architecture for this connection
+        self._layout = None
         self.last_stop = b"S05"
         self.result = None            # exit status once the guest has ended
         self.offered = set()
@@ -203,8 +277,26 @@ class GdbStub:
                 self.stop_reply(st)
                 return self.result if self.result is not None else 0
             self.last_stop = f"T{SIGINT:02x}thread:01;".encode()
-        self.conn, _ = self.listener.accept()
+        while True:
+            try:
+                self.conn, _ = self.listener.accept()
+            except OSError:               # the listener was closed
+                break
+            if not self.serve_connection():
+                break
+            # gdb went away without detaching ('disconnect'): the guest
+            # stays stopped and the next gdb gets a description of the mode
+            # the CPU is in now.  A guest that has ended ends the run.
+            if self.result is not None:
+                break
+        return self.result if self.result is not None else 0
+
+    def serve_connection(self) -> bool:
+        """Serve one gdb; False once it detached or killed (the run is
+        over), True if it only went away."""
         self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.ack, self.buf, self.offered = True, bytearray(), set()
+        self.xml, self.arch = None, None
         self.session.interrupt_requested = self._interrupt_pending
         try:
             while True:
@@ -214,18 +306,25 @@ class GdbStub:
                     continue
                 reply = self.handle(pkt)
                 if reply is Ellipsis:         # k / D: done
-                    break
+                    return False
                 if reply is not None:
                     self.send(reply)
         except (Disconnected, ConnectionError, OSError):
-            pass
+            return True
         finally:
             self.session.interrupt_requested = None
-        return self.result if self.result is not None else 0
+            try:
+                self.conn.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         for s in (self.conn, self.listener):
             if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)   # wakes a thread blocked in accept()
+                except OSError:
+                    pass
                 try:
                     s.close()
                 except OSError:
@@ -324,42 +423,45 @@ class GdbStub:
             return "E00"
         off, length = (int(x, 16) for x in span.split(","))
         if self.xml is None or off == 0:
-            arch = "i8086" if self.session.cpu.mode == "real" else "i386"
-            self.xml = target_xml(arch).encode()
+            self.arch = arch_for_mode(self.session.cpu.mode)
+            self.xml = target_xml(self.arch).encode()
         chunk = self.xml[off:off + length]
         return (b"m" if off + length < len(self.xml) else b"l") + escape(chunk)
 
     # -- registers ------------------------------------------------------------------------------------
+    @property
+    def layout(self) -> list:
+        """The register layout of this connection: chosen from the CPU's mode
+        when gdb reads the target description, then kept (see the module
+        docstring: gdb reads the description once per connection)."""
+        if self.arch is None:
+            self.arch = arch_for_mode(self.session.cpu.mode)
+        if self._layout is None or self._layout[0] != self.arch:
+            self._layout = (self.arch, register_layout(self.arch))
+        return self._layout[1]
+
     def _reg_value(self, n: int) -> int:
-        s = self.session.cpu
-        if n < 8:
-            return s.regs[n] & 0xFFFFFFFF
-        if n == 8:
-            return s.rip & 0xFFFFFFFF
-        if n == 9:
-            return s.rflags & 0xFFFFFFFF
-        if n < 16:
-            seg = (CS, 2, 3, 0, 4, 5)[n - 10]
-            return s.segs[seg].selector
-        return 0
+        name, size, _, _ = self.layout[n]
+        if name in FPU_REGS:
+            return 0                        # no x87 state: reads as zero
+        return self.session.get_register(name) & ((1 << (8 * size)) - 1)
 
     def read_reg(self, n: int) -> str:
-        if n >= len(REG_SIZES):
+        if not 0 <= n < len(self.layout):
             return "E45"
-        return self._reg_value(n).to_bytes(REG_SIZES[n], "little").hex()
+        return self._reg_value(n).to_bytes(self.layout[n][1], "little").hex()
 
     def read_all(self) -> str:
-        return "".join(self.read_reg(n) for n in range(len(REG_SIZES)))
+        return "".join(self.read_reg(n) for n in range(len(self.layout)))
 
     def write_reg(self, n: int, hexval: str) -> str:
-        if n >= len(REG_SIZES):
+        if not 0 <= n < len(self.layout):
             return "E45"
-        if n >= 16:
+        name, size, _, _ = self.layout[n]
+        if name in FPU_REGS:
             return "OK"                  # no FPU state: writes are ignored
-        v = int.from_bytes(bytes.fromhex(hexval)[:4], "little")
-        name = CORE_REGS[n]
-        cur = self._reg_value(n)
-        if cur == v:
+        v = int.from_bytes(bytes.fromhex(hexval)[:size], "little")
+        if self._reg_value(n) == v:
             return "OK"
         try:
             self.session.set_register(name, v)
@@ -370,13 +472,13 @@ class GdbStub:
     def write_all(self, hexdata: str) -> str:
         data = bytes.fromhex(hexdata)
         off = 0
-        for n in range(16):
-            if off + 4 > len(data):
+        for n, (_, size, _, _) in enumerate(self.layout):
+            if off + size > len(data):
                 break
-            r = self.write_reg(n, data[off:off + 4].hex())
+            r = self.write_reg(n, data[off:off + size].hex())
             if r != "OK":
                 return r
-            off += 4
+            off += size
         return "OK"
 
     # -- breakpoints and watchpoints -----------------------------------------------------------------
@@ -388,7 +490,7 @@ class GdbStub:
         s = self.session
         if kind in ("0", "1"):
             if insert:
-                if not s.machine.ram.contains(addr):
+                if not s.mapped(addr):
                     return "E22"
                 if addr not in s._bp_addrs():
                     s.add_breakpoint(addr)

@@ -327,7 +327,7 @@ class Repl(cmd.Cmd):
     def _break(self, arg, temporary):
         arg = arg.strip()
         addr = self.s.pc() if not arg else self.value(arg.lstrip("*"))
-        if not self.s.machine.ram.contains(addr):
+        if not self.s.mapped(addr):
             raise DebugError(f"cannot set a breakpoint at 0x{addr:x}: not in RAM")
         bp = self.s.add_breakpoint(addr, temporary, self.where(addr))
         kind = "Temporary breakpoint" if temporary else "Breakpoint"

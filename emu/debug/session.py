@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..isa.x86 import flags as F
-from ..isa.x86.state import CS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
+from ..isa.x86.long_mode import MSR_KERNEL_GS_BASE
+from ..isa.x86.state import CR0_PG, CS, FS, GS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
 from .record import Recorder, memory_runs
 
 CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
@@ -155,6 +156,13 @@ class Session:
             s.rip = value & (0xFFFF if n == "ip" else 2 ** 64 - 1)
         elif n in ("flags", "eflags", "rflags"):
             s.rflags = value & 0xFFFFFFFF
+        elif n in ("fs_base", "gs_base"):
+            s.segs[FS if n == "fs_base" else GS].base = value & (2 ** 64 - 1)
+        elif n == "k_gs_base":
+            s.msrs[MSR_KERNEL_GS_BASE] = value & (2 ** 64 - 1)
+        elif n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
+            raise DebugError(f"${n}: changing a control register from the debugger is not supported "
+                             "(the guest's own MOV CR / WRMSR does it)")
         elif n in SEG_NAMES:
             i = SEG_NAMES.index(n)
             if s.mode != "real":
@@ -187,29 +195,72 @@ class Session:
             return s.rflags
         if n in SEG_NAMES:
             return s.segs[SEG_NAMES.index(n)].selector
-        if n in ("cr0", "cr2", "cr3", "cr4", "efer"):
+        if n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
             return getattr(s, n)
+        if n in ("fs_base", "gs_base"):
+            return s.segs[FS if n == "fs_base" else GS].base
+        if n == "k_gs_base":
+            return s.msrs.get(MSR_KERNEL_GS_BASE, 0)
         raise DebugError(f"unknown register ${name}")
 
     # -- memory ------------------------------------------------------------------------
-    def read_memory(self, addr: int, n: int) -> bytes:
+    # Addresses are linear (what the guest's code uses, what gdb sends in m/M
+    # and Z packets); with paging on they go through the guest's page tables
+    # without side effects (no accessed/dirty bits, no TLB, no #PF).
+    def _physical_runs(self, addr: int, n: int) -> list:
+        """[(physical address, length)] covering linear ``addr``..``addr+n``."""
         ram = self.machine.ram
-        if n < 0 or not ram.contains(addr, max(n, 1)):
-            raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
-                             f"0x{ram.base + ram.size - 1:x})")
+        s = self.cpu
+        if not s.cr0 & CR0_PG:
+            runs = [(addr, n)]
+        else:
+            from ..isa.x86.concrete import ConcreteOps
+            from ..isa.x86.paging import translate_debug
+            ops = ConcreteOps(s, ram, self.machine.model)
+            runs = []
+            a, left = addr, max(n, 1)
+            while left > 0:
+                chunk = min(left, 0x1000 - (a & 0xFFF))
+                pa = translate_debug(ops, a)
+                if pa is None:
+                    raise DebugError(f"cannot access memory at 0x{a:x} (not mapped by the "
+                                     "guest's page tables)")
+                runs.append((pa, chunk))
+                a += chunk
+                left -= chunk
+        for pa, k in runs:
+            if k < 0 or not ram.contains(pa, max(k, 1)):
+                raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
+                                 f"0x{ram.base + ram.size - 1:x})")
+        return runs
+
+    def read_memory(self, addr: int, n: int) -> bytes:
+        if n < 0:
+            raise DebugError(f"cannot read {n} bytes")
+        runs = self._physical_runs(addr, n)
         self.accel.sync_state()
-        return ram.read_bytes(addr, n)
+        if n == 0:
+            return b""
+        return b"".join(self.machine.ram.read_bytes(pa, k) for pa, k in runs)
 
     def write_memory(self, addr: int, data: bytes) -> None:
-        ram = self.machine.ram
-        if not ram.contains(addr, max(len(data), 1)):
-            raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
-                             f"0x{ram.base + ram.size - 1:x})")
+        runs = self._physical_runs(addr, len(data))
         self.accel.sync_state()
-        ram.load(addr, bytes(data))
+        off = 0
+        for pa, k in runs:
+            self.machine.ram.load(pa, bytes(data[off:off + k]))
+            off += k
         self.accel.flush_code_cache()
         self.accel.state_changed()
         self._settle()
+
+    def mapped(self, addr: int) -> bool:
+        """``addr`` (linear) is in RAM through the guest's page tables."""
+        try:
+            self._physical_runs(addr, 1)
+        except DebugError:
+            return False
+        return True
 
     def _settle(self) -> None:
         """The user changed state: make it the present checkpoint (history
@@ -227,8 +278,13 @@ class Session:
             lin = self.pc()
         if ip is None:
             ip = lin - s.segs[CS].base
-        ram = self.machine.ram
-        code = ram.read_bytes(lin, 16) if ram.contains(lin) else b""
+        code = b""
+        for k in (16, 8, 4, 1):           # near the end of RAM or of a mapping: fewer
+            try:
+                code = self.read_memory(lin, k)
+                break
+            except DebugError:
+                continue
         dsize = 4 if s.segs[CS].db else 2
         dec = Decoder(self.machine.model.name, dsize, s.mode == "long64")
         try:
@@ -521,7 +577,10 @@ class Session:
         for wp in self.watchpoints.values():
             if wp.kind not in ("write", "access"):
                 continue
-            now = self.read_memory(wp.addr, wp.length)
+            try:
+                now = self.read_memory(wp.addr, wp.length)
+            except DebugError:            # unmapped for now: nothing to compare
+                continue
             if now != wp.old:
                 old, wp.old = wp.old, now
                 wp.hits += 1
@@ -553,6 +612,11 @@ class Session:
         except DebugError:
             return []
         s = self.cpu
+
+        def base(seg):                      # 64-bit mode: only FS and GS have a base
+            if s.mode == "long64" and seg not in (FS, GS):
+                return 0
+            return s.segs[seg].base
         out = []
         for o in insn.ops:
             if getattr(o, "kind", None) == MEM and o.size:
@@ -562,14 +626,14 @@ class Session:
                 if o.index >= 0:
                     ea += s.regs[o.index] * o.scale
                 seg = o.seg if o.seg is not None else 3
-                out.append((s.segs[seg].base + (ea & o.amask), o.size))
+                out.append((base(seg) + (ea & o.amask), o.size))
         if insn.name in STRING_OPS:
             amask = (1 << (8 * insn.asize)) - 1
             if insn.name in ("MOVS", "CMPS", "LODS", "OUTS"):
                 seg = insn.seg if insn.seg is not None else 3
-                out.append((s.segs[seg].base + (s.regs[6] & amask), insn.size))
+                out.append((base(seg) + (s.regs[6] & amask), insn.size))
             if insn.name in ("MOVS", "CMPS", "STOS", "SCAS", "INS"):
-                out.append((s.segs[0].base + (s.regs[7] & amask), insn.size))
+                out.append((base(0) + (s.regs[7] & amask), insn.size))
         return out
 
     def _note_end(self, st: Stop) -> None:
