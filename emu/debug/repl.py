@@ -303,8 +303,9 @@ class Repl(cmd.Cmd):
         self.show_stop(self.s.reverse_step(self._count(arg)))
 
     def do_reverse_continue(self, arg):
-        """reverse-continue (rc): go back to the last breakpoint hit before now
-        (or to the start of the recorded history)."""
+        """reverse-continue (rc): go back to the most recent breakpoint hit,
+        or write/read/access of a watched location, before now (stopping before
+        that instruction), or to the start of the recorded history."""
         self.show_stop(self.s.reverse_continue(), verbose=False)
 
     def do_run(self, arg):
@@ -365,7 +366,8 @@ class Repl(cmd.Cmd):
         self._watch(arg, "write")
 
     def do_rwatch(self, arg):
-        """rwatch *ADDR: stop before an instruction whose memory operand reads ADDR."""
+        """rwatch *ADDR: stop before an instruction whose memory operand reads ADDR
+        (a plain store such as MOV [ADDR], x does not read)."""
         self._watch(arg, "read")
 
     def do_awatch(self, arg):

@@ -37,6 +37,8 @@ from .record import Recorder, memory_runs
 
 CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
 STRING_OPS = ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS")
+#: instructions whose first operand is only written
+PURE_STORES = ("MOV", "MOV_FROM_SEG", "POP", "SETCC", "SLDT", "STR", "SMSW", "SGDT", "SIDT")
 
 
 class DebugError(Exception):
@@ -101,6 +103,8 @@ class Session:
         self.recorder = Recorder(machine, history_size)
         self._exits = []
         self.interrupt_requested = None   # callable -> bool, polled between chunks
+        self._step_from = None            # position before the last single step
+        self._access_reported = None      # position of a read/access stop (before the insn)
         machine.exit_observer = self._exits.append
         self.accel.sync_state()
         self.recorder.reset(0)
@@ -365,6 +369,7 @@ class Session:
             accel.irq_line = False
             self.recorder.held_irqs.add(self.pos)
         before = accel.icount
+        self._step_from = self.pos
         accel.set_single_step(True)
         try:
             r = m.run()
@@ -542,7 +547,9 @@ class Session:
                     since_cp = 0
                 continue
             # one instruction at a time (leaving a breakpoint, KVM, watchpoints, nexti)
-            if self.watchpoints:
+            if self.watchpoints and not first:
+                # (not the instruction we stand on: a read watchpoint that
+                # stopped before it must let it run, as a breakpoint does)
                 hit = self._check_access_before()
                 if hit is not None:
                     return hit
@@ -574,6 +581,10 @@ class Session:
         return Stop("breakpoint", "breakpoint")
 
     def _check_watch_after(self) -> Stop | None:
+        # an access watchpoint already reported this instruction (it stopped
+        # before it): the change it made is not a second stop
+        reported = self._access_reported is not None and self._access_reported == self._step_from
+        self._access_reported = None
         for wp in self.watchpoints.values():
             if wp.kind not in ("write", "access"):
                 continue
@@ -581,11 +592,12 @@ class Session:
                 now = self.read_memory(wp.addr, wp.length)
             except DebugError:            # unmapped for now: nothing to compare
                 continue
-            if now != wp.old:
+            if now != wp.old and wp.kind == "access" and reported:
+                wp.old = now
+            elif now != wp.old:
                 old, wp.old = wp.old, now
                 wp.hits += 1
-                st = Stop("watchpoint", f"Hardware watchpoint {wp.number}: 0x{wp.addr:x}",
-                          watch=(wp.kind, wp.addr))
+                st = self._watch_stop(wp)
                 st.writes_watch = (old, now)
                 return st
         return None
@@ -596,16 +608,18 @@ class Session:
         wanted = [wp for wp in self.watchpoints.values() if wp.kind in ("read", "access")]
         if not wanted:
             return None
-        for lo, size in self.operand_ranges():
-            for wp in wanted:
-                if lo < wp.addr + wp.length and wp.addr < lo + size:
-                    wp.hits += 1
-                    return Stop("watchpoint", f"Hardware {'read' if wp.kind == 'read' else 'access (read/write)'} "
-                                f"watchpoint {wp.number}: 0x{wp.addr:x}", watch=(wp.kind, wp.addr))
+        for wp in wanted:
+            if self._accesses(wp):
+                wp.hits += 1
+                self._access_reported = self.pos
+                return self._watch_stop(wp)
         return None
 
     def operand_ranges(self) -> list:
-        """[(linear address, size)] of the next instruction's memory operands."""
+        """[(linear address, size, access)] of the next instruction's memory
+        operands, ``access`` "r", "w" or "rw": the destination of an
+        instruction that only stores (MOV, POP, SETcc, STOS, ...) is "w",
+        other explicit operands count as read (a read-modify-write reads)."""
         from ..isa.x86.insn import MEM
         try:
             insn, _ = self.decode()
@@ -618,7 +632,7 @@ class Session:
                 return 0
             return s.segs[seg].base
         out = []
-        for o in insn.ops:
+        for k, o in enumerate(insn.ops):
             if getattr(o, "kind", None) == MEM and o.size:
                 ea = o.disp
                 if o.base >= 0:
@@ -626,15 +640,27 @@ class Session:
                 if o.index >= 0:
                     ea += s.regs[o.index] * o.scale
                 seg = o.seg if o.seg is not None else 3
-                out.append((base(seg) + (ea & o.amask), o.size))
+                access = "w" if k == 0 and insn.name in PURE_STORES else "rw"
+                out.append((base(seg) + (ea & o.amask), o.size, access))
         if insn.name in STRING_OPS:
             amask = (1 << (8 * insn.asize)) - 1
             if insn.name in ("MOVS", "CMPS", "LODS", "OUTS"):
                 seg = insn.seg if insn.seg is not None else 3
-                out.append((base(seg) + (s.regs[6] & amask), insn.size))
+                out.append((base(seg) + (s.regs[6] & amask), insn.size, "r"))
             if insn.name in ("MOVS", "CMPS", "STOS", "SCAS", "INS"):
-                out.append((base(0) + (s.regs[7] & amask), insn.size))
+                out.append((base(0) + (s.regs[7] & amask), insn.size,
+                            "r" if insn.name in ("CMPS", "SCAS") else "w"))
         return out
+
+    def _accesses(self, wp) -> bool:
+        """The next instruction reads (``rwatch``) or touches (``awatch``)
+        the bytes of ``wp``."""
+        for lo, size, access in self.operand_ranges():
+            if wp.kind == "read" and access == "w":
+                continue
+            if lo < wp.addr + wp.length and wp.addr < lo + size:
+                return True
+        return False
 
     def _note_end(self, st: Stop) -> None:
         if st.reason in ("exited", "crashed"):
@@ -689,36 +715,93 @@ class Session:
         if target == self.pos and st.reason == "step":
             st = Stop("history-start", "No more reverse-execution history.")
         self._goto(target)
+        self._refresh_watches()
         st.executed = [(self.pc(), self.insn_text())]
         return self._finish(st, ctx, forward=False)
 
     def reverse_continue(self) -> Stop:
         """Back to the most recent position before the present at which a
-        breakpoint's address was about to execute (or to the start of history)."""
+        breakpoint's address was about to execute, or an instruction was
+        about to change the bytes a write watchpoint covers (``watch``) or
+        to access those of a read/access watchpoint (``rwatch``,
+        ``awatch``) -- as gdb's ``record full`` stops going backwards: at
+        the instruction, before it ran -- or to the start of history."""
         ctx = self._begin()
         rec = self.recorder
         bps = self._bp_addrs()
+        writes = [wp for wp in self.watchpoints.values() if wp.kind == "write"]
+        accesses = [wp for wp in self.watchpoints.values() if wp.kind in ("read", "access")]
         end = self.pos
-        found = None
-        if bps and end > rec.oldest:
+        present = {wp.number: self._watched(wp) for wp in writes}
+        found = None                  # (position, ("breakpoint", None) or ("watch", wp))
+        if (bps or writes or accesses) and end > rec.oldest:
             i = rec.index_at_or_before(end - 1)
             while i is not None:
                 hits = []
+                last = {}             # watchpoint number -> (position, bytes) seen last
+
+                def visit(p, pc):
+                    if pc in bps:
+                        hits.append((p, ("breakpoint", None)))
+                    for wp in writes:
+                        now = self._watched(wp)
+                        seen = last.get(wp.number)
+                        if seen is not None and seen[1] != now:
+                            hits.append((seen[0], ("watch", wp)))   # that instruction wrote
+                        last[wp.number] = (p, now)
+                    for wp in accesses:
+                        if self._accesses(wp):
+                            hits.append((p, ("watch", wp)))
+
                 self.pos = rec.restore(i)
-                self._replay_to(end, visit=lambda p, pc: hits.append(p) if pc in bps else None)
+                self._replay_to(end, visit=visit)
+                for wp in writes:     # the last instruction before ``end``
+                    seen = last.get(wp.number)
+                    if seen is not None and seen[1] != self._watched(wp):
+                        hits.append((seen[0], ("watch", wp)))
                 if hits:
-                    found = hits[-1]
+                    found = max(hits, key=lambda h: h[0])
                     break
                 end = rec.cps[i].pos
                 i = i - 1 if i > 0 else None
         if found is not None:
-            self._goto(found)
-            st = self._bp_stop(self.pc())
+            self._goto(found[0])
+            kind, wp = found[1]
+            if kind == "breakpoint":
+                st = self._bp_stop(self.pc())
+            else:
+                wp.hits += 1
+                st = self._watch_stop(wp)
+                if wp.kind == "write":
+                    # going backwards the value changes from what it is at
+                    # the present to what it was before the write
+                    st.writes_watch = (present[wp.number], self._watched(wp))
         else:
             self._goto(rec.oldest)
             st = Stop("history-start", "No more reverse-execution history.")
+        self._refresh_watches()
         st.executed = [(self.pc(), self.insn_text())]
         return self._finish(st, ctx, forward=False)
+
+    def _watched(self, wp) -> bytes | None:
+        """The bytes a watchpoint covers now (None: not mapped now)."""
+        try:
+            return self.read_memory(wp.addr, wp.length)
+        except DebugError:
+            return None
+
+    def _watch_stop(self, wp) -> Stop:
+        name = {"write": "Hardware watchpoint", "read": "Hardware read watchpoint",
+                "access": "Hardware access (read/write) watchpoint"}[wp.kind]
+        return Stop("watchpoint", f"{name} {wp.number}: 0x{wp.addr:x}", watch=(wp.kind, wp.addr))
+
+    def _refresh_watches(self) -> None:
+        """After moving through history: write watchpoints compare with the
+        bytes as they are here."""
+        for wp in self.watchpoints.values():
+            now = self._watched(wp)
+            if now is not None:
+                wp.old = now
 
     def restart(self) -> Stop:
         """run / restart: back to the state the session started in."""
@@ -728,6 +811,7 @@ class Session:
         self.exited = None
         for bp in self.breakpoints.values():
             bp.hits = 0
+        self._refresh_watches()
         st = Stop("restart", "Starting the guest from the beginning.")
         return self._finish(st, ctx, forward=False)
 

@@ -47,8 +47,8 @@ def run_gdb(port, *commands, timeout=60):
     return r.stdout + r.stderr
 
 
-def serve(accel="interp"):
-    img = assemble(GUEST, "g.S")
+def serve(accel="interp", guest=GUEST):
+    img = assemble(guest, "g.S")
     m = Machine(accel=accel)
     m.load_image(img.data, img.name)
     stub = GdbStub(m, img, port=0)
@@ -128,6 +128,62 @@ def test_gdb_sees_the_guest_exit_and_reverse_continue():
     assert out.count("Breakpoint 1, 0x00007c05 in ?? ()") == 2
     assert "$1 = 0x7c05" in out
     assert "''" in out                          # the 'H' was taken back
+
+
+WATCH_GUEST = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+store1:
+    mov word ptr [0x500], 0x1234
+    call sub
+back:
+    mov al, 2
+    out 0xf4, al
+    hlt
+sub:
+    push bp
+    mov bp, sp
+store2:
+    mov word ptr [0x500], 0x5678
+load:
+    mov ax, [0x500]
+    pop bp
+    ret
+"""
+
+
+@needs_gdb
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_gdb_reverse_continue_stops_at_watchpoints(accel):
+    """bc with Z2, Z3 and Z4 set: gdb stops at the most recent earlier write,
+    read, or access, before the instruction (as with 'record full')."""
+    sym = assemble(WATCH_GUEST, "g.S").symbols
+    stub, m, t, box = serve(accel, WATCH_GUEST)
+    try:
+        out = run_gdb(stub.port,
+                      f"break *0x{sym['back']:x}", "continue", "watch *(short*)0x500",
+                      "reverse-continue", "p/x $eip", "reverse-continue", "p/x $eip",
+                      "x/2xb 0x500", "reverse-continue", "p/x $eip",
+                      "delete", f"break *0x{sym['back']:x}", "continue",
+                      "rwatch *(short*)0x500", "reverse-continue", "p/x $eip",
+                      "delete", "awatch *(short*)0x500", "reverse-continue", "p/x $eip",
+                      "detach")
+    finally:
+        t.join(timeout=30)
+        stub.close()
+    assert "Old value = 22136\nNew value = 4660" in out         # back over the write in sub
+    assert f"$1 = 0x{sym['store2']:x}" in out
+    assert "Old value = 4660\nNew value = 0" in out             # ... and over the first one
+    assert f"$2 = 0x{sym['store1']:x}" in out
+    assert "0x500:\t0x00\t0x00" in out
+    assert "No more reverse-execution history." in out
+    assert "$3 = 0x7c00" in out
+    assert "Hardware read watchpoint 4: *(short*)0x500" in out
+    assert f"$4 = 0x{sym['load']:x}" in out                     # the read, not the stores
+    assert f"$5 = 0x{sym['store2']:x}" in out                   # awatch: the store before it
+    assert "[Inferior 1 (Remote target) detached]" in out
 
 
 def free_port():

@@ -158,3 +158,75 @@ def test_watch_stops_after_the_write(tmp_path, capsys):
     assert "Hardware watchpoint 1: 0x500" in c
     assert "Old value = 00 00" in c and "New value = 34 12" in c
     assert f"=> 0x{CALL_SUB:x} <call_sub>: call 0x{SUB:x}" in c
+
+
+WATCH_GUEST = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+store1:
+    mov word ptr [0x500], 0x1234
+    call sub
+back:
+    mov al, 2
+    out 0xf4, al
+    hlt
+sub:
+    push bp
+    mov bp, sp
+store2:
+    mov word ptr [0x500], 0x5678
+load:
+    mov ax, [0x500]
+    pop bp
+    ret
+"""
+
+
+def transcript(tmp_path, capsys, accel, guest, commands):
+    """[(command, what it printed)] in order (a command may appear twice)."""
+    path = tmp_path / "w.S"
+    path.write_text(guest)
+    script = tmp_path / "cmds.gdb"
+    script.write_text("\n".join(commands) + "\n")
+    rc = main(["debug", "-accel", accel, "-x", str(script), str(path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    parts = out.split("(emu) ")[1:]
+    steps = [tuple(p.split("\n", 1)) for p in parts]
+    assert [c for c, _ in steps] == commands, out
+    return steps
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg", ENGINES[-1]])
+def test_reverse_continue_stops_at_watchpoints(tmp_path, capsys, accel):
+    sym = assemble(WATCH_GUEST, "w.S").symbols
+    store1, store2, load = sym["store1"], sym["store2"], sym["load"]
+    steps = transcript(tmp_path, capsys, accel, WATCH_GUEST, [
+        "b back", "c", "watch *(short *)0x500",
+        "rc", "rc", "rc", "c", "x/2xb 0x500",
+        "delete", "b back", "c", "rwatch *(short *)0x500", "rc", "rc",
+        "delete", "b back", "c", "awatch *(short *)0x500", "rc", "rc", "rc", "quit"])
+    out = [text for _, text in steps]
+    # going back from 'back': the write in sub, then the first write
+    assert "Hardware watchpoint 2: 0x500" in out[3]
+    assert "Old value = 78 56\nNew value = 34 12" in out[3]
+    assert f"=> 0x{store2:x} <store2>: mov word ptr ds:[0x500], 0x5678" in out[3]
+    assert "Old value = 34 12\nNew value = 00 00" in out[4]
+    assert f"=> 0x{store1:x} <store1>:" in out[4]
+    assert "No more reverse-execution history." in out[5]
+    assert "guest output rewound to 0 bytes" in out[5]
+    assert "=> 0x7c00 <start>:" in out[5]
+    # and forward again: the same first write, seen after it ran
+    assert "Old value = 00 00\nNew value = 34 12" in out[6]
+    assert "0x500:\t0x34\t0x12" in out[7]
+    # rwatch: only the load reads (the stores only write)
+    assert "Hardware read watchpoint 4: 0x500" in out[12]
+    assert f"=> 0x{load:x} <load>: mov ax, word ptr ds:[0x500]" in out[12]
+    assert "No more reverse-execution history." in out[13]
+    # awatch: the load, the store in sub, the first store
+    assert f"=> 0x{load:x} <load>:" in out[18]
+    assert "Hardware access (read/write) watchpoint 6: 0x500" in out[19]
+    assert f"=> 0x{store2:x} <store2>:" in out[19]
+    assert f"=> 0x{store1:x} <store1>:" in out[20]
