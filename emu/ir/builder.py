@@ -567,13 +567,13 @@ class X86IRBuilder(IRBuilder):
 
     def flags_before_inc(self) -> None:
         op = self.cc["op"]
-        if isinstance(op, int) and op == F.CC_EFLAGS:
+        # EFLAGS, INC and DEC records already hold CF in fl (as ConcreteOps)
+        if isinstance(op, int) and op in (F.CC_EFLAGS, F.CC_INC, F.CC_DEC):
             return
+        # with a run-time cc_op, flags.carry covers those three too (CF = fl & CF):
+        # the fold is then a no-op, so it is a plain ``foldcf`` either way
         c = self.get_cf()
         new = self.op2("or", self.op2("and", self.ccv("fl"), ~F.CF), c)
-        if not isinstance(op, int):
-            new = self.select(self.op2("ne", self.ccv("op"), F.CC_EFLAGS), new, self.ccv("fl"))
-            c = None
         self.cc["fl"] = new
         folded = "fl" not in self.cc_pend
         self.cc_pend.add("fl")

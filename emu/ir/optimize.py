@@ -26,9 +26,12 @@ from __future__ import annotations
 from ..isa.x86 import flags as F
 from .builder import PURE_CALLS, fold
 from .ir import IRBlock, Temp
-from .opcodes import BAIL, CC_FIELDS, EXIT, OPCODES
+from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
-ALL = frozenset(CC_FIELDS)
+# liveness sets hold the lazy-record fields and "cf": the CF bit of fl, which
+# is all that foldcf writes and all that a record of CF_HIDDEN hides
+ALL = frozenset(CC_FIELDS) | {"cf"}
+ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
 # cc_op values under which fl's arithmetic bits do not show in RFLAGS
 CF_HIDDEN = frozenset((F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES))
@@ -67,11 +70,11 @@ def propagate(block: IRBlock) -> None:
     block.ops = out
 
 
-def _cc_op_at(block: IRBlock) -> list:
+def _cc_op_at(ops) -> list:
     """The constant cc_op in force after each op (None: unknown)."""
     cur = None
     res = []
-    for op in block.ops:
+    for op in ops:
         if op.name == "setcc" or op.name == "setccop":
             v = op.args[0]
             cur = v if isinstance(v, int) else None
@@ -79,43 +82,29 @@ def _cc_op_at(block: IRBlock) -> list:
     return res
 
 
-def _reads_all(op) -> bool:
-    d = OPCODES[op.name]
-    return EXIT in d.flags or BAIL in d.flags
+def exit_reads(ccop) -> frozenset:
+    """What a way out of the block reads of the lazy state: the whole record,
+    and fl's CF bit unless the record in force hides it."""
+    return ALL_NOCF if ccop in CF_HIDDEN else ALL
 
 
-def dead_flags(block: IRBlock) -> None:
-    """Passes 2 and 3 (see the module docstring)."""
-    ops = block.ops
-    ccop = _cc_op_at(block)
-    # pass 2: fl's CF bit liveness, backwards (nothing follows the block's last op)
-    cf_live = False
-    dead = set()
+def _liveness(ops, exit_live, mutate):
+    """One backward pass over ``ops`` (see passes 2 and 3 in the module
+    docstring).  ``exit_live(target_ip, cc_op)``, when given, says what a
+    direct jump to ``target_ip`` reads (a region's successor block); every
+    other exit reads :func:`exit_reads`.  Returns (kept ops, live at entry)."""
+    ccop = _cc_op_at(ops)
+    live = set()
+    keep = []
     for i in range(len(ops) - 1, -1, -1):
         op = ops[i]
         n = op.name
-        if _reads_all(op):
-            if ccop[i] not in CF_HIDDEN:
-                cf_live = True
-        elif n == "getcc" and op.aux[0] == "fl":
-            cf_live = True
-        elif n == "setfl":
-            cf_live = False
-        elif n == "foldcf":
-            if not cf_live:
-                dead.add(i)
-            cf_live = False
-    if dead:
-        block.ops = ops = [o for i, o in enumerate(ops) if i not in dead]
-    # pass 3: record field liveness, backwards
-    live = set()
-    keep = []
-    for op in reversed(ops):
-        n = op.name
-        if _reads_all(op):
-            live = set(ALL)
-        elif n == "getcc":
-            live.add(op.aux[0])
+        flags = OPCODES[n].flags
+        if n == "getcc":
+            f = op.aux[0]
+            live.add(f)
+            if f == "fl":
+                live.add("cf")
         elif n == "setcc":
             if not live & RECORD:
                 continue
@@ -131,17 +120,45 @@ def dead_flags(block: IRBlock) -> None:
             keep.append(op)
             continue
         elif n == "setfl":
-            if "fl" not in live:
+            if "fl" not in live and "cf" not in live:
                 continue
             op.live = frozenset(live)
             live.discard("fl")
+            live.discard("cf")
             keep.append(op)
             continue
-        op.live = frozenset(live)
+        elif n == "foldcf":
+            # fl = fl & ~CF | c: only the CF bit changes
+            if "cf" not in live:
+                continue
+            op.live = frozenset(live)
+            live.discard("cf")
+            keep.append(op)
+            continue
+        elif EXIT in flags or BAIL in flags:
+            if exit_live is not None and (n == "brcond" or n == "goto_tb"):
+                reads = exit_live(op.aux[1], ccop[i])
+            else:
+                reads = exit_reads(ccop[i])
+            if END in flags:
+                live = set(reads)
+            else:
+                live |= reads
+        if mutate:
+            op.live = frozenset(live)
         keep.append(op)
     keep.reverse()
-    block.ops = keep
-    block.live_in = frozenset(live)
+    return keep, frozenset(live)
+
+
+def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
+    """The lazy-state fields (and "cf", fl's CF bit) live at the block's entry."""
+    return _liveness(block.ops, exit_live, False)[1]
+
+
+def dead_flags(block: IRBlock, exit_live=None) -> None:
+    """Passes 2 and 3 (see the module docstring)."""
+    block.ops, block.live_in = _liveness(block.ops, exit_live, True)
 
 
 def dce(block: IRBlock) -> None:
