@@ -41,11 +41,12 @@ from ..ir.ir import IRBlock
 from ..ir.optimize import optimize
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
-from ..isa.x86.state import SS
+from ..isa.x86.state import DS, ES, SS
 
 MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
+STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
@@ -96,7 +97,7 @@ class Translator(Accelerator):
         self.counters = dict.fromkeys(("blocks_translated", "blocks_executed", "chain_hits",
                                        "chain_links", "lookups", "invalidations", "helper_calls",
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
-                                       "regions_translated", "cold_lookups"), 0)
+                                       "regions_translated", "cold_lookups", "string_fast_insns"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -382,6 +383,83 @@ class Translator(Accelerator):
                 log.write(f"OUT: [region of {len(irs)} blocks, size={len(src)}]\n{src}\n")
         return entry_tb
 
+    # -- REP MOVS/STOS/LODS in one go ---------------------------------------------------------
+    def _string_fast(self, insn, budget: int) -> int:
+        """Run up to ``budget`` iterations of a REP MOVS/STOS/LODS at once, when
+        every iteration would take ConcreteOps' plain-RAM path: no paging, all
+        offsets inside the segment limits without wrapping, the whole run in
+        RAM, no code granule written (self-modifying code stays on the slow
+        path), nothing pending (an interrupt, TF, an I/O restart) that the
+        interpreter would act on between iterations, and for MOVS no overlap
+        that a byte-by-byte copy would see.  Returns the iterations retired
+        (each one instruction, as the interpreter counts them), or 0: not
+        applicable, let the interpreter run it."""
+        s = self.s
+        ops = self.core.ops
+        interp = self.interp
+        if (ops.translate is not None or self.core.code_key[0] or s.rip != insn.ip
+                or interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
+                or (self.irq_line and s.fl & F.IF) or s.fl & F.TF):
+            return 0
+        regs = s.regs
+        am = F.MASK[insn.asize]
+        count = regs[1] & am
+        n = min(count, budget)
+        if n <= 0:
+            return 0
+        size = insn.size
+        span = n * size
+        back = s.fl & F.DF
+        ram = self.machine.ram
+        amask = ops.amask
+        limit_phys = ram.size
+
+        def phys(seg, off):
+            """First byte of the run in RAM, or None."""
+            sg = s.segs[seg]
+            lo = off - span + size if back else off
+            hi = lo + span - 1
+            if lo < 0 or hi > am or hi > sg.limit:
+                return None
+            a = sg.base + lo
+            if a + span - 1 > amask or a + span > limit_phys:
+                return None
+            return a
+
+        name = insn.name
+        mm = ram.mm
+        if name == "LODS":
+            src = phys(DS if insn.seg is None else insn.seg, regs[6] & am)
+            if src is None:
+                return 0
+            last = src if back else src + span - size
+            v = int.from_bytes(mm[last:last + size], "little")
+            ops.set_reg(0, size, v)
+            ptrs = (6,)
+        else:
+            dst = phys(ES, regs[7] & am)
+            if dst is None or any(ram.code_map[dst >> 6:((dst + span - 1) >> 6) + 1]):
+                return 0
+            if name == "STOS":
+                mm[dst:dst + span] = (regs[0] & F.MASK[size]).to_bytes(size, "little") * n
+                ptrs = (7,)
+            else:
+                src = phys(DS if insn.seg is None else insn.seg, regs[6] & am)
+                if src is None:
+                    return 0
+                if (dst < src < dst + span) if back else (src < dst < src + span):
+                    return 0                 # overlapping the way a forward/backward copy sees
+                mm[dst:dst + span] = mm[src:src + span]
+                ptrs = (6, 7)
+        step = -span if back else span
+        for r in ptrs:
+            ops.set_reg(r, insn.asize, (regs[r] + step) & am)
+        ops.set_reg(1, insn.asize, count - n)
+        s.rip = insn.next_ip if count == n else insn.ip
+        ops.insn = insn
+        self.counters["string_fast_insns"] += n
+        return n
+
     # -- execution ---------------------------------------------------------------------------
     def icount_now(self) -> int:
         return self.icount + self._run_n + self.interp.icount_now() - self.interp.icount
@@ -493,6 +571,13 @@ class Translator(Accelerator):
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
                     insn = tb.insns[x.insn]
+                    if insn.rep and not step and not bps and insn.name in STRING_FAST:
+                        k = self._string_fast(insn, limit - n)
+                        if k:
+                            n += k
+                            tb = None
+                            continue
+                        k = 1
                     if insn.rep and not step:
                         # a REP string helper: let the interpreter run its remaining
                         # iterations in one go (one instruction each, as it counts them)

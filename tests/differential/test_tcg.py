@@ -554,3 +554,88 @@ def test_single_step_with_one_insn_per_tb_is_exact():
     assert cxs[6:12] == [5, 4, 3, 2, 1, 0]        # REP MOVSB: one iteration per step
     assert all(tb.icount == 1 for tb in mt.accel.tb_cache.values())
     assert mt.accel.stats()["blocks_translated"] > 0
+
+
+REP_STRINGS = """
+    xor ax, ax
+    mov ds, ax
+    mov ax, 0x1000
+    mov es, ax
+    cld
+    mov di, 0x100
+    mov cx, 300
+    mov ax, 0x5aa5
+    rep stosw
+    mov si, 0x7c00
+    mov di, 0x400
+    mov cx, 129
+    rep movsb
+    std
+    mov si, 0x7c7f
+    mov di, 0x700
+    mov cx, 64
+    rep movsw
+    mov di, 0x9ff
+    mov cx, 33
+    mov al, 0x77
+    rep stosb
+    cld
+    mov ax, 0x1000
+    mov ds, ax
+    mov si, 0x400
+    mov di, 0x401
+    mov cx, 40
+    rep movsb
+    mov si, 0x100
+    mov cx, 7
+    rep lodsw
+    mov di, 0xfff0
+    mov cx, 0x20
+    mov al, 0x33
+    rep stosb
+    mov di, 0xfff1
+    mov cx, 0x20
+    rep stosw
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT
+
+
+def test_rep_string_runs_at_once_match_the_interpreter():
+    image = asm(REP_STRINGS)
+    gp = LOAD + len(image)                       # a #GP handler: print "G" and stop
+    image += asm("mov dx, 0x3f8\nmov al, 0x47\nout dx, al\n" + EXIT, gp)
+
+    def setup(m):
+        m.ram.write(13 * 4, 2, gp & 0xFFFF)
+        m.ram.write(13 * 4 + 2, 2, 0)
+    mt, _ = same(image, setup=setup)
+    assert mt.serial_output() == b"G"      # DI wraps for bytes; the word at 0xFFFF faults
+    assert mt.accel.stats()["string_fast_insns"] > 0
+    assert mt.ram.read_bytes(0x10401, 40) == bytes([mt.ram.read_bytes(0x10400, 1)[0]]) * 40
+    for limit in (9, 150, 333, 500, 700, 761, 790):    # budgets ending inside the runs
+        same(image, limit=limit, setup=setup)
+
+
+SMC_REP = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    cld
+    mov si, new
+    mov di, patch
+    mov cx, 2
+    rep movsb
+patch:
+    mov al, 0x41
+    mov dx, 0x3f8
+    out dx, al
+""" + EXIT + """
+new: .byte 0xb0, 0x42
+"""
+
+
+def test_rep_movs_into_code_takes_the_slow_path():
+    mt, _ = same(asm(SMC_REP))
+    assert mt.serial_output() == b"B"
