@@ -29,8 +29,10 @@ ALIASES = {
     "bt": "backtrace", "where": "backtrace", "l": "list", "r": "run", "q": "quit",
     "rsi": "reverse-stepi", "rc": "reverse-continue", "p": "print", "h": "help",
     "exit": "quit", "EOF": "quit", "w": "watch", "disp": "display",
+    "fin": "finish", "u": "until", "adv": "advance",
 }
-COMMANDS = ("stepi", "nexti", "continue", "break", "tbreak", "delete", "info", "x",
+COMMANDS = ("stepi", "nexti", "continue", "finish", "until", "advance", "break", "tbreak",
+            "delete", "info", "x",
             "disassemble", "display", "undisplay", "set", "backtrace", "list", "run",
             "restart", "quit", "help", "reverse-stepi", "reverse-continue", "print", "watch",
             "rwatch", "awatch")
@@ -58,6 +60,7 @@ class Repl(cmd.Cmd):
         self.last_x = ("x", 4)           # (format, unit size)
         self.next_x = None
         self.list_next = None
+        self.list_file = None            # the file 'list' shows (a guest may include others)
         self.printed_serial = 0
         self.quit = False
 
@@ -259,9 +262,12 @@ class Repl(cmd.Cmd):
         loc = self.source_line(pc)
         src = ""
         if loc is not None:
-            src = f"    ({loc[0].rsplit('/', 1)[-1]}:{loc[1]}: {self.s.image.source[loc[1] - 1].strip()})"
+            text = self._text_of(loc[0])
+            line = text[loc[1] - 1].strip() if 0 < loc[1] <= len(text) else ""
+            src = f"    ({loc[0].rsplit('/', 1)[-1]}:{loc[1]}: {line})"
         self.out(f"=> {self.loc(pc)}: {self.s.insn_text(pc)}{src}")
         self.list_next = None
+        self.list_file = None
 
     def show_displays(self) -> None:
         for num, fmt, expr in self.displays:
@@ -296,6 +302,48 @@ class Repl(cmd.Cmd):
     def do_continue(self, arg):
         """continue (c): run until a breakpoint, a watchpoint, or the guest stops."""
         self.show_stop(self.s.cont(), verbose=False)
+
+    def _frame_text(self, frame) -> str:
+        return f"#{frame.level}  0x{frame.pc:04x} in {self.where(frame.pc).strip('<>') or '??'} ()"
+
+    def do_finish(self, arg):
+        """finish (fin): run until the current function returns, and stop
+        after its CALL.  Its return address is the first value at or above SP
+        that names the instruction after a CALL (at the entry that is [SP];
+        after 'push bp' it is [SP+2/4/8]), or else [BP+2/4/8] through the
+        frame pointer; an INT's frame counts too, ended by IRET.  Not
+        meaningful in the outermost frame."""
+        if arg.strip():
+            raise DebugError("finish takes no argument (it leaves the current function)")
+        frame, st = self.s.finish()
+        self.out(f"Run till exit from {self._frame_text(frame)}")
+        self.show_stop(st)
+
+    def _location(self, arg: str) -> int:
+        arg = arg.strip()
+        if not arg:
+            raise DebugError("Argument required (a location: an address, a label, label+N).")
+        addr = self.value(arg.lstrip("*"))
+        if not self.s.mapped(addr):
+            raise DebugError(f"cannot run to 0x{addr:x}: not in RAM")
+        return addr
+
+    def do_until(self, arg):
+        """until [LOCATION] (u): without LOCATION, like nexti, but never stopping
+        at a lower address: at a loop's backward jump it runs the loop to its
+        end.  With LOCATION, run until it is reached in the current function
+        (or a caller: a recursive call does not stop there), or the current
+        function returns."""
+        if arg.strip():
+            st = self.s.until(self._location(arg))
+        else:
+            st = self.s.until()
+        self.show_stop(st)
+
+    def do_advance(self, arg):
+        """advance LOCATION: run until LOCATION is reached (in any function,
+        recursive calls included), or the current function returns."""
+        self.show_stop(self.s.until(self._location(arg), any_frame=True))
 
     def do_reverse_stepi(self, arg):
         """reverse-stepi [N] (rsi): go back N instructions; registers, RAM, devices
@@ -662,36 +710,29 @@ class Repl(cmd.Cmd):
 
     # -- frames and source ---------------------------------------------------------------------------
     def do_backtrace(self, arg):
-        """backtrace (bt): frames by the BP chain (real mode: [SS:BP] holds the
-        caller's BP, [SS:BP+2] the return IP of a near call)."""
-        s = self.s.cpu
-        pc = self.s.pc()
-        self.out(f"#0  0x{pc:04x} in {self.where(pc).strip('<>') or '??'} ()")
-        if s.mode != "real":
-            return
-        bp = s.regs[5] & 0xFFFF
-        ss = s.segs[2].base
-        cs = s.segs[1].base
-        seen = set()
-        for k in range(1, 32):
-            if bp == 0 or bp in seen or not self.s.machine.ram.contains(ss + bp, 4):
-                break
-            seen.add(bp)
-            data = self.s.read_memory(ss + bp, 4)
-            saved_bp = int.from_bytes(data[:2], "little")
-            ret = cs + int.from_bytes(data[2:], "little")
-            self.out(f"#{k}  0x{ret:04x} in {self.where(ret).strip('<>') or '??'} ()")
-            if saved_bp <= bp:
-                break
-            bp = saved_bp
+        """backtrace (bt): the frames, innermost first, from the return
+        addresses on the stack (see 'help finish'; the BP chain beyond the
+        first): in 16-, 32- and 64-bit code."""
+        for frame in self.s.frames():
+            self.out(self._frame_text(frame))
+
+    def _text_of(self, name) -> list:
+        """The lines of source file ``name`` (the guest's own, or a file it
+        includes)."""
+        img = self.s.image
+        sources = getattr(img, "sources", None) or {}
+        return sources.get(name, img.source)
 
     def do_list(self, arg):
         """list [LINE|LABEL|ADDR] (l): source lines around PC (or the place
-        given); 'list' again continues."""
+        given; a label in an included file lists that file); 'list' again
+        continues."""
         img = self.s.image
         if img is None or not img.source:
             raise DebugError("No source: the guest is a flat binary (list needs a .S/.asm guest).")
         a = arg.strip()
+        cur = img.lines.get(self.s.pc())
+        name = self.list_file if self.list_file is not None else (cur[0] if cur else img.name)
         if a:
             if a.isdigit():
                 center = int(a)
@@ -700,23 +741,24 @@ class Repl(cmd.Cmd):
                 loc = img.lines.get(addr)
                 if loc is None:
                     raise DebugError(f"no source line at 0x{addr:x}")
-                center = loc[1]
+                name, center = loc
             first = max(1, center - 5)
         elif self.list_next is not None:
             first = self.list_next
         else:
-            loc = img.lines.get(self.s.pc())
-            if loc is None:
+            if cur is None:
                 raise DebugError(f"no source line for pc 0x{self.s.pc():x}")
-            first = max(1, loc[1] - 5)
-        cur = img.lines.get(self.s.pc())
-        last = min(len(img.source), first + 9)
-        if first > len(img.source):
-            raise DebugError(f"Line number {first} out of range; the source has {len(img.source)} lines.")
+            name = cur[0]
+            first = max(1, cur[1] - 5)
+        text = self._text_of(name)
+        last = min(len(text), first + 9)
+        if first > len(text):
+            raise DebugError(f"Line number {first} out of range; the source has {len(text)} lines.")
         for n in range(first, last + 1):
-            mark = "=>" if cur is not None and cur[1] == n else "  "
-            self.out(f"{mark}{n:<6}{img.source[n - 1]}")
+            mark = "=>" if cur is not None and cur == (name, n) else "  "
+            self.out(f"{mark}{n:<6}{text[n - 1]}")
         self.list_next = last + 1
+        self.list_file = name
 
     # -- help --------------------------------------------------------------------------------------
     def do_help(self, arg):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from ..isa.x86 import flags as F
 from ..isa.x86.long_mode import MSR_KERNEL_GS_BASE
-from ..isa.x86.state import CR0_PG, CS, FS, GS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
+from ..isa.x86.state import CR0_PG, CS, FS, GS, SS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
 from .record import Recorder, memory_runs
 
 CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
@@ -67,6 +67,13 @@ class Stop:
     def changed_regs(self) -> list:
         return [(k, self.regs_before.get(k), v) for k, v in self.regs_after.items()
                 if self.regs_before.get(k) != v]
+
+
+@dataclass
+class Frame:
+    level: int
+    pc: int                          # linear address
+    slot: int | None                 # linear address of its return address (None: outermost)
 
 
 @dataclass
@@ -348,11 +355,12 @@ class Session:
         return {bp.addr for bp in self.breakpoints.values()}
 
     # -- running: the primitives -----------------------------------------------------------
-    def _arm(self, on: bool) -> None:
+    def _arm(self, on: bool, extra=()) -> None:
         bps = self.accel.breakpoints
         bps.clear()
         if on:
             bps.update(self._bp_addrs())
+            bps.update(extra)
 
     def _step_one(self, hold_irq: bool | None = None):
         """Retire exactly one instruction (or stop trying); returns the
@@ -401,12 +409,12 @@ class Session:
         if ex is not None and ex.reason in ("IO", "MMIO"):
             self.machine.dispatch_exit(ex)
 
-    def _run_chunk(self, n: int):
+    def _run_chunk(self, n: int, extra=()):
         """Up to ``n`` instructions at full speed with breakpoints armed
         (exact-icount engines only)."""
         m = self.machine
         accel = self.accel
-        self._arm(True)
+        self._arm(True, extra)
         before = accel.icount
         try:
             r = m.run(icount_limit=n)
@@ -513,6 +521,186 @@ class Session:
         self._note_end(st)
         return self._finish(st, ctx)
 
+    # -- frames -------------------------------------------------------------------------------
+    # The stack as a debugger without debug information sees it (gdb's
+    # prologue analysis and heuristic unwinding, in small): a near CALL
+    # pushes the address of the next instruction, 2, 4 or 8 bytes in 16-,
+    # 32- or 64-bit code; a function that keeps a frame pointer starts with
+    # ``push bp; mov bp, sp`` so that [bp] is the caller's BP and [bp + w]
+    # the return address.  A value on the stack is taken for a return
+    # address when the bytes just before the address it names decode as a
+    # CALL ending exactly there.
+
+    def _stack(self):
+        """(word size, linear address of SS:0, SP/ESP/RSP mask) of the code."""
+        s = self.cpu
+        if s.mode == "long64":
+            return 8, 0, 2 ** 64 - 1
+        w = 4 if s.segs[CS].db else 2
+        return w, s.segs[SS].base, 0xFFFFFFFF if s.segs[SS].db else 0xFFFF
+
+    def sp_linear(self) -> int:
+        w, base, mask = self._stack()
+        return base + (self.cpu.regs[4] & mask)
+
+    def _word(self, lin: int, w: int) -> int | None:
+        try:
+            return int.from_bytes(self.read_memory(lin, w), "little")
+        except DebugError:
+            return None
+
+    def _insn_before(self, lin: int, ip: int, names) -> bool:
+        """An instruction named in ``names`` ends exactly at linear ``lin``."""
+        for k in (5, 3, 2, 6, 7, 1, 4, 8, 9, 10):
+            try:
+                insn, _ = self.decode(lin - k, ip - k)
+            except DebugError:
+                continue
+            if insn.length == k and insn.name in names:
+                return True
+        return False
+
+    def _return_at(self, slot: int, w: int, code_base: int):
+        """The linear return address stored at ``slot``, if it is one: the
+        address after a near CALL, or -- with the code segment pushed above
+        it -- after a far CALL or a software INT (an interrupt handler's
+        frame; IRET pops it as RET pops a CALL's)."""
+        v = self._word(slot, w)
+        if not v:
+            return None
+        if self._insn_before(code_base + v, v, ("CALL", "CALL_IND")):
+            return code_base + v
+        if self.cpu.mode in ("real", "vm86"):
+            cs = self._word(slot + w, w)
+            if cs is None:
+                return None
+            lin = ((cs & 0xFFFF) << 4) + v
+        else:
+            lin = code_base + v             # (a flat code segment is assumed)
+        if self._insn_before(lin, v, ("CALLF", "CALLF_IND", "INT", "INT3", "INTO")):
+            return lin
+        return None
+
+    def frames(self, limit: int = 32) -> list:
+        """[Frame] from the innermost: each frame's PC and the linear address
+        of the slot holding its return address (None for the outermost).
+
+        The innermost frame's slot is the first return address at or above
+        SP (at the entry that is [SP]; after ``push bp`` it is [SP + w]; in a
+        function without a frame pointer it is wherever its pushes left it);
+        failing that (more than 64 words of locals), [BP + w].  The callers'
+        slots follow the BP chain -- a frame that set up BP saved the
+        caller's at [BP], one that did not leaves it in BP -- and, where the
+        chain ends, the next return address further up the stack."""
+        s = self.cpu
+        w, ss_base, mask = self._stack()
+        code_base = 0 if s.mode == "long64" else s.segs[CS].base
+        sp = ss_base + (s.regs[4] & mask)
+        bp = ss_base + (s.regs[5] & mask)
+
+        def scan(lo):
+            for k in range(64):
+                if self._return_at(lo + k * w, w, code_base) is not None:
+                    return lo + k * w
+            return None
+        slot = scan(sp)
+        if slot is None and sp <= bp and self._return_at(bp + w, w, code_base) is not None:
+            slot = bp + w
+        out = [Frame(0, self.pc(), slot)]
+        while slot is not None and len(out) < limit:
+            ret = self._return_at(slot, w, code_base)
+            if slot == bp + w:                   # this frame saved the caller's BP at [bp]
+                saved = self._word(bp, w)
+                bp = None if saved is None else ss_base + (saved & mask)
+            nxt = None
+            if bp is not None and bp + w > slot and self._return_at(bp + w, w, code_base) is not None:
+                nxt = bp + w
+            else:
+                nxt = scan(slot + w)
+            out.append(Frame(len(out), ret, nxt))
+            slot = nxt
+        return out
+
+    def _returned(self, frames: list):
+        """A test for 'the innermost of ``frames`` has returned': its return
+        address slot was popped, or (a return to an outer privilege level,
+        IRET/RETF, switches stacks) the PC is at its return address with
+        another CPL."""
+        slot = frames[0].slot
+        ret = frames[1].pc if len(frames) > 1 else None
+        cpl = self.cpu.cpl
+        return lambda: self.sp_linear() > slot or (self.pc() == ret and self.cpu.cpl != cpl)
+
+    def finish(self) -> tuple:
+        """finish: run until the current function returns (the slot holding
+        its return address is popped); returns (frame, Stop)."""
+        self._check_running()
+        frames = self.frames(2)
+        if frames[0].slot is None:
+            raise DebugError('"finish" not meaningful in the outermost frame.')
+        ctx = self._begin()
+        st = self._run_until(self._returned(frames))
+        self._note_end(st)
+        return frames[0], self._finish(st, ctx)
+
+    def until(self, location: int | None = None, any_frame: bool = False) -> Stop:
+        """until: like nexti, but never stopping at a lower address (a loop's
+        backward jump runs the loop to its end), or until the current
+        function returns.  until LOCATION: run until LOCATION is reached in
+        the current frame or a caller (``any_frame``: in any frame, gdb's
+        ``advance``), or the current function returns."""
+        self._check_running()
+        ctx = self._begin()
+        frames = self.frames(2)
+        slot = frames[0].slot
+        returned = self._returned(frames) if slot is not None else (lambda: False)
+        start = self.pc()
+        if location is None:
+            def done():
+                return returned() or self.pc() > start
+            st = None
+            while st is None:
+                sp_before = self.cpu.regs[4]
+                pc = self.pc()
+                try:
+                    insn, _ = self.decode(pc)
+                    name, length = insn.name, insn.length
+                except DebugError:
+                    name, length = "?", 0
+                if name in CALL_LIKE:
+                    ret = pc + length
+                    st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+                    if st.reason != "return":
+                        break
+                    st = None
+                else:
+                    r = self._step_one(hold_irq=False)
+                    st = self._result_stop(r)
+                    if st is None and self.watchpoints:
+                        st = self._check_watch_after()
+                    if st is not None:
+                        break
+                if done():
+                    st = Stop("until")
+        elif slot is None:
+            # the outermost frame: nothing to return from; run at full speed
+            st = self._run_until(None, extra=frozenset((location,)))
+        else:
+            def done():
+                if returned():
+                    return True
+                if self.pc() != location:
+                    return False
+                if any_frame:
+                    return True
+                here = self.frames(1)[0].slot          # deeper frames (recursion) go on
+                return here is None or here >= slot
+            st = self._run_until(done)
+        if st.reason == "return" and location is not None:
+            st = Stop("location") if self.pc() == location else Stop("until")
+        self._note_end(st)
+        return self._finish(st, ctx)
+
     def cont(self) -> Stop:
         """continue: until a breakpoint, a watchpoint, or the guest stops."""
         self._check_running()
@@ -521,9 +709,11 @@ class Session:
         self._note_end(st)
         return self._finish(st, ctx)
 
-    def _run_until(self, done) -> Stop:
-        """Run forward until a breakpoint or watchpoint, the guest stops, or
-        ``done()`` (checked after every instruction) is true."""
+    def _run_until(self, done, extra=frozenset()) -> Stop:
+        """Run forward until a breakpoint or watchpoint, the guest stops,
+        ``done()`` (checked after every instruction) is true, or the PC
+        reaches an address in ``extra`` (internal breakpoints: Stop
+        "location")."""
         bps = self._bp_addrs()
         first = True
         exact = self.accel.exact_icount and done is None and not self.watchpoints
@@ -534,14 +724,18 @@ class Session:
             pc = self.pc()
             if not first and pc in bps:
                 return self._bp_stop(pc)
+            if not first and pc in extra:
+                return Stop("location")
             if exact and not first:
-                r = self._run_chunk(self.interval)
+                r = self._run_chunk(self.interval, extra)
                 since_cp += r.icount
                 st = self._result_stop(r)
                 if st is not None:
                     return st
                 if r.reason == "debug" and getattr(r.exit, "kind", "") == "breakpoint":
-                    return self._bp_stop(self.pc())
+                    if self.pc() in bps:
+                        return self._bp_stop(self.pc())
+                    return Stop("location")
                 if since_cp >= self.interval:
                     self.recorder.checkpoint(self.pos)
                     since_cp = 0
