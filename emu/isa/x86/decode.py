@@ -118,11 +118,16 @@ class DecodeTables:
             self.one[0xF1] = PREFIX      # a second LOCK on the 8086
         else:
             self.one[0x0F] = ESCAPE
+        # 64-bit mode: the same map with the LONG64_ROWS in place (only models
+        # with long mode reach it; a row above the model's level is left out)
+        self.one64 = list(self.one)
+        self.two64 = list(self.two)
+        _parse(table.LONG64_ROWS, cap, self.one64, self.two64)
 
     def rows(self):
         """Every distinct row (for coverage and the disassembler)."""
         seen = {}
-        for tbl in (self.one, self.two):
+        for tbl in (self.one, self.two, self.one64, self.two64):
             for e in tbl:
                 if isinstance(e, Row):
                     seen[id(e)] = e
@@ -164,6 +169,7 @@ class Decoder:
         GuestException(#GP) when it is longer than 15 bytes."""
         t = self.t
         long64 = self.long64
+        one, two = (t.one64, t.two64) if long64 else (t.one, t.two)
         osize = asize = self.default_size
         if long64:
             asize = 8
@@ -179,7 +185,7 @@ class Decoder:
                 raise GuestException(13, 0, f"instruction longer than {self.max_len} bytes")
             b = fetch(pos)
             pos += 1
-            e = t.one[b]
+            e = one[b]
             if e is PREFIX:
                 rex = 0
                 if b in SEG_PREFIX:
@@ -208,7 +214,7 @@ class Decoder:
         if e is ESCAPE:
             b = fetch(pos)
             pos += 1
-            e = t.two[b]
+            e = two[b]
             opcode = 0x0F00 | b
         modrm = None
         if isinstance(e, Group):

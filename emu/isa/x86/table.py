@@ -366,7 +366,14 @@ TWO_BYTE = """
 0F BF MOVSX Gv,Ew 386
 0F C0 XADD Eb,Gb 486
 0F C1 XADD Ev,Gv 486
+0F C7/1 CMPXCHG8B Mq 586
 0F C8+r BSWAP Zv 486
+"""
+
+# Rows that replace the generic ones in 64-bit mode (SDM Vol. 2D Table A-2:
+# opcode 63 is ARPL outside 64-bit mode and MOVSXD in it).
+LONG64_ROWS = """
+63 MOVSXD Gv,Ed 686
 """
 
 # Rows that exist only on a given CPU model, replacing the generic ones.

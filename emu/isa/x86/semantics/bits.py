@@ -1,4 +1,4 @@
-"""Bit and byte instructions (SDM Vol. 1 §7.3.7, §7.3.1.2): BT BTS BTR BTC BSF BSR, CMPXCHG, XADD.
+"""Bit and byte instructions (SDM Vol. 1 §7.3.7, §7.3.1.2): BT BTS BTR BTC BSF BSR, CMPXCHG, CMPXCHG8B, XADD.
 
 Inline (no run-time Python branching): BT/BTS/BTR/BTC in every form,
 CMPXCHG (the "equal?" choice is an ``ops.select``) and XADD.  Helpers: BSF
@@ -144,6 +144,28 @@ def cmpxchg(ops, i):
         ops.set_reg(0, acc_n, new_acc)
         ops.write(dst, new_dst)
     ops.set_cc(CC_SUB, diff, a, d, size)
+
+
+@sem("CMPXCHG8B", helper=True)
+def cmpxchg8b(ops, i):
+    """CMPXCHG8B m64  (SDM Vol. 2A "CMPXCHG8B/CMPXCHG16B"): if EDX:EAX == m64
+    then ZF=1 and m64 = ECX:EBX, else ZF=0 and EDX:EAX = m64 (m64 is written
+    back with its own value, as the locked cycle does).  Only ZF changes; on
+    a match rAX and rDX are not written at all.  With REX.W it is
+    CMPXCHG16B, which ``-cpu max`` does not report (CPUID.01H:ECX.CX16 = 0):
+    #UD, as for a register operand (the decoder's ``M``)."""
+    if i.osize == 8:
+        ops.raise_exc(6, None, "CMPXCHG16B: CPUID.01H:ECX.CX16 is 0 on this CPU model")
+    m = i.ops[0]
+    v = ops.read(m)
+    if v == (ops.get_reg(2, 4) << 32) | ops.get_reg(0, 4):
+        ops.write(m, (ops.get_reg(1, 4) << 32) | ops.get_reg(3, 4))
+        ops.set_flags(F.ZF, F.ZF)
+    else:
+        ops.write(m, v)
+        ops.set_reg(0, 4, v & 0xFFFFFFFF)
+        ops.set_reg(2, 4, v >> 32)
+        ops.set_flags(0, F.ZF)
 
 
 @sem("XADD")

@@ -91,6 +91,15 @@ def movsx(ops, i):
     ops.write(i.ops[0], ((v ^ sign) - sign) & MASK[i.osize])
 
 
+@sem("MOVSXD")
+def movsxd(ops, i):
+    """MOVSXD r, r/m32  (SDM Vol. 2B "MOVSX/MOVSXD", opcode 63 in 64-bit mode):
+    with REX.W the dword is sign-extended to 64 bits; without it the low 32
+    (or, with 66, 16) bits are moved.  The source is read as a dword in every
+    form (a 16-bit form reads two bytes more than a part would)."""
+    movsx(ops, i)
+
+
 @sem("CBW")
 def cbw(ops, i):
     """CBW/CWDE/CDQE: sign-extend the low half of rAX into rAX."""
