@@ -195,52 +195,7 @@ pf_out:
     add esp, 4                             ; drop the error code
     iretd
 
-; puts: print the NUL-terminated string at ESI
-puts:
-    push eax
-    push edx
-    mov dx, 0x3f8
-puts_next:
-    lodsb
-    test al, al
-    jz puts_done
-    out dx, al
-    jmp puts_next
-puts_done:
-    pop edx
-    pop eax
-    ret
-
-; puthex: print the low ECX hex digits of EAX
-puthex:
-    push eax
-    push ebx
-    push ecx
-    push edx
-    mov ebx, eax
-    mov edx, ecx
-    mov ecx, 8
-    sub ecx, edx
-    shl ecx, 2
-    shl ebx, cl
-    mov ecx, edx
-    mov dx, 0x3f8
-hex_next:
-    rol ebx, 4
-    mov al, bl
-    and al, 0x0f
-    cmp al, 0xa
-    jb hex_digit
-    add al, 0x27
-hex_digit:
-    add al, 0x30
-    out dx, al
-    loop hex_next
-    pop edx
-    pop ecx
-    pop ebx
-    pop eax
-    ret
+.include "serial32.inc"                ; puts, puthex (emu/guests/lib)
 
 next_frame: dd 0x100000
 
