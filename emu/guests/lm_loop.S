@@ -45,9 +45,9 @@ pm32:
     mov eax, cr0
     or eax, 0x80000000                     ; CR0.PG
     mov cr0, eax
-    db 0xea                                ; jmp far 0x18:lm64 (32-bit offset)
-    dd lm64
-    dw 0x18
+    jmp far 0x18:lm64                      ; 32-bit code: EA, a 32-bit offset,
+                                           ; the selector
+                                           ; (64-bit code from here)
 
 .code64
 lm64:

@@ -73,9 +73,9 @@ pm32:
     mov eax, cr0
     or eax, 0x80000000                     ; CR0.PG: IA-32e mode becomes active
     mov cr0, eax
-    db 0xea                                ; jmp far 0x18:lm64 with a 32-bit offset
-    dd lm64                                ; (the loader's `jmp far` emits the 16-bit form)
-    dw 0x18
+    jmp far 0x18:lm64                      ; into 64-bit mode; in 32-bit code the
+                                           ; pointer is 6 bytes: EA, a 32-bit offset,
+                                           ; the selector
 
 .code64
 lm64:
