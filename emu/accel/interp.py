@@ -69,7 +69,7 @@ class X86Core:
         # at CPL 0 is not reused at CPL 3 (separate caches)
         user = bool(s.cr0 & CR0_PG) and s.cpl == 3
         self.cache = self.caches.setdefault(key + (user,), {})
-        self.cs_base = cs.base
+        self.cs_base = 0 if long64 else cs.base     # 64-bit mode: CS base is 0 (SDM 3A §3.4.4)
         # paging: a new translator (and TLB) when CR0/CR3/CR4/EFER change it;
         # decoded instructions are cached by linear address, so every change
         # of the mapping (this, MOV CR3, INVLPG) flushes them (on_tlb_flush)

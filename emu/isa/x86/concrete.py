@@ -55,6 +55,7 @@ class ConcreteOps:
         self.insn = None                 # the instruction being executed
         self.halted = False
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
+        self.flat64 = False              # 64-bit mode: CS/DS/ES/SS bases count as 0
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
         self.paging_key = None           # what self.translate was built for
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
@@ -121,7 +122,10 @@ class ConcreteOps:
         return self.segs[n].selector
 
     def seg_base(self, n: int) -> int:
-        return self.segs[n].base
+        """The base an access through segment ``n`` adds: in 64-bit mode only
+        FS and GS have one (SDM Vol. 3A §3.4.4); the hidden bases of the
+        others are kept for compatibility mode, just not used."""
+        return 0 if self.flat64 and n < 4 else self.segs[n].base
 
     def load_seg(self, n: int, sel: int) -> None:
         """MOV/POP/LxS to a segment register (SDM Vol. 3A §3.4.3; real mode: base = sel*16)."""
@@ -150,7 +154,7 @@ class ConcreteOps:
         sg = self.segs[seg]
         if off + size - 1 > sg.limit:
             return self._limit_load(seg, off, size)
-        lin = sg.base + off
+        lin = off if self.flat64 and seg < 4 else sg.base + off
         if self.translate is None:
             pa = lin & self.amask
             if pa + size <= self.ram_size:
@@ -161,7 +165,7 @@ class ConcreteOps:
         sg = self.segs[seg]
         if off + size - 1 > sg.limit:
             return self._limit_store(seg, off, size, v)
-        lin = sg.base + off
+        lin = off if self.flat64 and seg < 4 else sg.base + off
         if self.translate is None:
             pa = lin & self.amask
             if pa + size <= self.ram_size:
@@ -394,6 +398,7 @@ class ConcreteOps:
         """Rebuild ``translate`` if CR0.PG/WP, CR3, CR4 or EFER changed it.
         Returns True when it did (and the mapping may have changed)."""
         from .paging import make_translator, paging_key
+        self.flat64 = bool(self.s.efer & 0x400 and self.segs[CS].l)
         key = paging_key(self.s)
         if key == self.paging_key:
             return False

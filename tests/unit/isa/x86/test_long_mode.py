@@ -182,3 +182,23 @@ def test_wrmsr_gs_base_and_swapgs_exchange_with_kernel_gs_base():
 def test_swapgs_at_ring3_is_gp():
     lm = LM(cpl=3)
     assert fault(lm.run, b"\x0f\x01\xf8") == (13, 0)
+
+
+def test_64_bit_mode_ignores_the_ds_es_ss_bases_but_not_fs_gs():
+    """SDM Vol. 3A §3.4.4: in 64-bit mode the CPU treats the bases of CS, DS,
+    ES and SS as zero (the hidden values stay for compatibility mode);
+    FS and GS keep theirs."""
+    lm = LM()
+    for n in (0, 2, 3, 4):                       # ES, SS, DS, FS: hidden base 0x1000
+        lm.s.segs[n].base = 0x1000
+    lm.ops.update_paging()                       # what an engine does after loading state
+    lm.w(0x5000, 8, 0x1111111111111111)
+    lm.w(0x6000, 8, 0x2222222222222222)
+    lm.run(bytes.fromhex("488b042500500000"))    # mov rax, [0x5000]
+    assert lm.s.regs[0] == 0x1111111111111111
+    lm.run(bytes.fromhex("64488b042500500000"))  # mov rax, fs:[0x5000]
+    assert lm.s.regs[0] == 0x2222222222222222
+    lm.s.regs[4] = 0x6000
+    lm.run(bytes.fromhex("58"))                  # pop rax: SS base ignored too
+    assert lm.s.regs[0] == 0x2222222222222222 and lm.s.regs[4] == 0x6008
+    assert lm.s.segs[3].base == 0x1000           # the hidden base is kept
