@@ -4,7 +4,7 @@ Each prints through the COM1 UART (port 0x3F8) and ends through
 isa-debug-exit (port 0xF4), so every engine's output and status compare.
 """
 
-from keystone import KS_ARCH_X86, KS_MODE_16, Ks
+from emu import loader
 
 LOAD = 0x7C00
 
@@ -87,5 +87,5 @@ show:
 
 
 def assemble(src: str, addr: int = LOAD) -> bytes:
-    code, _ = Ks(KS_ARCH_X86, KS_MODE_16).asm(src, addr)
-    return bytes(code)
+    """The project's own loader (16-bit CALL/RET/PUSH imm as in 16-bit code)."""
+    return loader.assemble(src, "<test guest>", addr).data
