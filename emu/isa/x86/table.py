@@ -371,9 +371,11 @@ TWO_BYTE = """
 """
 
 # Rows that replace the generic ones in 64-bit mode (SDM Vol. 2D Table A-2:
-# opcode 63 is ARPL outside 64-bit mode and MOVSXD in it).
+# opcode 63 is ARPL outside 64-bit mode and MOVSXD in it; 90 is NOP, but
+# with REX.B it names R8 and is XCHG r8, rAX).
 LONG64_ROWS = """
 63 MOVSXD Gv,Ed 686
+90 NOP90 Zv,rAX 686
 """
 
 # Rows that exist only on a given CPU model, replacing the generic ones.

@@ -123,8 +123,10 @@ def bsr(ops, i):
 def cmpxchg(ops, i):
     """CMPXCHG r/m, r  (SDM Vol. 2A "CMPXCHG"): if accumulator == r/m then
     r/m = r (ZF=1) else accumulator = r/m (ZF=0); flags of CMP acc, r/m.
-    The destination is written either way (with its own value on a mismatch),
-    as the locked read-modify-write cycle does."""
+    A memory destination is written either way (with its own value on a
+    mismatch), as the locked read-modify-write cycle does; a register
+    destination only on a match (what the CPU does: a 32-bit one keeps its
+    upper half in 64-bit mode on a mismatch)."""
     size = i.size
     dst = i.ops[0]
     d = ops.read(dst)
@@ -142,7 +144,13 @@ def cmpxchg(ops, i):
         ops.set_reg(0, acc_n, new_acc)
     else:
         ops.set_reg(0, acc_n, new_acc)
-        ops.write(dst, new_dst)
+        if size == 4:
+            # a 32-bit register destination is not written back on a mismatch:
+            # its upper half survives in 64-bit mode (the CPU under KVM; the
+            # SDM's pseudocode writes DEST := TEMP, which would clear it)
+            ops.set_reg(dst.n, 8, ops.select(diff, ops.get_reg(dst.n, 8), new_dst))
+        else:
+            ops.write(dst, new_dst)
     ops.set_cc(CC_SUB, diff, a, d, size)
 
 

@@ -48,6 +48,15 @@ def nop(ops, i):
     """NOP; WAIT (no FPU to wait for)."""
 
 
+@sem("NOP90")
+def nop90(ops, i):
+    """Opcode 90 in 64-bit mode (SDM Vol. 2B "XCHG", "NOP"): NOP -- also
+    with REX.W, and without the zero-extension XCHG EAX, EAX would do --
+    unless REX.B makes the register R8: then XCHG r8, rAX."""
+    if i.ops[0].n != 0:
+        xchg(ops, i)
+
+
 # x87 memory operand sizes by ESC opcode (and ModR/M reg where they differ),
 # SDM Vol. 1 §8.1 / Vol. 2 "FLD", "FSTENV", "FSAVE"; 16-bit environment forms.
 _ESC_SIZE = {0xD8: 4, 0xDA: 4, 0xDC: 8, 0xDE: 2}
