@@ -111,6 +111,7 @@ _CONTROL = ("cr0", "cr2", "cr3", "cr4", "cr8", "efer")
 _RFLAGS_TF = 1 << 8
 _RFLAGS_IF = 1 << 9
 _HLT = 0xF4
+_MSR_STAR, _MSR_LSTAR = 0xC0000081, 0xC0000082
 _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
                               0x67, 0xF0, 0xF2, 0xF3))
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
@@ -745,7 +746,7 @@ class KvmAccelerator(Accelerator):
         why = (f"triple fault: the guest faulted while delivering a fault; "
                f"state entered: {_MODE_WORDS[mode]}, CS:IP {where}, "
                f"instruction bytes there {shown} ({text})")
-        return why + self._paging_hint(text, sregs)
+        return why + self._paging_hint(text, sregs) + self._syscall_hint(text, mode, sregs)
 
     def _paging_hint(self, text, sregs):
         """A SHUTDOWN at a MOV to CR0 that sets PG outside long mode: say that
@@ -763,6 +764,41 @@ class KvmAccelerator(Accelerator):
                 f"(CR0 := {value & 0xFFFFFFFF:#x}, {kind} paging): this host's "
                 f"KVM cannot run 32-bit paged guests (kvm_pvm supports paging "
                 f"only in long mode); this is a limit of this host's KVM, not "
+                f"of the guest -- run it with -accel interp, tcg or unicorn")
+
+    def _syscall_hint(self, text, mode, sregs):
+        """A SHUTDOWN in 64-bit code at CPL 3 on SWAPGS, or at the SYSCALL
+        entry point (IA32_LSTAR): the guest's SYSCALL reached its kernel entry
+        but this host's KVM left the vCPU in ring 3 there.  kvm_pvm runs
+        ring-3 code natively; on its SYSCALL it loads RIP from IA32_LSTAR and
+        saves RCX and R11 but keeps the user CS and SS, so the kernel entry's
+        first privileged instruction (SWAPGS: #GP at CPL 3) faults, and with
+        no handler for that the run ends in a triple fault.  Say so, rather
+        than blame the guest."""
+        if mode != "long64" or sregs.cs.selector & 3 != 3:
+            return ""
+        mnemonic = text.split()[0] if text else ""
+        regs = self.vcpu.get_regs()
+        try:
+            msrs = self.vcpu.get_msrs([_MSR_STAR, _MSR_LSTAR])
+        except KvmError:
+            msrs = {}
+        lstar = msrs.get(_MSR_LSTAR)
+        at_entry = lstar is not None and regs.rip == lstar
+        if mnemonic != "swapgs" and not at_entry:
+            return ""
+        star = msrs.get(_MSR_STAR)
+        what = mnemonic.upper() if mnemonic else "the instruction"
+        where = (f"the first instruction of its SYSCALL entry point (IA32_LSTAR {lstar:#x})"
+                 if at_entry else "in 64-bit code")
+        want = (f"; SYSCALL loads CS {(star >> 32) & 0xFFFC:04x} and SS "
+                f"{((star >> 32) + 8) & 0xFFFC:04x} from IA32_STAR" if star else "")
+        return (f"; the guest was at {what}, {where}, with CPL 3 (CS "
+                f"{sregs.cs.selector:04x}, SS {sregs.ss.selector:04x}{want}): this "
+                f"host's KVM cannot run a SYSCALL from ring 3 into ring 0 (kvm_pvm "
+                f"runs ring-3 code natively; its SYSCALL sets RIP, RCX and R11 but "
+                f"leaves the vCPU in ring 3, where SWAPGS and the other ring-0 "
+                f"instructions raise #GP); this is a limit of this host's KVM, not "
                 f"of the guest -- run it with -accel interp, tcg or unicorn")
 
     def _explain_internal(self, kex):

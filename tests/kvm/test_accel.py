@@ -498,3 +498,98 @@ def test_uart_interrupts_are_injected(machines):
                         r.stats.by_key))
     assert results[0] == results[1]
     assert results[1][2] == b"III"
+
+
+# -- SYSCALL from native ring 3 (kvm_pvm) -------------------------------------
+
+STAR = (0x1B << 48) | (0x08 << 32)      # SYSCALL: CS 0x08, SS 0x10
+MSR_STAR, MSR_LSTAR = 0xC0000081, 0xC0000082
+
+
+def _user64(m, code, entry_code, entry=0x2000):
+    """A CPL-3 64-bit state (GDT, 4-level identity tables with one 2 MiB user
+    page) running ``code`` at 0x1000; ``entry_code`` at the SYSCALL entry."""
+    s = m.cpu
+    gdt = [0, 0x00AF9B000000FFFF, 0x00CF93000000FFFF, 0x00CFF3000000FFFF,
+           0x00AFFB000000FFFF]
+    for i, d in enumerate(gdt):
+        m.ram.write(0x500 + 8 * i, 8, d)
+    s.gdt_base, s.gdt_limit = 0x500, 8 * len(gdt) - 1
+    s.idt_base, s.idt_limit = 0, 0
+    m.ram.write(0x10000, 8, 0x11000 | 0x27)
+    m.ram.write(0x11000, 8, 0x12000 | 0x27)
+    m.ram.write(0x12000, 8, 0xE7)                       # 0-2 MiB, user, RW
+    s.cr3, s.cr4 = 0x10000, CR4_PAE
+    s.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG
+    s.efer = EFER_LME | EFER_LMA | EFER_SCE
+    s.segs[CS] = Segment(selector=0x23, base=0, limit=0xFFFFFFFF, type=11,
+                         s=1, dpl=3, present=1, l=1, g=1)
+    for i in (ES, SS, DS, FS, GS):
+        s.segs[i] = Segment(selector=0x1B, base=0, limit=0xFFFFFFFF, type=3,
+                            s=1, dpl=3, present=1, db=1, g=1)
+    s.tr = Segment(selector=0, base=0x3000, limit=0x67, type=11, s=0, present=1)
+    s.rip, s.regs[4], s.rflags = 0x1000, 0x8000, 0x202
+    m.ram.load(0x1000, code)
+    m.ram.load(entry, entry_code)
+    m.accel.state_changed()
+    assert m.accel.put_state() is None
+    m.accel.vcpu.set_msrs({MSR_STAR: STAR, MSR_LSTAR: entry})
+
+
+@requires_kvm
+def test_swapgs_after_syscall_from_ring3_is_a_host_limit(machines):
+    """SYSCALL; the entry point starts with SWAPGS.  A VT-x/AMD-V host runs
+    it in ring 0 and reaches the HLT; kvm_pvm leaves the vCPU in ring 3 at
+    the entry point, the SWAPGS #GP ends in a triple fault, and the message
+    must say that this is the host's limit, naming the instruction."""
+    m = machines("kvm")
+    _user64(m, b"\x0f\x05", b"\x0f\x01\xf8\xf4")       # syscall | swapgs; hlt
+    r = m.run(time_limit=5)
+    if r.reason == "halt":
+        assert m.cpu.segs[CS].selector == 0x08
+        return
+    assert r.reason == "shutdown", r.message
+    assert "triple fault" in r.message and "swapgs" in r.message
+    assert "the guest was at SWAPGS, the first instruction of its SYSCALL entry point " \
+           "(IA32_LSTAR 0x2000), with CPL 3" in r.message
+    assert "SYSCALL loads CS 0008 and SS 0010 from IA32_STAR" in r.message
+    assert "limit of this host's KVM, not of the guest" in r.message
+    assert r.message.endswith("run it with -accel interp, tcg or unicorn")
+    assert "\n" not in r.message
+
+
+class _Vcpu:
+    """Just enough of a Vcpu for the SHUTDOWN explanations."""
+
+    def __init__(self, rip, lstar):
+        from kvm import uapi
+        self.regs = uapi.kvm_regs(rip=rip)
+        self.lstar = lstar
+
+    def get_regs(self):
+        return self.regs
+
+    def get_msrs(self, indices):
+        return {MSR_STAR: STAR, MSR_LSTAR: self.lstar}
+
+
+def _hint(mode, cs, rip, lstar, text):
+    import types
+    from kvm import uapi
+    from kvm.accel import KvmAccelerator
+    sregs = uapi.kvm_sregs()
+    sregs.cs.selector, sregs.ss.selector = cs, cs - 8
+    fake = types.SimpleNamespace(vcpu=_Vcpu(rip, lstar))
+    return KvmAccelerator._syscall_hint(fake, text, mode, sregs)
+
+
+def test_syscall_hint_names_only_ring3_at_the_entry_or_swapgs():
+    assert _hint("long64", 0x08, 0x2000, 0x2000, "swapgs") == ""        # ring 0: a real fault
+    assert _hint("prot32", 0x1B, 0x2000, 0x2000, "swapgs") == ""        # not 64-bit code
+    assert _hint("long64", 0x23, 0x1000, 0x2000, "ud2") == ""           # elsewhere, not SWAPGS
+    at_entry = _hint("long64", 0x23, 0x2000, 0x2000, "mov rax, cr3")
+    assert "the guest was at MOV, the first instruction of its SYSCALL entry point " \
+           "(IA32_LSTAR 0x2000), with CPL 3 (CS 0023, SS 001b" in at_entry
+    elsewhere = _hint("long64", 0x23, 0x1000, 0x2000, "swapgs")
+    assert "the guest was at SWAPGS, in 64-bit code, with CPL 3" in elsewhere
+    assert "limit of this host's KVM" in elsewhere
