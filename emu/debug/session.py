@@ -392,10 +392,20 @@ class Session:
         return r
 
     def _irq_would_be_taken(self) -> bool:
+        """An interrupt would be taken before the next instruction and may be
+        held back for a step.  Never for a halted CPU or a HLT: the
+        interrupt is what ends the halt, and holding it back would leave the
+        CPU halted with the interrupt pending, forever."""
         accel = self.accel
         if not getattr(accel, "irq_line", False):
             return False
-        return bool(self.cpu.rflags & F.IF)
+        s = self.cpu
+        if not s.rflags & F.IF or s.halted:
+            return False
+        try:
+            return self.decode()[0].name != "HLT"
+        except DebugError:
+            return True
 
     def _drain(self) -> None:
         """After a stepped run that ended on something other than the step
