@@ -20,13 +20,34 @@ and stops at the first difference, with a report: the step number, the
 instruction's address and disassembly (capstone), what differs, and both
 states side by side.
 
-Known divergences live in ONE place, this module's ``UNDEFINED_FLAGS`` and
-``UNDEFINED_REGS`` tables: flags the SDM leaves undefined after an
-instruction, and results that legitimately differ between CPU models
-(CPUID, RDTSC).  When the two engines disagree only there, the second
-engine is brought in line with the first (so the difference does not show
-again at every later step) and the step is counted in
-``DiffResult.masked``; the report lists them.
+Known divergences live in ONE place, this module's ``UNDEFINED_FLAGS``,
+``UNDEFINED_FLAGS_BY_ONE``, ``UNDEFINED_DEST_IF_ZF`` and ``UNDEFINED_REGS``
+tables: flags and results the SDM leaves undefined after an instruction,
+and results that legitimately differ between CPU models (CPUID, RDTSC).
+When the two engines disagree only there, the second engine is brought in
+line with the first (so the difference does not show again at every later
+step) and the step is counted in ``DiffResult.masked``; the report lists
+them.  (:func:`masks_for`, :func:`compare_states` and :func:`align_state`
+are the same rules for other lockstep harnesses.)
+
+Interrupts.  KVM runs in real time, so a timer interrupt would come at a
+different instruction there than on an engine whose guest time is the
+instruction count.  Single-stepped, KVM counts every instruction exactly,
+so for the comparison its guest clock is the instruction count as well
+(with the exact engines' rule for I/O writes): the timers fire, and the
+interrupts are delivered, at the same step on both engines, and the
+interrupt frames, handler entries and EOIs are compared like everything
+else.
+
+Host limits.  Where this host's KVM cannot run an instruction (kvm_pvm's
+ring-0 emulator cannot deliver an interrupt through a 32-bit IDT or run
+IRETD; it cannot run 32-bit paged code; its SYSCALL from native ring 3
+leaves the vCPU in ring 3), the KVM engine stops with an explanation that
+says so (``HOST_LIMIT``).  That is not a divergence: the comparison ends
+there with ``reason == "host-limit"``, after checking that the prefix was
+identical, RAM included, and the report says how far both engines agreed
+and quotes the explanation.  A step KVM did not stop after (a return to
+ring 3, which it runs natively without reporting single steps) is named.
 """
 
 from __future__ import annotations
@@ -36,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .isa.x86 import flags as F
-from .isa.x86.state import CS, REG_NAMES64, SEG_NAMES
+from .isa.x86.state import CS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
 
 CF, PF, AF, ZF, SF, OF, RF = 0x1, 0x4, 0x10, 0x40, 0x80, 0x800, 0x10000
 #: the most REP iterations one engine may retire in one step (KVM's
@@ -46,13 +67,17 @@ REP_MERGE_LIMIT = 4096
 #: Flags the SDM leaves undefined, by mnemonic (capstone's spelling).  Shifts
 #: and rotates by an immediate or CL have OF undefined unless the count is 1;
 #: the one-bit forms (opcodes D0/D1) are listed in ``UNDEFINED_FLAGS_BY_ONE``.
+#: SHLD/SHRD: CF is the last bit shifted out for any count up to the operand
+#: size; a 16-bit SHLD/SHRD by 16-31 leaves the destination and every flag
+#: undefined (Intel and AMD parts really differ there) -- not masked here: the
+#: random-sequence tests keep such counts out, a guest that uses one diverges.
 UNDEFINED_FLAGS = {
     "mul": SF | ZF | AF | PF, "imul": SF | ZF | AF | PF,
     "div": CF | OF | SF | ZF | AF | PF, "idiv": CF | OF | SF | ZF | AF | PF,
     "and": AF, "or": AF, "xor": AF, "test": AF,
     "shl": AF | OF, "sal": AF | OF, "shr": AF | OF, "sar": AF | OF,
     "rol": OF, "ror": OF, "rcl": OF, "rcr": OF,
-    "shld": CF | OF | AF, "shrd": CF | OF | AF,
+    "shld": OF | AF, "shrd": OF | AF,
     "bsf": CF | OF | SF | AF | PF, "bsr": CF | OF | SF | AF | PF,
     "bt": OF | SF | AF | PF, "bts": OF | SF | AF | PF,
     "btr": OF | SF | AF | PF, "btc": OF | SF | AF | PF,
@@ -63,6 +88,11 @@ UNDEFINED_FLAGS = {
 #: shift/rotate by one (opcodes D0, D1): OF is defined
 UNDEFINED_FLAGS_BY_ONE = {"shl": AF, "sal": AF, "shr": AF, "sar": AF,
                           "rol": 0, "ror": 0, "rcl": 0, "rcr": 0}
+#: BSF/BSR with a zero source (ZF=1 after): the destination is undefined (SDM
+#: "BSF"); parts leave it unchanged, but a 32-bit destination in 64-bit mode
+#: may keep or clear bits 63:32 (unicorn's TCG clears them, this AMD host keeps
+#: them).  Masked as the destination register when ZF is set afterwards.
+UNDEFINED_DEST_IF_ZF = ("bsf", "bsr")
 #: registers whose value after the instruction depends on the CPU model
 UNDEFINED_REGS = {
     "cpuid": ("rax", "rbx", "rcx", "rdx"),     # kasou's max is not unicorn's Haswell
@@ -81,14 +111,17 @@ class DiffResult:
     steps: int                       # instructions stepped (on each engine)
     report_text: str
     accels: tuple = ()
-    reason: str = ""                 # "diverged", "ended", "max-steps"
-    step: int | None = None          # the diverging step (1 = first instruction)
+    reason: str = ""                 # "diverged", "ended", "max-steps", "host-limit"
+    step: int | None = None          # the diverging step (1 = first instruction), or the
+                                     # step a host limit stopped
     pc: int | None = None            # its linear address
     insn_text: str = ""              # its disassembly
     differences: list = field(default_factory=list)
     end: tuple = ()                  # (reason, status) of each engine's last run
     masked: int = 0                  # steps where only known divergences differed
     masked_notes: list = field(default_factory=list)
+    host_limit: str = ""             # reason "host-limit": the engine's explanation
+    ram_checked_at: int = 0          # the last step after which RAM was compared
 
 
 class _Side:
@@ -100,17 +133,37 @@ class _Side:
         self.m = Machine(board=board, accel=accel, cpu=cpu, memory=memory,
                          serial_input=serial_input)
         self.m.load_image(image)
-        self.m.accel.set_single_step(True)
+        accel = self.m.accel
+        accel.set_single_step(True)
         self.exits = []
+        self._writing = 0
+        if not accel.exact_icount:
+            self._count_instructions()
         dispatch = self.m.dispatch_exit
 
         def recording_dispatch(ex):
-            dispatch(ex)
+            self._writing = 1 if ex.reason in ("IO", "MMIO") and ex.is_write else 0
+            try:
+                dispatch(ex)
+            finally:
+                self._writing = 0
             if ex.reason in ("IO", "MMIO"):
                 self.exits.append(_exit_tuple(ex))
 
         # an instance attribute: the run loop and unicorn's hooks both call it
         self.m.dispatch_exit = recording_dispatch
+
+    def _count_instructions(self):
+        """Guest time from the instruction count on an engine that runs in
+        real time (KVM): single-stepped, it counts every instruction exactly,
+        so the timers fire at the same instruction as on the reference
+        engine, and interrupts come at the same step -- instead of wherever
+        the host's clock puts them.  The rule of the exact engines is kept:
+        during a port or MMIO write the instruction counts as retired (the
+        device sees the time after it), during a read it does not yet."""
+        accel = self.m.accel
+        self.m.clock.realtime = False
+        accel.icount_now = lambda: accel.icount + self._writing
 
     def step(self):
         del self.exits[:]
@@ -132,7 +185,7 @@ def _fmt_exit(t) -> str:
 
 
 def _disasm(ram, state):
-    """(linear pc, text, mnemonic, opcode byte) of the next instruction."""
+    """(linear pc, text, mnemonic, opcode byte, operands) of the next instruction."""
     import capstone
     pc = state.segs[CS].base + state.rip
     mode = state.mode
@@ -141,21 +194,55 @@ def _disasm(ram, state):
     code = ram.read_bytes(pc, 15) if ram.contains(pc, 15) else b""
     md = capstone.Cs(capstone.CS_ARCH_X86, cmode)
     for i in md.disasm(code, state.rip):
-        opc = next((b for b in i.bytes if b not in _PREFIXES), 0)
+        opc = opcode_byte(i.bytes, mode == "long64")
         text = f"{i.mnemonic} {i.op_str}".strip()
-        return pc, f"{text}   [{i.bytes.hex(' ')}]", i.mnemonic.split()[-1], opc
-    return pc, f"(cannot disassemble: {code[:8].hex(' ')})", "", 0
+        return pc, f"{text}   [{i.bytes.hex(' ')}]", i.mnemonic.split()[-1], opc, i.op_str
+    return pc, f"(cannot disassemble: {code[:8].hex(' ')})", "", 0, ""
 
 
-def _masks_for(mnemonic: str, opcode: int):
+def opcode_byte(code: bytes, long_mode: bool) -> int:
+    """The first opcode byte of an instruction: after the legacy prefixes and,
+    in 64-bit mode, a REX prefix (0x40-0x4F are INC/DEC outside it)."""
+    for b in code:
+        if b in _PREFIXES or (long_mode and 0x40 <= b <= 0x4F):
+            continue
+        return b
+    return 0
+
+
+def masks_for(mnemonic: str, opcode: int, op_str: str = "", after=None):
+    """``(flag mask, register names)`` the SDM leaves undefined after the
+    instruction ``mnemonic`` (capstone's spelling) with first opcode byte
+    ``opcode``: the known divergences, from this module's tables.
+    ``op_str`` (capstone's operands) and ``after`` (the reference engine's
+    state after the instruction) serve the cases that depend on the
+    operands (``UNDEFINED_DEST_IF_ZF``)."""
     flags = UNDEFINED_FLAGS.get(mnemonic, 0)
     if opcode in (0xD0, 0xD1) and mnemonic in UNDEFINED_FLAGS_BY_ONE:
         flags = UNDEFINED_FLAGS_BY_ONE[mnemonic]
-    return flags, UNDEFINED_REGS.get(mnemonic, ())
+    regs = UNDEFINED_REGS.get(mnemonic, ())
+    if mnemonic in UNDEFINED_DEST_IF_ZF and after is not None and after.rflags & ZF:
+        dest = _full_reg(op_str.split(",")[0].strip())
+        if dest is not None:
+            regs = regs + (dest,)
+    return flags, regs
 
 
-def _compare(a, b, flag_mask: int, regs_masked) -> list[str]:
-    """What differs between the two snapshots, as lines."""
+def _full_reg(name: str):
+    """The 64-bit register a general register operand belongs to, or None."""
+    if name in REG_NAMES64:
+        return name
+    for names in (REG_NAMES32, REG_NAMES16):
+        if name in names:
+            return REG_NAMES64[names.index(name)]
+    if name.startswith("r") and name[-1] in "dwb" and name[:-1] in REG_NAMES64:
+        return name[:-1]
+    return None
+
+
+def compare_states(a, b, flag_mask: int = 0, regs_masked=()) -> list[str]:
+    """What differs between two canonical states, as lines; RFLAGS bits in
+    ``flag_mask`` and the registers named in ``regs_masked`` are ignored."""
     sa, sb = a.snapshot(), b.snapshot()
     out = []
     for k in sa:
@@ -235,7 +322,56 @@ def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
     if bad_ram is not None:
         # RAM differed somewhere in (last_good, bad_ram]: replay, checking every step there
         result, _ = _lockstep(*args, ram_every=ram_every, exact_from=bad_ram)
+    if result.reason == "host-limit" and result.ram_checked_at < result.steps:
+        # the prefix must be identical in RAM too: RAM was last compared at
+        # ram_checked_at; replay to the step before the limit, which ends
+        # with a RAM comparison (and finds the exact step if RAM differs)
+        args = (image, tuple(accels), cpu, memory, serial_input, result.steps, board)
+        prefix, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
+        if bad_ram is not None:
+            prefix, _ = _lockstep(*args, ram_every=ram_every, exact_from=bad_ram)
+        if prefix.diverged:
+            return prefix
+        result.ram_checked_at = result.steps
     return result
+
+
+#: the words every explanation of a host limit in kvm/accel.py contains
+HOST_LIMIT = "limit of this host's KVM"
+
+
+def _host_limit(a, b, ra, rb):
+    """The side whose step ended on a limit of this host's KVM (the engine
+    explains it with ``HOST_LIMIT``), or None."""
+    for side, r in ((b, rb), (a, ra)):
+        if r.reason != "debug" and HOST_LIMIT in (r.message or ""):
+            return side
+    return None
+
+
+def _host_limit_result(step, pc, text, before, side, a, b, ra, rb, accels, masked, notes):
+    """The comparison ends at a host limit after an identical prefix: say so."""
+    other, r, r_other = (a, rb, ra) if side is b else (b, ra, rb)
+    s = side.m.cpu
+    cs = before.segs[CS].selector
+    lines = [f"no divergence in the {step - 1} steps both engines ran: {a.name} and {b.name} "
+             f"agree on every register, every I/O access and RAM up to there",
+             f"at step {step}, {cs:04x}:{before.rip:04x} (linear 0x{pc:x})  {text}, {side.name} "
+             f"stopped on a limit of this host's KVM, so the comparison ends here:",
+             f"  {side.name}: {r.reason} ({r.message})",
+             f"  {other.name}: ran the instruction (a step that ended with {r_other.reason})"]
+    stop = s.segs[CS].base + s.rip
+    if stop != pc:
+        width = 16 if s.mode == "long64" else (8 if s.mode in ("prot32", "compat") else 4)
+        lines.append(f"  {side.name} did not stop after this instruction: it ran on to "
+                     f"{s.segs[CS].selector:04x}:{s.rip:0{width}x} before it stopped (this host's "
+                     f"KVM does not report single steps in the ring-3 code it runs natively), "
+                     f"so the instructions in between were not compared")
+    if masked:
+        lines.append(_masked_text(masked, notes).lstrip("\n"))
+    return DiffResult(False, step - 1, "\n".join(lines), accels, "host-limit", step, pc, text,
+                      end=((ra.reason, ra.status), (rb.reason, rb.status)), masked=masked,
+                      masked_notes=notes, host_limit=r.message)
 
 
 def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_every, exact_from):
@@ -250,7 +386,7 @@ def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_ev
         while max_steps is None or step < max_steps:
             step += 1
             sa_state = a.m.cpu
-            pc, text, mnem, opc = _disasm(a.m.ram, sa_state)
+            pc, text, mnem, opc, op_str = _disasm(a.m.ram, sa_state)
             before_a = sa_state.copy()
             before_b = b.m.cpu.copy()
             ra, rb = a.step(), b.step()
@@ -258,26 +394,34 @@ def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_ev
             if merged:
                 notes.append(f"step {step} 0x{pc:x} {text}: {merged}")
                 masked += 1
+            if (ra.reason, ra.status) != (rb.reason, rb.status):
+                limited = _host_limit(a, b, ra, rb)
+                if limited is not None:
+                    result = _host_limit_result(step, pc, text, before_a, limited, a, b, ra, rb,
+                                                accels, masked, notes)
+                    result.ram_checked_at = last_good
+                    return result, None
             diffs = []
             if (ra.reason, ra.status) != (rb.reason, rb.status):
                 diffs.append(f"the step ended differently: {a.name} {ra.reason} ({ra.message}), "
                              f"{b.name} {rb.reason} ({rb.message})")
             if a.exits != b.exits:
                 diffs.append("I/O differs:\n" + _fmt_exits(a, b))
-            flag_mask, regs_masked = _masks_for(mnem, opc)
+            flag_mask, regs_masked = masks_for(mnem, opc, op_str, a.m.cpu)
             if text.startswith("rep"):
                 flag_mask |= RF      # set by a debug trap between iterations (KVM)
-            state_diffs = _compare(a.m.cpu, b.m.cpu, 0, ())
+            state_diffs = compare_states(a.m.cpu, b.m.cpu, 0, ())
             if state_diffs:
-                real = _compare(a.m.cpu, b.m.cpu, flag_mask, regs_masked)
+                real = compare_states(a.m.cpu, b.m.cpu, flag_mask, regs_masked)
                 if real:
                     diffs.extend(real)
                 else:
                     masked += 1
                     notes.append(f"step {step} 0x{pc:x} {text}: {'; '.join(state_diffs)}")
-                    _align(a, b, flag_mask, regs_masked)
+                    align_state(a.m, b.m, flag_mask, regs_masked)
             ended = ra.reason != "debug" or rb.reason != "debug"
-            check_ram = ended or step % ram_every == 0 or (exact_from is not None and step > exact_from)
+            check_ram = (ended or step % ram_every == 0 or step == max_steps
+                         or (exact_from is not None and step > exact_from))
             if not diffs and check_ram:
                 if not _ram_equal(a, b):
                     if exact_from is None:
@@ -348,15 +492,17 @@ def _finish_rep(a, b, pc: int) -> str:
     return f"{late.name} needed one more step to leave the finished REP instruction"
 
 
-def _align(a, b, flag_mask: int, regs_masked) -> None:
-    """Give engine B engine A's values where they may legitimately differ."""
-    sa, sb = a.m.cpu, b.m.cpu
+def align_state(ma, mb, flag_mask: int, regs_masked) -> None:
+    """Give Machine ``mb`` the values of Machine ``ma`` where they may
+    legitimately differ (masked flags and registers), so that a known
+    divergence does not show again at every later step."""
+    sa, sb = ma.cpu, mb.cpu
     if flag_mask:
         sb.rflags = (sb.rflags & ~flag_mask) | (sa.rflags & flag_mask)
     for name in regs_masked:
         i = REG_NAMES64.index(name)
         sb.regs[i] = sa.regs[i]
-    b.m.accel.state_changed()
+    mb.accel.state_changed()
 
 
 def _fmt_exits(a, b) -> str:
@@ -389,4 +535,5 @@ def _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes) -> s
 
 
 __all__ = ["DiffResult", "run_diff", "format_side_by_side", "UNDEFINED_FLAGS",
-           "UNDEFINED_REGS", "SEG_NAMES"]
+           "UNDEFINED_REGS", "SEG_NAMES", "masks_for", "compare_states", "align_state",
+           "opcode_byte", "HOST_LIMIT"]

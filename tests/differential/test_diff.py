@@ -117,3 +117,154 @@ def test_undefined_flags_are_masked_not_reported():
     """
     r = run_diff(assemble(src))
     assert not r.diverged, r.report_text
+
+
+def test_max_steps_ends_with_a_ram_comparison(monkeypatch):
+    """RAM is compared when the step limit ends the run, not only every
+    ``ram_every`` steps: a store's wrong byte at the last step is found."""
+    src = """
+        mov di, 0x600
+        mov al, 0x41
+        stosb
+        nop
+        hlt
+    """
+    good = REGISTRY.table["STOS"]
+
+    def wrong_stos(ops, insn):
+        ops.s.regs[0] ^= 1
+        good(ops, insn)
+        ops.s.regs[0] ^= 1
+
+    monkeypatch.setitem(REGISTRY.table, "STOS", wrong_stos)
+    r = run_diff(assemble(src), max_steps=3)
+    assert r.diverged and r.step == 3
+    assert "RAM differs" in r.report_text
+
+
+# -- interp against KVM on the protected- and long-mode guests -----------------------------
+
+import os  # noqa: E402
+
+from emu.diff import HOST_LIMIT  # noqa: E402
+from emu.loader import load_file  # noqa: E402
+
+X86_GUESTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "guests", "x86")
+
+# where this host's KVM (kvm_pvm) stops, and the words of its explanation; on a
+# VT-x/AMD-V host the whole run must agree instead
+KVM_LIMITS = {
+    "pm_boot": ("int 0x30", "cannot emulate INT"),
+    "ring3_gp": ("iretd", "cannot emulate IRETD"),
+    "paging": ("mov cr0, eax", "cannot run 32-bit paged guests"),
+    "long_boot": ("iretq", "the guest was at SWAPGS, the first instruction of its SYSCALL entry point"),
+}
+
+
+def _kvm_or_skip():
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("no /dev/kvm on this machine")
+
+
+def _guest(name):
+    return load_file(os.path.join(X86_GUESTS, name + ".S"))
+
+
+@pytest.mark.parametrize("guest", sorted(KVM_LIMITS))
+def test_kvm_host_limit_is_not_a_divergence(guest):
+    """emu diff interp,kvm: an identical prefix (registers, I/O and RAM), then
+    the host's limit, explained in KVM's own words -- not a divergence."""
+    _kvm_or_skip()
+    res = run_diff(_guest(guest).data, accels=("interp", "kvm"))
+    assert not res.diverged, res.report_text
+    if res.reason == "ended":            # a host whose KVM runs the whole guest
+        assert res.end[0] == res.end[1] == ("debug-exit", 1), res.report_text
+        return
+    insn, words = KVM_LIMITS[guest]
+    assert res.reason == "host-limit", res.report_text
+    assert res.insn_text.startswith(insn), res.report_text
+    assert res.step == res.steps + 1 and res.steps > 100
+    assert res.ram_checked_at == res.steps
+    assert words in res.host_limit and HOST_LIMIT in res.host_limit
+    assert "run it with -accel interp, tcg or unicorn" in res.host_limit
+    first = res.report_text.splitlines()[0]
+    assert first == (f"no divergence in the {res.steps} steps both engines ran: interp and kvm "
+                     f"agree on every register, every I/O access and RAM up to there")
+    assert f"at step {res.step}, " in res.report_text
+    assert words in res.report_text
+    ran_on = "kvm did not stop after this instruction: it ran on to 003b:" in res.report_text
+    assert ran_on == (guest == "long_boot"), res.report_text
+
+
+def test_kvm_host_limit_after_a_wrong_prefix_is_a_divergence(monkeypatch):
+    """A host limit ends the comparison only after an identical prefix: a
+    wrong byte in RAM two steps before it is reported as the divergence."""
+    _kvm_or_skip()
+    src = """
+        mov di, 0x600
+        mov al, 0x15
+        stosb
+        add al, 0x27
+        daa
+        out 0xf4, al
+        hlt
+    """
+    good = REGISTRY.table["STOS"]
+
+    def wrong_stos(ops, insn):
+        ops.s.regs[0] ^= 1
+        good(ops, insn)
+        ops.s.regs[0] ^= 1
+
+    # without the bug: KVM's real-mode emulator cannot run DAA (a host limit)
+    plain = run_diff(assemble(src), accels=("interp", "kvm"))
+    if plain.reason == "ended":
+        pytest.skip("this host's KVM runs DAA: no host limit to test")
+    assert plain.reason == "host-limit" and plain.insn_text.startswith("daa"), plain.report_text
+    monkeypatch.setitem(REGISTRY.table, "STOS", wrong_stos)
+    res = run_diff(assemble(src), accels=("interp", "kvm"))
+    assert res.diverged and res.step == 3, res.report_text
+    assert "RAM differs" in res.report_text
+
+
+# the default run compares the first TIMER_STEPS steps of timer.S: the mode-2
+# ticks that wake the CPU from HLT; the slow run compares all of it
+TIMER_STEPS = 8000
+
+
+def test_timer_interrupts_in_lockstep_with_kvm():
+    """timer.S: PIT interrupts through the 8259.  KVM's guest clock counts
+    instructions during the comparison, so every interrupt comes at the same
+    step as on interp: the frames, handlers, EOIs and UART output of the
+    first ticks are compared like everything else."""
+    _kvm_or_skip()
+    img = _guest("timer")
+    m = Machine(accel="interp")                      # the prefix really has interrupts
+    m.load_image(img.data, img.name)
+    m.run(icount_limit=TIMER_STEPS)
+    out = m.serial_output()
+    m.close()
+    assert b"tick 3\n" in out, out
+    res = run_diff(img.data, accels=("interp", "kvm"), max_steps=TIMER_STEPS)
+    assert not res.diverged, res.report_text
+    assert (res.reason, res.steps) == ("max-steps", TIMER_STEPS), res.report_text
+
+
+@pytest.mark.slow
+def test_timer_whole_run_in_lockstep_with_kvm():
+    """All of timer.S (about 100,000 steps): ticks in HLT, while computing,
+    and the one-shot."""
+    _kvm_or_skip()
+    res = run_diff(_guest("timer").data, accels=("interp", "kvm"))
+    assert not res.diverged, res.report_text
+    assert res.reason == "ended", res.report_text
+    assert res.end == (("debug-exit", 1), ("debug-exit", 1))
+
+
+def test_emu_diff_cli_on_a_host_limit_exits_0_and_says_so(capsys):
+    _kvm_or_skip()
+    from emu.cli import main
+    rc = main(["diff", os.path.join(X86_GUESTS, "ring3_gp.S"), "-accel", "interp,kvm"])
+    out = capsys.readouterr().out
+    assert out.startswith("no divergence in the ") or out.startswith("no divergence: "), out
+    assert rc == 0
