@@ -200,6 +200,12 @@ class UnicornAccel(Accelerator):
         ram = self.machine.ram
         uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, mode)
         uc.ctl_set_cpu_model(CPU_MODEL)
+        # no exit address: emu_start's "until" is ignored.  Unicorn drops the
+        # translated block holding until - 1 at every start, translating that
+        # address through the guest's page tables, and the failed walk left
+        # CR2 = until - 1 once paging was on
+        uc.ctl_exits_enabled(True)
+        uc.ctl_set_exits([])
         # ABI: unicorn maps the host pages of our anonymous mmap; ``ram.mm``
         # outlives ``uc`` (the Machine owns both; close() drops uc first).
         uc.mem_map_ptr(ram.base, ram.size, uc_mod.UC_PROT_ALL, ram.host_address())
