@@ -86,7 +86,7 @@ from ..exits import (BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit,
                      MmioExit, ShutdownExit)
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
-from ..isa.x86.state import CR0_PE, CS, EFER_LMA, Segment
+from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
 
 FOREVER = 1 << 62
 MSR_EFER = 0xC0000080
@@ -233,10 +233,17 @@ class UnicornAccel(Accelerator):
     def _close_uc(self) -> None:
         uc, self.uc = self.uc, None
         if uc is not None:
-            try:
-                uc.mem_unmap(self.machine.ram.base, self.machine.ram.size)
-            except uc_mod.UcError:
-                pass
+            self._unmap_ram(uc)
+
+    def _unmap_ram(self, uc) -> None:
+        # paging off first: unicorn drops the translated code of the range,
+        # walking the guest's page tables for it, and the walk would set
+        # accessed bits in guest RAM
+        try:
+            uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) & ~CR0_PG)
+            uc.mem_unmap(self.machine.ram.base, self.machine.ram.size)
+        except uc_mod.UcError:
+            pass
 
     def close(self) -> None:
         self._close_uc()
