@@ -382,7 +382,8 @@ class UnicornAccel(Accelerator):
             pc, eip, eax = self._io_fault
             uc.reg_write(X.UC_X86_REG_EIP, eip)     # the IN/OUT did not retire
             uc.reg_write(X.UC_X86_REG_EAX, eax)
-            return self._deliver(13, pc, True), n
+            ex = self._deliver(13, pc, True)
+            return ex, n + 1 if ex is None else n       # a fault counts, as on the interpreter
         if err is not None:
             return self._error_exit(err, n)
         if ex is not None:
