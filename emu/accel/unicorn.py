@@ -927,6 +927,10 @@ class UnicornAccel(Accelerator):
         sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_TR)
         if (sel, base, limit) != (s.tr.selector, s.tr.base, s.tr.limit):
             s.tr = _seg_from_flags(sel, base, limit, flags)
+            if s.tr.type in (1, 9):
+                # LTR and task switches mark the TSS busy, in the GDT and in
+                # TR (SDM Vol. 3A 9.2.4); QEMU marks only the GDT entry
+                s.tr.type |= 2
         real = not s.cr0 & CR0_PE or s.fl & F.VM
         for n, rid in enumerate(SEGS):
             sel = uc.reg_read(rid) & 0xFFFF
