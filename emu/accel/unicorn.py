@@ -39,6 +39,34 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   of ``run()`` and after a port access that raised the line; while the line is
   up with IF clear, unicorn runs one instruction at a time so that an STI is
   noticed at once.
+* **Mode changes.**  Unicorn's QEMU runs every mode on any engine, but its
+  register API is that of the mode the engine was opened in (``UC_MODE_16``
+  for real and virtual-8086 mode, ``32`` for protected mode, ``64`` once
+  EFER.LMA is set: only the last reaches R8-R15, the upper halves, RIP and
+  the 64-bit bases; the 16-bit one starts ``emu_start`` at CS * 16 + IP).
+  The block decoder marks the blocks holding MOV to CR0, LMSW, IRET, a far
+  JMP/CALL or RSM (QEMU ends the block after each); entering the next block
+  kasou reads CR0, EFLAGS.VM and EFER.LMA from unicorn and, if the guest now
+  needs another kind of engine, stops before the block and carries the
+  whole CPU over to a new engine of that kind with ``context_save`` /
+  ``context_restore`` (QEMU's CPU state has the same layout whatever the
+  engine's mode; RAM is shared).  So a guest that goes real -> protected ->
+  long mode by itself runs on the 16-, 32- and 64-bit engines in turn.
+* **Long-mode state.**  The 64-bit API writes only the selector of CS, SS,
+  DS and ES (not the hidden part, not the CPL), so writing kasou's state
+  into a 64-bit engine goes through a second, 32-bit engine that never runs
+  (the segment loader): a copy of the running CPU, the system registers and
+  segment loads written there as on a 32-bit engine, the CPU copied back,
+  then the registers only the 64-bit API reaches.  STAR, LSTAR, CSTAR,
+  SFMASK and KERNEL_GS_BASE go both ways with EFER (unicorn's WRMSR/RDMSR
+  helpers), FS/GS base as registers; SWAPGS, SYSRET, IRETQ and 64-bit gates
+  run in unicorn.
+* **SYSCALL and SYSENTER** are hook points in unicorn (it calls
+  ``UC_HOOK_INSN`` and steps over the instruction).  The hook stops unicorn
+  after it; kasou runs the instruction at that address on its own semantics
+  (:mod:`emu.isa.x86.long_mode`, as the interpreter does: #UD with EFER.SCE
+  clear or outside 64-bit mode, and for SYSENTER, which kasou does not
+  model) and loads the result back.
 * **Single step** is ``count=1``; **breakpoints** are ``UC_HOOK_CODE`` hooks
   on those addresses only (the hook stops before the instruction runs).
 * **CPU model** ``UC_CPU_X86_HASWELL``: the newest model whose features
@@ -53,18 +81,30 @@ Deliberate deviations and known limits (unicorn cannot do better):
   API.  In real mode unicorn loads base = selector * 16 like the CPU does;
   in protected mode a selector write loads the descriptor from the GDT/LDT,
   and reading back re-reads the descriptor from guest memory (a stale cache,
-  kept by a real CPU after the GDT is changed, is not seen).
-* Unicorn's register API depends on the mode the engine was created in:
-  32-bit for real/protected mode, 64-bit for long mode.  kasou picks it from
-  the canonical state when the state is loaded and re-creates the engine
-  (RAM is shared, nothing is copied) when the mode family changes.  R8-R15
-  and the upper halves of registers are kept from the canonical state
-  outside long mode.
+  kept by a real CPU after the GDT is changed, is not seen).  So after
+  kasou's SYSCALL unicorn holds the GDT's descriptors for STAR's selectors,
+  not SYSCALL's fixed flat ones (the same for any sane GDT).  Two QEMU
+  habits are read the SDM's way: TR after LTR holds the busy type (QEMU
+  marks only the GDT entry busy), and an IRET or far RET to an outer level
+  nulls FS and GS even when their selector is already null (QEMU keeps them
+  to keep a 64-bit base; kasou notes such returns from the block decoder).
+* Unicorn's register API depends on the mode the engine was created in (see
+  Mode changes).  R8-R15 and the upper halves of registers are kept from the
+  canonical state outside long mode; the FPU and SSE registers, which kasou
+  does not model, live in unicorn only and survive an engine change but not
+  a re-created engine.
+* ``emu_start`` runs with exit addresses enabled and none set: given an
+  ``until`` address, unicorn drops the translated block at until - 1 on
+  every start, translating it through the guest's page tables, and the
+  failed walk left CR2 = until - 1.  For the same reason paging is turned
+  off in an engine before its RAM is unmapped (the walk would set accessed
+  bits in guest page tables).
 * Unicorn's QEMU never completes exception delivery, so its double-fault
   bookkeeping is never reset: a second contributory fault in one run is
   reported to the hook as #DF.  In real mode kasou reports that as
   INTERNAL_ERROR, naming the cause, rather than guess; in protected mode the
-  engine is re-created after every fault (RAM is shared), and the hook's
+  engine is re-created after every fault (RAM is shared; in long mode the
+  segment loader starts from a CPU that never faulted instead), and the hook's
   missing error code (and CR2) come from running the faulting instruction
   again on kasou's own semantics (:meth:`_refault`).  #UD (unicorn: ``UC_ERR_INSN_INVALID``) is
   delivered to the guest as #UD.
@@ -86,6 +126,7 @@ from ..exits import (BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit,
                      MmioExit, ShutdownExit)
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
+from ..isa.x86.long_mode import LONG_MSRS
 from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
 
 FOREVER = 1 << 62
@@ -107,6 +148,10 @@ REGS32 = (X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_EBX
 SEGS = (X.UC_X86_REG_ES, X.UC_X86_REG_CS, X.UC_X86_REG_SS, X.UC_X86_REG_DS,
         X.UC_X86_REG_FS, X.UC_X86_REG_GS)
 
+# marks of a translated block (see _decode_block)
+MAY_SWITCH = 1                  # may change the kind of engine needed (_changes_engine)
+FAR_RETURN = 2                  # ends in IRET or a far RET (see _null_outer_fs_gs)
+
 # unicorn stops in a hook are recorded as (kind, linear address):
 AFTER = "after"                 # stopped after the instruction at address
 BEFORE = "before"               # stopped before the instruction at address
@@ -127,6 +172,27 @@ def _prefixes(code: bytes) -> bytes:
     while n < len(code) and (code[n] in _PREFIXES or code[n] & 0xF0 == 0x40):
         n += 1
     return code[:n]
+
+
+def _changes_engine(code: bytes) -> bool:
+    """Can this instruction change what kind of engine the guest needs
+    (CR0.PE, EFLAGS.VM, EFER.LMA)?  MOV to CR0, LMSW, IRET (to virtual-8086
+    mode), far JMP/CALL (a task switch) and RSM can; QEMU ends the block
+    after each of them."""
+    op = code[len(_prefixes(code)):]
+    if not op:
+        return False
+    b = op[0]
+    if b in (0xCF, 0xEA, 0x9A):
+        return True
+    if b == 0xFF:
+        return len(op) > 1 and (op[1] >> 3) & 7 in (3, 5)
+    if b == 0x0F and len(op) > 1:
+        if op[1] == 0xAA:
+            return True
+        if op[1] in (0x22, 0x01) and len(op) > 2:
+            return (op[2] >> 3) & 7 == (0 if op[1] == 0x22 else 6)
+    return False
 
 
 def _is_rep_string(code: bytes) -> bool:
@@ -173,12 +239,18 @@ class UnicornAccel(Accelerator):
         self._bp_hooks = {}          # linear address -> hook handle
         self._resume_bp = None
         self._skip_bp = None
-        self._block_cache = {}       # (addr, size) -> linear addresses of its instructions
+        self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks)
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self._mmio_high = set()
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
+        self._loader = None          # a 32-bit engine that never runs: loads segments (see _put_state)
+        self._loader_fresh = None    # its context before any use: a CPU that never faulted
+        self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
+        self._ret_cpl = None         # CPL when a FAR_RETURN block was entered
+        self._outward = False        # a return to an outer level since the last sync
+        self._decoders = {}          # kasou decoders for instructions unicorn leaves to kasou
         self._reset_run()
 
     # -- engine construction -------------------------------------------------------------
@@ -216,6 +288,10 @@ class UnicornAccel(Accelerator):
             uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_out, None, 1, 0, X.UC_X86_INS_OUT)
+        # SYSCALL and SYSENTER only call these hooks in unicorn (then step over
+        # the instruction): kasou runs them itself (_run_kasou)
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSCALL)
+        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
         uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED, self._hook_unmapped)
@@ -228,7 +304,30 @@ class UnicornAccel(Accelerator):
         self._md = capstone.Cs(capstone.CS_ARCH_X86, md_mode)
         self._block_cache = {}
         self._rep_blocks = {}
+        self._watch_engine = False
+        self._ret_cpl = None
         self._fresh_ctx = uc.context_save()     # a CPU that never faulted (see run)
+        self._sync_breakpoints()
+
+    def _switch_engine(self, mode: int) -> None:
+        """The guest changed mode inside unicorn (MOV CR0, IRET ...): carry the
+        whole CPU over to an engine of the new kind, exactly (QEMU's CPU state
+        is the same structure whatever the engine's register API)."""
+        ctx = self.uc.context_save()
+        self._create(mode)
+        self.uc.context_restore(ctx)
+
+    def _segment_loader(self):
+        """A 32-bit engine over the same RAM, never run: in long mode kasou
+        writes segment registers through it (see _put_state)."""
+        if self._loader is None:
+            ram = self.machine.ram
+            aux = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_32)
+            aux.ctl_set_cpu_model(CPU_MODEL)
+            aux.mem_map_ptr(ram.base, ram.size, uc_mod.UC_PROT_ALL, ram.host_address())
+            self._loader = aux
+            self._loader_fresh = aux.context_save()
+        return self._loader
 
     def _close_uc(self) -> None:
         uc, self.uc = self.uc, None
@@ -247,6 +346,9 @@ class UnicornAccel(Accelerator):
 
     def close(self) -> None:
         self._close_uc()
+        aux, self._loader = self._loader, None
+        if aux is not None:
+            self._unmap_ram(aux)
 
     # -- the Accelerator contract ------------------------------------------------------------
     def state_changed(self) -> None:
@@ -308,9 +410,10 @@ class UnicornAccel(Accelerator):
                     # against 4.4 ms for a new Uc; the conformance runner
                     # takes a #DE in every other DIV vector)
                     self.uc.context_restore(self._fresh_ctx)
-                else:
+                elif self.uc_mode != uc_mod.UC_MODE_64:
                     self._create(self.uc_mode)
-                self._put_state()
+                # (long mode: _put_state starts from a CPU that never faulted)
+                self._put_state(fresh=True)
             # external interrupts: taken between instructions, as the interpreter
             # does, except in the shadow of STI / MOV SS / POP SS (the one
             # instruction after them), which unicorn's QEMU tracks but does not
@@ -362,6 +465,8 @@ class UnicornAccel(Accelerator):
         self._recreate = False       # the same, from machine.cpu (a mode change in a hook)
         self._io_fault = None        # (pc, eip, eax) of an IN/OUT the I/O bitmap denies
         self._rep_done = None        # (addr, size): stopped on a finished REP's extra entry
+        self._engine_stop = False    # stopped before a block that needs another kind of engine
+        self._sys_at = None          # linear address of a SYSCALL/SYSENTER left to kasou
 
     def _run_chunk(self, count: int, resume_bp):
         """Run at most ``count`` instructions; returns (exit or None, retired)."""
@@ -371,16 +476,21 @@ class UnicornAccel(Accelerator):
         err = None
         self._uc_ahead = True
         try:
-            uc.emu_start(self._pc(), UNTIL, 0, count)
+            uc.emu_start(self._start_ip(), UNTIL, 0, count)
         except uc_mod.UcError as e:
             err = e
         n = self._counted + self._partial(err)
+        if self._ret_cpl is not None:
+            self._check_return()
+        switched = self._check_engine()
+        uc = self.uc
         if self._rep_done is not None and err is None and self._pc() == self._rep_done[0]:
             self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
         ex = self._stop_exit
         if self._io_fault is not None and err is None:
             pc, eip, eax = self._io_fault
-            uc.reg_write(X.UC_X86_REG_EIP, eip)     # the IN/OUT did not retire
+            wide = self.uc_mode == uc_mod.UC_MODE_64
+            uc.reg_write(X.UC_X86_REG_RIP if wide else X.UC_X86_REG_EIP, eip)   # the IN/OUT did not retire
             uc.reg_write(X.UC_X86_REG_EAX, eax)
             ex = self._deliver(13, pc, True)
             return ex, n + 1 if ex is None else n       # a fault counts, as on the interpreter
@@ -388,7 +498,9 @@ class UnicornAccel(Accelerator):
             return self._error_exit(err, n)
         if ex is not None:
             return ex, n
-        if self._irq_stop or self._fresh_uc or self._recreate:
+        if self._sys_at is not None:
+            return self._run_kasou(self._sys_at), n
+        if self._irq_stop or self._fresh_uc or self._recreate or switched:
             return None, n
         if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
             self.machine.cpu.halted = True
@@ -403,6 +515,54 @@ class UnicornAccel(Accelerator):
         # unicorn's count ran out (it also counts the extra entry of a finished
         # REP, so n may be short of count: run() asks for the rest)
         return None, n
+
+    def _start_ip(self) -> int:
+        """What emu_start takes as the start: unicorn writes it to EIP (RIP)
+        as it is on a 32-bit (64-bit) engine, and subtracts CS * 16 first on a
+        16-bit one."""
+        uc = self.uc
+        if self.uc_mode == uc_mod.UC_MODE_64:
+            return uc.reg_read(X.UC_X86_REG_RIP)
+        eip = uc.reg_read(X.UC_X86_REG_EIP)
+        if self.uc_mode == uc_mod.UC_MODE_16:
+            return (uc.reg_read(X.UC_X86_REG_CS) << 4) + (eip & 0xFFFF)
+        return eip
+
+    def _engine_mode(self) -> int:
+        """The kind of engine unicorn's own CPU state calls for (_mode_for)."""
+        uc = self.uc
+        if uc.reg_read(X.UC_X86_REG_MSR, MSR_EFER) & EFER_LMA:
+            return uc_mod.UC_MODE_64
+        if uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE and not uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
+            return uc_mod.UC_MODE_32
+        return uc_mod.UC_MODE_16
+
+    def _uc_cpl(self) -> int:
+        uc = self.uc
+        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
+            return 0
+        if uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
+            return 3
+        return uc.reg_read(X.UC_X86_REG_CS) & 3
+
+    def _check_return(self) -> None:
+        """After a block ending in IRET or a far RET: did it return to an
+        outer level?  (See _get_state.)"""
+        if self._uc_cpl() > self._ret_cpl:
+            self._outward = True
+        self._ret_cpl = None
+
+    def _check_engine(self) -> bool:
+        """After a block that may have changed the mode (or a stop before the
+        next one): move to an engine of the right kind.  True if it moved."""
+        if not (self._watch_engine or self._engine_stop):
+            return False
+        self._watch_engine = self._engine_stop = False
+        mode = self._engine_mode()
+        if mode == self.uc_mode:
+            return False
+        self._switch_engine(mode)
+        return True
 
     def _opened_shadow(self) -> bool:
         """Was the last instruction unicorn retired STI, MOV SS or POP SS?"""
@@ -480,19 +640,37 @@ class UnicornAccel(Accelerator):
         self._counted += len(prev)
         self.blocks += 1
         self._rep_done = None
+        if self._ret_cpl is not None:
+            self._check_return()
+        if self._watch_engine:
+            # the last block could have switched mode (real -> protected ->
+            # long): stop before this one if it needs another kind of engine
+            self._watch_engine = False
+            if self._engine_mode() != self.uc_mode:
+                self._tb = ()
+                self._engine_stop = True
+                self._stop = (BEFORE, addr)
+                uc.emu_stop()
+                return
         rep = self._rep_blocks.get(addr)
         if rep is not None and prev and prev[-1] == addr and rep[0] == size:
             # QEMU runs REP string instructions one iteration per block entry and
             # re-enters once more to find (E)CX zero; that entry is not an
             # iteration (the interpreter moves IP on after the last one)
-            if not uc.reg_read(X.UC_X86_REG_ECX) & rep[1]:
+            count = uc.reg_read(X.UC_X86_REG_RCX if rep[1] >> 32 else X.UC_X86_REG_ECX)
+            if not count & rep[1]:
                 self._tb = ()
                 self._rep_done = (addr, size)
                 return
-        tb = self._block_cache.get((addr, size))
-        if tb is None:
-            tb = self._decode_block(addr, size)
-        self._tb = tb
+        entry = self._block_cache.get((addr, size))
+        if entry is None:
+            entry = self._decode_block(addr, size)
+        self._tb, marks = entry
+        if marks:
+            if marks & MAY_SWITCH:
+                self._watch_engine = True
+            if marks & FAR_RETURN:
+                self._ret_cpl = self._uc_cpl()
 
     def _decode_block(self, addr: int, size: int) -> tuple:
         # QEMU's block size stops short of an instruction it translated into a
@@ -510,30 +688,47 @@ class UnicornAccel(Accelerator):
                 break
             insns.append(i)
         tb = tuple(addr + i.address - ip for i in insns)
+        marks = 0
         if not tb or tb[-1] >= addr + size:
             tb = (addr,)
-        elif len(insns) == 1 and _is_rep_string(code):
-            asize = 4 if (md.mode != capstone.CS_MODE_16) != (0x67 in _prefixes(code)) else 2
-            self._rep_blocks[addr] = (size, (1 << (8 * asize)) - 1)
-        self._block_cache[(addr, size)] = tb
-        return tb
+            marks = MAY_SWITCH                  # not decoded: watch it anyway
+        else:
+            if len(insns) == 1 and _is_rep_string(code):
+                pre = _prefixes(code)
+                if md.mode == capstone.CS_MODE_64:
+                    asize = 4 if 0x67 in pre else 8
+                else:
+                    asize = 4 if (md.mode != capstone.CS_MODE_16) != (0x67 in pre) else 2
+                self._rep_blocks[addr] = (size, (1 << (8 * asize)) - 1)
+            if any(_changes_engine(bytes(i.bytes)) for i in insns):
+                marks |= MAY_SWITCH
+            last = bytes(insns[-1].bytes)
+            if last[len(_prefixes(last)):][:1] in (b"\xca", b"\xcb", b"\xcf"):
+                marks |= FAR_RETURN
+        entry = self._block_cache[(addr, size)] = (tb, marks)
+        return entry
 
     def _md_for_cs(self):
-        if self.uc_mode == uc_mod.UC_MODE_64:
-            return self._md
-        cs32 = self._cs_db()
-        if cs32 != self._cs_mode:
-            self._cs_mode = cs32
-            self._md = capstone.Cs(capstone.CS_ARCH_X86,
-                                   capstone.CS_MODE_32 if cs32 else capstone.CS_MODE_16)
+        bits = self._cs_bits()
+        if bits != self._cs_mode:
+            self._cs_mode = bits
+            self._md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32,
+                                                          64: capstone.CS_MODE_64}[bits])
         return self._md
 
-    def _cs_db(self) -> bool:
-        if not self.uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
-            return False
-        sel = self.uc.reg_read(X.UC_X86_REG_CS)
-        seg = self._descriptor(sel)
-        return bool(seg is not None and seg.db)
+    def _cs_bits(self) -> int:
+        """16, 32 or 64: the code size of unicorn's current CS."""
+        uc = self.uc
+        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
+            return 16
+        sel = uc.reg_read(X.UC_X86_REG_CS)
+        cs = self.machine.cpu.segs[CS]
+        seg = cs if cs.selector == sel else self._descriptor(sel)
+        if seg is None:
+            return 16
+        if seg.l and self.uc_mode == uc_mod.UC_MODE_64:
+            return 64
+        return 32 if seg.db else 16
 
     def _hook_in(self, uc, port, size, _ud):
         if self._io_denied(port, size):
@@ -748,11 +943,8 @@ class UnicornAccel(Accelerator):
         exc = GuestException(vector, None, "raised by unicorn")
         if not s.cr0 & CR0_PE:
             return exc, None                # real mode: no error codes
-        from ..isa.x86.decode import Decoder
-        from ..isa.x86.semantics import REGISTRY
         cs = s.segs[CS]
-        dec = Decoder(self.machine.model.name, 4 if cs.db else 2,
-                      bool(s.efer & EFER_LMA and cs.l), REGISTRY)
+        dec = self._decoder(s)
         saved = s.copy()
         ops.update_paging()
         ops.flush_tlb()
@@ -775,6 +967,64 @@ class UnicornAccel(Accelerator):
         del ops.pending_exits[:]
         ops.io_pos = 0
         return exc, None                    # None: the return EIP is the faulting one
+
+    def _decoder(self, s):
+        """kasou's decoder for the code segment of ``s``."""
+        cs = s.segs[CS]
+        key = (4 if cs.db else 2, bool(s.efer & EFER_LMA and cs.l))
+        dec = self._decoders.get(key)
+        if dec is None:
+            from ..isa.x86.decode import Decoder
+            from ..isa.x86.semantics import REGISTRY
+            dec = self._decoders[key] = Decoder(self.machine.model.name, key[0], key[1], REGISTRY)
+        return dec
+
+    def _hook_sys(self, uc, _ud):
+        """SYSCALL or SYSENTER: unicorn calls this hook instead of running the
+        instruction, then steps over it.  Stop after it; kasou runs it."""
+        pc = self._pc()                     # unicorn points at the instruction here
+        self._sys_at = pc
+        self._stop = (AFTER, pc)
+        uc.emu_stop()
+
+    def _run_kasou(self, pc: int):
+        """Run the instruction at linear ``pc`` (one unicorn only stepped
+        over) on kasou's own semantics, as the interpreter runs it -- a fault
+        it raises is delivered -- and load the result into unicorn.  None, or
+        the exit that ends the run."""
+        from ..isa.x86.interrupts import TripleFault, deliver_exception
+        from .interp import missing_semantics
+        s = self.machine.cpu
+        self._get_state()
+        ops = self._concrete_ops()
+        cs = s.segs[CS]
+        ip = (pc - cs.base) & (0xFFFFFFFFFFFFFFFF if s.efer & EFER_LMA and cs.l else 0xFFFFFFFF)
+        s.rip = ip
+        ops.update_paging()
+        ops.flush_tlb()
+        try:
+            try:
+                insn = self._decoder(s).decode(lambda k: ops.read_lin(cs.base + ip + k, 1, fetch=True), ip)
+            except GuestException as e:
+                deliver_exception(ops, e, None)
+            else:
+                ops.insn = insn
+                s.rip = insn.next_ip
+                try:
+                    (insn.handler or missing_semantics)(ops, insn)
+                except GuestException as e:
+                    del ops.pending_exits[:]
+                    s.rip = ip
+                    deliver_exception(ops, e, insn)
+        except TripleFault as tf:
+            return ShutdownExit(tf.describe())
+        except IoPending as e:
+            return InternalErrorExit("EMULATION", f"unexpected port access in kasou's run of the "
+                                     f"instruction at 0x{pc:x}: {e}", pc=pc)
+        del ops.pending_exits[:]
+        ops.io_pos = 0
+        self._put_state()
+        return None
 
     def _deliver_fault(self, vector: int, pc: int):
         return self._deliver(vector, pc, True)
@@ -806,9 +1056,9 @@ class UnicornAccel(Accelerator):
         uc = self.uc
         if self.uc_mode == uc_mod.UC_MODE_64:
             rip = uc.reg_read(X.UC_X86_REG_RIP)
-            if self.machine.cpu.segs[CS].l:
+            if self.machine.cpu.segs[CS].l or rip >> 32:
                 return rip
-            return rip & 0xFFFFFFFF
+            return (self._cs_base() + rip) & 0xFFFFFFFF       # compatibility mode
         eip = uc.reg_read(X.UC_X86_REG_EIP)
         return (self._cs_base() + eip) & 0xFFFFFFFF
 
@@ -843,45 +1093,79 @@ class UnicornAccel(Accelerator):
         return descriptor_to_segment(sel, int.from_bytes(raw[:4], "little"),
                                      int.from_bytes(raw[4:], "little"))
 
-    def _put_state(self) -> None:
-        """machine.cpu -> unicorn (QEMU: kvm_arch_put_registers)."""
+    def _put_state(self, fresh: bool = False) -> None:
+        """machine.cpu -> unicorn (QEMU: kvm_arch_put_registers).
+
+        On a 64-bit engine unicorn's register API writes only the selector of
+        CS, SS, DS and ES -- neither the hidden part (L, D, DPL) nor the CPL --
+        while its 32-bit API loads the descriptor as a MOV does.  So in long
+        mode the system state is written to the segment loader (a 32-bit
+        engine holding a copy of the running CPU, or with ``fresh`` a CPU that
+        never faulted), the whole CPU is copied back, and what only the 64-bit
+        API reaches (R8-R15, upper halves, RIP, FS/GS base, 64-bit table
+        bases) is written last."""
         s = self.machine.cpu
         mode = self._mode_for(s)
         if self.uc is None or mode != self.uc_mode:
             self._create(mode)
         uc = self.uc
-        long_mode = mode == uc_mod.UC_MODE_64
+        if mode == uc_mod.UC_MODE_64:
+            aux = self._segment_loader()
+            aux.context_restore(self._loader_fresh if fresh else uc.context_save())
+            aux.reg_write(X.UC_X86_REG_CR0, CR0_PE)     # leave long mode: _put_system enters it again
+            self._put_system(aux, s)
+            uc.context_restore(aux.context_save())
+            uc.reg_write(X.UC_X86_REG_CR3, s.cr3)       # flushes the TLB (a context copy does not)
+            uc.reg_write(X.UC_X86_REG_CR2, s.cr2)       # (64 bits wide here)
+            self._put_tables(uc, s)
+            for rid, v in zip(REGS64, s.regs):
+                uc.reg_write(rid, v)
+            uc.reg_write(X.UC_X86_REG_FS_BASE, s.segs[4].base)
+            uc.reg_write(X.UC_X86_REG_GS_BASE, s.segs[5].base)
+            uc.reg_write(X.UC_X86_REG_RIP, s.rip)
+        else:
+            self._put_system(uc, s)
+            for rid, v in zip(REGS32, s.regs):
+                uc.reg_write(rid, v & 0xFFFFFFFF)
+            uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
+        self._load_pending = False
+
+    def _put_system(self, uc, s) -> None:
+        """Control registers, MSRs, tables, flags and segment registers of
+        ``s`` through the 16/32-bit register API of ``uc``."""
         # control registers and tables first: segment loads depend on them
         uc.reg_write(X.UC_X86_REG_MSR, (MSR_EFER, s.efer))
         uc.reg_write(X.UC_X86_REG_CR4, s.cr4)
         uc.reg_write(X.UC_X86_REG_CR3, s.cr3)
         uc.reg_write(X.UC_X86_REG_CR0, s.cr0)
         uc.reg_write(X.UC_X86_REG_CR2, s.cr2)
+        for idx in LONG_MSRS:
+            uc.reg_write(X.UC_X86_REG_MSR, (idx, s.msrs.get(idx, 0)))
+        self._put_tables(uc, s)
+        uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
+        if s.cr0 & CR0_PE and not s.fl & F.VM:
+            # data segments at CPL 0 (SYSRET, say, leaves DS as the kernel
+            # had it), then CS and SS at the CPL of s
+            self._set_uc_cpl(uc, s, 0)
+            for n in (0, 3, 4, 5):
+                uc.reg_write(SEGS[n], s.segs[n].selector)
+            self._set_uc_cpl(uc, s, s.segs[CS].selector & 3)
+            uc.reg_write(SEGS[CS], s.segs[CS].selector)
+            uc.reg_write(SEGS[2], s.segs[2].selector)
+        else:
+            for rid, seg in zip(SEGS, s.segs):
+                uc.reg_write(rid, seg.selector)
+
+    @staticmethod
+    def _put_tables(uc, s) -> None:
         uc.reg_write(X.UC_X86_REG_GDTR, (0, s.gdt_base, s.gdt_limit, 0))
         uc.reg_write(X.UC_X86_REG_IDTR, (0, s.idt_base, s.idt_limit, 0))
         uc.reg_write(X.UC_X86_REG_LDTR, (s.ldt.selector, s.ldt.base, s.ldt.limit, _seg_flags(s.ldt)))
         uc.reg_write(X.UC_X86_REG_TR, (s.tr.selector, s.tr.base, s.tr.limit, _seg_flags(s.tr)))
-        if long_mode:
-            for rid, v in zip(REGS64, s.regs):
-                uc.reg_write(rid, v)
-        else:
-            for rid, v in zip(REGS32, s.regs):
-                uc.reg_write(rid, v & 0xFFFFFFFF)
-        uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
-        if s.cr0 & CR0_PE and not s.fl & F.VM:
-            self._set_uc_cpl(s)
-        for rid, seg in zip(SEGS, s.segs):
-            uc.reg_write(rid, seg.selector)
-        if long_mode:
-            uc.reg_write(X.UC_X86_REG_FS_BASE, s.segs[4].base)
-            uc.reg_write(X.UC_X86_REG_GS_BASE, s.segs[5].base)
-            uc.reg_write(X.UC_X86_REG_RIP, s.rip)
-        else:
-            uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
-        self._load_pending = False
 
-    def _set_uc_cpl(self, s) -> None:
-        """Give unicorn the CPL of ``s`` before its segment registers are written.
+    @staticmethod
+    def _set_uc_cpl(uc, s, cpl: int) -> None:
+        """Give unicorn ``cpl`` before segment registers of ``s`` are written.
 
         Unicorn checks a selector written in protected mode as a MOV to the
         segment register at its current CPL (QEMU keeps CPL = SS.DPL), so an
@@ -890,8 +1174,6 @@ class UnicornAccel(Accelerator):
         virtual-8086 mode: an SS write with CR0.PE clear (CPL 0) or with
         EFLAGS.VM set (CPL 3), undone at once, sets the CPL to use.
         """
-        uc = self.uc
-        cpl = s.segs[CS].selector & 3
         if cpl == 0:
             uc.reg_write(X.UC_X86_REG_CR0, s.cr0 & ~CR0_PE)
             uc.reg_write(X.UC_X86_REG_SS, 0)
@@ -900,6 +1182,22 @@ class UnicornAccel(Accelerator):
             uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags | F.VM)
             uc.reg_write(X.UC_X86_REG_SS, 0)
             uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
+
+    @staticmethod
+    def _null_outer_fs_gs(s) -> None:
+        """IRET and far RET to an outer level make ES, DS, FS and GS null when
+        they hold a data (or non-conforming code) segment more privileged
+        than the new CPL (SDM Vol. 2A "IRET").  QEMU does so but leaves FS and
+        GS alone when their selector is already null (to keep a 64-bit base),
+        so a null selector left from real mode keeps its usable cache there;
+        kasou follows the SDM, and unicorn's state is read that way."""
+        cpl = s.cpl
+        for n in (4, 5):
+            seg = s.segs[n]
+            if seg.selector & 0xFFFC or seg.unusable or not seg.s:
+                continue
+            if (not seg.type & 8 or not seg.type & 4) and seg.dpl < cpl:
+                s.segs[n] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
 
     def _get_state(self) -> None:
         """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
@@ -919,6 +1217,10 @@ class UnicornAccel(Accelerator):
         s.cr3 = uc.reg_read(X.UC_X86_REG_CR3)
         s.cr4 = uc.reg_read(X.UC_X86_REG_CR4)
         s.efer = uc.reg_read(X.UC_X86_REG_MSR, MSR_EFER)
+        for idx in LONG_MSRS:              # STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE
+            v = uc.reg_read(X.UC_X86_REG_MSR, idx)
+            if v or idx in s.msrs:
+                s.msrs[idx] = v
         _, s.gdt_base, s.gdt_limit, _ = uc.reg_read(X.UC_X86_REG_GDTR)
         _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
         sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_LDTR)
@@ -946,6 +1248,10 @@ class UnicornAccel(Accelerator):
                 d = self._descriptor(sel)
                 s.segs[n] = d if d is not None else Segment(selector=sel, base=0, limit=0,
                                                             present=0, unusable=1)
+        if self._outward:
+            self._outward = False
+            if not real:
+                self._null_outer_fs_gs(s)
         if long_mode:
             s.segs[4].base = uc.reg_read(X.UC_X86_REG_FS_BASE)
             s.segs[5].base = uc.reg_read(X.UC_X86_REG_GS_BASE)
