@@ -1023,7 +1023,12 @@ class UnicornAccel(Accelerator):
                                      f"instruction at 0x{pc:x}: {e}", pc=pc)
         del ops.pending_exits[:]
         ops.io_pos = 0
-        self._put_state()
+        try:
+            self._put_state()
+        except uc_mod.UcError as e:
+            # unicorn loads segment registers from the GDT/LDT (see above)
+            return InternalErrorExit("EMULATION", f"unicorn refused the state after the instruction "
+                                     f"at 0x{pc:x} (segments as the GDT has them): {e}", pc=pc)
         return None
 
     def _deliver_fault(self, vector: int, pc: int):

@@ -218,3 +218,17 @@ def test_guest_ram_untouched_by_engine_changes():
         m.close()
     diff = [i for i, (a, b) in enumerate(zip(rams["interp"], rams["unicorn"])) if a != b]
     assert diff == []
+
+
+def test_a_state_unicorn_cannot_load_ends_the_run_with_an_exit():
+    """SYSCALL loads fixed descriptors, whatever the GDT holds; unicorn can
+    only load segments from the GDT.  A STAR selector beyond the GDT runs on
+    the interpreter; on unicorn the run ends in INTERNAL_ERROR, one line
+    naming the instruction, not an exception."""
+    m = long_mode_machine("unicorn", EFER_SCE | EFER_LME | EFER_LMA)
+    m.cpu.msrs[MSR_STAR] = 0x0028_0060_0000_0000      # SYSCALL CS 0x60: beyond the GDT
+    m.accel.state_changed()
+    r = m.run(icount_limit=1000)
+    assert r.reason == "internal-error"
+    assert f"0x{USER + 25:x}" in r.message and "\n" not in r.message
+    m.close()
