@@ -36,9 +36,10 @@ from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
 from ..ir.builder import PURE_CALLS, X86IRBuilder
-from ..ir.codegen import GOTO, HELPER, INDIRECT, PACKERS, generate, generate_region
+from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, HELPER, INDIRECT, PACKERS, TbExit, generate,
+                          generate_region, plan_region)
 from ..ir.ir import IRBlock
-from ..ir.optimize import optimize
+from ..ir.optimize import dce, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
 from ..isa.x86.state import DS, ES, SS
@@ -48,6 +49,20 @@ HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Tr
 MAX_REGION_BLOCKS = 24
 STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
+
+
+def _helper_only(block) -> bool:
+    """The block is just its first instruction, called as a helper."""
+    return len(block.ops) == 2 and block.ops[1].name == "call_helper"
+
+
+def _helper_first(left):
+    """The function of every block that is one helper call: retire nothing and
+    leave by exit 0, the helper (the dispatcher runs the instruction)."""
+    return 0
+
+
+HELPER_FIRST_EXITS = (TbExit(HELPER, None, None, 0),)
 
 
 class TranslationBlock:
@@ -209,7 +224,7 @@ class Translator(Accelerator):
             return ()
         return m.log_flags
 
-    def _build(self, ip: int, cap: int):
+    def _build(self, ip: int, cap: int, region: bool = False):
         """Decode the block at CS:ip and build its optimised IR.  Returns
         (block, pages, fallbacks, op_text) or None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
@@ -259,7 +274,11 @@ class Translator(Accelerator):
         op_text = block.dump() if flags else None
         block.loop = (cap > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
-        optimize(block)
+        if region:                  # flag liveness waits for the region's shape
+            propagate(block)
+            dce(block)
+        else:
+            optimize(block)
         block.page = page
         return block, pages, fallbacks, op_text
 
@@ -300,13 +319,17 @@ class Translator(Accelerator):
         block, pages, fallbacks, op_text = built
         if texts is not None and op_text is None:
             op_text = ""
-        name = f"tb_{block.pc:x}"
-        src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name)
-        ns = dict(self.ns_base)
-        exec(compile(src, f"<tb 0x{block.pc:x}>", "exec"), ns)
         tb = TranslationBlock(block.pc, ip, key)
-        tb.fn = ns[name]
-        tb.exits = exits
+        if texts is None and _helper_only(block):
+            src = None
+            tb.fn, tb.exits = _helper_first, HELPER_FIRST_EXITS
+        else:
+            name = f"tb_{block.pc:x}"
+            src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name)
+            ns = dict(self.ns_base)
+            exec(compile(src, f"<tb 0x{block.pc:x}>", "exec"), ns)
+            tb.fn = ns[name]
+            tb.exits = exits
         tb.jmp = [None, None]
         tb.icount = len(block.insns)
         tb.insns = block.insns
@@ -322,14 +345,24 @@ class Translator(Accelerator):
         """Translate the hot block at CS:ip together with the blocks it jumps
         to directly in the same page that have already run (``self.heat``),
         transitively, into one region function (:class:`RegionCodegen`).
-        Every block of the region becomes an entry (a TB sharing the region's
-        function, exits and chaining slots) unless it already has a TB."""
+        Each dispatch point of the region (:func:`plan_region`) becomes an
+        entry: a TB sharing the region's function, exits and chaining slots,
+        whose ``icount`` is the budget its section needs."""
         t0 = time.perf_counter()
         cap = key[-1]
-        built = self._build(ip, cap)
+        built = self._build(ip, cap, region=True)
         if built is None:
             return None
         first = built[0]
+        if _helper_only(first):
+            # nothing to translate: the block is one helper (a REP string
+            # instruction, I/O, ...); its TB hands it straight to the slow path
+            tb = TranslationBlock(first.pc, ip, key)
+            tb.fn, tb.exits, tb.jmp, tb.icount, tb.insns, tb.loop = \
+                _helper_first, HELPER_FIRST_EXITS, [None], 1, first.insns, False
+            self._install(tb, key, built[1], first.page)
+            self.counters["blocks_translated"] += 1
+            return tb
         blocks, todo, seen = [built], [first], {ip}
         ckey = key[:1] + key[2:]
         heat = self.heat
@@ -340,37 +373,45 @@ class Translator(Accelerator):
                 if o.name not in ("brcond", "goto_tb"):
                     continue
                 t = o.aux[1]
+                tkey = (ckey[0], t) + ckey[1:]
+                # a block that already has translated code (an inner loop's
+                # region) is left out: the region exits to it, chained
                 if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or \
-                        (ckey[0], t) + ckey[1:] not in heat:
+                        tkey not in heat or tkey in self.tb_cache:
                     continue
                 seen.add(t)
-                nb = self._build(t, cap)
+                nb = self._build(t, cap, region=True)
                 if nb is not None and len(blocks) < self.max_region_blocks:
                     blocks.append(nb)
                     todo.append(nb[0])
-        irs = [b[0] for b in blocks]
+        irs = {b[0].ip: b[0] for b in blocks}
+        dispatch = plan_region(irs, ip)
+        live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
-        src, exits = generate_region(irs, self.core.ops.amask, self.machine.ram.size, name)
+        src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
+                                                       self.machine.ram.size, name)
         ns = dict(self.ns_base)
+        ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
         fn = ns[name]
         pages = set().union(*(b[1] for b in blocks))
-        insns = [i for b in irs for i in b.insns]
+        insns = [i for blk in irs.values() for i in blk.insns]
         jmp = [None] * len(exits)
         entry_tb = None
-        for blk in irs:
-            k = (ckey[0], blk.ip) + ckey[1:]
-            if blk is not first and k in self.tb_cache:
+        for d in dispatch:
+            blk = irs[d]
+            k = (ckey[0], d) + ckey[1:]
+            if d != ip and k in self.tb_cache:
                 continue
-            tb = TranslationBlock(blk.pc, blk.ip, k)
-            tb.fn = fn if blk is first else functools.partial(fn, pc=blk.ip)
+            tb = TranslationBlock(blk.pc, d, k)
+            tb.fn = fn if d == ip else functools.partial(fn, pc=d)
             tb.exits = exits
             tb.jmp = jmp
-            tb.icount = len(blk.insns)
+            tb.icount = max_path[d]
             tb.insns = insns
             tb.loop = True
             self._install(tb, k, pages, first.page)
-            if blk is first:
+            if d == ip:
                 entry_tb = tb
         self.counters["blocks_translated"] += len(irs)
         self.counters["regions_translated"] += 1
@@ -380,7 +421,8 @@ class Translator(Accelerator):
                 self._log_block(blk, fallbacks, op_text, None, None)
             log = self.machine.log
             if log is not None and "out_asm" in self._log_flags():
-                log.write(f"OUT: [region of {len(irs)} blocks, size={len(src)}]\n{src}\n")
+                log.write(f"OUT: [region of {len(irs)} blocks, {len(dispatch)} sections, "
+                          f"size={len(src)}]\n{src}\n")
         return entry_tb
 
     # -- REP MOVS/STOS/LODS in one go ---------------------------------------------------------
@@ -534,8 +576,8 @@ class Translator(Accelerator):
                     log.write(f"Trace: [{tb.pc:08x}] {tb!r}\n")
                 code = tb.fn(left)
                 executed += 1
-                n += code >> 10
-                x = tb.exits[code & 1023]
+                n += code >> EXIT_SHIFT
+                x = tb.exits[code & EXIT_MASK]
                 kind = x.kind
                 if kind is GOTO:
                     if step:

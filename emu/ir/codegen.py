@@ -1,7 +1,7 @@
 """IR -> Python source -> ``compile()`` -> a block function (the "host code").
 
 The generated function ``tb(left)`` runs one translation block and returns
-``(retired << 10) | exit_index``: how many guest instructions it retired and
+``(retired << EXIT_SHIFT) | exit_index``: how many guest instructions it retired and
 which of the block's exits it left by (``TbExit`` records: direct successor
 slot, indirect, helper call, or bail to the interpreter).
 
@@ -32,14 +32,19 @@ ConcreteOps' own slow paths exactly).
 
 from __future__ import annotations
 
+import re
 import struct
 
+from ..isa.x86 import flags as F
 from ..memory import GRANULE_SHIFT
+from .builder import PURE_CALLS
 
 from .ir import IRBlock, Temp
 from .opcodes import CC_STATE_NAMES, OPCODES
 
 GOTO, INDIRECT, HELPER, BAIL = "goto", "indirect", "helper", "bail"
+EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
+EXIT_MASK = (1 << EXIT_SHIFT) - 1
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
 PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
@@ -60,6 +65,13 @@ class TbExit:
 
     def __repr__(self):
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
+
+
+# flags.carry for a cc_op known when the code is generated (a record made
+# earlier on the same path through a region)
+_CARRY = {F.CC_ADD: "int({res} < {a})", F.CC_SUB: "int({a} < {b})", F.CC_LOGIC: "0",
+          F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"}
+_CALL = re.compile(r"\b(?:" + "|".join(PURE_CALLS) + r")\(")
 
 
 def _atomic(s: str) -> bool:
@@ -131,7 +143,8 @@ class PyCodegen:
         return f"{prefix}{self.nlocal}"
 
     def val(self, v, main=True):
-        """Source text of a value; consumes one (main) use of a deferred temp."""
+        """Source text of a value; consumes one use (main, or cold: a flag record
+        or an exit) of a deferred temp."""
         if not isinstance(v, Temp):
             if isinstance(v, bool):
                 return "True" if v else "False"
@@ -140,8 +153,7 @@ class PyCodegen:
         if nm is not None:
             return nm
         e = self.deferred[v.id]
-        if main:
-            e[2] -= 1
+        e[2 if main else 3] -= 1
         return e[0]
 
     def reads_of(self, v):
@@ -152,7 +164,7 @@ class PyCodegen:
     def write_local(self, loc: str, live=None):
         """About to assign local ``loc``: materialise what still reads its old value."""
         for tid, e in list(self.deferred.items()):
-            if loc in e[1] and (e[2] > 0 or self.cold_uses.get(tid)):
+            if loc in e[1] and (e[2] > 0 or e[3] > 0):
                 nm = f"t{tid}"
                 self.emit(f"{nm} = {e[0]}")
                 del self.deferred[tid]
@@ -200,8 +212,8 @@ class PyCodegen:
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
         if self.loop:
-            return f"((L0 - left + {k}) << 10) | {len(self.exits)}"
-        return str((k << 10) | len(self.exits))
+            return f"((L0 - left + {k}) << {EXIT_SHIFT}) | {len(self.exits)}"
+        return str((k << EXIT_SHIFT) | len(self.exits))
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
         regs = self.regs_written if self.loop else self.written_so_far
@@ -245,14 +257,14 @@ class PyCodegen:
         self.analyse()
         b = self.b
         self.know = {f: ("state",) for f in CC_STATE_NAMES}
-        self.deferred = {}      # temp id -> [expr, reads, remaining main uses]
+        self.deferred = {}      # temp id -> [expr, reads, remaining main uses, remaining cold uses]
         self.names = {}
         self.written_so_far = set()
         live_in = getattr(b, "live_in", frozenset(CC_STATE_NAMES))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
         used_calls = sorted({op.aux[0] for op in b.ops if op.name == "call"})
-        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")})
+        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
         for s in sizes:
             if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
                 params.append(f"U{s}=U{s}")
@@ -304,8 +316,9 @@ class PyCodegen:
             elif n == "foldcf":
                 fe, fr = self.cc_expr("fl")
                 c = op.args[0]
-                self.know["fl"] = ("expr", f"{_paren(fe)} & -2 | {_paren(self.val(c, False))}",
-                                   fr | self.reads_of(c))
+                ce = self.val(c, False)
+                e = f"{_paren(fe)} & -2" if ce == "0" else f"{_paren(fe)} & -2 | {_paren(ce)}"
+                self.know["fl"] = ("expr", e, fr | self.reads_of(c))
             elif n == "ld":
                 self.gen_mem(op, k, ip, load=True)
             elif n == "st":
@@ -324,7 +337,7 @@ class PyCodegen:
                 ended = True
                 break
             elif n == "exit_tb":
-                self.stub(INDIRECT, k + 1, self.val(op.args[0]))
+                self.stub(INDIRECT, k + 1, self.val(op.args[0], False))
                 ended = True
                 break
             elif n == "call_helper":
@@ -341,25 +354,41 @@ class PyCodegen:
         t = op.out
         if n == "getr":
             e, reads = self.getr_expr(*op.aux)
-            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0)]
+            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             return
         if n == "getcc":
-            e, reads = self.cc_expr(op.aux[0])
-            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0)]
+            f = op.aux[0]
+            k = self.know[f]
+            if k[0] == "expr" and "(" in k[1] and _CALL.search(k[1]):
+                self.materialise(f)       # a helper call: compute it once, not at every use
+            e, reads = self.cc_expr(f)
+            self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             return
         if n == "getseg":
-            self.deferred[t.id] = [f"SEGS[{op.aux[0]}].selector", frozenset(), self.main_uses.get(t.id, 0)]
+            self.deferred[t.id] = [f"SEGS[{op.aux[0]}].selector", frozenset(), self.main_uses.get(t.id, 0),
+                                   self.cold_uses.get(t.id, 0)]
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
+        call = False
         if n == "call":
-            e = f"{op.aux[0]}({', '.join(self.val(a) for a in op.args)})"
+            args = [self.val(a) for a in op.args]
+            e = None
+            if op.aux[0] == "carry" and args[0].isdigit():
+                e = _CARRY.get(int(args[0]), "{fl} & 1")
+                e = e.format(**{k: _paren(v) for k, v in zip(("res", "a", "b", "fl"), args[1:])})
+            if e is None:
+                e = f"{op.aux[0]}({', '.join(args)})"
+                call = True
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
+        if call and nm + self.cold_uses.get(t.id, 0) > 1:
+            rename = False
+            nm = 2
         if nm <= 1 or rename:
-            self.deferred[t.id] = [e, reads, nm]
+            self.deferred[t.id] = [e, reads, nm, self.cold_uses.get(t.id, 0)]
         else:
             self.emit(f"t{t.id} = {e}")
             self.names[t.id] = f"t{t.id}"
@@ -385,7 +414,7 @@ class PyCodegen:
         self.emit(f"{loc} = {rhs}")
         self.written_so_far.add(r)
         if renamed is not None:
-            self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2]]
+            self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
     def gen_mem(self, op, k, ip, load):
         seg, size = op.aux
@@ -412,118 +441,331 @@ class PyCodegen:
         self.ind -= 1
         if load:
             t = op.out
-            self.emit(f"t{t.id} = U{size}(MM, {p})[0]")
+            self.emit(f"t{t.id} = MM[{p}]" if size == 1 else f"t{t.id} = U{size}(MM, {p})[0]")
             self.names[t.id] = f"t{t.id}"
+        elif size == 1:
+            self.emit(f"MM[{p}] = {self.val(op.args[1])}")
         else:
             self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+
+
+def _sccs(nodes, succ):
+    """Strongly connected components of the graph ``succ`` restricted to ``nodes``
+    (Tarjan's algorithm, iteratively); each as a set."""
+    index, low, on, stack, out = {}, {}, set(), [], []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter([t for t in succ[root] if t in nodes]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter([t for t in succ[w] if t in nodes])))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = set()
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.add(w)
+                        if w == v:
+                            break
+                    out.append(comp)
+    return out
+
+
+def region_edges(blocks) -> dict:
+    """ip -> the direct jump targets of that block that are blocks of the region
+    (one entry per jump: a block reached by two jumps is inlined twice)."""
+    return {ip: [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb") and o.aux[1] in blocks]
+            for ip, blk in blocks.items()}
+
+
+def plan_region(blocks: dict, head: int, growth: float = 1.6) -> set:
+    """Choose the region's dispatch points: the blocks that get a section of
+    their own (``if pc == ip:``) and an entry.  Every other block is inlined
+    at each jump to it (tail duplication), so a path through the region is
+    straight-line code and the lazy flag state flows along it as
+    expressions.  The head is one; then, while the other blocks still form a
+    cycle, the block of each cycle with the most traffic inside it (in-cycle
+    predecessors x successors) becomes one; then, while inlining would grow
+    the code past ``growth`` times its size, the most copied block does."""
+    succ = region_edges(blocks)
+    preds = {ip: [] for ip in blocks}
+    for u, ts in succ.items():
+        for t in ts:
+            preds[t].append(u)
+    dispatch = {head}
+    while True:
+        rest = [ip for ip in blocks if ip not in dispatch]
+        rs = set(rest)
+        cyclic = [c for c in _sccs(rs, succ) if len(c) > 1 or any(t in c for t in succ[next(iter(c))])]
+        if not cyclic:
+            break
+        for c in cyclic:
+            dispatch.add(max(sorted(c), key=lambda v: sum(p in c for p in preds[v]) *
+                             sum(t in c for t in succ[v])))
+    size = {ip: len(b.ops) for ip, b in blocks.items()}
+    total = sum(size.values())
+    while True:
+        copies = {}
+
+        def ncopies(v):
+            c = copies.get(v)
+            if c is None:
+                c = copies[v] = sum(1 if u in dispatch else ncopies(u) for u in preds[v])
+            return c
+        cost = sum(size[d] for d in dispatch) + sum(ncopies(v) * size[v] for v in blocks if v not in dispatch)
+        if cost <= growth * total:
+            break
+        worst = max((v for v in blocks if v not in dispatch and copies[v] > 1),
+                    key=lambda v: (copies[v] - 1) * size[v], default=None)
+        if worst is None:
+            break
+        dispatch.add(worst)
+    return dispatch
 
 
 class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
-    ``region(left, pc=ENTRY)`` is a small state machine: ``while True`` over
-    ``if pc == <block ip>:`` sections.  Guest registers stay in locals across
-    the whole region and the lazy flag record lives in the locals ``cc_op``
-    ... ``cc_fl``: a direct jump to another block of the region assigns only
-    the record fields the block changed, charges the block's instructions to
-    ``left`` and continues the loop -- no return to the dispatcher, no
-    write-back.  Every other exit (a jump out of the region, indirect jumps,
-    helpers, bails, and a budget too small for the next block) writes the
-    state back as a single block's stub does and returns
-    ``(retired << 10) | exit_index``.  Each exit has its own chaining slot.
+    ``region(left, pc=ENTRY)`` runs while True over *sections*, one per
+    dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
+    that block, with every other block of the region inlined where it is
+    jumped to (QEMU's TBs are straight lines; a region is a tree of them).
+    Guest registers stay in locals across the whole region; the lazy flag
+    record lives in the locals ``cc_op`` ... ``cc_fl``, but along a path it
+    is only a set of expressions: a jump to another section stores just the
+    fields that section reads before overwriting them (its ``live_in``,
+    computed over the region by :func:`emu.ir.optimize.region_liveness`),
+    charges the path's instructions to ``left``, and continues -- no return
+    to the dispatcher, no write-back.  A section that can jump to itself
+    runs as an inner ``while True``.
+
+    Budget: a section is entered only while ``left`` covers its longest
+    path (``max_path``), so nothing inside a section checks the budget;
+    otherwise the region leaves towards that section and the dispatcher
+    lets the interpreter retire the remainder.  Every exit stores what it
+    must in the locals, sets ``e`` (the exit index, ``RK[e]`` the
+    instructions it retired since the last charge, ``RIP[e]`` its static
+    next IP) and breaks to the one shared write-back at the end.
     """
 
-    def __init__(self, blocks, amask: int, ram_size: int, name: str = "region"):
-        super().__init__(blocks[0], amask, ram_size, False, name)
+    def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
+                 name: str = "region"):
+        first = blocks[head]
+        super().__init__(first, amask, ram_size, False, name)
         self.blocks = blocks
-        self.icounts = {b.ip: len(b.insns) for b in blocks}
+        self.head = head
+        self.dispatch = dispatch
+        self.live_in = live_in
+        self.rk = []
+        self.rips = []
+        self.succ = region_edges(blocks)
+        self.max_path = {}
+        for d in dispatch:
+            self.max_path[d] = self._longest(d, True)
+        self.self_loop = {d: self._reaches(d, d) for d in dispatch}
 
-    def retired(self, k):
-        return f"((L0 - left + {k}) << 10) | {len(self.exits)}"
+    def _longest(self, ip, top):
+        if not top and ip in self.dispatch:
+            return 0
+        return len(self.blocks[ip].insns) + max((self._longest(t, False) for t in self.succ[ip]),
+                                                default=0)
 
-    def stub(self, kind, k, rip: str, slot=None, target=None):
-        if kind is GOTO:
-            slot = len(self.exits)
-        super().stub(kind, k, rip, slot, target)
+    def _reaches(self, src, d):
+        seen = set()
+        todo = [src]
+        while todo:
+            v = todo.pop()
+            for t in self.succ[v]:
+                if t == d:
+                    return True
+                if t not in self.dispatch and t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return False
 
-    def goto(self, k, slot, target):
-        n_next = self.icounts.get(target)
-        if n_next is None:
-            self.stub(GOTO, k + 1, str(target), slot, target)
-            return
+    # -- exits ----------------------------------------------------------------------------------
+    def _flush_cc(self, only=None):
+        """Store expression-valued lazy fields into their locals (all, or those in ``only``)."""
         targets, values = [], []
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
-            if kk[0] == "expr":
+            if kk[0] == "expr" and (only is None or f in only):
                 targets.append("cc_" + f)
                 values.append(kk[1])
                 self.know[f] = ("local",)
         if targets:
             self.emit(f"{', '.join(targets)} = {', '.join(values)}")
-        self.emit(f"left -= {k + 1}")
-        self.emit(f"if left < {n_next}:")
-        self.ind += 1
-        self.stub(GOTO, 0, str(target), None, target)
-        self.ind -= 1
-        self.emit(f"pc = {target}")
-        self.emit("continue")
 
+    def _exit(self, kind, retired, rip, slot=None, target=None, insn=None):
+        idx = len(self.exits)
+        if kind is GOTO:
+            slot = idx
+        static = rip.isdigit()
+        if not static:
+            self.emit(f"rip = {rip}")
+        self._flush_cc()
+        self.emit(f"e = {idx}; break")
+        self.exits.append(TbExit(kind, slot, target, insn))
+        self.rk.append(retired)
+        self.rips.append(int(rip) if static else -1)
+
+    def stub(self, kind, k, rip: str, slot=None, target=None):
+        self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
+
+    def goto(self, k, slot, target):
+        p = self.P + k + 1
+        if target not in self.blocks:
+            self._exit(GOTO, p, str(target), None, target, self.insn_base + k)
+        elif target in self.dispatch:
+            self.transition(target, p, k)
+        else:
+            saved = (self.b, self.P, self.insn_base)
+            self.b = self.blocks[target]
+            self.P = p
+            self.insn_base = self.base_of[target]
+            self.gen_ops(self.b)
+            self.b, self.P, self.insn_base = saved
+
+    def transition(self, d, p, k):
+        """Continue in section ``d`` after ``p`` instructions of this path."""
+        live = self.live_in[d]
+        if "cf" in live:
+            live = live | {"fl"}
+        self._flush_cc(live)
+        self.emit(f"left -= {p}")
+        self.emit(f"if left < {self.max_path[d]}:")
+        self.ind += 1
+        snap = self.snapshot()
+        self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
+        self.restore(snap)
+        self.ind -= 1
+        if d == self.section and (self.self_loop_here or len(self.dispatch) == 1):
+            self.emit("continue")
+        elif self.self_loop_here:
+            self.emit(f"pc = {d}; break")
+        else:
+            self.emit(f"pc = {d}; continue")
+
+    # -- main ---------------------------------------------------------------------------------
     def generate(self) -> str:
-        per_block = []
-        sizes, regs_written, segs, n = {}, set(), set(), 0
-        for blk in self.blocks:
+        blocks = self.blocks
+        order = list(blocks)
+        # temporaries are numbered per block: give them region-wide numbers, as
+        # a path through the region holds several blocks' locals at once
+        tid = 0
+        for ip in order:
+            for op in blocks[ip].ops:
+                if op.out is not None:
+                    op.out.id = tid
+                    tid += 1
+        self.base_of, n = {}, 0
+        self.main_uses, self.cold_uses, self.first_use = {}, {}, {}
+        sizes, regs_written, segs, cc_written = {}, set(), set(), set()
+        for ip in order:
+            blk = blocks[ip]
             self.b = blk
+            saved = (self.main_uses, self.cold_uses, self.first_use)
             self.analyse()
-            per_block.append((blk, self.main_uses, self.cold_uses, self.first_use, n))
+            for mine, acc in zip((self.main_uses, self.cold_uses, self.first_use), saved):
+                acc.update(mine)
+            self.main_uses, self.cold_uses, self.first_use = saved
             for r, ss in self.sizes.items():
                 sizes.setdefault(r, set()).update(ss)
             regs_written |= self.regs_written
             segs |= self.segs
+            cc_written |= self.cc_written
+            self.base_of[ip] = n
             n += len(blk.insns)
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
-        self.regs_written = regs_written
-        self.segs = segs
-        self.loop = False
-        ops = [op for blk in self.blocks for op in blk.ops]
-        params = ["left", f"pc={self.blocks[0].ip}", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
-        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")}):
+        ops = [op for blk in blocks.values() for op in blk.ops]
+        params = ["left", f"pc={self.head}", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
+        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
             if any(op.name == "ld" and op.aux[1] == sz for op in ops):
                 params.append(f"U{sz}=U{sz}")
             if any(op.name == "st" and op.aux[1] == sz for op in ops):
                 params.append(f"P{sz}=P{sz}")
         params += [f"{c}={c}" for c in sorted({op.aux[0] for op in ops if op.name == "call"})]
-        header = f"def {self.name}({', '.join(params)}):"
+        params += ["RK=RK", "RIP=RIP"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        for sg in sorted(self.segs):
+        for sg in sorted(segs):
             self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
         fields = ("op", "res", "a", "b", "size", "fl")
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + CC_STATE_NAMES[f] for f in fields)}")
-        self.emit("L0 = left")
+        self.emit("L0 = left; e = -1; rip = 0")
         self.emit("while True:")
         self.ind += 1
-        for blk, mu, cu, fu, base in per_block:
-            self.b = blk
-            self.main_uses, self.cold_uses, self.first_use = mu, cu, fu
-            self.insn_base = base
-            self.n_insns = len(blk.insns)
+        # sections that loop on themselves first: they are the inner loops
+        secs = sorted(self.dispatch, key=lambda d: (not self.self_loop[d], d != self.head, d))
+        single = len(secs) == 1
+        for i, d in enumerate(secs):
+            self.section = d
+            self.self_loop_here = self.self_loop[d] and not single
+            last = i == len(secs) - 1
+            top = self.ind
+            if not last:
+                self.emit(f"if pc == {d}:")
+                self.ind += 1
+            if self.self_loop_here:
+                self.emit("while True:")
+                self.ind += 1
+            self.b = blocks[d]
+            self.P = 0
+            self.insn_base = self.base_of[d]
             self.know = {f: ("local",) for f in CC_STATE_NAMES}
             self.deferred, self.names = {}, {}
-            self.written_so_far = self.regs_written
-            self.emit(f"if pc == {blk.ip}:")
-            self.ind += 1
-            self.gen_ops(blk)
-            self.ind -= 1
+            self.written_so_far = regs_written
+            self.gen_ops(self.b)
+            if self.self_loop_here:
+                self.ind -= 1
+                self.emit("if e >= 0: break")
+                if not last:
+                    self.emit("continue")
+            self.ind = top
+        self.ind = 1
+        for r in sorted(regs_written):
+            self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}" if r in self.narrow else f"R[{r}] = r{r}")
+        for f in fields:
+            if f in cc_written:
+                self.emit(f"S.{CC_STATE_NAMES[f]} = cc_{f}")
+        self.emit("S.rip = rip if RIP[e] < 0 else RIP[e]")
+        self.emit(f"return ((L0 - left + RK[e]) << {EXIT_SHIFT}) | e")
+        header = f"def {self.name}({', '.join(params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
 
-def generate_region(blocks, amask: int, ram_size: int, name: str = "region"):
-    """Python source of a region function over ``blocks`` (entry first), and its exits."""
-    g = RegionCodegen(blocks, amask, ram_size, name)
+def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
+                    name: str = "region"):
+    """Python source of a region function over ``blocks`` (ip -> optimised
+    IRBlock), its exits, and the names its code needs bound: ``RK`` and
+    ``RIP`` (per exit: instructions retired since the last charge to
+    ``left``, and the next IP when it is static) and ``max_path`` (per
+    dispatch point: the most instructions one pass through its section can
+    retire, the budget it needs to be entered)."""
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name)
     src = g.generate()
-    return src, g.exits
+    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):

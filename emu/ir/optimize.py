@@ -177,6 +177,37 @@ def dce(block: IRBlock) -> None:
     block.ops = keep
 
 
+def region_liveness(blocks: dict, dispatch) -> dict:
+    """Flag liveness over a region's blocks (ip -> IRBlock): a direct jump to a
+    block inlined at that jump reads what that block reads first (its
+    live-in, to a fixed point around the loops); a jump to a dispatch point
+    may stop there for the budget, so it reads everything, as every other
+    exit.  Drops what is then dead (records, CF folds, and the pure code
+    only they used), until nothing more goes.  Returns ip -> live-in."""
+    while True:
+        live_in = {ip: frozenset() for ip in blocks}
+
+        def exit_live(t, ccop):
+            if t in live_in and t not in dispatch:
+                return live_in[t]
+            return exit_reads(ccop)
+        order = list(reversed(list(blocks)))
+        changed = True
+        while changed:
+            changed = False
+            for ip in order:
+                li = flag_liveness(blocks[ip], exit_live)
+                if li != live_in[ip]:
+                    live_in[ip] = li
+                    changed = True
+        before = sum(len(b.ops) for b in blocks.values())
+        for blk in blocks.values():
+            dead_flags(blk, exit_live)
+            dce(blk)
+        if sum(len(b.ops) for b in blocks.values()) == before:
+            return live_in
+
+
 def optimize(block: IRBlock) -> IRBlock:
     propagate(block)
     dce(block)
