@@ -71,6 +71,9 @@ class TbExit:
 # earlier on the same path through a region)
 _CARRY = {F.CC_ADD: "int({res} < {a})", F.CC_SUB: "int({a} < {b})", F.CC_LOGIC: "0",
           F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"}
+_REG_LOCAL = re.compile(r"r\d+$")
+_NAMES = re.compile(r"[A-Za-z_]\w*")
+PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 _CALL = re.compile(r"\b(?:" + "|".join(PURE_CALLS) + r")\(")
 
 
@@ -650,6 +653,12 @@ class RegionCodegen(PyCodegen):
         live = self.live_in[d]
         if "cf" in live:
             live = live | {"fl"}
+        again = d == self.section
+        if again and self.spec is not None:
+            if self.mode == "probe":
+                self.probe_sites.append(dict(self.know))
+            # the peeled loop starts with these fields as expressions: nothing to store
+            live = live - set(self.spec)
         self._flush_cc(live)
         self.emit(f"left -= {p}")
         self.emit(f"if left < {self.max_path[d]}:")
@@ -658,12 +667,67 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
-        if d == self.section and (self.self_loop_here or len(self.dispatch) == 1):
-            self.emit("continue")
-        elif self.self_loop_here:
-            self.emit(f"pc = {d}; break")
-        else:
+        if again:
+            self.emit("break" if self.mode == "once" else "continue")
+        elif self.mode == "plain":
             self.emit(f"pc = {d}; continue")
+        else:
+            self.emit(f"pc = {d}; break")
+
+    def _body(self, d, mode, spec):
+        """The code of section ``d``: its block, with the tree of inlined blocks."""
+        self.mode, self.spec = mode, spec
+        self.b = self.blocks[d]
+        self.P = 0
+        self.insn_base = self.base_of[d]
+        entry = spec if mode in ("spec", "probe") else None
+        self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_STATE_NAMES}
+        self.deferred, self.names = {}, {}
+        self.gen_ops(self.b)
+
+    def _probe(self, d, spec):
+        """Generate section ``d`` looping on itself with ``spec`` as its entry
+        state, into nothing: the lazy-state knowledge at each jump back to it."""
+        lines, ind, n = self.lines, self.ind, len(self.exits)
+        self.lines, self.probe_sites = [], []
+        self._body(d, "probe", spec)
+        self.lines, self.ind = lines, ind
+        del self.exits[n:], self.rk[n:], self.rips[n:]
+        return self.probe_sites
+
+    def _tree_ops(self, ip, top=True):
+        if not top and ip in self.dispatch:
+            return 0
+        return len(self.blocks[ip].ops) + sum(self._tree_ops(t, False) for t in self.succ[ip])
+
+    def peel_state(self, d) -> dict:
+        """Loop peeling for a section that jumps back to itself: when every such
+        jump leaves some lazy fields as the same expressions over guest
+        registers (a CMP at the bottom of the loop), the section is generated
+        twice -- once from the stored state, then as a loop that starts with
+        those expressions -- so the loop never stores them.  Returns the
+        fields and their expressions ({}: not worth it or not possible)."""
+        # only a loop that can leave before its first flag record (a load or a
+        # store that may bail) reads the record of the previous iteration
+        for op in self.blocks[d].ops:
+            if op.name in ("setcc", "setccop", "setfl", "foldcf"):
+                return {}
+            if op.name in ("ld", "st"):
+                break
+        else:
+            return {}
+        if self._tree_ops(d) > PEEL_MAX_OPS:
+            return {}
+        sites = self._probe(d, {})
+        spec = {}
+        for f in CC_STATE_NAMES:
+            v = sites[0][f] if sites else None
+            # an expression over registers alone was built on the path from the
+            # registers, never from the entry state: the same in the loop
+            if v is not None and v[0] == "expr" and all(x[f] == v for x in sites) \
+                    and all(_REG_LOCAL.match(r) for r in _NAMES.findall(v[1])):
+                spec[f] = v
+        return spec
 
     # -- main ---------------------------------------------------------------------------------
     def generate(self) -> str:
@@ -719,29 +783,41 @@ class RegionCodegen(PyCodegen):
         # sections that loop on themselves first: they are the inner loops
         secs = sorted(self.dispatch, key=lambda d: (not self.self_loop[d], d != self.head, d))
         single = len(secs) == 1
+        self.written_so_far = regs_written
         for i, d in enumerate(secs):
             self.section = d
-            self.self_loop_here = self.self_loop[d] and not single
             last = i == len(secs) - 1
+            spec = self.peel_state(d) if self.self_loop[d] else {}
             top = self.ind
             if not last:
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
-            if self.self_loop_here:
+            if spec:
                 self.emit("while True:")
                 self.ind += 1
-            self.b = blocks[d]
-            self.P = 0
-            self.insn_base = self.base_of[d]
-            self.know = {f: ("local",) for f in CC_STATE_NAMES}
-            self.deferred, self.names = {}, {}
-            self.written_so_far = regs_written
-            self.gen_ops(self.b)
-            if self.self_loop_here:
+                self._body(d, "once", spec)
+                self.ind -= 1
+                self.emit("if e >= 0: break")
+                self.emit(f"if pc == {d}:")
+                self.ind += 1
+                self.emit("while True:")
+                self.ind += 1
+                self._body(d, "spec", spec)
+                self.ind -= 1
+                self.emit("if e >= 0: break")
+                self.ind -= 1
+                if not last:
+                    self.emit("continue")
+            elif self.self_loop[d] and not single:
+                self.emit("while True:")
+                self.ind += 1
+                self._body(d, "loop", None)
                 self.ind -= 1
                 self.emit("if e >= 0: break")
                 if not last:
                     self.emit("continue")
+            else:
+                self._body(d, "plain", None)
             self.ind = top
         self.ind = 1
         for r in sorted(regs_written):
