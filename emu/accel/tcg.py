@@ -36,8 +36,8 @@ from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
 from ..ir.builder import PURE_CALLS, X86IRBuilder
-from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, HELPER, INDIRECT, PACKERS, TbExit, generate,
-                          generate_region, plan_region)
+from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, TbExit,
+                          fast_segment, generate, generate_region, plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
@@ -106,13 +106,15 @@ class Translator(Accelerator):
         self.max_region_blocks = MAX_REGION_BLOCKS
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
+        self.unguarded = set()           # region keys whose segment guard failed once
         self.tb_cache = {}
         self.page_tbs = {}
         self._bps_seen = frozenset()
         self.counters = dict.fromkeys(("blocks_translated", "blocks_executed", "chain_hits",
                                        "chain_links", "lookups", "invalidations", "helper_calls",
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
-                                       "regions_translated", "cold_lookups", "string_fast_insns"), 0)
+                                       "regions_translated", "cold_lookups", "string_fast_insns",
+                                       "guard_fails"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -187,6 +189,23 @@ class Translator(Accelerator):
                 if nxt is not None:
                     nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t is not tb]
             tb.jmp = [None] * len(tb.jmp)
+
+    def _drop_region(self, tb) -> None:
+        """Forget every entry of the region ``tb`` belongs to (they share its
+        exits), and translate those places again without the segment guard."""
+        for t in [t for t in self.tb_cache.values() if t.exits is tb.exits]:
+            self.unguarded.add(t.key)
+            t.valid = False
+            del self.tb_cache[t.key]
+            for src, slot in t.incoming:
+                if src.jmp[slot] is t:
+                    src.jmp[slot] = None
+            t.incoming.clear()
+        for i in range(len(tb.jmp)):
+            nxt = tb.jmp[i]
+            if nxt is not None:
+                nxt.incoming[:] = [(x, sl) for x, sl in nxt.incoming if x.exits is not tb.exits]
+                tb.jmp[i] = None
 
     # -- translation -------------------------------------------------------------------------
     def _key(self, ip: int, cap: int):
@@ -388,8 +407,15 @@ class Translator(Accelerator):
         dispatch = plan_region(irs, ip)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
+        ram_size = self.machine.ram.size
+        fast = {}
+        if key not in self.unguarded and not self.core.code_key[0]:
+            for n, sg in enumerate(self.s.segs):
+                m = fast_segment(sg, ram_size, amask)
+                if m is not None:
+                    fast[n] = m
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
-                                                       self.machine.ram.size, name)
+                                                       ram_size, name, fast)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
@@ -605,6 +631,12 @@ class Translator(Accelerator):
                         prev.jmp[x.slot] = tb          # tb_add_jump
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1
+                elif kind is GUARD:
+                    # a segment changed under a region's fast accesses: translate
+                    # it again without them
+                    self._drop_region(tb)
+                    counters["guard_fails"] += 1
+                    tb = None
                 elif kind is INDIRECT:
                     tb = None
                     if step:

@@ -42,7 +42,7 @@ from .builder import PURE_CALLS
 from .ir import IRBlock, Temp
 from .opcodes import CC_STATE_NAMES, OPCODES
 
-GOTO, INDIRECT, HELPER, BAIL = "goto", "indirect", "helper", "bail"
+GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
 EXIT_MASK = (1 << EXIT_SHIFT) - 1
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
@@ -99,6 +99,7 @@ class PyCodegen:
         self.exits = []
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
+        self.fast_segs = {}     # segment -> "exact"/"wide": checked by the entry guard
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -421,6 +422,11 @@ class PyCodegen:
 
     def gen_mem(self, op, k, ip, load):
         seg, size = op.aux
+        fast = self.fast_segs.get(seg)
+        o = op.args[0]
+        if fast is not None and (o.bits is not None and o.bits <= 16 if isinstance(o, Temp)
+                                 else 0 <= o <= 0xFFFF):
+            return self.gen_mem_fast(op, k, ip, load, fast)
         off = self.val(op.args[0])
         a = off
         if not _atomic(off):
@@ -450,6 +456,55 @@ class PyCodegen:
             self.emit(f"MM[{p}] = {self.val(op.args[1])}")
         else:
             self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+
+
+    def gen_mem_fast(self, op, k, ip, load, fast):
+        """A 16-bit offset in a segment the function's entry guard checked
+        (``fast_segs``): the whole 64 KiB from its base is RAM, with no
+        address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
+        access at the very top crosses it) or above 0x10006 ("wide": never).
+        Left to check: that limit, and a store into a code granule."""
+        seg, size = op.aux
+        off = self.val(op.args[0])
+        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
+        a = off
+        if lim is not None and not _atomic(off):
+            a = self.new_local("a")
+            self.emit(f"{a} = {off}")
+        conds = [f"{a}{lim}"] if lim is not None else []
+        if load:
+            addr = f"B{seg} + {_paren(a) if a is off else a}"
+        else:
+            p = self.new_local("p")
+            conds.append(f"CP[({p} := B{seg} + {a}) >> {GRANULE_SHIFT}]")
+            if size > 1:
+                conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
+            addr = p
+        if conds:
+            self.emit(f"if {' or '.join(conds)}:")
+            self.ind += 1
+            snap = self.snapshot()
+            self.stub(BAIL, k, str(ip))
+            self.restore(snap)
+            self.ind -= 1
+        if load:
+            t = op.out
+            self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
+            self.names[t.id] = f"t{t.id}"
+        elif size == 1:
+            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
+        else:
+            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+
+
+def fast_segment(seg, ram_size: int, amask: int):
+    """How a segment may use :meth:`PyCodegen.gen_mem_fast` now: "exact",
+    "wide" or None (see there)."""
+    if seg.base + 0x10007 > min(ram_size, amask + 1):
+        return None
+    if seg.limit == 0xFFFF:
+        return "exact"
+    return "wide" if seg.limit >= 0x10006 else None
 
 
 def _sccs(nodes, succ):
@@ -571,9 +626,10 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region"):
+                 name: str = "region", fast_segs=None):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name)
+        self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
@@ -774,6 +830,18 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         for sg in sorted(segs):
             self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
+        if self.fast_segs:
+            # the guard: the segments are still what the fast accesses assume
+            fails = []
+            for sg, m in sorted(self.fast_segs.items()):
+                fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
+                fails.append(f"B{sg} > {min(self.ram_size, self.amask + 1) - 0x10007}")
+            self.emit(f"if {' or '.join(fails)}:")
+            self.emit(f"    return {len(self.exits)}")
+            self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
+            self.rk.append(0)
+            self.rips.append(self.head)
         fields = ("op", "res", "a", "b", "size", "fl")
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + CC_STATE_NAMES[f] for f in fields)}")
@@ -832,14 +900,14 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region"):
+                    name: str = "region", fast_segs=None):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name)
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips)}, g.max_path
 

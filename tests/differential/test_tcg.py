@@ -639,3 +639,47 @@ new: .byte 0xb0, 0x42
 def test_rep_movs_into_code_takes_the_slow_path():
     mt, _ = same(asm(SMC_REP))
     assert mt.serial_output() == b"B"
+
+
+SEG_GUARD = """
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [13 * 4], gp
+    mov word ptr [13 * 4 + 2], 0
+    mov si, 0x7000
+    xor bx, bx
+l:  mov al, byte ptr [si]
+    add bl, al
+    inc si
+    cmp si, 0x9000
+    jb l
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT + """
+gp: mov dx, 0x3f8
+    mov al, 0x47
+    out dx, al
+""" + EXIT
+
+
+def test_region_segment_guard_when_a_limit_shrinks():
+    """A hot region assumes DS's 64 KiB are RAM with limit 0xFFFF; the limit
+    then drops to 0x7FFF under it (as a descriptor load could do): the
+    region must notice at its next entry, be translated again, and fault
+    where the interpreter faults."""
+    from emu.isa.x86.state import DS
+    image = asm(SEG_GUARD)
+    res = []
+    for accel in ("interp", "tcg"):
+        m = Machine(accel=accel)
+        m.load_image(image)
+        r1 = m.run(icount_limit=3000)
+        m.cpu.segs[DS].limit = 0x7FFF
+        m.accel.state_changed()
+        r2 = m.run(icount_limit=1_000_000)
+        res.append((r1.icount, r2.reason, r2.icount, m.serial_output(), m.cpu.snapshot()))
+        if accel == "tcg":
+            assert m.accel.stats()["guard_fails"] == 1
+    assert res[0] == res[1]
+    assert res[0][3] == b"G"
