@@ -120,6 +120,8 @@ class Repl(cmd.Cmd):
             self.out(f"error: {e}")
         except KeyboardInterrupt:
             self.out("Quit (interrupted)")
+        except Exception as e:           # a fault of the debugger's own: still one line
+            self.out(f"internal error: {type(e).__name__}: {e} (the session goes on)")
         return False
 
     def postcmd(self, stop: bool, line: str) -> bool:
@@ -300,8 +302,21 @@ class Repl(cmd.Cmd):
         self.show_stop(self.s.next(self._count(arg)))
 
     def do_continue(self, arg):
-        """continue (c): run until a breakpoint, a watchpoint, or the guest stops."""
-        self.show_stop(self.s.cont(), verbose=False)
+        """continue [N] (c): run until a breakpoint, a watchpoint, or the guest
+        stops; with N, pass the breakpoint stopped at N-1 more times."""
+        n = self._count(arg)
+        pc = self.s.pc()
+        here = [bp for bp in self.s.breakpoints.values() if bp.addr == pc]
+        if n > 1 and not here:
+            self.out("Not stopped at any breakpoint; argument ignored.")
+            n = 1
+        if n > 1:
+            self.out(f"Will ignore next {n - 1} crossings of breakpoint {here[0].number}.  Continuing.")
+        st = self.s.cont()
+        while n > 1 and st.reason == "breakpoint" and st.bp_number == here[0].number:
+            n -= 1
+            st = self.s.cont()
+        self.show_stop(st, verbose=False)
 
     def _frame_text(self, frame) -> str:
         return f"#{frame.level}  0x{frame.pc:04x} in {self.where(frame.pc).strip('<>') or '??'} ()"
@@ -533,6 +548,7 @@ class Repl(cmd.Cmd):
         if count > 4096:
             raise DebugError("count too large (at most 4096)")
         if f == "i":
+            self.s.read_memory(addr, 1)          # one line if there is nothing to read
             for _ in range(count):
                 insn_text = self.s.insn_text(addr)
                 try:
@@ -553,7 +569,8 @@ class Repl(cmd.Cmd):
                     if b == b"\x00":
                         break
                     data += b
-                self.out(f"0x{addr:x} {self.where(addr)}:\t" + repr(bytes(data).decode("latin-1"))[1:-1].join('""'))
+                self.out(f"0x{addr:x} {self.where(addr)}:\t".replace(" :", ":")
+                         + repr(bytes(data).decode("latin-1"))[1:-1].join('""'))
                 addr += len(data) + 1
             self.next_x = addr
             return
@@ -733,9 +750,10 @@ class Repl(cmd.Cmd):
         a = arg.strip()
         cur = img.lines.get(self.s.pc())
         name = self.list_file if self.list_file is not None else (cur[0] if cur else img.name)
+        asked = None
         if a:
             if a.isdigit():
-                center = int(a)
+                center = asked = int(a)
             else:
                 addr = self.value(a)
                 loc = img.lines.get(addr)
@@ -752,8 +770,9 @@ class Repl(cmd.Cmd):
             first = max(1, cur[1] - 5)
         text = self._text_of(name)
         last = min(len(text), first + 9)
-        if first > len(text):
-            raise DebugError(f"Line number {first} out of range; the source has {len(text)} lines.")
+        if first > len(text) or (asked is not None and asked > len(text)):
+            raise DebugError(f"Line number {asked or first} out of range; the source has "
+                             f"{len(text)} lines.")
         for n in range(first, last + 1):
             mark = "=>" if cur is not None and cur == (name, n) else "  "
             self.out(f"{mark}{n:<6}{text[n - 1]}")

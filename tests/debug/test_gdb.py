@@ -212,3 +212,23 @@ def test_emu_run_gdb_option(tmp_path):
     assert "exited with code 05" in out
     assert stdout == "Hi"
     assert proc.returncode == 5
+
+
+def test_stub_answers_bad_packets_with_errors():
+    img = assemble(GUEST, "g.S")
+    m = Machine(accel="interp")
+    m.load_image(img.data, img.name)
+    stub = GdbStub(m, img, port=0)
+    try:
+        assert stub.handle(b"qNonsense") == ""                      # unknown: the empty reply
+        assert stub.handle(b"mzz,4") == "E01"                       # not hex
+        assert stub.handle(b"mfffffff0,4") == "E14"                 # not in RAM
+        assert stub.handle(b"Mfffffff0,1:00") == "E14"
+        assert stub.handle(b"Z0,fffffff0,1") == "E22"
+        assert stub.handle(b"Z2,fffffff0,2") == "E22"
+        assert stub.handle(b"p99") == "E45" and stub.handle(b"P99=00") == "E45"
+        assert stub.handle(b"qXfer:features:read:other.xml:0,100") == "E00"
+        assert stub.handle(b"m7c00,2") == "baf8"                    # and it still works
+    finally:
+        stub.close()
+        m.close()

@@ -230,3 +230,51 @@ def test_reverse_continue_stops_at_watchpoints(tmp_path, capsys, accel):
     assert "Hardware access (read/write) watchpoint 6: 0x500" in out[19]
     assert f"=> 0x{store2:x} <store2>:" in out[19]
     assert f"=> 0x{store1:x} <store1>:" in out[20]
+
+
+BAD = [
+    ("b nosuch", 'No symbol "nosuch" in current context'),
+    ("b 0xfffffff0", "cannot set a breakpoint at 0xfffffff0: not in RAM"),
+    ("tbreak *0x20000000", "cannot set a breakpoint at 0x20000000: not in RAM"),
+    ("x/8xb", "Argument required (starting display address)."),
+    ("x/8xb 0x1fffffff", "cannot access memory at 0x1fffffff"),
+    ("x/3i 0xfffffff", "cannot access memory at 0xfffffff"),
+    ("x/8xb $nosuch", "unknown register $nosuch"),
+    ("info registers nosuchreg", "unknown register $nosuchreg"),
+    ("p 1 +", "cannot read '' as a number"),
+    ("p (1", "cannot read '(1' as a number"),
+    ("watch *(float*)0x500", "unknown type 'float'"),
+    ("rwatch *0xffffffff", "cannot access memory at 0xffffffff"),
+    ("delete 99", "no breakpoint number 99"),
+    ("rsi 0", "the count must be positive, not 0"),
+    ("si -1", "the count must be positive, not -1"),
+    ("set history-size -1", "the count must be positive, not -1"),
+    ("set step-irqs maybe", "set step-irqs takes on or off"),
+    ("set nonsense", "expected 'set $reg = value'"),
+    ("set *0x1fffffff = 1", "cannot access memory at 0x1fffffff"),
+    ("list 99999", "Line number 99999 out of range"),
+    ("help nosuch", 'Undefined command: "nosuch".  Try "help".'),
+    ("disassemble nosuch", 'No symbol "nosuch"'),
+    ("display/i nosuch", 'No symbol "nosuch"'),
+    ("undisplay 7", "no display number 7"),
+    ("until 0x20000000", "cannot run to 0x20000000: not in RAM"),
+    ("advance", "Argument required (a location"),
+    ("finish", '"finish" not meaningful in the outermost frame.'),
+    ("frobnicate", 'Undefined command: "frobnicate".  Try "help".'),
+    ("s", 'Ambiguous command "s": set, stepi.'),
+    ("info", '"info" must be followed by the name of an info command'),
+    ("info nonsense", 'Undefined info command: "nonsense"'),
+    ("set $eip = zz", 'No symbol "zz"'),
+]
+
+
+def test_bad_input_is_one_line_and_the_session_goes_on(tmp_path, capsys):
+    """Every bad command gets one line naming what was wrong; the state is
+    untouched (the first step afterwards is still the first instruction)."""
+    steps = transcript(tmp_path, capsys, "interp", GUEST, [c for c, _ in BAD] + ["si", "quit"])
+    for (command, expected), (_, text) in zip(BAD, steps):
+        lines = text.splitlines()
+        assert len(lines) == 1, (command, text)
+        assert lines[0].startswith(expected), (command, text)
+        assert "Traceback" not in text and "internal error" not in text
+    assert "executed 0x7c00 <start>: mov dx, 0x3f8" in steps[-2][1]
