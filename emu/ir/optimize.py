@@ -177,6 +177,46 @@ def dce(block: IRBlock) -> None:
     block.ops = keep
 
 
+def _summary(ops, inlined):
+    """Liveness at a block's entry as a function of its inlined successors':
+    (what it reads whatever follows, [(successor ip, fields written before
+    the jump to it)]).  Liveness is gen/kill, so live-in = base | the union
+    of (live-in of each such successor - what was written before jumping)."""
+    kill = set()
+    base = set()
+    jumps = []
+    ccop = None
+    for op in ops:
+        n = op.name
+        if n == "getcc":
+            f = op.aux[0]
+            if f not in kill:
+                base.add(f)
+            if f == "fl" and "cf" not in kill:
+                base.add("cf")
+        elif n == "setcc":
+            kill |= RECORD
+            v = op.args[0]
+            ccop = v if isinstance(v, int) else None
+        elif n == "setccop":
+            kill.add("op")
+            v = op.args[0]
+            ccop = v if isinstance(v, int) else None
+        elif n == "setfl":
+            kill.add("fl")
+            kill.add("cf")
+        elif n == "foldcf":
+            kill.add("cf")
+        else:
+            flags = OPCODES[n].flags
+            if EXIT in flags or BAIL in flags:
+                if (n == "brcond" or n == "goto_tb") and op.aux[1] in inlined:
+                    jumps.append((op.aux[1], frozenset(kill)))
+                else:
+                    base |= exit_reads(ccop) - kill
+    return frozenset(base), jumps
+
+
 def region_liveness(blocks: dict, dispatch) -> dict:
     """Flag liveness over a region's blocks (ip -> IRBlock): a direct jump to a
     block inlined at that jump reads what that block reads first (its
@@ -184,27 +224,36 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     may stop there for the budget, so it reads everything, as every other
     exit.  Drops what is then dead (records, CF folds, and the pure code
     only they used), until nothing more goes.  Returns ip -> live-in."""
+    inlined = {ip for ip in blocks if ip not in dispatch}
     while True:
-        live_in = {ip: frozenset() for ip in blocks}
+        summ = {ip: _summary(blk.ops, inlined) for ip, blk in blocks.items()}
+        users = {ip: [] for ip in blocks}
+        for ip, (_, jumps) in summ.items():
+            for t, _ in jumps:
+                users[t].append(ip)
+        live_in = {ip: summ[ip][0] for ip in blocks}
+        work = [ip for ip in blocks if summ[ip][1]]
+        while work:
+            ip = work.pop()
+            base, jumps = summ[ip]
+            li = base.union(*(live_in[t] - k for t, k in jumps))
+            if li != live_in[ip]:
+                live_in[ip] = li
+                work.extend(u for u in users[ip] if u not in work)
 
         def exit_live(t, ccop):
-            if t in live_in and t not in dispatch:
+            if t in inlined:
                 return live_in[t]
             return exit_reads(ccop)
-        order = list(reversed(list(blocks)))
-        changed = True
-        while changed:
-            changed = False
-            for ip in order:
-                li = flag_liveness(blocks[ip], exit_live)
-                if li != live_in[ip]:
-                    live_in[ip] = li
-                    changed = True
-        before = sum(len(b.ops) for b in blocks.values())
+
+        def reads():
+            return sum(op.name == "getcc" for blk in blocks.values() for op in blk.ops)
+        before = reads()
         for blk in blocks.values():
             dead_flags(blk, exit_live)
             dce(blk)
-        if sum(len(b.ops) for b in blocks.values()) == before:
+        # dropping a record can leave the reads of its operands dead: go again
+        if reads() == before:
             return live_in
 
 
