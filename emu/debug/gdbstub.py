@@ -415,6 +415,8 @@ class GdbStub:
                 return Ellipsis
         except (ValueError, IndexError):
             return "E01"
+        except DebugError:
+            return "E01"
         return ""
 
     def xfer(self, p: str) -> str:
@@ -533,8 +535,15 @@ class GdbStub:
         except DebugError:
             # the guest has ended: say so again
             return self.last_stop
+        except Exception as e:        # the engine failed: tell gdb in one line, go on serving
+            self.console(f"emu: the {self.machine.accel_name} engine failed: {type(e).__name__}: {e}\n")
+            return "E01"
         self.last_stop = self.stop_reply(st).encode()
         return self.last_stop
+
+    def console(self, text: str) -> None:
+        """Text for gdb's console (an ``O`` packet, allowed while it waits)."""
+        self.send(b"O" + text.encode().hex().encode())
 
     def stop_reply(self, st) -> str:
         if st.reason == "exited":
@@ -569,5 +578,5 @@ class GdbStub:
             text = m.cpu.format() + "\n"
         else:
             text = "monitor commands: info exits, info serial, info registers\n"
-        self.send(b"O" + text.encode().hex().encode())
+        self.console(text)
         return "OK"

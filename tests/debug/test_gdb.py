@@ -232,3 +232,25 @@ def test_stub_answers_bad_packets_with_errors():
     finally:
         stub.close()
         m.close()
+
+
+def test_stub_reports_an_engine_failure_in_one_line_and_goes_on():
+    img = assemble(GUEST, "g.S")
+    m = Machine(accel="interp")
+    m.load_image(img.data, img.name)
+    stub = GdbStub(m, img, port=0)
+    ours, theirs = socket.socketpair()
+    stub.conn, stub.ack = ours, False
+    try:
+        def broken():
+            raise RuntimeError("boom")
+        stub.session.cont = broken
+        assert stub.handle(b"c") == "E01"
+        data = theirs.recv(4096)
+        assert data.startswith(b"$O") and data[-3:-2] == b"#"
+        assert bytes.fromhex(data[2:-3].decode()) == b"emu: the interp engine failed: RuntimeError: boom\n"
+        assert stub.handle(b"s").startswith(b"T05")             # and it still steps
+    finally:
+        theirs.close()
+        stub.close()
+        m.close()
