@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from ..isa.x86 import flags as F
 from ..isa.x86.long_mode import MSR_KERNEL_GS_BASE
-from ..isa.x86.state import CR0_PG, CS, FS, GS, SS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
+from ..isa.x86.state import CR0_PG, CS, EFER_LMA, FS, GS, SS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
 from .record import Recorder, memory_runs
 
 CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
@@ -142,6 +142,10 @@ class Session:
         out["eflags"] = s.rflags
         for i, n in enumerate(SEG_NAMES):
             out[n] = s.segs[i].selector
+        if s.efer & EFER_LMA:             # long mode: the bases SWAPGS / WRMSR change
+            out["fs_base"] = s.segs[FS].base
+            out["gs_base"] = s.segs[GS].base
+            out["k_gs_base"] = s.msrs.get(MSR_KERNEL_GS_BASE, 0)
         return out
 
     def set_register(self, name: str, value: int) -> None:

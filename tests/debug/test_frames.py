@@ -168,3 +168,21 @@ def test_long_mode_finish_from_ring0_handler_to_ring3(tmp_path, capsys, accel):
                                    f"#1  0x{sym['after_int']:x} in after_int ()"]
     assert f"=> 0x{sym['after_int']:x} <after_int>:" in out[4]
     assert "cs             0x3b" in out[5]
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_registers_at_the_width_of_the_mode(tmp_path, capsys, accel):
+    pm = os.path.join(GUESTS, "pm_boot.S")
+    out = transcript(tmp_path, capsys, accel, pm, ["b pm32", "c", "info registers", "quit"])
+    regs = out[2]
+    assert re.search(r"^eip\s+0x7c[0-9a-f]{2}\s", regs, re.M) and "rip" not in regs
+    assert re.search(r"^esp\s+0x", regs, re.M) and re.search(r"^cs\s+0x8\s+8$", regs, re.M)
+    assert re.search(r"^eflags\s+0x[0-9a-f]+\s+\[ [A-Z ]*\]$", regs, re.M)
+    lm = os.path.join(GUESTS, "long_boot.S")
+    out = transcript(tmp_path, capsys, accel, lm, [
+        "b syscall_entry", "c", "si", "info registers", "quit"])
+    assert "gs_base 0x0 -> 0x31000, k_gs_base 0x31000 -> 0x0" in out[2]   # SWAPGS
+    regs = out[3]
+    assert re.search(r"^r15\s+0x", regs, re.M) and re.search(r"^rip\s+0x", regs, re.M)
+    assert re.search(r"^cs\s+0x18\s+24$", regs, re.M)
+    assert re.search(r"^gs_base\s+0x31000\s", regs, re.M) and re.search(r"^fs_base\s+0x0\s", regs, re.M)
