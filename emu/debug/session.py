@@ -670,18 +670,30 @@ class Session:
         returned = self._returned(frames) if slot is not None else (lambda: False)
         start = self.pc()
         if location is None:
-            def done():
-                return returned() or self.pc() > start
             st = None
+            bps = self._bp_addrs()
+            first = True
+            since_cp = 0
             while st is None:
-                sp_before = self.cpu.regs[4]
+                if self.interrupt_requested is not None and self.interrupt_requested():
+                    st = Stop("interrupted", "interrupted by the debugger")
+                    break
                 pc = self.pc()
+                if not first and pc in bps:
+                    st = self._bp_stop(pc)
+                    break
+                if self.watchpoints and not first:
+                    st = self._check_access_before()
+                    if st is not None:
+                        break
+                first = False
+                sp_before = self.cpu.regs[4]
                 try:
                     insn, _ = self.decode(pc)
                     name, length = insn.name, insn.length
                 except DebugError:
                     name, length = "?", 0
-                if name in CALL_LIKE:
+                if name in CALL_LIKE:          # a call runs whole, as with nexti
                     ret = pc + length
                     st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
                     if st.reason != "return":
@@ -694,7 +706,11 @@ class Session:
                         st = self._check_watch_after()
                     if st is not None:
                         break
-                if done():
+                    since_cp += 1
+                    if since_cp >= self.interval:
+                        self.recorder.checkpoint(self.pos)
+                        since_cp = 0
+                if returned() or self.pc() > start:
                     st = Stop("until")
         elif slot is None:
             # the outermost frame: nothing to return from; run at full speed

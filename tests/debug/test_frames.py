@@ -186,3 +186,13 @@ def test_registers_at_the_width_of_the_mode(tmp_path, capsys, accel):
     assert re.search(r"^r15\s+0x", regs, re.M) and re.search(r"^rip\s+0x", regs, re.M)
     assert re.search(r"^cs\s+0x18\s+24$", regs, re.M)
     assert re.search(r"^gs_base\s+0x31000\s", regs, re.M) and re.search(r"^fs_base\s+0x0\s", regs, re.M)
+
+
+def test_until_stops_at_a_breakpoint_in_the_loop(tmp_path, capsys):
+    guest = tmp_path / "f.S"
+    guest.write_text(REAL)
+    sym = assemble(REAL, "f.S").symbols
+    out = transcript(tmp_path, capsys, "interp", guest, [
+        "b after_work", "c", f"b *0x{sym['outer']:x}", "until", "info registers cx", "quit"])
+    assert f"Breakpoint 2, 0x{sym['outer']:x} <outer>" in out[3]   # the loop's next round
+    assert "cx             0x2" in out[4]
