@@ -54,8 +54,24 @@ def mem_text(m) -> str:
     return (f"{ptr} ptr " if ptr else "") + f"{SEGS[m.seg]}:[{inner}]"
 
 
+def _system_register_form(insn) -> str | None:
+    """0F 01 /7 with a register operand is not INVLPG: F8 is SWAPGS, F9
+    RDTSCP (SDM Vol. 2B); the decoder keeps them under INVLPG's row."""
+    if insn.name == "INVLPG" and insn.ops and insn.ops[0].kind == REG:
+        return {0: "swapgs", 1: "rdtscp"}.get(insn.ops[0].n, "(bad)")
+    if insn.name == "NOP90" and insn.ops[0].n == 0:
+        # 64-bit mode's 90 row: NOP (PAUSE with F3) unless REX.B names R8
+        return "pause" if insn.rep == 0xF3 else "nop"
+    return None
+
+
 def mnemonic(insn) -> str:
     n = insn.name
+    special = _system_register_form(insn)
+    if special:
+        return special
+    if n == "NOP90":
+        return "xchg"
     if n in ("JCC", "SETCC", "CMOVCC"):
         return {"JCC": "j", "SETCC": "set", "CMOVCC": "cmov"}[n] + CC[insn.cc]
     if n in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS"):
@@ -75,7 +91,8 @@ def format_insn(insn) -> str:
     ops = []
     if insn.name in ("CALLF", "JMPF") and insn.far:
         ops.append(f"0x{insn.far[0]:x}:0x{insn.far[1]:x}")
-    elif insn.name not in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS"):
+    elif insn.name not in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS") \
+            and not _system_register_form(insn):
         for o in insn.ops:
             if o.kind == IMM:
                 ops.append(f"0x{o.value:x}")
