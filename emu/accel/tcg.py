@@ -107,6 +107,9 @@ class Translator(Accelerator):
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose segment guard failed once
+        self._stepped = 0                # blocks run by run()'s single-step short way
+        self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: 1-insn TB}
+        self._steps = None               # the map of the current mode, once known
         self.tb_cache = {}
         self.page_tbs = {}
         self._bps_seen = frozenset()
@@ -151,12 +154,16 @@ class Translator(Accelerator):
         self.tb_cache.clear()
         self.page_tbs.clear()
         self.heat.clear()
+        self._step_maps.clear()
+        self._steps = None
 
     def state_changed(self) -> None:
         self.core.mode_changed()
+        self._steps = None
 
     def stats(self) -> dict:
         c = dict(self.counters)
+        c["blocks_executed"] += self._stepped
         ex = c["blocks_executed"]
         c["chain_hit_rate"] = (c["chain_hits"] / ex) if ex else 0.0
         c["blocks_cached"] = len(self.tb_cache)
@@ -467,62 +474,61 @@ class Translator(Accelerator):
         interp = self.interp
         if (ops.translate is not None or self.core.code_key[0] or s.rip != insn.ip
                 or interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
-                or (self.irq_line and s.fl & F.IF) or s.fl & F.TF):
+                or (interp.irq_line and s.fl & F.IF) or s.fl & F.TF):
             return 0
         regs = s.regs
-        am = F.MASK[insn.asize]
+        asize = insn.asize
+        am = F.MASK[asize]
         count = regs[1] & am
-        n = min(count, budget)
+        n = count if count < budget else budget
         if n <= 0:
             return 0
         size = insn.size
         span = n * size
         back = s.fl & F.DF
         ram = self.machine.ram
-        amask = ops.amask
-        limit_phys = ram.size
-
-        def phys(seg, off):
-            """First byte of the run in RAM, or None."""
-            sg = s.segs[seg]
-            lo = off - span + size if back else off
-            hi = lo + span - 1
-            if lo < 0 or hi > am or hi > sg.limit:
-                return None
-            a = sg.base + lo
-            if a + span - 1 > amask or a + span > limit_phys:
-                return None
-            return a
-
+        top = min(ops.amask + 1, ram.size)      # no address wrap, all in RAM
         name = insn.name
         mm = ram.mm
-        if name == "LODS":
-            src = phys(DS if insn.seg is None else insn.seg, regs[6] & am)
-            if src is None:
+        if name != "STOS":
+            off = regs[6] & am
+            lo = off - span + size if back else off
+            sg = s.segs[DS if insn.seg is None else insn.seg]
+            src = sg.base + lo
+            if lo < 0 or lo + span - 1 > am or lo + span - 1 > sg.limit or src + span > top:
                 return 0
+        if name != "LODS":
+            off = regs[7] & am
+            lo = off - span + size if back else off
+            sg = s.segs[ES]
+            dst = sg.base + lo
+            if lo < 0 or lo + span - 1 > am or lo + span - 1 > sg.limit or dst + span > top:
+                return 0
+            cm = ram.code_map
+            g0, g1 = dst >> 6, (dst + span - 1) >> 6
+            if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
+                return 0
+        if name == "LODS":
             last = src if back else src + span - size
             v = int.from_bytes(mm[last:last + size], "little")
             ops.set_reg(0, size, v)
             ptrs = (6,)
-        else:
-            dst = phys(ES, regs[7] & am)
-            if dst is None or any(ram.code_map[dst >> 6:((dst + span - 1) >> 6) + 1]):
-                return 0
-            if name == "STOS":
-                mm[dst:dst + span] = (regs[0] & F.MASK[size]).to_bytes(size, "little") * n
-                ptrs = (7,)
+        elif name == "STOS":
+            v = regs[0] & F.MASK[size]
+            if span == 1:
+                mm[dst] = v
             else:
-                src = phys(DS if insn.seg is None else insn.seg, regs[6] & am)
-                if src is None:
-                    return 0
-                if (dst < src < dst + span) if back else (src < dst < src + span):
-                    return 0                 # overlapping the way a forward/backward copy sees
-                mm[dst:dst + span] = mm[src:src + span]
-                ptrs = (6, 7)
+                mm[dst:dst + span] = v.to_bytes(size, "little") * n
+            ptrs = (7,)
+        else:
+            if (dst < src < dst + span) if back else (src < dst < src + span):
+                return 0                 # overlapping the way a forward/backward copy sees
+            mm[dst:dst + span] = mm[src:src + span]
+            ptrs = (6, 7)
         step = -span if back else span
         for r in ptrs:
-            ops.set_reg(r, insn.asize, (regs[r] + step) & am)
-        ops.set_reg(1, insn.asize, count - n)
+            ops.set_reg(r, asize, (regs[r] + step) & am)
+        ops.set_reg(1, asize, count - n)
         s.rip = insn.next_ip if count == n else insn.ip
         ops.insn = insn
         self.counters["string_fast_insns"] += n
@@ -549,6 +555,46 @@ class Translator(Accelerator):
 
     def run(self, budget):
         """cpu_exec: run blocks until an exit."""
+        if self.single_step and budget != 0 and not self.breakpoints and not self._bps_seen:
+            # single-stepping's short way: one instruction through its cached
+            # one-instruction block, without the dispatcher's set-up -- unless
+            # something needs the dispatcher (pending, paging, logging, a helper)
+            s = self.s
+            core = self.core
+            ops = core.ops
+            interp = self.interp
+            if not (interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
+                    or (interp.irq_line and s.fl & 0x200) or s.fl & 0x100      # IF, TF
+                    or ops.translate is not None or self.machine.log is not None):
+                # one-instruction blocks of the current mode by IP: translated code
+                # cannot change the mode (CS, SS size): only the dispatcher's slow
+                # path, which drops this map, or the Machine (state_changed)
+                steps = self._steps
+                if steps is None:
+                    steps = self._steps = self._step_maps.setdefault(
+                        (core.cs_base, core.code_key, s.segs[SS].db), {})
+                tb = steps.get(s.rip)
+                if tb is None or not tb.valid:
+                    key = (core.cs_base, s.rip, core.code_key, s.segs[SS].db, 1)
+                    tb = self.tb_cache.get(key) or self.tb_gen_code(s.rip, key, 1)
+                    if tb is not None:
+                        steps[s.rip] = tb
+                if tb is not None:
+                    code = tb.fn(1)
+                    kind = tb.exits[code & EXIT_MASK].kind
+                    if kind is GOTO or kind is INDIRECT:
+                        self.icount += code >> EXIT_SHIFT
+                        self._stepped += 1
+                        return DebugExit("step", core.cs_base + s.rip)
+                    # a helper or a bail, at the start: nothing was done
+                    insn = tb.insns[0]
+                    if insn.rep and insn.name in STRING_FAST and self._string_fast(insn, 1):
+                        self.icount += 1
+                        return DebugExit("step", core.cs_base + s.rip)
+        return self._run(budget)
+
+    def _run(self, budget):
+        self._steps = None
         interp = self.interp
         core = self.core
         ops = core.ops

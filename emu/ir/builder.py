@@ -546,6 +546,17 @@ class X86IRBuilder(IRBuilder):
                 r = self.op2("eq", self.ccv("res"), 0)
             elif base == 4 and isinstance(size, int):
                 r = self.op2("ne", self.op2("and", self.ccv("res"), F.SIGN[size]), 0)
+        elif not isinstance(op, int) and base in (1, 2, 3):
+            # cc_op known only at run time: CF is flags.carry of any record; ZF
+            # is fl's bit for an EFLAGS record, res == 0 for every other
+            zf = cf = None
+            if base != 1:
+                fl_zf = self.op2("ne", self.op2("and", self.ccv("fl"), F.ZF), 0)
+                zf = self.select(self.op2("eq", self.ccv("op"), F.CC_EFLAGS), fl_zf,
+                                 self.op2("eq", self.ccv("res"), 0))
+            if base != 2:
+                cf = self.get_cf()
+            r = zf if cf is None else cf if zf is None else self.op2("or", cf, zf)
         if r is None:
             return self.call_pure("cond", cc, *self._record())
         return self.lnot(r) if cc & 1 else r

@@ -71,6 +71,11 @@ class TbExit:
 # earlier on the same path through a region)
 _CARRY = {F.CC_ADD: "int({res} < {a})", F.CC_SUB: "int({a} < {b})", F.CC_LOGIC: "0",
           F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"}
+# the record fields each (constant) cc_op reads in flags.compute / carry / cond
+_RECORD_USES = {op: frozenset(("op", "res", "a", "b", "size"))
+                for op in (F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB)}
+_RECORD_USES.update({op: frozenset(("op", "res", "size")) for op in (F.CC_LOGIC, F.CC_INC, F.CC_DEC)})
+_RECORD_USES[F.CC_RES] = frozenset(("op", "res", "a", "size"))
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
@@ -108,6 +113,7 @@ class PyCodegen:
         self.cold_uses = {}
         self.first_use = {}
         sizes = {}
+        first = {}
         self.regs_written = set()
         self.cc_written = set()
         self.segs = set()
@@ -124,6 +130,7 @@ class PyCodegen:
             if n == "getr" or n == "setr":
                 r, size = op.aux
                 sizes.setdefault(r, set()).add(size)
+                first.setdefault(r, op)
                 if n == "setr":
                     self.regs_written.add(r)
             elif n in ("ld", "st"):
@@ -137,6 +144,8 @@ class PyCodegen:
         self.sizes = sizes
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
+        # registers whose first access is a write of all their width need no load
+        self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
 
     # -- emission helpers --------------------------------------------------------------------
     def emit(self, line: str):
@@ -277,7 +286,9 @@ class PyCodegen:
         params += [f"{c}={c}" for c in used_calls]
         header = f"def {self.name}({', '.join(params)}):"
         for r in self.regs:
-            self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
+            # (a loop writes back every register it writes at each exit)
+            if r not in self.write_first or self.loop:
+                self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         for sg in sorted(self.segs):
             self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
         for f in sorted(self.live_top_local):
@@ -311,8 +322,13 @@ class PyCodegen:
             elif n == "setr":
                 self.gen_setr(op)
             elif n == "setcc":
+                uses = _RECORD_USES.get(op.args[0]) if type(op.args[0]) is int else None
                 for f, a in zip(("op", "res", "a", "b", "size"), op.args):
-                    self.know[f] = ("expr", self.val(a, False), self.reads_of(a))
+                    e = self.val(a, False)
+                    # a field the recorded operation never looks at is left as
+                    # it is: whatever it holds, the flags come out the same
+                    self.know[f] = ("dead",) if uses is not None and f not in uses else \
+                        ("expr", e, self.reads_of(a))
             elif n == "setccop":
                 self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
             elif n == "setfl":
