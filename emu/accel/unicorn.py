@@ -69,6 +69,9 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   model) and loads the result back.
 * **Single step** is ``count=1``; **breakpoints** are ``UC_HOOK_CODE`` hooks
   on those addresses only (the hook stops before the instruction runs).
+  Unicorn picks the instructions that call code hooks when it translates a
+  block, so arming a breakpoint drops the translated code
+  (:meth:`_sync_breakpoints`).
 * **CPU model** ``UC_CPU_X86_HASWELL``: the newest model whose features
   unicorn's TCG implements in full (BMI1/2, MOVBE, AVX2 are there; the
   AVX-512 models are filtered down by TCG anyway), the closest unicorn has to
@@ -878,13 +881,30 @@ class UnicornAccel(Accelerator):
         uc.emu_stop()
 
     def _sync_breakpoints(self) -> None:
+        """One code hook per breakpoint address.
+
+        Unicorn decides at translation time which instructions call the code
+        hooks: a hook added later is never called from a block translated
+        before it (a debugger disarms its breakpoints for every single step,
+        so the code around a breakpoint is often translated without it).  So
+        adding a hook drops every translated block.  Not just the blocks at
+        the address (``ctl_remove_cache``): that translates the address
+        through the guest's page tables, which sets accessed bits and, where
+        nothing is mapped, CR2, and it finds only the code the address maps
+        to now, not that of another address space (CR3) with a block at the
+        same linear address.  A deleted hook is skipped by unicorn when it
+        runs the block, so removal needs no flush."""
         want = self.breakpoints
         have = self._bp_hooks
         for addr in [a for a in have if a not in want]:
             self.uc.hook_del(have.pop(addr))
+        added = False
         for addr in want:
             if addr not in have:
                 have[addr] = self.uc.hook_add(uc_mod.UC_HOOK_CODE, self._hook_bp, None, addr, addr)
+                added = True
+        if added:
+            self.uc.ctl_flush_tb()
 
     # -- interrupt delivery (kasou's code, on the canonical state) ------------------------------------
     def _concrete_ops(self):

@@ -146,13 +146,8 @@ def test_gdb_protected_mode(accel):
     assert "internal-error" not in out
 
 
-# (not unicorn: a breakpoint armed again after the code around it was
-# translated while it was not armed -- the debugger disarms breakpoints for
-# every single step -- is missed by unicorn's code hooks, so the second
-# 'break *puts64' stop never comes; the engine would have to drop that
-# address's translation when it adds the hook, uc.ctl_remove_cache)
 @needs_gdb
-@pytest.mark.parametrize("accel", ["interp", "tcg", KVM])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn", KVM])
 def test_gdb_long_mode(accel):
     img = image("long_boot.S")
     sym = img.symbols

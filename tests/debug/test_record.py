@@ -72,10 +72,7 @@ class Livelock(Exception):
     pass
 
 
-# (not unicorn: there the third continue runs past the breakpoint at
-# wait_tick -- unicorn's code hooks miss a breakpoint armed again after the
-# code around it was translated unarmed; see test_gdb_modes.py)
-@pytest.mark.parametrize("accel", ["interp", "tcg"])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
 def test_stepping_a_hlt_takes_the_interrupt_that_ends_it(accel):
     """With step-irqs off an interrupt is held back during a step -- but not
     for a HLT or a halted CPU, which only that interrupt can wake: held, the

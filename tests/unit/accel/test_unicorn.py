@@ -115,6 +115,75 @@ def test_breakpoint_stops_before_the_instruction_and_resumes():
     m.close()
 
 
+LOOP = """
+    mov cx, 5
+again:
+    dec cx
+    nop
+    jnz again
+    mov al, 4
+    out 0xf4, al
+    hlt
+"""
+NOP = 0x7C00 + 3 + 1          # the nop inside the loop
+
+
+def test_breakpoint_armed_after_its_code_was_translated():
+    """Unicorn decides which instructions call the code hooks when it
+    translates a block: a breakpoint armed on code already translated must
+    still stop there.  A debugger arms and disarms breakpoints around every
+    single step, so this is the common case, not a corner."""
+    m = machine("unicorn", LOOP)
+    r = m.run(icount_limit=4)               # the loop body translated, nothing armed
+    assert r.reason == "limit" and m.cpu.regs[1] & 0xFFFF == 4
+    m.accel.breakpoints.add(NOP)
+    r = m.run()
+    assert (r.reason, r.exit.kind, r.exit.pc) == ("debug", "breakpoint", NOP)
+    assert m.cpu.regs[1] & 0xFFFF == 3
+    hits = [3]
+    while True:                             # as a debugger continues: disarmed step, then armed
+        m.accel.breakpoints.clear()
+        m.accel.set_single_step(True)
+        r = m.run()
+        assert (r.reason, r.exit.kind) == ("debug", "step")
+        m.accel.set_single_step(False)
+        m.accel.breakpoints.add(NOP)
+        r = m.run()
+        if r.reason != "debug":
+            break
+        assert (r.exit.kind, r.exit.pc) == ("breakpoint", NOP)
+        hits.append(m.cpu.regs[1] & 0xFFFF)
+    assert hits == [3, 2, 1, 0]
+    assert (r.reason, r.status) == ("debug-exit", 9)
+    m.close()
+
+
+def test_breakpoint_removed_after_its_code_was_translated():
+    m = machine("unicorn", LOOP)
+    m.accel.breakpoints.add(NOP)
+    r = m.run()
+    assert (r.reason, r.exit.pc, m.cpu.regs[1] & 0xFFFF) == ("debug", NOP, 4)
+    m.accel.breakpoints.clear()
+    r = m.run()
+    assert (r.reason, r.status, r.icount) == ("debug-exit", 9, 2 + 4 * 3 + 2)   # nop jnz, 4 rounds, mov out
+    m.close()
+
+
+def test_single_step_through_translated_code():
+    """Stepping after a free run translated the loop: one instruction each."""
+    m = machine("unicorn", LOOP)
+    r = m.run(icount_limit=7)
+    assert r.reason == "limit" and m.cpu.rip == 0x7C03
+    m.accel.set_single_step(True)
+    pcs = []
+    for _ in range(4):
+        r = m.run()
+        assert (r.reason, r.icount, r.exit.kind) == ("debug", 1, "step")
+        pcs.append((r.exit.pc, m.cpu.regs[1] & 0xFFFF))
+    assert pcs == [(0x7C04, 2), (0x7C05, 2), (0x7C03, 2), (0x7C04, 1)]
+    m.close()
+
+
 def test_instruction_budget_is_exact():
     src = """
         mov cx, 1000
