@@ -23,8 +23,15 @@ host ISA (``-d out_asm`` shows the generated Python).
   interrupts, breakpoints, an instruction-budget remainder smaller than the
   next block, IO restarts (IoPending) and fault delivery all go through its
   exact code, so exits and icount match ``-accel interp`` one for one.
-* Deliberate gaps: with paging on (CR0.PG) everything runs on the
-  interpreter; 64-bit stack operations are helpers.
+* Paging (CR0.PG): blocks are keyed by linear address, with the privilege
+  (supervisor/user) in the key, and record the physical pages they were
+  decoded from (SMC invalidation goes by physical page); every TLB flush
+  (MOV CR3, INVLPG, a paging-mode change) drops them.  Their loads and
+  stores look the linear page up in the paging translator's own TLB and
+  bail to the interpreter on a miss, a right the entry does not grant, a
+  page crossing or MMIO -- so walks, A/D bits and #PF stay the
+  interpreter's.
+* Deliberate gaps: 64-bit stack operations are helpers.
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
 from ..ir.builder import PURE_CALLS, X86IRBuilder
-from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, TbExit,
-                          fast_segment, generate, generate_region, plan_region)
+from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, FLAT, GOTO, GUARD, HELPER, INDIRECT, PACKERS,
+                          MemModel, TbExit, fast_segment, generate, generate_region, plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
@@ -123,7 +130,10 @@ class Translator(Accelerator):
         # the decoder through ram.mark_code) is what translated stores check: a
         # store into a code page but not into a code granule (the stack next to
         # a boot sector) stays fast.
-        self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm,
+        ops = self.core.ops
+        self._core_tlb_flush = ops.on_tlb_flush
+        ops.on_tlb_flush = self._tlb_flushed
+        self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm, "OPS": ops,
                         "CP": ram.code_map, **PACKERS,
                         **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
@@ -216,8 +226,46 @@ class Translator(Accelerator):
 
     # -- translation -------------------------------------------------------------------------
     def _key(self, ip: int, cap: int):
+        """(CS base, IP, decode mode, SS size, paging, cap).  Paging: 0 off, 1
+        supervisor, 2 user -- blocks translated with paging on are keyed by
+        linear address and dropped whenever the TLB is flushed."""
         core = self.core
-        return (core.cs_base, ip, core.code_key, self.s.segs[SS].db, cap)
+        s = self.s
+        pg = 0 if core.ops.translate is None else 2 if s.cpl == 3 else 1
+        return (core.cs_base, ip, core.code_key, s.segs[SS].db, pg, cap)
+
+    def _mem_model(self, key):
+        pg = key[4]
+        if not pg:
+            return FLAT
+        tr = self.core.ops.translate
+        return MemModel(long64=key[2][0], paged=True, user=pg == 2,
+                        lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
+
+    def _tlb_flushed(self) -> None:
+        """The linear -> physical mapping may have changed (MOV CR3, INVLPG,
+        CR0/CR4/EFER): the blocks translated under paging are keyed by
+        linear address, drop them all."""
+        self._core_tlb_flush()
+        paged = [tb for tb in self.tb_cache.values() if tb.key[4]]
+        for tb in paged:
+            if self.tb_cache.get(tb.key) is not tb:
+                continue
+            tb.valid = False
+            del self.tb_cache[tb.key]
+            for src, slot in tb.incoming:
+                if src.jmp[slot] is tb:
+                    src.jmp[slot] = None
+            tb.incoming.clear()
+        for tb in paged:
+            for i, nxt in enumerate(tb.jmp):
+                if nxt is not None:
+                    nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t.valid]
+                    tb.jmp[i] = None
+        if paged:
+            self.heat = {k: v for k, v in self.heat.items() if not k[4]}
+            self._step_maps.clear()
+            self._steps = None
 
     def tb_find(self, ip: int, one: bool, left: int = FOREVER):
         """The block at CS:ip, translated on a miss -- or None: not decodable,
@@ -249,6 +297,13 @@ class Translator(Accelerator):
         if m.log is None:
             return ()
         return m.log_flags
+
+    def _phys_page(self, lin: int) -> int:
+        """The RAM page holding the code byte at ``lin`` (what SMC invalidates by)."""
+        ops = self.core.ops
+        if ops.translate is None:
+            return (lin & ops.amask) >> 12
+        return ops.translate(lin, False, True) >> 12
 
     def _build(self, ip: int, cap: int, region: bool = False):
         """Decode the block at CS:ip and build its optimised IR.  Returns
@@ -286,8 +341,14 @@ class Translator(Accelerator):
                         return None
                     b.end_block(cur)
                     break
-            pages.add((lin & amask) >> 12)
-            pages.add(((lin + insn.length - 1) & amask) >> 12)
+            try:
+                pages.add(self._phys_page(lin))
+                pages.add(self._phys_page(lin + insn.length - 1))
+            except GuestException:          # (not after a decode: its fetch walked)
+                if not block.insns:
+                    return None
+                b.end_block(cur)
+                break
             block.insns.append(insn)
             inlined = b.translate_insn(len(block.insns) - 1, insn)
             if not inlined and not insn.helper:
@@ -351,7 +412,8 @@ class Translator(Accelerator):
             tb.fn, tb.exits = _helper_first, HELPER_FIRST_EXITS
         else:
             name = f"tb_{block.pc:x}"
-            src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name)
+            src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name,
+                                  self._mem_model(key))
             ns = dict(self.ns_base)
             exec(compile(src, f"<tb 0x{block.pc:x}>", "exec"), ns)
             tb.fn = ns[name]
@@ -416,13 +478,13 @@ class Translator(Accelerator):
         name = f"region_{first.pc:x}"
         ram_size = self.machine.ram.size
         fast = {}
-        if key not in self.unguarded and not self.core.code_key[0]:
+        if key not in self.unguarded and not key[4]:
             for n, sg in enumerate(self.s.segs):
                 m = fast_segment(sg, ram_size, amask)
                 if m is not None:
                     fast[n] = m
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
-                                                       ram_size, name, fast)
+                                                       ram_size, name, fast, self._mem_model(key))
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
@@ -575,7 +637,7 @@ class Translator(Accelerator):
                         (core.cs_base, core.code_key, s.segs[SS].db), {})
                 tb = steps.get(s.rip)
                 if tb is None or not tb.valid:
-                    key = (core.cs_base, s.rip, core.code_key, s.segs[SS].db, 1)
+                    key = (core.cs_base, s.rip, core.code_key, s.segs[SS].db, 0, 1)
                     tb = self.tb_cache.get(key) or self.tb_gen_code(s.rip, key, 1)
                     if tb is not None:
                         steps[s.rip] = tb
@@ -622,7 +684,7 @@ class Translator(Accelerator):
                 if tb is None:
                     if (interp.queued or ops.pending_read is not None or s.halted
                             or (self.irq_line and s.fl & F.IF) or s.fl & F.TF or s.inhibit_irq
-                            or ops.translate is not None or (bps and core.cs_base + s.rip in bps)):
+                            or (bps and core.cs_base + s.rip in bps)):
                         ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:

@@ -51,6 +51,28 @@ PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
 PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
 
 
+class MemModel:
+    """How translated code reaches guest memory: ``long64`` (64-bit code: no
+    segment limits, only FS and GS have a base) and ``paged`` (CR0.PG: a
+    linear address goes through the live TLB of the paging translator --
+    ``tlb`` in the code, bound at entry -- and a miss, a right the entry does
+    not grant, a page crossing, MMIO or a code granule bails to the
+    interpreter, which walks, sets A/D and faults exactly), with ``user``
+    (CPL 3: the user bit of the TLB's rights) and ``lin_mask`` (32-bit and
+    PAE paging see 32-bit linear addresses)."""
+
+    __slots__ = ("long64", "paged", "user", "lin_mask")
+
+    def __init__(self, long64=False, paged=False, user=False, lin_mask=(1 << 64) - 1):
+        self.long64 = long64
+        self.paged = paged
+        self.user = user
+        self.lin_mask = lin_mask
+
+
+FLAT = MemModel()
+
+
 class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
     direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
@@ -93,8 +115,10 @@ def _paren(s: str) -> str:
 class PyCodegen:
     """Generates the Python source of one block."""
 
-    def __init__(self, block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):
+    def __init__(self, block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
+                 mem: MemModel = FLAT):
         self.b = block
+        self.mem = mem
         self.amask = amask
         self.ram_size = ram_size
         self.loop = loop
@@ -276,6 +300,8 @@ class PyCodegen:
         live_in = getattr(b, "live_in", frozenset(CC_STATE_NAMES))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
+        if self.mem.paged and self.segs:
+            params.append("OPS=OPS")
         used_calls = sorted({op.aux[0] for op in b.ops if op.name == "call"})
         sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
         for s in sizes:
@@ -289,8 +315,7 @@ class PyCodegen:
             # (a loop writes back every register it writes at each exit)
             if r not in self.write_first or self.loop:
                 self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        for sg in sorted(self.segs):
-            self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        self.seg_prologue(self.segs)
         for f in sorted(self.live_top_local):
             self.emit(f"cc_{f} = S.{CC_STATE_NAMES[f]}")
             self.know[f] = ("local",)
@@ -437,6 +462,8 @@ class PyCodegen:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
     def gen_mem(self, op, k, ip, load):
+        if self.mem.paged:
+            return self.gen_mem_paged(op, k, ip, load)
         seg, size = op.aux
         fast = self.fast_segs.get(seg)
         o = op.args[0]
@@ -511,6 +538,60 @@ class PyCodegen:
             self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
         else:
             self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+
+
+    def gen_mem_paged(self, op, k, ip, load):
+        """An access with paging on: the segment step as ConcreteOps does it,
+        then the TLB (see :class:`MemModel`)."""
+        seg, size = op.aux
+        mem = self.mem
+        off = self.val(op.args[0])
+        a = off
+        if not _atomic(off):
+            a = self.new_local("a")
+            self.emit(f"{a} = {off}")
+        conds = []
+        if mem.long64:
+            lin = f"(B{seg} + {a}) & {(1 << 64) - 1}" if seg >= 4 else a
+        else:
+            conds.append(f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}")
+            lin = f"(B{seg} + {a}) & {mem.lin_mask}"
+        lv, e, p = self.new_local("l"), self.new_local("e"), self.new_local("p")
+        right = 1 << ((mem.user << 2) | ((not load) << 1))
+        conds.append(f"({e} := TLB.get(({lv} := {lin}) >> 12)) is None")
+        conds.append(f"not {e}[1] & {right}")
+        if size > 1:
+            conds.append(f"({lv} & 4095) > {4096 - size}")
+        conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {self.ram_size - size}")
+        if not load:
+            conds.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+            if size > 1:
+                conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
+        self.emit(f"if {' or '.join(conds)}:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.stub(BAIL, k, str(ip))
+        self.restore(snap)
+        self.ind -= 1
+        if load:
+            t = op.out
+            self.emit(f"t{t.id} = MM[{p}]" if size == 1 else f"t{t.id} = U{size}(MM, {p})[0]")
+            self.names[t.id] = f"t{t.id}"
+        elif size == 1:
+            self.emit(f"MM[{p}] = {self.val(op.args[1])}")
+        else:
+            self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+
+    def seg_prologue(self, segs) -> None:
+        """Bind what the memory accesses of the code need."""
+        for sg in sorted(segs):
+            if self.mem.long64:
+                if sg >= 4:
+                    self.emit(f"B{sg} = SEGS[{sg}].base")
+            else:
+                self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        if segs and self.mem.paged:
+            self.emit("TLB = OPS.translate.tlb")
 
 
 def fast_segment(seg, ram_size: int, amask: int):
@@ -642,9 +723,9 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None):
+                 name: str = "region", fast_segs=None, mem: MemModel = FLAT):
         first = blocks[head]
-        super().__init__(first, amask, ram_size, False, name)
+        super().__init__(first, amask, ram_size, False, name, mem)
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
         self.head = head
@@ -835,6 +916,8 @@ class RegionCodegen(PyCodegen):
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
         params = ["left", f"pc={self.head}", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
+        if self.mem.paged and segs:
+            params.append("OPS=OPS")
         for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
             if any(op.name == "ld" and op.aux[1] == sz for op in ops):
                 params.append(f"U{sz}=U{sz}")
@@ -844,8 +927,7 @@ class RegionCodegen(PyCodegen):
         params += ["RK=RK", "RIP=RIP"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        for sg in sorted(segs):
-            self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        self.seg_prologue(segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         if self.fast_segs:
             # the guard: the segments are still what the fast accesses assume
@@ -916,20 +998,21 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None):
+                    name: str = "region", fast_segs=None, mem: MemModel = FLAT):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs)
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips)}, g.max_path
 
 
-def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb"):
+def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
+             mem: MemModel = FLAT):
     """Python source of the block function, and its exits."""
-    g = PyCodegen(block, amask, ram_size, loop, name)
+    g = PyCodegen(block, amask, ram_size, loop, name, mem)
     src = g.generate()
     return src, g.exits
