@@ -126,6 +126,16 @@ def fold(name, a, b):
     return None
 
 
+def _clear_under(v, m: int) -> bool:
+    """v & m == 0 whatever v's run-time value (a constant, or a left shift by
+    at least m's width)."""
+    if not isinstance(v, Temp):
+        return v & m == 0
+    op = v.op
+    return (op is not None and op.name == "shl" and isinstance(op.args[1], int)
+            and m < (1 << op.args[1]))
+
+
 def result_bits(name, a, b):
     ba, bb = bits_of(a), bits_of(b)
     if name in COMPARISONS:
@@ -180,6 +190,15 @@ class IRBuilder:
         if name == "and" and isinstance(b, int) and isinstance(a, Temp) and a.op is not None \
                 and a.op.name == "and" and isinstance(a.op.args[1], int) and b >= 0:
             return self.op2("and", a.op.args[0], a.op.args[1] & b)
+        # (x | y) & c  ->  x & c  when y has no bit under c (a flag taken out of a
+        # packed word: (cf | of << 1 | AF) & 1)
+        if name == "and" and isinstance(b, int) and b >= 0 and isinstance(a, Temp) \
+                and a.op is not None and a.op.name == "or":
+            x, y = a.op.args
+            if _clear_under(y, b):
+                return self.op2("and", x, b)
+            if _clear_under(x, b):
+                return self.op2("and", y, b)
         if name in ("add", "mul", "and", "or", "xor") and isinstance(a, int):
             a, b = b, a          # constants second, as TCG canonicalises
         return self.emit(name, (a, b), bits=result_bits(name, a, b))

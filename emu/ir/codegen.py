@@ -37,7 +37,7 @@ import struct
 
 from ..isa.x86 import flags as F
 from ..memory import GRANULE_SHIFT
-from .builder import PURE_CALLS
+from .builder import PURE_CALLS, _clear_under
 
 from .ir import IRBlock, Temp
 from .opcodes import CC_STATE_NAMES, OPCODES
@@ -104,6 +104,13 @@ PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peel
 _CALL = re.compile(r"\b(?:" + "|".join(PURE_CALLS) + r")\(")
 
 
+def _narrowing(args) -> bool:
+    """``getr rN, size`` (a wide register) ``& c`` with c inside the size's mask."""
+    x, c = args
+    return (isinstance(x, Temp) and type(c) is int and x.op is not None and x.op.name == "getr"
+            and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
+
+
 def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
@@ -145,7 +152,12 @@ class PyCodegen:
         for op in ops:
             n = op.name
             cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
-            for a in op.args:
+            args = op.args
+            if n == "setcc" and type(args[0]) is int and args[0] in _RECORD_USES:
+                # fields the recorded operation never reads are not kept (gen_ops)
+                uses = _RECORD_USES[args[0]]
+                args = [a for f, a in zip(("op", "res", "a", "b", "size"), args) if f in uses]
+            for a in args:
                 if isinstance(a, Temp):
                     d = self.cold_uses if cold else self.main_uses
                     d[a.id] = d.get(a.id, 0) + 1
@@ -199,19 +211,38 @@ class PyCodegen:
         return frozenset()
 
     def write_local(self, loc: str, live=None):
-        """About to assign local ``loc``: materialise what still reads its old value."""
+        """About to assign local ``loc``: keep what still reads its old value
+        valid -- a temporary the main line still uses is computed now; one
+        only exits and flag records use, and a live flag expression, keep
+        their text and read a copy of the old value instead (one store, and
+        the work is done only where it is needed)."""
+        old = None
+        pat = None
         for tid, e in list(self.deferred.items()):
             if loc in e[1] and (e[2] > 0 or e[3] > 0):
-                nm = f"t{tid}"
-                self.emit(f"{nm} = {e[0]}")
-                del self.deferred[tid]
-                self.names[tid] = nm
+                if e[2] > 0:
+                    nm = f"t{tid}"
+                    self.emit(f"{nm} = {e[0]}")
+                    del self.deferred[tid]
+                    self.names[tid] = nm
+                    continue
+                if old is None:
+                    old, pat = self._keep_old(loc)
+                e[0] = pat.sub(old, e[0])
+                e[1] = (e[1] - {loc}) | {old}
         for f, k in list(self.know.items()):
             if k[0] == "expr" and loc in k[2]:
                 if live is None or f in live:
-                    self.materialise(f)
+                    if old is None:
+                        old, pat = self._keep_old(loc)
+                    self.know[f] = ("expr", pat.sub(old, k[1]), (k[2] - {loc}) | {old})
                 else:
                     self.know[f] = ("dead",)
+
+    def _keep_old(self, loc: str):
+        old = self.new_local("o")
+        self.emit(f"{old} = {loc}")
+        return old, re.compile(rf"\b{loc}\b")
 
     def materialise(self, f):
         k = self.know[f]
@@ -296,6 +327,7 @@ class PyCodegen:
         self.know = {f: ("state",) for f in CC_STATE_NAMES}
         self.deferred = {}      # temp id -> [expr, reads, remaining main uses, remaining cold uses]
         self.names = {}
+        self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
         live_in = getattr(b, "live_in", frozenset(CC_STATE_NAMES))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
@@ -353,7 +385,7 @@ class PyCodegen:
                     # a field the recorded operation never looks at is left as
                     # it is: whatever it holds, the flags come out the same
                     self.know[f] = ("dead",) if uses is not None and f not in uses else \
-                        ("expr", e, self.reads_of(a))
+                        ("expr", e, self.reads_of(a), a)
             elif n == "setccop":
                 self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
             elif n == "setfl":
@@ -408,6 +440,9 @@ class PyCodegen:
                 self.materialise(f)       # a helper call: compute it once, not at every use
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
+            k = self.know[f]
+            if len(k) > 3:
+                self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
             self.deferred[t.id] = [f"SEGS[{op.aux[0]}].selector", frozenset(), self.main_uses.get(t.id, 0),
@@ -418,12 +453,21 @@ class PyCodegen:
         if n == "call":
             args = [self.val(a) for a in op.args]
             e = None
-            if op.aux[0] == "carry" and args[0].isdigit():
+            if op.aux[0] == "carry" and args[0] == str(F.CC_RES):
+                e = self._low_bit(op.args[2])     # CF of a shift: bit 0 of its packed flags
+            if e is None and op.aux[0] == "carry" and args[0].isdigit():
                 e = _CARRY.get(int(args[0]), "{fl} & 1")
                 e = e.format(**{k: _paren(v) for k, v in zip(("res", "a", "b", "fl"), args[1:])})
             if e is None:
                 e = f"{op.aux[0]}({', '.join(args)})"
                 call = True
+        elif n == "and" and _narrowing(op.args):
+            # (r & 0xffffffff) & c with c inside the mask: r & c -- while the
+            # register's local still holds what the getr read
+            x, c = op.args
+            v = self.val(x)
+            r, size = x.op.aux
+            e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
@@ -437,6 +481,25 @@ class PyCodegen:
         else:
             self.emit(f"t{t.id} = {e}")
             self.names[t.id] = f"t{t.id}"
+
+    def _low_bit(self, a):
+        """Source text of a 0/1 value equal to bit 0 of the record field read by
+        getcc ``a``, found in the IR that made the record (through ``x | y``
+        where y has no bit 0) and still held in a local -- or None."""
+        v = self.cc_val.get(a.id) if isinstance(a, Temp) else None
+        while isinstance(v, Temp):
+            if v.bits == 1:
+                if v.id in self.names:
+                    return self.names[v.id]
+                e = self.deferred.get(v.id)
+                if e is not None and (e[2] > 0 or e[3] > 0):
+                    return e[0]
+            op = v.op
+            if op is None or op.name != "or":
+                return None
+            x, y = op.args
+            v = x if _clear_under(y, 1) else y if _clear_under(x, 1) else None
+        return None
 
     def _full_write(self, op):
         r, size = op.aux
@@ -835,7 +898,7 @@ class RegionCodegen(PyCodegen):
         self.insn_base = self.base_of[d]
         entry = spec if mode in ("spec", "probe") else None
         self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_STATE_NAMES}
-        self.deferred, self.names = {}, {}
+        self.deferred, self.names, self.cc_val = {}, {}, {}
         self.gen_ops(self.b)
 
     def _probe(self, d, spec):
