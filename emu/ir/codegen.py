@@ -796,6 +796,8 @@ class RegionCodegen(PyCodegen):
         self.live_in = live_in
         self.rk = []
         self.rips = []
+        self.ccg = []           # per exit: its group of lazy-field stores (0: none)
+        self.cc_groups = {}     # the stores' text -> group number
         self.succ = region_edges(blocks)
         self.max_path = {}
         for d in dispatch:
@@ -841,11 +843,25 @@ class RegionCodegen(PyCodegen):
         static = rip.isdigit()
         if not static:
             self.emit(f"rip = {rip}")
-        self._flush_cc()
+        # the lazy fields still held as expressions are stored by the shared
+        # write-back (nothing runs between the break and it, so the locals the
+        # expressions read are as here); exits storing the same share the code
+        targets, values = [], []
+        for f in ("op", "res", "a", "b", "size", "fl"):
+            kk = self.know[f]
+            if kk[0] == "expr":
+                targets.append("cc_" + f)
+                values.append(kk[1])
+                self.know[f] = ("local",)
+        group = 0
+        if targets:
+            group = self.cc_groups.setdefault(f"{', '.join(targets)} = {', '.join(values)}",
+                                              len(self.cc_groups) + 1)
         self.emit(f"e = {idx}; break")
         self.exits.append(TbExit(kind, slot, target, insn))
         self.rk.append(retired)
         self.rips.append(int(rip) if static else -1)
+        self.ccg.append(group)
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
@@ -904,11 +920,11 @@ class RegionCodegen(PyCodegen):
     def _probe(self, d, spec):
         """Generate section ``d`` looping on itself with ``spec`` as its entry
         state, into nothing: the lazy-state knowledge at each jump back to it."""
-        lines, ind, n = self.lines, self.ind, len(self.exits)
+        lines, ind, n, groups = self.lines, self.ind, len(self.exits), dict(self.cc_groups)
         self.lines, self.probe_sites = [], []
         self._body(d, "probe", spec)
-        self.lines, self.ind = lines, ind
-        del self.exits[n:], self.rk[n:], self.rips[n:]
+        self.lines, self.ind, self.cc_groups = lines, ind, groups
+        del self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
         return self.probe_sites
 
     def _tree_ops(self, ip, top=True):
@@ -987,7 +1003,7 @@ class RegionCodegen(PyCodegen):
             if any(op.name == "st" and op.aux[1] == sz for op in ops):
                 params.append(f"P{sz}=P{sz}")
         params += [f"{c}={c}" for c in sorted({op.aux[0] for op in ops if op.name == "call"})]
-        params += ["RK=RK", "RIP=RIP"]
+        params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.seg_prologue(segs)
@@ -1003,6 +1019,7 @@ class RegionCodegen(PyCodegen):
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
             self.rk.append(0)
             self.rips.append(self.head)
+            self.ccg.append(0)
         fields = ("op", "res", "a", "b", "size", "fl")
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + CC_STATE_NAMES[f] for f in fields)}")
@@ -1049,6 +1066,10 @@ class RegionCodegen(PyCodegen):
                 self._body(d, "plain", None)
             self.ind = top
         self.ind = 1
+        if self.cc_groups:
+            self.emit("g = CCG[e]")
+            for i, (text, g) in enumerate(self.cc_groups.items()):
+                self.emit(f"{'if' if i == 0 else 'elif'} g == {g}: {text}")
         for r in sorted(regs_written):
             self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}" if r in self.narrow else f"R[{r}] = r{r}")
         for f in fields:
@@ -1070,7 +1091,7 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     retire, the budget it needs to be entered)."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem)
     src = g.generate()
-    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips)}, g.max_path
+    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
