@@ -44,7 +44,8 @@ from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
 from ..ir.builder import PURE_CALLS, X86IRBuilder
 from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, FLAT, GOTO, GUARD, HELPER, INDIRECT, PACKERS,
-                          MemModel, TbExit, fast_segment, generate, generate_region, plan_region)
+                          MemModel, TbExit, fast_segment, generate, generate_region, mark_safe_loads,
+                          plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
@@ -473,9 +474,6 @@ class Translator(Accelerator):
                     blocks.append(nb)
                     todo.append(nb[0])
         irs = {b[0].ip: b[0] for b in blocks}
-        dispatch = plan_region(irs, ip)
-        live_in = region_liveness(irs, dispatch)
-        name = f"region_{first.pc:x}"
         ram_size = self.machine.ram.size
         fast = {}
         if key not in self.unguarded and not key[4]:
@@ -483,6 +481,10 @@ class Translator(Accelerator):
                 m = fast_segment(sg, ram_size, amask)
                 if m is not None:
                     fast[n] = m
+            mark_safe_loads(irs.values(), fast)
+        dispatch = plan_region(irs, ip)
+        live_in = region_liveness(irs, dispatch)
+        name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key))
         ns = dict(self.ns_base)

@@ -657,6 +657,20 @@ class PyCodegen:
             self.emit("TLB = OPS.translate.tlb")
 
 
+def mark_safe_loads(blocks, fast_segs) -> None:
+    """Flag the loads :meth:`PyCodegen.gen_mem_fast` will emit without any
+    check (a byte, or any size through a "wide" segment): they cannot leave
+    the block, so flag liveness need not keep the record for them."""
+    for blk in blocks:
+        for op in blk.ops:
+            if op.name == "ld":
+                mode = fast_segs.get(op.aux[0])
+                o = op.args[0]
+                if mode is not None and (op.aux[1] == 1 or mode == "wide") and \
+                        (o.bits is not None and o.bits <= 16 if isinstance(o, Temp) else 0 <= o <= 0xFFFF):
+                    op.safe = True
+
+
 def fast_segment(seg, ram_size: int, amask: int):
     """How a segment may use :meth:`PyCodegen.gen_mem_fast` now: "exact",
     "wide" or None (see there)."""
@@ -944,7 +958,7 @@ class RegionCodegen(PyCodegen):
         for op in self.blocks[d].ops:
             if op.name in ("setcc", "setccop", "setfl", "foldcf"):
                 return {}
-            if op.name in ("ld", "st"):
+            if op.name in ("ld", "st") and not op.safe:
                 break
         else:
             return {}

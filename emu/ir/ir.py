@@ -80,7 +80,7 @@ class Temp:
 class Op:
     """One IR operation: ``name out, args..., aux...``."""
 
-    __slots__ = ("name", "out", "args", "aux", "live")
+    __slots__ = ("name", "out", "args", "aux", "live", "safe")
 
     def __init__(self, name, out, args, aux=()):
         self.name = name
@@ -88,6 +88,7 @@ class Op:
         self.args = list(args)
         self.aux = tuple(aux)
         self.live = None     # optimiser annotation: cc fields live after this op
+        self.safe = False    # a load known not to bail (checked once, at the code's entry)
 
     @property
     def d(self):

@@ -135,7 +135,7 @@ def _liveness(ops, exit_live, mutate):
             live.discard("cf")
             keep.append(op)
             continue
-        elif EXIT in flags or BAIL in flags:
+        elif (EXIT in flags or BAIL in flags) and not op.safe:
             if exit_live is not None and (n == "brcond" or n == "goto_tb"):
                 reads = exit_live(op.aux[1], ccop[i])
             else:
@@ -209,7 +209,7 @@ def _summary(ops, inlined):
             kill.add("cf")
         else:
             flags = OPCODES[n].flags
-            if EXIT in flags or BAIL in flags:
+            if (EXIT in flags or BAIL in flags) and not op.safe:
                 if (n == "brcond" or n == "goto_tb") and op.aux[1] in inlined:
                     jumps.append((op.aux[1], frozenset(kill)))
                 else:
