@@ -456,12 +456,14 @@ class Translator(Accelerator):
         ckey = key[:1] + key[2:]
         heat = self.heat
         amask = self.core.ops.amask
+        returns = set()
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
-            for o in blk.ops:
-                if o.name not in ("brcond", "goto_tb"):
-                    continue
-                t = o.aux[1]
+            # direct successors, and the return sites of its calls (RET comes back there)
+            targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
+            calls = [i.next_ip for i in blk.insns if i.name in ("CALL", "CALL_IND")]
+            returns.update(calls)
+            for t in targets + calls:
                 tkey = (ckey[0], t) + ckey[1:]
                 # a block that already has translated code (an inner loop's
                 # region) is left out: the region exits to it, chained
@@ -486,7 +488,8 @@ class Translator(Accelerator):
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
-                                                       ram_size, name, fast, self._mem_model(key))
+                                                       ram_size, name, fast, self._mem_model(key),
+                                                       returns)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
@@ -680,6 +683,7 @@ class Translator(Accelerator):
         limit = FOREVER if budget is None else budget
         n = 0
         tb = None
+        came = None                 # an indirect exit whose next block to remember
         executed = hits = 0
         try:
             while n < limit:
@@ -687,6 +691,7 @@ class Translator(Accelerator):
                     if (interp.queued or ops.pending_read is not None or s.halted
                             or (self.irq_line and s.fl & F.IF) or s.fl & F.TF or s.inhibit_irq
                             or (bps and core.cs_base + s.rip in bps)):
+                        came = None
                         ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:
@@ -695,11 +700,18 @@ class Translator(Accelerator):
                     counters["lookups"] += 1
                     tb = self.tb_find(s.rip, one, limit - n)
                     if tb is None:
+                        came = None
                         ex, k = self._interp(1, n)
                         n += k
                         if ex is not None:
                             return ex
                         continue
+                    if came is not None:
+                        if came.seen is None:
+                            came.seen = {}
+                        if len(came.seen) < 8:
+                            came.seen[s.rip] = tb
+                        came = None
                 left = limit - n
                 if tb.icount > left:
                     ex, k = self._interp(left, n)
@@ -748,9 +760,18 @@ class Translator(Accelerator):
                     counters["guard_fails"] += 1
                     tb = None
                 elif kind is INDIRECT:
-                    tb = None
                     if step:
                         return DebugExit("step", core.cs_base + s.rip)
+                    # the jump cache (QEMU's tb_jmp_cache / lookup_and_goto_ptr): where
+                    # this exit went before, if that block is still valid
+                    seen = x.seen
+                    nxt = seen.get(s.rip) if seen is not None and not nochain else None
+                    if nxt is not None and nxt.valid and n < limit:
+                        hits += 1
+                        tb = nxt
+                        continue
+                    tb = None
+                    came = x if not nochain else None
                 else:
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1

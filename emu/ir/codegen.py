@@ -77,13 +77,14 @@ class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
     direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
 
-    __slots__ = ("kind", "slot", "target", "insn")
+    __slots__ = ("kind", "slot", "target", "insn", "seen")
 
     def __init__(self, kind, slot, target, insn):
         self.kind = kind
         self.slot = slot
         self.target = target
         self.insn = insn
+        self.seen = None        # indirect: ip -> the block it led to (the jump cache)
 
     def __repr__(self):
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
@@ -743,7 +744,9 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6) -> set:
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    dispatch = {head}
+    # the head, and blocks no direct jump of the region reaches (return sites,
+    # reached by RET through the region's indirect exits)
+    dispatch = {head} | {ip for ip in blocks if not preds[ip]}
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
         rs = set(rest)
@@ -800,9 +803,10 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem: MemModel = FLAT):
+                 name: str = "region", fast_segs=None, mem: MemModel = FLAT, returns=()):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
+        self.returns = {r for r in returns if r in dispatch}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
         self.head = head
@@ -878,6 +882,20 @@ class RegionCodegen(PyCodegen):
         self.ccg.append(group)
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
+        if kind is INDIRECT and self.returns:
+            # an indirect jump (RET) to a return site of the region stays in it
+            x = rip
+            if not _atomic(rip):
+                x = self.new_local("j")
+                self.emit(f"{x} = {rip}")
+            for d in sorted(self.returns):
+                self.emit(f"if {x} == {d}:")
+                self.ind += 1
+                snap = self.snapshot()
+                self.transition(d, self.P + k, k - 1)
+                self.restore(snap)
+                self.ind -= 1
+            rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
 
     def goto(self, k, slot, target):
@@ -1096,14 +1114,14 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem: MemModel = FLAT):
+                    name: str = "region", fast_segs=None, mem: MemModel = FLAT, returns=()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem)
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 
