@@ -39,6 +39,7 @@ SAL (``/6`` on the 186 and later) is SHL.  The 8086's ``/6`` is SETMO/SETMOC
 
 from .. import flags as F
 from ..flags import CC_LOGIC, CC_RES, MASK, SIGN
+from ..insn import REG
 from . import sem
 
 ROL, ROR, RCL, RCR, SHL, SHR, SAR = range(7)
@@ -110,7 +111,16 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
 
 
 # A masked count of 0 still reads the operand (a memory operand can fault:
-# the 286 vectors show #GP for ``rol word [0xFFFF], 0x80``), then changes nothing.
+# the 286 vectors show #GP for ``rol word [0xFFFF], 0x80``), then changes no
+# flag and no value -- but a 32-bit register destination is still written,
+# so in 64-bit mode its upper half is cleared (the CPU under KVM does so for
+# every shift, rotate and SHLD/SHRD, as any 32-bit register write does).
+
+def _count_zero(ops, i, a) -> None:
+    dst = i.ops[0]
+    if dst.kind == REG and i.size == 4:
+        ops.write(dst, a)
+
 
 def _inline(kind):
     def shift_imm(ops, i):
@@ -118,6 +128,8 @@ def _inline(kind):
         c = i.ops[1].value & count_mask(ops, i.size)
         if c:
             _shift(ops, i, kind, a, c)
+        else:
+            _count_zero(ops, i, a)
     return shift_imm
 
 
@@ -127,6 +139,8 @@ def _helper(kind):
         c = ops.read(i.ops[1]) & count_mask(ops, i.size)
         if c:
             _shift(ops, i, kind, a, c)
+        else:
+            _count_zero(ops, i, a)
     return shift_cl
 
 
@@ -200,6 +214,8 @@ def shld(ops, i):
     c = i.ops[2].value & _shxd_mask(i.size)
     if c:
         _double(ops, i, True, a, c)
+    else:
+        _count_zero(ops, i, a)
 
 
 @sem("SHRD")
@@ -209,6 +225,8 @@ def shrd(ops, i):
     c = i.ops[2].value & _shxd_mask(i.size)
     if c:
         _double(ops, i, False, a, c)
+    else:
+        _count_zero(ops, i, a)
 
 
 @sem("SHLD_CL", helper=True)
@@ -218,6 +236,8 @@ def shld_cl(ops, i):
     c = ops.read(i.ops[2]) & _shxd_mask(i.size)
     if c:
         _double(ops, i, True, a, c)
+    else:
+        _count_zero(ops, i, a)
 
 
 @sem("SHRD_CL", helper=True)
@@ -227,3 +247,5 @@ def shrd_cl(ops, i):
     c = ops.read(i.ops[2]) & _shxd_mask(i.size)
     if c:
         _double(ops, i, False, a, c)
+    else:
+        _count_zero(ops, i, a)
