@@ -230,6 +230,8 @@ def _pair8(draw, g):
 
 
 def _imm(draw, width):
+    """An immediate for a ``width``-bit operand (a 64-bit one takes a
+    sign-extended imm32)."""
     if width == 64:
         return draw(st.one_of(st.integers(-2**31, 2**31 - 1), st.integers(-128, 127)))
     return draw(st.one_of(st.integers(0, (1 << width) - 1), st.integers(-128, 127)))
@@ -265,7 +267,7 @@ def unit(draw, g: Gen):
             return [f"{draw(st.sampled_from(ALU))} byte ptr [{BUF + draw(st.integers(0, BUF_SIZE - 1)):#x}], {r}"]
         return [f"{draw(st.sampled_from(ALU))} {_mem(draw, g, width)}, {r}"]
     if kind == "alu_mi":
-        return [f"{draw(st.sampled_from(ALU))} {_mem(draw, g, width)}, {_imm(draw, min(width, 32))}"]
+        return [f"{draw(st.sampled_from(ALU))} {_mem(draw, g, width)}, {_imm(draw, width)}"]
     if kind == "shift":
         op = draw(st.sampled_from(SHIFTS))
         target = draw(st.one_of(dst, st.just(None)))
@@ -299,7 +301,7 @@ def unit(draw, g: Gen):
             return [f"{draw(st.sampled_from(('mul', 'imul')))} {operand}"]
         if form == 1:
             return [f"imul {draw(dst)}, {operand}"]
-        return [f"imul {draw(dst)}, {operand}, {_imm(draw, min(width, 32))}"]
+        return [f"imul {draw(dst)}, {operand}, {_imm(draw, width)}"]
     if kind == "div":
         return _div(draw, g, width)
     if kind == "movx":
