@@ -147,3 +147,155 @@ def test_codegen_loop_stops_at_the_budget():
     fn, s, src, exits = _compile(blk, loop=True)
     code = fn(10)                       # two iterations fit, the third does not
     assert code >> 16 == 8 and s.rip == 0x7C00 and s.regs[1] == 2
+
+
+# -- regions ------------------------------------------------------------------------------
+class _I:
+    """Just enough of a decoded instruction for the builder's commit."""
+
+    def __init__(self, next_ip):
+        self.next_ip = next_ip
+
+
+def _block(ip, body, succ):
+    """A block at ``ip``: ``body(b)`` emits one instruction; then a direct jump:
+    ``succ`` = [t] (goto) or [t, f] (brcond on ZF to t, else f)."""
+    blk, b = new_builder()
+    blk.ip = blk.pc = ip
+    b.emit("insn_start", aux=(0, ip), out=False)
+    b.insn = _I(ip + 1)
+    body(b)
+    b.commit()
+    b.emit("insn_start", aux=(1, ip + 1), out=False)
+    b.insn = _I(ip + 2)
+    if len(succ) == 2:
+        b.branch(b.cond(F.CC_Z), succ[0])
+        b.insn = _I(succ[1])
+    else:
+        b.jump(succ[0])
+    b.commit()
+    blk.insns = [None, None]
+    propagate(blk)
+    dce(blk)
+    return blk
+
+
+def _cmp_cx(b):
+    cx = b.get_reg(1, 2)
+    b.set_cc(F.CC_SUB, (cx - 7) & 0xFFFF, cx, 7, 2)
+
+
+def _dec_cx(b):
+    cx = b.get_reg(1, 2)
+    r = (cx - 1) & 0xFFFF
+    b.flags_before_inc()
+    b.set_cc(F.CC_DEC, r, cx, 1, 2)
+    b.set_reg(1, 2, r)
+
+
+def _load_al(b):
+    b.set_reg(0, 1, b.load(3, b.get_reg(6, 2), 1))
+
+
+def test_plan_region_breaks_every_cycle_and_keeps_return_sites():
+    from emu.ir.codegen import plan_region
+    # 1 -> 2 -> 3 -> 2 (a loop not through the head), 4 unreachable by jumps
+    blocks = {1: _block(1, _cmp_cx, [2]), 2: _block(2, _cmp_cx, [3]),
+              3: _block(3, _cmp_cx, [2, 5]), 4: _block(4, _cmp_cx, [1]), 5: _block(5, _cmp_cx, [1])}
+    d = plan_region(blocks, 1)
+    assert 1 in d and 4 in d and (2 in d or 3 in d)
+    assert 5 not in d                      # reached only from 3, on no cycle outside the head
+
+
+def test_region_liveness_drops_what_the_next_block_overwrites():
+    from emu.ir.optimize import region_liveness
+    # A: dec cx (a DEC record and a CF fold), then B: cmp cx, 7 (a SUB record,
+    # which hides fl's CF) and a branch
+    a, b = _block(1, _dec_cx, [2]), _block(2, _cmp_cx, [1, 3])
+    live = region_liveness({1: a, 2: b}, dispatch={1})
+    assert not live[2] & {"op", "res", "a", "b", "size", "cf"}
+    assert not {"setcc", "foldcf"} & {o.name for o in a.ops}
+    # the same jump into a dispatch point: it may stop there for the budget,
+    # so A's record and fold stay
+    a, b = _block(1, _dec_cx, [2]), _block(2, _cmp_cx, [1, 3])
+    region_liveness({1: a, 2: b}, dispatch={1, 2})
+    assert {"setcc", "foldcf"} <= {o.name for o in a.ops}
+
+
+def test_region_code_runs_and_keeps_the_budget():
+    from emu.ir.codegen import EXIT_SHIFT, generate_region
+    from emu.ir.optimize import region_liveness
+    from emu.isa.x86.state import X86State
+    # 1: dec cx; jz 3 else 1 (a loop); 3 is outside the region
+    blk = _block(1, _dec_cx, [3, 1])
+    blocks = {1: blk}
+    live = region_liveness(blocks, {1})
+    src, exits, tables, max_path = generate_region(blocks, 1, {1}, live, (1 << 52) - 1, 1 << 20)
+    s = X86State()
+    from emu.ir.builder import PURE_CALLS
+    ns = {"R": s.regs, "S": s, "SEGS": s.segs, "MM": bytearray(1 << 20), "CP": bytearray(1 << 14),
+          **tables, **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
+    exec(src, ns)
+    s.regs[1] = 10
+    code = ns["region"](7)                       # budget: 3 passes of 2, then stop
+    assert code >> EXIT_SHIFT == 6 and s.regs[1] == 7 and s.rip == 1
+    code = ns["region"](1000)
+    assert code >> EXIT_SHIFT == 14 and s.regs[1] == 0 and exits[code & 0xFFFF].target == 3
+    assert s.rflags & F.ZF and max_path[1] == 2
+
+
+def test_builder_takes_cf_out_of_a_packed_word_and_cond_with_unknown_op():
+    blk, b = new_builder()
+    x = b.get_reg(0, 2)
+    packed = ((x & 1) | ((x >> 15) << 1)) | 0x10
+    assert (packed & 1).op.name == "and" and (packed & 1).op.args[0] is x
+    z = b.cond(F.CC_Z)                           # cc_op only known at run time
+    c = b.cond(F.CC_B)
+    calls = [o.aux[0] for o in blk.ops if o.name == "call"]
+    assert "cond" not in calls and calls == ["carry"]
+    assert isinstance(z, Temp) and isinstance(c, Temp)
+
+
+def test_codegen_leaves_record_fields_the_operation_never_reads():
+    blk, b = new_builder()
+    b.emit("insn_start", aux=(0, 0x7C00), out=False)
+    ax = b.get_reg(0, 2)
+    b.set_cc(F.CC_LOGIC, ax & 0xFF, ax, 3, 1)
+    b.insn = _I(0x7C02)
+    b.commit()
+    b.end_block(0x7C02)
+    blk.insns = [None]
+    optimize(blk)
+    src, _ = generate(blk, (1 << 52) - 1, 1 << 20, False)
+    assert "S.cc_res" in src and "S.cc_a" not in src and "S.cc_b" not in src
+
+
+def test_paged_access_goes_through_the_tlb_or_bails():
+    from emu.ir.codegen import BAIL, MemModel
+    from emu.isa.x86.state import X86State
+    blk, b = new_builder()
+    b.emit("insn_start", aux=(0, 0x7C00), out=False)
+    b.insn = _I(0x7C03)
+    _load_al(b)
+    b.commit()
+    b.end_block(0x7C03)
+    blk.insns = [None]
+    optimize(blk)
+    src, exits = generate(blk, (1 << 52) - 1, 1 << 20, False,
+                          mem=MemModel(paged=True, user=True, lin_mask=0xFFFFFFFF))
+    s = X86State()
+    mm = bytearray(1 << 20)
+    mm[0x5123] = 0x99
+
+    class Tr:
+        tlb = {0x12345: (0x5000, 0b10001)}      # readable at CPL 3, not writable
+    ns = {"R": s.regs, "S": s, "SEGS": s.segs, "MM": mm, "CP": bytearray(1 << 14),
+          "OPS": type("O", (), {"translate": Tr})}
+    exec(src, ns)
+    s.segs[3].base, s.segs[3].limit = 0x12345000, 0xFFFFFFFF
+    s.regs[6] = 0x123
+    code = ns["tb"](10)
+    assert code >> 16 == 1 and s.regs[0] & 0xFF == 0x99
+    s.regs[6] = 0x1123                          # not in the TLB: the interpreter walks
+    code = ns["tb"](10)
+    assert code >> 16 == 0 and exits[code & 0xFFFF].kind == BAIL and s.rip == 0x7C00
