@@ -670,15 +670,19 @@ class Translator(Accelerator):
         interp.breakpoints = bps
         step = self.single_step
         interp.single_step = step
-        if frozenset(bps) != self._bps_seen:
+        if bps != self._bps_seen:
             self.flush_code_cache()
             self._bps_seen = frozenset(bps)
         one = step or self.one_insn_per_tb
-        flags = self._log_flags()
-        nochain = "nochain" in flags or bool(bps)
-        self.regions_off = nochain
-        trace = "exec" in flags
         log = self.machine.log
+        if log is None:
+            nochain = bool(bps)
+            trace = False
+        else:
+            flags = self.machine.log_flags
+            nochain = "nochain" in flags or bool(bps)
+            trace = "exec" in flags
+        self.regions_off = nochain
         counters = self.counters
         limit = FOREVER if budget is None else budget
         n = 0
