@@ -832,3 +832,41 @@ def test_paged_code_follows_its_mapping():
         same(image, limit=limit, ram=0x40000)
     s = mt.accel.stats()
     assert s["invalidations"] >= 1
+
+
+SMC_PEELED = """
+    xor ax, ax
+    mov ds, ax
+    mov al, 0x42
+    call patchme
+    mov bl, al
+    mov di, buf
+l:  mov byte ptr [di], 0x90
+    inc di
+    cmp di, patchme + 2
+    jb l
+    mov al, 0x43
+    call patchme
+    mov dx, 0x3f8
+    out dx, al
+    mov al, bl
+    out dx, al
+""" + EXIT + """
+buf: .byte """ + ", ".join(["0"] * 150) + """
+patchme:
+    mov al, 0x41
+    ret
+"""
+
+
+def test_store_loop_running_into_code():
+    """A hot store loop (peeled: it can leave at its store before its first
+    flag record) fills a buffer and then runs on into code that has run: its
+    stores bail to the interpreter there, which drops the code; the patched
+    routine runs as patched -- at every budget."""
+    image = asm(SMC_PEELED)
+    mt, _ = same(image)
+    assert mt.serial_output() == b"CA"
+    assert mt.accel.stats()["invalidations"] >= 1
+    for limit in (40, 111, 300, 455, 460):
+        same(image, limit=limit)
