@@ -504,6 +504,27 @@ def test_lockstep_random_programs(src, regs, flags, cut):
     same(image, limit=cut, setup=setup)       # and cut short at an arbitrary instruction
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.lists(st.integers(0, 0xFFFF), min_size=8, max_size=8),
+       st.integers(0, 0xFFF), st.integers(1, 900))
+def test_lockstep_random_loops(src, regs, flags, cut):
+    """The random programs as the body of a loop run 20 times, so their blocks
+    get hot and form regions (flags live across blocks, blocks inlined along
+    paths, loops peeled): still the interpreter's state, at the end and cut
+    short anywhere."""
+    body = src.rsplit("hlt", 1)[0]
+    image = asm("mov word ptr [0x500], 20\ntop:\n" + body + "\ndec word ptr [0x500]\njnz top\nhlt")
+
+    def setup(m):
+        for i, v in enumerate(regs[:7]):
+            if i != 4:
+                m.cpu.regs[i] = v
+        m.cpu.rflags = (flags & 0x8D5) | 2
+
+    same(image, setup=setup)
+    same(image, limit=cut, setup=setup)
+
+
 def test_hot_loop_nest_runs_inside_one_region():
     mt, _ = same(asm(INTLOOP), tier="tiered")
     s = mt.accel.stats()
