@@ -434,7 +434,7 @@ CC = ("jo", "jno", "jb", "jae", "je", "jne", "jbe", "ja", "js", "jns", "jp", "jn
 
 @st.composite
 def insn_text(draw, label_ok):
-    kind = draw(st.integers(0, 13))
+    kind = draw(st.integers(0, 15))
     r16, r8 = st.sampled_from(R16), st.sampled_from(R8)
     imm16, imm8 = st.integers(0, 0xFFFF), st.integers(0, 0xFF)
     if kind == 0:
@@ -464,6 +464,13 @@ def insn_text(draw, label_ok):
         return f"cmov{draw(st.sampled_from(CC))[1:]} {draw(r16)}, {draw(r16)}"
     if kind == 12:
         return f"{draw(st.sampled_from(('movzx', 'movsx')))} {draw(r16)}, {draw(r8)}"
+    if kind == 14:       # memory in a small data area (absolute addresses: DS is 0)
+        mem = f"word ptr [{0x2000 + 2 * draw(st.integers(0, 7))}]"
+        op = draw(st.sampled_from(("mov", "add", "sub", "adc", "cmp", "xor")))
+        return f"{op} {mem}, {draw(r16)}" if draw(st.booleans()) else f"{op} {draw(r16)}, {mem}"
+    if kind == 15:
+        mem = f"byte ptr [{0x2010 + draw(st.integers(0, 7))}]"
+        return f"{draw(st.sampled_from(('inc', 'dec', 'not', 'neg')))} {mem}"
     return f"{draw(st.sampled_from(('add', 'sub', 'xor')))} {draw(r16)}, {draw(st.integers(-128, 127))}"
 
 
