@@ -484,7 +484,10 @@ class Translator(Accelerator):
                 if m is not None:
                     fast[n] = m
             mark_safe_loads(irs.values(), fast)
-        dispatch = plan_region(irs, ip)
+        # blocks other translated code of this mode already jumps to get an entry
+        entries = {x.target for tb in self.tb_cache.values() if tb.key[:1] + tb.key[2:5] == ckey[:4]
+                   for x in tb.exits if x.kind is GOTO and x.target in irs}
+        dispatch = plan_region(irs, ip, entries=entries)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,

@@ -730,7 +730,7 @@ def region_edges(blocks) -> dict:
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -744,9 +744,10 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6) -> set:
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, and blocks no direct jump of the region reaches (return sites,
-    # reached by RET through the region's indirect exits)
-    dispatch = {head} | {ip for ip in blocks if not preds[ip]}
+    # the head, blocks no direct jump of the region reaches (return sites,
+    # reached by RET through the region's indirect exits), and ``entries``:
+    # blocks other translated code already jumps to
+    dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
         rs = set(rest)
