@@ -56,6 +56,10 @@ MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
 STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
+# the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
+# every other control transfer is a helper
+BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
+                        "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
@@ -528,6 +532,40 @@ class Translator(Accelerator):
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
 
+    def _cold_len(self, ip: int, left: int, bps) -> int:
+        """How many instructions the interpreter may run for a block that is not
+        translated yet: up to and including its first control transfer (or
+        helper), so that it stops where the next block starts and that block
+        is looked up (and counted hot) -- decoding ahead only within the
+        current page, where the fetch has already been made."""
+        if left <= 1 or bps:
+            return 1
+        core = self.core
+        base = core.cs_base
+        cache = core.cache
+        lin = base + ip
+        page = lin >> 12
+        n = 0
+        while n < left and n < self.max_insns:
+            insn = cache.get(lin)
+            if insn is None or insn.ip != ip:
+                ops = core.ops
+                saved = ops.io_pos
+                try:
+                    insn = core.decode_at(lin, ip)
+                except (GuestException, IoPending):
+                    ops.pending_read = None
+                    ops.io_pos = saved
+                    break
+            n += 1
+            if insn.helper or insn.name in BLOCK_ENDS:
+                break
+            ip = insn.next_ip
+            lin = base + ip
+            if lin >> 12 != page:
+                break
+        return max(n, 1)
+
     # -- REP MOVS/STOS/LODS in one go ---------------------------------------------------------
     def _string_fast(self, insn, budget: int) -> int:
         """Run up to ``budget`` iterations of a REP MOVS/STOS/LODS at once, when
@@ -708,7 +746,7 @@ class Translator(Accelerator):
                     tb = self.tb_find(s.rip, one, limit - n)
                     if tb is None:
                         came = None
-                        ex, k = self._interp(1, n)
+                        ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
                         n += k
                         if ex is not None:
                             return ex
@@ -750,8 +788,8 @@ class Translator(Accelerator):
                     prev = tb
                     counters["lookups"] += 1
                     tb = self.tb_find(x.target, one, limit - n)
-                    if tb is None:               # cold (or undecodable): one insn on the interpreter
-                        ex, k = self._interp(1, n)
+                    if tb is None:               # cold (or undecodable): the interpreter runs it
+                        ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
                         n += k
                         if ex is not None:
                             return ex
