@@ -52,12 +52,21 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   ``context_restore`` (QEMU's CPU state has the same layout whatever the
   engine's mode; RAM is shared).  So a guest that goes real -> protected ->
   long mode by itself runs on the 16-, 32- and 64-bit engines in turn.
-* **Long-mode state.**  The 64-bit API writes only the selector of CS, SS,
-  DS and ES (not the hidden part, not the CPL), so writing kasou's state
-  into a 64-bit engine goes through a second, 32-bit engine that never runs
-  (the segment loader): a copy of the running CPU, the system registers and
-  segment loads written there as on a 32-bit engine, the CPU copied back,
-  then the registers only the 64-bit API reaches.  STAR, LSTAR, CSTAR,
+* **Segment registers** go into unicorn with their hidden parts as kasou
+  holds them (:meth:`_put_segments`): unicorn's register API can only load
+  a selector as a MOV would (from the GDT/LDT with its checks in protected
+  mode, where the SS = 0 left from real mode right after the jump into
+  protected mode is #GP; base = selector * 16 otherwise; only the selector
+  on a 64-bit engine), so the six segment caches and the hidden flags QEMU
+  derives from them (CPL, CS and SS size, whether to add segment bases)
+  are written into a context of the CPU (the CPU structure itself; where
+  the fields lie is checked once, :func:`_cpu_layout`) and restored.
+  Nothing is read from the descriptor tables and no accessed bit is set.
+* **Long-mode state.**  Writing kasou's state into a 64-bit engine goes
+  through a second, 32-bit engine that never runs (the segment loader): a
+  copy of the running CPU, the system registers written there through the
+  32-bit API and the segment caches as above, the CPU copied back, then the
+  registers only the 64-bit API reaches.  STAR, LSTAR, CSTAR,
   SFMASK and KERNEL_GS_BASE go both ways with EFER (unicorn's WRMSR/RDMSR
   helpers), FS/GS base as registers; SWAPGS, SYSRET, IRETQ and 64-bit gates
   run in unicorn.
@@ -80,13 +89,10 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
 
 Deliberate deviations and known limits (unicorn cannot do better):
 
-* Segment descriptor caches cannot be written or read through unicorn's
-  API.  In real mode unicorn loads base = selector * 16 like the CPU does;
-  in protected mode a selector write loads the descriptor from the GDT/LDT,
-  and reading back re-reads the descriptor from guest memory (a stale cache,
-  kept by a real CPU after the GDT is changed, is not seen).  So after
-  kasou's SYSCALL unicorn holds the GDT's descriptors for STAR's selectors,
-  not SYSCALL's fixed flat ones (the same for any sane GDT).  Two QEMU
+* Segment registers are read back by selector only: one that unicorn
+  changed is looked up in the GDT/LDT in guest memory (in real mode base =
+  selector * 16), so if the guest changed the descriptor after unicorn
+  loaded it, kasou sees the descriptor, not the stale cache.  Two QEMU
   habits are read the SDM's way: TR after LTR holds the busy type (QEMU
   marks only the GDT entry busy), and an IRET or far RET to an outer level
   nulls FS and GS even when their selector is already null (QEMU keeps them
@@ -119,6 +125,9 @@ Deliberate deviations and known limits (unicorn cannot do better):
 """
 
 from __future__ import annotations
+
+import ctypes
+import struct
 
 import capstone
 import unicorn as uc_mod
@@ -221,6 +230,54 @@ def _seg_from_flags(sel: int, base: int, limit: int, flags: int) -> Segment:
                    g=(flags >> 23) & 1)
 
 
+# QEMU's hidden CPU flags (CPUX86State.hflags) that follow the segment caches
+HF_CPL = 3
+HF_CS32 = 1 << 4
+HF_SS32 = 1 << 5
+HF_ADDSEG = 1 << 6
+HF_PE = 1 << 7
+HF_CS64 = 1 << 15
+DESC_B = 1 << 22                # SegmentCache.flags: D/B
+SEG_CACHE = struct.Struct("<I4xQII")    # QEMU's SegmentCache: selector, base, limit, flags
+
+_layout = None
+
+
+class LayoutUnknown(Exception):
+    """This unicorn's CPU state image is not laid out as kasou expects."""
+
+
+def _cpu_layout() -> tuple:
+    """Where a unicorn context image holds QEMU's segment caches and hflags:
+    (offset of CPUX86State.segs, offset of hflags).  The image is the CPU
+    structure itself; segs[6] (24-byte SegmentCache each, ES CS SS DS FS GS)
+    comes right before ldt, and hflags, hflags2 right before segs.  Found
+    once, on an engine of its own: LDTR is written through the API and looked
+    for, then a real-mode DS load and the PE bit of a CR0 write must show up
+    where expected."""
+    global _layout
+    if _layout is not None:
+        return _layout
+    uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_16)
+    uc.reg_write(X.UC_X86_REG_LDTR, (0x5A28, 0x13579BDF, 0x2468A, 0x8200))
+    ldt = bytes(uc.context_save()).find(SEG_CACHE.pack(0x5A28, 0x13579BDF, 0x2468A, 0x8200))
+    segs, hflags = ldt - 6 * SEG_CACHE.size, ldt - 6 * SEG_CACHE.size - 8
+    found = hflags >= 0
+    if found:
+        uc.reg_write(X.UC_X86_REG_DS, 0x1234)
+        img = bytes(uc.context_save())
+        h0 = int.from_bytes(img[hflags:hflags + 4], "little")
+        uc.reg_write(X.UC_X86_REG_CR0, CR0_PE)
+        h1 = int.from_bytes(bytes(uc.context_save())[hflags:hflags + 4], "little")
+        ds = SEG_CACHE.unpack_from(img, segs + 3 * SEG_CACHE.size)
+        found = ds == (0x1234, 0x12340, 0xFFFF, 0x9300) and h0 ^ h1 == HF_PE
+    if not found:
+        raise LayoutUnknown(f"unicorn {uc_mod.__version__}: its CPU state image is not laid out as "
+                            "kasou expects (segment caches cannot be loaded)")
+    _layout = (segs, hflags)
+    return _layout
+
+
 class UnicornAccel(Accelerator):
     """Run the guest on unicorn; exits, icount and state as every engine has them."""
 
@@ -231,6 +288,11 @@ class UnicornAccel(Accelerator):
         if getattr(machine, "arch", "x86") != "x86":
             from .base import AccelUnavailable
             raise AccelUnavailable("the unicorn engine runs x86 guests only here")
+        try:
+            _cpu_layout()
+        except LayoutUnknown as e:
+            from .base import AccelUnavailable
+            raise AccelUnavailable(str(e)) from None
         self.irq_line = False        # the interrupt controller's INTR output
         self.irq_ack = None          # callable returning the vector (INTA cycle)
         self.queued = []             # exits to return on the next run() calls
@@ -248,7 +310,7 @@ class UnicornAccel(Accelerator):
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
-        self._loader = None          # a 32-bit engine that never runs: loads segments (see _put_state)
+        self._loader = None          # a 32-bit engine that never runs: long-mode state goes through it (_put_state)
         self._loader_fresh = None    # its context before any use: a CPU that never faulted
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
         self._ret_cpl = None         # CPL when a FAR_RETURN block was entered
@@ -258,10 +320,10 @@ class UnicornAccel(Accelerator):
 
     # -- engine construction -------------------------------------------------------------
     def _mode_for(self, s) -> int:
-        # protected mode needs the 32-bit engine: unicorn's 16-bit register
-        # API loads a segment register as base = selector * 16 even with
-        # CR0.PE set; its 32-bit API loads the descriptor from the GDT/LDT
-        # (QEMU's helper_load_seg).  Real mode stays 16-bit (a real-mode IRET
+        # protected mode runs on the 32-bit engine, whose register API is
+        # protected mode's (the 16-bit one's is real mode's: a segment
+        # register written there got base = selector * 16 even with CR0.PE
+        # set).  Real mode stays 16-bit (a real-mode IRET
         # diverged on a 32-bit engine).  A change found inside a hook is
         # deferred to the run loop (_recreate): the running engine cannot be
         # replaced under itself.
@@ -322,7 +384,7 @@ class UnicornAccel(Accelerator):
 
     def _segment_loader(self):
         """A 32-bit engine over the same RAM, never run: in long mode kasou
-        writes segment registers through it (see _put_state)."""
+        writes the system state through it (see _put_state)."""
         if self._loader is None:
             ram = self.machine.ram
             aux = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_32)
@@ -1046,9 +1108,8 @@ class UnicornAccel(Accelerator):
         try:
             self._put_state()
         except uc_mod.UcError as e:
-            # unicorn loads segment registers from the GDT/LDT (see above)
             return InternalErrorExit("EMULATION", f"unicorn refused the state after the instruction "
-                                     f"at 0x{pc:x} (segments as the GDT has them): {e}", pc=pc)
+                                     f"at 0x{pc:x}: {e}", pc=pc)
         return None
 
     def _deliver_fault(self, vector: int, pc: int):
@@ -1121,14 +1182,13 @@ class UnicornAccel(Accelerator):
     def _put_state(self, fresh: bool = False) -> None:
         """machine.cpu -> unicorn (QEMU: kvm_arch_put_registers).
 
-        On a 64-bit engine unicorn's register API writes only the selector of
-        CS, SS, DS and ES -- neither the hidden part (L, D, DPL) nor the CPL --
-        while its 32-bit API loads the descriptor as a MOV does.  So in long
-        mode the system state is written to the segment loader (a 32-bit
-        engine holding a copy of the running CPU, or with ``fresh`` a CPU that
-        never faulted), the whole CPU is copied back, and what only the 64-bit
-        API reaches (R8-R15, upper halves, RIP, FS/GS base, 64-bit table
-        bases) is written last."""
+        Segment registers go in with their caches as they are
+        (_put_segments).  In long mode the system state is written to the
+        segment loader (a 32-bit engine holding a copy of the running CPU,
+        or with ``fresh`` a CPU that never faulted) through its 32-bit API,
+        the whole CPU is copied back, and what only the 64-bit API reaches
+        (R8-R15, upper halves, RIP, FS/GS base, 64-bit table bases) is
+        written last."""
         s = self.machine.cpu
         mode = self._mode_for(s)
         if self.uc is None or mode != self.uc_mode:
@@ -1156,9 +1216,9 @@ class UnicornAccel(Accelerator):
         self._load_pending = False
 
     def _put_system(self, uc, s) -> None:
-        """Control registers, MSRs, tables, flags and segment registers of
-        ``s`` through the 16/32-bit register API of ``uc``."""
-        # control registers and tables first: segment loads depend on them
+        """Control registers, MSRs, tables and flags of ``s`` through the
+        16/32-bit register API of ``uc``, then the segment registers."""
+        # control registers and flags first: the hidden flags of the segments depend on them
         uc.reg_write(X.UC_X86_REG_MSR, (MSR_EFER, s.efer))
         uc.reg_write(X.UC_X86_REG_CR4, s.cr4)
         uc.reg_write(X.UC_X86_REG_CR3, s.cr3)
@@ -1168,18 +1228,53 @@ class UnicornAccel(Accelerator):
             uc.reg_write(X.UC_X86_REG_MSR, (idx, s.msrs.get(idx, 0)))
         self._put_tables(uc, s)
         uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
-        if s.cr0 & CR0_PE and not s.fl & F.VM:
-            # data segments at CPL 0 (SYSRET, say, leaves DS as the kernel
-            # had it), then CS and SS at the CPL of s
-            self._set_uc_cpl(uc, s, 0)
-            for n in (0, 3, 4, 5):
-                uc.reg_write(SEGS[n], s.segs[n].selector)
-            self._set_uc_cpl(uc, s, s.segs[CS].selector & 3)
-            uc.reg_write(SEGS[CS], s.segs[CS].selector)
-            uc.reg_write(SEGS[2], s.segs[2].selector)
-        else:
-            for rid, seg in zip(SEGS, s.segs):
-                uc.reg_write(rid, seg.selector)
+        self._put_segments(uc, s)
+
+    @staticmethod
+    def _put_segments(uc, s) -> None:
+        """The six segment registers of ``s`` with their hidden parts, into
+        ``uc``'s CPU as they are, and the hidden flags QEMU derives from them
+        (CPL, CS32, SS32, CS64, ADDSEG: cpu_x86_load_seg_cache).
+
+        Unicorn's register API loads a selector as a MOV would (from the
+        GDT/LDT with its checks in protected mode, base = selector * 16
+        otherwise); a real CPU keeps the caches whatever the tables hold.
+        Right after the far jump into protected mode SS and DS still hold
+        their real-mode selectors and caches -- SS = 0 as a MOV is #GP --
+        and SYSCALL loads fixed descriptors whatever the GDT says.  So the
+        caches are written into the CPU state image (a context, see
+        _cpu_layout) and restored: nothing is read from the descriptor
+        tables, no accessed bit is set in guest memory.  Must come after
+        CR0, EFER and EFLAGS (the flags depend on them)."""
+        segs_at, hflags_at = _cpu_layout()
+        ctx = uc.context_save()
+        img = bytearray(bytes(ctx))
+        flags = []
+        for n, seg in enumerate(s.segs):
+            # an unusable (null) segment: QEMU loads a null selector with flags 0
+            f = 0 if seg.unusable else _seg_flags(seg)
+            SEG_CACHE.pack_into(img, segs_at + n * SEG_CACHE.size, seg.selector, seg.base, seg.limit, f)
+            flags.append(f)
+        h = int.from_bytes(img[hflags_at:hflags_at + 4], "little")
+        h &= ~(HF_CPL | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64)
+        h |= s.cpl
+        cs = s.segs[CS]
+        protected = s.cr0 & CR0_PE and not s.fl & F.VM
+        if protected and s.efer & EFER_LMA and cs.l and not cs.unusable:
+            h |= HF_CS32 | HF_CS64
+        elif flags[CS] & DESC_B:
+            h |= HF_CS32
+        if flags[2] & DESC_B:
+            h |= HF_SS32
+        if h & HF_CS64:
+            pass                                # zero base assumed for DS, ES and SS
+        elif not protected or not h & HF_CS32:
+            h |= HF_ADDSEG
+        elif s.segs[0].base | s.segs[2].base | s.segs[3].base:
+            h |= HF_ADDSEG
+        img[hflags_at:hflags_at + 4] = h.to_bytes(4, "little")
+        ctypes.memmove(ctx.context, bytes(img), len(img))
+        uc.context_restore(ctx)
 
     @staticmethod
     def _put_tables(uc, s) -> None:
@@ -1187,26 +1282,6 @@ class UnicornAccel(Accelerator):
         uc.reg_write(X.UC_X86_REG_IDTR, (0, s.idt_base, s.idt_limit, 0))
         uc.reg_write(X.UC_X86_REG_LDTR, (s.ldt.selector, s.ldt.base, s.ldt.limit, _seg_flags(s.ldt)))
         uc.reg_write(X.UC_X86_REG_TR, (s.tr.selector, s.tr.base, s.tr.limit, _seg_flags(s.tr)))
-
-    @staticmethod
-    def _set_uc_cpl(uc, s, cpl: int) -> None:
-        """Give unicorn ``cpl`` before segment registers of ``s`` are written.
-
-        Unicorn checks a selector written in protected mode as a MOV to the
-        segment register at its current CPL (QEMU keeps CPL = SS.DPL), so an
-        interrupt taken at CPL 3 could not load the ring-0 CS and SS.  QEMU's
-        cpu_x86_load_seg gives SS a DPL of 0 in real mode and 3 in
-        virtual-8086 mode: an SS write with CR0.PE clear (CPL 0) or with
-        EFLAGS.VM set (CPL 3), undone at once, sets the CPL to use.
-        """
-        if cpl == 0:
-            uc.reg_write(X.UC_X86_REG_CR0, s.cr0 & ~CR0_PE)
-            uc.reg_write(X.UC_X86_REG_SS, 0)
-            uc.reg_write(X.UC_X86_REG_CR0, s.cr0)
-        elif cpl == 3:
-            uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags | F.VM)
-            uc.reg_write(X.UC_X86_REG_SS, 0)
-            uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
 
     @staticmethod
     def _null_outer_fs_gs(s) -> None:

@@ -258,3 +258,131 @@ def test_access_beyond_ram_is_an_mmio_exit():
     assert got["interp"] == got["unicorn"]
     assert got["unicorn"][2]["by_key"]["MMIO read 0x100010"] == 1
     assert got["unicorn"][2]["by_key"]["MMIO write 0x100020"] == 1
+
+
+# -- segment caches: loaded as the CPU holds them, not as a MOV would load them --------
+
+def test_protected_mode_resumes_with_real_mode_segments():
+    """Right after the far jump into protected mode (pm_boot.S's pm32) SS
+    and DS still hold real-mode selectors and caches; SS = 0 loaded as a MOV
+    is #GP.  Loading that state again (as the debugger does when it goes
+    back to a checkpoint) and running on gives what a plain run gives."""
+    import os
+    from emu.loader import load_file
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    img = load_file(os.path.join(root, "tests", "guests", "x86", "pm_boot.S"))
+    pm32 = img.symbols["pm32"]
+    runs = []
+    for stop in (False, True):
+        m = Machine(accel="unicorn")
+        m.load_image(img.data, img.name)
+        done = 0
+        if stop:
+            m.accel.breakpoints.add(pm32)
+            r = m.run()
+            assert (r.reason, r.exit.pc) == ("debug", pm32)
+            done = r.icount
+            m.accel.sync_state()
+            assert m.cpu.cr0 & 1 and m.cpu.segs[CS].selector == 0x08
+            assert m.cpu.segs[SS] == Segment.real(0) and m.cpu.segs[DS] == Segment.real(0)
+            m.accel.breakpoints.clear()
+            m.accel.state_changed()
+        r = m.run(icount_limit=1_000_000)
+        m.accel.sync_state()
+        runs.append((r.reason, r.status, done + r.icount, m.cpu.snapshot(), m.serial_output()))
+        m.close()
+    assert runs[0] == runs[1]
+    assert runs[1][:2] == ("debug-exit", 1)
+
+
+PM_GDT, PM_CODE = 0x500, 0x1000
+PM_SRC = """
+    mov eax, dword ptr [0x20]
+    push eax
+    mov ebx, dword ptr es:[0x24]
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+def pm_machine(accel: str) -> Machine:
+    """32-bit protected mode on segments no descriptor table describes: the
+    GDT is empty (limit 7), CS is a 32-bit code segment based at 0x1000, SS
+    a real-mode one (selector 0, 16-bit: PUSH uses SP), DS has RPL 3 above
+    its DPL 0 (a MOV would be #GP), ES a 4 GiB flat one.  A descriptor with
+    its accessed bit clear sits in the (unused) GDT entry 1."""
+    from keystone import KS_MODE_32
+    m = Machine(accel=accel)
+    ram = m.ram
+    ram.load(PM_GDT + 8, (0x00CF92000000FFFF).to_bytes(8, "little"))
+    ram.load(PM_CODE + 0x100, bytes(Ks(KS_ARCH_X86, KS_MODE_32).asm(PM_SRC, 0x100)[0]))
+    ram.load(0x12360, (0x11223344).to_bytes(4, "little"))
+    ram.load(0x24, (0x55667788).to_bytes(4, "little"))
+    s = m.cpu
+    s.load(X86State())
+    s.cr0 = 0x11
+    s.gdt_base, s.gdt_limit = PM_GDT, 7
+    s.segs[CS] = Segment(selector=0x08, base=PM_CODE, limit=0xFFFFFFFF, type=11, db=1, g=1)
+    s.segs[SS] = Segment.real(0)
+    s.segs[DS] = Segment(selector=0x1003, base=0x12340, limit=0xFFFF, type=3)
+    s.segs[ES] = Segment(selector=0x10, base=0, limit=0xFFFFFFFF, type=3, db=1, g=1)
+    s.segs[FS] = Segment.real(0x40)
+    s.segs[GS] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
+    s.regs[4] = 0x18000                 # ESP: a 16-bit SS pushes at SS:SP = 0x7ffc
+    s.rip = 0x100
+    m.accel.flush_code_cache()
+    m.accel.state_changed()
+    return m
+
+
+def test_segment_caches_no_table_describes_load_as_they_are():
+    got = {}
+    for accel in ("interp", "unicorn"):
+        m = pm_machine(accel)
+        r = m.run(icount_limit=100)
+        m.accel.sync_state()
+        got[accel] = (r.reason, r.status, r.icount, m.cpu.snapshot(),
+                      bytes(m.ram.view[0x7FF0:0x8000]), bytes(m.ram.view[0x17FF0:0x18000]),
+                      bytes(m.ram.view[PM_GDT:PM_GDT + 16]))
+        m.close()
+    assert got["interp"] == got["unicorn"]
+    reason, status, icount, snap, stack16, stack32, gdt = got["unicorn"]
+    assert (reason, status, icount) == ("debug-exit", 1, 5)
+    assert snap["rax"] & 0xFFFFFF00 == 0x11223300       # DS base 0x12340 + 0x20
+    assert snap["rbx"] == 0x55667788                    # ES base 0
+    assert snap["rsp"] == 0x17FFC                       # a 16-bit stack: SP moved, not ESP
+    assert stack16[-4:] == (0x11223344).to_bytes(4, "little") and stack32 == bytes(16)
+    assert gdt[8:] == (0x00CF92000000FFFF).to_bytes(8, "little")      # no accessed bit set
+
+
+def test_state_round_trip_keeps_segment_caches():
+    """What unicorn holds after a load is kasou's caches, and the hidden
+    flags QEMU derives from them (CPL, 32-bit CS and SS, segment bases to add)."""
+    import struct
+    from emu.accel.unicorn import HF_ADDSEG, HF_CPL, HF_CS32, HF_SS32, SEG_CACHE, _cpu_layout, _seg_flags
+    m = pm_machine("unicorn")
+    acc = m.accel
+    acc._put_state()
+    segs_at, hflags_at = _cpu_layout()
+    img = bytes(acc.uc.context_save())
+    held = [SEG_CACHE.unpack_from(img, segs_at + n * SEG_CACHE.size) for n in range(6)]
+    want = [(g.selector, g.base, g.limit, 0 if g.unusable else _seg_flags(g)) for g in m.cpu.segs]
+    assert held == want
+    (hflags,) = struct.unpack_from("<I", img, hflags_at)
+    assert hflags & (HF_CPL | HF_CS32 | HF_SS32 | HF_ADDSEG) == HF_CS32 | HF_ADDSEG
+    m.close()
+
+
+def test_a_cpu_state_layout_not_understood_makes_the_engine_unavailable(monkeypatch):
+    """The segment caches are found in unicorn's CPU state image by probing;
+    an image laid out otherwise (another unicorn) is refused in one line
+    when the engine is made, not mis-written later."""
+    import struct
+    import emu.accel.unicorn as U
+    from emu.accel.base import AccelUnavailable
+    monkeypatch.setattr(U, "_layout", None)
+    monkeypatch.setattr(U, "SEG_CACHE", struct.Struct("<IQII"))     # no padding: not QEMU's
+    with pytest.raises(AccelUnavailable) as e:
+        Machine(accel="unicorn")
+    msg = str(e.value)
+    assert "not laid out as kasou expects" in msg and "\n" not in msg
