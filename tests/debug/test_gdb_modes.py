@@ -95,12 +95,8 @@ def test_descriptions_per_mode():
 KVM_LIMITED = ("kvm",)
 
 
-# (not unicorn: going back to a checkpoint taken at pm32, where SS and DS still
-# hold their real-mode selectors, fails in the unicorn engine's state load --
-# it writes selectors as a protected-mode MOV would, and SS=0 raises #GP; gdb
-# then hears "Remote failure reply: E01")
 @needs_gdb
-@pytest.mark.parametrize("accel", ["interp", "tcg", KVM])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn", KVM])
 def test_gdb_protected_mode(accel):
     img = image("pm_boot.S")
     sym = img.symbols

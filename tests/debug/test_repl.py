@@ -117,7 +117,7 @@ def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
     assert f"Breakpoint 1, 0x{SUB:x} <sub>" in section(out, "rc")
 
 
-@pytest.mark.parametrize("accel", ["interp", "tcg"])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
 def test_nexti_steps_over_call_and_set_changes_state(tmp_path, capsys, accel):
     out = debug(tmp_path, capsys, accel, [
         "tbreak call_sub", "c", "ni", "set $ax = 0x1234", "p $ax",
@@ -199,7 +199,7 @@ def transcript(tmp_path, capsys, accel, guest, commands):
     return steps
 
 
-@pytest.mark.parametrize("accel", ["interp", "tcg", ENGINES[-1]])
+@pytest.mark.parametrize("accel", ENGINES)
 def test_reverse_continue_stops_at_watchpoints(tmp_path, capsys, accel):
     sym = assemble(WATCH_GUEST, "w.S").symbols
     store1, store2, load = sym["store1"], sym["store2"], sym["load"]
