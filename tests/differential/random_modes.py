@@ -178,6 +178,10 @@ ALU = ("add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test", "mov")
 SHIFTS = ("rol", "ror", "rcl", "rcr", "shl", "shr", "sar")
 CC = ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g")
 PTR = {8: "byte", 16: "word", 32: "dword", 64: "qword"}
+#: shift counts: any byte, with the edges (0 and the operand widths, around
+#: the count mask) drawn often
+COUNTS = st.one_of(st.sampled_from((0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255)),
+                   st.integers(0, 255))
 
 
 @dataclass
@@ -273,10 +277,13 @@ def unit(draw, g: Gen):
         target = draw(st.one_of(dst, st.just(None)))
         target = target or _mem(draw, g, width)
         how = draw(st.sampled_from(("1", "imm", "cl")))
-        count = {"1": "1", "cl": "cl", "imm": str(draw(st.integers(0, 255)))}[how]
+        count = {"1": "1", "cl": "cl", "imm": str(draw(COUNTS))}[how]
+        out = []
         if how == "cl" and target in ("cl", "ecx", "cx", "rcx"):
             count = "1"
-        return [f"{op} {target}, {count}"]
+        elif how == "cl" and draw(st.booleans()):
+            out = [f"mov cl, {draw(COUNTS)}"]
+        return out + [f"{op} {target}, {count}"]
     if kind == "shiftd":
         width = draw(st.sampled_from(tuple(w for w in g.widths if w != 8)))
         op = draw(st.sampled_from(("shld", "shrd")))
@@ -292,8 +299,11 @@ def unit(draw, g: Gen):
                 out = [f"mov cl, {count}"]
                 count = "cl"
             return out + [f"{op} {a}, {b}, {count}"]
-        count = draw(st.one_of(st.just("cl"), st.integers(0, 255).map(str)))
-        return [f"{op} {a}, {b}, {count}"]
+        count = draw(st.one_of(st.just("cl"), COUNTS.map(str)))
+        out = []
+        if count == "cl" and draw(st.booleans()) and a not in ("ecx", "rcx") and b not in ("ecx", "rcx"):
+            out = [f"mov cl, {draw(COUNTS)}"]
+        return out + [f"{op} {a}, {b}, {count}"]
     if kind == "muldiv":
         form = draw(st.integers(0, 3))
         operand = draw(st.one_of(st.sampled_from(g.regs[width]), st.just(None))) or _mem(draw, g, width)
