@@ -989,7 +989,7 @@ class RegionCodegen(PyCodegen):
             v = sites[0][f] if sites else None
             # an expression over registers alone was built on the path from the
             # registers, never from the entry state: the same in the loop
-            if v is not None and v[0] == "expr" and all(x[f] == v for x in sites) \
+            if v is not None and v[0] == "expr" and all(x[f][:3] == v[:3] for x in sites) \
                     and all(_REG_LOCAL.match(r) for r in _NAMES.findall(v[1])):
                 spec[f] = v
         return spec
