@@ -55,6 +55,7 @@ from ..isa.x86.state import DS, ES, SS
 MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
+MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
 # the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
 # every other control transfer is a helper
@@ -119,6 +120,7 @@ class Translator(Accelerator):
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose segment guard failed once
+        self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self._stepped = 0                # blocks run by run()'s single-step short way
         self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: 1-insn TB}
         self._steps = None               # the map of the current mode, once known
@@ -129,7 +131,7 @@ class Translator(Accelerator):
                                        "chain_links", "lookups", "invalidations", "helper_calls",
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
                                        "regions_translated", "cold_lookups", "string_fast_insns",
-                                       "guard_fails"), 0)
+                                       "guard_fails", "regions_grown"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -169,6 +171,7 @@ class Translator(Accelerator):
         self.tb_cache.clear()
         self.page_tbs.clear()
         self.heat.clear()
+        self.grow.clear()
         self._step_maps.clear()
         self._steps = None
 
@@ -213,10 +216,16 @@ class Translator(Accelerator):
             tb.jmp = [None] * len(tb.jmp)
 
     def _drop_region(self, tb) -> None:
-        """Forget every entry of the region ``tb`` belongs to (they share its
-        exits), and translate those places again without the segment guard."""
-        for t in [t for t in self.tb_cache.values() if t.exits is tb.exits]:
+        """Forget every entry of the region ``tb`` belongs to, and translate those
+        places again without the segment guard."""
+        for t in self._forget_region(tb):
             self.unguarded.add(t.key)
+
+    def _forget_region(self, tb) -> list:
+        """Drop every entry of the region ``tb`` belongs to (they share its exits)
+        and unlink jumps into and out of them; returns them."""
+        gone = [t for t in self.tb_cache.values() if t.exits is tb.exits]
+        for t in gone:
             t.valid = False
             del self.tb_cache[t.key]
             for src, slot in t.incoming:
@@ -228,6 +237,7 @@ class Translator(Accelerator):
             if nxt is not None:
                 nxt.incoming[:] = [(x, sl) for x, sl in nxt.incoming if x.exits is not tb.exits]
                 tb.jmp[i] = None
+        return gone
 
     # -- translation -------------------------------------------------------------------------
     def _key(self, ip: int, cap: int):
@@ -269,6 +279,7 @@ class Translator(Accelerator):
                     tb.jmp[i] = None
         if paged:
             self.heat = {k: v for k, v in self.heat.items() if not k[4]}
+            self.grow = {k: v for k, v in self.grow.items() if not k[4]}
             self._step_maps.clear()
             self._steps = None
 
@@ -294,8 +305,26 @@ class Translator(Accelerator):
             if h < self.hot_threshold:
                 self.counters["cold_lookups"] += 1
                 return None
+            grow = self.grow.pop(key, None)
+            if grow is not None:
+                tb = self._grow_region(key, *grow)
+                if tb is not None:
+                    return tb
             tb = self.tb_gen_region(ip, key)
         return tb
+
+    def _grow_region(self, key, head_key, times):
+        """The block ``key`` just got hot, and a region left it out when it was
+        formed (not run yet then): translate that region again with it, so
+        the path between them stays inside (a recursion's returns, the
+        outer loop of a loop nest formed from its inner loop)."""
+        head = self.tb_cache.get(head_key)
+        if head is None or not head.valid or times >= MAX_REGION_GROWTH:
+            return None
+        self._forget_region(head)
+        self.counters["regions_grown"] += 1
+        self.tb_gen_region(head_key[1], head_key, times + 1, entries={key[1]})
+        return self.tb_cache.get(key)
 
     def _log_flags(self):
         m = self.machine
@@ -434,7 +463,7 @@ class Translator(Accelerator):
             self._log_block(block, fallbacks, op_text, src, texts)
         return tb
 
-    def tb_gen_region(self, ip: int, key):
+    def tb_gen_region(self, ip: int, key, grown: int = 0, entries=()):
         """Translate the hot block at CS:ip together with the blocks it jumps
         to directly in the same page that have already run (``self.heat``),
         transitively, into one region function (:class:`RegionCodegen`).
@@ -461,6 +490,7 @@ class Translator(Accelerator):
         heat = self.heat
         amask = self.core.ops.amask
         returns = set()
+        left_out = set()
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
@@ -471,8 +501,10 @@ class Translator(Accelerator):
                 tkey = (ckey[0], t) + ckey[1:]
                 # a block that already has translated code (an inner loop's
                 # region) is left out: the region exits to it, chained
-                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or \
-                        tkey not in heat or tkey in self.tb_cache:
+                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or tkey in self.tb_cache:
+                    continue
+                if tkey not in heat:
+                    left_out.add(tkey)          # not run yet: may grow the region later
                     continue
                 seen.add(t)
                 nb = self._build(t, cap, region=True)
@@ -490,7 +522,7 @@ class Translator(Accelerator):
             mark_safe_loads(irs.values(), fast)
         # blocks other translated code of this mode already jumps to get an entry
         entries = {x.target for tb in self.tb_cache.values() if tb.key[:1] + tb.key[2:5] == ckey[:4]
-                   for x in tb.exits if x.kind is GOTO and x.target in irs}
+                   for x in tb.exits if x.kind is GOTO and x.target in irs} | (set(entries) & set(irs))
         dispatch = plan_region(irs, ip, entries=entries)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
@@ -520,6 +552,8 @@ class Translator(Accelerator):
             self._install(tb, k, pages, first.page)
             if d == ip:
                 entry_tb = tb
+        for k in left_out:
+            self.grow[k] = (key, grown)
         self.counters["blocks_translated"] += len(irs)
         self.counters["regions_translated"] += 1
         self.counters["translate_seconds"] += time.perf_counter() - t0
