@@ -47,7 +47,7 @@ from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, FLAT, GOTO, GUARD, HELPER, INDI
                           MemModel, TbExit, fast_segment, generate, generate_region, mark_safe_loads,
                           plan_region)
 from ..ir.ir import IRBlock
-from ..ir.optimize import dce, optimize, propagate, region_liveness
+from ..ir.optimize import dce, dead_regs, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
 from ..isa.x86.state import DS, ES, SS
@@ -397,6 +397,7 @@ class Translator(Accelerator):
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         if region:                  # flag liveness waits for the region's shape
             propagate(block)
+            dead_regs(block)
             dce(block)
         else:
             optimize(block)
@@ -520,6 +521,8 @@ class Translator(Accelerator):
                 if m is not None:
                     fast[n] = m
             mark_safe_loads(irs.values(), fast)
+            for blk in irs.values():        # a safe load no longer shields a write
+                dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
         entries = {x.target for tb in self.tb_cache.values() if tb.key[:1] + tb.key[2:5] == ckey[:4]
                    for x in tb.exits if x.kind is GOTO and x.target in irs} | (set(entries) & set(irs))

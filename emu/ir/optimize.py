@@ -257,8 +257,33 @@ def region_liveness(blocks: dict, dispatch) -> dict:
             return live_in
 
 
+def dead_regs(block: IRBlock) -> None:
+    """Drop register writes a later write of at least the same width
+    overwrites before anything reads the register or the block can leave
+    (every exit writes the registers back): ``xor bl, bl; mov bl, [si];
+    mov bx, 8`` keeps only the last."""
+    cover = {}          # register -> widest write after this point, nothing read between
+    keep = []
+    for op in reversed(block.ops):
+        n = op.name
+        if n == "setr":
+            r, size = op.aux
+            c = cover.get(r)
+            if c is not None and c >= size:
+                continue
+            cover[r] = max(c or 0, 8 if size >= 4 else size)
+        elif n == "getr":
+            cover.pop(op.aux[0], None)
+        elif not op.safe and (EXIT in OPCODES[n].flags or BAIL in OPCODES[n].flags):
+            cover.clear()
+        keep.append(op)
+    keep.reverse()
+    block.ops = keep
+
+
 def optimize(block: IRBlock) -> IRBlock:
     propagate(block)
+    dead_regs(block)
     dce(block)
     dead_flags(block)
     dce(block)

@@ -299,3 +299,31 @@ def test_paged_access_goes_through_the_tlb_or_bails():
     s.regs[6] = 0x1123                          # not in the TLB: the interpreter walks
     code = ns["tb"](10)
     assert code >> 16 == 0 and exits[code & 0xFFFF].kind == BAIL and s.rip == 0x7C00
+
+
+def test_dead_register_writes():
+    from emu.ir.optimize import dead_regs
+    blk, b = new_builder()
+    b.emit("insn_start", aux=(0, 0x7C00), out=False)
+    b.insn = _I(0x7C02)
+    b.set_reg(3, 1, 0)                     # xor bl, bl: covered by the word write below
+    b.commit()
+    b.set_reg(0, 2, b.get_reg(0, 2) + 1)   # kept: a word write the later byte write does not cover
+    b.commit()
+    b.set_reg(3, 2, 8)                     # mov bx, 8
+    b.set_reg(0, 1, 5)
+    b.commit()
+    b.end_block(0x7C02)
+    dead_regs(blk)
+    assert [o.aux for o in blk.ops if o.name == "setr"] == [(0, 2), (3, 2), (0, 1)]
+    # a possible exit between the writes keeps the first
+    blk, b = new_builder()
+    b.insn = _I(0x7C02)
+    b.set_reg(3, 1, 0)
+    b.commit()
+    b.load(3, 0x100, 1)
+    b.set_reg(3, 2, 8)
+    b.commit()
+    b.end_block(0x7C02)
+    dead_regs(blk)
+    assert [o.aux for o in blk.ops if o.name == "setr"] == [(3, 1), (3, 2)]
