@@ -6,14 +6,27 @@ to a Python function, cached and chained -- QEMU's TCG, with Python as the
 host ISA (``-d out_asm`` shows the generated Python).
 
 * ``tb_find`` looks a block up by (CS base, IP, decode mode, SS size,
-  one-insn flag) -- QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
+  paging, cap) -- QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
   translates it on a miss.  A block ends at a branch, before a page
   boundary, after a helper (anything that may change mode or touch devices),
   before a breakpoint address, or at ``max_insns``.
+* Tiers: a block runs on the interpreter (up to its control transfer, in
+  one call) until it has been looked up ``hot_threshold`` times; then it
+  and the blocks it jumps to in its page that have run are translated as
+  one *region* (:class:`emu.ir.codegen.RegionCodegen`): a loop nest in one
+  function, entered at its dispatch points.  A block the region left out
+  because it had not run yet makes the region be translated again once it
+  is hot; the return sites of the region's calls are in it, so a RET stays
+  inside.
 * ``cpu_exec`` runs blocks.  A direct exit follows the successor stored in
   the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit, no
-  dictionary lookup.  Chaining is only within a page; ``-d nochain`` turns
-  it off.  A block that jumps to its own start loops inside its function.
+  dictionary lookup; an indirect exit checks where it went last time (a
+  jump cache).  Chaining is only within a page; ``-d nochain`` turns it
+  off.  A block that jumps to its own start loops inside its function.
+* REP MOVS/STOS/LODS over plain RAM run whole (``_string_fast``), each
+  iteration still counting as one instruction.
+* Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way
+  through ``run``: the cached one-instruction block, no dispatcher set-up.
 * Self-modifying code: RAM marks pages holding translated code; a guest
   store into one bails to the interpreter, whose write invalidates the page
   (``tb_invalidate_page`` drops its blocks and unlinks jumps into them).  The

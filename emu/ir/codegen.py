@@ -16,18 +16,27 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
   first use is a register write is simply renamed to that register;
 * **flag records are sunk into the exits**: ``setcc`` emits no code -- the
   record's fields are kept as expressions and written to the CPU state only
-  in the exit stubs that can see them (and materialised in a local only
-  when a register they read is overwritten while they are still live);
+  in the exit stubs that can see them; when a register they read is
+  overwritten while they are still live, they read a copy of its old value
+  instead.  A field the recorded operation never reads (``a`` and ``b`` of
+  a LOGIC, INC or DEC record) is not written at all;
 * **a block that jumps to its own start loops inside the function** while
   the instruction budget allows (``left``), so a tight guest loop never
   returns to the dispatcher.
 
-RAM is read and written with ``struct.unpack_from``/``pack_into`` on the
-guest's mmap.  A memory access that is not plain RAM, breaks the segment
-limit or writes a page holding translated code *bails*: the stub writes
-back the state as it was before that instruction and the engine lets the
-interpreter run it (so MMIO, faults and self-modifying code follow
-ConcreteOps' own slow paths exactly).
+Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
+blocks of a loop nest in one function, each path through it straight-line
+code, the flag state flowing along it as expressions.
+
+RAM is read and written by indexing the guest's mmap (bytes) and with
+``struct.unpack_from``/``pack_into`` (words).  A memory access that is not
+plain RAM, breaks the segment limit, misses the TLB (paging) or writes a
+granule holding translated code *bails*: the stub writes back the state as
+it was before that instruction and the engine lets the interpreter run it
+(so MMIO, faults, page walks and self-modifying code follow ConcreteOps'
+own slow paths exactly).  In a region, a segment whose 64 KiB are plain RAM
+is checked once, at entry (:func:`fast_segment`), and its 16-bit accesses
+skip the per-access checks.
 """
 
 from __future__ import annotations

@@ -5,20 +5,29 @@ Passes, in order:
 1. **constant and copy propagation**: ``mov`` is replaced by its source;
    a pure op whose inputs became constants is folded (the builder's own
    folding rules, :func:`emu.ir.builder.fold`);
-2. **dead CF folds**: ``foldcf`` (INC/DEC keeping CF in ``fl``) is dropped
-   when no later reader can observe fl's CF bit -- that bit only shows
-   through the record while ``cc_op`` is INC, DEC or EFLAGS (or unknown).
-   Like QEMU's dead ``cc_src``, the internal ``fl`` may then differ from the
-   interpreter's; the architectural RFLAGS never does;
-3. **dead flag records**: a ``setcc``/``setccop``/``setfl`` whose fields
-   are all overwritten before anything reads them is removed.  Readers are
-   ``getcc`` and every place the block can leave -- side exits, helper
-   calls, and memory accesses that may bail -- since the live lazy state
-   is written back there, so an exception or a helper sees exact flags;
+2. **dead register writes**: a ``setr`` that a later write of at least its
+   width covers, with no read of the register and no exit between, goes;
+3. **flag liveness** (one backward pass): a ``setcc``/``setccop``/``setfl``
+   whose fields are all overwritten before anything reads them is removed,
+   and so is a ``foldcf`` (INC/DEC keeping CF in ``fl``) when no later
+   reader can observe fl's CF bit -- that bit only shows through the record
+   while ``cc_op`` is INC, DEC or EFLAGS (or unknown), so liveness tracks it
+   as a field of its own, ``cf``.  Like QEMU's dead ``cc_src``, the internal
+   ``fl`` may then differ from the interpreter's; the architectural RFLAGS
+   never does.  Readers are ``getcc`` and every place the block can leave --
+   side exits, helper calls, and memory accesses that may bail -- since the
+   live lazy state is written back there, so an exception or a helper sees
+   exact flags;
 4. **dead code**: pure ops whose results are unused are removed.
 
 Each op is annotated with ``live``: the lazy-record fields live after it
 (code generation uses it to avoid materialising dead flag values).
+
+For a region (several blocks compiled into one function, see
+:class:`emu.ir.codegen.RegionCodegen`), :func:`region_liveness` runs pass 3
+with what each jump really reads: a block inlined at the jump reads what it
+reads first (to a fixed point around the loops, from per-block gen/kill
+summaries); anything else may stop there and reads everything.
 """
 
 from __future__ import annotations
@@ -89,8 +98,7 @@ def exit_reads(ccop) -> frozenset:
 
 
 def _liveness(ops, exit_live, mutate):
-    """One backward pass over ``ops`` (see passes 2 and 3 in the module
-    docstring).  ``exit_live(target_ip, cc_op)``, when given, says what a
+    """One backward pass over ``ops`` (pass 3 in the module docstring).  ``exit_live(target_ip, cc_op)``, when given, says what a
     direct jump to ``target_ip`` reads (a region's successor block); every
     other exit reads :func:`exit_reads`.  Returns (kept ops, live at entry)."""
     ccop = _cc_op_at(ops)
@@ -157,7 +165,7 @@ def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
 
 
 def dead_flags(block: IRBlock, exit_live=None) -> None:
-    """Passes 2 and 3 (see the module docstring)."""
+    """Pass 3 (see the module docstring)."""
     block.ops, block.live_in = _liveness(block.ops, exit_live, True)
 
 
