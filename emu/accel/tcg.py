@@ -70,6 +70,7 @@ HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Tr
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
+MASKS = F.MASK
 # the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
 # every other control transfer is a helper
 BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
@@ -151,6 +152,8 @@ class Translator(Accelerator):
         # store into a code page but not into a code granule (the stack next to
         # a boot sector) stays fast.
         ops = self.core.ops
+        self._mm, self._code_map = ram.mm, ram.code_map
+        self._ram_top = min(ops.amask + 1, ram.size)    # a string run must end below
         self._core_tlb_flush = ops.on_tlb_flush
         ops.on_tlb_flush = self._tlb_flushed
         self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm, "OPS": ops,
@@ -628,65 +631,75 @@ class Translator(Accelerator):
         (each one instruction, as the interpreter counts them), or 0: not
         applicable, let the interpreter run it."""
         s = self.s
-        ops = self.core.ops
+        core = self.core
+        ops = core.ops
         interp = self.interp
-        if (ops.translate is not None or self.core.code_key[0] or s.rip != insn.ip
+        fl = s.fl
+        if (ops.translate is not None or core.code_key[0] or s.rip != insn.ip
                 or interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
-                or (interp.irq_line and s.fl & F.IF) or s.fl & F.TF):
+                or (interp.irq_line and fl & 0x200) or fl & 0x100):        # IF, TF
             return 0
         regs = s.regs
         asize = insn.asize
-        am = F.MASK[asize]
+        am = MASKS[asize]
         count = regs[1] & am
         n = count if count < budget else budget
         if n <= 0:
             return 0
         size = insn.size
         span = n * size
-        back = s.fl & F.DF
-        ram = self.machine.ram
-        top = min(ops.amask + 1, ram.size)      # no address wrap, all in RAM
+        back = fl & 0x400                                                   # DF
+        top = self._ram_top
         name = insn.name
-        mm = ram.mm
+        mm = self._mm
         if name != "STOS":
             off = regs[6] & am
             lo = off - span + size if back else off
             sg = s.segs[DS if insn.seg is None else insn.seg]
             src = sg.base + lo
-            if lo < 0 or lo + span - 1 > am or lo + span - 1 > sg.limit or src + span > top:
+            hi = lo + span - 1
+            if lo < 0 or hi > am or hi > sg.limit or src + span > top:
                 return 0
         if name != "LODS":
             off = regs[7] & am
             lo = off - span + size if back else off
             sg = s.segs[ES]
             dst = sg.base + lo
-            if lo < 0 or lo + span - 1 > am or lo + span - 1 > sg.limit or dst + span > top:
+            hi = lo + span - 1
+            if lo < 0 or hi > am or hi > sg.limit or dst + span > top:
                 return 0
-            cm = ram.code_map
+            cm = self._code_map
             g0, g1 = dst >> 6, (dst + span - 1) >> 6
             if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
                 return 0
-        if name == "LODS":
-            last = src if back else src + span - size
-            v = int.from_bytes(mm[last:last + size], "little")
-            ops.set_reg(0, size, v)
-            ptrs = (6,)
-        elif name == "STOS":
-            v = regs[0] & F.MASK[size]
+        if name == "STOS":
+            v = regs[0] & MASKS[size]
             if span == 1:
                 mm[dst] = v
             else:
                 mm[dst:dst + span] = v.to_bytes(size, "little") * n
-            ptrs = (7,)
+        elif name == "LODS":
+            last = src if back else src + span - size
+            v = int.from_bytes(mm[last:last + size], "little")
+            regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
         else:
             if (dst < src < dst + span) if back else (src < dst < src + span):
                 return 0                 # overlapping the way a forward/backward copy sees
             mm[dst:dst + span] = mm[src:src + span]
-            ptrs = (6, 7)
         step = -span if back else span
-        for r in ptrs:
-            ops.set_reg(r, asize, (regs[r] + step) & am)
-        ops.set_reg(1, asize, count - n)
+        # rSI/rDI/rCX as ConcreteOps.set_reg writes them (32 bits: zero-extended)
+        if asize >= 4:
+            if name != "STOS":
+                regs[6] = (regs[6] + step) & am
+            if name != "LODS":
+                regs[7] = (regs[7] + step) & am
+            regs[1] = count - n
+        else:
+            if name != "STOS":
+                regs[6] = (regs[6] & ~am) | ((regs[6] + step) & am)
+            if name != "LODS":
+                regs[7] = (regs[7] & ~am) | ((regs[7] + step) & am)
+            regs[1] = (regs[1] & ~am) | (count - n)
         s.rip = insn.next_ip if count == n else insn.ip
         ops.insn = insn
         self.counters["string_fast_insns"] += n
