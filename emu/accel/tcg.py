@@ -797,8 +797,8 @@ class Translator(Accelerator):
             while n < limit:
                 if tb is None:
                     if (interp.queued or ops.pending_read is not None or s.halted
-                            or (self.irq_line and s.fl & F.IF) or s.fl & F.TF or s.inhibit_irq
-                            or (bps and core.cs_base + s.rip in bps)):
+                            or (interp.irq_line and s.fl & 0x200) or s.fl & 0x100   # IF, TF
+                            or s.inhibit_irq or (bps and core.cs_base + s.rip in bps)):
                         came = None
                         ex, k = self._interp(1, n)
                         n += k
