@@ -801,15 +801,18 @@ class RegionCodegen(PyCodegen):
     computed over the region by :func:`emu.ir.optimize.region_liveness`),
     charges the path's instructions to ``left``, and continues -- no return
     to the dispatcher, no write-back.  A section that can jump to itself
-    runs as an inner ``while True``.
+    runs as an inner ``while True``, peeled once when that lets the loop
+    start with the previous iteration's flag record as expressions
+    (:meth:`peel_state`).  An indirect jump to one of the region's return
+    sites (``returns``) continues there too.
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
     otherwise the region leaves towards that section and the dispatcher
-    lets the interpreter retire the remainder.  Every exit stores what it
-    must in the locals, sets ``e`` (the exit index, ``RK[e]`` the
-    instructions it retired since the last charge, ``RIP[e]`` its static
-    next IP) and breaks to the one shared write-back at the end.
+    lets the interpreter retire the remainder.  Every exit sets ``e`` (the
+    exit index: ``RK[e]`` the instructions it retired since the last charge,
+    ``RIP[e]`` its static next IP, ``CCG[e]`` which stores of lazy fields it
+    still owes) and breaks to the one shared write-back at the end.
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
