@@ -135,6 +135,7 @@ class Translator(Accelerator):
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose segment guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
+        self.jump_targets = {}           # mode -> IPs translated code jumps to directly
         self._stepped = 0                # blocks run by run()'s single-step short way
         self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: 1-insn TB}
         self._steps = None               # the map of the current mode, once known
@@ -188,6 +189,7 @@ class Translator(Accelerator):
         self.page_tbs.clear()
         self.heat.clear()
         self.grow.clear()
+        self.jump_targets.clear()
         self._step_maps.clear()
         self._steps = None
 
@@ -426,6 +428,10 @@ class Translator(Accelerator):
         for pg in pages:
             self.page_tbs.setdefault(pg, []).append(tb)
         self.tb_cache[key] = tb
+        # where translated code of this mode jumps to directly (for plan_region's
+        # entries; a target whose code is gone since only costs an extra entry)
+        targets = self.jump_targets.setdefault(key[:1] + key[2:5], set())
+        targets.update(x.target for x in tb.exits if x.kind is GOTO and x.target is not None)
 
     def _log_block(self, block, fallbacks, op_text, src, texts):
         base = self.core.cs_base
@@ -540,8 +546,7 @@ class Translator(Accelerator):
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
-        entries = {x.target for tb in self.tb_cache.values() if tb.key[:1] + tb.key[2:5] == ckey[:4]
-                   for x in tb.exits if x.kind is GOTO and x.target in irs} | (set(entries) & set(irs))
+        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
         dispatch = plan_region(irs, ip, entries=entries)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
