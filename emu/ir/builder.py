@@ -127,13 +127,16 @@ def fold(name, a, b):
 
 
 def _clear_under(v, m: int) -> bool:
-    """v & m == 0 whatever v's run-time value (a constant, or a left shift by
-    at least m's width)."""
+    """v & m == 0 whatever v's run-time value (a constant, a left shift by at
+    least m's width, or a mask with no bit of m)."""
     if not isinstance(v, Temp):
         return v & m == 0
     op = v.op
-    return (op is not None and op.name == "shl" and isinstance(op.args[1], int)
-            and m < (1 << op.args[1]))
+    if op is None or not isinstance(op.args[1] if len(op.args) > 1 else None, int):
+        return False
+    if op.name == "shl":
+        return m < (1 << op.args[1])
+    return op.name == "and" and op.args[1] & m == 0
 
 
 def result_bits(name, a, b):
