@@ -523,6 +523,9 @@ class UnicornAccel(Accelerator):
     def _reset_run(self) -> None:
         self._counted = 0            # instructions of blocks known to be complete
         self._tb = ()                # linear addresses of the current block's instructions
+        self._tb_end = 0             # the address after the current block
+        self._store_stop = None      # (store's address, next instruction's) of an MMIO store
+                                     # after which a device asked to stop
         self._stop = None            # (AFTER|BEFORE, linear address) if a hook stopped unicorn
         self._stop_exit = None       # the exit to return for that stop
         self._irq_stop = False
@@ -552,6 +555,8 @@ class UnicornAccel(Accelerator):
         if self._rep_done is not None and err is None and self._pc() == self._rep_done[0]:
             self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
         ex = self._stop_exit
+        if self._store_stop is not None and err is None:
+            self._past_store(*self._store_stop)
         if self._io_fault is not None and err is None:
             pc, eip, eax = self._io_fault
             wide = self.uc_mode == uc_mod.UC_MODE_64
@@ -580,6 +585,21 @@ class UnicornAccel(Accelerator):
         # unicorn's count ran out (it also counts the extra entry of a finished
         # REP, so n may be short of count: run() asks for the rest)
         return None, n
+
+    def _past_store(self, at: int, after: int) -> None:
+        """A device asked to stop at an MMIO store: unicorn stops with the
+        store done but RIP still on it, so running on would store again.
+        Move RIP past it, as the interpreter and KVM leave it -- unless it is
+        a REP string store with iterations left (RIP stays on it, as after
+        any REP iteration)."""
+        if self._pc() != at:
+            return
+        rep = self._rep_blocks.get(at)
+        if rep is not None:
+            count = self.uc.reg_read(X.UC_X86_REG_RCX if rep[1] >> 32 else X.UC_X86_REG_ECX)
+            if count & rep[1]:
+                return
+        self._set_ip_delta(after - at)
 
     def _start_ip(self) -> int:
         """What emu_start takes as the start: unicorn writes it to EIP (RIP)
@@ -731,6 +751,7 @@ class UnicornAccel(Accelerator):
         if entry is None:
             entry = self._decode_block(addr, size)
         self._tb, marks = entry
+        self._tb_end = addr + size
         if marks:
             if marks & MAY_SWITCH:
                 self._watch_engine = True
@@ -881,7 +902,10 @@ class UnicornAccel(Accelerator):
         if m.stop_pending():
             ex.dispatched = True
             self._stop_exit = ex
-            self._stop = (AFTER, self._pc())
+            self._stop = (AFTER, pc)
+            if ex.reason == "MMIO" and ex.is_write and pc in tb:
+                k = tb.index(pc)
+                self._store_stop = (pc, tb[k + 1] if k + 1 < len(tb) else self._tb_end)
             self.uc.emu_stop()
         elif self.irq_line and self._uc_if_set() and self._stop is None:
             self._irq_stop = True

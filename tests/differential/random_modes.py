@@ -27,10 +27,10 @@ MMIO bus at MARKER asks the Machine to stop.  KVM cannot be single-stepped
 here: on this host a KVM_GUESTDBG single step in native ring-3 code ends in
 a triple fault, and hardware breakpoints there never fire, whereas an MMIO
 exit works everywhere.  interp and unicorn are single-stepped (the
-instruction, then the marker): a device stop on an MMIO store leaves
-unicorn's RIP at the store (``UNICORN_KNOWN["mmio-stop"]``).  Either way
-one step of the comparison is one generated instruction, and the values the
-marker stored (AL) are compared too.
+instruction, then the marker), which also checks the step marker against
+each engine's own single step.  Either way one step of the comparison is
+one generated instruction, and the values the marker stored (AL) are
+compared too.
 
 After each instruction the two engines must agree on the whole canonical
 state (every register, RFLAGS, segments, control registers) and on guest
@@ -669,10 +669,6 @@ UNICORN_KNOWN = {
                  "on a match (clearing RAX's upper half; unicorn issue #2332) and "
                  "writes a register destination back on a mismatch (clearing its "
                  "upper half); the CPU writes neither, nor does interp",
-    "mmio-stop": "kasou's unicorn engine: when a device asks to stop on an MMIO store, "
-                 "unicorn (emu_stop inside its MMIO callback) leaves RIP at the store, "
-                 "which has been done; the next run would do it again.  The sequences "
-                 "therefore single-step unicorn instead of stopping at the step marker",
 }
 
 

@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("unicorn")
 pytest.importorskip("keystone")
 
-from keystone import KS_ARCH_X86, KS_MODE_16, Ks  # noqa: E402
+from emu import loader  # noqa: E402
+from emu.devices.device import Device, StopRequest  # noqa: E402
 
 from emu.isa.x86.state import CS, DS, ES, FS, GS, SS, Segment, X86State  # noqa: E402
 from emu.machine import Machine  # noqa: E402
@@ -29,7 +30,7 @@ again:
 
 
 def asm(src: str) -> bytes:
-    return bytes(Ks(KS_ARCH_X86, KS_MODE_16).asm(src, 0x7C00)[0])
+    return loader.assemble(src, "<test>", 0x7C00).data
 
 
 def machine(accel: str, src: str, **kw) -> Machine:
@@ -260,6 +261,55 @@ def test_access_beyond_ram_is_an_mmio_exit():
     assert got["unicorn"][2]["by_key"]["MMIO write 0x100020"] == 1
 
 
+class StopOnWrite(Device):
+    """An MMIO register that asks the Machine to stop after each write."""
+    name = "stop-on-write"
+
+    def __init__(self):
+        super().__init__()
+        self.values = []
+
+    def read(self, offset, size):
+        return 0
+
+    def write(self, offset, size, value):
+        self.values.append(value)
+        self.stop_request = StopRequest(1, "stop-on-write")
+
+
+def test_a_device_stop_at_an_mmio_store_leaves_ip_past_it():
+    """The store is done when the device asks to stop, so IP is past it
+    (the interpreter and KVM leave it there); running on must not store
+    again."""
+    src = """
+        mov ax, 0x0800
+        mov ds, ax
+        mov al, 0x41
+        mov [0x10], al
+    after:
+        mov bl, 1
+        cli
+        hlt
+    """
+    seen = {}
+    for accel in ("interp", "unicorn"):
+        m = machine(accel, src, memory=0x8000)
+        dev = StopOnWrite()
+        m.mmio.map(0x8010, 1, dev)
+        m.devices[dev.name] = dev
+        first = m.run()
+        m.accel.sync_state()
+        ip = m.cpu.rip
+        dev.stop_request = None
+        second = m.run()
+        m.accel.sync_state()
+        seen[accel] = (first.reason, ip, second.reason, dev.values, m.cpu.regs[3] & 0xFF)
+        m.close()
+    after = loader.assemble(src, "<test>", 0x7C00).symbols["after"]
+    assert seen["interp"] == ("debug-exit", after, "halt", [0x41], 1)
+    assert seen["unicorn"] == seen["interp"]
+
+
 # -- segment caches: loaded as the CPU holds them, not as a MOV would load them --------
 
 def test_protected_mode_resumes_with_real_mode_segments():
@@ -311,11 +361,10 @@ def pm_machine(accel: str) -> Machine:
     a real-mode one (selector 0, 16-bit: PUSH uses SP), DS has RPL 3 above
     its DPL 0 (a MOV would be #GP), ES a 4 GiB flat one.  A descriptor with
     its accessed bit clear sits in the (unused) GDT entry 1."""
-    from keystone import KS_MODE_32
     m = Machine(accel=accel)
     ram = m.ram
     ram.load(PM_GDT + 8, (0x00CF92000000FFFF).to_bytes(8, "little"))
-    ram.load(PM_CODE + 0x100, bytes(Ks(KS_ARCH_X86, KS_MODE_32).asm(PM_SRC, 0x100)[0]))
+    ram.load(PM_CODE + 0x100, loader.assemble(PM_SRC, "<test>", 0x100, bits=32).data)
     ram.load(0x12360, (0x11223344).to_bytes(4, "little"))
     ram.load(0x24, (0x55667788).to_bytes(4, "little"))
     s = m.cpu
