@@ -269,6 +269,8 @@ class PyCodegen:
             return k[1], k[2]
         if k[0] == "local":
             return "cc_" + f, frozenset(("cc_" + f,))
+        if k[0] == "dead":          # a field the record in force never reads: any value
+            return "0", frozenset()
         return f"S.{CC_STATE_NAMES[f]}", frozenset()
 
     def getr_expr(self, r, size):

@@ -43,10 +43,7 @@ class OpDef:
     flags: frozenset
     py: str | None
     doc: str
-
-    @property
-    def pure(self) -> bool:
-        return PURE in self.flags
+    pure: bool = False      # PURE in flags (a field: the optimiser asks for every op)
 
 
 _ROWS = (
@@ -87,7 +84,8 @@ _ROWS = (
     ("call_helper",  0,  0,  2,  (EXIT, END),     None,             "run guest instruction k with ConcreteOps (QEMU's helper_*)"),
 )
 
-OPCODES: dict[str, OpDef] = {r[0]: OpDef(r[0], r[1], r[2], r[3], frozenset(r[4]), r[5], r[6]) for r in _ROWS}
+OPCODES: dict[str, OpDef] = {r[0]: OpDef(r[0], r[1], r[2], r[3], frozenset(r[4]), r[5], r[6], PURE in r[4])
+                              for r in _ROWS}
 
 COMMUTATIVE = frozenset(("add", "mul", "and", "or", "xor", "eq", "ne"))
 COMPARISONS = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
