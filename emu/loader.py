@@ -114,6 +114,42 @@ def _rel16(opcode: str, target: str, index: int, base: int) -> str:
     return f"{here}: .byte {opcode}; .word ({target}) - {here} - {length}"
 
 
+_DECIMAL = re.compile(r"(?<![\w.$])(\d+)(?![\w.$])")
+
+
+def hex_literals(line: str) -> str:
+    """Every plain decimal literal outside quotes written as 0x...: keystone
+    reads digits in a radix it never initialises (MCAsmInfo::Radix; its
+    ks_option() even sets it to 16), so "mov al, 100" could assemble as 0x100
+    depending on what the memory held.  A 0x literal means the same in any
+    radix.  A leading 0 is octal, as in keystone's own radix 10 (LLVM)."""
+    out, start, quote = [], 0, None
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == "\\":
+                continue
+            if ch == quote and line[k - 1] != "\\":
+                out.append(line[start:k + 1])
+                start, quote = k + 1, None
+        elif ch in "\"'":
+            out.append(_DECIMAL.sub(_hex_literal, line[start:k]))
+            start, quote = k, ch
+    tail = line[start:]
+    out.append(tail if quote else _DECIMAL.sub(_hex_literal, tail))
+    return "".join(out)
+
+
+def _hex_literal(m) -> str:
+    text = m.group(1)
+    if text == "0":
+        return text
+    if text[0] == "0":
+        if any(c in "89" for c in text):
+            return text                 # not a number keystone would take either
+        return hex(int(text, 8))
+    return hex(int(text))
+
+
 def preprocess_line(line: str, bits: int = 16, index: int = 0, near=(), base: int = 0) -> str:
     """One source line in keystone's syntax.  ``bits`` is the code size in
     force there (the far-jump offset's width depends on it, and 16-bit code
@@ -121,7 +157,7 @@ def preprocess_line(line: str, bits: int = 16, index: int = 0, near=(), base: in
     ``index`` names the line's own labels; lines whose index is in ``near``
     get their JMP/Jcc as a 16-bit near branch; ``base`` is the address of
     the image's first byte (the label ``__kasou_base``)."""
-    line = _strip_comment(line)
+    line = hex_literals(_strip_comment(line))
     m = _FAR.match(line)
     if m:
         indent, op, seg, off = m.groups()

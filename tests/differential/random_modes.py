@@ -58,6 +58,7 @@ from emu.diff import align_state, compare_states, masks_for, opcode_byte
 from emu.isa.x86 import flags as F
 from emu.isa.x86.state import (CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP,
                                CR4_PAE, CS, EFER_LMA, EFER_LME, REG_NAMES64, Segment)
+from emu.loader import hex_literals
 from emu.machine import Machine
 
 MEMORY = 4 << 20
@@ -510,7 +511,7 @@ def assemble(mode: str, lines) -> tuple[bytes, list]:
     for line in lines:
         addr = CODE + len(code)
         try:
-            enc, _ = ks.asm(line, addr)
+            enc, _ = ks.asm(hex_literals(line), addr)
         except KsError as e:
             raise ValueError(f"keystone cannot assemble {line!r}: {e}") from None
         if not enc:

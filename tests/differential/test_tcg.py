@@ -12,8 +12,8 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keystone import KS_ARCH_X86, KS_MODE_16, Ks
 
+from emu import loader
 from emu.machine import Machine
 
 LOAD = 0x7C00
@@ -24,8 +24,7 @@ EXIT = """
 
 
 def asm(src: str, addr: int = LOAD) -> bytes:
-    code, _ = Ks(KS_ARCH_X86, KS_MODE_16).asm(src, addr)
-    return bytes(code)
+    return loader.assemble(src, "<test>", addr).data
 
 
 def run(accel, image, limit=5_000_000, setup=None, hot_threshold=None, **kw):

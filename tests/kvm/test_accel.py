@@ -9,9 +9,9 @@ never passes silently as "skipped".
 
 import os
 
-import keystone
 import pytest
 
+from emu import loader
 from emu.accel.base import AccelUnavailable
 from emu.exits import FailEntryExit, InternalErrorExit
 from emu.isa.x86.state import (CR0_AM, CR0_ET, CR0_MP, CR0_NE, CR0_PE,
@@ -68,9 +68,7 @@ UNEMULATED_CASES = {
 
 
 def assemble(source, address=0x7C00):
-    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_16)
-    code, _ = ks.asm(source, address)
-    return bytes(code)
+    return loader.assemble(source, "<test>", address).data
 
 
 def machine(accel, source=None):

@@ -150,3 +150,49 @@ def test_a_16_bit_call_pushes_two_bytes():
     assert regs[0] & 0xFFFF == img.symbols["back"]     # AX: the word at [SP] in the callee
     assert regs[3] & 0xFFFF == 0x7000 - 2              # BX: SP in the callee
     assert regs[4] & 0xFFFF == 0x7000                  # SP after RET
+
+
+# -- decimal literals: keystone's radix is uninitialised memory (and 16 after
+# any ks_option call), so the loader writes every decimal literal in hex ------
+@pytest.fixture
+def keystone_in_radix_16(monkeypatch):
+    """Every Ks the loader makes has had an option set, which puts
+    keystone's lexer into radix 16: what an unlucky process sees."""
+    import keystone
+    real = keystone.Ks
+
+    def ks_radix16(arch, mode):
+        ks = real(arch, mode)
+        ks.syntax = keystone.KS_OPT_SYNTAX_INTEL
+        return ks
+    monkeypatch.setattr(keystone, "Ks", ks_radix16)
+    probe = ks_radix16(keystone.KS_ARCH_X86, keystone.KS_MODE_16)
+    assert bytes(probe.asm("mov al, 10")[0]) == bytes([0xB0, 0x10])   # the trap is armed
+
+
+def test_decimal_literals_mean_decimal_whatever_keystones_radix(keystone_in_radix_16):
+    img = assemble('mov al, 100\nmov ax, 1000\nmov bx, [bp+12]\n.fill 3, 1, 9\n'
+                   'msg: .asciz "count 100"\nmov cl, 0x10\nmov dl, 010\n', base=0)
+    assert img.data == (bytes([0xB0, 100, 0xB8, 0xE8, 0x03, 0x8B, 0x5E, 12, 9, 9, 9])
+                        + b"count 100\0" + bytes([0xB1, 0x10, 0xB2, 8]))
+
+
+def test_the_guests_assemble_the_same_whatever_keystones_radix(monkeypatch):
+    """Each shipped guest assembled in a process whose keystone reads digits
+    in radix 16 gives the same bytes as here."""
+    import glob
+    import keystone
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = sorted(glob.glob(os.path.join(root, "emu", "guests", "*.S"))
+                   + glob.glob(os.path.join(root, "tests", "guests", "x86", "*.S")))
+    assert len(paths) >= 10
+    plain = {p: load_file(p).data for p in paths}
+    real = keystone.Ks
+
+    def ks_radix16(arch, mode):
+        ks = real(arch, mode)
+        ks.syntax = keystone.KS_OPT_SYNTAX_INTEL
+        return ks
+    monkeypatch.setattr(keystone, "Ks", ks_radix16)
+    for p in paths:
+        assert load_file(p).data == plain[p], p

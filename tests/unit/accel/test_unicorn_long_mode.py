@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("unicorn")
 pytest.importorskip("keystone")
 
-from keystone import KS_ARCH_X86, KS_MODE_64, Ks  # noqa: E402
+from emu import loader  # noqa: E402
 from unicorn import UC_MODE_16, UC_MODE_32, UC_MODE_64  # noqa: E402
 
 from emu.isa.x86.long_mode import (MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_SFMASK,  # noqa: E402
@@ -69,7 +69,7 @@ UD_CODE = bytes.fromhex("488b1c24" "b000" "e6f4" "f4")
 
 
 def asm64(src: str, at: int) -> bytes:
-    return bytes(Ks(KS_ARCH_X86, KS_MODE_64).asm(src, at)[0])
+    return loader.assemble(src, "<test>", at, bits=64).data
 
 
 def segment(sel: int) -> Segment:
