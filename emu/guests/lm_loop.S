@@ -3,7 +3,7 @@
 ; ring 3, then 0x20000 iterations of add/xor/dec/jnz on 64-bit registers.  The
 ; result (RBX) goes to ring 0 by SYSCALL (STAR/LSTAR, §5.8.8); the handler
 ; prints it as 16 hex digits and exits through isa-debug-exit.  On KVM the
-; loop runs natively at CPL 3.  Numbers in hex (keystone radix quirk).
+; loop runs natively at CPL 3.
 ;
 ; Python: a = b = 0; for c in range(0x20000, 0, -1): a = (a + c) % 2**64; b ^= a
 

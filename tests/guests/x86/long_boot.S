@@ -1,8 +1,6 @@
 ; long_boot.S -- real mode -> protected mode -> long mode -> ring 3, back
 ; into ring 0 by SYSCALL and through a 64-bit IDT gate.
 ;
-; Numbers are written in hex (a keystone radix quirk, see emu/loader.py).
-;
 ; SDM Vol. 3A §10.8.5 (initializing IA-32e mode): with paging off, CR4.PAE,
 ; CR3 -> PML4, EFER.LME, then CR0.PG activates IA-32e mode (EFER.LMA), and a
 ; far jump to a code segment with L=1 enters 64-bit mode.  The page tables

@@ -1,8 +1,5 @@
 ; paging.S -- 32-bit paging with pages mapped on demand by the #PF handler.
 ;
-; Numbers are written in hex: keystone can switch its default radix to 16
-; after earlier assemblies in the same process (emu/loader.py notes it).
-;
 ; Real mode -> 32-bit protected mode, then (SDM Vol. 3A §4.3):
 ;   page directory at 0x20000: PDE 0 -> page table at 0x21000 (identity map
 ;   of 0-4 MiB, 4 KiB pages, supervisor); PDE 1 -> page table at 0x22000,

@@ -1,8 +1,5 @@
 ; pm_boot.S -- real mode -> 32-bit protected mode, printing at each stage.
 ;
-; Numbers are written in hex: keystone can switch its default radix to 16
-; after earlier assemblies in the same process (emu/loader.py notes it).
-;
 ; Loaded at 0x7C00 and entered in real mode.  Stages:
 ;   1. real mode: print
 ;   2. LGDT, LIDT, CR0.PE=1, far jump to a 32-bit code segment; reload

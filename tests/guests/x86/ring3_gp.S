@@ -1,8 +1,5 @@
 ; ring3_gp.S -- ring 3 and the #GP handler: the ring-protection story.
 ;
-; Numbers are written in hex: keystone can switch its default radix to 16
-; after earlier assemblies in the same process (emu/loader.py notes it).
-;
 ; A kernel in ring 0 sets up a GDT (ring-0 and ring-3 flat segments, a
 ; 32-bit TSS whose SS0:ESP0 is the kernel stack and whose I/O permission
 ; bitmap opens port 0x3F8 only), an IDT (#GP, and INT 0x80 as a system call
