@@ -560,20 +560,8 @@ class PyCodegen:
             cond += f" or CP[{p} >> {GRANULE_SHIFT}]"
             if size > 1:
                 cond += f" or CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]"
-        self.emit(f"if {cond}:")
-        self.ind += 1
-        snap = self.snapshot()
-        self.stub(BAIL, k, str(ip))
-        self.restore(snap)
-        self.ind -= 1
-        if load:
-            t = op.out
-            self.emit(f"t{t.id} = MM[{p}]" if size == 1 else f"t{t.id} = U{size}(MM, {p})[0]")
-            self.names[t.id] = f"t{t.id}"
-        elif size == 1:
-            self.emit(f"MM[{p}] = {self.val(op.args[1])}")
-        else:
-            self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+        self.bail_if(cond, k, ip)
+        self.access(op, load, size, p)
 
 
     def gen_mem_fast(self, op, k, ip, load, fast):
@@ -599,20 +587,8 @@ class PyCodegen:
                 conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
             addr = p
         if conds:
-            self.emit(f"if {' or '.join(conds)}:")
-            self.ind += 1
-            snap = self.snapshot()
-            self.stub(BAIL, k, str(ip))
-            self.restore(snap)
-            self.ind -= 1
-        if load:
-            t = op.out
-            self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
-            self.names[t.id] = f"t{t.id}"
-        elif size == 1:
-            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
-        else:
-            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+            self.bail_if(" or ".join(conds), k, ip)
+        self.access(op, load, size, addr)
 
 
     def gen_mem_paged(self, op, k, ip, load):
@@ -642,20 +618,29 @@ class PyCodegen:
             conds.append(f"CP[{p} >> {GRANULE_SHIFT}]")
             if size > 1:
                 conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
-        self.emit(f"if {' or '.join(conds)}:")
+        self.bail_if(" or ".join(conds), k, ip)
+        self.access(op, load, size, p)
+
+    def bail_if(self, cond: str, k: int, ip) -> None:
+        """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
+        before it did anything, for the interpreter to run it."""
+        self.emit(f"if {cond}:")
         self.ind += 1
         snap = self.snapshot()
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
+
+    def access(self, op, load: bool, size: int, addr: str) -> None:
+        """The RAM access itself, at the physical address ``addr``."""
         if load:
             t = op.out
-            self.emit(f"t{t.id} = MM[{p}]" if size == 1 else f"t{t.id} = U{size}(MM, {p})[0]")
+            self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
             self.names[t.id] = f"t{t.id}"
         elif size == 1:
-            self.emit(f"MM[{p}] = {self.val(op.args[1])}")
+            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
         else:
-            self.emit(f"P{size}(MM, {p}, {self.val(op.args[1])})")
+            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
 
     def seg_prologue(self, segs) -> None:
         """Bind what the memory accesses of the code need."""
