@@ -139,6 +139,8 @@ class Translator(Accelerator):
         self._stepped = 0                # blocks run by run()'s single-step short way
         self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: 1-insn TB}
         self._steps = None               # the map of the current mode, once known
+        self._step_exits = {}            # linear address -> DebugExit("step", it): exits are
+                                         # never changed once made, so one per address serves
         self.tb_cache = {}
         self.page_tbs = {}
         self._bps_seen = frozenset()
@@ -761,7 +763,11 @@ class Translator(Accelerator):
                     if kind is GOTO or kind is INDIRECT:
                         self.icount += code >> EXIT_SHIFT
                         self._stepped += 1
-                        return DebugExit("step", core.cs_base + s.rip)
+                        pc = core.cs_base + s.rip
+                        ex = self._step_exits.get(pc)
+                        if ex is None:
+                            ex = self._step_exits[pc] = DebugExit("step", pc)
+                        return ex
                     # a helper or a bail, at the start: nothing was done
                     insn = tb.insns[0]
                     if insn.rep and insn.name in STRING_FAST and self._string_fast(insn, 1):
