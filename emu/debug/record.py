@@ -14,15 +14,25 @@ re-execution*.  A checkpoint is
   instructions when re-executed,
 * the length of the guest's output log (``machine.serial_log``), so going
   back takes printed output back too,
-* the position: instructions retired since the session began.
+* the position: instructions retired since the session began,
+* where each device's input log (:class:`InputLog`) stood.
 
 To stand at position P, restore the latest checkpoint at or before P and
 re-execute forward, one instruction at a time, to P.  Re-execution is exact
 because everything a run depends on is restored: the CPU, RAM, devices, guest
-time, and the only outside input (the UART's tape).  One more thing is recorded: the
-positions at which the debugger *held back* an interrupt (a single step
-with ``step-irqs off`` while the interrupt line was up and IF was set);
-replay holds it back at the same positions.
+time, and the only outside input (the UART's tape).  Two more things are
+recorded.  The positions at which the debugger *held back* an interrupt (a
+single step with ``step-irqs off`` while the interrupt line was up and IF
+was set); replay holds it back at the same positions.  And when the UART's
+input arrived: a live source (stdin, a socket: any callable
+``serial_input``) delivers bytes on its own schedule, so while the session
+runs forward the UART's :class:`InputLog` notes the position (and which of
+the transfer opportunities at that position) at which each byte moved from
+the tape into the receiver -- became visible in RBR and LSR.DR and raised
+its interrupt.  Re-executing recorded positions, the UART moves input only
+there, never earlier or later, and does not read the live source; past
+the recorded end it runs live again, as QEMU's record/replay does for
+character devices.
 
 RAM cost: the oldest checkpoint owns a full copy of RAM (``base``); every
 later one keeps only the 4 KiB pages that differ from the checkpoint before
@@ -31,13 +41,20 @@ checkpoint) as uint64 words, page by page -- a few milliseconds for 16 MiB
 with numpy.  The same comparison gives the debugger the bytes a command
 wrote (exact for changed bytes; a write of the value already there is not
 seen).  History is bounded: checkpoints older than ``history_size``
-instructions (or beyond ``max_checkpoints``) are folded into ``base``.
+instructions (or beyond ``max_checkpoints``) are folded into ``base``, and
+input events older than the oldest checkpoint are dropped.
 
 Deliberate limits: engines must count instructions exactly while recording
 (the software engines always do; KVM does while single-stepping, so the
-debugger single-steps KVM when it records); input that a live UART source
-delivers is replayed from the tape as soon as the guest has room for it,
-which is exact for input given up front (``--input``).
+debugger single-steps KVM when it records); input is replayed at the
+recorded positions only while the re-execution follows the recording --
+a command that changes it (a step that holds back an interrupt the
+recording took, an edited register or byte: the latter drops the recorded
+future) makes later input arrive at the first opportunity at or after its
+recorded place, or, once the recording is left behind, live.  ``restart``
+forgets the recording: the guest then gets the input already received
+from the tape as soon as it has room, then the live source.  The UART
+keeps every byte it has received on its tape (not bounded by the history).
 """
 
 from __future__ import annotations
@@ -59,7 +76,97 @@ class Checkpoint:
     serial_len: int
     stats: tuple = ((), ())                     # the Machine's exit counts (by reason, by key)
     clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
+    inputs: dict = field(default_factory=dict)  # device name -> InputLog.mark
     pages: dict = field(default_factory=dict)   # page number -> bytes (not for the oldest)
+
+
+class InputLog:
+    """When input entered one device's receiver: the device's ``input_gate``.
+
+    The device asks ``replaying()`` at every *transfer opportunity* (each
+    time it could move input into its receiver: several per register
+    access, at the Machine's polls), so an opportunity is named by the
+    position and its number among those at that position -- both the same
+    when re-executed.  ``events`` holds one ``[position, number, n]`` per
+    transfer (``n`` bytes moved from the input tape into the receiver),
+    oldest first; ``first`` is the number of the oldest one kept,
+    ``cursor`` the number of the next one (those before it happened in the
+    present timeline).  Positions before ``end`` have been recorded: there
+    the device is *replaying* -- it moves input only at the opportunity
+    where the next event happened, and never reads its live source.  At
+    ``end`` with every event delivered it runs live again, and its
+    transfers are appended.
+    """
+
+    def __init__(self, position):
+        self.position = position      # fn() -> the present position
+        self.events: list = []
+        self.first = 0
+        self.cursor = 0
+        self.end = 0
+        self._pos = -1                # position of the last opportunity
+        self._seen = 0                # opportunities at _pos so far
+        self._done = 0                # bytes of events[cursor] delivered (a split event)
+
+    @property
+    def mark(self) -> tuple:
+        return (self.cursor, self._pos, self._seen)
+
+    def replaying(self) -> bool:
+        p = self.position()
+        if p != self._pos:
+            self._pos, self._seen = p, 0
+        self._seen += 1
+        if self.cursor < self.first + len(self.events) or p < self.end:
+            return True
+        self.end = p
+        return False
+
+    def replay(self, room: int) -> int:
+        """Bytes to move into the receiver now (at most ``room``)."""
+        k = self.cursor - self.first
+        if k < 0 or k >= len(self.events):
+            return 0
+        pos, number, n = self.events[k]
+        if (pos, number) > (self._pos, self._seen - 1):
+            return 0                  # not yet: it came later
+        take = min(room, n - self._done)
+        self._done += take
+        if self._done >= n:
+            self.cursor += 1
+            self._done = 0
+        return take
+
+    def record(self, n: int) -> None:
+        self.events.append([self._pos, self._seen - 1, n])
+        self.cursor = self.first + len(self.events)
+        self.end = max(self.end, self._pos)
+
+    def seek(self, mark: tuple) -> None:
+        cursor, self._pos, self._seen = mark
+        self.cursor = max(cursor, self.first)
+        self._done = 0
+
+    def reached(self, pos: int) -> None:
+        """The present timeline has run up to ``pos``."""
+        self.end = max(self.end, pos)
+
+    def forget_future(self, pos: int) -> None:
+        """The future from here on is no longer the recorded one."""
+        k = self.cursor - self.first
+        if k <= 0:
+            self.events = []
+            self.first = self.cursor
+        else:
+            del self.events[k:]
+        self._done = 0
+        self.end = pos
+
+    def forget_before(self, cursor: int) -> None:
+        k = cursor - self.first
+        if k > 0:
+            del self.events[:k]
+            self.first = cursor
 
 
 class Recorder:
@@ -74,6 +181,26 @@ class Recorder:
         self.shadow = None            # RAM at cps[-1]
         self.held_irqs: set[int] = set()
         self.initial = None           # (Checkpoint, RAM) where the session began, for 'run'
+        self._origin = 0              # engine icount at position 0
+        self.inputs: dict[str, InputLog] = {}
+        for name, dev in machine.devices.items():
+            if hasattr(dev, "input_gate"):
+                log = InputLog(self.position)
+                self.inputs[name] = log
+                dev.input_gate = log
+
+    def position(self) -> int:
+        """The present position, exact also in the middle of a run."""
+        return self.machine.accel.icount_now() - self._origin
+
+    def _at(self, pos: int) -> None:
+        self._origin = self.machine.accel.icount_now() - pos
+
+    def close(self) -> None:
+        """Stop recording input (the devices run live again)."""
+        for name in self.inputs:
+            self.machine.devices[name].input_gate = None
+        self.inputs = {}
 
     # -- taking ----------------------------------------------------------------------
     def _state(self, pos: int) -> Checkpoint:
@@ -87,10 +214,14 @@ class Recorder:
         clock = getattr(m, "clock", None)
         return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")),
                           (dict(m.stats.by_reason), dict(m.stats.by_key)),
-                          clock.now_ns() if clock is not None else 0)
+                          clock.now_ns() if clock is not None else 0,
+                          inputs={name: log.mark for name, log in self.inputs.items()})
 
     def reset(self, pos: int = 0) -> None:
         """Forget all history; the present becomes the oldest checkpoint."""
+        self._at(pos)
+        for log in self.inputs.values():
+            log.forget_future(pos)
         cp = self._state(pos)
         self.cps = [cp]
         self.base = self.machine.ram.view.copy()
@@ -123,6 +254,9 @@ class Recorder:
         if not self.cps:
             self.reset(pos)
             return []
+        self._at(pos)
+        for log in self.inputs.values():
+            log.reached(pos)
         ram = self.machine.ram
         pages = self.changed_pages(self.shadow)
         writes = []
@@ -138,8 +272,8 @@ class Recorder:
             # same position again (a stop without progress): refresh in place
             last = self.cps[-1]
             fresh = self._state(pos)
-            last.cpu, last.devices, last.serial_len, last.stats, last.clock_ns = \
-                fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats, fresh.clock_ns
+            last.cpu, last.devices, last.serial_len, last.stats, last.clock_ns, last.inputs = \
+                fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats, fresh.clock_ns, fresh.inputs
             if len(self.cps) == 1:
                 self.base[:] = self.shadow
             else:
@@ -162,6 +296,8 @@ class Recorder:
             del self.cps[0]
         oldest = self.cps[0].pos
         self.held_irqs = {p for p in self.held_irqs if p >= oldest}
+        for name, log in self.inputs.items():
+            log.forget_before(self.cps[0].inputs[name][0])
 
     # -- going back ----------------------------------------------------------------------
     @property
@@ -190,6 +326,8 @@ class Recorder:
         ram.invalidate_all()
         m.accel.flush_code_cache()
         m.cpu.load(cp.cpu)
+        for name, log in self.inputs.items():
+            log.seek(cp.inputs[name])
         for name, state in cp.devices.items():
             m.devices[name].restore(state)
         log = getattr(m, "serial_log", None)
@@ -203,6 +341,7 @@ class Recorder:
         if pic is not None and hasattr(m.accel, "irq_line"):
             m.accel.irq_line = pic.intr.level
         self.shadow = view.copy()
+        self._at(cp.pos)
         return cp.pos
 
     def _restore_clock(self, clock_ns: int) -> None:

@@ -1041,3 +1041,4 @@ class Session:
 
     def close(self) -> None:
         self.machine.exit_observer = None
+        self.recorder.close()

@@ -50,6 +50,13 @@ lost to overrun.  Transfers happen at every register access and on
 ``poll()``/``feed()``; the Machine should call ``poll()`` now and then so
 an interrupt-driven guest hears about input.
 
+Arrival times: ``input_gate`` (None, or an object with ``replaying()``,
+``replay(room)`` and ``record(n)``; the debugger's recorder sets it, see
+:mod:`emu.debug.record`) decides when tape bytes move into the receiver.
+Each transfer is reported with ``record(n)``; while ``replaying()`` is
+true the source is not called and only the ``replay(room)`` bytes the
+recording moved at the present position move.
+
 Counters: ``bytes_tx`` (bytes handed to the output sink) and ``bytes_rx``
 (bytes taken from the input tape).  ``snapshot()`` holds every register,
 the RX FIFO, both counters and the unread rest of the input tape;
@@ -186,6 +193,7 @@ class Uart16550(ByteRegisterDevice):
         elif source is not None:
             self._tape += source.encode() if isinstance(source, str) else bytes(source)
         self.bytes_rx = 0               # bytes taken from the tape (= tape position)
+        self.input_gate = None          # record/replay of arrival times (emu.debug.record)
         self.bytes_tx = 0               # bytes handed to the sink
         self.modem_lines = CONNECTED_LINES   # the far end's CTS/DSR/RI/DCD (MSR bits 7..4)
         self._rx: list[int] = []
@@ -377,13 +385,22 @@ class Uart16550(ByteRegisterDevice):
         room = self._rx_capacity() - len(self._rx)
         if room <= 0:
             return
-        if self.bytes_rx == len(self._tape) and self._source is not None:
-            data = self._source()
-            if data:
-                self._tape += data
-        take = self._tape[self.bytes_rx:self.bytes_rx + room]
-        self._rx.extend(take)
-        self.bytes_rx += len(take)
+        gate = self.input_gate
+        if gate is not None and gate.replaying():
+            # re-execution: only what the recording moved at this position
+            n = min(gate.replay(room), len(self._tape) - self.bytes_rx)
+        else:
+            if self.bytes_rx == len(self._tape) and self._source is not None:
+                data = self._source()
+                if data:
+                    self._tape += data
+            n = min(room, len(self._tape) - self.bytes_rx)
+            if n and gate is not None:
+                gate.record(n)
+        if n <= 0:
+            return
+        self._rx.extend(self._tape[self.bytes_rx:self.bytes_rx + n])
+        self.bytes_rx += n
 
     def _give_back_rx(self) -> None:
         """Clear the RX FIFO; input-tape bytes go back onto the tape."""
