@@ -22,9 +22,8 @@ from emu.debug.session import Session
 from emu.loader import assemble
 from emu.machine import Machine
 
-ENGINES = ["interp", "tcg", "unicorn",
-           pytest.param("kvm", marks=pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK),
-                                                        reason="/dev/kvm is not usable on this host"))]
+NO_KVM = pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK),
+                            reason="/dev/kvm is not usable on this host")
 
 LOG = 0x1000        # (byte, counter word) records
 
@@ -181,8 +180,15 @@ def first_pass(s, img):
     return stops
 
 
-@pytest.mark.parametrize("guest", ["polling", "irq"])
-@pytest.mark.parametrize("accel", ENGINES)
+# The IRQ guest depends on the PIT: on KVM guest time is real time (not
+# replayable), and on unicorn a run in chunks and a run in single steps
+# already take the timer's interrupts at different instructions (with no
+# input at all), so stepping forward there does not retrace a 'continue'.
+CASES = [("interp", "polling"), ("tcg", "polling"), ("unicorn", "polling"),
+         pytest.param("kvm", "polling", marks=NO_KVM), ("interp", "irq"), ("tcg", "irq")]
+
+
+@pytest.mark.parametrize("accel,guest", CASES)
 def test_live_input_replays_at_the_recorded_positions(accel, guest):
     m, img, src = build(guest, accel)
     s = Session(m, img, interval=300)

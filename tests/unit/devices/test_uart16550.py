@@ -384,3 +384,56 @@ def test_snapshot_is_plain_data():
     state = u.snapshot()
     plain = (int, bool, bytes, str, list, type(None))
     assert all(isinstance(v, plain) for v in state.values())
+
+
+# ------------------------------------------------- input gate (record/replay)
+
+class Gate:
+    """Replays nothing until told; records every transfer."""
+
+    def __init__(self, replay=False):
+        self.replay_mode = replay
+        self.allow = 0
+        self.recorded = []
+
+    def replaying(self):
+        return self.replay_mode
+
+    def replay(self, room):
+        n, self.allow = min(room, self.allow), 0
+        return n
+
+    def record(self, n):
+        self.recorded.append(n)
+
+
+def test_input_gate_records_each_transfer_from_the_tape():
+    u, _ = make()
+    u.input_gate = g = Gate()
+    u.feed(b"ab")
+    assert rd(u, RBR) == ord("a")
+    assert rd(u, RBR) == ord("b")
+    assert g.recorded == [1, 1]          # 16450 mode: one byte of room at a time
+
+
+def test_replaying_gate_moves_only_what_it_allows_and_never_calls_the_source():
+    calls = []
+
+    def source():
+        calls.append(1)
+        return b"z"
+    u, irq = make()
+    u.input_gate = g = Gate(replay=True)
+    u._source = source
+    u.feed(b"xy")
+    wr(u, IER, 0x01)
+    assert rd(u, LSR) & 0x01 == 0 and irq.level is False
+    g.allow = 1
+    u.poll()
+    assert rd(u, LSR) & 0x01 and irq.level is True
+    assert rd(u, RBR) == ord("x")
+    assert rd(u, LSR) & 0x01 == 0        # 'y' waits for the gate
+    assert calls == []
+    u.input_gate = None                  # live again: the tape, then the source
+    assert rd(u, RBR) == ord("y")
+    assert rd(u, RBR) == ord("z") and calls
