@@ -160,28 +160,8 @@ def test_watch_stops_after_the_write(tmp_path, capsys):
     assert f"=> 0x{CALL_SUB:x} <call_sub>: call 0x{SUB:x}" in c
 
 
-WATCH_GUEST = """
-start:
-    mov dx, 0x3f8
-    mov al, 0x48
-    out dx, al
-store1:
-    mov word ptr [0x500], 0x1234
-    call sub
-back:
-    mov al, 2
-    out 0xf4, al
-    hlt
-sub:
-    push bp
-    mov bp, sp
-store2:
-    mov word ptr [0x500], 0x5678
-load:
-    mov ax, [0x500]
-    pop bp
-    ret
-"""
+WATCH_GUEST = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "guests", "x86",
+                                "watch.S")).read()
 
 
 def transcript(tmp_path, capsys, accel, guest, commands):
