@@ -33,7 +33,7 @@ what SWAPGS exchanges with GS.base.
 from __future__ import annotations
 
 from . import flags as F
-from .protected import check_return_cs, check_return_ss, descriptor_to_segment, read_descriptor, set_accessed, sys_read
+from .protected import check_return_cs, check_return_ss, gate_code_segment, set_accessed, sys_read
 from .state import CS, EFER_LMA, EFER_SCE, FS, GS, SS, Segment
 from ..ops import GuestException
 
@@ -112,18 +112,7 @@ def deliver_long(ops, vector: int, return_ip: int, error_code=None, soft: bool =
     sel = (lo >> 16) & 0xFFFF
     offset = (lo & 0xFFFF) | (hi & 0xFFFF0000) | (w[2] << 32)
     ist = hi & 7
-    if sel & ~3 == 0:
-        raise GuestException(13, ext, f"vector {vector}: null code selector in the gate")
-    try:
-        clo, chi = read_descriptor(ops, sel)
-    except GuestException as e:
-        raise GuestException(13, (sel & 0xFFFC) + ext, e.detail) from None
-    cseg = descriptor_to_segment(sel, clo, chi)
-    if not cseg.s or not cseg.type & 8 or cseg.dpl > cpl or not cseg.l or cseg.db:
-        raise GuestException(13, (sel & 0xFFFC) + ext,
-                             f"vector {vector}: gate selector 0x{sel:x} is not a 64-bit code segment at DPL <= CPL")
-    if not cseg.present:
-        raise GuestException(11, (sel & 0xFFFC) + ext, f"vector {vector}: handler code segment not present")
+    cseg, chi = gate_code_segment(ops, vector, sel, ext, cpl, long64=True)
     new_cpl = cpl if cseg.type & 4 else cseg.dpl
     rsp = s.regs[4]
     if new_cpl < cpl:

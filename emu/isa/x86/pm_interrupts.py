@@ -45,7 +45,7 @@ fault during delivery leaves the interrupted state intact and escalates
 from __future__ import annotations
 
 from . import flags as F
-from .protected import (check_return_cs, check_return_ss, descriptor_to_segment,
+from .protected import (check_return_cs, check_return_ss, descriptor_to_segment, gate_code_segment,
                         null_outer_segments, read_descriptor, set_accessed, sys_read)
 from .state import CS, SS, EFER_LMA, Segment
 from ..ops import GuestException, Unsupported
@@ -98,18 +98,7 @@ def deliver_protected(ops, vector: int, return_ip: int, error_code=None, soft: b
         raise GuestException(11, idt_code, f"vector {vector}: gate not present")
     sel = (lo >> 16) & 0xFFFF
     offset = (lo & 0xFFFF) | (hi & 0xFFFF0000) if slot == 4 else lo & 0xFFFF
-    if sel & ~3 == 0:
-        raise GuestException(13, ext, f"vector {vector}: null code selector in the gate")
-    try:
-        clo, chi = read_descriptor(ops, sel)
-    except GuestException as e:
-        raise GuestException(13, (sel & 0xFFFC) + ext, e.detail) from None
-    cseg = descriptor_to_segment(sel, clo, chi)
-    if not cseg.s or not cseg.type & 8 or cseg.dpl > cpl:
-        raise GuestException(13, (sel & 0xFFFC) + ext,
-                             f"vector {vector}: gate selector 0x{sel:x} is not a code segment at DPL <= CPL")
-    if not cseg.present:
-        raise GuestException(11, (sel & 0xFFFC) + ext, f"vector {vector}: handler code segment not present")
+    cseg, chi = gate_code_segment(ops, vector, sel, ext, cpl)
     flags = s.rflags
     old_cs = s.segs[CS].selector
     frame = [flags, old_cs, return_ip]

@@ -361,3 +361,25 @@ def verify(ops, sel: int, write: bool) -> bool:
     if write:
         return not seg.type & 8 and bool(seg.type & 2)
     return not seg.type & 8 or bool(seg.type & 2)
+
+
+def gate_code_segment(ops, vector: int, sel: int, ext: int, cpl: int, long64: bool = False):
+    """The handler's code segment named by an interrupt or trap gate, with
+    the checks of SDM Vol. 3A §6.12.1.1 (§6.14.1 in IA-32e mode: a 64-bit
+    code segment): a null selector or one that is not a code segment at
+    DPL <= CPL is #GP(selector + EXT), a segment not present #NP.  Returns
+    the segment and its descriptor's high word (for the accessed bit)."""
+    if sel & ~3 == 0:
+        raise GuestException(13, ext, f"vector {vector}: null code selector in the gate")
+    try:
+        clo, chi = read_descriptor(ops, sel)
+    except GuestException as e:
+        raise GuestException(13, (sel & 0xFFFC) + ext, e.detail) from None
+    cseg = descriptor_to_segment(sel, clo, chi)
+    if not cseg.s or not cseg.type & 8 or cseg.dpl > cpl or (long64 and (not cseg.l or cseg.db)):
+        kind = "a 64-bit code segment" if long64 else "a code segment"
+        raise GuestException(13, (sel & 0xFFFC) + ext,
+                             f"vector {vector}: gate selector 0x{sel:x} is not {kind} at DPL <= CPL")
+    if not cseg.present:
+        raise GuestException(11, (sel & 0xFFFC) + ext, f"vector {vector}: handler code segment not present")
+    return cseg, chi
