@@ -33,6 +33,7 @@ CPUS = ("8086", "286", "max")
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
 BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
+STEP_BENCH_GUESTS = ("intloop", "sieve", "crc32", "fib", "uart")
 
 
 class UsageError(Exception):
@@ -151,6 +152,11 @@ def build_parser() -> Parser:
     b.add_argument("--guests", help="comma-separated guests: " + ",".join(BENCH_GUESTS))
     b.add_argument("--json", dest="json_out", metavar="FILE", nargs="?", const="-",
                    help="write the results as JSON (to FILE, or stdout)")
+    b.add_argument("--step", action="store_true",
+                   help="measure single-stepping instead: microseconds per step on each engine "
+                        "(tcg -one-insn-per-tb) against unicorn with a per-instruction hook")
+    b.add_argument("--steps", type=parse_count, default=100_000,
+                   help="--step: instructions stepped from reset per guest and engine (100000)")
 
     df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence")
     add_machine_options(df, accel_default="interp,unicorn")
@@ -400,10 +406,17 @@ def cmd_demo(args) -> int:
 
 def cmd_bench(args) -> int:
     accels = available_accels(args.accels)
-    guests = BENCH_GUESTS if not args.guests else tuple(g for g in args.guests.split(",") if g)
+    default = STEP_BENCH_GUESTS if args.step else BENCH_GUESTS
+    guests = default if not args.guests else tuple(g for g in args.guests.split(",") if g)
     for g in guests:
         if g not in BENCH_GUESTS:
             raise UsageError(f"unknown bench guest '{g}' (expected: {', '.join(BENCH_GUESTS)})")
+    if args.step:
+        from .stepbench import print_step_bench, run_step_bench
+        rows = run_step_bench(guests, accels, args.steps, GUESTS_DIR)
+        print_step_bench(rows)
+        _write_json(args.json_out, {"step_results": rows})
+        return 0
     results = []
     ref_icount = {}
     for g in guests:
@@ -432,14 +445,18 @@ def cmd_bench(args) -> int:
         except Exception as e:      # report, don't hide
             extra["kvm_exit_roundtrip_us"] = f"unavailable: {e}"
     print_bench(results, extra)
-    if args.json_out:
-        doc = json.dumps({"results": results, **extra}, indent=2)
-        if args.json_out == "-":
-            print(doc)
-        else:
-            with open(args.json_out, "w") as f:
-                f.write(doc + "\n")
+    _write_json(args.json_out, {"results": results, **extra})
     return 0
+
+
+def _write_json(dest, doc) -> None:
+    if dest:
+        text = json.dumps(doc, indent=2)
+        if dest == "-":
+            print(text)
+        else:
+            with open(dest, "w") as f:
+                f.write(text + "\n")
 
 
 def _REGISTRY_MODULE(name: str) -> str:

@@ -25,8 +25,14 @@ host ISA (``-d out_asm`` shows the generated Python).
   off.  A block that jumps to its own start loops inside its function.
 * REP MOVS/STOS/LODS over plain RAM run whole (``_string_fast``), each
   iteration still counting as one instruction.
-* Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way
-  through ``run``: the cached one-instruction block, no dispatcher set-up.
+* Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way:
+  while it is on, ``run`` is a closure (``_stepper``) that finds the
+  one-instruction block by IP in a per-mode map and returns the step's
+  DEBUG exit (made once per target) -- no dispatcher set-up.  A stepped
+  instruction is translated once it has been stepped ``hot_threshold``
+  times (the interpreter steps it until then), since translating one costs
+  as much as a few hundred steps.  ``emu bench --step`` measures a step
+  against unicorn with a per-instruction hook.
 * Self-modifying code: RAM marks pages holding translated code; a guest
   store into one bails to the interpreter, whose write invalidates the page
   (``tb_invalidate_page`` drops its blocks and unlinks jumps into them).  The
@@ -96,7 +102,7 @@ class TranslationBlock:
     """One translated block (QEMU's ``TranslationBlock``)."""
 
     __slots__ = ("pc", "ip", "key", "icount", "fn", "exits", "jmp", "incoming", "pages",
-                 "page", "valid", "insns", "loop", "text")
+                 "page", "valid", "insns", "loop", "text", "step_exits")
 
     def __init__(self, pc, ip, key):
         self.pc = pc
@@ -106,6 +112,8 @@ class TranslationBlock:
         self.incoming = []               # (tb, slot) that jump here
         self.valid = True
         self.text = None
+        self.step_exits = {}             # exit code -> DebugExit after a single step that
+                                         # left through a direct exit (its target is fixed)
 
     def __repr__(self):
         return f"<TB pc=0x{self.pc:x} insns={self.icount}{' loop' if self.loop else ''}>"
@@ -136,8 +144,9 @@ class Translator(Accelerator):
         self.unguarded = set()           # region keys whose segment guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.jump_targets = {}           # mode -> IPs translated code jumps to directly
-        self._stepped = 0                # blocks run by run()'s single-step short way
-        self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: 1-insn TB}
+        self._stepped = 0                # blocks run by the single-step short way (_stepper)
+        self._stepper_count = None       # the current stepper's own count, see _stepper
+        self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: (fn, step_exits, TB)}
         self._steps = None               # the map of the current mode, once known
         self._step_exits = {}            # linear address -> DebugExit("step", it): exits are
                                          # never changed once made, so one per address serves
@@ -201,7 +210,7 @@ class Translator(Accelerator):
 
     def stats(self) -> dict:
         c = dict(self.counters)
-        c["blocks_executed"] += self._stepped
+        c["blocks_executed"] += self._stepped + (self._stepper_count() if self._stepper_count else 0)
         ex = c["blocks_executed"]
         c["chain_hit_rate"] = (c["chain_hits"] / ex) if ex else 0.0
         c["blocks_cached"] = len(self.tb_cache)
@@ -219,6 +228,8 @@ class Translator(Accelerator):
         tbs = self.page_tbs.pop(page, None)
         if not tbs:
             return
+        self._step_maps.clear()          # the stepper's maps hold no invalid block
+        self._steps = None
         for tb in tbs:
             if not tb.valid:
                 continue
@@ -316,6 +327,18 @@ class Translator(Accelerator):
         key = self._key(ip, cap)
         tb = self.tb_cache.get(key)
         if tb is None:
+            if cap == 1 and self.single_step and self.hot_threshold > 1 and self.machine.log is None:
+                # single-stepping: a one-instruction block is translated once it
+                # has been stepped hot_threshold times -- translating costs as
+                # much as a few hundred interpreted steps, and code a session
+                # steps through once (start-up, a print loop) never pays it back.
+                # (-d logs every block at first sight, as QEMU does.)
+                h = self.heat.get(key, 0) + 1
+                self.heat[key] = h
+                if h < self.hot_threshold:
+                    self.counters["cold_lookups"] += 1
+                    return None
+                return self.tb_gen_code(ip, key, cap)
             if cap == 1 or self.hot_threshold <= 1 or self.regions_off:
                 return self.tb_gen_code(ip, key, cap)
             if cap < self.max_insns:
@@ -733,47 +756,89 @@ class Translator(Accelerator):
 
     def run(self, budget):
         """cpu_exec: run blocks until an exit."""
-        if self.single_step and budget != 0 and not self.breakpoints and not self._bps_seen:
-            # single-stepping's short way: one instruction through its cached
-            # one-instruction block, without the dispatcher's set-up -- unless
-            # something needs the dispatcher (pending, paging, logging, a helper)
-            s = self.s
-            core = self.core
-            ops = core.ops
-            interp = self.interp
-            if not (interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
-                    or (interp.irq_line and s.fl & 0x200) or s.fl & 0x100      # IF, TF
-                    or ops.translate is not None or self.machine.log is not None):
-                # one-instruction blocks of the current mode by IP: translated code
-                # cannot change the mode (CS, SS size): only the dispatcher's slow
-                # path, which drops this map, or the Machine (state_changed)
-                steps = self._steps
-                if steps is None:
-                    steps = self._steps = self._step_maps.setdefault(
-                        (core.cs_base, core.code_key, s.segs[SS].db), {})
-                tb = steps.get(s.rip)
-                if tb is None or not tb.valid:
-                    key = (core.cs_base, s.rip, core.code_key, s.segs[SS].db, 0, 1)
-                    tb = self.tb_cache.get(key) or self.tb_gen_code(s.rip, key, 1)
-                    if tb is not None:
-                        steps[s.rip] = tb
-                if tb is not None:
-                    code = tb.fn(1)
-                    kind = tb.exits[code & EXIT_MASK].kind
-                    if kind is GOTO or kind is INDIRECT:
-                        self.icount += code >> EXIT_SHIFT
-                        self._stepped += 1
-                        pc = core.cs_base + s.rip
-                        ex = self._step_exits.get(pc)
-                        if ex is None:
-                            ex = self._step_exits[pc] = DebugExit("step", pc)
-                        return ex
-                    # a helper or a bail, at the start: nothing was done
-                    insn = tb.insns[0]
-                    if insn.rep and insn.name in STRING_FAST and self._string_fast(insn, 1):
-                        self.icount += 1
-                        return DebugExit("step", core.cs_base + s.rip)
         return self._run(budget)
+
+    def set_single_step(self, on: bool) -> None:
+        super().set_single_step(on)
+        # while single-stepping, run() is the stepper: a closure over the
+        # objects it reads, so that a step costs one call and no attribute walk
+        if self._stepper_count is not None:
+            self._stepped += self._stepper_count()
+            self._stepper_count = None
+        if on:
+            self.run = self._stepper()
+        else:
+            self.__dict__.pop("run", None)
+
+    def _stepper(self):
+        """Single-stepping's short way: one instruction through its cached
+        one-instruction block, without the dispatcher's set-up -- unless
+        something needs the dispatcher (a breakpoint, a pending interrupt or
+        exception, HLT, an interrupt shadow, TF, paging, logging, a helper)."""
+        s = self.s
+        core = self.core
+        ops = core.ops
+        interp = self.interp
+        machine = self.machine
+        slow = self._run
+        step_maps = self._step_maps
+        step_exits = self._step_exits
+        tb_cache = self.tb_cache
+        segs = s.segs
+        stepped = 0                      # blocks run here (a cell: cheaper than an attribute)
+
+        def count():
+            return stepped
+
+        def step(budget):
+            nonlocal stepped
+            fl = s.fl
+            if (budget == 0 or self.breakpoints or interp.queued or ops.pending_read is not None
+                    or s.halted or s.inhibit_irq or fl & 0x100 or (fl & 0x200 and interp.irq_line)
+                    or ops.translate is not None or machine.log is not None):
+                return slow(budget)
+            # one-instruction blocks of the current mode by IP: translated code
+            # cannot change the mode (CS, SS size): only the dispatcher's slow
+            # path, which drops this map, or the Machine (state_changed); an
+            # invalidated block leaves every map (tb_invalidate_page)
+            steps = self._steps
+            if steps is None:
+                steps = self._steps = step_maps.setdefault(
+                    (core.cs_base, core.code_key, segs[SS].db), {})
+            rip = s.rip
+            entry = steps.get(rip)
+            if entry is None:
+                tb = tb_cache.get((core.cs_base, rip, core.code_key, segs[SS].db, 0, 1))
+                if tb is None:
+                    return slow(budget)     # translates it, or runs it while it is cold
+                entry = steps[rip] = (tb.fn, tb.step_exits, tb)
+            fn, known, tb = entry
+            code = fn(1)
+            ex = known.get(code)
+            if ex is not None:              # a direct exit taken before: same target
+                self.icount += 1
+                stepped += 1
+                return ex
+            kind = tb.exits[code & EXIT_MASK].kind
+            if kind is GOTO or kind is INDIRECT:
+                self.icount += 1
+                stepped += 1
+                pc = core.cs_base + s.rip
+                ex = step_exits.get(pc)
+                if ex is None:
+                    ex = step_exits[pc] = DebugExit("step", pc)
+                if kind is GOTO:
+                    tb.step_exits[code] = ex
+                return ex
+            # a helper or a bail, at the start: nothing was done
+            insn = tb.insns[0]
+            if insn.rep and insn.name in STRING_FAST and self._string_fast(insn, 1):
+                self.icount += 1
+                return DebugExit("step", core.cs_base + s.rip)
+            return slow(budget)
+
+        self._stepper_count = count
+        return step
 
     def _run(self, budget):
         self._steps = None

@@ -228,3 +228,33 @@ def test_uart_input_from_stdin(tmp_path):
 def test_uart_input_from_a_given_string(tmp_path):
     r = emu("run", "--input", "kasou\n", write(tmp_path, "echo.S", ECHO))
     assert r.stdout == b"KASOU\n"
+
+
+def test_bench_step_measures_every_engine_asked_for(tmp_path):
+    """emu bench --step: one row per engine with both figures, the ratio to
+    unicorn+hook, and the same rows as JSON."""
+    out = tmp_path / "step.json"
+    r = emu("bench", "--step", "--steps", "4000", "--guests", "fib", "-accel", "interp,tcg,unicorn",
+            "--json", str(out))
+    assert r.returncode == 0, r.stderr.decode()
+    text = r.stdout.decode()
+    assert "single-stepping: microseconds per instruction" in text
+    rows = [ln.split() for ln in text.splitlines() if ln.startswith("fib ")]
+    assert [row[1] for row in rows] == ["interp", "tcg", "unicorn"]
+    for row in rows:
+        assert row[2] == "4000"                       # stepped exactly as asked
+        assert float(row[3]) > 0 and float(row[4]) > 0
+    assert rows[0][5].endswith("x") and rows[1][5].endswith("x")
+    import json
+    doc = json.loads(out.read_text())["step_results"]
+    assert [(d["guest"], d["accel"], d["from_reset_steps"]) for d in doc] == \
+        [("fib", "interp", 4000), ("fib", "tcg", 4000), ("fib", "unicorn", 4000)]
+    assert all(d["warm_us"] > 0 for d in doc)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["bench", "--step", "--steps", "0"], "must be positive"),
+    (["bench", "--step", "--guests", "nosuch"], "unknown bench guest 'nosuch'"),
+])
+def test_bench_step_bad_input_is_one_line(args, expect):
+    assert expect in one_line_error(emu(*args))

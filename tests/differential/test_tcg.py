@@ -376,6 +376,11 @@ def test_one_insn_per_tb_and_single_step():
         assert (ri.reason, ri.message) == (rt.reason, rt.message)
         assert mt.cpu.snapshot() == mi.cpu.snapshot()
     assert all(tb.icount == 1 for tb in mt.accel.tb_cache.values())
+    # stepped code is translated once it has been stepped hot_threshold times
+    # (before that the interpreter steps it): both tiers ran, exactly
+    c = mt.accel.stats()
+    assert c["blocks_translated"] > 0 and c["cold_lookups"] > 0
+    assert c["blocks_executed"] > 0 and c["interp_insns"] > 0
 
 
 def test_breakpoint_stops_before_the_instruction():
@@ -565,6 +570,7 @@ def test_single_step_with_one_insn_per_tb_is_exact():
     per step, the interpreter's state after every step."""
     image = asm(STEP_REP)
     mi, mt = Machine(accel="interp"), Machine(accel="tcg", one_insn_per_tb=True)
+    mt.accel.hot_threshold = 1          # every step on translated code, from the first
     for m in (mi, mt):
         m.load_image(image)
         m.accel.set_single_step(True)
