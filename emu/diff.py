@@ -136,34 +136,20 @@ class _Side:
         accel = self.m.accel
         accel.set_single_step(True)
         self.exits = []
-        self._writing = 0
-        if not accel.exact_icount:
-            self._count_instructions()
+        # single-stepped, KVM counts every instruction exactly: its guest
+        # clock counts them too, so the timers fire at the same instruction
+        # as on the reference engine, and interrupts come at the same step
+        # -- instead of wherever the host's clock puts them
+        self.m.count_guest_time()
         dispatch = self.m.dispatch_exit
 
         def recording_dispatch(ex):
-            self._writing = 1 if ex.reason in ("IO", "MMIO") and ex.is_write else 0
-            try:
-                dispatch(ex)
-            finally:
-                self._writing = 0
+            dispatch(ex)
             if ex.reason in ("IO", "MMIO"):
                 self.exits.append(_exit_tuple(ex))
 
         # an instance attribute: the run loop and unicorn's hooks both call it
         self.m.dispatch_exit = recording_dispatch
-
-    def _count_instructions(self):
-        """Guest time from the instruction count on an engine that runs in
-        real time (KVM): single-stepped, it counts every instruction exactly,
-        so the timers fire at the same instruction as on the reference
-        engine, and interrupts come at the same step -- instead of wherever
-        the host's clock puts them.  The rule of the exact engines is kept:
-        during a port or MMIO write the instruction counts as retired (the
-        device sees the time after it), during a read it does not yet."""
-        accel = self.m.accel
-        self.m.clock.realtime = False
-        accel.icount_now = lambda: accel.icount + self._writing
 
     def step(self):
         del self.exits[:]

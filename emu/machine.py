@@ -18,7 +18,9 @@ Guest time (the devices' ``Clock``, :class:`GuestClock`), as QEMU's
 unicorn) guest time is ``icount * 2**shift`` nanoseconds (``-icount
 shift=N``, default 7: 128 ns per instruction, ~7.8 MIPS of guest time), so
 a run is a pure function of the guest and its input; on KVM it is real time
-(``time.monotonic_ns()`` since the Machine was made).
+(``time.monotonic_ns()`` since the Machine was made) -- unless a caller
+that single-steps it (``emu diff``, the debugger) makes it count
+instructions too (:meth:`Machine.count_guest_time`).
 
 Timers (``machine.timers``: devices with ``next_deadline_ns()`` and
 ``update(now_ns)``, the PIT on ``pc``) are served by the loop itself, as
@@ -88,6 +90,20 @@ class GuestClock:
     def attach(self, accel) -> None:
         self.accel = accel
         self.realtime = not accel.exact_icount
+
+    def count_instructions(self) -> None:
+        """Switch a real-time clock to icount mode (see
+        :meth:`Machine.count_guest_time`), without a jump: guest time goes on
+        from where it stands (``idle_ns`` takes up the difference), or, if
+        the engine has not retired an instruction yet, from 0, as on an
+        exact engine."""
+        if not self.realtime:
+            return
+        accel = self.accel
+        icount = accel.icount_now()
+        now = self.now_ns() if icount else 0
+        self.realtime = False
+        self.idle_ns = now - (icount << self.shift)
 
     def now_ns(self) -> int:
         if self.realtime:
@@ -233,6 +249,43 @@ class Machine:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
 
     # -- guest time and timers -----------------------------------------------------------
+    def count_guest_time(self) -> None:
+        """From now on, guest time follows the instruction count also on an
+        engine that runs in real time (KVM), as on the exact engines: for a
+        caller that single-steps it, so that its ``icount`` is exact (``emu
+        diff``; the debugger, which steps KVM whenever it runs it).  Timers
+        then fire at the same instruction on every run and on every engine,
+        and HLT skips to the next deadline instead of sleeping.
+
+        The exact engines' rule is kept: during a port or MMIO *write* the
+        writing instruction counts as retired (the device sees the time after
+        it), during a read it does not yet.  A stepped KVM counts an I/O
+        instruction when it completes, after its exit was served, so
+        ``icount_now`` adds 1 while a write is being dispatched.
+
+        Guest time never goes backwards: it goes on from its present value
+        (from 0 if no instruction ran yet, so that such machines agree with
+        the exact engines).  The switch is for the Machine's life; should
+        the engine run free afterwards, guest time grows with its icount
+        estimate.  Nothing changes on an engine that counts exactly."""
+        if not self.clock.realtime:
+            return
+        accel = self.accel
+        self.clock.count_instructions()
+        self._writing = 0
+        dispatch = self.dispatch_exit
+
+        def dispatch_counted(ex):
+            self._writing = 1 if ex.reason in ("IO", "MMIO") and ex.is_write else 0
+            try:
+                dispatch(ex)
+            finally:
+                self._writing = 0
+
+        accel.icount_now = lambda: accel.icount + self._writing
+        # an instance attribute, as emu diff's: the run loop calls it
+        self.dispatch_exit = dispatch_counted
+
     def next_timer_deadline(self):
         """Guest time (ns) of the earliest timer deadline, or None."""
         best = None

@@ -46,15 +46,20 @@ input events older than the oldest checkpoint are dropped.
 
 Deliberate limits: engines must count instructions exactly while recording
 (the software engines always do; KVM does while single-stepping, so the
-debugger single-steps KVM when it records); input is replayed at the
-recorded positions only while the re-execution follows the recording --
-a command that changes it (a step that holds back an interrupt the
-recording took, an edited register or byte: the latter drops the recorded
-future) makes later input arrive at the first opportunity at or after its
-recorded place, or, once the recording is left behind, live.  ``restart``
-forgets the recording: the guest then gets the input already received
-from the tape as soon as it has room, then the live source.  The UART
-keeps every byte it has received on its tape (not bounded by the history).
+debugger single-steps KVM when it records), and guest time must follow
+that count: KVM's clock runs in real time, so the debugger makes it count
+the stepped instructions (:meth:`emu.machine.Machine.count_guest_time`, as
+``emu diff`` does), and timer interrupts and the idle time skipped at HLT
+replay exactly on KVM too (the recorder leaves a clock still in real time
+alone).  Input is replayed at the recorded positions only while the
+re-execution follows the recording -- a command that changes it (a step
+that holds back an interrupt the recording took, an edited register or
+byte: the latter drops the recorded future) makes later input arrive at
+the first opportunity at or after its recorded place, or, once the
+recording is left behind, live.  ``restart`` forgets the recording: the
+guest then gets the input already received from the tape as soon as it
+has room, then the live source.  The UART keeps every byte it has received
+on its tape (not bounded by the history).
 """
 
 from __future__ import annotations
@@ -350,9 +355,9 @@ class Recorder:
         grows (positions here are differences of it), so the clock is put
         back by choosing ``idle_ns``: the time skipped across HLTs is part
         of the checkpoint, and timers armed against it (the PIT's load
-        times) fire at the same instructions when re-executed.  A real-time
-        clock (KVM) cannot be put back: timer interrupts there are not
-        replayed exactly."""
+        times) fire at the same instructions when re-executed.  A clock
+        still in real time (KVM outside a debugger session, which makes it
+        count instructions) cannot be put back and is left alone."""
         clock = getattr(self.machine, "clock", None)
         if clock is None or clock.realtime:
             return

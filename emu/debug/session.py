@@ -12,9 +12,10 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
 * **continuing** until a breakpoint, a watchpoint, or the guest stops.
   Software engines run in chunks of ``interval`` instructions (a checkpoint
   between chunks); KVM, which counts instructions only while stepping, is
-  single-stepped while recording, as are all engines while a watchpoint is
-  set (write watchpoints compare the watched bytes after every step; read
-  and access watchpoints check the instruction's memory operands before it);
+  always single-stepped (the session records all the time), as are all
+  engines while a watchpoint is set (write watchpoints compare the watched
+  bytes after every step; read and access watchpoints check the
+  instruction's memory operands before it);
 * **observing** each stop: the instruction executed, the registers that
   changed, the RAM bytes that changed (the recorder's page comparison, see
   :mod:`emu.debug.record`), and every exit the Machine served meanwhile
@@ -24,6 +25,20 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
 
 Positions count instructions retired since the session started (or since
 ``restart``); the recorder's checkpoints are keyed by them.
+
+Guest time: on an engine that runs in real time (KVM) the session makes the
+Machine's clock count instructions when it starts
+(:meth:`~emu.machine.Machine.count_guest_time`, as ``emu diff`` does),
+going on from the time the guest had reached (0 before its first
+instruction).  Every instruction KVM runs in a session is single-stepped,
+so the count is exact: timer interrupts come at the same instructions as
+on the software engines and when re-executed after a reverse step, HLT
+skips the idle time to the next timer deadline instead of sleeping, and a
+checkpoint puts guest time back exactly.  There is no un-stepped run for
+the clock to fall out of step with (``continue`` steps KVM too); guest
+time only moves forward in the present timeline, and going back in history
+shows it as it was there.  The clock stays in instruction counting after
+:meth:`close`.
 """
 
 from __future__ import annotations
@@ -113,6 +128,10 @@ class Session:
         self._step_from = None            # position before the last single step
         self._access_reported = None      # position of a read/access stop (before the insn)
         machine.exit_observer = self._exits.append
+        # the session single-steps an engine without an exact instruction
+        # count (KVM) whenever it runs it: its guest time counts those
+        # instructions from here on, so that re-execution is exact
+        machine.count_guest_time()
         self.accel.sync_state()
         self.recorder.reset(0)
         self.recorder.save_initial()

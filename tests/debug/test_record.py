@@ -7,6 +7,11 @@ back: otherwise the PIT's deadlines (absolute guest times) fall at other
 instructions when re-executed, and going back then forward again ends
 somewhere else.  Each position reached backwards is compared with a fresh
 run to the same instruction count.
+
+On KVM, whose clock runs in real time, the session makes guest time count
+the instructions it single-steps (``Machine.count_guest_time``, as ``emu
+diff`` does): the same test then holds there, against a fresh KVM run that
+is single-stepped with its time counted the same way.
 """
 
 import os
@@ -29,18 +34,31 @@ def machine(accel):
     return m, img
 
 
+KVM = pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                                   reason="/dev/kvm is absent on this host"))
+
+
 def fresh_state(accel, n):
-    """CPU, guest time and output after exactly ``n`` instructions of a plain run."""
+    """CPU, guest time and output after exactly ``n`` instructions of a plain
+    run (on KVM: ``n`` single steps, guest time counting them)."""
     m, _ = machine(accel)
-    r = m.run(icount_limit=n)
-    assert r.reason == "limit" and r.icount == n
+    if m.accel.exact_icount:
+        r = m.run(icount_limit=n)
+        assert r.reason == "limit" and r.icount == n
+    else:
+        m.count_guest_time()
+        m.accel.set_single_step(True)
+        while m.accel.icount < n:
+            r = m.run()
+            assert r.reason == "debug", r.message
+        assert m.accel.icount == n
     m.accel.sync_state()
     out = (m.cpu.snapshot(), m.clock.now_ns(), m.serial_output())
     m.close()
     return out
 
 
-@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn", KVM])
 def test_reverse_across_hlt_restores_guest_time(accel):
     m, img = machine(accel)
     s = Session(m, img, interval=1000)
@@ -72,7 +90,7 @@ class Livelock(Exception):
     pass
 
 
-@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn", KVM])
 def test_stepping_a_hlt_takes_the_interrupt_that_ends_it(accel):
     """With step-irqs off an interrupt is held back during a step -- but not
     for a HLT or a halted CPU, which only that interrupt can wake: held, the
@@ -107,3 +125,42 @@ def test_stepping_a_hlt_takes_the_interrupt_that_ends_it(accel):
     finally:
         s.close()
         m.close()
+
+
+SPIN = """
+start:
+    cli
+spin:
+    inc ax
+    jmp spin
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/kvm"), reason="/dev/kvm is absent on this host")
+def test_kvm_guest_time_counts_instructions_from_where_it_stood():
+    """A session on KVM switches guest time to the instruction count: from 0
+    on a machine that has not run (as on the exact engines), from its
+    present value on one that ran in real time -- never backwards."""
+    img = assemble(SPIN, "spin.S")
+    for free_run in (0, 20_000):
+        m = Machine(accel="kvm")
+        try:
+            m.load_image(img.data, img.name)
+            before = 0
+            if free_run:
+                r = m.run(icount_limit=free_run)    # in real time, icount estimated
+                assert r.reason == "limit" and m.clock.realtime
+                before = m.clock.now_ns()
+                assert before > 0
+            s = Session(m, img)
+            start = m.clock.now_ns()
+            assert not m.clock.realtime
+            if free_run:
+                assert start >= before
+            else:
+                assert start == 0
+            s.step(10)
+            assert m.clock.now_ns() == start + (10 << m.clock.shift)
+            s.close()
+        finally:
+            m.close()
