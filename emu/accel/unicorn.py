@@ -304,7 +304,10 @@ class UnicornAccel(Accelerator):
         self._bp_hooks = {}          # linear address -> hook handle
         self._resume_bp = None
         self._skip_bp = None
-        self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks)
+        self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks,
+                                     # the code bytes they were decoded from)
+        self._mm = machine.ram.mm     # (RAM from address 0, as unicorn maps it: ram.base)
+        self._mm_base = machine.ram.base
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self._mmio_high = set()
         self.blocks = 0
@@ -722,7 +725,16 @@ class UnicornAccel(Accelerator):
     # -- hooks ----------------------------------------------------------------------------
     def _hook_block(self, uc, addr, size, _ud):
         prev = self._tb
-        self._counted += len(prev)
+        if prev and prev[0] <= addr < prev[-1] and addr in prev \
+                and addr + size == prev[prev.index(addr) + 1]:
+            # a one-instruction block at an instruction inside the last block
+            # (not its last one, which did not end that block): the last block
+            # stored into its own code, and QEMU abandoned it before the store
+            # (precise SMC) to run the store again in a block of its own --
+            # only the instructions before addr ran
+            self._counted += prev.index(addr)
+        else:
+            self._counted += len(prev)
         self.blocks += 1
         self._rep_done = None
         if self._ret_cpl is not None:
@@ -748,9 +760,12 @@ class UnicornAccel(Accelerator):
                 self._rep_done = (addr, size)
                 return
         entry = self._block_cache.get((addr, size))
-        if entry is None:
+        at = addr - self._mm_base
+        if entry is None or entry[2] != self._mm[at:at + size]:
+            # (new, or code rewritten since: the same address and size can hold
+            # other instructions -- two bytes of MOV AL, imm8 patched to NOPs)
             entry = self._decode_block(addr, size)
-        self._tb, marks = entry
+        self._tb, marks, _ = entry
         self._tb_end = addr + size
         if marks:
             if marks & MAY_SWITCH:
@@ -791,7 +806,8 @@ class UnicornAccel(Accelerator):
             last = bytes(insns[-1].bytes)
             if last[len(_prefixes(last)):][:1] in (b"\xca", b"\xcb", b"\xcf"):
                 marks |= FAR_RETURN
-        entry = self._block_cache[(addr, size)] = (tb, marks)
+        at = addr - self._mm_base
+        entry = self._block_cache[(addr, size)] = (tb, marks, self._mm[at:at + size])
         return entry
 
     def _md_for_cs(self):
