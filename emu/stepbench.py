@@ -79,17 +79,14 @@ class _Hooked:
     """unicorn: runs of ``n`` instructions with a Python hook on every one."""
 
     def __init__(self, m):
-        import unicorn
         self.m = m
         self.seen = 0
         m.run(icount_limit=1)                  # makes the engine (one instruction)
-        uc = m.accel.uc
 
-        def on_code(uc, address, size, user):
+        def on_code(uc, address, size, user_data):
             self.seen += 1
 
-        uc.hook_add(unicorn.UC_HOOK_CODE, on_code)
-        uc.ctl_flush_tb()                      # blocks translated before the hook call it too
+        m.accel.add_code_hook(on_code)
 
     def steps(self, n: int) -> int:
         before = self.seen

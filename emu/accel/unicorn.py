@@ -302,6 +302,7 @@ class UnicornAccel(Accelerator):
         self._load_pending = True    # machine.cpu must be put into unicorn before running
         self._uc_ahead = False       # unicorn's state is newer than machine.cpu
         self._bp_hooks = {}          # linear address -> hook handle
+        self._code_hooks = []        # add_code_hook's functions
         self._resume_bp = None
         self._skip_bp = None
         self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks,
@@ -363,6 +364,8 @@ class UnicornAccel(Accelerator):
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
         uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED, self._hook_unmapped)
+        for fn in self._code_hooks:
+            uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
         self.uc = uc
         self.uc_mode = mode
         self._mmio_high = set()
@@ -432,6 +435,17 @@ class UnicornAccel(Accelerator):
     def flush_code_cache(self) -> None:
         self._block_cache.clear()
         if self.uc is not None:
+            self.uc.ctl_flush_tb()
+
+    def add_code_hook(self, fn) -> None:
+        """``fn(uc, address, size, user_data)`` -- unicorn's own signature,
+        called by unicorn with nothing in between -- before every instruction
+        (``UC_HOOK_CODE``: how unicorn's users watch each instruction; ``emu
+        bench --step`` measures it).  Code translated before is dropped, so
+        every instruction calls it; the hook follows the CPU to a new engine."""
+        self._code_hooks.append(fn)
+        if self.uc is not None:
+            self.uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
             self.uc.ctl_flush_tb()
 
     def stats(self) -> dict:
