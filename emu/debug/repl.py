@@ -17,6 +17,7 @@ explanation and the session goes on.
 from __future__ import annotations
 
 import cmd
+import io
 import re
 import shlex
 
@@ -37,9 +38,32 @@ COMMANDS = ("stepi", "nexti", "continue", "finish", "until", "advance", "break",
             "restart", "quit", "help", "reverse-stepi", "reverse-continue", "print", "watch",
             "rwatch", "awatch")
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+PRINT_FORMATS = "xduotcaz"
+NO_TB = {"interp": "does not translate blocks: it decodes and runs one instruction at a time",
+         "unicorn": "translates inside Unicorn (QEMU's TCG to host code), where its blocks "
+                    "cannot be shown",
+         "kvm": "runs guest code natively on the CPU: there are no translated blocks"}
 TYPE_SIZES = {"char": 1, "byte": 1, "uint8_t": 1, "short": 2, "word": 2, "uint16_t": 2,
               "int": 4, "dword": 4, "long": 4, "uint32_t": 4, "long long": 8, "qword": 8,
               "uint64_t": 8}
+
+
+class _TbLookout:
+    """The Machine as ``translate_at`` sees it for ``info tb``: without an
+    engine of its own, so that the block is translated by a throwaway
+    Translator and the session's engine keeps its block cache as it was (a
+    block cached while no breakpoint is armed could run through one later);
+    and with the unoptimised IR kept (an "op" log, into a sink)."""
+
+    accel = None
+    log_flags = ("op",)
+
+    def __init__(self, machine):
+        self._machine = machine
+        self.log = io.StringIO()
+
+    def __getattr__(self, name):
+        return getattr(self._machine, name)
 
 
 class Repl(cmd.Cmd):
@@ -272,13 +296,17 @@ class Repl(cmd.Cmd):
         self.list_file = None
 
     def show_displays(self) -> None:
+        """Each display as gdb shows it: ``1: x/i $pc`` and the examined
+        memory on the lines after, or ``1: /x $ax = 0x12``, ``1: $ax = 18 (0x12)``."""
         for num, fmt, expr in self.displays:
             try:
-                if fmt is not None:
+                if fmt is not None and self._examines(fmt):
                     self.out(f"{num}: x/{fmt} {expr}")
                     self.examine(fmt, expr)
+                elif fmt is not None:
+                    self.out(f"{num}: /{fmt} {expr} = {self._print_text(self.value(expr), fmt)}")
                 else:
-                    self.out(f"{num}: {expr} = 0x{self.value(expr):x}")
+                    self.out(f"{num}: {expr} = {self._print_text(self.value(expr), None)}")
             except DebugError as e:
                 self.out(f"{num}: {expr}: {e}")
 
@@ -411,30 +439,46 @@ class Repl(cmd.Cmd):
     def _watch(self, arg, kind):
         arg = arg.strip()
         size = 2
+        length = None
+        if "," in arg:                   # ADDR,LEN
+            arg, length = (t.strip() for t in arg.rsplit(",", 1))
         m = re.match(r"\*\s*\(\s*([\w ]+?)\s*\*\s*\)\s*(.+)$", arg) or re.match(r"\{\s*([\w ]+?)\s*\}\s*(.+)$", arg)
         if m:
             if m.group(1) not in TYPE_SIZES:
                 raise DebugError(f"unknown type '{m.group(1)}' (expected one of: {', '.join(TYPE_SIZES)})")
+            if length is not None:
+                raise DebugError("give the size by a type or by ,LEN, not both")
             size = TYPE_SIZES[m.group(1)]
             arg = m.group(2)
+        if length is not None:
+            try:
+                size = int(length, 0)
+            except ValueError:
+                size = None
+            if size is None or not 1 <= size <= 8:
+                raise DebugError(f"the length of a watchpoint is a number from 1 to 8 bytes, "
+                                 f"not '{length}' (watch ADDR,LEN)")
         addr = self.value(arg.lstrip("*"))
         wp = self.s.add_watchpoint(kind, addr, size)
         name = {"write": "Hardware watchpoint", "read": "Hardware read watchpoint",
                 "access": "Hardware access (read/write) watchpoint"}[kind]
-        self.out(f"{name} {wp.number}: 0x{addr:x} ({size} bytes)")
+        self.out(f"{name} {wp.number}: 0x{addr:x} ({size} byte{'s' if size != 1 else ''})")
 
     def do_watch(self, arg):
-        """watch *ADDR | watch *(TYPE *)ADDR: stop when the bytes at ADDR change
-        (2 bytes unless a type says: char, short, int, long)."""
+        """watch ADDR[,LEN] | *(TYPE *)ADDR: stop when the LEN bytes at ADDR change
+        (ADDR a number, a label, $reg or sums such as buf+2, written *ADDR as in
+        gdb or not; LEN 1 to 8, else 2 bytes unless a type says: char, short,
+        int, long)."""
         self._watch(arg, "write")
 
     def do_rwatch(self, arg):
-        """rwatch *ADDR: stop before an instruction whose memory operand reads ADDR
-        (a plain store such as MOV [ADDR], x does not read)."""
+        """rwatch ADDR[,LEN] | *(TYPE *)ADDR: stop before an instruction whose memory
+        operand reads ADDR (a plain store such as MOV [ADDR], x does not read)."""
         self._watch(arg, "read")
 
     def do_awatch(self, arg):
-        """awatch *ADDR: stop before an instruction whose memory operand touches ADDR."""
+        """awatch ADDR[,LEN] | *(TYPE *)ADDR: stop before an instruction whose memory
+        operand reads or writes ADDR."""
         self._watch(arg, "access")
 
     def do_delete(self, arg):
@@ -448,16 +492,19 @@ class Repl(cmd.Cmd):
     # -- information ------------------------------------------------------------------------------
     def do_info(self, arg):
         """info WHAT (i): registers (i r; flags by name), breakpoints (i b), exits
-        (the Machine's exit counts), display, serial (guest output), record."""
+        (the Machine's exit counts), display, serial (guest output), record,
+        tb [ADDR] (-accel tcg: the translated block at PC or ADDR -- guest
+        instructions, IR, optimised IR, generated Python)."""
         words = arg.split()
         if not words:
             raise DebugError('"info" must be followed by the name of an info command: '
-                             "registers, breakpoints, exits, display, serial, record")
+                             "registers, breakpoints, exits, display, serial, record, tb")
         what = words[0]
         table = {"registers": self.info_registers, "breakpoints": self.info_breakpoints,
                  "exits": self.info_exits, "display": self.info_display,
                  "serial": self.info_serial, "record": self.info_record,
-                 "watchpoints": self.info_breakpoints, "all-registers": self.info_registers}
+                 "watchpoints": self.info_breakpoints, "all-registers": self.info_registers,
+                 "tb": self.info_tb}
         aliases = {"r": "registers", "reg": "registers", "b": "breakpoints", "br": "breakpoints"}
         what = aliases.get(what, what)
         hits = [k for k in table if k.startswith(what)]
@@ -497,7 +544,8 @@ class Repl(cmd.Cmd):
                 self.out(f"\tbreakpoint already hit {bp.hits} time{'s' if bp.hits > 1 else ''}")
         for wp in sorted(self.s.watchpoints.values(), key=lambda w: w.number):
             kind = {"write": "hw watchpoint", "read": "read watchpoint", "access": "acc watchpoint"}[wp.kind]
-            self.out(f"{wp.number:<7} {kind:<15} keep y              *0x{wp.addr:x} ({wp.length} bytes)")
+            self.out(f"{wp.number:<7} {kind:<15} keep y              *0x{wp.addr:x} "
+                     f"({wp.length} byte{'s' if wp.length != 1 else ''})")
 
     def info_exits(self, _):
         st = self.s.machine.stats
@@ -508,8 +556,11 @@ class Repl(cmd.Cmd):
     def info_display(self, _):
         if not self.displays:
             self.out("There are no auto-display expressions now.")
+            return
+        self.out("Auto-display expressions now in effect:")
+        self.out("Num Enb Expression")
         for num, fmt, expr in self.displays:
-            self.out(f"{num}:   {'/' + fmt + ' ' if fmt else ''}{expr}")
+            self.out(f"{num}:   y  {'/' + fmt + ' ' if fmt else ''}{expr}")
 
     def info_serial(self, _):
         out = self.s.machine.serial_output()
@@ -520,6 +571,39 @@ class Repl(cmd.Cmd):
         self.out(f"position {self.s.pos} (instructions since the start); history from {rec.oldest}, "
                  f"{len(rec.cps)} checkpoints; history-size {rec.history_size}; "
                  f"checkpoint-interval {self.s.interval}; step-irqs {'on' if self.s.step_irqs else 'off'}")
+
+    def info_tb(self, words):
+        """The block the translator runs from PC (or ADDR) in the current mode,
+        as ``emu translate GUEST --at ADDR`` shows it."""
+        accel = self.s.accel
+        if accel.name != "tcg":
+            why = NO_TB.get(accel.name, "does not translate blocks")
+            self.out(f"info tb: the {accel.name} engine {why} (use -accel tcg)")
+            return
+        from ..accel.tcg import translate_at
+        pc = self.s.pc()
+        addr = self.value(" ".join(words)) if words else pc
+        self.s.read_memory(addr, 1)              # one line if there is nothing to translate
+        cpu = self.s.cpu
+        cr2 = cpu.cr2
+        try:
+            view = translate_at(_TbLookout(self.s.machine), addr)
+        finally:
+            cpu.cr2 = cr2                        # a fetch that faults (NX, U/S) is not the guest's
+        at = re.findall(r"^0x([0-9a-f]+):", view["in_asm"], re.M)
+        insns = [int(a, 16) for a in at]
+        n = len(insns)
+        one = bool(getattr(self.s.machine, "one_insn_per_tb", False))
+        how = ("-one-insn-per-tb: every run uses one-instruction blocks" if one else
+               "as a run (continue) translates it; stepi and nexti run one-instruction blocks")
+        self.out(f"translated block at {self.loc(addr)}: {n} instruction{'s' if n != 1 else ''}, {how}")
+        inside = sorted((bp for bp in self.s.breakpoints.values() if bp.addr in insns[1:]),
+                        key=lambda bp: bp.addr)
+        for bp in inside:
+            self.out(f"  (a continue ends it before breakpoint {bp.number} at {self.loc(bp.addr)})")
+        for k in ("in_asm", "op", "op_opt", "out_asm"):
+            self.out(f"---- {k} ----")
+            self.out(view[k].rstrip())
 
     # -- memory ---------------------------------------------------------------------------------
     def do_x(self, arg):
@@ -608,9 +692,49 @@ class Repl(cmd.Cmd):
         return hex(v)
 
     def do_print(self, arg):
-        """print EXPR (p): the value of a number, label, $register or sum."""
-        v = self.value(arg)
-        self.out(f"$1 = {v} (0x{v:x})")
+        """print[/F] EXPR (p): the value of a number, label, $register or sum:
+        decimal (and hex), or in format F (x d u o t c a z), e.g. p/x $ax."""
+        arg = arg.strip()
+        fmt = None
+        if arg.startswith("/"):
+            parts = arg[1:].split(None, 1)
+            fmt, arg = parts[0], (parts[1] if len(parts) > 1 else "")
+            self._print_format(fmt, "print")
+        self.out(f"$1 = {self._print_text(self.value(arg), fmt)}")
+
+    @staticmethod
+    def _print_format(fmt: str, command: str) -> str:
+        """The format letter of print/F (gdb's checks: no count, no size)."""
+        m = re.fullmatch(r"(\d*)([a-z]?)([bhwg]?)([a-z]?)", fmt)
+        if m is None or (m.group(2) and m.group(4)):
+            raise DebugError(f"bad format '/{fmt}' (expected /F, F one of {PRINT_FORMATS})")
+        if m.group(1) and int(m.group(1)) != 1:
+            raise DebugError(f'Item count other than 1 is meaningless in "{command}" command.')
+        if m.group(3):
+            raise DebugError(f'Size letters are meaningless in "{command}" command.')
+        f = m.group(2) or m.group(4)
+        if f and f not in PRINT_FORMATS:
+            raise DebugError(f'Format letter "{f}" is meaningless in "{command}" command '
+                             f"(expected one of {PRINT_FORMATS})")
+        return f
+
+    def _print_text(self, v: int, fmt) -> str:
+        """A value as print shows it: ``18 (0x12)``, or in a format (/x ``0x12``)."""
+        f = self._print_format(fmt, "print") if fmt else ""
+        if not f:
+            return f"{v} (0x{v:x})"
+        bits = 8 * self.s.width()
+        if v < 0:                        # two's complement at the mode's width (64 bits if wider)
+            v &= (1 << (bits if v >= -(1 << (bits - 1)) else 64)) - 1
+        if f == "x":
+            return f"0x{v:x}"
+        if f == "z":
+            return f"0x{v:0{2 * max(bits // 8, (v.bit_length() + 7) // 8)}x}"
+        if f == "d":
+            return str(v - (1 << bits) if v < (1 << bits) and v >> (bits - 1) else v)
+        if f == "a":
+            return f"0x{v:x} {self.where(v)}".rstrip()
+        return self._fmt(v, f, bits // 8) if f != "t" else f"{v:b}"
 
     def do_disassemble(self, arg):
         """disassemble [ADDR] (disas): the code around PC (or ADDR), from the
@@ -645,8 +769,10 @@ class Repl(cmd.Cmd):
         self.out("End of assembler dump.")
 
     def do_display(self, arg):
-        """display[/FMT] EXPR: show EXPR after every stop (display/i $pc,
-        display $ax).  With no argument, show them all now."""
+        """display[/FMT] EXPR: show EXPR after every stop.  As gdb: like x/FMT
+        (memory at EXPR) when FMT has format i or s or a unit size b h w g
+        (display/i $pc, display/4xb 0x500); otherwise like print/FMT
+        (display $ax, display/x $ax).  With no argument, show them all now."""
         arg = arg.strip()
         if not arg:
             self.show_displays()
@@ -655,11 +781,38 @@ class Repl(cmd.Cmd):
         if arg.startswith("/"):
             parts = arg[1:].split(None, 1)
             fmt, arg = parts[0], (parts[1] if len(parts) > 1 else "")
+            fmt = self._display_format(fmt)
+        if not arg:
+            raise DebugError("Argument required (an expression to display).")
         self.value(arg)                      # check it now
         num = self._display_no
         self._display_no += 1
         self.displays.append((num, fmt, arg))
         self.show_displays_one(num)
+
+    @staticmethod
+    def _examines(fmt: str) -> bool:
+        """display/FMT examines memory (as x/FMT) rather than printing a value."""
+        return bool(re.search(r"[isbhwg]", fmt))
+
+    def _display_format(self, fmt: str) -> str:
+        """display's /FMT checked, in the form display shows it after 'x/'
+        (gdb: a size alone means hex; i and s take no size)."""
+        m = re.fullmatch(r"(\d*)([xduotcaisz]?)([bhwg]?)([xduotcaisz]?)", fmt)
+        if m is None or (m.group(2) and m.group(4)):
+            raise DebugError(f"bad format '/{fmt}' (expected /NFU: count, format xduotcais, unit bhwg)")
+        count, f, size = m.group(1), m.group(2) or m.group(4), m.group(3)
+        if f in ("i", "s"):
+            return f"{count}{f}" if count and int(count) != 1 else f
+        if size:
+            if f == "z":
+                raise DebugError(f"bad format '/{fmt}': z is a print format (use x to examine)")
+            return f"{count if count and int(count) != 1 else ''}{f or 'x'}{size}"
+        if count and int(count) != 1:
+            raise DebugError(f"Item count other than 1 is meaningless in \"display\" command without "
+                             f"a unit size (display/{count}{f or 'x'}b EXPR examines memory).")
+        self._print_format(fmt, "display")
+        return f or None
 
     def show_displays_one(self, num):
         keep = self.displays
@@ -670,14 +823,15 @@ class Repl(cmd.Cmd):
             self.displays = keep
 
     def do_undisplay(self, arg):
-        """undisplay [N]: stop displaying expression N (or all)."""
+        """undisplay [N...]: stop displaying expressions N (or all)."""
         if not arg.strip():
             self.displays = []
             return
-        n = self._count(arg)
-        if not any(d[0] == n for d in self.displays):
-            raise DebugError(f"no display number {n}")
-        self.displays = [d for d in self.displays if d[0] != n]
+        numbers = [self._count(w) for w in arg.split()]
+        for n in numbers:
+            if not any(d[0] == n for d in self.displays):
+                raise DebugError(f"no display number {n}")
+        self.displays = [d for d in self.displays if d[0] not in numbers]
 
     # -- changing things -------------------------------------------------------------------------------
     def do_set(self, arg):

@@ -7,6 +7,7 @@ backwards over an OUT, which must take the guest's output back.
 """
 
 import os
+import re
 
 import pytest
 
@@ -245,6 +246,15 @@ BAD = [
     ("info", '"info" must be followed by the name of an info command'),
     ("info nonsense", 'Undefined info command: "nonsense"'),
     ("set $eip = zz", 'No symbol "zz"'),
+    ("watch 0x500,0", "the length of a watchpoint is a number from 1 to 8 bytes, not '0'"),
+    ("awatch 0x500,100", "the length of a watchpoint is a number from 1 to 8 bytes, not '100'"),
+    ("rwatch msg,two", "the length of a watchpoint is a number from 1 to 8 bytes, not 'two'"),
+    ("watch nosuch,2", 'No symbol "nosuch"'),
+    ("watch *(short *)0x500,4", "give the size by a type or by ,LEN, not both"),
+    ("display/4x $ax", 'Item count other than 1 is meaningless in "display" command without a unit size'),
+    ("display/q $ax", "bad format '/q'"),
+    ("p/i $ax", 'Format letter "i" is meaningless in "print" command'),
+    ("info tb", "info tb: the interp engine does not translate blocks"),
 ]
 
 
@@ -258,3 +268,132 @@ def test_bad_input_is_one_line_and_the_session_goes_on(tmp_path, capsys):
         assert lines[0].startswith(expected), (command, text)
         assert "Traceback" not in text and "internal error" not in text
     assert "executed 0x7c00 <start>: mov dx, 0x3f8" in steps[-2][1]
+
+
+def tb_sections(text):
+    """{section name: its text} of what 'info tb' or 'emu translate' printed."""
+    parts = re.split(r"^---- (in_asm|op|op_opt|out_asm) ----\n", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def test_info_tb_shows_the_translated_block_on_tcg(tmp_path, capsys):
+    """info tb: the block a run translates from PC (or ADDR), in the four
+    sections of 'emu translate --at', and the session goes on."""
+    out = debug(tmp_path, capsys, "tcg", [
+        "info tb", "b start+3", "i tb", "si", "info t sub", "info tb 0x1fffffff", "si", "quit"])
+    first = section(out, "info tb")
+    assert first.startswith("translated block at 0x7c00 <start>: 3 instructions, as a run (continue) "
+                            "translates it; stepi and nexti run one-instruction blocks\n"), first
+    view = tb_sections(first)
+    assert list(view) == ["in_asm", "op", "op_opt", "out_asm"]
+    assert view["in_asm"].splitlines() == ["0x00007c00:  mov dx, 0x3f8", "0x00007c03:  mov al, 0x48",
+                                           "0x00007c05:  out dx, al"]
+    # the IR before optimisation (not empty), and after
+    assert "ip 0x7c00" in view["op"] and "call_helper" in view["op"]
+    assert "ip 0x7c05" in view["op_opt"] and "call_helper" in view["op_opt"]
+    assert view["out_asm"].startswith("def tb_7c00(")
+    # a breakpoint inside the block: a continue ends the block before it
+    assert "(a continue ends it before breakpoint 1 at 0x7c03 <start+3>)" in section(out, "i tb")
+    # the same sections as 'emu translate GUEST --at sub' (its op section aside)
+    sub = section(out, "info t sub")
+    assert sub.startswith(f"translated block at 0x{SUB:x} <sub>: 5 instructions")
+    assert main(["translate", str(tmp_path / "g.S"), "--at", "sub"]) == 0
+    ours, theirs = tb_sections(sub), tb_sections(capsys.readouterr().out)
+    for k in ("in_asm", "op_opt", "out_asm"):
+        assert ours[k].strip() and ours[k].strip() == theirs[k].strip(), k
+    assert section(out, "info tb 0x1fffffff").startswith("cannot access memory at 0x1fffffff")
+    steps = out.split("(emu) si\n")
+    assert "executed 0x7c00 <start>: mov dx, 0x3f8" in steps[1]
+    assert "executed 0x7c03 <start+3>: mov al, 0x48" in steps[2]
+
+
+def test_info_tb_leaves_the_engine_as_it_was(tmp_path):
+    """Looking at a block translates it apart: the engine's block cache (which
+    a continue with breakpoints armed would use) is untouched."""
+    import io
+    from emu.debug.repl import Repl
+    from emu.debug.session import Session
+    from emu.machine import Machine
+    image = assemble(GUEST, "g.S")
+    m = Machine(accel="tcg")
+    m.load_image(image.data, image.name)
+    out = io.StringIO()
+    repl = Repl(Session(m, image), stdin=io.StringIO(""), stdout=out)
+    repl.onecmd(repl.precmd("si"))
+    cache = dict(m.accel.tb_cache)
+    repl.onecmd(repl.precmd("info tb"))
+    assert "---- out_asm ----\ndef tb_7c03(" in out.getvalue()
+    assert m.accel.tb_cache == cache
+
+
+@pytest.mark.parametrize("accel", [a for a in ENGINES if a != "tcg"])
+def test_info_tb_explains_other_engines(tmp_path, capsys, accel):
+    steps = transcript(tmp_path, capsys, accel, GUEST, ["info tb", "i t", "tb sub", "si", "quit"])
+    for _, text in steps[:2]:
+        assert text.startswith(f"info tb: the {accel} engine "), text
+        assert text.rstrip().endswith("(use -accel tcg)") and len(text.splitlines()) == 1, text
+    assert steps[2][1].startswith(f"Temporary breakpoint 1 at 0x{SUB:x} <sub>")   # tb is still tbreak
+    assert "executed 0x7c00 <start>: mov dx, 0x3f8" in steps[3][1]
+
+
+def test_info_tb_in_help():
+    import io
+    from emu.debug.repl import Repl
+    out = io.StringIO()
+    Repl(None, stdin=io.StringIO(""), stdout=out).onecmd("help info")
+    assert "tb [ADDR]" in out.getvalue()
+
+
+def test_display_prints_or_examines_as_gdb(tmp_path, capsys):
+    steps = transcript(tmp_path, capsys, "interp", GUEST, [
+        "si 2", "display $ax", "display/x $ax", "display/i $pc", "display/4xb 0x500",
+        "p/x $ax", "info display", "si", "si 3", "undisplay 2", "si", "quit"])
+    out = dict(steps)
+    assert out["display $ax"] == "1: $ax = 72 (0x48)\n"             # as print shows it
+    assert out["display/x $ax"] == "2: /x $ax = 0x48\n"              # print/x, not x/x
+    assert out["display/i $pc"] == "3: x/i $pc\n=> 0x7c05 <start+5>:\tout dx, al\n"
+    assert out["display/4xb 0x500"] == "4: x/4xb 0x500\n0x500:\t0x00\t0x00\t0x00\t0x00\n"
+    assert out["p/x $ax"] == "$1 = 0x48\n"
+    assert out["info display"].splitlines()[2:] == [
+        "1:   y  $ax", "2:   y  /x $ax", "3:   y  /i $pc", "4:   y  /4xb 0x500"]
+    # after each step, all of them again, with the new values
+    shown = ("1: $ax = 72 (0x48)\n2: /x $ax = 0x48\n3: x/i $pc\n=> 0x7c06 <start+6>:\tmov al, 0x69\n"
+             "4: x/4xb 0x500\n0x500:\t0x00\t0x00\t0x00\t0x00\n")
+    assert steps[7][1].endswith("=> 0x7c06 <start+6>: mov al, 0x69    (w.S:6: mov al, 0x69)\n" + shown)
+    shown = ("1: $ax = 105 (0x69)\n2: /x $ax = 0x69\n3: x/i $pc\n"
+             f"=> 0x{CALL_SUB:x} <call_sub>:\tcall 0x{SUB:x}\n4: x/4xb 0x500\n0x500:\t0x34\t0x12\t0x00\t0x00\n")
+    assert steps[8][1].endswith(shown)
+    assert "2: /x" not in steps[10][1] and "3: x/i $pc" in steps[10][1]
+
+
+@pytest.mark.parametrize("accel", ENGINES)
+def test_watch_addr_len(tmp_path, capsys, accel):
+    """watch ADDR,LEN: the LEN bytes at ADDR (a label here); a store next to
+    them (buf+1, outside 'watch buf,1') does not stop."""
+    guest = ("start:\n    mov al, 0x11\n    mov byte ptr [buf+1], al\n"
+             "    mov word ptr [buf+2], 0x2233\n    mov al, 2\n    out 0xf4, al\n    hlt\n"
+             "buf: .byte 0, 0, 0, 0\n")
+    buf = assemble(guest, "w.S").symbols["buf"]
+    steps = transcript(tmp_path, capsys, accel, guest, [
+        "watch buf,4", "c", "c", "run", "delete", "watch buf,1", "awatch $ax+buf+2,2", "info breakpoints",
+        "c", "c", "quit"])
+    assert steps[0][1] == f"Hardware watchpoint 1: 0x{buf:x} (4 bytes)\n"
+    one = steps[1][1]
+    assert f"Hardware watchpoint 1: 0x{buf:x}\nOld value = 00 00 00 00\nNew value = 00 11 00 00\n" in one
+    assert "=> 0x7c05 <start+5>: mov word ptr ds:[0x7c15], 0x2233" in one
+    assert "Old value = 00 11 00 00\nNew value = 00 11 33 22\n" in steps[2][1]
+    assert steps[5][1] == f"Hardware watchpoint 2: 0x{buf:x} (1 byte)\n"
+    assert steps[6][1] == f"Hardware access (read/write) watchpoint 3: 0x{buf + 2:x} (2 bytes)\n"
+    info = steps[7][1]
+    assert f"*0x{buf:x} (1 byte)" in info and f"*0x{buf + 2:x} (2 bytes)" in info
+    assert f"Hardware access (read/write) watchpoint 3: 0x{buf + 2:x}\n=> 0x7c05 <start+5>" in steps[8][1]
+    assert "[Inferior 1 (guest) exited with code 05]" in steps[9][1]      # buf+1 is not watched
+
+
+def test_watch_old_forms_still_work(tmp_path, capsys):
+    steps = transcript(tmp_path, capsys, "interp", WATCH_GUEST, [
+        "watch *0x500", "rwatch *(short *)0x500", "awatch {char}0x501", "watch 0x500", "quit"])
+    assert [t for _, t in steps[:4]] == [
+        "Hardware watchpoint 1: 0x500 (2 bytes)\n", "Hardware read watchpoint 2: 0x500 (2 bytes)\n",
+        "Hardware access (read/write) watchpoint 3: 0x501 (1 byte)\n",
+        "Hardware watchpoint 4: 0x500 (2 bytes)\n"]
