@@ -58,6 +58,8 @@ from __future__ import annotations
 import functools
 import time
 
+import numpy as np
+
 from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
@@ -382,10 +384,12 @@ class Translator(Accelerator):
             return (lin & ops.amask) >> 12
         return ops.translate(lin, False, True) >> 12
 
-    def _build(self, ip: int, cap: int, region: bool = False):
+    def _build(self, ip: int, cap: int, region: bool = False, keep_op: bool = False):
         """Decode the block at CS:ip and build its optimised IR.  Returns
         (block, pages, fallbacks, op_text) or None when not even its first
-        instruction can be decoded (the interpreter then raises the fault)."""
+        instruction can be decoded (the interpreter then raises the fault).
+        ``op_text`` (the IR before optimisation) is kept for ``-d op`` or
+        when ``keep_op`` asks for it."""
         core = self.core
         ops = core.ops
         base = core.cs_base
@@ -435,7 +439,7 @@ class Translator(Accelerator):
             cur = insn.next_ip
         self.counters["inline_fallbacks"] += len(fallbacks)
         flags = self._log_flags()
-        op_text = block.dump() if flags else None
+        op_text = block.dump() if flags or keep_op else None
         block.loop = (cap > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         if region:                  # flag liveness waits for the region's shape
@@ -482,12 +486,10 @@ class Translator(Accelerator):
         """Translate the block at CS:ip.  Returns None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
         t0 = time.perf_counter()
-        built = self._build(ip, cap)
+        built = self._build(ip, cap, keep_op=texts is not None)
         if built is None:
             return None
         block, pages, fallbacks, op_text = built
-        if texts is not None and op_text is None:
-            op_text = ""
         tb = TranslationBlock(block.pc, ip, key)
         if texts is None and _helper_only(block):
             src = None
@@ -983,12 +985,21 @@ class Translator(Accelerator):
         return BudgetExit("instructions")
 
 
-def translate_at(machine, addr: int) -> dict:
+def translate_at(machine, addr: int, apart: bool = False) -> dict:
     """Translate the block at linear address ``addr`` (with the current CS and
     mode) and return its ``in_asm``, ``op``, ``op_opt`` and ``out_asm`` texts
-    (for ``emu translate GUEST --at ADDR``)."""
-    acc = machine.accel if isinstance(machine.accel, Translator) else None
+    (for ``emu translate GUEST --at ADDR``).
+
+    ``apart``: translate it with a Translator of its own and leave no trace
+    (the debugger's ``info tb``): the running engine's block cache stays as
+    it was (a block cached while no breakpoint is armed could later run
+    through one), and so do RAM -- the accessed bits a page walk sets -- and
+    CR2 if the fetch faults."""
+    acc = machine.accel if isinstance(machine.accel, Translator) and not apart else None
     t = acc if acc is not None else Translator(machine)
+    ram = machine.ram
+    before = ram.view.copy() if apart else None
+    cr2 = machine.cpu.cr2
     try:
         ip = addr - t.core.cs_base
         texts = {}
@@ -1000,3 +1011,8 @@ def translate_at(machine, addr: int) -> dict:
     finally:
         if acc is None:
             t.close()
+        if apart:
+            machine.cpu.cr2 = cr2
+            changed = np.flatnonzero(ram.view != before)
+            if changed.size:
+                ram.view[changed] = before[changed]

@@ -17,7 +17,6 @@ explanation and the session goes on.
 from __future__ import annotations
 
 import cmd
-import io
 import re
 import shlex
 
@@ -48,24 +47,6 @@ TYPE_SIZES = {"char": 1, "byte": 1, "uint8_t": 1, "short": 2, "word": 2, "uint16
               "uint64_t": 8}
 
 
-class _TbLookout:
-    """The Machine as ``translate_at`` sees it for ``info tb``: without an
-    engine of its own, so that the block is translated by a throwaway
-    Translator and the session's engine keeps its block cache as it was (a
-    block cached while no breakpoint is armed could run through one later);
-    and with the unoptimised IR kept (an "op" log, into a sink)."""
-
-    accel = None
-    log_flags = ("op",)
-
-    def __init__(self, machine):
-        self._machine = machine
-        self.log = io.StringIO()
-
-    def __getattr__(self, name):
-        return getattr(self._machine, name)
-
-
 class Repl(cmd.Cmd):
     """The debugger's command loop (``Repl(session, stdin=..., stdout=...)``)."""
 
@@ -81,6 +62,7 @@ class Repl(cmd.Cmd):
         self.echo = echo                 # scripts: show each command after the prompt
         self.displays: list = []         # (number, fmt or None, expression)
         self._display_no = 1
+        self.history = 0                 # print's value history numbers ($1, $2, ...)
         self.last_x = ("x", 4)           # (format, unit size)
         self.next_x = None
         self.list_next = None
@@ -584,12 +566,8 @@ class Repl(cmd.Cmd):
         pc = self.s.pc()
         addr = self.value(" ".join(words)) if words else pc
         self.s.read_memory(addr, 1)              # one line if there is nothing to translate
-        cpu = self.s.cpu
-        cr2 = cpu.cr2
-        try:
-            view = translate_at(_TbLookout(self.s.machine), addr)
-        finally:
-            cpu.cr2 = cr2                        # a fetch that faults (NX, U/S) is not the guest's
+        # translated apart from the engine's block cache, leaving no trace
+        view = translate_at(self.s.machine, addr, apart=True)
         at = re.findall(r"^0x([0-9a-f]+):", view["in_asm"], re.M)
         insns = [int(a, 16) for a in at]
         n = len(insns)
@@ -700,7 +678,9 @@ class Repl(cmd.Cmd):
             parts = arg[1:].split(None, 1)
             fmt, arg = parts[0], (parts[1] if len(parts) > 1 else "")
             self._print_format(fmt, "print")
-        self.out(f"$1 = {self._print_text(self.value(arg), fmt)}")
+        text = self._print_text(self.value(arg), fmt)
+        self.history += 1                    # gdb's value history: $1, $2, ...
+        self.out(f"${self.history} = {text}")
 
     @staticmethod
     def _print_format(fmt: str, command: str) -> str:
@@ -721,11 +701,12 @@ class Repl(cmd.Cmd):
     def _print_text(self, v: int, fmt) -> str:
         """A value as print shows it: ``18 (0x12)``, or in a format (/x ``0x12``)."""
         f = self._print_format(fmt, "print") if fmt else ""
-        if not f:
-            return f"{v} (0x{v:x})"
         bits = 8 * self.s.width()
+        neg = v
         if v < 0:                        # two's complement at the mode's width (64 bits if wider)
             v &= (1 << (bits if v >= -(1 << (bits - 1)) else 64)) - 1
+        if not f:
+            return f"{neg} (0x{v:x})"
         if f == "x":
             return f"0x{v:x}"
         if f == "z":

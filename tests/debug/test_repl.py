@@ -397,3 +397,13 @@ def test_watch_old_forms_still_work(tmp_path, capsys):
         "Hardware watchpoint 1: 0x500 (2 bytes)\n", "Hardware read watchpoint 2: 0x500 (2 bytes)\n",
         "Hardware access (read/write) watchpoint 3: 0x501 (1 byte)\n",
         "Hardware watchpoint 4: 0x500 (2 bytes)\n"]
+
+
+def test_print_numbers_its_values_and_shows_negatives_in_twos_complement(tmp_path, capsys):
+    """gdb's value history ($1, $2, ...); a negative value's hex is its two's
+    complement at the mode's width (16 bits in real mode), never "0x-5"."""
+    out = debug(tmp_path, capsys, "interp", ["p 3-8", "p/x -1", "p 0x10", "quit"])
+    assert "$1 = -5 (0xfffb)" in out
+    assert "$2 = 0xffff" in out
+    assert "$3 = 16 (0x10)" in out
+    assert "0x-" not in out

@@ -421,6 +421,25 @@ def test_log_flags_and_translate_at():
     assert "add ax, cx" in translate_at(m, LOAD + asm(INTLOOP).index(b"\x01\xc8"))["in_asm"]
 
 
+@pytest.mark.parametrize("accel", ["tcg", "interp"])
+def test_translate_at_without_logging_shows_every_stage(accel):
+    """emu translate / info tb: all four texts also when no -d log is on;
+    ``apart`` leaves the engine's block cache and RAM as they were."""
+    from emu.accel.tcg import translate_at
+    m = Machine(accel=accel)
+    m.load_image(asm(INTLOOP))
+    m.run(icount_limit=1_000)
+    cached = dict(getattr(m.accel, "tb_cache", {}))
+    ram = m.ram.read_bytes(0, 0x10000)
+    at = LOAD + asm(INTLOOP).index(b"\x01\xc8")        # add ax, cx
+    d = translate_at(m, at, apart=True)
+    assert "add ax, cx" in d["in_asm"]
+    assert "getr rax" in d["op"] and "getr rcx" in d["op"]   # the IR before optimisation
+    assert d["op_opt"].strip() and d["out_asm"].startswith("def tb_")
+    assert getattr(m.accel, "tb_cache", {}) == cached
+    assert m.ram.read_bytes(0, 0x10000) == ram
+
+
 def test_nochain_gives_the_same_result():
     import io
     m = Machine(accel="tcg", log=io.StringIO(), log_flags=("nochain",))
