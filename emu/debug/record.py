@@ -34,6 +34,26 @@ there, never earlier or later, and does not read the live source; past
 the recorded end it runs live again, as QEMU's record/replay does for
 character devices.
 
+Edits.  A register or memory change made by the user (``set $bx = 1``, a
+gdb ``P``/``G``/``M`` packet) is part of the recording, as in gdb's
+``record full``: it is an :class:`Edit` at the position P where it was
+made -- the registers it changed and the bytes it wrote, at physical
+addresses -- and the state after it becomes the checkpoint at P.  History
+before P stays.  Whenever execution moves forward to P from before it
+(re-executing after a restore, scanning for ``reverse-continue``, or
+stepping forward again after going back), the session applies the edit on
+arriving at P, before the instruction at P runs, so every position's state
+is the one recorded; runs of several instructions stop at edits as they
+stop where an interrupt was held back.  The state *at* P is the one after
+the edit (a checkpoint at P already holds it).  An edit made in the
+middle of the history (after reverse steps) is the end of the recorded
+future: the checkpoints, held interrupts, edits and input events after P
+are forgotten -- it can no longer happen -- and execution goes on from P
+in a new timeline.  An edit that changes nothing (a register set to its
+value, bytes written over themselves) is not recorded and keeps the
+future.  Edits older than the oldest checkpoint are dropped with the
+history.
+
 RAM cost: the oldest checkpoint owns a full copy of RAM (``base``); every
 later one keeps only the 4 KiB pages that differ from the checkpoint before
 it.  Finding them compares RAM with ``shadow`` (RAM as of the newest
@@ -53,9 +73,8 @@ the stepped instructions (:meth:`emu.machine.Machine.count_guest_time`, as
 replay exactly on KVM too (the recorder leaves a clock still in real time
 alone).  Input is replayed at the recorded positions only while the
 re-execution follows the recording -- a command that changes it (a step
-that holds back an interrupt the recording took, an edited register or
-byte: the latter drops the recorded future) makes later input arrive at
-the first opportunity at or after its recorded place, or, once the
+that holds back an interrupt the recording took) makes later input arrive
+at the first opportunity at or after its recorded place, or, once the
 recording is left behind, live.  ``restart`` forgets the recording: the
 guest then gets the input already received from the tape as soon as it
 has room, then the live source.  The UART keeps every byte it has received
@@ -83,6 +102,16 @@ class Checkpoint:
     clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
     inputs: dict = field(default_factory=dict)  # device name -> InputLog.mark
     pages: dict = field(default_factory=dict)   # page number -> bytes (not for the oldest)
+
+
+@dataclass
+class Edit:
+    """A change the user made at position ``pos`` (see the module docstring)."""
+
+    pos: int
+    regs: dict = field(default_factory=dict)    # what changed in the CPU state -> its new value
+                                                # (the session's keys; later edits override)
+    mem: list = field(default_factory=list)     # [(physical address, bytes)], in order
 
 
 class InputLog:
@@ -185,6 +214,7 @@ class Recorder:
         self.base = None              # RAM at cps[0]
         self.shadow = None            # RAM at cps[-1]
         self.held_irqs: set[int] = set()
+        self.edits: dict[int, Edit] = {}      # position -> the user's changes there
         self.initial = None           # (Checkpoint, RAM) where the session began, for 'run'
         self._origin = 0              # engine icount at position 0
         self.inputs: dict[str, InputLog] = {}
@@ -232,6 +262,7 @@ class Recorder:
         self.base = self.machine.ram.view.copy()
         self.shadow = self.base.copy()
         self.held_irqs = set()
+        self.edits = {}
 
     def save_initial(self) -> None:
         self.initial = (self._state(0), self.machine.ram.view.copy())
@@ -290,6 +321,31 @@ class Recorder:
             self._trim(pos)
         return writes
 
+    def edit(self, pos: int, regs: dict, mem: list) -> None:
+        """The user changed the state at ``pos`` (the present; the change is
+        made already): ``regs`` what changed in the CPU state, ``mem`` the
+        bytes written as ``[(physical address, bytes)]``.  The recorded
+        future after ``pos`` is forgotten; the edit is recorded at ``pos``
+        (merged with one made there before) and the present becomes the
+        checkpoint at ``pos``."""
+        self.truncate(self.index_at_or_before(pos))
+        self.held_irqs = {p for p in self.held_irqs if p < pos}
+        for log in self.inputs.values():
+            log.forget_future(pos)
+        self.edits = {p: e for p, e in self.edits.items() if p <= pos}
+        if pos > self.oldest:
+            e = self.edits.setdefault(pos, Edit(pos))
+            e.regs.update(regs)
+            e.mem.extend(mem)
+        # checkpoints after ``pos`` are gone, so ``shadow`` is RAM at the
+        # newest one left (at or before ``pos``): the edited pages go into
+        # its delta -- refreshed in place when it is at ``pos``
+        self.checkpoint(pos)
+
+    def next_edit(self, pos: int) -> int | None:
+        """The position of the first edit after ``pos`` (None: there is none)."""
+        return min((p for p in self.edits if p > pos), default=None)
+
     def _trim(self, now: int) -> None:
         while len(self.cps) > 1 and (len(self.cps) > self.max_checkpoints
                                      or self.cps[1].pos < now - self.history_size):
@@ -301,6 +357,8 @@ class Recorder:
             del self.cps[0]
         oldest = self.cps[0].pos
         self.held_irqs = {p for p in self.held_irqs if p >= oldest}
+        # an edit at the oldest checkpoint is in it; older ones cannot be reached
+        self.edits = {p: e for p, e in self.edits.items() if p > oldest}
         for name, log in self.inputs.items():
             log.forget_before(self.cps[0].inputs[name][0])
 

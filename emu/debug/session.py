@@ -21,7 +21,10 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
   :mod:`emu.debug.record`), and every exit the Machine served meanwhile
   (``Machine.exit_observer``, called off the hot path only when set);
 * **reverse execution** (``reverse_step``, ``reverse_continue``) through
-  :class:`~emu.debug.record.Recorder`.
+  :class:`~emu.debug.record.Recorder`; a register or memory change the
+  user makes is part of the recording, as in gdb's ``record full``: going
+  back undoes it, and execution that moves forward through its position
+  makes it again there (see :meth:`Session._settle`).
 
 Positions count instructions retired since the session started (or since
 ``restart``); the recorder's checkpoints are keyed by them.
@@ -43,6 +46,7 @@ shows it as it was there.  The clock stays in instruction counting after
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from ..isa.x86 import flags as F
@@ -54,6 +58,45 @@ CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "I
 STRING_OPS = ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS")
 #: instructions whose first operand is only written
 PURE_STORES = ("MOV", "MOV_FROM_SEG", "POP", "SETCC", "SLDT", "STR", "SMSW", "SGDT", "SIDT")
+
+#: the lazy flag record: changes to the flags are recorded as one value, ``rflags``
+FLAG_FIELDS = ("fl", "cc_op", "cc_res", "cc_a", "cc_b", "cc_size")
+
+
+def cpu_changes(before, after) -> dict:
+    """What differs between two CPU states (``X86State``), as
+    ``{(field, index or key or None): new value}``: the list fields (regs,
+    segs, dr) and msrs element by element, the flags as one value
+    ``("rflags", None)`` (an engine may hold the same flags in another lazy
+    record).  Applied with :func:`apply_cpu_changes` to the state at the
+    same place in a re-execution, it makes the same change."""
+    out = {}
+    for name in type(after).__slots__:
+        if name in FLAG_FIELDS:
+            continue
+        a, b = getattr(before, name), getattr(after, name)
+        if isinstance(b, list):
+            for i, v in enumerate(b):
+                if i >= len(a) or a[i] != v:
+                    out[(name, i)] = copy.deepcopy(v)
+        elif isinstance(b, dict):
+            for k, v in b.items():
+                if k not in a or a[k] != v:
+                    out[(name, k)] = copy.deepcopy(v)
+        elif a != b:
+            out[(name, None)] = copy.deepcopy(b)
+    if before.rflags != after.rflags:
+        out[("rflags", None)] = after.rflags
+    return out
+
+
+def apply_cpu_changes(cpu, changes: dict) -> None:
+    for (name, key), v in changes.items():
+        v = copy.deepcopy(v)
+        if key is None:
+            setattr(cpu, name, v)
+        else:
+            getattr(cpu, name)[key] = v
 
 
 class DebugError(Exception):
@@ -171,6 +214,7 @@ class Session:
         """``$ax = 5``: any name of the x86 register file (8/16/32/64-bit,
         ip/eip/rip, flags/eflags, segment registers in real mode)."""
         s = self.cpu
+        before = s.copy()
         n = name.lower()
         if n in REG_NAMES64:
             s.regs[REG_NAMES64.index(n)] = value & (2 ** 64 - 1)
@@ -206,7 +250,7 @@ class Session:
         else:
             raise DebugError(f"unknown register ${name}")
         self.accel.state_changed()
-        self._settle()
+        self._settle(cpu_changes(before, s), [])
 
     def get_register(self, name: str) -> int:
         s = self.cpu
@@ -280,13 +324,18 @@ class Session:
     def write_memory(self, addr: int, data: bytes) -> None:
         runs = self._physical_runs(addr, len(data))
         self.accel.sync_state()
+        ram = self.machine.ram
         off = 0
+        written = []
         for pa, k in runs:
-            self.machine.ram.load(pa, bytes(data[off:off + k]))
+            chunk = bytes(data[off:off + k])
+            if ram.read_bytes(pa, k) != chunk:
+                written.append((pa, chunk))
+            ram.load(pa, chunk)
             off += k
         self.accel.flush_code_cache()
         self.accel.state_changed()
-        self._settle()
+        self._settle({}, written)
 
     def mapped(self, addr: int) -> bool:
         """``addr`` (linear) is in RAM through the guest's page tables."""
@@ -296,11 +345,44 @@ class Session:
             return False
         return True
 
-    def _settle(self) -> None:
-        """The user changed state: make it the present checkpoint (history
-        before it stays, but re-execution from before would not see the
-        change, so older history is dropped)."""
-        self.recorder.reset(self.pos)
+    def _settle(self, regs: dict, mem: list) -> None:
+        """The user changed the state (made already): ``regs`` what changed
+        in the CPU (:func:`cpu_changes`), ``mem`` the bytes written,
+        ``[(physical address, bytes)]``.  As gdb's ``record full`` does, the
+        change becomes part of the recording at the present position P
+        (:meth:`Recorder.edit <emu.debug.record.Recorder.edit>`): history
+        before P stays -- reverse execution undoes the change and goes on
+        further back, and re-execution through P makes it again
+        (:meth:`_advanced`) -- while the recorded future after P is
+        forgotten.  A change of nothing is not recorded."""
+        if regs or mem:
+            self.recorder.edit(self.pos, regs, mem)
+
+    def _advanced(self, before: int) -> None:
+        """Execution moved forward from position ``before`` to ``self.pos``:
+        arriving at a position where the user changed the state, make the
+        change again (before the instruction there runs).  Every run of
+        instructions goes through here (:meth:`_step_one`,
+        :meth:`_run_chunk`, :meth:`_run_chunk_plain`), and runs of several
+        stop at the next edit (:meth:`_to_next_edit`)."""
+        if self.pos <= before:
+            return
+        e = self.recorder.edits.get(self.pos)
+        if e is None:
+            return
+        accel = self.accel
+        accel.sync_state()
+        apply_cpu_changes(self.machine.cpu, e.regs)
+        for pa, data in e.mem:
+            self.machine.ram.load(pa, data)
+        if e.mem:
+            accel.flush_code_cache()
+        accel.state_changed()
+
+    def _to_next_edit(self, n: int) -> int:
+        """``n`` instructions, or fewer to stop at the next recorded edit."""
+        nxt = self.recorder.next_edit(self.pos)
+        return n if nxt is None else min(n, nxt - self.pos)
 
     # -- decoding ---------------------------------------------------------------------------
     def decode(self, lin: int | None = None, ip: int | None = None):
@@ -412,6 +494,7 @@ class Session:
                 pic = getattr(m, "pic", None)
                 accel.irq_line = pic.intr.level if pic is not None else saved_line
         self.pos += accel.icount - before
+        self._advanced(self._step_from)
         return r
 
     def _irq_would_be_taken(self) -> bool:
@@ -447,13 +530,16 @@ class Session:
         (exact-icount engines only)."""
         m = self.machine
         accel = self.accel
+        n = self._to_next_edit(n)
         self._arm(True, extra)
         before = accel.icount
+        start = self.pos
         try:
             r = m.run(icount_limit=n)
         finally:
             self._arm(False)
         self.pos += accel.icount - before
+        self._advanced(start)
         return r
 
     # -- commands -----------------------------------------------------------------------------
@@ -784,7 +870,9 @@ class Session:
                 if r.reason == "debug" and getattr(r.exit, "kind", "") == "breakpoint":
                     if self.pc() in bps:
                         return self._bp_stop(self.pc())
-                    return Stop("location")
+                    if self.pc() in extra or self.pos not in self.recorder.edits:
+                        return Stop("location")
+                    # (an edit recorded there moved the PC off it: go on)
                 if since_cp >= self.interval:
                     self.recorder.checkpoint(self.pos)
                     since_cp = 0
@@ -942,10 +1030,13 @@ class Session:
 
     def _run_chunk_plain(self, n: int):
         accel = self.accel
+        n = self._to_next_edit(n)
         self._arm(False)
         before = accel.icount
+        start = self.pos
         r = self.machine.run(icount_limit=n)
         self.pos += accel.icount - before
+        self._advanced(start)
         return r
 
     def reverse_step(self, n: int = 1) -> Stop:
