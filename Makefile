@@ -21,9 +21,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(EMU) demo
 
-# stock gdb for tests/debug/test_gdb.py (as root in CI; skipped when gdb is present)
+# Debian packages the tests use (as root in CI; nothing to do when they are present):
+# stock gdb (tests/debug/test_gdb*.py); GNU as, ld and gcc to build ELF guests with
+# DWARF line info, and nm, addr2line and objcopy to judge the ELF loader (tests/unit/test_elf.py)
+DEB_TOOLS := gdb:gdb as:binutils ld:binutils nm:binutils addr2line:binutils objcopy:binutils gcc:gcc
 deps:
-	@command -v gdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gdb; }
+	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 test: $(STAMP) deps
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -18,6 +18,12 @@
   on a JMP/Jcc too far for 8 bits, so ``call`` would push four bytes in real
   mode): CALL rel16, RET (imm16), PUSH imm8/imm16, JMP/Jcc rel16, and
   ``call far [m]`` / ``jmp far [m]`` as FF /3 and FF /5 (m16:16)
+* an ELF executable (``\x7fELF``, read with pyelftools): its loadable
+  segments at their physical addresses, its symbol table as labels, and
+  its DWARF line table as the line map (the source files are read from
+  where the compiler saw them, for ``list``).  The ``pc`` board loads an
+  image at 0x7C00 and enters it there, so the ELF must be linked to start
+  there (GNU ld: ``-Ttext=0x7c00``, entry first)
 * anything else: a flat binary, loaded as is.
 
 An assembly error names the file and line it comes from (an included file's
@@ -416,9 +422,9 @@ def _symbols(pre, ks_arch, ks_mode, base) -> dict:
 def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16) -> Image:
     """Read a guest file: assemble a source, or take a flat binary as is."""
     if not os.path.exists(path):
-        raise ImageError(f"{path}: no such file (expected a flat binary or an assembly source .S/.asm)")
+        raise ImageError(f"{path}: no such file (expected a flat binary, an ELF executable or an assembly source .S/.asm)")
     if os.path.isdir(path):
-        raise ImageError(f"{path}: is a directory (expected a flat binary or an assembly source .S/.asm)")
+        raise ImageError(f"{path}: is a directory (expected a flat binary, an ELF executable or an assembly source .S/.asm)")
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -432,4 +438,132 @@ def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16) 
         return assemble(text, path, base, arch, bits)
     if not data:
         raise ImageError(f"{path}: empty file (expected a flat binary)")
+    if data[:4] == b"\x7fELF":
+        return load_elf(path, data, base, arch)
     return Image(data, path, base)
+
+
+ELF_MACHINES = {"x86": ("EM_386", "EM_X86_64")}
+
+
+def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> Image:
+    """An ELF executable as an Image: the bytes of its loadable segments from
+    ``base`` on (gaps zero-filled), labels from ``.symtab``, the line map
+    from DWARF ``.debug_line``.  One-line ImageError for anything else."""
+    import io
+
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        machine = elf["e_machine"]
+        if machine not in ELF_MACHINES.get(arch, ()):
+            raise ImageError(f"{path}: an ELF file for {machine}, not for {arch} "
+                             f"(expected {' or '.join(ELF_MACHINES.get(arch, ('?',)))})")
+        if elf["e_type"] != "ET_EXEC":
+            raise ImageError(f"{path}: ELF type {elf['e_type']} (expected a linked executable, "
+                             "ET_EXEC: link it, e.g. ld -Ttext=0x7c00)")
+        alloc = [sec for sec in elf.iter_sections() if sec["sh_flags"] & 2 and sec["sh_size"]]
+        chunks = []
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD" or not seg["p_memsz"]:
+                continue
+            lo, hi = seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"]
+            if not any(lo <= sec["sh_addr"] < hi for sec in alloc):
+                continue                  # only the ELF and program headers
+            body = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
+            chunks.append((seg["p_paddr"], body))
+        if not chunks:
+            raise ImageError(f"{path}: no loadable segment (expected code linked at 0x{base:x})")
+        entry = elf["e_entry"]
+        low = min(a for a, _ in chunks)
+        high = max(a + len(b) for a, b in chunks)
+        if low != base or entry != base:
+            raise ImageError(f"{path}: loads at 0x{low:x} with entry 0x{entry:x}; this board "
+                             f"loads an image at 0x{base:x} and enters it there (link with "
+                             f"-Ttext=0x{base:x} and put the entry first)")
+        if high - low > 64 << 20:
+            raise ImageError(f"{path}: segments span 0x{low:x}-0x{high:x}, too far apart "
+                             "for one image")
+        blob = bytearray(high - low)
+        for a, b in chunks:
+            blob[a - low:a - low + len(b)] = b
+        img = Image(bytes(blob), path, base)
+        img.symbols = {k: v for k, v in _elf_symbols(elf).items() if low <= v < high}
+        _elf_lines(elf, path, img)
+        return img
+    except ImageError:
+        raise
+    except (ELFError, ValueError, KeyError, IndexError, AttributeError, TypeError) as e:
+        raise ImageError(f"{path}: not a valid ELF file ({e or type(e).__name__})") from None
+
+
+def _elf_symbols(elf) -> dict:
+    """Labels: named functions, objects and plain labels with an address."""
+    out = {}
+    tab = elf.get_section_by_name(".symtab")
+    if tab is None:
+        return out
+    for sym in tab.iter_symbols():
+        kind = sym["st_info"]["type"]
+        if (sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE")
+                and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS")):
+            out.setdefault(sym.name, sym["st_value"])
+    return out
+
+
+def _elf_lines(elf, path: str, img: Image) -> None:
+    """The line map from DWARF, and the text of each source file it names
+    that can be found (as written, under the compilation directory, or next
+    to the ELF file)."""
+    if not elf.has_dwarf_info():
+        return
+    dwarf = elf.get_dwarf_info()
+    for cu in dwarf.iter_CUs():
+        prog = dwarf.line_program_for_CU(cu)
+        if prog is None:
+            continue
+        top = cu.get_top_DIE()
+        comp_dir = top.attributes.get("DW_AT_comp_dir")
+        comp_dir = comp_dir.value.decode("utf-8", "replace") if comp_dir else ""
+        version = prog["version"]
+        dirs = [d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d)
+                for d in prog["include_directory"]]
+        files = prog["file_entry"]
+
+        def file_name(index, dirs=dirs, files=files, version=version, comp_dir=comp_dir):
+            k = index if version >= 5 else index - 1
+            if not 0 <= k < len(files):
+                return None
+            fe = files[k]
+            name = fe.name.decode("utf-8", "replace") if isinstance(fe.name, bytes) else str(fe.name)
+            d = fe.dir_index if version >= 5 else fe.dir_index - 1
+            if not os.path.isabs(name) and 0 <= d < len(dirs) and (version >= 5 or fe.dir_index):
+                name = os.path.join(dirs[d], name)
+            return name
+
+        for entry in prog.get_entries():
+            st = entry.state
+            if st is None or st.end_sequence:
+                continue
+            name = file_name(st.file)
+            if name is None:
+                continue
+            # rows at one address: the last describes it (the earlier ones
+            # cover no bytes), as addr2line and gdb read the table
+            img.lines[st.address] = (name, st.line)
+            if name not in img.sources:
+                img.sources[name] = _read_source(name, comp_dir, os.path.dirname(path))
+    if img.lines:
+        first = img.lines.get(img.base) or next(iter(img.lines.values()))
+        img.source = img.sources.get(first[0], [])
+
+
+def _read_source(name: str, comp_dir: str, elf_dir: str) -> list:
+    for cand in (name, os.path.join(comp_dir, name), os.path.join(elf_dir, os.path.basename(name))):
+        try:
+            with open(cand, encoding="utf-8", errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            continue
+    return []

@@ -881,7 +881,8 @@ class Repl(cmd.Cmd):
         continues."""
         img = self.s.image
         if img is None or not img.source:
-            raise DebugError("No source: the guest is a flat binary (list needs a .S/.asm guest).")
+            raise DebugError("No source: the guest has no line information (list needs a .S/.asm guest "
+                             "or an ELF built with -g).")
         a = arg.strip()
         cur = img.lines.get(self.s.pc())
         name = self.list_file if self.list_file is not None else (cur[0] if cur else img.name)

@@ -1,0 +1,144 @@
+"""ELF guests: built here with GNU as, ld and gcc (DWARF line info), and
+judged by binutils -- objcopy for the bytes, nm for the symbols, addr2line
+for the line map -- not by the loader's own reading.
+
+``make test`` installs binutils and gcc when they are missing (Makefile
+``deps``); the tests fail, naming the tool, if they still are."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from emu.loader import ImageError, load_file
+from emu.machine import Machine
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SRC = os.path.join(REPO, "tests", "guests", "elf")
+
+
+def tool(name):
+    path = shutil.which(name)
+    assert path, f"{name} not found (make deps installs binutils and gcc)"
+    return path
+
+
+def sh(*args, cwd=None):
+    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert r.returncode == 0, f"{' '.join(args)}: {r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """hello.elf (GNU as, 16-bit Intel syntax) and fib.elf (gcc -m16, C with
+    an assembly start), linked at 0x7C00, with DWARF line tables."""
+    d = tmp_path_factory.mktemp("elf")
+    for f in ("hello.s", "start.s", "fib.c"):
+        shutil.copy(os.path.join(SRC, f), d / f)
+    sh(tool("as"), "--32", "-g", "-o", "hello.o", "hello.s", cwd=d)
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "hello.elf", "hello.o", cwd=d)
+    sh(tool("gcc"), "-m16", "-ffreestanding", "-fno-pie", "-no-pie", "-nostdlib", "-O1", "-g",
+       "-fno-asynchronous-unwind-tables", "-Wl,-Ttext=0x7c00", "-Wl,-e,_start",
+       "-Wl,--build-id=none", "-Wl,--no-warn-execstack", "-o", "fib.elf", "start.s", "fib.c", cwd=d)
+    return d
+
+
+@pytest.mark.parametrize("name", ["hello.elf", "fib.elf"])
+def test_elf_bytes_symbols_and_lines_agree_with_binutils(built, name):
+    path = str(built / name)
+    img = load_file(path)
+    # the loaded bytes: objcopy's flat image of the same file
+    sh(tool("objcopy"), "-O", "binary", "-j", ".text", "-j", ".rodata", "-j", ".data", path, "flat.bin",
+       cwd=built)
+    flat = (built / "flat.bin").read_bytes()
+    assert img.base == 0x7C00 and img.data[:len(flat)] == flat and len(flat) > 16
+    # the labels: nm's symbols inside the image
+    nm = {}
+    for line in sh(tool("nm"), path).splitlines():
+        addr, kind, sym = line.split()
+        a = int(addr, 16)
+        if kind.lower() in "tdrb" and 0x7C00 <= a < 0x7C00 + len(img.data):
+            nm[sym] = a
+    assert nm and img.symbols == nm
+    # the line map: addr2line's file and line for every address that has one
+    assert len(img.lines) >= 8
+    addrs = sorted(img.lines)
+    out = sh(tool("addr2line"), "-e", path, *[hex(a) for a in addrs]).splitlines()
+    for a, ref in zip(addrs, out):
+        file, _, line = ref.rpartition(":")
+        got_file, got_line = img.lines[a]
+        assert (os.path.basename(got_file), got_line) == (os.path.basename(file), int(line.split()[0])), hex(a)
+    # the sources are read for list
+    for file in {f for f, _ in img.lines.values()}:
+        assert img.sources[file], file
+
+
+def test_elf_guests_run_alike_on_every_engine(built):
+    from emu.cli import accel_available
+    outs = {}
+    for accel in ("interp", "tcg", "unicorn", "kvm"):
+        if accel == "kvm" and not os.path.exists("/dev/kvm"):
+            continue                     # (no /dev/kvm on this machine)
+        assert accel_available(accel)[0], accel
+        img = load_file(str(built / "fib.elf"))
+        m = Machine(accel=accel)
+        m.load_image(img.data, img.name)
+        r = m.run(icount_limit=1_000_000)
+        outs[accel] = (m.serial_output(), r.reason, r.status)
+        m.close()
+    assert set(outs.values()) == {(b"55\n", "debug-exit", 1)}, outs
+
+
+def test_bad_elf_files_get_one_line(built, tmp_path):
+    good = (built / "hello.elf").read_bytes()
+    cases = {
+        "truncated.elf": (good[:40], "not a valid ELF file"),
+        "object.elf": ((built / "hello.o").read_bytes(), "expected a linked executable"),
+    }
+    # the same program linked elsewhere: this board enters 0x7C00
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x1000", "-e", "_start", "-o", str(tmp_path / "far.elf"),
+       str(built / "hello.o"))
+    cases["far.elf"] = ((tmp_path / "far.elf").read_bytes(), "loads at 0x1000 with entry 0x1000")
+    # another architecture: e_machine patched to EM_ARM (40)
+    arm = bytearray(good)
+    arm[18:20] = (40).to_bytes(2, "little")
+    cases["arm.elf"] = (bytes(arm), "an ELF file for EM_ARM, not for x86")
+    for name, (data, expect) in cases.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(ImageError) as e:
+            load_file(str(p))
+        msg = str(e.value)
+        assert expect in msg and "\n" not in msg, (name, msg)
+
+
+ENGINES = ["interp", "tcg", "unicorn",
+           pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                                        reason="/dev/kvm is absent on this host"))]
+
+
+@pytest.mark.parametrize("accel", ENGINES)
+def test_debugger_on_an_elf_guest_shows_c_source_and_frames(built, tmp_path, capsys, accel):
+    """emu debug on the gcc-built guest: a breakpoint on a C function by
+    name, its source line from DWARF, list around it, the frames up to the
+    assembly start, and finish back into the caller."""
+    from emu.cli import main
+    src = (built / "fib.c").read_text().splitlines()
+    brace = src.index("static int fib(int n)") + 2          # the line of its "{"
+    script = tmp_path / "cmds"
+    script.write_text("b fib\nc\nlist\nbt\nfinish\nquit\n")
+    rc = main(["debug", "-accel", accel, "-x", str(script), str(built / "fib.elf")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    fib = load_file(str(built / "fib.elf")).symbols["fib"]
+    assert f"Breakpoint 1 at 0x{fib:x} <fib>: file fib.c, line {brace}." in out
+    assert f"Breakpoint 1, 0x{fib:x} <fib>" in out
+    assert f"(fib.c:{brace}: {{)" in out
+    assert f"=>{brace:<6}{{" in out                           # list marks the line
+    assert f"{brace + 1:<6}    if (n < 2)" in out
+    bt = out.split("(emu) bt\n", 1)[1].split("(emu) ", 1)[0]
+    frames = bt.splitlines()
+    assert frames[0].startswith(f"#0  0x{fib:x} in fib ()")
+    assert " in main+" in frames[1] and " in _start+" in frames[2]
