@@ -234,3 +234,53 @@ def test_stub_reports_an_engine_failure_in_one_line_and_goes_on():
         theirs.close()
         stub.close()
         m.close()
+
+
+@needs_gdb
+@pytest.mark.parametrize("accel", ["interp", "tcg",
+                                   pytest.param("kvm", marks=pytest.mark.skipif(
+                                       not os.path.exists("/dev/kvm"), reason="/dev/kvm is absent"))])
+def test_gdb_debugs_a_c_guest_at_source_level(elf_guests, accel):
+    """Stock gdb with the ELF's own DWARF (gdb reads the file, the stub serves
+    registers and memory): a breakpoint on a C function, its argument read
+    through the frame, the C backtrace, list, finish with the value it
+    returned, reverse-stepi back into the callee."""
+    from emu.loader import load_file
+    elf = str(elf_guests / "fib.elf")
+    img = load_file(elf)
+    m = Machine(accel=accel)
+    m.load_image(img.data, img.name)
+    stub = GdbStub(m, img, port=0)
+    t = threading.Thread(target=stub.serve, kwargs={"freeze": True}, daemon=True)
+    t.start()
+    try:
+        args = [GDB, "-batch", "-nx", "-ex", "set architecture i8086", "-ex", "set remotetimeout 10",
+                "-ex", f"target remote 127.0.0.1:{stub.port}",
+                "-ex", "break fib", "-ex", "continue", "-ex", "bt", "-ex", "list",
+                "-ex", "delete", "-ex", "finish", "-ex", "reverse-stepi", "-ex", "info line *$pc",
+                "-ex", "detach", elf]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=elf_guests)
+        out = r.stdout + r.stderr
+    finally:
+        t.join(timeout=30)
+        stub.close()
+    src = (elf_guests / "fib.c").read_text().splitlines()
+    brace = src.index("static int fib(int n)") + 2
+    # the return address of main's call of fib: the instruction after the CALL
+    import capstone
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
+    ret = next(i.address + i.size for i in md.disasm(img.data, img.base)
+               if i.mnemonic == "call" and i.op_str == f"0x{img.symbols['fib']:x}"
+               and i.address >= img.symbols["main"])
+    call = next(i for i, line in enumerate(src, 1) if "int v = fib(10);" in line)
+    assert f"Breakpoint 1 at 0x{img.symbols['fib']:x}: file fib.c, line {brace}." in out, out
+    assert f"Breakpoint 1, fib (n=n@entry=10) at fib.c:{brace}" in out, out
+    assert f"#1  0x{ret:08x} in main () at fib.c:{call}" in out, out       # bt
+    assert f"{brace + 1}\t    if (n < 2)" in out                             # list
+    assert f"0x{ret:08x} in main () at fib.c:{call}" in out                   # finish ...
+    assert "Value returned is $1 = 55" in out, out                            # ... fib(10)
+    closing = brace + 4                                                       # fib's "}"
+    assert f"in fib (n=n@entry=10) at fib.c:{closing}" in out, out            # reverse-stepi
+    assert f'Line {closing} of "fib.c" starts at address' in out
+    assert "[Inferior 1 (Remote target) detached]" in out
+    assert not t.is_alive()

@@ -1,48 +1,20 @@
-"""ELF guests: built here with GNU as, ld and gcc (DWARF line info), and
-judged by binutils -- objcopy for the bytes, nm for the symbols, addr2line
-for the line map -- not by the loader's own reading.
-
-``make test`` installs binutils and gcc when they are missing (Makefile
-``deps``); the tests fail, naming the tool, if they still are."""
+"""ELF guests: built with GNU as, ld and gcc (DWARF line info; the
+``elf_guests`` fixture in tests/conftest.py), and judged by binutils --
+objcopy for the bytes, nm for the symbols, addr2line for the line map --
+not by the loader's own reading."""
 
 import os
-import shutil
-import subprocess
 
 import pytest
 
 from emu.loader import ImageError, load_file
 from emu.machine import Machine
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SRC = os.path.join(REPO, "tests", "guests", "elf")
-
-
-def tool(name):
-    path = shutil.which(name)
-    assert path, f"{name} not found (make deps installs binutils and gcc)"
-    return path
-
-
-def sh(*args, cwd=None):
-    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=120)
-    assert r.returncode == 0, f"{' '.join(args)}: {r.stderr}"
-    return r.stdout
+from tests.conftest import sh, tool
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """hello.elf (GNU as, 16-bit Intel syntax) and fib.elf (gcc -m16, C with
-    an assembly start), linked at 0x7C00, with DWARF line tables."""
-    d = tmp_path_factory.mktemp("elf")
-    for f in ("hello.s", "start.s", "fib.c"):
-        shutil.copy(os.path.join(SRC, f), d / f)
-    sh(tool("as"), "--32", "-g", "-o", "hello.o", "hello.s", cwd=d)
-    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "hello.elf", "hello.o", cwd=d)
-    sh(tool("gcc"), "-m16", "-ffreestanding", "-fno-pie", "-no-pie", "-nostdlib", "-O1", "-g",
-       "-fno-asynchronous-unwind-tables", "-Wl,-Ttext=0x7c00", "-Wl,-e,_start",
-       "-Wl,--build-id=none", "-Wl,--no-warn-execstack", "-o", "fib.elf", "start.s", "fib.c", cwd=d)
-    return d
+def built(elf_guests):
+    return elf_guests
 
 
 @pytest.mark.parametrize("name", ["hello.elf", "fib.elf"])

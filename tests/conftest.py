@@ -1,0 +1,40 @@
+"""Fixtures shared by several test packages."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ELF_SOURCES = os.path.join(REPO, "tests", "guests", "elf")
+
+
+def tool(name):
+    """A build tool's path; ``make test`` installs binutils and gcc when they
+    are missing (Makefile ``deps``), so a missing one fails, naming it."""
+    path = shutil.which(name)
+    assert path, f"{name} not found (make deps installs binutils and gcc)"
+    return path
+
+
+def sh(*args, cwd=None):
+    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert r.returncode == 0, f"{' '.join(map(str, args))}: {r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture(scope="session")
+def elf_guests(tmp_path_factory):
+    """A directory with hello.elf (GNU as, 16-bit Intel syntax) and fib.elf
+    (gcc -m16: C with an assembly start), both linked at 0x7C00 with DWARF
+    line tables, next to their sources and hello.o."""
+    d = tmp_path_factory.mktemp("elf")
+    for f in ("hello.s", "start.s", "fib.c"):
+        shutil.copy(os.path.join(ELF_SOURCES, f), d / f)
+    sh(tool("as"), "--32", "-g", "-o", "hello.o", "hello.s", cwd=d)
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "hello.elf", "hello.o", cwd=d)
+    sh(tool("gcc"), "-m16", "-ffreestanding", "-fno-pie", "-no-pie", "-nostdlib", "-O1", "-g",
+       "-fno-asynchronous-unwind-tables", "-Wl,-Ttext=0x7c00", "-Wl,-e,_start",
+       "-Wl,--build-id=none", "-Wl,--no-warn-execstack", "-o", "fib.elf", "start.s", "fib.c", cwd=d)
+    return d
