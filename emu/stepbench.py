@@ -81,12 +81,13 @@ class _Hooked:
     def __init__(self, m):
         self.m = m
         self.seen = 0
-        m.run(icount_limit=1)                  # makes the engine (one instruction)
 
         def on_code(uc, address, size, user_data):
             self.seen += 1
 
         m.accel.add_code_hook(on_code)
+        m.accel.run(0)                         # makes the engine, runs nothing (as the other
+                                               # engines are made before the clock starts)
 
     def steps(self, n: int) -> int:
         before = self.seen
