@@ -194,7 +194,11 @@ class Machine:
         accel = self.accel
         start_icount = accel.icount
         t0 = time.perf_counter()
-        tracing = self.log is not None and bool(self.log_flags & {"in_asm", "cpu"}) \
+        # -d in_asm / cpu on an engine without blocks of its own: step it and log
+        # each instruction.  The translator logs in_asm per block it translates,
+        # as QEMU does; it is stepped (one-instruction blocks) only for -d cpu.
+        traced = {"cpu"} if accel.logs_blocks else {"in_asm", "cpu"}
+        tracing = self.log is not None and bool(self.log_flags & traced) \
             and accel.exact_icount and not accel.single_step
         if tracing:
             accel.set_single_step(True)
@@ -359,7 +363,7 @@ class Machine:
         log = self.log
         if "cpu" in self.log_flags:
             log.write(s.format() + "\n")
-        if "in_asm" in self.log_flags:
+        if "in_asm" in self.log_flags and not self.accel.logs_blocks:
             lin = s.segs[1].base + s.rip
             try:
                 from .isa.x86.decode import Decoder

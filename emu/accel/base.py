@@ -28,6 +28,8 @@ class Accelerator:
     name = "?"
     #: can count retired instructions exactly (software engines)
     exact_icount = True
+    #: logs ``-d in_asm`` itself, once per block it translates (the translator)
+    logs_blocks = False
 
     def __init__(self, machine):
         self.machine = machine

@@ -123,6 +123,7 @@ class TranslationBlock:
 
 class Translator(Accelerator):
     name = "tcg"
+    logs_blocks = True
 
     def __init__(self, machine, one_insn_per_tb: bool | None = None, max_insns: int = MAX_INSNS,
                  hot_threshold: int = HOT_THRESHOLD):
@@ -842,6 +843,13 @@ class Translator(Accelerator):
         self._stepper_count = count
         return step
 
+    def _trace_cold(self, log) -> None:
+        """-d exec: code not translated (yet) runs on the interpreter."""
+        ip = self.s.rip
+        h = self.heat.get(self._key(ip, self.max_insns))
+        seen = f" (cold: run {h} of {self.hot_threshold} before translation)" if h else ""
+        log.write(f"Interp: [{self.core.cs_base + ip:08x}]{seen}\n")
+
     def _run(self, budget):
         self._steps = None
         interp = self.interp
@@ -887,6 +895,8 @@ class Translator(Accelerator):
                     tb = self.tb_find(s.rip, one, limit - n)
                     if tb is None:
                         came = None
+                        if trace:
+                            self._trace_cold(log)
                         ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
                         n += k
                         if ex is not None:
@@ -930,6 +940,8 @@ class Translator(Accelerator):
                     counters["lookups"] += 1
                     tb = self.tb_find(x.target, one, limit - n)
                     if tb is None:               # cold (or undecodable): the interpreter runs it
+                        if trace:
+                            self._trace_cold(log)
                         ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
                         n += k
                         if ex is not None:

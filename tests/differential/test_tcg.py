@@ -414,8 +414,14 @@ def test_log_flags_and_translate_at():
     m.load_image(asm(INTLOOP))
     m.run(icount_limit=10_000)
     text = log.getvalue()
-    for marker in ("IN:", "OP:", "OP after optimization", "OUT:", "Trace:", "def tb_7c00"):
+    for marker in ("IN:", "OP:", "OP after optimization", "OUT:", "Trace:"):
         assert marker in text
+    # tiers: the start runs once, on the interpreter; the loop is translated
+    # once hot (its code is logged then), and -d exec shows both
+    assert "Interp: [00007c00] (cold: run 1 of 16 before translation)" in text
+    assert "Interp: [00007c07] (cold: run 15 of 16 before translation)" in text
+    assert "def tb_7c00" not in text and ("def tb_7c07" in text or "def region_7c07" in text)
+    assert "Trace: [00007c07]" in text
     d = translate_at(m, LOAD)
     assert set(d) == {"in_asm", "op", "op_opt", "out_asm"}
     assert "add ax, cx" in translate_at(m, LOAD + asm(INTLOOP).index(b"\x01\xc8"))["in_asm"]
