@@ -47,6 +47,10 @@ TYPE_SIZES = {"char": 1, "byte": 1, "uint8_t": 1, "short": 2, "word": 2, "uint16
               "uint64_t": 8}
 
 
+def _bytes(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
 class Repl(cmd.Cmd):
     """The debugger's command loop (``Repl(session, stdin=..., stdout=...)``)."""
 
@@ -258,7 +262,7 @@ class Repl(cmd.Cmd):
     def show_serial(self, st) -> None:
         log = self.s.machine.serial_log
         if len(log) < self.printed_serial:
-            self.out(f"  guest output rewound to {len(log)} bytes")
+            self.out(f"  guest output rewound to {_bytes(len(log))}")
             self.printed_serial = len(log)
         new = bytes(log[self.printed_serial:])
         if new:
@@ -546,7 +550,7 @@ class Repl(cmd.Cmd):
 
     def info_serial(self, _):
         out = self.s.machine.serial_output()
-        self.out(f"guest output ({len(out)} bytes): " + repr(out.decode("latin-1"))[1:-1].join('""'))
+        self.out(f"guest output ({_bytes(len(out))}): " + repr(out.decode("latin-1"))[1:-1].join('""'))
 
     def info_record(self, _):
         rec = self.s.recorder
@@ -847,7 +851,7 @@ class Repl(cmd.Cmd):
             raise DebugError(f"cannot assign to '{lhs}' (expected $reg, *ADDR or {{TYPE}}ADDR)")
         addr = self.value(target)
         self.s.write_memory(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
-        self.out(f"*0x{addr:x} = 0x{value & ((1 << (8 * size)) - 1):x} ({size} bytes)")
+        self.out(f"*0x{addr:x} = 0x{value & ((1 << (8 * size)) - 1):x} ({_bytes(size)})")
 
     def _setting(self, name, val):
         if name == "step-irqs":

@@ -564,6 +564,10 @@ class Session:
             rec = self.recorder
             pages = rec.changed_pages(ctx["shadow"])
             st.writes = memory_runs(self.machine.ram.base, ctx["shadow"], self.machine.ram.view, pages)
+            # the present becomes a checkpoint, as after a forward command: the
+            # next command's writes are then told against RAM as it is here,
+            # not against the checkpoint the re-execution started from
+            rec.checkpoint(self.pos)
         return st
 
     def _result_stop(self, r) -> Stop | None:

@@ -100,10 +100,10 @@ def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
     back = section(out, "rsi 3")
     assert "reversed 3 instructions" in back
     assert "mem 0x500: 34 12 -> 00 00" in back
-    assert "guest output rewound to 1 bytes" in back
+    assert "guest output rewound to 1 byte\n" in back
     assert "=> 0x7c08 <start+8>: out dx, al" in back
     assert "exit:" not in back             # re-execution is not news
-    assert 'guest output (1 bytes): "H"' in section(out, "info serial")
+    assert 'guest output (1 byte): "H"' in section(out, "info serial")
     assert "0x500:\t0x0000" in section(out, "x/2xh 0x500")
     # forward again: the same output comes back, exactly once
     again = section(out, "si 3")
@@ -407,3 +407,18 @@ def test_print_numbers_its_values_and_shows_negatives_in_twos_complement(tmp_pat
     assert "$2 = 0xffff" in out
     assert "$3 = 16 (0x10)" in out
     assert "0x-" not in out
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_a_step_after_going_back_reports_only_its_own_writes(tmp_path, capsys, accel):
+    """After a reverse step the re-executed stretch is history: the next
+    forward step reports the bytes it wrote, not those written between the
+    checkpoint the re-execution started from and the present."""
+    out = debug(tmp_path, capsys, accel, ["si 10", "rsi 4", "si 1", "x/2xb 0x500", "quit"])
+    back = section(out, "rsi 4")
+    assert "mem 0x500" not in back                       # written at step 6, still there at 6
+    step = section(out, "si 1")
+    assert f"executed 0x{CALL_SUB:x} <call_sub>: call 0x{SUB:x}" in step
+    assert re.search(rf"mem 0x[0-9a-f]+: 00 00 -> {BACK & 0xFF:02x} {BACK >> 8:02x}", step), step
+    assert "mem 0x500" not in step                       # not this step's write
+    assert "0x500:\t0x34\t0x12" in out
