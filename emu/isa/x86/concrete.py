@@ -23,6 +23,7 @@ import struct
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
+from .protected import check_io, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
@@ -131,7 +132,6 @@ class ConcreteOps:
         """MOV/POP/LxS to a segment register (SDM Vol. 3A §3.4.3; real mode: base = sel*16)."""
         s = self.s
         if s.cr0 & CR0_PE and not s.fl & F.VM:
-            from .protected import load_segment
             load_segment(self, n, sel)
         else:
             seg = self.segs[n]
@@ -366,12 +366,10 @@ class ConcreteOps:
 
     # -- port I/O ----------------------------------------------------------------------
     def port_in(self, port: int, size: int) -> int:
-        from .protected import check_io
         check_io(self, port, size)
         return self._io_read(IoExit(port & 0xFFFF, size, False))
 
     def port_out(self, port: int, size: int, v: int) -> None:
-        from .protected import check_io
         check_io(self, port, size)
         self.pending_exits.append(IoExit(port & 0xFFFF, size, True, v & MASK[size]))
 
