@@ -258,6 +258,15 @@ class X86IRBuilder(IRBuilder):
         self.branch_cond = None   # (cond, target) of a conditional branch
         self.ended = False
 
+    def op2(self, name, a, b):
+        # rflags(record) & m with no arithmetic flag in m: those bits are fl's
+        # (DF, IF, TF ...), the lazy record cannot change them -- no call
+        if name == "and" and isinstance(b, int) and b >= 0 and not b & F.ARITH \
+                and isinstance(a, Temp) and a.op is not None and a.op.name == "call" \
+                and a.op.aux[0] == "rflags":
+            return super().op2("and", a.op.args[5], b)
+        return super().op2(name, a, b)
+
     # -- instruction boundaries ------------------------------------------------------
     def checkpoint(self):
         return (len(self.block.ops), self.ntemps, {n: dict(d) for n, d in self.known.items()},

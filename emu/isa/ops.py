@@ -37,7 +37,13 @@ class Registry:
         self.table: dict[str, object] = {}
         self.helpers: set[str] = set()
 
-    def semantics(self, *names: str, helper: bool = False):
+    def semantics(self, *names: str, helper: bool | str = False):
+        """Register ``fn`` for ``names``.  ``helper``: True -- always run on
+        concrete values (a translator calls it); ``"rep"`` -- only under a REP
+        prefix (one iteration of a plain string instruction translates)."""
+        if helper not in (False, True, "rep"):
+            raise ValueError(f"helper={helper!r}: expected False, True or 'rep'")
+
         def deco(fn):
             for n in names:
                 if n in self.table:

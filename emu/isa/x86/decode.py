@@ -380,7 +380,8 @@ class Decoder:
         if self.registry is not None:
             fn = self.registry.get(row.name)
             insn.handler = fn
-            insn.helper = fn is None or getattr(fn, "is_helper", True)
+            h = getattr(fn, "is_helper", True)
+            insn.helper = fn is None or h is True or (h == "rep" and rep != 0)
         return insn
 
     @staticmethod

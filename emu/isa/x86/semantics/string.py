@@ -20,8 +20,10 @@ and under REP rCX has been decremented too (twice by INS; not by the CMPS
 rDI read).  That is ``model.string_fault_late``, found in the SingleStepTests
 80286 vectors.  On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS,
 LODS, STOS, INS and OUTS just as F3 does (only CMPS/SCAS test ZF).
-All of these run on concrete values (``helper=True``): their loop and I/O
-are run-time control flow.
+Under a REP prefix these run on concrete values (helpers): the loop is
+run-time control flow; so do INS and OUTS (port I/O).  One plain MOVS,
+CMPS, SCAS, LODS or STOS is straight-line code (DF picks the step with
+``ops.select``) and translates (``helper="rep"``).
 """
 
 from .. import flags as F
@@ -35,9 +37,7 @@ RSI, RDI, RCX, RAX, RDX = 6, 7, 1, 0, 2
 
 def _step(ops, i):
     """+size or -size (as a value to add, modulo the address size) by DF."""
-    if ops.get_flags() & F.DF:
-        return (-i.size) & MASK[i.asize]
-    return i.size
+    return ops.select(ops.get_flags() & F.DF, (-i.size) & MASK[i.asize], i.size)
 
 
 def _advance(ops, i, reg, step):
@@ -84,7 +84,7 @@ def _repeat(ops, i, body, compare=False):
     ops.jump(i.ip)
 
 
-@sem("MOVS", helper=True)
+@sem("MOVS", helper="rep")
 def movs(ops, i):
     """MOVS m8/m16/m32, m8/m16/m32 (MOVSB/MOVSW/MOVSD): ES:[rDI] = seg:[rSI]."""
     def body():
@@ -98,7 +98,7 @@ def movs(ops, i):
     _repeat(ops, i, body)
 
 
-@sem("CMPS", helper=True)
+@sem("CMPS", helper="rep")
 def cmps(ops, i):
     """CMPS m8/m16/m32, m8/m16/m32: flags of seg:[rSI] - ES:[rDI]."""
     def body():
@@ -114,7 +114,7 @@ def cmps(ops, i):
     _repeat(ops, i, body, compare=True)
 
 
-@sem("SCAS", helper=True)
+@sem("SCAS", helper="rep")
 def scas(ops, i):
     """SCAS m8/m16/m32: flags of AL/AX/EAX - ES:[rDI]."""
     def body():
@@ -126,7 +126,7 @@ def scas(ops, i):
     _repeat(ops, i, body, compare=True)
 
 
-@sem("LODS", helper=True)
+@sem("LODS", helper="rep")
 def lods(ops, i):
     """LODS m8/m16/m32: AL/AX/EAX = seg:[rSI]."""
     def body():
@@ -138,7 +138,7 @@ def lods(ops, i):
     _repeat(ops, i, body)
 
 
-@sem("STOS", helper=True)
+@sem("STOS", helper="rep")
 def stos(ops, i):
     """STOS m8/m16/m32: ES:[rDI] = AL/AX/EAX."""
     def body():
