@@ -17,7 +17,8 @@ host ISA (``-d out_asm`` shows the generated Python).
   function, entered at its dispatch points.  A block the region left out
   because it had not run yet makes the region be translated again once it
   is hot; the return sites of the region's calls are in it, so a RET stays
-  inside.
+  inside.  ``-d in_asm`` logs what is translated, when it is; ``-d exec``
+  also logs each cold stretch the interpreter runs (``Interp:``).
 * ``cpu_exec`` runs blocks.  A direct exit follows the successor stored in
   the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit, no
   dictionary lookup; an indirect exit checks where it went last time (a
