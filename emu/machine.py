@@ -197,9 +197,8 @@ class Machine:
         # -d in_asm / cpu on an engine without blocks of its own: step it and log
         # each instruction.  The translator logs in_asm per block it translates,
         # as QEMU does; it is stepped (one-instruction blocks) only for -d cpu.
-        traced = {"cpu"} if accel.logs_blocks else {"in_asm", "cpu"}
-        tracing = self.log is not None and bool(self.log_flags & traced) \
-            and accel.exact_icount and not accel.single_step
+        tracing = self.log is not None and accel.exact_icount and not accel.single_step \
+            and ("cpu" in self.log_flags or ("in_asm" in self.log_flags and not accel.logs_blocks))
         if tracing:
             accel.set_single_step(True)
         try:

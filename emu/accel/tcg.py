@@ -101,6 +101,14 @@ def _helper_first(left):
 HELPER_FIRST_EXITS = (TbExit(HELPER, None, None, 0),)
 
 
+def _unlink_incoming(tb) -> None:
+    """Unchain every direct jump into ``tb`` (QEMU's tb_jmp_unlink)."""
+    for src, slot in tb.incoming:
+        if src.jmp[slot] is tb:
+            src.jmp[slot] = None
+    tb.incoming.clear()
+
+
 class TranslationBlock:
     """One translated block (QEMU's ``TranslationBlock``)."""
 
@@ -149,7 +157,6 @@ class Translator(Accelerator):
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.jump_targets = {}           # mode -> IPs translated code jumps to directly
         self._stepped = 0                # blocks run by the single-step short way (_stepper)
-        self._stepper_count = None       # the current stepper's own count, see _stepper
         self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: (fn, step_exits, TB)}
         self._steps = None               # the map of the current mode, once known
         self._step_exits = {}            # linear address -> DebugExit("step", it): exits are
@@ -214,7 +221,7 @@ class Translator(Accelerator):
 
     def stats(self) -> dict:
         c = dict(self.counters)
-        c["blocks_executed"] += self._stepped + (self._stepper_count() if self._stepper_count else 0)
+        c["blocks_executed"] += self._stepped
         ex = c["blocks_executed"]
         c["chain_hit_rate"] = (c["chain_hits"] / ex) if ex else 0.0
         c["blocks_cached"] = len(self.tb_cache)
@@ -241,10 +248,7 @@ class Translator(Accelerator):
             self.counters["invalidations"] += 1
             if self.tb_cache.get(tb.key) is tb:
                 del self.tb_cache[tb.key]
-            for src, slot in tb.incoming:
-                if src.jmp[slot] is tb:
-                    src.jmp[slot] = None
-            tb.incoming.clear()
+            _unlink_incoming(tb)
             for nxt in tb.jmp:
                 if nxt is not None:
                     nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t is not tb]
@@ -263,10 +267,7 @@ class Translator(Accelerator):
         for t in gone:
             t.valid = False
             del self.tb_cache[t.key]
-            for src, slot in t.incoming:
-                if src.jmp[slot] is t:
-                    src.jmp[slot] = None
-            t.incoming.clear()
+            _unlink_incoming(t)
         for i in range(len(tb.jmp)):
             nxt = tb.jmp[i]
             if nxt is not None:
@@ -303,10 +304,7 @@ class Translator(Accelerator):
                 continue
             tb.valid = False
             del self.tb_cache[tb.key]
-            for src, slot in tb.incoming:
-                if src.jmp[slot] is tb:
-                    src.jmp[slot] = None
-            tb.incoming.clear()
+            _unlink_incoming(tb)
         for tb in paged:
             for i, nxt in enumerate(tb.jmp):
                 if nxt is not None:
@@ -337,20 +335,10 @@ class Translator(Accelerator):
                 # much as a few hundred interpreted steps, and code a session
                 # steps through once (start-up, a print loop) never pays it back.
                 # (-d logs every block at first sight, as QEMU does.)
-                h = self.heat.get(key, 0) + 1
-                self.heat[key] = h
-                if h < self.hot_threshold:
-                    self.counters["cold_lookups"] += 1
-                    return None
-                return self.tb_gen_code(ip, key, cap)
+                return None if self._still_cold(key) else self.tb_gen_code(ip, key, cap)
             if cap == 1 or self.hot_threshold <= 1 or self.regions_off:
                 return self.tb_gen_code(ip, key, cap)
-            if cap < self.max_insns:
-                return None
-            h = self.heat.get(key, 0) + 1
-            self.heat[key] = h
-            if h < self.hot_threshold:
-                self.counters["cold_lookups"] += 1
+            if cap < self.max_insns or self._still_cold(key):
                 return None
             grow = self.grow.pop(key, None)
             if grow is not None:
@@ -359,6 +347,16 @@ class Translator(Accelerator):
                     return tb
             tb = self.tb_gen_region(ip, key)
         return tb
+
+    def _still_cold(self, key) -> bool:
+        """Count a lookup of the block ``key``; True while it has had fewer
+        than ``hot_threshold`` of them (the interpreter runs it)."""
+        h = self.heat.get(key, 0) + 1
+        self.heat[key] = h
+        if h < self.hot_threshold:
+            self.counters["cold_lookups"] += 1
+            return True
+        return False
 
     def _grow_region(self, key, head_key, times):
         """The block ``key`` just got hot, and a region left it out when it was
@@ -766,9 +764,6 @@ class Translator(Accelerator):
         super().set_single_step(on)
         # while single-stepping, run() is the stepper: a closure over the
         # objects it reads, so that a step costs one call and no attribute walk
-        if self._stepper_count is not None:
-            self._stepped += self._stepper_count()
-            self._stepper_count = None
         if on:
             self.run = self._stepper()
         else:
@@ -789,13 +784,8 @@ class Translator(Accelerator):
         step_exits = self._step_exits
         tb_cache = self.tb_cache
         segs = s.segs
-        stepped = 0                      # blocks run here (a cell: cheaper than an attribute)
-
-        def count():
-            return stepped
 
         def step(budget):
-            nonlocal stepped
             fl = s.fl
             if (budget == 0 or self.breakpoints or interp.queued or ops.pending_read is not None
                     or s.halted or s.inhibit_irq or fl & 0x100 or (fl & 0x200 and interp.irq_line)
@@ -821,12 +811,12 @@ class Translator(Accelerator):
             ex = known.get(code)
             if ex is not None:              # a direct exit taken before: same target
                 self.icount += 1
-                stepped += 1
+                self._stepped += 1
                 return ex
             kind = tb.exits[code & EXIT_MASK].kind
             if kind is GOTO or kind is INDIRECT:
                 self.icount += 1
-                stepped += 1
+                self._stepped += 1
                 pc = core.cs_base + s.rip
                 ex = step_exits.get(pc)
                 if ex is None:
@@ -841,7 +831,6 @@ class Translator(Accelerator):
                 return DebugExit("step", core.cs_base + s.rip)
             return slow(budget)
 
-        self._stepper_count = count
         return step
 
     def _trace_cold(self, log) -> None:

@@ -739,16 +739,17 @@ class UnicornAccel(Accelerator):
     # -- hooks ----------------------------------------------------------------------------
     def _hook_block(self, uc, addr, size, _ud):
         prev = self._tb
-        if prev and prev[0] <= addr < prev[-1] and addr in prev \
-                and addr + size == prev[prev.index(addr) + 1]:
-            # a one-instruction block at an instruction inside the last block
-            # (not its last one, which did not end that block): the last block
-            # stored into its own code, and QEMU abandoned it before the store
-            # (precise SMC) to run the store again in a block of its own --
-            # only the instructions before addr ran
-            self._counted += prev.index(addr)
-        else:
-            self._counted += len(prev)
+        ran = len(prev)
+        if prev and prev[0] <= addr < prev[-1] and addr in prev:
+            k = prev.index(addr)
+            if addr + size == prev[k + 1]:
+                # a one-instruction block at an instruction inside the last block
+                # (not its last one, which did not end that block): the last
+                # block stored into its own code, and QEMU abandoned it before
+                # the store (precise SMC) to run the store again in a block of
+                # its own -- only the instructions before addr ran
+                ran = k
+        self._counted += ran
         self.blocks += 1
         self._rep_done = None
         if self._ret_cpl is not None:

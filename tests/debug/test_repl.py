@@ -46,12 +46,12 @@ ENGINES = ["interp", "tcg", "unicorn",
                                                         reason="/dev/kvm is absent on this host"))]
 
 
-def debug(tmp_path, capsys, accel, commands):
-    guest = tmp_path / "g.S"
-    guest.write_text(GUEST)
+def debug(tmp_path, capsys, accel, commands, guest=GUEST, name="g.S"):
+    path = tmp_path / name
+    path.write_text(guest)
     script = tmp_path / "cmds.gdb"
     script.write_text("\n".join(commands) + "\n")
-    rc = main(["debug", "-accel", accel, "-x", str(script), str(guest)])
+    rc = main(["debug", "-accel", accel, "-x", str(script), str(path)])
     out = capsys.readouterr().out
     assert rc == 0, out
     return out
@@ -167,13 +167,7 @@ WATCH_GUEST = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gue
 
 def transcript(tmp_path, capsys, accel, guest, commands):
     """[(command, what it printed)] in order (a command may appear twice)."""
-    path = tmp_path / "w.S"
-    path.write_text(guest)
-    script = tmp_path / "cmds.gdb"
-    script.write_text("\n".join(commands) + "\n")
-    rc = main(["debug", "-accel", accel, "-x", str(script), str(path)])
-    out = capsys.readouterr().out
-    assert rc == 0, out
+    out = debug(tmp_path, capsys, accel, commands, guest, "w.S")
     parts = out.split("(emu) ")[1:]
     steps = [tuple(p.split("\n", 1)) for p in parts]
     assert [c for c, _ in steps] == commands, out

@@ -284,7 +284,8 @@ def test_self_modifying_code_in_a_chained_block():
     assert s["chain_links"] > 0 and s["invalidations"] >= 1
 
 
-def test_loop_across_a_page_boundary():
+def _page_cross_image():
+    """A loop whose body starts in one page and ends in the next."""
     head = asm("jmp 0x7ff4")
     body = asm("""
         xor ax, ax
@@ -298,8 +299,11 @@ def test_loop_across_a_page_boundary():
         mov dx, 0x3f8
         out dx, al
     """ + EXIT, 0x7FF4)
-    image = head + b"\xf4" * (0x7FF4 - LOAD - len(head)) + body
-    mt, _ = same(image)
+    return head + b"\xf4" * (0x7FF4 - LOAD - len(head)) + body
+
+
+def test_loop_across_a_page_boundary():
+    mt, _ = same(_page_cross_image())
     tbs = mt.accel.tb_cache.values()
     assert {tb.page for tb in tbs} >= {7, 8}
     # direct jumps are never chained across the page boundary
@@ -938,23 +942,6 @@ def test_store_loop_running_into_code():
 # code, a store loop that runs into code.  Compared with the interpreter: the
 # output, the exit, every register and RAM (KVM cannot count instructions
 # outside single-stepping, so the count is compared on unicorn only).
-
-def _page_cross_image():
-    head = asm("jmp 0x7ff4")
-    body = asm("""
-        xor ax, ax
-        mov cx, 300
-    l:  add ax, cx
-        xor ax, 0x5a5a
-        inc bx
-        add dx, ax
-        dec cx
-        jnz l
-        mov dx, 0x3f8
-        out dx, al
-    """ + EXIT, 0x7FF4)
-    return head + b"\xf4" * (0x7FF4 - LOAD - len(head)) + body
-
 
 # #DE in the middle of blocks, after flag-setting instructions: the handler
 # logs the pushed IP and FLAGS at 0x600 (compared as RAM) and steps over DIV
