@@ -284,6 +284,84 @@ def test_self_modifying_code_in_a_chained_block():
     assert s["chain_links"] > 0 and s["invalidations"] >= 1
 
 
+# SMC through the second page of an instruction that straddles a page
+# boundary: the block at 0x7FFD (nop, nop, ``mov al, 1`` with its opcode at
+# 0x7FFF and its immediate at 0x8000) is entered through a direct jump chained
+# within page 7; after three runs the loop rewrites the immediate, a store
+# into page 8 only, which must drop the block (it was decoded from both pages).
+SMC_STRADDLE = """
+    xor ax, ax
+    mov ds, ax
+    xor bx, bx
+    mov di, back
+    mov cx, 6
+top:
+    cmp cx, 3
+    jne go
+    mov byte ptr [0x8000], 5
+go:
+    jmp 0x7ffd
+back:
+    loop top
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+""" + EXIT
+STRADDLE_AT = 0x7FFD
+
+
+def _smc_straddle_image():
+    main = asm(SMC_STRADDLE)
+    tail = asm("nop\nnop\nmov al, 1\nadd bl, al\njmp di", STRADDLE_AT)
+    assert tail[2:4] == b"\xb0\x01"               # mov al, 1 at 0x7FFF..0x8000
+    return main + b"\xf4" * (STRADDLE_AT - LOAD - len(main)) + tail
+
+
+def test_self_modifying_code_in_the_second_page_of_a_straddling_instruction():
+    mt, _ = same(_smc_straddle_image())
+    assert mt.serial_output() == bytes([3 * 1 + 3 * 5])
+    s = mt.accel.stats()
+    assert s["chain_links"] > 0 and s["invalidations"] >= 1
+
+
+# SMC in a block reached through an indirect jump (``jmp si``): the block at
+# 0x8100 is in another page than the jump, so the jumping block stays valid
+# and its jump cache still names the old target after the store rewrites it.
+SMC_INDIRECT = """
+    xor ax, ax
+    mov ds, ax
+    xor bx, bx
+    mov si, 0x8100
+    mov di, back
+    mov cx, 6
+top:
+    cmp cx, 3
+    jne go
+    mov byte ptr [0x8102], 5
+go:
+    jmp si
+back:
+    loop top
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+""" + EXIT
+INDIRECT_AT = 0x8100
+
+
+def _smc_indirect_image():
+    main = asm(SMC_INDIRECT)
+    body = asm("add bl, 1\njmp di", INDIRECT_AT)
+    assert body[:3] == b"\x80\xc3\x01"            # the immediate at 0x8102
+    return main + b"\xf4" * (INDIRECT_AT - LOAD - len(main)) + body
+
+
+def test_self_modifying_code_in_a_block_reached_through_an_indirect_jump():
+    mt, _ = same(_smc_indirect_image())
+    assert mt.serial_output() == bytes([3 * 1 + 3 * 5])
+    assert mt.accel.stats()["invalidations"] >= 1
+
+
 def _page_cross_image():
     """A loop whose body starts in one page and ends in the next."""
     head = asm("jmp 0x7ff4")
@@ -989,6 +1067,8 @@ ENGINE_GUESTS = {
     "div_faults": lambda: asm(DIV_FAULTS),
     "smc_rep": lambda: asm(SMC_REP),
     "smc_peeled": lambda: asm(SMC_PEELED),
+    "smc_straddle": _smc_straddle_image,
+    "smc_indirect": _smc_indirect_image,
 }
 
 # QEMU's TCG (so unicorn) checks no segment limit in real mode: the word load
