@@ -5,11 +5,18 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import settings
 
 from emu import vectors as pinned
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ELF_SOURCES = os.path.join(REPO, "tests", "guests", "elf")
+
+# Every property test draws the same examples on every run (a failure in CI
+# can be rerun as it was), and none is replayed from a local database.  The
+# random search with more examples is what the ``slow`` variants are for.
+settings.register_profile("kasou", derandomize=True, database=None)
+settings.load_profile("kasou")
 
 
 def tool(name):
