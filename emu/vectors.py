@@ -2,7 +2,9 @@
 and how ``make vectors`` gets them.
 
 The vectors are slices of the public SingleStepTests suites (8086 v1 and
-80286 v1 real mode), recorded from real chips.  They are not part of the
+80286 v1 real mode), recorded from real chips.  (The ARM7TDMI suite, which
+upstream publishes only as a binary ``.json.bin``, is read by no test, so it
+is not pinned.)  They are not part of the
 repository; ``emu/vectors.json`` pins them instead: for every file the tests
 read, its sha256, the upstream file it is made from (path at a pinned
 commit, git blob id and sha256) and how it is made from it:

@@ -88,21 +88,25 @@ def test_fetch_reuses_the_cache_without_downloading(tmp_path, upstream):
     assert vectors.locate("cpu", roots=[str(cache)], lock=lock)
 
 
-def test_fetch_rejects_bytes_that_are_not_the_pinned_file(tmp_path, upstream):
-    lock, url, base = upstream
-    src = base / "v1" / "00.json.gz"
-    src.write_bytes(gzip.compress(json.dumps(RECORDS[::-1]).encode()))
-    cache = tmp_path / "cache"
-    with pytest.raises(vectors.VectorsMissing, match="not the pinned file; nothing written"):
-        vectors.fetch(cache=str(cache), local=[], url=url, lock=lock, log=lambda s: None)
-    assert not (cache / "cpu" / "v1" / "00.json.gz").exists()
+def _wrong_upstream(lock, base):
+    (base / "v1" / "00.json.gz").write_bytes(gzip.compress(json.dumps(RECORDS[::-1]).encode()))
 
 
-def test_fetch_rejects_a_made_file_whose_sha256_differs(tmp_path, upstream):
-    lock, url, _ = upstream
+def _wrong_product(lock, base):
     lock["cpu"]["files"]["cpu/v1/00.json.gz"]["tests"] = 3       # makes a different slice
+
+
+@pytest.mark.parametrize("spoil,why", [
+    (_wrong_upstream, "not the pinned file; nothing written"),
+    (_wrong_product, "00.json.gz: made from .* expected .*; nothing written")],
+    ids=["upstream-sha256", "made-sha256"])
+def test_fetch_writes_nothing_whose_sha256_differs(tmp_path, upstream, spoil, why):
+    """Downloaded bytes that are not the pinned upstream file are rejected,
+    and so is a made file that is not the pinned product."""
+    lock, url, base = upstream
+    spoil(lock, base)
     cache = tmp_path / "cache"
-    with pytest.raises(vectors.VectorsMissing, match="00.json.gz: made from .* expected"):
+    with pytest.raises(vectors.VectorsMissing, match=why):
         vectors.fetch(cache=str(cache), local=[], url=url, lock=lock, log=lambda s: None)
     assert not (cache / "cpu" / "v1" / "00.json.gz").exists()
 
