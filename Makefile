@@ -8,7 +8,7 @@ EMU    := $(VENV)/bin/emu
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all bench coverage conformance clean venv deps
+.PHONY: demo test test-all bench coverage conformance vectors clean venv deps
 
 venv: $(STAMP)
 
@@ -42,9 +42,17 @@ bench: $(STAMP)
 coverage: $(STAMP)
 	$(EMU) coverage
 
-conformance: $(STAMP)
-	$(EMU) conformance ../shared/conformance/80286/v1_real_mode --cpu 286
-	$(EMU) conformance ../shared/conformance/8086/v1 --cpu 8086
+# The SingleStepTests vectors the conformance tests read, pinned in emu/vectors.json:
+# found and checked in $(KASOU_VECTORS) or an existing local copy (../shared/conformance),
+# or downloaded from the pinned upstream commits, checked (sha256) and made there.
+KASOU_VECTORS ?= $(CURDIR)/.vectors
+export KASOU_VECTORS
+vectors: $(STAMP)
+	$(PY) -m emu.vectors
+
+conformance: $(STAMP) vectors
+	$(EMU) conformance 286 --cpu 286
+	$(EMU) conformance 8086 --cpu 8086
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

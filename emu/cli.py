@@ -168,7 +168,8 @@ def build_parser() -> Parser:
     df.add_argument("--max-steps", type=parse_count, default=5_000_000)
 
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
-    c.add_argument("dir", help="a directory of vectors (e.g. ../shared/conformance/8086/v1)")
+    c.add_argument("dir", help="a suite (8086, 286: the pinned vectors `make vectors` fetches) "
+                               "or a directory of vectors")
     c.add_argument("--cpu", default="max", choices=CPUS)
     c.add_argument("--accel", default="interp", choices=ACCELS)
     c.add_argument("--files", help="comma-separated file names (default: all)")
@@ -521,9 +522,20 @@ def cmd_diff(args) -> int:
     return 1 if res.diverged else 0
 
 
+def _vector_dir(arg: str) -> str:
+    """A directory of vectors: ``arg`` itself, or the pinned suite it names."""
+    if os.path.isdir(arg):
+        return arg
+    from .vectors import ALIASES, load_lock, locate
+    lock = load_lock()
+    if ALIASES.get(arg, arg) in lock:
+        return locate(arg, lock=lock)
+    raise UsageError(f"emu conformance: {arg}: not a directory of test vectors nor a suite "
+                     f"(expected a directory or one of {', '.join(sorted(lock))})")
+
+
 def cmd_conformance(args) -> int:
-    if not os.path.isdir(args.dir):
-        raise UsageError(f"emu conformance: {args.dir}: not a directory of test vectors")
+    path = _vector_dir(args.dir)
     from .conformance import format_report, run_dir
     files = args.files.split(",") if args.files else None
     if args.compare:
@@ -534,14 +546,14 @@ def cmd_conformance(args) -> int:
             raise UsageError(f"emu conformance: --compare {args.compare}: expected two engines "
                              f"from {', '.join(ACCELS)}, e.g. interp,kvm")
         details = {} if args.verbose else None
-        res = compare_dir(args.dir, cpu=args.cpu, accels=engines, files=files,
+        res = compare_dir(path, cpu=args.cpu, accels=engines, files=files,
                           limit=args.limit, details=details)
         if args.json_out:
             print(json.dumps(res, indent=1))
         else:
             print(format_compare(res, args.verbose, details))
         return 0 if res["disagreed"] == 0 else 1
-    res = run_dir(args.dir, cpu=args.cpu, accel=args.accel, files=files, limit=args.limit)
+    res = run_dir(path, cpu=args.cpu, accel=args.accel, files=files, limit=args.limit)
     if args.json_out:
         print(json.dumps(res, indent=1))
     else:
@@ -611,7 +623,8 @@ def _report_error(e) -> int:
     from .loader import ImageError
     from .accel.base import AccelUnavailable
     from .conformance import VectorError
-    if isinstance(e, (ImageError, AccelUnavailable, VectorError)):
+    from .vectors import VectorsMissing
+    if isinstance(e, (ImageError, AccelUnavailable, VectorError, VectorsMissing)):
         print(f"emu: error: {e}", file=sys.stderr)
         return STATUS_ERROR
     if isinstance(e, ValueError):

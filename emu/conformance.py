@@ -1,9 +1,9 @@
-"""Conformance runner for the SingleStepTests x86 vectors (``../shared/conformance``).
+"""Conformance runner for the SingleStepTests x86 vectors (pinned in ``emu/vectors.json``).
 
 The vectors record one instruction each, captured from real chips: an Intel
 8086 (``8086/v1``) and a Harris 80C286 in real mode (``80286/v1_real_mode``).
-The data format and the judging rules are in ``conformance/README.md``; this
-module implements them exactly:
+The data format is the upstream suites' (their READMEs at the pinned
+commits); the judging rules, which this module implements exactly:
 
 * registers: all 14 compared; FLAGS under the ``flags-mask`` of
   ``metadata.json`` (``opcodes[XX]["reg"][r]`` for group opcodes, the reg
@@ -22,9 +22,9 @@ module implements them exactly:
   IN from any port returns all ones, OUT is ignored.
 
 Instruction fetches *after* the instruction under test read 0x90 on the
-8086 (README §1).  The runner does not store NOPs there: it stops after the
-one instruction, so nothing past it is ever fetched (and a vector whose
-``initial.ram`` holds those bytes gets them anyway).
+8086 (the 8086 suite's README).  The runner does not store NOPs there: it
+stops after the one instruction, so nothing past it is ever fetched (and a
+vector whose ``initial.ram`` holds those bytes gets them anyway).
 
 The runner is engine-agnostic: it builds one :class:`~emu.machine.Machine`
 for the run, loads each vector through the canonical :class:`X86State`

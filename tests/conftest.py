@@ -5,9 +5,18 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import settings
+
+from emu import vectors as pinned
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ELF_SOURCES = os.path.join(REPO, "tests", "guests", "elf")
+
+# Every property test draws the same examples on every run (a failure in CI
+# can be rerun as it was), and none is replayed from a local database.  The
+# random search with more examples is what the ``slow`` variants are for.
+settings.register_profile("kasou", derandomize=True, database=None)
+settings.load_profile("kasou")
 
 
 def tool(name):
@@ -38,3 +47,26 @@ def elf_guests(tmp_path_factory):
        "-fno-asynchronous-unwind-tables", "-Wl,-Ttext=0x7c00", "-Wl,-e,_start",
        "-Wl,--build-id=none", "-Wl,--no-warn-execstack", "-o", "fib.elf", "start.s", "fib.c", cwd=d)
     return d
+
+
+@pytest.fixture(scope="session")
+def suite_dir():
+    """``suite_dir(cpu)``: the directory of the pinned SingleStepTests suite
+    (``8086``, ``286``) found by ``emu.vectors.locate`` with every sha256
+    checked -- in ``$KASOU_VECTORS`` (default ``.vectors``) or the local copy
+    ``../shared/conformance``.  Where it is absent the test fails with one
+    line that says to run ``make vectors``; it is never skipped."""
+    lock = pinned.load_lock()
+    found = {}
+
+    def get(cpu):
+        if cpu not in found:
+            try:
+                found[cpu] = pinned.locate(cpu, lock=lock)
+            except pinned.VectorsMissing as e:
+                found[cpu] = e
+        if isinstance(found[cpu], pinned.VectorsMissing):
+            pytest.fail(str(found[cpu]), pytrace=False)
+        return found[cpu]
+
+    return get

@@ -1,6 +1,6 @@
-"""Run both shared x86 suites on unicorn and write ``docs/unicorn-vs-captures.md``.
+"""Run both pinned x86 suites on unicorn and write ``docs/unicorn-vs-captures.md``.
 
-    PYTHONPATH=. python tools/unicorn_conformance_report.py [--shared DIR] [--doc PATH]
+    PYTHONPATH=. python tools/unicorn_conformance_report.py [--vectors DIR] [--doc PATH]
         [--json PATH] [--known PATH] [--limit N]
 
 Unicorn is QEMU's TCG modelling a modern x86 (kasou asks it for a Haswell):
@@ -37,10 +37,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from emu.conformance import (PREFIXES_286, PREFIXES_8086, _opcode_info,  # noqa: E402
                              load_metadata, pass_rate, run_dir)
+from emu import vectors  # noqa: E402
 from docgen import rewrite_generated  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.environ.get("KASOU_SHARED", os.path.join(HERE, "..", "..", "shared"))
 SUITES = {"8086": "8086/v1", "286": "80286/v1_real_mode"}
 DOC = os.path.join(HERE, "..", "docs", "unicorn-vs-captures.md")
 KNOWN = os.path.join(HERE, "..", "tests", "conformance", "known_unicorn_disagreements.json")
@@ -218,8 +218,10 @@ def _flag_xor(diffs) -> int:
     return 0
 
 
-def suite_dir(cpu: str, shared: str = SHARED) -> str:
-    return os.path.join(shared, "conformance", SUITES[cpu])
+def suite_dir(cpu: str, root=None) -> str:
+    """The suite's directory: under ``root`` if given, else where ``make
+    vectors`` keeps it (checked against emu/vectors.json)."""
+    return vectors.locate(cpu, roots=None if root is None else [root])
 
 
 def classify_run(cpu: str, path: str, result: dict, details: dict) -> dict:
@@ -264,11 +266,11 @@ def host_line() -> str:
             f"unicorn {ucv}.")
 
 
-def measure(shared: str = SHARED, limit=None, files=None) -> dict:
+def measure(root=None, limit=None, files=None) -> dict:
     """Run both suites; {cpu: {"result", "details", "categories"}}."""
     out = {}
     for cpu in SUITES:
-        path = suite_dir(cpu, shared)
+        path = suite_dir(cpu, root)
         det = {}
         r = run_dir(path, cpu=cpu, accel="unicorn", files=files, limit=limit, details=det)
         out[cpu] = {"result": r, "details": det, "categories": classify_run(cpu, path, r, det)}
@@ -351,7 +353,9 @@ def format_known(data: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shared", default=SHARED)
+    p.add_argument("--vectors", default=None,
+                   help="a directory holding 8086/v1 and 80286/v1_real_mode "
+                        "(default: where `make vectors` keeps them)")
     p.add_argument("--doc", default=DOC)
     p.add_argument("--json", help="also write the raw results and categories here")
     p.add_argument("--known", nargs="?", const=KNOWN, default=None,
@@ -359,7 +363,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None, help="vectors per file (default all)")
     p.add_argument("--print", action="store_true", help="print the tables, do not edit the doc")
     a = p.parse_args(argv)
-    runs = measure(a.shared, a.limit)
+    runs = measure(a.vectors, a.limit)
     text = tables(runs)
     if a.json:
         with open(a.json, "w") as f:

@@ -154,10 +154,9 @@ def test_conformance_on_a_directory_without_vectors(tmp_path):
     assert "metadata.json" in line
 
 
-def test_conformance_json_shape():
-    shared = os.environ.get("KASOU_SHARED", os.path.join(REPO, "..", "shared"))
-    r = emu("conformance", os.path.join(shared, "conformance", "80286", "v1_real_mode"),
-            "--cpu", "286", "--files", "04.json.gz,F6.6.json.gz", "--json")
+def test_conformance_json_shape(suite_dir):
+    suite_dir("286")            # present and checked, or one line saying `make vectors`
+    r = emu("conformance", "286", "--cpu", "286", "--files", "04.json.gz,F6.6.json.gz", "--json")
     import json
     doc = json.loads(r.stdout)
     assert r.returncode == 0

@@ -21,9 +21,10 @@ import sys
 
 import pytest
 
-from emu.conformance import Runner, load_metadata, vector_files
+from emu.conformance import Runner, load_metadata
+from emu.vectors import vector_files
 
-from .test_vectors import MISSING, SUITES, suite_dir
+from .test_vectors import SUITES
 
 pytest.importorskip("unicorn")
 
@@ -42,27 +43,28 @@ def known() -> dict:
 
 
 @pytest.fixture(scope="module")
-def runners():
+def runners(suite_dir):
     made = {}
 
     def get(cpu):
         if cpu not in made:
-            made[cpu] = (Runner(cpu, "unicorn"), load_metadata(suite_dir(cpu)))
+            d = suite_dir(cpu)
+            made[cpu] = (Runner(cpu, "unicorn"), load_metadata(d), d)
         return made[cpu]
 
     yield get
-    for r, _ in made.values():
+    for r, _, _ in made.values():
         r.close()
 
 
-def _check(runner, meta, cpu, names, limit):
+def _check(runner, meta, cpu, path, names, limit):
     """Run ``names`` of ``cpu``'s suite (at most ``limit`` vectors each) and
     compare the failing ids with the record; returns (messages, vectors run)."""
     record = known().get(cpu, {})
     msgs, total = [], 0
     for name in names:
         details = {}
-        r = runner.run_file(os.path.join(suite_dir(cpu), name), meta, limit=limit,
+        r = runner.run_file(os.path.join(path, name), meta, limit=limit,
                             details=details)
         total += r["total"]
         assert r["passed"] + len(r["failed_ids"]) + len(r["unsupported_ids"]) == r["total"]
@@ -84,12 +86,9 @@ def _check(runner, meta, cpu, names, limit):
 
 @pytest.mark.parametrize("cpu", list(SUITES))
 def test_unicorn_subset_matches_record(runners, cpu):
-    d = suite_dir(cpu)
-    if not os.path.isdir(d):
-        pytest.fail(MISSING)
-    runner, meta = runners(cpu)
-    msgs, total = _check(runner, meta, cpu, vector_files(d), SUBSET)
-    assert total >= 10 * (len(vector_files(d)) - 1), f"{cpu}: only {total} vectors ran"
+    runner, meta, d = runners(cpu)
+    msgs, total = _check(runner, meta, cpu, d, vector_files(cpu), SUBSET)
+    assert total >= 10 * (len(vector_files(cpu)) - 1), f"{cpu}: only {total} vectors ran"
     assert not msgs, "\n".join(msgs)
 
 
@@ -97,25 +96,23 @@ def test_record_is_well_formed():
     data = known()
     assert set(data) == set(SUITES)
     for cpu, files in data.items():
-        names = set(vector_files(suite_dir(cpu))) if os.path.isdir(suite_dir(cpu)) else None
+        names = set(vector_files(cpu))
         assert files, f"{cpu}: an empty record (unicorn agrees with every vector?)"
         for name, ids in files.items():
-            assert names is None or name in names, f"{cpu}: {name} is not a vector file"
+            assert name in names, f"{cpu}: {name} is not a vector file"
             for vid, cat in ids.items():
                 assert vid.isdigit(), f"{cpu} {name}: id {vid!r}"
                 assert cat in report.REASONS and cat != "other", \
                     f"{cpu} {name} #{vid}: category {cat!r} is not explained"
 
 
-def test_categories_follow_the_rules():
+def test_categories_follow_the_rules(suite_dir):
     """A few recorded vectors are classified again from the vector itself: the
     rules and the record must not drift apart."""
     data = known()
     seen = set()
     for cpu, files in data.items():
         path = suite_dir(cpu)
-        if not os.path.isdir(path):
-            pytest.fail(MISSING)
         meta = load_metadata(path)
         for name, ids in sorted(files.items()):
             cats = set(ids.values()) - seen
@@ -136,13 +133,11 @@ def test_categories_follow_the_rules():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cpu", list(SUITES))
-def test_unicorn_full_suite_matches_record(cpu):
+def test_unicorn_full_suite_matches_record(suite_dir, cpu):
     d = suite_dir(cpu)
-    if not os.path.isdir(d):
-        pytest.fail(MISSING)
     runner = Runner(cpu, "unicorn")
     try:
-        msgs, total = _check(runner, load_metadata(d), cpu, vector_files(d), None)
+        msgs, total = _check(runner, load_metadata(d), cpu, d, vector_files(cpu), None)
     finally:
         runner.close()
     assert total > 60000

@@ -1,4 +1,4 @@
-"""The SingleStepTests x86 vectors (../shared/conformance) on the interpreter.
+"""The SingleStepTests x86 vectors on the interpreter.
 
 One test per vector file, so a failure names the file and lists the vector
 ids with what differed.  Every vector must pass except those listed, with a
@@ -8,7 +8,9 @@ to the project's thresholds (8086 >= 99.0 %, 286 >= 99.5 %).
 
 Runtime (measured on 2 cores): about 15 s for 8086/v1 (64,400 vectors) and
 13 s for 80286/v1_real_mode (65,000), so the whole of both runs in default CI.
-The shared data is found at ``$KASOU_SHARED`` or ``<repo>/../shared``.
+The files are those ``emu/vectors.json`` pins (the test ids come from there);
+the ``suite_dir`` fixture (tests/conftest.py) finds them, checked, in the
+cache ``make vectors`` fills or in a local copy, or fails saying to run it.
 """
 
 import json
@@ -16,29 +18,17 @@ import os
 
 import pytest
 
-from emu.conformance import Runner, load_metadata, pass_rate, vector_files
+from emu.conformance import Runner, load_metadata, pass_rate
+from emu.vectors import vector_files
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("KASOU_SHARED", os.path.join(REPO, "..", "shared"))
-SUITES = {"8086": ("8086/v1", 0.990), "286": ("80286/v1_real_mode", 0.995)}
+SUITES = {"8086": 0.990, "286": 0.995}
 KNOWN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known_failures.json")
-MISSING = (f"conformance data not found at {os.path.abspath(SHARED)}: set KASOU_SHARED "
-           f"to the directory holding conformance/8086/v1 and conformance/80286/v1_real_mode")
 
 
-def suite_dir(cpu: str) -> str:
-    return os.path.join(SHARED, "conformance", SUITES[cpu][0])
-
-
-def _params():
-    out = []
-    for cpu in SUITES:
-        d = suite_dir(cpu)
-        if not os.path.isdir(d):
-            out.append(pytest.param(cpu, None, id=f"{cpu}-missing-data"))
-            continue
-        out.extend(pytest.param(cpu, name, id=f"{cpu}-{name[:-8]}") for name in vector_files(d))
-    return out
+def params(tag=None):
+    """(cpu, file) of every pinned vector file of both suites."""
+    return [pytest.param(cpu, name, id=f"{tag + '-' if tag else ''}{cpu}-{name[:-8]}")
+            for cpu in SUITES for name in vector_files(cpu)]
 
 
 def known_failures() -> dict:
@@ -48,7 +38,7 @@ def known_failures() -> dict:
 
 
 @pytest.fixture(scope="module")
-def results():
+def results(suite_dir):
     """Per (cpu, file) results, shared by the per-file and the total tests;
     one Runner (one Machine) per CPU."""
     runners, metas, cache = {}, {}, {}
@@ -70,10 +60,8 @@ def results():
         r.close()
 
 
-@pytest.mark.parametrize("cpu,name", _params())
+@pytest.mark.parametrize("cpu,name", params())
 def test_vector_file(results, cpu, name):
-    if name is None:
-        pytest.fail(MISSING)
     r, details = results(cpu, name)
     known = {str(k): v for k, v in known_failures()[cpu].get(name, {}).items()}
     failed = {str(i) for i in r["failed_ids"]}
@@ -93,15 +81,12 @@ def test_vector_file(results, cpu, name):
 
 @pytest.mark.parametrize("cpu", list(SUITES))
 def test_suite_threshold(results, cpu):
-    d = suite_dir(cpu)
-    if not os.path.isdir(d):
-        pytest.fail(MISSING)
     total = {"passed": 0, "failed": 0}
-    for name in vector_files(d):
+    for name in vector_files(cpu):
         r, _ = results(cpu, name)
         total["passed"] += r["passed"]
         total["failed"] += len(r["failed_ids"])
-    threshold = SUITES[cpu][1]
+    threshold = SUITES[cpu]
     assert total["passed"] + total["failed"] > 60000
     assert pass_rate(total) >= threshold, (
         f"{cpu}: {100 * pass_rate(total):.2f}% of vectors pass, below {100 * threshold:.1f}%")

@@ -18,43 +18,34 @@ import os
 
 import pytest
 
-from emu.conformance import Runner, load_metadata, vector_files
+from emu.conformance import Runner, load_metadata
 
-from .test_vectors import MISSING, SUITES, known_failures, suite_dir
+from .test_vectors import known_failures, params
 
 SUBSET = 20
 
 
-def _params(tag):
-    out = []
-    for cpu in SUITES:
-        d = suite_dir(cpu)
-        if not os.path.isdir(d):
-            out.append(pytest.param(cpu, None, id=f"{cpu}-missing-data"))
-            continue
-        out.extend(pytest.param(cpu, name, id=f"{tag}-{cpu}-{name[:-8]}") for name in vector_files(d))
-    return out
-
-
 @pytest.fixture(scope="module")
-def runners():
-    """One Runner per (cpu, engine), shared by every file of the module."""
+def runners(suite_dir):
+    """One Runner per (cpu, engine), shared by every file of the module, with
+    the suite's metadata and directory."""
     made = {}
 
     def get(cpu, accel):
         if (cpu, accel) not in made:
-            made[cpu, accel] = (Runner(cpu, accel), load_metadata(suite_dir(cpu)))
+            d = suite_dir(cpu)
+            made[cpu, accel] = (Runner(cpu, accel), load_metadata(d), d)
         return made[cpu, accel]
 
     yield get
-    for r, _ in made.values():
+    for r, _, _ in made.values():
         r.close()
 
 
 def _run(runners, cpu, accel, name, limit):
-    runner, meta = runners(cpu, accel)
+    runner, meta, d = runners(cpu, accel)
     details = {}
-    r = runner.run_file(os.path.join(suite_dir(cpu), name), meta, limit=limit, details=details)
+    r = runner.run_file(os.path.join(d, name), meta, limit=limit, details=details)
     return r, details.get(name, {})
 
 
@@ -67,10 +58,8 @@ def _describe(ids, details):
                      for vid in ids[:20])
 
 
-@pytest.mark.parametrize("cpu,name", _params("subset"))
+@pytest.mark.parametrize("cpu,name", params("subset"))
 def test_vector_subset_same_as_interp(runners, cpu, name):
-    if name is None:
-        pytest.fail(MISSING)
     ri, _ = _run(runners, cpu, "interp", name, SUBSET)
     rt, details = _run(runners, cpu, "tcg", name, SUBSET)
     assert rt["total"] == ri["total"] > 0
@@ -86,10 +75,8 @@ def test_vector_subset_same_as_interp(runners, cpu, name):
     assert rt["passed"] == ri["passed"]
 
 
-@pytest.mark.parametrize("cpu,name", _params("full"))
+@pytest.mark.parametrize("cpu,name", params("full"))
 def test_vector_file_tcg(runners, cpu, name):
-    if name is None:
-        pytest.fail(MISSING)
     r, details = _run(runners, cpu, "tcg", name, None)
     known = _known(cpu, name)
     failed = {str(i) for i in r["failed_ids"]}

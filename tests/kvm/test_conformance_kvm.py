@@ -23,14 +23,11 @@ import pytest
 from emu.conformance import agreement, compare_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SUITE = os.path.join(ROOT, "..", "shared", "conformance", "80286", "v1_real_mode")
 KNOWN = os.path.join(ROOT, "tests", "conformance", "known_kvm_disagreements.json")
 
 requires_kvm = pytest.mark.skipif(
     not os.path.exists("/dev/kvm"),
     reason="/dev/kvm is absent on this host: the interpreter-against-KVM comparison needs it")
-requires_suite = pytest.mark.skipif(not os.path.isdir(SUITE),
-                                    reason=f"{SUITE}: the 286 vectors are not checked out")
 
 # One or more files per category of docs/kvm-vs-286.md, plus plain ones, and
 # the files with listed disagreements.
@@ -47,8 +44,8 @@ def _known():
             for vid, why in d.items()}
 
 
-def _check(files):
-    res = compare_dir(SUITE, cpu="max", accels=("interp", "kvm"), files=files)
+def _check(suite, files):
+    res = compare_dir(suite, cpu="max", accels=("interp", "kvm"), files=files)
     assert res["compared"] > 0
     got = {(fname, vid) for fname, fr in res["files"].items() for vid in fr["disagreed_ids"]}
     ran = set(res["files"])
@@ -62,35 +59,31 @@ def _check(files):
 
 
 @requires_kvm
-@requires_suite
 def test_known_list_has_reasons():
     for key, why in _known().items():
         assert len(why) > 20, f"{key}: a listed disagreement needs its reason"
 
 
 @requires_kvm
-@requires_suite
-def test_interp_max_agrees_with_kvm_on_representative_files():
-    res = _check([f + ".json.gz" for f in SUBSET])
+def test_interp_max_agrees_with_kvm_on_representative_files(suite_dir):
+    res = _check(suite_dir("286"), [f + ".json.gz" for f in SUBSET])
     # the instruction classes KVM cannot execute here stay out of the comparison
     assert res["files"]["27.json.gz"]["unsupported_ids"] == list(range(200))   # DAA
     assert len(res["files"]["62.json.gz"]["unsupported_ids"]) == 200           # BOUND
 
 
 @requires_kvm
-@requires_suite
 @pytest.mark.slow
-def test_interp_max_agrees_with_kvm_on_every_286_vector():
-    _check(None)
+def test_interp_max_agrees_with_kvm_on_every_286_vector(suite_dir):
+    _check(suite_dir("286"), None)
 
 
 @requires_kvm
-@requires_suite
-def test_accel_kvm_json_lists_unsupported_ids_per_file():
+def test_accel_kvm_json_lists_unsupported_ids_per_file(suite_dir):
     """``--accel kvm --json``: vectors KVM cannot execute are ``unsupported_ids``
     of their file, never failed or passed."""
     out = subprocess.run(
-        [sys.executable, "-m", "emu", "conformance", SUITE, "--cpu", "max", "--accel", "kvm",
+        [sys.executable, "-m", "emu", "conformance", suite_dir("286"), "--cpu", "max", "--accel", "kvm",
          "--json", "--files", "27,CD,04", "--limit", "40"],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT},
         timeout=120)
@@ -105,10 +98,9 @@ def test_accel_kvm_json_lists_unsupported_ids_per_file():
 
 
 @requires_kvm
-@requires_suite
-def test_compare_cli_reports_agreement():
+def test_compare_cli_reports_agreement(suite_dir):
     out = subprocess.run(
-        [sys.executable, "-m", "emu", "conformance", SUITE, "--cpu", "max",
+        [sys.executable, "-m", "emu", "conformance", suite_dir("286"), "--cpu", "max",
          "--compare", "interp,kvm", "--files", "D4,F6.6", "--json"],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT},
         timeout=120)

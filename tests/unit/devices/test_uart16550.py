@@ -269,6 +269,29 @@ def test_lsr_overrun_in_fifo_mode_drops_new_byte_and_read_clears_oe():
     assert rd(u, LSR) & 0x01 == 0
 
 
+@pytest.mark.parametrize("fcr,received", [(0x01, list(range(16))), (0x00, [16])],
+                         ids=["fifo", "16450"])
+def test_lsr_after_draining_the_receiver_with_an_overrun_pending(fcr, received):
+    """Datasheet 8.4: DR is reset when every received character has been read
+    (the RX FIFO is empty, or RBR read in 16450 mode); OE is reset only by a
+    read of LSR.  So after the receiver is drained without an LSR read, LSR
+    shows OE without DR, and the receiver-line-status interrupt is still
+    pending (IIR 0x06) and on the line until that read."""
+    u, irq = make()
+    wr(u, FCR, fcr)
+    wr(u, MCR, 0x10)                     # loopback: THR goes to the receiver
+    wr(u, IER, 0x05)                     # line status and received data interrupts
+    for i in range(17):
+        wr(u, THR, i)                    # one more than the receiver holds
+    assert [rd(u, RBR) for _ in range(len(received))] == received
+    assert rd(u, IIR) & 0x0F == 0x06
+    assert irq.level is True
+    assert rd(u, LSR) == 0x62            # OE | THRE | TEMT; DR clear: nothing left
+    assert rd(u, LSR) == 0x60            # the read reset OE
+    assert rd(u, IIR) & 0x0F == 0x01
+    assert irq.level is False
+
+
 # ------------------------------------------------------------- loopback/MSR
 
 def test_loopback_tx_goes_to_rx_not_output():
