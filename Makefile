@@ -29,7 +29,10 @@ deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
+# the conformance vectors are found or fetched first; where they can be neither, the
+# tests that read them fail with one line that says so, and the rest still run
 test: $(STAMP) deps
+	-@$(PY) -m emu.vectors
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # (slow tests may run longer than setup.cfg's ten-minute limit per test)
