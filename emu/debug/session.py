@@ -46,6 +46,7 @@ shows it as it was there.  The clock stays in instruction counting after
 
 from __future__ import annotations
 
+import bisect
 import copy
 from dataclasses import dataclass, field
 
@@ -170,6 +171,7 @@ class Session:
         self.interrupt_requested = None   # callable -> bool, polled between chunks
         self._step_from = None            # position before the last single step
         self._access_reported = None      # position of a read/access stop (before the insn)
+        self._line_starts = None          # sorted addresses of image.lines (built when needed)
         machine.exit_observer = self._exits.append
         # the session single-steps an engine without an exact instruction
         # count (KVM) whenever it runs it: its guest time counts those
@@ -643,6 +645,129 @@ class Session:
         st.executed = executed[-8:]
         self._note_end(st)
         return self._finish(st, ctx)
+
+    # -- source lines -------------------------------------------------------------------------
+    # gdb's step and next (GDB manual, "Continuing and Stepping"; infrun's
+    # stepping range): the line map is the image's (the loader's map of an
+    # assembly source, an ELF's DWARF line table), address -> (file, line)
+    # at the addresses where a line's code starts.
+
+    def line_at(self, lin: int):
+        """(file, line) of the line whose code starts at ``lin``, or None."""
+        return self.image.lines.get(lin) if self.image is not None else None
+
+    def line_of(self, lin: int):
+        """(file, line) of the line whose code ``lin`` is in (the last
+        line start at or before it, within the image), or None."""
+        img = self.image
+        if img is None or not img.lines or not img.base <= lin < img.base + len(img.data):
+            return None
+        if self._line_starts is None:
+            self._line_starts = sorted(img.lines)
+        k = bisect.bisect_right(self._line_starts, lin)
+        return img.lines[self._line_starts[k - 1]] if k else None
+
+    def step_line(self, n: int = 1, over: bool = False) -> Stop:
+        """step N (``over``: next N): run until the PC reaches the start of
+        another source line, N times.  A call (CALL, INT) into code with
+        line information is entered by step (stopping at its first line;
+        in C, after the frame setup ``push bp; mov bp, sp``, as gdb's
+        prologue analysis skips it) and run whole by next; a call into code
+        without line information always runs whole.  Arriving in the middle
+        of a line (a return to the caller) makes that line the current one,
+        as gdb does.  Breakpoints, watchpoints and the guest's end stop it
+        as they stop continue."""
+        self._check_running()
+        if self.image is None or not self.image.lines:
+            raise DebugError("The guest has no line number information (step and next need a "
+                             ".S/.asm guest or an ELF built with -g); use stepi or nexti.")
+        ctx = self._begin()
+        executed = []
+        st = None
+        for _ in range(n):
+            st = self._step_line(over, executed)
+            if st is not None:
+                break
+        if st is None:
+            st = Stop("step")
+        st.executed = executed[-8:]
+        self._note_end(st)
+        return self._finish(st, ctx)
+
+    def _step_line(self, over: bool, executed: list):
+        """One step/next; None when it reached a new line."""
+        current = self.line_of(self.pc())
+        bps = self._bp_addrs()
+        first = True
+        since_cp = 0
+        while True:
+            if self.interrupt_requested is not None and self.interrupt_requested():
+                return Stop("interrupted", "interrupted by the debugger")
+            pc = self.pc()
+            if not first and pc in bps:
+                return self._bp_stop(pc)
+            if self.watchpoints and not first:
+                hit = self._check_access_before()
+                if hit is not None:
+                    return hit
+            first = False
+            try:
+                insn, _ = self.decode(pc)
+                name, length = insn.name, insn.length
+            except DebugError:
+                name, length = "?", 0
+            executed.append((pc, self.insn_text(pc)))
+            sp_before = self.cpu.regs[4]
+            r = self._step_one()
+            st = self._result_stop(r)
+            if st is None and self.watchpoints:
+                st = self._check_watch_after()
+            if st is not None:
+                return st
+            if name in CALL_LIKE and self.pc() != pc + length:
+                ret = pc + length
+                if over or self.line_at(self.pc()) is None:
+                    st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+                    if st.reason != "return":
+                        return st
+                else:
+                    self._skip_frame_setup()
+                    return None
+            since_cp += 1
+            if since_cp >= self.interval:
+                self.recorder.checkpoint(self.pos)
+                since_cp = 0
+            here = self.pc()
+            start = self.line_at(here)
+            if start is None:                  # in the middle of a line: that line
+                current = self.line_of(here) or current
+            elif start != current and here not in self.image.not_statements:
+                return None
+            # (the start of a line that begins no statement: gdb goes on)
+
+    def _skip_frame_setup(self) -> None:
+        """Stepped into a C function: run its frame setup, as gdb's i386
+        prologue analysis (``i386_analyze_frame_setup``) skips it -- the
+        bytes ``55 89 e5`` or ``55 8b ec`` (``push ebp; mov ebp, esp``;
+        gdb does not recognise them behind an operand-size prefix, as gcc
+        -m16 emits them) -- and go on to the start of a line if that ends in
+        the middle of one.  Assembly functions stop at their first
+        instruction (gdb skips no prologue there)."""
+        loc = self.line_at(self.pc())
+        if loc is None or loc[0].lower().endswith((".s", ".asm")):
+            return
+        try:
+            code = self.read_memory(self.pc(), 3)
+        except DebugError:
+            return
+        if code not in (b"\x55\x89\xe5", b"\x55\x8b\xec"):
+            return
+        self._step_one()
+        self._step_one()
+        for _ in range(64):
+            if self.line_at(self.pc()) is not None:
+                break
+            self._step_one()
 
     # -- frames -------------------------------------------------------------------------------
     # The stack as a debugger without debug information sees it (gdb's
