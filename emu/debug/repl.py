@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import cmd
 import re
-import shlex
+import signal
 import textwrap
 
 from ..isa.x86 import flags as F
@@ -123,6 +123,16 @@ class Repl(cmd.Cmd):
         return False
 
     def onecmd(self, line: str) -> bool:
+        # Ctrl-C while a command runs the guest stops the guest where it is
+        # (the session polls between instructions or chunks of them), as
+        # gdb's "Program received signal SIGINT"; a second Ctrl-C before it
+        # stops abandons the command ("Quit").
+        self._sigint = False
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:               # not the main thread: Ctrl-C stays Python's
+            previous = None
+        self.s.interrupt_requested = self._interrupt_pending
         try:
             return super().onecmd(line)
         except DebugError as e:
@@ -133,7 +143,19 @@ class Repl(cmd.Cmd):
             self.out("Quit (interrupted)")
         except Exception as e:           # a fault of the debugger's own: still one line
             self.out(f"internal error: {type(e).__name__}: {e} (the session goes on)")
+        finally:
+            self.s.interrupt_requested = None
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return False
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._sigint:
+            raise KeyboardInterrupt
+        self._sigint = True
+
+    def _interrupt_pending(self) -> bool:
+        return self._sigint
 
     def postcmd(self, stop: bool, line: str) -> bool:
         return stop or self.quit
@@ -144,7 +166,12 @@ class Repl(cmd.Cmd):
                 import readline  # noqa: F401  (line editing and history on a terminal)
             except ImportError:
                 pass
-        return super().cmdloop(intro)
+        while True:
+            try:
+                return super().cmdloop(intro)
+            except KeyboardInterrupt:    # Ctrl-C at the prompt: gdb's "Quit", a new prompt
+                self.out("Quit")
+                intro = None
 
     # -- expressions -------------------------------------------------------------------
     def evaluate(self, text: str):
@@ -202,7 +229,10 @@ class Repl(cmd.Cmd):
             if wo:
                 self.out(f"Old value = {wo[0].hex(' ')}")
                 self.out(f"New value = {wo[1].hex(' ')}")
-        elif st.reason in ("history-start", "interrupted", "restart"):
+        elif st.reason == "interrupted":
+            self.out("")
+            self.out("Program received signal SIGINT, Interrupt.")
+        elif st.reason in ("history-start", "restart"):
             self.out(st.message)
         if verbose and st.executed and st.reason not in ("restart",) and st.count > 0:
             pc, text = st.executed[-1]

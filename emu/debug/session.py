@@ -594,6 +594,9 @@ class Session:
         executed = []
         st = None
         for _ in range(n):
+            if self.interrupt_requested is not None and self.interrupt_requested():
+                st = Stop("interrupted", "interrupted by the debugger")
+                break
             pc = self.pc()
             text = self.insn_text(pc)
             r = self._step_one()

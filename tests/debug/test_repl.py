@@ -475,3 +475,56 @@ def test_casts_dereference_and_assignment(tmp_path, capsys):
     assert section(out, "watch *(uint8_t *)&msg").strip() == \
         f"Hardware watchpoint 1: 0x{SYMS['msg']:x} (1 byte)"
     assert section(out, "p *(long long *)msg").strip() == f"$7 = {0x123442ff} (0x123442ff)"
+
+
+LOOP = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+again:
+    inc bx
+    jmp again
+"""
+
+
+def test_ctrl_c_during_continue_stops_the_guest_and_says_where(tmp_path):
+    """SIGINT while 'continue' runs a guest that never stops: gdb's
+    "Program received signal SIGINT, Interrupt." and the place (PC,
+    instruction, source line); back at the prompt, the session goes on
+    from exactly there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    guest = tmp_path / "loop.S"
+    guest.write_text(LOOP)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=repo)
+    proc = subprocess.Popen([sys.executable, "-m", "emu", "debug", str(guest)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=repo)
+    try:
+        proc.stdin.write(b"c\n")
+        proc.stdin.flush()
+        seen = b""
+        while b"(emu) c\n" not in seen:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, seen
+            seen += chunk
+        time.sleep(0.5)                  # let the guest run (no timing is asserted)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(b"p/x $pc\nsi\nquit\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = (seen + rest).decode()
+    assert proc.returncode == 0, err
+    after = out.split("(emu) c\n", 1)[1]
+    assert "Program received signal SIGINT, Interrupt." in after, out
+    where = re.search(r"^=> (0x[0-9a-f]+) <again(?:\+1)?>: (inc bx|jmp 0x[0-9a-f]+)\s+\(loop\.S:\d+: ",
+                      after, re.M)
+    assert where is not None, out
+    pc = int(where.group(1), 16)
+    assert f"$1 = 0x{pc:x}" in after
+    assert f"executed 0x{pc:x} <again" in after.split("(emu) si\n", 1)[1]
+    assert b"Traceback" not in err
