@@ -1,8 +1,12 @@
 """``emu debug``: a gdb-like step-through debugger as a ``cmd.Cmd`` (py65's monitor shape).
 
-Commands keep gdb's names and abbreviations (``si``, ``ni``, ``c``, ``b``,
-``x/8xb``, ``i r``, ``disas``, ``bt``, ``rsi``, ``rc``; any unique prefix
-works too), so what a learner types here works in gdb later.  Each
+Commands keep gdb's names and abbreviations (``s``, ``n``, ``si``, ``ni``,
+``c``, ``b``, ``x/8xb``, ``i r``, ``disas``, ``bt``, ``rsi``, ``rc``; any
+unique prefix works too), so what a learner types here works in gdb later;
+expressions are the simple cases of gdb's C (:mod:`emu.debug.expr`).
+``step`` and ``next`` go by source line (:meth:`Session.step_line`), and
+Ctrl-C while a command runs the guest stops it there (GDB manual,
+"Continuing and Stepping", "Expressions", "Command Syntax").  Each
 ``do_x`` has its help in its docstring; stdin and stdout are injectable, so
 a session is a script that tests replay (``-x FILE`` or commands on stdin),
 and a terminal gets readline editing and history.
@@ -132,7 +136,9 @@ class Repl(cmd.Cmd):
             previous = signal.signal(signal.SIGINT, self._on_sigint)
         except ValueError:               # not the main thread: Ctrl-C stays Python's
             previous = None
-        self.s.interrupt_requested = self._interrupt_pending
+        session = self.s
+        if session is not None:
+            session.interrupt_requested = self._interrupt_pending
         try:
             return super().onecmd(line)
         except DebugError as e:
@@ -144,7 +150,8 @@ class Repl(cmd.Cmd):
         except Exception as e:           # a fault of the debugger's own: still one line
             self.out(f"internal error: {type(e).__name__}: {e} (the session goes on)")
         finally:
-            self.s.interrupt_requested = None
+            if session is not None:
+                session.interrupt_requested = None
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         return False

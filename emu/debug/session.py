@@ -587,67 +587,80 @@ class Session:
             raise DebugError(f"the guest is not running ({self.exited.message}); "
                              "use 'run' to start again or reverse-step into its history")
 
-    def step(self, n: int = 1) -> Stop:
-        """stepi N: exactly N instructions (fewer if the guest stops)."""
+    def _repeat(self, n: int, one) -> Stop:
+        """A stepping command: ``one(executed)`` N times -- each appends
+        the (pc, text) of the instructions it starts with and returns the
+        Stop that ends the command early, or None -- until the guest stops,
+        a breakpoint or watchpoint, or an interrupt (Ctrl-C)."""
         self._check_running()
         ctx = self._begin()
         executed = []
         st = None
         for _ in range(n):
-            if self.interrupt_requested is not None and self.interrupt_requested():
-                st = Stop("interrupted", "interrupted by the debugger")
-                break
-            pc = self.pc()
-            text = self.insn_text(pc)
-            r = self._step_one()
-            executed.append((pc, text))
-            st = self._result_stop(r)
+            st = self._interrupted() or one(executed)
             if st is not None:
                 break
-            if self.watchpoints:
-                hit = self._check_watch_after()
-                if hit is not None:
-                    st = hit
-                    break
         if st is None:
             st = Stop("step")
         st.executed = executed[-8:]
         self._note_end(st)
         return self._finish(st, ctx)
 
+    def _interrupted(self) -> Stop | None:
+        if self.interrupt_requested is not None and self.interrupt_requested():
+            return Stop("interrupted", "interrupted by the debugger")
+        return None
+
+    def _before_insn(self, pc: int, first: bool, bps) -> Stop | None:
+        """What stops a command that steps on before the instruction at
+        ``pc``: an interrupt, and -- unless it is the instruction the
+        command started on -- a breakpoint there or a read/access
+        watchpoint it would trigger."""
+        st = self._interrupted()
+        if st is None and not first:
+            if pc in bps:
+                st = self._bp_stop(pc)
+            elif self.watchpoints:
+                st = self._check_access_before()
+        return st
+
+    def _over_call(self, ret: int, sp_before: int) -> Stop | None:
+        """Run a call whole: until the PC is at its return address ``ret``
+        with the stack popped to ``sp_before`` (None), or something else
+        stops the guest first (that Stop)."""
+        st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+        return None if st.reason == "return" else st
+
+    def _stepi_one(self, executed: list, hold_irq: bool | None = None) -> Stop | None:
+        pc = self.pc()
+        executed.append((pc, self.insn_text(pc)))
+        st = self._result_stop(self._step_one(hold_irq))
+        if st is None and self.watchpoints:
+            st = self._check_watch_after()
+        return st
+
+    def _call_at(self, pc: int):
+        """(name, length) of the instruction at ``pc`` ("?", 0 if undecodable)."""
+        try:
+            insn, _ = self.decode(pc)
+        except DebugError:
+            return "?", 0
+        return insn.name, insn.length
+
+    def step(self, n: int = 1) -> Stop:
+        """stepi N: exactly N instructions (fewer if the guest stops)."""
+        return self._repeat(n, self._stepi_one)
+
     def next(self, n: int = 1) -> Stop:
         """nexti N: like stepi, but a CALL or INT runs until it returns."""
-        self._check_running()
-        ctx = self._begin()
-        executed = []
-        st = None
-        for _ in range(n):
+        def one(executed):
             pc = self.pc()
-            try:
-                insn, _ = self.decode(pc)
-                name, length = insn.name, insn.length
-            except DebugError:
-                name, length = "?", 0
-            text = self.insn_text(pc)
-            executed.append((pc, text))
-            if name in CALL_LIKE:
-                ret = pc + length
-                sp_before = self.cpu.regs[4]
-                st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
-                if st is not None and st.reason == "return":
-                    st = None
-            else:
-                r = self._step_one()
-                st = self._result_stop(r)
-                if st is None and self.watchpoints:
-                    st = self._check_watch_after()
-            if st is not None:
-                break
-        if st is None:
-            st = Stop("step")
-        st.executed = executed[-8:]
-        self._note_end(st)
-        return self._finish(st, ctx)
+            name, length = self._call_at(pc)
+            if name not in CALL_LIKE:
+                return self._stepi_one(executed)
+            executed.append((pc, self.insn_text(pc)))
+            return self._over_call(pc + length, self.cpu.regs[4])
+        return self._repeat(n, one)
 
     # -- source lines -------------------------------------------------------------------------
     # gdb's step and next (GDB manual, "Continuing and Stepping"; infrun's
@@ -673,29 +686,19 @@ class Session:
     def step_line(self, n: int = 1, over: bool = False) -> Stop:
         """step N (``over``: next N): run until the PC reaches the start of
         another source line, N times.  A call (CALL, INT) into code with
-        line information is entered by step (stopping at its first line;
-        in C, after the frame setup ``push bp; mov bp, sp``, as gdb's
-        prologue analysis skips it) and run whole by next; a call into code
-        without line information always runs whole.  Arriving in the middle
-        of a line (a return to the caller) makes that line the current one,
-        as gdb does.  Breakpoints, watchpoints and the guest's end stop it
-        as they stop continue."""
-        self._check_running()
+        line information is entered by step (stopping at its first line,
+        after the frame setup gdb's prologue analysis skips) and run whole
+        by next; a call into code without line information always runs
+        whole.  Arriving in the middle of a line (a return to the caller)
+        makes that line the current one, and the start of a line that
+        begins no statement (DWARF is_stmt) is passed, as gdb does.
+        Breakpoints, watchpoints and the guest's end stop it as they stop
+        continue."""
         if self.image is None or not self.image.lines:
+            self._check_running()
             raise DebugError("The guest has no line number information (step and next need a "
                              ".S/.asm guest or an ELF built with -g); use stepi or nexti.")
-        ctx = self._begin()
-        executed = []
-        st = None
-        for _ in range(n):
-            st = self._step_line(over, executed)
-            if st is not None:
-                break
-        if st is None:
-            st = Stop("step")
-        st.executed = executed[-8:]
-        self._note_end(st)
-        return self._finish(st, ctx)
+        return self._repeat(n, lambda executed: self._step_line(over, executed))
 
     def _step_line(self, over: bool, executed: list):
         """One step/next; None when it reached a new line."""
@@ -704,34 +707,21 @@ class Session:
         first = True
         since_cp = 0
         while True:
-            if self.interrupt_requested is not None and self.interrupt_requested():
-                return Stop("interrupted", "interrupted by the debugger")
             pc = self.pc()
-            if not first and pc in bps:
-                return self._bp_stop(pc)
-            if self.watchpoints and not first:
-                hit = self._check_access_before()
-                if hit is not None:
-                    return hit
+            st = self._before_insn(pc, first, bps)
+            if st is not None:
+                return st
             first = False
-            try:
-                insn, _ = self.decode(pc)
-                name, length = insn.name, insn.length
-            except DebugError:
-                name, length = "?", 0
-            executed.append((pc, self.insn_text(pc)))
+            name, length = self._call_at(pc)
             sp_before = self.cpu.regs[4]
-            r = self._step_one()
-            st = self._result_stop(r)
-            if st is None and self.watchpoints:
-                st = self._check_watch_after()
+            # (interrupts are taken: a line may wait for one, as a loop does)
+            st = self._stepi_one(executed, hold_irq=False)
             if st is not None:
                 return st
             if name in CALL_LIKE and self.pc() != pc + length:
-                ret = pc + length
                 if over or self.line_at(self.pc()) is None:
-                    st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
-                    if st.reason != "return":
+                    st = self._over_call(pc + length, sp_before)
+                    if st is not None:
                         return st
                 else:
                     self._skip_frame_setup()
@@ -912,30 +902,16 @@ class Session:
             first = True
             since_cp = 0
             while st is None:
-                if self.interrupt_requested is not None and self.interrupt_requested():
-                    st = Stop("interrupted", "interrupted by the debugger")
-                    break
                 pc = self.pc()
-                if not first and pc in bps:
-                    st = self._bp_stop(pc)
+                st = self._before_insn(pc, first, bps)
+                if st is not None:
                     break
-                if self.watchpoints and not first:
-                    st = self._check_access_before()
+                first = False
+                name, length = self._call_at(pc)
+                if name in CALL_LIKE:          # a call runs whole, as with nexti
+                    st = self._over_call(pc + length, self.cpu.regs[4])
                     if st is not None:
                         break
-                first = False
-                sp_before = self.cpu.regs[4]
-                try:
-                    insn, _ = self.decode(pc)
-                    name, length = insn.name, insn.length
-                except DebugError:
-                    name, length = "?", 0
-                if name in CALL_LIKE:          # a call runs whole, as with nexti
-                    ret = pc + length
-                    st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
-                    if st.reason != "return":
-                        break
-                    st = None
                 else:
                     r = self._step_one(hold_irq=False)
                     st = self._result_stop(r)
@@ -986,8 +962,9 @@ class Session:
         exact = self.accel.exact_icount and done is None and not self.watchpoints
         since_cp = 0
         while True:
-            if self.interrupt_requested is not None and self.interrupt_requested():
-                return Stop("interrupted", "interrupted by the debugger")
+            st = self._interrupted()
+            if st is not None:
+                return st
             pc = self.pc()
             if not first and pc in bps:
                 return self._bp_stop(pc)
