@@ -39,6 +39,12 @@ ALIASES = {
     "q": "quit", "rsi": "reverse-stepi", "rc": "reverse-continue", "p": "print", "h": "help",
     "exit": "quit", "EOF": "quit", "fin": "finish", "u": "until",
 }
+#: words gdb takes for commands this debugger does not have (gdb's aliases
+#: and full names): they are not read as a prefix of another command here
+GDB_ELSEWHERE = {"dis": "disable", "disa": "disable", "f": "frame", "t": "thread", "w": "with",
+                 "rev": "reverse-search", "reverse-step": "reverse-step",
+                 "reverse-next": "reverse-next", "reverse-nexti": "reverse-nexti",
+                 "reverse-finish": "reverse-finish"}
 COMMANDS = ("step", "next", "stepi", "nexti", "continue", "finish", "until", "advance", "break",
             "tbreak", "delete", "info", "x",
             "disassemble", "display", "undisplay", "set", "backtrace", "list", "run",
@@ -105,6 +111,8 @@ class Repl(cmd.Cmd):
             return ALIASES[word]
         if word in COMMANDS:
             return word
+        if word in GDB_ELSEWHERE:
+            return None
         hits = [c for c in COMMANDS if c.startswith(word)]
         if len(hits) == 1:
             return hits[0]
@@ -120,7 +128,10 @@ class Repl(cmd.Cmd):
             return False
         word = line.split()[0]
         hits = [c for c in COMMANDS if c.startswith(word)]
-        if len(hits) > 1:
+        if word in GDB_ELSEWHERE:
+            self.out(f'Undefined command: "{word}" (gdb\'s {GDB_ELSEWHERE[word]}, which this '
+                     'debugger does not have).  Try "help".')
+        elif len(hits) > 1:
             self.out(f'Ambiguous command "{word}": {", ".join(sorted(hits))}.')
         else:
             self.out(f'Undefined command: "{word}".  Try "help".')

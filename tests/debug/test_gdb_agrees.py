@@ -17,7 +17,7 @@ import pytest
 
 from emu.cli import main
 from emu.debug.gdbstub import GdbStub
-from emu.debug.repl import ALIASES, COMMANDS, Repl
+from emu.debug.repl import ALIASES, COMMANDS, GDB_ELSEWHERE, Repl
 from emu.loader import assemble, load_file
 from emu.machine import Machine
 
@@ -47,10 +47,10 @@ def gdb_on(image, commands, elf=None):
     return r.stdout + r.stderr
 
 
-def emu_on(tmp_path, capsys, guest, commands):
+def emu_on(tmp_path, capsys, guest, commands, accel="interp"):
     script = tmp_path / "cmds.gdb"
     script.write_text("\n".join(commands) + "\n")
-    rc = main(["debug", "-accel", "interp", "-x", str(script), str(guest)])
+    rc = main(["debug", "-accel", accel, "-x", str(script), str(guest)])
     out = capsys.readouterr().out
     assert rc == 0, out
     return out
@@ -65,6 +65,11 @@ def emu_pcs(out):
     return [int(v, 16) for v in re.findall(r"^=> (0x[0-9a-f]+)", out, re.M)][1:]
 
 
+ENGINES = ["interp", "tcg", "unicorn",
+           pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                                        reason="/dev/kvm is absent on this host"))]
+
+
 STEPPING = [
     ("fib.elf", ["step"] * 14),                          # C and assembly, into calls, recursion
     ("fib.elf", ["step"] * 7 + ["next"] * 2),            # next over fib's recursive calls and out
@@ -75,24 +80,26 @@ STEPPING = [
 
 
 @needs_gdb
+@pytest.mark.parametrize("accel", ENGINES)
 @pytest.mark.parametrize("name,commands", STEPPING)
-def test_step_and_next_stop_where_gdb_stops(elf_guests, tmp_path, capsys, name, commands):
+def test_step_and_next_stop_where_gdb_stops(elf_guests, tmp_path, capsys, name, commands, accel):
     elf = str(elf_guests / name)
     img = load_file(elf)
     theirs = gdb_pcs(gdb_on(img, [x for c in commands for x in (c, "p/x $pc")], elf))
-    ours = emu_pcs(emu_on(tmp_path, capsys, elf, commands))
+    ours = emu_pcs(emu_on(tmp_path, capsys, elf, commands, accel))
     assert len(theirs) == len(commands)
     assert ours == theirs
 
 
-def test_step_enters_an_assembly_call_and_next_runs_it_whole(tmp_path, capsys):
+@pytest.mark.parametrize("accel", ENGINES)
+def test_step_enters_an_assembly_call_and_next_runs_it_whole(tmp_path, capsys, accel):
     """The loader's line map of a .S guest: step stops at the callee's
     first line, next at the line after the CALL (the callee's output shown)."""
     src = tmp_path / "g.S"
     src.write_text("start:\n    mov dx, 0x3f8\n    call sub\n    mov al, 2\n    out 0xf4, al\n"
                    "sub:\n    mov al, 0x48\n    out dx, al\n    ret\n")
     sym = assemble(src.read_text(), "g.S").symbols
-    out = emu_on(tmp_path, capsys, src, ["s", "s", "s", "run", "n", "n"])
+    out = emu_on(tmp_path, capsys, src, ["s", "s", "s", "run", "n", "n"], accel)
     assert emu_pcs(out)[:3] == [sym["start"] + 3, sym["sub"], sym["sub"] + 2]
     after_call = emu_pcs(out)[-1]
     assert after_call == sym["start"] + 6
@@ -112,7 +119,8 @@ def test_abbreviations_mean_what_they_mean_in_gdb():
     """Every alias, and every prefix of every command: where gdb's 'help'
     takes the word for one of the REPL's commands, the REPL takes it for
     the same one (s is step, not set; n is next)."""
-    words = sorted(set(ALIASES) - {"EOF"} | {c[:k] for c in COMMANDS for k in range(1, len(c) + 1)})
+    words = sorted(set(ALIASES) - {"EOF"} | set(GDB_ELSEWHERE)
+                   | {c[:k] for c in COMMANDS for k in range(1, len(c) + 1)})
     args = [GDB, "-batch", "-nx"]
     for w in words:
         args += ["-ex", f"echo @@{w}\\n", "-ex", f"help {w}"]
@@ -127,13 +135,20 @@ def test_abbreviations_mean_what_they_mean_in_gdb():
         answers[word] = names.group(1) if names else None
     repl = Repl.__new__(Repl)
     checked = 0
+    elsewhere = 0
     for w in words:
         gdb_command = answers.get(w)
-        if gdb_command not in COMMANDS:
+        if gdb_command is None:
+            continue
+        if gdb_command not in COMMANDS:      # gdb has it, this debugger does not
+            elsewhere += 1
+            assert repl.resolve(w) is None, (w, gdb_command)
             continue
         checked += 1
         assert repl.resolve(w) == gdb_command, (w, gdb_command)
-    assert checked > 100
+    assert checked > 100 and elsewhere > 5
+    for w, name in GDB_ELSEWHERE.items():        # the table says what gdb says
+        assert answers[w] in (name, None), (w, answers[w])
     assert repl.resolve("s") == "step" and repl.resolve("n") == "next"
 
 
