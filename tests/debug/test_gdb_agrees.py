@@ -8,6 +8,7 @@ code, and the values of cast and dereferenced expressions.
 """
 
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -15,11 +16,11 @@ import threading
 
 import pytest
 
-from emu.cli import main
 from emu.debug.gdbstub import GdbStub
 from emu.debug.repl import ALIASES, COMMANDS, GDB_ELSEWHERE, Repl
 from emu.loader import assemble, load_file
 from emu.machine import Machine
+from tests.debug.test_repl import debug
 
 GDB = shutil.which("gdb")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (make deps installs it)")
@@ -48,12 +49,7 @@ def gdb_on(image, commands, elf=None):
 
 
 def emu_on(tmp_path, capsys, guest, commands, accel="interp"):
-    script = tmp_path / "cmds.gdb"
-    script.write_text("\n".join(commands) + "\n")
-    rc = main(["debug", "-accel", accel, "-x", str(script), str(guest)])
-    out = capsys.readouterr().out
-    assert rc == 0, out
-    return out
+    return debug(tmp_path, capsys, accel, commands, pathlib.Path(guest))
 
 
 def gdb_pcs(out):

@@ -47,8 +47,13 @@ ENGINES = ["interp", "tcg", "unicorn",
 
 
 def debug(tmp_path, capsys, accel, commands, guest=GUEST, name="g.S"):
-    path = tmp_path / name
-    path.write_text(guest)
+    """What ``emu debug -x`` prints for ``commands`` on ``guest`` (source
+    text, or the path of a guest file)."""
+    if isinstance(guest, os.PathLike):
+        path = guest
+    else:
+        path = tmp_path / name
+        path.write_text(guest)
     script = tmp_path / "cmds.gdb"
     script.write_text("\n".join(commands) + "\n")
     rc = main(["debug", "-accel", accel, "-x", str(script), str(path)])
