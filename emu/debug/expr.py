@@ -197,6 +197,8 @@ class Evaluator:
         while self._peek(k) == ("op", "*"):
             stars += 1
             k += 1
+        if len(words) == 1 and words[0] in self.symbols and not stars:
+            return None                   # (word) of a label named like a type is the label
         if self._peek(k) != ("op", close):
             if self._peek(k)[0] == "name" and close == ")":
                 raise DebugError(f"unknown type '{' '.join(words + [self._peek(k)[1]])}' "

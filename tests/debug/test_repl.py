@@ -533,3 +533,13 @@ def test_ctrl_c_during_continue_stops_the_guest_and_says_where(tmp_path):
     assert f"$1 = 0x{pc:x}" in after
     assert f"executed 0x{pc:x} <again" in after.split("(emu) si\n", 1)[1]
     assert b"Traceback" not in err
+
+
+def test_a_label_named_like_a_type_is_the_label(tmp_path, capsys):
+    guest = "start:\n    hlt\nword: .word 0x1234\n"
+    word = assemble(guest, "t.S").symbols["word"]
+    out = debug(tmp_path, capsys, "interp", ["p (word) + 1", "p/x *(word *)word", "p (word * 2)", "quit"],
+                guest, "t.S")
+    assert section(out, "p (word) + 1").strip() == f"$1 = {word + 1} (0x{word + 1:x})"
+    assert section(out, "p/x *(word *)word").strip() == "$2 = 0x1234"
+    assert section(out, "p (word * 2)").strip() == f"$3 = {word * 2} (0x{word * 2:x})"
