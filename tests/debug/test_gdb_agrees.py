@@ -191,9 +191,13 @@ def test_expressions_have_the_values_gdb_gives(elf_guests, tmp_path, capsys):
 
 @needs_gdb
 def test_x_of_the_address_of_a_label_as_gdb(elf_guests, tmp_path, capsys):
+    """x/FMT of &label, of pointer arithmetic on it, and of an address past
+    the image's last label (named by no label, as gdb names it)."""
     elf = str(elf_guests / "hello.elf")
     img = load_file(elf)
-    line = re.compile(r"^0x7c[0-9a-f]+ <msg(?:\+\d+)?>:.*$", re.M)
-    theirs = line.findall(gdb_on(img, ["x/8xb &msg", "x/2dh (char*)&msg + 1"], elf))
-    ours = line.findall(emu_on(tmp_path, capsys, elf, ["x/8xb &msg", "x/2dh (char*)&msg + 1"]))
-    assert ours == theirs and len(theirs) == 2
+    commands = ["x/8xb &msg", "x/2dh (char*)&msg + 1", "x/2xb &msg + 2", "x/2xb 0x7d00",
+                f"x/2xb 0x{img.base + len(img.data) + 1:x}"]
+    line = re.compile(r"^0x7[0-9a-f]{3}(?: <[\w+]+>)?:\t.*$", re.M)
+    theirs = line.findall(gdb_on(img, commands, elf))
+    ours = line.findall(emu_on(tmp_path, capsys, elf, commands))
+    assert ours == theirs and len(theirs) == len(commands)
