@@ -9,6 +9,9 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
   with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
   gdbstub default, ``NOIRQ``): the engine's interrupt line is lowered for the
   step and raised again afterwards, so the interrupt is taken later;
+* **stepping by source line** (gdb's ``step`` and ``next``, GDB manual
+  "Continuing and Stepping"): through the image's line map, entering or
+  running whole the calls on the way (:meth:`Session.step_line`);
 * **continuing** until a breakpoint, a watchpoint, or the guest stops.
   Software engines run in chunks of ``interval`` instructions (a checkpoint
   between chunks); KVM, which counts instructions only while stepping, is
