@@ -53,6 +53,9 @@ class Image:
     lines: dict = field(default_factory=dict)     # address -> (file, line number)
     source: list = field(default_factory=list)    # source lines, for `list`
     sources: dict = field(default_factory=dict)   # file -> its lines (the main one and includes)
+    #: line starts in ``lines`` where no statement starts (DWARF rows with
+    #: is_stmt false only): gdb's step and next do not stop there
+    not_statements: set = field(default_factory=set)
 
     def source_line(self, loc) -> str:
         """The text of a ``(file, line number)`` from ``lines``, or ''."""
@@ -519,6 +522,7 @@ def _elf_lines(elf, path: str, img: Image) -> None:
     if not elf.has_dwarf_info():
         return
     dwarf = elf.get_dwarf_info()
+    stmts = set()
     for cu in dwarf.iter_CUs():
         prog = dwarf.line_program_for_CU(cu)
         if prog is None:
@@ -552,8 +556,11 @@ def _elf_lines(elf, path: str, img: Image) -> None:
             # rows at one address: the last describes it (the earlier ones
             # cover no bytes), as addr2line and gdb read the table
             img.lines[st.address] = (name, st.line)
+            if st.is_stmt:
+                stmts.add(st.address)
             if name not in img.sources:
                 img.sources[name] = _read_source(name, comp_dir, os.path.dirname(path))
+    img.not_statements = set(img.lines) - stmts
     if img.lines:
         first = img.lines.get(img.base) or next(iter(img.lines.values()))
         img.source = img.sources.get(first[0], [])

@@ -65,11 +65,25 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
     machine.model = get_model(cpu or "max")
     machine.cpu = X86State()
     machine.serial_log = bytearray()
+    shown = bytearray()          # what went to serial_sink, position by position
 
     def sink(data: bytes) -> None:
+        # A debugger rewinds serial_log with the guest (reverse execution);
+        # the guest then writes again what the terminal has already shown.
+        # As with gdb's record, the output is shown once: a byte is passed
+        # on only where it differs from what was shown at that position of
+        # the log (a guest that went another way is shown from there).
+        at = len(machine.serial_log)
         machine.serial_log += data
-        if serial_sink is not None:
-            serial_sink(data)
+        if serial_sink is None:
+            return
+        same = 0
+        while same < len(data) and at + same < len(shown) and shown[at + same] == data[same]:
+            same += 1
+        if same < len(data):
+            del shown[at + same:]
+            shown.extend(data[same:])
+            serial_sink(data[same:])
 
     pic = I8259Pair(intr=IrqLine(lambda level: _intr_changed(machine, level)))
     uart = Uart16550(irq=pic.irq_line(4), source=serial_input, sink=sink)

@@ -380,22 +380,10 @@ class GdbStub:
                     return "E14"
             if p.startswith("M"):
                 head, data = p[1:].split(":", 1)
-                addr, n = (int(x, 16) for x in head.split(","))
-                try:
-                    self.session.write_memory(addr, bytes.fromhex(data)[:n])
-                except DebugError:
-                    return "E14"
-                return "OK"
+                return self.write_memory(head, bytes.fromhex(data))
             if p.startswith("X"):
                 head, _, _ = pkt[1:].partition(b":")
-                data = unescape(pkt[1 + len(head) + 1:])
-                addr, n = (int(x, 16) for x in head.decode().split(","))
-                if n:
-                    try:
-                        self.session.write_memory(addr, data[:n])
-                    except DebugError:
-                        return "E14"
-                return "OK"
+                return self.write_memory(head.decode(), unescape(pkt[1 + len(head) + 1:]))
             if p.startswith(("Z", "z")):
                 return self.point(p)
             if p.startswith("c"):
@@ -418,6 +406,19 @@ class GdbStub:
         except DebugError:
             return "E01"
         return ""
+
+    def write_memory(self, head: str, data: bytes) -> str:
+        """M and X: ``ADDR,LENGTH`` and the bytes; a payload of another
+        length than the one declared is an error (E01), not a partial write."""
+        addr, n = (int(x, 16) for x in head.split(","))
+        if len(data) != n:
+            return "E01"
+        if n:
+            try:
+                self.session.write_memory(addr, data)
+            except DebugError:
+                return "E14"
+        return "OK"
 
     def xfer(self, p: str) -> str:
         annex, span = p[len("qXfer:features:read:"):].split(":")
@@ -472,11 +473,13 @@ class GdbStub:
         return "OK"
 
     def write_all(self, hexdata: str) -> str:
+        """G: every register of the layout, in order; a payload of another
+        size than ``g``'s reply is an error (E01) and changes nothing."""
         data = bytes.fromhex(hexdata)
+        if len(data) != sum(size for _, size, _, _ in self.layout):
+            return "E01"
         off = 0
         for n, (_, size, _, _) in enumerate(self.layout):
-            if off + size > len(data):
-                break
             r = self.write_reg(n, data[off:off + size].hex())
             if r != "OK":
                 return r

@@ -1,8 +1,12 @@
 """``emu debug``: a gdb-like step-through debugger as a ``cmd.Cmd`` (py65's monitor shape).
 
-Commands keep gdb's names and abbreviations (``si``, ``ni``, ``c``, ``b``,
-``x/8xb``, ``i r``, ``disas``, ``bt``, ``rsi``, ``rc``; any unique prefix
-works too), so what a learner types here works in gdb later.  Each
+Commands keep gdb's names and abbreviations (``s``, ``n``, ``si``, ``ni``,
+``c``, ``b``, ``x/8xb``, ``i r``, ``disas``, ``bt``, ``rsi``, ``rc``; any
+unique prefix works too), so what a learner types here works in gdb later;
+expressions are the simple cases of gdb's C (:mod:`emu.debug.expr`).
+``step`` and ``next`` go by source line (:meth:`Session.step_line`), and
+Ctrl-C while a command runs the guest stops it there (GDB manual,
+"Continuing and Stepping", "Expressions", "Command Syntax").  Each
 ``do_x`` has its help in its docstring; stdin and stdout are injectable, so
 a session is a script that tests replay (``-x FILE`` or commands on stdin),
 and a terminal gets readline editing and history.
@@ -18,34 +22,41 @@ from __future__ import annotations
 
 import cmd
 import re
-import shlex
+import signal
+import textwrap
 
 from ..isa.x86 import flags as F
+from .expr import Evaluator
 from .session import DebugError, Session
 
+#: gdb's own abbreviations (which win over other commands with that prefix,
+#: GDB manual "Command Syntax": s is step although set also begins with s);
+#: any other unique prefix of a command works too
 ALIASES = {
-    "si": "stepi", "ni": "nexti", "c": "continue", "cont": "continue", "b": "break",
-    "br": "break", "tb": "tbreak", "d": "delete", "i": "info", "disas": "disassemble",
-    "bt": "backtrace", "where": "backtrace", "l": "list", "r": "run", "q": "quit",
-    "rsi": "reverse-stepi", "rc": "reverse-continue", "p": "print", "h": "help",
-    "exit": "quit", "EOF": "quit", "w": "watch", "disp": "display",
-    "fin": "finish", "u": "until", "adv": "advance",
+    "s": "step", "n": "next", "si": "stepi", "ni": "nexti", "c": "continue", "b": "break",
+    "br": "break", "bre": "break", "brea": "break", "d": "delete", "i": "info",
+    "disas": "disassemble", "bt": "backtrace", "where": "backtrace", "l": "list", "r": "run",
+    "q": "quit", "rsi": "reverse-stepi", "rc": "reverse-continue", "p": "print", "h": "help",
+    "exit": "quit", "EOF": "quit", "fin": "finish", "u": "until",
 }
-COMMANDS = ("stepi", "nexti", "continue", "finish", "until", "advance", "break", "tbreak",
-            "delete", "info", "x",
+#: words gdb takes for commands this debugger does not have (gdb's aliases
+#: and full names): they are not read as a prefix of another command here
+GDB_ELSEWHERE = {"dis": "disable", "disa": "disable", "f": "frame", "t": "thread", "w": "with",
+                 "rev": "reverse-search", "reverse-step": "reverse-step",
+                 "reverse-next": "reverse-next", "reverse-nexti": "reverse-nexti",
+                 "reverse-finish": "reverse-finish"}
+COMMANDS = ("step", "next", "stepi", "nexti", "continue", "finish", "until", "advance", "break",
+            "tbreak", "delete", "info", "x",
             "disassemble", "display", "undisplay", "set", "backtrace", "list", "run",
             "restart", "quit", "help", "reverse-stepi", "reverse-continue", "print", "watch",
             "rwatch", "awatch")
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 PRINT_FORMATS = "xduotcaz"
+HELP_WIDTH = 79                  # help text is wrapped at word boundaries to this width
 NO_TB = {"interp": "does not translate blocks: it decodes and runs one instruction at a time",
          "unicorn": "translates inside Unicorn (QEMU's TCG to host code), where its blocks "
                     "cannot be shown",
          "kvm": "runs guest code natively on the CPU: there are no translated blocks"}
-TYPE_SIZES = {"char": 1, "byte": 1, "uint8_t": 1, "short": 2, "word": 2, "uint16_t": 2,
-              "int": 4, "dword": 4, "long": 4, "uint32_t": 4, "long long": 8, "qword": 8,
-              "uint64_t": 8}
-
 
 def _bytes(n: int) -> str:
     return "1 byte" if n == 1 else f"{n} bytes"
@@ -100,6 +111,8 @@ class Repl(cmd.Cmd):
             return ALIASES[word]
         if word in COMMANDS:
             return word
+        if word in GDB_ELSEWHERE:
+            return None
         hits = [c for c in COMMANDS if c.startswith(word)]
         if len(hits) == 1:
             return hits[0]
@@ -115,13 +128,28 @@ class Repl(cmd.Cmd):
             return False
         word = line.split()[0]
         hits = [c for c in COMMANDS if c.startswith(word)]
-        if len(hits) > 1:
+        if word in GDB_ELSEWHERE:
+            self.out(f'Undefined command: "{word}" (gdb\'s {GDB_ELSEWHERE[word]}, which this '
+                     'debugger does not have).  Try "help".')
+        elif len(hits) > 1:
             self.out(f'Ambiguous command "{word}": {", ".join(sorted(hits))}.')
         else:
             self.out(f'Undefined command: "{word}".  Try "help".')
         return False
 
     def onecmd(self, line: str) -> bool:
+        # Ctrl-C while a command runs the guest stops the guest where it is
+        # (the session polls between instructions or chunks of them), as
+        # gdb's "Program received signal SIGINT"; a second Ctrl-C before it
+        # stops abandons the command ("Quit").
+        self._sigint = False
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:               # not the main thread: Ctrl-C stays Python's
+            previous = None
+        session = self.s
+        if session is not None:
+            session.interrupt_requested = self._interrupt_pending
         try:
             return super().onecmd(line)
         except DebugError as e:
@@ -132,7 +160,20 @@ class Repl(cmd.Cmd):
             self.out("Quit (interrupted)")
         except Exception as e:           # a fault of the debugger's own: still one line
             self.out(f"internal error: {type(e).__name__}: {e} (the session goes on)")
+        finally:
+            if session is not None:
+                session.interrupt_requested = None
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return False
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._sigint:
+            raise KeyboardInterrupt
+        self._sigint = True
+
+    def _interrupt_pending(self) -> bool:
+        return self._sigint
 
     def postcmd(self, stop: bool, line: str) -> bool:
         return stop or self.quit
@@ -143,59 +184,44 @@ class Repl(cmd.Cmd):
                 import readline  # noqa: F401  (line editing and history on a terminal)
             except ImportError:
                 pass
-        return super().cmdloop(intro)
+        while True:
+            try:
+                return super().cmdloop(intro)
+            except KeyboardInterrupt:    # Ctrl-C at the prompt: gdb's "Quit", a new prompt
+                self.out("Quit")
+                intro = None
 
     # -- expressions -------------------------------------------------------------------
-    def value(self, text: str) -> int:
-        """A number, a label, a $register, SEG:OFF, *ptr, sums of those."""
-        t = text.strip()
-        if not t:
-            raise DebugError("expected an address or a value")
-        if ":" in t and not t.startswith("$"):
-            seg, off = t.split(":", 1)
-            return (self.value(seg) << 4) + self.value(off)
-        terms = re.split(r"\s*([+-])\s*", t)
-        total = 0
-        sign = 1
-        for k, term in enumerate(terms):
-            if term == "+":
-                sign = 1
-                continue
-            if term == "-":
-                sign = -1
-                continue
-            if term == "" and k == 0:
-                continue
-            total += sign * self.term(term)
-        return total
+    def evaluate(self, text: str):
+        """An expression (:mod:`emu.debug.expr`): numbers, labels, $registers,
+        casts, ``*``, ``&``, arithmetic, SEG:OFF."""
+        img = self.s.image
+        return Evaluator(img.symbols if img is not None else {}, self.s.get_register,
+                         self.s.read_memory, 8 if self.s.width() == 8 else 4).eval(text)
 
-    def term(self, t: str) -> int:
-        if t.startswith("*"):
-            return self.term(t[1:])
-        if t.startswith("$"):
-            return self.s.get_register(t[1:])
-        syms = self.s.image.symbols if self.s.image is not None else {}
-        if t in syms:
-            return syms[t]
-        try:
-            return int(t, 0)
-        except ValueError:
-            pass
-        if re.fullmatch(r"[A-Za-z_.$][\w.$]*", t):
-            known = ", ".join(sorted(syms)) or "none"
-            raise DebugError(f'No symbol "{t}" in current context (labels: {known}).')
-        raise DebugError(f"cannot read '{t}' as a number, label or $register")
+    def value(self, text: str) -> int:
+        return self.evaluate(text).v
+
+    def label_before(self, addr: int):
+        """(label, its address) of the label at or before ``addr`` that
+        the address belongs to: the nearest one, when ``addr`` lies in the
+        guest's image (an address outside it is named only by a label
+        exactly there), else None."""
+        img = self.s.image
+        if img is None or not img.symbols:
+            return None
+        inside = img.base <= addr < img.base + len(img.data)
+        best = None
+        for name, a in img.symbols.items():
+            if a == addr or (inside and img.base <= a < addr):
+                if best is None or a > best[1]:
+                    best = (name, a)
+        return best
 
     def where(self, addr: int) -> str:
         """``<label+off>`` for an address, from the image's labels."""
-        img = self.s.image
-        if img is None or not img.symbols:
-            return ""
-        best = None
-        for name, a in img.symbols.items():
-            if a <= addr and (best is None or a > best[1]):
-                best = (name, a)
-        if best is None or addr - best[1] > 0x1000:
+        best = self.label_before(addr)
+        if best is None:
             return ""
         off = addr - best[1]
         return f"<{best[0]}+{off}>" if off else f"<{best[0]}>"
@@ -221,7 +247,10 @@ class Repl(cmd.Cmd):
             if wo:
                 self.out(f"Old value = {wo[0].hex(' ')}")
                 self.out(f"New value = {wo[1].hex(' ')}")
-        elif st.reason in ("history-start", "interrupted", "restart"):
+        elif st.reason == "interrupted":
+            self.out("")
+            self.out("Program received signal SIGINT, Interrupt.")
+        elif st.reason in ("history-start", "restart"):
             self.out(st.message)
         if verbose and st.executed and st.reason not in ("restart",) and st.count > 0:
             pc, text = st.executed[-1]
@@ -253,7 +282,7 @@ class Repl(cmd.Cmd):
         self.show_serial(st)
         if st.reason in ("exited", "halted", "crashed"):
             if st.reason == "exited":
-                self.out(f"[Inferior 1 (guest) exited with code {st.status:02o}] ({st.message})")
+                self.out(f"[Inferior 1 (guest) exited with code 0{st.status:o}] ({st.message})")
             else:
                 self.out(f"[guest stopped: {st.message}]")
         self.show_pc()
@@ -305,6 +334,16 @@ class Repl(cmd.Cmd):
         if n <= 0:
             raise DebugError(f"the count must be positive, not {arg}")
         return n
+
+    def do_step(self, arg):
+        """step [N] (s): run until the start of another source line, N times,
+        entering a called function that has line information (a .S/.asm
+        guest's line map, an ELF's DWARF lines)."""
+        self.show_stop(self.s.step_line(self._count(arg)))
+
+    def do_next(self, arg):
+        """next [N] (n): like step, but a called function runs whole."""
+        self.show_stop(self.s.step_line(self._count(arg), over=True))
 
     def do_stepi(self, arg):
         """stepi [N] (si): execute exactly N instructions (default 1); interrupts
@@ -424,19 +463,14 @@ class Repl(cmd.Cmd):
 
     def _watch(self, arg, kind):
         arg = arg.strip()
-        size = 2
         length = None
         if "," in arg:                   # ADDR,LEN
             arg, length = (t.strip() for t in arg.rsplit(",", 1))
-        m = re.match(r"\*\s*\(\s*([\w ]+?)\s*\*\s*\)\s*(.+)$", arg) or re.match(r"\{\s*([\w ]+?)\s*\}\s*(.+)$", arg)
-        if m:
-            if m.group(1) not in TYPE_SIZES:
-                raise DebugError(f"unknown type '{m.group(1)}' (expected one of: {', '.join(TYPE_SIZES)})")
-            if length is not None:
-                raise DebugError("give the size by a type or by ,LEN, not both")
-            size = TYPE_SIZES[m.group(1)]
-            arg = m.group(2)
+        addr, typed = self._place(arg)
+        size = typed or 2
         if length is not None:
+            if typed:
+                raise DebugError("give the size by a type or by ,LEN, not both")
             try:
                 size = int(length, 0)
             except ValueError:
@@ -444,7 +478,6 @@ class Repl(cmd.Cmd):
             if size is None or not 1 <= size <= 8:
                 raise DebugError(f"the length of a watchpoint is a number from 1 to 8 bytes, "
                                  f"not '{length}' (watch ADDR,LEN)")
-        addr = self.value(arg.lstrip("*"))
         wp = self.s.add_watchpoint(kind, addr, size)
         name = {"write": "Hardware watchpoint", "read": "Hardware read watchpoint",
                 "access": "Hardware access (read/write) watchpoint"}[kind]
@@ -682,7 +715,8 @@ class Repl(cmd.Cmd):
             parts = arg[1:].split(None, 1)
             fmt, arg = parts[0], (parts[1] if len(parts) > 1 else "")
             self._print_format(fmt, "print")
-        text = self._print_text(self.value(arg), fmt)
+        v = self.evaluate(arg)
+        text = self._print_text(v.v, fmt, 8 * v.ctype.size if v.ctype is not None else None)
         self.history += 1                    # gdb's value history: $1, $2, ...
         self.out(f"${self.history} = {text}")
 
@@ -702,10 +736,12 @@ class Repl(cmd.Cmd):
                              f"(expected one of {PRINT_FORMATS})")
         return f
 
-    def _print_text(self, v: int, fmt) -> str:
-        """A value as print shows it: ``18 (0x12)``, or in a format (/x ``0x12``)."""
+    def _print_text(self, v: int, fmt, bits: int | None = None) -> str:
+        """A value as print shows it: ``18 (0x12)``, or in a format (/x
+        ``0x12``); a negative one in two's complement at ``bits`` (its
+        type's width; the mode's by default)."""
         f = self._print_format(fmt, "print") if fmt else ""
-        bits = 8 * self.s.width()
+        bits = bits or 8 * self.s.width()
         neg = v
         if v < 0:                        # two's complement at the mode's width (64 bits if wider)
             v &= (1 << (bits if v >= -(1 << (bits - 1)) else 64)) - 1
@@ -726,15 +762,16 @@ class Repl(cmd.Cmd):
         label before it to the next one, '=>' marking the next instruction."""
         pc = self.s.pc()
         at = self.value(arg) if arg.strip() else pc
+        self.s.read_memory(at, 1)                # one line if there is nothing to show
         img = self.s.image
         start, end = at, None
-        if img is not None and img.symbols:
-            before = [a for a in img.symbols.values() if a <= at]
-            after = [a for a in img.symbols.values() if a > at]
-            if before:
-                start = max(before)
-            if after:
-                end = min(after)
+        first = self.label_before(at)
+        if first is not None:
+            start = first[1]
+            limits = [a for a in img.symbols.values() if a > start]
+            if start < img.base + len(img.data):
+                limits.append(img.base + len(img.data))
+            end = min(limits, default=None)
         name = self.where(start)
         self.out(f"Dump of assembler code{' for ' + name.strip('<>') if name else ''}:")
         addr = start
@@ -838,20 +875,22 @@ class Repl(cmd.Cmd):
             self.s.set_register(lhs[1:], value)
             self.out(f"{lhs} = 0x{self.s.get_register(lhs[1:]):x}")
             return
-        size = 2
-        m = re.fullmatch(r"\*\s*\(\s*([\w ]+?)\s*\*\s*\)\s*(.+)", lhs) or re.fullmatch(r"\{\s*([\w ]+?)\s*\}\s*(.+)", lhs)
-        if m:
-            if m.group(1) not in TYPE_SIZES:
-                raise DebugError(f"unknown type '{m.group(1)}' (expected one of: {', '.join(TYPE_SIZES)})")
-            size = TYPE_SIZES[m.group(1)]
-            target = m.group(2)
-        elif lhs.startswith("*"):
-            target = lhs[1:]
-        else:
-            raise DebugError(f"cannot assign to '{lhs}' (expected $reg, *ADDR or {{TYPE}}ADDR)")
-        addr = self.value(target)
+        if not lhs.startswith(("*", "{")):
+            raise DebugError(f"cannot assign to '{lhs}' (expected $reg, *ADDR, *(TYPE *)ADDR "
+                             "or {TYPE}ADDR)")
+        addr, size = self._place(lhs)
+        size = size or 2
         self.s.write_memory(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
         self.out(f"*0x{addr:x} = 0x{value & ((1 << (8 * size)) - 1):x} ({_bytes(size)})")
+
+    def _place(self, text: str) -> tuple:
+        """(address, size or None) of a place in memory that watch and set
+        name: ``*(TYPE *)EXPR`` or ``{TYPE}EXPR`` (the type's size),
+        ``*EXPR`` or ``EXPR`` (the address it evaluates to, no size)."""
+        v = self.evaluate(text)
+        if v.lval is not None:
+            return v.lval[0], (v.lval[1].size if v.lval[1] is not None else None)
+        return v.v, None
 
     def _setting(self, name, val):
         if name == "step-irqs":
@@ -929,13 +968,22 @@ class Repl(cmd.Cmd):
             if fn is None or not fn.__doc__:
                 self.out(f'Undefined command: "{a}".  Try "help".')
             else:
-                self.out(" ".join(fn.__doc__.split()))
+                self.out(textwrap.fill(" ".join(fn.__doc__.split()), HELP_WIDTH,
+                                       break_long_words=False, break_on_hyphens=False))
             return
         self.out("Commands (gdb's names; unique prefixes work):")
         for c in COMMANDS:
             doc = " ".join(getattr(self, "do_" + c.replace("-", "_")).__doc__.split())
-            self.out(f"  {doc.split(': ', 1)[0]:<34} {doc.split(': ', 1)[-1].split('. ')[0][:70]}")
-        self.out("Aliases: " + ", ".join(f"{k}={v}" for k, v in ALIASES.items() if k != "EOF"))
+            usage, _, text = doc.partition(": ")
+            summary = re.split(r"\.\s+(?=[A-Z])", text)[0]    # the first sentence
+            lead = f"  {usage:<34} "
+            self.out(textwrap.fill(summary, HELP_WIDTH, initial_indent=lead,
+                                   subsequent_indent=" " * len(lead),
+                                   break_long_words=False, break_on_hyphens=False))
+        self.out(textwrap.fill("Aliases: " + ", ".join(f"{k}={v}" for k, v in ALIASES.items()
+                                                       if k != "EOF"),
+                               HELP_WIDTH, subsequent_indent="  ", break_long_words=False,
+                               break_on_hyphens=False))
 
 
 def run_repl(session: Session, stdin, stdout, interactive: bool, echo: bool = False) -> int:

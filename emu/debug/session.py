@@ -9,6 +9,9 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
   with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
   gdbstub default, ``NOIRQ``): the engine's interrupt line is lowered for the
   step and raised again afterwards, so the interrupt is taken later;
+* **stepping by source line** (gdb's ``step`` and ``next``, GDB manual
+  "Continuing and Stepping"): through the image's line map, entering or
+  running whole the calls on the way (:meth:`Session.step_line`);
 * **continuing** until a breakpoint, a watchpoint, or the guest stops.
   Software engines run in chunks of ``interval`` instructions (a checkpoint
   between chunks); KVM, which counts instructions only while stepping, is
@@ -46,6 +49,7 @@ shows it as it was there.  The clock stays in instruction counting after
 
 from __future__ import annotations
 
+import bisect
 import copy
 from dataclasses import dataclass, field
 
@@ -170,6 +174,7 @@ class Session:
         self.interrupt_requested = None   # callable -> bool, polled between chunks
         self._step_from = None            # position before the last single step
         self._access_reported = None      # position of a read/access stop (before the insn)
+        self._line_starts = None          # sorted addresses of image.lines (built when needed)
         machine.exit_observer = self._exits.append
         # the session single-steps an engine without an exact instruction
         # count (KVM) whenever it runs it: its guest time counts those
@@ -585,64 +590,180 @@ class Session:
             raise DebugError(f"the guest is not running ({self.exited.message}); "
                              "use 'run' to start again or reverse-step into its history")
 
-    def step(self, n: int = 1) -> Stop:
-        """stepi N: exactly N instructions (fewer if the guest stops)."""
+    def _repeat(self, n: int, one) -> Stop:
+        """A stepping command: ``one(executed)`` N times -- each appends
+        the (pc, text) of the instructions it starts with and returns the
+        Stop that ends the command early, or None -- until the guest stops,
+        a breakpoint or watchpoint, or an interrupt (Ctrl-C)."""
         self._check_running()
         ctx = self._begin()
         executed = []
         st = None
         for _ in range(n):
-            pc = self.pc()
-            text = self.insn_text(pc)
-            r = self._step_one()
-            executed.append((pc, text))
-            st = self._result_stop(r)
+            st = self._interrupted() or one(executed)
             if st is not None:
                 break
-            if self.watchpoints:
-                hit = self._check_watch_after()
-                if hit is not None:
-                    st = hit
-                    break
         if st is None:
             st = Stop("step")
         st.executed = executed[-8:]
         self._note_end(st)
         return self._finish(st, ctx)
 
+    def _interrupted(self) -> Stop | None:
+        if self.interrupt_requested is not None and self.interrupt_requested():
+            return Stop("interrupted", "interrupted by the debugger")
+        return None
+
+    def _before_insn(self, pc: int, first: bool, bps) -> Stop | None:
+        """What stops a command that steps on before the instruction at
+        ``pc``: an interrupt, and -- unless it is the instruction the
+        command started on -- a breakpoint there or a read/access
+        watchpoint it would trigger."""
+        st = self._interrupted()
+        if st is None and not first:
+            if pc in bps:
+                st = self._bp_stop(pc)
+            elif self.watchpoints:
+                st = self._check_access_before()
+        return st
+
+    def _over_call(self, ret: int, sp_before: int) -> Stop | None:
+        """Run a call whole: until the PC is at its return address ``ret``
+        with the stack popped to ``sp_before`` (None), or something else
+        stops the guest first (that Stop)."""
+        st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+        return None if st.reason == "return" else st
+
+    def _stepi_one(self, executed: list, hold_irq: bool | None = None) -> Stop | None:
+        pc = self.pc()
+        executed.append((pc, self.insn_text(pc)))
+        st = self._result_stop(self._step_one(hold_irq))
+        if st is None and self.watchpoints:
+            st = self._check_watch_after()
+        return st
+
+    def _call_at(self, pc: int):
+        """(name, length) of the instruction at ``pc`` ("?", 0 if undecodable)."""
+        try:
+            insn, _ = self.decode(pc)
+        except DebugError:
+            return "?", 0
+        return insn.name, insn.length
+
+    def step(self, n: int = 1) -> Stop:
+        """stepi N: exactly N instructions (fewer if the guest stops)."""
+        return self._repeat(n, self._stepi_one)
+
     def next(self, n: int = 1) -> Stop:
         """nexti N: like stepi, but a CALL or INT runs until it returns."""
-        self._check_running()
-        ctx = self._begin()
-        executed = []
-        st = None
-        for _ in range(n):
+        def one(executed):
             pc = self.pc()
-            try:
-                insn, _ = self.decode(pc)
-                name, length = insn.name, insn.length
-            except DebugError:
-                name, length = "?", 0
-            text = self.insn_text(pc)
-            executed.append((pc, text))
-            if name in CALL_LIKE:
-                ret = pc + length
-                sp_before = self.cpu.regs[4]
-                st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
-                if st is not None and st.reason == "return":
-                    st = None
-            else:
-                r = self._step_one()
-                st = self._result_stop(r)
-                if st is None and self.watchpoints:
-                    st = self._check_watch_after()
+            name, length = self._call_at(pc)
+            if name not in CALL_LIKE:
+                return self._stepi_one(executed)
+            executed.append((pc, self.insn_text(pc)))
+            return self._over_call(pc + length, self.cpu.regs[4])
+        return self._repeat(n, one)
+
+    # -- source lines -------------------------------------------------------------------------
+    # gdb's step and next (GDB manual, "Continuing and Stepping"; infrun's
+    # stepping range): the line map is the image's (the loader's map of an
+    # assembly source, an ELF's DWARF line table), address -> (file, line)
+    # at the addresses where a line's code starts.
+
+    def line_at(self, lin: int):
+        """(file, line) of the line whose code starts at ``lin``, or None."""
+        return self.image.lines.get(lin) if self.image is not None else None
+
+    def line_of(self, lin: int):
+        """(file, line) of the line whose code ``lin`` is in (the last
+        line start at or before it, within the image), or None."""
+        img = self.image
+        if img is None or not img.lines or not img.base <= lin < img.base + len(img.data):
+            return None
+        if self._line_starts is None:
+            self._line_starts = sorted(img.lines)
+        k = bisect.bisect_right(self._line_starts, lin)
+        return img.lines[self._line_starts[k - 1]] if k else None
+
+    def step_line(self, n: int = 1, over: bool = False) -> Stop:
+        """step N (``over``: next N): run until the PC reaches the start of
+        another source line, N times.  A call (CALL, INT) into code with
+        line information is entered by step (stopping at its first line,
+        after the frame setup gdb's prologue analysis skips) and run whole
+        by next; a call into code without line information always runs
+        whole.  Arriving in the middle of a line (a return to the caller)
+        makes that line the current one, and the start of a line that
+        begins no statement (DWARF is_stmt) is passed, as gdb does.
+        Breakpoints, watchpoints and the guest's end stop it as they stop
+        continue."""
+        if self.image is None or not self.image.lines:
+            self._check_running()
+            raise DebugError("The guest has no line number information (step and next need a "
+                             ".S/.asm guest or an ELF built with -g); use stepi or nexti.")
+        return self._repeat(n, lambda executed: self._step_line(over, executed))
+
+    def _step_line(self, over: bool, executed: list):
+        """One step/next; None when it reached a new line."""
+        current = self.line_of(self.pc())
+        bps = self._bp_addrs()
+        first = True
+        since_cp = 0
+        while True:
+            pc = self.pc()
+            st = self._before_insn(pc, first, bps)
             if st is not None:
+                return st
+            first = False
+            name, length = self._call_at(pc)
+            sp_before = self.cpu.regs[4]
+            # (interrupts are taken: a line may wait for one, as a loop does)
+            st = self._stepi_one(executed, hold_irq=False)
+            if st is not None:
+                return st
+            if name in CALL_LIKE and self.pc() != pc + length:
+                if over or self.line_at(self.pc()) is None:
+                    st = self._over_call(pc + length, sp_before)
+                    if st is not None:
+                        return st
+                else:
+                    self._skip_frame_setup()
+                    return None
+            since_cp += 1
+            if since_cp >= self.interval:
+                self.recorder.checkpoint(self.pos)
+                since_cp = 0
+            here = self.pc()
+            start = self.line_at(here)
+            if start is None:                  # in the middle of a line: that line
+                current = self.line_of(here) or current
+            elif start != current and here not in self.image.not_statements:
+                return None
+            # (the start of a line that begins no statement: gdb goes on)
+
+    def _skip_frame_setup(self) -> None:
+        """Stepped into a C function: run its frame setup, as gdb's i386
+        prologue analysis (``i386_analyze_frame_setup``) skips it -- the
+        bytes ``55 89 e5`` or ``55 8b ec`` (``push ebp; mov ebp, esp``;
+        gdb does not recognise them behind an operand-size prefix, as gcc
+        -m16 emits them) -- and go on to the start of a line if that ends in
+        the middle of one.  Assembly functions stop at their first
+        instruction (gdb skips no prologue there)."""
+        loc = self.line_at(self.pc())
+        if loc is None or loc[0].lower().endswith((".s", ".asm")):
+            return
+        try:
+            code = self.read_memory(self.pc(), 3)
+        except DebugError:
+            return
+        if code not in (b"\x55\x89\xe5", b"\x55\x8b\xec"):
+            return
+        self._step_one()
+        self._step_one()
+        for _ in range(64):
+            if self.line_at(self.pc()) is not None:
                 break
-        if st is None:
-            st = Stop("step")
-        st.executed = executed[-8:]
-        self._note_end(st)
-        return self._finish(st, ctx)
+            self._step_one()
 
     # -- frames -------------------------------------------------------------------------------
     # The stack as a debugger without debug information sees it (gdb's
@@ -784,30 +905,16 @@ class Session:
             first = True
             since_cp = 0
             while st is None:
-                if self.interrupt_requested is not None and self.interrupt_requested():
-                    st = Stop("interrupted", "interrupted by the debugger")
-                    break
                 pc = self.pc()
-                if not first and pc in bps:
-                    st = self._bp_stop(pc)
+                st = self._before_insn(pc, first, bps)
+                if st is not None:
                     break
-                if self.watchpoints and not first:
-                    st = self._check_access_before()
+                first = False
+                name, length = self._call_at(pc)
+                if name in CALL_LIKE:          # a call runs whole, as with nexti
+                    st = self._over_call(pc + length, self.cpu.regs[4])
                     if st is not None:
                         break
-                first = False
-                sp_before = self.cpu.regs[4]
-                try:
-                    insn, _ = self.decode(pc)
-                    name, length = insn.name, insn.length
-                except DebugError:
-                    name, length = "?", 0
-                if name in CALL_LIKE:          # a call runs whole, as with nexti
-                    ret = pc + length
-                    st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
-                    if st.reason != "return":
-                        break
-                    st = None
                 else:
                     r = self._step_one(hold_irq=False)
                     st = self._result_stop(r)
@@ -858,8 +965,9 @@ class Session:
         exact = self.accel.exact_icount and done is None and not self.watchpoints
         since_cp = 0
         while True:
-            if self.interrupt_requested is not None and self.interrupt_requested():
-                return Stop("interrupted", "interrupted by the debugger")
+            st = self._interrupted()
+            if st is not None:
+                return st
             pc = self.pc()
             if not first and pc in bps:
                 return self._bp_stop(pc)

@@ -115,9 +115,9 @@ def test_bad_input_for_frame_commands(tmp_path, capsys):
     assert out[2].strip() == "Argument required (a location: an address, a label, label+N)."
     assert out[3].strip() == "cannot run to 0xfffffff0: not in RAM"
     assert len(out[4].strip().splitlines()) == 1
-    assert "run until the current function returns" in out[5]
-    assert "runs the loop to its" in out[6]
-    assert "recursive calls included" in out[7]
+    assert "run until the current function returns" in " ".join(out[5].split())
+    assert "runs the loop to its" in " ".join(out[6].split())
+    assert "recursive calls included" in " ".join(out[7].split())
     assert "executed 0x7c00 <start>" in out[8]             # and the session goes on
 
 

@@ -284,3 +284,78 @@ def test_gdb_debugs_a_c_guest_at_source_level(elf_guests, accel):
     assert f'Line {closing} of "fib.c" starts at address' in out
     assert "[Inferior 1 (Remote target) detached]" in out
     assert not t.is_alive()
+
+
+def _stub(guest=GUEST):
+    img = assemble(guest, "g.S")
+    m = Machine(accel="interp")
+    m.load_image(img.data, img.name)
+    return GdbStub(m, img, port=0), m
+
+
+def test_G_writes_every_register_and_g_reads_them_back():
+    """G with new values for the general registers: g returns exactly what
+    G wrote, and the CPU (what the next instruction uses) has them."""
+    stub, m = _stub()
+    try:
+        before = bytes.fromhex(stub.handle(b"g"))
+        layout = stub.layout
+        new = bytearray(before)
+        off = 0
+        wanted = {"eax": 0x11223344, "ecx": 0x55667788, "ebx": 0x0BADF00D, "esi": 0x1234,
+                  "edi": 0x8765, "ebp": 0x7000}
+        for name, size, _, _ in layout:
+            if name in wanted:
+                new[off:off + size] = wanted[name].to_bytes(size, "little")
+            off += size
+        assert stub.handle(b"G" + new.hex().encode()) == "OK"
+        assert bytes.fromhex(stub.handle(b"g")) == bytes(new)
+        for name, v in wanted.items():
+            assert stub.session.get_register(name) == v
+        assert m.cpu.regs[3] & 0xFFFFFFFF == 0x0BADF00D        # ebx, as the engine sees it
+    finally:
+        stub.close()
+        m.close()
+
+
+def test_short_G_and_short_M_are_errors_and_change_nothing():
+    stub, m = _stub()
+    try:
+        regs = stub.handle(b"g")
+        changed = "ff" * 4 + regs[8:]                      # eax = 0xffffffff ...
+        assert stub.handle(("G" + changed[:-2]).encode()) == "E01"   # ... one byte short
+        assert stub.handle(b"G" + changed.encode() + b"00") == "E01"  # one byte too many
+        assert stub.handle(b"g") == regs
+        assert stub.handle(b"M500,4:aabb") == "E01"        # 2 bytes for 4 declared
+        assert stub.handle(b"M500,1:aabb") == "E01"
+        assert stub.handle(b"X500,4:ab") == "E01"
+        assert stub.handle(b"m500,4") == "00000000"
+        assert stub.handle(b"M500,2:aabb") == "OK"         # and a right one still works
+        assert stub.handle(b"m500,2") == "aabb"
+    finally:
+        stub.close()
+        m.close()
+
+
+@needs_gdb
+def test_reverse_execution_does_not_show_the_output_again(tmp_path):
+    """``emu run -gdb`` with the guest's output on stdout: stepping back over
+    an OUT and forward over it again, or continuing through recorded
+    positions, shows every byte once (as gdb's record does: replayed output
+    is not the inferior's new output)."""
+    guest = tmp_path / "g.S"
+    guest.write_text(GUEST)
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "emu", "run", "-gdb", f"tcp::{port}", "-S", str(guest)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    try:
+        proc.stderr.readline()
+        out = run_gdb(port, "stepi 3", "reverse-stepi", "stepi", "stepi 2", "reverse-stepi 3",
+                      "stepi", "continue")
+        stdout, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "exited with code 05" in out, out
+    assert stdout == b"Hi"

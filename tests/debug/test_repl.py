@@ -47,8 +47,13 @@ ENGINES = ["interp", "tcg", "unicorn",
 
 
 def debug(tmp_path, capsys, accel, commands, guest=GUEST, name="g.S"):
-    path = tmp_path / name
-    path.write_text(guest)
+    """What ``emu debug -x`` prints for ``commands`` on ``guest`` (source
+    text, or the path of a guest file)."""
+    if isinstance(guest, os.PathLike):
+        path = guest
+    else:
+        path = tmp_path / name
+        path.write_text(guest)
     script = tmp_path / "cmds.gdb"
     script.write_text("\n".join(commands) + "\n")
     rc = main(["debug", "-accel", accel, "-x", str(script), str(path)])
@@ -216,8 +221,12 @@ BAD = [
     ("x/3i 0xfffffff", "cannot access memory at 0xfffffff"),
     ("x/8xb $nosuch", "unknown register $nosuch"),
     ("info registers nosuchreg", "unknown register $nosuchreg"),
-    ("p 1 +", "cannot read '' as a number"),
-    ("p (1", "cannot read '(1' as a number"),
+    ("p 1 +", "A syntax error in expression, near `'."),
+    ("p (1", "A syntax error in expression, near `'."),
+    ("p 1 2", "A syntax error in expression, near `2'."),
+    ("p *(float *)0x500", "unknown type 'float'"),
+    ("p 1/0", "Division by zero"),
+    ("x/2xb &5", "Attempt to take address of value not located in memory."),
     ("watch *(float*)0x500", "unknown type 'float'"),
     ("rwatch *0xffffffff", "cannot access memory at 0xffffffff"),
     ("delete 99", "no breakpoint number 99"),
@@ -236,7 +245,7 @@ BAD = [
     ("advance", "Argument required (a location"),
     ("finish", '"finish" not meaningful in the outermost frame.'),
     ("frobnicate", 'Undefined command: "frobnicate".  Try "help".'),
-    ("s", 'Ambiguous command "s": set, stepi.'),
+    ("re", 'Ambiguous command "re": restart, reverse-continue, reverse-stepi.'),
     ("info", '"info" must be followed by the name of an info command'),
     ("info nonsense", 'Undefined info command: "nonsense"'),
     ("set $eip = zz", 'No symbol "zz"'),
@@ -416,3 +425,121 @@ def test_a_step_after_going_back_reports_only_its_own_writes(tmp_path, capsys, a
     assert re.search(rf"mem 0x[0-9a-f]+: 00 00 -> {BACK & 0xFF:02x} {BACK >> 8:02x}", step), step
     assert "mem 0x500" not in step                       # not this step's write
     assert "0x500:\t0x34\t0x12" in out
+
+
+def test_help_wraps_between_words(tmp_path, capsys):
+    """'help' and 'help CMD' wrap at 79 columns, never inside a word: every
+    word shown is a whole word of the commands' own help text."""
+    from emu.debug.repl import COMMANDS, Repl
+    out = debug(tmp_path, capsys, "interp", ["help", "help watch", "help info", "quit"])
+    text = out.split("(emu) help\n", 1)[1].split("(emu) quit", 1)[0]
+    docs = " ".join(getattr(Repl, "do_" + c.replace("-", "_")).__doc__ for c in COMMANDS)
+    known = set(docs.split()) | set(docs.replace(": ", " ").split()) | set(re.findall(r"[\w-]+", docs))
+    for line in text.splitlines():
+        if line.startswith(("(emu) ", "Commands (gdb's names")):
+            continue
+        assert len(line) <= 79, line
+        for word in line.split():
+            if "=" in word or word == "Aliases:":       # the alias list: name=command
+                continue
+            assert word in known or word.rstrip(".,") in known, (word, line)
+
+
+def test_disassemble_and_x_name_labels_only_inside_the_image(tmp_path, capsys):
+    """An address past the image's last label is not '<msg+245>', and past
+    RAM there is nothing to disassemble (one line)."""
+    end = SYMS["msg"] + 4
+    out = debug(tmp_path, capsys, "interp", [f"disassemble 0x{end + 0x100:x}", "disassemble 0x2000000",
+                                             f"x/2i 0x{end + 0x40:x}", "x/2xb msg+1", "quit"])
+    far = section(out, f"disassemble 0x{end + 0x100:x}")
+    assert far.startswith("Dump of assembler code:\n")
+    assert "<" not in far and f"   0x{end + 0x100:04x}:\t" in far
+    assert section(out, "disassemble 0x2000000").strip() == \
+        "cannot access memory at 0x2000000 (RAM is 0x0-0xffffff)"
+    assert "<" not in section(out, f"x/2i 0x{end + 0x40:x}")
+    assert section(out, "x/2xb msg+1").startswith(f"0x{SYMS['msg'] + 1:x} <msg+1>:\t0x42\t0x43")
+
+
+def test_casts_dereference_and_assignment(tmp_path, capsys):
+    """The fixed-width types and their signedness, {TYPE} ADDR, set and
+    watch through a cast (the bytes: msg is 41 42 43 00)."""
+    out = debug(tmp_path, capsys, "interp", [
+        "p *(uint16_t *)&msg", "p *(int8_t*)(msg + 2) - 0x44", "p/x *(uint32_t*)msg",
+        "p {unsigned char} (msg + 1)", "p (int16_t)0xffff", "p $dx * 2 + 1",
+        "set *(int8_t *)&msg = -1", "x/4xb msg", "set {short}(msg+2) = 0x1234", "x/4xb msg",
+        "watch *(uint8_t *)&msg", "p *(long long *)msg", "quit"])
+    assert section(out, "p *(uint16_t *)&msg").strip() == f"$1 = {0x4241} (0x4241)"
+    assert section(out, "p *(int8_t*)(msg + 2) - 0x44").strip() == "$2 = -1 (0xffff)"
+    assert section(out, "p/x *(uint32_t*)msg").strip() == "$3 = 0x434241"
+    assert section(out, "p {unsigned char} (msg + 1)").strip() == "$4 = 66 (0x42)"
+    assert section(out, "p (int16_t)0xffff").strip() == "$5 = -1 (0xffff)"
+    assert section(out, "p $dx * 2 + 1").strip() == f"$6 = {0x80 * 2 + 1} (0x101)"
+    assert section(out, "set *(int8_t *)&msg = -1").strip() == f"*0x{SYMS['msg']:x} = 0xff (1 byte)"
+    assert out.split("(emu) x/4xb msg\n")[1].startswith(f"0x{SYMS['msg']:x} <msg>:\t0xff\t0x42\t0x43\t0x00")
+    assert out.split("(emu) x/4xb msg\n")[2].startswith(f"0x{SYMS['msg']:x} <msg>:\t0xff\t0x42\t0x34\t0x12")
+    assert section(out, "watch *(uint8_t *)&msg").strip() == \
+        f"Hardware watchpoint 1: 0x{SYMS['msg']:x} (1 byte)"
+    assert section(out, "p *(long long *)msg").strip() == f"$7 = {0x123442ff} (0x123442ff)"
+
+
+LOOP = """
+start:
+    mov dx, 0x3f8
+    mov al, 0x48
+    out dx, al
+again:
+    inc bx
+    jmp again
+"""
+
+
+def test_ctrl_c_during_continue_stops_the_guest_and_says_where(tmp_path):
+    """SIGINT while 'continue' runs a guest that never stops: gdb's
+    "Program received signal SIGINT, Interrupt." and the place (PC,
+    instruction, source line); back at the prompt, the session goes on
+    from exactly there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    guest = tmp_path / "loop.S"
+    guest.write_text(LOOP)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=repo)
+    proc = subprocess.Popen([sys.executable, "-m", "emu", "debug", str(guest)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=repo)
+    try:
+        proc.stdin.write(b"c\n")
+        proc.stdin.flush()
+        seen = b""
+        while b"(emu) c\n" not in seen:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, seen
+            seen += chunk
+        time.sleep(0.5)                  # let the guest run (no timing is asserted)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(b"p/x $pc\nsi\nquit\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = (seen + rest).decode()
+    assert proc.returncode == 0, err
+    after = out.split("(emu) c\n", 1)[1]
+    assert "Program received signal SIGINT, Interrupt." in after, out
+    where = re.search(r"^=> (0x[0-9a-f]+) <again(?:\+1)?>: (inc bx|jmp 0x[0-9a-f]+)\s+\(loop\.S:\d+: ",
+                      after, re.M)
+    assert where is not None, out
+    pc = int(where.group(1), 16)
+    assert f"$1 = 0x{pc:x}" in after
+    assert f"executed 0x{pc:x} <again" in after.split("(emu) si\n", 1)[1]
+    assert b"Traceback" not in err
+
+
+def test_a_label_named_like_a_type_is_the_label(tmp_path, capsys):
+    guest = "start:\n    hlt\nword: .word 0x1234\n"
+    word = assemble(guest, "t.S").symbols["word"]
+    out = debug(tmp_path, capsys, "interp", ["p (word) + 1", "p/x *(word *)word", "p (word * 2)", "quit"],
+                guest, "t.S")
+    assert section(out, "p (word) + 1").strip() == f"$1 = {word + 1} (0x{word + 1:x})"
+    assert section(out, "p/x *(word *)word").strip() == "$2 = 0x1234"
+    assert section(out, "p (word * 2)").strip() == f"$3 = {word * 2} (0x{word * 2:x})"
