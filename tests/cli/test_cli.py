@@ -411,7 +411,7 @@ def test_diff_help_says_two_engines_and_documents_max_steps():
     text = " ".join(r.stdout.decode().split())
     assert r.returncode == 0
     assert "-accel A,B" in text and "TWO engines" in text
-    assert "--max-steps N" in text and "(default 20000" in text
+    assert "--max-steps N" in text and "(default 10000" in text
 
 
 @pytest.mark.parametrize("accel", ["interp", "interp,tcg,unicorn", "interp,qemu"])
@@ -572,6 +572,11 @@ def test_exits_log_names_the_instruction_of_each_exit(tmp_path, accel):
     (("bench", "-accel", "interp,qemu"), "emu bench: unknown accelerator 'qemu'"),
     (("bench", "--guests", "nosuch"), "emu bench: unknown bench guest 'nosuch'"),
     (("demo", "--json"), "emu demo: unrecognized arguments: --json"),
+    (("demo", "-accel", ","), "emu demo: -accel ',': no engine named"),
+    (("bench", "-accel", ""), "emu bench: -accel '': no engine named"),
+    (("run", "-serial", "file:", "G"), "emu run: -serial file: needs a path"),
+    (("conformance", "D", "-accel", "tcg", "--compare", "interp,kvm"),
+     "emu conformance: -accel tcg and --compare interp,kvm: --compare names the engines"),
     ((), "emu: no command given"),
     (("--bogus",), "emu: "),
 ])
