@@ -1,8 +1,10 @@
 """The ``emu`` command.
 
-Options follow QEMU's names where QEMU has one (``-M``, ``-accel``, ``-cpu``,
-``-m``, ``-kernel``, ``-serial``, ``-d``, ``-D``), so what a learner types
-here transfers.  Subcommands:
+Options follow QEMU's names where QEMU has one (``-M``, ``-accel``,
+``-enable-kvm``, ``-cpu``, ``-m``, ``-kernel``, ``-serial``, ``-nographic``,
+``-d``, ``-D``, ``-icount``, ``-gdb``, ``-s``, ``-S``), so what a learner
+types here transfers; as in QEMU, ``-d help``, ``-M help``, ``-cpu help``
+and ``-accel help`` list what the option takes.  Subcommands:
 
     emu run       run a guest                 emu demo        the demo guest on every engine
     emu bench     every engine on the benchmark guests
@@ -11,11 +13,15 @@ here transfers.  Subcommands:
     emu debug     step through a guest (gdb-like commands; -x FILE replays a script)
     emu run ... -gdb tcp::PORT -S    wait for gdb (the remote protocol) before running
 
+A subcommand takes only the options it honours: ``emu debug`` has no ``-d``
+or ``-serial``, ``emu diff`` only what builds its two Machines.
+
 Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
 HLT with interrupts disabled, 124 when -icount-limit is reached, 3 when the
 guest crashed (triple fault, an engine failure), 1 for any other error and
-2 for bad command-line usage.  Errors are one line on stderr; ``--debug``
-shows the Python traceback instead.
+2 for bad command-line usage.  Errors are one line on stderr, ``emu
+COMMAND: what was wrong`` (usage errors add ``see 'emu COMMAND --help'``);
+``--debug`` shows the Python traceback instead.
 """
 
 from __future__ import annotations
