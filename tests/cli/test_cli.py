@@ -488,16 +488,12 @@ done:
 """
 
 EXITS_PROTECTED = """
-    cli
     lgdt [gdt_desc]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
+    mov ax, 1
+    lmsw ax                     ; CR0.PE, the 286 way
     jmp far 0x08:pm32
 .code32
 pm32:
-    mov ax, 0x10
-    mov ds, ax
     mov dx, 0x3f8
     mov al, 'p'
 put:
