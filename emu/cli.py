@@ -1,8 +1,10 @@
 """The ``emu`` command.
 
-Options follow QEMU's names where QEMU has one (``-M``, ``-accel``, ``-cpu``,
-``-m``, ``-kernel``, ``-serial``, ``-d``, ``-D``), so what a learner types
-here transfers.  Subcommands:
+Options follow QEMU's names where QEMU has one (``-M``, ``-accel``,
+``-enable-kvm``, ``-cpu``, ``-m``, ``-kernel``, ``-serial``, ``-nographic``,
+``-d``, ``-D``, ``-icount``, ``-gdb``, ``-s``, ``-S``), so what a learner
+types here transfers; as in QEMU, ``-d help``, ``-M help``, ``-cpu help``
+and ``-accel help`` list what the option takes.  Subcommands:
 
     emu run       run a guest                 emu demo        the demo guest on every engine
     emu bench     every engine on the benchmark guests
@@ -11,11 +13,15 @@ here transfers.  Subcommands:
     emu debug     step through a guest (gdb-like commands; -x FILE replays a script)
     emu run ... -gdb tcp::PORT -S    wait for gdb (the remote protocol) before running
 
+A subcommand takes only the options it honours: ``emu debug`` has no ``-d``
+or ``-serial``, ``emu diff`` only what builds its two Machines.
+
 Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
 HLT with interrupts disabled, 124 when -icount-limit is reached, 3 when the
 guest crashed (triple fault, an engine failure), 1 for any other error and
-2 for bad command-line usage.  Errors are one line on stderr; ``--debug``
-shows the Python traceback instead.
+2 for bad command-line usage.  Errors are one line on stderr, ``emu
+COMMAND: what was wrong`` (usage errors add ``see 'emu COMMAND --help'``);
+``--debug`` shows the Python traceback instead.
 """
 
 from __future__ import annotations
@@ -30,34 +36,156 @@ from .machine import STATUS_ERROR
 
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
 CPUS = ("8086", "286", "max")
-LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
 BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
 STEP_BENCH_GUESTS = ("intloop", "sieve", "crc32", "fib", "uart")
 
+#: -d items, as ``-d help`` lists them
+LOG_ITEMS = {
+    "in_asm": "guest code: each translated block (tcg), or each instruction as it runs",
+    "op": "the translator's IR of each block (tcg)",
+    "op_opt": "the IR after optimisation (tcg)",
+    "out_asm": "the Python the translator generated for each block (tcg)",
+    "exec": "each block as it is executed, and code run by the interpreter while cold (tcg)",
+    "nochain": "do not chain blocks: every block goes back to the dispatcher (tcg)",
+    "cpu": "the CPU state before each instruction",
+    "int": "every interrupt and exception delivered, and each interrupt acknowledged",
+    "exits": "every VM exit the Machine serves, with the guest PC of the instruction "
+             "that caused it, and a count at the end",
+}
+LOG_FLAGS = tuple(LOG_ITEMS)
+#: -M help
+BOARD_HELP = {"pc": "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, real mode, "
+                    "COM1, isa-debug-exit, PIC, PIT (default)"}
+#: -accel help
+ACCEL_HELP = {
+    "interp": "the pure-Python interpreter (default)",
+    "tcg": "the pure-Python translator: blocks, IR, generated Python",
+    "unicorn": "QEMU's TCG in C, through unicorn",
+    "kvm": "the host CPU through /dev/kvm",
+}
+#: -cpu help: what each model is and which engines model it
+CPU_HELP = {
+    "8086": ("Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
+             ("interp", "tcg")),
+    "286": ("Intel 80286 in real mode: 24 address lines, 286 flags and faults",
+            ("interp", "tcg")),
+    "max": ("a modern x86: real, protected and long mode (default)",
+            ("interp", "tcg", "unicorn", "kvm")),
+}
+MEMORY_HELP = ("RAM size: a bare number is MiB, as in QEMU (-m 64 = 64 MiB), or give a suffix "
+               "K, M or G (512K, 16M, 1G); default 16M")
+GUEST_HELP = "guest image: a flat binary, an ELF executable, or assembly source (.S/.asm)"
+
 
 class UsageError(Exception):
-    pass
+    """Bad command-line input: one line, exit status 2, and a pointer to
+    ``--help``.  ``prog`` is the command ('emu run') when known here."""
+
+    def __init__(self, message: str, prog: str | None = None):
+        super().__init__(message)
+        self.prog = prog
+
+
+class CommandError(Exception):
+    """A command could not do what it was asked (a file it cannot open, a
+    port in use): one line, exit status 1."""
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (and exit status 2)."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise UsageError(message, self.prog)
+
+
+def _listing(title: str, items: dict) -> str:
+    width = max(len(k) for k in items)
+    return "\n".join([title] + [f"  {k:<{width}}  {v}" for k, v in items.items()])
+
+
+def _cpu_listing() -> str:
+    width = max(len(k) for k in CPU_HELP)
+    lines = ["CPU models (-cpu NAME), and the engines (-accel) that model each:"]
+    for name, (what, engines) in CPU_HELP.items():
+        lines.append(f"  {name:<{width}}  {what}")
+        lines.append(f"  {'':<{width}}  modelled by: {', '.join(engines)}")
+    return "\n".join(lines)
+
+
+class Listable(argparse.Action):
+    """An option whose value ``help`` prints what it accepts and exits 0, as
+    QEMU's ``-d help``, ``-M help``, ``-cpu help`` and ``-accel help``;
+    any other value goes through ``convert`` (ValueError: a usage error)."""
+
+    def __init__(self, option_strings, dest, listing=None, convert=None, **kw):
+        self.listing = listing
+        self.convert = convert
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if value == "help":
+            print(self.listing())
+            parser.exit(0)
+        try:
+            setattr(namespace, self.dest, self.convert(value))
+        except ValueError as e:
+            parser.error(f"{option_string} {value}: {e}")
+
+
+def one_of(names, option: str):
+    """A converter that accepts one of ``names``."""
+    def convert(value):
+        if value not in names:
+            raise ValueError(f"invalid choice: '{value}' (expected {', '.join(names)}; "
+                             f"'{option} help' lists them)")
+        return value
+    return convert
+
+
+def engine_pair(value: str) -> tuple:
+    """emu diff's ``-accel A,B``: exactly two known engines."""
+    names = [a for a in value.split(",") if a]
+    for a in names:
+        one_of(ACCELS, "-accel")(a)
+    if len(names) != 2:
+        raise ValueError(f"expected exactly two engines to compare, e.g. -accel interp,unicorn "
+                         f"(got {len(names)})")
+    return tuple(names)
+
+
+class Once(argparse.Action):
+    """A store option that may be given only once (``-kernel``)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        old = getattr(namespace, self.dest, None)
+        if old is not None:
+            parser.error(f"{option_string} given twice ('{old}' and '{value}'): one guest image per run")
+        setattr(namespace, self.dest, value)
+
+
+_SIZE_SUFFIX = {"": 1 << 20, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def parse_size(text: str) -> int:
-    t = text.strip().upper().rstrip("B")
-    mult = 1 << 20          # QEMU: a bare number is MiB
-    if t and t[-1] in "KMG":
-        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[t[-1]]
-        t = t[:-1]
+    """``-m``: as QEMU, a bare number is MiB; K, M, G (KiB, MiB, GiB) or B
+    (bytes) may follow, optionally spelt KB/KiB."""
+    t = text.strip().upper()
+    for tail in ("IB", "B"):
+        if len(t) > 1 and t.endswith(tail) and t[-len(tail) - 1] in "KMGT":
+            t = t[:-len(tail)]
+            break
+    digits = t.rstrip("BKMGT")
+    suffix = t[len(digits):]
     try:
-        n = int(t, 0)
+        if suffix not in _SIZE_SUFFIX:
+            raise ValueError
+        n = int(digits, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"bad memory size '{text}' (expected e.g. 16M, 1G, 512K)") from None
-    size = n * mult
+        raise argparse.ArgumentTypeError(
+            f"bad memory size '{text}' (a bare number is MiB, as in QEMU; or give a suffix "
+            f"K, M or G: 512K, 16M, 1G)") from None
+    size = n * _SIZE_SUFFIX[suffix]
     if size < 64 << 10 or size % 4096 or size > 4 << 30:
         raise argparse.ArgumentTypeError(f"memory size '{text}' must be a multiple of 4 KiB between 64K and 4G")
     return size
@@ -90,45 +218,102 @@ def parse_icount(text: str) -> int:
 
 def parse_log_flags(text: str) -> list:
     flags = [f for f in text.split(",") if f]
+    if not flags:
+        raise ValueError("no log item given ('-d help' lists them)")
     for f in flags:
         if f not in LOG_FLAGS:
-            raise argparse.ArgumentTypeError(f"unknown -d item '{f}' (expected: {', '.join(LOG_FLAGS)})")
+            raise ValueError(f"unknown -d item '{f}' (expected: {', '.join(LOG_FLAGS)}; "
+                             f"'-d help' describes them)")
     return flags
 
 
-def add_machine_options(p, accel_default="interp"):
-    p.add_argument("-M", "-machine", dest="machine", default="pc", choices=("pc",),
-                   help="board (pc: x86 PC, real mode at 0000:7C00)")
-    p.add_argument("-accel", dest="accel", default=accel_default, choices=ACCELS,
-                   help="engine: interp (interpreter), tcg (translator), unicorn, kvm")
-    p.add_argument("-cpu", dest="cpu", default="max", choices=CPUS, help="CPU model")
-    p.add_argument("-m", dest="memory", type=parse_size, default=16 << 20, help="RAM size (16M)")
-    p.add_argument("-serial", dest="serial", default="stdio",
-                   help="stdio | file:PATH | none (COM1)")
-    p.add_argument("-d", dest="log_flags", type=parse_log_flags, default=[],
-                   help="log items: " + ",".join(LOG_FLAGS))
-    p.add_argument("-D", dest="logfile", help="write the -d log to this file (default stderr)")
-    p.add_argument("-icount-limit", dest="icount_limit", type=parse_count,
-                   help="stop after N guest instructions (exit status 124)")
+def add_board_option(p) -> None:
+    p.add_argument("-M", "-machine", dest="machine", default="pc", action=Listable,
+                   convert=one_of(tuple(BOARD_HELP), "-M"),
+                   listing=lambda: _listing("Supported machines (-M NAME):", BOARD_HELP),
+                   help="board (pc: x86 PC, real mode at 0000:7C00); '-M help' lists them")
+
+
+def add_cpu_option(p, *aliases) -> None:
+    p.add_argument("-cpu", *aliases, dest="cpu", default="max", action=Listable,
+                   convert=one_of(CPUS, "-cpu"), listing=_cpu_listing,
+                   help="CPU model: 8086, 286, max (default); '-cpu help' says which engines model each")
+
+
+def add_accel_option(p, *aliases, default="interp", kvm_switch=True) -> None:
+    p.add_argument("-accel", *aliases, dest="accel", default=default, action=Listable,
+                   convert=one_of(ACCELS, "-accel"),
+                   listing=lambda: _listing("Engines (-accel NAME):", ACCEL_HELP),
+                   help="engine: interp (interpreter), tcg (translator), unicorn, kvm; "
+                        "'-accel help' lists them")
+    if kvm_switch:
+        p.add_argument("-enable-kvm", dest="accel", action="store_const", const="kvm",
+                       help="the same as -accel kvm")
+
+
+def add_memory_option(p) -> None:
+    p.add_argument("-m", dest="memory", type=parse_size, default=16 << 20, metavar="SIZE",
+                   help=MEMORY_HELP)
+
+
+def add_machine_options(p, accel_default="interp", run=False):
+    """The options that build a Machine; ``run``: also those only a free run
+    honours (serial port, logs, instruction limit)."""
+    add_board_option(p)
+    add_accel_option(p, default=accel_default)
+    add_cpu_option(p)
+    add_memory_option(p)
     p.add_argument("-icount", dest="icount_shift", type=parse_icount, metavar="shift=N",
                    help="guest time: 2**N ns per instruction (default 7; interp, tcg, unicorn; "
                         "KVM runs in real time)")
     p.add_argument("-one-insn-per-tb", dest="one_insn_per_tb", action="store_true",
                    help="translator: one instruction per block")
+    if not run:
+        return
+    p.add_argument("-serial", dest="serial", default="stdio",
+                   help="stdio | file:PATH | none (COM1)")
+    p.add_argument("-nographic", dest="nographic", action="store_true",
+                   help="as QEMU: no display, the serial port on stdio (kasou has no display, "
+                        "and stdio is the default -serial)")
+    p.add_argument("-d", dest="log_flags", default=[], action=Listable, convert=parse_log_flags,
+                   listing=lambda: _listing("Log items (-d ITEM[,ITEM...]):", LOG_ITEMS),
+                   metavar="ITEM[,ITEM...]",
+                   help="log items: " + ",".join(LOG_FLAGS) + "; '-d help' describes them")
+    p.add_argument("-D", dest="logfile", metavar="FILE",
+                   help="write the -d log to this file (default stderr)")
+    p.add_argument("-icount-limit", dest="icount_limit", type=parse_count, metavar="N",
+                   help="stop after N guest instructions (exit status 124)")
+
+
+#: emu diff --max-steps default.  A lockstep step costs about 1 ms on the
+#: slowest pairs (unicorn,kvm and tcg,unicorn: both engines single-stepped,
+#: disassembled and compared every step; measured on a 2-core host), and up
+#: to 3 ms when other jobs load the host: this bound ends a run that finds
+#: nothing in 10-35 s
+DIFF_MAX_STEPS = 10_000
+
+
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("kasou")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> Parser:
     p = Parser(prog="emu", allow_abbrev=False,
                description="kasou: one guest, four engines (interpreter, translator, unicorn, KVM).")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"emu (kasou) {_version()}")
     sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
     _add = sub.add_parser
     sub.add_parser = lambda *a, **k: _add(*a, allow_abbrev=False, **k)
 
     r = sub.add_parser("run", help="run a guest")
-    add_machine_options(r)
-    r.add_argument("-kernel", dest="kernel", help="guest image: flat binary or assembly (.S/.asm)")
-    r.add_argument("guest", nargs="?", help="guest image (same as -kernel)")
+    add_machine_options(r, run=True)
+    r.add_argument("-kernel", dest="kernel", action=Once, metavar="FILE", help=GUEST_HELP)
+    r.add_argument("guest", nargs="?", help="the guest image, as with -kernel")
     r.add_argument("--input", help="bytes the UART receives (instead of stdin)")
     r.add_argument("-gdb", dest="gdb", metavar="tcp::PORT",
                    help="wait for gdb on 127.0.0.1:PORT (the gdb remote protocol)")
@@ -138,7 +323,7 @@ def build_parser() -> Parser:
 
     dbg = sub.add_parser("debug", help="step through a guest with gdb-like commands")
     add_machine_options(dbg)
-    dbg.add_argument("guest", help="guest image: flat binary or assembly (.S/.asm)")
+    dbg.add_argument("guest", help=GUEST_HELP)
     dbg.add_argument("-x", dest="script", metavar="FILE", help="read commands from FILE (then stop)")
     dbg.add_argument("--input", help="bytes the UART receives")
     dbg.add_argument("--history-size", type=parse_count, default=1_000_000,
@@ -158,34 +343,45 @@ def build_parser() -> Parser:
     b.add_argument("--steps", type=parse_count, default=100_000,
                    help="--step: instructions stepped from reset per guest and engine (100000)")
 
-    df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence")
-    add_machine_options(df, accel_default="interp,unicorn")
-    df.set_defaults(accel="interp,unicorn")
-    for a in df._actions:
-        if a.dest == "accel":
-            a.choices = None
-    df.add_argument("guest", help="guest image")
-    df.add_argument("--max-steps", type=parse_count, default=5_000_000)
+    df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence",
+                        description="Run a guest on TWO engines (-accel A,B) in lockstep, one "
+                                    "instruction at a time, and report the first divergence "
+                                    "(registers, I/O, RAM).  Exit status 1 when they diverge.")
+    add_board_option(df)
+    df.add_argument("-accel", dest="accel", default=("interp", "unicorn"), action=Listable,
+                    convert=engine_pair, metavar="A,B",
+                    listing=lambda: _listing("Engines (-accel A,B: two of them):", ACCEL_HELP),
+                    help="the two engines to compare, e.g. interp,kvm (default interp,unicorn)")
+    add_cpu_option(df)
+    add_memory_option(df)
+    df.add_argument("guest", help=GUEST_HELP)
+    df.add_argument("--max-steps", type=parse_count, default=DIFF_MAX_STEPS, metavar="N",
+                    help=f"stop after N instructions without a divergence, and say so "
+                         f"(default {DIFF_MAX_STEPS}: well under a minute on the slowest pair of engines)")
 
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
     c.add_argument("dir", help="a suite (8086, 286: the pinned vectors `make vectors` fetches) "
                                "or a directory of vectors")
-    c.add_argument("--cpu", default="max", choices=CPUS)
-    c.add_argument("--accel", default="interp", choices=ACCELS)
+    add_cpu_option(c, "--cpu")
+    add_accel_option(c, "--accel", default=None, kvm_switch=False)
     c.add_argument("--files", help="comma-separated file names (default: all)")
     c.add_argument("--limit", type=parse_count, help="at most N vectors per file")
     c.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
     c.add_argument("--compare", metavar="A,B",
                    help="run every vector on two engines (e.g. interp,kvm) and compare them "
                         "with each other instead of with the capture")
-    c.add_argument("-v", "--verbose", action="store_true")
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="list every file, and for each failed vector what differs: registers, "
+                        "flags by name, memory (got vs expected)")
 
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
-    cv.add_argument("-cpu", "--cpu", dest="cpu", default="max", choices=CPUS)
+    add_cpu_option(cv, "--cpu")
 
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
-    add_machine_options(t, accel_default="tcg")
-    t.add_argument("guest")
+    add_board_option(t)
+    add_cpu_option(t)
+    add_memory_option(t)
+    t.add_argument("guest", help=GUEST_HELP)
     t.add_argument("--at", default=None, help="guest address or label (default: the entry point)")
     return p
 
@@ -203,7 +399,7 @@ def open_log(args):
         try:
             return open(args.logfile, "w")
         except OSError as e:
-            raise UsageError(f"-D {args.logfile}: cannot open ({e.strerror})")
+            raise CommandError(f"-D {args.logfile}: cannot open ({e.strerror})") from None
     return sys.stderr
 
 
@@ -224,10 +420,12 @@ def serial_setup(args):
         return source, sink
     if spec.startswith("file:"):
         path = spec[5:]
+        if not path:
+            raise UsageError("-serial file: needs a path, e.g. -serial file:serial.log")
         try:
             f = open(path, "wb")
         except OSError as e:
-            raise UsageError(f"-serial {spec}: cannot open ({e.strerror})")
+            raise CommandError(f"-serial {spec}: cannot open ({e.strerror})") from None
 
         def fsink(data):
             f.write(data)
@@ -263,12 +461,17 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False):
         raise UsageError(f"-icount shift={shift}: the kvm engine cannot count instructions "
                          "(its guest time is real time); use -accel interp, tcg or unicorn")
     return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
-                   serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags,
+                   serial_input=source, serial_sink=sink, log=log,
+                   log_flags=getattr(args, "log_flags", ()),
                    one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift)
 
 
 def available_accels(wanted=None) -> list:
-    names = list(ACCELS) if not wanted else [a for a in wanted.split(",") if a]
+    """The engines -accel A,B,... names (each must be available), or every
+    available one when ``wanted`` is None."""
+    names = list(ACCELS) if wanted is None else [a for a in wanted.split(",") if a]
+    if not names:
+        raise UsageError(f"-accel '{wanted}': no engine named (expected some of {', '.join(ACCELS)})")
     out = []
     for n in names:
         if n not in ACCELS:
@@ -276,8 +479,8 @@ def available_accels(wanted=None) -> list:
         ok, why = accel_available(n)
         if ok:
             out.append(n)
-        elif wanted:
-            raise UsageError(f"accelerator '{n}' is not available here: {why}")
+        elif wanted is not None:
+            raise CommandError(f"accelerator '{n}' is not available here: {why}")
     return out
 
 
@@ -300,23 +503,30 @@ def accel_available(name: str):
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_run(args) -> int:
+    if args.kernel and args.guest:
+        raise UsageError(f"two guest images given (-kernel {args.kernel} and {args.guest}); "
+                         f"one guest per run: -kernel FILE or just FILE")
     path = args.kernel or args.guest
     if not path:
-        raise UsageError("emu run: no guest given (use -kernel FILE or a file name)")
+        raise UsageError("no guest given (use -kernel FILE or a file name)")
+    gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
+    if args.freeze and not gdb:
+        raise UsageError("-S starts the guest stopped, and without -gdb nothing could start it: "
+                         "add -gdb tcp::PORT (or -s for port 1234) and continue from gdb")
+    port = parse_gdb_address(gdb) if gdb else None
     img = load_guest(path)
     log = open_log(args)
     m = make_machine(args, serial=serial_setup(args), log=log)
     m.load_image(img.data, img.name)
-    gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
     if gdb:
-        return _run_gdb(args, m, img, gdb)
+        return _run_gdb(args, m, img, gdb, port)
     r = m.run(icount_limit=args.icount_limit)
     if "exits" in args.log_flags and log is not None:
         log.write(f"exits: {m.stats.summary()}\n")
     if r.reason == "limit":
-        print(f"emu: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
+        print(f"emu run: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
     elif r.reason not in ("halt", "debug-exit"):
-        print(f"emu: guest stopped: {r.message}", file=sys.stderr)
+        print(f"emu run: guest stopped: {r.message}", file=sys.stderr)
     return r.status & 0xFF if r.reason == "debug-exit" else r.status
 
 
@@ -334,11 +544,14 @@ def parse_gdb_address(spec: str) -> int:
     return port
 
 
-def _run_gdb(args, m, img, spec) -> int:
+def _run_gdb(args, m, img, spec, port) -> int:
     from .debug.gdbstub import GdbStub
-    port = parse_gdb_address(spec)
-    stub = GdbStub(m, img, port=port)
-    print(f"emu: waiting for gdb on 127.0.0.1:{stub.port} "
+    try:
+        stub = GdbStub(m, img, port=port)
+    except OSError as e:
+        raise CommandError(f"-gdb {spec}: cannot listen on 127.0.0.1:{port}: "
+                           f"{e.strerror or e}") from None
+    print(f"emu run: waiting for gdb on 127.0.0.1:{stub.port} "
           f"(gdb -ex 'set architecture i8086' -ex 'target remote 127.0.0.1:{stub.port}')",
           file=sys.stderr, flush=True)
     try:
@@ -358,7 +571,7 @@ def cmd_debug(args) -> int:
         try:
             f = open(args.script)
         except OSError as e:
-            raise UsageError(f"emu debug: -x {args.script}: cannot open ({e.strerror})")
+            raise CommandError(f"-x {args.script}: cannot open ({e.strerror})") from None
         with f:
             return run_repl(session, f, sys.stdout, interactive=False, echo=True)
     interactive = sys.stdin.isatty()
@@ -508,16 +721,10 @@ def print_bench(results, extra):
 
 
 def cmd_diff(args) -> int:
-    accels = [a for a in args.accel.split(",") if a]
-    if len(accels) != 2:
-        raise UsageError("emu diff: -accel takes exactly two engines, e.g. -accel interp,unicorn")
-    for a in accels:
-        if a not in ACCELS:
-            raise UsageError(f"emu diff: unknown accelerator '{a}' (expected: {', '.join(ACCELS)})")
     img = load_guest(args.guest)
     from .diff import run_diff
-    res = run_diff(img.data, accels=tuple(accels), cpu=args.cpu, memory=args.memory,
-                   max_steps=args.max_steps)
+    res = run_diff(img.data, accels=args.accel, cpu=args.cpu, memory=args.memory,
+                   max_steps=args.max_steps, board=args.machine)
     print(res.report_text)
     return 1 if res.diverged else 0
 
@@ -530,7 +737,7 @@ def _vector_dir(arg: str) -> str:
     lock = load_lock()
     if ALIASES.get(arg, arg) in lock:
         return locate(arg, lock=lock)
-    raise UsageError(f"emu conformance: {arg}: not a directory of test vectors nor a suite "
+    raise UsageError(f"{arg}: not a directory of test vectors nor a suite "
                      f"(expected a directory or one of {', '.join(sorted(lock))})")
 
 
@@ -538,12 +745,15 @@ def cmd_conformance(args) -> int:
     path = _vector_dir(args.dir)
     from .conformance import format_report, run_dir
     files = args.files.split(",") if args.files else None
+    if args.compare and args.accel:
+        raise UsageError(f"-accel {args.accel} and --compare {args.compare}: --compare names "
+                         f"the engines it runs; give one or the other")
     if args.compare:
         from .conformance import compare_dir, format_compare
         engines = tuple(a for a in args.compare.split(",") if a)
         bad = [a for a in engines if a not in ACCELS]
         if len(engines) < 2 or bad:
-            raise UsageError(f"emu conformance: --compare {args.compare}: expected two engines "
+            raise UsageError(f"--compare {args.compare}: expected two engines "
                              f"from {', '.join(ACCELS)}, e.g. interp,kvm")
         details = {} if args.verbose else None
         res = compare_dir(path, cpu=args.cpu, accels=engines, files=files,
@@ -553,11 +763,13 @@ def cmd_conformance(args) -> int:
         else:
             print(format_compare(res, args.verbose, details))
         return 0 if res["disagreed"] == 0 else 1
-    res = run_dir(path, cpu=args.cpu, accel=args.accel, files=files, limit=args.limit)
+    details = {} if args.verbose else None
+    res = run_dir(path, cpu=args.cpu, accel=args.accel or "interp", files=files, limit=args.limit,
+                  details=details)
     if args.json_out:
         print(json.dumps(res, indent=1))
     else:
-        print(format_report(res, args.verbose))
+        print(format_report(res, args.verbose, details))
     return 0 if res["failed"] == 0 else 1
 
 
@@ -581,7 +793,7 @@ def cmd_translate(args) -> int:
                 at = int(args.at, 0)
             except ValueError:
                 known = ", ".join(sorted(img.symbols)) or "none"
-                raise UsageError(f"emu translate: --at {args.at}: not an address or a label "
+                raise UsageError(f"--at {args.at}: not an address or a label "
                                  f"of {img.name} (labels: {known})") from None
     view = translate_at(m, at)
     for k in ("in_asm", "op", "op_opt", "out_asm"):
@@ -595,46 +807,54 @@ COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_b
 
 
 def main(argv=None) -> int:
+    """Every error is one line ``emu COMMAND: what was wrong``; usage errors
+    (status 2) end with a pointer to that command's ``--help``."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    prog = "emu"
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
         if not args.cmd:
-            raise UsageError("emu: no command given (try 'emu run GUEST' or 'emu --help')")
+            raise UsageError("no command given (try 'emu run GUEST')")
+        prog = f"emu {args.cmd}"
+        if extra:
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
         return COMMANDS[args.cmd](args)
     except UsageError as e:
-        print(f"{e}", file=sys.stderr)
+        where = e.prog or prog
+        print(f"{where}: {e} (see '{where} --help')", file=sys.stderr)
         return 2
-    except SystemExit as e:       # --help
+    except CommandError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return STATUS_ERROR
+    except SystemExit as e:       # --help, --version, -d help ...
         return e.code if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
-        print("emu: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as e:
         if debug:
             raise
-        return _report_error(e)
+        return _report_error(prog, e)
 
 
-def _report_error(e) -> int:
+def _report_error(prog: str, e) -> int:
     from .loader import ImageError
     from .accel.base import AccelUnavailable
     from .conformance import VectorError
     from .vectors import VectorsMissing
-    if isinstance(e, (ImageError, AccelUnavailable, VectorError, VectorsMissing)):
-        print(f"emu: error: {e}", file=sys.stderr)
-        return STATUS_ERROR
-    if isinstance(e, ValueError):
-        print(f"emu: error: {e}", file=sys.stderr)
+    if isinstance(e, (ImageError, AccelUnavailable, VectorError, VectorsMissing, ValueError)):
+        print(f"{prog}: {e}", file=sys.stderr)
         return STATUS_ERROR
     if isinstance(e, OSError):
-        print(f"emu: error: {e.strerror or e}{': ' + e.filename if getattr(e, 'filename', None) else ''}",
+        print(f"{prog}: {e.strerror or e}{': ' + e.filename if getattr(e, 'filename', None) else ''}",
               file=sys.stderr)
         return STATUS_ERROR
-    print(f"emu: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+    print(f"{prog}: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+          file=sys.stderr)
     return STATUS_ERROR
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -700,10 +701,40 @@ def pass_rate(r: dict) -> float:
     return r["passed"] / judged if judged else 1.0
 
 
+#: FLAGS bits by name (SDM Vol. 1 §3.4.3), for the differences -v shows
+FLAG_BITS = ("CF", "bit 1", "PF", "bit 3", "AF", "bit 5", "ZF", "SF", "TF", "IF", "DF", "OF",
+             "IOPL bit 0", "IOPL bit 1", "NT", "bit 15")
+
+_REG_DIFF = re.compile(r"([a-z]+) ([0-9a-f]+) != ([0-9a-f]+)$")
+_FLAGS_DIFF = re.compile(r"flags ([0-9a-f]+) != ([0-9a-f]+) \(mask ([0-9a-f]+)\)$")
+_RAM_DIFF = re.compile(r"\[([0-9a-f]+)\] ([0-9a-f]+) != ([0-9a-f]+)$")
+
+
+def explain_difference(d: str) -> str:
+    """One difference of :meth:`Runner.compare` (``NAME GOT != EXPECTED``,
+    the form the report tools parse) in words: got vs expected, and for
+    FLAGS the bits that differ under the mask, by name."""
+    m = _FLAGS_DIFF.match(d)
+    if m:
+        have, want, mask = (int(x, 16) for x in m.groups())
+        bits = [f"{FLAG_BITS[b]} got {(have >> b) & 1}, expected {(want >> b) & 1}"
+                for b in range(16) if ((have ^ want) & mask) >> b & 1]
+        return f"flags: got {have:04x}, expected {want:04x}: {'; '.join(bits)}"
+    m = _RAM_DIFF.match(d)
+    if m:
+        addr, have, want = m.groups()
+        return f"memory [{addr}]: got {have}, expected {want}"
+    m = _REG_DIFF.match(d)
+    if m and m.group(1) in ALL_REGS:
+        name, have, want = m.groups()
+        return f"{name}: got {have}, expected {want}"
+    return d
+
+
 def format_report(result: dict, verbose: bool = False, details=None) -> str:
     """Per-file and total pass rates; failing files (and with ``verbose``,
-    every failing, unsupported and skipped id, with the differences from
-    ``details`` when given)."""
+    every failing, unsupported and skipped id, and for each vector in
+    ``details``, when given, what differs: got, expected)."""
     lines = [f"conformance: {result.get('path', '?')}  cpu={result.get('cpu', '?')}  "
              f"accel={result.get('accel', '?')}"]
     for name, fr in result["files"].items():
@@ -724,9 +755,13 @@ def format_report(result: dict, verbose: bool = False, details=None) -> str:
                 ids = fr.get(kind, ())
                 if ids:
                     lines.append(f"      {kind.replace('_ids', '')}: {', '.join(map(str, ids))}")
-            if details and name in details:
-                for vid, d in list(details[name].items())[:10]:
-                    lines.append(f"      #{vid}: {'; '.join(d[:6])}")
+            failed = set(fr["failed_ids"])
+            for vid, d in (details or {}).get(name, {}).items():
+                if vid in failed:       # [vector name, differences...]
+                    lines.append(f"      #{vid} {d[0]}:")
+                    lines.extend(f"          {explain_difference(x)}" for x in d[1:])
+                else:
+                    lines.append(f"      #{vid} unsupported: {'; '.join(d)}")
     lines.append(f"total: {result['passed']}/{result['total']} passed "
                  f"({100 * pass_rate(result):.2f}% of judged), failed {result['failed']}, "
                  f"unsupported {result['unsupported']}, skipped {result['skipped']}"

@@ -427,7 +427,8 @@ def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_ev
                 return DiffResult(False, step, msg, accels, "ended",
                                   end=((ra.reason, ra.status), (rb.reason, rb.status)),
                                   masked=masked, masked_notes=notes), None
-        msg = f"no divergence in {step} steps (the step limit)"
+        msg = (f"no divergence in the first {step} steps: stopped at the step limit "
+               f"(--max-steps {max_steps}) before the guest ended; raise --max-steps to compare further")
         if masked:
             msg += _masked_text(masked, notes)
         return DiffResult(False, step, msg, accels, "max-steps", masked=masked, masked_notes=notes), None

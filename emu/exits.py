@@ -14,6 +14,13 @@ learner can compare what each engine costs and where each hands control back:
 * ``SYSTEM_EVENT`` a reset or power-off request
 * ``BUDGET``    kasou's own: the instruction or time budget ran out
 
+An IO or MMIO exit may say which instruction caused it: ``pc``, its linear
+address, and ``cs``, the CS selector when the CPU is in real or virtual-8086
+mode (where ``CS:IP`` is how one names an instruction).  Engines fill them
+when the Machine asks (``Machine.exit_pcs``, on with ``-d exits``): where
+KVM is the engine that costs a register read per exit.  They take no part
+in comparing exits.
+
 For an IO or MMIO *read*, the Machine stores the value in ``exit.data`` before
 it calls ``run()`` again, and the accelerator completes the instruction with
 it -- just as a VMM fills ``kvm_run``'s data area before the next ``KVM_RUN``.
@@ -44,6 +51,8 @@ class IoExit(Exit):
     is_write: bool
     data: int = 0        # OUT: the value written; IN: filled by the Machine
     count: int = 1
+    pc: int | None = field(default=None, compare=False)    # the instruction (linear)
+    cs: int | None = field(default=None, compare=False)    # its CS, in real/vm86 mode
     reason = "IO"
 
     def key(self) -> str:
@@ -61,6 +70,8 @@ class MmioExit(Exit):
     size: int
     is_write: bool
     data: int = 0
+    pc: int | None = field(default=None, compare=False)
+    cs: int | None = field(default=None, compare=False)
     reason = "MMIO"
 
     def key(self) -> str:
@@ -70,6 +81,26 @@ class MmioExit(Exit):
         if self.is_write:
             return f"MMIO write 0x{self.addr:x} size {self.size} data 0x{self.data:x}"
         return f"MMIO read 0x{self.addr:x} size {self.size}"
+
+
+def mark_source(exits, pc: int, cs: int | None) -> None:
+    """Record in IO/MMIO ``exits`` the instruction that caused them: its
+    linear address ``pc`` and, in real or virtual-8086 mode, its CS."""
+    for ex in exits:
+        if ex.reason == "IO" or ex.reason == "MMIO":
+            ex.pc = pc
+            ex.cs = cs
+
+
+def source_text(ex) -> str:
+    """Where an exit came from, for the ``-d exits`` log: `` at CS:IP`` in
+    real/vm86 mode, `` at 0xLINEAR`` otherwise, or nothing if unknown."""
+    pc = getattr(ex, "pc", None)
+    if pc is None:
+        return ""
+    if ex.cs is not None:
+        return f" at {ex.cs:04x}:{(pc - (ex.cs << 4)) & 0xFFFF:04x}"
+    return f" at 0x{pc:x}"
 
 
 @dataclass

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from .accel.base import create_accel
 from .devices.bus import Bus
-from .exits import ExitStats, IoExit, MmioExit
+from .exits import ExitStats, IoExit, MmioExit, source_text
 from .memory import Ram
 
 # Exit statuses of `emu run` besides the guest's own (isa-debug-exit).
@@ -163,6 +163,9 @@ class Machine:
         self.mmio = Bus("mmio", 1 << 52)
         self.log = log
         self.log_flags = set(log_flags)
+        #: engines record in each IO/MMIO exit the instruction that caused it
+        #: (see emu.exits); -d exits logs it
+        self.exit_pcs = log is not None and "exits" in self.log_flags
         self.stats = ExitStats()
         self.devices = {}
         self.accel_name = accel
@@ -395,7 +398,7 @@ class Machine:
         engine's exits are counted here, once."""
         self.stats.count(ex)
         if self.log is not None and "exits" in self.log_flags:
-            self.log.write(f"exit: {ex.describe()}\n")
+            self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
         r = ex.reason
         if r == "IO":
             if ex.is_write:

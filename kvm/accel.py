@@ -46,7 +46,8 @@ is an INTERNAL_ERROR "unsupported exit N".
 
 Budget.  KVM cannot count instructions (``exact_icount = False``):
 
-* single-stepping (``single_step``, or more than four breakpoints): every
+* single-stepping (``single_step``, more than four breakpoints, or ``-d exits``,
+  which logs the instruction of each exit): every
   instruction is one KVM_RUN with KVM_GUESTDBG_SINGLESTEP, so ``icount`` is
   exact and ``budget`` is honoured exactly;
 * free running: ``budget`` None runs until an exit; otherwise ``budget`` is
@@ -91,7 +92,7 @@ import time
 from emu.accel.base import AccelUnavailable, Accelerator
 from emu.exits import (BudgetExit, DebugExit, FailEntryExit, HltExit,
                        InternalErrorExit, IoExit, IrqWindowExit, MmioExit,
-                       ShutdownExit, SystemEventExit)
+                       ShutdownExit, SystemEventExit, mark_source)
 from emu.isa.x86.state import (CR0_PE, CR0_PG, CS, EFER_LMA, REG_NAMES64,
                                SEG_NAMES, Segment)
 
@@ -110,6 +111,7 @@ _SEG_FIELDS = ("base", "limit", "selector", "type", "present", "dpl", "db",
 _CONTROL = ("cr0", "cr2", "cr3", "cr4", "cr8", "efer")
 _RFLAGS_TF = 1 << 8
 _RFLAGS_IF = 1 << 9
+_RFLAGS_VM = 1 << 17
 _HLT = 0xF4
 _MSR_STAR, _MSR_LSTAR = 0xC0000081, 0xC0000082
 _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
@@ -459,7 +461,12 @@ class KvmAccelerator(Accelerator):
         self.single_step = bool(on)
 
     def _stepping(self):
-        return self.single_step or len(self.breakpoints) > MAX_HW_BREAKPOINTS
+        # -d exits (machine.exit_pcs): KVM reports an I/O exit with RIP at the
+        # instruction or past it, depending on the path the host took (fast
+        # PIO or its instruction emulator); stepped, the PC before each
+        # KVM_RUN is the instruction's
+        return (self.single_step or len(self.breakpoints) > MAX_HW_BREAKPOINTS
+                or self.machine.exit_pcs)
 
     def _configure_debug(self, step, hw):
         config = (step, hw)
@@ -608,8 +615,18 @@ class KvmAccelerator(Accelerator):
                 if user:
                     self._queue.append(DebugExit("step", self._current_pc()))
                 return HltExit()
-            return self._translate(kex)
+            ex = self._translate(kex)
+            if self.machine.exit_pcs:
+                self._mark_source((ex, *self._elements), pc)
+            return ex
         return BudgetExit("instructions")
+
+    def _mark_source(self, exits, pc):
+        """-d exits: the instruction at ``pc`` caused these exits."""
+        sregs = self.vcpu.get_sregs()
+        real = (not sregs.cr0 & CR0_PE
+                or self.vcpu.get_regs().rflags & _RFLAGS_VM)
+        mark_source(exits, pc, sregs.cs.selector if real else None)
 
     def _insn_is_hlt(self, pc):
         code = self._read_guest(pc, 4, self._sregs if not self._stale

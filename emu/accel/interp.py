@@ -21,14 +21,14 @@ and each iteration counts as one instruction, as in QEMU's icount.
 from __future__ import annotations
 
 from .base import Accelerator
-from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, ShutdownExit
+from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, ShutdownExit, mark_source
 from ..isa.ops import GuestException, IoPending, Unsupported
 from ..isa.x86 import flags as F
 from ..isa.x86.concrete import ConcreteOps
 from ..isa.x86.decode import Decoder
 from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
 from ..isa.x86.semantics import REGISTRY
-from ..isa.x86.state import CR0_PG, CS, EFER_LMA, SS
+from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, SS
 
 FOREVER = 1 << 62
 #: instructions after which interrupts wait one more instruction (SDM 6.8.3)
@@ -221,12 +221,16 @@ class Interpreter(Accelerator):
                     s.rip = ip
                     ops.io_pos = 0
                     self.icount += n
+                    if self.machine.exit_pcs:
+                        self._mark_source((ops.pending_read,), lin)
                     return ops.pending_read
                 n += 1
                 if ops.io_pos:
                     ops.io_pos = 0
                     del ops.io_replay[:]
                 if pending:
+                    if self.machine.exit_pcs:
+                        self._mark_source(pending, lin)
                     ex = pending[0]
                     self.queued.extend(pending[1:])
                     del pending[:]
@@ -247,6 +251,12 @@ class Interpreter(Accelerator):
         if n >= limit:
             return BudgetExit("instructions")
         return self._attention_exit
+
+    def _mark_source(self, exits, lin: int) -> None:
+        """-d exits: the instruction at ``lin`` caused these exits."""
+        s = self.core.s
+        real = not s.cr0 & CR0_PE or s.fl & F.VM
+        mark_source(exits, lin, s.segs[CS].selector if real else None)
 
     def _fault(self, e, insn):
         deliver_exception(self.core.ops, e, insn)

@@ -135,7 +135,7 @@ from unicorn import x86_const as X
 
 from .base import Accelerator
 from ..exits import (BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit,
-                     MmioExit, ShutdownExit)
+                     MmioExit, ShutdownExit, mark_source)
 from ..isa.ops import GuestException, IoPending
 from ..isa.x86 import flags as F
 from ..isa.x86.long_mode import LONG_MSRS
@@ -926,6 +926,11 @@ class UnicornAccel(Accelerator):
         done = tb.index(pc) if pc in tb else len(tb)
         self._hook_icount = (self.icount + self._run_done + self._counted + done
                              + (1 if ex.is_write else 0))
+        if m.exit_pcs:      # unicorn's PC is the accessing instruction's in its hooks
+            uc = self.uc
+            real = (not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE
+                    or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM)
+            mark_source((ex,), pc, uc.reg_read(X.UC_X86_REG_CS) if real else None)
         try:
             m.dispatch_exit(ex)
         finally:
