@@ -583,28 +583,53 @@ COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_b
 
 
 def main(argv=None) -> int:
+    """Run one command.  SIGINT and SIGTERM stop it (see :mod:`emu.signals`):
+    one line, ``emu: interrupted`` (status 130) or ``emu: terminated``
+    (143), after whatever the guest printed."""
+    from .signals import Interrupted, StopSignals
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    try:
-        args = build_parser().parse_args(argv)
-        if not args.cmd:
-            raise UsageError("emu: no command given (try 'emu run GUEST' or 'emu --help')")
-        return COMMANDS[args.cmd](args)
-    except UsageError as e:
-        print(f"{e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:       # --help
-        return e.code if isinstance(e.code, int) else 0
-    except KeyboardInterrupt:
-        print("emu: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as e:
-        if debug:
-            raise
-        return _report_error(e)
+    with StopSignals() as guard:
+        try:
+            args = build_parser().parse_args(argv)
+            if not args.cmd:
+                raise UsageError("emu: no command given (try 'emu run GUEST' or 'emu --help')")
+            if _waits_for_user(args):
+                status = COMMANDS[args.cmd](args)
+            else:
+                with guard.deferred():
+                    status = COMMANDS[args.cmd](args)
+            guard.check()
+            return status
+        except Interrupted as e:
+            return _report_interrupted(e)
+        except UsageError as e:
+            print(f"{e}", file=sys.stderr)
+            return 2
+        except SystemExit as e:       # --help
+            return e.code if isinstance(e.code, int) else 0
+        except BrokenPipeError:
+            return 0
+        except Exception as e:
+            if debug:
+                raise
+            return _report_error(e)
+
+
+def _waits_for_user(args) -> bool:
+    """Commands that block waiting for a person (the debugger's prompt, a gdb
+    connection): there a signal must raise at once.  Every other command runs
+    with the raise deferred to its run loops (:meth:`StopSignals.deferred`)."""
+    return args.cmd == "debug" or bool(getattr(args, "gdb", None) or getattr(args, "gdb_default", False))
+
+
+def _report_interrupted(e) -> int:
+    sys.stdout.flush()
+    print(e.line, file=sys.stderr)
+    for note in getattr(e, "__notes__", ()):
+        print(f"emu: {note}", file=sys.stderr)
+    return e.status
 
 
 def _report_error(e) -> int:

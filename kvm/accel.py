@@ -99,7 +99,7 @@ from . import exits as kx
 from . import uapi
 from .errors import KvmError, explain_sregs
 from .system import Kvm
-from .vcpu import MAX_HW_BREAKPOINTS
+from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
 #: kvm_regs field order, as indices into the canonical ``regs[16]``
 _KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -252,6 +252,7 @@ class _Watchdog:
                 self._thread.start()
 
     def _loop(self):
+        block_async_signals()
         seen = None
         idle = 0
         last = (None, None)
@@ -343,6 +344,7 @@ class KvmAccelerator(Accelerator):
         self._t_outside = 0.0
         self._t_return = None
         self._kvm_runs = 0
+        self._run_thread = None         # the thread in run(), for request_stop
 
     # -- life cycle -----------------------------------------------------------
 
@@ -471,7 +473,24 @@ class KvmAccelerator(Accelerator):
 
     # -- running --------------------------------------------------------------
 
+    def request_stop(self):
+        """Flag the stop and make KVM_RUN return: a signal handler runs in
+        the thread inside run() only after KVM_RUN has returned EINTR (the
+        signal did that), so there ``immediate_exit`` keeps the next entry
+        from running the guest; from another thread, kick the vCPU
+        (immediate_exit + SIGUSR1).  ``Vcpu.kick`` takes a lock that the
+        interrupted thread may hold, so it is not used from that thread."""
+        super().request_stop()
+        vcpu = self.vcpu
+        if vcpu is None or vcpu.closed:
+            return
+        if self._run_thread == threading.get_ident():
+            vcpu.immediate_exit = True
+        else:
+            vcpu.kick()
+
     def run(self, budget):
+        self._run_thread = threading.get_ident()
         t0 = time.perf_counter()
         if self._t_return is not None:
             self._t_outside += t0 - self._t_return
@@ -538,13 +557,15 @@ class KvmAccelerator(Accelerator):
                           max(self.min_slice, budget / self.assumed_ips))
             self._watchdog.arm(slice_s)
         while True:
+            if self.stop_requested:
+                return BudgetExit("time")
             self._inject_interrupt()
             t_in = self._t_kvm
             kex = self._kvm_run()
             self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
             self._pc = None
             if isinstance(kex, kx.Intr):
-                if budget is None:
+                if budget is None and not self.stop_requested:
                     continue
                 return BudgetExit("time")
             if isinstance(kex, kx.Debug):
@@ -576,6 +597,8 @@ class KvmAccelerator(Accelerator):
         self._configure_debug(True, ())
         n = 0
         while budget is None or n < budget:
+            if self.stop_requested:
+                break
             pc = self._current_pc()
             resume, self._resume_bp = self._resume_bp, None
             if pc in self.breakpoints and pc != resume:

@@ -757,8 +757,10 @@ class Translator(Accelerator):
         return ex, done
 
     def run(self, budget):
-        """cpu_exec: run blocks until an exit."""
-        return self._run(budget)
+        """cpu_exec: run blocks until an exit (in slices: a block that jumps
+        to itself loops inside its generated code, which does not look at
+        ``stop_requested``)."""
+        return self.run_in_slices(self._run, budget)
 
     def set_single_step(self, on: bool) -> None:
         super().set_single_step(on)
