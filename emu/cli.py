@@ -9,6 +9,7 @@ here transfers.  Subcommands:
     emu diff      two engines in lockstep     emu conformance single-instruction test vectors
     emu coverage  encodings without semantics emu translate   the translator's view of one block
     emu debug     step through a guest (gdb-like commands; -x FILE replays a script)
+    emu kvm-probe what this host's KVM does differently from the SDM (cached per boot)
     emu run ... -gdb tcp::PORT -S    wait for gdb (the remote protocol) before running
 
 Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
@@ -182,6 +183,10 @@ def build_parser() -> Parser:
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
     cv.add_argument("-cpu", "--cpu", dest="cpu", default="max", choices=CPUS)
 
+    kp = sub.add_parser("kvm-probe", help="what this host's KVM does differently from the SDM")
+    kp.add_argument("--refresh", action="store_true", help="probe again (the results are cached per boot)")
+    kp.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
+
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_machine_options(t, accel_default="tcg")
     t.add_argument("guest")
@@ -309,14 +314,38 @@ def cmd_run(args) -> int:
     gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
     if gdb:
         return _run_gdb(args, m, img, gdb)
-    r = m.run(icount_limit=args.icount_limit)
+    from .signals import Interrupted
+    try:
+        r = m.run(icount_limit=args.icount_limit)
+    except Interrupted as e:
+        for note in _host_notes(m, path):
+            e.add_note(note)
+        raise
     if "exits" in args.log_flags and log is not None:
         log.write(f"exits: {m.stats.summary()}\n")
     if r.reason == "limit":
         print(f"emu: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
     elif r.reason not in ("halt", "debug-exit"):
         print(f"emu: guest stopped: {r.message}", file=sys.stderr)
+    if r.reason != "halt" and not (r.reason == "debug-exit" and r.status == 1):
+        for note in _host_notes(m, path):
+            print(f"emu: {note}", file=sys.stderr)
     return r.status & 0xFF if r.reason == "debug-exit" else r.status
+
+
+def _host_notes(m, path) -> list:
+    """A run that did not end well (a crash, a limit, a signal, or a guest
+    that reported failure through isa-debug-exit): what of the engine's host
+    could explain it -- on KVM, the departures from the SDM this host's KVM
+    was found to have (``emu kvm-probe``) -- and how to compare."""
+    found = m.accel.host_notes()
+    if not found:
+        return []
+    return (["note: this run used a KVM that departs from the SDM where the guest was; "
+             "that could explain how it ended:"]
+            + [f"note:   {line}" for line in found]
+            + [f"note: compare with the interpreter: emu diff -accel interp,kvm {path} "
+               "('emu kvm-probe' shows what was probed)"])
 
 
 def parse_gdb_address(spec: str) -> int:
@@ -578,8 +607,23 @@ def cmd_translate(args) -> int:
     return 0
 
 
+def cmd_kvm_probe(args) -> int:
+    ok, why = accel_available("kvm")
+    if not ok:
+        raise UsageError(f"emu kvm-probe: {why}")
+    import importlib     # the kvm engine is found by name, never imported by emu
+    probe = importlib.import_module("kvm.probe")
+    report = probe.host_limits(refresh=args.refresh)
+    if args.json_out:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        print("\n".join(probe.format_report(report)))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
-            "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate}
+            "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate,
+            "kvm-probe": cmd_kvm_probe}
 
 
 def main(argv=None) -> int:

@@ -229,13 +229,16 @@ class Machine:
             and ("cpu" in self.log_flags or ("in_asm" in self.log_flags and not accel.logs_blocks))
         if tracing:
             accel.set_single_step(True)
+        exact = icount_limit is None or accel.count_exactly(icount_limit)
         try:
-            return self._run_loop(icount_limit, time_limit, t0, start_icount, tracing)
+            return self._run_loop(icount_limit, time_limit, t0, start_icount, tracing, exact)
         finally:
+            if icount_limit is not None:
+                accel.count_exactly(None)
             if tracing:
                 accel.set_single_step(False)
 
-    def _run_loop(self, icount_limit, time_limit, t0, start_icount, tracing):
+    def _run_loop(self, icount_limit, time_limit, t0, start_icount, tracing, exact=True):
         accel = self.accel
         if tracing:
             self.trace_step()
@@ -248,8 +251,8 @@ class Machine:
             if icount_limit is not None:
                 budget = icount_limit - (accel.icount - start_icount)
                 if budget <= 0:
-                    return self._result("limit", STATUS_LIMIT,
-                                        f"instruction limit reached ({icount_limit} instructions)", None, t0, start_icount)
+                    return self._result("limit", STATUS_LIMIT, self._limit_message(icount_limit, exact),
+                                        None, t0, start_icount)
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
             timer_budget = self._serve_timers()
@@ -282,6 +285,18 @@ class Machine:
                 self.board.inject_pending_interrupt(self)
             else:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    def _limit_message(self, icount_limit: int, exact: bool) -> str:
+        if exact:
+            return f"instruction limit reached ({icount_limit} instructions)"
+        accel = self.accel
+        ips = getattr(accel, "assumed_ips", 1_000_000)
+        return (f"time limit reached: the {accel.name} engine cannot count instructions, so "
+                f"-icount-limit {icount_limit} ran the guest for the time {icount_limit} "
+                f"instructions take at an assumed {ips / 1e6:g} MIPS (about "
+                f"{icount_limit / ips:.3g} s inside the guest); how many it ran is not known"
+                + (f" (limits up to {accel.max_exact_count} are counted exactly, by single-stepping)"
+                   if getattr(accel, "max_exact_count", 0) else ""))
 
     # -- guest time and timers -----------------------------------------------------------
     def count_guest_time(self) -> None:

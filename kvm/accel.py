@@ -299,6 +299,10 @@ class KvmAccelerator(Accelerator):
     #: nominal guest speed used to turn budgets into time and time into an
     #: icount estimate (about what this host's emulator does in real mode)
     assumed_ips = 2_000_000
+    #: -icount-limit up to this is counted exactly: the run is single-stepped
+    #: (about 8 us per instruction here, so at most ~1 s); above it the
+    #: limit is a time estimate at ``assumed_ips``
+    max_exact_count = 100_000
     min_slice = 0.001
     max_slice = 0.02
     slot = 0
@@ -345,6 +349,7 @@ class KvmAccelerator(Accelerator):
         self._t_return = None
         self._kvm_runs = 0
         self._run_thread = None         # the thread in run(), for request_stop
+        self._counting = False          # count_exactly: single-step without DEBUG exits
 
     # -- life cycle -----------------------------------------------------------
 
@@ -461,7 +466,20 @@ class KvmAccelerator(Accelerator):
         self.single_step = bool(on)
 
     def _stepping(self):
-        return self.single_step or len(self.breakpoints) > MAX_HW_BREAKPOINTS
+        return (self.single_step or self._counting
+                or len(self.breakpoints) > MAX_HW_BREAKPOINTS)
+
+    def count_exactly(self, limit):
+        """An -icount-limit up to ``max_exact_count`` is counted exactly by
+        single-stepping the run; a larger one stays a time estimate."""
+        self._counting = limit is not None and limit <= self.max_exact_count
+        return self._counting
+
+    def host_notes(self):
+        """The limits :mod:`kvm.probe` found on this host that matter in the
+        mode the guest stopped in (all of them if none does)."""
+        from . import probe
+        return probe.explain(self.machine.cpu.mode)
 
     def _configure_debug(self, step, hw):
         config = (step, hw)

@@ -444,14 +444,13 @@ def format_report(report):
 
 def explain(mode=None, path=None):
     """Notes for a KVM run that ended abnormally: the probed limits of this
-    host that could explain it (those that matter in ``mode`` first), or []
-    when none was found or KVM cannot be probed."""
+    host that could explain it (those that matter in ``mode``, else all), or
+    [] when none was found or KVM cannot be probed."""
     try:
         report = host_limits(path)
     except KvmError:
         return []
     failed = report.failed()
-    if mode is not None:
-        here = [x for x in failed if mode in x.modes]
-        failed = here + [x for x in failed if x not in here]
+    here = [x for x in failed if mode in x.modes]
+    failed = here or failed
     return [f"this host's KVM ({report.backend or 'unknown module'}): {x.meaning}" for x in failed]

@@ -66,6 +66,17 @@ class Accelerator:
     def run(self, budget: int | None):
         raise NotImplementedError
 
+    def count_exactly(self, limit: int | None) -> bool:
+        """Make ``icount`` exact for a run of at most ``limit`` instructions
+        (``-icount-limit``), if this engine can do that cheaply; True if
+        ``icount`` is exact.  ``None`` ends it.  Exact engines always are."""
+        return self.exact_icount
+
+    def host_notes(self) -> list:
+        """Lines on what of this engine's host could explain a run that
+        ended abnormally (KVM: the limits its probes found), or []."""
+        return []
+
     def request_stop(self) -> None:
         """Ask the ``run()`` under way (or the next one) to return soon.
         Signal-handler and thread safe: it only sets a flag (engines that
