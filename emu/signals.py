@@ -17,6 +17,8 @@ ignored" and dropped.
   :meth:`StopSignals.deferred` defers it around other loops that check
   (``emu diff``'s lockstep).  Outside those, the handler raises at once, so
   that a wait for a connection or for input ends too.
+* :func:`check` raises a pending signal from a loop that drives engines
+  without ``Machine.run`` (the conformance runner checks per vector).
 * :func:`current` finds the installed guard (through ``signal.getsignal``:
   signal handlers are process-wide, nothing else here is), or None.
 
@@ -138,3 +140,12 @@ def deferred():
         return
     with guard.deferred():
         yield guard
+
+
+def check() -> None:
+    """Raise the installed guard's pending signal, if any: for loops that
+    drive engines without ``Machine.run`` (the conformance runner, per
+    vector)."""
+    guard = current()
+    if guard is not None:
+        guard.check()

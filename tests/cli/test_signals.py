@@ -132,3 +132,20 @@ def test_signal_stops_diff(tmp_path, pair, sig, status, word):
     assert p.returncode == status, (p.returncode, err)
     check_one_line(err, word)
     assert out == b""                      # no half-made report
+
+
+CONFORMANCE = os.path.join(os.path.dirname(REPO), "shared", "conformance", "8086", "v1")
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["bench", "-accel", "unicorn"], id="bench"),
+    pytest.param(["conformance", CONFORMANCE, "--cpu", "8086", "--accel", "unicorn"], id="conformance",
+                 marks=pytest.mark.skipif(not os.path.isdir(CONFORMANCE),
+                                          reason=f"{CONFORMANCE}: the conformance vectors are absent")),
+])
+def test_sigint_stops_bench_and_conformance(args):
+    p = start(*args)
+    wait_for_libraries(p, ["unicorn"])
+    out, err = finish(p, signal.SIGINT)
+    assert p.returncode == 130, (p.returncode, err)
+    check_one_line(err, "interrupted")
