@@ -16,7 +16,8 @@ Exit status of ``emu run``: the guest's (isa-debug-exit: (v << 1) | 1), 0 on
 HLT with interrupts disabled, 124 when -icount-limit is reached, 3 when the
 guest crashed (triple fault, an engine failure), 1 for any other error and
 2 for bad command-line usage.  Errors are one line on stderr; ``--debug``
-shows the Python traceback instead.
+shows the Python traceback instead.  Any command: 130 after Ctrl-C (``emu:
+interrupted``), 143 after SIGTERM (``emu: terminated``).
 """
 
 from __future__ import annotations

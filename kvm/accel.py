@@ -55,7 +55,21 @@ Budget.  KVM cannot count instructions (``exact_icount = False``):
   calls ``Vcpu.kick()`` (immediate_exit + SIGUSR1: how QEMU kicks a vCPU
   thread) and ``run()`` returns a BUDGET exit.  ``icount`` then grows by an
   ESTIMATE: seconds spent inside KVM_RUN times ``assumed_ips``;
-  ``stats()['icount_exact']`` holds the exactly counted part.
+  ``stats()['icount_exact']`` holds the exactly counted part;
+* ``-icount-limit`` (:meth:`count_exactly`): up to ``max_exact_count`` the
+  run is single-stepped, so the limit is exact; above it, it is the time
+  estimate above, and the Machine's message says so.
+
+Stopping (:meth:`request_stop`, e.g. on Ctrl-C): a signal sent to the
+process interrupts KVM_RUN (EINTR) in the thread that runs the vCPU -- the
+watchdog thread blocks the asynchronous signals so that it is never the one
+to get it -- and ``immediate_exit`` keeps the next KVM_RUN from entering the
+guest; from another thread the vCPU is kicked.  ``run()`` then returns a
+BUDGET exit.
+
+Host limits: :meth:`host_notes` lists the departures from the SDM that
+:mod:`kvm.probe` found on this host (cached per boot) for the mode the guest
+stopped in, for the notes ``emu run`` prints after an abnormal end.
 
 Debugging (KVM_SET_GUEST_DEBUG).  Up to four breakpoints are hardware
 execution breakpoints (DR0-DR3, DR7); they fire before the instruction.
