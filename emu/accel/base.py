@@ -22,7 +22,7 @@ instruction or block boundary; it may be called from a signal handler --
 which Python runs in the main thread wherever it is, also inside one of the
 engine's own callbacks -- or from another thread.  The Machine clears it
 (:meth:`clear_stop`) when it has ended the run.  Engines whose loops do not
-look at ``stop_requested`` run in slices of :data:`STOP_SLICE` instructions
+look at ``stop_requested`` run in slices of ``stop_slice`` instructions
 (:meth:`run_in_slices`) and look between them.
 
 Debugging: ``set_single_step(True)`` makes ``run`` retire one instruction and
@@ -33,7 +33,7 @@ return a DEBUG exit; ``breakpoints`` is a set of linear addresses at which
 from __future__ import annotations
 
 #: the most instructions an engine that looks at ``stop_requested`` only
-#: between slices runs before it looks (interp: ~50 ms, tcg: a few ms)
+#: between slices runs before it looks (the interpreter: ~50 ms)
 STOP_SLICE = 1 << 15
 
 
@@ -43,6 +43,8 @@ class Accelerator:
     exact_icount = True
     #: logs ``-d in_asm`` itself, once per block it translates (the translator)
     logs_blocks = False
+    #: see :meth:`run_in_slices`
+    stop_slice = STOP_SLICE
 
     def __init__(self, machine):
         self.machine = machine
@@ -87,17 +89,18 @@ class Accelerator:
         self.stop_requested = False
 
     def run_in_slices(self, run, budget):
-        """``run(budget)`` in slices of at most :data:`STOP_SLICE`
+        """``run(budget)`` in slices of at most ``stop_slice``
         instructions, so that ``stop_requested`` is looked at between them:
         until an exit other than BUDGET, the end of ``budget`` or a stop
         request.  For engines whose inner loops (or generated code) do not
         look at the flag; slicing does not change what the guest sees, as
         the budget of an exact engine is honoured exactly."""
+        size = self.stop_slice
         while True:
-            if budget is not None and budget <= STOP_SLICE:
+            if budget is not None and budget <= size:
                 return run(budget)
             before = self.icount
-            ex = run(STOP_SLICE)
+            ex = run(size)
             if ex.reason != "BUDGET" or self.stop_requested:
                 return ex
             if budget is not None:

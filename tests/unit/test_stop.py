@@ -15,7 +15,6 @@ import threading
 import pytest
 
 from emu import loader
-from emu.accel.base import STOP_SLICE
 from emu.devices.device import Device
 from emu.machine import Machine
 from emu.signals import Interrupted, StopSignals, current
@@ -68,6 +67,7 @@ def test_signal_inside_an_io_hook_stops_the_run(accel, signum, capfd):
     m = machine(accel, IN_LOOP)
     dev = SignalOnRead(signum, at=50)
     m.ports.map(0x80, 1, dev)
+    stop_slice = m.accel.stop_slice
     try:
         with StopSignals():
             with pytest.raises(Interrupted) as e:
@@ -81,7 +81,7 @@ def test_signal_inside_an_io_hook_stops_the_run(accel, signum, capfd):
     if accel in ("unicorn", "kvm"):
         assert dev.reads == dev.at              # stopped after the reading instruction
     else:
-        assert dev.reads - dev.at <= STOP_SLICE  # stopped at the end of the slice
+        assert dev.reads - dev.at <= stop_slice  # stopped at the end of the slice
 
 
 def test_handlers_are_restored_and_the_signal_is_handed_out_once():
