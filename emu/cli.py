@@ -670,7 +670,10 @@ def _waits_for_user(args) -> bool:
 
 
 def _report_interrupted(e) -> int:
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()          # the guest's output first
+    except OSError:
+        pass                        # a closed pipe: the line still goes to stderr
     print(e.line, file=sys.stderr)
     for note in getattr(e, "__notes__", ()):
         print(f"emu: {note}", file=sys.stderr)
