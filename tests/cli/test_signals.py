@@ -50,9 +50,10 @@ ENGINES = ["interp", "tcg", "unicorn",
                not HAVE_KVM, reason="/dev/kvm is absent on this host: the KVM case needs it"))]
 
 
-def start(*args):
+def start(tmp_path, *args):
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["KASOU_CACHE_DIR"] = str(tmp_path)      # KVM notes probe the host: not into ~/.cache
     return subprocess.Popen([sys.executable, "-m", "emu", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=REPO, env=env)
 
@@ -86,7 +87,7 @@ def guest(tmp_path, text):
 @pytest.mark.parametrize("accel", ENGINES)
 @pytest.mark.parametrize("text", [IO_LOOP, TIGHT_LOOP], ids=["io-loop", "tight-loop"])
 def test_sigint_stops_run(tmp_path, accel, text):
-    p = start("run", "-accel", accel, guest(tmp_path, text))
+    p = start(tmp_path, "run", "-accel", accel, guest(tmp_path, text))
     first = p.stdout.readline()
     assert first == b"ready\n"
     out, err = finish(p, signal.SIGINT)
@@ -97,7 +98,7 @@ def test_sigint_stops_run(tmp_path, accel, text):
 
 @pytest.mark.parametrize("accel", ENGINES)
 def test_sigterm_stops_run(tmp_path, accel):
-    p = start("run", "-accel", accel, guest(tmp_path, IO_LOOP))
+    p = start(tmp_path, "run", "-accel", accel, guest(tmp_path, IO_LOOP))
     assert p.stdout.readline() == b"ready\n"
     out, err = finish(p, signal.SIGTERM)
     assert p.returncode == 143, (p.returncode, err)
@@ -126,7 +127,7 @@ DIFF_PAIRS = ["interp,unicorn", "tcg,unicorn",
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
 def test_signal_stops_diff(tmp_path, pair, sig, status, word):
-    p = start("diff", "-accel", pair, "--max-steps", "100000000", guest(tmp_path, IO_LOOP))
+    p = start(tmp_path, "diff", "-accel", pair, "--max-steps", "100000000", guest(tmp_path, IO_LOOP))
     wait_for_libraries(p, ["capstone"] + (["unicorn"] if "unicorn" in pair else []))
     out, err = finish(p, sig)
     assert p.returncode == status, (p.returncode, err)
@@ -143,8 +144,8 @@ CONFORMANCE = os.path.join(os.path.dirname(REPO), "shared", "conformance", "8086
                  marks=pytest.mark.skipif(not os.path.isdir(CONFORMANCE),
                                           reason=f"{CONFORMANCE}: the conformance vectors are absent")),
 ])
-def test_sigint_stops_bench_and_conformance(args):
-    p = start(*args)
+def test_sigint_stops_bench_and_conformance(tmp_path, args):
+    p = start(tmp_path, *args)
     wait_for_libraries(p, ["unicorn"])
     out, err = finish(p, signal.SIGINT)
     assert p.returncode == 130, (p.returncode, err)
