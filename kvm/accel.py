@@ -65,7 +65,9 @@ process interrupts KVM_RUN (EINTR) in the thread that runs the vCPU -- the
 watchdog thread blocks the asynchronous signals so that it is never the one
 to get it -- and ``immediate_exit`` keeps the next KVM_RUN from entering the
 guest; from another thread the vCPU is kicked.  ``run()`` then returns a
-BUDGET exit.
+BUDGET exit.  A signal that comes between the last look at the flag and the
+guest entry interrupts nothing, so a run without a budget is also kicked
+every ``stop_check_slice`` seconds and looks again.
 
 Host limits: :meth:`host_notes` lists the departures from the SDM that
 :mod:`kvm.probe` found on this host (cached per boot) for the mode the guest
@@ -318,6 +320,9 @@ class KvmAccelerator(Accelerator):
     #: limit is a time estimate at ``assumed_ips``
     max_exact_count = 100_000
     min_slice = 0.001
+    #: a run without a budget is kicked after this many seconds inside one
+    #: KVM_RUN, to look at stop_requested (it then goes on)
+    stop_check_slice = 0.1
     max_slice = 0.02
     slot = 0
 
@@ -588,6 +593,11 @@ class KvmAccelerator(Accelerator):
             slice_s = min(self.max_slice,
                           max(self.min_slice, budget / self.assumed_ips))
             self._watchdog.arm(slice_s)
+        else:
+            # a signal that lands after the last look at stop_requested but
+            # before KVM_RUN enters the guest interrupts nothing: a kick now
+            # and then makes the loop below look again
+            self._watchdog.arm(self.stop_check_slice)
         while True:
             if self.stop_requested:
                 return BudgetExit("time")
