@@ -11,6 +11,7 @@ and ``-accel help`` list what the option takes.  Subcommands:
     emu diff      two engines in lockstep     emu conformance single-instruction test vectors
     emu coverage  encodings without semantics emu translate   the translator's view of one block
     emu debug     step through a guest (gdb-like commands; -x FILE replays a script)
+    emu kvm-probe what this host's KVM does differently from the SDM (cached per boot)
     emu run ... -gdb tcp::PORT -S    wait for gdb (the remote protocol) before running
 
 A subcommand takes only the options it honours: ``emu debug`` has no ``-d``
@@ -22,6 +23,8 @@ guest crashed (triple fault, an engine failure), 1 for any other error and
 2 for bad command-line usage.  Errors are one line on stderr, ``emu
 COMMAND: what was wrong`` (usage errors add ``see 'emu COMMAND --help'``);
 ``--debug`` shows the Python traceback instead.
+Any command: 130 after Ctrl-C (``emu: interrupted``), 143 after SIGTERM
+(``emu: terminated``).
 """
 
 from __future__ import annotations
@@ -377,6 +380,10 @@ def build_parser() -> Parser:
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
     add_cpu_option(cv, "--cpu")
 
+    kp = sub.add_parser("kvm-probe", help="what this host's KVM does differently from the SDM")
+    kp.add_argument("--refresh", action="store_true", help="probe again (the results are cached per boot)")
+    kp.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
+
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_board_option(t)
     add_cpu_option(t)
@@ -520,14 +527,38 @@ def cmd_run(args) -> int:
     m.load_image(img.data, img.name)
     if gdb:
         return _run_gdb(args, m, img, gdb, port)
-    r = m.run(icount_limit=args.icount_limit)
+    from .signals import Interrupted
+    try:
+        r = m.run(icount_limit=args.icount_limit)
+    except Interrupted as e:
+        for note in _host_notes(m, path):
+            e.add_note(note)
+        raise
     if "exits" in args.log_flags and log is not None:
         log.write(f"exits: {m.stats.summary()}\n")
     if r.reason == "limit":
         print(f"emu run: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
     elif r.reason not in ("halt", "debug-exit"):
         print(f"emu run: guest stopped: {r.message}", file=sys.stderr)
+    if r.reason != "halt" and not (r.reason == "debug-exit" and r.status == 1):
+        for note in _host_notes(m, path):
+            print(f"emu: {note}", file=sys.stderr)
     return r.status & 0xFF if r.reason == "debug-exit" else r.status
+
+
+def _host_notes(m, path) -> list:
+    """A run that did not end well (a crash, a limit, a signal, or a guest
+    that reported failure through isa-debug-exit): what of the engine's host
+    could explain it -- on KVM, the departures from the SDM this host's KVM
+    was found to have (``emu kvm-probe``) -- and how to compare."""
+    found = m.accel.host_notes()
+    if not found:
+        return []
+    return (["note: this run used a KVM that departs from the SDM where the guest was; "
+             "that could explain how it ended:"]
+            + [f"note:   {line}" for line in found]
+            + [f"note: compare with the interpreter: emu diff -accel interp,kvm {path} "
+               "('emu kvm-probe' shows what was probed)"])
 
 
 def parse_gdb_address(spec: str) -> int:
@@ -802,43 +833,86 @@ def cmd_translate(args) -> int:
     return 0
 
 
+def cmd_kvm_probe(args) -> int:
+    ok, why = accel_available("kvm")
+    if not ok:
+        raise UsageError(f"emu kvm-probe: {why.split(';')[0]}")
+    import importlib     # the kvm engine is found by name, never imported by emu
+    probe = importlib.import_module("kvm.probe")
+    report = probe.host_limits(refresh=args.refresh)
+    if args.json_out:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        print("\n".join(probe.format_report(report)))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
-            "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate}
+            "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate,
+            "kvm-probe": cmd_kvm_probe}
 
 
 def main(argv=None) -> int:
-    """Every error is one line ``emu COMMAND: what was wrong``; usage errors
-    (status 2) end with a pointer to that command's ``--help``."""
+    """Run one command.  Every error is one line ``emu COMMAND: what was
+    wrong``; usage errors (status 2) end with a pointer to that command's
+    ``--help``.  SIGINT and SIGTERM stop it (see :mod:`emu.signals`): one
+    line, ``emu: interrupted`` (status 130) or ``emu: terminated`` (143),
+    after whatever the guest printed."""
+    from .signals import Interrupted, StopSignals
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     prog = "emu"
+    with StopSignals() as guard:
+        try:
+            args, extra = build_parser().parse_known_args(argv)
+            if not args.cmd:
+                raise UsageError("no command given (try 'emu run GUEST')")
+            prog = f"emu {args.cmd}"
+            if extra:
+                raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+            if _waits_for_user(args):
+                status = COMMANDS[args.cmd](args)
+            else:
+                with guard.deferred():
+                    status = COMMANDS[args.cmd](args)
+            guard.check()
+            return status
+        except Interrupted as e:
+            return _report_interrupted(e)
+        except UsageError as e:
+            where = e.prog or prog
+            print(f"{where}: {e} (see '{where} --help')", file=sys.stderr)
+            return 2
+        except CommandError as e:
+            print(f"{prog}: {e}", file=sys.stderr)
+            return STATUS_ERROR
+        except SystemExit as e:       # --help, --version, -d help ...
+            return e.code if isinstance(e.code, int) else 0
+        except BrokenPipeError:
+            return 0
+        except Exception as e:
+            if debug:
+                raise
+            return _report_error(prog, e)
+
+
+def _waits_for_user(args) -> bool:
+    """Commands that block waiting for a person (the debugger's prompt, a gdb
+    connection): there a signal must raise at once.  Every other command runs
+    with the raise deferred to its run loops (:meth:`StopSignals.deferred`)."""
+    return args.cmd == "debug" or bool(getattr(args, "gdb", None) or getattr(args, "gdb_default", False))
+
+
+def _report_interrupted(e) -> int:
     try:
-        args, extra = build_parser().parse_known_args(argv)
-        if not args.cmd:
-            raise UsageError("no command given (try 'emu run GUEST')")
-        prog = f"emu {args.cmd}"
-        if extra:
-            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
-        return COMMANDS[args.cmd](args)
-    except UsageError as e:
-        where = e.prog or prog
-        print(f"{where}: {e} (see '{where} --help')", file=sys.stderr)
-        return 2
-    except CommandError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
-        return STATUS_ERROR
-    except SystemExit as e:       # --help, --version, -d help ...
-        return e.code if isinstance(e.code, int) else 0
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as e:
-        if debug:
-            raise
-        return _report_error(prog, e)
+        sys.stdout.flush()          # the guest's output first
+    except OSError:
+        pass                        # a closed pipe: the line still goes to stderr
+    print(e.line, file=sys.stderr)
+    for note in getattr(e, "__notes__", ()):
+        print(f"emu: {note}", file=sys.stderr)
+    return e.status
 
 
 def _report_error(prog: str, e) -> int:

@@ -52,6 +52,7 @@ import time
 import numpy as np
 
 from .isa.x86.state import CS, DS, ES, SS, Segment, X86State
+from .signals import check as check_signals
 
 RAM_SIZE = 16 << 20
 REG_ORDER = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
@@ -432,6 +433,7 @@ class Runner:
         out = {"total": len(vectors), "passed": 0, "failed_ids": [], "unsupported_ids": [],
                "skipped_ids": [], "skip_reason": ""}
         for idx, vec in enumerate(vectors):
+            check_signals()                 # Ctrl-C: between vectors
             vid = vec.get("test_num", vec.get("idx", idx))
             if vid is None:
                 vid = idx
@@ -649,6 +651,7 @@ def _compare_file(runners, vectors, full_memory, details, name) -> dict:
     if details is not None:
         details.pop(name, None)
     for idx, vec in enumerate(vectors):
+        check_signals()                     # Ctrl-C: between vectors
         vid = vec.get("test_num", vec.get("idx", idx))
         vid = idx if vid is None else vid
         verdict, diffs = compare_vector(runners, vec, full_memory)

@@ -57,6 +57,7 @@ STATUS_HALT = 0
 STATUS_ERROR = 1
 STATUS_GUEST_CRASH = 3      # triple fault, FAIL_ENTRY, INTERNAL_ERROR
 STATUS_LIMIT = 124          # -icount-limit or time limit reached (as timeout(1))
+STATUS_STOPPED = 130        # request_stop() (emu: a signal; 128 + SIGINT)
 
 #: default ``-icount shift=N``: 2**7 = 128 ns of guest time per instruction, so
 #: a 1 kHz PIT interrupts every ~7,800 instructions (fine at interpreter speed)
@@ -175,6 +176,7 @@ class Machine:
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
         self._acked_vector = None   # -d int: the vector the last INTA cycle returned
+        self._stop_wanted = False
         self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
@@ -194,6 +196,32 @@ class Machine:
 
     # -- the run loop ----------------------------------------------------------------
     def run(self, icount_limit: int | None = None, time_limit: float | None = None) -> RunResult:
+        """Run until the guest stops, a limit is reached or a stop is
+        requested (:meth:`request_stop`: a RunResult ``"stopped"``).  Under
+        ``emu``'s signal handlers (:mod:`emu.signals`) a SIGINT or SIGTERM
+        stops the run the same way and raises ``Interrupted`` (carrying the
+        RunResult) instead."""
+        from . import signals
+        guard = signals.current()
+        if guard is None:
+            return self._run(icount_limit, time_limit)
+        guard.check()
+        with guard.running(self.request_stop):
+            r = self._run(icount_limit, time_limit)
+        if guard.signum is not None:
+            self._stop_wanted = False
+            self.accel.clear_stop()
+            guard.check(r)
+        return r
+
+    def request_stop(self) -> None:
+        """Ask the run under way (or the next) to end soon, at the engine's
+        next instruction or block boundary.  Safe from a signal handler and
+        from another thread (it sets flags; KVM's vCPU is kicked)."""
+        self._stop_wanted = True
+        self.accel.request_stop()
+
+    def _run(self, icount_limit, time_limit) -> RunResult:
         accel = self.accel
         start_icount = accel.icount
         t0 = time.perf_counter()
@@ -204,23 +232,30 @@ class Machine:
             and ("cpu" in self.log_flags or ("in_asm" in self.log_flags and not accel.logs_blocks))
         if tracing:
             accel.set_single_step(True)
+        exact = icount_limit is None or accel.count_exactly(icount_limit)
         try:
-            return self._run_loop(icount_limit, time_limit, t0, start_icount, tracing)
+            return self._run_loop(icount_limit, time_limit, t0, start_icount, tracing, exact)
         finally:
+            if icount_limit is not None:
+                accel.count_exactly(None)
             if tracing:
                 accel.set_single_step(False)
 
-    def _run_loop(self, icount_limit, time_limit, t0, start_icount, tracing):
+    def _run_loop(self, icount_limit, time_limit, t0, start_icount, tracing, exact=True):
         accel = self.accel
         if tracing:
             self.trace_step()
         while True:
+            if self._stop_wanted:
+                self._stop_wanted = False
+                accel.clear_stop()
+                return self._result("stopped", STATUS_STOPPED, "stopped on request", None, t0, start_icount)
             budget = None
             if icount_limit is not None:
                 budget = icount_limit - (accel.icount - start_icount)
                 if budget <= 0:
-                    return self._result("limit", STATUS_LIMIT,
-                                        f"instruction limit reached ({icount_limit} instructions)", None, t0, start_icount)
+                    return self._result("limit", STATUS_LIMIT, self._limit_message(icount_limit, exact),
+                                        None, t0, start_icount)
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
             timer_budget = self._serve_timers()
@@ -253,6 +288,18 @@ class Machine:
                 self.board.inject_pending_interrupt(self)
             else:
                 return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+
+    def _limit_message(self, icount_limit: int, exact: bool) -> str:
+        if exact:
+            return f"instruction limit reached ({icount_limit} instructions)"
+        accel = self.accel
+        ips = getattr(accel, "assumed_ips", 1_000_000)
+        return (f"time limit reached: the {accel.name} engine cannot count instructions, so "
+                f"-icount-limit {icount_limit} ran the guest for the time {icount_limit} "
+                f"instructions take at an assumed {ips / 1e6:g} MIPS (about "
+                f"{icount_limit / ips:.3g} s inside the guest); how many it ran is not known"
+                + (f" (limits up to {accel.max_exact_count} are counted exactly, by single-stepping)"
+                   if getattr(accel, "max_exact_count", 0) else ""))
 
     # -- guest time and timers -----------------------------------------------------------
     def count_guest_time(self) -> None:

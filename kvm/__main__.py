@@ -6,6 +6,9 @@ What is modelled: the minimal VMM of LWN's "Using the KVM API" (reference
 package docstring, with every step printed.  Exit status 0 if the guest
 printed "4\\n", 1 otherwise; a one-line message (no traceback) if KVM is
 missing.
+
+``python -m kvm probe [--refresh] [--json]`` prints what this host's KVM
+does differently from the SDM (:mod:`kvm.probe`; cached per boot).
 """
 
 import mmap
@@ -67,7 +70,32 @@ def run_guest(out=print):
     return output
 
 
-def main():
+def probe_main(args):
+    """``python -m kvm probe [--refresh] [--json]``."""
+    import argparse
+    import json
+    from . import probe
+    parser = argparse.ArgumentParser(prog="python -m kvm probe",
+                                     description="probe this host's KVM against the SDM")
+    parser.add_argument("--refresh", action="store_true", help="probe again (ignore the cache)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    opts = parser.parse_args(args)
+    try:
+        report = probe.host_limits(refresh=opts.refresh)
+    except kvm.KvmError as exc:
+        print(f"kvm: {exc}", file=sys.stderr)
+        return 2
+    if opts.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        print("\n".join(probe.format_report(report)))
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["probe"]:
+        return probe_main(argv[1:])
     try:
         output = run_guest()
     except kvm.KvmError as exc:

@@ -56,7 +56,23 @@ Budget.  KVM cannot count instructions (``exact_icount = False``):
   calls ``Vcpu.kick()`` (immediate_exit + SIGUSR1: how QEMU kicks a vCPU
   thread) and ``run()`` returns a BUDGET exit.  ``icount`` then grows by an
   ESTIMATE: seconds spent inside KVM_RUN times ``assumed_ips``;
-  ``stats()['icount_exact']`` holds the exactly counted part.
+  ``stats()['icount_exact']`` holds the exactly counted part;
+* ``-icount-limit`` (:meth:`count_exactly`): up to ``max_exact_count`` the
+  run is single-stepped, so the limit is exact; above it, it is the time
+  estimate above, and the Machine's message says so.
+
+Stopping (:meth:`request_stop`, e.g. on Ctrl-C): a signal sent to the
+process interrupts KVM_RUN (EINTR) in the thread that runs the vCPU -- the
+watchdog thread blocks the asynchronous signals so that it is never the one
+to get it -- and ``immediate_exit`` keeps the next KVM_RUN from entering the
+guest; from another thread the vCPU is kicked.  ``run()`` then returns a
+BUDGET exit.  A signal that comes between the last look at the flag and the
+guest entry interrupts nothing, so a run without a budget is also kicked
+every ``stop_check_slice`` seconds and looks again.
+
+Host limits: :meth:`host_notes` lists the departures from the SDM that
+:mod:`kvm.probe` found on this host (cached per boot) for the mode the guest
+stopped in, for the notes ``emu run`` prints after an abnormal end.
 
 Debugging (KVM_SET_GUEST_DEBUG).  Up to four breakpoints are hardware
 execution breakpoints (DR0-DR3, DR7); they fire before the instruction.
@@ -100,7 +116,7 @@ from . import exits as kx
 from . import uapi
 from .errors import KvmError, explain_sregs
 from .system import Kvm
-from .vcpu import MAX_HW_BREAKPOINTS
+from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
 #: kvm_regs field order, as indices into the canonical ``regs[16]``
 _KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -254,6 +270,7 @@ class _Watchdog:
                 self._thread.start()
 
     def _loop(self):
+        block_async_signals()
         seen = None
         idle = 0
         last = (None, None)
@@ -300,7 +317,14 @@ class KvmAccelerator(Accelerator):
     #: nominal guest speed used to turn budgets into time and time into an
     #: icount estimate (about what this host's emulator does in real mode)
     assumed_ips = 2_000_000
+    #: -icount-limit up to this is counted exactly: the run is single-stepped
+    #: (about 8 us per instruction here, so at most ~1 s); above it the
+    #: limit is a time estimate at ``assumed_ips``
+    max_exact_count = 100_000
     min_slice = 0.001
+    #: a run without a budget is kicked after this many seconds inside one
+    #: KVM_RUN, to look at stop_requested (it then goes on)
+    stop_check_slice = 0.1
     max_slice = 0.02
     slot = 0
 
@@ -345,6 +369,8 @@ class KvmAccelerator(Accelerator):
         self._t_outside = 0.0
         self._t_return = None
         self._kvm_runs = 0
+        self._run_thread = None         # the thread in run(), for request_stop
+        self._counting = False          # count_exactly: single-step without DEBUG exits
 
     # -- life cycle -----------------------------------------------------------
 
@@ -465,8 +491,20 @@ class KvmAccelerator(Accelerator):
         # instruction or past it, depending on the path the host took (fast
         # PIO or its instruction emulator); stepped, the PC before each
         # KVM_RUN is the instruction's
-        return (self.single_step or len(self.breakpoints) > MAX_HW_BREAKPOINTS
-                or self.machine.exit_pcs)
+        return (self.single_step or self._counting
+                or len(self.breakpoints) > MAX_HW_BREAKPOINTS or self.machine.exit_pcs)
+
+    def count_exactly(self, limit):
+        """An -icount-limit up to ``max_exact_count`` is counted exactly by
+        single-stepping the run; a larger one stays a time estimate."""
+        self._counting = limit is not None and limit <= self.max_exact_count
+        return self._counting
+
+    def host_notes(self):
+        """The limits :mod:`kvm.probe` found on this host that matter in the
+        mode the guest stopped in (all of them if none does)."""
+        from . import probe
+        return probe.explain(self.machine.cpu.mode)
 
     def _configure_debug(self, step, hw):
         config = (step, hw)
@@ -478,7 +516,24 @@ class KvmAccelerator(Accelerator):
 
     # -- running --------------------------------------------------------------
 
+    def request_stop(self):
+        """Flag the stop and make KVM_RUN return: a signal handler runs in
+        the thread inside run() only after KVM_RUN has returned EINTR (the
+        signal did that), so there ``immediate_exit`` keeps the next entry
+        from running the guest; from another thread, kick the vCPU
+        (immediate_exit + SIGUSR1).  ``Vcpu.kick`` takes a lock that the
+        interrupted thread may hold, so it is not used from that thread."""
+        super().request_stop()
+        vcpu = self.vcpu
+        if vcpu is None or vcpu.closed:
+            return
+        if self._run_thread == threading.get_ident():
+            vcpu.immediate_exit = True
+        else:
+            vcpu.kick()
+
     def run(self, budget):
+        self._run_thread = threading.get_ident()
         t0 = time.perf_counter()
         if self._t_return is not None:
             self._t_outside += t0 - self._t_return
@@ -544,14 +599,21 @@ class KvmAccelerator(Accelerator):
             slice_s = min(self.max_slice,
                           max(self.min_slice, budget / self.assumed_ips))
             self._watchdog.arm(slice_s)
+        else:
+            # a signal that lands after the last look at stop_requested but
+            # before KVM_RUN enters the guest interrupts nothing: a kick now
+            # and then makes the loop below look again
+            self._watchdog.arm(self.stop_check_slice)
         while True:
+            if self.stop_requested:
+                return BudgetExit("time")
             self._inject_interrupt()
             t_in = self._t_kvm
             kex = self._kvm_run()
             self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
             self._pc = None
             if isinstance(kex, kx.Intr):
-                if budget is None:
+                if budget is None and not self.stop_requested:
                     continue
                 return BudgetExit("time")
             if isinstance(kex, kx.Debug):
@@ -583,6 +645,8 @@ class KvmAccelerator(Accelerator):
         self._configure_debug(True, ())
         n = 0
         while budget is None or n < budget:
+            if self.stop_requested:
+                break
             pc = self._current_pc()
             resume, self._resume_bp = self._resume_bp, None
             if pc in self.breakpoints and pc != resume:

@@ -64,6 +64,21 @@ def ensure_kick_handler():
     return True
 
 
+#: signals a helper thread blocks (the synchronous ones cannot be blocked
+#: usefully): a process-directed SIGINT or SIGTERM must reach the thread
+#: inside KVM_RUN, where it makes KVM_RUN return EINTR
+_SYNCHRONOUS = {signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS,
+                signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS,
+                signal.SIGABRT}
+
+
+def block_async_signals():
+    """Block the asynchronous signals in the calling (helper) thread, so the
+    kernel delivers them to the vCPU thread: a signal that lands on a helper
+    thread would leave KVM_RUN running until its next exit."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - _SYNCHRONOUS)
+
+
 def dr7_value(breakpoints):
     """DR7 for up to four hardware breakpoints.
 

@@ -16,12 +16,25 @@ the Machine says it changed (:meth:`state_changed`, QEMU's
 (QEMU's ``cpu_synchronize_state``).  The software engines work on the
 canonical state directly, so for them both are cheap.
 
+Stopping: :meth:`Accelerator.request_stop` asks a ``run()`` under way to
+return soon (with a BUDGET exit if nothing else happened), at the next
+instruction or block boundary; it may be called from a signal handler --
+which Python runs in the main thread wherever it is, also inside one of the
+engine's own callbacks -- or from another thread.  The Machine clears it
+(:meth:`clear_stop`) when it has ended the run.  Engines whose loops do not
+look at ``stop_requested`` run in slices of ``stop_slice`` instructions
+(:meth:`run_in_slices`) and look between them.
+
 Debugging: ``set_single_step(True)`` makes ``run`` retire one instruction and
 return a DEBUG exit; ``breakpoints`` is a set of linear addresses at which
 ``run`` stops (before executing) with a DEBUG exit.
 """
 
 from __future__ import annotations
+
+#: the most instructions an engine that looks at ``stop_requested`` only
+#: between slices runs before it looks (the interpreter: ~50 ms)
+STOP_SLICE = 1 << 15
 
 
 class Accelerator:
@@ -30,12 +43,15 @@ class Accelerator:
     exact_icount = True
     #: logs ``-d in_asm`` itself, once per block it translates (the translator)
     logs_blocks = False
+    #: see :meth:`run_in_slices`
+    stop_slice = STOP_SLICE
 
     def __init__(self, machine):
         self.machine = machine
         self.icount = 0
         self.single_step = False
         self.breakpoints: set[int] = set()
+        self.stop_requested = False
         self._on_interrupt = None
 
     @property
@@ -51,6 +67,44 @@ class Accelerator:
 
     def run(self, budget: int | None):
         raise NotImplementedError
+
+    def count_exactly(self, limit: int | None) -> bool:
+        """Make ``icount`` exact for a run of at most ``limit`` instructions
+        (``-icount-limit``), if this engine can do that cheaply; True if
+        ``icount`` is exact.  ``None`` ends it.  Exact engines always are."""
+        return self.exact_icount
+
+    def host_notes(self) -> list:
+        """Lines on what of this engine's host could explain a run that
+        ended abnormally (KVM: the limits its probes found), or []."""
+        return []
+
+    def request_stop(self) -> None:
+        """Ask the ``run()`` under way (or the next one) to return soon.
+        Signal-handler and thread safe: it only sets a flag (engines that
+        block in C also wake the engine, see the module docstring)."""
+        self.stop_requested = True
+
+    def clear_stop(self) -> None:
+        self.stop_requested = False
+
+    def run_in_slices(self, run, budget):
+        """``run(budget)`` in slices of at most ``stop_slice``
+        instructions, so that ``stop_requested`` is looked at between them:
+        until an exit other than BUDGET, the end of ``budget`` or a stop
+        request.  For engines whose inner loops (or generated code) do not
+        look at the flag; slicing does not change what the guest sees, as
+        the budget of an exact engine is honoured exactly."""
+        size = self.stop_slice
+        while True:
+            if budget is not None and budget <= size:
+                return run(budget)
+            before = self.icount
+            ex = run(size)
+            if ex.reason != "BUDGET" or self.stop_requested:
+                return ex
+            if budget is not None:
+                budget -= self.icount - before
 
     def icount_now(self) -> int:
         """Instructions retired so far, exact also while ``run()`` is under

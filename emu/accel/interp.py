@@ -150,6 +150,9 @@ class Interpreter(Accelerator):
         self.core.mode_changed()
 
     def run(self, budget):
+        return self.run_in_slices(self._run_slice, budget)
+
+    def _run_slice(self, budget):
         ex = self._run(budget)
         if self.core.s.inhibit_irq:
             self._drop_stale_shadow()

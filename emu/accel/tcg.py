@@ -756,6 +756,12 @@ class Translator(Accelerator):
             ex = None
         return ex, done
 
+    #: generated code runs at most this many instructions per call before the
+    #: dispatcher looks at ``stop_requested`` (~0.1 s here; large, so that a
+    #: loop of a few hundred thousand instructions still runs in one call,
+    #: as the translator lab shows)
+    stop_slice = 1 << 20
+
     def run(self, budget):
         """cpu_exec: run blocks until an exit."""
         return self._run(budget)
@@ -865,12 +871,15 @@ class Translator(Accelerator):
         self.regions_off = nochain
         counters = self.counters
         limit = FOREVER if budget is None else budget
+        stop_slice = self.stop_slice
         n = 0
         tb = None
         came = None                 # an indirect exit whose next block to remember
         executed = hits = 0
         try:
             while n < limit:
+                if self.stop_requested:
+                    break
                 if tb is None:
                     if (interp.queued or ops.pending_read is not None or s.halted
                             or (interp.irq_line and s.fl & 0x200) or s.fl & 0x100   # IF, TF
@@ -908,7 +917,11 @@ class Translator(Accelerator):
                     continue
                 if trace:
                     log.write(f"Trace: [{tb.pc:08x}] {tb!r}\n")
-                code = tb.fn(left)
+                # generated code loops inside itself while ``left`` lasts:
+                # give it at most stop_slice, so that the loop above looks at
+                # stop_requested now and then (blocks were chosen with the
+                # whole budget; a region just leaves and is entered again)
+                code = tb.fn(left if left <= stop_slice else stop_slice)
                 executed += 1
                 n += code >> EXIT_SHIFT
                 x = tb.exits[code & EXIT_MASK]

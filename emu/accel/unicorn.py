@@ -456,6 +456,16 @@ class UnicornAccel(Accelerator):
             return self._hook_icount
         return self.icount + self._run_done
 
+    def request_stop(self) -> None:
+        """Flag the stop and stop unicorn (``emu_stop`` is safe from a hook,
+        where a signal handler usually runs, and does nothing when unicorn
+        is not running); the block hook stops before every later block while
+        the flag is up, which covers a request made just before
+        ``emu_start``."""
+        super().request_stop()
+        if self.uc is not None:
+            self.uc.emu_stop()
+
     def run(self, budget):
         if self.queued:
             return self.queued.pop(0)
@@ -508,6 +518,9 @@ class UnicornAccel(Accelerator):
             if done >= limit:
                 self.icount += done
                 return self._finish(BudgetExit("instructions"))
+            if self.stop_requested:
+                self.icount += done
+                return BudgetExit("instructions")
             chunk = limit - done
             if self.irq_line and (shadow or not self._if_set()):
                 chunk = 1                 # notice STI / POPF at once; step over a shadow
@@ -592,6 +605,8 @@ class UnicornAccel(Accelerator):
         if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
             self.machine.cpu.halted = True
             return HltExit(), n
+        if self.stop_requested:
+            return None, n          # run() returns BUDGET
         if not n and self._rep_done is None:
             # nothing retired, no hook stopped it: how unicorn's QEMU ends
             # emu_start after a triple fault (EXCP_HLT); running again would spin
@@ -754,6 +769,11 @@ class UnicornAccel(Accelerator):
         self._rep_done = None
         if self._ret_cpl is not None:
             self._check_return()
+        if self.stop_requested:
+            self._tb = ()
+            self._stop = (BEFORE, addr)
+            uc.emu_stop()
+            return
         if self._watch_engine:
             # the last block could have switched mode (real -> protected ->
             # long): stop before this one if it needs another kind of engine
