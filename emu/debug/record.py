@@ -148,7 +148,7 @@ class Checkpoint:
     cpu: object
     devices: dict
     serial_len: int
-    stats: tuple = ((), ())                     # the Machine's exit counts (by reason, by key)
+    stats: tuple = field(default_factory=lambda: ({}, {}, {}))  # the Machine's exit counts (ExitStats.state())
     clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
     inputs: dict = field(default_factory=dict)  # device name -> InputLog.mark
     pages: dict = field(default_factory=dict)   # page number -> bytes: the pages that changed
@@ -299,7 +299,7 @@ class Recorder:
                 devs[name] = snap()
         clock = getattr(m, "clock", None)
         return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")),
-                          (dict(m.stats.by_reason), dict(m.stats.by_key)),
+                          m.stats.state(),
                           clock.now_ns() if clock is not None else 0,
                           inputs={name: log.mark for name, log in self.inputs.items()})
 
@@ -474,8 +474,7 @@ class Recorder:
         log = getattr(m, "serial_log", None)
         if log is not None and len(log) > cp.serial_len:
             del log[cp.serial_len:]
-        m.stats.by_reason = dict(cp.stats[0])
-        m.stats.by_key = dict(cp.stats[1])
+        m.stats.set_state(cp.stats)
         self._restore_clock(cp.clock_ns)
         m.accel.state_changed()
         pic = getattr(m, "pic", None)
