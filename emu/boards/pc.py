@@ -64,7 +64,6 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
     machine.arch = ARCH
     machine.model = get_model(cpu or "max")
     machine.cpu = X86State()
-    machine.serial_log = bytearray()
 
     def sink(data: bytes) -> None:
         machine.serial_log += data
