@@ -5,8 +5,11 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
 * **Memory.**  Guest RAM is the Machine's own anonymous mapping, handed to
   unicorn with ``mem_map_ptr`` (nothing is copied; both see every write).
   Everything above RAM up to 4 GiB is one ``mmio_map`` region whose
-  callbacks turn each access into an MMIO exit; an access above 4 GiB maps
-  the 1 MiB around it the same way, on demand (an unmapped-memory hook).
+  callbacks turn each access into an MMIO exit; so is everything above 4 GiB
+  (and above RAM) to the end of the 52-bit physical address space, mapped
+  once when the engine is made: a guest sweeping high addresses adds no
+  region (one region per chunk touched made each new mapping and TLB fill
+  slower, quadratically).
 * **Port I/O.**  ``UC_HOOK_INSN`` for IN and OUT (INS/OUTS too: they use the
   same helpers).  Unicorn's hooks are synchronous -- an IN needs its value
   before the hook returns -- so the hook builds the ``IoExit`` and hands it
@@ -144,7 +147,7 @@ from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
 FOREVER = 1 << 62
 MSR_EFER = 0xC0000080
 MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
-MMIO_CHUNK = 1 << 20            # above 4 GiB: mapped on demand, 1 MiB at a time
+PHYS_END = 1 << 52              # the end of the physical address space (MAXPHYADDR 52)
 UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
 
 CPU_MODEL = X.UC_CPU_X86_HASWELL
@@ -310,7 +313,6 @@ class UnicornAccel(Accelerator):
         self._mm = machine.ram.mm     # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
-        self._mmio_high = set()
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
@@ -355,6 +357,14 @@ class UnicornAccel(Accelerator):
             uc.mmio_map(end, MMIO_LOW_END - end, self._mmio_read, None, self._mmio_write, None)
         if ram.base > 0:
             uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
+        # above 4 GiB (and RAM): one region to the end of the physical address
+        # space, mapped once -- one region per chunk touched would grow
+        # unicorn's region list (searched at every new mapping and TLB fill)
+        # with every MiB a guest sweeps
+        high = max(end, MMIO_LOW_END)
+        uc.mmio_map(high, PHYS_END - high,
+                    lambda u, off, sz, d: self._mmio_high_read(high + off, sz), None,
+                    lambda u, off, sz, v, d: self._mmio_high_write(high + off, sz, v), None)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_out, None, 1, 0, X.UC_X86_INS_OUT)
         # SYSCALL and SYSENTER only call these hooks in unicorn (then step over
@@ -363,12 +373,10 @@ class UnicornAccel(Accelerator):
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
-        uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED, self._hook_unmapped)
         for fn in self._code_hooks:
             uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
         self.uc = uc
         self.uc_mode = mode
-        self._mmio_high = set()
         self._bp_hooks = {}
         self._cs_mode = None
         md_mode = capstone.CS_MODE_64 if mode == uc_mod.UC_MODE_64 else capstone.CS_MODE_16
@@ -894,19 +902,6 @@ class UnicornAccel(Accelerator):
     def _mmio_base(self, offset: int) -> int:
         # unicorn passes the offset into the region; the low region starts at RAM's end
         return self.machine.ram.base + self.machine.ram.size + offset
-
-    def _hook_unmapped(self, uc, access, addr, size, value, _ud):
-        """Above 4 GiB: map the chunk as MMIO and let unicorn retry."""
-        if addr < MMIO_LOW_END:
-            return False
-        chunk = addr & ~(MMIO_CHUNK - 1)
-        if chunk in self._mmio_high:
-            return False
-        self._mmio_high.add(chunk)
-        uc.mmio_map(chunk, MMIO_CHUNK,
-                    lambda u, off, sz, d: self._mmio_high_read(chunk + off, sz), None,
-                    lambda u, off, sz, v, d: self._mmio_high_write(chunk + off, sz, v), None)
-        return True
 
     def _mmio_high_read(self, addr, size):
         ex = MmioExit(addr, size, False)

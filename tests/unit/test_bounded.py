@@ -2,7 +2,9 @@
 
 A guest that sweeps unassigned memory with REP MOVSD makes one MMIO exit
 per doubleword, each at a new address: the exit statistics keep a bounded
-number of entries while their totals stay exact, on every engine.
+number of entries while their totals stay exact, on every engine.  A guest
+that prints: the Machine's output log holds a bounded tail of it and
+counts the rest.
 """
 
 import os
@@ -15,6 +17,7 @@ from emu.machine import Machine
 
 KVM = pytest.param("kvm", marks=pytest.mark.skipif(not os.path.exists("/dev/kvm"),
                                                    reason="/dev/kvm is absent on this host"))
+GUESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "guests", "x86")
 DWORDS = 3000
 ROUNDS = 3
 # 64 KiB of RAM: ES = 0x2000 (linear 0x20000) is unassigned
@@ -59,3 +62,55 @@ def test_exit_stats_stay_bounded_and_exact_for_an_mmio_sweep(accel):
     assert st.by_key["MMIO write 0x20000"] == ROUNDS
     assert st.by_key["MMIO write (other addresses)"] == writes - ROUNDS * MAX_EXIT_KEYS
     assert st.by_key["IO out 0xf4"] == 1
+
+
+PRINTED = 3000
+PRINT = f"""
+    mov dx, 0x3f8
+    xor cx, cx
+again:
+    mov al, cl
+    out dx, al
+    inc cx
+    cmp cx, {PRINTED}
+    jne again
+    mov al, 0
+    out 0xf4, al
+"""
+EXPECTED = bytes(i & 0xFF for i in range(PRINTED))
+
+
+@pytest.mark.parametrize("keep", [0, 100, 1000, PRINTED])
+def test_output_log_holds_at_most_twice_what_it_keeps(keep):
+    m, r = run(PRINT, "interp", output_keep=keep)
+    assert r.reason == "debug-exit"
+    log = m.serial_log
+    assert len(log) == PRINTED                      # every byte is counted
+    held = m.serial_output()
+    assert len(held) <= 2 * keep and len(held) >= keep
+    assert held == EXPECTED[PRINTED - len(held):]  # the last bytes, in order
+    assert log[PRINTED - keep:] == EXPECTED[PRINTED - keep:]
+    del log[PRINTED - 10:]                          # output taken back (reverse execution)
+    assert len(log) == PRINTED - 10
+    assert log[PRINTED - 10 - keep // 2:] == EXPECTED[PRINTED - 10 - keep // 2:PRINTED - 10]
+
+
+
+def test_unicorn_sweeping_memory_above_4g_maps_no_new_region():
+    """Loads from 4096 unassigned physical MiBs above 4 GiB (high_mmio.S):
+    the same MMIO exits as the interpreter, and unicorn's region list does
+    not grow with the addresses touched."""
+    path = os.path.join(GUESTS, "high_mmio.S")
+    with open(path) as f:
+        img = assemble(f.read(), "high_mmio.S")
+    got = {}
+    for accel in ("interp", "unicorn"):
+        m = Machine(accel=accel)
+        m.load_image(img.data, img.name)
+        r = m.run(icount_limit=1_000_000)
+        got[accel] = (r.reason, r.status, r.icount, m.stats.as_dict(), m.serial_output())
+        if accel == "unicorn":          # RAM, RAM's end to 4 GiB, above 4 GiB
+            assert len(list(m.accel.uc.mem_regions())) == 3
+        m.close()
+    assert got["unicorn"] == got["interp"]
+    assert got["interp"][0] == "debug-exit" and got["interp"][3]["by_reason"]["MMIO"] == 4096
