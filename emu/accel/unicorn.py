@@ -210,6 +210,13 @@ def _changes_engine(code: bytes) -> bool:
     return False
 
 
+def _system_state(s) -> tuple:
+    """What of the CPU state unicorn keeps apart from the registers and
+    segments: control registers, EFER and the long-mode MSRs, the tables."""
+    return (s.cr0, s.cr2, s.cr3, s.cr4, s.efer, [s.msrs.get(i, 0) for i in LONG_MSRS],
+            s.gdt_base, s.gdt_limit, s.idt_base, s.idt_limit, s.ldt, s.tr)
+
+
 def _is_rep_string(code: bytes) -> bool:
     pre = _prefixes(code)
     if 0xF2 not in pre and 0xF3 not in pre:
@@ -314,6 +321,7 @@ class UnicornAccel(Accelerator):
         self._mm_base = machine.ram.base
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self.blocks = 0
+        self.puts_full = 0           # whole-CPU transfers after an interrupt delivery (_put_changed)
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
         self._loader = None          # a 32-bit engine that never runs: long-mode state goes through it (_put_state)
@@ -457,7 +465,8 @@ class UnicornAccel(Accelerator):
             self.uc.ctl_flush_tb()
 
     def stats(self) -> dict:
-        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache)}
+        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
+                "delivery full puts": self.puts_full}
 
     def icount_now(self) -> int:
         if self._hook_icount is not None:
@@ -1031,6 +1040,7 @@ class UnicornAccel(Accelerator):
         from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
         s = self.machine.cpu
         self._get_state()
+        before = s.copy()
         ops = self._concrete_ops()
         sp_before = s.segs[2].base + s.regs[4]
         try:
@@ -1063,8 +1073,33 @@ class UnicornAccel(Accelerator):
             self._stop = (AFTER, self._pc())
             self.uc.emu_stop()
             return None
-        self._put_state()
+        self._put_changed(before)
         return None
+
+    def _put_changed(self, before) -> None:
+        """machine.cpu -> unicorn after kasou delivered an interrupt, writing
+        only what delivery changed (the stack pointer, the flags, CS:IP ...)
+        when the system state (control registers, MSRs, tables) is as it
+        was: a full :meth:`_put_state` (some 50 register and context
+        transfers) per fault made a guest taking #UD in a loop run at a
+        thousand faults a second.  Long mode, or a change of system state
+        (a task switch), takes the full path."""
+        s = self.machine.cpu
+        if self.uc_mode == uc_mod.UC_MODE_64 or _system_state(s) != _system_state(before):
+            self._put_state()
+            self.puts_full += 1
+            return
+        uc = self.uc
+        for rid, new, old in zip(REGS32, s.regs, before.regs):
+            if new != old:
+                uc.reg_write(rid, new & 0xFFFFFFFF)
+        rflags = s.rflags
+        if rflags != before.rflags:
+            uc.reg_write(X.UC_X86_REG_EFLAGS, rflags)
+        if s.segs != before.segs or s.cpl != before.cpl:
+            self._put_segments(uc, s)
+        uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
+        self._load_pending = False
 
     def _refault(self, ops, vector: int):
         """Unicorn's interrupt hook gets the vector but not the error code

@@ -1,10 +1,13 @@
-"""Memory stays bounded whatever the guest does (emu/exits.py, emu/machine.py).
+"""Memory and time stay bounded whatever the guest does (emu/exits.py,
+emu/machine.py, emu/accel/unicorn.py).
 
 A guest that sweeps unassigned memory with REP MOVSD makes one MMIO exit
 per doubleword, each at a new address: the exit statistics keep a bounded
 number of entries while their totals stay exact, on every engine.  A guest
 that prints: the Machine's output log holds a bounded tail of it and
-counts the rest.
+counts the rest.  On unicorn, a guest sweeping memory above 4 GiB maps no
+new region per address, and one taking #UD in a loop does not move the
+whole CPU state at every fault.
 """
 
 import os
@@ -114,3 +117,24 @@ def test_unicorn_sweeping_memory_above_4g_maps_no_new_region():
         m.close()
     assert got["unicorn"] == got["interp"]
     assert got["interp"][0] == "debug-exit" and got["interp"][3]["by_reason"]["MMIO"] == 4096
+
+
+def test_unicorn_delivering_faults_in_a_loop_writes_back_only_what_changed():
+    """A #UD storm (ud_loop.S: 2000 UD2s, each handled by a real-mode
+    handler): the same run as the interpreter's, and no fault makes the
+    engine take the whole CPU state again (only the registers delivery
+    changed are written back)."""
+    path = os.path.join(GUESTS, "ud_loop.S")
+    with open(path) as f:
+        img = assemble(f.read(), "ud_loop.S")
+    got = {}
+    for accel in ("interp", "unicorn"):
+        m = Machine(accel=accel)
+        m.load_image(img.data, img.name)
+        r = m.run(icount_limit=1_000_000)
+        got[accel] = (r.reason, r.status, r.icount, m.stats.as_dict(), m.serial_output())
+        if accel == "unicorn":
+            assert m.accel.stats()["delivery full puts"] == 0
+        m.close()
+    assert got["unicorn"] == got["interp"]
+    assert got["interp"][0] == "debug-exit" and got["interp"][4] == (2000).to_bytes(2, "little")
