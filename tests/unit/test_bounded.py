@@ -11,6 +11,7 @@ whole CPU state at every fault.
 """
 
 import os
+import tracemalloc
 
 import pytest
 
@@ -138,3 +139,23 @@ def test_unicorn_delivering_faults_in_a_loop_writes_back_only_what_changed():
         m.close()
     assert got["unicorn"] == got["interp"]
     assert got["interp"][0] == "debug-exit" and got["interp"][4] == (2000).to_bytes(2, "little")
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_a_large_ram_costs_no_memory_the_guest_does_not_use(accel):
+    """-m 1G: RAM's own bookkeeping (the code-page and code-granule maps,
+    16 MiB for 1 GiB) is not allocated up front, so making the Machine and
+    running a small guest allocates next to nothing (traced with
+    tracemalloc, which sees every Python object and numpy buffer)."""
+    img = assemble(PRINT, "guest.S")
+    tracemalloc.start()
+    try:
+        m = Machine(accel=accel, memory=1 << 30)
+        m.load_image(img.data, img.name)
+        r = m.run(icount_limit=100_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    m.close()
+    assert r.reason == "debug-exit"
+    assert peak < 8 << 20, peak
