@@ -63,7 +63,8 @@ checkpoint but the oldest keeps only the pages that differ from the
 checkpoint before it.  Finding them compares, page by page, the pages of
 RAM that are resident on the host (``mincore(2)``: a page of the
 anonymous RAM mapping that the guest, an engine or a loader never touched
-is not resident and reads as zero) and the pages the shadow holds -- so a
+is not resident and reads as zero; a guest's RAM is expected not to be
+swapped out while it is debugged) and the pages the shadow holds -- so a
 ``-m 4G`` guest that uses a few MiB costs a few MiB and a few milliseconds
 per stop, and untouched RAM is never read (reading it would make it
 resident).  The same comparison gives the debugger the bytes a command

@@ -100,34 +100,13 @@ def test_output_log_holds_at_most_twice_what_it_keeps(keep):
 
 
 
-def test_unicorn_sweeping_memory_above_4g_maps_no_new_region():
-    """Loads from 4096 unassigned physical MiBs above 4 GiB (high_mmio.S):
-    the same MMIO exits as the interpreter, and unicorn's region list does
-    not grow with the addresses touched."""
-    path = os.path.join(GUESTS, "high_mmio.S")
-    with open(path) as f:
-        img = assemble(f.read(), "high_mmio.S")
-    got = {}
-    for accel in ("interp", "unicorn"):
-        m = Machine(accel=accel)
-        m.load_image(img.data, img.name)
-        r = m.run(icount_limit=1_000_000)
-        got[accel] = (r.reason, r.status, r.icount, m.stats.as_dict(), m.serial_output())
-        if accel == "unicorn":          # RAM, RAM's end to 4 GiB, above 4 GiB
-            assert len(list(m.accel.uc.mem_regions())) == 3
-        m.close()
-    assert got["unicorn"] == got["interp"]
-    assert got["interp"][0] == "debug-exit" and got["interp"][3]["by_reason"]["MMIO"] == 4096
-
-
-def test_unicorn_delivering_faults_in_a_loop_writes_back_only_what_changed():
-    """A #UD storm (ud_loop.S: 2000 UD2s, each handled by a real-mode
-    handler): the same run as the interpreter's, and no fault makes the
-    engine take the whole CPU state again (only the registers delivery
-    changed are written back)."""
-    path = os.path.join(GUESTS, "ud_loop.S")
-    with open(path) as f:
-        img = assemble(f.read(), "ud_loop.S")
+def interp_and_unicorn(name, check):
+    """Run the guest file ``name`` on the interpreter and on unicorn (calling
+    ``check(machine)`` on unicorn's before it is closed); assert both runs
+    are the same and return the interpreter's (reason, status, icount,
+    exit counts, output)."""
+    with open(os.path.join(GUESTS, name)) as f:
+        img = assemble(f.read(), name)
     got = {}
     for accel in ("interp", "unicorn"):
         m = Machine(accel=accel)
@@ -135,10 +114,31 @@ def test_unicorn_delivering_faults_in_a_loop_writes_back_only_what_changed():
         r = m.run(icount_limit=1_000_000)
         got[accel] = (r.reason, r.status, r.icount, m.stats.as_dict(), m.serial_output())
         if accel == "unicorn":
-            assert m.accel.stats()["delivery full puts"] == 0
+            check(m)
         m.close()
     assert got["unicorn"] == got["interp"]
-    assert got["interp"][0] == "debug-exit" and got["interp"][4] == (2000).to_bytes(2, "little")
+    return got["interp"]
+
+
+def test_unicorn_sweeping_memory_above_4g_maps_no_new_region():
+    """Loads from 4096 unassigned physical MiBs above 4 GiB (high_mmio.S):
+    the same MMIO exits as the interpreter, and unicorn's region list does
+    not grow with the addresses touched: RAM, RAM's end to 4 GiB, above."""
+    def check(m):
+        assert len(list(m.accel.uc.mem_regions())) == 3
+    reason, _, _, stats, _ = interp_and_unicorn("high_mmio.S", check)
+    assert reason == "debug-exit" and stats["by_reason"]["MMIO"] == 4096
+
+
+def test_unicorn_delivering_faults_in_a_loop_writes_back_only_what_changed():
+    """A #UD storm (ud_loop.S: 2000 UD2s, each handled by a real-mode
+    handler): the same run as the interpreter's, and no fault makes the
+    engine take the whole CPU state again (only the registers delivery
+    changed are written back)."""
+    def check(m):
+        assert m.accel.stats()["delivery full puts"] == 0
+    reason, _, _, _, out = interp_and_unicorn("ud_loop.S", check)
+    assert reason == "debug-exit" and out == (2000).to_bytes(2, "little")
 
 
 @pytest.mark.parametrize("accel", ["interp", "tcg"])
