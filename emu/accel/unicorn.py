@@ -1039,7 +1039,7 @@ class UnicornAccel(Accelerator):
         """Deliver ``vector`` through the IVT/IDT; None, or the exit that ends the run."""
         from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
         s = self.machine.cpu
-        self._get_state()
+        self._get_for_delivery()
         before = s.copy()
         ops = self._concrete_ops()
         sp_before = s.segs[2].base + s.regs[4]
@@ -1384,6 +1384,45 @@ class UnicornAccel(Accelerator):
             if (not seg.type & 8 or not seg.type & 4) and seg.dpl < cpl:
                 s.segs[n] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
 
+    def _get_real_segments(self, s) -> None:
+        """The segment registers in real (or virtual-8086) mode: base =
+        selector * 16, the rest of each cache as it was."""
+        uc = self.uc
+        for n, rid in enumerate(SEGS):
+            sel = uc.reg_read(rid) & 0xFFFF
+            seg = s.segs[n]
+            if seg.selector != sel or seg.base != sel << 4:
+                seg = seg.copy()
+                seg.selector, seg.base = sel, sel << 4
+                if n == CS:
+                    seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
+                s.segs[n] = seg
+
+    def _get_for_delivery(self) -> None:
+        """unicorn -> machine.cpu before kasou delivers an interrupt.  In
+        real mode only what real-mode delivery reads (SDM Vol. 3A §21.1.4:
+        the IVT's place, the flags, CS:IP, SS:SP): ESP, EIP, EFLAGS, CR0,
+        the IDTR and the segment registers (all six: writing CS back writes
+        every segment cache) -- a fourth of a whole :meth:`_get_state`'s
+        transfers.  The rest of machine.cpu may be stale until the next
+        :meth:`sync_state` reads everything (unicorn stays ahead), and
+        :meth:`_put_changed` writes back only what delivery changed.
+        Elsewhere, everything."""
+        uc = self.uc
+        cr0 = uc.reg_read(X.UC_X86_REG_CR0)
+        if self.uc_mode != uc_mod.UC_MODE_16 or cr0 & CR0_PE:
+            self._get_state()
+            return
+        s = self.machine.cpu
+        s.regs[4] = (s.regs[4] & ~0xFFFFFFFF) | uc.reg_read(X.UC_X86_REG_ESP)
+        s.rip = uc.reg_read(X.UC_X86_REG_EIP)
+        s.rflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        s.cr0 = cr0
+        _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
+        self._get_real_segments(s)
+        if self._ops is not None:
+            self._ops.mode_changed()
+
     def _get_state(self) -> None:
         """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
         s = self.machine.cpu
@@ -1419,17 +1458,12 @@ class UnicornAccel(Accelerator):
                 # TR (SDM Vol. 3A 9.2.4); QEMU marks only the GDT entry
                 s.tr.type |= 2
         real = not s.cr0 & CR0_PE or s.fl & F.VM
-        for n, rid in enumerate(SEGS):
+        if real:
+            self._get_real_segments(s)
+        for n, rid in enumerate(() if real else SEGS):
             sel = uc.reg_read(rid) & 0xFFFF
             seg = s.segs[n]
-            if real:
-                if seg.selector != sel or seg.base != sel << 4:
-                    seg = seg.copy()
-                    seg.selector, seg.base = sel, sel << 4
-                    if n == CS:
-                        seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
-                    s.segs[n] = seg
-            elif seg.selector != sel:
+            if seg.selector != sel:
                 d = self._descriptor(sel)
                 s.segs[n] = d if d is not None else Segment(selector=sel, base=0, limit=0,
                                                             present=0, unusable=1)

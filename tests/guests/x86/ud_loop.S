@@ -1,7 +1,10 @@
 ; ud_loop.S -- an invalid-opcode storm: UD2 in a loop, each #UD (vector 6,
-; SDM Vol. 3A §6.15) handled by a real-mode handler that steps the return
-; address over the two-byte UD2 and returns.  COUNT faults, then the
-; handler's count goes to the debug console and the guest exits.
+; SDM Vol. 3A §6.15) handled by a real-mode handler in another code
+; segment that steps the return address over the two-byte UD2 and
+; returns.  Around each UD2 the loop moves its count through ES, which
+; delivery must leave alone.  COUNT faults, then the handler's count
+; (BX) and the sum of the counts read back from ES (SI) go to the debug
+; console and the guest exits.
 
 COUNT = 2000
 
@@ -9,16 +12,24 @@ COUNT = 2000
     mov ds, ax
     mov ss, ax
     mov sp, 0x7c00
-    mov word ptr [6 * 4], ud_handler
-    mov word ptr [6 * 4 + 2], 0
+    mov word ptr [6 * 4], ud_handler - 0x7c00   ; the handler runs with CS = 0x07C0
+    mov word ptr [6 * 4 + 2], 0x07c0
     xor bx, bx
+    xor si, si
     mov cx, COUNT
 again:
+    mov es, cx
     ud2
+    mov ax, es
+    add si, ax
     loop again
-    mov al, bl
+    mov ax, bx
     out 0xe9, al
-    mov al, bh
+    mov al, ah
+    out 0xe9, al
+    mov ax, si
+    out 0xe9, al
+    mov al, ah
     out 0xe9, al
     mov al, 0
     out 0xf4, al
