@@ -168,8 +168,9 @@ class ExitStats:
     (and, apart, the first ``max_keys`` MMIO addresses) are counted one by
     one, exactly; an access to any other goes to the bucket of its kind and
     direction ("MMIO write (other addresses)"), so a guest sweeping
-    unassigned memory with REP MOVSD adds at most two entries more.  The totals stay exact: ``by_reason`` counts every
-    exit, and ``by_key`` sums to the IO and MMIO counts."""
+    unassigned memory with REP MOVSD adds at most two entries more.  The
+    totals stay exact: ``by_reason`` counts every exit, and ``by_key`` sums
+    to the IO and MMIO counts."""
 
     by_reason: dict = field(default_factory=dict)
     by_key: dict = field(default_factory=dict)
