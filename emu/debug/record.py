@@ -149,7 +149,7 @@ class Checkpoint:
     cpu: object
     devices: dict
     serial_len: int
-    stats: tuple = field(default_factory=lambda: ({}, {}, {}))  # the Machine's exit counts (ExitStats.state())
+    stats: tuple = field(default_factory=lambda: ({}, {}, {}))  # ExitStats.state(): the exit counts
     clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
     inputs: dict = field(default_factory=dict)  # device name -> InputLog.mark
     pages: dict = field(default_factory=dict)   # page number -> bytes: the pages that changed
