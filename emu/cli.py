@@ -460,8 +460,8 @@ def _stdin_source():
     return source
 
 
-def make_machine(args, accel=None, serial=None, log=None, quiet=False):
-    from .machine import Machine
+def make_machine(args, accel=None, serial=None, log=None, quiet=False, output_keep=None):
+    from .machine import DEFAULT_OUTPUT_KEEP, Machine
     source, sink = serial if serial is not None else (None, None)
     shift = getattr(args, "icount_shift", None)
     if shift is not None and (accel or args.accel) == "kvm":
@@ -470,7 +470,8 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False):
     return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
                    serial_input=source, serial_sink=sink, log=log,
                    log_flags=getattr(args, "log_flags", ()),
-                   one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift)
+                   one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift,
+                   output_keep=DEFAULT_OUTPUT_KEEP if output_keep is None else output_keep)
 
 
 def available_accels(wanted=None) -> list:
@@ -523,7 +524,9 @@ def cmd_run(args) -> int:
     port = parse_gdb_address(gdb) if gdb else None
     img = load_guest(path)
     log = open_log(args)
-    m = make_machine(args, serial=serial_setup(args), log=log)
+    # the output goes to its sink as it comes; only gdb's 'monitor info
+    # serial' reads it back
+    m = make_machine(args, serial=serial_setup(args), log=log, output_keep=None if gdb else 0)
     m.load_image(img.data, img.name)
     if gdb:
         return _run_gdb(args, m, img, gdb, port)

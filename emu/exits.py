@@ -58,6 +58,9 @@ class IoExit(Exit):
     def key(self) -> str:
         return f"IO {'out' if self.is_write else 'in'} 0x{self.port:x}"
 
+    def other_key(self) -> str:
+        return f"IO {'out' if self.is_write else 'in'} (other ports)"
+
     def describe(self) -> str:
         if self.is_write:
             return f"IO out port 0x{self.port:x} size {self.size} data 0x{self.data:x}"
@@ -76,6 +79,9 @@ class MmioExit(Exit):
 
     def key(self) -> str:
         return f"MMIO {'write' if self.is_write else 'read'} 0x{self.addr:x}"
+
+    def other_key(self) -> str:
+        return f"MMIO {'write' if self.is_write else 'read'} (other addresses)"
 
     def describe(self) -> str:
         if self.is_write:
@@ -181,25 +187,55 @@ EXIT_REASONS = ("IO", "MMIO", "HLT", "SHUTDOWN", "DEBUG", "FAIL_ENTRY",
                 "INTERNAL_ERROR", "IRQ_WINDOW_OPEN", "SYSTEM_EVENT", "BUDGET")
 
 
+#: distinct ports/addresses that ExitStats counts one by one
+MAX_EXIT_KEYS = 256
+
+
 @dataclass
 class ExitStats:
-    """Exit counts by reason and by port/address, as ``-d exits`` shows them."""
+    """Exit counts by reason and by port/address, as ``-d exits`` shows them.
+
+    Bounded whatever the guest does: the first ``max_keys`` distinct ports
+    (and, apart, the first ``max_keys`` MMIO addresses) are counted one by
+    one, exactly; an access to any other goes to the bucket of its kind and
+    direction ("MMIO write (other addresses)"), so a guest sweeping
+    unassigned memory with REP MOVSD adds at most two entries more.  The
+    totals stay exact: ``by_reason`` counts every exit, and ``by_key`` sums
+    to the IO and MMIO counts."""
 
     by_reason: dict = field(default_factory=dict)
     by_key: dict = field(default_factory=dict)
+    max_keys: int = MAX_EXIT_KEYS
+    distinct: dict = field(default_factory=dict)   # reason -> keys counted one by one
 
     def count(self, ex: Exit, n: int = 1) -> None:
         r = ex.reason
         self.by_reason[r] = self.by_reason.get(r, 0) + n
         if r in ("IO", "MMIO"):
+            by_key = self.by_key
             k = ex.key()
-            self.by_key[k] = self.by_key.get(k, 0) + n
+            if k in by_key:
+                by_key[k] += n
+            elif self.distinct.get(r, 0) < self.max_keys:
+                by_key[k] = n
+                self.distinct[r] = self.distinct.get(r, 0) + 1
+            else:
+                k = ex.other_key()
+                by_key[k] = by_key.get(k, 0) + n
 
     def total(self) -> int:
         return sum(self.by_reason.values())
 
     def as_dict(self) -> dict:
         return {"by_reason": dict(self.by_reason), "by_key": dict(self.by_key)}
+
+    def state(self) -> tuple:
+        """A copy of the counts (the debugger's checkpoints)."""
+        return dict(self.by_reason), dict(self.by_key), dict(self.distinct)
+
+    def set_state(self, state: tuple) -> None:
+        by_reason, by_key, distinct = state
+        self.by_reason, self.by_key, self.distinct = dict(by_reason), dict(by_key), dict(distinct)
 
     def summary(self) -> str:
         if not self.by_reason:

@@ -64,6 +64,60 @@ STATUS_STOPPED = 130        # request_stop() (emu: a signal; 128 + SIGINT)
 DEFAULT_ICOUNT_SHIFT = 7
 MAX_ICOUNT_SHIFT = 10       # QEMU's limit (1 us per instruction)
 NS_PER_S = 1_000_000_000
+#: guest output the Machine keeps by default (``Machine.serial_log``): the last MiB
+DEFAULT_OUTPUT_KEEP = 1 << 20
+
+
+class OutputLog:
+    """The guest's output (UART and debug console) as the Machine keeps it:
+    bounded whatever the guest prints.
+
+    ``len(log)`` is the number of bytes the guest has printed (less any
+    taken back by reverse execution), and offsets are counted from its
+    first byte; only the last ``keep`` bytes (at most ``2 * keep`` between
+    trims) are held.  Slicing returns the held bytes of the range asked
+    for, ``del log[n:]`` takes output back to ``n`` bytes, ``bytes(log)``
+    is the held tail.  ``keep=0`` holds nothing and only counts: for a run
+    whose output goes straight to its sink (``emu run``)."""
+
+    def __init__(self, keep: int = DEFAULT_OUTPUT_KEEP):
+        if keep < 0:
+            raise ValueError(f"output log size {keep}: expected a size >= 0")
+        self.keep = keep
+        self.data = bytearray()
+        self.start = 0              # offset of data[0] in the output
+
+    def __len__(self) -> int:
+        return self.start + len(self.data)
+
+    def __iadd__(self, more) -> "OutputLog":
+        data = self.data
+        data += more
+        if len(data) > 2 * self.keep:
+            drop = len(data) - self.keep
+            del data[:drop]
+            self.start += drop
+        return self
+
+    def __getitem__(self, k: slice) -> bytes:
+        if not isinstance(k, slice) or k.step is not None:
+            raise TypeError("an OutputLog is read by slices of offsets")
+        lo = 0 if k.start is None else k.start
+        hi = len(self) if k.stop is None else k.stop
+        return bytes(self.data[max(lo - self.start, 0):max(hi - self.start, 0)])
+
+    def __delitem__(self, k: slice) -> None:
+        if not isinstance(k, slice) or k.stop is not None or k.step is not None:
+            raise TypeError("an OutputLog is taken back by 'del log[n:]'")
+        n = k.start or 0
+        if n >= self.start:
+            del self.data[n - self.start:]
+        else:
+            self.data.clear()
+            self.start = n
+
+    def __bytes__(self) -> bytes:
+        return bytes(self.data)
 
 
 class GuestClock:
@@ -156,7 +210,7 @@ class Machine:
     def __init__(self, board: str = "pc", accel: str = "interp", cpu: str | None = None,
                  memory: int = 16 << 20, serial_input=None, serial_sink=None,
                  log=None, log_flags=(), one_insn_per_tb: bool = False,
-                 icount_shift: int | None = None):
+                 icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP):
         from .boards import get_board
         self.board = get_board(board)
         self.ram = Ram(memory)
@@ -168,6 +222,7 @@ class Machine:
         #: (see emu.exits); -d exits logs it
         self.exit_pcs = log is not None and "exits" in self.log_flags
         self.stats = ExitStats()
+        self.serial_log = OutputLog(output_keep)   # what the board's output devices print
         self.devices = {}
         self.accel_name = accel
         self.one_insn_per_tb = one_insn_per_tb      # read by the translator
@@ -480,7 +535,8 @@ class Machine:
 
     # -- helpers for the debugger, tests and tools --------------------------------------
     def serial_output(self) -> bytes:
-        """Everything the guest printed (UART and debug console), in order."""
+        """What the guest printed (UART and debug console), in order: all of
+        it, or its last ``output_keep`` bytes at least (:class:`OutputLog`)."""
         return bytes(self.serial_log)
 
     def close(self) -> None:

@@ -31,6 +31,12 @@ _UNPACK = {1: struct.Struct("<B"), 2: struct.Struct("<H"),
            4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 
 
+def _zeroed(n: int) -> mmap.mmap:
+    """``n`` zero bytes that cost host memory only where written."""
+    return mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
+
+
 class Ram:
     """Guest-physical RAM from address 0 (or ``base``) of ``size`` bytes."""
 
@@ -42,8 +48,11 @@ class Ram:
         self.mm = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS,
                             prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.view = np.frombuffer(self.mm, dtype=np.uint8)
-        self.code_pages = bytearray(size >> PAGE_SHIFT)
-        self.code_map = bytearray(size >> GRANULE_SHIFT)
+        # byte maps indexed like bytearrays, in private anonymous memory: the
+        # host backs only the parts that were written (a 4 GiB guest's
+        # granule map is 64 MiB, nearly all of it zero for ever)
+        self.code_pages = _zeroed(size >> PAGE_SHIFT)
+        self.code_map = _zeroed(size >> GRANULE_SHIFT)
         self._listeners = []
 
     # -- bulk access (loaders, debuggers, conformance) -----------------------

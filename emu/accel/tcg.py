@@ -38,6 +38,15 @@ host ISA (``-d out_asm`` shows the generated Python).
   store into one bails to the interpreter, whose write invalidates the page
   (``tb_invalidate_page`` drops its blocks and unlinks jumps into them).  The
   store that hits the running block's own page leaves that block at once.
+  Code that keeps changing is interpreted, as QEMU stops trusting its TBs
+  for a page its per-page write counting shows being written again and
+  again: a page whose blocks have been invalidated ``SMC_DEMOTE_AFTER``
+  times is *demoted* -- no block is translated from it (the interpreter,
+  whose decode cache a store invalidates per granule, runs it) until its
+  code has been looked up ``SMC_PROBATION`` times with no store into it
+  (code written once, then run: translated again) or the code cache is
+  flushed.  Retranslating after every store made an SMC loop run 30 times
+  slower than on the interpreter.
 * The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
   X86Core and ConcreteOps) is the slow path: helpers, bails, port I/O, HLT,
   interrupts, breakpoints, an instruction-budget remainder smaller than the
@@ -78,6 +87,8 @@ MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
+SMC_DEMOTE_AFTER = 8        # invalidations of a page before its code is interpreted
+SMC_PROBATION = 1024        # lookups without a store into it before a demoted page is translated again
 STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
 MASKS = F.MASK
 # the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
@@ -163,12 +174,16 @@ class Translator(Accelerator):
                                          # never changed once made, so one per address serves
         self.tb_cache = {}
         self.page_tbs = {}
+        self.smc_count = {}              # physical page -> times its blocks were invalidated
+        self.interp_pages = {}           # page demoted to the interpreter (SMC_DEMOTE_AFTER) ->
+                                         # its lookups since the last store into its code
         self._bps_seen = frozenset()
         self.counters = dict.fromkeys(("blocks_translated", "blocks_executed", "chain_hits",
                                        "chain_links", "lookups", "invalidations", "helper_calls",
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
                                        "regions_translated", "cold_lookups", "string_fast_insns",
-                                       "guard_fails", "regions_grown"), 0)
+                                       "guard_fails", "regions_grown", "smc_demoted_pages",
+                                       "demoted_lookups"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -209,6 +224,8 @@ class Translator(Accelerator):
             tb.valid = False
         self.tb_cache.clear()
         self.page_tbs.clear()
+        self.smc_count.clear()
+        self.interp_pages.clear()
         self.heat.clear()
         self.grow.clear()
         self.jump_targets.clear()
@@ -236,9 +253,17 @@ class Translator(Accelerator):
     def tb_invalidate_page(self, page: int) -> None:
         """A guest write hit a page holding translated code: drop its blocks and
         unlink every jump into them (QEMU's tb_invalidate_phys_page_range)."""
+        if page in self.interp_pages:
+            self.interp_pages[page] = 0     # still changing: probation starts again
         tbs = self.page_tbs.pop(page, None)
         if not tbs:
             return
+        times = self.smc_count.get(page, 0) + 1
+        self.smc_count[page] = times
+        if times >= SMC_DEMOTE_AFTER:
+            self.interp_pages[page] = 0
+            self.smc_count[page] = 0
+            self.counters["smc_demoted_pages"] += 1
         self._step_maps.clear()          # the stepper's maps hold no invalid block
         self._steps = None
         for tb in tbs:
@@ -329,6 +354,8 @@ class Translator(Accelerator):
         key = self._key(ip, cap)
         tb = self.tb_cache.get(key)
         if tb is None:
+            if self.interp_pages and self._demoted(self._phys_page(self.core.cs_base + ip)):
+                return None             # code that keeps changing: interpreted
             if cap == 1 and self.single_step and self.hot_threshold > 1 and self.machine.log is None:
                 # single-stepping: a one-instruction block is translated once it
                 # has been stepped hot_threshold times -- translating costs as
@@ -347,6 +374,20 @@ class Translator(Accelerator):
                     return tb
             tb = self.tb_gen_region(ip, key)
         return tb
+
+    def _demoted(self, page: int) -> bool:
+        """Is ``page`` demoted to the interpreter (code that keeps changing)?
+        Counts the lookup; after ``SMC_PROBATION`` of them with no store
+        into its code the page is translated again."""
+        since = self.interp_pages.get(page)
+        if since is None:
+            return False
+        self.counters["demoted_lookups"] += 1
+        if since + 1 >= SMC_PROBATION:
+            del self.interp_pages[page]
+            return False
+        self.interp_pages[page] = since + 1
+        return True
 
     def _still_cold(self, key) -> bool:
         """Count a lookup of the block ``key``; True while it has had fewer

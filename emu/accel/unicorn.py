@@ -5,8 +5,11 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
 * **Memory.**  Guest RAM is the Machine's own anonymous mapping, handed to
   unicorn with ``mem_map_ptr`` (nothing is copied; both see every write).
   Everything above RAM up to 4 GiB is one ``mmio_map`` region whose
-  callbacks turn each access into an MMIO exit; an access above 4 GiB maps
-  the 1 MiB around it the same way, on demand (an unmapped-memory hook).
+  callbacks turn each access into an MMIO exit; so is everything above 4 GiB
+  (and above RAM) to the end of the 52-bit physical address space, mapped
+  once when the engine is made: a guest sweeping high addresses adds no
+  region (one region per chunk touched made each new mapping and TLB fill
+  slower, quadratically).
 * **Port I/O.**  ``UC_HOOK_INSN`` for IN and OUT (INS/OUTS too: they use the
   same helpers).  Unicorn's hooks are synchronous -- an IN needs its value
   before the hook returns -- so the hook builds the ``IoExit`` and hands it
@@ -144,7 +147,7 @@ from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
 FOREVER = 1 << 62
 MSR_EFER = 0xC0000080
 MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
-MMIO_CHUNK = 1 << 20            # above 4 GiB: mapped on demand, 1 MiB at a time
+PHYS_END = 1 << 52              # the end of the physical address space (MAXPHYADDR 52)
 UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
 
 CPU_MODEL = X.UC_CPU_X86_HASWELL
@@ -205,6 +208,13 @@ def _changes_engine(code: bytes) -> bool:
         if op[1] in (0x22, 0x01) and len(op) > 2:
             return (op[2] >> 3) & 7 == (0 if op[1] == 0x22 else 6)
     return False
+
+
+def _system_state(s) -> tuple:
+    """What of the CPU state unicorn keeps apart from the registers and
+    segments: control registers, EFER and the long-mode MSRs, the tables."""
+    return (s.cr0, s.cr2, s.cr3, s.cr4, s.efer, [s.msrs.get(i, 0) for i in LONG_MSRS],
+            s.gdt_base, s.gdt_limit, s.idt_base, s.idt_limit, s.ldt, s.tr)
 
 
 def _is_rep_string(code: bytes) -> bool:
@@ -310,8 +320,8 @@ class UnicornAccel(Accelerator):
         self._mm = machine.ram.mm     # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
-        self._mmio_high = set()
         self.blocks = 0
+        self.puts_full = 0           # whole-CPU transfers after an interrupt delivery (_put_changed)
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
         self._loader = None          # a 32-bit engine that never runs: long-mode state goes through it (_put_state)
@@ -355,6 +365,14 @@ class UnicornAccel(Accelerator):
             uc.mmio_map(end, MMIO_LOW_END - end, self._mmio_read, None, self._mmio_write, None)
         if ram.base > 0:
             uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
+        # above 4 GiB (and RAM): one region to the end of the physical address
+        # space, mapped once -- one region per chunk touched would grow
+        # unicorn's region list (searched at every new mapping and TLB fill)
+        # with every MiB a guest sweeps
+        high = max(end, MMIO_LOW_END)
+        uc.mmio_map(high, PHYS_END - high,
+                    lambda u, off, sz, d: self._mmio_high_read(high + off, sz), None,
+                    lambda u, off, sz, v, d: self._mmio_high_write(high + off, sz, v), None)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_out, None, 1, 0, X.UC_X86_INS_OUT)
         # SYSCALL and SYSENTER only call these hooks in unicorn (then step over
@@ -363,12 +381,10 @@ class UnicornAccel(Accelerator):
         uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
-        uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED, self._hook_unmapped)
         for fn in self._code_hooks:
             uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
         self.uc = uc
         self.uc_mode = mode
-        self._mmio_high = set()
         self._bp_hooks = {}
         self._cs_mode = None
         md_mode = capstone.CS_MODE_64 if mode == uc_mod.UC_MODE_64 else capstone.CS_MODE_16
@@ -449,7 +465,8 @@ class UnicornAccel(Accelerator):
             self.uc.ctl_flush_tb()
 
     def stats(self) -> dict:
-        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache)}
+        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
+                "delivery full puts": self.puts_full}
 
     def icount_now(self) -> int:
         if self._hook_icount is not None:
@@ -915,19 +932,6 @@ class UnicornAccel(Accelerator):
         # unicorn passes the offset into the region; the low region starts at RAM's end
         return self.machine.ram.base + self.machine.ram.size + offset
 
-    def _hook_unmapped(self, uc, access, addr, size, value, _ud):
-        """Above 4 GiB: map the chunk as MMIO and let unicorn retry."""
-        if addr < MMIO_LOW_END:
-            return False
-        chunk = addr & ~(MMIO_CHUNK - 1)
-        if chunk in self._mmio_high:
-            return False
-        self._mmio_high.add(chunk)
-        uc.mmio_map(chunk, MMIO_CHUNK,
-                    lambda u, off, sz, d: self._mmio_high_read(chunk + off, sz), None,
-                    lambda u, off, sz, v, d: self._mmio_high_write(chunk + off, sz, v), None)
-        return True
-
     def _mmio_high_read(self, addr, size):
         ex = MmioExit(addr, size, False)
         self._dispatch(ex)
@@ -1060,7 +1064,8 @@ class UnicornAccel(Accelerator):
         """Deliver ``vector`` through the IVT/IDT; None, or the exit that ends the run."""
         from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
         s = self.machine.cpu
-        self._get_state()
+        self._get_for_delivery()
+        before = s.copy()
         ops = self._concrete_ops()
         sp_before = s.segs[2].base + s.regs[4]
         try:
@@ -1093,8 +1098,33 @@ class UnicornAccel(Accelerator):
             self._stop = (AFTER, self._pc())
             self.uc.emu_stop()
             return None
-        self._put_state()
+        self._put_changed(before)
         return None
+
+    def _put_changed(self, before) -> None:
+        """machine.cpu -> unicorn after kasou delivered an interrupt, writing
+        only what delivery changed (the stack pointer, the flags, CS:IP ...)
+        when the system state (control registers, MSRs, tables) is as it
+        was: a full :meth:`_put_state` (some 50 register and context
+        transfers) per fault made a guest taking #UD in a loop run at a
+        thousand faults a second.  Long mode, or a change of system state
+        (a task switch), takes the full path."""
+        s = self.machine.cpu
+        if self.uc_mode == uc_mod.UC_MODE_64 or _system_state(s) != _system_state(before):
+            self._put_state()
+            self.puts_full += 1
+            return
+        uc = self.uc
+        for rid, new, old in zip(REGS32, s.regs, before.regs):
+            if new != old:
+                uc.reg_write(rid, new & 0xFFFFFFFF)
+        rflags = s.rflags
+        if rflags != before.rflags:
+            uc.reg_write(X.UC_X86_REG_EFLAGS, rflags)
+        if s.segs != before.segs or s.cpl != before.cpl:
+            self._put_segments(uc, s)
+        uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
+        self._load_pending = False
 
     def _refault(self, ops, vector: int):
         """Unicorn's interrupt hook gets the vector but not the error code
@@ -1379,6 +1409,45 @@ class UnicornAccel(Accelerator):
             if (not seg.type & 8 or not seg.type & 4) and seg.dpl < cpl:
                 s.segs[n] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
 
+    def _get_real_segments(self, s) -> None:
+        """The segment registers in real (or virtual-8086) mode: base =
+        selector * 16, the rest of each cache as it was."""
+        uc = self.uc
+        for n, rid in enumerate(SEGS):
+            sel = uc.reg_read(rid) & 0xFFFF
+            seg = s.segs[n]
+            if seg.selector != sel or seg.base != sel << 4:
+                seg = seg.copy()
+                seg.selector, seg.base = sel, sel << 4
+                if n == CS:
+                    seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
+                s.segs[n] = seg
+
+    def _get_for_delivery(self) -> None:
+        """unicorn -> machine.cpu before kasou delivers an interrupt.  In
+        real mode only what real-mode delivery reads (SDM Vol. 3A §21.1.4:
+        the IVT's place, the flags, CS:IP, SS:SP): ESP, EIP, EFLAGS, CR0,
+        the IDTR and the segment registers (all six: writing CS back writes
+        every segment cache) -- a fourth of a whole :meth:`_get_state`'s
+        transfers.  The rest of machine.cpu may be stale until the next
+        :meth:`sync_state` reads everything (unicorn stays ahead), and
+        :meth:`_put_changed` writes back only what delivery changed.
+        Elsewhere, everything."""
+        uc = self.uc
+        cr0 = uc.reg_read(X.UC_X86_REG_CR0)
+        if self.uc_mode != uc_mod.UC_MODE_16 or cr0 & CR0_PE:
+            self._get_state()
+            return
+        s = self.machine.cpu
+        s.regs[4] = (s.regs[4] & ~0xFFFFFFFF) | uc.reg_read(X.UC_X86_REG_ESP)
+        s.rip = uc.reg_read(X.UC_X86_REG_EIP)
+        s.rflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
+        s.cr0 = cr0
+        _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
+        self._get_real_segments(s)
+        if self._ops is not None:
+            self._ops.mode_changed()
+
     def _get_state(self) -> None:
         """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
         s = self.machine.cpu
@@ -1414,17 +1483,12 @@ class UnicornAccel(Accelerator):
                 # TR (SDM Vol. 3A 9.2.4); QEMU marks only the GDT entry
                 s.tr.type |= 2
         real = not s.cr0 & CR0_PE or s.fl & F.VM
-        for n, rid in enumerate(SEGS):
+        if real:
+            self._get_real_segments(s)
+        for n, rid in enumerate(() if real else SEGS):
             sel = uc.reg_read(rid) & 0xFFFF
             seg = s.segs[n]
-            if real:
-                if seg.selector != sel or seg.base != sel << 4:
-                    seg = seg.copy()
-                    seg.selector, seg.base = sel, sel << 4
-                    if n == CS:
-                        seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
-                    s.segs[n] = seg
-            elif seg.selector != sel:
+            if seg.selector != sel:
                 d = self._descriptor(sel)
                 s.segs[n] = d if d is not None else Segment(selector=sel, base=0, limit=0,
                                                             present=0, unusable=1)

@@ -51,6 +51,7 @@ from ..devices.uart16550 import Uart16550
 from ..isa.x86 import flags as F
 from ..isa.x86.models import get_model
 from ..isa.x86.state import CS, SS, Segment, X86State
+from ..machine import OutputLog
 
 ARCH = "x86"
 LOAD_ADDR = 0x7C00
@@ -64,10 +65,10 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
     machine.arch = ARCH
     machine.model = get_model(cpu or "max")
     machine.cpu = X86State()
-    machine.serial_log = bytearray()
-    shown = bytearray()          # what went to serial_sink, position by position
+    shown = OutputLog(machine.serial_log.keep)   # what went to serial_sink, by position
 
     def sink(data: bytes) -> None:
+        nonlocal shown
         # A debugger rewinds serial_log with the guest (reverse execution);
         # the guest then writes again what the terminal has already shown.
         # As with gdb's record, the output is shown once: a byte is passed
@@ -77,12 +78,14 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
         machine.serial_log += data
         if serial_sink is None:
             return
+        # the bytes shown at these positions (none where they are no longer held)
+        before = shown[at:at + len(data)] if at >= shown.start else b""
         same = 0
-        while same < len(data) and at + same < len(shown) and shown[at + same] == data[same]:
+        while same < len(before) and before[same] == data[same]:
             same += 1
         if same < len(data):
             del shown[at + same:]
-            shown.extend(data[same:])
+            shown += data[same:]
             serial_sink(data[same:])
 
     pic = I8259Pair(intr=IrqLine(lambda level: _intr_changed(machine, level)))

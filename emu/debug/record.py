@@ -54,15 +54,25 @@ value, bytes written over themselves) is not recorded and keeps the
 future.  Edits older than the oldest checkpoint are dropped with the
 history.
 
-RAM cost: the oldest checkpoint owns a full copy of RAM (``base``); every
-later one keeps only the 4 KiB pages that differ from the checkpoint before
-it.  Finding them compares RAM with ``shadow`` (RAM as of the newest
-checkpoint) as uint64 words, page by page -- a few milliseconds for 16 MiB
-with numpy.  The same comparison gives the debugger the bytes a command
+RAM cost: proportional to the pages the guest has touched, not to the
+size of RAM.  RAM images (``base``, RAM at the oldest checkpoint;
+``shadow``, RAM at the newest; ``initial``, RAM where the session began)
+are :class:`PageImage` s: 4 KiB pages as immutable ``bytes``, a page not
+held being zero, and images share the pages they have in common.  Every
+checkpoint but the oldest keeps only the pages that differ from the
+checkpoint before it.  Finding them compares, page by page, the pages of
+RAM that are resident on the host (``mincore(2)``: a page of the
+anonymous RAM mapping that the guest, an engine or a loader never touched
+is not resident and reads as zero; a guest's RAM is expected not to be
+swapped out while it is debugged) and the pages the shadow holds -- so a
+``-m 4G`` guest that uses a few MiB costs a few MiB and a few milliseconds
+per stop, and untouched RAM is never read (reading it would make it
+resident).  The same comparison gives the debugger the bytes a command
 wrote (exact for changed bytes; a write of the value already there is not
-seen).  History is bounded: checkpoints older than ``history_size``
-instructions (or beyond ``max_checkpoints``) are folded into ``base``, and
-input events older than the oldest checkpoint are dropped.
+seen).  Restoring writes back only the pages that differ.  History is
+bounded: checkpoints older than ``history_size`` instructions (or beyond
+``max_checkpoints``) are folded into ``base``, and input events older than
+the oldest checkpoint are dropped.
 
 Deliberate limits: engines must count instructions exactly while recording
 (the software engines always do; KVM does while single-stepping, so the
@@ -83,13 +93,54 @@ on its tape (not bounded by the history).
 
 from __future__ import annotations
 
+import ctypes
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..memory import PAGE_SHIFT, PAGE_SIZE
 
-WORDS_PER_PAGE = PAGE_SIZE // 8
+ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+class PageImage:
+    """RAM as it was at one moment, sparse: ``pages`` maps a page number to
+    its 4 KiB as ``bytes``; a page not held is zero.  Pages are immutable,
+    so images share them (:meth:`copy` copies the map, not the pages)."""
+
+    __slots__ = ("pages",)
+
+    def __init__(self, pages: dict | None = None):
+        self.pages = {} if pages is None else pages
+
+    def get(self, page: int) -> bytes:
+        return self.pages.get(page, ZERO_PAGE)
+
+    def put(self, page: int, data: bytes) -> None:
+        if data == ZERO_PAGE:
+            self.pages.pop(page, None)
+        else:
+            self.pages[page] = data
+
+    def copy(self) -> "PageImage":
+        return PageImage(dict(self.pages))
+
+
+def resident_pages(ram) -> list:
+    """Page numbers (from RAM's start) of the pages of ``ram``'s mapping
+    that are resident on the host (``mincore(2)``).  A page never touched
+    is not resident and reads as zero, so only these can differ from an
+    image that holds none of them."""
+    n = ram.size >> PAGE_SHIFT
+    vec = (ctypes.c_ubyte * n)()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    # ABI: mincore(addr, length, vec) on our own page-aligned mapping
+    if libc.mincore(ctypes.c_void_p(ram.host_address()), ctypes.c_size_t(ram.size), vec) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mincore on guest RAM: {os.strerror(err)}")
+    return np.flatnonzero(np.frombuffer(vec, dtype=np.uint8) & 1).tolist()
 
 
 @dataclass
@@ -98,10 +149,11 @@ class Checkpoint:
     cpu: object
     devices: dict
     serial_len: int
-    stats: tuple = ((), ())                     # the Machine's exit counts (by reason, by key)
+    stats: tuple = field(default_factory=lambda: ({}, {}, {}))  # ExitStats.state(): the exit counts
     clock_ns: int = 0                           # guest time (Machine.clock.now_ns())
     inputs: dict = field(default_factory=dict)  # device name -> InputLog.mark
-    pages: dict = field(default_factory=dict)   # page number -> bytes (not for the oldest)
+    pages: dict = field(default_factory=dict)   # page number -> bytes: the pages that changed
+                                                # since the checkpoint before (none for the oldest)
 
 
 @dataclass
@@ -211,11 +263,11 @@ class Recorder:
         self.history_size = history_size
         self.max_checkpoints = max_checkpoints
         self.cps: list[Checkpoint] = []
-        self.base = None              # RAM at cps[0]
-        self.shadow = None            # RAM at cps[-1]
+        self.base = None              # RAM at cps[0] (a PageImage)
+        self.shadow = None            # RAM at cps[-1] (a PageImage)
         self.held_irqs: set[int] = set()
         self.edits: dict[int, Edit] = {}      # position -> the user's changes there
-        self.initial = None           # (Checkpoint, RAM) where the session began, for 'run'
+        self.initial = None           # (Checkpoint, PageImage) where the session began, for 'run'
         self._origin = 0              # engine icount at position 0
         self.inputs: dict[str, InputLog] = {}
         for name, dev in machine.devices.items():
@@ -248,7 +300,7 @@ class Recorder:
                 devs[name] = snap()
         clock = getattr(m, "clock", None)
         return Checkpoint(pos, m.cpu.copy(), devs, len(getattr(m, "serial_log", b"")),
-                          (dict(m.stats.by_reason), dict(m.stats.by_key)),
+                          m.stats.state(),
                           clock.now_ns() if clock is not None else 0,
                           inputs={name: log.mark for name, log in self.inputs.items()})
 
@@ -259,29 +311,52 @@ class Recorder:
             log.forget_future(pos)
         cp = self._state(pos)
         self.cps = [cp]
-        self.base = self.machine.ram.view.copy()
+        self.base = self.capture()
         self.shadow = self.base.copy()
         self.held_irqs = set()
         self.edits = {}
 
     def save_initial(self) -> None:
-        self.initial = (self._state(0), self.machine.ram.view.copy())
+        self.initial = (self._state(0), self.capture())
 
     def restore_initial(self) -> None:
         """Back to where the session began; all history is forgotten."""
-        cp, ram = self.initial
+        cp, image = self.initial
         self.cps = [cp]
-        self.base = ram
+        self.base = image.copy()
         self.restore(0)
         self.reset(0)
 
-    def changed_pages(self, old) -> np.ndarray:
-        """Page numbers where RAM differs from the array ``old``."""
-        ram = self.machine.ram.view
-        n = ram.size // PAGE_SIZE
-        a = ram[:n * PAGE_SIZE].view(np.uint64).reshape(n, WORDS_PER_PAGE)
-        b = old[:n * PAGE_SIZE].view(np.uint64).reshape(n, WORDS_PER_PAGE)
-        return np.flatnonzero((a != b).any(axis=1))
+    def capture(self) -> PageImage:
+        """RAM now, as a PageImage (reads only the resident pages)."""
+        mm = self.machine.ram.mm
+        image = PageImage()
+        for p in resident_pages(self.machine.ram):
+            lo = p << PAGE_SHIFT
+            image.put(p, mm[lo:lo + PAGE_SIZE])
+        return image
+
+    def changed_pages(self, old: PageImage) -> list:
+        """Page numbers where RAM differs from the image ``old``: among the
+        pages resident on the host and those ``old`` holds (any other page
+        is zero in both)."""
+        mm = self.machine.ram.mm
+        out = []
+        for p in sorted(set(resident_pages(self.machine.ram)).union(old.pages)):
+            lo = p << PAGE_SHIFT
+            if mm[lo:lo + PAGE_SIZE] != old.get(p):
+                out.append(p)
+        return out
+
+    def stored_bytes(self) -> int:
+        """Bytes of RAM pages the recording holds (each page object once:
+        images and checkpoints share them)."""
+        seen = {}
+        images = [self.base, self.shadow] + ([self.initial[1]] if self.initial else [])
+        for pages in [im.pages for im in images if im is not None] + [c.pages for c in self.cps]:
+            for data in pages.values():
+                seen[id(data)] = len(data)
+        return sum(seen.values())
 
     def checkpoint(self, pos: int) -> list:
         """Take a checkpoint at ``pos`` (the present); return the RAM bytes
@@ -294,16 +369,17 @@ class Recorder:
         for log in self.inputs.values():
             log.reached(pos)
         ram = self.machine.ram
-        pages = self.changed_pages(self.shadow)
+        shadow = self.shadow
         writes = []
         delta = {}
-        for p in pages.tolist():
+        for p in self.changed_pages(shadow):
             lo = p << PAGE_SHIFT
-            old = bytes(self.shadow[lo:lo + PAGE_SIZE])
-            new = bytes(ram.view[lo:lo + PAGE_SIZE])
-            writes.extend(_runs(ram.base + lo, old, new))
+            new = ram.mm[lo:lo + PAGE_SIZE]
+            if new == ZERO_PAGE:
+                new = ZERO_PAGE
+            writes.extend(_runs(ram.base + lo, shadow.get(p), new))
             delta[p] = new
-            self.shadow[lo:lo + PAGE_SIZE] = ram.view[lo:lo + PAGE_SIZE]
+            shadow.put(p, new)
         if self.cps[-1].pos == pos:
             # same position again (a stop without progress): refresh in place
             last = self.cps[-1]
@@ -311,7 +387,7 @@ class Recorder:
             last.cpu, last.devices, last.serial_len, last.stats, last.clock_ns, last.inputs = \
                 fresh.cpu, fresh.devices, fresh.serial_len, fresh.stats, fresh.clock_ns, fresh.inputs
             if len(self.cps) == 1:
-                self.base[:] = self.shadow
+                self.base = shadow.copy()
             else:
                 last.pages.update(delta)
         else:
@@ -351,8 +427,7 @@ class Recorder:
                                      or self.cps[1].pos < now - self.history_size):
             nxt = self.cps[1]
             for p, data in nxt.pages.items():
-                lo = p << PAGE_SHIFT
-                self.base[lo:lo + PAGE_SIZE] = np.frombuffer(data, dtype=np.uint8)
+                self.base.put(p, data)
             nxt.pages = {}
             del self.cps[0]
         oldest = self.cps[0].pos
@@ -380,12 +455,16 @@ class Recorder:
         m = self.machine
         cp = self.cps[i]
         ram = m.ram
-        view = ram.view
-        view[:] = self.base
+        target = self.base.copy()
         for c in self.cps[1:i + 1]:
             for p, data in c.pages.items():
-                lo = p << PAGE_SHIFT
-                view[lo:lo + PAGE_SIZE] = np.frombuffer(data, dtype=np.uint8)
+                target.put(p, data)
+        # write back the pages that differ from the checkpoint's: only
+        # resident pages can differ from it where it holds nothing (zero)
+        mm = ram.mm
+        for p in self.changed_pages(target):
+            lo = p << PAGE_SHIFT
+            mm[lo:lo + PAGE_SIZE] = target.get(p)
         ram.invalidate_all()
         m.accel.flush_code_cache()
         m.cpu.load(cp.cpu)
@@ -396,14 +475,13 @@ class Recorder:
         log = getattr(m, "serial_log", None)
         if log is not None and len(log) > cp.serial_len:
             del log[cp.serial_len:]
-        m.stats.by_reason = dict(cp.stats[0])
-        m.stats.by_key = dict(cp.stats[1])
+        m.stats.set_state(cp.stats)
         self._restore_clock(cp.clock_ns)
         m.accel.state_changed()
         pic = getattr(m, "pic", None)
         if pic is not None and hasattr(m.accel, "irq_line"):
             m.accel.irq_line = pic.intr.level
-        self.shadow = view.copy()
+        self.shadow = target
         self._at(cp.pos)
         return cp.pos
 
@@ -445,10 +523,10 @@ def _runs(base: int, old: bytes, new: bytes) -> list:
     return out
 
 
-def memory_runs(base: int, old_view, new_view, pages) -> list:
-    """Byte runs that differ between two RAM arrays, within ``pages``."""
+def memory_runs(ram, old: PageImage, pages) -> list:
+    """Byte runs where ``ram`` differs from the image ``old``, within ``pages``."""
     out = []
     for p in pages:
-        lo = int(p) << PAGE_SHIFT
-        out.extend(_runs(base + lo, bytes(old_view[lo:lo + PAGE_SIZE]), bytes(new_view[lo:lo + PAGE_SIZE])))
+        lo = p << PAGE_SHIFT
+        out.extend(_runs(ram.base + lo, old.get(p), ram.mm[lo:lo + PAGE_SIZE]))
     return out

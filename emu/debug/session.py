@@ -568,7 +568,7 @@ class Session:
             st.exits = []             # re-execution's exits are history, not news
             rec = self.recorder
             pages = rec.changed_pages(ctx["shadow"])
-            st.writes = memory_runs(self.machine.ram.base, ctx["shadow"], self.machine.ram.view, pages)
+            st.writes = memory_runs(self.machine.ram, ctx["shadow"], pages)
             # the present becomes a checkpoint, as after a forward command: the
             # next command's writes are then told against RAM as it is here,
             # not against the checkpoint the re-execution started from
