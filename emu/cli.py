@@ -30,7 +30,7 @@ from .machine import STATUS_ERROR
 
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
 CPUS = ("8086", "286", "max")
-LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits")
+LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits", "asm")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
 BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
 STEP_BENCH_GUESTS = ("intloop", "sieve", "crc32", "fib", "uart")
@@ -190,9 +190,15 @@ def build_parser() -> Parser:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def load_guest(path: str):
+def load_guest(path: str, log=None):
+    """The guest image; ``log`` (the -d log when it has ``asm``) is told
+    which assembler made it."""
     from .loader import load_file
-    return load_file(path)
+    img = load_file(path)
+    if log is not None and img.assembler:
+        log.write(f"asm: {img.name}: {img.assembler}\n")
+        log.flush()
+    return img
 
 
 def open_log(args):
@@ -302,8 +308,8 @@ def cmd_run(args) -> int:
     path = args.kernel or args.guest
     if not path:
         raise UsageError("emu run: no guest given (use -kernel FILE or a file name)")
-    img = load_guest(path)
     log = open_log(args)
+    img = load_guest(path, log if "asm" in args.log_flags else None)
     m = make_machine(args, serial=serial_setup(args), log=log)
     m.load_image(img.data, img.name)
     gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
@@ -347,7 +353,7 @@ def _run_gdb(args, m, img, spec) -> int:
 
 
 def cmd_debug(args) -> int:
-    img = load_guest(args.guest)
+    img = load_guest(args.guest, sys.stderr if "asm" in args.log_flags else None)
     from .debug.repl import run_repl
     from .debug.session import Session
     m = make_machine(args, serial=(args.input, None))

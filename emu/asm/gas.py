@@ -23,7 +23,7 @@ import tempfile
 from .base import LIBRARY, TIMEOUT, Image, ImageError, run_tool
 
 _ERROR = re.compile(r"^(.*?):(\d+): (?:Error|Fatal error): (.*)$")
-_LINKER_SYMBOLS = {"_edata", "_end", "__bss_start", "_etext", "etext", "edata", "end"}
+_LINKER_SYMBOLS = {"_edata", "_end", "__bss_start", "_etext"}
 TOOLS = ("as", "ld")
 
 

@@ -44,7 +44,7 @@ _FAR = re.compile(r"^(\s*)(jmp|call)\s+far\s+(\S+?)\s*:\s*(\S+)\s*$", re.I)
 _LABEL = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*:")
 _INCLUDE = re.compile(r"""^\s*[.%]include\s+(?:"([^"]*)"|<([^>]*)>|(\S+))\s*$""", re.I)
 _CODE = re.compile(r"^\s*(?:\.code|\[?\s*bits\s+)(16|32|64)\b", re.I)
-_BITS = re.compile(r"^\s*\[\s*bits\s+(16|32|64)\s*\]\s*$|^\s*bits\s+(16|32|64)\s*$", re.I)
+_BITS = re.compile(r"^\s*(\[)?\s*bits\s+(16|32|64|0x10|0x20|0x40)\s*(?(1)\])\s*$", re.I)
 _SIZE = re.compile(r"\b(byte|word|dword|qword|tbyte|xmmword)\s+(?=(?:[cdefgs]s\s*:\s*)?\[)", re.I)
 _SEG_IN = re.compile(r"\[\s*([cdefgs]s)\s*:\s*", re.I)
 _BRACKET = re.compile(r"\[([^\]]*)\]")
@@ -261,7 +261,7 @@ def _statements(line: str) -> list:
 def _statement(line, bits, index, near, base, labels, values):
     m = _BITS.match(line)
     if m:
-        return f".code{m.group(1) or m.group(2)}", False
+        return f".code{int(m.group(2), 0)}", False
     m = _FAR.match(line)
     if m:
         indent, op, seg, off = m.groups()
