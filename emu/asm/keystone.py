@@ -420,6 +420,7 @@ def assemble(source: str, name: str = "<source>", base: int = 0x7C00, arch: str 
     NASM front end); ``org`` is the address the code is assembled for when
     it is not where it is loaded (labels and the line map say where it is
     loaded, ``base``)."""
+    import keystone  # noqa: F401 -- loaded here once, not in every worker
     lines = source.splitlines()
     sources = {name: lines}
     flat = expand(lines, name, sources, translate)
