@@ -1,23 +1,11 @@
-"""Guest images: flat binaries and assembly sources.
+"""Guest images: assembly sources, ELF executables and flat binaries.
 
-* ``.S`` / ``.s`` / ``.asm``: assembled with keystone (Intel syntax), as
-  16-bit code by default for the ``pc`` board (``.code32``/``.code64``
-  switch modes, as in GNU as).  Besides keystone's own syntax the loader
-  accepts a few conveniences learners know from NASM, rewritten line by
-  line so line numbers stay exact:
-    - ``; comment``            (keystone itself only knows ``#``)
-    - ``db`` / ``dw`` / ``dd`` / ``dq``  ->  ``.byte`` / ``.word`` / ``.long`` / ``.quad``
-    - ``jmp far SEG:OFF`` / ``call far SEG:OFF``  ->  the EA / 9A encodings,
-      with a 16-bit offset after ``.code16`` (the default) and a 32-bit one
-      after ``.code32`` (there is no direct far jump in 64-bit mode)
-    - ``.include "FILE"`` (GNU as) or ``%include "FILE"`` (NASM): the file's
-      lines in place, looked up next to the including file, then in the
-      guest library ``emu/guests/lib`` that ships with kasou
-  and, in 16-bit code, the 16-bit encodings where keystone writes 32-bit
-  ones (it puts an operand-size prefix on CALL rel, RET/RETF, PUSH imm and
-  on a JMP/Jcc too far for 8 bits, so ``call`` would push four bytes in real
-  mode): CALL rel16, RET (imm16), PUSH imm8/imm16, JMP/Jcc rel16, and
-  ``call far [m]`` / ``jmp far [m]`` as FF /3 and FF /5 (m16:16)
+* an assembly source (``.asm``, ``.nasm``, ``.s``, ``.S``): assembled by the
+  assembler its dialect calls for -- nasm, GNU as or keystone; the rule is
+  in ``emu.asm``, each assembler in its own module there.  The image says
+  which assembler made it, its labels and its line map (address -> file
+  and line, includes too), which the debugger's ``list`` and breakpoints
+  on labels use.
 * an ELF executable (``\x7fELF``, read with pyelftools): its loadable
   segments at their physical addresses, its symbol table as labels, and
   its DWARF line table as the line map (the source files are read from
@@ -26,9 +14,8 @@
   there (GNU ld: ``-Ttext=0x7c00``, entry first)
 * anything else: a flat binary, loaded as is.
 
-An assembly error names the file and line it comes from (an included file's
-own name and line) and keystone's message; so do the debugger's line map and
-``list``.
+Every error is one line; an assembly error names the file and line it
+comes from (an included file's own name and line) and the assembler.
 """
 
 from __future__ import annotations
@@ -36,7 +23,7 @@ from __future__ import annotations
 import os
 
 from .asm import SOURCE_EXTENSIONS, assemble_file
-from .asm.base import LIBRARY, Image, ImageError          # noqa: F401 -- the loader's API
+from .asm.base import LIBRARY, Image, ImageError, read_lines  # noqa: F401 -- the loader's API
 from .asm.keystone import BASE_LABEL, assemble, hex_literals, preprocess_line  # noqa: F401
 
 ASM_EXTENSIONS = SOURCE_EXTENSIONS
@@ -181,17 +168,8 @@ def _elf_lines(elf, path: str, img: Image) -> None:
             # cover no bytes), as addr2line and gdb read the table
             img.lines[st.address] = (name, st.line)
             if name not in img.sources:
-                img.sources[name] = _read_source(name, comp_dir, os.path.dirname(path))
+                img.sources[name] = read_lines(name, os.path.join(comp_dir, name),
+                                              os.path.join(os.path.dirname(path), os.path.basename(name)))
     if img.lines:
         first = img.lines.get(img.base) or next(iter(img.lines.values()))
         img.source = img.sources.get(first[0], [])
-
-
-def _read_source(name: str, comp_dir: str, elf_dir: str) -> list:
-    for cand in (name, os.path.join(comp_dir, name), os.path.join(elf_dir, os.path.basename(name))):
-        try:
-            with open(cand, encoding="utf-8", errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            continue
-    return []

@@ -59,6 +59,17 @@ class Image:
         return text[n - 1] if 0 < n <= len(text) else ""
 
 
+def read_lines(*candidates) -> list:
+    """The lines of the first of these files that can be read, or []."""
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            continue
+    return []
+
+
 def run_tool(args: list, what: str, timeout: float = TIMEOUT, cwd=None) -> subprocess.CompletedProcess:
     """Run an external tool with a time limit; ImageError if it cannot run
     or does not finish (its own failures are the caller's to read)."""

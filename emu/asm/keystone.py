@@ -52,22 +52,33 @@ _SENTINEL = b"KASOU-END"
 _SET = re.compile(r"^\s*\.(?:set|equ)\s+([A-Za-z_.$][\w.$]*)\s*,\s*(.+)$", re.I)
 
 
-def strip_comment(line: str) -> str:
-    """The line without its ``;`` comment (quotes respected)."""
-    out, quote = [], None
-    for ch in line:
+def _split(text: str, sep: str) -> list:
+    """``text`` cut at every ``sep`` outside quotes."""
+    out, cur, quote = [], [], None
+    for ch in text:
         if quote:
-            out.append(ch)
-            if ch == quote:
-                quote = None
+            cur.append(ch)
+            quote = None if ch == quote else quote
         elif ch in "\"'`":
             quote = ch
-            out.append(ch)
-        elif ch == ";":
-            break
+            cur.append(ch)
+        elif ch == sep:
+            out.append("".join(cur))
+            cur = []
         else:
-            out.append(ch)
-    return "".join(out)
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def strip_comment(line: str) -> str:
+    """The line without its ``;`` comment (quotes respected)."""
+    return _split(line, ";")[0]
+
+
+def split_operands(text: str) -> list:
+    """Comma-separated operands, commas inside quotes kept."""
+    return [part.strip() for part in _split(text, ",")]
 
 
 REGISTERS = set("""al ah bl bh cl ch dl dh ax bx cx dx si di bp sp eax ebx ecx edx esi edi
@@ -141,26 +152,6 @@ def _hex_literal(m) -> str:
     return hex(int(text))
 
 
-def split_operands(text: str) -> list:
-    """Comma-separated operands, commas inside quotes kept."""
-    out, cur, quote = [], [], None
-    for ch in text:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in "\"'`":
-            quote = ch
-            cur.append(ch)
-        elif ch == ",":
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    return out
-
-
 def string_bytes(text: str) -> bytes | None:
     """A NASM string constant's bytes ('...' and "..." as written, `...`
     with C escapes), or None when ``text`` is not one."""
@@ -232,30 +223,11 @@ def _preprocess_line(line, bits, index, near, base, labels, values, clean=False)
     if not clean:
         return _statement(line, bits, index, near, base, labels, values)
     out, used = [], False
-    for stmt in _statements(line):
+    for stmt in _split(line, ";"):
         text, u = _statement(stmt, bits, index, near, base, labels, values)
         out.append(text)
         used |= u
     return "; ".join(t for t in out if t.strip()), used
-
-
-def _statements(line: str) -> list:
-    """A clean line's statements (``;`` outside quotes separates them)."""
-    out, cur, quote = [], [], None
-    for ch in line:
-        if quote:
-            cur.append(ch)
-            quote = None if ch == quote else quote
-        elif ch in "\"'`":
-            quote = ch
-            cur.append(ch)
-        elif ch == ";":
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
 
 
 def _statement(line, bits, index, near, base, labels, values):
@@ -448,7 +420,7 @@ def _assemble(progress, flat, name, base, arch, bits, clean) -> Image:
     pre0, _, _ = _preprocess(flat, bits, near, base, (), {}, clean)
     labels = {m.group(1) for line in pre0 if (m := _LABEL.match(line))}
     constants = [(i, m.group(1), m.group(2)) for i, line in enumerate(pre0)
-                 for stmt in _statements(line) if (m := _SET.match(stmt))]
+                 for stmt in _split(line, ";") if (m := _SET.match(stmt))]
     labels |= {name for _, name, _ in constants}
     for k in range(10):
         progress(("pass", k))

@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 
-from .base import LIBRARY, TIMEOUT, Image, ImageError, run_tool
+from .base import LIBRARY, TIMEOUT, Image, ImageError, read_lines, run_tool
 
 _ERROR = re.compile(r"^(.*?):(\d+): (?:error|fatal): (.*)$")
 _LINE_MARK = re.compile(r"^%line\s+(\d+)\+(\d+)\s+(.*)$")
@@ -99,7 +99,7 @@ def assemble(source: str, path: str, base: int = 0x7C00, bits: int = 16,
     img.lines = _line_map(listing, text, origins, starts, origin, base)
     for name, _ in img.lines.values():
         if name not in img.sources:
-            img.sources[name] = _read(name, where)
+            img.sources[name] = read_lines(name, os.path.join(where, name))
     return img
 
 
@@ -164,13 +164,3 @@ def _line_map(listing: str, text: list, origins: list, starts: dict, origin: int
             addr = base + starts[section] - origin + first[k]
             lines.setdefault(addr, origins[k - 1])
     return lines
-
-
-def _read(name: str, where: str) -> list:
-    for cand in (name, os.path.join(where, name)):
-        try:
-            with open(cand, encoding="utf-8", errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            continue
-    return []

@@ -205,7 +205,8 @@ x: {data} 0, 0, 0
 def test_label_operands_in_16_bit_code_have_16_bit_addresses_on_every_path(tmp_path):
     """INC r/m16 is FF /0 and [disp16] is mod 00 r/m 110 (SDM Vol. 2A
     Table 2-1): FF 06 lo hi, no 67 prefix.  The judge is nasm."""
-    want = nasm_bytes(write(tmp_path, "j.asm", "org 0x7c00\n" + OPERANDS.format(ptr="", data="dw")), tmp_path)
+    judged = write(tmp_path, "j.asm", "org 0x7c00\n" + OPERANDS.format(ptr="", data="dw"))
+    want = nasm_bytes(judged, tmp_path)
     assert want[:4] == bytes([0xFF, 0x06]) + (0x7C00 + len(want) - 6).to_bytes(2, "little")
     keystone_dialect = load_file(write(tmp_path, "k.S", OPERANDS.format(ptr="ptr ", data=".word")))
     nasm_on_keystone = load_file(write(tmp_path, "n.asm", "org 0x7c00\n" + OPERANDS.format(ptr="", data="dw")),
