@@ -49,6 +49,7 @@ _SIZE = re.compile(r"\b(byte|word|dword|qword|tbyte|xmmword)\s+(?=(?:[cdefgs]s\s
 _SEG_IN = re.compile(r"\[\s*([cdefgs]s)\s*:\s*", re.I)
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _SENTINEL = b"KASOU-END"
+_SHORT_WORD = re.compile(r"(?<=\s)short\s+(?=\S)", re.I)     # keystone takes no 'short'; checked after
 _SET = re.compile(r"^\s*\.(?:set|equ)\s+([A-Za-z_.$][\w.$]*)\s*,\s*(.+)$", re.I)
 
 
@@ -243,7 +244,7 @@ def _statement(line, bits, index, near, base, labels, values):
                              f"(expected it after .code16 or .code32)")
         width = ".word" if bits == 16 else ".long"
         return f"{indent}.byte {opcode}; {width} {off}; .word {seg}", False
-    line = _SIZE.sub(r"\1 ptr ", line)
+    line = _SIZE.sub(r"\1 ptr ", _SHORT_WORD.sub(" ", line))
     # NASM's [es:bx]: the prefix byte written out, in NASM's place (first;
     # keystone drops a DS or SS override it thinks redundant, and NASM keeps it)
     seg = _SEG_IN.search(line)
@@ -457,6 +458,7 @@ def _assemble(progress, flat, name, base, arch, bits, clean) -> Image:
             break
         near |= wide
         values = symbols
+    _check_short(flat, addrs, enc, base, name)
     img = Image(enc, name, base)
     if addrs is not None:
         img.lines = _line_map(addrs, [(f, n) for _, f, n in flat])
@@ -465,6 +467,23 @@ def _assemble(progress, flat, name, base, arch, bits, clean) -> Image:
     else:
         img.symbols = _symbols(pre, ks_arch, ks_mode, base)
     return img
+
+
+_SHORT = re.compile(r"^\s*(?:[\w.$]+:\s*)?(?:jmp|j[a-z]{1,4}|loop\w*)\s+short\b", re.I)
+
+
+def _check_short(flat, addrs, enc, base, name) -> None:
+    """A branch written ``short`` must be a short one (EB, 7x, E0-E3); when
+    its target is too far keystone writes a near one instead, and NASM
+    says the target is out of range: so does this."""
+    if not addrs:
+        return
+    for i, (text, _, _) in enumerate(flat):
+        if _SHORT.match(strip_comment(text)) and addrs[i + 1] > addrs[i]:
+            op = enc[addrs[i] - base]
+            if not (op == 0xEB or 0x70 <= op <= 0x7F or 0xE0 <= op <= 0xE3):
+                raise ImageError(f"{_where(flat, i, name)}: short jump is out of range "
+                                 f"(expected a target within -128..127 bytes)")
 
 
 def _where(flat, index, name) -> str:

@@ -170,9 +170,7 @@ class _Translator:
         if head in ("jmp", "call") + tuple(keystone._JCC) and ops:
             op = ops[0].strip()
             low = op.lower()
-            if low.startswith("short "):
-                op = op[6:].strip()
-            elif low.startswith("near "):
+            if low.startswith("near "):
                 if self.bits != 16:
                     refuse("'near' outside 16-bit code")
                 return f"{head} near {self._expr(op[5:], where, n, refuse)}"

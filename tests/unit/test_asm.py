@@ -242,6 +242,20 @@ def test_a_silent_worker_is_killed_and_leaves_no_process():
         os.waitpid(-1, os.WNOHANG)                # no child left behind
 
 
+def children(pid):
+    """The ids of ``pid``'s child processes (from /proc/*/stat)."""
+    out = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(stat.split("/")[2])
+    return out
+
+
 def test_ctrl_c_interrupts_an_assembler_that_hangs(tmp_path):
     """SIGINT reaches kasou while keystone spins in C: kasou ends (the
     interrupted status), the worker with it."""
@@ -251,10 +265,17 @@ def test_ctrl_c_interrupts_an_assembler_that_hangs(tmp_path):
     p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "go"
-    time.sleep(0.5)
+    for _ in range(600):                          # until the keystone worker runs
+        worker = children(p.pid)
+        if worker:
+            break
+        time.sleep(0.05)
+    assert worker, "no worker process started"
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode != 0 and "KeyboardInterrupt" in err
+    assert not os.path.exists(f"/proc/{worker[0]}/status") or \
+        "Z" in open(f"/proc/{worker[0]}/status").read().split("State:")[1][:4]
 
 
 # -- the dialect is chosen predictably ------------------------------------------------------
@@ -392,3 +413,18 @@ def test_the_readme_nasm_example_is_what_nasm_makes(tmp_path):
     assert img.data == nasm_bytes(path, tmp_path) and len(img.data) == 512
     assert img.symbols["start"] == 0x7C00 and "start.next" in img.symbols
     assert img.source_line(img.lines[img.symbols["start.next"]]).split() == [".next:", "lodsb"]
+
+
+@pytest.mark.parametrize("name", ["far.S", "far.asm"])
+def test_a_short_jump_out_of_range_is_an_error_not_a_near_jump(tmp_path, name):
+    """nasm refuses it; the keystone paths must not write a near jump."""
+    body = "    jmp short there\n    times 200 nop\nthere: hlt\n"
+    text = body.replace("times 200 nop", ".fill 200, 1, 0x90") if name.endswith(".S") else body
+    path = write(tmp_path, name, text)
+    with pytest.raises(ImageError) as e:
+        load_file(path, assembler="keystone")
+    assert "out of range" in one_line_error(e, f"{path}:1: ")
+    if name.endswith(".asm"):
+        with pytest.raises(ImageError) as e:
+            load_file(path)
+        assert "out of range" in one_line_error(e, f"{path}:1: ")
