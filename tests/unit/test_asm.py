@@ -428,3 +428,17 @@ def test_a_short_jump_out_of_range_is_an_error_not_a_near_jump(tmp_path, name):
         with pytest.raises(ImageError) as e:
             load_file(path)
         assert "out of range" in one_line_error(e, f"{path}:1: ")
+
+
+def test_a_label_operand_runs_the_same_program_on_an_8086(tmp_path):
+    """On an 8086 0x67 is no prefix (it decodes as JA rel8, Intel 8086
+    manual, opcode table): the old encoding ran another program there."""
+    from emu.machine import Machine
+    src = ("    mov word ptr [x], 5\n    inc word ptr [x]\n    mov ax, [x]\n"
+           "    out 0xf4, al\n    hlt\nx: .word 0\n")
+    img = load_file(write(tmp_path, "c.S", src))
+    m = Machine(accel="interp", cpu="8086")
+    m.load_image(img.data, img.name)
+    r = m.run(icount_limit=1000)
+    m.close()
+    assert (r.reason, r.status) == ("debug-exit", (6 << 1) | 1), r
