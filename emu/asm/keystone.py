@@ -86,7 +86,7 @@ REGISTERS = set("""al ah bl bh cl ch dl dh ax bx cx dx si di bp sp eax ebx ecx e
     ebp esp rax rbx rcx rdx rsi rdi rbp rsp cs ds es ss fs gs rip eip""".split()) | {
     f"r{n}{w}" for n in range(8, 16) for w in ("", "d", "w", "b")} | {
     "sil", "dil", "bpl", "spl"}
-_JCC = {"jo": 0, "jno": 1, "jb": 2, "jc": 2, "jnae": 2, "jae": 3, "jnb": 3, "jnc": 3,
+JCC = {"jo": 0, "jno": 1, "jb": 2, "jc": 2, "jnae": 2, "jae": 3, "jnb": 3, "jnc": 3,
         "je": 4, "jz": 4, "jne": 5, "jnz": 5, "jbe": 6, "jna": 6, "ja": 7, "jnbe": 7,
         "js": 8, "jns": 9, "jp": 10, "jpe": 10, "jnp": 11, "jpo": 11, "jl": 12, "jnge": 12,
         "jge": 13, "jnl": 13, "jle": 14, "jng": 14, "jg": 15, "jnle": 15}
@@ -195,6 +195,8 @@ def _absolute_operands(line: str, labels, values) -> tuple:
             return m.group(0)
         if not any(n in labels for n in names):
             return m.group(0)
+        if values and not all(n in values for n in names if n in labels):
+            return m.group(0)        # a value never found: keystone's own form, not a guess
         used = True
         return "[" + _NAME.sub(lambda n: f"{values.get(n.group(0), 0):#x}"
                                if n.group(0) in labels else n.group(0), inside) + "]"
@@ -282,15 +284,15 @@ def _statement(line, bits, index, near, base, labels, values):
     return (line if fixed is None else f"{label} {fixed}".strip()), used
 
 
-_DOT = re.compile(r"(?<![\w.$])\.(?![\w.$])")
+DOT = re.compile(r"(?<![\w.$])\.(?![\w.$])")
 
 
 def _needs_values(rest: str, labels) -> bool:
     """A count made of ``.``, labels and numbers, not a plain number:
     keystone loops forever on ``.fill`` with a ``.``-relative count."""
     count = split_operands(rest)[0]
-    names = _NAME.findall(_DOT.sub("0", _HEX.sub("", count)))
-    return bool(_DOT.search(count) or names) and all(n in labels for n in names)
+    names = _NAME.findall(DOT.sub("0", _HEX.sub("", count)))
+    return bool(DOT.search(count) or names) and all(n in labels for n in names)
 
 
 def _evaluate(expr: str, here: int, values: dict, unknown: int) -> int:
@@ -298,7 +300,7 @@ def _evaluate(expr: str, here: int, values: dict, unknown: int) -> int:
     its value from the last pass (``unknown`` before the first), numbers as written;
     + - * / % << >> & | ^ ~ and parentheses (/ and % on integers)."""
     import ast
-    text = _DOT.sub(f"{here:#x}", expr)
+    text = DOT.sub(f"{here:#x}", expr)
     names = {n for n in _NAME.findall(_HEX.sub("", text))}
     for n in sorted(names, key=len, reverse=True):
         text = re.sub(rf"(?<![\w.$]){re.escape(n)}(?![\w.$])", f"{values.get(n, unknown):#x}", text)
@@ -336,9 +338,9 @@ def _fix16(head: str, operand: str, index: int, near, base: int) -> str | None:
         if not operand:
             return ".byte 0xCB" if far else ".byte 0xC3"
         return f".byte {'0xCA' if far else '0xC2'}; .word {operand}"
-    if operand.lower().startswith("near ") and (head in ("call", "jmp") or head in _JCC):
+    if operand.lower().startswith("near ") and (head in ("call", "jmp") or head in JCC):
         target = operand[5:].strip()
-        opcode = {"call": "0xE8", "jmp": "0xE9"}.get(head) or f"0x0F, {0x80 + _JCC.get(head, 0):#x}"
+        opcode = {"call": "0xE8", "jmp": "0xE9"}.get(head) or f"0x0F, {0x80 + JCC.get(head, 0):#x}"
         return _rel16(opcode, target, index, base) if _direct(target) else None
     if head in ("call", "jmp") and operand.lower().startswith("far ") and "[" in operand:
         return f"{'lcall' if head == 'call' else 'ljmp'} {operand[4:].strip()}"
@@ -357,8 +359,8 @@ def _fix16(head: str, operand: str, index: int, near, base: int) -> str | None:
     if index in near:
         if head == "jmp":
             return _rel16("0xE9", operand, index, base)
-        if head in _JCC:
-            return _rel16(f"0x0F, {0x80 + _JCC[head]:#x}", operand, index, base)
+        if head in JCC:
+            return _rel16(f"0x0F, {0x80 + JCC[head]:#x}", operand, index, base)
     return None
 
 
@@ -450,7 +452,7 @@ def _assemble(progress, flat, name, base, arch, bits, clean) -> Image:
             symbols.update(enumerate(addrs))
             for i, const, expr in constants:     # .set NAME, EXPR: its value here
                 try:
-                    symbols[const] = _evaluate(expr, addrs[i], symbols, base)
+                    symbols[const] = _evaluate(expr, addrs[i], {**values, **symbols}, base)
                 except ValueError:
                     continue
         settled = not used or symbols == values

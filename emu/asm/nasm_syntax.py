@@ -33,7 +33,7 @@ _REFUSED = ("section", "segment", "[section", "[segment", "absolute", "[absolute
 _OWN_SIZE = {16: "word ", 32: "dword ", 64: "qword "}
 _SREGS = ("ds", "es", "ss", "fs", "gs")
 _BRANCHES = ("jmp", "call", "loop", "loope", "loopne", "loopz", "loopnz", "jcxz", "jecxz") \
-    + tuple(keystone._JCC)
+    + tuple(keystone.JCC)
 _ORG = re.compile(r"^\s*\[?\s*org\s+([^\]]+?)\s*\]?\s*$", re.I)
 _BITS = re.compile(r"^\s*\[?\s*(?:bits\s+(16|32|64)|use(16|32))\s*\]?\s*$", re.I)
 _DEFINE = re.compile(r"^\s*%(x?i?define)\s+([A-Za-z_.$?][\w.$?#@~]*)(\(?)\s*(.*)$", re.I)
@@ -167,7 +167,7 @@ class _Translator:
                    for o in split_operands(rest)]
             return f"{head} {', '.join(ops)}"
         ops = split_operands(rest) if rest.strip() else []
-        if head in ("jmp", "call") + tuple(keystone._JCC) and ops:
+        if head in ("jmp", "call") + tuple(keystone.JCC) and ops:
             op = ops[0].strip()
             low = op.lower()
             if low.startswith("near "):
@@ -185,7 +185,7 @@ class _Translator:
                 and ops[0].lower() in _SREGS and ops[1].lower() in keystone.REGISTERS \
                 and len(ops[1]) == 2:
             ops[1] = "e" + ops[1]                      # MOV Sreg, r/m16 without a 66 prefix
-        if head in _BRANCHES and ops and keystone._DOT.search(ops[0]):
+        if head in _BRANCHES and ops and keystone.DOT.search(ops[0]):
             self.here += 1
             name = f"__kasou_here_{self.here}"        # keystone takes no '.' in a branch target
             return f".set {name}, {ops[0]}; {head} {name}"

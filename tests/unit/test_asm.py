@@ -442,3 +442,14 @@ def test_a_label_operand_runs_the_same_program_on_an_8086(tmp_path):
     r = m.run(icount_limit=1000)
     m.close()
     assert (r.reason, r.status) == ("debug-exit", (6 << 1) | 1), r
+
+
+def test_constants_defined_after_their_use_settle(tmp_path):
+    """`.set` constants that use each other in any order, in a count and in
+    a memory operand (the loader evaluates them from the previous pass)."""
+    src = ("    inc word ptr [b]\n    .fill c, 1, 0x90\n    hlt\n"
+           ".set b, a + 2\n.set a, x\n.set c, 3\nx: .word 0, 0\n")
+    img = load_file(write(tmp_path, "k.S", src))
+    x = img.symbols["x"]
+    # INC r/m16 FF /0 with [disp16] = x + 2; three NOPs; HLT
+    assert img.data[:8] == bytes([0xFF, 0x06]) + (x + 2).to_bytes(2, "little") + b"\x90" * 3 + b"\xf4"
