@@ -55,6 +55,7 @@ LOG_ITEMS = {
     "int": "every interrupt and exception delivered, and each interrupt acknowledged",
     "exits": "every VM exit the Machine serves, with the guest PC of the instruction "
              "that caused it, and a count at the end",
+    "asm": "which assembler made the guest from its source, and the dialect it read",
 }
 LOG_FLAGS = tuple(LOG_ITEMS)
 #: -M help
@@ -394,9 +395,15 @@ def build_parser() -> Parser:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def load_guest(path: str):
+def load_guest(path: str, log=None):
+    """The guest image; ``log`` (the -d log when it has ``asm``) is told
+    which assembler made it."""
     from .loader import load_file
-    return load_file(path)
+    img = load_file(path)
+    if log is not None and img.assembler:
+        log.write(f"asm: {img.name}: {img.assembler}\n")
+        log.flush()
+    return img
 
 
 def open_log(args):
@@ -522,8 +529,8 @@ def cmd_run(args) -> int:
         raise UsageError("-S starts the guest stopped, and without -gdb nothing could start it: "
                          "add -gdb tcp::PORT (or -s for port 1234) and continue from gdb")
     port = parse_gdb_address(gdb) if gdb else None
-    img = load_guest(path)
     log = open_log(args)
+    img = load_guest(path, log if "asm" in args.log_flags else None)
     # the output goes to its sink as it comes; only gdb's 'monitor info
     # serial' reads it back
     m = make_machine(args, serial=serial_setup(args), log=log, output_keep=None if gdb else 0)

@@ -269,7 +269,7 @@ def test_version():
 
 
 #: the -d items (QEMU's names, and kasou's "exits")
-LOG_ITEMS = {"in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits"}
+LOG_ITEMS = {"in_asm", "op", "op_opt", "out_asm", "exec", "nochain", "cpu", "int", "exits", "asm"}
 
 
 def listed(text):

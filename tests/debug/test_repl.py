@@ -383,7 +383,7 @@ def test_watch_addr_len(tmp_path, capsys, accel):
     assert steps[0][1] == f"Hardware watchpoint 1: 0x{buf:x} (4 bytes)\n"
     one = steps[1][1]
     assert f"Hardware watchpoint 1: 0x{buf:x}\nOld value = 00 00 00 00\nNew value = 00 11 00 00\n" in one
-    assert "=> 0x7c05 <start+5>: mov word ptr ds:[0x7c15], 0x2233" in one
+    assert f"=> 0x7c05 <start+5>: mov word ptr ds:[0x{buf + 2:x}], 0x2233" in one
     assert "Old value = 00 11 00 00\nNew value = 00 11 33 22\n" in steps[2][1]
     assert steps[5][1] == f"Hardware watchpoint 2: 0x{buf:x} (1 byte)\n"
     assert steps[6][1] == f"Hardware access (read/write) watchpoint 3: 0x{buf + 2:x} (2 bytes)\n"

@@ -17,8 +17,9 @@ SOFTWARE = ("interp", "tcg", "unicorn")
 
 
 def machine(source, accel="interp", **kw):
+    image = assemble(source).data        # first: the machine's clock starts with it
     m = Machine(accel=accel, **kw)
-    m.load_image(assemble(source).data)
+    m.load_image(image)
     return m
 
 
