@@ -261,9 +261,17 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False):
     if shift is not None and (accel or args.accel) == "kvm":
         raise UsageError(f"-icount shift={shift}: the kvm engine cannot count instructions "
                          "(its guest time is real time); use -accel interp, tcg or unicorn")
+    _check_cpu_model((accel or args.accel,), args.cpu)
     return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
                    serial_input=source, serial_sink=sink, log=log, log_flags=args.log_flags,
                    one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift)
+
+
+def _check_cpu_model(accels, cpu) -> None:
+    from .accel.base import cpu_model_error
+    why = cpu_model_error(accels, cpu)
+    if why:
+        raise UsageError(f"emu: {why}")
 
 
 def available_accels(wanted=None) -> list:
@@ -513,6 +521,7 @@ def cmd_diff(args) -> int:
     for a in accels:
         if a not in ACCELS:
             raise UsageError(f"emu diff: unknown accelerator '{a}' (expected: {', '.join(ACCELS)})")
+    _check_cpu_model(accels, args.cpu)
     img = load_guest(args.guest)
     from .diff import run_diff
     res = run_diff(img.data, accels=tuple(accels), cpu=args.cpu, memory=args.memory,
