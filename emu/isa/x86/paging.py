@@ -128,7 +128,7 @@ class PageTranslator:
             entries = [(table + ((lin >> 22) & 0x3FF) * 4, 4, 22)]   # (entry address, size, shift)
         elif mode == "pae":
             pdpte_addr = (self.cr3 & 0xFFFFFFE0) + ((lin >> 30) & 3) * 8
-            pdpte = ops.read_phys(pdpte_addr, 8)
+            pdpte = ops.read_phys(pdpte_addr, 8, True)
             if not pdpte & P:
                 self._fault(lin, write, fetch, user, False, probe)
             entries = [((pdpte & ADDR64) + ((lin >> 21) & 0x1FF) * 8, 8, 21)]
@@ -143,7 +143,7 @@ class PageTranslator:
         used = []                       # (address, value, size) of entries walked
         while True:
             addr, size, shift = entries[-1]
-            ent = ops.read_phys(addr, size)
+            ent = ops.read_phys(addr, size, True)
             if not ent & P:
                 self._set_accessed(used, probe)
                 self._fault(lin, write, fetch, user, False, probe)
