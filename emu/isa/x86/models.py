@@ -47,8 +47,10 @@ The fields the SDM defines outright (``flags_set``, ``shift_mask``,
 ``push_sp_new``, ``fault_pushes_next_ip``, ``has_ud``, ``seg_wrap``,
 ``max_insn_len`` 15, ``string_fault_late``, ``seg_reg_count``, ``lock_ud``)
 take the SDM's values; ``mul_keeps_szap``, ``div_flags`` and ``shift_af``
-choose flags the SDM calls undefined.  ``max_phys_bits`` is the MAXPHYADDR
-that CPUID leaf 0x80000008 reports and the page walk checks.
+choose flags the SDM calls undefined.  ``max_phys_bits`` = 48 is the
+MAXPHYADDR that CPUID leaf 0x80000008 reports and the page walk checks
+(bits 51:48 of an entry are reserved); it is what KVM reports on this host
+(an AMD EPYC, 48 physical address bits).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class CpuModel:
     aad_logic_flags: bool = False    # AAD leaves CF = OF = AF = 0 (else: those of the 8-bit add)
     das_clears_of: bool = False      # DAS clears OF
     ip_wraps: bool = True            # a 16-bit IP wraps at 64 KiB after the last byte
+    max_phys_bits: int = 0           # MAXPHYADDR (CPUID 0x80000008 EAX[7:0]); 0: no paging
 
 
 MODELS = {
@@ -104,7 +107,8 @@ MODELS = {
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFFFFFFFFF,
                     has_ud=True, seg_wrap=False, max_insn_len=15,
                     lock_ud=True, mul_keeps_szap=True, div_flags=(0xD4, 0x10), shift_af=True,
-                    aad_logic_flags=True, das_clears_of=True, ip_wraps=False),
+                    aad_logic_flags=True, das_clears_of=True, ip_wraps=False,
+                    max_phys_bits=48),
 }
 
 
