@@ -70,12 +70,9 @@ ACCEL_HELP = {
 }
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
-    "8086": ("Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
-             ("interp", "tcg")),
-    "286": ("Intel 80286 in real mode: 24 address lines, 286 flags and faults",
-            ("interp", "tcg")),
-    "max": ("a modern x86: real, protected and long mode (default)",
-            ("interp", "tcg", "unicorn", "kvm")),
+    "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
+    "286": "Intel 80286 in real mode: 24 address lines, 286 flags and faults",
+    "max": "a modern x86: real, protected and long mode (default)",
 }
 MEMORY_HELP = ("RAM size: a bare number is MiB, as in QEMU (-m 64 = 64 MiB), or give a suffix "
                "K, M or G (512K, 16M, 1G); default 16M")
@@ -111,9 +108,10 @@ def _listing(title: str, items: dict) -> str:
 def _cpu_listing() -> str:
     width = max(len(k) for k in CPU_HELP)
     lines = ["CPU models (-cpu NAME), and the engines (-accel) that model each:"]
-    for name, (what, engines) in CPU_HELP.items():
+    from .accel.base import cpu_engines
+    for name, what in CPU_HELP.items():
         lines.append(f"  {name:<{width}}  {what}")
-        lines.append(f"  {'':<{width}}  modelled by: {', '.join(engines)}")
+        lines.append(f"  {'':<{width}}  modelled by: {', '.join(cpu_engines(name))}")
     return "\n".join(lines)
 
 
@@ -474,11 +472,19 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False, output_ke
     if shift is not None and (accel or args.accel) == "kvm":
         raise UsageError(f"-icount shift={shift}: the kvm engine cannot count instructions "
                          "(its guest time is real time); use -accel interp, tcg or unicorn")
+    _check_cpu_model((accel or args.accel,), args.cpu)
     return Machine(board=args.machine, accel=accel or args.accel, cpu=args.cpu, memory=args.memory,
                    serial_input=source, serial_sink=sink, log=log,
                    log_flags=getattr(args, "log_flags", ()),
                    one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift,
                    output_keep=DEFAULT_OUTPUT_KEEP if output_keep is None else output_keep)
+
+
+def _check_cpu_model(accels, cpu) -> None:
+    from .accel.base import cpu_model_error
+    why = cpu_model_error(accels, cpu)
+    if why:
+        raise UsageError(why)
 
 
 def available_accels(wanted=None) -> list:
@@ -762,6 +768,7 @@ def print_bench(results, extra):
 
 
 def cmd_diff(args) -> int:
+    _check_cpu_model(args.accel, args.cpu)
     img = load_guest(args.guest)
     from .diff import run_diff
     res = run_diff(img.data, accels=args.accel, cpu=args.cpu, memory=args.memory,

@@ -622,7 +622,13 @@ class KvmAccelerator(Accelerator):
                     self._resume_bp = kex.pc
                     return DebugExit("breakpoint", kex.pc)
                 continue        # a stale step or guest #DB/#BP: keep going
-            return self._translate(kex)
+            ex = self._translate(kex)
+            if ex is None:      # kasou ran the instruction (code outside RAM)
+                failed = self._push()
+                if failed is not None or self._queue:
+                    return failed or self._queue.popleft()
+                continue
+            return ex
 
     def _step_over(self):
         """Execute the instruction under a breakpoint with the bps disarmed."""
@@ -680,6 +686,14 @@ class KvmAccelerator(Accelerator):
                     self._queue.append(DebugExit("step", self._current_pc()))
                 return HltExit()
             ex = self._translate(kex)
+            if ex is None:      # kasou ran the instruction (code outside RAM)
+                n += 1
+                failed = self._push()
+                if failed is not None or self._queue:
+                    return failed or self._queue.popleft()
+                if user:
+                    return DebugExit("step", self._current_pc())
+                continue
             if self.machine.exit_pcs:
                 self._mark_source((ex, *self._elements), pc)
             return ex
@@ -793,6 +807,8 @@ class KvmAccelerator(Accelerator):
                 why += "; " + "; ".join(problems)
             return FailEntryExit(kex.hardware_entry_failure_reason, why)
         if isinstance(kex, kx.InternalError):
+            if kex.suberror_name == "EMULATION" and self._code_outside_ram():
+                return self._run_outside_ram()
             return self._explain_internal(kex)
         if isinstance(kex, kx.Debug):
             return DebugExit("step" if kex.single_step else "breakpoint",
@@ -808,6 +824,53 @@ class KvmAccelerator(Accelerator):
         return InternalErrorExit(
             "UNSUPPORTED", f"unsupported exit {kex.reason} ({kex.name}): "
             f"{kex.describe()}")
+
+    def _code_outside_ram(self):
+        """Is the next instruction outside RAM (where KVM cannot fetch it)?"""
+        regs, sregs = self.vcpu.get_regs(), self.vcpu.get_sregs()
+        addr = sregs.cs.base + regs.rip
+        if sregs.cr0 & CR0_PG:
+            try:
+                tr = self.vcpu.translate(addr)
+            except KvmError:
+                return False
+            if not tr.valid:
+                return False
+            addr = tr.physical_address
+        elif not sregs.efer & EFER_LMA:
+            addr &= 0xFFFFFFFF
+        return not self.machine.ram.contains(addr)
+
+    def _run_outside_ram(self):
+        """Code outside RAM: the host's emulator cannot fetch it, so kasou
+        runs the instruction (emu.isa.x86.step: fetched from the bus, where
+        unassigned memory reads all ones, as it does for data on KVM too).
+        None (the run goes on), or the exit that ends it."""
+        from emu.accel.interp import missing_semantics
+        from emu.isa.ops import IoPending
+        from emu.isa.x86.concrete import ConcreteOps
+        from emu.isa.x86.decode import Decoder
+        from emu.isa.x86.interrupts import TripleFault
+        from emu.isa.x86.semantics import REGISTRY
+        from emu.isa.x86.step import decoder_key, step_one
+        self.sync_state()
+        m = self.machine
+        s = m.cpu
+        ops = ConcreteOps(s, m.ram, m.model, m.mmio)
+        size, long64 = decoder_key(s)
+        pc = s.segs[CS].base + s.rip
+        try:
+            step_one(ops, Decoder(m.model.name, size, long64, REGISTRY), missing_semantics)
+        except TripleFault as tf:
+            return ShutdownExit(tf.describe())
+        except IoPending:
+            return InternalErrorExit("EMULATION", f"the instruction at 0x{pc:x} outside RAM "
+                                     "reads MMIO, which kasou's run of it cannot serve", pc=pc)
+        for ex in ops.pending_exits:
+            self._queue.append(ex)
+        self.icount += 1
+        self.state_changed()
+        return None
 
     def _where(self):
         """(mode, 'CS:IP', linear pc, sregs) of the vCPU now."""

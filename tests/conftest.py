@@ -21,7 +21,7 @@ settings.load_profile("kasou")
 
 def tool(name):
     """A build tool's path; ``make test`` installs binutils and gcc when they
-    are missing (Makefile ``deps``), so a missing one fails, naming it."""
+    are missing (Makefile ``deps``; also qemu-system-i386), so a missing one fails, naming it."""
     path = shutil.which(name)
     assert path, f"{name} not found (make deps installs binutils and gcc)"
     return path

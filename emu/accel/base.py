@@ -145,6 +145,32 @@ class AccelUnavailable(Exception):
     """This engine cannot run here (missing module, missing /dev/kvm, wrong guest)."""
 
 
+# The CPU models (-cpu) each engine runs.  unicorn and KVM run a modern CPU
+# (QEMU's TCG, the host's): they cannot be an 8086 or a 286, so `emu run`,
+# `debug` and `diff` refuse the combination rather than silently give modern
+# results.  (`emu conformance` still runs a chip's vectors on them: there the
+# engine is judged against the chip, kasou's side -- interrupt delivery,
+# address wrap -- following the chip's model.)
+_CPU_MODELS = {"interp": ("8086", "286", "max"), "tcg": ("8086", "286", "max"),
+               "unicorn": ("max",), "kvm": ("max",)}
+
+
+def cpu_engines(cpu: str) -> tuple:
+    """The engines that model ``-cpu cpu``."""
+    return tuple(a for a, models in _CPU_MODELS.items() if cpu in models)
+
+
+def cpu_model_error(accels, cpu: str) -> str | None:
+    """Why ``-cpu cpu`` cannot run on every engine of ``accels`` (None: it can)."""
+    cpu = cpu or "max"
+    bad = [a for a in accels if cpu not in _CPU_MODELS.get(a, (cpu,))]
+    if not bad:
+        return None
+    which = "; ".join(f"{', '.join(a for a in _CPU_MODELS if _CPU_MODELS[a] == ms)} model "
+                      f"-cpu {'/'.join(ms)}" for ms in dict.fromkeys(_CPU_MODELS.values()))
+    return f"-cpu {cpu} is not modelled by -accel {','.join(bad)} ({which})"
+
+
 def accel_names() -> list[str]:
     return list(_REGISTRY)
 

@@ -10,6 +10,9 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   once when the engine is made: a guest sweeping high addresses adds no
   region (one region per chunk touched made each new mapping and TLB fill
   slower, quadratically).
+  Unicorn cannot execute from MMIO regions: code outside RAM is run one
+  instruction at a time on kasou's semantics, which fetch it from the bus
+  (unassigned memory reads all ones).
 * **Port I/O.**  ``UC_HOOK_INSN`` for IN and OUT (INS/OUTS too: they use the
   same helpers).  Unicorn's hooks are synchronous -- an IN needs its value
   before the hook returns -- so the hook builds the ``IoExit`` and hands it
@@ -762,6 +765,12 @@ class UnicornAccel(Accelerator):
             # #UD: unicorn has no semantics for it; the guest's handler gets it
             ex = self._deliver_fault(6, pc)
             return ex, n + 1 if ex is None else n
+        if code in (uc_mod.UC_ERR_FETCH_PROT, uc_mod.UC_ERR_FETCH_UNMAPPED):
+            # code outside RAM: unicorn cannot execute from its MMIO regions;
+            # kasou runs the instruction, fetched from the bus (unassigned
+            # memory reads all ones, as for data)
+            ex = self._run_kasou(pc)
+            return ex, n + 1 if ex is None else n
         try:
             raw = bytes(self.uc.mem_read(pc, 15))
         except uc_mod.UcError:
@@ -1162,8 +1171,8 @@ class UnicornAccel(Accelerator):
 
     def _decoder(self, s):
         """kasou's decoder for the code segment of ``s``."""
-        cs = s.segs[CS]
-        key = (4 if cs.db else 2, bool(s.efer & EFER_LMA and cs.l))
+        from ..isa.x86.step import decoder_key
+        key = decoder_key(s)
         dec = self._decoders.get(key)
         if dec is None:
             from ..isa.x86.decode import Decoder
@@ -1184,30 +1193,16 @@ class UnicornAccel(Accelerator):
         over) on kasou's own semantics, as the interpreter runs it -- a fault
         it raises is delivered -- and load the result into unicorn.  None, or
         the exit that ends the run."""
-        from ..isa.x86.interrupts import TripleFault, deliver_exception
+        from ..isa.x86.interrupts import TripleFault
+        from ..isa.x86.step import step_one
         from .interp import missing_semantics
         s = self.machine.cpu
         self._get_state()
         ops = self._concrete_ops()
         cs = s.segs[CS]
-        ip = (pc - cs.base) & (0xFFFFFFFFFFFFFFFF if s.efer & EFER_LMA and cs.l else 0xFFFFFFFF)
-        s.rip = ip
-        ops.update_paging()
-        ops.flush_tlb()
+        s.rip = (pc - cs.base) & (0xFFFFFFFFFFFFFFFF if s.efer & EFER_LMA and cs.l else 0xFFFFFFFF)
         try:
-            try:
-                insn = self._decoder(s).decode(lambda k: ops.read_lin(cs.base + ip + k, 1, fetch=True), ip)
-            except GuestException as e:
-                deliver_exception(ops, e, None)
-            else:
-                ops.insn = insn
-                s.rip = insn.next_ip
-                try:
-                    (insn.handler or missing_semantics)(ops, insn)
-                except GuestException as e:
-                    del ops.pending_exits[:]
-                    s.rip = ip
-                    deliver_exception(ops, e, insn)
+            step_one(ops, self._decoder(s), missing_semantics)
         except TripleFault as tf:
             return ShutdownExit(tf.describe())
         except IoPending as e:

@@ -368,7 +368,7 @@ class X86IRBuilder(IRBuilder):
     def mode_changed(self):
         self._no("mode change")
 
-    def read_lin(self, lin, size, fetch=False):
+    def read_lin(self, lin, size, fetch=False, direct=False):
         self._no("linear read")
 
     def write_lin(self, lin, size, v):

@@ -212,22 +212,26 @@ class ConcreteOps:
             return
         raise GuestException(self._limit_vector(seg), 0, f"offset 0x{off:x} beyond the segment limit")
 
-    def read_lin(self, lin: int, size: int, fetch: bool = False) -> int:
-        """Read at a linear address (paging and page-crossing handled)."""
+    def read_lin(self, lin: int, size: int, fetch: bool = False, direct: bool = False) -> int:
+        """Read at a linear address (paging and page-crossing handled).
+        ``fetch``: an instruction fetch; it and ``direct`` (the processor's
+        own reads of descriptor tables) read outside RAM without an exit
+        (:meth:`read_phys`)."""
+        direct = direct or fetch
         if self.translate is not None:
             if (lin & 0xFFF) + size > 0x1000:
                 v = 0
                 for i in range(size):
-                    v |= self.read_phys(self.translate(lin + i, False, fetch), 1) << (8 * i)
+                    v |= self.read_phys(self.translate(lin + i, False, fetch), 1, direct) << (8 * i)
                 return v
-            return self.read_phys(self.translate(lin, False, fetch), size)
+            return self.read_phys(self.translate(lin, False, fetch), size, direct)
         pa = lin & self.amask
         if ((pa + size - 1) & self.amask) != pa + size - 1:
             v = 0
             for i in range(size):
-                v |= self.read_phys((lin + i) & self.amask, 1) << (8 * i)
+                v |= self.read_phys((lin + i) & self.amask, 1, direct) << (8 * i)
             return v
-        return self.read_phys(pa, size)
+        return self.read_phys(pa, size, direct)
 
     def write_lin(self, lin: int, size: int, v: int) -> None:
         if self.translate is not None:
@@ -244,14 +248,21 @@ class ConcreteOps:
             return
         self.write_phys(pa, size, v)
 
-    def read_phys(self, pa: int, size: int) -> int:
+    def read_phys(self, pa: int, size: int, direct: bool = False) -> int:
+        """A physical read: RAM, else an MMIO exit.  ``direct`` (instruction
+        fetches, page-table walks, descriptor-table reads): outside RAM the
+        bus is read at once -- unassigned memory reads all ones, as for data
+        -- because those reads, unlike an instruction's data read, cannot be
+        restarted after an exit."""
         if pa + size <= self.ram_size:
             return _UNPACK[size](self.mm, pa)[0]
         if pa < self.ram_size:      # straddles the end of RAM
             v = 0
             for i in range(size):
-                v |= self.read_phys(pa + i, 1) << (8 * i)
+                v |= self.read_phys(pa + i, 1, direct) << (8 * i)
             return v
+        if direct:
+            return MASK[size] if self.mmio is None else self.mmio.read(pa, size)
         return self._io_read(MmioExit(pa, size, False))
 
     def write_phys(self, pa: int, size: int, v: int) -> None:

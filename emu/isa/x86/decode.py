@@ -278,7 +278,9 @@ class Decoder:
                     v -= 0x100
                 ops.append(Imm(v & ((1 << (8 * osize)) - 1), osize))
             else:
-                sz = self._size(spec[1:], osize)
+                # Ry: MOV to/from CRn/DRn move 64 bits in 64-bit mode whatever
+                # the operand size (SDM Vol. 2B "MOV -- Move to/from Control Registers")
+                sz = (8 if long64 else 4) if spec == "Ry" else self._size(spec[1:], osize)
                 if k in ("E", "M", "R"):
                     if mem is not None:
                         if k == "R":

@@ -6,12 +6,15 @@ semantics; decoding differences (aliases, POP CS, SALC) are rows in
 iAPX 286 Programmer's Reference (1983) §B "differences from the 8086", and
 SDM Vol. 3A §22 "Architecture compatibility".
 
-``max`` is a modern x86 in real mode -- what KVM runs.  Where the SDM leaves
-a result undefined, or where a modern chip differs from the 286, ``max``
-does what KVM on this host does: ``emu conformance DIR --cpu max --compare
-interp,kvm`` measured every 286 real-mode vector on both engines, and
-``docs/kvm-vs-286.md`` lists each difference with counts and an example.
-What KVM showed, field by field (``max`` values):
+``max`` is a modern x86 in real mode -- what KVM runs.  Where the SDM
+defines a result, ``max`` follows the SDM (also where KVM's instruction
+emulator on this host does otherwise: those vectors are listed as host
+deviations in ``tests/conformance/known_kvm_disagreements.json``).  Where
+the SDM leaves a result undefined, or where a modern chip differs from the
+286, ``max`` does what KVM on this host does: ``emu conformance DIR --cpu max
+--compare interp,kvm`` measured every 286 real-mode vector on both engines,
+and ``docs/kvm-vs-286.md`` lists each difference with counts and an example.
+What KVM showed, field by field (``max`` values), and the SDM's word on it:
 
 * ``lock_ud``: ``lock add bh,[bp+si-6Fh]`` (02.json #89, register
   destination) raises #UD; only ADD ADC AND BTC BTR BTS CMPXCHG DEC INC NEG
@@ -26,12 +29,28 @@ What KVM showed, field by field (``max`` values):
   changes no flag.
 * ``shift_af``: SHL/SAL/SHR/SAR with a nonzero masked count set AF (every
   vector of C0-D3 /4-/7).  Rotates leave AF alone.
-* ``aam_aad_or_ax``: AAM and AAD set flags as ``OR AX,0`` does: SF = bit 15
-  of AX, ZF = (AX == 0), PF from AL, CF = OF = AF = 0 (D4, D5.json: every
-  vector; KVM's emulator computes them with a 16-bit OR).
-* ``das_clears_of``: DAS leaves OF = 0 (2F.json: every vector).
+* ``aad_logic_flags``: AAD leaves CF = OF = AF = 0 (undefined in the SDM;
+  KVM and QEMU clear them).  SF, ZF and PF come from AL, as the SDM says
+  (Vol. 2A "AAD", "AAM"), on every model; KVM's emulator takes SF and ZF
+  from all of AX (a 16-bit OR), a host deviation that ``max`` does not copy
+  (tests/guests/x86/bcd_sums.S against qemu-system-i386 is the judge).
+* ``das_clears_of``: DAS leaves OF = 0 (2F.json: every vector; OF is
+  undefined in the SDM).
 * ``ip_wraps = False``: a HLT at offset 0xFFFF leaves IP = 0x10000 (EIP
-  carries into bit 16; C3.json #5 ``ret`` to FFFF); branches still wrap.
+  carries into bit 16; C3.json #5 ``ret`` to FFFF); branches still wrap
+  (the SDM masks EIP to 16 bits only in the branch instructions' operation).
+* ``flags_writable = 0x257FD5``: the SDM's IRET mask in real mode (Vol. 2A
+  "IRET": tempEFLAGS AND 257FD5H; VM, VIF and VIP keep their values).  POPF
+  also leaves RF alone and POPFD clears it (Vol. 2A "POPF").
+
+The fields the SDM defines outright (``flags_set``, ``shift_mask``,
+``push_sp_new``, ``fault_pushes_next_ip``, ``has_ud``, ``seg_wrap``,
+``max_insn_len`` 15, ``string_fault_late``, ``seg_reg_count``, ``lock_ud``)
+take the SDM's values; ``mul_keeps_szap``, ``div_flags`` and ``shift_af``
+choose flags the SDM calls undefined.  ``max_phys_bits`` = 48 is the
+MAXPHYADDR that CPUID leaf 0x80000008 reports and the page walk checks
+(bits 51:48 of an entry are reserved); it is what KVM reports on this host
+(an AMD EPYC, 48 physical address bits).
 """
 
 from __future__ import annotations
@@ -69,9 +88,10 @@ class CpuModel:
     mul_keeps_szap: bool = False     # MUL/IMUL leave SF ZF AF PF as they were
     div_flags: tuple = ()            # DIV/IDIV: (mask, value) of the flags they set; () none
     shift_af: bool = False           # SHL/SHR/SAR with a nonzero count set AF
-    aam_aad_or_ax: bool = False      # AAM/AAD flags are those of OR AX,0 (SF from AH)
+    aad_logic_flags: bool = False    # AAD leaves CF = OF = AF = 0 (else: those of the 8-bit add)
     das_clears_of: bool = False      # DAS clears OF
     ip_wraps: bool = True            # a 16-bit IP wraps at 64 KiB after the last byte
+    max_phys_bits: int = 0           # MAXPHYADDR (CPUID 0x80000008 EAX[7:0]); 0: no paging
 
 
 MODELS = {
@@ -83,11 +103,12 @@ MODELS = {
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFF,
                     has_ud=True, seg_wrap=False, max_insn_len=10,
                     real_limit_gp=True, string_fault_late=True, seg_reg_count=4),
-    "max": CpuModel("max", 686, flags_set=0x0002, flags_writable=0x277FD5, shift_mask=0x1F,
+    "max": CpuModel("max", 686, flags_set=0x0002, flags_writable=0x257FD5, shift_mask=0x1F,
                     push_sp_new=False, fault_pushes_next_ip=False, addr_mask=0xFFFFFFFFFFFFF,
                     has_ud=True, seg_wrap=False, max_insn_len=15,
                     lock_ud=True, mul_keeps_szap=True, div_flags=(0xD4, 0x10), shift_af=True,
-                    aam_aad_or_ax=True, das_clears_of=True, ip_wraps=False),
+                    aad_logic_flags=True, das_clears_of=True, ip_wraps=False,
+                    max_phys_bits=48),
 }
 
 

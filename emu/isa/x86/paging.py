@@ -38,9 +38,18 @@ paging (a new translator is built), and one page at a time by INVLPG.  Not
 present translations are never cached.  Global pages (CR4.PGE) are flushed
 like the others (allowed: it only makes flushes more complete).
 
-Deliberate deviations: reserved-bit checks (error code bit 3, RSVD) are not
-made; PCD/PWT/PAT caching attributes are ignored; PKE/SMEP/SMAP are not
-modelled.
+Reserved bits (§4.4.2, §4.5.4, Tables 4-8 and 4-14 to 4-20): in PAE and
+4-level paging, a present entry with a bit set in 51:MAXPHYADDR (the
+model's ``max_phys_bits``, which CPUID 0x80000008 reports), XD set while
+EFER.NXE = 0, PS set in a PML4E, or bits 29:13 (1 GiB page) / 20:13 (2 MiB
+page) set in a large-page entry, raises #PF with P = 1 and RSVD (bit 3) in
+the error code; the walk stops there.  MOV to CR3 in long mode with a bit set
+in 63:MAXPHYADDR is #GP(0) (Vol. 2B "MOV -- Move to/from Control
+Registers"); the PAE PDPTEs' reserved bits, which the SDM checks when CR3
+is loaded (§4.4.1, #GP), are not checked.
+
+Deliberate deviations: PCD/PWT/PAT caching attributes are ignored;
+PKE/SMEP/SMAP are not modelled.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from __future__ import annotations
 from ..ops import GuestException
 from .state import CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, EFER_LMA, EFER_NXE
 
-GAPS = ["paging: reserved-bit checks (#PF RSVD), SMEP/SMAP, protection keys and PCIDs"]
+GAPS = ["paging: PAE PDPTE reserved bits at CR3 load, SMEP/SMAP, protection keys and PCIDs"]
 
 P, RW, US, PWT, PCD, A, D, PS = 1, 2, 4, 8, 0x10, 0x20, 0x40, 0x80
 XD = 1 << 63
@@ -56,6 +65,16 @@ ADDR64 = 0x000FFFFFFFFFF000
 
 # #PF error-code bits (SDM Vol. 3A §4.7, Figure 4-12)
 PF_P, PF_W, PF_U, PF_RSVD, PF_I = 1, 2, 4, 8, 0x10
+
+# reserved bits of a large-page entry with PS = 1, by the shift it maps (a
+# PML4E, shift 39, has PS reserved); 8-byte entries (SDM Vol. 3A Tables 4-15 to 4-17)
+_LARGE_RSVD = {39: PS, 30: 0x3FFFE000, 21: 0x1FE000}
+
+
+def reserved_address_bits(model) -> int:
+    """Bits 51:MAXPHYADDR of a paging-structure entry (SDM Vol. 3A §4.1.4)."""
+    return ((1 << 52) - 1) & ~((1 << model.max_phys_bits) - 1)
+
 
 # what a TLB entry allows: bit (user << 2 | write << 1 | fetch)
 _KINDS = [(u, w, f) for u in (0, 1) for w in (0, 1) for f in (0, 1)]
@@ -91,6 +110,7 @@ class PageTranslator:
         self.wp = bool(s.cr0 & CR0_WP)
         self.pse = bool(s.cr4 & CR4_PSE)
         self.nxe = bool(s.efer & EFER_NXE) and self.mode != "32bit"
+        self.rsvd = reserved_address_bits(ops.model) | (0 if self.nxe else XD)
         self.cr3 = s.cr3
         self.tlb = {}
 
@@ -128,7 +148,7 @@ class PageTranslator:
             entries = [(table + ((lin >> 22) & 0x3FF) * 4, 4, 22)]   # (entry address, size, shift)
         elif mode == "pae":
             pdpte_addr = (self.cr3 & 0xFFFFFFE0) + ((lin >> 30) & 3) * 8
-            pdpte = ops.read_phys(pdpte_addr, 8)
+            pdpte = ops.read_phys(pdpte_addr, 8, True)
             if not pdpte & P:
                 self._fault(lin, write, fetch, user, False, probe)
             entries = [((pdpte & ADDR64) + ((lin >> 21) & 0x1FF) * 8, 8, 21)]
@@ -143,10 +163,13 @@ class PageTranslator:
         used = []                       # (address, value, size) of entries walked
         while True:
             addr, size, shift = entries[-1]
-            ent = ops.read_phys(addr, size)
+            ent = ops.read_phys(addr, size, True)
             if not ent & P:
                 self._set_accessed(used, probe)
                 self._fault(lin, write, fetch, user, False, probe)
+            if size == 8 and (ent & self.rsvd or ent & PS and _LARGE_RSVD.get(shift, 0) & ent):
+                self._set_accessed(used, probe)
+                self._fault(lin, write, fetch, user, True, probe, rsvd=True)
             rw &= (ent >> 1) & 1
             us &= (ent >> 2) & 1
             if size == 8 and ent & XD and self.nxe:
@@ -211,15 +234,17 @@ class PageTranslator:
             if not ent & A:
                 ops.write_phys(addr, size, ent | A)
 
-    def _fault(self, lin, write, fetch, user, present, probe=False):
+    def _fault(self, lin, write, fetch, user, present, probe=False, rsvd=False):
         """#PF: CR2 = the linear address, error code per SDM Vol. 3A Figure 4-12."""
         code = (PF_P if present else 0) | (PF_W if write else 0) | (PF_U if user else 0)
+        code |= PF_RSVD if rsvd else 0
         if fetch and self.nxe:
             code |= PF_I
         if not probe:
             self.ops.s.cr2 = lin
         kind = "fetch" if fetch else ("write" if write else "read")
-        why = "protection violation" if present else "page not present"
+        why = ("reserved bit set" if rsvd else "protection violation" if present
+               else "page not present")
         raise GuestException(14, code, f"page fault: {kind} at 0x{lin:x} ({why})")
 
 

@@ -28,11 +28,12 @@ GAPS = ["far CALL/JMP through call gates, task gates and TSS descriptors (task s
 
 
 def sys_read(ops, lin: int, size: int) -> int:
-    """An implicit supervisor read (GDT, LDT, IDT, TSS)."""
+    """An implicit supervisor read (GDT, LDT, IDT, TSS); outside RAM it reads
+    the bus at once (ConcreteOps.read_phys ``direct``)."""
     saved = ops.implicit_sv
     ops.implicit_sv = True
     try:
-        return ops.read_lin(lin, size)
+        return ops.read_lin(lin, size, direct=True)
     finally:
         ops.implicit_sv = saved
 

@@ -73,9 +73,13 @@ def pushf(ops, i):
 
 @sem("POPF", helper=True)
 def popf(ops, i):
-    """POPF/POPFD: only the bits the model (and, later, CPL/IOPL) allow change."""
+    """POPF/POPFD: only the bits the model (and, later, CPL/IOPL) allow change;
+    RF is not popped, and POPFD clears it (SDM Vol. 2A "POPF")."""
     v = ops.pop(i.osize)
-    mask = ops.model.flags_writable & MASK[i.osize]
+    mask = ops.model.flags_writable & MASK[i.osize] & ~F.RF
+    if i.osize == 4:
+        v &= ~F.RF
+        mask |= F.RF
     s = ops.s
     if s.cr0 & 1 and not s.fl & F.VM:
         cpl = s.cpl

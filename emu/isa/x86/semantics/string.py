@@ -15,10 +15,21 @@ interrupt or single-step can come between iterations exactly as on the chip.
 Model facts: on the 286 a segment-limit fault (a word at offset 0xFFFF) is
 taken only after the microcode has advanced the pointers: a faulting source
 read has already advanced rSI (MOVS, LODS, OUTS) or rSI and rDI (CMPS,
-which reads ES:rDI first); a faulting destination access has advanced both,
-and under REP rCX has been decremented too (twice by INS; not by the CMPS
-rDI read).  That is ``model.string_fault_late``, found in the SingleStepTests
-80286 vectors.  On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS,
+which reads ES:rDI first); a faulting destination access has advanced both.
+Under REP the count is ahead of the pointers: a faulting memory *read* has
+taken this iteration off rCX (MOVS source, LODS, SCAS, OUTS, the second
+CMPS read; not the first CMPS read, ES:rDI), and a faulting memory *write*
+(MOVS and STOS destination, INS) has also counted the next iteration: rCX
+drops by 2, to 0xFFFF when the faulting element was the last one.  The
+pushed IP is the instruction's first prefix, as for an interrupt between
+iterations, so a handler restarts the element with rCX + 1 (read) or rCX + 2
+(write) and the pointers stepped back.  That is ``model.string_fault_late``:
+found in the SingleStepTests 80286 vectors (A5 #167/#175 source faults in a
+REP MOVSW, 6D #126/#151/#168 REP INSW, 6F REP OUTSW, A7 #191 REP CMPSW) and
+in Intel's "80286 REP MOVS and REP INS Restartability" (1984), whose restart
+rule for REP MOVS/INS destination violations needs rCX = 0xFFFF after the
+last element (B/C steppings left 0 there; later steppings 0xFFFF).
+On the 8086 and 286 the F2 (REPNE) prefix repeats MOVS,
 LODS, STOS, INS and OUTS just as F3 does (only CMPS/SCAS test ZF).
 Under a REP prefix these run on concrete values (helpers): the loop is
 run-time control flow; so do INS and OUTS (port I/O).  One plain MOVS,
@@ -45,7 +56,10 @@ def _advance(ops, i, reg, step):
     ops.set_reg(reg, a, (ops.get_reg(reg, a) + step) & MASK[a])
 
 
-def _access(ops, i, fn, regs, step, counts=1):
+READ, WRITE = 1, 2   # what a faulting access has taken off rCX under REP (286)
+
+
+def _access(ops, i, fn, regs, step, counts=READ):
     """Do one memory access; on a fault, first advance ``regs`` (and, under
     REP, take ``counts`` off rCX) if the model takes string faults late (286)."""
     try:
@@ -92,7 +106,7 @@ def movs(ops, i):
         v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
                     (RSI,), step)
         _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v),
-                (RSI, RDI), step)
+                (RSI, RDI), step, counts=WRITE)
         _advance(ops, i, RSI, step)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
@@ -144,7 +158,7 @@ def stos(ops, i):
     def body():
         step = _step(ops, i)
         _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size,
-                                          ops.get_reg(RAX, i.size)), (RDI,), step)
+                                          ops.get_reg(RAX, i.size)), (RDI,), step, counts=WRITE)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
 
@@ -156,9 +170,8 @@ def ins(ops, i):
     def body():
         step = _step(ops, i)
         v = ops.port_in(ops.get_reg(RDX, 2), i.size)
-        # the 286 has already counted the next iteration: rCX drops by 2
         _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v), (RDI,), step,
-                counts=2)
+                counts=WRITE)
         _advance(ops, i, RDI, step)
     _repeat(ops, i, body)
 

@@ -274,6 +274,8 @@ def mov_to_cr(ops, i):
     elif n == 2:
         s.cr2 = v
     elif n == 3:
+        if s.efer & EFER_LMA and v >> ops.model.max_phys_bits:
+            ops.raise_exc(13, 0, f"CR3 0x{v:x}: bits 63:{ops.model.max_phys_bits} are reserved")
         s.cr3 = v
         ops.flush_tlb()         # SDM Vol. 3A §4.10.4.1: MOV to CR3 flushes the TLB
     elif n == 4:
