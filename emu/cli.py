@@ -183,6 +183,9 @@ def build_parser() -> Parser:
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
     cv.add_argument("-cpu", "--cpu", dest="cpu", default="max", choices=CPUS)
 
+    g = sub.add_parser("grade", help="grade assembly submissions against an assignment spec")
+    _add_grade_arguments(g)
+
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_machine_options(t, accel_default="tcg")
     t.add_argument("guest")
@@ -590,7 +593,17 @@ def cmd_translate(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
+def _add_grade_arguments(p) -> None:
+    from .grade.command import add_arguments
+    add_arguments(p)
+
+
+def cmd_grade(args) -> int:
+    from .grade.command import run
+    return run(args)
+
+
+COMMANDS = {"grade": cmd_grade, "run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
             "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate}
 
 
