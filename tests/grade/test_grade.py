@@ -1,0 +1,199 @@
+"""emu grade: the worked strlen assignment (tutorials/grading-x86), its
+reports, malformed specs and hostile submissions."""
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from emu.cli import main
+from emu.grade import report
+from emu.grade.runner import grade
+from emu.grade.spec import SpecError, load
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(ROOT, "tutorials", "grading-x86")
+SPEC = os.path.join(LAB, "strlen.toml")
+SUBS = os.path.join(LAB, "submissions")
+
+# (score, outcome of each test in spec order), worked out from each
+# submission's bug: see the comment at the top of each strlen.S
+EXPECTED = {
+    "correct": (10, ["pass"] * 5),
+    "wrong": (8, ["fail", "pass", "pass", "pass", "pass"]),
+    "loops": (2, ["pass", "loop", "loop", "loop", "loop"]),
+    "faults": (7, ["fault", "pass", "pass", "pass", "fail"]),
+    "clobbers": (0, ["fail"] * 5),
+    "unbalanced": (0, ["fault"] * 5),
+    "syntax": (0, ["build-error"] * 5),
+}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load(SPEC)
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scores_and_outcomes(spec, name, accel):
+    r = grade(spec, os.path.join(SUBS, name), name, accel)
+    score, outcomes = EXPECTED[name]
+    assert r.score == score
+    assert [t.outcome for t in r.tests] == outcomes
+
+
+def _results(spec, name):
+    return grade(spec, os.path.join(SUBS, name), name)
+
+
+def test_failure_output_says_where(spec):
+    wrong = _results(spec, "wrong").tests[0].output
+    assert "return value (EAX): expected 0, got 1" in wrong
+    assert "strlen.S:6: inc eax" in wrong            # the trace has source lines
+    loops = _results(spec, "loops").tests[1].output
+    assert loops.startswith("does not terminate: loop at 0x")
+    faults = _results(spec, "faults")
+    assert "#DE divide error" in faults.tests[0].output
+    assert "(div ecx), strlen.S:14: div ecx" in faults.tests[0].output
+    assert "uses DIV at" in faults.tests[4].output
+    assert "callee-saved register EBX not preserved" in _results(spec, "clobbers").tests[0].output
+    unb = _results(spec, "unbalanced").tests[0].output
+    assert "more pushed than popped" in unb and "strlen.S:12: ret" in unb
+    syn = _results(spec, "syntax").tests[0].output
+    assert syn == "build error: strlen.S:8: invalid operand: 'inc eaxx'"
+
+
+def test_reports_are_the_same_on_interp_and_tcg(spec):
+    for name in EXPECTED:
+        a = grade(spec, os.path.join(SUBS, name), name, "interp")
+        b = grade(spec, os.path.join(SUBS, name), name, "tcg")
+        assert [(t.outcome, t.output, t.icount) for t in a.tests] == \
+            [(t.outcome, t.output, t.icount) for t in b.tests]
+
+
+def test_gradescope_results_json(spec, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert main(["grade", SPEC, os.path.join(SUBS, "wrong"), "--format", "gradescope",
+                 "--output", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["score"] == 8
+    assert isinstance(doc["execution_time"], float)
+    for key in ("output", "visibility", "stdout_visibility"):
+        assert isinstance(doc[key], str)
+    assert [t["status"] for t in doc["tests"]] == ["failed"] + ["passed"] * 4
+    assert [t["visibility"] for t in doc["tests"]] == \
+        ["visible", "visible", "visible", "after_due_date", "hidden"]
+    for t in doc["tests"]:
+        assert set(t) == {"name", "score", "max_score", "status", "output", "visibility", "tags"}
+    assert doc["tests"][1]["tags"] == ["basic"]
+    assert doc["tests"][0]["max_score"] == 2 and doc["tests"][0]["score"] == 0
+    assert ROOT not in out.read_text()                    # no host paths
+
+
+def test_junit(spec):
+    xml = report.junit(spec, _results(spec, "faults"))
+    suite = ET.fromstring(xml)
+    assert suite.get("tests") == "5" and suite.get("failures") == "2"
+    cases = suite.findall("testcase")
+    assert cases[0].find("failure").get("type") == "fault"
+    assert cases[1].find("failure") is None
+
+
+def test_text_report_through_the_cli(capsys):
+    assert main(["grade", SPEC, os.path.join(SUBS, "loops")]) == 0
+    out = capsys.readouterr().out
+    assert "score 2/10" in out and "does not terminate: loop at 0x" in out
+
+
+def test_batch(tmp_path, capsys):
+    subs = [os.path.join(SUBS, n) for n in sorted(EXPECTED)]
+    assert main(["grade", SPEC, *subs, "--out-dir", str(tmp_path), "--jobs", "2"]) == 0
+    rows = (tmp_path / "summary.csv").read_text().splitlines()
+    assert rows[0] == "submission,score,max_score,instructions"
+    got = {r.split(",")[0]: float(r.split(",")[1]) for r in rows[1:]}
+    assert got == {n: v[0] for n, v in EXPECTED.items()}
+    assert json.loads((tmp_path / "wrong.json").read_text())["score"] == 8
+    assert "7 submissions" in capsys.readouterr().out
+
+
+# -- hostile submissions --------------------------------------------------------------
+
+def _submission(tmp_path, text):
+    d = tmp_path / "sub"
+    d.mkdir()
+    p = d / "strlen.S"
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    return str(d)
+
+
+@pytest.mark.parametrize("include", ['.include "/etc/passwd"', '%include "../../etc/passwd"',
+                                     '.include "../strlen.toml"'])
+def test_includes_outside_the_submission_are_build_errors(spec, tmp_path, include):
+    r = grade(spec, _submission(tmp_path, include + "\nstrlen:\n    ret\n"))
+    assert [t.outcome for t in r.tests] == ["build-error"] * 5
+    assert "cannot include" in r.build_error and "root:" not in r.build_error
+    assert "/etc" not in r.tests[0].output or "passwd" in include
+
+
+@pytest.mark.parametrize("data, why", [(b"\x7fELF\x00\x01garbage", "binary data"),
+                                       (b"\xff\xfe strlen", "not UTF-8"),
+                                       (b"nop\n" * 300000, "bytes; expected a source of at most")])
+def test_garbage_submissions_are_build_errors(spec, tmp_path, data, why):
+    r = grade(spec, _submission(tmp_path, data))
+    assert why in r.build_error
+    assert r.score == 0
+
+
+def test_missing_function_is_a_build_error(spec, tmp_path):
+    r = grade(spec, _submission(tmp_path, "my_strlen:\n    ret\n"))
+    assert r.build_error.startswith("no label 'strlen'")
+
+
+def test_include_inside_the_submission_works(spec, tmp_path):
+    d = _submission(tmp_path, '.include "impl.inc"\n')
+    shutil.copy(os.path.join(SUBS, "correct", "strlen.S"), os.path.join(d, "impl.inc"))
+    assert grade(spec, d).score == 10
+
+
+# -- malformed specs ------------------------------------------------------------------
+
+GOOD = open(SPEC).read()
+
+
+@pytest.mark.parametrize("edit, where", [
+    (("points = 3\ntags", "pointz = 3\ntags"), "strlen.toml:33: test[1].pointz: unknown key"),
+    (("points = 3\ntags", "tags"), "strlen.toml:31: test[1]: missing key 'points'"),
+    (('bits = 32', 'bits = "32"'), "strlen.toml:5: assignment.bits: str '32'; expected an integer"),
+    (('args = ["greeting"]\nexpect.return = 12',
+      'args = ["greting"]\nexpect.return = 12'),
+     "strlen.toml:35: test[1].args: label 'greting' is defined nowhere"),
+    (('arch = "x86"', 'arch = "arm"'), "strlen.toml:4: assignment.arch: 'arm' is not supported yet"),
+    (('visibility = "hidden"', 'visibility = "secret"'), "strlen.toml:54: test[4].visibility: 'secret'"),
+    (('instructions = 20000', 'instructions = 2e4'), "strlen.toml:13: limits.instructions: float"),
+])
+def test_malformed_spec(tmp_path, capsys, edit, where):
+    old, new = edit
+    assert old in GOOD
+    bad = tmp_path / "strlen.toml"
+    bad.write_text(GOOD.replace(old, new, 1))
+    for f in ("harness.S", "data.S"):
+        shutil.copy(os.path.join(LAB, f), tmp_path / f)
+    with pytest.raises(SpecError) as e:
+        load(str(bad))
+    assert str(e.value).startswith(where)
+    assert main(["grade", str(bad), os.path.join(SUBS, "correct")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("emu grade: " + where) and err.count("\n") == 1
+
+
+def test_not_toml(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text("[assignment\n")
+    with pytest.raises(SpecError, match=r"^s.toml:1: not valid TOML"):
+        load(str(bad))
