@@ -197,3 +197,17 @@ def test_not_toml(tmp_path):
     bad.write_text("[assignment\n")
     with pytest.raises(SpecError, match=r"^s.toml:1: not valid TOML"):
         load(str(bad))
+
+
+def test_a_link_out_of_the_submission_is_a_build_error(spec, tmp_path):
+    d = tmp_path / "sub"
+    d.mkdir()
+    os.symlink("/etc/passwd", d / "strlen.S")
+    r = grade(spec, str(d))
+    assert "link out of the submission" in r.build_error and "root" not in r.build_error
+
+
+def test_the_guest_library_may_be_included(spec, tmp_path):
+    text = open(os.path.join(SUBS, "correct", "strlen.S")).read()
+    d = _submission(tmp_path, text + '.include "serial32.inc"\n')
+    assert grade(spec, d).score == 10
