@@ -250,6 +250,7 @@ class Target:
         self.machine.load_image(build.data, "submission")
         self.cpu = self.machine.cpu
         self.icount = 0
+        self.called = False             # call(): the trampoline is armed
         self._decoders = {}
 
     def close(self) -> None:
@@ -323,6 +324,7 @@ class Target:
         (arguments are already pushed or in registers)."""
         self.write(TRAMPOLINE, b"\xf4")
         self.push(TRAMPOLINE)
+        self.called = True
         self.machine.accel.sync_state()
         self.cpu.rip = addr - self.cpu.segs[1].base
         self.machine.accel.state_changed()
@@ -368,7 +370,7 @@ class Target:
         accel.set_single_step(step is not None)
         try:
             while True:
-                if self.pc == TRAMPOLINE + 1 and self.cpu.halted:
+                if self.pc == TRAMPOLINE and self.called:
                     return Stop("returned", pc=TRAMPOLINE)
                 if self.icount % check_every == 0:
                     h = self.state_hash()
@@ -392,7 +394,7 @@ class Target:
                 if r.reason in ("debug", "limit"):
                     continue
                 if r.reason == "halt":
-                    if self.pc == TRAMPOLINE + 1:
+                    if self.pc == TRAMPOLINE + 1 and self.called:
                         return Stop("returned", pc=TRAMPOLINE)
                     return Stop("halt", r.message, pc=self.pc)
                 if r.reason == "debug-exit":

@@ -1,0 +1,180 @@
+"""emu grade on 16-bit programs without a harness: tests started at the
+entry (UART output, exit codes), cdecl calls in real mode, setup and
+checks of registers and memory, instruction rules, time-outs and faults."""
+
+import os
+import textwrap
+
+import pytest
+
+from emu.grade.runner import grade
+from emu.grade.spec import load
+
+PROGRAM = """\
+; prints what it reads from COM1 (up to a NUL) after "got: ", exits with 3
+start:
+    mov dx, 0x3f8
+    mov si, prefix
+print:
+    lodsb
+    test al, al
+    jz echo
+    out dx, al
+    jmp print
+echo:
+    mov dx, 0x3fd
+wait:
+    in al, dx
+    test al, 1
+    jz wait
+    mov dx, 0x3f8
+    in al, dx
+    test al, al
+    jz done
+    out dx, al
+    jmp echo
+done:
+    mov al, 0x0a
+    out dx, al
+    mov al, [code]
+    out 0xf4, al
+    hlt
+twice:
+    push bp
+    mov bp, sp
+    mov ax, [bp+4]
+    add ax, ax
+    mov [result], ax
+    pop bp
+    ret
+divide:
+    mov ax, 100
+    xor dx, dx
+    div word ptr [bp+4]
+    ret
+spin:
+    inc ax
+    jmp spin
+patch:
+    mov byte ptr [twice], 0x90
+    ret
+prefix: .asciz "got: "
+code:   db 3
+result: dw 0
+"""
+
+SPEC = """\
+[assignment]
+name = "features"
+arch = "x86"
+bits = 16
+
+[build]
+source = "*.S"
+provides = ["result", "code", "twice"]
+
+[limits]
+instructions = 5000
+
+[[test]]
+name = "echo"
+points = 1
+setup.uart_input = "abc\\u0000"
+expect.output = "got: abc   \\n\\n"
+expect.normalise = "trailing-whitespace"
+expect.exit_code = 3
+
+[[test]]
+name = "echo regex"
+points = 1
+setup.uart_input = "xyz\\u0000"
+expect.output_regex = "^got: x.z$"
+expect.normalise = "trailing-whitespace"
+
+[[test]]
+name = "exit code from memory"
+points = 1
+setup.uart_input = "\\u0000"
+setup.memory = [{ at = "code", bytes = [7] }]
+expect.exit_code = 7
+
+[[test]]
+name = "twice"
+points = 2
+call = "twice"
+args = [21]
+setup.registers = { bx = 0x1234 }
+expect.return = 42
+expect.registers = { bx = 0x1234 }
+expect.memory = [{ at = "result", words = [42], size = 2 }]
+expect.allow = ["push", "mov", "add", "pop", "ret"]
+expect.max_instructions = 7
+"""
+
+
+def _grade(tmp_path, spec_extra="", source=PROGRAM, accel="interp"):
+    (tmp_path / "spec.toml").write_text(SPEC + textwrap.dedent(spec_extra))
+    sub = tmp_path / "sub"
+    sub.mkdir(exist_ok=True)
+    (sub / "prog.S").write_text(source)
+    return grade(load(str(tmp_path / "spec.toml")), str(sub), "sub", accel)
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg"])
+def test_entry_and_call_tests_pass(tmp_path, accel):
+    r = _grade(tmp_path, accel=accel)
+    assert [(t.name, t.outcome) for t in r.tests] == [
+        ("echo", "pass"), ("echo regex", "pass"), ("exit code from memory", "pass"),
+        ("twice", "pass")]
+    assert r.score == 5
+
+
+def test_output_diff_and_exit_code(tmp_path):
+    r = _grade(tmp_path, source=PROGRAM.replace('"got: "', '"Got: "').replace("db 3", "db 4"))
+    echo = r.tests[0]
+    assert echo.outcome == "fail"
+    assert "exit code: expected 3, got 4" in echo.output
+    assert "-got: abc\n+Got: abc" in echo.output
+    assert "does not match /^got: x.z$/" in r.tests[1].output
+
+
+def test_instruction_rules(tmp_path):
+    r = _grade(tmp_path, source=PROGRAM.replace("add ax, ax", "shl ax, 1"))
+    twice = r.tests[3].output
+    assert r.tests[3].outcome == "fail"
+    assert twice.startswith("uses SHL at 0x")
+    assert "prog.S:" in twice and "shl ax, 1" in twice
+
+
+def test_too_many_instructions(tmp_path):
+    r = _grade(tmp_path, source=PROGRAM.replace("add ax, ax", "add ax, 0\n    add ax, [bp+4]\n    add ax, [bp+4]"))
+    assert "ran 9 instructions; expected at most 7" in r.tests[3].output
+
+
+EXTRA = """
+[[test]]
+name = "{name}"
+points = 1
+call = "{call}"
+args = [0]
+expect.no_code_writes = true
+"""
+
+
+@pytest.mark.parametrize("call, outcome, message", [
+    ("divide", "fault", "triple fault (#DE divide error"),
+    ("spin", "timeout", "time-out: instruction limit reached (5000 instructions), still running at"),
+    ("patch", "fail", "the program wrote to its own code (first at 0x"),
+])
+def test_outcomes_in_real_mode(tmp_path, call, outcome, message):
+    r = _grade(tmp_path, EXTRA.format(name=call, call=call))
+    t = r.tests[-1]
+    assert (t.outcome, t.score) == (outcome, 0)
+    assert message in t.output
+    assert r.score == 5                                  # the others still pass
+
+
+def test_software_interrupt_without_a_bios_is_a_fault(tmp_path):
+    source = PROGRAM.replace("spin:\n", "spin:\n    int 0x21\n")
+    t = _grade(tmp_path, EXTRA.format(name="int", call="spin"), source).tests[-1]
+    assert t.outcome == "fault" and "(int 0x21)" in t.output
