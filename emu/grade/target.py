@@ -41,6 +41,7 @@ MAX_SOURCE_BYTES = 1 << 20
 MAX_BINARY_BYTES = MEMORY - LOAD_ADDR
 WIDTH = {16: 2, 32: 4, 64: 8}
 _INCLUDE = re.compile(r"""^\s*[.%]include\s+(?:"([^"]*)"|<([^>]*)>|(\S+))""", re.I)
+_TRIPLE = re.compile(r"triple fault \(([^()]+?)(?: -> |\))")
 LIBRARY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "guests", "lib")
 
 REGISTERS = {}
@@ -375,7 +376,9 @@ class Target:
                 if self.icount % check_every == 0:
                     h = self.state_hash()
                     if h in seen:
-                        return Stop("loop", f"does not terminate: loop at 0x{self.pc:x}", pc=self.pc)
+                        where = self.build.where(self.pc)
+                        return Stop("loop", f"does not terminate: loop at 0x{self.pc:x}"
+                                    + (f" ({where})" if where else ""), pc=self.pc)
                     seen.add(h)
                     if deadline is not None and time.monotonic() > deadline:
                         return Stop("limit", f"time limit reached ({seconds} s)", pc=self.pc)
@@ -404,9 +407,13 @@ class Target:
             accel.set_single_step(False)
 
     def describe_fault(self, message: str) -> str:
+        """The exception (the first of a triple fault's chain: the one the
+        program raised; the rest come from the absent handlers), the
+        instruction, its address and source line."""
         pc = self.pc
         what = self.decode(pc)
-        text = f"{message} at 0x{pc:x}"
+        m = _TRIPLE.search(message)
+        text = f"{m.group(1).strip() if m else message} at 0x{pc:x}"
         if what is not None:
             text += f" ({what[1]})"
         where = self.build.where(pc)
