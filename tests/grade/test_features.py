@@ -162,7 +162,7 @@ expect.no_code_writes = true
 
 
 @pytest.mark.parametrize("call, outcome, message", [
-    ("divide", "fault", "triple fault (#DE divide error"),
+    ("divide", "fault", "#DE divide error at 0x"),
     ("spin", "timeout", "time-out: instruction limit reached (5000 instructions), still running at"),
     ("patch", "fail", "the program wrote to its own code (first at 0x"),
 ])
