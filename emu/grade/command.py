@@ -70,36 +70,83 @@ def _limit_child() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
 
 
-def _grade_one(spec_path: str, folder: str, accel) -> tuple:
-    spec = load(spec_path)
-    result = grade(spec, folder, _name(folder), accel)
-    return (_name(folder), report.gradescope(spec, result), result.score, result.max_score,
-            result.icount)
+def _child(spec, folder: str, out_dir: str, accel, w: int) -> None:
+    """In a forked process: grade one submission, write NAME.json, and
+    send 'score max_score instructions' down the pipe ``w``."""
+    status = 1
+    try:
+        _limit_child()
+        result = grade(spec, folder, _name(folder), accel)
+        with open(os.path.join(out_dir, f"{_name(folder)}.json"), "w", encoding="utf-8") as f:
+            json.dump(report.gradescope(spec, result), f, indent=2)
+        os.write(w, f"{result.score} {result.max_score} {result.icount}\n".encode())
+        status = 0
+    except BaseException:               # the child's boundary: shown, then a failed row
+        import traceback
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+def _failed(spec, name: str, out_dir: str, why: str) -> tuple:
+    results = {"score": 0, "execution_time": 0, "output": f"grading failed: {why}",
+               "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+    return (name, 0, spec_max(spec), 0)
 
 
 def _batch(spec, args) -> int:
-    from concurrent.futures import ProcessPoolExecutor
+    """Each submission in a process of its own, ``--jobs`` at a time."""
+    import signal
     out_dir = args.out_dir or "."
     os.makedirs(out_dir, exist_ok=True)
-    rows = []
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_limit_child,
-                             max_tasks_per_child=1) as pool:
-        futures = [pool.submit(_grade_one, args.spec, s, args.grade_accel) for s in args.submissions]
-        for k, fut in enumerate(futures, 1):
-            name, results, score, max_score, icount = fut.result()
-            with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=2)
-            rows.append((name, score, max_score, icount))
-            if sys.stderr.isatty():
-                print(f"\rgraded {k}/{len(futures)}", end="", file=sys.stderr)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    pending = list(args.submissions)
+    running, done = {}, {}
+    bar = _progress(len(pending))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            folder = pending.pop(0)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                _child(spec, folder, out_dir, args.grade_accel, w)
+            os.close(w)
+            running[pid] = (folder, r)
+        pid, status = os.wait()
+        folder, r = running.pop(pid)
+        line = os.read(r, 4096).decode()
+        os.close(r)
+        name = _name(folder)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and line:
+            score, top, icount = line.split()
+            done[folder] = (name, float(score), float(top), int(icount))
+        else:
+            why = (f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.WEXITSTATUS(status)}")
+            done[folder] = _failed(spec, name, out_dir, why)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    rows = [done[f] for f in args.submissions]
     with open(os.path.join(out_dir, "summary.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(("submission", "score", "max_score", "instructions"))
-        w.writerows(rows)
+        w.writerows((n, f"{s:g}", f"{m:g}", i) for n, s, m, i in rows)
     sys.stdout.write(histogram([r[1] for r in rows], spec_max(spec)))
     return 0
+
+
+def _progress(total: int):
+    """A progress bar on a terminal (tqdm), else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="submission", file=sys.stderr)
 
 
 def spec_max(spec) -> float:

@@ -211,3 +211,24 @@ def test_the_guest_library_may_be_included(spec, tmp_path):
     text = open(os.path.join(SUBS, "correct", "strlen.S")).read()
     d = _submission(tmp_path, text + '.include "serial32.inc"\n')
     assert grade(spec, d).score == 10
+
+
+@pytest.mark.slow
+def test_batch_of_500(tmp_path, capsys):
+    """500 submissions (the seven, repeated) with --jobs 2: every one is
+    graded in its own process and scored as when graded alone."""
+    names = sorted(EXPECTED)
+    subs = []
+    for i in range(500):
+        name = names[i % len(names)]
+        d = tmp_path / "in" / f"s{i:03d}_{name}"
+        shutil.copytree(os.path.join(SUBS, name), d)
+        subs.append(str(d))
+    out = tmp_path / "out"
+    assert main(["grade", SPEC, *subs, "--out-dir", str(out), "--jobs", "2"]) == 0
+    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    assert len(rows) == 500
+    for row in rows:
+        sub, score = row.split(",")[:2]
+        assert float(score) == EXPECTED[sub.split("_", 1)[1]][0]
+    assert "500 submissions" in capsys.readouterr().out
