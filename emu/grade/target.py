@@ -142,16 +142,21 @@ def check_includes(path: str, allowed: tuple, seen=None) -> None:
                 break
 
 
-def _read_text(path: str) -> str:
+def _read_bytes(path: str, limit: int, what: str) -> bytes:
+    """A submission's file, at most ``limit`` bytes (else a BuildError)."""
     try:
         size = os.path.getsize(path)
-        if size > MAX_SOURCE_BYTES:
-            raise BuildError(f"{os.path.basename(path)}: {size} bytes; expected a source of at "
-                             f"most {MAX_SOURCE_BYTES} bytes")
+        if size > limit:
+            raise BuildError(f"{os.path.basename(path)}: {size} bytes; expected {what} of at "
+                             f"most {limit} bytes")
         with open(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except OSError as e:
         raise BuildError(f"{os.path.basename(path)}: cannot read ({e.strerror})") from None
+
+
+def _read_text(path: str) -> str:
+    raw = _read_bytes(path, MAX_SOURCE_BYTES, "a source")
     if b"\0" in raw:
         raise BuildError(f"{os.path.basename(path)}: binary data; expected assembly source text")
     try:
@@ -170,13 +175,7 @@ def build_image(submission_dir: str, spec_dir: str, bits: int, source: str | Non
     spec = os.path.realpath(spec_dir)
     roots = (sub, spec)
     if binary is not None:
-        path = find_submission_file(sub, binary)
-        size = os.path.getsize(path)
-        if size > MAX_BINARY_BYTES:
-            raise BuildError(f"{os.path.basename(path)}: {size} bytes; expected at most "
-                             f"{MAX_BINARY_BYTES}")
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_bytes(find_submission_file(sub, binary), MAX_BINARY_BYTES, "an image")
         return Build(data, {}, {}, {}, set(range(LOAD_ADDR, LOAD_ADDR + len(data))), roots)
     student = find_submission_file(sub, source)
     # the submission may include its own files and kasou's guest library,

@@ -178,3 +178,33 @@ def test_software_interrupt_without_a_bios_is_a_fault(tmp_path):
     source = PROGRAM.replace("spin:\n", "spin:\n    int 0x21\n")
     t = _grade(tmp_path, EXTRA.format(name="int", call="spin"), source).tests[-1]
     assert t.outcome == "fault" and "(int 0x21)" in t.output
+
+
+BINARY_SPEC = """\
+[assignment]
+name = "flat"
+arch = "x86"
+bits = 16
+
+[build]
+binary = "*.bin"
+
+[[test]]
+name = "exits with 5"
+points = 1
+expect.exit_code = 5
+expect.output = "K"
+"""
+
+
+def test_prebuilt_flat_binary(tmp_path):
+    (tmp_path / "spec.toml").write_text(BINARY_SPEC)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    # mov dx, 0x3f8; mov al, 'K'; out dx, al; mov al, 5; out 0xf4, al; hlt
+    (sub / "prog.bin").write_bytes(bytes.fromhex("baf803" "b04b" "ee" "b005" "e6f4" "f4"))
+    spec = load(str(tmp_path / "spec.toml"))
+    assert [t.outcome for t in grade(spec, str(sub)).tests] == ["pass"]
+    (sub / "prog.bin").write_bytes(b"\x90" * (1 << 20))
+    r = grade(spec, str(sub))
+    assert r.build_error == "prog.bin: 1048576 bytes; expected an image of at most 1016832 bytes"
