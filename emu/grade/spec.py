@@ -162,22 +162,21 @@ def locate(text: str, keys: tuple) -> int:
     return line_no
 
 
-def _check_table(spec_path, text, table: dict, schema_key: tuple, keys: tuple) -> None:
+def _check_table(spec_path, text, table: dict, schema_key: tuple, keys: tuple,
+                 required: bool = True) -> None:
+    """Unknown keys, wrong types and (if ``required``) missing keys."""
     schema = SCHEMA[schema_key]
     for k, v in table.items():
         if k not in schema:
             raise spec_error(spec_path, text, keys + (k,),
                              f"unknown key; expected one of: {', '.join(schema)}")
         want = schema[k][0]
-        if isinstance(v, bool) and want is not bool and bool not in (want if isinstance(want, tuple) else (want,)):
-            ok = False
-        else:
-            ok = isinstance(v, want)
-        if not ok:
+        # TOML's true/false are Python bools, which are also ints
+        if isinstance(v, bool) != (want is bool) or not isinstance(v, want):
             raise spec_error(spec_path, text, keys + (k,),
                              f"{type(v).__name__} {v!r}; expected {_TYPE_NAMES[want]}")
-    for k, (_, required) in schema.items():
-        if required and k not in table:
+    for k, (_, needed) in schema.items():
+        if required and needed and k not in table:
             raise spec_error(spec_path, text, keys, f"missing key '{k}'")
 
 
@@ -262,6 +261,10 @@ def load(path: str) -> Spec:
     report = doc.get("report", {})
     _check_table(path, text, report, ("report",), ("report",))
     defaults = doc.get("defaults", {})
+    _check_table(path, text, defaults, ("test",), ("defaults",), required=False)
+    for sub in ("setup", "limits", "expect"):
+        if sub in defaults:
+            _check_table(path, text, defaults[sub], ("test", sub), ("defaults", sub))
     if not isinstance(doc["test"], list) or not all(isinstance(t, dict) for t in doc["test"]):
         raise spec_error(path, text, ("test",), "expected [[test]] tables")
     if not doc["test"]:

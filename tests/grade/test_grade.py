@@ -166,6 +166,16 @@ def test_include_inside_the_submission_works(spec, tmp_path):
 GOOD = open(SPEC).read()
 
 
+def _edited_spec(tmp_path, old, new) -> str:
+    """The lab's spec with one edit, next to copies of its harness and data."""
+    assert old in GOOD
+    bad = tmp_path / "strlen.toml"
+    bad.write_text(GOOD.replace(old, new, 1))
+    for f in ("harness.S", "data.S"):
+        shutil.copy(os.path.join(LAB, f), tmp_path / f)
+    return str(bad)
+
+
 @pytest.mark.parametrize("edit, where", [
     (("points = 3\ntags", "pointz = 3\ntags"), "strlen.toml:33: test[1].pointz: unknown key"),
     (("points = 3\ntags", "tags"), "strlen.toml:31: test[1]: missing key 'points'"),
@@ -178,16 +188,11 @@ GOOD = open(SPEC).read()
     (('instructions = 20000', 'instructions = 2e4'), "strlen.toml:13: limits.instructions: float"),
 ])
 def test_malformed_spec(tmp_path, capsys, edit, where):
-    old, new = edit
-    assert old in GOOD
-    bad = tmp_path / "strlen.toml"
-    bad.write_text(GOOD.replace(old, new, 1))
-    for f in ("harness.S", "data.S"):
-        shutil.copy(os.path.join(LAB, f), tmp_path / f)
+    bad = _edited_spec(tmp_path, *edit)
     with pytest.raises(SpecError) as e:
-        load(str(bad))
+        load(bad)
     assert str(e.value).startswith(where)
-    assert main(["grade", str(bad), os.path.join(SUBS, "correct")]) == 2
+    assert main(["grade", bad, os.path.join(SUBS, "correct")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("emu grade: " + where) and err.count("\n") == 1
 
@@ -232,3 +237,27 @@ def test_batch_of_500(tmp_path, capsys):
         sub, score = row.split(",")[:2]
         assert float(score) == EXPECTED[sub.split("_", 1)[1]][0]
     assert "500 submissions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("edit, where", [
+    (("no_code_writes = true", "no_code_write = true"),
+     "strlen.toml:23: defaults.expect.no_code_write: unknown key"),
+    (("preserves = true", "preserves = 1"),
+     "strlen.toml:21: defaults.expect.preserves: int 1; expected true or false"),
+    (('call = "strlen"', "call = true"), "strlen.toml:19: defaults.call: bool True; expected a string"),
+])
+def test_malformed_defaults(tmp_path, edit, where):
+    with pytest.raises(SpecError) as e:
+        load(_edited_spec(tmp_path, *edit))
+    assert str(e.value).startswith(where)
+
+
+def test_leaderboard_and_build_error_in_results_json(tmp_path):
+    spec = load(_edited_spec(tmp_path, "trace = 8", "trace = 8\nleaderboard = true"))
+    doc = report.gradescope(spec, _results(spec, "correct"))
+    assert doc["leaderboard"] == [{"name": "instructions executed",
+                                   "value": _results(spec, "correct").icount, "order": "asc"}]
+    assert sum(t.icount for t in _results(spec, "correct").tests) == doc["leaderboard"][0]["value"]
+    doc = report.gradescope(spec, _results(spec, "syntax"))
+    assert doc["score"] == 0 and doc["output"] == "build error: strlen.S:8: invalid operand: 'inc eaxx'"
+    assert [t["status"] for t in doc["tests"]] == ["failed"] * 5
