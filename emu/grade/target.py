@@ -31,7 +31,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..loader import ImageError, assemble
+from ..loader import LIBRARY, ImageError, assemble
 from ..machine import Machine
 
 MEMORY = 1 << 20
@@ -42,19 +42,24 @@ MAX_BINARY_BYTES = MEMORY - LOAD_ADDR
 WIDTH = {16: 2, 32: 4, 64: 8}
 _INCLUDE = re.compile(r"""^\s*[.%]include\s+(?:"([^"]*)"|<([^>]*)>|(\S+))""", re.I)
 _TRIPLE = re.compile(r"triple fault \(([^()]+?)(?: -> |\))")
-LIBRARY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "guests", "lib")
 
-REGISTERS = {}
-for _i, _n in enumerate(("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")):
-    REGISTERS[_n] = (_i, 8)
-    REGISTERS["e" + _n[1:]] = (_i, 4)
-    REGISTERS[_n[1:]] = (_i, 2)
-for _i in range(8, 16):
-    REGISTERS[f"r{_i}"] = (_i, 8)
-    REGISTERS[f"r{_i}d"] = (_i, 4)
-    REGISTERS[f"r{_i}w"] = (_i, 2)
-for _i, _n in enumerate("acdb"):
-    REGISTERS[_n + "l"] = (_i, 1)
+
+def _register_table() -> dict:
+    """name -> (register number, size in bytes), for every general register
+    a spec may name (AL/BL/CL/DL, the 16-, 32- and 64-bit names)."""
+    table = {}
+    for i, name in enumerate(("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")):
+        table[name] = (i, 8)
+        table["e" + name[1:]] = (i, 4)
+        table[name[1:]] = (i, 2)
+    for i in range(8, 16):
+        table.update({f"r{i}": (i, 8), f"r{i}d": (i, 4), f"r{i}w": (i, 2)})
+    for i, name in enumerate("acdb"):
+        table[name + "l"] = (i, 1)
+    return table
+
+
+REGISTERS = _register_table()
 
 
 class BuildError(Exception):
