@@ -31,6 +31,8 @@ def add_arguments(p) -> None:
     p.add_argument("--output", help="write the report here (one submission)")
     p.add_argument("--out-dir", dest="out_dir", help="one results JSON per submission, summary.csv")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (batch)")
+    p.add_argument("--histogram-png", dest="histogram_png",
+                   help="batch: also draw the score histogram as a PNG (needs matplotlib)")
     p.add_argument("-accel", "--accel", dest="grade_accel", choices=("interp", "tcg"),
                    help="engine (default: the spec's, else interp)")
 
@@ -48,7 +50,15 @@ def run(args) -> int:
     if args.jobs < 1:
         print(f"emu grade: --jobs {args.jobs}: expected 1 or more", file=sys.stderr)
         return STATUS_BAD_SPEC
-    if len(args.submissions) == 1 and not args.out_dir:
+    if args.histogram_png:
+        try:
+            import matplotlib
+        except ImportError:
+            print("emu grade: --histogram-png needs matplotlib (the 'plot' extra: "
+                  "pip install -e .[plot])", file=sys.stderr)
+            return STATUS_BAD_SPEC
+        matplotlib.use("Agg")
+    if len(args.submissions) == 1 and not args.out_dir and not args.histogram_png:
         result = grade(spec, args.submissions[0], _name(args.submissions[0]), args.grade_accel)
         text = report.render(args.format, spec, result)
         if args.output:
@@ -138,7 +148,21 @@ def _batch(spec, args) -> int:
         w.writerow(("submission", "score", "max_score", "instructions"))
         w.writerows((n, f"{s:g}", f"{m:g}", i) for n, s, m, i in rows)
     sys.stdout.write(histogram([r[1] for r in rows], spec_max(spec)))
+    if args.histogram_png:
+        _plot([r[1] for r in rows], spec_max(spec), spec.name, args.histogram_png)
     return 0
+
+
+def _plot(scores: list, top: float, title: str, path: str) -> None:
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(scores, bins=10, range=(0, top or 1))
+    ax.set_xlabel("score")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"{title}: {len(scores)} submissions")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
 
 
 def _progress(total: int):

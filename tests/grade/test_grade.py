@@ -261,3 +261,19 @@ def test_leaderboard_and_build_error_in_results_json(tmp_path):
     doc = report.gradescope(spec, _results(spec, "syntax"))
     assert doc["score"] == 0 and doc["output"] == "build error: strlen.S:8: invalid operand: 'inc eaxx'"
     assert [t["status"] for t in doc["tests"]] == ["failed"] * 5
+
+
+def test_histogram_png(tmp_path, capsys):
+    png = tmp_path / "h.png"
+    subs = [os.path.join(SUBS, n) for n in ("correct", "wrong")]
+    status = main(["grade", SPEC, *subs, "--out-dir", str(tmp_path), "--histogram-png", str(png)])
+    try:
+        import matplotlib  # noqa: F401  (the optional 'plot' extra)
+    except ImportError:
+        assert status == 2
+        assert capsys.readouterr().err == ("emu grade: --histogram-png needs matplotlib (the 'plot' "
+                                           "extra: pip install -e .[plot])\n")
+        assert not png.exists()
+    else:
+        assert status == 0
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
