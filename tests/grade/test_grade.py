@@ -277,3 +277,20 @@ def test_histogram_png(tmp_path, capsys):
     else:
         assert status == 0
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_grading_process_that_dies_is_one_failed_row(tmp_path, capsys, monkeypatch):
+    """A child whose address space is too small to grade fails alone: its
+    row is 0 and says why, the other submissions are unaffected."""
+    from emu.grade import command
+    subs = [os.path.join(SUBS, n) for n in ("correct", "wrong")]
+    monkeypatch.setattr(command, "CHILD_MEMORY", 1 << 20)
+    assert main(["grade", SPEC, *subs, "--out-dir", str(tmp_path / "a")]) == 0
+    rows = (tmp_path / "a" / "summary.csv").read_text().splitlines()
+    assert rows[1:] == ["correct,0,10,0", "wrong,0,10,0"]
+    doc = json.loads((tmp_path / "a" / "correct.json").read_text())
+    assert doc["output"] == "grading failed: exit status 1"
+    monkeypatch.setattr(command, "CHILD_MEMORY", 1 << 30)
+    assert main(["grade", SPEC, *subs, "--out-dir", str(tmp_path / "b")]) == 0
+    rows = (tmp_path / "b" / "summary.csv").read_text().splitlines()
+    assert [r.split(",")[:2] for r in rows[1:]] == [["correct", "10"], ["wrong", "8"]]
