@@ -2,13 +2,10 @@
 entry (UART output, exit codes), cdecl calls in real mode, setup and
 checks of registers and memory, instruction rules, time-outs and faults."""
 
-import os
 import textwrap
 
 import pytest
 
-from emu.grade.runner import grade
-from emu.grade.spec import load
 
 PROGRAM = """\
 ; prints what it reads from COM1 (up to a NUL) after "got: ", exits with 3
@@ -112,25 +109,24 @@ expect.max_instructions = 7
 """
 
 
-def _grade(tmp_path, spec_extra="", source=PROGRAM, accel="interp"):
-    (tmp_path / "spec.toml").write_text(SPEC + textwrap.dedent(spec_extra))
-    sub = tmp_path / "sub"
-    sub.mkdir(exist_ok=True)
-    (sub / "prog.S").write_text(source)
-    return grade(load(str(tmp_path / "spec.toml")), str(sub), "sub", accel)
+@pytest.fixture
+def _grade(assignment):
+    def run(spec_extra="", source=PROGRAM, accel="interp"):
+        return assignment(SPEC + textwrap.dedent(spec_extra), {"prog.S": source}, accel=accel)
+    return run
 
 
 @pytest.mark.parametrize("accel", ["interp", "tcg"])
-def test_entry_and_call_tests_pass(tmp_path, accel):
-    r = _grade(tmp_path, accel=accel)
+def test_entry_and_call_tests_pass(_grade, accel):
+    r = _grade(accel=accel)
     assert [(t.name, t.outcome) for t in r.tests] == [
         ("echo", "pass"), ("echo regex", "pass"), ("exit code from memory", "pass"),
         ("twice", "pass")]
     assert r.score == 5
 
 
-def test_output_diff_and_exit_code(tmp_path):
-    r = _grade(tmp_path, source=PROGRAM.replace('"got: "', '"Got: "').replace("db 3", "db 4"))
+def test_output_diff_and_exit_code(_grade):
+    r = _grade(source=PROGRAM.replace('"got: "', '"Got: "').replace("db 3", "db 4"))
     echo = r.tests[0]
     assert echo.outcome == "fail"
     assert "exit code: expected 3, got 4" in echo.output
@@ -138,16 +134,16 @@ def test_output_diff_and_exit_code(tmp_path):
     assert "does not match /^got: x.z$/" in r.tests[1].output
 
 
-def test_instruction_rules(tmp_path):
-    r = _grade(tmp_path, source=PROGRAM.replace("add ax, ax", "shl ax, 1"))
+def test_instruction_rules(_grade):
+    r = _grade(source=PROGRAM.replace("add ax, ax", "shl ax, 1"))
     twice = r.tests[3].output
     assert r.tests[3].outcome == "fail"
     assert twice.startswith("uses SHL at 0x")
     assert "prog.S:" in twice and "shl ax, 1" in twice
 
 
-def test_too_many_instructions(tmp_path):
-    r = _grade(tmp_path, source=PROGRAM.replace("add ax, ax", "add ax, 0\n    add ax, [bp+4]\n    add ax, [bp+4]"))
+def test_too_many_instructions(_grade):
+    r = _grade(source=PROGRAM.replace("add ax, ax", "add ax, 0\n    add ax, [bp+4]\n    add ax, [bp+4]"))
     assert "ran 9 instructions; expected at most 7" in r.tests[3].output
 
 
@@ -166,17 +162,17 @@ expect.no_code_writes = true
     ("spin", "timeout", "time-out: instruction limit reached (5000 instructions), still running at"),
     ("patch", "fail", "the program wrote to its own code (first at 0x"),
 ])
-def test_outcomes_in_real_mode(tmp_path, call, outcome, message):
-    r = _grade(tmp_path, EXTRA.format(name=call, call=call))
+def test_outcomes_in_real_mode(_grade, call, outcome, message):
+    r = _grade(EXTRA.format(name=call, call=call))
     t = r.tests[-1]
     assert (t.outcome, t.score) == (outcome, 0)
     assert message in t.output
     assert r.score == 5                                  # the others still pass
 
 
-def test_software_interrupt_without_a_bios_is_a_fault(tmp_path):
+def test_software_interrupt_without_a_bios_is_a_fault(_grade):
     source = PROGRAM.replace("spin:\n", "spin:\n    int 0x21\n")
-    t = _grade(tmp_path, EXTRA.format(name="int", call="spin"), source).tests[-1]
+    t = _grade(EXTRA.format(name="int", call="spin"), source).tests[-1]
     assert t.outcome == "fault" and "(int 0x21)" in t.output
 
 
@@ -197,14 +193,9 @@ expect.output = "K"
 """
 
 
-def test_prebuilt_flat_binary(tmp_path):
-    (tmp_path / "spec.toml").write_text(BINARY_SPEC)
-    sub = tmp_path / "sub"
-    sub.mkdir()
+def test_prebuilt_flat_binary(assignment):
     # mov dx, 0x3f8; mov al, 'K'; out dx, al; mov al, 5; out 0xf4, al; hlt
-    (sub / "prog.bin").write_bytes(bytes.fromhex("baf803" "b04b" "ee" "b005" "e6f4" "f4"))
-    spec = load(str(tmp_path / "spec.toml"))
-    assert [t.outcome for t in grade(spec, str(sub)).tests] == ["pass"]
-    (sub / "prog.bin").write_bytes(b"\x90" * (1 << 20))
-    r = grade(spec, str(sub))
+    code = bytes.fromhex("baf803" "b04b" "ee" "b005" "e6f4" "f4")
+    assert [t.outcome for t in assignment(BINARY_SPEC, {"prog.bin": code}).tests] == ["pass"]
+    r = assignment(BINARY_SPEC, {"prog.bin": b"\x90" * (1 << 20)})
     assert r.build_error == "prog.bin: 1048576 bytes; expected an image of at most 1016832 bytes"

@@ -4,8 +4,6 @@ enters long mode (SDM Vol. 3A §10.8.5)."""
 
 import pytest
 
-from emu.grade.runner import grade
-from emu.grade.spec import load
 
 HARNESS = """\
     cli
@@ -115,13 +113,8 @@ args = [7]
 
 
 @pytest.mark.parametrize("accel", ["interp", "tcg"])
-def test_sysv_calls(tmp_path, accel):
-    (tmp_path / "harness.S").write_text(HARNESS)
-    (tmp_path / "spec.toml").write_text(SPEC)
-    sub = tmp_path / "sub"
-    sub.mkdir()
-    (sub / "f.S").write_text(SOURCE)
-    r = grade(load(str(tmp_path / "spec.toml")), str(sub), "sub", accel)
+def test_sysv_calls(assignment, accel):
+    r = assignment(SPEC, {"f.S": SOURCE}, {"harness.S": HARNESS}, accel)
     assert [t.outcome for t in r.tests] == ["pass", "pass", "fail"], r.tests[0].output
     assert r.tests[2].output.startswith("callee-saved register R12 not preserved: ")
     assert ", 7 after" in r.tests[2].output.split("\n")[0]
