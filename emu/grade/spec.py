@@ -13,6 +13,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from .target import MEMORY, REGISTERS, BuildError, instructor_symbols
+
 ARCHES = ("x86", "arm")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 NORMALISE = ("exact", "trailing-whitespace", "whitespace")
@@ -111,6 +113,11 @@ class Spec:
 
 def spec_error(path: str, text: str, keys: tuple, message: str) -> SpecError:
     line = locate(text, keys)
+    if keys[:1] == ("test",) and len(keys) > 2 and line == locate(text, keys[:2]):
+        # not written in the test itself: a key merged from [defaults]
+        there = locate(text, ("defaults",) + keys[2:])
+        if there and there != locate(text, ("defaults",)):
+            line = there
     dotted = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in keys).replace(".[", "[")
     where = f"{os.path.basename(path)}:{line}" if line else os.path.basename(path)
     return SpecError(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
@@ -201,7 +208,12 @@ def _memory(spec_path, text, items, keys) -> list:
             data = _ints(spec_path, text, item["words"], where + ("words",), size)
         else:
             data = item[form].encode("utf-8") + (b"\0" if form == "asciz" else b"")
-        out.append(Memory(item["at"], data))
+        at = item["at"]
+        if isinstance(at, int) and not 0 <= at <= MEMORY - len(data):
+            raise spec_error(spec_path, text, where + ("at",),
+                             f"0x{at:x}: {len(data)} bytes there are outside RAM; expected an "
+                             f"address from 0 to 0x{MEMORY - len(data):x}")
+        out.append(Memory(at, data))
     return out
 
 
@@ -284,7 +296,7 @@ def load(path: str) -> Spec:
         for sub in ("setup", "limits", "expect"):
             if sub in merged:
                 _check_table(path, text, merged[sub], ("test", sub), keys + (sub,))
-        test = _test(path, text, merged, i, limits)
+        test = _test(path, text, merged, i, limits, a["bits"], "harness" in b)
         if test.name in names:
             raise spec_error(path, text, keys + ("name",), f"'{test.name}' is used twice; expected unique names")
         names.add(test.name)
@@ -301,7 +313,6 @@ def load(path: str) -> Spec:
 def _check_labels(spec: Spec) -> None:
     """Every label a test names must be defined by the instructor's code or
     be one the submission provides (``build.provides`` and called labels)."""
-    from .target import BuildError, instructor_symbols
     try:
         known = instructor_symbols(spec.folder, spec.bits, spec.harness, spec.after)
     except BuildError as e:
@@ -318,7 +329,7 @@ def _check_labels(spec: Spec) -> None:
                                  f"harness or one listed in build.provides")
 
 
-def _test(path, text, t: dict, i: int, limits: dict) -> Test:
+def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -> Test:
     keys = ("test", i)
     vis = t.get("visibility", "visible")
     if vis not in VISIBILITY:
@@ -343,6 +354,10 @@ def _test(path, text, t: dict, i: int, limits: dict) -> Test:
     for k in ("return", "preserves", "stack_balanced"):
         if k in expect and "call" not in t:
             raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")
+    if "call" in t and bits != 16 and not harness:
+        raise spec_error(path, text, keys + ("call",),
+                         f"a call into {bits}-bit code needs build.harness (to enter that mode "
+                         f"before the call); expected a harness, or bits = 16")
     if "args" in t and "call" not in t:
         raise spec_error(path, text, keys + ("args",), "only for a test that has 'call'")
     for j, arg in enumerate(t.get("args", [])):
@@ -354,7 +369,6 @@ def _test(path, text, t: dict, i: int, limits: dict) -> Test:
                              f"or {{asciz = \"...\"}} / {{bytes = [...]}}")
     regs = dict(setup.get("registers", {}))
     regs_out = dict(expect.get("registers", {}))
-    from .target import REGISTERS
     for where, table in ((("setup", "registers"), regs), (("expect", "registers"), regs_out)):
         for name, v in table.items():
             if name.lower() not in REGISTERS:

@@ -294,3 +294,17 @@ def test_a_grading_process_that_dies_is_one_failed_row(tmp_path, capsys, monkeyp
     assert main(["grade", SPEC, *subs, "--out-dir", str(tmp_path / "b")]) == 0
     rows = (tmp_path / "b" / "summary.csv").read_text().splitlines()
     assert [r.split(",")[:2] for r in rows[1:]] == [["correct", "10"], ["wrong", "8"]]
+
+
+@pytest.mark.parametrize("edit, where", [
+    (('args = ["greeting"]\nexpect.return = 12',
+      'args = ["greeting"]\nsetup.memory = [{ at = 0xFFFFF, asciz = "ab" }]\nexpect.return = 12'),
+     "strlen.toml:36: test[1].setup.memory[0].at: 0xfffff: 3 bytes there are outside RAM; "
+     "expected an address from 0 to 0xffffd"),
+    (('harness = "harness.S"', '# no harness'),
+     "strlen.toml:19: test[0].call: a call into 32-bit code needs build.harness"),
+])
+def test_spec_errors_found_before_running(tmp_path, edit, where):
+    with pytest.raises(SpecError) as e:
+        load(_edited_spec(tmp_path, *edit))
+    assert str(e.value).startswith(where)
