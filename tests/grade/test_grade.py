@@ -308,3 +308,13 @@ def test_spec_errors_found_before_running(tmp_path, edit, where):
     with pytest.raises(SpecError) as e:
         load(_edited_spec(tmp_path, *edit))
     assert str(e.value).startswith(where)
+
+
+@pytest.mark.parametrize("argv, err", [
+    (["nope.toml", SUBS], "emu grade: nope.toml: cannot read the spec (No such file or directory)\n"),
+    ([SPEC, "no-such-folder"], "emu grade: no-such-folder: not a folder; expected a submission folder\n"),
+    ([SPEC, SUBS, "--jobs", "0"], "emu grade: --jobs 0: expected 1 or more\n"),
+])
+def test_bad_command_lines(capsys, argv, err):
+    assert main(["grade", *argv]) == 2
+    assert capsys.readouterr().err == err
