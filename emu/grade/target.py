@@ -100,6 +100,10 @@ def display_path(name: str, roots) -> str:
 
 
 def scrub(text: str, roots) -> str:
+    """``text`` with no host path: the guest library by name, files in the
+    submission or spec folder relative to it."""
+    for lib in {LIBRARY, os.path.realpath(LIBRARY)}:
+        text = text.replace(lib, "kasou's guest library")
     for root in roots:
         text = text.replace(root + os.sep, "").replace(root, ".")
     return text

@@ -318,3 +318,9 @@ def test_spec_errors_found_before_running(tmp_path, edit, where):
 def test_bad_command_lines(capsys, argv, err):
     assert main(["grade", *argv]) == 2
     assert capsys.readouterr().err == err
+
+
+def test_a_missing_include_names_no_host_path(spec, tmp_path):
+    r = grade(spec, _submission(tmp_path, '.include "missing.inc"\n'))
+    assert r.build_error == ("strlen.S:1: cannot include 'missing.inc': no such file "
+                             "(looked next to strlen.S and in kasou's guest library)")
