@@ -33,6 +33,10 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (batch)")
     p.add_argument("--histogram-png", dest="histogram_png",
                    help="batch: also draw the score histogram as a PNG (needs matplotlib)")
+    p.add_argument("--debug-test", dest="debug_test", metavar="NAME",
+                   help="open the debugger where test NAME of the one submission went wrong")
+    p.add_argument("-x", dest="script", metavar="FILE",
+                   help="with --debug-test: read debugger commands from FILE")
     p.add_argument("-accel", "--accel", dest="grade_accel", choices=("interp", "tcg"),
                    help="engine (default: the spec's, else interp)")
 
@@ -50,6 +54,8 @@ def run(args) -> int:
     if args.jobs < 1:
         print(f"emu grade: --jobs {args.jobs}: expected 1 or more", file=sys.stderr)
         return STATUS_BAD_SPEC
+    if args.debug_test is not None:
+        return _debug(spec, args)
     if args.histogram_png:
         try:
             import matplotlib
@@ -68,6 +74,27 @@ def run(args) -> int:
             sys.stdout.write(text)
         return 0
     return _batch(spec, args)
+
+
+def _debug(spec, args) -> int:
+    from .replay import ReplayError, debug_test
+    if len(args.submissions) != 1:
+        print("emu grade: --debug-test: expected one submission folder", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    accel = args.grade_accel or spec.accel
+    try:
+        if args.script:
+            with open(args.script, encoding="utf-8") as f:
+                return debug_test(spec, args.submissions[0], args.debug_test, accel,
+                                  f, sys.stdout, interactive=False)
+        return debug_test(spec, args.submissions[0], args.debug_test, accel, sys.stdin,
+                          sys.stdout, interactive=sys.stdin.isatty())
+    except ReplayError as e:
+        print(f"emu grade: --debug-test: {e}", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    except OSError as e:
+        print(f"emu grade: -x {args.script}: cannot open ({e.strerror})", file=sys.stderr)
+        return STATUS_BAD_SPEC
 
 
 def _name(folder: str) -> str:

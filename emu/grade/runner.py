@@ -161,26 +161,11 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
 
     exp = test.expect
     bits = spec.bits
-    if test.call:
-        stop = target.prepare(spec.harness is not None, test.instructions)
-        if stop is not None:
-            return result("fault", f"the harness did not reach its HLT: {stop.message}")
-    else:
-        target.start_at_entry()
-    for name, value in test.registers.items():
-        target.set_reg(name, value)
-    for m in test.memory:
-        target.write(_address(build, m.at), m.data)
-    saved, ret_slot, sp0 = {}, None, None
-    if test.call:
-        for k, name in enumerate(CALLEE_SAVED[bits]):
-            if name not in test.registers:
-                target.set_reg(name, 0x5EED0000 + 0x1111 * (k + 1) & ((1 << bits) - 1))
-            saved[name] = target.reg(name)
-        _push_args(target, build, test, bits)
-        sp0 = target.reg(target.sp_name)
-        ret_slot = sp0 - target.width
-        target.call(build.symbols[test.call])
+    try:
+        saved, sp0 = start(spec, build, test, target)
+    except HarnessFailed as e:
+        return result("fault", str(e))
+    ret_slot = None if sp0 is None else sp0 - target.width
     code_before = _student_bytes(target, build)
     watch = _Watch(build, spec.trace, bool(exp.get("forbid") or exp.get("allow")), ret_slot)
     stop = target.run(test.instructions, step=watch, seconds=test.seconds)
@@ -254,6 +239,38 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
     if failures:
         return result("fail", _text(failures, out, trace, diff))
     return result("pass", f"passed ({target.icount} instructions)")
+
+
+class HarnessFailed(Exception):
+    """The harness did not reach its HLT (the test cannot start)."""
+
+
+def start(spec: Spec, build: Build, test: Test, target: Target):
+    """Put ``target`` where ``test`` starts: at the entry, or called with
+    its arguments and setup.  Returns (the preserved registers' values,
+    SP before the return address was pushed) -- ({}, None) at the entry."""
+    bits = spec.bits
+    if test.call:
+        stop = target.prepare(spec.harness is not None, test.instructions)
+        if stop is not None:
+            raise HarnessFailed(f"the harness did not reach its HLT: {stop.message}")
+    else:
+        target.start_at_entry()
+    for name, value in test.registers.items():
+        target.set_reg(name, value)
+    for m in test.memory:
+        target.write(_address(build, m.at), m.data)
+    if not test.call:
+        return {}, None
+    saved = {}
+    for k, name in enumerate(CALLEE_SAVED[bits]):
+        if name not in test.registers:
+            target.set_reg(name, 0x5EED0000 + 0x1111 * (k + 1) & ((1 << bits) - 1))
+        saved[name] = target.reg(name)
+    _push_args(target, build, test, bits)
+    sp0 = target.reg(target.sp_name)
+    target.call(build.symbols[test.call])
+    return saved, sp0
 
 
 def _push_args(target: Target, build: Build, test: Test, bits: int) -> None:
