@@ -383,6 +383,9 @@ def build_parser() -> Parser:
     kp.add_argument("--refresh", action="store_true", help="probe again (the results are cached per boot)")
     kp.add_argument("--json", dest="json_out", action="store_true", help="print JSON")
 
+    g = sub.add_parser("grade", help="grade assembly submissions against an assignment spec")
+    _add_grade_arguments(g)
+
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_board_option(t)
     add_cpu_option(t)
@@ -853,7 +856,7 @@ def cmd_translate(args) -> int:
 def cmd_kvm_probe(args) -> int:
     ok, why = accel_available("kvm")
     if not ok:
-        raise UsageError(f"emu kvm-probe: {why.split(';')[0]}")
+        raise CommandError(why.split(";")[0])
     import importlib     # the kvm engine is found by name, never imported by emu
     probe = importlib.import_module("kvm.probe")
     report = probe.host_limits(refresh=args.refresh)
@@ -864,9 +867,19 @@ def cmd_kvm_probe(args) -> int:
     return 0
 
 
+def _add_grade_arguments(p) -> None:
+    from .grade.command import add_arguments
+    add_arguments(p)
+
+
+def cmd_grade(args) -> int:
+    from .grade.command import run
+    return run(args)
+
+
 COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
             "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate,
-            "kvm-probe": cmd_kvm_probe}
+            "kvm-probe": cmd_kvm_probe, "grade": cmd_grade}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,217 @@
+"""``emu grade SPEC SUBMISSION...``: grade one or many submission folders.
+
+One submission: its report on stdout (or ``--output FILE``).  Several, or
+``--out-dir DIR``: each submission is graded in a process of its own
+(``--jobs N`` at a time) with its address space and CPU time limited
+(``resource.setrlimit`` in the child), and DIR gets one ``NAME.json``
+(Gradescope's results.json) per submission, ``summary.csv`` and a score
+histogram on stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+
+from . import report
+from .runner import grade
+from .spec import SpecError, load
+
+STATUS_BAD_SPEC = 2
+CHILD_MEMORY = 1 << 30          # bytes of address space per grading process
+CHILD_CPU_SECONDS = 600
+
+
+def add_arguments(p) -> None:
+    p.add_argument("spec", help="the assignment's TOML spec")
+    p.add_argument("submissions", nargs="+", help="submission folders")
+    p.add_argument("--format", choices=report.FORMATS, default="text")
+    p.add_argument("--output", help="write the report here (one submission)")
+    p.add_argument("--out-dir", dest="out_dir", help="one results JSON per submission, summary.csv")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (batch)")
+    p.add_argument("--histogram-png", dest="histogram_png",
+                   help="batch: also draw the score histogram as a PNG (needs matplotlib)")
+    p.add_argument("--debug-test", dest="debug_test", metavar="NAME",
+                   help="open the debugger where test NAME of the one submission went wrong")
+    p.add_argument("-x", dest="script", metavar="FILE",
+                   help="with --debug-test: read debugger commands from FILE")
+    p.add_argument("-accel", "--accel", dest="grade_accel", choices=("interp", "tcg"),
+                   help="engine (default: the spec's, else interp)")
+
+
+def run(args) -> int:
+    try:
+        spec = load(args.spec)
+    except SpecError as e:
+        print(f"emu grade: {e}", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    for s in args.submissions:
+        if not os.path.isdir(s):
+            print(f"emu grade: {s}: not a folder; expected a submission folder", file=sys.stderr)
+            return STATUS_BAD_SPEC
+    if args.jobs < 1:
+        print(f"emu grade: --jobs {args.jobs}: expected 1 or more", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    if args.debug_test is not None:
+        return _debug(spec, args)
+    if args.histogram_png:
+        try:
+            import matplotlib
+        except ImportError:
+            print("emu grade: --histogram-png needs matplotlib (the 'plot' extra: "
+                  "pip install -e .[plot])", file=sys.stderr)
+            return STATUS_BAD_SPEC
+        matplotlib.use("Agg")
+    if len(args.submissions) == 1 and not args.out_dir and not args.histogram_png:
+        result = grade(spec, args.submissions[0], _name(args.submissions[0]), args.grade_accel)
+        text = report.render(args.format, spec, result)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    return _batch(spec, args)
+
+
+def _debug(spec, args) -> int:
+    from .replay import ReplayError, debug_test
+    if len(args.submissions) != 1:
+        print("emu grade: --debug-test: expected one submission folder", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    accel = args.grade_accel or spec.accel
+    try:
+        if args.script:
+            with open(args.script, encoding="utf-8") as f:
+                return debug_test(spec, args.submissions[0], args.debug_test, accel,
+                                  f, sys.stdout, interactive=False)
+        return debug_test(spec, args.submissions[0], args.debug_test, accel, sys.stdin,
+                          sys.stdout, interactive=sys.stdin.isatty())
+    except ReplayError as e:
+        print(f"emu grade: --debug-test: {e}", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    except OSError as e:
+        print(f"emu grade: -x {args.script}: cannot open ({e.strerror})", file=sys.stderr)
+        return STATUS_BAD_SPEC
+
+
+def _name(folder: str) -> str:
+    return os.path.basename(os.path.normpath(folder))
+
+
+def _limit_child() -> None:
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+
+
+def _child(spec, folder: str, out_dir: str, accel, w: int) -> None:
+    """In a forked process: grade one submission, write NAME.json, and
+    send 'score max_score instructions' down the pipe ``w``."""
+    status = 1
+    try:
+        _limit_child()
+        result = grade(spec, folder, _name(folder), accel)
+        with open(os.path.join(out_dir, f"{_name(folder)}.json"), "w", encoding="utf-8") as f:
+            json.dump(report.gradescope(spec, result), f, indent=2)
+        os.write(w, f"{result.score} {result.max_score} {result.icount}\n".encode())
+        status = 0
+    except BaseException:               # the child's boundary: shown, then a failed row
+        import traceback
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+def _failed(spec, name: str, out_dir: str, why: str) -> tuple:
+    results = {"score": 0, "execution_time": 0, "output": f"grading failed: {why}",
+               "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+    return (name, 0, spec_max(spec), 0)
+
+
+def _batch(spec, args) -> int:
+    """Each submission in a process of its own, ``--jobs`` at a time."""
+    import signal
+    out_dir = args.out_dir or "."
+    os.makedirs(out_dir, exist_ok=True)
+    pending = list(args.submissions)
+    running, done = {}, {}
+    bar = _progress(len(pending))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            folder = pending.pop(0)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                _child(spec, folder, out_dir, args.grade_accel, w)
+            os.close(w)
+            running[pid] = (folder, r)
+        pid, status = os.wait()
+        folder, r = running.pop(pid)
+        line = os.read(r, 4096).decode()
+        os.close(r)
+        name = _name(folder)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and line:
+            score, top, icount = line.split()
+            done[folder] = (name, float(score), float(top), int(icount))
+        else:
+            why = (f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.WEXITSTATUS(status)}")
+            done[folder] = _failed(spec, name, out_dir, why)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    rows = [done[f] for f in args.submissions]
+    with open(os.path.join(out_dir, "summary.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(("submission", "score", "max_score", "instructions"))
+        w.writerows((n, f"{s:g}", f"{m:g}", i) for n, s, m, i in rows)
+    sys.stdout.write(histogram([r[1] for r in rows], spec_max(spec)))
+    if args.histogram_png:
+        _plot([r[1] for r in rows], spec_max(spec), spec.name, args.histogram_png)
+    return 0
+
+
+def _plot(scores: list, top: float, title: str, path: str) -> None:
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(scores, bins=10, range=(0, top or 1))
+    ax.set_xlabel("score")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"{title}: {len(scores)} submissions")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _progress(total: int):
+    """A progress bar on a terminal (tqdm), else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="submission", file=sys.stderr)
+
+
+def spec_max(spec) -> float:
+    return sum(t.points for t in spec.tests)
+
+
+def histogram(scores: list, top: float, bins: int = 10) -> str:
+    """Scores as a text histogram of ``bins`` equal ranges from 0 to ``top``."""
+    counts = [0] * bins
+    for s in scores:
+        counts[min(bins - 1, int(bins * s / top)) if top else 0] += 1
+    width = max(counts) or 1
+    lines = [f"{len(scores)} submissions"]
+    for i, c in enumerate(counts):
+        lo, hi = top * i / bins, top * (i + 1) / bins
+        lines.append(f"  {lo:6.4g}-{hi:<6.4g} {'#' * (c * 40 // width):<40} {c}")
+    return "\n".join(lines) + "\n"

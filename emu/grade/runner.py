@@ -1,0 +1,371 @@
+"""Grading one submission: build it, run every test on a fresh machine,
+judge the checks, and say exactly where a failing program went wrong.
+
+Outcomes (``TestResult.outcome``): ``pass``; ``fail`` (a check did not
+hold: expected vs actual); ``timeout`` (the instruction or time limit);
+``loop`` (the machine state -- registers and RAM -- repeated at the same
+PC: "does not terminate: loop at ADDR"); ``fault`` (an exception the guest
+did not handle, or control left the program); ``build-error``.
+
+Calling conventions (``call`` tests): cdecl in 16- and 32-bit code
+(arguments pushed right to left, result in AX/EAX, BX SI DI BP /
+EBX ESI EDI EBP preserved, the caller pops the arguments); System V AMD64
+in 64-bit code (RDI RSI RDX RCX R8 R9, result in RAX, RBX RBP R12-R15
+preserved, RSP 16-byte aligned at the call).
+"""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import re
+import time
+from dataclasses import dataclass, field
+
+from .spec import CALLEE_SAVED, Spec, Test
+from .target import LOAD_ADDR, REGISTERS, TRAMPOLINE, Build, BuildError, Target, build_image
+
+SCRATCH = 0x60000                   # where {asciz = ...} arguments are placed
+SYSV_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+RETURN = {16: "ax", 32: "eax", 64: "rax"}
+
+
+@dataclass
+class TestResult:
+    name: str
+    max_score: float
+    score: float
+    outcome: str
+    output: str
+    visibility: str
+    tags: list
+    icount: int = 0
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.outcome == "pass" else "failed"
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    tests: list = field(default_factory=list)
+    seconds: float = 0.0
+    build_error: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    @property
+    def icount(self) -> int:
+        return sum(t.icount for t in self.tests)
+
+
+def grade(spec: Spec, submission_dir: str, name: str | None = None,
+          accel: str | None = None) -> SubmissionResult:
+    """Grade the submission in ``submission_dir`` against ``spec``."""
+    t0 = time.perf_counter()
+    result = SubmissionResult(name or submission_dir)
+    try:
+        build = build_image(submission_dir, spec.folder, spec.bits, spec.source, spec.binary,
+                            spec.harness, spec.after)
+        missing = [label for label in spec.provides if label not in build.symbols]
+        if spec.source is not None and missing:
+            raise BuildError(f"no label '{missing[0]}': the assignment expects the submission "
+                             f"to define {', '.join(spec.provides)}")
+    except BuildError as e:
+        result.build_error = str(e)
+        for t in spec.tests:
+            result.tests.append(TestResult(t.name, t.points, 0, "build-error",
+                                           f"build error: {e}", t.visibility, t.tags))
+        result.seconds = time.perf_counter() - t0
+        return result
+    for t in spec.tests:
+        result.tests.append(run_test(spec, build, t, accel or spec.accel))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+class _Watch:
+    """The step hook: the last instructions executed, the mnemonics seen,
+    and the call-specific stops (control leaving the program, a RET with
+    the stack above the return address)."""
+
+    def __init__(self, build: Build, keep: int, decode: bool, ret_slot: int | None):
+        self.build = build
+        self.trace = collections.deque(maxlen=max(keep, 1))
+        self.mnemonics = {}             # mnemonic -> first address
+        self.decode = decode
+        self.ret_slot = ret_slot
+        self.end = LOAD_ADDR + len(build.data)
+
+    def __call__(self, target: Target):
+        pc = target.pc
+        if self.ret_slot is not None and not (LOAD_ADDR <= pc < self.end) and pc != TRAMPOLINE:
+            return self._escaped(target, pc)
+        self.trace.append(pc)
+        if self.decode:
+            what = target.decode(pc)
+            if what is not None:
+                self.mnemonics.setdefault(what[0], pc)
+        if self.ret_slot is not None and target.read(pc, 1)[0] in (0xC3, 0xC2):
+            sp = target.reg(target.sp_name)
+            if sp > self.ret_slot:
+                from .target import Stop
+                return Stop("fault", f"stack not balanced: RET at 0x{pc:x} with "
+                            f"{target.sp_name.upper()} {sp - self.ret_slot} bytes above the "
+                            f"return address (more popped than pushed){self._at(pc)}", pc=pc)
+        return None
+
+    def _at(self, pc: int) -> str:
+        where = self.build.where(pc)
+        return f", {where}" if where else ""
+
+    def _escaped(self, target: Target, pc: int):
+        from .target import Stop
+        prev = self.trace[-1] if self.trace else None
+        msg = f"control left the program: jumped to 0x{pc:x}"
+        if prev is not None:
+            what = target.decode(prev)
+            msg += f" from 0x{prev:x}" + (f" ({what[1]})" if what else "") + self._at(prev)
+            if what and what[0].startswith("ret"):
+                sp = target.reg(target.sp_name) - target.width
+                if sp < self.ret_slot:
+                    msg += (f"; the RET found {self.ret_slot - sp} bytes more on the stack than "
+                            f"at entry (more pushed than popped)")
+        return Stop("fault", msg, pc=pc)
+
+
+def _address(build: Build, at) -> int:
+    return build.symbols[at] if isinstance(at, str) else at
+
+
+def run_test(spec: Spec, build: Build, test: Test, accel: str) -> TestResult:
+    target = Target(build, spec.bits, accel, test.uart_input.encode("utf-8"))
+    try:
+        return _run(spec, build, test, target)
+    finally:
+        target.close()
+
+
+def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
+    def result(outcome: str, text: str) -> TestResult:
+        ok = outcome == "pass"
+        return TestResult(test.name, test.points, test.points if ok else 0, outcome, text,
+                          test.visibility, test.tags, target.icount)
+
+    exp = test.expect
+    bits = spec.bits
+    try:
+        saved, sp0 = start(spec, build, test, target)
+    except HarnessFailed as e:
+        return result("fault", str(e))
+    ret_slot = None if sp0 is None else sp0 - target.width
+    code_before = _student_bytes(target, build)
+    watch = _Watch(build, spec.trace, bool(exp.get("forbid") or exp.get("allow")), ret_slot)
+    stop = target.run(test.instructions, step=watch, seconds=test.seconds)
+    trace = _trace(target, build, watch)
+    out = target.output()
+
+    if stop.kind in ("loop", "limit", "fault"):
+        outcome = {"loop": "loop", "limit": "timeout", "fault": "fault"}[stop.kind]
+        msg = stop.message if stop.kind != "limit" else \
+            f"time-out: {stop.message}, still running at 0x{stop.pc:x}{_where(build, stop.pc)}"
+        return result(outcome, _text([msg], out, trace))
+    failures = []
+    if test.call and stop.kind != "returned":
+        failures.append(f"the function did not return: {stop.kind} at 0x{stop.pc:x} "
+                        f"({stop.message})")
+    if "exit_code" in exp:
+        if stop.kind != "exit":
+            failures.append(f"exit code: expected {exp['exit_code']}, but the program ended "
+                            f"with {stop.kind} ({stop.message})")
+        elif stop.status >> 1 != exp["exit_code"]:
+            failures.append(f"exit code: expected {exp['exit_code']}, got {stop.status >> 1}")
+    if test.call and "return" in exp:
+        got = target.reg(RETURN[bits])
+        want = exp["return"] & ((1 << bits) - 1)
+        if got != want:
+            failures.append(f"return value ({RETURN[bits].upper()}): expected {_num(want)}, "
+                            f"got {_num(got)}")
+    for name, want in exp["registers"].items():
+        got = target.reg(name)
+        want &= (1 << (8 * REGISTERS[name][1])) - 1
+        if got != want:
+            failures.append(f"register {name.upper()}: expected {_num(want)}, got {_num(got)}")
+    for m in test.expect_memory:
+        addr = _address(build, m.at)
+        got = target.read(addr, len(m.data))
+        if got != m.data:
+            where = m.at if isinstance(m.at, str) else f"0x{addr:x}"
+            failures.append(f"memory at {where}: expected {m.data.hex(' ')}, got {got.hex(' ')}")
+    if test.call and exp.get("preserves", True) and stop.kind == "returned":
+        for name, before in saved.items():
+            after = target.reg(name)
+            if after != before:
+                failures.append(f"callee-saved register {name.upper()} not preserved: "
+                                f"{_num(before)} before the call, {_num(after)} after")
+    if test.call and exp.get("stack_balanced", True) and stop.kind == "returned":
+        sp = target.reg(target.sp_name)
+        if sp != sp0:
+            failures.append(f"stack not balanced: {target.sp_name.upper()} is {_num(sp)} after "
+                            f"the return, expected {_num(sp0)}")
+    if exp.get("no_code_writes") and _student_bytes(target, build) != code_before:
+        changed = _first_change(code_before, _student_bytes(target, build), build)
+        failures.append(f"the program wrote to its own code (first at 0x{changed:x}"
+                        f"{_where(build, changed)})")
+    for name in exp.get("forbid", []):
+        hit = _used(watch.mnemonics, name)
+        if hit is not None:
+            failures.append(f"uses {hit[0].upper()} at 0x{hit[1]:x}{_where(build, hit[1])}, "
+                            f"which this test forbids")
+    if exp.get("allow"):
+        allowed = {a.lower() for a in exp["allow"]}
+        for mn, pc in sorted(watch.mnemonics.items(), key=lambda kv: kv[1]):
+            if mn.split()[-1] not in allowed:
+                failures.append(f"uses {mn.upper()} at 0x{pc:x}{_where(build, pc)}; allowed: "
+                                f"{', '.join(sorted(allowed))}")
+                break
+    if "max_instructions" in exp and target.icount > exp["max_instructions"]:
+        failures.append(f"ran {target.icount} instructions; expected at most {exp['max_instructions']}")
+    if "min_instructions" in exp and target.icount < exp["min_instructions"]:
+        failures.append(f"ran {target.icount} instructions; expected at least {exp['min_instructions']}")
+    diff = _check_output(exp, out.decode("utf-8", errors="replace"), failures)
+    if failures:
+        return result("fail", _text(failures, out, trace, diff))
+    return result("pass", f"passed ({target.icount} instructions)")
+
+
+class HarnessFailed(Exception):
+    """The harness did not reach its HLT (the test cannot start)."""
+
+
+def start(spec: Spec, build: Build, test: Test, target: Target):
+    """Put ``target`` where ``test`` starts: at the entry, or called with
+    its arguments and setup.  Returns (the preserved registers' values,
+    SP before the return address was pushed) -- ({}, None) at the entry."""
+    bits = spec.bits
+    if test.call:
+        stop = target.prepare(spec.harness is not None, test.instructions)
+        if stop is not None:
+            raise HarnessFailed(f"the harness did not reach its HLT: {stop.message}")
+    else:
+        target.start_at_entry()
+    for name, value in test.registers.items():
+        target.set_reg(name, value)
+    for m in test.memory:
+        target.write(_address(build, m.at), m.data)
+    if not test.call:
+        return {}, None
+    saved = {}
+    for k, name in enumerate(CALLEE_SAVED[bits]):
+        if name not in test.registers:
+            target.set_reg(name, 0x5EED0000 + 0x1111 * (k + 1) & ((1 << bits) - 1))
+        saved[name] = target.reg(name)
+    _push_args(target, build, test, bits)
+    sp0 = target.reg(target.sp_name)
+    target.call(build.symbols[test.call])
+    return saved, sp0
+
+
+def _push_args(target: Target, build: Build, test: Test, bits: int) -> None:
+    values, scratch = [], SCRATCH
+    for arg in test.args:
+        if isinstance(arg, dict):
+            data = arg["asciz"].encode() + b"\0" if "asciz" in arg else (
+                arg["text"].encode() if "text" in arg else bytes(v & 0xFF for v in arg["bytes"]))
+            target.write(scratch, data)
+            values.append(scratch)
+            scratch += (len(data) + 16) & ~15
+        else:
+            values.append(_address(build, arg))
+    if bits == 64:
+        for name, v in zip(SYSV_ARGS, values):
+            target.set_reg(name, v)
+        extra = values[len(SYSV_ARGS):]
+        sp = target.reg("rsp") & ~0xF
+        if len(extra) % 2:
+            sp -= 8
+        target.set_reg("rsp", sp)
+        for v in reversed(extra):
+            target.push(v)
+        return
+    for v in reversed(values):
+        target.push(v)
+
+
+def _used(mnemonics: dict, name: str):
+    name = name.lower()
+    for mn, pc in sorted(mnemonics.items(), key=lambda kv: kv[1]):
+        if mn == name or mn.split()[-1] == name:
+            return mn, pc
+    return None
+
+
+def _student_bytes(target: Target, build: Build) -> bytes:
+    if not build.student:
+        return b""
+    lo, hi = min(build.student), max(build.student) + 1
+    return target.read(lo, hi - lo)
+
+
+def _first_change(a: bytes, b: bytes, build: Build) -> int:
+    lo = min(build.student)
+    return lo + next(i for i in range(len(a)) if a[i] != b[i])
+
+
+def _num(v: int) -> str:
+    return f"{v} (0x{v:x})" if v > 9 else str(v)
+
+
+def _where(build: Build, pc: int) -> str:
+    where = build.where(pc)
+    return f", {where}" if where else ""
+
+
+def normalise(text: str, how: str) -> str:
+    if how == "trailing-whitespace":
+        return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
+    if how == "whitespace":
+        return " ".join(text.split())
+    return text
+
+
+def _check_output(exp: dict, out: str, failures: list) -> str:
+    how = exp.get("normalise", "exact")
+    if "output" in exp:
+        want, got = normalise(exp["output"], how), normalise(out, how)
+        if want != got:
+            failures.append("output differs from the expected output")
+            return "\n".join(difflib.unified_diff(want.split("\n"), got.split("\n"),
+                                                  "expected", "your output", lineterm=""))
+    if "output_regex" in exp and not re.search(exp["output_regex"], normalise(out, how)):
+        failures.append(f"output does not match /{exp['output_regex']}/: got {out!r}")
+    return ""
+
+
+def _trace(target: Target, build: Build, watch: _Watch) -> list:
+    lines = []
+    for pc in watch.trace:
+        what = target.decode(pc)
+        text = what[1] if what else "(undecodable)"
+        where = build.where(pc)
+        lines.append(f"  0x{pc:05x}  {text:<28} {where}".rstrip())
+    return lines
+
+
+def _text(messages: list, out: bytes, trace: list, diff: str = "") -> str:
+    parts = list(messages)
+    if diff:
+        parts += ["", diff]
+    shown = out.decode("utf-8", errors="replace")
+    if shown:
+        parts += ["", "output:", shown if len(shown) < 2000 else shown[:2000] + "... (cut)"]
+    if trace:
+        parts += ["", f"last {len(trace)} instructions executed:"] + trace
+    return "\n".join(parts)

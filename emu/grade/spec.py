@@ -1,0 +1,388 @@
+"""The grading spec: one TOML file per assignment (docs/grading.md).
+
+Read with ``tomllib``; every key is checked against the schema below, and a
+mistake is reported as ``FILE:LINE: key: what is wrong, what was expected``
+(tomllib gives no line numbers for keys, so :func:`locate` finds the line
+of a key path in the TOML text itself).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from .target import MEMORY, REGISTERS, BuildError, instructor_symbols
+
+ARCHES = ("x86", "arm")
+VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
+NORMALISE = ("exact", "trailing-whitespace", "whitespace")
+CALLEE_SAVED = {16: ("bx", "si", "di", "bp"), 32: ("ebx", "esi", "edi", "ebp"),
+                64: ("rbx", "rbp", "r12", "r13", "r14", "r15")}
+
+
+class SpecError(Exception):
+    """A malformed spec: one line naming the file, the line and the key."""
+
+
+# -- the schema: key -> (type, required) per table ------------------------------------
+_INT = int
+_STR = str
+_LIST = list
+_DICT = dict
+_BOOL = bool
+SCHEMA = {
+    (): {"assignment": (_DICT, True), "build": (_DICT, True), "limits": (_DICT, False),
+         "report": (_DICT, False), "defaults": (_DICT, False), "test": (_LIST, True)},
+    ("assignment",): {"name": (_STR, True), "arch": (_STR, True), "board": (_STR, False),
+                      "bits": (_INT, True), "accel": (_STR, False)},
+    ("build",): {"source": (_STR, False), "binary": (_STR, False), "harness": (_STR, False),
+                 "after": (_STR, False), "provides": (_LIST, False)},
+    ("limits",): {"instructions": (_INT, False), "seconds": (_INT, False)},
+    ("report",): {"trace": (_INT, False), "leaderboard": (_BOOL, False)},
+    ("test",): {"name": (_STR, True), "points": ((int, float), True), "visibility": (_STR, False),
+                "tags": (_LIST, False), "call": (_STR, False), "args": (_LIST, False),
+                "setup": (_DICT, False), "limits": (_DICT, False), "expect": (_DICT, False)},
+    ("test", "setup"): {"registers": (_DICT, False), "memory": (_LIST, False),
+                        "uart_input": (_STR, False)},
+    ("test", "limits"): {"instructions": (_INT, False), "seconds": (_INT, False)},
+    ("test", "expect"): {"output": (_STR, False), "output_regex": (_STR, False),
+                         "normalise": (_STR, False), "registers": (_DICT, False),
+                         "memory": (_LIST, False), "return": (_INT, False),
+                         "exit_code": (_INT, False), "preserves": (_BOOL, False),
+                         "stack_balanced": (_BOOL, False), "no_code_writes": (_BOOL, False),
+                         "forbid": (_LIST, False), "allow": (_LIST, False),
+                         "max_instructions": (_INT, False), "min_instructions": (_INT, False)},
+    ("memory",): {"at": ((int, str), True), "bytes": (_LIST, False), "words": (_LIST, False),
+                  "size": (_INT, False), "text": (_STR, False), "asciz": (_STR, False)},
+}
+_TYPE_NAMES = {int: "an integer", str: "a string", list: "an array", dict: "a table",
+               bool: "true or false", (int, float): "a number", (int, str): "an integer or a label"}
+
+
+@dataclass
+class Memory:
+    at: int | str
+    data: bytes
+
+
+@dataclass
+class Test:
+    name: str
+    points: float
+    index: int
+    visibility: str = "visible"
+    tags: list = field(default_factory=list)
+    call: str | None = None
+    args: list = field(default_factory=list)
+    registers: dict = field(default_factory=dict)
+    memory: list = field(default_factory=list)
+    uart_input: str = ""
+    instructions: int = 100_000
+    seconds: int = 10
+    expect: dict = field(default_factory=dict)
+    expect_memory: list = field(default_factory=list)
+
+
+@dataclass
+class Spec:
+    path: str
+    name: str
+    arch: str
+    board: str
+    bits: int
+    accel: str
+    source: str | None
+    binary: str | None
+    harness: str | None
+    after: str | None
+    tests: list
+    trace: int = 16
+    leaderboard: bool = False
+    text: str = ""
+    provides: list = field(default_factory=list)
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(os.path.abspath(self.path))
+
+    def error(self, keys: tuple, message: str) -> SpecError:
+        return spec_error(self.path, self.text, keys, message)
+
+
+def spec_error(path: str, text: str, keys: tuple, message: str) -> SpecError:
+    line = locate(text, keys)
+    if keys[:1] == ("test",) and len(keys) > 2 and line == locate(text, keys[:2]):
+        # not written in the test itself: a key merged from [defaults]
+        there = locate(text, ("defaults",) + keys[2:])
+        if there and there != locate(text, ("defaults",)):
+            line = there
+    dotted = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in keys).replace(".[", "[")
+    where = f"{os.path.basename(path)}:{line}" if line else os.path.basename(path)
+    return SpecError(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def locate(text: str, keys: tuple) -> int:
+    """The line number (1-based) where the key path ``keys`` is written in
+    the TOML ``text`` (an int in the path is an index into an array of
+    tables or an array), or of its nearest enclosing table; 0 if unknown."""
+    lines = text.splitlines()
+    # segments: (header path with array indices, first line, last line)
+    segments, counts = [((), 0)], {}
+    for n, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if not m:
+            continue
+        names = tuple(p.strip().strip('"') for p in m.group(2).split("."))
+        if m.group(1) == "[[":
+            counts[names] = counts.get(names, -1) + 1
+        path = []
+        for k in range(1, len(names) + 1):
+            path.append(names[k - 1])
+            if names[:k] in counts and (k < len(names) or m.group(1) == "[["):
+                path.append(counts[names[:k]])
+        segments.append((tuple(path), n))
+    named = tuple(k for k in keys)
+    best, best_len = None, -1
+    for i, (path, start) in enumerate(segments):
+        if named[:len(path)] == path and len(path) > best_len:
+            end = segments[i + 1][1] if i + 1 < len(segments) else len(lines)
+            best, best_len = (start, end), len(path)
+    if best is None:
+        return 0
+    start, end = best
+    rest = [k for k in named[best_len:] if not isinstance(k, int)]
+    line_no = start + 1 if best_len else 0
+    pos = start + (1 if best_len else 0)
+    for key in rest:
+        pat = re.compile(rf"(^|[{{,\s.]){re.escape(key)}\s*[=.]")
+        for n in range(pos, end):
+            if pat.search(lines[n].split("#", 1)[0]):
+                line_no, pos = n + 1, n
+                break
+        else:
+            break
+    return line_no
+
+
+def _check_table(spec_path, text, table: dict, schema_key: tuple, keys: tuple,
+                 required: bool = True) -> None:
+    """Unknown keys, wrong types and (if ``required``) missing keys."""
+    schema = SCHEMA[schema_key]
+    for k, v in table.items():
+        if k not in schema:
+            raise spec_error(spec_path, text, keys + (k,),
+                             f"unknown key; expected one of: {', '.join(schema)}")
+        want = schema[k][0]
+        # TOML's true/false are Python bools, which are also ints
+        if isinstance(v, bool) != (want is bool) or not isinstance(v, want):
+            raise spec_error(spec_path, text, keys + (k,),
+                             f"{type(v).__name__} {v!r}; expected {_TYPE_NAMES[want]}")
+    for k, (_, needed) in schema.items():
+        if required and needed and k not in table:
+            raise spec_error(spec_path, text, keys, f"missing key '{k}'")
+
+
+def _memory(spec_path, text, items, keys) -> list:
+    out = []
+    for i, item in enumerate(items):
+        where = keys + (i,)
+        if not isinstance(item, dict):
+            raise spec_error(spec_path, text, where, "expected a table {at = ..., bytes = [...]}")
+        _check_table(spec_path, text, item, ("memory",), where)
+        forms = [k for k in ("bytes", "words", "text", "asciz") if k in item]
+        if len(forms) != 1:
+            raise spec_error(spec_path, text, where,
+                             "expected exactly one of bytes, words, text, asciz")
+        form = forms[0]
+        size = item.get("size", 2)
+        if form == "bytes":
+            data = _ints(spec_path, text, item["bytes"], where + ("bytes",), 1)
+        elif form == "words":
+            if size not in (1, 2, 4, 8):
+                raise spec_error(spec_path, text, where + ("size",), f"{size}; expected 1, 2, 4 or 8")
+            data = _ints(spec_path, text, item["words"], where + ("words",), size)
+        else:
+            data = item[form].encode("utf-8") + (b"\0" if form == "asciz" else b"")
+        at = item["at"]
+        if isinstance(at, int) and not 0 <= at <= MEMORY - len(data):
+            raise spec_error(spec_path, text, where + ("at",),
+                             f"0x{at:x}: {len(data)} bytes there are outside RAM; expected an "
+                             f"address from 0 to 0x{MEMORY - len(data):x}")
+        out.append(Memory(at, data))
+    return out
+
+
+def _ints(spec_path, text, values, keys, size) -> bytes:
+    out = bytearray()
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not -(1 << (8 * size - 1)) <= v < (1 << (8 * size)):
+            raise spec_error(spec_path, text, keys, f"{v!r}; expected integers of {size} byte(s)")
+        out += (v & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    return bytes(out)
+
+
+def load(path: str) -> Spec:
+    """Read and check a spec; raise :class:`SpecError` on any mistake."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise SpecError(f"{os.path.basename(path)}: cannot read the spec ({e.strerror})") from None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        where = f"{os.path.basename(path)}:{m.group(1)}" if m else os.path.basename(path)
+        raise SpecError(f"{where}: not valid TOML ({e})") from None
+    _check_table(path, text, doc, (), ())
+    a = doc["assignment"]
+    _check_table(path, text, a, ("assignment",), ("assignment",))
+    if a["arch"] not in ARCHES:
+        raise spec_error(path, text, ("assignment", "arch"),
+                         f"'{a['arch']}'; expected one of: {', '.join(ARCHES)}")
+    if a["arch"] == "arm":
+        raise spec_error(path, text, ("assignment", "arch"),
+                         "'arm' is not supported yet; expected 'x86'")
+    board = a.get("board", "pc")
+    if board != "pc":
+        raise spec_error(path, text, ("assignment", "board"), f"'{board}'; expected 'pc' for x86")
+    if a["bits"] not in CALLEE_SAVED:
+        raise spec_error(path, text, ("assignment", "bits"), f"{a['bits']}; expected 16, 32 or 64")
+    accel = a.get("accel", "interp")
+    if accel not in ("interp", "tcg"):
+        raise spec_error(path, text, ("assignment", "accel"),
+                         f"'{accel}'; expected 'interp' or 'tcg' (engines that count exactly)")
+    b = doc["build"]
+    _check_table(path, text, b, ("build",), ("build",))
+    if ("source" in b) == ("binary" in b):
+        raise spec_error(path, text, ("build",), "expected exactly one of 'source' or 'binary'")
+    if "binary" in b and ("harness" in b or "after" in b):
+        raise spec_error(path, text, ("build", "harness" if "harness" in b else "after"),
+                         "instructor code goes with an assembly 'source' only")
+    for k in ("harness", "after"):
+        if k in b and not os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(path)), b[k])):
+            raise spec_error(path, text, ("build", k), f"'{b[k]}': no such file next to the spec")
+    limits = doc.get("limits", {})
+    _check_table(path, text, limits, ("limits",), ("limits",))
+    report = doc.get("report", {})
+    _check_table(path, text, report, ("report",), ("report",))
+    defaults = doc.get("defaults", {})
+    _check_table(path, text, defaults, ("test",), ("defaults",), required=False)
+    for sub in ("setup", "limits", "expect"):
+        if sub in defaults:
+            _check_table(path, text, defaults[sub], ("test", sub), ("defaults", sub))
+    if not isinstance(doc["test"], list) or not all(isinstance(t, dict) for t in doc["test"]):
+        raise spec_error(path, text, ("test",), "expected [[test]] tables")
+    if not doc["test"]:
+        raise spec_error(path, text, ("test",), "expected at least one [[test]]")
+    tests = []
+    names = set()
+    for i, t in enumerate(doc["test"]):
+        merged = dict(defaults)
+        merged.update({k: v for k, v in t.items() if k not in ("expect", "setup", "limits")})
+        for sub in ("expect", "setup", "limits"):
+            d = dict(defaults.get(sub, {}))
+            d.update(t.get(sub, {}))
+            if d:
+                merged[sub] = d
+        keys = ("test", i)
+        _check_table(path, text, {k: v for k, v in merged.items()}, ("test",), keys)
+        for sub in ("setup", "limits", "expect"):
+            if sub in merged:
+                _check_table(path, text, merged[sub], ("test", sub), keys + (sub,))
+        test = _test(path, text, merged, i, limits, a["bits"], "harness" in b)
+        if test.name in names:
+            raise spec_error(path, text, keys + ("name",), f"'{test.name}' is used twice; expected unique names")
+        names.add(test.name)
+        tests.append(test)
+    provides = list(b.get("provides", []))
+    spec = Spec(path, a["name"], a["arch"], board, a["bits"], accel, b.get("source"),
+                b.get("binary"), b.get("harness"), b.get("after"), tests,
+                report.get("trace", 16), report.get("leaderboard", False), text,
+                provides + sorted({t.call for t in tests if t.call} - set(provides)))
+    _check_labels(spec)
+    return spec
+
+
+def _check_labels(spec: Spec) -> None:
+    """Every label a test names must be defined by the instructor's code or
+    be one the submission provides (``build.provides`` and called labels)."""
+    try:
+        known = instructor_symbols(spec.folder, spec.bits, spec.harness, spec.after)
+    except BuildError as e:
+        raise spec.error(("build",), f"the instructor's code does not assemble ({e})") from None
+    known = set(known) | set(spec.provides)
+    for t in spec.tests:
+        uses = [(("args",), a) for a in t.args if isinstance(a, str)]
+        uses += [(("setup", "memory", j, "at"), m.at) for j, m in enumerate(t.memory)]
+        uses += [(("expect", "memory", j, "at"), m.at) for j, m in enumerate(t.expect_memory)]
+        for where, label in uses:
+            if isinstance(label, str) and label not in known:
+                raise spec.error(("test", t.index) + where,
+                                 f"label '{label}' is defined nowhere; expected a label of the "
+                                 f"harness or one listed in build.provides")
+
+
+def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -> Test:
+    keys = ("test", i)
+    vis = t.get("visibility", "visible")
+    if vis not in VISIBILITY:
+        raise spec_error(path, text, keys + ("visibility",), f"'{vis}'; expected one of: {', '.join(VISIBILITY)}")
+    if t["points"] < 0:
+        raise spec_error(path, text, keys + ("points",), f"{t['points']}; expected a number >= 0")
+    setup, lim, expect = t.get("setup", {}), t.get("limits", {}), dict(t.get("expect", {}))
+    norm = expect.get("normalise", "exact")
+    if norm not in NORMALISE:
+        raise spec_error(path, text, keys + ("expect", "normalise"),
+                         f"'{norm}'; expected one of: {', '.join(NORMALISE)}")
+    if "output_regex" in expect:
+        try:
+            re.compile(expect["output_regex"])
+        except re.error as e:
+            raise spec_error(path, text, keys + ("expect", "output_regex"), f"not a regular expression ({e})")
+    for k in ("forbid", "allow", "tags"):
+        seq = expect.get(k) if k != "tags" else t.get(k)
+        if seq is not None and not all(isinstance(x, str) for x in seq):
+            where = keys + ((k,) if k == "tags" else ("expect", k))
+            raise spec_error(path, text, where, "expected an array of strings")
+    for k in ("return", "preserves", "stack_balanced"):
+        if k in expect and "call" not in t:
+            raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")
+    if "call" in t and bits != 16 and not harness:
+        raise spec_error(path, text, keys + ("call",),
+                         f"a call into {bits}-bit code needs build.harness (to enter that mode "
+                         f"before the call); expected a harness, or bits = 16")
+    if "args" in t and "call" not in t:
+        raise spec_error(path, text, keys + ("args",), "only for a test that has 'call'")
+    for j, arg in enumerate(t.get("args", [])):
+        ok = isinstance(arg, (int, str)) and not isinstance(arg, bool) or (
+            isinstance(arg, dict) and set(arg) in ({"asciz"}, {"text"}, {"bytes"}))
+        if not ok:
+            raise spec_error(path, text, keys + ("args",),
+                             f"argument {j + 1} is {arg!r}; expected an integer, a label, "
+                             f"or {{asciz = \"...\"}} / {{bytes = [...]}}")
+    regs = dict(setup.get("registers", {}))
+    regs_out = dict(expect.get("registers", {}))
+    for where, table in ((("setup", "registers"), regs), (("expect", "registers"), regs_out)):
+        for name, v in table.items():
+            if name.lower() not in REGISTERS:
+                raise spec_error(path, text, keys + where + (name,), "not a register name; expected e.g. eax, bx, rdi")
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise spec_error(path, text, keys + where + (name,), f"{v!r}; expected an integer")
+    return Test(
+        name=t["name"], points=t["points"], index=i, visibility=vis, tags=list(t.get("tags", [])),
+        call=t.get("call"), args=list(t.get("args", [])),
+        registers={k.lower(): v for k, v in regs.items()},
+        memory=_memory(path, text, setup.get("memory", []), keys + ("setup", "memory")),
+        uart_input=setup.get("uart_input", ""),
+        instructions=lim.get("instructions", limits.get("instructions", 100_000)),
+        seconds=lim.get("seconds", limits.get("seconds", 10)),
+        expect={k: v for k, v in expect.items() if k not in ("memory", "registers")}
+        | {"registers": {k.lower(): v for k, v in regs_out.items()}},
+        expect_memory=_memory(path, text, expect.get("memory", []), keys + ("expect", "memory")))
