@@ -92,23 +92,28 @@ def lab_folders(root: str) -> dict:
     return found
 
 
+def _error(shown: str, text: str, keys: tuple, message: str) -> LabError:
+    """A mistake in lab.toml at the line of ``keys``, named by its path ``shown``."""
+    return LabError(f"{os.path.dirname(shown)}/{spec_error(shown, text, keys, message)}")
+
+
 def _check_table(path, text, table, keys) -> None:
     schema = SCHEMA[tuple(k for k in keys if not isinstance(k, int))]
     for k, v in table.items():
         if k not in schema:
-            raise LabError(str(spec_error(path, text, keys + (k,),
-                                          f"unknown key; expected one of: {', '.join(schema)}")))
+            raise _error(path, text, keys + (k,),
+                                          f"unknown key; expected one of: {', '.join(schema)}")
     for k, (typ, required) in schema.items():
         if k not in table:
             if required:
-                raise LabError(str(spec_error(path, text, keys, f"missing key '{k}'")))
+                raise _error(path, text, keys, f"missing key '{k}'")
             continue
         if not isinstance(table[k], typ):
-            raise LabError(str(spec_error(path, text, keys + (k,),
+            raise _error(path, text, keys + (k,),
                                           f"{type(table[k]).__name__} {table[k]!r}; expected "
-                                          f"{'an array' if typ is list else 'a string' if typ is str else 'a table'}")))
+                                          f"{'an array' if typ is list else 'a string' if typ is str else 'a table'}")
         if typ is list and k != "exercise" and not all(isinstance(s, str) for s in table[k]):
-            raise LabError(str(spec_error(path, text, keys + (k,), "expected an array of strings")))
+            raise _error(path, text, keys + (k,), "expected an array of strings")
 
 
 def load_lab(root: str, number: int) -> Lab:
@@ -135,27 +140,27 @@ def load_lab(root: str, number: int) -> Lab:
     lab = Lab(number, os.path.basename(folder), folder, meta["title"], meta["time"],
               meta["objectives"], meta.get("prerequisites", []))
     if not data["exercise"]:
-        raise LabError(str(spec_error(shown, text, ("exercise",), "no exercises; expected at least one")))
+        raise _error(shown, text, ("exercise",), "no exercises; expected at least one")
     for i, ex in enumerate(data["exercise"]):
         keys = ("exercise", i)
         if not isinstance(ex, dict):
-            raise LabError(str(spec_error(shown, text, keys, "expected a table ([[exercise]])")))
+            raise _error(shown, text, keys, "expected a table ([[exercise]])")
         _check_table(shown, text, ex, keys)
         spec_path = os.path.join(folder, ex["spec"])
         if os.path.commonpath([os.path.abspath(spec_path), os.path.abspath(os.path.join(folder, ANSWERS))]) \
                 == os.path.abspath(os.path.join(folder, ANSWERS)):
-            raise LabError(str(spec_error(shown, text, keys + ("spec",),
-                                          "inside answers/; expected a spec students may read")))
+            raise _error(shown, text, keys + ("spec",),
+                                          "inside answers/; expected a spec students may read")
         if not os.path.isfile(spec_path):
-            raise LabError(str(spec_error(shown, text, keys + ("spec",),
-                                          f"no file {ex['spec']}; expected an emu grade spec")))
+            raise _error(shown, text, keys + ("spec",),
+                                          f"no file {ex['spec']}; expected an emu grade spec")
         try:
             spec = load_spec(spec_path)
         except SpecError as e:
             raise LabError(f"{os.path.relpath(os.path.dirname(spec_path), os.path.dirname(root))}/{e}") from None
         if spec.source is None or any(c in spec.source for c in "*?["):
-            raise LabError(str(spec_error(shown, text, keys + ("spec",),
-                                          "its build.source is not one file name; expected e.g. 'name.S'")))
+            raise _error(shown, text, keys + ("spec",),
+                                          "its build.source is not one file name; expected e.g. 'name.S'")
         lab.exercises.append(Exercise(i + 1, ex["title"], spec_path, ex["hints"], spec))
     return lab
 
@@ -191,8 +196,13 @@ def show_lab(root: str, number: int, out) -> None:
         dirnames[:] = sorted(d for d in dirnames if not (rel == "." and d == ANSWERS))
         files += [os.path.normpath(os.path.join(rel, f)) for f in sorted(filenames)]
     out.write("files: " + ", ".join(f"tutorials/{lab.name}/{f}" for f in files) + "\n\n")
-    with open(os.path.join(lab.folder, "README.md"), encoding="utf-8") as f:
-        out.write(f.read())
+    try:
+        with open(os.path.join(lab.folder, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise LabError(f"tutorials/{lab.name}/README.md: cannot read ({e.strerror}); "
+                       "expected the lab's text") from None
+    out.write(text)
 
 
 def hint_lab(root: str, number: int, exercise: int | None, out) -> None:
@@ -227,14 +237,14 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
     """Grade each exercise handed in; 0 when every test of every exercise passes."""
     lab = load_lab(root, number)
     handed = _submissions(lab, files)
-    summary, todo = [], None
+    summary, failing, missing = [], None, None
     for ex in lab.exercises:
         folder = handed.get(ex.number)
         pts = sum(t.points for t in ex.spec.tests)
         if folder is None:
             summary.append(f"  {ex.number}. {ex.file:<12} 0/{_points(pts)}  not handed in")
-            todo = todo or (ex, f"write {ex.file} (in this folder, or name it: "
-                                f"emu lab check {lab.number} path/to/{ex.file})")
+            missing = missing or (ex, f"write {ex.file} (in this folder, or name it: "
+                                      f"emu lab check {lab.number} path/to/{ex.file})")
             continue
         result = grade(ex.spec, folder, os.path.join(folder, ex.file), accel)
         out.write(f"exercise {ex.number}: {ex.title}\n")
@@ -242,9 +252,10 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
         passed = sum(t.outcome == "pass" for t in result.tests)
         state = "passed" if passed == len(result.tests) else f"{passed} of {len(result.tests)} tests pass"
         summary.append(f"  {ex.number}. {ex.file:<12} {_points(result.score)}/{_points(pts)}  {state}")
-        if passed < len(result.tests) and todo is None:
+        if passed < len(result.tests) and failing is None:
             first = next(t for t in result.tests if t.outcome != "pass")
-            todo = (ex, f"'{first.name}': {first.output.splitlines()[0]}")
+            failing = (ex, f"'{first.name}': {first.output.splitlines()[0]}")
+    todo = failing or missing
     out.write(f"lab {lab.number}: {lab.title}\n")
     out.write("\n".join(summary) + "\n")
     if todo is None:
