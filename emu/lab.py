@@ -46,6 +46,7 @@ SCHEMA = {
                "prerequisites": (list, False)},
     ("exercise",): {"title": (str, True), "spec": (str, True), "hints": (list, True)},
 }
+_TYPES = {str: "a string", list: "an array", dict: "a table"}
 
 
 class LabError(Exception):
@@ -99,10 +100,9 @@ def _error(shown: str, text: str, keys: tuple, message: str) -> LabError:
 
 def _check_table(path, text, table, keys) -> None:
     schema = SCHEMA[tuple(k for k in keys if not isinstance(k, int))]
-    for k, v in table.items():
+    for k in table:
         if k not in schema:
-            raise _error(path, text, keys + (k,),
-                                          f"unknown key; expected one of: {', '.join(schema)}")
+            raise _error(path, text, keys + (k,), f"unknown key; expected one of: {', '.join(schema)}")
     for k, (typ, required) in schema.items():
         if k not in table:
             if required:
@@ -110,8 +110,7 @@ def _check_table(path, text, table, keys) -> None:
             continue
         if not isinstance(table[k], typ):
             raise _error(path, text, keys + (k,),
-                                          f"{type(table[k]).__name__} {table[k]!r}; expected "
-                                          f"{'an array' if typ is list else 'a string' if typ is str else 'a table'}")
+                         f"{type(table[k]).__name__} {table[k]!r}; expected {_TYPES[typ]}")
         if typ is list and k != "exercise" and not all(isinstance(s, str) for s in table[k]):
             raise _error(path, text, keys + (k,), "expected an array of strings")
 
@@ -147,20 +146,20 @@ def load_lab(root: str, number: int) -> Lab:
             raise _error(shown, text, keys, "expected a table ([[exercise]])")
         _check_table(shown, text, ex, keys)
         spec_path = os.path.join(folder, ex["spec"])
-        if os.path.commonpath([os.path.abspath(spec_path), os.path.abspath(os.path.join(folder, ANSWERS))]) \
-                == os.path.abspath(os.path.join(folder, ANSWERS)):
+        answers = os.path.abspath(os.path.join(folder, ANSWERS))
+        if os.path.commonpath([os.path.abspath(spec_path), answers]) == answers:
             raise _error(shown, text, keys + ("spec",),
-                                          "inside answers/; expected a spec students may read")
+                         "inside answers/; expected a spec students may read")
         if not os.path.isfile(spec_path):
             raise _error(shown, text, keys + ("spec",),
-                                          f"no file {ex['spec']}; expected an emu grade spec")
+                         f"no file {ex['spec']}; expected an emu grade spec")
         try:
             spec = load_spec(spec_path)
         except SpecError as e:
             raise LabError(f"{os.path.relpath(os.path.dirname(spec_path), os.path.dirname(root))}/{e}") from None
         if spec.source is None or any(c in spec.source for c in "*?["):
             raise _error(shown, text, keys + ("spec",),
-                                          "its build.source is not one file name; expected e.g. 'name.S'")
+                         "its build.source is not one file name; expected e.g. 'name.S'")
         lab.exercises.append(Exercise(i + 1, ex["title"], spec_path, ex["hints"], spec))
     return lab
 
@@ -246,7 +245,7 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
             missing = missing or (ex, f"write {ex.file} (in this folder, or name it: "
                                       f"emu lab check {lab.number} path/to/{ex.file})")
             continue
-        result = grade(ex.spec, folder, os.path.join(folder, ex.file), accel)
+        result = grade(ex.spec, folder, os.path.normpath(os.path.join(folder, ex.file)), accel)
         out.write(f"exercise {ex.number}: {ex.title}\n")
         out.write(report.text(ex.spec, result) + "\n")
         passed = sum(t.outcome == "pass" for t in result.tests)

@@ -192,6 +192,19 @@ def test_bad_input_is_one_line(args, message):
     assert (status, out, err) == (2, "", message + "\n")
 
 
+def test_malformed_exercise_spec_is_one_line(tmp_path):
+    root = _fixture(tmp_path)
+    spec = os.path.join(root, "00-start", "exercises", "exit.toml")
+    with open(spec) as f:
+        text = f.read()
+    with open(spec, "w") as f:
+        f.write(text.replace("points = 1\nsetup.registers = { bl = 42 }", "pointz = 1\nsetup.registers = { bl = 42 }"))
+    status, out, err = emu("--labs", root, "check", "0")
+    assert (status, out) == (2, "")
+    assert err.startswith("emu lab: labs/00-start/exercises/exit.toml:21: test[1].pointz: unknown key; expected one of: ")
+    assert err.count("\n") == 1
+
+
 def test_missing_lab_toml(tmp_path):
     root = _fixture(tmp_path)
     os.remove(os.path.join(root, "00-start", "lab.toml"))
