@@ -212,3 +212,14 @@ def test_missing_lab_toml(tmp_path):
     assert (status, out) == (2, "")
     assert err == "emu lab: labs/00-start/lab.toml: cannot read (No such file or directory); " \
                   "expected the lab's metadata\n"
+
+
+@pytest.mark.parametrize("lab", LABS, ids=os.path.basename)
+def test_answers_are_left_out_of_git_archive(lab):
+    if not os.path.exists(os.path.join(REPO, ".git")):
+        pytest.skip("not a git checkout: no attributes to read")
+    files = [rel(p) for p in glob.glob(os.path.join(lab, "answers", "*"))] + [rel(os.path.join(lab, "README.md"))]
+    r = subprocess.run(["git", "check-attr", "export-ignore", "--", *files], cwd=REPO,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.splitlines() == [f"{f}: export-ignore: {'unspecified' if f.endswith('README.md') else 'set'}"
+                                     for f in files]
