@@ -8,7 +8,7 @@ EMU    := $(VENV)/bin/emu
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all bench coverage conformance vectors clean venv deps
+.PHONY: demo shell test test-all bench coverage conformance vectors clean venv deps
 
 venv: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(EMU) demo
+
+# a shell where `emu` is this checkout's (.venv/bin first on PATH); `exit` leaves it
+shell: $(STAMP)
+	@echo "emu is $(CURDIR)/$(EMU); type exit to leave this shell"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $${SHELL:-/bin/sh}
 
 # Debian packages the tests use (as root in CI; nothing to do when they are present):
 # stock gdb (tests/debug/test_gdb*.py); GNU as, ld and gcc to build ELF guests with

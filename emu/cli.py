@@ -386,6 +386,9 @@ def build_parser() -> Parser:
     g = sub.add_parser("grade", help="grade assembly submissions against an assignment spec")
     _add_grade_arguments(g)
 
+    lb = sub.add_parser("lab", help="the course's labs: list, show N, check N [FILES], hint N")
+    _add_lab_arguments(lb)
+
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_board_option(t)
     add_cpu_option(t)
@@ -877,9 +880,19 @@ def cmd_grade(args) -> int:
     return run(args)
 
 
+def _add_lab_arguments(p) -> None:
+    from .lab import add_arguments
+    add_arguments(p)
+
+
+def cmd_lab(args) -> int:
+    from .lab import run
+    return run(args)
+
+
 COMMANDS = {"run": cmd_run, "debug": cmd_debug, "demo": cmd_demo, "bench": cmd_bench, "diff": cmd_diff,
             "conformance": cmd_conformance, "coverage": cmd_coverage, "translate": cmd_translate,
-            "kvm-probe": cmd_kvm_probe, "grade": cmd_grade}
+            "kvm-probe": cmd_kvm_probe, "grade": cmd_grade, "lab": cmd_lab}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,3 @@
+info registers cs ds ss ip sp dl
+stepi
+quit
