@@ -859,7 +859,7 @@ def cmd_translate(args) -> int:
 def cmd_kvm_probe(args) -> int:
     ok, why = accel_available("kvm")
     if not ok:
-        raise CommandError(why.split(";")[0])
+        raise UsageError(why.split(";")[0])
     import importlib     # the kvm engine is found by name, never imported by emu
     probe = importlib.import_module("kvm.probe")
     report = probe.host_limits(refresh=args.refresh)
