@@ -41,7 +41,7 @@ deps:
 # tests that read them fail with one line that says so, and the rest still run
 test: $(STAMP) deps
 	-@$(PY) -m emu.vectors
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" --durations=25 $(PYTEST_ARGS)
 
 # (slow tests may run longer than setup.cfg's ten-minute limit per test)
 test-all: $(STAMP)
