@@ -213,6 +213,11 @@ class Machine:
                  icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP):
         from .boards import get_board
         self.board = get_board(board)
+        #: the guest architecture (emu.isa.target.Target), as the board names it
+        self.target = self.board.TARGET
+        self.model = self.target.model(cpu)       # the CPU model (-cpu), data of the target
+        self.cpu = self.target.new_state()        # the canonical CPU state
+        self.accel = None                         # the engine, made once the board is wired
         self.ram = Ram(memory)
         self.ports = Bus("port", 0x10000)
         self.mmio = Bus("mmio", 1 << 52)
@@ -232,7 +237,7 @@ class Machine:
         self._run_deadline = None   # the timer deadline that ends the current run
         self._acked_vector = None   # -d int: the vector the last INTA cycle returned
         self._stop_wanted = False
-        self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
+        self.board.build(self, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
             self.accel.close()
@@ -244,8 +249,10 @@ class Machine:
             self.accel.on_interrupt = self.trace_interrupt
 
     # -- images --------------------------------------------------------------------
-    def load_image(self, data: bytes, name: str = "image") -> None:
-        self.board.load(self, data, name)
+    def load_image(self, data: bytes, name: str = "image", entry: int | None = None) -> None:
+        """Load an image where the board loads one and enter it at ``entry``
+        (an ELF's entry point; None: where the board enters an image)."""
+        self.board.load(self, data, name, entry)
         self.accel.flush_code_cache()
         self.accel.state_changed()
 
@@ -462,30 +469,25 @@ class Machine:
         """-d in_asm / -d cpu on an engine that steps: log the next instruction
         (and the CPU state before it), as QEMU logs each block."""
         self.accel.sync_state()
-        from .isa.x86.disasm import format_insn
         s = self.cpu
         log = self.log
         if "cpu" in self.log_flags:
             log.write(s.format() + "\n")
         if "in_asm" in self.log_flags and not self.accel.logs_blocks:
-            lin = s.segs[1].base + s.rip
+            lin = self.target.pc(s)
             try:
-                from .isa.x86.decode import Decoder
-                code = self.ram.read_bytes(lin, 16)
-                dec = Decoder(self.model.name, 4 if s.segs[1].db else 2, s.mode == "long64")
-                text = format_insn(dec.decode(lambda k: code[k], s.rip))
+                text = self.target.disassemble(self.ram.read_bytes(lin, 16), s, self.model)
             except Exception as e:      # undecodable bytes are a guest event, not ours
                 text = f"(undecodable: {e})"
             log.write(f"IN: 0x{lin:08x}:  {text}\n")
 
     def trace_interrupt(self, vector: int, return_ip: int, error_code) -> None:
         """-d int: every interrupt and exception the CPU delivers."""
-        from .isa.x86.interrupts import EXC_NAMES
         if vector == self._acked_vector:        # from the interrupt controller
             self._acked_vector = None
             name = "hardware interrupt"
         else:
-            name = EXC_NAMES.get(vector, "interrupt")
+            name = self.target.exception_name(vector)
         code = "" if error_code is None else f" error code 0x{error_code:x}"
         self.log.write(f"int: vector 0x{vector:02x} ({name}){code}, return to 0x{return_ip:x}\n")
 
