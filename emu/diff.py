@@ -141,15 +141,12 @@ class _Side:
         # as on the reference engine, and interrupts come at the same step
         # -- instead of wherever the host's clock puts them
         self.m.count_guest_time()
-        dispatch = self.m.dispatch_exit
+        # served by the run loop or inside unicorn's hooks: observed alike
+        self.m.add_exit_observer(self._record)
 
-        def recording_dispatch(ex):
-            dispatch(ex)
-            if ex.reason in ("IO", "MMIO"):
-                self.exits.append(_exit_tuple(ex))
-
-        # an instance attribute: the run loop and unicorn's hooks both call it
-        self.m.dispatch_exit = recording_dispatch
+    def _record(self, ex) -> None:
+        if ex.reason in ("IO", "MMIO"):
+            self.exits.append(_exit_tuple(ex))
 
     def step(self):
         del self.exits[:]

@@ -138,12 +138,16 @@ class GuestClock:
         self.shift = shift
         self.ns_per_insn = 1 << shift
         self.accel = None
+        self.icount_now = None      # the Machine's icount_now, once attached
         self.realtime = False
         self.idle_ns = 0
         self._t0 = time.monotonic_ns()
 
-    def attach(self, accel) -> None:
+    def attach(self, accel, icount_now=None) -> None:
+        """Read guest time from ``accel``'s instruction count through
+        ``icount_now`` (:meth:`Machine.icount_now`; None: the engine's)."""
         self.accel = accel
+        self.icount_now = accel.icount_now if icount_now is None else icount_now
         self.realtime = not accel.exact_icount
 
     def count_instructions(self) -> None:
@@ -154,8 +158,7 @@ class GuestClock:
         exact engine."""
         if not self.realtime:
             return
-        accel = self.accel
-        icount = accel.icount_now()
+        icount = self.icount_now()
         now = self.now_ns() if icount else 0
         self.realtime = False
         self.idle_ns = now - (icount << self.shift)
@@ -163,8 +166,7 @@ class GuestClock:
     def now_ns(self) -> int:
         if self.realtime:
             return time.monotonic_ns() - self._t0
-        accel = self.accel
-        icount = 0 if accel is None else accel.icount_now()
+        icount = 0 if self.accel is None else self.icount_now()
         return (icount << self.shift) + self.idle_ns
 
     def budget_for(self, ns: int) -> int:
@@ -231,7 +233,12 @@ class Machine:
         self.devices = {}
         self.accel_name = accel
         self.one_insn_per_tb = one_insn_per_tb      # read by the translator
-        self.exit_observer = None   # debugger: fn(exit) after each exit is served (optional)
+        #: fn(exit), each called after every exit is served (the debugger, emu diff)
+        self._exit_observers = []
+        #: count_guest_time: a port or MMIO write being served counts its
+        #: instruction as retired (1 while it is, else 0)
+        self._count_writes = False
+        self._writing = 0
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
@@ -243,7 +250,7 @@ class Machine:
             self.accel.close()
             raise ValueError(f"-icount shift={icount_shift} needs an engine that counts "
                              f"instructions (interp, tcg, unicorn); '{accel}' runs in real time")
-        self.clock.attach(self.accel)
+        self.clock.attach(self.accel, self.icount_now)
         self.board.attach(self)
         if log is not None and "int" in self.log_flags:
             self.accel.on_interrupt = self.trace_interrupt
@@ -385,21 +392,22 @@ class Machine:
         estimate.  Nothing changes on an engine that counts exactly."""
         if not self.clock.realtime:
             return
-        accel = self.accel
         self.clock.count_instructions()
-        self._writing = 0
-        dispatch = self.dispatch_exit
+        self._count_writes = True
 
-        def dispatch_counted(ex):
-            self._writing = 1 if ex.reason in ("IO", "MMIO") and ex.is_write else 0
-            try:
-                dispatch(ex)
-            finally:
-                self._writing = 0
+    def icount_now(self) -> int:
+        """Instructions retired so far, exact also inside ``run()``
+        (:meth:`~emu.accel.base.Accelerator.icount_now`), counting a write
+        being served as retired under :meth:`count_guest_time`."""
+        return self.accel.icount_now() + self._writing
 
-        accel.icount_now = lambda: accel.icount + self._writing
-        # an instance attribute, as emu diff's: the run loop calls it
-        self.dispatch_exit = dispatch_counted
+    def add_exit_observer(self, fn) -> None:
+        """Call ``fn(exit)`` after each exit is served (a read's value is
+        in ``exit.data`` by then), in the order observers were added."""
+        self._exit_observers.append(fn)
+
+    def remove_exit_observer(self, fn) -> None:
+        self._exit_observers.remove(fn)
 
     def next_timer_deadline(self):
         """Guest time (ns) of the earliest timer deadline, or None."""
@@ -462,7 +470,7 @@ class Machine:
         if self.log is not None and "int" in self.log_flags and vector is not None:
             exact = "" if self.accel.exact_icount else "~"
             self.log.write(f"irq: vector 0x{vector:02x} acknowledged at icount {exact}"
-                           f"{self.accel.icount_now()}, guest time {self.clock.now_ns()} ns\n")
+                           f"{self.icount_now()}, guest time {self.clock.now_ns()} ns\n")
         return vector
 
     def trace_step(self) -> None:
@@ -504,18 +512,22 @@ class Machine:
         if self.log is not None and "exits" in self.log_flags:
             self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
         r = ex.reason
-        if r == "IO":
-            if ex.is_write:
-                self.ports.write(ex.port, ex.size, ex.data)
-            else:
-                ex.data = self.ports.read(ex.port, ex.size)
-        elif r == "MMIO":
-            if ex.is_write:
-                self.mmio.write(ex.addr, ex.size, ex.data)
-            else:
-                ex.data = self.mmio.read(ex.addr, ex.size)
-        if self.exit_observer is not None:
-            self.exit_observer(ex)
+        if r == "IO" or r == "MMIO":
+            if self._count_writes and ex.is_write:
+                self._writing = 1
+            try:
+                if r == "MMIO":
+                    bus, where = self.mmio, ex.addr
+                else:
+                    bus, where = self.ports, ex.port
+                if ex.is_write:
+                    bus.write(where, ex.size, ex.data)
+                else:
+                    ex.data = bus.read(where, ex.size)
+            finally:
+                self._writing = 0
+        for fn in self._exit_observers:
+            fn(ex)
 
     def stop_pending(self) -> bool:
         """A device asked to end the run (the loop collects the request)."""
