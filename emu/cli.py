@@ -397,14 +397,9 @@ def build_parser() -> Parser:
 
 # -- helpers ------------------------------------------------------------------------------
 def load_guest(path: str, log=None):
-    """The guest image; ``log`` (the -d log when it has ``asm``) is told
-    which assembler made it."""
-    from .loader import load_file
-    img = load_file(path)
-    if log is not None and img.assembler:
-        log.write(f"asm: {img.name}: {img.assembler}\n")
-        log.flush()
-    return img
+    """The guest image (:func:`emu.loader.load_guest`)."""
+    from .loader import load_guest as load
+    return load(path, log)
 
 
 def open_log(args):

@@ -62,6 +62,16 @@ def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
 ELF_MACHINES = {"x86": ("EM_386", "EM_X86_64")}
 
 
+def load_guest(path: str, log=None) -> Image:
+    """The guest image of ``emu run``, ``debug`` and ``bench``; ``log``
+    (the -d log when it has ``asm``) is told which assembler made it."""
+    img = load_file(path)
+    if log is not None and img.assembler:
+        log.write(f"asm: {img.name}: {img.assembler}\n")
+        log.flush()
+    return img
+
+
 def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> Image:
     """An ELF executable as an Image: the bytes of its loadable segments from
     ``base`` on (gaps zero-filled), labels from ``.symtab``, the line map

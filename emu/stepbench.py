@@ -38,7 +38,7 @@ class Ended(Exception):
 
 
 def _machine(path: str, accel: str):
-    from .cli import load_guest
+    from .loader import load_guest
     from .machine import Machine
     img = load_guest(path)
     m = Machine(accel=accel, cpu="max", one_insn_per_tb=(accel == "tcg"))
