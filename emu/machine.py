@@ -143,21 +143,21 @@ class GuestClock:
         self.idle_ns = 0
         self._t0 = time.monotonic_ns()
 
-    def attach(self, accel, icount_now=None) -> None:
-        """Read guest time from ``accel``'s instruction count through
-        ``icount_now`` (:meth:`Machine.icount_now`; None: the engine's)."""
+    def attach(self, accel) -> None:
         self.accel = accel
-        self.icount_now = accel.icount_now if icount_now is None else icount_now
+        self.icount_now = accel.icount_now
         self.realtime = not accel.exact_icount
 
-    def count_instructions(self) -> None:
+    def count_instructions(self, icount_now) -> None:
         """Switch a real-time clock to icount mode (see
-        :meth:`Machine.count_guest_time`), without a jump: guest time goes on
+        :meth:`Machine.count_guest_time`), counting ``icount_now()``
+        (:meth:`Machine.icount_now`), without a jump: guest time goes on
         from where it stands (``idle_ns`` takes up the difference), or, if
         the engine has not retired an instruction yet, from 0, as on an
         exact engine."""
         if not self.realtime:
             return
+        self.icount_now = icount_now
         icount = self.icount_now()
         now = self.now_ns() if icount else 0
         self.realtime = False
@@ -250,7 +250,7 @@ class Machine:
             self.accel.close()
             raise ValueError(f"-icount shift={icount_shift} needs an engine that counts "
                              f"instructions (interp, tcg, unicorn); '{accel}' runs in real time")
-        self.clock.attach(self.accel, self.icount_now)
+        self.clock.attach(self.accel)
         self.board.attach(self)
         if log is not None and "int" in self.log_flags:
             self.accel.on_interrupt = self.trace_interrupt
@@ -392,7 +392,7 @@ class Machine:
         estimate.  Nothing changes on an engine that counts exactly."""
         if not self.clock.realtime:
             return
-        self.clock.count_instructions()
+        self.clock.count_instructions(self.icount_now)
         self._count_writes = True
 
     def icount_now(self) -> int:
