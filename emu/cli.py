@@ -761,7 +761,7 @@ def cmd_diff(args) -> int:
     img = load_guest(args.guest)
     from .diff import run_diff
     res = run_diff(img.data, accels=args.accel, cpu=args.cpu, memory=args.memory,
-                   max_steps=args.max_steps, board=args.machine)
+                   max_steps=args.max_steps, board=args.machine, entry=img.entry)
     print(res.report_text)
     return 1 if res.diverged else 0
 

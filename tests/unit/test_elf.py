@@ -152,3 +152,16 @@ def test_the_elf_entry_point_is_where_the_guest_starts(tmp_path, accel):
     r = m.run(icount_limit=100)
     m.close()
     assert (r.reason, r.status) == ("debug-exit", 1)
+
+
+def test_emu_diff_enters_an_elf_at_its_entry_point(tmp_path):
+    """emu diff runs both engines from e_entry, as emu run does: the
+    guest exits with status 1 (from _start), not 5 (from the first byte)."""
+    from emu.diff import run_diff
+    (tmp_path / "entry.s").write_text(ENTRY_NOT_FIRST)
+    sh(tool("as"), "--32", "-o", "entry.o", "entry.s", cwd=tmp_path)
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "entry.elf", "entry.o",
+       cwd=tmp_path)
+    img = load_file(str(tmp_path / "entry.elf"))
+    res = run_diff(img.data, accels=("interp", "tcg"), entry=img.entry)
+    assert not res.diverged and res.end == (("debug-exit", 1), ("debug-exit", 1)), res
