@@ -26,6 +26,7 @@ import os
 from .asm import SOURCE_EXTENSIONS, assemble_file
 from .asm.base import LIBRARY, Image, ImageError, read_lines  # noqa: F401 -- the loader's API
 from .asm.keystone import BASE_LABEL, assemble, hex_literals, preprocess_line  # noqa: F401
+from .isa import get_target
 
 ASM_EXTENSIONS = SOURCE_EXTENSIONS
 _EXPECTED = "expected a flat binary, an ELF executable or an assembly source " \
@@ -59,9 +60,6 @@ def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
     return Image(data, path, base)
 
 
-ELF_MACHINES = {"x86": ("EM_386", "EM_X86_64")}
-
-
 def load_guest(path: str, log=None) -> Image:
     """The guest image of ``emu run``, ``debug`` and ``bench``; ``log``
     (the -d log when it has ``asm``) is told which assembler made it."""
@@ -83,9 +81,10 @@ def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> I
     try:
         elf = ELFFile(io.BytesIO(data))
         machine = elf["e_machine"]
-        if machine not in ELF_MACHINES.get(arch, ()):
+        expected = get_target(arch).elf_machines
+        if machine not in expected:
             raise ImageError(f"{path}: an ELF file for {machine}, not for {arch} "
-                             f"(expected {' or '.join(ELF_MACHINES.get(arch, ('?',)))})")
+                             f"(expected {' or '.join(expected)})")
         if elf["e_type"] != "ET_EXEC":
             raise ImageError(f"{path}: ELF type {elf['e_type']} (expected a linked executable, "
                              "ET_EXEC: link it, e.g. ld -Ttext=0x7c00)")

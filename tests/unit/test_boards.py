@@ -43,3 +43,13 @@ def test_an_entry_outside_the_image_is_refused():
     with pytest.raises(ValueError, match="entry point 0x8000 is outside the image"):
         m.load_image(b"\xf4", "hlt", entry=0x8000)
     m.close()
+
+
+def test_targets_are_found_by_name():
+    """The registry the loader asks for an architecture's ELF machines
+    (an EM_ARM file refused for x86: tests/unit/test_elf.py)."""
+    from emu.isa import TARGETS, get_target
+    assert get_target("x86") is get_board("pc").TARGET and set(TARGETS) == {"x86"}
+    with pytest.raises(ValueError) as e:
+        get_target("vax")
+    assert str(e.value) == "unknown architecture 'vax'; expected one of: x86"
