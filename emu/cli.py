@@ -35,6 +35,7 @@ import os
 import sys
 import time
 
+from .boards import board_help
 from .machine import STATUS_ERROR
 
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
@@ -59,8 +60,8 @@ LOG_ITEMS = {
 }
 LOG_FLAGS = tuple(LOG_ITEMS)
 #: -M help
-BOARD_HELP = {"pc": "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, real mode, "
-                    "COM1, isa-debug-exit, PIC, PIT (default)"}
+#: -M help: the board registry's list
+BOARD_HELP = board_help()
 #: -accel help
 ACCEL_HELP = {
     "interp": "the pure-Python interpreter (default)",
@@ -400,14 +401,9 @@ def build_parser() -> Parser:
 
 # -- helpers ------------------------------------------------------------------------------
 def load_guest(path: str, log=None):
-    """The guest image; ``log`` (the -d log when it has ``asm``) is told
-    which assembler made it."""
-    from .loader import load_file
-    img = load_file(path)
-    if log is not None and img.assembler:
-        log.write(f"asm: {img.name}: {img.assembler}\n")
-        log.flush()
-    return img
+    """The guest image (:func:`emu.loader.load_guest`)."""
+    from .loader import load_guest as load
+    return load(path, log)
 
 
 def open_log(args):
@@ -546,7 +542,7 @@ def cmd_run(args) -> int:
     # the output goes to its sink as it comes; only gdb's 'monitor info
     # serial' reads it back
     m = make_machine(args, serial=serial_setup(args), log=log, output_keep=None if gdb else 0)
-    m.load_image(img.data, img.name)
+    m.load_image(img.data, img.name, img.entry)
     if gdb:
         return _run_gdb(args, m, img, gdb, port)
     from .signals import Interrupted
@@ -618,7 +614,7 @@ def cmd_debug(args) -> int:
     from .debug.repl import run_repl
     from .debug.session import Session
     m = make_machine(args, serial=(args.input, None))
-    m.load_image(img.data, img.name)
+    m.load_image(img.data, img.name, img.entry)
     session = Session(m, img, history_size=args.history_size)
     if args.script:
         try:
@@ -642,7 +638,7 @@ def run_guest(name_or_path, accel, cpu="max", memory=16 << 20, icount_limit=50_0
     path = name_or_path if os.path.exists(name_or_path) else os.path.join(GUESTS_DIR, name_or_path + ".S")
     img = load_guest(path)
     m = Machine(accel=accel, cpu=cpu, memory=memory)
-    m.load_image(img.data, img.name)
+    m.load_image(img.data, img.name, img.entry)
     t0 = time.perf_counter()
     r = m.run(icount_limit=icount_limit)
     return r, m.serial_output(), m, time.perf_counter() - t0
@@ -778,7 +774,7 @@ def cmd_diff(args) -> int:
     img = load_guest(args.guest)
     from .diff import run_diff
     res = run_diff(img.data, accels=args.accel, cpu=args.cpu, memory=args.memory,
-                   max_steps=args.max_steps, board=args.machine)
+                   max_steps=args.max_steps, board=args.machine, entry=img.entry)
     print(res.report_text)
     return 1 if res.diverged else 0
 
@@ -836,7 +832,7 @@ def cmd_coverage(args) -> int:
 def cmd_translate(args) -> int:
     img = load_guest(args.guest)
     m = make_machine(args, accel="tcg")
-    m.load_image(img.data, img.name)
+    m.load_image(img.data, img.name, img.entry)
     from .accel.tcg import translate_at
     at = img.base
     if args.at is not None:

@@ -127,12 +127,12 @@ class DiffResult:
 class _Side:
     """One engine's Machine, single-stepping, with its exits of the last step."""
 
-    def __init__(self, accel, image, board, cpu, memory, serial_input):
+    def __init__(self, accel, image, board, cpu, memory, serial_input, entry=None):
         from .machine import Machine
         self.name = accel
         self.m = Machine(board=board, accel=accel, cpu=cpu, memory=memory,
                          serial_input=serial_input)
-        self.m.load_image(image)
+        self.m.load_image(image, entry=entry)
         accel = self.m.accel
         accel.set_single_step(True)
         self.exits = []
@@ -141,15 +141,12 @@ class _Side:
         # as on the reference engine, and interrupts come at the same step
         # -- instead of wherever the host's clock puts them
         self.m.count_guest_time()
-        dispatch = self.m.dispatch_exit
+        # served by the run loop or inside unicorn's hooks: observed alike
+        self.m.add_exit_observer(self._record)
 
-        def recording_dispatch(ex):
-            dispatch(ex)
-            if ex.reason in ("IO", "MMIO"):
-                self.exits.append(_exit_tuple(ex))
-
-        # an instance attribute: the run loop and unicorn's hooks both call it
-        self.m.dispatch_exit = recording_dispatch
+    def _record(self, ex) -> None:
+        if ex.reason in ("IO", "MMIO"):
+            self.exits.append(_exit_tuple(ex))
 
     def step(self):
         del self.exits[:]
@@ -293,8 +290,9 @@ def _first_ram_difference(a, b) -> str:
 
 def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
              memory: int = 16 << 20, serial_input=None, max_steps: int | None = None,
-             board: str = "pc", ram_every: int = 64) -> DiffResult:
+             board: str = "pc", ram_every: int = 64, entry: int | None = None) -> DiffResult:
     """Run ``image`` on two engines in lockstep; stop at the first divergence.
+    ``entry``: where to enter it (an ELF's entry point; None: the board's).
 
     ``serial_input`` (bytes or str) is fed to each Machine's UART: each has
     its own devices, so both read the same bytes at the same time.
@@ -303,7 +301,7 @@ def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
         raise TypeError("run_diff: serial_input must be bytes or str (each engine gets its own copy)")
     if len(accels) != 2:
         raise ValueError(f"run_diff: expected two accelerators, not {len(accels)}: {accels!r}")
-    args = (image, tuple(accels), cpu, memory, serial_input, max_steps, board)
+    args = ((image, entry), tuple(accels), cpu, memory, serial_input, max_steps, board)
     result, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
     if bad_ram is not None:
         # RAM differed somewhere in (last_good, bad_ram]: replay, checking every step there
@@ -312,7 +310,7 @@ def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
         # the prefix must be identical in RAM too: RAM was last compared at
         # ram_checked_at; replay to the step before the limit, which ends
         # with a RAM comparison (and finds the exact step if RAM differs)
-        args = (image, tuple(accels), cpu, memory, serial_input, result.steps, board)
+        args = ((image, entry), tuple(accels), cpu, memory, serial_input, result.steps, board)
         prefix, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
         if bad_ram is not None:
             prefix, _ = _lockstep(*args, ram_every=ram_every, exact_from=bad_ram)
@@ -360,11 +358,12 @@ def _host_limit_result(step, pc, text, before, side, a, b, ra, rb, accels, maske
                       masked_notes=notes, host_limit=r.message)
 
 
-def _lockstep(image, accels, cpu, memory, serial_input, max_steps, board, ram_every, exact_from):
+def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_every, exact_from):
     """One lockstep run.  Returns (DiffResult, None) or, when RAM is found to
     differ and ``exact_from`` is None, (result, last step known good)."""
-    a = _Side(accels[0], image, board, cpu, memory, serial_input)
-    b = _Side(accels[1], image, board, cpu, memory, serial_input)
+    image, entry = loaded           # the image and its entry point
+    a = _Side(accels[0], image, board, cpu, memory, serial_input, entry)
+    b = _Side(accels[1], image, board, cpu, memory, serial_input, entry)
     masked, notes = 0, []
     last_good = 0
     try:

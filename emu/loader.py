@@ -9,9 +9,10 @@
 * an ELF executable (``\x7fELF``, read with pyelftools): its loadable
   segments at their physical addresses, its symbol table as labels, and
   its DWARF line table as the line map (the source files are read from
-  where the compiler saw them, for ``list``).  The ``pc`` board loads an
-  image at 0x7C00 and enters it there, so the ELF must be linked to start
-  there (GNU ld: ``-Ttext=0x7c00``, entry first)
+  where the compiler saw them, for ``list``), and its entry point, where
+  the board enters it.  The ``pc`` board loads an image at 0x7C00, so the
+  ELF must be linked to load there (GNU ld: ``-Ttext=0x7c00``); its entry
+  may be anywhere inside it.
 * anything else: a flat binary, loaded as is.
 
 Every error is one line; an assembly error names the file and line it
@@ -25,6 +26,7 @@ import os
 from .asm import SOURCE_EXTENSIONS, assemble_file
 from .asm.base import LIBRARY, Image, ImageError, read_lines  # noqa: F401 -- the loader's API
 from .asm.keystone import BASE_LABEL, assemble, hex_literals, preprocess_line  # noqa: F401
+from .isa import get_target
 
 ASM_EXTENSIONS = SOURCE_EXTENSIONS
 _EXPECTED = "expected a flat binary, an ELF executable or an assembly source " \
@@ -58,7 +60,14 @@ def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
     return Image(data, path, base)
 
 
-ELF_MACHINES = {"x86": ("EM_386", "EM_X86_64")}
+def load_guest(path: str, log=None) -> Image:
+    """The guest image of ``emu run``, ``debug`` and ``bench``; ``log``
+    (the -d log when it has ``asm``) is told which assembler made it."""
+    img = load_file(path)
+    if log is not None and img.assembler:
+        log.write(f"asm: {img.name}: {img.assembler}\n")
+        log.flush()
+    return img
 
 
 def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> Image:
@@ -72,9 +81,10 @@ def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> I
     try:
         elf = ELFFile(io.BytesIO(data))
         machine = elf["e_machine"]
-        if machine not in ELF_MACHINES.get(arch, ()):
+        expected = get_target(arch).elf_machines
+        if machine not in expected:
             raise ImageError(f"{path}: an ELF file for {machine}, not for {arch} "
-                             f"(expected {' or '.join(ELF_MACHINES.get(arch, ('?',)))})")
+                             f"(expected {' or '.join(expected)})")
         if elf["e_type"] != "ET_EXEC":
             raise ImageError(f"{path}: ELF type {elf['e_type']} (expected a linked executable, "
                              "ET_EXEC: link it, e.g. ld -Ttext=0x7c00)")
@@ -93,17 +103,19 @@ def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> I
         entry = elf["e_entry"]
         low = min(a for a, _ in chunks)
         high = max(a + len(b) for a, b in chunks)
-        if low != base or entry != base:
-            raise ImageError(f"{path}: loads at 0x{low:x} with entry 0x{entry:x}; this board "
-                             f"loads an image at 0x{base:x} and enters it there (link with "
-                             f"-Ttext=0x{base:x} and put the entry first)")
+        if low != base:
+            raise ImageError(f"{path}: loads at 0x{low:x}; this board loads an image at "
+                             f"0x{base:x} (link with -Ttext=0x{base:x})")
+        if not low <= entry < high:
+            raise ImageError(f"{path}: entry 0x{entry:x} is outside its loadable segments "
+                             f"(0x{low:x}-0x{high:x})")
         if high - low > 64 << 20:
             raise ImageError(f"{path}: segments span 0x{low:x}-0x{high:x}, too far apart "
                              "for one image")
         blob = bytearray(high - low)
         for a, b in chunks:
             blob[a - low:a - low + len(b)] = b
-        img = Image(bytes(blob), path, base)
+        img = Image(bytes(blob), path, base, entry)
         img.symbols = {k: v for k, v in _elf_symbols(elf).items() if low <= v < high}
         _elf_lines(elf, path, img)
         return img

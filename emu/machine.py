@@ -138,24 +138,27 @@ class GuestClock:
         self.shift = shift
         self.ns_per_insn = 1 << shift
         self.accel = None
+        self.icount_now = None      # the Machine's icount_now, once attached
         self.realtime = False
         self.idle_ns = 0
         self._t0 = time.monotonic_ns()
 
     def attach(self, accel) -> None:
         self.accel = accel
+        self.icount_now = accel.icount_now
         self.realtime = not accel.exact_icount
 
-    def count_instructions(self) -> None:
+    def count_instructions(self, icount_now) -> None:
         """Switch a real-time clock to icount mode (see
-        :meth:`Machine.count_guest_time`), without a jump: guest time goes on
+        :meth:`Machine.count_guest_time`), counting ``icount_now()``
+        (:meth:`Machine.icount_now`), without a jump: guest time goes on
         from where it stands (``idle_ns`` takes up the difference), or, if
         the engine has not retired an instruction yet, from 0, as on an
         exact engine."""
         if not self.realtime:
             return
-        accel = self.accel
-        icount = accel.icount_now()
+        self.icount_now = icount_now
+        icount = self.icount_now()
         now = self.now_ns() if icount else 0
         self.realtime = False
         self.idle_ns = now - (icount << self.shift)
@@ -163,8 +166,7 @@ class GuestClock:
     def now_ns(self) -> int:
         if self.realtime:
             return time.monotonic_ns() - self._t0
-        accel = self.accel
-        icount = 0 if accel is None else accel.icount_now()
+        icount = 0 if self.accel is None else self.icount_now()
         return (icount << self.shift) + self.idle_ns
 
     def budget_for(self, ns: int) -> int:
@@ -213,6 +215,11 @@ class Machine:
                  icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP):
         from .boards import get_board
         self.board = get_board(board)
+        #: the guest architecture (emu.isa.target.Target), as the board names it
+        self.target = self.board.TARGET
+        self.model = self.target.model(cpu)       # the CPU model (-cpu), data of the target
+        self.cpu = self.target.new_state()        # the canonical CPU state
+        self.accel = None                         # the engine, made once the board is wired
         self.ram = Ram(memory)
         self.ports = Bus("port", 0x10000)
         self.mmio = Bus("mmio", 1 << 52)
@@ -226,13 +233,18 @@ class Machine:
         self.devices = {}
         self.accel_name = accel
         self.one_insn_per_tb = one_insn_per_tb      # read by the translator
-        self.exit_observer = None   # debugger: fn(exit) after each exit is served (optional)
+        #: fn(exit), each called after every exit is served (the debugger, emu diff)
+        self._exit_observers = []
+        #: count_guest_time: a port or MMIO write being served counts its
+        #: instruction as retired (1 while it is, else 0)
+        self._count_writes = False
+        self._writing = 0
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
         self._acked_vector = None   # -d int: the vector the last INTA cycle returned
         self._stop_wanted = False
-        self.board.build(self, cpu=cpu, serial_input=serial_input, serial_sink=serial_sink)
+        self.board.build(self, serial_input=serial_input, serial_sink=serial_sink)
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
             self.accel.close()
@@ -244,8 +256,10 @@ class Machine:
             self.accel.on_interrupt = self.trace_interrupt
 
     # -- images --------------------------------------------------------------------
-    def load_image(self, data: bytes, name: str = "image") -> None:
-        self.board.load(self, data, name)
+    def load_image(self, data: bytes, name: str = "image", entry: int | None = None) -> None:
+        """Load an image where the board loads one and enter it at ``entry``
+        (an ELF's entry point; None: where the board enters an image)."""
+        self.board.load(self, data, name, entry)
         self.accel.flush_code_cache()
         self.accel.state_changed()
 
@@ -378,21 +392,22 @@ class Machine:
         estimate.  Nothing changes on an engine that counts exactly."""
         if not self.clock.realtime:
             return
-        accel = self.accel
-        self.clock.count_instructions()
-        self._writing = 0
-        dispatch = self.dispatch_exit
+        self.clock.count_instructions(self.icount_now)
+        self._count_writes = True
 
-        def dispatch_counted(ex):
-            self._writing = 1 if ex.reason in ("IO", "MMIO") and ex.is_write else 0
-            try:
-                dispatch(ex)
-            finally:
-                self._writing = 0
+    def icount_now(self) -> int:
+        """Instructions retired so far, exact also inside ``run()``
+        (:meth:`~emu.accel.base.Accelerator.icount_now`), counting a write
+        being served as retired under :meth:`count_guest_time`."""
+        return self.accel.icount_now() + self._writing
 
-        accel.icount_now = lambda: accel.icount + self._writing
-        # an instance attribute, as emu diff's: the run loop calls it
-        self.dispatch_exit = dispatch_counted
+    def add_exit_observer(self, fn) -> None:
+        """Call ``fn(exit)`` after each exit is served (a read's value is
+        in ``exit.data`` by then), in the order observers were added."""
+        self._exit_observers.append(fn)
+
+    def remove_exit_observer(self, fn) -> None:
+        self._exit_observers.remove(fn)
 
     def next_timer_deadline(self):
         """Guest time (ns) of the earliest timer deadline, or None."""
@@ -455,37 +470,32 @@ class Machine:
         if self.log is not None and "int" in self.log_flags and vector is not None:
             exact = "" if self.accel.exact_icount else "~"
             self.log.write(f"irq: vector 0x{vector:02x} acknowledged at icount {exact}"
-                           f"{self.accel.icount_now()}, guest time {self.clock.now_ns()} ns\n")
+                           f"{self.icount_now()}, guest time {self.clock.now_ns()} ns\n")
         return vector
 
     def trace_step(self) -> None:
         """-d in_asm / -d cpu on an engine that steps: log the next instruction
         (and the CPU state before it), as QEMU logs each block."""
         self.accel.sync_state()
-        from .isa.x86.disasm import format_insn
         s = self.cpu
         log = self.log
         if "cpu" in self.log_flags:
             log.write(s.format() + "\n")
         if "in_asm" in self.log_flags and not self.accel.logs_blocks:
-            lin = s.segs[1].base + s.rip
+            lin = self.target.pc(s)
             try:
-                from .isa.x86.decode import Decoder
-                code = self.ram.read_bytes(lin, 16)
-                dec = Decoder(self.model.name, 4 if s.segs[1].db else 2, s.mode == "long64")
-                text = format_insn(dec.decode(lambda k: code[k], s.rip))
+                text = self.target.disassemble(self.ram.read_bytes(lin, 16), s, self.model)
             except Exception as e:      # undecodable bytes are a guest event, not ours
                 text = f"(undecodable: {e})"
             log.write(f"IN: 0x{lin:08x}:  {text}\n")
 
     def trace_interrupt(self, vector: int, return_ip: int, error_code) -> None:
         """-d int: every interrupt and exception the CPU delivers."""
-        from .isa.x86.interrupts import EXC_NAMES
         if vector == self._acked_vector:        # from the interrupt controller
             self._acked_vector = None
             name = "hardware interrupt"
         else:
-            name = EXC_NAMES.get(vector, "interrupt")
+            name = self.target.exception_name(vector)
         code = "" if error_code is None else f" error code 0x{error_code:x}"
         self.log.write(f"int: vector 0x{vector:02x} ({name}){code}, return to 0x{return_ip:x}\n")
 
@@ -502,18 +512,22 @@ class Machine:
         if self.log is not None and "exits" in self.log_flags:
             self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
         r = ex.reason
-        if r == "IO":
-            if ex.is_write:
-                self.ports.write(ex.port, ex.size, ex.data)
-            else:
-                ex.data = self.ports.read(ex.port, ex.size)
-        elif r == "MMIO":
-            if ex.is_write:
-                self.mmio.write(ex.addr, ex.size, ex.data)
-            else:
-                ex.data = self.mmio.read(ex.addr, ex.size)
-        if self.exit_observer is not None:
-            self.exit_observer(ex)
+        if r == "IO" or r == "MMIO":
+            if self._count_writes and ex.is_write:
+                self._writing = 1
+            try:
+                if r == "MMIO":
+                    bus, where = self.mmio, ex.addr
+                else:
+                    bus, where = self.ports, ex.port
+                if ex.is_write:
+                    bus.write(where, ex.size, ex.data)
+                else:
+                    ex.data = bus.read(where, ex.size)
+            finally:
+                self._writing = 0
+        for fn in self._exit_observers:
+            fn(ex)
 
     def stop_pending(self) -> bool:
         """A device asked to end the run (the loop collects the request)."""

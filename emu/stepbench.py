@@ -38,11 +38,11 @@ class Ended(Exception):
 
 
 def _machine(path: str, accel: str):
-    from .cli import load_guest
+    from .loader import load_guest
     from .machine import Machine
     img = load_guest(path)
     m = Machine(accel=accel, cpu="max", one_insn_per_tb=(accel == "tcg"))
-    m.load_image(img.data, img.name)
+    m.load_image(img.data, img.name, img.entry)
     return m
 
 

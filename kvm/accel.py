@@ -330,10 +330,10 @@ class KvmAccelerator(Accelerator):
 
     def __init__(self, machine):
         super().__init__(machine)
-        if getattr(machine, "arch", None) != "x86":
+        if machine.target.name != "x86":
             raise AccelUnavailable(
                 "accelerator 'kvm' runs x86 guests only (this host is "
-                f"x86-64); the board is {getattr(machine, 'arch', '?')}")
+                f"x86-64); the board's target is {machine.target.name}")
         self.irq_line = False          # the interrupt controller's INTR
         self.irq_ack = None            # INTA: returns the vector
         self._system = self._vm = self.vcpu = None

@@ -90,3 +90,50 @@ def test_every_module_has_a_docstring():
             if not ast.get_docstring(tree) and os.path.getsize(path) > 0:
                 missing.append(mod)
     assert not missing, f"modules without a docstring: {missing}"
+
+
+def _graph(pkg):
+    """module -> the modules of ``pkg`` it imports (at any depth of the file)."""
+    mods = dict(modules(pkg))
+    graph = {}
+    for mod, path in mods.items():
+        deps = set()
+        for name in imports_of(path, mod):
+            while name and name not in mods:
+                name = name.rpartition(".")[0]
+            if name and name != mod:
+                deps.add(name)
+        graph[mod] = deps
+    return graph
+
+
+def test_no_import_cycles_between_modules():
+    """Two modules never import each other (a package importing its own
+    submodules to register them is not a cycle)."""
+    graph = _graph("emu")
+    cycles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a]
+                     if a in graph.get(b, ()) and not b.startswith(a + ".")
+                     and not a.startswith(b + ".")})
+    assert not cycles, f"modules importing each other: {cycles}"
+
+
+def test_cli_is_a_leaf():
+    users = [mod for mod, deps in _graph("emu").items() if "emu.cli" in deps and mod != "emu.__main__"]
+    assert not users, f"{users} import emu.cli"
+
+
+#: target-neutral modules: they reach an architecture only through the
+#: board's Target (``machine.target``), never by importing one (DESIGN §3)
+NEUTRAL = ("emu.machine", "emu.accel.base", "emu.cli", "emu.boards", "emu.exits", "emu.memory",
+           "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.stepbench", "emu.loader")
+
+
+def test_generic_modules_import_no_target():
+    for mod, path in modules("emu"):
+        if not any(mod == n or mod.startswith(n + ".") for n in NEUTRAL):
+            continue
+        if mod.startswith("emu.boards."):       # a board names its target
+            continue
+        bad = [i for i in imports_of(path, mod)
+               if i.startswith(("emu.isa.x86", "emu.isa.arm"))]
+        assert not bad, f"{mod} imports {bad}"

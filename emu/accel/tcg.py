@@ -148,6 +148,7 @@ class Translator(Accelerator):
     def __init__(self, machine, one_insn_per_tb: bool | None = None, max_insns: int = MAX_INSNS,
                  hot_threshold: int = HOT_THRESHOLD):
         super().__init__(machine)
+        self._runner = self._run                # run(): the dispatcher, or the stepper
         self.interp = Interpreter(machine)      # the slow path and the reference
         self.core = self.interp.core
         self.s = machine.cpu
@@ -804,17 +805,14 @@ class Translator(Accelerator):
     stop_slice = 1 << 20
 
     def run(self, budget):
-        """cpu_exec: run blocks until an exit."""
-        return self._run(budget)
+        """cpu_exec: run blocks until an exit (single-stepping: the stepper)."""
+        return self._runner(budget)
 
     def set_single_step(self, on: bool) -> None:
         super().set_single_step(on)
-        # while single-stepping, run() is the stepper: a closure over the
-        # objects it reads, so that a step costs one call and no attribute walk
-        if on:
-            self.run = self._stepper()
-        else:
-            self.__dict__.pop("run", None)
+        # while single-stepping, the runner is the stepper: a closure over
+        # the objects it reads, so that a step costs no attribute walk
+        self._runner = self._stepper() if on else self._run
 
     def _stepper(self):
         """Single-stepping's short way: one instruction through its cached

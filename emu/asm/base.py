@@ -46,6 +46,9 @@ class Image:
     data: bytes
     name: str
     base: int = 0x7C00
+    #: where to enter the image (an ELF's entry point); None: where the board
+    #: enters an image it loads
+    entry: int | None = None
     symbols: dict = field(default_factory=dict)   # label -> address
     lines: dict = field(default_factory=dict)     # address -> (file, line number)
     source: list = field(default_factory=list)    # source lines, for `list`

@@ -1,13 +1,56 @@
 """Boards: memory map and wiring only (which device sits where, which IRQ).
 
-Addresses follow QEMU so a guest built for QEMU runs unchanged.
+Addresses follow QEMU so a guest built for QEMU runs unchanged.  The
+registry below is the one list of boards: ``-M NAME`` looks a board up in
+it and ``-M help`` prints it, as QEMU's ``-machine help`` lists its machine
+types.  Each board module names its Target (``TARGET``), declares its
+memory map (``MEMORY_MAP``) and builds, resets and loads a Machine.
 """
 
-BOARDS = ("pc",)
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Region:
+    """A range of guest-physical addresses and what sits there."""
+    name: str
+    base: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """Where RAM starts and its default size (``-m``), and the MMIO regions
+    the board's devices occupy (none on ``pc``: its devices are on ports)."""
+    ram_base: int
+    ram_size: int
+    mmio: tuple = ()
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    name: str
+    summary: str            # the line -M help prints
+    module: str             # emu.boards.<module>, imported when the board is used
+
+
+BOARDS = {
+    "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
+                    "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+}
+
+
+def board_help() -> dict:
+    """name -> summary, for -M help."""
+    return {name: info.summary for name, info in BOARDS.items()}
 
 
 def get_board(name: str):
-    if name == "pc":
-        from . import pc
-        return pc
-    raise ValueError(f"unknown machine '-M {name}'; expected one of: {', '.join(BOARDS)}")
+    """The board module for ``-M name``."""
+    info = BOARDS.get(name)
+    if info is None:
+        raise ValueError(f"unknown machine '-M {name}'; expected one of: {', '.join(BOARDS)}")
+    return importlib.import_module(f"{__name__}.{info.module}")

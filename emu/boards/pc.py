@@ -2,9 +2,11 @@
 
 Memory map and wiring (QEMU's ``pc`` machine where it has the device):
 
-* RAM from physical address 0 (``-m``, default 16 MiB).
-* The image (a flat binary or boot sector) loaded at 0x7C00 and entered at
-  0000:7C00 in real mode with DL = 0x80 (the boot drive), SS:SP = 0000:7C00,
+* RAM from physical address 0 (``-m``, default 16 MiB); no MMIO region (the
+  devices below are on the port bus).
+* The image (a flat binary, boot sector or ELF executable) loaded at 0x7C00
+  and entered at its entry point (0x7C00 unless an ELF says otherwise),
+  CS = 0, in real mode with DL = 0x80 (the boot drive), SS:SP = 0000:7C00,
   FLAGS = 0x0002 (interrupts disabled).
 * The interrupt vector table at 0: every vector points at an IRET at
   F000:FF53, where the PC BIOS keeps its dummy handler, so a stray INT
@@ -49,11 +51,12 @@ from ..devices.i8254 import I8254
 from ..devices.i8259 import I8259Pair
 from ..devices.uart16550 import Uart16550
 from ..isa.x86 import flags as F
-from ..isa.x86.models import get_model
 from ..isa.x86.state import CS, SS, Segment, X86State
+from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
 from ..machine import OutputLog
+from . import MemoryMap
 
-ARCH = "x86"
+MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
 LOAD_ADDR = 0x7C00
 DUMMY_IRET = (0xF000, 0xFF53)
 PIC_MASTER_BASE, PIC_SLAVE_BASE = 0x08, 0x70
@@ -61,10 +64,9 @@ PIC_MASTER_MASK, PIC_SLAVE_MASK = 0xFB, 0xFF    # all masked but the cascade (IR
 PIT_IRQ = 0
 
 
-def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
-    machine.arch = ARCH
-    machine.model = get_model(cpu or "max")
-    machine.cpu = X86State()
+def build(machine, serial_input=None, serial_sink=None) -> None:
+    """Wire the devices into ``machine`` (whose ``cpu`` and ``model`` the
+    Machine made from ``TARGET``) and reset the CPU."""
     shown = OutputLog(machine.serial_log.keep)   # what went to serial_sink, by position
 
     def sink(data: bytes) -> None:
@@ -96,8 +98,6 @@ def build(machine, cpu=None, serial_input=None, serial_sink=None) -> None:
     # after the PIT: ICW1 notes IRQ 0's level without latching it, so the
     # first request is the first tick, not power-on
     pic.bios_init(PIC_MASTER_BASE, PIC_SLAVE_BASE, PIC_MASTER_MASK, PIC_SLAVE_MASK)
-    machine.pic = pic
-    machine.pit = pit
     machine.timers.append(pit)
     machine.ports.map(0x3F8, 8, uart)
     machine.ports.map(0xF4, 4, debug_exit)
@@ -131,22 +131,30 @@ def reset_cpu(machine) -> None:
         ram.load(0, bytes(ivt))
 
 
-def load(machine, data: bytes, name: str) -> None:
+def load(machine, data: bytes, name: str, entry: int | None = None) -> None:
+    """The image at LOAD_ADDR, entered at ``entry`` (an address inside it;
+    None: LOAD_ADDR) with CS = 0, so the entry must be below 64 KiB."""
     if LOAD_ADDR + len(data) > machine.ram.size:
         raise ValueError(f"{name}: image of {len(data)} bytes does not fit in RAM at 0x{LOAD_ADDR:x} "
                          f"(RAM is {machine.ram.size} bytes; use a larger -m)")
+    if entry is None:
+        entry = LOAD_ADDR
+    if not (LOAD_ADDR <= entry < max(LOAD_ADDR + len(data), LOAD_ADDR + 1) and entry <= 0xFFFF):
+        raise ValueError(f"{name}: entry point 0x{entry:x} is outside the image or above 0xFFFF "
+                         f"(this board enters the image loaded at 0x{LOAD_ADDR:x} at 0000:entry)")
     machine.ram.load(LOAD_ADDR, data)
+    machine.cpu.rip = entry
 
 
 def _intr_changed(machine, level: bool) -> None:
-    accel = getattr(machine, "accel", None)
+    accel = machine.accel
     if accel is not None:
         accel.irq_line = level
 
 
 def attach(machine) -> None:
     """Connect the PIC to the engine once it exists (INTR level and INTA)."""
-    pic = machine.pic
+    pic = machine.devices["pic"]
     machine.accel.irq_line = pic.intr.level
     machine.accel.irq_ack = lambda: machine.acknowledge_interrupt(pic.acknowledge)
 
@@ -169,7 +177,7 @@ def wait_for_interrupt(machine) -> bool:
     machine.accel.sync_state()
     if not s.rflags & F.IF:
         return False
-    pic = machine.pic
+    pic = machine.devices["pic"]
     machine.devices["serial0"].poll()
     if pic.intr.level:
         return True

@@ -278,10 +278,10 @@ class Recorder:
 
     def position(self) -> int:
         """The present position, exact also in the middle of a run."""
-        return self.machine.accel.icount_now() - self._origin
+        return self.machine.icount_now() - self._origin
 
     def _at(self, pos: int) -> None:
-        self._origin = self.machine.accel.icount_now() - pos
+        self._origin = self.machine.icount_now() - pos
 
     def close(self) -> None:
         """Stop recording input (the devices run live again)."""
@@ -497,7 +497,7 @@ class Recorder:
         clock = getattr(self.machine, "clock", None)
         if clock is None or clock.realtime:
             return
-        clock.idle_ns = clock_ns - (self.machine.accel.icount_now() << clock.shift)
+        clock.idle_ns = clock_ns - (self.machine.icount_now() << clock.shift)
 
     def truncate(self, i: int) -> None:
         """Drop checkpoints after ``i`` (the machine stands at or after it)."""

@@ -22,7 +22,7 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
 * **observing** each stop: the instruction executed, the registers that
   changed, the RAM bytes that changed (the recorder's page comparison, see
   :mod:`emu.debug.record`), and every exit the Machine served meanwhile
-  (``Machine.exit_observer``, called off the hot path only when set);
+  (an observer added with ``Machine.add_exit_observer``);
 * **reverse execution** (``reverse_step``, ``reverse_continue``) through
   :class:`~emu.debug.record.Recorder`; a register or memory change the
   user makes is part of the recording, as in gdb's ``record full``: going
@@ -175,7 +175,8 @@ class Session:
         self._step_from = None            # position before the last single step
         self._access_reported = None      # position of a read/access stop (before the insn)
         self._line_starts = None          # sorted addresses of image.lines (built when needed)
-        machine.exit_observer = self._exits.append
+        self._observer = self._exits.append
+        machine.add_exit_observer(self._observer)
         # the session single-steps an engine without an exact instruction
         # count (KVM) whenever it runs it: its guest time counts those
         # instructions from here on, so that re-execution is exact
@@ -1262,5 +1263,7 @@ class Session:
         return self._finish(st, ctx, forward=False)
 
     def close(self) -> None:
-        self.machine.exit_observer = None
+        if self._observer is not None:
+            self.machine.remove_exit_observer(self._observer)
+            self._observer = None
         self.recorder.close()

@@ -293,7 +293,7 @@ class X86IRBuilder(IRBuilder):
                 insn.handler(self, insn)
                 self.commit()
                 return True
-            except Exception as e:          # NotInlinable, RuntimeBranch, or a Python error on a Temp
+            except NotInlinable as e:       # the semantics said so (RuntimeBranch too); a bug propagates
                 self.rollback(cp)
                 self.fallback_reason = f"{type(e).__name__}: {e}"
         self.emit("call_helper", aux=(k, insn.name), out=False)

@@ -109,7 +109,7 @@ def test_stepping_a_hlt_takes_the_interrupt_that_ends_it(accel):
         for _ in range(3):
             assert s.cont().reason == "breakpoint"
         s.delete(bp.number)
-        m.exit_observer = guard
+        m.add_exit_observer(guard)
         before = (s.pos, m.serial_output())
         texts = []
         for _ in range(40):

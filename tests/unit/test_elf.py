@@ -69,10 +69,14 @@ def test_bad_elf_files_get_one_line(built, tmp_path):
         "truncated.elf": (good[:40], "not a valid ELF file"),
         "object.elf": ((built / "hello.o").read_bytes(), "expected a linked executable"),
     }
-    # the same program linked elsewhere: this board enters 0x7C00
+    # the same program linked elsewhere: this board loads at 0x7C00
     sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x1000", "-e", "_start", "-o", str(tmp_path / "far.elf"),
        str(built / "hello.o"))
-    cases["far.elf"] = ((tmp_path / "far.elf").read_bytes(), "loads at 0x1000 with entry 0x1000")
+    cases["far.elf"] = ((tmp_path / "far.elf").read_bytes(), "loads at 0x1000")
+    # an entry point outside what it loads
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "0x9000", "-o", str(tmp_path / "lost.elf"),
+       str(built / "hello.o"))
+    cases["lost.elf"] = ((tmp_path / "lost.elf").read_bytes(), "entry 0x9000 is outside")
     # another architecture: e_machine patched to EM_ARM (40)
     arm = bytearray(good)
     arm[18:20] = (40).to_bytes(2, "little")
@@ -114,3 +118,50 @@ def test_debugger_on_an_elf_guest_shows_c_source_and_frames(built, tmp_path, cap
     frames = bt.splitlines()
     assert frames[0].startswith(f"#0  0x{fib:x} in fib ()")
     assert " in main+" in frames[1] and " in _start+" in frames[2]
+
+
+ENTRY_NOT_FIRST = """\
+    .code16
+    .text
+wrong:                      # the first byte: exit with status (2 << 1) | 1
+    mov $2, %al
+    out %al, $0xf4
+    hlt
+    .globl _start
+_start:                     # the ELF entry: exit with status (0 << 1) | 1
+    mov $0, %al
+    out %al, $0xf4
+    hlt
+"""
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+def test_the_elf_entry_point_is_where_the_guest_starts(tmp_path, accel):
+    """An ELF is entered at e_entry (``-e _start``, here not its first
+    byte), as QEMU's -kernel enters one; the Image carries the entry."""
+    (tmp_path / "entry.s").write_text(ENTRY_NOT_FIRST)
+    sh(tool("as"), "--32", "-o", "entry.o", "entry.s", cwd=tmp_path)
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "entry.elf", "entry.o",
+       cwd=tmp_path)
+    nm = {line.split()[2]: int(line.split()[0], 16)
+          for line in sh(tool("nm"), str(tmp_path / "entry.elf")).splitlines()}
+    img = load_file(str(tmp_path / "entry.elf"))
+    assert img.entry == nm["_start"] != img.base
+    m = Machine(accel=accel)
+    m.load_image(img.data, img.name, img.entry)
+    r = m.run(icount_limit=100)
+    m.close()
+    assert (r.reason, r.status) == ("debug-exit", 1)
+
+
+def test_emu_diff_enters_an_elf_at_its_entry_point(tmp_path):
+    """emu diff runs both engines from e_entry, as emu run does: the
+    guest exits with status 1 (from _start), not 5 (from the first byte)."""
+    from emu.diff import run_diff
+    (tmp_path / "entry.s").write_text(ENTRY_NOT_FIRST)
+    sh(tool("as"), "--32", "-o", "entry.o", "entry.s", cwd=tmp_path)
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x7c00", "-e", "_start", "-o", "entry.elf", "entry.o",
+       cwd=tmp_path)
+    img = load_file(str(tmp_path / "entry.elf"))
+    res = run_diff(img.data, accels=("interp", "tcg"), entry=img.entry)
+    assert not res.diverged and res.end == (("debug-exit", 1), ("debug-exit", 1)), res

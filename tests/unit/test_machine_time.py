@@ -250,11 +250,11 @@ def test_cli_hlt_halts_at_once():
 
 def test_pc_board_pic_and_pit_state():
     m = Machine()
-    pic = m.pic
+    pic = m.devices["pic"]
     assert (pic.master.irq_base, pic.slave.irq_base) == (0x08, 0x70)
     assert (pic.master.imr, pic.slave.imr) == (0xFB, 0xFF)
     assert pic.master.irr == 0              # no request latched at power-on
-    assert m.timers == [m.pit]
+    assert m.timers == [m.devices["pit"]]
     assert m.next_timer_deadline() == ticks_to_ns(65536)    # 18.2 Hz from reset
     assert m.ports.read(0x43, 1) == 0       # the PIT sits at 0x40-0x43
     m.close()

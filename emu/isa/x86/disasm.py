@@ -6,7 +6,7 @@ a learner prefers it; this formatter shows exactly what kasou decoded.
 
 from __future__ import annotations
 
-from .insn import IMM, MEM, REG
+from .kinds import IMM, MEM, REG
 
 R64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")

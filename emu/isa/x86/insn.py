@@ -6,7 +6,8 @@ prefixes.  Semantics read it; they never look at raw bytes.
 
 from __future__ import annotations
 
-REG, MEM, IMM, SEG, CTL, DBG = range(6)
+from .disasm import format_insn, mem_text, reg_name
+from .kinds import CTL, DBG, IMM, MEM, REG, SEG  # noqa: F401 -- the decoder's names for them
 
 
 class Reg:
@@ -22,7 +23,6 @@ class Reg:
         self.mask = (1 << (8 * size)) - 1
 
     def __repr__(self):
-        from .disasm import reg_name
         return reg_name(self.n, self.size, self.hi)
 
 
@@ -43,7 +43,6 @@ class Mem:
         self.amask = (1 << (8 * asize)) - 1
 
     def __repr__(self):
-        from .disasm import mem_text
         return mem_text(self)
 
 
@@ -110,5 +109,4 @@ class Insn:
         raise AttributeError("no immediate")
 
     def __repr__(self):
-        from .disasm import format_insn
         return format_insn(self)

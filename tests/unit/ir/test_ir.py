@@ -46,6 +46,29 @@ def test_runtime_branch_is_a_clear_error():
         {t: 1}
 
 
+def test_a_helper_call_only_where_the_semantics_say_so():
+    """NotInlinable (and RuntimeBranch) makes the instruction a helper
+    call; any other error in a semantic function is a bug and propagates
+    instead of becoming a silent helper call."""
+    def insn(handler):
+        return type("I", (), {"helper": False, "handler": staticmethod(handler), "ip": 0x7C00,
+                              "name": "t", "next_ip": 0x7C01})()
+
+    def branches(ops, i):
+        if ops.get_reg(0, 2):
+            pass
+
+    def buggy(ops, i):
+        return {}[ops.get_reg(0, 2) is None]
+
+    blk, b = new_builder()
+    assert b.translate_insn(0, insn(branches)) is False
+    assert blk.ops[-1].name == "call_helper" and b.fallback_reason.startswith("RuntimeBranch")
+    blk, b = new_builder()
+    with pytest.raises(KeyError):
+        b.translate_insn(0, insn(buggy))
+
+
 def test_register_writes_commit_at_the_end_of_the_instruction():
     blk, b = new_builder()
     b.set_reg(0, 1, 5)                     # AL = 5, pending

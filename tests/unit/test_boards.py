@@ -1,0 +1,55 @@
+"""The board registry (emu/boards/__init__.py) and the Target each board
+names (emu/isa/target.py): a Machine takes its architecture, CPU state and
+CPU model from the board's Target, never from a string."""
+
+import pytest
+
+from emu.boards import BOARDS, MemoryMap, get_board
+from emu.isa.target import Target
+from emu.machine import Machine
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_board_names_a_target_and_declares_its_memory_map(name):
+    board = get_board(name)
+    assert isinstance(board.TARGET, Target) and board.TARGET.name
+    assert isinstance(board.MEMORY_MAP, MemoryMap) and board.MEMORY_MAP.ram_size > 0
+    for region in board.MEMORY_MAP.mmio:
+        assert not (region.base < board.MEMORY_MAP.ram_base + board.MEMORY_MAP.ram_size
+                    and board.MEMORY_MAP.ram_base < region.base + region.size), region
+
+
+def test_an_unknown_board_is_one_line_naming_the_known_ones():
+    with pytest.raises(ValueError) as e:
+        get_board("nosuch")
+    assert str(e.value) == f"unknown machine '-M nosuch'; expected one of: {', '.join(BOARDS)}"
+
+
+def test_the_machine_takes_state_and_model_from_the_target():
+    m = Machine(board="pc", cpu="286")
+    target = get_board("pc").TARGET
+    assert m.target is target and target.name == "x86"
+    assert type(m.cpu) is type(target.new_state()) and m.model.name == "286"
+    # the PC of a state: CS.base + IP, where the board enters an image
+    m.load_image(b"\xf4", "hlt")
+    assert target.pc(m.cpu) == 0x7C00
+    m.cpu.segs[1].base, m.cpu.rip = 0x10000, 0x10
+    assert target.pc(m.cpu) == 0x10010
+    m.close()
+
+
+def test_an_entry_outside_the_image_is_refused():
+    m = Machine()
+    with pytest.raises(ValueError, match="entry point 0x8000 is outside the image"):
+        m.load_image(b"\xf4", "hlt", entry=0x8000)
+    m.close()
+
+
+def test_targets_are_found_by_name():
+    """The registry the loader asks for an architecture's ELF machines
+    (an EM_ARM file refused for x86: tests/unit/test_elf.py)."""
+    from emu.isa import TARGETS, get_target
+    assert get_target("x86") is get_board("pc").TARGET and set(TARGETS) == {"x86"}
+    with pytest.raises(ValueError) as e:
+        get_target("vax")
+    assert str(e.value) == "unknown architecture 'vax'; expected one of: x86"
