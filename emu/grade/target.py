@@ -175,6 +175,29 @@ def _read_text(path: str) -> str:
                          f"source") from None
 
 
+def mnemonic_names() -> frozenset:
+    """Every mnemonic the decoder's instructions are named by in a trace and
+    in the ``forbid``/``allow`` rules (:func:`emu.isa.x86.disasm.mnemonic`
+    applied to every row of the opcode map, SDM Vol. 2D Appendix A), and
+    the last word of each (``movsb`` of ``rep movsb``)."""
+    from ..isa.x86.decode import tables
+    from ..isa.x86.disasm import CC, MNEMONIC
+    from ..isa.x86.table import LEVELS
+    encodings = {row.name for model in LEVELS for row in tables(model).rows()} - {"NOP90"}
+    names = {"xchg", "nop", "pause", "swapgs", "rdtscp", "cwde", "cdqe", "cdq", "cqo"}
+    for n in encodings:
+        if n in ("JCC", "SETCC", "CMOVCC"):
+            names.update({"JCC": "j", "SETCC": "set", "CMOVCC": "cmov"}[n] + cc for cc in CC)
+        elif n in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS"):
+            for suffix in "bwdq":
+                names.update(pre + n.lower() + suffix for pre in ("", "rep ", "repe ", "repne "))
+        elif n in ("PUSHA", "POPA", "PUSHF", "POPF", "IRET"):
+            names.update(n.lower() + suffix for suffix in ("", "d", "q"))
+        else:
+            names.add(MNEMONIC.get(n, n.lower()))
+    return frozenset(names | {n.split()[-1] for n in names if n.startswith("rep")})
+
+
 def build_image(submission_dir: str, spec_dir: str, bits: int, source: str | None,
                 binary: str | None, harness: str | None, after: str | None) -> Build:
     """Assemble the harness, the submission and the code after it as one

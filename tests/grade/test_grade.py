@@ -186,6 +186,11 @@ def _edited_spec(tmp_path, old, new) -> str:
     (('arch = "x86"', 'arch = "arm"'), "strlen.toml:4: assignment.arch: 'arm' is not supported yet"),
     (('visibility = "hidden"', 'visibility = "secret"'), "strlen.toml:54: test[4].visibility: 'secret'"),
     (('instructions = 20000', 'instructions = 2e4'), "strlen.toml:13: limits.instructions: float"),
+    (('"imul", "div"', '"mull", "div"'),
+     "strlen.toml:57: test[4].expect.forbid: 'mull' is not an instruction the decoder names "
+     "(did you mean mul"),
+    (('expect.forbid = ["mul"', 'expect.allow = ["mov", "ret", "jnz"]\nexpect.forbid = ["mul"'),
+     "strlen.toml:57: test[4].expect.allow: 'jnz' is not an instruction the decoder names"),
 ])
 def test_malformed_spec(tmp_path, capsys, edit, where):
     bad = _edited_spec(tmp_path, *edit)
