@@ -37,6 +37,9 @@ def add_arguments(p) -> None:
                    help="open the debugger where test NAME of the one submission went wrong")
     p.add_argument("-x", dest="script", metavar="FILE",
                    help="with --debug-test: read debugger commands from FILE")
+    p.add_argument("--replay", dest="replay_dir", metavar="DIR",
+                   help="write DIR/SUBMISSION/TEST.replay.json for each failed visible test "
+                        "(open it with emu debug --replay FILE)")
     p.add_argument("-accel", "--accel", dest="grade_accel", choices=("interp", "tcg"),
                    help="engine (default: the spec's, else interp)")
 
@@ -65,7 +68,9 @@ def run(args) -> int:
             return STATUS_BAD_SPEC
         matplotlib.use("Agg")
     if len(args.submissions) == 1 and not args.out_dir and not args.histogram_png:
-        result = grade(spec, args.submissions[0], _name(args.submissions[0]), args.grade_accel)
+        folder = args.submissions[0]
+        result = grade(spec, folder, _name(folder), args.grade_accel,
+                       _replays(spec, folder, args.replay_dir, args.grade_accel))
         text = report.render(args.format, spec, result)
         if args.output:
             with open(args.output, "w", encoding="utf-8") as f:
@@ -97,6 +102,23 @@ def _debug(spec, args) -> int:
         return STATUS_BAD_SPEC
 
 
+def _replays(spec, folder: str, replay_dir, accel):
+    """The grader's ``on_failure``: a replay file per failed test a student
+    may see (visibility "visible"), or None without ``--replay``."""
+    if replay_dir is None:
+        return None
+    from . import replay
+    out = os.path.join(replay_dir, _name(folder))
+
+    def write(build, test, result):
+        if test.visibility != "visible":
+            return
+        os.makedirs(out, exist_ok=True)
+        replay.write(os.path.join(out, replay.file_name(test.name)),
+                     replay.document(spec, build, test, result, accel or spec.accel))
+    return write
+
+
 def _name(folder: str) -> str:
     return os.path.basename(os.path.normpath(folder))
 
@@ -107,13 +129,14 @@ def _limit_child() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
 
 
-def _child(spec, folder: str, out_dir: str, accel, w: int) -> None:
+def _child(spec, folder: str, out_dir: str, accel, replay_dir, w: int) -> None:
     """In a forked process: grade one submission, write NAME.json, and
     send 'score max_score instructions' down the pipe ``w``."""
     status = 1
     try:
         _limit_child()
-        result = grade(spec, folder, _name(folder), accel)
+        result = grade(spec, folder, _name(folder), accel,
+                       _replays(spec, folder, replay_dir, accel))
         with open(os.path.join(out_dir, f"{_name(folder)}.json"), "w", encoding="utf-8") as f:
             json.dump(report.gradescope(spec, result), f, indent=2)
         os.write(w, f"{result.score} {result.max_score} {result.icount}\n".encode())
@@ -150,7 +173,7 @@ def _batch(spec, args) -> int:
             pid = os.fork()
             if pid == 0:
                 os.close(r)
-                _child(spec, folder, out_dir, args.grade_accel, w)
+                _child(spec, folder, out_dir, args.grade_accel, args.replay_dir, w)
             os.close(w)
             running[pid] = (folder, r)
         pid, status = os.wait()

@@ -60,6 +60,9 @@ def _register_table() -> dict:
 
 
 REGISTERS = _register_table()
+R16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
+R32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+R64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi") + tuple(f"r{i}" for i in range(8, 16))
 
 
 class BuildError(Exception):
@@ -301,6 +304,11 @@ class Target:
         regs = self.cpu.regs
         regs[n] = (regs[n] & ~mask) | (value & mask) if size < 4 else value & mask
         self.machine.accel.state_changed()
+
+    def state(self) -> dict:
+        """The PC and the general registers of the code size, by name."""
+        names = {2: R16, 4: R32, 8: R64}[self.width]
+        return {"pc": self.pc} | {n: self.reg(n) for n in names}
 
     @property
     def pc(self) -> int:
