@@ -26,9 +26,11 @@ STATUS_BAD_SPEC = 2
 
 def add_arguments(p) -> None:
     p.add_argument("spec", help="the assignment's TOML spec")
-    p.add_argument("submissions", nargs="+", help="submission folders")
+    p.add_argument("submissions", nargs="*", help="submission folders")
     p.add_argument("--format", choices=report.FORMATS, default="text")
-    p.add_argument("--output", help="write the report here (one submission)")
+    p.add_argument("-o", "--output", help="write the report here (one submission)")
+    p.add_argument("--gradescope-bundle", dest="bundle", action="store_true",
+                   help="write a Gradescope autograder zip for SPEC to -o FILE (no submissions)")
     p.add_argument("--out-dir", dest="out_dir", help="one results JSON per submission, summary.csv")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (batch)")
     p.add_argument("--cluster", metavar="tcp://SCHEDULER:8786",
@@ -51,6 +53,12 @@ def run(args) -> int:
         spec = load(args.spec)
     except SpecError as e:
         print(f"emu grade: {e}", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    if args.bundle:
+        return _bundle(spec, args)
+    if not args.submissions:
+        print("emu grade: expected one or more submission folders after the spec",
+              file=sys.stderr)
         return STATUS_BAD_SPEC
     for s in args.submissions:
         if not os.path.isdir(s):
@@ -81,6 +89,24 @@ def run(args) -> int:
             sys.stdout.write(text)
         return 0
     return _batch(spec, args)
+
+
+def _bundle(spec, args) -> int:
+    from .bundle import BundleError, write_bundle
+    if args.submissions or not args.output:
+        print("emu grade: --gradescope-bundle: expected SPEC -o FILE.zip and no submission "
+              "folders", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    try:
+        names = write_bundle(spec, args.output)
+    except BundleError as e:
+        print(f"emu grade: --gradescope-bundle: {e}", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    except OSError as e:
+        print(f"emu grade: -o {args.output}: cannot write ({e.strerror})", file=sys.stderr)
+        return STATUS_BAD_SPEC
+    print(f"{args.output}: {', '.join(names)}")
+    return 0
 
 
 def _debug(spec, args) -> int:

@@ -319,6 +319,7 @@ def test_spec_errors_found_before_running(tmp_path, edit, where):
     (["nope.toml", SUBS], "emu grade: nope.toml: cannot read the spec (No such file or directory)\n"),
     ([SPEC, "no-such-folder"], "emu grade: no-such-folder: not a folder; expected a submission folder\n"),
     ([SPEC, SUBS, "--jobs", "0"], "emu grade: --jobs 0: expected 1 or more\n"),
+    ([SPEC], "emu grade: expected one or more submission folders after the spec\n"),
 ])
 def test_bad_command_lines(capsys, argv, err):
     assert main(["grade", *argv]) == 2
