@@ -52,30 +52,24 @@ def run(args) -> int:
     try:
         spec = load(args.spec)
     except SpecError as e:
-        print(f"emu grade: {e}", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(str(e))
     if args.bundle:
         return _bundle(spec, args)
     if not args.submissions:
-        print("emu grade: expected one or more submission folders after the spec",
-              file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail("expected one or more submission folders after the spec")
     for s in args.submissions:
         if not os.path.isdir(s):
-            print(f"emu grade: {s}: not a folder; expected a submission folder", file=sys.stderr)
-            return STATUS_BAD_SPEC
+            return _fail(f"{s}: not a folder; expected a submission folder")
     if args.jobs < 1:
-        print(f"emu grade: --jobs {args.jobs}: expected 1 or more", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"--jobs {args.jobs}: expected 1 or more")
     if args.debug_test is not None:
         return _debug(spec, args)
     if args.histogram_png:
         try:
             import matplotlib
         except ImportError:
-            print("emu grade: --histogram-png needs matplotlib (the 'plot' extra: "
-                  "pip install -e .[plot])", file=sys.stderr)
-            return STATUS_BAD_SPEC
+            return _fail("--histogram-png needs matplotlib (the 'plot' extra: "
+                         "pip install -e .[plot])")
         matplotlib.use("Agg")
     if len(args.submissions) == 1 and not (args.out_dir or args.histogram_png or args.cluster):
         folder = args.submissions[0]
@@ -91,20 +85,22 @@ def run(args) -> int:
     return _batch(spec, args)
 
 
+def _fail(message: str) -> int:
+    """A one-line error on stderr; the bad-usage status."""
+    print(f"emu grade: {message}", file=sys.stderr)
+    return STATUS_BAD_SPEC
+
+
 def _bundle(spec, args) -> int:
     from .bundle import BundleError, write_bundle
     if args.submissions or not args.output:
-        print("emu grade: --gradescope-bundle: expected SPEC -o FILE.zip and no submission "
-              "folders", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail("--gradescope-bundle: expected SPEC -o FILE.zip and no submission folders")
     try:
         names = write_bundle(spec, args.output)
     except BundleError as e:
-        print(f"emu grade: --gradescope-bundle: {e}", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"--gradescope-bundle: {e}")
     except OSError as e:
-        print(f"emu grade: -o {args.output}: cannot write ({e.strerror})", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"-o {args.output}: cannot write ({e.strerror})")
     print(f"{args.output}: {', '.join(names)}")
     return 0
 
@@ -112,8 +108,7 @@ def _bundle(spec, args) -> int:
 def _debug(spec, args) -> int:
     from .replay import ReplayError, debug_test
     if len(args.submissions) != 1:
-        print("emu grade: --debug-test: expected one submission folder", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail("--debug-test: expected one submission folder")
     accel = args.grade_accel or spec.accel
     try:
         if args.script:
@@ -123,11 +118,9 @@ def _debug(spec, args) -> int:
         return debug_test(spec, args.submissions[0], args.debug_test, accel, sys.stdin,
                           sys.stdout, interactive=sys.stdin.isatty())
     except ReplayError as e:
-        print(f"emu grade: --debug-test: {e}", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"--debug-test: {e}")
     except OSError as e:
-        print(f"emu grade: -x {args.script}: cannot open ({e.strerror})", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"-x {args.script}: cannot open ({e.strerror})")
 
 
 def _replays(spec, folder: str, replay_dir, accel):
@@ -196,8 +189,7 @@ def _batch(spec, args) -> int:
             done = grade_on_cluster(args.cluster, spec, args.submissions, out_dir,
                                     args.replay_dir, args.grade_accel, bar)
         except ClusterError as e:
-            print(f"emu grade: --cluster {args.cluster}: {e}", file=sys.stderr)
-            return STATUS_BAD_SPEC
+            return _fail(f"--cluster {args.cluster}: {e}")
     else:
         done = _local(spec, args, out_dir, bar)
     if bar is not None:
