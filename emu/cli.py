@@ -326,7 +326,9 @@ def build_parser() -> Parser:
 
     dbg = sub.add_parser("debug", help="step through a guest with gdb-like commands")
     add_machine_options(dbg)
-    dbg.add_argument("guest", help=GUEST_HELP)
+    dbg.add_argument("guest", nargs="?", help=GUEST_HELP)
+    dbg.add_argument("--replay", metavar="FILE",
+                     help="open a replay file of emu grade --replay where the graded test failed")
     dbg.add_argument("-x", dest="script", metavar="FILE", help="read commands from FILE (then stop)")
     dbg.add_argument("--input", help="bytes the UART receives")
     dbg.add_argument("--history-size", type=parse_count, default=1_000_000,
@@ -610,12 +612,34 @@ def _run_gdb(args, m, img, spec, port) -> int:
 
 
 def cmd_debug(args) -> int:
-    img = load_guest(args.guest)
-    from .debug.repl import run_repl
     from .debug.session import Session
+    if (args.guest is None) == (args.replay is None):
+        raise CommandError("expected a guest or --replay FILE (one of them)")
+    if args.replay is not None:
+        return _debug_replay(args)
+    img = load_guest(args.guest)
     m = make_machine(args, serial=(args.input, None))
     m.load_image(img.data, img.name, img.entry)
     session = Session(m, img, history_size=args.history_size)
+    return _debug_repl(session, args)
+
+
+def _debug_replay(args) -> int:
+    """emu debug --replay FILE: the graded test, standing where it failed."""
+    from .grade.replay import ReplayError, open_replay
+    try:
+        header, opened = open_replay(args.replay, args.history_size)
+    except ReplayError as e:
+        raise CommandError(f"--replay {args.replay}: {e}") from None
+    try:
+        print(header)
+        return _debug_repl(opened.session, args)
+    finally:
+        opened.close()
+
+
+def _debug_repl(session, args) -> int:
+    from .debug.repl import run_repl
     if args.script:
         try:
             f = open(args.script)

@@ -18,25 +18,32 @@ import sys
 from . import report
 from .runner import grade
 from .spec import SpecError, load
+from .task import CHILD_CPU_SECONDS, CHILD_MEMORY, grade_one, limit_process, name_of as _name
+from .task import replay_writer
 
 STATUS_BAD_SPEC = 2
-CHILD_MEMORY = 1 << 30          # bytes of address space per grading process
-CHILD_CPU_SECONDS = 600
 
 
 def add_arguments(p) -> None:
     p.add_argument("spec", help="the assignment's TOML spec")
-    p.add_argument("submissions", nargs="+", help="submission folders")
+    p.add_argument("submissions", nargs="*", help="submission folders")
     p.add_argument("--format", choices=report.FORMATS, default="text")
-    p.add_argument("--output", help="write the report here (one submission)")
+    p.add_argument("-o", "--output", help="write the report here (one submission)")
+    p.add_argument("--gradescope-bundle", dest="bundle", action="store_true",
+                   help="write a Gradescope autograder zip for SPEC to -o FILE (no submissions)")
     p.add_argument("--out-dir", dest="out_dir", help="one results JSON per submission, summary.csv")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (batch)")
+    p.add_argument("--cluster", metavar="tcp://SCHEDULER:8786",
+                   help="batch: grade on a Dask distributed cluster (the 'cluster' extra)")
     p.add_argument("--histogram-png", dest="histogram_png",
                    help="batch: also draw the score histogram as a PNG (needs matplotlib)")
     p.add_argument("--debug-test", dest="debug_test", metavar="NAME",
                    help="open the debugger where test NAME of the one submission went wrong")
     p.add_argument("-x", dest="script", metavar="FILE",
                    help="with --debug-test: read debugger commands from FILE")
+    p.add_argument("--replay", dest="replay_dir", metavar="DIR",
+                   help="write DIR/SUBMISSION/TEST.replay.json for each failed visible test "
+                        "(open it with emu debug --replay FILE)")
     p.add_argument("-accel", "--accel", dest="grade_accel", choices=("interp", "tcg"),
                    help="engine (default: the spec's, else interp)")
 
@@ -45,27 +52,29 @@ def run(args) -> int:
     try:
         spec = load(args.spec)
     except SpecError as e:
-        print(f"emu grade: {e}", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(str(e))
+    if args.bundle:
+        return _bundle(spec, args)
+    if not args.submissions:
+        return _fail("expected one or more submission folders after the spec")
     for s in args.submissions:
         if not os.path.isdir(s):
-            print(f"emu grade: {s}: not a folder; expected a submission folder", file=sys.stderr)
-            return STATUS_BAD_SPEC
+            return _fail(f"{s}: not a folder; expected a submission folder")
     if args.jobs < 1:
-        print(f"emu grade: --jobs {args.jobs}: expected 1 or more", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"--jobs {args.jobs}: expected 1 or more")
     if args.debug_test is not None:
         return _debug(spec, args)
     if args.histogram_png:
         try:
             import matplotlib
         except ImportError:
-            print("emu grade: --histogram-png needs matplotlib (the 'plot' extra: "
-                  "pip install -e .[plot])", file=sys.stderr)
-            return STATUS_BAD_SPEC
+            return _fail("--histogram-png needs matplotlib (the 'plot' extra: "
+                         "pip install -e .[plot])")
         matplotlib.use("Agg")
-    if len(args.submissions) == 1 and not args.out_dir and not args.histogram_png:
-        result = grade(spec, args.submissions[0], _name(args.submissions[0]), args.grade_accel)
+    if len(args.submissions) == 1 and not (args.out_dir or args.histogram_png or args.cluster):
+        folder = args.submissions[0]
+        result = grade(spec, folder, _name(folder), args.grade_accel,
+                       _replays(spec, folder, args.replay_dir, args.grade_accel))
         text = report.render(args.format, spec, result)
         if args.output:
             with open(args.output, "w", encoding="utf-8") as f:
@@ -76,11 +85,30 @@ def run(args) -> int:
     return _batch(spec, args)
 
 
+def _fail(message: str) -> int:
+    """A one-line error on stderr; the bad-usage status."""
+    print(f"emu grade: {message}", file=sys.stderr)
+    return STATUS_BAD_SPEC
+
+
+def _bundle(spec, args) -> int:
+    from .bundle import BundleError, write_bundle
+    if args.submissions or not args.output:
+        return _fail("--gradescope-bundle: expected SPEC -o FILE.zip and no submission folders")
+    try:
+        names = write_bundle(spec, args.output)
+    except BundleError as e:
+        return _fail(f"--gradescope-bundle: {e}")
+    except OSError as e:
+        return _fail(f"-o {args.output}: cannot write ({e.strerror})")
+    print(f"{args.output}: {', '.join(names)}")
+    return 0
+
+
 def _debug(spec, args) -> int:
     from .replay import ReplayError, debug_test
     if len(args.submissions) != 1:
-        print("emu grade: --debug-test: expected one submission folder", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail("--debug-test: expected one submission folder")
     accel = args.grade_accel or spec.accel
     try:
         if args.script:
@@ -90,33 +118,47 @@ def _debug(spec, args) -> int:
         return debug_test(spec, args.submissions[0], args.debug_test, accel, sys.stdin,
                           sys.stdout, interactive=sys.stdin.isatty())
     except ReplayError as e:
-        print(f"emu grade: --debug-test: {e}", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"--debug-test: {e}")
     except OSError as e:
-        print(f"emu grade: -x {args.script}: cannot open ({e.strerror})", file=sys.stderr)
-        return STATUS_BAD_SPEC
+        return _fail(f"-x {args.script}: cannot open ({e.strerror})")
 
 
-def _name(folder: str) -> str:
-    return os.path.basename(os.path.normpath(folder))
+def _replays(spec, folder: str, replay_dir, accel):
+    """The grader's ``on_failure``: a replay file per failed test a student
+    may see, in ``replay_dir``/NAME/, or None without ``--replay``."""
+    if replay_dir is None:
+        return None
+    return replay_writer(spec, accel, lambda file, doc: _write_replay(replay_dir, folder,
+                                                                      file, doc))
 
 
-def _limit_child() -> None:
-    import resource
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
-    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+def _write_replay(replay_dir: str, folder: str, file: str, doc: dict) -> None:
+    from . import replay
+    out = os.path.join(replay_dir, _name(folder))
+    os.makedirs(out, exist_ok=True)
+    replay.write(os.path.join(out, file), doc)
 
 
-def _child(spec, folder: str, out_dir: str, accel, w: int) -> None:
-    """In a forked process: grade one submission, write NAME.json, and
-    send 'score max_score instructions' down the pipe ``w``."""
+def store(out_dir: str, replay_dir, folder: str, doc: dict) -> tuple:
+    """Write a task's results (:mod:`.task`): NAME.json and its replay
+    files; the submission's summary row."""
+    name = _name(folder)
+    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(doc["results"], f, indent=2)
+    for file, replay_doc in doc["replays"].items():
+        _write_replay(replay_dir, folder, file, replay_doc)
+    return (name, float(doc["score"]), float(doc["max_score"]), int(doc["instructions"]))
+
+
+def _child(spec, folder: str, out_dir: str, accel, replay_dir, w: int) -> None:
+    """In a forked process: grade one submission, write NAME.json (and its
+    replays), and send 'score max_score instructions' down the pipe ``w``."""
     status = 1
     try:
-        _limit_child()
-        result = grade(spec, folder, _name(folder), accel)
-        with open(os.path.join(out_dir, f"{_name(folder)}.json"), "w", encoding="utf-8") as f:
-            json.dump(report.gradescope(spec, result), f, indent=2)
-        os.write(w, f"{result.score} {result.max_score} {result.icount}\n".encode())
+        limit_process(CHILD_MEMORY, CHILD_CPU_SECONDS)
+        row = store(out_dir, replay_dir, folder,
+                    grade_one(spec, folder, accel, replay_dir is not None))
+        os.write(w, f"{row[1]} {row[2]} {row[3]}\n".encode())
         status = 0
     except BaseException:               # the child's boundary: shown, then a failed row
         import traceback
@@ -125,7 +167,7 @@ def _child(spec, folder: str, out_dir: str, accel, w: int) -> None:
         os._exit(status)
 
 
-def _failed(spec, name: str, out_dir: str, why: str) -> tuple:
+def failed(spec, name: str, out_dir: str, why: str) -> tuple:
     results = {"score": 0, "execution_time": 0, "output": f"grading failed: {why}",
                "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
     with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
@@ -134,15 +176,40 @@ def _failed(spec, name: str, out_dir: str, why: str) -> tuple:
 
 
 def _batch(spec, args) -> int:
-    """Each submission in a process of its own, ``--jobs`` at a time."""
-    import signal
+    """Each submission in a process of its own: ``--jobs`` at a time here,
+    or as tasks of a Dask cluster (``--cluster``); then the summary."""
     out_dir = args.out_dir or "."
     os.makedirs(out_dir, exist_ok=True)
-    pending = list(args.submissions)
-    running, done = {}, {}
-    bar = _progress(len(pending))
+    bar = _progress(len(args.submissions))
     sys.stdout.flush()
     sys.stderr.flush()
+    if args.cluster:
+        from .cluster import ClusterError, grade_on_cluster
+        try:
+            done = grade_on_cluster(args.cluster, spec, args.submissions, out_dir,
+                                    args.replay_dir, args.grade_accel, bar)
+        except ClusterError as e:
+            return _fail(f"--cluster {args.cluster}: {e}")
+    else:
+        done = _local(spec, args, out_dir, bar)
+    if bar is not None:
+        bar.close()
+    rows = [done[f] for f in args.submissions]
+    with open(os.path.join(out_dir, "summary.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(("submission", "score", "max_score", "instructions"))
+        w.writerows((n, f"{s:g}", f"{m:g}", i) for n, s, m, i in rows)
+    sys.stdout.write(histogram([r[1] for r in rows], spec_max(spec)))
+    if args.histogram_png:
+        _plot([r[1] for r in rows], spec_max(spec), spec.name, args.histogram_png)
+    return 0
+
+
+def _local(spec, args, out_dir: str, bar) -> dict:
+    """Forked children, ``--jobs`` at a time: folder -> summary row."""
+    import signal
+    pending = list(args.submissions)
+    running, done = {}, {}
     while pending or running:
         while pending and len(running) < args.jobs:
             folder = pending.pop(0)
@@ -150,7 +217,7 @@ def _batch(spec, args) -> int:
             pid = os.fork()
             if pid == 0:
                 os.close(r)
-                _child(spec, folder, out_dir, args.grade_accel, w)
+                _child(spec, folder, out_dir, args.grade_accel, args.replay_dir, w)
             os.close(w)
             running[pid] = (folder, r)
         pid, status = os.wait()
@@ -164,20 +231,10 @@ def _batch(spec, args) -> int:
         else:
             why = (f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
                    else f"exit status {os.WEXITSTATUS(status)}")
-            done[folder] = _failed(spec, name, out_dir, why)
+            done[folder] = failed(spec, name, out_dir, why)
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
-    rows = [done[f] for f in args.submissions]
-    with open(os.path.join(out_dir, "summary.csv"), "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(("submission", "score", "max_score", "instructions"))
-        w.writerows((n, f"{s:g}", f"{m:g}", i) for n, s, m, i in rows)
-    sys.stdout.write(histogram([r[1] for r in rows], spec_max(spec)))
-    if args.histogram_png:
-        _plot([r[1] for r in rows], spec_max(spec), spec.name, args.histogram_png)
-    return 0
+    return done
 
 
 def _plot(scores: list, top: float, title: str, path: str) -> None:

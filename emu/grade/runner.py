@@ -40,6 +40,7 @@ class TestResult:
     visibility: str
     tags: list
     icount: int = 0
+    state: dict = field(default_factory=dict)   # pc and general registers where it stopped
 
     @property
     def status(self) -> str:
@@ -67,8 +68,10 @@ class SubmissionResult:
 
 
 def grade(spec: Spec, submission_dir: str, name: str | None = None,
-          accel: str | None = None) -> SubmissionResult:
-    """Grade the submission in ``submission_dir`` against ``spec``."""
+          accel: str | None = None, on_failure=None) -> SubmissionResult:
+    """Grade the submission in ``submission_dir`` against ``spec``;
+    ``on_failure(build, test, result)`` (optional) is called for each test
+    that ran and did not pass."""
     t0 = time.perf_counter()
     result = SubmissionResult(name or submission_dir)
     try:
@@ -86,7 +89,10 @@ def grade(spec: Spec, submission_dir: str, name: str | None = None,
         result.seconds = time.perf_counter() - t0
         return result
     for t in spec.tests:
-        result.tests.append(run_test(spec, build, t, accel or spec.accel))
+        r = run_test(spec, build, t, accel or spec.accel)
+        result.tests.append(r)
+        if on_failure is not None and r.outcome != "pass":
+            on_failure(build, t, r)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -157,12 +163,12 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
     def result(outcome: str, text: str) -> TestResult:
         ok = outcome == "pass"
         return TestResult(test.name, test.points, test.points if ok else 0, outcome, text,
-                          test.visibility, test.tags, target.icount)
+                          test.visibility, test.tags, target.icount, target.state())
 
     exp = test.expect
     bits = spec.bits
     try:
-        saved, sp0 = start(spec, build, test, target)
+        saved, sp0 = start(bits, spec.harness is not None, build, test, target)
     except HarnessFailed as e:
         return result("fault", str(e))
     ret_slot = None if sp0 is None else sp0 - target.width
@@ -245,13 +251,13 @@ class HarnessFailed(Exception):
     """The harness did not reach its HLT (the test cannot start)."""
 
 
-def start(spec: Spec, build: Build, test: Test, target: Target):
+def start(bits: int, harness: bool, build: Build, test: Test, target: Target):
     """Put ``target`` where ``test`` starts: at the entry, or called with
-    its arguments and setup.  Returns (the preserved registers' values,
-    SP before the return address was pushed) -- ({}, None) at the entry."""
-    bits = spec.bits
+    its arguments and setup (after running the harness, if the image has
+    one).  Returns (the preserved registers' values, SP before the return
+    address was pushed) -- ({}, None) at the entry."""
     if test.call:
-        stop = target.prepare(spec.harness is not None, test.instructions)
+        stop = target.prepare(harness, test.instructions)
         if stop is not None:
             raise HarnessFailed(f"the harness did not reach its HLT: {stop.message}")
     else:

@@ -8,12 +8,13 @@ of a key path in the TOML text itself).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 
-from .target import MEMORY, REGISTERS, BuildError, instructor_symbols
+from .target import MEMORY, REGISTERS, BuildError, instructor_symbols, mnemonic_names
 
 ARCHES = ("x86", "arm")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
@@ -329,6 +330,18 @@ def _check_labels(spec: Spec) -> None:
                                  f"harness or one listed in build.provides")
 
 
+def _check_mnemonics(path, text, names: list, keys: tuple) -> None:
+    """Each name in ``forbid``/``allow`` must be one the decoder gives an
+    instruction, or the rule could never match (a typo passes silently)."""
+    known = mnemonic_names()
+    for name in names:
+        if name.lower() not in known:
+            close = difflib.get_close_matches(name.lower(), sorted(known), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise spec_error(path, text, keys, f"'{name}' is not an instruction the decoder "
+                             f"names{hint}; expected mnemonics such as mul, div, movsb")
+
+
 def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -> Test:
     keys = ("test", i)
     vis = t.get("visibility", "visible")
@@ -351,6 +364,8 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
         if seq is not None and not all(isinstance(x, str) for x in seq):
             where = keys + ((k,) if k == "tags" else ("expect", k))
             raise spec_error(path, text, where, "expected an array of strings")
+        if k != "tags" and seq is not None:
+            _check_mnemonics(path, text, seq, keys + ("expect", k))
     for k in ("return", "preserves", "stack_balanced"):
         if k in expect and "call" not in t:
             raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")

@@ -60,6 +60,9 @@ def _register_table() -> dict:
 
 
 REGISTERS = _register_table()
+R16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
+R32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+R64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi") + tuple(f"r{i}" for i in range(8, 16))
 
 
 class BuildError(Exception):
@@ -175,6 +178,29 @@ def _read_text(path: str) -> str:
                          f"source") from None
 
 
+def mnemonic_names() -> frozenset:
+    """Every mnemonic the decoder's instructions are named by in a trace and
+    in the ``forbid``/``allow`` rules (:func:`emu.isa.x86.disasm.mnemonic`
+    applied to every row of the opcode map, SDM Vol. 2D Appendix A), and
+    the last word of each (``movsb`` of ``rep movsb``)."""
+    from ..isa.x86.decode import tables
+    from ..isa.x86.disasm import CC, MNEMONIC
+    from ..isa.x86.table import LEVELS
+    encodings = {row.name for model in LEVELS for row in tables(model).rows()} - {"NOP90"}
+    names = {"xchg", "nop", "pause", "swapgs", "rdtscp", "cwde", "cdqe", "cdq", "cqo"}
+    for n in encodings:
+        if n in ("JCC", "SETCC", "CMOVCC"):
+            names.update({"JCC": "j", "SETCC": "set", "CMOVCC": "cmov"}[n] + cc for cc in CC)
+        elif n in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS"):
+            for suffix in "bwdq":
+                names.update(pre + n.lower() + suffix for pre in ("", "rep ", "repe ", "repne "))
+        elif n in ("PUSHA", "POPA", "PUSHF", "POPF", "IRET"):
+            names.update(n.lower() + suffix for suffix in ("", "d", "q"))
+        else:
+            names.add(MNEMONIC.get(n, n.lower()))
+    return frozenset(names | {n.split()[-1] for n in names if n.startswith("rep")})
+
+
 def build_image(submission_dir: str, spec_dir: str, bits: int, source: str | None,
                 binary: str | None, harness: str | None, after: str | None) -> Build:
     """Assemble the harness, the submission and the code after it as one
@@ -278,6 +304,11 @@ class Target:
         regs = self.cpu.regs
         regs[n] = (regs[n] & ~mask) | (value & mask) if size < 4 else value & mask
         self.machine.accel.state_changed()
+
+    def state(self) -> dict:
+        """The PC and the general registers of the code size, by name."""
+        names = {2: R16, 4: R32, 8: R64}[self.width]
+        return {"pc": self.pc} | {n: self.reg(n) for n in names}
 
     @property
     def pc(self) -> int:

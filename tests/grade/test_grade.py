@@ -186,6 +186,11 @@ def _edited_spec(tmp_path, old, new) -> str:
     (('arch = "x86"', 'arch = "arm"'), "strlen.toml:4: assignment.arch: 'arm' is not supported yet"),
     (('visibility = "hidden"', 'visibility = "secret"'), "strlen.toml:54: test[4].visibility: 'secret'"),
     (('instructions = 20000', 'instructions = 2e4'), "strlen.toml:13: limits.instructions: float"),
+    (('"imul", "div"', '"mull", "div"'),
+     "strlen.toml:57: test[4].expect.forbid: 'mull' is not an instruction the decoder names "
+     "(did you mean mul"),
+    (('expect.forbid = ["mul"', 'expect.allow = ["mov", "ret", "jnz"]\nexpect.forbid = ["mul"'),
+     "strlen.toml:57: test[4].expect.allow: 'jnz' is not an instruction the decoder names"),
 ])
 def test_malformed_spec(tmp_path, capsys, edit, where):
     bad = _edited_spec(tmp_path, *edit)
@@ -314,6 +319,7 @@ def test_spec_errors_found_before_running(tmp_path, edit, where):
     (["nope.toml", SUBS], "emu grade: nope.toml: cannot read the spec (No such file or directory)\n"),
     ([SPEC, "no-such-folder"], "emu grade: no-such-folder: not a folder; expected a submission folder\n"),
     ([SPEC, SUBS, "--jobs", "0"], "emu grade: --jobs 0: expected 1 or more\n"),
+    ([SPEC], "emu grade: expected one or more submission folders after the spec\n"),
 ])
 def test_bad_command_lines(capsys, argv, err):
     assert main(["grade", *argv]) == 2

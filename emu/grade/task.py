@@ -1,0 +1,68 @@
+"""One submission graded in a process of its own, with its address space
+and CPU time limited (``resource.setrlimit``, POSIX): the unit of work of a
+batch, whether a forked child (``--jobs``) or ``python -m emu.grade.task``
+started by a cluster worker (``--cluster``).
+
+``python -m emu.grade.task SPEC FOLDER [ACCEL] [--replays]`` prints one
+JSON document on stdout: ``score``, ``max_score``, ``instructions``,
+``results`` (Gradescope's results.json) and ``replays`` (file name ->
+replay document, with ``--replays``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from . import report
+from .runner import grade
+from .spec import load
+
+CHILD_MEMORY = 1 << 30          # bytes of address space per grading process
+CHILD_CPU_SECONDS = 600
+
+
+def name_of(folder: str) -> str:
+    return os.path.basename(os.path.normpath(folder))
+
+
+def limit_process(memory: int = CHILD_MEMORY, cpu: int = CHILD_CPU_SECONDS) -> None:
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def replay_writer(spec, accel, store):
+    """The grader's ``on_failure``: ``store(file name, replay document)``
+    for each failed test a student may see (visibility "visible")."""
+    from . import replay
+
+    def write(build, test, result):
+        if test.visibility == "visible":
+            store(replay.file_name(test.name),
+                  replay.document(spec, build, test, result, accel or spec.accel))
+    return write
+
+
+def grade_one(spec, folder: str, accel, replays: bool) -> dict:
+    """The task's result document (see the module doc)."""
+    found = {}
+    result = grade(spec, folder, name_of(folder), accel,
+                   replay_writer(spec, accel, found.__setitem__) if replays else None)
+    return {"score": result.score, "max_score": result.max_score,
+            "instructions": result.icount, "results": report.gradescope(spec, result),
+            "replays": found}
+
+
+def main(argv: list) -> int:
+    limit_process()
+    spec = load(argv[0])
+    accel = argv[2] if len(argv) > 2 and argv[2] != "-" else None
+    doc = grade_one(spec, argv[1], accel, "--replays" in argv)
+    sys.stdout.write(json.dumps(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
