@@ -44,7 +44,12 @@ info version  -- show the version of QEMU
 
 
 class HmpError(Exception):
-    """A command's complaint, printed as the command's output."""
+    """A command's complaint, printed as the command's output; ``usage``:
+    the command line was malformed (QEMU adds where to read more)."""
+
+    def __init__(self, message: str, usage: bool = True):
+        super().__init__(message)
+        self.usage = usage
 
 
 # -- info registers ----------------------------------------------------------------------------
@@ -112,17 +117,16 @@ def format_registers(s) -> str:
         lines.append(f"GDT=     {s.gdt_base:016x} {s.gdt_limit:08x}")
         lines.append(f"IDT=     {s.idt_base:016x} {s.idt_limit:08x}")
         lines.append(f"CR0={s.cr0:08x} CR2={s.cr2:016x} CR3={s.cr3:016x} CR4={s.cr4:08x}")
-        lines.append(" ".join(f"DR{i}={s.dr[i]:016x}" for i in range(4)) + " ")
-        lines.append(f"DR6={s.dr[6]:016x} DR7={s.dr[7]:016x}")
     else:
         lines.append(f"GDT=     {s.gdt_base & 0xFFFFFFFF:08x} {s.gdt_limit:08x}")
         lines.append(f"IDT=     {s.idt_base & 0xFFFFFFFF:08x} {s.idt_limit:08x}")
         lines.append(f"CR0={s.cr0:08x} CR2={s.cr2 & 0xFFFFFFFF:08x} "
                      f"CR3={s.cr3 & 0xFFFFFFFF:08x} CR4={s.cr4:08x}")
-        lines.append(" ".join(f"DR{i}={s.dr[i] & 0xFFFFFFFF:08x}" for i in range(4)) + " ")
-        lines.append(f"DR6={s.dr[6] & 0xFFFFFFFF:08x} DR7={s.dr[7] & 0xFFFFFFFF:08x}")
+    # qemu-system-x86_64 prints the debug registers at 64 bits in every mode
+    lines.append(" ".join(f"DR{i}={s.dr[i]:016x}" for i in range(4)) + " ")
+    lines.append(f"DR6={s.dr[6]:016x} DR7={s.dr[7]:016x}")
     lines.append(f"EFER={s.efer:016x}")
-    return "\n".join(lines) + "\n"
+    return "\nCPU#0\n" + "\n".join(lines) + "\n"
 
 
 # -- x / xp -------------------------------------------------------------------------------------
@@ -149,8 +153,18 @@ def parse_format(fmt: str):
     if form == "c":
         unit = 1
     if form == "i":
-        raise HmpError("format 'i' (disassembly) is not supported; use the debugger's x/i")
+        raise HmpError("format 'i' (disassembly) is not supported here; use emu debug's x/i",
+                       usage=False)
     return count, form, unit or 4
+
+
+def printc(v: int) -> str:
+    """A character as QEMU's monitor_printc shows it: quoted, escaped."""
+    c = chr(v & 0xFF)
+    text = {"'": "\\'", "\\": "\\\\", "\n": "\\n", "\r": "\\r"}.get(c)
+    if text is None:
+        text = c if 32 <= (v & 0xFF) < 127 else f"\\x{v & 0xFF:02x}"
+    return f"'{text}'"
 
 
 def memory_dump(read, addr: int, count: int, form: str, unit: int) -> str:
@@ -177,7 +191,7 @@ def memory_dump(read, addr: int, count: int, form: str, unit: int) -> str:
                     v -= 1 << (8 * unit)
                 parts.append(f" {v:>{digits}}")
             else:
-                parts.append(" " + (chr(v) if 32 <= v < 127 else f"\\x{v:02x}"))
+                parts.append(" " + printc(v))
         out.append("".join(parts))
         pos += n
     return "\n".join(out) + "\n"
@@ -202,14 +216,14 @@ def evaluate(expr: str, cpu) -> int:
         try:
             regs[f"r_{name}"] = register_value(cpu(), name)
         except DebugError:
-            raise HmpError(f"unknown register '{name}'") from None
+            raise HmpError("unknown register") from None
         return f"r_{name}"
     import re
     text = re.sub(r"\$(\w+)", reg, expr.strip())
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError:
-        raise HmpError(f"invalid expression '{expr}'") from None
+        raise HmpError("invalid expression") from None
 
     def ev(node):
         if isinstance(node, ast.Expression):
@@ -226,7 +240,7 @@ def evaluate(expr: str, cpu) -> int:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Invert, ast.UAdd)):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
-        raise HmpError(f"invalid expression '{expr}'")
+        raise HmpError("invalid expression")
     return ev(tree)
 
 
@@ -267,7 +281,7 @@ class Hmp:
         try:
             return handler(fmt, rest)
         except HmpError as e:
-            return f"{e}\n"
+            return f"{e}\n" + (f'Try "help {cmd}" for more information\n' if e.usage else "")
 
     def help(self, fmt, rest):
         return INFO_HELP if rest == "info" else HELP
@@ -292,7 +306,7 @@ class Hmp:
             from .qmp import version_info
             v = version_info()
             q = v["qemu"]
-            return f"{q['major']}.{q['minor']}.{q['micro']} ({v['package']})\n"
+            return f"{q['major']}.{q['minor']}.{q['micro']}{v['package']}\n"
         if what == "exits":
             return mon.call(lambda: f"exits: {self.machine.stats.summary()}\n")
         if what == "tb":
@@ -303,12 +317,13 @@ class Hmp:
             return self._qtree()
         if not what:
             return INFO_HELP
-        return f"info: unknown subcommand '{what}' (try 'help info')\n"
+        return f"unknown command: 'info {what}'\n"
 
     def _tb(self):
         accel = self.machine.accel
         if accel.name != "tcg":
-            raise HmpError(f"info tb: the {accel.name} engine has no translation blocks (use -accel tcg)")
+            raise HmpError(f"info tb: the {accel.name} engine has no translation blocks "
+                           "(use -accel tcg)", usage=False)
         return "".join(f"{k:<24} {v:.3f}\n" if isinstance(v, float) else f"{k:<24} {v}\n"
                        for k, v in accel.stats().items())
 
@@ -341,7 +356,7 @@ class Hmp:
         from ..debug.session import DebugError, physical_runs
         count, form, unit = parse_format(fmt)
         if not rest:
-            raise HmpError("missing address (x /fmt addr)")
+            raise HmpError("unexpected end of expression")
 
         def run():
             m = self.machine
@@ -351,9 +366,9 @@ class Hmp:
                 try:
                     runs = physical_runs(m, m.cpu, a, n) if virtual else [(a, n)]
                 except DebugError as e:
-                    raise HmpError(str(e)) from None
+                    raise HmpError(str(e), usage=False) from None
                 if not virtual and not m.ram.contains(a, n):
-                    raise HmpError(f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
+                    raise HmpError(usage=False, message=f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
                                    f"0x{m.ram.base + m.ram.size - 1:x})")
                 return b"".join(m.ram.read_bytes(p, k) for p, k in runs)
             return memory_dump(read, addr, count, form, unit)
@@ -368,14 +383,16 @@ class Hmp:
     def print_(self, fmt, rest):
         count, form, unit = parse_format(fmt) if fmt else (1, "x", 8)
         if not rest:
-            raise HmpError("missing expression (print /fmt expr)")
-        v = self.mon.call(lambda: evaluate(rest, self._cpu))
+            raise HmpError("unexpected end of expression")
+        v = self.mon.call(lambda: evaluate(rest, self._cpu)) & (2 ** 64 - 1)
         if form == "x":
             return (f"{v:#x}" if v else "0") + "\n"
         if form == "o":
             return (f"0{v:o}" if v else "0") + "\n"
         if form == "c":
-            return (chr(v & 0xFF) if 32 <= (v & 0xFF) < 127 else f"\\x{v & 0xFF:02x}") + "\n"
+            return printc(v) + "\n"
+        if form == "d" and v >> 63:
+            v -= 2 ** 64
         return f"{v}\n"
 
     def stop(self, fmt, rest):

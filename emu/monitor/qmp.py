@@ -53,7 +53,7 @@ def version_info() -> dict:
         parts.append(int(digits) if digits else 0)
     parts += [0] * (3 - len(parts))
     return {"qemu": {"major": parts[0], "minor": parts[1], "micro": parts[2]},
-            "package": f"kasou {text}"}
+            "package": f" (kasou {text})"}
 
 
 class JsonStream:
@@ -202,7 +202,7 @@ def _query_machines(conn, args):
 def _query_cpus_fast(conn, args):
     return [{"cpu-index": 0, "qom-path": "/machine/unattached/device[0]",
              "thread-id": threading.main_thread().native_id, "target": "x86_64",
-             "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0}}]
+             "props": {"core-id": 0, "thread-id": 0, "socket-id": 0}}]
 
 
 @command("stop")
