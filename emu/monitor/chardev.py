@@ -42,7 +42,7 @@ class Endpoint:
             s = socket.socket(family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((self.host, self.port))
-        s.listen(16)
+        s.listen(socket.SOMAXCONN)
         return s
 
     def describe(self, sock: socket.socket | None = None) -> str:

@@ -58,26 +58,38 @@ def version_info() -> dict:
 
 class JsonStream:
     """Splits a byte stream into top-level JSON values, as QEMU's
-    json-streamer: by balanced braces and brackets outside strings."""
+    json-streamer: by balanced braces and brackets outside strings.  A
+    message longer than MAX_MESSAGE is refused once and the rest of it
+    discarded up to the next line end or control character."""
 
     def __init__(self):
         self.buf = bytearray()
         self.depth = 0
         self.in_str = None          # the quote character while in a string
         self.escape = False
-        self.scan = 0               # bytes of buf already scanned
+        self.str_start = 0          # where in buf the open string starts
+        self.skipping = False
 
     def reset(self) -> None:
         self.buf.clear()
-        self.depth, self.in_str, self.escape, self.scan = 0, None, False, 0
+        self.depth, self.in_str, self.escape, self.str_start = 0, None, False, 0
 
     def feed(self, data: bytes):
-        """Yield ("value", text), ("junk", text) or ("reset", None) items."""
+        """Yield ("value", text), ("junk", text), ("stray", text),
+        ("too-long", None) or ("too-deep", None) items."""
         for b in data:
             c = chr(b)
-            if b < 0x20 and c not in "\t\r\n" and not self.in_str:
+            if self.skipping:               # the rest of an over-long message
+                if b < 0x20 and c != "\t":
+                    self.skipping = False
+                continue
+            if b < 0x20 and c not in "\t\r\n":
+                # QEMU's lexer names the token it cut short: an open string
+                # from its quote
+                text = self.buf[self.str_start if self.in_str else 0:].decode("utf-8", "replace")
                 self.reset()
-                yield "reset", None
+                if text:                    # what it cut short is an error, as QEMU's
+                    yield "stray", text + c
                 continue
             if self.depth == 0 and not self.in_str:
                 if c in " \t\r\n":
@@ -93,6 +105,7 @@ class JsonStream:
             self.buf.append(b)
             if len(self.buf) > MAX_MESSAGE:
                 self.reset()
+                self.skipping = True
                 yield "too-long", None
                 continue
             if self.in_str:
@@ -105,6 +118,7 @@ class JsonStream:
                 continue
             if c in "\"'" and self.depth:
                 self.in_str = c
+                self.str_start = len(self.buf) - 1
             elif c in "{[":
                 self.depth += 1
                 if self.depth > MAX_NESTING:
@@ -359,6 +373,8 @@ class QmpConnection:
                         self.handle_text(text)
                     elif kind == "junk":
                         self.error(QmpError(f"JSON parse error, invalid keyword '{text[:64]}'"))
+                    elif kind == "stray":
+                        self.error(QmpError(f"JSON parse error, stray '{text[-64:]}'"))
                     elif kind == "too-long":
                         self.error(QmpError(f"JSON parse error, message longer than "
                                             f"{MAX_MESSAGE} bytes"))

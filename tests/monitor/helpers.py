@@ -1,5 +1,6 @@
 """Starting ``emu run`` with a monitor, and the guests the monitor tests run."""
 
+import json
 import os
 import socket
 import subprocess
@@ -84,10 +85,18 @@ class RawQmp:
             self.sock.settimeout(60)
             self.sock.connect(str(where))
         self.file = self.sock.makefile("rb")
+        self.events = []            # the events read past while waiting for replies
         self.greeting = self.read()
 
+    def event(self):
+        """The next event (one already read past, or the next to come)."""
+        if self.events:
+            return self.events.pop(0)
+        msg = self.read()
+        assert "event" in msg, msg
+        return msg
+
     def read(self):
-        import json
         line = self.file.readline()
         assert line.endswith(b"\r\n"), line
         return json.loads(line)
@@ -98,6 +107,7 @@ class RawQmp:
             msg = self.read()
             if "event" not in msg:
                 return msg
+            self.events.append(msg)
 
     def send(self, raw):
         self.sock.sendall(raw if isinstance(raw, bytes) else raw.encode())
@@ -114,7 +124,6 @@ class RawQmp:
                 line = self.file.readline()
                 if not line:
                     return None
-                import json
                 msg = json.loads(line)
                 if "event" not in msg:
                     return msg

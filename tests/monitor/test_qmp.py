@@ -212,3 +212,37 @@ def test_stop_and_cont_resume_exactly(tmp_path):
     assert status == ref[0] == 124
     assert (tmp_path / "serial.out").read_bytes() == (plain / "serial.out").read_bytes()
     assert err.split("guest stopped at")[1] == ref[2].split("guest stopped at")[1]
+
+
+SPIN = bytes.fromhex("40ebfd")      # 7c00: inc ax; jmp 7c00 -- no VM exit, ever
+
+
+@pytest.mark.parametrize("accel", ACCELS)
+def test_stop_interrupts_a_guest_that_never_exits(tmp_path, accel):
+    """No I/O, no HLT: stop must still end the engine's run (KVM is kicked
+    out of KVM_RUN, the others stop at a block or slice boundary), and cont
+    must let it go on."""
+    sock = str(tmp_path / "qmp.sock")
+    proc = start(tmp_path, "-qmp", f"unix:{sock},server=on,wait=off", code=SPIN, accel=accel,
+                 ready=sock)
+    c = RawQmp(sock)
+    c.cmd('{"execute": "qmp_capabilities"}')
+    ax = '{"execute": "human-monitor-command", "arguments": {"command-line": "p $ax"}}'
+    first = c.cmd(ax)["return"]
+    while c.cmd(ax)["return"] == first:         # it runs
+        time.sleep(0.05)
+    assert c.cmd('{"execute": "stop"}') == {"return": {}}
+    assert c.event()["event"] == "STOP"
+    held = c.cmd(ax)["return"]
+    time.sleep(0.3)
+    assert c.cmd(ax)["return"] == held
+    regs = c.cmd('{"execute": "human-monitor-command", '
+                 '"arguments": {"command-line": "info registers"}}')["return"]
+    assert "EIP=00007c0" in regs                # at one of its two instructions
+    assert c.cmd('{"execute": "cont"}') == {"return": {}}
+    assert c.event()["event"] == "RESUME"
+    while c.cmd(ax)["return"] == held:          # and runs again
+        time.sleep(0.05)
+    c.send('{"execute": "quit"}')
+    assert finish(proc)[0] == 0
+    c.close()
