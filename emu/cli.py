@@ -604,7 +604,7 @@ def _run_monitor(args, m, img, monitors):
     """Run the guest while -qmp / -monitor clients are served; the RunResult
     that ended the guest, or None after 'quit'."""
     from .monitor.server import Monitor
-    mon = Monitor(m, img)
+    mon = Monitor(m, img, paused=args.freeze)
     try:
         for ep, proto in monitors:
             opt = "-qmp" if proto == "qmp" else "-monitor"
@@ -612,7 +612,7 @@ def _run_monitor(args, m, img, monitors):
                 mon.listen(ep, proto)
             except OSError as e:
                 raise CommandError(f"{opt} {ep.describe()}: cannot listen: {e.strerror or e}") from None
-        mon.run(paused=args.freeze, wait=any(ep.wait for ep, _ in monitors),
+        mon.run(wait=any(ep.wait for ep, _ in monitors),
                 icount_limit=args.icount_limit)
         return mon.last_result
     finally:

@@ -53,11 +53,11 @@ def timestamp() -> dict:
 class Monitor:
     """One Machine, its run state, and every monitor client of one run."""
 
-    def __init__(self, machine, image=None, name: str | None = None):
+    def __init__(self, machine, image=None, name: str | None = None, paused: bool = False):
         self.machine = machine
         self.image = image
         self.name = name
-        self.state = "running"
+        self.state = "prelaunch" if paused else "running"      # -S: prelaunch until cont
         self.status = None          # exit status once the run is over
         self.last_result = None     # the RunResult that ended the guest
         self.jobs = queue.Queue()
@@ -130,11 +130,10 @@ class Monitor:
                 return
 
     # -- the run ------------------------------------------------------------------------------
-    def run(self, paused: bool = False, wait: bool = False, icount_limit: int | None = None) -> int:
+    def run(self, wait: bool = False, icount_limit: int | None = None) -> int:
         """Run the guest under the monitor until it ends or ``quit``; the
         exit status.  ``icount_limit`` counts the instructions of the whole
         run, across stops."""
-        self.state = "prelaunch" if paused else "running"
         while wait and not self.first_client.wait(0.1):
             signals.check()
         m = self.machine
