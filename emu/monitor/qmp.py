@@ -208,7 +208,7 @@ def _query_machines(conn, args):
     from ..boards import BOARDS
     return [{"name": b, "cpu-max": 1, "hotpluggable-cpus": False, "numa-mem-supported": False,
              "deprecated": False, "default-cpu-type": "max-x86_64-cpu",
-             "default-ram-id": "pc.ram", "acpi": False, **({"is-default": True} if b == "pc" else {})}
+             "default-ram-id": "pc.ram", **({"is-default": True} if b == "pc" else {})}
             for b in BOARDS]
 
 
@@ -286,7 +286,7 @@ def _save(conn, args, virtual: bool):
         with open(path, "wb") as f:
             f.write(data)
     except OSError as e:
-        raise QmpError(f"could not open '{path}': {e.strerror}") from None
+        raise QmpError(f"Could not open '{path}': {e.strerror}") from None
     return {}
 
 
