@@ -44,6 +44,11 @@ def guest(tmp_path, code=LOOP, name="guest.bin"):
     return path
 
 
+#: every process start() made, for the autouse fixture (conftest.py) that
+#: ends those a failed test left running
+STARTED = []
+
+
 def start(tmp_path, *opts, code=LOOP, accel="tcg", ready=None, stdin=subprocess.DEVNULL):
     """``emu run`` in the background with ``opts``; the guest's serial goes
     to ``tmp_path/serial.out``.  ``ready``: a unix socket path or TCP port
@@ -54,6 +59,7 @@ def start(tmp_path, *opts, code=LOOP, accel="tcg", ready=None, stdin=subprocess.
     proc = subprocess.Popen([sys.executable, "-m", "emu", "run", "-accel", accel,
                              "-serial", f"file:{serial}", *opts, str(g)],
                             stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    STARTED.append(proc)
     if ready is not None:
         wait_listening(proc, ready)
     return proc

@@ -113,3 +113,16 @@ def test_a_socket_that_cannot_be_bound_is_one_line(tmp_path):
                        capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
     assert r.stderr.startswith("emu run: -qmp unix:") and "cannot listen" in r.stderr
+
+
+def test_endpoints_bind_local_addresses_unless_a_host_is_named():
+    from emu.monitor.chardev import Endpoint, parse_endpoint
+    assert parse_endpoint("-qmp", "tcp::4444,server=on,wait=off") == Endpoint(
+        "tcp", host="127.0.0.1", port=4444, wait=False)
+    assert parse_endpoint("-qmp", "tcp:0.0.0.0:4444,server,nowait") == Endpoint(
+        "tcp", host="0.0.0.0", port=4444, wait=False)
+    assert parse_endpoint("-qmp", "tcp:[::1]:4444,server=on") == Endpoint(
+        "tcp", host="::1", port=4444, wait=True)          # QEMU's default for a server: wait
+    assert parse_endpoint("-monitor", "unix:/run/m.sock,server=on,wait=off") == Endpoint(
+        "unix", path="/run/m.sock", wait=False)
+    assert parse_endpoint("-monitor", "stdio") == Endpoint("stdio")
