@@ -13,6 +13,7 @@ qemu-system-x86_64), ``print`` with ``$register`` expressions.
 from __future__ import annotations
 
 import ast
+import re
 import threading
 
 from .server import Quit
@@ -218,7 +219,6 @@ def evaluate(expr: str, cpu) -> int:
         except DebugError:
             raise HmpError("unknown register") from None
         return f"r_{name}"
-    import re
     text = re.sub(r"\$(\w+)", reg, expr.strip())
     try:
         tree = ast.parse(text, mode="eval")
@@ -368,8 +368,8 @@ class Hmp:
                 except DebugError as e:
                     raise HmpError(str(e), usage=False) from None
                 if not virtual and not m.ram.contains(a, n):
-                    raise HmpError(usage=False, message=f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
-                                   f"0x{m.ram.base + m.ram.size - 1:x})")
+                    raise HmpError(f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
+                                   f"0x{m.ram.base + m.ram.size - 1:x})", usage=False)
                 return b"".join(m.ram.read_bytes(p, k) for p, k in runs)
             return memory_dump(read, addr, count, form, unit)
         return self.mon.call(run)

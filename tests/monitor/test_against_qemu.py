@@ -5,9 +5,9 @@ error must have the same shape -- the same keys holding the same JSON types
 
 import asyncio
 import os
+import re
 import subprocess
 
-import pytest
 from qemu.qmp import ExecuteError, QMPClient
 
 from conftest import tool
@@ -109,7 +109,6 @@ def test_replies_have_qemus_shapes(tmp_path):
             # line by line, the same registers in the same places (values differ:
             # QEMU is at the BIOS's reset vector, kasou at the board's 0x7C00)
             def labels(text):
-                import re
                 return [re.sub(r"[0-9a-f]{4,}", "N", line) for line in text.split("\r\n")]
             if labels(got[key]) != labels(want[key]):
                 wrong.append((key, got[key], want[key]))
