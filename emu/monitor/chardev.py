@@ -33,10 +33,21 @@ class Endpoint:
     def listen(self) -> socket.socket:
         """A listening socket for this endpoint (OSError if it cannot be had)."""
         if self.kind == "unix":
-            if os.path.exists(self.path) and not os.path.isdir(self.path):
-                os.unlink(self.path)        # QEMU too replaces a stale socket
+            # bound under a temporary name and renamed once listening, so
+            # that a client that sees the path can connect (QEMU too
+            # replaces a stale socket)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(self.path)
+            try:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                s.bind(tmp)
+                s.listen(socket.SOMAXCONN)
+                os.replace(tmp, self.path)
+            except OSError:
+                s.close()
+                raise
+            return s
         else:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             s = socket.socket(family, socket.SOCK_STREAM)

@@ -452,9 +452,13 @@ class HmpConnection:
                     continue
                 while b"\n" in buf:
                     line, _, buf = buf.partition(b"\n")
-                    out = self.hmp.execute(line.decode("utf-8", "replace").strip())
-                    if not self.write(out + self.PROMPT):
-                        return
+                    self.mon.command_started()
+                    try:
+                        out = self.hmp.execute(line.decode("utf-8", "replace").strip())
+                        if not self.write(out + self.PROMPT):
+                            return
+                    finally:
+                        self.mon.command_done()
         except Quit:
             return
         finally:

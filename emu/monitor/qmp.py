@@ -400,6 +400,7 @@ class QmpConnection:
             return
         if "id" in msg:
             self.pending_id, self.has_id = msg["id"], True
+        self.mon.command_started()
         try:
             self.execute(msg)
         except QmpError as e:
@@ -411,6 +412,8 @@ class QmpConnection:
             if not isinstance(e, (DebugError, ValueError, OSError)):
                 raise
             self.error(QmpError(str(e)))
+        finally:
+            self.mon.command_done()
 
     def execute(self, msg: dict) -> None:
         for key in msg:

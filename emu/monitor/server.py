@@ -65,9 +65,12 @@ class Monitor:
         self.clients = set()        # QMP connections in command mode (events go there)
         self.listeners = []
         self.threads = []
+        self.ending = threading.Event()     # the run is over: no more work for the main thread
         self.closed = threading.Event()
         self.first_client = threading.Event()
         self.main_thread_id = threading.get_ident()
+        self.busy = 0               # commands whose reply is not written yet
+        self.idle = threading.Condition(self.lock)
 
     # -- run state and events ------------------------------------------------------------
     @property
@@ -93,18 +96,29 @@ class Monitor:
         elif was == "running" and state in ("paused", "debug"):
             self.emit("STOP")
 
+    def command_started(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def command_done(self) -> None:
+        with self.lock:
+            self.busy -= 1
+            self.idle.notify_all()
+
     # -- work for the main thread ----------------------------------------------------------
     def call(self, fn):
         """Run ``fn()`` on the main thread, between runs of the guest, and
         return its value (or raise its exception) in the calling thread."""
         if threading.get_ident() == self.main_thread_id:
             return fn()
+        if self.ending.is_set():
+            raise Quit()
         job = _Job(fn)
         self.jobs.put(job)
         if self.state == "running":
             self.machine.request_stop()
         while not job.done.wait(0.1):
-            if self.closed.is_set():
+            if self.ending.is_set():        # the main thread serves no more
                 raise Quit()
         if job.error is not None:
             raise job.error
@@ -149,6 +163,9 @@ class Monitor:
                 if r.reason == "stopped":
                     self._serve_jobs(block=False)
                     continue
+                if r.reason == "limit" and left != icount_limit:
+                    # the Machine counted from this run's start: say the whole run's limit
+                    r.message = r.message.replace(str(left), str(icount_limit))
                 self.last_result = r
                 self.status = r.status
                 self.state = "shutdown"
@@ -194,7 +211,7 @@ class Monitor:
             self.first_client.set()
             return "stdio"
         sock = endpoint.listen()
-        self.listeners.append(sock)
+        self.listeners.append((sock, endpoint))
         if not endpoint.wait:
             self.first_client.set()
         self._start(lambda: self._accept(sock, cls))
@@ -215,13 +232,16 @@ class Monitor:
             self._start(cls(self, _SocketStream(conn)).serve)
 
     def close(self) -> None:
+        """End serving: the replies of commands under way are written first
+        (a 'cont' whose guest ended at once still hears its return)."""
+        self.ending.set()
+        with self.lock:
+            self.idle.wait_for(lambda: self.busy == 0, timeout=10)
         self.closed.set()
-        for s in self.listeners:
+        for s, endpoint in self.listeners:
             try:
-                if s.family == socket.AF_UNIX:
-                    path = s.getsockname()
-                    if path and os.path.exists(path):
-                        os.unlink(path)
+                if endpoint.kind == "unix" and os.path.exists(endpoint.path):
+                    os.unlink(endpoint.path)
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass

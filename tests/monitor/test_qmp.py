@@ -3,6 +3,7 @@ TCP sockets, while a guest runs on every engine."""
 
 import asyncio
 import os
+import socket
 import time
 
 import pytest
@@ -156,7 +157,8 @@ def test_wait_on_holds_the_guest_until_a_client_comes(tmp_path):
                  ready=sock)
     time.sleep(0.5)                 # a guest let go would have ended by now
     assert proc.poll() is None and not (tmp_path / "serial.out").read_bytes()
-    c = RawQmp(sock)
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sock)                 # the guest goes (and ends, maybe before the greeting)
     status, _, err = finish(proc)
     assert status == 124 and "instruction limit reached" in err
     c.close()
@@ -203,15 +205,15 @@ def test_stop_and_cont_resume_exactly(tmp_path):
     c.cmd('{"execute": "qmp_capabilities"}')
     c.cmd('{"execute": "cont"}')
     stops = 0
-    while c.try_cmd('{"execute": "stop"}') == {"return": {}}:
+    while (r := c.try_cmd('{"execute": "stop"}')) == {"return": {}}:
         stops += 1
-        if c.try_cmd('{"execute": "cont"}') != {"return": {}}:
+        if (r := c.try_cmd('{"execute": "cont"}')) != {"return": {}}:
             break
     status, _, err = finish(proc)
-    assert stops >= 3
+    assert stops >= 1, (r, err)     # the first stop comes long before 2M instructions ran
     assert status == ref[0] == 124
     assert (tmp_path / "serial.out").read_bytes() == (plain / "serial.out").read_bytes()
-    assert err.split("guest stopped at")[1] == ref[2].split("guest stopped at")[1]
+    assert err == ref[2]            # the same limit, reached at the same instruction
 
 
 SPIN = bytes.fromhex("40ebfd")      # 7c00: inc ax; jmp 7c00 -- no VM exit, ever
