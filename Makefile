@@ -30,9 +30,11 @@ shell: $(STAMP)
 # stock gdb (tests/debug/test_gdb*.py); GNU as, ld and gcc to build ELF guests with
 # DWARF line info, and nm, addr2line and objcopy to judge the ELF loader (tests/unit/test_elf.py);
 # nasm assembles .asm guests and judges the NASM corpus (tests/asm/nasm, tests/unit/test_asm.py);
-# qemu-system-i386 as the judge of the decimal-adjust guest (tests/differential/test_bcd_qemu.py)
+# qemu-system-i386 as the judge of the decimal-adjust guest (tests/differential/test_bcd_qemu.py);
+# qemu-system-x86_64 as the peer of the QMP monitor (tests/monitor/test_against_qemu.py)
 DEB_TOOLS := gdb:gdb as:binutils ld:binutils nm:binutils addr2line:binutils objcopy:binutils gcc:gcc \
-             nasm:nasm qemu-system-i386:qemu-system-x86
+             nasm:nasm qemu-system-i386:qemu-system-x86 \
+             qemu-system-x86_64:qemu-system-x86
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi

@@ -322,7 +322,13 @@ def build_parser() -> Parser:
                    help="wait for gdb on 127.0.0.1:PORT (the gdb remote protocol)")
     r.add_argument("-s", dest="gdb_default", action="store_true", help="shorthand for -gdb tcp::1234")
     r.add_argument("-S", dest="freeze", action="store_true",
-                   help="with -gdb: do not start the guest until gdb says so")
+                   help="with -gdb, -qmp or -monitor: do not start the guest until "
+                        "gdb or 'cont' says so")
+    r.add_argument("-qmp", dest="qmp", action="append", metavar="DEV",
+                   help="serve QMP on unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off "
+                        "(several allowed; HOST defaults to 127.0.0.1)")
+    r.add_argument("-monitor", dest="monitor", action="append", metavar="DEV",
+                   help="serve the human monitor (HMP) on stdio, unix:PATH,... or tcp:HOST:PORT,...")
 
     dbg = sub.add_parser("debug", help="step through a guest with gdb-like commands")
     add_machine_options(dbg)
@@ -419,8 +425,9 @@ def open_log(args):
     return sys.stderr
 
 
-def serial_setup(args):
-    """(input source, output sink) for -serial."""
+def serial_setup(args, stdin: bool = True):
+    """(input source, output sink) for -serial; ``stdin=False`` when standard
+    input is the monitor's (-monitor stdio)."""
     spec = args.serial
     if spec == "none":
         return None, None
@@ -431,7 +438,7 @@ def serial_setup(args):
             out.write(data)
             out.flush()
         source = getattr(args, "input", None)
-        if source is None and not sys.stdin.isatty():
+        if source is None and stdin and not sys.stdin.isatty():
             source = _stdin_source()
         return source, sink
     if spec.startswith("file:"):
@@ -535,21 +542,33 @@ def cmd_run(args) -> int:
     if not path:
         raise UsageError("no guest given (use -kernel FILE or a file name)")
     gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
-    if args.freeze and not gdb:
-        raise UsageError("-S starts the guest stopped, and without -gdb nothing could start it: "
-                         "add -gdb tcp::PORT (or -s for port 1234) and continue from gdb")
+    monitors = monitor_endpoints(args)
+    if args.freeze and not gdb and not monitors:
+        raise UsageError("-S starts the guest stopped, and without -gdb, -qmp or -monitor nothing "
+                         "could start it: add -gdb tcp::PORT (or -s for port 1234) and continue "
+                         "from gdb, or -qmp/-monitor and send 'cont'")
+    if gdb and monitors:
+        raise UsageError("-gdb with -qmp or -monitor: one of them drives a run here; "
+                         "use gdb's 'monitor' commands, or the monitor without -gdb")
     port = parse_gdb_address(gdb) if gdb else None
     log = open_log(args)
     img = load_guest(path, log if "asm" in args.log_flags else None)
     # the output goes to its sink as it comes; only gdb's 'monitor info
     # serial' reads it back
-    m = make_machine(args, serial=serial_setup(args), log=log, output_keep=None if gdb else 0)
+    stdin_monitor = any(ep.kind == "stdio" for ep, _ in monitors)
+    m = make_machine(args, serial=serial_setup(args, stdin=not stdin_monitor), log=log,
+                     output_keep=None if gdb else 0)
     m.load_image(img.data, img.name, img.entry)
     if gdb:
         return _run_gdb(args, m, img, gdb, port)
     from .signals import Interrupted
     try:
-        r = m.run(icount_limit=args.icount_limit)
+        if monitors:
+            r = _run_monitor(args, m, img, monitors)
+            if r is None:               # 'quit'
+                return 0
+        else:
+            r = m.run(icount_limit=args.icount_limit)
     except Interrupted as e:
         for note in _host_notes(m, path):
             e.add_note(note)
@@ -579,6 +598,35 @@ def _host_notes(m, path) -> list:
             + [f"note:   {line}" for line in found]
             + [f"note: compare with the interpreter: emu diff -accel interp,kvm {path} "
                "('emu kvm-probe' shows what was probed)"])
+
+
+def monitor_endpoints(args) -> list:
+    """[(Endpoint, "qmp" | "hmp")] of -qmp and -monitor."""
+    from .monitor.chardev import ChardevError, parse_endpoint
+    try:
+        return ([(parse_endpoint("-qmp", s, stdio_ok=False), "qmp") for s in args.qmp or ()]
+                + [(parse_endpoint("-monitor", s), "hmp") for s in args.monitor or ()])
+    except ChardevError as e:
+        raise UsageError(str(e)) from None
+
+
+def _run_monitor(args, m, img, monitors):
+    """Run the guest while -qmp / -monitor clients are served; the RunResult
+    that ended the guest, or None after 'quit'."""
+    from .monitor.server import Monitor
+    mon = Monitor(m, img, paused=args.freeze)
+    try:
+        for ep, proto in monitors:
+            opt = "-qmp" if proto == "qmp" else "-monitor"
+            try:
+                mon.listen(ep, proto)
+            except OSError as e:
+                raise CommandError(f"{opt} {ep.describe()}: cannot listen: {e.strerror or e}") from None
+        mon.run(wait=any(ep.wait for ep, _ in monitors),
+                icount_limit=args.icount_limit)
+        return mon.last_result
+    finally:
+        mon.close()
 
 
 def parse_gdb_address(spec: str) -> int:

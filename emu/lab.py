@@ -83,6 +83,10 @@ class Lab:
         return self.exercises[n - 1]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def lab_folders(root: str) -> dict:
     """Lab number -> folder, for every ``NN-name`` folder under ``root``."""
     found = {}
@@ -172,7 +176,7 @@ def list_labs(root: str, out) -> None:
     for n in lab_folders(root):
         lab = load_lab(root, n)
         out.write(f"{n:>2}  {lab.name:<16} {lab.title} ({lab.time}, "
-                  f"{len(lab.exercises)} exercises)\n")
+                  f"{_count(len(lab.exercises), 'exercise')})\n")
     out.write("'emu lab show N' shows lab N; 'emu lab check N' checks your exercises\n")
 
 
@@ -258,7 +262,8 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
     out.write(f"lab {lab.number}: {lab.title}\n")
     out.write("\n".join(summary) + "\n")
     if todo is None:
-        out.write(f"all {len(lab.exercises)} exercises pass\n")
+        out.write("the exercise passes\n" if len(lab.exercises) == 1
+                  else f"all {len(lab.exercises)} exercises pass\n")
         return 0
     ex, what = todo
     out.write(f"next: exercise {ex.number}, {what}; a hint: emu lab hint {lab.number} {ex.number}\n")

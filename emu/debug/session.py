@@ -157,6 +157,67 @@ class Watchpoint:
     hits: int = 0
 
 
+def physical_runs(machine, s, addr: int, n: int) -> list:
+    """[(physical address, length)] covering linear ``addr``..``addr+n`` for
+    CPU state ``s``: through the guest's page tables when paging is on,
+    without side effects (no accessed/dirty bits, no TLB, no #PF).  A
+    DebugError names an address outside RAM or not mapped."""
+    ram = machine.ram
+    if not s.cr0 & CR0_PG:
+        runs = [(addr, n)]
+    else:
+        from ..isa.x86.concrete import ConcreteOps
+        from ..isa.x86.paging import translate_debug
+        ops = ConcreteOps(s, ram, machine.model)
+        runs = []
+        a, left = addr, max(n, 1)
+        while left > 0:
+            chunk = min(left, 0x1000 - (a & 0xFFF))
+            pa = translate_debug(ops, a)
+            if pa is None:
+                raise DebugError(f"cannot access memory at 0x{a:x} (not mapped by the "
+                                 "guest's page tables)")
+            runs.append((pa, chunk))
+            a += chunk
+            left -= chunk
+    for pa, k in runs:
+        if k < 0 or not ram.contains(pa, max(k, 1)):
+            raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
+                             f"0x{ram.base + ram.size - 1:x})")
+    return runs
+
+
+def register_value(s, name: str) -> int:
+    """The value of register ``$name`` (any name of the x86 register file) in
+    CPU state ``s``; ``pc`` is the linear address CS.base + rIP."""
+    n = name.lower()
+    if n in REG_NAMES64:
+        return s.regs[REG_NAMES64.index(n)]
+    if n in REG_NAMES32:
+        return s.regs[REG_NAMES32.index(n)] & 0xFFFFFFFF
+    if n in REG_NAMES16:
+        return s.regs[REG_NAMES16.index(n)] & 0xFFFF
+    if n in ("al", "cl", "dl", "bl"):
+        return s.regs[("al", "cl", "dl", "bl").index(n)] & 0xFF
+    if n in ("ah", "ch", "dh", "bh"):
+        return (s.regs[("ah", "ch", "dh", "bh").index(n)] >> 8) & 0xFF
+    if n in ("ip", "eip", "rip"):
+        return s.rip
+    if n == "pc":
+        return s.segs[CS].base + s.rip
+    if n in ("flags", "eflags", "rflags"):
+        return s.rflags
+    if n in SEG_NAMES:
+        return s.segs[SEG_NAMES.index(n)].selector
+    if n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
+        return getattr(s, n)
+    if n in ("fs_base", "gs_base"):
+        return s.segs[FS if n == "fs_base" else GS].base
+    if n == "k_gs_base":
+        return s.msrs.get(MSR_KERNEL_GS_BASE, 0)
+    raise DebugError(f"unknown register ${name}")
+
+
 class Session:
     def __init__(self, machine, image=None, history_size: int = 1_000_000, interval: int = 10_000):
         self.machine = machine
@@ -259,64 +320,14 @@ class Session:
         self._settle(cpu_changes(before, s), [])
 
     def get_register(self, name: str) -> int:
-        s = self.cpu
-        n = name.lower()
-        if n in REG_NAMES64:
-            return s.regs[REG_NAMES64.index(n)]
-        if n in REG_NAMES32:
-            return s.regs[REG_NAMES32.index(n)] & 0xFFFFFFFF
-        if n in REG_NAMES16:
-            return s.regs[REG_NAMES16.index(n)] & 0xFFFF
-        if n in ("al", "cl", "dl", "bl"):
-            return s.regs[("al", "cl", "dl", "bl").index(n)] & 0xFF
-        if n in ("ah", "ch", "dh", "bh"):
-            return (s.regs[("ah", "ch", "dh", "bh").index(n)] >> 8) & 0xFF
-        if n in ("ip", "eip", "rip"):
-            return s.rip
-        if n == "pc":
-            return self.pc()
-        if n in ("flags", "eflags", "rflags"):
-            return s.rflags
-        if n in SEG_NAMES:
-            return s.segs[SEG_NAMES.index(n)].selector
-        if n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
-            return getattr(s, n)
-        if n in ("fs_base", "gs_base"):
-            return s.segs[FS if n == "fs_base" else GS].base
-        if n == "k_gs_base":
-            return s.msrs.get(MSR_KERNEL_GS_BASE, 0)
-        raise DebugError(f"unknown register ${name}")
+        return register_value(self.cpu, name)
 
     # -- memory ------------------------------------------------------------------------
     # Addresses are linear (what the guest's code uses, what gdb sends in m/M
     # and Z packets); with paging on they go through the guest's page tables
     # without side effects (no accessed/dirty bits, no TLB, no #PF).
     def _physical_runs(self, addr: int, n: int) -> list:
-        """[(physical address, length)] covering linear ``addr``..``addr+n``."""
-        ram = self.machine.ram
-        s = self.cpu
-        if not s.cr0 & CR0_PG:
-            runs = [(addr, n)]
-        else:
-            from ..isa.x86.concrete import ConcreteOps
-            from ..isa.x86.paging import translate_debug
-            ops = ConcreteOps(s, ram, self.machine.model)
-            runs = []
-            a, left = addr, max(n, 1)
-            while left > 0:
-                chunk = min(left, 0x1000 - (a & 0xFFF))
-                pa = translate_debug(ops, a)
-                if pa is None:
-                    raise DebugError(f"cannot access memory at 0x{a:x} (not mapped by the "
-                                     "guest's page tables)")
-                runs.append((pa, chunk))
-                a += chunk
-                left -= chunk
-        for pa, k in runs:
-            if k < 0 or not ram.contains(pa, max(k, 1)):
-                raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
-                                 f"0x{ram.base + ram.size - 1:x})")
-        return runs
+        return physical_runs(self.machine, self.cpu, addr, n)
 
     def read_memory(self, addr: int, n: int) -> bytes:
         if n < 0:

@@ -337,10 +337,11 @@ def test_nographic_is_accepted_and_the_serial_port_is_on_stdio(tmp_path):
     assert (r.returncode, r.stdout, r.stderr) == (85, b"hi\n", b"")
 
 
-def test_S_without_gdb_is_refused(tmp_path):
+def test_S_without_gdb_or_a_monitor_is_refused(tmp_path):
     line = one_line_error(emu("run", "-S", write(tmp_path, "h.S", HELLO)))
     assert line.startswith("emu run: -S ")
-    assert "-gdb" in line and line.endswith("(see 'emu run --help')")
+    assert "-gdb" in line and "-qmp" in line and "-monitor" in line
+    assert line.endswith("(see 'emu run --help')")
 
 
 def test_two_kernel_images_are_refused(tmp_path):

@@ -47,7 +47,8 @@ def test_list_shows_every_lab_folder():
     rows = out.splitlines()[:-1]
     assert [r.split()[:2] for r in rows] == [[str(int(os.path.basename(p)[:2])), os.path.basename(p)]
                                              for p in LABS]
-    assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging"]
+    assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
+                                                 "09-monitor"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -60,7 +61,7 @@ def test_answer_key_passes(lab):
     exs = exercises(lab)
     summary = lines[-1 - len(exs):-1]
     assert summary == [f"  {k}. {name:<12} {pts}/{pts}  passed" for k, (name, pts) in enumerate(exs, 1)]
-    assert lines[-1] == f"all {len(exs)} exercises pass"
+    assert lines[-1] == ("the exercise passes" if len(exs) == 1 else f"all {len(exs)} exercises pass")
 
 
 def test_wrong_submission_fails_with_the_reason_and_the_hint():
@@ -178,8 +179,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "9"), "emu lab: no lab 9; expected one of: 0, 1, 2, 3"),
-    (("check", "7"), "emu lab: no lab 7; expected one of: 0, 1, 2, 3"),
+    (("show", "12"), "emu lab: no lab 12; expected one of: 0, 1, 2, 3, 9"),
+    (("check", "7"), "emu lab: no lab 7; expected one of: 0, 1, 2, 3, 9"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),

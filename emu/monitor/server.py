@@ -1,0 +1,308 @@
+"""The monitor's run loop: the guest runs on the main thread while QMP and
+HMP clients are served on their own threads, as QEMU's main loop serves its
+monitors while vCPU threads run.
+
+Anything that reads or changes the machine (registers, memory, reset,
+``stop``/``cont``) runs on the main thread, between runs: a client thread
+queues it and asks the running engine to stop (:meth:`Machine.request_stop`:
+KVM is kicked out of ``KVM_RUN`` with ``immediate_exit``, unicorn's
+``emu_stop``, the translator and the interpreter at their next block or
+slice boundary), the main thread serves the queue and, unless the command
+was ``stop``, resumes the guest where it stopped.  Such a pause is not a
+run-state change and sends no event; ``stop`` and ``cont`` change the run
+state (QEMU's ``RunState``: ``prelaunch`` under ``-S``, ``running``,
+``paused``, ``shutdown``) and send STOP and RESUME.
+
+When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
+clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
+fault, as QEMU with ``-no-reboot`` -- and ``emu run`` ends with the guest's
+status, as without a monitor; ``quit`` ends it with 0.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+
+from .. import signals
+from ..machine import STATUS_HALT
+
+
+class Quit(Exception):
+    """``quit``: end the run (raised on the main thread by the command)."""
+
+
+class _Job:
+    def __init__(self, fn):
+        self.fn = fn
+        self.done = threading.Event()
+        self.value = None
+        self.error = None
+
+
+def timestamp() -> dict:
+    t = time.time()
+    sec = int(t)
+    return {"seconds": sec, "microseconds": int((t - sec) * 1_000_000)}
+
+
+class Monitor:
+    """One Machine, its run state, and every monitor client of one run."""
+
+    def __init__(self, machine, image=None, name: str | None = None, paused: bool = False):
+        self.machine = machine
+        self.image = image
+        self.name = name
+        self.state = "prelaunch" if paused else "running"      # -S: prelaunch until cont
+        self.status = None          # exit status once the run is over
+        self.last_result = None     # the RunResult that ended the guest
+        self.jobs = queue.Queue()
+        self.lock = threading.Lock()
+        self.clients = set()        # QMP connections in command mode (events go there)
+        self.listeners = []
+        self.threads = []
+        self.ending = threading.Event()     # the run is over: no more work for the main thread
+        self.closed = threading.Event()
+        self.first_client = threading.Event()
+        self.main_thread_id = threading.get_ident()
+        self.busy = 0               # commands whose reply is not written yet
+        self.idle = threading.Condition(self.lock)
+
+    # -- run state and events ------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def emit(self, event: str, data: dict | None = None) -> None:
+        msg = {"event": event}
+        if data is not None:
+            msg["data"] = data
+        msg["timestamp"] = timestamp()
+        with self.lock:
+            clients = list(self.clients)
+        for c in clients:
+            c.send_message(msg)
+
+    def set_state(self, state: str) -> None:
+        """Change the run state (main thread), with QEMU's STOP/RESUME."""
+        was = self.state
+        self.state = state
+        if state == "running" and was != "running":
+            self.emit("RESUME")
+        elif was == "running" and state in ("paused", "debug"):
+            self.emit("STOP")
+
+    def command_started(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def command_done(self) -> None:
+        with self.lock:
+            self.busy -= 1
+            self.idle.notify_all()
+
+    # -- work for the main thread ----------------------------------------------------------
+    def call(self, fn):
+        """Run ``fn()`` on the main thread, between runs of the guest, and
+        return its value (or raise its exception) in the calling thread."""
+        if threading.get_ident() == self.main_thread_id:
+            return fn()
+        if self.ending.is_set():
+            raise Quit()
+        job = _Job(fn)
+        self.jobs.put(job)
+        if self.state == "running":
+            self.machine.request_stop()
+        while not job.done.wait(0.1):
+            if self.ending.is_set():        # the main thread serves no more
+                raise Quit()
+        if job.error is not None:
+            raise job.error
+        return job.value
+
+    def _serve_jobs(self, block: bool) -> None:
+        try:
+            job = self.jobs.get(timeout=0.1) if block else self.jobs.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            try:
+                job.value = job.fn()
+            except Quit:
+                job.done.set()
+                raise
+            except Exception as e:      # handed to the client thread, which reports it
+                job.error = e
+            job.done.set()
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self, wait: bool = False, icount_limit: int | None = None) -> int:
+        """Run the guest under the monitor until it ends or ``quit``; the
+        exit status.  ``icount_limit`` counts the instructions of the whole
+        run, across stops."""
+        while wait and not self.first_client.wait(0.1):
+            signals.check()
+        m = self.machine
+        start = m.accel.icount
+        try:
+            while True:
+                signals.check()
+                if self.state != "running":
+                    self._serve_jobs(block=True)
+                    continue
+                left = None if icount_limit is None else max(icount_limit - (m.accel.icount - start), 0)
+                r = m.run(icount_limit=left)
+                if r.reason == "stopped":
+                    self._serve_jobs(block=False)
+                    continue
+                if r.reason == "limit" and left != icount_limit:
+                    # the Machine counted from this run's start: say the whole run's limit
+                    r.message = r.message.replace(str(left), str(icount_limit))
+                self.last_result = r
+                self.status = r.status
+                self.state = "shutdown"
+                if r.reason == "limit":     # -icount-limit: the host's decision
+                    data = {"guest": False, "reason": "none"}
+                elif r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit"):
+                    data = {"guest": True, "reason": "guest-reset"}
+                else:
+                    data = {"guest": True, "reason": "guest-shutdown"}
+                self.emit("SHUTDOWN", data)
+                return r.status
+        except Quit:
+            self.status = STATUS_HALT
+            return STATUS_HALT
+
+    def quit(self):
+        """``quit`` (main thread): the SHUTDOWN event, then the run ends."""
+        self.state = "shutdown"
+        self.emit("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"})
+        raise Quit()
+
+    def system_reset(self) -> None:
+        """The CPU as at power-on and the image loaded again (QEMU reloads
+        ``-kernel`` on reset); RAM elsewhere and the devices keep their state."""
+        m = self.machine
+        m.accel.sync_state()
+        m.board.reset_cpu(m)
+        if self.image is not None:
+            m.board.load(m, self.image.data, self.image.name)
+        m.accel.flush_code_cache()
+        m.accel.state_changed()
+        self.emit("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
+
+    # -- serving clients ------------------------------------------------------------------------
+    def listen(self, endpoint, protocol: str) -> str:
+        """Start serving ``protocol`` ("qmp" or "hmp") on ``endpoint``; where."""
+        from .qmp import QmpConnection
+        from .hmp import HmpConnection
+        cls = QmpConnection if protocol == "qmp" else HmpConnection
+        if endpoint.kind == "stdio":
+            conn = cls(self, _StdioStream())
+            self._start(conn.serve)
+            self.first_client.set()
+            return "stdio"
+        sock = endpoint.listen()
+        self.listeners.append((sock, endpoint))
+        if not endpoint.wait:
+            self.first_client.set()
+        self._start(lambda: self._accept(sock, cls))
+        return endpoint.describe(sock)
+
+    def _start(self, fn) -> None:
+        t = threading.Thread(target=fn, daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def _accept(self, sock, cls) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            self.first_client.set()
+            self._start(cls(self, _SocketStream(conn)).serve)
+
+    def close(self) -> None:
+        """End serving: the replies of commands under way are written first
+        (a 'cont' whose guest ended at once still hears its return)."""
+        self.ending.set()
+        with self.lock:
+            self.idle.wait_for(lambda: self.busy == 0, timeout=10)
+        self.closed.set()
+        for s, endpoint in self.listeners:
+            try:
+                if endpoint.kind == "unix" and os.path.exists(endpoint.path):
+                    os.unlink(endpoint.path)
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        with self.lock:
+            clients = list(self.clients)
+            self.clients.clear()
+        for c in clients:
+            c.stream.close()
+
+
+class _SocketStream:
+    """A client's socket: whole messages out (under a lock, since events
+    come from the main thread), bytes in."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.wlock = threading.Lock()
+
+    def read(self) -> bytes:
+        try:
+            return self.sock.recv(65536)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> bool:
+        with self.wlock:
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                return False
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class _StdioStream:
+    """``-monitor stdio``: standard input and output."""
+
+    def __init__(self):
+        self.wlock = threading.Lock()
+
+    def read(self) -> bytes:
+        try:
+            return os.read(sys.stdin.fileno(), 65536)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> bool:
+        with self.wlock:
+            try:
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                return True
+            except (OSError, ValueError):
+                return False
+
+    def close(self) -> None:
+        pass
