@@ -36,6 +36,7 @@ import sys
 import time
 
 from .boards import board_help
+from . import version
 from .machine import STATUS_ERROR
 
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
@@ -296,19 +297,11 @@ def add_machine_options(p, accel_default="interp", run=False):
 DIFF_MAX_STEPS = 10_000
 
 
-def _version() -> str:
-    from importlib import metadata
-    try:
-        return metadata.version("kasou")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def build_parser() -> Parser:
     p = Parser(prog="emu", allow_abbrev=False,
                description="kasou: one guest, four engines (interpreter, translator, unicorn, KVM).")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-    p.add_argument("--version", action="version", version=f"emu (kasou) {_version()}")
+    p.add_argument("--version", action="version", version=f"emu (kasou) {version()}")
     sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
     _add = sub.add_parser
     sub.add_parser = lambda *a, **k: _add(*a, allow_abbrev=False, **k)

@@ -16,8 +16,7 @@ import os
 import subprocess
 import sys
 
-from .command import failed, store
-from .task import name_of
+from .task import failed, name_of, store
 
 TASK_TIMEOUT = 3600             # seconds of wall clock per submission, a safety net
 CONNECT_TIMEOUT = "10s"

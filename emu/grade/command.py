@@ -19,7 +19,7 @@ from . import report
 from .runner import grade
 from .spec import SpecError, load
 from .task import CHILD_CPU_SECONDS, CHILD_MEMORY, grade_one, limit_process, name_of as _name
-from .task import replay_writer
+from .task import failed, replay_writer, spec_max, store, write_replay
 
 STATUS_BAD_SPEC = 2
 
@@ -128,26 +128,8 @@ def _replays(spec, folder: str, replay_dir, accel):
     may see, in ``replay_dir``/NAME/, or None without ``--replay``."""
     if replay_dir is None:
         return None
-    return replay_writer(spec, accel, lambda file, doc: _write_replay(replay_dir, folder,
+    return replay_writer(spec, accel, lambda file, doc: write_replay(replay_dir, folder,
                                                                       file, doc))
-
-
-def _write_replay(replay_dir: str, folder: str, file: str, doc: dict) -> None:
-    from . import replay
-    out = os.path.join(replay_dir, _name(folder))
-    os.makedirs(out, exist_ok=True)
-    replay.write(os.path.join(out, file), doc)
-
-
-def store(out_dir: str, replay_dir, folder: str, doc: dict) -> tuple:
-    """Write a task's results (:mod:`.task`): NAME.json and its replay
-    files; the submission's summary row."""
-    name = _name(folder)
-    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
-        json.dump(doc["results"], f, indent=2)
-    for file, replay_doc in doc["replays"].items():
-        _write_replay(replay_dir, folder, file, replay_doc)
-    return (name, float(doc["score"]), float(doc["max_score"]), int(doc["instructions"]))
 
 
 def _child(spec, folder: str, out_dir: str, accel, replay_dir, w: int) -> None:
@@ -165,14 +147,6 @@ def _child(spec, folder: str, out_dir: str, accel, replay_dir, w: int) -> None:
         traceback.print_exc()
     finally:
         os._exit(status)
-
-
-def failed(spec, name: str, out_dir: str, why: str) -> tuple:
-    results = {"score": 0, "execution_time": 0, "output": f"grading failed: {why}",
-               "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
-    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-    return (name, 0, spec_max(spec), 0)
 
 
 def _batch(spec, args) -> int:
@@ -255,10 +229,6 @@ def _progress(total: int):
         return None
     from tqdm import tqdm
     return tqdm(total=total, unit="submission", file=sys.stderr)
-
-
-def spec_max(spec) -> float:
-    return sum(t.points for t in spec.tests)
 
 
 def histogram(scores: list, top: float, bins: int = 10) -> str:

@@ -66,3 +66,33 @@ def main(argv: list) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def spec_max(spec) -> float:
+    return sum(t.points for t in spec.tests)
+
+
+def write_replay(replay_dir: str, folder: str, file: str, doc: dict) -> None:
+    from . import replay
+    out = os.path.join(replay_dir, name_of(folder))
+    os.makedirs(out, exist_ok=True)
+    replay.write(os.path.join(out, file), doc)
+
+
+def store(out_dir: str, replay_dir, folder: str, doc: dict) -> tuple:
+    """Write a task's results (:mod:`.task`): NAME.json and its replay
+    files; the submission's summary row."""
+    name = name_of(folder)
+    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(doc["results"], f, indent=2)
+    for file, replay_doc in doc["replays"].items():
+        write_replay(replay_dir, folder, file, replay_doc)
+    return (name, float(doc["score"]), float(doc["max_score"]), int(doc["instructions"]))
+
+
+def failed(spec, name: str, out_dir: str, why: str) -> tuple:
+    results = {"score": 0, "execution_time": 0, "output": f"grading failed: {why}",
+               "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+    with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+    return (name, 0, spec_max(spec), 0)

@@ -16,7 +16,7 @@ import ast
 import re
 import threading
 
-from .server import Quit
+from .qmp import QmpError, Quit, _cont, _query_kvm, _stop, version_info
 
 HELP = """\
 c|cont -- resume emulation
@@ -298,12 +298,10 @@ class Hmp:
         if what == "cpus":
             return f"* CPU #0: thread_id={threading.main_thread().native_id}\n"
         if what == "kvm":
-            from .qmp import _query_kvm
             k = _query_kvm(self, {})
             return "kvm support: " + (("enabled" if k["enabled"] else "disabled")
                                       if k["present"] else "not compiled") + "\n"
         if what == "version":
-            from .qmp import version_info
             v = version_info()
             q = v["qemu"]
             return f"{q['major']}.{q['minor']}.{q['micro']}{v['package']}\n"
@@ -396,12 +394,10 @@ class Hmp:
         return f"{v}\n"
 
     def stop(self, fmt, rest):
-        from .qmp import _stop
         _stop(self, {})
         return ""
 
     def cont(self, fmt, rest):
-        from .qmp import QmpError, _cont
         try:
             _cont(self, {})
         except QmpError as e:
@@ -435,7 +431,6 @@ class HmpConnection:
         return self.stream.write(text.replace("\n", "\r\n").encode())
 
     def serve(self) -> None:
-        from .qmp import version_info
         q = version_info()["qemu"]
         self.write(f"QEMU {q['major']}.{q['minor']}.{q['micro']} monitor - "
                    f"type 'help' for more information\n{self.PROMPT}")

@@ -24,13 +24,16 @@ import json
 import os
 import threading
 
-from .server import Quit
 
 #: the longest JSON object a client may send (QEMU's lexer has 64 MiB; a
 #: command is a few hundred bytes)
 MAX_MESSAGE = 1 << 20
 #: deepest nesting of [ and { (QEMU's json-streamer: 1024)
 MAX_NESTING = 1024
+
+
+class Quit(Exception):
+    """``quit``: end the run (raised on the main thread by the command)."""
 
 
 class QmpError(Exception):
@@ -45,8 +48,8 @@ class QmpError(Exception):
 def version_info() -> dict:
     """``query-version``: kasou's version in QEMU's shape (numbers past the
     first three are dropped, a non-numeric part reads 0)."""
-    from ..cli import _version
-    text = _version()
+    from .. import version
+    text = version()
     parts = []
     for p in text.split(".")[:3]:
         digits = "".join(c for c in p if c.isdigit()) if p[:1].isdigit() else ""
@@ -305,10 +308,9 @@ def _pmemsave(conn, args):
 
 @command("human-monitor-command", **{"command-line": ("str", True), "cpu-index": ("int", False)})
 def _hmc(conn, args):
-    from .hmp import Hmp
     if args.get("cpu-index", 0) != 0:
         raise QmpError("Parameter 'cpu-index' expects a CPU number")
-    out = Hmp(conn.mon).execute(args["command-line"])
+    out = conn.mon.human_monitor_command(args["command-line"])
     return out.replace("\n", "\r\n")
 
 

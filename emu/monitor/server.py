@@ -30,10 +30,8 @@ import time
 
 from .. import signals
 from ..machine import STATUS_HALT
-
-
-class Quit(Exception):
-    """``quit``: end the run (raised on the main thread by the command)."""
+from .hmp import Hmp, HmpConnection
+from .qmp import QmpConnection, Quit
 
 
 class _Job:
@@ -199,11 +197,13 @@ class Monitor:
         m.accel.state_changed()
         self.emit("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
 
+    def human_monitor_command(self, line: str) -> str:
+        """One HMP command line, as QMP's human-monitor-command runs it."""
+        return Hmp(self).execute(line)
+
     # -- serving clients ------------------------------------------------------------------------
     def listen(self, endpoint, protocol: str) -> str:
         """Start serving ``protocol`` ("qmp" or "hmp") on ``endpoint``; where."""
-        from .qmp import QmpConnection
-        from .hmp import HmpConnection
         cls = QmpConnection if protocol == "qmp" else HmpConnection
         if endpoint.kind == "stdio":
             conn = cls(self, _StdioStream())

@@ -194,7 +194,7 @@ def test_minus_S_is_prelaunch_until_cont(tmp_path, accel):
 def test_stop_and_cont_resume_exactly(tmp_path):
     """A run stopped and resumed many times ends where an unbroken run ends:
     same output, same registers (an exact engine, an instruction limit)."""
-    limit = "2000000"
+    limit = "20000000"
     plain = tmp_path / "plain"
     plain.mkdir()
     ref = finish(start(plain, "-icount-limit", limit))
