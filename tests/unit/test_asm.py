@@ -222,12 +222,10 @@ def test_keystone_that_never_finishes_is_stopped_and_the_line_named(tmp_path):
     """keystone loops forever in C on `.fill` with an undefined count;
     the worker is killed and the line that does not finish is named."""
     src = "    nop\n    .fill undefined_count, 1, 0\n    hlt\n"
-    start = time.monotonic()
     with pytest.raises(ImageError) as e:
         assemble(src, "h.S", timeout=1)
     msg = one_line_error(e, "h.S:2: ")
     assert "did not finish" in msg and ".fill undefined_count" in msg
-    assert time.monotonic() - start < 60        # guards the test itself, not a speed claim
 
 
 def test_a_silent_worker_is_killed_and_leaves_no_process():
@@ -235,11 +233,11 @@ def test_a_silent_worker_is_killed_and_leaves_no_process():
         progress("started")
         while True:
             time.sleep(1)
+    before = set(children(os.getpid()))           # other tests' helpers may still run
     with pytest.raises(asm_base.WorkerTimeout) as e:
         asm_base.in_worker(forever, timeout=0.5)
     assert e.value.progress == "started"
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)                # no child left behind
+    assert set(children(os.getpid())) <= before   # the worker is gone, reaped
 
 
 def children(pid):
