@@ -28,8 +28,14 @@ def name_of(folder: str) -> str:
 
 
 def limit_process(memory: int = CHILD_MEMORY, cpu: int = CHILD_CPU_SECONDS) -> None:
+    """Limit this process: ``memory`` bytes of address space beyond what it
+    already has mapped (a process forked from a grader that has mapped a
+    lot inherits all of it) and ``cpu`` seconds of CPU time."""
     import resource
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    limit = mapped + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
