@@ -13,6 +13,16 @@ run-state change and sends no event; ``stop`` and ``cont`` change the run
 state (QEMU's ``RunState``: ``prelaunch`` under ``-S``, ``running``,
 ``paused``, ``shutdown``) and send STOP and RESUME.
 
+Python threads share one interpreter lock, which a waiting thread gets
+when the running one is asked to drop it (every 5 ms) -- unless the running
+thread keeps releasing and taking it back itself: each short release (a
+write of a serial byte to its file) wakes the waiting thread, which loses
+the race and starts its 5 ms wait again.  A guest that prints fast would
+keep a client thread from ever serving its command.  So while the guest
+runs, the main thread sleeps for a moment at a VM exit every
+:data:`YIELD_EVERY` seconds (an exit observer), long enough for a waiting
+client thread to take the lock; a guest without exits needs no such help.
+
 When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
 clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
 fault, as QEMU with ``-no-reboot`` -- and ``emu run`` ends with the guest's
@@ -32,6 +42,12 @@ from .. import signals
 from ..machine import STATUS_HALT
 from .hmp import Hmp, HmpConnection
 from .qmp import QmpConnection, Quit
+
+
+#: at most this often (host seconds), a VM exit lets the client threads run
+YIELD_EVERY = 0.01
+#: ... for this long (host seconds)
+YIELD_FOR = 0.0002
 
 
 class _Job:
@@ -69,6 +85,15 @@ class Monitor:
         self.main_thread_id = threading.get_ident()
         self.busy = 0               # commands whose reply is not written yet
         self.idle = threading.Condition(self.lock)
+        self._yielded = 0.0         # when the main thread last let client threads run
+
+    def _let_clients_run(self, ex) -> None:
+        """Exit observer: now and then, let a client thread that waits for
+        the interpreter lock take it (see the module docstring)."""
+        now = time.monotonic()
+        if now - self._yielded >= YIELD_EVERY:
+            self._yielded = now
+            time.sleep(YIELD_FOR)
 
     # -- run state and events ------------------------------------------------------------
     @property
@@ -150,6 +175,7 @@ class Monitor:
             signals.check()
         m = self.machine
         start = m.accel.icount
+        m.add_exit_observer(self._let_clients_run)
         try:
             while True:
                 signals.check()
@@ -178,6 +204,8 @@ class Monitor:
         except Quit:
             self.status = STATUS_HALT
             return STATUS_HALT
+        finally:
+            m.remove_exit_observer(self._let_clients_run)
 
     def quit(self):
         """``quit`` (main thread): the SHUTDOWN event, then the run ends."""
