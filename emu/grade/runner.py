@@ -351,7 +351,8 @@ def _check_output(exp: dict, out: str, failures: list) -> str:
             return "\n".join(difflib.unified_diff(want.split("\n"), got.split("\n"),
                                                   "expected", "your output", lineterm=""))
     if "output_regex" in exp and not re.search(exp["output_regex"], normalise(out, how)):
-        failures.append(f"output does not match /{exp['output_regex']}/: got {out!r}")
+        failures.append(f"output does not match {exp['output_regex']!r} (a regular expression): "
+                        f"got {out!r}")
     return ""
 
 

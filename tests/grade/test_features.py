@@ -131,7 +131,7 @@ def test_output_diff_and_exit_code(_grade):
     assert echo.outcome == "fail"
     assert "exit code: expected 3, got 4" in echo.output
     assert "-got: abc\n+Got: abc" in echo.output
-    assert "does not match /^got: x.z$/" in r.tests[1].output
+    assert "does not match '^got: x.z$' (a regular expression)" in r.tests[1].output
 
 
 def test_instruction_rules(_grade):

@@ -48,7 +48,7 @@ def test_list_shows_every_lab_folder():
     assert [r.split()[:2] for r in rows] == [[str(int(os.path.basename(p)[:2])), os.path.basename(p)]
                                              for p in LABS]
     assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
-                                                 "09-monitor"]
+                                                 "04-rings", "09-monitor"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -98,6 +98,17 @@ def test_instruction_bound_fails_a_slow_loop():
         "next: exercise 1, 'at most 3 instructions a pass': ran 20002 instructions; expected at most "
         "15010; a hint: emu lab hint 2 1",
     ]
+
+
+def test_trap_and_emulate_must_not_skip_and_ports_must_not_all_open():
+    """Lab 4's plausible wrong answers: a #GP handler that skips every
+    faulting instruction, and an I/O bitmap that opens every port."""
+    status, out, err = emu("check", "4", rel(os.path.join(WRONG, "04")))
+    assert (status, err) == (1, "")
+    lines = out.splitlines()
+    assert "  what is not emulated is not skipped     0/1  fail     exit code: expected 13, got 0" in lines
+    assert "  ring 3 prints on COM1 and the debug console                          2/2  pass" in lines
+    assert lines[-3:-1] == ["  1. emulate.S    3/4  2 of 3 tests pass", "  2. ports.S      2/4  1 of 2 tests pass"]
 
 
 def test_planted_bug_is_graded_as_a_loop():
@@ -179,8 +190,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "12"), "emu lab: no lab 12; expected one of: 0, 1, 2, 3, 9"),
-    (("check", "7"), "emu lab: no lab 7; expected one of: 0, 1, 2, 3, 9"),
+    (("show", "12"), "emu lab: no lab 12; expected one of: 0, 1, 2, 3, 4, 9"),
+    (("check", "7"), "emu lab: no lab 7; expected one of: 0, 1, 2, 3, 4, 9"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),
