@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .spec import CALLEE_SAVED, Spec, Test
+from .spec import CALLEE_SAVED, GUEST_EXITS, Spec, Test
 from .target import LOAD_ADDR, REGISTERS, TRAMPOLINE, Build, BuildError, Target, build_image
 
 SCRATCH = 0x60000                   # where {asciz = ...} arguments are placed
@@ -241,6 +241,7 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
         failures.append(f"ran {target.icount} instructions; expected at most {exp['max_instructions']}")
     if "min_instructions" in exp and target.icount < exp["min_instructions"]:
         failures.append(f"ran {target.icount} instructions; expected at least {exp['min_instructions']}")
+    _check_exits(exp, target.machine.stats.by_reason, failures)
     diff = _check_output(exp, out.decode("utf-8", errors="replace"), failures)
     if failures:
         return result("fail", _text(failures, out, trace, diff))
@@ -340,6 +341,19 @@ def normalise(text: str, how: str) -> str:
     if how == "whitespace":
         return " ".join(text.split())
     return text
+
+
+def _check_exits(exp: dict, by_reason: dict, failures: list) -> None:
+    """``expect.exits`` (VM exits by reason, as ``-d exits`` names them) and
+    ``expect.max_exits`` (all the guest caused)."""
+    for reason, want in exp.get("exits", {}).items():
+        got = by_reason.get(reason, 0)
+        if got != want:
+            failures.append(f"{reason} exits: expected {want}, got {got}")
+    if "max_exits" in exp:
+        got = sum(n for r, n in by_reason.items() if r in GUEST_EXITS)
+        if got > exp["max_exits"]:
+            failures.append(f"{got} VM exits; expected at most {exp['max_exits']}")
 
 
 def _check_output(exp: dict, out: str, failures: list) -> str:

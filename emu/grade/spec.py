@@ -14,6 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from ..exits import EXIT_REASONS
 from .target import MEMORY, REGISTERS, BuildError, instructor_symbols, mnemonic_names
 
 ARCHES = ("x86", "arm")
@@ -54,7 +55,8 @@ SCHEMA = {
                          "exit_code": (_INT, False), "preserves": (_BOOL, False),
                          "stack_balanced": (_BOOL, False), "no_code_writes": (_BOOL, False),
                          "forbid": (_LIST, False), "allow": (_LIST, False),
-                         "max_instructions": (_INT, False), "min_instructions": (_INT, False)},
+                         "max_instructions": (_INT, False), "min_instructions": (_INT, False),
+                         "exits": (_DICT, False), "max_exits": (_INT, False)},
     ("memory",): {"at": ((int, str), True), "bytes": (_LIST, False), "words": (_LIST, False),
                   "size": (_INT, False), "text": (_STR, False), "asciz": (_STR, False)},
 }
@@ -342,6 +344,11 @@ def _check_mnemonics(path, text, names: list, keys: tuple) -> None:
                              f"names{hint}; expected mnemonics such as mul, div, movsb")
 
 
+#: the exit reasons ``expect.exits`` may count: those the guest causes (not
+#: the host's single steps and instruction budgets)
+GUEST_EXITS = tuple(r for r in EXIT_REASONS if r not in ("DEBUG", "BUDGET"))
+
+
 def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -> Test:
     keys = ("test", i)
     vis = t.get("visibility", "visible")
@@ -366,6 +373,14 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
             raise spec_error(path, text, where, "expected an array of strings")
         if k != "tags" and seq is not None:
             _check_mnemonics(path, text, seq, keys + ("expect", k))
+    for reason, n in expect.get("exits", {}).items():
+        if reason not in GUEST_EXITS:
+            raise spec_error(path, text, keys + ("expect", "exits", reason),
+                             f"'{reason}' is not an exit the guest causes; expected one of: "
+                             f"{', '.join(GUEST_EXITS)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise spec_error(path, text, keys + ("expect", "exits", reason),
+                             f"{n!r}; expected a count (an integer >= 0)")
     for k in ("return", "preserves", "stack_balanced"):
         if k in expect and "call" not in t:
             raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")

@@ -199,3 +199,33 @@ def test_prebuilt_flat_binary(assignment):
     assert [t.outcome for t in assignment(BINARY_SPEC, {"prog.bin": code}).tests] == ["pass"]
     r = assignment(BINARY_SPEC, {"prog.bin": b"\x90" * (1 << 20)})
     assert r.build_error == "prog.bin: 1048576 bytes; expected an image of at most 1016832 bytes"
+
+
+EXITS = """
+[[test]]
+name = "exits"
+points = 1
+setup.uart_input = "abc\\u0000"
+expect.exits = {{ IO = {io}, HLT = 0 }}
+expect.max_exits = {most}
+"""
+
+
+@pytest.mark.parametrize("io, most, failures", [
+    # 'got: ' (5 OUT), per character LSR + data + echo (3 x 3), the NUL (LSR +
+    # data), the newline and the exit (2 OUT): 18 port exits, counted by hand
+    (18, 18, []),
+    (17, 18, ["IO exits: expected 17, got 18"]),
+    (18, 17, ["18 VM exits; expected at most 17"]),
+])
+def test_exit_counts(_grade, io, most, failures):
+    t = _grade(EXITS.format(io=io, most=most)).tests[-1]
+    assert t.outcome == ("fail" if failures else "pass"), t.output
+    for f in failures:
+        assert f in t.output
+
+
+def test_exit_reason_must_be_one_the_guest_causes(assignment):
+    from emu.grade.spec import SpecError
+    with pytest.raises(SpecError, match="'DEBUG' is not an exit the guest causes; expected one of: IO, MMIO"):
+        assignment(SPEC + EXITS.format(io=18, most=18).replace("HLT = 0", "DEBUG = 0"), {"prog.S": PROGRAM})
