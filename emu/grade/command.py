@@ -62,6 +62,10 @@ def run(args) -> int:
             return _fail(f"{s}: not a folder; expected a submission folder")
     if args.jobs < 1:
         return _fail(f"--jobs {args.jobs}: expected 1 or more")
+    if spec.arch == "python" and (args.debug_test is not None or args.replay_dir):
+        return _fail(f"{'--debug-test' if args.debug_test is not None else '--replay'} steps a guest; "
+                     f"{os.path.basename(args.spec)} grades a Python program (arch = \"python\"); "
+                     f"expected an assembly assignment")
     if args.debug_test is not None:
         return _debug(spec, args)
     if args.histogram_png:

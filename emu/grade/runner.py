@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import collections
 import difflib
+import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -74,6 +77,10 @@ def grade(spec: Spec, submission_dir: str, name: str | None = None,
     that ran and did not pass."""
     t0 = time.perf_counter()
     result = SubmissionResult(name or submission_dir)
+    if spec.arch == "python":
+        _grade_program(spec, submission_dir, result)
+        result.seconds = time.perf_counter() - t0
+        return result
     try:
         build = build_image(submission_dir, spec.folder, spec.bits, spec.source, spec.binary,
                             spec.harness, spec.after)
@@ -95,6 +102,80 @@ def grade(spec: Spec, submission_dir: str, name: str | None = None,
             on_failure(build, t, r)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+# -- arch = "python": a program judged by what it prints ----------------------------------
+#: the checkout's top folder: a graded program imports kasou's packages
+#: (``kvm``, ``emu``) from there, as the labs' commands do
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: a graded program's address space (KVM maps guest RAM into it)
+PROGRAM_MEMORY = 4 << 30
+
+
+def _limit_program(seconds: int):
+    def limit():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (PROGRAM_MEMORY, PROGRAM_MEMORY))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 1))
+    return limit
+
+
+def _grade_program(spec: Spec, folder: str, result: SubmissionResult) -> None:
+    """Run the submitted Python file once per test (``python FILE ARGS``
+    with the test's stdin, in the spec's folder -- so that ``args`` name the
+    instructor's files relative to the spec -- with kasou importable)."""
+    path = os.path.abspath(os.path.join(folder, spec.source))
+
+    def every(outcome: str, text: str) -> None:
+        for t in spec.tests:
+            result.tests.append(TestResult(t.name, t.points, 0, outcome, text, t.visibility, t.tags))
+    if not os.path.isfile(path):
+        result.build_error = f"no file {spec.source} in {folder}; expected the program handed in"
+        every("build-error", f"build error: {result.build_error}")
+        return
+    try:
+        with open(path, "rb") as f:
+            compile(f.read(), spec.source, "exec")
+    except SyntaxError as e:
+        result.build_error = f"{spec.source}:{e.lineno}: {e.msg}"
+        every("build-error", f"build error: {result.build_error}")
+        return
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for t in spec.tests:
+        result.tests.append(_run_program(path, spec.folder, t, env))
+
+
+def _run_program(path: str, cwd: str, test: Test, env: dict) -> TestResult:
+    def result(outcome: str, text: str) -> TestResult:
+        ok = outcome == "pass"
+        return TestResult(test.name, test.points, test.points if ok else 0, outcome, text,
+                          test.visibility, test.tags)
+    try:
+        r = subprocess.run([sys.executable, path, *test.args], cwd=cwd, env=env,
+                           input=test.stdin.encode("utf-8"), capture_output=True,
+                           timeout=test.seconds, preexec_fn=_limit_program(test.seconds))
+    except subprocess.TimeoutExpired as e:
+        return result("timeout", _text([f"time-out: still running after {test.seconds} s"],
+                                       e.stdout or b"", []))
+    exp = test.expect
+    err = r.stderr.decode("utf-8", errors="replace")
+    if r.returncode < 0 or "Traceback (most recent call last)" in err:
+        lines = err.rstrip().splitlines()
+        where = [ln.strip().replace(path, os.path.basename(path)) for ln in lines
+                 if ln.strip().startswith(f'File "{path}"')]
+        why = lines[-1] if lines else f"killed by signal {-r.returncode}"
+        msg = f"the program failed: {why}" + (f" ({where[-1]})" if where else "")
+        return result("fault", _text([msg], r.stdout, []))
+    failures = []
+    if "exit_code" in exp and r.returncode != exp["exit_code"]:
+        failures.append(f"exit status: expected {exp['exit_code']}, got {r.returncode}")
+    diff = _check_output(exp, r.stdout.decode("utf-8", errors="replace"), failures)
+    if failures:
+        text = _text(failures, r.stdout, [], diff)
+        if err:
+            text += "\n\nstandard error:\n" + (err if len(err) < 2000 else "... " + err[-2000:])
+        return result("fail", text)
+    return result("pass", "passed")
 
 
 class _Watch:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..exits import EXIT_REASONS
 from .target import MEMORY, REGISTERS, BuildError, instructor_symbols, mnemonic_names
 
-ARCHES = ("x86", "arm")
+ARCHES = ("x86", "arm", "python")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 NORMALISE = ("exact", "trailing-whitespace", "whitespace")
 CALLEE_SAVED = {16: ("bx", "si", "di", "bp"), 32: ("ebx", "esi", "edi", "ebp"),
@@ -57,6 +57,19 @@ SCHEMA = {
                          "forbid": (_LIST, False), "allow": (_LIST, False),
                          "max_instructions": (_INT, False), "min_instructions": (_INT, False),
                          "exits": (_DICT, False), "max_exits": (_INT, False)},
+    # arch = "python": a program (a VMM, a tool) graded by what it prints
+    ("program",): {"assignment": (_DICT, True), "build": (_DICT, True), "limits": (_DICT, False),
+                   "defaults": (_DICT, False), "test": (_LIST, True)},
+    ("program", "assignment"): {"name": (_STR, True), "arch": (_STR, True)},
+    ("program", "build"): {"source": (_STR, True)},
+    ("program", "limits"): {"seconds": (_INT, False)},
+    ("program", "test"): {"name": (_STR, True), "points": ((int, float), True),
+                          "visibility": (_STR, False), "tags": (_LIST, False), "args": (_LIST, False),
+                          "setup": (_DICT, False), "limits": (_DICT, False), "expect": (_DICT, False)},
+    ("program", "test", "setup"): {"stdin": (_STR, False)},
+    ("program", "test", "limits"): {"seconds": (_INT, False)},
+    ("program", "test", "expect"): {"output": (_STR, False), "output_regex": (_STR, False),
+                                    "normalise": (_STR, False), "exit_code": (_INT, False)},
     ("memory",): {"at": ((int, str), True), "bytes": (_LIST, False), "words": (_LIST, False),
                   "size": (_INT, False), "text": (_STR, False), "asciz": (_STR, False)},
 }
@@ -82,6 +95,7 @@ class Test:
     registers: dict = field(default_factory=dict)
     memory: list = field(default_factory=list)
     uart_input: str = ""
+    stdin: str = ""                     # arch = "python": the program's standard input
     instructions: int = 100_000
     seconds: int = 10
     expect: dict = field(default_factory=dict)
@@ -243,6 +257,8 @@ def load(path: str) -> Spec:
         m = re.search(r"line (\d+)", str(e))
         where = f"{os.path.basename(path)}:{m.group(1)}" if m else os.path.basename(path)
         raise SpecError(f"{where}: not valid TOML ({e})") from None
+    if isinstance(doc.get("assignment"), dict) and doc["assignment"].get("arch") == "python":
+        return _load_program(path, text, doc)
     _check_table(path, text, doc, (), ())
     a = doc["assignment"]
     _check_table(path, text, a, ("assignment",), ("assignment",))
@@ -311,6 +327,64 @@ def load(path: str) -> Spec:
                 provides + sorted({t.call for t in tests if t.call} - set(provides)))
     _check_labels(spec)
     return spec
+
+
+def _load_program(path: str, text: str, doc: dict) -> Spec:
+    """``arch = "python"``: a Python program (a student's VMM, say), run
+    once per test with ``args`` and ``setup.stdin``, judged by its output and
+    exit status."""
+    _check_table(path, text, doc, ("program",), ())
+    a, b = doc["assignment"], doc["build"]
+    _check_table(path, text, a, ("program", "assignment"), ("assignment",))
+    _check_table(path, text, b, ("program", "build"), ("build",))
+    if not b["source"].endswith(".py") or any(c in b["source"] for c in "*?[/"):
+        raise spec_error(path, text, ("build", "source"),
+                         f"'{b['source']}'; expected one Python file name, e.g. 'vmm.py'")
+    limits = doc.get("limits", {})
+    _check_table(path, text, limits, ("program", "limits"), ("limits",))
+    defaults = doc.get("defaults", {})
+    _check_table(path, text, defaults, ("program", "test"), ("defaults",), required=False)
+    if not isinstance(doc["test"], list) or not doc["test"] \
+            or not all(isinstance(t, dict) for t in doc["test"]):
+        raise spec_error(path, text, ("test",), "expected at least one [[test]] table")
+    tests, names = [], set()
+    for i, t in enumerate(doc["test"]):
+        keys = ("test", i)
+        merged = dict(defaults) | {k: v for k, v in t.items() if k not in ("expect", "setup", "limits")}
+        for sub in ("expect", "setup", "limits"):
+            d = dict(defaults.get(sub, {})) | t.get(sub, {})
+            if d:
+                merged[sub] = d
+        _check_table(path, text, merged, ("program", "test"), keys)
+        for sub in ("setup", "limits", "expect"):
+            if sub in merged:
+                _check_table(path, text, merged[sub], ("program", "test", sub), keys + (sub,))
+        vis = merged.get("visibility", "visible")
+        if vis not in VISIBILITY:
+            raise spec_error(path, text, keys + ("visibility",),
+                             f"'{vis}'; expected one of: {', '.join(VISIBILITY)}")
+        args = merged.get("args", [])
+        if not all(isinstance(x, str) for x in args):
+            raise spec_error(path, text, keys + ("args",), "expected an array of strings (command-line arguments)")
+        expect = dict(merged.get("expect", {}))
+        if expect.get("normalise", "exact") not in NORMALISE:
+            raise spec_error(path, text, keys + ("expect", "normalise"),
+                             f"'{expect['normalise']}'; expected one of: {', '.join(NORMALISE)}")
+        if "output_regex" in expect:
+            try:
+                re.compile(expect["output_regex"])
+            except re.error as e:
+                raise spec_error(path, text, keys + ("expect", "output_regex"),
+                                 f"not a regular expression ({e})") from None
+        if merged["name"] in names:
+            raise spec_error(path, text, keys + ("name",), f"'{merged['name']}' is used twice; expected unique names")
+        names.add(merged["name"])
+        tests.append(Test(name=merged["name"], points=merged["points"], index=i, visibility=vis,
+                          tags=list(merged.get("tags", [])), args=list(args),
+                          stdin=merged.get("setup", {}).get("stdin", ""),
+                          seconds=merged.get("limits", {}).get("seconds", limits.get("seconds", 30)),
+                          expect=expect | {"registers": {}}))
+    return Spec(path, a["name"], "python", "", 0, "", b["source"], None, None, None, tests, text=text)
 
 
 def _check_labels(spec: Spec) -> None:
