@@ -23,7 +23,7 @@ by which a stub could say the CPU changed mode; a ``g`` reply of another
 size is "Remote 'g' packet reply is too long".  The stub describes the
 mode the CPU is in when gdb asks -- the architecture, register layout and
 description are the debug adapter's (``gdb_arch``, ``gdb_registers``,
-``gdb_target_xml``; :mod:`emu.isa.debug`) -- and keeps that layout for the
+``gdb_target_xml``; :mod:`emu.isa.debug_adapter`) -- and keeps that layout for the
 connection: registers wider than it are truncated, narrower ones
 zero-extended.  To see the registers of a mode the guest entered since,
 reconnect -- ``disconnect``, then ``target remote`` again: the stub keeps

@@ -6,7 +6,7 @@ contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
 ``state_changed``); nothing is woven into the engines.  It is generic: the
 registers, the instructions (what a call is, which memory an instruction
 touches), the stack frames and gdb's register layout are the debug
-adapter's that the board's Target gives (:mod:`emu.isa.debug`,
+adapter's that the board's Target gives (:mod:`emu.isa.debug_adapter`,
 ``Session.arch``), so another architecture is another adapter.  What it adds:
 
 * **stepping** exactly one instruction (``Machine.run`` with single-step on),
@@ -57,7 +57,7 @@ import bisect
 import copy
 from dataclasses import dataclass, field
 
-from ..isa.debug import DebugError
+from ..isa.debug_adapter import DebugError
 from .record import Recorder, memory_runs
 
 __all__ = ["DebugError", "Session", "Stop", "Frame", "Breakpoint", "Watchpoint"]
@@ -194,7 +194,7 @@ class Session:
     """The generic debugging engine over one Machine: stepping, continuing,
     breakpoints, watchpoints, frames and reverse execution (see the module
     docstring); everything it knows of the architecture it asks the board's
-    Target's debug adapter (:class:`emu.isa.debug.DebugAdapter`,
+    Target's debug adapter (:class:`emu.isa.debug_adapter.DebugAdapter`,
     ``self.arch``)."""
 
     def __init__(self, machine, image=None, history_size: int = 1_000_000, interval: int = 10_000):
@@ -593,7 +593,8 @@ class Session:
         return self._repeat(n, self._stepi_one)
 
     def next(self, n: int = 1) -> Stop:
-        """nexti N: like stepi, but a CALL or INT runs until it returns."""
+        """nexti N: like stepi, but a call (the adapter's ``is_call``: x86's
+        CALL or INT) runs until it returns."""
         def one(executed):
             pc = self.pc()
             length = self._call_at(pc)
@@ -626,7 +627,7 @@ class Session:
 
     def step_line(self, n: int = 1, over: bool = False) -> Stop:
         """step N (``over``: next N): run until the PC reaches the start of
-        another source line, N times.  A call (CALL, INT) into code with
+        another source line, N times.  A call (x86's CALL, INT) into code with
         line information is entered by step (stopping at its first line,
         after the frame setup gdb's prologue analysis skips) and run whole
         by next; a call into code without line information always runs
@@ -713,9 +714,9 @@ class Session:
 
     def _returned(self, frames: list):
         """A test for 'the innermost of ``frames`` has returned': its return
-        address slot was popped, or (a return to an outer privilege level,
-        IRET/RETF, switches stacks) the PC is at its return address with
-        another CPL."""
+        address slot was popped, or (a return to an outer privilege level
+        switches stacks: x86's IRET/RETF) the PC is at its return address
+        with another privilege level."""
         slot = frames[0].slot
         ret = frames[1].pc if len(frames) > 1 else None
         cpl = self.arch.privilege(self.cpu)

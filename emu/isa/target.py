@@ -26,7 +26,7 @@ The parts, and their counterpart in QEMU:
   (the one table the debugger and the gdb stub name them from).
 * ``debug_adapter(machine)``: what the debugger and the gdb stub ask about
   registers, instructions, frames and gdb's register layout
-  (:class:`emu.isa.debug.DebugAdapter`; gdb's ``gdbarch``).
+  (:class:`emu.isa.debug_adapter.DebugAdapter`; gdb's ``gdbarch``).
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
 them.
@@ -68,7 +68,7 @@ class Target:
         raise NotImplementedError
 
     def debug_adapter(self, machine):
-        """The :class:`~emu.isa.debug.DebugAdapter` for ``machine`` (a Machine
+        """The :class:`~emu.isa.debug_adapter.DebugAdapter` for ``machine`` (a Machine
         whose board names this Target)."""
         raise NotImplementedError
 

@@ -1,4 +1,4 @@
-"""The debug adapter contract (emu.isa.debug) and x86's adapter.
+"""The debug adapter contract (emu.isa.debug_adapter) and x86's adapter.
 
 The debugger and the gdb stub are generic; what they know of x86 they ask
 the adapter the board's Target gives.  These tests check that the contract
@@ -16,7 +16,7 @@ import pytest
 from emu.debug.expr import Evaluator
 from emu.debug.session import DebugError, Session
 from emu.isa import get_target
-from emu.isa.debug import DebugAdapter
+from emu.isa.debug_adapter import DebugAdapter
 from emu.isa.target import Target
 from emu.isa.x86.debug_adapter import X86DebugAdapter
 from emu.loader import assemble

@@ -1,4 +1,4 @@
-"""The x86 debug adapter (:class:`emu.isa.debug.DebugAdapter`): what the
+"""The x86 debug adapter (:class:`emu.isa.debug_adapter.DebugAdapter`): what the
 debugger and the gdb stub know of x86.
 
 * **registers**: the general registers by their 64-, 32-, 16- and 8-bit
@@ -28,11 +28,12 @@ debugger and the gdb stub know of x86.
 
 from __future__ import annotations
 
-from ..debug import DebugAdapter, DebugError
+from ..debug_adapter import DebugAdapter, DebugError
 from ..ops import GuestException
 from . import flags as F
 from .long_mode import MSR_KERNEL_GS_BASE
-from .state import CR0_PG, CS, EFER_LMA, FS, GS, REG_NAMES8, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES, SS
+from .state import (CR0_PG, CS, EFER_LMA, FS, GS, REG_NAMES8, REG_NAMES16, REG_NAMES32, REG_NAMES64,
+                    SEG_NAMES, SS)
 
 #: instructions ``next`` runs whole: they return to the instruction after them
 CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")

@@ -141,7 +141,9 @@ class DebugAdapter:
 
     def frames(self, view, limit: int) -> list:
         """[(pc, slot)] from the innermost frame: its PC and the linear address
-        where its return address is kept (None: the outermost).  ``view``
+        where its return address is kept (None: the outermost), a stack slot
+        that the return pops (``finish`` stops once the stack pointer is
+        above it).  ``view``
         reads the guest as the debugger does: ``view.cpu``, ``view.pc()``,
         ``view.read_memory(addr, n)`` and ``view.decode(lin)``."""
         raise NotImplementedError
