@@ -158,6 +158,8 @@ def physical_runs(machine, s, addr: int, n: int, adapter=None) -> list:
     ``translate``) without side effects.  A DebugError names an address
     outside RAM or not mapped."""
     ram = machine.ram
+    if n < 0:
+        raise DebugError(f"cannot access {n} bytes at 0x{addr:x}")
     adapter = adapter or machine.target.debug_adapter(machine)
     page = adapter.page_size
     runs = []
