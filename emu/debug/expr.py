@@ -13,10 +13,12 @@ What ``print``, ``x``, ``break``, ``watch``, ``set`` and ``display`` read
   uint8_t..uint64_t, and the x86 names byte, word, dword, qword;
 * binary ``* / % + - << >> & ^ |`` with C's precedence, pointer arithmetic
   counting in elements (``(short *)buf + 1`` is buf+2);
-* ``SEG:OFF`` at the outside (real-mode segment:offset, ``(SEG << 4) + OFF``).
+* ``SEG:OFF`` at the outside, on an architecture with segmented addresses
+  (x86's real-mode segment:offset, ``(SEG << 4) + OFF``).
 
-The evaluator gets its labels, registers, memory and the mode's width of
-``long`` from the caller (the REPL hands it the session's).
+The evaluator gets its labels, registers, memory, the mode's width of
+``long`` and the meaning of ``SEG:OFF`` from the caller (the REPL hands it
+the session's and its debug adapter's).
 """
 
 from __future__ import annotations
@@ -88,11 +90,12 @@ class Evaluator:
     ``register(name)`` and ``read(addr, n)`` raise DebugError for what does
     not exist."""
 
-    def __init__(self, symbols: dict, register, read, long_size: int):
+    def __init__(self, symbols: dict, register, read, long_size: int, segmented=None):
         self.symbols = symbols
         self.register = register
         self.read = read
         self.long_size = long_size
+        self.segmented = segmented      # (seg, off) -> address, or None: no SEG:OFF
 
     def eval(self, text: str) -> Value:
         t = text.strip()
@@ -108,8 +111,11 @@ class Evaluator:
                 colon = k
                 break
         if colon is not None:
+            if self.segmented is None:
+                raise DebugError(f"A syntax error in expression, near `{t[colon:]}' "
+                                 "(this architecture has no SEG:OFF addresses).")
             seg, off = self.eval(t[:colon]), self.eval(t[colon + 1:])
-            return Value((seg.v << 4) + off.v)
+            return Value(self.segmented(seg.v, off.v))
         self.tokens = self._tokenize(t)
         self.k = 0
         v = self._binary(0)

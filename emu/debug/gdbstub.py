@@ -17,35 +17,20 @@ going backwards), ``k``, ``D``, ``qAttached``, ``qC``,
 ``qfThreadInfo``/``qsThreadInfo``, ``H``, and ``qRcmd`` (``monitor
 info exits``, ``monitor info serial``, ``monitor info registers``).
 
-**Which architecture gdb is told.**  An x86 CPU changes mode under the
-debugger (a boot sector goes real -> protected -> long mode), but gdb reads
-the target description once per connection, sizes its register cache from
-it, and has no packet by which a stub could say that it changed (a ``g``
-reply of another size is "Remote 'g' packet reply is too long").  QEMU
-answers by always describing the widest CPU the binary emulates
-(qemu-system-x86_64: the amd64 registers, zero-extended in 16/32-bit
-modes); stock gdb then disassembles 16- and 32-bit code as 64-bit, and
-``set architecture i386`` or ``i8086`` is refused as "not compatible with
-reported target architecture i386:x86-64".  This stub describes the mode
-the CPU is in when gdb asks (:func:`arch_for_mode`):
-
-* ``i8086`` in real mode, virtual-8086 mode and 16-bit protected mode (the
-  i386 core registers -- gdb has no 16-bit set -- with 16-bit
-  disassembly; ``$eip`` is the offset, ``x/i $cs*16+$eip`` shows code);
-* ``i386`` in 32-bit protected mode (plus cr0, cr2, cr3, cr4, cr8, efer);
-* ``i386:x86-64`` in long mode, compatibility mode included (the amd64
-  core, ``org.gnu.gdb.i386.segments``' fs_base and gs_base, k_gs_base and
-  the control registers).
-
-The layout then stays fixed for the connection: registers wider than it
-are truncated, narrower ones zero-extended.  ``set architecture i386``
-works over the i8086 description (the two are compatible) when the guest
-reaches 32-bit code; to see a guest that entered long mode with 64-bit
-registers, reconnect -- ``disconnect``, then ``target remote`` again: the
-stub keeps listening while the guest stays stopped, and the new connection
-gets the description of the mode the CPU is in now.  (gdb 13 asserts on an
-i386 description that has the segments feature without the SSE one, so
-fs_base/gs_base are offered in long mode only.)
+**Which architecture gdb is told.**  gdb reads the target description
+once per connection and sizes its register cache from it, with no packet
+by which a stub could say the CPU changed mode; a ``g`` reply of another
+size is "Remote 'g' packet reply is too long".  The stub describes the
+mode the CPU is in when gdb asks -- the architecture, register layout and
+description are the debug adapter's (``gdb_arch``, ``gdb_registers``,
+``gdb_target_xml``; :mod:`emu.isa.debug_adapter`) -- and keeps that layout for the
+connection: registers wider than it are truncated, narrower ones
+zero-extended.  To see the registers of a mode the guest entered since,
+reconnect -- ``disconnect``, then ``target remote`` again: the stub keeps
+listening while the guest stays stopped, and the new connection gets the
+description of the mode the CPU is in now.  Registers the layout has but
+the model does not hold (the adapter's ``gdb_placeholders``) read as zero
+and ignore writes.
 
 The stub listens on 127.0.0.1 only and serves one gdb at a time.  When the
 guest ends (isa-debug-exit, HLT with interrupts off) gdb hears ``W``;
@@ -60,85 +45,6 @@ from .session import DebugError, Session
 
 PACKET_SIZE = 0x4000
 SIGTRAP, SIGINT, SIGSEGV = 5, 2, 11
-CORE_REGS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
-             "cs", "ss", "ds", "es", "fs", "gs")
-CORE_REGS64 = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-               "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags",
-               "cs", "ss", "ds", "es", "fs", "gs")
-FPU_REGS = tuple(f"st{i}" for i in range(8)) + ("fctrl", "fstat", "ftag", "fiseg", "fioff",
-                                                  "foseg", "fooff", "fop")
-#: registers beyond gdb's i386/amd64 sets, in a feature of kasou's own: gdb
-#: lists them in 'info registers' after the others, and $cr3, $efer work
-SYSTEM_REGS = ("k_gs_base", "cr0", "cr2", "cr3", "cr4", "cr8", "efer")
-EFLAGS_FIELDS = (("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8),
-                 ("IF", 9), ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17),
-                 ("AC", 18), ("VIF", 19), ("VIP", 20), ("ID", 21))
-
-
-def arch_for_mode(mode: str) -> str:
-    """The gdb architecture that describes a CPU mode: ``i8086`` for 16-bit
-    code (real mode, virtual-8086, a 16-bit protected-mode segment),
-    ``i386`` for 32-bit protected mode, ``i386:x86-64`` for long mode (both
-    64-bit and compatibility mode: the registers are 64 bits wide either way)."""
-    if mode in ("long64", "compat"):
-        return "i386:x86-64"
-    if mode == "prot32":
-        return "i386"
-    return "i8086"
-
-
-def register_layout(arch: str) -> list:
-    """[(name, bytes, tdesc type, feature)] in remote register number order
-    (reference notes §4.3): the i386 core (also for i8086: gdb has no 16-bit
-    register set) or the amd64 core; the x87 registers read as zero.  The
-    64-bit layout adds ``org.gnu.gdb.i386.segments`` (fs_base, gs_base),
-    which gdb knows by name and shows in ``info registers``; 32- and 64-bit
-    layouts add the control registers and EFER (``org.kasou.x86.system``)."""
-    wide = arch == "i386:x86-64"
-    out = []
-    for name in (CORE_REGS64 if wide else CORE_REGS):
-        size = 8 if wide and name not in ("eflags", "cs", "ss", "ds", "es", "fs", "gs") else 4
-        typ = {"esp": "data_ptr", "ebp": "data_ptr", "eip": "code_ptr", "rsp": "data_ptr",
-               "rbp": "data_ptr", "rip": "code_ptr", "eflags": "i386_eflags"}.get(
-                   name, "int64" if size == 8 else "int32")
-        out.append((name, size, typ, "core"))
-    for name in FPU_REGS:
-        out.append((name, 10, "i387_ext", "core") if name.startswith("st")
-                   else (name, 4, "int", "core"))
-    if wide:
-        # only here: gdb 13 asserts (tdesc_use_registers) on an i386
-        # description with the segments feature but no SSE feature
-        out.append(("fs_base", 8, "int", "segments"))
-        out.append(("gs_base", 8, "int", "segments"))
-    if arch != "i8086":
-        w = 8 if wide else 4
-        for name in SYSTEM_REGS:
-            if name == "k_gs_base" and not wide:
-                continue
-            out.append((name, w, "int", "system"))
-    return out
-
-
-def target_xml(arch: str) -> str:
-    """The target description for ``arch`` (i8086, i386 or i386:x86-64)."""
-    features = {"core": [], "segments": [], "system": []}
-    for n, (name, size, typ, feature) in enumerate(register_layout(arch)):
-        extra = ' group="float"' if name in FPU_REGS[8:] else ""
-        features[feature].append(f'<reg name="{name}" bitsize="{8 * size}" type="{typ}" '
-                                 f'regnum="{n}"{extra}/>')
-    flags = "".join(f'<field name="{f}" start="{b}" end="{b}"/>' for f, b in EFLAGS_FIELDS)
-    xml = ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
-           f'<target version="1.0"><architecture>{arch}</architecture>'
-           '<feature name="org.gnu.gdb.i386.core">'
-           f'<flags id="i386_eflags" size="4">{flags}</flags>'
-           + "".join(features["core"]) + "</feature>")
-    if features["segments"]:
-        xml += '<feature name="org.gnu.gdb.i386.segments">' + "".join(features["segments"]) + "</feature>"
-    if features["system"]:
-        xml += '<feature name="org.kasou.x86.system">' + "".join(features["system"]) + "</feature>"
-    return xml + "</target>"
-
-
 def checksum(data: bytes) -> bytes:
     return b"%02x" % (sum(data) & 0xFF)
 
@@ -174,6 +80,7 @@ class GdbStub:
     def __init__(self, machine, image=None, port: int = 1234, session: Session | None = None):
         self.session = session or Session(machine, image)
         self.machine = machine
+        self.adapter = self.session.arch     # gdb's layouts and target description
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", port))
@@ -426,8 +333,8 @@ class GdbStub:
             return "E00"
         off, length = (int(x, 16) for x in span.split(","))
         if self.xml is None or off == 0:
-            self.arch = arch_for_mode(self.session.cpu.mode)
-            self.xml = target_xml(self.arch).encode()
+            self.arch = self.adapter.gdb_arch(self.session.cpu)
+            self.xml = self.adapter.gdb_target_xml(self.arch).encode()
         chunk = self.xml[off:off + length]
         return (b"m" if off + length < len(self.xml) else b"l") + escape(chunk)
 
@@ -438,15 +345,15 @@ class GdbStub:
         when gdb reads the target description, then kept (see the module
         docstring: gdb reads the description once per connection)."""
         if self.arch is None:
-            self.arch = arch_for_mode(self.session.cpu.mode)
+            self.arch = self.adapter.gdb_arch(self.session.cpu)
         if self._layout is None or self._layout[0] != self.arch:
-            self._layout = (self.arch, register_layout(self.arch))
+            self._layout = (self.arch, self.adapter.gdb_registers(self.arch))
         return self._layout[1]
 
     def _reg_value(self, n: int) -> int:
         name, size, _, _ = self.layout[n]
-        if name in FPU_REGS:
-            return 0                        # no x87 state: reads as zero
+        if name in self.adapter.gdb_placeholders:
+            return 0                        # not modelled: reads as zero
         return self.session.get_register(name) & ((1 << (8 * size)) - 1)
 
     def read_reg(self, n: int) -> str:
@@ -461,8 +368,8 @@ class GdbStub:
         if not 0 <= n < len(self.layout):
             return "E45"
         name, size, _, _ = self.layout[n]
-        if name in FPU_REGS:
-            return "OK"                  # no FPU state: writes are ignored
+        if name in self.adapter.gdb_placeholders:
+            return "OK"                  # not modelled: writes are ignored
         v = int.from_bytes(bytes.fromhex(hexval)[:size], "little")
         if self._reg_value(n) == v:
             return "OK"

@@ -25,7 +25,6 @@ import re
 import signal
 import textwrap
 
-from ..isa.x86 import flags as F
 from .expr import Evaluator
 from .session import DebugError, Session
 
@@ -197,7 +196,8 @@ class Repl(cmd.Cmd):
         casts, ``*``, ``&``, arithmetic, SEG:OFF."""
         img = self.s.image
         return Evaluator(img.symbols if img is not None else {}, self.s.get_register,
-                         self.s.read_memory, 8 if self.s.width() == 8 else 4).eval(text)
+                         self.s.read_memory, 8 if self.s.width() == 8 else 4,
+                         self.s.arch.segmented_address).eval(text)
 
     def value(self, text: str) -> int:
         return self.evaluate(text).v
@@ -263,11 +263,7 @@ class Repl(cmd.Cmd):
             if changed:
                 parts = []
                 for name, old, new in changed:
-                    if name == "eflags":
-                        parts.append(f"eflags 0x{old:x} [ {F.describe(old)} ] -> 0x{new:x} [ {F.describe(new)} ]"
-                                     .replace("[  ]", "[ ]"))
-                    else:
-                        parts.append(f"{name} 0x{old:x} -> 0x{new:x}")
+                    parts.append(f"{name} {self._reg_text(name, old)} -> {self._reg_text(name, new)}")
                 self.out("  regs: " + ", ".join(parts))
             for addr, old, new in st.writes[:8]:
                 self.out(f"  mem 0x{addr:x}: {old[:16].hex(' ')} -> {new[:16].hex(' ')}"
@@ -544,10 +540,16 @@ class Repl(cmd.Cmd):
         for n, v in vals.items():
             self.out(self._reg_line(n, v))
 
+    def _reg_text(self, n, v) -> str:
+        """``0x246 [ PF ZF IF ]`` for a register the adapter decodes, else ``0x..``."""
+        text = self.s.arch.describe_register(n, v)
+        return f"0x{v:x}" if text is None else f"0x{v:x} [ {text} ]".replace("[  ]", "[ ]")
+
     def _reg_line(self, n, v):
-        if n in ("eflags", "flags", "rflags"):
-            return f"{n:<15}0x{v:<17x} [ {F.describe(v)} ]".replace("[  ]", "[ ]")
-        if n in ("ip", "eip", "rip"):
+        text = self.s.arch.describe_register(n, v)
+        if text is not None:
+            return f"{n:<15}0x{v:<17x} [ {text} ]".replace("[  ]", "[ ]")
+        if n in self.s.arch.pc_names:
             return f"{n:<15}0x{v:<17x} 0x{v:x} {self.where(self.s.pc())}".rstrip()
         return f"{n:<15}0x{v:<17x} {v}"
 

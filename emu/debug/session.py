@@ -3,7 +3,11 @@
 Both front ends -- the ``emu debug`` REPL and the gdb remote stub -- drive
 this object, and it drives only the Machine and the Accelerator's debug
 contract (``set_single_step``, ``breakpoints``, ``sync_state`` /
-``state_changed``); nothing is woven into the engines.  What it adds:
+``state_changed``); nothing is woven into the engines.  It is generic: the
+registers, the instructions (what a call is, which memory an instruction
+touches), the stack frames and gdb's register layout are the debug
+adapter's that the board's Target gives (:mod:`emu.isa.debug_adapter`,
+``Session.arch``), so another architecture is another adapter.  What it adds:
 
 * **stepping** exactly one instruction (``Machine.run`` with single-step on),
   with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
@@ -53,30 +57,24 @@ import bisect
 import copy
 from dataclasses import dataclass, field
 
-from ..isa.x86 import flags as F
-from ..isa.x86.long_mode import MSR_KERNEL_GS_BASE
-from ..isa.x86.state import CR0_PG, CS, EFER_LMA, FS, GS, SS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
+from ..isa.debug_adapter import DebugError
 from .record import Recorder, memory_runs
 
-CALL_LIKE = ("CALL", "CALL_IND", "CALLF", "CALLF_IND", "INT", "INT3", "INTO", "INT1")
-STRING_OPS = ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS")
-#: instructions whose first operand is only written
-PURE_STORES = ("MOV", "MOV_FROM_SEG", "POP", "SETCC", "SLDT", "STR", "SMSW", "SGDT", "SIDT")
-
-#: the lazy flag record: changes to the flags are recorded as one value, ``rflags``
-FLAG_FIELDS = ("fl", "cc_op", "cc_res", "cc_a", "cc_b", "cc_size")
+__all__ = ["DebugError", "Session", "Stop", "Frame", "Breakpoint", "Watchpoint"]
 
 
-def cpu_changes(before, after) -> dict:
-    """What differs between two CPU states (``X86State``), as
-    ``{(field, index or key or None): new value}``: the list fields (regs,
-    segs, dr) and msrs element by element, the flags as one value
-    ``("rflags", None)`` (an engine may hold the same flags in another lazy
-    record).  Applied with :func:`apply_cpu_changes` to the state at the
-    same place in a re-execution, it makes the same change."""
+def cpu_changes(before, after, lazy=(), derived=()) -> dict:
+    """What differs between two CPU states, as ``{(field, index or key or
+    None): new value}``: the list fields (x86's regs, segs, dr) and dict
+    fields (msrs) element by element, every other slot whole -- except the
+    ``lazy`` fields, which are compared through the ``derived`` properties
+    computed from them, one value each (x86's flags, ``("rflags", None)``:
+    an engine may hold the same flags in another lazy record; the debug
+    adapter names both).  Applied with :func:`apply_cpu_changes` to the
+    state at the same place in a re-execution, it makes the same change."""
     out = {}
     for name in type(after).__slots__:
-        if name in FLAG_FIELDS:
+        if name in lazy:
             continue
         a, b = getattr(before, name), getattr(after, name)
         if isinstance(b, list):
@@ -89,8 +87,9 @@ def cpu_changes(before, after) -> dict:
                     out[(name, k)] = copy.deepcopy(v)
         elif a != b:
             out[(name, None)] = copy.deepcopy(b)
-    if before.rflags != after.rflags:
-        out[("rflags", None)] = after.rflags
+    for name in derived:
+        if getattr(before, name) != getattr(after, name):
+            out[(name, None)] = getattr(after, name)
     return out
 
 
@@ -101,10 +100,6 @@ def apply_cpu_changes(cpu, changes: dict) -> None:
             setattr(cpu, name, v)
         else:
             getattr(cpu, name)[key] = v
-
-
-class DebugError(Exception):
-    """Bad input to a debugger command (one line, shown to the user)."""
 
 
 @dataclass
@@ -157,72 +152,58 @@ class Watchpoint:
     hits: int = 0
 
 
-def physical_runs(machine, s, addr: int, n: int) -> list:
+def physical_runs(machine, s, addr: int, n: int, adapter=None) -> list:
     """[(physical address, length)] covering linear ``addr``..``addr+n`` for
-    CPU state ``s``: through the guest's page tables when paging is on,
-    without side effects (no accessed/dirty bits, no TLB, no #PF).  A
-    DebugError names an address outside RAM or not mapped."""
+    CPU state ``s``: through the guest's page tables (the debug adapter's
+    ``translate``) without side effects.  A DebugError names an address
+    outside RAM or not mapped."""
     ram = machine.ram
-    if not s.cr0 & CR0_PG:
-        runs = [(addr, n)]
-    else:
-        from ..isa.x86.concrete import ConcreteOps
-        from ..isa.x86.paging import translate_debug
-        ops = ConcreteOps(s, ram, machine.model)
-        runs = []
-        a, left = addr, max(n, 1)
-        while left > 0:
-            chunk = min(left, 0x1000 - (a & 0xFFF))
-            pa = translate_debug(ops, a)
-            if pa is None:
-                raise DebugError(f"cannot access memory at 0x{a:x} (not mapped by the "
-                                 "guest's page tables)")
+    if n < 0:
+        raise DebugError(f"cannot access {n} bytes at 0x{addr:x}")
+    adapter = adapter or machine.target.debug_adapter(machine)
+    page = adapter.page_size
+    runs = []
+    a, left = addr, max(n, 1)
+    while left > 0:
+        chunk = min(left, page - (a % page))
+        pa = adapter.translate(s, a)
+        if pa is None:
+            raise DebugError(f"cannot access memory at 0x{a:x} (not mapped by the "
+                             "guest's page tables)")
+        if runs and runs[-1][0] + runs[-1][1] == pa:
+            runs[-1] = (runs[-1][0], runs[-1][1] + chunk)
+        else:
             runs.append((pa, chunk))
-            a += chunk
-            left -= chunk
+        a += chunk
+        left -= chunk
+    if n == 0:
+        runs = [(runs[0][0], 0)]
     for pa, k in runs:
-        if k < 0 or not ram.contains(pa, max(k, 1)):
+        if not ram.contains(pa, max(k, 1)):
             raise DebugError(f"cannot access memory at 0x{addr:x} (RAM is 0x{ram.base:x}-"
                              f"0x{ram.base + ram.size - 1:x})")
     return runs
 
 
-def register_value(s, name: str) -> int:
-    """The value of register ``$name`` (any name of the x86 register file) in
-    CPU state ``s``; ``pc`` is the linear address CS.base + rIP."""
-    n = name.lower()
-    if n in REG_NAMES64:
-        return s.regs[REG_NAMES64.index(n)]
-    if n in REG_NAMES32:
-        return s.regs[REG_NAMES32.index(n)] & 0xFFFFFFFF
-    if n in REG_NAMES16:
-        return s.regs[REG_NAMES16.index(n)] & 0xFFFF
-    if n in ("al", "cl", "dl", "bl"):
-        return s.regs[("al", "cl", "dl", "bl").index(n)] & 0xFF
-    if n in ("ah", "ch", "dh", "bh"):
-        return (s.regs[("ah", "ch", "dh", "bh").index(n)] >> 8) & 0xFF
-    if n in ("ip", "eip", "rip"):
-        return s.rip
-    if n == "pc":
-        return s.segs[CS].base + s.rip
-    if n in ("flags", "eflags", "rflags"):
-        return s.rflags
-    if n in SEG_NAMES:
-        return s.segs[SEG_NAMES.index(n)].selector
-    if n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
-        return getattr(s, n)
-    if n in ("fs_base", "gs_base"):
-        return s.segs[FS if n == "fs_base" else GS].base
-    if n == "k_gs_base":
-        return s.msrs.get(MSR_KERNEL_GS_BASE, 0)
-    raise DebugError(f"unknown register ${name}")
+def register_value(machine, s, name: str) -> int:
+    """The value of register ``$name`` (any name the architecture has) in
+    CPU state ``s`` of ``machine``; ``pc`` is the linear address of the
+    next instruction."""
+    return machine.target.debug_adapter(machine).get_register(s, name)
 
 
 class Session:
+    """The generic debugging engine over one Machine: stepping, continuing,
+    breakpoints, watchpoints, frames and reverse execution (see the module
+    docstring); everything it knows of the architecture it asks the board's
+    Target's debug adapter (:class:`emu.isa.debug_adapter.DebugAdapter`,
+    ``self.arch``)."""
+
     def __init__(self, machine, image=None, history_size: int = 1_000_000, interval: int = 10_000):
         self.machine = machine
         self.image = image
         self.accel = machine.accel
+        self.arch = machine.target.debug_adapter(machine)
         self.breakpoints: dict[int, Breakpoint] = {}     # number -> breakpoint
         self.watchpoints: dict[int, Watchpoint] = {}
         self._next_number = 1
@@ -253,81 +234,37 @@ class Session:
         return self.machine.cpu
 
     def pc(self) -> int:
-        s = self.cpu
-        return s.segs[CS].base + s.rip
+        return self.machine.target.pc(self.cpu)
 
     def width(self) -> int:
-        mode = self.cpu.mode
-        return 8 if mode == "long64" else (4 if mode in ("prot32", "compat") else 2)
+        """Bytes in a register or pointer of the CPU's current mode."""
+        return self.arch.word_size(self.cpu)
 
     def reg_values(self) -> dict:
         """Registers at the current mode's width, for display and diffs."""
-        s = self.cpu
-        w = self.width()
-        mask = (1 << (8 * w)) - 1
-        names = REG_NAMES64 if w == 8 else (REG_NAMES32 if w == 4 else REG_NAMES16)
-        out = {names[i]: s.regs[i] & mask for i in range(16 if w == 8 else 8)}
-        out[{8: "rip", 4: "eip", 2: "ip"}[w]] = s.rip & mask
-        out["eflags"] = s.rflags
-        for i, n in enumerate(SEG_NAMES):
-            out[n] = s.segs[i].selector
-        if s.efer & EFER_LMA:             # long mode: the bases SWAPGS / WRMSR change
-            out["fs_base"] = s.segs[FS].base
-            out["gs_base"] = s.segs[GS].base
-            out["k_gs_base"] = s.msrs.get(MSR_KERNEL_GS_BASE, 0)
-        return out
+        return self.arch.registers(self.cpu)
+
+    def _cpu_changes(self, before, after) -> dict:
+        return cpu_changes(before, after, self.arch.lazy_fields, self.arch.derived_fields)
 
     def set_register(self, name: str, value: int) -> None:
-        """``$ax = 5``: any name of the x86 register file (8/16/32/64-bit,
-        ip/eip/rip, flags/eflags, segment registers in real mode)."""
+        """``$name = value``: any register the architecture lets the
+        debugger write (the adapter's ``set_register``)."""
         s = self.cpu
         before = s.copy()
-        n = name.lower()
-        if n in REG_NAMES64:
-            s.regs[REG_NAMES64.index(n)] = value & (2 ** 64 - 1)
-        elif n in REG_NAMES32:
-            i = REG_NAMES32.index(n)
-            s.regs[i] = value & 0xFFFFFFFF
-        elif n in REG_NAMES16:
-            i = REG_NAMES16.index(n)
-            s.regs[i] = (s.regs[i] & ~0xFFFF) | (value & 0xFFFF)
-        elif n in ("al", "cl", "dl", "bl"):
-            i = ("al", "cl", "dl", "bl").index(n)
-            s.regs[i] = (s.regs[i] & ~0xFF) | (value & 0xFF)
-        elif n in ("ah", "ch", "dh", "bh"):
-            i = ("ah", "ch", "dh", "bh").index(n)
-            s.regs[i] = (s.regs[i] & ~0xFF00) | ((value & 0xFF) << 8)
-        elif n in ("ip", "eip", "rip", "pc"):
-            s.rip = value & (0xFFFF if n == "ip" else 2 ** 64 - 1)
-        elif n in ("flags", "eflags", "rflags"):
-            s.rflags = value & 0xFFFFFFFF
-        elif n in ("fs_base", "gs_base"):
-            s.segs[FS if n == "fs_base" else GS].base = value & (2 ** 64 - 1)
-        elif n == "k_gs_base":
-            s.msrs[MSR_KERNEL_GS_BASE] = value & (2 ** 64 - 1)
-        elif n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer"):
-            raise DebugError(f"${n}: changing a control register from the debugger is not supported "
-                             "(the guest's own MOV CR / WRMSR does it)")
-        elif n in SEG_NAMES:
-            i = SEG_NAMES.index(n)
-            if s.mode != "real":
-                raise DebugError(f"${n}: loading a segment register outside real mode is not supported here")
-            from ..isa.x86.state import Segment
-            s.segs[i] = Segment.real(value & 0xFFFF, code=(i == CS))
-        else:
-            raise DebugError(f"unknown register ${name}")
+        self.arch.set_register(s, name, value)
         self.accel.state_changed()
-        self._settle(cpu_changes(before, s), [])
+        self._settle(self._cpu_changes(before, s), [])
 
     def get_register(self, name: str) -> int:
-        return register_value(self.cpu, name)
+        return self.arch.get_register(self.cpu, name)
 
     # -- memory ------------------------------------------------------------------------
     # Addresses are linear (what the guest's code uses, what gdb sends in m/M
     # and Z packets); with paging on they go through the guest's page tables
     # without side effects (no accessed/dirty bits, no TLB, no #PF).
     def _physical_runs(self, addr: int, n: int) -> list:
-        return physical_runs(self.machine, self.cpu, addr, n)
+        return physical_runs(self.machine, self.cpu, addr, n, self.arch)
 
     def read_memory(self, addr: int, n: int) -> bytes:
         if n < 0:
@@ -402,15 +339,11 @@ class Session:
         return n if nxt is None else min(n, nxt - self.pos)
 
     # -- decoding ---------------------------------------------------------------------------
-    def decode(self, lin: int | None = None, ip: int | None = None):
+    def decode(self, lin: int | None = None):
         """The instruction at linear ``lin`` (default: the PC), in the CPU's
         current mode; returns (insn, raw bytes) or raises DebugError."""
-        from ..isa.x86.decode import Decoder
-        s = self.cpu
         if lin is None:
             lin = self.pc()
-        if ip is None:
-            ip = lin - s.segs[CS].base
         code = b""
         for k in (16, 8, 4, 1):           # near the end of RAM or of a mapping: fewer
             try:
@@ -418,21 +351,15 @@ class Session:
                 break
             except DebugError:
                 continue
-        dsize = 4 if s.segs[CS].db else 2
-        dec = Decoder(self.machine.model.name, dsize, s.mode == "long64")
-        try:
-            insn = dec.decode(lambda k: code[k], ip)
-        except Exception as e:        # undecodable bytes: say so, not crash
-            raise DebugError(f"cannot decode at 0x{lin:x}: {e}") from None
+        insn = self.arch.decode(self.cpu, code, lin)
         return insn, code[:insn.length]
 
     def insn_text(self, lin: int | None = None) -> str:
-        from ..isa.x86.disasm import format_insn
         try:
             insn, _ = self.decode(lin)
         except DebugError as e:
             return f"(bad: {e})"
-        return format_insn(insn)
+        return self.arch.format_insn(insn)
 
     # -- breakpoints and watchpoints -------------------------------------------------------
     def add_breakpoint(self, addr: int, temporary: bool = False, where: str = "") -> Breakpoint:
@@ -523,10 +450,10 @@ class Session:
         if not getattr(accel, "irq_line", False):
             return False
         s = self.cpu
-        if not s.rflags & F.IF or s.halted:
+        if not self.arch.interrupts_enabled(s) or s.halted:
             return False
         try:
-            return self.decode()[0].name != "HLT"
+            return not self.arch.waits_for_interrupt(self.decode()[0])
         except DebugError:
             return True
 
@@ -643,7 +570,7 @@ class Session:
         """Run a call whole: until the PC is at its return address ``ret``
         with the stack popped to ``sp_before`` (None), or something else
         stops the guest first (that Stop)."""
-        st = self._run_until(lambda: self.pc() == ret and self.cpu.regs[4] >= sp_before)
+        st = self._run_until(lambda: self.pc() == ret and self.sp_linear() >= sp_before)
         return None if st.reason == "return" else st
 
     def _stepi_one(self, executed: list, hold_irq: bool | None = None) -> Stop | None:
@@ -654,27 +581,29 @@ class Session:
             st = self._check_watch_after()
         return st
 
-    def _call_at(self, pc: int):
-        """(name, length) of the instruction at ``pc`` ("?", 0 if undecodable)."""
+    def _call_at(self, pc: int) -> int:
+        """The length of the call instruction at ``pc`` (what 'next' runs
+        whole); 0 if it is no call or does not decode."""
         try:
             insn, _ = self.decode(pc)
         except DebugError:
-            return "?", 0
-        return insn.name, insn.length
+            return 0
+        return insn.length if self.arch.is_call(insn) else 0
 
     def step(self, n: int = 1) -> Stop:
         """stepi N: exactly N instructions (fewer if the guest stops)."""
         return self._repeat(n, self._stepi_one)
 
     def next(self, n: int = 1) -> Stop:
-        """nexti N: like stepi, but a CALL or INT runs until it returns."""
+        """nexti N: like stepi, but a call (the adapter's ``is_call``: x86's
+        CALL or INT) runs until it returns."""
         def one(executed):
             pc = self.pc()
-            name, length = self._call_at(pc)
-            if name not in CALL_LIKE:
+            length = self._call_at(pc)
+            if not length:
                 return self._stepi_one(executed)
             executed.append((pc, self.insn_text(pc)))
-            return self._over_call(pc + length, self.cpu.regs[4])
+            return self._over_call(pc + length, self.sp_linear())
         return self._repeat(n, one)
 
     # -- source lines -------------------------------------------------------------------------
@@ -700,7 +629,7 @@ class Session:
 
     def step_line(self, n: int = 1, over: bool = False) -> Stop:
         """step N (``over``: next N): run until the PC reaches the start of
-        another source line, N times.  A call (CALL, INT) into code with
+        another source line, N times.  A call (x86's CALL, INT) into code with
         line information is entered by step (stopping at its first line,
         after the frame setup gdb's prologue analysis skips) and run whole
         by next; a call into code without line information always runs
@@ -727,13 +656,13 @@ class Session:
             if st is not None:
                 return st
             first = False
-            name, length = self._call_at(pc)
-            sp_before = self.cpu.regs[4]
+            length = self._call_at(pc)
+            sp_before = self.sp_linear()
             # (interrupts are taken: a line may wait for one, as a loop does)
             st = self._stepi_one(executed, hold_irq=False)
             if st is not None:
                 return st
-            if name in CALL_LIKE and self.pc() != pc + length:
+            if length and self.pc() != pc + length:
                 if over or self.line_at(self.pc()) is None:
                     st = self._over_call(pc + length, sp_before)
                     if st is not None:
@@ -754,24 +683,18 @@ class Session:
             # (the start of a line that begins no statement: gdb goes on)
 
     def _skip_frame_setup(self) -> None:
-        """Stepped into a C function: run its frame setup, as gdb's i386
-        prologue analysis (``i386_analyze_frame_setup``) skips it -- the
-        bytes ``55 89 e5`` or ``55 8b ec`` (``push ebp; mov ebp, esp``;
-        gdb does not recognise them behind an operand-size prefix, as gcc
-        -m16 emits them) -- and go on to the start of a line if that ends in
-        the middle of one.  Assembly functions stop at their first
-        instruction (gdb skips no prologue there)."""
+        """Stepped into a function: run its frame setup (the instructions
+        the adapter's ``frame_setup`` counts, as gdb's prologue analysis
+        skips them) and go on to the start of a line if that ends in the
+        middle of one."""
         loc = self.line_at(self.pc())
-        if loc is None or loc[0].lower().endswith((".s", ".asm")):
+        if loc is None:
             return
-        try:
-            code = self.read_memory(self.pc(), 3)
-        except DebugError:
+        n = self.arch.frame_setup(self, loc[0])
+        if not n:
             return
-        if code not in (b"\x55\x89\xe5", b"\x55\x8b\xec"):
-            return
-        self._step_one()
-        self._step_one()
+        for _ in range(n):
+            self._step_one()
         for _ in range(64):
             if self.line_at(self.pc()) is not None:
                 break
@@ -779,113 +702,27 @@ class Session:
 
     # -- frames -------------------------------------------------------------------------------
     # The stack as a debugger without debug information sees it (gdb's
-    # prologue analysis and heuristic unwinding, in small): a near CALL
-    # pushes the address of the next instruction, 2, 4 or 8 bytes in 16-,
-    # 32- or 64-bit code; a function that keeps a frame pointer starts with
-    # ``push bp; mov bp, sp`` so that [bp] is the caller's BP and [bp + w]
-    # the return address.  A value on the stack is taken for a return
-    # address when the bytes just before the address it names decode as a
-    # CALL ending exactly there.
-
-    def _stack(self):
-        """(word size, linear address of SS:0, SP/ESP/RSP mask) of the code."""
-        s = self.cpu
-        if s.mode == "long64":
-            return 8, 0, 2 ** 64 - 1
-        w = 4 if s.segs[CS].db else 2
-        return w, s.segs[SS].base, 0xFFFFFFFF if s.segs[SS].db else 0xFFFF
+    # prologue analysis and heuristic unwinding): how return addresses are
+    # found is the adapter's ``frames``.
 
     def sp_linear(self) -> int:
-        w, base, mask = self._stack()
-        return base + (self.cpu.regs[4] & mask)
-
-    def _word(self, lin: int, w: int) -> int | None:
-        try:
-            return int.from_bytes(self.read_memory(lin, w), "little")
-        except DebugError:
-            return None
-
-    def _insn_before(self, lin: int, ip: int, names) -> bool:
-        """An instruction named in ``names`` ends exactly at linear ``lin``."""
-        for k in (5, 3, 2, 6, 7, 1, 4, 8, 9, 10):
-            try:
-                insn, _ = self.decode(lin - k, ip - k)
-            except DebugError:
-                continue
-            if insn.length == k and insn.name in names:
-                return True
-        return False
-
-    def _return_at(self, slot: int, w: int, code_base: int):
-        """The linear return address stored at ``slot``, if it is one: the
-        address after a near CALL, or -- with the code segment pushed above
-        it -- after a far CALL or a software INT (an interrupt handler's
-        frame; IRET pops it as RET pops a CALL's)."""
-        v = self._word(slot, w)
-        if not v:
-            return None
-        if self._insn_before(code_base + v, v, ("CALL", "CALL_IND")):
-            return code_base + v
-        if self.cpu.mode in ("real", "vm86"):
-            cs = self._word(slot + w, w)
-            if cs is None:
-                return None
-            lin = ((cs & 0xFFFF) << 4) + v
-        else:
-            lin = code_base + v             # (a flat code segment is assumed)
-        if self._insn_before(lin, v, ("CALLF", "CALLF_IND", "INT", "INT3", "INTO")):
-            return lin
-        return None
+        return self.arch.stack_pointer(self.cpu)
 
     def frames(self, limit: int = 32) -> list:
         """[Frame] from the innermost: each frame's PC and the linear address
-        of the slot holding its return address (None for the outermost).
-
-        The innermost frame's slot is the first return address at or above
-        SP (at the entry that is [SP]; after ``push bp`` it is [SP + w]; in a
-        function without a frame pointer it is wherever its pushes left it);
-        failing that (more than 64 words of locals), [BP + w].  The callers'
-        slots follow the BP chain -- a frame that set up BP saved the
-        caller's at [BP], one that did not leaves it in BP -- and, where the
-        chain ends, the next return address further up the stack."""
-        s = self.cpu
-        w, ss_base, mask = self._stack()
-        code_base = 0 if s.mode == "long64" else s.segs[CS].base
-        sp = ss_base + (s.regs[4] & mask)
-        bp = ss_base + (s.regs[5] & mask)
-
-        def scan(lo):
-            for k in range(64):
-                if self._return_at(lo + k * w, w, code_base) is not None:
-                    return lo + k * w
-            return None
-        slot = scan(sp)
-        if slot is None and sp <= bp and self._return_at(bp + w, w, code_base) is not None:
-            slot = bp + w
-        out = [Frame(0, self.pc(), slot)]
-        while slot is not None and len(out) < limit:
-            ret = self._return_at(slot, w, code_base)
-            if slot == bp + w:                   # this frame saved the caller's BP at [bp]
-                saved = self._word(bp, w)
-                bp = None if saved is None else ss_base + (saved & mask)
-            nxt = None
-            if bp is not None and bp + w > slot and self._return_at(bp + w, w, code_base) is not None:
-                nxt = bp + w
-            else:
-                nxt = scan(slot + w)
-            out.append(Frame(len(out), ret, nxt))
-            slot = nxt
-        return out
+        of the slot holding its return address (None for the outermost)."""
+        return [Frame(level, pc, slot)
+                for level, (pc, slot) in enumerate(self.arch.frames(self, limit))]
 
     def _returned(self, frames: list):
         """A test for 'the innermost of ``frames`` has returned': its return
-        address slot was popped, or (a return to an outer privilege level,
-        IRET/RETF, switches stacks) the PC is at its return address with
-        another CPL."""
+        address slot was popped, or (a return to an outer privilege level
+        switches stacks: x86's IRET/RETF) the PC is at its return address
+        with another privilege level."""
         slot = frames[0].slot
         ret = frames[1].pc if len(frames) > 1 else None
-        cpl = self.cpu.cpl
-        return lambda: self.sp_linear() > slot or (self.pc() == ret and self.cpu.cpl != cpl)
+        cpl = self.arch.privilege(self.cpu)
+        return lambda: self.sp_linear() > slot or (self.pc() == ret and self.arch.privilege(self.cpu) != cpl)
 
     def finish(self) -> tuple:
         """finish: run until the current function returns (the slot holding
@@ -922,9 +759,9 @@ class Session:
                 if st is not None:
                     break
                 first = False
-                name, length = self._call_at(pc)
-                if name in CALL_LIKE:          # a call runs whole, as with nexti
-                    st = self._over_call(pc + length, self.cpu.regs[4])
+                length = self._call_at(pc)
+                if length:                     # a call runs whole, as with nexti
+                    st = self._over_call(pc + length, self.sp_linear())
                     if st is not None:
                         break
                 else:
@@ -1072,40 +909,12 @@ class Session:
 
     def operand_ranges(self) -> list:
         """[(linear address, size, access)] of the next instruction's memory
-        operands, ``access`` "r", "w" or "rw": the destination of an
-        instruction that only stores (MOV, POP, SETcc, STOS, ...) is "w",
-        other explicit operands count as read (a read-modify-write reads)."""
-        from ..isa.x86.insn import MEM
+        operands, ``access`` "r", "w" or "rw" (the adapter's ``memory_operands``)."""
         try:
             insn, _ = self.decode()
         except DebugError:
             return []
-        s = self.cpu
-
-        def base(seg):                      # 64-bit mode: only FS and GS have a base
-            if s.mode == "long64" and seg not in (FS, GS):
-                return 0
-            return s.segs[seg].base
-        out = []
-        for k, o in enumerate(insn.ops):
-            if getattr(o, "kind", None) == MEM and o.size:
-                ea = o.disp
-                if o.base >= 0:
-                    ea += s.regs[o.base]
-                if o.index >= 0:
-                    ea += s.regs[o.index] * o.scale
-                seg = o.seg if o.seg is not None else 3
-                access = "w" if k == 0 and insn.name in PURE_STORES else "rw"
-                out.append((base(seg) + (ea & o.amask), o.size, access))
-        if insn.name in STRING_OPS:
-            amask = (1 << (8 * insn.asize)) - 1
-            if insn.name in ("MOVS", "CMPS", "LODS", "OUTS"):
-                seg = insn.seg if insn.seg is not None else 3
-                out.append((base(seg) + (s.regs[6] & amask), insn.size, "r"))
-            if insn.name in ("MOVS", "CMPS", "STOS", "SCAS", "INS"):
-                out.append((base(0) + (s.regs[7] & amask), insn.size,
-                            "r" if insn.name in ("CMPS", "SCAS") else "w"))
-        return out
+        return self.arch.memory_operands(self.cpu, insn)
 
     def _accesses(self, wp) -> bool:
         """The next instruction reads (``rwatch``) or touches (``awatch``)

@@ -22,7 +22,11 @@ The parts, and their counterpart in QEMU:
 * ``concrete_ops(state, ram, model, mmio)``: the interpreter's Ops.
 * ``disassemble(code, state, model)``: one instruction at the PC as text.
 * ``exception_name(vector)``: how ``-d int`` names a vector.
-* ``reg_names``: the general registers' names, in register-number order.
+* ``reg_names``: the general registers' names, in register-number order
+  (the one table the debugger and the gdb stub name them from).
+* ``debug_adapter(machine)``: what the debugger and the gdb stub ask about
+  registers, instructions, frames and gdb's register layout
+  (:class:`emu.isa.debug_adapter.DebugAdapter`; gdb's ``gdbarch``).
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
 them.
@@ -61,6 +65,11 @@ class Target:
         raise NotImplementedError
 
     def exception_name(self, vector: int) -> str:
+        raise NotImplementedError
+
+    def debug_adapter(self, machine):
+        """The :class:`~emu.isa.debug_adapter.DebugAdapter` for ``machine`` (a Machine
+        whose board names this Target)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -206,8 +206,9 @@ _OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lamb
         ast.LShift: lambda a, b: a << b, ast.RShift: lambda a, b: a >> b}
 
 
-def evaluate(expr: str, cpu) -> int:
-    """QEMU's monitor expressions: numbers (0x.. hex, decimal), ``$reg``,
+def evaluate(expr: str, cpu, machine) -> int:
+    """QEMU's monitor expressions: numbers (0x.. hex, decimal), ``$reg``
+    (any register of ``machine``'s architecture, in the state ``cpu()``),
     + - * / % & | ^ << >> and parentheses."""
     from ..debug.session import DebugError, register_value
     regs = {}
@@ -215,7 +216,7 @@ def evaluate(expr: str, cpu) -> int:
     def reg(m):
         name = m.group(1)
         try:
-            regs[f"r_{name}"] = register_value(cpu(), name)
+            regs[f"r_{name}"] = register_value(machine, cpu(), name)
         except DebugError:
             raise HmpError("unknown register") from None
         return f"r_{name}"
@@ -358,7 +359,7 @@ class Hmp:
 
         def run():
             m = self.machine
-            addr = evaluate(rest, self._cpu)
+            addr = evaluate(rest, self._cpu, self.machine)
 
             def read(a, n):
                 try:
@@ -382,7 +383,7 @@ class Hmp:
         count, form, unit = parse_format(fmt) if fmt else (1, "x", 8)
         if not rest:
             raise HmpError("unexpected end of expression")
-        v = self.mon.call(lambda: evaluate(rest, self._cpu)) & (2 ** 64 - 1)
+        v = self.mon.call(lambda: evaluate(rest, self._cpu, self.machine)) & (2 ** 64 - 1)
         if form == "x":
             return (f"{v:#x}" if v else "0") + "\n"
         if form == "o":

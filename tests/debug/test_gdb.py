@@ -15,7 +15,8 @@ import threading
 
 import pytest
 
-from emu.debug.gdbstub import GdbStub, checksum, escape, target_xml, unescape
+from emu.debug.gdbstub import GdbStub, checksum, escape, unescape
+from emu.isa.x86.debug_adapter import target_xml
 from emu.loader import assemble
 from emu.machine import Machine
 

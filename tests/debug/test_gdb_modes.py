@@ -19,7 +19,8 @@ import threading
 
 import pytest
 
-from emu.debug.gdbstub import GdbStub, register_layout, target_xml
+from emu.debug.gdbstub import GdbStub
+from emu.isa.x86.debug_adapter import register_layout, target_xml
 from emu.loader import assemble
 from emu.machine import Machine
 
