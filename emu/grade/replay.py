@@ -49,10 +49,10 @@ class Opened:
     debugger session (``session``); ``close()`` frees the machine."""
 
     def __init__(self, bits: int, harness: bool, build: Build, test: Test, accel: str,
-                 icount: int, history_size: int = 1_000_000):
+                 icount: int, history_size: int = 1_000_000, interrupts: bool = False):
         self.target = Target(build, bits, accel, test.uart_input.encode("utf-8"))
         try:
-            start(bits, harness, build, test, self.target)
+            start(bits, harness, build, test, self.target, interrupts)
         except HarnessFailed as e:
             self.target.close()
             raise ReplayError(str(e)) from None
@@ -86,7 +86,8 @@ def debug_test(spec: Spec, submission_dir: str, test_name: str, accel: str,
     except BuildError as e:
         raise ReplayError(f"build error: {e}") from None
     graded = run_test(spec, build, test, accel)
-    opened = Opened(spec.bits, spec.harness is not None, build, test, accel, graded.icount)
+    opened = Opened(spec.bits, spec.harness is not None, build, test, accel, graded.icount,
+                    interrupts=spec.interrupts)
     print(_header(test.name, graded.outcome, graded.icount, graded.output), file=stdout)
     try:
         return run_repl(opened.session, stdin, stdout, interactive=interactive,
@@ -113,6 +114,7 @@ def document(spec: Spec, build: Build, test: Test, result: TestResult, accel: st
         "message": result.output.splitlines()[0] if result.output else "",
         "bits": spec.bits,
         "harness": spec.harness is not None,
+        "interrupts": spec.interrupts,
         "engine": accel,
         "image": base64.b64encode(build.data).decode("ascii"),
         "image_sha256": hashlib.sha256(build.data).hexdigest(),
@@ -220,7 +222,7 @@ def open_replay(path: str, history_size: int = 1_000_000) -> tuple:
                           f"replay file written by emu grade --replay")
     try:
         opened = Opened(doc["bits"], doc["harness"], build, test, doc["engine"],
-                        doc["instructions"], history_size)
+                        doc["instructions"], history_size, bool(doc.get("interrupts", False)))
     except (KeyError, TypeError, ValueError) as e:
         raise ReplayError(f"the test's start is malformed ({e}); expected a replay file "
                           f"written by emu grade --replay") from None

@@ -249,7 +249,7 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
     exp = test.expect
     bits = spec.bits
     try:
-        saved, sp0 = start(bits, spec.harness is not None, build, test, target)
+        saved, sp0 = start(bits, spec.harness is not None, build, test, target, spec.interrupts)
     except HarnessFailed as e:
         return result("fault", str(e))
     ret_slot = None if sp0 is None else sp0 - target.width
@@ -333,17 +333,20 @@ class HarnessFailed(Exception):
     """The harness did not reach its HLT (the test cannot start)."""
 
 
-def start(bits: int, harness: bool, build: Build, test: Test, target: Target):
+def start(bits: int, harness: bool, build: Build, test: Test, target: Target,
+          interrupts: bool = False):
     """Put ``target`` where ``test`` starts: at the entry, or called with
     its arguments and setup (after running the harness, if the image has
-    one).  Returns (the preserved registers' values, SP before the return
-    address was pushed) -- ({}, None) at the entry."""
+    one).  ``interrupts``: the program installs its own IVT handlers, so
+    the IVT keeps its reset limit.  Returns (the preserved registers'
+    values, SP before the return address was pushed) -- ({}, None) at the
+    entry."""
     if test.call:
-        stop = target.prepare(harness, test.instructions)
+        stop = target.prepare(harness, test.instructions, interrupts)
         if stop is not None:
             raise HarnessFailed(f"the harness did not reach its HLT: {stop.message}")
     else:
-        target.start_at_entry()
+        target.start_at_entry(interrupts)
     for name, value in test.registers.items():
         target.set_reg(name, value)
     for m in test.memory:

@@ -38,7 +38,7 @@ SCHEMA = {
     (): {"assignment": (_DICT, True), "build": (_DICT, True), "limits": (_DICT, False),
          "report": (_DICT, False), "defaults": (_DICT, False), "test": (_LIST, True)},
     ("assignment",): {"name": (_STR, True), "arch": (_STR, True), "board": (_STR, False),
-                      "bits": (_INT, True), "accel": (_STR, False)},
+                      "bits": (_INT, True), "accel": (_STR, False), "interrupts": (_BOOL, False)},
     ("build",): {"source": (_STR, False), "binary": (_STR, False), "harness": (_STR, False),
                  "after": (_STR, False), "provides": (_LIST, False)},
     ("limits",): {"instructions": (_INT, False), "seconds": (_INT, False)},
@@ -119,6 +119,7 @@ class Spec:
     leaderboard: bool = False
     text: str = ""
     provides: list = field(default_factory=list)
+    interrupts: bool = False            # the program installs IVT handlers (the IVT stays open)
 
     @property
     def folder(self) -> str:
@@ -324,7 +325,12 @@ def load(path: str) -> Spec:
     spec = Spec(path, a["name"], a["arch"], board, a["bits"], accel, b.get("source"),
                 b.get("binary"), b.get("harness"), b.get("after"), tests,
                 report.get("trace", 16), report.get("leaderboard", False), text,
-                provides + sorted({t.call for t in tests if t.call} - set(provides)))
+                provides + sorted({t.call for t in tests if t.call} - set(provides)),
+                a.get("interrupts", False))
+    if spec.interrupts and spec.harness is not None:
+        raise spec_error(path, text, ("assignment", "interrupts"),
+                         "the harness sets up interrupts for a harnessed program; expected "
+                         "interrupts only for a program started without a harness")
     _check_labels(spec)
     return spec
 

@@ -340,23 +340,25 @@ class Target:
         return self.machine.serial_output()
 
     # -- starting ---------------------------------------------------------------
-    def prepare(self, harness: bool, limit: int) -> Stop | None:
+    def prepare(self, harness: bool, limit: int, interrupts: bool = False) -> Stop | None:
         """Bring the machine to where a function can be called: run the
-        harness to its first HLT, or close the IVT (see the module doc).
-        A Stop if the harness did not get there."""
+        harness to its first HLT, or close the IVT (see the module doc;
+        ``interrupts``: the program installs IVT handlers, the IVT stays
+        open).  A Stop if the harness did not get there."""
         if harness:
             stop = self.run(limit)
             if stop.kind != "halt":
                 return stop
             self.cpu.halted = False
-        else:
+        elif not interrupts:
             self.cpu.idt_limit = 0
         self.machine.accel.state_changed()
         self.icount = 0
         return None
 
-    def start_at_entry(self) -> None:
-        self.cpu.idt_limit = 0 if self.cpu.mode == "real" else self.cpu.idt_limit
+    def start_at_entry(self, interrupts: bool = False) -> None:
+        if self.cpu.mode == "real" and not interrupts:
+            self.cpu.idt_limit = 0
         self.machine.accel.state_changed()
 
     def call(self, addr: int) -> None:

@@ -308,6 +308,8 @@ def test_a_grading_process_that_dies_is_one_failed_row(tmp_path, capsys, monkeyp
      "expected an address from 0 to 0xffffd"),
     (('harness = "harness.S"', '# no harness'),
      "strlen.toml:19: test[0].call: a call into 32-bit code needs build.harness"),
+    (("bits = 32 ", "interrupts = true\nbits = 32 "),
+     "strlen.toml:5: assignment.interrupts: the harness sets up interrupts"),
 ])
 def test_spec_errors_found_before_running(tmp_path, edit, where):
     with pytest.raises(SpecError) as e:
