@@ -90,6 +90,7 @@ OPCODES: dict[str, OpDef] = {r[0]: OpDef(r[0], r[1], r[2], r[3], frozenset(r[4])
 COMMUTATIVE = frozenset(("add", "mul", "and", "or", "xor", "eq", "ne"))
 COMPARISONS = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
 
-# fields of the lazy condition-code record, as named in X86State
+# fields of the lazy condition-code record (the kind of the last flag-setting
+# operation, its result, operands and size, and the explicit flags word); a
+# target names where its CPU state keeps each (emu.ir.frontend.FlagRecord)
 CC_FIELDS = ("op", "res", "a", "b", "size", "fl")
-CC_STATE_NAMES = {"op": "cc_op", "res": "cc_res", "a": "cc_a", "b": "cc_b", "size": "cc_size", "fl": "fl"}

@@ -62,5 +62,9 @@ class X86Target(Target):
         from .interrupts import EXC_NAMES
         return EXC_NAMES.get(vector, "interrupt")
 
+    def ir_frontend(self, model):
+        from .ir_front import X86Frontend
+        return X86Frontend(model)
+
 
 TARGET = X86Target()
