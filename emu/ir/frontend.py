@@ -107,7 +107,9 @@ class IRTarget:
         self.flags = flags
         self.pure_calls = dict(pure_calls)
         self.memory = memory        # the hooks for code that runs with no address translation
-        self.call_re = re.compile(r"\b(?:" + "|".join(self.pure_calls) + r")\(")
+        # a call of one of them in generated code (never matches when there is none)
+        self.call_re = re.compile(r"\b(?:" + "|".join(self.pure_calls) + r")\(" if self.pure_calls
+                                  else r"(?!)")
 
     def reg_name(self, n: int) -> str:
         return self.reg_names[n] if n < len(self.reg_names) else f"r{n}"

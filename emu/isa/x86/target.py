@@ -9,7 +9,9 @@ generic code reaches the x86 architecture.
   bytes at the PC decode (SDM Vol. 1 §3.6, Vol. 3A §5.2.1);
 * ELF machines: ``EM_386`` and ``EM_X86_64``;
 * register names: the sixteen general registers in encoding order
-  (SDM Vol. 2A §2.1.5, Table 2-2).
+  (SDM Vol. 2A §2.1.5, Table 2-2);
+* translator front end: ``ir_front.X86Frontend`` (the IR builder over the
+  semantics, with ``ir_globals`` and ``ir_mem``).
 """
 
 from __future__ import annotations
