@@ -316,7 +316,7 @@ class Translator(Accelerator):
             return self.frontend.flat
         tr = self.core.ops.translate
         return self.frontend.memory(long64=key[2][0], paged=True, user=pg == 2,
-                        lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
+                                    lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
 
     def _tlb_flushed(self) -> None:
         """The linear -> physical mapping may have changed (MOV CR3, INVLPG,
