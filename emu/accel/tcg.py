@@ -73,10 +73,8 @@ import numpy as np
 from .base import Accelerator
 from .interp import FOREVER, Interpreter
 from ..exits import BudgetExit, DebugExit
-from ..ir.builder import PURE_CALLS, X86IRBuilder
-from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, FLAT, GOTO, GUARD, HELPER, INDIRECT, PACKERS,
-                          MemModel, TbExit, fast_segment, generate, generate_region, mark_safe_loads,
-                          plan_region)
+from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS,
+                          TbExit, generate, generate_region, plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, dead_regs, optimize, propagate, region_liveness
 from ..isa.ops import GuestException, IoPending
@@ -150,6 +148,7 @@ class Translator(Accelerator):
         super().__init__(machine)
         self._runner = self._run                # run(): the dispatcher, or the stepper
         self.interp = Interpreter(machine)      # the slow path and the reference
+        self.frontend = machine.target.ir_frontend(machine.model)   # the target's IR front end
         self.core = self.interp.core
         self.s = machine.cpu
         self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
@@ -197,7 +196,7 @@ class Translator(Accelerator):
         ops.on_tlb_flush = self._tlb_flushed
         self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm, "OPS": ops,
                         "CP": ram.code_map, **PACKERS,
-                        **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
+                        **{name: fn for name, (fn, _) in self.frontend.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
 
     # -- interrupt wiring (the board sets these on the accelerator) -------------------
@@ -314,10 +313,10 @@ class Translator(Accelerator):
     def _mem_model(self, key):
         pg = key[4]
         if not pg:
-            return FLAT
+            return self.frontend.flat
         tr = self.core.ops.translate
-        return MemModel(long64=key[2][0], paged=True, user=pg == 2,
-                        lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
+        return self.frontend.memory(long64=key[2][0], paged=True, user=pg == 2,
+                                    lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
 
     def _tlb_flushed(self) -> None:
         """The linear -> physical mapping may have changed (MOV CR3, INVLPG,
@@ -439,7 +438,7 @@ class Translator(Accelerator):
         pc = base + ip
         block = IRBlock(pc, ip)
         long64, _dsize = core.code_key
-        b = X86IRBuilder(block, self.machine.model, bool(self.s.segs[SS].db), long64)
+        b = self.frontend.builder(block, bool(self.s.segs[SS].db), long64)
         max_insns = cap
         page = (pc & amask) >> 12
         pages = set()
@@ -608,10 +607,10 @@ class Translator(Accelerator):
         fast = {}
         if key not in self.unguarded and not key[4]:
             for n, sg in enumerate(self.s.segs):
-                m = fast_segment(sg, ram_size, amask)
+                m = self.frontend.fast_segment(sg, ram_size, amask)
                 if m is not None:
                     fast[n] = m
-            mark_safe_loads(irs.values(), fast)
+            self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry

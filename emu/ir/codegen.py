@@ -29,14 +29,20 @@ blocks of a loop nest in one function, each path through it straight-line
 code, the flag state flowing along it as expressions.
 
 RAM is read and written by indexing the guest's mmap (bytes) and with
-``struct.unpack_from``/``pack_into`` (words).  A memory access that is not
-plain RAM, breaks the segment limit, misses the TLB (paging) or writes a
-granule holding translated code *bails*: the stub writes back the state as
-it was before that instruction and the engine lets the interpreter run it
-(so MMIO, faults, page walks and self-modifying code follow ConcreteOps'
-own slow paths exactly).  In a region, a segment whose 64 KiB are plain RAM
-is checked once, at entry (:func:`fast_segment`), and its 16-bit accesses
-skip the per-access checks.
+``struct.unpack_from``/``pack_into`` (words).  A memory access that cannot
+take the fast path (not plain RAM, an address-translation miss, a write into
+a granule holding translated code) *bails*: the stub writes back the state
+as it was before that instruction and the engine lets the interpreter run it
+(so MMIO, faults, page walks and self-modifying code follow the
+interpreter's own slow paths exactly).
+
+Generic and target parts: this module knows no architecture.  The block's
+:class:`emu.ir.frontend.IRTarget` provides the register globals' program
+counter field, the lazy flag record (its state attributes, which fields each
+record kind reads, the carry as an expression), the pure helpers, and the
+memory-access hooks (:class:`emu.ir.frontend.MemoryAccess`: the bindings and
+the checks of a ``ld``/``st``, and a region's entry guard for the address
+spaces whose accesses go unchecked, ``fast_segs``).
 """
 
 from __future__ import annotations
@@ -44,12 +50,10 @@ from __future__ import annotations
 import re
 import struct
 
-from ..isa.x86 import flags as F
 from ..memory import GRANULE_SHIFT
-from .builder import PURE_CALLS, _clear_under
-
+from .builder import clear_under
 from .ir import IRBlock, Temp
-from .opcodes import CC_STATE_NAMES, OPCODES
+from .opcodes import CC_FIELDS, OPCODES
 
 GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
@@ -58,28 +62,6 @@ _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
 PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
 PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
-
-
-class MemModel:
-    """How translated code reaches guest memory: ``long64`` (64-bit code: no
-    segment limits, only FS and GS have a base) and ``paged`` (CR0.PG: a
-    linear address goes through the live TLB of the paging translator --
-    ``tlb`` in the code, bound at entry -- and a miss, a right the entry does
-    not grant, a page crossing, MMIO or a code granule bails to the
-    interpreter, which walks, sets A/D and faults exactly), with ``user``
-    (CPL 3: the user bit of the TLB's rights) and ``lin_mask`` (32-bit and
-    PAE paging see 32-bit linear addresses)."""
-
-    __slots__ = ("long64", "paged", "user", "lin_mask")
-
-    def __init__(self, long64=False, paged=False, user=False, lin_mask=(1 << 64) - 1):
-        self.long64 = long64
-        self.paged = paged
-        self.user = user
-        self.lin_mask = lin_mask
-
-
-FLAT = MemModel()
 
 
 class TbExit:
@@ -99,19 +81,9 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
-# flags.carry for a cc_op known when the code is generated (a record made
-# earlier on the same path through a region)
-_CARRY = {F.CC_ADD: "int({res} < {a})", F.CC_SUB: "int({a} < {b})", F.CC_LOGIC: "0",
-          F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"}
-# the record fields each (constant) cc_op reads in flags.compute / carry / cond
-_RECORD_USES = {op: frozenset(("op", "res", "a", "b", "size"))
-                for op in (F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB)}
-_RECORD_USES.update({op: frozenset(("op", "res", "size")) for op in (F.CC_LOGIC, F.CC_INC, F.CC_DEC)})
-_RECORD_USES[F.CC_RES] = frozenset(("op", "res", "a", "size"))
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
-_CALL = re.compile(r"\b(?:" + "|".join(PURE_CALLS) + r")\(")
 
 
 def _narrowing(args) -> bool:
@@ -133,9 +105,14 @@ class PyCodegen:
     """Generates the Python source of one block."""
 
     def __init__(self, block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
-                 mem: MemModel = FLAT):
+                 mem=None):
         self.b = block
-        self.mem = mem
+        tgt = block.target
+        self.mem = mem if mem is not None else tgt.memory     # the target's memory-access hooks
+        self.flags = tgt.flags
+        self.cc_names = tgt.flags.state_names
+        self.pc = tgt.pc_field
+        self.call_re = tgt.call_re
         self.amask = amask
         self.ram_size = ram_size
         self.loop = loop
@@ -163,9 +140,9 @@ class PyCodegen:
             n = op.name
             cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
             args = op.args
-            if n == "setcc" and type(args[0]) is int and args[0] in _RECORD_USES:
+            if n == "setcc" and type(args[0]) is int and args[0] in self.flags.record_uses:
                 # fields the recorded operation never reads are not kept (gen_ops)
-                uses = _RECORD_USES[args[0]]
+                uses = self.flags.record_uses[args[0]]
                 args = [a for f, a in zip(("op", "res", "a", "b", "size"), args) if f in uses]
             for a in args:
                 if isinstance(a, Temp):
@@ -271,7 +248,7 @@ class PyCodegen:
             return "cc_" + f, frozenset(("cc_" + f,))
         if k[0] == "dead":          # a field the record in force never reads: any value
             return "0", frozenset()
-        return f"S.{CC_STATE_NAMES[f]}", frozenset()
+        return f"S.{self.cc_names[f]}", frozenset()
 
     def getr_expr(self, r, size):
         loc = f"r{r}"
@@ -306,10 +283,10 @@ class PyCodegen:
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr":
-                targets.append(f"S.{CC_STATE_NAMES[f]}")
+                targets.append(f"S.{self.cc_names[f]}")
                 values.append(kk[1])
             elif kk[0] == "local":
-                targets.append(f"S.{CC_STATE_NAMES[f]}")
+                targets.append(f"S.{self.cc_names[f]}")
                 values.append(f"cc_{f}")
         if any("S." in v for v in values) and len(values) > 1:
             # the values may read the entry record: evaluate them all before writing any
@@ -317,7 +294,7 @@ class PyCodegen:
         else:
             for t, v in zip(targets, values):
                 self.emit(f"{t} = {v}")
-        self.emit(f"S.rip = {rip}")
+        self.emit(f"S.{self.pc} = {rip}")
         self.emit(f"return {self.retired(k)}")
         self.exits.append(TbExit(kind, slot, target, self.insn_base + k))
 
@@ -336,16 +313,14 @@ class PyCodegen:
     def generate(self) -> str:
         self.analyse()
         b = self.b
-        self.know = {f: ("state",) for f in CC_STATE_NAMES}
+        self.know = {f: ("state",) for f in CC_FIELDS}
         self.deferred = {}      # temp id -> [expr, reads, remaining main uses, remaining cold uses]
         self.names = {}
         self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
-        live_in = getattr(b, "live_in", frozenset(CC_STATE_NAMES))
+        live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
-        params = ["left", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
-        if self.mem.paged and self.segs:
-            params.append("OPS=OPS")
+        params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
         used_calls = sorted({op.aux[0] for op in b.ops if op.name == "call"})
         sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
         for s in sizes:
@@ -359,9 +334,9 @@ class PyCodegen:
             # (a loop writes back every register it writes at each exit)
             if r not in self.write_first or self.loop:
                 self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        self.seg_prologue(self.segs)
+        self.mem.prologue(self, self.segs)
         for f in sorted(self.live_top_local):
-            self.emit(f"cc_{f} = S.{CC_STATE_NAMES[f]}")
+            self.emit(f"cc_{f} = S.{self.cc_names[f]}")
             self.know[f] = ("local",)
         if self.loop:
             self.emit("L0 = left")
@@ -391,7 +366,7 @@ class PyCodegen:
             elif n == "setr":
                 self.gen_setr(op)
             elif n == "setcc":
-                uses = _RECORD_USES.get(op.args[0]) if type(op.args[0]) is int else None
+                uses = self.flags.record_uses.get(op.args[0]) if type(op.args[0]) is int else None
                 for f, a in zip(("op", "res", "a", "b", "size"), op.args):
                     e = self.val(a, False)
                     # a field the recorded operation never looks at is left as
@@ -406,12 +381,13 @@ class PyCodegen:
                 fe, fr = self.cc_expr("fl")
                 c = op.args[0]
                 ce = self.val(c, False)
-                e = f"{_paren(fe)} & -2" if ce == "0" else f"{_paren(fe)} & -2 | {_paren(ce)}"
+                keep = ~self.flags.cf_mask
+                e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
                 self.know["fl"] = ("expr", e, fr | self.reads_of(c))
             elif n == "ld":
-                self.gen_mem(op, k, ip, load=True)
+                self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
-                self.gen_mem(op, k, ip, load=False)
+                self.mem.load_store(self, op, k, ip, False)
             elif n == "brcond":
                 slot, target = op.aux
                 self.emit(f"if {self.val(op.args[0])}:")
@@ -448,7 +424,7 @@ class PyCodegen:
         if n == "getcc":
             f = op.aux[0]
             k = self.know[f]
-            if k[0] == "expr" and "(" in k[1] and _CALL.search(k[1]):
+            if k[0] == "expr" and "(" in k[1] and self.call_re.search(k[1]):
                 self.materialise(f)       # a helper call: compute it once, not at every use
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
@@ -457,7 +433,7 @@ class PyCodegen:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
-            self.deferred[t.id] = [f"SEGS[{op.aux[0]}].selector", frozenset(), self.main_uses.get(t.id, 0),
+            self.deferred[t.id] = [self.mem.space_value(op.aux[0]), frozenset(), self.main_uses.get(t.id, 0),
                                    self.cold_uses.get(t.id, 0)]
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
@@ -465,10 +441,12 @@ class PyCodegen:
         if n == "call":
             args = [self.val(a) for a in op.args]
             e = None
-            if op.aux[0] == "carry" and args[0] == str(F.CC_RES):
+            fr = self.flags
+            carry = op.aux[0] == fr.carry_call
+            if carry and args[0] == str(fr.carry_low_bit):
                 e = self._low_bit(op.args[2])     # CF of a shift: bit 0 of its packed flags
-            if e is None and op.aux[0] == "carry" and args[0].isdigit():
-                e = _CARRY.get(int(args[0]), "{fl} & 1")
+            if e is None and carry and args[0].isdigit():
+                e = fr.carry_exprs.get(int(args[0]), f"{{fl}} & {fr.cf_mask}")
                 e = e.format(**{k: _paren(v) for k, v in zip(("res", "a", "b", "fl"), args[1:])})
             if e is None:
                 e = f"{op.aux[0]}({', '.join(args)})"
@@ -510,7 +488,7 @@ class PyCodegen:
             if op is None or op.name != "or":
                 return None
             x, y = op.args
-            v = x if _clear_under(y, 1) else y if _clear_under(x, 1) else None
+            v = x if clear_under(y, 1) else y if clear_under(x, 1) else None
         return None
 
     def _full_write(self, op):
@@ -536,91 +514,6 @@ class PyCodegen:
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
-    def gen_mem(self, op, k, ip, load):
-        if self.mem.paged:
-            return self.gen_mem_paged(op, k, ip, load)
-        seg, size = op.aux
-        fast = self.fast_segs.get(seg)
-        o = op.args[0]
-        if fast is not None and (o.bits is not None and o.bits <= 16 if isinstance(o, Temp)
-                                 else 0 <= o <= 0xFFFF):
-            return self.gen_mem_fast(op, k, ip, load, fast)
-        off = self.val(op.args[0])
-        a = off
-        if not _atomic(off):
-            a = self.new_local("a")
-            self.emit(f"{a} = {off}")
-        p = self.new_local("p")
-        lin = f"B{seg} + {a}"
-        if self.amask < (1 << 33):
-            lin = f"({lin}) & {self.amask}"
-        lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
-        cond = f"{lim} or ({p} := {lin}) > {self.ram_size - size}"
-        if not load:
-            cond += f" or CP[{p} >> {GRANULE_SHIFT}]"
-            if size > 1:
-                cond += f" or CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]"
-        self.bail_if(cond, k, ip)
-        self.access(op, load, size, p)
-
-
-    def gen_mem_fast(self, op, k, ip, load, fast):
-        """A 16-bit offset in a segment the function's entry guard checked
-        (``fast_segs``): the whole 64 KiB from its base is RAM, with no
-        address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
-        access at the very top crosses it) or above 0x10006 ("wide": never).
-        Left to check: that limit, and a store into a code granule."""
-        seg, size = op.aux
-        off = self.val(op.args[0])
-        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
-        a = off
-        if lim is not None and not _atomic(off):
-            a = self.new_local("a")
-            self.emit(f"{a} = {off}")
-        conds = [f"{a}{lim}"] if lim is not None else []
-        if load:
-            addr = f"B{seg} + {_paren(a) if a is off else a}"
-        else:
-            p = self.new_local("p")
-            conds.append(f"CP[({p} := B{seg} + {a}) >> {GRANULE_SHIFT}]")
-            if size > 1:
-                conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
-            addr = p
-        if conds:
-            self.bail_if(" or ".join(conds), k, ip)
-        self.access(op, load, size, addr)
-
-
-    def gen_mem_paged(self, op, k, ip, load):
-        """An access with paging on: the segment step as ConcreteOps does it,
-        then the TLB (see :class:`MemModel`)."""
-        seg, size = op.aux
-        mem = self.mem
-        off = self.val(op.args[0])
-        a = off
-        if not _atomic(off):
-            a = self.new_local("a")
-            self.emit(f"{a} = {off}")
-        conds = []
-        if mem.long64:
-            lin = f"(B{seg} + {a}) & {(1 << 64) - 1}" if seg >= 4 else a
-        else:
-            conds.append(f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}")
-            lin = f"(B{seg} + {a}) & {mem.lin_mask}"
-        lv, e, p = self.new_local("l"), self.new_local("e"), self.new_local("p")
-        right = 1 << ((mem.user << 2) | ((not load) << 1))
-        conds.append(f"({e} := TLB.get(({lv} := {lin}) >> 12)) is None")
-        conds.append(f"not {e}[1] & {right}")
-        if size > 1:
-            conds.append(f"({lv} & 4095) > {4096 - size}")
-        conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {self.ram_size - size}")
-        if not load:
-            conds.append(f"CP[{p} >> {GRANULE_SHIFT}]")
-            if size > 1:
-                conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
-        self.bail_if(" or ".join(conds), k, ip)
-        self.access(op, load, size, p)
-
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
         before it did anything, for the interpreter to run it."""
@@ -630,6 +523,28 @@ class PyCodegen:
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
+
+    def atomic(self, text: str, prefix: str) -> str:
+        """``text``, or a new local holding it when it is not a name or a number."""
+        if _atomic(text):
+            return text
+        loc = self.new_local(prefix)
+        self.emit(f"{loc} = {text}")
+        return loc
+
+    @staticmethod
+    def paren(text: str) -> str:
+        return _paren(text)
+
+    @staticmethod
+    def code_checks(addr: str, size: int, p=None) -> list:
+        """Conditions true when a store of ``size`` bytes at the physical
+        address ``addr`` (then held in ``p``, if it is an assignment) writes
+        a granule holding translated code (RAM's code map, ``CP``)."""
+        conds = [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+        if size > 1:
+            conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
+        return conds
 
     def access(self, op, load: bool, size: int, addr: str) -> None:
         """The RAM access itself, at the physical address ``addr``."""
@@ -641,42 +556,6 @@ class PyCodegen:
             self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
         else:
             self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
-
-    def seg_prologue(self, segs) -> None:
-        """Bind what the memory accesses of the code need."""
-        for sg in sorted(segs):
-            if self.mem.long64:
-                if sg >= 4:
-                    self.emit(f"B{sg} = SEGS[{sg}].base")
-            else:
-                self.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
-        if segs and self.mem.paged:
-            self.emit("TLB = OPS.translate.tlb")
-
-
-def mark_safe_loads(blocks, fast_segs) -> None:
-    """Flag the loads :meth:`PyCodegen.gen_mem_fast` will emit without any
-    check (a byte, or any size through a "wide" segment): they cannot leave
-    the block, so flag liveness need not keep the record for them."""
-    for blk in blocks:
-        for op in blk.ops:
-            if op.name == "ld":
-                mode = fast_segs.get(op.aux[0])
-                o = op.args[0]
-                if mode is not None and (op.aux[1] == 1 or mode == "wide") and \
-                        (o.bits is not None and o.bits <= 16 if isinstance(o, Temp) else 0 <= o <= 0xFFFF):
-                    op.safe = True
-
-
-def fast_segment(seg, ram_size: int, amask: int):
-    """How a segment may use :meth:`PyCodegen.gen_mem_fast` now: "exact",
-    "wide" or None (see there)."""
-    if seg.base + 0x10007 > min(ram_size, amask + 1):
-        return None
-    if seg.limit == 0xFFFF:
-        return "exact"
-    return "wide" if seg.limit >= 0x10006 else None
-
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -803,7 +682,7 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem: MemModel = FLAT, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=()):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.returns = {r for r in returns if r in dispatch}
@@ -945,7 +824,7 @@ class RegionCodegen(PyCodegen):
         self.P = 0
         self.insn_base = self.base_of[d]
         entry = spec if mode in ("spec", "probe") else None
-        self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_STATE_NAMES}
+        self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
         self.gen_ops(self.b)
 
@@ -984,7 +863,7 @@ class RegionCodegen(PyCodegen):
             return {}
         sites = self._probe(d, {})
         spec = {}
-        for f in CC_STATE_NAMES:
+        for f in CC_FIELDS:
             v = sites[0][f] if sites else None
             # an expression over registers alone was built on the path from the
             # registers, never from the entry state: the same in the loop
@@ -1026,9 +905,7 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
-        params = ["left", f"pc={self.head}", "R=R", "S=S", "SEGS=SEGS", "MM=MM", "CP=CP"]
-        if self.mem.paged and segs:
-            params.append("OPS=OPS")
+        params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
         for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
             if any(op.name == "ld" and op.aux[1] == sz for op in ops):
                 params.append(f"U{sz}=U{sz}")
@@ -1038,14 +915,11 @@ class RegionCodegen(PyCodegen):
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        self.seg_prologue(segs)
+        self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         if self.fast_segs:
             # the guard: the segments are still what the fast accesses assume
-            fails = []
-            for sg, m in sorted(self.fast_segs.items()):
-                fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
-                fails.append(f"B{sg} > {min(self.ram_size, self.amask + 1) - 0x10007}")
+            fails = self.mem.guard(self, self.fast_segs)
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -1054,7 +928,7 @@ class RegionCodegen(PyCodegen):
             self.ccg.append(0)
         fields = ("op", "res", "a", "b", "size", "fl")
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
-                  f"{', '.join('S.' + CC_STATE_NAMES[f] for f in fields)}")
+                  f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
         self.emit("L0 = left; e = -1; rip = 0")
         self.emit("while True:")
         self.ind += 1
@@ -1106,15 +980,15 @@ class RegionCodegen(PyCodegen):
             self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}" if r in self.narrow else f"R[{r}] = r{r}")
         for f in fields:
             if f in cc_written:
-                self.emit(f"S.{CC_STATE_NAMES[f]} = cc_{f}")
-        self.emit("S.rip = rip if RIP[e] < 0 else RIP[e]")
+                self.emit(f"S.{self.cc_names[f]} = cc_{f}")
+        self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((L0 - left + RK[e]) << {EXIT_SHIFT}) | e")
         header = f"def {self.name}({', '.join(params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem: MemModel = FLAT, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -1127,7 +1001,7 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
-             mem: MemModel = FLAT):
+             mem=None):
     """Python source of the block function, and its exits."""
     g = PyCodegen(block, amask, ram_size, loop, name, mem)
     src = g.generate()

@@ -106,25 +106,24 @@ def fmt_val(v) -> str:
     return f"${v:#x}" if isinstance(v, int) and (v > 9 or v < -9) else f"${v}"
 
 
-_REGN = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-_SEGN = ("es", "cs", "ss", "ds", "fs", "gs")
-
-
-def format_op(op: Op) -> str:
+def format_op(op: Op, target=None) -> str:
+    """One op as text; ``target`` (an :class:`emu.ir.frontend.IRTarget`)
+    names registers and address spaces, else they are numbered."""
     n = op.name
+    reg = target.reg_name if target is not None else (lambda r: f"r{r}")
+    space = target.space_name if target is not None else (lambda s: f"s{s}")
     a = ", ".join(fmt_val(x) for x in op.args)
     out = f"{op.out!r} = " if op.out is not None else ""
     if n == "insn_start":
         return f" ---- insn {op.aux[0]} ip 0x{op.aux[1]:x}"
     if n == "getr":
-        return f" {out}getr {_REGN[op.aux[0]]}, {op.aux[1]}"
+        return f" {out}getr {reg(op.aux[0])}, {op.aux[1]}"
     if n == "setr":
-        return f" setr {_REGN[op.aux[0]]}, {op.aux[1]}, {a}"
+        return f" setr {reg(op.aux[0])}, {op.aux[1]}, {a}"
     if n in ("ld", "st"):
-        return f" {out}{n}{op.aux[1]} {_SEGN[op.aux[0]]}:[{a}]"
+        return f" {out}{n}{op.aux[1]} {space(op.aux[0])}:[{a}]"
     if n == "getseg":
-        return f" {out}getseg {_SEGN[op.aux[0]]}"
+        return f" {out}getseg {space(op.aux[0])}"
     if n == "getcc":
         return f" {out}getcc {op.aux[0]}"
     if n in ("brcond", "goto_tb"):
@@ -139,14 +138,17 @@ def format_op(op: Op) -> str:
 
 
 class IRBlock:
-    """The IR of one translation block."""
+    """The IR of one translation block; ``target`` (the
+    :class:`emu.ir.frontend.IRTarget` of the front end that fills it in)
+    says what its registers, flag record and memory accesses are."""
 
-    def __init__(self, pc: int, ip: int):
+    def __init__(self, pc: int, ip: int, target=None):
         self.pc = pc
         self.ip = ip
+        self.target = target
         self.ops: list[Op] = []
         self.insns = []
         self.loop = False        # a direct exit targets this block's own start
 
     def dump(self) -> str:
-        return "\n".join(format_op(o) for o in self.ops) + "\n"
+        return "\n".join(format_op(o, self.target) for o in self.ops) + "\n"

@@ -20,8 +20,9 @@ Flags:
 * ``reg``      reads or writes a guest register (a local in generated code)
 * ``cc``       reads or writes the lazy condition-code record
 * ``bail``     may leave the block *before* the instruction it belongs to, so
-               the interpreter runs that instruction instead (non-RAM,
-               segment limit, a write into a code page)
+               the interpreter runs that instruction instead (non-RAM, a
+               check the target's memory hooks make, e.g. x86's segment
+               limit, a write into a code page)
 * ``exit``     may leave the block (a side exit)
 * ``end``      always leaves the block: nothing follows it
 * ``marker``   no code; bookkeeping for dumps and state restoration
@@ -68,15 +69,15 @@ _ROWS = (
     ("select",       1,  3,  0,  (PURE,),         "{1} if {0} else {2}", "c ? a : b"),
     ("call",         1, -1,  1,  (PURE,),         None,             "pure helper (flag computation) by name"),
     ("getr",         1,  0,  2,  (PURE, REG),     None,             "low <size> bytes of guest register n"),
-    ("getseg",       1,  0,  1,  (PURE,),         None,             "selector of segment register n"),
+    ("getseg",       1,  0,  1,  (PURE,),         None,             "address space n's own value (x86: a segment selector)"),
     ("getcc",        1,  0,  1,  (PURE, CC),      None,             "one field of the lazy flags record"),
     ("setr",         0,  1,  2,  (REG,),          None,             "write low <size> bytes of register n (4, 8: zero-extend)"),
     ("setcc",        0,  5,  0,  (CC,),           None,             "record a flag-setting operation (op, res, a, b, size)"),
     ("setccop",      0,  1,  0,  (CC,),           None,             "set cc_op alone (flags made explicit)"),
     ("setfl",        0,  1,  0,  (CC,),           None,             "write the explicit flags word fl"),
     ("foldcf",       0,  1,  0,  (CC,),           None,             "fl = fl & ~CF | c  (INC/DEC keep CF)"),
-    ("ld",           1,  1,  2,  (BAIL,),         None,             "load <size> bytes at seg:off from RAM"),
-    ("st",           0,  2,  2,  (BAIL,),         None,             "store <size> bytes at seg:off into RAM"),
+    ("ld",           1,  1,  2,  (BAIL,),         None,             "load <size> bytes at space:off from RAM (x86: seg:off)"),
+    ("st",           0,  2,  2,  (BAIL,),         None,             "store <size> bytes at space:off into RAM (x86: seg:off)"),
     ("insn_start",   0,  0,  2,  (MARKER,),       None,             "guest instruction k at ip begins"),
     ("brcond",       0,  1,  2,  (EXIT,),         None,             "if c: leave to the direct successor (slot, ip)"),
     ("goto_tb",      0,  0,  2,  (EXIT, END),     None,             "leave to the direct successor (slot, ip)"),
@@ -90,6 +91,7 @@ OPCODES: dict[str, OpDef] = {r[0]: OpDef(r[0], r[1], r[2], r[3], frozenset(r[4])
 COMMUTATIVE = frozenset(("add", "mul", "and", "or", "xor", "eq", "ne"))
 COMPARISONS = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
 
-# fields of the lazy condition-code record, as named in X86State
+# fields of the lazy condition-code record (the kind of the last flag-setting
+# operation, its result, operands and size, and the explicit flags word); a
+# target names where its CPU state keeps each (emu.ir.frontend.FlagRecord)
 CC_FIELDS = ("op", "res", "a", "b", "size", "fl")
-CC_STATE_NAMES = {"op": "cc_op", "res": "cc_res", "a": "cc_a", "b": "cc_b", "size": "cc_size", "fl": "fl"}

@@ -4,15 +4,17 @@ Passes, in order:
 
 1. **constant and copy propagation**: ``mov`` is replaced by its source;
    a pure op whose inputs became constants is folded (the builder's own
-   folding rules, :func:`emu.ir.builder.fold`);
+   folding rules, :func:`emu.ir.builder.fold`; a pure helper call on
+   constants runs, the helpers being the target's ``pure_calls``);
 2. **dead register writes**: a ``setr`` that a later write of at least its
    width covers, with no read of the register and no exit between, goes;
 3. **flag liveness** (one backward pass): a ``setcc``/``setccop``/``setfl``
    whose fields are all overwritten before anything reads them is removed,
    and so is a ``foldcf`` (INC/DEC keeping CF in ``fl``) when no later
    reader can observe fl's CF bit -- that bit only shows through the record
-   while ``cc_op`` is INC, DEC or EFLAGS (or unknown), so liveness tracks it
-   as a field of its own, ``cf``.  Like QEMU's dead ``cc_src``, the internal
+   while the record kind ``cc_op`` is not one of the target's
+   ``FlagRecord.cf_hidden`` (x86: while it is INC, DEC, EFLAGS or unknown),
+   so liveness tracks it as a field of its own, ``cf``.  Like QEMU's dead ``cc_src``, the internal
    ``fl`` may then differ from the interpreter's; the architectural RFLAGS
    never does.  Readers are ``getcc`` and every place the block can leave --
    side exits, helper calls, and memory accesses that may bail -- since the
@@ -32,8 +34,7 @@ summaries); anything else may stop there and reads everything.
 
 from __future__ import annotations
 
-from ..isa.x86 import flags as F
-from .builder import PURE_CALLS, fold
+from .builder import fold
 from .ir import IRBlock, Temp
 from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
@@ -42,13 +43,12 @@ from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 ALL = frozenset(CC_FIELDS) | {"cf"}
 ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
-# cc_op values under which fl's arithmetic bits do not show in RFLAGS
-CF_HIDDEN = frozenset((F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES))
 
 
 def propagate(block: IRBlock) -> None:
     """Constant and copy propagation, folding as it goes."""
     rep = {}
+    calls = block.target.pure_calls
 
     def sub(v):
         if isinstance(v, Temp):
@@ -71,7 +71,7 @@ def propagate(block: IRBlock) -> None:
             elif op.name in ("not", "neg") and not isinstance(op.args[0], Temp):
                 v = ~op.args[0] if op.name == "not" else -op.args[0]
             elif op.name == "call" and not any(isinstance(a, Temp) for a in op.args):
-                v = PURE_CALLS[op.aux[0]][0](*op.args)
+                v = calls[op.aux[0]][0](*op.args)
             if v is not None:
                 rep[op.out.id] = v
                 continue
@@ -91,13 +91,14 @@ def _cc_op_at(ops) -> list:
     return res
 
 
-def exit_reads(ccop) -> frozenset:
+def exit_reads(ccop, hidden) -> frozenset:
     """What a way out of the block reads of the lazy state: the whole record,
-    and fl's CF bit unless the record in force hides it."""
-    return ALL_NOCF if ccop in CF_HIDDEN else ALL
+    and fl's CF bit unless the record in force hides it (``hidden``: the
+    target's ``FlagRecord.cf_hidden``)."""
+    return ALL_NOCF if ccop in hidden else ALL
 
 
-def _liveness(ops, exit_live, mutate):
+def _liveness(ops, exit_live, mutate, hidden):
     """One backward pass over ``ops`` (pass 3 in the module docstring).  ``exit_live(target_ip, cc_op)``, when given, says what a
     direct jump to ``target_ip`` reads (a region's successor block); every
     other exit reads :func:`exit_reads`.  Returns (kept ops, live at entry)."""
@@ -147,7 +148,7 @@ def _liveness(ops, exit_live, mutate):
             if exit_live is not None and (n == "brcond" or n == "goto_tb"):
                 reads = exit_live(op.aux[1], ccop[i])
             else:
-                reads = exit_reads(ccop[i])
+                reads = exit_reads(ccop[i], hidden)
             if END in flags:
                 live = set(reads)
             else:
@@ -161,12 +162,12 @@ def _liveness(ops, exit_live, mutate):
 
 def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
     """The lazy-state fields (and "cf", fl's CF bit) live at the block's entry."""
-    return _liveness(block.ops, exit_live, False)[1]
+    return _liveness(block.ops, exit_live, False, block.target.flags.cf_hidden)[1]
 
 
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
-    block.ops, block.live_in = _liveness(block.ops, exit_live, True)
+    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags.cf_hidden)
 
 
 def dce(block: IRBlock) -> None:
@@ -185,7 +186,7 @@ def dce(block: IRBlock) -> None:
     block.ops = keep
 
 
-def _summary(ops, inlined):
+def _summary(ops, inlined, hidden):
     """Liveness at a block's entry as a function of its inlined successors':
     (what it reads whatever follows, [(successor ip, fields written before
     the jump to it)]).  Liveness is gen/kill, so live-in = base | the union
@@ -221,7 +222,7 @@ def _summary(ops, inlined):
                 if (n == "brcond" or n == "goto_tb") and op.aux[1] in inlined:
                     jumps.append((op.aux[1], frozenset(kill)))
                 else:
-                    base |= exit_reads(ccop) - kill
+                    base |= exit_reads(ccop, hidden) - kill
     return frozenset(base), jumps
 
 
@@ -233,8 +234,9 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     exit.  Drops what is then dead (records, CF folds, and the pure code
     only they used), until nothing more goes.  Returns ip -> live-in."""
     inlined = {ip for ip in blocks if ip not in dispatch}
+    hidden = next(iter(blocks.values())).target.flags.cf_hidden
     while True:
-        summ = {ip: _summary(blk.ops, inlined) for ip, blk in blocks.items()}
+        summ = {ip: _summary(blk.ops, inlined, hidden) for ip, blk in blocks.items()}
         users = {ip: [] for ip in blocks}
         for ip, (_, jumps) in summ.items():
             for t, _ in jumps:
@@ -252,7 +254,7 @@ def region_liveness(blocks: dict, dispatch) -> dict:
         def exit_live(t, ccop):
             if t in inlined:
                 return live_in[t]
-            return exit_reads(ccop)
+            return exit_reads(ccop, hidden)
 
         def reads():
             return sum(op.name == "getcc" for blk in blocks.values() for op in blk.ops)

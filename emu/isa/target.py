@@ -22,6 +22,10 @@ The parts, and their counterpart in QEMU:
 * ``concrete_ops(state, ram, model, mmio)``: the interpreter's Ops.
 * ``disassemble(code, state, model)``: one instruction at the PC as text.
 * ``exception_name(vector)``: how ``-d int`` names a vector.
+* ``ir_frontend(model)``: the translator's front end (QEMU's
+  ``TranslatorOps`` with the target's TCG globals): its IR description
+  (``ir``, an :class:`emu.ir.frontend.IRTarget`), a builder per block and
+  the memory-access models the code generator uses.
 * ``reg_names``: the general registers' names, in register-number order
   (the one table the debugger and the gdb stub name them from).
 * ``debug_adapter(machine)``: what the debugger and the gdb stub ask about
@@ -70,6 +74,10 @@ class Target:
     def debug_adapter(self, machine):
         """The :class:`~emu.isa.debug_adapter.DebugAdapter` for ``machine`` (a Machine
         whose board names this Target)."""
+        raise NotImplementedError
+
+    def ir_frontend(self, model):
+        """The translator front end for CPU ``model`` (see the module docstring)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

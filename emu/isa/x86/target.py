@@ -12,6 +12,8 @@ generic code reaches the x86 architecture.
   (SDM Vol. 2A §2.1.5, Table 2-2);
 * debugging: ``debug_adapter.X86DebugAdapter`` (registers, frames, gdb's
   i386/amd64 layouts).
+* translator front end: ``ir_front.X86Frontend`` (the IR builder over the
+  semantics, with ``ir_globals`` and ``ir_mem``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class X86Target(Target):
     def debug_adapter(self, machine):
         from .debug_adapter import X86DebugAdapter
         return X86DebugAdapter(self, machine)
+
+    def ir_frontend(self, model):
+        from .ir_front import X86Frontend
+        return X86Frontend(model)
 
 
 TARGET = X86Target()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from emu.ir.builder import IRBuilder, X86IRBuilder
+from emu.isa.x86.ir_front import X86IRBuilder
+from emu.isa.x86.ir_globals import PURE_CALLS
 from emu.ir.codegen import GOTO, generate
 from emu.ir.ir import IRBlock, RuntimeBranch, Temp
 from emu.ir.opcodes import OPCODES, PURE
@@ -255,7 +256,6 @@ def test_region_code_runs_and_keeps_the_budget():
     live = region_liveness(blocks, {1})
     src, exits, tables, max_path = generate_region(blocks, 1, {1}, live, (1 << 52) - 1, 1 << 20)
     s = X86State()
-    from emu.ir.builder import PURE_CALLS
     ns = {"R": s.regs, "S": s, "SEGS": s.segs, "MM": bytearray(1 << 20), "CP": bytearray(1 << 14),
           **tables, **{name: fn for name, (fn, _) in PURE_CALLS.items()}}
     exec(src, ns)
@@ -294,7 +294,8 @@ def test_codegen_leaves_record_fields_the_operation_never_reads():
 
 
 def test_paged_access_goes_through_the_tlb_or_bails():
-    from emu.ir.codegen import BAIL, MemModel
+    from emu.ir.codegen import BAIL
+    from emu.isa.x86.ir_mem import X86Memory
     from emu.isa.x86.state import X86State
     blk, b = new_builder()
     b.emit("insn_start", aux=(0, 0x7C00), out=False)
@@ -305,7 +306,7 @@ def test_paged_access_goes_through_the_tlb_or_bails():
     blk.insns = [None]
     optimize(blk)
     src, exits = generate(blk, (1 << 52) - 1, 1 << 20, False,
-                          mem=MemModel(paged=True, user=True, lin_mask=0xFFFFFFFF))
+                          mem=X86Memory(paged=True, user=True, lin_mask=0xFFFFFFFF))
     s = X86State()
     mm = bytearray(1 << 20)
     mm[0x5123] = 0x99

@@ -1,0 +1,118 @@
+"""What the generic IR asks of a target (QEMU's ``TranslatorOps`` and TCG globals).
+
+The IR, its optimiser and the Python code generator know no architecture;
+a target's translator front end describes itself with an :class:`IRTarget`
+(built once, by the target) and fills in three declared interfaces:
+
+* **globals** -- the register file and program counter translated code
+  reads and writes: guest register *n* lives in the local ``r<n>`` and is
+  loaded from / stored back to ``R[n]`` (an indexed register file, as TCG's
+  ``tcg_global_mem_new``); the program counter is the attribute
+  ``S.<pc_field>`` of the CPU state; ``reg_names`` and ``space_names`` name
+  registers and address spaces in IR dumps;
+* **a flag record** (:class:`FlagRecord`) -- the lazy condition-code state
+  (``op, res, a, b, size`` of the last flag-setting operation, and the
+  explicit flags word ``fl``) that the optimiser may keep in locals and sink
+  into the exits, with what each recorded operation reads of it;
+* **memory-access hooks** (:class:`MemoryAccess`) -- how a ``ld``/``st`` of
+  guest memory and the bindings it needs are emitted.
+
+The front end that turns decoded instructions into IR subclasses
+:class:`emu.ir.builder.TranslatorOps` (QEMU's ``init_disas_context``,
+``insn_start``, ``translate_insn``, ``tb_stop``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .opcodes import CC_FIELDS
+
+
+class FlagRecord:
+    """A target's lazy condition-code record, as the IR sees it.
+
+    * ``state_names``: field (one of ``CC_FIELDS``) -> the CPU state's
+      attribute holding it;
+    * ``cf_mask``: the carry bit in ``fl`` (what ``foldcf`` replaces);
+    * ``cf_hidden``: record kinds (values of ``op``) under which ``fl``'s
+      arithmetic bits do not show in the architectural flags;
+    * ``record_uses``: record kind -> the fields the flag computations of that
+      kind read (a field not read needs not be stored);
+    * ``carry_exprs``: record kind -> the carry as a Python expression over
+      ``{res}``, ``{a}``, ``{b}`` (``{fl}`` for every other kind is
+      ``fl & cf_mask``), used when code generation knows the kind;
+    * ``carry_low_bit``: the record kind whose carry is bit 0 of ``a``
+      (a packed flags word made by the operation), or None;
+    * ``carry_call``: the name of the pure helper (``IRTarget.pure_calls``)
+      computing the carry of a record ``(op, res, a, b, fl)``.
+    """
+
+    def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry"):
+        missing = set(CC_FIELDS) - set(state_names)
+        if missing:
+            raise ValueError(f"flag record: no state attribute for {sorted(missing)}")
+        self.state_names = dict(state_names)
+        self.cf_mask = cf_mask
+        self.cf_hidden = frozenset(cf_hidden)
+        self.record_uses = {k: frozenset(v) for k, v in record_uses.items()}
+        self.carry_exprs = dict(carry_exprs)
+        self.carry_low_bit = carry_low_bit
+        self.carry_call = carry_call
+
+
+class MemoryAccess:
+    """Memory-access hooks: how generated code reaches guest memory.
+
+    A target implements each method; ``cg`` is the code generator
+    (:class:`emu.ir.codegen.PyCodegen`), whose ``val``, ``new_local``,
+    ``emit``, ``bail_if`` and ``access`` methods the hooks build on."""
+
+    def params(self, spaces) -> list:
+        """The function parameters (``name=name``, bound from the engine's
+        namespace) the memory accesses of code using ``spaces`` need."""
+        raise NotImplementedError
+
+    def prologue(self, cg, spaces) -> None:
+        """Emit, at the function's entry, what the accesses to ``spaces`` read."""
+        raise NotImplementedError
+
+    def load_store(self, cg, op, k: int, ip: int, load: bool) -> None:
+        """Emit the ``ld`` or ``st`` ``op`` of instruction ``k`` (at ``ip``):
+        the checks that bail to the interpreter, then ``cg.access``."""
+        raise NotImplementedError
+
+    def space_value(self, n: int) -> str:
+        """The expression ``getseg n`` compiles to."""
+        raise NotImplementedError
+
+    def guard(self, cg, fast) -> list:
+        """The conditions under which a region's entry guard fails for the
+        address spaces ``fast`` (space -> mode) its unchecked accesses assume."""
+        raise NotImplementedError
+
+
+class IRTarget:
+    """A target's description for the IR (see the module docstring):
+    ``pure_calls`` maps a helper name to (function, result bits); generated
+    code binds each function by its name."""
+
+    def __init__(self, name: str, reg_names, space_names, pc_field: str, flags: FlagRecord,
+                 pure_calls: dict, memory: MemoryAccess):
+        self.name = name
+        self.reg_names = tuple(reg_names)
+        self.space_names = tuple(space_names)
+        self.pc_field = pc_field
+        self.flags = flags
+        self.pure_calls = dict(pure_calls)
+        self.memory = memory        # the hooks for code that runs with no address translation
+        # a call of one of them in generated code (never matches when there is none)
+        self.call_re = re.compile(r"\b(?:" + "|".join(self.pure_calls) + r")\(" if self.pure_calls
+                                  else r"(?!)")
+
+    def reg_name(self, n: int) -> str:
+        return self.reg_names[n] if n < len(self.reg_names) else f"r{n}"
+
+    def space_name(self, n: int) -> str:
+        return self.space_names[n] if n < len(self.space_names) else f"s{n}"

@@ -1,0 +1,439 @@
+"""The x86 translator front end: the x86 ``Ops`` interface, emitting IR instead of computing.
+
+This is the target side of :mod:`emu.ir` (QEMU's ``target/i386/tcg/translate.c``
+over ``tcg/``): :class:`X86IRBuilder` fills in the generic
+:class:`emu.ir.builder.TranslatorOps` and implements every method of
+:class:`emu.isa.x86.concrete.ConcreteOps` that inlinable semantics use, with
+the *same meaning* (each method below mirrors its concrete twin line for
+line), so translated code computes what the interpreter computes.  What the
+IR needs to know of x86 -- register globals, the lazy flag record, pure
+flag helpers, memory-access hooks -- is declared in
+:mod:`emu.isa.x86.ir_globals` and :mod:`emu.isa.x86.ir_mem`;
+:class:`X86Frontend` is what ``X86Target.ir_frontend`` hands the translator.
+
+Two rules make state restoration trivial (QEMU's ``restore_state_to_opc``):
+
+* **an instruction commits at its end**: register writes and the lazy flag
+  record of instruction *k* are buffered (reads see them) and emitted as
+  ``setr``/``setcc`` after its last operation, so at any memory access the
+  block's locals still hold the state *before* instruction *k*; a memory
+  access that cannot take the fast path leaves the block there and the
+  interpreter runs instruction *k* (MMIO, segment-limit faults, writes into
+  code pages -- the very slow paths ConcreteOps takes);
+* **what cannot be inlined is a helper**: semantics registered with
+  ``helper=True``, and any whose Python code branches on a run-time value or
+  touches the CPU state directly (they raise :class:`NotInlinable`), become a
+  ``call_helper`` that ends the block.
+
+Deliberate limits: 64-bit stack operations, far transfers, segment loads,
+port I/O, HLT and raise_exc are not inlined (they are helpers anyway).
+"""
+
+from __future__ import annotations
+
+from ...ir.builder import IRBuilder, TranslatorOps
+from ...ir.ir import IRBlock, NotInlinable, Temp
+from . import flags as F
+from .insn import IMM, MEM, REG, SEG
+from .ir_globals import X86_IR
+from .ir_mem import FLAT, X86Memory, fast_segment, mark_safe_loads
+from .state import SS
+
+MASK = F.MASK
+
+
+class X86IRBuilder(TranslatorOps):
+    """The x86 Ops interface over IR (see the module docstring)."""
+
+    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool):
+        super().__init__(block, X86_IR)
+        self.model = model
+        self.ss32 = ss32
+        self.long64 = long64
+        self.known = {}           # reg -> {size: value}: what the block knows of it now
+        self.pend = {}            # reg -> largest size written by the current instruction
+        self.cc = dict.fromkeys(("op", "res", "a", "b", "size", "fl"))   # None: the entry value
+        self.cc_pend = set()
+        self.fl_fold = None       # the c of foldcf, when fl changed only by flags_before_inc
+        self.segs_used = set()
+        self.jump_to = None       # int or Temp: where the current instruction jumps
+        self.branch_cond = None   # (cond, target) of a conditional branch
+
+    def op2(self, name, a, b):
+        # rflags(record) & m with no arithmetic flag in m: those bits are fl's
+        # (DF, IF, TF ...), the lazy record cannot change them -- no call
+        if name == "and" and isinstance(b, int) and b >= 0 and not b & F.ARITH \
+                and isinstance(a, Temp) and a.op is not None and a.op.name == "call" \
+                and a.op.aux[0] == "rflags":
+            return super().op2("and", a.op.args[5], b)
+        return super().op2(name, a, b)
+
+    # -- instruction boundaries ------------------------------------------------------
+    def checkpoint(self):
+        return (len(self.block.ops), self.ntemps, {n: dict(d) for n, d in self.known.items()},
+                dict(self.pend), dict(self.cc), set(self.cc_pend), self.fl_fold, set(self.segs_used))
+
+    def rollback(self, cp):
+        n, nt, known, pend, cc, ccp, flf, segs = cp
+        del self.block.ops[n:]
+        self.ntemps = nt
+        self.known, self.pend, self.cc, self.cc_pend, self.fl_fold = known, pend, cc, ccp, flf
+        self.segs_used = segs
+        self.jump_to = self.branch_cond = None
+
+    def insn_start(self, k: int, insn) -> None:
+        self.jump_to = self.branch_cond = None
+        super().insn_start(k, insn)
+
+    def commit(self) -> None:
+        """End of an instruction: emit its buffered register and flag writes,
+        then its control transfer, if any."""
+        for n, size in self.pend.items():
+            self.emit("setr", (self.known[n][size],), (n, size), out=False)
+        self.pend.clear()
+        ccp = self.cc_pend
+        if ccp:
+            cc = self.cc
+            if ccp & {"res", "a", "b", "size"}:
+                self.emit("setcc", [cc[f] for f in ("op", "res", "a", "b", "size")], out=False)
+            elif "op" in ccp:
+                self.emit("setccop", (cc["op"],), out=False)
+            if "fl" in ccp:
+                if self.fl_fold is not None:
+                    self.emit("foldcf", (self.fl_fold,), out=False)
+                else:
+                    self.emit("setfl", (cc["fl"],), out=False)
+            ccp.clear()
+        self.fl_fold = None
+        insn = self.insn
+        if self.branch_cond is not None:
+            c, target = self.branch_cond
+            self.emit("brcond", (c,), (0, target), out=False)
+            self.emit("goto_tb", aux=(1, insn.next_ip), out=False)
+            self.ended = True
+        elif self.jump_to is not None:
+            t = self.jump_to
+            if isinstance(t, Temp):
+                self.emit("exit_tb", (t,), out=False)
+            else:
+                self.emit("goto_tb", aux=(0, t), out=False)
+            self.ended = True
+
+    # -- things inlined code must not do ---------------------------------------------
+    @property
+    def s(self):
+        raise NotInlinable("reads the CPU state directly")
+
+    def _no(self, what):
+        raise NotInlinable(what)
+
+    def raise_exc(self, vector, code=None, detail=""):
+        self._no("raises an exception")
+
+    def halt(self):
+        self._no("HLT")
+
+    def port_in(self, port, size):
+        self._no("port I/O")
+
+    def port_out(self, port, size, v):
+        self._no("port I/O")
+
+    def far_jump(self, sel, ip):
+        self._no("far jump")
+
+    def load_seg(self, n, sel):
+        self._no("segment load")
+
+    def mode_changed(self):
+        self._no("mode change")
+
+    def read_lin(self, lin, size, fetch=False, direct=False):
+        self._no("linear read")
+
+    def write_lin(self, lin, size, v):
+        self._no("linear write")
+
+    def call(self, fn, insn):
+        self._no("nested helper")
+
+    def seg_base(self, n):
+        self._no("segment base")
+
+    # -- registers (mirror ConcreteOps.read/write/get_reg/set_reg) --------------------
+    def get_reg(self, n: int, size: int):
+        d = self.known.get(n)
+        if d is not None:
+            v = d.get(size)
+            if v is not None:
+                return v
+            for big in (8, 4, 2):
+                if big > size and big in d:
+                    v = d[size] = self.op2("and", d[big], MASK[size])
+                    return v
+        else:
+            d = self.known[n] = {}
+        v = self.emit("getr", aux=(n, size), bits=8 * size)
+        k = self.pend.get(n)
+        if k is not None:        # merge this instruction's narrower pending write
+            v = self.op2("or", self.op2("and", v, MASK[size] ^ MASK[k]), d[k])
+        d[size] = v
+        return v
+
+    def set_reg(self, n: int, size: int, v) -> None:
+        v = self.op2("and", v, MASK[size])
+        if size >= 4:
+            self.known[n] = {8: v, 4: v} if size == 4 else {8: v}
+            self.pend[n] = 8
+            return
+        old = self.known.get(n) or {}
+        new = {size: v}
+        for big, ov in old.items():
+            if big > size:
+                new[big] = self.op2("or", self.op2("and", ov, MASK[big] ^ MASK[size]), v)
+        self.known[n] = new
+        cur = self.pend.get(n, 0)
+        if cur < size:
+            self.pend[n] = size
+        elif cur not in new:       # a wider pending write of this insn stays the unit
+            new[cur] = self.get_reg(n, cur)
+
+    def read(self, o):
+        k = o.kind
+        if k == REG:
+            if o.hi:
+                return self.op2("and", self.op2("shr", self.get_reg(o.n, 2), 8), 0xFF)
+            return self.get_reg(o.n, o.size)
+        if k == IMM:
+            return o.value
+        if k == MEM:
+            return self.load(o.seg, self.ea(o), o.size)
+        if k == SEG:
+            return self.get_seg(o.n)
+        self._no(f"operand {o!r}")
+
+    def write(self, o, v) -> None:
+        k = o.kind
+        if k == REG:
+            if o.hi:
+                lo = self.op2("and", self.get_reg(o.n, 2), 0xFF)
+                self.set_reg(o.n, 2, self.op2("or", lo, self.op2("shl", self.op2("and", v, 0xFF), 8)))
+            else:
+                self.set_reg(o.n, o.size, v)
+        elif k == MEM:
+            self.store(o.seg, self.ea(o), o.size, v)
+        else:
+            self._no(f"write to operand {o!r}")
+
+    def ea(self, o):
+        a = o.disp
+        w = o.asize
+        if o.base >= 0:
+            a = self.op2("add", self.get_reg(o.base, w), a)
+        if o.index >= 0:
+            a = self.op2("add", a, self.op2("mul", self.get_reg(o.index, w), o.scale))
+        return self.op2("and", a, o.amask)
+
+    def select(self, c, a, b):
+        return IRBuilder.select(self, c, a, b)
+
+    def get_seg(self, n: int):
+        return self.emit("getseg", aux=(n,), bits=16)
+
+    # -- memory ----------------------------------------------------------------------
+    def load(self, seg: int, off, size: int):
+        self.segs_used.add(seg)
+        return self.emit("ld", (off,), (seg, size), bits=8 * size)
+
+    def store(self, seg: int, off, size: int, v) -> None:
+        self.segs_used.add(seg)
+        self.emit("st", (off, self.op2("and", v, MASK[size])), (seg, size), out=False)
+
+    def push(self, v, size: int) -> None:
+        if self.long64:
+            self._no("64-bit push")
+        if self.ss32:
+            sp = self.op2("and", self.op2("sub", self.get_reg(4, 4), size), 0xFFFFFFFF)
+            self.store(SS, sp, size, v)
+            self.set_reg(4, 4, sp)
+        else:
+            sp = self.op2("and", self.op2("sub", self.get_reg(4, 2), size), 0xFFFF)
+            self.store(SS, sp, size, v)
+            self.set_reg(4, 2, sp)
+
+    def pop(self, size: int):
+        if self.long64:
+            self._no("64-bit pop")
+        if self.ss32:
+            sp = self.get_reg(4, 4)
+            v = self.load(SS, sp, size)
+            self.set_reg(4, 4, self.op2("and", self.op2("add", sp, size), 0xFFFFFFFF))
+        else:
+            sp = self.get_reg(4, 2)
+            v = self.load(SS, sp, size)
+            self.set_reg(4, 2, self.op2("and", self.op2("add", sp, size), 0xFFFF))
+        return v
+
+    def stack_size(self) -> int:
+        if self.long64:
+            return 8
+        return 4 if self.ss32 else 2
+
+    def mode64(self) -> bool:
+        return self.long64
+
+    # -- lazy flags (mirror ConcreteOps and flags.py) ------------------------------------
+    def ccv(self, f):
+        v = self.cc[f]
+        if v is None:
+            v = self.cc[f] = self.emit("getcc", aux=(f,), bits=1 if False else None)
+        return v
+
+    def set_cc(self, op, res, a, b, size) -> None:
+        cc = self.cc
+        cc["op"], cc["res"], cc["a"], cc["b"], cc["size"] = op, res, a, b, size
+        self.cc_pend.update(("op", "res", "a", "b", "size"))
+
+    def _record(self):
+        return tuple(self.ccv(f) for f in ("op", "res", "a", "b", "size", "fl"))
+
+    def get_cf(self):
+        op = self.cc["op"]
+        if op is None or isinstance(op, Temp):
+            return self.call_pure("carry", self.ccv("op"), self.ccv("res"), self.ccv("a"),
+                                  self.ccv("b"), self.ccv("fl"))
+        cc = self.cc
+        if op == F.CC_ADD:
+            return self.op2("lt", self.ccv("res"), self.ccv("a"))
+        if op == F.CC_SUB:
+            return self.op2("lt", self.ccv("a"), self.ccv("b"))
+        if op == F.CC_LOGIC:
+            return 0
+        if op == F.CC_RES:
+            return self.op2("and", self.ccv("a"), 1)
+        if op == F.CC_ADC:
+            return self.op2("le", self.ccv("res"), self.ccv("a"))
+        if op == F.CC_SBB:
+            return self.op2("le", self.ccv("a"), self.ccv("b"))
+        del cc
+        return self.op2("and", self.ccv("fl"), F.CF)
+
+    def cond(self, cc: int):
+        op = self.cc["op"]
+        base = cc >> 1
+        r = None
+        if isinstance(op, int) and not isinstance(op, bool):
+            size = self.cc["size"]
+            if op == F.CC_SUB:
+                a, b = self.ccv("a"), self.ccv("b")
+                if base == 2:
+                    r = self.op2("eq", a, b)
+                elif base == 1:
+                    r = self.op2("lt", a, b)
+                elif base == 3:
+                    r = self.op2("le", a, b)
+                elif base in (6, 7) and isinstance(size, int):
+                    sign = F.SIGN[size]
+                    sa = self.op2("sub", self.op2("xor", a, sign), sign)
+                    sb = self.op2("sub", self.op2("xor", b, sign), sign)
+                    r = self.op2("lt" if base == 6 else "le", sa, sb)
+            elif op == F.CC_LOGIC:
+                res = self.ccv("res")
+                if base in (2, 3):
+                    r = self.op2("eq", res, 0)
+                elif base in (0, 1):
+                    r = False
+                elif base in (4, 6, 7) and isinstance(size, int):
+                    s = self.op2("ne", self.op2("and", res, F.SIGN[size]), 0)
+                    r = s if base != 7 else self.op2("or", self.op2("eq", res, 0), s)
+            elif op == F.CC_EFLAGS:
+                fl = self.ccv("fl")
+                bit = {0: F.OF, 1: F.CF, 2: F.ZF, 3: F.CF | F.ZF, 4: F.SF, 5: F.PF}.get(base)
+                if bit is not None:
+                    r = self.op2("ne", self.op2("and", fl, bit), 0)
+            elif base == 1 and op in (F.CC_ADD, F.CC_RES, F.CC_ADC, F.CC_SBB):
+                r = self.get_cf()    # flags.carry: CF straight from the record
+            elif base == 2:          # every other record: ZF iff res == 0
+                r = self.op2("eq", self.ccv("res"), 0)
+            elif base == 4 and isinstance(size, int):
+                r = self.op2("ne", self.op2("and", self.ccv("res"), F.SIGN[size]), 0)
+        elif not isinstance(op, int) and base in (1, 2, 3):
+            # cc_op known only at run time: CF is flags.carry of any record; ZF
+            # is fl's bit for an EFLAGS record, res == 0 for every other
+            zf = cf = None
+            if base != 1:
+                fl_zf = self.op2("ne", self.op2("and", self.ccv("fl"), F.ZF), 0)
+                zf = self.select(self.op2("eq", self.ccv("op"), F.CC_EFLAGS), fl_zf,
+                                 self.op2("eq", self.ccv("res"), 0))
+            if base != 2:
+                cf = self.get_cf()
+            r = zf if cf is None else cf if zf is None else self.op2("or", cf, zf)
+        if r is None:
+            return self.call_pure("cond", cc, *self._record())
+        return self.lnot(r) if cc & 1 else r
+
+    def get_flags(self):
+        op = self.cc["op"]
+        if isinstance(op, int) and op == F.CC_EFLAGS:
+            return self.ccv("fl")
+        return self.call_pure("rflags", *self._record())
+
+    def set_flags(self, value, mask: int) -> None:
+        cur = self.get_flags()
+        fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask), self.op2("and", value, mask)),
+                      F.FIXED1)
+        self.cc["fl"] = fl
+        self.cc["op"] = F.CC_EFLAGS
+        self.cc_pend.update(("fl", "op"))
+        self.fl_fold = None
+
+    def flags_before_inc(self) -> None:
+        op = self.cc["op"]
+        # EFLAGS, INC and DEC records already hold CF in fl (as ConcreteOps)
+        if isinstance(op, int) and op in (F.CC_EFLAGS, F.CC_INC, F.CC_DEC):
+            return
+        # with a run-time cc_op, flags.carry covers those three too (CF = fl & CF):
+        # the fold is then a no-op, so it is a plain ``foldcf`` either way
+        c = self.get_cf()
+        new = self.op2("or", self.op2("and", self.ccv("fl"), ~F.CF), c)
+        self.cc["fl"] = new
+        folded = "fl" not in self.cc_pend
+        self.cc_pend.add("fl")
+        self.fl_fold = c if (folded and c is not None) else None
+
+    # -- control -----------------------------------------------------------------------
+    def jump(self, ip) -> None:
+        self.jump_to = ip
+        self.branch_cond = None
+
+    def branch(self, c, target: int) -> None:
+        if isinstance(c, Temp):
+            self.branch_cond = (c, target)
+        elif c:
+            self.jump_to = target
+        else:
+            self.jump_to = self.insn.next_ip   # a branch ends the block either way
+
+
+class X86Frontend:
+    """What the translator engine gets from ``X86Target.ir_frontend(model)``:
+    the IR description (``ir``), a builder for each block
+    (``builder(block, ss32, long64)``: QEMU's ``init_disas_context``, with
+    the stack size and 64-bit mode the block is translated for) and the
+    memory-access models (``flat``, ``memory(...)``; ``fast_segment`` and
+    ``mark_safe_loads`` for a region's entry guard)."""
+
+    flat = FLAT
+    memory = X86Memory
+    fast_segment = staticmethod(fast_segment)
+    mark_safe_loads = staticmethod(mark_safe_loads)
+
+    def __init__(self, model):
+        self.model = model
+        self.ir = X86_IR
+
+    def builder(self, block: IRBlock, ss32: bool, long64: bool) -> X86IRBuilder:
+        return X86IRBuilder(block, self.model, ss32, long64)
+
+
+__all__ = ["X86IRBuilder", "X86Frontend"]

@@ -1,0 +1,162 @@
+"""x86 memory-access hooks for the IR code generator: segmentation, then paging.
+
+How translated code reaches guest memory (:class:`emu.ir.frontend.MemoryAccess`
+filled in for x86): an ``ld``/``st`` of ``seg:off`` checks the offset against
+the segment's limit and adds its base (SDM Vol. 3 §3.4, §5.3; in 64-bit mode
+no limit, and only FS and GS have a base, §3.4.4), then either indexes RAM
+at that linear address or (CR0.PG) goes through the live TLB of the paging
+translator (§4.10).  An access that is not plain RAM, breaks the limit,
+misses the TLB or writes a granule holding translated code *bails*: the
+block leaves before the instruction, and the interpreter runs it
+(ConcreteOps' slow paths: MMIO, faults, page walks, self-modifying code).
+
+In a region, a segment whose 64 KiB are plain RAM is checked once, at entry
+(:func:`fast_segment`, the region's guard), and its 16-bit accesses skip the
+per-access checks.
+"""
+
+from __future__ import annotations
+
+from ...ir.frontend import MemoryAccess
+from ...ir.ir import Temp
+
+
+class X86Memory(MemoryAccess):
+    """How translated code reaches guest memory: ``long64`` (64-bit code: no
+    segment limits, only FS and GS have a base) and ``paged`` (CR0.PG: a
+    linear address goes through the live TLB of the paging translator --
+    ``tlb`` in the code, bound at entry -- and a miss, a right the entry does
+    not grant, a page crossing, MMIO or a code granule bails to the
+    interpreter, which walks, sets A/D and faults exactly), with ``user``
+    (CPL 3: the user bit of the TLB's rights) and ``lin_mask`` (32-bit and
+    PAE paging see 32-bit linear addresses)."""
+
+    __slots__ = ("long64", "paged", "user", "lin_mask")
+
+    def __init__(self, long64=False, paged=False, user=False, lin_mask=(1 << 64) - 1):
+        self.long64 = long64
+        self.paged = paged
+        self.user = user
+        self.lin_mask = lin_mask
+
+    # -- the hooks ----------------------------------------------------------------------------
+    def params(self, spaces) -> list:
+        return ["SEGS=SEGS", "MM=MM", "CP=CP"] + (["OPS=OPS"] if self.paged and spaces else [])
+
+    def prologue(self, cg, spaces) -> None:
+        """Bind each segment's base and limit, and the TLB."""
+        for sg in sorted(spaces):
+            if self.long64:
+                if sg >= 4:
+                    cg.emit(f"B{sg} = SEGS[{sg}].base")
+            else:
+                cg.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+        if spaces and self.paged:
+            cg.emit("TLB = OPS.translate.tlb")
+
+    def space_value(self, n: int) -> str:
+        return f"SEGS[{n}].selector"
+
+    def guard(self, cg, fast) -> list:
+        fails = []
+        for sg, m in sorted(fast.items()):
+            fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
+            fails.append(f"B{sg} > {min(cg.ram_size, cg.amask + 1) - 0x10007}")
+        return fails
+
+    def load_store(self, cg, op, k, ip, load) -> None:
+        if self.paged:
+            return self._paged(cg, op, k, ip, load)
+        seg, size = op.aux
+        fast = cg.fast_segs.get(seg)
+        o = op.args[0]
+        if fast is not None and _within_64k(o):
+            return self._fast(cg, op, k, ip, load, fast)
+        a = cg.atomic(cg.val(op.args[0]), "a")
+        p = cg.new_local("p")
+        lin = f"B{seg} + {a}"
+        if cg.amask < (1 << 33):
+            lin = f"({lin}) & {cg.amask}"
+        lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
+        conds = [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"]
+        if not load:
+            conds += cg.code_checks(p, size)
+        cg.bail_if(" or ".join(conds), k, ip)
+        cg.access(op, load, size, p)
+
+    # -- the three ways ---------------------------------------------------------------------------
+    def _fast(self, cg, op, k, ip, load, fast):
+        """A 16-bit offset in a segment the function's entry guard checked
+        (``fast_segs``): the whole 64 KiB from its base is RAM, with no
+        address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
+        access at the very top crosses it) or above 0x10006 ("wide": never).
+        Left to check: that limit, and a store into a code granule."""
+        seg, size = op.aux
+        off = cg.val(op.args[0])
+        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
+        a = off
+        if lim is not None:
+            a = cg.atomic(off, "a")
+        conds = [f"{a}{lim}"] if lim is not None else []
+        if load:
+            addr = f"B{seg} + {cg.paren(a) if a is off else a}"
+        else:
+            p = cg.new_local("p")
+            conds += cg.code_checks(f"({p} := B{seg} + {a})", size, p)
+            addr = p
+        if conds:
+            cg.bail_if(" or ".join(conds), k, ip)
+        cg.access(op, load, size, addr)
+
+    def _paged(self, cg, op, k, ip, load):
+        """An access with paging on: the segment step as ConcreteOps does it,
+        then the TLB."""
+        seg, size = op.aux
+        a = cg.atomic(cg.val(op.args[0]), "a")
+        conds = []
+        if self.long64:
+            lin = f"(B{seg} + {a}) & {(1 << 64) - 1}" if seg >= 4 else a
+        else:
+            conds.append(f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}")
+            lin = f"(B{seg} + {a}) & {self.lin_mask}"
+        lv, e, p = cg.new_local("l"), cg.new_local("e"), cg.new_local("p")
+        right = 1 << ((self.user << 2) | ((not load) << 1))
+        conds.append(f"({e} := TLB.get(({lv} := {lin}) >> 12)) is None")
+        conds.append(f"not {e}[1] & {right}")
+        if size > 1:
+            conds.append(f"({lv} & 4095) > {4096 - size}")
+        conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {cg.ram_size - size}")
+        if not load:
+            conds += cg.code_checks(p, size)
+        cg.bail_if(" or ".join(conds), k, ip)
+        cg.access(op, load, size, p)
+
+
+FLAT = X86Memory()
+
+
+def _within_64k(o) -> bool:
+    """The offset is known to fit 16 bits."""
+    return o.bits is not None and o.bits <= 16 if isinstance(o, Temp) else 0 <= o <= 0xFFFF
+
+
+def mark_safe_loads(blocks, fast_segs) -> None:
+    """Flag the loads :meth:`X86Memory._fast` will emit without any check
+    (a byte, or any size through a "wide" segment): they cannot leave the
+    block, so flag liveness need not keep the record for them."""
+    for blk in blocks:
+        for op in blk.ops:
+            if op.name == "ld":
+                mode = fast_segs.get(op.aux[0])
+                if mode is not None and (op.aux[1] == 1 or mode == "wide") and _within_64k(op.args[0]):
+                    op.safe = True
+
+
+def fast_segment(seg, ram_size: int, amask: int):
+    """How a segment may use :meth:`X86Memory._fast` now: "exact", "wide" or
+    None (see there)."""
+    if seg.base + 0x10007 > min(ram_size, amask + 1):
+        return None
+    if seg.limit == 0xFFFF:
+        return "exact"
+    return "wide" if seg.limit >= 0x10006 else None
