@@ -48,7 +48,8 @@ def test_list_shows_every_lab_folder():
     assert [r.split()[:2] for r in rows] == [[str(int(os.path.basename(p)[:2])), os.path.basename(p)]
                                              for p in LABS]
     assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
-                                                 "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "09-monitor", "11-testing"]
+                                                 "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "09-monitor", "11-testing",
+                                                 "12-containers"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -190,8 +191,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "12"), "emu lab: no lab 12; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11"),
-    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11"),
+    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12"),
+    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),
