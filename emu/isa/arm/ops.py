@@ -1,0 +1,131 @@
+"""The ARM Ops vocabulary, and its concrete implementation.
+
+A32 semantics (``semantics.py``) speak only through these calls, so one
+implementation can run them on Python ints (here) and another can stand
+behind a translator:
+
+* registers: ``reg(n)`` (r15 reads as the instruction's address + 8, ARM
+  DDI 0406C A2.3), ``reg_rsr(n)`` (a register-shifted operand: +12 on
+  ARMv4, DDI 0100I A5.1.9), ``set_reg(n, v)``, ``user_reg``/``set_user_reg``
+  (the user bank, LDM/STM ``^``);
+* the PC: ``write_pc(v, how)`` with ``how`` one of ``"branch"`` (B/BL),
+  ``"bx"`` (BX/BLX: interworking), ``"load"`` (LDR/LDM/POP: interworking
+  from ARMv5), ``"alu"`` (data processing: interworking from ARMv7), the
+  pseudocode's BranchWritePC/BXWritePC/LoadWritePC/ALUWritePC (A2.3.1);
+* memory: ``load(addr, size)`` and ``store(addr, size, v)`` for 1, 2, 4
+  bytes, served by the two callbacks the Ops are built with;
+* status: ``cpsr()``/``set_cpsr(v, mask)``, ``spsr()``/``set_spsr(v, mask)``,
+  ``flag_c()``, ``set_nzcv(n, z, c, v)`` (None leaves a flag), and
+  ``exception_return()``;
+* ``raise_exc(vector, detail)``: a guest exception (``GuestException``),
+  delivered by the step function through the vector table.
+"""
+
+from __future__ import annotations
+
+from ..ops import GuestException
+from .exceptions import exception_return
+from .state import C_BIT, N_BIT, T_BIT, V_BIT, Z_BIT
+
+M32 = 0xFFFFFFFF
+
+
+class ArmOps:
+    """A32 operations on concrete values over one ArmState.
+
+    ``read_mem(addr, size)`` and ``write_mem(addr, size, value)`` are the
+    bus; either may raise ``GuestException`` (a data abort)."""
+
+    def __init__(self, state, model, read_mem, write_mem):
+        self.s = state
+        self.model = model
+        self.read_mem = read_mem
+        self.write_mem = write_mem
+        self.insn_addr = 0
+        self.insn = None
+
+    # -- registers ---------------------------------------------------------------
+    def reg(self, n: int) -> int:
+        return (self.insn_addr + 8) & M32 if n == 15 else self.s.r[n]
+
+    def reg_rsr(self, n: int) -> int:
+        return (self.insn_addr + self.model.pc_rsr_offset) & M32 if n == 15 else self.s.r[n]
+
+    def set_reg(self, n: int, v: int) -> None:
+        if n == 15:
+            self.write_pc(v, "alu")
+        else:
+            self.s.r[n] = v & M32
+
+    def user_reg(self, n: int) -> int:
+        return (self.insn_addr + 8) & M32 if n == 15 else self.s.user_reg(n)
+
+    def set_user_reg(self, n: int, v: int) -> None:
+        self.s.set_user_reg(n, v)
+
+    def write_pc(self, v: int, how: str) -> None:
+        s = self.s
+        v &= M32
+        arch = self.model.arch
+        inter = how == "bx" or (how == "load" and arch >= 5) or (how == "alu" and arch >= 7)
+        if inter:
+            if v & 1:
+                s.cpsr |= T_BIT
+                s.pc = v & ~1
+            else:
+                s.cpsr &= ~T_BIT
+                s.pc = v & ~3
+        elif s.cpsr & T_BIT:
+            s.pc = v & ~1
+        else:
+            s.pc = v & ~3
+
+    # -- memory ------------------------------------------------------------------
+    def load(self, addr: int, size: int) -> int:
+        return self.read_mem(addr & M32, size)
+
+    def store(self, addr: int, size: int, v: int) -> None:
+        self.write_mem(addr & M32, size, v & ((1 << (8 * size)) - 1))
+
+    # -- status ------------------------------------------------------------------
+    def cpsr(self) -> int:
+        return self.s.cpsr
+
+    def set_cpsr(self, v: int, mask: int = M32) -> None:
+        s = self.s
+        s.set_cpsr((s.cpsr & ~mask) | (v & mask))
+
+    def spsr(self) -> int:
+        return self.s.get_spsr()
+
+    def has_spsr(self) -> bool:
+        return self.s.has_spsr()
+
+    def set_spsr(self, v: int, mask: int = M32) -> None:
+        s = self.s
+        s.set_spsr((s.get_spsr() & ~mask) | (v & mask))
+
+    def flag_c(self) -> int:
+        return (self.s.cpsr >> 29) & 1
+
+    def set_nzcv(self, n, z, c=None, v=None) -> None:
+        s = self.s
+        f = s.cpsr
+        if n is not None:
+            f = (f | N_BIT) if n else (f & ~N_BIT)
+        if z is not None:
+            f = (f | Z_BIT) if z else (f & ~Z_BIT)
+        if c is not None:
+            f = (f | C_BIT) if c else (f & ~C_BIT)
+        if v is not None:
+            f = (f | V_BIT) if v else (f & ~V_BIT)
+        s.cpsr = f
+
+    def exception_return(self) -> None:
+        exception_return(self.s)
+
+    def select(self, c, a, b):
+        return a if c else b
+
+    def raise_exc(self, vector: int, detail: str = "") -> None:
+        raise GuestException(vector, None, detail)
