@@ -24,7 +24,7 @@ class ArmModel:
     has_div: bool             # SDIV/UDIV in the A32 instruction set
     has_vbar: bool
     unaligned: bool           # v6+ unaligned LDR/STR/LDRH/STRH (else ARMv4 rotation)
-    pc_rsr_offset: int        # what r15 reads as in a register-shifted operand
+    pc_late_offset: int       # what r15 reads as in a later cycle (ops.reg_late)
 
 
 MODELS = {

@@ -5,8 +5,10 @@ implementation can run them on Python ints (here) and another can stand
 behind a translator:
 
 * registers: ``reg(n)`` (r15 reads as the instruction's address + 8, ARM
-  DDI 0406C A2.3), ``reg_rsr(n)`` (a register-shifted operand: +12 on
-  ARMv4, DDI 0100I A5.1.9), ``set_reg(n, v)``, ``user_reg``/``set_user_reg``
+  DDI 0406C A2.3), ``reg_late(n)`` (r15 read in a later cycle of a
+  multi-cycle instruction -- a register-shifted operand, a stored PC, the
+  operands of a multiply or SWP: +12 on the ARM7TDMI, DDI 0100I A5.1.9 and
+  A2.4.3; +8 on ARMv7, where those uses are UNPREDICTABLE), ``set_reg(n, v)``, ``user_reg``/``set_user_reg``
   (the user bank, LDM/STM ``^``);
 * the PC: ``write_pc(v, how)`` with ``how`` one of ``"branch"`` (B/BL),
   ``"bx"`` (BX/BLX: interworking), ``"load"`` (LDR/LDM/POP: interworking
@@ -48,8 +50,8 @@ class ArmOps:
     def reg(self, n: int) -> int:
         return (self.insn_addr + 8) & M32 if n == 15 else self.s.r[n]
 
-    def reg_rsr(self, n: int) -> int:
-        return (self.insn_addr + self.model.pc_rsr_offset) & M32 if n == 15 else self.s.r[n]
+    def reg_late(self, n: int) -> int:
+        return (self.insn_addr + self.model.pc_late_offset) & M32 if n == 15 else self.s.r[n]
 
     def set_reg(self, n: int, v: int) -> None:
         if n == 15:
@@ -74,11 +76,13 @@ class ArmOps:
                 s.pc = v & ~1
             else:
                 s.cpsr &= ~T_BIT
-                s.pc = v & ~3
+                s.pc = v & ~3 if arch >= 5 else v & ~1   # ARMv4T BX: PC = Rm AND NOT 1
         elif s.cpsr & T_BIT:
             s.pc = v & ~1
-        else:
+        elif arch >= 5:
             s.pc = v & ~3
+        else:
+            s.pc = v        # ARMv4: bits 1:0 kept (UNPREDICTABLE); fetches ignore them
 
     # -- memory ------------------------------------------------------------------
     def load(self, addr: int, size: int) -> int:

@@ -129,14 +129,16 @@ def _dp(ops, i, a, b, sc) -> None:
                      "SBC": (a, ~b & M32, c_in), "RSC": (b, ~a & M32, c_in)}[op]
         r, carry, overflow = add_with_carry(x, y, cin)
     test = op in ("TST", "TEQ", "CMP", "CMN")
-    if i.s and i.rd == 15:
+    setflags = test or i.s
+    if setflags and i.rd == 15 and ops.has_spsr():
         # SUBS PC, LR and friends: exception return (B1.8.10); a test
-        # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well
+        # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well.
+        # In user and system mode (no SPSR) the flags are set as usual.
         ops.exception_return()
         if not test:
             ops.write_pc(r, "branch")
         return
-    if i.s:
+    if setflags:
         ops.set_nzcv(r >> 31, r == 0, carry, overflow)
     if not test:
         ops.set_reg(i.rd, r)
@@ -154,8 +156,8 @@ def _dp_reg(ops, i):
 
 def _dp_rsr(ops, i):
     amount = ops.reg(i.rs) & 0xFF
-    b, sc = shift_reg(ops.reg_rsr(i.rm), i.stype, amount, ops.flag_c())
-    _dp(ops, i, ops.reg_rsr(i.rn), b, sc)
+    b, sc = shift_reg(ops.reg_late(i.rm), i.stype, amount, ops.flag_c())
+    _dp(ops, i, ops.reg_late(i.rn), b, sc)
 
 
 def _register_dp():
@@ -172,9 +174,9 @@ _register_dp()
 # -- multiply (A5.2.5) ----------------------------------------------------------------
 @sem("MUL", "MLA", "MLS")
 def mul(ops, i):
-    p = ops.reg(i.rn) * ops.reg(i.rm)
+    p = ops.reg_late(i.rn) * ops.reg_late(i.rm)
     if i.name == "MLA":
-        p += ops.reg(i.ra)
+        p += ops.reg_late(i.ra)
     elif i.name == "MLS":
         p = ops.reg(i.ra) - p
     r = p & M32
@@ -189,12 +191,12 @@ def _signed(v: int, bits: int = 32) -> int:
 
 @sem("UMULL", "UMLAL", "SMULL", "SMLAL")
 def mull(ops, i):
-    a, b = ops.reg(i.rn), ops.reg(i.rm)
+    a, b = ops.reg_late(i.rn), ops.reg_late(i.rm)
     if i.name[0] == "S":
         a, b = _signed(a), _signed(b)
     p = a * b
     if i.name[3] == "A":
-        p += (ops.reg(i.rdhi) << 32) | ops.reg(i.rdlo)
+        p += (ops.reg_late(i.rdhi) << 32) | ops.reg_late(i.rdlo)
     p &= (1 << 64) - 1
     ops.set_reg(i.rdlo, p & M32)
     ops.set_reg(i.rdhi, p >> 32)
@@ -227,7 +229,7 @@ def load_word(ops, addr: int) -> int:
 
 def _store_value(ops, n: int) -> int:
     """A stored register: the PC stores as +12 on ARMv4 (DDI 0100I A2.4.3)."""
-    return ops.reg_rsr(n) if n == 15 else ops.reg(n)
+    return ops.reg_late(n) if n == 15 else ops.reg(n)
 
 
 def _ldr_str(ops, i, offset: int) -> None:
@@ -340,7 +342,9 @@ def ldm_stm(ops, i):
             else:
                 v = _store_value(ops, r)
             ops.store(start + 4 * k, 4, v)
-        if i.w:
+        if i.w and user:
+            ops.set_user_reg(i.rn, wb)     # UNPREDICTABLE; the ARM7TDMI writes the user bank
+        elif i.w:
             ops.set_reg(i.rn, wb)
         return
     values = [ops.load((start + 4 * k) & M32, 4) for k in range(len(regs))]
@@ -360,8 +364,8 @@ def ldm_stm(ops, i):
 # -- synchronisation (A5.2.10) ------------------------------------------------------
 @sem("SWP", "SWPB")
 def swp(ops, i):
-    addr = ops.reg(i.rn)
-    new = ops.reg(i.rm)
+    addr = ops.reg_late(i.rn)
+    new = _store_value(ops, i.rm)
     if i.name == "SWPB":
         old = ops.load(addr, 1)
         ops.store(addr, 1, new)
@@ -450,10 +454,12 @@ def _msr(ops, i, value: int) -> None:
     elif ops.model.arch >= 5:
         writable = 0xF80000FF
     else:
-        writable = 0xF00000FF     # ARMv4T: flags and the control byte
+        writable = M32            # ARMv4T: the reserved bits are written as well (ARM7TDMI)
     if ops.cpsr() & 0x1F == USR:
         writable &= 0xFFFFFE00 if ops.model.arch >= 7 else 0xFF000000
-    ops.set_cpsr(value, fields & writable)
+    # M[4] is one in every mode of ARMv4T and later (26-bit modes are gone,
+    # DDI 0100I A2.5.6): the ARM7TDMI keeps it set whatever is written
+    ops.set_cpsr(value | 0x10, fields & writable)
 
 
 @sem("MSR_reg")

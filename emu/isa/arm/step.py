@@ -33,7 +33,7 @@ def step(state, ops, decoder) -> None:
     if state.thumb:
         raise ThumbUnsupported(pc)
     try:
-        word = ops.load(pc, 4)
+        word = ops.load(pc & ~3, 4)
     except GuestException as e:
         enter_exception(state, ops.model, 3 if e.vector == 4 else e.vector, pc)
         return
