@@ -313,6 +313,15 @@ def extra_reg(ops, i):
     _extra(ops, i, ops.reg(i.rm))
 
 
+def _writeback(ops, i, user: bool, wb: int) -> None:
+    """LDM/STM base writeback; with ``^`` (user registers) it is
+    UNPREDICTABLE, and the ARM7TDMI writes the user bank's register."""
+    if i.w and user:
+        ops.set_user_reg(i.rn, wb)
+    elif i.w:
+        ops.set_reg(i.rn, wb)
+
+
 # -- block transfer (A5.5; LDM/STM user registers and exception return B9.3) -------
 @sem("LDM", "STM")
 def ldm_stm(ops, i):
@@ -342,14 +351,10 @@ def ldm_stm(ops, i):
             else:
                 v = _store_value(ops, r)
             ops.store(start + 4 * k, 4, v)
-        if i.w and user:
-            ops.set_user_reg(i.rn, wb)     # UNPREDICTABLE; the ARM7TDMI writes the user bank
-        elif i.w:
-            ops.set_reg(i.rn, wb)
+        _writeback(ops, i, user, wb)
         return
     values = [ops.load((start + 4 * k) & M32, 4) for k in range(len(regs))]
-    if i.w:
-        ops.set_reg(i.rn, wb)
+    _writeback(ops, i, user, wb)
     for r, v in zip(regs, values):
         if r == 15:
             if i.user:
