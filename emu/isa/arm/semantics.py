@@ -490,7 +490,7 @@ def cps(ops, i):
             value |= bits
     if i.mmod:
         mask |= 0x1F
-        value |= i.rm | 0x10
+        value |= i.rm
     ops.set_cpsr(value, mask)
 
 
@@ -500,7 +500,7 @@ def svc(ops, i):
     ops.raise_exc(SVC_CALL, f"SVC #{i.imm:#x}")
 
 
-@sem("UNDEFINED", "UDF", "CDP", "LDC", "STC")
+@sem("UNDEFINED", "UDF", "CDP", "LDC", "STC", "MCRR", "MRRC", "MRS_banked", "MSR_banked")
 def undefined(ops, i):
     ops.raise_exc(UNDEF, f"undefined instruction {i.word:08x}")
 

@@ -58,15 +58,16 @@ ROWS = _dp_rows() + [
     ("UMLAL",   "cccc 0000 101s HHHH LLLL mmmm 1001 nnnn", 4),
     ("SMULL",   "cccc 0000 110s HHHH LLLL mmmm 1001 nnnn", 4),
     ("SMLAL",   "cccc 0000 111s HHHH LLLL mmmm 1001 nnnn", 4),
-    # synchronisation (A5.2.10)
+    # synchronisation (A5.2.10); bits 11:8 of the exclusives are 1111 (ARMv8
+    # gives the other values to the acquire/release forms)
     ("SWP",     "cccc 0001 0000 nnnn TTTT xxxx 1001 mmmm", 4),
     ("SWPB",    "cccc 0001 0100 nnnn TTTT xxxx 1001 mmmm", 4),
-    ("STREX",   "cccc 0001 1000 nnnn dddd xxxx 1001 TTTT", 6),
-    ("LDREX",   "cccc 0001 1001 nnnn TTTT xxxx 1001 xxxx", 6),
-    ("STREXB",  "cccc 0001 1100 nnnn dddd xxxx 1001 TTTT", 7),
-    ("LDREXB",  "cccc 0001 1101 nnnn TTTT xxxx 1001 xxxx", 7),
-    ("STREXH",  "cccc 0001 1110 nnnn dddd xxxx 1001 TTTT", 7),
-    ("LDREXH",  "cccc 0001 1111 nnnn TTTT xxxx 1001 xxxx", 7),
+    ("STREX",   "cccc 0001 1000 nnnn dddd 1111 1001 TTTT", 6),
+    ("LDREX",   "cccc 0001 1001 nnnn TTTT 1111 1001 1111", 6),
+    ("STREXB",  "cccc 0001 1100 nnnn dddd 1111 1001 TTTT", 7),
+    ("LDREXB",  "cccc 0001 1101 nnnn TTTT 1111 1001 1111", 7),
+    ("STREXH",  "cccc 0001 1110 nnnn dddd 1111 1001 TTTT", 7),
+    ("LDREXH",  "cccc 0001 1111 nnnn TTTT 1111 1001 1111", 7),
     # extra load/store (A5.2.8)
     ("STRH_reg",  "cccc 000p u0w0 nnnn TTTT xxxx 1011 mmmm", 4),
     ("STRH_imm",  "cccc 000p u1w0 nnnn TTTT iiii 1011 iiii", 4),
@@ -84,6 +85,8 @@ ROWS = _dp_rows() + [
     ("MRS",     "cccc 0001 0X00 xxxx dddd xxxx 0000 xxxx", 4),
     ("MSR_reg", "cccc 0001 0X10 ffff xxxx xxxx 0000 mmmm", 4),
     ("MSR_imm", "cccc 0011 0X10 ffff xxxx RRRR iiii iiii", 4),
+    ("MRS_banked", "cccc 0001 0X00 xxxx dddd xx1x 0000 xxxx", 7),
+    ("MSR_banked", "cccc 0001 0X10 xxxx xxxx xx1x 0000 mmmm", 7),
     ("NOP",     "cccc 0011 0010 0000 xxxx xxxx 0000 0000", 6),
     ("YIELD",   "cccc 0011 0010 0000 xxxx xxxx 0000 0001", 6),
     ("WFE",     "cccc 0011 0010 0000 xxxx xxxx 0000 0010", 6),
@@ -138,12 +141,14 @@ ROWS = _dp_rows() + [
     # coprocessor (A5.6): CP15 only, the rest UNDEFINED
     ("STC",     "cccc 110p uDw0 nnnn dddd CCCC iiii iiii", 4),
     ("LDC",     "cccc 110p uDw1 nnnn dddd CCCC iiii iiii", 4),
+    ("MCRR",    "cccc 1100 0100 nnnn TTTT CCCC oooo mmmm", 5),
+    ("MRRC",    "cccc 1100 0101 nnnn TTTT CCCC oooo mmmm", 5),
     ("CDP",     "cccc 1110 oooo nnnn dddd CCCC OOO0 mmmm", 4),
     ("MCR",     "cccc 1110 ooo0 nnnn TTTT CCCC OOO1 mmmm", 4),
     ("MRC",     "cccc 1110 ooo1 nnnn TTTT CCCC OOO1 mmmm", 4),
     # unconditional space (A5.7)
     ("BLX_imm", "1111 101h iiii iiii iiii iiii iiii iiii", 5),
-    ("CPS",     "1111 0001 0000 ooMx xxxx xxxx fff0 mmmm", 6),
+    ("CPS",     "1111 0001 0000 ooMx xxxx xxxf ff0m mmmm", 6),
     ("CLREX",   "1111 0101 0111 xxxx xxxx xxxx 0001 xxxx", 6),
     ("DSB",     "1111 0101 0111 xxxx xxxx xxxx 0100 iiii", 7),
     ("DMB",     "1111 0101 0111 xxxx xxxx xxxx 0101 iiii", 7),
