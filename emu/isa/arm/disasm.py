@@ -165,12 +165,14 @@ def format_insn(i) -> str:
     if name in ("LDM", "STM"):
         return _block(i, c)
     low = name.lower()
+    template = _REG_FORMS.get(name)
+    if template is not None:
+        regs = {f: r(getattr(i, f)) for f in _REG_FIELDS if getattr(i, f) is not None}
+        return f"{low.split('_')[0]}{'s' if i.s else ''}{c} " + template.format(**regs)
     if name in ("B", "BL"):
         return f"{low}{c} {imm(((i.addr + 8 + (_sext(i.imm, 24) << 2)) & 0xFFFFFFFF))}"
     if name == "BLX_imm":
         return f"blx {imm((i.addr + 8 + (_sext(i.imm, 24) << 2) + (i.h << 1)) & 0xFFFFFFFF)}"
-    if name in ("BX", "BLX_reg"):
-        return f"{low[:3].rstrip('_')}{c} {r(i.rm)}"
     if name == "SVC":
         return f"svc{c} #{i.imm:#x}"
     if name == "BKPT":
@@ -187,14 +189,6 @@ def format_insn(i) -> str:
         if name == "MSR_reg":
             return f"msr{c} {psr}, {r(i.rm)}"
         return f"msr{c} {psr}, {modified_imm(i.rot, i.imm)}"
-    if name in ("MUL",):
-        return f"mul{'s' if i.s else ''}{c} {r(i.rd)}, {r(i.rn)}, {r(i.rm)}"
-    if name in ("MLA", "MLS"):
-        return f"{low}{'s' if i.s else ''}{c} {r(i.rd)}, {r(i.rn)}, {r(i.rm)}, {r(i.ra)}"
-    if name in ("UMULL", "UMLAL", "SMULL", "SMLAL"):
-        return f"{low}{'s' if i.s else ''}{c} {r(i.rdlo)}, {r(i.rdhi)}, {r(i.rn)}, {r(i.rm)}"
-    if name in ("CLZ", "REV", "REV16", "REVSH", "RBIT"):
-        return f"{low}{c} {r(i.rd)}, {r(i.rm)}"
     if name[1:3] == "XT":
         rot = f", ror #{8 * i.xrot}" if i.xrot else ""
         if "A" in name[3:4]:
@@ -206,16 +200,8 @@ def format_insn(i) -> str:
         return f"bfi{c} {r(i.rd)}, {r(i.rn)}, {imm(i.lsb)}, {imm(i.msb - i.lsb + 1)}"
     if name == "BFC":
         return f"bfc{c} {r(i.rd)}, {imm(i.lsb)}, {imm(i.msb - i.lsb + 1)}"
-    if name in ("SDIV", "UDIV"):
-        return f"{low}{c} {r(i.rd)}, {r(i.rn)}, {r(i.rm)}"
     if name in ("MOVW", "MOVT"):
         return f"{low}{c} {r(i.rd)}, {imm(i.imm)}"
-    if name in ("SWP", "SWPB"):
-        return f"{low}{c} {r(i.rt)}, {r(i.rm)}, [{r(i.rn)}]"
-    if name.startswith("LDREX"):
-        return f"{low}{c} {r(i.rt)}, [{r(i.rn)}]"
-    if name.startswith("STREX"):
-        return f"{low}{c} {r(i.rd)}, {r(i.rt)}, [{r(i.rn)}]"
     if name in ("MRC", "MCR"):
         rt = "apsr_nzcv" if i.rt == 15 and name == "MRC" else r(i.rt)
         return f"{low}{c} p{i.coproc}, {imm(i.opc)}, {rt}, c{i.rn}, c{i.rm}, {imm(i.opc2)}"
@@ -247,6 +233,19 @@ def format_insn(i) -> str:
     return f"udf {imm(i.imm)}" if name == "UDF" else f".word {i.word:#010x}"
 
 
+#: instructions whose operands are registers only: their operand text
+_REG_FORMS = {
+    "BX": "{rm}", "BLX_reg": "{rm}",
+    "MUL": "{rd}, {rn}, {rm}", "SDIV": "{rd}, {rn}, {rm}", "UDIV": "{rd}, {rn}, {rm}",
+    "MLA": "{rd}, {rn}, {rm}, {ra}", "MLS": "{rd}, {rn}, {rm}, {ra}",
+    "CLZ": "{rd}, {rm}", "REV": "{rd}, {rm}", "REV16": "{rd}, {rm}", "REVSH": "{rd}, {rm}",
+    "RBIT": "{rd}, {rm}", "SWP": "{rt}, {rm}, [{rn}]", "SWPB": "{rt}, {rm}, [{rn}]",
+    "LDREX": "{rt}, [{rn}]", "LDREXB": "{rt}, [{rn}]", "LDREXH": "{rt}, [{rn}]",
+    "STREX": "{rd}, {rt}, [{rn}]", "STREXB": "{rd}, {rt}, [{rn}]", "STREXH": "{rd}, {rt}, [{rn}]",
+}
+for _n in ("UMULL", "UMLAL", "SMULL", "SMLAL"):
+    _REG_FORMS[_n] = "{rdlo}, {rdhi}, {rn}, {rm}"
+_REG_FIELDS = ("rd", "rn", "rm", "rt", "ra", "rdlo", "rdhi")
 _APSR = {8: "apsr_nzcvq", 4: "apsr_g", 12: "apsr_nzcvqg"}
 _DP_NAMES = {"AND", "EOR", "SUB", "RSB", "ADD", "ADC", "SBC", "RSC", "TST", "TEQ", "CMP", "CMN",
              "ORR", "MOV", "BIC", "MVN"}

@@ -8,7 +8,8 @@ behind a translator:
   DDI 0406C A2.3), ``reg_late(n)`` (r15 read in a later cycle of a
   multi-cycle instruction -- a register-shifted operand, a stored PC, the
   operands of a multiply or SWP: +12 on the ARM7TDMI, DDI 0100I A5.1.9 and
-  A2.4.3; +8 on ARMv7, where those uses are UNPREDICTABLE), ``set_reg(n, v)``, ``user_reg``/``set_user_reg``
+  A2.4.3; +8 on ARMv7, where those uses are UNPREDICTABLE), ``set_reg(n, v)``,
+  ``user_reg``/``set_user_reg``
   (the user bank, LDM/STM ``^``);
 * the PC: ``write_pc(v, how)`` with ``how`` one of ``"branch"`` (B/BL),
   ``"bx"`` (BX/BLX: interworking), ``"load"`` (LDR/LDM/POP: interworking

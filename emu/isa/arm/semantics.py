@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..ops import Registry
 from .exceptions import SVC_CALL, UNDEF
-from .state import C_BIT, N_BIT, T_BIT, USR, V_BIT, Z_BIT
+from .state import C_BIT, N_BIT, USR, V_BIT, Z_BIT
 
 M32 = 0xFFFFFFFF
 REGISTRY = Registry("arm")
@@ -245,6 +245,12 @@ def _ldr_str(ops, i, offset: int) -> None:
             ops.set_reg(i.rn, wb_addr)
         return
     v = ops.load(addr, 1) if name == "LDRB" else load_word(ops, addr)
+    _finish_load(ops, i, wb, wb_addr, v)
+
+
+def _finish_load(ops, i, wb: bool, wb_addr: int, v: int) -> None:
+    """Writeback, then the loaded value (which wins when Rt is the base);
+    a load into the PC branches (LoadWritePC, A2.3.1)."""
     if wb:
         ops.set_reg(i.rn, wb_addr)
     if i.rt == 15:
@@ -295,12 +301,7 @@ def _extra(ops, i, offset: int) -> None:
         v = _signed(ops.load(addr, 1), 8) & M32
     else:
         v = _signed(ops.load(addr, 2), 16) & M32
-    if wb:
-        ops.set_reg(i.rn, wb_addr)
-    if i.rt == 15:
-        ops.write_pc(v, "load")
-    else:
-        ops.set_reg(i.rt, v)
+    _finish_load(ops, i, wb, wb_addr, v)
 
 
 @sem("STRH_imm", "LDRH_imm", "LDRD_imm", "STRD_imm", "LDRSB_imm", "LDRSH_imm")
@@ -653,4 +654,4 @@ def div(ops, i):
 
 
 __all__ = ["REGISTRY", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c",
-           "add_with_carry", "T_BIT"]
+           "add_with_carry"]

@@ -47,7 +47,7 @@ class ArmState:
         self.cpsr = I_BIT | F_BIT | SVC          # reset: SVC mode, IRQ and FIQ masked (B1.9.10)
         self.spsr = {m: 0 for m in SPSR_MODES}
         # storage for the registers not currently visible
-        self.usr_hi = [0] * 7                    # r8-r14 of user/system (r8-r12 shared by the others)
+        self.usr_hi = [0] * 7                    # r8-r14 of user/system (r8-r12: all but FIQ)
         self.fiq_hi = [0] * 7                    # r8_fiq-r14_fiq
         self.banked = {m: [0, 0] for m in (SVC, ABT, IRQ, UND)}   # r13_x, r14_x
         self.sctlr = 0x00C50078                  # B4.1.130 reset value (cortex-a15: V=0, M=0)

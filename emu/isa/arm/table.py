@@ -212,7 +212,7 @@ class Insn:
         for f, v in row.extract(word).items():
             setattr(self, f, v)
         if self.cond is None:
-            self.cond = 0xE if not row.uncond else 0xF
+            self.cond = 0xE             # the unconditional space (A5.7) always executes
 
     @property
     def next_ip(self) -> int:
@@ -281,12 +281,7 @@ class Decoder:
     def decode_word(self, word: int, addr: int = 0) -> Insn:
         row = self.row_for(word)
         handler = self.registry.get(row.name) if self.registry is not None else None
-        i = Insn(row, word, addr, handler)
-        if row.uncond:
-            i.cond = 0xE
-        else:
-            i.cond = word >> 28
-        return i
+        return Insn(row, word, addr, handler)
 
     def decode(self, fetch, addr: int) -> Insn:
         """Decode at ``addr``; ``fetch(k)`` returns byte ``k`` of the code
