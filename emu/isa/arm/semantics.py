@@ -274,6 +274,9 @@ def _extra(ops, i, offset: int) -> None:
     addr, wb_addr, wb = _address(ops, i, offset)
     name = i.name[:-4]
     v4 = not ops.model.unaligned
+    if name in ("LDRD", "STRD") and (i.rt & 1 or i.rt == 14):
+        # an odd first register or the pair r14/r15 is UNPREDICTABLE (A8.8.72): trapped
+        ops.raise_exc(UNDEF, f"{name} with Rt = r{i.rt}")
     if name == "STRH":
         ops.store(addr & ~1 if v4 else addr, 2, _store_value(ops, i.rt))
     elif name == "STRD":

@@ -108,3 +108,30 @@ def test_msr_flags_only_in_user_mode():
     cpu.s.set_cpsr(0x10)
     s = cpu.asm_run("msr cpsr_fc, r0", r0=0xF00000D3)
     assert s.cpsr == 0xF0000010
+
+
+def test_ldrd_with_odd_first_register_traps():
+    cpu = Cpu()
+    cpu.s.set_cpsr(SVC)
+    s = cpu.asm_run(".word 0xe1c0f0d0", r0=0x3000)      # LDRD r15, r16?, [r0]: Rt = 15
+    assert s.cpsr & 0x1F == 0x1B and s.pc == 0x04
+
+
+@pytest.mark.parametrize("model", ["cortex-a15", "arm7tdmi"])
+def test_random_words_never_crash(model):
+    """Any word, any mode: it executes, traps as the guest's exception, or
+    (Thumb) is refused with ThumbUnsupported -- never a Python error."""
+    import random
+
+    from emu.isa.arm.step import ThumbUnsupported
+    rnd = random.Random(7)
+    for _ in range(3000):
+        cpu = Cpu(model)
+        for k in range(15):
+            cpu.s.r[k] = rnd.choice([rnd.getrandbits(32), rnd.randrange(0x2000, 0xF000), 0, 15, 32])
+        cpu.s.set_cpsr(rnd.getrandbits(4) << 28 | rnd.choice([0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F]))
+        cpu.words([rnd.getrandbits(32) | (0x40000000 if rnd.random() < 0.3 else 0)])
+        try:
+            cpu.run(2)
+        except ThumbUnsupported:
+            pass
