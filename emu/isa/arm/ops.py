@@ -76,8 +76,10 @@ class ArmOps:
                 s.cpsr |= T_BIT
                 s.pc = v & ~1
             else:
+                # ARMv4T BX: PC = Rm AND NOT 1; from ARMv5 an ARM target
+                # with bit 1 set is UNPREDICTABLE, and QEMU keeps the bit too
                 s.cpsr &= ~T_BIT
-                s.pc = v & ~3 if arch >= 5 else v & ~1   # ARMv4T BX: PC = Rm AND NOT 1
+                s.pc = v & ~1
         elif s.cpsr & T_BIT:
             s.pc = v & ~1
         elif arch >= 5:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..ops import Registry
 from .exceptions import SVC_CALL, UNDEF
-from .state import C_BIT, N_BIT, USR, V_BIT, Z_BIT
+from .state import C_BIT, MODE_NAMES, N_BIT, USR, V_BIT, Z_BIT
 
 M32 = 0xFFFFFFFF
 REGISTRY = Registry("arm")
@@ -466,9 +466,13 @@ def _msr(ops, i, value: int) -> None:
         writable = M32            # ARMv4T: the reserved bits are written as well (ARM7TDMI)
     if ops.cpsr() & 0x1F == USR:
         writable &= 0xFFFFFE00 if ops.model.arch >= 7 else 0xFF000000
-    # M[4] is one in every mode of ARMv4T and later (26-bit modes are gone,
-    # DDI 0100I A2.5.6): the ARM7TDMI keeps it set whatever is written
-    ops.set_cpsr(value | 0x10, fields & writable)
+    elif ops.model.arch >= 7 and value & 0x1F not in MODE_NAMES:
+        writable &= ~0x1F         # no such mode: UNPREDICTABLE, the mode is kept (as QEMU does)
+    if ops.model.arch < 7:
+        # M[4] is one in every mode of ARMv4T (the 26-bit modes are gone,
+        # DDI 0100I A2.5.6): the ARM7TDMI keeps it set whatever is written
+        value |= 0x10
+    ops.set_cpsr(value, fields & writable)
 
 
 @sem("MSR_reg")

@@ -14,22 +14,22 @@ SIZE = 0x10000
 
 
 class Cpu:
-    def __init__(self, model="cortex-a15", abort_at=None):
+    def __init__(self, model="cortex-a15", abort_at=None, size=SIZE, mem=None):
         self.target = get_target("arm")
         self.model = get_model(model)
         self.s = self.target.new_state()
-        self.mem = bytearray(SIZE)
+        self.mem = bytearray(size) if mem is None else mem
         self.abort_at = abort_at
         self.ops = ArmOps(self.s, self.model, self.read, self.write)
         self.dec = self.target.decoder(self.model, self.target.tb_flags(self.s))
 
     def read(self, addr, size):
-        if addr == self.abort_at or addr + size > SIZE:
+        if addr == self.abort_at or addr + size > len(self.mem):
             raise GuestException(4, None, f"data abort at {addr:#x}")
         return int.from_bytes(self.mem[addr:addr + size], "little")
 
     def write(self, addr, size, v):
-        if addr == self.abort_at or addr + size > SIZE:
+        if addr == self.abort_at or addr + size > len(self.mem):
             raise GuestException(4, None, f"data abort at {addr:#x}")
         self.mem[addr:addr + size] = v.to_bytes(size, "little")
 

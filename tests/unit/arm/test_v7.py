@@ -135,3 +135,17 @@ def test_random_words_never_crash(model):
             cpu.run(2)
         except ThumbUnsupported:
             pass
+
+
+def test_msr_to_a_mode_that_does_not_exist_keeps_the_mode():
+    cpu = Cpu()
+    cpu.s.set_cpsr(SVC)
+    s = cpu.asm_run("msr cpsr_fc, r0", r0=0x8000001C)     # 0x1C names no mode
+    assert s.cpsr == 0x80000000 | SVC
+
+
+def test_msr_mode_zero_is_no_mode_on_v7():
+    cpu = Cpu()
+    cpu.s.set_cpsr(0xD00000D3)
+    s = cpu.asm_run("msr cpsr_fxc, #0x9c00")     # the control byte 0: I, F cleared, M = 0
+    assert s.cpsr == SVC
