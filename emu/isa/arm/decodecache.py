@@ -14,3 +14,10 @@ from .table import Decoder
 def decoder_for(model):
     """The decoder of ``model`` (a frozen ArmModel) with the A32 semantics."""
     return Decoder(model, REGISTRY)
+
+
+@lru_cache(maxsize=None)
+def thumb_decoder_for(model):
+    """The T16 decoder of ``model``."""
+    from .thumb import ThumbDecoder
+    return ThumbDecoder(model, REGISTRY)

@@ -230,7 +230,11 @@ def format_insn(i) -> str:
         return f"pld [{r(i.rn)}, {'#' if i.u else '#-'}{imm(i.imm)[1:]}]"
     if name == "PLD_reg":
         return f"pld [{r(i.rn)}, {'' if i.u else '-'}{r(i.rm)}{_shift_imm(i.stype, i.imm)}]"
-    return f"udf {imm(i.imm)}" if name == "UDF" else f".word {i.word:#010x}"
+    if name == "UDF":
+        return f"udf {imm(i.imm)}"
+    if name.startswith(("T_", "T32_")):       # Thumb encodings with semantics of their own
+        return f"{name.lower()} {imm(i.imm or 0)}" + (f" r{i.rd}" if i.rd is not None else "")
+    return f".word {i.word:#010x}"
 
 
 #: instructions whose operands are registers only: their operand text

@@ -55,11 +55,15 @@ def vector_base(state, model) -> int:
     return state.vbar if model.has_vbar else 0
 
 
-def enter_exception(state, model, vector: int, ref_addr: int) -> None:
+def enter_exception(state, model, vector: int, ref_addr: int, size: int = 4) -> None:
     """Take exception ``vector``.  ``ref_addr`` is the faulting instruction's
     address for synchronous exceptions, the next instruction's for IRQ/FIQ
-    (the LR offsets of the table above are relative to it)."""
+    (the LR offsets of the table above are relative to it).  ``size``: the
+    faulting instruction's length; an undefined instruction or SVC in
+    Thumb state returns to the next instruction, + 2 (Table B1-7)."""
     mode, lr_off, masks = _ENTRY[vector]
+    if vector in (UNDEF, SVC_CALL):
+        lr_off = size
     old = state.cpsr
     new = (old & ~(MODE_MASK | T_BIT | J_BIT | _IT_BITS | E_BIT)) | mode | I_BIT
     if model.arch >= 6:

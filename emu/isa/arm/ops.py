@@ -13,7 +13,8 @@ behind a translator:
   (the user bank, LDM/STM ``^``);
 * the PC: ``write_pc(v, how)`` with ``how`` one of ``"branch"`` (B/BL),
   ``"bx"`` (BX/BLX: interworking), ``"load"`` (LDR/LDM/POP: interworking
-  from ARMv5), ``"alu"`` (data processing: interworking from ARMv7), the
+  from ARMv5), ``"alu"`` (data processing: interworking from ARMv7 in ARM
+  state), the
   pseudocode's BranchWritePC/BXWritePC/LoadWritePC/ALUWritePC (A2.3.1);
 * memory: ``load(addr, size)`` and ``store(addr, size, v)`` for 1, 2, 4
   bytes, served by the two callbacks the Ops are built with;
@@ -45,14 +46,24 @@ class ArmOps:
         self.read_mem = read_mem
         self.write_mem = write_mem
         self.insn_addr = 0
+        self.insn_size = 4
+        self.pc_read = 8             # r15 as an operand: + 8 in ARM state, + 4 in Thumb (A2.3)
         self.insn = None
 
     # -- registers ---------------------------------------------------------------
     def reg(self, n: int) -> int:
-        return (self.insn_addr + 8) & M32 if n == 15 else self.s.r[n]
+        return (self.insn_addr + self.pc_read) & M32 if n == 15 else self.s.r[n]
 
     def reg_late(self, n: int) -> int:
-        return (self.insn_addr + self.model.pc_late_offset) & M32 if n == 15 else self.s.r[n]
+        if n != 15:
+            return self.s.r[n]
+        late = self.model.pc_late_offset if self.pc_read == 8 else self.pc_read
+        return (self.insn_addr + late) & M32
+
+    def link(self) -> int:
+        """The return address a BL/BLX writes to LR: the next instruction,
+        with bit 0 set in Thumb state (A8.8.25)."""
+        return (self.insn_addr + self.insn_size) | (self.pc_read == 4)
 
     def set_reg(self, n: int, v: int) -> None:
         if n == 15:
@@ -61,7 +72,7 @@ class ArmOps:
             self.s.r[n] = v & M32
 
     def user_reg(self, n: int) -> int:
-        return (self.insn_addr + 8) & M32 if n == 15 else self.s.user_reg(n)
+        return (self.insn_addr + self.pc_read) & M32 if n == 15 else self.s.user_reg(n)
 
     def set_user_reg(self, n: int, v: int) -> None:
         self.s.set_user_reg(n, v)
@@ -70,7 +81,9 @@ class ArmOps:
         s = self.s
         v &= M32
         arch = self.model.arch
-        inter = how == "bx" or (how == "load" and arch >= 5) or (how == "alu" and arch >= 7)
+        thumb = s.cpsr & T_BIT
+        inter = (how == "bx" or (how == "load" and arch >= 5)
+                 or (how == "alu" and arch >= 7 and not thumb))
         if inter:
             if v & 1:
                 s.cpsr |= T_BIT
@@ -80,7 +93,7 @@ class ArmOps:
                 # with bit 1 set is UNPREDICTABLE, and QEMU keeps the bit too
                 s.cpsr &= ~T_BIT
                 s.pc = v & ~1
-        elif s.cpsr & T_BIT:
+        elif thumb:
             s.pc = v & ~1
         elif arch >= 5:
             s.pc = v & ~3

@@ -415,7 +415,7 @@ def clrex(ops, i):
 def b_bl(ops, i):
     target = ops.reg(15) + (_signed(i.imm, 24) << 2)
     if i.name == "BL":
-        ops.set_reg(14, ops.insn_addr + 4)
+        ops.set_reg(14, ops.link())
     ops.write_pc(target, "branch")
 
 
@@ -427,15 +427,77 @@ def bx(ops, i):
 @sem("BLX_reg")
 def blx_reg(ops, i):
     target = ops.reg(i.rm)
-    ops.set_reg(14, ops.insn_addr + 4)
+    ops.set_reg(14, ops.link())
     ops.write_pc(target, "bx")
 
 
 @sem("BLX_imm")
 def blx_imm(ops, i):
     target = ops.reg(15) + (_signed(i.imm, 24) << 2) + (i.h << 1)
-    ops.set_reg(14, ops.insn_addr + 4)
+    ops.set_reg(14, ops.link())
     ops.write_pc(target | 1, "bx")
+
+
+# -- Thumb encodings without an A32 twin (A8.8) ----------------------------------
+@sem("T_LDR_lit")
+def t_ldr_lit(ops, i):
+    """LDR Rt, [PC, #imm8*4]: the PC is word-aligned first (A8.8.64)."""
+    ops.set_reg(i.rd, load_word(ops, (ops.reg(15) & ~3) + 4 * i.imm))
+
+
+@sem("T_ADR")
+def t_adr(ops, i):
+    ops.set_reg(i.rd, ((ops.reg(15) & ~3) + 4 * i.imm) & M32)
+
+
+@sem("T_B_cond")
+def t_b_cond(ops, i):
+    ops.write_pc(ops.reg(15) + (_signed(i.imm, 8) << 1), "branch")
+
+
+@sem("T_B")
+def t_b(ops, i):
+    ops.write_pc(ops.reg(15) + (_signed(i.imm, 11) << 1), "branch")
+
+
+@sem("T_CBZ")
+def t_cbz(ops, i):
+    """CBZ/CBNZ Rn, label (A8.8.29): forward only, never sets flags."""
+    if (ops.reg(i.rn) == 0) != bool(i.opc):
+        ops.write_pc(ops.reg(15) + (i.imm << 1), "branch")
+
+
+@sem("T_BL_hi")
+def t_bl_hi(ops, i):
+    """First half of the ARMv4T BL pair: LR = PC + (offset << 12) (DDI 0100I A7.1.17)."""
+    ops.set_reg(14, ops.reg(15) + (_signed(i.imm, 11) << 12))
+
+
+@sem("T_BL_lo", "T_BLX_lo")
+def t_bl_lo(ops, i):
+    target = ops.reg(14) + (i.imm << 1)
+    ops.set_reg(14, ops.link())
+    if i.name == "T_BL_lo":
+        ops.write_pc(target, "branch")
+    else:
+        ops.write_pc(target & ~3, "bx")           # BLX: to ARM state
+
+
+@sem("T32_BL", "T32_BLX")
+def t32_bl(ops, i):
+    """BL/BLX (immediate), 32-bit encodings (A8.8.25)."""
+    offset = _signed(i.imm, 25)
+    ops.set_reg(14, ops.link())
+    if i.name == "T32_BL":
+        ops.write_pc(ops.reg(15) + offset, "branch")
+    else:
+        ops.write_pc(((ops.reg(15) & ~3) + offset) & ~3, "bx")
+
+
+@sem("T_IT")
+def t_it(ops, i):
+    from .thumb import ThumbUnsupported
+    raise ThumbUnsupported(ops.insn_addr, "an IT block")
 
 
 # -- status registers (A8.8.109-A8.8.112, B9.3.9-B9.3.12) -------------------------

@@ -1,50 +1,65 @@
-"""One A32 instruction, without an engine: fetch at the PC, decode, check the
-condition (A8.3), execute the semantics, deliver a guest exception through
-the vector table (``exceptions.py``).
+"""One instruction, without an engine: fetch at the PC, decode (A32, or T16
+in Thumb state), check the condition (A8.3), execute the semantics, deliver
+a guest exception through the vector table (``exceptions.py``).
 
-Thumb state is not implemented: stepping with CPSR.T set raises
-:class:`ThumbUnsupported` (an ``Unsupported``, which an engine reports as
-an INTERNAL_ERROR exit naming it) before anything is fetched, so Thumb code
-is never executed as A32.  Entering Thumb state (BX/BLX to an odd address,
-an SPSR with T set) is itself modelled; only the next step refuses.
+In Thumb state a halfword is fetched; on ARMv6T2 and later a first
+halfword 0b11101/0b11110/0b11111 starts a 32-bit instruction, of which
+BL and BLX are executed and anything else raises :class:`ThumbUnsupported`
+(an ``Unsupported``, which an engine reports as an INTERNAL_ERROR exit
+naming it) before any state changes, as does an IT instruction -- Thumb-2
+code is never mis-executed.
 """
 
 from __future__ import annotations
 
-from ..ops import GuestException, Unsupported
-from .exceptions import UNDEF, enter_exception
+from ..ops import GuestException
+from .decodecache import thumb_decoder_for
+from .exceptions import PABT, UNDEF, enter_exception
 from .semantics import REGISTRY, condition_passed
+from .thumb import ThumbUnsupported
+
+__all__ = ["step", "ThumbUnsupported"]
+
+_T32_PREFIXES = (0b11101, 0b11110, 0b11111)
 
 
-class ThumbUnsupported(Unsupported):
-    """The CPU is in Thumb state, which kasou's ARM target does not execute."""
-
-    def __init__(self, pc: int):
-        super().__init__(f"Thumb state entered (PC {pc:#010x}): Thumb (T16/T32) is not implemented")
-        self.pc = pc
+def _fetch_thumb(state, ops):
+    pc = state.pc
+    tdec = thumb_decoder_for(ops.model)
+    hw = ops.load(pc & ~1, 2)
+    if ops.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
+        hw2 = ops.load((pc & ~1) + 2, 2)
+        insn = tdec.decode_bl32(hw, hw2, pc)
+        if insn is None:
+            raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
+        return insn
+    return tdec.decode_half(hw, pc)
 
 
 def step(state, ops, decoder) -> None:
     """Execute the instruction at ``state.pc``.  ``ops`` is an ArmOps over
-    ``state``; ``decoder`` a Decoder for ``ops.model`` built with
+    ``state``; ``decoder`` the A32 Decoder for ``ops.model`` built with
     ``REGISTRY``.  A data abort raised by the bus (``GuestException`` with
     vector 4) or any exception the semantics raise is taken here."""
     pc = state.pc
-    if state.thumb:
-        raise ThumbUnsupported(pc)
+    thumb = state.thumb
     try:
-        word = ops.load(pc & ~3, 4)
+        if thumb:
+            insn = _fetch_thumb(state, ops)
+        else:
+            insn = decoder.decode_word(ops.load(pc & ~3, 4), pc)
     except GuestException as e:
-        enter_exception(state, ops.model, 3 if e.vector == 4 else e.vector, pc)
+        enter_exception(state, ops.model, PABT if e.vector == 4 else e.vector, pc)
         return
-    insn = decoder.decode_word(word, pc)
     ops.insn_addr = pc
+    ops.insn_size = insn.size
+    ops.pc_read = 4 if thumb else 8
     ops.insn = insn
     if not condition_passed(state.cpsr, insn.cond):
-        state.pc = pc + 4
+        state.pc = pc + insn.size
         return
     handler = insn.handler or REGISTRY.get(insn.name)
-    state.pc = pc + 4
+    state.pc = pc + insn.size
     saved = (list(state.r), state.cpsr)
     try:
         if handler is None:
@@ -53,4 +68,9 @@ def step(state, ops, decoder) -> None:
     except GuestException as e:
         state.set_cpsr(saved[1])
         state.r[:] = saved[0]
-        enter_exception(state, ops.model, e.vector, pc)
+        enter_exception(state, ops.model, e.vector, pc, insn.size)
+    except ThumbUnsupported:
+        state.set_cpsr(saved[1])
+        state.r[:] = saved[0]
+        state.pc = pc
+        raise

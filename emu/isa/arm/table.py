@@ -165,14 +165,14 @@ class Row:
 
     def __init__(self, name: str, pattern: str, arch: int):
         bits = pattern.replace(" ", "")
-        if len(bits) != 32:
-            raise ValueError(f"{name}: pattern has {len(bits)} bits, expected 32")
+        if len(bits) not in (16, 32):
+            raise ValueError(f"{name}: pattern has {len(bits)} bits, expected 32 (or 16: T16)")
         self.name, self.pattern, self.arch = name, pattern, arch
-        self.uncond = bits.startswith("1111")
+        self.uncond = len(bits) == 32 and bits.startswith("1111")
         mask = value = 0
         spans: dict[str, list] = {}
         for k, ch in enumerate(bits):
-            bit = 31 - k
+            bit = len(bits) - 1 - k
             if ch in "01":
                 mask |= 1 << bit
                 value |= int(ch) << bit
@@ -204,19 +204,19 @@ class Insn:
 
     __slots__ = ("name", "word", "addr", "row", "handler", "size") + FIELDS
 
-    def __init__(self, row: Row, word: int, addr: int, handler=None):
+    def __init__(self, row: Row, word: int, addr: int, handler=None, size: int = 4, fields=None):
         self.name, self.word, self.addr, self.row, self.handler = row.name, word, addr, row, handler
-        self.size = 4
+        self.size = size
         for f in FIELDS:
             setattr(self, f, None)
-        for f, v in row.extract(word).items():
+        for f, v in (row.extract(word) if fields is None else fields).items():
             setattr(self, f, v)
         if self.cond is None:
             self.cond = 0xE             # the unconditional space (A5.7) always executes
 
     @property
     def next_ip(self) -> int:
-        return (self.addr + 4) & 0xFFFFFFFF
+        return (self.addr + self.size) & 0xFFFFFFFF
 
     def __repr__(self) -> str:
         return f"<Insn {self.name} {self.word:08x} @ {self.addr:#x}>"

@@ -14,7 +14,8 @@ generic code reaches the A32 architecture.
 * exceptions: the vector table slots of ``exceptions.py``.
 
 Memory is little-endian (CPSR.E and SCTLR.EE big-endian data are not
-modelled).  Thumb state is reported, never executed: see ``step.py``.
+modelled).  Thumb state runs T16 (``thumb.py``); IT blocks and 32-bit
+Thumb-2 instructions other than BL/BLX are refused, see ``step.py``.
 """
 
 from __future__ import annotations
@@ -73,10 +74,14 @@ class ArmTarget(Target):
         return ArmOps(state, model, read, write)
 
     def disassemble(self, code: bytes, state, model) -> str:
+        """A32 as UAL; a T16 instruction as the A32 instruction it runs as,
+        marked ``(t16)``, or its Thumb name where it has no A32 twin."""
+        from .decodecache import decoder_for, thumb_decoder_for
         from .disasm import format_insn
-        from .decodecache import decoder_for
         if state.cpsr & T_BIT:
-            return "(thumb: not implemented)"
+            insn = thumb_decoder_for(model).decode_half(int.from_bytes(code[:2], "little"),
+                                                        state.pc)
+            return "(t16) " + format_insn(insn)
         word = int.from_bytes(code[:4], "little")
         return format_insn(decoder_for(model).decode_word(word, state.pc))
 

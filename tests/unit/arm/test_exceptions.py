@@ -113,13 +113,44 @@ def test_stm_caret_stores_user_registers():
     assert cpu.mem[0x4000:0x4008] == (0xAAAA).to_bytes(4, "little") + (0xBBBB).to_bytes(4, "little")
 
 
-def test_entering_thumb_is_reported_never_executed():
+def test_thumb_runs_t16_but_refuses_it_blocks_and_thumb2():
     cpu = Cpu()
     s = cpu.asm_run("bx r0", r0=0x2001)
     assert s.cpsr & T_BIT and s.pc == 0x2000
-    with pytest.raises(ThumbUnsupported, match="Thumb.*not implemented"):
+    cpu.mem[0x2000:0x200A] = bytes.fromhex("0520" "08bf" "d0f80010" "0000")  # movs r0,#5; it eq; ldr.w
+    cpu.run(1)
+    assert s.r[0] == 5 and s.pc == 0x2002
+    before = (list(s.r), s.cpsr)
+    with pytest.raises(ThumbUnsupported, match="IT block is not implemented"):
         cpu.run(1)
-    assert s.pc == 0x2000
+    assert (s.r, s.cpsr, s.pc) == (before[0], before[1], 0x2002)
+    s.pc = 0x2004
+    with pytest.raises(ThumbUnsupported, match="32-bit Thumb-2 instruction f8d0 1000"):
+        cpu.run(1)
+    assert s.pc == 0x2004
+
+
+def test_svc_from_thumb_returns_to_the_next_halfword():
+    cpu = Cpu()
+    cpu.s.set_cpsr(USR | T_BIT)
+    cpu.mem[0x2000:0x2002] = bytes.fromhex("12df")                       # svc #0x12
+    cpu.s.pc = 0x2000
+    s = cpu.run(1)
+    assert s.r[14] == 0x2002 and s.spsr[SVC] == USR | T_BIT
+    assert s.cpsr & 0x1F == SVC and not s.cpsr & T_BIT and s.pc == 0x08
+
+
+def test_arm7tdmi_thumb_bl_pair():
+    """ARMv4T: BL is two T16 instructions, LR carries the high part
+    between them (DDI 0100I A7.1.17)."""
+    cpu = Cpu("arm7tdmi")
+    cpu.s.set_cpsr(SVC | T_BIT)
+    cpu.mem[0x2000:0x2004] = bytes.fromhex("00f0" "02f8")               # bl 0x2008
+    cpu.s.pc = 0x2000
+    s = cpu.run(1)
+    assert s.r[14] == 0x2004 and s.pc == 0x2002
+    cpu.run(1)
+    assert s.pc == 0x2008 and s.r[14] == 0x2005 and s.cpsr & T_BIT
 
 
 def test_cp15_vbar_and_midr_but_other_coprocessors_trap():
