@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from .state import REG_NAMES
 
-CONDS = ("eq", "ne", "hs", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "", "")
+CONDS = ("eq", "ne", "hs", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le",
+         "", "")
 SHIFTS = ("lsl", "lsr", "asr", "ror")
 BARRIERS = {15: "sy", 14: "st", 11: "ish", 10: "ishst", 7: "nsh", 6: "nshst", 3: "osh", 2: "oshst"}
 

@@ -13,7 +13,6 @@ code is never mis-executed.
 from __future__ import annotations
 
 from ..ops import GuestException
-from .decodecache import thumb_decoder_for
 from .exceptions import PABT, UNDEF, enter_exception
 from .semantics import REGISTRY, condition_passed
 from .thumb import ThumbUnsupported
@@ -23,9 +22,8 @@ __all__ = ["step", "ThumbUnsupported"]
 _T32_PREFIXES = (0b11101, 0b11110, 0b11111)
 
 
-def _fetch_thumb(state, ops):
+def _fetch_thumb(state, ops, tdec):
     pc = state.pc
-    tdec = thumb_decoder_for(ops.model)
     hw = ops.load(pc & ~1, 2)
     if ops.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
         hw2 = ops.load((pc & ~1) + 2, 2)
@@ -45,7 +43,7 @@ def step(state, ops, decoder) -> None:
     thumb = state.thumb
     try:
         if thumb:
-            insn = _fetch_thumb(state, ops)
+            insn = _fetch_thumb(state, ops, decoder.thumb())
         else:
             insn = decoder.decode_word(ops.load(pc & ~3, 4), pc)
     except GuestException as e:

@@ -16,8 +16,8 @@ unconditional space (A5.7), which an ARMv4 model does not have (there the
 condition NV never passes, DDI 0100I A3.2.1).
 
 The decoder dispatches on bits 27:20 and 7:4 through a 4096-entry table of
-candidate rows, most specific first (the dynarmic approach), and caches
-decoded words.
+candidate rows, most specific first (the dynarmic approach), each entry
+filled on first use, and caches the encoding of each word seen.
 """
 
 from __future__ import annotations
@@ -205,7 +205,8 @@ class Insn:
     __slots__ = ("name", "word", "addr", "row", "handler", "size") + FIELDS
 
     def __init__(self, row: Row, word: int, addr: int, handler=None, size: int = 4, fields=None):
-        self.name, self.word, self.addr, self.row, self.handler = row.name, word, addr, row, handler
+        self.name, self.word, self.addr = row.name, word, addr
+        self.row, self.handler = row, handler
         self.size = size
         for f in FIELDS:
             setattr(self, f, None)
@@ -223,6 +224,8 @@ class Insn:
 
 
 UNDEFINED = Row("UNDEFINED", "xxxx " * 8, 4)
+#: the rows compiled once (read-only), most specific first
+COMPILED = tuple(sorted((Row(*r) for r in ROWS), key=lambda r: -r.nfixed))
 
 _KEY_BITS = 0x0FF000F0
 
@@ -238,25 +241,32 @@ def _key_of_parts(k: int) -> tuple[int, int]:
 
 class Decoder:
     """A32 decoder for one CPU model: rows newer than the model are left out
-    (they decode as UNDEFINED)."""
+    (they decode as UNDEFINED).  A dispatch bucket is built the first time
+    a word lands in it, so a decoder costs nothing to make; each decoder
+    owns its buckets and its cache (no state is shared between two)."""
 
     def __init__(self, model, registry=None):
         self.model = model
         self.registry = registry
-        rows = [Row(*r) for r in ROWS if r[2] <= model.arch]
-        self.cond_table = self._build([r for r in rows if not r.uncond])
-        self.uncond_table = self._build([r for r in rows if r.uncond]) if model.arch >= 5 else None
-        self.cache: dict[int, tuple] = {}
+        rows = [r for r in COMPILED if r.arch <= model.arch]
+        self.cond_rows = [r for r in rows if not r.uncond]
+        self.uncond_rows = [r for r in rows if r.uncond] if model.arch >= 5 else None
+        self.cond_table: list = [None] * 4096
+        self.uncond_table: list = [None] * 4096
+        self.cache: dict[int, Row] = {}
+        self._thumb = None
 
     @staticmethod
-    def _build(rows):
-        table = []
-        for k in range(4096):
-            km, kv = _key_of_parts(k)
-            cands = [r for r in rows if (kv ^ r.value) & r.mask & km == 0]
-            cands.sort(key=lambda r: -r.nfixed)
-            table.append(tuple(cands))
-        return table
+    def _bucket(rows, k: int) -> tuple:
+        km, kv = _key_of_parts(k)
+        return tuple(r for r in rows if (kv ^ r.value) & r.mask & km == 0)
+
+    def thumb(self):
+        """The T16 decoder of the same model (``thumb.py``), made on first use."""
+        if self._thumb is None:
+            from .thumb import ThumbDecoder
+            self._thumb = ThumbDecoder(self.model, self.registry)
+        return self._thumb
 
     def row_for(self, word: int) -> Row:
         """The encoding of ``word`` (UNDEFINED if none); condition NV on an
@@ -264,10 +274,14 @@ class Decoder:
         hit = self.cache.get(word)
         if hit is not None:
             return hit
-        if word >> 28 == 0xF and self.uncond_table is not None:
-            cands = self.uncond_table[_key(word)]
+        k = _key(word)
+        if word >> 28 == 0xF and self.uncond_rows is not None:
+            table, rows = self.uncond_table, self.uncond_rows
         else:
-            cands = self.cond_table[_key(word)]
+            table, rows = self.cond_table, self.cond_rows
+        cands = table[k]
+        if cands is None:
+            cands = table[k] = self._bucket(rows, k)
         row = UNDEFINED
         for r in cands:
             if word & r.mask == r.value:

@@ -48,11 +48,9 @@ class ArmTarget(Target):
         return (bool(state.cpsr & T_BIT), state.cpsr & MODE_MASK)
 
     def decoder(self, model, flags: tuple, registry=None):
-        from .decodecache import decoder_for
+        from .semantics import REGISTRY
         from .table import Decoder
-        if registry is None:
-            return decoder_for(model)
-        return Decoder(model, registry)
+        return Decoder(model, REGISTRY if registry is None else registry)
 
     def concrete_ops(self, state, ram, model, mmio=None):
         """ArmOps over ``ram`` (an ``emu.memory.Ram``); outside it, the bus
@@ -76,14 +74,12 @@ class ArmTarget(Target):
     def disassemble(self, code: bytes, state, model) -> str:
         """A32 as UAL; a T16 instruction as the A32 instruction it runs as,
         marked ``(t16)``, or its Thumb name where it has no A32 twin."""
-        from .decodecache import decoder_for, thumb_decoder_for
         from .disasm import format_insn
+        dec = self.decoder(model, self.tb_flags(state))
         if state.cpsr & T_BIT:
-            insn = thumb_decoder_for(model).decode_half(int.from_bytes(code[:2], "little"),
-                                                        state.pc)
-            return "(t16) " + format_insn(insn)
-        word = int.from_bytes(code[:4], "little")
-        return format_insn(decoder_for(model).decode_word(word, state.pc))
+            half = int.from_bytes(code[:2], "little")
+            return "(t16) " + format_insn(dec.thumb().decode_half(half, state.pc))
+        return format_insn(dec.decode_word(int.from_bytes(code[:4], "little"), state.pc))
 
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES

@@ -78,6 +78,8 @@ ROWS = [
     ("T_BL_lo",    "11111 iiiiiiiiiii", 4),
 ]
 
+#: the rows compiled once (read-only), most specific first
+COMPILED = tuple(sorted((Row(*r) for r in ROWS), key=lambda r: -r.nfixed))
 #: T16 data-processing opcodes (A6.2.2) -> (A32 name, form)
 ALU = ("AND", "EOR", "LSL", "LSR", "ASR", "ADC", "SBC", "ROR",
        "TST", "RSB", "CMP", "CMN", "ORR", "MUL", "BIC", "MVN")
@@ -185,18 +187,19 @@ class ThumbDecoder:
     def __init__(self, model, registry):
         self.model = model
         self.registry = registry
-        rows = [Row(*r) for r in ROWS if r[2] <= model.arch]
-        rows.sort(key=lambda r: -r.nfixed)
-        self.by_top = {}
-        for top in range(64):
-            val = top << 10
-            self.by_top[top] = tuple(r for r in rows if (val ^ r.value) & r.mask & 0xFC00 == 0)
+        self.rows = [r for r in COMPILED if r.arch <= model.arch]
+        self.by_top: list = [None] * 64    # bits 15:10 -> candidate rows, filled on first use
         self.udf = Row("T_UDF", "11011110 iiiiiiii", 4)
         self.a32_rows: dict[str, Row] = {}
-        self.cache: dict[int, tuple] = {}
 
     def row_for(self, hw: int) -> Row:
-        for r in self.by_top[hw >> 10]:
+        top = hw >> 10
+        cands = self.by_top[top]
+        if cands is None:
+            val = top << 10
+            cands = self.by_top[top] = tuple(r for r in self.rows
+                                             if (val ^ r.value) & r.mask & 0xFC00 == 0)
+        for r in cands:
             if hw & r.mask == r.value:
                 return r
         return self.udf

@@ -30,11 +30,12 @@ import gzip
 import json
 from dataclasses import dataclass, field
 
-from .decodecache import decoder_for
 from .models import get_model
 from .ops import ArmOps
 from .state import C_BIT, MODE_NAMES, SPSR_MODES, T_BIT, V_BIT, ArmState
+from .semantics import REGISTRY
 from .step import step
+from .table import Decoder
 
 BANK_KEYS = ("R_fiq", "R_svc", "R_abt", "R_irq", "R_und")
 
@@ -89,16 +90,18 @@ def _mask_for(word: int) -> int:
     return 0
 
 
-def run_test(t: dict, model_name: str = "arm7tdmi") -> list[str]:
-    """Run one test; the list of mismatches (empty when it passes)."""
+def run_test(t: dict, model_name: str = "arm7tdmi", decoder=None) -> list[str]:
+    """Run one test; the list of mismatches (empty when it passes).
+    ``decoder``: one to reuse across tests (a new one otherwise)."""
     model = get_model(model_name)
+    decoder = decoder or Decoder(model, REGISTRY)
     ini, fin = t["initial"], t["final"]
     s = state_from(ini)
     s.pc = t["base_addr"]
     oracle = Oracle(t)
     ops = ArmOps(s, model, oracle.read, oracle.write)
     try:
-        step(s, ops, decoder_for(model))
+        step(s, ops, decoder)
     except OracleMiss as e:
         return [str(e)]
     got = s.snapshot_banks()
@@ -128,8 +131,9 @@ def run_test(t: dict, model_name: str = "arm7tdmi") -> list[str]:
 def run_file(path: str, model_name: str = "arm7tdmi") -> list[tuple[int, int, list]]:
     """(index, opcode, mismatches) of every failing test in ``path``."""
     out = []
+    decoder = Decoder(get_model(model_name), REGISTRY)
     for k, t in enumerate(load(path)):
-        bad = run_test(t, model_name)
+        bad = run_test(t, model_name, decoder)
         if bad:
             out.append((k, t["opcodes"][0], bad))
     return out

@@ -10,6 +10,9 @@ import pytest
 
 from emu import vectors as pinned
 from emu.isa.arm import vectors as V
+from emu.isa.arm.models import get_model
+from emu.isa.arm.semantics import REGISTRY
+from emu.isa.arm.table import Decoder
 
 SUITE = os.path.join("arm7tdmi", "v1")
 FILES = ("b_bl bx cdp data_proc_immediate data_proc_immediate_shift data_proc_register_shift "
@@ -30,11 +33,12 @@ def suite():
 def test_arm7tdmi_suite_passes_99_percent(suite, capsys):
     total = failed = 0
     report = []
+    decoder = Decoder(get_model("arm7tdmi"), REGISTRY)
     for name in FILES:
         tests = V.load(os.path.join(suite, name + ".json.gz"))
         total += len(tests)
         for k, t in enumerate(tests):
-            bad = V.run_test(t)
+            bad = V.run_test(t, "arm7tdmi", decoder)
             if bad:
                 failed += 1
                 report.append(f"{name}[{k}] {t['opcodes'][0]:08x}: {'; '.join(bad)}")

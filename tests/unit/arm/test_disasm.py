@@ -18,7 +18,7 @@ import re
 import capstone
 import pytest
 
-from emu.isa.arm.decodecache import decoder_for
+from emu.isa import get_target
 from emu.isa.arm.disasm import format_insn
 from emu.isa.arm.models import get_model
 
@@ -43,7 +43,7 @@ def comparable(i):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_words_match_capstone(seed):
-    dec = decoder_for(get_model("cortex-a15"))
+    dec = get_target("arm").decoder(get_model("cortex-a15"), (False, 0x13))
     md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_ARM)
     rnd = random.Random(seed)
     compared = 0
@@ -78,5 +78,5 @@ WORDS = {
 @pytest.mark.parametrize("word", sorted(WORDS))
 def test_known_words(word):
     """Hand-checked against the UAL rules of ARM DDI 0406C A8.8."""
-    i = decoder_for(get_model("cortex-a15")).decode_word(word, 0x8000)
+    i = get_target("arm").decoder(get_model("cortex-a15"), (False, 0x13)).decode_word(word, 0x8000)
     assert format_insn(i) == WORDS[word]

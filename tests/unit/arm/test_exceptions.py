@@ -110,14 +110,15 @@ def test_stm_caret_stores_user_registers():
     cpu.s.set_cpsr(IRQ | I_BIT)
     cpu.s.r[13], cpu.s.r[14] = 0x4000, 0xCCCC
     cpu.asm_run("stmia r13, {r13, r14}^")
-    assert cpu.mem[0x4000:0x4008] == (0xAAAA).to_bytes(4, "little") + (0xBBBB).to_bytes(4, "little")
+    assert cpu.mem[0x4000:0x4008] == bytes.fromhex("aaaa0000" "bbbb0000")
 
 
 def test_thumb_runs_t16_but_refuses_it_blocks_and_thumb2():
     cpu = Cpu()
     s = cpu.asm_run("bx r0", r0=0x2001)
     assert s.cpsr & T_BIT and s.pc == 0x2000
-    cpu.mem[0x2000:0x200A] = bytes.fromhex("0520" "08bf" "d0f80010" "0000")  # movs r0,#5; it eq; ldr.w
+    # movs r0, #5; it eq; ldr.w r1, [r0]
+    cpu.mem[0x2000:0x200A] = bytes.fromhex("0520" "08bf" "d0f80010" "0000")
     cpu.run(1)
     assert s.r[0] == 5 and s.pc == 0x2002
     before = (list(s.r), s.cpsr)

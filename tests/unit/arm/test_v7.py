@@ -128,8 +128,9 @@ def test_random_words_never_crash(model):
     for _ in range(3000):
         cpu = Cpu(model)
         for k in range(15):
-            cpu.s.r[k] = rnd.choice([rnd.getrandbits(32), rnd.randrange(0x2000, 0xF000), 0, 15, 32])
-        cpu.s.set_cpsr(rnd.getrandbits(4) << 28 | rnd.choice([0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F]))
+            cpu.s.r[k] = rnd.choice([rnd.getrandbits(32), rnd.randrange(0x2000, 0xF000), 0, 32])
+        mode = rnd.choice([0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F])
+        cpu.s.set_cpsr(rnd.getrandbits(4) << 28 | mode)
         cpu.words([rnd.getrandbits(32) | (0x40000000 if rnd.random() < 0.3 else 0)])
         try:
             cpu.run(2)

@@ -17,7 +17,6 @@ from arm_harness import Cpu
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM, UC_MODE_THUMB, Uc, UcError
 from unicorn import arm_const as A
 
-from emu.isa.arm.decodecache import thumb_decoder_for
 from emu.isa.arm.state import T_BIT
 from emu.isa.arm.step import ThumbUnsupported
 
@@ -110,7 +109,7 @@ def test_a32_agrees_with_unicorn(seed):
 def test_t16_agrees_with_unicorn(seed):
     rnd = random.Random(seed)
     pair = Pair(UC_MODE_THUMB)
-    tdec = thumb_decoder_for(Cpu().model)
+    tdec = Cpu().dec.thumb()
     compared, diffs = 0, []
     while compared < 1000:
         hw = rnd.getrandbits(16)
