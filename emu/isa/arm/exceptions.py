@@ -85,3 +85,14 @@ def exception_return(state) -> None:
     which has no SPSR, the CPSR is left as it is (UNPREDICTABLE)."""
     if state.has_spsr():
         state.set_cpsr(state.get_spsr())
+
+
+def take_interrupt(state, model, fiq: bool = False) -> bool:
+    """Between instructions: take a pending IRQ (or FIQ) unless CPSR.I (F)
+    masks it (B1.8.6).  True if it was taken; LR is the resumed
+    instruction + 4, so ``SUBS PC, LR, #4`` returns to it."""
+    if state.cpsr & (F_BIT if fiq else I_BIT):
+        return False
+    state.halted = False
+    enter_exception(state, model, FIQ_EXC if fiq else IRQ_EXC, state.pc)
+    return True

@@ -49,6 +49,10 @@ class ArmOps:
         self.insn_size = 4
         self.pc_read = 8             # r15 as an operand: + 8 in ARM state, + 4 in Thumb (A2.3)
         self.insn = None
+        # Arm semihosting (SVC 0x123456 / 0xAB in Thumb, BKPT 0xAB): a callable
+        # ``semihosting(ops)`` that serves the call (r0 = operation, r1 = block)
+        # instead of the exception; None: they are ordinary SVC/BKPT
+        self.semihosting = None
 
     # -- registers ---------------------------------------------------------------
     def reg(self, n: int) -> int:

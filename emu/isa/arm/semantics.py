@@ -12,7 +12,7 @@ translator runs them as helpers (the registry marks every one so).
 from __future__ import annotations
 
 from ..ops import Registry
-from .exceptions import SVC_CALL, UNDEF
+from .exceptions import PABT, SVC_CALL, UNDEF
 from .state import C_BIT, MODE_NAMES, N_BIT, USR, V_BIT, Z_BIT
 
 M32 = 0xFFFFFFFF
@@ -565,9 +565,28 @@ def cps(ops, i):
 
 
 # -- exceptions and hints -----------------------------------------------------------
+#: the semihosting call numbers (Arm "Semihosting for AArch32 and AArch64" 2.1):
+#: SVC in ARM state, SVC in Thumb state, BKPT in either
+SEMIHOST_SVC_ARM, SEMIHOST_SVC_THUMB, SEMIHOST_BKPT = 0x123456, 0xAB, 0xAB
+
+
+def _semihosted(ops, imm: int, svc_call: bool) -> bool:
+    if ops.semihosting is None:
+        return False
+    if svc_call:
+        want = SEMIHOST_SVC_THUMB if ops.insn_size == 2 else SEMIHOST_SVC_ARM
+    else:
+        want = SEMIHOST_BKPT
+    if imm != want:
+        return False
+    ops.semihosting(ops)
+    return True
+
+
 @sem("SVC")
 def svc(ops, i):
-    ops.raise_exc(SVC_CALL, f"SVC #{i.imm:#x}")
+    if not _semihosted(ops, i.imm, True):
+        ops.raise_exc(SVC_CALL, f"SVC #{i.imm:#x}")
 
 
 @sem("UNDEFINED", "UDF", "CDP", "LDC", "STC", "MCRR", "MRRC", "MRS_banked", "MSR_banked")
@@ -577,7 +596,8 @@ def undefined(ops, i):
 
 @sem("BKPT")
 def bkpt(ops, i):
-    ops.raise_exc(3, f"BKPT #{i.imm:#x}")     # a prefetch abort (A8.8.24)
+    if not _semihosted(ops, i.imm, False):
+        ops.raise_exc(PABT, f"BKPT #{i.imm:#x}")     # a prefetch abort (A8.8.24)
 
 
 @sem("NOP", "YIELD", "WFE", "SEV", "DSB", "DMB", "ISB", "PLD_imm", "PLD_reg")

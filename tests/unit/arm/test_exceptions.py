@@ -161,3 +161,41 @@ def test_cp15_vbar_and_midr_but_other_coprocessors_trap():
     assert s.r[0] == 0x412FC0F1 and s.vbar == 0x8000
     s = cpu.asm_run("mrc p14, 0, r0, c0, c0, 0")
     assert s.cpsr & 0x1F == UND and s.pc == 0x8004
+
+
+def test_take_interrupt_respects_the_mask_and_wakes_wfi():
+    from emu.isa.arm.exceptions import take_interrupt
+    cpu = user_cpu()
+    cpu.s.set_cpsr(FLAGS | USR | I_BIT)
+    cpu.s.pc = 0x2000
+    assert not take_interrupt(cpu.s, cpu.model)
+    cpu.s.set_cpsr(FLAGS | USR)
+    cpu.asm_run("wfi")
+    assert cpu.s.halted
+    assert take_interrupt(cpu.s, cpu.model)
+    assert not cpu.s.halted and cpu.s.cpsr & 0x1F == IRQ and cpu.s.r[14] == CODE + 8
+    assert take_interrupt(cpu.s, cpu.model, fiq=True)            # F is still clear
+    assert cpu.s.cpsr & 0x1F == FIQ and cpu.s.pc == 0x1C
+
+
+@pytest.mark.parametrize("asm,thumb", [("svc #0x123456", False), ("bkpt #0xab", False)])
+def test_semihosting_hook_replaces_the_exception(asm, thumb):
+    calls = []
+    cpu = Cpu()
+    cpu.s.set_cpsr(SVC)
+    cpu.ops.semihosting = lambda ops: calls.append(ops.s.r[0]) or ops.set_reg(0, 42)
+    s = cpu.asm_run(asm, r0=4)
+    assert calls == [4] and s.r[0] == 42 and s.pc == CODE + 4 and s.cpsr & 0x1F == SVC
+    s = cpu.asm_run("svc #0x12")                                   # any other SVC is an SVC
+    assert s.pc == 0x08 and calls == [4]
+
+
+def test_thumb_semihosting_svc_0xab():
+    calls = []
+    cpu = Cpu()
+    cpu.s.set_cpsr(SVC | T_BIT)
+    cpu.ops.semihosting = lambda ops: calls.append(ops.s.r[0])
+    cpu.mem[0x2000:0x2002] = bytes.fromhex("abdf")                 # svc #0xab
+    cpu.s.pc = 0x2000
+    s = cpu.run(1)
+    assert calls == [0] and s.pc == 0x2002 and s.cpsr & T_BIT
