@@ -29,7 +29,9 @@ def imm(v: int) -> str:
 
 
 def r(n: int) -> str:
-    return REG_NAMES[n]
+    """A register's name (``r16``: the second register of an UNPREDICTABLE
+    LDRD/STRD pair starting at r15)."""
+    return REG_NAMES[n] if n < 16 else f"r{n}"
 
 
 def reglist(mask: int) -> str:

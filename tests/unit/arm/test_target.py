@@ -4,6 +4,7 @@ kasou's own RAM object."""
 import pytest
 
 from emu.isa import get_target
+from emu.isa.arm.disasm import format_insn
 from emu.isa.arm.step import step
 from emu.isa.target import Target
 from emu.memory import Ram
@@ -50,3 +51,20 @@ def test_concrete_ops_over_ram_and_disassemble():
     step(s, ops, dec)
     assert s.r[1] == 0xCAFEF00D and t.pc(s) == 0x40000008
     assert ops.load(0x90000000, 4) == 0xFFFFFFFF                # nothing there: all ones
+
+
+@pytest.mark.parametrize("model", ["arm7tdmi", "cortex-a15"])
+def test_disassemble_any_word_and_every_halfword(model):
+    """Every T16 halfword and random A32 words (LDRD r15 included) give
+    text, never an exception; the target marks Thumb text."""
+    import random
+    t = get_target("arm")
+    m = t.model(model)
+    s = t.new_state()
+    rnd = random.Random(4)
+    dec = t.decoder(m, t.tb_flags(s))
+    words = [rnd.getrandbits(32) for _ in range(5000)] + [0xE1C0F0D0]
+    assert all(format_insn(dec.decode_word(w, 0x8000)) for w in words)
+    assert all(format_insn(dec.thumb().decode_half(hw, 0x8000)) for hw in range(0x10000))
+    s.cpsr |= 0x20
+    assert t.disassemble(bytes.fromhex("0520"), s, m) == "(t16) movs r0, #5"
