@@ -14,6 +14,7 @@ capstone print it:
 
 from __future__ import annotations
 
+from .semantics import ror32
 from .state import REG_NAMES
 
 CONDS = ("eq", "ne", "hs", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le",
@@ -47,11 +48,6 @@ def _shift_imm(stype: int, amount: int) -> str:
     return f", {SHIFTS[stype]} #{amount or 32}"
 
 
-def _rotr(v: int, n: int) -> int:
-    n &= 31
-    return ((v >> n) | (v << (32 - n))) & 0xFFFFFFFF if n else v
-
-
 def _canonical_rot(v: int) -> int:
     """The rotation an assembler picks to encode ``v`` as a modified
     immediate (the smallest even right-rotation that fits; values such as
@@ -59,12 +55,12 @@ def _canonical_rot(v: int) -> int:
     if v & ~0xFF == 0:
         return 0
     rot = ((v & -v).bit_length() - 1) & ~1
-    if _rotr(v, rot) & ~0xFF == 0:
+    if ror32(v, rot) & ~0xFF == 0:
         return (32 - rot) & 31
     if v & 63:
         low = v & ~63
         rot2 = ((low & -low).bit_length() - 1) & ~1 if low else rot
-        if _rotr(v, rot2) & ~0xFF == 0:
+        if ror32(v, rot2) & ~0xFF == 0:
             return (32 - rot2) & 31
     return (32 - rot) & 31
 
@@ -73,11 +69,9 @@ def modified_imm(rot_field: int, imm8: int) -> str:
     """A modified immediate (A5.2.4): its value, or ``#imm8, #rot`` when the
     encoding is not the one an assembler would choose for that value (so
     the text reassembles to the same word)."""
-    v = _rotr(imm8, 2 * rot_field)
+    v = ror32(imm8, 2 * rot_field)
     r = _canonical_rot(v)
-    if _rotr(v, (32 - r) & 31) == imm8 and r == 2 * rot_field or v == imm8 == 0 and rot_field == 0:
-        return imm(v)
-    if (32 - 2 * rot_field) & 31 == 0 and rot_field == 0:
+    if r == 2 * rot_field and ror32(v, 32 - r) == imm8:
         return imm(v)
     return f"#{imm8}, #{2 * rot_field}"
 

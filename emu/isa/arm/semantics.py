@@ -49,6 +49,12 @@ def condition_passed(cpsr: int, cond: int) -> bool:
     return r != bool(cond & 1)
 
 
+def ror32(v: int, n: int) -> int:
+    """ROR(v, n) on 32 bits (A2.2.1)."""
+    n &= 31
+    return ((v >> n) | (v << (32 - n))) & M32 if n else v
+
+
 # -- the barrel shifter (A8.4.3 Shift_C; DDI 0100I A5.1) ------------------------------
 LSL, LSR, ASR, ROR = 0, 1, 2, 3
 
@@ -85,15 +91,14 @@ def shift_reg(value: int, stype: int, amount: int, carry: int) -> tuple[int, int
     amount &= 31                              # ROR
     if amount == 0:
         return value, value >> 31
-    return ((value >> amount) | (value << (32 - amount))) & M32, (value >> (amount - 1)) & 1
+    return ror32(value, amount), (value >> (amount - 1)) & 1
 
 
 def expand_imm_c(rot: int, imm8: int, carry: int) -> tuple[int, int]:
     """ARMExpandImm_C (A5.2.4): imm8 rotated right by 2*rot."""
     if rot == 0:
         return imm8, carry
-    r = 2 * rot
-    v = ((imm8 >> r) | (imm8 << (32 - r))) & M32
+    v = ror32(imm8, 2 * rot)
     return v, v >> 31
 
 
@@ -214,17 +219,12 @@ def _address(ops, i, offset: int) -> tuple[int, int, bool]:
     return base, off_addr, True
 
 
-def _ror(v: int, n: int) -> int:
-    n &= 31
-    return ((v >> n) | (v << (32 - n))) & M32 if n else v
-
-
 def load_word(ops, addr: int) -> int:
     """A word load: unaligned on a v6+ model, else the ARMv4 rotation of the
     aligned word (DDI 0100I A4.1.23)."""
     if ops.model.unaligned or addr & 3 == 0:
         return ops.load(addr, 4)
-    return _ror(ops.load(addr & ~3, 4), 8 * (addr & 3))
+    return ror32(ops.load(addr & ~3, 4), 8 * (addr & 3))
 
 
 def _store_value(ops, n: int) -> int:
@@ -295,7 +295,7 @@ def _extra(ops, i, offset: int) -> None:
         return
     if name == "LDRH":
         if v4 and addr & 1:           # ARM7TDMI: the aligned halfword, rotated
-            v = _ror(ops.load(addr & ~1, 2), 8)
+            v = ror32(ops.load(addr & ~1, 2), 8)
         else:
             v = ops.load(addr, 2)
     elif name == "LDRSB":
@@ -686,7 +686,7 @@ def rbit(ops, i):
 @sem("SXTB", "SXTH", "UXTB", "UXTH", "SXTAB", "SXTAH", "UXTAB", "UXTAH",
      "SXTB16", "UXTB16", "SXTAB16", "UXTAB16")
 def extend(ops, i):
-    v = _ror(ops.reg(i.rm), 8 * i.xrot)
+    v = ror32(ops.reg(i.rm), 8 * i.xrot)
     signed = i.name[0] == "S"
     add = i.name[3] == "A"
     kind = i.name[-2:] if i.name.endswith("16") else i.name[-1]
