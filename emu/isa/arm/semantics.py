@@ -111,9 +111,11 @@ def add_with_carry(x: int, y: int, cin: int) -> tuple[int, int, int]:
 
 
 # -- data processing (A5.2.1-A5.2.3) --------------------------------------------------
+_DP_TESTS = ("TST", "TEQ", "CMP", "CMN")
+
+
 def _dp(ops, i, a, b, sc) -> None:
     op = i.name[:3]
-    c_in = ops.flag_c()
     carry = sc
     overflow = None
     if op == "AND" or op == "TST":
@@ -129,11 +131,21 @@ def _dp(ops, i, a, b, sc) -> None:
     elif op == "MVN":
         r = ~b & M32
     else:
-        x, y, cin = {"SUB": (a, ~b & M32, 1), "CMP": (a, ~b & M32, 1), "RSB": (b, ~a & M32, 1),
-                     "ADD": (a, b, 0), "CMN": (a, b, 0), "ADC": (a, b, c_in),
-                     "SBC": (a, ~b & M32, c_in), "RSC": (b, ~a & M32, c_in)}[op]
+        # x + y + carry-in, as the pseudocode's AddWithCarry calls (A8.8)
+        if op == "ADD" or op == "CMN":
+            x, y, cin = a, b, 0
+        elif op == "SUB" or op == "CMP":
+            x, y, cin = a, b ^ M32, 1
+        elif op == "RSB":
+            x, y, cin = b, a ^ M32, 1
+        elif op == "ADC":
+            x, y, cin = a, b, ops.flag_c()
+        elif op == "SBC":
+            x, y, cin = a, b ^ M32, ops.flag_c()
+        else:                                  # RSC
+            x, y, cin = b, a ^ M32, ops.flag_c()
         r, carry, overflow = add_with_carry(x, y, cin)
-    test = op in ("TST", "TEQ", "CMP", "CMN")
+    test = op in _DP_TESTS
     setflags = test or i.s
     if setflags and i.rd == 15 and ops.has_spsr():
         # SUBS PC, LR and friends: exception return (B1.8.10); a test

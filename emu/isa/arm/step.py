@@ -58,17 +58,15 @@ def step(state, ops, decoder) -> None:
         return
     handler = insn.handler or REGISTRY.get(insn.name)
     state.pc = pc + insn.size
-    saved = (list(state.r), state.cpsr)
+    # The semantics write registers only after their last access that can
+    # fault (loads are read in full before any writeback), so an exception
+    # finds the registers as the instruction found them, but for the PC.
     try:
         if handler is None:
             ops.raise_exc(UNDEF, f"no semantics for {insn.name}")
         handler(ops, insn)
     except GuestException as e:
-        state.set_cpsr(saved[1])
-        state.r[:] = saved[0]
         enter_exception(state, ops.model, e.vector, pc, insn.size)
     except ThumbUnsupported:
-        state.set_cpsr(saved[1])
-        state.r[:] = saved[0]
         state.pc = pc
         raise

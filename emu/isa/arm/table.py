@@ -254,6 +254,7 @@ class Decoder:
         self.cond_table: list = [None] * 4096
         self.uncond_table: list = [None] * 4096
         self.cache: dict[int, Row] = {}
+        self.insns: dict[int, Insn] = {}
         self._thumb = None
 
     @staticmethod
@@ -293,9 +294,18 @@ class Decoder:
         return row
 
     def decode_word(self, word: int, addr: int = 0) -> Insn:
-        row = self.row_for(word)
-        handler = self.registry.get(row.name) if self.registry is not None else None
-        return Insn(row, word, addr, handler)
+        """The Insn for ``word`` at ``addr``; Insns are read-only once made,
+        so one is kept per (word, address) and handed out again."""
+        key = word | addr << 32
+        insn = self.insns.get(key)
+        if insn is None:
+            row = self.row_for(word)
+            handler = self.registry.get(row.name) if self.registry is not None else None
+            insn = Insn(row, word, addr, handler)
+            if len(self.insns) > 65536:
+                self.insns.clear()
+            self.insns[key] = insn
+        return insn
 
     def decode(self, fetch, addr: int) -> Insn:
         """Decode at ``addr``; ``fetch(k)`` returns byte ``k`` of the code
