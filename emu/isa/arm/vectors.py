@@ -128,12 +128,25 @@ def run_test(t: dict, model_name: str = "arm7tdmi", decoder=None) -> list[str]:
     return bad
 
 
-def run_file(path: str, model_name: str = "arm7tdmi") -> list[tuple[int, int, list]]:
+def run_file(path: str, model_name: str = "arm7tdmi", decoder=None) -> list[tuple[int, int, list]]:
     """(index, opcode, mismatches) of every failing test in ``path``."""
+    decoder = decoder or Decoder(get_model(model_name), REGISTRY)
     out = []
-    decoder = Decoder(get_model(model_name), REGISTRY)
     for k, t in enumerate(load(path)):
         bad = run_test(t, model_name, decoder)
         if bad:
             out.append((k, t["opcodes"][0], bad))
+    return out
+
+
+def run_suite(directory: str, model_name: str = "arm7tdmi") -> dict:
+    """Every ``*.json.gz`` file of ``directory``: {file name: (tests,
+    failures as run_file gives them)}; for ``emu conformance``."""
+    import glob
+    import os
+    out = {}
+    decoder = Decoder(get_model(model_name), REGISTRY)
+    for path in sorted(glob.glob(os.path.join(directory, "*.json.gz"))):
+        name = os.path.basename(path)[:-len(".json.gz")]
+        out[name] = (len(load(path)), run_file(path, model_name, decoder))
     return out

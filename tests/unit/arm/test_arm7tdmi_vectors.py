@@ -3,16 +3,12 @@ through emu.isa.arm.vectors as /work/shared/conformance/README.md section 3
 prescribes.  The expected states are the suite's (recorded from another
 emulator); the remaining failures are listed with reasons in docs/arm.md."""
 
-import glob
 import os
 
 import pytest
 
 from emu import vectors as pinned
 from emu.isa.arm import vectors as V
-from emu.isa.arm.models import get_model
-from emu.isa.arm.semantics import REGISTRY
-from emu.isa.arm.table import Decoder
 
 SUITE = os.path.join("arm7tdmi", "v1")
 FILES = ("b_bl bx cdp data_proc_immediate data_proc_immediate_shift data_proc_register_shift "
@@ -31,22 +27,16 @@ def suite():
 
 
 def test_arm7tdmi_suite_passes_99_percent(suite, capsys):
-    total = failed = 0
-    report = []
-    decoder = Decoder(get_model("arm7tdmi"), REGISTRY)
-    for name in FILES:
-        tests = V.load(os.path.join(suite, name + ".json.gz"))
-        total += len(tests)
-        for k, t in enumerate(tests):
-            bad = V.run_test(t, "arm7tdmi", decoder)
-            if bad:
-                failed += 1
-                report.append(f"{name}[{k}] {t['opcodes'][0]:08x}: {'; '.join(bad)}")
+    results = V.run_suite(suite, "arm7tdmi")
+    assert sorted(results) == sorted(FILES)
+    total = sum(n for n, _ in results.values())
+    failed = sum(len(bad) for _, bad in results.values())
     with capsys.disabled():
         print(f"\nARM7TDMI vectors: {total - failed}/{total} pass")
-        for line in report:
-            print("  " + line)
-    assert total == 3800, glob.glob(os.path.join(suite, "*"))
+        for name, (_, bad) in sorted(results.items()):
+            for k, op, why in bad:
+                print(f"  {name}[{k}] {op:08x}: {'; '.join(why)}")
+    assert total == 3800
     assert (total - failed) * 100 >= 99 * total
 
 
