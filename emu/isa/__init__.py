@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 
 #: architecture name -> the module holding its ``TARGET``
-TARGETS = {"x86": "emu.isa.x86.target"}
+TARGETS = {"x86": "emu.isa.x86.target", "arm": "emu.isa.arm.target"}
 
 
 def get_target(name: str):

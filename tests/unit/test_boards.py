@@ -49,7 +49,8 @@ def test_targets_are_found_by_name():
     """The registry the loader asks for an architecture's ELF machines
     (an EM_ARM file refused for x86: tests/unit/test_elf.py)."""
     from emu.isa import TARGETS, get_target
-    assert get_target("x86") is get_board("pc").TARGET and set(TARGETS) == {"x86"}
+    assert get_target("x86") is get_board("pc").TARGET and set(TARGETS) == {"x86", "arm"}
+    assert get_target("arm").elf_machines == ("EM_ARM",)
     with pytest.raises(ValueError) as e:
         get_target("vax")
-    assert str(e.value) == "unknown architecture 'vax'; expected one of: x86"
+    assert str(e.value) == "unknown architecture 'vax'; expected one of: x86, arm"
