@@ -1,6 +1,8 @@
 """Boards: memory map and wiring only (which device sits where, which IRQ).
 
-Addresses follow QEMU so a guest built for QEMU runs unchanged.  The
+Addresses follow QEMU so a guest built for QEMU runs unchanged.  A board
+module's ``TARGET`` is its Target, or the Target's name in
+:mod:`emu.isa`'s registry (a board that must not import its architecture).  The
 registry below is the one list of boards: ``-M NAME`` looks a board up in
 it and ``-M help`` prints it, as QEMU's ``-machine help`` lists its machine
 types.  Each board module names its Target (``TARGET``), declares its
@@ -40,7 +42,40 @@ class BoardInfo:
 BOARDS = {
     "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
                     "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+    "virt": BoardInfo("virt", "Arm virt as QEMU's -M virt (32-bit): RAM at 0x40000000, "
+                      "PL011 UART, GICv2, Arm semihosting with -semihosting", "virt"),
 }
+
+
+def console_sink(machine, serial_sink):
+    """The sink a board gives its output devices (UART, debug console,
+    semihosting): it appends to ``machine.serial_log`` and passes the
+    bytes on to ``serial_sink`` (None: nowhere).
+
+    A debugger rewinds serial_log with the guest (reverse execution); the
+    guest then writes again what the terminal has already shown.  As with
+    gdb's record, the output is shown once: a byte is passed on only where
+    it differs from what was shown at that position of the log (a guest
+    that went another way is shown from there)."""
+    from ..machine import OutputLog
+    shown = OutputLog(machine.serial_log.keep)   # what went to serial_sink, by position
+
+    def sink(data: bytes) -> None:
+        nonlocal shown
+        at = len(machine.serial_log)
+        machine.serial_log += data
+        if serial_sink is None:
+            return
+        # the bytes shown at these positions (none where they are no longer held)
+        before = shown[at:at + len(data)] if at >= shown.start else b""
+        same = 0
+        while same < len(before) and before[same] == data[same]:
+            same += 1
+        if same < len(data):
+            del shown[at + same:]
+            shown += data[same:]
+            serial_sink(data[same:])
+    return sink
 
 
 def board_help() -> dict:
