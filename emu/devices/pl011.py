@@ -43,8 +43,8 @@ follows the TRM's note (3.4.3): it is raised by the transmit FIFO
 when merely unmasked; writing DR or ICR.TXIC clears it.  In loopback
 (CR.LBE) the byte goes to the receiver instead of the sink.
 
-Receive: bytes come from an input tape (:mod:`emu.devices.tape`) as the
-receive FIFO has room (16 bytes with LCR_H.FEN, else 1), so typed input
+Receive: bytes come from an input tape (:mod:`emu.devices.tape`), at each
+register access and ``poll()``, as the receive FIFO has room (16 bytes with LCR_H.FEN, else 1), so typed input
 is never lost to overrun; a loopback byte that finds the FIFO full is
 lost and flags an overrun (RSR.OE, RIS.OE).  The RX interrupt rises when
 the FIFO fills to one byte, and falls when it is read empty or by ICR.RXIC:
@@ -126,7 +126,10 @@ class PL011(Device):
         self.ris = 0
         self.dmacr = 0
         self._give_back_rx()
-        self._sync()
+        # input moves in at the guest's first register access or poll(), not
+        # now: a guest that reads the shared tape through semihosting only
+        # loses nothing to a receiver it never reads
+        self.irq.set(False)
 
     def feed(self, data) -> None:
         """The far end sends ``data``; it reaches the guest as room allows."""

@@ -161,12 +161,16 @@ class Semihosting(Device):
         return [int.from_bytes(raw[4 * i:4 * i + 4], "little") for i in range(n)]
 
     def _cstring(self, addr: int) -> bytes:
+        """The NUL-terminated string at ``addr`` (which must end inside RAM)."""
         out = bytearray()
+        end = self.ram.base + self.ram.size
         while True:
-            b = self._bytes(addr + len(out), 1)
-            if b == b"\0":
-                return bytes(out)
-            out += b
+            at = addr + len(out)
+            chunk = self._bytes(at, min(256, end - at) if at < end else 1)
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                return bytes(out + chunk[:nul])
+            out += chunk
 
     def _console_out(self, data: bytes) -> None:
         if data:
