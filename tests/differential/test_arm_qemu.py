@@ -1,0 +1,49 @@
+"""The ARM guests (tests/guests/arm) on real QEMU: ``qemu-system-arm -M virt
+-cpu cortex-a15 -nographic -semihosting -kernel X``, a program nobody here
+wrote, runs each, and its output and exit status must be what the Python
+model of the guest's computation says (tests/differential/arm_guests.py).
+This pins the guests and their models down; kasou's engines are judged by
+the same models (``arm_guests.run_kasou``) once they run ARM."""
+
+import pytest
+
+from tests.differential import arm_guests as A
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return A.build(str(tmp_path_factory.mktemp("arm-guests")))
+
+
+@pytest.mark.parametrize("guest", A.BENCH + ("hello",))
+def test_guest_on_qemu_prints_what_its_model_says(built, guest):
+    out, status = A.run_qemu(f"{built}/{guest}.elf")
+    assert out == A.expected(guest, built), f"{guest}: got {out[:200]!r}"
+    assert status == 0
+
+
+def test_the_c_program_reads_prints_and_returns_its_status_on_qemu(built):
+    out, status = A.run_qemu(f"{built}/calc.elf", A.calc_input(), console_input=True)
+    want, want_status = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)
+    assert out == want
+    assert status == want_status == 254
+
+
+def test_the_c_program_without_input_returns_its_error_status(built):
+    out, status = A.run_qemu(f"{built}/calc.elf", b"", console_input=True)
+    assert out == b"name? " and status == 2
+
+
+def test_the_guests_are_arm_elf_files_linked_into_virt_ram(built):
+    """What the virt board loads: EM_ARM executables whose segments lie in
+    RAM from 0x40010000, entered at _start (its lowest address)."""
+    from elftools.elf.elffile import ELFFile
+    for guest in A.BENCH + ("hello", "calc"):
+        with open(f"{built}/{guest}.elf", "rb") as f:
+            elf = ELFFile(f)
+            assert elf["e_machine"] == "EM_ARM" and elf["e_type"] == "ET_EXEC"
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+            assert min(s["p_paddr"] for s in loads) == A.LOAD, guest
+            assert all(0x40000000 <= s["p_paddr"] < 0x48000000 for s in loads), guest
+            if guest != "calc":
+                assert elf["e_entry"] == A.LOAD, guest
