@@ -191,6 +191,11 @@ class Semihosting(Device):
         self.handles[h] = [kind, 0]
         return h
 
+    def _file(self, h: int, kinds=("stdin", "stdout", "stderr", "features")):
+        """The open file ``h`` if it is of one of ``kinds``, else None."""
+        f = self.handles.get(h)
+        return f if f is not None and f[0] in kinds else None
+
     def _close(self, param):
         (h,) = self._args(param, 1)
         if self.handles.pop(h, None) is None:
@@ -199,16 +204,15 @@ class Semihosting(Device):
 
     def _write(self, param):
         h, buf, length = self._args(param, 3)
-        f = self.handles.get(h)
-        if f is None or f[0] not in ("stdout", "stderr"):
+        if self._file(h, ("stdout", "stderr")) is None:
             return self._fail(EBADF)
         self._console_out(self._bytes(buf, length))
         return 0
 
     def _read(self, param):
         h, buf, length = self._args(param, 3)
-        f = self.handles.get(h)
-        if f is None or f[0] not in ("stdin", "features"):
+        f = self._file(h, ("stdin", "features"))
+        if f is None:
             return self._fail(EBADF)
         if f[0] == "features":
             data = FEATURES[f[1]:f[1] + length]
@@ -223,15 +227,14 @@ class Semihosting(Device):
         return data[0] if data else FAIL
 
     def _istty(self, param):
-        (h,) = self._args(param, 1)
-        f = self.handles.get(h)
+        f = self._file(*self._args(param, 1))
         if f is None:
             return self._fail(EBADF)
         return int(f[0] != "features")
 
     def _seek(self, param):
         h, pos = self._args(param, 2)
-        f = self.handles.get(h)
+        f = self._file(h)
         if f is None:
             return self._fail(EBADF)
         if f[0] != "features":
@@ -242,8 +245,7 @@ class Semihosting(Device):
         return 0
 
     def _flen(self, param):
-        (h,) = self._args(param, 1)
-        f = self.handles.get(h)
+        f = self._file(*self._args(param, 1))
         if f is None:
             return self._fail(EBADF)
         return len(FEATURES) if f[0] == "features" else 0

@@ -13,6 +13,7 @@ import subprocess
 import zlib
 
 from tests.conftest import tool
+from tests.differential.models import fib, primes_below
 
 GUEST_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "guests", "arm")
 #: the ARM versions of `emu bench`'s guests (emu.cli.BENCH_GUESTS)
@@ -51,20 +52,6 @@ def _hex_loop(iterations: int, plus_one: bool) -> bytes:
     return f"{b:08X}\n".encode()
 
 
-def _primes_below(n: int) -> int:
-    is_p = [True] * n
-    is_p[0] = is_p[1] = False
-    for i in range(2, int(n ** 0.5) + 1):
-        if is_p[i]:
-            for j in range(i * i, n, i):
-                is_p[j] = False
-    return sum(is_p)
-
-
-def _fib(k: int) -> int:
-    return k if k < 2 else _fib(k - 1) + _fib(k - 2)
-
-
 def expected(name: str, build_dir: str) -> bytes:
     """What guest ``name`` prints."""
     if name == "intloop":
@@ -72,14 +59,14 @@ def expected(name: str, build_dir: str) -> bytes:
     if name == "lm_loop":
         return _hex_loop(0x20000, False)
     if name == "sieve":
-        return f"{_primes_below(0xF000):04X}\n".encode()
+        return f"{primes_below(0xF000):04X}\n".encode()
     if name == "strcopy":
         return b"OK\n"
     if name == "crc32":
         code = flat_image(os.path.join(build_dir, "crc32.elf"))
         return f"{zlib.crc32((code + bytes(512))[:512] * 16):08X}\n".encode()
     if name == "fib":
-        return f"{_fib(18)}\n".encode()
+        return f"{fib(18)}\n".encode()
     if name == "uart":
         return UART_TEXT * 200
     if name == "hello":
@@ -101,7 +88,7 @@ def expected_calc(name: str, numbers) -> tuple:
     n = len(numbers)
     total = sum(numbers)
     out += (f"hello, {name}: {n} numbers, sum {total}, largest {max(numbers)}, "
-            f"fib({n + 10}) = {_fib(n + 10)}\n")
+            f"fib({n + 10}) = {fib(n + 10)}\n")
     return out.encode(), total & 0xFF
 
 

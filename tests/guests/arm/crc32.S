@@ -26,9 +26,6 @@ bit:
         subs    r8, r8, #1
         bne     pass
         mvn     r0, r0
-        mov     r1, #8
-        bl      puthex
-        mov     r0, #0
-        b       exit
+        b       hex_exit
 
         .include "lib.S"

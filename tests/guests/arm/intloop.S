@@ -15,9 +15,6 @@ again:
         subs    r2, r2, #1
         bne     again
         mov     r0, r1
-        mov     r1, #8
-        bl      puthex
-        mov     r0, #0
-        b       exit
+        b       hex_exit
 
         .include "lib.S"

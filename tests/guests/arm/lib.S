@@ -59,6 +59,13 @@ putdec:
         add     sp, sp, #12
         pop     {r4-r6, pc}
 
+@ hex_exit: print r0 as 8 hex digits, then exit with status 0
+hex_exit:
+        mov     r1, #8
+        bl      puthex
+        mov     r0, #0
+        b       exit
+
 @ exit: stop with status r0 (SYS_EXIT_EXTENDED, ADP_Stopped_ApplicationExit)
 exit:
         ldr     r1, =exit_block

@@ -43,9 +43,6 @@ vectors:
 
 svc_entry:
         mov     r0, r1
-        mov     r1, #8
-        bl      puthex
-        mov     r0, #0
-        b       exit
+        b       hex_exit
 
         .include "lib.S"
