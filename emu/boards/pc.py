@@ -53,7 +53,8 @@ from ..devices.uart16550 import Uart16550
 from ..isa.x86 import flags as F
 from ..isa.x86.state import CS, SS, Segment, X86State
 from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
-from . import MemoryMap, console_sink
+from . import MemoryMap
+from .console import console_sink
 
 MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
 LOAD_ADDR = 0x7C00

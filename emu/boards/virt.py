@@ -47,7 +47,8 @@ from ..devices.gic import Gic
 from ..devices.pl011 import PL011
 from ..devices.semihosting import Semihosting
 from ..devices.tape import InputTape
-from . import MemoryMap, Region, console_sink
+from . import MemoryMap, Region
+from .console import console_sink
 
 TARGET = "arm"              # the Target's name in emu.isa's registry
 RAM_BASE = 0x40000000
