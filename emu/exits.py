@@ -106,7 +106,7 @@ def source_text(ex) -> str:
     pc = getattr(ex, "pc", None)
     if pc is None:
         return ""
-    if ex.cs is not None:
+    if getattr(ex, "cs", None) is not None:
         return f" at {ex.cs:04x}:{(pc - (ex.cs << 4)) & 0xFFFF:04x}"
     return f" at 0x{pc:x}"
 

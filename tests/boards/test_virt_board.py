@@ -187,3 +187,10 @@ def test_the_machine_serves_a_semihosting_exit_and_counts_it():
     assert ex.result == 0
     assert m.stats.by_reason["SEMIHOSTING"] == 2
     m.close()
+
+
+def test_a_semihosting_exit_describes_itself_and_where_it_came_from():
+    from emu.exits import source_text
+    ex = SemihostingExit(op=S.SYS_WRITE0, param=0x40001000, pc=0x40010008)
+    assert ex.describe() == "SEMIHOSTING op 0x04 param 0x40001000"
+    assert source_text(ex) == " at 0x40010008"
