@@ -6,8 +6,9 @@ version 2.0* (IHI 0048B): chapter 3 (interrupt handling and
 prioritization: 3.2 the states pending/active/active-and-pending, 3.3
 priority and preemption, 3.4 the running priority), chapter 4 (the
 programmers' model: 4.3 distributor registers, 4.4 CPU interface
-registers).  The identification values are the GIC-400's (its TRM, DDI
-0471: GICD_IIDR 0x0200143B, GICC_IIDR 0x0202143B, ArchRev 2).
+registers).  Where the specification leaves values to the implementation
+(identification, BPR's reset value) they are what QEMU's GIC on ``virt``
+reads back, as tests/differential/test_arm_qemu.py measures.
 
 Interrupt IDs: 0-15 SGIs, 16-31 PPIs, 32-287 SPIs (QEMU's virt has 256
 SPIs: GICD_TYPER.ITLinesNumber = 8).  Devices drive SPIs through
@@ -18,14 +19,15 @@ byte access, else words)::
 
     0x000 GICD_CTLR        bit 0: forward pending interrupts to the CPU interface
     0x004 GICD_TYPER       ITLinesNumber = 8, CPUNumber = 0, no security
-    0x008 GICD_IIDR        0x0200143B
+    0x008 GICD_IIDR        0x0000043B (implementer ARM)
     0x080 GICD_IGROUPRn    read as zero (every interrupt is Group 0)
     0x100 GICD_ISENABLERn  set-enable, 0x180 GICD_ICENABLERn clear-enable
+                           (SGIs 0-15 are always enabled: RAO/WI)
     0x200 GICD_ISPENDRn    set-pending, 0x280 GICD_ICPENDRn clear-pending
     0x300 GICD_ISACTIVERn  set-active, 0x380 GICD_ICACTIVERn clear-active
     0x400 GICD_IPRIORITYRn a byte per interrupt (all 8 bits implemented)
-    0x800 GICD_ITARGETSRn  a byte per interrupt; SGIs and PPIs read 0x01
-                           (this CPU), SPIs hold what is written
+    0x800 GICD_ITARGETSRn  RAZ/WI: one CPU, which every interrupt targets
+                           (4.3.12, uniprocessor implementations)
     0xC00 GICD_ICFGRn      2 bits per interrupt, bit 1 = edge-triggered;
                            SGIs read edge (0xAAAAAAAA), PPIs level
     0xF00 GICD_SGIR        ignored (SGIs are not modelled)
@@ -35,14 +37,14 @@ CPU interface::
 
     0x00 GICC_CTLR   bit 0: signal interrupts to the processor
     0x04 GICC_PMR    priority mask: only priorities numerically lower pass
-    0x08 GICC_BPR    binary point (0-7, reset 2): group priority = the
+    0x08 GICC_BPR    binary point (0-7, reset 0): group priority = the
                      priority's bits above bit BPR
     0x0C GICC_IAR    acknowledge: the ID of the highest-priority pending
                      interrupt, which becomes active; 1023 if none
     0x10 GICC_EOIR   end of interrupt: the ID written stops being active
     0x14 GICC_RPR    running priority (0xFF when nothing is active)
     0x18 GICC_HPPIR  the highest-priority pending ID (1023 if none)
-    0xFC GICC_IIDR   0x0202143B
+    0xFC GICC_IIDR   0x0002043B (architecture version 2, implementer ARM)
 
 Level-sensitive interrupts are pending while their input is high (3.2.4:
 acknowledging a level interrupt whose input stays high makes it active
@@ -64,10 +66,11 @@ NUM_IRQ = 288                   # 32 private + QEMU virt's 256 SPIs
 SPI_BASE = 32
 SPURIOUS = 1023
 IDLE_PRIORITY = 0xFF
-GICD_IIDR_VALUE = 0x0200143B
-GICC_IIDR_VALUE = 0x0202143B
+GICD_IIDR_VALUE = 0x0000043B
+GICC_IIDR_VALUE = 0x0002043B
 ICPIDR2_VALUE = 0x2B
-RESET_BPR = 2
+RESET_BPR = 0
+NUM_SGI = 16
 
 # distributor offsets
 GICD_CTLR, GICD_TYPER, GICD_IIDR = 0x000, 0x004, 0x008
@@ -104,13 +107,12 @@ class Gic:
         self.cpu_enabled = False
         self.pmr = 0
         self.bpr = RESET_BPR
-        self.enabled = [False] * NUM_IRQ
+        self.enabled = [i < NUM_SGI for i in range(NUM_IRQ)]     # SGIs: always
         self.latched = [False] * NUM_IRQ           # pending by an edge or ISPENDR
         self.active = [False] * NUM_IRQ
         self.priority = [0] * NUM_IRQ
-        self.targets = [0] * NUM_IRQ
         # edge-triggered: SGIs always; PPIs and SPIs level until configured
-        self.edge = [i < 16 for i in range(NUM_IRQ)]
+        self.edge = [i < NUM_SGI for i in range(NUM_IRQ)]
         self.update()
 
     # -- inputs ------------------------------------------------------------------
@@ -181,7 +183,7 @@ class Gic:
             self.update()
 
     # -- snapshots -----------------------------------------------------------------------
-    _LISTS = ("enabled", "latched", "active", "priority", "targets", "edge", "_inputs")
+    _LISTS = ("enabled", "latched", "active", "priority", "edge", "_inputs")
 
     def snapshot(self) -> dict:
         state = {k: list(getattr(self, k)) for k in self._LISTS}
@@ -228,10 +230,6 @@ class GicDistributor(_Frame):
         g = self.gic
         if GICD_IPRIORITYR <= offset < GICD_IPRIORITYR + NUM_IRQ:
             return self._bytes(g.priority, offset - GICD_IPRIORITYR, size)
-        if GICD_ITARGETSR <= offset < GICD_ITARGETSR + NUM_IRQ:
-            first = offset - GICD_ITARGETSR
-            targets = [1 if n < SPI_BASE else g.targets[n] for n in range(NUM_IRQ)]
-            return self._bytes(targets, first, size)
         off = offset & ~3
         shift = 8 * (offset & 3)
         return (self._read_word(off) >> shift) & size_mask(size)
@@ -262,7 +260,7 @@ class GicDistributor(_Frame):
         if GICD_ICFGR <= off < GICD_ICFGR + NUM_IRQ // 4:
             first = (off - GICD_ICFGR) * 4
             return sum((2 if g.edge[first + i] else 0) << (2 * i) for i in range(16))
-        return 0                        # IGROUPR (Group 0), SGIR, reserved
+        return 0                        # IGROUPR (Group 0), ITARGETSR, SGIR, reserved
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= size_mask(size)
@@ -271,11 +269,6 @@ class GicDistributor(_Frame):
             for i in range(size):
                 if offset - GICD_IPRIORITYR + i < NUM_IRQ:
                     g.priority[offset - GICD_IPRIORITYR + i] = (value >> (8 * i)) & 0xFF
-        elif GICD_ITARGETSR <= offset < GICD_ITARGETSR + NUM_IRQ:
-            for i in range(size):
-                n = offset - GICD_ITARGETSR + i
-                if SPI_BASE <= n < NUM_IRQ:
-                    g.targets[n] = (value >> (8 * i)) & 0xFF
         elif size == 4:
             self._write_word(offset, value)
         g.update()
@@ -292,7 +285,7 @@ class GicDistributor(_Frame):
             if first is not None:
                 for i in range(32):
                     if value >> i & 1 and (base not in (GICD_ISENABLER, GICD_ICENABLER)
-                                           or first + i >= 16):
+                                           or first + i >= NUM_SGI):
                         bits[first + i] = to        # SGIs are always enabled
                 return
         if GICD_ICFGR <= off < GICD_ICFGR + NUM_IRQ // 4:

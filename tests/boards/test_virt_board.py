@@ -5,8 +5,8 @@ loaded as QEMU's -kernel loads them, the CPU out of reset, and the
 semihosting console sharing the UART's output and input.
 
 The board is driven here with a stand-in for the Machine's parts it uses
-(RAM, MMIO bus, devices, clock, output log, CPU state): the Arm CPU is
-another package, and these tests are about the board alone."""
+(tests/boards/standin.py): the Arm CPU is another package, and these tests
+are about the board alone."""
 
 import pytest
 
@@ -14,63 +14,9 @@ from emu.boards import get_board, virt
 from emu.devices import gic as G
 from emu.devices import pl011 as P
 from emu.devices import semihosting as S
-from emu.devices.bus import Bus
-from emu.devices.device import ManualClock
 from emu.exits import SemihostingExit
-from emu.machine import Machine, OutputLog
-from emu.memory import Ram
-
-
-class StandInState:
-    """What the board touches of the Arm state: r0-r15, pc, CPSR by set_cpsr."""
-
-    def __init__(self):
-        self.r = [0] * 16
-        self.cpsr = 0x13
-
-    @property
-    def pc(self):
-        return self.r[15]
-
-    @pc.setter
-    def pc(self, v):
-        self.r[15] = v
-
-    def set_cpsr(self, v):
-        self.cpsr = v
-
-
-class StandInTarget:
-    name = "arm"
-
-    def new_state(self):
-        return StandInState()
-
-
-class StandInEngine:
-    irq_line = False
-    irq_ack = None
-
-
-class StandInMachine:
-    def __init__(self, semihosting=False, serial_input=None, ram_size=virt.MEMORY_MAP.ram_size):
-        self.target = StandInTarget()
-        self.cpu = self.target.new_state()
-        self.ram = Ram(ram_size, virt.MEMORY_MAP.ram_base)
-        self.mmio = Bus("mmio", 1 << 52)
-        self.devices = {}
-        self.clock = ManualClock()
-        self.serial_log = OutputLog()
-        self.accel = None
-        self.semihosting_wanted = semihosting
-        self.semihosting = None
-        self.shown = bytearray()
-        virt.build(self, serial_input=serial_input, serial_sink=self.shown.extend)
-        self.accel = StandInEngine()
-        virt.attach(self)
-
-    def acknowledge_interrupt(self, ack):
-        return ack()
+from emu.machine import Machine
+from tests.boards.standin import StandInMachine
 
 
 def test_the_registry_finds_virt_and_its_map_is_qemus():

@@ -100,6 +100,7 @@ def test_highest_priority_first_then_lowest_id_and_preemption_by_group():
     lines[35].lower()
     # a higher priority preempts a running lower one only if its group
     # priority is higher (BPR 2: group priority is bits [7:3])
+    c.write(G.GICC_BPR, 4, 2)
     d.write(G.GICD_IPRIORITYR + 33, 1, 0x8C)
     assert c.read(G.GICC_IAR, 4) == 33                    # running 0x8C, group 0x88
     enable(d, c, 36, prio=0x88)
@@ -110,11 +111,14 @@ def test_highest_priority_first_then_lowest_id_and_preemption_by_group():
     assert c.read(G.GICC_IAR, 4) == 36 and c.read(G.GICC_RPR, 4) == 0x88
 
 
-def test_targets_of_private_interrupts_read_this_cpu_and_spi_targets_are_kept():
+def test_one_cpu_targets_read_as_zero_and_sgis_are_always_enabled():
+    # 4.3.12: a uniprocessor's GICD_ITARGETSRn are RAZ/WI; SGI enables RAO/WI
     g, d, c, _ = make()
-    assert d.read(G.GICD_ITARGETSR, 4) == 0x01010101
-    d.write(G.GICD_ITARGETSR + 33, 1, 0x01)
-    assert d.read(G.GICD_ITARGETSR + 32, 4) == 0x0100
+    d.write(G.GICD_ITARGETSR + 32, 4, 0x01010101)
+    assert d.read(G.GICD_ITARGETSR, 4) == 0 and d.read(G.GICD_ITARGETSR + 32, 4) == 0
+    assert d.read(G.GICD_ISENABLER, 4) == 0xFFFF
+    d.write(G.GICD_ICENABLER, 4, 0xFFFFFFFF)
+    assert d.read(G.GICD_ISENABLER, 4) == 0xFFFF
 
 
 def test_snapshot_restore():
