@@ -8,7 +8,7 @@ EMU    := $(VENV)/bin/emu
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo shell test test-all bench coverage conformance vectors clean venv deps
+.PHONY: demo shell test test-all bench coverage conformance vectors clean venv deps arm-guests
 
 venv: $(STAMP)
 
@@ -72,6 +72,10 @@ vectors: $(STAMP)
 conformance: $(STAMP) vectors
 	$(EMU) conformance 286 --cpu 286
 	$(EMU) conformance 8086 --cpu 8086
+
+# the ARM guests for -M virt (tests/guests/arm/Makefile), as ELF files in build/arm-guests
+arm-guests: deps
+	$(MAKE) -C tests/guests/arm O=$(CURDIR)/build/arm-guests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
