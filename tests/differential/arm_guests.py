@@ -21,6 +21,8 @@ BENCH = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
 LOAD = 0x40010000
 UART_TEXT = b"The quick brown fox jumps over the lazy dog.\n"
 HELLO_TEXT = b"Hello from the virt board, through Arm semihosting!\n"
+#: what irq_echo reads through the PL011's receive interrupt
+ECHO_INPUT = b"Hello, interrupts: 33 through the GIC. (not echoed)\n"
 #: calc's input and its exit status (the sum modulo 256)
 CALC_NAME, CALC_NUMBERS = "kasou", (10, -3, 200, 7, 40)
 
@@ -71,6 +73,8 @@ def expected(name: str, build_dir: str) -> bytes:
         return UART_TEXT * 200
     if name == "hello":
         return HELLO_TEXT
+    if name == "irq_echo":
+        return ECHO_INPUT[:ECHO_INPUT.index(b".") + 1].upper() + b"\n"
     if name == "calc":
         return expected_calc(CALC_NAME, CALC_NUMBERS)[0]
     raise KeyError(name)

@@ -22,6 +22,12 @@ def test_guest_on_qemu_prints_what_its_model_says(built, guest):
     assert status == 0
 
 
+def test_interrupt_driven_input_on_qemu(built):
+    """irq_echo: PL011 receive interrupt -> GIC (ID 33) -> IRQ exception."""
+    out, status = A.run_qemu(f"{built}/irq_echo.elf", A.ECHO_INPUT)
+    assert out == A.expected("irq_echo", built) and status == 0
+
+
 def test_the_c_program_reads_prints_and_returns_its_status_on_qemu(built):
     out, status = A.run_qemu(f"{built}/calc.elf", A.calc_input(), console_input=True)
     want, want_status = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)
