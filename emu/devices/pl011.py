@@ -46,7 +46,8 @@ when merely unmasked; writing DR or ICR.TXIC clears it.  In loopback
 Receive: bytes come from an input tape (:mod:`emu.devices.tape`), at each
 register access and ``poll()``, as the receive FIFO has room (16 bytes with LCR_H.FEN, else 1), so typed input
 is never lost to overrun; a loopback byte that finds the FIFO full is
-lost and flags an overrun (RSR.OE, RIS.OE).  The RX interrupt rises when
+lost and flags an overrun (RSR.OE, RIS.OE).  ``input_gate``, as on the
+16550, lets the debugger's recorder replay when input arrived.  The RX interrupt rises when
 the FIFO fills to one byte, and falls when it is read empty or by ICR.RXIC:
 QEMU's choice (its ``read_trigger`` is always 1) instead of the TRM's
 IFLS levels and receive timeout, so an interrupt-driven guest hears the
@@ -108,6 +109,7 @@ class PL011(Device):
         self.tape = InputTape.of(source)
         self._emit, self.output = make_sink(sink)
         self.bytes_tx = 0
+        self.input_gate = None          # record/replay of arrival times (emu.debug.record)
         self._rx: list[int] = []
         self.reset()
 
@@ -278,7 +280,7 @@ class PL011(Device):
             return                      # the receiver is disconnected from the line
         room = self.fifo_depth - len(self._rx)
         if room > 0:
-            for b in self.tape.take(room):
+            for b in self.tape.take(room, self.input_gate):
                 self._push(b)
 
     def _sync(self) -> None:

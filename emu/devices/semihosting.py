@@ -63,7 +63,8 @@ isa-debug-exit does, with the guest's own status (no ``(v << 1) | 1``).
 Input: the console reads an input tape (:mod:`emu.devices.tape`), shared
 with the board's UART as QEMU shares its stdio; a read takes what is
 there (it does not wait for more), so ``SYS_READ`` of an exhausted tape
-reports end of input.
+reports end of input.  ``input_gate``, as on the UARTs, lets the
+debugger's recorder replay when input arrived.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class Semihosting(Device):
         self.cmdline = bytes(cmdline)
         self.calls = 0
         self.unsupported = 0
+        self.input_gate = None          # record/replay of arrival times (emu.debug.record)
         self.image = (ram.base, ram.base)       # the loaded image: [start, end)
         self.reset()
 
@@ -218,12 +220,12 @@ class Semihosting(Device):
             data = FEATURES[f[1]:f[1] + length]
             f[1] += len(data)
         else:
-            data = self.tape.take(length)
+            data = self.tape.take(length, self.input_gate)
         self._put(buf, data)
         return length - len(data)
 
     def _readc(self, param):
-        data = self.tape.take(1)
+        data = self.tape.take(1, self.input_gate)
         return data[0] if data else FAIL
 
     def _istty(self, param):

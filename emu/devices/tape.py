@@ -46,9 +46,19 @@ class InputTape:
                 self.data += more
         return len(self.data) - self.pos
 
-    def take(self, n: int) -> bytes:
-        """Up to ``n`` bytes (fewer, or none, if the far end has no more now)."""
-        n = min(n, self.available())
+    def take(self, n: int, gate=None) -> bytes:
+        """Up to ``n`` bytes (fewer, or none, if the far end has no more now).
+
+        ``gate`` (a device's ``input_gate``: None, or the debugger's record
+        of when input arrived, :class:`emu.debug.record.InputLog`) decides
+        how many move while it is ``replaying()`` -- the source is not read
+        then -- and is told of each live transfer with ``record(n)``."""
+        if gate is not None and gate.replaying():
+            n = min(gate.replay(n), len(self.data) - self.pos)
+        else:
+            n = min(n, self.available())
+            if n and gate is not None:
+                gate.record(n)
         out = bytes(self.data[self.pos:self.pos + n])
         self.pos += n
         return out
