@@ -194,7 +194,8 @@ class Gic:
     def restore(self, state: dict) -> None:
         for k in self._LISTS:
             setattr(self, k, [type(v)(v) for v in state[k]])
-        self.dist_enabled, self.cpu_enabled = bool(state["dist_enabled"]), bool(state["cpu_enabled"])
+        self.dist_enabled = bool(state["dist_enabled"])
+        self.cpu_enabled = bool(state["cpu_enabled"])
         self.pmr, self.bpr = int(state["pmr"]), int(state["bpr"])
         self.update()
 
@@ -236,7 +237,8 @@ class GicDistributor(_Frame):
 
     @staticmethod
     def _bytes(values, first: int, size: int) -> int:
-        return sum((values[first + i] if first + i < NUM_IRQ else 0) << (8 * i) for i in range(size))
+        return sum((values[first + i] if first + i < NUM_IRQ else 0) << (8 * i)
+                   for i in range(size))
 
     def _read_word(self, off: int) -> int:
         g = self.gic
@@ -278,9 +280,11 @@ class GicDistributor(_Frame):
         if off == GICD_CTLR:
             g.dist_enabled = bool(value & 1)
             return
-        for base, bits, to in ((GICD_ISENABLER, g.enabled, True), (GICD_ICENABLER, g.enabled, False),
+        for base, bits, to in ((GICD_ISENABLER, g.enabled, True),
+                               (GICD_ICENABLER, g.enabled, False),
                                (GICD_ISPENDR, g.latched, True), (GICD_ICPENDR, g.latched, False),
-                               (GICD_ISACTIVER, g.active, True), (GICD_ICACTIVER, g.active, False)):
+                               (GICD_ISACTIVER, g.active, True),
+                               (GICD_ICACTIVER, g.active, False)):
             first = _bit_array(off, base)
             if first is not None:
                 for i in range(32):

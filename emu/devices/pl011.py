@@ -43,12 +43,13 @@ follows the TRM's note (3.4.3): it is raised by the transmit FIFO
 when merely unmasked; writing DR or ICR.TXIC clears it.  In loopback
 (CR.LBE) the byte goes to the receiver instead of the sink.
 
-Receive: bytes come from an input tape (:mod:`emu.devices.tape`), at each
-register access and ``poll()``, as the receive FIFO has room (16 bytes with LCR_H.FEN, else 1), so typed input
-is never lost to overrun; a loopback byte that finds the FIFO full is
-lost and flags an overrun (RSR.OE, RIS.OE).  ``input_gate``, as on the
-16550, lets the debugger's recorder replay when input arrived.  The RX interrupt rises when
-the FIFO fills to one byte, and falls when it is read empty or by ICR.RXIC:
+Receive: bytes come from an input tape (:mod:`emu.devices.tape`), at
+each register access and ``poll()``, as the receive FIFO has room (16
+bytes with LCR_H.FEN, else 1), so typed input is never lost to overrun;
+a loopback byte that finds the FIFO full is lost and flags an overrun
+(RSR.OE, RIS.OE). ``input_gate``, as on the 16550, lets the debugger's
+recorder replay when input arrived. The RX interrupt rises when the FIFO
+fills to one byte, and falls when it is read empty or by ICR.RXIC:
 QEMU's choice (its ``read_trigger`` is always 1) instead of the TRM's
 IFLS levels and receive timeout, so an interrupt-driven guest hears the
 first byte typed; IFLS is stored and read back.

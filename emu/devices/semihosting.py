@@ -57,8 +57,9 @@ Operations (number, parameter block, result):
 
 SYS_WRITEC and SYS_WRITE0 return 0 (the specification leaves r0
 corrupted).  An operation number not listed fails with -1 (ENOSYS) and
-is counted in ``unsupported`` (QEMU aborts the emulator instead).  Exits stop the machine through ``stop_request``, as
-isa-debug-exit does, with the guest's own status (no ``(v << 1) | 1``).
+is counted in ``unsupported`` (QEMU aborts the emulator instead).  Exits
+stop the machine through ``stop_request``, as isa-debug-exit does, with
+the guest's own status (no ``(v << 1) | 1``).
 
 Input: the console reads an input tape (:mod:`emu.devices.tape`), shared
 with the board's UART as QEMU shares its stdio; a read takes what is
@@ -308,7 +309,8 @@ class Semihosting(Device):
 
     def _elapsed(self, param):
         ns = self.now_ns()
-        self._put(param, (ns & MASK32).to_bytes(4, "little") + ((ns >> 32) & MASK32).to_bytes(4, "little"))
+        low, high = ns & MASK32, (ns >> 32) & MASK32
+        self._put(param, low.to_bytes(4, "little") + high.to_bytes(4, "little"))
         return 0
 
     def _tickfreq(self, param):
