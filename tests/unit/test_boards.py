@@ -22,6 +22,18 @@ def test_every_board_names_a_target_and_declares_its_memory_map(name):
                     and board.MEMORY_MAP.ram_base < region.base + region.size), region
 
 
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_board_says_where_images_load(name):
+    """What the loader and Machine.load_image ask of a board: where a raw
+    image goes (LOAD_ADDR), whether an ELF goes where its segments say
+    (ELF_AT_SEGMENTS), and a load() that takes that ``base``."""
+    import inspect
+    board = get_board(name)
+    assert isinstance(board.LOAD_ADDR, int) and isinstance(board.ELF_AT_SEGMENTS, bool)
+    assert list(inspect.signature(board.load).parameters) == ["machine", "data", "name",
+                                                              "entry", "base"]
+
+
 def test_an_unknown_board_is_one_line_naming_the_known_ones():
     with pytest.raises(ValueError) as e:
         get_board("nosuch")
