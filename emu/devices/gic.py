@@ -43,7 +43,8 @@ CPU interface::
                      interrupt, which becomes active; 1023 if none
     0x10 GICC_EOIR   end of interrupt: the ID written stops being active
     0x14 GICC_RPR    running priority (0xFF when nothing is active)
-    0x18 GICC_HPPIR  the highest-priority pending ID (1023 if none)
+    0x18 GICC_HPPIR  the highest-priority pending ID that passes the
+                     enables and PMR (1023 if none), as QEMU reads it
     0xFC GICC_IIDR   0x0002043B (architecture version 2, implementer ARM)
 
 Level-sensitive interrupts are pending while their input is high (3.2.4:
@@ -150,12 +151,21 @@ class Gic:
     def _group(self, prio: int) -> int:
         return prio & (0xFF << (self.bpr + 1)) & 0xFF
 
-    def signalled(self) -> Optional[int]:
-        """The interrupt the CPU interface signals now, or None."""
+    def highest_passing(self) -> Optional[int]:
+        """The highest-priority pending interrupt the CPU interface lets
+        through: both interfaces enabled, its priority below PMR (GICC_HPPIR
+        reads it, as on QEMU; whether it may preempt is another matter)."""
         if not (self.dist_enabled and self.cpu_enabled):
             return None
         n = self.highest_pending()
         if n is None or self.priority[n] >= self.pmr:
+            return None
+        return n
+
+    def signalled(self) -> Optional[int]:
+        """The interrupt the CPU interface signals now, or None."""
+        n = self.highest_passing()
+        if n is None:
             return None
         running = self.running_priority()
         if running != IDLE_PRIORITY and self._group(self.priority[n]) >= self._group(running):
@@ -317,7 +327,7 @@ class GicCpuInterface(_Frame):
         if offset == GICC_RPR:
             return g.running_priority()
         if offset == GICC_HPPIR:
-            n = g.highest_pending()
+            n = g.highest_passing()
             return SPURIOUS if n is None else n
         if offset == GICC_IIDR:
             return GICC_IIDR_VALUE

@@ -41,7 +41,9 @@ FIFO is always empty (FR.TXFE = 1, TXFF = BUSY = 0).  The TX interrupt
 follows the TRM's note (3.4.3): it is raised by the transmit FIFO
 *passing* the trigger level, so after each byte sent, not at reset or
 when merely unmasked; writing DR or ICR.TXIC clears it.  In loopback
-(CR.LBE) the byte goes to the receiver instead of the sink.
+(CR.LBE, TRM 3.3.8: "the UARTTXD path is fed through to the UARTRXD
+path") the byte also reaches the receiver; it still goes out, as in QEMU
+8.1 and later.  (QEMU 7.2, Debian 12's, ignores LBE: nothing loops back.)
 
 Receive: bytes come from an input tape (:mod:`emu.devices.tape`), at
 each register access and ``poll()``, as the receive FIFO has room (16
@@ -224,11 +226,10 @@ class PL011(Device):
         return c
 
     def _transmit(self, byte: int) -> None:
+        self._emit(bytes([byte]))
+        self.bytes_tx += 1
         if self.cr & CR_LBE:
             self._receive_looped(byte)
-        else:
-            self._emit(bytes([byte]))
-            self.bytes_tx += 1
         self.ris |= INT_TX          # the byte left: the TX FIFO passed its level
 
     def _receive_looped(self, entry: int) -> None:
