@@ -32,6 +32,7 @@ Operations (number, parameter block, result):
     0x07 SYS_READC    a character from the console (-1 at end of input)
     0x08 SYS_ISERROR  [status]: 1 if negative
     0x09 SYS_ISTTY    [handle]: 1 for the console, 0 for the features file
+                      (QEMU asks the host whether its stdin/stdout is one)
     0x0A SYS_SEEK     [handle, position]: the features file seeks; the
                       console cannot, as a pipe cannot (-1, ESPIPE)
     0x0C SYS_FLEN     [handle]: the features file's length; the console's
