@@ -109,13 +109,13 @@ def qemu_command(elf: str, console_input: bool = False) -> list:
     return qemu + ["-nographic", "-semihosting", "-kernel", elf]
 
 
-def run_qemu(elf: str, stdin: bytes = b"", console_input: bool = False) -> tuple:
+def run_qemu(elf: str, stdin: bytes = b"", console_input: bool = False, extra=()) -> tuple:
     """(console output, exit status) of ``elf`` on qemu-system-arm.  The
     console is QEMU's standard output and its standard error: QEMU writes
     SYS_WRITE0/SYS_WRITEC text to stderr when its stdin is not a terminal.
     One of the two must be empty, so that their order cannot matter."""
-    r = subprocess.run(qemu_command(elf, console_input), input=stdin, capture_output=True,
-                       timeout=120)
+    r = subprocess.run(qemu_command(elf, console_input) + list(extra), input=stdin,
+                       capture_output=True, timeout=120)
     assert not (r.stdout and r.stderr), f"QEMU wrote to both stdout and stderr: {r.stderr!r}"
     return r.stdout + r.stderr, r.returncode
 

@@ -115,3 +115,21 @@ def test_device_register_script_behaves_as_on_qemu(built):
         else:
             m.mmio.write(addr, 4 if op == 1 else 1, value)
     assert out == bytes(m.shown) + b"".join(b"%08X\n" % v for v in reads)
+
+
+@pytest.mark.parametrize("mib", [128, 64])
+def test_heapinfo_as_on_qemu(built, mib):
+    """SYS_HEAPINFO: QEMU's answer for the image and RAM size, and kasou's
+    semihosting service after the virt board loaded the same image."""
+    from emu.boards import virt
+    from emu.devices import semihosting as S
+    from tests.boards.standin import StandInMachine
+    elf = f"{built}/heapinfo.elf"
+    out, status = A.run_qemu(elf, extra=("-m", str(mib)))
+    assert status == 0
+    m = StandInMachine(semihosting=True, ram_size=mib << 20)
+    virt.load(m, A.flat_image(elf), "heapinfo", base=A.LOAD)
+    m.ram.load(0x40001000, (0x40002000).to_bytes(4, "little"))
+    assert m.semihosting.call(S.SYS_HEAPINFO, 0x40001000) == 0
+    words = [int.from_bytes(m.ram.read_bytes(0x40002000 + 4 * i, 4), "little") for i in range(4)]
+    assert out == b"".join(b"%08X\n" % w for w in words)
