@@ -8,7 +8,7 @@ EMU    := $(VENV)/bin/emu
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo shell test test-all bench coverage conformance vectors clean venv deps
+.PHONY: demo shell test test-all bench coverage conformance vectors clean venv deps arm-guests
 
 venv: $(STAMP)
 
@@ -31,12 +31,18 @@ shell: $(STAMP)
 # DWARF line info, and nm, addr2line and objcopy to judge the ELF loader (tests/unit/test_elf.py);
 # nasm assembles .asm guests and judges the NASM corpus (tests/asm/nasm, tests/unit/test_asm.py);
 # qemu-system-i386 as the judge of the decimal-adjust guest (tests/differential/test_bcd_qemu.py);
-# qemu-system-x86_64 as the peer of the QMP monitor (tests/monitor/test_against_qemu.py)
+# qemu-system-x86_64 as the peer of the QMP monitor (tests/monitor/test_against_qemu.py);
+# the Arm cross toolchain and newlib build the ARM guests (tests/guests/arm), qemu-system-arm
+# judges them (tests/differential/test_arm_qemu.py), gdb-multiarch debugs them
 DEB_TOOLS := gdb:gdb as:binutils ld:binutils nm:binutils addr2line:binutils objcopy:binutils gcc:gcc \
              nasm:nasm qemu-system-i386:qemu-system-x86 \
-             qemu-system-x86_64:qemu-system-x86
+             qemu-system-x86_64:qemu-system-x86 \
+             arm-none-eabi-gcc:gcc-arm-none-eabi arm-none-eabi-as:binutils-arm-none-eabi \
+             /usr/lib/arm-none-eabi/newlib/librdimon.a:libnewlib-arm-none-eabi \
+             qemu-system-arm:qemu-system-arm gdb-multiarch:gdb-multiarch
 deps:
-	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	@missing=""; for t in $(DEB_TOOLS); do f=$${t%%:*}; \
+	  case $$f in /*) test -e $$f;; *) command -v $$f >/dev/null 2>&1;; esac || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 # the conformance vectors are found or fetched first; where they can be neither, the
@@ -66,6 +72,10 @@ vectors: $(STAMP)
 conformance: $(STAMP) vectors
 	$(EMU) conformance 286 --cpu 286
 	$(EMU) conformance 8086 --cpu 8086
+
+# the ARM guests for -M virt (tests/guests/arm/Makefile), as ELF files in build/arm-guests
+arm-guests: deps
+	$(MAKE) -C tests/guests/arm O=$(CURDIR)/build/arm-guests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -77,7 +77,7 @@ CPU_HELP = {
     "max": "a modern x86: real, protected and long mode (default)",
 }
 MEMORY_HELP = ("RAM size: a bare number is MiB, as in QEMU (-m 64 = 64 MiB), or give a suffix "
-               "K, M or G (512K, 16M, 1G); default 16M")
+               "K, M or G (512K, 16M, 1G); default: the board's (16M on pc, 128M on virt)")
 GUEST_HELP = "guest image: a flat binary, an ELF executable, or assembly source (.S/.asm)"
 
 
@@ -256,7 +256,7 @@ def add_accel_option(p, *aliases, default="interp", kvm_switch=True) -> None:
 
 
 def add_memory_option(p) -> None:
-    p.add_argument("-m", dest="memory", type=parse_size, default=16 << 20, metavar="SIZE",
+    p.add_argument("-m", dest="memory", type=parse_size, default=None, metavar="SIZE",
                    help=MEMORY_HELP)
 
 
@@ -272,6 +272,9 @@ def add_machine_options(p, accel_default="interp", run=False):
                         "KVM runs in real time)")
     p.add_argument("-one-insn-per-tb", dest="one_insn_per_tb", action="store_true",
                    help="translator: one instruction per block")
+    p.add_argument("-semihosting", dest="semihosting", action="store_true",
+                   help="Arm semihosting (virt): the guest's SVC 0x123456 / BKPT 0xAB calls "
+                        "reach the console, the clock and exit (off by default, as in QEMU)")
     if not run:
         return
     p.add_argument("-serial", dest="serial", default="stdio",
@@ -401,10 +404,10 @@ def build_parser() -> Parser:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def load_guest(path: str, log=None):
-    """The guest image (:func:`emu.loader.load_guest`)."""
+def load_guest(path: str, log=None, board: str = "pc"):
+    """The guest image for ``board`` (:func:`emu.loader.load_guest`)."""
     from .loader import load_guest as load
-    return load(path, log)
+    return load(path, log, board)
 
 
 def open_log(args):
@@ -481,6 +484,7 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False, output_ke
                    serial_input=source, serial_sink=sink, log=log,
                    log_flags=getattr(args, "log_flags", ()),
                    one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift,
+                   semihosting=getattr(args, "semihosting", False),
                    output_keep=DEFAULT_OUTPUT_KEEP if output_keep is None else output_keep)
 
 
@@ -545,13 +549,13 @@ def cmd_run(args) -> int:
                          "use gdb's 'monitor' commands, or the monitor without -gdb")
     port = parse_gdb_address(gdb) if gdb else None
     log = open_log(args)
-    img = load_guest(path, log if "asm" in args.log_flags else None)
+    img = load_guest(path, log if "asm" in args.log_flags else None, args.machine)
     # the output goes to its sink as it comes; only gdb's 'monitor info
     # serial' reads it back
     stdin_monitor = any(ep.kind == "stdio" for ep, _ in monitors)
     m = make_machine(args, serial=serial_setup(args, stdin=not stdin_monitor), log=log,
                      output_keep=None if gdb else 0)
-    m.load_image(img.data, img.name, img.entry)
+    m.load_image(img.data, img.name, img.entry, img.base)
     if gdb:
         return _run_gdb(args, m, img, gdb, port)
     from .signals import Interrupted
@@ -658,9 +662,9 @@ def cmd_debug(args) -> int:
         raise CommandError("expected a guest or --replay FILE (one of them)")
     if args.replay is not None:
         return _debug_replay(args)
-    img = load_guest(args.guest)
+    img = load_guest(args.guest, board=args.machine)
     m = make_machine(args, serial=(args.input, None))
-    m.load_image(img.data, img.name, img.entry)
+    m.load_image(img.data, img.name, img.entry, img.base)
     session = Session(m, img, history_size=args.history_size)
     return _debug_repl(session, args)
 
@@ -895,9 +899,9 @@ def cmd_coverage(args) -> int:
 
 
 def cmd_translate(args) -> int:
-    img = load_guest(args.guest)
+    img = load_guest(args.guest, board=args.machine)
     m = make_machine(args, accel="tcg")
-    m.load_image(img.data, img.name, img.entry)
+    m.load_image(img.data, img.name, img.entry, img.base)
     from .accel.tcg import translate_at
     at = img.base
     if args.at is not None:

@@ -12,6 +12,8 @@ learner can compare what each engine costs and where each hands control back:
 * ``INTERNAL_ERROR`` the engine could not go on (KVM: emulation failure)
 * ``IRQ_WINDOW_OPEN`` the guest can take an interrupt now
 * ``SYSTEM_EVENT`` a reset or power-off request
+* ``SEMIHOSTING`` an Arm semihosting call (``SVC 0x123456``, ``BKPT 0xAB``)
+  the Machine serves, as a VMM serves KVM's hypercall exit
 * ``BUDGET``    kasou's own: the instruction or time budget ran out
 
 An IO or MMIO exit may say which instruction caused it: ``pc``, its linear
@@ -104,7 +106,7 @@ def source_text(ex) -> str:
     pc = getattr(ex, "pc", None)
     if pc is None:
         return ""
-    if ex.cs is not None:
+    if getattr(ex, "cs", None) is not None:
         return f" at {ex.cs:04x}:{(pc - (ex.cs << 4)) & 0xFFFF:04x}"
     return f" at 0x{pc:x}"
 
@@ -175,6 +177,26 @@ class SystemEventExit(Exit):
 
 
 @dataclass
+class SemihostingExit(Exit):
+    """An Arm semihosting call: operation ``op`` (r0) with parameter
+    ``param`` (r1, usually a parameter block's address).  The Machine
+    serves it (:mod:`emu.devices.semihosting`) and stores the value for r0
+    in ``result``; the engine writes it to r0 before the next instruction,
+    as an IN's value is completed from ``IoExit.data``."""
+    op: int
+    param: int
+    result: int = 0
+    pc: int | None = field(default=None, compare=False)    # the trapping instruction
+    reason = "SEMIHOSTING"
+
+    def key(self) -> str:
+        return f"SEMIHOSTING 0x{self.op:02x}"
+
+    def describe(self) -> str:
+        return f"SEMIHOSTING op 0x{self.op:02x} param 0x{self.param:x}"
+
+
+@dataclass
 class BudgetExit(Exit):
     what: str = "instructions"   # or "time"
     reason = "BUDGET"
@@ -184,7 +206,7 @@ class BudgetExit(Exit):
 
 
 EXIT_REASONS = ("IO", "MMIO", "HLT", "SHUTDOWN", "DEBUG", "FAIL_ENTRY",
-                "INTERNAL_ERROR", "IRQ_WINDOW_OPEN", "SYSTEM_EVENT", "BUDGET")
+                "INTERNAL_ERROR", "IRQ_WINDOW_OPEN", "SYSTEM_EVENT", "SEMIHOSTING", "BUDGET")
 
 
 #: distinct ports/addresses that ExitStats counts one by one

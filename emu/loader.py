@@ -12,7 +12,8 @@
   where the compiler saw them, for ``list``), and its entry point, where
   the board enters it.  The ``pc`` board loads an image at 0x7C00, so the
   ELF must be linked to load there (GNU ld: ``-Ttext=0x7c00``); its entry
-  may be anywhere inside it.
+  may be anywhere inside it.  A board that loads an ELF by its segments
+  (``virt``, as QEMU) takes them where they are linked (``base=None``).
 * anything else: a flat binary, loaded as is.
 
 Every error is one line; an assembly error names the file and line it
@@ -33,11 +34,15 @@ _EXPECTED = "expected a flat binary, an ELF executable or an assembly source " \
     + "/".join(SOURCE_EXTENSIONS)
 
 
+_SAME = object()
+
+
 def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
-              assembler: str | None = None) -> Image:
+              assembler: str | None = None, elf_base=_SAME) -> Image:
     """Read a guest file: assemble a source (``assembler``: the one to use
     instead of the one its dialect picks, see ``emu.asm``), or take a flat
-    binary or an ELF executable as is."""
+    binary or an ELF executable as is (``elf_base``: where the ELF must
+    load, ``base`` unless given; None: where its segments say)."""
     if not os.path.exists(path):
         raise ImageError(f"{path}: no such file ({_EXPECTED})")
     if os.path.isdir(path):
@@ -56,24 +61,31 @@ def load_file(path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
     if not data:
         raise ImageError(f"{path}: empty file (expected a flat binary)")
     if data[:4] == b"\x7fELF":
-        return load_elf(path, data, base, arch)
+        return load_elf(path, data, base if elf_base is _SAME else elf_base, arch)
     return Image(data, path, base)
 
 
-def load_guest(path: str, log=None) -> Image:
-    """The guest image of ``emu run``, ``debug`` and ``bench``; ``log``
-    (the -d log when it has ``asm``) is told which assembler made it."""
-    img = load_file(path)
+def load_guest(path: str, log=None, board: str = "pc") -> Image:
+    """The guest image of ``emu run``, ``debug`` and ``bench`` for ``board``
+    (its architecture, where it loads a raw image, whether an ELF goes where
+    its segments say); ``log`` (the -d log when it has ``asm``) is told
+    which assembler made it."""
+    from .boards import get_board
+    mod = get_board(board)
+    arch = mod.TARGET if isinstance(mod.TARGET, str) else mod.TARGET.name
+    img = load_file(path, base=mod.LOAD_ADDR, arch=arch,
+                    elf_base=None if mod.ELF_AT_SEGMENTS else mod.LOAD_ADDR)
     if log is not None and img.assembler:
         log.write(f"asm: {img.name}: {img.assembler}\n")
         log.flush()
     return img
 
 
-def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> Image:
+def load_elf(path: str, data: bytes, base: int | None = 0x7C00, arch: str = "x86") -> Image:
     """An ELF executable as an Image: the bytes of its loadable segments from
-    ``base`` on (gaps zero-filled), labels from ``.symtab``, the line map
-    from DWARF ``.debug_line``.  One-line ImageError for anything else."""
+    ``base`` on (gaps zero-filled; None: from its lowest segment, wherever
+    that is), labels from ``.symtab``, the line map from DWARF
+    ``.debug_line``.  One-line ImageError for anything else."""
     import io
 
     from elftools.common.exceptions import ELFError
@@ -99,10 +111,13 @@ def load_elf(path: str, data: bytes, base: int = 0x7C00, arch: str = "x86") -> I
             body = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
             chunks.append((seg["p_paddr"], body))
         if not chunks:
-            raise ImageError(f"{path}: no loadable segment (expected code linked at 0x{base:x})")
+            where = "" if base is None else f" linked at 0x{base:x}"
+            raise ImageError(f"{path}: no loadable segment (expected code{where})")
         entry = elf["e_entry"]
         low = min(a for a, _ in chunks)
         high = max(a + len(b) for a, b in chunks)
+        if base is None:
+            base = low
         if low != base:
             raise ImageError(f"{path}: loads at 0x{low:x}; this board loads an image at "
                              f"0x{base:x} (link with -Ttext=0x{base:x})")

@@ -12,6 +12,7 @@ knows which engine runs.
         SHUTDOWN / FAIL_ENTRY / INTERNAL_ERROR -> stop, explained
         DEBUG -> hand back to the debugger
         BUDGET -> instruction or time limit reached, or a timer is due
+        SEMIHOSTING -> the board's semihosting service (Arm, -semihosting)
 
 Guest time (the devices' ``Clock``, :class:`GuestClock`), as QEMU's
 ``-icount``: on engines that count instructions exactly (interp, tcg,
@@ -210,17 +211,23 @@ class RunResult:
 
 class Machine:
     def __init__(self, board: str = "pc", accel: str = "interp", cpu: str | None = None,
-                 memory: int = 16 << 20, serial_input=None, serial_sink=None,
+                 memory: int | None = None, serial_input=None, serial_sink=None,
                  log=None, log_flags=(), one_insn_per_tb: bool = False,
-                 icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP):
+                 icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP,
+                 semihosting: bool = False):
         from .boards import get_board
+        from .isa import get_target
         self.board = get_board(board)
-        #: the guest architecture (emu.isa.target.Target), as the board names it
-        self.target = self.board.TARGET
+        #: the guest architecture (emu.isa.target.Target), as the board names
+        #: it: the Target itself or its name in the registry
+        target = self.board.TARGET
+        self.target = get_target(target) if isinstance(target, str) else target
         self.model = self.target.model(cpu)       # the CPU model (-cpu), data of the target
         self.cpu = self.target.new_state()        # the canonical CPU state
         self.accel = None                         # the engine, made once the board is wired
-        self.ram = Ram(memory)
+        memory_map = self.board.MEMORY_MAP
+        #: RAM where the board's memory map puts it; -m (None: the board's default)
+        self.ram = Ram(memory_map.ram_size if memory is None else memory, memory_map.ram_base)
         self.ports = Bus("port", 0x10000)
         self.mmio = Bus("mmio", 1 << 52)
         self.log = log
@@ -244,7 +251,15 @@ class Machine:
         self._run_deadline = None   # the timer deadline that ends the current run
         self._acked_vector = None   # -d int: the vector the last INTA cycle returned
         self._stop_wanted = False
+        #: -semihosting: the board makes its semihosting service (a Device
+        #: with ``call(op, param)``) when asked, and the engines report the
+        #: semihosting trap as a SEMIHOSTING exit only while it exists
+        self.semihosting_wanted = semihosting
+        self.semihosting = None
         self.board.build(self, serial_input=serial_input, serial_sink=serial_sink)
+        if semihosting and self.semihosting is None:
+            raise ValueError(f"-semihosting: machine '{board}' has no Arm semihosting "
+                             "(expected an Arm board: virt)")
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
             self.accel.close()
@@ -256,10 +271,12 @@ class Machine:
             self.accel.on_interrupt = self.trace_interrupt
 
     # -- images --------------------------------------------------------------------
-    def load_image(self, data: bytes, name: str = "image", entry: int | None = None) -> None:
-        """Load an image where the board loads one and enter it at ``entry``
+    def load_image(self, data: bytes, name: str = "image", entry: int | None = None,
+                   base: int | None = None) -> None:
+        """Load an image where the board loads one (or at ``base``, where an
+        ELF's segments ask, if the board allows) and enter it at ``entry``
         (an ELF's entry point; None: where the board enters an image)."""
-        self.board.load(self, data, name, entry)
+        self.board.load(self, data, name, entry, base)
         self.accel.flush_code_cache()
         self.accel.state_changed()
 
@@ -334,7 +351,7 @@ class Machine:
             if not getattr(ex, "dispatched", False):
                 self.dispatch_exit(ex)
             r = ex.reason
-            if r == "IO" or r == "MMIO":
+            if r == "IO" or r == "MMIO" or r == "SEMIHOSTING":
                 stop = self._stop_requested()
                 if stop is not None:
                     return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
@@ -526,6 +543,8 @@ class Machine:
                     ex.data = bus.read(where, ex.size)
             finally:
                 self._writing = 0
+        elif r == "SEMIHOSTING":
+            ex.result = self.semihosting.call(ex.op, ex.param)
         for fn in self._exit_observers:
             fn(ex)
 

@@ -1,6 +1,8 @@
 """Boards: memory map and wiring only (which device sits where, which IRQ).
 
-Addresses follow QEMU so a guest built for QEMU runs unchanged.  The
+Addresses follow QEMU so a guest built for QEMU runs unchanged.  A board
+module's ``TARGET`` is its Target, or the Target's name in
+:mod:`emu.isa`'s registry (a board that must not import its architecture).  The
 registry below is the one list of boards: ``-M NAME`` looks a board up in
 it and ``-M help`` prints it, as QEMU's ``-machine help`` lists its machine
 types.  Each board module names its Target (``TARGET``), declares its
@@ -40,6 +42,8 @@ class BoardInfo:
 BOARDS = {
     "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
                     "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+    "virt": BoardInfo("virt", "Arm virt as QEMU's -M virt (32-bit): RAM at 0x40000000, "
+                      "PL011 UART, GICv2, Arm semihosting with -semihosting", "virt"),
 }
 
 

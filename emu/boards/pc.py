@@ -53,11 +53,13 @@ from ..devices.uart16550 import Uart16550
 from ..isa.x86 import flags as F
 from ..isa.x86.state import CS, SS, Segment, X86State
 from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
-from ..machine import OutputLog
 from . import MemoryMap
+from .console import console_sink
 
 MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
 LOAD_ADDR = 0x7C00
+#: an ELF executable must be linked to load at LOAD_ADDR
+ELF_AT_SEGMENTS = False
 DUMMY_IRET = (0xF000, 0xFF53)
 PIC_MASTER_BASE, PIC_SLAVE_BASE = 0x08, 0x70
 PIC_MASTER_MASK, PIC_SLAVE_MASK = 0xFB, 0xFF    # all masked but the cascade (IRQ 2)
@@ -67,29 +69,7 @@ PIT_IRQ = 0
 def build(machine, serial_input=None, serial_sink=None) -> None:
     """Wire the devices into ``machine`` (whose ``cpu`` and ``model`` the
     Machine made from ``TARGET``) and reset the CPU."""
-    shown = OutputLog(machine.serial_log.keep)   # what went to serial_sink, by position
-
-    def sink(data: bytes) -> None:
-        nonlocal shown
-        # A debugger rewinds serial_log with the guest (reverse execution);
-        # the guest then writes again what the terminal has already shown.
-        # As with gdb's record, the output is shown once: a byte is passed
-        # on only where it differs from what was shown at that position of
-        # the log (a guest that went another way is shown from there).
-        at = len(machine.serial_log)
-        machine.serial_log += data
-        if serial_sink is None:
-            return
-        # the bytes shown at these positions (none where they are no longer held)
-        before = shown[at:at + len(data)] if at >= shown.start else b""
-        same = 0
-        while same < len(before) and before[same] == data[same]:
-            same += 1
-        if same < len(data):
-            del shown[at + same:]
-            shown += data[same:]
-            serial_sink(data[same:])
-
+    sink = console_sink(machine, serial_sink)
     pic = I8259Pair(intr=IrqLine(lambda level: _intr_changed(machine, level)))
     uart = Uart16550(irq=pic.irq_line(4), source=serial_input, sink=sink)
     debug_exit = IsaDebugExit(iosize=4)
@@ -131,9 +111,14 @@ def reset_cpu(machine) -> None:
         ram.load(0, bytes(ivt))
 
 
-def load(machine, data: bytes, name: str, entry: int | None = None) -> None:
+def load(machine, data: bytes, name: str, entry: int | None = None,
+         base: int | None = None) -> None:
     """The image at LOAD_ADDR, entered at ``entry`` (an address inside it;
-    None: LOAD_ADDR) with CS = 0, so the entry must be below 64 KiB."""
+    None: LOAD_ADDR) with CS = 0, so the entry must be below 64 KiB; an
+    image that asks for another ``base`` is refused."""
+    if base is not None and base != LOAD_ADDR:
+        raise ValueError(f"{name}: loads at 0x{base:x}; this board loads an image at "
+                         f"0x{LOAD_ADDR:x} (link with -Ttext=0x{LOAD_ADDR:x})")
     if LOAD_ADDR + len(data) > machine.ram.size:
         raise ValueError(f"{name}: image of {len(data)} bytes does not fit in RAM at 0x{LOAD_ADDR:x} "
                          f"(RAM is {machine.ram.size} bytes; use a larger -m)")

@@ -297,11 +297,18 @@ def test_d_help_lists_every_log_item_with_a_line_each(tmp_path):
         assert ok.returncode == 85, ok.stderr.decode()
 
 
+def test_semihosting_on_the_pc_board_is_one_line(tmp_path):
+    r = emu("run", "-semihosting", write(tmp_path, "h.S", HELLO))
+    assert r.returncode != 0 and r.stdout == b""
+    assert r.stderr.decode() == ("emu run: -semihosting: machine 'pc' has no Arm semihosting "
+                                 "(expected an Arm board: virt)\n")
+
+
 def test_machine_help_lists_the_boards():
     r = emu("run", "-M", "help")
     assert r.returncode == 0 and r.stderr == b""
     from emu.boards import BOARDS
-    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc"}
+    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc", "virt"}
 
 
 @pytest.mark.parametrize("args", [("run", "-cpu", "help"), ("debug", "-cpu", "help"),

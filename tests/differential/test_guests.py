@@ -11,6 +11,7 @@ import pytest
 
 from emu.cli import GUESTS_DIR, accel_available, run_guest
 from emu.loader import load_file
+from tests.differential.models import fib, primes_below
 
 
 def expected_outputs():
@@ -21,21 +22,11 @@ def expected_outputs():
         bx = ((bx ^ ax) + 1) & 0xFFFF
     intloop = bytes([0x41 + (bx & 0x0F), 10])
     # sieve: primes below 0xF000, as 4 hex digits
-    n = 0xF000
-    is_p = [True] * n
-    is_p[0] = is_p[1] = False
-    for i in range(2, int(n ** 0.5) + 1):
-        if is_p[i]:
-            for j in range(i * i, n, i):
-                is_p[j] = False
-    sieve = f"{sum(is_p):04X}\n".encode()
+    sieve = f"{primes_below(0xF000):04X}\n".encode()
     # crc32 over the 512 bytes at 0x7c00 (the program itself, then zeroed RAM)
     # sixteen times over
     code = load_file(os.path.join(GUESTS_DIR, "crc32.S")).data
     crc = f"{zlib.crc32((code + bytes(512))[:512] * 16):08X}\n".encode()
-
-    def fib(k):
-        return k if k < 2 else fib(k - 1) + fib(k - 2)
     return {
         "demo": b"Hello from the kasou demo guest!\nCounting to 1000, done.\n",
         "intloop": intloop,

@@ -12,11 +12,26 @@ from emu.machine import Machine
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_every_board_names_a_target_and_declares_its_memory_map(name):
     board = get_board(name)
-    assert isinstance(board.TARGET, Target) and board.TARGET.name
+    # the Target, or its name in emu.isa's registry (a board that must not
+    # import its architecture's package)
+    target = board.TARGET
+    assert (isinstance(target, Target) and target.name) or (isinstance(target, str) and target)
     assert isinstance(board.MEMORY_MAP, MemoryMap) and board.MEMORY_MAP.ram_size > 0
     for region in board.MEMORY_MAP.mmio:
         assert not (region.base < board.MEMORY_MAP.ram_base + board.MEMORY_MAP.ram_size
                     and board.MEMORY_MAP.ram_base < region.base + region.size), region
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_board_says_where_images_load(name):
+    """What the loader and Machine.load_image ask of a board: where a raw
+    image goes (LOAD_ADDR), whether an ELF goes where its segments say
+    (ELF_AT_SEGMENTS), and a load() that takes that ``base``."""
+    import inspect
+    board = get_board(name)
+    assert isinstance(board.LOAD_ADDR, int) and isinstance(board.ELF_AT_SEGMENTS, bool)
+    assert list(inspect.signature(board.load).parameters) == ["machine", "data", "name",
+                                                              "entry", "base"]
 
 
 def test_an_unknown_board_is_one_line_naming_the_known_ones():

@@ -165,3 +165,21 @@ def test_emu_diff_enters_an_elf_at_its_entry_point(tmp_path):
     img = load_file(str(tmp_path / "entry.elf"))
     res = run_diff(img.data, accels=("interp", "tcg"), entry=img.entry)
     assert not res.diverged and res.end == (("debug-exit", 1), ("debug-exit", 1)), res
+
+
+def test_an_elf_loads_where_its_segments_say_for_a_board_that_asks(built, tmp_path):
+    """``elf_base=None`` (the virt board's way, as QEMU's -kernel): the
+    segments at their own addresses, judged by objcopy; the pc board's
+    load_guest still wants 0x7C00."""
+    far = tmp_path / "far.elf"
+    sh(tool("ld"), "-m", "elf_i386", "-Ttext=0x8000", "-e", "_start", "-o", str(far),
+       str(built / "hello.o"))
+    sh(tool("objcopy"), "-O", "binary", str(far), str(tmp_path / "far.bin"))
+    img = load_file(str(far), elf_base=None)
+    assert img.base == 0x8000 and img.data == (tmp_path / "far.bin").read_bytes()
+    starts = {line.split()[2]: int(line.split()[0], 16)
+              for line in sh(tool("nm"), str(far)).splitlines() if len(line.split()) == 3}
+    assert img.entry == starts["_start"]
+    from emu.loader import load_guest
+    with pytest.raises(ImageError, match="loads at 0x8000; this board loads an image at 0x7c00"):
+        load_guest(str(far), board="pc")

@@ -1,0 +1,135 @@
+"""The ARM guests (tests/guests/arm) on real QEMU: ``qemu-system-arm -M virt
+-cpu cortex-a15 -nographic -semihosting -kernel X``, a program nobody here
+wrote, runs each, and its output and exit status must be what the Python
+model of the guest's computation says (tests/differential/arm_guests.py).
+This pins the guests and their models down; kasou's engines are judged by
+the same models (``arm_guests.run_kasou``) once they run ARM."""
+
+import pytest
+
+from tests.differential import arm_guests as A
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return A.build(str(tmp_path_factory.mktemp("arm-guests")))
+
+
+@pytest.mark.parametrize("guest", A.BENCH + ("hello",))
+def test_guest_on_qemu_prints_what_its_model_says(built, guest):
+    out, status = A.run_qemu(f"{built}/{guest}.elf")
+    assert out == A.expected(guest, built), f"{guest}: got {out[:200]!r}"
+    assert status == 0
+
+
+def test_interrupt_driven_input_on_qemu(built):
+    """irq_echo: PL011 receive interrupt -> GIC (ID 33) -> IRQ exception."""
+    out, status = A.run_qemu(f"{built}/irq_echo.elf", A.ECHO_INPUT)
+    assert out == A.expected("irq_echo", built) and status == 0
+
+
+def test_the_c_program_reads_prints_and_returns_its_status_on_qemu(built):
+    out, status = A.run_qemu(f"{built}/calc.elf", A.calc_input(), console_input=True)
+    want, want_status = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)
+    assert out == want
+    assert status == want_status == 254
+
+
+def test_the_c_program_without_input_returns_its_error_status(built):
+    out, status = A.run_qemu(f"{built}/calc.elf", b"", console_input=True)
+    assert out == b"name? " and status == 2
+
+
+def test_the_guests_are_arm_elf_files_linked_into_virt_ram(built):
+    """What the virt board loads: EM_ARM executables whose segments lie in
+    RAM from 0x40010000, entered at _start (its lowest address)."""
+    from elftools.elf.elffile import ELFFile
+    for guest in A.BENCH + ("hello", "calc"):
+        with open(f"{built}/{guest}.elf", "rb") as f:
+            elf = ELFFile(f)
+            assert elf["e_machine"] == "EM_ARM" and elf["e_type"] == "ET_EXEC"
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+            assert min(s["p_paddr"] for s in loads) == A.LOAD, guest
+            assert all(0x40000000 <= s["p_paddr"] < 0x48000000 for s in loads), guest
+            if guest != "calc":
+                assert elf["e_entry"] == A.LOAD, guest
+
+
+def test_device_registers_read_as_on_qemu(built):
+    """devregs.S reads PL011 and GIC registers after reset on QEMU; kasou's
+    device models, wired by the virt board, must read the same words after
+    the same accesses (each address and value is printed, 9 bytes to the
+    PL011 data register each, before the next read)."""
+    from tests.boards.standin import StandInMachine
+    out, status = A.run_qemu(f"{built}/devregs.elf")
+    assert status == 0
+    lines = out.decode().split()
+    pairs = [(int(a, 16), int(v, 16)) for a, v in zip(lines[::2], lines[1::2])]
+    assert len(pairs) == 41
+    m = StandInMachine()
+
+    def print_line():
+        for _ in range(9):
+            m.mmio.write(0x09000000, 1, 0x30)
+
+    got = []
+    for addr, _ in pairs:
+        print_line()
+        got.append((addr, m.mmio.read(addr, 4)))
+        print_line()
+    assert got == pairs
+
+
+def script_of(elf_path):
+    """devscript.S's accesses, read from its ``script`` symbol with pyelftools."""
+    from elftools.elf.elffile import ELFFile
+    with open(elf_path, "rb") as f:
+        elf = ELFFile(f)
+        at = elf.get_section_by_name(".symtab").get_symbol_by_name("script")[0]["st_value"]
+        text = elf.get_section_by_name(".text")
+        data = text.data()[at - text["sh_addr"]:]
+    words = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+    out = []
+    for i in range(0, len(words), 3):
+        if words[i] == 0xFFFFFFFF:
+            return out
+        out.append(tuple(words[i:i + 3]))
+    raise AssertionError("devscript: no end of script")
+
+
+def test_device_register_script_behaves_as_on_qemu(built):
+    """devscript.S performs reads and writes on the PL011 and the GIC (a
+    transmitted byte's interrupt, ICR, IMSC/MIS, FIFO flags, register
+    widths, a pending SPI acknowledged and ended, the priority mask,
+    clear-enable and clear-pending, configuration bits); kasou's models,
+    wired by the virt board, must return the same values and print the same
+    bytes."""
+    from tests.boards.standin import StandInMachine
+    out, status = A.run_qemu(f"{built}/devscript.elf")
+    assert status == 0
+    m = StandInMachine()
+    reads = []
+    for op, addr, value in script_of(f"{built}/devscript.elf"):
+        if op == 0:
+            reads.append(m.mmio.read(addr, 4))
+        else:
+            m.mmio.write(addr, 4 if op == 1 else 1, value)
+    assert out == bytes(m.shown) + b"".join(b"%08X\n" % v for v in reads)
+
+
+@pytest.mark.parametrize("mib", [128, 64])
+def test_heapinfo_as_on_qemu(built, mib):
+    """SYS_HEAPINFO: QEMU's answer for the image and RAM size, and kasou's
+    semihosting service after the virt board loaded the same image."""
+    from emu.boards import virt
+    from emu.devices import semihosting as S
+    from tests.boards.standin import StandInMachine
+    elf = f"{built}/heapinfo.elf"
+    out, status = A.run_qemu(elf, extra=("-m", str(mib)))
+    assert status == 0
+    m = StandInMachine(semihosting=True, ram_size=mib << 20)
+    virt.load(m, A.flat_image(elf), "heapinfo", base=A.LOAD)
+    m.ram.load(0x40001000, (0x40002000).to_bytes(4, "little"))
+    assert m.semihosting.call(S.SYS_HEAPINFO, 0x40001000) == 0
+    words = [int.from_bytes(m.ram.read_bytes(0x40002000 + 4 * i, 4), "little") for i in range(4)]
+    assert out == b"".join(b"%08X\n" % w for w in words)
