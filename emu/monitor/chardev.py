@@ -102,3 +102,24 @@ def parse_endpoint(option: str, spec: str, stdio_ok: bool = True) -> Endpoint:
             raise ChardevError(f"{option} '{spec}': port {n} is out of range")
         return Endpoint("tcp", host=host, port=n, wait=wait)
     raise ChardevError(f"{option} '{spec}': {EXPECTED}")
+
+
+def parse_gdb_device(device: str) -> int | None:
+    """HMP ``gdbserver DEVICE``, as QEMU's ``gdbserver_start``: ``tcp::PORT``
+    (or ``tcp:127.0.0.1:PORT``), a bare ``PORT`` (QEMU's shorthand for
+    ``tcp::PORT``), or ``none`` (None: stop serving gdb).  The stub listens on
+    127.0.0.1 only."""
+    if device == "none":
+        return None
+    spec = f"tcp::{device}" if device.isdigit() else device
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[0] != "tcp" or parts[1] not in ("", "localhost", "127.0.0.1"):
+        raise ChardevError(f"gdbserver '{device}': expected tcp::PORT, PORT or none "
+                           "(the stub listens on 127.0.0.1 only)")
+    try:
+        port = int(parts[2])
+    except ValueError:
+        raise ChardevError(f"gdbserver '{device}': '{parts[2]}' is not a port number") from None
+    if not 0 <= port < 65536:
+        raise ChardevError(f"gdbserver '{device}': port {port} is out of range")
+    return port
