@@ -16,14 +16,19 @@ import ast
 import re
 import threading
 
+from . import snapshot
+from .chardev import ChardevError, parse_gdb_device
 from .qmp import QmpError, Quit, _cont, _query_kvm, _stop, version_info
 
 HELP = """\
 c|cont -- resume emulation
+gdbserver [device] -- start gdbserver on given device (default 'tcp::1234'), stop with 'none'
 help|? [cmd] -- show the help
 info [subcommand] -- show various information about the system state
+loadvm file -- restore the whole machine from a file 'savevm' wrote
 print|p /fmt expr -- print expression value (use $reg for CPU register access)
 quit|q -- quit the emulator
+savevm file -- save the whole machine (CPU, RAM, devices) to a file
 stop -- stop emulation
 system_powerdown -- send system power down event
 system_reset -- reset the system
@@ -268,13 +273,14 @@ class Hmp:
         fmt = ""
         if "/" in cmd:                       # x/4xb
             cmd, _, fmt = cmd.partition("/")
-        elif rest.startswith("/"):
+        elif rest.startswith("/") and cmd in ("x", "xp", "p", "print"):
             fmt, _, rest = rest[1:].partition(" ")
             rest = rest.strip()
         handler = {"help": self.help, "?": self.help, "info": self.info, "x": self.x, "xp": self.xp,
                    "p": self.print_, "print": self.print_, "stop": self.stop, "c": self.cont,
                    "cont": self.cont, "system_reset": self.system_reset,
-                   "system_powerdown": self.system_powerdown,
+                   "system_powerdown": self.system_powerdown, "gdbserver": self.gdbserver,
+                   "savevm": self.savevm, "loadvm": self.loadvm,
                    "q": self.quit, "quit": self.quit}.get(cmd)
         if handler is None:
             return f"unknown command: '{cmd}'\n"
@@ -410,6 +416,39 @@ class Hmp:
 
     def system_powerdown(self, fmt, rest):
         self.mon.emit("POWERDOWN")
+        return ""
+
+    def gdbserver(self, fmt, rest):
+        """QEMU's ``gdbserver [DEVICE]``: serve gdb from now on (or stop, ``none``)."""
+        device = rest or "tcp::1234"
+        try:
+            port = parse_gdb_device(device)
+        except ChardevError as e:
+            return f"Error: {e}\n"
+        mon = self.mon
+        if port is None:
+            mon.call(mon.stop_gdbserver)
+            return "Disabled gdbserver\n"
+        try:
+            mon.call(lambda: mon.start_gdbserver(port))
+        except OSError as e:
+            return f"Error: gdbserver '{device}': cannot listen on 127.0.0.1:{port}: {e.strerror or e}\n"
+        return f"Waiting for gdb connection on device '{device}'\n"
+
+    def savevm(self, fmt, rest):
+        return self._snapshot(rest, snapshot.save)
+
+    def loadvm(self, fmt, rest):
+        return self._snapshot(rest, self.mon.loadvm)
+
+    def _snapshot(self, path, fn):
+        """savevm / loadvm FILE: between runs of the guest (it goes on after)."""
+        if not path:
+            raise HmpError("missing file name (savevm FILE, loadvm FILE)")
+        try:
+            self.mon.call(lambda: fn(self.machine, path))
+        except snapshot.SnapshotError as e:
+            return f"Error: {e}\n"
         return ""
 
     def quit(self, fmt, rest):
