@@ -1,10 +1,13 @@
 """HMP, QEMU's human monitor (QEMU ``hmp-commands.hx``,
 ``hmp-commands-info.hx``), with its output formats: ``info registers`` as
 QEMU's ``x86_cpu_dump_state`` (general, segment, descriptor-table, control
-and debug registers; the FPU/SSE lines are not modelled), ``x``/``xp`` as
-its ``memory_dump`` (``/NFU``: count, format x d u o c, unit b h w g; a line
-holds 8 bytes of unit b, 16 otherwise; addresses in 16 hex digits, as
-qemu-system-x86_64), ``print`` with ``$register`` expressions.
+and debug registers; the x87/SSE lines with their reset values, see
+:func:`fpu_lines`), ``x``/``xp`` as its ``memory_dump`` (``/NFU``: count,
+format x d u o c, unit b h w g; a line holds 8 bytes of unit b, 16
+otherwise; addresses in 16 hex digits, as qemu-system-x86_64) and, for
+format ``i``, its ``monitor_disas`` (:func:`disassembly`), ``print`` with
+``$register`` expressions, ``gdbserver`` (:mod:`.gdb`), ``savevm`` and
+``loadvm`` (:mod:`.snapshot`).
 
 ``x`` reads *virtual* (linear) memory, through the guest's page tables;
 ``xp`` reads physical memory.
@@ -16,6 +19,7 @@ import ast
 import re
 import threading
 
+from ..isa.ops import GuestException
 from . import snapshot
 from .chardev import ChardevError, parse_gdb_device
 from .qmp import QmpError, Quit, _cont, _query_kvm, _stop, version_info
@@ -90,7 +94,7 @@ def _seg_line(name, sg, wide, pe, lma) -> str:
 
 
 def format_registers(s) -> str:
-    """``info registers``: QEMU's x86_cpu_dump_state without the FPU lines."""
+    """``info registers``: QEMU's x86_cpu_dump_state."""
     from ..isa.x86.state import EFER_LMA
     lma = bool(s.efer & EFER_LMA)
     wide = lma and bool(s.segs[1].l)
@@ -132,7 +136,26 @@ def format_registers(s) -> str:
     lines.append(" ".join(f"DR{i}={s.dr[i]:016x}" for i in range(4)) + " ")
     lines.append(f"DR6={s.dr[6]:016x} DR7={s.dr[7]:016x}")
     lines.append(f"EFER={s.efer:016x}")
+    lines += fpu_lines(16 if wide else 8)
     return "\nCPU#0\n" + "\n".join(lines) + "\n"
+
+
+#: the x87 control word and MXCSR at reset (SDM Vol. 3A, 9.1.1, Table 9-1)
+FCW_RESET, MXCSR_RESET = 0x037F, 0x1F80
+
+
+def fpu_lines(xmm_count: int) -> list:
+    """QEMU's x87 and SSE lines of ``info registers`` (``x86_cpu_dump_state``
+    with CPU_DUMP_FPU, which HMP asks for).  kasou's CPU has no x87 or SSE
+    state (no such instruction runs; gdb reads their registers as zero),
+    so the lines show their values at reset: FCW 037f, empty tags, MXCSR
+    1f80, zero registers; ``xmm_count`` is 16 in 64-bit code, else 8."""
+    lines = [f"FCW={FCW_RESET:04x} FSW=0000 [ST=0] FTW=00 MXCSR={MXCSR_RESET:08x}"]
+    for i in range(0, 8, 2):
+        lines.append(f"FPR{i}={0:016x} {0:04x} FPR{i + 1}={0:016x} {0:04x}")
+    for i in range(0, xmm_count, 2):
+        lines.append(f"XMM{i:02d}={0:016x} {0:016x} XMM{i + 1:02d}={0:016x} {0:016x}")
+    return lines
 
 
 # -- x / xp -------------------------------------------------------------------------------------
@@ -158,9 +181,6 @@ def parse_format(fmt: str):
             raise HmpError(f"invalid char in format: '{c}'")
     if form == "c":
         unit = 1
-    if form == "i":
-        raise HmpError("format 'i' (disassembly) is not supported here; use emu debug's x/i",
-                       usage=False)
     return count, form, unit or 4
 
 
@@ -200,6 +220,33 @@ def memory_dump(read, addr: int, count: int, form: str, unit: int) -> str:
                 parts.append(" " + printc(v))
         out.append("".join(parts))
         pos += n
+    return "\n".join(out) + "\n"
+
+
+def disassembly(read, addr: int, count: int, machine) -> str:
+    """``x /Ni``: N instructions from ``addr`` in the CPU's current mode, as
+    QEMU's ``monitor_disas`` prints them: the address, up to 8 bytes in 24
+    columns (the rest on lines of their own), the instruction."""
+    target, cpu, model = machine.target, machine.cpu, machine.model
+    out = []
+    for _ in range(count):
+        code = b""
+        for n in (16, 8, 4, 2, 1):        # near the end of RAM or of a mapping: fewer
+            try:
+                code = read(addr, n)
+                break
+            except HmpError:
+                if n == 1:
+                    raise
+        try:
+            length, text = target.disassemble_at(code, addr, cpu, model)
+        except GuestException:
+            length, text = 1, "(bad)"
+        raw = code[:length]
+        out.append(f"0x{addr:08x}:  {raw[:8].hex(' '):<24} {text}")
+        for k in range(8, length, 8):
+            out.append(f"0x{addr + k:08x}:  {raw[k:k + 8].hex(' ')}")
+        addr += length
     return "\n".join(out) + "\n"
 
 
@@ -375,6 +422,8 @@ class Hmp:
                     raise HmpError(f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
                                    f"0x{m.ram.base + m.ram.size - 1:x})", usage=False)
                 return b"".join(m.ram.read_bytes(p, k) for p, k in runs)
+            if form == "i":
+                return disassembly(read, addr, count, m)
             return memory_dump(read, addr, count, form, unit)
         return self.mon.call(run)
 
