@@ -21,8 +21,8 @@ is.  As in QEMU:
 While a stub is active the guest runs through the debugger's
 :class:`~emu.debug.session.Session` (its breakpoints and watchpoints; on
 KVM, which counts instructions only while stepping, every instruction is
-stepped).  ``-icount-limit`` is then counted in the session's chunks of
-instructions, so a run may end up to one chunk past it.
+stepped).  ``-icount-limit`` is then checked between the session's chunks
+of instructions, so a run may end up to one chunk past it.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class GdbServer(GdbStub):
         self.action = None          # "c" or "s": what gdb asked the guest to do
         self.waiting = False        # gdb waits for a stop reply
         self.interrupt = False      # gdb's Ctrl-C, for the main thread
+        self.budget_end = None      # the engine's icount where run_guest stops (-icount-limit)
         self.stopped = threading.Event()
         self.closing = False
 
@@ -89,7 +90,8 @@ class GdbServer(GdbStub):
     def _interrupt_pending(self) -> bool:
         """Polled by the session on the main thread: gdb's Ctrl-C, or work
         for the main thread (a monitor command, a packet)."""
-        return self.interrupt or self.mon.has_jobs()
+        return (self.interrupt or self.mon.has_jobs()
+                or (self.budget_end is not None and self.machine.accel.icount >= self.budget_end))
 
     # -- the main thread --------------------------------------------------------------------
     def _attached(self) -> None:
@@ -114,12 +116,19 @@ class GdbServer(GdbStub):
         self.mon.set_state("running")
         return WAIT
 
-    def run_guest(self) -> Stop:
+    def run_guest(self, budget: int | None = None) -> Stop:
         """Run the guest as gdb asked (continue, or one step) until it
-        stops or the main thread has other work (Stop ``interrupted``)."""
+        stops, the main thread has other work, or about ``budget``
+        instructions ran (Stop ``interrupted``: the session looks between
+        its chunks of instructions)."""
         s = self.session
+        accel = self.machine.accel
+        self.budget_end = None if budget is None else accel.icount + budget
         s.interrupt_requested = self._interrupt_pending
-        st = s.step(1) if self.action == "s" else s.cont()
+        try:
+            st = s.step(1) if self.action == "s" else s.cont()
+        finally:
+            self.budget_end = None
         if st.reason != "interrupted":
             self.action = None
         return st

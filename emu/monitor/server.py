@@ -197,6 +197,10 @@ class Monitor:
                     r = self._run_debugged(left)
                     if r is None:
                         continue
+                    if r.reason == "limit":     # counted between the session's chunks
+                        r.message = (f"instruction limit reached ({icount_limit} instructions; "
+                                     f"{m.accel.icount - start} ran under the gdb stub)")
+                        left = icount_limit
                 else:
                     r = m.run(icount_limit=left)
                 if r.reason == "stopped":
@@ -248,7 +252,7 @@ class Monitor:
         g = self.gdb
         if left is not None and left <= 0:
             return RunResult("limit", STATUS_LIMIT, "instruction limit reached")
-        st = g.run_guest()
+        st = g.run_guest(left)
         if st.reason == "exited":
             r = RunResult("debug-exit", st.status, st.message)
         elif st.reason == "halted":

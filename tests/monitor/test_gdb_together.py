@@ -147,3 +147,13 @@ def test_hmp_gdbserver_starts_and_stops_the_stub_at_run_time(tmp_path):
     assert "$1 = 0x3f8" in out, out
     assert status(q)["running"] is True
     quit_run(proc, q)
+
+
+def test_the_instruction_limit_holds_under_the_gdb_stub(tmp_path):
+    proc, q, port = monitor_and_gdb(tmp_path, "-icount-limit", "200000")
+    code, _, err = finish(proc)
+    assert code == 124
+    ran = int(err.split("; ")[1].split()[0])
+    assert 200000 <= ran <= 200000 + 10000, err     # checked between chunks of 10000
+    assert err.startswith("emu run: instruction limit reached (200000 instructions; ")
+    q.close()
