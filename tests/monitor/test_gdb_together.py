@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from .helpers import RawGdb, RawQmp, finish, free_port, gdb_batch, needs_gdb, start
+from .helpers import ACCELS, RawGdb, RawQmp, finish, free_port, gdb_batch, needs_gdb, start
 
 # LOOP: 7c0d is 'mov al, 0x2e', reached every 4096 turns of the loop
 
@@ -35,7 +35,7 @@ def quit_run(proc, q):
 
 
 @needs_gdb
-@pytest.mark.parametrize("accel", ["interp", "tcg"])
+@pytest.mark.parametrize("accel", ACCELS)
 def test_a_gdb_breakpoint_is_a_qmp_stop_and_gdb_detaching_resumes(tmp_path, accel):
     proc, q, port = monitor_and_gdb(tmp_path, "-S", accel=accel)
     assert status(q)["status"] == "prelaunch"
