@@ -627,16 +627,11 @@ def _run_monitor(args, m, img, monitors, gdb=None, port=None):
 
 def parse_gdb_address(spec: str) -> int:
     """-gdb tcp::PORT (QEMU's form; tcp:127.0.0.1:PORT too): the port."""
-    parts = spec.split(":")
-    if len(parts) != 3 or parts[0] != "tcp" or parts[1] not in ("", "localhost", "127.0.0.1"):
-        raise UsageError(f"-gdb '{spec}': expected tcp::PORT (the stub listens on 127.0.0.1 only)")
+    from .monitor.chardev import ChardevError, parse_gdb_device
     try:
-        port = int(parts[2])
-    except ValueError:
-        raise UsageError(f"-gdb '{spec}': '{parts[2]}' is not a port number") from None
-    if not 0 <= port < 65536:
-        raise UsageError(f"-gdb '{spec}': port {port} is out of range")
-    return port
+        return parse_gdb_device("-gdb", spec)
+    except ChardevError as e:
+        raise UsageError(str(e)) from None
 
 
 def _run_gdb(args, m, img, spec, port) -> int:

@@ -470,10 +470,11 @@ class Hmp:
     def gdbserver(self, fmt, rest):
         """QEMU's ``gdbserver [DEVICE]``: serve gdb from now on (or stop, ``none``)."""
         device = rest or "tcp::1234"
+        failed = f"Could not open gdbserver on device '{device}'\n"
         try:
-            port = parse_gdb_device(device)
+            port = parse_gdb_device("gdbserver", device, none_ok=True)
         except ChardevError as e:
-            return f"Error: {e}\n"
+            return f"{e}\n{failed}"
         mon = self.mon
         if port is None:
             mon.call(mon.stop_gdbserver)
@@ -481,7 +482,7 @@ class Hmp:
         try:
             mon.call(lambda: mon.start_gdbserver(port))
         except OSError as e:
-            return f"Error: gdbserver '{device}': cannot listen on 127.0.0.1:{port}: {e.strerror or e}\n"
+            return f"cannot listen on 127.0.0.1:{port}: {e.strerror or e}\n{failed}"
         return f"Waiting for gdb connection on device '{device}'\n"
 
     def savevm(self, fmt, rest):

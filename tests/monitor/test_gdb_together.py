@@ -138,11 +138,21 @@ def test_hmp_gdbserver_starts_and_stops_the_stub_at_run_time(tmp_path):
     with socket.socket() as s:                  # (gdb would retry a refused connection)
         assert s.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
     assert hmp("gdbserver tcp:example.org:1") == (
-        "Error: gdbserver 'tcp:example.org:1': expected tcp::PORT, PORT or none "
-        "(the stub listens on 127.0.0.1 only)\r\n")
-    assert hmp("gdbserver 99999") == "Error: gdbserver '99999': port 99999 is out of range\r\n"
+        "gdbserver 'tcp:example.org:1': expected tcp::PORT or none (the stub listens on "
+        "127.0.0.1 only)\r\nCould not open gdbserver on device 'tcp:example.org:1'\r\n")
+    assert hmp("gdbserver tcp::99999") == (
+        "gdbserver 'tcp::99999': port 99999 is out of range\r\n"
+        "Could not open gdbserver on device 'tcp::99999'\r\n")
+    with socket.socket() as busy:                 # a port in use: QEMU's two lines
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        assert hmp(f"gdbserver tcp::{taken}") == (
+            f"cannot listen on 127.0.0.1:{taken}: Address already in use\r\n"
+            f"Could not open gdbserver on device 'tcp::{taken}'\r\n")
     port2 = free_port()
-    assert hmp(f"gdbserver {port2}") == f"Waiting for gdb connection on device '{port2}'\r\n"
+    assert hmp(f"gdbserver tcp:127.0.0.1:{port2}") == \
+        f"Waiting for gdb connection on device 'tcp:127.0.0.1:{port2}'\r\n"
     out, _ = gdb_batch(port2, "print/x $edx").communicate(timeout=120)
     assert "$1 = 0x3f8" in out, out
     assert status(q)["running"] is True

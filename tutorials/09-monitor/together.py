@@ -13,14 +13,10 @@ import asyncio
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 
 from qemu.qmp import QMPClient
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from session import quit, run       # this folder's session.py
 
 
 def free_port() -> int:
@@ -73,29 +69,12 @@ async def session(sock, port, tmp):
     moved = await cx()
     await hmp(f"loadvm {snap}", "loadvm count.vm")
     print("CX had moved on:", moved != saved, "- after loadvm it is as saved:", await cx() == saved)
-    await q.execute("quit")
-    await event()
-    try:
-        await q.disconnect()
-    except EOFError:            # the server hung up first, as QEMU does after quit
-        pass
+    await quit(q)
 
 
 def main():
-    accel = sys.argv[2] if sys.argv[1:2] == ["-accel"] else "tcg"
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        sock = os.path.join(tmp, "qmp.sock")
-        emu = subprocess.Popen([sys.executable, "-m", "emu", "run", "-accel", accel, "-S",
-                                "-serial", "none", "-qmp", f"unix:{sock},server=on,wait=off",
-                                "-gdb", f"tcp::{port}", os.path.join(HERE, "count.S")],
-                               stderr=subprocess.DEVNULL)
-        while not os.path.exists(sock):
-            if emu.poll() is not None:
-                sys.exit(f"emu run ended with status {emu.returncode}")
-            time.sleep(0.05)
-        asyncio.run(session(sock, port, tmp))
-        print("emu run ended with status", emu.wait())
+    run(lambda sock, tmp: session(sock, port, tmp), "-gdb", f"tcp::{port}")
 
 
 if __name__ == "__main__":
