@@ -147,9 +147,9 @@ class GdbServer(GdbStub):
             self.waiting = False
             self.stopped.set()
 
-    def state_loaded(self) -> None:
-        """``loadvm`` replaced the machine's state: the session's recorded
-        history is of another past (main thread)."""
+    def state_replaced(self) -> None:
+        """``loadvm`` or ``system_reset`` replaced the machine's state: the
+        session's recorded history is of another past (main thread)."""
         s = self.session
         s.exited = None
         s.recorder.reset(s.pos)

@@ -297,6 +297,8 @@ class Monitor:
             m.board.load(m, self.image.data, self.image.name)
         m.accel.flush_code_cache()
         m.accel.state_changed()
+        if self.gdb is not None:
+            self.gdb.state_replaced()
         self.emit("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
 
     def loadvm(self, machine, path: str) -> None:
@@ -304,7 +306,7 @@ class Monitor:
         session starts its history afresh from here."""
         snapshot.load(machine, path)
         if self.gdb is not None:
-            self.gdb.state_loaded()
+            self.gdb.state_replaced()
 
     def human_monitor_command(self, line: str) -> str:
         """One HMP command line, as QMP's human-monitor-command runs it."""

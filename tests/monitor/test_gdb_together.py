@@ -167,3 +167,22 @@ def test_the_instruction_limit_holds_under_the_gdb_stub(tmp_path):
     assert 200000 <= ran <= 200000 + 10000, err     # checked between chunks of 10000
     assert err.startswith("emu run: instruction limit reached (200000 instructions; ")
     q.close()
+
+
+def test_gdb_kill_ends_the_run_and_reset_under_gdb_goes_on(tmp_path):
+    proc, q, port = monitor_and_gdb(tmp_path, "-S")
+    g = RawGdb(port)
+    assert g.cmd("Z0,7c0d,1") == "OK"
+    assert g.cmd("c") == "T05thread:01;"
+    # a reset while gdb holds the guest: gdb's next continue starts over
+    assert q.cmd('{"execute": "system_reset"}') == {"return": {}}
+    assert g.cmd("c") == "T05thread:01;"
+    assert g.cmd("p8") == "0d7c0000"          # eip: at the breakpoint again
+    assert g.cmd("p1") == "00100000"          # ecx: 0x1000, counted from the reset
+    g.send("k")                               # QEMU: gdb's kill ends the emulator
+    code, _, err = finish(proc)
+    assert code == 0, err
+    events = [q.event()["event"] for _ in range(8)]
+    assert events == ["RESUME", "STOP", "X-KASOU-DEBUG-STOP", "RESET", "RESUME", "STOP",
+                      "X-KASOU-DEBUG-STOP", "SHUTDOWN"], events
+    q.close()
