@@ -200,9 +200,8 @@ class Monitor:
                     if r.reason == "limit":     # counted between the session's chunks
                         r.message = (f"instruction limit reached ({icount_limit} instructions; "
                                      f"{m.accel.icount - start} ran under the gdb stub)")
-                        left = icount_limit
-                else:
-                    r = m.run(icount_limit=left)
+                    return self._ended(r)
+                r = m.run(icount_limit=left)
                 if r.reason == "stopped":
                     self._serve_jobs(block=False)
                     continue

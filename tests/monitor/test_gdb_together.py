@@ -160,13 +160,13 @@ def test_hmp_gdbserver_starts_and_stops_the_stub_at_run_time(tmp_path):
 
 
 def test_the_instruction_limit_holds_under_the_gdb_stub(tmp_path):
-    proc, q, port = monitor_and_gdb(tmp_path, "-icount-limit", "200000")
+    proc = start(tmp_path, "-qmp", f"unix:{tmp_path / 'qmp.sock'},server=on,wait=off",
+                 "-gdb", f"tcp::{free_port()}", "-icount-limit", "200000")
     code, _, err = finish(proc)
     assert code == 124
     ran = int(err.split("; ")[1].split()[0])
     assert 200000 <= ran <= 200000 + 10000, err     # checked between chunks of 10000
     assert err.startswith("emu run: instruction limit reached (200000 instructions; ")
-    q.close()
 
 
 def test_gdb_kill_ends_the_run_and_reset_under_gdb_goes_on(tmp_path):
