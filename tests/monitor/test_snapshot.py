@@ -9,13 +9,13 @@ import pytest
 
 from .helpers import ACCELS, REPO, RawQmp, finish, start
 
-# prints '0'..'z', one character every 0x8000 turns of a spin loop, with the
+# prints '0'..'z', one character every 0x4000 turns of a spin loop, with the
 # next character kept in RAM (at 0x600), then ends (cli; hlt):
 #   7c00 ba f8 03          mov dx, 0x3f8
 #   7c03 c6 06 00 06 30    mov byte [0x600], '0'
 #   7c08 31 c9             xor cx, cx            <- next
 #   7c0a 41                inc cx                <- spin
-#   7c0b 81 f9 00 80       cmp cx, 0x8000
+#   7c0b 81 f9 00 40       cmp cx, 0x4000
 #   7c0f 75 f9             jnz spin
 #   7c11 a0 00 06          mov al, [0x600]
 #   7c14 ee                out dx, al
@@ -23,10 +23,10 @@ from .helpers import ACCELS, REPO, RawQmp, finish, start
 #   7c19 80 3e 00 06 7b    cmp byte [0x600], '{'
 #   7c1e 75 e8             jnz next
 #   7c20 fa f4             cli; hlt
-COUNTS = bytes.fromhex("baf803c606000630" "31c9" "41" "81f90080" "75f9" "a00006" "ee"
+COUNTS = bytes.fromhex("baf803c606000630" "31c9" "41" "81f90040" "75f9" "a00006" "ee"
                        "fe060006" "803e00067b" "75e8" "faf4")
 EXPECTED = bytes(range(ord("0"), ord("z") + 1))
-LIMIT = "50000000"      # far beyond the guest's 75 * 0x8000 * 3 instructions
+LIMIT = "50000000"      # far beyond the guest's 75 * 0x4000 * 3 instructions
 
 
 def undisturbed(tmp_path, accel):
