@@ -19,7 +19,6 @@ import ast
 import re
 import threading
 
-from ..isa.ops import GuestException
 from . import snapshot
 from .chardev import ChardevError, parse_gdb_device
 from .qmp import QmpError, Quit, _cont, _query_kvm, _stop, version_info
@@ -238,10 +237,7 @@ def disassembly(read, addr: int, count: int, machine) -> str:
             except HmpError:
                 if n == 1:
                     raise
-        try:
-            length, text = target.disassemble_at(code, addr, cpu, model)
-        except GuestException:
-            length, text = 1, "(bad)"
+        length, text = target.disassemble_at(code, addr, cpu, model)
         raw = code[:length]
         out.append(f"0x{addr:08x}:  {raw[:8].hex(' '):<24} {text}")
         for k in range(8, length, 8):

@@ -16,8 +16,8 @@ from .helpers import LOOP, finish, guest, start, wait_listening
 
 # the monitor tests' loop, then what it never reaches, for x /i: an
 # instruction longer than 8 bytes (QEMU puts the rest on a line of its
-# own), one-byte ones, ud0, ud2
-DISASM = LOOP + bytes.fromhex("66c706000678563412" "90c3d60fff0f0b")
+# own), one-byte ones, ud0, ud2, bytes that start no instruction (0f a6, fe 38)
+DISASM = LOOP + bytes.fromhex("66c706000678563412" "90c3d60fff0f0b" "0fa6fe38")
 
 
 def shape(v):
@@ -58,7 +58,7 @@ async def script(sock, tmp_path, tag):
     for line in ("info status", "info kvm", "xp /4xb 0x200000", "xp /3dh 0x200000",
                  "xp /3uw 0x200000", "xp /2cb 0x200000", "xp /3xg 0x200000", "xp /20xb 0x200000",
                  "p/x 5", "p/d -1", "p/u -1", "p/o 8", "p/c 65", "bogus", "info bogus",
-                 "x /5xz 0", "x", "p $foo", "xp /3i 0x200000", "x /14i 0x7c00"):
+                 "x /5xz 0", "x", "p $foo", "xp /3i 0x200000", "x /19i 0x7c00"):
         got[f"hmp {line}"] = await q.execute("human-monitor-command", {"command-line": line})
     regs = await q.execute("human-monitor-command", {"command-line": "info registers"})
     got["info registers"] = regs
