@@ -23,6 +23,12 @@ runs, the main thread sleeps for a moment at a VM exit every
 :data:`YIELD_EVERY` seconds (an exit observer), long enough for a waiting
 client thread to take the lock; a guest without exits needs no such help.
 
+A gdb stub (``-gdb`` or HMP ``gdbserver``, :mod:`.gdb`) shares the run
+state: while one is active the guest runs through the debugger's session,
+a breakpoint, watchpoint or step puts it in the ``debug`` state (STOP and
+kasou's ``X-KASOU-DEBUG-STOP``), and leaving ``running`` for any reason
+answers a gdb that waits in ``continue``.
+
 When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
 clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
 fault, as QEMU with ``-no-reboot`` -- and ``emu run`` ends with the guest's
