@@ -544,9 +544,6 @@ def cmd_run(args) -> int:
         raise UsageError("-S starts the guest stopped, and without -gdb, -qmp or -monitor nothing "
                          "could start it: add -gdb tcp::PORT (or -s for port 1234) and continue "
                          "from gdb, or -qmp/-monitor and send 'cont'")
-    if gdb and monitors:
-        raise UsageError("-gdb with -qmp or -monitor: one of them drives a run here; "
-                         "use gdb's 'monitor' commands, or the monitor without -gdb")
     port = parse_gdb_address(gdb) if gdb else None
     log = open_log(args)
     img = load_guest(path, log if "asm" in args.log_flags else None, args.machine)
@@ -556,12 +553,12 @@ def cmd_run(args) -> int:
     m = make_machine(args, serial=serial_setup(args, stdin=not stdin_monitor), log=log,
                      output_keep=None if gdb else 0)
     m.load_image(img.data, img.name, img.entry, img.base)
-    if gdb:
+    if gdb and not monitors:
         return _run_gdb(args, m, img, gdb, port)
     from .signals import Interrupted
     try:
         if monitors:
-            r = _run_monitor(args, m, img, monitors)
+            r = _run_monitor(args, m, img, monitors, gdb, port)
             if r is None:               # 'quit'
                 return 0
         else:
@@ -607,12 +604,18 @@ def monitor_endpoints(args) -> list:
         raise UsageError(str(e)) from None
 
 
-def _run_monitor(args, m, img, monitors):
-    """Run the guest while -qmp / -monitor clients are served; the RunResult
-    that ended the guest, or None after 'quit'."""
+def _run_monitor(args, m, img, monitors, gdb=None, port=None):
+    """Run the guest while -qmp / -monitor clients (and gdb, with -gdb) are
+    served; the RunResult that ended the guest, or None after 'quit'."""
     from .monitor.server import Monitor
     mon = Monitor(m, img, paused=args.freeze)
     try:
+        if gdb:
+            try:
+                mon.start_gdbserver(port)
+            except OSError as e:
+                raise CommandError(f"-gdb {gdb}: cannot listen on 127.0.0.1:{port}: "
+                                   f"{e.strerror or e}") from None
         for ep, proto in monitors:
             opt = "-qmp" if proto == "qmp" else "-monitor"
             try:
@@ -628,16 +631,11 @@ def _run_monitor(args, m, img, monitors):
 
 def parse_gdb_address(spec: str) -> int:
     """-gdb tcp::PORT (QEMU's form; tcp:127.0.0.1:PORT too): the port."""
-    parts = spec.split(":")
-    if len(parts) != 3 or parts[0] != "tcp" or parts[1] not in ("", "localhost", "127.0.0.1"):
-        raise UsageError(f"-gdb '{spec}': expected tcp::PORT (the stub listens on 127.0.0.1 only)")
+    from .monitor.chardev import ChardevError, parse_gdb_device
     try:
-        port = int(parts[2])
-    except ValueError:
-        raise UsageError(f"-gdb '{spec}': '{parts[2]}' is not a port number") from None
-    if not 0 <= port < 65536:
-        raise UsageError(f"-gdb '{spec}': port {port} is out of range")
-    return port
+        return parse_gdb_device("-gdb", spec)
+    except ChardevError as e:
+        raise UsageError(str(e)) from None
 
 
 def _run_gdb(args, m, img, spec, port) -> int:

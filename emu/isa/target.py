@@ -21,6 +21,10 @@ The parts, and their counterpart in QEMU:
 * ``decoder(model, flags)``: a decoder for that key.
 * ``concrete_ops(state, ram, model, mmio)``: the interpreter's Ops.
 * ``disassemble(code, state, model)``: one instruction at the PC as text.
+* ``disassemble_at(code, ip, state, model)``: one instruction decoded as
+  if at ``ip`` in the CPU's current mode: (its length, its text as QEMU's
+  monitor shows it), for the monitor's ``x /i`` (QEMU's ``monitor_disas``);
+  bytes that are no instruction raise ``emu.isa.ops.GuestException``.
 * ``exception_name(vector)``: how ``-d int`` names a vector.
 * ``ir_frontend(model)``: the translator's front end (QEMU's
   ``TranslatorOps`` with the target's TCG globals): its IR description
@@ -66,6 +70,9 @@ class Target:
         raise NotImplementedError
 
     def disassemble(self, code: bytes, state, model) -> str:
+        raise NotImplementedError
+
+    def disassemble_at(self, code: bytes, ip: int, state, model) -> tuple:
         raise NotImplementedError
 
     def exception_name(self, vector: int) -> str:

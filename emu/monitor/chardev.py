@@ -102,3 +102,24 @@ def parse_endpoint(option: str, spec: str, stdio_ok: bool = True) -> Endpoint:
             raise ChardevError(f"{option} '{spec}': port {n} is out of range")
         return Endpoint("tcp", host=host, port=n, wait=wait)
     raise ChardevError(f"{option} '{spec}': {EXPECTED}")
+
+
+
+def parse_gdb_device(option: str, device: str, none_ok: bool = False) -> int | None:
+    """The gdb stub's device, as QEMU's ``gdbserver_start`` takes it (``-gdb
+    DEV``, HMP ``gdbserver DEV``): ``tcp::PORT`` (or ``tcp:127.0.0.1:PORT``,
+    ``tcp:localhost:PORT``; the stub listens on 127.0.0.1 only), or, if
+    ``none_ok``, ``none`` (None: no stub)."""
+    if none_ok and device == "none":
+        return None
+    parts = device.split(":")
+    if len(parts) != 3 or parts[0] != "tcp" or parts[1] not in ("", "localhost", "127.0.0.1"):
+        raise ChardevError(f"{option} '{device}': expected tcp::PORT"
+                           f"{' or none' if none_ok else ''} (the stub listens on 127.0.0.1 only)")
+    try:
+        port = int(parts[2])
+    except ValueError:
+        raise ChardevError(f"{option} '{device}': '{parts[2]}' is not a port number") from None
+    if not 0 <= port < 65536:
+        raise ChardevError(f"{option} '{device}': port {port} is out of range")
+    return port

@@ -1,10 +1,13 @@
 """HMP, QEMU's human monitor (QEMU ``hmp-commands.hx``,
 ``hmp-commands-info.hx``), with its output formats: ``info registers`` as
 QEMU's ``x86_cpu_dump_state`` (general, segment, descriptor-table, control
-and debug registers; the FPU/SSE lines are not modelled), ``x``/``xp`` as
-its ``memory_dump`` (``/NFU``: count, format x d u o c, unit b h w g; a line
-holds 8 bytes of unit b, 16 otherwise; addresses in 16 hex digits, as
-qemu-system-x86_64), ``print`` with ``$register`` expressions.
+and debug registers; the x87/SSE lines with their reset values, see
+:func:`fpu_lines`), ``x``/``xp`` as its ``memory_dump`` (``/NFU``: count,
+format x d u o c, unit b h w g; a line holds 8 bytes of unit b, 16
+otherwise; addresses in 16 hex digits, as qemu-system-x86_64) and, for
+format ``i``, its ``monitor_disas`` (:func:`disassembly`), ``print`` with
+``$register`` expressions, ``gdbserver`` (:mod:`.gdb`), ``savevm`` and
+``loadvm`` (:mod:`.snapshot`).
 
 ``x`` reads *virtual* (linear) memory, through the guest's page tables;
 ``xp`` reads physical memory.
@@ -16,14 +19,19 @@ import ast
 import re
 import threading
 
+from . import snapshot
+from .chardev import ChardevError, parse_gdb_device
 from .qmp import QmpError, Quit, _cont, _query_kvm, _stop, version_info
 
 HELP = """\
 c|cont -- resume emulation
+gdbserver [device] -- start gdbserver on given device (default 'tcp::1234'), stop with 'none'
 help|? [cmd] -- show the help
 info [subcommand] -- show various information about the system state
+loadvm file -- restore the whole machine from a file 'savevm' wrote
 print|p /fmt expr -- print expression value (use $reg for CPU register access)
 quit|q -- quit the emulator
+savevm file -- save the whole machine (CPU, RAM, devices) to a file
 stop -- stop emulation
 system_powerdown -- send system power down event
 system_reset -- reset the system
@@ -85,7 +93,7 @@ def _seg_line(name, sg, wide, pe, lma) -> str:
 
 
 def format_registers(s) -> str:
-    """``info registers``: QEMU's x86_cpu_dump_state without the FPU lines."""
+    """``info registers``: QEMU's x86_cpu_dump_state."""
     from ..isa.x86.state import EFER_LMA
     lma = bool(s.efer & EFER_LMA)
     wide = lma and bool(s.segs[1].l)
@@ -127,7 +135,26 @@ def format_registers(s) -> str:
     lines.append(" ".join(f"DR{i}={s.dr[i]:016x}" for i in range(4)) + " ")
     lines.append(f"DR6={s.dr[6]:016x} DR7={s.dr[7]:016x}")
     lines.append(f"EFER={s.efer:016x}")
+    lines += fpu_lines(16 if wide else 8)
     return "\nCPU#0\n" + "\n".join(lines) + "\n"
+
+
+#: the x87 control word and MXCSR at reset (SDM Vol. 3A, 9.1.1, Table 9-1)
+FCW_RESET, MXCSR_RESET = 0x037F, 0x1F80
+
+
+def fpu_lines(xmm_count: int) -> list:
+    """QEMU's x87 and SSE lines of ``info registers`` (``x86_cpu_dump_state``
+    with CPU_DUMP_FPU, which HMP asks for).  kasou's CPU has no x87 or SSE
+    state (no such instruction runs; gdb reads their registers as zero),
+    so the lines show their values at reset: FCW 037f, empty tags, MXCSR
+    1f80, zero registers; ``xmm_count`` is 16 in 64-bit code, else 8."""
+    lines = [f"FCW={FCW_RESET:04x} FSW=0000 [ST=0] FTW=00 MXCSR={MXCSR_RESET:08x}"]
+    for i in range(0, 8, 2):
+        lines.append(f"FPR{i}={0:016x} {0:04x} FPR{i + 1}={0:016x} {0:04x}")
+    for i in range(0, xmm_count, 2):
+        lines.append(f"XMM{i:02d}={0:016x} {0:016x} XMM{i + 1:02d}={0:016x} {0:016x}")
+    return lines
 
 
 # -- x / xp -------------------------------------------------------------------------------------
@@ -153,9 +180,6 @@ def parse_format(fmt: str):
             raise HmpError(f"invalid char in format: '{c}'")
     if form == "c":
         unit = 1
-    if form == "i":
-        raise HmpError("format 'i' (disassembly) is not supported here; use emu debug's x/i",
-                       usage=False)
     return count, form, unit or 4
 
 
@@ -195,6 +219,30 @@ def memory_dump(read, addr: int, count: int, form: str, unit: int) -> str:
                 parts.append(" " + printc(v))
         out.append("".join(parts))
         pos += n
+    return "\n".join(out) + "\n"
+
+
+def disassembly(read, addr: int, count: int, machine) -> str:
+    """``x /Ni``: N instructions from ``addr`` in the CPU's current mode, as
+    QEMU's ``monitor_disas`` prints them: the address, up to 8 bytes in 24
+    columns (the rest on lines of their own), the instruction."""
+    target, cpu, model = machine.target, machine.cpu, machine.model
+    out = []
+    for _ in range(count):
+        code = b""
+        for n in (16, 8, 4, 2, 1):        # near the end of RAM or of a mapping: fewer
+            try:
+                code = read(addr, n)
+                break
+            except HmpError:
+                if n == 1:
+                    raise
+        length, text = target.disassemble_at(code, addr, cpu, model)
+        raw = code[:length]
+        out.append(f"0x{addr:08x}:  {raw[:8].hex(' '):<24} {text}")
+        for k in range(8, length, 8):
+            out.append(f"0x{addr + k:08x}:  {raw[k:k + 8].hex(' ')}")
+        addr += length
     return "\n".join(out) + "\n"
 
 
@@ -269,13 +317,14 @@ class Hmp:
         fmt = ""
         if "/" in cmd:                       # x/4xb
             cmd, _, fmt = cmd.partition("/")
-        elif rest.startswith("/"):
+        elif rest.startswith("/") and cmd in ("x", "xp", "p", "print"):
             fmt, _, rest = rest[1:].partition(" ")
             rest = rest.strip()
         handler = {"help": self.help, "?": self.help, "info": self.info, "x": self.x, "xp": self.xp,
                    "p": self.print_, "print": self.print_, "stop": self.stop, "c": self.cont,
                    "cont": self.cont, "system_reset": self.system_reset,
-                   "system_powerdown": self.system_powerdown,
+                   "system_powerdown": self.system_powerdown, "gdbserver": self.gdbserver,
+                   "savevm": self.savevm, "loadvm": self.loadvm,
                    "q": self.quit, "quit": self.quit}.get(cmd)
         if handler is None:
             return f"unknown command: '{cmd}'\n"
@@ -370,6 +419,8 @@ class Hmp:
                     raise HmpError(f"cannot access memory at 0x{a:x} (RAM is 0x{m.ram.base:x}-"
                                    f"0x{m.ram.base + m.ram.size - 1:x})", usage=False)
                 return b"".join(m.ram.read_bytes(p, k) for p, k in runs)
+            if form == "i":
+                return disassembly(read, addr, count, m)
             return memory_dump(read, addr, count, form, unit)
         return self.mon.call(run)
 
@@ -411,6 +462,40 @@ class Hmp:
 
     def system_powerdown(self, fmt, rest):
         self.mon.emit("POWERDOWN")
+        return ""
+
+    def gdbserver(self, fmt, rest):
+        """QEMU's ``gdbserver [DEVICE]``: serve gdb from now on (or stop, ``none``)."""
+        device = rest or "tcp::1234"
+        failed = f"Could not open gdbserver on device '{device}'\n"
+        try:
+            port = parse_gdb_device("gdbserver", device, none_ok=True)
+        except ChardevError as e:
+            return f"{e}\n{failed}"
+        mon = self.mon
+        if port is None:
+            mon.call(mon.stop_gdbserver)
+            return "Disabled gdbserver\n"
+        try:
+            mon.call(lambda: mon.start_gdbserver(port))
+        except OSError as e:
+            return f"cannot listen on 127.0.0.1:{port}: {e.strerror or e}\n{failed}"
+        return f"Waiting for gdb connection on device '{device}'\n"
+
+    def savevm(self, fmt, rest):
+        return self._snapshot(rest, snapshot.save)
+
+    def loadvm(self, fmt, rest):
+        return self._snapshot(rest, self.mon.loadvm)
+
+    def _snapshot(self, path, fn):
+        """savevm / loadvm FILE: between runs of the guest (it goes on after)."""
+        if not path:
+            raise HmpError("missing file name (savevm FILE, loadvm FILE)")
+        try:
+            self.mon.call(lambda: fn(self.machine, path))
+        except snapshot.SnapshotError as e:
+            return f"Error: {e}\n"
         return ""
 
     def quit(self, fmt, rest):

@@ -15,7 +15,10 @@ The commands and their argument checks follow the QAPI schema: a missing,
 unexpected or wrongly typed argument is a GenericError naming it.  kasou's
 own commands carry QEMU's ``x-`` prefix for what is not QEMU's:
 ``x-query-exits`` (VM exits by reason, as ``info exits``) and
-``x-query-tb`` (the translator's statistics).
+``x-query-tb`` (the translator's statistics), and the event
+``X-KASOU-DEBUG-STOP`` when the debugger stops the guest (see
+:mod:`.server`).  No capability is offered: out-of-band execution
+(``oob``, ``exec-oob``) is not implemented (docs/monitor.md says why).
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ runs, the main thread sleeps for a moment at a VM exit every
 :data:`YIELD_EVERY` seconds (an exit observer), long enough for a waiting
 client thread to take the lock; a guest without exits needs no such help.
 
+A gdb stub (``-gdb`` or HMP ``gdbserver``, :mod:`.gdb`) shares the run
+state: while one is active the guest runs through the debugger's session,
+a breakpoint, watchpoint or step puts it in the ``debug`` state (STOP and
+kasou's ``X-KASOU-DEBUG-STOP``), and leaving ``running`` for any reason
+answers a gdb that waits in ``continue``.
+
 When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
 clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
 fault, as QEMU with ``-no-reboot`` -- and ``emu run`` ends with the guest's
@@ -39,7 +45,8 @@ import threading
 import time
 
 from .. import signals
-from ..machine import STATUS_HALT
+from ..machine import STATUS_GUEST_CRASH, STATUS_HALT, STATUS_LIMIT, RunResult
+from . import snapshot
 from .hmp import Hmp, HmpConnection
 from .qmp import QmpConnection, Quit
 
@@ -86,6 +93,7 @@ class Monitor:
         self.busy = 0               # commands whose reply is not written yet
         self.idle = threading.Condition(self.lock)
         self._yielded = 0.0         # when the main thread last let client threads run
+        self.gdb = None             # the gdb stub (.gdb.GdbServer), once one is started
 
     def _let_clients_run(self, ex) -> None:
         """Exit observer: now and then, let a client thread that waits for
@@ -110,14 +118,18 @@ class Monitor:
         for c in clients:
             c.send_message(msg)
 
-    def set_state(self, state: str) -> None:
-        """Change the run state (main thread), with QEMU's STOP/RESUME."""
+    def set_state(self, state: str, stop=None) -> None:
+        """Change the run state (main thread), with QEMU's STOP/RESUME; a
+        gdb waiting for the guest to stop hears why (``stop``, the
+        debugger's Stop; None: it was interrupted)."""
         was = self.state
         self.state = state
         if state == "running" and was != "running":
             self.emit("RESUME")
         elif was == "running" and state in ("paused", "debug"):
             self.emit("STOP")
+            if self.gdb is not None:
+                self.gdb.vm_stopped(stop)
 
     def command_started(self) -> None:
         with self.lock:
@@ -146,6 +158,10 @@ class Monitor:
         if job.error is not None:
             raise job.error
         return job.value
+
+    def has_jobs(self) -> bool:
+        """Work waits for the main thread."""
+        return not self.jobs.empty()
 
     def _serve_jobs(self, block: bool) -> None:
         try:
@@ -183,6 +199,14 @@ class Monitor:
                     self._serve_jobs(block=True)
                     continue
                 left = None if icount_limit is None else max(icount_limit - (m.accel.icount - start), 0)
+                if self.gdb is not None:
+                    r = self._run_debugged(left)
+                    if r is None:
+                        continue
+                    if r.reason == "limit":     # counted between the session's chunks
+                        r.message = (f"instruction limit reached ({icount_limit} instructions; "
+                                     f"{m.accel.icount - start} ran under the gdb stub)")
+                    return self._ended(r)
                 r = m.run(icount_limit=left)
                 if r.reason == "stopped":
                     self._serve_jobs(block=False)
@@ -190,22 +214,77 @@ class Monitor:
                 if r.reason == "limit" and left != icount_limit:
                     # the Machine counted from this run's start: say the whole run's limit
                     r.message = r.message.replace(str(left), str(icount_limit))
-                self.last_result = r
-                self.status = r.status
-                self.state = "shutdown"
-                if r.reason == "limit":     # -icount-limit: the host's decision
-                    data = {"guest": False, "reason": "none"}
-                elif r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit"):
-                    data = {"guest": True, "reason": "guest-reset"}
-                else:
-                    data = {"guest": True, "reason": "guest-shutdown"}
-                self.emit("SHUTDOWN", data)
-                return r.status
+                return self._ended(r)
         except Quit:
             self.status = STATUS_HALT
             return STATUS_HALT
         finally:
             m.remove_exit_observer(self._let_clients_run)
+
+    def _ended(self, r) -> int:
+        """The guest ended with RunResult ``r``: SHUTDOWN, and the run's status."""
+        self.last_result = r
+        self.status = r.status
+        self.state = "shutdown"
+        if r.reason == "limit":     # -icount-limit: the host's decision
+            data = {"guest": False, "reason": "none"}
+        elif r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit"):
+            data = {"guest": True, "reason": "guest-reset"}
+        else:
+            data = {"guest": True, "reason": "guest-shutdown"}
+        self.emit("SHUTDOWN", data)
+        return r.status
+
+    # -- the gdb stub ------------------------------------------------------------------------
+    def start_gdbserver(self, port: int) -> int:
+        """Serve gdb on 127.0.0.1:``port`` (main thread), in place of a
+        stub already started; the port it listens on (OSError if none)."""
+        from .gdb import GdbServer
+        self.stop_gdbserver()
+        self.gdb = GdbServer(self, port)
+        self._start(self.gdb.serve)
+        return self.gdb.port
+
+    def stop_gdbserver(self) -> None:
+        """Stop serving gdb (main thread); a gdb connected is disconnected."""
+        g, self.gdb = self.gdb, None
+        if g is not None:
+            g.close()
+
+    def _run_debugged(self, left):
+        """Run the guest through the gdb stub's session until it stops: a
+        RunResult when the guest ended (or the limit), else None."""
+        g = self.gdb
+        if left is not None and left <= 0:
+            return RunResult("limit", STATUS_LIMIT, "instruction limit reached")
+        st = g.run_guest(left)
+        if st.reason == "exited":
+            r = RunResult("debug-exit", st.status, st.message)
+        elif st.reason == "halted":
+            r = RunResult("halt", STATUS_HALT, st.message)
+        elif st.reason == "crashed":
+            r = RunResult("shutdown", STATUS_GUEST_CRASH, st.message)
+        elif st.reason == "interrupted":
+            if g.interrupt:             # gdb's Ctrl-C: paused, as QEMU's
+                self.set_state("paused", st)
+            else:                       # work for the main thread (the monitor's stop, ...)
+                self._serve_jobs(block=False)
+            return None
+        else:                           # a breakpoint, a watchpoint, a step
+            self.set_state("debug", st)
+            self.emit_debug_stop(st)
+            return None
+        g.report(st)
+        return r
+
+    def emit_debug_stop(self, st) -> None:
+        """kasou's ``X-KASOU-DEBUG-STOP``: why and where the debugger stopped the guest."""
+        data = {"reason": "watchpoint" if st.reason == "watchpoint" else
+                ("breakpoint" if st.reason == "breakpoint" else "step"),
+                "address": st.pc}
+        if st.watch is not None:
+            data["watch-kind"], data["watch-address"] = st.watch
+        self.emit("X-KASOU-DEBUG-STOP", data)
 
     def quit(self):
         """``quit`` (main thread): the SHUTDOWN event, then the run ends."""
@@ -223,7 +302,16 @@ class Monitor:
             m.board.load(m, self.image.data, self.image.name)
         m.accel.flush_code_cache()
         m.accel.state_changed()
+        if self.gdb is not None:
+            self.gdb.state_replaced()
         self.emit("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
+
+    def loadvm(self, machine, path: str) -> None:
+        """HMP ``loadvm`` (main thread): the machine as saved; a gdb stub's
+        session starts its history afresh from here."""
+        snapshot.load(machine, path)
+        if self.gdb is not None:
+            self.gdb.state_replaced()
 
     def human_monitor_command(self, line: str) -> str:
         """One HMP command line, as QMP's human-monitor-command runs it."""
@@ -263,6 +351,7 @@ class Monitor:
         """End serving: the replies of commands under way are written first
         (a 'cont' whose guest ended at once still hears its return)."""
         self.ending.set()
+        self.stop_gdbserver()
         with self.lock:
             self.idle.wait_for(lambda: self.busy == 0, timeout=10)
         self.closed.set()

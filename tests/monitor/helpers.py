@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -145,3 +146,59 @@ def finish(proc, limit=60):
     """The process's (status, stdout, stderr) once it ended."""
     out, err = proc.communicate(timeout=limit)
     return proc.returncode, out.decode(), err.decode()
+
+
+GDB = shutil.which("gdb")
+needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (make deps installs it)")
+
+
+def gdb_batch(port, *commands):
+    """Stock gdb in batch mode against 127.0.0.1:``port``, in the background;
+    at its end it detaches (the guest runs on)."""
+    args = [GDB, "-batch", "-nx", "-ex", "set architecture i8086", "-ex", "set remotetimeout 30",
+            "-ex", f"target remote 127.0.0.1:{port}"]
+    for c in commands:
+        args += ["-ex", c]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    STARTED.append(proc)
+    return proc
+
+
+class RawGdb:
+    """The gdb remote protocol at the packet level (acknowledged mode), for
+    what batch-mode gdb cannot do: a Ctrl-C at a chosen moment."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.buf = b""
+
+    def _more(self):
+        data = self.sock.recv(4096)
+        assert data, "the stub hung up"
+        self.buf += data
+
+    def send(self, payload: str):
+        data = payload.encode()
+        self.sock.sendall(b"$" + data + b"#" + b"%02x" % (sum(data) & 0xFF))
+        while not self.buf:
+            self._more()
+        assert self.buf[:1] == b"+", self.buf
+        self.buf = self.buf[1:]
+
+    def packet(self) -> str:
+        """The next packet from the stub (acknowledged)."""
+        while b"#" not in self.buf or len(self.buf) < self.buf.index(b"#") + 3:
+            self._more()
+        start = self.buf.index(b"$")
+        end = self.buf.index(b"#")
+        data, self.buf = self.buf[start + 1:end], self.buf[end + 3:]
+        self.sock.sendall(b"+")
+        return data.decode()
+
+    def cmd(self, payload: str) -> str:
+        self.send(payload)
+        return self.packet()
+
+    def close(self):
+        self.sock.close()

@@ -93,7 +93,8 @@ def test_hmp_on_a_unix_socket(tmp_path):
     (["-qmp", "tcp::99999,server=on"], "port 99999 is out of range"),
     (["-monitor", "unix:/tmp/x,server=off"], "only listens (server=on)"),
     (["-monitor", "unix:/tmp/x,colour=on"], "unknown option 'colour=on'"),
-    (["-qmp", "unix:/tmp/x", "-gdb", "tcp::1234"], "-gdb with -qmp or -monitor"),
+    (["-qmp", "unix:/tmp/x", "-gdb", "tcp:example.org:1234"],
+     "-gdb 'tcp:example.org:1234': expected tcp::PORT"),
 ])
 def test_bad_monitor_options_are_one_line_usage_errors(tmp_path, args, expect):
     g = tmp_path / "g.bin"

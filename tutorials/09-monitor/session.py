@@ -43,6 +43,11 @@ async def session(sock):
     await hmp("p $cx")
     exits = await q.execute("x-query-exits")
     print("x-query-exits: IO", exits["by-reason"]["IO"])
+    await quit(q)
+
+
+async def quit(q):
+    """``quit``: the SHUTDOWN event, and the server hangs up."""
     await q.execute("quit")
     ev = await q.events.get()
     print("event:", ev["event"], ev["data"])
@@ -52,19 +57,26 @@ async def session(sock):
         pass
 
 
-def main():
+def run(session, *opts):
+    """``emu run -S -qmp unix:... OPTS count.S`` (-accel from the command
+    line), ``session(socket path, temporary directory)`` against it, and
+    how the run ended."""
     accel = sys.argv[2] if sys.argv[1:2] == ["-accel"] else "tcg"
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "qmp.sock")
         emu = subprocess.Popen([sys.executable, "-m", "emu", "run", "-accel", accel, "-S",
                                 "-serial", "none", "-qmp", f"unix:{sock},server=on,wait=off",
-                                os.path.join(HERE, "count.S")])
+                                *opts, os.path.join(HERE, "count.S")], stderr=subprocess.DEVNULL)
         while not os.path.exists(sock):
             if emu.poll() is not None:
                 sys.exit(f"emu run ended with status {emu.returncode}")
             time.sleep(0.05)
-        asyncio.run(session(sock))
+        asyncio.run(session(sock, tmp))
         print("emu run ended with status", emu.wait())
+
+
+def main():
+    run(lambda sock, tmp: session(sock))
 
 
 if __name__ == "__main__":

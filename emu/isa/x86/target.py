@@ -62,6 +62,22 @@ class X86Target(Target):
         dec = self.decoder(model, self.tb_flags(state))
         return format_insn(dec.decode(lambda k: code[k], state.rip))
 
+    def disassemble_at(self, code: bytes, ip: int, state, model) -> tuple:
+        """As QEMU's monitor shows an instruction: capstone, AT&T syntax,
+        the mnemonic in 8 columns, a byte that starts no instruction as
+        ``.byte`` (QEMU ``disas/capstone.c``)."""
+        import capstone
+        from ..ops import GuestException
+        long64, dsize = self.tb_flags(state)
+        mode = capstone.CS_MODE_64 if long64 else (capstone.CS_MODE_32 if dsize == 4
+                                                    else capstone.CS_MODE_16)
+        md = capstone.Cs(capstone.CS_ARCH_X86, mode)
+        md.syntax = capstone.CS_OPT_SYNTAX_ATT
+        md.skipdata = True          # a byte that starts no instruction: '.byte 0x..', as QEMU
+        for insn in md.disasm(code, ip, 1):
+            return insn.size, f"{insn.mnemonic:<8} {insn.op_str}"
+        raise GuestException(6, None, "no bytes to disassemble")
+
     def exception_name(self, vector: int) -> str:
         from .interrupts import EXC_NAMES
         return EXC_NAMES.get(vector, "interrupt")
