@@ -255,19 +255,11 @@ class Decoder:
         self.uncond_table: list = [None] * 4096
         self.cache: dict[int, Row] = {}
         self.insns: dict[int, Insn] = {}
-        self._thumb = None
 
     @staticmethod
     def _bucket(rows, k: int) -> tuple:
         km, kv = _key_of_parts(k)
         return tuple(r for r in rows if (kv ^ r.value) & r.mask & km == 0)
-
-    def thumb(self):
-        """The T16 decoder of the same model (``thumb.py``), made on first use."""
-        if self._thumb is None:
-            from .thumb import ThumbDecoder
-            self._thumb = ThumbDecoder(self.model, self.registry)
-        return self._thumb
 
     def row_for(self, word: int) -> Row:
         """The encoding of ``word`` (UNDEFINED if none); condition NV on an

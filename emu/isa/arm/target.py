@@ -49,8 +49,8 @@ class ArmTarget(Target):
 
     def decoder(self, model, flags: tuple, registry=None):
         from .semantics import REGISTRY
-        from .table import Decoder
-        return Decoder(model, REGISTRY if registry is None else registry)
+        from .thumb import ArmDecoder
+        return ArmDecoder(model, REGISTRY if registry is None else registry)
 
     def concrete_ops(self, state, ram, model, mmio=None):
         """ArmOps over ``ram`` (an ``emu.memory.Ram``); outside it, the bus

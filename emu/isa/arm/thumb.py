@@ -19,7 +19,7 @@ ARMv6T2 and later.
 from __future__ import annotations
 
 from ..ops import Unsupported
-from .table import Insn, Row
+from .table import Decoder, Insn, Row
 
 ROWS = [
     ("T_LSL_imm",  "00000 iiiii mmm ddd", 4),
@@ -236,3 +236,17 @@ class ThumbDecoder:
         name = "T32_BL" if hw2 & 0x1000 else "T32_BLX"
         return Insn(self._a32_row(name), hw1 << 16 | hw2, addr, self.registry.get(name), size=4,
                     fields={"imm": off, "cond": _AL})
+
+
+class ArmDecoder(Decoder):
+    """The A32 decoder of a model together with the T16 decoder of the same
+    model (made on first use): what the CPU switches between on CPSR.T."""
+
+    def __init__(self, model, registry=None):
+        super().__init__(model, registry)
+        self._thumb = None
+
+    def thumb(self) -> ThumbDecoder:
+        if self._thumb is None:
+            self._thumb = ThumbDecoder(self.model, self.registry)
+        return self._thumb

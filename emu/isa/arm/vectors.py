@@ -35,7 +35,7 @@ from .ops import ArmOps
 from .state import C_BIT, MODE_NAMES, SPSR_MODES, T_BIT, V_BIT, ArmState
 from .semantics import REGISTRY
 from .step import step
-from .table import Decoder
+from .thumb import ArmDecoder
 
 BANK_KEYS = ("R_fiq", "R_svc", "R_abt", "R_irq", "R_und")
 
@@ -94,7 +94,7 @@ def run_test(t: dict, model_name: str = "arm7tdmi", decoder=None) -> list[str]:
     """Run one test; the list of mismatches (empty when it passes).
     ``decoder``: one to reuse across tests (a new one otherwise)."""
     model = get_model(model_name)
-    decoder = decoder or Decoder(model, REGISTRY)
+    decoder = decoder or ArmDecoder(model, REGISTRY)
     ini, fin = t["initial"], t["final"]
     s = state_from(ini)
     s.pc = t["base_addr"]
@@ -130,7 +130,7 @@ def run_test(t: dict, model_name: str = "arm7tdmi", decoder=None) -> list[str]:
 
 def run_file(path: str, model_name: str = "arm7tdmi", decoder=None) -> list[tuple[int, int, list]]:
     """(index, opcode, mismatches) of every failing test in ``path``."""
-    decoder = decoder or Decoder(get_model(model_name), REGISTRY)
+    decoder = decoder or ArmDecoder(get_model(model_name), REGISTRY)
     out = []
     for k, t in enumerate(load(path)):
         bad = run_test(t, model_name, decoder)
@@ -145,7 +145,7 @@ def run_suite(directory: str, model_name: str = "arm7tdmi") -> dict:
     import glob
     import os
     out = {}
-    decoder = Decoder(get_model(model_name), REGISTRY)
+    decoder = ArmDecoder(get_model(model_name), REGISTRY)
     for path in sorted(glob.glob(os.path.join(directory, "*.json.gz"))):
         name = os.path.basename(path)[:-len(".json.gz")]
         out[name] = (len(load(path)), run_file(path, model_name, decoder))
