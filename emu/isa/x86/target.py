@@ -9,7 +9,11 @@ generic code reaches the x86 architecture.
   bytes at the PC decode (SDM Vol. 1 §3.6, Vol. 3A §5.2.1);
 * ELF machines: ``EM_386`` and ``EM_X86_64``;
 * register names: the sixteen general registers in encoding order
-  (SDM Vol. 2A §2.1.5, Table 2-2).
+  (SDM Vol. 2A §2.1.5, Table 2-2);
+* the tools' parts, each in its own module: ``info registers``
+  (``dump.py``), the lockstep rules of ``emu diff`` (``lockstep.py``),
+  ``emu coverage`` (``coverage.py``), the grader's mnemonics (``names.py``)
+  and the SingleStepTests 8086/286 vector reader (``singlestep.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +65,30 @@ class X86Target(Target):
     def exception_name(self, vector: int) -> str:
         from .interrupts import EXC_NAMES
         return EXC_NAMES.get(vector, "interrupt")
+
+    def dump_registers(self, state) -> str:
+        from .dump import format_registers
+        return format_registers(state)
+
+    def lockstep(self):
+        from .lockstep import X86Lockstep
+        return X86Lockstep()
+
+    def coverage(self, model) -> tuple:
+        from .coverage import coverage
+        return coverage(model)
+
+    def describe_insn(self, insn) -> tuple:
+        from .disasm import format_insn, mnemonic
+        return mnemonic(insn), format_insn(insn)
+
+    def mnemonics(self) -> frozenset:
+        from .names import mnemonic_names
+        return mnemonic_names()
+
+    def vector_reader(self, cpu: str):
+        from .singlestep import X86VectorReader
+        return X86VectorReader(cpu)
 
 
 TARGET = X86Target()
