@@ -40,6 +40,9 @@ class BoardInfo:
 BOARDS = {
     "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
                     "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+    "x86-none": BoardInfo("x86-none", "empty machine (QEMU's -M none) with an x86 CPU at reset: "
+                          "RAM only, no devices (ports read all ones); the test vectors' machine",
+                          "x86_none"),
 }
 
 

@@ -301,7 +301,7 @@ def test_machine_help_lists_the_boards():
     r = emu("run", "-M", "help")
     assert r.returncode == 0 and r.stderr == b""
     from emu.boards import BOARDS
-    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc"}
+    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc", "x86-none"}
 
 
 @pytest.mark.parametrize("args", [("run", "-cpu", "help"), ("debug", "-cpu", "help"),

@@ -1,0 +1,68 @@
+"""The ``x86-none`` board: an x86 CPU and RAM, nothing else (QEMU's ``-M
+none``, the empty machine, with a CPU in it).
+
+This is the machine the single-instruction test vectors describe
+(``emu conformance``): RAM from physical address 0 and no device at all --
+a read from any port or MMIO address returns all ones and a write is
+dropped (the buses' unassigned regions, :mod:`emu.devices.bus`), no
+interrupt controller (HLT ends the run) and no timer.  The CPU is at reset
+in real mode (SDM Vol. 3A §10.1.4, as :class:`X86State` makes it, with the
+CPU model's fixed FLAGS bits); RAM is all zero (no interrupt vector table,
+no BIOS).  An image is loaded at physical address 0 and entered there
+(CS = 0, IP = 0) when one is given.
+"""
+
+from __future__ import annotations
+
+from ..isa.x86 import flags as F
+from ..isa.x86.state import CS, Segment, X86State
+from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
+from . import MemoryMap
+
+MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
+
+
+def build(machine, serial_input=None, serial_sink=None) -> None:
+    """No devices to wire; reset the CPU.  (There is no UART: input given
+    for one would never be read.)"""
+    if serial_input is not None:
+        raise ValueError("-M x86-none has no serial port to read input from")
+    reset_cpu(machine)
+
+
+def reset_cpu(machine) -> None:
+    s = machine.cpu
+    s.load(X86State())
+    s.fl = machine.model.flags_set | F.FIXED1
+    s.segs[CS] = Segment.real(0, code=True)
+    s.rip = 0
+
+
+def load(machine, data: bytes, name: str, entry: int | None = None) -> None:
+    """The image at physical 0, entered at ``entry`` (default 0) with CS = 0."""
+    entry = 0 if entry is None else entry
+    if len(data) > machine.ram.size:
+        raise ValueError(f"{name}: image of {len(data)} bytes does not fit in RAM "
+                         f"({machine.ram.size} bytes; use a larger -m)")
+    if not (0 <= entry < max(len(data), 1) and entry <= 0xFFFF):
+        raise ValueError(f"{name}: entry point 0x{entry:x} is outside the image or above 0xFFFF "
+                         f"(this board enters the image loaded at 0 at 0000:entry)")
+    machine.ram.load(0, data)
+    machine.cpu.rip = entry
+
+
+def attach(machine) -> None:
+    """No interrupt controller: the engine's INTR line stays low."""
+
+
+def wait_for_interrupt(machine) -> bool:
+    """HLT: nothing can interrupt the CPU, so the run ends."""
+    return False
+
+
+def inject_pending_interrupt(machine) -> None:
+    pass
+
+
+def halt_message(machine) -> str:
+    return "guest halted (this machine has no device that could interrupt it)"
