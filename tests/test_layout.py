@@ -125,7 +125,9 @@ def test_cli_is_a_leaf():
 #: target-neutral modules: they reach an architecture only through the
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
 NEUTRAL = ("emu.machine", "emu.accel.base", "emu.cli", "emu.boards", "emu.exits", "emu.memory",
-           "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.stepbench", "emu.loader")
+           "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.stepbench", "emu.loader",
+           # the tools: their architecture's parts are the Target's
+           "emu.diff", "emu.conformance", "emu.coverage", "emu.monitor", "emu.grade")
 
 
 def test_generic_modules_import_no_target():
