@@ -4,9 +4,10 @@ Two Machines are built with the same board, image, CPU model, RAM size and
 serial input, one per engine.  Both are single-stepped together; after every
 instruction kasou compares
 
-* the full canonical CPU state (:meth:`X86State.snapshot`: every register,
-  RIP, RFLAGS, the six segment registers with their hidden parts, control
-  registers, EFER, GDTR/IDTR, LDTR and TR),
+* the full canonical CPU state (its ``snapshot()``, compared by the
+  Target's lockstep rules; on x86 every register, RIP, RFLAGS, the six
+  segment registers with their hidden parts, control registers, EFER,
+  GDTR/IDTR, LDTR and TR),
 * the port and MMIO exits the instruction made (port/address, size,
   direction, data), in order, and how the step ended (exit reason and
   status: HLT with interrupts disabled, isa-debug-exit, a triple fault ...),
@@ -17,7 +18,7 @@ instruction kasou compares
   guests are deterministic: same image, same input, same device models.)
 
 and stops at the first difference, with a report: the step number, the
-instruction's address and disassembly (capstone), what differs, and both
+instruction's address and disassembly (the Target's; capstone on x86), what differs, and both
 states side by side.
 
 Known divergences are the Target's (:meth:`emu.isa.target.Target.lockstep`;
