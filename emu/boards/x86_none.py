@@ -8,8 +8,9 @@ dropped (the buses' unassigned regions, :mod:`emu.devices.bus`), no
 interrupt controller (HLT ends the run) and no timer.  The CPU is at reset
 in real mode (SDM Vol. 3A §10.1.4, as :class:`X86State` makes it, with the
 CPU model's fixed FLAGS bits); RAM is all zero (no interrupt vector table,
-no BIOS).  An image is loaded at physical address 0 and entered there
-(CS = 0, IP = 0) when one is given.
+no BIOS).  An image is loaded where the ``pc`` board loads one, at
+0x7C00 (the address kasou's loader assembles and links guests for), and
+entered at 0000:entry.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
 from . import MemoryMap
 
 MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
+LOAD_ADDR = 0x7C00
 
 
 def build(machine, serial_input=None, serial_sink=None) -> None:
-    """No devices to wire; reset the CPU.  (There is no UART: input given
-    for one would never be read.)"""
-    if serial_input is not None:
-        raise ValueError("-M x86-none has no serial port to read input from")
+    """No devices to wire (no UART: serial input is never read, as with
+    QEMU's ``-M none -serial stdio``); reset the CPU."""
     reset_cpu(machine)
 
 
@@ -39,15 +39,15 @@ def reset_cpu(machine) -> None:
 
 
 def load(machine, data: bytes, name: str, entry: int | None = None) -> None:
-    """The image at physical 0, entered at ``entry`` (default 0) with CS = 0."""
-    entry = 0 if entry is None else entry
-    if len(data) > machine.ram.size:
-        raise ValueError(f"{name}: image of {len(data)} bytes does not fit in RAM "
-                         f"({machine.ram.size} bytes; use a larger -m)")
-    if not (0 <= entry < max(len(data), 1) and entry <= 0xFFFF):
+    """The image at LOAD_ADDR, entered at ``entry`` (default LOAD_ADDR) with CS = 0."""
+    entry = LOAD_ADDR if entry is None else entry
+    if LOAD_ADDR + len(data) > machine.ram.size:
+        raise ValueError(f"{name}: image of {len(data)} bytes does not fit in RAM at 0x{LOAD_ADDR:x} "
+                         f"(RAM is {machine.ram.size} bytes; use a larger -m)")
+    if not (LOAD_ADDR <= entry < max(LOAD_ADDR + len(data), LOAD_ADDR + 1) and entry <= 0xFFFF):
         raise ValueError(f"{name}: entry point 0x{entry:x} is outside the image or above 0xFFFF "
-                         f"(this board enters the image loaded at 0 at 0000:entry)")
-    machine.ram.load(0, data)
+                         f"(this board enters the image loaded at 0x{LOAD_ADDR:x} at 0000:entry)")
+    machine.ram.load(LOAD_ADDR, data)
     machine.cpu.rip = entry
 
 
