@@ -137,7 +137,7 @@ def print_step_bench(rows) -> None:
     hdr = (f"{'guest':<9} {'engine':<8} {'steps':>8} {'from reset':>11} {'warm':>8}"
            f"  {'vs unicorn+hook (reset / warm)':>30}")
     print("single-stepping: microseconds per instruction "
-          "(interp, tcg -one-insn-per-tb, kvm: one run() per step; unicorn: UC_HOOK_CODE)")
+          "(interp, tcg -one-insn-per-tb, kvm: one Machine.run() per step; unicorn: UC_HOOK_CODE)")
     print(hdr)
     print("-" * len(hdr))
 
