@@ -4,9 +4,10 @@ Two Machines are built with the same board, image, CPU model, RAM size and
 serial input, one per engine.  Both are single-stepped together; after every
 instruction kasou compares
 
-* the full canonical CPU state (:meth:`X86State.snapshot`: every register,
-  RIP, RFLAGS, the six segment registers with their hidden parts, control
-  registers, EFER, GDTR/IDTR, LDTR and TR),
+* the full canonical CPU state (its ``snapshot()``, compared by the
+  Target's lockstep rules; on x86 every register, RIP, RFLAGS, the six
+  segment registers with their hidden parts, control registers, EFER,
+  GDTR/IDTR, LDTR and TR),
 * the port and MMIO exits the instruction made (port/address, size,
   direction, data), in order, and how the step ended (exit reason and
   status: HLT with interrupts disabled, isa-debug-exit, a triple fault ...),
@@ -17,18 +18,17 @@ instruction kasou compares
   guests are deterministic: same image, same input, same device models.)
 
 and stops at the first difference, with a report: the step number, the
-instruction's address and disassembly (capstone), what differs, and both
+instruction's address and disassembly (the Target's; capstone on x86), what differs, and both
 states side by side.
 
-Known divergences live in ONE place, this module's ``UNDEFINED_FLAGS``,
-``UNDEFINED_FLAGS_BY_ONE``, ``UNDEFINED_DEST_IF_ZF`` and ``UNDEFINED_REGS``
-tables: flags and results the SDM leaves undefined after an instruction,
-and results that legitimately differ between CPU models (CPUID, RDTSC).
-When the two engines disagree only there, the second engine is brought in
-line with the first (so the difference does not show again at every later
-step) and the step is counted in ``DiffResult.masked``; the report lists
-them.  (:func:`masks_for`, :func:`compare_states` and :func:`align_state`
-are the same rules for other lockstep harnesses.)
+Known divergences are the Target's (:meth:`emu.isa.target.Target.lockstep`;
+for x86, the tables of ``emu/isa/x86/lockstep.py``): flags and results the
+architecture leaves undefined after an instruction, and results that
+legitimately differ between CPU models (CPUID, RDTSC).  When the two
+engines disagree only there, the second engine is brought in line with the
+first (so the difference does not show again at every later step) and the
+step is counted in ``DiffResult.masked``; the report lists them.
+(:func:`align_state` applies the same rule for other lockstep harnesses.)
 
 Interrupts.  KVM runs in real time, so a timer interrupt would come at a
 different instruction there than on an engine whose guest time is the
@@ -56,51 +56,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .isa.x86 import flags as F
-from .isa.x86.state import CS, REG_NAMES16, REG_NAMES32, REG_NAMES64, SEG_NAMES
-
-CF, PF, AF, ZF, SF, OF, RF = 0x1, 0x4, 0x10, 0x40, 0x80, 0x800, 0x10000
 #: the most REP iterations one engine may retire in one step (KVM's
 #: instruction emulator batches string iterations, up to 1024 at a time)
 REP_MERGE_LIMIT = 4096
-
-#: Flags the SDM leaves undefined, by mnemonic (capstone's spelling).  Shifts
-#: and rotates by an immediate or CL have OF undefined unless the count is 1;
-#: the one-bit forms (opcodes D0/D1) are listed in ``UNDEFINED_FLAGS_BY_ONE``.
-#: SHLD/SHRD: CF is the last bit shifted out for any count up to the operand
-#: size; a 16-bit SHLD/SHRD by 16-31 leaves the destination and every flag
-#: undefined (Intel and AMD parts really differ there) -- not masked here: the
-#: random-sequence tests keep such counts out, a guest that uses one diverges.
-UNDEFINED_FLAGS = {
-    "mul": SF | ZF | AF | PF, "imul": SF | ZF | AF | PF,
-    "div": CF | OF | SF | ZF | AF | PF, "idiv": CF | OF | SF | ZF | AF | PF,
-    "and": AF, "or": AF, "xor": AF, "test": AF,
-    "shl": AF | OF, "sal": AF | OF, "shr": AF | OF, "sar": AF | OF,
-    "rol": OF, "ror": OF, "rcl": OF, "rcr": OF,
-    "shld": OF | AF, "shrd": OF | AF,
-    "bsf": CF | OF | SF | AF | PF, "bsr": CF | OF | SF | AF | PF,
-    "bt": OF | SF | AF | PF, "bts": OF | SF | AF | PF,
-    "btr": OF | SF | AF | PF, "btc": OF | SF | AF | PF,
-    "aaa": OF | SF | ZF | PF, "aas": OF | SF | ZF | PF,
-    "aam": CF | OF | AF, "aad": CF | OF | AF, "daa": OF, "das": OF,
-    "lzcnt": OF | SF | AF | PF, "tzcnt": OF | SF | AF | PF,
-}
-#: shift/rotate by one (opcodes D0, D1): OF is defined
-UNDEFINED_FLAGS_BY_ONE = {"shl": AF, "sal": AF, "shr": AF, "sar": AF,
-                          "rol": 0, "ror": 0, "rcl": 0, "rcr": 0}
-#: BSF/BSR with a zero source (ZF=1 after): the destination is undefined (SDM
-#: "BSF"); parts leave it unchanged, but a 32-bit destination in 64-bit mode
-#: may keep or clear bits 63:32 (unicorn's TCG clears them, this AMD host keeps
-#: them).  Masked as the destination register when ZF is set afterwards.
-UNDEFINED_DEST_IF_ZF = ("bsf", "bsr")
-#: registers whose value after the instruction depends on the CPU model
-UNDEFINED_REGS = {
-    "cpuid": ("rax", "rbx", "rcx", "rdx"),     # kasou's max is not unicorn's Haswell
-    "rdtsc": ("rax", "rdx"),                   # time differs per engine
-    "rdtscp": ("rax", "rdx", "rcx"),
-}
-
-_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
 
 
 @dataclass
@@ -167,112 +125,6 @@ def _fmt_exit(t) -> str:
     return f"{kind} {d} 0x{where:x} size {size} data 0x{data:x}"
 
 
-def _disasm(ram, state):
-    """(linear pc, text, mnemonic, opcode byte, operands) of the next instruction."""
-    import capstone
-    pc = state.segs[CS].base + state.rip
-    mode = state.mode
-    cmode = {"long64": capstone.CS_MODE_64, "prot32": capstone.CS_MODE_32,
-             "compat": capstone.CS_MODE_32}.get(mode, capstone.CS_MODE_16)
-    code = ram.read_bytes(pc, 15) if ram.contains(pc, 15) else b""
-    md = capstone.Cs(capstone.CS_ARCH_X86, cmode)
-    for i in md.disasm(code, state.rip):
-        opc = opcode_byte(i.bytes, mode == "long64")
-        text = f"{i.mnemonic} {i.op_str}".strip()
-        return pc, f"{text}   [{i.bytes.hex(' ')}]", i.mnemonic.split()[-1], opc, i.op_str
-    return pc, f"(cannot disassemble: {code[:8].hex(' ')})", "", 0, ""
-
-
-def opcode_byte(code: bytes, long_mode: bool) -> int:
-    """The first opcode byte of an instruction: after the legacy prefixes and,
-    in 64-bit mode, a REX prefix (0x40-0x4F are INC/DEC outside it)."""
-    for b in code:
-        if b in _PREFIXES or (long_mode and 0x40 <= b <= 0x4F):
-            continue
-        return b
-    return 0
-
-
-def masks_for(mnemonic: str, opcode: int, op_str: str = "", after=None):
-    """``(flag mask, register names)`` the SDM leaves undefined after the
-    instruction ``mnemonic`` (capstone's spelling) with first opcode byte
-    ``opcode``: the known divergences, from this module's tables.
-    ``op_str`` (capstone's operands) and ``after`` (the reference engine's
-    state after the instruction) serve the cases that depend on the
-    operands (``UNDEFINED_DEST_IF_ZF``)."""
-    flags = UNDEFINED_FLAGS.get(mnemonic, 0)
-    if opcode in (0xD0, 0xD1) and mnemonic in UNDEFINED_FLAGS_BY_ONE:
-        flags = UNDEFINED_FLAGS_BY_ONE[mnemonic]
-    regs = UNDEFINED_REGS.get(mnemonic, ())
-    if mnemonic in UNDEFINED_DEST_IF_ZF and after is not None and after.rflags & ZF:
-        dest = _full_reg(op_str.split(",")[0].strip())
-        if dest is not None:
-            regs = regs + (dest,)
-    return flags, regs
-
-
-def _full_reg(name: str):
-    """The 64-bit register a general register operand belongs to, or None."""
-    if name in REG_NAMES64:
-        return name
-    for names in (REG_NAMES32, REG_NAMES16):
-        if name in names:
-            return REG_NAMES64[names.index(name)]
-    if name.startswith("r") and name[-1] in "dwb" and name[:-1] in REG_NAMES64:
-        return name[:-1]
-    return None
-
-
-def compare_states(a, b, flag_mask: int = 0, regs_masked=()) -> list[str]:
-    """What differs between two canonical states, as lines; RFLAGS bits in
-    ``flag_mask`` and the registers named in ``regs_masked`` are ignored."""
-    sa, sb = a.snapshot(), b.snapshot()
-    out = []
-    for k in sa:
-        va, vb = sa[k], sb[k]
-        if k in regs_masked:
-            continue
-        if k == "rflags":
-            if (va & ~flag_mask) != (vb & ~flag_mask):
-                out.append(f"rflags 0x{va:x} [{F.describe(va)}] != 0x{vb:x} [{F.describe(vb)}]")
-            continue
-        if va != vb:
-            if isinstance(va, tuple):
-                out.append(f"{k} {_fmt_seg(va)} != {_fmt_seg(vb)}")
-            else:
-                out.append(f"{k} 0x{va:x} != 0x{vb:x}")
-    return out
-
-
-_SEG_FIELDS = ("sel", "base", "limit", "type", "s", "dpl", "p", "db", "l", "g", "avl", "unusable")
-
-
-def _fmt_seg(t) -> str:
-    return " ".join(f"{n}={v:x}" for n, v in zip(_SEG_FIELDS, t))
-
-
-def format_side_by_side(a, b, names=("A", "B")) -> str:
-    """Two canonical states as two columns, differing lines marked."""
-    sa, sb = a.snapshot(), b.snapshot()
-    w = 40
-    lines = [f"  {'':10} {names[0]:<{w}} {names[1]}"]
-    for k in sa:
-        va, vb = sa[k], sb[k]
-        if isinstance(va, tuple):
-            ta, tb = _fmt_seg_short(va), _fmt_seg_short(vb)
-        elif k == "rflags":
-            ta, tb = f"{va:08x} [{F.describe(va)}]", f"{vb:08x} [{F.describe(vb)}]"
-        else:
-            ta, tb = f"{va:016x}", f"{vb:016x}"
-        mark = "  <--" if va != vb else ""
-        lines.append(f"  {k:10} {ta:<{w}} {tb}{mark}")
-    return "\n".join(lines)
-
-
-def _fmt_seg_short(t) -> str:
-    return f"{t[0]:04x} base={t[1]:x} lim={t[2]:x} t={t[3]:x} db={t[7]} l={t[8]}"
-
-
 def _ram_equal(a, b) -> bool:
     return bool(np.array_equal(a.m.ram.view, b.m.ram.view))
 
@@ -337,18 +189,16 @@ def _host_limit_result(step, pc, text, before, side, a, b, ra, rb, accels, maske
     """The comparison ends at a host limit after an identical prefix: say so."""
     other, r, r_other = (a, rb, ra) if side is b else (b, ra, rb)
     s = side.m.cpu
-    cs = before.segs[CS].selector
+    rules = side.m.target.lockstep()
     lines = [f"no divergence in the {step - 1} steps both engines ran: {a.name} and {b.name} "
              f"agree on every register, every I/O access and RAM up to there",
-             f"at step {step}, {cs:04x}:{before.rip:04x} (linear 0x{pc:x})  {text}, {side.name} "
+             f"at step {step}, {rules.where(before)} (linear 0x{pc:x})  {text}, {side.name} "
              f"stopped on a limit of this host's KVM, so the comparison ends here:",
              f"  {side.name}: {r.reason} ({r.message})",
              f"  {other.name}: ran the instruction (a step that ended with {r_other.reason})"]
-    stop = s.segs[CS].base + s.rip
-    if stop != pc:
-        width = 16 if s.mode == "long64" else (8 if s.mode in ("prot32", "compat") else 4)
+    if side.m.target.pc(s) != pc:
         lines.append(f"  {side.name} did not stop after this instruction: it ran on to "
-                     f"{s.segs[CS].selector:04x}:{s.rip:0{width}x} before it stopped (this host's "
+                     f"{rules.where(s, wide=True)} before it stopped (this host's "
                      f"KVM does not report single steps in the ring-3 code it runs natively), "
                      f"so the instructions in between were not compared")
     if masked:
@@ -366,16 +216,17 @@ def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_e
     b = _Side(accels[1], image, board, cpu, memory, serial_input, entry)
     masked, notes = 0, []
     last_good = 0
+    rules = a.m.target.lockstep()
     try:
         step = 0
         while max_steps is None or step < max_steps:
             step += 1
-            sa_state = a.m.cpu
-            pc, text, mnem, opc, op_str = _disasm(a.m.ram, sa_state)
-            before_a = sa_state.copy()
+            insn = rules.inspect(a.m.ram, a.m.cpu)
+            pc, text = insn.pc, insn.text
+            before_a = a.m.cpu.copy()
             before_b = b.m.cpu.copy()
             ra, rb = a.step(), b.step()
-            merged = _catch_up_rep(a, b, pc, text)
+            merged = _catch_up_rep(a, b, rules, insn)
             if merged:
                 notes.append(f"step {step} 0x{pc:x} {text}: {merged}")
                 masked += 1
@@ -392,18 +243,16 @@ def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_e
                              f"{b.name} {rb.reason} ({rb.message})")
             if a.exits != b.exits:
                 diffs.append("I/O differs:\n" + _fmt_exits(a, b))
-            flag_mask, regs_masked = masks_for(mnem, opc, op_str, a.m.cpu)
-            if text.startswith("rep"):
-                flag_mask |= RF      # set by a debug trap between iterations (KVM)
-            state_diffs = compare_states(a.m.cpu, b.m.cpu, 0, ())
+            masks = rules.undefined(insn, a.m.cpu)
+            state_diffs = rules.compare(a.m.cpu, b.m.cpu)
             if state_diffs:
-                real = compare_states(a.m.cpu, b.m.cpu, flag_mask, regs_masked)
+                real = rules.compare(a.m.cpu, b.m.cpu, masks)
                 if real:
                     diffs.extend(real)
                 else:
                     masked += 1
                     notes.append(f"step {step} 0x{pc:x} {text}: {'; '.join(state_diffs)}")
-                    align_state(a.m, b.m, flag_mask, regs_masked)
+                    align_state(a.m, b.m, masks)
             ended = ra.reason != "debug" or rb.reason != "debug"
             check_ram = (ended or step % ram_every == 0 or step == max_steps
                          or (exact_from is not None and step > exact_from))
@@ -415,7 +264,7 @@ def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_e
                 else:
                     last_good = step
             if diffs:
-                report = _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes)
+                report = _report(step, insn, diffs, a, b, before_a, before_b, masked, notes)
                 return DiffResult(True, step, report, accels, "diverged", step, pc, text, diffs,
                                   ((ra.reason, ra.status), (rb.reason, rb.status)), masked, notes), None
             if ended:
@@ -436,40 +285,45 @@ def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_e
         b.close()
 
 
-def _catch_up_rep(a, b, pc: int, text: str) -> str:
+def _catch_up_rep(a, b, rules, insn) -> str:
     """A REP string instruction: the SDM lets a single-step trap come after
     each iteration, and the interpreter does that, but an engine may retire
     several iterations in one step (this host's KVM emulator batches them).
     Step the engine that is behind until both have the same count left
     (or the instruction ends), keeping its I/O for the comparison.  Returns
     a note when iterations were merged, "" otherwise."""
-    if not text.startswith("rep"):
+    ca = rules.repeats_left(insn, a.m.cpu)
+    if ca is None:
         return ""
-    ca, cb = a.m.cpu.regs[1], b.m.cpu.regs[1]
+    cb = rules.repeats_left(insn, b.m.cpu)
     if ca == cb:
-        return _finish_rep(a, b, pc)
+        return _finish_rep(a, b, rules, insn)
     behind, ahead = (a, b) if ca > cb else (b, a)
     extra = 0
-    while (behind.m.cpu.regs[1] != ahead.m.cpu.regs[1] and extra < REP_MERGE_LIMIT
-           and behind.m.cpu.segs[1].base + behind.m.cpu.rip == pc):
+    while (rules.repeats_left(insn, behind.m.cpu) != rules.repeats_left(insn, ahead.m.cpu)
+           and extra < REP_MERGE_LIMIT and _at(behind, insn)):
         saved = list(behind.exits)
         r = behind.m.run()
         behind.exits[:0] = saved
         extra += 1
         if r.reason != "debug":
             break
-    tail = _finish_rep(a, b, pc)
+    tail = _finish_rep(a, b, rules, insn)
     return (f"{ahead.name} retired {extra + 1} iterations in one step; {behind.name} was stepped to match"
             + (f"; {tail}" if tail else ""))
 
 
-def _finish_rep(a, b, pc: int) -> str:
+def _at(side, insn) -> bool:
+    """The side's next instruction is ``insn`` still."""
+    return side.m.target.pc(side.m.cpu) == insn.pc
+
+
+def _finish_rep(a, b, rules, insn) -> str:
     """Both have the same count left, but one engine is still on the REP
     instruction and the other has left it: an engine that leaves only on the
     step *after* the last iteration (KVM's emulator here) takes that step."""
-    at_a = a.m.cpu.segs[1].base + a.m.cpu.rip == pc
-    at_b = b.m.cpu.segs[1].base + b.m.cpu.rip == pc
-    if at_a == at_b or a.m.cpu.regs[1] != b.m.cpu.regs[1]:
+    at_a, at_b = _at(a, insn), _at(b, insn)
+    if at_a == at_b or rules.repeats_left(insn, a.m.cpu) != rules.repeats_left(insn, b.m.cpu):
         return ""
     late = a if at_a else b
     saved = list(late.exits)
@@ -478,16 +332,12 @@ def _finish_rep(a, b, pc: int) -> str:
     return f"{late.name} needed one more step to leave the finished REP instruction"
 
 
-def align_state(ma, mb, flag_mask: int, regs_masked) -> None:
+def align_state(ma, mb, masks) -> None:
     """Give Machine ``mb`` the values of Machine ``ma`` where they may
-    legitimately differ (masked flags and registers), so that a known
-    divergence does not show again at every later step."""
-    sa, sb = ma.cpu, mb.cpu
-    if flag_mask:
-        sb.rflags = (sb.rflags & ~flag_mask) | (sa.rflags & flag_mask)
-    for name in regs_masked:
-        i = REG_NAMES64.index(name)
-        sb.regs[i] = sa.regs[i]
+    legitimately differ (``masks``: what the Target's ``lockstep().undefined``
+    returned), so that a known divergence does not show again at every
+    later step."""
+    ma.target.lockstep().align(ma.cpu, mb.cpu, masks)
     mb.accel.state_changed()
 
 
@@ -504,15 +354,15 @@ def _masked_text(masked, notes) -> str:
     return head + "".join(f"\n  {n}" for n in notes[:10]) + ("\n  ..." if len(notes) > 10 else "")
 
 
-def _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes) -> str:
-    cs = before_a.segs[CS].selector
-    lines = [f"divergence at step {step}: {cs:04x}:{before_a.rip:04x} (linear 0x{pc:x})  {text}",
+def _report(step, insn, diffs, a, b, before_a, before_b, masked, notes) -> str:
+    rules = a.m.target.lockstep()
+    lines = [f"divergence at step {step}: {rules.where(before_a)} (linear 0x{insn.pc:x})  {insn.text}",
              f"  {a.name} vs {b.name}:"]
     for d in diffs:
         lines.extend("    " + ln for ln in d.splitlines())
     lines.append("")
     lines.append("state after the step:")
-    lines.append(format_side_by_side(a.m.cpu, b.m.cpu, (a.name, b.name)))
+    lines.append(rules.side_by_side(a.m.cpu, b.m.cpu, (a.name, b.name)))
     if before_a.snapshot() != before_b.snapshot():
         lines.append("(the states before the step already differed only in masked values)")
     if masked:
@@ -520,6 +370,4 @@ def _report(step, pc, text, diffs, a, b, before_a, before_b, masked, notes) -> s
     return "\n".join(lines)
 
 
-__all__ = ["DiffResult", "run_diff", "format_side_by_side", "UNDEFINED_FLAGS",
-           "UNDEFINED_REGS", "SEG_NAMES", "masks_for", "compare_states", "align_state",
-           "opcode_byte", "HOST_LIMIT"]
+__all__ = ["DiffResult", "run_diff", "align_state", "HOST_LIMIT"]

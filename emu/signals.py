@@ -144,8 +144,8 @@ def deferred():
 
 def check() -> None:
     """Raise the installed guard's pending signal, if any: for loops that
-    drive engines without ``Machine.run`` (the conformance runner, per
-    vector)."""
+    call ``Machine.run`` many times (the conformance runner, between
+    vectors)."""
     guard = current()
     if guard is not None:
         guard.check()

@@ -5,9 +5,9 @@ single-steps the guest.  Each engine is measured the way such a tool drives
 it:
 
 * ``interp``, ``tcg`` and ``kvm``: ``set_single_step(True)``, then one
-  ``accel.run()`` per instruction, port and MMIO exits served by the Machine
-  (the translator runs ``-one-insn-per-tb``; KVM takes a debug exit per
-  instruction, ``KVM_GUESTDBG_SINGLESTEP``);
+  ``Machine.run()`` per instruction, whose loop serves the exits as in
+  every run (the translator runs ``-one-insn-per-tb``; KVM takes a debug
+  exit per instruction, ``KVM_GUESTDBG_SINGLESTEP``);
 * ``unicorn``: a per-instruction Python hook (``UC_HOOK_CODE``), the usual
   way to see each instruction with unicorn; the engine itself never returns
   to Python between instructions, only the hook is called.
@@ -33,10 +33,6 @@ WINDOW = 10_000         # steps per warm window
 WINDOWS = 5             # warm windows; the best is reported
 
 
-class Ended(Exception):
-    """The guest stopped before the measurement had its steps."""
-
-
 def _machine(path: str, accel: str):
     from .loader import load_guest
     from .machine import Machine
@@ -47,7 +43,10 @@ def _machine(path: str, accel: str):
 
 
 class _Stepper:
-    """interp, tcg, kvm: one ``accel.run()`` per instruction."""
+    """interp, tcg, kvm: one ``Machine.run()`` per instruction, the engine
+    single-stepped, as a debugger drives it: the Machine's loop serves the
+    step's exits (port and MMIO accesses, HLT, the timers), counts them and
+    ends the run at the step's DEBUG exit."""
 
     def __init__(self, m):
         self.m = m
@@ -57,20 +56,11 @@ class _Stepper:
         """Step ``n`` instructions (fewer if the guest stops); how many ran."""
         m = self.m
         acc = m.accel
-        run = acc.run
-        dispatch = m.dispatch_exit
+        run = m.run
         start = acc.icount
         end = start + n
         while acc.icount < end:
-            ex = run(None)
-            r = ex.reason
-            if r == "DEBUG":
-                continue
-            if r == "IO" or r == "MMIO":
-                dispatch(ex)
-                if m.stop_pending():
-                    break
-            else:
+            if run().reason != "debug":
                 break
         return acc.icount - start
 
@@ -147,7 +137,7 @@ def print_step_bench(rows) -> None:
     hdr = (f"{'guest':<9} {'engine':<8} {'steps':>8} {'from reset':>11} {'warm':>8}"
            f"  {'vs unicorn+hook (reset / warm)':>30}")
     print("single-stepping: microseconds per instruction "
-          "(interp, tcg -one-insn-per-tb, kvm: one run() per step; unicorn: UC_HOOK_CODE)")
+          "(interp, tcg -one-insn-per-tb, kvm: one Machine.run() per step; unicorn: UC_HOOK_CODE)")
     print(hdr)
     print("-" * len(hdr))
 

@@ -146,7 +146,9 @@ def test_cli_is_a_leaf():
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
 NEUTRAL = ("emu.machine", "emu.accel.base", "emu.cli", "emu.boards", "emu.exits", "emu.memory",
            "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.isa.debug_adapter", "emu.stepbench",
-           "emu.loader", "emu.debug")
+           "emu.loader", "emu.debug",
+           # the tools: their architecture's parts are the Target's
+           "emu.diff", "emu.conformance", "emu.coverage", "emu.monitor", "emu.grade")
 
 
 def test_generic_modules_import_no_target():

@@ -35,8 +35,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from emu.conformance import (PREFIXES_286, PREFIXES_8086, _opcode_info,  # noqa: E402
-                             load_metadata, pass_rate, run_dir)
+from emu.conformance import load_metadata, pass_rate, run_dir  # noqa: E402
+from emu.isa.x86.singlestep import PREFIXES_286, PREFIXES_8086, opcode_info  # noqa: E402
 from emu import vectors  # noqa: E402
 from docgen import rewrite_generated  # noqa: E402
 
@@ -161,7 +161,7 @@ def categorise(kind: str, stem: str, vec: dict, meta: dict, diffs: list) -> str:
     name = vec["name"]
     code = bytes(vec["bytes"])
     prefixes = PREFIXES_8086 if kind == "8086" else PREFIXES_286
-    entry, pos = _opcode_info(meta, code, prefixes)
+    entry, pos = opcode_info(meta, code, prefixes)
     status = entry.get("status", "normal")
     exc = vec.get("exception")
     if re.search(r"\block\b", name) or 0xF0 in code[:pos]:

@@ -91,7 +91,7 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   unicorn's TCG implements in full (BMI1/2, MOVBE, AVX2 are there; the
   AVX-512 models are filtered down by TCG anyway), the closest unicorn has to
   ``-cpu max``.  CPUID therefore differs from kasou's own ``max`` (a known
-  divergence, listed in :mod:`emu.diff`).
+  divergence, listed in :mod:`emu.isa.x86.lockstep`).
 
 Deliberate deviations and known limits (unicorn cannot do better):
 

@@ -44,6 +44,9 @@ BOARDS = {
                     "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
     "virt": BoardInfo("virt", "Arm virt as QEMU's -M virt (32-bit): RAM at 0x40000000, "
                       "PL011 UART, GICv2, Arm semihosting with -semihosting", "virt"),
+    "x86-none": BoardInfo("x86-none", "empty machine (QEMU's -M none) with an x86 CPU at reset: "
+                          "RAM only, no devices (ports read all ones); the test vectors' machine",
+                          "x86_none"),
 }
 
 

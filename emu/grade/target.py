@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from ..loader import LIBRARY, ImageError, assemble
 from ..machine import Machine
 
+BOARD = "pc"
 MEMORY = 1 << 20
 LOAD_ADDR = 0x7C00
 TRAMPOLINE = 0x0500
@@ -180,25 +181,10 @@ def _read_text(path: str) -> str:
 
 def mnemonic_names() -> frozenset:
     """Every mnemonic the decoder's instructions are named by in a trace and
-    in the ``forbid``/``allow`` rules (:func:`emu.isa.x86.disasm.mnemonic`
-    applied to every row of the opcode map, SDM Vol. 2D Appendix A), and
-    the last word of each (``movsb`` of ``rep movsb``)."""
-    from ..isa.x86.decode import tables
-    from ..isa.x86.disasm import CC, MNEMONIC
-    from ..isa.x86.table import LEVELS
-    encodings = {row.name for model in LEVELS for row in tables(model).rows()} - {"NOP90"}
-    names = {"xchg", "nop", "pause", "swapgs", "rdtscp", "cwde", "cdqe", "cdq", "cqo"}
-    for n in encodings:
-        if n in ("JCC", "SETCC", "CMOVCC"):
-            names.update({"JCC": "j", "SETCC": "set", "CMOVCC": "cmov"}[n] + cc for cc in CC)
-        elif n in ("MOVS", "CMPS", "STOS", "LODS", "SCAS", "INS", "OUTS"):
-            for suffix in "bwdq":
-                names.update(pre + n.lower() + suffix for pre in ("", "rep ", "repe ", "repne "))
-        elif n in ("PUSHA", "POPA", "PUSHF", "POPF", "IRET"):
-            names.update(n.lower() + suffix for suffix in ("", "d", "q"))
-        else:
-            names.add(MNEMONIC.get(n, n.lower()))
-    return frozenset(names | {n.split()[-1] for n in names if n.startswith("rep")})
+    in the ``forbid``/``allow`` rules (the board's Target's
+    :meth:`~emu.isa.target.Target.mnemonics`)."""
+    from ..boards import get_board
+    return get_board(BOARD).TARGET.mnemonics()
 
 
 def build_image(submission_dir: str, spec_dir: str, bits: int, source: str | None,
@@ -281,7 +267,7 @@ class Target:
         self.build = build
         self.bits = bits
         self.width = WIDTH[bits]
-        self.machine = Machine(board="pc", accel=accel, memory=MEMORY, serial_input=uart_input)
+        self.machine = Machine(board=BOARD, accel=accel, memory=MEMORY, serial_input=uart_input)
         self.machine.load_image(build.data, "submission")
         self.cpu = self.machine.cpu
         self.icount = 0
@@ -376,13 +362,12 @@ class Target:
         """The instruction at linear ``addr`` in the current code size, as
         (mnemonic, text, length), or None if it does not decode."""
         from ..isa.ops import GuestException
-        from ..isa.x86.decode import Decoder
-        from ..isa.x86.disasm import format_insn, mnemonic
         s = self.cpu
-        key = (4 if s.segs[1].db else 2, s.mode == "long64")
+        target = self.machine.target
+        key = target.tb_flags(s)
         dec = self._decoders.get(key)
         if dec is None:
-            dec = self._decoders[key] = Decoder(self.machine.model.name, *key)
+            dec = self._decoders[key] = target.decoder(self.machine.model, key)
         code = self.read(addr, 16) if addr + 16 <= MEMORY else b""
         if len(code) < 16:
             return None
@@ -390,7 +375,7 @@ class Target:
             insn = dec.decode(lambda k: code[k], addr - s.segs[1].base)
         except GuestException:
             return None
-        return mnemonic(insn), format_insn(insn), insn.next_ip - insn.ip
+        return target.describe_insn(insn) + (insn.next_ip - insn.ip,)
 
     def state_hash(self) -> bytes:
         """Registers and a hash of RAM: equal values at the same PC mean the

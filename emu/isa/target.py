@@ -35,6 +35,18 @@ The parts, and their counterpart in QEMU:
 * ``debug_adapter(machine)``: what the debugger and the gdb stub ask about
   registers, instructions, frames and gdb's register layout
   (:class:`emu.isa.debug_adapter.DebugAdapter`; gdb's ``gdbarch``).
+* ``dump_registers(state)``: the CPU state as the monitor's ``info
+  registers`` prints it (QEMU's ``cpu_dump_state``).
+* ``lockstep()``: the rules ``emu diff`` compares two engines by: what
+  the architecture leaves undefined after an instruction, how a state is
+  compared, aligned and shown, how the instruction is named.
+* ``coverage(model)``: what the model decodes but cannot execute
+  (``emu coverage``).
+* ``describe_insn(insn)`` and ``mnemonics()``: a decoded instruction as
+  ``(mnemonic, text)``, and every mnemonic the decoder names (the
+  grader's traces and its ``forbid``/``allow`` rules).
+* ``vector_reader(cpu)``: the reader and judge of the single-instruction
+  test vectors captured from that CPU model (``emu conformance``).
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
 them.
@@ -85,6 +97,42 @@ class Target:
 
     def ir_frontend(self, model):
         """The translator front end for CPU ``model`` (see the module docstring)."""
+        raise NotImplementedError
+
+    def dump_registers(self, state) -> str:
+        """``info registers``: the state as QEMU's monitor shows it."""
+        raise NotImplementedError
+
+    def lockstep(self):
+        """The lockstep comparison rules: an object with ``inspect(ram,
+        state)`` (the instruction at the PC: ``.pc``, ``.text``),
+        ``undefined(insn, after)`` (the masks of what may differ after it),
+        ``compare(a, b, masks=...)`` (lines of differences), ``align(a, b,
+        masks)``, ``side_by_side(a, b, names)``, ``where(state, wide=False)``
+        and ``repeats_left(insn, state)`` (iterations a repeated instruction
+        has left, or None)."""
+        raise NotImplementedError
+
+    def coverage(self, model) -> tuple:
+        """``(total, rows, gaps)`` for CPU model name ``model``: how many
+        encodings decode, those without semantics as ``(opcode, name,
+        operands)`` and the subsystems not modelled (lines); ValueError for
+        an unknown model."""
+        raise NotImplementedError
+
+    def describe_insn(self, insn) -> tuple:
+        """``(mnemonic, text)`` of an instruction a :meth:`decoder` decoded."""
+        raise NotImplementedError
+
+    def mnemonics(self) -> frozenset:
+        """Every mnemonic :meth:`describe_insn` can return (and, for a
+        repeated form such as ``rep movsb``, its last word)."""
+        raise NotImplementedError
+
+    def vector_reader(self, cpu: str):
+        """The reader and judge of single-instruction test vectors for CPU
+        model ``cpu`` (``emu.conformance`` documents what it provides);
+        ValueError when no suite of this architecture was captured from it."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

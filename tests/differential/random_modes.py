@@ -36,7 +36,7 @@ After each instruction the two engines must agree on the whole canonical
 state (every register, RFLAGS, segments, control registers) and on guest
 RAM (all of it: the buffer, the stack, the page tables with their A/D bits
 preset).  Flags and results the SDM leaves undefined are masked through
-:mod:`emu.diff` (``UNDEFINED_FLAGS``, ``UNDEFINED_FLAGS_BY_ONE``,
+:mod:`emu.isa.x86.lockstep` (``UNDEFINED_FLAGS``, ``UNDEFINED_FLAGS_BY_ONE``,
 ``UNDEFINED_DEST_IF_ZF``, ``UNDEFINED_REGS``: the one list of known
 divergences) and then copied from the first engine to the second, so an
 undefined value does not show up again at a later instruction that reads
@@ -54,8 +54,9 @@ from hypothesis import strategies as st
 from keystone import KS_ARCH_X86, KS_MODE_32, KS_MODE_64, Ks, KsError
 
 from emu.devices.device import Device, StopRequest
-from emu.diff import align_state, compare_states, masks_for, opcode_byte
+from emu.diff import align_state
 from emu.isa.x86 import flags as F
+from emu.isa.x86.lockstep import compare_states, format_side_by_side, masks_for, opcode_byte
 from emu.isa.x86.state import (CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP,
                                CR4_PAE, CS, EFER_LMA, EFER_LME, REG_NAMES64, Segment)
 from emu.loader import hex_literals
@@ -623,7 +624,7 @@ def lockstep(mode: str, lines, regs, rflags: int, seed: int, engines=("interp", 
                                       + "\n" + _side_by_side(a, b))
                     return out
                 out.masked.append((step, text, "; ".join(exact)))
-                align_state(a.m, b.m, flag_mask, regs_masked)
+                align_state(a.m, b.m, (flag_mask, regs_masked))
             if not np.array_equal(a.m.ram.view, b.m.ram.view):
                 idx = np.flatnonzero(a.m.ram.view != b.m.ram.view)
                 shown = ", ".join(f"0x{int(i):x}: {int(a.m.ram.view[i]):02x}/{int(b.m.ram.view[i]):02x}"
@@ -643,7 +644,6 @@ def lockstep(mode: str, lines, regs, rflags: int, seed: int, engines=("interp", 
 
 
 def _side_by_side(a, b):
-    from emu.diff import format_side_by_side
     return format_side_by_side(a.m.cpu, b.m.cpu, (a.name, b.name))
 
 

@@ -7,7 +7,7 @@ MMIO store after every instruction, since this host's KVM cannot
 single-step native ring-3 code) and what is compared are described in
 ``random_modes.py``.  What may differ:
 
-* flags and registers the SDM leaves undefined: ``emu.diff``'s tables
+* flags and registers the SDM leaves undefined: ``emu.isa.x86.lockstep``'s tables
   (``UNDEFINED_FLAGS``, ``UNDEFINED_FLAGS_BY_ONE``, ``UNDEFINED_REGS``,
   ``UNDEFINED_DEST_IF_ZF``), the one list ``emu diff`` uses too;
 * RFLAGS.RF after a triple fault (KVM reports it set);

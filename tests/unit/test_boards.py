@@ -69,3 +69,21 @@ def test_targets_are_found_by_name():
     with pytest.raises(ValueError) as e:
         get_target("vax")
     assert str(e.value) == "unknown architecture 'vax'; expected one of: x86, arm"
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+def test_x86_none_has_no_devices(accel):
+    # OUT 0xF4 (the pc board's isa-debug-exit) is dropped, IN from any port
+    # reads all ones, and HLT ends the run: nothing could interrupt it
+    from emu.loader import assemble
+    img = assemble("mov al, 1\nout 0xf4, al\nin al, 0x60\nmov bl, al\nhlt\n", "none.S")
+    m = Machine(board="x86-none", accel=accel)
+    try:
+        m.load_image(img.data, img.name)
+        r = m.run(icount_limit=100)
+        assert (r.reason, r.icount) == ("halt", 5)
+        assert m.cpu.regs[3] & 0xFF == 0xFF
+        assert m.stats.by_reason == {"IO": 2, "HLT": 1}
+        assert m.devices == {} and m.timers == []
+    finally:
+        m.close()

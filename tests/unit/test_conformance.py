@@ -8,6 +8,7 @@ import json
 import pytest
 
 from emu import conformance as C
+from emu.isa.x86 import singlestep as S
 from emu.exits import InternalErrorExit
 
 CS_, IP_ = 0x1000, 0x0100
@@ -103,16 +104,16 @@ def test_internal_error_exit_is_unsupported_not_failed(monkeypatch):
 def test_group_opcode_mask_comes_from_the_reg_field():
     meta = {"80": {"reg": {"4": {"status": "normal", "flags-mask": 0xFFEF},
                            "0": {"status": "normal"}}}}
-    entry, pos = C._opcode_info(meta, bytes([0x2E, 0x80, 0x27, 0x01]), C.PREFIXES_8086)
+    entry, pos = S.opcode_info(meta, bytes([0x2E, 0x80, 0x27, 0x01]), S.PREFIXES_8086)
     assert (entry["flags-mask"], pos) == (0xFFEF, 1)
-    entry, _ = C._opcode_info(meta, bytes([0x80, 0x07, 0x01]), C.PREFIXES_8086)
+    entry, _ = S.opcode_info(meta, bytes([0x80, 0x07, 0x01]), S.PREFIXES_8086)
     assert "flags-mask" not in entry
 
 
 def test_rep_string_detection():
-    assert C._is_rep_string(bytes([0x26, 0xF3, 0xA4]), C.PREFIXES_8086)
-    assert not C._is_rep_string(bytes([0xA4]), C.PREFIXES_8086)
-    assert not C._is_rep_string(bytes([0xF3, 0x90]), C.PREFIXES_8086)
+    assert S.is_rep_string(bytes([0x26, 0xF3, 0xA4]), S.PREFIXES_8086)
+    assert not S.is_rep_string(bytes([0xA4]), S.PREFIXES_8086)
+    assert not S.is_rep_string(bytes([0xF3, 0x90]), S.PREFIXES_8086)
 
 
 def test_run_dir_totals_skips_and_report(tmp_path):
@@ -138,3 +139,16 @@ def test_run_dir_totals_skips_and_report(tmp_path):
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(C.VectorError, match="no such conformance directory"):
         C.run_dir(str(tmp_path / "nope"))
+
+
+def test_vectors_run_through_the_machine_loop(r286):
+    # IN AL, 0x10; OUT 0x10, AL; HLT on the device-less x86-none board: the
+    # Machine serves (and counts) both accesses and the HLT, as in every run
+    stats = r286.machine.stats
+    before = dict(stats.by_reason)
+    v = vec([0xE4, 0x10, 0xE6, 0x10, 0xF4], {"flags": 0xF002},
+            {"ax": 0x00FF, "ip": IP_ + 5, "flags": 0x0002})
+    assert r286.run_vector(v, 0xFFFF) == ("pass", [])
+    assert stats.by_reason.get("IO", 0) - before.get("IO", 0) == 2
+    assert stats.by_reason.get("HLT", 0) - before.get("HLT", 0) == 1
+    assert r286.machine.board.__name__.endswith("x86_none")

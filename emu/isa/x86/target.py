@@ -14,6 +14,10 @@ generic code reaches the x86 architecture.
   i386/amd64 layouts).
 * translator front end: ``ir_front.X86Frontend`` (the IR builder over the
   semantics, with ``ir_globals`` and ``ir_mem``).
+* the tools' parts, each in its own module: ``info registers``
+  (``dump.py``), the lockstep rules of ``emu diff`` (``lockstep.py``),
+  ``emu coverage`` (``coverage.py``), the grader's mnemonics (``names.py``)
+  and the SingleStepTests 8086/286 vector reader (``singlestep.py``).
 """
 
 from __future__ import annotations
@@ -89,6 +93,30 @@ class X86Target(Target):
     def ir_frontend(self, model):
         from .ir_front import X86Frontend
         return X86Frontend(model)
+
+    def dump_registers(self, state) -> str:
+        from .dump import format_registers
+        return format_registers(state)
+
+    def lockstep(self):
+        from .lockstep import X86Lockstep
+        return X86Lockstep()
+
+    def coverage(self, model) -> tuple:
+        from .coverage import coverage
+        return coverage(model)
+
+    def describe_insn(self, insn) -> tuple:
+        from .disasm import format_insn, mnemonic
+        return mnemonic(insn), format_insn(insn)
+
+    def mnemonics(self) -> frozenset:
+        from .names import mnemonic_names
+        return mnemonic_names()
+
+    def vector_reader(self, cpu: str):
+        from .singlestep import X86VectorReader
+        return X86VectorReader(cpu)
 
 
 TARGET = X86Target()
