@@ -124,8 +124,9 @@ def test_cli_is_a_leaf():
 
 #: target-neutral modules: they reach an architecture only through the
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
-NEUTRAL = ("emu.machine", "emu.accel.base", "emu.cli", "emu.boards", "emu.exits", "emu.memory",
-           "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.stepbench", "emu.loader")
+NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.cli", "emu.boards", "emu.exits",
+           "emu.memory", "emu.devices", "emu.isa.target", "emu.isa.core", "emu.isa.ops", "emu.stepbench",
+           "emu.loader")
 
 
 def test_generic_modules_import_no_target():

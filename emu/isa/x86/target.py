@@ -9,7 +9,8 @@ generic code reaches the x86 architecture.
   bytes at the PC decode (SDM Vol. 1 §3.6, Vol. 3A §5.2.1);
 * ELF machines: ``EM_386`` and ``EM_X86_64``;
 * register names: the sixteen general registers in encoding order
-  (SDM Vol. 2A §2.1.5, Table 2-2).
+  (SDM Vol. 2A §2.1.5, Table 2-2);
+* core: ``X86Core`` (``core.py``), the interpreter's and translator's CPU.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class X86Target(Target):
     def concrete_ops(self, state, ram, model, mmio=None):
         from .concrete import ConcreteOps
         return ConcreteOps(state, ram, model, mmio)
+
+    def core(self, machine):
+        from .core import X86Core
+        return X86Core(machine)
 
     def disassemble(self, code: bytes, state, model) -> str:
         from .disasm import format_insn
