@@ -76,7 +76,7 @@ class Interpreter(Accelerator):
         if ops.pending_read is not None:
             ops.io_replay.append(ops.pending_read.data)
             ops.pending_read = None
-        if core.stays_halted(self.irq_line):
+        if s.halted and core.stays_halted(self.irq_line):
             return HltExit()
         limit = FOREVER if budget is None else budget
         bps = self.breakpoints

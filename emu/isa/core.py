@@ -27,7 +27,9 @@ What the loop reads at every instruction is plain data, not method calls
   ``fetch_base + state.pc`` is the Target's ``pc(state)``;
 * ``cache`` -- decoded instructions of the current mode by fetch address;
   an entry is valid only if its ``ip`` equals ``state.pc``;
-* a decoded instruction has ``ip``, ``next_ip`` and ``handler(ops, insn)``.
+* a decoded instruction has ``ip``, ``next_ip`` and ``handler(ops, insn)``;
+* ``state.halted`` -- the CPU waits for an interrupt (x86 HLT), read when a
+  run starts.
 
 ``ops`` is the core's Ops (:mod:`emu.isa.ops`) on concrete values, with the
 exit protocol of the interpreter: ``insn`` (the instruction being run),
@@ -116,8 +118,8 @@ class Core:
         raise NotImplementedError
 
     def stays_halted(self, irq_line: bool) -> bool:
-        """Before running: True if the CPU is halted (x86 HLT) and stays so;
-        an interrupt that wakes it (``irq_line``) ends the halt."""
+        """A run starts with ``state.halted`` set: True if the CPU stays
+        halted; an interrupt that wakes it (``irq_line``) ends the halt."""
         raise NotImplementedError
 
     def run_ended(self) -> None:
