@@ -18,9 +18,10 @@ Between instructions the loop looks at the interrupt line and the core's
 trace trap only; when either asks, the core says whether the interrupt may
 be taken and delivers what the controller acknowledges.
 
-String instructions under REP execute one iteration per step (IP stays on
-the instruction until the count runs out), exactly as the trap flag sees
-them, and each iteration counts as one instruction, as in QEMU's icount.
+A repeating instruction (x86 REP string instructions) executes one
+iteration per step (the PC stays on it until the count runs out), as a
+trace trap sees it, and each iteration counts as one instruction, as in
+QEMU's icount.
 """
 
 from __future__ import annotations
