@@ -1,7 +1,7 @@
 """``emu coverage``: what kasou decodes but cannot yet execute.
 
 Gaps must show (STYLE.md): an encoding that decodes but has no semantic
-function raises #UD in the guest (:func:`emu.accel.interp.missing_semantics`),
+function raises #UD in the guest (:func:`emu.isa.x86.core.missing_semantics`),
 and a subsystem that is not modelled stops the engine with an INTERNAL_ERROR
 naming it.  This module prints both, as the board's Target reports them
 (:meth:`emu.isa.target.Target.coverage`, from the same data the engines

@@ -846,7 +846,7 @@ class KvmAccelerator(Accelerator):
         runs the instruction (emu.isa.x86.step: fetched from the bus, where
         unassigned memory reads all ones, as it does for data on KVM too).
         None (the run goes on), or the exit that ends it."""
-        from emu.accel.interp import missing_semantics
+        from emu.isa.x86.core import missing_semantics
         from emu.isa.ops import IoPending
         from emu.isa.x86.concrete import ConcreteOps
         from emu.isa.x86.decode import Decoder

@@ -144,9 +144,9 @@ def test_cli_is_a_leaf():
 
 #: target-neutral modules: they reach an architecture only through the
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
-NEUTRAL = ("emu.machine", "emu.accel.base", "emu.cli", "emu.boards", "emu.exits", "emu.memory",
-           "emu.devices", "emu.isa.target", "emu.isa.ops", "emu.isa.debug_adapter", "emu.stepbench",
-           "emu.loader", "emu.debug",
+NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.cli", "emu.boards", "emu.exits",
+           "emu.memory", "emu.devices", "emu.isa.target", "emu.isa.core", "emu.isa.ops",
+           "emu.isa.debug_adapter", "emu.stepbench", "emu.loader", "emu.debug",
            # the tools: their architecture's parts are the Target's
            "emu.diff", "emu.conformance", "emu.coverage", "emu.monitor", "emu.grade")
 

@@ -1,126 +1,37 @@
 """The interpreter: fetch, decode, execute -- one instruction at a time.
 
-This is the reference engine, the one a learner reads.  Each step:
+This is the reference engine, the one a learner reads.  It is one loop for
+every architecture; what is particular to one -- how code is cached and
+decoded, how faults and interrupts enter the guest -- is the architecture's
+Core (:mod:`emu.isa.core`), which the board's Target creates.  Each step:
 
-1. fetch and decode at CS:IP -- decoded instructions are cached by linear
-   address, and the cache entry is dropped when the guest writes its page
-   (:mod:`emu.memory` tracks code pages); with paging on, every change of
-   the linear -> physical mapping (CR3 write, INVLPG, CR0/CR4/EFER) drops
-   them all, and user-mode code has its own cache (U/S checks on fetch);
-2. set IP to the next instruction, then run the instruction's semantic
-   function on :class:`ConcreteOps` -- a jump simply overwrites IP;
-3. a guest exception restores IP to the faulting instruction and is
-   delivered through the IVT/IDT; port and MMIO accesses, HLT, single-step
-   and breakpoints end ``run()`` with an exit for the Machine.
+1. fetch and decode at the PC -- decoded instructions are cached by fetch
+   address (the core drops an entry when the guest writes its page or the
+   address mapping changes);
+2. set the PC to the next instruction, then run the instruction's semantic
+   function on the core's Ops -- a jump simply overwrites the PC;
+3. a guest exception restores the PC to the faulting instruction and the
+   core delivers it; port and MMIO accesses, HLT, single-step and
+   breakpoints end ``run()`` with an exit for the Machine.
 
-REP string instructions execute one iteration per step (IP stays on the
-instruction until the count runs out), exactly as the trap flag sees them,
-and each iteration counts as one instruction, as in QEMU's icount.
+Between instructions the loop looks at the interrupt line and the core's
+trace trap only; when either asks, the core says whether the interrupt may
+be taken and delivers what the controller acknowledges.
+
+A repeating instruction (x86 REP string instructions) executes one
+iteration per step (the PC stays on it until the count runs out), as a
+trace trap sees it, and each iteration counts as one instruction, as in
+QEMU's icount.
 """
 
 from __future__ import annotations
 
 from .base import Accelerator
-from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, ShutdownExit, mark_source
+from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, ShutdownExit
+from ..isa.core import CpuShutdown
 from ..isa.ops import GuestException, IoPending, Unsupported
-from ..isa.x86 import flags as F
-from ..isa.x86.concrete import ConcreteOps
-from ..isa.x86.decode import Decoder
-from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
-from ..isa.x86.semantics import REGISTRY
-from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, SS
 
 FOREVER = 1 << 62
-#: instructions after which interrupts wait one more instruction (SDM 6.8.3)
-SHADOW_OPENERS = frozenset(("STI", "MOV_TO_SEG", "POP_SEG"))
-
-
-def missing_semantics(ops, insn):
-    """Every decoded encoding without semantics lands here: #UD in the guest."""
-    raise GuestException(6, None, f"no semantics for {insn.name} ({insn.rows.opcode}); see 'emu coverage'")
-
-
-class X86Core:
-    """Decoding and stepping state shared by the interpreter and the translator."""
-
-    def __init__(self, machine):
-        self.machine = machine
-        self.s = machine.cpu
-        self.ops = ConcreteOps(self.s, machine.ram, machine.model, getattr(machine, "mmio", None))
-        self.ops.on_mode_change = self.mode_changed
-        self.ops.on_tlb_flush = self.flush
-        self.decoders = {}
-        self.caches = {}
-        self.page_index = {}
-        machine.ram.add_invalidation_listener(self.invalidate_page)
-        self.mode_changed()
-
-    def mode_changed(self) -> None:
-        s = self.s
-        cs = s.segs[CS]
-        long64 = bool(s.efer & EFER_LMA and cs.l)
-        dsize = 4 if cs.db else 2
-        key = (long64, dsize)
-        dec = self.decoders.get(key)
-        if dec is None:
-            dec = self.decoders[key] = Decoder(self.machine.model.name, dsize, long64, REGISTRY)
-        self.decoder = dec
-        # with paging, user-mode fetches are checked against U/S: code decoded
-        # at CPL 0 is not reused at CPL 3 (separate caches)
-        user = bool(s.cr0 & CR0_PG) and s.cpl == 3
-        self.cache = self.caches.setdefault(key + (user,), {})
-        self.cs_base = 0 if long64 else cs.base     # 64-bit mode: CS base is 0 (SDM 3A §3.4.4)
-        # paging: a new translator (and TLB) when CR0/CR3/CR4/EFER change it;
-        # decoded instructions are cached by linear address, so every change
-        # of the mapping (this, MOV CR3, INVLPG) flushes them (on_tlb_flush)
-        self.ops.update_paging()
-        self.code_key = key
-
-    def invalidate_page(self, page: int) -> None:
-        for cache, lin in self.page_index.pop(page, ()):
-            cache.pop(lin, None)
-
-    def flush(self) -> None:
-        for c in self.caches.values():
-            c.clear()
-        self.page_index.clear()
-
-    def fetch_bytes(self, lin: int, ip: int, n: int = 15) -> bytes:
-        """Up to ``n`` instruction bytes at CS:IP, wrapping IP as the mode does."""
-        ops = self.ops
-        out = bytearray()
-        wrap16 = self.decoder.default_size == 2 and not self.decoder.long64
-        for k in range(n):
-            off = ((ip + k) & 0xFFFF) if wrap16 else ip + k
-            try:
-                out.append(ops.read_lin(self.cs_base + off, 1, fetch=True))
-            except (GuestException, IoPending):
-                break
-        return bytes(out)
-
-    def decode_at(self, lin: int, ip: int):
-        ops = self.ops
-        wrap16 = self.decoder.default_size == 2 and not self.decoder.long64
-        base = self.cs_base
-
-        def fetch(k):
-            off = ((ip + k) & 0xFFFF) if wrap16 else ip + k
-            return ops.read_lin(base + off, 1, fetch=True)
-
-        saved = ops.io_pos, len(ops.pending_exits)
-        insn = self.decoder.decode(fetch, ip)
-        ops.io_pos = saved[0]
-        if insn.handler is None:
-            insn.handler = missing_semantics
-        # remember which physical pages hold it, so a write there drops it
-        ram = self.machine.ram
-        for a in {lin, lin + insn.length - 1}:
-            pa = a & ops.amask if ops.translate is None else ops.translate(a, False, True)
-            if ram.contains(pa):
-                ram.mark_code(pa, 1)
-                self.page_index.setdefault((pa - ram.base) >> 12, []).append((self.cache, lin))
-        self.cache[lin] = insn
-        return insn
 
 
 class Interpreter(Accelerator):
@@ -128,12 +39,12 @@ class Interpreter(Accelerator):
 
     def __init__(self, machine):
         super().__init__(machine)
-        self.core = X86Core(machine)
+        self.core = machine.target.core(machine)
         self.queued = []
-        self.irq_line = False        # the interrupt controller's INTR output
-        self.irq_ack = None          # callable returning the vector (INTA cycle)
+        self.irq_line = False        # the interrupt controller's output to the CPU
+        self.irq_ack = None          # callable returning the vector (acknowledge cycle)
         self._resume_bp = None
-        self._inflight = 0           # instructions of this run() not yet in icount (INTA)
+        self._inflight = 0           # instructions of this run() not yet in icount (acknowledge)
 
     @Accelerator.on_interrupt.setter
     def on_interrupt(self, fn) -> None:
@@ -147,27 +58,15 @@ class Interpreter(Accelerator):
         self.core.flush()
 
     def state_changed(self) -> None:
-        self.core.mode_changed()
+        self.core.state_changed()
 
     def run(self, budget):
         return self.run_in_slices(self._run_slice, budget)
 
     def _run_slice(self, budget):
         ex = self._run(budget)
-        if self.core.s.inhibit_irq:
-            self._drop_stale_shadow()
+        self.core.run_ended()
         return ex
-
-    def _drop_stale_shadow(self) -> None:
-        """The interrupt shadow of STI / MOV SS / POP SS covers exactly the
-        next instruction.  The loop consumes it in _attention only while an
-        interrupt is pending (a per-instruction check would slow every
-        step), so when a run ends the flag may be left over from an older
-        instruction: keep it only if the last instruction retired opened it."""
-        insn = self.core.ops.insn
-        if (insn is None or self.core.s.rip != insn.next_ip or insn.name not in SHADOW_OPENERS
-                or (insn.name != "STI" and insn.ops[0].n != SS)):
-            self.core.s.inhibit_irq = False
 
     def _run(self, budget):
         if self.queued:
@@ -178,11 +77,8 @@ class Interpreter(Accelerator):
         if ops.pending_read is not None:
             ops.io_replay.append(ops.pending_read.data)
             ops.pending_read = None
-        if s.halted:
-            if self.irq_line and s.fl & F.IF:
-                s.halted = False
-            else:
-                return HltExit()
+        if s.halted and core.stays_halted(self.irq_line):
+            return HltExit()
         limit = FOREVER if budget is None else budget
         bps = self.breakpoints
         step = self.single_step
@@ -190,42 +86,42 @@ class Interpreter(Accelerator):
         self._resume_bp = None
         n = 0
         pending = ops.pending_exits
-        TF = F.TF
+        trace = core.trace_mask
+        fault = core.deliver_fault
         try:
             while n < limit:
-                if self.irq_line or s.fl & TF:
-                    if self._attention(n):
-                        break
-                ip = s.rip
-                lin = core.cs_base + ip
-                if bps and lin in bps and lin != resume_bp:
-                    self._resume_bp = lin
+                if self.irq_line or s.status & trace:
+                    self._attention(n)
+                pc = s.pc
+                addr = core.fetch_base + pc
+                if bps and addr in bps and addr != resume_bp:
+                    self._resume_bp = addr
                     self.icount += n
-                    return DebugExit("breakpoint", lin)
+                    return DebugExit("breakpoint", addr)
                 resume_bp = None
-                insn = core.cache.get(lin)
-                if insn is None or insn.ip != ip:
+                insn = core.cache.get(addr)
+                if insn is None or insn.ip != pc:
                     try:
-                        insn = core.decode_at(lin, ip)
+                        insn = core.decode_at(addr, pc)
                     except GuestException as e:
-                        self._fault(e, None)
+                        fault(e, None)
                         n += 1
                         continue
-                s.rip = insn.next_ip
+                s.pc = insn.next_ip
                 ops.insn = insn
                 try:
                     insn.handler(ops, insn)
                 except GuestException as e:
                     del pending[:]
-                    s.rip = ip
-                    self._fault(e, insn)
+                    s.pc = pc
+                    fault(e, insn)
                 except IoPending:
                     del pending[:]
-                    s.rip = ip
+                    s.pc = pc
                     ops.io_pos = 0
                     self.icount += n
                     if self.machine.exit_pcs:
-                        self._mark_source((ops.pending_read,), lin)
+                        core.mark_source((ops.pending_read,), addr)
                     return ops.pending_read
                 n += 1
                 if ops.io_pos:
@@ -233,48 +129,34 @@ class Interpreter(Accelerator):
                     del ops.io_replay[:]
                 if pending:
                     if self.machine.exit_pcs:
-                        self._mark_source(pending, lin)
+                        core.mark_source(pending, addr)
                     ex = pending[0]
                     self.queued.extend(pending[1:])
                     del pending[:]
                     if step:
-                        self.queued.append(DebugExit("step", core.cs_base + s.rip))
+                        self.queued.append(DebugExit("step", core.fetch_base + s.pc))
                     self.icount += n
                     return ex
                 if step:
                     self.icount += n
-                    return DebugExit("step", core.cs_base + s.rip)
-        except TripleFault as tf:
+                    return DebugExit("step", core.fetch_base + s.pc)
+        except CpuShutdown as e:
             self.icount += n
-            return ShutdownExit(tf.describe())
+            return ShutdownExit(e.describe())
         except Unsupported as u:
             self.icount += n
-            return InternalErrorExit("UNSUPPORTED", str(u), pc=core.cs_base + s.rip)
+            return InternalErrorExit("UNSUPPORTED", str(u), pc=core.fetch_base + s.pc)
         self.icount += n
-        if n >= limit:
-            return BudgetExit("instructions")
-        return self._attention_exit
+        return BudgetExit("instructions")
 
-    def _mark_source(self, exits, lin: int) -> None:
-        """-d exits: the instruction at ``lin`` caused these exits."""
-        s = self.core.s
-        real = not s.cr0 & CR0_PE or s.fl & F.VM
-        mark_source(exits, lin, s.segs[CS].selector if real else None)
-
-    def _fault(self, e, insn):
-        deliver_exception(self.core.ops, e, insn)
-
-    def _attention(self, n) -> bool:
-        """An interrupt is pending or TF is set.  An interrupt shadow (STI,
-        MOV SS) is consumed here: it holds the interrupt back for this one
-        boundary.  Returns True to leave run()."""
-        s = self.core.s
-        self._attention_exit = None
-        if self.irq_line and s.fl & F.IF and not s.inhibit_irq and self.irq_ack is not None:
-            self._inflight = n          # the INTA cycle may read the guest clock
+    def _attention(self, n) -> None:
+        """The interrupt line is raised or the core's trace trap asks: take
+        the interrupt if the core accepts one at this boundary."""
+        core = self.core
+        if self.irq_line and self.irq_ack is not None and core.interrupts_enabled():
+            self._inflight = n          # the acknowledge cycle may read the guest clock
             vector = self.irq_ack()
             self._inflight = 0
             if vector is not None:
-                deliver(self.core.ops, vector, s.rip)
-        s.inhibit_irq = False
-        return False
+                core.deliver_interrupt(vector)
+        core.boundary_served()

@@ -48,7 +48,7 @@ host ISA (``-d out_asm`` shows the generated Python).
   flushed.  Retranslating after every store made an SMC loop run 30 times
   slower than on the interpreter.
 * The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
-  X86Core and ConcreteOps) is the slow path: helpers, bails, port I/O, HLT,
+  target's Core and its Ops) is the slow path: helpers, bails, port I/O, HLT,
   interrupts, breakpoints, an instruction-budget remainder smaller than the
   next block, IO restarts (IoPending) and fault delivery all go through its
   exact code, so exits and icount match ``-accel interp`` one for one.
@@ -233,7 +233,7 @@ class Translator(Accelerator):
         self._steps = None
 
     def state_changed(self) -> None:
-        self.core.mode_changed()
+        self.core.state_changed()
         self._steps = None
 
     def stats(self) -> dict:

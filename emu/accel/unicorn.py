@@ -1195,7 +1195,7 @@ class UnicornAccel(Accelerator):
         the exit that ends the run."""
         from ..isa.x86.interrupts import TripleFault
         from ..isa.x86.step import step_one
-        from .interp import missing_semantics
+        from ..isa.x86.core import missing_semantics
         s = self.machine.cpu
         self._get_state()
         ops = self._concrete_ops()

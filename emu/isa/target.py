@@ -20,6 +20,9 @@ The parts, and their counterpart in QEMU:
   translated blocks.
 * ``decoder(model, flags)``: a decoder for that key.
 * ``concrete_ops(state, ram, model, mmio)``: the interpreter's Ops.
+* ``core(machine)``: the Core the interpreter loop and the translator step
+  (:mod:`emu.isa.core`: decode cache, fault and interrupt delivery, HLT),
+  QEMU's ``TCGCPUOps``.
 * ``disassemble(code, state, model)``: one instruction at the PC as text.
 * ``disassemble_at(code, ip, state, model)``: one instruction decoded as
   if at ``ip`` in the CPU's current mode: (its length, its text as QEMU's
@@ -79,6 +82,11 @@ class Target:
         raise NotImplementedError
 
     def concrete_ops(self, state, ram, model, mmio=None):
+        raise NotImplementedError
+
+    def core(self, machine):
+        """A new :class:`emu.isa.core.Core` for ``machine`` (its ``cpu``,
+        ``ram``, ``model`` and ``mmio``)."""
         raise NotImplementedError
 
     def disassemble(self, code: bytes, state, model) -> str:

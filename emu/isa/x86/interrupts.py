@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import flags as F
 from .state import CR0_PE, CS
+from ..core import CpuShutdown
 from ..ops import GuestException
 
 EXC_NAMES = {0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint",
@@ -24,7 +25,9 @@ EXC_NAMES = {0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint
 CONTRIBUTORY = {0, 10, 11, 12, 13}
 
 
-class TripleFault(Exception):
+class TripleFault(CpuShutdown):
+    """A fault while delivering a double fault: the CPU shuts down."""
+
     def __init__(self, chain):
         super().__init__(chain)
         self.chain = chain

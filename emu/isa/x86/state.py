@@ -198,3 +198,10 @@ class X86State:
         for i in range(0, len(parts), 4 if width == 8 else 6):
             lines.append(" ".join(parts[i:i + (4 if width == 8 else 6)]))
         return "\n".join(lines)
+
+
+# The names the generic interpreter loop reads at every instruction
+# (emu.isa.core): the very slots of RIP and FLAGS under a second name, so the
+# loop pays no more for them than for ``rip`` and ``fl``.
+X86State.pc = X86State.rip
+X86State.status = X86State.fl

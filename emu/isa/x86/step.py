@@ -26,7 +26,7 @@ def decoder_key(s) -> tuple:
 
 def step_one(ops, decoder, missing) -> None:
     """Run the instruction at CS:rIP of ``ops.s``; ``missing`` runs an
-    instruction without semantics (the interpreter's ``missing_semantics``)."""
+    instruction without semantics (``emu.isa.x86.core.missing_semantics``)."""
     s = ops.s
     cs = s.segs[CS]
     ip = s.rip

@@ -18,6 +18,7 @@ generic code reaches the x86 architecture.
   (``dump.py``), the lockstep rules of ``emu diff`` (``lockstep.py``),
   ``emu coverage`` (``coverage.py``), the grader's mnemonics (``names.py``)
   and the SingleStepTests 8086/286 vector reader (``singlestep.py``).
+* core: ``X86Core`` (``core.py``), the interpreter's and translator's CPU.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class X86Target(Target):
     def concrete_ops(self, state, ram, model, mmio=None):
         from .concrete import ConcreteOps
         return ConcreteOps(state, ram, model, mmio)
+
+    def core(self, machine):
+        from .core import X86Core
+        return X86Core(machine)
 
     def disassemble(self, code: bytes, state, model) -> str:
         from .disasm import format_insn

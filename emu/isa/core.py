@@ -1,0 +1,133 @@
+"""The Core contract: what the generic interpreter loop asks of an architecture.
+
+The interpreter (:mod:`emu.accel.interp`) is one loop for every guest
+architecture: fetch at the PC, look the decoded instruction up (or decode
+it), set the PC to the next instruction, run the instruction's semantics on
+the core's Ops, deliver what the guest raised, and end ``run()`` with an exit
+for the Machine.  What differs between architectures -- how code is keyed
+and decoded, how a fault or an interrupt enters the guest's handler, when an
+interrupt may be taken, when a halted CPU wakes -- lives in a Core, one per
+architecture (``emu/isa/<arch>/core.py``), which the Target creates
+(:meth:`emu.isa.target.Target.core`).  The translator reuses the same Core
+for its slow path and its block decoding.  QEMU splits a CPU the same way:
+the generic ``cpu_exec`` loop and a ``TCGCPUOps`` table per target
+(``cpu_exec_interrupt``, ``do_interrupt``, ``has_work``).
+
+What the loop reads at every instruction is plain data, not method calls
+(the loop is the hot path of the reference engine):
+
+* ``state.pc`` -- the program counter as the instructions see it; the loop
+  reads it, sets it to ``insn.next_ip`` before running the semantics and
+  puts it back when the instruction faults or waits for I/O (x86: RIP);
+* ``state.status & trace_mask`` -- a trace trap asks for attention at every
+  instruction boundary (x86: FLAGS.TF; ``trace_mask`` is 0 where there is
+  none);
+* ``fetch_base`` -- added to ``state.pc`` it gives the address code is
+  fetched from, the key of ``cache`` (x86: the CS base, 0 in 64-bit mode);
+  ``fetch_base + state.pc`` is the Target's ``pc(state)``;
+* ``cache`` -- decoded instructions of the current mode by fetch address;
+  an entry is valid only if its ``ip`` equals ``state.pc``;
+* a decoded instruction has ``ip``, ``next_ip`` and ``handler(ops, insn)``;
+* ``state.halted`` -- the CPU waits for an interrupt (x86 HLT), read when a
+  run starts.
+
+``ops`` is the core's Ops (:mod:`emu.isa.ops`) on concrete values, with the
+exit protocol of the interpreter: ``insn`` (the instruction being run),
+``pending_exits`` (write exits collected by the instruction), and for an I/O
+read the Machine has still to serve (``IoPending``) ``pending_read``,
+``io_replay`` and ``io_pos``; ``trace_int`` is called for every interrupt
+delivered (``-d int``).
+
+Everything else is a method, called at the edges: a fault, an interrupt, a
+halted CPU, an exit, the end of a run.  A guest event that cannot be
+delivered at all ends the run as a SHUTDOWN exit: the core raises a
+:class:`CpuShutdown` (x86: a triple fault).
+"""
+
+from __future__ import annotations
+
+
+class CpuShutdown(Exception):
+    """The CPU cannot go on (x86: a triple fault): the machine shuts down.
+    ``describe()`` says why, for the SHUTDOWN exit."""
+
+    def describe(self) -> str:
+        return str(self)
+
+
+class Core:
+    """Decoding and stepping state for one CPU, shared by the interpreter and
+    the translator; ``emu/isa/<arch>/core.py`` subclasses it once.  The data
+    attributes are described in the module docstring; every method here
+    raises ``NotImplementedError``."""
+
+    #: the bits of ``state.status`` that ask for attention at every
+    #: instruction boundary (a trace trap); 0: none
+    trace_mask = 0
+
+    def __init__(self, machine):
+        self.machine = machine
+        self.s = machine.cpu
+        self.ops = None
+        self.cache = {}
+        self.fetch_base = 0
+
+    # -- code ---------------------------------------------------------------------
+    def decode_at(self, addr: int, pc: int):
+        """Decode the instruction at fetch address ``addr`` (PC ``pc``), enter
+        it in ``cache`` and return it; a fault while fetching raises
+        :class:`emu.isa.ops.GuestException`."""
+        raise NotImplementedError
+
+    def state_changed(self) -> None:
+        """The state changed how code decodes (mode, paging) or was changed
+        from outside: choose ``cache`` and ``fetch_base`` again."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Forget every decoded instruction (the address mapping or RAM
+        changed behind the core's back)."""
+        raise NotImplementedError
+
+    def invalidate_page(self, page: int) -> None:
+        """The guest wrote RAM page ``page`` (a page number from the RAM's
+        base): forget the instructions decoded from it."""
+        raise NotImplementedError
+
+    # -- guest events -------------------------------------------------------------
+    def deliver_fault(self, exc, insn) -> None:
+        """Enter the handler of the exception ``exc``
+        (:class:`emu.isa.ops.GuestException`) raised while fetching
+        (``insn`` None) or running ``insn``; the PC is that of the faulting
+        instruction.  Raises :class:`CpuShutdown` if it cannot be delivered."""
+        raise NotImplementedError
+
+    def interrupts_enabled(self) -> bool:
+        """At an instruction boundary with the interrupt line raised: may the
+        interrupt be taken here?  (x86: IF set and no interrupt shadow.)"""
+        raise NotImplementedError
+
+    def deliver_interrupt(self, vector: int) -> None:
+        """Enter the handler of the external interrupt the controller
+        acknowledged as ``vector``, returning to the PC."""
+        raise NotImplementedError
+
+    def boundary_served(self) -> None:
+        """An instruction boundary that needed attention has been served
+        (x86: an interrupt shadow, which covers one boundary, ends)."""
+        raise NotImplementedError
+
+    def stays_halted(self, irq_line: bool) -> bool:
+        """A run starts with ``state.halted`` set: True if the CPU stays
+        halted; an interrupt that wakes it (``irq_line``) ends the halt."""
+        raise NotImplementedError
+
+    def run_ended(self) -> None:
+        """``run()`` is returning: settle what the loop keeps lazily (x86: an
+        interrupt shadow left over from an older instruction)."""
+        raise NotImplementedError
+
+    def mark_source(self, exits, addr: int) -> None:
+        """``-d exits``: the instruction at fetch address ``addr`` caused
+        ``exits`` (:func:`emu.exits.mark_source`)."""
+        raise NotImplementedError
