@@ -34,14 +34,14 @@ expect.output_regex = "^xyz$"
 name = "imports kasou"
 points = 1
 args = ["--kasou"]
-expect.output = "pc\\n"
+expect.output = "True\\n"
 """
 
 GOOD = """\
 import sys
 if sys.argv[1:2] == ["--kasou"]:
     from emu.boards import BOARDS
-    print(sorted(BOARDS)[-1])
+    print("pc" in BOARDS)
 elif len(sys.argv) > 1:
     print(open(sys.argv[1]).read()[:int(sys.argv[2])], end="")
 else:

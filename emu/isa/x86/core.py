@@ -137,7 +137,15 @@ class X86Core(Core):
         return bool(s.fl & F.IF) and not s.inhibit_irq
 
     def deliver_interrupt(self, vector: int) -> None:
-        deliver(self.ops, vector, self.s.rip)
+        """An external interrupt through the IVT/IDT.  If its delivery
+        faults (the vector beyond the IVT/IDT limit, a bad gate), that fault
+        is delivered in its place, as for any exception (SDM Vol. 3A §6.15:
+        a second fault while delivering it makes a double fault, a third a
+        triple fault, which ends the run)."""
+        try:
+            deliver(self.ops, vector, self.s.rip)
+        except GuestException as e:
+            deliver_exception(self.ops, e, None)
 
     def boundary_served(self) -> None:
         self.s.inhibit_irq = False
