@@ -22,6 +22,9 @@ The parts, and their counterpart in QEMU:
 * ``concrete_ops(state, ram, model, mmio)``: the interpreter's Ops.
 * ``disassemble(code, state, model)``: one instruction at the PC as text.
 * ``exception_name(vector)``: how ``-d int`` names a vector.
+* ``unicorn_adapter(engine)``: what the unicorn engine asks of the
+  architecture (:mod:`emu.isa.unicorn_adapter`: engine modes, register
+  sync, the interrupt hook, the instructions kasou runs itself).
 * ``reg_names``: the general registers' names, in register-number order.
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
@@ -61,6 +64,12 @@ class Target:
         raise NotImplementedError
 
     def exception_name(self, vector: int) -> str:
+        raise NotImplementedError
+
+    def unicorn_adapter(self, engine):
+        """A new :class:`emu.isa.unicorn_adapter.UnicornAdapter` for the
+        unicorn ``engine`` (imports unicorn; raises ``AdapterUnavailable``
+        when the unicorn found cannot run this architecture)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -9,7 +9,8 @@ generic code reaches the x86 architecture.
   bytes at the PC decode (SDM Vol. 1 §3.6, Vol. 3A §5.2.1);
 * ELF machines: ``EM_386`` and ``EM_X86_64``;
 * register names: the sixteen general registers in encoding order
-  (SDM Vol. 2A §2.1.5, Table 2-2).
+  (SDM Vol. 2A §2.1.5, Table 2-2);
+* the unicorn engine's adapter: ``unicorn_adapter.py``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class X86Target(Target):
     def exception_name(self, vector: int) -> str:
         from .interrupts import EXC_NAMES
         return EXC_NAMES.get(vector, "interrupt")
+
+    def unicorn_adapter(self, engine):
+        from .unicorn_adapter import X86UnicornAdapter
+        return X86UnicornAdapter(engine)
 
 
 TARGET = X86Target()
