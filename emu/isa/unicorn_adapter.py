@@ -54,7 +54,9 @@ keeps it as ``self.engine``): ``uc`` and ``uc_mode`` (the running engine),
 (stop unicorn ``BEFORE`` or ``AFTER`` the instruction at ``pc``, the run
 returning ``exit`` if given), ``serve_after(pc)``, ``port_read(port,
 size)``/``port_write(port, size, value)`` (an I/O exit served at once) and
-``icount``.
+``icount``.  Of the canonical state the runner itself touches only
+``halted`` (set when unicorn stopped on the adapter's halt instruction,
+cleared when an enabled interrupt arrives).
 
 Every method here raises ``NotImplementedError``; an adapter overrides all
 of them.
