@@ -95,12 +95,20 @@ import capstone
 import unicorn as uc_mod
 from unicorn import x86_const as X
 
+from ...exits import InternalErrorExit, ShutdownExit
 from ..ops import GuestException, IoPending
 from ..unicorn_adapter import (BEFORE, FRESH, MAY_SWITCH, RECREATE, AdapterUnavailable,
                                UnicornAdapter)
 from . import flags as F
+from .concrete import ConcreteOps
+from .decode import Decoder
+from .interrupts import TripleFault, deliver_exception
+from .interrupts import deliver as deliver_interrupt
 from .long_mode import LONG_MSRS
+from .protected import check_io, descriptor_to_segment
+from .semantics import REGISTRY
 from .state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
+from .step import decoder_key, step_one
 
 MSR_EFER = 0xC0000080
 CPU_MODEL = X.UC_CPU_X86_HASWELL
@@ -495,7 +503,6 @@ class X86UnicornAdapter(UnicornAdapter):
     def interrupt(self, intno: int, pc: int, fault: bool, trap_at):
         """INT n, INT3, INTO, or a fault unicorn raised: deliver it ourselves."""
         if fault and intno == 8 and not self.engine.uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
-            from ...exits import InternalErrorExit
             return InternalErrorExit(
                 "EMULATION", "unicorn reported a fault after an earlier one as #DF: its QEMU never "
                 "completes delivery, so the real vector is unknown", pc=pc)
@@ -535,15 +542,12 @@ class X86UnicornAdapter(UnicornAdapter):
 
     def _concrete_ops(self):
         if self._ops is None:
-            from .concrete import ConcreteOps
             m = self.machine
             self._ops = ConcreteOps(m.cpu, m.ram, m.model, m.mmio)
         return self._ops
 
     def deliver(self, vector: int, pc: int, fault: bool, trap_at=None):
         """Deliver ``vector`` through the IVT/IDT; an outcome."""
-        from ...exits import InternalErrorExit, ShutdownExit
-        from .interrupts import TripleFault, deliver, deliver_exception
         s = self.machine.cpu
         self._get_for_delivery()
         before = s.copy()
@@ -555,7 +559,7 @@ class X86UnicornAdapter(UnicornAdapter):
                 deliver_exception(ops, exc, insn)
             else:
                 try:
-                    deliver(ops, vector, s.rip, soft=True)
+                    deliver_interrupt(ops, vector, s.rip, soft=True)
                 except GuestException as e:
                     # INT n refused (protected mode: gate DPL < CPL, not
                     # present...): the fault points at the INT instruction
@@ -638,12 +642,9 @@ class X86UnicornAdapter(UnicornAdapter):
 
     def _decoder(self, s):
         """kasou's decoder for the code segment of ``s``."""
-        from .step import decoder_key
         key = decoder_key(s)
         dec = self._decoders.get(key)
         if dec is None:
-            from .decode import Decoder
-            from .semantics import REGISTRY
             dec = self._decoders[key] = Decoder(self.machine.model.name, key[0], key[1], REGISTRY)
         return dec
 
@@ -657,9 +658,6 @@ class X86UnicornAdapter(UnicornAdapter):
         over or cannot fetch) on kasou's own semantics, as the interpreter
         runs it -- a fault it raises is delivered -- and load the result into
         unicorn.  None, or the exit that ends the run."""
-        from ...exits import InternalErrorExit, ShutdownExit
-        from .interrupts import TripleFault
-        from .step import step_one
         s = self.machine.cpu
         self.get_state()
         ops = self._concrete_ops()
@@ -682,9 +680,8 @@ class X86UnicornAdapter(UnicornAdapter):
         return None
 
     def take_irq(self, vector: int) -> None:
-        from .interrupts import deliver
         s = self.machine.cpu
-        deliver(self._concrete_ops(), vector, s.rip)
+        deliver_interrupt(self._concrete_ops(), vector, s.rip)
         self.engine.uc.ctl_remove_cache(max(s.segs[2].base + s.regs[4] - 16, 0),
                                         s.segs[2].base + s.regs[4] + 32)
         self.engine.put_state()
@@ -712,7 +709,6 @@ class X86UnicornAdapter(UnicornAdapter):
         cpl = 3 if fl & F.VM else uc.reg_read(X.UC_X86_REG_CS) & 3
         if not fl & F.VM and cpl <= (fl >> 12) & 3:
             return False
-        from .protected import check_io
         self.get_state()
         try:
             check_io(self._concrete_ops(), port, size)
@@ -765,7 +761,6 @@ class X86UnicornAdapter(UnicornAdapter):
         return 0 if seg is None else seg.base
 
     def _descriptor(self, sel: int):
-        from .protected import descriptor_to_segment
         uc = self.engine.uc
         if sel & ~3 == 0:
             return None
