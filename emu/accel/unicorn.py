@@ -121,6 +121,7 @@ class UnicornAccel(Accelerator):
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
+        self._marked = False         # a block with the adapter's marks was entered
         self._reset_run()
 
     # -- engine construction (the adapter calls create and unmap_ram too) ---------------------
@@ -165,7 +166,7 @@ class UnicornAccel(Accelerator):
         self.uc_mode = mode
         self._bp_hooks = {}
         self._block_cache = {}
-        self._watch_engine = False
+        self._watch_engine = self._marked = False
         adapter.engine_created(uc, mode)
         self._sync_breakpoints()
 
@@ -348,9 +349,10 @@ class UnicornAccel(Accelerator):
         except uc_mod.UcError as e:
             err = e
         n = self._counted + self._partial(err)
+        self._marked = False
         adapter.stopped()
         switched = self._check_engine()
-        fault = adapter.settle(err, self._store_stop)
+        fault = adapter.settle(err, self._store_stop, self._extra_entry)
         if fault is not None:
             ex = self._outcome(adapter.deliver(fault[0], fault[1], True))
             return ex, n + 1 if ex is None else n       # a fault counts, as on the interpreter
@@ -475,7 +477,9 @@ class UnicornAccel(Accelerator):
         self.blocks += 1
         self._extra_entry = False
         adapter = self.adapter
-        adapter.block_entered()
+        if self._marked:
+            self._marked = False
+            adapter.marked_block_left()
         if self.stop_requested:
             self._tb = ()
             self._stop = (BEFORE, addr)
@@ -491,7 +495,7 @@ class UnicornAccel(Accelerator):
                 self._stop = (BEFORE, addr)
                 uc.emu_stop()
                 return
-        if prev and adapter.extra_entry(uc, addr, size, prev):
+        if prev and prev[-1] == addr and adapter.extra_entry(uc, addr, size):
             self._tb = ()
             self._extra_entry = True
             return
@@ -508,6 +512,7 @@ class UnicornAccel(Accelerator):
             if marks & MAY_SWITCH:
                 self._watch_engine = True
             if marks & ~MAY_SWITCH:
+                self._marked = True
                 adapter.block_marks(marks)
 
     def port_read(self, port: int, size: int) -> int:

@@ -153,17 +153,18 @@ class UnicornAdapter:
         ``addr``, ``size`` bytes, marks)."""
         raise NotImplementedError
 
-    def block_entered(self) -> None:
-        """Any block was entered (before :meth:`extra_entry`)."""
-        raise NotImplementedError
-
-    def extra_entry(self, uc, addr: int, size: int, prev: tuple) -> bool:
+    def extra_entry(self, uc, addr: int, size: int) -> bool:
         """Is this block entry not an instruction (x86: the entry that finds
-        a REP's count zero)?  ``prev``: the last block's addresses."""
+        a REP's count zero)?  Asked only when the block starts at the last
+        instruction of the block before (a re-entry)."""
         raise NotImplementedError
 
     def block_marks(self, marks: int) -> None:
         """A block with the adapter's own ``marks`` was entered."""
+        raise NotImplementedError
+
+    def marked_block_left(self) -> None:
+        """The block after one with the adapter's marks was entered."""
         raise NotImplementedError
 
     def is_halt(self, code: bytes) -> bool:
@@ -172,14 +173,16 @@ class UnicornAdapter:
 
     # -- stops -----------------------------------------------------------------------
     def stopped(self) -> None:
-        """``emu_start`` returned (before the engine mode is checked)."""
+        """``emu_start`` returned (before the engine mode is checked; a
+        marked block may have been the last)."""
         raise NotImplementedError
 
-    def settle(self, err, store_stop) -> tuple | None:
+    def settle(self, err, store_stop, extra: bool) -> tuple | None:
         """After ``emu_start`` (``err``: its UcError or None), fix up what
         unicorn left mid-way; ``store_stop`` is (address, next instruction's)
-        of an MMIO store after which a device asked to stop.  Returns a
-        fault to deliver on the instruction, (vector, pc), or None."""
+        of an MMIO store after which a device asked to stop, ``extra`` says
+        the last block entry was no instruction (:meth:`extra_entry`).
+        Returns a fault to deliver on the instruction, (vector, pc), or None."""
         raise NotImplementedError
 
     # -- interrupts and kasou's own semantics ----------------------------------------

@@ -260,7 +260,7 @@ class X86UnicornAdapter(UnicornAdapter):
         self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self._ret_cpl = None         # CPL when a FAR_RETURN block was entered
         self._outward = False        # a return to an outer level since the last sync
-        self._rep_done = None        # (addr, size): stopped on a finished REP's extra entry
+        self._rep_done = None        # (addr, size) of the last REP's extra entry (see settle)
         self._io_fault = None        # (pc, eip, eax) of an IN/OUT the I/O bitmap denies
         self.puts_full = 0           # whole-CPU transfers after an interrupt delivery (_put_changed)
 
@@ -325,14 +325,9 @@ class X86UnicornAdapter(UnicornAdapter):
             self.engine.unmap_ram(aux)
 
     # -- blocks ----------------------------------------------------------------------------
-    def block_entered(self) -> None:
-        self._rep_done = None
-        if self._ret_cpl is not None:
-            self._check_return()
-
-    def extra_entry(self, uc, addr: int, size: int, prev: tuple) -> bool:
+    def extra_entry(self, uc, addr: int, size: int) -> bool:
         rep = self._rep_blocks.get(addr)
-        if rep is not None and prev and prev[-1] == addr and rep[0] == size:
+        if rep is not None and rep[0] == size:
             # QEMU runs REP string instructions one iteration per block entry and
             # re-enters once more to find (E)CX zero; that entry is not an
             # iteration (the interpreter moves IP on after the last one)
@@ -345,6 +340,10 @@ class X86UnicornAdapter(UnicornAdapter):
     def block_marks(self, marks: int) -> None:
         if marks & FAR_RETURN:
             self._ret_cpl = self._uc_cpl()
+
+    def marked_block_left(self) -> None:
+        if self._ret_cpl is not None:
+            self._check_return()
 
     def decode_block(self, uc, addr: int, size: int) -> tuple:
         # QEMU's block size stops short of an instruction it translated into a
@@ -414,10 +413,9 @@ class X86UnicornAdapter(UnicornAdapter):
         if self._ret_cpl is not None:
             self._check_return()
 
-    def settle(self, err, store_stop):
-        if err is None and self._rep_done is not None and self.pc() == self._rep_done[0]:
+    def settle(self, err, store_stop, extra: bool):
+        if extra and err is None and self.pc() == self._rep_done[0]:
             self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
-        self._rep_done = None
         if store_stop is not None and err is None:
             self._past_store(*store_stop)
         fault, self._io_fault = self._io_fault, None

@@ -133,10 +133,7 @@ class ArmAdapter(UnicornAdapter):
     def decode_block(self, uc, addr, size):
         return tuple(i.address for i in self.md.disasm(bytes(uc.mem_read(addr, size)), addr)), 0
 
-    def block_entered(self):
-        pass
-
-    def extra_entry(self, uc, addr, size, prev):
+    def extra_entry(self, uc, addr, size):
         return False
 
     def is_halt(self, code):
@@ -145,7 +142,7 @@ class ArmAdapter(UnicornAdapter):
     def stopped(self):
         pass
 
-    def settle(self, err, store_stop):
+    def settle(self, err, store_stop, extra):
         return None
 
     def irq_enabled(self, state):
