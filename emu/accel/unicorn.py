@@ -1,22 +1,27 @@
 """The unicorn engine: QEMU's TCG, in C, as the yardstick and second opinion.
 
-What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
+This is the generic runner; what depends on the guest architecture (engine
+modes, register sync, port I/O, interrupt delivery, the instructions kasou
+runs itself) is asked of the Target's adapter (the contract and its
+meaning: :mod:`emu.isa.unicorn_adapter`; x86's:
+:mod:`emu.isa.x86.unicorn_adapter`).  What is modelled here, and how it
+maps onto unicorn 2 (``unicorn`` on PyPI):
 
 * **Memory.**  Guest RAM is the Machine's own anonymous mapping, handed to
   unicorn with ``mem_map_ptr`` (nothing is copied; both see every write).
   Everything above RAM up to 4 GiB is one ``mmio_map`` region whose
   callbacks turn each access into an MMIO exit; so is everything above 4 GiB
-  (and above RAM) to the end of the 52-bit physical address space, mapped
-  once when the engine is made: a guest sweeping high addresses adds no
-  region (one region per chunk touched made each new mapping and TLB fill
-  slower, quadratically).
+  (and above RAM) to the end of the physical address space (the adapter's
+  ``phys_end``), mapped once when the engine is made: a guest sweeping high
+  addresses adds no region (one region per chunk touched made each new
+  mapping and TLB fill slower, quadratically).
   Unicorn cannot execute from MMIO regions: code outside RAM is run one
-  instruction at a time on kasou's semantics, which fetch it from the bus
-  (unassigned memory reads all ones).
-* **Port I/O.**  ``UC_HOOK_INSN`` for IN and OUT (INS/OUTS too: they use the
-  same helpers).  Unicorn's hooks are synchronous -- an IN needs its value
-  before the hook returns -- so the hook builds the ``IoExit`` and hands it
-  to :meth:`Machine.dispatch_exit`, the very method the run loop uses for
+  instruction at a time on kasou's semantics (the adapter's ``serve``),
+  which fetch it from the bus (unassigned memory reads all ones).
+* **I/O exits.**  Unicorn's hooks are synchronous -- a load or an IN needs
+  its value before the hook returns -- so the hook builds the ``MmioExit``
+  (or, from the adapter's port hooks, the ``IoExit``) and hands it to
+  :meth:`Machine.dispatch_exit`, the very method the run loop uses for
   every other engine: the exit is counted and served once, in one place, and
   the exit counts of ``interp`` and ``unicorn`` agree.  If a device asks to
   stop (isa-debug-exit), the hook stops unicorn after this instruction and
@@ -27,102 +32,41 @@ What is modelled, and how it maps onto unicorn 2 (``unicorn`` on PyPI):
   which also makes ``emu_stop()`` from a hook take effect at the next
   instruction rather than at the end of the block).  ``icount`` is kept
   exactly by a block hook that adds each translated block's instruction
-  count (decoded once per block with capstone) as the block is entered,
+  count (decoded once per block by the adapter) as the block is entered,
   corrected by how far the last block got when unicorn stopped.  Measured on
   a tight real-mode loop (this host): no hooks ~600 MIPS, ``count=`` ~48
   MIPS, ``count=`` plus the Python block hook ~6 MIPS (~4 MIPS through the
   Machine, against ~0.6 for ``interp``); exact counts need the block hook,
-  so that is what runs.  QEMU runs a REP string instruction one iteration
-  per block entry plus one entry that finds (E)CX zero; that entry is not
-  counted and IP is moved past the instruction, as the interpreter does.
-* **HLT** ends ``emu_start`` without error (unicorn's QEMU returns on
-  ``EXCP_HLT``); ``run()`` recognises it by the last instruction of the block
-  that ended the run and reports ``HltExit``.
-* **Interrupts and exceptions.**  Unicorn never delivers them itself; it
-  calls ``UC_HOOK_INTR``.  kasou delivers them with its own code
-  (:mod:`emu.isa.x86.interrupts`, on the canonical state) and reloads
-  unicorn.  External interrupts (the PIC's INTR line) are taken at the start
-  of ``run()`` and after a port access that raised the line; while the line is
-  up with IF clear, unicorn runs one instruction at a time so that an STI is
-  noticed at once.
-* **Mode changes.**  Unicorn's QEMU runs every mode on any engine, but its
-  register API is that of the mode the engine was opened in (``UC_MODE_16``
-  for real and virtual-8086 mode, ``32`` for protected mode, ``64`` once
-  EFER.LMA is set: only the last reaches R8-R15, the upper halves, RIP and
-  the 64-bit bases; the 16-bit one starts ``emu_start`` at CS * 16 + IP).
-  The block decoder marks the blocks holding MOV to CR0, LMSW, IRET, a far
-  JMP/CALL or RSM (QEMU ends the block after each); entering the next block
-  kasou reads CR0, EFLAGS.VM and EFER.LMA from unicorn and, if the guest now
-  needs another kind of engine, stops before the block and carries the
-  whole CPU over to a new engine of that kind with ``context_save`` /
+  so that is what runs.  A block entry the adapter says is no instruction
+  (x86: the entry that finds a REP's count zero) is not counted.
+* **Engine modes.**  Unicorn's register API is that of the mode an engine
+  was opened in.  After a block the adapter marks ``MAY_SWITCH``, entering
+  the next block the runner asks the adapter which mode unicorn's CPU now
+  needs and, if it is another, stops before the block and carries the
+  whole CPU over to a new engine of that mode with ``context_save`` /
   ``context_restore`` (QEMU's CPU state has the same layout whatever the
-  engine's mode; RAM is shared).  So a guest that goes real -> protected ->
-  long mode by itself runs on the 16-, 32- and 64-bit engines in turn.
-* **Segment registers** go into unicorn with their hidden parts as kasou
-  holds them (:meth:`_put_segments`): unicorn's register API can only load
-  a selector as a MOV would (from the GDT/LDT with its checks in protected
-  mode, where the SS = 0 left from real mode right after the jump into
-  protected mode is #GP; base = selector * 16 otherwise; only the selector
-  on a 64-bit engine), so the six segment caches and the hidden flags QEMU
-  derives from them (CPL, CS and SS size, whether to add segment bases)
-  are written into a context of the CPU (the CPU structure itself; where
-  the fields lie is checked once, :func:`_cpu_layout`) and restored.
-  Nothing is read from the descriptor tables and no accessed bit is set.
-* **Long-mode state.**  Writing kasou's state into a 64-bit engine goes
-  through a second, 32-bit engine that never runs (the segment loader): a
-  copy of the running CPU, the system registers written there through the
-  32-bit API and the segment caches as above, the CPU copied back, then the
-  registers only the 64-bit API reaches.  STAR, LSTAR, CSTAR,
-  SFMASK and KERNEL_GS_BASE go both ways with EFER (unicorn's WRMSR/RDMSR
-  helpers), FS/GS base as registers; SWAPGS, SYSRET, IRETQ and 64-bit gates
-  run in unicorn.
-* **SYSCALL and SYSENTER** are hook points in unicorn (it calls
-  ``UC_HOOK_INSN`` and steps over the instruction).  The hook stops unicorn
-  after it; kasou runs the instruction at that address on its own semantics
-  (:mod:`emu.isa.x86.long_mode`, as the interpreter does: #UD with EFER.SCE
-  clear or outside 64-bit mode, and for SYSENTER, which kasou does not
-  model) and loads the result back.
+  engine's mode; RAM is shared).
+* **HLT** (the adapter's ``is_halt``) ends ``emu_start`` without error
+  (unicorn's QEMU returns on ``EXCP_HLT``); ``run()`` recognises it by the
+  last instruction of the block that ended the run and reports ``HltExit``.
+* **Interrupts and exceptions.**  Unicorn never delivers them itself; it
+  calls ``UC_HOOK_INTR``, which the adapter serves with kasou's own code.
+  External interrupts (the interrupt controller's line) are taken at the
+  start of ``run()`` and after an access that raised the line; while the
+  line is up and interrupts are masked, unicorn runs one instruction at a
+  time so that unmasking is noticed at once.
 * **Single step** is ``count=1``; **breakpoints** are ``UC_HOOK_CODE`` hooks
   on those addresses only (the hook stops before the instruction runs).
   Unicorn picks the instructions that call code hooks when it translates a
   block, so arming a breakpoint drops the translated code
   (:meth:`_sync_breakpoints`).
-* **CPU model** ``UC_CPU_X86_HASWELL``: the newest model whose features
-  unicorn's TCG implements in full (BMI1/2, MOVBE, AVX2 are there; the
-  AVX-512 models are filtered down by TCG anyway), the closest unicorn has to
-  ``-cpu max``.  CPUID therefore differs from kasou's own ``max`` (a known
-  divergence, listed in :mod:`emu.isa.x86.lockstep`).
 
 Deliberate deviations and known limits (unicorn cannot do better):
 
-* Segment registers are read back by selector only: one that unicorn
-  changed is looked up in the GDT/LDT in guest memory (in real mode base =
-  selector * 16), so if the guest changed the descriptor after unicorn
-  loaded it, kasou sees the descriptor, not the stale cache.  Two QEMU
-  habits are read the SDM's way: TR after LTR holds the busy type (QEMU
-  marks only the GDT entry busy), and an IRET or far RET to an outer level
-  nulls FS and GS even when their selector is already null (QEMU keeps them
-  to keep a 64-bit base; kasou notes such returns from the block decoder).
-* Unicorn's register API depends on the mode the engine was created in (see
-  Mode changes).  R8-R15 and the upper halves of registers are kept from the
-  canonical state outside long mode; the FPU and SSE registers, which kasou
-  does not model, live in unicorn only and survive an engine change but not
-  a re-created engine.
 * ``emu_start`` runs with exit addresses enabled and none set: given an
   ``until`` address, unicorn drops the translated block at until - 1 on
   every start, translating it through the guest's page tables, and the
-  failed walk left CR2 = until - 1.  For the same reason paging is turned
-  off in an engine before its RAM is unmapped (the walk would set accessed
-  bits in guest page tables).
-* Unicorn's QEMU never completes exception delivery, so its double-fault
-  bookkeeping is never reset: a second contributory fault in one run is
-  reported to the hook as #DF.  In real mode kasou reports that as
-  INTERNAL_ERROR, naming the cause, rather than guess; in protected mode the
-  engine is re-created after every fault (RAM is shared; in long mode the
-  segment loader starts from a CPU that never faulted instead), and the hook's
-  missing error code (and CR2) come from running the faulting instruction
-  again on kasou's own semantics (:meth:`_refault`).  #UD (unicorn: ``UC_ERR_INSN_INVALID``) is
-  delivered to the guest as #UD.
+  failed walk left CR2 = until - 1.
 * Writes to RAM made outside unicorn (loaders, the debugger, interrupt
   delivery) reach unicorn's memory at once but not its translation cache:
   :meth:`flush_code_cache` (and a range flush after interrupt delivery)
@@ -132,163 +76,15 @@ Deliberate deviations and known limits (unicorn cannot do better):
 
 from __future__ import annotations
 
-import ctypes
-import struct
-
-import capstone
 import unicorn as uc_mod
-from unicorn import x86_const as X
 
-from .base import Accelerator
-from ..exits import (BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit,
-                     MmioExit, ShutdownExit, mark_source)
-from ..isa.ops import GuestException, IoPending
-from ..isa.x86 import flags as F
-from ..isa.x86.long_mode import LONG_MSRS
-from ..isa.x86.state import CR0_PE, CR0_PG, CS, EFER_LMA, Segment
+from .base import Accelerator, AccelUnavailable
+from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit, MmioExit, mark_source
+from ..isa.unicorn_adapter import AFTER, BEFORE, FRESH, MAY_SWITCH, RECREATE, AdapterUnavailable
 
 FOREVER = 1 << 62
-MSR_EFER = 0xC0000080
 MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
-PHYS_END = 1 << 52              # the end of the physical address space (MAXPHYADDR 52)
 UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
-
-CPU_MODEL = X.UC_CPU_X86_HASWELL
-
-# unicorn register ids in kasou's encoding order (rax rcx rdx rbx rsp rbp rsi rdi r8..r15)
-REGS64 = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RBX,
-          X.UC_X86_REG_RSP, X.UC_X86_REG_RBP, X.UC_X86_REG_RSI, X.UC_X86_REG_RDI,
-          X.UC_X86_REG_R8, X.UC_X86_REG_R9, X.UC_X86_REG_R10, X.UC_X86_REG_R11,
-          X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14, X.UC_X86_REG_R15)
-REGS32 = (X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_EBX,
-          X.UC_X86_REG_ESP, X.UC_X86_REG_EBP, X.UC_X86_REG_ESI, X.UC_X86_REG_EDI)
-# segment registers in kasou's order ES CS SS DS FS GS
-SEGS = (X.UC_X86_REG_ES, X.UC_X86_REG_CS, X.UC_X86_REG_SS, X.UC_X86_REG_DS,
-        X.UC_X86_REG_FS, X.UC_X86_REG_GS)
-
-# marks of a translated block (see _decode_block)
-MAY_SWITCH = 1                  # may change the kind of engine needed (_changes_engine)
-FAR_RETURN = 2                  # ends in IRET or a far RET (see _null_outer_fs_gs)
-
-# unicorn stops in a hook are recorded as (kind, linear address):
-AFTER = "after"                 # stopped after the instruction at address
-BEFORE = "before"               # stopped before the instruction at address
-
-_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
-
-
-def _is_hlt(code: bytes) -> bool:
-    for b in code:
-        if b not in _PREFIXES:
-            return b == 0xF4
-    return False
-
-
-def _prefixes(code: bytes) -> bytes:
-    """The legacy (and REX) prefix bytes at the start of ``code``."""
-    n = 0
-    while n < len(code) and (code[n] in _PREFIXES or code[n] & 0xF0 == 0x40):
-        n += 1
-    return code[:n]
-
-
-def _changes_engine(code: bytes) -> bool:
-    """Can this instruction change what kind of engine the guest needs
-    (CR0.PE, EFLAGS.VM, EFER.LMA)?  MOV to CR0, LMSW, IRET (to virtual-8086
-    mode), far JMP/CALL (a task switch) and RSM can; QEMU ends the block
-    after each of them."""
-    op = code[len(_prefixes(code)):]
-    if not op:
-        return False
-    b = op[0]
-    if b in (0xCF, 0xEA, 0x9A):
-        return True
-    if b == 0xFF:
-        return len(op) > 1 and (op[1] >> 3) & 7 in (3, 5)
-    if b == 0x0F and len(op) > 1:
-        if op[1] == 0xAA:
-            return True
-        if op[1] in (0x22, 0x01) and len(op) > 2:
-            return (op[2] >> 3) & 7 == (0 if op[1] == 0x22 else 6)
-    return False
-
-
-def _system_state(s) -> tuple:
-    """What of the CPU state unicorn keeps apart from the registers and
-    segments: control registers, EFER and the long-mode MSRs, the tables."""
-    return (s.cr0, s.cr2, s.cr3, s.cr4, s.efer, [s.msrs.get(i, 0) for i in LONG_MSRS],
-            s.gdt_base, s.gdt_limit, s.idt_base, s.idt_limit, s.ldt, s.tr)
-
-
-def _is_rep_string(code: bytes) -> bool:
-    pre = _prefixes(code)
-    if 0xF2 not in pre and 0xF3 not in pre:
-        return False
-    op = code[len(pre)] if len(pre) < len(code) else 0
-    return op in (0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF)
-
-
-def _seg_flags(seg: Segment) -> int:
-    """QEMU's SegmentCache.flags, which unicorn reads and writes for LDTR/TR:
-    the descriptor's high dword in place (type bits 8-11, S 12, DPL 13-14,
-    P 15, AVL 20, L 21, D/B 22, G 23)."""
-    return (seg.type << 8 | seg.s << 12 | seg.dpl << 13 | seg.present << 15 | seg.avl << 20
-            | seg.l << 21 | seg.db << 22 | seg.g << 23)
-
-
-def _seg_from_flags(sel: int, base: int, limit: int, flags: int) -> Segment:
-    return Segment(selector=sel, base=base, limit=limit, type=(flags >> 8) & 0xF,
-                   s=(flags >> 12) & 1, dpl=(flags >> 13) & 3, present=(flags >> 15) & 1,
-                   avl=(flags >> 20) & 1, l=(flags >> 21) & 1, db=(flags >> 22) & 1,
-                   g=(flags >> 23) & 1)
-
-
-# QEMU's hidden CPU flags (CPUX86State.hflags) that follow the segment caches
-HF_CPL = 3
-HF_CS32 = 1 << 4
-HF_SS32 = 1 << 5
-HF_ADDSEG = 1 << 6
-HF_PE = 1 << 7
-HF_CS64 = 1 << 15
-DESC_B = 1 << 22                # SegmentCache.flags: D/B
-SEG_CACHE = struct.Struct("<I4xQII")    # QEMU's SegmentCache: selector, base, limit, flags
-
-_layout = None
-
-
-class LayoutUnknown(Exception):
-    """This unicorn's CPU state image is not laid out as kasou expects."""
-
-
-def _cpu_layout() -> tuple:
-    """Where a unicorn context image holds QEMU's segment caches and hflags:
-    (offset of CPUX86State.segs, offset of hflags).  The image is the CPU
-    structure itself; segs[6] (24-byte SegmentCache each, ES CS SS DS FS GS)
-    comes right before ldt, and hflags, hflags2 right before segs.  Found
-    once, on an engine of its own: LDTR is written through the API and looked
-    for, then a real-mode DS load and the PE bit of a CR0 write must show up
-    where expected."""
-    global _layout
-    if _layout is not None:
-        return _layout
-    uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_16)
-    uc.reg_write(X.UC_X86_REG_LDTR, (0x5A28, 0x13579BDF, 0x2468A, 0x8200))
-    ldt = bytes(uc.context_save()).find(SEG_CACHE.pack(0x5A28, 0x13579BDF, 0x2468A, 0x8200))
-    segs, hflags = ldt - 6 * SEG_CACHE.size, ldt - 6 * SEG_CACHE.size - 8
-    found = hflags >= 0
-    if found:
-        uc.reg_write(X.UC_X86_REG_DS, 0x1234)
-        img = bytes(uc.context_save())
-        h0 = int.from_bytes(img[hflags:hflags + 4], "little")
-        uc.reg_write(X.UC_X86_REG_CR0, CR0_PE)
-        h1 = int.from_bytes(bytes(uc.context_save())[hflags:hflags + 4], "little")
-        ds = SEG_CACHE.unpack_from(img, segs + 3 * SEG_CACHE.size)
-        found = ds == (0x1234, 0x12340, 0xFFFF, 0x9300) and h0 ^ h1 == HF_PE
-    if not found:
-        raise LayoutUnknown(f"unicorn {uc_mod.__version__}: its CPU state image is not laid out as "
-                            "kasou expects (segment caches cannot be loaded)")
-    _layout = (segs, hflags)
-    return _layout
 
 
 class UnicornAccel(Accelerator):
@@ -298,20 +94,19 @@ class UnicornAccel(Accelerator):
 
     def __init__(self, machine):
         super().__init__(machine)
-        if getattr(machine, "arch", "x86") != "x86":
-            from .base import AccelUnavailable
-            raise AccelUnavailable("the unicorn engine runs x86 guests only here")
         try:
-            _cpu_layout()
-        except LayoutUnknown as e:
-            from .base import AccelUnavailable
+            self.adapter = machine.target.unicorn_adapter(self)
+        except NotImplementedError:
+            raise AccelUnavailable(f"the unicorn engine has no adapter for {machine.target.name} "
+                                   "guests") from None
+        except AdapterUnavailable as e:
             raise AccelUnavailable(str(e)) from None
+        self.pc = self.adapter.pc    # linear address of unicorn's next instruction
         self.irq_line = False        # the interrupt controller's INTR output
         self.irq_ack = None          # callable returning the vector (INTA cycle)
         self.queued = []             # exits to return on the next run() calls
         self.uc = None
         self.uc_mode = None
-        self._ops = None             # ConcreteOps over machine.cpu, for interrupt delivery
         self._load_pending = True    # machine.cpu must be put into unicorn before running
         self._uc_ahead = False       # unicorn's state is newer than machine.cpu
         self._bp_hooks = {}          # linear address -> hook handle
@@ -320,40 +115,25 @@ class UnicornAccel(Accelerator):
         self._skip_bp = None
         self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks,
                                      # the code bytes they were decoded from)
-        self._mm = machine.ram.mm     # (RAM from address 0, as unicorn maps it: ram.base)
+        self._mm = machine.ram.mm    # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
-        self._rep_blocks = {}        # addr -> (size, count mask): one-instruction REP string blocks
         self.blocks = 0
-        self.puts_full = 0           # whole-CPU transfers after an interrupt delivery (_put_changed)
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
-        self._loader = None          # a 32-bit engine that never runs: long-mode state goes through it (_put_state)
-        self._loader_fresh = None    # its context before any use: a CPU that never faulted
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
-        self._ret_cpl = None         # CPL when a FAR_RETURN block was entered
-        self._outward = False        # a return to an outer level since the last sync
-        self._decoders = {}          # kasou decoders for instructions unicorn leaves to kasou
+        self._marked = False         # a block with the adapter's marks was entered
         self._reset_run()
 
-    # -- engine construction -------------------------------------------------------------
-    def _mode_for(self, s) -> int:
-        # protected mode runs on the 32-bit engine, whose register API is
-        # protected mode's (the 16-bit one's is real mode's: a segment
-        # register written there got base = selector * 16 even with CR0.PE
-        # set).  Real mode stays 16-bit (a real-mode IRET
-        # diverged on a 32-bit engine).  A change found inside a hook is
-        # deferred to the run loop (_recreate): the running engine cannot be
-        # replaced under itself.
-        if s.efer & EFER_LMA:
-            return uc_mod.UC_MODE_64
-        return uc_mod.UC_MODE_32 if s.cr0 & CR0_PE and not s.fl & F.VM else uc_mod.UC_MODE_16
-
-    def _create(self, mode: int) -> None:
+    # -- engine construction (the adapter calls create and unmap_ram too) ---------------------
+    def create(self, mode: int) -> None:
+        """A new running engine of ``mode`` (the old one is closed), RAM and
+        MMIO mapped, every hook in place."""
         if self.uc is not None:
             self._close_uc()
         ram = self.machine.ram
-        uc = uc_mod.Uc(uc_mod.UC_ARCH_X86, mode)
-        uc.ctl_set_cpu_model(CPU_MODEL)
+        adapter = self.adapter
+        uc = uc_mod.Uc(adapter.uc_arch, mode)
+        adapter.configure(uc)
         # no exit address: emu_start's "until" is ignored.  Unicorn drops the
         # translated block holding until - 1 at every start, translating that
         # address through the guest's page tables, and the failed walk left
@@ -364,24 +144,20 @@ class UnicornAccel(Accelerator):
         # outlives ``uc`` (the Machine owns both; close() drops uc first).
         uc.mem_map_ptr(ram.base, ram.size, uc_mod.UC_PROT_ALL, ram.host_address())
         end = ram.base + ram.size
-        if end < MMIO_LOW_END:
-            uc.mmio_map(end, MMIO_LOW_END - end, self._mmio_read, None, self._mmio_write, None)
+        low_end = min(MMIO_LOW_END, adapter.phys_end)
+        if end < low_end:
+            uc.mmio_map(end, low_end - end, self._mmio_read, None, self._mmio_write, None)
         if ram.base > 0:
             uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
         # above 4 GiB (and RAM): one region to the end of the physical address
         # space, mapped once -- one region per chunk touched would grow
         # unicorn's region list (searched at every new mapping and TLB fill)
         # with every MiB a guest sweeps
-        high = max(end, MMIO_LOW_END)
-        uc.mmio_map(high, PHYS_END - high,
-                    lambda u, off, sz, d: self._mmio_high_read(high + off, sz), None,
-                    lambda u, off, sz, v, d: self._mmio_high_write(high + off, sz, v), None)
-        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_in, None, 1, 0, X.UC_X86_INS_IN)
-        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_out, None, 1, 0, X.UC_X86_INS_OUT)
-        # SYSCALL and SYSENTER only call these hooks in unicorn (then step over
-        # the instruction): kasou runs them itself (_run_kasou)
-        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSCALL)
-        uc.hook_add(uc_mod.UC_HOOK_INSN, self._hook_sys, None, 1, 0, X.UC_X86_INS_SYSENTER)
+        high = max(end, low_end)
+        if high < adapter.phys_end:
+            uc.mmio_map(high, adapter.phys_end - high,
+                        lambda u, off, sz, d: self._mmio_high_read(high + off, sz), None,
+                        lambda u, off, sz, v, d: self._mmio_high_write(high + off, sz, v), None)
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
         for fn in self._code_hooks:
@@ -389,56 +165,45 @@ class UnicornAccel(Accelerator):
         self.uc = uc
         self.uc_mode = mode
         self._bp_hooks = {}
-        self._cs_mode = None
-        md_mode = capstone.CS_MODE_64 if mode == uc_mod.UC_MODE_64 else capstone.CS_MODE_16
-        self._md = capstone.Cs(capstone.CS_ARCH_X86, md_mode)
         self._block_cache = {}
-        self._rep_blocks = {}
-        self._watch_engine = False
-        self._ret_cpl = None
-        self._fresh_ctx = uc.context_save()     # a CPU that never faulted (see run)
+        self._watch_engine = self._marked = False
+        adapter.engine_created(uc, mode)
         self._sync_breakpoints()
 
     def _switch_engine(self, mode: int) -> None:
-        """The guest changed mode inside unicorn (MOV CR0, IRET ...): carry the
-        whole CPU over to an engine of the new kind, exactly (QEMU's CPU state
-        is the same structure whatever the engine's register API)."""
+        """The guest changed mode inside unicorn: carry the whole CPU over to
+        an engine of the new kind, exactly (QEMU's CPU state is the same
+        structure whatever the engine's register API)."""
         ctx = self.uc.context_save()
-        self._create(mode)
+        self.create(mode)
         self.uc.context_restore(ctx)
-
-    def _segment_loader(self):
-        """A 32-bit engine over the same RAM, never run: in long mode kasou
-        writes the system state through it (see _put_state)."""
-        if self._loader is None:
-            ram = self.machine.ram
-            aux = uc_mod.Uc(uc_mod.UC_ARCH_X86, uc_mod.UC_MODE_32)
-            aux.ctl_set_cpu_model(CPU_MODEL)
-            aux.mem_map_ptr(ram.base, ram.size, uc_mod.UC_PROT_ALL, ram.host_address())
-            self._loader = aux
-            self._loader_fresh = aux.context_save()
-        return self._loader
 
     def _close_uc(self) -> None:
         uc, self.uc = self.uc, None
         if uc is not None:
-            self._unmap_ram(uc)
+            self.unmap_ram(uc)
 
-    def _unmap_ram(self, uc) -> None:
-        # paging off first: unicorn drops the translated code of the range,
-        # walking the guest's page tables for it, and the walk would set
-        # accessed bits in guest RAM
+    def unmap_ram(self, uc) -> None:
+        """Take the Machine's RAM out of ``uc`` (before it is dropped)."""
         try:
-            uc.reg_write(X.UC_X86_REG_CR0, uc.reg_read(X.UC_X86_REG_CR0) & ~CR0_PG)
+            self.adapter.before_unmap(uc)
             uc.mem_unmap(self.machine.ram.base, self.machine.ram.size)
         except uc_mod.UcError:
             pass
 
     def close(self) -> None:
         self._close_uc()
-        aux, self._loader = self._loader, None
-        if aux is not None:
-            self._unmap_ram(aux)
+        self.adapter.close()
+
+    # -- state -----------------------------------------------------------------------------
+    def put_state(self, fresh: bool = False) -> None:
+        """machine.cpu -> unicorn (see the adapter's put_state)."""
+        self.adapter.put_state(fresh)
+        self._load_pending = False
+
+    def get_state(self) -> None:
+        """unicorn -> machine.cpu."""
+        self.adapter.get_state()
 
     # -- the Accelerator contract ------------------------------------------------------------
     def state_changed(self) -> None:
@@ -448,7 +213,7 @@ class UnicornAccel(Accelerator):
 
     def sync_state(self) -> None:
         if self._uc_ahead:
-            self._get_state()
+            self.get_state()
             self._uc_ahead = False
 
     def flush_code_cache(self) -> None:
@@ -469,7 +234,7 @@ class UnicornAccel(Accelerator):
 
     def stats(self) -> dict:
         return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
-                "delivery full puts": self.puts_full}
+                **self.adapter.stats()}
 
     def icount_now(self) -> int:
         if self._hook_icount is not None:
@@ -490,10 +255,11 @@ class UnicornAccel(Accelerator):
         if self.queued:
             return self.queued.pop(0)
         s = self.machine.cpu
+        adapter = self.adapter
         if self._load_pending:
-            self._put_state()
+            self.put_state()
         if s.halted:
-            if self.irq_line and s.fl & F.IF:
+            if self.irq_line and adapter.irq_enabled(s):
                 s.halted = False
             else:
                 return HltExit()
@@ -505,36 +271,24 @@ class UnicornAccel(Accelerator):
         self._sync_breakpoints()
         while True:
             if self._recreate:
-                # machine.cpu holds the state (see _deliver)
+                # machine.cpu holds the state (see _outcome)
                 self._recreate = self._fresh_uc = False
-                self._create(self._mode_for(s))
-                self._put_state()
+                self.create(adapter.mode_for(s))
+                self.put_state()
             if self._fresh_uc:
-                # after a protected-mode fault: a new engine (nothing copied),
-                # see _hook_intr
+                # after a fault: a CPU that never faulted (see the adapter's interrupt)
                 self._fresh_uc = False
-                cr2 = s.cr2                 # the old engine's CR2 is not to be trusted here
-                self._get_state()
-                s.cr2 = cr2
-                if not s.cr0 & CR0_PE:
-                    # real mode: restoring the context of a CPU that never
-                    # faulted forgets the fault as well (measured: 0.5 us,
-                    # against 4.4 ms for a new Uc; the conformance runner
-                    # takes a #DE in every other DIV vector)
-                    self.uc.context_restore(self._fresh_ctx)
-                elif self.uc_mode != uc_mod.UC_MODE_64:
-                    self._create(self.uc_mode)
-                # (long mode: _put_state starts from a CPU that never faulted)
-                self._put_state(fresh=True)
+                adapter.refresh()
             # external interrupts: taken between instructions, as the interpreter
-            # does, except in the shadow of STI / MOV SS / POP SS (the one
-            # instruction after them), which unicorn's QEMU tracks but does not
-            # show: _opened_shadow() looks at the last instruction instead
-            shadow = s.inhibit_irq
-            if self.irq_line and self.irq_ack is not None and not shadow and self._if_set():
+            # does, except in an interrupt shadow (the adapter's irq_shadow)
+            shadow = adapter.irq_shadow(s)
+            if self.irq_line and self.irq_ack is not None and not shadow and self._irq_enabled():
                 self._run_done = done
-                self._take_irq()
+                ex = self._take_irq()
                 self._run_done = 0
+                if ex is not None:          # its delivery could not be completed
+                    self.icount += done
+                    return ex
             if done >= limit:
                 self.icount += done
                 return self._finish(BudgetExit("instructions"))
@@ -542,15 +296,15 @@ class UnicornAccel(Accelerator):
                 self.icount += done
                 return BudgetExit("instructions")
             chunk = limit - done
-            if self.irq_line and (shadow or not self._if_set()):
-                chunk = 1                 # notice STI / POPF at once; step over a shadow
+            if self.irq_line and (shadow or not self._irq_enabled()):
+                chunk = 1                 # notice unmasking at once; step over a shadow
             self._run_done = done
             try:
                 ex, n = self._run_chunk(chunk, resume_bp)
             finally:
                 self._run_done = 0
             if n:
-                s.inhibit_irq = self._opened_shadow()
+                adapter.retired(self._tb, self.pc())
             resume_bp = None
             done += n
             if ex is None:
@@ -564,9 +318,9 @@ class UnicornAccel(Accelerator):
         if not self.single_step:
             return ex
         if ex.reason == "BUDGET":
-            return DebugExit("step", self._pc())
+            return DebugExit("step", self.pc())
         if ex.reason in ("IO", "MMIO", "HLT"):
-            self.queued.append(DebugExit("step", self._pc()))
+            self.queued.append(DebugExit("step", self.pc()))
         return ex
 
     # -- one emu_start ----------------------------------------------------------------------
@@ -579,115 +333,83 @@ class UnicornAccel(Accelerator):
         self._stop = None            # (AFTER|BEFORE, linear address) if a hook stopped unicorn
         self._stop_exit = None       # the exit to return for that stop
         self._irq_stop = False
-        self._fresh_uc = False       # re-create the engine before the next chunk
-        self._recreate = False       # the same, from machine.cpu (a mode change in a hook)
-        self._io_fault = None        # (pc, eip, eax) of an IN/OUT the I/O bitmap denies
-        self._rep_done = None        # (addr, size): stopped on a finished REP's extra entry
+        self._fresh_uc = False       # make unicorn's CPU afresh before the next chunk
+        self._recreate = False       # a new engine from machine.cpu (a mode change in a hook)
+        self._extra_entry = False    # the last block entry was no instruction (adapter.extra_entry)
         self._engine_stop = False    # stopped before a block that needs another kind of engine
-        self._sys_at = None          # linear address of a SYSCALL/SYSENTER left to kasou
+        self._serve_at = None        # linear address of an instruction kasou runs itself
 
     def _run_chunk(self, count: int, resume_bp):
         """Run at most ``count`` instructions; returns (exit or None, retired)."""
         uc = self.uc
+        adapter = self.adapter
         self._reset_run()
-        self._skip_bp = resume_bp if resume_bp is not None and resume_bp == self._pc() else None
+        self._skip_bp = resume_bp if resume_bp is not None and resume_bp == self.pc() else None
         err = None
         self._uc_ahead = True
         try:
-            uc.emu_start(self._start_ip(), UNTIL, 0, count)
+            uc.emu_start(adapter.start_address(), UNTIL, 0, count)
         except uc_mod.UcError as e:
             err = e
         n = self._counted + self._partial(err)
-        if self._ret_cpl is not None:
-            self._check_return()
+        self._marked = False
+        adapter.stopped()
         switched = self._check_engine()
-        uc = self.uc
-        if self._rep_done is not None and err is None and self._pc() == self._rep_done[0]:
-            self._set_ip_delta(self._rep_done[1])     # the REP is over: on to the next insn
-        ex = self._stop_exit
-        if self._store_stop is not None and err is None:
-            self._past_store(*self._store_stop)
-        if self._io_fault is not None and err is None:
-            pc, eip, eax = self._io_fault
-            wide = self.uc_mode == uc_mod.UC_MODE_64
-            uc.reg_write(X.UC_X86_REG_RIP if wide else X.UC_X86_REG_EIP, eip)   # the IN/OUT did not retire
-            uc.reg_write(X.UC_X86_REG_EAX, eax)
-            ex = self._deliver(13, pc, True)
+        fault = adapter.settle(err, self._store_stop, self._extra_entry)
+        if fault is not None:
+            ex = self._outcome(adapter.deliver(fault[0], fault[1], True))
             return ex, n + 1 if ex is None else n       # a fault counts, as on the interpreter
         if err is not None:
             return self._error_exit(err, n)
-        if ex is not None:
-            return ex, n
-        if self._sys_at is not None:
-            return self._run_kasou(self._sys_at), n
+        if self._stop_exit is not None:
+            return self._stop_exit, n
+        if self._serve_at is not None:
+            return adapter.serve(self._serve_at), n
         if self._irq_stop or self._fresh_uc or self._recreate or switched:
             return None, n
-        if self._tb and not self._pc_in_tb() and _is_hlt(self._last_insn_bytes()):
+        if self._tb and self.pc() not in self._tb and adapter.is_halt(self._last_insn_bytes()):
             self.machine.cpu.halted = True
             return HltExit(), n
         if self.stop_requested:
             return None, n          # run() returns BUDGET
-        if not n and self._rep_done is None:
+        if not n and not self._extra_entry:
             # nothing retired, no hook stopped it: how unicorn's QEMU ends
             # emu_start after a triple fault (EXCP_HLT); running again would spin
-            pc = self._pc()
+            pc = self.pc()
             return InternalErrorExit("EMULATION", f"unicorn stopped at 0x{pc:x} without "
                                      "retiring an instruction (its QEMU does so after a "
                                      "triple fault)", pc=pc), n
-        # unicorn's count ran out (it also counts the extra entry of a finished
-        # REP, so n may be short of count: run() asks for the rest)
+        # unicorn's count ran out (it also counts an extra block entry, so n
+        # may be short of count: run() asks for the rest)
         return None, n
 
-    def _past_store(self, at: int, after: int) -> None:
-        """A device asked to stop at an MMIO store: unicorn stops with the
-        store done but RIP still on it, so running on would store again.
-        Move RIP past it, as the interpreter and KVM leave it -- unless it is
-        a REP string store with iterations left (RIP stays on it, as after
-        any REP iteration)."""
-        if self._pc() != at:
-            return
-        rep = self._rep_blocks.get(at)
-        if rep is not None:
-            count = self.uc.reg_read(X.UC_X86_REG_RCX if rep[1] >> 32 else X.UC_X86_REG_ECX)
-            if count & rep[1]:
-                return
-        self._set_ip_delta(after - at)
+    def _outcome(self, out):
+        """What the adapter's delivery asks (emu.isa.unicorn_adapter):
+        None, or the exit that ends the run."""
+        if out is None:
+            return None
+        if out is RECREATE or out is FRESH:
+            if out is RECREATE:
+                self._recreate = True
+            else:
+                self._fresh_uc = True
+            self.stop(AFTER, self.pc())
+            return None
+        return out
 
-    def _start_ip(self) -> int:
-        """What emu_start takes as the start: unicorn writes it to EIP (RIP)
-        as it is on a 32-bit (64-bit) engine, and subtracts CS * 16 first on a
-        16-bit one."""
-        uc = self.uc
-        if self.uc_mode == uc_mod.UC_MODE_64:
-            return uc.reg_read(X.UC_X86_REG_RIP)
-        eip = uc.reg_read(X.UC_X86_REG_EIP)
-        if self.uc_mode == uc_mod.UC_MODE_16:
-            return (uc.reg_read(X.UC_X86_REG_CS) << 4) + (eip & 0xFFFF)
-        return eip
+    def stop(self, kind: str, pc: int, ex=None) -> None:
+        """Stop unicorn (AFTER or BEFORE the instruction at ``pc``); the
+        run returns ``ex`` if given."""
+        self._stop = (kind, pc)
+        if ex is not None:
+            self._stop_exit = ex
+        self.uc.emu_stop()
 
-    def _engine_mode(self) -> int:
-        """The kind of engine unicorn's own CPU state calls for (_mode_for)."""
-        uc = self.uc
-        if uc.reg_read(X.UC_X86_REG_MSR, MSR_EFER) & EFER_LMA:
-            return uc_mod.UC_MODE_64
-        if uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE and not uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
-            return uc_mod.UC_MODE_32
-        return uc_mod.UC_MODE_16
-
-    def _uc_cpl(self) -> int:
-        uc = self.uc
-        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
-            return 0
-        if uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
-            return 3
-        return uc.reg_read(X.UC_X86_REG_CS) & 3
-
-    def _check_return(self) -> None:
-        """After a block ending in IRET or a far RET: did it return to an
-        outer level?  (See _get_state.)"""
-        if self._uc_cpl() > self._ret_cpl:
-            self._outward = True
-        self._ret_cpl = None
+    def serve_after(self, pc: int) -> None:
+        """Stop after the instruction at ``pc`` (which unicorn steps over):
+        kasou runs it (the adapter's serve)."""
+        self._serve_at = pc
+        self.stop(AFTER, pc)
 
     def _check_engine(self) -> bool:
         """After a block that may have changed the mode (or a stop before the
@@ -695,36 +417,11 @@ class UnicornAccel(Accelerator):
         if not (self._watch_engine or self._engine_stop):
             return False
         self._watch_engine = self._engine_stop = False
-        mode = self._engine_mode()
+        mode = self.adapter.mode_needed()
         if mode == self.uc_mode:
             return False
         self._switch_engine(mode)
         return True
-
-    def _opened_shadow(self) -> bool:
-        """Was the last instruction unicorn retired STI, MOV SS or POP SS?"""
-        tb = self._tb
-        if not tb:
-            return False
-        pc = self._pc()
-        if pc in tb:
-            i = tb.index(pc)
-            if i == 0:
-                return False
-            last = tb[i - 1]
-        else:
-            last = tb[-1]
-        try:
-            code = bytes(self.uc.mem_read(last, 4))
-        except uc_mod.UcError:
-            return False
-        for k, b in enumerate(code):
-            if b in _PREFIXES:
-                continue
-            if b in (0xFB, 0x17):                   # STI, POP SS
-                return True
-            return b == 0x8E and k + 1 < len(code) and (code[k + 1] >> 3) & 7 == 2   # MOV SS, r/m
-        return False
 
     def _partial(self, err) -> int:
         """Instructions of the current block that ran before unicorn stopped."""
@@ -736,20 +433,10 @@ class UnicornAccel(Accelerator):
             if addr in tb:
                 return tb.index(addr) + (1 if kind == AFTER else 0)
             return len(tb)
-        pc = self._pc()
+        pc = self.pc()
         if pc in tb:
             return tb.index(pc)
         return len(tb)
-
-    def _set_ip_delta(self, delta: int) -> None:
-        if self.uc_mode == uc_mod.UC_MODE_64:
-            rid = X.UC_X86_REG_RIP
-        else:
-            rid = X.UC_X86_REG_EIP
-        self.uc.reg_write(rid, self.uc.reg_read(rid) + delta)
-
-    def _pc_in_tb(self) -> bool:
-        return self._pc() in self._tb
 
     def _last_insn_bytes(self) -> bytes:
         last = self._tb[-1]
@@ -760,16 +447,15 @@ class UnicornAccel(Accelerator):
 
     def _error_exit(self, err, n):
         code = err.errno
-        pc = self._pc()
+        pc = self.pc()
         if code == uc_mod.UC_ERR_INSN_INVALID:
-            # #UD: unicorn has no semantics for it; the guest's handler gets it
-            ex = self._deliver_fault(6, pc)
+            ex = self._outcome(self.adapter.invalid_instruction(pc))
             return ex, n + 1 if ex is None else n
         if code in (uc_mod.UC_ERR_FETCH_PROT, uc_mod.UC_ERR_FETCH_UNMAPPED):
             # code outside RAM: unicorn cannot execute from its MMIO regions;
             # kasou runs the instruction, fetched from the bus (unassigned
             # memory reads all ones, as for data)
-            ex = self._run_kasou(pc)
+            ex = self.adapter.serve(pc)
             return ex, n + 1 if ex is None else n
         try:
             raw = bytes(self.uc.mem_read(pc, 15))
@@ -792,9 +478,11 @@ class UnicornAccel(Accelerator):
                 ran = k
         self._counted += ran
         self.blocks += 1
-        self._rep_done = None
-        if self._ret_cpl is not None:
-            self._check_return()
+        self._extra_entry = False
+        adapter = self.adapter
+        if self._marked:
+            self._marked = False
+            adapter.marked_block_left()
         if self.stop_requested:
             self._tb = ()
             self._stop = (BEFORE, addr)
@@ -804,130 +492,41 @@ class UnicornAccel(Accelerator):
             # the last block could have switched mode (real -> protected ->
             # long): stop before this one if it needs another kind of engine
             self._watch_engine = False
-            if self._engine_mode() != self.uc_mode:
+            if adapter.mode_needed() != self.uc_mode:
                 self._tb = ()
                 self._engine_stop = True
                 self._stop = (BEFORE, addr)
                 uc.emu_stop()
                 return
-        rep = self._rep_blocks.get(addr)
-        if rep is not None and prev and prev[-1] == addr and rep[0] == size:
-            # QEMU runs REP string instructions one iteration per block entry and
-            # re-enters once more to find (E)CX zero; that entry is not an
-            # iteration (the interpreter moves IP on after the last one)
-            count = uc.reg_read(X.UC_X86_REG_RCX if rep[1] >> 32 else X.UC_X86_REG_ECX)
-            if not count & rep[1]:
-                self._tb = ()
-                self._rep_done = (addr, size)
-                return
+        if prev and prev[-1] == addr and adapter.extra_entry(uc, addr, size):
+            self._tb = ()
+            self._extra_entry = True
+            return
         entry = self._block_cache.get((addr, size))
         at = addr - self._mm_base
         if entry is None or entry[2] != self._mm[at:at + size]:
             # (new, or code rewritten since: the same address and size can hold
             # other instructions -- two bytes of MOV AL, imm8 patched to NOPs)
-            entry = self._decode_block(addr, size)
+            tb, marks = adapter.decode_block(uc, addr, size)
+            entry = self._block_cache[(addr, size)] = (tb, marks, self._mm[at:at + size])
         self._tb, marks, _ = entry
         self._tb_end = addr + size
         if marks:
             if marks & MAY_SWITCH:
                 self._watch_engine = True
-            if marks & FAR_RETURN:
-                self._ret_cpl = self._uc_cpl()
+            if marks & ~MAY_SWITCH:
+                self._marked = True
+                adapter.block_marks(marks)
 
-    def _decode_block(self, addr: int, size: int) -> tuple:
-        # QEMU's block size stops short of an instruction it translated into a
-        # fault (MOV from CR0 at CPL 3: 2 of its 3 bytes): read on, keep the
-        # instructions that start inside the block
-        try:
-            code = bytes(self.uc.mem_read(addr, size + 15))
-        except uc_mod.UcError:
-            code = bytes(self.uc.mem_read(addr, size))
-        md = self._md_for_cs()
-        ip = self.uc.reg_read(X.UC_X86_REG_RIP if self.uc_mode == uc_mod.UC_MODE_64 else X.UC_X86_REG_EIP)
-        insns = []
-        for i in md.disasm(code, ip):
-            if i.address - ip >= size:
-                break
-            insns.append(i)
-        tb = tuple(addr + i.address - ip for i in insns)
-        marks = 0
-        if not tb or tb[-1] >= addr + size:
-            tb = (addr,)
-            marks = MAY_SWITCH                  # not decoded: watch it anyway
-        else:
-            if len(insns) == 1 and _is_rep_string(code):
-                pre = _prefixes(code)
-                if md.mode == capstone.CS_MODE_64:
-                    asize = 4 if 0x67 in pre else 8
-                else:
-                    asize = 4 if (md.mode != capstone.CS_MODE_16) != (0x67 in pre) else 2
-                self._rep_blocks[addr] = (size, (1 << (8 * asize)) - 1)
-            if any(_changes_engine(bytes(i.bytes)) for i in insns):
-                marks |= MAY_SWITCH
-            last = bytes(insns[-1].bytes)
-            if last[len(_prefixes(last)):][:1] in (b"\xca", b"\xcb", b"\xcf"):
-                marks |= FAR_RETURN
-        at = addr - self._mm_base
-        entry = self._block_cache[(addr, size)] = (tb, marks, self._mm[at:at + size])
-        return entry
-
-    def _md_for_cs(self):
-        bits = self._cs_bits()
-        if bits != self._cs_mode:
-            self._cs_mode = bits
-            self._md = capstone.Cs(capstone.CS_ARCH_X86, {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32,
-                                                          64: capstone.CS_MODE_64}[bits])
-        return self._md
-
-    def _cs_bits(self) -> int:
-        """16, 32 or 64: the code size of unicorn's current CS."""
-        uc = self.uc
-        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
-            return 16
-        sel = uc.reg_read(X.UC_X86_REG_CS)
-        cs = self.machine.cpu.segs[CS]
-        seg = cs if cs.selector == sel else self._descriptor(sel)
-        if seg is None:
-            return 16
-        if seg.l and self.uc_mode == uc_mod.UC_MODE_64:
-            return 64
-        return 32 if seg.db else 16
-
-    def _hook_in(self, uc, port, size, _ud):
-        if self._io_denied(port, size):
-            return 0
-        ex = IoExit(port & 0xFFFF, size, False)
+    def port_read(self, port: int, size: int) -> int:
+        """An IN of ``size`` bytes from ``port``, served now; its value."""
+        ex = IoExit(port, size, False)
         self._dispatch(ex)
         return ex.data
 
-    def _hook_out(self, uc, port, size, value, _ud):
-        if self._io_denied(port, size):
-            return
-        self._dispatch(IoExit(port & 0xFFFF, size, True, value & ((1 << (8 * size)) - 1)))
-
-    def _io_denied(self, port: int, size: int) -> bool:
-        """Unicorn calls the port hooks without checking IOPL and the TSS I/O
-        permission bitmap (SDM Vol. 1 §18.3).  kasou checks them here; a
-        denied access is not served, and the instruction becomes #GP(0) once
-        unicorn has stopped (:meth:`_run_chunk`)."""
-        uc = self.uc
-        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
-            return False
-        fl = uc.reg_read(X.UC_X86_REG_EFLAGS)
-        cpl = 3 if fl & F.VM else uc.reg_read(X.UC_X86_REG_CS) & 3
-        if not fl & F.VM and cpl <= (fl >> 12) & 3:
-            return False
-        from ..isa.x86.protected import check_io
-        self._get_state()
-        try:
-            check_io(self._concrete_ops(), port, size)
-            return False
-        except GuestException:
-            pc = self._pc()
-            self._io_fault = (pc, self.machine.cpu.rip, uc.reg_read(X.UC_X86_REG_EAX))
-            self._stop = (BEFORE, pc)
-            uc.emu_stop()
-            return True
+    def port_write(self, port: int, size: int, value: int) -> None:
+        """An OUT of ``value`` (``size`` bytes) to ``port``, served now."""
+        self._dispatch(IoExit(port, size, True, value))
 
     def _mmio_read(self, uc, offset, size, _ud):
         ex = MmioExit(self._mmio_base(offset), size, False)
@@ -955,85 +554,53 @@ class UnicornAccel(Accelerator):
         # the guest clock (a PIT read or reprogrammed now) counts this access as
         # the interpreter does: an OUT or a store has retired, an IN or a load not
         tb = self._tb
-        pc = self._pc()
+        pc = self.pc()
         done = tb.index(pc) if pc in tb else len(tb)
         self._hook_icount = (self.icount + self._run_done + self._counted + done
                              + (1 if ex.is_write else 0))
         if m.exit_pcs:      # unicorn's PC is the accessing instruction's in its hooks
-            uc = self.uc
-            real = (not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE
-                    or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM)
-            mark_source((ex,), pc, uc.reg_read(X.UC_X86_REG_CS) if real else None)
+            mark_source((ex,), pc, self.adapter.exit_cs())
         try:
             m.dispatch_exit(ex)
         finally:
             self._hook_icount = None
         if m.stop_pending():
             ex.dispatched = True
-            self._stop_exit = ex
-            self._stop = (AFTER, pc)
             if ex.reason == "MMIO" and ex.is_write and pc in tb:
                 k = tb.index(pc)
                 self._store_stop = (pc, tb[k + 1] if k + 1 < len(tb) else self._tb_end)
-            self.uc.emu_stop()
-        elif self.irq_line and self._uc_if_set() and self._stop is None:
+            self.stop(AFTER, pc, ex)
+        elif self.irq_line and self._stop is None and self.adapter.irq_enabled(None):
             self._irq_stop = True
-            self._stop = (AFTER, self._pc())
-            self.uc.emu_stop()
+            self.stop(AFTER, self.pc())
         elif self._stop is None and m.timer_deadline_moved():
             # the guest reprogrammed a timer: end the run after this instruction
             # so that the Machine budgets the next one to the new deadline
-            self._stop_exit = BudgetExit("instructions")
-            self._stop_exit.dispatched = True       # not counted: interp has no such exit
-            self._stop = (AFTER, self._pc())
-            self.uc.emu_stop()
+            ex = BudgetExit("instructions")
+            ex.dispatched = True        # not counted: interp has no such exit
+            self.stop(AFTER, self.pc(), ex)
 
     def _hook_intr(self, uc, intno, _ud):
-        """INT n, INT3, INTO, or a fault unicorn raised: deliver it ourselves."""
-        pc = self._pc()
+        """An exception or software interrupt unicorn raised: the adapter serves it."""
+        pc = self.pc()
         tb = self._tb
         if pc in tb:                        # a fault: pc is the faulting instruction
             self._counted += tb.index(pc) + 1
-            fault = True
+            fault, trap_at = True, None
         else:                               # a trap (INT n): pc is the next instruction
             self._counted += len(tb)
-            fault = False
-            self._trap_at = tb[-1] if tb else None
+            fault, trap_at = False, tb[-1] if tb else None
         self._tb = ()
-        if fault and intno == 8 and not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE:
-            self._fail(InternalErrorExit(
-                "EMULATION", "unicorn reported a fault after an earlier one as #DF: its QEMU never "
-                "completes delivery, so the real vector is unknown", pc=pc))
-            return
-        ex = self._deliver(intno, pc, fault)
-        if ex is not None:
-            self._fail(ex)
-        elif fault:
-            # Unicorn's QEMU never completes a delivery, so it never forgets
-            # this fault (env->old_exception): the next contributory fault
-            # would be reported as #DF and the one after it would be a triple
-            # fault, which ends every later emu_start at once, silently.  In
-            # protected mode, where guests take #GP and #PF as a matter of
-            # course, the engine is re-created (RAM is shared); in real mode
-            # (#DE: a conformance run takes hundreds on one engine) the CPU
-            # context is reset (see run).
-            self._fresh_uc = True
-            self._stop = (AFTER, self._pc())
-            uc.emu_stop()
-
-    def _fail(self, ex) -> None:
-        self._stop_exit = ex
-        self._stop = (BEFORE, self._pc())
-        self.uc.emu_stop()
+        out = self._outcome(self.adapter.interrupt(intno, pc, fault, trap_at))
+        if out is not None:
+            self.stop(BEFORE, self.pc(), out)
 
     def _hook_bp(self, uc, addr, size, _ud):
         if addr == self._skip_bp:
             self._skip_bp = None
             return
-        self._stop = (BEFORE, addr)
-        self._stop_exit = DebugExit("breakpoint", addr)
         self._resume_bp = addr
-        uc.emu_stop()
+        self.stop(BEFORE, addr, DebugExit("breakpoint", addr))
 
     def _sync_breakpoints(self) -> None:
         """One code hook per breakpoint address.
@@ -1061,438 +628,15 @@ class UnicornAccel(Accelerator):
         if added:
             self.uc.ctl_flush_tb()
 
-    # -- interrupt delivery (kasou's code, on the canonical state) ------------------------------------
-    def _concrete_ops(self):
-        if self._ops is None:
-            from ..isa.x86.concrete import ConcreteOps
-            m = self.machine
-            self._ops = ConcreteOps(m.cpu, m.ram, m.model, m.mmio)
-        return self._ops
-
-    def _deliver(self, vector: int, pc: int, fault: bool):
-        """Deliver ``vector`` through the IVT/IDT; None, or the exit that ends the run."""
-        from ..isa.x86.interrupts import TripleFault, deliver, deliver_exception
-        s = self.machine.cpu
-        self._get_for_delivery()
-        before = s.copy()
-        ops = self._concrete_ops()
-        sp_before = s.segs[2].base + s.regs[4]
-        try:
-            if fault:
-                exc, insn = self._refault(ops, vector)
-                deliver_exception(ops, exc, insn)
-            else:
-                try:
-                    deliver(ops, vector, s.rip, soft=True)
-                except GuestException as e:
-                    # INT n refused (protected mode: gate DPL < CPL, not
-                    # present...): the fault points at the INT instruction
-                    at = getattr(self, "_trap_at", None)
-                    if at is None or not s.cr0 & CR0_PE:
-                        raise
-                    s.rip = (at - s.segs[CS].base) & 0xFFFFFFFF
-                    deliver_exception(ops, e, None)
-        except TripleFault as tf:
-            return ShutdownExit(tf.describe())
-        except (GuestException, IoPending) as e:
-            return InternalErrorExit("EMULATION", f"cannot deliver vector {vector}: {e}", pc=pc)
-        if ops.pending_exits:
-            del ops.pending_exits[:]
-        lo = min(sp_before, s.segs[2].base + s.regs[4]) - 16
-        self.uc.ctl_remove_cache(max(lo, 0), sp_before + 16)
-        if self._mode_for(s) != self.uc_mode:
-            # real -> protected mode happened inside unicorn: a new engine of
-            # the right kind, once this one has stopped (see run)
-            self._recreate = True
-            self._stop = (AFTER, self._pc())
-            self.uc.emu_stop()
-            return None
-        self._put_changed(before)
-        return None
-
-    def _put_changed(self, before) -> None:
-        """machine.cpu -> unicorn after kasou delivered an interrupt, writing
-        only what delivery changed (the stack pointer, the flags, CS:IP ...)
-        when the system state (control registers, MSRs, tables) is as it
-        was: a full :meth:`_put_state` (some 50 register and context
-        transfers) per fault made a guest taking #UD in a loop run at a
-        thousand faults a second.  Long mode, or a change of system state
-        (a task switch), takes the full path."""
-        s = self.machine.cpu
-        if self.uc_mode == uc_mod.UC_MODE_64 or _system_state(s) != _system_state(before):
-            self._put_state()
-            self.puts_full += 1
-            return
-        uc = self.uc
-        for rid, new, old in zip(REGS32, s.regs, before.regs):
-            if new != old:
-                uc.reg_write(rid, new & 0xFFFFFFFF)
-        rflags = s.rflags
-        if rflags != before.rflags:
-            uc.reg_write(X.UC_X86_REG_EFLAGS, rflags)
-        if s.segs != before.segs or s.cpl != before.cpl:
-            self._put_segments(uc, s)
-        uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
-        self._load_pending = False
-
-    def _refault(self, ops, vector: int):
-        """Unicorn's interrupt hook gets the vector but not the error code
-        (nor, for #PF, CR2).  In protected mode the faulting instruction is run
-        again on kasou's own semantics, from the synced state, to get both:
-        (exception, None).  State is restored whatever happens."""
-        s = self.machine.cpu
-        exc = GuestException(vector, None, "raised by unicorn")
-        if not s.cr0 & CR0_PE:
-            return exc, None                # real mode: no error codes
-        cs = s.segs[CS]
-        dec = self._decoder(s)
-        saved = s.copy()
-        ops.update_paging()
-        ops.flush_tlb()
-        try:
-            insn = dec.decode(lambda k: ops.read_lin(cs.base + saved.rip + k, 1, fetch=True), saved.rip)
-            if insn.handler is not None:
-                s.rip = insn.next_ip
-                insn.handler(ops, insn)
-        except GuestException as e:
-            # unicorn reports a second contributory fault in one run as #DF
-            # (its QEMU never completes a delivery): the re-run tells the truth
-            if e.vector == vector or vector == 8:
-                exc = e
-        except IoPending:
-            ops.pending_read = None
-        cr2 = s.cr2
-        s.load(saved)
-        if exc.vector == 14:
-            s.cr2 = cr2
-        del ops.pending_exits[:]
-        ops.io_pos = 0
-        return exc, None                    # None: the return EIP is the faulting one
-
-    def _decoder(self, s):
-        """kasou's decoder for the code segment of ``s``."""
-        from ..isa.x86.step import decoder_key
-        key = decoder_key(s)
-        dec = self._decoders.get(key)
-        if dec is None:
-            from ..isa.x86.decode import Decoder
-            from ..isa.x86.semantics import REGISTRY
-            dec = self._decoders[key] = Decoder(self.machine.model.name, key[0], key[1], REGISTRY)
-        return dec
-
-    def _hook_sys(self, uc, _ud):
-        """SYSCALL or SYSENTER: unicorn calls this hook instead of running the
-        instruction, then steps over it.  Stop after it; kasou runs it."""
-        pc = self._pc()                     # unicorn points at the instruction here
-        self._sys_at = pc
-        self._stop = (AFTER, pc)
-        uc.emu_stop()
-
-    def _run_kasou(self, pc: int):
-        """Run the instruction at linear ``pc`` (one unicorn only stepped
-        over) on kasou's own semantics, as the interpreter runs it -- a fault
-        it raises is delivered -- and load the result into unicorn.  None, or
-        the exit that ends the run."""
-        from ..isa.x86.interrupts import TripleFault
-        from ..isa.x86.step import step_one
-        from ..isa.x86.core import missing_semantics
-        s = self.machine.cpu
-        self._get_state()
-        ops = self._concrete_ops()
-        cs = s.segs[CS]
-        s.rip = (pc - cs.base) & (0xFFFFFFFFFFFFFFFF if s.efer & EFER_LMA and cs.l else 0xFFFFFFFF)
-        try:
-            step_one(ops, self._decoder(s), missing_semantics)
-        except TripleFault as tf:
-            return ShutdownExit(tf.describe())
-        except IoPending as e:
-            return InternalErrorExit("EMULATION", f"unexpected port access in kasou's run of the "
-                                     f"instruction at 0x{pc:x}: {e}", pc=pc)
-        del ops.pending_exits[:]
-        ops.io_pos = 0
-        try:
-            self._put_state()
-        except uc_mod.UcError as e:
-            return InternalErrorExit("EMULATION", f"unicorn refused the state after the instruction "
-                                     f"at 0x{pc:x}: {e}", pc=pc)
-        return None
-
-    def _deliver_fault(self, vector: int, pc: int):
-        return self._deliver(vector, pc, True)
-
-    def _take_irq(self) -> None:
+    # -- interrupts -------------------------------------------------------------------------
+    def _take_irq(self):
+        """Acknowledge and deliver an external interrupt: None, or the exit
+        that ends the run (a delivery that shut the CPU down)."""
         vector = self.irq_ack()
         if vector is None:
-            return
-        from ..isa.x86.interrupts import deliver
+            return None
         self.sync_state()
-        s = self.machine.cpu
-        ops = self._concrete_ops()
-        deliver(ops, vector, s.rip)
-        self.uc.ctl_remove_cache(max(s.segs[2].base + s.regs[4] - 16, 0),
-                                 s.segs[2].base + s.regs[4] + 32)
-        self._put_state()
+        return self.adapter.take_irq(vector)
 
-    def _if_set(self) -> bool:
-        if self._uc_ahead:
-            return self._uc_if_set()
-        return bool(self.machine.cpu.rflags & F.IF)
-
-    def _uc_if_set(self) -> bool:
-        return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & F.IF)
-
-    # -- state conversion ----------------------------------------------------------------------
-    def _pc(self) -> int:
-        """Linear address of the next instruction, from unicorn."""
-        uc = self.uc
-        if self.uc_mode == uc_mod.UC_MODE_64:
-            rip = uc.reg_read(X.UC_X86_REG_RIP)
-            if self.machine.cpu.segs[CS].l or rip >> 32:
-                return rip
-            return (self._cs_base() + rip) & 0xFFFFFFFF       # compatibility mode
-        eip = uc.reg_read(X.UC_X86_REG_EIP)
-        return (self._cs_base() + eip) & 0xFFFFFFFF
-
-    def _cs_base(self) -> int:
-        uc = self.uc
-        sel = uc.reg_read(X.UC_X86_REG_CS)
-        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PE or uc.reg_read(X.UC_X86_REG_EFLAGS) & F.VM:
-            return sel << 4
-        cs = self.machine.cpu.segs[CS]
-        if cs.selector == sel:
-            return cs.base
-        seg = self._descriptor(sel)
-        return 0 if seg is None else seg.base
-
-    def _descriptor(self, sel: int):
-        from ..isa.x86.protected import descriptor_to_segment
-        uc = self.uc
-        if sel & ~3 == 0:
-            return None
-        if sel & 4:
-            tbl = uc.reg_read(X.UC_X86_REG_LDTR)
-        else:
-            tbl = uc.reg_read(X.UC_X86_REG_GDTR)
-        base, limit = tbl[1], tbl[2]
-        idx = sel & ~7
-        if idx + 7 > limit:
-            return None
-        try:
-            raw = bytes(uc.mem_read(base + idx, 8))
-        except uc_mod.UcError:
-            return None
-        return descriptor_to_segment(sel, int.from_bytes(raw[:4], "little"),
-                                     int.from_bytes(raw[4:], "little"))
-
-    def _put_state(self, fresh: bool = False) -> None:
-        """machine.cpu -> unicorn (QEMU: kvm_arch_put_registers).
-
-        Segment registers go in with their caches as they are
-        (_put_segments).  In long mode the system state is written to the
-        segment loader (a 32-bit engine holding a copy of the running CPU,
-        or with ``fresh`` a CPU that never faulted) through its 32-bit API,
-        the whole CPU is copied back, and what only the 64-bit API reaches
-        (R8-R15, upper halves, RIP, FS/GS base, 64-bit table bases) is
-        written last."""
-        s = self.machine.cpu
-        mode = self._mode_for(s)
-        if self.uc is None or mode != self.uc_mode:
-            self._create(mode)
-        uc = self.uc
-        if mode == uc_mod.UC_MODE_64:
-            aux = self._segment_loader()
-            aux.context_restore(self._loader_fresh if fresh else uc.context_save())
-            aux.reg_write(X.UC_X86_REG_CR0, CR0_PE)     # leave long mode: _put_system enters it again
-            self._put_system(aux, s)
-            uc.context_restore(aux.context_save())
-            uc.reg_write(X.UC_X86_REG_CR3, s.cr3)       # flushes the TLB (a context copy does not)
-            uc.reg_write(X.UC_X86_REG_CR2, s.cr2)       # (64 bits wide here)
-            self._put_tables(uc, s)
-            for rid, v in zip(REGS64, s.regs):
-                uc.reg_write(rid, v)
-            uc.reg_write(X.UC_X86_REG_FS_BASE, s.segs[4].base)
-            uc.reg_write(X.UC_X86_REG_GS_BASE, s.segs[5].base)
-            uc.reg_write(X.UC_X86_REG_RIP, s.rip)
-        else:
-            self._put_system(uc, s)
-            for rid, v in zip(REGS32, s.regs):
-                uc.reg_write(rid, v & 0xFFFFFFFF)
-            uc.reg_write(X.UC_X86_REG_EIP, s.rip & 0xFFFFFFFF)
-        self._load_pending = False
-
-    def _put_system(self, uc, s) -> None:
-        """Control registers, MSRs, tables and flags of ``s`` through the
-        16/32-bit register API of ``uc``, then the segment registers."""
-        # control registers and flags first: the hidden flags of the segments depend on them
-        uc.reg_write(X.UC_X86_REG_MSR, (MSR_EFER, s.efer))
-        uc.reg_write(X.UC_X86_REG_CR4, s.cr4)
-        uc.reg_write(X.UC_X86_REG_CR3, s.cr3)
-        uc.reg_write(X.UC_X86_REG_CR0, s.cr0)
-        uc.reg_write(X.UC_X86_REG_CR2, s.cr2)
-        for idx in LONG_MSRS:
-            uc.reg_write(X.UC_X86_REG_MSR, (idx, s.msrs.get(idx, 0)))
-        self._put_tables(uc, s)
-        uc.reg_write(X.UC_X86_REG_EFLAGS, s.rflags)
-        self._put_segments(uc, s)
-
-    @staticmethod
-    def _put_segments(uc, s) -> None:
-        """The six segment registers of ``s`` with their hidden parts, into
-        ``uc``'s CPU as they are, and the hidden flags QEMU derives from them
-        (CPL, CS32, SS32, CS64, ADDSEG: cpu_x86_load_seg_cache).
-
-        Unicorn's register API loads a selector as a MOV would (from the
-        GDT/LDT with its checks in protected mode, base = selector * 16
-        otherwise); a real CPU keeps the caches whatever the tables hold.
-        Right after the far jump into protected mode SS and DS still hold
-        their real-mode selectors and caches -- SS = 0 as a MOV is #GP --
-        and SYSCALL loads fixed descriptors whatever the GDT says.  So the
-        caches are written into the CPU state image (a context, see
-        _cpu_layout) and restored: nothing is read from the descriptor
-        tables, no accessed bit is set in guest memory.  Must come after
-        CR0, EFER and EFLAGS (the flags depend on them)."""
-        segs_at, hflags_at = _cpu_layout()
-        ctx = uc.context_save()
-        img = bytearray(bytes(ctx))
-        flags = []
-        for n, seg in enumerate(s.segs):
-            # an unusable (null) segment: QEMU loads a null selector with flags 0
-            f = 0 if seg.unusable else _seg_flags(seg)
-            SEG_CACHE.pack_into(img, segs_at + n * SEG_CACHE.size, seg.selector, seg.base, seg.limit, f)
-            flags.append(f)
-        h = int.from_bytes(img[hflags_at:hflags_at + 4], "little")
-        h &= ~(HF_CPL | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64)
-        h |= s.cpl
-        cs = s.segs[CS]
-        protected = s.cr0 & CR0_PE and not s.fl & F.VM
-        if protected and s.efer & EFER_LMA and cs.l and not cs.unusable:
-            h |= HF_CS32 | HF_CS64
-        elif flags[CS] & DESC_B:
-            h |= HF_CS32
-        if flags[2] & DESC_B:
-            h |= HF_SS32
-        if h & HF_CS64:
-            pass                                # zero base assumed for DS, ES and SS
-        elif not protected or not h & HF_CS32:
-            h |= HF_ADDSEG
-        elif s.segs[0].base | s.segs[2].base | s.segs[3].base:
-            h |= HF_ADDSEG
-        img[hflags_at:hflags_at + 4] = h.to_bytes(4, "little")
-        ctypes.memmove(ctx.context, bytes(img), len(img))
-        uc.context_restore(ctx)
-
-    @staticmethod
-    def _put_tables(uc, s) -> None:
-        uc.reg_write(X.UC_X86_REG_GDTR, (0, s.gdt_base, s.gdt_limit, 0))
-        uc.reg_write(X.UC_X86_REG_IDTR, (0, s.idt_base, s.idt_limit, 0))
-        uc.reg_write(X.UC_X86_REG_LDTR, (s.ldt.selector, s.ldt.base, s.ldt.limit, _seg_flags(s.ldt)))
-        uc.reg_write(X.UC_X86_REG_TR, (s.tr.selector, s.tr.base, s.tr.limit, _seg_flags(s.tr)))
-
-    @staticmethod
-    def _null_outer_fs_gs(s) -> None:
-        """IRET and far RET to an outer level make ES, DS, FS and GS null when
-        they hold a data (or non-conforming code) segment more privileged
-        than the new CPL (SDM Vol. 2A "IRET").  QEMU does so but leaves FS and
-        GS alone when their selector is already null (to keep a 64-bit base),
-        so a null selector left from real mode keeps its usable cache there;
-        kasou follows the SDM, and unicorn's state is read that way."""
-        cpl = s.cpl
-        for n in (4, 5):
-            seg = s.segs[n]
-            if seg.selector & 0xFFFC or seg.unusable or not seg.s:
-                continue
-            if (not seg.type & 8 or not seg.type & 4) and seg.dpl < cpl:
-                s.segs[n] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
-
-    def _get_real_segments(self, s) -> None:
-        """The segment registers in real (or virtual-8086) mode: base =
-        selector * 16, the rest of each cache as it was."""
-        uc = self.uc
-        for n, rid in enumerate(SEGS):
-            sel = uc.reg_read(rid) & 0xFFFF
-            seg = s.segs[n]
-            if seg.selector != sel or seg.base != sel << 4:
-                seg = seg.copy()
-                seg.selector, seg.base = sel, sel << 4
-                if n == CS:
-                    seg.type, seg.s, seg.present, seg.dpl, seg.db, seg.l = 11, 1, 1, 0, 0, 0
-                s.segs[n] = seg
-
-    def _get_for_delivery(self) -> None:
-        """unicorn -> machine.cpu before kasou delivers an interrupt.  In
-        real mode only what real-mode delivery reads (SDM Vol. 3A §21.1.4:
-        the IVT's place, the flags, CS:IP, SS:SP): ESP, EIP, EFLAGS, CR0,
-        the IDTR and the segment registers (all six: writing CS back writes
-        every segment cache) -- a fourth of a whole :meth:`_get_state`'s
-        transfers.  The rest of machine.cpu may be stale until the next
-        :meth:`sync_state` reads everything (unicorn stays ahead), and
-        :meth:`_put_changed` writes back only what delivery changed.
-        Elsewhere, everything."""
-        uc = self.uc
-        cr0 = uc.reg_read(X.UC_X86_REG_CR0)
-        if self.uc_mode != uc_mod.UC_MODE_16 or cr0 & CR0_PE:
-            self._get_state()
-            return
-        s = self.machine.cpu
-        s.regs[4] = (s.regs[4] & ~0xFFFFFFFF) | uc.reg_read(X.UC_X86_REG_ESP)
-        s.rip = uc.reg_read(X.UC_X86_REG_EIP)
-        s.rflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
-        s.cr0 = cr0
-        _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
-        self._get_real_segments(s)
-        if self._ops is not None:
-            self._ops.mode_changed()
-
-    def _get_state(self) -> None:
-        """unicorn -> machine.cpu (QEMU: cpu_synchronize_state)."""
-        s = self.machine.cpu
-        uc = self.uc
-        long_mode = self.uc_mode == uc_mod.UC_MODE_64
-        if long_mode:
-            s.regs[:] = [uc.reg_read(rid) for rid in REGS64]
-            s.rip = uc.reg_read(X.UC_X86_REG_RIP)
-        else:
-            for i, rid in enumerate(REGS32):
-                s.regs[i] = (s.regs[i] & ~0xFFFFFFFF) | uc.reg_read(rid)
-            s.rip = uc.reg_read(X.UC_X86_REG_EIP)
-        s.rflags = uc.reg_read(X.UC_X86_REG_EFLAGS)
-        s.cr0 = uc.reg_read(X.UC_X86_REG_CR0)
-        s.cr2 = uc.reg_read(X.UC_X86_REG_CR2)
-        s.cr3 = uc.reg_read(X.UC_X86_REG_CR3)
-        s.cr4 = uc.reg_read(X.UC_X86_REG_CR4)
-        s.efer = uc.reg_read(X.UC_X86_REG_MSR, MSR_EFER)
-        for idx in LONG_MSRS:              # STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE
-            v = uc.reg_read(X.UC_X86_REG_MSR, idx)
-            if v or idx in s.msrs:
-                s.msrs[idx] = v
-        _, s.gdt_base, s.gdt_limit, _ = uc.reg_read(X.UC_X86_REG_GDTR)
-        _, s.idt_base, s.idt_limit, _ = uc.reg_read(X.UC_X86_REG_IDTR)
-        sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_LDTR)
-        if (sel, base, limit) != (s.ldt.selector, s.ldt.base, s.ldt.limit):
-            s.ldt = _seg_from_flags(sel, base, limit, flags)
-        sel, base, limit, flags = uc.reg_read(X.UC_X86_REG_TR)
-        if (sel, base, limit) != (s.tr.selector, s.tr.base, s.tr.limit):
-            s.tr = _seg_from_flags(sel, base, limit, flags)
-            if s.tr.type in (1, 9):
-                # LTR and task switches mark the TSS busy, in the GDT and in
-                # TR (SDM Vol. 3A 9.2.4); QEMU marks only the GDT entry
-                s.tr.type |= 2
-        real = not s.cr0 & CR0_PE or s.fl & F.VM
-        if real:
-            self._get_real_segments(s)
-        for n, rid in enumerate(() if real else SEGS):
-            sel = uc.reg_read(rid) & 0xFFFF
-            seg = s.segs[n]
-            if seg.selector != sel:
-                d = self._descriptor(sel)
-                s.segs[n] = d if d is not None else Segment(selector=sel, base=0, limit=0,
-                                                            present=0, unusable=1)
-        if self._outward:
-            self._outward = False
-            if not real:
-                self._null_outer_fs_gs(s)
-        if long_mode:
-            s.segs[4].base = uc.reg_read(X.UC_X86_REG_FS_BASE)
-            s.segs[5].base = uc.reg_read(X.UC_X86_REG_GS_BASE)
-        if self._ops is not None:
-            self._ops.mode_changed()
+    def _irq_enabled(self) -> bool:
+        return self.adapter.irq_enabled(None if self._uc_ahead else self.machine.cpu)

@@ -50,6 +50,9 @@ The parts, and their counterpart in QEMU:
   grader's traces and its ``forbid``/``allow`` rules).
 * ``vector_reader(cpu)``: the reader and judge of the single-instruction
   test vectors captured from that CPU model (``emu conformance``).
+* ``unicorn_adapter(engine)``: what the unicorn engine asks of the
+  architecture (:mod:`emu.isa.unicorn_adapter`: engine modes, register
+  sync, the interrupt hook, the instructions kasou runs itself).
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
 them.
@@ -141,6 +144,12 @@ class Target:
         """The reader and judge of single-instruction test vectors for CPU
         model ``cpu`` (``emu.conformance`` documents what it provides);
         ValueError when no suite of this architecture was captured from it."""
+        raise NotImplementedError
+
+    def unicorn_adapter(self, engine):
+        """A new :class:`emu.isa.unicorn_adapter.UnicornAdapter` for the
+        unicorn ``engine`` (imports unicorn; raises ``AdapterUnavailable``
+        when the unicorn found cannot run this architecture)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ generic code reaches the x86 architecture.
   ``emu coverage`` (``coverage.py``), the grader's mnemonics (``names.py``)
   and the SingleStepTests 8086/286 vector reader (``singlestep.py``).
 * core: ``X86Core`` (``core.py``), the interpreter's and translator's CPU.
+* the unicorn engine's adapter: ``unicorn_adapter.py``.
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class X86Target(Target):
     def vector_reader(self, cpu: str):
         from .singlestep import X86VectorReader
         return X86VectorReader(cpu)
+
+    def unicorn_adapter(self, engine):
+        from .unicorn_adapter import X86UnicornAdapter
+        return X86UnicornAdapter(engine)
 
 
 TARGET = X86Target()

@@ -61,9 +61,9 @@ def test_state_round_trip_is_exact():
     want = s.copy().snapshot()
     acc = m.accel
     acc.state_changed()
-    acc._put_state()
+    acc.put_state()
     s.load(X86State())      # forget everything, then read it back from unicorn
-    acc._get_state()
+    acc.get_state()
     got = s.snapshot()
     assert {k: (want[k], got[k]) for k in want if want[k] != got[k]} == {}
     m.close()
@@ -408,10 +408,10 @@ def test_state_round_trip_keeps_segment_caches():
     """What unicorn holds after a load is kasou's caches, and the hidden
     flags QEMU derives from them (CPL, 32-bit CS and SS, segment bases to add)."""
     import struct
-    from emu.accel.unicorn import HF_ADDSEG, HF_CPL, HF_CS32, HF_SS32, SEG_CACHE, _cpu_layout, _seg_flags
+    from emu.isa.x86.unicorn_adapter import HF_ADDSEG, HF_CPL, HF_CS32, HF_SS32, SEG_CACHE, _cpu_layout, _seg_flags
     m = pm_machine("unicorn")
     acc = m.accel
-    acc._put_state()
+    acc.put_state()
     segs_at, hflags_at = _cpu_layout()
     img = bytes(acc.uc.context_save())
     held = [SEG_CACHE.unpack_from(img, segs_at + n * SEG_CACHE.size) for n in range(6)]
@@ -427,7 +427,7 @@ def test_a_cpu_state_layout_not_understood_makes_the_engine_unavailable(monkeypa
     an image laid out otherwise (another unicorn) is refused in one line
     when the engine is made, not mis-written later."""
     import struct
-    import emu.accel.unicorn as U
+    import emu.isa.x86.unicorn_adapter as U
     from emu.accel.base import AccelUnavailable
     monkeypatch.setattr(U, "_layout", None)
     monkeypatch.setattr(U, "SEG_CACHE", struct.Struct("<IQII"))     # no padding: not QEMU's

@@ -167,7 +167,7 @@ def test_long_mode_state_round_trip_is_exact():
     s.cr2 = 0xFFFF_8000_DEAD_B000
     want = s.copy()
     acc = m.accel
-    acc._put_state()
+    acc.put_state()
     assert acc.uc_mode == UC_MODE_64
     # forget it all but the hidden parts of the null data segments (read
     # back only when the selector changes: unicorn cannot show them)
@@ -176,7 +176,7 @@ def test_long_mode_state_round_trip_is_exact():
         blank.segs[n] = want.segs[n].copy()
         blank.segs[n].base = 0
     s.load(blank)
-    acc._get_state()
+    acc.get_state()
     assert s.diff(want) == []
     assert s.msrs == want.msrs
     assert s.cpl == 3
@@ -247,7 +247,7 @@ def test_loading_a_state_leaves_guest_memory_alone():
     through the guest's page tables, so no accessed bit is set in them."""
     m = long_mode_machine("unicorn", EFER_SCE | EFER_LME | EFER_LMA)
     before = bytes(m.ram.view)
-    m.accel._put_state()
+    m.accel.put_state()
     assert m.accel.uc_mode == UC_MODE_64
     after = bytes(m.ram.view)
     assert [hex(i) for i, (a, b) in enumerate(zip(before, after)) if a != b] == []
