@@ -40,7 +40,7 @@ from . import version
 from .machine import STATUS_ERROR
 
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
-CPUS = ("8086", "286", "max")
+CPUS = ("8086", "286", "max", "arm7tdmi", "cortex-a15")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
 BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
 STEP_BENCH_GUESTS = ("intloop", "sieve", "crc32", "fib", "uart")
@@ -74,7 +74,9 @@ ACCEL_HELP = {
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
     "286": "Intel 80286 in real mode: 24 address lines, 286 flags and faults",
-    "max": "a modern x86: real, protected and long mode (default)",
+    "max": "a modern x86: real, protected and long mode (the default on -M pc)",
+    "arm7tdmi": "ARM7TDMI (ARMv4T): A32 and Thumb, the arm7tdmi test vectors' CPU (-M virt)",
+    "cortex-a15": "Cortex-A15 (ARMv7-A), A32 and T16 (the default on -M virt)",
 }
 MEMORY_HELP = ("RAM size: a bare number is MiB, as in QEMU (-m 64 = 64 MiB), or give a suffix "
                "K, M or G (512K, 16M, 1G); default: the board's (16M on pc, 128M on virt)")
@@ -238,10 +240,13 @@ def add_board_option(p) -> None:
                    help="board (pc: x86 PC, real mode at 0000:7C00); '-M help' lists them")
 
 
-def add_cpu_option(p, *aliases) -> None:
-    p.add_argument("-cpu", *aliases, dest="cpu", default="max", action=Listable,
-                   convert=one_of(CPUS, "-cpu"), listing=_cpu_listing,
-                   help="CPU model: 8086, 286, max (default); '-cpu help' says which engines model each")
+def add_cpu_option(p, *aliases, board_default=False) -> None:
+    """-cpu; ``board_default``: the default is the board's (x86: max, Arm:
+    cortex-a15) rather than max."""
+    p.add_argument("-cpu", *aliases, dest="cpu", default=None if board_default else "max",
+                   action=Listable, convert=one_of(CPUS, "-cpu"), listing=_cpu_listing,
+                   help="CPU model: 8086, 286, max (the x86 default), arm7tdmi, cortex-a15 (the "
+                        "Arm default); '-cpu help' says which engines model each")
 
 
 def add_accel_option(p, *aliases, default="interp", kvm_switch=True) -> None:
@@ -265,7 +270,7 @@ def add_machine_options(p, accel_default="interp", run=False):
     honours (serial port, logs, instruction limit)."""
     add_board_option(p)
     add_accel_option(p, default=accel_default)
-    add_cpu_option(p)
+    add_cpu_option(p, board_default=True)
     add_memory_option(p)
     p.add_argument("-icount", dest="icount_shift", type=parse_icount, metavar="shift=N",
                    help="guest time: 2**N ns per instruction (default 7; interp, tcg, unicorn; "

@@ -189,6 +189,12 @@ class SemihostingExit(Exit):
     pc: int | None = field(default=None, compare=False)    # the trapping instruction
     reason = "SEMIHOSTING"
 
+    @property
+    def data(self) -> int:
+        """The result, under the name an engine replays a read's value by
+        (an interpreter completes the trapping instruction with it)."""
+        return self.result
+
     def key(self) -> str:
         return f"SEMIHOSTING 0x{self.op:02x}"
 

@@ -260,6 +260,8 @@ class Machine:
         if semihosting and self.semihosting is None:
             raise ValueError(f"-semihosting: machine '{board}' has no Arm semihosting "
                              "(expected an Arm board: virt)")
+        if accel not in self.target.engines:
+            raise ValueError(self.target.engine_refusal(accel))
         self.accel = create_accel(accel, self)
         if icount_shift is not None and not self.accel.exact_icount:
             self.accel.close()

@@ -151,8 +151,8 @@ class AccelUnavailable(Exception):
 # results.  (`emu conformance` still runs a chip's vectors on them: there the
 # engine is judged against the chip, kasou's side -- interrupt delivery,
 # address wrap -- following the chip's model.)
-_CPU_MODELS = {"interp": ("8086", "286", "max"), "tcg": ("8086", "286", "max"),
-               "unicorn": ("max",), "kvm": ("max",)}
+_CPU_MODELS = {"interp": ("8086", "286", "max", "arm7tdmi", "cortex-a15"),
+               "tcg": ("8086", "286", "max"), "unicorn": ("max",), "kvm": ("max",)}
 
 
 def cpu_engines(cpu: str) -> tuple:

@@ -121,13 +121,19 @@ def load(machine, data: bytes, name: str, entry: int | None = None,
         machine.semihosting.set_image(at, at + len(data))
 
 
+#: what ``irq_ack`` hands the engine: the CPU's IRQ exception (its vector
+#: table offset, 0x18); the Arm CPU has no acknowledge cycle that reads an
+#: interrupt number -- the guest reads it from GICC_IAR in its handler
+IRQ_VECTOR = 0x18
+
+
 def attach(machine) -> None:
-    """Connect the GIC's output to the engine once it exists.  The Arm CPU
-    has no acknowledge cycle (the guest reads GICC_IAR): ``irq_ack``
-    returns no vector."""
+    """Connect the GIC's output to the engine once it exists; ``irq_ack``
+    says "take the IRQ exception" while the GIC signals one."""
     gic = machine.devices["gic"].gic
     machine.accel.irq_line = gic.irq.level
-    machine.accel.irq_ack = lambda: machine.acknowledge_interrupt(lambda: None)
+    machine.accel.irq_ack = lambda: machine.acknowledge_interrupt(
+        lambda: IRQ_VECTOR if gic.irq.level else None)
 
 
 def poll_devices(machine) -> None:

@@ -65,6 +65,8 @@ class Target:
     """The interface; ``emu/isa/<arch>/target.py`` subclasses it once."""
 
     name: str = ""
+    #: the engines that can run this architecture's guests
+    engines: tuple = ()
     elf_machines: tuple = ()
     reg_names: tuple = ()
     models: tuple = ()
@@ -151,6 +153,16 @@ class Target:
         unicorn ``engine`` (imports unicorn; raises ``AdapterUnavailable``
         when the unicorn found cannot run this architecture)."""
         raise NotImplementedError
+
+    def engine_refusal(self, accel: str) -> str:
+        """The one line that says why engine ``accel`` cannot run this
+        architecture's guests."""
+        if accel == "kvm":
+            return (f"-accel kvm runs only guests of the host's own architecture: KVM executes "
+                    f"them on the host CPU, and {self.name} code does not run on an x86 host; "
+                    f"{self.name} guests run on -accel {', '.join(self.engines)}")
+        return (f"-accel {accel} cannot run {self.name} guests yet; they run on "
+                f"-accel {', '.join(self.engines)}")
 
     def __repr__(self) -> str:
         return f"<Target {self.name}>"

@@ -133,3 +133,41 @@ def test_heapinfo_as_on_qemu(built, mib):
     assert m.semihosting.call(S.SYS_HEAPINFO, 0x40001000) == 0
     words = [int.from_bytes(m.ram.read_bytes(0x40002000 + 4 * i, 4), "little") for i in range(4)]
     assert out == b"".join(b"%08X\n" % w for w in words)
+
+
+# -- the same guests on kasou's interpreter, judged by the same models ----------------------
+@pytest.mark.parametrize("guest", A.BENCH + ("hello",))
+def test_guest_on_the_interpreter_prints_what_its_model_says(built, guest):
+    out, status, r = A.run_kasou(f"{built}/{guest}.elf", "interp")
+    assert out == A.expected(guest, built), f"{guest}: got {out[:200]!r} ({r.message})"
+    assert (status, r.reason) == (0, "debug-exit"), r.message
+
+
+def test_interrupt_driven_input_on_the_interpreter(built):
+    """PL011 receive interrupt -> GIC (ID 33) -> the IRQ exception, on kasou."""
+    out, status, r = A.run_kasou(f"{built}/irq_echo.elf", "interp", A.ECHO_INPUT)
+    assert out == A.expected("irq_echo", built) and status == 0, (out, r.message)
+
+
+def test_the_c_program_on_the_interpreter(built):
+    """newlib's printf and scanf through semihosting, and the exit status."""
+    out, status, r = A.run_kasou(f"{built}/calc.elf", "interp", A.calc_input())
+    want, want_status = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)
+    assert out == want
+    assert status == want_status == 254
+
+
+@pytest.mark.parametrize("accel, why", [
+    ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp"),
+    ("unicorn", "emu run: -accel unicorn cannot run arm guests yet; they run on -accel interp"),
+    ("kvm", "emu run: -accel kvm runs only guests of the host's own architecture: KVM executes "
+            "them on the host CPU, and arm code does not run on an x86 host; arm guests run on "
+            "-accel interp"),
+])
+def test_engines_that_cannot_run_arm_say_so(built, accel, why):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "emu", "run", "-M", "virt", "-semihosting", "-accel",
+                        accel, f"{built}/hello.elf"], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and r.stdout == ""
+    assert r.stderr == why + "\n"

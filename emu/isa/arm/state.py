@@ -42,6 +42,10 @@ class ArmState:
     """One A32 CPU: visible registers, banked storage, CPSR, SPSRs, and the
     few system registers a bare-metal program touches (CP15 SCTLR, VBAR)."""
 
+    #: the generic interpreter's status word (emu.isa.core): A32 has no
+    #: trace trap, so nothing in it asks for attention
+    status = 0
+
     def __init__(self):
         self.r = [0] * 16
         self.cpsr = I_BIT | F_BIT | SVC          # reset: SVC mode, IRQ and FIQ masked (B1.9.10)

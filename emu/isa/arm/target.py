@@ -26,6 +26,7 @@ from .state import MODE_MASK, REG_NAMES, T_BIT, ArmState
 
 class ArmTarget(Target):
     name = "arm"
+    engines = ("interp",)
     elf_machines = ("EM_ARM",)
     reg_names = REG_NAMES
 
@@ -51,6 +52,10 @@ class ArmTarget(Target):
         from .semantics import REGISTRY
         from .thumb import ArmDecoder
         return ArmDecoder(model, REGISTRY if registry is None else registry)
+
+    def core(self, machine):
+        from .core import ArmCore
+        return ArmCore(machine)
 
     def concrete_ops(self, state, ram, model, mmio=None):
         """ArmOps over ``ram`` (an ``emu.memory.Ram``); outside it, the bus

@@ -30,6 +30,7 @@ from .state import CS, EFER_LMA, REG_NAMES64, X86State
 
 class X86Target(Target):
     name = "x86"
+    engines = ("interp", "tcg", "unicorn", "kvm")
     elf_machines = ("EM_386", "EM_X86_64")
     reg_names = REG_NAMES64
 

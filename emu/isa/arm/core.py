@@ -1,0 +1,232 @@
+"""The ARM Core (:class:`emu.isa.core.Core`): A32 and T16 on the generic
+interpreter loop.
+
+* Code is keyed by the address of the instruction (no segments:
+  ``fetch_base`` is 0) in two caches, ARM state and Thumb state (CPSR.T
+  decides how the bytes at the PC decode, ARM ARM A2.5).
+* A cache entry wraps the decoded instruction: running it checks its
+  condition (A8.3) with the PC already advanced past it, points r15 reads
+  at the instruction + 8 (+ 4 in Thumb, A2.3), then runs the semantics.
+* Memory: RAM directly; any other address is the board's MMIO, through
+  the interpreter's exit protocol -- a store becomes an MMIO exit after the
+  instruction, a load ends the run with an MMIO read whose value is
+  replayed when the instruction runs again.
+* Faults (undefined instruction, aborts, SVC) enter the vector table
+  (:func:`emu.isa.arm.exceptions.enter_exception`).  The IRQ input is
+  taken between instructions unless CPSR.I masks it; the board's interrupt
+  controller (the virt board's GIC) gives no vector: the guest reads the
+  interrupt's ID from the GIC itself.
+* WFI halts the CPU: an HLT exit, and the board decides when an interrupt
+  wakes it (WFI wakes on a pending interrupt even while CPSR.I masks it,
+  B1.8.13).
+* Arm semihosting (``-semihosting``: ``SVC 0x123456``, ``BKPT 0xAB``) ends
+  the run with a SEMIHOSTING exit that the Machine serves; its result is
+  replayed into r0 when the instruction runs again, as an MMIO read's
+  value is.
+"""
+
+from __future__ import annotations
+
+from ...exits import HltExit, MmioExit, SemihostingExit, mark_source
+from ..core import Core
+from ..ops import GuestException, IoPending
+from .exceptions import IRQ_EXC, PABT, UNDEF, enter_exception
+from .ops import ArmOps
+from .semantics import REGISTRY, condition_passed
+from .state import I_BIT, T_BIT
+from .thumb import ArmDecoder, ThumbUnsupported
+
+_T32_PREFIXES = (0b11101, 0b11110, 0b11111)
+
+
+class ArmConcreteOps(ArmOps):
+    """ArmOps over the Machine's RAM and MMIO bus, with the interpreter's
+    exit protocol (``pending_exits``, ``pending_read``, ``io_replay``,
+    ``io_pos``; :mod:`emu.isa.core`)."""
+
+    def __init__(self, state, model, ram):
+        super().__init__(state, model, self._read, self._write)
+        self.ram = ram
+        self.pending_exits = []
+        self.pending_read = None
+        self.io_replay = []
+        self.io_pos = 0
+        self.trace_int = None
+        self.semihosting = None      # set by the core when the board serves semihosting
+        self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+
+    def _replayed(self):
+        """The value the Machine gave the access this instruction is at, or
+        None (the run must end to ask for it)."""
+        if self.io_pos < len(self.io_replay):
+            v = self.io_replay[self.io_pos]
+            self.io_pos += 1
+            return v
+        return None
+
+    def _read(self, addr: int, size: int) -> int:
+        ram = self.ram
+        if ram.contains(addr, size):
+            return ram.read(addr, size)
+        v = self._replayed()
+        if v is not None:
+            return v
+        self.pending_read = MmioExit(addr, size, False)
+        raise IoPending()
+
+    def _write(self, addr: int, size: int, value: int) -> None:
+        ram = self.ram
+        if ram.contains(addr, size):
+            ram.write(addr, size, value)
+        else:
+            self.pending_exits.append(MmioExit(addr, size, True, value))
+
+    def semihost(self, ops) -> None:
+        """The semihosting trap: the Machine serves the call; r0 gets its result."""
+        r = self.s.r
+        v = self._replayed()
+        if v is None:
+            self.pending_read = SemihostingExit(r[0], r[1])
+            raise IoPending()
+        r[0] = v & 0xFFFFFFFF
+
+
+class CoreInsn:
+    """A decoded instruction as the generic loop sees it (``ip``,
+    ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs."""
+
+    __slots__ = ("ip", "next_ip", "insn", "pc_read")
+
+    def __init__(self, insn, ip: int, thumb: bool):
+        self.insn = insn
+        self.ip = ip
+        self.next_ip = (ip + insn.size) & 0xFFFFFFFF
+        self.pc_read = 4 if thumb else 8
+
+    @property
+    def name(self) -> str:
+        return self.insn.name
+
+    @staticmethod
+    def handler(ops, w) -> None:
+        insn = w.insn
+        ops.insn_addr = w.ip
+        ops.insn_size = insn.size
+        ops.pc_read = w.pc_read
+        ops.insn = insn
+        s = ops.s
+        before = s.cpsr
+        if not condition_passed(before, insn.cond):
+            return
+        fn = insn.handler or REGISTRY.get(insn.name)
+        if fn is None:
+            raise GuestException(UNDEF, None, f"no semantics for {insn.name}")
+        fn(ops, insn)
+        if (s.cpsr ^ before) & T_BIT:     # BX, BLX, an exception return: the other state
+            ops.on_state_change()
+        if s.halted:                     # WFI
+            ops.pending_exits.append(HltExit())
+
+
+class ArmCore(Core):
+    def __init__(self, machine):
+        super().__init__(machine)
+        self.model = machine.model
+        self.decoder = ArmDecoder(self.model, REGISTRY)
+        self.ops = ArmConcreteOps(self.s, self.model, machine.ram)
+        if machine.semihosting is not None:
+            self.ops.semihosting = self.ops.semihost
+        self.ops.on_state_change = self.state_changed
+        self.caches = {False: {}, True: {}}
+        self.page_index = {}
+        machine.ram.add_invalidation_listener(self.invalidate_page)
+        self.state_changed()
+
+    # -- code -------------------------------------------------------------------------
+    def state_changed(self) -> None:
+        self.cache = self.caches[self.s.thumb]
+
+    def flush(self) -> None:
+        for c in self.caches.values():
+            c.clear()
+        self.page_index.clear()
+
+    def invalidate_page(self, page: int) -> None:
+        for cache, addr in self.page_index.pop(page, ()):
+            cache.pop(addr, None)
+
+    def decode_at(self, addr: int, pc: int):
+        s = self.s
+        ops = self.ops
+        thumb = s.thumb
+        saved = ops.io_pos
+        try:
+            if thumb:
+                insn = self._fetch_thumb(pc)
+            else:
+                insn = self.decoder.decode_word(ops.load(pc & ~3, 4), pc)
+        except IoPending:
+            # code outside RAM: not fetched through the exit protocol
+            ops.pending_read = None
+            raise GuestException(PABT, None, f"instruction fetch at 0x{pc:x} outside RAM") from None
+        finally:
+            ops.io_pos = saved
+        w = CoreInsn(insn, pc, thumb)
+        ram = self.machine.ram
+        for a in {pc, pc + insn.size - 1}:
+            if ram.contains(a):
+                ram.mark_code(a, 1)
+                self.page_index.setdefault((a - ram.base) >> 12, []).append((self.cache, addr))
+        self.cache[addr] = w
+        return w
+
+    def _fetch_thumb(self, pc: int):
+        ops = self.ops
+        tdec = self.decoder.thumb()
+        hw = ops.load(pc & ~1, 2)
+        if self.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
+            hw2 = ops.load((pc & ~1) + 2, 2)
+            insn = tdec.decode_bl32(hw, hw2, pc)
+            if insn is None:
+                raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
+            return insn
+        return tdec.decode_half(hw, pc)
+
+    # -- guest events ---------------------------------------------------------------------
+    def deliver_fault(self, exc, insn) -> None:
+        s = self.s
+        if insn is None:
+            vector = PABT if exc.vector == 4 else exc.vector
+            enter_exception(s, self.model, vector, s.pc)
+        else:
+            enter_exception(s, self.model, exc.vector, insn.ip, insn.insn.size)
+        self.state_changed()
+
+    def interrupts_enabled(self) -> bool:
+        return not self.s.cpsr & I_BIT
+
+    def deliver_interrupt(self, vector: int) -> None:
+        s = self.s
+        s.halted = False
+        enter_exception(s, self.model, IRQ_EXC, s.pc)
+        self.state_changed()
+        if self.ops.trace_int is not None:
+            self.ops.trace_int(IRQ_EXC, s.r[14], None)
+
+    def boundary_served(self) -> None:
+        self.state_changed()
+
+    def stays_halted(self, irq_line: bool) -> bool:
+        s = self.s
+        if not s.halted:
+            return False
+        if irq_line:                 # WFI wakes on a pending interrupt, masked or not
+            s.halted = False
+            return False
+        return True
+
+    def run_ended(self) -> None:
+        self.state_changed()
+
+    def mark_source(self, exits, addr: int) -> None:
+        mark_source(exits, addr, None)
