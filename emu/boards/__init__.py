@@ -39,7 +39,7 @@ class BoardInfo:
 
 BOARDS = {
     "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
-                    "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+                    "real mode, COM1, isa-debug-exit, PIC, PIT, virtio-console (default)", "pc"),
 }
 
 
