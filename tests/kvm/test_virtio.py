@@ -1,0 +1,87 @@
+"""Lab 8's virtio console guests on every engine, and ioeventfd on KVM.
+
+The guests (tutorials/08-virtio: ``notify.S`` one notification per
+message, ``batch.S`` one per 16) send "message NN" for NN = 00..63 through
+the transmitq.  The expected output and notification counts come from that
+description, not from a run.  KVM tests are skipped only where /dev/kvm is
+absent.
+"""
+
+import os
+
+import pytest
+
+from emu.loader import load_guest
+from emu.machine import Machine
+
+LAB = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "08-virtio")
+EXPECTED = b"".join(b"message %02d\n" % i for i in range(64))
+NOTIFY = "IO out 0xc010"            # the key of a QueueNotify write (port 0xC000 + 0x10)
+NOTIFICATIONS = {"notify.S": 64, "batch.S": 4}
+
+requires_kvm = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                  reason="/dev/kvm is absent on this host")
+
+
+def run(guest, accel="interp", log=None, **options):
+    img = load_guest(os.path.join(LAB, guest))
+    m = Machine(accel=accel, accel_options=options, log=log, log_flags=("exits",) if log else ())
+    try:
+        m.load_image(img.data, img.name, img.entry)
+        r = m.run(icount_limit=None if accel == "kvm" else 2_000_000, time_limit=60)
+        return r, m.serial_output(), m.stats, m.accel.stats()
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("guest", sorted(NOTIFICATIONS))
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+def test_software_engines_print_the_messages_with_one_exit_per_notification(accel, guest):
+    r, out, stats, _ = run(guest, accel)
+    assert (r.reason, r.status) == ("debug-exit", 1), r.message
+    assert out == EXPECTED
+    assert stats.by_key[NOTIFY] == NOTIFICATIONS[guest]
+    assert stats.signalled == {}
+    assert stats.by_reason.get("HLT", 0) == 0       # everything is used at the notification
+
+
+@requires_kvm
+@pytest.mark.parametrize("guest", sorted(NOTIFICATIONS))
+def test_kvm_without_ioeventfd_exits_at_every_notification(guest):
+    r, out, stats, engine = run(guest, "kvm", ioeventfd="off")
+    assert (r.reason, r.status) == ("debug-exit", 1), r.message
+    assert out == EXPECTED
+    assert stats.by_key[NOTIFY] == NOTIFICATIONS[guest]
+    assert stats.signalled == {} and engine["ioeventfd_signals"] == 0
+
+
+@requires_kvm
+@pytest.mark.parametrize("guest", sorted(NOTIFICATIONS))
+def test_kvm_with_ioeventfd_takes_notifications_without_exits(guest):
+    r, out, stats, engine = run(guest, "kvm")        # ioeventfd=on is the default
+    assert (r.reason, r.status) == ("debug-exit", 1), r.message
+    assert out == EXPECTED
+    assert stats.by_key.get(NOTIFY, 0) == 0
+    assert stats.signalled == {NOTIFY: NOTIFICATIONS[guest]}
+    assert engine["ioeventfd"] == "on" and engine["ioeventfd_signals"] == NOTIFICATIONS[guest]
+    # the device worked when the driver waited: one HLT, woken by IRQ 11
+    assert stats.by_reason["HLT"] == 1
+    assert stats.by_key["IO in 0xc013"] == 1         # the handler's ISR read
+
+
+@requires_kvm
+def test_kvm_stepped_by_d_exits_counts_what_a_free_run_counts(tmp_path):
+    with open(tmp_path / "exits.log", "w") as log:
+        _, out, stepped, _ = run("notify.S", "kvm", log=log)
+    _, _, free, _ = run("notify.S", "kvm")
+    assert out == EXPECTED
+    assert stepped.as_dict() == free.as_dict()
+    text = (tmp_path / "exits.log").read_text()
+    assert "ioeventfd: IO out 0xc010 data 0x1 signalled 64 time(s), no exit" in text
+    assert "exit: IO out port 0xc010" not in text
+
+
+@requires_kvm
+def test_kvm_rejects_an_unknown_property_value():
+    with pytest.raises(ValueError, match=r"-accel kvm,ioeventfd=maybe: expected ioeventfd=on\|off"):
+        Machine(accel="kvm", accel_options={"ioeventfd": "maybe"})
