@@ -1,4 +1,4 @@
 ; batch.S -- the same COUNT messages, one notification per BATCH of 16 (lab 8).
 COUNT = 64
 BATCH = 16
-.include "virtio.inc"
+.include "send.inc"

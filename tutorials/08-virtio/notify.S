@@ -2,4 +2,4 @@
 ; notification (an OUT to QueueNotify) per message (lab 8).
 COUNT = 64
 BATCH = 1
-.include "virtio.inc"
+.include "send.inc"
