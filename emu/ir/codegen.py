@@ -582,7 +582,7 @@ class PyCodegen:
             addr = f"B{seg} + {_paren(a) if a is off else a}"
         else:
             p = self.new_local("p")
-            conds.append(f"CP[({p} := B{seg} + {a}) >> {GRANULE_SHIFT}]")
+            conds.append(f"CP[({p} := B{seg} + {_paren(a)}) >> {GRANULE_SHIFT}]")
             if size > 1:
                 conds.append(f"CP[({p} + {size - 1}) >> {GRANULE_SHIFT}]")
             addr = p
