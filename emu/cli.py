@@ -592,9 +592,7 @@ def cmd_run(args) -> int:
             e.add_note(note)
         raise
     if "exits" in args.log_flags and log is not None:
-        log.write(f"exits: {m.stats.summary()}\n")
-        if m.stats.signalled:
-            log.write(f"ioeventfd: {m.stats.signal_summary()} (doorbell writes without an exit)\n")
+        log.write("".join(line + "\n" for line in m.stats.summary_lines()))
     if r.reason == "limit":
         print(f"emu run: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
     elif r.reason not in ("halt", "debug-exit"):

@@ -230,9 +230,14 @@ class ExitStats:
         """``n`` writes to a doorbell (``key`` as an exit's) that caused no exit."""
         self.signalled[key] = self.signalled.get(key, 0) + n
 
-    def signal_summary(self) -> str:
-        """The doorbells rung without an exit, or "" if none."""
-        return ", ".join(f"{k} {v}" for k, v in sorted(self.signalled.items()))
+    def summary_lines(self) -> list:
+        """``exits: ...`` and, if any doorbell was rung without an exit,
+        ``ioeventfd: ...`` (what ``-d exits`` and ``info exits`` print)."""
+        lines = [f"exits: {self.summary()}"]
+        if self.signalled:
+            lines.append("ioeventfd: " + ", ".join(f"{k} {v}" for k, v in sorted(self.signalled.items()))
+                         + " (doorbell writes without an exit)")
+        return lines
 
     def total(self) -> int:
         return sum(self.by_reason.values())
