@@ -64,9 +64,10 @@ def test_kvm_with_ioeventfd_takes_notifications_without_exits(guest):
     assert stats.by_key.get(NOTIFY, 0) == 0
     assert stats.signalled == {NOTIFY: NOTIFICATIONS[guest]}
     assert engine["ioeventfd"] == "on" and engine["ioeventfd_signals"] == NOTIFICATIONS[guest]
-    # the device worked when the driver waited: one HLT, woken by IRQ 11
-    assert stats.by_reason["HLT"] == 1
-    assert stats.by_key["IO in 0xc013"] == 1         # the handler's ISR read
+    # the device works when the driver waits: at its HLT, woken by IRQ 11,
+    # whose handler reads ISR (none at all if a time slice ended just before
+    # the driver looked at the used ring: then everything was used already)
+    assert stats.by_reason.get("HLT", 0) == stats.by_key.get("IO in 0xc013", 0) <= 1
 
 
 @requires_kvm
@@ -75,7 +76,10 @@ def test_kvm_stepped_by_d_exits_counts_what_a_free_run_counts(tmp_path):
         _, out, stepped, _ = run("notify.S", "kvm", log=log)
     _, _, free, _ = run("notify.S", "kvm")
     assert out == EXPECTED
-    assert stepped.as_dict() == free.as_dict()
+    # BUDGET (kasou's own end of a time slice) comes and goes with the host's load
+    assert {k: v for k, v in stepped.by_reason.items() if k != "BUDGET"} == \
+        {k: v for k, v in free.by_reason.items() if k != "BUDGET"}
+    assert (stepped.by_key, stepped.signalled) == (free.by_key, free.signalled)
     text = (tmp_path / "exits.log").read_text()
     assert "ioeventfd: IO out 0xc010 data 0x1 signalled 64 time(s), no exit" in text
     assert "exit: IO out port 0xc010" not in text

@@ -61,6 +61,12 @@ class Driver:
         self.ram.load(addr, data)
         self.desc(i, addr, len(data), flags, nxt)
 
+    def send(self, data):
+        """One buffer in descriptor 0, made available, then the doorbell."""
+        self.text(0, 0x8000, data)
+        self.offer(0)
+        self.dev.write(QUEUE_NOTIFY, 2, 1)
+
     def used_idx(self):
         return self.ram.read(USED + 2, 2)
 
@@ -97,9 +103,7 @@ def test_register_block():
 def test_one_buffer_is_used_and_interrupts():
     drv = Driver()
     drv.setup()
-    drv.text(0, 0x8000, b"hello\n")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"hello\n")
     assert bytes(drv.out) == b"hello\n"
     assert drv.used_idx() == 1
     assert drv.used(0) == (0, 0)                       # id = head, len = 0 bytes written
@@ -125,9 +129,7 @@ def test_no_interrupt_flag_suppresses_the_interrupt_not_the_work():
     drv = Driver()
     drv.setup()
     drv.ram.write(AVAIL, 2, 1)                         # VRING_AVAIL_F_NO_INTERRUPT
-    drv.text(0, 0x8000, b"x")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"x")
     assert bytes(drv.out) == b"x" and drv.used_idx() == 1
     assert not drv.irq.level
     assert drv.dev.read(ISR, 1) == 0
@@ -168,9 +170,7 @@ def test_indexes_wrap_at_65536():
 def test_nothing_is_consumed_before_driver_ok():
     drv = Driver()
     drv.setup(status=3)                                # ACKNOWLEDGE | DRIVER only
-    drv.text(0, 0x8000, b"early")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"early")
     assert drv.out == b"" and drv.used_idx() == 0
     drv.dev.write(STATUS, 1, DRIVER_OK_ALL)
     drv.dev.write(QUEUE_NOTIFY, 2, 1)
@@ -207,18 +207,14 @@ def test_a_broken_ring_needs_a_reset_and_reset_recovers(break_ring):
     drv.ram.load(BASE, bytes(2 * 4096))                # a fresh ring
     drv.avail_idx = 0
     drv.setup()
-    drv.text(0, 0x8000, b"ok")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"ok")
     assert drv.out == b"ok" and drv.used_idx() == 1
 
 
 def test_reset_lowers_the_interrupt_and_forgets_the_queue():
     drv = Driver()
     drv.setup()
-    drv.text(0, 0x8000, b"a")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"a")
     assert drv.irq.level
     drv.dev.write(STATUS, 1, 0)
     assert not drv.irq.level
@@ -235,9 +231,7 @@ def test_doorbells_are_queue_notify_per_queue():
 def test_snapshot_restore_round_trip():
     drv = Driver()
     drv.setup()
-    drv.text(0, 0x8000, b"a")
-    drv.offer(0)
-    drv.dev.write(QUEUE_NOTIFY, 2, 1)
+    drv.send(b"a")
     state = drv.dev.snapshot()
     drv.dev.write(STATUS, 1, 0)
     drv.dev.restore(state)

@@ -5,10 +5,6 @@
 
 start:
     cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
     call virtio_setup
     xor bp, bp
 more:

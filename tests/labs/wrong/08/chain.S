@@ -7,36 +7,26 @@ post2:
     mov bp, sp
     push bx
     push si
-    mov bx, [avail_idx]
-    shl bx, 5                   ; es:bx = descriptor 2k
+    mov ax, [avail_idx]
+    shl ax, 1
+    mov si, ax                  ; the chain's head: 2k
+    mov bx, ax
+    shl bx, 4                   ; es:bx = descriptor 2k
     mov ax, [bp + 4]
-    mov es:[bx], ax             ; desc[2k].addr = first
-    mov word ptr es:[bx + 2], 0
-    mov word ptr es:[bx + 4], 0
-    mov word ptr es:[bx + 6], 0
-    mov ax, [bp + 6]
-    mov es:[bx + 8], ax         ; .len = first_len
-    mov word ptr es:[bx + 10], 0
-    mov word ptr es:[bx + 12], 1 ; .flags = NEXT
-    mov si, bx
-    shr si, 4                   ; si = 2k
-    inc si
-    mov es:[bx + 14], si        ; .next = 2k + 1
+    mov cx, [bp + 6]
+    mov dx, si
+    inc dx
+    mov dh, dl                  ; next = 2k + 1
+    mov dl, 1                   ; flags = NEXT
+    call describe
     mov ax, [bp + 8]
-    mov es:[bx + 16], ax        ; desc[2k+1].addr = second
-    mov word ptr es:[bx + 18], 0
-    mov word ptr es:[bx + 20], 0
-    mov word ptr es:[bx + 22], 0
-    mov ax, [bp + 10]
-    mov es:[bx + 24], ax        ; .len = second_len
-    mov word ptr es:[bx + 26], 0
-    mov word ptr es:[bx + 28], 0 ; .flags: the end of the chain
-    mov word ptr es:[bx + 30], 0
-    dec si                      ; the head: 2k
+    mov cx, [bp + 10]
+    xor dx, dx                  ; flags = 0: the end of the chain
+    call describe
     mov bx, [avail_idx]
     and bx, 127
     shl bx, 1
-    mov es:[bx + 0x804], si     ; avail.ring[avail_idx % 128] = head
+    mov es:[bx + 0x804], si     ; avail.ring[avail_idx % 128] = the head
     mov ax, [avail_idx]
     inc ax
     mov [avail_idx], ax
@@ -47,4 +37,21 @@ post2:
     pop si
     pop bx
     pop bp
+    ret
+
+; describe: descriptor at es:bx = {addr AX, len CX, flags DL, next DH};
+; BX moves on to the next descriptor
+describe:
+    mov es:[bx], ax
+    xor ax, ax
+    mov es:[bx + 2], ax         ; the address's upper 48 bits
+    mov es:[bx + 4], ax
+    mov es:[bx + 6], ax
+    mov es:[bx + 8], cx
+    mov es:[bx + 10], ax
+    mov al, dl
+    mov es:[bx + 12], ax
+    mov al, dh
+    mov es:[bx + 14], ax
+    add bx, 16
     ret
