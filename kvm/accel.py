@@ -102,8 +102,8 @@ watchdog's kicks of a free run, the eventfds are read without blocking and each 
 signalled, not as an exit).  QEMU reads them in its main loop, in another
 thread, while the vCPU runs on; kasou has one thread, so the device works
 at the next exit.  Single steps (``-d exits`` steps the guest) are not
-exits the guest caused, so a stepped run serves doorbells where a free run
-does, and counts the same exits.  ``ioeventfd=off``: the write is an IO
+exits the guest caused, so a stepped run serves doorbells at exits only,
+as a free run does (being slower, it meets more ends of time slices).  ``ioeventfd=off``: the write is an IO
 exit like any other.  A device's interrupt goes through kasou's 8259 in user space;
 irqfd (KVM_IRQFD) would need KVM's in-kernel irqchip, which kasou does not
 use, so the interrupt is injected as every other (:meth:`_inject_interrupt`).

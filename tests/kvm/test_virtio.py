@@ -1,8 +1,9 @@
 """Lab 8's virtio console guests on every engine, and ioeventfd on KVM.
 
 The guests (tutorials/08-virtio: ``notify.S`` one notification per
-message, ``batch.S`` one per 16) send "message NN" for NN = 00..63 through
-the transmitq.  The expected output and notification counts come from that
+message, ``batch.S`` one per 16) send 1024 messages "message NN", NN =
+their number mod 100, through the transmitq, whose 128 entries they wait
+to see used (a HLT, woken by IRQ 11) when it is full.  The expected output and notification counts come from that
 description, not from a run.  KVM tests are skipped only where /dev/kvm is
 absent.
 """
@@ -15,9 +16,10 @@ from emu.loader import load_guest
 from emu.machine import Machine
 
 LAB = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "08-virtio")
-EXPECTED = b"".join(b"message %02d\n" % i for i in range(64))
+EXPECTED = b"".join(b"message %02d\n" % (i % 100) for i in range(1024))
 NOTIFY = "IO out 0xc010"            # the key of a QueueNotify write (port 0xC000 + 0x10)
-NOTIFICATIONS = {"notify.S": 64, "batch.S": 4}
+NOTIFICATIONS = {"notify.S": 1024, "batch.S": 64}
+FULL_RINGS = 1024 // 128              # sleeps when every doorbell is taken without an exit
 
 requires_kvm = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
                                   reason="/dev/kvm is absent on this host")
@@ -28,7 +30,7 @@ def run(guest, accel="interp", log=None, **options):
     m = Machine(accel=accel, accel_options=options, log=log, log_flags=("exits",) if log else ())
     try:
         m.load_image(img.data, img.name, img.entry)
-        r = m.run(icount_limit=None if accel == "kvm" else 2_000_000, time_limit=60)
+        r = m.run(icount_limit=None if accel == "kvm" else 5_000_000, time_limit=120)
         return r, m.serial_output(), m.stats, m.accel.stats()
     finally:
         m.close()
@@ -42,7 +44,7 @@ def test_software_engines_print_the_messages_with_one_exit_per_notification(acce
     assert out == EXPECTED
     assert stats.by_key[NOTIFY] == NOTIFICATIONS[guest]
     assert stats.signalled == {}
-    assert stats.by_reason.get("HLT", 0) == 0       # everything is used at the notification
+    assert stats.by_reason.get("HLT", 0) == 0       # each buffer is used at its notification
 
 
 @requires_kvm
@@ -64,24 +66,25 @@ def test_kvm_with_ioeventfd_takes_notifications_without_exits(guest):
     assert stats.by_key.get(NOTIFY, 0) == 0
     assert stats.signalled == {NOTIFY: NOTIFICATIONS[guest]}
     assert engine["ioeventfd"] == "on" and engine["ioeventfd_signals"] == NOTIFICATIONS[guest]
-    # the device works when the driver waits: at its HLT, woken by IRQ 11,
-    # whose handler reads ISR (none at all if a time slice ended just before
-    # the driver looked at the used ring: then everything was used already)
-    assert stats.by_reason.get("HLT", 0) == stats.by_key.get("IO in 0xc013", 0) <= 1
+    # the device works when the driver waits: at its HLTs (one per full
+    # ring), woken by IRQ 11, whose handler reads ISR; fewer if a time slice
+    # ended while the guest was sending, and the device worked there
+    assert stats.by_reason.get("HLT", 0) == stats.by_key.get("IO in 0xc013", 0) <= FULL_RINGS
 
 
 @requires_kvm
-def test_kvm_stepped_by_d_exits_counts_what_a_free_run_counts(tmp_path):
+def test_kvm_stepped_by_d_exits_takes_doorbells_without_exits_too(tmp_path):
+    """-d exits single-steps KVM: the steps must not count as exits at which
+    doorbells are served (a free run has none there), so the doorbells still
+    cost no exit and every sleep is still woken by the device's IRQ."""
     with open(tmp_path / "exits.log", "w") as log:
         _, out, stepped, _ = run("notify.S", "kvm", log=log)
-    _, _, free, _ = run("notify.S", "kvm")
     assert out == EXPECTED
-    # BUDGET (kasou's own end of a time slice) comes and goes with the host's load
-    assert {k: v for k, v in stepped.by_reason.items() if k != "BUDGET"} == \
-        {k: v for k, v in free.by_reason.items() if k != "BUDGET"}
-    assert (stepped.by_key, stepped.signalled) == (free.by_key, free.signalled)
+    assert stepped.by_key.get(NOTIFY, 0) == 0
+    assert stepped.signalled == {NOTIFY: NOTIFICATIONS["notify.S"]}
+    assert stepped.by_reason.get("HLT", 0) == stepped.by_key.get("IO in 0xc013", 0) <= FULL_RINGS
     text = (tmp_path / "exits.log").read_text()
-    assert "ioeventfd: IO out 0xc010 data 0x1 signalled 64 time(s), no exit" in text
+    assert "ioeventfd: IO out 0xc010 data 0x1 signalled " in text
     assert "exit: IO out port 0xc010" not in text
 
 

@@ -30,7 +30,7 @@ from emu.loader import load_guest          # noqa: E402
 from emu.machine import Machine            # noqa: E402
 
 NOTIFY = "IO out 0xc010"
-MESSAGES = 64
+MESSAGES = 1024                     # what notify.S and batch.S send
 
 
 def parse_engine(text):
