@@ -4,7 +4,7 @@
 ; notifications, 100 exits on a VMM without ioeventfd.  Make it notify
 ; less often -- the device takes every buffer made available since the
 ; last notification -- so that the whole run causes at most 20 exits and
-; prints the same 100 lines.  The routines are virtio.inc's (assembled
+; prints the same 100 lines.  The routines are exercises/virtio.inc's (assembled
 ; after this file): virtio_setup, add_message (message BP), kick, wait_used.
 
 start:

@@ -4,7 +4,7 @@
 ; [bp+4], [bp+6], [bp+8], [bp+10] after push bp / mov bp, sp; preserve BX,
 ; SI, DI and BP).  first and second are offsets in segment 0 (DS = 0), so
 ; also their physical addresses.  On entry ES = 0x1000, the queue's
-; segment (the layout is at the top of virtio.inc).
+; segment (the layout is at the top of exercises/virtio.inc).
 ;
 ; Describe the two buffers in two descriptors, the first with flag NEXT
 ; (1) and `next` naming the second; put the first's index (the chain's
