@@ -92,21 +92,23 @@ Doorbells (ioeventfd, api.rst §4.59 KVM_IOEVENTFD).  A device names the
 registers whose writes only say "look at your queues"
 (:meth:`~emu.devices.device.Device.doorbells`: a virtio QueueNotify, with
 the queue index as the value).  With ``ioeventfd=on`` (``-accel
-kvm,ioeventfd=on``, the default, as QEMU's ``-device virtio-...,ioeventfd=``)
-each is registered with KVM_IOEVENTFD (PIO or MMIO, ``datamatch`` = the
-value), so the guest's write completes inside KVM without an exit and only
-increments an eventfd.  Whenever ``run()`` returns an exit, for any
-reason (HLT above all: a driver that notified and waits), and at the
-watchdog's kicks of a free run, the eventfds are read without blocking and each that was signalled is handed to the device as one write
+kvm,ioeventfd=on``, the default, as QEMU's ``-device
+virtio-...,ioeventfd=``) each is registered with KVM_IOEVENTFD (PIO or MMIO,
+``datamatch`` = the value), so the guest's write completes inside KVM
+without an exit and only increments an eventfd.  Whenever ``run()`` returns
+an exit, for any reason (HLT above all: a driver that notified and waits),
+and at the watchdog's kicks of a free run, the eventfds are read without
+blocking and each that was signalled is handed to the device as one write
 (:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats`` as
 signalled, not as an exit).  QEMU reads them in its main loop, in another
-thread, while the vCPU runs on; kasou has one thread, so the device works
-at the next exit.  Single steps (``-d exits`` steps the guest) are not
-exits the guest caused, so a stepped run serves doorbells at exits only,
-as a free run does (being slower, it meets more ends of time slices).  ``ioeventfd=off``: the write is an IO
-exit like any other.  A device's interrupt goes through kasou's 8259 in user space;
-irqfd (KVM_IRQFD) would need KVM's in-kernel irqchip, which kasou does not
-use, so the interrupt is injected as every other (:meth:`_inject_interrupt`).
+thread, while the vCPU runs on; kasou has one thread, so the device works at
+the next exit.  Single steps (``-d exits`` steps the guest) are not exits the
+guest caused, so a stepped run serves doorbells at exits only, as a free run
+does (being slower, it meets more ends of time slices).  ``ioeventfd=off``:
+the write is an IO exit like any other.  A device's interrupt goes through
+kasou's 8259 in user space; irqfd (KVM_IRQFD) would need KVM's in-kernel
+irqchip, which kasou does not use, so the interrupt is injected as every
+other (:meth:`_inject_interrupt`).
 
 Statistics: exits by reason and port come from the Machine
 (``machine.stats``); :meth:`stats` adds KVM-level exit counts and the time

@@ -113,8 +113,9 @@ class VirtioConsole(Device):
     name = "virtio-console"
     region_size = REGION_SIZE
 
-    def __init__(self, memory, irq: Optional[IrqLine] = None, sink=None, queue_size: int = QUEUE_SIZE,
-                 cols: int = 80, rows: int = 25, name: Optional[str] = None):
+    def __init__(self, memory, irq: Optional[IrqLine] = None, sink=None,
+                 queue_size: int = QUEUE_SIZE, cols: int = 80, rows: int = 25,
+                 name: Optional[str] = None):
         super().__init__(name)
         if queue_size <= 0 or queue_size & (queue_size - 1) or queue_size > 32768:
             raise ValueError(f"queue size {queue_size}: expected a power of 2 up to 32768 (2.6)")
@@ -145,14 +146,16 @@ class VirtioConsole(Device):
         q = self.queue_sel
         pfn = self.pfn[q] if q < 2 else 0
         num = self.queue_size if q < 2 else 0
-        return (self.host_features.to_bytes(4, "little") + self.guest_features.to_bytes(4, "little")
+        return (self.host_features.to_bytes(4, "little")
+                + self.guest_features.to_bytes(4, "little")
                 + pfn.to_bytes(4, "little") + num.to_bytes(2, "little") + q.to_bytes(2, "little")
                 + bytes(2) + bytes([self.status, self.isr])
                 + self.cols.to_bytes(2, "little") + self.rows.to_bytes(2, "little")
                 + (1).to_bytes(4, "little")).ljust(REGION_SIZE, b"\0")
 
     def read(self, offset: int, size: int) -> int:
-        value = int.from_bytes(self._registers()[offset:offset + size].ljust(size, b"\xff"), "little")
+        raw = self._registers()[offset:offset + size].ljust(size, b"\xff")
+        value = int.from_bytes(raw, "little")
         if offset <= ISR < offset + size:      # reading ISR acknowledges the interrupt
             self.isr = 0
             self.irq.lower()
