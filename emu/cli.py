@@ -68,8 +68,11 @@ ACCEL_HELP = {
     "interp": "the pure-Python interpreter (default)",
     "tcg": "the pure-Python translator: blocks, IR, generated Python",
     "unicorn": "QEMU's TCG in C, through unicorn",
-    "kvm": "the host CPU through /dev/kvm",
+    "kvm": "the host CPU through /dev/kvm; -accel kvm,ioeventfd=on|off (default on): "
+           "doorbell writes (virtio QueueNotify) without an exit",
 }
+#: -accel NAME,PROP=VALUE: the properties each engine takes, and their values
+ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}}
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
@@ -249,8 +252,29 @@ def add_cpu_option(p, *aliases, board_default=False) -> None:
                         "Arm default); '-cpu help' says which engines model each")
 
 
-def add_accel_option(p, *aliases, default="interp", kvm_switch=True) -> None:
-    p.add_argument("-accel", *aliases, dest="accel", default=default, action=Listable,
+class AccelOption(Listable):
+    """``-accel NAME[,PROP=VALUE...]``: the engine's name in ``accel``, its
+    properties (:data:`ACCEL_OPTIONS`) in ``accel_options``."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        name, *props = value.split(",")
+        super().__call__(parser, namespace, name, option_string)
+        taken = ACCEL_OPTIONS.get(name, {})
+        options = {}
+        for prop in props:
+            key, eq, val = prop.partition("=")
+            if not eq or key not in taken or val not in taken[key]:
+                expected = ", ".join(f"{k}={'|'.join(v)}" for k, v in taken.items())
+                parser.error(f"{option_string} {value}: '{prop}' is not a property of {name} (expected "
+                             + (expected or "none: it takes no properties") + ")")
+            options[key] = val
+        namespace.accel_options = options
+
+
+def add_accel_option(p, *aliases, default="interp", kvm_switch=True, props=False) -> None:
+    p.set_defaults(accel_options={})
+    p.add_argument("-accel", *aliases, dest="accel", default=default,
+                   action=AccelOption if props else Listable,
                    convert=one_of(ACCELS, "-accel"),
                    listing=lambda: _listing("Engines (-accel NAME):", ACCEL_HELP),
                    help="engine: interp (interpreter), tcg (translator), unicorn, kvm; "
@@ -269,7 +293,7 @@ def add_machine_options(p, accel_default="interp", run=False):
     """The options that build a Machine; ``run``: also those only a free run
     honours (serial port, logs, instruction limit)."""
     add_board_option(p)
-    add_accel_option(p, default=accel_default)
+    add_accel_option(p, default=accel_default, props=True)
     add_cpu_option(p, board_default=True)
     add_memory_option(p)
     p.add_argument("-icount", dest="icount_shift", type=parse_icount, metavar="shift=N",
@@ -490,6 +514,7 @@ def make_machine(args, accel=None, serial=None, log=None, quiet=False, output_ke
                    log_flags=getattr(args, "log_flags", ()),
                    one_insn_per_tb=getattr(args, "one_insn_per_tb", False), icount_shift=shift,
                    semihosting=getattr(args, "semihosting", False),
+                   accel_options=getattr(args, "accel_options", {}) if accel is None else {},
                    output_keep=DEFAULT_OUTPUT_KEEP if output_keep is None else output_keep)
 
 
@@ -573,7 +598,7 @@ def cmd_run(args) -> int:
             e.add_note(note)
         raise
     if "exits" in args.log_flags and log is not None:
-        log.write(f"exits: {m.stats.summary()}\n")
+        log.write("".join(line + "\n" for line in m.stats.summary_lines()))
     if r.reason == "limit":
         print(f"emu run: {r.message}; guest stopped at {_pc_text(m)}", file=sys.stderr)
     elif r.reason not in ("halt", "debug-exit"):

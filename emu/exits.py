@@ -235,6 +235,9 @@ class ExitStats:
     by_key: dict = field(default_factory=dict)
     max_keys: int = MAX_EXIT_KEYS
     distinct: dict = field(default_factory=dict)   # reason -> keys counted one by one
+    #: doorbell writes an engine took without an exit (KVM's ioeventfd), by
+    #: the key the exit would have had; not exits, so not in ``total()``
+    signalled: dict = field(default_factory=dict)
 
     def count(self, ex: Exit, n: int = 1) -> None:
         r = ex.reason
@@ -251,19 +254,34 @@ class ExitStats:
                 k = ex.other_key()
                 by_key[k] = by_key.get(k, 0) + n
 
+    def count_signal(self, key: str, n: int = 1) -> None:
+        """``n`` writes to a doorbell (``key`` as an exit's) that caused no exit."""
+        self.signalled[key] = self.signalled.get(key, 0) + n
+
+    def summary_lines(self) -> list:
+        """``exits: ...`` and, if any doorbell was rung without an exit,
+        ``ioeventfd: ...`` (what ``-d exits`` and ``info exits`` print)."""
+        lines = [f"exits: {self.summary()}"]
+        if self.signalled:
+            lines.append("ioeventfd: " + ", ".join(f"{k} {v}" for k, v in sorted(self.signalled.items()))
+                         + " (doorbell writes without an exit)")
+        return lines
+
     def total(self) -> int:
         return sum(self.by_reason.values())
 
     def as_dict(self) -> dict:
-        return {"by_reason": dict(self.by_reason), "by_key": dict(self.by_key)}
+        return {"by_reason": dict(self.by_reason), "by_key": dict(self.by_key),
+                "signalled": dict(self.signalled)}
 
     def state(self) -> tuple:
         """A copy of the counts (the debugger's checkpoints)."""
-        return dict(self.by_reason), dict(self.by_key), dict(self.distinct)
+        return dict(self.by_reason), dict(self.by_key), dict(self.distinct), dict(self.signalled)
 
     def set_state(self, state: tuple) -> None:
-        by_reason, by_key, distinct = state
+        by_reason, by_key, distinct, signalled = state
         self.by_reason, self.by_key, self.distinct = dict(by_reason), dict(by_key), dict(distinct)
+        self.signalled = dict(signalled)
 
     def summary(self) -> str:
         if not self.by_reason:

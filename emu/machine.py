@@ -214,7 +214,7 @@ class Machine:
                  memory: int | None = None, serial_input=None, serial_sink=None,
                  log=None, log_flags=(), one_insn_per_tb: bool = False,
                  icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP,
-                 semihosting: bool = False):
+                 semihosting: bool = False, accel_options: dict | None = None):
         from .boards import get_board
         from .isa import get_target
         self.board = get_board(board)
@@ -239,6 +239,8 @@ class Machine:
         self.serial_log = OutputLog(output_keep)   # what the board's output devices print
         self.devices = {}
         self.accel_name = accel
+        #: the engine's properties (-accel NAME,PROP=VALUE), read by the engine
+        self.accel_options = dict(accel_options or {})
         self.one_insn_per_tb = one_insn_per_tb      # read by the translator
         #: fn(exit), each called after every exit is served (the debugger, emu diff)
         self._exit_observers = []
@@ -549,6 +551,20 @@ class Machine:
             ex.result = self.semihosting.call(ex.op, ex.param)
         for fn in self._exit_observers:
             fn(ex)
+
+    def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:
+        """An engine took ``times`` writes to ``device``'s doorbell ``bell``
+        (a :class:`~emu.devices.device.Doorbell`; the device is at ``base``
+        on ``bus``, "port" or "mmio") without an exit: count them, log them
+        with ``-d exits``, and hand the device the write now (once: a
+        doorbell's writes merge)."""
+        addr = base + bell.offset
+        key = f"IO out 0x{addr:x}" if bus == "port" else f"MMIO write 0x{addr:x}"
+        self.stats.count_signal(key, times)
+        if self.log is not None and "exits" in self.log_flags:
+            self.log.write(f"ioeventfd: {key} data 0x{bell.value:x} signalled {times} time(s), "
+                           f"no exit\n")
+        device.write(bell.offset, bell.size, bell.value)
 
     def stop_pending(self) -> bool:
         """A device asked to end the run (the loop collects the request)."""

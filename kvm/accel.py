@@ -88,6 +88,28 @@ reports DEBUG on kvm_pvm (HLT on VMX), and both are reported as HLT followed
 by a step, as the interpreter does.  Software breakpoints (int3) are not
 used: kvm_pvm reports them as INTERNAL_ERROR.
 
+Doorbells (ioeventfd, api.rst §4.59 KVM_IOEVENTFD).  A device names the
+registers whose writes only say "look at your queues"
+(:meth:`~emu.devices.device.Device.doorbells`: a virtio QueueNotify, with
+the queue index as the value).  With ``ioeventfd=on`` (``-accel
+kvm,ioeventfd=on``, the default, as QEMU's ``-device
+virtio-...,ioeventfd=``) each is registered with KVM_IOEVENTFD (PIO or MMIO,
+``datamatch`` = the value), so the guest's write completes inside KVM
+without an exit and only increments an eventfd.  Whenever ``run()`` returns
+an exit, for any reason (HLT above all: a driver that notified and waits),
+and at the watchdog's kicks of a free run, the eventfds are read without
+blocking and each that was signalled is handed to the device as one write
+(:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats`` as
+signalled, not as an exit).  QEMU reads them in its main loop, in another
+thread, while the vCPU runs on; kasou has one thread, so the device works at
+the next exit.  Single steps (``-d exits`` steps the guest) are not exits the
+guest caused, so a stepped run serves doorbells at exits only, as a free run
+does (being slower, it meets more ends of time slices).  ``ioeventfd=off``:
+the write is an IO exit like any other.  A device's interrupt goes through
+kasou's 8259 in user space; irqfd (KVM_IRQFD) would need KVM's in-kernel
+irqchip, which kasou does not use, so the interrupt is injected as every
+other (:meth:`_inject_interrupt`).
+
 Statistics: exits by reason and port come from the Machine
 (``machine.stats``); :meth:`stats` adds KVM-level exit counts and the time
 spent inside KVM_RUN, inside this accelerator's Python, and outside it (the
@@ -101,6 +123,7 @@ canonical state and stay as KVM has them; one vCPU only.
 from __future__ import annotations
 
 import collections
+import os
 import statistics
 import threading
 import time
@@ -327,6 +350,8 @@ class KvmAccelerator(Accelerator):
     stop_check_slice = 0.1
     max_slice = 0.02
     slot = 0
+    #: -accel kvm,NAME=VALUE: the properties and the values each takes
+    OPTIONS = {"ioeventfd": ("on", "off")}
 
     def __init__(self, machine):
         super().__init__(machine)
@@ -352,6 +377,18 @@ class KvmAccelerator(Accelerator):
         except KvmError as exc:
             self.close()
             raise AccelUnavailable(str(exc)) from None
+        self.options = {"ioeventfd": "on"}
+        for key, value in machine.accel_options.items():
+            if key not in self.OPTIONS or value not in self.OPTIONS[key]:
+                self.close()
+                raise ValueError(f"-accel kvm,{key}={value}: expected "
+                                 + ", ".join(f"{k}={'|'.join(v)}" for k, v in self.OPTIONS.items()))
+            self.options[key] = value
+        #: (eventfd, bus, base, device, doorbell) for each registered doorbell
+        self._doorbells = []
+        self._signals = 0
+        if self.options["ioeventfd"] == "on":
+            self._register_doorbells()
         self._watchdog = _Watchdog(self.vcpu)
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
@@ -377,6 +414,9 @@ class KvmAccelerator(Accelerator):
     def close(self):
         if getattr(self, "_watchdog", None) is not None:
             self._watchdog.close()
+        for fd, *_ in getattr(self, "_doorbells", ()):
+            os.close(fd)
+        self._doorbells = []
         if self._vm is not None:
             self._vm.close()        # closes the vCPU, releases the RAM pin
             self._vm = None
@@ -384,6 +424,32 @@ class KvmAccelerator(Accelerator):
         if self._system is not None:
             self._system.close()
             self._system = None
+
+    def _register_doorbells(self):
+        """KVM_IOEVENTFD for every doorbell of every device on the buses."""
+        m = self.machine
+        for bus, devices in (("port", m.ports.devices()), ("mmio", m.mmio.devices())):
+            for base, _size, device in devices:
+                for bell in device.doorbells():
+                    fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+                    self._doorbells.append((fd, bus, base, device, bell))
+                    try:
+                        self._vm.register_ioeventfd(fd, base + bell.offset, bell.size,
+                                                    pio=bus == "port", datamatch=bell.value)
+                    except KvmError as exc:
+                        self.close()
+                        raise AccelUnavailable(f"ioeventfd for {device.name}: {exc} "
+                                               "(-accel kvm,ioeventfd=off does without)") from None
+
+    def _ring_doorbells(self):
+        """Hand the devices the doorbell writes KVM took since the last look."""
+        for fd, bus, base, device, bell in self._doorbells:
+            try:
+                times = os.eventfd_read(fd)
+            except BlockingIOError:
+                continue
+            self._signals += times
+            self.machine.doorbell_rung(bus, base, device, bell, times)
 
     # -- state ----------------------------------------------------------------
 
@@ -539,7 +605,10 @@ class KvmAccelerator(Accelerator):
             self._t_outside += t0 - self._t_return
         kvm_before = self._t_kvm
         try:
-            return self._run(budget)
+            ex = self._run(budget)
+            if self._doorbells:
+                self._ring_doorbells()
+            return ex
         finally:
             self._t_return = time.perf_counter()
             self._t_accel += (self._t_return - t0) - (self._t_kvm - kvm_before)
@@ -614,6 +683,8 @@ class KvmAccelerator(Accelerator):
             self._pc = None
             if isinstance(kex, kx.Intr):
                 if budget is None and not self.stop_requested:
+                    if self._doorbells:     # a driver may be polling its used ring
+                        self._ring_doorbells()
                     continue
                 return BudgetExit("time")
             if isinstance(kex, kx.Debug):
@@ -994,6 +1065,8 @@ class KvmAccelerator(Accelerator):
             "icount_exact": self._icount_exact,
             "icount_is_estimate": self.icount != self._icount_exact,
             "watchdog_kicks": self._watchdog.kicks,
+            "ioeventfd": self.options["ioeventfd"],
+            "ioeventfd_signals": self._signals,
         }
 
 

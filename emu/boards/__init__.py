@@ -41,7 +41,7 @@ class BoardInfo:
 
 BOARDS = {
     "pc": BoardInfo("pc", "x86 PC as a BIOS leaves it for a boot sector: image at 0000:7C00, "
-                    "real mode, COM1, isa-debug-exit, PIC, PIT (default)", "pc"),
+                    "real mode, COM1, isa-debug-exit, PIC, PIT, virtio-console (default)", "pc"),
     "virt": BoardInfo("virt", "Arm virt as QEMU's -M virt (32-bit): RAM at 0x40000000, "
                       "PL011 UART, GICv2, Arm semihosting with -semihosting", "virt"),
     "x86-none": BoardInfo("x86-none", "empty machine (QEMU's -M none) with an x86 CPU at reset: "

@@ -21,6 +21,14 @@ Memory map and wiring (QEMU's ``pc`` machine where it has the device):
   (master IMR 0xFB, slave IMR 0xFF).  A guest unmasks the lines it handles
   (``mov al, 0xFE; out 0x21, al`` for the timer) or re-initialises the pair
   with ICW1-4.
+* virtio-console at 0xC000-0xC01F, IRQ 11 (vector 0x73 as the slave is
+  left): a legacy virtio console (``emu/devices/virtio_console.py``),
+  always present; it occupies only its ports and its IRQ line, and does
+  nothing until a driver sets it up.  A real PC finds such a device through
+  PCI configuration space (vendor 0x1AF4, device 0x1003: its I/O BAR 0 and
+  its interrupt line); this board has no PCI bus, so the base and the IRQ
+  are fixed, as QEMU's ``-device virtio-serial-pci`` typically gets them.
+  Its transmitq's output goes where COM1's does.
 * 8254 PIT at 0x40-0x43, counter 0 on IRQ 0, in its reset state: every
   counter in mode 3 with count 65536, so counter 0 ticks at 18.2 Hz from
   power-on (as the PC BIOS also programs it).  Its time is the Machine's
@@ -50,6 +58,8 @@ from ..devices.device import IrqLine
 from ..devices.i8254 import I8254
 from ..devices.i8259 import I8259Pair
 from ..devices.uart16550 import Uart16550
+from ..devices.virtio_console import REGION_SIZE as VIRTIO_REGION_SIZE
+from ..devices.virtio_console import VirtioConsole
 from ..isa.x86 import flags as F
 from ..isa.x86.state import CS, SS, Segment, X86State
 from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
@@ -64,6 +74,7 @@ DUMMY_IRET = (0xF000, 0xFF53)
 PIC_MASTER_BASE, PIC_SLAVE_BASE = 0x08, 0x70
 PIC_MASTER_MASK, PIC_SLAVE_MASK = 0xFB, 0xFF    # all masked but the cascade (IRQ 2)
 PIT_IRQ = 0
+VIRTIO_BASE, VIRTIO_IRQ = 0xC000, 11
 
 
 def build(machine, serial_input=None, serial_sink=None) -> None:
@@ -75,6 +86,7 @@ def build(machine, serial_input=None, serial_sink=None) -> None:
     debug_exit = IsaDebugExit(iosize=4)
     debugcon = DebugCon(sink=sink)
     pit = I8254(machine.clock, irq0=pic.irq_line(PIT_IRQ))
+    virtio = VirtioConsole(machine.ram, irq=pic.irq_line(VIRTIO_IRQ), sink=sink)
     # after the PIT: ICW1 notes IRQ 0's level without latching it, so the
     # first request is the first tick, not power-on
     pic.bios_init(PIC_MASTER_BASE, PIC_SLAVE_BASE, PIC_MASTER_MASK, PIC_SLAVE_MASK)
@@ -85,8 +97,10 @@ def build(machine, serial_input=None, serial_sink=None) -> None:
     machine.ports.map(0x20, 2, pic.master)
     machine.ports.map(0xA0, 2, pic.slave)
     machine.ports.map(0x40, 4, pit)
+    machine.ports.map(VIRTIO_BASE, VIRTIO_REGION_SIZE, virtio)
     machine.devices.update({"serial0": uart, "isa-debug-exit": debug_exit,
-                            "debugcon": debugcon, "pic": pic, "pit": pit})
+                            "debugcon": debugcon, "pic": pic, "pit": pit,
+                            "virtio-console": virtio})
     reset_cpu(machine)
 
 

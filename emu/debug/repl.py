@@ -570,7 +570,8 @@ class Repl(cmd.Cmd):
 
     def info_exits(self, _):
         st = self.s.machine.stats
-        self.out(f"exits: {st.summary()}")
+        for line in st.summary_lines():
+            self.out(line)
         for k, v in sorted(st.by_key.items(), key=lambda kv: -kv[1]):
             self.out(f"  {k:<24} {v}")
 

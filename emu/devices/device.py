@@ -98,6 +98,23 @@ class IrqLine:
         return f"IrqLine(level={self.level})"
 
 
+@dataclass(frozen=True)
+class Doorbell:
+    """A register whose writes only say "look at your queues" (a virtio
+    QueueNotify): a write of ``value`` (``size`` bytes) at ``offset`` from
+    the device's base.
+
+    An engine that can take such a write without an exit (KVM's ioeventfd,
+    ``Documentation/virt/kvm/api.rst`` KVM_IOEVENTFD) may do so and hand
+    the device the write later, as ``write(offset, size, value)``; several
+    writes may then arrive as one, so the device must treat one write as
+    "everything pending"."""
+
+    offset: int
+    size: int
+    value: int
+
+
 @runtime_checkable
 class Clock(Protocol):
     """Guest time as integer nanoseconds since machine power-on.
@@ -160,6 +177,10 @@ class Device:
 
     def restore(self, state: dict) -> None:
         pass
+
+    def doorbells(self) -> list:
+        """The device's :class:`Doorbell` registers (none by default)."""
+        return []
 
     def take_stop_request(self) -> Optional[StopRequest]:
         """Return the pending stop request (or None) and clear it."""

@@ -260,7 +260,7 @@ class Hmp:
             q = v["qemu"]
             return f"{q['major']}.{q['minor']}.{q['micro']}{v['package']}\n"
         if what == "exits":
-            return mon.call(lambda: f"exits: {self.machine.stats.summary()}\n")
+            return mon.call(lambda: "".join(line + "\n" for line in self.machine.stats.summary_lines()))
         if what == "tb":
             return mon.call(self._tb)
         if what == "mtree":

@@ -48,8 +48,8 @@ def test_list_shows_every_lab_folder():
     assert [r.split()[:2] for r in rows] == [[str(int(os.path.basename(p)[:2])), os.path.basename(p)]
                                              for p in LABS]
     assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
-                                                 "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "09-monitor", "11-testing",
-                                                 "12-containers"]
+                                                 "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "08-virtio",
+                                                 "09-monitor", "11-testing", "12-containers"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -110,6 +110,20 @@ def test_trap_and_emulate_must_not_skip_and_ports_must_not_all_open():
     assert "  what is not emulated is not skipped     0/1  fail     exit code: expected 13, got 0" in lines
     assert "  ring 3 prints on COM1 and the debug console                          2/2  pass" in lines
     assert lines[-3:-1] == ["  1. emulate.S    3/4  2 of 3 tests pass", "  2. ports.S      2/4  1 of 2 tests pass"]
+
+
+def test_a_chain_beyond_the_table_and_a_doorbell_per_message_fail():
+    """Lab 8's plausible wrong answers: descriptors numbered without the
+    modulo (beyond the table: the device uses nothing), and the handed-out
+    burst.S, which kicks after every message."""
+    status, out, err = emu("check", "8", rel(os.path.join(WRONG, "08", "chain.S")),
+                           "tutorials/08-virtio/burst.S")
+    assert (status, err) == (1, "")
+    lines = out.splitlines()
+    assert "  one message in two buffers                          0/2  fail     output differs from " \
+           "the expected output" in lines
+    assert "  at most 20 exits                    0/2  fail     110 VM exits; expected at most 20" in lines
+    assert lines[-3:-1] == ["  1. chain.S      0/4  0 of 3 tests pass", "  2. burst.S      2/4  2 of 3 tests pass"]
 
 
 def test_planted_bug_is_graded_as_a_loop():
@@ -191,8 +205,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12"),
-    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12"),
+    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
+    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),

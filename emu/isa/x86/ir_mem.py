@@ -102,7 +102,7 @@ class X86Memory(MemoryAccess):
             addr = f"B{seg} + {cg.paren(a) if a is off else a}"
         else:
             p = cg.new_local("p")
-            conds += cg.code_checks(f"({p} := B{seg} + {a})", size, p)
+            conds += cg.code_checks(f"({p} := B{seg} + {cg.paren(a)})", size, p)
             addr = p
         if conds:
             cg.bail_if(" or ".join(conds), k, ip)
