@@ -153,6 +153,8 @@ class AccelUnavailable(Exception):
 # address wrap -- following the chip's model.)
 _CPU_MODELS = {"interp": ("8086", "286", "max", "arm7tdmi", "cortex-a15"),
                "tcg": ("8086", "286", "max"), "unicorn": ("max",), "kvm": ("max",)}
+#: the models of one architecture (a refusal names the engines of that one)
+_FAMILIES = (("8086", "286", "max"), ("arm7tdmi", "cortex-a15"))
 
 
 def cpu_engines(cpu: str) -> tuple:
@@ -166,8 +168,10 @@ def cpu_model_error(accels, cpu: str) -> str | None:
     bad = [a for a in accels if cpu not in _CPU_MODELS.get(a, (cpu,))]
     if not bad:
         return None
-    which = "; ".join(f"{', '.join(a for a in _CPU_MODELS if _CPU_MODELS[a] == ms)} model "
-                      f"-cpu {'/'.join(ms)}" for ms in dict.fromkeys(_CPU_MODELS.values()))
+    family = next((f for f in _FAMILIES if cpu in f), (cpu,))
+    tables = {a: tuple(m for m in ms if m in family) for a, ms in _CPU_MODELS.items()}
+    which = "; ".join(f"{', '.join(a for a in tables if tables[a] == ms)} model -cpu {'/'.join(ms)}"
+                      for ms in dict.fromkeys(tables.values()) if ms)
     return f"-cpu {cpu} is not modelled by -accel {','.join(bad)} ({which})"
 
 
