@@ -17,6 +17,12 @@
 ;
 ; BL at the start picks the guest: 0 the CLI/STI/HLT one, 1 one that reads
 ; CR0 (which this VMM does not emulate).
+;
+; To print, call puts (the NUL-terminated string at ESI) and puthex (the
+; low ECX hex digits of EAX), from serial32.inc (emu/guests/lib): they keep
+; every register but ESI (puts) and the flags.  The segments are flat (base
+; 0) in ring 0 and in ring 3, so the handler can use the guest's EIP and
+; the labels as they are.
 
 .include "ring3_32.inc"
 
