@@ -10,7 +10,8 @@ interpreter loop.
 * Memory: RAM directly; any other address is the board's MMIO, through
   the interpreter's exit protocol -- a store becomes an MMIO exit after the
   instruction, a load ends the run with an MMIO read whose value is
-  replayed when the instruction runs again.
+  replayed when the instruction runs again.  Code outside RAM is read from
+  the bus (all ones where nothing is mapped), as on x86.
 * Faults (undefined instruction, aborts, SVC) enter the vector table
   (:func:`emu.isa.arm.exceptions.enter_exception`).  The IRQ input is
   taken between instructions unless CPSR.I masks it; the board's interrupt
@@ -44,9 +45,10 @@ class ArmConcreteOps(ArmOps):
     exit protocol (``pending_exits``, ``pending_read``, ``io_replay``,
     ``io_pos``; :mod:`emu.isa.core`)."""
 
-    def __init__(self, state, model, ram):
+    def __init__(self, state, model, ram, mmio):
         super().__init__(state, model, self._read, self._write)
         self.ram = ram
+        self.mmio = mmio
         self.pending_exits = []
         self.pending_read = None
         self.io_replay = []
@@ -80,6 +82,15 @@ class ArmConcreteOps(ArmOps):
             ram.write(addr, size, value)
         else:
             self.pending_exits.append(MmioExit(addr, size, True, value))
+
+    def fetch(self, addr: int, size: int) -> int:
+        """Instruction bytes: from RAM, or read from the bus where no RAM is
+        (all ones where nothing is mapped), as QEMU executes from MMIO --
+        not an exit: a fetch is not an access the guest's program makes."""
+        ram = self.ram
+        if ram.contains(addr, size):
+            return ram.read(addr, size)
+        return self.mmio.read(addr, size)
 
     def semihost(self, ops) -> None:
         """The semihosting trap: the Machine serves the call; r0 gets its result."""
@@ -133,7 +144,7 @@ class ArmCore(Core):
         super().__init__(machine)
         self.model = machine.model
         self.decoder = ArmDecoder(self.model, REGISTRY)
-        self.ops = ArmConcreteOps(self.s, self.model, machine.ram)
+        self.ops = ArmConcreteOps(self.s, self.model, machine.ram, machine.mmio)
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
@@ -159,18 +170,10 @@ class ArmCore(Core):
         s = self.s
         ops = self.ops
         thumb = s.thumb
-        saved = ops.io_pos
-        try:
-            if thumb:
-                insn = self._fetch_thumb(pc)
-            else:
-                insn = self.decoder.decode_word(ops.load(pc & ~3, 4), pc)
-        except IoPending:
-            # code outside RAM: not fetched through the exit protocol
-            ops.pending_read = None
-            raise GuestException(PABT, None, f"instruction fetch at 0x{pc:x} outside RAM") from None
-        finally:
-            ops.io_pos = saved
+        if thumb:
+            insn = self._fetch_thumb(pc)
+        else:
+            insn = self.decoder.decode_word(ops.fetch(pc & ~3, 4), pc)
         w = CoreInsn(insn, pc, thumb)
         ram = self.machine.ram
         for a in {pc, pc + insn.size - 1}:
@@ -183,9 +186,9 @@ class ArmCore(Core):
     def _fetch_thumb(self, pc: int):
         ops = self.ops
         tdec = self.decoder.thumb()
-        hw = ops.load(pc & ~1, 2)
+        hw = ops.fetch(pc & ~1, 2)
         if self.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
-            hw2 = ops.load((pc & ~1) + 2, 2)
+            hw2 = ops.fetch((pc & ~1) + 2, 2)
             insn = tdec.decode_bl32(hw, hw2, pc)
             if insn is None:
                 raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
