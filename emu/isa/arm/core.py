@@ -35,10 +35,7 @@ from .exceptions import IRQ_EXC, PABT, UNDEF, enter_exception
 from .ops import ArmOps
 from .semantics import REGISTRY, condition_passed
 from .state import I_BIT, T_BIT
-from .thumb import ArmDecoder, ThumbUnsupported
-
-_T32_PREFIXES = (0b11101, 0b11110, 0b11111)
-
+from .thumb import ArmDecoder, fetch_thumb
 
 class ArmConcreteOps(ArmOps):
     """ArmOps over the Machine's RAM and MMIO bus, with the interpreter's
@@ -171,7 +168,7 @@ class ArmCore(Core):
         ops = self.ops
         thumb = s.thumb
         if thumb:
-            insn = self._fetch_thumb(pc)
+            insn = fetch_thumb(ops.fetch, pc, self.model.arch, self.decoder.thumb())
         else:
             insn = self.decoder.decode_word(ops.fetch(pc & ~3, 4), pc)
         w = CoreInsn(insn, pc, thumb)
@@ -182,18 +179,6 @@ class ArmCore(Core):
                 self.page_index.setdefault((a - ram.base) >> 12, []).append((self.cache, addr))
         self.cache[addr] = w
         return w
-
-    def _fetch_thumb(self, pc: int):
-        ops = self.ops
-        tdec = self.decoder.thumb()
-        hw = ops.fetch(pc & ~1, 2)
-        if self.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
-            hw2 = ops.fetch((pc & ~1) + 2, 2)
-            insn = tdec.decode_bl32(hw, hw2, pc)
-            if insn is None:
-                raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
-            return insn
-        return tdec.decode_half(hw, pc)
 
     # -- guest events ---------------------------------------------------------------------
     def deliver_fault(self, exc, insn) -> None:

@@ -15,23 +15,9 @@ from __future__ import annotations
 from ..ops import GuestException
 from .exceptions import PABT, UNDEF, enter_exception
 from .semantics import REGISTRY, condition_passed
-from .thumb import ThumbUnsupported
+from .thumb import ThumbUnsupported, fetch_thumb
 
 __all__ = ["step", "ThumbUnsupported"]
-
-_T32_PREFIXES = (0b11101, 0b11110, 0b11111)
-
-
-def _fetch_thumb(state, ops, tdec):
-    pc = state.pc
-    hw = ops.load(pc & ~1, 2)
-    if ops.model.arch >= 7 and hw >> 11 in _T32_PREFIXES:
-        hw2 = ops.load((pc & ~1) + 2, 2)
-        insn = tdec.decode_bl32(hw, hw2, pc)
-        if insn is None:
-            raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
-        return insn
-    return tdec.decode_half(hw, pc)
 
 
 def step(state, ops, decoder) -> None:
@@ -43,7 +29,7 @@ def step(state, ops, decoder) -> None:
     thumb = state.thumb
     try:
         if thumb:
-            insn = _fetch_thumb(state, ops, decoder.thumb())
+            insn = fetch_thumb(ops.load, pc, ops.model.arch, decoder.thumb())
         else:
             insn = decoder.decode_word(ops.load(pc & ~3, 4), pc)
     except GuestException as e:

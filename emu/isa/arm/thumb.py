@@ -250,3 +250,23 @@ class ArmDecoder(Decoder):
         if self._thumb is None:
             self._thumb = ThumbDecoder(self.model, self.registry)
         return self._thumb
+
+
+#: a first halfword with these top five bits starts a 32-bit Thumb-2
+#: instruction (A6.1)
+T32_PREFIXES = (0b11101, 0b11110, 0b11111)
+
+
+def fetch_thumb(read, pc: int, arch: int, tdec: "ThumbDecoder"):
+    """Fetch and decode the Thumb instruction at ``pc`` with ``read(addr,
+    size)``: a T16 halfword, or on ARMv6T2 and later BL/BLX as 32 bits;
+    any other 32-bit Thumb-2 instruction raises :class:`ThumbUnsupported`
+    before any state changes."""
+    hw = read(pc & ~1, 2)
+    if arch >= 7 and hw >> 11 in T32_PREFIXES:
+        hw2 = read((pc & ~1) + 2, 2)
+        insn = tdec.decode_bl32(hw, hw2, pc)
+        if insn is None:
+            raise ThumbUnsupported(pc, f"the 32-bit Thumb-2 instruction {hw:04x} {hw2:04x}")
+        return insn
+    return tdec.decode_half(hw, pc)
