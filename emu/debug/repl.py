@@ -278,9 +278,11 @@ class Repl(cmd.Cmd):
         self.show_serial(st)
         if st.reason in ("exited", "halted", "crashed"):
             if st.reason == "exited":
+                # as gdb: no "=>" line -- the program has ended (past its last
+                # instruction lie bytes that were never code)
                 self.out(f"[Inferior 1 (guest) exited with code 0{st.status:o}] ({st.message})")
-            else:
-                self.out(f"[guest stopped: {st.message}]")
+                return
+            self.out(f"[guest stopped: {st.message}]")
         self.show_pc()
         self.show_displays()
 

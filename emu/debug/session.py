@@ -517,7 +517,9 @@ class Session:
     def _result_stop(self, r) -> Stop | None:
         """Turn a RunResult that ended the guest into a Stop (None: it did not)."""
         if r.reason == "debug-exit":
-            return Stop("exited", f"the guest exited with status {r.status}", status=r.status)
+            # the message says what the guest did (the value it wrote to
+            # isa-debug-exit, the semihosting call); the status is the process's
+            return Stop("exited", f"{r.message}; exit status {r.status}", status=r.status)
         if r.reason == "halt":
             return Stop("halted", r.message)
         if r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit", "system-event"):

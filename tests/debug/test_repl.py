@@ -116,7 +116,9 @@ def test_break_continue_memory_and_reverse(tmp_path, capsys, accel):
     assert f"=> 0x{SUB:x} <sub>: push bp" in again
     assert 'guest output (2 bytes): "Hi"' in out.split("(emu) si 3\n", 1)[1]
     assert "breakpoint already hit 1 time" in section(out, "info breakpoints")
-    assert "[Inferior 1 (guest) exited with code 05]" in out
+    # the process's status, and what the guest did: wrote 2 to isa-debug-exit
+    assert "[Inferior 1 (guest) exited with code 05] (isa-debug-exit: guest wrote 0x2 (size 1); " \
+           "exit status 5)" in out
     exits = section(out, "info exits")
     assert "IO out 0x3f8             2" in exits and "IO out 0xf4              1" in exits
     assert "the guest is not running" in section(out, "si")
