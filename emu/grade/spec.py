@@ -335,6 +335,20 @@ def load(path: str) -> Spec:
     return spec
 
 
+def _check_output_rules(path, text, keys: tuple, expect: dict) -> None:
+    """A test's ``expect.normalise`` and ``expect.output_regex``."""
+    norm = expect.get("normalise", "exact")
+    if norm not in NORMALISE:
+        raise spec_error(path, text, keys + ("expect", "normalise"),
+                         f"'{norm}'; expected one of: {', '.join(NORMALISE)}")
+    if "output_regex" in expect:
+        try:
+            re.compile(expect["output_regex"])
+        except re.error as e:
+            raise spec_error(path, text, keys + ("expect", "output_regex"),
+                             f"not a regular expression ({e})") from None
+
+
 def _load_program(path: str, text: str, doc: dict) -> Spec:
     """``arch = "python"``: a Python program (a student's VMM, say), run
     once per test with ``args`` and ``setup.stdin``, judged by its output and
@@ -373,15 +387,7 @@ def _load_program(path: str, text: str, doc: dict) -> Spec:
         if not all(isinstance(x, str) for x in args):
             raise spec_error(path, text, keys + ("args",), "expected an array of strings (command-line arguments)")
         expect = dict(merged.get("expect", {}))
-        if expect.get("normalise", "exact") not in NORMALISE:
-            raise spec_error(path, text, keys + ("expect", "normalise"),
-                             f"'{expect['normalise']}'; expected one of: {', '.join(NORMALISE)}")
-        if "output_regex" in expect:
-            try:
-                re.compile(expect["output_regex"])
-            except re.error as e:
-                raise spec_error(path, text, keys + ("expect", "output_regex"),
-                                 f"not a regular expression ({e})") from None
+        _check_output_rules(path, text, keys, expect)
         if merged["name"] in names:
             raise spec_error(path, text, keys + ("name",), f"'{merged['name']}' is used twice; expected unique names")
         names.add(merged["name"])
@@ -437,15 +443,7 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
     if t["points"] < 0:
         raise spec_error(path, text, keys + ("points",), f"{t['points']}; expected a number >= 0")
     setup, lim, expect = t.get("setup", {}), t.get("limits", {}), dict(t.get("expect", {}))
-    norm = expect.get("normalise", "exact")
-    if norm not in NORMALISE:
-        raise spec_error(path, text, keys + ("expect", "normalise"),
-                         f"'{norm}'; expected one of: {', '.join(NORMALISE)}")
-    if "output_regex" in expect:
-        try:
-            re.compile(expect["output_regex"])
-        except re.error as e:
-            raise spec_error(path, text, keys + ("expect", "output_regex"), f"not a regular expression ({e})")
+    _check_output_rules(path, text, keys, expect)
     for k in ("forbid", "allow", "tags"):
         seq = expect.get(k) if k != "tags" else t.get(k)
         if seq is not None and not all(isinstance(x, str) for x in seq):

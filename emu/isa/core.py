@@ -71,6 +71,10 @@ class Core:
         self.ops = None
         self.cache = {}
         self.fetch_base = 0
+        #: the decode caches of every mode (``cache`` is one of them)
+        self.caches = {}
+        #: RAM page -> (cache, fetch address) of the instructions decoded from it
+        self.page_index = {}
 
     # -- code ---------------------------------------------------------------------
     def decode_at(self, addr: int, pc: int):
@@ -87,12 +91,25 @@ class Core:
     def flush(self) -> None:
         """Forget every decoded instruction (the address mapping or RAM
         changed behind the core's back)."""
-        raise NotImplementedError
+        for c in self.caches.values():
+            c.clear()
+        self.page_index.clear()
 
     def invalidate_page(self, page: int) -> None:
         """The guest wrote RAM page ``page`` (a page number from the RAM's
         base): forget the instructions decoded from it."""
-        raise NotImplementedError
+        for cache, addr in self.page_index.pop(page, ()):
+            cache.pop(addr, None)
+
+    def remember_code(self, addr: int, phys: tuple) -> None:
+        """The instruction just decoded at fetch address ``addr`` (in
+        ``cache``) came from physical addresses ``phys``: mark them as code
+        in RAM, so that a write there drops it (:meth:`invalidate_page`)."""
+        ram = self.machine.ram
+        for pa in phys:
+            if ram.contains(pa):
+                ram.mark_code(pa, 1)
+                self.page_index.setdefault((pa - ram.base) >> 12, []).append((self.cache, addr))
 
     # -- guest events -------------------------------------------------------------
     def deliver_fault(self, exc, insn) -> None:

@@ -146,22 +146,12 @@ class ArmCore(Core):
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
         self.caches = {False: {}, True: {}}
-        self.page_index = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 
     # -- code -------------------------------------------------------------------------
     def state_changed(self) -> None:
         self.cache = self.caches[self.s.thumb]
-
-    def flush(self) -> None:
-        for c in self.caches.values():
-            c.clear()
-        self.page_index.clear()
-
-    def invalidate_page(self, page: int) -> None:
-        for cache, addr in self.page_index.pop(page, ()):
-            cache.pop(addr, None)
 
     def decode_at(self, addr: int, pc: int):
         s = self.s
@@ -172,11 +162,7 @@ class ArmCore(Core):
         else:
             insn = self.decoder.decode_word(ops.fetch(pc & ~3, 4), pc)
         w = CoreInsn(insn, pc, thumb)
-        ram = self.machine.ram
-        for a in {pc, pc + insn.size - 1}:
-            if ram.contains(a):
-                ram.mark_code(a, 1)
-                self.page_index.setdefault((a - ram.base) >> 12, []).append((self.cache, addr))
+        self.remember_code(addr, {pc, pc + insn.size - 1})
         self.cache[addr] = w
         return w
 

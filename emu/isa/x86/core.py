@@ -55,8 +55,6 @@ class X86Core(Core):
         self.ops.on_mode_change = self.state_changed
         self.ops.on_tlb_flush = self.flush
         self.decoders = {}
-        self.caches = {}
-        self.page_index = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 
@@ -81,15 +79,6 @@ class X86Core(Core):
         # of the mapping (this, MOV CR3, INVLPG) flushes them (on_tlb_flush)
         self.ops.update_paging()
         self.code_key = key
-
-    def invalidate_page(self, page: int) -> None:
-        for cache, lin in self.page_index.pop(page, ()):
-            cache.pop(lin, None)
-
-    def flush(self) -> None:
-        for c in self.caches.values():
-            c.clear()
-        self.page_index.clear()
 
     def _fetcher(self, ip: int):
         """A function reading instruction byte ``k`` at CS:IP+k, wrapping IP
@@ -119,12 +108,8 @@ class X86Core(Core):
         if insn.handler is None:
             insn.handler = missing_semantics
         # remember which physical pages hold it, so a write there drops it
-        ram = self.machine.ram
-        for a in {lin, lin + insn.length - 1}:
-            pa = a & ops.amask if ops.translate is None else ops.translate(a, False, True)
-            if ram.contains(pa):
-                ram.mark_code(pa, 1)
-                self.page_index.setdefault((pa - ram.base) >> 12, []).append((self.cache, lin))
+        self.remember_code(lin, {a & ops.amask if ops.translate is None else ops.translate(a, False, True)
+                                 for a in (lin, lin + insn.length - 1)})
         self.cache[lin] = insn
         return insn
 
