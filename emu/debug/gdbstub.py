@@ -485,7 +485,7 @@ class GdbStub:
         elif words[:2] == ["info", "serial"]:
             text = repr(m.serial_output().decode("latin-1")) + "\n"
         elif words[:2] == ["info", "registers"]:
-            text = m.cpu.format() + "\n"
+            text = m.target.dump_registers(self.session.cpu).lstrip("\n")
         else:
             text = "monitor commands: info exits, info serial, info registers\n"
         self.console(text)

@@ -928,7 +928,7 @@ class Repl(cmd.Cmd):
         given; a label in an included file lists that file); 'list' again
         continues."""
         img = self.s.image
-        if img is None or not img.source:
+        if img is None or not (img.source or any(getattr(img, "sources", {}).values())):
             raise DebugError("No source: the guest has no line information (list needs a .S/.asm guest "
                              "or an ELF built with -g).")
         a = arg.strip()
