@@ -932,7 +932,7 @@ class Repl(cmd.Cmd):
             raise DebugError("No source: the guest has no line information (list needs a .S/.asm guest "
                              "or an ELF built with -g).")
         a = arg.strip()
-        cur = img.lines.get(self.s.pc())
+        cur = self.s.line_of(self.s.pc())       # (the PC may be inside a line)
         name = self.list_file if self.list_file is not None else (cur[0] if cur else img.name)
         asked = None
         if a:
