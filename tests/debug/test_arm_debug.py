@@ -182,8 +182,8 @@ def test_debug_calc_at_source_level(tmp_path, capsys, calc):
     entry = load_guest(calc, board="virt").entry
     assert f"0x{entry:x} <_mainCRTStartup>" in out[0]
     assert f"pc 0x{entry:x} -> 0x{entry + 4:x}" in out[1]
-    assert f"Breakpoint 1 at 0x{sym['fib']:x} <fib>: file calc.c, line {source_line(calc, sym['fib'])}." \
-        in out[2]
+    fib_line = source_line(calc, sym["fib"])
+    assert f"Breakpoint 1 at 0x{sym['fib']:x} <fib>: file calc.c, line {fib_line}." in out[2]
     assert f"#0  0x{sym['fib']:x} in fib ()" in out[4]
     assert f"#1  0x{ret:x} in main+{ret - sym['main']} ()" in out[4]
     assert "in _mainCRTStartup+" in out[4]
@@ -271,13 +271,16 @@ def test_gdb_multiarch_debugs_calc_at_source_level(calc):
 def test_gdb_multiarch_thumb_breakpoint_and_watch(frames):
     sym = symbols(frames)
     out, _, rc = gdb_session(frames, [
-        "break thumb_fn", "continue", "x/2i $pc", "p $cpsr & 0x20", "stepi", "p/x $sp",
+        "break thumb_fn", "continue", "x/2i $pc", "p $cpsr & 0x20", "monitor info registers",
+        "stepi", "p/x $sp",
         "reverse-stepi", "p/x $pc", "p/x $sp", "rwatch *(int *)&value", "continue", "continue"])
     assert f"Breakpoint 1 at 0x{sym['thumb_fn']:x}" in out
     assert "Breakpoint 1, thumb_fn ()" in out
     assert re.search(rf"=> 0x{sym['thumb_fn']:x} <thumb_fn>:\tpush\t\{{r4, lr\}}", out)
     assert re.search(rf"0x{sym['thumb_fn'] + 2:x} <thumb_fn\+2>:\tmovs\tr4, #7", out)
     assert "$1 = 32" in out                                   # CPSR.T: Thumb state
+    assert re.search(r"^PSR=000001f3 ---- T svc32$", out, re.M)    # QEMU's dump, in Thumb state
+    assert re.search(rf"^R12=0+ R13=40100000 R14=[0-9a-f]{{8}} R15={sym['thumb_fn']:08x}$", out, re.M)
     assert "$2 = 0x400ffff8" in out                           # push {r4, lr}: 8 bytes
     assert f"$3 = 0x{sym['thumb_fn']:x}" in out and "$4 = 0x40100000" in out
     assert "Hardware read watchpoint 2: *(int *)&value" in out and "Value = 4660" in out
@@ -336,15 +339,24 @@ def test_dump_registers_flags_thumb_and_mode():
 
 # -- the adapter's operand ranges ----------------------------------------------------------------
 @pytest.mark.parametrize("words, thumb, regs, want", [
-    ([0xE92D4010], False, {13: 0x40001000}, [(0x40000FF8, 4, "w"), (0x40000FFC, 4, "w")]),  # push {r4, lr}
-    ([0xE8BD8010], False, {13: 0x40001000}, [(0x40001000, 4, "r"), (0x40001004, 4, "r")]),  # pop {r4, pc}
-    ([0xE1C120D8], False, {1: 0x40000100}, [(0x40000108, 4, "r"), (0x4000010C, 4, "r")]),   # ldrd r2, [r1, #8]
-    ([0xE4832004], False, {3: 0x40000200}, [(0x40000200, 4, "w")]),                        # str r2, [r3], #4
-    ([0xE7932104], False, {3: 0x40000200, 4: 3}, [(0x4000020C, 4, "r")]),                  # ldr r2, [r3, r4, lsl #2]
-    ([0xE1032094], False, {3: 0x40000300}, [(0x40000300, 4, "rw")]),                       # swp r2, r4, [r3]
-    ([0x05932000], False, {3: 0x40000200}, []),                                            # ldreq: Z clear, no access
-    ([0xB510], True, {13: 0x40001000}, [(0x40000FF8, 4, "w"), (0x40000FFC, 4, "w")]),      # T16 push {r4, lr}
-    ([0x5851], True, {1: 0x40000400, 2: 8}, [(0x40000408, 4, "r")]),                       # T16 ldr r1, [r2, r1]
+    # push {r4, lr}
+    ([0xE92D4010], False, {13: 0x40001000}, [(0x40000FF8, 4, "w"), (0x40000FFC, 4, "w")]),
+    # pop {r4, pc}
+    ([0xE8BD8010], False, {13: 0x40001000}, [(0x40001000, 4, "r"), (0x40001004, 4, "r")]),
+    # ldrd r2, [r1, #8]
+    ([0xE1C120D8], False, {1: 0x40000100}, [(0x40000108, 4, "r"), (0x4000010C, 4, "r")]),
+    # str r2, [r3], #4
+    ([0xE4832004], False, {3: 0x40000200}, [(0x40000200, 4, "w")]),
+    # ldr r2, [r3, r4, lsl #2]
+    ([0xE7932104], False, {3: 0x40000200, 4: 3}, [(0x4000020C, 4, "r")]),
+    # swp r2, r4, [r3]
+    ([0xE1032094], False, {3: 0x40000300}, [(0x40000300, 4, "rw")]),
+    # ldreq: Z clear, no access
+    ([0x05932000], False, {3: 0x40000200}, []),
+    # T16 push {r4, lr}
+    ([0xB510], True, {13: 0x40001000}, [(0x40000FF8, 4, "w"), (0x40000FFC, 4, "w")]),
+    # T16 ldr r1, [r2, r1]
+    ([0x5851], True, {1: 0x40000400, 2: 8}, [(0x40000408, 4, "r")]),
 ])
 def test_memory_operands(words, thumb, regs, want):
     m = Machine(board="virt")
