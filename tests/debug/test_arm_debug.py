@@ -375,3 +375,45 @@ def test_memory_operands(words, thumb, regs, want):
         assert s.r[13] == regs.get(13, s.r[13]) and s.pc == 0x40010000   # nothing changed
     finally:
         m.close()
+
+
+# -- the contract, registers and the stub's packets ----------------------------------------------
+def test_arm_fills_every_part_of_the_contract():
+    from emu.isa.arm.debug_adapter import ArmDebugAdapter
+    from emu.isa.debug_adapter import DebugAdapter
+    names = sorted(n for n, v in vars(DebugAdapter).items() if callable(v) and not n.startswith("_"))
+    missing = [n for n in names if getattr(ArmDebugAdapter, n) is getattr(DebugAdapter, n)]
+    assert not missing, f"ArmDebugAdapter leaves {missing} to the contract"
+
+
+def test_registers_by_every_name_and_bad_names(frames):
+    from emu.debug.gdbstub import GdbStub
+    from emu.debug.session import DebugError
+    img = load_guest(frames, board="virt")
+    m = Machine(board="virt", semihosting=True)
+    m.load_image(img.data, img.name, img.entry, img.base)
+    stub = GdbStub(m, img, port=0)
+    try:
+        s = stub.session
+        s.set_register("fp", 0x1111)
+        s.set_register("r12", 0x2222)
+        assert s.get_register("r11") == 0x1111 and s.get_register("ip") == 0x2222
+        assert s.get_register("pc") == s.get_register("r15") == img.entry
+        with pytest.raises(DebugError, match=r"unknown register \$eax \(expected r0-r15"):
+            s.get_register("eax")
+        s.set_register("cpsr", 0x1F)                 # system mode: no SPSR
+        with pytest.raises(DebugError, match="sys mode has no SPSR"):
+            s.get_register("spsr")
+        s.set_register("cpsr", 0x1D3)
+        # gdb's g packet: r0-r15 and the CPSR, 4 bytes each, little-endian
+        g = stub.handle(b"g")
+        assert len(g) == 17 * 8
+        assert g[11 * 8:12 * 8] == "11110000" and g[16 * 8:] == "d3010000"
+        assert stub.handle(b"p10") == "d3010000"
+        assert stub.handle(b"p11") == "E45"
+        xml = stub.adapter.gdb_target_xml("arm")
+        assert "<architecture>arm</architecture>" in xml and "org.gnu.gdb.arm.core" in xml
+        assert xml.count("<reg ") == 17
+    finally:
+        stub.close()
+        m.close()
