@@ -417,3 +417,9 @@ def test_registers_by_every_name_and_bad_names(frames):
     finally:
         stub.close()
         m.close()
+
+
+def test_debug_takes_one_guest(frames, capsys):
+    assert main(["debug", "-M", "virt", "-kernel", frames, frames]) != 0
+    err = capsys.readouterr().err
+    assert "two guest images given" in err and len(err.strip().splitlines()) == 1
