@@ -178,6 +178,8 @@ def test_debug_calc_at_source_level(tmp_path, capsys, calc):
         "info registers pc", "stepi",                            # 0-1
         "break fib", "c", "bt", "delete", "finish", "p $r0",    # 2-7
         "reverse-stepi", "list", "c",                           # 8-10
+        "reverse-stepi", "c",                                   # 11-12: before the exit call
+        "b _write", "reverse-continue", "c",                    # 13-15: the last write again
         "quit"], stdin=A.calc_input().decode())
     entry = load_guest(calc, board="virt").entry
     assert f"0x{entry:x} <_mainCRTStartup>" in out[0]
@@ -197,6 +199,14 @@ def test_debug_calc_at_source_level(tmp_path, capsys, calc):
     assert f"=>{line:<6}{source[line - 1]}\n" in out[9], out[9]
     assert f"exit status {status}" in out[10]
     assert repr(want_out.decode()[-40:])[1:-1] in out[10]          # the guest's output, as shown
+    # one instruction back from the end (the guest ended by a semihosting
+    # call, whose answer the engine held): the output stays as it was there,
+    # and the call is made again
+    assert "guest output rewound" not in out[11] and "reversed 1 instruction" in out[11]
+    assert f"exit status {status}" in out[12]
+    # back to the last write, and forward again: it is made again
+    assert "Breakpoint 2, " in out[14] and "guest output rewound" in out[14]
+    assert repr(want_out.decode()[-40:])[1:-1] in out[15] and f"exit status {status}" in out[15]
 
 
 # -- gdb-multiarch ----------------------------------------------------------------------------
