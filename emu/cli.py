@@ -357,7 +357,8 @@ def build_parser() -> Parser:
 
     dbg = sub.add_parser("debug", help="step through a guest with gdb-like commands")
     add_machine_options(dbg)
-    dbg.add_argument("guest", nargs="?", help=GUEST_HELP)
+    dbg.add_argument("-kernel", dest="kernel", action=Once, metavar="FILE", help=GUEST_HELP)
+    dbg.add_argument("guest", nargs="?", help="the guest image, as with -kernel")
     dbg.add_argument("--replay", metavar="FILE",
                      help="open a replay file of emu grade --replay where the graded test failed")
     dbg.add_argument("-x", dest="script", metavar="FILE", help="read commands from FILE (then stop)")
@@ -561,11 +562,16 @@ def accel_available(name: str):
 
 
 # -- commands ---------------------------------------------------------------------------------
-def cmd_run(args) -> int:
+def guest_path(args) -> str | None:
+    """The guest image named by ``-kernel FILE`` or just ``FILE`` (not both)."""
     if args.kernel and args.guest:
         raise UsageError(f"two guest images given (-kernel {args.kernel} and {args.guest}); "
                          f"one guest per run: -kernel FILE or just FILE")
-    path = args.kernel or args.guest
+    return args.kernel or args.guest
+
+
+def cmd_run(args) -> int:
+    path = guest_path(args)
     if not path:
         raise UsageError("no guest given (use -kernel FILE or a file name)")
     gdb = args.gdb or ("tcp::1234" if args.gdb_default else None)
@@ -675,8 +681,10 @@ def _run_gdb(args, m, img, spec, port) -> int:
     except OSError as e:
         raise CommandError(f"-gdb {spec}: cannot listen on 127.0.0.1:{port}: "
                            f"{e.strerror or e}") from None
+    arch = stub.adapter.gdb_arch(m.cpu)
+    gdb = "gdb" if m.target.name == "x86" else "gdb-multiarch"
     print(f"emu run: waiting for gdb on 127.0.0.1:{stub.port} "
-          f"(gdb -ex 'set architecture i8086' -ex 'target remote 127.0.0.1:{stub.port}')",
+          f"({gdb} -ex 'set architecture {arch}' -ex 'target remote 127.0.0.1:{stub.port}')",
           file=sys.stderr, flush=True)
     try:
         return stub.serve(freeze=args.freeze)
@@ -686,11 +694,12 @@ def _run_gdb(args, m, img, spec, port) -> int:
 
 def cmd_debug(args) -> int:
     from .debug.session import Session
-    if (args.guest is None) == (args.replay is None):
+    path = guest_path(args)
+    if (path is None) == (args.replay is None):
         raise CommandError("expected a guest or --replay FILE (one of them)")
     if args.replay is not None:
         return _debug_replay(args)
-    img = load_guest(args.guest, board=args.machine)
+    img = load_guest(path, board=args.machine)
     m = make_machine(args, serial=(args.input, None))
     m.load_image(img.data, img.name, img.entry, img.base)
     session = Session(m, img, history_size=args.history_size)

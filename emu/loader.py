@@ -141,16 +141,29 @@ def load_elf(path: str, data: bytes, base: int | None = 0x7C00, arch: str = "x86
 
 
 def _elf_symbols(elf) -> dict:
-    """Labels: named functions, objects and plain labels with an address."""
+    """Labels: named functions, objects and plain labels with an address.
+
+    On Arm (ELF for the Arm Architecture, "Symbol Values" and "Mapping
+    symbols"): a function's value has bit 0 set when it is Thumb code, and
+    the address is the value without it; ``$a``, ``$t`` and ``$d`` (also
+    ``$a.name``...) only mark where A32 code, Thumb code and data begin, and
+    are no labels."""
     out = {}
     tab = elf.get_section_by_name(".symtab")
     if tab is None:
         return out
+    arm = elf["e_machine"] == "EM_ARM"
     for sym in tab.iter_symbols():
         kind = sym["st_info"]["type"]
         if (sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE")
                 and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS")):
-            out.setdefault(sym.name, sym["st_value"])
+            value = sym["st_value"]
+            if arm:
+                if sym.name[0] == "$":
+                    continue
+                if kind == "STT_FUNC":
+                    value &= ~1
+            out.setdefault(sym.name, value)
     return out
 
 

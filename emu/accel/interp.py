@@ -59,6 +59,7 @@ class Interpreter(Accelerator):
 
     def state_changed(self) -> None:
         self.core.state_changed()
+        self.core.abandon_io()
 
     def run(self, budget):
         return self.run_in_slices(self._run_slice, budget)

@@ -234,6 +234,7 @@ class Translator(Accelerator):
 
     def state_changed(self) -> None:
         self.core.state_changed()
+        self.core.abandon_io()
         self._steps = None
 
     def stats(self) -> dict:

@@ -95,7 +95,7 @@ def reset_cpu(machine) -> None:
     """The CPU as out of reset, at LOAD_ADDR."""
     s = machine.cpu
     # a fresh state's fields, in place: the engines hold this object
-    vars(s).update(vars(machine.target.new_state()))
+    s.load(machine.target.new_state())
     s.set_cpsr(RESET_CPSR)
     s.pc = LOAD_ADDR
 

@@ -15,7 +15,8 @@ ReverseStep, ReverseContinue, hwbreak), the target description (below),
 ``bs`` reverse execution (``bc`` stops at breakpoints and at watchpoints,
 going backwards), ``k``, ``D``, ``qAttached``, ``qC``,
 ``qfThreadInfo``/``qsThreadInfo``, ``H``, and ``qRcmd`` (``monitor
-info exits``, ``monitor info serial``, ``monitor info registers``).
+info exits``, ``monitor info serial``, ``monitor info registers`` -- the
+Target's ``dump_registers``, as QEMU's monitor prints them).
 
 **Which architecture gdb is told.**  gdb reads the target description
 once per connection and sizes its register cache from it, with no packet
@@ -485,7 +486,7 @@ class GdbStub:
         elif words[:2] == ["info", "serial"]:
             text = repr(m.serial_output().decode("latin-1")) + "\n"
         elif words[:2] == ["info", "registers"]:
-            text = m.cpu.format() + "\n"
+            text = m.target.dump_registers(self.session.cpu).lstrip("\n")
         else:
             text = "monitor commands: info exits, info serial, info registers\n"
         self.console(text)

@@ -928,11 +928,11 @@ class Repl(cmd.Cmd):
         given; a label in an included file lists that file); 'list' again
         continues."""
         img = self.s.image
-        if img is None or not img.source:
+        if img is None or not (img.source or any(getattr(img, "sources", {}).values())):
             raise DebugError("No source: the guest has no line information (list needs a .S/.asm guest "
                              "or an ELF built with -g).")
         a = arg.strip()
-        cur = img.lines.get(self.s.pc())
+        cur = self.s.line_of(self.s.pc())       # (the PC may be inside a line)
         name = self.list_file if self.list_file is not None else (cur[0] if cur else img.name)
         asked = None
         if a:

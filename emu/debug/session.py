@@ -724,6 +724,8 @@ class Session:
         slot = frames[0].slot
         ret = frames[1].pc if len(frames) > 1 else None
         cpl = self.arch.privilege(self.cpu)
+        if self.arch.returns_through_link:
+            return lambda: self.sp_linear() > slot and self.pc() == ret
         return lambda: self.sp_linear() > slot or (self.pc() == ret and self.arch.privilege(self.cpu) != cpl)
 
     def finish(self) -> tuple:

@@ -88,6 +88,18 @@ class Core:
         from outside: choose ``cache`` and ``fetch_base`` again."""
         raise NotImplementedError
 
+    def abandon_io(self) -> None:
+        """The state was replaced from outside (a checkpoint restored, a
+        snapshot loaded): an instruction that was waiting for the Machine's
+        answer to its I/O read (``pending_read``, ``io_replay``) -- such as
+        the semihosting call that ended the guest -- belongs to the timeline
+        left behind.  Forget it, so that the instruction at the PC asks
+        again instead of taking that answer."""
+        ops = self.ops
+        ops.pending_read = None
+        ops.io_pos = 0
+        del ops.io_replay[:]
+
     def flush(self) -> None:
         """Forget every decoded instruction (the address mapping or RAM
         changed behind the core's back)."""

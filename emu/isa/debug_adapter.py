@@ -33,7 +33,8 @@ An adapter provides:
 * **watchpoints** -- :meth:`memory_operands`: the bytes the next instruction
   reads or writes, for read and access watchpoints;
 * **frames** -- :meth:`stack_pointer`, :meth:`frames` (the backtrace: x86
-  by return addresses and the BP chain, ARM by fp/lr) and
+  by return addresses and the BP chain, ARM by LR and the prologues that
+  save it), ``returns_through_link`` and
   :meth:`frame_setup` (the instructions of a function's frame setup that
   ``step`` runs on entering it, as gdb's prologue analysis skips them);
 * **gdb** -- :meth:`gdb_arch` (the architecture named in the target
@@ -71,6 +72,12 @@ class DebugAdapter:
     gdb_placeholders: frozenset = frozenset()
     #: ``(seg, off) -> linear address`` for ``SEG:OFF`` expressions, or None
     segmented_address = None
+    #: a call leaves its return address in a register (ARM's LR), so a
+    #: function that saves none returns without moving the stack pointer:
+    #: it has returned when the stack pointer is above its slot *and* the PC
+    #: is at its return address (False: the stack pointer alone tells, as a
+    #: return pops the slot, x86's RET)
+    returns_through_link = False
 
     def __init__(self, target, machine):
         self.target = target

@@ -10,7 +10,8 @@ from emu.memory import Ram
 
 
 class StandInState:
-    """What the board touches of the Arm state: r0-r15, pc, CPSR by set_cpsr."""
+    """What the board touches of the Arm state: r0-r15, pc, CPSR by set_cpsr,
+    a reset by load."""
 
     def __init__(self):
         self.r = [0] * 16
@@ -26,6 +27,10 @@ class StandInState:
 
     def set_cpsr(self, v):
         self.cpsr = v
+
+    def load(self, other):
+        self.r[:] = other.r
+        self.cpsr = other.cpsr
 
 
 class StandInTarget:

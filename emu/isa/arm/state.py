@@ -46,6 +46,9 @@ class ArmState:
     #: trace trap, so nothing in it asks for attention
     status = 0
 
+    __slots__ = ("r", "cpsr", "spsr", "usr_hi", "fiq_hi", "banked", "sctlr", "vbar",
+                 "excl_addr", "halted")
+
     def __init__(self):
         self.r = [0] * 16
         self.cpsr = I_BIT | F_BIT | SVC          # reset: SVC mode, IRQ and FIQ masked (B1.9.10)
@@ -58,6 +61,22 @@ class ArmState:
         self.vbar = 0
         self.excl_addr = None                    # local exclusive monitor (A3.4.1): tagged address
         self.halted = False
+
+    def copy(self) -> "ArmState":
+        s = ArmState()
+        s.load(self)
+        return s
+
+    def load(self, other: "ArmState") -> None:
+        """Make this state an exact copy of ``other`` (keeping object identity:
+        the engines hold ``r``)."""
+        self.r[:] = other.r
+        self.usr_hi[:] = other.usr_hi
+        self.fiq_hi[:] = other.fiq_hi
+        self.spsr = dict(other.spsr)
+        self.banked = {m: list(v) for m, v in other.banked.items()}
+        for name in ("cpsr", "sctlr", "vbar", "excl_addr", "halted"):
+            setattr(self, name, getattr(other, name))
 
     # -- PC and mode -----------------------------------------------------------------
     @property

@@ -86,6 +86,28 @@ class ArmTarget(Target):
             return "(t16) " + format_insn(dec.thumb().decode_half(half, state.pc))
         return format_insn(dec.decode_word(int.from_bytes(code[:4], "little"), state.pc))
 
+    def disassemble_at(self, code: bytes, ip: int, state, model) -> tuple:
+        """As QEMU's monitor shows an instruction (``disas/capstone.c``):
+        capstone in the CPU's current instruction set (A32, or Thumb in
+        Thumb state), the mnemonic in 8 columns; a word that is no
+        instruction raises GuestException (undefined instruction)."""
+        import capstone
+        from ..ops import GuestException
+        from .exceptions import UNDEF
+        thumb = bool(state.cpsr & T_BIT)
+        md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM)
+        for insn in md.disasm(code, ip, 1):
+            return insn.size, f"{insn.mnemonic:<8} {insn.op_str}".rstrip()
+        raise GuestException(UNDEF, None, f"no {'Thumb' if thumb else 'A32'} instruction at 0x{ip:x}")
+
+    def debug_adapter(self, machine):
+        from .debug_adapter import ArmDebugAdapter
+        return ArmDebugAdapter(self, machine)
+
+    def dump_registers(self, state) -> str:
+        from .dump import format_registers
+        return format_registers(state)
+
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
