@@ -343,7 +343,9 @@ class Machine:
             budget = None
             if icount_limit is not None:
                 budget = icount_limit - (accel.icount - start_icount)
-                if budget <= 0:
+                if budget <= 0 and accel.has_queued_exits():
+                    budget = 0          # the last instruction's other exits, served first
+                elif budget <= 0:
                     return self._result("limit", STATUS_LIMIT, self._limit_message(icount_limit, exact),
                                         None, t0, start_icount)
             if time_limit is not None and time.perf_counter() - t0 > time_limit:

@@ -54,6 +54,9 @@ class Interpreter(Accelerator):
     def icount_now(self) -> int:
         return self.icount + self._inflight
 
+    def has_queued_exits(self) -> bool:
+        return bool(self.queued)
+
     def flush_code_cache(self) -> None:
         self.core.flush()
 

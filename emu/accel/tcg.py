@@ -217,6 +217,9 @@ class Translator(Accelerator):
         self.interp.irq_ack = v
 
     # -- Accelerator contract ------------------------------------------------------------
+    def has_queued_exits(self) -> bool:
+        return bool(self.interp.queued)
+
     def flush_code_cache(self) -> None:
         """tb_flush: forget every block (and the interpreter's decode cache)."""
         self.core.flush()

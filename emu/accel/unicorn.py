@@ -216,6 +216,9 @@ class UnicornAccel(Accelerator):
             self.get_state()
             self._uc_ahead = False
 
+    def has_queued_exits(self) -> bool:
+        return bool(self.queued)
+
     def flush_code_cache(self) -> None:
         self._block_cache.clear()
         if self.uc is not None:

@@ -86,6 +86,10 @@ class ArmTarget(Target):
             return "(t16) " + format_insn(dec.thumb().decode_half(half, state.pc))
         return format_insn(dec.decode_word(int.from_bytes(code[:4], "little"), state.pc))
 
+    def vector_reader(self, cpu: str):
+        from .vectors import ArmVectorReader
+        return ArmVectorReader(cpu)
+
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
