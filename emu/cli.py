@@ -396,7 +396,7 @@ def build_parser() -> Parser:
                          f"(default {DIFF_MAX_STEPS}: well under a minute on the slowest pair of engines)")
 
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
-    c.add_argument("dir", help="a suite (8086, 286: the pinned vectors `make vectors` fetches) "
+    c.add_argument("dir", help="a suite (8086, 286, arm7tdmi: the pinned vectors `make vectors` finds) "
                                "or a directory of vectors")
     add_cpu_option(c, "--cpu")
     add_accel_option(c, "--accel", default=None, kvm_switch=False)
@@ -411,7 +411,8 @@ def build_parser() -> Parser:
                         "flags by name, memory (got vs expected)")
 
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
-    add_cpu_option(cv, "--cpu")
+    add_board_option(cv)
+    add_cpu_option(cv, "--cpu", board_default=True)
 
     kp = sub.add_parser("kvm-probe", help="what this host's KVM does differently from the SDM")
     kp.add_argument("--refresh", action="store_true", help="probe again (the results are cached per boot)")
@@ -922,7 +923,7 @@ def cmd_conformance(args) -> int:
 
 def cmd_coverage(args) -> int:
     from .coverage import report
-    print(report(args.cpu))
+    print(report(args.cpu, args.machine))
     return 0
 
 

@@ -86,6 +86,19 @@ class ArmTarget(Target):
             return "(t16) " + format_insn(dec.thumb().decode_half(half, state.pc))
         return format_insn(dec.decode_word(int.from_bytes(code[:4], "little"), state.pc))
 
+    def coverage(self, model) -> tuple:
+        from .coverage import coverage
+        return coverage(model)
+
+    def describe_insn(self, insn) -> tuple:
+        from .disasm import format_insn
+        from .names import mnemonic
+        return mnemonic(insn), format_insn(insn)
+
+    def mnemonics(self) -> frozenset:
+        from .names import mnemonic_names
+        return mnemonic_names()
+
     def vector_reader(self, cpu: str):
         from .vectors import ArmVectorReader
         return ArmVectorReader(cpu)
