@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from ..devices.recorded import RecordedMemory
 from . import MemoryMap, Region
+from .no_devices import (attach, halt_message, inject_pending_interrupt,  # noqa: F401 -- its hooks
+                         wait_for_interrupt)
 
 TARGET = "arm"              # the Target's name in emu.isa's registry
 ADDRESS_SPACE = 1 << 32
@@ -53,20 +55,3 @@ def load(machine, data: bytes, name: str, entry: int | None = None,
          base: int | None = None) -> None:
     raise ValueError(f"{name}: machine 'arm-none' loads no program (its memory is a "
                      "recording, for the test vectors); expected -M virt")
-
-
-def attach(machine) -> None:
-    """No interrupt controller: the CPU's IRQ input stays low."""
-
-
-def wait_for_interrupt(machine) -> bool:
-    """WFI: nothing can interrupt the CPU, so the run ends."""
-    return False
-
-
-def inject_pending_interrupt(machine) -> None:
-    pass
-
-
-def halt_message(machine) -> str:
-    return "guest waiting for an interrupt (WFI), and this machine has no device that could raise one"
