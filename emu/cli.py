@@ -398,7 +398,7 @@ def build_parser() -> Parser:
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
     c.add_argument("dir", help="a suite (8086, 286, arm7tdmi: the pinned vectors `make vectors` finds) "
                                "or a directory of vectors")
-    add_cpu_option(c, "--cpu")
+    add_cpu_option(c, "--cpu", board_default=True)
     add_accel_option(c, "--accel", default=None, kvm_switch=False)
     c.add_argument("--files", help="comma-separated file names (default: all)")
     c.add_argument("--limit", type=parse_count, help="at most N vectors per file")
@@ -892,6 +892,9 @@ def _vector_dir(arg: str) -> str:
 def cmd_conformance(args) -> int:
     path = _vector_dir(args.dir)
     from .conformance import format_report, run_dir
+    from .vectors import suite_cpu
+    # without -cpu: the CPU the suite was recorded for, else max (x86)
+    args.cpu = args.cpu or suite_cpu(args.dir, path) or "max"
     files = args.files.split(",") if args.files else None
     if args.compare and args.accel:
         raise UsageError(f"-accel {args.accel} and --compare {args.compare}: --compare names "

@@ -131,6 +131,20 @@ def problem(root: str, suite: dict):
     return None
 
 
+def suite_cpu(arg: str, path: str, lock=None):
+    """The CPU model the suite ``arg`` names (or the directory ``path``
+    holds, as pinned) was recorded for, or None."""
+    lock = load_lock() if lock is None else lock
+    key = ALIASES.get(arg, arg)
+    if key in lock:
+        return lock[key]["cpu"]
+    tail = os.path.normpath(os.path.abspath(path))
+    for suite in lock.values():
+        if tail.endswith(os.sep + os.path.normpath(suite["dir"])):
+            return suite["cpu"]
+    return None
+
+
 def locate(name: str, roots=None, lock=None) -> str:
     """The directory holding suite ``name`` with every pinned file intact."""
     lock = load_lock() if lock is None else lock

@@ -153,6 +153,14 @@ def test_cli_runs_the_pinned_suite_and_explains_failures():
     assert r.stdout.rstrip().splitlines()[-1].startswith("total: 192/200 passed (96.00% of judged)")
 
 
+def test_cli_takes_the_suites_own_cpu_by_default(suite_dir):
+    """Without -cpu, the CPU the suite was recorded for (emu/vectors.json)."""
+    r = subprocess.run([sys.executable, "-m", "emu", "conformance", suite_dir(CPU), "--files", "swi"],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "cpu=arm7tdmi" in r.stdout and "total: 200/200 passed" in r.stdout
+
+
 def test_the_arm_none_board_loads_no_program(tmp_path):
     image = tmp_path / "x.bin"
     image.write_bytes(b"\x00" * 4)
