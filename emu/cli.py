@@ -396,8 +396,8 @@ def build_parser() -> Parser:
                          f"(default {DIFF_MAX_STEPS}: well under a minute on the slowest pair of engines)")
 
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
-    c.add_argument("dir", help="a suite (8086, 286, arm7tdmi: the pinned vectors `make vectors` finds) "
-                               "or a directory of vectors")
+    c.add_argument("dir", help="a suite (8086, 286, arm7tdmi: the pinned vectors `make vectors` "
+                               "finds) or a directory of vectors")
     add_cpu_option(c, "--cpu", board_default=True)
     add_accel_option(c, "--accel", default=None, kvm_switch=False)
     c.add_argument("--files", help="comma-separated file names (default: all)")

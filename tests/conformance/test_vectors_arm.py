@@ -56,7 +56,8 @@ def test_suite_on_every_arm_engine(suite_dir, accel):
     fixed = {name: sorted(ids - failed.get(name, set())) for name, ids in listed.items()}
     fixed = {name: ids for name, ids in fixed.items() if ids}
     assert not new, "failing but not in known_failures.json: " + "; ".join(
-        f"{name} #{vid}: {' / '.join(details[name][vid])}" for name, ids in new.items() for vid in ids)
+        f"{name} #{vid}: {' / '.join(details[name][vid])}"
+        for name, ids in new.items() for vid in ids)
     assert not fixed, f"listed in known_failures.json but passing now: {fixed}"
     assert pass_rate(r) >= 0.99
 
@@ -155,8 +156,8 @@ def test_cli_runs_the_pinned_suite_and_explains_failures():
 
 def test_cli_takes_the_suites_own_cpu_by_default(suite_dir):
     """Without -cpu, the CPU the suite was recorded for (emu/vectors.json)."""
-    r = subprocess.run([sys.executable, "-m", "emu", "conformance", suite_dir(CPU), "--files", "swi"],
-                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "emu", "conformance", suite_dir(CPU),
+                        "--files", "swi"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "cpu=arm7tdmi" in r.stdout and "total: 200/200 passed" in r.stdout
 

@@ -53,8 +53,8 @@ BANK_REGS = {"R": [f"r{n}" for n in range(16)],
 SPSR_NAMES = tuple(f"spsr_{MODE_NAMES[m]}" for m in SPSR_MODES)
 ALL_REGS = tuple(n for names in BANK_REGS.values() for n in names) + ("cpsr",) + SPSR_NAMES
 #: CPSR bits by name (ARM DDI 0100I A2.5), for the differences -v shows
-CPSR_BITS = ("M0", "M1", "M2", "M3", "M4", "T", "F", "I") + tuple(f"bit {b}" for b in range(8, 27)) \
-    + ("Q", "V", "C", "Z", "N")
+CPSR_BITS = ("M0", "M1", "M2", "M3", "M4", "T", "F", "I") \
+    + tuple(f"bit {b}" for b in range(8, 27)) + ("Q", "V", "C", "Z", "N")
 #: the CPU models the suite was recorded for
 MODELS = ("arm7tdmi",)
 #: how the Machine's run ends when the engine cannot execute the vector
@@ -171,7 +171,8 @@ class ArmVectorReader:
             if s.spsr[m] != want:
                 diffs.append(f"{name} {s.spsr[m]:08x} != {want:08x}")
         for addr, size in self._unrecorded:
-            diffs.append(f"read of {size} bytes at 0x{addr:08x} has no transaction in the recording")
+            diffs.append(f"read of {size} bytes at 0x{addr:08x} has no transaction in the "
+                         f"recording")
         want = [(t["addr"] & -t["size"], t["size"], t["data"])
                 for t in vec["transactions"] if t["kind"] == 2]
         have = [(a & -z, z, d) for a, z, d in self.memory.writes]

@@ -47,7 +47,8 @@ def test_report_names_the_thumb2_gaps_and_counts():
     text = coverage.report(None, "virt")
     first = text.splitlines()[0]
     total, rows, _ = TARGET.coverage("cortex-a15")
-    assert first == f"arm -cpu cortex-a15: {total - len(rows)} of {total} decoded encodings have semantics"
+    assert first == (f"arm -cpu cortex-a15: {total - len(rows)} of {total} decoded encodings "
+                     f"have semantics")
     assert "not modelled (2; the engine stops with INTERNAL_ERROR):" in text
     assert "Thumb-2 (T32" in text and "IT blocks" in text
     assert "MRS_banked" in text
