@@ -68,12 +68,12 @@ class Accelerator:
     def run(self, budget: int | None):
         raise NotImplementedError
 
-    def has_queued_exits(self) -> bool:
-        """True while the engine holds exits of an instruction it already
+    def take_queued_exit(self):
+        """The next exit the engine holds of an instruction it already
         counted (an instruction that made several MMIO writes hands them
-        back one per ``run()``): the Machine serves them before a run ends
-        at its instruction limit."""
-        return False
+        back one per ``run()``), taken from the engine, or None: the Machine
+        serves them before a run ends at its instruction limit."""
+        return None
 
     def count_exactly(self, limit: int | None) -> bool:
         """Make ``icount`` exact for a run of at most ``limit`` instructions

@@ -54,8 +54,8 @@ class Interpreter(Accelerator):
     def icount_now(self) -> int:
         return self.icount + self._inflight
 
-    def has_queued_exits(self) -> bool:
-        return bool(self.queued)
+    def take_queued_exit(self):
+        return self.queued.pop(0) if self.queued else None
 
     def flush_code_cache(self) -> None:
         self.core.flush()

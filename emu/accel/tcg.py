@@ -217,8 +217,8 @@ class Translator(Accelerator):
         self.interp.irq_ack = v
 
     # -- Accelerator contract ------------------------------------------------------------
-    def has_queued_exits(self) -> bool:
-        return bool(self.interp.queued)
+    def take_queued_exit(self):
+        return self.interp.take_queued_exit()
 
     def flush_code_cache(self) -> None:
         """tb_flush: forget every block (and the interpreter's decode cache)."""

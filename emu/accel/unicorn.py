@@ -216,8 +216,8 @@ class UnicornAccel(Accelerator):
             self.get_state()
             self._uc_ahead = False
 
-    def has_queued_exits(self) -> bool:
-        return bool(self.queued)
+    def take_queued_exit(self):
+        return self.queued.pop(0) if self.queued else None
 
     def flush_code_cache(self) -> None:
         self._block_cache.clear()
