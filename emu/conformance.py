@@ -470,7 +470,8 @@ def run_verdict(r, unsupported=("internal-error", "fail-entry")) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m emu.conformance DIR [--cpu 8086|286|max] [--accel interp] [-v] [FILE...]``"""
+    """``python -m emu.conformance DIR [--cpu CPU] [--accel interp] [-v] [FILE...]`` (without
+    ``--cpu``: the CPU a pinned suite was recorded for)"""
     import argparse
     p = argparse.ArgumentParser(prog="python -m emu.conformance", description=main.__doc__)
     p.add_argument("path")
@@ -480,7 +481,8 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
-    cpu = a.cpu or ("8086" if "8086" in a.path else "286")
+    from .vectors import suite_cpu
+    cpu = a.cpu or suite_cpu(a.path, a.path) or "max"
     details = {}
     try:
         r = run_dir(a.path, cpu, a.accel, a.files or None, a.limit, details=details)

@@ -170,3 +170,22 @@ def test_the_arm_none_board_loads_no_program(tmp_path):
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert "machine 'arm-none' loads no program" in r.stderr
+
+
+def test_a_suite_upstream_publishes_only_as_json_bin_is_never_downloaded(tmp_path):
+    """The ARM7TDMI files are pinned, found in a local copy, and never
+    fetched: upstream has them only as .json.bin, which kasou does not
+    convert; fetch says so in one line, without trying the network."""
+    from emu import vectors
+    lock = {"arm7tdmi": vectors.load_lock()["arm7tdmi"]}
+    assert {p["make"] for p in lock["arm7tdmi"]["files"].values()} == {"copy", "json-bin"}
+    lock["arm7tdmi"]["files"] = {k: v for k, v in lock["arm7tdmi"]["files"].items()
+                                 if v["make"] == "json-bin"}
+
+    def opener(url):
+        raise AssertionError(f"downloaded {url}")
+    with pytest.raises(vectors.VectorsMissing) as e:
+        vectors.fetch(cache=str(tmp_path / "cache"), local=[], opener=opener, lock=lock,
+                      log=lambda s: None)
+    assert "\n" not in str(e.value)
+    assert "publishes it only as v1/b_bl.json.bin" in str(e.value)
