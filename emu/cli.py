@@ -397,9 +397,9 @@ def build_parser() -> Parser:
                          f"(default {DIFF_MAX_STEPS}: well under a minute on the slowest pair of engines)")
 
     c = sub.add_parser("conformance", help="run single-instruction test vectors")
-    c.add_argument("dir", help="a suite (8086, 286: the pinned vectors `make vectors` fetches) "
-                               "or a directory of vectors")
-    add_cpu_option(c, "--cpu")
+    c.add_argument("dir", help="a suite (8086, 286, arm7tdmi: the pinned vectors `make vectors` "
+                               "finds) or a directory of vectors")
+    add_cpu_option(c, "--cpu", board_default=True)
     add_accel_option(c, "--accel", default=None, kvm_switch=False)
     c.add_argument("--files", help="comma-separated file names (default: all)")
     c.add_argument("--limit", type=parse_count, help="at most N vectors per file")
@@ -412,7 +412,8 @@ def build_parser() -> Parser:
                         "flags by name, memory (got vs expected)")
 
     cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
-    add_cpu_option(cv, "--cpu")
+    add_board_option(cv)
+    add_cpu_option(cv, "--cpu", board_default=True)
 
     kp = sub.add_parser("kvm-probe", help="what this host's KVM does differently from the SDM")
     kp.add_argument("--refresh", action="store_true", help="probe again (the results are cached per boot)")
@@ -900,6 +901,9 @@ def _vector_dir(arg: str) -> str:
 def cmd_conformance(args) -> int:
     path = _vector_dir(args.dir)
     from .conformance import format_report, run_dir
+    from .vectors import suite_cpu
+    # without -cpu: the CPU the suite was recorded for, else max (x86)
+    args.cpu = args.cpu or suite_cpu(args.dir, path) or "max"
     files = args.files.split(",") if args.files else None
     if args.compare and args.accel:
         raise UsageError(f"-accel {args.accel} and --compare {args.compare}: --compare names "
@@ -931,7 +935,7 @@ def cmd_conformance(args) -> int:
 
 def cmd_coverage(args) -> int:
     from .coverage import report
-    print(report(args.cpu))
+    print(report(args.cpu, args.machine))
     return 0
 
 

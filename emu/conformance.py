@@ -15,9 +15,11 @@ suites, ``emu/isa/x86/singlestep.py``, which states the judging rules).
 A reader provides:
 
 * ``board``, ``ram_size``: the Machine the vectors describe;
+* ``needs_metadata``: whether a suite comes with a ``metadata.json``;
 * ``attach(machine)``: work on that Machine;
-* ``opcode_entry(meta, code)``: the metadata entry judging a vector
-  (``status``, ``flags-mask``);
+* ``opcode_entry(meta, vec)``: the metadata entry judging a vector
+  (``status``, ``flags-mask``); ``describe(vec)``: the vector's
+  instruction, for a report;
 * ``load(vec)``, ``execute(vec)`` (None, or why it did not run:
   ``unsupported: ...`` when the engine cannot execute it), ``compare(vec,
   mask)`` (differences as ``NAME GOT != EXPECTED``), ``clean(vec)``;
@@ -117,6 +119,10 @@ class Runner:
         return ("fail" if diffs else "pass"), diffs
 
     # -- files -----------------------------------------------------------------------
+    def metadata(self, path: str) -> dict:
+        """The suite's ``metadata.json`` opcodes, if its reader needs them."""
+        return load_metadata(path) if self.reader.needs_metadata else {}
+
     def run_file(self, path: str, meta: dict, limit=None, skip_status=(), details=None) -> dict:
         try:
             with gzip.open(path) as f:
@@ -132,7 +138,7 @@ class Runner:
             vid = vec.get("test_num", vec.get("idx", idx))
             if vid is None:
                 vid = idx
-            entry = self.reader.opcode_entry(meta, bytes(vec["bytes"]))
+            entry = self.reader.opcode_entry(meta, vec)
             status = entry.get("status", "normal")
             if status in skip_status:
                 out["skipped_ids"].append(vid)
@@ -149,7 +155,8 @@ class Runner:
             else:
                 out["failed_ids"].append(vid)
                 if details is not None:
-                    details.setdefault(os.path.basename(path), {})[vid] = [vec["name"]] + diffs
+                    details.setdefault(os.path.basename(path), {})[vid] = \
+                        [self.reader.describe(vec)] + diffs
         self.scrub()
         return out
 
@@ -172,7 +179,6 @@ def run_dir(path: str, cpu: str = "8086", accel: str = "interp", files=None, lim
     skipped == total``.
     """
     names = vector_files(path)
-    meta = load_metadata(path)
     if files is not None:
         want = {f if f.endswith(".json.gz") else f + ".json.gz" for f in files}
         missing = want - set(names)
@@ -180,6 +186,11 @@ def run_dir(path: str, cpu: str = "8086", accel: str = "interp", files=None, lim
             raise VectorError(f"{path}: no such vector file(s): {', '.join(sorted(missing))}")
         names = [n for n in names if n in want]
     runner = Runner(cpu, accel)
+    try:
+        meta = runner.metadata(path)
+    except VectorError:
+        runner.close()
+        raise
     result = {"cpu": cpu, "accel": accel, "path": path, "total": 0, "passed": 0, "failed": 0,
               "unsupported": 0, "skipped": 0, "files": {}}
     t0 = time.perf_counter()
@@ -225,9 +236,9 @@ def compare_vector(runners, vec: dict, full_memory: bool = False):
         bn = r.accel.name
         if why != whys[0]:
             diffs.append(f"end: {an} {whys[0] or 'HLT'} / {bn} {why or 'HLT'}")
-        for k, v in a.items():
-            if st[k] != v:
-                diffs.append(f"{k} {v:04x} / {st[k]:04x}")
+        for k in dict.fromkeys([*a, *st]):
+            if a.get(k) != st.get(k):
+                diffs.append(f"{k} {_hex(a.get(k))} / {_hex(st.get(k))}")
         if full_memory:
             idx = np.flatnonzero(runners[0].view != r.view)[:16]
         else:
@@ -264,7 +275,6 @@ def compare_dir(path: str, cpu: str = "max", accels=("interp", "kvm"), files=Non
     ``details`` (a dict) receives ``{file: {id: [difference, ...]}}``.
     """
     names = vector_files(path)
-    load_metadata(path)
     if files is not None:
         want = {f if f.endswith(".json.gz") else f + ".json.gz" for f in files}
         missing = want - set(names)
@@ -280,6 +290,7 @@ def compare_dir(path: str, cpu: str = "max", accels=("interp", "kvm"), files=Non
     try:
         for a in accels:
             runners.append(Runner(cpu, a))
+        runners[0].metadata(path)
         for name in names:
             try:
                 with gzip.open(os.path.join(path, name)) as f:
@@ -309,6 +320,12 @@ def compare_dir(path: str, cpu: str = "max", accels=("interp", "kvm"), files=Non
     return result
 
 
+def _hex(v) -> str:
+    """A state value in a difference; "-" where one engine has none (an
+    ARM write the other did not make)."""
+    return "-" if v is None else f"{v:04x}"
+
+
 def _compare_file(runners, vectors, full_memory, details, name) -> dict:
     fr = {"total": len(vectors), "compared": 0, "agreed": 0, "disagreed_ids": [],
           "unsupported_ids": []}
@@ -328,7 +345,7 @@ def _compare_file(runners, vectors, full_memory, details, name) -> dict:
             else:
                 fr["disagreed_ids"].append(vid)
         if diffs and details is not None:
-            details.setdefault(name, {})[vid] = [vec["name"]] + diffs
+            details.setdefault(name, {})[vid] = [runners[0].reader.describe(vec)] + diffs
     return fr
 
 
@@ -368,8 +385,8 @@ def pass_rate(r: dict) -> float:
     return r["passed"] / judged if judged else 1.0
 
 
-_REG_DIFF = re.compile(r"([a-z]+) ([0-9a-f]+) != ([0-9a-f]+)$")
-_FLAGS_DIFF = re.compile(r"flags ([0-9a-f]+) != ([0-9a-f]+) \(mask ([0-9a-f]+)\)$")
+_REG_DIFF = re.compile(r"(\w+) ([0-9a-f]+) != ([0-9a-f]+)$")
+_FLAGS_DIFF = re.compile(r"(\w+) ([0-9a-f]+) != ([0-9a-f]+) \(mask ([0-9a-f]+)\)$")
 _RAM_DIFF = re.compile(r"\[([0-9a-f]+)\] ([0-9a-f]+) != ([0-9a-f]+)$")
 
 
@@ -380,11 +397,13 @@ def explain_difference(d: str, reader) -> str:
     (``reg_names``, ``flag_bits``)."""
     m = _FLAGS_DIFF.match(d)
     if m:
-        have, want, mask = (int(x, 16) for x in m.groups())
+        name = m.group(1)
+        have, want, mask = (int(x, 16) for x in m.groups()[1:])
         names = reader.flag_bits
+        width = len(m.group(2))
         bits = [f"{names[b]} got {(have >> b) & 1}, expected {(want >> b) & 1}"
                 for b in range(len(names)) if ((have ^ want) & mask) >> b & 1]
-        return f"flags: got {have:04x}, expected {want:04x}: {'; '.join(bits)}"
+        return f"{name}: got {have:0{width}x}, expected {want:0{width}x}: {'; '.join(bits)}"
     m = _RAM_DIFF.match(d)
     if m:
         addr, have, want = m.groups()
@@ -438,8 +457,21 @@ def format_report(result: dict, verbose: bool = False, details=None) -> str:
     return "\n".join(lines)
 
 
+def run_verdict(r, unsupported=("internal-error", "fail-entry")) -> str:
+    """A Machine run (its RunResult) that ended otherwise than at the
+    budget or a HLT, in words: ``unsupported: ...`` when it ended as one of
+    ``unsupported`` (the engine cannot execute the vector), else ``failed:
+    ...``."""
+    if r.reason in unsupported:
+        return f"unsupported: {r.message}"
+    if r.reason == "shutdown":
+        return f"failed: {r.message}"
+    return f"failed: unexpected exit {r.exit.describe() if r.exit is not None else r.message}"
+
+
 def main(argv=None) -> int:
-    """``python -m emu.conformance DIR [--cpu 8086|286|max] [--accel interp] [-v] [FILE...]``"""
+    """``python -m emu.conformance DIR [--cpu CPU] [--accel interp] [-v] [FILE...]`` (without
+    ``--cpu``: the CPU a pinned suite was recorded for)"""
     import argparse
     p = argparse.ArgumentParser(prog="python -m emu.conformance", description=main.__doc__)
     p.add_argument("path")
@@ -449,7 +481,8 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
-    cpu = a.cpu or ("8086" if "8086" in a.path else "286")
+    from .vectors import suite_cpu
+    cpu = a.cpu or suite_cpu(a.path, a.path) or "max"
     details = {}
     try:
         r = run_dir(a.path, cpu, a.accel, a.files or None, a.limit, details=details)

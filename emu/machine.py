@@ -341,17 +341,22 @@ class Machine:
                 accel.clear_stop()
                 return self._result("stopped", STATUS_STOPPED, "stopped on request", None, t0, start_icount)
             budget = None
+            ex = None
             if icount_limit is not None:
                 budget = icount_limit - (accel.icount - start_icount)
                 if budget <= 0:
+                    ex = accel.take_queued_exit()   # the last instruction's other exits first
+                if budget <= 0 and ex is None:
                     return self._result("limit", STATUS_LIMIT, self._limit_message(icount_limit, exact),
                                         None, t0, start_icount)
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
-                return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)", None, t0, start_icount)
-            timer_budget = self._serve_timers()
-            if timer_budget is not None:
-                budget = timer_budget if budget is None else min(budget, timer_budget)
-            ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
+            if ex is None:
+                if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                    return self._result("limit", STATUS_LIMIT, f"time limit reached ({time_limit} s)",
+                                        None, t0, start_icount)
+                timer_budget = self._serve_timers()
+                if timer_budget is not None:
+                    budget = timer_budget if budget is None else min(budget, timer_budget)
+                ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
             if not getattr(ex, "dispatched", False):
                 self.dispatch_exit(ex)
             r = ex.reason

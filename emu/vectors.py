@@ -1,10 +1,9 @@
 """The single-instruction test vectors kasou is judged by: where they are kept
 and how ``make vectors`` gets them.
 
-The vectors are slices of the public SingleStepTests suites (8086 v1 and
-80286 v1 real mode), recorded from real chips.  (The ARM7TDMI suite, which
-upstream publishes only as a binary ``.json.bin``, is read by no test, so it
-is not pinned.)  They are not part of the
+The vectors are slices of the public SingleStepTests suites: 8086 v1 and
+80286 v1 real mode, recorded from real chips, and ARM7TDMI v1 (ARM state),
+recorded from an emulator.  They are not part of the
 repository; ``emu/vectors.json`` pins them instead: for every file the tests
 read, its sha256, the upstream file it is made from (path at a pinned
 commit, git blob id and sha256) and how it is made from it:
@@ -13,7 +12,12 @@ commit, git blob id and sha256) and how it is made from it:
 * ``slice`` -- the first ``tests`` records of an upstream ``.json.gz``;
 * ``moo``   -- the first ``tests`` records of an upstream MOO binary (the
   80286 suite is published only in that format, and one 8086 file only
-  there), converted to the suite's JSON layout by ``emu.moo``.
+  there), converted to the suite's JSON layout by ``emu.moo``;
+* ``json-bin`` -- the first ``tests`` records of an upstream ARM7TDMI
+  ``.json.bin`` (the only form upstream publishes), converted to the JSON
+  layout its README documents.  kasou has no converter for it: these files
+  are found in a local copy (or the cache), checked by their sha256, and
+  never downloaded -- ``fetch`` says so in one line naming the file.
 
 Sliced and converted files are ``json.dumps(records, separators=(',', ':'))``
 compressed by gzip at level 9 with mtime 0, so the same upstream file always
@@ -127,6 +131,20 @@ def problem(root: str, suite: dict):
     return None
 
 
+def suite_cpu(arg: str, path: str, lock=None):
+    """The CPU model the suite ``arg`` names (or the directory ``path``
+    holds, as pinned) was recorded for, or None."""
+    lock = load_lock() if lock is None else lock
+    key = ALIASES.get(arg, arg)
+    if key in lock:
+        return lock[key]["cpu"]
+    tail = os.path.normpath(os.path.abspath(path))
+    for suite in lock.values():
+        if tail.endswith(os.sep + os.path.normpath(suite["dir"])):
+            return suite["cpu"]
+    return None
+
+
 def locate(name: str, roots=None, lock=None) -> str:
     """The directory holding suite ``name`` with every pinned file intact."""
     lock = load_lock() if lock is None else lock
@@ -170,7 +188,16 @@ def _write(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+#: how a file can be made from its upstream file here (``json-bin`` cannot)
+MAKERS = ("copy", "slice", "moo")
+
+
 def _fetch_one(key: str, suite: dict, rel: str, pin: dict, opener, url: str) -> bytes:
+    if pin["make"] not in MAKERS:
+        raise VectorsMissing(f"{rel} is in no local copy and cannot be made here: upstream "
+                             f"({suite['repo']}) publishes it only as {pin['from']}, a binary "
+                             f"kasou does not convert; put the converted suite {suite['dir']} "
+                             f"in the cache or a local copy ($KASOU_VECTORS_COPIES)")
     address = url.format(repo=suite["repo"], commit=suite["commit"], path=pin["from"])
     try:
         upstream = opener(address)
@@ -228,7 +255,7 @@ def fetch(names=None, cache=None, local=None, opener=download, url=None, lock=No
 def main(argv=None) -> int:
     """Fetch (or find and check) the pinned conformance vectors."""
     p = argparse.ArgumentParser(prog="python -m emu.vectors", description=main.__doc__)
-    p.add_argument("suites", nargs="*", help="suite names (default: all): 8086, 286")
+    p.add_argument("suites", nargs="*", help="suite names (default: all): 8086, 286, arm7tdmi")
     p.add_argument("--where", action="store_true",
                    help="only print each suite's directory; fetch nothing")
     a = p.parse_args(argv)

@@ -68,6 +68,13 @@ class Accelerator:
     def run(self, budget: int | None):
         raise NotImplementedError
 
+    def take_queued_exit(self):
+        """The next exit the engine holds of an instruction it already
+        counted (an instruction that made several MMIO writes hands them
+        back one per ``run()``), taken from the engine, or None: the Machine
+        serves them before a run ends at its instruction limit."""
+        return None
+
     def count_exactly(self, limit: int | None) -> bool:
         """Make ``icount`` exact for a run of at most ``limit`` instructions
         (``-icount-limit``), if this engine can do that cheaply; True if

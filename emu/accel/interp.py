@@ -54,6 +54,9 @@ class Interpreter(Accelerator):
     def icount_now(self) -> int:
         return self.icount + self._inflight
 
+    def take_queued_exit(self):
+        return self.queued.pop(0) if self.queued else None
+
     def flush_code_cache(self) -> None:
         self.core.flush()
 

@@ -217,6 +217,9 @@ class Translator(Accelerator):
         self.interp.irq_ack = v
 
     # -- Accelerator contract ------------------------------------------------------------
+    def take_queued_exit(self):
+        return self.interp.take_queued_exit()
+
     def flush_code_cache(self) -> None:
         """tb_flush: forget every block (and the interpreter's decode cache)."""
         self.core.flush()

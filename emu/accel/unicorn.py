@@ -216,6 +216,9 @@ class UnicornAccel(Accelerator):
             self.get_state()
             self._uc_ahead = False
 
+    def take_queued_exit(self):
+        return self.queued.pop(0) if self.queued else None
+
     def flush_code_cache(self) -> None:
         self._block_cache.clear()
         if self.uc is not None:

@@ -20,6 +20,12 @@ other ``.s``, ``.S``   kasou's keystone dialect (Intel syntax with    keystone
                        see ``emu.asm.keystone``)
 =====================  =============================================  ==========================
 
+An Arm source (``arch="arm"``, the ``virt`` board) is GNU as's Arm syntax
+(UAL, ``@`` comments), whatever its name ends with: it is assembled by
+``arm-none-eabi-as`` and linked by ``arm-none-eabi-ld`` when they are
+installed (``make deps`` installs them), by keystone otherwise
+(:mod:`emu.asm.arm_keystone`: the same bytes for what both read).
+
 ``assembler=`` (``"nasm"``, ``"gas"``, ``"keystone"``) picks one by name
 instead.  Every image says which assembler made it (``Image.assembler``,
 shown by ``emu run -d asm``), and so does every assembly error, which names
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import re
 
-from . import gas, keystone, nasm
+from . import arm_keystone, gas, keystone, nasm
 from .base import TIMEOUT, Image, ImageError
 
 NASM_EXTENSIONS = (".asm", ".nasm")
@@ -59,6 +65,8 @@ def assemble_file(text: str, path: str, base: int = 0x7C00, arch: str = "x86", b
     if assembler is not None and assembler not in ASSEMBLERS:
         raise ImageError(f"{path}: unknown assembler '{assembler}' (expected one of "
                          f"{', '.join(ASSEMBLERS)})")
+    if arch == "arm":
+        return _assemble_arm(text, path, base, assembler, timeout)
     kind = dialect(path, text)
     use = assembler or kind
     if use == "nasm" and assembler is None and not nasm.available():
@@ -79,12 +87,33 @@ def assemble_file(text: str, path: str, base: int = 0x7C00, arch: str = "x86", b
         img = nasm_on_keystone(text, path, base, bits, timeout)
     else:
         img = keystone.assemble(text, path, base, arch, bits, timeout)
-    img.assembler = f"{img.assembler}, {_DIALECT_NAMES[kind]}"
+    return _named(img, text, path, _DIALECT_NAMES[kind])
+
+
+def _named(img: Image, text: str, path: str, dialect_name: str) -> Image:
+    """``img`` saying which assembler made it from which dialect; an image
+    of no bytes is an error."""
+    img.assembler = f"{img.assembler}, {dialect_name}"
     if not img.data:
         last = max(1, len(text.splitlines()))
         raise ImageError(f"{path}:{last}: the source assembles to no bytes (expected at least one "
                          f"instruction; assembled by {img.assembler})")
     return img
+
+
+def _assemble_arm(text: str, path: str, base: int, assembler, timeout) -> Image:
+    """An Arm GNU as source: GNU as and ld when installed, else keystone."""
+    use = assembler or ("gas" if gas.available(path, "arm") else "keystone")
+    if use == "nasm":
+        raise ImageError(f"{path}: nasm assembles x86 only (expected gas or keystone for Arm)")
+    if use == "gas":
+        if not gas.available(path, "arm"):
+            raise ImageError(f"{path}:1: {', '.join(gas.tools(path, 'arm'))} not installed "
+                             "(make deps installs them)")
+        img = gas.assemble(text, path, base, "arm", 32, timeout)
+    else:
+        img = arm_keystone.assemble(text, path, base, timeout)
+    return _named(img, text, path, "GNU as Arm syntax")
 
 
 _DIALECT_NAMES = {"nasm": "NASM syntax", "gas": "GNU as syntax",

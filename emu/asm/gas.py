@@ -1,5 +1,5 @@
-"""GNU as sources (AT&T, or Intel after ``.intel_syntax``) assembled by GNU
-as and linked by GNU ld, each run bounded in time.
+"""GNU as sources (x86: AT&T, or Intel after ``.intel_syntax``; Arm: UAL)
+assembled by GNU as and linked by GNU ld, each run bounded in time.
 
 * ``.S`` goes through the C preprocessor first (``gcc -E -x
   assembler-with-cpp``), as GCC does; its line markers keep the file and
@@ -7,6 +7,9 @@ as and linked by GNU ld, each run bounded in time.
 * ``as --64 -g`` assembles a one-line prologue (``.code16`` for the ``pc``
   board, which starts in real mode) and then the source: the ELF container
   is 64-bit, the code size is what ``.code16``/``.code32``/``.code64`` say.
+* Arm: ``arm-none-eabi-as -march=armv7-a -g`` (every ARMv7-A encoding,
+  ARMv4T's among them: the CPU model decides what runs) and
+  ``arm-none-eabi-ld``; a ``.S`` goes through ``arm-none-eabi-gcc -E``.
 * ``ld -N -Ttext=BASE -e BASE`` lays the sections out one after the other
   from the load address, and the ELF loader reads the result: its bytes,
   its symbols as labels (less the linker's own ``_edata``, ``_end``,
@@ -23,17 +26,40 @@ import tempfile
 from .base import LIBRARY, TIMEOUT, Image, ImageError, run_tool
 
 _ERROR = re.compile(r"^(.*?):(\d+): (?:Error|Fatal error): (.*)$")
-_LINKER_SYMBOLS = {"_edata", "_end", "__bss_start", "_etext"}
-TOOLS = ("as", "ld")
+_LINKER_SYMBOLS = {"_edata", "_end", "__bss_start", "_etext", "__bss_start__", "__bss_end__",
+                   "_bss_end__", "__end__"}
+#: per architecture: (assembler, linker, preprocessor), their options, and
+#: the prologue assembled before the source (bits: the code size)
+TOOLCHAINS = {
+    "x86": {"tools": ("as", "ld", "gcc"), "as": ["--64", "-g"], "ld": ["-m", "elf_x86_64"],
+            "prologue": ".code{bits}\n"},
+    "arm": {"tools": ("arm-none-eabi-as", "arm-none-eabi-ld", "arm-none-eabi-gcc"),
+            "as": ["-march=armv7-a", "-g"], "ld": [], "prologue": ""},
+}
+TOOLS = TOOLCHAINS["x86"]["tools"][:2]
 
 
-def available(path: str = "") -> bool:
-    tools = TOOLS + (("gcc",) if path.endswith(".S") else ())
-    return all(shutil.which(t) for t in tools)
+def _toolchain(arch: str) -> dict:
+    chain = TOOLCHAINS.get(arch)
+    if chain is None:
+        raise ImageError(f"no GNU as for architecture {arch} (expected one of "
+                         f"{', '.join(TOOLCHAINS)})")
+    return chain
 
 
-def version() -> str:
-    r = run_tool(["as", "--version"], "as --version")
+def tools(path: str = "", arch: str = "x86") -> tuple:
+    """The programs assembling ``path`` needs (the preprocessor for ``.S``)."""
+    chain = _toolchain(arch)["tools"]
+    return chain if path.endswith(".S") else chain[:2]
+
+
+def available(path: str = "", arch: str = "x86") -> bool:
+    return all(shutil.which(t) for t in tools(path, arch))
+
+
+def version(arch: str = "x86") -> str:
+    tool = _toolchain(arch)["tools"][0]
+    r = run_tool([tool, "--version"], f"{tool} --version")
     first = r.stdout.splitlines()[0] if r.stdout else "GNU as"
     return first.replace("GNU assembler (GNU Binutils for Debian)", "GNU as").strip()
 
@@ -56,29 +82,33 @@ def assemble(source: str, path: str, base: int = 0x7C00, arch: str = "x86", bits
              timeout: float = TIMEOUT) -> Image:
     """Assemble and link the GNU as source in ``path`` (its text is ``source``)."""
     from ..loader import load_elf
-    what = version()
+    chain = _toolchain(arch)
+    as_, ld, cpp = chain["tools"]
+    what = version(arch)
     where = os.path.dirname(os.path.abspath(path))
     includes = [f"-I{where}", f"-I{LIBRARY}"]
     with tempfile.TemporaryDirectory(prefix="kasou-gas-") as tmp:
-        prologue = os.path.join(tmp, "prologue.s")
-        with open(prologue, "w") as f:
-            f.write(f".code{bits}\n")
+        prologue = []
+        if chain["prologue"]:
+            prologue = [os.path.join(tmp, "prologue.s")]
+            with open(prologue[0], "w") as f:
+                f.write(chain["prologue"].format(bits=bits))
         source_in = path
         if path.endswith(".S"):
             source_in = os.path.join(tmp, "source.s")
-            r = run_tool(["gcc", "-E", "-x", "assembler-with-cpp", *includes, "-o", source_in, path],
+            r = run_tool([cpp, "-E", "-x", "assembler-with-cpp", *includes, "-o", source_in, path],
                          path, timeout)
             if r.returncode != 0:
-                raise _error(r, path, "gcc -E")
+                raise _error(r, path, f"{cpp} -E")
         obj, elf = os.path.join(tmp, "out.o"), os.path.join(tmp, "out.elf")
-        r = run_tool(["as", "--64", "-g", *includes, "-o", obj, prologue, source_in], path, timeout)
+        r = run_tool([as_, *chain["as"], *includes, "-o", obj, *prologue, source_in], path, timeout)
         if r.returncode != 0:
             raise _error(r, path, what)
-        r = run_tool(["ld", "-m", "elf_x86_64", "-N", f"-Ttext={base:#x}", "-e", f"{base:#x}",
+        r = run_tool([ld, *chain["ld"], "-N", f"-Ttext={base:#x}", "-e", f"{base:#x}",
                       "--build-id=none", "-o", elf, obj], path, timeout)
         if r.returncode != 0:
             text = " ".join(r.stderr.split()) or f"exit status {r.returncode}"
-            raise ImageError(f"{path}:1: cannot link at {base:#x}: {text} (ld)")
+            raise ImageError(f"{path}:1: cannot link at {base:#x}: {text} ({ld})")
         with open(elf, "rb") as f:
             data = f.read()
         try:

@@ -369,6 +369,8 @@ def _mode_for(arch: str, bits: int):
     if arch == "x86":
         mode = {16: keystone.KS_MODE_16, 32: keystone.KS_MODE_32, 64: keystone.KS_MODE_64}[bits]
         return keystone.KS_ARCH_X86, mode
+    if arch == "arm":
+        return keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM
     raise ImageError(f"no assembler for architecture {arch}")
 
 

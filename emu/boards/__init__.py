@@ -47,6 +47,9 @@ BOARDS = {
     "x86-none": BoardInfo("x86-none", "empty machine (QEMU's -M none) with an x86 CPU at reset: "
                           "RAM only, no devices (ports read all ones); the test vectors' machine",
                           "x86_none"),
+    "arm-none": BoardInfo("arm-none", "empty machine (QEMU's -M none) with an Arm CPU at reset: "
+                          "its memory replays a recording (reads return the recorded values, "
+                          "writes are kept); the ARM test vectors' machine", "arm_none"),
 }
 
 

@@ -19,6 +19,8 @@ from ..isa.x86 import flags as F
 from ..isa.x86.state import CS, Segment, X86State
 from ..isa.x86.target import TARGET  # noqa: F401 -- the board's Target
 from . import MemoryMap
+from .no_devices import (attach, halt_message, inject_pending_interrupt,  # noqa: F401 -- its hooks
+                         wait_for_interrupt)
 from .pc import ELF_AT_SEGMENTS, LOAD_ADDR, load  # noqa: F401 -- images load as on pc
 
 MEMORY_MAP = MemoryMap(ram_base=0, ram_size=16 << 20)
@@ -36,20 +38,3 @@ def reset_cpu(machine) -> None:
     s.fl = machine.model.flags_set | F.FIXED1
     s.segs[CS] = Segment.real(0, code=True)
     s.rip = 0
-
-
-def attach(machine) -> None:
-    """No interrupt controller: the engine's INTR line stays low."""
-
-
-def wait_for_interrupt(machine) -> bool:
-    """HLT: nothing can interrupt the CPU, so the run ends."""
-    return False
-
-
-def inject_pending_interrupt(machine) -> None:
-    pass
-
-
-def halt_message(machine) -> str:
-    return "guest halted (this machine has no device that could interrupt it)"

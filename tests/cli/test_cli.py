@@ -308,7 +308,7 @@ def test_machine_help_lists_the_boards():
     r = emu("run", "-M", "help")
     assert r.returncode == 0 and r.stderr == b""
     from emu.boards import BOARDS
-    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc", "virt", "x86-none"}
+    assert set(listed(r.stdout.decode())) == set(BOARDS) == {"pc", "virt", "x86-none", "arm-none"}
 
 
 @pytest.mark.parametrize("args", [("run", "-cpu", "help"), ("debug", "-cpu", "help"),

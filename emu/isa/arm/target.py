@@ -108,6 +108,23 @@ class ArmTarget(Target):
         from .dump import format_registers
         return format_registers(state)
 
+    def coverage(self, model) -> tuple:
+        from .coverage import coverage
+        return coverage(model)
+
+    def describe_insn(self, insn) -> tuple:
+        from .disasm import format_insn
+        from .names import mnemonic
+        return mnemonic(insn), format_insn(insn)
+
+    def mnemonics(self) -> frozenset:
+        from .names import mnemonic_names
+        return mnemonic_names()
+
+    def vector_reader(self, cpu: str):
+        from .vectors import ArmVectorReader
+        return ArmVectorReader(cpu)
+
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")

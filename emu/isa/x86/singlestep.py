@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...conformance import run_verdict
 from .state import CS, DS, ES, SS, Segment, X86State
 
 BOARD = "x86-none"
@@ -98,6 +99,7 @@ class X86VectorReader:
 
     board = BOARD
     ram_size = RAM_SIZE
+    needs_metadata = True
     reg_names = ALL_REGS
     flag_bits = FLAG_BITS
 
@@ -130,9 +132,13 @@ class X86VectorReader:
         if ex.reason in ("IO", "MMIO"):
             self._io += 1
 
-    def opcode_entry(self, meta: dict, code: bytes) -> dict:
-        """The ``metadata.json`` entry that judges a vector with these bytes."""
-        return opcode_info(meta, code, self.prefixes)[0]
+    def opcode_entry(self, meta: dict, vec: dict) -> dict:
+        """The ``metadata.json`` entry that judges a vector (by its bytes)."""
+        return opcode_info(meta, bytes(vec["bytes"]), self.prefixes)[0]
+
+    def describe(self, vec: dict) -> str:
+        """The vector's instruction, as the suite names it."""
+        return vec["name"]
 
     # -- one vector ------------------------------------------------------------------
     def load(self, vec: dict) -> None:
@@ -199,7 +205,7 @@ class X86VectorReader:
                 continue
             if r.reason == "halt":
                 return "HLT"
-            return _verdict(r)
+            return run_verdict(r, UNSUPPORTED)
         return None
 
     def _step_until(self, target: int):
@@ -252,7 +258,7 @@ class X86VectorReader:
                     continue
                 return "HLT"
             if r.reason != "debug":
-                return _verdict(r)
+                return run_verdict(r, UNSUPPORTED)
             cs1, ip1 = s.segs[CS].selector, s.rip & 0xFFFF
             if (tuple(s.regs[:8]), s.rflags, cs1, ip1) == regs0 and not did_io:
                 return (f"unsupported: this host's KVM makes no progress on the instruction "
@@ -387,12 +393,3 @@ class X86VectorReader:
         for ss, sp in stacks:
             out.update(((ss << 4) + ((sp + k) & 0xFFFF)) & am for k in range(-16, 16))
         return out
-
-
-def _verdict(r) -> str:
-    """A run that ended otherwise than at the budget or a HLT, in words."""
-    if r.reason in UNSUPPORTED:
-        return f"unsupported: {r.message}"
-    if r.reason == "shutdown":
-        return f"failed: {r.message}"
-    return f"failed: unexpected exit {r.exit.describe() if r.exit is not None else r.message}"
