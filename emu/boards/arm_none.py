@@ -46,7 +46,7 @@ def build(machine, serial_input=None, serial_sink=None) -> None:
 
 def reset_cpu(machine) -> None:
     s = machine.cpu
-    vars(s).update(vars(machine.target.new_state()))    # in place: the engines hold it
+    s.load(machine.target.new_state())    # in place: the engines hold it
     s.set_cpsr(RESET_CPSR)
     s.pc = 0
 

@@ -125,7 +125,7 @@ class ArmVectorReader:
         regs = vec["initial"]
         base = vec["base_addr"]
         s = self.machine.cpu
-        vars(s).update(vars(self.machine.target.new_state()))
+        s.load(self.machine.target.new_state())
         s.cpsr = regs["CPSR"]
         s.load_banks({"R": list(regs["R"][:15]) + [base],
                       **{k: list(regs[k]) for k in BANK_KEYS}})
