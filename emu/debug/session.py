@@ -9,7 +9,8 @@ touches), the stack frames and gdb's register layout are the debug
 adapter's that the board's Target gives (:mod:`emu.isa.debug_adapter`,
 ``Session.arch``), so another architecture is another adapter.  What it adds:
 
-* **stepping** exactly one instruction (``Machine.run`` with single-step on),
+* **stepping** exactly one instruction (:meth:`Machine.step
+  <emu.machine.Machine.step>`, the run loop's exit serving for one step),
   with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
   gdbstub default, ``NOIRQ``): the engine's interrupt line is lowered for the
   step and raised again afterwards, so the interrupt is taken later;
@@ -429,9 +430,7 @@ class Session:
         self._step_from = self.pos
         accel.set_single_step(True)
         try:
-            r = m.run()
-            if r.reason != "debug":
-                self._drain()
+            r = m.step()
         finally:
             accel.set_single_step(False)
             if hold_irq:
@@ -456,18 +455,6 @@ class Session:
             return not self.arch.waits_for_interrupt(self.decode()[0])
         except DebugError:
             return True
-
-    def _drain(self) -> None:
-        """After a stepped run that ended on something other than the step
-        (the guest exited through an OUT, HLT), the engine still owes the
-        step's DEBUG exit (or, on KVM, the I/O completion): collect it now so
-        that it cannot end the next command early."""
-        try:
-            ex = self.accel.run(0)
-        except Exception:         # a dead engine: nothing owed
-            return
-        if ex is not None and ex.reason in ("IO", "MMIO"):
-            self.machine.dispatch_exit(ex)
 
     def _run_chunk(self, n: int, extra=()):
         """Up to ``n`` instructions at full speed with breakpoints armed
