@@ -111,6 +111,8 @@ class ReplDriver:
         if not interactive:
             self._prompt()
         threading.Thread(target=self._read, args=(stdin, interactive), daemon=True).start()
+        machine = self.session.machine
+        machine.add_exit_observer(self.mon.let_clients_run)
         try:
             while not self.done.is_set() and not self.quitting:
                 try:
@@ -128,6 +130,8 @@ class ReplDriver:
                         self._prompt()
         except Quit:                             # the monitor's quit at the prompt
             return 0
+        finally:
+            machine.remove_exit_observer(self.mon.let_clients_run)
         if not self.quitting:                    # (the monitor's quit sent its SHUTDOWN)
             self.mon.shut_down(False, "host-ui")
         return 0

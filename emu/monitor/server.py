@@ -98,7 +98,7 @@ class Monitor:
         #: itself: the run loop is then the REPL's, not :meth:`run`
         self.debugger = None
 
-    def _let_clients_run(self, ex) -> None:
+    def let_clients_run(self, ex) -> None:
         """Exit observer: now and then, let a client thread that waits for
         the interpreter lock take it (see the module docstring)."""
         now = time.monotonic()
@@ -194,7 +194,7 @@ class Monitor:
             signals.check()
         m = self.machine
         start = m.accel.icount
-        m.add_exit_observer(self._let_clients_run)
+        m.add_exit_observer(self.let_clients_run)
         try:
             while True:
                 signals.check()
@@ -222,7 +222,7 @@ class Monitor:
             self.status = STATUS_HALT
             return STATUS_HALT
         finally:
-            m.remove_exit_observer(self._let_clients_run)
+            m.remove_exit_observer(self.let_clients_run)
 
     def _ended(self, r) -> int:
         """The guest ended with RunResult ``r``: SHUTDOWN, and the run's status."""

@@ -4,6 +4,7 @@ monitor share one run state, as gdb and the monitor do (docs/monitor.md,
 pipes, the monitor with the packet-level QMP client; the guests loop until
 something stops them, so nothing depends on timing."""
 
+import json
 import subprocess
 import sys
 
@@ -28,6 +29,20 @@ def status(q):
     return q.cmd('{"execute": "query-status"}')["return"]
 
 
+def hmp(q, line):
+    return q.cmd('{"execute": "human-monitor-command", "arguments": {"command-line": %s}}'
+                 % json.dumps(line))["return"]
+
+
+def ended(proc, q=None, reason=None):
+    """The run ended cleanly (with SHUTDOWN ``reason`` for ``q``)."""
+    if q is not None:
+        ev = q.event()
+        assert (ev["event"], ev["data"]) == ("SHUTDOWN", {"guest": False, "reason": reason})
+    code, out, err = finish(proc)
+    assert code == 0 and err == "", err
+
+
 @pytest.mark.parametrize("accel", ACCELS)
 def test_repl_breakpoints_and_steps_are_debug_stops_for_qmp(tmp_path, accel):
     proc, repl, q = debug_with_qmp(tmp_path, accel=accel)
@@ -48,14 +63,10 @@ def test_repl_breakpoints_and_steps_are_debug_stops_for_qmp(tmp_path, accel):
     assert q.event()["event"] == "STOP"
     assert q.event()["data"] == {"reason": "step", "address": 0x7c0f}
     # the monitor reads the machine where the REPL stopped it
-    regs = q.cmd('{"execute": "human-monitor-command", '
-                 '"arguments": {"command-line": "info registers"}}')["return"]
+    regs = hmp(q, "info registers")
     assert "EAX=0000002e" in regs and "EIP=00007c0f" in regs, regs
     repl.send("quit")
-    ev = q.event()
-    assert (ev["event"], ev["data"]) == ("SHUTDOWN", {"guest": False, "reason": "host-ui"})
-    code, out, err = finish(proc)
-    assert code == 0 and err == "", err
+    ended(proc, q, "host-ui")
 
 
 def test_qmp_stop_while_the_repl_continues_is_its_sigint(tmp_path):
@@ -70,14 +81,10 @@ def test_qmp_stop_while_the_repl_continues_is_its_sigint(tmp_path):
     # the REPL and the monitor see the guest where the monitor stopped it
     repl.send("info registers eip")
     eip = int(repl.expect("eip ").split()[1], 16)
-    regs = q.cmd('{"execute": "human-monitor-command", '
-                 '"arguments": {"command-line": "info registers"}}')["return"]
-    assert 0x7c05 <= eip <= 0x7c10 and f"EIP={eip:08x}" in regs, regs
+    regs = hmp(q, "info registers")
+    assert 0x7c03 <= eip <= 0x7c10 and f"EIP={eip:08x}" in regs, regs
     assert q.cmd('{"execute": "quit"}') == {"return": {}}
-    ev = q.event()
-    assert (ev["event"], ev["data"]) == ("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"})
-    code, out, err = finish(proc)
-    assert code == 0 and err == "", err
+    ended(proc, q, "host-qmp-quit")
 
 
 def test_qmp_cont_at_the_prompt_continues_the_repl_to_its_breakpoint(tmp_path):
@@ -92,12 +99,9 @@ def test_qmp_cont_at_the_prompt_continues_the_repl_to_its_breakpoint(tmp_path):
     # the REPL takes commands again, and HMP sees the same run state
     repl.send("print/x $cx")
     assert repl.expect("$1 = ").strip().endswith("= 0x1000")   # cx & 0xfff == 0 first at 0x1000
-    assert q.cmd('{"execute": "human-monitor-command", '
-                 '"arguments": {"command-line": "info status"}}') == {
-        "return": "VM status: paused (debug)\r\n"}
+    assert hmp(q, "info status") == "VM status: paused (debug)\r\n"
     repl.send("quit")
-    code, out, err = finish(proc)
-    assert code == 0 and err == "", err
+    ended(proc)
 
 
 def test_the_guest_ending_under_the_repl_is_shutdown_and_reverse_steps_bring_it_back(tmp_path):
@@ -114,12 +118,10 @@ def test_the_guest_ending_under_the_repl_is_shutdown_and_reverse_steps_bring_it_
     repl.expect("reversed 1 instruction")
     assert status(q)["status"] == "debug"
     # the monitor cannot start a second debugger on this guest
-    reply = q.cmd('{"execute": "human-monitor-command", '
-                  '"arguments": {"command-line": "gdbserver tcp::0"}}')["return"]
+    reply = hmp(q, "gdbserver tcp::0")
     assert "emu debug's own debugger drives this guest" in reply, reply
     repl.send("quit")
-    code, out, err = finish(proc)
-    assert code == 0 and err == "", err
+    ended(proc)
 
 
 def test_debug_refuses_a_monitor_on_its_own_stdin(tmp_path):
