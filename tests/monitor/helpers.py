@@ -144,6 +144,18 @@ class RawQmp:
         self.sock.close()
 
 
+def negotiated(sock) -> RawQmp:
+    """A QMP connection past capabilities negotiation."""
+    q = RawQmp(sock)
+    assert q.cmd('{"execute": "qmp_capabilities"}') == {"return": {}}
+    return q
+
+
+def status(q):
+    """query-status's return."""
+    return q.cmd('{"execute": "query-status"}')["return"]
+
+
 def finish(proc, limit=60):
     """The process's (status, stdout, stderr) once it ended."""
     out, err = proc.communicate(timeout=limit)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .helpers import ACCELS, ENDS, REPO, RawQmp, finish, start_debug
+from .helpers import ACCELS, ENDS, REPO, finish, negotiated, start_debug, status
 
 # LOOP: 7c0d is 'mov al, 0x2e', reached every 4096 turns of the loop
 
@@ -20,13 +20,8 @@ def debug_with_qmp(tmp_path, *opts, code=None, accel="tcg"):
     kw = {} if code is None else {"code": code}
     proc, repl = start_debug(tmp_path, "-qmp", f"unix:{sock},server=on,wait=off", *opts,
                              accel=accel, ready=sock, **kw)
-    q = RawQmp(sock)
-    assert q.cmd('{"execute": "qmp_capabilities"}') == {"return": {}}
+    q = negotiated(sock)
     return proc, repl, q
-
-
-def status(q):
-    return q.cmd('{"execute": "query-status"}')["return"]
 
 
 def hmp(q, line):
