@@ -125,6 +125,7 @@ class ReplDriver:
                 if self.mon.state == "running" and not self.done.is_set():
                     # the monitor's cont at the prompt: the REPL continues
                     repl.out("Continuing (cont from the monitor).")
+                    repl.stdout.flush()
                     self._execute("continue")
                     if repl.interactive:         # (the reader's prompt scrolled away)
                         self._prompt()
