@@ -119,6 +119,7 @@ class ReplDriver:
                     self.mon.serve_jobs(block=True)
                 except KeyboardInterrupt:        # Ctrl-C at the prompt: gdb's "Quit"
                     repl.out("Quit")
+                    self._prompt()
                     continue
                 while self.lines and not self.done.is_set() and not self.quitting:
                     self._execute(self.lines.pop(0))
