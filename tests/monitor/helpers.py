@@ -144,6 +144,31 @@ class RawQmp:
         self.sock.close()
 
 
+class RawHmp:
+    """HMP on a unix socket: lines out, text up to the next prompt in."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(60)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rb")
+
+    def until_prompt(self) -> str:
+        """What the monitor wrote, up to and with its next ``(qemu)`` prompt."""
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            data += self.file.read1(4096)
+        return data.decode()
+
+    def cmd(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\n")
+        return self.until_prompt()
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
 def negotiated(sock) -> RawQmp:
     """A QMP connection past capabilities negotiation."""
     q = RawQmp(sock)

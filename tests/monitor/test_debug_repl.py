@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .helpers import ACCELS, ENDS, REPO, finish, negotiated, start_debug, status
+from .helpers import ACCELS, ENDS, REPO, RawHmp, finish, negotiated, start_debug, status
 
 # LOOP: 7c0d is 'mov al, 0x2e', reached every 4096 turns of the loop
 
@@ -127,3 +127,19 @@ def test_debug_refuses_a_monitor_on_its_own_stdin(tmp_path):
     assert r.returncode != 0 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "-monitor stdio" in lines[0] and "unix:PATH" in lines[0], r.stderr
+
+
+def test_hmp_stop_and_c_drive_the_repl(tmp_path):
+    sock = str(tmp_path / "hmp.sock")
+    proc, repl = start_debug(tmp_path, "-monitor", f"unix:{sock},server=on,wait=off", ready=sock)
+    h = RawHmp(sock)
+    assert "monitor - type 'help'" in h.until_prompt()
+    assert h.cmd("info status") == "VM status: paused\r\n(qemu) "
+    assert h.cmd("c") == "(qemu) "
+    repl.expect("Continuing (cont from the monitor).")
+    assert h.cmd("stop") == "(qemu) "
+    repl.expect("Program received signal SIGINT, Interrupt.")
+    assert h.cmd("info status") == "VM status: paused\r\n(qemu) "
+    repl.send("quit")
+    ended(proc)
+    h.close()
