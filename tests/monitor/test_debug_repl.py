@@ -143,3 +143,21 @@ def test_hmp_stop_and_c_drive_the_repl(tmp_path):
     repl.send("quit")
     ended(proc)
     h.close()
+
+
+def test_a_system_reset_from_the_monitor_starts_the_repls_history_afresh(tmp_path):
+    proc, repl, q = debug_with_qmp(tmp_path)
+    repl.send("stepi 3")
+    repl.expect("=> 0x7c06: mov ax, cx")
+    assert q.cmd('{"execute": "system_reset"}') == {"return": {}}
+    assert [q.event()["event"] for _ in range(4)] == ["RESUME", "STOP", "X-KASOU-DEBUG-STOP",
+                                                     "RESET"]
+    # going back cannot reach the steps before the reset: that is another past
+    repl.send("reverse-stepi")
+    repl.expect("No more reverse-execution history.")
+    repl.expect("=> 0x7c00: mov dx, 0x3f8")
+    repl.send("stepi")
+    repl.expect("=> 0x7c03: xor cx, cx")
+    assert [q.event()["event"] for _ in range(3)] == ["RESUME", "STOP", "X-KASOU-DEBUG-STOP"]
+    repl.send("quit")
+    ended(proc, q, "host-ui")
