@@ -3,7 +3,10 @@
 The run loop is the Python twin of QEMU's ``kvm_cpu_exec()``: ask the
 accelerator to run, look at why it stopped, serve the exit on the right bus,
 repeat.  It is the same loop for every engine; nothing above the Machine
-knows which engine runs.
+knows which engine runs.  A single-stepping caller (the debugger, ``emu
+bench --step``) steps through :meth:`Machine.step`, the same exit serving
+for one instruction without a run's set-up: no exit is served anywhere
+else.
 
     while not stopped:
         exit = accel.run(budget)
