@@ -27,7 +27,10 @@ A gdb stub (``-gdb`` or HMP ``gdbserver``, :mod:`.gdb`) shares the run
 state: while one is active the guest runs through the debugger's session,
 a breakpoint, watchpoint or step puts it in the ``debug`` state (STOP and
 kasou's ``X-KASOU-DEBUG-STOP``), and leaving ``running`` for any reason
-answers a gdb that waits in ``continue``.
+answers a gdb that waits in ``continue``.  Under ``emu debug`` the REPL
+debugger is the client that runs the guest, with its own loop
+(:mod:`.debugger`), and serves the monitor's work between its commands and
+its chunks of instructions.
 
 When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
 clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
