@@ -890,7 +890,7 @@ class Translator(Accelerator):
         if interp.queued:
             # an exit owed by the last run (a step's DEBUG exit after its
             # I/O exit) comes first, also from a run of no instructions
-            return interp.queued.pop(0)
+            return interp.run(0)
         core = self.core
         ops = core.ops
         s = self.s
