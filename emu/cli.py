@@ -365,6 +365,12 @@ def build_parser() -> Parser:
     dbg.add_argument("--input", help="bytes the UART receives")
     dbg.add_argument("--history-size", type=parse_count, default=1_000_000,
                      help="instructions of reverse-execution history to keep")
+    dbg.add_argument("-qmp", dest="qmp", action="append", metavar="DEV",
+                     help="serve QMP while debugging (unix:PATH,server=on,wait=off or "
+                          "tcp:HOST:PORT,...): the monitor and the debugger share the run state")
+    dbg.add_argument("-monitor", dest="monitor", action="append", metavar="DEV",
+                     help="serve the human monitor (HMP) on unix:PATH,... or tcp:HOST:PORT,... "
+                          "(not stdio: the debugger reads its commands there)")
 
     d = sub.add_parser("demo", help="run the built-in demo guest on every available engine")
     d.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
@@ -641,6 +647,16 @@ def monitor_endpoints(args) -> list:
         raise UsageError(str(e)) from None
 
 
+def _listen(mon, monitors) -> None:
+    """Serve each -qmp / -monitor endpoint."""
+    for ep, proto in monitors:
+        opt = "-qmp" if proto == "qmp" else "-monitor"
+        try:
+            mon.listen(ep, proto)
+        except OSError as e:
+            raise CommandError(f"{opt} {ep.describe()}: cannot listen: {e.strerror or e}") from None
+
+
 def _run_monitor(args, m, img, monitors, gdb=None, port=None):
     """Run the guest while -qmp / -monitor clients (and gdb, with -gdb) are
     served; the RunResult that ended the guest, or None after 'quit'."""
@@ -653,12 +669,7 @@ def _run_monitor(args, m, img, monitors, gdb=None, port=None):
             except OSError as e:
                 raise CommandError(f"-gdb {gdb}: cannot listen on 127.0.0.1:{port}: "
                                    f"{e.strerror or e}") from None
-        for ep, proto in monitors:
-            opt = "-qmp" if proto == "qmp" else "-monitor"
-            try:
-                mon.listen(ep, proto)
-            except OSError as e:
-                raise CommandError(f"{opt} {ep.describe()}: cannot listen: {e.strerror or e}") from None
+        _listen(mon, monitors)
         mon.run(wait=any(ep.wait for ep, _ in monitors),
                 icount_limit=args.icount_limit)
         return mon.last_result
@@ -722,16 +733,45 @@ def _debug_replay(args) -> int:
 
 
 def _debug_repl(session, args) -> int:
+    monitors = monitor_endpoints(args)
+    for ep, _ in monitors:
+        if ep.kind == "stdio":
+            raise UsageError("-monitor stdio: emu debug reads its own commands on stdin; "
+                             "serve the monitor on unix:PATH,server=on,wait=off or "
+                             "tcp:HOST:PORT,server=on,wait=off")
+    if not args.script:
+        interactive = sys.stdin.isatty()
+        return _repl(session, monitors, sys.stdin, interactive, echo=not interactive)
+    try:
+        f = open(args.script)
+    except OSError as e:
+        raise CommandError(f"-x {args.script}: cannot open ({e.strerror})") from None
+    with f:
+        return _repl(session, monitors, f, False, echo=True)
+
+
+def _repl(session, monitors, stdin, interactive: bool, echo: bool) -> int:
     from .debug.repl import run_repl
-    if args.script:
-        try:
-            f = open(args.script)
-        except OSError as e:
-            raise CommandError(f"-x {args.script}: cannot open ({e.strerror})") from None
-        with f:
-            return run_repl(session, f, sys.stdout, interactive=False, echo=True)
-    interactive = sys.stdin.isatty()
-    return run_repl(session, sys.stdin, sys.stdout, interactive=interactive, echo=not interactive)
+    if not monitors:
+        return run_repl(session, stdin, sys.stdout, interactive=interactive, echo=echo)
+    return _debug_monitored(session, monitors, stdin, interactive, echo)
+
+
+def _debug_monitored(session, monitors, stdin, interactive: bool, echo: bool) -> int:
+    """emu debug -qmp/-monitor: the REPL as a client of the monitor's run state."""
+    from .debug.repl import make_repl
+    from .monitor.debugger import ReplDriver
+    from .monitor.server import Monitor
+    repl = make_repl(session, stdin, sys.stdout, interactive, echo)
+    mon = Monitor(session.machine, session.image)
+    try:
+        driver = ReplDriver(mon, repl)
+        _listen(mon, monitors)
+        while any(ep.wait for ep, _ in monitors) and not mon.first_client.wait(0.1):
+            pass
+        return driver.run(stdin, interactive)
+    finally:
+        mon.close()
 
 
 def _pc_text(m) -> str:

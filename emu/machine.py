@@ -3,7 +3,10 @@
 The run loop is the Python twin of QEMU's ``kvm_cpu_exec()``: ask the
 accelerator to run, look at why it stopped, serve the exit on the right bus,
 repeat.  It is the same loop for every engine; nothing above the Machine
-knows which engine runs.
+knows which engine runs.  A single-stepping caller (the debugger, ``emu
+bench --step``) steps through :meth:`Machine.step`, the same exit serving
+for one instruction without a run's set-up: no exit is served anywhere
+else.
 
     while not stopped:
         exit = accel.run(budget)
@@ -336,9 +339,7 @@ class Machine:
         if tracing:
             self.trace_step()
         while True:
-            if self._stop_wanted:
-                self._stop_wanted = False
-                accel.clear_stop()
+            if self._take_stop():
                 return self._result("stopped", STATUS_STOPPED, "stopped on request", None, t0, start_icount)
             budget = None
             ex = None
@@ -357,32 +358,92 @@ class Machine:
                 if timer_budget is not None:
                     budget = timer_budget if budget is None else min(budget, timer_budget)
                 ex = accel.run(budget if time_limit is None else min(budget or 1 << 20, 1 << 20))
-            if not getattr(ex, "dispatched", False):
-                self.dispatch_exit(ex)
-            r = ex.reason
-            if r == "IO" or r == "MMIO" or r == "SEMIHOSTING":
-                stop = self._stop_requested()
-                if stop is not None:
-                    return self._result("debug-exit", stop.status, stop.reason, ex, t0, start_icount)
-            elif r == "HLT":
-                woke = self.board.wait_for_interrupt(self)
-                if not woke:
-                    return self._result("halt", STATUS_HALT, self.board.halt_message(self), ex, t0, start_icount)
-            elif r == "BUDGET":
+            end = self._serve_exit(ex)
+            if end is None:
                 continue
-            elif r == "DEBUG":
-                if tracing and ex.kind == "step":
-                    self.trace_step()
-                    continue
-                return self._result("debug", STATUS_HALT, ex.describe(), ex, t0, start_icount)
-            elif r in ("SHUTDOWN", "FAIL_ENTRY", "INTERNAL_ERROR"):
-                return self._result(r.lower().replace("_", "-"), STATUS_GUEST_CRASH, ex.describe(), ex, t0, start_icount)
-            elif r == "SYSTEM_EVENT":
-                return self._result("system-event", ex.status, ex.describe(), ex, t0, start_icount)
-            elif r == "IRQ_WINDOW_OPEN":
-                self.board.inject_pending_interrupt(self)
-            else:
-                return self._result("unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}", ex, t0, start_icount)
+            if tracing and end[0] == "debug" and ex.kind == "step":
+                self.trace_step()
+                continue
+            return self._result(*end, ex, t0, start_icount)
+
+    def _take_stop(self) -> bool:
+        """A stop was requested (:meth:`request_stop`): take the request."""
+        if not self._stop_wanted:
+            return False
+        self._stop_wanted = False
+        self.accel.clear_stop()
+        return True
+
+    def _serve_exit(self, ex):
+        """Serve exit ``ex`` as the run loop does (count it, serve it on its
+        bus, wait at HLT, inject an interrupt when the window opens): None
+        when the guest runs on, else ``(reason, status, message)`` of the
+        end of the run."""
+        if not getattr(ex, "dispatched", False):
+            self.dispatch_exit(ex)
+        r = ex.reason
+        if r == "IO" or r == "MMIO" or r == "SEMIHOSTING":
+            stop = self._stop_requested()
+            if stop is not None:
+                return "debug-exit", stop.status, stop.reason
+        elif r == "HLT":
+            if not self.board.wait_for_interrupt(self):
+                return "halt", STATUS_HALT, self.board.halt_message(self)
+        elif r == "BUDGET":
+            pass
+        elif r == "DEBUG":
+            return "debug", STATUS_HALT, ex.describe()
+        elif r in ("SHUTDOWN", "FAIL_ENTRY", "INTERNAL_ERROR"):
+            return r.lower().replace("_", "-"), STATUS_GUEST_CRASH, ex.describe()
+        elif r == "SYSTEM_EVENT":
+            return "system-event", ex.status, ex.describe()
+        elif r == "IRQ_WINDOW_OPEN":
+            self.board.inject_pending_interrupt(self)
+        else:
+            return "unknown-exit", STATUS_GUEST_CRASH, f"unhandled exit {ex.describe()}"
+        return None
+
+    # -- single steps ----------------------------------------------------------------
+    def step(self) -> RunResult:
+        """Retire one instruction on an engine that single-steps
+        (``accel.set_single_step(True)``, which the caller keeps on across
+        steps): the run loop's exit serving (timers, port and MMIO exits,
+        HLT, stop requests; :meth:`_serve_exit`) without :meth:`run`'s
+        per-run set-up (signal guard, limits, tracing).  A RunResult as
+        :meth:`run` returns: ``"debug"`` (the step's DEBUG exit) when the
+        instruction retired.
+
+        When the step ends before its DEBUG exit (a device asked to stop at
+        the instruction's port write, HLT, a stop request) the engine still
+        owes that exit -- or, on KVM, the completion of the I/O -- and it is
+        collected here (:meth:`_collect_owed`), so that the next run does not
+        end at once."""
+        accel = self.accel
+        if not accel.single_step:
+            raise RuntimeError("Machine.step: the engine is not single-stepping "
+                               "(expected accel.set_single_step(True) first)")
+        t0 = time.perf_counter()
+        start = accel.icount
+        ex = None
+        while True:
+            if self._take_stop():
+                end = ("stopped", STATUS_STOPPED, "stopped on request")
+                break
+            ex = accel.run(self._serve_timers())
+            end = self._serve_exit(ex)
+            if end is not None:
+                break
+        if end[0] in ("debug-exit", "halt", "stopped"):
+            self._collect_owed()
+        return self._result(*end, ex, t0, start)
+
+    def _collect_owed(self) -> None:
+        """Run out what a stepping engine owes after a step that ended early
+        (its queued DEBUG exit, KVM's I/O completion): a run of no
+        instructions, whose port or MMIO exit is served on its bus."""
+        ex = self.accel.run(0)
+        if ex.reason in ("IO", "MMIO") and not getattr(ex, "dispatched", False):
+            self.dispatch_exit(ex)
 
     def _limit_message(self, icount_limit: int, exact: bool) -> str:
         if exact:

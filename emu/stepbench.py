@@ -5,8 +5,8 @@ single-steps the guest.  Each engine is measured the way such a tool drives
 it:
 
 * ``interp``, ``tcg`` and ``kvm``: ``set_single_step(True)``, then one
-  ``Machine.run()`` per instruction, whose loop serves the exits as in
-  every run (the translator runs ``-one-insn-per-tb``; KVM takes a debug
+  ``Machine.step()`` per instruction, which serves the exits as every run
+  does (timers, port and MMIO, HLT) without a run's set-up (the translator runs ``-one-insn-per-tb``; KVM takes a debug
   exit per instruction, ``KVM_GUESTDBG_SINGLESTEP``);
 * ``unicorn``: a per-instruction Python hook (``UC_HOOK_CODE``), the usual
   way to see each instruction with unicorn; the engine itself never returns
@@ -43,8 +43,8 @@ def _machine(path: str, accel: str):
 
 
 class _Stepper:
-    """interp, tcg, kvm: one ``Machine.run()`` per instruction, the engine
-    single-stepped, as a debugger drives it: the Machine's loop serves the
+    """interp, tcg, kvm: one ``Machine.step()`` per instruction, the engine
+    single-stepped, as a debugger drives it: the Machine serves the
     step's exits (port and MMIO accesses, HLT, the timers), counts them and
     ends the run at the step's DEBUG exit."""
 
@@ -56,11 +56,11 @@ class _Stepper:
         """Step ``n`` instructions (fewer if the guest stops); how many ran."""
         m = self.m
         acc = m.accel
-        run = m.run
+        step = m.step
         start = acc.icount
         end = start + n
         while acc.icount < end:
-            if run().reason != "debug":
+            if step().reason != "debug":
                 break
         return acc.icount - start
 
@@ -137,7 +137,7 @@ def print_step_bench(rows) -> None:
     hdr = (f"{'guest':<9} {'engine':<8} {'steps':>8} {'from reset':>11} {'warm':>8}"
            f"  {'vs unicorn+hook (reset / warm)':>30}")
     print("single-stepping: microseconds per instruction "
-          "(interp, tcg -one-insn-per-tb, kvm: one Machine.run() per step; unicorn: UC_HOOK_CODE)")
+          "(interp, tcg -one-insn-per-tb, kvm: one Machine.step() per step; unicorn: UC_HOOK_CODE)")
     print(hdr)
     print("-" * len(hdr))
 

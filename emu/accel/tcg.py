@@ -891,6 +891,10 @@ class Translator(Accelerator):
     def _run(self, budget):
         self._steps = None
         interp = self.interp
+        if interp.queued:
+            # an exit owed by the last run (a step's DEBUG exit after its
+            # I/O exit) comes first, also from a run of no instructions
+            return interp.run(0)
         core = self.core
         ops = core.ops
         s = self.s

@@ -83,6 +83,9 @@ class Repl(cmd.Cmd):
         self.list_file = None            # the file 'list' shows (a guest may include others)
         self.printed_serial = 0
         self.quit = False
+        #: polled with Ctrl-C while a command runs the guest: True stops it
+        #: there as Ctrl-C does (the monitor's ``stop``, under ``-qmp``)
+        self.monitor_poll = None
 
     # -- plumbing ------------------------------------------------------------------
     def out(self, text: str = "") -> None:
@@ -172,7 +175,13 @@ class Repl(cmd.Cmd):
         self._sigint = True
 
     def _interrupt_pending(self) -> bool:
-        return self._sigint
+        return self._sigint or (self.monitor_poll is not None and self.monitor_poll())
+
+    def execute(self, line: str) -> bool:
+        """One command line, as the command loop runs it; True once the
+        debugger should end."""
+        line = self.precmd(line)
+        return self.postcmd(self.onecmd(line), line)
 
     def postcmd(self, stop: bool, line: str) -> bool:
         return stop or self.quit
@@ -991,10 +1000,17 @@ class Repl(cmd.Cmd):
                                break_on_hyphens=False))
 
 
-def run_repl(session: Session, stdin, stdout, interactive: bool, echo: bool = False) -> int:
+def make_repl(session: Session, stdin, stdout, interactive: bool, echo: bool = False) -> Repl:
+    """The REPL on ``stdin``/``stdout``: a prompt on a terminal or when
+    echoing a script's commands, none for silent piped input."""
     repl = Repl(session, stdin=stdin, stdout=stdout, echo=echo, interactive=interactive)
     if not interactive:
         repl.prompt = "(emu) " if echo else ""
+    return repl
+
+
+def run_repl(session: Session, stdin, stdout, interactive: bool, echo: bool = False) -> int:
+    repl = make_repl(session, stdin, stdout, interactive, echo)
     repl.show_pc()
     repl.cmdloop()
     return 0

@@ -9,7 +9,8 @@ touches), the stack frames and gdb's register layout are the debug
 adapter's that the board's Target gives (:mod:`emu.isa.debug_adapter`,
 ``Session.arch``), so another architecture is another adapter.  What it adds:
 
-* **stepping** exactly one instruction (``Machine.run`` with single-step on),
+* **stepping** exactly one instruction (:meth:`Machine.step
+  <emu.machine.Machine.step>`, the run loop's exit serving for one step),
   with interrupts held back during a step unless ``step_irqs`` is on (QEMU's
   gdbstub default, ``NOIRQ``): the engine's interrupt line is lowered for the
   step and raised again afterwards, so the interrupt is taken later;
@@ -214,6 +215,10 @@ class Session:
         self.recorder = Recorder(machine, history_size)
         self._exits = []
         self.interrupt_requested = None   # callable -> bool, polled between chunks
+        #: who follows the run state (the monitor, under ``emu debug -qmp``):
+        #: ``resuming()`` as a command starts running the guest forward,
+        #: ``stopped(stop, forward)`` when any command has stopped
+        self.run_observer = None
         self._step_from = None            # position before the last single step
         self._access_reported = None      # position of a read/access stop (before the insn)
         self._line_starts = None          # sorted addresses of image.lines (built when needed)
@@ -429,9 +434,7 @@ class Session:
         self._step_from = self.pos
         accel.set_single_step(True)
         try:
-            r = m.run()
-            if r.reason != "debug":
-                self._drain()
+            r = m.step()
         finally:
             accel.set_single_step(False)
             if hold_irq:
@@ -457,18 +460,6 @@ class Session:
         except DebugError:
             return True
 
-    def _drain(self) -> None:
-        """After a stepped run that ended on something other than the step
-        (the guest exited through an OUT, HLT), the engine still owes the
-        step's DEBUG exit (or, on KVM, the I/O completion): collect it now so
-        that it cannot end the next command early."""
-        try:
-            ex = self.accel.run(0)
-        except Exception:         # a dead engine: nothing owed
-            return
-        if ex is not None and ex.reason in ("IO", "MMIO"):
-            self.machine.dispatch_exit(ex)
-
     def _run_chunk(self, n: int, extra=()):
         """Up to ``n`` instructions at full speed with breakpoints armed
         (exact-icount engines only)."""
@@ -487,8 +478,12 @@ class Session:
         return r
 
     # -- commands -----------------------------------------------------------------------------
-    def _begin(self) -> dict:
+    def _begin(self, forward: bool = False) -> dict:
+        """A command starts (``forward``: one that runs the guest on, which
+        the run observer hears, :attr:`run_observer`)."""
         self._exits.clear()
+        if forward and self.run_observer is not None:
+            self.run_observer.resuming()
         return {"regs": self.reg_values(), "serial": len(self.machine.serial_log),
                 "shadow": self.recorder.shadow, "pos": self.pos}
 
@@ -512,6 +507,8 @@ class Session:
             # next command's writes are then told against RAM as it is here,
             # not against the checkpoint the re-execution started from
             rec.checkpoint(self.pos)
+        if self.run_observer is not None:
+            self.run_observer.stopped(st, forward)
         return st
 
     def _result_stop(self, r) -> Stop | None:
@@ -537,7 +534,7 @@ class Session:
         Stop that ends the command early, or None -- until the guest stops,
         a breakpoint or watchpoint, or an interrupt (Ctrl-C)."""
         self._check_running()
-        ctx = self._begin()
+        ctx = self._begin(forward=True)
         executed = []
         st = None
         for _ in range(n):
@@ -735,7 +732,7 @@ class Session:
         frames = self.frames(2)
         if frames[0].slot is None:
             raise DebugError('"finish" not meaningful in the outermost frame.')
-        ctx = self._begin()
+        ctx = self._begin(forward=True)
         st = self._run_until(self._returned(frames))
         self._note_end(st)
         return frames[0], self._finish(st, ctx)
@@ -747,7 +744,7 @@ class Session:
         the current frame or a caller (``any_frame``: in any frame, gdb's
         ``advance``), or the current function returns."""
         self._check_running()
-        ctx = self._begin()
+        ctx = self._begin(forward=True)
         frames = self.frames(2)
         slot = frames[0].slot
         returned = self._returned(frames) if slot is not None else (lambda: False)
@@ -803,7 +800,7 @@ class Session:
     def cont(self) -> Stop:
         """continue: until a breakpoint, a watchpoint, or the guest stops."""
         self._check_running()
-        ctx = self._begin()
+        ctx = self._begin(forward=True)
         st = self._run_until(None)
         self._note_end(st)
         return self._finish(st, ctx)
@@ -1073,6 +1070,14 @@ class Session:
             now = self._watched(wp)
             if now is not None:
                 wp.old = now
+
+    def state_replaced(self) -> None:
+        """The machine's state was replaced from outside (the monitor's
+        ``loadvm`` or ``system_reset``): the recorded history is of another
+        past, so it starts afresh here."""
+        self.exited = None
+        self.recorder.reset(self.pos)
+        self._refresh_watches()
 
     def restart(self) -> Stop:
         """run / restart: back to the state the session started in."""

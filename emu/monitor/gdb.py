@@ -147,14 +147,6 @@ class GdbServer(GdbStub):
             self.waiting = False
             self.stopped.set()
 
-    def state_replaced(self) -> None:
-        """``loadvm`` or ``system_reset`` replaced the machine's state: the
-        session's recorded history is of another past (main thread)."""
-        s = self.session
-        s.exited = None
-        s.recorder.reset(s.pos)
-        s._refresh_watches()
-
     def close(self) -> None:
         self.closing = True
         self.stopped.set()

@@ -377,6 +377,9 @@ class Hmp:
         except ChardevError as e:
             return f"{e}\n{failed}"
         mon = self.mon
+        if mon.debugger is not None:
+            return ("gdbserver: emu debug's own debugger drives this guest "
+                    f"(serve gdb with emu run -gdb)\n{failed}")
         if port is None:
             mon.call(mon.stop_gdbserver)
             return "Disabled gdbserver\n"

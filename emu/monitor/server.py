@@ -27,7 +27,10 @@ A gdb stub (``-gdb`` or HMP ``gdbserver``, :mod:`.gdb`) shares the run
 state: while one is active the guest runs through the debugger's session,
 a breakpoint, watchpoint or step puts it in the ``debug`` state (STOP and
 kasou's ``X-KASOU-DEBUG-STOP``), and leaving ``running`` for any reason
-answers a gdb that waits in ``continue``.
+answers a gdb that waits in ``continue``.  Under ``emu debug`` the REPL
+debugger is the client that runs the guest, with its own loop
+(:mod:`.debugger`), and serves the monitor's work between its commands and
+its chunks of instructions.
 
 When the guest ends (isa-debug-exit, HLT with interrupts off, a crash) the
 clients hear SHUTDOWN -- ``guest-shutdown``, or ``guest-reset`` for a triple
@@ -94,8 +97,11 @@ class Monitor:
         self.idle = threading.Condition(self.lock)
         self._yielded = 0.0         # when the main thread last let client threads run
         self.gdb = None             # the gdb stub (.gdb.GdbServer), once one is started
+        #: emu debug's REPL (.debugger.ReplDriver), which runs the guest
+        #: itself: the run loop is then the REPL's, not :meth:`run`
+        self.debugger = None
 
-    def _let_clients_run(self, ex) -> None:
+    def let_clients_run(self, ex) -> None:
         """Exit observer: now and then, let a client thread that waits for
         the interpreter lock take it (see the module docstring)."""
         now = time.monotonic()
@@ -163,7 +169,7 @@ class Monitor:
         """Work waits for the main thread."""
         return not self.jobs.empty()
 
-    def _serve_jobs(self, block: bool) -> None:
+    def serve_jobs(self, block: bool) -> None:
         try:
             job = self.jobs.get(timeout=0.1) if block else self.jobs.get_nowait()
         except queue.Empty:
@@ -191,12 +197,12 @@ class Monitor:
             signals.check()
         m = self.machine
         start = m.accel.icount
-        m.add_exit_observer(self._let_clients_run)
+        m.add_exit_observer(self.let_clients_run)
         try:
             while True:
                 signals.check()
                 if self.state != "running":
-                    self._serve_jobs(block=True)
+                    self.serve_jobs(block=True)
                     continue
                 left = None if icount_limit is None else max(icount_limit - (m.accel.icount - start), 0)
                 if self.gdb is not None:
@@ -209,7 +215,7 @@ class Monitor:
                     return self._ended(r)
                 r = m.run(icount_limit=left)
                 if r.reason == "stopped":
-                    self._serve_jobs(block=False)
+                    self.serve_jobs(block=False)
                     continue
                 if r.reason == "limit" and left != icount_limit:
                     # the Machine counted from this run's start: say the whole run's limit
@@ -219,21 +225,28 @@ class Monitor:
             self.status = STATUS_HALT
             return STATUS_HALT
         finally:
-            m.remove_exit_observer(self._let_clients_run)
+            m.remove_exit_observer(self.let_clients_run)
 
     def _ended(self, r) -> int:
         """The guest ended with RunResult ``r``: SHUTDOWN, and the run's status."""
         self.last_result = r
         self.status = r.status
-        self.state = "shutdown"
         if r.reason == "limit":     # -icount-limit: the host's decision
-            data = {"guest": False, "reason": "none"}
-        elif r.reason in ("shutdown", "fail-entry", "internal-error", "unknown-exit"):
-            data = {"guest": True, "reason": "guest-reset"}
+            self.shut_down(False, "none")
         else:
-            data = {"guest": True, "reason": "guest-shutdown"}
-        self.emit("SHUTDOWN", data)
+            self.guest_ended(r.reason in ("shutdown", "fail-entry", "internal-error",
+                                          "unknown-exit"))
         return r.status
+
+    def guest_ended(self, crashed: bool) -> None:
+        """The guest ended (``crashed``: a triple fault or the like, which
+        QEMU with ``-no-reboot`` reports as a reset): SHUTDOWN."""
+        self.shut_down(True, "guest-reset" if crashed else "guest-shutdown")
+
+    def shut_down(self, guest: bool, reason: str) -> None:
+        """The ``shutdown`` run state and QEMU's SHUTDOWN event."""
+        self.state = "shutdown"
+        self.emit("SHUTDOWN", {"guest": guest, "reason": reason})
 
     # -- the gdb stub ------------------------------------------------------------------------
     def start_gdbserver(self, port: int) -> int:
@@ -268,7 +281,7 @@ class Monitor:
             if g.interrupt:             # gdb's Ctrl-C: paused, as QEMU's
                 self.set_state("paused", st)
             else:                       # work for the main thread (the monitor's stop, ...)
-                self._serve_jobs(block=False)
+                self.serve_jobs(block=False)
             return None
         else:                           # a breakpoint, a watchpoint, a step
             self.set_state("debug", st)
@@ -288,8 +301,7 @@ class Monitor:
 
     def quit(self):
         """``quit`` (main thread): the SHUTDOWN event, then the run ends."""
-        self.state = "shutdown"
-        self.emit("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"})
+        self.shut_down(False, "host-qmp-quit")
         raise Quit()
 
     def system_reset(self) -> None:
@@ -302,16 +314,20 @@ class Monitor:
             m.board.load(m, self.image.data, self.image.name)
         m.accel.flush_code_cache()
         m.accel.state_changed()
-        if self.gdb is not None:
-            self.gdb.state_replaced()
+        self._state_replaced()
         self.emit("RESET", {"guest": False, "reason": "host-qmp-system-reset"})
 
     def loadvm(self, machine, path: str) -> None:
         """HMP ``loadvm`` (main thread): the machine as saved; a gdb stub's
         session starts its history afresh from here."""
         snapshot.load(machine, path)
-        if self.gdb is not None:
-            self.gdb.state_replaced()
+        self._state_replaced()
+
+    def _state_replaced(self) -> None:
+        """A debugger's session (gdb's, the REPL's) starts its history afresh."""
+        for d in (self.gdb, self.debugger):
+            if d is not None:
+                d.session.state_replaced()
 
     def human_monitor_command(self, line: str) -> str:
         """One HMP command line, as QMP's human-monitor-command runs it."""

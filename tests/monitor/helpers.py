@@ -1,11 +1,13 @@
-"""Starting ``emu run`` with a monitor, and the guests the monitor tests run."""
+"""Starting ``emu run`` (and ``emu debug``) with a monitor, and the guests the monitor tests run."""
 
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -142,6 +144,43 @@ class RawQmp:
         self.sock.close()
 
 
+class RawHmp:
+    """HMP on a unix socket: lines out, text up to the next prompt in."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(60)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rb")
+
+    def until_prompt(self) -> str:
+        """What the monitor wrote, up to and with its next ``(qemu)`` prompt."""
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            data += self.file.read1(4096)
+        return data.decode()
+
+    def cmd(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\n")
+        return self.until_prompt()
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+def negotiated(sock) -> RawQmp:
+    """A QMP connection past capabilities negotiation."""
+    q = RawQmp(sock)
+    assert q.cmd('{"execute": "qmp_capabilities"}') == {"return": {}}
+    return q
+
+
+def status(q):
+    """query-status's return."""
+    return q.cmd('{"execute": "query-status"}')["return"]
+
+
 def finish(proc, limit=60):
     """The process's (status, stdout, stderr) once it ended."""
     out, err = proc.communicate(timeout=limit)
@@ -202,3 +241,47 @@ class RawGdb:
 
     def close(self):
         self.sock.close()
+
+
+def start_debug(tmp_path, *opts, code=LOOP, accel="tcg", ready=None):
+    """``emu debug`` with ``opts``, its REPL driven through pipes
+    (:class:`ReplPipe`); ``ready`` as for :func:`start`."""
+    g = guest(tmp_path, code)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "emu", "debug", "-accel", accel, *opts, str(g)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    STARTED.append(proc)
+    if ready is not None:
+        wait_listening(proc, ready)
+    return proc, ReplPipe(proc)
+
+
+class ReplPipe:
+    """The debugger's REPL through its standard input and output: a line
+    reader on a thread, so that a test waits for the text it expects."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in iter(self.proc.stdout.readline, b""):
+            self.lines.put(line.decode())
+        self.lines.put(None)
+
+    def send(self, line: str):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def expect(self, text: str, limit=60.0) -> str:
+        """The next output line that contains ``text`` (the lines before it
+        are kept in ``seen``)."""
+        while True:
+            line = self.lines.get(timeout=limit)
+            assert line is not None, f"the debugger ended before {text!r}: {''.join(self.seen)}"
+            self.seen.append(line)
+            if text in line:
+                return line

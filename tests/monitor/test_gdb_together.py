@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from .helpers import ACCELS, RawGdb, RawQmp, finish, free_port, gdb_batch, needs_gdb, start
+from .helpers import (ACCELS, RawGdb, RawQmp, finish, free_port, gdb_batch, needs_gdb,
+                      negotiated, start, status)
 
 # LOOP: 7c0d is 'mov al, 0x2e', reached every 4096 turns of the loop
 
@@ -18,13 +19,8 @@ def monitor_and_gdb(tmp_path, *opts, accel="tcg"):
     port = free_port()
     proc = start(tmp_path, "-qmp", f"unix:{sock},server=on,wait=off", "-gdb", f"tcp::{port}",
                  *opts, accel=accel, ready=sock)
-    q = RawQmp(sock)
-    assert q.cmd('{"execute": "qmp_capabilities"}') == {"return": {}}
+    q = negotiated(sock)
     return proc, q, port
-
-
-def status(q):
-    return q.cmd('{"execute": "query-status"}')["return"]
 
 
 def quit_run(proc, q):

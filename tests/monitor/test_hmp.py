@@ -1,13 +1,12 @@
 """HMP, QEMU's human monitor: on ``-monitor stdio``, on a unix socket, and
 through QMP's human-monitor-command; and the options' own errors."""
 
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from .helpers import ENDS, LOOP, REPO, finish, start
+from .helpers import ENDS, LOOP, REPO, RawHmp, finish, start
 
 
 def stdio_monitor(tmp_path, lines, *opts, code=LOOP, accel="tcg"):
@@ -64,26 +63,14 @@ def test_the_guest_ending_ends_the_run_with_its_status(tmp_path):
 def test_hmp_on_a_unix_socket(tmp_path):
     sock = str(tmp_path / "hmp.sock")
     proc = start(tmp_path, "-S", "-monitor", f"unix:{sock},server=on,wait=off", ready=sock)
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(60)
-    s.connect(sock)
-    f = s.makefile("rb")
-
-    def until_prompt():
-        data = b""
-        while not data.endswith(b"(qemu) "):
-            data += f.read1(4096)
-        return data.decode()
-    assert "monitor - type 'help'" in until_prompt()
-    s.sendall(b"info status\n")
-    assert until_prompt() == "VM status: paused (prelaunch)\r\n(qemu) "
-    s.sendall(b"xp /2xb 0x7c00\n")
-    assert until_prompt() == "0000000000007c00: 0xba 0xf8\r\n(qemu) "
-    s.sendall(b"help\n")
-    assert "info [subcommand]" in until_prompt()
-    s.sendall(b"quit\n")
+    h = RawHmp(sock)
+    assert "monitor - type 'help'" in h.until_prompt()
+    assert h.cmd("info status") == "VM status: paused (prelaunch)\r\n(qemu) "
+    assert h.cmd("xp /2xb 0x7c00") == "0000000000007c00: 0xba 0xf8\r\n(qemu) "
+    assert "info [subcommand]" in h.cmd("help")
+    h.sock.sendall(b"quit\n")
     assert finish(proc)[0] == 0
-    s.close()
+    h.close()
 
 
 @pytest.mark.parametrize("args, expect", [
