@@ -926,7 +926,7 @@ class RegionCodegen(PyCodegen):
             self.rk.append(0)
             self.rips.append(self.head)
             self.ccg.append(0)
-        fields = ("op", "res", "a", "b", "size", "fl")
+        fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
         self.emit("L0 = left; e = -1; rip = 0")

@@ -45,12 +45,17 @@ class FlagRecord:
     * ``carry_low_bit``: the record kind whose carry is bit 0 of ``a``
       (a packed flags word made by the operation), or None;
     * ``carry_call``: the name of the pure helper (``IRTarget.pure_calls``)
-      computing the carry of a record ``(op, res, a, b, fl)``.
+      computing the carry of a record ``(op, res, a, b, fl)``;
+    * ``fields``: the fields the target's translated code uses (all of
+      ``CC_FIELDS``, or only ``("fl",)`` for a target whose flags are
+      computed eagerly into its flags word); only those have a state
+      attribute and are read or written.
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
-                 carry_exprs: dict, carry_low_bit=None, carry_call="carry"):
-        missing = set(CC_FIELDS) - set(state_names)
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS):
+        self.fields = tuple(f for f in CC_FIELDS if f in fields)
+        missing = set(self.fields) - set(state_names)
         if missing:
             raise ValueError(f"flag record: no state attribute for {sorted(missing)}")
         self.state_names = dict(state_names)
