@@ -77,7 +77,7 @@ from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, 
                           TbExit, generate, generate_region, plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, dead_regs, optimize, propagate, region_liveness
-from ..isa.ops import GuestException, IoPending
+from ..isa.ops import GuestException, IoPending, Unsupported
 
 MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
@@ -440,7 +440,7 @@ class Translator(Accelerator):
                 saved = ops.io_pos
                 try:
                     insn = core.decode_at(lin, cur)
-                except (GuestException, IoPending):
+                except (GuestException, IoPending, Unsupported):
                     ops.pending_read = None
                     ops.io_pos = saved
                     if not block.insns:
@@ -661,7 +661,7 @@ class Translator(Accelerator):
                 saved = ops.io_pos
                 try:
                     insn = core.decode_at(lin, ip)
-                except (GuestException, IoPending):
+                except (GuestException, IoPending, Unsupported):
                     ops.pending_read = None
                     ops.io_pos = saved
                     break
