@@ -184,7 +184,6 @@ class Translator(Accelerator):
         # a boot sector) stays fast.
         ops = self.core.ops
         fe = self.frontend
-        self._ram_base = ram.base           # RAM pages are numbered from it (SMC invalidation)
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
         self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
                         **fe.namespace(self.s, ram),
@@ -407,8 +406,8 @@ class Translator(Accelerator):
         """The RAM page holding the code byte at ``lin`` (what SMC invalidates by)."""
         ops = self.core.ops
         if ops.translate is None:
-            return ((lin & ops.amask) - self._ram_base) >> 12
-        return (ops.translate(lin, False, True) - self._ram_base) >> 12
+            return (lin & ops.amask) >> 12
+        return ops.translate(lin, False, True) >> 12
 
     def _build(self, ip: int, key, region: bool = False, keep_op: bool = False):
         """Decode the block at CS:ip and build its optimised IR.  Returns
@@ -768,7 +767,7 @@ class Translator(Accelerator):
                 return ex
             # a helper or a bail, at the start: nothing was done
             insn = tb.insns[0]
-            if fast_path(self, insn, 1):
+            if insn.rep and fast_path(self, insn, 1):
                 self.icount += 1
                 return DebugExit("step", core.fetch_base + s.pc)
             return slow(budget)
@@ -916,15 +915,14 @@ class Translator(Accelerator):
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
                     insn = tb.insns[x.insn]
-                    if not step and not bps:
-                        k = fast_path(self, insn, limit - n)
-                        if k:
-                            n += k
-                            tb = None
-                            continue
-                        k = 1
-                    if not step:
-                        # a repeated helper (x86 REP): let the interpreter run its
+                    if insn.rep and not step:
+                        if not bps:
+                            k = fast_path(self, insn, limit - n)
+                            if k:
+                                n += k
+                                tb = None
+                                continue
+                        # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as
                         # it counts them)
                         k = helper_span(s, insn, limit - n)

@@ -511,11 +511,9 @@ class X86Frontend:
 
     @staticmethod
     def helper_span(s, insn, left: int) -> int:
-        """How many instructions the interpreter may run for helper ``insn``:
-        the remaining iterations of a REP string instruction, else one."""
-        if insn.rep:
-            return max(1, min(left, s.regs[1] & MASK[insn.asize]))
-        return 1
+        """How many instructions the interpreter may run for the REP helper
+        ``insn``: its remaining iterations."""
+        return max(1, min(left, s.regs[1] & MASK[insn.asize]))
 
 
 __all__ = ["X86IRBuilder", "X86Frontend"]

@@ -26,7 +26,7 @@ def string_fast(tr, insn, budget: int) -> int:
     that a byte-by-byte copy would see.  Returns the iterations retired
     (each one instruction, as the interpreter counts them), or 0: not
     applicable, let the interpreter run it."""
-    if not insn.rep or insn.name not in STRING_FAST:
+    if insn.name not in STRING_FAST:
         return 0
     s = tr.s
     core = tr.core
