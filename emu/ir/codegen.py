@@ -388,6 +388,8 @@ class PyCodegen:
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
                 self.mem.load_store(self, op, k, ip, False)
+            elif n == "bailif":
+                self.bail_if(self.val(op.args[0]), k, ip)
             elif n == "brcond":
                 slot, target = op.aux
                 self.emit(f"if {self.val(op.args[0])}:")

@@ -56,6 +56,8 @@ SIGN = 0x80000000
 N_SHIFT, Z_SHIFT, C_SHIFT, V_SHIFT = 31, 30, 29, 28
 _FLAG_SHIFT = {"n": N_SHIFT, "z": Z_SHIFT, "c": C_SHIFT, "v": V_SHIFT}
 
+#: the instructions that always transfer control
+BRANCHES = frozenset(("B", "BL", "BX", "BLX_reg"))
 #: instruction name -> its translation (filled in by @translates below)
 TRANSLATIONS: dict = {}
 
@@ -130,16 +132,15 @@ class ArmIRBuilder(TranslatorOps):
         if fn is b_bl:
             self._predicate(c, before)             # BL's link register
             self.exit = ("cond", c, self.exit[1])
-        elif self.exit is not None:
-            raise NotInlinable("a conditional control transfer")
-        elif self.stores:
+        elif self.stores or self.exit is not None:
             # around: leave for the next instruction when the condition fails
             # (before the instruction's own operations, after the condition's)
             tail = self.block.ops[mark:]
             del self.block.ops[mark:]
-            self.emit("brcond", (self.lnot(c),), (1, w.next_ip), out=False)
+            self.emit("brcond", (self.lnot(c),), (1 if self.exit is None else 0, w.next_ip), out=False)
             self.block.ops.extend(tail)
-            self.exit = ("goto", w.next_ip)
+            if self.exit is None:
+                self.exit = ("goto", w.next_ip)
         else:
             self._predicate(c, before)
         self.commit()
@@ -157,16 +158,22 @@ class ArmIRBuilder(TranslatorOps):
             self.flags = None
 
     def commit(self) -> None:
+        x = self.exit
+        if x is not None and x[0] == "indirect":
+            # a PC that is not word-aligned (interworking to Thumb, or the
+            # UNPREDICTABLE bit 1): the interpreter runs the instruction
+            self.emit("bailif", (self.op2("and", x[1], 3),), out=False)
         for n in sorted(self.pend):
             self.emit("setr", (self.known[n],), (n, 8), out=False)
         self.pend = set()
         if self.fl_pend:
             self.emit("setfl", (self.fl,), out=False)
             self.fl_pend = False
-        x = self.exit
         if x is None:
             return
-        if x[0] == "cond":
+        if x[0] == "indirect":
+            self.emit("exit_tb", (x[1],), out=False)
+        elif x[0] == "cond":
             self.emit("brcond", (x[1],), (0, x[2]), out=False)
             self.emit("goto_tb", aux=(1, self.insn.next_ip), out=False)
         else:
@@ -276,6 +283,17 @@ class ArmIRBuilder(TranslatorOps):
     def jump(self, target: int) -> None:
         self.exit = ("goto", target)
 
+    def write_pc(self, v) -> None:
+        """A computed PC (BX, BLX, LDR/LDM of the PC, an ALU write; ArmOps.write_pc
+        with any ``how``): a word-aligned ARM-state target leaves the block
+        to it; any other is the interpreter's (see commit)."""
+        if isinstance(v, Temp):
+            self.exit = ("indirect", v)
+        elif v & 3:
+            raise NotInlinable("a PC that is not word-aligned")
+        else:
+            self.exit = ("goto", v)
+
 
 # -- the barrel shifter (semantics.shift_imm / expand_imm_c, A8.4.3) --------------------
 def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
@@ -308,8 +326,8 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     op = i.name[:3]
     test = op in ("TST", "TEQ", "CMP", "CMN")
     setflags = test or i.s
-    if i.rd == 15 and (setflags or not test):
-        raise NotInlinable("writes the PC")
+    if i.rd == 15 and setflags:
+        raise NotInlinable("an exception return (or flags and the PC)")
     op2 = b.op2
     overflow = None
     sub = None
@@ -344,7 +362,9 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
         overflow = op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31)
     if setflags:
         b.set_nzcv(op2("shr", r, 31), op2("eq", r, 0), sc, overflow, sub)
-    if not test:
+    if i.rd == 15:
+        b.write_pc(r)
+    elif not test:
         b.set_reg(i.rd, r)
 
 
@@ -432,7 +452,10 @@ def _store_value(b, n):
 def _finish_load(b, i, wb, wb_addr, v):
     if wb:
         b.set_reg(i.rn, wb_addr)
-    b.set_reg(i.rt, v)
+    if i.rt == 15:
+        b.write_pc(v)
+    else:
+        b.set_reg(i.rt, v)
 
 
 def _ldr_str(b, i, offset):
@@ -448,8 +471,6 @@ def _ldr_str(b, i, offset):
         if wb:
             b.set_reg(i.rn, wb_addr)
         return
-    if i.rt == 15:
-        raise NotInlinable("loads the PC")
     v = b.load(addr, 1) if name == "LDRB" else b.load(addr, 4, aligned=not unaligned)
     _finish_load(b, i, wb, wb_addr, v)
 
@@ -512,8 +533,8 @@ def extra_reg(b, i):
 def ldm_stm(b, i):
     regs = [k for k in range(16) if i.regs >> k & 1]
     load = i.name == "LDM"
-    if not regs or i.user or (load and 15 in regs):
-        raise NotInlinable("an empty list, ^, or a load of the PC")
+    if not regs or i.user:
+        raise NotInlinable("an empty list or ^")
     n = len(regs)
     base = b.reg(i.rn)
     if i.u:
@@ -535,7 +556,22 @@ def ldm_stm(b, i):
     if i.w:
         b.set_reg(i.rn, wb)
     for r, v in zip(regs, values):
-        b.set_reg(r, v)
+        if r == 15:
+            b.write_pc(v)
+        else:
+            b.set_reg(r, v)
+
+
+@translates("BX")
+def bx(b, i):
+    b.write_pc(b.reg(i.rm))
+
+
+@translates("BLX_reg")
+def blx_reg(b, i):
+    target = b.reg(i.rm)
+    b.set_reg(14, (b.insn.ip + 4) & M32)
+    b.write_pc(target)
 
 
 # -- branches (semantics.b_bl, A8.8.18, A8.8.25) --------------------------------------------
@@ -624,8 +660,8 @@ class ArmFrontend:
     @staticmethod
     def ends_block(w) -> bool:
         i = w.insn
-        return w.pc_read != 8 or i.name not in TRANSLATIONS or i.name in ("B", "BL") \
-            or i.cond == 0xF
+        return (w.pc_read != 8 or i.name not in TRANSLATIONS or i.name in BRANCHES or i.cond == 0xF
+                or i.rd == 15 or i.rt == 15 or (i.name == "LDM" and i.regs >> 15 & 1))
 
     @staticmethod
     def deliberate_helper(w) -> bool:
