@@ -5,8 +5,15 @@ instructions' own semantic functions on the IR builder, optimised, compiled
 to a Python function, cached and chained -- QEMU's TCG, with Python as the
 host ISA (``-d out_asm`` shows the generated Python).
 
-* ``tb_find`` looks a block up by (CS base, IP, decode mode, SS size,
-  paging, cap) -- QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
+* The engine is generic: the architecture is the target's translator front
+  end (``Target.ir_frontend``: :mod:`emu.isa.x86.ir_front`,
+  :mod:`emu.isa.arm.ir_front`), which gives the block key, the IR builder,
+  the memory-access model, when the dispatcher must let the interpreter
+  run (interrupts, a trace trap, a halted CPU) and any fast path for a
+  helper (x86's REP string instructions).
+* ``tb_find`` looks a block up by the front end's key (x86: CS base, IP,
+  decode mode, SS size, paging, cap; Arm: PC, Thumb bit and mode, cap) --
+  QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
   translates it on a miss.  A block ends at a branch, before a page
   boundary, after a helper (anything that may change mode or touch devices),
   before a breakpoint address, or at ``max_insns``.
@@ -24,8 +31,9 @@ host ISA (``-d out_asm`` shows the generated Python).
   dictionary lookup; an indirect exit checks where it went last time (a
   jump cache).  Chaining is only within a page; ``-d nochain`` turns it
   off.  A block that jumps to its own start loops inside its function.
-* REP MOVS/STOS/LODS over plain RAM run whole (``_string_fast``), each
-  iteration still counting as one instruction.
+* REP MOVS/STOS/LODS over plain RAM run whole (the x86 front end's
+  ``fast_path``, :mod:`emu.isa.x86.string_fast`), each iteration still
+  counting as one instruction.
 * Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way:
   while it is on, ``run`` is a closure (``_stepper``) that finds the
   one-instruction block by IP in a per-mode map and returns the step's
@@ -60,7 +68,8 @@ host ISA (``-d out_asm`` shows the generated Python).
   bail to the interpreter on a miss, a right the entry does not grant, a
   page crossing or MMIO -- so walks, A/D bits and #PF stay the
   interpreter's.
-* Deliberate gaps: 64-bit stack operations are helpers.
+* Deliberate gaps: x86 64-bit stack operations are helpers; Arm Thumb state
+  is not translated (each T16 instruction is a helper).
 """
 
 from __future__ import annotations
@@ -160,7 +169,7 @@ class Translator(Accelerator):
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.jump_targets = {}           # mode -> IPs translated code jumps to directly
         self._stepped = 0                # blocks run by the single-step short way (_stepper)
-        self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: (fn, step_exits, TB)}
+        self._step_maps = {}             # block key without IP -> {ip: (fn, step_exits, TB)}
         self._steps = None               # the map of the current mode, once known
         self._step_mode = None           # its key (the block key without IP)
         self._step_exits = {}            # linear address -> DebugExit("step", it): exits are
