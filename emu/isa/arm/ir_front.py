@@ -46,6 +46,7 @@ access that bails leaves the state as it was before the instruction.
 from __future__ import annotations
 
 from ...ir.builder import TranslatorOps
+from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
 from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
 from .semantics import LSL, LSR, ASR, ROR, ror32
@@ -618,9 +619,9 @@ def nop(b, i):
     pass
 
 
-class ArmFrontend:
+class ArmFrontend(TranslatorFrontend):
     """What the translator engine gets from ``ArmTarget.ir_frontend(model)``
-    (the hooks :class:`emu.isa.x86.ir_front.X86Frontend` documents): the key
+    (:class:`emu.ir.frontend.TranslatorFrontend`): the key
     of a block is (0, PC, (Thumb, mode), 0, 0, cap) -- the Target's
     ``tb_flags`` -- there is no MMU and no segment, and the dispatcher must
     let the interpreter run while the CPU waits (WFI) or an IRQ is raised

@@ -32,6 +32,7 @@ port I/O, HLT and raise_exc are not inlined (they are helpers anyway).
 from __future__ import annotations
 
 from ...ir.builder import IRBuilder, TranslatorOps
+from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
@@ -422,7 +423,7 @@ BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
                         "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
 
 
-class X86Frontend:
+class X86Frontend(TranslatorFrontend):
     """What the translator engine gets from ``X86Target.ir_frontend(model)``:
     the IR description (``ir``), the block key (``tb_key``), a builder for
     each block (``builder(block, key)``: QEMU's ``init_disas_context``, with
