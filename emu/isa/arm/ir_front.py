@@ -49,6 +49,7 @@ from ...ir.builder import TranslatorOps
 from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
 from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
+from . import semantics as S
 from .semantics import LSL, LSR, ASR, ROR, ror32
 from .state import I_BIT, MODE_MASK, T_BIT
 
@@ -69,6 +70,11 @@ def translates(*names):
             TRANSLATIONS[n] = fn
         return fn
     return deco
+
+
+def translates_like(sem_fn):
+    """Translate every encoding whose semantics are ``sem_fn``."""
+    return translates(*(n for n, f in S.REGISTRY.table.items() if f is sem_fn))
 
 
 class ArmIRBuilder(TranslatorOps):
@@ -402,7 +408,7 @@ def _no_pc(*regs):
         raise NotInlinable("r15 as a multiply operand")
 
 
-@translates("MUL", "MLA", "MLS")
+@translates_like(S.mul)
 def mul(b, i):
     _no_pc(i.rd, i.rn, i.rm, *((i.ra,) if i.name != "MUL" else ()))
     p = b.op2("mul", b.reg(i.rn), b.reg(i.rm))
@@ -420,7 +426,7 @@ def _signed32(b, v):
     return b.op2("sub", b.op2("xor", v, SIGN), SIGN)
 
 
-@translates("UMULL", "UMLAL", "SMULL", "SMLAL")
+@translates_like(S.mull)
 def mull(b, i):
     _no_pc(i.rdlo, i.rdhi, i.rn, i.rm)
     x, y = b.reg(i.rn), b.reg(i.rm)
@@ -476,12 +482,12 @@ def _ldr_str(b, i, offset):
     _finish_load(b, i, wb, wb_addr, v)
 
 
-@translates("STR_imm", "STRB_imm", "LDR_imm", "LDRB_imm")
+@translates_like(S.ldr_str_imm)
 def ldr_str_imm(b, i):
     _ldr_str(b, i, i.imm)
 
 
-@translates("STR_reg", "STRB_reg", "LDR_reg", "LDRB_reg")
+@translates_like(S.ldr_str_reg)
 def ldr_str_reg(b, i):
     off, _ = shift_imm(b, b.reg(i.rm), i.stype, i.imm)
     _ldr_str(b, i, off)
@@ -520,17 +526,17 @@ def _extra(b, i, offset):
     _finish_load(b, i, wb, wb_addr, b.op2("and", v, M32))
 
 
-@translates("STRH_imm", "LDRH_imm", "LDRD_imm", "STRD_imm", "LDRSB_imm", "LDRSH_imm")
+@translates_like(S.extra_imm)
 def extra_imm(b, i):
     _extra(b, i, i.imm)
 
 
-@translates("STRH_reg", "LDRH_reg", "LDRD_reg", "STRD_reg", "LDRSB_reg", "LDRSH_reg")
+@translates_like(S.extra_reg)
 def extra_reg(b, i):
     _extra(b, i, b.reg(i.rm))
 
 
-@translates("LDM", "STM")
+@translates_like(S.ldm_stm)
 def ldm_stm(b, i):
     regs = [k for k in range(16) if i.regs >> k & 1]
     load = i.name == "LDM"
@@ -563,12 +569,12 @@ def ldm_stm(b, i):
             b.set_reg(r, v)
 
 
-@translates("BX")
+@translates_like(S.bx)
 def bx(b, i):
     b.write_pc(b.reg(i.rm))
 
 
-@translates("BLX_reg")
+@translates_like(S.blx_reg)
 def blx_reg(b, i):
     target = b.reg(i.rm)
     b.set_reg(14, (b.insn.ip + 4) & M32)
@@ -576,7 +582,7 @@ def blx_reg(b, i):
 
 
 # -- branches (semantics.b_bl, A8.8.18, A8.8.25) --------------------------------------------
-@translates("B", "BL")
+@translates_like(S.b_bl)
 def b_bl(b, i):
     imm = i.imm - (1 << 24) if i.imm >> 23 & 1 else i.imm
     target = (b.insn.ip + 8 + (imm << 2)) & M32
@@ -588,12 +594,12 @@ def b_bl(b, i):
 
 
 # -- the rest (semantics: movw, movt, extend, clz, nop) ---------------------------------------
-@translates("MOVW")
+@translates_like(S.movw)
 def movw(b, i):
     b.set_reg(i.rd, i.imm)
 
 
-@translates("MOVT")
+@translates_like(S.movt)
 def movt(b, i):
     b.set_reg(i.rd, b.op2("or", b.op2("and", b.reg(i.rd), 0xFFFF), i.imm << 16))
 
@@ -614,7 +620,7 @@ def extend(b, i):
     b.set_reg(i.rd, x)
 
 
-@translates("NOP", "YIELD", "SEV", "DSB", "DMB", "ISB", "PLD_imm", "PLD_reg")
+@translates_like(S.nop)
 def nop(b, i):
     pass
 
