@@ -4,11 +4,12 @@ instruction sequences on the virt board, each translated at first sight
 in random slices of 1 to 8 instructions (a block is cut at the budget, so
 the slices are the translated blocks); after each slice every register of
 every bank, the PC, the CPSR and SPSRs, the instruction count and the
-memory the sequence can reach must be the same.  Sequences mix every comparable A32 encoding (arm_harness), at the
-common conditions, with short forward branches and MSR; loads and stores
-reach a data area beside the code (stores into the code itself included:
-self-modifying code) and, through random register values, MMIO and
-unassigned addresses."""
+memory the sequence can reach must be the same.  Sequences mix every
+comparable A32 encoding (arm_harness) at the common conditions, with B/BL
+made short forward branches (BX and BLX would leave for random addresses);
+loads and stores reach a data area beside the code (stores into the code
+itself included: self-modifying code) and, through random register values,
+MMIO and unassigned addresses."""
 
 import random
 
