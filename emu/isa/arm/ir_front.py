@@ -51,7 +51,7 @@ from ...ir.ir import IRBlock, NotInlinable, Temp
 from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
 from . import semantics as S
 from .semantics import LSL, LSR, ASR, ROR, ror32
-from .state import I_BIT, MODE_MASK, T_BIT
+from .state import I_BIT
 
 M32 = 0xFFFFFFFF
 SIGN = 0x80000000
@@ -627,18 +627,19 @@ def nop(b, i):
 
 class ArmFrontend(TranslatorFrontend):
     """What the translator engine gets from ``ArmTarget.ir_frontend(model)``
-    (:class:`emu.ir.frontend.TranslatorFrontend`): the key
-    of a block is (0, PC, (Thumb, mode), 0, 0, cap) -- the Target's
-    ``tb_flags`` -- there is no MMU and no segment, and the dispatcher must
-    let the interpreter run while the CPU waits (WFI) or an IRQ is raised
-    and CPSR.I lets it in."""
+    (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
+    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode --, 0, 0, cap);
+    there is no MMU and no segment, and the dispatcher must let the
+    interpreter run while the CPU waits (WFI) or an IRQ is raised and
+    CPSR.I lets it in."""
 
     call_names = frozenset(("BL",))
     fault_regs = ()
 
-    def __init__(self, model):
+    def __init__(self, model, tb_flags):
         self.model = model
         self.ir = ARM_IR
+        self.tb_flags = tb_flags
         self._mem = {}
 
     @staticmethod
@@ -649,10 +650,8 @@ class ArmFrontend(TranslatorFrontend):
     def watch_tlb(ops, fn):
         return None
 
-    @staticmethod
-    def tb_key(core, ip: int, cap: int) -> tuple:
-        c = core.s.cpsr
-        return (0, ip, (bool(c & T_BIT), c & MODE_MASK), 0, 0, cap)
+    def tb_key(self, core, ip: int, cap: int) -> tuple:
+        return (0, ip, self.tb_flags(core.s), 0, 0, cap)
 
     def mem_model(self, core, key):
         base = core.machine.ram.base

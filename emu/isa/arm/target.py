@@ -58,7 +58,7 @@ class ArmTarget(Target):
         """The A32 translator front end (``ir_front.py``): A32 into IR block by
         block, everything it does not translate through the interpreter."""
         from .ir_front import ArmFrontend
-        return ArmFrontend(model)
+        return ArmFrontend(model, self.tb_flags)
 
     def core(self, machine):
         from .core import ArmCore
