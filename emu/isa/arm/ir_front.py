@@ -133,6 +133,11 @@ class ArmIRBuilder(TranslatorOps):
             self.commit()
             return
         c = self.cond(i.cond)
+        if not isinstance(c, Temp):                 # known when translated (MOVS r0, #0; MOVEQ)
+            if c:
+                fn(self, i)
+            self.commit()
+            return
         mark = len(self.block.ops)                  # the instruction's own operations follow
         before = (dict(self.known), self.fl, self.flags)
         fn(self, i)

@@ -171,3 +171,17 @@ def test_single_stepping_translated_code_matches_the_interpreter():
             m.close()
     assert steps["interp"] == steps["tcg"]
     assert steps["tcg"][-1][1][0] > 50          # through the patched loop
+
+
+def test_a_condition_known_when_translated_needs_no_test():
+    asm = "movs r0, #0\n moveq r1, #5\n movne r1, #6\n bne done\n add r1, r1, #1\ndone:\n b done\n"
+    regs = run(asm, "tcg", 5, hot_threshold=1)[0]
+    assert regs[1] == 6
+    m = Machine(board="virt", accel="tcg")
+    try:
+        m.load_image(assemble(asm), "t", CODE, CODE)
+        from emu.accel.tcg import translate_at
+        op_opt = translate_at(m, CODE)["op_opt"]
+    finally:
+        m.close()
+    assert "brcond" not in op_opt and "select" not in op_opt
