@@ -433,7 +433,7 @@ def build_parser() -> Parser:
 
     t = sub.add_parser("translate", help="show the translator's view of the block at an address")
     add_board_option(t)
-    add_cpu_option(t)
+    add_cpu_option(t, board_default=True)
     add_memory_option(t)
     t.add_argument("guest", help=GUEST_HELP)
     t.add_argument("--at", default=None, help="guest address or label (default: the entry point)")

@@ -149,7 +149,8 @@ def test_cli_is_a_leaf():
 
 #: target-neutral modules: they reach an architecture only through the
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
-NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.accel.unicorn", "emu.cli",
+NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.accel.tcg", "emu.accel.unicorn",
+           "emu.cli",
            "emu.boards", "emu.exits", "emu.memory", "emu.devices", "emu.isa.target", "emu.isa.core",
            "emu.isa.ops", "emu.isa.debug_adapter", "emu.isa.unicorn_adapter", "emu.stepbench",
            "emu.loader", "emu.debug",

@@ -5,8 +5,15 @@ instructions' own semantic functions on the IR builder, optimised, compiled
 to a Python function, cached and chained -- QEMU's TCG, with Python as the
 host ISA (``-d out_asm`` shows the generated Python).
 
-* ``tb_find`` looks a block up by (CS base, IP, decode mode, SS size,
-  paging, cap) -- QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
+* The engine is generic: the architecture is the target's translator front
+  end (``Target.ir_frontend``: :mod:`emu.isa.x86.ir_front`,
+  :mod:`emu.isa.arm.ir_front`), which gives the block key, the IR builder,
+  the memory-access model, when the dispatcher must let the interpreter
+  run (interrupts, a trace trap, a halted CPU) and any fast path for a
+  helper (x86's REP string instructions).
+* ``tb_find`` looks a block up by the front end's key (x86: CS base, IP,
+  decode mode, SS size, paging, cap; Arm: PC, Thumb bit and mode, cap) --
+  QEMU's (pc, cs_base, flags) -- and ``tb_gen_code``
   translates it on a miss.  A block ends at a branch, before a page
   boundary, after a helper (anything that may change mode or touch devices),
   before a breakpoint address, or at ``max_insns``.
@@ -24,8 +31,9 @@ host ISA (``-d out_asm`` shows the generated Python).
   dictionary lookup; an indirect exit checks where it went last time (a
   jump cache).  Chaining is only within a page; ``-d nochain`` turns it
   off.  A block that jumps to its own start loops inside its function.
-* REP MOVS/STOS/LODS over plain RAM run whole (``_string_fast``), each
-  iteration still counting as one instruction.
+* REP MOVS/STOS/LODS over plain RAM run whole (the x86 front end's
+  ``fast_path``, :mod:`emu.isa.x86.string_fast`), each iteration still
+  counting as one instruction.
 * Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way:
   while it is on, ``run`` is a closure (``_stepper``) that finds the
   one-instruction block by IP in a per-mode map and returns the step's
@@ -60,7 +68,8 @@ host ISA (``-d out_asm`` shows the generated Python).
   bail to the interpreter on a miss, a right the entry does not grant, a
   page crossing or MMIO -- so walks, A/D bits and #PF stay the
   interpreter's.
-* Deliberate gaps: 64-bit stack operations are helpers.
+* Deliberate gaps: x86 64-bit stack operations are helpers; Arm Thumb state
+  is not translated (each T16 instruction is a helper).
 """
 
 from __future__ import annotations
@@ -77,9 +86,7 @@ from ..ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, 
                           TbExit, generate, generate_region, plan_region)
 from ..ir.ir import IRBlock
 from ..ir.optimize import dce, dead_regs, optimize, propagate, region_liveness
-from ..isa.ops import GuestException, IoPending
-from ..isa.x86 import flags as F
-from ..isa.x86.state import DS, ES, SS
+from ..isa.ops import GuestException, IoPending, Unsupported
 
 MAX_INSNS = 64
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
@@ -87,12 +94,6 @@ MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 SMC_DEMOTE_AFTER = 8        # invalidations of a page before its code is interpreted
 SMC_PROBATION = 1024        # lookups without a store into it before a demoted page is translated again
-STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
-MASKS = F.MASK
-# the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
-# every other control transfer is a helper
-BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
-                        "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
@@ -168,8 +169,9 @@ class Translator(Accelerator):
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.jump_targets = {}           # mode -> IPs translated code jumps to directly
         self._stepped = 0                # blocks run by the single-step short way (_stepper)
-        self._step_maps = {}             # (CS base, decode mode, SS size) -> {ip: (fn, step_exits, TB)}
+        self._step_maps = {}             # block key without IP -> {ip: (fn, step_exits, TB)}
         self._steps = None               # the map of the current mode, once known
+        self._step_mode = None           # its key (the block key without IP)
         self._step_exits = {}            # linear address -> DebugExit("step", it): exits are
                                          # never changed once made, so one per address serves
         self.tb_cache = {}
@@ -190,13 +192,11 @@ class Translator(Accelerator):
         # store into a code page but not into a code granule (the stack next to
         # a boot sector) stays fast.
         ops = self.core.ops
-        self._mm, self._code_map = ram.mm, ram.code_map
-        self._ram_top = min(ops.amask + 1, ram.size)    # a string run must end below
-        self._core_tlb_flush = ops.on_tlb_flush
-        ops.on_tlb_flush = self._tlb_flushed
-        self.ns_base = {"R": self.s.regs, "S": self.s, "SEGS": self.s.segs, "MM": ram.mm, "OPS": ops,
-                        "CP": ram.code_map, **PACKERS,
-                        **{name: fn for name, (fn, _) in self.frontend.ir.pure_calls.items()}}
+        fe = self.frontend
+        self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
+        self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
+                        **fe.namespace(self.s, ram),
+                        **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
 
     # -- interrupt wiring (the board sets these on the accelerator) -------------------
@@ -306,21 +306,14 @@ class Translator(Accelerator):
 
     # -- translation -------------------------------------------------------------------------
     def _key(self, ip: int, cap: int):
-        """(CS base, IP, decode mode, SS size, paging, cap).  Paging: 0 off, 1
-        supervisor, 2 user -- blocks translated with paging on are keyed by
-        linear address and dropped whenever the TLB is flushed."""
-        core = self.core
-        s = self.s
-        pg = 0 if core.ops.translate is None else 2 if s.cpl == 3 else 1
-        return (core.cs_base, ip, core.code_key, s.segs[SS].db, pg, cap)
+        """The front end's block key (``tb_key``): (fetch base, IP, decode
+        flags, what else the translation depends on, paging, cap).  Paging: 0
+        off, else blocks are keyed by linear address and dropped whenever
+        the TLB is flushed."""
+        return self.frontend.tb_key(self.core, ip, cap)
 
     def _mem_model(self, key):
-        pg = key[4]
-        if not pg:
-            return self.frontend.flat
-        tr = self.core.ops.translate
-        return self.frontend.memory(long64=key[2][0], paged=True, user=pg == 2,
-                                    lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
+        return self.frontend.mem_model(self.core, key)
 
     def _tlb_flushed(self) -> None:
         """The linear -> physical mapping may have changed (MOV CR3, INVLPG,
@@ -358,7 +351,7 @@ class Translator(Accelerator):
         key = self._key(ip, cap)
         tb = self.tb_cache.get(key)
         if tb is None:
-            if self.interp_pages and self._demoted(self._phys_page(self.core.cs_base + ip)):
+            if self.interp_pages and self._demoted(self._phys_page(self.core.fetch_base + ip)):
                 return None             # code that keeps changing: interpreted
             if cap == 1 and self.single_step and self.hot_threshold > 1 and self.machine.log is None:
                 # single-stepping: a one-instruction block is translated once it
@@ -429,7 +422,7 @@ class Translator(Accelerator):
             return (lin & ops.amask) >> 12
         return ops.translate(lin, False, True) >> 12
 
-    def _build(self, ip: int, cap: int, region: bool = False, keep_op: bool = False):
+    def _build(self, ip: int, key, region: bool = False, keep_op: bool = False):
         """Decode the block at CS:ip and build its optimised IR.  Returns
         (block, pages, fallbacks, op_text) or None when not even its first
         instruction can be decoded (the interpreter then raises the fault).
@@ -437,13 +430,12 @@ class Translator(Accelerator):
         when ``keep_op`` asks for it."""
         core = self.core
         ops = core.ops
-        base = core.cs_base
+        base = core.fetch_base
         amask = ops.amask
         pc = base + ip
         block = IRBlock(pc, ip)
-        long64, _dsize = core.code_key
-        b = self.frontend.builder(block, bool(self.s.segs[SS].db), long64)
-        max_insns = cap
+        b = self.frontend.builder(block, key)
+        max_insns = key[-1]
         page = (pc & amask) >> 12
         pages = set()
         bps = self.breakpoints
@@ -460,7 +452,7 @@ class Translator(Accelerator):
                 saved = ops.io_pos
                 try:
                     insn = core.decode_at(lin, cur)
-                except (GuestException, IoPending):
+                except (GuestException, IoPending, Unsupported):
                     ops.pending_read = None
                     ops.io_pos = saved
                     if not block.insns:
@@ -477,15 +469,15 @@ class Translator(Accelerator):
                 break
             block.insns.append(insn)
             inlined = b.translate_insn(len(block.insns) - 1, insn)
-            if not inlined and not insn.helper:
-                fallbacks.append((insn, getattr(b, "fallback_reason", "")))
+            if not inlined and not self.frontend.deliberate_helper(insn):
+                fallbacks.append((insn, b.fallback_reason))
             if b.ended:
                 break
             cur = insn.next_ip
         self.counters["inline_fallbacks"] += len(fallbacks)
         flags = self._log_flags()
         op_text = block.dump() if flags or keep_op else None
-        block.loop = (cap > 1 and "nochain" not in flags and any(
+        block.loop = (max_insns > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         if region:                  # flag liveness waits for the region's shape
             propagate(block)
@@ -508,7 +500,7 @@ class Translator(Accelerator):
         targets.update(x.target for x in tb.exits if x.kind is GOTO and x.target is not None)
 
     def _log_block(self, block, fallbacks, op_text, src, texts):
-        base = self.core.cs_base
+        base = self.core.fetch_base
         in_asm = "".join(f"0x{base + i.ip:08x}:  {i!r}\n" for i in block.insns)
         for insn, why in fallbacks:
             in_asm += f"  ; {insn!r}: not inlined ({why}); called as a helper\n"
@@ -531,7 +523,7 @@ class Translator(Accelerator):
         """Translate the block at CS:ip.  Returns None when not even its first
         instruction can be decoded (the interpreter then raises the fault)."""
         t0 = time.perf_counter()
-        built = self._build(ip, cap, keep_op=texts is not None)
+        built = self._build(ip, key, keep_op=texts is not None)
         if built is None:
             return None
         block, pages, fallbacks, op_text = built
@@ -566,8 +558,7 @@ class Translator(Accelerator):
         entry: a TB sharing the region's function, exits and chaining slots,
         whose ``icount`` is the budget its section needs."""
         t0 = time.perf_counter()
-        cap = key[-1]
-        built = self._build(ip, cap, region=True)
+        built = self._build(ip, key, region=True)
         if built is None:
             return None
         first = built[0]
@@ -586,11 +577,12 @@ class Translator(Accelerator):
         amask = self.core.ops.amask
         returns = set()
         left_out = set()
+        call_names = self.frontend.call_names
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
             targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
-            calls = [i.next_ip for i in blk.insns if i.name in ("CALL", "CALL_IND")]
+            calls = [i.next_ip for i in blk.insns if i.name in call_names]
             returns.update(calls)
             for t in targets + calls:
                 tkey = (ckey[0], t) + ckey[1:]
@@ -602,7 +594,7 @@ class Translator(Accelerator):
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
                 seen.add(t)
-                nb = self._build(t, cap, region=True)
+                nb = self._build(t, tkey, region=True)
                 if nb is not None and len(blocks) < self.max_region_blocks:
                     blocks.append(nb)
                     todo.append(nb[0])
@@ -610,10 +602,7 @@ class Translator(Accelerator):
         ram_size = self.machine.ram.size
         fast = {}
         if key not in self.unguarded and not key[4]:
-            for n, sg in enumerate(self.s.segs):
-                m = self.frontend.fast_segment(sg, ram_size, amask)
-                if m is not None:
-                    fast[n] = m
+            fast = self.frontend.fast_spaces(self.s, ram_size, amask)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
@@ -671,8 +660,9 @@ class Translator(Accelerator):
         if left <= 1 or bps:
             return 1
         core = self.core
-        base = core.cs_base
+        base = core.fetch_base
         cache = core.cache
+        ends_block = self.frontend.ends_block
         lin = base + ip
         page = lin >> 12
         n = 0
@@ -683,104 +673,18 @@ class Translator(Accelerator):
                 saved = ops.io_pos
                 try:
                     insn = core.decode_at(lin, ip)
-                except (GuestException, IoPending):
+                except (GuestException, IoPending, Unsupported):
                     ops.pending_read = None
                     ops.io_pos = saved
                     break
             n += 1
-            if insn.helper or insn.name in BLOCK_ENDS:
+            if ends_block(insn):
                 break
             ip = insn.next_ip
             lin = base + ip
             if lin >> 12 != page:
                 break
         return max(n, 1)
-
-    # -- REP MOVS/STOS/LODS in one go ---------------------------------------------------------
-    def _string_fast(self, insn, budget: int) -> int:
-        """Run up to ``budget`` iterations of a REP MOVS/STOS/LODS at once, when
-        every iteration would take ConcreteOps' plain-RAM path: no paging, all
-        offsets inside the segment limits without wrapping, the whole run in
-        RAM, no code granule written (self-modifying code stays on the slow
-        path), nothing pending (an interrupt, TF, an I/O restart) that the
-        interpreter would act on between iterations, and for MOVS no overlap
-        that a byte-by-byte copy would see.  Returns the iterations retired
-        (each one instruction, as the interpreter counts them), or 0: not
-        applicable, let the interpreter run it."""
-        s = self.s
-        core = self.core
-        ops = core.ops
-        interp = self.interp
-        fl = s.fl
-        if (ops.translate is not None or core.code_key[0] or s.rip != insn.ip
-                or interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
-                or (interp.irq_line and fl & 0x200) or fl & 0x100):        # IF, TF
-            return 0
-        regs = s.regs
-        asize = insn.asize
-        am = MASKS[asize]
-        count = regs[1] & am
-        n = count if count < budget else budget
-        if n <= 0:
-            return 0
-        size = insn.size
-        span = n * size
-        back = fl & 0x400                                                   # DF
-        top = self._ram_top
-        name = insn.name
-        mm = self._mm
-        if name != "STOS":
-            off = regs[6] & am
-            lo = off - span + size if back else off
-            sg = s.segs[DS if insn.seg is None else insn.seg]
-            src = sg.base + lo
-            hi = lo + span - 1
-            if lo < 0 or hi > am or hi > sg.limit or src + span > top:
-                return 0
-        if name != "LODS":
-            off = regs[7] & am
-            lo = off - span + size if back else off
-            sg = s.segs[ES]
-            dst = sg.base + lo
-            hi = lo + span - 1
-            if lo < 0 or hi > am or hi > sg.limit or dst + span > top:
-                return 0
-            cm = self._code_map
-            g0, g1 = dst >> 6, (dst + span - 1) >> 6
-            if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
-                return 0
-        if name == "STOS":
-            v = regs[0] & MASKS[size]
-            if span == 1:
-                mm[dst] = v
-            else:
-                mm[dst:dst + span] = v.to_bytes(size, "little") * n
-        elif name == "LODS":
-            last = src if back else src + span - size
-            v = int.from_bytes(mm[last:last + size], "little")
-            regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
-        else:
-            if (dst < src < dst + span) if back else (src < dst < src + span):
-                return 0                 # overlapping the way a forward/backward copy sees
-            mm[dst:dst + span] = mm[src:src + span]
-        step = -span if back else span
-        # rSI/rDI/rCX as ConcreteOps.set_reg writes them (32 bits: zero-extended)
-        if asize >= 4:
-            if name != "STOS":
-                regs[6] = (regs[6] + step) & am
-            if name != "LODS":
-                regs[7] = (regs[7] + step) & am
-            regs[1] = count - n
-        else:
-            if name != "STOS":
-                regs[6] = (regs[6] & ~am) | ((regs[6] + step) & am)
-            if name != "LODS":
-                regs[7] = (regs[7] & ~am) | ((regs[7] + step) & am)
-            regs[1] = (regs[1] & ~am) | (count - n)
-        s.rip = insn.next_ip if count == n else insn.ip
-        ops.insn = insn
-        self.counters["string_fast_insns"] += n
-        return n
 
     # -- execution ---------------------------------------------------------------------------
     def icount_now(self) -> int:
@@ -831,13 +735,13 @@ class Translator(Accelerator):
         step_maps = self._step_maps
         step_exits = self._step_exits
         tb_cache = self.tb_cache
-        segs = s.segs
+        fe = self.frontend
+        attention = fe.attention(core, interp)
+        fast_path = fe.fast_path
 
         def step(budget):
-            fl = s.fl
             if (budget == 0 or self.breakpoints or interp.queued or ops.pending_read is not None
-                    or s.halted or s.inhibit_irq or fl & 0x100 or (fl & 0x200 and interp.irq_line)
-                    or ops.translate is not None or machine.log is not None):
+                    or attention() or ops.translate is not None or machine.log is not None):
                 return slow(budget)
             # one-instruction blocks of the current mode by IP: translated code
             # cannot change the mode (CS, SS size): only the dispatcher's slow
@@ -845,12 +749,14 @@ class Translator(Accelerator):
             # invalidated block leaves every map (tb_invalidate_page)
             steps = self._steps
             if steps is None:
-                steps = self._steps = step_maps.setdefault(
-                    (core.cs_base, core.code_key, segs[SS].db), {})
-            rip = s.rip
+                mode = fe.tb_key(core, 0, 1)
+                self._step_mode = mode[:1] + mode[2:]
+                steps = self._steps = step_maps.setdefault(self._step_mode, {})
+            rip = s.pc
             entry = steps.get(rip)
             if entry is None:
-                tb = tb_cache.get((core.cs_base, rip, core.code_key, segs[SS].db, 0, 1))
+                mode = self._step_mode
+                tb = tb_cache.get((mode[0], rip) + mode[1:])
                 if tb is None:
                     return slow(budget)     # translates it, or runs it while it is cold
                 entry = steps[rip] = (tb.fn, tb.step_exits, tb)
@@ -865,7 +771,7 @@ class Translator(Accelerator):
             if kind is GOTO or kind is INDIRECT:
                 self.icount += 1
                 self._stepped += 1
-                pc = core.cs_base + s.rip
+                pc = core.fetch_base + s.pc
                 ex = step_exits.get(pc)
                 if ex is None:
                     ex = step_exits[pc] = DebugExit("step", pc)
@@ -874,19 +780,19 @@ class Translator(Accelerator):
                 return ex
             # a helper or a bail, at the start: nothing was done
             insn = tb.insns[0]
-            if insn.rep and insn.name in STRING_FAST and self._string_fast(insn, 1):
+            if insn.rep and fast_path(self, insn, 1):
                 self.icount += 1
-                return DebugExit("step", core.cs_base + s.rip)
+                return DebugExit("step", core.fetch_base + s.pc)
             return slow(budget)
 
         return step
 
     def _trace_cold(self, log) -> None:
         """-d exec: code not translated (yet) runs on the interpreter."""
-        ip = self.s.rip
+        ip = self.s.pc
         h = self.heat.get(self._key(ip, self.max_insns))
         seen = f" (cold: run {h} of {self.hot_threshold} before translation)" if h else ""
-        log.write(f"Interp: [{self.core.cs_base + ip:08x}]{seen}\n")
+        log.write(f"Interp: [{self.core.fetch_base + ip:08x}]{seen}\n")
 
     def _run(self, budget):
         self._steps = None
@@ -916,6 +822,10 @@ class Translator(Accelerator):
             trace = "exec" in flags
         self.regions_off = nochain
         counters = self.counters
+        fe = self.frontend
+        attention = fe.attention(core, interp)
+        fast_path = fe.fast_path
+        helper_span = fe.helper_span
         limit = FOREVER if budget is None else budget
         stop_slice = self.stop_slice
         n = 0
@@ -927,9 +837,8 @@ class Translator(Accelerator):
                 if self.stop_requested:
                     break
                 if tb is None:
-                    if (interp.queued or ops.pending_read is not None or s.halted
-                            or (interp.irq_line and s.fl & 0x200) or s.fl & 0x100   # IF, TF
-                            or s.inhibit_irq or (bps and core.cs_base + s.rip in bps)):
+                    if (interp.queued or ops.pending_read is not None or attention()
+                            or (bps and core.fetch_base + s.pc in bps)):
                         came = None
                         ex, k = self._interp(1, n)
                         n += k
@@ -937,12 +846,12 @@ class Translator(Accelerator):
                             return ex
                         continue
                     counters["lookups"] += 1
-                    tb = self.tb_find(s.rip, one, limit - n)
+                    tb = self.tb_find(s.pc, one, limit - n)
                     if tb is None:
                         came = None
                         if trace:
                             self._trace_cold(log)
-                        ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
+                        ex, k = self._interp(self._cold_len(s.pc, limit - n, bps), n)
                         n += k
                         if ex is not None:
                             return ex
@@ -951,7 +860,7 @@ class Translator(Accelerator):
                         if came.seen is None:
                             came.seen = {}
                         if len(came.seen) < 8:
-                            came.seen[s.rip] = tb
+                            came.seen[s.pc] = tb
                         came = None
                 left = limit - n
                 if tb.icount > left:
@@ -974,7 +883,7 @@ class Translator(Accelerator):
                 kind = x.kind
                 if kind is GOTO:
                     if step:
-                        return DebugExit("step", core.cs_base + s.rip)
+                        return DebugExit("step", core.fetch_base + s.pc)
                     nxt = tb.jmp[x.slot]
                     if nxt is not None:
                         hits += 1
@@ -991,7 +900,7 @@ class Translator(Accelerator):
                     if tb is None:               # cold (or undecodable): the interpreter runs it
                         if trace:
                             self._trace_cold(log)
-                        ex, k = self._interp(self._cold_len(s.rip, limit - n, bps), n)
+                        ex, k = self._interp(self._cold_len(s.pc, limit - n, bps), n)
                         n += k
                         if ex is not None:
                             return ex
@@ -1008,11 +917,11 @@ class Translator(Accelerator):
                     tb = None
                 elif kind is INDIRECT:
                     if step:
-                        return DebugExit("step", core.cs_base + s.rip)
+                        return DebugExit("step", core.fetch_base + s.pc)
                     # the jump cache (QEMU's tb_jmp_cache / lookup_and_goto_ptr): where
                     # this exit went before, if that block is still valid
                     seen = x.seen
-                    nxt = seen.get(s.rip) if seen is not None and not nochain else None
+                    nxt = seen.get(s.pc) if seen is not None and not nochain else None
                     if nxt is not None and nxt.valid and n < limit:
                         hits += 1
                         tb = nxt
@@ -1023,17 +932,17 @@ class Translator(Accelerator):
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
                     insn = tb.insns[x.insn]
-                    if insn.rep and not step and not bps and insn.name in STRING_FAST:
-                        k = self._string_fast(insn, limit - n)
-                        if k:
-                            n += k
-                            tb = None
-                            continue
-                        k = 1
                     if insn.rep and not step:
-                        # a REP string helper: let the interpreter run its remaining
-                        # iterations in one go (one instruction each, as it counts them)
-                        k = max(1, min(limit - n, s.regs[1] & F.MASK[insn.asize]))
+                        if not bps:
+                            k = fast_path(self, insn, limit - n)
+                            if k:
+                                n += k
+                                tb = None
+                                continue
+                        # a repeating helper (x86 REP): let the interpreter run its
+                        # remaining iterations in one go (one instruction each, as
+                        # it counts them)
+                        k = helper_span(s, insn, limit - n)
                     tb = None
                     ex, k = self._interp(k, n)
                     n += k
@@ -1060,9 +969,9 @@ def translate_at(machine, addr: int, apart: bool = False) -> dict:
     t = acc if acc is not None else Translator(machine)
     ram = machine.ram
     before = ram.view.copy() if apart else None
-    cr2 = machine.cpu.cr2
+    fault_regs = {name: getattr(machine.cpu, name) for name in t.frontend.fault_regs}
     try:
-        ip = addr - t.core.cs_base
+        ip = addr - t.core.fetch_base
         texts = {}
         cap = 1 if t.one_insn_per_tb else t.max_insns
         tb = t.tb_gen_code(ip, t._key(ip, cap), cap, texts)
@@ -1073,7 +982,8 @@ def translate_at(machine, addr: int, apart: bool = False) -> dict:
         if acc is None:
             t.close()
         if apart:
-            machine.cpu.cr2 = cr2
+            for name, v in fault_regs.items():
+                setattr(machine.cpu, name, v)
             changed = np.flatnonzero(ram.view != before)
             if changed.size:
                 ram.view[changed] = before[changed]

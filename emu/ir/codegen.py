@@ -388,6 +388,8 @@ class PyCodegen:
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
                 self.mem.load_store(self, op, k, ip, False)
+            elif n == "bailif":
+                self.bail_if(self.val(op.args[0]), k, ip)
             elif n == "brcond":
                 slot, target = op.aux
                 self.emit(f"if {self.val(op.args[0])}:")
@@ -926,7 +928,7 @@ class RegionCodegen(PyCodegen):
             self.rk.append(0)
             self.rips.append(self.head)
             self.ccg.append(0)
-        fields = ("op", "res", "a", "b", "size", "fl")
+        fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
         self.emit("L0 = left; e = -1; rip = 0")

@@ -19,7 +19,8 @@ a target's translator front end describes itself with an :class:`IRTarget`
 
 The front end that turns decoded instructions into IR subclasses
 :class:`emu.ir.builder.TranslatorOps` (QEMU's ``init_disas_context``,
-``insn_start``, ``translate_insn``, ``tb_stop``).
+``insn_start``, ``translate_insn``, ``tb_stop``); what the translator
+engine asks of the target besides is :class:`TranslatorFrontend`.
 """
 
 from __future__ import annotations
@@ -45,12 +46,17 @@ class FlagRecord:
     * ``carry_low_bit``: the record kind whose carry is bit 0 of ``a``
       (a packed flags word made by the operation), or None;
     * ``carry_call``: the name of the pure helper (``IRTarget.pure_calls``)
-      computing the carry of a record ``(op, res, a, b, fl)``.
+      computing the carry of a record ``(op, res, a, b, fl)``;
+    * ``fields``: the fields the target's translated code uses (all of
+      ``CC_FIELDS``, or only ``("fl",)`` for a target whose flags are
+      computed eagerly into its flags word); only those have a state
+      attribute and are read or written.
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
-                 carry_exprs: dict, carry_low_bit=None, carry_call="carry"):
-        missing = set(CC_FIELDS) - set(state_names)
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS):
+        self.fields = tuple(f for f in CC_FIELDS if f in fields)
+        missing = set(self.fields) - set(state_names)
         if missing:
             raise ValueError(f"flag record: no state attribute for {sorted(missing)}")
         self.state_names = dict(state_names)
@@ -116,3 +122,79 @@ class IRTarget:
 
     def space_name(self, n: int) -> str:
         return self.space_names[n] if n < len(self.space_names) else f"s{n}"
+
+
+class TranslatorFrontend:
+    """What the translator engine (:mod:`emu.accel.tcg`) asks of a target's
+    front end, the object ``Target.ir_frontend(model)`` returns.  The engine
+    passes its Core (``core``: :mod:`emu.isa.core`), its Interpreter
+    (``interp``) and itself (``tr``); a front end subclasses this and
+    overrides every method.
+
+    * ``ir``: the target's :class:`IRTarget`;
+    * ``call_names``: instructions whose return site a region keeps inside
+      (a return comes back there);
+    * ``fault_regs``: state attributes a fetch may change that translating
+      apart (``emu translate``, the debugger's ``info tb``) puts back."""
+
+    ir: IRTarget = None
+    call_names: frozenset = frozenset()
+    fault_regs: tuple = ()
+
+    def namespace(self, state, ram) -> dict:
+        """The names generated code reads besides ``S`` (the state), ``MM``
+        (RAM), ``CP`` (RAM's code map) and ``OPS`` (the core's Ops): at least
+        ``R``, the register file."""
+        raise NotImplementedError
+
+    def watch_tlb(self, ops, fn):
+        """Have ``fn()`` called whenever the address mapping changes; return
+        the hook it replaced (which ``fn`` calls), or None when there is none."""
+        raise NotImplementedError
+
+    def tb_key(self, core, ip: int, cap: int) -> tuple:
+        """The block key at ``ip``: (fetch base, ip, decode flags, what else the
+        translation depends on, paging -- 0 when off --, cap)."""
+        raise NotImplementedError
+
+    def mem_model(self, core, key) -> MemoryAccess:
+        """The memory-access hooks of code translated under ``key``."""
+        raise NotImplementedError
+
+    def builder(self, block, key):
+        """A :class:`emu.ir.builder.TranslatorOps` filling ``block`` under ``key``."""
+        raise NotImplementedError
+
+    def ends_block(self, insn) -> bool:
+        """The decoded instruction ends a block (a control transfer or a helper):
+        how far the interpreter runs code that is not translated yet."""
+        raise NotImplementedError
+
+    def deliberate_helper(self, insn) -> bool:
+        """The instruction is a helper by design (not inlining it is no fallback)."""
+        raise NotImplementedError
+
+    def fast_spaces(self, state, ram_size: int, amask: int) -> dict:
+        """Address spaces a region may access unchecked once its entry guard
+        passed (space -> mode, for ``MemoryAccess.guard``)."""
+        raise NotImplementedError
+
+    def mark_safe_loads(self, blocks, fast) -> None:
+        """Flag the loads of ``blocks`` that cannot bail under ``fast``."""
+        raise NotImplementedError
+
+    def attention(self, core, interp):
+        """A function of no argument, called at each block lookup: true when
+        the interpreter must run the next instruction (a halted CPU, an
+        interrupt that may be taken, a trace trap)."""
+        raise NotImplementedError
+
+    def fast_path(self, tr, insn, budget: int) -> int:
+        """Run the repeating helper ``insn`` (``insn.rep``) up to ``budget``
+        times at once; the instructions retired, 0: not applicable."""
+        raise NotImplementedError
+
+    def helper_span(self, state, insn, left: int) -> int:
+        """How many instructions the interpreter may run for the repeating
+        helper ``insn`` (at most ``left``)."""
+        raise NotImplementedError

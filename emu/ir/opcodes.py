@@ -78,6 +78,7 @@ _ROWS = (
     ("foldcf",       0,  1,  0,  (CC,),           None,             "fl = fl & ~CF | c  (INC/DEC keep CF)"),
     ("ld",           1,  1,  2,  (BAIL,),         None,             "load <size> bytes at space:off from RAM (x86: seg:off)"),
     ("st",           0,  2,  2,  (BAIL,),         None,             "store <size> bytes at space:off into RAM (x86: seg:off)"),
+    ("bailif",       0,  1,  0,  (BAIL,),         None,             "if c: leave before the instruction (the interpreter runs it)"),
     ("insn_start",   0,  0,  2,  (MARKER,),       None,             "guest instruction k at ip begins"),
     ("brcond",       0,  1,  2,  (EXIT,),         None,             "if c: leave to the direct successor (slot, ip)"),
     ("goto_tb",      0,  0,  2,  (EXIT, END),     None,             "leave to the direct successor (slot, ip)"),

@@ -27,7 +27,9 @@ What the loop reads at every instruction is plain data, not method calls
   ``fetch_base + state.pc`` is the Target's ``pc(state)``;
 * ``cache`` -- decoded instructions of the current mode by fetch address;
   an entry is valid only if its ``ip`` equals ``state.pc``;
-* a decoded instruction has ``ip``, ``next_ip`` and ``handler(ops, insn)``;
+* a decoded instruction has ``ip``, ``next_ip``, ``handler(ops, insn)``
+  and ``rep``: it repeats in place (x86 REP string instructions; the
+  translator lets the interpreter run its iterations at once);
 * ``state.halted`` -- the CPU waits for an interrupt (x86 HLT), read when a
   run starts.
 
@@ -108,8 +110,9 @@ class Core:
         self.page_index.clear()
 
     def invalidate_page(self, page: int) -> None:
-        """The guest wrote RAM page ``page`` (a page number from the RAM's
-        base): forget the instructions decoded from it."""
+        """The guest wrote RAM page ``page`` (physical address >> 12, as RAM's
+        invalidation listeners are told): forget the instructions decoded
+        from it."""
         for cache, addr in self.page_index.pop(page, ()):
             cache.pop(addr, None)
 
@@ -121,7 +124,7 @@ class Core:
         for pa in phys:
             if ram.contains(pa):
                 ram.mark_code(pa, 1)
-                self.page_index.setdefault((pa - ram.base) >> 12, []).append((self.cache, addr))
+                self.page_index.setdefault(pa >> 12, []).append((self.cache, addr))
 
     # -- guest events -------------------------------------------------------------
     def deliver_fault(self, exc, insn) -> None:

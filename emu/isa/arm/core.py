@@ -40,7 +40,12 @@ from .thumb import ArmDecoder, fetch_thumb
 class ArmConcreteOps(ArmOps):
     """ArmOps over the Machine's RAM and MMIO bus, with the interpreter's
     exit protocol (``pending_exits``, ``pending_read``, ``io_replay``,
-    ``io_pos``; :mod:`emu.isa.core`)."""
+    ``io_pos``; :mod:`emu.isa.core`).  No MMU: addresses are 32-bit
+    physical ones (``amask``, and no ``translate``, as the translator reads
+    them)."""
+
+    amask = 0xFFFFFFFF
+    translate = None
 
     def __init__(self, state, model, ram, mmio):
         super().__init__(state, model, self._read, self._write)
@@ -104,6 +109,7 @@ class CoreInsn:
     ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs."""
 
     __slots__ = ("ip", "next_ip", "insn", "pc_read")
+    rep = False                  # no A32/T16 instruction repeats in place (emu.isa.core)
 
     def __init__(self, insn, ip: int, thumb: bool):
         self.insn = insn
@@ -114,6 +120,14 @@ class CoreInsn:
     @property
     def name(self) -> str:
         return self.insn.name
+
+    @property
+    def length(self) -> int:
+        return self.insn.size
+
+    def __repr__(self) -> str:
+        from .disasm import format_insn
+        return ("(t16) " if self.pc_read == 4 else "") + format_insn(self.insn)
 
     @staticmethod
     def handler(ops, w) -> None:

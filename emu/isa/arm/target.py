@@ -11,7 +11,8 @@ generic code reaches the A32 architecture.
   instructions depend on it;
 * ELF machine: ``EM_ARM``;
 * register names: r0-r12, sp, lr, pc (A2.3, Table A2-1 aliases);
-* exceptions: the vector table slots of ``exceptions.py``.
+* exceptions: the vector table slots of ``exceptions.py``;
+* translator front end: ``ir_front.ArmFrontend`` (with ``ir_globals``).
 
 Memory is little-endian (CPSR.E and SCTLR.EE big-endian data are not
 modelled).  Thumb state runs T16 (``thumb.py``); IT blocks and 32-bit
@@ -26,7 +27,7 @@ from .state import MODE_MASK, REG_NAMES, T_BIT, ArmState
 
 class ArmTarget(Target):
     name = "arm"
-    engines = ("interp",)
+    engines = ("interp", "tcg")
     elf_machines = ("EM_ARM",)
     reg_names = REG_NAMES
 
@@ -52,6 +53,12 @@ class ArmTarget(Target):
         from .semantics import REGISTRY
         from .thumb import ArmDecoder
         return ArmDecoder(model, REGISTRY if registry is None else registry)
+
+    def ir_frontend(self, model):
+        """The A32 translator front end (``ir_front.py``): A32 into IR block by
+        block, everything it does not translate through the interpreter."""
+        from .ir_front import ArmFrontend
+        return ArmFrontend(model, self.tb_flags)
 
     def core(self, machine):
         from .core import ArmCore

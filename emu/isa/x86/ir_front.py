@@ -32,12 +32,14 @@ port I/O, HLT and raise_exc are not inlined (they are helpers anyway).
 from __future__ import annotations
 
 from ...ir.builder import IRBuilder, TranslatorOps
+from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .ir_globals import X86_IR
 from .ir_mem import FLAT, X86Memory, fast_segment, mark_safe_loads
 from .state import SS
+from .string_fast import string_fast
 
 MASK = F.MASK
 
@@ -415,25 +417,104 @@ class X86IRBuilder(TranslatorOps):
             self.jump_to = self.insn.next_ip   # a branch ends the block either way
 
 
-class X86Frontend:
+#: the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
+#: every other control transfer is a helper
+BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
+                        "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
+
+
+class X86Frontend(TranslatorFrontend):
     """What the translator engine gets from ``X86Target.ir_frontend(model)``:
-    the IR description (``ir``), a builder for each block
-    (``builder(block, ss32, long64)``: QEMU's ``init_disas_context``, with
-    the stack size and 64-bit mode the block is translated for) and the
-    memory-access models (``flat``, ``memory(...)``; ``fast_segment`` and
-    ``mark_safe_loads`` for a region's entry guard)."""
+    the IR description (``ir``), the block key (``tb_key``), a builder for
+    each block (``builder(block, key)``: QEMU's ``init_disas_context``, with
+    the stack size and 64-bit mode of the key), the memory-access model of a
+    key (``mem_model``; ``fast_spaces`` and ``mark_safe_loads`` for a
+    region's entry guard), and the engine's x86 hooks: when the dispatcher
+    must let the interpreter run (``attention``), REP string instructions
+    over RAM in one go (``fast_path``) and the iterations a REP helper may
+    run at once (``helper_span``)."""
 
     flat = FLAT
     memory = X86Memory
-    fast_segment = staticmethod(fast_segment)
     mark_safe_loads = staticmethod(mark_safe_loads)
+    fast_path = staticmethod(string_fast)
+    #: the instructions whose return site a region keeps inside (a RET comes back there)
+    call_names = frozenset(("CALL", "CALL_IND"))
+    #: state a fetch may change that ``emu translate``/``info tb`` put back (#PF's CR2)
+    fault_regs = ("cr2",)
 
     def __init__(self, model):
         self.model = model
         self.ir = X86_IR
 
-    def builder(self, block: IRBlock, ss32: bool, long64: bool) -> X86IRBuilder:
-        return X86IRBuilder(block, self.model, ss32, long64)
+    @staticmethod
+    def namespace(state, ram) -> dict:
+        """The names generated code reads besides ``S``, ``MM`` and ``CP``."""
+        return {"R": state.regs, "SEGS": state.segs}
+
+    @staticmethod
+    def watch_tlb(ops, fn):
+        """Call ``fn`` on every TLB flush; returns the core's own hook (called by ``fn``)."""
+        old = ops.on_tlb_flush
+        ops.on_tlb_flush = fn
+        return old
+
+    @staticmethod
+    def tb_key(core, ip: int, cap: int) -> tuple:
+        """(CS base, IP, decode mode, SS size, paging, cap).  Paging: 0 off, 1
+        supervisor, 2 user."""
+        s = core.s
+        pg = 0 if core.ops.translate is None else 2 if s.cpl == 3 else 1
+        return (core.cs_base, ip, core.code_key, s.segs[SS].db, pg, cap)
+
+    def mem_model(self, core, key):
+        pg = key[4]
+        if not pg:
+            return FLAT
+        tr = core.ops.translate
+        return X86Memory(long64=key[2][0], paged=True, user=pg == 2,
+                         lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
+
+    def builder(self, block: IRBlock, key) -> X86IRBuilder:
+        return X86IRBuilder(block, self.model, bool(key[3]), key[2][0])
+
+    @staticmethod
+    def ends_block(insn) -> bool:
+        """The instruction ends a block (a control transfer or a helper)."""
+        return insn.helper or insn.name in BLOCK_ENDS
+
+    @staticmethod
+    def deliberate_helper(insn) -> bool:
+        """Registered as a helper (not inlining it is no fallback)."""
+        return insn.helper
+
+    @staticmethod
+    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+        """The segments whose 16-bit accesses a region may leave unchecked."""
+        fast = {}
+        for n, sg in enumerate(state.segs):
+            m = fast_segment(sg, ram_size, amask)
+            if m is not None:
+                fast[n] = m
+        return fast
+
+    @staticmethod
+    def attention(core, interp):
+        """A function true when the next instruction must run on the
+        interpreter: HLT, an interrupt that may be taken (IF), TF, or an
+        interrupt shadow to end."""
+        s = core.s
+
+        def check():
+            fl = s.fl
+            return s.halted or (interp.irq_line and fl & 0x200) or fl & 0x100 or s.inhibit_irq
+        return check
+
+    @staticmethod
+    def helper_span(s, insn, left: int) -> int:
+        """How many instructions the interpreter may run for the REP helper
+        ``insn``: its remaining iterations."""
+        return max(1, min(left, s.regs[1] & MASK[insn.asize]))
 
 
 __all__ = ["X86IRBuilder", "X86Frontend"]

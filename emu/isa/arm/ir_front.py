@@ -1,0 +1,706 @@
+"""The A32 translator front end: ARM instructions turned into IR, block by block.
+
+The target side of :mod:`emu.ir` for ARM (QEMU's ``target/arm/tcg/translate.c``
+over ``tcg/``).  The A32 semantics (:mod:`emu.isa.arm.semantics`) branch in
+Python on register values, so they cannot run on IR temporaries as x86's do;
+:class:`ArmIRBuilder` translates the instructions a program spends its time
+in -- each function below follows the same pseudocode (ARM DDI 0406C A8.8)
+as its concrete twin, named in its docstring -- and everything else is ONE
+generic helper: ``call_helper`` ends the block and the interpreter runs the
+instruction with its own semantics (QEMU's ``helper_*``), so nothing is
+modelled twice where it is not translated.
+
+Translated inline:
+
+* data processing (A5.2.1-A5.2.3) with the barrel shifter: immediate
+  shifts inline, register-specified shifts through the pure helper
+  ``shift_c``; the flags are computed eagerly (see :mod:`.ir_globals`),
+  and a condition read in the block that set them is computed from the
+  operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
+* MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
+* LDR/STR/LDRB/STRB and LDRH/STRH/LDRSB/LDRSH/LDRD/STRD in every
+  addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without the PC in a
+  load list and without ``^`` (A5.5), through the RAM fast path of
+  :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
+* B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
+  NOP and the hints that do nothing.
+
+Conditional execution (A8.3): a branch is a conditional exit; any other
+instruction that only writes registers and flags is *predicated* (each
+value it writes is ``select(cond, new, old)``); one with a store goes
+*around*: the block leaves to the next instruction when the condition
+fails, then runs it, and ends.
+
+Helpers, ending the block (they may change the mode, the PC or the
+instruction set): writes to r15 other than B/BL (BX, ``MOV pc, lr``,
+``LDR pc``, ``POP {..., pc}``, ``SUBS pc, lr``), MSR/MRS/CPS, SVC, BKPT,
+WFI, coprocessor accesses, exclusives, SWP and every unallocated encoding.
+Thumb state is not translated: each T16 instruction is a helper (the
+interpreter runs it), a documented gap.
+
+As on x86 an instruction commits at its end: register and flag writes are
+buffered (reads see them) and emitted after its last memory access, so an
+access that bails leaves the state as it was before the instruction.
+"""
+
+from __future__ import annotations
+
+from ...ir.builder import TranslatorOps
+from ...ir.frontend import TranslatorFrontend
+from ...ir.ir import IRBlock, NotInlinable, Temp
+from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
+from . import semantics as S
+from .semantics import LSL, LSR, ASR, ROR, ror32
+from .state import I_BIT
+
+M32 = 0xFFFFFFFF
+SIGN = 0x80000000
+N_SHIFT, Z_SHIFT, C_SHIFT, V_SHIFT = 31, 30, 29, 28
+_FLAG_SHIFT = {"n": N_SHIFT, "z": Z_SHIFT, "c": C_SHIFT, "v": V_SHIFT}
+
+#: the instructions that always transfer control
+BRANCHES = frozenset(("B", "BL", "BX", "BLX_reg"))
+#: instruction name -> its translation (filled in by @translates below)
+TRANSLATIONS: dict = {}
+
+
+def translates(*names):
+    def deco(fn):
+        for n in names:
+            TRANSLATIONS[n] = fn
+        return fn
+    return deco
+
+
+def translates_like(sem_fn):
+    """Translate every encoding whose semantics are ``sem_fn``."""
+    return translates(*(n for n, f in S.REGISTRY.table.items() if f is sem_fn))
+
+
+class ArmIRBuilder(TranslatorOps):
+    """A32 over IR: registers, eager flags, memory and exits (see the module
+    docstring); ``model`` is the CPU model, a translation-time constant."""
+
+    def __init__(self, block: IRBlock, model):
+        super().__init__(block, ARM_IR)
+        self.model = model
+        self.known = {}           # reg -> its current value in this block
+        self.pend = set()         # registers the current instruction wrote
+        self.fl = None            # the CPSR as the block knows it (None: not read yet)
+        self.fl_pend = False      # the current instruction wrote it
+        self.flags = None         # {"n","z","c","v"[, "sub"]} of the last flag-setting insn
+        self.exit = None          # the current instruction's control transfer
+        self.stores = False       # the current instruction stores (it cannot be predicated)
+
+    # -- instruction boundaries --------------------------------------------------------
+    def checkpoint(self):
+        return (len(self.block.ops), self.ntemps, dict(self.known), self.fl, self.flags)
+
+    def rollback(self, cp) -> None:
+        n, nt, self.known, self.fl, self.flags = cp
+        del self.block.ops[n:]
+        self.ntemps = nt
+        self.pend = set()
+        self.fl_pend = False
+        self.exit = None
+
+    def translate_insn(self, k: int, w) -> bool:
+        """Emit instruction ``k`` (a CoreInsn): inline when it has a
+        translation and its condition allows, else the helper."""
+        self.insn_start(k, w)
+        self.pend, self.fl_pend, self.exit, self.stores = set(), False, None, False
+        i = w.insn
+        fn = TRANSLATIONS.get(i.name) if w.pc_read == 8 else None
+        if fn is None:
+            self.fallback_reason = "Thumb state" if w.pc_read != 8 else f"{i.name} has no translation"
+        elif i.cond == 0xF:
+            self.fallback_reason = "condition NV"
+        else:
+            cp = self.checkpoint()
+            try:
+                self._conditional(fn, w, i)
+                return True
+            except NotInlinable as e:
+                self.rollback(cp)
+                self.fallback_reason = str(e)
+        self.emit("call_helper", aux=(k, i.name), out=False)
+        self.ended = True
+        return False
+
+    def _conditional(self, fn, w, i) -> None:
+        if i.cond == 0xE:
+            fn(self, i)
+            self.commit()
+            return
+        c = self.cond(i.cond)
+        if not isinstance(c, Temp):                 # known when translated (MOVS r0, #0; MOVEQ)
+            if c:
+                fn(self, i)
+            self.commit()
+            return
+        mark = len(self.block.ops)                  # the instruction's own operations follow
+        before = (dict(self.known), self.fl, self.flags)
+        fn(self, i)
+        if fn is b_bl:
+            self._predicate(c, before)             # BL's link register
+            self.exit = ("cond", c, self.exit[1])
+        elif self.stores or self.exit is not None:
+            # around: leave for the next instruction when the condition fails
+            # (before the instruction's own operations, after the condition's)
+            tail = self.block.ops[mark:]
+            del self.block.ops[mark:]
+            self.emit("brcond", (self.lnot(c),), (1 if self.exit is None else 0, w.next_ip), out=False)
+            self.block.ops.extend(tail)
+            if self.exit is None:
+                self.exit = ("goto", w.next_ip)
+        else:
+            self._predicate(c, before)
+        self.commit()
+
+    def _predicate(self, c, before) -> None:
+        """Each value the instruction wrote becomes select(c, new, old)."""
+        known, fl, flags = before
+        for n in self.pend:
+            old = known.get(n)
+            if old is None:
+                old = self._getr(n)
+            self.known[n] = self.select(c, self.known[n], old)
+        if self.fl_pend:
+            self.fl = self.select(c, self.fl, fl if fl is not None else self._getfl())
+            self.flags = None
+
+    def commit(self) -> None:
+        x = self.exit
+        if x is not None and x[0] == "indirect":
+            # a PC that is not word-aligned (interworking to Thumb, or the
+            # UNPREDICTABLE bit 1): the interpreter runs the instruction
+            self.emit("bailif", (self.op2("and", x[1], 3),), out=False)
+        for n in sorted(self.pend):
+            self.emit("setr", (self.known[n],), (n, 8), out=False)
+        self.pend = set()
+        if self.fl_pend:
+            self.emit("setfl", (self.fl,), out=False)
+            self.fl_pend = False
+        if x is None:
+            return
+        if x[0] == "indirect":
+            self.emit("exit_tb", (x[1],), out=False)
+        elif x[0] == "cond":
+            self.emit("brcond", (x[1],), (0, x[2]), out=False)
+            self.emit("goto_tb", aux=(1, self.insn.next_ip), out=False)
+        else:
+            self.emit("goto_tb", aux=(0, x[1]), out=False)
+        self.ended = True
+
+    # -- registers ---------------------------------------------------------------------
+    def _getr(self, n: int):
+        return self.emit("getr", aux=(n, 8), bits=32)
+
+    def reg(self, n: int):
+        """r15 reads as the instruction's address + 8 (A2.3)."""
+        if n == 15:
+            return (self.insn.ip + 8) & M32
+        v = self.known.get(n)
+        if v is None:
+            v = self.known[n] = self._getr(n)
+        return v
+
+    def reg_late(self, n: int):
+        """ArmOps.reg_late: r15 in a later cycle (+12 on the ARM7TDMI)."""
+        if n == 15:
+            return (self.insn.ip + self.model.pc_late_offset) & M32
+        return self.reg(n)
+
+    def set_reg(self, n: int, v) -> None:
+        if n == 15:
+            raise NotInlinable("writes the PC")
+        self.known[n] = self.op2("and", v, M32)
+        self.pend.add(n)
+
+    # -- flags (eager: the CPSR word) --------------------------------------------------
+    def _getfl(self):
+        if self.fl is None:
+            self.fl = self.emit("getcc", aux=("fl",), bits=32)
+        return self.fl
+
+    def flag(self, f: str):
+        """Flag ``f`` (n, z, c, v) as 0/1, from the instruction that set it in
+        this block or from the CPSR."""
+        fs = self.flags
+        if fs is not None and f in fs:
+            return fs[f]
+        return self.op2("and", self.op2("shr", self._getfl(), _FLAG_SHIFT[f]), 1)
+
+    def set_nzcv(self, n, z, c=None, v=None, sub=None) -> None:
+        """ArmOps.set_nzcv: None leaves a flag as it is; ``sub`` = (a, b) when
+        the four flags are those of a - b (conditions then compare a and b)."""
+        new = {"n": n, "z": z, "c": c, "v": v}
+        keep = M32
+        word = 0
+        for f, val in new.items():
+            if val is not None:
+                keep &= ~(1 << _FLAG_SHIFT[f])
+                word = self.op2("or", word, self.op2("shl", val, _FLAG_SHIFT[f]))
+        old = self.flags or {}
+        flags = {f: (val if val is not None else old.get(f)) for f, val in new.items()}
+        self.flags = {f: val for f, val in flags.items() if val is not None}
+        if sub is not None:
+            self.flags["sub"] = sub
+        self.fl = self.op2("or", self.op2("and", self._getfl(), keep), word)
+        self.fl_pend = True
+
+    def cond(self, cc: int):
+        """ConditionPassed (A8.3, Table A8-1) as an IR boolean."""
+        base = cc >> 1
+        sub = self.flags.get("sub") if self.flags is not None else None
+        if sub is not None and base in (0, 1, 4, 5, 6):
+            a, b = sub
+            if base == 0:
+                r = self.op2("eq", a, b)
+            elif base == 1:
+                r = self.op2("ge", a, b)
+            elif base == 4:
+                r = self.op2("gt", a, b)
+            else:
+                sa, sb = self.op2("xor", a, SIGN), self.op2("xor", b, SIGN)
+                r = self.op2("ge", sa, sb) if base == 5 else self.op2("gt", sa, sb)
+        elif base == 0:
+            r = self.op2("ne", self.flag("z"), 0)
+        elif base == 1:
+            r = self.op2("ne", self.flag("c"), 0)
+        elif base == 2:
+            r = self.op2("ne", self.flag("n"), 0)
+        elif base == 3:
+            r = self.op2("ne", self.flag("v"), 0)
+        elif base == 4:
+            r = self.op2("and", self.op2("ne", self.flag("c"), 0), self.op2("eq", self.flag("z"), 0))
+        elif base == 5:
+            r = self.op2("eq", self.flag("n"), self.flag("v"))
+        else:
+            r = self.op2("and", self.op2("eq", self.flag("n"), self.flag("v")),
+                         self.op2("eq", self.flag("z"), 0))
+        return self.lnot(r) if cc & 1 else r
+
+    # -- memory ------------------------------------------------------------------------
+    def load(self, addr, size: int, aligned: bool = False):
+        return self.emit("ld", (self.op2("and", addr, M32),), (RAM_ALIGNED if aligned else RAM, size),
+                         bits=8 * size)
+
+    def store(self, addr, size: int, v) -> None:
+        self.stores = True
+        self.emit("st", (self.op2("and", addr, M32), self.op2("and", v, (1 << (8 * size)) - 1)),
+                  (RAM, size), out=False)
+
+    # -- control -------------------------------------------------------------------------
+    def jump(self, target: int) -> None:
+        self.exit = ("goto", target)
+
+    def write_pc(self, v) -> None:
+        """A computed PC (BX, BLX, LDR/LDM of the PC, an ALU write; ArmOps.write_pc
+        with any ``how``): a word-aligned ARM-state target leaves the block
+        to it; any other is the interpreter's (see commit)."""
+        if isinstance(v, Temp):
+            self.exit = ("indirect", v)
+        elif v & 3:
+            raise NotInlinable("a PC that is not word-aligned")
+        else:
+            self.exit = ("goto", v)
+
+
+# -- the barrel shifter (semantics.shift_imm / expand_imm_c, A8.4.3) --------------------
+def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
+    """(result, carry out) of an immediate shift as encoded; carry None: unchanged."""
+    op2 = b.op2
+    if stype == LSL:
+        if imm5 == 0:
+            return v, None
+        return op2("and", op2("shl", v, imm5), M32), op2("and", op2("shr", v, 32 - imm5), 1)
+    if stype == ROR and imm5 == 0:          # RRX
+        return op2("or", op2("shl", b.flag("c"), 31), op2("shr", v, 1)), op2("and", v, 1)
+    n = imm5 or 32
+    if stype == LSR:
+        if n == 32:
+            return 0, op2("shr", v, 31)
+        return op2("shr", v, n), op2("and", op2("shr", v, n - 1), 1)
+    if stype == ASR:
+        sign = op2("shr", v, 31)
+        if n == 32:
+            return op2("mul", sign, M32), sign
+        signed = op2("sub", v, op2("shl", sign, 32))
+        return op2("and", op2("shr", signed, n), M32), op2("and", op2("shr", v, n - 1), 1)
+    return (op2("and", op2("or", op2("shr", v, n), op2("shl", v, 32 - n)), M32),
+            op2("and", op2("shr", v, n - 1), 1))
+
+
+def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
+    """semantics._dp: one data-processing operation on a and the shifter's
+    output v (carry sc; None: the C flag unchanged)."""
+    op = i.name[:3]
+    test = op in ("TST", "TEQ", "CMP", "CMN")
+    setflags = test or i.s
+    if i.rd == 15 and setflags:
+        raise NotInlinable("an exception return (or flags and the PC)")
+    op2 = b.op2
+    overflow = None
+    sub = None
+    if op in ("AND", "TST"):
+        r = op2("and", a, v)
+    elif op in ("EOR", "TEQ"):
+        r = op2("xor", a, v)
+    elif op == "ORR":
+        r = op2("or", a, v)
+    elif op == "MOV":
+        r = v
+    elif op == "BIC":
+        r = op2("and", a, op2("xor", v, M32))
+    elif op == "MVN":
+        r = op2("xor", v, M32)
+    elif op in ("SUB", "CMP", "RSB"):
+        x, y = (a, v) if op != "RSB" else (v, a)
+        r = op2("and", op2("sub", x, y), M32)
+        sc = op2("ge", x, y)
+        overflow = op2("shr", op2("and", op2("xor", x, y), op2("xor", x, r)), 31)
+        sub = (x, y)
+    else:
+        # AddWithCarry (A2.2.1): ADD/CMN x + y, ADC x + y + C, SBC/RSC x + ~y + C
+        x, y = (v, a) if op == "RSC" else (a, v)
+        if op in ("SBC", "RSC"):
+            y = op2("xor", y, M32)
+        u = op2("add", x, y)
+        if op != "ADD" and op != "CMN":
+            u = op2("add", u, b.flag("c"))
+        r = op2("and", u, M32)
+        sc = op2("shr", u, 32)
+        overflow = op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31)
+    if setflags:
+        b.set_nzcv(op2("shr", r, 31), op2("eq", r, 0), sc, overflow, sub)
+    if i.rd == 15:
+        b.write_pc(r)
+    elif not test:
+        b.set_reg(i.rd, r)
+
+
+def _dp_names(form):
+    from .table import DP_OPS
+    return [op + form for op in DP_OPS]
+
+
+@translates(*_dp_names("_imm"))
+def dp_imm(b, i):
+    """semantics._dp_imm: ARMExpandImm_C (A5.2.4)."""
+    v = ror32(i.imm, 2 * i.rot)
+    _dp(b, i, b.reg(i.rn), v, (v >> 31) if i.rot else None)
+
+
+@translates(*_dp_names("_reg"))
+def dp_reg(b, i):
+    v, sc = shift_imm(b, b.reg(i.rm), i.stype, i.imm)
+    _dp(b, i, b.reg(i.rn), v, sc)
+
+
+@translates(*_dp_names("_rsr"))
+def dp_rsr(b, i):
+    """semantics._dp_rsr: the amount is Rs[7:0]; the shift is the pure helper."""
+    if 15 in (i.rn, i.rm, i.rs, i.rd):
+        raise NotInlinable("r15 in a register-shifted operation")
+    t = b.call_pure("shift_c", b.reg(i.rm), i.stype, b.op2("and", b.reg(i.rs), 0xFF), b.flag("c"))
+    _dp(b, i, b.reg(i.rn), b.op2("and", t, M32), b.op2("shr", t, 32))
+
+
+# -- multiply (semantics.mul / mull, A5.2.5) ----------------------------------------------
+def _no_pc(*regs):
+    if 15 in regs:
+        raise NotInlinable("r15 as a multiply operand")
+
+
+@translates_like(S.mul)
+def mul(b, i):
+    _no_pc(i.rd, i.rn, i.rm, *((i.ra,) if i.name != "MUL" else ()))
+    p = b.op2("mul", b.reg(i.rn), b.reg(i.rm))
+    if i.name == "MLA":
+        p = b.op2("add", p, b.reg(i.ra))
+    elif i.name == "MLS":
+        p = b.op2("sub", b.reg(i.ra), p)
+    r = b.op2("and", p, M32)
+    b.set_reg(i.rd, r)
+    if i.s:
+        b.set_nzcv(b.op2("shr", r, 31), b.op2("eq", r, 0))
+
+
+def _signed32(b, v):
+    return b.op2("sub", b.op2("xor", v, SIGN), SIGN)
+
+
+@translates_like(S.mull)
+def mull(b, i):
+    _no_pc(i.rdlo, i.rdhi, i.rn, i.rm)
+    x, y = b.reg(i.rn), b.reg(i.rm)
+    if i.name[0] == "S":
+        x, y = _signed32(b, x), _signed32(b, y)
+    p = b.op2("mul", x, y)
+    if i.name[3] == "A":
+        p = b.op2("add", p, b.op2("or", b.op2("shl", b.reg(i.rdhi), 32), b.reg(i.rdlo)))
+    p = b.op2("and", p, (1 << 64) - 1)
+    b.set_reg(i.rdlo, b.op2("and", p, M32))
+    b.set_reg(i.rdhi, b.op2("shr", p, 32))
+    if i.s:
+        b.set_nzcv(b.op2("shr", p, 63), b.op2("eq", p, 0))
+
+
+# -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
+def _address(b, i, offset):
+    """(access address, written-back address, writeback?)."""
+    base = b.reg(i.rn)
+    off = b.op2("and", b.op2("add", base, offset) if i.u else b.op2("sub", base, offset), M32)
+    if i.p:
+        return off, off, bool(i.w)
+    return base, off, True
+
+
+def _store_value(b, n):
+    return b.reg_late(n) if n == 15 else b.reg(n)
+
+
+def _finish_load(b, i, wb, wb_addr, v):
+    if wb:
+        b.set_reg(i.rn, wb_addr)
+    if i.rt == 15:
+        b.write_pc(v)
+    else:
+        b.set_reg(i.rt, v)
+
+
+def _ldr_str(b, i, offset):
+    addr, wb_addr, wb = _address(b, i, offset)
+    name = i.name[:4].rstrip("_")
+    unaligned = b.model.unaligned
+    if name in ("STR", "STRB"):
+        v = _store_value(b, i.rt)
+        if name == "STRB":
+            b.store(addr, 1, v)
+        else:
+            b.store(addr if unaligned else b.op2("and", addr, ~3 & M32), 4, v)
+        if wb:
+            b.set_reg(i.rn, wb_addr)
+        return
+    v = b.load(addr, 1) if name == "LDRB" else b.load(addr, 4, aligned=not unaligned)
+    _finish_load(b, i, wb, wb_addr, v)
+
+
+@translates_like(S.ldr_str_imm)
+def ldr_str_imm(b, i):
+    _ldr_str(b, i, i.imm)
+
+
+@translates_like(S.ldr_str_reg)
+def ldr_str_reg(b, i):
+    off, _ = shift_imm(b, b.reg(i.rm), i.stype, i.imm)
+    _ldr_str(b, i, off)
+
+
+def _extra(b, i, offset):
+    name = i.name[:-4]
+    if name in ("LDRD", "STRD") and (i.rt & 1 or i.rt == 14):
+        raise NotInlinable(f"{name} with Rt = r{i.rt} (UNDEFINED here)")
+    if i.rt == 15:
+        raise NotInlinable("r15 as a halfword or doubleword transfer register")
+    addr, wb_addr, wb = _address(b, i, offset)
+    v4 = not b.model.unaligned
+    if name in ("STRH", "STRD"):
+        if name == "STRH":
+            b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))
+        else:
+            b.store(addr, 4, b.reg(i.rt))
+            b.store(b.op2("add", addr, 4), 4, b.reg(i.rt + 1))
+        if wb:
+            b.set_reg(i.rn, wb_addr)
+        return
+    if name == "LDRD":
+        lo, hi = b.load(addr, 4), b.load(b.op2("add", addr, 4), 4)
+        if wb:
+            b.set_reg(i.rn, wb_addr)
+        b.set_reg(i.rt, lo)
+        b.set_reg(i.rt + 1, hi)
+        return
+    if name == "LDRH":
+        v = b.load(addr, 2, aligned=v4)
+    elif name == "LDRSB":
+        v = b.op2("sub", b.op2("xor", b.load(addr, 1), 0x80), 0x80)
+    else:
+        v = b.op2("sub", b.op2("xor", b.load(addr, 2, aligned=v4), 0x8000), 0x8000)
+    _finish_load(b, i, wb, wb_addr, b.op2("and", v, M32))
+
+
+@translates_like(S.extra_imm)
+def extra_imm(b, i):
+    _extra(b, i, i.imm)
+
+
+@translates_like(S.extra_reg)
+def extra_reg(b, i):
+    _extra(b, i, b.reg(i.rm))
+
+
+@translates_like(S.ldm_stm)
+def ldm_stm(b, i):
+    regs = [k for k in range(16) if i.regs >> k & 1]
+    load = i.name == "LDM"
+    if not regs or i.user:
+        raise NotInlinable("an empty list or ^")
+    n = len(regs)
+    base = b.reg(i.rn)
+    if i.u:
+        start = b.op2("add", base, 4 if i.p else 0)
+        wb = b.op2("add", base, 4 * n)
+    else:
+        start = b.op2("add", b.op2("sub", base, 4 * n), 0 if i.p else 4)
+        wb = b.op2("sub", base, 4 * n)
+    start = b.op2("and", start, M32)
+    wb = b.op2("and", wb, M32)
+    if not load:
+        for k, r in enumerate(regs):
+            v = wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
+            b.store(b.op2("add", start, 4 * k), 4, v)
+        if i.w:
+            b.set_reg(i.rn, wb)
+        return
+    values = [b.load(b.op2("add", start, 4 * k), 4) for k in range(n)]
+    if i.w:
+        b.set_reg(i.rn, wb)
+    for r, v in zip(regs, values):
+        if r == 15:
+            b.write_pc(v)
+        else:
+            b.set_reg(r, v)
+
+
+@translates_like(S.bx)
+def bx(b, i):
+    b.write_pc(b.reg(i.rm))
+
+
+@translates_like(S.blx_reg)
+def blx_reg(b, i):
+    target = b.reg(i.rm)
+    b.set_reg(14, (b.insn.ip + 4) & M32)
+    b.write_pc(target)
+
+
+# -- branches (semantics.b_bl, A8.8.18, A8.8.25) --------------------------------------------
+@translates_like(S.b_bl)
+def b_bl(b, i):
+    imm = i.imm - (1 << 24) if i.imm >> 23 & 1 else i.imm
+    target = (b.insn.ip + 8 + (imm << 2)) & M32
+    if i.name == "BL":
+        b.set_reg(14, (b.insn.ip + 4) & M32)
+    if b.model.arch >= 5:
+        target &= ~3
+    b.jump(target)
+
+
+# -- the rest (semantics: movw, movt, extend, clz, nop) ---------------------------------------
+@translates_like(S.movw)
+def movw(b, i):
+    b.set_reg(i.rd, i.imm)
+
+
+@translates_like(S.movt)
+def movt(b, i):
+    b.set_reg(i.rd, b.op2("or", b.op2("and", b.reg(i.rd), 0xFFFF), i.imm << 16))
+
+
+@translates("SXTB", "SXTH", "UXTB", "UXTH", "SXTAB", "SXTAH", "UXTAB", "UXTAH")
+def extend(b, i):
+    v = b.reg(i.rm)
+    if i.xrot:
+        n = 8 * i.xrot
+        v = b.op2("and", b.op2("or", b.op2("shr", v, n), b.op2("shl", v, 32 - n)), M32)
+    bits = 8 if i.name[-1] == "B" else 16
+    x = b.op2("and", v, (1 << bits) - 1)
+    if i.name[0] == "S":
+        top = 1 << (bits - 1)
+        x = b.op2("sub", b.op2("xor", x, top), top)
+    if i.name[3] == "A":
+        x = b.op2("add", b.reg(i.rn), x)
+    b.set_reg(i.rd, x)
+
+
+@translates_like(S.nop)
+def nop(b, i):
+    pass
+
+
+class ArmFrontend(TranslatorFrontend):
+    """What the translator engine gets from ``ArmTarget.ir_frontend(model)``
+    (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
+    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode --, 0, 0, cap);
+    there is no MMU and no segment, and the dispatcher must let the
+    interpreter run while the CPU waits (WFI) or an IRQ is raised and
+    CPSR.I lets it in."""
+
+    call_names = frozenset(("BL",))
+    fault_regs = ()
+
+    def __init__(self, model, tb_flags):
+        self.model = model
+        self.ir = ARM_IR
+        self.tb_flags = tb_flags
+        self._mem = {}
+
+    @staticmethod
+    def namespace(state, ram) -> dict:
+        return {"R": state.r}
+
+    @staticmethod
+    def watch_tlb(ops, fn):
+        return None
+
+    def tb_key(self, core, ip: int, cap: int) -> tuple:
+        return (0, ip, self.tb_flags(core.s), 0, 0, cap)
+
+    def mem_model(self, core, key):
+        base = core.machine.ram.base
+        mem = self._mem.get(base)
+        if mem is None:
+            mem = self._mem[base] = ArmMemory(base)
+        return mem
+
+    def builder(self, block: IRBlock, key) -> ArmIRBuilder:
+        return ArmIRBuilder(block, self.model)
+
+    @staticmethod
+    def ends_block(w) -> bool:
+        i = w.insn
+        return (w.pc_read != 8 or i.name not in TRANSLATIONS or i.name in BRANCHES or i.cond == 0xF
+                or i.rd == 15 or i.rt == 15 or (i.name == "LDM" and i.regs >> 15 & 1))
+
+    @staticmethod
+    def deliberate_helper(w) -> bool:
+        return False
+
+    @staticmethod
+    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+        return {}
+
+    @staticmethod
+    def mark_safe_loads(blocks, fast) -> None:
+        pass
+
+    @staticmethod
+    def attention(core, interp):
+        s = core.s
+
+        def check():
+            return s.halted or (interp.irq_line and not s.cpsr & I_BIT)
+        return check
+
+    @staticmethod
+    def fast_path(tr, insn, budget: int) -> int:
+        return 0
+
+    @staticmethod
+    def helper_span(s, insn, left: int) -> int:
+        return 1
+
+
+__all__ = ["ArmIRBuilder", "ArmFrontend", "TRANSLATIONS"]

@@ -1,0 +1,84 @@
+"""A32's description for the IR: register globals, the flags, pure helpers, memory hooks.
+
+What :mod:`emu.ir` asks of a target (:class:`emu.ir.frontend.IRTarget`),
+filled in for A32 (ARM DDI 0406C):
+
+* globals: r0-r15 of ``ArmState.r`` by number (A2.3, B1.3.2: the state
+  keeps the current mode's bank there, so translated code never sees
+  banking); r15 is read as a translation-time constant (the instruction's
+  address + 8) and written only by exits (``S.pc``);
+* the flags are **eager**: a flag-setting instruction computes the whole
+  CPSR (``fl``, the CPSR word: N Z C V in bits 31-28, B1.3.3) as an
+  expression.  The code generator sinks that expression into the exits
+  and materialises it only where it is read, and a condition checked in
+  the block that set the flags is computed from the operands themselves
+  (``CMP a, b; BNE`` is ``a != b``), so a lazy record buys nothing here:
+  the record has no other field (``FLAG_RECORD.fields``);
+* pure helpers: ``shift_c``, a register-specified shift with its carry
+  (A8.4.3 Shift_C), packed as ``result | carry << 32``;
+* memory: one flat, little-endian physical space (no MMU), RAM from the
+  board's base (:class:`ArmMemory`).  Space 1 is the same memory for an
+  access that must be aligned to be translated (ARMv4's rotating LDR and
+  LDRH, DDI 0100I A4.1.23): a misaligned one bails and the interpreter
+  runs it.
+"""
+
+from __future__ import annotations
+
+from ...ir.frontend import FlagRecord, IRTarget, MemoryAccess
+from .semantics import shift_reg
+from .state import REG_NAMES
+
+M32 = 0xFFFFFFFF
+RAM, RAM_ALIGNED = 0, 1
+
+
+def shift_c(value: int, stype: int, amount: int, carry: int) -> int:
+    """A register-specified shift of ``value`` (A8.4.3): result | carry << 32."""
+    r, c = shift_reg(value, stype, amount & 0xFF, carry)
+    return r | c << 32
+
+
+PURE_CALLS = {"shift_c": (shift_c, 33)}
+
+FLAG_RECORD = FlagRecord(
+    state_names={"fl": "cpsr"}, cf_mask=1 << 29, cf_hidden=(), record_uses={}, carry_exprs={},
+    fields=("fl",))
+
+
+class ArmMemory(MemoryAccess):
+    """Loads and stores of RAM at ``base``: an access wholly inside RAM (and,
+    in space 1, aligned) indexes the guest's memory; any other -- MMIO,
+    unassigned addresses, a store into a granule holding translated code --
+    bails, and the interpreter runs the instruction."""
+
+    def __init__(self, base: int):
+        self.base = base
+
+    def params(self, spaces) -> list:
+        return ["MM=MM", "CP=CP"]
+
+    def prologue(self, cg, spaces) -> None:
+        pass
+
+    def space_value(self, n: int) -> str:
+        raise ValueError("A32 has no address-space register")
+
+    def guard(self, cg, fast) -> list:
+        return []
+
+    def load_store(self, cg, op, k, ip, load) -> None:
+        space, size = op.aux
+        a = cg.atomic(cg.val(op.args[0]), "a")
+        p = cg.new_local("p")
+        conds = [f"not 0 <= ({p} := {a} - {self.base}) <= {cg.ram_size - size}"]
+        if space == RAM_ALIGNED and size > 1:
+            conds.insert(0, f"{a} & {size - 1}")
+        if not load:
+            conds += cg.code_checks(p, size)
+        cg.bail_if(" or ".join(conds), k, ip)
+        cg.access(op, load, size, p)
+
+
+ARM_IR = IRTarget("arm", REG_NAMES, ("ram", "ram.aligned"), "pc", FLAG_RECORD, PURE_CALLS,
+                  ArmMemory(0))
