@@ -343,6 +343,9 @@ class ArmGradeTarget(Target):
         s.pc = addr & ~1
         self.machine.accel.state_changed()
 
+    def is_trap(self, pc: int) -> bool:
+        return pc == TRAMPOLINE or (VECTORS <= pc < VECTORS + 32 and self.cpu.vbar == VECTORS)
+
     # -- running ----------------------------------------------------------------
     def _decode_with(self, decoder, code: bytes, addr: int):
         if self.cpu.thumb:

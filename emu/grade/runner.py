@@ -194,7 +194,7 @@ class _Watch:
         pc = target.pc
         build = self.build
         if self.ret_slot is not None and not (build.base <= pc < build.end) \
-                and pc != target.trampoline:
+                and not target.is_trap(pc):
             return self._escaped(target, pc)
         self.trace.append(pc)
         if self.decode:

@@ -349,6 +349,11 @@ class Target:
         raise NotImplementedError
 
     # -- what the grader's step hook asks -------------------------------------------
+    def is_trap(self, pc: int) -> bool:
+        """Whether ``pc`` is the grader's own code (the return trap; the
+        trapped vectors), where control may go from the program."""
+        return pc == self.trampoline
+
     def return_fault(self, pc: int, ret_slot: int) -> str | None:
         """If the instruction at ``pc`` returns with the stack pointer above
         where the return address was (``ret_slot``), why that is a fault;

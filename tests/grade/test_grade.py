@@ -133,6 +133,7 @@ def _submission(tmp_path, text):
 
 
 @pytest.mark.parametrize("include", ['.include "/etc/passwd"', '%include "../../etc/passwd"',
+                                     '.incbin "/etc/passwd"', 'incbin "/etc/passwd", 0, 64',
                                      '.include "../strlen.toml"'])
 def test_includes_outside_the_submission_are_build_errors(spec, tmp_path, include):
     r = grade(spec, _submission(tmp_path, include + "\nstrlen:\n    ret\n"))
