@@ -59,7 +59,13 @@ class Opened:
         image = Image(build.data, "submission", build.base, symbols=dict(build.symbols),
                       lines={a: (build.display(f), n) for a, (f, n) in build.lines.items()},
                       sources={build.display(f): text for f, text in build.sources.items()})
-        self.session = Session(self.target.machine, image, history_size=history_size)
+        try:
+            self.session = Session(self.target.machine, image, history_size=history_size)
+        except NotImplementedError:
+            # the architecture's Target has no debug_adapter (emu.isa.target)
+            self.target.close()
+            raise ReplayError(f"kasou's debugger does not step {arch} guests yet; expected an "
+                              f"x86 assignment (the grader's report says where it failed)") from None
         if icount:
             self.session.step(icount)
 
