@@ -210,7 +210,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),
-     "emu lab: tutorials/00-start/first.S: not a file of lab 0; expected one of: name.S, exit.S"),
+     "emu lab: tutorials/00-start/first.S: not a file of lab 0; expected one of: name.S, exit.S "
+     "(or the same name .asm, in NASM syntax)"),
     (("show", "zero"), "emu lab show: argument lab: invalid int value: 'zero' (see 'emu lab show --help')"),
     ((), "emu lab: no subcommand given; expected list, show N, check N [FILES] or hint N"),
 ])
@@ -250,3 +251,35 @@ def test_answers_are_left_out_of_git_archive(lab):
                        capture_output=True, text=True, check=True)
     assert r.stdout.splitlines() == [f"{f}: export-ignore: {'unspecified' if f.endswith('README.md') else 'set'}"
                                      for f in files]
+
+
+NASM_EXIT = """; lab 0, exercise 2 in NASM syntax: nasm's own macros, not kasou's dialect
+%define DEBUG_EXIT 0xf4
+%macro exit_with 1
+    mov al, %1
+    out DEBUG_EXIT, al
+%endmacro
+    exit_with bl
+"""
+
+
+@pytest.mark.parametrize("status, line", [
+    ("bl", "  2. exit.asm     3/3  passed"),
+    ("3", "  2. exit.asm     1/3  1 of 3 tests pass"),
+])
+def test_a_nasm_submission_is_assembled_by_nasm(tmp_path, status, line):
+    (tmp_path / "exit.asm").write_text(NASM_EXIT.replace("exit_with bl", f"exit_with {status}"))
+    code, out, err = emu("check", "0", str(tmp_path / "exit.asm"))
+    assert (code, err) == (1, "")                       # exercise 1 is not handed in
+    assert line in out.splitlines(), out
+    if status == "3":
+        assert "exit code: expected 42, got 3" in out
+        assert "exit.asm:5: out DEBUG_EXIT, al" in out    # nasm's line map: the macro's line
+
+
+def test_a_nasm_file_of_another_name_is_refused(tmp_path):
+    (tmp_path / "quit.asm").write_text(NASM_EXIT)
+    code, out, err = emu("check", "0", str(tmp_path / "quit.asm"))
+    assert code == 2
+    assert err.endswith("not a file of lab 0; expected one of: name.S, exit.S "
+                        "(or the same name .asm, in NASM syntax)\n")
