@@ -40,6 +40,8 @@ from .grade.spec import SpecError, load as load_spec, spec_error
 
 TUTORIALS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tutorials")
 ANSWERS = "answers"
+#: what a lab's Makefile makes (lab 10's ARM ELF files): not the lab's files
+BUILD = "build"
 _LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9][a-z0-9-]*$")
 
 SCHEMA = {
@@ -208,7 +210,7 @@ def show_lab(root: str, number: int, out) -> None:
     files = []
     for dirpath, dirnames, filenames in os.walk(lab.folder):
         rel = os.path.relpath(dirpath, lab.folder)
-        dirnames[:] = sorted(d for d in dirnames if not (rel == "." and d == ANSWERS))
+        dirnames[:] = sorted(d for d in dirnames if not (rel == "." and d in (ANSWERS, BUILD)))
         files += [os.path.normpath(os.path.join(rel, f)) for f in sorted(filenames)]
     out.write("files: " + ", ".join(f"tutorials/{lab.name}/{f}" for f in files) + "\n\n")
     try:

@@ -49,7 +49,7 @@ def test_list_shows_every_lab_folder():
                                              for p in LABS]
     assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
                                                  "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "08-virtio",
-                                                 "09-monitor", "11-testing", "12-containers"]
+                                                 "09-monitor", "10-arm", "11-testing", "12-containers"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -126,6 +126,25 @@ def test_a_chain_beyond_the_table_and_a_doorbell_per_message_fail():
     assert lines[-3:-1] == ["  1. chain.S      0/4  0 of 3 tests pass", "  2. burst.S      2/4  2 of 3 tests pass"]
 
 
+def test_arm_exit_through_sys_exit_fails_with_the_status_it_got():
+    """Lab 10's plausible wrong answer: SYS_EXIT with the status as the
+    reason (AArch32 SYS_EXIT has no status: any reason but ApplicationExit
+    is status 1); the hint names SYS_EXIT_EXTENDED."""
+    status, out, err = emu("check", "10", rel(os.path.join(WRONG, "10", "exit.S")))
+    assert (status, err) == (1, "")
+    lines = out.splitlines()
+    assert "  status 42                              0/1  fail     exit code: expected 42, got 1" \
+        in lines
+    assert "    0x40010008  svc #0x123456                exit.S:8: svc 0x123456" in lines
+    assert lines[-3:] == [
+        "  1. puts.S       0/4  not handed in",
+        "  2. exit.S       0/3  0 of 3 tests pass",
+        "next: exercise 2, 'status 3': exit code: expected 3, got 1; a hint: emu lab hint 10 2",
+    ]
+    status, out, err = emu("hint", "10", "2")
+    assert "Use SYS_EXIT_EXTENDED (0x20)" in out
+
+
 def test_planted_bug_is_graded_as_a_loop():
     status, out, _ = emu("check", "3", "tutorials/03-debugging/stack.S")
     assert status == 1
@@ -137,7 +156,8 @@ def _answer_lines(lab):
     """Lines of the answer key written nowhere else in the lab."""
     others = "".join(open(path, encoding="utf-8").read()
                      for path in glob.glob(os.path.join(lab, "**", "*"), recursive=True)
-                     if os.path.isfile(path) and f"{os.sep}answers{os.sep}" not in path)
+                     if os.path.isfile(path) and f"{os.sep}answers{os.sep}" not in path
+                     and f"{os.sep}build{os.sep}" not in path)      # what make built
     unique = set()
     for path in glob.glob(os.path.join(lab, "answers", "*")):
         unique.update(s.strip() for s in open(path, encoding="utf-8"))
@@ -205,8 +225,8 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
-    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
+    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"),
+    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),
