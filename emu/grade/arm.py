@@ -87,6 +87,7 @@ class ArmArch(Arch):
     ram = (RAM_BASE, STACK_TOP)
     example_registers = "r0, r4, sp, lr, z"
     example_mnemonics = "mul, udiv, ldm"
+    packages = ("binutils-arm-none-eabi",)
 
     def registers(self) -> dict:
         return REGISTERS

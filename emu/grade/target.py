@@ -190,6 +190,7 @@ class Arch:
     ram = (0, 0)                    # [low, high): the RAM a spec may name
     example_registers = ""          # for error messages, e.g. "eax, bx, rdi"
     example_mnemonics = ""          # for error messages, e.g. "mul, div, movsb"
+    packages = ()                   # Debian packages of its assemblers (a Gradescope image)
 
     def registers(self) -> dict:
         """name -> (register number, size in bytes), every register a spec may name."""

@@ -76,6 +76,7 @@ class X86Arch(Arch):
     ram = (0, MEMORY)
     example_registers = "eax, bx, rdi"
     example_mnemonics = "mul, div, movsb"
+    packages = ("nasm",)
 
     def registers(self) -> dict:
         return REGISTERS
