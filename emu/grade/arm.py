@@ -98,6 +98,9 @@ class ArmArch(Arch):
     def return_register(self, bits: int) -> str:
         return "r0"
 
+    def return_registers64(self, bits: int) -> tuple:
+        return ("r0", "r1")           # AAPCS §5.5: a 64-bit result in r0 (low) and r1
+
     def call_needs_harness(self, bits: int) -> bool:
         return False
 

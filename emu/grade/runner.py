@@ -273,6 +273,14 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
         if got != want:
             failures.append(f"return value ({ret.upper()}): expected {_num(want)}, "
                             f"got {_num(got)}")
+    if test.call and "return64" in exp:
+        names = arch.return_registers64(spec.bits)
+        got = sum(target.reg(n) << (k * spec.bits) for k, n in enumerate(names))
+        want = exp["return64"] & ((1 << 64) - 1)
+        if got != want:
+            shown = ":".join(n.upper() for n in reversed(names))
+            failures.append(f"64-bit return value ({shown}): expected {_num(want)}, "
+                            f"got {_num(got)}")
     for name, want in exp["registers"].items():
         got = target.reg(name)
         want &= (1 << (8 * target.registers[name][1])) - 1

@@ -50,6 +50,7 @@ SCHEMA = {
     ("test", "expect"): {"output": (_STR, False), "output_regex": (_STR, False),
                          "normalise": (_STR, False), "registers": (_DICT, False),
                          "memory": (_LIST, False), "return": (_INT, False),
+                         "return64": (_INT, False),
                          "exit_code": (_INT, False), "preserves": (_BOOL, False),
                          "stack_balanced": (_BOOL, False), "no_code_writes": (_BOOL, False),
                          "forbid": (_LIST, False), "allow": (_LIST, False),
@@ -466,7 +467,11 @@ def _test(path, text, t: dict, i: int, limits: dict, arch: Arch, bits: int,
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise spec_error(path, text, keys + ("expect", "exits", reason),
                              f"{n!r}; expected a count (an integer >= 0)")
-    for k in ("return", "preserves", "stack_balanced"):
+    if "return64" in expect and not arch.return_registers64(bits):
+        raise spec_error(path, text, keys + ("expect", "return64"),
+                         f"{bits}-bit code has no 64-bit result registers; expected "
+                         f"expect.return")
+    for k in ("return", "return64", "preserves", "stack_balanced"):
         if k in expect and "call" not in t:
             raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")
     if "call" in t and arch.call_needs_harness(bits) and not harness:

@@ -203,6 +203,10 @@ class Arch:
     def return_register(self, bits: int) -> str:
         raise NotImplementedError
 
+    def return_registers64(self, bits: int) -> tuple:
+        """The registers of a 64-bit result, low part first (() if none)."""
+        raise NotImplementedError
+
     def call_needs_harness(self, bits: int) -> bool:
         """Whether a ``call`` test needs instructor code to reach the code size."""
         raise NotImplementedError

@@ -87,6 +87,9 @@ class X86Arch(Arch):
     def return_register(self, bits: int) -> str:
         return RETURN[bits]
 
+    def return_registers64(self, bits: int) -> tuple:
+        return {32: ("eax", "edx"), 64: ("rax",)}.get(bits, ())
+
     def call_needs_harness(self, bits: int) -> bool:
         return bits != 16
 

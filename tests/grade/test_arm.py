@@ -260,3 +260,25 @@ def test_malformed_arm_tests(tmp_path, test, message):
     with pytest.raises(SpecError) as e:
         load(str(tmp_path / "spec.toml"))
     assert str(e.value).startswith(message), str(e.value)
+
+
+def test_a_64_bit_result_is_r1_r0(assignment):
+    spec = _spec('''
+[[test]]
+name = "a * b, 64 bits"
+points = 1
+call = "f"
+args = [0x10000, 0x30000]
+expect.return64 = 0x300000000
+
+[[test]]
+name = "the high word is checked"
+points = 1
+call = "f"
+args = [0x10000, 0x30000]
+expect.return64 = 0x3
+''')
+    r = assignment(spec, {"f.S": "    .global f\nf:  umull r0, r1, r0, r1\n    bx lr\n"})
+    assert [t.outcome for t in r.tests] == ["pass", "fail"]
+    assert r.tests[1].output.startswith(
+        "64-bit return value (R1:R0): expected 3, got 12884901888 (0x300000000)")
