@@ -351,8 +351,8 @@ class ArmGradeTarget(Target):
         return pc == TRAMPOLINE or (VECTORS <= pc < VECTORS + 32 and self.cpu.vbar == VECTORS)
 
     # -- running ----------------------------------------------------------------
-    def _decode_with(self, decoder, code: bytes, addr: int):
-        if self.cpu.thumb:
+    def _decode_with(self, decoder, code: bytes, addr: int, key: tuple):
+        if key[0]:                  # the T bit (ArmTarget.tb_flags)
             from ..isa.arm.thumb import fetch_thumb
             insn = fetch_thumb(lambda a, n: int.from_bytes(code[a - addr:a - addr + n], "little"),
                                addr, self.machine.model.arch, decoder.thumb())
@@ -387,14 +387,9 @@ class ArmGradeTarget(Target):
         s = self.cpu
         was_thumb = s.get_spsr() & (1 << 5) if s.has_spsr() else 0
         at = (s.r[14] - (thumb if was_thumb else arm)) & 0xFFFFFFFF
-        # decode as the faulting code ran (ARM or Thumb), then leave the state alone
-        cpsr = s.cpsr
-        s.cpsr = cpsr | (1 << 5) if was_thumb else cpsr & ~(1 << 5)
-        try:
-            text = self.at(at)
-        finally:
-            s.cpsr = cpsr
-        return Stop("fault", f"{name} at 0x{at:x}{text}", pc=at)
+        # decoded as the faulting code ran: in ARM or Thumb state
+        key = (bool(was_thumb),) + self.machine.target.tb_flags(s)[1:]
+        return Stop("fault", f"{name} at 0x{at:x}{self.at(at, key)}", pc=at)
 
     def _data_abort(self, access: tuple) -> Stop:
         addr, size, write = access

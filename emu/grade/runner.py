@@ -196,7 +196,7 @@ class _Watch:
         if self.ret_slot is not None and not (build.base <= pc < build.end) \
                 and not target.is_trap(pc):
             return self._escaped(target, pc)
-        self.trace.append(pc)
+        self.trace.append((pc, target.flags()))
         if self.decode:
             what = target.decode(pc)
             if what is not None:
@@ -208,10 +208,10 @@ class _Watch:
         return None
 
     def _escaped(self, target: Target, pc: int):
-        prev = self.trace[-1] if self.trace else None
+        prev, key = self.trace[-1] if self.trace else (None, None)
         msg = f"control left the program: jumped to 0x{pc:x}"
         if prev is not None:
-            msg += f" from 0x{prev:x}" + target.at(prev) + target.escape_note(prev, self.ret_slot)
+            msg += f" from 0x{prev:x}" + target.at(prev, key) + target.escape_note(prev, self.ret_slot)
         return Stop("fault", msg, pc=pc)
 
 
@@ -446,8 +446,8 @@ def _check_output(exp: dict, out: str, failures: list) -> str:
 
 def _trace(target: Target, build: Build, watch: _Watch) -> list:
     lines = []
-    for pc in watch.trace:
-        what = target.decode(pc)
+    for pc, key in watch.trace:
+        what = target.decode(pc, key)
         text = what[1] if what else "(undecodable)"
         where = build.where(pc)
         lines.append(f"  0x{pc:05x}  {text:<28} {where}".rstrip())

@@ -370,13 +370,18 @@ class Target:
         return ""
 
     # -- running ----------------------------------------------------------------
-    def decode(self, addr: int):
-        """The instruction at ``addr`` in the current instruction set, as
-        (mnemonic, text, length), or None if it does not decode."""
+    def flags(self) -> tuple:
+        """The TB flags of the current state: how the code at the PC decodes."""
+        return self.machine.target.tb_flags(self.cpu)
+
+    def decode(self, addr: int, key: tuple | None = None):
+        """The instruction at ``addr`` in the current instruction set (or
+        the one TB flags ``key`` say), as (mnemonic, text, length), or None
+        if it does not decode."""
         from ..isa.ops import GuestException
-        s = self.cpu
         target = self.machine.target
-        key = target.tb_flags(s)
+        if key is None:
+            key = target.tb_flags(self.cpu)
         dec = self._decoders.get(key)
         if dec is None:
             dec = self._decoders[key] = target.decoder(self.machine.model, key)
@@ -385,13 +390,14 @@ class Target:
             return None
         code = self.read(addr, 16)
         try:
-            insn, length = self._decode_with(dec, code, addr)
+            insn, length = self._decode_with(dec, code, addr, key)
         except GuestException:
             return None
         return target.describe_insn(insn) + (length,)
 
-    def _decode_with(self, decoder, code: bytes, addr: int) -> tuple:
-        """(the instruction ``decoder`` makes of ``code`` at ``addr``, its length)."""
+    def _decode_with(self, decoder, code: bytes, addr: int, key: tuple) -> tuple:
+        """(the instruction ``decoder`` (for TB flags ``key``) makes of
+        ``code`` at ``addr``, its length)."""
         raise NotImplementedError
 
     def _cpu_key(self) -> bytes:
@@ -454,9 +460,10 @@ class Target:
         """The Stop for the Machine's RunResult ``r`` (None: run on)."""
         raise NotImplementedError
 
-    def at(self, pc: int) -> str:
-        """' (text), file:line: source' for the instruction at ``pc``, as known."""
-        what = self.decode(pc)
+    def at(self, pc: int, key: tuple | None = None) -> str:
+        """' (text), file:line: source' for the instruction at ``pc`` (in
+        the instruction set TB flags ``key`` say), as known."""
+        what = self.decode(pc, key)
         text = f" ({what[1]})" if what is not None else ""
         where = self.build.where(pc)
         return text + (f", {where}" if where else "")

@@ -262,7 +262,7 @@ class X86Target(Target):
         return ""
 
     # -- running ----------------------------------------------------------------
-    def _decode_with(self, decoder, code: bytes, addr: int):
+    def _decode_with(self, decoder, code: bytes, addr: int, key: tuple):
         insn = decoder.decode(lambda k: code[k], addr - self.cpu.segs[1].base)
         return insn, insn.next_ip - insn.ip
 

@@ -282,3 +282,17 @@ expect.return64 = 0x3
     assert [t.outcome for t in r.tests] == ["pass", "fail"]
     assert r.tests[1].output.startswith(
         "64-bit return value (R1:R0): expected 3, got 12884901888 (0x300000000)")
+
+
+def test_a_fault_in_thumb_code_is_decoded_as_thumb(assignment):
+    src = """    .syntax unified
+    .thumb
+    .global f
+    .thumb_func
+f:  movs r0, #1
+    udf #9
+"""
+    r = assignment(FAULT, {"f.S": src})
+    assert r.tests[0].output.startswith(
+        "undefined instruction at 0x40010002 (udf #9), f.S:6: udf #9"), r.tests[0].output
+    assert "0x40010000  movs r0, #1" in r.tests[0].output
