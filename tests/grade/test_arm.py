@@ -296,3 +296,36 @@ f:  movs r0, #1
     assert r.tests[0].output.startswith(
         "undefined instruction at 0x40010002 (udf #9), f.S:6: udf #9"), r.tests[0].output
     assert "0x40010000  movs r0, #1" in r.tests[0].output
+
+
+def test_allow_and_a_time_out(assignment):
+    spec = _spec('''
+[limits]
+instructions = 500
+
+[[test]]
+name = "only mov, add and bx"
+points = 1
+call = "f"
+args = [3]
+expect.allow = ["mov", "add", "bx"]
+
+[[test]]
+name = "counts for ever"
+points = 1
+call = "g"
+''')
+    src = """    .global f, g
+f:  mov r1, #0
+    add r0, r0, r1
+    sub r0, r0, #1
+    bx lr
+g:  add r0, r0, #1
+    b g
+"""
+    r = assignment(spec, {"f.S": src})
+    assert [t.outcome for t in r.tests] == ["fail", "timeout"]
+    assert r.tests[0].output.startswith(
+        "uses SUB at 0x40010008, f.S:4: sub r0, r0, #1; allowed: add, bx, mov")
+    assert r.tests[1].output.startswith(
+        "time-out: instruction limit reached (500 instructions), still running at 0x4001001")

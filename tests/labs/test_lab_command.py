@@ -303,3 +303,12 @@ def test_a_nasm_file_of_another_name_is_refused(tmp_path):
     assert code == 2
     assert err.endswith("not a file of lab 0; expected one of: name.S, exit.S "
                         "(or the same name .asm, in NASM syntax)\n")
+
+
+def test_a_nasm_file_for_an_exercise_with_instructor_code_is_a_build_error(tmp_path):
+    (tmp_path / "chain.asm").write_text("    hlt\n")
+    code, out, err = emu("check", "8", str(tmp_path / "chain.asm"))
+    assert (code, err) == (1, "")
+    assert "  1. chain.asm    0/4  0 of 3 tests pass" in out.splitlines()
+    assert "build error: chain.asm: a NASM source is assembled on its own, and this assignment " \
+           "adds instructor code (build.harness/after) in kasou's assembler; expected a .S file" in out
