@@ -38,6 +38,7 @@ import tempfile
 
 from ..asm.base import ImageError, run_tool
 from ..devices.device import StopRequest
+from ..isa.ops import GuestException
 from ..loader import load_elf
 from .target import (Arch, Build, BuildError, Stop, Target, check_includes,
                      find_submission_file, read_bytes, scrub)
@@ -60,6 +61,8 @@ FAULTS = {1: ("undefined instruction", 4, 2), 2: ("supervisor call (SVC) with no
           3: ("prefetch abort", 4, 4), 4: ("data abort", 8, 8), 6: ("IRQ with no handler", 4, 4),
           7: ("FIQ with no handler", 4, 4)}
 _FLAGS = {"n": 31, "z": 30, "c": 29, "v": 28}
+#: the first halfword of a 32-bit Thumb instruction: 0b11101, 0b11110, 0b11111
+T32_PREFIXES = (0b11101, 0b11110, 0b11111)
 _ERROR = re.compile(r"^(.*?):(\d+): (?:Error|Fatal error): (.*)$")
 #: the virt board's address ranges with RAM or a device (emu.boards.virt)
 _ASSIGNED = ((0x08000000, 0x08020000), (0x09000000, 0x09001000), (RAM_BASE, STACK_TOP))
@@ -353,9 +356,15 @@ class ArmGradeTarget(Target):
     # -- running ----------------------------------------------------------------
     def _decode_with(self, decoder, code: bytes, addr: int, key: tuple):
         if key[0]:                  # the T bit (ArmTarget.tb_flags)
-            from ..isa.arm.thumb import fetch_thumb
-            insn = fetch_thumb(lambda a, n: int.from_bytes(code[a - addr:a - addr + n], "little"),
-                               addr, self.machine.model.arch, decoder.thumb())
+            hw, hw2 = (int.from_bytes(code[k:k + 2], "little") for k in (0, 2))
+            tdec = decoder.thumb()
+            if self.machine.model.arch >= 7 and hw >> 11 in T32_PREFIXES:
+                # a 32-bit Thumb-2 instruction: the decoder knows BL and BLX (ARM ARM A6.1)
+                insn = tdec.decode_bl32(hw, hw2, addr)
+                if insn is None:
+                    raise GuestException(1, None, f"32-bit Thumb-2 {hw:04x} {hw2:04x}")
+            else:
+                insn = tdec.decode_half(hw, addr)
         else:
             insn = decoder.decode_word(int.from_bytes(code[:4], "little"), addr)
         return insn, insn.size

@@ -29,7 +29,8 @@ import tempfile
 import zipfile
 
 from .spec import Spec
-from .target import _INCLUDE, get_arch
+from .arches import get_arch
+from .target import _INCLUDE
 
 VENV = "/autograder/kasou-venv"
 

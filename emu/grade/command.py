@@ -16,9 +16,9 @@ import os
 import sys
 
 from . import report
+from .arches import get_arch
 from .runner import grade
 from .spec import SpecError, load
-from .target import get_arch
 from .task import CHILD_CPU_SECONDS, CHILD_MEMORY, grade_one, limit_process, name_of as _name
 from .task import failed, replay_writer, spec_max, store, write_replay
 

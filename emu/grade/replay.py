@@ -34,7 +34,8 @@ from ..debug.session import Session
 from ..loader import Image
 from .runner import HarnessFailed, TestResult, build_spec, run_test, start
 from .spec import Memory, Spec, Test
-from .target import Build, BuildError, get_arch
+from .arches import get_arch
+from .target import Build, BuildError
 
 FORMAT = "kasou-grade-replay/1"
 ENGINES = ("interp", "tcg")

@@ -8,7 +8,7 @@ PC: "does not terminate: loop at ADDR"); ``fault`` (an exception the guest
 did not handle, or control left the program); ``build-error``.
 
 The calling conventions of ``call`` tests, the return trap and how a
-fault is decoded are the architecture's (:func:`emu.grade.target.get_arch`:
+fault is decoded are the architecture's (:func:`emu.grade.arches.get_arch`:
 cdecl and System V AMD64 on x86, AAPCS on ARM); this module judges what
 every architecture shares.
 """
@@ -25,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 
 from .spec import GUEST_EXITS, Spec, Test
-from .target import Build, BuildError, Stop, Target, get_arch
+from .arches import get_arch
+from .target import Build, BuildError, Stop, Target
 
 
 @dataclass

@@ -15,7 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 
 from ..exits import EXIT_REASONS
-from .target import Arch, BuildError, get_arch
+from .arches import get_arch
+from .target import Arch, BuildError
 
 ARCHES = ("x86", "arm", "python")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")

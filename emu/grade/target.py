@@ -10,7 +10,7 @@ What depends on the architecture -- the board, the registers a spec may
 name, the calling convention of a ``call`` test (arguments, return value,
 callee-saved registers), the return trap, how a source is assembled and how
 a guest fault is decoded -- is one :class:`Arch` object per architecture,
-chosen by the spec's ``assignment.arch`` (:func:`get_arch`):
+chosen by the spec's ``assignment.arch`` (:func:`emu.grade.arches.get_arch`):
 :mod:`emu.grade.x86` (the ``pc`` board; cdecl, System V AMD64) and
 :mod:`emu.grade.arm` (the ``virt`` board; AAPCS).  This module holds what
 they share: the submission's files read safely, the image with its labels
@@ -240,17 +240,6 @@ class Arch:
     def target(self, build: Build, bits: int, accel: str, uart_input: bytes) -> "Target":
         """A fresh machine with ``build`` loaded, for one test."""
         raise NotImplementedError
-
-
-def get_arch(name: str) -> Arch:
-    """The grader's part for ``assignment.arch`` ``name`` ('x86' or 'arm')."""
-    if name == "x86":
-        from .x86 import ARCH
-    elif name == "arm":
-        from .arm import ARCH
-    else:
-        raise ValueError(f"no grader for architecture '{name}'; expected x86 or arm")
-    return ARCH
 
 
 class Target:
