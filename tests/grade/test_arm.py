@@ -329,3 +329,20 @@ g:  add r0, r0, #1
         "uses SUB at 0x40010008, f.S:4: sub r0, r0, #1; allowed: add, bx, mov")
     assert r.tests[1].output.startswith(
         "time-out: instruction limit reached (500 instructions), still running at 0x4001001")
+
+
+def test_a_harness_runs_to_its_first_wfi_before_the_call(assignment):
+    spec = _spec('''harness = "harness.S"
+
+[[test]]
+name = "the harness's stack"
+points = 1
+call = "f"
+expect.return = 0x40080000
+''')
+    harness = """    ldr sp, =0x40080000     @ the harness sets the stack, then waits
+    wfi
+"""
+    r = assignment(spec, {"f.S": "    .global f\nf:  mov r0, sp\n    bx lr\n"},
+                   {"harness.S": harness})
+    assert r.tests[0].outcome == "pass", r.tests[0].output
