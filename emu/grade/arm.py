@@ -14,8 +14,9 @@ board, A32 code, the AAPCS.
   faulting instruction is (Table B1-7: undefined instruction and SVC: LR-4
   in ARM state, LR-2 in Thumb; prefetch abort LR-4; data abort LR-8).  A
   load or store to an address where the board has neither RAM nor a device
-  is a data abort, as on QEMU's virt, where such an access is an external
-  abort (kasou's bus otherwise reads all ones there).
+  is a data abort, and a jump there a prefetch abort, as on QEMU's virt,
+  where such an access is an external abort (kasou's bus otherwise reads
+  all ones there).
 * ``call`` tests follow the AAPCS (IHI 0042, §5.1.1, §5.4, §5.5): the first
   four arguments in r0-r3, the rest on the stack (the first at [sp]); the
   result in r0; r4-r11 and sp preserved; sp 8-byte aligned at the call
@@ -52,6 +53,7 @@ SCRATCH = RAM_BASE + 0x80000         # where {asciz = ...} arguments are placed
 STACK_TOP = RAM_BASE + MEMORY
 MAX_BINARY_BYTES = STACK_TOP - LOAD_ADDR
 WFI = (0xE320F003).to_bytes(4, "little")
+UDF_A32, UDF_T16 = 0xE7F000F0, 0xDE00
 CROSS = "arm-none-eabi-"
 ARGS = ("r0", "r1", "r2", "r3")
 CALLEE_SAVED = ("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
@@ -228,7 +230,9 @@ def _symbols(elf: bytes) -> dict:
 class Unassigned:
     """The grader's device on every address of the virt board's map with
     neither RAM nor a device: the first access stops the run as a data
-    abort (see the module doc)."""
+    abort (see the module doc).  A fetch from here is no exit the Machine
+    sees, so reads give an undefined instruction (UDF), which the trapped
+    vectors stop at; the access recorded then makes it a prefetch abort."""
 
     name = "unassigned"
 
@@ -239,7 +243,7 @@ class Unassigned:
 
     def read(self, offset: int, size: int) -> int:
         self._hit(offset, size, False)
-        return 0
+        return UDF_T16 if size == 2 else UDF_A32
 
     def write(self, offset: int, size: int, value: int) -> None:
         self._hit(offset, size, True)
@@ -380,12 +384,17 @@ class ArmGradeTarget(Target):
             if pc == TRAMPOLINE + 4 and self.called:
                 return Stop("returned", pc=TRAMPOLINE)
             if VECTORS < pc <= VECTORS + 32 and self.cpu.vbar == VECTORS:
+                access = self._unassigned_access()
+                if access is not None:          # a fetch where nothing is
+                    return Stop("fault", f"prefetch abort: the program jumped to 0x{access[0]:x}, "
+                                         f"where the virt board has no memory or device",
+                                pc=access[0])
                 return self._fault((pc - 4 - VECTORS) // 4)
             return Stop("halt", r.message, pc=pc)
         if r.reason == "debug-exit":
-            for dev in self.unassigned:
-                if dev.access is not None:
-                    return self._data_abort(dev.access)
+            access = self._unassigned_access()
+            if access is not None:
+                return self._data_abort(access)
             return Stop("exit", r.message, status=r.status, pc=pc)
         return Stop("fault", f"{r.message} at 0x{pc:x}{self.at(pc)}", pc=pc)
 
@@ -399,6 +408,10 @@ class ArmGradeTarget(Target):
         # decoded as the faulting code ran: in ARM or Thumb state
         key = (bool(was_thumb),) + self.machine.target.tb_flags(s)[1:]
         return Stop("fault", f"{name} at 0x{at:x}{self.at(at, key)}", pc=at)
+
+    def _unassigned_access(self):
+        """(address, size, is_write) of the first access where nothing is, or None."""
+        return next((dev.access for dev in self.unassigned if dev.access is not None), None)
 
     def _data_abort(self, access: tuple) -> Stop:
         addr, size, write = access

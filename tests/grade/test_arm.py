@@ -346,3 +346,12 @@ expect.return = 0x40080000
     r = assignment(spec, {"f.S": "    .global f\nf:  mov r0, sp\n    bx lr\n"},
                    {"harness.S": harness})
     assert r.tests[0].outcome == "pass", r.tests[0].output
+
+
+def test_a_jump_where_nothing_is_is_a_prefetch_abort(assignment):
+    spec = _spec('[[test]]\nname = "t"\npoints = 1\nexpect.exit_code = 0\n')
+    r = assignment(spec, {"f.S": "    mov r0, #0x100\n    bx r0\n"})
+    assert r.tests[0].outcome == "fault"
+    assert r.tests[0].output.startswith(
+        "prefetch abort: the program jumped to 0x100, where the virt board has no memory or device")
+    assert "0x40010004  bx r0" in r.tests[0].output
