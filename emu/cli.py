@@ -775,8 +775,12 @@ def _debug_monitored(session, monitors, stdin, interactive: bool, echo: bool) ->
 
 
 def _pc_text(m) -> str:
+    """Where the guest stopped: CS:IP on a segmented CPU (x86), else the PC."""
     s = m.cpu
-    return f"{s.segs[1].selector:04x}:{s.rip:04x}"
+    segs = getattr(s, "segs", None)
+    if segs is not None:
+        return f"{segs[1].selector:04x}:{s.rip:04x}"
+    return f"0x{m.target.pc(s):08x}"
 
 
 def run_guest(name_or_path, accel, cpu="max", memory=16 << 20, icount_limit=50_000_000):

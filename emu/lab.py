@@ -25,6 +25,7 @@ expected ...`` (the line is found as the grader's spec errors find it).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import re
@@ -32,12 +33,15 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 
+from .asm import GAS_EXTENSIONS, NASM_EXTENSIONS
 from .grade import report
 from .grade.runner import grade
 from .grade.spec import SpecError, load as load_spec, spec_error
 
 TUTORIALS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tutorials")
 ANSWERS = "answers"
+#: what a lab's Makefile makes (lab 10's ARM ELF files): not the lab's files
+BUILD = "build"
 _LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9][a-z0-9-]*$")
 
 SCHEMA = {
@@ -64,6 +68,16 @@ class Exercise:
     @property
     def file(self) -> str:
         return self.spec.source
+
+    @property
+    def names(self) -> tuple:
+        """The file names a student may hand in: the spec's, and for an x86
+        exercise in kasou's dialect (``name.S``) the same name in NASM
+        syntax (``name.asm``, ``name.nasm``), which nasm assembles."""
+        stem, ext = os.path.splitext(self.file)
+        if self.spec.arch != "x86" or ext not in GAS_EXTENSIONS:
+            return (self.file,)
+        return (self.file,) + tuple(stem + e for e in NASM_EXTENSIONS)
 
 
 @dataclass
@@ -196,7 +210,7 @@ def show_lab(root: str, number: int, out) -> None:
     files = []
     for dirpath, dirnames, filenames in os.walk(lab.folder):
         rel = os.path.relpath(dirpath, lab.folder)
-        dirnames[:] = sorted(d for d in dirnames if not (rel == "." and d == ANSWERS))
+        dirnames[:] = sorted(d for d in dirnames if not (rel == "." and d in (ANSWERS, BUILD)))
         files += [os.path.normpath(os.path.join(rel, f)) for f in sorted(filenames)]
     out.write("files: " + ", ".join(f"tutorials/{lab.name}/{f}" for f in files) + "\n\n")
     try:
@@ -218,21 +232,27 @@ def hint_lab(root: str, number: int, exercise: int | None, out) -> None:
 
 
 def _submissions(lab: Lab, files: list) -> dict:
-    """Exercise number -> the folder holding its file (None: not handed in).
-    ``files`` are the student's files (matched by name) or folders."""
-    by_name = {ex.file: ex for ex in lab.exercises}
+    """Exercise number -> (the folder holding its file, the file's name);
+    absent: not handed in.  ``files`` are the student's files (matched by
+    name, see :attr:`Exercise.names`) or folders."""
+    by_name = {name: ex for ex in lab.exercises for name in ex.names}
+    expected = ", ".join(ex.file for ex in lab.exercises)
     found = {}
     for f in files or ["."]:
         if os.path.isdir(f):
             for ex in lab.exercises:
-                if os.path.isfile(os.path.join(f, ex.file)) and ex.number not in found:
-                    found[ex.number] = f
+                for name in ex.names:
+                    if os.path.isfile(os.path.join(f, name)) and ex.number not in found:
+                        found[ex.number] = (f, name)
         elif not os.path.exists(f):
-            raise LabError(f"{f}: no such file; expected one of your files: {', '.join(by_name)}")
+            raise LabError(f"{f}: no such file; expected one of your files: {expected}")
         elif os.path.basename(f) not in by_name:
-            raise LabError(f"{f}: not a file of lab {lab.number}; expected one of: {', '.join(by_name)}")
+            raise LabError(f"{f}: not a file of lab {lab.number}; expected one of: {expected}"
+                           + (" (or the same name .asm, in NASM syntax)"
+                              if any(len(ex.names) > 1 for ex in lab.exercises) else ""))
         else:
-            found[by_name[os.path.basename(f)].number] = os.path.dirname(f) or "."
+            name = os.path.basename(f)
+            found[by_name[name].number] = (os.path.dirname(f) or ".", name)
     return found
 
 
@@ -242,19 +262,20 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
     handed = _submissions(lab, files)
     summary, failing, missing = [], None, None
     for ex in lab.exercises:
-        folder = handed.get(ex.number)
+        folder, name = handed.get(ex.number, (None, None))
         pts = sum(t.points for t in ex.spec.tests)
         if folder is None:
             summary.append(f"  {ex.number}. {ex.file:<12} 0/{_points(pts)}  not handed in")
             missing = missing or (ex, f"write {ex.file} (in this folder, or name it: "
                                       f"emu lab check {lab.number} path/to/{ex.file})")
             continue
-        result = grade(ex.spec, folder, os.path.normpath(os.path.join(folder, ex.file)), accel)
+        spec = ex.spec if name == ex.file else dataclasses.replace(ex.spec, source=name)
+        result = grade(spec, folder, os.path.normpath(os.path.join(folder, name)), accel)
         out.write(f"exercise {ex.number}: {ex.title}\n")
         out.write(report.text(ex.spec, result) + "\n")
         passed = sum(t.outcome == "pass" for t in result.tests)
         state = "passed" if passed == len(result.tests) else f"{passed} of {len(result.tests)} tests pass"
-        summary.append(f"  {ex.number}. {ex.file:<12} {_points(result.score)}/{_points(pts)}  {state}")
+        summary.append(f"  {ex.number}. {name:<12} {_points(result.score)}/{_points(pts)}  {state}")
         if passed < len(result.tests) and failing is None:
             first = next(t for t in result.tests if t.outcome != "pass")
             failing = (ex, f"'{first.name}': {first.output.splitlines()[0]}")

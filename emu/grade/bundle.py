@@ -29,6 +29,7 @@ import tempfile
 import zipfile
 
 from .spec import Spec
+from .arches import get_arch
 from .target import _INCLUDE
 
 VENV = "/autograder/kasou-venv"
@@ -39,7 +40,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y python3 python3-venv python3-pip
+apt-get install -y python3 python3-venv python3-pip{{packages}}
 python3 - <<'PY'
 import sys
 if sys.version_info < (3, 11):
@@ -72,6 +73,14 @@ with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
 PY
 fi
 """
+
+
+def setup_sh(spec: Spec) -> str:
+    """setup.sh for ``spec``: with the Debian packages its architecture's
+    assemblers come from (arm: GNU binutils for ARM; x86: nasm, for NASM
+    submissions)."""
+    packages = get_arch(spec.arch).packages if spec.arch != "python" else ()
+    return SETUP_SH.replace("{packages}", "".join(" " + p for p in packages))
 
 
 class BundleError(Exception):
@@ -135,7 +144,7 @@ def write_bundle(spec: Spec, out: str) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         wheel = build_wheel(tmp)
         with zipfile.ZipFile(out, "w") as z:
-            _add(z, "setup.sh", SETUP_SH.encode(), executable=True)
+            _add(z, "setup.sh", setup_sh(spec).encode(), executable=True)
             spec_name = os.path.basename(spec.path)
             script = RUN_AUTOGRADER % {"spec": re.sub(r"([\"$`\\])", r"\\\1", spec_name)}
             _add(z, "run_autograder", script.encode(), executable=True)

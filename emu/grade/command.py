@@ -16,6 +16,7 @@ import os
 import sys
 
 from . import report
+from .arches import get_arch
 from .runner import grade
 from .spec import SpecError, load
 from .task import CHILD_CPU_SECONDS, CHILD_MEMORY, grade_one, limit_process, name_of as _name
@@ -66,6 +67,11 @@ def run(args) -> int:
         return _fail(f"{'--debug-test' if args.debug_test is not None else '--replay'} steps a guest; "
                      f"{os.path.basename(args.spec)} grades a Python program (arch = \"python\"); "
                      f"expected an assembly assignment")
+    if spec.arch != "python" and args.grade_accel is not None:
+        engines = get_arch(spec.arch).engines()
+        if args.grade_accel not in engines:
+            return _fail(f"-accel {args.grade_accel}: {os.path.basename(args.spec)} is an "
+                         f"{spec.arch} assignment; expected -accel {' or '.join(engines)}")
     if args.debug_test is not None:
         return _debug(spec, args)
     if args.histogram_png:

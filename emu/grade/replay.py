@@ -32,9 +32,10 @@ import re
 from ..debug.repl import run_repl
 from ..debug.session import Session
 from ..loader import Image
-from .runner import HarnessFailed, TestResult, run_test, start
+from .runner import HarnessFailed, TestResult, build_spec, run_test, start
 from .spec import Memory, Spec, Test
-from .target import LOAD_ADDR, WIDTH, Build, BuildError, Target, build_image
+from .arches import get_arch
+from .target import Build, BuildError
 
 FORMAT = "kasou-grade-replay/1"
 ENGINES = ("interp", "tcg")
@@ -48,18 +49,24 @@ class Opened:
     """A test standing where the graded run stopped, in a recording
     debugger session (``session``); ``close()`` frees the machine."""
 
-    def __init__(self, bits: int, harness: bool, build: Build, test: Test, accel: str,
+    def __init__(self, arch: str, bits: int, harness: bool, build: Build, test: Test, accel: str,
                  icount: int, history_size: int = 1_000_000, interrupts: bool = False):
-        self.target = Target(build, bits, accel, test.uart_input.encode("utf-8"))
+        self.target = get_arch(arch).target(build, bits, accel, test.uart_input.encode("utf-8"))
         try:
-            start(bits, harness, build, test, self.target, interrupts)
+            start(harness, build, test, self.target, interrupts)
         except HarnessFailed as e:
             self.target.close()
             raise ReplayError(str(e)) from None
-        image = Image(build.data, "submission", LOAD_ADDR, symbols=dict(build.symbols),
+        image = Image(build.data, "submission", build.base, symbols=dict(build.symbols),
                       lines={a: (build.display(f), n) for a, (f, n) in build.lines.items()},
                       sources={build.display(f): text for f, text in build.sources.items()})
-        self.session = Session(self.target.machine, image, history_size=history_size)
+        try:
+            self.session = Session(self.target.machine, image, history_size=history_size)
+        except NotImplementedError:
+            # the architecture's Target has no debug_adapter (emu.isa.target)
+            self.target.close()
+            raise ReplayError(f"kasou's debugger does not step {arch} guests yet; expected an "
+                              f"x86 assignment (the grader's report says where it failed)") from None
         if icount:
             self.session.step(icount)
 
@@ -81,12 +88,11 @@ def debug_test(spec: Spec, submission_dir: str, test_name: str, accel: str,
         raise ReplayError(f"no test named '{test_name}'; expected one of: {', '.join(tests)}")
     test = tests[test_name]
     try:
-        build = build_image(submission_dir, spec.folder, spec.bits, spec.source, spec.binary,
-                            spec.harness, spec.after)
+        build = build_spec(spec, submission_dir)
     except BuildError as e:
         raise ReplayError(f"build error: {e}") from None
     graded = run_test(spec, build, test, accel)
-    opened = Opened(spec.bits, spec.harness is not None, build, test, accel, graded.icount,
+    opened = Opened(spec.arch, spec.bits, spec.harness is not None, build, test, accel, graded.icount,
                     interrupts=spec.interrupts)
     print(_header(test.name, graded.outcome, graded.icount, graded.output), file=stdout)
     try:
@@ -112,10 +118,13 @@ def document(spec: Spec, build: Build, test: Test, result: TestResult, accel: st
         "test": test.name,
         "outcome": result.outcome,
         "message": result.output.splitlines()[0] if result.output else "",
+        "arch": spec.arch,
         "bits": spec.bits,
         "harness": spec.harness is not None,
         "interrupts": spec.interrupts,
         "engine": accel,
+        "base": build.base,
+        "entry": build.entry,
         "image": base64.b64encode(build.data).decode("ascii"),
         "image_sha256": hashlib.sha256(build.data).hexdigest(),
         "symbols": {k: v for k, v in build.symbols.items()},
@@ -169,8 +178,12 @@ def read(path: str) -> dict:
                       ("symbols", dict), ("lines", dict), ("sources", dict), ("start", dict),
                       ("instructions", int), ("state", dict)):
         _field(doc, key, kind)
-    if doc["bits"] not in WIDTH:
-        raise ReplayError(f"bits {doc['bits']}; expected 16, 32 or 64")
+    arch = doc.setdefault("arch", "x86")
+    if arch not in ("x86", "arm"):
+        raise ReplayError(f"arch {arch!r}; expected 'x86' or 'arm'")
+    if doc["bits"] not in get_arch(arch).bits:
+        raise ReplayError(f"bits {doc['bits']}; expected "
+                          f"{' or '.join(str(b) for b in get_arch(arch).bits)} for {arch}")
     if doc["engine"] not in ENGINES:
         raise ReplayError(f"engine '{doc['engine']}'; expected one of: {', '.join(ENGINES)}")
     try:
@@ -207,7 +220,14 @@ def _build(doc: dict) -> Build:
     except (TypeError, ValueError):
         raise ReplayError("'symbols', 'lines' or 'sources' is malformed; expected a replay "
                           "file written by emu grade --replay") from None
-    return Build(doc["image"], symbols, lines, sources)
+    try:
+        # a file without them is from before ARM: an x86 image at 0x7C00
+        base, entry = int(doc.get("base", 0x7C00)), doc.get("entry")
+        entry = None if entry is None else int(entry)
+    except (TypeError, ValueError):
+        raise ReplayError("'base' or 'entry' is malformed; expected a replay file written by "
+                          "emu grade --replay") from None
+    return Build(doc["image"], symbols, lines, sources, base=base, entry=entry)
 
 
 def open_replay(path: str, history_size: int = 1_000_000) -> tuple:
@@ -221,7 +241,7 @@ def open_replay(path: str, history_size: int = 1_000_000) -> tuple:
         raise ReplayError(f"the call '{label}' is not a label of the image; expected a "
                           f"replay file written by emu grade --replay")
     try:
-        opened = Opened(doc["bits"], doc["harness"], build, test, doc["engine"],
+        opened = Opened(doc["arch"], doc["bits"], doc["harness"], build, test, doc["engine"],
                         doc["instructions"], history_size, bool(doc.get("interrupts", False)))
     except (KeyError, TypeError, ValueError) as e:
         raise ReplayError(f"the test's start is malformed ({e}); expected a replay file "

@@ -7,11 +7,10 @@ hold: expected vs actual); ``timeout`` (the instruction or time limit);
 PC: "does not terminate: loop at ADDR"); ``fault`` (an exception the guest
 did not handle, or control left the program); ``build-error``.
 
-Calling conventions (``call`` tests): cdecl in 16- and 32-bit code
-(arguments pushed right to left, result in AX/EAX, BX SI DI BP /
-EBX ESI EDI EBP preserved, the caller pops the arguments); System V AMD64
-in 64-bit code (RDI RSI RDX RCX R8 R9, result in RAX, RBX RBP R12-R15
-preserved, RSP 16-byte aligned at the call).
+The calling conventions of ``call`` tests, the return trap and how a
+fault is decoded are the architecture's (:func:`emu.grade.arches.get_arch`:
+cdecl and System V AMD64 on x86, AAPCS on ARM); this module judges what
+every architecture shares.
 """
 
 from __future__ import annotations
@@ -25,12 +24,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .spec import CALLEE_SAVED, GUEST_EXITS, Spec, Test
-from .target import LOAD_ADDR, REGISTERS, TRAMPOLINE, Build, BuildError, Target, build_image
-
-SCRATCH = 0x60000                   # where {asciz = ...} arguments are placed
-SYSV_ARGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
-RETURN = {16: "ax", 32: "eax", 64: "rax"}
+from .spec import GUEST_EXITS, Spec, Test
+from .arches import get_arch
+from .target import Build, BuildError, Stop, Target
 
 
 @dataclass
@@ -82,8 +78,7 @@ def grade(spec: Spec, submission_dir: str, name: str | None = None,
         result.seconds = time.perf_counter() - t0
         return result
     try:
-        build = build_image(submission_dir, spec.folder, spec.bits, spec.source, spec.binary,
-                            spec.harness, spec.after)
+        build = build_spec(spec, submission_dir)
         missing = [label for label in spec.provides if label not in build.symbols]
         if spec.source is not None and missing:
             raise BuildError(f"no label '{missing[0]}': the assignment expects the submission "
@@ -102,6 +97,12 @@ def grade(spec: Spec, submission_dir: str, name: str | None = None,
             on_failure(build, t, r)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def build_spec(spec: Spec, submission_dir: str) -> Build:
+    """The submission in ``submission_dir`` built as ``spec`` says (BuildError)."""
+    return get_arch(spec.arch).build(submission_dir, spec.folder, spec.bits, spec.source,
+                                     spec.binary, spec.harness, spec.after)
 
 
 # -- arch = "python": a program judged by what it prints ----------------------------------
@@ -189,42 +190,29 @@ class _Watch:
         self.mnemonics = {}             # mnemonic -> first address
         self.decode = decode
         self.ret_slot = ret_slot
-        self.end = LOAD_ADDR + len(build.data)
 
     def __call__(self, target: Target):
         pc = target.pc
-        if self.ret_slot is not None and not (LOAD_ADDR <= pc < self.end) and pc != TRAMPOLINE:
+        build = self.build
+        if self.ret_slot is not None and not (build.base <= pc < build.end) \
+                and not target.is_trap(pc):
             return self._escaped(target, pc)
-        self.trace.append(pc)
+        self.trace.append((pc, target.flags()))
         if self.decode:
             what = target.decode(pc)
             if what is not None:
                 self.mnemonics.setdefault(what[0], pc)
-        if self.ret_slot is not None and target.read(pc, 1)[0] in (0xC3, 0xC2):
-            sp = target.reg(target.sp_name)
-            if sp > self.ret_slot:
-                from .target import Stop
-                return Stop("fault", f"stack not balanced: RET at 0x{pc:x} with "
-                            f"{target.sp_name.upper()} {sp - self.ret_slot} bytes above the "
-                            f"return address (more popped than pushed){self._at(pc)}", pc=pc)
+        if self.ret_slot is not None:
+            why = target.return_fault(pc, self.ret_slot)
+            if why is not None:
+                return Stop("fault", why, pc=pc)
         return None
 
-    def _at(self, pc: int) -> str:
-        where = self.build.where(pc)
-        return f", {where}" if where else ""
-
     def _escaped(self, target: Target, pc: int):
-        from .target import Stop
-        prev = self.trace[-1] if self.trace else None
+        prev, key = self.trace[-1] if self.trace else (None, None)
         msg = f"control left the program: jumped to 0x{pc:x}"
         if prev is not None:
-            what = target.decode(prev)
-            msg += f" from 0x{prev:x}" + (f" ({what[1]})" if what else "") + self._at(prev)
-            if what and what[0].startswith("ret"):
-                sp = target.reg(target.sp_name) - target.width
-                if sp < self.ret_slot:
-                    msg += (f"; the RET found {self.ret_slot - sp} bytes more on the stack than "
-                            f"at entry (more pushed than popped)")
+            msg += f" from 0x{prev:x}" + target.at(prev, key) + target.escape_note(prev, self.ret_slot)
         return Stop("fault", msg, pc=pc)
 
 
@@ -232,8 +220,13 @@ def _address(build: Build, at) -> int:
     return build.symbols[at] if isinstance(at, str) else at
 
 
+def new_target(spec: Spec, build: Build, test: Test, accel: str) -> Target:
+    """A fresh machine of the spec's architecture for ``test``."""
+    return get_arch(spec.arch).target(build, spec.bits, accel, test.uart_input.encode("utf-8"))
+
+
 def run_test(spec: Spec, build: Build, test: Test, accel: str) -> TestResult:
-    target = Target(build, spec.bits, accel, test.uart_input.encode("utf-8"))
+    target = new_target(spec, build, test, accel)
     try:
         return _run(spec, build, test, target)
     finally:
@@ -247,9 +240,9 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
                           test.visibility, test.tags, target.icount, target.state())
 
     exp = test.expect
-    bits = spec.bits
+    arch = target.arch
     try:
-        saved, sp0 = start(bits, spec.harness is not None, build, test, target, spec.interrupts)
+        saved, sp0 = start(spec.harness is not None, build, test, target, spec.interrupts)
     except HarnessFailed as e:
         return result("fault", str(e))
     ret_slot = None if sp0 is None else sp0 - target.width
@@ -272,17 +265,26 @@ def _run(spec: Spec, build: Build, test: Test, target: Target) -> TestResult:
         if stop.kind != "exit":
             failures.append(f"exit code: expected {exp['exit_code']}, but the program ended "
                             f"with {stop.kind} ({stop.message})")
-        elif stop.status >> 1 != exp["exit_code"]:
-            failures.append(f"exit code: expected {exp['exit_code']}, got {stop.status >> 1}")
+        elif stop.status != exp["exit_code"]:
+            failures.append(f"exit code: expected {exp['exit_code']}, got {stop.status}")
     if test.call and "return" in exp:
-        got = target.reg(RETURN[bits])
-        want = exp["return"] & ((1 << bits) - 1)
+        ret = arch.return_register(spec.bits)
+        got = target.reg(ret)
+        want = exp["return"] & ((1 << spec.bits) - 1)
         if got != want:
-            failures.append(f"return value ({RETURN[bits].upper()}): expected {_num(want)}, "
+            failures.append(f"return value ({ret.upper()}): expected {_num(want)}, "
+                            f"got {_num(got)}")
+    if test.call and "return64" in exp:
+        names = arch.return_registers64(spec.bits)
+        got = sum(target.reg(n) << (k * spec.bits) for k, n in enumerate(names))
+        want = exp["return64"] & ((1 << 64) - 1)
+        if got != want:
+            shown = ":".join(n.upper() for n in reversed(names))
+            failures.append(f"64-bit return value ({shown}): expected {_num(want)}, "
                             f"got {_num(got)}")
     for name, want in exp["registers"].items():
         got = target.reg(name)
-        want &= (1 << (8 * REGISTERS[name][1])) - 1
+        want &= (1 << (8 * target.registers[name][1])) - 1
         if got != want:
             failures.append(f"register {name.upper()}: expected {_num(want)}, got {_num(got)}")
     for m in test.expect_memory:
@@ -333,8 +335,7 @@ class HarnessFailed(Exception):
     """The harness did not reach its HLT (the test cannot start)."""
 
 
-def start(bits: int, harness: bool, build: Build, test: Test, target: Target,
-          interrupts: bool = False):
+def start(harness: bool, build: Build, test: Test, target: Target, interrupts: bool = False):
     """Put ``target`` where ``test`` starts: at the entry, or called with
     its arguments and setup (after running the harness, if the image has
     one).  ``interrupts``: the program installs its own IVT handlers, so
@@ -354,18 +355,20 @@ def start(bits: int, harness: bool, build: Build, test: Test, target: Target,
     if not test.call:
         return {}, None
     saved = {}
-    for k, name in enumerate(CALLEE_SAVED[bits]):
+    bits = target.bits
+    for k, name in enumerate(target.arch.callee_saved(bits)):
         if name not in test.registers:
             target.set_reg(name, 0x5EED0000 + 0x1111 * (k + 1) & ((1 << bits) - 1))
         saved[name] = target.reg(name)
-    _push_args(target, build, test, bits)
+    target.pass_args(_arg_values(target, build, test))
     sp0 = target.reg(target.sp_name)
     target.call(build.symbols[test.call])
     return saved, sp0
 
 
-def _push_args(target: Target, build: Build, test: Test, bits: int) -> None:
-    values, scratch = [], SCRATCH
+def _arg_values(target: Target, build: Build, test: Test) -> list:
+    """A call's arguments as integers: data arguments written to the scratch area."""
+    values, scratch = [], target.scratch
     for arg in test.args:
         if isinstance(arg, dict):
             data = arg["asciz"].encode() + b"\0" if "asciz" in arg else (
@@ -375,19 +378,7 @@ def _push_args(target: Target, build: Build, test: Test, bits: int) -> None:
             scratch += (len(data) + 16) & ~15
         else:
             values.append(_address(build, arg))
-    if bits == 64:
-        for name, v in zip(SYSV_ARGS, values):
-            target.set_reg(name, v)
-        extra = values[len(SYSV_ARGS):]
-        sp = target.reg("rsp") & ~0xF
-        if len(extra) % 2:
-            sp -= 8
-        target.set_reg("rsp", sp)
-        for v in reversed(extra):
-            target.push(v)
-        return
-    for v in reversed(values):
-        target.push(v)
+    return values
 
 
 def _used(mnemonics: dict, name: str):
@@ -456,8 +447,8 @@ def _check_output(exp: dict, out: str, failures: list) -> str:
 
 def _trace(target: Target, build: Build, watch: _Watch) -> list:
     lines = []
-    for pc in watch.trace:
-        what = target.decode(pc)
+    for pc, key in watch.trace:
+        what = target.decode(pc, key)
         text = what[1] if what else "(undecodable)"
         where = build.where(pc)
         lines.append(f"  0x{pc:05x}  {text:<28} {where}".rstrip())

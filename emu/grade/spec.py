@@ -15,13 +15,12 @@ import tomllib
 from dataclasses import dataclass, field
 
 from ..exits import EXIT_REASONS
-from .target import MEMORY, REGISTERS, BuildError, instructor_symbols, mnemonic_names
+from .arches import get_arch
+from .target import Arch, BuildError
 
 ARCHES = ("x86", "arm", "python")
 VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 NORMALISE = ("exact", "trailing-whitespace", "whitespace")
-CALLEE_SAVED = {16: ("bx", "si", "di", "bp"), 32: ("ebx", "esi", "edi", "ebp"),
-                64: ("rbx", "rbp", "r12", "r13", "r14", "r15")}
 
 
 class SpecError(Exception):
@@ -38,7 +37,7 @@ SCHEMA = {
     (): {"assignment": (_DICT, True), "build": (_DICT, True), "limits": (_DICT, False),
          "report": (_DICT, False), "defaults": (_DICT, False), "test": (_LIST, True)},
     ("assignment",): {"name": (_STR, True), "arch": (_STR, True), "board": (_STR, False),
-                      "bits": (_INT, True), "accel": (_STR, False), "interrupts": (_BOOL, False)},
+                      "bits": (_INT, False), "accel": (_STR, False), "interrupts": (_BOOL, False)},
     ("build",): {"source": (_STR, False), "binary": (_STR, False), "harness": (_STR, False),
                  "after": (_STR, False), "provides": (_LIST, False)},
     ("limits",): {"instructions": (_INT, False), "seconds": (_INT, False)},
@@ -52,6 +51,7 @@ SCHEMA = {
     ("test", "expect"): {"output": (_STR, False), "output_regex": (_STR, False),
                          "normalise": (_STR, False), "registers": (_DICT, False),
                          "memory": (_LIST, False), "return": (_INT, False),
+                         "return64": (_INT, False),
                          "exit_code": (_INT, False), "preserves": (_BOOL, False),
                          "stack_balanced": (_BOOL, False), "no_code_writes": (_BOOL, False),
                          "forbid": (_LIST, False), "allow": (_LIST, False),
@@ -205,7 +205,7 @@ def _check_table(spec_path, text, table: dict, schema_key: tuple, keys: tuple,
             raise spec_error(spec_path, text, keys, f"missing key '{k}'")
 
 
-def _memory(spec_path, text, items, keys) -> list:
+def _memory(spec_path, text, items, keys, arch: Arch) -> list:
     out = []
     for i, item in enumerate(items):
         where = keys + (i,)
@@ -227,10 +227,11 @@ def _memory(spec_path, text, items, keys) -> list:
         else:
             data = item[form].encode("utf-8") + (b"\0" if form == "asciz" else b"")
         at = item["at"]
-        if isinstance(at, int) and not 0 <= at <= MEMORY - len(data):
+        lo, hi = arch.ram
+        if isinstance(at, int) and not lo <= at <= hi - len(data):
             raise spec_error(spec_path, text, where + ("at",),
                              f"0x{at:x}: {len(data)} bytes there are outside RAM; expected an "
-                             f"address from 0 to 0x{MEMORY - len(data):x}")
+                             f"address from 0x{lo:x} to 0x{hi - len(data):x}")
         out.append(Memory(at, data))
     return out
 
@@ -266,18 +267,24 @@ def load(path: str) -> Spec:
     if a["arch"] not in ARCHES:
         raise spec_error(path, text, ("assignment", "arch"),
                          f"'{a['arch']}'; expected one of: {', '.join(ARCHES)}")
-    if a["arch"] == "arm":
-        raise spec_error(path, text, ("assignment", "arch"),
-                         "'arm' is not supported yet; expected 'x86'")
-    board = a.get("board", "pc")
-    if board != "pc":
-        raise spec_error(path, text, ("assignment", "board"), f"'{board}'; expected 'pc' for x86")
-    if a["bits"] not in CALLEE_SAVED:
-        raise spec_error(path, text, ("assignment", "bits"), f"{a['bits']}; expected 16, 32 or 64")
+    arch = get_arch(a["arch"])
+    board = a.get("board", arch.board)
+    if board != arch.board:
+        raise spec_error(path, text, ("assignment", "board"),
+                         f"'{board}'; expected '{arch.board}' for {arch.name}")
+    if "bits" not in a and arch.default_bits is None:
+        raise spec_error(path, text, ("assignment",), "missing key 'bits'")
+    bits = a.get("bits", arch.default_bits)
+    if bits not in arch.bits:
+        raise spec_error(path, text, ("assignment", "bits"),
+                         f"{bits}; expected {' or '.join(str(b) for b in arch.bits)} "
+                         f"for {arch.name}")
     accel = a.get("accel", "interp")
-    if accel not in ("interp", "tcg"):
+    engines = arch.engines()
+    if accel not in engines:
         raise spec_error(path, text, ("assignment", "accel"),
-                         f"'{accel}'; expected 'interp' or 'tcg' (engines that count exactly)")
+                         f"'{accel}'; expected {' or '.join(repr(e) for e in engines)} "
+                         f"(engines that count exactly and run {arch.name})")
     b = doc["build"]
     _check_table(path, text, b, ("build",), ("build",))
     if ("source" in b) == ("binary" in b):
@@ -316,13 +323,13 @@ def load(path: str) -> Spec:
         for sub in ("setup", "limits", "expect"):
             if sub in merged:
                 _check_table(path, text, merged[sub], ("test", sub), keys + (sub,))
-        test = _test(path, text, merged, i, limits, a["bits"], "harness" in b)
+        test = _test(path, text, merged, i, limits, arch, bits, "harness" in b)
         if test.name in names:
             raise spec_error(path, text, keys + ("name",), f"'{test.name}' is used twice; expected unique names")
         names.add(test.name)
         tests.append(test)
     provides = list(b.get("provides", []))
-    spec = Spec(path, a["name"], a["arch"], board, a["bits"], accel, b.get("source"),
+    spec = Spec(path, a["name"], a["arch"], board, bits, accel, b.get("source"),
                 b.get("binary"), b.get("harness"), b.get("after"), tests,
                 report.get("trace", 16), report.get("leaderboard", False), text,
                 provides + sorted({t.call for t in tests if t.call} - set(provides)),
@@ -403,7 +410,8 @@ def _check_labels(spec: Spec) -> None:
     """Every label a test names must be defined by the instructor's code or
     be one the submission provides (``build.provides`` and called labels)."""
     try:
-        known = instructor_symbols(spec.folder, spec.bits, spec.harness, spec.after)
+        known = get_arch(spec.arch).instructor_symbols(spec.folder, spec.bits, spec.harness,
+                                                       spec.after)
     except BuildError as e:
         raise spec.error(("build",), f"the instructor's code does not assemble ({e})") from None
     known = set(known) | set(spec.provides)
@@ -418,16 +426,16 @@ def _check_labels(spec: Spec) -> None:
                                  f"harness or one listed in build.provides")
 
 
-def _check_mnemonics(path, text, names: list, keys: tuple) -> None:
+def _check_mnemonics(path, text, names: list, keys: tuple, arch: Arch) -> None:
     """Each name in ``forbid``/``allow`` must be one the decoder gives an
     instruction, or the rule could never match (a typo passes silently)."""
-    known = mnemonic_names()
+    known = arch.mnemonics()
     for name in names:
         if name.lower() not in known:
             close = difflib.get_close_matches(name.lower(), sorted(known), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise spec_error(path, text, keys, f"'{name}' is not an instruction the decoder "
-                             f"names{hint}; expected mnemonics such as mul, div, movsb")
+                             f"names{hint}; expected mnemonics such as {arch.example_mnemonics}")
 
 
 #: the exit reasons ``expect.exits`` may count: those the guest causes (not
@@ -435,7 +443,8 @@ def _check_mnemonics(path, text, names: list, keys: tuple) -> None:
 GUEST_EXITS = tuple(r for r in EXIT_REASONS if r not in ("DEBUG", "BUDGET"))
 
 
-def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -> Test:
+def _test(path, text, t: dict, i: int, limits: dict, arch: Arch, bits: int,
+          harness: bool) -> Test:
     keys = ("test", i)
     vis = t.get("visibility", "visible")
     if vis not in VISIBILITY:
@@ -450,7 +459,7 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
             where = keys + ((k,) if k == "tags" else ("expect", k))
             raise spec_error(path, text, where, "expected an array of strings")
         if k != "tags" and seq is not None:
-            _check_mnemonics(path, text, seq, keys + ("expect", k))
+            _check_mnemonics(path, text, seq, keys + ("expect", k), arch)
     for reason, n in expect.get("exits", {}).items():
         if reason not in GUEST_EXITS:
             raise spec_error(path, text, keys + ("expect", "exits", reason),
@@ -459,10 +468,14 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise spec_error(path, text, keys + ("expect", "exits", reason),
                              f"{n!r}; expected a count (an integer >= 0)")
-    for k in ("return", "preserves", "stack_balanced"):
+    if "return64" in expect and not arch.return_registers64(bits):
+        raise spec_error(path, text, keys + ("expect", "return64"),
+                         f"{bits}-bit code has no 64-bit result registers; expected "
+                         f"expect.return")
+    for k in ("return", "return64", "preserves", "stack_balanced"):
         if k in expect and "call" not in t:
             raise spec_error(path, text, keys + ("expect", k), "only for a test that has 'call'")
-    if "call" in t and bits != 16 and not harness:
+    if "call" in t and arch.call_needs_harness(bits) and not harness:
         raise spec_error(path, text, keys + ("call",),
                          f"a call into {bits}-bit code needs build.harness (to enter that mode "
                          f"before the call); expected a harness, or bits = 16")
@@ -479,18 +492,19 @@ def _test(path, text, t: dict, i: int, limits: dict, bits: int, harness: bool) -
     regs_out = dict(expect.get("registers", {}))
     for where, table in ((("setup", "registers"), regs), (("expect", "registers"), regs_out)):
         for name, v in table.items():
-            if name.lower() not in REGISTERS:
-                raise spec_error(path, text, keys + where + (name,), "not a register name; expected e.g. eax, bx, rdi")
+            if name.lower() not in arch.registers():
+                raise spec_error(path, text, keys + where + (name,),
+                                 f"not a register name; expected e.g. {arch.example_registers}")
             if isinstance(v, bool) or not isinstance(v, int):
                 raise spec_error(path, text, keys + where + (name,), f"{v!r}; expected an integer")
     return Test(
         name=t["name"], points=t["points"], index=i, visibility=vis, tags=list(t.get("tags", [])),
         call=t.get("call"), args=list(t.get("args", [])),
         registers={k.lower(): v for k, v in regs.items()},
-        memory=_memory(path, text, setup.get("memory", []), keys + ("setup", "memory")),
+        memory=_memory(path, text, setup.get("memory", []), keys + ("setup", "memory"), arch),
         uart_input=setup.get("uart_input", ""),
         instructions=lim.get("instructions", limits.get("instructions", 100_000)),
         seconds=lim.get("seconds", limits.get("seconds", 10)),
         expect={k: v for k, v in expect.items() if k not in ("memory", "registers")}
         | {"registers": {k.lower(): v for k, v in regs_out.items()}},
-        expect_memory=_memory(path, text, expect.get("memory", []), keys + ("expect", "memory")))
+        expect_memory=_memory(path, text, expect.get("memory", []), keys + ("expect", "memory"), arch))

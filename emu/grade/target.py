@@ -1,25 +1,21 @@
-"""The grader's one coupling to the rest of kasou: build a submission into an
+"""The grader's coupling to the rest of kasou: build a submission into an
 image and run it on a Machine.
 
-Everything else in :mod:`emu.grade` speaks to the guest through
-:class:`Target` (registers by name, memory, one instruction at a time or
-in slices) and to the assembler through :func:`build_image`, so a change to
-the loader or the Machine is absorbed here.
+Everything else in :mod:`emu.grade` speaks to the guest through a
+:class:`Target` (registers by name, memory, one instruction at a time or in
+slices) and to the assembler through its :class:`Arch`, so a change to the
+loader or the Machine is absorbed here.
 
-The x86 ``pc`` board as a grader uses it:
-
-* RAM is 1 MiB (enough for a boot sector, its data and a stack); the image
-  is loaded at 0x7C00 and entered in real mode, as ``emu run`` does.
-* Without a harness, a ``call`` test starts from that reset state with the
-  interrupt vector table's limit set to 0: there is no BIOS, so any
-  exception or ``INT n`` escalates to a triple fault (SDM Vol. 3A §20.1.4,
-  §6.15 "Double fault") and ends the run as a fault at the instruction
-  that raised it, instead of returning through a dummy handler for ever.
-* With a harness, the image runs from its entry until its first ``HLT``
-  (the harness switches mode, loads a GDT and an IDT with limit 0, sets a
-  stack); the function is called from that state.
-* The return trampoline is one ``HLT`` byte at :data:`TRAMPOLINE`, an
-  address below the image that no boot-sector program uses.
+What depends on the architecture -- the board, the registers a spec may
+name, the calling convention of a ``call`` test (arguments, return value,
+callee-saved registers), the return trap, how a source is assembled and how
+a guest fault is decoded -- is one :class:`Arch` object per architecture,
+chosen by the spec's ``assignment.arch`` (:func:`emu.grade.arches.get_arch`):
+:mod:`emu.grade.x86` (the ``pc`` board; cdecl, System V AMD64) and
+:mod:`emu.grade.arm` (the ``virt`` board; AAPCS).  This module holds what
+they share: the submission's files read safely, the image with its labels
+and line map (:class:`Build`), and the run loop with its limits and the
+"does not terminate" check (:meth:`Target.run`).
 """
 
 from __future__ import annotations
@@ -31,39 +27,14 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..loader import LIBRARY, ImageError, assemble
+from ..loader import LIBRARY
 from ..machine import Machine
 
-BOARD = "pc"
-MEMORY = 1 << 20
-LOAD_ADDR = 0x7C00
-TRAMPOLINE = 0x0500
 MAX_SOURCE_BYTES = 1 << 20
-MAX_BINARY_BYTES = MEMORY - LOAD_ADDR
-WIDTH = {16: 2, 32: 4, 64: 8}
-_INCLUDE = re.compile(r"""^\s*[.%]include\s+(?:"([^"]*)"|<([^>]*)>|(\S+))""", re.I)
-_TRIPLE = re.compile(r"triple fault \(([^()]+?)(?: -> |\))")
-
-
-def _register_table() -> dict:
-    """name -> (register number, size in bytes), for every general register
-    a spec may name (AL/BL/CL/DL, the 16-, 32- and 64-bit names)."""
-    table = {}
-    for i, name in enumerate(("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")):
-        table[name] = (i, 8)
-        table["e" + name[1:]] = (i, 4)
-        table[name[1:]] = (i, 2)
-    for i in range(8, 16):
-        table.update({f"r{i}": (i, 8), f"r{i}d": (i, 4), f"r{i}w": (i, 2)})
-    for i, name in enumerate("acdb"):
-        table[name + "l"] = (i, 1)
-    return table
-
-
-REGISTERS = _register_table()
-R16 = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
-R32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
-R64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi") + tuple(f"r{i}" for i in range(8, 16))
+#: a directive that reads another file into the program: an include
+#: (``.include``, ``%include``) or raw bytes (GNU as ``.incbin``, NASM ``incbin``)
+_INCLUDE = re.compile(r"""^\s*(?:[.%]include|\.?incbin)\s+(?:"([^"]*)"|<([^>]*)>|([^\s,]+))""",
+                      re.I)
 
 
 class BuildError(Exception):
@@ -79,6 +50,23 @@ class Build:
     sources: dict                     # file -> lines
     student: set = field(default_factory=set)      # addresses of the submission's bytes
     roots: tuple = ()
+    base: int = 0                     # where the image loads
+    entry: int | None = None          # where it is entered (None: its first byte)
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.data)
+
+    def bytes_of(self, student: str) -> set:
+        """The addresses of the bytes the line map attributes to the file ``student``."""
+        lines = self.lines
+        addrs = sorted(lines)
+        mine = set()
+        for i, a in enumerate(addrs):
+            if lines[a][0] == student:
+                end = addrs[i + 1] if i + 1 < len(addrs) else self.end
+                mine.update(range(a, end))
+        return mine
 
     def where(self, addr: int) -> str:
         """'file:line: text' for an address of the image, or ''."""
@@ -138,10 +126,10 @@ def check_includes(path: str, allowed: tuple, seen=None) -> None:
     if path in seen:
         return
     seen.add(path)
-    text = _read_text(path)
+    text = read_text(path)
     here = os.path.dirname(path)
     for n, line in enumerate(text.splitlines(), 1):
-        m = _INCLUDE.match(line.split(";", 1)[0])
+        m = _INCLUDE.match(re.split(r"[;@]", line, maxsplit=1)[0])
         if not m:
             continue
         want = next(g for g in m.groups() if g is not None)
@@ -155,7 +143,7 @@ def check_includes(path: str, allowed: tuple, seen=None) -> None:
                 break
 
 
-def _read_bytes(path: str, limit: int, what: str) -> bytes:
+def read_bytes(path: str, limit: int, what: str) -> bytes:
     """A submission's file, at most ``limit`` bytes (else a BuildError)."""
     try:
         size = os.path.getsize(path)
@@ -168,8 +156,8 @@ def _read_bytes(path: str, limit: int, what: str) -> bytes:
         raise BuildError(f"{os.path.basename(path)}: cannot read ({e.strerror})") from None
 
 
-def _read_text(path: str) -> str:
-    raw = _read_bytes(path, MAX_SOURCE_BYTES, "a source")
+def read_text(path: str) -> str:
+    raw = read_bytes(path, MAX_SOURCE_BYTES, "a source")
     if b"\0" in raw:
         raise BuildError(f"{os.path.basename(path)}: binary data; expected assembly source text")
     try:
@@ -179,141 +167,152 @@ def _read_text(path: str) -> str:
                          f"source") from None
 
 
-def mnemonic_names() -> frozenset:
-    """Every mnemonic the decoder's instructions are named by in a trace and
-    in the ``forbid``/``allow`` rules (the board's Target's
-    :meth:`~emu.isa.target.Target.mnemonics`)."""
-    from ..boards import get_board
-    return get_board(BOARD).TARGET.mnemonics()
-
-
-def build_image(submission_dir: str, spec_dir: str, bits: int, source: str | None,
-                binary: str | None, harness: str | None, after: str | None) -> Build:
-    """Assemble the harness, the submission and the code after it as one
-    image (each file keeps its own name and line numbers), or load a
-    prebuilt flat binary.  Raises :class:`BuildError`."""
-    sub = os.path.realpath(submission_dir)
-    spec = os.path.realpath(spec_dir)
-    roots = (sub, spec)
-    if binary is not None:
-        data = _read_bytes(find_submission_file(sub, binary), MAX_BINARY_BYTES, "an image")
-        return Build(data, {}, {}, {}, set(range(LOAD_ADDR, LOAD_ADDR + len(data))), roots)
-    student = find_submission_file(sub, source)
-    # the submission may include its own files and kasou's guest library,
-    # not the spec's folder: the spec (hidden tests, expected values) is there
-    check_includes(student, (sub, os.path.realpath(LIBRARY)))
-    allowed = (sub, spec, os.path.realpath(LIBRARY))
-    parts = []
-    for path in (harness, student, after):
-        if path is None:
-            continue
-        path = os.path.realpath(os.path.join(spec, path))
-        check_includes(path, allowed)
-        if path == student:
-            parts.append(f".code{bits}")
-        parts.append(f'.include "{path}"')
-    if harness is not None and after is not None:
-        parts.append("")
-    name = os.path.join(spec, "__grade__.S")
-    try:
-        img = assemble("\n".join(parts) + "\n", name=name, base=LOAD_ADDR, bits=16)
-    except ImageError as e:
-        raise BuildError(scrub(str(e), roots)) from None
-    if len(img.data) > MAX_BINARY_BYTES:
-        raise BuildError(f"the image is {len(img.data)} bytes; expected at most {MAX_BINARY_BYTES}")
-    addrs = sorted(img.lines)
-    mine = set()
-    for i, a in enumerate(addrs):
-        if img.lines[a][0] == student:
-            end = addrs[i + 1] if i + 1 < len(addrs) else LOAD_ADDR + len(img.data)
-            mine.update(range(a, end))
-    return Build(img.data, dict(img.symbols), dict(img.lines), dict(img.sources), mine, roots)
-
-
-def instructor_symbols(spec_dir: str, bits: int, harness: str | None, after: str | None) -> dict:
-    """The labels the instructor's code defines (assembled without a submission)."""
-    spec = os.path.realpath(spec_dir)
-    parts = []
-    for path, code in ((harness, None), (after, bits)):
-        if path is not None:
-            if code:
-                parts.append(f".code{code}")
-            parts.append(f'.include "{os.path.realpath(os.path.join(spec, path))}"')
-    if not parts:
-        return {}
-    try:
-        return assemble("\n".join(parts) + "\n", name=os.path.join(spec, "__grade__.S"),
-                        base=LOAD_ADDR, bits=16).symbols
-    except ImageError as e:
-        raise BuildError(scrub(str(e), (spec,))) from None
-
-
 @dataclass
 class Stop:
-    """Why a run ended: ``returned`` (reached the trampoline), ``halt``,
-    ``exit`` (isa-debug-exit, with ``status``), ``fault`` (with ``message``),
-    ``limit``, ``loop`` (the state repeated at ``pc``), ``escaped`` (the
-    step hook stopped it, with ``message``)."""
+    """Why a run ended: ``returned`` (reached the return trap), ``halt``,
+    ``exit`` (isa-debug-exit or semihosting SYS_EXIT, with ``status``),
+    ``fault`` (with ``message``), ``limit``, ``loop`` (the state repeated at
+    ``pc``), ``escaped`` (the step hook stopped it, with ``message``)."""
     kind: str
     message: str = ""
     status: int | None = None
     pc: int = 0
 
 
-class Target:
-    """One fresh x86 ``pc`` machine running one test."""
+class Arch:
+    """What the grader knows of one architecture (see the module doc).
+    Subclasses set the attributes and implement the methods."""
 
-    def __init__(self, build: Build, bits: int, accel: str = "interp", uart_input: bytes = b""):
+    name = ""
+    board = ""
+    bits = ()                       # the code sizes a spec may ask for
+    default_bits = None             # the size when the spec gives none (None: required)
+    ram = (0, 0)                    # [low, high): the RAM a spec may name
+    example_registers = ""          # for error messages, e.g. "eax, bx, rdi"
+    example_mnemonics = ""          # for error messages, e.g. "mul, div, movsb"
+    packages = ()                   # Debian packages of its assemblers (a Gradescope image)
+
+    def registers(self) -> dict:
+        """name -> (register number, size in bytes), every register a spec may name."""
+        raise NotImplementedError
+
+    def callee_saved(self, bits: int) -> tuple:
+        """The registers a called function must preserve."""
+        raise NotImplementedError
+
+    def return_register(self, bits: int) -> str:
+        raise NotImplementedError
+
+    def return_registers64(self, bits: int) -> tuple:
+        """The registers of a 64-bit result, low part first (() if none)."""
+        raise NotImplementedError
+
+    def call_needs_harness(self, bits: int) -> bool:
+        """Whether a ``call`` test needs instructor code to reach the code size."""
+        raise NotImplementedError
+
+    def build(self, submission_dir: str, spec_dir: str, bits: int, source: str | None,
+              binary: str | None, harness: str | None, after: str | None) -> Build:
+        """The submission (with the instructor's code) as one image; BuildError."""
+        raise NotImplementedError
+
+    def instructor_symbols(self, spec_dir: str, bits: int, harness: str | None,
+                           after: str | None) -> dict:
+        """The labels the instructor's code defines (built without a submission)."""
+        raise NotImplementedError
+
+    def mnemonics(self) -> frozenset:
+        """Every mnemonic ``forbid``/``allow`` may name: the board's
+        Target's :meth:`~emu.isa.target.Target.mnemonics`."""
+        return self._isa().mnemonics()
+
+    def _isa(self):
+        from ..boards import get_board
+        from ..isa import get_target
+        target = get_board(self.board).TARGET
+        return get_target(target) if isinstance(target, str) else target
+
+    def engines(self) -> tuple:
+        """The engines a spec may ask for: those that count instructions
+        exactly and run this architecture."""
+        return tuple(e for e in ("interp", "tcg") if e in self._isa().engines)
+
+    def target(self, build: Build, bits: int, accel: str, uart_input: bytes) -> "Target":
+        """A fresh machine with ``build`` loaded, for one test."""
+        raise NotImplementedError
+
+
+class Target:
+    """One fresh machine running one test: the state by register name, RAM,
+    and :meth:`run` with its limits.  A subclass per architecture says where
+    the PC is, how a function is called and returns, and what a fault was."""
+
+    #: where the return trap is (set by subclasses): a ``call`` returns there
+    trampoline = 0
+    #: where ``{asciz = ...}`` arguments are placed
+    scratch = 0
+
+    def __init__(self, arch: Arch, build: Build, bits: int, accel: str = "interp",
+                 uart_input: bytes = b"", semihosting: bool = False):
+        self.arch = arch
         self.build = build
         self.bits = bits
-        self.width = WIDTH[bits]
-        self.machine = Machine(board=BOARD, accel=accel, memory=MEMORY, serial_input=uart_input)
-        self.machine.load_image(build.data, "submission")
+        self.width = bits // 8
+        self.registers = arch.registers()
+        lo, hi = arch.ram
+        self.machine = Machine(board=arch.board, accel=accel, memory=hi - lo,
+                               serial_input=uart_input, semihosting=semihosting)
+        self.machine.load_image(build.data, "submission", build.entry, build.base)
         self.cpu = self.machine.cpu
         self.icount = 0
-        self.called = False             # call(): the trampoline is armed
+        self.called = False             # call(): the return trap is armed
         self._decoders = {}
 
     def close(self) -> None:
         self.machine.close()
 
     # -- state ------------------------------------------------------------------
+    def _regs(self) -> list:
+        """The CPU state's list of general registers."""
+        raise NotImplementedError
+
     def reg(self, name: str) -> int:
         self.machine.accel.sync_state()
-        n, size = REGISTERS[name]
-        return self.cpu.regs[n] & ((1 << (8 * size)) - 1)
+        n, size = self.registers[name]
+        return self._regs()[n] & ((1 << (8 * size)) - 1)
 
     def set_reg(self, name: str, value: int) -> None:
         self.machine.accel.sync_state()
-        n, size = REGISTERS[name]
+        n, size = self.registers[name]
         mask = (1 << (8 * size)) - 1
-        regs = self.cpu.regs
+        regs = self._regs()
         regs[n] = (regs[n] & ~mask) | (value & mask) if size < 4 else value & mask
         self.machine.accel.state_changed()
 
     def state(self) -> dict:
-        """The PC and the general registers of the code size, by name."""
-        names = {2: R16, 4: R32, 8: R64}[self.width]
-        return {"pc": self.pc} | {n: self.reg(n) for n in names}
+        """The PC and the general registers, by name."""
+        raise NotImplementedError
 
     @property
     def pc(self) -> int:
-        """The linear address of the next instruction."""
-        s = self.cpu
-        return (s.segs[1].base + s.rip) & 0xFFFFFFFFFFFFFFFF
+        raise NotImplementedError
 
     @property
     def sp_name(self) -> str:
-        return {2: "sp", 4: "esp", 8: "rsp"}[self.width]
+        raise NotImplementedError
+
+    def _check_ram(self, addr: int, n: int) -> None:
+        lo, hi = self.arch.ram
+        if addr < lo or addr + n > hi:
+            raise ValueError(f"0x{addr:x}..0x{addr + n:x} is outside RAM "
+                             f"(0x{lo:x}..0x{hi:x})")
 
     def read(self, addr: int, n: int) -> bytes:
-        if addr < 0 or addr + n > MEMORY:
-            raise ValueError(f"0x{addr:x}..0x{addr + n:x} is outside the 1 MiB of RAM")
+        self._check_ram(addr, n)
         return self.machine.ram.read_bytes(addr, n)
 
     def write(self, addr: int, data: bytes) -> None:
-        if addr < 0 or addr + len(data) > MEMORY:
-            raise ValueError(f"0x{addr:x}..0x{addr + len(data):x} is outside the 1 MiB of RAM")
+        self._check_ram(addr, len(data))
         self.machine.ram.load(addr, data)
         self.machine.accel.flush_code_cache()
 
@@ -327,67 +326,85 @@ class Target:
 
     # -- starting ---------------------------------------------------------------
     def prepare(self, harness: bool, limit: int, interrupts: bool = False) -> Stop | None:
-        """Bring the machine to where a function can be called: run the
-        harness to its first HLT, or close the IVT (see the module doc;
-        ``interrupts``: the program installs IVT handlers, the IVT stays
-        open).  A Stop if the harness did not get there."""
-        if harness:
-            stop = self.run(limit)
-            if stop.kind != "halt":
-                return stop
-            self.cpu.halted = False
-        elif not interrupts:
-            self.cpu.idt_limit = 0
-        self.machine.accel.state_changed()
-        self.icount = 0
-        return None
+        """Bring the machine to where a function can be called (after the
+        harness, if there is one).  A Stop if the harness did not get there."""
+        raise NotImplementedError
 
     def start_at_entry(self, interrupts: bool = False) -> None:
-        if self.cpu.mode == "real" and not interrupts:
-            self.cpu.idt_limit = 0
-        self.machine.accel.state_changed()
+        raise NotImplementedError
+
+    def pass_args(self, values: list) -> None:
+        """Put a call's arguments (integers) where the calling convention says."""
+        raise NotImplementedError
 
     def call(self, addr: int) -> None:
-        """Push the trampoline as the return address and jump to ``addr``
-        (arguments are already pushed or in registers)."""
-        self.write(TRAMPOLINE, b"\xf4")
-        self.push(TRAMPOLINE)
-        self.called = True
-        self.machine.accel.sync_state()
-        self.cpu.rip = addr - self.cpu.segs[1].base
-        self.machine.accel.state_changed()
+        """Arm the return trap as the return address and jump to ``addr``
+        (the arguments are in place)."""
+        raise NotImplementedError
+
+    # -- what the grader's step hook asks -------------------------------------------
+    def is_trap(self, pc: int) -> bool:
+        """Whether ``pc`` is the grader's own code (the return trap; the
+        trapped vectors), where control may go from the program."""
+        return pc == self.trampoline
+
+    def return_fault(self, pc: int, ret_slot: int) -> str | None:
+        """If the instruction at ``pc`` returns with the stack pointer above
+        where the return address was (``ret_slot``), why that is a fault;
+        else None."""
+        return None
+
+    def escape_note(self, prev: int, ret_slot: int) -> str:
+        """Why control left the program after the instruction at ``prev`` ('' if unknown)."""
+        return ""
 
     # -- running ----------------------------------------------------------------
-    def decode(self, addr: int):
-        """The instruction at linear ``addr`` in the current code size, as
-        (mnemonic, text, length), or None if it does not decode."""
+    def flags(self) -> tuple:
+        """The TB flags of the current state: how the code at the PC decodes."""
+        return self.machine.target.tb_flags(self.cpu)
+
+    def decode(self, addr: int, key: tuple | None = None):
+        """The instruction at ``addr`` in the current instruction set (or
+        the one TB flags ``key`` say), as (mnemonic, text, length), or None
+        if it does not decode."""
         from ..isa.ops import GuestException
-        s = self.cpu
         target = self.machine.target
-        key = target.tb_flags(s)
+        if key is None:
+            key = target.tb_flags(self.cpu)
         dec = self._decoders.get(key)
         if dec is None:
             dec = self._decoders[key] = target.decoder(self.machine.model, key)
-        code = self.read(addr, 16) if addr + 16 <= MEMORY else b""
-        if len(code) < 16:
+        lo, hi = self.arch.ram
+        if not lo <= addr <= hi - 16:
             return None
+        code = self.read(addr, 16)
         try:
-            insn = dec.decode(lambda k: code[k], addr - s.segs[1].base)
+            insn, length = self._decode_with(dec, code, addr, key)
         except GuestException:
             return None
-        return target.describe_insn(insn) + (insn.next_ip - insn.ip,)
+        return target.describe_insn(insn) + (length,)
+
+    def _decode_with(self, decoder, code: bytes, addr: int, key: tuple) -> tuple:
+        """(the instruction ``decoder`` (for TB flags ``key``) makes of
+        ``code`` at ``addr``, its length)."""
+        raise NotImplementedError
+
+    def _cpu_key(self) -> bytes:
+        """The CPU state as bytes (for :meth:`state_hash`)."""
+        raise NotImplementedError
 
     def state_hash(self) -> bytes:
         """Registers and a hash of RAM: equal values at the same PC mean the
         run repeats exactly from here on."""
         self.machine.accel.sync_state()
-        h = hashlib.blake2b(repr(sorted(self.cpu.snapshot().items())).encode(), digest_size=16)
-        h.update(self.machine.ram.read_bytes(0, MEMORY))
+        h = hashlib.blake2b(self._cpu_key(), digest_size=16)
+        lo, hi = self.arch.ram
+        h.update(self.machine.ram.read_bytes(lo, hi - lo))
         return h.digest()
 
     def run(self, limit: int, step=None, seconds: float | None = None,
             check_every: int = 2048) -> Stop:
-        """Run until the trampoline, a halt, an exit, a fault, ``limit``
+        """Run until the return trap, a halt, an exit, a fault, ``limit``
         instructions, or a repeated state.  ``step(target)`` (optional) is
         called before every instruction, single-stepping the engine; it may
         return a Stop to end the run."""
@@ -397,8 +414,8 @@ class Target:
         accel.set_single_step(step is not None)
         try:
             while True:
-                if self.pc == TRAMPOLINE and self.called:
-                    return Stop("returned", pc=TRAMPOLINE)
+                if self.pc == self.trampoline and self.called:
+                    return Stop("returned", pc=self.trampoline)
                 if self.icount % check_every == 0:
                     h = self.state_hash()
                     if h in seen:
@@ -422,27 +439,20 @@ class Target:
                 self.icount += r.icount
                 if r.reason in ("debug", "limit"):
                     continue
-                if r.reason == "halt":
-                    if self.pc == TRAMPOLINE + 1 and self.called:
-                        return Stop("returned", pc=TRAMPOLINE)
-                    return Stop("halt", r.message, pc=self.pc)
-                if r.reason == "debug-exit":
-                    return Stop("exit", r.message, status=r.status, pc=self.pc)
-                return Stop("fault", self.describe_fault(r.message), pc=self.pc)
+                stop = self.ended(r)
+                if stop is not None:
+                    return stop
         finally:
             accel.set_single_step(False)
 
-    def describe_fault(self, message: str) -> str:
-        """The exception (the first of a triple fault's chain: the one the
-        program raised; the rest come from the absent handlers), the
-        instruction, its address and source line."""
-        pc = self.pc
-        what = self.decode(pc)
-        m = _TRIPLE.search(message)
-        text = f"{m.group(1).strip() if m else message} at 0x{pc:x}"
-        if what is not None:
-            text += f" ({what[1]})"
+    def ended(self, r) -> Stop | None:
+        """The Stop for the Machine's RunResult ``r`` (None: run on)."""
+        raise NotImplementedError
+
+    def at(self, pc: int, key: tuple | None = None) -> str:
+        """' (text), file:line: source' for the instruction at ``pc`` (in
+        the instruction set TB flags ``key`` say), as known."""
+        what = self.decode(pc, key)
+        text = f" ({what[1]})" if what is not None else ""
         where = self.build.where(pc)
-        if where:
-            text += f", {where}"
-        return text
+        return text + (f", {where}" if where else "")

@@ -116,3 +116,13 @@ def test_bundle_needs_an_output_and_no_submissions(capsys):
     assert main(["grade", SPEC, "--gradescope-bundle"]) == 2
     assert capsys.readouterr().err == ("emu grade: --gradescope-bundle: expected SPEC -o FILE.zip "
                                        "and no submission folders\n")
+
+
+def test_setup_sh_installs_the_assemblers_of_the_architecture():
+    from emu.grade.bundle import setup_sh
+    root = os.path.dirname(LAB)
+    arm = load(os.path.join(root, "grading-arm", "sum.toml"))
+    installs = [line for line in setup_sh(arm).splitlines() if line.startswith("apt-get install")]
+    assert installs == ["apt-get install -y python3 python3-venv python3-pip binutils-arm-none-eabi"]
+    x86 = [line for line in setup_sh(load(SPEC)).splitlines() if line.startswith("apt-get install")]
+    assert x86 == ["apt-get install -y python3 python3-venv python3-pip nasm"]

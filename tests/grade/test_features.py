@@ -2,6 +2,7 @@
 entry (UART output, exit codes), cdecl calls in real mode, setup and
 checks of registers and memory, instruction rules, time-outs and faults."""
 
+import os
 import textwrap
 
 import pytest
@@ -229,3 +230,38 @@ def test_exit_reason_must_be_one_the_guest_causes(assignment):
     from emu.grade.spec import SpecError
     with pytest.raises(SpecError, match="'DEBUG' is not an exit the guest causes; expected one of: IO, MMIO"):
         assignment(SPEC + EXITS.format(io=18, most=18).replace("HLT = 0", "DEBUG = 0"), {"prog.S": PROGRAM})
+
+
+def test_a_64_bit_result_is_edx_eax_in_32_bit_code(assignment):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "tutorials", "grading-x86", "harness.S")) as f:
+        harness = f.read()
+    spec = """\
+[assignment]
+name = "mul64"
+arch = "x86"
+bits = 32
+
+[build]
+source = "f.S"
+harness = "harness.S"
+
+[[test]]
+name = "a * b"
+points = 1
+call = "mul64"
+args = [0x10000, 0x30000]
+expect.return64 = 0x300000000
+
+[[test]]
+name = "the high half is checked"
+points = 1
+call = "mul64"
+args = [0x10000, 0x30000]
+expect.return64 = 0
+"""
+    src = "mul64:\n    mov eax, [esp+4]\n    mul dword ptr [esp+8]\n    ret\n"
+    r = assignment(spec, {"f.S": src}, {"harness.S": harness})
+    assert [t.outcome for t in r.tests] == ["pass", "fail"], r.tests[0].output
+    assert r.tests[1].output.startswith(
+        "64-bit return value (EDX:EAX): expected 0, got 12884901888 (0x300000000)")

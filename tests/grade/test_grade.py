@@ -133,6 +133,7 @@ def _submission(tmp_path, text):
 
 
 @pytest.mark.parametrize("include", ['.include "/etc/passwd"', '%include "../../etc/passwd"',
+                                     '.incbin "/etc/passwd"', 'incbin "/etc/passwd", 0, 64',
                                      '.include "../strlen.toml"'])
 def test_includes_outside_the_submission_are_build_errors(spec, tmp_path, include):
     r = grade(spec, _submission(tmp_path, include + "\nstrlen:\n    ret\n"))
@@ -183,7 +184,10 @@ def _edited_spec(tmp_path, old, new) -> str:
     (('args = ["greeting"]\nexpect.return = 12',
       'args = ["greting"]\nexpect.return = 12'),
      "strlen.toml:35: test[1].args: label 'greting' is defined nowhere"),
-    (('arch = "x86"', 'arch = "arm"'), "strlen.toml:4: assignment.arch: 'arm' is not supported yet"),
+    (('arch = "x86"', 'arch = "arm"'),
+     "strlen.toml:57: test[4].expect.forbid: 'imul' is not an instruction the decoder names "
+     "(did you mean mul, umull, smull?); expected mnemonics such as mul, udiv, ldm"),
+    (('arch = "x86"', 'arch = "mips"'), "strlen.toml:4: assignment.arch: 'mips'; expected one of: x86, arm, python"),
     (('visibility = "hidden"', 'visibility = "secret"'), "strlen.toml:54: test[4].visibility: 'secret'"),
     (('instructions = 20000', 'instructions = 2e4'), "strlen.toml:13: limits.instructions: float"),
     (('"imul", "div"', '"mull", "div"'),
@@ -305,7 +309,7 @@ def test_a_grading_process_that_dies_is_one_failed_row(tmp_path, capsys, monkeyp
     (('args = ["greeting"]\nexpect.return = 12',
       'args = ["greeting"]\nsetup.memory = [{ at = 0xFFFFF, asciz = "ab" }]\nexpect.return = 12'),
      "strlen.toml:36: test[1].setup.memory[0].at: 0xfffff: 3 bytes there are outside RAM; "
-     "expected an address from 0 to 0xffffd"),
+     "expected an address from 0x0 to 0xffffd"),
     (('harness = "harness.S"', '# no harness'),
      "strlen.toml:19: test[0].call: a call into 32-bit code needs build.harness"),
     (("bits = 32 ", "interrupts = true\nbits = 32 "),

@@ -49,7 +49,7 @@ def test_list_shows_every_lab_folder():
                                              for p in LABS]
     assert [os.path.basename(p) for p in LABS] == ["00-start", "01-exits", "02-translator", "03-debugging",
                                                  "04-rings", "05-kvm", "06-kvm-api", "07-interrupts", "08-virtio",
-                                                 "09-monitor", "11-testing", "12-containers"]
+                                                 "09-monitor", "10-arm", "11-testing", "12-containers"]
     assert rows[0] == " 0  00-start         Getting started: the machine a guest sees (45 minutes, 2 exercises)"
 
 
@@ -126,6 +126,25 @@ def test_a_chain_beyond_the_table_and_a_doorbell_per_message_fail():
     assert lines[-3:-1] == ["  1. chain.S      0/4  0 of 3 tests pass", "  2. burst.S      2/4  2 of 3 tests pass"]
 
 
+def test_arm_exit_through_sys_exit_fails_with_the_status_it_got():
+    """Lab 10's plausible wrong answer: SYS_EXIT with the status as the
+    reason (AArch32 SYS_EXIT has no status: any reason but ApplicationExit
+    is status 1); the hint names SYS_EXIT_EXTENDED."""
+    status, out, err = emu("check", "10", rel(os.path.join(WRONG, "10", "exit.S")))
+    assert (status, err) == (1, "")
+    lines = out.splitlines()
+    assert "  status 42                              0/1  fail     exit code: expected 42, got 1" \
+        in lines
+    assert "    0x40010008  svc #0x123456                exit.S:8: svc 0x123456" in lines
+    assert lines[-3:] == [
+        "  1. puts.S       0/4  not handed in",
+        "  2. exit.S       0/3  0 of 3 tests pass",
+        "next: exercise 2, 'status 3': exit code: expected 3, got 1; a hint: emu lab hint 10 2",
+    ]
+    status, out, err = emu("hint", "10", "2")
+    assert "Use SYS_EXIT_EXTENDED (0x20)" in out
+
+
 def test_planted_bug_is_graded_as_a_loop():
     status, out, _ = emu("check", "3", "tutorials/03-debugging/stack.S")
     assert status == 1
@@ -137,7 +156,8 @@ def _answer_lines(lab):
     """Lines of the answer key written nowhere else in the lab."""
     others = "".join(open(path, encoding="utf-8").read()
                      for path in glob.glob(os.path.join(lab, "**", "*"), recursive=True)
-                     if os.path.isfile(path) and f"{os.sep}answers{os.sep}" not in path)
+                     if os.path.isfile(path) and f"{os.sep}answers{os.sep}" not in path
+                     and f"{os.sep}build{os.sep}" not in path)      # what make built
     unique = set()
     for path in glob.glob(os.path.join(lab, "answers", "*")):
         unique.update(s.strip() for s in open(path, encoding="utf-8"))
@@ -205,12 +225,13 @@ def test_malformed_lab_toml_is_one_line(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
-    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12"),
+    (("show", "14"), "emu lab: no lab 14; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"),
+    (("check", "13"), "emu lab: no lab 13; expected one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"),
     (("hint", "0", "5"), "emu lab: lab 0 has no exercise 5; expected 1 to 2"),
     (("check", "0", "nosuch/name.S"), "emu lab: nosuch/name.S: no such file; expected one of your files: name.S, exit.S"),
     (("check", "0", "tutorials/00-start/first.S"),
-     "emu lab: tutorials/00-start/first.S: not a file of lab 0; expected one of: name.S, exit.S"),
+     "emu lab: tutorials/00-start/first.S: not a file of lab 0; expected one of: name.S, exit.S "
+     "(or the same name .asm, in NASM syntax)"),
     (("show", "zero"), "emu lab show: argument lab: invalid int value: 'zero' (see 'emu lab show --help')"),
     ((), "emu lab: no subcommand given; expected list, show N, check N [FILES] or hint N"),
 ])
@@ -250,3 +271,44 @@ def test_answers_are_left_out_of_git_archive(lab):
                        capture_output=True, text=True, check=True)
     assert r.stdout.splitlines() == [f"{f}: export-ignore: {'unspecified' if f.endswith('README.md') else 'set'}"
                                      for f in files]
+
+
+NASM_EXIT = """; lab 0, exercise 2 in NASM syntax: nasm's own macros, not kasou's dialect
+%define DEBUG_EXIT 0xf4
+%macro exit_with 1
+    mov al, %1
+    out DEBUG_EXIT, al
+%endmacro
+    exit_with bl
+"""
+
+
+@pytest.mark.parametrize("status, line", [
+    ("bl", "  2. exit.asm     3/3  passed"),
+    ("3", "  2. exit.asm     1/3  1 of 3 tests pass"),
+])
+def test_a_nasm_submission_is_assembled_by_nasm(tmp_path, status, line):
+    (tmp_path / "exit.asm").write_text(NASM_EXIT.replace("exit_with bl", f"exit_with {status}"))
+    code, out, err = emu("check", "0", str(tmp_path / "exit.asm"))
+    assert (code, err) == (1, "")                       # exercise 1 is not handed in
+    assert line in out.splitlines(), out
+    if status == "3":
+        assert "exit code: expected 42, got 3" in out
+        assert "exit.asm:5: out DEBUG_EXIT, al" in out    # nasm's line map: the macro's line
+
+
+def test_a_nasm_file_of_another_name_is_refused(tmp_path):
+    (tmp_path / "quit.asm").write_text(NASM_EXIT)
+    code, out, err = emu("check", "0", str(tmp_path / "quit.asm"))
+    assert code == 2
+    assert err.endswith("not a file of lab 0; expected one of: name.S, exit.S "
+                        "(or the same name .asm, in NASM syntax)\n")
+
+
+def test_a_nasm_file_for_an_exercise_with_instructor_code_is_a_build_error(tmp_path):
+    (tmp_path / "chain.asm").write_text("    hlt\n")
+    code, out, err = emu("check", "8", str(tmp_path / "chain.asm"))
+    assert (code, err) == (1, "")
+    assert "  1. chain.asm    0/4  0 of 3 tests pass" in out.splitlines()
+    assert "build error: chain.asm: a NASM source is assembled on its own, and this assignment " \
+           "adds instructor code (build.harness/after) in kasou's assembler; expected a .S file" in out
