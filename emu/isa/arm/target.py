@@ -136,16 +136,5 @@ class ArmTarget(Target):
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
 
-    def describe_insn(self, insn) -> tuple:
-        """``(mnemonic, text)``: the encoding's name without its form
-        (``ADD_reg`` -> ``add``; LDM/STM keep their names where the text
-        says pop/push) and the UAL text."""
-        from .disasm import format_insn
-        return insn.name.split("_")[0].lower(), format_insn(insn)
-
-    def mnemonics(self) -> frozenset:
-        from .table import ROWS
-        return frozenset(name.split("_")[0].lower() for name, _, _ in ROWS) | {"undefined"}
-
 
 TARGET = ArmTarget()
