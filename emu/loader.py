@@ -131,7 +131,7 @@ def load_elf(path: str, data: bytes, base: int | None = 0x7C00, arch: str = "x86
         for a, b in chunks:
             blob[a - low:a - low + len(b)] = b
         img = Image(bytes(blob), path, base, entry)
-        img.symbols = {k: v for k, v in _elf_symbols(elf).items() if low <= v < high}
+        img.symbols = {k: v for k, v in _elf_symbols(elf, img.thumb).items() if low <= v < high}
         _elf_lines(elf, path, img)
         return img
     except ImageError:
@@ -140,14 +140,15 @@ def load_elf(path: str, data: bytes, base: int | None = 0x7C00, arch: str = "x86
         raise ImageError(f"{path}: not a valid ELF file ({e or type(e).__name__})") from None
 
 
-def _elf_symbols(elf) -> dict:
+def _elf_symbols(elf, thumb=None) -> dict:
     """Labels: named functions, objects and plain labels with an address.
 
     On Arm (ELF for the Arm Architecture, "Symbol Values" and "Mapping
     symbols"): a function's value has bit 0 set when it is Thumb code, and
     the address is the value without it; ``$a``, ``$t`` and ``$d`` (also
     ``$a.name``...) only mark where A32 code, Thumb code and data begin, and
-    are no labels."""
+    are no labels.  The addresses of Thumb functions are added to
+    ``thumb`` when given."""
     out = {}
     tab = elf.get_section_by_name(".symtab")
     if tab is None:
@@ -161,8 +162,10 @@ def _elf_symbols(elf) -> dict:
             if arm:
                 if sym.name[0] == "$":
                     continue
-                if kind == "STT_FUNC":
+                if kind == "STT_FUNC" and value & 1:
                     value &= ~1
+                    if thumb is not None:
+                        thumb.add(value)
             out.setdefault(sym.name, value)
     return out
 

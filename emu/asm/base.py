@@ -57,6 +57,9 @@ class Image:
     #: line starts in ``lines`` where no statement starts (DWARF rows with
     #: is_stmt false only): gdb's step and next do not stop there
     not_statements: set = field(default_factory=set)
+    #: addresses of functions in Thumb code (an Arm ELF's STT_FUNC symbols
+    #: with bit 0 set; ``symbols`` holds them without it)
+    thumb: set = field(default_factory=set)
 
     def source_line(self, loc) -> str:
         """The text of a ``(file, line number)`` from ``lines``, or ''."""

@@ -193,7 +193,9 @@ def assemble(files: list, roots: tuple, relocatable: bool = False) -> Build:
         img = load_elf(files[-1], data, None, "arm")
     except ImageError as e:
         raise BuildError(scrub(str(e), roots)) from None
-    return Build(img.data, dict(img.symbols), dict(img.lines), dict(img.sources), set(), roots,
+    # a Thumb function's label keeps bit 0, as its ELF symbol has it: a call enters it as BLX does
+    symbols = {k: v | 1 if v in img.thumb else v for k, v in img.symbols.items()}
+    return Build(img.data, symbols, dict(img.lines), dict(img.sources), set(), roots,
                  img.base, img.entry)
 
 
