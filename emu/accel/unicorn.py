@@ -120,6 +120,7 @@ class UnicornAccel(Accelerator):
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
+        self._accesses = (None, [])  # ((address, icount) of an instruction, its MMIO exits)
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
         self._marked = False         # a block with the adapter's marks was entered
         self._reset_run()
@@ -148,7 +149,9 @@ class UnicornAccel(Accelerator):
         if end < low_end:
             uc.mmio_map(end, low_end - end, self._mmio_read, None, self._mmio_write, None)
         if ram.base > 0:
-            uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
+            # below RAM (Arm virt: the devices): offsets are addresses here
+            uc.mmio_map(0, ram.base, lambda u, off, sz, d: self._mmio_high_read(off, sz), None,
+                        lambda u, off, sz, v, d: self._mmio_high_write(off, sz, v), None)
         # above 4 GiB (and RAM): one region to the end of the physical address
         # space, mapped once -- one region per chunk touched would grow
         # unicorn's region list (searched at every new mapping and TLB fill)
@@ -259,7 +262,7 @@ class UnicornAccel(Accelerator):
         if self._load_pending:
             self.put_state()
         if s.halted:
-            if self.irq_line and adapter.irq_enabled(s):
+            if self.irq_line and adapter.wakes(s):
                 s.halted = False
             else:
                 return HltExit()
@@ -338,6 +341,9 @@ class UnicornAccel(Accelerator):
         self._extra_entry = False    # the last block entry was no instruction (adapter.extra_entry)
         self._engine_stop = False    # stopped before a block that needs another kind of engine
         self._serve_at = None        # linear address of an instruction kasou runs itself
+        #: (address, MMIO exits served) of the instruction a hook stopped
+        #: unicorn in, after those accesses (see _dispatch); None
+        self.abandoned = None
 
     def _run_chunk(self, count: int, resume_bp):
         """Run at most ``count`` instructions; returns (exit or None, retired)."""
@@ -548,16 +554,30 @@ class UnicornAccel(Accelerator):
     def _mmio_high_write(self, addr, size, value):
         self._dispatch(MmioExit(addr, size, True, value))
 
+    def serve_exit(self, ex):
+        """Serve ``ex`` (an MMIO or SEMIHOSTING exit an adapter's hook or
+        its own run of an instruction makes) now, through the Machine; it
+        is returned with its value."""
+        self._dispatch(ex)
+        return ex
+
     def _dispatch(self, ex) -> None:
-        """Serve an IO/MMIO exit now (unicorn waits for the value) via the Machine."""
+        """Serve an exit now (unicorn waits for the value) via the Machine."""
         m = self.machine
         # the guest clock (a PIT read or reprogrammed now) counts this access as
         # the interpreter does: an OUT or a store has retired, an IN or a load not
         tb = self._tb
         pc = self.pc()
         done = tb.index(pc) if pc in tb else len(tb)
-        self._hook_icount = (self.icount + self._run_done + self._counted + done
-                             + (1 if ex.is_write else 0))
+        before = self.icount + self._run_done + self._counted + done
+        access = ex.reason in ("IO", "MMIO")
+        self._hook_icount = before + (1 if access and ex.is_write else 0)
+        mmio = ex.reason == "MMIO"
+        if mmio:
+            # the accesses of this instruction so far (an LDM makes several)
+            if self._accesses[0] != (pc, before):
+                self._accesses = ((pc, before), [])
+            self._accesses[1].append(ex)
         if m.exit_pcs:      # unicorn's PC is the accessing instruction's in its hooks
             mark_source((ex,), pc, self.adapter.exit_cs())
         try:
@@ -579,6 +599,12 @@ class UnicornAccel(Accelerator):
             ex = BudgetExit("instructions")
             ex.dispatched = True        # not counted: interp has no such exit
             self.stop(AFTER, self.pc(), ex)
+        else:
+            return
+        if mmio:
+            # stopped inside an access: unicorn may abandon the instruction
+            # here (its ARM CPU does), so the adapter knows what was served
+            self.abandoned = (pc, list(self._accesses[1]))
 
     def _hook_intr(self, uc, intno, _ud):
         """An exception or software interrupt unicorn raised: the adapter serves it."""

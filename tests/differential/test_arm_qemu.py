@@ -135,34 +135,39 @@ def test_heapinfo_as_on_qemu(built, mib):
     assert out == b"".join(b"%08X\n" % w for w in words)
 
 
-# -- the same guests on kasou's interpreter, judged by the same models ----------------------
+# -- the same guests on kasou's engines, judged by the same models --------------------------
+ENGINES = ("interp", "unicorn")
+
+
+@pytest.mark.parametrize("accel", ENGINES)
 @pytest.mark.parametrize("guest", A.BENCH + ("hello",))
-def test_guest_on_the_interpreter_prints_what_its_model_says(built, guest):
-    out, status, r = A.run_kasou(f"{built}/{guest}.elf", "interp")
+def test_guest_on_kasou_prints_what_its_model_says(built, guest, accel):
+    out, status, r = A.run_kasou(f"{built}/{guest}.elf", accel)
     assert out == A.expected(guest, built), f"{guest}: got {out[:200]!r} ({r.message})"
     assert (status, r.reason) == (0, "debug-exit"), r.message
 
 
-def test_interrupt_driven_input_on_the_interpreter(built):
+@pytest.mark.parametrize("accel", ENGINES)
+def test_interrupt_driven_input_on_kasou(built, accel):
     """PL011 receive interrupt -> GIC (ID 33) -> the IRQ exception, on kasou."""
-    out, status, r = A.run_kasou(f"{built}/irq_echo.elf", "interp", A.ECHO_INPUT)
+    out, status, r = A.run_kasou(f"{built}/irq_echo.elf", accel, A.ECHO_INPUT)
     assert out == A.expected("irq_echo", built) and status == 0, (out, r.message)
 
 
-def test_the_c_program_on_the_interpreter(built):
+@pytest.mark.parametrize("accel", ENGINES)
+def test_the_c_program_on_kasou(built, accel):
     """newlib's printf and scanf through semihosting, and the exit status."""
-    out, status, r = A.run_kasou(f"{built}/calc.elf", "interp", A.calc_input())
+    out, status, r = A.run_kasou(f"{built}/calc.elf", accel, A.calc_input())
     want, want_status = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)
     assert out == want
     assert status == want_status == 254
 
 
 @pytest.mark.parametrize("accel, why", [
-    ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp"),
-    ("unicorn", "emu run: -accel unicorn cannot run arm guests yet; they run on -accel interp"),
+    ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp, unicorn"),
     ("kvm", "emu run: -accel kvm runs only guests of the host's own architecture: KVM executes "
             "them on the host CPU, and arm code does not run on an x86 host; arm guests run on "
-            "-accel interp"),
+            "-accel interp, unicorn"),
 ])
 def test_engines_that_cannot_run_arm_say_so(built, accel, why):
     import subprocess

@@ -26,7 +26,7 @@ from .state import MODE_MASK, REG_NAMES, T_BIT, ArmState
 
 class ArmTarget(Target):
     name = "arm"
-    engines = ("interp",)
+    engines = ("interp", "unicorn")
     elf_machines = ("EM_ARM",)
     reg_names = REG_NAMES
 
@@ -89,6 +89,14 @@ class ArmTarget(Target):
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
+
+    def unicorn_adapter(self, engine):
+        from .unicorn_adapter import ArmUnicornAdapter
+        return ArmUnicornAdapter(engine)
+
+    def lockstep(self):
+        from .lockstep import ArmLockstep
+        return ArmLockstep()
 
 
 TARGET = ArmTarget()
