@@ -141,7 +141,7 @@ def _first_ram_difference(a, b) -> str:
     return "\n".join(lines)
 
 
-def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
+def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str | None = None,
              memory: int = 16 << 20, serial_input=None, max_steps: int | None = None,
              board: str = "pc", ram_every: int = 64, entry: int | None = None,
              base: int | None = None, semihosting: bool = False) -> DiffResult:
