@@ -163,6 +163,19 @@ def test_the_c_program_on_kasou(built, accel):
     assert status == want_status == 254
 
 
+def test_emu_diff_runs_an_arm_guest_in_lockstep(built):
+    """``emu diff -M virt -semihosting`` compares interp and unicorn on an
+    ARM guest, step by step, to the guest's exit through semihosting."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "emu", "diff", "-M", "virt", "-semihosting",
+                        "-accel", "interp,unicorn", f"{built}/hello.elf"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("no divergence: interp and unicorn agree on all 10 steps; both "
+                               "ended with debug-exit (status 0: semihosting: "), r.stdout
+
+
 @pytest.mark.parametrize("accel, why", [
     ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp, unicorn"),
     ("kvm", "emu run: -accel kvm runs only guests of the host's own architecture: KVM executes "

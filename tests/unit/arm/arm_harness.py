@@ -57,6 +57,40 @@ def in_sequence(i):
     return not (i.name in ("MSR_reg", "MSR_imm") and not i.spsr and i.mask & 1)
 
 
+#: in sequences, loads and stores address a scratch area through r11 (which
+#: only their own writeback changes), with r10 (a small value) as the
+#: register offset, unshifted: every access stays in RAM
+BASE, OFFSET = 11, 10
+_SHIFTED = ("LDR_reg", "STR_reg", "LDRB_reg", "STRB_reg")
+_MEMORY = ("LDR", "STR", "LDM", "STM", "SWP")
+
+
+def _written(i) -> set:
+    """The registers ``i`` writes other than by base writeback."""
+    out = {getattr(i, f) for f in ("rd", "rt", "rdhi", "rdlo")} - {None}
+    if i.name[:4] == "LDRD" and i.rt is not None:
+        out.add(i.rt + 1)
+    if i.name == "LDM":
+        out |= {k for k in range(16) if i.regs >> k & 1}
+    return out
+
+
+def in_scratch(word: int, decoder):
+    """``word`` made to stand in a sequence: a load or store based on r11
+    (register offset r10, unshifted); None if it may not stand there."""
+    i = decoder.decode_word(word, 0)
+    if i.name.startswith(_MEMORY) and i.rn is not None:
+        word = word & ~(0xF << 16) | BASE << 16
+        if i.name.endswith("_reg"):
+            word = word & ~0xF | OFFSET
+            if i.name in _SHIFTED:
+                word &= ~(0x7F << 5)
+        i = decoder.decode_word(word, 0)
+    if not in_sequence(i) or _written(i) & {BASE, OFFSET}:
+        return None
+    return word
+
+
 def random_a32_word(rnd) -> int:
     """A random A32 word: any encoding, under a condition of ``CONDS``."""
     return rnd.getrandbits(28) | rnd.choice(CONDS) << 28
