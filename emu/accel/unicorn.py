@@ -619,6 +619,10 @@ class UnicornAccel(Accelerator):
         self._tb = ()
         out = self._outcome(self.adapter.interrupt(intno, pc, fault, trap_at))
         if out is not None:
+            if getattr(out, "dispatched", False) and self.pc() == (pc if fault else trap_at):
+                # served in the hook, and the run ends on the instruction (a
+                # semihosting exit call): it did not retire, as on the interpreter
+                self._counted -= 1
             self.stop(BEFORE, self.pc(), out)
 
     def _hook_bp(self, uc, addr, size, _ud):

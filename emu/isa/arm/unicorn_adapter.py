@@ -110,7 +110,7 @@ class ArmUnicornAdapter(UnicornAdapter):
         self._ops = None
         self._decoder = None
         self._replay = []            # values of accesses served before unicorn abandoned an insn
-        self._semihosted = False     # the instruction kasou runs made a semihosting call
+        self._semihosted = None      # the semihosting call of the instruction kasou runs
         self.served = 0              # instructions run on kasou's semantics
 
     # -- engines ---------------------------------------------------------------------------
@@ -279,11 +279,13 @@ class ArmUnicornAdapter(UnicornAdapter):
             vars(s).update(vars(before))
             self.put_state()
             return InternalErrorExit("EMULATION", str(e), pc=at)
-        if self._semihosted and m.stop_pending():
+        call, self._semihosted = self._semihosted, None
+        if call is not None and getattr(call, "dispatched", False):
             # the call ended the run (SYS_EXIT): it does not return; the CPU
             # stays on it, as the interpreter leaves it
             vars(s).update(vars(before))
-        self._semihosted = False
+            self.put_state()
+            return call
         self.served += 1
         self.put_state()
         return None
@@ -315,8 +317,8 @@ class ArmUnicornAdapter(UnicornAdapter):
 
     def _semihost(self, ops) -> None:
         r = ops.s.r
-        self._semihosted = True
-        r[0] = self.engine.serve_exit(SemihostingExit(r[0], r[1])).result & 0xFFFFFFFF
+        self._semihosted = self.engine.serve_exit(SemihostingExit(r[0], r[1]))
+        r[0] = self._semihosted.result & 0xFFFFFFFF
 
     def _kasou_decoder(self):
         if self._decoder is None:
