@@ -14,7 +14,8 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   (and above RAM) to the end of the physical address space (the adapter's
   ``phys_end``), mapped once when the engine is made: a guest sweeping high
   addresses adds no region (one region per chunk touched made each new
-  mapping and TLB fill slower, quadratically).
+  mapping and TLB fill slower, quadratically).  Below RAM (the Arm
+  ``virt`` board's devices, RAM at 1 GiB) is one more such region.
   Unicorn cannot execute from MMIO regions: code outside RAM is run one
   instruction at a time on kasou's semantics (the adapter's ``serve``),
   which fetch it from the bus (unassigned memory reads all ones).
@@ -26,7 +27,11 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   the exit counts of ``interp`` and ``unicorn`` agree.  If a device asks to
   stop (isa-debug-exit), the hook stops unicorn after this instruction and
   ``run()`` returns the exit, marked ``dispatched``, so the loop ends the run
-  with the device's status.
+  with the device's status.  Stopped inside an access, unicorn's ARM CPU
+  abandons the instruction (registers as before it, the access made): the
+  engine hands the adapter the instruction and the exits it had made
+  (``abandoned``) so that it completes the instruction rather than repeat
+  the access.
 * **Instruction counting.**  ``emu_start(count=N)`` stops exactly after N
   instructions (unicorn counts in C, with a check before every instruction,
   which also makes ``emu_stop()`` from a hook take effect at the next
