@@ -111,6 +111,7 @@ class ArmUnicornAdapter(UnicornAdapter):
         self._decoder = None
         self._replay = []            # values of accesses served before unicorn abandoned an insn
         self._semihosted = None      # the semihosting call of the instruction kasou runs
+        self._code = 0               # the address of the instruction kasou runs
         self.served = 0              # instructions run on kasou's semantics
 
     # -- engines ---------------------------------------------------------------------------
@@ -271,6 +272,7 @@ class ArmUnicornAdapter(UnicornAdapter):
         s = m.cpu
         self.get_state()
         s.pc = at
+        self._code = at
         before = s.copy()
         ops = self._kasou_ops()
         try:
@@ -298,6 +300,10 @@ class ArmUnicornAdapter(UnicornAdapter):
             def read(addr, size):
                 if ram.contains(addr, size):
                     return ram.read(addr, size)
+                if self._code <= addr < self._code + 4:
+                    # fetching code outside RAM: read from the bus, no exit
+                    # (as the interpreter fetches it)
+                    return m.mmio.read(addr, size)
                 if self._replay:
                     return self._replay.pop(0)
                 return self.engine.serve_exit(MmioExit(addr, size, False)).data

@@ -252,3 +252,14 @@ def test_wfi_wakes_on_a_masked_pending_interrupt():
         results.append(((r.reason, r.status), m.cpu.r[8], m.cpu.r[9]))
         m.close()
     assert results[0] == results[1] == (("debug-exit", 0), 1, 1)
+
+
+def test_code_outside_ram_runs_from_the_bus_without_exits_as_on_the_interpreter():
+    """Without -semihosting, SVC enters the vector at 0x8, where the virt
+    board has nothing: both engines fetch all ones from the bus (no MMIO
+    exit: a fetch is no access of the program's), an undefined
+    instruction, whose vector is there too -- step for step alike."""
+    from emu.diff import run_diff
+    r = run_diff(asm("svc #0x123456"), accels=("interp", "unicorn"), board="virt",
+                 memory=1 << 20, max_steps=12, ram_every=1)
+    assert not r.diverged and r.reason == "max-steps", r.report_text
