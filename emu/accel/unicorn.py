@@ -288,9 +288,12 @@ class UnicornAccel(Accelerator):
                 self._fresh_uc = False
                 adapter.refresh()
             # external interrupts: taken between instructions, as the interpreter
-            # does, except in an interrupt shadow (the adapter's irq_shadow)
+            # does, except in an interrupt shadow (the adapter's irq_shadow) --
+            # before an instruction runs: not after the last of the budget (a
+            # single step), where the interpreter takes it at the next run()
             shadow = adapter.irq_shadow(s)
-            if self.irq_line and self.irq_ack is not None and not shadow and self._irq_enabled():
+            if (self.irq_line and self.irq_ack is not None and not shadow and done < limit
+                    and self._irq_enabled()):
                 self._run_done = done
                 ex = self._take_irq()
                 self._run_done = 0

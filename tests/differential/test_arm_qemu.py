@@ -176,6 +176,19 @@ def test_emu_diff_runs_an_arm_guest_in_lockstep(built):
                                "ended with debug-exit (status 0: semihosting: "), r.stdout
 
 
+def test_interrupt_driven_input_in_lockstep(built):
+    """irq_echo on interp and unicorn, step by step: each IRQ is taken at
+    the same instruction (before the one after CPSIE, not at the end of the
+    step that unmasked it), the handler's GIC and PL011 accesses alike."""
+    from emu.diff import run_diff
+    from emu.loader import load_guest
+    img = load_guest(f"{built}/irq_echo.elf", board="virt")
+    r = run_diff(img.data, accels=("interp", "unicorn"), board="virt", semihosting=True,
+                 serial_input=A.ECHO_INPUT, entry=img.entry, base=img.base, max_steps=100_000)
+    assert not r.diverged and r.reason == "ended", r.report_text
+    assert r.end == (("debug-exit", 0), ("debug-exit", 0))
+
+
 @pytest.mark.parametrize("accel, why", [
     ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp, unicorn"),
     ("kvm", "emu run: -accel kvm runs only guests of the host's own architecture: KVM executes "
