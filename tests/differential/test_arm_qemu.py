@@ -189,6 +189,20 @@ def test_interrupt_driven_input_in_lockstep(built):
     assert r.end == (("debug-exit", 0), ("debug-exit", 0))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("guest", A.BENCH + ("hello", "calc"))
+def test_every_guest_in_lockstep(built, guest):
+    """The first 20,000 instructions of every ARM guest (the C program with
+    its input), interp against unicorn, step by step."""
+    from emu.diff import run_diff
+    from emu.loader import load_guest
+    img = load_guest(f"{built}/{guest}.elf", board="virt")
+    r = run_diff(img.data, accels=("interp", "unicorn"), board="virt", semihosting=True,
+                 serial_input=A.calc_input() if guest == "calc" else None, entry=img.entry,
+                 base=img.base, max_steps=20_000)
+    assert not r.diverged, r.report_text
+
+
 @pytest.mark.parametrize("accel, why", [
     ("tcg", "emu run: -accel tcg cannot run arm guests yet; they run on -accel interp, unicorn"),
     ("kvm", "emu run: -accel kvm runs only guests of the host's own architecture: KVM executes "
