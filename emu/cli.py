@@ -289,6 +289,12 @@ def add_memory_option(p) -> None:
                    help=MEMORY_HELP)
 
 
+def add_semihosting_option(p) -> None:
+    p.add_argument("-semihosting", dest="semihosting", action="store_true",
+                   help="Arm semihosting (virt): the guest's SVC 0x123456 / BKPT 0xAB calls "
+                        "reach the console, the clock and exit (off by default, as in QEMU)")
+
+
 def add_machine_options(p, accel_default="interp", run=False):
     """The options that build a Machine; ``run``: also those only a free run
     honours (serial port, logs, instruction limit)."""
@@ -301,9 +307,7 @@ def add_machine_options(p, accel_default="interp", run=False):
                         "KVM runs in real time)")
     p.add_argument("-one-insn-per-tb", dest="one_insn_per_tb", action="store_true",
                    help="translator: one instruction per block")
-    p.add_argument("-semihosting", dest="semihosting", action="store_true",
-                   help="Arm semihosting (virt): the guest's SVC 0x123456 / BKPT 0xAB calls "
-                        "reach the console, the clock and exit (off by default, as in QEMU)")
+    add_semihosting_option(p)
     if not run:
         return
     p.add_argument("-serial", dest="serial", default="stdio",
@@ -395,8 +399,9 @@ def build_parser() -> Parser:
                     convert=engine_pair, metavar="A,B",
                     listing=lambda: _listing("Engines (-accel A,B: two of them):", ACCEL_HELP),
                     help="the two engines to compare, e.g. interp,kvm (default interp,unicorn)")
-    add_cpu_option(df)
+    add_cpu_option(df, board_default=True)
     add_memory_option(df)
+    add_semihosting_option(df)
     df.add_argument("guest", help=GUEST_HELP)
     df.add_argument("--max-steps", type=parse_count, default=DIFF_MAX_STEPS, metavar="N",
                     help=f"stop after N instructions without a divergence, and say so "
@@ -922,10 +927,11 @@ def print_bench(results, extra):
 
 def cmd_diff(args) -> int:
     _check_cpu_model(args.accel, args.cpu)
-    img = load_guest(args.guest)
+    img = load_guest(args.guest, board=args.machine)
     from .diff import run_diff
     res = run_diff(img.data, accels=args.accel, cpu=args.cpu, memory=args.memory,
-                   max_steps=args.max_steps, board=args.machine, entry=img.entry)
+                   max_steps=args.max_steps, board=args.machine, entry=img.entry,
+                   base=img.base, semihosting=args.semihosting)
     print(res.report_text)
     return 1 if res.diverged else 0
 

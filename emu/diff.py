@@ -85,12 +85,13 @@ class DiffResult:
 class _Side:
     """One engine's Machine, single-stepping, with its exits of the last step."""
 
-    def __init__(self, accel, image, board, cpu, memory, serial_input, entry=None):
+    def __init__(self, accel, loaded, board, cpu, memory, serial_input, semihosting=False):
         from .machine import Machine
+        image, entry, base = loaded
         self.name = accel
         self.m = Machine(board=board, accel=accel, cpu=cpu, memory=memory,
-                         serial_input=serial_input)
-        self.m.load_image(image, entry=entry)
+                         serial_input=serial_input, semihosting=semihosting)
+        self.m.load_image(image, entry=entry, base=base)
         accel = self.m.accel
         accel.set_single_step(True)
         self.exits = []
@@ -140,11 +141,14 @@ def _first_ram_difference(a, b) -> str:
     return "\n".join(lines)
 
 
-def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
+def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str | None = None,
              memory: int = 16 << 20, serial_input=None, max_steps: int | None = None,
-             board: str = "pc", ram_every: int = 64, entry: int | None = None) -> DiffResult:
+             board: str = "pc", ram_every: int = 64, entry: int | None = None,
+             base: int | None = None, semihosting: bool = False) -> DiffResult:
     """Run ``image`` on two engines in lockstep; stop at the first divergence.
-    ``entry``: where to enter it (an ELF's entry point; None: the board's).
+    ``entry``: where to enter it (an ELF's entry point; None: the board's);
+    ``base``: where to load it (an ELF's first segment; None: the board's);
+    ``semihosting``: the board serves Arm semihosting (``-semihosting``).
 
     ``serial_input`` (bytes or str) is fed to each Machine's UART: each has
     its own devices, so both read the same bytes at the same time.
@@ -153,7 +157,8 @@ def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
         raise TypeError("run_diff: serial_input must be bytes or str (each engine gets its own copy)")
     if len(accels) != 2:
         raise ValueError(f"run_diff: expected two accelerators, not {len(accels)}: {accels!r}")
-    args = ((image, entry), tuple(accels), cpu, memory, serial_input, max_steps, board)
+    loaded = (image, entry, base, semihosting)
+    args = (loaded, tuple(accels), cpu, memory, serial_input, max_steps, board)
     result, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
     if bad_ram is not None:
         # RAM differed somewhere in (last_good, bad_ram]: replay, checking every step there
@@ -162,7 +167,7 @@ def run_diff(image: bytes, accels=("interp", "unicorn"), cpu: str = "max",
         # the prefix must be identical in RAM too: RAM was last compared at
         # ram_checked_at; replay to the step before the limit, which ends
         # with a RAM comparison (and finds the exact step if RAM differs)
-        args = ((image, entry), tuple(accels), cpu, memory, serial_input, result.steps, board)
+        args = (loaded, tuple(accels), cpu, memory, serial_input, result.steps, board)
         prefix, bad_ram = _lockstep(*args, ram_every=ram_every, exact_from=None)
         if bad_ram is not None:
             prefix, _ = _lockstep(*args, ram_every=ram_every, exact_from=bad_ram)
@@ -211,9 +216,9 @@ def _host_limit_result(step, pc, text, before, side, a, b, ra, rb, accels, maske
 def _lockstep(loaded, accels, cpu, memory, serial_input, max_steps, board, ram_every, exact_from):
     """One lockstep run.  Returns (DiffResult, None) or, when RAM is found to
     differ and ``exact_from`` is None, (result, last step known good)."""
-    image, entry = loaded           # the image and its entry point
-    a = _Side(accels[0], image, board, cpu, memory, serial_input, entry)
-    b = _Side(accels[1], image, board, cpu, memory, serial_input, entry)
+    *image, semihosting = loaded    # the image, its entry point and load address
+    a = _Side(accels[0], image, board, cpu, memory, serial_input, semihosting)
+    b = _Side(accels[1], image, board, cpu, memory, serial_input, semihosting)
     masked, notes = 0, []
     last_good = 0
     rules = a.m.target.lockstep()
@@ -363,7 +368,7 @@ def _report(step, insn, diffs, a, b, before_a, before_b, masked, notes) -> str:
     lines.append("")
     lines.append("state after the step:")
     lines.append(rules.side_by_side(a.m.cpu, b.m.cpu, (a.name, b.name)))
-    if before_a.snapshot() != before_b.snapshot():
+    if rules.compare(before_a, before_b):
         lines.append("(the states before the step already differed only in masked values)")
     if masked:
         lines.append(_masked_text(masked, notes).lstrip("\n"))

@@ -159,7 +159,8 @@ class AccelUnavailable(Exception):
 # engine is judged against the chip, kasou's side -- interrupt delivery,
 # address wrap -- following the chip's model.)
 _CPU_MODELS = {"interp": ("8086", "286", "max", "arm7tdmi", "cortex-a15"),
-               "tcg": ("8086", "286", "max", "arm7tdmi", "cortex-a15"), "unicorn": ("max",), "kvm": ("max",)}
+               "tcg": ("8086", "286", "max", "arm7tdmi", "cortex-a15"), "unicorn": ("max", "cortex-a15"),
+               "kvm": ("max",)}
 #: the models of one architecture (a refusal names the engines of that one)
 _FAMILIES = (("8086", "286", "max"), ("arm7tdmi", "cortex-a15"))
 

@@ -14,7 +14,8 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   (and above RAM) to the end of the physical address space (the adapter's
   ``phys_end``), mapped once when the engine is made: a guest sweeping high
   addresses adds no region (one region per chunk touched made each new
-  mapping and TLB fill slower, quadratically).
+  mapping and TLB fill slower, quadratically).  Below RAM (the Arm
+  ``virt`` board's devices, RAM at 1 GiB) is one more such region.
   Unicorn cannot execute from MMIO regions: code outside RAM is run one
   instruction at a time on kasou's semantics (the adapter's ``serve``),
   which fetch it from the bus (unassigned memory reads all ones).
@@ -26,7 +27,11 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   the exit counts of ``interp`` and ``unicorn`` agree.  If a device asks to
   stop (isa-debug-exit), the hook stops unicorn after this instruction and
   ``run()`` returns the exit, marked ``dispatched``, so the loop ends the run
-  with the device's status.
+  with the device's status.  Stopped inside an access, unicorn's ARM CPU
+  abandons the instruction (registers as before it, the access made): the
+  engine hands the adapter the instruction and the exits it had made
+  (``abandoned``) so that it completes the instruction rather than repeat
+  the access.
 * **Instruction counting.**  ``emu_start(count=N)`` stops exactly after N
   instructions (unicorn counts in C, with a check before every instruction,
   which also makes ``emu_stop()`` from a hook take effect at the next
@@ -120,6 +125,7 @@ class UnicornAccel(Accelerator):
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
+        self._accesses = (None, [])  # ((address, icount) of an instruction, its MMIO exits)
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
         self._marked = False         # a block with the adapter's marks was entered
         self._reset_run()
@@ -148,7 +154,9 @@ class UnicornAccel(Accelerator):
         if end < low_end:
             uc.mmio_map(end, low_end - end, self._mmio_read, None, self._mmio_write, None)
         if ram.base > 0:
-            uc.mmio_map(0, ram.base, self._mmio_read, None, self._mmio_write, None)
+            # below RAM (Arm virt: the devices): offsets are addresses here
+            uc.mmio_map(0, ram.base, lambda u, off, sz, d: self._mmio_high_read(off, sz), None,
+                        lambda u, off, sz, v, d: self._mmio_high_write(off, sz, v), None)
         # above 4 GiB (and RAM): one region to the end of the physical address
         # space, mapped once -- one region per chunk touched would grow
         # unicorn's region list (searched at every new mapping and TLB fill)
@@ -262,7 +270,7 @@ class UnicornAccel(Accelerator):
         if self._load_pending:
             self.put_state()
         if s.halted:
-            if self.irq_line and adapter.irq_enabled(s):
+            if self.irq_line and adapter.wakes(s):
                 s.halted = False
             else:
                 return HltExit()
@@ -283,9 +291,12 @@ class UnicornAccel(Accelerator):
                 self._fresh_uc = False
                 adapter.refresh()
             # external interrupts: taken between instructions, as the interpreter
-            # does, except in an interrupt shadow (the adapter's irq_shadow)
+            # does, except in an interrupt shadow (the adapter's irq_shadow) --
+            # before an instruction runs: not after the last of the budget (a
+            # single step), where the interpreter takes it at the next run()
             shadow = adapter.irq_shadow(s)
-            if self.irq_line and self.irq_ack is not None and not shadow and self._irq_enabled():
+            if (self.irq_line and self.irq_ack is not None and not shadow and done < limit
+                    and self._irq_enabled()):
                 self._run_done = done
                 ex = self._take_irq()
                 self._run_done = 0
@@ -341,6 +352,9 @@ class UnicornAccel(Accelerator):
         self._extra_entry = False    # the last block entry was no instruction (adapter.extra_entry)
         self._engine_stop = False    # stopped before a block that needs another kind of engine
         self._serve_at = None        # linear address of an instruction kasou runs itself
+        #: (address, MMIO exits served) of the instruction a hook stopped
+        #: unicorn in, after those accesses (see _dispatch); None
+        self.abandoned = None
 
     def _run_chunk(self, count: int, resume_bp):
         """Run at most ``count`` instructions; returns (exit or None, retired)."""
@@ -551,16 +565,30 @@ class UnicornAccel(Accelerator):
     def _mmio_high_write(self, addr, size, value):
         self._dispatch(MmioExit(addr, size, True, value))
 
+    def serve_exit(self, ex):
+        """Serve ``ex`` (an MMIO or SEMIHOSTING exit an adapter's hook or
+        its own run of an instruction makes) now, through the Machine; it
+        is returned with its value."""
+        self._dispatch(ex)
+        return ex
+
     def _dispatch(self, ex) -> None:
-        """Serve an IO/MMIO exit now (unicorn waits for the value) via the Machine."""
+        """Serve an exit now (unicorn waits for the value) via the Machine."""
         m = self.machine
         # the guest clock (a PIT read or reprogrammed now) counts this access as
         # the interpreter does: an OUT or a store has retired, an IN or a load not
         tb = self._tb
         pc = self.pc()
         done = tb.index(pc) if pc in tb else len(tb)
-        self._hook_icount = (self.icount + self._run_done + self._counted + done
-                             + (1 if ex.is_write else 0))
+        before = self.icount + self._run_done + self._counted + done
+        access = ex.reason in ("IO", "MMIO")
+        self._hook_icount = before + (1 if access and ex.is_write else 0)
+        mmio = ex.reason == "MMIO"
+        if mmio:
+            # the accesses of this instruction so far (an LDM makes several)
+            if self._accesses[0] != (pc, before):
+                self._accesses = ((pc, before), [])
+            self._accesses[1].append(ex)
         if m.exit_pcs:      # unicorn's PC is the accessing instruction's in its hooks
             mark_source((ex,), pc, self.adapter.exit_cs())
         try:
@@ -582,6 +610,12 @@ class UnicornAccel(Accelerator):
             ex = BudgetExit("instructions")
             ex.dispatched = True        # not counted: interp has no such exit
             self.stop(AFTER, self.pc(), ex)
+        else:
+            return
+        if mmio:
+            # stopped inside an access: unicorn may abandon the instruction
+            # here (its ARM CPU does), so the adapter knows what was served
+            self.abandoned = (pc, list(self._accesses[1]))
 
     def _hook_intr(self, uc, intno, _ud):
         """An exception or software interrupt unicorn raised: the adapter serves it."""
@@ -596,6 +630,10 @@ class UnicornAccel(Accelerator):
         self._tb = ()
         out = self._outcome(self.adapter.interrupt(intno, pc, fault, trap_at))
         if out is not None:
+            if getattr(out, "dispatched", False) and self.pc() == (pc if fault else trap_at):
+                # served in the hook, and the run ends on the instruction (a
+                # semihosting exit call): it did not retire, as on the interpreter
+                self._counted -= 1
             self.stop(BEFORE, self.pc(), out)
 
     def _hook_bp(self, uc, addr, size, _ud):

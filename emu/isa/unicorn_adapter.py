@@ -9,9 +9,9 @@ and single steps, and drops translated code when RAM changes behind it.
 Everything that depends on the guest architecture is asked of an adapter,
 one per engine, made by the board's Target
 (``machine.target.unicorn_adapter(engine)``); ``emu/isa/x86/unicorn_adapter.py``
-is x86's.  An ARM adapter (``UC_ARCH_ARM``, ``UC_MODE_ARM``/``UC_MODE_THUMB``,
-CPSR and the banked registers, SVC and semihosting through the interrupt
-hook) implements the same methods; the engine does not change.
+is x86's.  ``emu/isa/arm/unicorn_adapter.py`` is A32's (``UC_ARCH_ARM``, CPSR and
+the banked registers, SVC and semihosting through the interrupt hook): the
+same methods, the same engine.
 
 **Engine modes.**  Unicorn opens an engine in one mode (``UC_MODE_16``,
 ``32`` or ``64`` for x86; ``ARM`` or ``THUMB`` for ARM) and its register API
@@ -53,8 +53,12 @@ keeps it as ``self.engine``): ``uc`` and ``uc_mode`` (the running engine),
 ``put_state(fresh)``/``get_state()``, ``pc()``, ``stop(kind, pc, exit)``
 (stop unicorn ``BEFORE`` or ``AFTER`` the instruction at ``pc``, the run
 returning ``exit`` if given), ``serve_after(pc)``, ``port_read(port,
-size)``/``port_write(port, size, value)`` (an I/O exit served at once) and
-``icount``.  Of the canonical state the runner itself touches only
+size)``/``port_write(port, size, value)`` (an I/O exit served at once),
+``serve_exit(ex)`` (an MMIO or SEMIHOSTING exit served at once, returned
+with its value), ``abandoned`` (after ``emu_start``: the address of the
+instruction a hook stopped unicorn inside, with the MMIO exits it had
+made -- an engine that abandons the instruction there needs them to
+complete it -- or None) and ``icount``.  Of the canonical state the runner itself touches only
 ``halted`` (set when unicorn stopped on the adapter's halt instruction,
 cleared when an enabled interrupt arrives).
 
@@ -213,6 +217,11 @@ class UnicornAdapter:
     def irq_enabled(self, state) -> bool:
         """May an external interrupt be taken (EFLAGS.IF, CPSR.I clear)?
         ``state``: machine.cpu, or None for unicorn's CPU."""
+        raise NotImplementedError
+
+    def wakes(self, state) -> bool:
+        """Does a pending interrupt end the halt of ``state`` (machine.cpu)?
+        (x86 HLT: only if EFLAGS.IF lets it in; Arm WFI: always.)"""
         raise NotImplementedError
 
     def irq_shadow(self, state) -> bool:

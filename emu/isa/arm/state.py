@@ -170,3 +170,14 @@ class ArmState:
             self.banked[m][:] = banks["R_" + MODE_NAMES[m]]
         self.r[:] = regs
         self._load_bank(self.mode)
+
+    def copy(self) -> "ArmState":
+        """An independent copy (the lockstep tools keep the state before a step)."""
+        c = ArmState.__new__(ArmState)
+        c.__dict__.update(self.__dict__)
+        c.r = list(self.r)
+        c.spsr = dict(self.spsr)
+        c.usr_hi = list(self.usr_hi)
+        c.fiq_hi = list(self.fiq_hi)
+        c.banked = {m: list(v) for m, v in self.banked.items()}
+        return c

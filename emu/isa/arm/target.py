@@ -27,7 +27,7 @@ from .state import MODE_MASK, REG_NAMES, T_BIT, ArmState
 
 class ArmTarget(Target):
     name = "arm"
-    engines = ("interp", "tcg")
+    engines = ("interp", "tcg", "unicorn")
     elf_machines = ("EM_ARM",)
     reg_names = REG_NAMES
 
@@ -135,6 +135,14 @@ class ArmTarget(Target):
     def exception_name(self, vector: int) -> str:
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
+
+    def unicorn_adapter(self, engine):
+        from .unicorn_adapter import ArmUnicornAdapter
+        return ArmUnicornAdapter(engine)
+
+    def lockstep(self):
+        from .lockstep import ArmLockstep
+        return ArmLockstep()
 
 
 TARGET = ArmTarget()

@@ -464,6 +464,9 @@ class X86UnicornAdapter(UnicornAdapter):
             return bool(self.engine.uc.reg_read(X.UC_X86_REG_EFLAGS) & F.IF)
         return bool(s.rflags & F.IF)
 
+    def wakes(self, s) -> bool:
+        return self.irq_enabled(s)          # HLT with IF clear waits for NMI, not modelled
+
     def irq_shadow(self, s) -> bool:
         return s.inhibit_irq
 

@@ -73,7 +73,7 @@ def lockstep(seed, count, cpu):
     try:
         for _ in range(count):
             image = sequence(rnd, dec) + bytes(rnd.getrandbits(8) for _ in range(SPAN - 4 * LENGTH))
-            regs = random_regs(rnd, DATA)
+            regs = random_regs(rnd, DATA + 0x80)
             cpsr = rnd.getrandbits(4) << 28 | 0xD3              # SVC, IRQ and FIQ masked
             slices = []
             while sum(slices) < LENGTH:

@@ -47,7 +47,7 @@ class Pair:
         cpu = Cpu(mem=self.memory)
         uc = self.uc
         mem = bytes(rnd.getrandbits(8) for _ in range(MEM_SIZE))
-        regs = random_regs(rnd, MEM)
+        regs = random_regs(rnd, MEM + 0x80)
         cpsr = rnd.getrandbits(4) << 28 | 0xD3 | (T_BIT if thumb else 0)
         for at, data in ((MEM, mem), (CODE, code)):
             uc.mem_write(at, data)
