@@ -63,6 +63,8 @@ class ArmState:
         self.halted = False
 
     def copy(self) -> "ArmState":
+        """An independent copy (the debugger's checkpoints, the lockstep
+        tools' state before a step)."""
         s = ArmState()
         s.load(self)
         return s
@@ -170,14 +172,3 @@ class ArmState:
             self.banked[m][:] = banks["R_" + MODE_NAMES[m]]
         self.r[:] = regs
         self._load_bank(self.mode)
-
-    def copy(self) -> "ArmState":
-        """An independent copy (the lockstep tools keep the state before a step)."""
-        c = ArmState.__new__(ArmState)
-        c.__dict__.update(self.__dict__)
-        c.r = list(self.r)
-        c.spsr = dict(self.spsr)
-        c.usr_hi = list(self.usr_hi)
-        c.fiq_hi = list(self.fiq_hi)
-        c.banked = {m: list(v) for m, v in self.banked.items()}
-        return c

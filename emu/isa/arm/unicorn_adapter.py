@@ -278,14 +278,14 @@ class ArmUnicornAdapter(UnicornAdapter):
         try:
             step(s, ops, self._kasou_decoder())
         except Unsupported as e:
-            vars(s).update(vars(before))
+            s.load(before)
             self.put_state()
             return InternalErrorExit("EMULATION", str(e), pc=at)
         call, self._semihosted = self._semihosted, None
         if call is not None and getattr(call, "dispatched", False):
             # the call ended the run (SYS_EXIT): it does not return; the CPU
             # stays on it, as the interpreter leaves it
-            vars(s).update(vars(before))
+            s.load(before)
             self.put_state()
             return call
         self.served += 1

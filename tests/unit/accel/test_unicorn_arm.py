@@ -71,7 +71,7 @@ def test_every_bank_goes_into_unicorn_and_comes_back():
     want = snapshot(s)
     m.accel.state_changed()
     m.accel.put_state()
-    vars(s).update(vars(m.target.new_state()))
+    s.load(m.target.new_state())
     m.accel.get_state()
     assert snapshot(s) == want
     m.close()
