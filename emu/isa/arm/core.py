@@ -105,6 +105,9 @@ class CoreInsn:
 
     __slots__ = ("ip", "next_ip", "insn", "pc_read")
 
+    #: no A32/T32 instruction repeats inside one step (emu.isa.core)
+    repeats = False
+
     def __init__(self, insn, ip: int, thumb: bool):
         self.insn = insn
         self.ip = ip

@@ -62,6 +62,8 @@ class ConcreteOps:
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
+        self.rep_budget = 1              # iterations a REP may run in one call (the engine sets it)
+        self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
     def read(self, o):
@@ -172,6 +174,7 @@ class ConcreteOps:
                 _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
                 if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                    self.rep_budget = 0
                     self.ram.invalidate_range(pa, size)
                 return
         self.write_lin(lin, size, v)
@@ -271,6 +274,7 @@ class ConcreteOps:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
             if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                self.rep_budget = 0
                 self.ram.invalidate_range(pa, size)
             return
         if pa < self.ram_size:
@@ -354,6 +358,20 @@ class ConcreteOps:
         # EFLAGS, INC and DEC records already hold CF in fl
         if op != F.CC_EFLAGS and op != F.CC_INC and op != F.CC_DEC:
             s.fl = (s.fl & ~F.CF) | F.carry(op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+
+    # -- repetition --------------------------------------------------------------------
+    def repeat_more(self) -> bool:
+        """A REP iteration is done and more remain: may the next one run in
+        this same call?  Yes while the engine's ``rep_budget`` lasts and the
+        iteration left nothing the engine must act on first -- an exit to
+        hand to the Machine, a served read to forget, a write to code (which
+        may have changed the instruction itself: it is decoded again).  A
+        yes counts the next iteration in ``rep_extra``."""
+        if self.rep_budget > 1 and not self.pending_exits and not self.io_pos:
+            self.rep_budget -= 1
+            self.rep_extra += 1
+            return True
+        return False
 
     # -- control ---------------------------------------------------------------------
     def jump(self, ip: int) -> None:
