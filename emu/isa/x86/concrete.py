@@ -63,6 +63,11 @@ class ConcreteOps:
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
         self.rep_budget = 1              # iterations a REP may run in one call (the engine sets it)
+        #: fast port I/O (the translator sets it): fn(IoExit) serving the access
+        #: at once and returning the exits still to hand back after the
+        #: instruction, or None -- not served, exit as usual
+        #: (:meth:`emu.machine.Machine.serve_port_inline`)
+        self.io_inline = None
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
@@ -396,11 +401,19 @@ class ConcreteOps:
     # -- port I/O ----------------------------------------------------------------------
     def port_in(self, port: int, size: int) -> int:
         check_io(self, port, size)
-        return self._io_read(IoExit(port & 0xFFFF, size, False))
+        ex = IoExit(port & 0xFFFF, size, False)
+        if self.io_inline is not None and self.io_pos >= len(self.io_replay):
+            back = self.io_inline(ex)
+            if back is not None:
+                self.pending_exits.extend(back)
+                return ex.data & MASK[size]
+        return self._io_read(ex)
 
     def port_out(self, port: int, size: int, v: int) -> None:
         check_io(self, port, size)
-        self.pending_exits.append(IoExit(port & 0xFFFF, size, True, v & MASK[size]))
+        ex = IoExit(port & 0xFFFF, size, True, v & MASK[size])
+        back = None if self.io_inline is None else self.io_inline(ex)
+        self.pending_exits.extend((ex,) if back is None else back)
 
     def _io_read(self, ex):
         pos = self.io_pos
