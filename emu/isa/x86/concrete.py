@@ -80,7 +80,12 @@ class ConcreteOps:
         if k == IMM:
             return o.value
         if k == MEM:
-            return self.load(o.seg, self.ea(o), o.size)
+            a = o.disp                      # self.ea(o), inline: the hot path
+            if o.base >= 0:
+                a += self.r[o.base]
+            if o.index >= 0:
+                a += self.r[o.index] * o.scale
+            return self.load(o.seg, a & o.amask, o.size)
         if k == SEG:
             return self.segs[o.n].selector
         raise GuestException(6, None, f"cannot read operand {o!r}")
@@ -340,6 +345,8 @@ class ConcreteOps:
 
     def cond(self, cc: int) -> bool:
         s = self.s
+        if cc >> 1 == 2 and s.cc_op != F.CC_EFLAGS:     # Z/NZ of a recorded result
+            return s.cc_res != 0 if cc & 1 else s.cc_res == 0
         return F.cond(cc, s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
 
     def get_cf(self) -> int:

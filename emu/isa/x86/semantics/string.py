@@ -86,6 +86,22 @@ def _src_seg(i):
     return DS if i.seg is None else i.seg
 
 
+def _load(ops, seg, off, size, regs, counts=READ):
+    """An element's read; a fault carries what the model has advanced (``_Fault``)."""
+    try:
+        return ops.load(seg, off, size)
+    except GuestException as e:
+        raise _Fault(e, regs, counts) from None
+
+
+def _store(ops, off, size, v, regs, counts=WRITE):
+    """An element's write to ES:[rDI]; a fault as for :func:`_load`."""
+    try:
+        ops.store(ES, off, size, v)
+    except GuestException as e:
+        raise _Fault(e, regs, counts) from None
+
+
 def _repeat(ops, i, element, use_si, use_di, compare=False):
     """Run ``element(si, di)`` -- one element's accesses at offsets rSI and
     rDI -- and step the pointers it uses; once, or under the instruction's
@@ -118,6 +134,7 @@ def _repeat(ops, i, element, use_si, use_di, compare=False):
     di = ops.get_reg(RDI, a)
     repe = i.rep == 0xF3
     more = False
+    repeat_more = ops.repeat_more
     try:
         while True:
             element(si, di)
@@ -128,7 +145,7 @@ def _repeat(ops, i, element, use_si, use_di, compare=False):
                 break
             if compare and repe != bool(ops.cond(F.CC_Z)):   # REPE ends on ZF=0, REPNE on ZF=1
                 break
-            if not ops.repeat_more():
+            if not repeat_more():
                 more = True
                 break
     except _Fault as f:
@@ -158,10 +175,11 @@ def movs(ops, i):
     size = i.size
 
     def element(si, di):
+        # the accesses of _load and _store, inline: the copy is the hot REP
         try:
             v = ops.load(seg, si, size)
         except GuestException as e:
-            raise _Fault(e, (RSI,)) from None
+            raise _Fault(e, (RSI,), READ) from None
         try:
             ops.store(ES, di, size, v)
         except GuestException as e:
@@ -177,14 +195,8 @@ def cmps(ops, i):
 
     def element(si, di):
         # the 286 reads ES:[rDI] first: its fault has advanced rDI only
-        try:
-            b = ops.load(ES, di, size)
-        except GuestException as e:
-            raise _Fault(e, (RDI,), 0) from None
-        try:
-            a = ops.load(seg, si, size)
-        except GuestException as e:
-            raise _Fault(e, (RSI, RDI)) from None
+        b = _load(ops, ES, di, size, (RDI,), 0)
+        a = _load(ops, seg, si, size, (RSI, RDI))
         ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
     _repeat(ops, i, element, True, True, compare=True)
 
@@ -196,10 +208,7 @@ def scas(ops, i):
 
     def element(si, di):
         a = ops.get_reg(RAX, size)
-        try:
-            b = ops.load(ES, di, size)
-        except GuestException as e:
-            raise _Fault(e, (RDI,)) from None
+        b = _load(ops, ES, di, size, (RDI,))
         ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
     _repeat(ops, i, element, False, True, compare=True)
 
@@ -211,11 +220,7 @@ def lods(ops, i):
     size = i.size
 
     def element(si, di):
-        try:
-            v = ops.load(seg, si, size)
-        except GuestException as e:
-            raise _Fault(e, (RSI,)) from None
-        ops.set_reg(RAX, size, v)
+        ops.set_reg(RAX, size, _load(ops, seg, si, size, (RSI,)))
     _repeat(ops, i, element, True, False)
 
 
@@ -225,10 +230,7 @@ def stos(ops, i):
     size = i.size
 
     def element(si, di):
-        try:
-            ops.store(ES, di, size, ops.get_reg(RAX, size))
-        except GuestException as e:
-            raise _Fault(e, (RDI,), WRITE) from None
+        _store(ops, di, size, ops.get_reg(RAX, size), (RDI,))
     _repeat(ops, i, element, False, True)
 
 
@@ -239,11 +241,7 @@ def ins(ops, i):
     size = i.size
 
     def element(si, di):
-        v = ops.port_in(ops.get_reg(RDX, 2), size)
-        try:
-            ops.store(ES, di, size, v)
-        except GuestException as e:
-            raise _Fault(e, (RDI,), WRITE) from None
+        _store(ops, di, size, ops.port_in(ops.get_reg(RDX, 2), size), (RDI,))
     _repeat(ops, i, element, False, True)
 
 
@@ -254,11 +252,7 @@ def outs(ops, i):
     size = i.size
 
     def element(si, di):
-        try:
-            v = ops.load(seg, si, size)
-        except GuestException as e:
-            raise _Fault(e, (RSI,)) from None
-        ops.port_out(ops.get_reg(RDX, 2), size, v)
+        ops.port_out(ops.get_reg(RDX, 2), size, _load(ops, seg, si, size, (RSI,)))
     _repeat(ops, i, element, True, False)
 
 

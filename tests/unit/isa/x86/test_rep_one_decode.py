@@ -12,30 +12,17 @@ and a REP that overwrites its own code.
 
 import sys
 
-from cpu_harness import NAMES, reg
+from cpu_harness import machine, reg
 from emu.isa.x86.semantics import string
-from emu.machine import Machine
 
 DF = 0x400
 HANDLER = 0x9000
 
 
 def _machine(code, cpu="max", flags=0x2, mem=(), **regs):
-    m = Machine("pc", "interp", cpu=cpu, memory=1 << 20)
-    m.load_image(bytes(code))
-    for addr, size, v in mem:
-        m.ram.write(addr, size, v)
-    s = m.cpu
-    for name, v in regs.items():
-        s.regs[NAMES.index(name)] = v
-    s.regs[4] = 0x6000
-    s.rflags = flags | m.model.flags_set
-    # #GP and #UD handlers: HLT
-    for vec in (6, 13):
-        m.ram.write(vec * 4, 2, HANDLER)
-        m.ram.write(vec * 4 + 2, 2, 0)
-    m.ram.write(HANDLER, 1, 0xF4)
-    return m
+    """Real-mode ``code`` at 0:7C00, nothing run yet; #UD and #GP go to a HLT."""
+    handlers = [(vec * 4, 4, HANDLER) for vec in (6, 13)] + [(HANDLER, 1, 0xF4)]
+    return machine(code, cpu, steps=0, flags=flags, mem=list(mem) + handlers, sp=0x6000, **regs)
 
 
 def _calls_of(fn, run):
