@@ -389,6 +389,10 @@ def build_parser() -> Parser:
                         "(tcg -one-insn-per-tb) against unicorn with a per-instruction hook")
     b.add_argument("--steps", type=parse_count, default=100_000,
                    help="--step: instructions stepped from reset per guest and engine (100000)")
+    b.add_argument("--kvm-exit", action="store_true",
+                   help="measure the KVM exit round trip instead: a C KVM_RUN loop (built with gcc) "
+                        "against kasou's kvm engine on the same guest, and ioeventfd on/off per "
+                        "doorbell notification")
 
     df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence",
                         description="Run a guest on TWO engines (-accel A,B) in lockstep, one "
@@ -830,6 +834,9 @@ def cmd_bench(args) -> int:
     for g in guests:
         if g not in BENCH_GUESTS:
             raise UsageError(f"unknown bench guest '{g}' (expected: {', '.join(BENCH_GUESTS)})")
+    if args.kvm_exit:
+        from .kvmbench import run_kvm_exit_bench
+        return run_kvm_exit_bench(args.json_out, _write_json)
     if args.step:
         from .stepbench import print_step_bench, run_step_bench
         rows = run_step_bench(guests, accels, args.steps, GUESTS_DIR)

@@ -618,6 +618,34 @@ class Machine:
         for fn in self._exit_observers:
             fn(ex)
 
+    def serve_port_inline(self, ex):
+        """Fast port I/O: serve the port access ``ex`` (an IoExit) now, from
+        inside an engine's run, if its device allows it (``inline_io``: its
+        accesses read no guest time, so the instruction count the engine has
+        not yet settled does not matter) -- counted, logged and seen by the
+        device exactly as :meth:`dispatch_exit` does for an exit.  Returns
+        None when it did not (the engine makes the exit as usual: also
+        whenever ``-d exits``, an exit observer or guest-time counting of
+        writes wants the exit itself), else the exits the engine must still
+        hand back after the instruction, already served: the access itself,
+        marked ``dispatched``, when its device asks the machine to stop
+        (isa-debug-exit); () to go on."""
+        if self.exit_pcs or self._exit_observers or self._count_writes:
+            return None
+        dev, off = self.ports.find(ex.port)
+        if dev is None or not getattr(dev, "inline_io", False):
+            return None
+        # dispatch_exit's work, the bus already looked up (no log, no observers here)
+        self.stats.count(ex)
+        if ex.is_write:
+            dev.write(off, ex.size, ex.data)
+        else:
+            ex.data = dev.read(off, ex.size) & ((1 << (8 * ex.size)) - 1)
+        if getattr(dev, "stop_request", None) is not None:
+            ex.dispatched = True
+            return (ex,)
+        return ()
+
     def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:
         """An engine took ``times`` writes to ``device``'s doorbell ``bell``
         (a :class:`~emu.devices.device.Doorbell`; the device is at ``base``

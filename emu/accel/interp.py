@@ -18,10 +18,12 @@ Between instructions the loop looks at the interrupt line and the core's
 trace trap only; when either asks, the core says whether the interrupt may
 be taken and delivers what the controller acknowledges.
 
-A repeating instruction (x86 REP string instructions) executes one
-iteration per step (the PC stays on it until the count runs out), as a
-trace trap sees it, and each iteration counts as one instruction, as in
-QEMU's icount.
+A repeating instruction (x86 REP string instructions; ``insn.repeats``) is
+decoded once and runs its iterations inside one step, as many as the budget
+allows while nothing needs the loop between them: with single-step, a trace
+trap, a raised interrupt line or a breakpoint on it, it runs one iteration
+per step (the PC stays on it until the count runs out).  Each iteration
+counts as one instruction, as in QEMU's icount.
 """
 
 from __future__ import annotations
@@ -113,20 +115,30 @@ class Interpreter(Accelerator):
                         continue
                 s.pc = insn.next_ip
                 ops.insn = insn
+                if insn.repeats:
+                    # as many iterations in this step as nothing needs a stop between them
+                    ops.rep_budget = 1 if (step or self.irq_line or s.status & trace
+                                           or (bps and addr in bps)) else limit - n
                 try:
                     insn.handler(ops, insn)
                 except GuestException as e:
                     del pending[:]
                     s.pc = pc
+                    if insn.repeats:
+                        n += self._repeated(ops)
                     fault(e, insn)
                 except IoPending:
                     del pending[:]
                     s.pc = pc
                     ops.io_pos = 0
+                    if insn.repeats:
+                        n += self._repeated(ops)
                     self.icount += n
                     if self.machine.exit_pcs:
                         core.mark_source((ops.pending_read,), addr)
                     return ops.pending_read
+                if insn.repeats:
+                    n += self._repeated(ops)
                 n += 1
                 if ops.io_pos:
                     ops.io_pos = 0
@@ -148,10 +160,22 @@ class Interpreter(Accelerator):
             self.icount += n
             return ShutdownExit(e.describe())
         except Unsupported as u:
+            if ops.insn is not None and ops.insn.repeats:
+                n += self._repeated(ops)
             self.icount += n
             return InternalErrorExit("UNSUPPORTED", str(u), pc=core.fetch_base + s.pc)
         self.icount += n
         return BudgetExit("instructions")
+
+    @staticmethod
+    def _repeated(ops) -> int:
+        """The iterations a repeating instruction ran beyond its first (each
+        one instruction); the next instruction that does not repeat gets a
+        budget of one again (the translator's helper calls)."""
+        extra = ops.rep_extra
+        ops.rep_extra = 0
+        ops.rep_budget = 1
+        return extra
 
     def _attention(self, n) -> None:
         """The interrupt line is raised or the core's trace trap asks: take

@@ -151,6 +151,8 @@ class Translator(Accelerator):
         self.interp = Interpreter(machine)      # the slow path and the reference
         self.frontend = machine.target.ir_frontend(machine.model)   # the target's IR front end
         self.core = self.interp.core
+        # fast port I/O: devices that allow it are served without an exit
+        self.core.ops.io_inline = machine.serve_port_inline
         self.s = machine.cpu
         self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
                                     if one_insn_per_tb is None else one_insn_per_tb)
@@ -780,7 +782,7 @@ class Translator(Accelerator):
                 return ex
             # a helper or a bail, at the start: nothing was done
             insn = tb.insns[0]
-            if insn.rep and fast_path(self, insn, 1):
+            if insn.repeats and fast_path(self, insn, 1):
                 self.icount += 1
                 return DebugExit("step", core.fetch_base + s.pc)
             return slow(budget)
@@ -932,7 +934,7 @@ class Translator(Accelerator):
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
                     insn = tb.insns[x.insn]
-                    if insn.rep and not step:
+                    if insn.repeats and not step:
                         if not bps:
                             k = fast_path(self, insn, limit - n)
                             if k:

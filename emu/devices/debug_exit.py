@@ -35,6 +35,7 @@ class IsaDebugExit(Device):
     """``IsaDebugExit(iosize=4, name="isa-debug-exit")``."""
 
     name = "isa-debug-exit"
+    inline_io = True        # a write only records the stop request
 
     def __init__(self, iosize: int = 4, name: Optional[str] = None):
         super().__init__(name)

@@ -153,10 +153,15 @@ class Device:
     ``region_size`` is the number of bytes of address space the device
     decodes, as a hint for the board when it maps the device.
     ``stop_request`` is ``None`` or a ``StopRequest`` the Machine acts on.
+    ``inline_io``: the device reads no guest time and its accesses need
+    nothing of the engine but their value, so an engine may have them
+    served from inside its run (:meth:`emu.machine.Machine.serve_port_inline`)
+    instead of returning an exit -- still counted and logged as one.
     """
 
     name: str = "device"
     region_size: int = 1
+    inline_io: bool = False
 
     def __init__(self, name: Optional[str] = None):
         if name is not None:

@@ -179,6 +179,12 @@ class Uart16550(ByteRegisterDevice):
     name = "serial0"
     region_size = 8
 
+    @property
+    def inline_io(self) -> bool:
+        """Served inline (Device.inline_io) unless input is recorded or
+        replayed: the input gate names transfers by guest position."""
+        return self.input_gate is None
+
     def __init__(self, irq: Optional[IrqLine] = None, source: InputSource = None,
                  sink=None, name: Optional[str] = None, out2_gates_irq: bool = False):
         super().__init__(name)

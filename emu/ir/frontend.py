@@ -190,7 +190,7 @@ class TranslatorFrontend:
         raise NotImplementedError
 
     def fast_path(self, tr, insn, budget: int) -> int:
-        """Run the repeating helper ``insn`` (``insn.rep``) up to ``budget``
+        """Run the repeating helper ``insn`` (``insn.repeats``) up to ``budget``
         times at once; the instructions retired, 0: not applicable."""
         raise NotImplementedError
 

@@ -27,9 +27,14 @@ What the loop reads at every instruction is plain data, not method calls
   ``fetch_base + state.pc`` is the Target's ``pc(state)``;
 * ``cache`` -- decoded instructions of the current mode by fetch address;
   an entry is valid only if its ``ip`` equals ``state.pc``;
-* a decoded instruction has ``ip``, ``next_ip``, ``handler(ops, insn)``
-  and ``rep``: it repeats in place (x86 REP string instructions; the
-  translator lets the interpreter run its iterations at once);
+* a decoded instruction has ``ip``, ``next_ip``, ``handler(ops, insn)`` and
+  ``repeats`` -- True for an instruction that repeats in place (x86 REP
+  strings; the translator lets the interpreter run their iterations at
+  once): the loop sets ``ops.rep_budget`` to the most
+  iterations it may run in this one call (1 when single-stepping, a trace
+  trap, a raised interrupt line or a breakpoint on it must see every
+  boundary) and counts ``ops.rep_extra``, the iterations it ran beyond the
+  first, as instructions;
 * ``state.halted`` -- the CPU waits for an interrupt (x86 HLT), read when a
   run starts.
 

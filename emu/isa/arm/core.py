@@ -109,7 +109,9 @@ class CoreInsn:
     ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs."""
 
     __slots__ = ("ip", "next_ip", "insn", "pc_read")
-    rep = False                  # no A32/T16 instruction repeats in place (emu.isa.core)
+
+    #: no A32/T32 instruction repeats inside one step (emu.isa.core)
+    repeats = False
 
     def __init__(self, insn, ip: int, thumb: bool):
         self.insn = insn

@@ -62,6 +62,13 @@ class ConcreteOps:
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
+        self.rep_budget = 1              # iterations a REP may run in one call (the engine sets it)
+        #: fast port I/O (the translator sets it): fn(IoExit) serving the access
+        #: at once and returning the exits still to hand back after the
+        #: instruction, or None -- not served, exit as usual
+        #: (:meth:`emu.machine.Machine.serve_port_inline`)
+        self.io_inline = None
+        self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
     def read(self, o):
@@ -73,7 +80,12 @@ class ConcreteOps:
         if k == IMM:
             return o.value
         if k == MEM:
-            return self.load(o.seg, self.ea(o), o.size)
+            a = o.disp                      # self.ea(o), inline: the hot path
+            if o.base >= 0:
+                a += self.r[o.base]
+            if o.index >= 0:
+                a += self.r[o.index] * o.scale
+            return self.load(o.seg, a & o.amask, o.size)
         if k == SEG:
             return self.segs[o.n].selector
         raise GuestException(6, None, f"cannot read operand {o!r}")
@@ -172,6 +184,7 @@ class ConcreteOps:
                 _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
                 if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                    self.rep_budget = 0
                     self.ram.invalidate_range(pa, size)
                 return
         self.write_lin(lin, size, v)
@@ -271,6 +284,7 @@ class ConcreteOps:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
             if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                self.rep_budget = 0
                 self.ram.invalidate_range(pa, size)
             return
         if pa < self.ram_size:
@@ -331,6 +345,8 @@ class ConcreteOps:
 
     def cond(self, cc: int) -> bool:
         s = self.s
+        if cc >> 1 == 2 and s.cc_op != F.CC_EFLAGS:     # Z/NZ of a recorded result
+            return s.cc_res != 0 if cc & 1 else s.cc_res == 0
         return F.cond(cc, s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
 
     def get_cf(self) -> int:
@@ -355,6 +371,20 @@ class ConcreteOps:
         if op != F.CC_EFLAGS and op != F.CC_INC and op != F.CC_DEC:
             s.fl = (s.fl & ~F.CF) | F.carry(op, s.cc_res, s.cc_a, s.cc_b, s.fl)
 
+    # -- repetition --------------------------------------------------------------------
+    def repeat_more(self) -> bool:
+        """A REP iteration is done and more remain: may the next one run in
+        this same call?  Yes while the engine's ``rep_budget`` lasts and the
+        iteration left nothing the engine must act on first -- an exit to
+        hand to the Machine, a served read to forget, a write to code (which
+        may have changed the instruction itself: it is decoded again).  A
+        yes counts the next iteration in ``rep_extra``."""
+        if self.rep_budget > 1 and not self.pending_exits and not self.io_pos:
+            self.rep_budget -= 1
+            self.rep_extra += 1
+            return True
+        return False
+
     # -- control ---------------------------------------------------------------------
     def jump(self, ip: int) -> None:
         self.s.rip = ip
@@ -378,11 +408,19 @@ class ConcreteOps:
     # -- port I/O ----------------------------------------------------------------------
     def port_in(self, port: int, size: int) -> int:
         check_io(self, port, size)
-        return self._io_read(IoExit(port & 0xFFFF, size, False))
+        ex = IoExit(port & 0xFFFF, size, False)
+        if self.io_inline is not None and self.io_pos >= len(self.io_replay):
+            back = self.io_inline(ex)
+            if back is not None:
+                self.pending_exits.extend(back)
+                return ex.data & MASK[size]
+        return self._io_read(ex)
 
     def port_out(self, port: int, size: int, v: int) -> None:
         check_io(self, port, size)
-        self.pending_exits.append(IoExit(port & 0xFFFF, size, True, v & MASK[size]))
+        ex = IoExit(port & 0xFFFF, size, True, v & MASK[size])
+        back = None if self.io_inline is None else self.io_inline(ex)
+        self.pending_exits.extend((ex,) if back is None else back)
 
     def _io_read(self, ex):
         pos = self.io_pos

@@ -14,6 +14,7 @@ import functools
 from . import table
 from .insn import CTL, DBG, IMM, Imm, Insn, Mem, Reg, SegReg, CtlReg
 from ..ops import GuestException
+from .semantics.string import REPEATING
 
 ES, CS, SS, DS, FS, GS = range(6)
 SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
@@ -240,6 +241,7 @@ class Decoder:
         insn.asize = asize
         insn.seg = seg
         insn.rep = rep
+        insn.repeats = rep != 0 and row.name in REPEATING
         insn.lock = lock
         insn.rex = rex
         insn.cc = opcode & 0xF

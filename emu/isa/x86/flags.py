@@ -130,7 +130,11 @@ def test_cond(cc: int, f: int) -> bool:
 
 def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:
     """Evaluate a condition straight from the lazy record, with fast paths
-    for the common CMP/SUB + Jcc and TEST/AND + Jcc pairs."""
+    for the common CMP/SUB + Jcc and TEST/AND + Jcc pairs, and for ZF of any
+    recorded result (a DEC/INC/ADD + JNZ loop): ZF is ``res == 0`` whatever
+    the operation."""
+    if cc >> 1 == 2 and op != CC_EFLAGS:
+        return res != 0 if cc & 1 else res == 0
     if op == CC_SUB:
         base = cc >> 1
         if base == 2:

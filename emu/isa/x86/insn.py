@@ -87,12 +87,13 @@ class Insn:
 
     __slots__ = ("name", "opcode", "ops", "size", "osize", "asize", "ip", "next_ip",
                  "length", "raw", "seg", "rep", "lock", "cc", "reg", "handler",
-                 "helper", "far", "rex", "mode", "rows")
+                 "helper", "far", "rex", "mode", "rows", "repeats")
 
     def __init__(self):
         self.ops = ()
         self.seg = None
         self.rep = 0          # 0, 0xF3 (REP/REPE) or 0xF2 (REPNE)
+        self.repeats = False  # a string instruction under REP (emu.isa.core)
         self.lock = False
         self.cc = 0
         self.reg = 0

@@ -34,6 +34,8 @@ class ToyState:
 
 
 class ToyInsn:
+    repeats = False
+
     def __init__(self, op, ip):
         self.op = op
         self.ip = ip

@@ -6,11 +6,17 @@ segment override prefix names another), the destination is always ``ES:rDI``
 (no override).  rSI/rDI/rCX are chosen by the *address* size; each step adds
 or subtracts the element size as DF says.
 
-Under a REP prefix one call is **one iteration**: with rCX = 0 nothing
-happens; otherwise the element is moved, rCX decremented and, unless the
-count ran out (or, for CMPS/SCAS, the REPE/REPNE condition ended it), IP is
-set back to the instruction (``ops.jump(i.ip)``, the first prefix), so an
-interrupt or single-step can come between iterations exactly as on the chip.
+Under a REP prefix one call runs the iterations the engine allows
+(``ops.repeat_more()``, one decode per REP): with rCX = 0 nothing happens;
+otherwise each iteration moves an element and decrements rCX, until the
+count runs out (or, for CMPS/SCAS, the REPE/REPNE condition ends it) or the
+engine asks to stop between iterations -- its budget is spent, an interrupt,
+single-step or breakpoint waits, the iteration made an I/O exit or wrote
+code.  Then IP is set back to the instruction (``ops.jump(i.ip)``, the first
+prefix), so an interrupt or single-step comes between iterations exactly as
+on the chip; each iteration counts as one instruction.  A fault in an
+iteration leaves the earlier ones done, rCX/rSI/rDI as the chip leaves
+them.
 
 Model facts: on the 286 a segment-limit fault (a word at offset 0xFFFF) is
 taken only after the microcode has advanced the pointers: a faulting source
@@ -51,138 +57,204 @@ def _step(ops, i):
     return ops.select(ops.get_flags() & F.DF, (-i.size) & MASK[i.asize], i.size)
 
 
-def _advance(ops, i, reg, step):
-    a = i.asize
-    ops.set_reg(reg, a, (ops.get_reg(reg, a) + step) & MASK[a])
-
-
 READ, WRITE = 1, 2   # what a faulting access has taken off rCX under REP (286)
 
 
-def _access(ops, i, fn, regs, step, counts=READ):
-    """Do one memory access; on a fault, first advance ``regs`` (and, under
-    REP, take ``counts`` off rCX) if the model takes string faults late (286)."""
-    try:
-        return fn()
-    except GuestException:
-        if ops.model.string_fault_late:
-            for r in regs:
-                _advance(ops, i, r, step)
-            if i.rep and counts:
-                ops.set_reg(RCX, i.asize, (ops.get_reg(RCX, i.asize) - counts) & MASK[i.asize])
-        raise
+class _Fault(Exception):
+    """An element's memory access faulted (``exc``): on a model that takes
+    string faults late (286) the pointers ``regs`` have advanced already and,
+    under REP, ``counts`` iterations are off rCX."""
+
+    def __init__(self, exc, regs, counts=READ):
+        super().__init__(exc)
+        self.exc = exc
+        self.regs = regs
+        self.counts = counts
+
+
+def _late(ops, i, f, step):
+    """Leave rSI/rDI/rCX as the model leaves them after the fault ``f``."""
+    if ops.model.string_fault_late:
+        a = i.asize
+        for r in f.regs:
+            ops.set_reg(r, a, (ops.get_reg(r, a) + step) & MASK[a])
+        if i.rep and f.counts:
+            ops.set_reg(RCX, a, (ops.get_reg(RCX, a) - f.counts) & MASK[a])
 
 
 def _src_seg(i):
     return DS if i.seg is None else i.seg
 
 
-def _repeat(ops, i, body, compare=False):
-    """Run one iteration of ``body`` under the instruction's REP prefix."""
-    if not i.rep:
-        body()
-        return
+def _load(ops, seg, off, size, regs, counts=READ):
+    """An element's read; a fault carries what the model has advanced (``_Fault``)."""
+    try:
+        return ops.load(seg, off, size)
+    except GuestException as e:
+        raise _Fault(e, regs, counts) from None
+
+
+def _store(ops, off, size, v, regs, counts=WRITE):
+    """An element's write to ES:[rDI]; a fault as for :func:`_load`."""
+    try:
+        ops.store(ES, off, size, v)
+    except GuestException as e:
+        raise _Fault(e, regs, counts) from None
+
+
+def _repeat(ops, i, element, use_si, use_di, compare=False):
+    """Run ``element(si, di)`` -- one element's accesses at offsets rSI and
+    rDI -- and step the pointers it uses; once, or under the instruction's
+    REP prefix for as many iterations as the count, the REPE/REPNE condition
+    and the engine allow.  DF cannot change during a REP, so the step is
+    found once, and rSI/rDI/rCX are kept in hand between iterations and
+    written back when the repetition stops (finished, paused, faulted or
+    waiting for an I/O read)."""
     a = i.asize
+    mask = MASK[a]
+    if not i.rep:
+        step = _step(ops, i)
+        si = ops.get_reg(RSI, a) if use_si else None
+        di = ops.get_reg(RDI, a) if use_di else None
+        try:
+            element(si, di)
+        except _Fault as f:
+            _late(ops, i, f, step)
+            raise f.exc from None
+        if use_si:
+            ops.set_reg(RSI, a, (si + step) & mask)
+        if use_di:
+            ops.set_reg(RDI, a, (di + step) & mask)
+        return
     count = ops.get_reg(RCX, a)
     if count == 0:
         return
-    body()
-    count = (count - 1) & MASK[a]
+    step = _step(ops, i)
+    si = ops.get_reg(RSI, a)
+    di = ops.get_reg(RDI, a)
+    repe = i.rep == 0xF3
+    more = False
+    repeat_more = ops.repeat_more
+    try:
+        while True:
+            element(si, di)
+            si = (si + step) & mask
+            di = (di + step) & mask
+            count = (count - 1) & mask
+            if count == 0:
+                break
+            if compare and repe != bool(ops.cond(F.CC_Z)):   # REPE ends on ZF=0, REPNE on ZF=1
+                break
+            if not repeat_more():
+                more = True
+                break
+    except _Fault as f:
+        _write_back(ops, a, use_si, use_di, si, di, count)
+        _late(ops, i, f, step)
+        raise f.exc from None
+    except BaseException:       # a fault that is not an access's, an I/O read to serve
+        _write_back(ops, a, use_si, use_di, si, di, count)
+        raise
+    _write_back(ops, a, use_si, use_di, si, di, count)
+    if more:
+        ops.jump(i.ip)
+
+
+def _write_back(ops, a, use_si, use_di, si, di, count):
+    if use_si:
+        ops.set_reg(RSI, a, si)
+    if use_di:
+        ops.set_reg(RDI, a, di)
     ops.set_reg(RCX, a, count)
-    if count == 0:
-        return
-    if compare:
-        zf = ops.cond(F.CC_Z)
-        if (i.rep == 0xF3) != bool(zf):      # REPE ends on ZF=0, REPNE on ZF=1
-            return
-    ops.jump(i.ip)
 
 
 @sem("MOVS", helper="rep")
 def movs(ops, i):
     """MOVS m8/m16/m32, m8/m16/m32 (MOVSB/MOVSW/MOVSD): ES:[rDI] = seg:[rSI]."""
-    def body():
-        step = _step(ops, i)
-        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
-                    (RSI,), step)
-        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v),
-                (RSI, RDI), step, counts=WRITE)
-        _advance(ops, i, RSI, step)
-        _advance(ops, i, RDI, step)
-    _repeat(ops, i, body)
+    seg = _src_seg(i)
+    size = i.size
+
+    def element(si, di):
+        # the accesses of _load and _store, inline: the copy is the hot REP
+        try:
+            v = ops.load(seg, si, size)
+        except GuestException as e:
+            raise _Fault(e, (RSI,), READ) from None
+        try:
+            ops.store(ES, di, size, v)
+        except GuestException as e:
+            raise _Fault(e, (RSI, RDI), WRITE) from None
+    _repeat(ops, i, element, True, True)
 
 
 @sem("CMPS", helper="rep")
 def cmps(ops, i):
     """CMPS m8/m16/m32, m8/m16/m32: flags of seg:[rSI] - ES:[rDI]."""
-    def body():
-        step = _step(ops, i)
+    seg = _src_seg(i)
+    size = i.size
+
+    def element(si, di):
         # the 286 reads ES:[rDI] first: its fault has advanced rDI only
-        b = _access(ops, i, lambda: ops.load(ES, ops.get_reg(RDI, i.asize), i.size),
-                    (RDI,), step, counts=0)
-        a = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
-                    (RSI, RDI), step)
-        ops.set_cc(CC_SUB, (a - b) & MASK[i.size], a, b, i.size)
-        _advance(ops, i, RSI, step)
-        _advance(ops, i, RDI, step)
-    _repeat(ops, i, body, compare=True)
+        b = _load(ops, ES, di, size, (RDI,), 0)
+        a = _load(ops, seg, si, size, (RSI, RDI))
+        ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
+    _repeat(ops, i, element, True, True, compare=True)
 
 
 @sem("SCAS", helper="rep")
 def scas(ops, i):
     """SCAS m8/m16/m32: flags of AL/AX/EAX - ES:[rDI]."""
-    def body():
-        step = _step(ops, i)
-        a = ops.get_reg(RAX, i.size)
-        b = _access(ops, i, lambda: ops.load(ES, ops.get_reg(RDI, i.asize), i.size), (RDI,), step)
-        ops.set_cc(CC_SUB, (a - b) & MASK[i.size], a, b, i.size)
-        _advance(ops, i, RDI, step)
-    _repeat(ops, i, body, compare=True)
+    size = i.size
+
+    def element(si, di):
+        a = ops.get_reg(RAX, size)
+        b = _load(ops, ES, di, size, (RDI,))
+        ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
+    _repeat(ops, i, element, False, True, compare=True)
 
 
 @sem("LODS", helper="rep")
 def lods(ops, i):
     """LODS m8/m16/m32: AL/AX/EAX = seg:[rSI]."""
-    def body():
-        step = _step(ops, i)
-        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
-                    (RSI,), step)
-        ops.set_reg(RAX, i.size, v)
-        _advance(ops, i, RSI, step)
-    _repeat(ops, i, body)
+    seg = _src_seg(i)
+    size = i.size
+
+    def element(si, di):
+        ops.set_reg(RAX, size, _load(ops, seg, si, size, (RSI,)))
+    _repeat(ops, i, element, True, False)
 
 
 @sem("STOS", helper="rep")
 def stos(ops, i):
     """STOS m8/m16/m32: ES:[rDI] = AL/AX/EAX."""
-    def body():
-        step = _step(ops, i)
-        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size,
-                                          ops.get_reg(RAX, i.size)), (RDI,), step, counts=WRITE)
-        _advance(ops, i, RDI, step)
-    _repeat(ops, i, body)
+    size = i.size
+
+    def element(si, di):
+        _store(ops, di, size, ops.get_reg(RAX, size), (RDI,))
+    _repeat(ops, i, element, False, True)
 
 
 @sem("INS", helper=True)
 def ins(ops, i):
     """INS m8/m16/m32, DX: ES:[rDI] = port DX (an IO exit; the read comes first,
     so a re-executed iteration after the Machine served it commits once)."""
-    def body():
-        step = _step(ops, i)
-        v = ops.port_in(ops.get_reg(RDX, 2), i.size)
-        _access(ops, i, lambda: ops.store(ES, ops.get_reg(RDI, i.asize), i.size, v), (RDI,), step,
-                counts=WRITE)
-        _advance(ops, i, RDI, step)
-    _repeat(ops, i, body)
+    size = i.size
+
+    def element(si, di):
+        _store(ops, di, size, ops.port_in(ops.get_reg(RDX, 2), size), (RDI,))
+    _repeat(ops, i, element, False, True)
 
 
 @sem("OUTS", helper=True)
 def outs(ops, i):
     """OUTS DX, m8/m16/m32: port DX = seg:[rSI]."""
-    def body():
-        step = _step(ops, i)
-        v = _access(ops, i, lambda: ops.load(_src_seg(i), ops.get_reg(RSI, i.asize), i.size),
-                    (RSI,), step)
-        ops.port_out(ops.get_reg(RDX, 2), i.size, v)
-        _advance(ops, i, RSI, step)
-    _repeat(ops, i, body)
+    seg = _src_seg(i)
+    size = i.size
+
+    def element(si, di):
+        ops.port_out(ops.get_reg(RDX, 2), size, _load(ops, seg, si, size, (RSI,)))
+    _repeat(ops, i, element, True, False)
+
+
+#: the instructions a REP prefix repeats (the decoder marks them ``repeats``)
+REPEATING = frozenset(("MOVS", "CMPS", "SCAS", "LODS", "STOS", "INS", "OUTS"))
