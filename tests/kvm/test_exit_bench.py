@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import tool
+from tests.conftest import tool
 from kvm import exitbench
 
 requires_kvm = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
