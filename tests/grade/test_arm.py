@@ -355,3 +355,22 @@ def test_a_jump_where_nothing_is_is_a_prefetch_abort(assignment):
     assert r.tests[0].output.startswith(
         "prefetch abort: the program jumped to 0x100, where the virt board has no memory or device")
     assert "0x40010004  bx r0" in r.tests[0].output
+
+
+def test_a_thumb_function_of_a_prebuilt_elf_is_called_in_thumb_state(assignment, tmp_path):
+    src = tmp_path / "t.S"
+    src.write_text("    .syntax unified\n    .thumb\n    .global f\n    .thumb_func\n"
+                   "f:  adds r0, r0, r1\n    bx lr\n")
+    subprocess.run(["arm-none-eabi-as", "-o", str(tmp_path / "t.o"), str(src)], check=True)
+    subprocess.run(["arm-none-eabi-ld", "-Ttext=0x40010000", "-e", "f", "-o",
+                    str(tmp_path / "t.elf"), str(tmp_path / "t.o")], check=True)
+    spec = _spec('''
+[[test]]
+name = "t"
+points = 1
+call = "f"
+args = [40, 2]
+expect.return = 42
+''').replace('source = "f.S"', 'binary = "t.elf"')
+    r = assignment(spec, {"t.elf": (tmp_path / "t.elf").read_bytes()})
+    assert r.tests[0].outcome == "pass", r.tests[0].output
