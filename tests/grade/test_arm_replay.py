@@ -154,7 +154,7 @@ def test_thumb_functions_by_their_names(tmp_path, capsys):
     assert lines[1] == f"=> 0x{h + 2:08x} <h+2>: (t16) ldr r2, [r1]    (f.S:11: ldr r2, [r1])"
     assert lines[3:5] == [f"#0  0x{h + 2:08x} in h+2 ()", f"#1  0x{f + 8:08x} in f+8 ()"]
     assert f"=> 0x{h:08x} <h>: (t16) adds r0, r0, r1    (f.S:10: h:  adds r0, r0, r1)" in lines
-    assert f"=> 0x{f + 4:08x} <f+4>: t32_bl #2    (f.S:7: bl h)" in lines
+    assert f"=> 0x{f + 4:08x} <f+4>: bl #0x{h:x}    (f.S:7: bl h)" in lines
     assert f"=> 0x{f:08x} <f>: (t16) push {{r4, lr}}    (f.S:5: f:  push {{r4, lr}})" in lines
     assert _after(lines, "break h") == f"Breakpoint 1 at 0x{h:08x} <h>: file f.S, line 10."
     assert lines[-2] == f"=> 0x{h:08x} <h>: (t16) adds r0, r0, r1    (f.S:10: h:  adds r0, r0, r1)"
