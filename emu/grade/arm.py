@@ -126,7 +126,8 @@ class ArmArch(Arch):
                 img = load_elf(os.path.basename(path), data, None, "arm")
             except ImageError as e:
                 raise BuildError(str(e)) from None
-            build = Build(img.data, dict(img.symbols), {}, {}, set(), roots, img.base, img.entry)
+            # no line table: the files it names are not the grader's to read
+            build = _of_image(img, roots, with_lines=False)
             build.student = set(range(build.base, build.end))
             return _fits(build)
         student = find_submission_file(sub, source)
@@ -193,10 +194,16 @@ def assemble(files: list, roots: tuple, relocatable: bool = False) -> Build:
         img = load_elf(files[-1], data, None, "arm")
     except ImageError as e:
         raise BuildError(scrub(str(e), roots)) from None
-    # a Thumb function's label keeps bit 0, as its ELF symbol has it: a call enters it as BLX does
+    return _of_image(img, roots)
+
+
+def _of_image(img, roots: tuple, with_lines: bool = True) -> Build:
+    """The Build of a linked ELF image: a Thumb function's label keeps bit 0,
+    as its ELF symbol has it, so a call enters it as BLX does."""
     symbols = {k: v | 1 if v in img.thumb else v for k, v in img.symbols.items()}
-    return Build(img.data, symbols, dict(img.lines), dict(img.sources), set(), roots,
-                 img.base, img.entry)
+    lines, sources = (dict(img.lines), dict(img.sources)) if with_lines else ({}, {})
+    return Build(img.data, symbols, lines, sources, set(), roots, img.base, img.entry,
+                 set(img.thumb))
 
 
 def _tool(args: list, path: str, roots: tuple, cwd: str):

@@ -57,16 +57,7 @@ class Opened:
         except HarnessFailed as e:
             self.target.close()
             raise ReplayError(str(e)) from None
-        image = Image(build.data, "submission", build.base, symbols=dict(build.symbols),
-                      lines={a: (build.display(f), n) for a, (f, n) in build.lines.items()},
-                      sources={build.display(f): text for f, text in build.sources.items()})
-        try:
-            self.session = Session(self.target.machine, image, history_size=history_size)
-        except NotImplementedError:
-            # the architecture's Target has no debug_adapter (emu.isa.target)
-            self.target.close()
-            raise ReplayError(f"kasou's debugger does not step {arch} guests yet; expected an "
-                              f"x86 assignment (the grader's report says where it failed)") from None
+        self.session = Session(self.target.machine, debug_image(build), history_size=history_size)
         if icount:
             self.session.step(icount)
 
@@ -75,6 +66,17 @@ class Opened:
 
     def close(self) -> None:
         self.target.close()
+
+
+def debug_image(build: Build) -> Image:
+    """The image as the debugger knows one: a Thumb function's label at its
+    address without bit 0 (the Build keeps the bit for the call), the
+    student's file names as the report shows them."""
+    symbols = {k: v & ~1 if v & ~1 in build.thumb else v for k, v in build.symbols.items()}
+    return Image(build.data, "submission", build.base, symbols=symbols,
+                 lines={a: (build.display(f), n) for a, (f, n) in build.lines.items()},
+                 sources={build.display(f): text for f, text in build.sources.items()},
+                 thumb=set(build.thumb))
 
 
 def _header(name: str, outcome: str, icount: int, output: str) -> str:
@@ -128,6 +130,7 @@ def document(spec: Spec, build: Build, test: Test, result: TestResult, accel: st
         "image": base64.b64encode(build.data).decode("ascii"),
         "image_sha256": hashlib.sha256(build.data).hexdigest(),
         "symbols": {k: v for k, v in build.symbols.items()},
+        "thumb": sorted(build.thumb),
         "lines": {str(a): [build.display(f), n] for a, (f, n) in build.lines.items()
                   if f in student},
         "sources": {build.display(f): build.sources[f] for f in student if f in build.sources},
@@ -217,9 +220,10 @@ def _build(doc: dict) -> Build:
         symbols = {str(k): int(v) for k, v in doc["symbols"].items()}
         lines = {int(a): (str(f), int(n)) for a, (f, n) in doc["lines"].items()}
         sources = {str(f): [str(x) for x in text] for f, text in doc["sources"].items()}
+        thumb = {int(a) for a in doc.get("thumb", [])}      # none before Thumb functions
     except (TypeError, ValueError):
-        raise ReplayError("'symbols', 'lines' or 'sources' is malformed; expected a replay "
-                          "file written by emu grade --replay") from None
+        raise ReplayError("'symbols', 'lines', 'sources' or 'thumb' is malformed; expected a "
+                          "replay file written by emu grade --replay") from None
     try:
         # a file without them is from before ARM: an x86 image at 0x7C00
         base, entry = int(doc.get("base", 0x7C00)), doc.get("entry")
@@ -227,7 +231,7 @@ def _build(doc: dict) -> Build:
     except (TypeError, ValueError):
         raise ReplayError("'base' or 'entry' is malformed; expected a replay file written by "
                           "emu grade --replay") from None
-    return Build(doc["image"], symbols, lines, sources, base=base, entry=entry)
+    return Build(doc["image"], symbols, lines, sources, base=base, entry=entry, thumb=thumb)
 
 
 def open_replay(path: str, history_size: int = 1_000_000) -> tuple:

@@ -52,6 +52,9 @@ class Build:
     roots: tuple = ()
     base: int = 0                     # where the image loads
     entry: int | None = None          # where it is entered (None: its first byte)
+    #: addresses of Thumb functions (Arm); their labels in ``symbols`` keep
+    #: bit 0, as their ELF symbols have it, so a call enters them as BLX does
+    thumb: set = field(default_factory=set)
 
     @property
     def end(self) -> int:

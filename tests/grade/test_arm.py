@@ -149,15 +149,14 @@ def test_guest_faults_are_decoded(assignment, body, message):
     assert r.tests[0].output.startswith(message), r.tests[0].output
 
 
-def test_a_thumb_function_is_called_in_thumb_state(assignment):
-    src = """    .syntax unified
+THUMB_ADD = """    .syntax unified
     .thumb
     .global f
     .thumb_func
 f:  adds r0, r0, r1
     bx lr
 """
-    spec = _spec('''
+CALL_ADD = _spec('''
 [[test]]
 name = "t"
 points = 1
@@ -165,7 +164,10 @@ call = "f"
 args = [40, 2]
 expect.return = 42
 ''')
-    r = assignment(spec, {"f.S": src})
+
+
+def test_a_thumb_function_is_called_in_thumb_state(assignment):
+    r = assignment(CALL_ADD, {"f.S": THUMB_ADD})
     assert r.tests[0].outcome == "pass", r.tests[0].output
 
 
@@ -355,3 +357,14 @@ def test_a_jump_where_nothing_is_is_a_prefetch_abort(assignment):
     assert r.tests[0].output.startswith(
         "prefetch abort: the program jumped to 0x100, where the virt board has no memory or device")
     assert "0x40010004  bx r0" in r.tests[0].output
+
+
+def test_a_thumb_function_of_a_prebuilt_elf_is_called_in_thumb_state(assignment, tmp_path):
+    (tmp_path / "t.S").write_text(THUMB_ADD)
+    subprocess.run(["arm-none-eabi-as", "-o", str(tmp_path / "t.o"), str(tmp_path / "t.S")],
+                   check=True)
+    subprocess.run(["arm-none-eabi-ld", "-Ttext=0x40010000", "-e", "f", "-o",
+                    str(tmp_path / "t.elf"), str(tmp_path / "t.o")], check=True)
+    spec = CALL_ADD.replace('source = "f.S"', 'binary = "t.elf"')
+    r = assignment(spec, {"t.elf": (tmp_path / "t.elf").read_bytes()})
+    assert r.tests[0].outcome == "pass", r.tests[0].output

@@ -9,7 +9,11 @@ capstone print it:
 * the UAL aliases: MOV with a shift prints as LSL/LSR/ASR/ROR/RRX (A8.8.105),
   STMDB sp! as PUSH and LDM sp! / LDR rt, [sp], #4 as POP (A8.8.133,
   A8.8.131), the CPSR as ``apsr`` in MRS;
-* registers r0-r12, sp, lr, pc.
+* registers r0-r12, sp, lr, pc;
+* a T16 instruction prints as the A32 instruction it runs as, except the
+  Thumb encodings with semantics of their own: B, B<cond>, CBZ/CBNZ, the
+  32-bit BL/BLX (targets from the PC 4 bytes ahead), LDR (literal) and ADR
+  (their offsets), IT (A8.8.18, A8.8.25, A8.8.29, A8.8.54).
 """
 
 from __future__ import annotations
@@ -230,8 +234,38 @@ def format_insn(i) -> str:
     if name == "UDF":
         return f"udf {imm(i.imm)}"
     if name.startswith(("T_", "T32_")):       # Thumb encodings with semantics of their own
-        return f"{name.lower()} {imm(i.imm or 0)}" + (f" r{i.rd}" if i.rd is not None else "")
+        return _thumb(i)
     return f".word {i.word:#010x}"
+
+
+def _thumb(i) -> str:
+    """A Thumb encoding with semantics of its own (not run as an A32
+    instruction): branch targets from the PC, which reads 4 bytes ahead
+    (A8.8.18, A8.8.25, A8.8.29); literal and ADR offsets as written
+    (A8.8.12, A8.8.64); IT's then/else pattern (A8.8.54)."""
+    name, pc = i.name, i.addr + 4
+    if name == "T_B":
+        return f"b {imm((pc + (_sext(i.imm, 11) << 1)) & 0xFFFFFFFF)}"
+    if name == "T_B_cond":
+        return f"b{CONDS[i.cond]} {imm((pc + (_sext(i.imm, 8) << 1)) & 0xFFFFFFFF)}"
+    if name == "T_CBZ":
+        return f"{'cbnz' if i.opc else 'cbz'} {r(i.rn)}, {imm(pc + (i.imm << 1))}"
+    if name == "T32_BL":
+        return f"bl {imm((pc + _sext(i.imm, 25)) & 0xFFFFFFFF)}"
+    if name == "T32_BLX":
+        return f"blx {imm(((pc & ~3) + _sext(i.imm, 25)) & 0xFFFFFFFC)}"
+    if name == "T_LDR_lit":
+        return f"ldr {r(i.rd)}, [pc, {imm(4 * i.imm)}]"
+    if name == "T_ADR":
+        return f"adr {r(i.rd)}, {imm(4 * i.imm)}"
+    if name == "T_IT":
+        first, mask = i.imm >> 4, i.imm & 0xF
+        low = (mask & -mask).bit_length() - 1
+        pattern = "".join("t" if (mask >> k & 1) == (first & 1) else "e"
+                          for k in range(3, low, -1))
+        return f"it{pattern} {CONDS[first] or 'al'}"
+    # the ARMv4T BL/BLX halves (DDI 0100I A7.1.17), UDF
+    return f"{name.lower()} {imm(i.imm or 0)}" + (f" {r(i.rd)}" if i.rd is not None else "")
 
 
 #: instructions whose operands are registers only: their operand text

@@ -80,3 +80,38 @@ def test_known_words(word):
     """Hand-checked against the UAL rules of ARM DDI 0406C A8.8."""
     i = get_target("arm").decoder(get_model("cortex-a15"), (False, 0x13)).decode_word(word, 0x8000)
     assert format_insn(i) == WORDS[word]
+
+
+#: Thumb encodings with semantics of their own (not run as an A32 instruction)
+THUMB_OWN = ("T_B", "T_B_cond", "T_CBZ", "T_LDR_lit", "T_ADR", "T_IT", "T32_BL", "T32_BLX")
+
+
+def test_thumb_branches_literals_and_it_match_capstone():
+    """The Thumb encodings kasou runs by semantics of their own, against
+    capstone in Thumb mode (CS_MODE_THUMB) on random halfword pairs:
+    branch targets, CBZ/CBNZ, literal loads, ADR, IT and the 32-bit BL/BLX."""
+    from emu.isa.arm.thumb import ThumbUnsupported, fetch_thumb
+    model = get_model("cortex-a15")
+    dec = get_target("arm").decoder(model, (True, 0x13)).thumb()
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB)
+    rnd = random.Random(3)
+    compared = dict.fromkeys(THUMB_OWN, 0)
+    diffs = []
+    for _ in range(20000):
+        data = rnd.getrandbits(32).to_bytes(4, "little")
+        try:
+            i = fetch_thumb(lambda a, n: int.from_bytes(data[a - 0x8000:a - 0x8000 + n],
+                                                        "little"), 0x8000, model.arch, dec)
+        except ThumbUnsupported:          # 32-bit Thumb-2 other than BL/BLX: not decoded
+            continue
+        if i.name not in compared or i.name == "T_IT" and i.imm >> 4 == 0xF:
+            continue                      # IT with firstcond 1111 is UNPREDICTABLE (A8.8.54)
+        got = list(md.disasm(data[:i.size], 0x8000))
+        if not got:
+            continue
+        compared[i.name] += 1
+        want = (got[0].mnemonic + " " + got[0].op_str).strip()
+        if format_insn(i) != want:
+            diffs.append(f"{data[:i.size].hex()} {i.name}: {format_insn(i)!r} != {want!r}")
+    assert not diffs, "\n".join(diffs[:20])
+    assert all(compared.values()), compared

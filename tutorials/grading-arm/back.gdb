@@ -1,0 +1,2 @@
+reverse-stepi 3
+info registers r0 r1
