@@ -65,9 +65,9 @@ def main(path):
             print("exits: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
             return 0
         else:
-            counts[exit.name] = counts.get(exit.name, 0) + 1
             print(f"vmm: unhandled exit: {exit.describe()}", file=sys.stderr)
             return 1
+        counts[exit.name] = counts.get(exit.name, 0) + 1   # after serving it
 
 
 if __name__ == "__main__":
