@@ -300,7 +300,9 @@ def _first_failure(text: str) -> str:
             what = diff if what == OUTPUT_DIFFERS else f"{what}; {diff}"
     for section in ("standard error:", "output:"):
         if what.startswith("exit status:") and section in lines:
-            said = [s.strip() for s in lines[lines.index(section) + 1:] if s.strip()]
+            rest = lines[lines.index(section) + 1:]
+            rest = rest[:rest.index("standard error:")] if "standard error:" in rest else rest
+            said = [s.strip() for s in rest if s.strip()]
             if said:
                 return f"{what}; {section} {_shown(said[-1], 200)}"
     return what
