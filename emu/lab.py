@@ -42,6 +42,8 @@ TUTORIALS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 ANSWERS = "answers"
 #: what a lab's Makefile makes (lab 10's ARM ELF files): not the lab's files
 BUILD = "build"
+#: the grader's message for an output that is not the expected one
+OUTPUT_DIFFERS = "output differs from the expected output"
 _LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9][a-z0-9-]*$")
 
 SCHEMA = {
@@ -256,6 +258,56 @@ def _submissions(lab: Lab, files: list) -> dict:
     return found
 
 
+def _shown(line: str, room: int = 60) -> str:
+    return repr(line) if len(line) <= room else repr(line[:room]) + "..."
+
+
+def _output_difference(lines: list) -> str:
+    """The first line that differs in the grader's unified diff of the
+    output (``lines`` from ``--- expected`` on): ``output line N: expected
+    '...', got '...'``; "" when there is none."""
+    removed, added, number = [], [], 0
+    for line in lines[2:]:                      # after '--- expected', '+++ your output'
+        m = re.match(r"@@ -(\d+)", line)
+        if m and not (removed or added):
+            number = int(m.group(1))
+        elif line.startswith("-"):
+            removed.append(line[1:])
+        elif line.startswith("+"):
+            added.append(line[1:])
+        elif line.startswith(" ") and not (removed or added):
+            number += 1
+        else:
+            break
+    if not (removed or added):
+        return ""
+    want = _shown(removed[0]) if removed else "no line"
+    got = _shown(added[0]) if added else "no line"
+    return f"output line {number}: expected {want}, got {got}"
+
+
+def _first_failure(text: str) -> str:
+    """What a failing test's report says first, made specific: the first
+    line of the output that differs (rather than only "output differs"),
+    and for a program whose exit status was wrong, the last line it wrote
+    to standard error (an unserved exit, a traceback's message) or else
+    to its output (a checker's verdict)."""
+    lines = text.splitlines()
+    what = lines[0] if lines else "failed"
+    if "--- expected" in lines:
+        diff = _output_difference(lines[lines.index("--- expected"):])
+        if diff:
+            what = diff if what == OUTPUT_DIFFERS else f"{what}; {diff}"
+    for section in ("standard error:", "output:"):
+        if what.startswith("exit status:") and section in lines:
+            rest = lines[lines.index(section) + 1:]
+            rest = rest[:rest.index("standard error:")] if "standard error:" in rest else rest
+            said = [s.strip() for s in rest if s.strip()]
+            if said:
+                return f"{what}; {section} {_shown(said[-1], 200)}"
+    return what
+
+
 def check_lab(root: str, number: int, files: list, accel, out) -> int:
     """Grade each exercise handed in; 0 when every test of every exercise passes."""
     lab = load_lab(root, number)
@@ -278,7 +330,7 @@ def check_lab(root: str, number: int, files: list, accel, out) -> int:
         summary.append(f"  {ex.number}. {name:<12} {_points(result.score)}/{_points(pts)}  {state}")
         if passed < len(result.tests) and failing is None:
             first = next(t for t in result.tests if t.outcome != "pass")
-            failing = (ex, f"'{first.name}': {first.output.splitlines()[0]}")
+            failing = (ex, f"'{first.name}': {_first_failure(first.output)}")
     todo = failing or missing
     out.write(f"lab {lab.number}: {lab.title}\n")
     out.write("\n".join(summary) + "\n")
