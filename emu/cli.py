@@ -72,7 +72,7 @@ ACCEL_HELP = {
            "doorbell writes (virtio QueueNotify) without an exit",
 }
 #: -accel NAME,PROP=VALUE: the properties each engine takes, and their values
-ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}}
+ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}, "unicorn": {"count": ("exact", "free")}}
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
