@@ -302,13 +302,20 @@ def print_chart(rows) -> None:
         print(f"{r['guest']:<{gw}} {r['engine']:<{ew}} |{bar:<{CHART_WIDTH}} {text}")
 
 
+def check_plot(path: str) -> None:
+    """Refuse a ``--plot`` that could not be drawn, before the bench runs."""
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BenchError("--plot needs matplotlib (install kasou's 'plot' extra: pip install "
+                         "matplotlib)")
+    where = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(where) or not os.access(where, os.W_OK):
+        raise BenchError(f"--plot {path}: cannot write it (no writable directory {where})")
+
+
 def plot(rows, path: str, repeat: int) -> None:
     """A grouped bar chart of MIPS (log scale) per guest and engine, as PNG."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise BenchError("--plot needs matplotlib (install kasou's 'plot' extra: pip install "
-                         "matplotlib)") from None
+    import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     guests = list(dict.fromkeys(r["guest"] for r in rows))

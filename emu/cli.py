@@ -800,6 +800,11 @@ def cmd_bench(args) -> int:
         images = {g: bench.guest_image(g) for g in guests}
     except bench.BenchError as e:
         raise UsageError(str(e)) from None
+    if args.plot:
+        try:
+            bench.check_plot(args.plot)
+        except bench.BenchError as e:
+            raise CommandError(str(e)) from None
     rows = bench.run_bench(guests, engines, repeat=args.repeat, unicorn_count=args.unicorn_count,
                            images=images)
     extra = {}

@@ -22,7 +22,7 @@ def lcg(scale: int) -> int:
 
 
 def sieve(scale: int) -> int:
-    return sum(primes_below(65000 - 97 * k) for k in range(scale)) & MASK32
+    return sum(primes_below(100 * scale - 97 * k) for k in range(10)) & MASK32
 
 
 def strings(scale: int) -> int:

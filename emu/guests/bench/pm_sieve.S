@@ -1,13 +1,13 @@
 ; bench (32-bit protected mode): the byte sieve of rm_sieve.S with 32-bit
-; addressing, the array at 0x100000 (above 1 MiB): SCALE passes, pass k
-; over the numbers below 65000 - 97 * k; prints the sum of the counts.
+; addressing, the array at 0x100000 (above 1 MiB): ten passes, pass k
+; over the numbers below 100 * SCALE - 97 * k; prints the sum of the counts.
 .include "flat32.inc"
-.set SCALE, 10                  ; passes
+.set SCALE, 650                 ; hundreds of numbers (at most 655)
 .set SIEVE, 0x100000
 main32:
     xor edi, edi                ; the sum
-    mov ebp, 65000              ; the size of this pass
-    mov ecx, SCALE
+    mov ebp, SCALE * 100        ; the size of this pass
+    mov ecx, 10
 pass:
     push ecx
     xor ebx, ebx

@@ -1,8 +1,8 @@
 ; bench (real mode): a byte sieve of Eratosthenes in one 64 KiB segment
-; (0x1000:0), run SCALE times, pass k over the numbers below
-; 65000 - 97 * k; prints the 32-bit sum of the primes counted.
+; (0x1000:0), ten passes, pass k over the numbers below
+; 100 * SCALE - 97 * k; prints the 32-bit sum of the primes counted.
 ; Fill, cross out from i * i for every i with i * i below the size, count.
-.set SCALE, 10                  ; passes
+.set SCALE, 650                 ; hundreds of numbers (at most 655)
     xor ax, ax
     mov ss, ax
     mov sp, 0x7c00
@@ -10,8 +10,8 @@
     mov ds, ax
     mov word [0xff00], 0        ; the sum (past the largest sieve)
     mov word [0xff02], 0
-    mov bp, 65000               ; the size of this pass
-    mov cx, SCALE
+    mov bp, SCALE * 100         ; the size of this pass
+    mov cx, 10
 pass:
     push cx
     xor bx, bx
