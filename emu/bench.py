@@ -227,7 +227,10 @@ def _count(group, image, memory, icount_limit) -> None:
 
 # -- reporting -----------------------------------------------------------------------------
 
-def print_table(rows, extra, repeat: int) -> None:
+def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
+    """The table, the notes on how each engine's instructions were counted,
+    the terminal chart (``chart``), the engines' own counters and
+    ``extra`` (name: value lines, last)."""
     gw = max([9] + [len(r["guest"]) for r in rows])
     ew = max([8] + [len(r["engine"]) for r in rows])
     hdr = (f"{'guest':<{gw}} {'engine':<{ew}} {'instructions':>12} {'seconds':>8} {'MIPS':>8} "
@@ -255,6 +258,8 @@ def print_table(rows, extra, repeat: int) -> None:
                  if r["instructions_by"] not in (None, r["engine"])})
     for engine, counter in by:
         print(f"~ {engine}: {_not_counted(engine, rows)}; the count is {counter}'s for the same guest.")
+    if chart:
+        print_chart(rows)
     engines = [r for r in rows if r["engine"] == "tcg" and r["engine_stats"]]
     if engines:
         print("\ntranslator (tcg): blocks translated / executed, chain hits (rate), invalidations, helper calls")

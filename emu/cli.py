@@ -820,10 +820,8 @@ def cmd_bench(args) -> int:
             bench.plot(rows, args.plot, args.repeat)
         except bench.BenchError as e:
             raise CommandError(str(e)) from None
-    bench.print_table(rows, extra, args.repeat)
-    if not args.plot:
-        bench.print_chart(rows)
-    else:
+    bench.print_table(rows, extra, args.repeat, chart=not args.plot)
+    if args.plot:
         print(f"chart: {args.plot}")
     _write_json(args.json_out, {"results": bench.json_rows(rows), "repeat": args.repeat, **extra})
     return 0

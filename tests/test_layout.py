@@ -48,8 +48,10 @@ def imports_of(path, modname):
 
 
 def unicorn_engine_module(mod: str) -> bool:
-    """The unicorn engine: its generic runner and each target's adapter."""
-    return mod == "emu.accel.unicorn" or (mod.startswith("emu.isa.") and mod.endswith(".unicorn_adapter"))
+    """The unicorn engine: its generic runner, each target's adapter and
+    bare harness (emu bench's unicorn-bare)."""
+    return mod == "emu.accel.unicorn" or (mod.startswith("emu.isa.")
+                                           and mod.endswith((".unicorn_adapter", ".unicorn_bare")))
 
 
 def test_emu_never_imports_kvm_and_unicorn_only_in_its_engine():
@@ -151,7 +153,7 @@ def test_cli_is_a_leaf():
 #: board's Target (``machine.target``), never by importing one (DESIGN §3)
 NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.accel.unicorn", "emu.cli",
            "emu.boards", "emu.exits", "emu.memory", "emu.devices", "emu.isa.target", "emu.isa.core",
-           "emu.isa.ops", "emu.isa.debug_adapter", "emu.isa.unicorn_adapter", "emu.stepbench",
+           "emu.isa.ops", "emu.isa.debug_adapter", "emu.isa.unicorn_adapter", "emu.stepbench", "emu.bench",
            "emu.loader", "emu.debug",
            # the tools: their architecture's parts are the Target's
            "emu.diff", "emu.conformance", "emu.coverage", "emu.monitor", "emu.grade")
