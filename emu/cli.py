@@ -68,7 +68,8 @@ BOARD_HELP = board_help()
 ACCEL_HELP = {
     "interp": "the pure-Python interpreter (default)",
     "tcg": "the pure-Python translator: blocks, IR, generated Python",
-    "unicorn": "QEMU's TCG in C, through unicorn",
+    "unicorn": "QEMU's TCG in C, through unicorn; -accel unicorn,count=exact|free (default exact): "
+               "free runs without counting instructions, as QEMU without -icount",
     "kvm": "the host CPU through /dev/kvm; -accel kvm,ioeventfd=on|off (default on): "
            "doorbell writes (virtio QueueNotify) without an exit",
 }

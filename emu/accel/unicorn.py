@@ -65,7 +65,10 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   adapter that cannot answer (``FREE_RUN`` False) always counts.  An I/O
   access that x86's I/O permission bitmap denies is made #GP(0) at the
   access, but in a free run the rest of its block has run by then: guests
-  that rely on that fault should count.
+  that rely on that fault should count.  A free run returns to Python only
+  at a device access, an interrupt or HLT, so a stop request (Ctrl-C, the
+  monitor's ``stop``) reaches a guest that spins without any of them only
+  then.
 * **Engine modes.**  Unicorn's register API is that of the mode an engine
   was opened in.  After a block the adapter marks ``MAY_SWITCH``, entering
   the next block the runner asks the adapter which mode unicorn's CPU now
