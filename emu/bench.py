@@ -260,23 +260,26 @@ def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
         print(f"~ {engine}: {_not_counted(engine, rows)}; the count is {counter}'s for the same guest.")
     if chart:
         print_chart(rows)
-    engines = [r for r in rows if r["engine"] == "tcg" and r["engine_stats"]]
-    if engines:
-        print("\ntranslator (tcg): blocks translated / executed, chain hits (rate), invalidations, helper calls")
-        for r in engines:
-            e = r["engine_stats"]
-            print(f"  {r['guest']:<9} {e.get('blocks_translated', 0):>6} / {e.get('blocks_executed', 0):<8} "
-                  f"{e.get('chain_hits', 0):>8} ({e.get('chain_hit_rate', 0):.2f})  "
-                  f"{e.get('invalidations', 0):>5}  {e.get('helper_calls', 0):>7}")
-    kvm_rows = [r for r in rows if r["engine"] == "kvm" and r["engine_stats"]]
-    if kvm_rows:
-        print("\nkvm: KVM_RUN calls, seconds inside KVM_RUN / in the accelerator's Python / elsewhere")
-        for r in kvm_rows:
-            e = r["engine_stats"]
-            print(f"  {r['guest']:<9} {e.get('kvm_runs', 0):>7}  {e.get('seconds_in_kvm_run', 0):.3f} / "
-                  f"{e.get('seconds_in_accel_python', 0):.3f} / {e.get('seconds_outside_accel', 0):.3f}")
+    _counters(rows, "tcg", "translator (tcg): blocks translated / executed, chain hits (rate), "
+              "invalidations, helper calls",
+              lambda e: f"{e.get('blocks_translated', 0):>6} / {e.get('blocks_executed', 0):<8} "
+                        f"{e.get('chain_hits', 0):>8} ({e.get('chain_hit_rate', 0):.2f})  "
+                        f"{e.get('invalidations', 0):>5}  {e.get('helper_calls', 0):>7}")
+    _counters(rows, "kvm", "kvm: KVM_RUN calls, seconds inside KVM_RUN / in the accelerator's Python "
+              "/ elsewhere",
+              lambda e: f"{e.get('kvm_runs', 0):>7}  {e.get('seconds_in_kvm_run', 0):.3f} / "
+                        f"{e.get('seconds_in_accel_python', 0):.3f} / {e.get('seconds_outside_accel', 0):.3f}")
     for k, v in extra.items():
         print(f"{k}: {v if isinstance(v, str) else f'{v:.2f}'}")
+
+
+def _counters(rows, engine: str, header: str, line) -> None:
+    """The engine's own counters (``engine_stats``), a line per guest."""
+    mine = [r for r in rows if r["engine"] == engine and r["engine_stats"]]
+    if mine:
+        print("\n" + header)
+        for r in mine:
+            print(f"  {r['guest']:<9} {line(r['engine_stats'])}")
 
 
 def _not_counted(engine: str, rows) -> str:

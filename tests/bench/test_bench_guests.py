@@ -7,13 +7,11 @@ The default run assembles each guest at a reduced SCALE (the guest's one
 run runs the full sizes and checks that each runs at least ten million
 instructions."""
 
-import os
-
 import pytest
 
 from emu import bench
-from emu.cli import accel_available
 from tests.bench.models import expected_output
+from tests.differential.test_timer import need
 
 #: small sizes: 2,000 LCG steps, sieves below 2,000, two string passes, the
 #: CRC message once, fib(12), 1 KiB printed
@@ -26,14 +24,6 @@ ENGINES = ["interp", "tcg", "unicorn-free", "unicorn-bare", "kvm"]
 
 def kind(guest):
     return guest.split("_", 1)[1]
-
-
-def need(accel):
-    ok, why = accel_available(accel)
-    if not ok:
-        if accel == "kvm" and not os.path.exists("/dev/kvm"):
-            pytest.skip("no /dev/kvm on this machine")
-        pytest.fail(f"engine {accel} unavailable: {why}")
 
 
 def run(image, engine):

@@ -16,19 +16,7 @@ line:
     mov di, ax                  ; x, high half
     mov ecx, 64
 step:
-    mov ax, di
-    mul word [a_lo]             ; low(x_hi * a_lo)
-    xchg ax, di
-    mov ax, si
-    mul word [a_hi]             ; low(x_lo * a_hi)
-    add di, ax
-    mov ax, si
-    mul word [a_lo]             ; x_lo * a_lo (32 bits)
-    add dx, di
-    add ax, 12345
-    adc dx, 0
-    mov si, ax
-    mov di, dx
+.include "lcg_step.inc"
     loop step
     pop edi
     shl edx, 16

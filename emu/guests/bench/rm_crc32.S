@@ -3,10 +3,7 @@
 ; polynomial when a one fell out -- over a 4096-byte message at 0x1000:0,
 ; msg[i] = 13 * i + 5 + (i >> 8) (mod 256), SCALE times over; prints the CRC.
 .set SCALE, 64                  ; times over the message
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    cld
+.include "rm_entry.inc"
     mov ax, 0x1000
     mov es, ax
     mov ds, ax

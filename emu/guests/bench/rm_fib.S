@@ -2,9 +2,7 @@
 ; DX:AX with ADD/ADC; every call saves SI and DI on the stack (CALL/RET and
 ; stack traffic); prints fib(SCALE).
 .set SCALE, 28                  ; n
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7c00
+.include "rm_entry.inc"
     mov cx, SCALE
     call fib
     jmp rm_done

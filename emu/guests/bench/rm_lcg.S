@@ -3,10 +3,7 @@
 ; MUL and ADD/ADC pairs (three MULs a step); prints the 32-bit sum of the
 ; first SCALE * 1000 values.  About 15 instructions a step.
 .set SCALE, 700                 ; thousands of steps
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
+.include "rm_entry.inc"
     mov si, 1                   ; x, low half
     xor di, di                  ; x, high half
     xor bx, bx                  ; the sum, low half
@@ -16,19 +13,7 @@ outer:
     push cx
     mov cx, 1000
 step:
-    mov ax, di
-    mul word [a_lo]             ; low(x_hi * a_lo)
-    xchg ax, di
-    mov ax, si
-    mul word [a_hi]             ; low(x_lo * a_hi)
-    add di, ax                  ; the product's high half, less the carry
-    mov ax, si
-    mul word [a_lo]             ; x_lo * a_lo (32 bits)
-    add dx, di
-    add ax, 12345
-    adc dx, 0
-    mov si, ax
-    mov di, dx
+.include "lcg_step.inc"
     add bx, ax
     adc bp, dx
     loop step

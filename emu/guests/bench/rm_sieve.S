@@ -3,9 +3,7 @@
 ; 100 * SCALE - 97 * k; prints the 32-bit sum of the primes counted.
 ; Fill, cross out from i * i for every i with i * i below the size, count.
 .set SCALE, 650                 ; hundreds of numbers (at most 655)
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7c00
+.include "rm_entry.inc"
     mov ax, 0x1000
     mov ds, ax
     mov word [0xff00], 0        ; the sum (past the largest sieve)

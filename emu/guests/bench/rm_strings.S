@@ -5,10 +5,7 @@
 ;   A[i] = A[i] + B[i] (mod 256)       (a LODSB / ADD / STOSB loop)
 ; then prints h over A, h = rol32(h, 5) xor A[i], with 16-bit registers.
 .set SCALE, 420                 ; passes
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    cld
+.include "rm_entry.inc"
     mov ax, 0x1000
     mov es, ax
     xor di, di

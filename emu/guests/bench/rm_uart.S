@@ -6,28 +6,13 @@
 ; 32-bit division by 10 is two 16-bit DIVs.
 .set SCALE, 100                 ; KiB printed
 .set LIMIT, SCALE * 1024
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
+.include "rm_entry.inc"
 line:
     mov cx, 64
     mov si, [x_lo]
-    mov bx, [x_hi]
+    mov di, [x_hi]
 step:
-    mov ax, bx                  ; x = x * a + c
-    mul word [a_lo]
-    mov bx, ax
-    mov ax, si
-    mul word [a_hi]
-    add bx, ax
-    mov ax, si
-    mul word [a_lo]
-    add dx, bx
-    add ax, 12345
-    adc dx, 0
-    mov si, ax
-    mov bx, dx
+.include "lcg_step.inc"
     loop step
     mov [x_lo], ax
     mov [x_hi], dx
