@@ -35,6 +35,7 @@ import os
 import sys
 import time
 
+from .bench import SUITES as BENCH_SUITES
 from .boards import board_help
 from . import version
 from .machine import STATUS_ERROR
@@ -42,7 +43,7 @@ from .machine import STATUS_ERROR
 ACCELS = ("interp", "tcg", "unicorn", "kvm")
 CPUS = ("8086", "286", "max", "arm7tdmi", "cortex-a15")
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
-BENCH_GUESTS = ("intloop", "sieve", "strcopy", "crc32", "fib", "uart", "lm_loop")
+BENCH_GUESTS = tuple(BENCH_SUITES["classic"])
 STEP_BENCH_GUESTS = ("intloop", "sieve", "crc32", "fib", "uart")
 
 #: -d items, as ``-d help`` lists them
@@ -67,12 +68,13 @@ BOARD_HELP = board_help()
 ACCEL_HELP = {
     "interp": "the pure-Python interpreter (default)",
     "tcg": "the pure-Python translator: blocks, IR, generated Python",
-    "unicorn": "QEMU's TCG in C, through unicorn",
+    "unicorn": "QEMU's TCG in C, through unicorn; -accel unicorn,count=exact|free (default exact): "
+               "free runs without counting instructions, as QEMU without -icount",
     "kvm": "the host CPU through /dev/kvm; -accel kvm,ioeventfd=on|off (default on): "
            "doorbell writes (virtio QueueNotify) without an exit",
 }
 #: -accel NAME,PROP=VALUE: the properties each engine takes, and their values
-ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}}
+ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}, "unicorn": {"count": ("exact", "free")}}
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
@@ -379,11 +381,27 @@ def build_parser() -> Parser:
     d = sub.add_parser("demo", help="run the built-in demo guest on every available engine")
     d.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
 
-    b = sub.add_parser("bench", help="run the benchmark guests on every available engine")
-    b.add_argument("-accel", dest="accels", help="comma-separated engines (default: all available)")
-    b.add_argument("--guests", help="comma-separated guests: " + ",".join(BENCH_GUESTS))
+    b = sub.add_parser("bench", help="run the benchmark guests on every available engine",
+                       description="Run the bench guests on every engine (and bare unicorn): MIPS, "
+                                   "the ratio to interp, exits by reason, a bar chart; the median "
+                                   "of --repeat runs.  The JSON schema is emu.bench's docstring.")
+    b.add_argument("-accel", dest="accels",
+                   help="comma-separated engines (default: all available, and unicorn-bare: unicorn "
+                        "with only the device hooks)")
+    b.add_argument("--guests", help="comma-separated guests: " + ",".join(BENCH_SUITES["all"]))
+    b.add_argument("--suite", choices=tuple(BENCH_SUITES),
+                   help="the guests to run: classic (emu/guests), new (emu/guests/bench: real and "
+                        "protected mode; the default) or all")
+    b.add_argument("--repeat", type=parse_count, default=3, metavar="N",
+                   help="runs of each guest on each engine; the median is shown (3)")
+    b.add_argument("--unicorn-count", choices=("free", "exact"), default="free",
+                   help="the unicorn engine runs free (no instruction count, as QEMU without "
+                        "-icount; the default) or counts every instruction")
     b.add_argument("--json", dest="json_out", metavar="FILE", nargs="?", const="-",
                    help="write the results as JSON (to FILE, or stdout)")
+    b.add_argument("--plot", metavar="FILE.png",
+                   help="draw MIPS per guest and engine as a bar chart into FILE.png (matplotlib); "
+                        "without it the chart is drawn in the terminal")
     b.add_argument("--step", action="store_true",
                    help="measure single-stepping instead: microseconds per step on each engine "
                         "(tcg -one-insn-per-tb) against unicorn with a per-instruction hook")
@@ -828,51 +846,71 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    accels = available_accels(args.accels)
-    default = STEP_BENCH_GUESTS if args.step else BENCH_GUESTS
-    guests = default if not args.guests else tuple(g for g in args.guests.split(",") if g)
-    for g in guests:
-        if g not in BENCH_GUESTS:
-            raise UsageError(f"unknown bench guest '{g}' (expected: {', '.join(BENCH_GUESTS)})")
     if args.kvm_exit:
         from .kvmbench import run_kvm_exit_bench
         return run_kvm_exit_bench(args.json_out, _write_json)
+    from . import bench
     if args.step:
+        accels = available_accels(args.accels)
+        guests = STEP_BENCH_GUESTS if not args.guests else tuple(g for g in args.guests.split(",") if g)
+        for g in guests:
+            if g not in BENCH_GUESTS:
+                raise UsageError(f"unknown bench guest '{g}' (expected: {', '.join(BENCH_GUESTS)})")
         from .stepbench import print_step_bench, run_step_bench
         rows = run_step_bench(guests, accels, args.steps, GUESTS_DIR)
         print_step_bench(rows)
         _write_json(args.json_out, {"step_results": rows})
         return 0
-    results = []
-    ref_icount = {}
-    for g in guests:
-        for a in accels:
-            r, out, m, secs = run_guest(g, a)
-            icount = r.icount if m.accel.exact_icount else None
-            if a == "interp" or (icount and g not in ref_icount):
-                ref_icount.setdefault(g, icount)
-            n = icount if icount is not None else ref_icount.get(g)
-            row = {"guest": g, "accel": a, "instructions": n, "icount_exact": icount is not None,
-                   "seconds": secs, "mips": (n / secs / 1e6) if n and secs > 0 else None,
-                   "exits": dict(m.stats.by_reason), "status": r.status, "stop": r.reason,
-                   "stop_message": r.message,
-                   "output": out.decode("latin-1"), "engine": m.accel.stats()}
-            results.append(row)
-            m.close()
-    for row in results:
-        base = next((x for x in results if x["guest"] == row["guest"] and x["accel"] == "interp"), None)
-        row["ratio_to_interp"] = (row["mips"] / base["mips"]) if base and base["mips"] and row["mips"] else None
+    engines = _bench_engines(args.accels)
+    try:
+        guests = bench.guests_for(args.suite, args.guests)
+        images = {g: bench.guest_image(g) for g in guests}
+    except bench.BenchError as e:
+        raise UsageError(str(e)) from None
+    if args.plot:
+        try:
+            bench.check_plot(args.plot)
+        except bench.BenchError as e:
+            raise CommandError(str(e)) from None
+    rows = bench.run_bench(guests, engines, repeat=args.repeat, unicorn_count=args.unicorn_count,
+                           images=images)
     extra = {}
-    if "kvm" in accels:
+    if "kvm" in engines:
         try:
             import importlib     # the kvm engine is found by name, never imported by emu
             kvm_accel = importlib.import_module(_REGISTRY_MODULE("kvm"))
             extra["kvm_exit_roundtrip_us"] = kvm_accel.measure_exit_cost()
         except Exception as e:      # report, don't hide
             extra["kvm_exit_roundtrip_us"] = f"unavailable: {e}"
-    print_bench(results, extra)
-    _write_json(args.json_out, {"results": results, **extra})
+    if args.plot:
+        try:
+            bench.plot(rows, args.plot, args.repeat)
+        except bench.BenchError as e:
+            raise CommandError(str(e)) from None
+    bench.print_table(rows, extra, args.repeat, chart=not args.plot)
+    if args.plot:
+        print(f"chart: {args.plot}")
+    _write_json(args.json_out, {"results": bench.json_rows(rows), "repeat": args.repeat, **extra})
     return 0
+
+
+def _bench_engines(wanted) -> list:
+    """The engines of ``emu bench -accel`` (unicorn-bare too), or every
+    available one and unicorn-bare when unicorn is there."""
+    from .bench import BARE
+    if wanted is None:
+        engines = available_accels(None)
+        return engines + [BARE] if "unicorn" in engines else engines
+    names = [a for a in wanted.split(",") if a]
+    plain = [a for a in names if a != BARE]
+    if BARE in names:
+        ok, why = accel_available("unicorn")
+        if not ok:
+            raise CommandError(f"accelerator '{BARE}' is not available here: {why}")
+    if not plain and BARE not in names:
+        available_accels(wanted)        # the one-line error for an empty list
+    found = available_accels(",".join(plain)) if plain else []
+    return [a for a in names if a == BARE or a in found]
 
 
 def _write_json(dest, doc) -> None:
@@ -888,48 +926,6 @@ def _write_json(dest, doc) -> None:
 def _REGISTRY_MODULE(name: str) -> str:
     from .accel.base import _REGISTRY
     return _REGISTRY[name][0]
-
-
-def print_bench(results, extra):
-    hdr = f"{'guest':<9} {'engine':<8} {'instructions':>12} {'seconds':>8} {'MIPS':>8} {'x interp':>8}  exits"
-    print(hdr)
-    print("-" * len(hdr))
-    for r in results:
-        n = r["instructions"]
-        ntext = ("" if r["icount_exact"] else "~") + (str(n) if n else "?")
-        mips = f"{r['mips']:.2f}" if r["mips"] else "?"
-        ratio = f"{r['ratio_to_interp']:.1f}" if r["ratio_to_interp"] else "-"
-        exits = ", ".join(f"{k} {v}" for k, v in sorted(r["exits"].items()))
-        print(f"{r['guest']:<9} {r['accel']:<8} {ntext:>12} {r['seconds']:>8.3f} {mips:>8} {ratio:>8}  {exits}")
-    outs = {}
-    for r in results:
-        outs.setdefault(r["guest"], set()).add(r["output"])
-    bad = [g for g, o in outs.items() if len(o) > 1]
-    print()
-    print("UART output identical across engines for every guest." if not bad
-          else f"UART output DIFFERS for: {', '.join(bad)}")
-    for r in results:
-        if r["stop"] not in ("halt", "debug-exit"):
-            print(f"  {r['guest']} on {r['accel']} stopped early: {r['stop']}: {r['stop_message']}")
-    if any(not r["icount_exact"] for r in results):
-        print("~ : the engine cannot count instructions; the interpreter's count for the same guest is used.")
-    engines = [r for r in results if r["accel"] == "tcg" and r["engine"]]
-    if engines:
-        print("\ntranslator (tcg): blocks translated / executed, chain hits (rate), invalidations, helper calls")
-        for r in engines:
-            e = r["engine"]
-            print(f"  {r['guest']:<9} {e.get('blocks_translated', 0):>6} / {e.get('blocks_executed', 0):<8} "
-                  f"{e.get('chain_hits', 0):>8} ({e.get('chain_hit_rate', 0):.2f})  "
-                  f"{e.get('invalidations', 0):>5}  {e.get('helper_calls', 0):>7}")
-    kvm_rows = [r for r in results if r["accel"] == "kvm" and r["engine"]]
-    if kvm_rows:
-        print("\nkvm: KVM_RUN calls, seconds inside KVM_RUN / in the accelerator's Python / elsewhere")
-        for r in kvm_rows:
-            e = r["engine"]
-            print(f"  {r['guest']:<9} {e.get('kvm_runs', 0):>7}  {e.get('seconds_in_kvm_run', 0):.3f} / "
-                  f"{e.get('seconds_in_accel_python', 0):.3f} / {e.get('seconds_outside_accel', 0):.3f}")
-    for k, v in extra.items():
-        print(f"{k}: {v if isinstance(v, str) else f'{v:.2f}'}")
 
 
 def cmd_diff(args) -> int:

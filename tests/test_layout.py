@@ -48,8 +48,10 @@ def imports_of(path, modname):
 
 
 def unicorn_engine_module(mod: str) -> bool:
-    """The unicorn engine: its generic runner and each target's adapter."""
-    return mod == "emu.accel.unicorn" or (mod.startswith("emu.isa.") and mod.endswith(".unicorn_adapter"))
+    """The unicorn engine: its generic runner, each target's adapter and
+    bare harness (emu bench's unicorn-bare)."""
+    return mod == "emu.accel.unicorn" or (mod.startswith("emu.isa.")
+                                           and mod.endswith((".unicorn_adapter", ".unicorn_bare")))
 
 
 def test_emu_never_imports_kvm_and_unicorn_only_in_its_engine():
@@ -152,7 +154,7 @@ def test_cli_is_a_leaf():
 NEUTRAL = ("emu.machine", "emu.accel.base", "emu.accel.interp", "emu.accel.tcg", "emu.accel.unicorn",
            "emu.cli",
            "emu.boards", "emu.exits", "emu.memory", "emu.devices", "emu.isa.target", "emu.isa.core",
-           "emu.isa.ops", "emu.isa.debug_adapter", "emu.isa.unicorn_adapter", "emu.stepbench",
+           "emu.isa.ops", "emu.isa.debug_adapter", "emu.isa.unicorn_adapter", "emu.stepbench", "emu.bench",
            "emu.loader", "emu.debug",
            # the tools: their architecture's parts are the Target's
            "emu.diff", "emu.conformance", "emu.coverage", "emu.monitor", "emu.grade")

@@ -44,6 +44,36 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   Machine, against ~0.6 for ``interp``); exact counts need the block hook,
   so that is what runs.  A block entry the adapter says is no instruction
   (x86: the entry that finds a REP's count zero) is not counted.
+* **Free runs** (``-accel unicorn,count=free``; ``emu bench`` runs its
+  ``unicorn`` so): as QEMU runs without ``-icount``, unicorn runs with
+  ``count=0`` and without the block hook, so only the hooks the devices
+  need (port I/O, MMIO, interrupts) call Python.  Instructions are not
+  counted: ``exact_icount`` is False, the guest clock is real time and
+  ``icount`` grows by an ESTIMATE, seconds inside ``emu_start`` times
+  ``assumed_ips``, as on KVM.  Exact counting is used whenever a feature
+  needs it: ``-icount-limit`` (``count_exactly``), breakpoints, single
+  steps, code hooks, an interrupt line up, and a timer's budget while the
+  guest takes interrupts (EFLAGS.IF).  With interrupts masked a timer's
+  budget becomes a wall-clock slice of ``budget / assumed_ips`` seconds (at
+  least ``min_slice``) that ends at the first device access after it;
+  unicorn is never stopped from another thread (stopped so, its QEMU ran
+  part of a block with an I/O instruction twice: a read-modify-write of RAM
+  after an OUT was counted twice).  So a guest that enables interrupts
+  inside a free run has its timer interrupts looked at from its next device
+  access or HLT on.  In a free run unicorn stops at the end of a block, not
+  after the instruction whose hook asked (QEMU's TCG without icount also
+  looks for exit requests between blocks): after isa-debug-exit the rest of
+  its block runs, and the engine mode is checked (and changed) when unicorn
+  stops.  An exception or INT n is delivered once unicorn has stopped, in
+  the engine of the guest's mode; whether it was a fault or a trap is asked
+  of the adapter (``trap_before``), as HLT is (``halted_before``).  An
+  adapter that cannot answer (``FREE_RUN`` False) always counts.  An I/O
+  access that x86's I/O permission bitmap denies is made #GP(0) at the
+  access, but in a free run the rest of its block has run by then: guests
+  that rely on that fault should count.  A free run returns to Python only
+  at a device access, an interrupt or HLT, so a stop request (Ctrl-C, the
+  monitor's ``stop``) reaches a guest that spins without any of them only
+  then.
 * **Engine modes.**  Unicorn's register API is that of the mode an engine
   was opened in.  After a block the adapter marks ``MAY_SWITCH``, entering
   the next block the runner asks the adapter which mode unicorn's CPU now
@@ -81,6 +111,8 @@ Deliberate deviations and known limits (unicorn cannot do better):
 
 from __future__ import annotations
 
+import time
+
 import unicorn as uc_mod
 
 from .base import Accelerator, AccelUnavailable
@@ -88,6 +120,7 @@ from ..exits import BudgetExit, DebugExit, HltExit, InternalErrorExit, IoExit, M
 from ..isa.unicorn_adapter import AFTER, BEFORE, FRESH, MAY_SWITCH, RECREATE, AdapterUnavailable
 
 FOREVER = 1 << 62
+COUNT_MODES = ("exact", "free")
 MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
 UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
 
@@ -96,6 +129,10 @@ class UnicornAccel(Accelerator):
     """Run the guest on unicorn; exits, icount and state as every engine has them."""
 
     name = "unicorn"
+    #: free runs: the speed a timer's budget and the icount estimate assume
+    assumed_ips = 100_000_000
+    #: free runs: the shortest wall-clock slice a budget becomes (seconds)
+    min_slice = 0.001
 
     def __init__(self, machine):
         super().__init__(machine)
@@ -120,6 +157,20 @@ class UnicornAccel(Accelerator):
         self._skip_bp = None
         self._block_cache = {}       # (addr, size) -> (linear addresses of its instructions, marks,
                                      # the code bytes they were decoded from)
+        count = getattr(machine, "accel_options", {}).get("count", "exact")   # (stand-in machines have none)
+        if count not in COUNT_MODES:
+            raise ValueError(f"-accel unicorn,count={count}: expected count={'|'.join(COUNT_MODES)}")
+        #: free runs where nothing needs exact counts (see the module docstring)
+        self.free = count == "free" and self.adapter.FREE_RUN
+        self.exact_icount = not self.free
+        self._exact_wanted = False   # count_exactly() asked for an exact run
+        self._counting = True        # the block hook is in place
+        self._block_hook = None
+        self._free_running = False   # inside a free emu_start
+        self._free_intr = None       # (intno, pc) an interrupt hook left for after a free run
+        self._sliced = False         # a free run's slice ended at an access
+        self._slice_end = None       # perf_counter() when a free run's slice ends
+        self.free_runs = 0
         self._mm = machine.ram.mm    # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
         self.blocks = 0
@@ -166,7 +217,7 @@ class UnicornAccel(Accelerator):
             uc.mmio_map(high, adapter.phys_end - high,
                         lambda u, off, sz, d: self._mmio_high_read(high + off, sz), None,
                         lambda u, off, sz, v, d: self._mmio_high_write(high + off, sz, v), None)
-        uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
+        self._block_hook = uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block) if self._counting else None
         uc.hook_add(uc_mod.UC_HOOK_INTR, self._hook_intr)
         for fn in self._code_hooks:
             uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
@@ -243,8 +294,29 @@ class UnicornAccel(Accelerator):
             self.uc.hook_add(uc_mod.UC_HOOK_CODE, fn)
             self.uc.ctl_flush_tb()
 
+    def count_exactly(self, limit):
+        if self.free:
+            self._exact_wanted = limit is not None
+        return True
+
+    def _set_counting(self, on: bool) -> None:
+        """Put the block hook in or take it out.  Unicorn decides when it
+        translates a block whether the block calls the block hooks, so the
+        translated code is dropped either way."""
+        if on == self._counting:
+            return
+        self._counting = on
+        if on:
+            self._block_hook = self.uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._hook_block)
+        else:
+            self.uc.hook_del(self._block_hook)
+            self._block_hook = None
+        self._tb = ()
+        self.uc.ctl_flush_tb()
+
     def stats(self) -> dict:
-        return {"blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
+        return {"count": "free" if self.free else "exact", "free runs": self.free_runs,
+                "blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
                 **self.adapter.stats()}
 
     def icount_now(self) -> int:
@@ -314,7 +386,13 @@ class UnicornAccel(Accelerator):
                 chunk = 1                 # notice unmasking at once; step over a shadow
             self._run_done = done
             try:
-                ex, n = self._run_chunk(chunk, resume_bp)
+                if self._may_run_free(budget):
+                    ex, n = self._run_free(budget)
+                    if ex is None and budget is not None:
+                        ex = BudgetExit("instructions")     # the slice is over
+                else:
+                    self._set_counting(True)
+                    ex, n = self._run_chunk(chunk, resume_bp)
             finally:
                 self._run_done = 0
             if n:
@@ -399,6 +477,62 @@ class UnicornAccel(Accelerator):
         # unicorn's count ran out (it also counts an extra block entry, so n
         # may be short of count: run() asks for the rest)
         return None, n
+
+    def _may_run_free(self, budget) -> bool:
+        return (self.free and not self._exact_wanted and not self.single_step
+                and not self.breakpoints and not self._code_hooks and not self.irq_line
+                and (budget is None or not self._irq_enabled()))
+
+    def _run_free(self, budget):
+        """One free ``emu_start`` (see the module docstring): no block hook,
+        no count, a wall-clock slice for a budget; returns (exit or None, 0)
+        -- nothing is counted (``icount`` grows by the estimate)."""
+        uc = self.uc
+        adapter = self.adapter
+        self._set_counting(False)
+        self._reset_run()
+        self.free_runs += 1
+        err = None
+        self._uc_ahead = True
+        self._free_running = True
+        t0 = time.perf_counter()
+        self._slice_end = None if budget is None else t0 + max(self.min_slice, budget / self.assumed_ips)
+        try:
+            uc.emu_start(adapter.start_address(), UNTIL, 0, 0)
+        except uc_mod.UcError as e:
+            err = e
+        finally:
+            self._free_running = False
+            self.icount += int((time.perf_counter() - t0) * self.assumed_ips)
+        sliced, self._sliced = self._sliced, False
+        adapter.stopped()
+        self._engine_stop = True            # a block that changed the mode went unseen
+        switched = self._check_engine()
+        adapter.retired((), self.pc())      # it stopped at a block's end: no shadow open
+        fault = adapter.settle(err, None, False)
+        if fault is not None:
+            return self._outcome(adapter.deliver(fault[0], fault[1], True)), 0
+        if err is not None:
+            return self._error_exit(err, 0)[0], 0
+        intr, self._free_intr = self._free_intr, None
+        if self._stop_exit is not None:
+            return self._stop_exit, 0
+        if intr is not None:
+            intno, pc = intr
+            trap_at = adapter.trap_before(pc, intno)
+            out = self._outcome(adapter.interrupt(intno, pc, trap_at is None, trap_at))
+            return out if out is not None else self._stop_exit, 0
+        if self._serve_at is not None:
+            return adapter.serve(self._serve_at), 0
+        if self._irq_stop or self._fresh_uc or self._recreate or switched or self.stop_requested \
+                or sliced:
+            return None, 0
+        pc = self.pc()
+        if adapter.halted_before(pc):
+            self.machine.cpu.halted = True
+            return HltExit(), 0
+        return InternalErrorExit("EMULATION", f"unicorn stopped at 0x{pc:x} with nothing to "
+                                 "serve (its QEMU does so after a triple fault)", pc=pc), 0
 
     def _outcome(self, out):
         """What the adapter's delivery asks (emu.isa.unicorn_adapter):
@@ -604,6 +738,10 @@ class UnicornAccel(Accelerator):
         elif self.irq_line and self._stop is None and self.adapter.irq_enabled(None):
             self._irq_stop = True
             self.stop(AFTER, self.pc())
+        elif self._free_running and self._slice_end is not None and self._stop is None \
+                and time.perf_counter() >= self._slice_end:
+            self._sliced = True             # the slice is over: end it at this access
+            self.stop(AFTER, pc)
         elif self._stop is None and m.timer_deadline_moved():
             # the guest reprogrammed a timer: end the run after this instruction
             # so that the Machine budgets the next one to the new deadline
@@ -618,8 +756,13 @@ class UnicornAccel(Accelerator):
             self.abandoned = (pc, list(self._accesses[1]))
 
     def _hook_intr(self, uc, intno, _ud):
-        """An exception or software interrupt unicorn raised: the adapter serves it."""
+        """An exception or software interrupt unicorn raised: the adapter serves it
+        (in a free run, once unicorn has stopped: see _run_free)."""
         pc = self.pc()
+        if self._free_running:
+            self._free_intr = (intno, pc)
+            uc.emu_stop()
+            return
         tb = self._tb
         if pc in tb:                        # a fault: pc is the faulting instruction
             self._counted += tb.index(pc) + 1

@@ -53,6 +53,9 @@ The parts, and their counterpart in QEMU:
 * ``unicorn_adapter(engine)``: what the unicorn engine asks of the
   architecture (:mod:`emu.isa.unicorn_adapter`: engine modes, register
   sync, the interrupt hook, the instructions kasou runs itself).
+* ``unicorn_bare(image, memory)``: the guest on unicorn with only the
+  device hooks its board's console and exit need (``emu bench``'s
+  ``unicorn-bare``).
 
 Every method here raises ``NotImplementedError``; a Target overrides all of
 them.
@@ -152,6 +155,15 @@ class Target:
         """A new :class:`emu.isa.unicorn_adapter.UnicornAdapter` for the
         unicorn ``engine`` (imports unicorn; raises ``AdapterUnavailable``
         when the unicorn found cannot run this architecture)."""
+        raise NotImplementedError
+
+    def unicorn_bare(self, image: bytes, memory: int):
+        """Run ``image`` on unicorn with nothing of kasou's but RAM and the
+        port or MMIO accesses the board's console and exit device need (no
+        block hook, no count): ``emu bench``'s yardstick, engine
+        ``unicorn-bare``.  Returns an object with ``output`` (bytes),
+        ``status`` (the exit status, None when it timed out), ``seconds``
+        (inside unicorn) and ``how`` (how the run ended)."""
         raise NotImplementedError
 
     def engine_refusal(self, accel: str) -> str:

@@ -91,6 +91,9 @@ class UnicornAdapter:
 
     #: unicorn's ``UC_ARCH_*`` for this architecture
     uc_arch: int = 0
+    #: the adapter answers :meth:`trap_before` and :meth:`halted_before`, so
+    #: the engine may run free (no block hook, no count; see emu.accel.unicorn)
+    FREE_RUN: bool = False
     #: the end of the physical address space: everything from RAM's end to
     #: here is MMIO
     phys_end: int = 1 << 32
@@ -173,6 +176,17 @@ class UnicornAdapter:
 
     def is_halt(self, code: bytes) -> bool:
         """Does ``code`` start with the instruction that halts (HLT, WFI)?"""
+        raise NotImplementedError
+
+    def halted_before(self, pc: int) -> bool:
+        """(Free runs: no block was seen.)  Unicorn stopped at ``pc`` on its
+        own: is the instruction that ends at ``pc`` the halting one?"""
+        raise NotImplementedError
+
+    def trap_before(self, pc: int, intno: int):
+        """(Free runs.)  The interrupt hook reported ``intno`` at ``pc``:
+        the address of the software-interrupt instruction that ends at
+        ``pc`` and raises ``intno`` (a trap), or None (a fault at ``pc``)."""
         raise NotImplementedError
 
     # -- stops -----------------------------------------------------------------------

@@ -125,6 +125,10 @@ class X86Target(Target):
         from .singlestep import X86VectorReader
         return X86VectorReader(cpu)
 
+    def unicorn_bare(self, image: bytes, memory: int):
+        from .unicorn_bare import run_bare
+        return run_bare(image, memory)
+
     def unicorn_adapter(self, engine):
         from .unicorn_adapter import X86UnicornAdapter
         return X86UnicornAdapter(engine)

@@ -240,6 +240,7 @@ class X86UnicornAdapter(UnicornAdapter):
 
     uc_arch = uc_mod.UC_ARCH_X86
     phys_end = 1 << 52                  # MAXPHYADDR 52
+    FREE_RUN = True
 
     def __init__(self, engine):
         super().__init__(engine)
@@ -402,6 +403,31 @@ class X86UnicornAdapter(UnicornAdapter):
             if b not in _PREFIXES:
                 return b == 0xF4
         return False
+
+    def halted_before(self, pc: int) -> bool:
+        # HLT is one byte, F4; its prefixes come before it
+        return self.is_halt(self._bytes_before(pc, 1))
+
+    def trap_before(self, pc: int, intno: int):
+        """INT n (CD n), INT3 (CC), INTO (CE) and INT1 (F1) trap: unicorn
+        reports them with the PC past the instruction; a fault with the
+        faulting instruction's.  Only a fault at an instruction right after
+        the bytes of an INT of its own vector would be taken for a trap."""
+        two = self._bytes_before(pc, 2)
+        if len(two) == 2 and two[0] == 0xCD and two[1] == intno:
+            return pc - 2
+        one = two[-1:]
+        if one and {3: 0xCC, 4: 0xCE, 1: 0xF1}.get(intno) == one[0]:
+            return pc - 1
+        return None
+
+    def _bytes_before(self, pc: int, n: int) -> bytes:
+        if pc < n:
+            return b""
+        try:
+            return bytes(self.engine.uc.mem_read(pc - n, n))
+        except uc_mod.UcError:
+            return b""
 
     # -- stops -----------------------------------------------------------------------------
     def stopped(self) -> None:

@@ -1,0 +1,360 @@
+"""``emu bench``: the bench guests on every engine -- MIPS, the ratio to the
+interpreter, exits by reason -- as a table, a bar chart (in the terminal,
+or ``--plot FILE.png`` with matplotlib) and JSON (``--json FILE``).
+
+The guests come in suites (``--suite``; or ``--guests`` names them):
+
+* ``classic``: ``emu/guests/*.S``, the project's first bench guests (real
+  mode; ``lm_loop`` in long mode).
+* ``new``: ``emu/guests/bench/``, written from scratch to measure engines
+  nobody tuned for them, each in real mode (``rm_*``) and 32-bit protected
+  mode (``pm_*``): a 32-bit LCG done with 16-bit MUL/ADC pairs (``lcg``), a
+  byte sieve (``sieve``), REP MOVSB/STOSB and a LODSB/ADD/STOSB loop
+  (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``)
+  and 100 KiB of polled UART output (``uart``); each runs 10-13 million
+  instructions and prints a checksum (``tests/bench/models.py`` computes
+  them in Python).  Each source sets its size with one line
+  ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
+
+Engines: ``interp``, ``tcg``, ``unicorn`` and ``kvm`` as ``emu run`` has
+them -- ``unicorn`` in free runs (``-accel unicorn,count=free``, see
+:mod:`emu.accel.unicorn`) unless ``--unicorn-count exact`` -- and
+``unicorn-bare``: unicorn with only the port hooks the guests' devices
+need (the Target's ``unicorn_bare``), the yardstick for the unicorn
+engine's own cost.  Every guest runs ``--repeat`` times (3) on each engine;
+the figures are the median run's.
+
+Instructions: the engines that count exactly (interp, tcg, unicorn
+counting) count them; KVM, unicorn running free and bare unicorn do not,
+and their MIPS use the count of an engine that did, for the same guest in
+the same bench (if none ran, one untimed run on ``tcg`` counts them); the
+table marks those counts with ``~`` and the JSON names the counting engine.
+
+JSON (``--json FILE``, ``-`` for stdout): ``{"results": [row, ...],
+"repeat": N, "kvm_exit_roundtrip_us": ...}``, one row per guest and engine:
+
+=====================  ===================================================
+``guest``              the guest's name (``rm_lcg``, ``intloop``, ...)
+``mode``               ``real``, ``protected`` or ``long``: the CPU mode
+                       its work runs in
+``engine``             ``interp``, ``tcg``, ``unicorn``, ``unicorn-bare``,
+                       ``kvm``
+``instructions``       instructions the guest ran (see above)
+``instructions_by``    the engine that counted them
+``seconds``            the median run's wall time (the Machine's run, or
+                       bare unicorn's ``emu_start``)
+``runs``               every run's seconds
+``mips``               instructions / seconds / 1e6
+``ratio``              mips / interp's mips for the guest (null without
+                       interp)
+``exits``              {reason: count} of the median run (bare: none)
+``unicorn_mode``       ``free`` or ``exact`` (the unicorn engine), ``bare``
+                       (unicorn-bare), null otherwise
+``output_ok``          the output is the same on every engine of the guest
+``stop``, ``status``   how the median run ended and its exit status
+=====================  ===================================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+import time
+
+GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
+BENCH_DIR = os.path.join(GUESTS_DIR, "bench")
+
+#: the classic guests and the mode their work runs in
+CLASSIC = {"intloop": "real", "sieve": "real", "strcopy": "real", "crc32": "real", "fib": "real",
+           "uart": "real", "lm_loop": "long"}
+KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart")
+#: the new guests: rm_KIND (real mode) and pm_KIND (32-bit protected mode)
+NEW = {f"{prefix}_{kind}": mode for prefix, mode in (("rm", "real"), ("pm", "protected"))
+       for kind in KINDS}
+SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW), "all": tuple(CLASSIC) + tuple(NEW)}
+DEFAULT_SUITE = "new"
+BARE = "unicorn-bare"
+_SCALE = re.compile(r"^\.set SCALE, (\d+)\b", re.M)
+#: the terminal chart's scale: log10 MIPS from CHART_LOW to CHART_HIGH over CHART_WIDTH columns
+CHART_LOW, CHART_HIGH, CHART_WIDTH = 0.1, 10_000.0, 40
+
+
+class BenchError(Exception):
+    """Bad bench input (one line: what was wrong and what was expected)."""
+
+
+def guest_mode(name: str) -> str:
+    return NEW.get(name) or CLASSIC[name]
+
+
+def guest_path(name: str) -> str:
+    if name in NEW:
+        return os.path.join(BENCH_DIR, name + ".S")
+    if name in CLASSIC:
+        return os.path.join(GUESTS_DIR, name + ".S")
+    raise BenchError(f"unknown bench guest '{name}' (expected: {', '.join(SUITES['all'])})")
+
+
+def guests_for(suite: str | None, names: str | None) -> tuple:
+    """The guests ``--guests`` names, else those of ``--suite``."""
+    if names:
+        out = tuple(g for g in names.split(",") if g)
+        for g in out:
+            guest_path(g)
+        if not out:
+            raise BenchError(f"--guests '{names}': no guest named (expected some of "
+                             f"{', '.join(SUITES['all'])})")
+        return out
+    suite = suite or DEFAULT_SUITE
+    if suite not in SUITES:
+        raise BenchError(f"unknown suite '{suite}' (expected one of {', '.join(SUITES)})")
+    return SUITES[suite]
+
+
+def default_scale(name: str) -> int:
+    """The SCALE a new guest's source sets."""
+    return int(_scale_line(guest_path(name), open(guest_path(name)).read()).group(1))
+
+
+def _scale_line(path: str, text: str):
+    found = list(_SCALE.finditer(text))
+    if len(found) != 1:
+        raise BenchError(f"{path}: expected one line '.set SCALE, N' (found {len(found)})")
+    return found[0]
+
+
+def guest_image(name: str, scale: int | None = None):
+    """The assembled image of a bench guest; with ``scale``, a new guest
+    assembled with ``.set SCALE, scale`` instead of its own size."""
+    from .loader import load_file
+    path = guest_path(name)
+    if scale is None:
+        return load_file(path)
+    if name not in NEW:
+        raise BenchError(f"guest '{name}' has no SCALE (only the new guests: {', '.join(NEW)})")
+    if scale < 1:
+        raise BenchError(f"SCALE {scale}: expected a positive number")
+    from .asm import assemble_file
+    text = open(path).read()
+    m = _scale_line(path, text)
+    text = text[:m.start(1)] + str(scale) + text[m.end(1):]
+    return assemble_file(text, path)
+
+
+# -- running -------------------------------------------------------------------------------
+
+def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: int | None):
+    """One run of ``image`` on ``engine``: a dict of what bench reports."""
+    from .machine import Machine
+    options = {"count": unicorn_count} if engine == "unicorn" else {}
+    m = Machine(accel=engine, memory=memory, accel_options=options)
+    try:
+        m.load_image(image.data, image.name, image.entry)
+        t0 = time.perf_counter()
+        r = m.run(icount_limit=icount_limit)
+        secs = time.perf_counter() - t0
+        exact = m.accel.exact_icount
+        return {"seconds": secs, "icount": r.icount if exact else None, "output": m.serial_output(),
+                "exits": dict(m.stats.by_reason), "stop": r.reason, "status": r.status,
+                "stop_message": r.message, "engine_stats": m.accel.stats()}
+    finally:
+        m.close()
+
+
+def run_bare(image, memory: int):
+    from .isa import get_target
+    b = get_target("x86").unicorn_bare(image.data, memory)
+    stop = {"debug-exit": "debug-exit", "halt": "halt"}.get(b.how, "internal-error")
+    return {"seconds": b.seconds, "icount": None, "output": b.output, "exits": {}, "stop": stop,
+            "status": b.status, "stop_message": b.how, "engine_stats": {}}
+
+
+def run_bench(guests, engines, repeat: int = 3, unicorn_count: str = "free", memory: int = 16 << 20,
+              icount_limit: int | None = 200_000_000, images=None, progress=None) -> list:
+    """Every guest on every engine, ``repeat`` times; one row (a dict, the
+    JSON schema above) per guest and engine."""
+    rows = []
+    for g in guests:
+        image = images[g] if images else guest_image(g)
+        group = []
+        for e in engines:
+            runs = []
+            # a free unicorn counts for an instruction limit: it runs without one
+            limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
+            for _ in range(repeat):
+                runs.append(run_bare(image, memory) if e == BARE
+                            else run_once(image, e, unicorn_count, memory, limit))
+            med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+            row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
+                   "runs": [r["seconds"] for r in runs], "icount": med["icount"],
+                   "exits": med["exits"], "stop": med["stop"], "status": med["status"],
+                   "stop_message": med["stop_message"], "output": med["output"],
+                   "engine_stats": med["engine_stats"],
+                   "unicorn_mode": unicorn_count if e == "unicorn" else "bare" if e == BARE else None}
+            group.append(row)
+            if progress is not None:
+                progress(row)
+        _count(group, image, memory, icount_limit)
+        rows.extend(group)
+    return rows
+
+
+def _count(group, image, memory, icount_limit) -> None:
+    """Instructions and MIPS for a guest's rows (see the module docstring)."""
+    counted = next((r for r in group if r["icount"] is not None and r["engine"] == "interp"), None) \
+        or next((r for r in group if r["icount"] is not None), None)
+    if counted is not None:
+        n, by = counted["icount"], counted["engine"]
+    elif any(r["stop"] in ("debug-exit", "halt") for r in group):
+        n, by = run_once(image, "tcg", "exact", memory, icount_limit)["icount"], "tcg"
+    else:
+        n, by = None, None
+    interp = next((r for r in group if r["engine"] == "interp"), None)
+    outputs = {r["output"] for r in group}
+    for r in group:
+        r["instructions"] = r["icount"] if r["icount"] is not None else n
+        r["instructions_by"] = r["engine"] if r["icount"] is not None else by
+        r["mips"] = r["instructions"] / r["seconds"] / 1e6 if r["instructions"] and r["seconds"] > 0 \
+            else None
+        r["output_ok"] = len(outputs) == 1
+    for r in group:
+        base = interp["mips"] if interp else None
+        r["ratio"] = r["mips"] / base if base and r["mips"] else None
+        del r["icount"]
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
+    """The table, the notes on how each engine's instructions were counted,
+    the terminal chart (``chart``), the engines' own counters and
+    ``extra`` (name: value lines, last)."""
+    gw = max([9] + [len(r["guest"]) for r in rows])
+    ew = max([8] + [len(r["engine"]) for r in rows])
+    hdr = (f"{'guest':<{gw}} {'engine':<{ew}} {'instructions':>12} {'seconds':>8} {'MIPS':>8} "
+           f"{'x interp':>8}  exits")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        n = r["instructions"]
+        ntext = ("" if r["instructions_by"] == r["engine"] else "~") + (str(n) if n else "?")
+        mips = f"{r['mips']:.2f}" if r["mips"] else "?"
+        ratio = f"{r['ratio']:.1f}" if r["ratio"] else "-"
+        exits = ", ".join(f"{k} {v}" for k, v in sorted(r["exits"].items()))
+        print(f"{r['guest']:<{gw}} {r['engine']:<{ew}} {ntext:>12} {r['seconds']:>8.3f} {mips:>8} "
+              f"{ratio:>8}  {exits}")
+    bad = sorted({r["guest"] for r in rows if not r["output_ok"]})
+    print()
+    print("UART output identical across engines for every guest." if not bad
+          else f"UART output DIFFERS for: {', '.join(bad)}")
+    for r in rows:
+        if r["stop"] not in ("halt", "debug-exit"):
+            print(f"  {r['guest']} on {r['engine']} stopped early: {r['stop']}: {r['stop_message']}")
+    if repeat > 1:
+        print(f"Each figure is the median of {repeat} runs.")
+    by = sorted({(r["engine"], r["instructions_by"]) for r in rows
+                 if r["instructions_by"] not in (None, r["engine"])})
+    for engine, counter in by:
+        print(f"~ {engine}: {_not_counted(engine, rows)}; the count is {counter}'s for the same guest.")
+    if chart:
+        print_chart(rows)
+    _counters(rows, "tcg", "translator (tcg): blocks translated / executed, chain hits (rate), "
+              "invalidations, helper calls",
+              lambda e: f"{e.get('blocks_translated', 0):>6} / {e.get('blocks_executed', 0):<8} "
+                        f"{e.get('chain_hits', 0):>8} ({e.get('chain_hit_rate', 0):.2f})  "
+                        f"{e.get('invalidations', 0):>5}  {e.get('helper_calls', 0):>7}")
+    _counters(rows, "kvm", "kvm: KVM_RUN calls, seconds inside KVM_RUN / in the accelerator's Python "
+              "/ elsewhere",
+              lambda e: f"{e.get('kvm_runs', 0):>7}  {e.get('seconds_in_kvm_run', 0):.3f} / "
+                        f"{e.get('seconds_in_accel_python', 0):.3f} / {e.get('seconds_outside_accel', 0):.3f}")
+    for k, v in extra.items():
+        print(f"{k}: {v if isinstance(v, str) else f'{v:.2f}'}")
+
+
+def _counters(rows, engine: str, header: str, line) -> None:
+    """The engine's own counters (``engine_stats``), a line per guest."""
+    mine = [r for r in rows if r["engine"] == engine and r["engine_stats"]]
+    if mine:
+        print("\n" + header)
+        for r in mine:
+            print(f"  {r['guest']:<9} {line(r['engine_stats'])}")
+
+
+def _not_counted(engine: str, rows) -> str:
+    if engine == BARE:
+        return "bare unicorn (port hooks only) does not count instructions"
+    if engine == "unicorn":
+        return "unicorn ran free (count=free: no block hook, no count), so it did not count"
+    return "the engine cannot count instructions"
+
+
+def print_chart(rows) -> None:
+    """MIPS as bars, one line per guest and engine, on a log scale."""
+    gw = max([9] + [len(r["guest"]) for r in rows])
+    ew = max([8] + [len(r["engine"]) for r in rows])
+    span = math.log10(CHART_HIGH / CHART_LOW)
+    print(f"\nMIPS (log scale: {CHART_LOW:g} to {CHART_HIGH:g} over {CHART_WIDTH} columns)")
+    last = None
+    for r in rows:
+        if last is not None and r["guest"] != last:
+            print()
+        last = r["guest"]
+        mips = r["mips"]
+        if not mips:
+            bar, text = "", "?"
+        else:
+            k = round(CHART_WIDTH * math.log10(min(max(mips, CHART_LOW), CHART_HIGH) / CHART_LOW) / span)
+            bar, text = "#" * max(1, k), f"{mips:.2f}"
+        print(f"{r['guest']:<{gw}} {r['engine']:<{ew}} |{bar:<{CHART_WIDTH}} {text}")
+
+
+def check_plot(path: str) -> None:
+    """Refuse a ``--plot`` that could not be drawn, before the bench runs."""
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BenchError("--plot needs matplotlib (install kasou's 'plot' extra: pip install "
+                         "matplotlib)")
+    where = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(where) or not os.access(where, os.W_OK):
+        raise BenchError(f"--plot {path}: cannot write it (no writable directory {where})")
+
+
+def plot(rows, path: str, repeat: int) -> None:
+    """A grouped bar chart of MIPS (log scale) per guest and engine, as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    guests = list(dict.fromkeys(r["guest"] for r in rows))
+    engines = list(dict.fromkeys(r["engine"] for r in rows))
+    width = 0.8 / len(engines)
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(guests) * max(1, len(engines) / 3)), 4.5))
+    for k, e in enumerate(engines):
+        xs, ys = [], []
+        for i, g in enumerate(guests):
+            r = next((x for x in rows if x["guest"] == g and x["engine"] == e), None)
+            if r is not None and r["mips"]:
+                xs.append(i + (k - (len(engines) - 1) / 2) * width)
+                ys.append(r["mips"])
+        ax.bar(xs, ys, width, label=e)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(guests)))
+    ax.set_xticklabels(guests, rotation=30, ha="right")
+    ax.set_ylabel("MIPS (log scale)")
+    ax.set_title(f"kasou emu bench: MIPS per engine (median of {repeat})")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, format="png")
+    except OSError as e:
+        raise BenchError(f"--plot {path}: cannot write it ({e.strerror})") from None
+    finally:
+        plt.close(fig)
+
+
+def json_rows(rows) -> list:
+    """The rows as the JSON schema has them (the output itself left out)."""
+    keep = ("guest", "mode", "engine", "instructions", "instructions_by", "seconds", "runs", "mips",
+            "ratio", "exits", "unicorn_mode", "output_ok", "stop", "status")
+    return [{k: r[k] for k in keep} for r in rows]

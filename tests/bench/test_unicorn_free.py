@@ -1,0 +1,112 @@
+"""The unicorn engine's free runs (-accel unicorn,count=free): no block
+hook and no count where nothing needs them, the same guest behaviour as
+the counting runs, and exact counting wherever a feature asks for it."""
+
+import pytest
+
+from emu.asm import assemble_file
+from emu.cli import accel_available
+from emu.machine import Machine
+
+pytestmark = pytest.mark.skipif(not accel_available("unicorn")[0], reason="unicorn is not installed")
+
+# INT 0x30 (a trap), UD2 (a fault: #UD, whose handler steps over it), INT 6
+# (a trap to the same handler: it steps over the two NOPs after it), then
+# HLT with interrupts disabled
+INTERRUPTS = """
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7c00
+    mov word [0x30 * 4], on_int30
+    mov word [0x30 * 4 + 2], 0
+    mov word [6 * 4], on_ud
+    mov word [6 * 4 + 2], 0
+    mov dx, 0x3f8
+    int 0x30
+    ud2
+    int 6
+    nop
+    nop
+    mov ax, 0x06cd
+    mov al, 'E'
+    out dx, al
+    mov al, 10
+    out dx, al
+    hlt
+on_int30:
+    mov al, 'T'
+    out dx, al
+    iret
+on_ud:
+    mov al, 'U'
+    out dx, al
+    push bp
+    mov bp, sp
+    add word [bp + 2], 2
+    pop bp
+    iret
+"""
+
+LOOP = """
+again:
+    inc ax
+    jmp again
+"""
+
+
+def machine(count, source):
+    img = assemble_file(source, "free.S")
+    m = Machine(accel="unicorn", accel_options={"count": count})
+    m.load_image(img.data, img.name, img.entry)
+    return m
+
+
+def test_free_run_counts_nothing_and_uses_no_block_hook():
+    m = machine("free", INTERRUPTS)
+    r = m.run()
+    stats = m.accel.stats()
+    assert (r.reason, m.serial_output()) == ("halt", b"TUUE\n")
+    assert stats["count"] == "free" and stats["free runs"] >= 1
+    assert stats["blocks entered"] == 0
+    assert not m.accel.exact_icount and m.clock.realtime
+    m.close()
+
+
+@pytest.mark.parametrize("count", ["exact", "free"])
+def test_interrupts_faults_and_halt_as_the_interpreter_has_them(count):
+    m = machine(count, INTERRUPTS)
+    r = m.run()
+    ref = Machine(accel="interp")
+    img = assemble_file(INTERRUPTS, "free.S")
+    ref.load_image(img.data, img.name, img.entry)
+    rr = ref.run()
+    assert (r.reason, r.status, m.serial_output()) == (rr.reason, rr.status, ref.serial_output())
+    m.accel.sync_state()
+    assert m.cpu.regs[0] & 0xFFFF == ref.cpu.regs[0] & 0xFFFF
+    m.close()
+    ref.close()
+
+
+def test_an_instruction_limit_is_counted_exactly_in_free_mode():
+    m = machine("free", LOOP)
+    for _ in range(2):
+        start = m.accel.icount
+        r = m.run(icount_limit=1001)
+        assert (r.reason, m.accel.icount - start) == ("limit", 1001)
+    assert m.accel.stats()["blocks entered"] > 0      # it counted with the block hook
+    m.close()
+
+
+def test_a_breakpoint_makes_the_run_count():
+    m = machine("free", LOOP)
+    m.accel.breakpoints.add(0x7C01)
+    r = m.run()
+    assert r.reason == "debug" and m.accel.pc() == 0x7C01
+    m.close()
+
+
+def test_an_unknown_count_mode_is_one_line():
+    with pytest.raises(ValueError) as e:
+        Machine(accel="unicorn", accel_options={"count": "sometimes"})
+    assert str(e.value) == "-accel unicorn,count=sometimes: expected count=exact|free"
