@@ -227,6 +227,40 @@ class ArmUnicornAdapter(UnicornAdapter):
         word = int.from_bytes(code[:4], "little")
         return word & 0x0FFFFFFF == WFI_A32 and condition_passed(cpsr, word >> 28)
 
+    def _insn_before(self, pc: int) -> tuple:
+        """``(address, encoding)`` of the instruction in the current
+        instruction set that ends at ``pc`` (T16: a halfword; A32: a word),
+        or ``(None, None)`` where no memory holds it."""
+        thumb = self.engine.uc.reg_read(A.UC_ARM_REG_CPSR) & T_BIT
+        n = 2 if thumb else 4
+        try:
+            code = bytes(self.engine.uc.mem_read(pc - n, n))
+        except uc_mod.UcError:
+            return None, None
+        return pc - n, code
+
+    def halted_before(self, pc: int) -> bool:
+        """WFI ends at ``pc`` (unicorn leaves a WFI with the PC past it)."""
+        at, code = self._insn_before(pc)
+        return at is not None and self.is_halt(code)
+
+    def trap_before(self, pc: int, intno: int):
+        """SVC and BKPT are the A32/T16 instructions that raise their
+        exception themselves: reported past the instruction when it ends at
+        ``pc`` and encodes the exception unicorn named; anything else is an
+        exception of the instruction at ``pc`` (None)."""
+        at, code = self._insn_before(pc)
+        if at is None:
+            return None
+        if len(code) == 2:
+            hw = int.from_bytes(code, "little")
+            ok = {EXCP_SWI: hw & 0xFF00 == 0xDF00, EXCP_BKPT: hw & 0xFF00 == 0xBE00}
+        else:
+            w = int.from_bytes(code, "little")
+            ok = {EXCP_SWI: w & 0x0F000000 == 0x0F000000 and w >> 28 != 0xF,
+                  EXCP_BKPT: w & 0x0FF000F0 == 0x01200070}
+        return at if ok.get(intno, False) else None
+
     # -- stops -----------------------------------------------------------------------------
     def stopped(self) -> None:
         pass

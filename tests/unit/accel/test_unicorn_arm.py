@@ -263,3 +263,26 @@ def test_code_outside_ram_runs_from_the_bus_without_exits_as_on_the_interpreter(
     r = run_diff(asm("svc #0x123456"), accels=("interp", "unicorn"), board="virt",
                  memory=1 << 20, max_steps=12, ram_every=1)
     assert not r.diverged and r.reason == "max-steps", r.report_text
+
+
+@pytest.mark.parametrize("thumb", [False, True])
+def test_what_ends_at_a_pc_is_read_in_the_current_instruction_set(thumb):
+    """halted_before / trap_before (the free-run questions): WFI, SVC and
+    BKPT that end at the PC are found by their encodings (ARM DDI 0406C
+    A8.8.425, A8.8.228, A8.8.24; T16 likewise); a word that is none of them
+    is an exception of the instruction at the PC."""
+    from emu.isa.arm.unicorn_adapter import EXCP_BKPT, EXCP_SWI, EXCP_UDEF
+    from unicorn import arm_const as U
+    code = asm("wfi; svc #5; bkpt #1; add r0, r0, r1", thumb)
+    m = machine("unicorn", code)
+    m.accel.put_state()
+    uc = m.accel.uc
+    uc.reg_write(U.UC_ARM_REG_CPSR, uc.reg_read(U.UC_ARM_REG_CPSR) | 0x20 if thumb else
+                 uc.reg_read(U.UC_ARM_REG_CPSR) & ~0x20)
+    ad, n = m.accel.adapter, 2 if thumb else 4
+    ends = [LOAD + n * k for k in range(1, 5)]       # after wfi, svc, bkpt, add
+    assert [ad.halted_before(pc) for pc in ends] == [True, False, False, False]
+    assert [ad.trap_before(pc, EXCP_SWI) for pc in ends] == [None, LOAD + n, None, None]
+    assert [ad.trap_before(pc, EXCP_BKPT) for pc in ends] == [None, None, LOAD + 2 * n, None]
+    assert ad.trap_before(ends[1], EXCP_UDEF) is None
+    m.close()
