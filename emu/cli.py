@@ -846,10 +846,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from . import bench
     if args.kvm_exit:
         from .kvmbench import run_kvm_exit_bench
-        return run_kvm_exit_bench(args.json_out, _write_json)
-    from . import bench
+        try:
+            return run_kvm_exit_bench(args.json_out, _write_json)
+        except bench.BenchError as e:
+            raise CommandError(str(e)) from None
     if args.step:
         accels = available_accels(args.accels)
         guests = STEP_BENCH_GUESTS if not args.guests else tuple(g for g in args.guests.split(",") if g)

@@ -13,10 +13,10 @@ KVM_DEVICE = "/dev/kvm"
 
 def run_kvm_exit_bench(json_out, write_json) -> int:
     """Measure, print the figures, write them as JSON if asked; the exit
-    status.  A host without /dev/kvm is a one-line error."""
-    from .cli import CommandError
+    status.  A host without /dev/kvm is a one-line error (BenchError)."""
+    from .bench import BenchError
     if not os.path.exists(KVM_DEVICE):
-        raise CommandError(f"--kvm-exit: {KVM_DEVICE} is absent on this host (expected a host with KVM)")
+        raise BenchError(f"--kvm-exit: {KVM_DEVICE} is absent on this host (expected a host with KVM)")
     bench = importlib.import_module("kvm.exitbench")
     res = bench.kvm_exit_bench()
     for line in bench.format_kvm_exit_bench(res):
