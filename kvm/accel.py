@@ -156,6 +156,8 @@ _HLT = 0xF4
 _MSR_STAR, _MSR_LSTAR = 0xC0000081, 0xC0000082
 _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
                               0x67, 0xF0, 0xF2, 0xF3))
+#: the kvm.exits kinds the Machine answers (IN, MMIO read)
+_REPLIED = (kx.IoIn, kx.MmioRead)
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
                 uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
                 uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
@@ -644,7 +646,8 @@ class KvmAccelerator(Accelerator):
             if stepping or self._dirty:
                 self._complete_pending()
             else:               # the next KVM_RUN completes it
-                self._fill_reply()
+                if self._pending[0].__class__ in _REPLIED:
+                    self._fill_reply()
                 self._pending = None
         if self._queue:
             return self._queue.popleft()
@@ -701,18 +704,20 @@ class KvmAccelerator(Accelerator):
         while True:
             if self.stop_requested:
                 return BudgetExit("time")
-            self._inject_interrupt()
+            if self.irq_line or self._window:
+                self._inject_interrupt()
             t_in = self._t_kvm
             kex = self._kvm_run()
             self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
             self._pc = None
-            if isinstance(kex, kx.Intr):
+            kind = kex.__class__
+            if kind is kx.Intr:
                 if budget is None and not self.stop_requested:
                     if self._doorbells:     # a driver may be polling its used ring
                         self._ring_doorbells()
                     continue
                 return BudgetExit("time")
-            if isinstance(kex, kx.Debug):
+            if kind is kx.Debug:
                 if kex.breakpoints_hit and kex.pc in self.breakpoints:
                     self._pc = kex.pc
                     self._resume_bp = kex.pc
@@ -876,13 +881,15 @@ class KvmAccelerator(Accelerator):
 
     def _translate(self, kex):
         """kvm.exits kind -> emu.exits kind (the switch of kvm_cpu_exec)."""
+        kind = kex.__class__
+        if (kind is kx.IoOut or kind is kx.IoIn) and kex.count == 1:
+            write = kind is kx.IoOut        # OUT/IN: no string-I/O elements
+            ex = IoExit(kex.port, kex.size, write,
+                        int.from_bytes(kex.data, "little") if write else 0)
+            self._pending = (kex, [ex])
+            return ex
         if isinstance(kex, (kx.IoOut, kx.IoIn)):
             write = isinstance(kex, kx.IoOut)
-            if kex.count == 1:          # OUT/IN: one exit, no element queue
-                ex = IoExit(kex.port, kex.size, write,
-                            int.from_bytes(kex.data, "little") if write else 0)
-                self._pending = (kex, [ex])
-                return ex
             parts = []
             for k in range(kex.count):
                 value = 0
