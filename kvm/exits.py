@@ -6,9 +6,9 @@ What is modelled: ``struct kvm_run``'s ``exit_reason`` and exit union
 ``VcpuExit`` (read-only by convention: ``__slots__`` and a plain
 ``__init__``, since a frozen dataclass's constructor costs about a
 microsecond, a tenth of this host's whole exit).  An IO exit, the common
-case, is read from ``struct kvm_run`` with one ``struct.unpack_from``.  Every exit number maps to exactly one kind; numbers the
-package does not decode become ``Unsupported(code)`` (reported, never
-ignored).
+case, is read from ``struct kvm_run`` with one ``struct.unpack_from``.
+Every exit number maps to exactly one kind; numbers the package does not
+decode become ``Unsupported(code)`` (reported, never ignored).
 
 The data of ``IoIn`` / ``IoOut`` / ``MmioRead`` / ``MmioWrite`` is a
 ``memoryview`` into the vCPU's kvm_run mmap, valid until the next
