@@ -156,6 +156,8 @@ _HLT = 0xF4
 _MSR_STAR, _MSR_LSTAR = 0xC0000081, 0xC0000082
 _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
                               0x67, 0xF0, 0xF2, 0xF3))
+#: the kvm.exits kinds the Machine answers (IN, MMIO read)
+_REPLIED = (kx.IoIn, kx.MmioRead)
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
                 uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
                 uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
@@ -262,8 +264,15 @@ class _Watchdog:
     the last look has lasted at least one slice, and the vCPU is kicked, so
     a slice ends between one and two slices after it started.  After
     ``IDLE_TICKS`` looks with no run and no ``arm()`` the thread sleeps
-    until the next ``arm()``; ``arm()`` and that decision share a lock, so
-    an armed run is never left without a watchdog.
+    until the next ``arm()``.
+
+    ``arm()`` on a watchdog that is awake is three stores and no lock (it
+    runs before every exit's KVM_RUN): it counts the arm, then looks at
+    ``_armed``.  The thread, going to sleep, clears ``_armed`` first and
+    then looks at the count; if an ``arm()`` came in between, it stays
+    awake.  So either the thread sees the new arm or ``arm()`` sees the
+    thread asleep and wakes it (under the lock): an armed run is never left
+    without a watchdog.
     """
 
     IDLE_TICKS = 20
@@ -282,9 +291,11 @@ class _Watchdog:
         self._thread = None
 
     def arm(self, slice_seconds):
+        self.slice = slice_seconds
+        self._arms += 1
+        if self._armed:
+            return
         with self._lock:
-            self.slice = slice_seconds
-            self._arms += 1
             if not self._armed:
                 self._armed = True
                 self._wake.set()
@@ -318,8 +329,9 @@ class _Watchdog:
             last = now
             if idle >= self.IDLE_TICKS:
                 with self._lock:
-                    if self._arms == last[1]:
-                        self._armed = False
+                    self._armed = False
+                    if self._arms != last[1]:
+                        self._armed = True      # armed meanwhile: stay awake
 
     def close(self):
         self._stop.set()
@@ -411,6 +423,7 @@ class KvmAccelerator(Accelerator):
         self._kvm_runs = 0
         self._run_thread = None         # the thread in run(), for request_stop
         self._counting = False          # count_exactly: single-step without DEBUG exits
+        self._window = False            # request_interrupt_window as last set
 
     # -- life cycle -----------------------------------------------------------
 
@@ -633,7 +646,8 @@ class KvmAccelerator(Accelerator):
             if stepping or self._dirty:
                 self._complete_pending()
             else:               # the next KVM_RUN completes it
-                self._fill_reply()
+                if self._pending[0].__class__ in _REPLIED:
+                    self._fill_reply()
                 self._pending = None
         if self._queue:
             return self._queue.popleft()
@@ -663,19 +677,21 @@ class KvmAccelerator(Accelerator):
             wd.in_run = False
             self._t_kvm += time.perf_counter() - t0
         self._kvm_runs += 1
-        self._kvm_exits[label or ex.name] += 1
+        # counted by exit number (named in stats()): no name lookup per exit
+        self._kvm_exits[label or ex.reason] += 1
         self._stale = True
         return ex
 
     def _run_free(self, budget):
-        hw = tuple(sorted(self.breakpoints))
+        hw = tuple(sorted(self.breakpoints)) if self.breakpoints else ()
         if self._resume_bp is not None:
             resume, self._resume_bp = self._resume_bp, None
             if resume in self.breakpoints and self._current_pc() == resume:
                 ex = self._step_over()
                 if ex is not None:
                     return ex
-        self._configure_debug(False, hw)
+        if self._debug_config != (False, hw):
+            self._configure_debug(False, hw)
         if budget is not None:
             slice_s = min(self.max_slice,
                           max(self.min_slice, budget / self.assumed_ips))
@@ -688,18 +704,20 @@ class KvmAccelerator(Accelerator):
         while True:
             if self.stop_requested:
                 return BudgetExit("time")
-            self._inject_interrupt()
+            if self.irq_line or self._window:
+                self._inject_interrupt()
             t_in = self._t_kvm
             kex = self._kvm_run()
             self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
             self._pc = None
-            if isinstance(kex, kx.Intr):
+            kind = kex.__class__
+            if kind is kx.Intr:
                 if budget is None and not self.stop_requested:
                     if self._doorbells:     # a driver may be polling its used ring
                         self._ring_doorbells()
                     continue
                 return BudgetExit("time")
-            if isinstance(kex, kx.Debug):
+            if kind is kx.Debug:
                 if kex.breakpoints_hit and kex.pc in self.breakpoints:
                     self._pc = kex.pc
                     self._resume_bp = kex.pc
@@ -842,23 +860,34 @@ class KvmAccelerator(Accelerator):
     # -- interrupts (userspace 8259: QEMU's kvm_arch_pre_run) -----------------
 
     def _inject_interrupt(self):
-        vcpu = self.vcpu
+        """Inject the pending interrupt if the guest can take it, else ask
+        KVM for an IRQ_WINDOW_OPEN exit.  kvm_run is read only while an
+        interrupt is pending; ``_window`` mirrors what was last written to
+        ``request_interrupt_window`` (which only this code writes)."""
         if not self.irq_line or self.irq_ack is None:
-            if vcpu.request_interrupt_window:
-                vcpu.request_interrupt_window = False
+            if self._window:
+                self.vcpu.request_interrupt_window = self._window = False
             return
+        vcpu = self.vcpu
         if vcpu.ready_for_interrupt_injection and vcpu.if_flag:
             vector = self.irq_ack()
             if vector is not None:
                 vcpu.interrupt(vector)
-            vcpu.request_interrupt_window = False
+            vcpu.request_interrupt_window = self._window = False
         else:
-            vcpu.request_interrupt_window = True
+            vcpu.request_interrupt_window = self._window = True
 
     # -- exits ----------------------------------------------------------------
 
     def _translate(self, kex):
         """kvm.exits kind -> emu.exits kind (the switch of kvm_cpu_exec)."""
+        kind = kex.__class__
+        if (kind is kx.IoOut or kind is kx.IoIn) and kex.count == 1:
+            write = kind is kx.IoOut        # OUT/IN: no string-I/O elements
+            ex = IoExit(kex.port, kex.size, write,
+                        int.from_bytes(kex.data, "little") if write else 0)
+            self._pending = (kex, [ex])
+            return ex
         if isinstance(kex, (kx.IoOut, kx.IoIn)):
             write = isinstance(kex, kx.IoOut)
             parts = []
@@ -1069,7 +1098,8 @@ class KvmAccelerator(Accelerator):
 
     def stats(self):
         return {
-            "kvm_exits": dict(self._kvm_exits),
+            "kvm_exits": {uapi.EXIT_NAMES.get(k, str(k)) if isinstance(k, int) else k: n
+                          for k, n in self._kvm_exits.items()},
             "kvm_runs": self._kvm_runs,
             "seconds_in_kvm_run": self._t_kvm,
             "seconds_in_accel_python": self._t_accel,

@@ -58,8 +58,14 @@ class KvmError(OSError):
 # is passed either as an unsigned long value or as a pointer.  Loading the C
 # library opens no device; this private function object is never mutated
 # after import.
-_LIBC_IOCTL = ctypes.CDLL(None, use_errno=True).ioctl
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC_IOCTL = _LIBC.ioctl
 _LIBC_IOCTL.restype = ctypes.c_int
+# The same libc ioctl with the argument types fixed (int, unsigned long,
+# unsigned long): called with plain ints, no ctypes objects are built per
+# call.  KVM_RUN goes through it once per exit.
+_LIBC_IOCTL_VALUE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_ulong,
+                                     ctypes.c_ulong, use_errno=True)(("ioctl", _LIBC))
 
 
 def ioctl(fd, request, arg=0, advise=None):
@@ -72,16 +78,27 @@ def ioctl(fd, request, arg=0, advise=None):
     in KVM_RUN does not block other Python threads.
     """
     if isinstance(arg, int):
-        carg = ctypes.c_ulong(arg)
+        result = _LIBC_IOCTL_VALUE(fd, request, arg)
     else:
-        carg = ctypes.byref(arg)
-    result = _LIBC_IOCTL(fd, ctypes.c_ulong(request), carg)
+        result = _LIBC_IOCTL(fd, ctypes.c_ulong(request), ctypes.byref(arg))
     if result < 0:
-        err = ctypes.get_errno()
-        advice = advise(err) if advise else None
-        name = uapi.IOCTL_NAMES.get(request, f"ioctl {request:#x}")
-        raise KvmError(name, err, advice or generic_advice(name, err))
+        raise ioctl_error(request, ctypes.get_errno(), advise)
     return result
+
+
+#: ``ioctl_value(fd, request, value)``: the ioctl with an integer argument,
+#: the foreign function itself (no Python frame around it: KVM_RUN calls it
+#: once per exit).  Returns the raw result (``-1`` on failure, errno then in
+#: ``ctypes.get_errno()``) and raises nothing: the caller decides which
+#: errnos are errors (KVM_RUN's EINTR is not), see :func:`ioctl_error`.
+ioctl_value = _LIBC_IOCTL_VALUE
+
+
+def ioctl_error(request, err, advise=None):
+    """The ``KvmError`` for ioctl ``request`` failing with ``err``."""
+    advice = advise(err) if advise else None
+    name = uapi.IOCTL_NAMES.get(request, f"ioctl {request:#x}")
+    return KvmError(name, err, advice or generic_advice(name, err))
 
 
 def generic_advice(name, err):

@@ -23,6 +23,7 @@ handler is the package's only process-wide state; it is detected with
 ``signal.getsignal`` rather than a module flag.
 """
 
+import ctypes
 import errno
 import mmap
 import os
@@ -31,8 +32,12 @@ import threading
 from dataclasses import dataclass
 
 from . import uapi
-from .errors import KvmError, explain_sregs, ioctl, sregs_advice
+from .errors import (KvmError, explain_sregs, ioctl, ioctl_error, ioctl_value,
+                     sregs_advice)
 from .exits import Intr, decode
+
+_KVM_RUN = uapi.KVM_RUN
+_get_ident = threading.get_ident
 
 #: the signal ``kick()`` sends to the thread inside KVM_RUN
 KICK_SIGNAL = signal.SIGUSR1
@@ -195,23 +200,27 @@ class Vcpu:
         EINTR (a signal, ``kick()`` or ``immediate_exit``) is not an error:
         it returns ``Intr()`` and clears ``immediate_exit``.
         """
-        run = self.kvm_run
+        run = self._run
+        if run is None:
+            raise ValueError("Vcpu is closed")
+        # Published without the lock: kick() sets immediate_exit before it
+        # looks, so a kick that finds no thread here still stops this run.
+        # Cleared under the lock: a kick that found the thread sends its
+        # signal while the thread is still in here.
+        self._running_thread = _get_ident()
+        # ABI: KVM_RUN takes no argument; results land in struct kvm_run
+        result = ioctl_value(self._fd, _KVM_RUN, 0)
         with self._kick_lock:
-            self._running_thread = threading.get_ident()
-        try:
-            # ABI: KVM_RUN takes no argument; results land in struct kvm_run
-            ioctl(self._fd, uapi.KVM_RUN, 0, advise=self._run_advice)
-        except KvmError as exc:
-            if exc.errno == errno.EINTR:
+            self._running_thread = None
+        if result < 0:
+            err = ctypes.get_errno()
+            if err == errno.EINTR:
                 run.immediate_exit = 0      # ABI: kvm_run.immediate_exit
                 return Intr()
-            if (exc.errno == errno.EFAULT
+            if (err == errno.EFAULT
                     and run.exit_reason == uapi.KVM_EXIT_MEMORY_FAULT):
                 return decode(run, self._view)
-            raise
-        finally:
-            with self._kick_lock:
-                self._running_thread = None
+            raise ioctl_error(_KVM_RUN, err, self._run_advice)
         return decode(run, self._view)
 
     def kick(self):
