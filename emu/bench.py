@@ -15,6 +15,10 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   instructions and prints a checksum (``tests/bench/models.py`` computes
   them in Python).  Each source sets its size with one line
   ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
+* ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
+  ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
+  semihosting, on the engines that run Arm guests (interp, tcg, unicorn;
+  the unicorn engine counts them exactly: its Arm adapter has no free runs).
 
 Engines: ``interp``, ``tcg``, ``unicorn`` and ``kvm`` as ``emu run`` has
 them -- ``unicorn`` in free runs (``-accel unicorn,count=free``, see
@@ -73,7 +77,13 @@ KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart")
 #: the new guests: rm_KIND (real mode) and pm_KIND (32-bit protected mode)
 NEW = {f"{prefix}_{kind}": mode for prefix, mode in (("rm", "real"), ("pm", "protected"))
        for kind in KINDS}
-SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW), "all": tuple(CLASSIC) + tuple(NEW)}
+#: the Arm guests (A32 on the virt board), from the repository's tests/guests/arm
+ARM_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "tests", "guests", "arm")
+ARM = {f"arm_{name}": "a32" for name in ("intloop", "sieve", "strcopy", "crc32", "fib", "uart",
+                                         "lm_loop")}
+SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW), "arm": tuple(ARM),
+          "all": tuple(CLASSIC) + tuple(NEW) + tuple(ARM)}
 DEFAULT_SUITE = "new"
 BARE = "unicorn-bare"
 _SCALE = re.compile(r"^\.set SCALE, (\d+)\b", re.M)
@@ -86,7 +96,12 @@ class BenchError(Exception):
 
 
 def guest_mode(name: str) -> str:
-    return NEW.get(name) or CLASSIC[name]
+    return NEW.get(name) or ARM.get(name) or CLASSIC[name]
+
+
+def guest_board(name: str) -> str:
+    """The board a bench guest runs on: ``virt`` for the Arm guests."""
+    return "virt" if name in ARM else "pc"
 
 
 def guest_path(name: str) -> str:
@@ -94,6 +109,12 @@ def guest_path(name: str) -> str:
         return os.path.join(BENCH_DIR, name + ".S")
     if name in CLASSIC:
         return os.path.join(GUESTS_DIR, name + ".S")
+    if name in ARM:
+        path = os.path.join(ARM_DIR, name[len("arm_"):] + ".S")
+        if not os.path.exists(path):
+            raise BenchError(f"guest '{name}': {path} is absent (the Arm bench guests are in the "
+                             "repository's tests/guests/arm; expected a clone of the repository)")
+        return path
     raise BenchError(f"unknown bench guest '{name}' (expected: {', '.join(SUITES['all'])})")
 
 
@@ -128,8 +149,10 @@ def _scale_line(path: str, text: str):
 def guest_image(name: str, scale: int | None = None):
     """The assembled image of a bench guest; with ``scale``, a new guest
     assembled with ``.set SCALE, scale`` instead of its own size."""
-    from .loader import load_file
+    from .loader import load_file, load_guest
     path = guest_path(name)
+    if name in ARM and scale is None:
+        return load_guest(path, board=guest_board(name))
     if scale is None:
         return load_file(path)
     if name not in NEW:
@@ -145,18 +168,22 @@ def guest_image(name: str, scale: int | None = None):
 
 # -- running -------------------------------------------------------------------------------
 
-def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: int | None):
-    """One run of ``image`` on ``engine``: a dict of what bench reports."""
+def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: int | None,
+             board: str = "pc"):
+    """One run of ``image`` on ``engine`` (on ``board``; ``virt`` with
+    semihosting): a dict of what bench reports."""
     from .machine import Machine
     options = {"count": unicorn_count} if engine == "unicorn" else {}
-    m = Machine(accel=engine, memory=memory, accel_options=options)
+    m = Machine(board=board, accel=engine, memory=memory, accel_options=options,
+                semihosting=board == "virt")
     try:
         m.load_image(image.data, image.name, image.entry)
         t0 = time.perf_counter()
         r = m.run(icount_limit=icount_limit)
         secs = time.perf_counter() - t0
         exact = m.accel.exact_icount
-        return {"seconds": secs, "icount": r.icount if exact else None, "output": m.serial_output(),
+        return {"unicorn_mode": ("exact" if exact else "free") if engine == "unicorn" else None,
+                "seconds": secs, "icount": r.icount if exact else None, "output": m.serial_output(),
                 "exits": dict(m.stats.by_reason), "stop": r.reason, "status": r.status,
                 "stop_message": r.message, "engine_stats": m.accel.stats()}
     finally:
@@ -175,40 +202,47 @@ def run_bench(guests, engines, repeat: int = 3, unicorn_count: str = "free", mem
               icount_limit: int | None = 200_000_000, images=None, progress=None) -> list:
     """Every guest on every engine, ``repeat`` times; one row (a dict, the
     JSON schema above) per guest and engine."""
+    from .boards import get_board
+    from .isa import get_target
     rows = []
     for g in guests:
         image = images[g] if images else guest_image(g)
+        board = guest_board(g)
+        named = get_board(board).TARGET
+        target = get_target(named) if isinstance(named, str) else named
         group = []
-        for e in engines:
+        # an engine that cannot run the guest's architecture gets no row (x86: all do)
+        for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines
+                  and (e != BARE or board == "pc")]:
             runs = []
             # a free unicorn counts for an instruction limit: it runs without one
             limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
             for _ in range(repeat):
                 runs.append(run_bare(image, memory) if e == BARE
-                            else run_once(image, e, unicorn_count, memory, limit))
+                            else run_once(image, e, unicorn_count, memory, limit, board))
             med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
             row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
                    "runs": [r["seconds"] for r in runs], "icount": med["icount"],
                    "exits": med["exits"], "stop": med["stop"], "status": med["status"],
                    "stop_message": med["stop_message"], "output": med["output"],
                    "engine_stats": med["engine_stats"],
-                   "unicorn_mode": unicorn_count if e == "unicorn" else "bare" if e == BARE else None}
+                   "unicorn_mode": "bare" if e == BARE else med["unicorn_mode"]}
             group.append(row)
             if progress is not None:
                 progress(row)
-        _count(group, image, memory, icount_limit)
+        _count(group, image, memory, icount_limit, board)
         rows.extend(group)
     return rows
 
 
-def _count(group, image, memory, icount_limit) -> None:
+def _count(group, image, memory, icount_limit, board="pc") -> None:
     """Instructions and MIPS for a guest's rows (see the module docstring)."""
     counted = next((r for r in group if r["icount"] is not None and r["engine"] == "interp"), None) \
         or next((r for r in group if r["icount"] is not None), None)
     if counted is not None:
         n, by = counted["icount"], counted["engine"]
     elif any(r["stop"] in ("debug-exit", "halt") for r in group):
-        n, by = run_once(image, "tcg", "exact", memory, icount_limit)["icount"], "tcg"
+        n, by = run_once(image, "tcg", "exact", memory, icount_limit, board)["icount"], "tcg"
     else:
         n, by = None, None
     interp = next((r for r in group if r["engine"] == "interp"), None)
@@ -277,9 +311,10 @@ def _counters(rows, engine: str, header: str, line) -> None:
     """The engine's own counters (``engine_stats``), a line per guest."""
     mine = [r for r in rows if r["engine"] == engine and r["engine_stats"]]
     if mine:
+        gw = max(9, *(len(r["guest"]) for r in mine))
         print("\n" + header)
         for r in mine:
-            print(f"  {r['guest']:<9} {line(r['engine_stats'])}")
+            print(f"  {r['guest']:<{gw}} {line(r['engine_stats'])}")
 
 
 def _not_counted(engine: str, rows) -> str:

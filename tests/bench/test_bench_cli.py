@@ -87,3 +87,23 @@ def test_plot_writes_a_png_instead_of_the_terminal_chart_and_unicorn_can_count(t
 ])
 def test_bad_input_is_one_line(args, expect):
     assert expect in one_line_error(emu("bench", *args))
+
+
+def test_arm_guests_run_on_the_engines_that_run_arm(tmp_path):
+    """``--suite arm``: the Arm guests on the virt board; an engine that
+    cannot run Arm (kvm, unicorn-bare: an x86 harness) gets no row, and the
+    unicorn engine counts Arm exactly (its Arm adapter has no free runs), so
+    each engine's count is its own and the three agree."""
+    out = tmp_path / "arm.json"
+    r = emu("bench", "--guests", "arm_intloop", "--repeat", "1", "-accel",
+            "interp,tcg,unicorn,unicorn-bare", "--json", str(out))
+    assert r.returncode == 0, r.stderr.decode()
+    rows = {row["engine"]: row for row in json.loads(out.read_text())["results"]}
+    assert list(rows) == ["interp", "tcg", "unicorn"]
+    for e, row in rows.items():
+        assert (row["guest"], row["mode"], row["stop"], row["output_ok"]) == \
+            ("arm_intloop", "a32", "debug-exit", True)
+        assert row["instructions_by"] == e
+        assert row["instructions"] == rows["interp"]["instructions"] > 200_000
+    assert rows["unicorn"]["unicorn_mode"] == "exact"
+    assert rows["interp"]["exits"] == rows["tcg"]["exits"] == rows["unicorn"]["exits"]
