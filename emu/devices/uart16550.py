@@ -340,6 +340,35 @@ class Uart16550(ByteRegisterDevice):
         # LSR and MSR writes are ignored (factory test).
         self._sync()
 
+    def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
+        """Device.quiet_io: a byte access while IER = 0 (no interrupt can be
+        pending, so the IRQ line stays low) and no input is recorded or
+        replayed -- except a write enabling an interrupt.  The polled
+        transmit path (read LSR, write THR) skips the register dispatch and
+        does exactly what read_byte/write_byte do then: LSR with its error
+        bits cleared, THR to the sink; input is pulled in before and after."""
+        if self.ier or self.input_gate is not None or size != 1:
+            return -1
+        dlab = self.lcr & LCR_DLAB
+        if is_write:
+            if offset == RBR_THR_DLL and not dlab and not self.mcr & MCR_LOOP:
+                self._emit(bytes((value,)))
+                self.bytes_tx += 1
+                self._thre_pending = False
+                self._pull_input()
+                return 0
+            if offset == IER_DLM and not dlab and value & 0x0F:
+                return -1
+            self.write_byte(offset, value)
+            return 0
+        if offset == LSR:
+            self._pull_input()
+            value = self.lsr()
+            self._lsr_errors = 0
+            self._pull_input()
+            return value
+        return self.read_byte(offset)
+
     # ---------------------------------------------------------------- helpers
 
     def _write_ier(self, value: int) -> None:
