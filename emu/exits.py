@@ -239,28 +239,22 @@ class ExitStats:
     #: the key the exit would have had; not exits, so not in ``total()``
     signalled: dict = field(default_factory=dict)
 
-    def count(self, ex: Exit, n: int = 1) -> None:
+    def count(self, ex: Exit, n: int = 1, key: str | None = None) -> None:
+        """Count ``n`` exits like ``ex``; ``key``: its ``ex.key()``, when the
+        caller already has it (an engine serving accesses without exits)."""
         r = ex.reason
-        if r in ("IO", "MMIO"):
-            self.count_access(r, ex.key(), ex.other_key, n)
-        else:
-            self.by_reason[r] = self.by_reason.get(r, 0) + n
-
-    def count_access(self, r: str, k: str, other_key, n: int = 1) -> None:
-        """Count ``n`` IO or MMIO exits (reason ``r``) of key ``k``;
-        ``other_key()`` names their bucket once ``max_keys`` keys are taken
-        (what :meth:`count` does for an exit, for an engine that served the
-        access without making one)."""
         self.by_reason[r] = self.by_reason.get(r, 0) + n
-        by_key = self.by_key
-        if k in by_key:
-            by_key[k] += n
-        elif self.distinct.get(r, 0) < self.max_keys:
-            by_key[k] = n
-            self.distinct[r] = self.distinct.get(r, 0) + 1
-        else:
-            k = other_key()
-            by_key[k] = by_key.get(k, 0) + n
+        if r in ("IO", "MMIO"):
+            by_key = self.by_key
+            k = ex.key() if key is None else key
+            if k in by_key:
+                by_key[k] += n
+            elif self.distinct.get(r, 0) < self.max_keys:
+                by_key[k] = n
+                self.distinct[r] = self.distinct.get(r, 0) + 1
+            else:
+                k = ex.other_key()
+                by_key[k] = by_key.get(k, 0) + n
 
     def count_signal(self, key: str, n: int = 1) -> None:
         """``n`` writes to a doorbell (``key`` as an exit's) that caused no exit."""

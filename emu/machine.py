@@ -251,7 +251,7 @@ class Machine:
         #: instruction as retired (1 while it is, else 0)
         self._count_writes = False
         self._writing = 0
-        #: (port, is_write) -> (key, other_key) of its IO exits (serve_port_quiet)
+        #: (port, is_write) -> (an IO exit, its key): what serve_port_quiet counts
         self._quiet_keys = {}
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
@@ -664,11 +664,11 @@ class Machine:
             return -1
         v = dev.quiet_io(off, size, is_write, value)
         if v >= 0:
-            keys = self._quiet_keys.get((port, is_write))
-            if keys is None:
+            counted = self._quiet_keys.get((port, is_write))
+            if counted is None:
                 ex = IoExit(port, size, is_write)
-                keys = self._quiet_keys[(port, is_write)] = (ex.key(), ex.other_key)
-            self.stats.count_access("IO", keys[0], keys[1])
+                counted = self._quiet_keys[(port, is_write)] = (ex, ex.key())
+            self.stats.count(counted[0], 1, counted[1])
         return v
 
     def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:

@@ -287,7 +287,10 @@ class Uart16550(ByteRegisterDevice):
     def read_byte(self, offset: int) -> int:
         self._pull_input()
         dlab = self.lcr & LCR_DLAB
-        if offset == RBR_THR_DLL:
+        if offset == LSR:                # first: what a polling guest reads
+            value = self.lsr()
+            self._lsr_errors = 0
+        elif offset == RBR_THR_DLL:
             if dlab:
                 value = self.divisor & 0xFF
             else:
@@ -304,9 +307,6 @@ class Uart16550(ByteRegisterDevice):
             value = self.lcr
         elif offset == MCR:
             value = self.mcr
-        elif offset == LSR:
-            value = self.lsr()
-            self._lsr_errors = 0
         elif offset == MSR:
             value = self.msr()
             self._msr_deltas = 0
