@@ -415,6 +415,8 @@ class Uart16550(ByteRegisterDevice):
         return FIFO_SIZE if self.fifo_enabled else 1
 
     def _pull_input(self) -> None:
+        if self.bytes_rx == len(self._tape) and self._source is None and self.input_gate is None:
+            return                      # nothing offered, nobody to ask (the common case)
         if self.mcr & MCR_LOOP:
             return                      # receiver is disconnected from the line
         room = self._rx_capacity() - len(self._rx)
