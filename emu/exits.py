@@ -239,12 +239,14 @@ class ExitStats:
     #: the key the exit would have had; not exits, so not in ``total()``
     signalled: dict = field(default_factory=dict)
 
-    def count(self, ex: Exit, n: int = 1) -> None:
+    def count(self, ex: Exit, n: int = 1, key: str | None = None) -> None:
+        """Count ``n`` exits like ``ex``; ``key``: its ``ex.key()``, when the
+        caller already has it (an engine serving accesses without exits)."""
         r = ex.reason
         self.by_reason[r] = self.by_reason.get(r, 0) + n
         if r in ("IO", "MMIO"):
             by_key = self.by_key
-            k = ex.key()
+            k = ex.key() if key is None else key
             if k in by_key:
                 by_key[k] += n
             elif self.distinct.get(r, 0) < self.max_keys:

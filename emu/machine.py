@@ -251,6 +251,8 @@ class Machine:
         #: instruction as retired (1 while it is, else 0)
         self._count_writes = False
         self._writing = 0
+        #: (port, is_write) -> (an IO exit, its key): what serve_port_quiet counts
+        self._quiet_keys = {}
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
@@ -645,6 +647,29 @@ class Machine:
             ex.dispatched = True
             return (ex,)
         return ()
+
+    def serve_port_quiet(self, port: int, size: int, is_write: bool, value: int) -> int:
+        """Port I/O from the middle of translated code: serve the access now
+        if nothing needs it as a real exit (no ``-d exits``, exit observer or
+        guest-time counting of writes) and its device takes it quietly
+        (``Device.quiet_io``: an ``inline_io`` access that neither changes
+        the device's interrupt line nor asks the machine to stop), counted
+        as an IO exit as :meth:`dispatch_exit` counts it.  Returns the value
+        read (0 for a write), or -1: nothing was done, the engine makes the
+        access the ordinary way."""
+        if self.exit_pcs or self._exit_observers or self._count_writes:
+            return -1
+        dev, off = self.ports.find(port)
+        if dev is None:
+            return -1
+        v = dev.quiet_io(off, size, is_write, value)
+        if v >= 0:
+            counted = self._quiet_keys.get((port, is_write))
+            if counted is None:
+                ex = IoExit(port, size, is_write)
+                counted = self._quiet_keys[(port, is_write)] = (ex, ex.key())
+            self.stats.count(counted[0], 1, counted[1])
+        return v
 
     def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:
         """An engine took ``times`` writes to ``device``'s doorbell ``bell``

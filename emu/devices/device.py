@@ -156,7 +156,9 @@ class Device:
     ``inline_io``: the device reads no guest time and its accesses need
     nothing of the engine but their value, so an engine may have them
     served from inside its run (:meth:`emu.machine.Machine.serve_port_inline`)
-    instead of returning an exit -- still counted and logged as one.
+    instead of returning an exit -- still counted and logged as one;
+    ``quiet_io`` serves the accesses that may be served in the middle of
+    translated code.
     """
 
     name: str = "device"
@@ -186,6 +188,15 @@ class Device:
     def doorbells(self) -> list:
         """The device's :class:`Doorbell` registers (none by default)."""
         return []
+
+    def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
+        """Serve a port access from the middle of an engine's run
+        (:meth:`emu.machine.Machine.serve_port_quiet`) if it is quiet: the
+        device is ``inline_io`` and this access can neither change its
+        interrupt line nor set ``stop_request`` -- then return the value read
+        (0 for a write).  Else return -1 and do nothing (the engine makes
+        the access the ordinary way).  None is quiet by default."""
+        return -1
 
     def take_stop_request(self) -> Optional[StopRequest]:
         """Return the pending stop request (or None) and clear it."""

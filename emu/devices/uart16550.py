@@ -287,7 +287,10 @@ class Uart16550(ByteRegisterDevice):
     def read_byte(self, offset: int) -> int:
         self._pull_input()
         dlab = self.lcr & LCR_DLAB
-        if offset == RBR_THR_DLL:
+        if offset == LSR:                # first: what a polling guest reads
+            value = self.lsr()
+            self._lsr_errors = 0
+        elif offset == RBR_THR_DLL:
             if dlab:
                 value = self.divisor & 0xFF
             else:
@@ -304,9 +307,6 @@ class Uart16550(ByteRegisterDevice):
             value = self.lcr
         elif offset == MCR:
             value = self.mcr
-        elif offset == LSR:
-            value = self.lsr()
-            self._lsr_errors = 0
         elif offset == MSR:
             value = self.msr()
             self._msr_deltas = 0
@@ -339,6 +339,35 @@ class Uart16550(ByteRegisterDevice):
             self.scr = value
         # LSR and MSR writes are ignored (factory test).
         self._sync()
+
+    def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
+        """Device.quiet_io: a byte access while IER = 0 (no interrupt can be
+        pending, so the IRQ line stays low) and no input is recorded or
+        replayed -- except a write enabling an interrupt.  The polled
+        transmit path (read LSR, write THR) skips the register dispatch and
+        does exactly what read_byte/write_byte do then: LSR with its error
+        bits cleared, THR to the sink; input is pulled in before and after."""
+        if self.ier or self.input_gate is not None or size != 1:
+            return -1
+        dlab = self.lcr & LCR_DLAB
+        if is_write:
+            if offset == RBR_THR_DLL and not dlab and not self.mcr & MCR_LOOP:
+                self._emit(bytes((value,)))
+                self.bytes_tx += 1
+                self._thre_pending = False
+                self._pull_input()
+                return 0
+            if offset == IER_DLM and not dlab and value & 0x0F:
+                return -1
+            self.write_byte(offset, value)
+            return 0
+        if offset == LSR:
+            self._pull_input()
+            value = self.lsr()
+            self._lsr_errors = 0
+            self._pull_input()
+            return value
+        return self.read_byte(offset)
 
     # ---------------------------------------------------------------- helpers
 
@@ -386,6 +415,8 @@ class Uart16550(ByteRegisterDevice):
         return FIFO_SIZE if self.fifo_enabled else 1
 
     def _pull_input(self) -> None:
+        if self.bytes_rx == len(self._tape) and self._source is None and self.input_gate is None:
+            return                      # nothing offered, nobody to ask (the common case)
         if self.mcr & MCR_LOOP:
             return                      # receiver is disconnected from the line
         room = self._rx_capacity() - len(self._rx)

@@ -93,6 +93,16 @@ def _narrowing(args) -> bool:
             and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
 
 
+def _call_params(ops, params) -> list:
+    """The generated function's parameters binding the helpers ``ops`` call
+    (those not among ``params`` already): the pure ones by name, and ``OPS``
+    (the engine's ops object) for ``call_bail``."""
+    more = [f"{c}={c}" for c in sorted({op.aux[0] for op in ops if op.name == "call"})]
+    if any(op.name == "call_bail" for op in ops):
+        more.append("OPS=OPS")
+    return [p for p in more if p not in params]
+
+
 def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
@@ -321,14 +331,13 @@ class PyCodegen:
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
-        used_calls = sorted({op.aux[0] for op in b.ops if op.name == "call"})
         sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
         for s in sizes:
             if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
                 params.append(f"U{s}=U{s}")
             if any(op.name == "st" and op.aux[1] == s for op in b.ops):
                 params.append(f"P{s}=P{s}")
-        params += [f"{c}={c}" for c in used_calls]
+        params += _call_params(b.ops, params)
         header = f"def {self.name}({', '.join(params)}):"
         for r in self.regs:
             # (a loop writes back every register it writes at each exit)
@@ -390,6 +399,11 @@ class PyCodegen:
                 self.mem.load_store(self, op, k, ip, False)
             elif n == "bailif":
                 self.bail_if(self.val(op.args[0]), k, ip)
+            elif n == "call_bail":
+                t = op.out
+                self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
+                self.names[t.id] = f"t{t.id}"
+                self.bail_if(f"t{t.id} < 0", k, ip)
             elif n == "brcond":
                 slot, target = op.aux
                 self.emit(f"if {self.val(op.args[0])}:")
@@ -857,7 +871,7 @@ class RegionCodegen(PyCodegen):
         for op in self.blocks[d].ops:
             if op.name in ("setcc", "setccop", "setfl", "foldcf"):
                 return {}
-            if op.name in ("ld", "st") and not op.safe:
+            if op.name in ("ld", "st", "call_bail") and not op.safe:
                 break
         else:
             return {}
@@ -913,7 +927,7 @@ class RegionCodegen(PyCodegen):
                 params.append(f"U{sz}=U{sz}")
             if any(op.name == "st" and op.aux[1] == sz for op in ops):
                 params.append(f"P{sz}=P{sz}")
-        params += [f"{c}={c}" for c in sorted({op.aux[0] for op in ops if op.name == "call"})]
+        params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")

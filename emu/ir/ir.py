@@ -129,8 +129,8 @@ def format_op(op: Op, target=None) -> str:
     if n in ("brcond", "goto_tb"):
         pre = f" brcond {a} ->" if n == "brcond" else " goto_tb"
         return f"{pre} slot {op.aux[0]} ip 0x{op.aux[1]:x}"
-    if n == "call":
-        return f" {out}call {op.aux[0]}({a})"
+    if n == "call" or n == "call_bail":
+        return f" {out}{n} {op.aux[0]}({a})"
     if n == "call_helper":
         return f" call_helper insn {op.aux[0]} ({op.aux[1]})"
     bits = f"  ; u{op.out.bits}" if op.out is not None and op.out.bits is not None else ""

@@ -22,7 +22,8 @@ Flags:
 * ``bail``     may leave the block *before* the instruction it belongs to, so
                the interpreter runs that instruction instead (non-RAM, a
                check the target's memory hooks make, e.g. x86's segment
-               limit, a write into a code page)
+               limit, a write into a code page; a ``call_bail`` helper that
+               declined, e.g. port I/O that needs a real exit)
 * ``exit``     may leave the block (a side exit)
 * ``end``      always leaves the block: nothing follows it
 * ``marker``   no code; bookkeeping for dumps and state restoration
@@ -79,6 +80,7 @@ _ROWS = (
     ("ld",           1,  1,  2,  (BAIL,),         None,             "load <size> bytes at space:off from RAM (x86: seg:off)"),
     ("st",           0,  2,  2,  (BAIL,),         None,             "store <size> bytes at space:off into RAM (x86: seg:off)"),
     ("bailif",       0,  1,  0,  (BAIL,),         None,             "if c: leave before the instruction (the interpreter runs it)"),
+    ("call_bail",    1, -1,  1,  (BAIL,),         None,             "OPS.<name>(args), side effects; < 0: did nothing, bail"),
     ("insn_start",   0,  0,  2,  (MARKER,),       None,             "guest instruction k at ip begins"),
     ("brcond",       0,  1,  2,  (EXIT,),         None,             "if c: leave to the direct successor (slot, ip)"),
     ("goto_tb",      0,  0,  2,  (EXIT, END),     None,             "leave to the direct successor (slot, ip)"),

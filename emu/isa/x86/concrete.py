@@ -23,7 +23,7 @@ import struct
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
-from .protected import check_io, load_segment
+from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
@@ -68,6 +68,10 @@ class ConcreteOps:
         #: instruction, or None -- not served, exit as usual
         #: (:meth:`emu.machine.Machine.serve_port_inline`)
         self.io_inline = None
+        #: port I/O from translated code (the core sets it): fn(port, size,
+        #: is_write, value) -> the value read (0 for a write), or -1: not
+        #: served (:meth:`emu.machine.Machine.serve_port_quiet`)
+        self.io_quiet = None
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
@@ -421,6 +425,22 @@ class ConcreteOps:
         ex = IoExit(port & 0xFFFF, size, True, v & MASK[size])
         back = None if self.io_inline is None else self.io_inline(ex)
         self.pending_exits.extend((ex,) if back is None else back)
+
+    def port_in_translated(self, port: int, size: int) -> int:
+        """IN from translated code (``X86IRBuilder.port_in``): the value, or
+        -1 when the access was not served (the engine does not serve port
+        I/O inline, a permission check is due, or the machine or the device
+        wants a real exit): nothing happened, the interpreter runs the
+        instruction."""
+        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+            return -1
+        return self.io_quiet(port & 0xFFFF, size, False, 0)
+
+    def port_out_translated(self, port: int, size: int, v: int) -> int:
+        """OUT from translated code: 0, or -1 as :meth:`port_in_translated`."""
+        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+            return -1
+        return self.io_quiet(port & 0xFFFF, size, True, v & MASK[size])
 
     def _io_read(self, ex):
         pos = self.io_pos

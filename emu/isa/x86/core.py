@@ -54,6 +54,7 @@ class X86Core(Core):
         self.ops = ConcreteOps(self.s, machine.ram, machine.model, getattr(machine, "mmio", None))
         self.ops.on_mode_change = self.state_changed
         self.ops.on_tlb_flush = self.flush
+        self.ops.io_quiet = getattr(machine, "serve_port_quiet", None)
         self.decoders = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()

@@ -25,8 +25,13 @@ Two rules make state restoration trivial (QEMU's ``restore_state_to_opc``):
   touches the CPU state directly (they raise :class:`NotInlinable`), become a
   ``call_helper`` that ends the block.
 
+Port I/O (IN/OUT, SDM Vol. 2A "IN", Vol. 2B "OUT") is a ``call_bail`` of the
+engine's ops: the access is served from the block when its device can take
+it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
+block leaves before it and the interpreter makes the real exit.
+
 Deliberate limits: 64-bit stack operations, far transfers, segment loads,
-port I/O, HLT and raise_exc are not inlined (they are helpers anyway).
+INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
@@ -135,11 +140,16 @@ class X86IRBuilder(TranslatorOps):
     def halt(self):
         self._no("HLT")
 
+    # -- port I/O (mirror ConcreteOps.port_in/port_out) ----------------------------------
     def port_in(self, port, size):
-        self._no("port I/O")
+        """IN: a ``call_bail`` of ``ConcreteOps.port_in_translated``, served
+        without leaving the block, or declined (then the block leaves before
+        the instruction and the interpreter makes the exit)."""
+        return self.emit("call_bail", (port, size), ("port_in_translated",), bits=8 * size)
 
     def port_out(self, port, size, v):
-        self._no("port I/O")
+        """OUT: as :meth:`port_in`, with ``ConcreteOps.port_out_translated``."""
+        self.emit("call_bail", (port, size, v), ("port_out_translated",), bits=1)
 
     def far_jump(self, sel, ip):
         self._no("far jump")

@@ -264,6 +264,13 @@ def null_outer_segments(s, new_cpl: int) -> None:
             s.segs[n] = Segment(selector=0, base=0, limit=0, present=0, unusable=1)
 
 
+def io_unchecked(s) -> bool:
+    """IN/OUT can never be refused here (real mode, or CPL 0 outside
+    virtual-8086 mode: CPL <= IOPL whatever IOPL is) -- what translated code
+    asks, where RFLAGS may be pending but CPL and VM cannot change."""
+    return not s.cr0 & CR0_PE or not (s.cpl or s.fl & F.VM)
+
+
 def check_io(ops, port: int, size: int) -> None:
     """IN/OUT permission (SDM Vol. 1 §18.3): in protected mode, CPL > IOPL
     consults the TSS I/O bitmap; in virtual-8086 mode the bitmap always."""

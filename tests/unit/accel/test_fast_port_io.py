@@ -59,3 +59,55 @@ def test_d_exits_logs_every_access_on_both_engines():
         assert counts[3] == {"IO": 18001}
     assert len(logs["tcg"]) == 18001
     assert logs["tcg"] == logs["interp"]
+
+
+def test_translated_in_out_are_served_without_leaving_the_block():
+    """The polling loop's IN and OUT run in the translated code: no helper
+    call and no bail for them, the region loops on its own, and the exits
+    are counted as the interpreter counts them."""
+    m = _machine("tcg")
+    try:
+        r = m.run(icount_limit=10_000_000)
+        c = m.accel.counters
+        assert r.reason == "debug-exit"
+        assert m.stats.by_key == {"IO in 0x3fd": 9000, "IO out 0x3f8": 9000, "IO out 0xf4": 1}
+        # the last OUT (isa-debug-exit asks to stop) runs cold on the interpreter
+        assert (c["helper_calls"], c["bails"]) == (0, 0)
+        assert c["blocks_executed"] < 100
+    finally:
+        m.close()
+
+
+def test_a_real_exit_wanted_makes_translated_port_io_bail():
+    """-d exits, an exit observer: each translated IN/OUT leaves its block
+    before the instruction and the interpreter makes the exit."""
+    log = io.StringIO()
+    seen = []
+    for kw, observe in (({"log": log, "log_flags": ("exits",)}, False), ({}, True)):
+        m = _machine("tcg", **kw)
+        try:
+            if observe:
+                m.add_exit_observer(seen.append)
+            m.run(icount_limit=10_000_000)
+            assert m.stats.by_reason == {"IO": 18001}
+            assert m.accel.counters["bails"] > 17000
+        finally:
+            m.close()
+    assert len(seen) == 18001
+
+
+def test_a_device_that_is_not_quiet_gets_a_real_exit():
+    """isa-debug-exit asks to stop: Machine.serve_port_quiet declines it and
+    leaves everything as it was; a UART access is served and counted."""
+    m = _machine("tcg")
+    try:
+        assert m.serve_port_quiet(0xF4, 1, True, 0) == -1
+        assert m.stats.by_reason == {} and not m.stop_pending()
+        assert m.serve_port_quiet(0x3FD, 1, False, 0) == 0x60
+        assert m.serve_port_quiet(0x3F8, 1, True, 0x41) == 0
+        assert m.serve_port_quiet(0x3F8, 1, True, 0x42) == 0
+        assert m.stats.by_key == {"IO in 0x3fd": 1, "IO out 0x3f8": 2}
+        assert m.serial_output() == b"AB"
+        assert m.serve_port_quiet(0x2F8, 1, False, 0) == -1        # nothing there
+    finally:
+        m.close()

@@ -97,17 +97,18 @@ def sti(ops, i):
     ops.set_flags(F.IF, F.IF)
 
 
-@sem("IN", helper=True)
+@sem("IN")
 def in_(ops, i):
-    """IN AL/AX/EAX, imm8/DX -- becomes an IO exit."""
+    """IN AL/AX/EAX, imm8/DX -- becomes an IO exit (translated code: served
+    in the block when the device allows, see ``X86IRBuilder.port_in``)."""
     port = ops.read(i.ops[1])
     size = i.ops[0].size
     ops.write(i.ops[0], ops.port_in(port, size))
 
 
-@sem("OUT", helper=True)
+@sem("OUT")
 def out(ops, i):
-    """OUT imm8/DX, AL/AX/EAX -- becomes an IO exit."""
+    """OUT imm8/DX, AL/AX/EAX -- becomes an IO exit (translated code: as IN)."""
     port = ops.read(i.ops[0])
     size = i.ops[1].size
     ops.port_out(port, size, ops.read(i.ops[1]))
