@@ -61,7 +61,7 @@ def test_the_debugger_and_emu_diff_leave_the_machine_and_engine_as_declared(acce
     s.step(2)
     assert shadowed_methods(m) == [] and shadowed_methods(m.accel) == []
     s.close()
-    side = _Side(accel, img.data, "pc", "max", 16 << 20, None)
+    side = _Side(accel, (img.data, img.entry, img.base), "pc", "max", 16 << 20, None)
     side.step()
     side.step()
     assert side.exits == [("IO", "out", 0xE9, 1, ord("k"))]
