@@ -37,6 +37,13 @@ from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
 
 
+def _interp_attr(name: str) -> property:
+    """An attribute of the accelerator that is its interpreter's (the slow
+    path delivers interrupts)."""
+    return property(lambda self: getattr(self.interp, name),
+                    lambda self, v: setattr(self.interp, name, v))
+
+
 class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
     """The ``tcg`` engine (QEMU's TCG accelerator, with Python as the host ISA)."""
 
@@ -86,21 +93,8 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         ram.add_invalidation_listener(self.tb_invalidate_page)
 
     # -- interrupt wiring (the board sets these on the accelerator) -------------------
-    @property
-    def irq_line(self):
-        return self.interp.irq_line
-
-    @irq_line.setter
-    def irq_line(self, v):
-        self.interp.irq_line = v
-
-    @property
-    def irq_ack(self):
-        return self.interp.irq_ack
-
-    @irq_ack.setter
-    def irq_ack(self, v):
-        self.interp.irq_ack = v
+    irq_line = _interp_attr("irq_line")
+    irq_ack = _interp_attr("irq_ack")
 
     # -- Accelerator contract ------------------------------------------------------------
     def take_queued_exit(self):
@@ -149,6 +143,14 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         if isinstance(ex, BudgetExit):
             ex = None
         return ex, done
+
+    def _run_cold(self, n: int, left: int, bps, trace_log):
+        """The block at PC is not translated (cold, or undecodable): the
+        interpreter runs it up to its control transfer (``_cold_len``);
+        (exit or None, retired).  ``trace_log``: -d exec's log, or None."""
+        if trace_log is not None:
+            self._trace_cold(trace_log)
+        return self._interp(self._cold_len(self.s.pc, left, bps), n)
 
     #: generated code runs at most this many instructions per call before the
     #: dispatcher looks at ``stop_requested`` (~0.1 s here; large, so that a
@@ -264,6 +266,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
             nochain = "nochain" in flags or bool(bps)
             trace = "exec" in flags
         self.regions_off = nochain
+        trace_log = log if trace else None
         counters = self.counters
         fe = self.frontend
         attention = fe.attention(core, interp)
@@ -292,9 +295,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     tb = self.tb_find(s.pc, one, limit - n)
                     if tb is None:
                         came = None
-                        if trace:
-                            self._trace_cold(log)
-                        ex, k = self._interp(self._cold_len(s.pc, limit - n, bps), n)
+                        ex, k = self._run_cold(n, limit - n, bps, trace_log)
                         n += k
                         if ex is not None:
                             return ex
@@ -341,9 +342,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     counters["lookups"] += 1
                     tb = self.tb_find(x.target, one, limit - n)
                     if tb is None:               # cold (or undecodable): the interpreter runs it
-                        if trace:
-                            self._trace_cold(log)
-                        ex, k = self._interp(self._cold_len(s.pc, limit - n, bps), n)
+                        ex, k = self._run_cold(n, limit - n, bps, trace_log)
                         n += k
                         if ex is not None:
                             return ex

@@ -28,9 +28,8 @@ import time
 from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
 from ...ir.optimize import dead_regs, region_liveness
-from ...isa.ops import GuestException, IoPending, Unsupported
 from .tb_cache import TranslationBlock
-from .translate import HELPER_FIRST_EXITS, helper_first, helper_only
+from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
 
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
@@ -240,22 +239,14 @@ class RegionTiers:
             return 1
         core = self.core
         base = core.fetch_base
-        cache = core.cache
         ends_block = self.frontend.ends_block
         lin = base + ip
         page = lin >> 12
         n = 0
         while n < left and n < self.max_insns:
-            insn = cache.get(lin)
-            if insn is None or insn.ip != ip:
-                ops = core.ops
-                saved = ops.io_pos
-                try:
-                    insn = core.decode_at(lin, ip)
-                except (GuestException, IoPending, Unsupported):
-                    ops.pending_read = None
-                    ops.io_pos = saved
-                    break
+            insn = decode_quietly(core, lin, ip)
+            if insn is None:
+                break
             n += 1
             if ends_block(insn):
                 break

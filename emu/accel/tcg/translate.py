@@ -28,6 +28,23 @@ MAX_INSNS = 64
 LOG_FLAGS = ("in_asm", "op", "op_opt", "out_asm", "exec", "nochain")
 
 
+def decode_quietly(core, lin: int, ip: int):
+    """The instruction at linear address ``lin`` (IP ``ip``), from the decode
+    cache or decoded now -- or None when it cannot be decoded; the fetch's
+    I/O state is put back, so the interpreter meets the fault itself."""
+    insn = core.cache.get(lin)
+    if insn is None or insn.ip != ip:
+        ops = core.ops
+        saved = ops.io_pos
+        try:
+            insn = core.decode_at(lin, ip)
+        except (GuestException, IoPending, Unsupported):
+            ops.pending_read = None
+            ops.io_pos = saved
+            return None
+    return insn
+
+
 def helper_only(block) -> bool:
     """The block is just its first instruction, called as a helper."""
     return len(block.ops) == 2 and block.ops[1].name == "call_helper"
@@ -81,18 +98,12 @@ class BlockTranslator:
                                 or (bps and lin in bps)):
                 b.end_block(cur)
                 break
-            insn = core.cache.get(lin)
-            if insn is None or insn.ip != cur:
-                saved = ops.io_pos
-                try:
-                    insn = core.decode_at(lin, cur)
-                except (GuestException, IoPending, Unsupported):
-                    ops.pending_read = None
-                    ops.io_pos = saved
-                    if not block.insns:
-                        return None
-                    b.end_block(cur)
-                    break
+            insn = decode_quietly(core, lin, cur)
+            if insn is None:
+                if not block.insns:
+                    return None
+                b.end_block(cur)
+                break
             try:
                 pages.add(self._phys_page(lin))
                 pages.add(self._phys_page(lin + insn.length - 1))
