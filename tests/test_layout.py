@@ -169,3 +169,21 @@ def test_generic_modules_import_no_target():
         bad = [i for i in imports_of(path, mod)
                if i.startswith(("emu.isa.x86", "emu.isa.arm"))]
         assert not bad, f"{mod} imports {bad}"
+
+
+#: the translator engine's parts (issue 12): each is generic, and they depend
+#: on one another one way only -- the block cache knows nothing of how blocks
+#: are made, block translation nothing of regions, and none of them of the
+#: dispatcher that drives them
+TCG_PARTS = ("emu.accel.tcg.tb_cache", "emu.accel.tcg.translate", "emu.accel.tcg.regions",
+             "emu.accel.tcg.dispatch")
+
+
+def test_translator_parts_are_generic_and_layered():
+    graph = _graph("emu")
+    for i, mod in enumerate(TCG_PARTS):
+        assert mod in graph, f"{mod} is missing"
+        assert any(mod.startswith(n + ".") for n in NEUTRAL), f"{mod} is not checked as generic"
+        later = [m for m in TCG_PARTS[i + 1:] if m in graph[mod]]
+        assert not later, f"{mod} imports {later}, which builds on it"
+    assert set(graph["emu.accel.tcg"]) <= set(TCG_PARTS), "the package only gathers its parts"

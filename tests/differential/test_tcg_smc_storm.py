@@ -1,5 +1,5 @@
 """Code that keeps changing is interpreted, not translated again at every
-store (emu/accel/tcg.py: ``SMC_DEMOTE_AFTER``, ``SMC_PROBATION``).
+store (emu/accel/tcg/tb_cache.py: ``SMC_DEMOTE_AFTER``, ``SMC_PROBATION``).
 
 An SMC storm (tests/guests/x86/smc_storm.S: each iteration stores into the
 ADD it runs next) translates a bounded number of blocks, however many

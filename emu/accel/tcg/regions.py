@@ -1,0 +1,264 @@
+"""Region tiering for ``-accel tcg``: when code is translated, and hot
+code translated as one function.
+
+* A block runs on the interpreter (up to its control transfer, in one call)
+  until it has been looked up ``hot_threshold`` times (its *heat*); then it
+  and the blocks it jumps to in its page that have run are translated as one
+  *region* (:class:`emu.ir.codegen.RegionCodegen`): a loop nest in one
+  function, entered at its dispatch points (:func:`emu.ir.codegen.plan_region`).
+  QEMU has one tier; this is the second tier of a tracing JIT, over QEMU's
+  block graph.
+* A block the region left out because it had not run yet makes the region be
+  translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
+  hot; the return sites of the region's calls are in it, so a RET stays
+  inside.  A region whose segment guard fails is translated again without
+  the target's fast accesses.
+* ``tb_find`` is the lookup the dispatcher makes (QEMU's ``tb_lookup`` then
+  ``tb_gen_code`` on a miss), with the tier decided here.
+
+This is one part of :class:`emu.accel.tcg.Translator`; blocks are built by
+:mod:`emu.accel.tcg.translate` and kept in :mod:`emu.accel.tcg.tb_cache`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from ..interp import FOREVER
+from ...ir.codegen import generate_region, plan_region
+from ...ir.optimize import dead_regs, region_liveness
+from .tb_cache import TranslationBlock
+from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
+
+HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
+MAX_REGION_BLOCKS = 24
+MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
+
+
+class RegionTiers:
+    """Heat counting, region formation and growth (a part of the
+    Translator)."""
+
+    def _init_tiers(self, hot_threshold: int) -> None:
+        """No heat yet (called once by the Translator's constructor)."""
+        # Tiers: code runs on the interpreter until its block has been looked
+        # up hot_threshold times; then the block and the already-run blocks it
+        # jumps to in its page are translated as one region.  hot_threshold <= 1
+        # translates every block at first sight, one function per block (the
+        # conformance runner does that, so vectors exercise the translator).
+        self.hot_threshold = hot_threshold
+        self.max_region_blocks = MAX_REGION_BLOCKS
+        self.regions_off = False         # set by run(): breakpoints or -d nochain
+        self.heat = {}                   # block key -> cold lookups so far
+        self.unguarded = set()           # region keys whose segment guard failed once
+        self.grow = {}                   # block key -> (region head key, times grown): see tb_find
+
+    def _flush_tiers(self) -> None:
+        """tb_flush's part here: heat and growth plans go with the blocks."""
+        self.heat.clear()
+        self.grow.clear()
+
+    def _forget_paged_tiers(self) -> None:
+        """The TLB was flushed: forget what was counted for blocks keyed by
+        linear address."""
+        self.heat = {k: v for k, v in self.heat.items() if not k[4]}
+        self.grow = {k: v for k, v in self.grow.items() if not k[4]}
+
+    def tb_find(self, ip: int, one: bool, left: int = FOREVER):
+        """The block at CS:ip, translated on a miss -- or None: not decodable,
+        or still cold (run fewer than ``hot_threshold`` times; the caller lets
+        the interpreter run one instruction).
+
+        A budget ``left`` smaller than ``max_insns`` caps the block's length
+        (the cap is part of the key, as QEMU's CF_COUNT_MASK is part of a TB's
+        cflags), so a short budget still runs translated code -- the
+        conformance runner retires one instruction per run."""
+        cap = 1 if one else min(self.max_insns, left)
+        key = self._key(ip, cap)
+        tb = self.tb_cache.get(key)
+        if tb is None:
+            if self.interp_pages and self._demoted(self._phys_page(self.core.fetch_base + ip)):
+                return None             # code that keeps changing: interpreted
+            if cap == 1 and self.single_step and self.hot_threshold > 1 and self.machine.log is None:
+                # single-stepping: a one-instruction block is translated once it
+                # has been stepped hot_threshold times -- translating costs as
+                # much as a few hundred interpreted steps, and code a session
+                # steps through once (start-up, a print loop) never pays it back.
+                # (-d logs every block at first sight, as QEMU does.)
+                return None if self._still_cold(key) else self.tb_gen_code(ip, key, cap)
+            if cap == 1 or self.hot_threshold <= 1 or self.regions_off:
+                return self.tb_gen_code(ip, key, cap)
+            if cap < self.max_insns or self._still_cold(key):
+                return None
+            grow = self.grow.pop(key, None)
+            if grow is not None:
+                tb = self._grow_region(key, *grow)
+                if tb is not None:
+                    return tb
+            tb = self.tb_gen_region(ip, key)
+        return tb
+
+    def _still_cold(self, key) -> bool:
+        """Count a lookup of the block ``key``; True while it has had fewer
+        than ``hot_threshold`` of them (the interpreter runs it)."""
+        h = self.heat.get(key, 0) + 1
+        self.heat[key] = h
+        if h < self.hot_threshold:
+            self.counters["cold_lookups"] += 1
+            return True
+        return False
+
+    def _grow_region(self, key, head_key, times):
+        """The block ``key`` just got hot, and a region left it out when it was
+        formed (not run yet then): translate that region again with it, so
+        the path between them stays inside (a recursion's returns, the
+        outer loop of a loop nest formed from its inner loop)."""
+        head = self.tb_cache.get(head_key)
+        if head is None or not head.valid or times >= MAX_REGION_GROWTH:
+            return None
+        self._forget_region(head)
+        self.counters["regions_grown"] += 1
+        self.tb_gen_region(head_key[1], head_key, times + 1, entries={key[1]})
+        return self.tb_cache.get(key)
+
+    def _drop_region(self, tb) -> None:
+        """Forget every entry of the region ``tb`` belongs to, and translate those
+        places again without the segment guard."""
+        for t in self._forget_region(tb):
+            self.unguarded.add(t.key)
+
+    def tb_gen_region(self, ip: int, key, grown: int = 0, entries=()):
+        """Translate the hot block at CS:ip together with the blocks it jumps
+        to directly in the same page that have already run (``self.heat``),
+        transitively, into one region function (:class:`RegionCodegen`).
+        Each dispatch point of the region (:func:`plan_region`) becomes an
+        entry: a TB sharing the region's function, exits and chaining slots,
+        whose ``icount`` is the budget its section needs."""
+        t0 = time.perf_counter()
+        built = self._build(ip, key, region=True)
+        if built is None:
+            return None
+        first = built[0]
+        if helper_only(first):
+            # nothing to translate: the block is one helper (a REP string
+            # instruction, I/O, ...); its TB hands it straight to the slow path
+            tb = TranslationBlock(first.pc, ip, key)
+            tb.fn, tb.exits, tb.jmp, tb.icount, tb.insns, tb.loop = \
+                helper_first, HELPER_FIRST_EXITS, [None], 1, first.insns, False
+            self._install(tb, key, built[1], first.page)
+            self.counters["blocks_translated"] += 1
+            return tb
+        blocks, todo, seen = [built], [first], {ip}
+        ckey = key[:1] + key[2:]
+        heat = self.heat
+        amask = self.core.ops.amask
+        returns = set()
+        left_out = set()
+        call_names = self.frontend.call_names
+        while todo and len(blocks) < self.max_region_blocks:
+            blk = todo.pop(0)
+            # direct successors, and the return sites of its calls (RET comes back there)
+            targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
+            calls = [i.next_ip for i in blk.insns if i.name in call_names]
+            returns.update(calls)
+            for t in targets + calls:
+                tkey = (ckey[0], t) + ckey[1:]
+                # a block that already has translated code (an inner loop's
+                # region) is left out: the region exits to it, chained
+                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or tkey in self.tb_cache:
+                    continue
+                if tkey not in heat:
+                    left_out.add(tkey)          # not run yet: may grow the region later
+                    continue
+                seen.add(t)
+                nb = self._build(t, tkey, region=True)
+                if nb is not None and len(blocks) < self.max_region_blocks:
+                    blocks.append(nb)
+                    todo.append(nb[0])
+        irs = {b[0].ip: b[0] for b in blocks}
+        ram_size = self.machine.ram.size
+        fast = {}
+        if key not in self.unguarded and not key[4]:
+            fast = self.frontend.fast_spaces(self.s, ram_size, amask)
+            self.frontend.mark_safe_loads(irs.values(), fast)
+            for blk in irs.values():        # a safe load no longer shields a write
+                dead_regs(blk)
+        # blocks other translated code of this mode already jumps to get an entry
+        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
+        dispatch = plan_region(irs, ip, entries=entries)
+        live_in = region_liveness(irs, dispatch)
+        name = f"region_{first.pc:x}"
+        src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
+                                                       ram_size, name, fast, self._mem_model(key),
+                                                       returns)
+        ns = dict(self.ns_base)
+        ns.update(tables)
+        exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
+        fn = ns[name]
+        pages = set().union(*(b[1] for b in blocks))
+        insns = [i for blk in irs.values() for i in blk.insns]
+        jmp = [None] * len(exits)
+        entry_tb = None
+        for d in dispatch:
+            blk = irs[d]
+            k = (ckey[0], d) + ckey[1:]
+            if d != ip and k in self.tb_cache:
+                continue
+            tb = TranslationBlock(blk.pc, d, k)
+            tb.fn = fn if d == ip else functools.partial(fn, pc=d)
+            tb.exits = exits
+            tb.jmp = jmp
+            tb.icount = max_path[d]
+            tb.insns = insns
+            tb.loop = True
+            self._install(tb, k, pages, first.page)
+            if d == ip:
+                entry_tb = tb
+        for k in left_out:
+            self.grow[k] = (key, grown)
+        self.counters["blocks_translated"] += len(irs)
+        self.counters["regions_translated"] += 1
+        self.counters["translate_seconds"] += time.perf_counter() - t0
+        if self._log_flags():
+            for blk, _pages, fallbacks, op_text in blocks:
+                self._log_block(blk, fallbacks, op_text, None, None)
+            log = self.machine.log
+            if log is not None and "out_asm" in self._log_flags():
+                log.write(f"OUT: [region of {len(irs)} blocks, {len(dispatch)} sections, "
+                          f"size={len(src)}]\n{src}\n")
+        return entry_tb
+
+    def _cold_len(self, ip: int, left: int, bps) -> int:
+        """How many instructions the interpreter may run for a block that is not
+        translated yet: up to and including its first control transfer (or
+        helper), so that it stops where the next block starts and that block
+        is looked up (and counted hot) -- decoding ahead only within the
+        current page, where the fetch has already been made."""
+        if left <= 1 or bps:
+            return 1
+        core = self.core
+        base = core.fetch_base
+        ends_block = self.frontend.ends_block
+        lin = base + ip
+        page = lin >> 12
+        n = 0
+        while n < left and n < self.max_insns:
+            insn = decode_quietly(core, lin, ip)
+            if insn is None:
+                break
+            n += 1
+            if ends_block(insn):
+                break
+            ip = insn.next_ip
+            lin = base + ip
+            if lin >> 12 != page:
+                break
+        return max(n, 1)
+
+    def _trace_cold(self, log) -> None:
+        """-d exec: code not translated (yet) runs on the interpreter."""
+        ip = self.s.pc
+        h = self.heat.get(self._key(ip, self.max_insns))
+        seen = f" (cold: run {h} of {self.hot_threshold} before translation)" if h else ""
+        log.write(f"Interp: [{self.core.fetch_base + ip:08x}]{seen}\n")
