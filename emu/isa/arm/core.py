@@ -137,7 +137,6 @@ class CoreInsn:
         ops.insn_addr = w.ip
         ops.insn_size = insn.size
         ops.pc_read = w.pc_read
-        ops.insn = insn
         s = ops.s
         before = s.cpsr
         if not condition_passed(before, insn.cond):
