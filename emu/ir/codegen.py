@@ -122,7 +122,7 @@ class PyCodegen:
         self.exits = []
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
-        self.fast_segs = {}     # segment -> "exact"/"wide": checked by the entry guard
+        self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
