@@ -796,7 +796,7 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live:
+        if "cf" in live or "fa" in live:
             live = live | {"fl"}
         again = d == self.section
         if again and self.spec is not None:
