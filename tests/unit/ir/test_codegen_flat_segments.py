@@ -16,26 +16,11 @@ import pytest
 from emu import loader
 from emu.machine import Machine
 
+from tests.differential.pm32 import guest
+
 RAM = 16 << 20
 
-GUEST = f"""
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    lgdt [gdt_desc]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp far 0x08:pm32
-.code32
-pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x90000
+GUEST = guest(f"""
     xor ebx, ebx
     mov ebp, 40                 ; the loop gets hot and is translated
 outer:
@@ -60,15 +45,7 @@ more:
     pop ecx
     loop more
     ret
-gdt:
-    dd 0, 0
-    dd 0x0000ffff, 0x00cf9b00       ; 0x08 code32, flat
-    dd 0x0000ffff, 0x00cf9300       ; 0x10 data32, flat
-    dd 0x00000fff, 0x00409300       ; 0x18 data32, base 0, limit 0xFFF (bytes)
-gdt_desc:
-    dw 4 * 8 - 1
-    dd gdt
-"""
+""")
 
 
 def run(accel, log=None):
