@@ -107,7 +107,12 @@ class X86Memory(MemoryAccess):
         if lim is not None:
             a = cg.atomic(off, "a")
         conds = [f"{a}{lim}"] if lim is not None else []
-        if load:
+        if fast == "flat":          # base 0: the offset is the address
+            if not load:
+                a = cg.atomic(a, "a")
+                conds += cg.code_checks(a, size)
+            addr = a
+        elif load:
             addr = f"B{seg} + {cg.paren(a) if a is off else a}"
         else:
             p = cg.new_local("p")

@@ -41,6 +41,7 @@ more:
     push ecx
     mov eax, [esi]
     add ebx, eax
+    add [0x508], eax            ; a 16-bit offset: the address itself
     add esi, 2
     pop ecx
     loop more
@@ -54,7 +55,7 @@ def run(accel, log=None):
     try:
         m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
         r = m.run(icount_limit=100_000)
-        return r, m.ram.read_bytes(0x500, 8)
+        return r, m.ram.read_bytes(0x500, 12)
     finally:
         m.close()
 
@@ -79,3 +80,13 @@ def test_flat_32_bit_accesses_check_no_limit(n):
     for code in flat:
         assert "4(MM, " in code         # a dword load (U4) or store (P4)
         assert f"> L{n}" not in code
+
+
+def test_a_16_bit_offset_through_a_flat_segment_adds_no_base():
+    """Flat: the base is 0, so a constant offset is the address itself."""
+    log = io.StringIO()
+    run("tcg", log)
+    flat = [code for code in log.getvalue().split("OUT:") if "B3 != 0 or L3 <" in code]
+    assert flat
+    for code in flat:
+        assert "1288" in code and "B3 +" not in code
