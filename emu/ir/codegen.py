@@ -132,7 +132,7 @@ class PyCodegen:
         self.exits = []
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
-        self.fast_segs = {}     # segment -> "exact"/"wide": checked by the entry guard
+        self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -279,7 +279,7 @@ class PyCodegen:
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
         if self.loop:
-            return f"((L0 - left + {k}) << {EXIT_SHIFT}) | {len(self.exits)}"
+            return f"((left0 - left + {k}) << {EXIT_SHIFT}) | {len(self.exits)}"
         return str((k << EXIT_SHIFT) | len(self.exits))
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
@@ -348,7 +348,7 @@ class PyCodegen:
             self.emit(f"cc_{f} = S.{self.cc_names[f]}")
             self.know[f] = ("local",)
         if self.loop:
-            self.emit("L0 = left")
+            self.emit("left0 = left")
             self.emit("while True:")
             self.ind += 1
         self.gen_ops(b)
@@ -810,7 +810,7 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live:
+        if "cf" in live or "fa" in live:
             live = live | {"fl"}
         again = d == self.section
         if again and self.spec is not None:
@@ -945,7 +945,7 @@ class RegionCodegen(PyCodegen):
         fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
-        self.emit("L0 = left; e = -1; rip = 0")
+        self.emit("left0 = left; e = -1; rip = 0")
         self.emit("while True:")
         self.ind += 1
         # sections that loop on themselves first: they are the inner loops
@@ -998,7 +998,7 @@ class RegionCodegen(PyCodegen):
             if f in cc_written:
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
-        self.emit(f"return ((L0 - left + RK[e]) << {EXIT_SHIFT}) | e")
+        self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
         header = f"def {self.name}({', '.join(params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 

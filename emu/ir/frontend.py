@@ -73,7 +73,11 @@ class MemoryAccess:
 
     A target implements each method; ``cg`` is the code generator
     (:class:`emu.ir.codegen.PyCodegen`), whose ``val``, ``new_local``,
-    ``emit``, ``bail_if`` and ``access`` methods the hooks build on."""
+    ``emit``, ``bail_if`` and ``access`` methods the hooks build on.  The
+    names the hooks bind in the prologue are theirs alone: the code
+    generator's own locals are ``r<n>``, ``cc_<field>``, ``left``,
+    ``left0``, ``e``, ``g``, ``rip``, ``pc`` and what ``new_local`` hands
+    out."""
 
     def params(self, spaces) -> list:
         """The function parameters (``name=name``, bound from the engine's

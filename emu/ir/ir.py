@@ -80,7 +80,7 @@ class Temp:
 class Op:
     """One IR operation: ``name out, args..., aux...``."""
 
-    __slots__ = ("name", "out", "args", "aux", "live", "safe")
+    __slots__ = ("name", "out", "args", "aux", "live", "safe", "keeps")
 
     def __init__(self, name, out, args, aux=()):
         self.name = name
@@ -89,6 +89,9 @@ class Op:
         self.aux = tuple(aux)
         self.live = None     # optimiser annotation: cc fields live after this op
         self.safe = False    # a load known not to bail (checked once, at the code's entry)
+        # setfl: a value equal to the one written in every bit but the
+        # arithmetic flags (its source), or None; see emu.ir.optimize
+        self.keeps = None
 
     @property
     def d(self):

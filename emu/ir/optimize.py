@@ -14,7 +14,12 @@ Passes, in order:
    reader can observe fl's CF bit -- that bit only shows through the record
    while the record kind ``cc_op`` is not one of the target's
    ``FlagRecord.cf_hidden`` (x86: while it is INC, DEC, EFLAGS or unknown),
-   so liveness tracks it as a field of its own, ``cf``.  Like QEMU's dead ``cc_src``, the internal
+   so liveness tracks it as a field of its own, ``cf``; fl's other
+   arithmetic bits show under the same condition, and are ``fa``.  A
+   ``setfl`` whose value only changes arithmetic flags (the front end names
+   the older value it keeps the other bits of: ``Op.keeps``) writes that
+   older value instead when neither ``cf`` nor ``fa`` is live after it --
+   x86's MUL followed by an ADD computes no flags at all.  Like QEMU's dead ``cc_src``, the internal
    ``fl`` may then differ from the interpreter's; the architectural RFLAGS
    never does.  Readers are ``getcc`` and every place the block can leave --
    side exits, helper calls, and memory accesses that may bail -- since the
@@ -28,8 +33,8 @@ Each op is annotated with ``live``: the lazy-record fields live after it
 For a region (several blocks compiled into one function, see
 :class:`emu.ir.codegen.RegionCodegen`), :func:`region_liveness` runs pass 3
 with what each jump really reads: a block inlined at the jump reads what it
-reads first (to a fixed point around the loops, from per-block gen/kill
-summaries); anything else may stop there and reads everything.
+reads first (to the least fixed point around the loops); anything else
+may stop there and reads everything.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from .builder import fold
 from .ir import IRBlock, Temp
 from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
-# liveness sets hold the lazy-record fields and "cf": the CF bit of fl, which
-# is all that foldcf writes and all that a record of CF_HIDDEN hides
-ALL = frozenset(CC_FIELDS) | {"cf"}
+# liveness sets hold the lazy-record fields, "cf": the CF bit of fl, which
+# is all that foldcf writes, and "fa": fl's other arithmetic bits; a record
+# of CF_HIDDEN hides both
+ALL = frozenset(CC_FIELDS) | {"cf", "fa"}
 ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
 
@@ -58,6 +64,8 @@ def propagate(block: IRBlock) -> None:
     out = []
     for op in block.ops:
         op.args = [sub(a) for a in op.args]
+        if op.keeps is not None:
+            op.keeps = sub(op.keeps)
         d = OPCODES[op.name]
         if op.name == "mov":
             rep[op.out.id] = op.args[0]
@@ -80,31 +88,54 @@ def propagate(block: IRBlock) -> None:
 
 
 def _cc_op_at(ops) -> list:
-    """The constant cc_op in force after each op (None: unknown)."""
+    """The cc_op in force after each op: a constant, a tuple of the
+    constants a ``select`` picks from (x86's ADC: ADC or ADD by the carry
+    in), or None: unknown."""
     cur = None
     res = []
     for op in ops:
         if op.name == "setcc" or op.name == "setccop":
             v = op.args[0]
-            cur = v if isinstance(v, int) else None
+            cur = v if isinstance(v, int) else _choices(v)
         res.append(cur)
     return res
 
 
+def _choices(v):
+    d = v.op
+    if d is not None and d.name == "select" and all(isinstance(a, int) for a in d.args[1:]):
+        return tuple(d.args[1:])
+    return None
+
+
 def exit_reads(ccop, hidden) -> frozenset:
     """What a way out of the block reads of the lazy state: the whole record,
-    and fl's CF bit unless the record in force hides it (``hidden``: the
-    target's ``FlagRecord.cf_hidden``)."""
+    and fl's CF and other arithmetic bits unless the record in force hides
+    them (``hidden``: the target's ``FlagRecord.cf_hidden``)."""
+    if isinstance(ccop, tuple):
+        return ALL_NOCF if all(c in hidden for c in ccop) else ALL
     return ALL_NOCF if ccop in hidden else ALL
 
 
 def _liveness(ops, exit_live, mutate, hidden):
-    """One backward pass over ``ops`` (pass 3 in the module docstring).  ``exit_live(target_ip, cc_op)``, when given, says what a
-    direct jump to ``target_ip`` reads (a region's successor block); every
-    other exit reads :func:`exit_reads`.  Returns (kept ops, live at entry)."""
+    """One backward pass over ``ops`` (pass 3 in the module docstring).
+    ``exit_live(target_ip, cc_op)``, when given, says what a direct jump to
+    ``target_ip`` reads (a region's successor block); every other exit
+    reads :func:`exit_reads`.  Returns (kept ops, live at entry).
+
+    A ``setfl`` with ``keeps`` whose arithmetic bits nobody reads uses only
+    its ``keeps``, and that use reads only fl's other bits: so a ``getcc
+    fl`` makes ``cf`` and ``fa`` live only when its value reaches something
+    else (``strong``, followed back through the pure ops)."""
     ccop = _cc_op_at(ops)
     live = set()
     keep = []
+    strong = set()          # temps whose value some kept op reads in full
+
+    def use(args):
+        for a in args:
+            if isinstance(a, Temp):
+                strong.add(a.id)
     for i in range(len(ops) - 1, -1, -1):
         op = ops[i]
         n = op.name
@@ -112,14 +143,16 @@ def _liveness(ops, exit_live, mutate, hidden):
         if n == "getcc":
             f = op.aux[0]
             live.add(f)
-            if f == "fl":
+            if f == "fl" and (op.out is None or op.out.id in strong):
                 live.add("cf")
+                live.add("fa")
         elif n == "setcc":
             if not live & RECORD:
                 continue
             op.live = frozenset(live)
             live -= RECORD
             keep.append(op)
+            use(op.args)
             continue
         elif n == "setccop":
             if "op" not in live:
@@ -127,13 +160,20 @@ def _liveness(ops, exit_live, mutate, hidden):
             op.live = frozenset(live)
             live.discard("op")
             keep.append(op)
+            use(op.args)
             continue
         elif n == "setfl":
-            if "fl" not in live and "cf" not in live:
+            if "fl" not in live and "cf" not in live and "fa" not in live:
                 continue
+            if op.keeps is not None and "cf" not in live and "fa" not in live:
+                if mutate:
+                    op.args = [op.keeps]        # only the bits it keeps are read
+            else:
+                use(op.args)
             op.live = frozenset(live)
             live.discard("fl")
             live.discard("cf")
+            live.discard("fa")
             keep.append(op)
             continue
         elif n == "foldcf":
@@ -143,6 +183,7 @@ def _liveness(ops, exit_live, mutate, hidden):
             op.live = frozenset(live)
             live.discard("cf")
             keep.append(op)
+            use(op.args)
             continue
         elif (EXIT in flags or BAIL in flags) and not op.safe:
             if exit_live is not None and (n == "brcond" or n == "goto_tb"):
@@ -155,6 +196,8 @@ def _liveness(ops, exit_live, mutate, hidden):
                 live |= reads
         if mutate:
             op.live = frozenset(live)
+        if not (OPCODES[n].pure and op.out is not None) or op.out.id in strong:
+            use(op.args)
         keep.append(op)
     keep.reverse()
     return keep, frozenset(live)
@@ -181,80 +224,38 @@ def dce(block: IRBlock) -> None:
         for a in op.args:
             if isinstance(a, Temp):
                 used.add(a.id)
+        if isinstance(op.keeps, Temp):
+            used.add(op.keeps.id)
         keep.append(op)
     keep.reverse()
     block.ops = keep
 
 
-def _summary(ops, inlined, hidden):
-    """Liveness at a block's entry as a function of its inlined successors':
-    (what it reads whatever follows, [(successor ip, fields written before
-    the jump to it)]).  Liveness is gen/kill, so live-in = base | the union
-    of (live-in of each such successor - what was written before jumping)."""
-    kill = set()
-    base = set()
-    jumps = []
-    ccop = None
-    for op in ops:
-        n = op.name
-        if n == "getcc":
-            f = op.aux[0]
-            if f not in kill:
-                base.add(f)
-            if f == "fl" and "cf" not in kill:
-                base.add("cf")
-        elif n == "setcc":
-            kill |= RECORD
-            v = op.args[0]
-            ccop = v if isinstance(v, int) else None
-        elif n == "setccop":
-            kill.add("op")
-            v = op.args[0]
-            ccop = v if isinstance(v, int) else None
-        elif n == "setfl":
-            kill.add("fl")
-            kill.add("cf")
-        elif n == "foldcf":
-            kill.add("cf")
-        else:
-            flags = OPCODES[n].flags
-            if (EXIT in flags or BAIL in flags) and not op.safe:
-                if (n == "brcond" or n == "goto_tb") and op.aux[1] in inlined:
-                    jumps.append((op.aux[1], frozenset(kill)))
-                else:
-                    base |= exit_reads(ccop, hidden) - kill
-    return frozenset(base), jumps
-
-
 def region_liveness(blocks: dict, dispatch) -> dict:
     """Flag liveness over a region's blocks (ip -> IRBlock): a direct jump to a
     block inlined at that jump reads what that block reads first (its
-    live-in, to a fixed point around the loops); a jump to a dispatch point
-    may stop there for the budget, so it reads everything, as every other
-    exit.  Drops what is then dead (records, CF folds, and the pure code
-    only they used), until nothing more goes.  Returns ip -> live-in."""
+    live-in, to the least fixed point around the loops, each block's
+    backward pass run again until nothing changes); a jump to a dispatch
+    point may stop there for the budget, so it reads everything, as every
+    other exit.  Drops what is then dead (records, CF folds, and the pure
+    code only they used), until nothing more goes.  Returns ip -> live-in."""
     inlined = {ip for ip in blocks if ip not in dispatch}
     hidden = next(iter(blocks.values())).target.flags.cf_hidden
     while True:
-        summ = {ip: _summary(blk.ops, inlined, hidden) for ip, blk in blocks.items()}
-        users = {ip: [] for ip in blocks}
-        for ip, (_, jumps) in summ.items():
-            for t, _ in jumps:
-                users[t].append(ip)
-        live_in = {ip: summ[ip][0] for ip in blocks}
-        work = [ip for ip in blocks if summ[ip][1]]
-        while work:
-            ip = work.pop()
-            base, jumps = summ[ip]
-            li = base.union(*(live_in[t] - k for t, k in jumps))
-            if li != live_in[ip]:
-                live_in[ip] = li
-                work.extend(u for u in users[ip] if u not in work)
+        live_in = {ip: frozenset() for ip in blocks}
 
         def exit_live(t, ccop):
             if t in inlined:
                 return live_in[t]
             return exit_reads(ccop, hidden)
+        changed = True
+        while changed:
+            changed = False
+            for ip, blk in blocks.items():
+                li = _liveness(blk.ops, exit_live, False, hidden)[1]
+                if li != live_in[ip]:
+                    live_in[ip] = li
+                    changed = True
 
         def reads():
             return sum(op.name == "getcc" for blk in blocks.values() for op in blk.ops)

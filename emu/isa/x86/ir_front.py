@@ -62,6 +62,8 @@ class X86IRBuilder(TranslatorOps):
         self.cc = dict.fromkeys(("op", "res", "a", "b", "size", "fl"))   # None: the entry value
         self.cc_pend = set()
         self.fl_fold = None       # the c of foldcf, when fl changed only by flags_before_inc
+        self.fl_keeps = None      # fl before the instruction's arithmetic-only set_flags (Op.keeps)
+        self.fl_source = {}       # fl temp id -> the oldest fl it equals outside the arithmetic flags
         self.segs_used = set()
         self.jump_to = None       # int or Temp: where the current instruction jumps
         self.branch_cond = None   # (cond, target) of a conditional branch
@@ -78,13 +80,15 @@ class X86IRBuilder(TranslatorOps):
     # -- instruction boundaries ------------------------------------------------------
     def checkpoint(self):
         return (len(self.block.ops), self.ntemps, {n: dict(d) for n, d in self.known.items()},
-                dict(self.pend), dict(self.cc), set(self.cc_pend), self.fl_fold, set(self.segs_used))
+                dict(self.pend), dict(self.cc), set(self.cc_pend), self.fl_fold, self.fl_keeps,
+                set(self.segs_used))
 
     def rollback(self, cp):
-        n, nt, known, pend, cc, ccp, flf, segs = cp
+        n, nt, known, pend, cc, ccp, flf, flk, segs = cp
         del self.block.ops[n:]
         self.ntemps = nt
         self.known, self.pend, self.cc, self.cc_pend, self.fl_fold = known, pend, cc, ccp, flf
+        self.fl_keeps = flk
         self.segs_used = segs
         self.jump_to = self.branch_cond = None
 
@@ -110,8 +114,12 @@ class X86IRBuilder(TranslatorOps):
                     self.emit("foldcf", (self.fl_fold,), out=False)
                 else:
                     self.emit("setfl", (cc["fl"],), out=False)
+                    self.block.ops[-1].keeps = self.fl_keeps
+                    if self.fl_keeps is not None and isinstance(cc["fl"], Temp):
+                        self.fl_source[cc["fl"].id] = self.fl_keeps
             ccp.clear()
         self.fl_fold = None
+        self.fl_keeps = None
         insn = self.insn
         if self.branch_cond is not None:
             c, target = self.branch_cond
@@ -311,10 +319,19 @@ class X86IRBuilder(TranslatorOps):
 
     def get_cf(self):
         op = self.cc["op"]
+        if isinstance(op, Temp) and op.op is not None and op.op.name == "select" \
+                and all(isinstance(k, int) for k in op.op.args[1:]):
+            # ADC/SBB record ADC or ADD (SBB or SUB) by the carry in: the
+            # carry of each, picked by the same condition
+            c, k1, k2 = op.op.args
+            return self.select(c, self._carry_of(k1), self._carry_of(k2))
         if op is None or isinstance(op, Temp):
             return self.call_pure("carry", self.ccv("op"), self.ccv("res"), self.ccv("a"),
                                   self.ccv("b"), self.ccv("fl"))
-        cc = self.cc
+        return self._carry_of(op)
+
+    def _carry_of(self, op: int):
+        """CF of the record in force, its kind ``op`` known."""
         if op == F.CC_ADD:
             return self.op2("lt", self.ccv("res"), self.ccv("a"))
         if op == F.CC_SUB:
@@ -327,7 +344,6 @@ class X86IRBuilder(TranslatorOps):
             return self.op2("le", self.ccv("res"), self.ccv("a"))
         if op == F.CC_SBB:
             return self.op2("le", self.ccv("a"), self.ccv("b"))
-        del cc
         return self.op2("and", self.ccv("fl"), F.CF)
 
     def cond(self, cc: int):
@@ -391,13 +407,23 @@ class X86IRBuilder(TranslatorOps):
         return self.call_pure("rflags", *self._record())
 
     def set_flags(self, value, mask: int) -> None:
+        old = self.ccv("fl")
         cur = self.get_flags()
         fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask), self.op2("and", value, mask)),
                       F.FIXED1)
+        # only arithmetic flags change (MUL, shifts, BCD): outside them, the
+        # new fl is the one before the instruction (rflags keeps fl's other bits)
+        keeps = None
+        if not mask & ~F.ARITH:
+            if "fl" in self.cc_pend:
+                keeps = self.fl_keeps
+            else:
+                keeps = self.fl_source.get(old.id, old) if isinstance(old, Temp) else old
         self.cc["fl"] = fl
         self.cc["op"] = F.CC_EFLAGS
         self.cc_pend.update(("fl", "op"))
         self.fl_fold = None
+        self.fl_keeps = keeps
 
     def flags_before_inc(self) -> None:
         op = self.cc["op"]

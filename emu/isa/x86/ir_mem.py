@@ -12,7 +12,10 @@ block leaves before the instruction, and the interpreter runs it
 
 In a region, a segment whose 64 KiB are plain RAM is checked once, at entry
 (:func:`fast_segment`, the region's guard), and its 16-bit accesses skip the
-per-access checks.
+per-access checks; a flat segment (base 0, a limit above the top of RAM:
+the 4 GiB segments of 32-bit protected mode) is checked there too, and its
+32-bit accesses are left with one check, that the offset -- then the
+physical address -- is in RAM.
 """
 
 from __future__ import annotations
@@ -60,8 +63,11 @@ class X86Memory(MemoryAccess):
     def guard(self, cg, fast) -> list:
         fails = []
         for sg, m in sorted(fast.items()):
+            if m == "flat":
+                fails.append(f"B{sg} != 0 or L{sg} < {_ram_top(cg.ram_size, cg.amask) - 1}")
+                continue
             fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
-            fails.append(f"B{sg} > {min(cg.ram_size, cg.amask + 1) - 0x10007}")
+            fails.append(f"B{sg} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
         return fails
 
     def load_store(self, cg, op, k, ip, load) -> None:
@@ -72,6 +78,8 @@ class X86Memory(MemoryAccess):
         o = op.args[0]
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
+        if fast == "flat" and _within_32(o):
+            return self._flat(cg, op, k, ip, load)
         a = cg.atomic(cg.val(op.args[0]), "a")
         p = cg.new_local("p")
         lin = f"B{seg} + {a}"
@@ -84,13 +92,14 @@ class X86Memory(MemoryAccess):
         cg.bail_if(" or ".join(conds), k, ip)
         cg.access(op, load, size, p)
 
-    # -- the three ways ---------------------------------------------------------------------------
+    # -- the four ways ----------------------------------------------------------------------------
     def _fast(self, cg, op, k, ip, load, fast):
         """A 16-bit offset in a segment the function's entry guard checked
         (``fast_segs``): the whole 64 KiB from its base is RAM, with no
         address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
-        access at the very top crosses it) or above 0x10006 ("wide": never).
-        Left to check: that limit, and a store into a code granule."""
+        access at the very top crosses it) or above 0x10006 ("wide" and
+        "flat": never).  Left to check: that limit, and a store into a code
+        granule."""
         seg, size = op.aux
         off = cg.val(op.args[0])
         lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
@@ -98,7 +107,12 @@ class X86Memory(MemoryAccess):
         if lim is not None:
             a = cg.atomic(off, "a")
         conds = [f"{a}{lim}"] if lim is not None else []
-        if load:
+        if fast == "flat":          # base 0: the offset is the address
+            if not load:
+                a = cg.atomic(a, "a")
+                conds += cg.code_checks(a, size)
+            addr = a
+        elif load:
             addr = f"B{seg} + {cg.paren(a) if a is off else a}"
         else:
             p = cg.new_local("p")
@@ -107,6 +121,21 @@ class X86Memory(MemoryAccess):
         if conds:
             cg.bail_if(" or ".join(conds), k, ip)
         cg.access(op, load, size, addr)
+
+    def _flat(self, cg, op, k, ip, load):
+        """A 32-bit offset in a "flat" segment the entry guard checked: base
+        0 and a limit at or above the last byte of RAM the address lines
+        reach, so an access that ends in RAM is within the limit and its
+        offset is its physical address.  Left to check: that it ends in RAM
+        (else the interpreter checks the limit and reaches what is there),
+        and a store into a code granule."""
+        seg, size = op.aux
+        a = cg.atomic(cg.val(op.args[0]), "a")
+        conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
+        if not load:
+            conds += cg.code_checks(a, size)
+        cg.bail_if(" or ".join(conds), k, ip)
+        cg.access(op, load, size, a)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,
@@ -140,23 +169,37 @@ def _within_64k(o) -> bool:
     return o.bits is not None and o.bits <= 16 if isinstance(o, Temp) else 0 <= o <= 0xFFFF
 
 
+def _within_32(o) -> bool:
+    """The offset is known to be a 32-bit value (never negative)."""
+    return o.bits is not None and o.bits <= 32 if isinstance(o, Temp) else 0 <= o <= 0xFFFFFFFF
+
+
+def _ram_top(ram_size: int, amask: int) -> int:
+    """The end of the RAM the address lines reach without wrapping."""
+    return min(ram_size, amask + 1)
+
+
 def mark_safe_loads(blocks, fast_segs) -> None:
     """Flag the loads :meth:`X86Memory._fast` will emit without any check
-    (a byte, or any size through a "wide" segment): they cannot leave the
-    block, so flag liveness need not keep the record for them."""
+    (a byte, or any size through a "wide" or "flat" segment): they cannot
+    leave the block, so flag liveness need not keep the record for them."""
     for blk in blocks:
         for op in blk.ops:
             if op.name == "ld":
                 mode = fast_segs.get(op.aux[0])
-                if mode is not None and (op.aux[1] == 1 or mode == "wide") and _within_64k(op.args[0]):
+                if mode is not None and (op.aux[1] == 1 or mode != "exact") and _within_64k(op.args[0]):
                     op.safe = True
 
 
 def fast_segment(seg, ram_size: int, amask: int):
-    """How a segment may use :meth:`X86Memory._fast` now: "exact", "wide" or
-    None (see there)."""
-    if seg.base + 0x10007 > min(ram_size, amask + 1):
+    """How a segment may use :meth:`X86Memory._fast` (and, "flat", also
+    :meth:`X86Memory._flat`) now: "exact", "wide", "flat" or None (see
+    there)."""
+    top = _ram_top(ram_size, amask)
+    if seg.base + 0x10007 > top:
         return None
     if seg.limit == 0xFFFF:
         return "exact"
+    if seg.base == 0 and seg.limit >= top - 1:
+        return "flat"
     return "wide" if seg.limit >= 0x10006 else None
