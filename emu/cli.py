@@ -802,12 +802,9 @@ def _debug_monitored(session, monitors, stdin, interactive: bool, echo: bool) ->
 
 
 def _pc_text(m) -> str:
-    """Where the guest stopped: CS:IP on a segmented CPU (x86), else the PC."""
-    s = m.cpu
-    segs = getattr(s, "segs", None)
-    if segs is not None:
-        return f"{segs[1].selector:04x}:{s.rip:04x}"
-    return f"0x{m.target.pc(s):08x}"
+    """Where the guest stopped, as the target's reports show it (CS:IP on
+    x86; the mode, the instruction set and the PC on Arm)."""
+    return m.target.lockstep().where(m.cpu)
 
 
 def run_guest(name_or_path, accel, cpu="max", memory=16 << 20, icount_limit=50_000_000):
