@@ -54,7 +54,7 @@ RSI, RDI, RCX, RAX, RDX = 6, 7, 1, 0, 2
 
 def _step(ops, i):
     """+size or -size (as a value to add, modulo the address size) by DF."""
-    return ops.select(ops.get_flags() & F.DF, (-i.size) & MASK[i.asize], i.size)
+    return ops.select(ops.get_df(), (-i.size) & MASK[i.asize], i.size)
 
 
 READ, WRITE = 1, 2   # what a faulting access has taken off rCX under REP (286)
