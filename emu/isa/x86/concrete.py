@@ -399,7 +399,7 @@ class ConcreteOps:
         op = s.cc_op
         # EFLAGS, INC and DEC records already hold CF in fl
         if op != F.CC_EFLAGS and op != F.CC_INC and op != F.CC_DEC:
-            s.fl = (s.fl & ~F.CF) | F.carry(op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+            s.fl = (s.fl & ~F.CF) | _CARRY[op](s.cc_res, s.cc_a, s.cc_b, s.fl)
 
     # -- repetition --------------------------------------------------------------------
     def repeat_more(self) -> bool:

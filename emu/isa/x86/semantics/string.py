@@ -84,7 +84,8 @@ def _late(ops, i, f, step):
 
 
 def _src_seg(i):
-    return DS if i.seg is None else i.seg
+    seg = i.seg
+    return DS if seg is None else seg
 
 
 def _load(ops, seg, off, size, regs, counts=READ):
