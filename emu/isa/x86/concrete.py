@@ -25,6 +25,7 @@ from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
 from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
+from .string_fast import plain_run
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
 
@@ -414,6 +415,23 @@ class ConcreteOps:
             self.rep_extra += 1
             return True
         return False
+
+    def string_bulk(self, i) -> int:
+        """REP MOVS/STOS/LODS ``i``, its count nonzero: run as many iterations
+        as ``repeat_more`` would allow in this call at once, when they all
+        take the plain-RAM path (:func:`emu.isa.x86.string_fast.plain_run`),
+        counting those beyond the first in ``rep_extra``.  Returns the
+        iterations run, or 0: nothing done, run them one by one."""
+        budget = self.rep_budget
+        if budget <= 1 or not self.plain or self.pending_exits or self.io_pos:
+            return 0
+        count = self.r[1] & MASK[i.asize]
+        n = count if count < budget else budget
+        if not plain_run(self.s, self.ram, self.amask, i, n):
+            return 0
+        self.rep_budget = budget - (n - 1)
+        self.rep_extra += n - 1
+        return n
 
     # -- control ---------------------------------------------------------------------
     def jump(self, ip: int) -> None:

@@ -16,7 +16,9 @@ code.  Then IP is set back to the instruction (``ops.jump(i.ip)``, the first
 prefix), so an interrupt or single-step comes between iterations exactly as
 on the chip; each iteration counts as one instruction.  A fault in an
 iteration leaves the earlier ones done, rCX/rSI/rDI as the chip leaves
-them.
+them.  REP MOVS/STOS/LODS whose iterations all take the plain-RAM path run
+those the engine allows at once (``ops.string_bulk``,
+:func:`emu.isa.x86.string_fast.plain_run`), with the same result.
 
 Model facts: on the 286 a segment-limit fault (a word at offset 0xFFFF) is
 taken only after the microcode has advanced the pointers: a faulting source
@@ -104,7 +106,7 @@ def _store(ops, off, size, v, regs, counts=WRITE):
         raise _Fault(e, regs, counts) from None
 
 
-def _repeat(ops, i, element, seg, use_si, use_di, compare=False):
+def _repeat(ops, i, element, seg, use_si, use_di, compare=False, bulk=False):
     """Run ``element(ops, seg, size, si, di)`` -- one element's accesses at
     offsets rSI (in segment ``seg``) and rDI -- and step the pointers it
     uses; once, or under the instruction's REP prefix for as many
@@ -133,6 +135,13 @@ def _repeat(ops, i, element, seg, use_si, use_di, compare=False):
     count = ops.get_reg(RCX, a)
     if count == 0:
         return
+    if bulk:
+        # MOVS, STOS, LODS over plain RAM: the iterations allowed at once
+        n = ops.string_bulk(i)
+        if n:
+            if n < count:
+                ops.jump(i.ip)
+            return
     step = _step(ops, i)
     si = ops.get_reg(RSI, a)
     di = ops.get_reg(RDI, a)
@@ -226,7 +235,7 @@ def _outs_element(ops, seg, size, si, di):
 @sem("MOVS", helper="rep")
 def movs(ops, i):
     """MOVS m8/m16/m32, m8/m16/m32 (MOVSB/MOVSW/MOVSD): ES:[rDI] = seg:[rSI]."""
-    _repeat(ops, i, _movs_element, _src_seg(i), True, True)
+    _repeat(ops, i, _movs_element, _src_seg(i), True, True, bulk=True)
 
 
 @sem("CMPS", helper="rep")
@@ -244,13 +253,13 @@ def scas(ops, i):
 @sem("LODS", helper="rep")
 def lods(ops, i):
     """LODS m8/m16/m32: AL/AX/EAX = seg:[rSI]."""
-    _repeat(ops, i, _lods_element, _src_seg(i), True, False)
+    _repeat(ops, i, _lods_element, _src_seg(i), True, False, bulk=True)
 
 
 @sem("STOS", helper="rep")
 def stos(ops, i):
     """STOS m8/m16/m32: ES:[rDI] = AL/AX/EAX."""
-    _repeat(ops, i, _stos_element, ES, False, True)
+    _repeat(ops, i, _stos_element, ES, False, True, bulk=True)
 
 
 @sem("INS", helper=True)
