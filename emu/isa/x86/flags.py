@@ -29,76 +29,139 @@ SIGN = {1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 0x8000000000000000}
 MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 
-def compute(op: int, res: int, a: int, b: int, size: int, fl: int) -> int:
-    """The six arithmetic flags (other bits zero) for a lazy record."""
+def _compute_add(res, a, b, size, fl):
     sign = SIGN[size]
-    f = PARITY[res & 0xFF]
+    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
     if res == 0:
         f |= ZF
     if res & sign:
         f |= SF
-    if op == CC_ADD:
-        if res < a:
-            f |= CF
-        f |= (a ^ b ^ res) & AF
-        if (a ^ res) & (b ^ res) & sign:
-            f |= OF
-    elif op == CC_SUB:
-        if a < b:
-            f |= CF
-        f |= (a ^ b ^ res) & AF
-        if (a ^ b) & (a ^ res) & sign:
-            f |= OF
-    elif op == CC_LOGIC:
-        pass
-    elif op == CC_RES:
-        f |= (a & 1) | ((a & 2) << 10) | (a & AF)
-    elif op == CC_INC:
-        f |= fl & CF
-        if res == sign:
-            f |= OF
-        if res & 0xF == 0:
-            f |= AF
-    elif op == CC_DEC:
-        f |= fl & CF
-        if res == sign - 1:
-            f |= OF
-        if res & 0xF == 0xF:
-            f |= AF
-    elif op == CC_ADC:
-        if res <= a:
-            f |= CF
-        f |= (a ^ b ^ res) & AF
-        if (a ^ res) & (b ^ res) & sign:
-            f |= OF
-    elif op == CC_SBB:
-        if a <= b:
-            f |= CF
-        f |= (a ^ b ^ res) & AF
-        if (a ^ b) & (a ^ res) & sign:
-            f |= OF
-    elif op == CC_EFLAGS:
-        return fl & ARITH
-    else:
-        raise ValueError(f"bad cc_op {op}")
+    if res < a:
+        f |= CF
+    if (a ^ res) & (b ^ res) & sign:
+        f |= OF
     return f
+
+
+def _compute_adc(res, a, b, size, fl):
+    sign = SIGN[size]
+    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
+    if res == 0:
+        f |= ZF
+    if res & sign:
+        f |= SF
+    if res <= a:
+        f |= CF
+    if (a ^ res) & (b ^ res) & sign:
+        f |= OF
+    return f
+
+
+def _compute_sub(res, a, b, size, fl):
+    sign = SIGN[size]
+    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
+    if res == 0:
+        f |= ZF
+    if res & sign:
+        f |= SF
+    if a < b:
+        f |= CF
+    if (a ^ b) & (a ^ res) & sign:
+        f |= OF
+    return f
+
+
+def _compute_sbb(res, a, b, size, fl):
+    sign = SIGN[size]
+    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
+    if res == 0:
+        f |= ZF
+    if res & sign:
+        f |= SF
+    if a <= b:
+        f |= CF
+    if (a ^ b) & (a ^ res) & sign:
+        f |= OF
+    return f
+
+
+def _compute_logic(res, a, b, size, fl):
+    f = PARITY[res & 0xFF]
+    if res == 0:
+        f |= ZF
+    if res & SIGN[size]:
+        f |= SF
+    return f
+
+
+def _compute_inc(res, a, b, size, fl):
+    sign = SIGN[size]
+    f = PARITY[res & 0xFF] | (fl & CF)
+    if res == 0:
+        f |= ZF
+    if res & sign:
+        f |= SF
+    if res == sign:
+        f |= OF
+    if res & 0xF == 0:
+        f |= AF
+    return f
+
+
+def _compute_dec(res, a, b, size, fl):
+    sign = SIGN[size]
+    f = PARITY[res & 0xFF] | (fl & CF)
+    if res == 0:
+        f |= ZF
+    if res & sign:
+        f |= SF
+    if res == sign - 1:
+        f |= OF
+    if res & 0xF == 0xF:
+        f |= AF
+    return f
+
+
+def _compute_res(res, a, b, size, fl):
+    f = PARITY[res & 0xFF] | (a & 1) | ((a & 2) << 10) | (a & AF)
+    if res == 0:
+        f |= ZF
+    if res & SIGN[size]:
+        f |= SF
+    return f
+
+
+def _compute_eflags(res, a, b, size, fl):
+    return fl & ARITH
+
+
+#: the six arithmetic flags of a lazy record, by ``cc_op``: fn(res, a, b, size, fl)
+COMPUTE = (_compute_eflags, _compute_add, _compute_adc, _compute_sub, _compute_sbb,
+           _compute_logic, _compute_inc, _compute_dec, _compute_res)
+
+
+def compute(op: int, res: int, a: int, b: int, size: int, fl: int) -> int:
+    """The six arithmetic flags (other bits zero) for a lazy record."""
+    if not 0 <= op < len(COMPUTE):
+        raise ValueError(f"bad cc_op {op}")
+    return COMPUTE[op](res, a, b, size, fl)
+
+
+#: CF alone (0 or 1) of a lazy record, by ``cc_op``: fn(res, a, b, fl)
+CARRY = (lambda res, a, b, fl: fl & CF,                 # EFLAGS
+         lambda res, a, b, fl: 1 if res < a else 0,     # ADD
+         lambda res, a, b, fl: 1 if res <= a else 0,    # ADC
+         lambda res, a, b, fl: 1 if a < b else 0,       # SUB
+         lambda res, a, b, fl: 1 if a <= b else 0,      # SBB
+         lambda res, a, b, fl: 0,                       # LOGIC
+         lambda res, a, b, fl: fl & CF,                 # INC
+         lambda res, a, b, fl: fl & CF,                 # DEC
+         lambda res, a, b, fl: a & 1)                   # RES
 
 
 def carry(op: int, res: int, a: int, b: int, fl: int) -> int:
     """CF alone (0 or 1), cheaper than :func:`compute` -- ADC, SBB, RCL and Jc need only it."""
-    if op == CC_ADD:
-        return 1 if res < a else 0
-    if op == CC_SUB:
-        return 1 if a < b else 0
-    if op == CC_LOGIC:
-        return 0
-    if op == CC_RES:
-        return a & 1
-    if op == CC_ADC:
-        return 1 if res <= a else 0
-    if op == CC_SBB:
-        return 1 if a <= b else 0
-    return fl & CF
+    return CARRY[op](res, a, b, fl)
 
 
 # Condition codes, by the low nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
@@ -128,45 +191,46 @@ def test_cond(cc: int, f: int) -> bool:
     return (not r) if cc & 1 else bool(r)
 
 
-def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:
-    """Evaluate a condition straight from the lazy record, with fast paths
-    for the common CMP/SUB + Jcc and TEST/AND + Jcc pairs, and for ZF of any
-    recorded result (a DEC/INC/ADD + JNZ loop): ZF is ``res == 0`` whatever
-    the operation."""
-    if cc >> 1 == 2 and op != CC_EFLAGS:
-        return res != 0 if cc & 1 else res == 0
-    if op == CC_SUB:
-        base = cc >> 1
-        if base == 2:
-            r = a == b
-        elif base == 1:
-            r = a < b
-        elif base == 3:
-            r = a <= b
-        elif base == 6 or base == 7:
-            sign = SIGN[size]
-            sa = a - (sign << 1) if a & sign else a
-            sb = b - (sign << 1) if b & sign else b
-            r = sa < sb if base == 6 else sa <= sb
-        else:
-            return test_cond(cc, compute(op, res, a, b, size, fl))
-        return (not r) if cc & 1 else r
-    if op == CC_LOGIC:
-        base = cc >> 1
-        if base == 2 or base == 3:
-            r = res == 0
-        elif base == 0 or base == 1:
-            r = False
-        elif base == 4 or base == 6:
-            r = bool(res & SIGN[size])
-        elif base == 7:
-            r = res == 0 or bool(res & SIGN[size])
-        else:
-            r = bool(PARITY[res & 0xFF])
-        return (not r) if cc & 1 else r
+# Conditions on a lazy record, as Python expressions of the record
+# (r = res, a, b, s = size, f = fl) where one is shorter than computing the
+# flags: ZF of any recorded result is ``r == 0``; after CMP/SUB, CF is
+# ``a < b`` and a signed comparison is an unsigned one of the operands with
+# their sign bits flipped; after a logic operation CF = OF = 0.
+_EFLAGS_TESTS = ("f & 0x800", "f & 0x1", "f & 0x40", "f & 0x41", "f & 0x80", "f & 0x4",
+                 "(f & 0x80 != 0) != (f & 0x800 != 0)",
+                 "f & 0x40 or (f & 0x80 != 0) != (f & 0x800 != 0)")
+_SUB_TESTS = ("(a ^ b) & (a ^ r) & SIGN[s]", "a < b", "r == 0", "a <= b", "r & SIGN[s]",
+              "PARITY[r & 0xFF]", "(a ^ SIGN[s]) < (b ^ SIGN[s])", "(a ^ SIGN[s]) <= (b ^ SIGN[s])")
+_LOGIC_TESTS = ("False", "False", "r == 0", "r == 0", "r & SIGN[s]", "PARITY[r & 0xFF]",
+                "r & SIGN[s]", "r == 0 or r & SIGN[s]")
+
+
+def _cond_fn(cc: int, op: int):
+    """fn(res, a, b, size, fl) -> bool: condition ``cc`` on a record of ``op``."""
+    base = cc >> 1
     if op == CC_EFLAGS:
-        return test_cond(cc, fl)
-    return test_cond(cc, compute(op, res, a, b, size, fl))
+        test = _EFLAGS_TESTS[base]
+    elif op == CC_SUB:
+        test = _SUB_TESTS[base]
+    elif op == CC_LOGIC:
+        test = _LOGIC_TESTS[base]
+    elif base == 2:
+        test = "r == 0"
+    else:
+        test = f"test_cond({cc & ~1}, COMPUTE[{op}](r, a, b, s, f))"
+    src = f"lambda r, a, b, s, f: {'not' if cc & 1 else 'bool'}({test})"
+    return eval(src, {"SIGN": SIGN, "PARITY": PARITY, "COMPUTE": COMPUTE, "test_cond": test_cond})
+
+
+#: ``CONDS[op << 4 | cc]``: condition ``cc`` on a record of ``cc_op`` ``op``
+CONDS = tuple(_cond_fn(cc, op) for op in range(len(COMPUTE)) for cc in range(16))
+
+
+def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:
+    """Evaluate a condition straight from the lazy record: for CMP/SUB +
+    Jcc, TEST/AND + Jcc and ZF of any recorded result (a DEC/INC/ADD + JNZ
+    loop) without computing the flags (:data:`CONDS`)."""
+    return CONDS[op << 4 | cc](res, a, b, size, fl)
 
 
 def describe(f: int) -> str:

@@ -406,6 +406,10 @@ class X86IRBuilder(TranslatorOps):
             return self.ccv("fl")
         return self.call_pure("rflags", *self._record())
 
+    def get_df(self):
+        """DF alone: never part of the lazy record, ``fl`` holds it (as ConcreteOps)."""
+        return self.op2("and", self.ccv("fl"), F.DF)
+
     def set_flags(self, value, mask: int) -> None:
         old = self.ccv("fl")
         cur = self.get_flags()

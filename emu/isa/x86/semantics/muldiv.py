@@ -84,8 +84,7 @@ def mul(ops, i):
     CF = OF = upper half != 0."""
     size = i.size
     b = ops.read(i.ops[0])
-    a = _acc(ops, size)
-    p = a * b
+    p = ops.get_reg(0, size) * b           # AL, AX, EAX or RAX
     lo = p & MASK[size]
     _mul_flags(ops, p >> (8 * size), lo, size)
     _store_wide(ops, size, p)

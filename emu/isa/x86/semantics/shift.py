@@ -125,7 +125,7 @@ def _count_zero(ops, i, a) -> None:
 def _inline(kind):
     def shift_imm(ops, i):
         a = ops.read(i.ops[0])
-        c = i.ops[1].value & count_mask(ops, i.size)
+        c = i.ops[1].value & (0x3F if i.size == 8 else ops.model.shift_mask)   # count_mask()
         if c:
             _shift(ops, i, kind, a, c)
         else:
