@@ -126,6 +126,7 @@ import collections
 import os
 import select
 import statistics
+import struct
 import threading
 import time
 
@@ -139,6 +140,7 @@ from emu.isa.x86.state import (CR0_PE, CR0_PG, CS, EFER_LMA, REG_NAMES64,
 from . import exits as kx
 from . import uapi
 from .errors import KvmError, explain_sregs
+from .exits import IO_HEAD
 from .system import Kvm
 from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
@@ -158,6 +160,16 @@ _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
                               0x67, 0xF0, 0xF2, 0xF3))
 #: the kvm.exits kinds the Machine answers (IN, MMIO read)
 _REPLIED = (kx.IoIn, kx.MmioRead)
+_KVM_EXIT_IO, _KVM_EXIT_INTR, _IO_OUT = uapi.KVM_EXIT_IO, uapi.KVM_EXIT_INTR, uapi.KVM_EXIT_IO_OUT
+#: one IO element of 1, 2 or 4 bytes in the PIO data page, by size:
+#: read with ``_IO_UNPACK[size](view, offset)``, written with
+#: ``_IO_PACK[size](view, offset, value)`` (no slice of the mmap per exit)
+_IO_FORMATS = (None, struct.Struct("<B"), struct.Struct("<H"), None, struct.Struct("<I"))
+_IO_UNPACK = tuple(f and f.unpack_from for f in _IO_FORMATS)
+_IO_PACK = tuple(f and f.pack_into for f in _IO_FORMATS)
+#: ``_pending`` of one OUT or IN read straight from kvm_run (no kvm.exits
+#: object): the reply of an IN is in ``_io_in``
+_ONE_IO = ("one port access",)
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
                 uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
                 uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
@@ -402,12 +414,20 @@ class KvmAccelerator(Accelerator):
         self._doorbell_poll = select.poll()
         self._doorbell_by_fd = {}
         self._signals = 0
+        #: the devices with a registered doorbell, and every port of theirs
+        self._bell_devices = ()
+        self._bell_ports = frozenset()
+        self._held = False              # doorbell writes not looked for at the last exit
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
         self._watchdog = _Watchdog(self.vcpu)
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
-        self._pending = None            # (kvm exit, emu exit) to complete
+        self._pending = None            # (kvm exit, emu exits) to complete, or _ONE_IO
+        self._io_in = None              # _ONE_IO: the IN's IoExit (None: an OUT) ...
+        self._io_at = 0                 # ... and where in the mmap its data goes
+        self._kvm_view = self.vcpu.run_view
+        self._kvm_struct = self.vcpu.kvm_run
         self._elements = collections.deque()   # split string-I/O elements
         self._queue = collections.deque()      # exits to hand out next
         self._halted = False
@@ -444,9 +464,15 @@ class KvmAccelerator(Accelerator):
     def _register_doorbells(self):
         """KVM_IOEVENTFD for every doorbell of every device on the buses."""
         m = self.machine
+        owners, ports = [], set()
         for bus, devices in (("port", m.ports.devices()), ("mmio", m.mmio.devices())):
-            for base, _size, device in devices:
-                for bell in device.doorbells():
+            for base, size, device in devices:
+                bells = device.doorbells()
+                if bells and device not in owners:
+                    owners.append(device)
+                if bells and bus == "port":
+                    ports.update(range(base, base + size))
+                for bell in bells:
                     fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
                     self._doorbells.append((fd, bus, base, device, bell))
                     self._doorbell_by_fd[fd] = self._doorbells[-1]
@@ -458,6 +484,27 @@ class KvmAccelerator(Accelerator):
                         self.close()
                         raise AccelUnavailable(f"ioeventfd for {device.name}: {exc} "
                                                "(-accel kvm,ioeventfd=off does without)") from None
+        self._bell_devices, self._bell_ports = tuple(owners), frozenset(ports)
+
+    def _serve_doorbells(self, ex):
+        """Before exit ``ex`` goes to the Machine: hand the devices the
+        doorbell writes KVM took since the last exit -- unless ``ex`` is a
+        port access to a device without doorbells and no doorbell is armed
+        (``Device.doorbells_armed``: a write now would only be counted), and
+        nothing logs; then the writes are held (``_held``) and handed over at
+        the next exit that is not such, or at ``sync_state()`` (the end of
+        every run): the device sees and counts them all the same, before any
+        access of its own, and no poll(2) is spent on the exits between."""
+        if (ex.__class__ is IoExit and ex.port not in self._bell_ports
+                and self.machine.log is None):
+            for device in self._bell_devices:
+                if device.doorbells_armed:
+                    break
+            else:
+                self._held = True
+                return
+        self._held = False
+        self._ring_doorbells()
 
     def _ring_doorbells(self):
         """Hand the devices the doorbell writes KVM took since the last look:
@@ -485,6 +532,9 @@ class KvmAccelerator(Accelerator):
         self._pc = None
 
     def sync_state(self):
+        if self._held:
+            self._held = False
+            self._ring_doorbells()
         if self._dirty or not self._stale:
             return
         if self._pending is not None:
@@ -631,8 +681,8 @@ class KvmAccelerator(Accelerator):
         kvm_before = self._t_kvm
         try:
             ex = self._run(budget)
-            if self._doorbells:
-                self._ring_doorbells()
+            if self._bell_devices:
+                self._serve_doorbells(ex)
             return ex
         finally:
             self._t_return = time.perf_counter()
@@ -646,7 +696,9 @@ class KvmAccelerator(Accelerator):
             if stepping or self._dirty:
                 self._complete_pending()
             else:               # the next KVM_RUN completes it
-                if self._pending[0].__class__ in _REPLIED:
+                pending = self._pending
+                if (self._io_in is not None if pending is _ONE_IO
+                        else pending[0].__class__ in _REPLIED):
                     self._fill_reply()
                 self._pending = None
         if self._queue:
@@ -701,35 +753,70 @@ class KvmAccelerator(Accelerator):
             # before KVM_RUN enters the guest interrupts nothing: a kick now
             # and then makes the loop below look again
             self._watchdog.arm(self.stop_check_slice)
+        # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
+        # one element (OUT, IN: the common exit) is read from kvm_run with
+        # one unpack and handed back as an IoExit; every other exit is
+        # decoded into a kvm.exits kind and translated.
+        view, wd = self._kvm_view, self._watchdog
+        enter, head, clock, kvm_exits = self.vcpu.enter, IO_HEAD.unpack_from, time.perf_counter, self._kvm_exits
         while True:
             if self.stop_requested:
                 return BudgetExit("time")
             if self.irq_line or self._window:
                 self._inject_interrupt()
-            t_in = self._t_kvm
-            kex = self._kvm_run()
-            self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
+            wd.generation += 1
+            wd.in_run = True
+            t0 = clock()
+            try:
+                exited = enter()
+            finally:
+                wd.in_run = False
+                spent = clock() - t0
+                self._t_kvm += spent
+            self._kvm_runs += 1
+            self._stale = True
             self._pc = None
-            kind = kex.__class__
-            if kind is kx.Intr:
-                if budget is None and not self.stop_requested:
-                    if self._doorbells:     # a driver may be polling its used ring
-                        self._ring_doorbells()
+            self.icount += int(spent * self.assumed_ips)
+            if exited:
+                code, direction, size, port, count, start = head(view)
+                kvm_exits[code] += 1
+                if code == _KVM_EXIT_IO and count == 1 and _IO_UNPACK[size] is not None:
+                    self._pending = _ONE_IO
+                    if direction == _IO_OUT:
+                        self._io_in = None
+                        return IoExit(port, size, True, _IO_UNPACK[size](view, start)[0])
+                    ex = self._io_in = IoExit(port, size, False, 0)
+                    self._io_at = start
+                    return ex
+                if code != _KVM_EXIT_INTR:
+                    ex = self._other_exit(kx.decode(self._kvm_struct, view))
+                    if ex is not None:
+                        return ex
                     continue
-                return BudgetExit("time")
-            if kind is kx.Debug:
-                if kex.breakpoints_hit and kex.pc in self.breakpoints:
-                    self._pc = kex.pc
-                    self._resume_bp = kex.pc
-                    return DebugExit("breakpoint", kex.pc)
-                continue        # a stale step or guest #DB/#BP: keep going
-            ex = self._translate(kex)
-            if ex is None:      # kasou ran the instruction (code outside RAM)
-                failed = self._push()
-                if failed is not None or self._queue:
-                    return failed or self._queue.popleft()
+            else:                                       # EINTR: an Intr too
+                kvm_exits[_KVM_EXIT_INTR] += 1
+            if budget is None and not self.stop_requested:
+                if self._doorbells:     # a driver may be polling its used ring
+                    self._ring_doorbells()
                 continue
-            return ex
+            return BudgetExit("time")
+
+    def _other_exit(self, kex):
+        """A free run's exit other than one port access or Intr: the exit
+        for the Machine, or None to run on (a stale step or a guest #DB/#BP;
+        an instruction outside RAM that kasou ran)."""
+        if kex.__class__ is kx.Debug:
+            if kex.breakpoints_hit and kex.pc in self.breakpoints:
+                self._pc = kex.pc
+                self._resume_bp = kex.pc
+                return DebugExit("breakpoint", kex.pc)
+            return None
+        ex = self._translate(kex)
+        if ex is None:      # kasou ran the instruction (code outside RAM)
+            failed = self._push()
+            if failed is not None or self._queue:
+                return failed or self._queue.popleft()
+        return ex
 
     def _step_over(self):
         """Execute the instruction under a breakpoint with the bps disarmed."""
@@ -842,6 +929,15 @@ class KvmAccelerator(Accelerator):
     def _fill_reply(self):
         """Copy the Machine's answers to IN / MMIO reads into kvm_run."""
         if self._pending is None:
+            return
+        if self._pending is _ONE_IO:
+            ex = self._io_in
+            if ex is not None:
+                data = ex.data
+                if isinstance(data, int):
+                    _IO_PACK[ex.size](self._kvm_view, self._io_at, data & ((1 << (8 * ex.size)) - 1))
+                else:
+                    self._kvm_view[self._io_at:self._io_at + ex.size] = bytes(data)[:ex.size]
             return
         kex, replies = self._pending
         if isinstance(kex, kx.IoIn):
