@@ -144,6 +144,12 @@ from .exits import IO_HEAD
 from .system import Kvm
 from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
+_get_ident = threading.get_ident
+_clock = time.perf_counter
+_IO_HEAD = IO_HEAD.unpack_from
+#: the guest-debug configuration of a free run without breakpoints
+_FREE_RUN = (False, ())
+
 #: kvm_regs field order, as indices into the canonical ``regs[16]``
 _KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
              "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
@@ -270,11 +276,12 @@ def disassemble(code, mode, address=0):
 class _Watchdog:
     """Kicks a vCPU that stays inside one KVM_RUN longer than a slice.
 
-    The accelerator bumps ``generation`` and sets ``in_run`` around every
-    KVM_RUN (two attribute stores: no timer object per run).  Every
-    ``slice`` seconds the thread looks: the same run still in progress as at
-    the last look has lasted at least one slice, and the vCPU is kicked, so
-    a slice ends between one and two slices after it started.  After
+    The vCPU counts its KVM_RUNs (``Vcpu.entries``) and says whether one
+    is under way (``Vcpu.running``): no timer object and no store of the
+    accelerator's per run.  Every ``slice`` seconds the thread looks: the
+    same run still in progress as at the last look has lasted at least one
+    slice, and the vCPU is kicked, so a slice ends between one and two
+    slices after it started.  After
     ``IDLE_TICKS`` looks with no run and no ``arm()`` the thread sleeps
     until the next ``arm()``.
 
@@ -292,8 +299,6 @@ class _Watchdog:
     def __init__(self, vcpu):
         self.vcpu = vcpu
         self.slice = 0.01
-        self.generation = 0
-        self.in_run = False
         self.kicks = 0
         self._armed = False
         self._arms = 0
@@ -328,7 +333,8 @@ class _Watchdog:
                 seen, idle, last = None, 0, (None, None)
                 continue
             self._stop.wait(self.slice)
-            gen, running = self.generation, self.in_run
+            vcpu = self.vcpu
+            gen, running = vcpu.entries, vcpu.running
             if running and gen == seen:
                 self.kicks += 1
                 try:
@@ -370,13 +376,17 @@ class KvmAccelerator(Accelerator):
     #: limit is a time estimate at ``assumed_ips``
     max_exact_count = 100_000
     min_slice = 0.001
+    #: seconds inside the free runs' KVM_RUNs (the icount estimate), and the
+    #: counted rest of ``icount`` (single steps)
+    _t_free = 0.0
+    _icount_counted = 0
     #: a run without a budget is kicked after this many seconds inside one
     #: KVM_RUN, to look at stop_requested (it then goes on)
     stop_check_slice = 0.1
     max_slice = 0.02
     slot = 0
     #: -accel kvm,NAME=VALUE: the properties and the values each takes
-    OPTIONS = {"ioeventfd": ("on", "off")}
+    OPTIONS = {"ioeventfd": ("on", "off"), "timing": ("off", "on")}
 
     def __init__(self, machine):
         super().__init__(machine)
@@ -402,7 +412,7 @@ class KvmAccelerator(Accelerator):
         except KvmError as exc:
             self.close()
             raise AccelUnavailable(str(exc)) from None
-        self.options = {"ioeventfd": "on"}
+        self.options = {"ioeventfd": "on", "timing": "off"}
         for key, value in machine.accel_options.items():
             if key not in self.OPTIONS or value not in self.OPTIONS[key]:
                 self.close()
@@ -418,6 +428,7 @@ class KvmAccelerator(Accelerator):
         self._bell_devices = ()
         self._bell_ports = frozenset()
         self._held = False              # doorbell writes not looked for at the last exit
+        self._bells_quiet = None        # no doorbell armed (None: not known)
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
         self._watchdog = _Watchdog(self.vcpu)
@@ -436,14 +447,25 @@ class KvmAccelerator(Accelerator):
         self._debug_config = None
         self._icount_exact = 0
         self._kvm_exits = collections.Counter()
+        self._io_exits = 0              # KVM_EXIT_IO of one element (not in _kvm_exits)
+        self._timing = self.options["timing"] == "on"
         self._t_kvm = 0.0
         self._t_accel = 0.0
         self._t_outside = 0.0
         self._t_return = None
-        self._kvm_runs = 0
         self._run_thread = None         # the thread in run(), for request_stop
         self._counting = False          # count_exactly: single-step without DEBUG exits
         self._window = False            # request_interrupt_window as last set
+
+    @property
+    def icount(self):
+        """Instructions: those counted (single steps) and an estimate for the
+        free runs, their time inside KVM_RUN at ``assumed_ips``."""
+        return self._icount_counted + int(self._t_free * self.assumed_ips)
+
+    @icount.setter
+    def icount(self, value):
+        self._icount_counted = value - int(self._t_free * self.assumed_ips)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -489,20 +511,25 @@ class KvmAccelerator(Accelerator):
     def _serve_doorbells(self, ex):
         """Before exit ``ex`` goes to the Machine: hand the devices the
         doorbell writes KVM took since the last exit -- unless ``ex`` is a
-        port access to a device without doorbells and no doorbell is armed
-        (``Device.doorbells_armed``: a write now would only be counted), and
+        port access to a device without doorbells, no doorbell is armed
+        (``Device.doorbells_armed``: a write now would only be counted) and
         nothing logs; then the writes are held (``_held``) and handed over at
         the next exit that is not such, or at ``sync_state()`` (the end of
         every run): the device sees and counts them all the same, before any
-        access of its own, and no poll(2) is spent on the exits between."""
+        access of its own, and no poll(2) is spent on the exits between.
+
+        Whether no doorbell is armed is kept (``_bells_quiet``) until an exit
+        that may change it: one that reaches a doorbell's device or is not a
+        port access, a state change, the end of a run."""
         if (ex.__class__ is IoExit and ex.port not in self._bell_ports
                 and self.machine.log is None):
-            for device in self._bell_devices:
-                if device.doorbells_armed:
-                    break
-            else:
+            if self._bells_quiet is None:
+                self._bells_quiet = not any(d.doorbells_armed for d in self._bell_devices)
+            if self._bells_quiet:
                 self._held = True
                 return
+        else:
+            self._bells_quiet = None
         self._held = False
         self._ring_doorbells()
 
@@ -526,12 +553,14 @@ class KvmAccelerator(Accelerator):
     # -- state ----------------------------------------------------------------
 
     def state_changed(self):
+        self._bells_quiet = None
         self._dirty = True
         self._stale = False
         self._halted = bool(self.machine.cpu.halted)
         self._pc = None
 
     def sync_state(self):
+        self._bells_quiet = None
         if self._held:
             self._held = False
             self._ring_doorbells()
@@ -651,6 +680,8 @@ class KvmAccelerator(Accelerator):
         config = (step, hw)
         if config == self._debug_config:
             return
+        if config == _FREE_RUN:
+            config = _FREE_RUN      # the free run's fast check is by identity
         self.vcpu.set_guest_debug(enable=bool(step or hw), single_step=step,
                                   hw_breakpoints=hw)
         self._debug_config = config
@@ -674,11 +705,26 @@ class KvmAccelerator(Accelerator):
             vcpu.kick()
 
     def run(self, budget):
-        self._run_thread = threading.get_ident()
+        self._run_thread = _get_ident()
+        if self._timing:
+            return self._timed_run(budget)
+        ex = self._run(budget)
+        if self._bell_devices:
+            if (self._bells_quiet and ex.__class__ is IoExit and ex.port not in self._bell_ports
+                    and self.machine.log is None):
+                self._held = True       # what _serve_doorbells decides, known quiet
+            else:
+                self._serve_doorbells(ex)
+        return ex
+
+    def _timed_run(self, budget):
+        """``run()`` with ``-accel kvm,timing=on``: the time between KVM_RUNs
+        split into this accelerator's Python and the rest (the Machine and
+        devices), at two more clock reads per exit."""
         t0 = time.perf_counter()
         if self._t_return is not None:
             self._t_outside += t0 - self._t_return
-        kvm_before = self._t_kvm
+        kvm_before = self._t_kvm + self._t_free
         try:
             ex = self._run(budget)
             if self._bell_devices:
@@ -686,7 +732,7 @@ class KvmAccelerator(Accelerator):
             return ex
         finally:
             self._t_return = time.perf_counter()
-            self._t_accel += (self._t_return - t0) - (self._t_kvm - kvm_before)
+            self._t_accel += (self._t_return - t0) - (self._t_kvm + self._t_free - kvm_before)
 
     def _run(self, budget):
         if self._elements:
@@ -719,31 +765,21 @@ class KvmAccelerator(Accelerator):
 
     def _kvm_run(self, label=None):
         """One KVM_RUN, timed and counted (under ``label`` if given)."""
-        wd = self._watchdog
-        wd.generation += 1
-        wd.in_run = True
-        t0 = time.perf_counter()
+        t0 = _clock()
         try:
             ex = self.vcpu.run()
         finally:
-            wd.in_run = False
-            self._t_kvm += time.perf_counter() - t0
-        self._kvm_runs += 1
+            self._t_kvm += _clock() - t0
         # counted by exit number (named in stats()): no name lookup per exit
         self._kvm_exits[label or ex.reason] += 1
         self._stale = True
         return ex
 
     def _run_free(self, budget):
-        hw = tuple(sorted(self.breakpoints)) if self.breakpoints else ()
-        if self._resume_bp is not None:
-            resume, self._resume_bp = self._resume_bp, None
-            if resume in self.breakpoints and self._current_pc() == resume:
-                ex = self._step_over()
-                if ex is not None:
-                    return ex
-        if self._debug_config != (False, hw):
-            self._configure_debug(False, hw)
+        if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
+            ex = self._prepare_free()
+            if ex is not None:
+                return ex
         if budget is not None:
             slice_s = min(self.max_slice,
                           max(self.min_slice, budget / self.assumed_ips))
@@ -756,50 +792,57 @@ class KvmAccelerator(Accelerator):
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
         # one unpack and handed back as an IoExit; every other exit is
-        # decoded into a kvm.exits kind and translated.
-        view, wd = self._kvm_view, self._watchdog
-        enter, head, clock, kvm_exits = self.vcpu.enter, IO_HEAD.unpack_from, time.perf_counter, self._kvm_exits
+        # decoded into a kvm.exits kind and translated.  The time inside
+        # KVM_RUN makes the icount estimate.
+        vcpu = self.vcpu
         while True:
             if self.stop_requested:
                 return BudgetExit("time")
             if self.irq_line or self._window:
                 self._inject_interrupt()
-            wd.generation += 1
-            wd.in_run = True
-            t0 = clock()
-            try:
-                exited = enter()
-            finally:
-                wd.in_run = False
-                spent = clock() - t0
-                self._t_kvm += spent
-            self._kvm_runs += 1
+            t0 = _clock()
+            exited = vcpu.enter()
+            self._t_free += _clock() - t0
             self._stale = True
             self._pc = None
-            self.icount += int(spent * self.assumed_ips)
             if exited:
-                code, direction, size, port, count, start = head(view)
-                kvm_exits[code] += 1
-                if code == _KVM_EXIT_IO and count == 1 and _IO_UNPACK[size] is not None:
+                code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
+                if code == _KVM_EXIT_IO and count == 1:
+                    self._io_exits += 1
                     self._pending = _ONE_IO
                     if direction == _IO_OUT:
                         self._io_in = None
-                        return IoExit(port, size, True, _IO_UNPACK[size](view, start)[0])
+                        return IoExit(port, size, True, _IO_UNPACK[size](self._kvm_view, start)[0])
                     ex = self._io_in = IoExit(port, size, False, 0)
                     self._io_at = start
                     return ex
+                self._kvm_exits[code] += 1
                 if code != _KVM_EXIT_INTR:
-                    ex = self._other_exit(kx.decode(self._kvm_struct, view))
+                    ex = self._other_exit(kx.decode(self._kvm_struct, self._kvm_view))
                     if ex is not None:
                         return ex
                     continue
             else:                                       # EINTR: an Intr too
-                kvm_exits[_KVM_EXIT_INTR] += 1
+                self._kvm_exits[_KVM_EXIT_INTR] += 1
             if budget is None and not self.stop_requested:
                 if self._doorbells:     # a driver may be polling its used ring
                     self._ring_doorbells()
                 continue
             return BudgetExit("time")
+
+    def _prepare_free(self):
+        """A free run with breakpoints, or after one: step over the one the
+        vCPU stands on, arm the others (DR0-DR3).  An exit, or None."""
+        hw = tuple(sorted(self.breakpoints)) if self.breakpoints else ()
+        if self._resume_bp is not None:
+            resume, self._resume_bp = self._resume_bp, None
+            if resume in self.breakpoints and self._current_pc() == resume:
+                ex = self._step_over()
+                if ex is not None:
+                    return ex
+        if self._debug_config != (False, hw):
+            self._configure_debug(False, hw)
+        return None
 
     def _other_exit(self, kex):
         """A free run's exit other than one port access or Intr: the exit
@@ -1193,13 +1236,19 @@ class KvmAccelerator(Accelerator):
     # -- statistics -----------------------------------------------------------
 
     def stats(self):
+        """KVM-level counts and times; the split of the time between
+        KVM_RUNs (``seconds_in_accel_python``, ``seconds_outside_accel``) is
+        measured only with ``-accel kvm,timing=on`` (else None)."""
+        exits = collections.Counter(self._kvm_exits)
+        if self._io_exits:
+            exits[_KVM_EXIT_IO] += self._io_exits
         return {
             "kvm_exits": {uapi.EXIT_NAMES.get(k, str(k)) if isinstance(k, int) else k: n
-                          for k, n in self._kvm_exits.items()},
-            "kvm_runs": self._kvm_runs,
-            "seconds_in_kvm_run": self._t_kvm,
-            "seconds_in_accel_python": self._t_accel,
-            "seconds_outside_accel": self._t_outside,
+                          for k, n in exits.items()},
+            "kvm_runs": sum(exits.values()),
+            "seconds_in_kvm_run": self._t_kvm + self._t_free,
+            "seconds_in_accel_python": self._t_accel if self._timing else None,
+            "seconds_outside_accel": self._t_outside if self._timing else None,
             "icount_exact": self._icount_exact,
             "icount_is_estimate": self.icount != self._icount_exact,
             "watchdog_kicks": self._watchdog.kicks,

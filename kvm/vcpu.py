@@ -146,6 +146,8 @@ class Vcpu:
         self._kick_lock = threading.Lock()
         self._running_thread = None
         self._kicking = False           # a kick() is looking for the thread
+        #: KVM_RUN calls made (``enter()``, ``run()``)
+        self.entries = 0
         ensure_kick_handler()
 
     # -- life cycle -----------------------------------------------------------
@@ -223,6 +225,7 @@ class Vcpu:
         # kick's lock: a kick that found the thread sends its signal while
         # the thread is still in here.  Each side stores, then loads what the
         # other stores; the GIL orders them.
+        self.entries += 1
         self._running_thread = _get_ident()
         try:
             # ABI: KVM_RUN takes no argument; results land in struct kvm_run
@@ -244,6 +247,11 @@ class Vcpu:
         if err == errno.EFAULT and run.exit_reason == uapi.KVM_EXIT_MEMORY_FAULT:
             return True                 # api.rst: the exit is described
         raise ioctl_error(_KVM_RUN, err, self._run_advice)
+
+    @property
+    def running(self):
+        """Is a thread inside KVM_RUN (``enter()``) now?"""
+        return self._running_thread is not None
 
     @property
     def run_view(self):

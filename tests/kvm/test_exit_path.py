@@ -75,6 +75,8 @@ def test_vcpu_run_decodes_the_io_exit_from_kvm_run():
 class _CountingVcpu:
     def __init__(self):
         self.kicked = threading.Event()
+        self.entries = 0
+        self.running = False
 
     def kick(self):
         self.kicked.set()
@@ -93,10 +95,10 @@ def test_watchdog_asleep_after_idle_wakes_for_the_next_armed_run():
         assert not wd._armed, "the watchdog never went to sleep"
         assert not vcpu.kicked.is_set()
         wd.arm(0.001)                 # what run() does before KVM_RUN
-        wd.generation += 1
-        wd.in_run = True              # a run that does not return by itself
+        vcpu.entries += 1
+        vcpu.running = True           # a run that does not return by itself
         assert vcpu.kicked.wait(30), "an armed run was left without a watchdog"
         assert wd.kicks >= 1
     finally:
-        wd.in_run = False
+        vcpu.running = False
         wd.close()
