@@ -174,8 +174,8 @@ _IO_FORMATS = (None, struct.Struct("<B"), struct.Struct("<H"), None, struct.Stru
 _IO_UNPACK = tuple(f and f.unpack_from for f in _IO_FORMATS)
 _IO_PACK = tuple(f and f.pack_into for f in _IO_FORMATS)
 #: ``_pending`` of one OUT or IN read straight from kvm_run (no kvm.exits
-#: object): the reply of an IN is in ``_io_in``
-_ONE_IO = ("one port access",)
+#: object): the IN's exit, whose ``data`` is the reply, is in ``_io_in``
+_ONE_OUT, _ONE_IN = ("one OUT",), ("one IN",)
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
                 uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
                 uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
@@ -427,15 +427,14 @@ class KvmAccelerator(Accelerator):
         #: the devices with a registered doorbell, and every port of theirs
         self._bell_devices = ()
         self._bell_ports = frozenset()
-        self._held = False              # doorbell writes not looked for at the last exit
         self._bells_quiet = None        # no doorbell armed (None: not known)
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
         self._watchdog = _Watchdog(self.vcpu)
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
-        self._pending = None            # (kvm exit, emu exits) to complete, or _ONE_IO
-        self._io_in = None              # _ONE_IO: the IN's IoExit (None: an OUT) ...
+        self._pending = None            # (kvm exit, emu exits) to complete, _ONE_OUT or _ONE_IN
+        self._io_in = None              # _ONE_IN: the IN's IoExit ...
         self._io_at = 0                 # ... and where in the mmap its data goes
         self._kvm_view = self.vcpu.run_view
         self._kvm_struct = self.vcpu.kvm_run
@@ -453,7 +452,6 @@ class KvmAccelerator(Accelerator):
         self._t_accel = 0.0
         self._t_outside = 0.0
         self._t_return = None
-        self._run_thread = None         # the thread in run(), for request_stop
         self._counting = False          # count_exactly: single-step without DEBUG exits
         self._window = False            # request_interrupt_window as last set
 
@@ -513,24 +511,23 @@ class KvmAccelerator(Accelerator):
         doorbell writes KVM took since the last exit -- unless ``ex`` is a
         port access to a device without doorbells, no doorbell is armed
         (``Device.doorbells_armed``: a write now would only be counted) and
-        nothing logs; then the writes are held (``_held``) and handed over at
-        the next exit that is not such, or at ``sync_state()`` (the end of
-        every run): the device sees and counts them all the same, before any
+        nothing logs; then the writes are held, and handed over at the next
+        exit that is not such, or at ``sync_state()`` (the end of every
+        run): the device sees and counts them all the same, before any
         access of its own, and no poll(2) is spent on the exits between.
 
-        Whether no doorbell is armed is kept (``_bells_quiet``) until an exit
-        that may change it: one that reaches a doorbell's device or is not a
-        port access, a state change, the end of a run."""
-        if (ex.__class__ is IoExit and ex.port not in self._bell_ports
-                and self.machine.log is None):
+        Whether no doorbell is armed (and nothing logs) is kept
+        (``_bells_quiet``) until an exit that may change it: one that reaches
+        a doorbell's device or is not a port access, a state change, the end
+        of a run."""
+        if ex.__class__ is IoExit and ex.port not in self._bell_ports:
             if self._bells_quiet is None:
-                self._bells_quiet = not any(d.doorbells_armed for d in self._bell_devices)
+                self._bells_quiet = (self.machine.log is None and
+                                     not any(d.doorbells_armed for d in self._bell_devices))
             if self._bells_quiet:
-                self._held = True
                 return
         else:
             self._bells_quiet = None
-        self._held = False
         self._ring_doorbells()
 
     def _ring_doorbells(self):
@@ -561,8 +558,7 @@ class KvmAccelerator(Accelerator):
 
     def sync_state(self):
         self._bells_quiet = None
-        if self._held:
-            self._held = False
+        if self._bell_devices:      # the writes held (_serve_doorbells)
             self._ring_doorbells()
         if self._dirty or not self._stale:
             return
@@ -661,8 +657,8 @@ class KvmAccelerator(Accelerator):
         # instruction or past it, depending on the path the host took (fast
         # PIO or its instruction emulator); stepped, the PC before each
         # KVM_RUN is the instruction's
-        return (self.single_step or self._counting
-                or len(self.breakpoints) > MAX_HW_BREAKPOINTS or self.machine.exit_pcs)
+        return (self.single_step or self._counting or self.machine.exit_pcs
+                or len(self.breakpoints) > MAX_HW_BREAKPOINTS)
 
     def count_exactly(self, limit):
         """An -icount-limit up to ``max_exact_count`` is counted exactly by
@@ -689,32 +685,24 @@ class KvmAccelerator(Accelerator):
     # -- running --------------------------------------------------------------
 
     def request_stop(self):
-        """Flag the stop and make KVM_RUN return: a signal handler runs in
-        the thread inside run() only after KVM_RUN has returned EINTR (the
-        signal did that), so there ``immediate_exit`` keeps the next entry
-        from running the guest; from another thread, kick the vCPU
-        (immediate_exit + SIGUSR1).  ``Vcpu.kick`` takes a lock that the
-        interrupted thread may hold, so it is not used from that thread."""
+        """Flag the stop and kick the vCPU (``Vcpu.kick``): ``immediate_exit``
+        keeps the next KVM_RUN from entering the guest, and a thread inside
+        KVM_RUN gets SIGUSR1.  From a signal handler in the thread that runs
+        the vCPU (which runs only once KVM_RUN has returned EINTR: the signal
+        did that) the kick sends no signal, and its lock is re-entrant."""
         super().request_stop()
         vcpu = self.vcpu
         if vcpu is None or vcpu.closed:
             return
-        if self._run_thread == threading.get_ident():
-            vcpu.immediate_exit = True
-        else:
-            vcpu.kick()
+        vcpu.kick()
 
     def run(self, budget):
-        self._run_thread = _get_ident()
         if self._timing:
             return self._timed_run(budget)
         ex = self._run(budget)
-        if self._bell_devices:
-            if (self._bells_quiet and ex.__class__ is IoExit and ex.port not in self._bell_ports
-                    and self.machine.log is None):
-                self._held = True       # what _serve_doorbells decides, known quiet
-            else:
-                self._serve_doorbells(ex)
+        if self._bell_devices and not (self._bells_quiet and ex.__class__ is IoExit
+                                       and ex.port not in self._bell_ports):
+            self._serve_doorbells(ex)     # (what it decides when known quiet: hold them)
         return ex
 
     def _timed_run(self, budget):
@@ -737,14 +725,16 @@ class KvmAccelerator(Accelerator):
     def _run(self, budget):
         if self._elements:
             return self._next_element()
-        stepping = self._stepping()
+        # (_stepping() needs one of these)
+        stepping = ((self.single_step or self._counting or self.machine.exit_pcs
+                     or self.breakpoints) and self._stepping())
         if self._pending is not None:
             if stepping or self._dirty:
                 self._complete_pending()
             else:               # the next KVM_RUN completes it
                 pending = self._pending
-                if (self._io_in is not None if pending is _ONE_IO
-                        else pending[0].__class__ in _REPLIED):
+                if pending is _ONE_IN or (pending is not _ONE_OUT
+                                          and pending[0].__class__ in _REPLIED):
                     self._fill_reply()
                 self._pending = None
         if self._queue:
@@ -761,21 +751,7 @@ class KvmAccelerator(Accelerator):
             self._halted = False
         if stepping:
             return self._run_stepping(budget)
-        return self._run_free(budget)
-
-    def _kvm_run(self, label=None):
-        """One KVM_RUN, timed and counted (under ``label`` if given)."""
-        t0 = _clock()
-        try:
-            ex = self.vcpu.run()
-        finally:
-            self._t_kvm += _clock() - t0
-        # counted by exit number (named in stats()): no name lookup per exit
-        self._kvm_exits[label or ex.reason] += 1
-        self._stale = True
-        return ex
-
-    def _run_free(self, budget):
+        # the free run
         if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
             ex = self._prepare_free()
             if ex is not None:
@@ -809,10 +785,12 @@ class KvmAccelerator(Accelerator):
                 code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
                 if code == _KVM_EXIT_IO and count == 1:
                     self._io_exits += 1
-                    self._pending = _ONE_IO
                     if direction == _IO_OUT:
-                        self._io_in = None
-                        return IoExit(port, size, True, _IO_UNPACK[size](self._kvm_view, start)[0])
+                        self._pending = _ONE_OUT
+                        view = self._kvm_view
+                        return IoExit(port, size, True, view[start] if size == 1
+                                      else _IO_UNPACK[size](view, start)[0])
+                    self._pending = _ONE_IN
                     ex = self._io_in = IoExit(port, size, False, 0)
                     self._io_at = start
                     return ex
@@ -829,6 +807,18 @@ class KvmAccelerator(Accelerator):
                     self._ring_doorbells()
                 continue
             return BudgetExit("time")
+
+    def _kvm_run(self, label=None):
+        """One KVM_RUN, timed and counted (under ``label`` if given)."""
+        t0 = _clock()
+        try:
+            ex = self.vcpu.run()
+        finally:
+            self._t_kvm += _clock() - t0
+        # counted by exit number (named in stats()): no name lookup per exit
+        self._kvm_exits[label or ex.reason] += 1
+        self._stale = True
+        return ex
 
     def _prepare_free(self):
         """A free run with breakpoints, or after one: step over the one the
@@ -973,14 +963,15 @@ class KvmAccelerator(Accelerator):
         """Copy the Machine's answers to IN / MMIO reads into kvm_run."""
         if self._pending is None:
             return
-        if self._pending is _ONE_IO:
+        if self._pending is _ONE_OUT:
+            return
+        if self._pending is _ONE_IN:
             ex = self._io_in
-            if ex is not None:
-                data = ex.data
-                if isinstance(data, int):
-                    _IO_PACK[ex.size](self._kvm_view, self._io_at, data & ((1 << (8 * ex.size)) - 1))
-                else:
-                    self._kvm_view[self._io_at:self._io_at + ex.size] = bytes(data)[:ex.size]
+            data = ex.data
+            if isinstance(data, int):
+                _IO_PACK[ex.size](self._kvm_view, self._io_at, data & ((1 << (8 * ex.size)) - 1))
+            else:
+                self._kvm_view[self._io_at:self._io_at + ex.size] = bytes(data)[:ex.size]
             return
         kex, replies = self._pending
         if isinstance(kex, kx.IoIn):

@@ -143,7 +143,9 @@ class Vcpu:
         self._view = memoryview(self._mm)
         # ABI: struct kvm_run at offset 0 of the vCPU mmap
         self._run = uapi.kvm_run.from_buffer(self._mm)
-        self._kick_lock = threading.Lock()
+        # re-entrant: a signal handler on the vCPU thread may kick() while
+        # that thread holds it (enter() waiting for another thread's kick)
+        self._kick_lock = threading.RLock()
         self._running_thread = None
         self._kicking = False           # a kick() is looking for the thread
         #: KVM_RUN calls made (``enter()``, ``run()``)
@@ -214,9 +216,6 @@ class Vcpu:
         interrupted (EINTR: a signal, ``kick()`` or ``immediate_exit``; what
         ``run()`` returns as ``Intr``), ``immediate_exit`` then cleared.
         The per-exit path of an engine: no object is built."""
-        run = self._run
-        if run is None:
-            raise ValueError("Vcpu is closed")
         # The kick handshake, without a lock per run: the thread is
         # published before KVM_RUN (kick() sets immediate_exit before it
         # looks, so a kick that finds no thread here still stops this run);
@@ -232,6 +231,10 @@ class Vcpu:
             ioctl_noarg(self._fd, _KVM_RUN)
         except OSError as exc:
             err = exc.errno
+        except ValueError:              # fcntl refuses the fd -1 of a closed vCPU
+            if self._fd < 0:
+                raise ValueError("Vcpu is closed") from None
+            raise
         else:
             err = 0
         finally:
@@ -241,6 +244,7 @@ class Vcpu:
                     pass
         if not err:
             return True
+        run = self._run
         if err == errno.EINTR:
             run.immediate_exit = 0      # ABI: kvm_run.immediate_exit
             return False

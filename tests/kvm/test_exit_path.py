@@ -102,3 +102,14 @@ def test_watchdog_asleep_after_idle_wakes_for_the_next_armed_run():
     finally:
         vcpu.running = False
         wd.close()
+
+
+@requires_kvm
+def test_a_closed_vcpu_says_so_on_run_and_enter():
+    m = _machine(_OUT_LOOP)
+    vcpu = m.accel.vcpu
+    m.close()
+    for call in (vcpu.run, vcpu.enter):
+        with pytest.raises(ValueError, match="Vcpu is closed"):
+            call()
+    assert not vcpu.running
