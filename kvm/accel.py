@@ -276,9 +276,9 @@ def disassemble(code, mode, address=0):
 class _Watchdog:
     """Kicks a vCPU that stays inside one KVM_RUN longer than a slice.
 
-    The vCPU counts its KVM_RUNs (``Vcpu.entries``) and says whether one
-    is under way (``Vcpu.running``): no timer object and no store of the
-    accelerator's per run.  Every ``slice`` seconds the thread looks: the
+    ``progress()`` (the accelerator's time inside KVM_RUN, which grows after
+    every KVM_RUN) and ``Vcpu.running`` (a KVM_RUN under way) tell it what
+    the vCPU does: no timer object and no store per run.  Every ``slice`` seconds the thread looks: the
     same run still in progress as at the last look has lasted at least one
     slice, and the vCPU is kicked, so a slice ends between one and two
     slices after it started.  After
@@ -296,8 +296,9 @@ class _Watchdog:
 
     IDLE_TICKS = 20
 
-    def __init__(self, vcpu):
+    def __init__(self, vcpu, progress):
         self.vcpu = vcpu
+        self.progress = progress
         self.slice = 0.01
         self.kicks = 0
         self._armed = False
@@ -333,8 +334,7 @@ class _Watchdog:
                 seen, idle, last = None, 0, (None, None)
                 continue
             self._stop.wait(self.slice)
-            vcpu = self.vcpu
-            gen, running = vcpu.entries, vcpu.running
+            gen, running = self.progress(), self.vcpu.running
             if running and gen == seen:
                 self.kicks += 1
                 try:
@@ -430,7 +430,7 @@ class KvmAccelerator(Accelerator):
         self._bells_quiet = None        # no doorbell armed (None: not known)
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
-        self._watchdog = _Watchdog(self.vcpu)
+        self._watchdog = _Watchdog(self.vcpu, self._time_in_kvm)
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
         self._pending = None            # (kvm exit, emu exits) to complete, _ONE_OUT or _ONE_IN
@@ -697,34 +697,11 @@ class KvmAccelerator(Accelerator):
         vcpu.kick()
 
     def run(self, budget):
+        """One turn of kvm_cpu_exec(): the next exit for the Machine."""
         if self._timing:
             return self._timed_run(budget)
-        ex = self._run(budget)
-        if self._bell_devices and not (self._bells_quiet and ex.__class__ is IoExit
-                                       and ex.port not in self._bell_ports):
-            self._serve_doorbells(ex)     # (what it decides when known quiet: hold them)
-        return ex
-
-    def _timed_run(self, budget):
-        """``run()`` with ``-accel kvm,timing=on``: the time between KVM_RUNs
-        split into this accelerator's Python and the rest (the Machine and
-        devices), at two more clock reads per exit."""
-        t0 = time.perf_counter()
-        if self._t_return is not None:
-            self._t_outside += t0 - self._t_return
-        kvm_before = self._t_kvm + self._t_free
-        try:
-            ex = self._run(budget)
-            if self._bell_devices:
-                self._serve_doorbells(ex)
-            return ex
-        finally:
-            self._t_return = time.perf_counter()
-            self._t_accel += (self._t_return - t0) - (self._t_kvm + self._t_free - kvm_before)
-
-    def _run(self, budget):
         if self._elements:
-            return self._next_element()
+            return self._served(self._next_element())
         # (_stepping() needs one of these)
         stepping = ((self.single_step or self._counting or self.machine.exit_pcs
                      or self.breakpoints) and self._stepping())
@@ -738,24 +715,24 @@ class KvmAccelerator(Accelerator):
                     self._fill_reply()
                 self._pending = None
         if self._queue:
-            return self._queue.popleft()
+            return self._served(self._queue.popleft())
         if self._dirty:
             failed = self._push()
             if failed is not None:
-                return failed
+                return self._served(failed)
         if self._halted:
             rflags = (self.vcpu.get_regs().rflags if self._stale
                       else self.machine.cpu.rflags)
             if not (self.irq_line and rflags & _RFLAGS_IF):
-                return HltExit()
+                return self._served(HltExit())
             self._halted = False
         if stepping:
-            return self._run_stepping(budget)
+            return self._served(self._run_stepping(budget))
         # the free run
         if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
             ex = self._prepare_free()
             if ex is not None:
-                return ex
+                return self._served(ex)
         if budget is not None:
             slice_s = min(self.max_slice,
                           max(self.min_slice, budget / self.assumed_ips))
@@ -767,13 +744,14 @@ class KvmAccelerator(Accelerator):
             self._watchdog.arm(self.stop_check_slice)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
-        # one unpack and handed back as an IoExit; every other exit is
-        # decoded into a kvm.exits kind and translated.  The time inside
-        # KVM_RUN makes the icount estimate.
+        # one unpack and handed back as an IoExit (its doorbell look-up
+        # here: the port is at hand); every other exit is decoded into a
+        # kvm.exits kind and translated.  The time inside KVM_RUN makes the
+        # icount estimate.
         vcpu = self.vcpu
         while True:
             if self.stop_requested:
-                return BudgetExit("time")
+                return self._served(BudgetExit("time"))
             if self.irq_line or self._window:
                 self._inject_interrupt()
             t0 = _clock()
@@ -788,17 +766,20 @@ class KvmAccelerator(Accelerator):
                     if direction == _IO_OUT:
                         self._pending = _ONE_OUT
                         view = self._kvm_view
-                        return IoExit(port, size, True, view[start] if size == 1
-                                      else _IO_UNPACK[size](view, start)[0])
-                    self._pending = _ONE_IN
-                    ex = self._io_in = IoExit(port, size, False, 0)
-                    self._io_at = start
+                        ex = IoExit(port, size, True, view[start] if size == 1
+                                    else _IO_UNPACK[size](view, start)[0])
+                    else:
+                        self._pending = _ONE_IN
+                        ex = self._io_in = IoExit(port, size, False, 0)
+                        self._io_at = start
+                    if self._bell_devices and not (self._bells_quiet and port not in self._bell_ports):
+                        self._serve_doorbells(ex)
                     return ex
                 self._kvm_exits[code] += 1
                 if code != _KVM_EXIT_INTR:
                     ex = self._other_exit(kx.decode(self._kvm_struct, self._kvm_view))
                     if ex is not None:
-                        return ex
+                        return self._served(ex)
                     continue
             else:                                       # EINTR: an Intr too
                 self._kvm_exits[_KVM_EXIT_INTR] += 1
@@ -806,7 +787,32 @@ class KvmAccelerator(Accelerator):
                 if self._doorbells:     # a driver may be polling its used ring
                     self._ring_doorbells()
                 continue
-            return BudgetExit("time")
+            return self._served(BudgetExit("time"))
+
+    def _time_in_kvm(self):
+        return self._t_kvm + self._t_free
+
+    def _served(self, ex):
+        """``ex``, the devices' doorbells looked after first."""
+        if self._bell_devices:
+            self._serve_doorbells(ex)
+        return ex
+
+    def _timed_run(self, budget):
+        """``run()`` with ``-accel kvm,timing=on``: the time between KVM_RUNs
+        split into this accelerator's Python and the rest (the Machine and
+        devices), at two more clock reads per exit."""
+        t0 = time.perf_counter()
+        if self._t_return is not None:
+            self._t_outside += t0 - self._t_return
+        kvm_before = self._t_kvm + self._t_free
+        self._timing = False            # run() below: the turn itself
+        try:
+            return self.run(budget)
+        finally:
+            self._timing = True
+            self._t_return = time.perf_counter()
+            self._t_accel += (self._t_return - t0) - (self._t_kvm + self._t_free - kvm_before)
 
     def _kvm_run(self, label=None):
         """One KVM_RUN, timed and counted (under ``label`` if given)."""
@@ -1237,7 +1243,7 @@ class KvmAccelerator(Accelerator):
             "kvm_exits": {uapi.EXIT_NAMES.get(k, str(k)) if isinstance(k, int) else k: n
                           for k, n in exits.items()},
             "kvm_runs": sum(exits.values()),
-            "seconds_in_kvm_run": self._t_kvm + self._t_free,
+            "seconds_in_kvm_run": self._time_in_kvm(),
             "seconds_in_accel_python": self._t_accel if self._timing else None,
             "seconds_outside_accel": self._t_outside if self._timing else None,
             "icount_exact": self._icount_exact,

@@ -148,8 +148,6 @@ class Vcpu:
         self._kick_lock = threading.RLock()
         self._running_thread = None
         self._kicking = False           # a kick() is looking for the thread
-        #: KVM_RUN calls made (``enter()``, ``run()``)
-        self.entries = 0
         ensure_kick_handler()
 
     # -- life cycle -----------------------------------------------------------
@@ -224,26 +222,33 @@ class Vcpu:
         # kick's lock: a kick that found the thread sends its signal while
         # the thread is still in here.  Each side stores, then loads what the
         # other stores; the GIL orders them.
-        self.entries += 1
         self._running_thread = _get_ident()
         try:
             # ABI: KVM_RUN takes no argument; results land in struct kvm_run
             ioctl_noarg(self._fd, _KVM_RUN)
         except OSError as exc:
-            err = exc.errno
-        except ValueError:              # fcntl refuses the fd -1 of a closed vCPU
-            if self._fd < 0:
+            self._left_run()
+            return self._run_failed(exc.errno)
+        except BaseException as exc:    # (a signal handler's exception too)
+            self._left_run()
+            if isinstance(exc, ValueError) and self._fd < 0:   # fcntl refuses fd -1
                 raise ValueError("Vcpu is closed") from None
             raise
-        else:
-            err = 0
-        finally:
-            self._running_thread = None
-            if self._kicking:
-                with self._kick_lock:
-                    pass
-        if not err:
-            return True
+        self._running_thread = None
+        if self._kicking:
+            self._left_run()
+        return True
+
+    def _left_run(self):
+        """Withdraw the thread; if a kick() is under way, wait for it."""
+        self._running_thread = None
+        if self._kicking:
+            with self._kick_lock:
+                pass
+
+    def _run_failed(self, err):
+        """KVM_RUN failed with ``err``: False for EINTR (``immediate_exit``
+        cleared), True for a memory fault KVM describes, else raise."""
         run = self._run
         if err == errno.EINTR:
             run.immediate_exit = 0      # ABI: kvm_run.immediate_exit

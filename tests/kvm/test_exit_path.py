@@ -84,7 +84,7 @@ class _CountingVcpu:
 
 def test_watchdog_asleep_after_idle_wakes_for_the_next_armed_run():
     vcpu = _CountingVcpu()
-    wd = _Watchdog(vcpu)
+    wd = _Watchdog(vcpu, lambda: vcpu.entries)
     try:
         wd.arm(0.001)
         deadline = threading.Event()
