@@ -149,6 +149,9 @@ _clock = time.perf_counter
 _IO_HEAD = IO_HEAD.unpack_from
 #: the guest-debug configuration of a free run without breakpoints
 _FREE_RUN = (False, ())
+#: seconds after a KVM_RUN within which the watchdog is surely awake
+#: (_Watchdog.IDLE_TICKS looks of at least min_slice: 20 ms)
+_WATCHED = 0.01
 
 #: kvm_regs field order, as indices into the canonical ``regs[16]``
 _KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -431,6 +434,8 @@ class KvmAccelerator(Accelerator):
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
         self._watchdog = _Watchdog(self.vcpu, self._time_in_kvm)
+        self._armed_slice = None        # the slice last armed, ...
+        self._t_last = float("-inf")    # ... and when the last free KVM_RUN ended
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
         self._pending = None            # (kvm exit, emu exits) to complete, _ONE_OUT or _ONE_IN
@@ -733,15 +738,17 @@ class KvmAccelerator(Accelerator):
             ex = self._prepare_free()
             if ex is not None:
                 return self._served(ex)
+        # The watchdog: a budget's time slice, else stop_check_slice (a
+        # signal that lands after the last look at stop_requested but before
+        # KVM_RUN enters the guest interrupts nothing: a kick now and then
+        # makes the loop below look again).  It goes to sleep only after
+        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
+        # _WATCHED of the last one it is still awake with the slice last
+        # armed, and the loop arms it again only after longer.
         if budget is not None:
-            slice_s = min(self.max_slice,
-                          max(self.min_slice, budget / self.assumed_ips))
-            self._watchdog.arm(slice_s)
-        else:
-            # a signal that lands after the last look at stop_requested but
-            # before KVM_RUN enters the guest interrupts nothing: a kick now
-            # and then makes the loop below look again
-            self._watchdog.arm(self.stop_check_slice)
+            self._arm(min(self.max_slice, max(self.min_slice, budget / self.assumed_ips)))
+        elif self._armed_slice != self.stop_check_slice:
+            self._arm(self.stop_check_slice)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
         # one unpack and handed back as an IoExit (its doorbell look-up
@@ -755,8 +762,11 @@ class KvmAccelerator(Accelerator):
             if self.irq_line or self._window:
                 self._inject_interrupt()
             t0 = _clock()
+            if t0 - self._t_last > _WATCHED:
+                self._arm(self._armed_slice)
             exited = vcpu.enter()
-            self._t_free += _clock() - t0
+            t1 = self._t_last = _clock()
+            self._t_free += t1 - t0
             self._stale = True
             self._pc = None
             if exited:
@@ -788,6 +798,10 @@ class KvmAccelerator(Accelerator):
                     self._ring_doorbells()
                 continue
             return self._served(BudgetExit("time"))
+
+    def _arm(self, slice_s):
+        self._armed_slice = slice_s
+        self._watchdog.arm(slice_s)
 
     def _time_in_kvm(self):
         return self._t_kvm + self._t_free
