@@ -702,53 +702,26 @@ class KvmAccelerator(Accelerator):
         vcpu.kick()
 
     def run(self, budget):
-        """One turn of kvm_cpu_exec(): the next exit for the Machine."""
+        """One turn of kvm_cpu_exec(): the next exit for the Machine.
+
+        The common turn -- the last exit was one port access, served, and
+        nothing has changed since but what the Machine put in an IN's data
+        (no state pushed or pulled, no step, breakpoint or budget) -- goes
+        straight to KVM_RUN; every other one through :meth:`_prologue`."""
         if self._timing:
             return self._timed_run(budget)
-        if self._elements:
-            return self._served(self._next_element())
-        # (_stepping() needs one of these)
-        stepping = ((self.single_step or self._counting or self.machine.exit_pcs
-                     or self.breakpoints) and self._stepping())
-        if self._pending is not None:
-            if stepping or self._dirty:
-                self._complete_pending()
-            else:               # the next KVM_RUN completes it
-                pending = self._pending
-                if pending is _ONE_IN or (pending is not _ONE_OUT
-                                          and pending[0].__class__ in _REPLIED):
-                    self._fill_reply()
-                self._pending = None
-        if self._queue:
-            return self._served(self._queue.popleft())
-        if self._dirty:
-            failed = self._push()
-            if failed is not None:
-                return self._served(failed)
-        if self._halted:
-            rflags = (self.vcpu.get_regs().rflags if self._stale
-                      else self.machine.cpu.rflags)
-            if not (self.irq_line and rflags & _RFLAGS_IF):
-                return self._served(HltExit())
-            self._halted = False
-        if stepping:
-            return self._served(self._run_stepping(budget))
-        # the free run
-        if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
-            ex = self._prepare_free()
+        pending = self._pending
+        if ((pending is _ONE_OUT or pending is _ONE_IN) and budget is None and not self._dirty
+                and self._armed_slice == self.stop_check_slice
+                and not (self.single_step or self._counting or self.machine.exit_pcs
+                         or self.breakpoints)):
+            if pending is _ONE_IN:
+                self._fill_reply()
+            self._pending = None    # the next KVM_RUN completes it
+        else:
+            ex = self._prologue(budget)
             if ex is not None:
                 return self._served(ex)
-        # The watchdog: a budget's time slice, else stop_check_slice (a
-        # signal that lands after the last look at stop_requested but before
-        # KVM_RUN enters the guest interrupts nothing: a kick now and then
-        # makes the loop below look again).  It goes to sleep only after
-        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
-        # _WATCHED of the last one it is still awake with the slice last
-        # armed, and the loop arms it again only after longer.
-        if budget is not None:
-            self._arm(min(self.max_slice, max(self.min_slice, budget / self.assumed_ips)))
-        elif self._armed_slice != self.stop_check_slice:
-            self._arm(self.stop_check_slice)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
         # one unpack and handed back as an IoExit (its doorbell look-up
@@ -805,6 +778,56 @@ class KvmAccelerator(Accelerator):
 
     def _time_in_kvm(self):
         return self._t_kvm + self._t_free
+
+    def _prologue(self, budget):
+        """What comes before a turn's KVM_RUN: an exit owed (string I/O,
+        queued), the last I/O completed, state pushed, HLT, stepping,
+        breakpoints, the watchdog armed.  The exit, or None to enter."""
+        if self._elements:
+            return self._next_element()
+        # (_stepping() needs one of these)
+        stepping = ((self.single_step or self._counting or self.machine.exit_pcs
+                     or self.breakpoints) and self._stepping())
+        if self._pending is not None:
+            if stepping or self._dirty:
+                self._complete_pending()
+            else:               # the next KVM_RUN completes it
+                pending = self._pending
+                if pending is _ONE_IN or (pending is not _ONE_OUT
+                                          and pending[0].__class__ in _REPLIED):
+                    self._fill_reply()
+                self._pending = None
+        if self._queue:
+            return self._queue.popleft()
+        if self._dirty:
+            failed = self._push()
+            if failed is not None:
+                return failed
+        if self._halted:
+            rflags = (self.vcpu.get_regs().rflags if self._stale
+                      else self.machine.cpu.rflags)
+            if not (self.irq_line and rflags & _RFLAGS_IF):
+                return HltExit()
+            self._halted = False
+        if stepping:
+            return self._run_stepping(budget)
+        # the free run
+        if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
+            ex = self._prepare_free()
+            if ex is not None:
+                return ex
+        # The watchdog: a budget's time slice, else stop_check_slice (a
+        # signal that lands after the last look at stop_requested but before
+        # KVM_RUN enters the guest interrupts nothing: a kick now and then
+        # makes the loop below look again).  It goes to sleep only after
+        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
+        # _WATCHED of the last one it is still awake with the slice last
+        # armed, and the loop arms it again only after longer.
+        if budget is not None:
+            self._arm(min(self.max_slice, max(self.min_slice, budget / self.assumed_ips)))
+        elif self._armed_slice != self.stop_check_slice:
+            self._arm(self.stop_check_slice)
+        return None
 
     def _served(self, ex):
         """``ex``, the devices' doorbells looked after first."""
