@@ -95,12 +95,17 @@ the queue index as the value).  With ``ioeventfd=on`` (``-accel
 kvm,ioeventfd=on``, the default, as QEMU's ``-device
 virtio-...,ioeventfd=``) each is registered with KVM_IOEVENTFD (PIO or MMIO,
 ``datamatch`` = the value), so the guest's write completes inside KVM
-without an exit and only increments an eventfd.  Whenever ``run()`` returns
-an exit, for any reason (HLT above all: a driver that notified and waits),
-and at the watchdog's kicks of a free run, the eventfds are read without
-blocking and each that was signalled is handed to the device as one write
-(:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats`` as
-signalled, not as an exit).  QEMU reads them in its main loop, in another
+without an exit and only increments an eventfd.  When ``run()`` returns an
+exit (HLT above all: a driver that notified and waits), and at the
+watchdog's kicks of a free run, the eventfds are read without blocking
+(one poll(2)) and each that was signalled is handed to the device as one
+write (:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats``
+as signalled, not as an exit) -- except at a port exit to a device without
+doorbells while no doorbell is armed (``Device.doorbells_armed``: a write
+would only be counted) and nothing logs: then the writes wait in their
+eventfds until the next other exit or ``sync_state()`` (which ends every
+run), and are handed over and counted all the same, before the device's
+own registers are next reached.  QEMU reads them in its main loop, in another
 thread, while the vCPU runs on; kasou has one thread, so the device works at
 the next exit.  Single steps (``-d exits`` steps the guest) are not exits the
 guest caused, so a stepped run serves doorbells at exits only, as a free run
@@ -112,8 +117,15 @@ other (:meth:`_inject_interrupt`).
 
 Statistics: exits by reason and port come from the Machine
 (``machine.stats``); :meth:`stats` adds KVM-level exit counts and the time
-spent inside KVM_RUN, inside this accelerator's Python, and outside it (the
-Machine and devices).  :func:`measure_exit_cost` times the bare PIO exit
+spent inside KVM_RUN, and with ``-accel kvm,timing=on`` (two more clock
+reads per exit) the time between KVM_RUNs split into this accelerator's
+Python and the rest (the Machine and devices).
+
+The exit path (``emu bench --kvm-exit``, ``docs/kvm-host.md``): KVM_RUN is
+``fcntl.ioctl`` without an argument (:meth:`Vcpu.enter`), one port access is
+read from ``struct kvm_run`` with one unpack into the Machine's ``IoExit``,
+and the turn after one, with nothing else changed, goes straight back to
+KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.  :func:`measure_exit_cost` times the bare PIO exit
 round trip for ``emu bench``.
 
 Deliberate gaps: FPU/SSE state and MSRs other than EFER are not part of the
