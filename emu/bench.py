@@ -173,7 +173,9 @@ def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: 
     """One run of ``image`` on ``engine`` (on ``board``; ``virt`` with
     semihosting): a dict of what bench reports."""
     from .machine import Machine
-    options = {"count": unicorn_count} if engine == "unicorn" else {}
+    # kvm: the time between exits split into the engine's and the rest's (its stats)
+    options = ({"count": unicorn_count} if engine == "unicorn"
+               else {"timing": "on"} if engine == "kvm" else {})
     m = Machine(board=board, accel=engine, memory=memory, accel_options=options,
                 semihosting=board == "virt")
     try:

@@ -71,10 +71,13 @@ ACCEL_HELP = {
     "unicorn": "QEMU's TCG in C, through unicorn; -accel unicorn,count=exact|free (default exact): "
                "free runs without counting instructions, as QEMU without -icount",
     "kvm": "the host CPU through /dev/kvm; -accel kvm,ioeventfd=on|off (default on): "
-           "doorbell writes (virtio QueueNotify) without an exit",
+           "doorbell writes (virtio QueueNotify) without an exit; timing=off|on (default off): "
+           "the time between exits split into the engine's and the rest's (two more clock "
+           "reads per exit)",
 }
 #: -accel NAME,PROP=VALUE: the properties each engine takes, and their values
-ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}, "unicorn": {"count": ("exact", "free")}}
+ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off"), "timing": ("off", "on")},
+                 "unicorn": {"count": ("exact", "free")}}
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
