@@ -198,50 +198,84 @@ def run_bare(image, memory: int):
             "status": b.status, "stop_message": b.how, "engine_stats": {}}
 
 
+class BenchInterrupted(Exception):
+    """A signal (Ctrl-C) ended the bench: ``rows`` are the rows measured
+    until then (the guest it stopped in counted as far as its measured rows
+    allow), ``interruption`` the signal's exception (:mod:`emu.signals`)."""
+
+    def __init__(self, rows: list, interruption: BaseException):
+        super().__init__(f"interrupted after {len(rows)} rows")
+        self.rows = rows
+        self.interruption = interruption
+
+
 def run_bench(guests, engines, repeat: int = 3, unicorn_count: str = "free", memory: int = 16 << 20,
               icount_limit: int | None = 200_000_000, images=None, progress=None) -> list:
     """Every guest on every engine, ``repeat`` times; one row (a dict, the
-    JSON schema above) per guest and engine."""
-    from .boards import get_board
-    from .isa import get_target
+    JSON schema above) per guest and engine.  ``progress(row)`` is called
+    with each row as soon as its runs are done (its MIPS not yet known: the
+    row has the ``icount`` its engine counted, or None).  A signal (Ctrl-C:
+    ``KeyboardInterrupt``, or :class:`emu.signals.Interrupted`) raises
+    :class:`BenchInterrupted` with the rows measured so far."""
+    from .signals import Interrupted
     rows = []
-    for g in guests:
-        image = images[g] if images else guest_image(g)
-        board = guest_board(g)
-        named = get_board(board).TARGET
-        target = get_target(named) if isinstance(named, str) else named
-        group = []
-        # an engine that cannot run the guest's architecture gets no row (x86: all do)
-        for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines
-                  and (e != BARE or board == "pc")]:
-            runs = []
-            # a free unicorn counts for an instruction limit: it runs without one
-            limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
-            for _ in range(repeat):
-                runs.append(run_bare(image, memory) if e == BARE
-                            else run_once(image, e, unicorn_count, memory, limit, board))
-            med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
-            row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
-                   "runs": [r["seconds"] for r in runs], "icount": med["icount"],
-                   "exits": med["exits"], "stop": med["stop"], "status": med["status"],
-                   "stop_message": med["stop_message"], "output": med["output"],
-                   "engine_stats": med["engine_stats"],
-                   "unicorn_mode": "bare" if e == BARE else med["unicorn_mode"]}
-            group.append(row)
-            if progress is not None:
-                progress(row)
-        _count(group, image, memory, icount_limit, board)
-        rows.extend(group)
+    group = []
+    try:
+        for g in guests:
+            image = images[g] if images else guest_image(g)
+            _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit, group,
+                         progress)
+            _count(group, image, memory, icount_limit, guest_board(g))
+            rows.extend(group)
+            group = []
+    except (KeyboardInterrupt, Interrupted) as e:
+        if group:
+            _count(group, None, memory, icount_limit)
+            rows.extend(group)
+        raise BenchInterrupted(rows, e) from None
     return rows
 
 
+def _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit, group,
+                 progress) -> None:
+    """The rows of guest ``g`` on every engine that runs its architecture,
+    appended to ``group`` as they are measured."""
+    from .boards import get_board
+    from .isa import get_target
+    from .signals import check
+    board = guest_board(g)
+    named = get_board(board).TARGET
+    target = get_target(named) if isinstance(named, str) else named
+    # an engine that cannot run the guest's architecture gets no row (x86: all do)
+    for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines
+              and (e != BARE or board == "pc")]:
+        runs = []
+        # a free unicorn counts for an instruction limit: it runs without one
+        limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
+        for _ in range(repeat):
+            runs.append(run_bare(image, memory) if e == BARE
+                        else run_once(image, e, unicorn_count, memory, limit, board))
+            check()         # a signal during a bare run (no Machine.run to raise it)
+        med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+        row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
+               "runs": [r["seconds"] for r in runs], "icount": med["icount"],
+               "exits": med["exits"], "stop": med["stop"], "status": med["status"],
+               "stop_message": med["stop_message"], "output": med["output"],
+               "engine_stats": med["engine_stats"],
+               "unicorn_mode": "bare" if e == BARE else med["unicorn_mode"]}
+        group.append(row)
+        if progress is not None:
+            progress(row)
+
+
 def _count(group, image, memory, icount_limit, board="pc") -> None:
-    """Instructions and MIPS for a guest's rows (see the module docstring)."""
+    """Instructions and MIPS for a guest's rows (see the module docstring);
+    without ``image``, no untimed run counts them."""
     counted = next((r for r in group if r["icount"] is not None and r["engine"] == "interp"), None) \
         or next((r for r in group if r["icount"] is not None), None)
     if counted is not None:
         n, by = counted["icount"], counted["engine"]
-    elif any(r["stop"] in ("debug-exit", "halt") for r in group):
+    elif image is not None and any(r["stop"] in ("debug-exit", "halt") for r in group):
         n, by = run_once(image, "tcg", "exact", memory, icount_limit, board)["icount"], "tcg"
     else:
         n, by = None, None
@@ -260,6 +294,59 @@ def _count(group, image, memory, icount_limit, board="pc") -> None:
 
 
 # -- reporting -----------------------------------------------------------------------------
+
+def plan_lines(guests, engines, repeat: int, unicorn_count: str) -> list:
+    """What a bench will run, said before it starts: the guests (and the
+    size each is assembled at), the engines, the runs of each and the
+    unicorn engine's mode."""
+    sizes = [f"{g} {default_scale(g)}" for g in guests if g in NEW]
+    fixed = [g for g in guests if g not in NEW]
+    runs = "1 run" if repeat == 1 else f"{repeat} runs, the median shown"
+    lines = [f"emu bench: {len(guests)} guest(s) x {len(engines)} engine(s), {runs}",
+             f"  guests:  {', '.join(guests)}",
+             f"  engines: {', '.join(engines)}"]
+    if sizes:
+        lines.append(f"  scale:   SCALE of each source ({', '.join(sizes)})")
+    if fixed:
+        lines.append(f"  scale:   fixed size (no SCALE): {', '.join(fixed)}")
+    if "unicorn" in engines:
+        lines.append("  unicorn: " + ("free runs (count=free: no per-instruction hook, no count; "
+                                      "an engine or guest that cannot run free counts exactly)"
+                                      if unicorn_count == "free" else
+                                      "exact counting (count=exact: a block hook counts every "
+                                      "instruction)"))
+    return lines
+
+
+class LiveReport:
+    """``run_bench``'s progress hook for a terminal: each row on one line as
+    soon as it is measured, its MIPS from the count of an engine of the
+    same guest measured before it (``~``) where its own engine does not
+    count; ``rows`` keeps them."""
+
+    def __init__(self, write=print):
+        self.rows = []
+        self._write = write
+        self._counts = {}           # guest -> (instructions, counting engine)
+
+    def __call__(self, row) -> None:
+        self.rows.append(row)
+        g = row["guest"]
+        if row["icount"] is not None and (g not in self._counts or row["engine"] == "interp"):
+            self._counts[g] = (row["icount"], row["engine"])
+        if row["icount"] is not None:
+            n, text = row["icount"], str(row["icount"])
+        elif g in self._counts:
+            n = self._counts[g][0]
+            text = f"~{n}"
+        else:
+            n, text = None, "?"
+        mips = f"{n / row['seconds'] / 1e6:.2f}" if n and row["seconds"] > 0 else "?"
+        exits = ", ".join(f"{k} {v}" for k, v in sorted(row["exits"].items()))
+        mode = f" [{row['unicorn_mode']}]" if row["unicorn_mode"] else ""
+        self._write(f"  {g:<12} {row['engine'] + mode:<22} {text:>12} {row['seconds']:>8.3f} s "
+                    f"{mips:>8} MIPS  {row['stop']}  {exits}")
+
 
 def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
     """The table, the notes on how each engine's instructions were counted,
@@ -288,6 +375,13 @@ def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
             print(f"  {r['guest']} on {r['engine']} stopped early: {r['stop']}: {r['stop_message']}")
     if repeat > 1:
         print(f"Each figure is the median of {repeat} runs.")
+    modes = {}
+    for r in rows:
+        if r["engine"] == "unicorn":
+            modes.setdefault(r["unicorn_mode"], []).append(r["guest"])
+    if modes:
+        print("unicorn engine: " + "; ".join(f"{mode} runs on {', '.join(gs)}"
+                                             for mode, gs in modes.items()))
     by = sorted({(r["engine"], r["instructions_by"]) for r in rows
                  if r["instructions_by"] not in (None, r["engine"])})
     for engine, counter in by:
