@@ -17,16 +17,23 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
 * ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
   ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
-  semihosting, on the engines that run Arm guests (interp, tcg, unicorn;
-  the unicorn engine counts them exactly: its Arm adapter has no free runs).
+  semihosting, on the engines that run Arm guests (interp, tcg, unicorn
+  and unicorn-bare).
 
 Engines: ``interp``, ``tcg``, ``unicorn`` and ``kvm`` as ``emu run`` has
 them -- ``unicorn`` in free runs (``-accel unicorn,count=free``, see
 :mod:`emu.accel.unicorn`) unless ``--unicorn-count exact`` -- and
-``unicorn-bare``: unicorn with only the port hooks the guests' devices
-need (the Target's ``unicorn_bare``), the yardstick for the unicorn
-engine's own cost.  Every guest runs ``--repeat`` times (3) on each engine;
-the figures are the median run's.
+``unicorn-bare``: unicorn with only the hooks the guests' devices need
+(the Target's ``unicorn_bare``: x86's port hooks; Arm's PL011 region, the
+semihosting exit and SVC entry), the yardstick for the unicorn engine's
+own cost.  The table says which mode the unicorn engine ran in, guest by
+guest (``unicorn engine: free runs on ...``).
+
+Before it runs, ``emu bench`` says what it will run (:func:`plan_lines`)
+and prints each row as it is measured (:class:`LiveReport`, the progress
+hook of :func:`run_bench`); Ctrl-C prints the table of the rows measured
+so far and ends with ``emu: interrupted`` (status 130).  Every guest runs
+``--repeat`` times (3) on each engine; the figures are the median run's.
 
 Instructions: the engines that count exactly (interp, tcg, unicorn
 counting) count them; KVM, unicorn running free and bare unicorn do not,
@@ -190,9 +197,9 @@ def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: 
         m.close()
 
 
-def run_bare(image, memory: int):
-    from .isa import get_target
-    b = get_target("x86").unicorn_bare(image.data, memory)
+def run_bare(image, memory: int, target):
+    """One run of ``image`` on ``target``'s bare unicorn harness."""
+    b = target.unicorn_bare(image.data, memory)
     stop = {"debug-exit": "debug-exit", "halt": "halt"}.get(b.how, "internal-error")
     return {"seconds": b.seconds, "icount": None, "output": b.output, "exits": {}, "stop": stop,
             "status": b.status, "stop_message": b.how, "engine_stats": {}}
@@ -247,13 +254,12 @@ def _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit,
     named = get_board(board).TARGET
     target = get_target(named) if isinstance(named, str) else named
     # an engine that cannot run the guest's architecture gets no row (x86: all do)
-    for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines
-              and (e != BARE or board == "pc")]:
+    for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines]:
         runs = []
         # a free unicorn counts for an instruction limit: it runs without one
         limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
         for _ in range(repeat):
-            runs.append(run_bare(image, memory) if e == BARE
+            runs.append(run_bare(image, memory, target) if e == BARE
                         else run_once(image, e, unicorn_count, memory, limit, board))
             check()         # a signal during a bare run (no Machine.run to raise it)
         med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
@@ -413,7 +419,7 @@ def _counters(rows, engine: str, header: str, line) -> None:
 
 def _not_counted(engine: str, rows) -> str:
     if engine == BARE:
-        return "bare unicorn (port hooks only) does not count instructions"
+        return "bare unicorn (device hooks only) does not count instructions"
     if engine == "unicorn":
         return "unicorn ran free (count=free: no block hook, no count), so it did not count"
     return "the engine cannot count instructions"
