@@ -875,8 +875,7 @@ def cmd_bench(args) -> int:
             bench.check_plot(args.plot)
         except bench.BenchError as e:
             raise CommandError(str(e)) from None
-    rows = bench.run_bench(guests, engines, repeat=args.repeat, unicorn_count=args.unicorn_count,
-                           images=images)
+    rows = _bench_live(bench, guests, engines, args, images)
     extra = {}
     if "kvm" in engines:
         try:
@@ -895,6 +894,27 @@ def cmd_bench(args) -> int:
         print(f"chart: {args.plot}")
     _write_json(args.json_out, {"results": bench.json_rows(rows), "repeat": args.repeat, **extra})
     return 0
+
+
+def _bench_live(bench, guests, engines, args, images) -> list:
+    """Say what the bench will run, run it with each row printed as it is
+    measured; on Ctrl-C, the table of the rows measured so far, then the
+    signal's one line (raised on to main)."""
+    for line in bench.plan_lines(guests, engines, args.repeat, args.unicorn_count):
+        print(line)
+    print("measured so far (guest, engine, instructions, seconds, MIPS, how it ended, exits):",
+          flush=True)
+    live = bench.LiveReport(lambda text: print(text, flush=True))
+    try:
+        rows = bench.run_bench(guests, engines, repeat=args.repeat,
+                               unicorn_count=args.unicorn_count, images=images, progress=live)
+    except bench.BenchInterrupted as e:
+        if e.rows:
+            print(f"\ninterrupted: the {len(e.rows)} row(s) measured so far\n")
+            bench.print_table(e.rows, {}, args.repeat, chart=False)
+        raise e.interruption from None
+    print()
+    return rows
 
 
 def _bench_engines(wanted) -> list:

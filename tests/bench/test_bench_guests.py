@@ -10,6 +10,7 @@ instructions."""
 import pytest
 
 from emu import bench
+from emu.isa import get_target
 from tests.bench.models import expected_output
 from tests.differential.test_timer import need
 
@@ -30,7 +31,7 @@ def run(image, engine):
     """(output, status, stop) of one run of ``image`` on ``engine``."""
     if engine == "unicorn-bare":
         need("unicorn")
-        r = bench.run_bare(image, MEMORY)
+        r = bench.run_bare(image, MEMORY, get_target("x86"))
     elif engine.startswith("unicorn-"):
         need("unicorn")
         r = bench.run_once(image, "unicorn", engine.split("-")[1], MEMORY, None)
