@@ -13,8 +13,14 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``)
   and 100 KiB of polled UART output (``uart``); each runs 10-13 million
   instructions and prints a checksum (``tests/bench/models.py`` computes
-  them in Python).  Each source sets its size with one line
-  ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
+  them in Python).  The same six for Arm A32 (``a32_*``, GNU as syntax, on
+  the ``virt`` board with semihosting, on the engines that run Arm): the
+  LCG on 16-bit halves with MUL and ADDS/ADC, the sieve with LDRB/STRB, an
+  STMIA fill, an LDRB/STRB copy and a byte add loop, CRC-32 by LSRS and
+  EORCS, Fibonacci by BL and PUSH/POP, and 110 KiB of output polling the
+  PL011's flag register (10.4-12.5 million instructions each).  Each source
+  sets its size with one line ``.set SCALE, N`` (:func:`guest_image`
+  assembles it at another size).
 * ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
   ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
   semihosting, on the engines that run Arm guests (interp, tcg, unicorn;
@@ -39,7 +45,7 @@ JSON (``--json FILE``, ``-`` for stdout): ``{"results": [row, ...],
 
 =====================  ===================================================
 ``guest``              the guest's name (``rm_lcg``, ``intloop``, ...)
-``mode``               ``real``, ``protected`` or ``long``: the CPU mode
+``mode``               ``real``, ``protected``, ``long`` or ``a32``: the CPU mode
                        its work runs in
 ``engine``             ``interp``, ``tcg``, ``unicorn``, ``unicorn-bare``,
                        ``kvm``
