@@ -1,27 +1,24 @@
 @ bench (A32, the virt board): polled UART output.  Each line is the
 @ generator of a32_lcg.S 64 steps on (from x = 1; 16-bit halves,
-@ a32_lcg_step.inc) in decimal (digits by UMULL with 0xCCCCCCCD: n / 10 =
+@ a32_lcg.inc) in decimal (digits by UMULL with 0xCCCCCCCD: n / 10 =
 @ (n * 0xCCCCCCCD) >> 35), each byte written to the PL011 once its flag
 @ register says the transmit FIFO is not full, until SCALE KiB are out;
 @ then the Fletcher-16 pair s2:s1 of those bytes (s1 += byte, s2 += s1,
 @ mod 2**16) in hex.
 .set SCALE, 110                 @ KiB printed (at least 100 KB)
+        .include "a32_lcg.inc"
         .text
         .global _start
 _start:
         ldr     sp, =0x40200000
-        ldr     r8, =0x4e6d             @ a_lo
-        ldr     r9, =0x41c6             @ a_hi
-        ldr     r10, =12345 << 16
-        mov     r4, #1                  @ x_lo
-        mov     r5, #0                  @ x_hi
+        lcg_start                       @ x = 1 (r4, r5), the constants (r8-r10)
         mov     r6, #0                  @ s1
         mov     r7, #0                  @ s2
         mov     r11, #0                 @ bytes printed
 line:
         mov     r3, #64
 step:
-        .include "a32_lcg_step.inc"
+        lcg_step
         subs    r3, r3, #1
         bne     step
         orr     r0, r4, r5, lsl #16     @ x
