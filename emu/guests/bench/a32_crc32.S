@@ -4,10 +4,7 @@
 @ 0x40100000, SCALE times over; prints the CRC.
 .set SCALE, 70                  @ times over the message
         .set    MSG, 0x40100000
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         ldr     r0, =MSG
         mov     r1, #5                  @ 13 * i + 5
         mov     r2, #0                  @ i

@@ -2,10 +2,7 @@
 @ BL; every call that recurses pushes LR and a callee-saved register (r4)
 @ and returns by popping them; prints fib(SCALE).
 .set SCALE, 29                  @ n
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         mov     r0, #SCALE
         bl      fib
         mov     r0, r1

@@ -5,10 +5,7 @@
 @ 16-bit halves added with ADDS/ADC.  14 instructions a step.
 .set SCALE, 750                 @ thousands of steps
         .include "a32_lcg.inc"
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         lcg_start                       @ x = 1 (r4, r5), the constants (r8-r10)
         mov     r6, #0                  @ the sum's low half, in bits 31:16
         mov     r7, #0                  @ the sum's high half (bits 15:0 count)

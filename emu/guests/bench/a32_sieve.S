@@ -5,10 +5,7 @@
 @ ten counts.
 .set SCALE, 650                 @ hundreds of numbers
         .set    SIEVE, 0x40100000
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         ldr     r8, =SIEVE
         mov     r9, #0                  @ the sum
         ldr     r10, =SCALE * 100       @ the size of this pass

@@ -8,10 +8,7 @@
 .set SCALE, 260                 @ passes
         .set    ARR_A, 0x40100000
         .set    ARR_B, 0x40110000
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         ldr     r8, =ARR_A
         ldr     r9, =ARR_B
         ldr     r10, =SCALE

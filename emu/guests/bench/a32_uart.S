@@ -7,10 +7,7 @@
 @ mod 2**16) in hex.
 .set SCALE, 110                 @ KiB printed (at least 100 KB)
         .include "a32_lcg.inc"
-        .text
-        .global _start
-_start:
-        ldr     sp, =0x40200000
+        .include "a32_entry.inc"
         lcg_start                       @ x = 1 (r4, r5), the constants (r8-r10)
         mov     r6, #0                  @ s1
         mov     r7, #0                  @ s2
