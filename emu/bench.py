@@ -13,8 +13,14 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``)
   and 100 KiB of polled UART output (``uart``); each runs 10-13 million
   instructions and prints a checksum (``tests/bench/models.py`` computes
-  them in Python).  Each source sets its size with one line
-  ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
+  them in Python).  The same six for Arm A32 (``a32_*``, GNU as syntax, on
+  the ``virt`` board with semihosting, on the engines that run Arm): the
+  LCG on 16-bit halves with MUL and ADDS/ADC, the sieve with LDRB/STRB, an
+  STMIA fill, an LDRB/STRB copy and a byte add loop, CRC-32 by LSRS and
+  EORCS, Fibonacci by BL and PUSH/POP, and 110 KiB of output polling the
+  PL011's flag register (10.4-12.5 million instructions each).  Each source
+  sets its size with one line ``.set SCALE, N`` (:func:`guest_image`
+  assembles it at another size).
 * ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
   ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
   semihosting, on the engines that run Arm guests (interp, tcg, unicorn
@@ -46,7 +52,7 @@ JSON (``--json FILE``, ``-`` for stdout): ``{"results": [row, ...],
 
 =====================  ===================================================
 ``guest``              the guest's name (``rm_lcg``, ``intloop``, ...)
-``mode``               ``real``, ``protected`` or ``long``: the CPU mode
+``mode``               ``real``, ``protected``, ``long`` or ``a32``: the CPU mode
                        its work runs in
 ``engine``             ``interp``, ``tcg``, ``unicorn``, ``unicorn-bare``,
                        ``kvm``
@@ -84,13 +90,15 @@ KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart")
 #: the new guests: rm_KIND (real mode) and pm_KIND (32-bit protected mode)
 NEW = {f"{prefix}_{kind}": mode for prefix, mode in (("rm", "real"), ("pm", "protected"))
        for kind in KINDS}
+#: the new guests for Arm A32 (a32_KIND, on the virt board)
+A32 = {f"a32_{kind}": "a32" for kind in KINDS}
 #: the Arm guests (A32 on the virt board), from the repository's tests/guests/arm
 ARM_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "tests", "guests", "arm")
 ARM = {f"arm_{name}": "a32" for name in ("intloop", "sieve", "strcopy", "crc32", "fib", "uart",
                                          "lm_loop")}
-SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW), "arm": tuple(ARM),
-          "all": tuple(CLASSIC) + tuple(NEW) + tuple(ARM)}
+SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW) + tuple(A32), "arm": tuple(ARM),
+          "all": tuple(CLASSIC) + tuple(NEW) + tuple(A32) + tuple(ARM)}
 DEFAULT_SUITE = "new"
 BARE = "unicorn-bare"
 _SCALE = re.compile(r"^\.set SCALE, (\d+)\b", re.M)
@@ -103,16 +111,16 @@ class BenchError(Exception):
 
 
 def guest_mode(name: str) -> str:
-    return NEW.get(name) or ARM.get(name) or CLASSIC[name]
+    return NEW.get(name) or A32.get(name) or ARM.get(name) or CLASSIC[name]
 
 
 def guest_board(name: str) -> str:
     """The board a bench guest runs on: ``virt`` for the Arm guests."""
-    return "virt" if name in ARM else "pc"
+    return "virt" if name in ARM or name in A32 else "pc"
 
 
 def guest_path(name: str) -> str:
-    if name in NEW:
+    if name in NEW or name in A32:
         return os.path.join(BENCH_DIR, name + ".S")
     if name in CLASSIC:
         return os.path.join(GUESTS_DIR, name + ".S")
@@ -154,23 +162,31 @@ def _scale_line(path: str, text: str):
 
 
 def guest_image(name: str, scale: int | None = None):
-    """The assembled image of a bench guest; with ``scale``, a new guest
-    assembled with ``.set SCALE, scale`` instead of its own size."""
-    from .loader import load_file, load_guest
+    """The assembled image of a bench guest (for its board); with ``scale``,
+    a new guest assembled with ``.set SCALE, scale`` instead of its own
+    size."""
+    from .boards import get_board
+    from .loader import load_guest
     path = guest_path(name)
-    if name in ARM and scale is None:
-        return load_guest(path, board=guest_board(name))
     if scale is None:
-        return load_file(path)
-    if name not in NEW:
-        raise BenchError(f"guest '{name}' has no SCALE (only the new guests: {', '.join(NEW)})")
+        return load_guest(path, board=guest_board(name))
+    if name not in NEW and name not in A32:
+        raise BenchError(f"guest '{name}' has no SCALE (only the new guests: "
+                         f"{', '.join(SUITES['new'])})")
     if scale < 1:
         raise BenchError(f"SCALE {scale}: expected a positive number")
     from .asm import assemble_file
     text = open(path).read()
     m = _scale_line(path, text)
     text = text[:m.start(1)] + str(scale) + text[m.end(1):]
-    return assemble_file(text, path)
+    board = get_board(guest_board(name))
+    return assemble_file(text, path, base=board.LOAD_ADDR, arch=_target(board).name)
+
+
+def _target(board):
+    """The Target a board module runs (it names it, or holds it)."""
+    from .isa import get_target
+    return get_target(board.TARGET) if isinstance(board.TARGET, str) else board.TARGET
 
 
 # -- running -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Python models of the bench guests (emu/guests/bench): what each prints
 for a given SCALE, computed without kasou.  Each follows the algorithm its
-guest's header describes, not the guest's code."""
+guest's header describes, not the guest's code; one model serves a kind in
+every mode (rm_KIND, pm_KIND and the A32 a32_KIND print the same)."""
 
 import zlib
 
