@@ -100,6 +100,12 @@ ARM = {f"arm_{name}": "a32" for name in ("intloop", "sieve", "strcopy", "crc32",
 SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW) + tuple(A32), "arm": tuple(ARM),
           "all": tuple(CLASSIC) + tuple(NEW) + tuple(A32) + tuple(ARM)}
 DEFAULT_SUITE = "new"
+
+
+def has_scale(name: str) -> bool:
+    """Is ``name`` one of the new guests, whose source sets its size with a
+    SCALE line (the rest have a fixed size)?"""
+    return name in NEW or name in A32
 BARE = "unicorn-bare"
 _SCALE = re.compile(r"^\.set SCALE, (\d+)\b", re.M)
 #: the terminal chart's scale: log10 MIPS from CHART_LOW to CHART_HIGH over CHART_WIDTH columns
@@ -120,7 +126,7 @@ def guest_board(name: str) -> str:
 
 
 def guest_path(name: str) -> str:
-    if name in NEW or name in A32:
+    if has_scale(name):
         return os.path.join(BENCH_DIR, name + ".S")
     if name in CLASSIC:
         return os.path.join(GUESTS_DIR, name + ".S")
@@ -170,7 +176,7 @@ def guest_image(name: str, scale: int | None = None):
     path = guest_path(name)
     if scale is None:
         return load_guest(path, board=guest_board(name))
-    if name not in NEW and name not in A32:
+    if not has_scale(name):
         raise BenchError(f"guest '{name}' has no SCALE (only the new guests: "
                          f"{', '.join(SUITES['new'])})")
     if scale < 1:
@@ -323,8 +329,8 @@ def plan_lines(guests, engines, repeat: int, unicorn_count: str) -> list:
     """What a bench will run, said before it starts: the guests (and the
     size each is assembled at), the engines, the runs of each and the
     unicorn engine's mode."""
-    sizes = [f"{g} {default_scale(g)}" for g in guests if g in NEW]
-    fixed = [g for g in guests if g not in NEW]
+    sizes = [f"{g} {default_scale(g)}" for g in guests if has_scale(g)]
+    fixed = [g for g in guests if not has_scale(g)]
     runs = "1 run" if repeat == 1 else f"{repeat} runs, the median shown"
     lines = [f"emu bench: {len(guests)} guest(s) x {len(engines)} engine(s), {runs}",
              f"  guests:  {', '.join(guests)}",

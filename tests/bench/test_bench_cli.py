@@ -128,6 +128,16 @@ def test_the_plan_comes_first_then_each_row_as_it_is_measured():
     assert lines.index("unicorn engine: free runs on fib") > live + 2
 
 
+def test_the_plan_gives_the_size_of_every_guest_that_has_one():
+    """The new guests of both architectures are assembled at their SCALE
+    and the plan says which; a classic guest has a fixed size."""
+    from emu import bench
+    plan = bench.plan_lines(["rm_fib", "a32_fib", "fib"], ["interp"], 1, "free")
+    sizes = f"rm_fib {bench.default_scale('rm_fib')}, a32_fib {bench.default_scale('a32_fib')}"
+    assert f"  scale:   SCALE of each source ({sizes})" in plan
+    assert "  scale:   fixed size (no SCALE): fib" in plan
+
+
 def test_ctrl_c_prints_the_rows_measured_so_far_and_one_line():
     """SIGINT while the second guest runs (on interp: seconds): the first guest's rows as a
     table, then 'emu: interrupted' alone on stderr, status 130."""
