@@ -718,13 +718,12 @@ class KvmAccelerator(Accelerator):
 
         The common turn -- the last exit was one port access, served, and
         nothing has changed since but what the Machine put in an IN's data
-        (no state pushed or pulled, no step, breakpoint or budget) -- goes
-        straight to KVM_RUN; every other one through :meth:`_prologue`."""
+        (no state pushed or pulled, no step or breakpoint) -- goes straight
+        to KVM_RUN; every other one through :meth:`_prologue`."""
         if self._timing:
             return self._timed_run(budget)
         pending = self._pending
-        if ((pending is _ONE_OUT or pending is _ONE_IN) and budget is None and not self._dirty
-                and self._armed_slice == self.stop_check_slice
+        if ((pending is _ONE_OUT or pending is _ONE_IN) and not self._dirty
                 and not (self.single_step or self._counting or self.machine.exit_pcs
                          or self.breakpoints)):
             if pending is _ONE_IN:
@@ -734,6 +733,21 @@ class KvmAccelerator(Accelerator):
             ex = self._prologue(budget)
             if ex is not None:
                 return self._served(ex)
+        # The watchdog: a budget's time slice, else stop_check_slice (a
+        # signal that lands after the last look at stop_requested but before
+        # KVM_RUN enters the guest interrupts nothing: a kick now and then
+        # makes the loop below look again).  It goes to sleep only after
+        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
+        # _WATCHED of the last one it is still awake with the slice last
+        # armed: armed again when the slice changes, or in the loop after
+        # longer.
+        if budget is None:
+            if self._armed_slice != self.stop_check_slice:
+                self._arm(self.stop_check_slice)
+        else:
+            slice_s = min(self.max_slice, max(self.min_slice, budget / self.assumed_ips))
+            if slice_s != self._armed_slice:
+                self._arm(slice_s)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
         # one unpack and handed back as an IoExit (its doorbell look-up
@@ -794,7 +808,7 @@ class KvmAccelerator(Accelerator):
     def _prologue(self, budget):
         """What comes before a turn's KVM_RUN: an exit owed (string I/O,
         queued), the last I/O completed, state pushed, HLT, stepping,
-        breakpoints, the watchdog armed.  The exit, or None to enter."""
+        breakpoints.  The exit, or None to enter."""
         if self._elements:
             return self._next_element()
         # (_stepping() needs one of these)
@@ -828,17 +842,6 @@ class KvmAccelerator(Accelerator):
             ex = self._prepare_free()
             if ex is not None:
                 return ex
-        # The watchdog: a budget's time slice, else stop_check_slice (a
-        # signal that lands after the last look at stop_requested but before
-        # KVM_RUN enters the guest interrupts nothing: a kick now and then
-        # makes the loop below look again).  It goes to sleep only after
-        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
-        # _WATCHED of the last one it is still awake with the slice last
-        # armed, and the loop arms it again only after longer.
-        if budget is not None:
-            self._arm(min(self.max_slice, max(self.min_slice, budget / self.assumed_ips)))
-        elif self._armed_slice != self.stop_check_slice:
-            self._arm(self.stop_check_slice)
         return None
 
     def _served(self, ex):
