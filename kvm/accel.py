@@ -125,8 +125,9 @@ The exit path (``emu bench --kvm-exit``, ``docs/kvm-host.md``): KVM_RUN is
 ``fcntl.ioctl`` without an argument (:meth:`Vcpu.enter`), one port access is
 read from ``struct kvm_run`` with one unpack into the Machine's ``IoExit``,
 and the turn after one, with nothing else changed, goes straight back to
-KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.  :func:`measure_exit_cost` times the bare PIO exit
-round trip for ``emu bench``.
+KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.
+:func:`measure_exit_cost` times the bare PIO exit round trip for ``emu
+bench``.
 
 Deliberate gaps: FPU/SSE state and MSRs other than EFER are not part of the
 canonical state and stay as KVM has them; one vCPU only.
@@ -156,7 +157,6 @@ from .exits import IO_HEAD
 from .system import Kvm
 from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
-_get_ident = threading.get_ident
 _clock = time.perf_counter
 _IO_HEAD = IO_HEAD.unpack_from
 #: the guest-debug configuration of a free run without breakpoints
