@@ -733,6 +733,8 @@ class KvmAccelerator(Accelerator):
             ex = self._prologue(budget)
             if ex is not None:
                 return self._served(ex)
+            self._stale = True      # the KVM_RUN below makes KVM's state the newer
+            self._pc = None         # (a common turn finds both so: its last exit set them)
         # The watchdog: a budget's time slice, else stop_check_slice (a
         # signal that lands after the last look at stop_requested but before
         # KVM_RUN enters the guest interrupts nothing: a kick now and then
@@ -766,8 +768,6 @@ class KvmAccelerator(Accelerator):
             exited = vcpu.enter()
             t1 = self._t_last = _clock()
             self._t_free += t1 - t0
-            self._stale = True
-            self._pc = None
             if exited:
                 code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
                 if code == _KVM_EXIT_IO and count == 1:
@@ -784,13 +784,18 @@ class KvmAccelerator(Accelerator):
                     if self._bell_devices and not (self._bells_quiet and port not in self._bell_ports):
                         self._serve_doorbells(ex)
                     return ex
+                self._stale = True
+                self._pc = None
                 self._kvm_exits[code] += 1
                 if code != _KVM_EXIT_INTR:
                     ex = self._other_exit(kx.decode(self._kvm_struct, self._kvm_view))
                     if ex is not None:
                         return self._served(ex)
+                    self._stale = True      # (after a push) the next KVM_RUN
                     continue
             else:                                       # EINTR: an Intr too
+                self._stale = True
+                self._pc = None
                 self._kvm_exits[_KVM_EXIT_INTR] += 1
             if budget is None and not self.stop_requested:
                 if self._doorbells:     # a driver may be polling its used ring
