@@ -411,9 +411,10 @@ def build_parser() -> Parser:
     b.add_argument("--steps", type=parse_count, default=100_000,
                    help="--step: instructions stepped from reset per guest and engine (100000)")
     b.add_argument("--kvm-exit", action="store_true",
-                   help="measure the KVM exit round trip instead: a C KVM_RUN loop (built with gcc) "
-                        "against kasou's kvm engine on the same guest, and ioeventfd on/off per "
-                        "doorbell notification")
+                   help="measure the KVM exit round trip instead: a C KVM_RUN loop (built with gcc), "
+                        "a bare Python KVM_RUN loop, Vcpu.run, kasou's kvm engine and the whole "
+                        "Machine on the same guest, in wall-clock and CPU time with the ratios to C; "
+                        "and ioeventfd on/off per doorbell notification")
 
     df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence",
                         description="Run a guest on TWO engines (-accel A,B) in lockstep, one "

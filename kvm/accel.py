@@ -125,8 +125,9 @@ The exit path (``emu bench --kvm-exit``, ``docs/kvm-host.md``): KVM_RUN is
 ``fcntl.ioctl`` without an argument (:meth:`Vcpu.enter`), one port access is
 read from ``struct kvm_run`` with one unpack into the Machine's ``IoExit``,
 and the turn after one, with nothing else changed, goes straight back to
-KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.  :func:`measure_exit_cost` times the bare PIO exit
-round trip for ``emu bench``.
+KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.
+:func:`measure_exit_cost` times the bare PIO exit round trip for ``emu
+bench``.
 
 Deliberate gaps: FPU/SSE state and MSRs other than EFER are not part of the
 canonical state and stay as KVM has them; one vCPU only.
@@ -156,7 +157,6 @@ from .exits import IO_HEAD
 from .system import Kvm
 from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
 
-_get_ident = threading.get_ident
 _clock = time.perf_counter
 _IO_HEAD = IO_HEAD.unpack_from
 #: the guest-debug configuration of a free run without breakpoints
@@ -718,13 +718,12 @@ class KvmAccelerator(Accelerator):
 
         The common turn -- the last exit was one port access, served, and
         nothing has changed since but what the Machine put in an IN's data
-        (no state pushed or pulled, no step, breakpoint or budget) -- goes
-        straight to KVM_RUN; every other one through :meth:`_prologue`."""
+        (no state pushed or pulled, no step or breakpoint) -- goes straight
+        to KVM_RUN; every other one through :meth:`_prologue`."""
         if self._timing:
             return self._timed_run(budget)
         pending = self._pending
-        if ((pending is _ONE_OUT or pending is _ONE_IN) and budget is None and not self._dirty
-                and self._armed_slice == self.stop_check_slice
+        if ((pending is _ONE_OUT or pending is _ONE_IN) and not self._dirty
                 and not (self.single_step or self._counting or self.machine.exit_pcs
                          or self.breakpoints)):
             if pending is _ONE_IN:
@@ -734,6 +733,23 @@ class KvmAccelerator(Accelerator):
             ex = self._prologue(budget)
             if ex is not None:
                 return self._served(ex)
+            self._stale = True      # the KVM_RUN below makes KVM's state the newer
+            self._pc = None         # (a common turn finds both so: its last exit set them)
+        # The watchdog: a budget's time slice, else stop_check_slice (a
+        # signal that lands after the last look at stop_requested but before
+        # KVM_RUN enters the guest interrupts nothing: a kick now and then
+        # makes the loop below look again).  It goes to sleep only after
+        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
+        # _WATCHED of the last one it is still awake with the slice last
+        # armed: armed again when the slice changes, or in the loop after
+        # longer.
+        if budget is None:
+            if self._armed_slice != self.stop_check_slice:
+                self._arm(self.stop_check_slice)
+        else:
+            slice_s = min(self.max_slice, max(self.min_slice, budget / self.assumed_ips))
+            if slice_s != self._armed_slice:
+                self._arm(slice_s)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
         # one element (OUT, IN: the common exit) is read from kvm_run with
         # one unpack and handed back as an IoExit (its doorbell look-up
@@ -752,8 +768,6 @@ class KvmAccelerator(Accelerator):
             exited = vcpu.enter()
             t1 = self._t_last = _clock()
             self._t_free += t1 - t0
-            self._stale = True
-            self._pc = None
             if exited:
                 code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
                 if code == _KVM_EXIT_IO and count == 1:
@@ -770,13 +784,18 @@ class KvmAccelerator(Accelerator):
                     if self._bell_devices and not (self._bells_quiet and port not in self._bell_ports):
                         self._serve_doorbells(ex)
                     return ex
+                self._stale = True
+                self._pc = None
                 self._kvm_exits[code] += 1
                 if code != _KVM_EXIT_INTR:
                     ex = self._other_exit(kx.decode(self._kvm_struct, self._kvm_view))
                     if ex is not None:
                         return self._served(ex)
+                    self._stale = True      # (after a push) the next KVM_RUN
                     continue
             else:                                       # EINTR: an Intr too
+                self._stale = True
+                self._pc = None
                 self._kvm_exits[_KVM_EXIT_INTR] += 1
             if budget is None and not self.stop_requested:
                 if self._doorbells:     # a driver may be polling its used ring
@@ -794,7 +813,7 @@ class KvmAccelerator(Accelerator):
     def _prologue(self, budget):
         """What comes before a turn's KVM_RUN: an exit owed (string I/O,
         queued), the last I/O completed, state pushed, HLT, stepping,
-        breakpoints, the watchdog armed.  The exit, or None to enter."""
+        breakpoints.  The exit, or None to enter."""
         if self._elements:
             return self._next_element()
         # (_stepping() needs one of these)
@@ -828,17 +847,6 @@ class KvmAccelerator(Accelerator):
             ex = self._prepare_free()
             if ex is not None:
                 return ex
-        # The watchdog: a budget's time slice, else stop_check_slice (a
-        # signal that lands after the last look at stop_requested but before
-        # KVM_RUN enters the guest interrupts nothing: a kick now and then
-        # makes the loop below look again).  It goes to sleep only after
-        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
-        # _WATCHED of the last one it is still awake with the slice last
-        # armed, and the loop arms it again only after longer.
-        if budget is not None:
-            self._arm(min(self.max_slice, max(self.min_slice, budget / self.assumed_ips)))
-        elif self._armed_slice != self.stop_check_slice:
-            self._arm(self.stop_check_slice)
         return None
 
     def _served(self, ex):

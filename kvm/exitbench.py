@@ -118,23 +118,28 @@ class _ExitLoops:
         return _timed(loop, n)
 
     def vcpu(self) -> tuple:
-        return self._loop(self.m.accel.vcpu.run, ())
-
-    def engine(self) -> tuple:
-        return self._loop(self.m.accel.run, (None,))
-
-    def _loop(self, run, args) -> tuple:
-        n, last = self.exits, []
+        run, n, last = self.m.accel.vcpu.run, self.exits, []
 
         def loop():
             for _ in range(n):
-                ex = run(*args)
+                ex = run()
             last.append(ex)
-        res = _timed(loop, n)
-        ex = last[0]
+        return self._checked(_timed(loop, n), last[0])
+
+    def engine(self) -> tuple:
+        run, n, last = self.m.accel.run, self.exits, []
+
+        def loop():
+            for _ in range(n):
+                ex = run(None)
+            last.append(ex)
+        return self._checked(_timed(loop, n), last[0])
+
+    @staticmethod
+    def _checked(figures, ex) -> tuple:
         if getattr(ex, "port", None) != 0x80:
             raise RuntimeError(f"the exit loop guest made {ex.describe()}")
-        return res
+        return figures
 
 
 def _counted_loop(port: int, size: int, value: int, n: int) -> bytes:
@@ -162,11 +167,11 @@ def machine_cost(port: int, size: int, value: int, n: int, ioeventfd: str = "on"
 
 
 #: the rows, in the order printed: key, what it measures
-ROWS = (("c", "C: KVM_RUN loop (kvm/bench/kvm_exit.c)"),
-        ("python_ioctl", "Python: KVM_RUN loop, the ioctl alone"),
-        ("python_vcpu", "Python: Vcpu.run() loop (exit decoded)"),
-        ("engine", "kasou kvm engine: run() per exit"),
-        ("machine", "whole Machine.run() loop, per OUT"))
+ROWS = (("c", "C: KVM_RUN loop, exit reason and port read"),
+        ("python_ioctl", "Python: KVM_RUN loop (fcntl.ioctl), no more"),
+        ("python_vcpu", "Python: Vcpu.run() loop, exit decoded"),
+        ("engine", "kvm engine: run(), the IoExit for the Machine"),
+        ("machine", "Machine.run(): + exit counted, port served"))
 
 
 def kvm_exit_bench(exits: int = 5000, samples: int = 5, notifications: int = 20000,
@@ -212,22 +217,29 @@ def kvm_exit_bench(exits: int = 5000, samples: int = 5, notifications: int = 200
     return res
 
 
+def _ratio(res: dict, key: str, clock: str) -> str:
+    """Row ``key``'s ratio to C on ``clock`` ('' wall, '_cpu' CPU), as shown."""
+    if key == "c":
+        return "1.00"
+    ratio = res.get(f"{key}{clock}_over_c")
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
 def format_kvm_exit_bench(res: dict) -> list:
     """The lines ``emu bench --kvm-exit`` prints."""
     lines = [f"KVM exit round trip: microseconds per exit, median of {res['samples']} samples of "
              f"{res['exits_per_sample']} exits,",
              "the guest doing out 0x80, al in a loop; wall clock, and CPU time (user + system "
              "of the process, which other processes do not inflate):",
-             f"  {'':<42} {'wall':>8} {'x C':>6}   {'CPU':>8} {'x C':>6}"]
+             f"  {'':<46} {'wall':>8} {'x C':>6}   {'CPU':>8} {'x C':>6}"]
     if "c_unavailable" in res:
         lines.append(f"  C: unavailable -- {res['c_unavailable']}")
     for key, what in ROWS:
         if f"{key}_us" not in res:
             continue
         wall, cpu = res[f"{key}_us"], res[f"{key}_cpu_us"]
-        wr = f"{res[key + '_over_c']:5.2f}x" if f"{key}_over_c" in res else ("     -" if key != "c" else "  1.00")
-        cr = f"{res[key + '_cpu_over_c']:5.2f}x" if f"{key}_cpu_over_c" in res else ("     -" if key != "c" else "  1.00")
-        lines.append(f"  {what:<42} {wall:8.2f} {wr:>6}   {cpu:8.2f} {cr:>6}")
+        lines.append(f"  {what:<46} {wall:8.2f} {_ratio(res, key, ''):>6}   "
+                     f"{cpu:8.2f} {_ratio(res, key, '_cpu'):>6}")
     lines.append("ioeventfd: the virtio console's QueueNotify written in a loop "
                  "(microseconds per notification, wall / CPU):")
     for mode in ("on", "off"):

@@ -23,7 +23,6 @@ handler is the package's only process-wide state; it is detected with
 ``signal.getsignal`` rather than a module flag.
 """
 
-import ctypes
 import errno
 import mmap
 import os
