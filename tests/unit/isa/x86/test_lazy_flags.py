@@ -19,7 +19,7 @@ from emu.isa.x86 import flags as F
 from emu.isa.x86.insn import Reg
 from emu.machine import Machine
 
-OPS = range(len(F.COMPUTE))
+OPS = range(len(F.CC_NAMES))
 
 
 def _records(op, seed, n=400):
