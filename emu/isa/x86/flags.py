@@ -101,6 +101,22 @@ def carry(op: int, res: int, a: int, b: int, fl: int) -> int:
     return CARRY[op](res, a, b, fl)
 
 
+def aux(op: int, res: int, a: int, b: int) -> int:
+    """AF alone (0 or AF) of a record other than ``CC_EFLAGS``: with SF, ZF
+    and PF (which every record derives from ``res`` alike) it is all a
+    ``CC_RES`` record needs to stand for the same flags with new CF and OF
+    (:meth:`ConcreteOps.set_flags`)."""
+    if op == CC_LOGIC:
+        return 0
+    if op == CC_INC:
+        return AF if res & 0xF == 0 else 0
+    if op == CC_DEC:
+        return AF if res & 0xF == 0xF else 0
+    if op == CC_RES:
+        return a & AF
+    return (a ^ b ^ res) & AF
+
+
 # Condition codes, by the low nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
 CC_O, CC_NO, CC_B, CC_NB, CC_Z, CC_NZ, CC_BE, CC_NBE, CC_S, CC_NS, CC_P, CC_NP, CC_L, CC_NL, CC_LE, CC_NLE = range(16)
 COND_NAMES = ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g")
