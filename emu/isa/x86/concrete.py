@@ -34,7 +34,8 @@ _U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from
 _UNPACK = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
 _PACK = {k: v.pack_into for k, v in _S.items()}
 MASK = F.MASK
-_CONDS, _CARRY, _COMPUTE = F.CONDS, F.CARRY, F.COMPUTE
+_CONDS, _CARRY, _compute, _aux = F.CONDS, F.CARRY, F.compute, F.aux
+_CF_OF = F.CF | F.OF
 
 
 class ConcreteOps:
@@ -378,19 +379,27 @@ class ConcreteOps:
         op = s.cc_op
         if op == F.CC_EFLAGS:
             return s.fl
-        return (s.fl & ~F.ARITH) | _COMPUTE[op](s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
+        return (s.fl & ~F.ARITH) | _compute(op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
 
     def get_df(self) -> int:
         """DF alone (as its RFLAGS bit): never part of the lazy record."""
         return self.s.fl & F.DF
 
     def set_flags(self, value: int, mask: int) -> None:
-        """Write the RFLAGS bits in ``mask`` (makes the flags explicit)."""
+        """Write the RFLAGS bits in ``mask`` (makes the flags explicit) --
+        except CF and OF alone (rotates; MUL where the other flags are kept)
+        over a lazy record: that stays lazy, as the ``CC_RES`` record of the
+        same result with the new CF and OF and the record's AF."""
         s = self.s
         op = s.cc_op
         cur = s.fl
         if op != F.CC_EFLAGS:
-            cur = (cur & ~F.ARITH) | _COMPUTE[op](s.cc_res, s.cc_a, s.cc_b, s.cc_size, cur)
+            if mask == _CF_OF:
+                s.cc_a = (value & F.CF) | ((value >> 10) & 2) | _aux(op, s.cc_res, s.cc_a, s.cc_b)
+                s.cc_b = 0
+                s.cc_op = F.CC_RES
+                return
+            cur = (cur & ~F.ARITH) | _compute(op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, cur)
             s.cc_op = F.CC_EFLAGS
         s.fl = (cur & ~mask) | (value & mask) | F.FIXED1
 

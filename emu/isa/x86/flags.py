@@ -29,122 +29,59 @@ SIGN = {1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 0x8000000000000000}
 MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 
-def _compute_add(res, a, b, size, fl):
+def compute(op: int, res: int, a: int, b: int, size: int, fl: int) -> int:
+    """The six arithmetic flags (other bits zero) for a lazy record."""
     sign = SIGN[size]
-    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
-    if res == 0:
-        f |= ZF
-    if res & sign:
-        f |= SF
-    if res < a:
-        f |= CF
-    if (a ^ res) & (b ^ res) & sign:
-        f |= OF
-    return f
-
-
-def _compute_adc(res, a, b, size, fl):
-    sign = SIGN[size]
-    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
-    if res == 0:
-        f |= ZF
-    if res & sign:
-        f |= SF
-    if res <= a:
-        f |= CF
-    if (a ^ res) & (b ^ res) & sign:
-        f |= OF
-    return f
-
-
-def _compute_sub(res, a, b, size, fl):
-    sign = SIGN[size]
-    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
-    if res == 0:
-        f |= ZF
-    if res & sign:
-        f |= SF
-    if a < b:
-        f |= CF
-    if (a ^ b) & (a ^ res) & sign:
-        f |= OF
-    return f
-
-
-def _compute_sbb(res, a, b, size, fl):
-    sign = SIGN[size]
-    f = PARITY[res & 0xFF] | ((a ^ b ^ res) & AF)
-    if res == 0:
-        f |= ZF
-    if res & sign:
-        f |= SF
-    if a <= b:
-        f |= CF
-    if (a ^ b) & (a ^ res) & sign:
-        f |= OF
-    return f
-
-
-def _compute_logic(res, a, b, size, fl):
     f = PARITY[res & 0xFF]
     if res == 0:
         f |= ZF
-    if res & SIGN[size]:
-        f |= SF
-    return f
-
-
-def _compute_inc(res, a, b, size, fl):
-    sign = SIGN[size]
-    f = PARITY[res & 0xFF] | (fl & CF)
-    if res == 0:
-        f |= ZF
     if res & sign:
         f |= SF
-    if res == sign:
-        f |= OF
-    if res & 0xF == 0:
-        f |= AF
-    return f
-
-
-def _compute_dec(res, a, b, size, fl):
-    sign = SIGN[size]
-    f = PARITY[res & 0xFF] | (fl & CF)
-    if res == 0:
-        f |= ZF
-    if res & sign:
-        f |= SF
-    if res == sign - 1:
-        f |= OF
-    if res & 0xF == 0xF:
-        f |= AF
-    return f
-
-
-def _compute_res(res, a, b, size, fl):
-    f = PARITY[res & 0xFF] | (a & 1) | ((a & 2) << 10) | (a & AF)
-    if res == 0:
-        f |= ZF
-    if res & SIGN[size]:
-        f |= SF
-    return f
-
-
-def _compute_eflags(res, a, b, size, fl):
-    return fl & ARITH
-
-
-#: the six arithmetic flags of a lazy record, by ``cc_op``: fn(res, a, b, size, fl)
-COMPUTE = (_compute_eflags, _compute_add, _compute_adc, _compute_sub, _compute_sbb,
-           _compute_logic, _compute_inc, _compute_dec, _compute_res)
-
-
-def compute(op: int, res: int, a: int, b: int, size: int, fl: int) -> int:
-    """The six arithmetic flags (other bits zero) for a lazy record."""
-    if not 0 <= op < len(COMPUTE):
+    if op == CC_ADD:
+        if res < a:
+            f |= CF
+        f |= (a ^ b ^ res) & AF
+        if (a ^ res) & (b ^ res) & sign:
+            f |= OF
+    elif op == CC_SUB:
+        if a < b:
+            f |= CF
+        f |= (a ^ b ^ res) & AF
+        if (a ^ b) & (a ^ res) & sign:
+            f |= OF
+    elif op == CC_LOGIC:
+        pass
+    elif op == CC_RES:
+        f |= (a & 1) | ((a & 2) << 10) | (a & AF)
+    elif op == CC_INC:
+        f |= fl & CF
+        if res == sign:
+            f |= OF
+        if res & 0xF == 0:
+            f |= AF
+    elif op == CC_DEC:
+        f |= fl & CF
+        if res == sign - 1:
+            f |= OF
+        if res & 0xF == 0xF:
+            f |= AF
+    elif op == CC_ADC:
+        if res <= a:
+            f |= CF
+        f |= (a ^ b ^ res) & AF
+        if (a ^ res) & (b ^ res) & sign:
+            f |= OF
+    elif op == CC_SBB:
+        if a <= b:
+            f |= CF
+        f |= (a ^ b ^ res) & AF
+        if (a ^ b) & (a ^ res) & sign:
+            f |= OF
+    elif op == CC_EFLAGS:
+        return fl & ARITH
+    else:
         raise ValueError(f"bad cc_op {op}")
-    return COMPUTE[op](res, a, b, size, fl)
+    return f
 
 
 #: CF alone (0 or 1) of a lazy record, by ``cc_op``: fn(res, a, b, fl)
@@ -162,6 +99,22 @@ CARRY = (lambda res, a, b, fl: fl & CF,                 # EFLAGS
 def carry(op: int, res: int, a: int, b: int, fl: int) -> int:
     """CF alone (0 or 1), cheaper than :func:`compute` -- ADC, SBB, RCL and Jc need only it."""
     return CARRY[op](res, a, b, fl)
+
+
+def aux(op: int, res: int, a: int, b: int) -> int:
+    """AF alone (0 or AF) of a record other than ``CC_EFLAGS``: with SF, ZF
+    and PF (which every record derives from ``res`` alike) it is all a
+    ``CC_RES`` record needs to stand for the same flags with new CF and OF
+    (:meth:`ConcreteOps.set_flags`)."""
+    if op == CC_LOGIC:
+        return 0
+    if op == CC_INC:
+        return AF if res & 0xF == 0 else 0
+    if op == CC_DEC:
+        return AF if res & 0xF == 0xF else 0
+    if op == CC_RES:
+        return a & AF
+    return (a ^ b ^ res) & AF
 
 
 # Condition codes, by the low nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
@@ -217,13 +170,13 @@ def _cond_fn(cc: int, op: int):
     elif base == 2:
         test = "r == 0"
     else:
-        test = f"test_cond({cc & ~1}, COMPUTE[{op}](r, a, b, s, f))"
+        test = f"test_cond({cc & ~1}, compute({op}, r, a, b, s, f))"
     src = f"lambda r, a, b, s, f: {'not' if cc & 1 else 'bool'}({test})"
-    return eval(src, {"SIGN": SIGN, "PARITY": PARITY, "COMPUTE": COMPUTE, "test_cond": test_cond})
+    return eval(src, {"SIGN": SIGN, "PARITY": PARITY, "compute": compute, "test_cond": test_cond})
 
 
 #: ``CONDS[op << 4 | cc]``: condition ``cc`` on a record of ``cc_op`` ``op``
-CONDS = tuple(_cond_fn(cc, op) for op in range(len(COMPUTE)) for cc in range(16))
+CONDS = tuple(_cond_fn(cc, op) for op in range(len(CC_NAMES)) for cc in range(16))
 
 
 def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:

@@ -19,7 +19,7 @@ from emu.isa.x86 import flags as F
 from emu.isa.x86.insn import Reg
 from emu.machine import Machine
 
-OPS = range(len(F.COMPUTE))
+OPS = range(len(F.CC_NAMES))
 
 
 def _records(op, seed, n=400):
@@ -50,6 +50,8 @@ def test_a_condition_from_the_record_is_the_condition_on_its_flags(op):
             got = F.cond(cc, op, res, a, b, size, fl)
             assert got is (F.test_cond(cc, flags) is True), (F.COND_NAMES[cc], res, a, b, size)
         assert F.carry(op, res, a, b, fl) == flags & F.CF
+        if op != F.CC_EFLAGS:
+            assert F.aux(op, res, a, b) == flags & F.AF
 
 
 @pytest.mark.parametrize("op", OPS, ids=F.CC_NAMES)
@@ -71,7 +73,7 @@ def test_concrete_flag_reads_and_writes_agree_with_the_materialised_word(op):
         value = rnd.randrange(1 << 12)
         ops.set_flags(value, mask)
         assert s.rflags == (word & ~mask) | (value & mask) | F.FIXED1
-        assert s.cc_op == F.CC_EFLAGS
+        assert s.cc_op in (F.CC_EFLAGS, F.CC_RES)
 
 
 @pytest.mark.parametrize("n,size,hi,value,after", [
