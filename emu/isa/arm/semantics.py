@@ -128,28 +128,85 @@ _DP_ARITH = {"ADD": (False, False, 0), "CMN": (False, False, 0),
 
 def bind_operand2(i, form: str, pc: int, late: int):
     """The shifter operand of data-processing form ``form`` (imm, reg, rsr)
-    bound to its fields: ``(value, carry)`` where the operand is a constant
-    (carry None: the C flag passes through), or ``(register, None)`` for a
-    plain register (LSL #0), or ``(None, fn)`` with ``fn(r, c) -> (value,
-    carry)`` reading the registers ``r`` and the C flag ``c``."""
+    bound to its fields, as ``(kind, data)``:
+
+    * ``"const"``: ``(value, carry)``, carry None where the C flag passes
+      through (ARMExpandImm_C, A5.2.4);
+    * ``"reg"``: the register number of a plain register (LSL #0, not the PC);
+    * ``"shift"``: ``(m, stype, imm5)``, Rm (not the PC) shifted by an
+      immediate (:func:`shift_imm`);
+    * ``"fn"``: ``fn(r, c) -> (value, carry)`` over the registers ``r`` and
+      the C flag ``c`` (the PC as Rm, register-specified shifts)."""
     if form == "imm":
         if i.rot == 0:
-            return (i.imm, None), None
-        v, c = expand_imm_c(i.rot, i.imm, 0)
-        return (v, c), None
+            return "const", (i.imm, None)
+        return "const", expand_imm_c(i.rot, i.imm, 0)
     m, stype = i.rm, i.stype
     if form == "reg":
         imm5 = i.imm
         if m == 15:
-            v = pc
-            return None, lambda r, c: shift_imm(v, stype, imm5, c)
+            return "fn", lambda r, c: shift_imm(pc, stype, imm5, c)
         if stype == LSL and imm5 == 0:
-            return None, m
-        return None, lambda r, c: shift_imm(r[m], stype, imm5, c)
+            return "reg", m
+        return "shift", (m, stype, imm5)
     rs = i.rs                                  # rsr: Rm and Rn read late (A5.1.9)
     if rs == 15:
-        return None, lambda r, c: shift_reg(late if m == 15 else r[m], stype, pc & 0xFF, c)
-    return None, lambda r, c: shift_reg(late if m == 15 else r[m], stype, r[rs] & 0xFF, c)
+        return "fn", lambda r, c: shift_reg(late if m == 15 else r[m], stype, pc & 0xFF, c)
+    return "fn", lambda r, c: shift_reg(late if m == 15 else r[m], stype, r[rs] & 0xFF, c)
+
+
+def _dp_result(op: str):
+    """``f(a, b)``: the result of data-processing operation ``op`` on Rn and
+    the shifter operand, for the operations whose result needs no flag
+    (all but ADC, SBC, RSC)."""
+    logic = _DP_LOGIC.get(op)
+    if logic is not None:
+        return logic
+    swap, invert, cin = _DP_ARITH[op]
+    ymask = M32 if invert else 0
+    if swap:
+        return lambda a, b: (b + (a ^ ymask) + cin) & M32
+    return lambda a, b: (a + (b ^ ymask) + cin) & M32
+
+
+def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
+    """``run`` of a data-processing instruction that writes only Rd (no S,
+    Rd and Rn not the PC, no carry in): the result of the operand alone."""
+    if op == "MOV":
+        if kind == "const":
+            b = data[0]
+
+            def run(ops, w):
+                ops.s.r[rd] = b
+        elif kind == "reg":
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = r[data]
+        else:
+            m, stype, imm5 = data
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = shift_imm(r[m], stype, imm5, 0)[0]
+        return run
+    f = _dp_result(op)
+    if kind == "const":
+        b = data[0]
+
+        def run(ops, w):
+            r = ops.s.r
+            r[rd] = f(r[rn], b)
+    elif kind == "reg":
+        def run(ops, w):
+            r = ops.s.r
+            r[rd] = f(r[rn], r[data])
+    else:
+        m, stype, imm5 = data
+
+        def run(ops, w):
+            r = ops.s.r
+            r[rd] = f(r[rn], shift_imm(r[m], stype, imm5, 0)[0])
+    return run
 
 
 def bind_dp(i, model, ip: int, thumb: bool):
@@ -163,77 +220,52 @@ def bind_dp(i, model, ip: int, thumb: bool):
     rd, rn = i.rd, i.rn
     pc = (ip + (4 if thumb else 8)) & M32
     late = (ip + (4 if thumb else model.pc_late_offset)) & M32
-    const, reg2 = bind_operand2(i, form, pc, late)
+    kind, data = bind_operand2(i, form, pc, late)
     a_const = (late if form == "rsr" else pc) if rn == 15 else None
     logic = _DP_LOGIC.get(op)
     swap, invert, cin0 = _DP_ARITH.get(op, (False, False, 0))
     ymask = M32 if invert else 0
 
-    if not setflags and rd != 15 and const is not None and rn != 15 and cin0 is not None:
-        # the common register-immediate forms: ADD r0, r1, #4
-        b = const[0]
-        if logic is not None:
-            def run(ops, w):
-                r = ops.s.r
-                r[rd] = logic(r[rn], b)
-        elif swap:
-            y0 = (M32 if invert else 0)
-            def run(ops, w):
-                r = ops.s.r
-                r[rd] = (b + (r[rn] ^ y0) + cin0) & M32
-        else:
-            y = b ^ ymask
-            def run(ops, w):
-                r = ops.s.r
-                r[rd] = (r[rn] + y + cin0) & M32
-        return run
-    if (not setflags and rd != 15 and type(reg2) is int and rn != 15
-            and logic is not None):
-        m = reg2
-        def run(ops, w):
-            r = ops.s.r
-            r[rd] = logic(r[rn], r[m])
-        return run
+    if not setflags and rd != 15 and rn != 15 and cin0 is not None and kind != "fn":
+        return _bind_dp_result_only(op, rd, rn, kind, data)
 
     def run(ops, w):
         s = ops.s
         r = s.r
         cpsr = s.cpsr
         c = (cpsr >> 29) & 1
-        if const is not None:
-            b, sc = const
+        if kind == "const":
+            b, sc = data
             if sc is None:
                 sc = c
-        elif type(reg2) is int:
-            b, sc = r[reg2], c
+        elif kind == "reg":
+            b, sc = r[data], c
+        elif kind == "shift":
+            b, sc = shift_imm(r[data[0]], data[1], data[2], c)
         else:
-            b, sc = reg2(r, c)
+            b, sc = data(r, c)
         a = r[rn] if a_const is None else a_const
-        overflow = None
         if logic is not None:
             res = logic(a, b)
-            carry = sc
+            if setflags:
+                flags = (res & N_BIT) | (0 if res else Z_BIT) | (sc << 29) | (cpsr & V_BIT)
         else:
-            x, y = (b, a) if swap else (a, b)
-            u = x + (y ^ ymask) + (c if cin0 is None else cin0)
+            x, y = (b, a ^ ymask) if swap else (a, b ^ ymask)
+            u = x + y + (c if cin0 is None else cin0)
             res = u & M32
-            carry = u >> 32
-            overflow = ((x ^ res) & (y ^ ymask ^ res)) >> 31
-        if setflags and rd == 15 and ops.has_spsr():
-            # SUBS PC, LR and friends: exception return (B1.8.10); a test
-            # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well.
-            # In user and system mode (no SPSR) the flags are set as usual.
-            ops.exception_return()
-            if not test:
-                ops.write_pc(res, "branch")
-            return
+            if setflags:
+                flags = ((res & N_BIT) | (0 if res else Z_BIT) | ((u >> 32) << 29)
+                         | ((((x ^ res) & (y ^ res)) >> 31) << 28))
         if setflags:
-            f = (cpsr & 0x0FFFFFFF) | (res & N_BIT) | (0 if res else Z_BIT) | (carry << 29)
-            if overflow is None:
-                f |= cpsr & V_BIT
-            else:
-                f |= overflow << 28
-            s.cpsr = f
+            if rd == 15 and ops.has_spsr():
+                # SUBS PC, LR and friends: exception return (B1.8.10); a test
+                # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well.
+                # In user and system mode (no SPSR) the flags are set as usual.
+                ops.exception_return()
+                if not test:
+                    ops.write_pc(res, "branch")
+                return
+            s.cpsr = (cpsr & 0x0FFFFFFF) | flags
         if not test:
             if rd == 15:
                 ops.write_pc(res, "alu")
@@ -274,17 +306,35 @@ _register_dp()
 
 
 # -- multiply (A5.2.5) ----------------------------------------------------------------
-@sem("MUL", "MLA", "MLS")
-def mul(ops, i):
-    p = ops.reg_late(i.rn) * ops.reg_late(i.rm)
-    if i.name == "MLA":
-        p += ops.reg_late(i.ra)
-    elif i.name == "MLS":
-        p = ops.reg(i.ra) - p
-    r = p & M32
-    ops.set_reg(i.rd, r)
-    if i.s:
-        ops.set_nzcv(r >> 31, r == 0)
+def bind_mul(i, model, ip: int, thumb: bool):
+    """MUL, MLA, MLS (A8.8.114, A8.8.100, A8.8.101) bound to their fields:
+    ``run(ops, w)``.  The operands are read late (r15: +12 on ARMv4,
+    UNPREDICTABLE on ARMv7), MLS's Ra as an ordinary operand; S sets N and Z."""
+    rd, rn, rm, ra = i.rd, i.rn, i.rm, i.ra
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    pc = (ip + (4 if thumb else 8)) & M32
+    acc = {"MUL": 0, "MLA": 1, "MLS": -1}[i.name]
+    ra_value = (late if acc == 1 else pc) if ra == 15 else None
+    setflags = bool(i.s)
+
+    def run(ops, w):
+        s = ops.s
+        r = s.r
+        p = (late if rn == 15 else r[rn]) * (late if rm == 15 else r[rm])
+        if acc:
+            p = (r[ra] if ra_value is None else ra_value) + acc * p
+        res = p & M32
+        if rd == 15:
+            ops.write_pc(res, "alu")
+        else:
+            r[rd] = res
+        if setflags:
+            s.cpsr = (s.cpsr & ~(N_BIT | Z_BIT)) | (res & N_BIT) | (0 if res else Z_BIT)
+    return run
+
+
+mul = sem("MUL", "MLA", "MLS")(_bound(bind_mul))
+BINDERS["MUL"] = BINDERS["MLA"] = BINDERS["MLS"] = bind_mul
 
 
 def _signed(v: int, bits: int = 32) -> int:
