@@ -397,6 +397,7 @@ def bind_ldr_str(i, model, ip: int, thumb: bool):
     rotate = size == 4 and not model.unaligned
     if i.name.endswith("_imm"):
         offset, shifted = (i.imm if up else -i.imm), None
+        m = stype = imm5 = None
     else:
         m, stype, imm5 = i.rm, i.stype, i.imm
         offset = None
@@ -418,6 +419,38 @@ def bind_ldr_str(i, model, ip: int, thumb: bool):
             def run(ops, w):
                 r = ops.s.r
                 r[rt] = ops.load((r[rn] + offset) & M32, size)
+        return run
+    if (offset is None and pre and not wb and rn != 15 and rt != 15 and m != 15
+            and stype == LSL and imm5 == 0):
+        # a plain register offset: LDRB r1, [r8, r3]
+        sign = 1 if up else -1
+        if store:
+            def run(ops, w):
+                r = ops.s.r
+                ops.store((r[rn] + sign * r[m]) & word_mask, size, r[rt])
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                addr = (r[rn] + sign * r[m]) & M32
+                r[rt] = load_word(ops, addr) if rotate else ops.load(addr, size)
+        return run
+    if offset is not None and rn != 15 and rt != 15 and rt != rn:
+        # indexed with writeback: LDRB r0, [r1], #1; STR r2, [sp, #-4]!
+        if store:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                ops.store((new if pre else base) & word_mask, size, r[rt])
+                r[rn] = new
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                addr = new if pre else base
+                r[rt] = load_word(ops, addr) if rotate else ops.load(addr, size)
+                r[rn] = new
         return run
 
     def run(ops, w):
