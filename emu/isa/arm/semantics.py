@@ -155,23 +155,13 @@ def bind_operand2(i, form: str, pc: int, late: int):
     return "fn", lambda r, c: shift_reg(late if m == 15 else r[m], stype, r[rs] & 0xFF, c)
 
 
-def _dp_result(op: str):
-    """``f(a, b)``: the result of data-processing operation ``op`` on Rn and
-    the shifter operand, for the operations whose result needs no flag
-    (all but ADC, SBC, RSC)."""
-    logic = _DP_LOGIC.get(op)
-    if logic is not None:
-        return logic
-    swap, invert, cin = _DP_ARITH[op]
-    ymask = M32 if invert else 0
-    if swap:
-        return lambda a, b: (b + (a ^ ymask) + cin) & M32
-    return lambda a, b: (a + (b ^ ymask) + cin) & M32
-
-
 def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
     """``run`` of a data-processing instruction that writes only Rd (no S,
-    Rd and Rn not the PC, no carry in): the result of the operand alone."""
+    Rd and Rn not the PC, no carry in): the result of Rn and the operand,
+    the arithmetic ones as x + y + carry in (AddWithCarry, A2.2.1)."""
+    if kind == "shift":
+        m, stype, imm5 = data
+    logic = _DP_LOGIC.get(op)
     if op == "MOV":
         if kind == "const":
             b = data[0]
@@ -183,29 +173,57 @@ def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
                 r = ops.s.r
                 r[rd] = r[data]
         else:
-            m, stype, imm5 = data
-
             def run(ops, w):
                 r = ops.s.r
                 r[rd] = shift_imm(r[m], stype, imm5, 0)[0]
         return run
-    f = _dp_result(op)
+    if logic is not None:
+        if kind == "const":
+            b = data[0]
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], b)
+        elif kind == "reg":
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], r[data])
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], shift_imm(r[m], stype, imm5, 0)[0])
+        return run
+    swap, invert, cin = _DP_ARITH[op]
+    ymask = M32 if invert else 0
     if kind == "const":
         b = data[0]
+        if swap:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (b + (r[rn] ^ ymask) + cin) & M32
+        else:
+            y = (b ^ ymask) + cin
 
-        def run(ops, w):
-            r = ops.s.r
-            r[rd] = f(r[rn], b)
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[rn] + y) & M32
     elif kind == "reg":
+        if swap:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[data] + (r[rn] ^ ymask) + cin) & M32
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[rn] + (r[data] ^ ymask) + cin) & M32
+    elif swap:
         def run(ops, w):
             r = ops.s.r
-            r[rd] = f(r[rn], r[data])
+            r[rd] = (shift_imm(r[m], stype, imm5, 0)[0] + (r[rn] ^ ymask) + cin) & M32
     else:
-        m, stype, imm5 = data
-
         def run(ops, w):
             r = ops.s.r
-            r[rd] = f(r[rn], shift_imm(r[m], stype, imm5, 0)[0])
+            r[rd] = (r[rn] + (shift_imm(r[m], stype, imm5, 0)[0] ^ ymask) + cin) & M32
     return run
 
 
@@ -223,6 +241,7 @@ def bind_dp(i, model, ip: int, thumb: bool):
     kind, data = bind_operand2(i, form, pc, late)
     a_const = (late if form == "rsr" else pc) if rn == 15 else None
     logic = _DP_LOGIC.get(op)
+    mov = op == "MOV"
     swap, invert, cin0 = _DP_ARITH.get(op, (False, False, 0))
     ymask = M32 if invert else 0
 
@@ -246,7 +265,7 @@ def bind_dp(i, model, ip: int, thumb: bool):
             b, sc = data(r, c)
         a = r[rn] if a_const is None else a_const
         if logic is not None:
-            res = logic(a, b)
+            res = b if mov else logic(a, b)
             if setflags:
                 flags = (res & N_BIT) | (0 if res else Z_BIT) | (sc << 29) | (cpsr & V_BIT)
         else:
@@ -574,6 +593,9 @@ def bind_ldm_stm(i, model, ip: int, thumb: bool):
             if plain:
                 for k, reg in zip(offsets, regs):
                     store(start + k, 4, r[reg])
+                if write_back:
+                    r[rn] = wb
+                return
             else:
                 for k, reg, new in zip(offsets, regs, new_base_at):
                     if new:
