@@ -5,9 +5,13 @@ interpreter loop.
   ``fetch_base`` is 0) in two caches, ARM state and Thumb state (CPSR.T
   decides how the bytes at the PC decode, ARM ARM A2.5).
 * A cache entry wraps the decoded instruction: running it checks its
-  condition (A8.3) with the PC already advanced past it, points r15 reads
-  at the instruction + 8 (+ 4 in Thumb, A2.3), then runs the semantics.
-* Memory: RAM directly; any other address is the board's MMIO, through
+  condition (A8.3, by table) with the PC already advanced past it, then
+  runs the semantics, bound to the instruction's fields and address where
+  the encoding has a binder (``semantics.BINDERS``: r15 reads as the
+  instruction + 8, + 4 in Thumb, A2.3, as constants), else the registry's
+  function with the Ops pointed at the instruction.
+* Memory: RAM directly (read and written in place unless the granule
+  holds code); any other address is the board's MMIO, through
   the interpreter's exit protocol -- a store becomes an MMIO exit after the
   instruction, a load ends the run with an MMIO read whose value is
   replayed when the instruction runs again.  Code outside RAM is read from
