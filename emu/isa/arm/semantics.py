@@ -104,14 +104,6 @@ def expand_imm_c(rot: int, imm8: int, carry: int) -> tuple[int, int]:
     return v, v >> 31
 
 
-def add_with_carry(x: int, y: int, cin: int) -> tuple[int, int, int]:
-    """AddWithCarry (A2.2.1): (result, carry, overflow)."""
-    u = x + y + cin
-    r = u & M32
-    v = ((x ^ r) & (y ^ r)) >> 31
-    return r, u >> 32, v & 1
-
-
 # -- data processing (A5.2.1-A5.2.3) --------------------------------------------------
 _DP_TESTS = ("TST", "TEQ", "CMP", "CMN")
 #: the logical operations: result of (Rn, shifter operand)
@@ -269,6 +261,7 @@ def bind_dp(i, model, ip: int, thumb: bool):
             if setflags:
                 flags = (res & N_BIT) | (0 if res else Z_BIT) | (sc << 29) | (cpsr & V_BIT)
         else:
+            # AddWithCarry(x, y, carry in) (A2.2.1)
             x, y = (b, a ^ ymask) if swap else (a, b ^ ymask)
             u = x + y + (c if cin0 is None else cin0)
             res = u & M32
@@ -579,62 +572,53 @@ def bind_ldm_stm(i, model, ip: int, thumb: bool):
     write_back = bool(i.w)
     user = bool(i.user) and not (load and 15 in regs)
     exc_return = bool(i.user)
-    if not load:
-        # a base stored after the first slot is the new one
-        new_base_at = [k > 0 and r == rn and write_back for k, r in enumerate(regs)]
-        plain = not user and 15 not in regs and not any(new_base_at) and rn != 15
-
-        def run(ops, w):
-            r = ops.s.r
-            base = r[rn] if rn != 15 else pc
-            start = (base + first) & M32
-            wb = (base + wb_delta) & M32
-            store = ops.store
-            if plain:
-                for k, reg in zip(offsets, regs):
-                    store(start + k, 4, r[reg])
-                if write_back:
-                    r[rn] = wb
-                return
-            else:
-                for k, reg, new in zip(offsets, regs, new_base_at):
-                    if new:
-                        v = wb
-                    elif reg == 15:
-                        v = late
-                    elif user:
-                        v = ops.user_reg(reg)
-                    else:
-                        v = r[reg]
-                    store(start + k, 4, v)
-            _writeback(ops, write_back, user, rn, wb)
-        return run
-
-    plain = not user and 15 not in regs and rn != 15
+    # STM: a base stored after the first slot is the new one
+    new_base_at = [not load and k > 0 and r == rn and write_back for k, r in enumerate(regs)]
+    plain = not user and 15 not in regs and not any(new_base_at) and rn != 15
 
     def run(ops, w):
         r = ops.s.r
         base = r[rn] if rn != 15 else pc
         start = (base + first) & M32
         wb = (base + wb_delta) & M32
-        ld = ops.load
-        values = [ld((start + k) & M32, 4) for k in offsets]
+        if load:
+            ld = ops.load
+            values = [ld((start + k) & M32, 4) for k in offsets]
+            if plain:
+                if write_back:
+                    r[rn] = wb
+                for reg, v in zip(regs, values):
+                    r[reg] = v
+                return
+            _writeback(ops, write_back, user, rn, wb)
+            for reg, v in zip(regs, values):
+                if reg == 15:
+                    if exc_return:
+                        ops.exception_return()
+                    ops.write_pc(v, "load")
+                elif user:
+                    ops.set_user_reg(reg, v)
+                else:
+                    ops.set_reg(reg, v)
+            return
+        store = ops.store
         if plain:
+            for k, reg in zip(offsets, regs):
+                store(start + k, 4, r[reg])
             if write_back:
                 r[rn] = wb
-            for reg, v in zip(regs, values):
-                r[reg] = v
             return
-        _writeback(ops, write_back, user, rn, wb)
-        for reg, v in zip(regs, values):
-            if reg == 15:
-                if exc_return:
-                    ops.exception_return()
-                ops.write_pc(v, "load")
+        for k, reg, new in zip(offsets, regs, new_base_at):
+            if new:
+                v = wb
+            elif reg == 15:
+                v = late
             elif user:
-                ops.set_user_reg(reg, v)
+                v = ops.user_reg(reg)
             else:
-                ops.set_reg(reg, v)
+                v = r[reg]
+            store(start + k, 4, v)
+        _writeback(ops, write_back, user, rn, wb)
     return run
 
 
@@ -1041,5 +1025,4 @@ def div(ops, i):
     ops.set_reg(i.rd, r)
 
 
-__all__ = ["REGISTRY", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c",
-           "add_with_carry"]
+__all__ = ["REGISTRY", "BINDERS", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c"]
