@@ -40,7 +40,7 @@ from ..core import Core
 from ..ops import GuestException, IoPending
 from .exceptions import IRQ_EXC, PABT, UNDEF, enter_exception
 from .ops import ArmOps
-from .semantics import BINDERS, REGISTRY, condition_passed
+from .semantics import BINDERS, BINDS_CONDITION, CONDITION_TABLE, REGISTRY
 from .state import I_BIT, T_BIT
 from .thumb import ArmDecoder, fetch_thumb
 
@@ -138,12 +138,6 @@ class ArmConcreteOps(ArmOps):
         r[0] = v & 0xFFFFFFFF
 
 
-#: CONDITION_TABLE[cond][cpsr >> 28]: does condition ``cond`` pass with
-#: those N Z C V (A8.3)
-CONDITION_TABLE = tuple(tuple(condition_passed(nzcv << 28, cond) for nzcv in range(16))
-                        for cond in range(16))
-
-
 class CoreInsn:
     """A decoded instruction as the generic loop sees it (``ip``,
     ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs.
@@ -204,7 +198,7 @@ def _make_handler(insn, ip: int, thumb: bool, model):
                 fn(ops, insn)
     passes = CONDITION_TABLE[insn.cond]
     if plain:
-        if insn.cond == 0xE:
+        if insn.cond == 0xE or insn.name in BINDS_CONDITION:
             return run
 
         def conditional(ops, w):

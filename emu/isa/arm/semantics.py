@@ -51,6 +51,12 @@ def condition_passed(cpsr: int, cond: int) -> bool:
     return r != bool(cond & 1)
 
 
+#: CONDITION_TABLE[cond][cpsr >> 28]: does condition ``cond`` pass with
+#: those N Z C V
+CONDITION_TABLE = tuple(tuple(condition_passed(nzcv << 28, cond) for nzcv in range(16))
+                        for cond in range(16))
+
+
 def ror32(v: int, n: int) -> int:
     """ROR(v, n) on 32 bits (A2.2.1)."""
     n &= 31
@@ -599,7 +605,7 @@ def bind_ldm_stm(i, model, ip: int, thumb: bool):
                 elif user:
                     ops.set_user_reg(reg, v)
                 else:
-                    ops.set_reg(reg, v)
+                    r[reg] = v
             return
         store = ops.store
         if plain:
@@ -693,13 +699,24 @@ def bind_b_bl(i, model, ip: int, thumb: bool):
             r[15] = target
         return run
 
+    if i.cond == 0xE:
+        def run(ops, w):
+            ops.s.r[15] = target
+        return run
+    passes = CONDITION_TABLE[i.cond]
+
     def run(ops, w):
-        ops.s.r[15] = target
+        s = ops.s
+        if passes[s.cpsr >> 28]:
+            s.r[15] = target
     return run
 
 
 b_bl = sem("B", "BL")(_bound(bind_b_bl))
 BINDERS["B"] = BINDERS["BL"] = bind_b_bl
+#: the bound forms that check their own condition (a conditional branch,
+#: the back edge of nearly every loop): the caller may run them without
+BINDS_CONDITION = {"B"}
 
 
 @sem("BX")
@@ -1025,4 +1042,4 @@ def div(ops, i):
     ops.set_reg(i.rd, r)
 
 
-__all__ = ["REGISTRY", "BINDERS", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c"]
+__all__ = ["REGISTRY", "BINDERS", "BINDS_CONDITION", "CONDITION_TABLE", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c"]

@@ -40,6 +40,9 @@ CASES = [
     ("str r0, [r1, #-4]!", {0: 7, 1: DATA + 16}, 0, {1: DATA + 12}, None, 1),
     ("b #0x40010100", {}, 0, {15: 0x40010100}, None, 1),
     ("bl #0x40010100", {}, 0, {14: CODE + 4, 15: 0x40010100}, None, 1),
+    ("bne #0x40010100", {}, 0, {15: 0x40010100}, None, 1),
+    ("bne #0x40010100", {}, Z, {}, None, 1),
+    ("blo #0x40010100", {}, C, {}, None, 1),
     ("push {r4, lr}", {4: 1, 13: DATA + 0x100, 14: 2}, 0, {13: DATA + 0xF8}, None, 1),
     ("pop {r4, r5}", {13: DATA}, 0, {4: 0x44434241, 5: 0x48474645, 13: DATA + 8}, None, 2),
 ]
@@ -75,7 +78,7 @@ def _run_one(asm, before, flags):
 
 
 @pytest.mark.parametrize("asm,before,flags,after,flags_after,most", CASES,
-                         ids=[c[0] for c in CASES])
+                         ids=[f"{c[0]} ({c[2] >> 28:04b})" for c in CASES])
 def test_a_common_instruction_runs_bound_and_right(asm, before, flags, after, flags_after, most):
     regs, cpsr, calls, _ = _run_one(asm, before, flags)
     for k, v in after.items():
