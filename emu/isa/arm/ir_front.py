@@ -55,6 +55,7 @@ from .state import I_BIT
 
 M32 = 0xFFFFFFFF
 SIGN = 0x80000000
+NZCV = 0xF0000000
 N_SHIFT, Z_SHIFT, C_SHIFT, V_SHIFT = 31, 30, 29, 28
 _FLAG_SHIFT = {"n": N_SHIFT, "z": Z_SHIFT, "c": C_SHIFT, "v": V_SHIFT}
 
@@ -81,9 +82,10 @@ class ArmIRBuilder(TranslatorOps):
     """A32 over IR: registers, eager flags, memory and exits (see the module
     docstring); ``model`` is the CPU model, a translation-time constant."""
 
-    def __init__(self, block: IRBlock, model):
+    def __init__(self, block: IRBlock, model, cpsr_rest: int):
         super().__init__(block, ARM_IR)
         self.model = model
+        self.cpsr_rest = cpsr_rest  # the CPSR but N Z C V: part of the block's key
         self.known = {}           # reg -> its current value in this block
         self.pend = set()         # registers the current instruction wrote
         self.fl = None            # the CPSR as the block knows it (None: not read yet)
@@ -180,6 +182,9 @@ class ArmIRBuilder(TranslatorOps):
         self.pend = set()
         if self.fl_pend:
             self.emit("setfl", (self.fl,), out=False)
+            # only N Z C V change in translated code: every other bit is the
+            # block's key (Op.keeps, emu.ir.optimize)
+            self.block.ops[-1].keeps = self.cpsr_rest
             self.fl_pend = False
         if x is None:
             return
@@ -235,8 +240,8 @@ class ArmIRBuilder(TranslatorOps):
         """ArmOps.set_nzcv: None leaves a flag as it is; ``sub`` = (a, b) when
         the four flags are those of a - b (conditions then compare a and b)."""
         new = {"n": n, "z": z, "c": c, "v": v}
-        keep = M32
-        word = 0
+        keep = NZCV
+        word = self.cpsr_rest
         for f, val in new.items():
             if val is not None:
                 keep &= ~(1 << _FLAG_SHIFT[f])
@@ -246,7 +251,8 @@ class ArmIRBuilder(TranslatorOps):
         self.flags = {f: val for f, val in flags.items() if val is not None}
         if sub is not None:
             self.flags["sub"] = sub
-        self.fl = self.op2("or", self.op2("and", self._getfl(), keep), word)
+        # the flags it leaves as they were, and the rest from the block's key
+        self.fl = self.op2("or", self.op2("and", self._getfl(), keep), word) if keep else word
         self.fl_pend = True
 
     def cond(self, cc: int):
@@ -282,14 +288,15 @@ class ArmIRBuilder(TranslatorOps):
         return self.lnot(r) if cc & 1 else r
 
     # -- memory ------------------------------------------------------------------------
+    # An address is not reduced modulo 2^32: one that wraps (below 0 or from
+    # 2^32 up) is outside RAM as it stands, so the access bails and the
+    # interpreter runs the instruction with the address it really means.
     def load(self, addr, size: int, aligned: bool = False):
-        return self.emit("ld", (self.op2("and", addr, M32),), (RAM_ALIGNED if aligned else RAM, size),
-                         bits=8 * size)
+        return self.emit("ld", (addr,), (RAM_ALIGNED if aligned else RAM, size), bits=8 * size)
 
     def store(self, addr, size: int, v) -> None:
         self.stores = True
-        self.emit("st", (self.op2("and", addr, M32), self.op2("and", v, (1 << (8 * size)) - 1)),
-                  (RAM, size), out=False)
+        self.emit("st", (addr, self.op2("and", v, (1 << (8 * size)) - 1)), (RAM, size), out=False)
 
     # -- control -------------------------------------------------------------------------
     def jump(self, target: int) -> None:
@@ -332,6 +339,38 @@ def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
             op2("and", op2("shr", v, n - 1), 1))
 
 
+def _alu(b: ArmIRBuilder, op: str, a, v, sc):
+    """(result, carry, overflow, sub) of data-processing operation ``op`` on a
+    and the shifter's output v (carry sc; None: the C flag unchanged); sub as
+    for :meth:`ArmIRBuilder.set_nzcv`."""
+    op2 = b.op2
+    if op in ("AND", "TST"):
+        return op2("and", a, v), sc, None, None
+    if op in ("EOR", "TEQ"):
+        return op2("xor", a, v), sc, None, None
+    if op == "ORR":
+        return op2("or", a, v), sc, None, None
+    if op == "MOV":
+        return v, sc, None, None
+    if op == "BIC":
+        return op2("and", a, op2("xor", v, M32)), sc, None, None
+    if op == "MVN":
+        return op2("xor", v, M32), sc, None, None
+    if op in ("SUB", "CMP", "RSB"):
+        x, y = (a, v) if op != "RSB" else (v, a)
+        r = op2("and", op2("sub", x, y), M32)
+        return r, op2("ge", x, y), op2("shr", op2("and", op2("xor", x, y), op2("xor", x, r)), 31), (x, y)
+    # AddWithCarry (A2.2.1): ADD/CMN x + y, ADC x + y + C, SBC/RSC x + ~y + C
+    x, y = (v, a) if op == "RSC" else (a, v)
+    if op in ("SBC", "RSC"):
+        y = op2("xor", y, M32)
+    u = op2("add", x, y)
+    if op != "ADD" and op != "CMN":
+        u = op2("add", u, b.flag("c"))
+    r = op2("and", u, M32)
+    return r, op2("shr", u, 32), op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31), None
+
+
 def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     """semantics._dp: one data-processing operation on a and the shifter's
     output v (carry sc; None: the C flag unchanged)."""
@@ -340,40 +379,18 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     setflags = test or i.s
     if i.rd == 15 and setflags:
         raise NotInlinable("an exception return (or flags and the PC)")
-    op2 = b.op2
-    overflow = None
-    sub = None
-    if op in ("AND", "TST"):
-        r = op2("and", a, v)
-    elif op in ("EOR", "TEQ"):
-        r = op2("xor", a, v)
-    elif op == "ORR":
-        r = op2("or", a, v)
-    elif op == "MOV":
-        r = v
-    elif op == "BIC":
-        r = op2("and", a, op2("xor", v, M32))
-    elif op == "MVN":
-        r = op2("xor", v, M32)
-    elif op in ("SUB", "CMP", "RSB"):
-        x, y = (a, v) if op != "RSB" else (v, a)
-        r = op2("and", op2("sub", x, y), M32)
-        sc = op2("ge", x, y)
-        overflow = op2("shr", op2("and", op2("xor", x, y), op2("xor", x, r)), 31)
-        sub = (x, y)
-    else:
-        # AddWithCarry (A2.2.1): ADD/CMN x + y, ADC x + y + C, SBC/RSC x + ~y + C
-        x, y = (v, a) if op == "RSC" else (a, v)
-        if op in ("SBC", "RSC"):
-            y = op2("xor", y, M32)
-        u = op2("add", x, y)
-        if op != "ADD" and op != "CMN":
-            u = op2("add", u, b.flag("c"))
-        r = op2("and", u, M32)
-        sc = op2("shr", u, 32)
-        overflow = op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31)
+    r, c, overflow, sub = _alu(b, op, a, v, sc)
     if setflags:
-        b.set_nzcv(op2("shr", r, 31), op2("eq", r, 0), sc, overflow, sub)
+        z = b.op2("eq", r, 0)
+        if test:
+            # a comparison's result is only its flags: each flag gets an
+            # expression of its own over the operands, so that a loop ending
+            # in the comparison keeps its flags unevaluated (the region's
+            # loop peeling, emu.ir.codegen) instead of computing them on
+            # every pass
+            z = b.op2("eq", _alu(b, op, a, v, sc)[0], 0)
+            overflow = _alu(b, op, a, v, sc)[2]
+        b.set_nzcv(b.op2("shr", r, 31), z, c, overflow, sub)
     if i.rd == 15:
         b.write_pc(r)
     elif not test:
@@ -449,11 +466,13 @@ def mull(b, i):
 
 # -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
 def _address(b, i, offset):
-    """(access address, written-back address, writeback?)."""
+    """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
+    written-back address, writeback?)."""
     base = b.reg(i.rn)
-    off = b.op2("and", b.op2("add", base, offset) if i.u else b.op2("sub", base, offset), M32)
+    raw = b.op2("add", base, offset) if i.u else b.op2("sub", base, offset)
+    off = b.op2("and", raw, M32)
     if i.p:
-        return off, off, bool(i.w)
+        return raw, off, bool(i.w)
     return base, off, True
 
 
@@ -555,7 +574,6 @@ def ldm_stm(b, i):
     else:
         start = b.op2("add", b.op2("sub", base, 4 * n), 0 if i.p else 4)
         wb = b.op2("sub", base, 4 * n)
-    start = b.op2("and", start, M32)
     wb = b.op2("and", wb, M32)
     if not load:
         for k, r in enumerate(regs):
@@ -633,7 +651,9 @@ def nop(b, i):
 class ArmFrontend(TranslatorFrontend):
     """What the translator engine gets from ``ArmTarget.ir_frontend(model)``
     (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
-    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode --, 0, 0, cap);
+    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode -- and the whole
+    CPSR but N Z C V (which translated code never changes: a flag-setting
+    instruction writes the rest as a constant), 0, 0, cap);
     there is no MMU and no segment, and the dispatcher must let the
     interpreter run while the CPU waits (WFI) or an IRQ is raised and
     CPSR.I lets it in."""
@@ -656,7 +676,7 @@ class ArmFrontend(TranslatorFrontend):
         return None
 
     def tb_key(self, core, ip: int, cap: int) -> tuple:
-        return (0, ip, self.tb_flags(core.s), 0, 0, cap)
+        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), 0, 0, cap)
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
@@ -666,7 +686,7 @@ class ArmFrontend(TranslatorFrontend):
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
-        return ArmIRBuilder(block, self.model)
+        return ArmIRBuilder(block, self.model, key[2][-1])
 
     @staticmethod
     def ends_block(w) -> bool:
