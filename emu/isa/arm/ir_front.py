@@ -45,9 +45,10 @@ access that bails leaves the state as it was before the instruction.
 
 from __future__ import annotations
 
-from ...ir.builder import TranslatorOps
+from ...ir.builder import TranslatorOps, bits_of
 from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
+from ...ir.opcodes import COMPARISONS, OPCODES
 from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
 from . import semantics as S
 from .semantics import LSL, LSR, ASR, ROR, ror32
@@ -110,6 +111,7 @@ class ArmIRBuilder(TranslatorOps):
         """Emit instruction ``k`` (a CoreInsn): inline when it has a
         translation and its condition allows, else the helper."""
         self.insn_start(k, w)
+        self.mark = len(self.block.ops)
         self.pend, self.fl_pend, self.exit, self.stores = set(), False, None, False
         i = w.insn
         fn = TRANSLATIONS.get(i.name) if w.pc_read == 8 else None
@@ -179,6 +181,7 @@ class ArmIRBuilder(TranslatorOps):
             self.emit("bailif", (self.op2("and", x[1], 3),), out=False)
         for n in sorted(self.pend):
             self.emit("setr", (self.known[n],), (n, 8), out=False)
+            self._write_early(n)
         self.pend = set()
         if self.fl_pend:
             self.emit("setfl", (self.fl,), out=False)
@@ -196,6 +199,26 @@ class ArmIRBuilder(TranslatorOps):
         else:
             self.emit("goto_tb", aux=(0, x[1]), out=False)
         self.ended = True
+
+    def _write_early(self, n: int) -> None:
+        """Move the register write just emitted up to where its value is
+        made, when only pure operations of this instruction lie between (no
+        access, exit or call can see the register early) and none of them
+        reads the register: the value then lives in the register's local,
+        and the flags computed from it (SUBS r2, r2, #1) are expressions over
+        registers, which a loop can keep unevaluated as for a comparison."""
+        ops = self.block.ops
+        v = self.known[n]
+        at = self.mark
+        for j in range(self.mark, len(ops) - 1):
+            o = ops[j]
+            if not OPCODES[o.name].pure:
+                return
+            if o.out is v:
+                at = j + 1
+        if any(o.name == "getr" and o.aux[0] == n for o in ops[at:-1]):
+            return
+        ops.insert(at, ops.pop())
 
     # -- registers ---------------------------------------------------------------------
     def _getr(self, n: int):
@@ -219,7 +242,10 @@ class ArmIRBuilder(TranslatorOps):
     def set_reg(self, n: int, v) -> None:
         if n == 15:
             raise NotInlinable("writes the PC")
-        self.known[n] = self.op2("and", v, M32)
+        bits = bits_of(v)
+        # a value known to fit is kept as it is (one temp for the register
+        # and for the flags computed from it)
+        self.known[n] = v if bits is not None and bits <= 32 else self.op2("and", v, M32)
         self.pend.add(n)
 
     # -- flags (eager: the CPSR word) --------------------------------------------------
@@ -235,6 +261,13 @@ class ArmIRBuilder(TranslatorOps):
         if fs is not None and f in fs:
             return fs[f]
         return self.op2("and", self.op2("shr", self._getfl(), _FLAG_SHIFT[f]), 1)
+
+    def is_set(self, f: str):
+        """Flag ``f`` as a boolean: a comparison as it is (Z of ``r == 0``)."""
+        v = self.flag(f)
+        if isinstance(v, Temp) and v.op is not None and v.op.name in COMPARISONS:
+            return v
+        return self.op2("ne", v, 0)
 
     def set_nzcv(self, n, z, c=None, v=None, sub=None) -> None:
         """ArmOps.set_nzcv: None leaves a flag as it is; ``sub`` = (a, b) when
@@ -270,16 +303,10 @@ class ArmIRBuilder(TranslatorOps):
             else:
                 sa, sb = self.op2("xor", a, SIGN), self.op2("xor", b, SIGN)
                 r = self.op2("ge", sa, sb) if base == 5 else self.op2("gt", sa, sb)
-        elif base == 0:
-            r = self.op2("ne", self.flag("z"), 0)
-        elif base == 1:
-            r = self.op2("ne", self.flag("c"), 0)
-        elif base == 2:
-            r = self.op2("ne", self.flag("n"), 0)
-        elif base == 3:
-            r = self.op2("ne", self.flag("v"), 0)
+        elif base < 4:
+            r = self.is_set("zcnv"[base])
         elif base == 4:
-            r = self.op2("and", self.op2("ne", self.flag("c"), 0), self.op2("eq", self.flag("z"), 0))
+            r = self.op2("and", self.is_set("c"), self.lnot(self.is_set("z")))
         elif base == 5:
             r = self.op2("eq", self.flag("n"), self.flag("v"))
         else:
@@ -371,6 +398,20 @@ def _alu(b: ArmIRBuilder, op: str, a, v, sc):
     return r, op2("shr", u, 32), op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31), None
 
 
+def _counter_flags(b: ArmIRBuilder, op: str, r, v: int):
+    """(C, V) of ``ADDS/SUBS rd, rd, #v`` from its result r (A2.2.1); the old
+    value x (r + v, or r - v) is built once for each use, so that neither is
+    computed unless the flags are."""
+    op2 = b.op2
+
+    def x():
+        return op2("and", op2("add", r, v) if op == "SUB" else op2("sub", r, v), M32)
+    if op == "SUB":     # no borrow when x >= v, that is r <= 2^32 - 1 - v
+        return op2("le", r, M32 - v), op2("shr", op2("and", op2("xor", x(), v), op2("xor", x(), r)), 31)
+    # x + v = r: a carry out when r < v
+    return op2("lt", r, v), op2("shr", op2("and", op2("xor", x(), r), op2("xor", v, r)), 31)
+
+
 def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     """semantics._dp: one data-processing operation on a and the shifter's
     output v (carry sc; None: the C flag unchanged)."""
@@ -390,6 +431,11 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
             # every pass
             z = b.op2("eq", _alu(b, op, a, v, sc)[0], 0)
             overflow = _alu(b, op, a, v, sc)[2]
+        elif i.rd == i.rn != 15 and isinstance(v, int) and op in ("ADD", "SUB"):
+            # a counter (SUBS r2, r2, #1): the flags over the value the
+            # register then holds, so that a loop ending in it keeps them
+            # unevaluated as for a comparison; the old value is r -+ v
+            (c, overflow), sub = _counter_flags(b, op, r, v), None
         b.set_nzcv(b.op2("shr", r, 31), z, c, overflow, sub)
     if i.rd == 15:
         b.write_pc(r)
