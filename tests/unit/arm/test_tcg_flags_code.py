@@ -143,3 +143,55 @@ def test_an_address_that_wraps_reaches_the_memory_it_names():
     got = run(WRAP, "tcg", 400, hot_threshold=1, **regs)
     assert want[0][0] == int.from_bytes(assemble(WRAP)[:4], "little")
     assert got[:2] == want[:2]
+
+
+# a count-down loop whose load may bail: SUBS's flags are read at the top of
+# every pass, as expressions over the counter it leaves in r2
+COUNT = """
+    movw r0, #0
+    movt r0, #0x4001
+    mov r2, #200
+loop:
+    ldrb r1, [r0], #1
+    subs r2, r2, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def test_a_count_down_loop_computes_no_flags_on_its_passes():
+    assert flag_stores_in_passes(region_source(COUNT, 1000)) == []
+
+
+# ADDS/SUBS of a register and an immediate into itself, across the carry and
+# overflow boundaries: each flag's passes summed by conditional adds
+COUNTERS = """
+    mov r3, #60
+loop:
+    adds r2, r2, #0x30000000
+    addcs r6, r6, r3
+    addvs r7, r7, r3
+    addmi r8, r8, r3
+    subs r4, r4, #0x50000000
+    addcs r9, r9, r3
+    addvs r10, r10, r3
+    addeq r11, r11, r3
+    addmi r12, r12, r3
+    adds r5, r5, #0
+    addcs r1, r1, #1
+    subs r5, r5, #1
+    addcs r0, r0, r3
+    subs r3, r3, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def test_flags_of_a_register_counting_by_an_immediate():
+    regs = dict(r2=0x10000000, r4=0x20000000, r5=0)
+    want = run(COUNTERS, "interp", 2000, **regs)
+    got = run(COUNTERS, "tcg", 2000, hot_threshold=1, **regs)
+    assert all(want[0][k] for k in (0, 6, 7, 8, 9, 10, 12))    # C, V and N each seen
+    assert got[:2] == want[:2]
