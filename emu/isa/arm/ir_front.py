@@ -323,7 +323,10 @@ class ArmIRBuilder(TranslatorOps):
 
     def store(self, addr, size: int, v) -> None:
         self.stores = True
-        self.emit("st", (addr, self.op2("and", v, (1 << (8 * size)) - 1)), (RAM, size), out=False)
+        bits = bits_of(v)
+        if bits is None or bits > 8 * size:
+            v = self.op2("and", v, (1 << (8 * size)) - 1)
+        self.emit("st", (addr, v), (RAM, size), out=False)
 
     # -- control -------------------------------------------------------------------------
     def jump(self, target: int) -> None:
@@ -575,13 +578,12 @@ def _extra(b, i, offset):
         if name == "STRH":
             b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))
         else:
-            b.store(addr, 4, b.reg(i.rt))
-            b.store(b.op2("add", addr, 4), 4, b.reg(i.rt + 1))
+            _store_words(b, addr, [b.reg(i.rt), b.reg(i.rt + 1)])
         if wb:
             b.set_reg(i.rn, wb_addr)
         return
     if name == "LDRD":
-        lo, hi = b.load(addr, 4), b.load(b.op2("add", addr, 4), 4)
+        lo, hi = _load_words(b, addr, 2)
         if wb:
             b.set_reg(i.rn, wb_addr)
         b.set_reg(i.rt, lo)
@@ -606,6 +608,30 @@ def extra_reg(b, i):
     _extra(b, i, b.reg(i.rm))
 
 
+def _load_words(b, addr, n: int) -> list:
+    """n consecutive words from ``addr``, two at a time (one access and one
+    check of RAM for a pair; little-endian, the first word in the low half)."""
+    values = []
+    for k in range(0, n, 2):
+        a = b.op2("add", addr, 4 * k)
+        if k + 1 < n:
+            pair = b.load(a, 8)
+            values += [b.op2("and", pair, M32), b.op2("shr", pair, 32)]
+        else:
+            values.append(b.load(a, 4))
+    return values
+
+
+def _store_words(b, addr, values) -> None:
+    """_load_words' counterpart: the words ``values`` stored from ``addr``."""
+    for k in range(0, len(values), 2):
+        a = b.op2("add", addr, 4 * k)
+        if k + 1 < len(values):
+            b.store(a, 8, b.op2("or", values[k], b.op2("shl", values[k + 1], 32)))
+        else:
+            b.store(a, 4, values[k])
+
+
 @translates_like(S.ldm_stm)
 def ldm_stm(b, i):
     regs = [k for k in range(16) if i.regs >> k & 1]
@@ -622,13 +648,12 @@ def ldm_stm(b, i):
         wb = b.op2("sub", base, 4 * n)
     wb = b.op2("and", wb, M32)
     if not load:
-        for k, r in enumerate(regs):
-            v = wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
-            b.store(b.op2("add", start, 4 * k), 4, v)
+        _store_words(b, start, [wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
+                                for k, r in enumerate(regs)])
         if i.w:
             b.set_reg(i.rn, wb)
         return
-    values = [b.load(b.op2("add", start, 4 * k), 4) for k in range(n)]
+    values = _load_words(b, start, n)
     if i.w:
         b.set_reg(i.rn, wb)
     for r, v in zip(regs, values):

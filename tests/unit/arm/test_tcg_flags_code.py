@@ -195,3 +195,50 @@ def test_flags_of_a_register_counting_by_an_immediate():
     got = run(COUNTERS, "tcg", 2000, hot_threshold=1, **regs)
     assert all(want[0][k] for k in (0, 6, 7, 8, 9, 10, 12))    # C, V and N each seen
     assert got[:2] == want[:2]
+
+
+# LDM/STM and LDRD/STRD move two words with one access; STMIA of a pair
+# whose second word is the loop's ADD (the first granule of its own, after
+# a word of data) rewrites it to ADD #2 after its first 50 rounds
+PAIRS = """
+    b main
+    .space 0x78
+data:
+    .word 0
+inner:
+    add r0, r0, #1
+    subs r2, r2, #1
+    bne inner
+    b back
+main:
+    mov r0, #0
+    mov r5, #0
+    movw r6, #0x007c
+    movt r6, #0x4001
+    mov r3, #0x11
+    movw r7, #0x0002
+    movt r7, #0xE280
+outer:
+    mov r2, #50
+    b inner
+back:
+    stmia r6, {r3, r7}
+    ldmia r6, {r8, r9}
+    ldrd r10, r11, [r6]
+    strd r10, r11, [r6, #-16]
+    push {r0, r2, r3, r5, r7}
+    pop {r1, r2, r3, r4, r12}
+    add r5, r5, #1
+    cmp r5, #2
+    bne outer
+done:
+    b done
+"""
+
+
+def test_word_pairs_move_as_the_interpreter_moves_them():
+    want = run(PAIRS, "interp", 3000, r13=0x40020000)
+    got = run(PAIRS, "tcg", 3000, hot_threshold=1, r13=0x40020000)
+    assert want[0][0] == 150 and want[0][8:10] == [0x11, 0xE2800002]
+    assert got[:2] == want[:2]
+    assert got[3]["invalidations"] >= 1
