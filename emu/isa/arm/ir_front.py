@@ -345,6 +345,17 @@ class ArmIRBuilder(TranslatorOps):
 
 
 # -- the barrel shifter (semantics.shift_imm / expand_imm_c, A8.4.3) --------------------
+def _shr(b: ArmIRBuilder, v, n: int):
+    """v >> n; of a value shifted left by n and cut to 32 bits (the
+    zero-extension idiom ``LSL #16; LSR #16``), its low bits as they were."""
+    d = v.op if isinstance(v, Temp) else None
+    if d is not None and d.name == "and" and d.args[1] == M32 and isinstance(d.args[0], Temp):
+        s = d.args[0].op
+        if s is not None and s.name == "shl" and s.args[1] == n:
+            return b.op2("and", s.args[0], M32 >> n)
+    return b.op2("shr", v, n)
+
+
 def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     """(result, carry out) of an immediate shift as encoded; carry None: unchanged."""
     op2 = b.op2
@@ -358,7 +369,7 @@ def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     if stype == LSR:
         if n == 32:
             return 0, op2("shr", v, 31)
-        return op2("shr", v, n), op2("and", op2("shr", v, n - 1), 1)
+        return _shr(b, v, n), op2("and", op2("shr", v, n - 1), 1)
     if stype == ASR:
         sign = op2("shr", v, 31)
         if n == 32:

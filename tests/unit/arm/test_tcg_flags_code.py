@@ -242,3 +242,18 @@ def test_word_pairs_move_as_the_interpreter_moves_them():
     assert want[0][0] == 150 and want[0][8:10] == [0x11, 0xE2800002]
     assert got[:2] == want[:2]
     assert got[3]["invalidations"] >= 1
+
+
+def test_a_zero_extension_by_two_shifts_is_one_mask():
+    asm = "mov r5, r1, lsl #16\n mov r5, r5, lsr #16\n mov r6, r2, lsl #8\n mov r6, r6, lsr #8\ndone:\n b done\n"
+    m = Machine(board="virt", accel="tcg")
+    try:
+        m.load_image(assemble(asm), "t", CODE, CODE)
+        from emu.accel.tcg import translate_at
+        op_opt = translate_at(m, CODE)["op_opt"]
+    finally:
+        m.close()
+    assert "shl" not in op_opt and "shr" not in op_opt
+    regs = dict(r1=0xDEADBEEF, r2=0x89ABCDEF)
+    got = run(asm, "tcg", 4, hot_threshold=1, **regs)[0]
+    assert got[5:7] == [0xBEEF, 0xABCDEF]
