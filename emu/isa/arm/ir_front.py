@@ -22,6 +22,8 @@ Translated inline:
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without the PC in a
   load list and without ``^`` (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
+  LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
+  check); an address is not reduced modulo 2^32, a wrapping one bails;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing.
 
@@ -40,7 +42,18 @@ interpreter runs it), a documented gap.
 
 As on x86 an instruction commits at its end: register and flag writes are
 buffered (reads see them) and emitted after its last memory access, so an
-access that bails leaves the state as it was before the instruction.
+access that bails leaves the state as it was before the instruction (one
+made only of pure operations writes a register where its value is made).
+
+The flags, and what keeps them cheap in a loop: translated code changes
+only N Z C V, so the rest of the CPSR is part of the block's key and a
+flag-setting instruction writes it as a constant -- an instruction that
+sets all four flags reads nothing of the CPSR, and flags set again before
+anything reads them cost nothing (``Op.keeps``, :mod:`emu.ir.optimize`).
+The flags of a comparison (``CMP r2, r10``), and of a counter
+(``SUBS r2, r2, #1``: from the value r2 then holds), are expressions over
+registers alone, which a region's loop keeps unevaluated (its loop peeling,
+:mod:`emu.ir.codegen`) even where an access that may bail reads them.
 """
 
 from __future__ import annotations

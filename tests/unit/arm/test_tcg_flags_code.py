@@ -245,7 +245,8 @@ def test_word_pairs_move_as_the_interpreter_moves_them():
 
 
 def test_a_zero_extension_by_two_shifts_is_one_mask():
-    asm = "mov r5, r1, lsl #16\n mov r5, r5, lsr #16\n mov r6, r2, lsl #8\n mov r6, r6, lsr #8\ndone:\n b done\n"
+    asm = ("mov r5, r1, lsl #16\n mov r5, r5, lsr #16\n mov r6, r2, lsl #8\n mov r6, r6, lsr #8\n"
+           "done:\n b done\n")
     m = Machine(board="virt", accel="tcg")
     try:
         m.load_image(assemble(asm), "t", CODE, CODE)
