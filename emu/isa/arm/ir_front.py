@@ -282,6 +282,19 @@ class ArmIRBuilder(TranslatorOps):
             return v
         return self.op2("ne", v, 0)
 
+    def _flag_bit(self, f: str, val):
+        """Flag ``f`` (0/1) in its CPSR bit; N of a 32-bit result r
+        (``r >> 31``) is ``r & 1 << 31`` -- unless r is what a register
+        receives, which the flags keep naming as it is (the register's
+        local, see :func:`_counter_flags`)."""
+        d = val.op if isinstance(val, Temp) else None
+        if f == "n" and d is not None and d.name == "shr" and d.args[1] == 31:
+            r = d.args[0]
+            bits = bits_of(r)
+            if bits is not None and bits <= 32 and all(r is not k for k in self.known.values()):
+                return self.op2("and", r, SIGN)
+        return self.op2("shl", val, _FLAG_SHIFT[f])
+
     def set_nzcv(self, n, z, c=None, v=None, sub=None) -> None:
         """ArmOps.set_nzcv: None leaves a flag as it is; ``sub`` = (a, b) when
         the four flags are those of a - b (conditions then compare a and b)."""
@@ -291,7 +304,7 @@ class ArmIRBuilder(TranslatorOps):
         for f, val in new.items():
             if val is not None:
                 keep &= ~(1 << _FLAG_SHIFT[f])
-                word = self.op2("or", word, self.op2("shl", val, _FLAG_SHIFT[f]))
+                word = self.op2("or", word, self._flag_bit(f, val))
         old = self.flags or {}
         flags = {f: (val if val is not None else old.get(f)) for f, val in new.items()}
         self.flags = {f: val for f, val in flags.items() if val is not None}
@@ -448,6 +461,10 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     if i.rd == 15 and setflags:
         raise NotInlinable("an exception return (or flags and the PC)")
     r, c, overflow, sub = _alu(b, op, a, v, sc)
+    if i.rd == 15:
+        b.write_pc(r)
+    elif not test:
+        b.set_reg(i.rd, r)
     if setflags:
         z = b.op2("eq", r, 0)
         if test:
@@ -456,7 +473,7 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
             # in the comparison keeps its flags unevaluated (the region's
             # loop peeling, emu.ir.codegen) instead of computing them on
             # every pass
-            z = b.op2("eq", _alu(b, op, a, v, sc)[0], 0)
+            z = b.op2("eq", *sub) if sub is not None else b.op2("eq", _alu(b, op, a, v, sc)[0], 0)
             overflow = _alu(b, op, a, v, sc)[2]
         elif i.rd == i.rn != 15 and isinstance(v, int) and op in ("ADD", "SUB"):
             # a counter (SUBS r2, r2, #1): the flags over the value the
@@ -464,10 +481,6 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
             # unevaluated as for a comparison; the old value is r -+ v
             (c, overflow), sub = _counter_flags(b, op, r, v), None
         b.set_nzcv(b.op2("shr", r, 31), z, c, overflow, sub)
-    if i.rd == 15:
-        b.write_pc(r)
-    elif not test:
-        b.set_reg(i.rd, r)
 
 
 def _dp_names(form):
