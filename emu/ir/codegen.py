@@ -103,6 +103,20 @@ def _call_params(ops, params) -> list:
     return [p for p in more if p not in params]
 
 
+def _fl_entry(text: str, reads, rest=None) -> tuple:
+    """What the code generator knows of fl when it is an expression (``text``,
+    reading the locals ``reads``); ``rest``: (text, reads) of an expression
+    equal to it outside the arithmetic flags -- a reader that cannot see
+    them (the next flag record hides them) may take that one instead."""
+    return ("expr", text, reads) if rest is None else ("expr", text, reads, None, rest)
+
+
+def _fl_rest(k) -> tuple:
+    """(text, reads) of fl outside the arithmetic flags, for the know entry
+    ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
+    return k[4] if len(k) > 4 else (k[1], k[2])
+
+
 def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
@@ -150,6 +164,8 @@ class PyCodegen:
             n = op.name
             cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
             args = op.args
+            if n == "setfl" and op.keeps is not None:
+                args = list(args) + [op.keeps]      # fl outside the arithmetic flags (gen_ops)
             if n == "setcc" and type(args[0]) is int and args[0] in self.flags.record_uses:
                 # fields the recorded operation never reads are not kept (gen_ops)
                 uses = self.flags.record_uses[args[0]]
@@ -228,11 +244,15 @@ class PyCodegen:
                 e[0] = pat.sub(old, e[0])
                 e[1] = (e[1] - {loc}) | {old}
         for f, k in list(self.know.items()):
-            if k[0] == "expr" and loc in k[2]:
+            if k[0] == "expr" and (loc in k[2] or loc in _fl_rest(k)[1]):
                 if live is None or f in live:
                     if old is None:
                         old, pat = self._keep_old(loc)
-                    self.know[f] = ("expr", pat.sub(old, k[1]), (k[2] - {loc}) | {old})
+
+                    def sub(text, reads):
+                        return (pat.sub(old, text), (reads - {loc}) | {old}) if loc in reads \
+                            else (text, reads)
+                    self.know[f] = _fl_entry(*sub(k[1], k[2]), sub(*k[4]) if len(k) > 4 else None)
                 else:
                     self.know[f] = ("dead",)
 
@@ -385,14 +405,20 @@ class PyCodegen:
             elif n == "setccop":
                 self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
             elif n == "setfl":
-                self.know["fl"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
+                # an arithmetic-only write (op.keeps): outside those flags, fl
+                # is still ``keeps`` -- all a reader that cannot see them needs
+                rest = None
+                if op.keeps is not None:
+                    rest = (self.val(op.keeps, False), self.reads_of(op.keeps))
+                self.know["fl"] = _fl_entry(self.val(op.args[0], False), self.reads_of(op.args[0]), rest)
             elif n == "foldcf":
                 fe, fr = self.cc_expr("fl")
+                rest = _fl_rest(self.know["fl"]) if self.know["fl"][0] == "expr" else (fe, fr)
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
                 e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
-                self.know["fl"] = ("expr", e, fr | self.reads_of(c))
+                self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
@@ -738,13 +764,19 @@ class RegionCodegen(PyCodegen):
 
     # -- exits ----------------------------------------------------------------------------------
     def _flush_cc(self, only=None):
-        """Store expression-valued lazy fields into their locals (all, or those in ``only``)."""
+        """Store expression-valued lazy fields into their locals (all, or those
+        in ``only``: a live set -- where it holds neither "cf" nor "fa", fl's
+        arithmetic flags, fl is stored as the cheaper expression equal to it
+        outside them, if there is one)."""
         targets, values = [], []
+        arith = only is None or "cf" in only or "fa" in only
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
-            if kk[0] == "expr" and (only is None or f in only):
-                targets.append("cc_" + f)
-                values.append(kk[1])
+            if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
+                v = kk[1] if arith or f != "fl" else _fl_rest(kk)[0]
+                if v != "cc_" + f:
+                    targets.append("cc_" + f)
+                    values.append(v)
                 self.know[f] = ("local",)
         if targets:
             self.emit(f"{', '.join(targets)} = {', '.join(values)}")
@@ -810,15 +842,14 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live or "fa" in live:
-            live = live | {"fl"}
         again = d == self.section
         if again and self.spec is not None:
             if self.mode == "probe":
                 self.probe_sites.append(dict(self.know))
             # the peeled loop starts with these fields as expressions: nothing to store
             live = live - set(self.spec)
-        self._flush_cc(live)
+        # the budget exit first: it stores the exact state from the expressions,
+        # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
         self.emit(f"if left < {self.max_path[d]}:")
         self.ind += 1
@@ -826,6 +857,7 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
+        self._flush_cc(live)
         if again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
