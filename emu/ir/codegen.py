@@ -10,7 +10,10 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
 * **guest registers live in locals** (``r0`` ... ``r15``) for the whole
   block and are written back only where the block leaves.  A register the
   block touches only 16 bits (or 8) wide is kept as its low 16 bits
-  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``;
+  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``; in a region,
+  one touched at most 32 bits wide is its low 32 bits, which its entry
+  guard checks it is (a 32-bit write zero-extends), so ``add eax, ecx`` is
+  ``r0 = (r0 + r1) & 4294967295``;
 * **expressions, not statements**: a pure temporary used once is inlined
   into its user; register reads are duplicated freely; a temporary whose
   first use is a register write is simply renamed to that register;
@@ -81,6 +84,7 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
+_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
@@ -117,6 +121,13 @@ def _fl_rest(k) -> tuple:
     return k[4] if len(k) > 4 else (k[1], k[2])
 
 
+def _fits32(v) -> bool:
+    """The value ``v`` (a constant or a temporary) is known to fit in 32 bits."""
+    if isinstance(v, Temp):
+        return v.bits is not None and v.bits <= 32
+    return 0 <= v <= _MASK[4]
+
+
 def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
@@ -147,6 +158,7 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
+        self.narrow32 = set()   # registers whose locals hold 32 bits (checked by the entry guard)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -160,9 +172,22 @@ class PyCodegen:
         self.cc_written = set()
         self.segs = set()
         self.n_insns = len(self.b.insns)
+        # temporaries the main line needs: read by an op that is not a flag
+        # record or an exit, directly or through pure ops; the others are
+        # computed only where a flag record is stored (an exit), so a use by
+        # a pure op whose result is not needed counts as a cold use
+        needed = self.needed = set()
+        for op in reversed(ops):
+            if OPCODES[op.name].pure and op.out is not None:
+                if op.out.id not in needed:
+                    continue
+            elif op.name in _COLD_OPS:
+                continue
+            needed.update(a.id for a in op.args if isinstance(a, Temp))
         for op in ops:
             n = op.name
-            cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
+            cold = n in _COLD_OPS or (op.out is not None and OPCODES[n].pure
+                                      and op.out.id not in needed)
             args = op.args
             if n == "setfl" and op.keeps is not None:
                 args = list(args) + [op.keeps]      # fl outside the arithmetic flags (gen_ops)
@@ -284,7 +309,7 @@ class PyCodegen:
         loc = f"r{r}"
         if r in self.narrow:
             return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
-        if size == 8:
+        if size == 8 or (size == 4 and r in self.narrow32):
             return loc, frozenset((loc,))
         return f"{loc} & {_MASK[size]}", frozenset((loc,))
 
@@ -479,9 +504,10 @@ class PyCodegen:
                                    self.cold_uses.get(t.id, 0)]
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
+        main = t.id in self.needed      # (see analyse)
         call = False
         if n == "call":
-            args = [self.val(a) for a in op.args]
+            args = [self.val(a, main) for a in op.args]
             e = None
             fr = self.flags
             carry = op.aux[0] == fr.carry_call
@@ -497,11 +523,11 @@ class PyCodegen:
             # (r & 0xffffffff) & c with c inside the mask: r & c -- while the
             # register's local still holds what the getr read
             x, c = op.args
-            v = self.val(x)
+            v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
         else:
-            e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
+            e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
@@ -724,9 +750,10 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
+        self.guard_regs = guard_regs        # keep 32-bit registers narrow, checked at entry
         self.returns = {r for r in returns if r in dispatch}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
@@ -934,7 +961,7 @@ class RegionCodegen(PyCodegen):
                     tid += 1
         self.base_of, n = {}, 0
         self.main_uses, self.cold_uses, self.first_use = {}, {}, {}
-        sizes, regs_written, segs, cc_written = {}, set(), set(), set()
+        sizes, regs_written, segs, cc_written, needed = {}, set(), set(), set(), set()
         for ip in order:
             blk = blocks[ip]
             self.b = blk
@@ -943,6 +970,7 @@ class RegionCodegen(PyCodegen):
             for mine, acc in zip((self.main_uses, self.cold_uses, self.first_use), saved):
                 acc.update(mine)
             self.main_uses, self.cold_uses, self.first_use = saved
+            needed |= self.needed
             for r, ss in self.sizes.items():
                 sizes.setdefault(r, set()).update(ss)
             regs_written |= self.regs_written
@@ -950,9 +978,17 @@ class RegionCodegen(PyCodegen):
             cc_written |= self.cc_written
             self.base_of[ip] = n
             n += len(blk.insns)
+        self.needed = needed
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
+        if self.guard_regs:
+            # read at most 32 bits wide, and written with values of at most 32
+            # bits (a 32-bit write is a zero-extending 64-bit one)
+            wide = {op.aux[0] for op in ops
+                    if (op.name == "getr" and op.aux[1] > 4)
+                    or (op.name == "setr" and op.aux[1] > 4 and not _fits32(op.args[0]))}
+            self.narrow32 = set(sizes) - self.narrow - wide
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
         for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
             if any(op.name == "ld" and op.aux[1] == sz for op in ops):
@@ -965,9 +1001,12 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        if self.fast_segs:
-            # the guard: the segments are still what the fast accesses assume
-            fails = self.mem.guard(self, self.fast_segs)
+        # the guard: the segments are still what the fast accesses assume, and
+        # the 32-bit registers hold no more than 32 bits
+        fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        if self.narrow32:
+            fails.append(f"({' | '.join(f'r{r}' for r in sorted(self.narrow32))}) > {_MASK[4]}")
+        if fails:
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -1036,14 +1075,17 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
-    retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
+    retire, the budget it needs to be entered).  ``guard_regs``: keep the
+    registers the region touches at most 32 bits wide as their low 32 bits,
+    the entry guard checking they are no wider."""
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
+                      guard_regs)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

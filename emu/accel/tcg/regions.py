@@ -11,8 +11,9 @@ code translated as one function.
 * A block the region left out because it had not run yet makes the region be
   translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
-  inside.  A region whose segment guard fails is translated again without
-  the target's fast accesses.
+  inside.  A region whose entry guard fails (a segment changed under its
+  fast accesses, a register held more bits than the region keeps of it) is
+  translated again without what the guard checks.
 * A region takes in every block of its page that has run, translated
   already or not (an inner loop's region, a block translated on its own), so
   a loop that came to be translated piecemeal ends up in one function
@@ -198,7 +199,10 @@ class RegionTiers:
         irs = {b[0].ip: b[0] for b in blocks}
         ram_size = self.machine.ram.size
         fast = {}
-        if key not in self.unguarded and not key[4]:
+        # what the entry guard checks (segments, registers no wider than their
+        # accesses): not under paging (long mode), nor once it has failed
+        guarded = key not in self.unguarded and not key[4]
+        if guarded:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
@@ -210,7 +214,7 @@ class RegionTiers:
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns)
+                                                       returns, guarded)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
