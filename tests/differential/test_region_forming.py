@@ -16,32 +16,34 @@ from emu import loader
 from emu.machine import Machine
 from tests.differential.test_tcg import EXIT, LOAD, asm, run, same
 
-# bitwise CRC-32 of a message in DX:AX, several passes over it: the bit loop
-# (SHR/RCR, JNC over the XOR) is hot before the pass loop's tail has run
+# bitwise CRC-32 of a message in DX:BX, several passes over it: the bit loop
+# (SHR/RCR, JNC over the XOR, DEC/JNZ) is hot before the pass loop's tail has run
 CRC = """
     xor ax, ax
     mov ds, ax
-    mov ax, 0xffff
-    mov dx, ax
+    mov bx, 0xffff
+    mov dx, bx
     mov bp, {passes}
 pass:
     mov si, 0x7c00
 next_byte:
-    xor al, [si]
+    xor bl, [si]
     mov cx, 8
 bit:
     shr dx, 1
-    rcr ax, 1
+    rcr bx, 1
     jnc no_xor
-    xor ax, 0x8320
+    xor bx, 0x8320
     xor dx, 0xedb8
 no_xor:
-    loop bit
+    dec cx
+    jnz bit
     inc si
     cmp si, 0x7c00 + {nbytes}
     jb next_byte
     dec bp
     jnz pass
+    mov ax, bx
     mov bx, dx
     mov dx, 0x3f8
     out dx, al

@@ -85,41 +85,21 @@ l_adc:
 """,
 }
 
-TAIL = """
-    pushf
-    pop di
-    mov cx, 5
-    mov dx, 0x3f8
-out_regs:
-    mov al, 0
-    out dx, al
-    loop out_regs
-    mov ax, di
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, bx
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, bp
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, si
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov al, 0
-    out 0xf4, al
-"""
+def dump() -> str:
+    """PUSHF's image and the registers the loops change, to COM1."""
+    lines = ["pushf", "pop di", "mov dx, 0x3f8"]
+    for r in ("di", "bx", "bp", "si"):
+        lines += [f"mov ax, {r}", "out dx, al", "mov al, ah", "out dx, al"]
+    return "".join(f"    {ln}\n" for ln in lines)
+
+
+EXIT = "    mov al, 0\n    out 0xf4, al\n"
 
 
 def image(names):
     """The loops ``names``, each followed by the PUSHF image and registers."""
-    body = "".join(LOOPS[n] + TAIL.replace("out_regs", f"out_{n}").rsplit("mov al, 0\n    out 0xf4", 1)[0]
-                   for n in names)
-    return loader.assemble(HEAD + body + "    mov al, 0\n    out 0xf4, al\n", "<test>", 0x7C00).data
+    body = "".join(LOOPS[n] + dump() for n in names)
+    return loader.assemble(HEAD + body + EXIT, "<test>", 0x7C00).data
 
 
 def run(accel, img, limit=400_000, log=None):
