@@ -10,7 +10,10 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
 * **guest registers live in locals** (``r0`` ... ``r15``) for the whole
   block and are written back only where the block leaves.  A register the
   block touches only 16 bits (or 8) wide is kept as its low 16 bits
-  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``;
+  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``; in a region,
+  one touched at most 32 bits wide is its low 32 bits, which its entry
+  guard checks it is (a 32-bit write zero-extends), so ``add eax, ecx`` is
+  ``r0 = (r0 + r1) & 4294967295``;
 * **expressions, not statements**: a pure temporary used once is inlined
   into its user; register reads are duplicated freely; a temporary whose
   first use is a register write is simply renamed to that register;
@@ -81,6 +84,7 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
+_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
@@ -101,6 +105,27 @@ def _call_params(ops, params) -> list:
     if any(op.name == "call_bail" for op in ops):
         more.append("OPS=OPS")
     return [p for p in more if p not in params]
+
+
+def _fl_entry(text: str, reads, rest=None) -> tuple:
+    """What the code generator knows of fl when it is an expression (``text``,
+    reading the locals ``reads``); ``rest``: (text, reads) of an expression
+    equal to it outside the arithmetic flags -- a reader that cannot see
+    them (the next flag record hides them) may take that one instead."""
+    return ("expr", text, reads) if rest is None else ("expr", text, reads, None, rest)
+
+
+def _fl_rest(k) -> tuple:
+    """(text, reads) of fl outside the arithmetic flags, for the know entry
+    ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
+    return k[4] if len(k) > 4 else (k[1], k[2])
+
+
+def _fits32(v) -> bool:
+    """The value ``v`` (a constant or a temporary) is known to fit in 32 bits."""
+    if isinstance(v, Temp):
+        return v.bits is not None and v.bits <= 32
+    return 0 <= v <= _MASK[4]
 
 
 def _atomic(s: str) -> bool:
@@ -133,6 +158,7 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
+        self.narrow32 = set()   # registers whose locals hold 32 bits (checked by the entry guard)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -146,10 +172,25 @@ class PyCodegen:
         self.cc_written = set()
         self.segs = set()
         self.n_insns = len(self.b.insns)
+        # temporaries the main line needs: read by an op that is not a flag
+        # record or an exit, directly or through pure ops; the others are
+        # computed only where a flag record is stored (an exit), so a use by
+        # a pure op whose result is not needed counts as a cold use
+        needed = self.needed = set()
+        for op in reversed(ops):
+            if OPCODES[op.name].pure and op.out is not None:
+                if op.out.id not in needed:
+                    continue
+            elif op.name in _COLD_OPS:
+                continue
+            needed.update(a.id for a in op.args if isinstance(a, Temp))
         for op in ops:
             n = op.name
-            cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
+            cold = n in _COLD_OPS or (op.out is not None and OPCODES[n].pure
+                                      and op.out.id not in needed)
             args = op.args
+            if n == "setfl" and op.keeps is not None:
+                args = list(args) + [op.keeps]      # fl outside the arithmetic flags (gen_ops)
             if n == "setcc" and type(args[0]) is int and args[0] in self.flags.record_uses:
                 # fields the recorded operation never reads are not kept (gen_ops)
                 uses = self.flags.record_uses[args[0]]
@@ -228,11 +269,15 @@ class PyCodegen:
                 e[0] = pat.sub(old, e[0])
                 e[1] = (e[1] - {loc}) | {old}
         for f, k in list(self.know.items()):
-            if k[0] == "expr" and loc in k[2]:
+            if k[0] == "expr" and (loc in k[2] or loc in _fl_rest(k)[1]):
                 if live is None or f in live:
                     if old is None:
                         old, pat = self._keep_old(loc)
-                    self.know[f] = ("expr", pat.sub(old, k[1]), (k[2] - {loc}) | {old})
+
+                    def sub(text, reads):
+                        return (pat.sub(old, text), (reads - {loc}) | {old}) if loc in reads \
+                            else (text, reads)
+                    self.know[f] = _fl_entry(*sub(k[1], k[2]), sub(*k[4]) if len(k) > 4 else None)
                 else:
                     self.know[f] = ("dead",)
 
@@ -264,7 +309,7 @@ class PyCodegen:
         loc = f"r{r}"
         if r in self.narrow:
             return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
-        if size == 8:
+        if size == 8 or (size == 4 and r in self.narrow32):
             return loc, frozenset((loc,))
         return f"{loc} & {_MASK[size]}", frozenset((loc,))
 
@@ -385,14 +430,20 @@ class PyCodegen:
             elif n == "setccop":
                 self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
             elif n == "setfl":
-                self.know["fl"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
+                # an arithmetic-only write (op.keeps): outside those flags, fl
+                # is still ``keeps`` -- all a reader that cannot see them needs
+                rest = None
+                if op.keeps is not None:
+                    rest = (self.val(op.keeps, False), self.reads_of(op.keeps))
+                self.know["fl"] = _fl_entry(self.val(op.args[0], False), self.reads_of(op.args[0]), rest)
             elif n == "foldcf":
                 fe, fr = self.cc_expr("fl")
+                rest = _fl_rest(self.know["fl"]) if self.know["fl"][0] == "expr" else (fe, fr)
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
                 e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
-                self.know["fl"] = ("expr", e, fr | self.reads_of(c))
+                self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
@@ -453,9 +504,10 @@ class PyCodegen:
                                    self.cold_uses.get(t.id, 0)]
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
+        main = t.id in self.needed      # (see analyse)
         call = False
         if n == "call":
-            args = [self.val(a) for a in op.args]
+            args = [self.val(a, main) for a in op.args]
             e = None
             fr = self.flags
             carry = op.aux[0] == fr.carry_call
@@ -471,11 +523,11 @@ class PyCodegen:
             # (r & 0xffffffff) & c with c inside the mask: r & c -- while the
             # register's local still holds what the getr read
             x, c = op.args
-            v = self.val(x)
+            v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
         else:
-            e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
+            e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
@@ -698,9 +750,10 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
+        self.guard_regs = guard_regs        # keep 32-bit registers narrow, checked at entry
         self.returns = {r for r in returns if r in dispatch}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
@@ -738,13 +791,19 @@ class RegionCodegen(PyCodegen):
 
     # -- exits ----------------------------------------------------------------------------------
     def _flush_cc(self, only=None):
-        """Store expression-valued lazy fields into their locals (all, or those in ``only``)."""
+        """Store expression-valued lazy fields into their locals (all, or those
+        in ``only``: a live set -- where it holds neither "cf" nor "fa", fl's
+        arithmetic flags, fl is stored as the cheaper expression equal to it
+        outside them, if there is one)."""
         targets, values = [], []
+        arith = only is None or "cf" in only or "fa" in only
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
-            if kk[0] == "expr" and (only is None or f in only):
-                targets.append("cc_" + f)
-                values.append(kk[1])
+            if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
+                v = kk[1] if arith or f != "fl" else _fl_rest(kk)[0]
+                if v != "cc_" + f:
+                    targets.append("cc_" + f)
+                    values.append(v)
                 self.know[f] = ("local",)
         if targets:
             self.emit(f"{', '.join(targets)} = {', '.join(values)}")
@@ -810,15 +869,14 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live or "fa" in live:
-            live = live | {"fl"}
         again = d == self.section
         if again and self.spec is not None:
             if self.mode == "probe":
                 self.probe_sites.append(dict(self.know))
             # the peeled loop starts with these fields as expressions: nothing to store
             live = live - set(self.spec)
-        self._flush_cc(live)
+        # the budget exit first: it stores the exact state from the expressions,
+        # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
         self.emit(f"if left < {self.max_path[d]}:")
         self.ind += 1
@@ -826,6 +884,7 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
+        self._flush_cc(live)
         if again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
@@ -902,7 +961,7 @@ class RegionCodegen(PyCodegen):
                     tid += 1
         self.base_of, n = {}, 0
         self.main_uses, self.cold_uses, self.first_use = {}, {}, {}
-        sizes, regs_written, segs, cc_written = {}, set(), set(), set()
+        sizes, regs_written, segs, cc_written, needed = {}, set(), set(), set(), set()
         for ip in order:
             blk = blocks[ip]
             self.b = blk
@@ -911,6 +970,7 @@ class RegionCodegen(PyCodegen):
             for mine, acc in zip((self.main_uses, self.cold_uses, self.first_use), saved):
                 acc.update(mine)
             self.main_uses, self.cold_uses, self.first_use = saved
+            needed |= self.needed
             for r, ss in self.sizes.items():
                 sizes.setdefault(r, set()).update(ss)
             regs_written |= self.regs_written
@@ -918,9 +978,17 @@ class RegionCodegen(PyCodegen):
             cc_written |= self.cc_written
             self.base_of[ip] = n
             n += len(blk.insns)
+        self.needed = needed
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
+        if self.guard_regs:
+            # read at most 32 bits wide, and written with values of at most 32
+            # bits (a 32-bit write is a zero-extending 64-bit one)
+            wide = {op.aux[0] for op in ops
+                    if (op.name == "getr" and op.aux[1] > 4)
+                    or (op.name == "setr" and op.aux[1] > 4 and not _fits32(op.args[0]))}
+            self.narrow32 = set(sizes) - self.narrow - wide
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
         for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
             if any(op.name == "ld" and op.aux[1] == sz for op in ops):
@@ -933,9 +1001,12 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        if self.fast_segs:
-            # the guard: the segments are still what the fast accesses assume
-            fails = self.mem.guard(self, self.fast_segs)
+        # the guard: the segments are still what the fast accesses assume, and
+        # the 32-bit registers hold no more than 32 bits
+        fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        if self.narrow32:
+            fails.append(f"({' | '.join(f'r{r}' for r in sorted(self.narrow32))}) > {_MASK[4]}")
+        if fails:
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -1004,14 +1075,17 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
-    retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
+    retire, the budget it needs to be entered).  ``guard_regs``: keep the
+    registers the region touches at most 32 bits wide as their low 32 bits,
+    the entry guard checking they are no wider."""
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
+                      guard_regs)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

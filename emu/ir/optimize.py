@@ -15,7 +15,9 @@ Passes, in order:
    while the record kind ``cc_op`` is not one of the target's
    ``FlagRecord.cf_hidden`` (x86: while it is INC, DEC, EFLAGS or unknown),
    so liveness tracks it as a field of its own, ``cf``; fl's other
-   arithmetic bits show under the same condition, and are ``fa``.  A
+   arithmetic bits, ``fa``, show under that condition too, except under
+   the record kinds that keep only the carry (``FlagRecord.fa_hidden``:
+   x86's INC and DEC).  A
    ``setfl`` whose value only changes arithmetic flags (the front end names
    the older value it keeps the other bits of: ``Op.keeps``) writes that
    older value instead when neither ``cf`` nor ``fa`` is live after it --
@@ -108,16 +110,22 @@ def _choices(v):
     return None
 
 
-def exit_reads(ccop, hidden) -> frozenset:
+def exit_reads(ccop, record) -> frozenset:
     """What a way out of the block reads of the lazy state: the whole record,
     and fl's CF and other arithmetic bits unless the record in force hides
-    them (``hidden``: the target's ``FlagRecord.cf_hidden``)."""
-    if isinstance(ccop, tuple):
-        return ALL_NOCF if all(c in hidden for c in ccop) else ALL
-    return ALL_NOCF if ccop in hidden else ALL
+    them (``record``: the target's :class:`~emu.ir.frontend.FlagRecord`; its
+    ``cf_hidden`` kinds hide both, its ``fa_hidden`` kinds the other bits:
+    x86's INC and DEC show fl's CF alone)."""
+    kinds = ccop if isinstance(ccop, tuple) else (ccop,)
+    reads = ALL_NOCF
+    if not all(c in record.cf_hidden for c in kinds):
+        reads = reads | {"cf"}
+    if not all(c in record.fa_hidden for c in kinds):
+        reads = reads | {"fa"}
+    return reads
 
 
-def _liveness(ops, exit_live, mutate, hidden):
+def _liveness(ops, exit_live, mutate, record):
     """One backward pass over ``ops`` (pass 3 in the module docstring).
     ``exit_live(target_ip, cc_op)``, when given, says what a direct jump to
     ``target_ip`` reads (a region's successor block); every other exit
@@ -126,8 +134,11 @@ def _liveness(ops, exit_live, mutate, hidden):
     A ``setfl`` with ``keeps`` whose arithmetic bits nobody reads uses only
     its ``keeps``, and that use reads only fl's other bits: so a ``getcc
     fl`` makes ``cf`` and ``fa`` live only when its value reaches something
-    else (``strong``, followed back through the pure ops)."""
+    else (``strong``, followed back through the pure ops) -- and an ``and``
+    of it with a constant clearing the target's arithmetic flags
+    (``FlagRecord.arith_mask``) reads none of them either."""
     ccop = _cc_op_at(ops)
+    arith = record.arith_mask
     live = set()
     keep = []
     strong = set()          # temps whose value some kept op reads in full
@@ -189,7 +200,7 @@ def _liveness(ops, exit_live, mutate, hidden):
             if exit_live is not None and (n == "brcond" or n == "goto_tb"):
                 reads = exit_live(op.aux[1], ccop[i])
             else:
-                reads = exit_reads(ccop[i], hidden)
+                reads = exit_reads(ccop[i], record)
             if END in flags:
                 live = set(reads)
             else:
@@ -197,7 +208,13 @@ def _liveness(ops, exit_live, mutate, hidden):
         if mutate:
             op.live = frozenset(live)
         if not (OPCODES[n].pure and op.out is not None) or op.out.id in strong:
-            use(op.args)
+            if n == "and" and arith is not None and any(type(a) is int and not a & arith
+                                                        for a in op.args):
+                # getcc fl & c: only fl's other bits are read
+                use([a for a in op.args if not (isinstance(a, Temp) and a.op is not None
+                                                 and a.op.name == "getcc")])
+            else:
+                use(op.args)
         keep.append(op)
     keep.reverse()
     return keep, frozenset(live)
@@ -205,12 +222,12 @@ def _liveness(ops, exit_live, mutate, hidden):
 
 def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
     """The lazy-state fields (and "cf", fl's CF bit) live at the block's entry."""
-    return _liveness(block.ops, exit_live, False, block.target.flags.cf_hidden)[1]
+    return _liveness(block.ops, exit_live, False, block.target.flags)[1]
 
 
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
-    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags.cf_hidden)
+    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags)
 
 
 def dce(block: IRBlock) -> None:
@@ -238,21 +255,23 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     backward pass run again until nothing changes); a jump to a dispatch
     point may stop there for the budget, so it reads everything, as every
     other exit.  Drops what is then dead (records, CF folds, and the pure
-    code only they used), until nothing more goes.  Returns ip -> live-in."""
+    code only they used), until nothing more goes.  Returns ip -> live-in
+    (a section's live-in is all a jump into it stores: the budget exit on
+    the way stores the rest, :meth:`emu.ir.codegen.RegionCodegen.transition`)."""
     inlined = {ip for ip in blocks if ip not in dispatch}
-    hidden = next(iter(blocks.values())).target.flags.cf_hidden
+    record = next(iter(blocks.values())).target.flags
     while True:
         live_in = {ip: frozenset() for ip in blocks}
 
         def exit_live(t, ccop):
             if t in inlined:
                 return live_in[t]
-            return exit_reads(ccop, hidden)
+            return exit_reads(ccop, record)
         changed = True
         while changed:
             changed = False
             for ip, blk in blocks.items():
-                li = _liveness(blk.ops, exit_live, False, hidden)[1]
+                li = _liveness(blk.ops, exit_live, False, record)[1]
                 if li != live_in[ip]:
                     live_in[ip] = li
                     changed = True
