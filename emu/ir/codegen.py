@@ -54,6 +54,7 @@ from ..memory import GRANULE_SHIFT
 from .builder import clear_under
 from .ir import IRBlock, Temp
 from .opcodes import CC_FIELDS, OPCODES
+from .optimize import ARITH_BITS
 
 GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
@@ -101,6 +102,15 @@ def _call_params(ops, params) -> list:
     if any(op.name == "call_bail" for op in ops):
         more.append("OPS=OPS")
     return [p for p in more if p not in params]
+
+
+CF_ONLY = "cf_only"      # a known fl: the local cc_fl with only its CF bit changed
+
+
+def _cf_only(k) -> bool:
+    """Is the lazy-state knowledge ``k`` of fl the local ``cc_fl`` with at
+    most its CF bit changed (``foldcf`` over it)?"""
+    return k[0] == "local" or k[-1] is CF_ONLY
 
 
 def _atomic(s: str) -> bool:
@@ -391,8 +401,10 @@ class PyCodegen:
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
+                cf_only = _cf_only(self.know["fl"])
                 e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
-                self.know["fl"] = ("expr", e, fr | self.reads_of(c))
+                # (None: no IR value of a record field; CF_ONLY: see transition)
+                self.know["fl"] = ("expr", e, fr | self.reads_of(c)) + ((None, CF_ONLY) if cf_only else ())
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
@@ -445,7 +457,7 @@ class PyCodegen:
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             k = self.know[f]
-            if len(k) > 3:
+            if len(k) > 3 and k[3] is not None:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
@@ -810,8 +822,14 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live or "fa" in live:
+        if live & ARITH_BITS:
             live = live | {"fl"}
+        elif _cf_only(self.know["fl"]):
+            # fl is the local's with another CF (INC/DEC folded the carry of
+            # the record before), and section d never sees CF before a
+            # record hides it: the local serves; only the exit that leaves
+            # here for the budget stores the folded value
+            live = live - {"fl"}
         again = d == self.section
         if again and self.spec is not None:
             if self.mode == "probe":

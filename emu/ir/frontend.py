@@ -38,6 +38,9 @@ class FlagRecord:
     * ``cf_mask``: the carry bit in ``fl`` (what ``foldcf`` replaces);
     * ``cf_hidden``: record kinds (values of ``op``) under which ``fl``'s
       arithmetic bits do not show in the architectural flags;
+    * ``fa_hidden``: record kinds under which ``fl``'s arithmetic bits other
+      than the carry do not show (``cf_hidden`` and these; x86's INC and DEC
+      compute all but CF);
     * ``record_uses``: record kind -> the fields the flag computations of that
       kind read (a field not read needs not be stored);
     * ``carry_exprs``: record kind -> the carry as a Python expression over
@@ -54,7 +57,8 @@ class FlagRecord:
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
-                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS):
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS,
+                 fa_hidden=()):
         self.fields = tuple(f for f in CC_FIELDS if f in fields)
         missing = set(self.fields) - set(state_names)
         if missing:
@@ -62,6 +66,7 @@ class FlagRecord:
         self.state_names = dict(state_names)
         self.cf_mask = cf_mask
         self.cf_hidden = frozenset(cf_hidden)
+        self.fa_hidden = self.cf_hidden | frozenset(fa_hidden)
         self.record_uses = {k: frozenset(v) for k, v in record_uses.items()}
         self.carry_exprs = dict(carry_exprs)
         self.carry_low_bit = carry_low_bit

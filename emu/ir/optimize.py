@@ -15,7 +15,12 @@ Passes, in order:
    while the record kind ``cc_op`` is not one of the target's
    ``FlagRecord.cf_hidden`` (x86: while it is INC, DEC, EFLAGS or unknown),
    so liveness tracks it as a field of its own, ``cf``; fl's other
-   arithmetic bits show under the same condition, and are ``fa``.  A
+   arithmetic bits show under the same condition, or ``FlagRecord.fa_hidden``
+   (x86's INC and DEC compute them), and are ``fa``.  A place that sees
+   the record of a block before (an exit ahead of the block's first
+   ``setcc``) reads them only if that record does not hide them: ``cf?``
+   and ``fa?``, settled by the ``setcc`` that made it -- in the block
+   before, when a region inlines the block there.  A
    ``setfl`` whose value only changes arithmetic flags (the front end names
    the older value it keeps the other bits of: ``Op.keeps``) writes that
    older value instead when neither ``cf`` nor ``fa`` is live after it --
@@ -49,6 +54,13 @@ from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 ALL = frozenset(CC_FIELDS) | {"cf", "fa"}
 ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
+# "cf?" and "fa?": the same bits read by a place that sees the record of an
+# earlier block (an exit before this block's first flag-setting op): live
+# only if that record does not hide them -- the setcc before it settles that
+# (in the block before, when the block is inlined there)
+MAYBE = {"cf?": "cf", "fa?": "fa"}
+ALL_MAYBE = ALL_NOCF | frozenset(MAYBE)
+ARITH_BITS = frozenset(("cf", "fa")) | frozenset(MAYBE)
 
 
 def propagate(block: IRBlock) -> None:
@@ -111,10 +123,33 @@ def _choices(v):
 def exit_reads(ccop, hidden) -> frozenset:
     """What a way out of the block reads of the lazy state: the whole record,
     and fl's CF and other arithmetic bits unless the record in force hides
-    them (``hidden``: the target's ``FlagRecord.cf_hidden``)."""
-    if isinstance(ccop, tuple):
-        return ALL_NOCF if all(c in hidden for c in ccop) else ALL
-    return ALL_NOCF if ccop in hidden else ALL
+    them (``hidden``: :func:`hiding`; ``ccop`` None: not set in the block
+    yet, so "cf?" and "fa?")."""
+    if ccop is None:
+        return ALL_MAYBE
+    kinds = ccop if isinstance(ccop, tuple) else (ccop,)
+    return ALL_NOCF | {bit for bit, h in zip(("cf", "fa"), hidden) if not all(c in h for c in kinds)}
+
+
+def hiding(flags) -> tuple:
+    """The record kinds that hide fl's CF, and those that hide its other
+    arithmetic bits, of the flag record ``flags``."""
+    return flags.cf_hidden, flags.fa_hidden
+
+
+def _settle(live: set, op, hidden) -> None:
+    """Going back past ``op``, a ``setcc`` or ``setccop``: "cf?" and "fa?"
+    after it are read when the record kind it sets does not hide them."""
+    maybe = live & MAYBE.keys()
+    if not maybe:
+        return
+    live -= maybe
+    v = op.args[0]
+    kinds = (v,) if isinstance(v, int) else _choices(v)
+    for m in maybe:
+        h = hidden[0] if m == "cf?" else hidden[1]
+        if kinds is None or not all(c in h for c in kinds):
+            live.add(MAYBE[m])
 
 
 def _liveness(ops, exit_live, mutate, hidden):
@@ -144,9 +179,11 @@ def _liveness(ops, exit_live, mutate, hidden):
             f = op.aux[0]
             live.add(f)
             if f == "fl" and (op.out is None or op.out.id in strong):
-                live.add("cf")
-                live.add("fa")
+                # (under a record of an earlier block: its bits show only if
+                # that record does not hide them, as for an exit)
+                live.update(MAYBE if ccop[i] is None else MAYBE.values())
         elif n == "setcc":
+            _settle(live, op, hidden)
             if not live & RECORD:
                 continue
             op.live = frozenset(live)
@@ -155,6 +192,7 @@ def _liveness(ops, exit_live, mutate, hidden):
             use(op.args)
             continue
         elif n == "setccop":
+            _settle(live, op, hidden)
             if "op" not in live:
                 continue
             op.live = frozenset(live)
@@ -163,25 +201,26 @@ def _liveness(ops, exit_live, mutate, hidden):
             use(op.args)
             continue
         elif n == "setfl":
-            if "fl" not in live and "cf" not in live and "fa" not in live:
+            arith = live & ARITH_BITS
+            if "fl" not in live and not arith:
                 continue
-            if op.keeps is not None and "cf" not in live and "fa" not in live:
+            if op.keeps is not None and not arith:
                 if mutate:
                     op.args = [op.keeps]        # only the bits it keeps are read
             else:
                 use(op.args)
             op.live = frozenset(live)
+            live -= ARITH_BITS
             live.discard("fl")
-            live.discard("cf")
-            live.discard("fa")
             keep.append(op)
             continue
         elif n == "foldcf":
             # fl = fl & ~CF | c: only the CF bit changes
-            if "cf" not in live:
+            if "cf" not in live and "cf?" not in live:
                 continue
             op.live = frozenset(live)
             live.discard("cf")
+            live.discard("cf?")
             keep.append(op)
             use(op.args)
             continue
@@ -205,12 +244,12 @@ def _liveness(ops, exit_live, mutate, hidden):
 
 def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
     """The lazy-state fields (and "cf", fl's CF bit) live at the block's entry."""
-    return _liveness(block.ops, exit_live, False, block.target.flags.cf_hidden)[1]
+    return _liveness(block.ops, exit_live, False, hiding(block.target.flags))[1]
 
 
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
-    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags.cf_hidden)
+    block.ops, block.live_in = _liveness(block.ops, exit_live, True, hiding(block.target.flags))
 
 
 def dce(block: IRBlock) -> None:
@@ -240,7 +279,7 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     other exit.  Drops what is then dead (records, CF folds, and the pure
     code only they used), until nothing more goes.  Returns ip -> live-in."""
     inlined = {ip for ip in blocks if ip not in dispatch}
-    hidden = next(iter(blocks.values())).target.flags.cf_hidden
+    hidden = hiding(next(iter(blocks.values())).target.flags)
     while True:
         live_in = {ip: frozenset() for ip in blocks}
 

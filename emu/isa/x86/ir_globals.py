@@ -47,6 +47,8 @@ FLAG_RECORD = FlagRecord(
     cf_mask=F.CF,
     # cc_op values under which fl's arithmetic bits do not show in RFLAGS
     cf_hidden=(F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES),
+    # INC and DEC compute every arithmetic flag but CF (SDM Vol. 2A "INC", "DEC")
+    fa_hidden=(F.CC_INC, F.CC_DEC),
     # the record fields each cc_op reads in flags.compute / carry / cond
     record_uses=_RECORD_USES,
     # flags.carry for a cc_op known when the code is generated
