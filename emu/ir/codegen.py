@@ -28,8 +28,10 @@ Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
 code, the flag state flowing along it as expressions.
 
-RAM is read and written by indexing the guest's mmap (bytes) and with
-``struct.unpack_from``/``pack_into`` (words).  A memory access that cannot
+RAM is read and written by indexing the guest's mmap (bytes), through
+typed views of it (aligned words: ``W2[addr >> 1]``, one code-map check
+for a store) and with ``struct.unpack_from``/``pack_into`` (other words,
+after the full checks; :meth:`PyCodegen.ram_access`).  A memory access that cannot
 take the fast path (not plain RAM, an address-translation miss, a write into
 a granule holding translated code) *bails*: the stub writes back the state
 as it was before that instruction and the engine lets the interpreter run it
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
@@ -63,6 +66,21 @@ _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
 PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
 PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
+
+WORD_VIEWS = sys.byteorder == "little"      # see word_views
+
+
+def word_views(buf) -> dict:
+    """RAM (a buffer of a whole number of pages) as arrays of 16-, 32- and
+    64-bit words, ``W2``, ``W4`` and ``W8``, for aligned accesses: index
+    ``addr >> 1`` (``>> 2``, ``>> 3``).  Little-endian guests on a
+    little-endian host only: elsewhere generated code would need byte
+    swaps, and the views are not made (:meth:`PyCodegen.ram_access` then
+    uses ``struct`` alone)."""
+    if not WORD_VIEWS:
+        return {}
+    mv = memoryview(buf)
+    return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
 class TbExit:
@@ -92,6 +110,21 @@ def _narrowing(args) -> bool:
     x, c = args
     return (isinstance(x, Temp) and type(c) is int and x.op is not None and x.op.name == "getr"
             and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
+
+
+def _access_params(ops) -> list:
+    """The generated function's parameters binding what its loads and
+    stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
+    ``W2``... (:meth:`PyCodegen.ram_access`)."""
+    params = []
+    for size in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
+        if any(op.name == "ld" and op.aux[1] == size for op in ops):
+            params.append(f"U{size}=U{size}")
+        if any(op.name == "st" and op.aux[1] == size for op in ops):
+            params.append(f"P{size}=P{size}")
+        if WORD_VIEWS:
+            params.append(f"W{size}=W{size}")
+    return params
 
 
 def _call_params(ops, params) -> list:
@@ -341,12 +374,7 @@ class PyCodegen:
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
-        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
-        for s in sizes:
-            if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
-                params.append(f"U{s}=U{s}")
-            if any(op.name == "st" and op.aux[1] == s for op in b.ops):
-                params.append(f"P{s}=P{s}")
+        params += _access_params(b.ops)
         params += _call_params(b.ops, params)
         header = f"def {self.name}({', '.join(params)}):"
         for r in self.regs:
@@ -574,16 +602,65 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
-    def access(self, op, load: bool, size: int, addr: str) -> None:
-        """The RAM access itself, at the physical address ``addr``."""
+    def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
+        """The RAM access itself, at the physical address ``addr`` (a store
+        writes ``value``, the text of its value, or op's own)."""
         if load:
             t = op.out
             self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
             self.names[t.id] = f"t{t.id}"
-        elif size == 1:
-            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
+            return
+        if value is None:
+            value = self.val(op.args[1])
+        if size == 1:
+            self.emit(f"MM[{addr}] = {value}")
         else:
-            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+            self.emit(f"P{size}(MM, {addr}, {value})")
+
+    def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip) -> None:
+        """A checked RAM access of instruction k (at ``ip``): bail if one of
+        ``conds`` holds -- the target's checks of the address (its limits,
+        the end of RAM) -- or a store writes a granule holding translated
+        code; else access RAM at the physical address ``addr`` (a name, or an
+        expression over what ``conds`` computed).
+
+        A word with checks to make goes through RAM's typed views
+        (:func:`word_views`: ``W2``, ``W4``, ``W8``) when it is aligned -- its
+        alignment tested with the checks, and it then lies in one code-map
+        granule, so a store tests one -- and through ``struct`` after the
+        same checks, in full, when it is not."""
+        value = None if load else self.val(op.args[1])
+        if size == 1 or not WORD_VIEWS or (load and not conds):
+            p = addr
+            if not load:
+                if not _atomic(addr):
+                    p = self.new_local("p")
+                    addr = f"({p} := {addr})"
+                conds = conds + self.code_checks(addr, size, p)
+            if conds:
+                self.bail_if(" or ".join(conds), k, ip)
+            self.access(op, load, size, p, value)
+            return
+        p = addr if _atomic(addr) else self.new_local("p")
+        assert size <= 1 << GRANULE_SHIFT
+        fast = conds + [f"{p} & {size - 1}" if p is addr else f"({p} := {addr}) & {size - 1}"]
+        if not load:
+            fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+        self.emit(f"if {' or '.join(fast)}:")
+        self.ind += 1
+        slow = conds + ([] if load else self.code_checks(p, size))
+        if slow:
+            self.bail_if(" or ".join(slow), k, ip)
+        self.access(op, load, size, p, value)
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        word = f"W{size}[{p} >> {size.bit_length() - 1}]"
+        if load:
+            self.emit(f"t{op.out.id} = {word}")
+        else:
+            self.emit(f"{word} = {value}")
+        self.ind -= 1
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -940,11 +1017,7 @@ class RegionCodegen(PyCodegen):
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
-        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
-            if any(op.name == "ld" and op.aux[1] == sz for op in ops):
-                params.append(f"U{sz}=U{sz}")
-            if any(op.name == "st" and op.aux[1] == sz for op in ops):
-                params.append(f"P{sz}=P{sz}")
+        params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:

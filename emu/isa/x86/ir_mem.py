@@ -86,11 +86,7 @@ class X86Memory(MemoryAccess):
         if cg.amask < (1 << 33):
             lin = f"({lin}) & {cg.amask}"
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
-        conds = [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"]
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"], k, ip)
 
     # -- the four ways ----------------------------------------------------------------------------
     def _fast(self, cg, op, k, ip, load, fast):
@@ -107,20 +103,9 @@ class X86Memory(MemoryAccess):
         if lim is not None:
             a = cg.atomic(off, "a")
         conds = [f"{a}{lim}"] if lim is not None else []
-        if fast == "flat":          # base 0: the offset is the address
-            if not load:
-                a = cg.atomic(a, "a")
-                conds += cg.code_checks(a, size)
-            addr = a
-        elif load:
-            addr = f"B{seg} + {cg.paren(a) if a is off else a}"
-        else:
-            p = cg.new_local("p")
-            conds += cg.code_checks(f"({p} := B{seg} + {cg.paren(a)})", size, p)
-            addr = p
-        if conds:
-            cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, addr)
+        # (base 0, "flat": the offset is the address)
+        addr = a if fast == "flat" else f"B{seg} + {cg.paren(a)}"
+        cg.ram_access(op, load, size, addr, conds, k, ip)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -131,11 +116,7 @@ class X86Memory(MemoryAccess):
         and a store into a code granule."""
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
-        conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
-        if not load:
-            conds += cg.code_checks(a, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, a)
+        cg.ram_access(op, load, size, a, [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"], k, ip)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,
@@ -155,10 +136,7 @@ class X86Memory(MemoryAccess):
         if size > 1:
             conds.append(f"({lv} & 4095) > {4096 - size}")
         conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {cg.ram_size - size}")
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, conds, k, ip)
 
 
 FLAT = X86Memory()
