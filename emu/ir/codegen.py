@@ -112,6 +112,26 @@ def _narrowing(args) -> bool:
             and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
 
 
+def _fits32(v) -> bool:
+    """Is the value known to be a 32-bit one (never negative)?"""
+    return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
+
+
+def _narrow32(ops) -> set:
+    """The registers ``ops`` read at most 32 bits wide and write only with
+    32-bit values: while their values fit 32 bits when the code starts (a
+    region's guard checks it), they always do, and a 32-bit read of one
+    needs no mask."""
+    seen, wide = set(), set()
+    for op in ops:
+        if op.name == "getr" or op.name == "setr":
+            r, size = op.aux
+            seen.add(r)
+            if size > 4 and (op.name == "getr" or not _fits32(op.args[0])):
+                wide.add(r)
+    return seen - wide
+
+
 def _access_params(ops) -> list:
     """The generated function's parameters binding what its loads and
     stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
@@ -176,6 +196,7 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
+        self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -307,7 +328,7 @@ class PyCodegen:
         loc = f"r{r}"
         if r in self.narrow:
             return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
-        if size == 8:
+        if size == 8 or (size == 4 and r in self.narrow32):
             return loc, frozenset((loc,))
         return f"{loc} & {_MASK[size]}", frozenset((loc,))
 
@@ -765,7 +786,9 @@ class RegionCodegen(PyCodegen):
     dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
     that block, with every other block of the region inlined where it is
     jumped to (QEMU's TBs are straight lines; a region is a tree of them).
-    Guest registers stay in locals across the whole region; the lazy flag
+    Guest registers stay in locals across the whole region (one read and
+    written at most 32 bits wide holds just those, checked by the entry
+    guard, so reading it needs no mask: :func:`_narrow32`); the lazy flag
     record lives in the locals ``cc_op`` ... ``cc_fl``, but along a path it
     is only a set of expressions: a jump to another section stores just the
     fields that section reads before overwriting them (its ``live_in``,
@@ -787,9 +810,10 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
+        self.wide_guard = wide_guard
         self.returns = {r for r in returns if r in dispatch}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
@@ -1016,6 +1040,8 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
+        if self.wide_guard:
+            self.narrow32 = _narrow32(ops) - self.narrow
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
         params += _access_params(ops)
         params += _call_params(ops, params)
@@ -1024,9 +1050,11 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        if self.fast_segs:
-            # the guard: the segments are still what the fast accesses assume
-            fails = self.mem.guard(self, self.fast_segs)
+        # the guard: the segments are still what the fast accesses assume, and
+        # the 32-bit registers' upper halves are clear
+        fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        fails += [f"r{r} > {_MASK[4]}" for r in sorted(self.narrow32)]
+        if fails:
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -1095,14 +1123,15 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
+                      wide_guard)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

@@ -353,8 +353,9 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1
                 elif kind is GUARD:
-                    # a segment changed under a region's fast accesses: translate
-                    # it again without them
+                    # a segment changed under a region's fast accesses, or a
+                    # register its 32-bit reads leave unmasked has an upper half:
+                    # translate it again without them
                     self._drop_region(tb)
                     counters["guard_fails"] += 1
                     tb = None

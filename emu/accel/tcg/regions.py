@@ -11,8 +11,9 @@ code translated as one function.
 * A block the region left out because it had not run yet makes the region be
   translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
-  inside.  A region whose segment guard fails is translated again without
-  the target's fast accesses.
+  inside.  A region whose guard fails (a segment changed under its fast
+  accesses, a register it reads as 32 bits came with its upper half set) is
+  translated again without the target's fast accesses and with masks.
 * ``tb_find`` is the lookup the dispatcher makes (QEMU's ``tb_lookup`` then
   ``tb_gen_code`` on a miss), with the tier decided here.
 
@@ -191,7 +192,7 @@ class RegionTiers:
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns)
+                                                       returns, key not in self.unguarded)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

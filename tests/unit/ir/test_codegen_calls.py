@@ -11,10 +11,12 @@ register for register and flag for flag, at budgets that stop it at every
 kind of place (the exactness of the exits that compute the fold)."""
 
 import io
+import re
 
 import pytest
 
 from emu import bench, loader
+from emu.asm import assemble_file
 from emu.machine import Machine
 
 def rm_fib(stack: str, n: int = 12) -> str:
@@ -64,9 +66,13 @@ GUESTS = {"rm": _rm("mov sp, 0x7000"),
 STACKS = {"odd_sp": _rm("mov sp, 0x7001"), "stack_by_code": _rm("mov sp, top", 8)}
 
 
-def run(accel, image, limit=None, log=None):
+def run(accel, image, limit=None, log=None, upper=None):
+    """``upper``: register -> a value for its upper 32 bits at the start."""
     m = Machine(accel=accel, log=log, log_flags=("out_asm",) if log is not None else ())
     m.load_image(image.data, image.name, image.entry)
+    for r, v in (upper or {}).items():
+        m.cpu.regs[r] |= v << 32
+    m.accel.state_changed()
     r = m.run(icount_limit=limit)
     return m, r
 
@@ -108,3 +114,48 @@ def test_recursion_matches_the_interpreter_at_every_kind_of_stop(guest):
         finally:
             mi.close()
             mt.close()
+
+
+def test_32_bit_registers_are_read_without_masks():
+    log = io.StringIO()
+    m, r = run("tcg", GUESTS["pm"](), log=log)
+    m.close()
+    paths = region_paths(log.getvalue())
+    assert "r1 > 4294967295" in "\n".join(paths)          # the guard
+    assert not [ln for ln in paths if re.search(r"\br\d+ & 4294967295\b", ln)]
+
+
+PM_SUM = """
+.include "flat32.inc"
+main32:
+    mov ecx, 3000
+    xor eax, eax
+again:
+    mov edx, edi
+    add eax, edx
+    dec ecx
+    jnz again
+    jmp pm_done
+.include "pm_out.inc"
+"""
+
+
+@pytest.mark.parametrize("limit", [None, 2001])
+def test_a_register_with_its_upper_half_set_fails_the_guard_exactly(limit):
+    """EDI comes to the loop's region with its upper half set (the region
+    reads it as 32 bits, and never writes it): the guard fails, the region
+    is translated again with masks, and EBX keeps its upper half, as on the
+    interpreter."""
+    image = assemble_file(PM_SUM, bench.guest_path("pm_fib"))
+    upper = {7: 0xABCD}
+    mi, ri = run("interp", image, limit, upper=upper)
+    mt, rt = run("tcg", image, limit, upper=upper)
+    try:
+        assert (rt.reason, rt.icount) == (ri.reason, ri.icount)
+        assert mt.cpu.regs[:8] == mi.cpu.regs[:8]
+        assert mt.cpu.regs[7] >> 32 == 0xABCD
+        assert mt.accel.stats()["guard_fails"] >= 1
+        assert mt.serial_output() == mi.serial_output()
+    finally:
+        mi.close()
+        mt.close()
