@@ -724,14 +724,18 @@ def _sccs(nodes, succ):
     return out
 
 
-def region_edges(blocks) -> dict:
+def region_edges(blocks, returns=()) -> dict:
     """ip -> the direct jump targets of that block that are blocks of the region
-    (one entry per jump: a block reached by two jumps is inlined twice)."""
+    (one entry per jump: a block reached by two jumps is inlined twice),
+    and for a block that leaves by an indirect jump, the region's return
+    sites (``returns``: a RET there continues in the region)."""
+    sites = [r for r in sorted(returns) if r in blocks]
     return {ip: [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb") and o.aux[1] in blocks]
+            + (sites if blk.ops and blk.ops[-1].name == "exit_tb" else [])
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), returns=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -740,14 +744,13 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set
     cycle, the block of each cycle with the most traffic inside it (in-cycle
     predecessors x successors) becomes one; then, while inlining would grow
     the code past ``growth`` times its size, the most copied block does."""
-    succ = region_edges(blocks)
+    succ = region_edges(blocks, returns)
     preds = {ip: [] for ip in blocks}
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, blocks no direct jump of the region reaches (return sites,
-    # reached by RET through the region's indirect exits), and ``entries``:
-    # blocks other translated code already jumps to
+    # the head, blocks no jump of the region reaches, and ``entries``: blocks
+    # other translated code already jumps to
     dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
@@ -798,7 +801,10 @@ class RegionCodegen(PyCodegen):
     runs as an inner ``while True``, peeled once when that lets the loop
     start with the previous iteration's flag record as expressions
     (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too.
+    sites (``returns``) continues there too, after comparing the address:
+    a return site is a block the RET jumps to like any other
+    (:func:`region_edges`), inlined or a section as :func:`plan_region`
+    decides.
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -814,7 +820,7 @@ class RegionCodegen(PyCodegen):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
-        self.returns = {r for r in returns if r in dispatch}
+        self.returns = {r for r in returns if r in blocks}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
         self.head = head
@@ -824,7 +830,7 @@ class RegionCodegen(PyCodegen):
         self.rips = []
         self.ccg = []           # per exit: its group of lazy-field stores (0: none)
         self.cc_groups = {}     # the stores' text -> group number
-        self.succ = region_edges(blocks)
+        self.succ = region_edges(blocks, self.returns)
         self.max_path = {}
         for d in dispatch:
             self.max_path[d] = self._longest(d, True)
@@ -900,7 +906,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
-                self.transition(d, self.P + k, k - 1)
+                self.goto(k - 1, None, d)       # its section, or its code inlined here
                 self.restore(snap)
                 self.ind -= 1
             rip = x

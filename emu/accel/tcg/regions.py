@@ -187,7 +187,7 @@ class RegionTiers:
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
         entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
-        dispatch = plan_region(irs, ip, entries=entries)
+        dispatch = plan_region(irs, ip, entries=entries, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,

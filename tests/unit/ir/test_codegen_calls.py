@@ -42,6 +42,7 @@ recurse:
     push si
     dec cx
     call fib
+back1:
     mov si, ax
     dec cx
     call fib
@@ -93,6 +94,23 @@ def test_the_carry_a_dec_keeps_is_computed_only_where_the_code_leaves(guest):
     paths = region_paths(log.getvalue())
     assert any("W2[" in ln or "W4[" in ln for ln in paths)      # the pushes are there, aligned
     assert not [ln for ln in paths if "carry(" in ln]
+
+
+def test_a_return_continues_in_the_code_of_its_return_site():
+    """The RET of the leaf goes on, in the same region, into the code after
+    the call (inlined at the RET, the popped address compared with it): no
+    section of its own, no entry for the dispatcher, the whole recursion in
+    a few calls of the region."""
+    image = GUESTS["rm"]()
+    m, r = run("tcg", image)
+    try:
+        assert r.reason == "debug-exit"
+        back1 = image.symbols["back1"]
+        assert [k for k in m.accel.tb_cache if k[1] == image.symbols["fib"]]
+        assert not [k for k in m.accel.tb_cache if k[1] == back1]
+        assert m.accel.stats()["lookups"] < 100
+    finally:
+        m.close()
 
 
 @pytest.mark.parametrize("guest", {**GUESTS, **STACKS})
