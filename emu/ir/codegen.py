@@ -638,7 +638,8 @@ class PyCodegen:
         else:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
-    def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip) -> None:
+    def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
+                   misaligned_only=()) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -649,9 +650,12 @@ class PyCodegen:
         (:func:`word_views`: ``W2``, ``W4``, ``W8``) when it is aligned -- its
         alignment tested with the checks, and it then lies in one code-map
         granule, so a store tests one -- and through ``struct`` after the
-        same checks, in full, when it is not."""
+        same checks, in full, when it is not.  ``misaligned_only``: more
+        checks, that can hold only when the word is not aligned (a 16-bit
+        segment's limit 0xFFFF, its base a multiple of 8): made there alone."""
         value = None if load else self.val(op.args[1])
-        if size == 1 or not WORD_VIEWS or (load and not conds):
+        if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
+            conds = conds + list(misaligned_only)
             p = addr
             if not load:
                 if not _atomic(addr):
@@ -669,7 +673,7 @@ class PyCodegen:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
-        slow = conds + ([] if load else self.code_checks(p, size))
+        slow = conds + list(misaligned_only) + ([] if load else self.code_checks(p, size))
         if slow:
             self.bail_if(" or ".join(slow), k, ip)
         self.access(op, load, size, p, value)

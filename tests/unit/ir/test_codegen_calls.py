@@ -134,6 +134,17 @@ def test_recursion_matches_the_interpreter_at_every_kind_of_stop(guest):
             mt.close()
 
 
+def test_aligned_stack_words_check_no_limit():
+    """Real mode: SS's base is a multiple of 16 and its limit 0xFFFF, so an
+    aligned word is within it; only a misaligned one (the odd_sp case
+    above, and SP = 0xFFFF) is checked against the limit."""
+    log = io.StringIO()
+    m, r = run("tcg", GUESTS["rm"](), log=log)
+    m.close()
+    aligned = [ln for ln in region_paths(log.getvalue()) if ") & 1" in ln]
+    assert aligned and not [ln for ln in aligned if "65534" in ln]
+
+
 def test_32_bit_registers_are_read_without_masks():
     log = io.StringIO()
     m, r = run("tcg", GUESTS["pm"](), log=log)
