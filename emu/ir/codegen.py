@@ -31,8 +31,10 @@ Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
 code, the flag state flowing along it as expressions.
 
-RAM is read and written by indexing the guest's mmap (bytes) and with
-``struct.unpack_from``/``pack_into`` (words).  A memory access that cannot
+RAM is read and written by indexing the guest's mmap (bytes), through
+typed views of it (aligned words: ``W2[addr >> 1]``, one code-map check
+for a store) and with ``struct.unpack_from``/``pack_into`` (other words,
+after the full checks; :meth:`PyCodegen.ram_access`).  A memory access that cannot
 take the fast path (not plain RAM, an address-translation miss, a write into
 a granule holding translated code) *bails*: the stub writes back the state
 as it was before that instruction and the engine lets the interpreter run it
@@ -52,11 +54,13 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
 from .ir import IRBlock, Temp
 from .opcodes import CC_FIELDS, OPCODES
+from .optimize import ARITH_BITS
 
 GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
@@ -65,6 +69,21 @@ _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
 PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
 PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
+
+WORD_VIEWS = sys.byteorder == "little"      # see word_views
+
+
+def word_views(buf) -> dict:
+    """RAM (a buffer of a whole number of pages) as arrays of 16-, 32- and
+    64-bit words, ``W2``, ``W4`` and ``W8``, for aligned accesses: index
+    ``addr >> 1`` (``>> 2``, ``>> 3``).  Little-endian guests on a
+    little-endian host only: elsewhere generated code would need byte
+    swaps, and the views are not made (:meth:`PyCodegen.ram_access` then
+    uses ``struct`` alone)."""
+    if not WORD_VIEWS:
+        return {}
+    mv = memoryview(buf)
+    return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
 class TbExit:
@@ -97,6 +116,41 @@ def _narrowing(args) -> bool:
             and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
 
 
+def _fits32(v) -> bool:
+    """Is the value known to be a 32-bit one (never negative)?"""
+    return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
+
+
+def _narrow32(ops) -> set:
+    """The registers ``ops`` read at most 32 bits wide and write only with
+    32-bit values: while their values fit 32 bits when the code starts (a
+    region's guard checks it), they always do, and a 32-bit read of one
+    needs no mask."""
+    seen, wide = set(), set()
+    for op in ops:
+        if op.name == "getr" or op.name == "setr":
+            r, size = op.aux
+            seen.add(r)
+            if size > 4 and (op.name == "getr" or not _fits32(op.args[0])):
+                wide.add(r)
+    return seen - wide
+
+
+def _access_params(ops) -> list:
+    """The generated function's parameters binding what its loads and
+    stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
+    ``W2``... (:meth:`PyCodegen.ram_access`)."""
+    params = []
+    for size in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
+        if any(op.name == "ld" and op.aux[1] == size for op in ops):
+            params.append(f"U{size}=U{size}")
+        if any(op.name == "st" and op.aux[1] == size for op in ops):
+            params.append(f"P{size}=P{size}")
+        if WORD_VIEWS:
+            params.append(f"W{size}=W{size}")
+    return params
+
+
 def _call_params(ops, params) -> list:
     """The generated function's parameters binding the helpers ``ops`` call
     (those not among ``params`` already): the pure ones by name, and ``OPS``
@@ -120,12 +174,6 @@ def _fl_rest(k) -> tuple:
     ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
     return k[4] if len(k) > 4 else (k[1], k[2])
 
-
-def _fits32(v) -> bool:
-    """The value ``v`` (a constant or a temporary) is known to fit in 32 bits."""
-    if isinstance(v, Temp):
-        return v.bits is not None and v.bits <= 32
-    return 0 <= v <= _MASK[4]
 
 
 def _atomic(s: str) -> bool:
@@ -158,7 +206,7 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
-        self.narrow32 = set()   # registers whose locals hold 32 bits (checked by the entry guard)
+        self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -376,12 +424,7 @@ class PyCodegen:
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
-        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
-        for s in sizes:
-            if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
-                params.append(f"U{s}=U{s}")
-            if any(op.name == "st" and op.aux[1] == s for op in b.ops):
-                params.append(f"P{s}=P{s}")
+        params += _access_params(b.ops)
         params += _call_params(b.ops, params)
         header = f"def {self.name}({', '.join(params)}):"
         for r in self.regs:
@@ -496,7 +539,7 @@ class PyCodegen:
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             k = self.know[f]
-            if len(k) > 3:
+            if len(k) > 3 and k[3] is not None:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
@@ -614,16 +657,69 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
-    def access(self, op, load: bool, size: int, addr: str) -> None:
-        """The RAM access itself, at the physical address ``addr``."""
+    def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
+        """The RAM access itself, at the physical address ``addr`` (a store
+        writes ``value``, the text of its value, or op's own)."""
         if load:
             t = op.out
             self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
             self.names[t.id] = f"t{t.id}"
-        elif size == 1:
-            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
+            return
+        if value is None:
+            value = self.val(op.args[1])
+        if size == 1:
+            self.emit(f"MM[{addr}] = {value}")
         else:
-            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+            self.emit(f"P{size}(MM, {addr}, {value})")
+
+    def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
+                   misaligned_only=()) -> None:
+        """A checked RAM access of instruction k (at ``ip``): bail if one of
+        ``conds`` holds -- the target's checks of the address (its limits,
+        the end of RAM) -- or a store writes a granule holding translated
+        code; else access RAM at the physical address ``addr`` (a name, or an
+        expression over what ``conds`` computed).
+
+        A word with checks to make goes through RAM's typed views
+        (:func:`word_views`: ``W2``, ``W4``, ``W8``) when it is aligned -- its
+        alignment tested with the checks, and it then lies in one code-map
+        granule, so a store tests one -- and through ``struct`` after the
+        same checks, in full, when it is not.  ``misaligned_only``: more
+        checks, that can hold only when the word is not aligned (a 16-bit
+        segment's limit 0xFFFF, its base a multiple of 8): made there alone."""
+        value = None if load else self.val(op.args[1])
+        if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
+            conds = conds + list(misaligned_only)
+            p = addr
+            if not load:
+                if not _atomic(addr):
+                    p = self.new_local("p")
+                    addr = f"({p} := {addr})"
+                conds = conds + self.code_checks(addr, size, p)
+            if conds:
+                self.bail_if(" or ".join(conds), k, ip)
+            self.access(op, load, size, p, value)
+            return
+        p = addr if _atomic(addr) else self.new_local("p")
+        assert size <= 1 << GRANULE_SHIFT
+        fast = conds + [f"{p} & {size - 1}" if p is addr else f"({p} := {addr}) & {size - 1}"]
+        if not load:
+            fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+        self.emit(f"if {' or '.join(fast)}:")
+        self.ind += 1
+        slow = conds + list(misaligned_only) + ([] if load else self.code_checks(p, size))
+        if slow:
+            self.bail_if(" or ".join(slow), k, ip)
+        self.access(op, load, size, p, value)
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        word = f"W{size}[{p} >> {size.bit_length() - 1}]"
+        if load:
+            self.emit(f"t{op.out.id} = {word}")
+        else:
+            self.emit(f"{word} = {value}")
+        self.ind -= 1
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -666,14 +762,18 @@ def _sccs(nodes, succ):
     return out
 
 
-def region_edges(blocks) -> dict:
+def region_edges(blocks, returns=()) -> dict:
     """ip -> the direct jump targets of that block that are blocks of the region
-    (one entry per jump: a block reached by two jumps is inlined twice)."""
+    (one entry per jump: a block reached by two jumps is inlined twice),
+    and for a block that leaves by an indirect jump, the region's return
+    sites (``returns``: a RET there continues in the region)."""
+    sites = [r for r in sorted(returns) if r in blocks]
     return {ip: [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb") and o.aux[1] in blocks]
+            + (sites if blk.ops and blk.ops[-1].name == "exit_tb" else [])
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), returns=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -682,14 +782,13 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set
     cycle, the block of each cycle with the most traffic inside it (in-cycle
     predecessors x successors) becomes one; then, while inlining would grow
     the code past ``growth`` times its size, the most copied block does."""
-    succ = region_edges(blocks)
+    succ = region_edges(blocks, returns)
     preds = {ip: [] for ip in blocks}
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, blocks no direct jump of the region reaches (return sites,
-    # reached by RET through the region's indirect exits), and ``entries``:
-    # blocks other translated code already jumps to
+    # the head, blocks no jump of the region reaches, and ``entries``: blocks
+    # other translated code already jumps to
     dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
@@ -728,7 +827,9 @@ class RegionCodegen(PyCodegen):
     dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
     that block, with every other block of the region inlined where it is
     jumped to (QEMU's TBs are straight lines; a region is a tree of them).
-    Guest registers stay in locals across the whole region; the lazy flag
+    Guest registers stay in locals across the whole region (one read and
+    written at most 32 bits wide holds just those, checked by the entry
+    guard, so reading it needs no mask: :func:`_narrow32`); the lazy flag
     record lives in the locals ``cc_op`` ... ``cc_fl``, but along a path it
     is only a set of expressions: a jump to another section stores just the
     fields that section reads before overwriting them (its ``live_in``,
@@ -738,7 +839,10 @@ class RegionCodegen(PyCodegen):
     runs as an inner ``while True``, peeled once when that lets the loop
     start with the previous iteration's flag record as expressions
     (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too.
+    sites (``returns``) continues there too, after comparing the address:
+    a return site is a block the RET jumps to like any other
+    (:func:`region_edges`), inlined or a section as :func:`plan_region`
+    decides.
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -750,11 +854,11 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
-        self.guard_regs = guard_regs        # keep 32-bit registers narrow, checked at entry
-        self.returns = {r for r in returns if r in dispatch}
+        self.wide_guard = wide_guard
+        self.returns = {r for r in returns if r in blocks}
         self.fast_segs = dict(fast_segs or {})
         self.blocks = blocks
         self.head = head
@@ -764,7 +868,7 @@ class RegionCodegen(PyCodegen):
         self.rips = []
         self.ccg = []           # per exit: its group of lazy-field stores (0: none)
         self.cc_groups = {}     # the stores' text -> group number
-        self.succ = region_edges(blocks)
+        self.succ = region_edges(blocks, self.returns)
         self.max_path = {}
         for d in dispatch:
             self.max_path[d] = self._longest(d, True)
@@ -792,11 +896,12 @@ class RegionCodegen(PyCodegen):
     # -- exits ----------------------------------------------------------------------------------
     def _flush_cc(self, only=None):
         """Store expression-valued lazy fields into their locals (all, or those
-        in ``only``: a live set -- where it holds neither "cf" nor "fa", fl's
-        arithmetic flags, fl is stored as the cheaper expression equal to it
-        outside them, if there is one)."""
+        in ``only``: a live set -- where it holds none of fl's arithmetic
+        flags, ``ARITH_BITS``, fl is stored as the cheaper expression equal
+        to it outside them, if there is one: after INC/DEC's fold of the
+        carry into the local, the local itself, which needs no store)."""
         targets, values = [], []
-        arith = only is None or "cf" in only or "fa" in only
+        arith = only is None or bool(only & ARITH_BITS)
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
@@ -846,7 +951,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
-                self.transition(d, self.P + k, k - 1)
+                self.goto(k - 1, None, d)       # its section, or its code inlined here
                 self.restore(snap)
                 self.ind -= 1
             rip = x
@@ -982,19 +1087,10 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         ops = [op for blk in blocks.values() for op in blk.ops]
-        if self.guard_regs:
-            # read at most 32 bits wide, and written with values of at most 32
-            # bits (a 32-bit write is a zero-extending 64-bit one)
-            wide = {op.aux[0] for op in ops
-                    if (op.name == "getr" and op.aux[1] > 4)
-                    or (op.name == "setr" and op.aux[1] > 4 and not _fits32(op.args[0]))}
-            self.narrow32 = set(sizes) - self.narrow - wide
+        if self.wide_guard:
+            self.narrow32 = _narrow32(ops) - self.narrow
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
-        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
-            if any(op.name == "ld" and op.aux[1] == sz for op in ops):
-                params.append(f"U{sz}=U{sz}")
-            if any(op.name == "st" and op.aux[1] == sz for op in ops):
-                params.append(f"P{sz}=P{sz}")
+        params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:
@@ -1075,17 +1171,17 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=(), guard_regs=False):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
-    retire, the budget it needs to be entered).  ``guard_regs``: keep the
-    registers the region touches at most 32 bits wide as their low 32 bits,
-    the entry guard checking they are no wider."""
+    retire, the budget it needs to be entered).  ``wide_guard``: keep the
+    registers the region reads and writes at most 32 bits wide as their low
+    32 bits (:func:`_narrow32`), the entry guard checking they are no wider."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      guard_regs)
+                      wide_guard)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

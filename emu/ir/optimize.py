@@ -17,7 +17,11 @@ Passes, in order:
    so liveness tracks it as a field of its own, ``cf``; fl's other
    arithmetic bits, ``fa``, show under that condition too, except under
    the record kinds that keep only the carry (``FlagRecord.fa_hidden``:
-   x86's INC and DEC).  A
+   x86's INC and DEC).  A place that sees the record of a block before
+   (an exit ahead of the block's first ``setcc``) reads them only if that
+   record does not hide them: ``cf?`` and ``fa?``, settled by the
+   ``setcc`` that made it -- in the block before, when a region inlines
+   the block there.  A
    ``setfl`` whose value only changes arithmetic flags (the front end names
    the older value it keeps the other bits of: ``Op.keeps``) writes that
    older value instead when neither ``cf`` nor ``fa`` is live after it --
@@ -51,6 +55,13 @@ from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 ALL = frozenset(CC_FIELDS) | {"cf", "fa"}
 ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
+# "cf?" and "fa?": the same bits read by a place that sees the record of an
+# earlier block (an exit before this block's first flag-setting op): live
+# only if that record does not hide them -- the setcc before it settles that
+# (in the block before, when the block is inlined there)
+MAYBE = {"cf?": "cf", "fa?": "fa"}
+ALL_MAYBE = ALL_NOCF | frozenset(MAYBE)
+ARITH_BITS = frozenset(("cf", "fa")) | frozenset(MAYBE)
 
 
 def propagate(block: IRBlock) -> None:
@@ -115,7 +126,10 @@ def exit_reads(ccop, record) -> frozenset:
     and fl's CF and other arithmetic bits unless the record in force hides
     them (``record``: the target's :class:`~emu.ir.frontend.FlagRecord`; its
     ``cf_hidden`` kinds hide both, its ``fa_hidden`` kinds the other bits:
-    x86's INC and DEC show fl's CF alone)."""
+    x86's INC and DEC show fl's CF alone; ``ccop`` None: not set in the
+    block yet, so "cf?" and "fa?")."""
+    if ccop is None:
+        return ALL_MAYBE
     kinds = ccop if isinstance(ccop, tuple) else (ccop,)
     reads = ALL_NOCF
     if not all(c in record.cf_hidden for c in kinds):
@@ -123,6 +137,21 @@ def exit_reads(ccop, record) -> frozenset:
     if not all(c in record.fa_hidden for c in kinds):
         reads = reads | {"fa"}
     return reads
+
+
+def _settle(live: set, op, record) -> None:
+    """Going back past ``op``, a ``setcc`` or ``setccop``: "cf?" and "fa?"
+    after it are read when the record kind it sets does not hide them."""
+    maybe = live & MAYBE.keys()
+    if not maybe:
+        return
+    live -= maybe
+    v = op.args[0]
+    kinds = (v,) if isinstance(v, int) else _choices(v)
+    for m in maybe:
+        h = record.cf_hidden if m == "cf?" else record.fa_hidden
+        if kinds is None or not all(c in h for c in kinds):
+            live.add(MAYBE[m])
 
 
 def _liveness(ops, exit_live, mutate, record):
@@ -138,7 +167,7 @@ def _liveness(ops, exit_live, mutate, record):
     of it with a constant clearing the target's arithmetic flags
     (``FlagRecord.arith_mask``) reads none of them either."""
     ccop = _cc_op_at(ops)
-    arith = record.arith_mask
+    arith_mask = record.arith_mask
     live = set()
     keep = []
     strong = set()          # temps whose value some kept op reads in full
@@ -155,9 +184,11 @@ def _liveness(ops, exit_live, mutate, record):
             f = op.aux[0]
             live.add(f)
             if f == "fl" and (op.out is None or op.out.id in strong):
-                live.add("cf")
-                live.add("fa")
+                # (under a record of an earlier block: its bits show only if
+                # that record does not hide them, as for an exit)
+                live.update(MAYBE if ccop[i] is None else MAYBE.values())
         elif n == "setcc":
+            _settle(live, op, record)
             if not live & RECORD:
                 continue
             op.live = frozenset(live)
@@ -166,6 +197,7 @@ def _liveness(ops, exit_live, mutate, record):
             use(op.args)
             continue
         elif n == "setccop":
+            _settle(live, op, record)
             if "op" not in live:
                 continue
             op.live = frozenset(live)
@@ -174,25 +206,26 @@ def _liveness(ops, exit_live, mutate, record):
             use(op.args)
             continue
         elif n == "setfl":
-            if "fl" not in live and "cf" not in live and "fa" not in live:
+            arith = live & ARITH_BITS
+            if "fl" not in live and not arith:
                 continue
-            if op.keeps is not None and "cf" not in live and "fa" not in live:
+            if op.keeps is not None and not arith:
                 if mutate:
                     op.args = [op.keeps]        # only the bits it keeps are read
             else:
                 use(op.args)
             op.live = frozenset(live)
+            live -= ARITH_BITS
             live.discard("fl")
-            live.discard("cf")
-            live.discard("fa")
             keep.append(op)
             continue
         elif n == "foldcf":
             # fl = fl & ~CF | c: only the CF bit changes
-            if "cf" not in live:
+            if "cf" not in live and "cf?" not in live:
                 continue
             op.live = frozenset(live)
             live.discard("cf")
+            live.discard("cf?")
             keep.append(op)
             use(op.args)
             continue
@@ -208,8 +241,8 @@ def _liveness(ops, exit_live, mutate, record):
         if mutate:
             op.live = frozenset(live)
         if not (OPCODES[n].pure and op.out is not None) or op.out.id in strong:
-            if n == "and" and arith is not None and any(type(a) is int and not a & arith
-                                                        for a in op.args):
+            if n == "and" and arith_mask is not None \
+                    and any(type(a) is int and not a & arith_mask for a in op.args):
                 # getcc fl & c: only fl's other bits are read
                 use([a for a in op.args if not (isinstance(a, Temp) and a.op is not None
                                                  and a.op.name == "getcc")])

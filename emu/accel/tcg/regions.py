@@ -12,8 +12,8 @@ code translated as one function.
   translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
   inside.  A region whose entry guard fails (a segment changed under its
-  fast accesses, a register held more bits than the region keeps of it) is
-  translated again without what the guard checks.
+  fast accesses, a register it reads as 32 bits came with its upper half
+  set) is translated again without what the guard checks.
 * A region takes in every block of its page that has run, translated
   already or not (an inner loop's region, a block translated on its own), so
   a loop that came to be translated piecemeal ends up in one function
@@ -63,7 +63,7 @@ class RegionTiers:
         self.max_region_blocks = MAX_REGION_BLOCKS
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
-        self.unguarded = set()           # region keys whose segment guard failed once
+        self.unguarded = set()           # region keys whose entry guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.members = {}                # block key -> the entry TB of the region inlining it
 
@@ -199,22 +199,21 @@ class RegionTiers:
         irs = {b[0].ip: b[0] for b in blocks}
         ram_size = self.machine.ram.size
         fast = {}
-        # what the entry guard checks (segments, registers no wider than their
-        # accesses): not under paging (long mode), nor once it has failed
-        guarded = key not in self.unguarded and not key[4]
-        if guarded:
+        # what the entry guard checks: segments (not under paging), registers
+        # no wider than their accesses -- not once it has failed
+        if key not in self.unguarded and not key[4]:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
         entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
-        dispatch = plan_region(irs, ip, entries=entries)
+        dispatch = plan_region(irs, ip, entries=entries, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns, guarded)
+                                                       returns, key not in self.unguarded)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

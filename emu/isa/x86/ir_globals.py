@@ -47,7 +47,8 @@ FLAG_RECORD = FlagRecord(
     cf_mask=F.CF,
     # cc_op values under which fl's arithmetic bits do not show in RFLAGS
     cf_hidden=(F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES),
-    # ... and under which only CF of fl shows (flags.compute: INC and DEC keep it)
+    # INC and DEC compute every arithmetic flag but CF (SDM Vol. 2A "INC", "DEC"):
+    # under them only CF of fl shows
     fa_hidden=(F.CC_INC, F.CC_DEC),
     arith_mask=F.ARITH,
     # the record fields each cc_op reads in flags.compute / carry / cond

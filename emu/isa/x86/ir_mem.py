@@ -66,7 +66,9 @@ class X86Memory(MemoryAccess):
             if m == "flat":
                 fails.append(f"B{sg} != 0 or L{sg} < {_ram_top(cg.ram_size, cg.amask) - 1}")
                 continue
-            fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
+            fails.append(f"L{sg} != 65535" if m in EXACT else f"L{sg} < 65542")
+            if m == "exact8":
+                fails.append(f"B{sg} & 7")
             fails.append(f"B{sg} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
         return fails
 
@@ -86,11 +88,7 @@ class X86Memory(MemoryAccess):
         if cg.amask < (1 << 33):
             lin = f"({lin}) & {cg.amask}"
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
-        conds = [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"]
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"], k, ip)
 
     # -- the four ways ----------------------------------------------------------------------------
     def _fast(self, cg, op, k, ip, load, fast):
@@ -99,28 +97,23 @@ class X86Memory(MemoryAccess):
         address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
         access at the very top crosses it) or above 0x10006 ("wide" and
         "flat": never).  Left to check: that limit, and a store into a code
-        granule."""
+        granule.  With a base that is a multiple of 8 ("exact8", as every
+        real-mode base is), an aligned word never crosses the limit (the
+        last aligned one ends at 0xFFFF): the limit is checked for
+        misaligned words alone."""
         seg, size = op.aux
         off = cg.val(op.args[0])
-        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
+        lim = f" > {65536 - size}" if size > 1 and fast in EXACT else None
         a = off
         if lim is not None:
             a = cg.atomic(off, "a")
         conds = [f"{a}{lim}"] if lim is not None else []
-        if fast == "flat":          # base 0: the offset is the address
-            if not load:
-                a = cg.atomic(a, "a")
-                conds += cg.code_checks(a, size)
-            addr = a
-        elif load:
-            addr = f"B{seg} + {cg.paren(a) if a is off else a}"
+        # (base 0, "flat": the offset is the address)
+        addr = a if fast == "flat" else f"B{seg} + {cg.paren(a)}"
+        if fast == "exact8":
+            cg.ram_access(op, load, size, addr, [], k, ip, conds)
         else:
-            p = cg.new_local("p")
-            conds += cg.code_checks(f"({p} := B{seg} + {cg.paren(a)})", size, p)
-            addr = p
-        if conds:
-            cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, addr)
+            cg.ram_access(op, load, size, addr, conds, k, ip)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -131,11 +124,7 @@ class X86Memory(MemoryAccess):
         and a store into a code granule."""
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
-        conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
-        if not load:
-            conds += cg.code_checks(a, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, a)
+        cg.ram_access(op, load, size, a, [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"], k, ip)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,
@@ -155,13 +144,11 @@ class X86Memory(MemoryAccess):
         if size > 1:
             conds.append(f"({lv} & 4095) > {4096 - size}")
         conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {cg.ram_size - size}")
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, conds, k, ip)
 
 
 FLAT = X86Memory()
+EXACT = ("exact", "exact8")     # the fast modes of a segment whose limit is 0xFFFF
 
 
 def _within_64k(o) -> bool:
@@ -187,19 +174,19 @@ def mark_safe_loads(blocks, fast_segs) -> None:
         for op in blk.ops:
             if op.name == "ld":
                 mode = fast_segs.get(op.aux[0])
-                if mode is not None and (op.aux[1] == 1 or mode != "exact") and _within_64k(op.args[0]):
+                if mode is not None and (op.aux[1] == 1 or mode not in EXACT) and _within_64k(op.args[0]):
                     op.safe = True
 
 
 def fast_segment(seg, ram_size: int, amask: int):
     """How a segment may use :meth:`X86Memory._fast` (and, "flat", also
-    :meth:`X86Memory._flat`) now: "exact", "wide", "flat" or None (see
-    there)."""
+    :meth:`X86Memory._flat`) now: "exact8", "exact", "wide", "flat" or None
+    (see there)."""
     top = _ram_top(ram_size, amask)
     if seg.base + 0x10007 > top:
         return None
     if seg.limit == 0xFFFF:
-        return "exact"
+        return "exact" if seg.base & 7 else "exact8"
     if seg.base == 0 and seg.limit >= top - 1:
         return "flat"
     return "wide" if seg.limit >= 0x10006 else None
