@@ -133,6 +133,7 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
+        self.reg_bits = None    # wide registers' locals known to fit this many bits (a region's guard)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -264,7 +265,7 @@ class PyCodegen:
         loc = f"r{r}"
         if r in self.narrow:
             return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
-        if size == 8:
+        if size == 8 or (self.reg_bits is not None and 8 * size >= self.reg_bits):
             return loc, frozenset((loc,))
         return f"{loc} & {_MASK[size]}", frozenset((loc,))
 
@@ -698,11 +699,14 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), reg_bits=None,
+                 fl_bits=(0, 0)):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.returns = {r for r in returns if r in dispatch}
         self.fast_segs = dict(fast_segs or {})
+        self.reg_bits = reg_bits
+        self.fl_bits = fl_bits          # (mask, value): fl's bits the code took as constants
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
@@ -933,9 +937,17 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        if self.fast_segs:
-            # the guard: the segments are still what the fast accesses assume
-            fails = self.mem.guard(self, self.fast_segs)
+        # the guard: the segments are still what the fast accesses assume, the
+        # wide registers fit reg_bits (their full-width reads are unmasked), and
+        # the flag bits read as constants (optimize.constant_fl_bits) are as then
+        fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        if self.fl_bits[0]:
+            fails.append(f"S.{self.cc_names['fl']} & {self.fl_bits[0]} != {self.fl_bits[1]}")
+        wide = [f"r{r}" for r in self.regs if r not in self.narrow]
+        if self.reg_bits is not None and wide:
+            fails.append(f"{' | '.join(wide)} >> {self.reg_bits}" if len(wide) == 1
+                         else f"({' | '.join(wide)}) >> {self.reg_bits}")
+        if fails:
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -1004,14 +1016,16 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), reg_bits=None,
+                    fl_bits=(0, 0)):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
+                      reg_bits, fl_bits)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

@@ -50,11 +50,17 @@ class FlagRecord:
     * ``fields``: the fields the target's translated code uses (all of
       ``CC_FIELDS``, or only ``("fl",)`` for a target whose flags are
       computed eagerly into its flags word); only those have a state
-      attribute and are read or written.
+      attribute and are read or written;
+    * ``arith_mask``: the bits of ``fl`` a ``setfl`` with ``Op.keeps`` (and
+      ``foldcf``) may change; a region none of whose ``setfl`` lacks
+      ``keeps`` leaves every other bit of ``fl`` as it found it (x86: DF, IF,
+      TF...), so its reads of them are constants under its entry guard.
+      0: no such bits.
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
-                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS):
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS,
+                 arith_mask=0):
         self.fields = tuple(f for f in CC_FIELDS if f in fields)
         missing = set(self.fields) - set(state_names)
         if missing:
@@ -66,6 +72,7 @@ class FlagRecord:
         self.carry_exprs = dict(carry_exprs)
         self.carry_low_bit = carry_low_bit
         self.carry_call = carry_call
+        self.arith_mask = arith_mask
 
 
 class MemoryAccess:
@@ -185,6 +192,14 @@ class TranslatorFrontend:
 
     def mark_safe_loads(self, blocks, fast) -> None:
         """Flag the loads of ``blocks`` that cannot bail under ``fast``."""
+        raise NotImplementedError
+
+    def reg_bits(self, key):
+        """The width of a general register's value in code translated under
+        ``key`` once a region's entry guard has checked it (the guard fails
+        on a wider value), so that its full-width reads need no mask; None:
+        no bound (x86: 32 outside 64-bit code, where a 32-bit register is all
+        the code sees and writes)."""
         raise NotImplementedError
 
     def attention(self, core, interp):

@@ -11,8 +11,8 @@ code translated as one function.
 * A block the region left out because it had not run yet makes the region be
   translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
-  inside.  A region whose segment guard fails is translated again without
-  the target's fast accesses.
+  inside.  A region whose entry guard fails is translated again without
+  the target's fast accesses and register bound.
 * ``tb_find`` is the lookup the dispatcher makes (QEMU's ``tb_lookup`` then
   ``tb_gen_code`` on a miss), with the tier decided here.
 
@@ -27,7 +27,7 @@ import time
 
 from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
-from ...ir.optimize import dead_regs, region_liveness
+from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
 from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
 
@@ -178,7 +178,12 @@ class RegionTiers:
                     todo.append(nb[0])
         irs = {b[0].ip: b[0] for b in blocks}
         ram_size = self.machine.ram.size
-        fast = {}
+        fast, reg_bits, fl_bits = {}, None, (0, 0)
+        if key not in self.unguarded:
+            reg_bits = self.frontend.reg_bits(key)
+            fl = getattr(self.s, self.frontend.ir.flags.state_names["fl"])
+            used = constant_fl_bits(irs.values(), fl)
+            fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask)
             self.frontend.mark_safe_loads(irs.values(), fast)
@@ -191,7 +196,7 @@ class RegionTiers:
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns)
+                                                       returns, reg_bits, fl_bits)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

@@ -687,6 +687,10 @@ class ArmFrontend(TranslatorFrontend):
         pass
 
     @staticmethod
+    def reg_bits(key):
+        return None
+
+    @staticmethod
     def attention(core, interp):
         s = core.s
 

@@ -535,6 +535,14 @@ class X86Frontend(TranslatorFrontend):
         return fast
 
     @staticmethod
+    def reg_bits(key):
+        """32 outside 64-bit code: there a general register is read at most 32
+        bits wide and written zero-extended from 32 bits (SDM Vol. 1 §3.4.1.1),
+        so once the region's guard saw no bit above them (a value left by
+        64-bit code) none appears; None in 64-bit code."""
+        return None if key[2][0] else 32
+
+    @staticmethod
     def attention(core, interp):
         """A function true when the next instruction must run on the
         interpreter: HLT, an interrupt that may be taken (IF), TF, or an

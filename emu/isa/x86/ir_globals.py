@@ -54,6 +54,9 @@ FLAG_RECORD = FlagRecord(
                  F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"},
     # a shift's record: CF is bit 0 of the packed flags in cc_a
     carry_low_bit=F.CC_RES,
+    # what a setfl of the arithmetic flags (MUL, shifts) and foldcf change:
+    # DF, IF, TF... stay, and a region's string steps read DF as a constant
+    arith_mask=F.ARITH,
 )
 
 X86_IR = IRTarget("x86", REG_NAMES64, SEG_NAMES, "rip", FLAG_RECORD, PURE_CALLS, FLAT)
