@@ -392,7 +392,10 @@ class PyCodegen:
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
-                e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
+                if ce == "0" and fe.endswith(f" & {keep}") and _atomic(fe[:-len(f" & {keep}")]):
+                    e = fe          # CF already clear
+                else:
+                    e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
                 self.know["fl"] = ("expr", e, fr | self.reads_of(c))
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
@@ -868,28 +871,46 @@ class RegionCodegen(PyCodegen):
         jump leaves some lazy fields as the same expressions over guest
         registers (a CMP at the bottom of the loop), the section is generated
         twice -- once from the stored state, then as a loop that starts with
-        those expressions -- so the loop never stores them.  Returns the
-        fields and their expressions ({}: not worth it or not possible)."""
+        those expressions -- so the loop never stores them.  A field's
+        expression over its own local (x86: INC/DEC keeping a CF that is
+        already known, ``cc_fl & -2``) qualifies too when the loop, entered
+        with it, ends every pass with it again.  Returns the fields and their
+        expressions ({}: not worth it or not possible)."""
         # only a loop that can leave before its first flag record (a load or a
-        # store that may bail) reads the record of the previous iteration
-        for op in self.blocks[d].ops:
+        # store that may bail) reads the record of the previous iteration; a
+        # CF fold reads fl's
+        ops = self.blocks[d].ops
+        reads_first = False
+        for op in ops:
             if op.name in ("setcc", "setccop", "setfl", "foldcf"):
-                return {}
-            if op.name in ("ld", "st", "call_bail") and not op.safe:
                 break
-        else:
-            return {}
-        if self._tree_ops(d) > PEEL_MAX_OPS:
+            if op.name in ("ld", "st", "call_bail") and not op.safe:
+                reads_first = True
+                break
+        folds = any(op.name == "foldcf" for op in ops)
+        if not (reads_first or folds) or self._tree_ops(d) > PEEL_MAX_OPS:
             return {}
         sites = self._probe(d, {})
-        spec = {}
+        spec, own = {}, {}
         for f in CC_FIELDS:
             v = sites[0][f] if sites else None
+            if v is None or v[0] != "expr" or not all(x[f][:3] == v[:3] for x in sites):
+                continue
+            names = _NAMES.findall(v[1])
             # an expression over registers alone was built on the path from the
             # registers, never from the entry state: the same in the loop
-            if v is not None and v[0] == "expr" and all(x[f][:3] == v[:3] for x in sites) \
-                    and all(_REG_LOCAL.match(r) for r in _NAMES.findall(v[1])):
+            if reads_first and all(_REG_LOCAL.match(r) for r in names):
                 spec[f] = v
+            elif all(_REG_LOCAL.match(r) or r == "cc_" + f for r in names):
+                own[f] = v
+        while own:
+            # built on the field's own value: check the loop keeps it
+            again = self._probe(d, dict(spec, **own))
+            keep = {f: v for f, v in own.items() if again and all(x[f][:3] == v[:3] for x in again)}
+            if keep == own:
+                spec.update(own)
+                break
+            own = keep
         return spec
 
     # -- main ---------------------------------------------------------------------------------
