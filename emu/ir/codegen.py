@@ -83,6 +83,7 @@ class TbExit:
 
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
+_NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 
 
@@ -180,6 +181,34 @@ class PyCodegen:
         self.regs = sorted(sizes)
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
+        self.early = self._early_writes(ops)
+
+    def _early_writes(self, ops) -> dict:
+        """Temporaries to assign to their register's local where they are
+        computed (temp id -> the register), not at the instruction's end:
+        those a full-width ``setr`` writes that are used again (x86's LOOP
+        branches on the count it writes), when only pure code that reads
+        neither the register anew nor the flag record comes between --
+        nothing can leave the block there, so the register's new value is
+        seen by no one too early."""
+        where = {}
+        out = {}
+        for i, op in enumerate(ops):
+            if op.out is not None:
+                where[op.out.id] = i
+            if op.name != "setr" or not isinstance(op.args[0], Temp) or not self._full_write(op):
+                continue
+            t = op.args[0]
+            j = where.get(t.id)
+            r = op.aux[0]
+            if j is None or self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg") \
+                    or not OPCODES[ops[j].name].pure:
+                continue
+            if all(o.name == "insn_start" or (OPCODES[o.name].pure and o.name != "getcc"
+                                               and not (o.name == "getr" and o.aux[0] == r))
+                   for o in ops[j + 1:i]):
+                out[t.id] = op
+        return out
 
     # -- emission helpers --------------------------------------------------------------------
     def emit(self, line: str):
@@ -214,6 +243,8 @@ class PyCodegen:
         only exits and flag records use, and a live flag expression, keep
         their text and read a copy of the old value instead (one store, and
         the work is done only where it is needed)."""
+        if self.checked:
+            self.checked = {c: names for c, names in self.checked.items() if loc not in names}
         old = None
         pat = None
         for tid, e in list(self.deferred.items()):
@@ -271,11 +302,12 @@ class PyCodegen:
 
     def snapshot(self):
         return (dict(self.know), {k: list(v) for k, v in self.deferred.items()}, dict(self.names),
-                set(self.written_so_far))
+                set(self.written_so_far), dict(self.checked))
 
     def restore(self, snap):
-        self.know, self.deferred, self.names, self.written_so_far = snap
+        self.know, self.deferred, self.names, self.written_so_far, self.checked = snap
         self.deferred = {k: list(v) for k, v in self.deferred.items()}
+        self.checked = dict(self.checked)
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
@@ -329,6 +361,7 @@ class PyCodegen:
         self.names = {}
         self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
+        self.checked = {}
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
@@ -410,7 +443,9 @@ class PyCodegen:
                 self.bail_if(f"t{t.id} < 0", k, ip)
             elif n == "brcond":
                 slot, target = op.aux
-                self.emit(f"if {self.val(op.args[0])}:")
+                c = self.val(op.args[0])
+                m = _NONZERO.match(c)
+                self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.goto(k, slot, target)
@@ -481,6 +516,15 @@ class PyCodegen:
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
+        w = self.early.get(t.id)
+        if w is not None:
+            # computed into its register's local at once (see _early_writes)
+            loc = f"r{w.aux[0]}"
+            self.write_local(loc, w.live)
+            self.emit(f"{loc} = {e}")
+            self.written_so_far.add(w.aux[0])
+            self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
+            return
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
         if call and nm + self.cold_uses.get(t.id, 0) > 1:
@@ -519,6 +563,9 @@ class PyCodegen:
         r, size = op.aux
         v = op.args[0]
         loc = f"r{r}"
+        if isinstance(v, Temp) and self.early.get(v.id) is op:
+            self.val(v)                 # the local already holds it
+            return
         rhs = self.val(v)
         if r in self.narrow:
             if size != 2:
@@ -543,6 +590,18 @@ class PyCodegen:
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
+
+    def bail_unless_checked(self, conds, k: int, ip) -> None:
+        """:meth:`bail_if` on the conditions ``conds`` (any true: bail) that
+        this path has not tested already since the locals they read last
+        changed (a load and a store of one address check it once); those
+        assigning nothing are remembered."""
+        todo = [c for c in conds if c not in self.checked]
+        if todo:
+            self.bail_if(" or ".join(todo), k, ip)
+        for c in todo:
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
 
     def atomic(self, text: str, prefix: str) -> str:
         """``text``, or a new local holding it when it is not a name or a number."""
@@ -849,6 +908,7 @@ class RegionCodegen(PyCodegen):
         entry = spec if mode in ("spec", "probe") else None
         self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
+        self.checked = {}
         self.gen_ops(self.b)
 
     def _probe(self, d, spec):
@@ -945,6 +1005,9 @@ class RegionCodegen(PyCodegen):
             n += len(blk.insns)
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
+        self.early = {}         # (full-width writes: by the region's narrow registers)
+        for ip in order:
+            self.early.update(self._early_writes(blocks[ip].ops))
         ops = [op for blk in blocks.values() for op in blk.ops]
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
         for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
