@@ -118,8 +118,7 @@ class X86Memory(MemoryAccess):
             p = cg.new_local("p")
             conds += cg.code_checks(f"({p} := B{seg} + {cg.paren(a)})", size, p)
             addr = p
-        if conds:
-            cg.bail_if(" or ".join(conds), k, ip)
+        cg.bail_unless_checked(conds, k, ip)
         cg.access(op, load, size, addr)
 
     def _flat(self, cg, op, k, ip, load):
@@ -134,7 +133,7 @@ class X86Memory(MemoryAccess):
         conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
         if not load:
             conds += cg.code_checks(a, size)
-        cg.bail_if(" or ".join(conds), k, ip)
+        cg.bail_unless_checked(conds, k, ip)
         cg.access(op, load, size, a)
 
     def _paged(self, cg, op, k, ip, load):
