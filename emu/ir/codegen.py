@@ -135,6 +135,7 @@ class PyCodegen:
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.reg_bits = None    # wide registers' locals known to fit this many bits (a region's guard)
+        self.spaces_written = set()     # the address spaces a region stores to
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -1021,6 +1022,7 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
+        self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
         # the guard: the segments are still what the fast accesses assume, the
         # wide registers fit reg_bits (their full-width reads are unmasked), and
         # the flag bits read as constants (optimize.constant_fl_bits) are as then

@@ -185,9 +185,10 @@ class TranslatorFrontend:
         """The instruction is a helper by design (not inlining it is no fallback)."""
         raise NotImplementedError
 
-    def fast_spaces(self, state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(self, state, ram_size: int, amask: int, code_map=None) -> dict:
         """Address spaces a region may access unchecked once its entry guard
-        passed (space -> mode, for ``MemoryAccess.guard``)."""
+        passed (space -> mode, for ``MemoryAccess.guard``); ``code_map``:
+        RAM's flags of granules holding translated code, now."""
         raise NotImplementedError
 
     def mark_safe_loads(self, blocks, fast) -> None:

@@ -185,7 +185,7 @@ class RegionTiers:
             used = constant_fl_bits(irs.values(), fl)
             fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
-            fast = self.frontend.fast_spaces(self.s, ram_size, amask)
+            fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)

@@ -15,13 +15,22 @@ In a region, a segment whose 64 KiB are plain RAM is checked once, at entry
 per-access checks; a flat segment (base 0, a limit above the top of RAM:
 the 4 GiB segments of 32-bit protected mode) is checked there too, and its
 32-bit accesses are left with one check, that the offset -- then the
-physical address -- is in RAM.
+physical address -- is in RAM.  A 64 KiB segment that holds no translated
+code when the region is translated ("-nocode") is checked for that at entry
+as well (code is translated only between runs of a region, never during
+one), and its stores skip the per-store code check.
 """
 
 from __future__ import annotations
 
 from ...ir.frontend import MemoryAccess
 from ...ir.ir import Temp
+from ...memory import GRANULE_SHIFT
+
+
+#: the bytes from a segment's base a 16-bit offset's access reaches (an
+#: 8-byte access at offset 0xFFFF ends at 0x10006)
+NOCODE_SPAN = 0x10007
 
 
 class X86Memory(MemoryAccess):
@@ -63,11 +72,15 @@ class X86Memory(MemoryAccess):
     def guard(self, cg, fast) -> list:
         fails = []
         for sg, m in sorted(fast.items()):
-            if m == "flat":
+            kind = _kind(m)
+            if kind == "flat":
                 fails.append(f"B{sg} != 0 or L{sg} < {_ram_top(cg.ram_size, cg.amask) - 1}")
                 continue
-            fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
+            fails.append(f"L{sg} != 65535" if kind == "exact" else f"L{sg} < 65542")
             fails.append(f"B{sg} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
+            if _no_code(m) and sg in cg.spaces_written:
+                g = GRANULE_SHIFT
+                fails.append(f"CP.find(b\"\\1\", B{sg} >> {g}, (B{sg} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
     def load_store(self, cg, op, k, ip, load) -> None:
@@ -78,7 +91,7 @@ class X86Memory(MemoryAccess):
         o = op.args[0]
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
-        if fast == "flat" and _within_32(o):
+        if fast is not None and _kind(fast) == "flat" and _within_32(o):
             return self._flat(cg, op, k, ip, load)
         a = cg.atomic(cg.val(op.args[0]), "a")
         p = cg.new_local("p")
@@ -99,20 +112,21 @@ class X86Memory(MemoryAccess):
         address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
         access at the very top crosses it) or above 0x10006 ("wide" and
         "flat": never).  Left to check: that limit, and a store into a code
-        granule."""
+        granule (unless the guard found none in the segment: "-nocode")."""
         seg, size = op.aux
+        kind, check_code = _kind(fast), not _no_code(fast)
         off = cg.val(op.args[0])
-        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
+        lim = f" > {65536 - size}" if size > 1 and kind == "exact" else None
         a = off
         if lim is not None:
             a = cg.atomic(off, "a")
         conds = [f"{a}{lim}"] if lim is not None else []
-        if fast == "flat":          # base 0: the offset is the address
+        if kind == "flat":          # base 0: the offset is the address
             if not load:
                 a = cg.atomic(a, "a")
                 conds += cg.code_checks(a, size)
             addr = a
-        elif load:
+        elif load or not check_code:
             addr = f"B{seg} + {cg.paren(a) if a is off else a}"
         else:
             p = cg.new_local("p")
@@ -163,6 +177,16 @@ class X86Memory(MemoryAccess):
 FLAT = X86Memory()
 
 
+def _kind(mode: str) -> str:
+    """"exact", "wide" or "flat" (see :func:`fast_segment`)."""
+    return mode.split("-", 1)[0]
+
+
+def _no_code(mode: str) -> bool:
+    """The segment's 64 KiB held no translated code (see :func:`fast_segment`)."""
+    return mode.endswith("-nocode")
+
+
 def _within_64k(o) -> bool:
     """The offset is known to fit 16 bits."""
     return o.bits is not None and o.bits <= 16 if isinstance(o, Temp) else 0 <= o <= 0xFFFF
@@ -186,19 +210,28 @@ def mark_safe_loads(blocks, fast_segs) -> None:
         for op in blk.ops:
             if op.name == "ld":
                 mode = fast_segs.get(op.aux[0])
-                if mode is not None and (op.aux[1] == 1 or mode != "exact") and _within_64k(op.args[0]):
+                if mode is not None and (op.aux[1] == 1 or _kind(mode) != "exact") \
+                        and _within_64k(op.args[0]):
                     op.safe = True
 
 
-def fast_segment(seg, ram_size: int, amask: int):
+def fast_segment(seg, ram_size: int, amask: int, code_map=None):
     """How a segment may use :meth:`X86Memory._fast` (and, "flat", also
     :meth:`X86Memory._flat`) now: "exact", "wide", "flat" or None (see
-    there)."""
+    there); "exact-nocode" and "wide-nocode" when RAM's ``code_map`` shows
+    no translated code in its 64 KiB."""
     top = _ram_top(ram_size, amask)
     if seg.base + 0x10007 > top:
         return None
     if seg.limit == 0xFFFF:
-        return "exact"
-    if seg.base == 0 and seg.limit >= top - 1:
+        mode = "exact"
+    elif seg.base == 0 and seg.limit >= top - 1:
         return "flat"
-    return "wide" if seg.limit >= 0x10006 else None
+    elif seg.limit >= 0x10006:
+        mode = "wide"
+    else:
+        return None
+    g = GRANULE_SHIFT
+    if code_map is not None and code_map.find(b"\1", seg.base >> g, ((seg.base + NOCODE_SPAN - 1) >> g) + 1) < 0:
+        mode += "-nocode"
+    return mode
