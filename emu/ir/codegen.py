@@ -604,6 +604,23 @@ class PyCodegen:
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
+    def load_byte_or_bail(self, op, addr: str, k: int, ip, implied: str) -> None:
+        """A byte load of RAM at the physical address ``addr``, known to be
+        non-negative, that bails (as :meth:`bail_if` on ``implied``) when
+        ``addr`` is past the end of RAM: the index raises, so the load costs
+        no test; ``implied`` holds afterwards."""
+        t = op.out
+        self.emit("try:")
+        self.emit(f"    t{t.id} = MM[{addr}]")
+        self.emit("except IndexError:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.stub(BAIL, k, str(ip))
+        self.restore(snap)
+        self.ind -= 1
+        self.names[t.id] = f"t{t.id}"
+        self.checked[implied] = frozenset(_NAMES.findall(implied))
+
     def atomic(self, text: str, prefix: str) -> str:
         """``text``, or a new local holding it when it is not a name or a number."""
         if _atomic(text):

@@ -140,11 +140,16 @@ class X86Memory(MemoryAccess):
         0 and a limit at or above the last byte of RAM the address lines
         reach, so an access that ends in RAM is within the limit and its
         offset is its physical address.  Left to check: that it ends in RAM
-        (else the interpreter checks the limit and reaches what is there),
-        and a store into a code granule."""
+        (else the interpreter checks the limit and reaches what is there) --
+        for a byte load, by the index into RAM raising past its end --, and
+        a store into a code granule."""
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
-        conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
+        top = _ram_top(cg.ram_size, cg.amask)
+        conds = [f"{a} > {top - size}"]
+        if load and size == 1 and top == cg.ram_size and conds[0] not in cg.checked:
+            # past the end of RAM (RAM is MM, from 0) the index raises
+            return cg.load_byte_or_bail(op, a, k, ip, conds[0])
         if not load:
             conds += cg.code_checks(a, size)
         cg.bail_unless_checked(conds, k, ip)
