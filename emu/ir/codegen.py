@@ -106,6 +106,7 @@ class TbExit:
 _COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
+_NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 
 
@@ -207,6 +208,7 @@ class PyCodegen:
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
+        self.spaces_written = set()     # the address spaces a region stores to
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -268,6 +270,34 @@ class PyCodegen:
         self.regs = sorted(sizes)
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
+        self.early = self._early_writes(ops)
+
+    def _early_writes(self, ops) -> dict:
+        """Temporaries to assign to their register's local where they are
+        computed (temp id -> the register), not at the instruction's end:
+        those a full-width ``setr`` writes that are used again (x86's LOOP
+        branches on the count it writes), when only pure code that reads
+        neither the register anew nor the flag record comes between --
+        nothing can leave the block there, so the register's new value is
+        seen by no one too early."""
+        where = {}
+        out = {}
+        for i, op in enumerate(ops):
+            if op.out is not None:
+                where[op.out.id] = i
+            if op.name != "setr" or not isinstance(op.args[0], Temp) or not self._full_write(op):
+                continue
+            t = op.args[0]
+            j = where.get(t.id)
+            r = op.aux[0]
+            if j is None or self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg") \
+                    or not OPCODES[ops[j].name].pure:
+                continue
+            if all(o.name == "insn_start" or (OPCODES[o.name].pure and o.name != "getcc"
+                                               and not (o.name == "getr" and o.aux[0] == r))
+                   for o in ops[j + 1:i]):
+                out[t.id] = op
+        return out
 
     # -- emission helpers --------------------------------------------------------------------
     def emit(self, line: str):
@@ -302,6 +332,8 @@ class PyCodegen:
         only exits and flag records use, and a live flag expression, keep
         their text and read a copy of the old value instead (one store, and
         the work is done only where it is needed)."""
+        if self.checked:
+            self.checked = {c: names for c, names in self.checked.items() if loc not in names}
         old = None
         pat = None
         for tid, e in list(self.deferred.items()):
@@ -363,11 +395,12 @@ class PyCodegen:
 
     def snapshot(self):
         return (dict(self.know), {k: list(v) for k, v in self.deferred.items()}, dict(self.names),
-                set(self.written_so_far))
+                set(self.written_so_far), dict(self.checked))
 
     def restore(self, snap):
-        self.know, self.deferred, self.names, self.written_so_far = snap
+        self.know, self.deferred, self.names, self.written_so_far, self.checked = snap
         self.deferred = {k: list(v) for k, v in self.deferred.items()}
+        self.checked = dict(self.checked)
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
@@ -421,6 +454,7 @@ class PyCodegen:
         self.names = {}
         self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
+        self.checked = {}
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
@@ -485,7 +519,10 @@ class PyCodegen:
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
-                e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
+                if ce == "0" and fe.endswith(f" & {keep}") and _atomic(fe[:-len(f" & {keep}")]):
+                    e = fe          # CF already clear
+                else:
+                    e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
                 self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
@@ -500,7 +537,9 @@ class PyCodegen:
                 self.bail_if(f"t{t.id} < 0", k, ip)
             elif n == "brcond":
                 slot, target = op.aux
-                self.emit(f"if {self.val(op.args[0])}:")
+                c = self.val(op.args[0])
+                m = _NONZERO.match(c)
+                self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.goto(k, slot, target)
@@ -572,6 +611,15 @@ class PyCodegen:
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
+        w = self.early.get(t.id)
+        if w is not None:
+            # computed into its register's local at once (see _early_writes)
+            loc = f"r{w.aux[0]}"
+            self.write_local(loc, w.live)
+            self.emit(f"{loc} = {e}")
+            self.written_so_far.add(w.aux[0])
+            self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
+            return
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
         if call and nm + self.cold_uses.get(t.id, 0) > 1:
@@ -610,6 +658,9 @@ class PyCodegen:
         r, size = op.aux
         v = op.args[0]
         loc = f"r{r}"
+        if isinstance(v, Temp) and self.early.get(v.id) is op:
+            self.val(v)                 # the local already holds it
+            return
         rhs = self.val(v)
         if r in self.narrow:
             if size != 2:
@@ -634,6 +685,35 @@ class PyCodegen:
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
+
+    def bail_unless_checked(self, conds, k: int, ip) -> None:
+        """:meth:`bail_if` on the conditions ``conds`` (any true: bail) that
+        this path has not tested already since the locals they read last
+        changed (a load and a store of one address check it once); those
+        assigning nothing are remembered."""
+        todo = [c for c in conds if c not in self.checked]
+        if todo:
+            self.bail_if(" or ".join(todo), k, ip)
+        for c in todo:
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
+    def load_byte_or_bail(self, op, addr: str, k: int, ip, implied: str) -> None:
+        """A byte load of RAM at the physical address ``addr``, known to be
+        non-negative, that bails (as :meth:`bail_if` on ``implied``) when
+        ``addr`` is past the end of RAM: the index raises, so the load costs
+        no test; ``implied`` holds afterwards."""
+        t = op.out
+        self.emit("try:")
+        self.emit(f"    t{t.id} = MM[{addr}]")
+        self.emit("except IndexError:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.stub(BAIL, k, str(ip))
+        self.restore(snap)
+        self.ind -= 1
+        self.names[t.id] = f"t{t.id}"
+        self.checked[implied] = frozenset(_NAMES.findall(implied))
 
     def atomic(self, text: str, prefix: str) -> str:
         """``text``, or a new local holding it when it is not a name or a number."""
@@ -673,12 +753,15 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=()) -> None:
+                   misaligned_only=(), check_code=True) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
-        code; else access RAM at the physical address ``addr`` (a name, or an
-        expression over what ``conds`` computed).
+        code (``check_code``: false when the region's guard found none where
+        the access can reach); else access RAM at the physical address
+        ``addr`` (a name, or an expression over what ``conds`` computed).
+        A condition this path tested already, since the locals it reads last
+        changed, is not tested again (:meth:`bail_unless_checked`).
 
         A word with checks to make goes through RAM's typed views
         (:func:`word_views`: ``W2``, ``W4``, ``W8``) when it is aligned -- its
@@ -688,26 +771,26 @@ class PyCodegen:
         checks, that can hold only when the word is not aligned (a 16-bit
         segment's limit 0xFFFF, its base a multiple of 8): made there alone."""
         value = None if load else self.val(op.args[1])
+        conds = [c for c in conds if c not in self.checked]
         if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
             conds = conds + list(misaligned_only)
             p = addr
-            if not load:
+            if not load and check_code:
                 if not _atomic(addr):
                     p = self.new_local("p")
                     addr = f"({p} := {addr})"
                 conds = conds + self.code_checks(addr, size, p)
-            if conds:
-                self.bail_if(" or ".join(conds), k, ip)
+            self.bail_unless_checked(conds, k, ip)
             self.access(op, load, size, p, value)
             return
         p = addr if _atomic(addr) else self.new_local("p")
         assert size <= 1 << GRANULE_SHIFT
         fast = conds + [f"{p} & {size - 1}" if p is addr else f"({p} := {addr}) & {size - 1}"]
-        if not load:
+        if not load and check_code:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
-        slow = conds + list(misaligned_only) + ([] if load else self.code_checks(p, size))
+        slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
         if slow:
             self.bail_if(" or ".join(slow), k, ip)
         self.access(op, load, size, p, value)
@@ -720,6 +803,9 @@ class PyCodegen:
         else:
             self.emit(f"{word} = {value}")
         self.ind -= 1
+        for c in conds:         # false on both ways on
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -854,12 +940,14 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                 fl_bits=(0, 0)):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
         self.returns = {r for r in returns if r in blocks}
         self.fast_segs = dict(fast_segs or {})
+        self.fl_bits = fl_bits          # (mask, value): fl's bits the code took as constants
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
@@ -1006,6 +1094,7 @@ class RegionCodegen(PyCodegen):
         entry = spec if mode in ("spec", "probe") else None
         self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
+        self.checked = {}
         self.gen_ops(self.b)
 
     def _probe(self, d, spec):
@@ -1028,28 +1117,46 @@ class RegionCodegen(PyCodegen):
         jump leaves some lazy fields as the same expressions over guest
         registers (a CMP at the bottom of the loop), the section is generated
         twice -- once from the stored state, then as a loop that starts with
-        those expressions -- so the loop never stores them.  Returns the
-        fields and their expressions ({}: not worth it or not possible)."""
+        those expressions -- so the loop never stores them.  A field's
+        expression over its own local (x86: INC/DEC keeping a CF that is
+        already known, ``cc_fl & -2``) qualifies too when the loop, entered
+        with it, ends every pass with it again.  Returns the fields and their
+        expressions ({}: not worth it or not possible)."""
         # only a loop that can leave before its first flag record (a load or a
-        # store that may bail) reads the record of the previous iteration
-        for op in self.blocks[d].ops:
+        # store that may bail) reads the record of the previous iteration; a
+        # CF fold reads fl's
+        ops = self.blocks[d].ops
+        reads_first = False
+        for op in ops:
             if op.name in ("setcc", "setccop", "setfl", "foldcf"):
-                return {}
-            if op.name in ("ld", "st", "call_bail") and not op.safe:
                 break
-        else:
-            return {}
-        if self._tree_ops(d) > PEEL_MAX_OPS:
+            if op.name in ("ld", "st", "call_bail") and not op.safe:
+                reads_first = True
+                break
+        folds = any(op.name == "foldcf" for op in ops)
+        if not (reads_first or folds) or self._tree_ops(d) > PEEL_MAX_OPS:
             return {}
         sites = self._probe(d, {})
-        spec = {}
+        spec, own = {}, {}
         for f in CC_FIELDS:
             v = sites[0][f] if sites else None
+            if v is None or v[0] != "expr" or not all(x[f][:3] == v[:3] for x in sites):
+                continue
+            names = _NAMES.findall(v[1])
             # an expression over registers alone was built on the path from the
             # registers, never from the entry state: the same in the loop
-            if v is not None and v[0] == "expr" and all(x[f][:3] == v[:3] for x in sites) \
-                    and all(_REG_LOCAL.match(r) for r in _NAMES.findall(v[1])):
+            if reads_first and all(_REG_LOCAL.match(r) for r in names):
                 spec[f] = v
+            elif all(_REG_LOCAL.match(r) or r == "cc_" + f for r in names):
+                own[f] = v
+        while own:
+            # built on the field's own value: check the loop keeps it
+            again = self._probe(d, dict(spec, **own))
+            keep = {f: v for f, v in own.items() if again and all(x[f][:3] == v[:3] for x in again)}
+            if keep == own:
+                spec.update(own)
+                break
+            own = keep
         return spec
 
     # -- main ---------------------------------------------------------------------------------
@@ -1086,6 +1193,9 @@ class RegionCodegen(PyCodegen):
         self.needed = needed
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
+        self.early = {}         # (full-width writes: by the region's narrow registers)
+        for ip in order:
+            self.early.update(self._early_writes(blocks[ip].ops))
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:
             self.narrow32 = _narrow32(ops) - self.narrow
@@ -1097,9 +1207,13 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        # the guard: the segments are still what the fast accesses assume, and
-        # the 32-bit registers hold no more than 32 bits
+        self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        # the guard: the segments are still what the fast accesses assume, the
+        # 32-bit registers hold no more than 32 bits, and the flag bits read as
+        # constants (optimize.constant_fl_bits) are as they were then
         fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        if self.fl_bits[0]:
+            fails.append(f"S.{self.cc_names['fl']} & {self.fl_bits[0]} != {self.fl_bits[1]}")
         if self.narrow32:
             fails.append(f"({' | '.join(f'r{r}' for r in sorted(self.narrow32))}) > {_MASK[4]}")
         if fails:
@@ -1171,7 +1285,8 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                    fl_bits=(0, 0)):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -1179,9 +1294,11 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered).  ``wide_guard``: keep the
     registers the region reads and writes at most 32 bits wide as their low
-    32 bits (:func:`_narrow32`), the entry guard checking they are no wider."""
+    32 bits (:func:`_narrow32`), the entry guard checking they are no wider;
+    ``fl_bits``: (mask, value) of fl's bits the code took as constants
+    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard)
+                      wide_guard, fl_bits)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

@@ -40,7 +40,9 @@ For a region (several blocks compiled into one function, see
 :class:`emu.ir.codegen.RegionCodegen`), :func:`region_liveness` runs pass 3
 with what each jump really reads: a block inlined at the jump reads what it
 reads first (to the least fixed point around the loops); anything else
-may stop there and reads everything.
+may stop there and reads everything; :func:`constant_fl_bits` turns its
+reads of flag bits no code of the region can change into constants, which
+its entry guard checks.
 """
 
 from __future__ import annotations
@@ -342,6 +344,40 @@ def dead_regs(block: IRBlock) -> None:
         keep.append(op)
     keep.reverse()
     block.ops = keep
+
+
+def constant_fl_bits(blocks, fl: int) -> int:
+    """Region pass: when no ``setfl`` of the region's ``blocks`` changes more
+    than the target's arithmetic flags (each has ``Op.keeps``; ``foldcf``
+    changes only CF), fl's other bits stay all through the region as they
+    were at its entry -- ``fl`` now, when the region is translated.  Each
+    ``getcc fl & c`` reading only such bits then becomes the constant
+    ``fl & c`` (x86: DF picks a string instruction's step; the step folds),
+    and the bits read this way are returned: the region's entry guard
+    checks they are still ``fl``'s (0: none read, no check)."""
+    blocks = list(blocks)
+    if not blocks:
+        return 0
+    arith = blocks[0].target.flags.arith_mask
+    if not arith or any(op.name == "setfl" and op.keeps is None for blk in blocks for op in blk.ops):
+        return 0
+    fixed = ~arith
+    used = 0
+    for blk in blocks:
+        found = False
+        for op in blk.ops:
+            if op.name != "and":
+                continue
+            x, c = op.args
+            if isinstance(x, Temp) and x.op is not None and x.op.name == "getcc" \
+                    and x.op.aux[0] == "fl" and type(c) is int and c >= 0 and not c & ~fixed:
+                op.name, op.args = "mov", [fl & c]
+                used |= c
+                found = True
+        if found:
+            propagate(blk)
+            dce(blk)
+    return used
 
 
 def optimize(block: IRBlock) -> IRBlock:

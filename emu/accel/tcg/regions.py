@@ -13,7 +13,8 @@ code translated as one function.
   hot; the return sites of the region's calls are in it, so a RET stays
   inside.  A region whose entry guard fails (a segment changed under its
   fast accesses, a register it reads as 32 bits came with its upper half
-  set) is translated again without what the guard checks.
+  set, a flag its code read as a constant changed: DF) is translated again
+  without what the guard checks.
 * A region takes in every block of its page that has run, translated
   already or not (an inner loop's region, a block translated on its own), so
   a loop that came to be translated piecemeal ends up in one function
@@ -39,7 +40,7 @@ import time
 
 from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
-from ...ir.optimize import dead_regs, region_liveness
+from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
 from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
 
@@ -198,11 +199,16 @@ class RegionTiers:
                     todo.append(nb[0])
         irs = {b[0].ip: b[0] for b in blocks}
         ram_size = self.machine.ram.size
-        fast = {}
+        fast, fl_bits = {}, (0, 0)
         # what the entry guard checks: segments (not under paging), registers
-        # no wider than their accesses -- not once it has failed
+        # no wider than their accesses, fl's bits no code of the region
+        # changes -- not once it has failed
+        if key not in self.unguarded:
+            fl = getattr(self.s, self.frontend.ir.flags.state_names["fl"])
+            used = constant_fl_bits(irs.values(), fl)
+            fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
-            fast = self.frontend.fast_spaces(self.s, ram_size, amask)
+            fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
@@ -213,7 +219,7 @@ class RegionTiers:
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns, key not in self.unguarded)
+                                                       returns, key not in self.unguarded, fl_bits)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

@@ -539,11 +539,11 @@ class X86Frontend(TranslatorFrontend):
         return insn.helper
 
     @staticmethod
-    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(state, ram_size: int, amask: int, code_map=None) -> dict:
         """The segments whose 16-bit accesses a region may leave unchecked."""
         fast = {}
         for n, sg in enumerate(state.segs):
-            m = fast_segment(sg, ram_size, amask)
+            m = fast_segment(sg, ram_size, amask, code_map)
             if m is not None:
                 fast[n] = m
         return fast
