@@ -739,7 +739,7 @@ def region_edges(blocks, returns=()) -> dict:
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), returns=()) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, returns=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -747,15 +747,17 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), return
     expressions.  The head is one; then, while the other blocks still form a
     cycle, the block of each cycle with the most traffic inside it (in-cycle
     predecessors x successors) becomes one; then, while inlining would grow
-    the code past ``growth`` times its size, the most copied block does."""
+    the code past ``growth`` times its size, the most copied block does.
+    (``returns``: the region's return sites, successors of its RETs.)"""
     succ = region_edges(blocks, returns)
     preds = {ip: [] for ip in blocks}
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, blocks no jump of the region reaches, and ``entries``: blocks
-    # other translated code already jumps to
-    dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
+    # the head, and blocks no jump of the region reaches (``entries``, the
+    # blocks other code enters the region at, get sections of their own
+    # too, but jumps inside the region inline them: RegionCodegen)
+    dispatch = {head} | {ip for ip in blocks if not preds[ip]}
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
         rs = set(rest)
@@ -790,7 +792,9 @@ class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
     ``region(left, pc=ENTRY)`` runs while True over *sections*, one per
-    dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
+    dispatch point (:func:`plan_region`) and one per other entry (a block
+    other code enters the region at: ``entries``, a section the region's
+    own jumps never go to): ``if pc == <ip>:`` and the code of
     that block, with every other block of the region inlined where it is
     jumped to (QEMU's TBs are straight lines; a region is a tree of them).
     Guest registers stay in locals across the whole region (one read and
@@ -820,7 +824,8 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                 entries=()):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
@@ -829,6 +834,9 @@ class RegionCodegen(PyCodegen):
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
+        # every place the dispatcher may enter: a dispatch point or an entry
+        # (a section only the dispatcher goes to: jumps here inline its block)
+        self.sections = set(dispatch) | (set(entries) & set(blocks))
         self.live_in = live_in
         self.rk = []
         self.rips = []
@@ -836,9 +844,9 @@ class RegionCodegen(PyCodegen):
         self.cc_groups = {}     # the stores' text -> group number
         self.succ = region_edges(blocks, self.returns)
         self.max_path = {}
-        for d in dispatch:
+        for d in self.sections:
             self.max_path[d] = self._longest(d, True)
-        self.self_loop = {d: self._reaches(d, d) for d in dispatch}
+        self.self_loop = {d: self._reaches(d, d) for d in self.sections}
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1078,7 +1086,9 @@ class RegionCodegen(PyCodegen):
         self.emit("while True:")
         self.ind += 1
         # sections that loop on themselves first: they are the inner loops
-        secs = sorted(self.dispatch, key=lambda d: (not self.self_loop[d], d != self.head, d))
+        # (then the dispatch points, then the sections only the dispatcher enters)
+        secs = sorted(self.sections, key=lambda d: (not self.self_loop[d], d != self.head,
+                                                     d not in self.dispatch, d))
         single = len(secs) == 1
         self.written_so_far = regs_written
         for i, d in enumerate(secs):
@@ -1133,7 +1143,8 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                    entries=()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -1141,7 +1152,7 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     dispatch point: the most instructions one pass through its section can
     retire, the budget it needs to be entered)."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard)
+                      wide_guard, entries)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

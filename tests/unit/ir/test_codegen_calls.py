@@ -36,6 +36,7 @@ def rm_fib(stack: str, n: int = 12) -> str:
 fib:
     cmp cx, 2
     jae recurse
+leaf:
     mov ax, cx
     ret
 recurse:
@@ -109,6 +110,25 @@ def test_a_return_continues_in_the_code_of_its_return_site():
         assert [k for k in m.accel.tb_cache if k[1] == image.symbols["fib"]]
         assert not [k for k in m.accel.tb_cache if k[1] == back1]
         assert m.accel.stats()["lookups"] < 100
+    finally:
+        m.close()
+
+
+def test_a_block_the_region_grew_to_take_in_is_inlined_where_it_jumps_there():
+    """pm_fib(16): the leaf (after CMP ECX, 2 / JAE) had not run when the
+    region was formed; it got hot later and the region was translated
+    again with it, as an entry for the dispatcher -- but the region's own
+    jump there (the JAE not taken) inlines it: the CMP's record flows on as
+    expressions, no store of it, no hop through the sections."""
+    image = bench.guest_image("pm_fib", 16)
+    leaf = image.symbols["fib"] + 5           # CMP ECX, imm8 (3 bytes), JAE rel8 (2)
+    log = io.StringIO()
+    m, r = run("tcg", image, log=log)
+    try:
+        assert r.reason == "debug-exit" and m.accel.stats()["regions_grown"] >= 1
+        assert [k for k in m.accel.tb_cache if k[1] == leaf]        # an entry
+        code = log.getvalue()
+        assert f"pc = {leaf};" not in code[code.rindex("def region_"):]
     finally:
         m.close()
 
