@@ -639,7 +639,7 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=()) -> None:
+                   misaligned_only=(), window=None) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -652,7 +652,11 @@ class PyCodegen:
         granule, so a store tests one -- and through ``struct`` after the
         same checks, in full, when it is not.  ``misaligned_only``: more
         checks, that can hold only when the word is not aligned (a 16-bit
-        segment's limit 0xFFFF, its base a multiple of 8): made there alone."""
+        segment's limit 0xFFFF, its base a multiple of 8): made there alone.
+        ``window``: a mask whose bits set in the address send a word to
+        that checked way -- its alignment bits, and also every bit at and
+        above an end of RAM that is a power of two, so one test covers the
+        alignment and ``misaligned_only``'s ``addr > end - size``."""
         value = None if load else self.val(op.args[1])
         if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
             conds = conds + list(misaligned_only)
@@ -668,7 +672,8 @@ class PyCodegen:
             return
         p = addr if _atomic(addr) else self.new_local("p")
         assert size <= 1 << GRANULE_SHIFT
-        fast = conds + [f"{p} & {size - 1}" if p is addr else f"({p} := {addr}) & {size - 1}"]
+        mask = size - 1 if window is None else window
+        fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
         if not load:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
         self.emit(f"if {' or '.join(fast)}:")

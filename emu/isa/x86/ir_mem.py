@@ -124,7 +124,14 @@ class X86Memory(MemoryAccess):
         and a store into a code granule."""
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
-        cg.ram_access(op, load, size, a, [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"], k, ip)
+        top = _ram_top(cg.ram_size, cg.amask)
+        end = [f"{a} > {top - size}"]
+        if top & (top - 1) == 0 and size > 1:
+            # a power of two: an aligned word ending in RAM has no bit set
+            # outside top - size (the test of its alignment and its end at once)
+            cg.ram_access(op, load, size, a, [], k, ip, end, ~(top - size))
+        else:
+            cg.ram_access(op, load, size, a, end, k, ip)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,

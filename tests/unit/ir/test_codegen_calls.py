@@ -154,15 +154,19 @@ def test_recursion_matches_the_interpreter_at_every_kind_of_stop(guest):
             mt.close()
 
 
-def test_aligned_stack_words_check_no_limit():
+@pytest.mark.parametrize("guest, aligned, limit", [("rm", ") & 1", "65534"),
+                                                   ("pm", " & -16777213", "16777212")])
+def test_aligned_stack_words_are_checked_once(guest, aligned, limit):
     """Real mode: SS's base is a multiple of 16 and its limit 0xFFFF, so an
     aligned word is within it; only a misaligned one (the odd_sp case
-    above, and SP = 0xFFFF) is checked against the limit."""
+    above, and SP = 0xFFFF) is checked against the limit.  Protected mode,
+    a flat SS and 16 MiB of RAM: one mask tests the alignment and the end
+    of RAM at once."""
     log = io.StringIO()
-    m, r = run("tcg", GUESTS["rm"](), log=log)
+    m, r = run("tcg", GUESTS[guest](), log=log)
     m.close()
-    aligned = [ln for ln in region_paths(log.getvalue()) if ") & 1" in ln]
-    assert aligned and not [ln for ln in aligned if "65534" in ln]
+    tests = [ln for ln in region_paths(log.getvalue()) if aligned in ln]
+    assert tests and not [ln for ln in tests if limit in ln]
 
 
 def test_32_bit_registers_are_read_without_masks():
