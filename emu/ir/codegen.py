@@ -753,7 +753,7 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=(), check_code=True) -> None:
+                   misaligned_only=(), window=None, check_code=True) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -769,9 +769,15 @@ class PyCodegen:
         granule, so a store tests one -- and through ``struct`` after the
         same checks, in full, when it is not.  ``misaligned_only``: more
         checks, that can hold only when the word is not aligned (a 16-bit
-        segment's limit 0xFFFF, its base a multiple of 8): made there alone."""
+        segment's limit 0xFFFF, its base a multiple of 8): made there alone.
+        ``window``: a mask whose bits set in the address send a word to
+        that checked way -- its alignment bits, and also every bit at and
+        above an end of RAM that is a power of two, so one test covers the
+        alignment and ``misaligned_only``'s ``addr > end - size`` (once
+        those are tested on this path, the alignment bits alone)."""
         value = None if load else self.val(op.args[1])
         conds = [c for c in conds if c not in self.checked]
+        misaligned_only = [c for c in misaligned_only if c not in self.checked]
         if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
             conds = conds + list(misaligned_only)
             p = addr
@@ -785,7 +791,8 @@ class PyCodegen:
             return
         p = addr if _atomic(addr) else self.new_local("p")
         assert size <= 1 << GRANULE_SHIFT
-        fast = conds + [f"{p} & {size - 1}" if p is addr else f"({p} := {addr}) & {size - 1}"]
+        mask = size - 1 if window is None or not misaligned_only else window
+        fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
         if not load and check_code:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
         self.emit(f"if {' or '.join(fast)}:")
@@ -803,9 +810,10 @@ class PyCodegen:
         else:
             self.emit(f"{word} = {value}")
         self.ind -= 1
-        for c in conds:         # false on both ways on
+        for c in conds + misaligned_only:       # false on both ways on
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
+
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -859,7 +867,7 @@ def region_edges(blocks, returns=()) -> dict:
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), returns=()) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, returns=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -867,15 +875,17 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=(), return
     expressions.  The head is one; then, while the other blocks still form a
     cycle, the block of each cycle with the most traffic inside it (in-cycle
     predecessors x successors) becomes one; then, while inlining would grow
-    the code past ``growth`` times its size, the most copied block does."""
+    the code past ``growth`` times its size, the most copied block does.
+    (``returns``: the region's return sites, successors of its RETs.)"""
     succ = region_edges(blocks, returns)
     preds = {ip: [] for ip in blocks}
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, blocks no jump of the region reaches, and ``entries``: blocks
-    # other translated code already jumps to
-    dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
+    # the head, and blocks no jump of the region reaches (``entries``, the
+    # blocks other code enters the region at, get sections of their own
+    # too, but jumps inside the region inline them: RegionCodegen)
+    dispatch = {head} | {ip for ip in blocks if not preds[ip]}
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
         rs = set(rest)
@@ -910,7 +920,9 @@ class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
     ``region(left, pc=ENTRY)`` runs while True over *sections*, one per
-    dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
+    dispatch point (:func:`plan_region`) and one per other entry (a block
+    other code enters the region at: ``entries``, a section the region's
+    own jumps never go to): ``if pc == <ip>:`` and the code of
     that block, with every other block of the region inlined where it is
     jumped to (QEMU's TBs are straight lines; a region is a tree of them).
     Guest registers stay in locals across the whole region (one read and
@@ -941,7 +953,7 @@ class RegionCodegen(PyCodegen):
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                  name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                 fl_bits=(0, 0)):
+                 fl_bits=(0, 0), entries=()):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
@@ -951,6 +963,9 @@ class RegionCodegen(PyCodegen):
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
+        # every place the dispatcher may enter: a dispatch point or an entry
+        # (a section only the dispatcher goes to: jumps here inline its block)
+        self.sections = set(dispatch) | (set(entries) & set(blocks))
         self.live_in = live_in
         self.rk = []
         self.rips = []
@@ -958,9 +973,9 @@ class RegionCodegen(PyCodegen):
         self.cc_groups = {}     # the stores' text -> group number
         self.succ = region_edges(blocks, self.returns)
         self.max_path = {}
-        for d in dispatch:
+        for d in self.sections:
             self.max_path[d] = self._longest(d, True)
-        self.self_loop = {d: self._reaches(d, d) for d in dispatch}
+        self.self_loop = {d: self._reaches(d, d) for d in self.sections}
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1230,7 +1245,9 @@ class RegionCodegen(PyCodegen):
         self.emit("while True:")
         self.ind += 1
         # sections that loop on themselves first: they are the inner loops
-        secs = sorted(self.dispatch, key=lambda d: (not self.self_loop[d], d != self.head, d))
+        # (then the dispatch points, then the sections only the dispatcher enters)
+        secs = sorted(self.sections, key=lambda d: (not self.self_loop[d], d != self.head,
+                                                     d not in self.dispatch, d))
         single = len(secs) == 1
         self.written_so_far = regs_written
         for i, d in enumerate(secs):
@@ -1286,7 +1303,7 @@ class RegionCodegen(PyCodegen):
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                     name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                    fl_bits=(0, 0)):
+                    fl_bits=(0, 0), entries=()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -1298,7 +1315,7 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     ``fl_bits``: (mask, value) of fl's bits the code took as constants
     (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard, fl_bits)
+                      wide_guard, fl_bits, entries)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

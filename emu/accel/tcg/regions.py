@@ -153,9 +153,11 @@ class RegionTiers:
         """Translate the hot block at CS:ip together with the blocks it jumps
         to directly in the same page that have already run (``self.heat``),
         transitively, into one region function (:class:`RegionCodegen`).
-        Each dispatch point of the region (:func:`plan_region`) becomes an
-        entry: a TB sharing the region's function, exits and chaining slots,
-        whose ``icount`` is the budget its section needs."""
+        Each section of the region -- its dispatch points
+        (:func:`plan_region`), and the blocks other code enters it at, which
+        its own jumps inline -- becomes an entry: a TB sharing the region's
+        function, exits and chaining slots, whose ``icount`` is the budget
+        its section needs."""
         t0 = time.perf_counter()
         built = self._build(ip, key, region=True)
         if built is None:
@@ -214,12 +216,13 @@ class RegionTiers:
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
         entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
-        dispatch = plan_region(irs, ip, entries=entries, returns=returns)
+        dispatch = plan_region(irs, ip, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns, key not in self.unguarded, fl_bits)
+                                                       returns, key not in self.unguarded, fl_bits,
+                                                       entries)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
@@ -228,7 +231,7 @@ class RegionTiers:
         insns = [i for blk in irs.values() for i in blk.insns]
         jmp = [None] * len(exits)
         entry_tb = None
-        for d in dispatch:
+        for d in max_path:          # every section: a dispatch point or an entry
             blk = irs[d]
             k = (ckey[0], d) + ckey[1:]
             if d != ip and k in self.tb_cache:
@@ -256,7 +259,7 @@ class RegionTiers:
                 self._log_block(blk, fallbacks, op_text, None, None)
             log = self.machine.log
             if log is not None and "out_asm" in self._log_flags():
-                log.write(f"OUT: [region of {len(irs)} blocks, {len(dispatch)} sections, "
+                log.write(f"OUT: [region of {len(irs)} blocks, {len(max_path)} sections, "
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
 

@@ -126,9 +126,9 @@ class X86Memory(MemoryAccess):
         # (base 0, "flat": the offset is the address)
         addr = a if kind == "flat" else f"B{seg} + {cg.paren(a)}"
         if kind == "exact8":
-            cg.ram_access(op, load, size, addr, [], k, ip, conds, check_code)
+            cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code)
         else:
-            cg.ram_access(op, load, size, addr, conds, k, ip, (), check_code)
+            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -141,11 +141,16 @@ class X86Memory(MemoryAccess):
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
         top = _ram_top(cg.ram_size, cg.amask)
-        conds = [f"{a} > {top - size}"]
-        if load and size == 1 and top == cg.ram_size and conds[0] not in cg.checked:
+        end = [f"{a} > {top - size}"]
+        if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
             # past the end of RAM (RAM is MM, from 0) the index raises
-            return cg.load_byte_or_bail(op, a, k, ip, conds[0])
-        cg.ram_access(op, load, size, a, conds, k, ip)
+            return cg.load_byte_or_bail(op, a, k, ip, end[0])
+        if top & (top - 1) == 0 and size > 1:
+            # a power of two: an aligned word ending in RAM has no bit set
+            # outside top - size (the test of its alignment and its end at once)
+            cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size))
+        else:
+            cg.ram_access(op, load, size, a, end, k, ip)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,
