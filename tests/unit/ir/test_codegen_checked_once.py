@@ -8,13 +8,10 @@ checks for translated code).  At the end of RAM
 the load's check sends the instruction to the interpreter, which reaches
 what is there (unassigned memory), as on the interpreter alone."""
 
-import io
 import re
 
-from emu import loader
-from emu.machine import Machine
-
 from tests.differential.pm32 import guest
+from tests.differential.translated import machine, tcg_regions
 
 RAM = 16 << 20
 
@@ -39,14 +36,9 @@ bump:
 
 
 def run(accel, log=None):
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=RAM, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
+    with machine(GUEST, accel, RAM, log) as m:
         r = m.run(icount_limit=100_000)
         return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 64, 64)
-    finally:
-        m.close()
 
 
 def test_past_the_end_of_ram_the_state_is_the_interpreters():
@@ -56,10 +48,7 @@ def test_past_the_end_of_ram_the_state_is_the_interpreters():
 
 
 def test_the_store_does_not_check_the_address_again():
-    log = io.StringIO()
-    run("tcg", log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
-    assert regions
+    regions = tcg_regions(run)
     for code in regions:
         stores = re.findall(r"MM\[(r\d+)\] = ", code)
         assert stores
@@ -71,9 +60,6 @@ def test_the_store_does_not_check_the_address_again():
 def test_a_byte_load_is_checked_by_the_index_raising():
     """A byte load through a flat segment tests nothing: past the end of RAM
     indexing it raises, and the handler bails (the first test's last pass)."""
-    log = io.StringIO()
-    run("tcg", log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
-    assert regions
+    regions = tcg_regions(run)
     for code in regions:
         assert re.search(r"try:\n +t\d+ = MM\[r7\]\n +except IndexError:\n +e = \d+; break", code)

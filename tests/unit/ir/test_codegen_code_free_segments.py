@@ -9,11 +9,9 @@ again with the per-store checks, and a store into that code reaches the
 interpreter, which drops the stale translation (SDM Vol. 3A §11.6): each
 pass runs the routine it has just written, as on the interpreter."""
 
-import io
 import re
 
-from emu import loader
-from emu.machine import Machine
+from tests.differential.translated import machine, tcg_regions
 
 GUEST = """
     cld
@@ -47,14 +45,9 @@ fill:                           ; ES:0x40 = the routine (and what follows it)
 
 
 def run(accel, log=None):
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=1 << 20, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
+    with machine(GUEST, accel, 1 << 20, log) as m:
         r = m.run(icount_limit=100_000)
         return (r.reason, tuple(m.cpu.regs[:8]), m.ram.read_bytes(0x600, 32)), m.accel.stats()
-    finally:
-        m.close()
 
 
 def test_code_written_then_run_each_pass_is_the_interpreters():
@@ -66,9 +59,7 @@ def test_code_written_then_run_each_pass_is_the_interpreters():
 
 
 def test_stores_into_a_code_free_segment_skip_the_code_check():
-    log = io.StringIO()
-    run("tcg", log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
+    regions = tcg_regions(run)
     first = regions[0]
     assert "CP.find(" in first.split("return 0")[0]         # the guard
     assert re.search(r"MM\[B0 \+ r7\] = ", first) and "CP[" not in first

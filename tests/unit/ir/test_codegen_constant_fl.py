@@ -11,8 +11,7 @@ interpreter's."""
 
 import io
 
-from emu import loader
-from emu.machine import Machine
+from tests.differential.translated import machine, regions_in
 
 COPY = """
     xor ax, ax
@@ -60,16 +59,11 @@ back:
 
 
 def run(src, accel, log=None):
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=1 << 20, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(src, "<test>", 0x7C00).data)
+    with machine(src, accel, 1 << 20, log) as m:
         m.ram.load(0x1000, bytes(range(7, 7 + 200)))
         r = m.run(icount_limit=100_000)
         return (r.reason, tuple(m.cpu.regs[:8]), m.cpu.rflags, m.ram.read_bytes(0x1F00, 0x200)), \
             m.accel.stats()
-    finally:
-        m.close()
 
 
 def test_df_changed_between_runs_fails_the_guard_and_the_results_are_the_interpreters():
@@ -89,7 +83,7 @@ def test_a_region_that_sets_df_reads_it_as_it_runs():
 def test_a_region_that_cannot_change_df_steps_by_a_constant():
     log = io.StringIO()
     run(COPY, "tcg", log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
+    regions = regions_in(log)
     assert regions
     # the first translation (DF clear) and the one after the guard failed
     assert "S.fl & 1024 != 0" in regions[0] and "& 1024" not in regions[0].split("S.fl & 1024")[1]

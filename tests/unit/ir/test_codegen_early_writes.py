@@ -8,12 +8,9 @@ the instruction's end, so nothing sees the new CX early: stopped anywhere by
 the instruction budget, or by the MMIO access in the loop, the state is the
 interpreter's."""
 
-import io
-
 import pytest
 
-from emu import loader
-from emu.machine import Machine
+from tests.differential.translated import machine, stop_state, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -36,15 +33,9 @@ say:
 
 
 def run(accel, limit, log=None):
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=1 << 20, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
+    with machine(GUEST, accel, 1 << 20, log) as m:
         r = m.run(icount_limit=limit)
-        return (r.reason, r.icount, m.cpu.rip, tuple(m.cpu.regs[:8]), m.cpu.rflags,
-                m.ram.read_bytes(0x500, 200), m.serial_output())
-    finally:
-        m.close()
+        return stop_state(m, r) + (m.ram.read_bytes(0x500, 200), m.serial_output())
 
 
 @pytest.mark.parametrize("limit", [70, 71, 72, 73, 400, 801, 810, 811, 100_000])
@@ -53,10 +44,7 @@ def test_stopped_anywhere_the_state_is_the_interpreters(limit):
 
 
 def test_the_count_goes_straight_into_cx():
-    log = io.StringIO()
-    run("tcg", 100_000, log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
-    assert regions
+    regions = tcg_regions(run, 100_000)
     for code in regions:
         assert "r1 = (r1 - 1) & 65535" in code and "if r1:" in code
         assert not any(line.strip().startswith("t") and "(r1 - 1)" in line for line in code.splitlines())

@@ -7,12 +7,9 @@ for fl, and the loop after it starts and ends every pass with that same
 expression, so it stores nothing either; every exit stores it.  Stopped
 anywhere by the instruction budget, the state is the interpreter's."""
 
-import io
-
 import pytest
 
-from emu import loader
-from emu.machine import Machine
+from tests.differential.translated import machine, stop_state, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -30,14 +27,9 @@ again:
 
 
 def run(accel, limit, log=None):
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=1 << 20, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
+    with machine(GUEST, accel, 1 << 20, log) as m:
         r = m.run(icount_limit=limit)
-        return r.reason, r.icount, m.cpu.rip, tuple(m.cpu.regs[:8]), m.cpu.rflags
-    finally:
-        m.close()
+        return stop_state(m, r)
 
 
 @pytest.mark.parametrize("limit", [103, 104, 105, 106, 107, 600, 1201, 100_000])
@@ -46,10 +38,7 @@ def test_stopped_anywhere_the_state_is_the_interpreters(limit):
 
 
 def test_the_peeled_loop_stores_no_flags():
-    log = io.StringIO()
-    run("tcg", 100_000, log)
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
-    assert regions
+    regions = tcg_regions(run, 100_000)
     for code in regions:
         loops = code.split("while True:")
         assert len(loops) >= 3                  # the region's, the first pass's, the loop's

@@ -10,10 +10,8 @@ without the bound, and the results are the interpreter's."""
 import io
 import re
 
-from emu import loader
-from emu.machine import Machine
-
 from tests.differential.pm32 import guest
+from tests.differential.translated import machine, regions_in
 
 GUEST = guest("""
     xor ebx, ebx
@@ -32,17 +30,12 @@ ENTRY_INSNS = 15                # the frame's instructions up to the test's code
 def run(accel, high, log=None):
     """Run the frame, set ``high`` (bits above 31) in ESI, run the loop:
     the stop, the registers, the two stored dwords and the engine's counters."""
-    flags = ("out_asm",) if log is not None else ()
-    m = Machine(accel=accel, memory=16 << 20, log=log, log_flags=flags)
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
+    with machine(GUEST, accel, 16 << 20, log) as m:
         r = m.run(icount_limit=ENTRY_INSNS)
         assert r.reason == "limit" and m.cpu.regs[4] == 0x90000
         m.cpu.regs[6] = high
         r = m.run(icount_limit=100_000)
         return (r.reason, tuple(m.cpu.regs[:8]), m.ram.read_bytes(0x500, 8)), m.accel.stats()
-    finally:
-        m.close()
 
 
 def test_bits_above_31_fail_the_guard_and_the_results_are_the_interpreters():
@@ -58,7 +51,7 @@ def test_a_guarded_region_reads_32_bit_registers_unmasked():
     want, _ = run("interp", 0)
     got, stats = run("tcg", 0, log)
     assert got == want and stats["guard_fails"] == 0
-    regions = [code for code in log.getvalue().split("OUT:") if "[region of" in code]
+    regions = regions_in(log)
     # each region's guard checks the registers it holds fit 32 bits
     assert regions and all(re.search(r"\(r\d+( \| r\d+)*\) > 4294967295", code) for code in regions)
     for code in regions:
