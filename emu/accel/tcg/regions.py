@@ -249,7 +249,7 @@ class RegionTiers:
         for k in left_out:
             self.grow[k] = (key, grown)
         for i in insns:
-            if i.ip not in dispatch:
+            if i.ip not in max_path:        # not a section: entered only through one
                 self.members[(ckey[0], i.ip) + ckey[1:]] = entry_tb
         self.counters["blocks_translated"] += len(irs)
         self.counters["regions_translated"] += 1
