@@ -326,16 +326,20 @@ class PyCodegen:
             return self.deferred[v.id][1]
         return frozenset()
 
-    def write_local(self, loc: str, live=None):
+    def write_local(self, loc: str, live=None, inverse=None):
         """About to assign local ``loc``: keep what still reads its old value
         valid -- a temporary the main line still uses is computed now; one
         only exits and flag records use, and a live flag expression, keep
         their text and read a copy of the old value instead (one store, and
-        the work is done only where it is needed)."""
+        the work is done only where it is needed) -- or, ``inverse``, the
+        old value computed from the new one where they are used (no store
+        at all: :meth:`_inverse`)."""
         if self.checked:
             self.checked = {c: names for c, names in self.checked.items() if loc not in names}
         old = None
         pat = None
+        if inverse is not None:
+            old, pat = f"({inverse})", re.compile(rf"\b{loc}\b")
         for tid, e in list(self.deferred.items()):
             if loc in e[1] and (e[2] > 0 or e[3] > 0):
                 if e[2] > 0:
@@ -347,7 +351,8 @@ class PyCodegen:
                 if old is None:
                     old, pat = self._keep_old(loc)
                 e[0] = pat.sub(old, e[0])
-                e[1] = (e[1] - {loc}) | {old}
+                if inverse is None:
+                    e[1] = (e[1] - {loc}) | {old}
         for f, k in list(self.know.items()):
             if k[0] == "expr" and (loc in k[2] or loc in _fl_rest(k)[1]):
                 if live is None or f in live:
@@ -355,8 +360,9 @@ class PyCodegen:
                         old, pat = self._keep_old(loc)
 
                     def sub(text, reads):
-                        return (pat.sub(old, text), (reads - {loc}) | {old}) if loc in reads \
-                            else (text, reads)
+                        if loc not in reads:
+                            return text, reads
+                        return pat.sub(old, text), reads if inverse is not None else (reads - {loc}) | {old}
                     self.know[f] = _fl_entry(*sub(k[1], k[2]), sub(*k[4]) if len(k) > 4 else None)
                 else:
                     self.know[f] = ("dead",)
@@ -670,11 +676,44 @@ class PyCodegen:
         renamed = None
         if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
             renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
-        self.write_local(loc, op.live)
+        self.write_local(loc, op.live, self._inverse(op, loc))
         self.emit(f"{loc} = {rhs}")
         self.written_so_far.add(r)
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
+
+    def _peek(self, v):
+        """Source text of a value, without consuming a use (None: gone)."""
+        if not isinstance(v, Temp):
+            return None
+        nm = self.names.get(v.id)
+        if nm is not None:
+            return nm
+        e = self.deferred.get(v.id)
+        return e[0] if e is not None else None
+
+    def _inverse(self, op, loc: str):
+        """When the register write ``op`` sets ``loc`` to ``(loc + c) & m``
+        (m: all the local holds; INC, DEC, ADD/SUB of a constant, PUSH, POP),
+        the old value from the new one as source text, else None."""
+        v = op.args[0]
+        if not isinstance(v, Temp) or v.op is None or v.op.name != "and" or not self._full_write(op):
+            return None
+        r = op.aux[0]
+        x, m = v.op.args
+        if type(m) is not int or m != (65535 if r in self.narrow else _MASK[4] if r in self.narrow32
+                                       else _MASK[8]):
+            return None
+        if not isinstance(x, Temp) or x.op is None or x.op.name not in ("add", "sub"):
+            return None
+        g, c = x.op.args
+        if x.op.name == "add" and type(g) is int:
+            g, c = c, g
+        if type(c) is not int or not isinstance(g, Temp) or g.op is None or g.op.name != "getr" \
+                or g.op.aux[0] != r or self._peek(g) != loc:
+            return None
+        k = c if x.op.name == "add" else -c
+        return f"({loc} - {k}) & {m}" if k >= 0 else f"({loc} + {-k}) & {m}"
 
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
