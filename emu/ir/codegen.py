@@ -59,7 +59,7 @@ import sys
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
 from .ir import IRBlock, Temp
-from .opcodes import CC_FIELDS, OPCODES
+from .opcodes import BAIL as BAIL_FLAG, CC_FIELDS, END, EXIT, OPCODES
 from .optimize import ARITH_BITS
 
 GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
@@ -271,6 +271,36 @@ class PyCodegen:
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
         self.early = self._early_writes(ops)
+        self.sink = self._sinkable(ops)
+
+    def _sinkable(self, ops) -> set:
+        """The ``setr`` ops (by id) whose write the main line need not make:
+        the block writes at least as much of the register again before
+        anything reads it or can leave the block but by a bail (x86: LODSB's
+        AL before ``add al, [edi]``), so only those bails -- where the
+        register's value is stored back -- see it (:meth:`gen_setr`)."""
+        out = set()
+        early = {id(op) for op in self.early.values()}
+        for i, op in enumerate(ops):
+            if op.name != "setr" or id(op) in early:
+                continue
+            r, size = op.aux
+            bails = False
+            for o in ops[i + 1:]:
+                n = o.name
+                if n == "setr" and o.aux[0] == r:
+                    if bails and o.aux[1] >= size:
+                        out.add(id(op))
+                    break
+                if n == "getr" and o.aux[0] == r:
+                    break
+                flags = OPCODES[n].flags
+                if BAIL_FLAG in flags and EXIT not in flags and END not in flags:
+                    bails = True
+                elif not (OPCODES[n].pure or n in ("insn_start", "setr", "setcc", "setccop", "setfl",
+                                                   "foldcf")):
+                    break
+        return out
 
     def _early_writes(self, ops) -> dict:
         """Temporaries to assign to their register's local where they are
@@ -401,12 +431,13 @@ class PyCodegen:
 
     def snapshot(self):
         return (dict(self.know), {k: list(v) for k, v in self.deferred.items()}, dict(self.names),
-                set(self.written_so_far), dict(self.checked))
+                set(self.written_so_far), dict(self.checked), dict(self.sunk))
 
     def restore(self, snap):
-        self.know, self.deferred, self.names, self.written_so_far, self.checked = snap
+        self.know, self.deferred, self.names, self.written_so_far, self.checked, self.sunk = snap
         self.deferred = {k: list(v) for k, v in self.deferred.items()}
         self.checked = dict(self.checked)
+        self.sunk = dict(self.sunk)
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
@@ -415,6 +446,7 @@ class PyCodegen:
         return str((k << EXIT_SHIFT) | len(self.exits))
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
+        self.write_sunk()
         regs = self.regs_written if self.loop else self.written_so_far
         for r in sorted(regs):
             if r in self.narrow:
@@ -461,6 +493,7 @@ class PyCodegen:
         self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
         self.checked = {}
+        self.sunk = {}          # register -> the value of a write left to the bails (_sinkable)
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
@@ -621,6 +654,7 @@ class PyCodegen:
         if w is not None:
             # computed into its register's local at once (see _early_writes)
             loc = f"r{w.aux[0]}"
+            self.sunk.pop(w.aux[0], None)
             self.write_local(loc, w.live)
             self.emit(f"{loc} = {e}")
             self.written_so_far.add(w.aux[0])
@@ -666,6 +700,9 @@ class PyCodegen:
         loc = f"r{r}"
         if isinstance(v, Temp) and self.early.get(v.id) is op:
             self.val(v)                 # the local already holds it
+            return
+        self.sunk.pop(r, None)          # written again: the bails after this see this write
+        if id(op) in self.sink and self._sink(op, loc):
             return
         rhs = self.val(v)
         if r in self.narrow:
@@ -714,6 +751,41 @@ class PyCodegen:
             return None
         k = c if x.op.name == "add" else -c
         return f"({loc} - {k}) & {m}" if k >= 0 else f"({loc} + {-k}) & {m}"
+
+    def _sink(self, op, loc: str) -> bool:
+        """Keep the write ``op`` (one of ``sink``) for the bails before the
+        next write of its register, when its value reads nothing but the
+        register's local and temporaries already named (which no write
+        before then changes); False: write it now."""
+        r, size = op.aux
+        v = op.args[0]
+        if isinstance(v, Temp):
+            if v.id in self.names:
+                text = self.names[v.id]
+            elif v.id in self.deferred and self.deferred[v.id][2] == 1:
+                text = self.deferred[v.id][0]
+            else:
+                return False
+        else:
+            text = self.val(v)
+        if not all(n == loc or (n in self.names.values() and not _REG_LOCAL.match(n))
+                   for n in _NAMES.findall(text)):
+            return False
+        text = self.val(v) if isinstance(v, Temp) else text
+        if r in self.narrow:
+            if size != 2:
+                text = f"{loc} & 65280 | {_paren(text)}"
+        elif size < 4:
+            text = f"{loc} & {~_MASK[size]} | {_paren(text)}"
+        self.sunk[r] = text
+        self.written_so_far.add(r)
+        return True
+
+    def write_sunk(self) -> None:
+        """At a bail: make the register writes the main line left out."""
+        for r, text in sorted(self.sunk.items()):
+            self.write_local(f"r{r}")
+            self.emit(f"r{r} = {text}")
 
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
@@ -1056,6 +1128,7 @@ class RegionCodegen(PyCodegen):
             self.emit(f"{', '.join(targets)} = {', '.join(values)}")
 
     def _exit(self, kind, retired, rip, slot=None, target=None, insn=None):
+        self.write_sunk()
         idx = len(self.exits)
         if kind is GOTO:
             slot = idx
@@ -1149,6 +1222,7 @@ class RegionCodegen(PyCodegen):
         self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
         self.checked = {}
+        self.sunk = {}
         self.gen_ops(self.b)
 
     def _probe(self, d, spec):
@@ -1248,8 +1322,10 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
+        self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
+            self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:
             self.narrow32 = _narrow32(ops) - self.narrow
