@@ -864,7 +864,7 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=(), window=None, check_code=True) -> None:
+                   misaligned_only=(), window=None, check_code=True, aligned=None) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -885,11 +885,28 @@ class PyCodegen:
         that checked way -- its alignment bits, and also every bit at and
         above an end of RAM that is a power of two, so one test covers the
         alignment and ``misaligned_only``'s ``addr > end - size`` (once
-        those are tested on this path, the alignment bits alone)."""
+        those are tested on this path, the alignment bits alone).
+        ``aligned``: the word's alignment when the target knows it from the
+        address's form (a constant offset from a base that is a multiple of
+        8): True goes to the view with no test, False to ``struct``."""
         value = None if load else self.val(op.args[1])
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
-        if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only):
+        if size > 1 and WORD_VIEWS and aligned:
+            # known aligned: misaligned_only cannot hold, one code granule
+            p = addr
+            if not load and check_code:
+                if not _atomic(addr):
+                    p = self.new_local("p")
+                    addr = f"({p} := {addr})"
+                conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+            self.bail_unless_checked(conds, k, ip)
+            word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
+            self.emit(f"t{op.out.id} = {word}" if load else f"{word} = {value}")
+            if load:
+                self.names[op.out.id] = f"t{op.out.id}"
+            return
+        if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only) or aligned is False:
             conds = conds + list(misaligned_only)
             p = addr
             if not load and check_code:

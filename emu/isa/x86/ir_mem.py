@@ -114,7 +114,8 @@ class X86Memory(MemoryAccess):
         With a base that is a multiple of 8 ("exact8", as every real-mode
         base is), an aligned word never crosses the limit (the last aligned
         one ends at 0xFFFF): the limit is checked for misaligned words
-        alone."""
+        alone; and a constant offset's word is known aligned or not, and
+        within the limit or not, when the region is translated."""
         seg, size = op.aux
         kind, check_code = _kind(fast), not _no_code(fast)
         off = cg.val(op.args[0])
@@ -122,13 +123,17 @@ class X86Memory(MemoryAccess):
         a = off
         if lim is not None:
             a = cg.atomic(off, "a")
-        conds = [f"{a}{lim}"] if lim is not None else []
+        c = op.args[0] if type(op.args[0]) is int else None
+        conds = [f"{a}{lim}"] if lim is not None and (c is None or c > 65536 - size) else []
         # (base 0, "flat": the offset is the address)
         addr = a if kind == "flat" else f"B{seg} + {cg.paren(a)}"
+        # a constant offset from a base that is a multiple of 8: its alignment is known
+        aligned = c % size == 0 if c is not None and kind in ("exact8", "flat") else None
         if kind == "exact8":
-            cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code)
+            cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code,
+                          aligned=aligned)
         else:
-            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code)
+            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -142,6 +147,10 @@ class X86Memory(MemoryAccess):
         a = cg.atomic(cg.val(op.args[0]), "a")
         top = _ram_top(cg.ram_size, cg.amask)
         end = [f"{a} > {top - size}"]
+        c = op.args[0] if type(op.args[0]) is int else None
+        if c is not None:           # a constant address: its end and alignment are known
+            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0)
+            return
         if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
             # past the end of RAM (RAM is MM, from 0) the index raises
             return cg.load_byte_or_bail(op, a, k, ip, end[0])
