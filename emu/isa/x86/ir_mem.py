@@ -213,14 +213,17 @@ def _ram_top(ram_size: int, amask: int) -> int:
 
 def mark_safe_loads(blocks, fast_segs) -> None:
     """Flag the loads :meth:`X86Memory._fast` will emit without any check
-    (a byte, or any size through a "wide" or "flat" segment): they cannot
-    leave the block, so flag liveness need not keep the record for them."""
+    (a byte, any size through a "wide" or "flat" segment, or at a constant
+    offset the word does not cross the limit from): they cannot leave the
+    block, so flag liveness need not keep the record for them."""
     for blk in blocks:
         for op in blk.ops:
             if op.name == "ld":
                 mode = fast_segs.get(op.aux[0])
-                if mode is not None and (op.aux[1] == 1 or _kind(mode) not in EXACT) \
-                        and _within_64k(op.args[0]):
+                size, off = op.aux[1], op.args[0]
+                if mode is not None and _within_64k(off) \
+                        and (size == 1 or _kind(mode) not in EXACT
+                             or (type(off) is int and off <= 0x10000 - size)):
                     op.safe = True
 
 
