@@ -22,11 +22,7 @@ GUEST = guest(f"""
 again:
     mov esi, 0x2000
     mov edi, {RAM - 40}         ; the last pass runs past the end of RAM
-    mov ecx, 30
-    add ecx, ebp
-    add ecx, ebp
-    add ecx, ebp
-    add ecx, ebp
+    lea ecx, [ebp * 4 + 30]
 mix:
     lodsb
     add al, [edi]
