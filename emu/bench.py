@@ -10,8 +10,9 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   nobody tuned for them, each in real mode (``rm_*``) and 32-bit protected
   mode (``pm_*``): a 32-bit LCG done with 16-bit MUL/ADC pairs (``lcg``), a
   byte sieve (``sieve``), REP MOVSB/STOSB and a LODSB/ADD/STOSB loop
-  (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``)
-  and 100 KiB of polled UART output (``uart``); each runs 10-13 million
+  (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``),
+  100 KiB of polled UART output (``uart``) and the classic ``intloop``'s
+  ADD/XOR/INC/DEC loop made long (``intloop``); each runs 10-13 million
   instructions and prints a checksum (``tests/bench/models.py`` computes
   them in Python).  The same six for Arm A32 (``a32_*``, GNU as syntax, on
   the ``virt`` board with semihosting, on the engines that run Arm): the
@@ -86,7 +87,7 @@ BENCH_DIR = os.path.join(GUESTS_DIR, "bench")
 #: the classic guests and the mode their work runs in
 CLASSIC = {"intloop": "real", "sieve": "real", "strcopy": "real", "crc32": "real", "fib": "real",
            "uart": "real", "lm_loop": "long"}
-KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart")
+KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart", "intloop")
 #: the new guests: rm_KIND (real mode) and pm_KIND (32-bit protected mode)
 NEW = {f"{prefix}_{kind}": mode for prefix, mode in (("rm", "real"), ("pm", "protected"))
        for kind in KINDS}

@@ -807,7 +807,7 @@ class ArmFrontend(TranslatorFrontend):
         return False
 
     @staticmethod
-    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(state, ram_size: int, amask: int, code_map=None) -> dict:
         return {}
 
     @staticmethod
