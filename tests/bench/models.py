@@ -79,7 +79,7 @@ def intloop(scale: int, bits: int) -> int:
 def expected_output(kind: str, scale: int, mode: str = "real") -> bytes:
     """What the bench guest of ``kind`` (lcg, sieve, strings, crc32, fib,
     uart, intloop) prints at ``scale``; in either mode, but for intloop,
-    whose registers are 16 bits wide in real mode and 32 in protected mode."""
+    whose registers are 16 bits wide in real mode and 32 in protected mode and A32."""
     if kind == "intloop":
         return b"%08x\n" % intloop(scale, 16 if mode == "real" else 32)
     if kind == "uart":

@@ -35,7 +35,7 @@ def reduced_images():
 @pytest.mark.parametrize("guest", sorted(bench.A32))
 def test_reduced_guest_prints_the_models_checksum(guest, engine, reduced_images):
     r = run(reduced_images[guest], engine)
-    assert r["output"] == expected_output(kind(guest), REDUCED[kind(guest)]), (guest, engine, r)
+    assert r["output"] == expected_output(kind(guest), REDUCED[kind(guest)], "a32"), (guest, engine, r)
     assert (r["stop"], r["status"]) == ("debug-exit", 0), r["stop_message"]
 
 
@@ -55,7 +55,7 @@ def test_full_size_guest_on_qemu_prints_the_models_checksum(guest, tmp_path):
     image.write_bytes(bench.guest_image(guest).data)
     r = subprocess.run([qemu(), "-M", "virt", "-cpu", "cortex-a15", "-nographic", "-semihosting",
                         "-kernel", str(image)], capture_output=True, timeout=300)
-    assert r.stdout == expected_output(kind(guest), bench.default_scale(guest)), r.stderr
+    assert r.stdout == expected_output(kind(guest), bench.default_scale(guest), "a32"), r.stderr
     assert r.returncode == 0
 
 
@@ -95,6 +95,6 @@ def test_bench_runs_an_a32_guest_on_the_engines_that_run_arm(reduced_images):
 @pytest.mark.parametrize("guest", sorted(bench.A32))
 def test_full_size_guest(guest, engine):
     r = run(bench.guest_image(guest), engine)
-    assert r["output"] == expected_output(kind(guest), bench.default_scale(guest))
+    assert r["output"] == expected_output(kind(guest), bench.default_scale(guest), "a32")
     assert (r["stop"], r["status"]) == ("debug-exit", 0)
     assert r["icount"] >= 10_000_000
