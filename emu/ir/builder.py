@@ -195,8 +195,12 @@ class IRBuilder:
         0x1ffff) >> 16`` is ``x & 1``), or None."""
         x, c = op.args if len(op.args) == 2 else (None, None)
         if op.name == "and" and isinstance(c, int) and c >= 0:
-            # (x & m) >> k  ->  (x >> k) & (m >> k)
-            return self.op2("and", self.op2("shr", x, k), c >> k)
+            # (x & m) >> k  ->  (x >> k) & (m >> k), when x >> k folds in turn;
+            # else the masked value stays whole (it is often what a register
+            # receives, and a flag over it reads the register's local)
+            inner = x.op if isinstance(x, Temp) else None
+            folded = None if inner is None else self._shr_through(inner, k)
+            return None if folded is None else self.op2("and", folded, c >> k)
         if op.name == "or":
             # (x | y) >> k  ->  y >> k  when x < 2**k
             for u, v in ((x, c), (c, x)):

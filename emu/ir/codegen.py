@@ -1210,8 +1210,9 @@ class RegionCodegen(PyCodegen):
         if again and self.spec is not None:
             if self.mode == "probe":
                 self.probe_sites.append(dict(self.know))
-            # the peeled loop starts with these fields as expressions: nothing to store
-            live = live - set(self.spec)
+            # the peeled loop starts with these fields as expressions: nothing to
+            # store (fl's arithmetic flags included: the expression is all of fl)
+            live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
         # the budget exit first: it stores the exact state from the expressions,
         # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")

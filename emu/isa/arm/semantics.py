@@ -155,7 +155,7 @@ def bind_operand2(i, form: str, pc: int, late: int):
 
 def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
     """``run`` of a data-processing instruction that writes only Rd (no S,
-    Rd and Rn not the PC, no carry in): the result of Rn and the operand,
+    Rd and Rn not the PC, no carry in, no RRX: the C flag is not read): the result of Rn and the operand,
     the arithmetic ones as x + y + carry in (AddWithCarry, A2.2.1)."""
     if kind == "shift":
         m, stype, imm5 = data
@@ -243,7 +243,8 @@ def bind_dp(i, model, ip: int, thumb: bool):
     swap, invert, cin0 = _DP_ARITH.get(op, (False, False, 0))
     ymask = M32 if invert else 0
 
-    if not setflags and rd != 15 and rn != 15 and cin0 is not None and kind != "fn":
+    rrx = kind == "shift" and data[1] == ROR and data[2] == 0     # reads the C flag
+    if not setflags and rd != 15 and rn != 15 and cin0 is not None and kind != "fn" and not rrx:
         return _bind_dp_result_only(op, rd, rn, kind, data)
 
     def run(ops, w):

@@ -32,6 +32,10 @@ CASES = [
     ("tst r0, #0x80000000", {0: 0x80000000}, Z, {}, N | C, 1),
     ("moveq r0, #5", {0: 1}, Z, {0: 5}, Z, 2),
     ("movne r0, #5", {0: 1}, Z, {0: 1}, Z, 2),
+    # RRX shifts the C flag in even where the result alone is written
+    ("sub r9, r11, r12, rrx", {11: 0x40010FE0, 12: 1}, C, {9: 0xC0010FE0}, None, 3),
+    ("add r0, r1, r2, rrx", {1: 1, 2: 4}, 0, {0: 3}, None, 3),
+    ("mov r0, r1, rrx", {1: 3}, C, {0: 0x80000001}, None, 3),
     ("mul r0, r1, r2", {1: 0x10001, 2: 0x10001}, 0, {0: 0x20001}, None, 1),
     ("mla r0, r1, r2, r3", {1: 3, 2: 4, 3: 5}, 0, {0: 17}, None, 1),
     ("ldr r0, [r1, #4]", {1: DATA}, 0, {0: 0x48474645}, None, 1),
