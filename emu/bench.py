@@ -10,23 +10,37 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   nobody tuned for them, each in real mode (``rm_*``) and 32-bit protected
   mode (``pm_*``): a 32-bit LCG done with 16-bit MUL/ADC pairs (``lcg``), a
   byte sieve (``sieve``), REP MOVSB/STOSB and a LODSB/ADD/STOSB loop
-  (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``)
-  and 100 KiB of polled UART output (``uart``); each runs 10-13 million
+  (``strings``), bitwise CRC-32 (``crc32``), recursive Fibonacci (``fib``),
+  100 KiB of polled UART output (``uart``) and the classic ``intloop``'s
+  ADD/XOR/INC/DEC loop made long (``intloop``); each runs 10-13 million
   instructions and prints a checksum (``tests/bench/models.py`` computes
-  them in Python).  Each source sets its size with one line
-  ``.set SCALE, N`` (:func:`guest_image` assembles it at another size).
+  them in Python).  The same six for Arm A32 (``a32_*``, GNU as syntax, on
+  the ``virt`` board with semihosting, on the engines that run Arm): the
+  LCG on 16-bit halves with MUL and ADDS/ADC, the sieve with LDRB/STRB, an
+  STMIA fill, an LDRB/STRB copy and a byte add loop, CRC-32 by LSRS and
+  EORCS, Fibonacci by BL and PUSH/POP, and 110 KiB of output polling the
+  PL011's flag register (10.4-12.5 million instructions each).  Each source
+  sets its size with one line ``.set SCALE, N`` (:func:`guest_image`
+  assembles it at another size).
 * ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
   ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
-  semihosting, on the engines that run Arm guests (interp, tcg, unicorn;
-  the unicorn engine counts them exactly: its Arm adapter has no free runs).
+  semihosting, on the engines that run Arm guests (interp, tcg, unicorn
+  and unicorn-bare).
 
 Engines: ``interp``, ``tcg``, ``unicorn`` and ``kvm`` as ``emu run`` has
 them -- ``unicorn`` in free runs (``-accel unicorn,count=free``, see
 :mod:`emu.accel.unicorn`) unless ``--unicorn-count exact`` -- and
-``unicorn-bare``: unicorn with only the port hooks the guests' devices
-need (the Target's ``unicorn_bare``), the yardstick for the unicorn
-engine's own cost.  Every guest runs ``--repeat`` times (3) on each engine;
-the figures are the median run's.
+``unicorn-bare``: unicorn with only the hooks the guests' devices need
+(the Target's ``unicorn_bare``: x86's port hooks; Arm's PL011 region, the
+semihosting exit and SVC entry), the yardstick for the unicorn engine's
+own cost.  The table says which mode the unicorn engine ran in, guest by
+guest (``unicorn engine: free runs on ...``).
+
+Before it runs, ``emu bench`` says what it will run (:func:`plan_lines`)
+and prints each row as it is measured (:class:`LiveReport`, the progress
+hook of :func:`run_bench`); Ctrl-C prints the table of the rows measured
+so far and ends with ``emu: interrupted`` (status 130).  Every guest runs
+``--repeat`` times (3) on each engine; the figures are the median run's.
 
 Instructions: the engines that count exactly (interp, tcg, unicorn
 counting) count them; KVM, unicorn running free and bare unicorn do not,
@@ -39,7 +53,7 @@ JSON (``--json FILE``, ``-`` for stdout): ``{"results": [row, ...],
 
 =====================  ===================================================
 ``guest``              the guest's name (``rm_lcg``, ``intloop``, ...)
-``mode``               ``real``, ``protected`` or ``long``: the CPU mode
+``mode``               ``real``, ``protected``, ``long`` or ``a32``: the CPU mode
                        its work runs in
 ``engine``             ``interp``, ``tcg``, ``unicorn``, ``unicorn-bare``,
                        ``kvm``
@@ -73,18 +87,26 @@ BENCH_DIR = os.path.join(GUESTS_DIR, "bench")
 #: the classic guests and the mode their work runs in
 CLASSIC = {"intloop": "real", "sieve": "real", "strcopy": "real", "crc32": "real", "fib": "real",
            "uart": "real", "lm_loop": "long"}
-KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart")
+KINDS = ("lcg", "sieve", "strings", "crc32", "fib", "uart", "intloop")
 #: the new guests: rm_KIND (real mode) and pm_KIND (32-bit protected mode)
 NEW = {f"{prefix}_{kind}": mode for prefix, mode in (("rm", "real"), ("pm", "protected"))
        for kind in KINDS}
+#: the new guests for Arm A32 (a32_KIND, on the virt board)
+A32 = {f"a32_{kind}": "a32" for kind in KINDS}
 #: the Arm guests (A32 on the virt board), from the repository's tests/guests/arm
 ARM_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "tests", "guests", "arm")
 ARM = {f"arm_{name}": "a32" for name in ("intloop", "sieve", "strcopy", "crc32", "fib", "uart",
                                          "lm_loop")}
-SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW), "arm": tuple(ARM),
-          "all": tuple(CLASSIC) + tuple(NEW) + tuple(ARM)}
+SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW) + tuple(A32), "arm": tuple(ARM),
+          "all": tuple(CLASSIC) + tuple(NEW) + tuple(A32) + tuple(ARM)}
 DEFAULT_SUITE = "new"
+
+
+def has_scale(name: str) -> bool:
+    """Is ``name`` one of the new guests, whose source sets its size with a
+    SCALE line (the rest have a fixed size)?"""
+    return name in NEW or name in A32
 BARE = "unicorn-bare"
 _SCALE = re.compile(r"^\.set SCALE, (\d+)\b", re.M)
 #: the terminal chart's scale: log10 MIPS from CHART_LOW to CHART_HIGH over CHART_WIDTH columns
@@ -96,16 +118,16 @@ class BenchError(Exception):
 
 
 def guest_mode(name: str) -> str:
-    return NEW.get(name) or ARM.get(name) or CLASSIC[name]
+    return NEW.get(name) or A32.get(name) or ARM.get(name) or CLASSIC[name]
 
 
 def guest_board(name: str) -> str:
     """The board a bench guest runs on: ``virt`` for the Arm guests."""
-    return "virt" if name in ARM else "pc"
+    return "virt" if name in ARM or name in A32 else "pc"
 
 
 def guest_path(name: str) -> str:
-    if name in NEW:
+    if has_scale(name):
         return os.path.join(BENCH_DIR, name + ".S")
     if name in CLASSIC:
         return os.path.join(GUESTS_DIR, name + ".S")
@@ -147,23 +169,31 @@ def _scale_line(path: str, text: str):
 
 
 def guest_image(name: str, scale: int | None = None):
-    """The assembled image of a bench guest; with ``scale``, a new guest
-    assembled with ``.set SCALE, scale`` instead of its own size."""
-    from .loader import load_file, load_guest
+    """The assembled image of a bench guest (for its board); with ``scale``,
+    a new guest assembled with ``.set SCALE, scale`` instead of its own
+    size."""
+    from .boards import get_board
+    from .loader import load_guest
     path = guest_path(name)
-    if name in ARM and scale is None:
-        return load_guest(path, board=guest_board(name))
     if scale is None:
-        return load_file(path)
-    if name not in NEW:
-        raise BenchError(f"guest '{name}' has no SCALE (only the new guests: {', '.join(NEW)})")
+        return load_guest(path, board=guest_board(name))
+    if not has_scale(name):
+        raise BenchError(f"guest '{name}' has no SCALE (only the new guests: "
+                         f"{', '.join(SUITES['new'])})")
     if scale < 1:
         raise BenchError(f"SCALE {scale}: expected a positive number")
     from .asm import assemble_file
     text = open(path).read()
     m = _scale_line(path, text)
     text = text[:m.start(1)] + str(scale) + text[m.end(1):]
-    return assemble_file(text, path)
+    board = get_board(guest_board(name))
+    return assemble_file(text, path, base=board.LOAD_ADDR, arch=_target(board).name)
+
+
+def _target(board):
+    """The Target a board module runs (it names it, or holds it)."""
+    from .isa import get_target
+    return get_target(board.TARGET) if isinstance(board.TARGET, str) else board.TARGET
 
 
 # -- running -------------------------------------------------------------------------------
@@ -173,7 +203,9 @@ def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: 
     """One run of ``image`` on ``engine`` (on ``board``; ``virt`` with
     semihosting): a dict of what bench reports."""
     from .machine import Machine
-    options = {"count": unicorn_count} if engine == "unicorn" else {}
+    # kvm: the time between exits split into the engine's and the rest's (its stats)
+    options = ({"count": unicorn_count} if engine == "unicorn"
+               else {"timing": "on"} if engine == "kvm" else {})
     m = Machine(board=board, accel=engine, memory=memory, accel_options=options,
                 semihosting=board == "virt")
     try:
@@ -190,58 +222,91 @@ def run_once(image, engine: str, unicorn_count: str, memory: int, icount_limit: 
         m.close()
 
 
-def run_bare(image, memory: int):
-    from .isa import get_target
-    b = get_target("x86").unicorn_bare(image.data, memory)
+def run_bare(image, memory: int, target):
+    """One run of ``image`` on ``target``'s bare unicorn harness."""
+    b = target.unicorn_bare(image.data, memory)
     stop = {"debug-exit": "debug-exit", "halt": "halt"}.get(b.how, "internal-error")
     return {"seconds": b.seconds, "icount": None, "output": b.output, "exits": {}, "stop": stop,
             "status": b.status, "stop_message": b.how, "engine_stats": {}}
 
 
+class BenchInterrupted(Exception):
+    """A signal (Ctrl-C) ended the bench: ``rows`` are the rows measured
+    until then (the guest it stopped in counted as far as its measured rows
+    allow), ``interruption`` the signal's exception (:mod:`emu.signals`)."""
+
+    def __init__(self, rows: list, interruption: BaseException):
+        super().__init__(f"interrupted after {len(rows)} rows")
+        self.rows = rows
+        self.interruption = interruption
+
+
 def run_bench(guests, engines, repeat: int = 3, unicorn_count: str = "free", memory: int = 16 << 20,
               icount_limit: int | None = 200_000_000, images=None, progress=None) -> list:
     """Every guest on every engine, ``repeat`` times; one row (a dict, the
-    JSON schema above) per guest and engine."""
-    from .boards import get_board
-    from .isa import get_target
+    JSON schema above) per guest and engine.  ``progress(row)`` is called
+    with each row as soon as its runs are done (its MIPS not yet known: the
+    row has the ``icount`` its engine counted, or None).  A signal (Ctrl-C:
+    ``KeyboardInterrupt``, or :class:`emu.signals.Interrupted`) raises
+    :class:`BenchInterrupted` with the rows measured so far."""
+    from .signals import Interrupted
     rows = []
-    for g in guests:
-        image = images[g] if images else guest_image(g)
-        board = guest_board(g)
-        named = get_board(board).TARGET
-        target = get_target(named) if isinstance(named, str) else named
-        group = []
-        # an engine that cannot run the guest's architecture gets no row (x86: all do)
-        for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines
-                  and (e != BARE or board == "pc")]:
-            runs = []
-            # a free unicorn counts for an instruction limit: it runs without one
-            limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
-            for _ in range(repeat):
-                runs.append(run_bare(image, memory) if e == BARE
-                            else run_once(image, e, unicorn_count, memory, limit, board))
-            med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
-            row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
-                   "runs": [r["seconds"] for r in runs], "icount": med["icount"],
-                   "exits": med["exits"], "stop": med["stop"], "status": med["status"],
-                   "stop_message": med["stop_message"], "output": med["output"],
-                   "engine_stats": med["engine_stats"],
-                   "unicorn_mode": "bare" if e == BARE else med["unicorn_mode"]}
-            group.append(row)
-            if progress is not None:
-                progress(row)
-        _count(group, image, memory, icount_limit, board)
-        rows.extend(group)
+    group = []
+    try:
+        for g in guests:
+            image = images[g] if images else guest_image(g)
+            _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit, group,
+                         progress)
+            _count(group, image, memory, icount_limit, guest_board(g))
+            rows.extend(group)
+            group = []
+    except (KeyboardInterrupt, Interrupted) as e:
+        if group:
+            _count(group, None, memory, icount_limit)
+            rows.extend(group)
+        raise BenchInterrupted(rows, e) from None
     return rows
 
 
+def _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit, group,
+                 progress) -> None:
+    """The rows of guest ``g`` on every engine that runs its architecture,
+    appended to ``group`` as they are measured."""
+    from .boards import get_board
+    from .isa import get_target
+    from .signals import check
+    board = guest_board(g)
+    named = get_board(board).TARGET
+    target = get_target(named) if isinstance(named, str) else named
+    # an engine that cannot run the guest's architecture gets no row (x86: all do)
+    for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines]:
+        runs = []
+        # a free unicorn counts for an instruction limit: it runs without one
+        limit = None if e == "unicorn" and unicorn_count == "free" else icount_limit
+        for _ in range(repeat):
+            runs.append(run_bare(image, memory, target) if e == BARE
+                        else run_once(image, e, unicorn_count, memory, limit, board))
+            check()         # a signal during a bare run (no Machine.run to raise it)
+        med = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+        row = {"guest": g, "mode": guest_mode(g), "engine": e, "seconds": med["seconds"],
+               "runs": [r["seconds"] for r in runs], "icount": med["icount"],
+               "exits": med["exits"], "stop": med["stop"], "status": med["status"],
+               "stop_message": med["stop_message"], "output": med["output"],
+               "engine_stats": med["engine_stats"],
+               "unicorn_mode": "bare" if e == BARE else med["unicorn_mode"]}
+        group.append(row)
+        if progress is not None:
+            progress(row)
+
+
 def _count(group, image, memory, icount_limit, board="pc") -> None:
-    """Instructions and MIPS for a guest's rows (see the module docstring)."""
+    """Instructions and MIPS for a guest's rows (see the module docstring);
+    without ``image``, no untimed run counts them."""
     counted = next((r for r in group if r["icount"] is not None and r["engine"] == "interp"), None) \
         or next((r for r in group if r["icount"] is not None), None)
     if counted is not None:
         n, by = counted["icount"], counted["engine"]
-    elif any(r["stop"] in ("debug-exit", "halt") for r in group):
+    elif image is not None and any(r["stop"] in ("debug-exit", "halt") for r in group):
         n, by = run_once(image, "tcg", "exact", memory, icount_limit, board)["icount"], "tcg"
     else:
         n, by = None, None
@@ -260,6 +325,59 @@ def _count(group, image, memory, icount_limit, board="pc") -> None:
 
 
 # -- reporting -----------------------------------------------------------------------------
+
+def plan_lines(guests, engines, repeat: int, unicorn_count: str) -> list:
+    """What a bench will run, said before it starts: the guests (and the
+    size each is assembled at), the engines, the runs of each and the
+    unicorn engine's mode."""
+    sizes = [f"{g} {default_scale(g)}" for g in guests if has_scale(g)]
+    fixed = [g for g in guests if not has_scale(g)]
+    runs = "1 run" if repeat == 1 else f"{repeat} runs, the median shown"
+    lines = [f"emu bench: {len(guests)} guest(s) x {len(engines)} engine(s), {runs}",
+             f"  guests:  {', '.join(guests)}",
+             f"  engines: {', '.join(engines)}"]
+    if sizes:
+        lines.append(f"  scale:   SCALE of each source ({', '.join(sizes)})")
+    if fixed:
+        lines.append(f"  scale:   fixed size (no SCALE): {', '.join(fixed)}")
+    if "unicorn" in engines:
+        lines.append("  unicorn: " + ("free runs (count=free: no per-instruction hook, no count; "
+                                      "an engine or guest that cannot run free counts exactly)"
+                                      if unicorn_count == "free" else
+                                      "exact counting (count=exact: a block hook counts every "
+                                      "instruction)"))
+    return lines
+
+
+class LiveReport:
+    """``run_bench``'s progress hook for a terminal: each row on one line as
+    soon as it is measured, its MIPS from the count of an engine of the
+    same guest measured before it (``~``) where its own engine does not
+    count; ``rows`` keeps them."""
+
+    def __init__(self, write=print):
+        self.rows = []
+        self._write = write
+        self._counts = {}           # guest -> (instructions, counting engine)
+
+    def __call__(self, row) -> None:
+        self.rows.append(row)
+        g = row["guest"]
+        if row["icount"] is not None and (g not in self._counts or row["engine"] == "interp"):
+            self._counts[g] = (row["icount"], row["engine"])
+        if row["icount"] is not None:
+            n, text = row["icount"], str(row["icount"])
+        elif g in self._counts:
+            n = self._counts[g][0]
+            text = f"~{n}"
+        else:
+            n, text = None, "?"
+        mips = f"{n / row['seconds'] / 1e6:.2f}" if n and row["seconds"] > 0 else "?"
+        exits = ", ".join(f"{k} {v}" for k, v in sorted(row["exits"].items()))
+        mode = f" [{row['unicorn_mode']}]" if row["unicorn_mode"] else ""
+        self._write(f"  {g:<12} {row['engine'] + mode:<22} {text:>12} {row['seconds']:>8.3f} s "
+                    f"{mips:>8} MIPS  {row['stop']}  {exits}")
+
 
 def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
     """The table, the notes on how each engine's instructions were counted,
@@ -288,6 +406,13 @@ def print_table(rows, extra, repeat: int, chart: bool = True) -> None:
             print(f"  {r['guest']} on {r['engine']} stopped early: {r['stop']}: {r['stop_message']}")
     if repeat > 1:
         print(f"Each figure is the median of {repeat} runs.")
+    modes = {}
+    for r in rows:
+        if r["engine"] == "unicorn":
+            modes.setdefault(r["unicorn_mode"], []).append(r["guest"])
+    if modes:
+        print("unicorn engine: " + "; ".join(f"{mode} runs on {', '.join(gs)}"
+                                             for mode, gs in modes.items()))
     by = sorted({(r["engine"], r["instructions_by"]) for r in rows
                  if r["instructions_by"] not in (None, r["engine"])})
     for engine, counter in by:
@@ -319,7 +444,7 @@ def _counters(rows, engine: str, header: str, line) -> None:
 
 def _not_counted(engine: str, rows) -> str:
     if engine == BARE:
-        return "bare unicorn (port hooks only) does not count instructions"
+        return "bare unicorn (device hooks only) does not count instructions"
     if engine == "unicorn":
         return "unicorn ran free (count=free: no block hook, no count), so it did not count"
     return "the engine cannot count instructions"

@@ -71,10 +71,13 @@ ACCEL_HELP = {
     "unicorn": "QEMU's TCG in C, through unicorn; -accel unicorn,count=exact|free (default exact): "
                "free runs without counting instructions, as QEMU without -icount",
     "kvm": "the host CPU through /dev/kvm; -accel kvm,ioeventfd=on|off (default on): "
-           "doorbell writes (virtio QueueNotify) without an exit",
+           "doorbell writes (virtio QueueNotify) without an exit; timing=off|on (default off): "
+           "the time between exits split into the engine's and the rest's (two more clock "
+           "reads per exit)",
 }
 #: -accel NAME,PROP=VALUE: the properties each engine takes, and their values
-ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off")}, "unicorn": {"count": ("exact", "free")}}
+ACCEL_OPTIONS = {"kvm": {"ioeventfd": ("on", "off"), "timing": ("off", "on")},
+                 "unicorn": {"count": ("exact", "free")}}
 #: -cpu help: what each model is and which engines model it
 CPU_HELP = {
     "8086": "Intel 8086 (1979): 20 address lines, no #UD, 8086 flags and quirks",
@@ -408,9 +411,10 @@ def build_parser() -> Parser:
     b.add_argument("--steps", type=parse_count, default=100_000,
                    help="--step: instructions stepped from reset per guest and engine (100000)")
     b.add_argument("--kvm-exit", action="store_true",
-                   help="measure the KVM exit round trip instead: a C KVM_RUN loop (built with gcc) "
-                        "against kasou's kvm engine on the same guest, and ioeventfd on/off per "
-                        "doorbell notification")
+                   help="measure the KVM exit round trip instead: a C KVM_RUN loop (built with gcc), "
+                        "a bare Python KVM_RUN loop, Vcpu.run, kasou's kvm engine and the whole "
+                        "Machine on the same guest, in wall-clock and CPU time with the ratios to C; "
+                        "and ioeventfd on/off per doorbell notification")
 
     df = sub.add_parser("diff", help="run a guest on two engines in lockstep; report the first divergence",
                         description="Run a guest on TWO engines (-accel A,B) in lockstep, one "
@@ -802,12 +806,9 @@ def _debug_monitored(session, monitors, stdin, interactive: bool, echo: bool) ->
 
 
 def _pc_text(m) -> str:
-    """Where the guest stopped: CS:IP on a segmented CPU (x86), else the PC."""
-    s = m.cpu
-    segs = getattr(s, "segs", None)
-    if segs is not None:
-        return f"{segs[1].selector:04x}:{s.rip:04x}"
-    return f"0x{m.target.pc(s):08x}"
+    """Where the guest stopped, as the target's reports show it (CS:IP on
+    x86; the mode, the instruction set and the PC on Arm)."""
+    return m.target.lockstep().where(m.cpu)
 
 
 def run_guest(name_or_path, accel, cpu="max", memory=16 << 20, icount_limit=50_000_000):
@@ -875,8 +876,7 @@ def cmd_bench(args) -> int:
             bench.check_plot(args.plot)
         except bench.BenchError as e:
             raise CommandError(str(e)) from None
-    rows = bench.run_bench(guests, engines, repeat=args.repeat, unicorn_count=args.unicorn_count,
-                           images=images)
+    rows = _bench_live(bench, guests, engines, args, images)
     extra = {}
     if "kvm" in engines:
         try:
@@ -895,6 +895,27 @@ def cmd_bench(args) -> int:
         print(f"chart: {args.plot}")
     _write_json(args.json_out, {"results": bench.json_rows(rows), "repeat": args.repeat, **extra})
     return 0
+
+
+def _bench_live(bench, guests, engines, args, images) -> list:
+    """Say what the bench will run, run it with each row printed as it is
+    measured; on Ctrl-C, the table of the rows measured so far, then the
+    signal's one line (raised on to main)."""
+    for line in bench.plan_lines(guests, engines, args.repeat, args.unicorn_count):
+        print(line)
+    print("measured so far (guest, engine, instructions, seconds, MIPS, how it ended, exits):",
+          flush=True)
+    live = bench.LiveReport(lambda text: print(text, flush=True))
+    try:
+        rows = bench.run_bench(guests, engines, repeat=args.repeat,
+                               unicorn_count=args.unicorn_count, images=images, progress=live)
+    except bench.BenchInterrupted as e:
+        if e.rows:
+            print(f"\ninterrupted: the {len(e.rows)} row(s) measured so far\n")
+            bench.print_table(e.rows, {}, args.repeat, chart=False)
+        raise e.interruption from None
+    print()
+    return rows
 
 
 def _bench_engines(wanted) -> list:

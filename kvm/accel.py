@@ -95,12 +95,17 @@ the queue index as the value).  With ``ioeventfd=on`` (``-accel
 kvm,ioeventfd=on``, the default, as QEMU's ``-device
 virtio-...,ioeventfd=``) each is registered with KVM_IOEVENTFD (PIO or MMIO,
 ``datamatch`` = the value), so the guest's write completes inside KVM
-without an exit and only increments an eventfd.  Whenever ``run()`` returns
-an exit, for any reason (HLT above all: a driver that notified and waits),
-and at the watchdog's kicks of a free run, the eventfds are read without
-blocking and each that was signalled is handed to the device as one write
-(:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats`` as
-signalled, not as an exit).  QEMU reads them in its main loop, in another
+without an exit and only increments an eventfd.  When ``run()`` returns an
+exit (HLT above all: a driver that notified and waits), and at the
+watchdog's kicks of a free run, the eventfds are read without blocking
+(one poll(2)) and each that was signalled is handed to the device as one
+write (:meth:`Machine.doorbell_rung`, which counts it in ``machine.stats``
+as signalled, not as an exit) -- except at a port exit to a device without
+doorbells while no doorbell is armed (``Device.doorbells_armed``: a write
+would only be counted) and nothing logs: then the writes wait in their
+eventfds until the next other exit or ``sync_state()`` (which ends every
+run), and are handed over and counted all the same, before the device's
+own registers are next reached.  QEMU reads them in its main loop, in another
 thread, while the vCPU runs on; kasou has one thread, so the device works at
 the next exit.  Single steps (``-d exits`` steps the guest) are not exits the
 guest caused, so a stepped run serves doorbells at exits only, as a free run
@@ -112,9 +117,17 @@ other (:meth:`_inject_interrupt`).
 
 Statistics: exits by reason and port come from the Machine
 (``machine.stats``); :meth:`stats` adds KVM-level exit counts and the time
-spent inside KVM_RUN, inside this accelerator's Python, and outside it (the
-Machine and devices).  :func:`measure_exit_cost` times the bare PIO exit
-round trip for ``emu bench``.
+spent inside KVM_RUN, and with ``-accel kvm,timing=on`` (two more clock
+reads per exit) the time between KVM_RUNs split into this accelerator's
+Python and the rest (the Machine and devices).
+
+The exit path (``emu bench --kvm-exit``, ``docs/kvm-host.md``): KVM_RUN is
+``fcntl.ioctl`` without an argument (:meth:`Vcpu.enter`), one port access is
+read from ``struct kvm_run`` with one unpack into the Machine's ``IoExit``,
+and the turn after one, with nothing else changed, goes straight back to
+KVM_RUN; everything else before a KVM_RUN is :meth:`_prologue`.
+:func:`measure_exit_cost` times the bare PIO exit round trip for ``emu
+bench``.
 
 Deliberate gaps: FPU/SSE state and MSRs other than EFER are not part of the
 canonical state and stay as KVM has them; one vCPU only.
@@ -126,6 +139,7 @@ import collections
 import os
 import select
 import statistics
+import struct
 import threading
 import time
 
@@ -139,8 +153,17 @@ from emu.isa.x86.state import (CR0_PE, CR0_PG, CS, EFER_LMA, REG_NAMES64,
 from . import exits as kx
 from . import uapi
 from .errors import KvmError, explain_sregs
+from .exits import IO_HEAD
 from .system import Kvm
 from .vcpu import MAX_HW_BREAKPOINTS, block_async_signals
+
+_clock = time.perf_counter
+_IO_HEAD = IO_HEAD.unpack_from
+#: the guest-debug configuration of a free run without breakpoints
+_FREE_RUN = (False, ())
+#: seconds after a KVM_RUN within which the watchdog is surely awake
+#: (_Watchdog.IDLE_TICKS looks of at least min_slice: 20 ms)
+_WATCHED = 0.01
 
 #: kvm_regs field order, as indices into the canonical ``regs[16]``
 _KVM_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
@@ -158,6 +181,16 @@ _LEGACY_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66,
                               0x67, 0xF0, 0xF2, 0xF3))
 #: the kvm.exits kinds the Machine answers (IN, MMIO read)
 _REPLIED = (kx.IoIn, kx.MmioRead)
+_KVM_EXIT_IO, _KVM_EXIT_INTR, _IO_OUT = uapi.KVM_EXIT_IO, uapi.KVM_EXIT_INTR, uapi.KVM_EXIT_IO_OUT
+#: one IO element of 1, 2 or 4 bytes in the PIO data page, by size:
+#: read with ``_IO_UNPACK[size](view, offset)``, written with
+#: ``_IO_PACK[size](view, offset, value)`` (no slice of the mmap per exit)
+_IO_FORMATS = (None, struct.Struct("<B"), struct.Struct("<H"), None, struct.Struct("<I"))
+_IO_UNPACK = tuple(f and f.unpack_from for f in _IO_FORMATS)
+_IO_PACK = tuple(f and f.pack_into for f in _IO_FORMATS)
+#: ``_pending`` of one OUT or IN read straight from kvm_run (no kvm.exits
+#: object): the IN's exit, whose ``data`` is the reply, is in ``_io_in``
+_ONE_OUT, _ONE_IN = ("one OUT",), ("one IN",)
 _EVENT_NAMES = {uapi.KVM_SYSTEM_EVENT_SHUTDOWN: "SHUTDOWN",
                 uapi.KVM_SYSTEM_EVENT_RESET: "RESET",
                 uapi.KVM_SYSTEM_EVENT_CRASH: "CRASH"}
@@ -258,11 +291,12 @@ def disassemble(code, mode, address=0):
 class _Watchdog:
     """Kicks a vCPU that stays inside one KVM_RUN longer than a slice.
 
-    The accelerator bumps ``generation`` and sets ``in_run`` around every
-    KVM_RUN (two attribute stores: no timer object per run).  Every
-    ``slice`` seconds the thread looks: the same run still in progress as at
-    the last look has lasted at least one slice, and the vCPU is kicked, so
-    a slice ends between one and two slices after it started.  After
+    ``progress()`` (the accelerator's time inside KVM_RUN, which grows after
+    every KVM_RUN) and ``Vcpu.running`` (a KVM_RUN under way) tell it what
+    the vCPU does: no timer object and no store per run.  Every ``slice`` seconds the thread looks: the
+    same run still in progress as at the last look has lasted at least one
+    slice, and the vCPU is kicked, so a slice ends between one and two
+    slices after it started.  After
     ``IDLE_TICKS`` looks with no run and no ``arm()`` the thread sleeps
     until the next ``arm()``.
 
@@ -277,11 +311,10 @@ class _Watchdog:
 
     IDLE_TICKS = 20
 
-    def __init__(self, vcpu):
+    def __init__(self, vcpu, progress):
         self.vcpu = vcpu
+        self.progress = progress
         self.slice = 0.01
-        self.generation = 0
-        self.in_run = False
         self.kicks = 0
         self._armed = False
         self._arms = 0
@@ -316,7 +349,7 @@ class _Watchdog:
                 seen, idle, last = None, 0, (None, None)
                 continue
             self._stop.wait(self.slice)
-            gen, running = self.generation, self.in_run
+            gen, running = self.progress(), self.vcpu.running
             if running and gen == seen:
                 self.kicks += 1
                 try:
@@ -358,13 +391,17 @@ class KvmAccelerator(Accelerator):
     #: limit is a time estimate at ``assumed_ips``
     max_exact_count = 100_000
     min_slice = 0.001
+    #: seconds inside the free runs' KVM_RUNs (the icount estimate), and the
+    #: counted rest of ``icount`` (single steps)
+    _t_free = 0.0
+    _icount_counted = 0
     #: a run without a budget is kicked after this many seconds inside one
     #: KVM_RUN, to look at stop_requested (it then goes on)
     stop_check_slice = 0.1
     max_slice = 0.02
     slot = 0
     #: -accel kvm,NAME=VALUE: the properties and the values each takes
-    OPTIONS = {"ioeventfd": ("on", "off")}
+    OPTIONS = {"ioeventfd": ("on", "off"), "timing": ("off", "on")}
 
     def __init__(self, machine):
         super().__init__(machine)
@@ -390,7 +427,7 @@ class KvmAccelerator(Accelerator):
         except KvmError as exc:
             self.close()
             raise AccelUnavailable(str(exc)) from None
-        self.options = {"ioeventfd": "on"}
+        self.options = {"ioeventfd": "on", "timing": "off"}
         for key, value in machine.accel_options.items():
             if key not in self.OPTIONS or value not in self.OPTIONS[key]:
                 self.close()
@@ -402,12 +439,22 @@ class KvmAccelerator(Accelerator):
         self._doorbell_poll = select.poll()
         self._doorbell_by_fd = {}
         self._signals = 0
+        #: the devices with a registered doorbell, and every port of theirs
+        self._bell_devices = ()
+        self._bell_ports = frozenset()
+        self._bells_quiet = None        # no doorbell armed (None: not known)
         if self.options["ioeventfd"] == "on":
             self._register_doorbells()
-        self._watchdog = _Watchdog(self.vcpu)
+        self._watchdog = _Watchdog(self.vcpu, self._time_in_kvm)
+        self._armed_slice = None        # the slice last armed, ...
+        self._t_last = float("-inf")    # ... and when the last free KVM_RUN ended
         self._dirty = True              # canonical state newer than KVM's
         self._stale = False             # KVM's state newer than canonical
-        self._pending = None            # (kvm exit, emu exit) to complete
+        self._pending = None            # (kvm exit, emu exits) to complete, _ONE_OUT or _ONE_IN
+        self._io_in = None              # _ONE_IN: the IN's IoExit ...
+        self._io_at = 0                 # ... and where in the mmap its data goes
+        self._kvm_view = self.vcpu.run_view
+        self._kvm_struct = self.vcpu.kvm_run
         self._elements = collections.deque()   # split string-I/O elements
         self._queue = collections.deque()      # exits to hand out next
         self._halted = False
@@ -416,14 +463,24 @@ class KvmAccelerator(Accelerator):
         self._debug_config = None
         self._icount_exact = 0
         self._kvm_exits = collections.Counter()
+        self._io_exits = 0              # KVM_EXIT_IO of one element (not in _kvm_exits)
+        self._timing = self.options["timing"] == "on"
         self._t_kvm = 0.0
         self._t_accel = 0.0
         self._t_outside = 0.0
         self._t_return = None
-        self._kvm_runs = 0
-        self._run_thread = None         # the thread in run(), for request_stop
         self._counting = False          # count_exactly: single-step without DEBUG exits
         self._window = False            # request_interrupt_window as last set
+
+    @property
+    def icount(self):
+        """Instructions: those counted (single steps) and an estimate for the
+        free runs, their time inside KVM_RUN at ``assumed_ips``."""
+        return self._icount_counted + int(self._t_free * self.assumed_ips)
+
+    @icount.setter
+    def icount(self, value):
+        self._icount_counted = value - int(self._t_free * self.assumed_ips)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -444,9 +501,15 @@ class KvmAccelerator(Accelerator):
     def _register_doorbells(self):
         """KVM_IOEVENTFD for every doorbell of every device on the buses."""
         m = self.machine
+        owners, ports = [], set()
         for bus, devices in (("port", m.ports.devices()), ("mmio", m.mmio.devices())):
-            for base, _size, device in devices:
-                for bell in device.doorbells():
+            for base, size, device in devices:
+                bells = device.doorbells()
+                if bells and device not in owners:
+                    owners.append(device)
+                if bells and bus == "port":
+                    ports.update(range(base, base + size))
+                for bell in bells:
                     fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
                     self._doorbells.append((fd, bus, base, device, bell))
                     self._doorbell_by_fd[fd] = self._doorbells[-1]
@@ -458,6 +521,31 @@ class KvmAccelerator(Accelerator):
                         self.close()
                         raise AccelUnavailable(f"ioeventfd for {device.name}: {exc} "
                                                "(-accel kvm,ioeventfd=off does without)") from None
+        self._bell_devices, self._bell_ports = tuple(owners), frozenset(ports)
+
+    def _serve_doorbells(self, ex):
+        """Before exit ``ex`` goes to the Machine: hand the devices the
+        doorbell writes KVM took since the last exit -- unless ``ex`` is a
+        port access to a device without doorbells, no doorbell is armed
+        (``Device.doorbells_armed``: a write now would only be counted) and
+        nothing logs; then the writes are held, and handed over at the next
+        exit that is not such, or at ``sync_state()`` (the end of every
+        run): the device sees and counts them all the same, before any
+        access of its own, and no poll(2) is spent on the exits between.
+
+        Whether no doorbell is armed (and nothing logs) is kept
+        (``_bells_quiet``) until an exit that may change it: one that reaches
+        a doorbell's device or is not a port access, a state change, the end
+        of a run."""
+        if ex.__class__ is IoExit and ex.port not in self._bell_ports:
+            if self._bells_quiet is None:
+                self._bells_quiet = (self.machine.log is None and
+                                     not any(d.doorbells_armed for d in self._bell_devices))
+            if self._bells_quiet:
+                return
+        else:
+            self._bells_quiet = None
+        self._ring_doorbells()
 
     def _ring_doorbells(self):
         """Hand the devices the doorbell writes KVM took since the last look:
@@ -479,12 +567,16 @@ class KvmAccelerator(Accelerator):
     # -- state ----------------------------------------------------------------
 
     def state_changed(self):
+        self._bells_quiet = None
         self._dirty = True
         self._stale = False
         self._halted = bool(self.machine.cpu.halted)
         self._pc = None
 
     def sync_state(self):
+        self._bells_quiet = None
+        if self._bell_devices:      # the writes held (_serve_doorbells)
+            self._ring_doorbells()
         if self._dirty or not self._stale:
             return
         if self._pending is not None:
@@ -582,8 +674,8 @@ class KvmAccelerator(Accelerator):
         # instruction or past it, depending on the path the host took (fast
         # PIO or its instruction emulator); stepped, the PC before each
         # KVM_RUN is the instruction's
-        return (self.single_step or self._counting
-                or len(self.breakpoints) > MAX_HW_BREAKPOINTS or self.machine.exit_pcs)
+        return (self.single_step or self._counting or self.machine.exit_pcs
+                or len(self.breakpoints) > MAX_HW_BREAKPOINTS)
 
     def count_exactly(self, limit):
         """An -icount-limit up to ``max_exact_count`` is counted exactly by
@@ -601,6 +693,8 @@ class KvmAccelerator(Accelerator):
         config = (step, hw)
         if config == self._debug_config:
             return
+        if config == _FREE_RUN:
+            config = _FREE_RUN      # the free run's fast check is by identity
         self.vcpu.set_guest_debug(enable=bool(step or hw), single_step=step,
                                   hw_breakpoints=hw)
         self._debug_config = config
@@ -608,45 +702,130 @@ class KvmAccelerator(Accelerator):
     # -- running --------------------------------------------------------------
 
     def request_stop(self):
-        """Flag the stop and make KVM_RUN return: a signal handler runs in
-        the thread inside run() only after KVM_RUN has returned EINTR (the
-        signal did that), so there ``immediate_exit`` keeps the next entry
-        from running the guest; from another thread, kick the vCPU
-        (immediate_exit + SIGUSR1).  ``Vcpu.kick`` takes a lock that the
-        interrupted thread may hold, so it is not used from that thread."""
+        """Flag the stop and kick the vCPU (``Vcpu.kick``): ``immediate_exit``
+        keeps the next KVM_RUN from entering the guest, and a thread inside
+        KVM_RUN gets SIGUSR1.  From a signal handler in the thread that runs
+        the vCPU (which runs only once KVM_RUN has returned EINTR: the signal
+        did that) the kick sends no signal, and its lock is re-entrant."""
         super().request_stop()
         vcpu = self.vcpu
         if vcpu is None or vcpu.closed:
             return
-        if self._run_thread == threading.get_ident():
-            vcpu.immediate_exit = True
-        else:
-            vcpu.kick()
+        vcpu.kick()
 
     def run(self, budget):
-        self._run_thread = threading.get_ident()
-        t0 = time.perf_counter()
-        if self._t_return is not None:
-            self._t_outside += t0 - self._t_return
-        kvm_before = self._t_kvm
-        try:
-            ex = self._run(budget)
-            if self._doorbells:
-                self._ring_doorbells()
-            return ex
-        finally:
-            self._t_return = time.perf_counter()
-            self._t_accel += (self._t_return - t0) - (self._t_kvm - kvm_before)
+        """One turn of kvm_cpu_exec(): the next exit for the Machine.
 
-    def _run(self, budget):
+        The common turn -- the last exit was one port access, served, and
+        nothing has changed since but what the Machine put in an IN's data
+        (no state pushed or pulled, no step or breakpoint) -- goes straight
+        to KVM_RUN; every other one through :meth:`_prologue`."""
+        if self._timing:
+            return self._timed_run(budget)
+        pending = self._pending
+        if ((pending is _ONE_OUT or pending is _ONE_IN) and not self._dirty
+                and not (self.single_step or self._counting or self.machine.exit_pcs
+                         or self.breakpoints)):
+            if pending is _ONE_IN:
+                self._fill_reply()
+            self._pending = None    # the next KVM_RUN completes it
+        else:
+            ex = self._prologue(budget)
+            if ex is not None:
+                return self._served(ex)
+            self._stale = True      # the KVM_RUN below makes KVM's state the newer
+            self._pc = None         # (a common turn finds both so: its last exit set them)
+        # The watchdog: a budget's time slice, else stop_check_slice (a
+        # signal that lands after the last look at stop_requested but before
+        # KVM_RUN enters the guest interrupts nothing: a kick now and then
+        # makes the loop below look again).  It goes to sleep only after
+        # IDLE_TICKS looks (>= 20 ms) without a KVM_RUN ending, so within
+        # _WATCHED of the last one it is still awake with the slice last
+        # armed: armed again when the slice changes, or in the loop after
+        # longer.
+        if budget is None:
+            if self._armed_slice != self.stop_check_slice:
+                self._arm(self.stop_check_slice)
+        else:
+            slice_s = min(self.max_slice, max(self.min_slice, budget / self.assumed_ips))
+            if slice_s != self._armed_slice:
+                self._arm(slice_s)
+        # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
+        # one element (OUT, IN: the common exit) is read from kvm_run with
+        # one unpack and handed back as an IoExit (its doorbell look-up
+        # here: the port is at hand); every other exit is decoded into a
+        # kvm.exits kind and translated.  The time inside KVM_RUN makes the
+        # icount estimate.
+        vcpu = self.vcpu
+        while True:
+            if self.stop_requested:
+                return self._served(BudgetExit("time"))
+            if self.irq_line or self._window:
+                self._inject_interrupt()
+            t0 = _clock()
+            if t0 - self._t_last > _WATCHED:
+                self._arm(self._armed_slice)
+            exited = vcpu.enter()
+            t1 = self._t_last = _clock()
+            self._t_free += t1 - t0
+            if exited:
+                code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
+                if code == _KVM_EXIT_IO and count == 1:
+                    self._io_exits += 1
+                    if direction == _IO_OUT:
+                        self._pending = _ONE_OUT
+                        view = self._kvm_view
+                        ex = IoExit(port, size, True, view[start] if size == 1
+                                    else _IO_UNPACK[size](view, start)[0])
+                    else:
+                        self._pending = _ONE_IN
+                        ex = self._io_in = IoExit(port, size, False, 0)
+                        self._io_at = start
+                    if self._bell_devices and not (self._bells_quiet and port not in self._bell_ports):
+                        self._serve_doorbells(ex)
+                    return ex
+                self._stale = True
+                self._pc = None
+                self._kvm_exits[code] += 1
+                if code != _KVM_EXIT_INTR:
+                    ex = self._other_exit(kx.decode(self._kvm_struct, self._kvm_view))
+                    if ex is not None:
+                        return self._served(ex)
+                    self._stale = True      # (after a push) the next KVM_RUN
+                    continue
+            else:                                       # EINTR: an Intr too
+                self._stale = True
+                self._pc = None
+                self._kvm_exits[_KVM_EXIT_INTR] += 1
+            if budget is None and not self.stop_requested:
+                if self._doorbells:     # a driver may be polling its used ring
+                    self._ring_doorbells()
+                continue
+            return self._served(BudgetExit("time"))
+
+    def _arm(self, slice_s):
+        self._armed_slice = slice_s
+        self._watchdog.arm(slice_s)
+
+    def _time_in_kvm(self):
+        return self._t_kvm + self._t_free
+
+    def _prologue(self, budget):
+        """What comes before a turn's KVM_RUN: an exit owed (string I/O,
+        queued), the last I/O completed, state pushed, HLT, stepping,
+        breakpoints.  The exit, or None to enter."""
         if self._elements:
             return self._next_element()
-        stepping = self._stepping()
+        # (_stepping() needs one of these)
+        stepping = ((self.single_step or self._counting or self.machine.exit_pcs
+                     or self.breakpoints) and self._stepping())
         if self._pending is not None:
             if stepping or self._dirty:
                 self._complete_pending()
             else:               # the next KVM_RUN completes it
-                if self._pending[0].__class__ in _REPLIED:
+                pending = self._pending
+                if pending is _ONE_IN or (pending is not _ONE_OUT
+                                          and pending[0].__class__ in _REPLIED):
                     self._fill_reply()
                 self._pending = None
         if self._queue:
@@ -663,26 +842,50 @@ class KvmAccelerator(Accelerator):
             self._halted = False
         if stepping:
             return self._run_stepping(budget)
-        return self._run_free(budget)
+        # the free run
+        if self.breakpoints or self._resume_bp is not None or self._debug_config is not _FREE_RUN:
+            ex = self._prepare_free()
+            if ex is not None:
+                return ex
+        return None
+
+    def _served(self, ex):
+        """``ex``, the devices' doorbells looked after first."""
+        if self._bell_devices:
+            self._serve_doorbells(ex)
+        return ex
+
+    def _timed_run(self, budget):
+        """``run()`` with ``-accel kvm,timing=on``: the time between KVM_RUNs
+        split into this accelerator's Python and the rest (the Machine and
+        devices), at two more clock reads per exit."""
+        t0 = time.perf_counter()
+        if self._t_return is not None:
+            self._t_outside += t0 - self._t_return
+        kvm_before = self._t_kvm + self._t_free
+        self._timing = False            # run() below: the turn itself
+        try:
+            return self.run(budget)
+        finally:
+            self._timing = True
+            self._t_return = time.perf_counter()
+            self._t_accel += (self._t_return - t0) - (self._t_kvm + self._t_free - kvm_before)
 
     def _kvm_run(self, label=None):
         """One KVM_RUN, timed and counted (under ``label`` if given)."""
-        wd = self._watchdog
-        wd.generation += 1
-        wd.in_run = True
-        t0 = time.perf_counter()
+        t0 = _clock()
         try:
             ex = self.vcpu.run()
         finally:
-            wd.in_run = False
-            self._t_kvm += time.perf_counter() - t0
-        self._kvm_runs += 1
+            self._t_kvm += _clock() - t0
         # counted by exit number (named in stats()): no name lookup per exit
         self._kvm_exits[label or ex.reason] += 1
         self._stale = True
         return ex
 
-    def _run_free(self, budget):
+    def _prepare_free(self):
+        """A free run with breakpoints, or after one: step over the one the
+        vCPU stands on, arm the others (DR0-DR3).  An exit, or None."""
         hw = tuple(sorted(self.breakpoints)) if self.breakpoints else ()
         if self._resume_bp is not None:
             resume, self._resume_bp = self._resume_bp, None
@@ -692,44 +895,24 @@ class KvmAccelerator(Accelerator):
                     return ex
         if self._debug_config != (False, hw):
             self._configure_debug(False, hw)
-        if budget is not None:
-            slice_s = min(self.max_slice,
-                          max(self.min_slice, budget / self.assumed_ips))
-            self._watchdog.arm(slice_s)
-        else:
-            # a signal that lands after the last look at stop_requested but
-            # before KVM_RUN enters the guest interrupts nothing: a kick now
-            # and then makes the loop below look again
-            self._watchdog.arm(self.stop_check_slice)
-        while True:
-            if self.stop_requested:
-                return BudgetExit("time")
-            if self.irq_line or self._window:
-                self._inject_interrupt()
-            t_in = self._t_kvm
-            kex = self._kvm_run()
-            self.icount += int((self._t_kvm - t_in) * self.assumed_ips)
-            self._pc = None
-            kind = kex.__class__
-            if kind is kx.Intr:
-                if budget is None and not self.stop_requested:
-                    if self._doorbells:     # a driver may be polling its used ring
-                        self._ring_doorbells()
-                    continue
-                return BudgetExit("time")
-            if kind is kx.Debug:
-                if kex.breakpoints_hit and kex.pc in self.breakpoints:
-                    self._pc = kex.pc
-                    self._resume_bp = kex.pc
-                    return DebugExit("breakpoint", kex.pc)
-                continue        # a stale step or guest #DB/#BP: keep going
-            ex = self._translate(kex)
-            if ex is None:      # kasou ran the instruction (code outside RAM)
-                failed = self._push()
-                if failed is not None or self._queue:
-                    return failed or self._queue.popleft()
-                continue
-            return ex
+        return None
+
+    def _other_exit(self, kex):
+        """A free run's exit other than one port access or Intr: the exit
+        for the Machine, or None to run on (a stale step or a guest #DB/#BP;
+        an instruction outside RAM that kasou ran)."""
+        if kex.__class__ is kx.Debug:
+            if kex.breakpoints_hit and kex.pc in self.breakpoints:
+                self._pc = kex.pc
+                self._resume_bp = kex.pc
+                return DebugExit("breakpoint", kex.pc)
+            return None
+        ex = self._translate(kex)
+        if ex is None:      # kasou ran the instruction (code outside RAM)
+            failed = self._push()
+            if failed is not None or self._queue:
+                return failed or self._queue.popleft()
+        return ex
 
     def _step_over(self):
         """Execute the instruction under a breakpoint with the bps disarmed."""
@@ -842,6 +1025,16 @@ class KvmAccelerator(Accelerator):
     def _fill_reply(self):
         """Copy the Machine's answers to IN / MMIO reads into kvm_run."""
         if self._pending is None:
+            return
+        if self._pending is _ONE_OUT:
+            return
+        if self._pending is _ONE_IN:
+            ex = self._io_in
+            data = ex.data
+            if isinstance(data, int):
+                _IO_PACK[ex.size](self._kvm_view, self._io_at, data & ((1 << (8 * ex.size)) - 1))
+            else:
+                self._kvm_view[self._io_at:self._io_at + ex.size] = bytes(data)[:ex.size]
             return
         kex, replies = self._pending
         if isinstance(kex, kx.IoIn):
@@ -1097,13 +1290,19 @@ class KvmAccelerator(Accelerator):
     # -- statistics -----------------------------------------------------------
 
     def stats(self):
+        """KVM-level counts and times; the split of the time between
+        KVM_RUNs (``seconds_in_accel_python``, ``seconds_outside_accel``) is
+        measured only with ``-accel kvm,timing=on`` (else None)."""
+        exits = collections.Counter(self._kvm_exits)
+        if self._io_exits:
+            exits[_KVM_EXIT_IO] += self._io_exits
         return {
             "kvm_exits": {uapi.EXIT_NAMES.get(k, str(k)) if isinstance(k, int) else k: n
-                          for k, n in self._kvm_exits.items()},
-            "kvm_runs": self._kvm_runs,
-            "seconds_in_kvm_run": self._t_kvm,
-            "seconds_in_accel_python": self._t_accel,
-            "seconds_outside_accel": self._t_outside,
+                          for k, n in exits.items()},
+            "kvm_runs": sum(exits.values()),
+            "seconds_in_kvm_run": self._time_in_kvm(),
+            "seconds_in_accel_python": self._t_accel if self._timing else None,
+            "seconds_outside_accel": self._t_outside if self._timing else None,
             "icount_exact": self._icount_exact,
             "icount_is_estimate": self.icount != self._icount_exact,
             "watchdog_kicks": self._watchdog.kicks,

@@ -389,12 +389,15 @@ _MMIO_DATA = (uapi.kvm_run.exit.offset + uapi._kvm_run_exit.mmio.offset
               + uapi._exit_mmio.data.offset)
 
 
+#: ``IO_HEAD.unpack_from(view)`` -> ``(exit_reason, direction, size, port,
+#: count, data_offset)`` from the vCPU mmap in one call (the last five mean
+#: something for KVM_EXIT_IO only).
 # ABI: struct kvm_run from offset 8: exit_reason (u32); 20 bytes
 # (ready_for_interrupt_injection, if_flag, flags, cr8, apic_base); at 32 the
 # exit union's io: direction, size (u8), port (u16), count (u32),
 # data_offset (u64)
-_HEAD_IO = struct.Struct("<8xI20xBBHIQ")
-assert _HEAD_IO.size == uapi.kvm_run.exit.offset + uapi._exit_io.data_offset.offset + 8
+IO_HEAD = struct.Struct("<8xI20xBBHIQ")
+assert IO_HEAD.size == uapi.kvm_run.exit.offset + uapi._exit_io.data_offset.offset + 8
 
 
 def decode(run, view):
@@ -404,7 +407,7 @@ def decode(run, view):
     of the result are slices of it.
     """
     # ABI: kvm_run.exit_reason, then kvm_run.io (meaningful for IO only)
-    code, direction, size, port, count, start = _HEAD_IO.unpack_from(view)
+    code, direction, size, port, count, start = IO_HEAD.unpack_from(view)
     if code == uapi.KVM_EXIT_IO:
         data = view[start:start + size * count]
         if direction == uapi.KVM_EXIT_IO_OUT:

@@ -23,7 +23,6 @@ handler is the package's only process-wide state; it is detected with
 ``signal.getsignal`` rather than a module flag.
 """
 
-import ctypes
 import errno
 import mmap
 import os
@@ -32,7 +31,7 @@ import threading
 from dataclasses import dataclass
 
 from . import uapi
-from .errors import (KvmError, explain_sregs, ioctl, ioctl_error, ioctl_value,
+from .errors import (KvmError, explain_sregs, ioctl, ioctl_error, ioctl_noarg,
                      sregs_advice)
 from .exits import Intr, decode
 
@@ -143,8 +142,11 @@ class Vcpu:
         self._view = memoryview(self._mm)
         # ABI: struct kvm_run at offset 0 of the vCPU mmap
         self._run = uapi.kvm_run.from_buffer(self._mm)
-        self._kick_lock = threading.Lock()
+        # re-entrant: a signal handler on the vCPU thread may kick() while
+        # that thread holds it (enter() waiting for another thread's kick)
+        self._kick_lock = threading.RLock()
         self._running_thread = None
+        self._kicking = False           # a kick() is looking for the thread
         ensure_kick_handler()
 
     # -- life cycle -----------------------------------------------------------
@@ -200,28 +202,72 @@ class Vcpu:
         EINTR (a signal, ``kick()`` or ``immediate_exit``) is not an error:
         it returns ``Intr()`` and clears ``immediate_exit``.
         """
-        run = self._run
-        if run is None:
-            raise ValueError("Vcpu is closed")
-        # Published without the lock: kick() sets immediate_exit before it
-        # looks, so a kick that finds no thread here still stops this run.
-        # Cleared under the lock: a kick that found the thread sends its
-        # signal while the thread is still in here.
+        if self.enter():
+            return decode(self._run, self._view)
+        return Intr()
+
+    def enter(self):
+        """One KVM_RUN, the exit left undecoded in ``struct kvm_run``: True
+        when the guest exited (read why from :attr:`run_view`, e.g. with
+        ``exits.IO_HEAD``, or with ``exits.decode``), False when KVM_RUN was
+        interrupted (EINTR: a signal, ``kick()`` or ``immediate_exit``; what
+        ``run()`` returns as ``Intr``), ``immediate_exit`` then cleared.
+        The per-exit path of an engine: no object is built."""
+        # The kick handshake, without a lock per run: the thread is
+        # published before KVM_RUN (kick() sets immediate_exit before it
+        # looks, so a kick that finds no thread here still stops this run);
+        # after KVM_RUN it is withdrawn, and then, if a kick() is under way
+        # (it flags that before it looks for the thread), this waits for the
+        # kick's lock: a kick that found the thread sends its signal while
+        # the thread is still in here.  Each side stores, then loads what the
+        # other stores; the GIL orders them.
         self._running_thread = _get_ident()
-        # ABI: KVM_RUN takes no argument; results land in struct kvm_run
-        result = ioctl_value(self._fd, _KVM_RUN, 0)
-        with self._kick_lock:
-            self._running_thread = None
-        if result < 0:
-            err = ctypes.get_errno()
-            if err == errno.EINTR:
-                run.immediate_exit = 0      # ABI: kvm_run.immediate_exit
-                return Intr()
-            if (err == errno.EFAULT
-                    and run.exit_reason == uapi.KVM_EXIT_MEMORY_FAULT):
-                return decode(run, self._view)
-            raise ioctl_error(_KVM_RUN, err, self._run_advice)
-        return decode(run, self._view)
+        try:
+            # ABI: KVM_RUN takes no argument; results land in struct kvm_run
+            ioctl_noarg(self._fd, _KVM_RUN)
+        except OSError as exc:
+            self._left_run()
+            return self._run_failed(exc.errno)
+        except BaseException as exc:    # (a signal handler's exception too)
+            self._left_run()
+            if isinstance(exc, ValueError) and self._fd < 0:   # fcntl refuses fd -1
+                raise ValueError("Vcpu is closed") from None
+            raise
+        self._running_thread = None
+        if self._kicking:
+            self._left_run()
+        return True
+
+    def _left_run(self):
+        """Withdraw the thread; if a kick() is under way, wait for it."""
+        self._running_thread = None
+        if self._kicking:
+            with self._kick_lock:
+                pass
+
+    def _run_failed(self, err):
+        """KVM_RUN failed with ``err``: False for EINTR (``immediate_exit``
+        cleared), True for a memory fault KVM describes, else raise."""
+        run = self._run
+        if err == errno.EINTR:
+            run.immediate_exit = 0      # ABI: kvm_run.immediate_exit
+            return False
+        if err == errno.EFAULT and run.exit_reason == uapi.KVM_EXIT_MEMORY_FAULT:
+            return True                 # api.rst: the exit is described
+        raise ioctl_error(_KVM_RUN, err, self._run_advice)
+
+    @property
+    def running(self):
+        """Is a thread inside KVM_RUN (``enter()``) now?"""
+        return self._running_thread is not None
+
+    @property
+    def run_view(self):
+        """A writable memoryview of the whole vCPU mmap (``struct kvm_run``
+        at offset 0, the PIO data page after it), valid until ``close()``."""
+        if self._run is None:
+            raise ValueError("Vcpu is closed")
+        return self._view
 
     def kick(self):
         """Make the current (or next) ``run()`` return ``Intr``.
@@ -231,14 +277,18 @@ class Vcpu:
         """
         self.kvm_run.immediate_exit = 1     # ABI: kvm_run.immediate_exit
         with self._kick_lock:
-            target = self._running_thread
-            if target is None or target == threading.get_ident():
-                return
-            if not ensure_kick_handler():
-                raise RuntimeError(
-                    "no SIGUSR1 handler is installed, and one can only be "
-                    "installed from the main thread: create the Vcpu there")
-            signal.pthread_kill(target, KICK_SIGNAL)
+            self._kicking = True
+            try:
+                target = self._running_thread
+                if target is None or target == threading.get_ident():
+                    return
+                if not ensure_kick_handler():
+                    raise RuntimeError(
+                        "no SIGUSR1 handler is installed, and one can only be "
+                        "installed from the main thread: create the Vcpu there")
+                signal.pthread_kill(target, KICK_SIGNAL)
+            finally:
+                self._kicking = False
 
     @property
     def immediate_exit(self):

@@ -94,17 +94,21 @@ class Interpreter(Accelerator):
         pending = ops.pending_exits
         trace = core.trace_mask
         fault = core.deliver_fault
+        # what only some steps look at -- breakpoints, single-step, the
+        # served read the first instruction replays -- is behind one test
+        watch = bool(bps) or step or bool(ops.io_replay)
         try:
             while n < limit:
                 if self.irq_line or s.status & trace:
                     self._attention(n)
                 pc = s.pc
                 addr = core.fetch_base + pc
-                if bps and addr in bps and addr != resume_bp:
-                    self._resume_bp = addr
-                    self.icount += n
-                    return DebugExit("breakpoint", addr)
-                resume_bp = None
+                if watch:
+                    if bps and addr in bps and addr != resume_bp:
+                        self._resume_bp = addr
+                        self.icount += n
+                        return DebugExit("breakpoint", addr)
+                    resume_bp = None
                 insn = core.cache.get(addr)
                 if insn is None or insn.ip != pc:
                     try:
@@ -115,7 +119,8 @@ class Interpreter(Accelerator):
                         continue
                 s.pc = insn.next_ip
                 ops.insn = insn
-                if insn.repeats:
+                rep = insn.repeats
+                if rep:
                     # as many iterations in this step as nothing needs a stop between them
                     ops.rep_budget = 1 if (step or self.irq_line or s.status & trace
                                            or (bps and addr in bps)) else limit - n
@@ -124,26 +129,26 @@ class Interpreter(Accelerator):
                 except GuestException as e:
                     del pending[:]
                     s.pc = pc
-                    if insn.repeats:
+                    if rep:
                         n += self._repeated(ops)
                     fault(e, insn)
                 except IoPending:
                     del pending[:]
                     s.pc = pc
                     ops.io_pos = 0
-                    if insn.repeats:
+                    if rep:
                         n += self._repeated(ops)
                     self.icount += n
                     if self.machine.exit_pcs:
                         core.mark_source((ops.pending_read,), addr)
                     return ops.pending_read
-                if insn.repeats:
+                if rep:
                     n += self._repeated(ops)
                 n += 1
-                if ops.io_pos:
-                    ops.io_pos = 0
-                    del ops.io_replay[:]
                 if pending:
+                    if ops.io_pos:
+                        ops.io_pos = 0
+                        del ops.io_replay[:]
                     if self.machine.exit_pcs:
                         core.mark_source(pending, addr)
                     ex = pending[0]
@@ -153,9 +158,14 @@ class Interpreter(Accelerator):
                         self.queued.append(DebugExit("step", core.fetch_base + s.pc))
                     self.icount += n
                     return ex
-                if step:
-                    self.icount += n
-                    return DebugExit("step", core.fetch_base + s.pc)
+                if watch:
+                    if ops.io_pos:
+                        ops.io_pos = 0
+                        del ops.io_replay[:]
+                    if step:
+                        self.icount += n
+                        return DebugExit("step", core.fetch_base + s.pc)
+                    watch = bool(bps)
         except CpuShutdown as e:
             self.icount += n
             return ShutdownExit(e.describe())

@@ -80,7 +80,8 @@ def _error(r, path: str, what: str) -> ImageError:
 
 def assemble(source: str, path: str, base: int = 0x7C00, arch: str = "x86", bits: int = 16,
              timeout: float = TIMEOUT) -> Image:
-    """Assemble and link the GNU as source in ``path`` (its text is ``source``)."""
+    """Assemble and link the GNU as source ``source`` read from ``path``
+    (its includes are found beside ``path``)."""
     from ..loader import load_elf
     chain = _toolchain(arch)
     as_, ld, cpp = chain["tools"]
@@ -93,10 +94,14 @@ def assemble(source: str, path: str, base: int = 0x7C00, arch: str = "x86", bits
             prologue = [os.path.join(tmp, "prologue.s")]
             with open(prologue[0], "w") as f:
                 f.write(chain["prologue"].format(bits=bits))
-        source_in = path
+        # the text given, not the file on disk (a caller may have changed it), under a line
+        # marker that keeps the file's name and line numbers in messages and the line map
+        source_in = os.path.join(tmp, "input" + (".S" if path.endswith(".S") else ".s"))
+        with open(source_in, "w") as f:
+            f.write(f'# 1 "{path}"\n' + source)
         if path.endswith(".S"):
-            source_in = os.path.join(tmp, "source.s")
-            r = run_tool([cpp, "-E", "-x", "assembler-with-cpp", *includes, "-o", source_in, path],
+            given, source_in = source_in, os.path.join(tmp, "source.s")
+            r = run_tool([cpp, "-E", "-x", "assembler-with-cpp", *includes, "-o", source_in, given],
                          path, timeout)
             if r.returncode != 0:
                 raise _error(r, path, f"{cpp} -E")

@@ -189,6 +189,17 @@ class Device:
         """The device's :class:`Doorbell` registers (none by default)."""
         return []
 
+    @property
+    def doorbells_armed(self) -> bool:
+        """Would a doorbell write now do more than be counted (start work
+        the guest or the output can see)?  True by default.  While False,
+        an engine that takes doorbell writes without an exit may hold them
+        until the next exit that reaches this device's own registers, an
+        exit of another kind, or the end of the run (it hands them over
+        then, counted as they were), instead of looking for them at every
+        exit."""
+        return True
+
     def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
         """Serve a port access from the middle of an engine's run
         (:meth:`emu.machine.Machine.serve_port_quiet`) if it is quiet: the

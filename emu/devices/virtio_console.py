@@ -182,6 +182,14 @@ class VirtioConsole(Device):
     def doorbells(self) -> list:
         return [Doorbell(QUEUE_NOTIFY, 2, q) for q in (RECEIVEQ, TRANSMITQ)]
 
+    @property
+    def doorbells_armed(self) -> bool:
+        """Only a transmitq notification does work, and only once the queue
+        is set up and the driver is ready (:meth:`notify`); a receiveq one
+        never does (there is no input)."""
+        status = self.status
+        return bool(self.pfn[TRANSMITQ] and status & DRIVER_OK and not status & DEVICE_NEEDS_RESET)
+
     # -- the queues ---------------------------------------------------------------
     def notify(self, queue: int) -> None:
         """The driver's notification for ``queue``: use every available buffer."""

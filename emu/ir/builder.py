@@ -180,9 +180,37 @@ class IRBuilder:
                 return self.op2("and", x, b)
             if clear_under(x, b):
                 return self.op2("and", y, b)
+        if name == "shr" and isinstance(b, int) and b > 0 and isinstance(a, Temp) \
+                and a.op is not None:
+            v = self._shr_through(a.op, b)
+            if v is not None:
+                return v
         if name in ("add", "mul", "and", "or", "xor") and isinstance(a, int):
             a, b = b, a          # constants second, as TCG canonicalises
         return self.emit(name, (a, b), bits=result_bits(name, a, b))
+
+    def _shr_through(self, op, k: int):
+        """``op``'s result >> k, folded through the op when that simplifies
+        (a bit taken out of a rotate's wide word: ``((x >> 1 | x << 16) &
+        0x1ffff) >> 16`` is ``x & 1``), or None."""
+        x, c = op.args if len(op.args) == 2 else (None, None)
+        if op.name == "and" and isinstance(c, int) and c >= 0:
+            # (x & m) >> k  ->  (x >> k) & (m >> k), when x >> k folds in turn;
+            # else the masked value stays whole (it is often what a register
+            # receives, and a flag over it reads the register's local)
+            inner = x.op if isinstance(x, Temp) else None
+            folded = None if inner is None else self._shr_through(inner, k)
+            return None if folded is None else self.op2("and", folded, c >> k)
+        if op.name == "or":
+            # (x | y) >> k  ->  y >> k  when x < 2**k
+            for u, v in ((x, c), (c, x)):
+                bu = bits_of(u)
+                if bu is not None and bu <= k:
+                    return self.op2("shr", v, k)
+        if op.name == "shl" and isinstance(c, int):
+            # (x << j) >> k  ->  x << (j - k), or x >> (k - j)
+            return self.op2("shl", x, c - k) if c >= k else self.op2("shr", x, k - c)
+        return None
 
     def op1(self, name, a):
         if not isinstance(a, Temp):

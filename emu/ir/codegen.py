@@ -10,7 +10,10 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
 * **guest registers live in locals** (``r0`` ... ``r15``) for the whole
   block and are written back only where the block leaves.  A register the
   block touches only 16 bits (or 8) wide is kept as its low 16 bits
-  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``;
+  ("narrow"), so ``add ax, cx`` is ``r0 = (r0 + r1) & 65535``; in a region,
+  one touched at most 32 bits wide is its low 32 bits, which its entry
+  guard checks it is (a 32-bit write zero-extends), so ``add eax, ecx`` is
+  ``r0 = (r0 + r1) & 4294967295``;
 * **expressions, not statements**: a pure temporary used once is inlined
   into its user; register reads are duplicated freely; a temporary whose
   first use is a register write is simply renamed to that register;
@@ -28,8 +31,10 @@ Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
 code, the flag state flowing along it as expressions.
 
-RAM is read and written by indexing the guest's mmap (bytes) and with
-``struct.unpack_from``/``pack_into`` (words).  A memory access that cannot
+RAM is read and written by indexing the guest's mmap (bytes), through
+typed views of it (aligned words: ``W2[addr >> 1]``, one code-map check
+for a store) and with ``struct.unpack_from``/``pack_into`` (other words,
+after the full checks; :meth:`PyCodegen.ram_access`).  A memory access that cannot
 take the fast path (not plain RAM, an address-translation miss, a write into
 a granule holding translated code) *bails*: the stub writes back the state
 as it was before that instruction and the engine lets the interpreter run it
@@ -49,11 +54,13 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
 from .ir import IRBlock, Temp
-from .opcodes import CC_FIELDS, OPCODES
+from .opcodes import BAIL as BAIL_FLAG, CC_FIELDS, END, EXIT, OPCODES
+from .optimize import ARITH_BITS
 
 GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
@@ -62,6 +69,21 @@ _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 _S = {n: struct.Struct(f) for n, f in ((1, "<B"), (2, "<H"), (4, "<I"), (8, "<Q"))}
 PACKERS = {f"U{n}": s.unpack_from for n, s in _S.items()}
 PACKERS.update({f"P{n}": s.pack_into for n, s in _S.items()})
+
+WORD_VIEWS = sys.byteorder == "little"      # see word_views
+
+
+def word_views(buf) -> dict:
+    """RAM (a buffer of a whole number of pages) as arrays of 16-, 32- and
+    64-bit words, ``W2``, ``W4`` and ``W8``, for aligned accesses: index
+    ``addr >> 1`` (``>> 2``, ``>> 3``).  Little-endian guests on a
+    little-endian host only: elsewhere generated code would need byte
+    swaps, and the views are not made (:meth:`PyCodegen.ram_access` then
+    uses ``struct`` alone)."""
+    if not WORD_VIEWS:
+        return {}
+    mv = memoryview(buf)
+    return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
 class TbExit:
@@ -81,8 +103,10 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
+_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
+_NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 
 
@@ -93,6 +117,41 @@ def _narrowing(args) -> bool:
             and x.op.aux[1] >= 4 and 0 <= c <= _MASK[x.op.aux[1]])
 
 
+def _fits32(v) -> bool:
+    """Is the value known to be a 32-bit one (never negative)?"""
+    return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
+
+
+def _narrow32(ops) -> set:
+    """The registers ``ops`` read at most 32 bits wide and write only with
+    32-bit values: while their values fit 32 bits when the code starts (a
+    region's guard checks it), they always do, and a 32-bit read of one
+    needs no mask."""
+    seen, wide = set(), set()
+    for op in ops:
+        if op.name == "getr" or op.name == "setr":
+            r, size = op.aux
+            seen.add(r)
+            if size > 4 and (op.name == "getr" or not _fits32(op.args[0])):
+                wide.add(r)
+    return seen - wide
+
+
+def _access_params(ops) -> list:
+    """The generated function's parameters binding what its loads and
+    stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
+    ``W2``... (:meth:`PyCodegen.ram_access`)."""
+    params = []
+    for size in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
+        if any(op.name == "ld" and op.aux[1] == size for op in ops):
+            params.append(f"U{size}=U{size}")
+        if any(op.name == "st" and op.aux[1] == size for op in ops):
+            params.append(f"P{size}=P{size}")
+        if WORD_VIEWS:
+            params.append(f"W{size}=W{size}")
+    return params
+
+
 def _call_params(ops, params) -> list:
     """The generated function's parameters binding the helpers ``ops`` call
     (those not among ``params`` already): the pure ones by name, and ``OPS``
@@ -101,6 +160,21 @@ def _call_params(ops, params) -> list:
     if any(op.name == "call_bail" for op in ops):
         more.append("OPS=OPS")
     return [p for p in more if p not in params]
+
+
+def _fl_entry(text: str, reads, rest=None) -> tuple:
+    """What the code generator knows of fl when it is an expression (``text``,
+    reading the locals ``reads``); ``rest``: (text, reads) of an expression
+    equal to it outside the arithmetic flags -- a reader that cannot see
+    them (the next flag record hides them) may take that one instead."""
+    return ("expr", text, reads) if rest is None else ("expr", text, reads, None, rest)
+
+
+def _fl_rest(k) -> tuple:
+    """(text, reads) of fl outside the arithmetic flags, for the know entry
+    ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
+    return k[4] if len(k) > 4 else (k[1], k[2])
+
 
 
 def _atomic(s: str) -> bool:
@@ -133,6 +207,8 @@ class PyCodegen:
         self.nlocal = 0
         self.insn_base = 0      # index of the block's first instruction in the TB's list
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
+        self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
+        self.spaces_written = set()     # the address spaces a region stores to
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -146,10 +222,25 @@ class PyCodegen:
         self.cc_written = set()
         self.segs = set()
         self.n_insns = len(self.b.insns)
+        # temporaries the main line needs: read by an op that is not a flag
+        # record or an exit, directly or through pure ops; the others are
+        # computed only where a flag record is stored (an exit), so a use by
+        # a pure op whose result is not needed counts as a cold use
+        needed = self.needed = set()
+        for op in reversed(ops):
+            if OPCODES[op.name].pure and op.out is not None:
+                if op.out.id not in needed:
+                    continue
+            elif op.name in _COLD_OPS:
+                continue
+            needed.update(a.id for a in op.args if isinstance(a, Temp))
         for op in ops:
             n = op.name
-            cold = n in ("setcc", "setccop", "setfl", "foldcf", "exit_tb")
+            cold = n in _COLD_OPS or (op.out is not None and OPCODES[n].pure
+                                      and op.out.id not in needed)
             args = op.args
+            if n == "setfl" and op.keeps is not None:
+                args = list(args) + [op.keeps]      # fl outside the arithmetic flags (gen_ops)
             if n == "setcc" and type(args[0]) is int and args[0] in self.flags.record_uses:
                 # fields the recorded operation never reads are not kept (gen_ops)
                 uses = self.flags.record_uses[args[0]]
@@ -179,6 +270,64 @@ class PyCodegen:
         self.regs = sorted(sizes)
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
+        self.early = self._early_writes(ops)
+        self.sink = self._sinkable(ops)
+
+    def _sinkable(self, ops) -> set:
+        """The ``setr`` ops (by id) whose write the main line need not make:
+        the block writes at least as much of the register again before
+        anything reads it or can leave the block but by a bail (x86: LODSB's
+        AL before ``add al, [edi]``), so only those bails -- where the
+        register's value is stored back -- see it (:meth:`gen_setr`)."""
+        out = set()
+        early = {id(op) for op in self.early.values()}
+        for i, op in enumerate(ops):
+            if op.name != "setr" or id(op) in early:
+                continue
+            r, size = op.aux
+            bails = False
+            for o in ops[i + 1:]:
+                n = o.name
+                if n == "setr" and o.aux[0] == r:
+                    if bails and o.aux[1] >= size:
+                        out.add(id(op))
+                    break
+                if n == "getr" and o.aux[0] == r:
+                    break
+                flags = OPCODES[n].flags
+                if BAIL_FLAG in flags and EXIT not in flags and END not in flags:
+                    bails = True
+                elif not (OPCODES[n].pure or n in ("insn_start", "setr", "setcc", "setccop", "setfl",
+                                                   "foldcf")):
+                    break
+        return out
+
+    def _early_writes(self, ops) -> dict:
+        """Temporaries to assign to their register's local where they are
+        computed (temp id -> the register), not at the instruction's end:
+        those a full-width ``setr`` writes that are used again (x86's LOOP
+        branches on the count it writes), when only pure code that reads
+        neither the register anew nor the flag record comes between --
+        nothing can leave the block there, so the register's new value is
+        seen by no one too early."""
+        where = {}
+        out = {}
+        for i, op in enumerate(ops):
+            if op.out is not None:
+                where[op.out.id] = i
+            if op.name != "setr" or not isinstance(op.args[0], Temp) or not self._full_write(op):
+                continue
+            t = op.args[0]
+            j = where.get(t.id)
+            r = op.aux[0]
+            if j is None or self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg") \
+                    or not OPCODES[ops[j].name].pure:
+                continue
+            if all(o.name == "insn_start" or (OPCODES[o.name].pure and o.name != "getcc"
+                                               and not (o.name == "getr" and o.aux[0] == r))
+                   for o in ops[j + 1:i]):
+                out[t.id] = op
+        return out
 
     # -- emission helpers --------------------------------------------------------------------
     def emit(self, line: str):
@@ -207,14 +356,20 @@ class PyCodegen:
             return self.deferred[v.id][1]
         return frozenset()
 
-    def write_local(self, loc: str, live=None):
+    def write_local(self, loc: str, live=None, inverse=None):
         """About to assign local ``loc``: keep what still reads its old value
         valid -- a temporary the main line still uses is computed now; one
         only exits and flag records use, and a live flag expression, keep
         their text and read a copy of the old value instead (one store, and
-        the work is done only where it is needed)."""
+        the work is done only where it is needed) -- or, ``inverse``, the
+        old value computed from the new one where they are used (no store
+        at all: :meth:`_inverse`)."""
+        if self.checked:
+            self.checked = {c: names for c, names in self.checked.items() if loc not in names}
         old = None
         pat = None
+        if inverse is not None:
+            old, pat = f"({inverse})", re.compile(rf"\b{loc}\b")
         for tid, e in list(self.deferred.items()):
             if loc in e[1] and (e[2] > 0 or e[3] > 0):
                 if e[2] > 0:
@@ -226,13 +381,19 @@ class PyCodegen:
                 if old is None:
                     old, pat = self._keep_old(loc)
                 e[0] = pat.sub(old, e[0])
-                e[1] = (e[1] - {loc}) | {old}
+                if inverse is None:
+                    e[1] = (e[1] - {loc}) | {old}
         for f, k in list(self.know.items()):
-            if k[0] == "expr" and loc in k[2]:
+            if k[0] == "expr" and (loc in k[2] or loc in _fl_rest(k)[1]):
                 if live is None or f in live:
                     if old is None:
                         old, pat = self._keep_old(loc)
-                    self.know[f] = ("expr", pat.sub(old, k[1]), (k[2] - {loc}) | {old})
+
+                    def sub(text, reads):
+                        if loc not in reads:
+                            return text, reads
+                        return pat.sub(old, text), reads if inverse is not None else (reads - {loc}) | {old}
+                    self.know[f] = _fl_entry(*sub(k[1], k[2]), sub(*k[4]) if len(k) > 4 else None)
                 else:
                     self.know[f] = ("dead",)
 
@@ -264,17 +425,19 @@ class PyCodegen:
         loc = f"r{r}"
         if r in self.narrow:
             return (loc if size == 2 else f"{loc} & 255"), frozenset((loc,))
-        if size == 8:
+        if size == 8 or (size == 4 and r in self.narrow32):
             return loc, frozenset((loc,))
         return f"{loc} & {_MASK[size]}", frozenset((loc,))
 
     def snapshot(self):
         return (dict(self.know), {k: list(v) for k, v in self.deferred.items()}, dict(self.names),
-                set(self.written_so_far))
+                set(self.written_so_far), dict(self.checked), dict(self.sunk))
 
     def restore(self, snap):
-        self.know, self.deferred, self.names, self.written_so_far = snap
+        self.know, self.deferred, self.names, self.written_so_far, self.checked, self.sunk = snap
         self.deferred = {k: list(v) for k, v in self.deferred.items()}
+        self.checked = dict(self.checked)
+        self.sunk = dict(self.sunk)
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
@@ -283,6 +446,7 @@ class PyCodegen:
         return str((k << EXIT_SHIFT) | len(self.exits))
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
+        self.write_sunk()
         regs = self.regs_written if self.loop else self.written_so_far
         for r in sorted(regs):
             if r in self.narrow:
@@ -328,15 +492,12 @@ class PyCodegen:
         self.names = {}
         self.cc_val = {}        # getcc temp id -> the IR value of the record field it read
         self.written_so_far = set()
+        self.checked = {}
+        self.sunk = {}          # register -> the value of a write left to the bails (_sinkable)
         live_in = getattr(b, "live_in", frozenset(CC_FIELDS))
         self.live_top_local = (live_in & self.cc_written) if self.loop else set()
         params = ["left", "R=R", "S=S"] + self.mem.params(self.segs)
-        sizes = sorted({op.aux[1] for op in b.ops if op.name in ("ld", "st")} - {1})
-        for s in sizes:
-            if any(op.name == "ld" and op.aux[1] == s for op in b.ops):
-                params.append(f"U{s}=U{s}")
-            if any(op.name == "st" and op.aux[1] == s for op in b.ops):
-                params.append(f"P{s}=P{s}")
+        params += _access_params(b.ops)
         params += _call_params(b.ops, params)
         header = f"def {self.name}({', '.join(params)}):"
         for r in self.regs:
@@ -385,14 +546,23 @@ class PyCodegen:
             elif n == "setccop":
                 self.know["op"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
             elif n == "setfl":
-                self.know["fl"] = ("expr", self.val(op.args[0], False), self.reads_of(op.args[0]))
+                # an arithmetic-only write (op.keeps): outside those flags, fl
+                # is still ``keeps`` -- all a reader that cannot see them needs
+                rest = None
+                if op.keeps is not None:
+                    rest = (self.val(op.keeps, False), self.reads_of(op.keeps))
+                self.know["fl"] = _fl_entry(self.val(op.args[0], False), self.reads_of(op.args[0]), rest)
             elif n == "foldcf":
                 fe, fr = self.cc_expr("fl")
+                rest = _fl_rest(self.know["fl"]) if self.know["fl"][0] == "expr" else (fe, fr)
                 c = op.args[0]
                 ce = self.val(c, False)
                 keep = ~self.flags.cf_mask
-                e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
-                self.know["fl"] = ("expr", e, fr | self.reads_of(c))
+                if ce == "0" and fe.endswith(f" & {keep}") and _atomic(fe[:-len(f" & {keep}")]):
+                    e = fe          # CF already clear
+                else:
+                    e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
+                self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st":
@@ -406,7 +576,9 @@ class PyCodegen:
                 self.bail_if(f"t{t.id} < 0", k, ip)
             elif n == "brcond":
                 slot, target = op.aux
-                self.emit(f"if {self.val(op.args[0])}:")
+                c = self.val(op.args[0])
+                m = _NONZERO.match(c)
+                self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.goto(k, slot, target)
@@ -445,7 +617,7 @@ class PyCodegen:
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             k = self.know[f]
-            if len(k) > 3:
+            if len(k) > 3 and k[3] is not None:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
@@ -453,9 +625,10 @@ class PyCodegen:
                                    self.cold_uses.get(t.id, 0)]
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
+        main = t.id in self.needed      # (see analyse)
         call = False
         if n == "call":
-            args = [self.val(a) for a in op.args]
+            args = [self.val(a, main) for a in op.args]
             e = None
             fr = self.flags
             carry = op.aux[0] == fr.carry_call
@@ -471,12 +644,22 @@ class PyCodegen:
             # (r & 0xffffffff) & c with c inside the mask: r & c -- while the
             # register's local still holds what the getr read
             x, c = op.args
-            v = self.val(x)
+            v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
         else:
-            e = OPCODES[n].py.format(*(_paren(self.val(a)) for a in op.args))
+            e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
+        w = self.early.get(t.id)
+        if w is not None:
+            # computed into its register's local at once (see _early_writes)
+            loc = f"r{w.aux[0]}"
+            self.sunk.pop(w.aux[0], None)
+            self.write_local(loc, w.live)
+            self.emit(f"{loc} = {e}")
+            self.written_so_far.add(w.aux[0])
+            self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
+            return
         fu = self.first_use.get(t.id)
         rename = fu is not None and fu.name == "setr" and self._full_write(fu)
         if call and nm + self.cold_uses.get(t.id, 0) > 1:
@@ -515,6 +698,12 @@ class PyCodegen:
         r, size = op.aux
         v = op.args[0]
         loc = f"r{r}"
+        if isinstance(v, Temp) and self.early.get(v.id) is op:
+            self.val(v)                 # the local already holds it
+            return
+        self.sunk.pop(r, None)          # written again: the bails after this see this write
+        if id(op) in self.sink and self._sink(op, loc):
+            return
         rhs = self.val(v)
         if r in self.narrow:
             if size != 2:
@@ -524,11 +713,79 @@ class PyCodegen:
         renamed = None
         if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
             renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
-        self.write_local(loc, op.live)
+        self.write_local(loc, op.live, self._inverse(op, loc))
         self.emit(f"{loc} = {rhs}")
         self.written_so_far.add(r)
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
+
+    def _peek(self, v):
+        """Source text of a value, without consuming a use (None: gone)."""
+        if not isinstance(v, Temp):
+            return None
+        nm = self.names.get(v.id)
+        if nm is not None:
+            return nm
+        e = self.deferred.get(v.id)
+        return e[0] if e is not None else None
+
+    def _inverse(self, op, loc: str):
+        """When the register write ``op`` sets ``loc`` to ``(loc + c) & m``
+        (m: all the local holds; INC, DEC, ADD/SUB of a constant, PUSH, POP),
+        the old value from the new one as source text, else None."""
+        v = op.args[0]
+        if not isinstance(v, Temp) or v.op is None or v.op.name != "and" or not self._full_write(op):
+            return None
+        r = op.aux[0]
+        x, m = v.op.args
+        if type(m) is not int or m != (65535 if r in self.narrow else _MASK[4] if r in self.narrow32
+                                       else _MASK[8]):
+            return None
+        if not isinstance(x, Temp) or x.op is None or x.op.name not in ("add", "sub"):
+            return None
+        g, c = x.op.args
+        if x.op.name == "add" and type(g) is int:
+            g, c = c, g
+        if type(c) is not int or not isinstance(g, Temp) or g.op is None or g.op.name != "getr" \
+                or g.op.aux[0] != r or self._peek(g) != loc:
+            return None
+        k = c if x.op.name == "add" else -c
+        return f"({loc} - {k}) & {m}" if k >= 0 else f"({loc} + {-k}) & {m}"
+
+    def _sink(self, op, loc: str) -> bool:
+        """Keep the write ``op`` (one of ``sink``) for the bails before the
+        next write of its register, when its value reads nothing but the
+        register's local and temporaries already named (which no write
+        before then changes); False: write it now."""
+        r, size = op.aux
+        v = op.args[0]
+        if isinstance(v, Temp):
+            if v.id in self.names:
+                text = self.names[v.id]
+            elif v.id in self.deferred and self.deferred[v.id][2] == 1:
+                text = self.deferred[v.id][0]
+            else:
+                return False
+        else:
+            text = self.val(v)
+        if not all(n == loc or (n in self.names.values() and not _REG_LOCAL.match(n))
+                   for n in _NAMES.findall(text)):
+            return False
+        text = self.val(v) if isinstance(v, Temp) else text
+        if r in self.narrow:
+            if size != 2:
+                text = f"{loc} & 65280 | {_paren(text)}"
+        elif size < 4:
+            text = f"{loc} & {~_MASK[size]} | {_paren(text)}"
+        self.sunk[r] = text
+        self.written_so_far.add(r)
+        return True
+
+    def write_sunk(self) -> None:
+        """At a bail: make the register writes the main line left out."""
+        for r, text in sorted(self.sunk.items()):
+            self.write_local(f"r{r}")
+            self.emit(f"r{r} = {text}")
 
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
@@ -539,6 +796,35 @@ class PyCodegen:
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
+
+    def bail_unless_checked(self, conds, k: int, ip) -> None:
+        """:meth:`bail_if` on the conditions ``conds`` (any true: bail) that
+        this path has not tested already since the locals they read last
+        changed (a load and a store of one address check it once); those
+        assigning nothing are remembered."""
+        todo = [c for c in conds if c not in self.checked]
+        if todo:
+            self.bail_if(" or ".join(todo), k, ip)
+        for c in todo:
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
+    def load_byte_or_bail(self, op, addr: str, k: int, ip, implied: str) -> None:
+        """A byte load of RAM at the physical address ``addr``, known to be
+        non-negative, that bails (as :meth:`bail_if` on ``implied``) when
+        ``addr`` is past the end of RAM: the index raises, so the load costs
+        no test; ``implied`` holds afterwards."""
+        t = op.out
+        self.emit("try:")
+        self.emit(f"    t{t.id} = MM[{addr}]")
+        self.emit("except IndexError:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.stub(BAIL, k, str(ip))
+        self.restore(snap)
+        self.ind -= 1
+        self.names[t.id] = f"t{t.id}"
+        self.checked[implied] = frozenset(_NAMES.findall(implied))
 
     def atomic(self, text: str, prefix: str) -> str:
         """``text``, or a new local holding it when it is not a name or a number."""
@@ -562,16 +848,100 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
-    def access(self, op, load: bool, size: int, addr: str) -> None:
-        """The RAM access itself, at the physical address ``addr``."""
+    def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
+        """The RAM access itself, at the physical address ``addr`` (a store
+        writes ``value``, the text of its value, or op's own)."""
         if load:
             t = op.out
             self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
             self.names[t.id] = f"t{t.id}"
-        elif size == 1:
-            self.emit(f"MM[{addr}] = {self.val(op.args[1])}")
+            return
+        if value is None:
+            value = self.val(op.args[1])
+        if size == 1:
+            self.emit(f"MM[{addr}] = {value}")
         else:
-            self.emit(f"P{size}(MM, {addr}, {self.val(op.args[1])})")
+            self.emit(f"P{size}(MM, {addr}, {value})")
+
+    def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
+                   misaligned_only=(), window=None, check_code=True, aligned=None) -> None:
+        """A checked RAM access of instruction k (at ``ip``): bail if one of
+        ``conds`` holds -- the target's checks of the address (its limits,
+        the end of RAM) -- or a store writes a granule holding translated
+        code (``check_code``: false when the region's guard found none where
+        the access can reach); else access RAM at the physical address
+        ``addr`` (a name, or an expression over what ``conds`` computed).
+        A condition this path tested already, since the locals it reads last
+        changed, is not tested again (:meth:`bail_unless_checked`).
+
+        A word with checks to make goes through RAM's typed views
+        (:func:`word_views`: ``W2``, ``W4``, ``W8``) when it is aligned -- its
+        alignment tested with the checks, and it then lies in one code-map
+        granule, so a store tests one -- and through ``struct`` after the
+        same checks, in full, when it is not.  ``misaligned_only``: more
+        checks, that can hold only when the word is not aligned (a 16-bit
+        segment's limit 0xFFFF, its base a multiple of 8): made there alone.
+        ``window``: a mask whose bits set in the address send a word to
+        that checked way -- its alignment bits, and also every bit at and
+        above an end of RAM that is a power of two, so one test covers the
+        alignment and ``misaligned_only``'s ``addr > end - size`` (once
+        those are tested on this path, the alignment bits alone).
+        ``aligned``: the word's alignment when the target knows it from the
+        address's form (a constant offset from a base that is a multiple of
+        8): True goes to the view with no test, False to ``struct``."""
+        value = None if load else self.val(op.args[1])
+        conds = [c for c in conds if c not in self.checked]
+        misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        if size > 1 and WORD_VIEWS and aligned:
+            # known aligned: misaligned_only cannot hold, one code granule
+            p = addr
+            if not load and check_code:
+                if not _atomic(addr):
+                    p = self.new_local("p")
+                    addr = f"({p} := {addr})"
+                conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+            self.bail_unless_checked(conds, k, ip)
+            word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
+            self.emit(f"t{op.out.id} = {word}" if load else f"{word} = {value}")
+            if load:
+                self.names[op.out.id] = f"t{op.out.id}"
+            return
+        if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only) or aligned is False:
+            conds = conds + list(misaligned_only)
+            p = addr
+            if not load and check_code:
+                if not _atomic(addr):
+                    p = self.new_local("p")
+                    addr = f"({p} := {addr})"
+                conds = conds + self.code_checks(addr, size, p)
+            self.bail_unless_checked(conds, k, ip)
+            self.access(op, load, size, p, value)
+            return
+        p = addr if _atomic(addr) else self.new_local("p")
+        assert size <= 1 << GRANULE_SHIFT
+        mask = size - 1 if window is None or not misaligned_only else window
+        fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
+        if not load and check_code:
+            fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+        self.emit(f"if {' or '.join(fast)}:")
+        self.ind += 1
+        slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
+        if slow:
+            self.bail_if(" or ".join(slow), k, ip)
+        self.access(op, load, size, p, value)
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        word = f"W{size}[{p} >> {size.bit_length() - 1}]"
+        if load:
+            self.emit(f"t{op.out.id} = {word}")
+        else:
+            self.emit(f"{word} = {value}")
+        self.ind -= 1
+        for c in conds + misaligned_only:       # false on both ways on
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
 
 def _sccs(nodes, succ):
     """Strongly connected components of the graph ``succ`` restricted to ``nodes``
@@ -614,14 +984,18 @@ def _sccs(nodes, succ):
     return out
 
 
-def region_edges(blocks) -> dict:
+def region_edges(blocks, returns=()) -> dict:
     """ip -> the direct jump targets of that block that are blocks of the region
-    (one entry per jump: a block reached by two jumps is inlined twice)."""
+    (one entry per jump: a block reached by two jumps is inlined twice),
+    and for a block that leaves by an indirect jump, the region's return
+    sites (``returns``: a RET there continues in the region)."""
+    sites = [r for r in sorted(returns) if r in blocks]
     return {ip: [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb") and o.aux[1] in blocks]
+            + (sites if blk.ops and blk.ops[-1].name == "exit_tb" else [])
             for ip, blk in blocks.items()}
 
 
-def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set:
+def plan_region(blocks: dict, head: int, growth: float = 1.6, returns=()) -> set:
     """Choose the region's dispatch points: the blocks that get a section of
     their own (``if pc == ip:``) and an entry.  Every other block is inlined
     at each jump to it (tail duplication), so a path through the region is
@@ -629,16 +1003,17 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, entries=()) -> set
     expressions.  The head is one; then, while the other blocks still form a
     cycle, the block of each cycle with the most traffic inside it (in-cycle
     predecessors x successors) becomes one; then, while inlining would grow
-    the code past ``growth`` times its size, the most copied block does."""
-    succ = region_edges(blocks)
+    the code past ``growth`` times its size, the most copied block does.
+    (``returns``: the region's return sites, successors of its RETs.)"""
+    succ = region_edges(blocks, returns)
     preds = {ip: [] for ip in blocks}
     for u, ts in succ.items():
         for t in ts:
             preds[t].append(u)
-    # the head, blocks no direct jump of the region reaches (return sites,
-    # reached by RET through the region's indirect exits), and ``entries``:
-    # blocks other translated code already jumps to
-    dispatch = {head} | {ip for ip in blocks if not preds[ip]} | (set(entries) & set(blocks))
+    # the head, and blocks no jump of the region reaches (``entries``, the
+    # blocks other code enters the region at, get sections of their own
+    # too, but jumps inside the region inline them: RegionCodegen)
+    dispatch = {head} | {ip for ip in blocks if not preds[ip]}
     while True:
         rest = [ip for ip in blocks if ip not in dispatch]
         rs = set(rest)
@@ -673,10 +1048,14 @@ class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
     ``region(left, pc=ENTRY)`` runs while True over *sections*, one per
-    dispatch point (:func:`plan_region`): ``if pc == <ip>:`` and the code of
+    dispatch point (:func:`plan_region`) and one per other entry (a block
+    other code enters the region at: ``entries``, a section the region's
+    own jumps never go to): ``if pc == <ip>:`` and the code of
     that block, with every other block of the region inlined where it is
     jumped to (QEMU's TBs are straight lines; a region is a tree of them).
-    Guest registers stay in locals across the whole region; the lazy flag
+    Guest registers stay in locals across the whole region (one read and
+    written at most 32 bits wide holds just those, checked by the entry
+    guard, so reading it needs no mask: :func:`_narrow32`); the lazy flag
     record lives in the locals ``cc_op`` ... ``cc_fl``, but along a path it
     is only a set of expressions: a jump to another section stores just the
     fields that section reads before overwriting them (its ``live_in``,
@@ -686,7 +1065,10 @@ class RegionCodegen(PyCodegen):
     runs as an inner ``while True``, peeled once when that lets the loop
     start with the previous iteration's flag record as expressions
     (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too.
+    sites (``returns``) continues there too, after comparing the address:
+    a return site is a block the RET jumps to like any other
+    (:func:`region_edges`), inlined or a section as :func:`plan_region`
+    decides.
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -698,24 +1080,30 @@ class RegionCodegen(PyCodegen):
     """
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                 name: str = "region", fast_segs=None, mem=None, returns=()):
+                 name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                 fl_bits=(0, 0), entries=()):
         first = blocks[head]
         super().__init__(first, amask, ram_size, False, name, mem)
-        self.returns = {r for r in returns if r in dispatch}
+        self.wide_guard = wide_guard
+        self.returns = {r for r in returns if r in blocks}
         self.fast_segs = dict(fast_segs or {})
+        self.fl_bits = fl_bits          # (mask, value): fl's bits the code took as constants
         self.blocks = blocks
         self.head = head
         self.dispatch = dispatch
+        # every place the dispatcher may enter: a dispatch point or an entry
+        # (a section only the dispatcher goes to: jumps here inline its block)
+        self.sections = set(dispatch) | (set(entries) & set(blocks))
         self.live_in = live_in
         self.rk = []
         self.rips = []
         self.ccg = []           # per exit: its group of lazy-field stores (0: none)
         self.cc_groups = {}     # the stores' text -> group number
-        self.succ = region_edges(blocks)
+        self.succ = region_edges(blocks, self.returns)
         self.max_path = {}
-        for d in dispatch:
+        for d in self.sections:
             self.max_path[d] = self._longest(d, True)
-        self.self_loop = {d: self._reaches(d, d) for d in dispatch}
+        self.self_loop = {d: self._reaches(d, d) for d in self.sections}
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -738,18 +1126,26 @@ class RegionCodegen(PyCodegen):
 
     # -- exits ----------------------------------------------------------------------------------
     def _flush_cc(self, only=None):
-        """Store expression-valued lazy fields into their locals (all, or those in ``only``)."""
+        """Store expression-valued lazy fields into their locals (all, or those
+        in ``only``: a live set -- where it holds none of fl's arithmetic
+        flags, ``ARITH_BITS``, fl is stored as the cheaper expression equal
+        to it outside them, if there is one: after INC/DEC's fold of the
+        carry into the local, the local itself, which needs no store)."""
         targets, values = [], []
+        arith = only is None or bool(only & ARITH_BITS)
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
-            if kk[0] == "expr" and (only is None or f in only):
-                targets.append("cc_" + f)
-                values.append(kk[1])
+            if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
+                v = kk[1] if arith or f != "fl" else _fl_rest(kk)[0]
+                if v != "cc_" + f:
+                    targets.append("cc_" + f)
+                    values.append(v)
                 self.know[f] = ("local",)
         if targets:
             self.emit(f"{', '.join(targets)} = {', '.join(values)}")
 
     def _exit(self, kind, retired, rip, slot=None, target=None, insn=None):
+        self.write_sunk()
         idx = len(self.exits)
         if kind is GOTO:
             slot = idx
@@ -787,7 +1183,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
-                self.transition(d, self.P + k, k - 1)
+                self.goto(k - 1, None, d)       # its section, or its code inlined here
                 self.restore(snap)
                 self.ind -= 1
             rip = x
@@ -810,15 +1206,15 @@ class RegionCodegen(PyCodegen):
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
-        if "cf" in live or "fa" in live:
-            live = live | {"fl"}
         again = d == self.section
         if again and self.spec is not None:
             if self.mode == "probe":
                 self.probe_sites.append(dict(self.know))
-            # the peeled loop starts with these fields as expressions: nothing to store
-            live = live - set(self.spec)
-        self._flush_cc(live)
+            # the peeled loop starts with these fields as expressions: nothing to
+            # store (fl's arithmetic flags included: the expression is all of fl)
+            live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+        # the budget exit first: it stores the exact state from the expressions,
+        # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
         self.emit(f"if left < {self.max_path[d]}:")
         self.ind += 1
@@ -826,6 +1222,7 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
+        self._flush_cc(live)
         if again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
@@ -842,6 +1239,8 @@ class RegionCodegen(PyCodegen):
         entry = spec if mode in ("spec", "probe") else None
         self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
+        self.checked = {}
+        self.sunk = {}
         self.gen_ops(self.b)
 
     def _probe(self, d, spec):
@@ -864,28 +1263,46 @@ class RegionCodegen(PyCodegen):
         jump leaves some lazy fields as the same expressions over guest
         registers (a CMP at the bottom of the loop), the section is generated
         twice -- once from the stored state, then as a loop that starts with
-        those expressions -- so the loop never stores them.  Returns the
-        fields and their expressions ({}: not worth it or not possible)."""
+        those expressions -- so the loop never stores them.  A field's
+        expression over its own local (x86: INC/DEC keeping a CF that is
+        already known, ``cc_fl & -2``) qualifies too when the loop, entered
+        with it, ends every pass with it again.  Returns the fields and their
+        expressions ({}: not worth it or not possible)."""
         # only a loop that can leave before its first flag record (a load or a
-        # store that may bail) reads the record of the previous iteration
-        for op in self.blocks[d].ops:
+        # store that may bail) reads the record of the previous iteration; a
+        # CF fold reads fl's
+        ops = self.blocks[d].ops
+        reads_first = False
+        for op in ops:
             if op.name in ("setcc", "setccop", "setfl", "foldcf"):
-                return {}
-            if op.name in ("ld", "st", "call_bail") and not op.safe:
                 break
-        else:
-            return {}
-        if self._tree_ops(d) > PEEL_MAX_OPS:
+            if op.name in ("ld", "st", "call_bail") and not op.safe:
+                reads_first = True
+                break
+        folds = any(op.name == "foldcf" for op in ops)
+        if not (reads_first or folds) or self._tree_ops(d) > PEEL_MAX_OPS:
             return {}
         sites = self._probe(d, {})
-        spec = {}
+        spec, own = {}, {}
         for f in CC_FIELDS:
             v = sites[0][f] if sites else None
+            if v is None or v[0] != "expr" or not all(x[f][:3] == v[:3] for x in sites):
+                continue
+            names = _NAMES.findall(v[1])
             # an expression over registers alone was built on the path from the
             # registers, never from the entry state: the same in the loop
-            if v is not None and v[0] == "expr" and all(x[f][:3] == v[:3] for x in sites) \
-                    and all(_REG_LOCAL.match(r) for r in _NAMES.findall(v[1])):
+            if reads_first and all(_REG_LOCAL.match(r) for r in names):
                 spec[f] = v
+            elif all(_REG_LOCAL.match(r) or r == "cc_" + f for r in names):
+                own[f] = v
+        while own:
+            # built on the field's own value: check the loop keeps it
+            again = self._probe(d, dict(spec, **own))
+            keep = {f: v for f, v in own.items() if again and all(x[f][:3] == v[:3] for x in again)}
+            if keep == own:
+                spec.update(own)
+                break
+            own = keep
         return spec
 
     # -- main ---------------------------------------------------------------------------------
@@ -902,7 +1319,7 @@ class RegionCodegen(PyCodegen):
                     tid += 1
         self.base_of, n = {}, 0
         self.main_uses, self.cold_uses, self.first_use = {}, {}, {}
-        sizes, regs_written, segs, cc_written = {}, set(), set(), set()
+        sizes, regs_written, segs, cc_written, needed = {}, set(), set(), set(), set()
         for ip in order:
             blk = blocks[ip]
             self.b = blk
@@ -911,6 +1328,7 @@ class RegionCodegen(PyCodegen):
             for mine, acc in zip((self.main_uses, self.cold_uses, self.first_use), saved):
                 acc.update(mine)
             self.main_uses, self.cold_uses, self.first_use = saved
+            needed |= self.needed
             for r, ss in self.sizes.items():
                 sizes.setdefault(r, set()).update(ss)
             regs_written |= self.regs_written
@@ -918,24 +1336,35 @@ class RegionCodegen(PyCodegen):
             cc_written |= self.cc_written
             self.base_of[ip] = n
             n += len(blk.insns)
+        self.needed = needed
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
+        self.early = {}         # (full-width writes: by the region's narrow registers)
+        self.sink = set()
+        for ip in order:
+            self.early.update(self._early_writes(blocks[ip].ops))
+            self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
+        if self.wide_guard:
+            self.narrow32 = _narrow32(ops) - self.narrow
         params = ["left", f"pc={self.head}", "R=R", "S=S"] + self.mem.params(segs)
-        for sz in sorted({op.aux[1] for op in ops if op.name in ("ld", "st")} - {1}):
-            if any(op.name == "ld" and op.aux[1] == sz for op in ops):
-                params.append(f"U{sz}=U{sz}")
-            if any(op.name == "st" and op.aux[1] == sz for op in ops):
-                params.append(f"P{sz}=P{sz}")
+        params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
-        if self.fast_segs:
-            # the guard: the segments are still what the fast accesses assume
-            fails = self.mem.guard(self, self.fast_segs)
+        self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        # the guard: the segments are still what the fast accesses assume, the
+        # 32-bit registers hold no more than 32 bits, and the flag bits read as
+        # constants (optimize.constant_fl_bits) are as they were then
+        fails = self.mem.guard(self, self.fast_segs) if self.fast_segs else []
+        if self.fl_bits[0]:
+            fails.append(f"S.{self.cc_names['fl']} & {self.fl_bits[0]} != {self.fl_bits[1]}")
+        if self.narrow32:
+            fails.append(f"({' | '.join(f'r{r}' for r in sorted(self.narrow32))}) > {_MASK[4]}")
+        if fails:
             self.emit(f"if {' or '.join(fails)}:")
             self.emit(f"    return {len(self.exits)}")
             self.exits.append(TbExit(GUARD, None, None, self.base_of[self.head]))
@@ -949,7 +1378,9 @@ class RegionCodegen(PyCodegen):
         self.emit("while True:")
         self.ind += 1
         # sections that loop on themselves first: they are the inner loops
-        secs = sorted(self.dispatch, key=lambda d: (not self.self_loop[d], d != self.head, d))
+        # (then the dispatch points, then the sections only the dispatcher enters)
+        secs = sorted(self.sections, key=lambda d: (not self.self_loop[d], d != self.head,
+                                                     d not in self.dispatch, d))
         single = len(secs) == 1
         self.written_so_far = regs_written
         for i, d in enumerate(secs):
@@ -1004,14 +1435,20 @@ class RegionCodegen(PyCodegen):
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
-                    name: str = "region", fast_segs=None, mem=None, returns=()):
+                    name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
+                    fl_bits=(0, 0), entries=()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
-    retire, the budget it needs to be entered)."""
-    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns)
+    retire, the budget it needs to be entered).  ``wide_guard``: keep the
+    registers the region reads and writes at most 32 bits wide as their low
+    32 bits (:func:`_narrow32`), the entry guard checking they are no wider;
+    ``fl_bits``: (mask, value) of fl's bits the code took as constants
+    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them."""
+    g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
+                      wide_guard, fl_bits, entries)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
 

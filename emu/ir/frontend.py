@@ -38,6 +38,9 @@ class FlagRecord:
     * ``cf_mask``: the carry bit in ``fl`` (what ``foldcf`` replaces);
     * ``cf_hidden``: record kinds (values of ``op``) under which ``fl``'s
       arithmetic bits do not show in the architectural flags;
+    * ``fa_hidden``: record kinds under which fl's arithmetic bits other
+      than the carry do not show (``cf_hidden`` and the kinds that keep the
+      carry, as x86's INC and DEC; by default ``cf_hidden``);
     * ``record_uses``: record kind -> the fields the flag computations of that
       kind read (a field not read needs not be stored);
     * ``carry_exprs``: record kind -> the carry as a Python expression over
@@ -50,11 +53,19 @@ class FlagRecord:
     * ``fields``: the fields the target's translated code uses (all of
       ``CC_FIELDS``, or only ``("fl",)`` for a target whose flags are
       computed eagerly into its flags word); only those have a state
-      attribute and are read or written.
+      attribute and are read or written;
+    * ``arith_mask``: fl's arithmetic flags, those the record computes --
+      all a ``setfl`` with ``Op.keeps`` (and ``foldcf``) may change; or
+      None (not described).  An ``and`` of fl with a constant clearing them
+      all reads none of them (flag liveness, :mod:`emu.ir.optimize`), and a
+      region none of whose ``setfl`` lacks ``keeps`` leaves every other bit
+      of ``fl`` as it found it (x86: DF, IF, TF...), so its reads of them
+      are constants under its entry guard (:func:`emu.ir.optimize.constant_fl_bits`).
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
-                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS):
+                 carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS,
+                 fa_hidden=(), arith_mask=None):
         self.fields = tuple(f for f in CC_FIELDS if f in fields)
         missing = set(self.fields) - set(state_names)
         if missing:
@@ -62,6 +73,8 @@ class FlagRecord:
         self.state_names = dict(state_names)
         self.cf_mask = cf_mask
         self.cf_hidden = frozenset(cf_hidden)
+        self.fa_hidden = self.cf_hidden | frozenset(fa_hidden)
+        self.arith_mask = arith_mask
         self.record_uses = {k: frozenset(v) for k, v in record_uses.items()}
         self.carry_exprs = dict(carry_exprs)
         self.carry_low_bit = carry_low_bit
@@ -178,9 +191,10 @@ class TranslatorFrontend:
         """The instruction is a helper by design (not inlining it is no fallback)."""
         raise NotImplementedError
 
-    def fast_spaces(self, state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(self, state, ram_size: int, amask: int, code_map=None) -> dict:
         """Address spaces a region may access unchecked once its entry guard
-        passed (space -> mode, for ``MemoryAccess.guard``)."""
+        passed (space -> mode, for ``MemoryAccess.guard``); ``code_map``:
+        RAM's flags of granules holding translated code, now."""
         raise NotImplementedError
 
     def mark_safe_loads(self, blocks, fast) -> None:

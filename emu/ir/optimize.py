@@ -15,7 +15,13 @@ Passes, in order:
    while the record kind ``cc_op`` is not one of the target's
    ``FlagRecord.cf_hidden`` (x86: while it is INC, DEC, EFLAGS or unknown),
    so liveness tracks it as a field of its own, ``cf``; fl's other
-   arithmetic bits show under the same condition, and are ``fa``.  A
+   arithmetic bits, ``fa``, show under that condition too, except under
+   the record kinds that keep only the carry (``FlagRecord.fa_hidden``:
+   x86's INC and DEC).  A place that sees the record of a block before
+   (an exit ahead of the block's first ``setcc``) reads them only if that
+   record does not hide them: ``cf?`` and ``fa?``, settled by the
+   ``setcc`` that made it -- in the block before, when a region inlines
+   the block there.  A
    ``setfl`` whose value only changes arithmetic flags (the front end names
    the older value it keeps the other bits of: ``Op.keeps``) writes that
    older value instead when neither ``cf`` nor ``fa`` is live after it --
@@ -34,7 +40,9 @@ For a region (several blocks compiled into one function, see
 :class:`emu.ir.codegen.RegionCodegen`), :func:`region_liveness` runs pass 3
 with what each jump really reads: a block inlined at the jump reads what it
 reads first (to the least fixed point around the loops); anything else
-may stop there and reads everything.
+may stop there and reads everything; :func:`constant_fl_bits` turns its
+reads of flag bits no code of the region can change into constants, which
+its entry guard checks.
 """
 
 from __future__ import annotations
@@ -49,6 +57,13 @@ from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 ALL = frozenset(CC_FIELDS) | {"cf", "fa"}
 ALL_NOCF = frozenset(CC_FIELDS)
 RECORD = frozenset(("op", "res", "a", "b", "size"))
+# "cf?" and "fa?": the same bits read by a place that sees the record of an
+# earlier block (an exit before this block's first flag-setting op): live
+# only if that record does not hide them -- the setcc before it settles that
+# (in the block before, when the block is inlined there)
+MAYBE = {"cf?": "cf", "fa?": "fa"}
+ALL_MAYBE = ALL_NOCF | frozenset(MAYBE)
+ARITH_BITS = frozenset(("cf", "fa")) | frozenset(MAYBE)
 
 
 def propagate(block: IRBlock) -> None:
@@ -108,16 +123,40 @@ def _choices(v):
     return None
 
 
-def exit_reads(ccop, hidden) -> frozenset:
+def exit_reads(ccop, record) -> frozenset:
     """What a way out of the block reads of the lazy state: the whole record,
     and fl's CF and other arithmetic bits unless the record in force hides
-    them (``hidden``: the target's ``FlagRecord.cf_hidden``)."""
-    if isinstance(ccop, tuple):
-        return ALL_NOCF if all(c in hidden for c in ccop) else ALL
-    return ALL_NOCF if ccop in hidden else ALL
+    them (``record``: the target's :class:`~emu.ir.frontend.FlagRecord`; its
+    ``cf_hidden`` kinds hide both, its ``fa_hidden`` kinds the other bits:
+    x86's INC and DEC show fl's CF alone; ``ccop`` None: not set in the
+    block yet, so "cf?" and "fa?")."""
+    if ccop is None:
+        return ALL_MAYBE
+    kinds = ccop if isinstance(ccop, tuple) else (ccop,)
+    reads = ALL_NOCF
+    if not all(c in record.cf_hidden for c in kinds):
+        reads = reads | {"cf"}
+    if not all(c in record.fa_hidden for c in kinds):
+        reads = reads | {"fa"}
+    return reads
 
 
-def _liveness(ops, exit_live, mutate, hidden):
+def _settle(live: set, op, record) -> None:
+    """Going back past ``op``, a ``setcc`` or ``setccop``: "cf?" and "fa?"
+    after it are read when the record kind it sets does not hide them."""
+    maybe = live & MAYBE.keys()
+    if not maybe:
+        return
+    live -= maybe
+    v = op.args[0]
+    kinds = (v,) if isinstance(v, int) else _choices(v)
+    for m in maybe:
+        h = record.cf_hidden if m == "cf?" else record.fa_hidden
+        if kinds is None or not all(c in h for c in kinds):
+            live.add(MAYBE[m])
+
+
+def _liveness(ops, exit_live, mutate, record):
     """One backward pass over ``ops`` (pass 3 in the module docstring).
     ``exit_live(target_ip, cc_op)``, when given, says what a direct jump to
     ``target_ip`` reads (a region's successor block); every other exit
@@ -126,8 +165,11 @@ def _liveness(ops, exit_live, mutate, hidden):
     A ``setfl`` with ``keeps`` whose arithmetic bits nobody reads uses only
     its ``keeps``, and that use reads only fl's other bits: so a ``getcc
     fl`` makes ``cf`` and ``fa`` live only when its value reaches something
-    else (``strong``, followed back through the pure ops)."""
+    else (``strong``, followed back through the pure ops) -- and an ``and``
+    of it with a constant clearing the target's arithmetic flags
+    (``FlagRecord.arith_mask``) reads none of them either."""
     ccop = _cc_op_at(ops)
+    arith_mask = record.arith_mask
     live = set()
     keep = []
     strong = set()          # temps whose value some kept op reads in full
@@ -144,9 +186,11 @@ def _liveness(ops, exit_live, mutate, hidden):
             f = op.aux[0]
             live.add(f)
             if f == "fl" and (op.out is None or op.out.id in strong):
-                live.add("cf")
-                live.add("fa")
+                # (under a record of an earlier block: its bits show only if
+                # that record does not hide them, as for an exit)
+                live.update(MAYBE if ccop[i] is None else MAYBE.values())
         elif n == "setcc":
+            _settle(live, op, record)
             if not live & RECORD:
                 continue
             op.live = frozenset(live)
@@ -155,6 +199,7 @@ def _liveness(ops, exit_live, mutate, hidden):
             use(op.args)
             continue
         elif n == "setccop":
+            _settle(live, op, record)
             if "op" not in live:
                 continue
             op.live = frozenset(live)
@@ -163,25 +208,26 @@ def _liveness(ops, exit_live, mutate, hidden):
             use(op.args)
             continue
         elif n == "setfl":
-            if "fl" not in live and "cf" not in live and "fa" not in live:
+            arith = live & ARITH_BITS
+            if "fl" not in live and not arith:
                 continue
-            if op.keeps is not None and "cf" not in live and "fa" not in live:
+            if op.keeps is not None and not arith:
                 if mutate:
                     op.args = [op.keeps]        # only the bits it keeps are read
             else:
                 use(op.args)
             op.live = frozenset(live)
+            live -= ARITH_BITS
             live.discard("fl")
-            live.discard("cf")
-            live.discard("fa")
             keep.append(op)
             continue
         elif n == "foldcf":
             # fl = fl & ~CF | c: only the CF bit changes
-            if "cf" not in live:
+            if "cf" not in live and "cf?" not in live:
                 continue
             op.live = frozenset(live)
             live.discard("cf")
+            live.discard("cf?")
             keep.append(op)
             use(op.args)
             continue
@@ -189,7 +235,7 @@ def _liveness(ops, exit_live, mutate, hidden):
             if exit_live is not None and (n == "brcond" or n == "goto_tb"):
                 reads = exit_live(op.aux[1], ccop[i])
             else:
-                reads = exit_reads(ccop[i], hidden)
+                reads = exit_reads(ccop[i], record)
             if END in flags:
                 live = set(reads)
             else:
@@ -197,7 +243,13 @@ def _liveness(ops, exit_live, mutate, hidden):
         if mutate:
             op.live = frozenset(live)
         if not (OPCODES[n].pure and op.out is not None) or op.out.id in strong:
-            use(op.args)
+            if n == "and" and arith_mask is not None \
+                    and any(type(a) is int and not a & arith_mask for a in op.args):
+                # getcc fl & c: only fl's other bits are read
+                use([a for a in op.args if not (isinstance(a, Temp) and a.op is not None
+                                                 and a.op.name == "getcc")])
+            else:
+                use(op.args)
         keep.append(op)
     keep.reverse()
     return keep, frozenset(live)
@@ -205,12 +257,12 @@ def _liveness(ops, exit_live, mutate, hidden):
 
 def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
     """The lazy-state fields (and "cf", fl's CF bit) live at the block's entry."""
-    return _liveness(block.ops, exit_live, False, block.target.flags.cf_hidden)[1]
+    return _liveness(block.ops, exit_live, False, block.target.flags)[1]
 
 
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
-    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags.cf_hidden)
+    block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags)
 
 
 def dce(block: IRBlock) -> None:
@@ -238,21 +290,23 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     backward pass run again until nothing changes); a jump to a dispatch
     point may stop there for the budget, so it reads everything, as every
     other exit.  Drops what is then dead (records, CF folds, and the pure
-    code only they used), until nothing more goes.  Returns ip -> live-in."""
+    code only they used), until nothing more goes.  Returns ip -> live-in
+    (a section's live-in is all a jump into it stores: the budget exit on
+    the way stores the rest, :meth:`emu.ir.codegen.RegionCodegen.transition`)."""
     inlined = {ip for ip in blocks if ip not in dispatch}
-    hidden = next(iter(blocks.values())).target.flags.cf_hidden
+    record = next(iter(blocks.values())).target.flags
     while True:
         live_in = {ip: frozenset() for ip in blocks}
 
         def exit_live(t, ccop):
             if t in inlined:
                 return live_in[t]
-            return exit_reads(ccop, hidden)
+            return exit_reads(ccop, record)
         changed = True
         while changed:
             changed = False
             for ip, blk in blocks.items():
-                li = _liveness(blk.ops, exit_live, False, hidden)[1]
+                li = _liveness(blk.ops, exit_live, False, record)[1]
                 if li != live_in[ip]:
                     live_in[ip] = li
                     changed = True
@@ -290,6 +344,40 @@ def dead_regs(block: IRBlock) -> None:
         keep.append(op)
     keep.reverse()
     block.ops = keep
+
+
+def constant_fl_bits(blocks, fl: int) -> int:
+    """Region pass: when no ``setfl`` of the region's ``blocks`` changes more
+    than the target's arithmetic flags (each has ``Op.keeps``; ``foldcf``
+    changes only CF), fl's other bits stay all through the region as they
+    were at its entry -- ``fl`` now, when the region is translated.  Each
+    ``getcc fl & c`` reading only such bits then becomes the constant
+    ``fl & c`` (x86: DF picks a string instruction's step; the step folds),
+    and the bits read this way are returned: the region's entry guard
+    checks they are still ``fl``'s (0: none read, no check)."""
+    blocks = list(blocks)
+    if not blocks:
+        return 0
+    arith = blocks[0].target.flags.arith_mask
+    if not arith or any(op.name == "setfl" and op.keeps is None for blk in blocks for op in blk.ops):
+        return 0
+    fixed = ~arith
+    used = 0
+    for blk in blocks:
+        found = False
+        for op in blk.ops:
+            if op.name != "and":
+                continue
+            x, c = op.args
+            if isinstance(x, Temp) and x.op is not None and x.op.name == "getcc" \
+                    and x.op.aux[0] == "fl" and type(c) is int and c >= 0 and not c & ~fixed:
+                op.name, op.args = "mov", [fl & c]
+                used |= c
+                found = True
+        if found:
+            propagate(blk)
+            dce(blk)
+    return used
 
 
 def optimize(block: IRBlock) -> IRBlock:

@@ -68,6 +68,8 @@ of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 #: a mark of a translated block (:meth:`UnicornAdapter.decode_block`): the
 #: block may change the engine mode the guest needs; the adapter's own marks
 #: are the higher bits
@@ -80,6 +82,18 @@ RECREATE = "recreate"
 #: how an engine stop is recorded: after or before the instruction at an address
 AFTER = "after"
 BEFORE = "before"
+
+
+@dataclass
+class BareRun:
+    """A Target's ``unicorn_bare`` run (``emu bench``'s ``unicorn-bare``):
+    what the guest printed, its exit status (None: it stopped elsewhere),
+    the seconds inside ``emu_start`` and how it ended: "debug-exit",
+    "halt" or "stopped"."""
+    output: bytes
+    status: int | None
+    seconds: float
+    how: str
 
 
 class AdapterUnavailable(Exception):

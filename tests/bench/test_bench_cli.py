@@ -91,19 +91,72 @@ def test_bad_input_is_one_line(args, expect):
 
 def test_arm_guests_run_on_the_engines_that_run_arm(tmp_path):
     """``--suite arm``: the Arm guests on the virt board; an engine that
-    cannot run Arm (kvm, unicorn-bare: an x86 harness) gets no row, and the
-    unicorn engine counts Arm exactly (its Arm adapter has no free runs), so
-    each engine's count is its own and the three agree."""
+    cannot run Arm (kvm) gets no row, unicorn runs them free (counted by
+    interp, as the x86 guests) and Arm's bare unicorn runs them too, the
+    output the same on every engine."""
     out = tmp_path / "arm.json"
     r = emu("bench", "--guests", "arm_intloop", "--repeat", "1", "-accel",
             "interp,tcg,unicorn,unicorn-bare", "--json", str(out))
     assert r.returncode == 0, r.stderr.decode()
     rows = {row["engine"]: row for row in json.loads(out.read_text())["results"]}
-    assert list(rows) == ["interp", "tcg", "unicorn"]
+    assert list(rows) == ["interp", "tcg", "unicorn", "unicorn-bare"]
     for e, row in rows.items():
         assert (row["guest"], row["mode"], row["stop"], row["output_ok"]) == \
             ("arm_intloop", "a32", "debug-exit", True)
-        assert row["instructions_by"] == e
+        assert row["instructions_by"] == (e if e in ("interp", "tcg") else "interp")
         assert row["instructions"] == rows["interp"]["instructions"] > 200_000
-    assert rows["unicorn"]["unicorn_mode"] == "exact"
+    assert (rows["unicorn"]["unicorn_mode"], rows["unicorn-bare"]["unicorn_mode"]) == ("free", "bare")
     assert rows["interp"]["exits"] == rows["tcg"]["exits"] == rows["unicorn"]["exits"]
+    assert "unicorn engine: free runs on arm_intloop" in r.stdout.decode()
+
+
+def test_the_plan_comes_first_then_each_row_as_it_is_measured():
+    """Before anything runs, the bench says what it will run; each row is
+    printed on its own line when measured, before the summary table."""
+    r = emu("bench", "--guests", "fib", "--repeat", "1", "-accel", "interp,unicorn")
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert lines[:5] == ["emu bench: 1 guest(s) x 2 engine(s), 1 run", "  guests:  fib",
+                         "  engines: interp, unicorn", "  scale:   fixed size (no SCALE): fib",
+                         lines[4]]
+    assert lines[4].startswith("  unicorn: free runs (count=free")
+    live = lines.index("measured so far (guest, engine, instructions, seconds, MIPS, how it "
+                       "ended, exits):")
+    interp, unicorn = lines[live + 1].split(), lines[live + 2].split()
+    assert interp[:3] == ["fib", "interp", "66935"] and interp[-3:] == ["debug-exit", "IO", "6"]
+    assert unicorn[:4] == ["fib", "unicorn", "[free]", "~66935"]
+    assert lines.index("unicorn engine: free runs on fib") > live + 2
+
+
+def test_the_plan_gives_the_size_of_every_guest_that_has_one():
+    """The new guests of both architectures are assembled at their SCALE
+    and the plan says which; a classic guest has a fixed size."""
+    from emu import bench
+    plan = bench.plan_lines(["rm_fib", "a32_fib", "fib"], ["interp"], 1, "free")
+    sizes = f"rm_fib {bench.default_scale('rm_fib')}, a32_fib {bench.default_scale('a32_fib')}"
+    assert f"  scale:   SCALE of each source ({sizes})" in plan
+    assert "  scale:   fixed size (no SCALE): fib" in plan
+
+
+def test_ctrl_c_prints_the_rows_measured_so_far_and_one_line():
+    """SIGINT while the second guest runs (on interp: seconds): the first guest's rows as a
+    table, then 'emu: interrupted' alone on stderr, status 130."""
+    import signal
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-m", "emu", "bench", "--guests", "fib,rm_lcg",
+                          "--repeat", "1", "-accel", "interp,tcg"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=REPO, env=env)
+    seen = []
+    for line in p.stdout:
+        seen.append(line.decode())
+        if line.split()[:2] == [b"fib", b"tcg"]:
+            break
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    text = "".join(seen) + out.decode()
+    assert p.returncode == 130 and err.decode() == "emu: interrupted\n", err
+    table = text[text.index("interrupted: the "):]
+    assert table.startswith("interrupted: the 2 row(s) measured so far")
+    rows = [line.split() for line in table.splitlines() if line.startswith("fib ")]
+    assert [r[1] for r in rows] == ["interp", "tcg"] and all(r[2] == "66935" for r in rows)
+    assert "rm_lcg" not in table

@@ -10,12 +10,13 @@ instructions."""
 import pytest
 
 from emu import bench
+from emu.isa import get_target
 from tests.bench.models import expected_output
 from tests.differential.test_timer import need
 
 #: small sizes: 2,000 LCG steps, sieves below 2,000, two string passes, the
 #: CRC message once, fib(12), 1 KiB printed
-REDUCED = {"lcg": 2, "sieve": 20, "strings": 2, "crc32": 1, "fib": 12, "uart": 1}
+REDUCED = {"lcg": 2, "sieve": 20, "strings": 2, "crc32": 1, "fib": 12, "uart": 1, "intloop": 1}
 MEMORY = 16 << 20
 #: unicorn counting every instruction is the slowest on REP strings and sieves
 #: (a Python hook per block): the slow run has it
@@ -30,7 +31,7 @@ def run(image, engine):
     """(output, status, stop) of one run of ``image`` on ``engine``."""
     if engine == "unicorn-bare":
         need("unicorn")
-        r = bench.run_bare(image, MEMORY)
+        r = bench.run_bare(image, MEMORY, get_target("x86"))
     elif engine.startswith("unicorn-"):
         need("unicorn")
         r = bench.run_once(image, "unicorn", engine.split("-")[1], MEMORY, None)
@@ -49,7 +50,8 @@ def reduced_images():
 @pytest.mark.parametrize("guest", sorted(bench.NEW))
 def test_reduced_guest_prints_the_models_checksum(guest, engine, reduced_images):
     out, status, stop = run(reduced_images[guest], engine)
-    assert out == expected_output(kind(guest), REDUCED[kind(guest)]), (guest, engine, stop)
+    assert out == expected_output(kind(guest), REDUCED[kind(guest)], bench.guest_mode(guest)), \
+        (guest, engine, stop)
     assert (stop, status) == ("debug-exit", 1)
 
 
@@ -87,5 +89,5 @@ def test_full_size_guest(guest, engine):
         assert r["icount"] >= 10_000_000
     else:
         out, status, stop = run(image, engine)
-    assert out == expected_output(kind(guest), bench.default_scale(guest))
+    assert out == expected_output(kind(guest), bench.default_scale(guest), bench.guest_mode(guest))
     assert (stop, status) == ("debug-exit", 1)

@@ -110,3 +110,37 @@ def test_an_unknown_count_mode_is_one_line():
     with pytest.raises(ValueError) as e:
         Machine(accel="unicorn", accel_options={"count": "sometimes"})
     assert str(e.value) == "-accel unicorn,count=sometimes: expected count=exact|free"
+
+
+def _uart_run(guest, accel, count="exact", observe=False):
+    from emu import bench
+    img = bench.guest_image(guest, 1)
+    m = Machine(accel=accel, accel_options={"count": count} if accel == "unicorn" else {})
+    seen = []
+    if observe:
+        m.add_exit_observer(lambda ex: seen.append(ex.reason))
+    m.load_image(img.data, img.name, img.entry)
+    r = m.run()
+    io = {k: v for k, v in m.stats.by_key.items() if k.startswith("IO")}
+    out = (r.reason, r.status, m.serial_output(), m.stats.by_reason.get("IO"), io)
+    stats = m.accel.stats()
+    m.close()
+    return out, stats, seen
+
+
+@pytest.mark.parametrize("guest", ["rm_uart", "pm_uart"])
+@pytest.mark.parametrize("count", ["exact", "free"])
+def test_polled_uart_accesses_are_served_quietly_and_counted_as_on_interp(guest, count):
+    """The polled UART's port accesses are served from unicorn's port hooks
+    by the Machine's quiet path (no exit built, no PC or timers looked at)
+    and counted as IO exits port by port exactly as the interpreter counts
+    them; an exit observer (as -d exits) gets every one as a real exit."""
+    want, _, _ = _uart_run(guest, "interp")
+    assert want[0] == "debug-exit" and want[3] > 2000
+    got, stats, _ = _uart_run(guest, "unicorn", count)
+    assert got == want
+    # every access but isa-debug-exit's (it asks the machine to stop)
+    assert stats["quiet port accesses"] == want[3] - 1
+    got, stats, seen = _uart_run(guest, "unicorn", count, observe=True)
+    assert got == want
+    assert stats["quiet port accesses"] == 0 and seen.count("IO") == want[3]

@@ -1,4 +1,4 @@
-"""``-accel NAME,PROP=VALUE``: the engine's properties (kvm: ioeventfd=on|off)."""
+"""``-accel NAME,PROP=VALUE``: the engine's properties (kvm: ioeventfd=on|off, timing=off|on)."""
 
 import os
 import subprocess
@@ -17,9 +17,9 @@ def emu(*args):
 
 @pytest.mark.parametrize("accel, why", [
     ("interp,ioeventfd=on", "'ioeventfd=on' is not a property of interp (expected none: it takes no properties)"),
-    ("kvm,ioeventfd=maybe", "'ioeventfd=maybe' is not a property of kvm (expected ioeventfd=on|off)"),
-    ("kvm,irqfd=on", "'irqfd=on' is not a property of kvm (expected ioeventfd=on|off)"),
-    ("kvm,ioeventfd", "'ioeventfd' is not a property of kvm (expected ioeventfd=on|off)"),
+    ("kvm,ioeventfd=maybe", "'ioeventfd=maybe' is not a property of kvm (expected ioeventfd=on|off, timing=off|on)"),
+    ("kvm,irqfd=on", "'irqfd=on' is not a property of kvm (expected ioeventfd=on|off, timing=off|on)"),
+    ("kvm,ioeventfd", "'ioeventfd' is not a property of kvm (expected ioeventfd=on|off, timing=off|on)"),
 ])
 def test_a_bad_property_is_a_one_line_usage_error(accel, why):
     r = emu("run", "-accel", accel, GUEST)

@@ -77,6 +77,17 @@ def test_icount_limit_has_its_own_status(tmp_path):
     assert "instruction limit reached (50 instructions)" in one_line_error(r)
 
 
+def test_icount_limit_says_where_the_guest_stopped(tmp_path):
+    """Where a limit stopped the guest, in the architecture's own terms:
+    CS:IP on x86; the mode, the instruction set and the PC on Arm."""
+    r = emu("run", "-icount-limit", "3", write(tmp_path, "spin.S", "nop\nnop\nl: jmp l\n"))
+    assert one_line_error(r).endswith("guest stopped at 0000:7c02")
+    spin = write(tmp_path, "spin.s", ".text\n.global _start\n_start: nop\nnop\nl: b l\n")
+    r = emu("run", "-M", "virt", "-icount-limit", "3", spin)
+    assert r.returncode == 124
+    assert one_line_error(r).endswith("guest stopped at svc arm 40010008")
+
+
 def test_exits_log(tmp_path):
     log = tmp_path / "log.txt"
     r = emu("run", "-d", "exits", "-D", str(log), write(tmp_path, "h.S", HELLO))

@@ -215,3 +215,82 @@ def test_engines_that_cannot_run_arm_say_so(built, accel, why):
                         accel, f"{built}/hello.elf"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and r.stdout == ""
     assert r.stderr == why + "\n"
+
+
+# -- unicorn's free runs and bare unicorn on the same guests -----------------------------------
+def run_unicorn(elf, count, stdin=b"", icount_limit=None, breakpoint=None):
+    """``elf`` on the unicorn engine (``count``: free or exact) with no
+    instruction limit unless asked: (output, status, reason, exits by key
+    and by reason, the engine's counters, the Machine)."""
+    from emu.loader import load_guest
+    from emu.machine import Machine
+    img = load_guest(elf, board="virt")
+    m = Machine(board="virt", accel="unicorn", semihosting=True, serial_input=stdin,
+                accel_options={"count": count})
+    m.load_image(img.data, img.name, img.entry, img.base)
+    if breakpoint is not None:
+        m.accel.breakpoints.add(breakpoint)
+    r = m.run(icount_limit=icount_limit)
+    return (m.serial_output(), r.status, r.reason, dict(m.stats.by_key), dict(m.stats.by_reason),
+            m.accel.stats(), m)
+
+
+GUEST_INPUT = {"irq_echo": A.ECHO_INPUT, "calc": A.calc_input()}
+
+
+@pytest.mark.parametrize("guest", A.BENCH + ("hello", "irq_echo", "calc"))
+def test_free_unicorn_runs_arm_guests_as_counting_unicorn(built, guest):
+    """Without a limit, breakpoints or steps the unicorn engine runs Arm
+    guests free (no block hook: no block entered in Python) and they print
+    what their model says, with the same status and the same exits, device
+    by device, as when it counts every instruction."""
+    stdin = GUEST_INPUT.get(guest, b"")
+    free = run_unicorn(f"{built}/{guest}.elf", "free", stdin)
+    exact = run_unicorn(f"{built}/{guest}.elf", "exact", stdin)
+    for run in (free, exact):
+        run[-1].close()
+    want = A.expected_calc(A.CALC_NAME, A.CALC_NUMBERS)[0] if guest == "calc" \
+        else A.expected(guest, built)
+    assert free[0] == want
+    assert free[:5] == exact[:5]
+    assert free[5]["count"] == "free" and free[5]["free runs"] >= 1
+    assert exact[5]["count"] == "exact" and exact[5]["free runs"] == 0
+    if guest != "irq_echo":         # (an interrupt line up makes the engine count)
+        assert free[5]["blocks entered"] == 0
+
+
+def test_an_instruction_limit_on_free_unicorn_is_exact_on_arm(built):
+    """-icount-limit needs exact counts: a free unicorn engine counts for
+    it, and stops where the interpreter stops, registers alike."""
+    from emu.loader import load_guest
+    from emu.machine import Machine
+    elf = f"{built}/intloop.elf"
+    *_, stats, m = run_unicorn(elf, "free", icount_limit=10_001)
+    img = load_guest(elf, board="virt")
+    ref = Machine(board="virt", accel="interp", semihosting=True)
+    ref.load_image(img.data, img.name, img.entry, img.base)
+    rr = ref.run(icount_limit=10_001)
+    m.accel.sync_state()
+    assert (rr.reason, m.accel.icount) == ("limit", ref.accel.icount)
+    assert stats["blocks entered"] > 0
+    assert (m.cpu.r[:], m.cpu.pc, m.cpu.cpsr) == (ref.cpu.r[:], ref.cpu.pc, ref.cpu.cpsr)
+    m.close()
+    ref.close()
+
+
+def test_a_breakpoint_on_free_unicorn_stops_there_on_arm(built):
+    """A breakpoint needs exact stops: on the loop's first instruction
+    (``again``, the guest's fifth word) the free engine stops before it."""
+    at = A.LOAD + 4 * 4
+    out, status, reason, *_, m = run_unicorn(f"{built}/intloop.elf", "free", breakpoint=at)
+    assert (reason, m.accel.pc()) == ("debug", at)
+    m.close()
+
+
+@pytest.mark.parametrize("guest", A.BENCH)
+def test_bare_unicorn_runs_arm_guests_as_qemu(built, guest):
+    """``emu bench``'s Arm unicorn-bare (unicorn with only the PL011, the
+    semihosting exit and SVC entry): the model's output and status 0."""
+    from emu.isa import get_target
+    b = get_target("arm").unicorn_bare(A.flat_image(f"{built}/{guest}.elf"), 16 << 20)
+    assert (b.output, b.status, b.how) == (A.expected(guest, built), 0, "debug-exit")

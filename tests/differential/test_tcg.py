@@ -1090,3 +1090,29 @@ def test_translator_guests_on_every_engine(guest, accel, request):
     finally:
         mi.close()
         mx.close()
+
+
+PLAIN_STRINGS_DOWN = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov si, 0x7c40
+    mov di, 0x9000
+    mov cx, 40
+    std
+down:
+    add al, 3                   ; a lazy ADD record when DF is read
+    lodsb
+    add al, [si + 5]
+    stosb
+    movsb
+    loop down
+    cld
+""" + EXIT
+
+
+def test_plain_string_instructions_step_down_after_std():
+    """LODSB/STOSB/MOVSB without REP, translated inline, read DF from under
+    a lazy flag record (``get_df``): the pointers step down as on the
+    interpreter."""
+    same(asm(PLAIN_STRINGS_DOWN))

@@ -139,13 +139,21 @@ def test_two_kvm_machines_in_one_process(machines):
 
 
 @requires_kvm
-def test_stats_record_kvm_exits_and_time(machines):
-    m = machines("kvm", HELLO)
-    m.run()
-    st = m.accel.stats()
+@pytest.mark.parametrize("timing", ["off", "on"])
+def test_stats_record_kvm_exits_and_time(timing):
+    m = Machine(accel="kvm", accel_options={"timing": timing})
+    try:
+        m.load_image(assemble(HELLO))
+        m.run()
+        st = m.accel.stats()
+    finally:
+        m.close()
     assert st["kvm_exits"]["IO"] == 7
     assert st["seconds_in_kvm_run"] > 0
-    assert st["seconds_in_accel_python"] > 0
+    if timing == "on":          # the split of the rest is measured only when asked
+        assert st["seconds_in_accel_python"] > 0 and st["seconds_outside_accel"] > 0
+    else:
+        assert st["seconds_in_accel_python"] is None and st["seconds_outside_accel"] is None
 
 
 # -- single-step and breakpoints ----------------------------------------------

@@ -38,15 +38,27 @@ def test_the_c_program_refuses_bad_arguments(tmp_path):
 def test_bench_measures_c_and_the_engine_and_ioeventfd():
     res = exitbench.kvm_exit_bench(exits=200, samples=1, notifications=300)
     assert "c_unavailable" not in res
-    for k in ("c_us", "python_vcpu_us", "engine_us", "engine_over_c"):
-        assert res[k] > 0
+    for row in ("c", "python_ioctl", "python_vcpu", "engine", "machine"):
+        assert res[f"{row}_us"] > 0 and res[f"{row}_cpu_us"] > 0      # wall clock and CPU
+    for row in ("python_ioctl", "python_vcpu", "engine", "machine"):
+        assert res[f"{row}_over_c"] > 0 and res[f"{row}_cpu_over_c"] > 0
     assert res["machine"]["exits"] == {"IO": 201}           # 200 OUTs and isa-debug-exit
     on, off = res["ioeventfd"]["on"], res["ioeventfd"]["off"]
     assert off["exits"] == {"IO": 301} and off["signalled"] == {}
     assert on["exits"] == {"IO": 1}                          # only isa-debug-exit
     assert on["signalled"] == {"IO out 0xc010": 300}
     text = "\n".join(exitbench.format_kvm_exit_bench(res))
-    assert "ioeventfd=on" in text and "x C)" in text
+    assert "ioeventfd=on" in text and "CPU" in text
+    for _, what in exitbench.ROWS:                           # every row says what it measures
+        assert what in text
+
+
+@requires_kvm
+def test_the_c_program_reports_wall_clock_and_cpu_time(tmp_path):
+    exe = exitbench.build_c(tool("gcc"), str(tmp_path))
+    r = subprocess.run([exe, "100", "1"], capture_output=True, text=True, timeout=120)
+    words = r.stdout.splitlines()[-1].split()
+    assert words[0] == "median" and words[2] == "cpu" and float(words[1]) > 0 and float(words[3]) > 0
 
 
 @requires_kvm

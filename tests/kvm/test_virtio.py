@@ -92,3 +92,58 @@ def test_kvm_stepped_by_d_exits_takes_doorbells_without_exits_too(tmp_path):
 def test_kvm_rejects_an_unknown_property_value():
     with pytest.raises(ValueError, match=r"-accel kvm,ioeventfd=maybe: expected ioeventfd=on\|off"):
         Machine(accel="kvm", accel_options={"ioeventfd": "maybe"})
+
+
+def test_the_console_doorbells_are_armed_only_while_a_transmitq_notification_does_work():
+    from emu.devices.virtio_console import (DEVICE_NEEDS_RESET, DEVICE_STATUS, DRIVER_OK,
+                                            QUEUE_PFN, QUEUE_SEL, TRANSMITQ, VirtioConsole)
+    from emu.memory import Ram
+    dev = VirtioConsole(Ram(1 << 20))
+    assert not dev.doorbells_armed                      # reset: no queue, no driver
+    dev.write(QUEUE_SEL, 2, TRANSMITQ)
+    dev.write(QUEUE_PFN, 4, 0x10)
+    assert not dev.doorbells_armed                      # the driver is not ready yet
+    dev.write(DEVICE_STATUS, 1, DRIVER_OK)
+    assert dev.doorbells_armed
+    dev.status |= DEVICE_NEEDS_RESET                    # a broken ring: nothing more is done
+    assert not dev.doorbells_armed
+    dev.write(DEVICE_STATUS, 1, 0)                      # reset
+    assert not dev.doorbells_armed
+
+
+def _doorbells_then_outs(notifications, outs):
+    """mov cx, N; mov dx, 0xc010; mov ax, 1; l1: out dx, ax; loop l1;
+    mov cx, M; l2: out 0x80, al; loop l2; mov al, 0; out 0xf4, al"""
+    return bytes([0xB9, notifications & 0xFF, notifications >> 8, 0xBA, 0x10, 0xC0,
+                  0xB8, 0x01, 0x00, 0xEF, 0xE2, 0xFD,
+                  0xB9, outs & 0xFF, outs >> 8, 0xE6, 0x80, 0xE2, 0xFC,
+                  0xB0, 0x00, 0xE6, 0xF4])
+
+
+@requires_kvm
+def test_kvm_holds_unarmed_doorbells_without_a_poll_per_exit_and_counts_them_all():
+    """The console is never set up, so its doorbells are not armed: the
+    engine looks for their writes at the end of the run, not at each of the
+    200 OUT exits after them, and every write is counted all the same."""
+    import collections
+    import sys
+    m = Machine(accel="kvm")
+    try:
+        m.load_image(_doorbells_then_outs(300, 200))
+        polls = collections.Counter()
+
+        def count(frame, event, arg):
+            if event == "c_call" and arg.__name__ == "poll":
+                polls["poll"] += 1
+        sys.setprofile(count)
+        try:
+            r = m.run(time_limit=60)
+        finally:
+            sys.setprofile(None)
+        assert r.reason == "debug-exit"
+        assert m.stats.by_reason == {"IO": 201}
+        assert m.stats.signalled == {NOTIFY: 300}
+        assert m.devices["virtio-console"].notifications >= 1
+        assert polls["poll"] <= 3, polls            # not one per exit (201)
+    finally:
+        m.close()

@@ -31,7 +31,7 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS
+from ...ir.codegen import EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, word_views
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
@@ -88,6 +88,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         fe = self.frontend
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
         self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
+                        **word_views(ram.mm),
                         **fe.namespace(self.s, ram),
                         **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
@@ -352,8 +353,9 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1
                 elif kind is GUARD:
-                    # a segment changed under a region's fast accesses: translate
-                    # it again without them
+                    # a segment changed under a region's fast accesses, or a
+                    # register its 32-bit reads leave unmasked has an upper half:
+                    # translate it again without them
                     self._drop_region(tb)
                     counters["guard_fails"] += 1
                     tb = None

@@ -11,8 +11,21 @@ code translated as one function.
 * A block the region left out because it had not run yet makes the region be
   translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
-  inside.  A region whose segment guard fails is translated again without
-  the target's fast accesses.
+  inside.  A region whose entry guard fails (a segment changed under its
+  fast accesses, a register it reads as 32 bits came with its upper half
+  set, a flag its code read as a constant changed: DF) is translated again
+  without what the guard checks.
+* A region takes in every block of its page that has run, translated
+  already or not (an inner loop's region, a block translated on its own), so
+  a loop that came to be translated piecemeal ends up in one function
+  instead of two that hand control to each other through the dispatcher.
+  An instruction of the region that is not one of its entries (a
+  *member*: a block it inlines, or the middle of one) is looked up only
+  when control comes from outside -- a run that ended there for its
+  budget, an interrupt returning there, cold code re-entering the loop in
+  its middle: once hot, it is translated as a block of its own, which
+  leaves into the region, and never becomes the head of a second region
+  over the same loop.
 * ``tb_find`` is the lookup the dispatcher makes (QEMU's ``tb_lookup`` then
   ``tb_gen_code`` on a miss), with the tier decided here.
 
@@ -27,7 +40,7 @@ import time
 
 from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
-from ...ir.optimize import dead_regs, region_liveness
+from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
 from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
 
@@ -51,19 +64,22 @@ class RegionTiers:
         self.max_region_blocks = MAX_REGION_BLOCKS
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
-        self.unguarded = set()           # region keys whose segment guard failed once
+        self.unguarded = set()           # region keys whose entry guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
+        self.members = {}                # block key -> the entry TB of the region inlining it
 
     def _flush_tiers(self) -> None:
         """tb_flush's part here: heat and growth plans go with the blocks."""
         self.heat.clear()
         self.grow.clear()
+        self.members.clear()
 
     def _forget_paged_tiers(self) -> None:
         """The TLB was flushed: forget what was counted for blocks keyed by
         linear address."""
         self.heat = {k: v for k, v in self.heat.items() if not k[4]}
         self.grow = {k: v for k, v in self.grow.items() if not k[4]}
+        self.members = {k: v for k, v in self.members.items() if not k[4]}
 
     def tb_find(self, ip: int, one: bool, left: int = FOREVER):
         """The block at CS:ip, translated on a miss -- or None: not decodable,
@@ -96,6 +112,11 @@ class RegionTiers:
                 tb = self._grow_region(key, *grow)
                 if tb is not None:
                     return tb
+            owner = self.members.get(key)
+            if owner is not None and owner.valid:
+                # inlined in a region that cannot be entered here: a block of
+                # its own leads into it (see the module docstring)
+                return self.tb_gen_code(ip, key, cap)
             tb = self.tb_gen_region(ip, key)
         return tb
 
@@ -132,9 +153,11 @@ class RegionTiers:
         """Translate the hot block at CS:ip together with the blocks it jumps
         to directly in the same page that have already run (``self.heat``),
         transitively, into one region function (:class:`RegionCodegen`).
-        Each dispatch point of the region (:func:`plan_region`) becomes an
-        entry: a TB sharing the region's function, exits and chaining slots,
-        whose ``icount`` is the budget its section needs."""
+        Each section of the region -- its dispatch points
+        (:func:`plan_region`), and the blocks other code enters it at, which
+        its own jumps inline -- becomes an entry: a TB sharing the region's
+        function, exits and chaining slots, whose ``icount`` is the budget
+        its section needs."""
         t0 = time.perf_counter()
         built = self._build(ip, key, region=True)
         if built is None:
@@ -164,11 +187,11 @@ class RegionTiers:
             returns.update(calls)
             for t in targets + calls:
                 tkey = (ckey[0], t) + ckey[1:]
-                # a block that already has translated code (an inner loop's
-                # region) is left out: the region exits to it, chained
-                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page or tkey in self.tb_cache:
+                # a block already translated (an inner loop's region) is taken
+                # in too: the loop nest runs in one function
+                if t in seen or ((ckey[0] + t) & amask) >> 12 != first.page:
                     continue
-                if tkey not in heat:
+                if tkey not in heat and tkey not in self.tb_cache:
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
                 seen.add(t)
@@ -178,20 +201,28 @@ class RegionTiers:
                     todo.append(nb[0])
         irs = {b[0].ip: b[0] for b in blocks}
         ram_size = self.machine.ram.size
-        fast = {}
+        fast, fl_bits = {}, (0, 0)
+        # what the entry guard checks: segments (not under paging), registers
+        # no wider than their accesses, fl's bits no code of the region
+        # changes -- not once it has failed
+        if key not in self.unguarded:
+            fl = getattr(self.s, self.frontend.ir.flags.state_names["fl"])
+            used = constant_fl_bits(irs.values(), fl)
+            fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
-            fast = self.frontend.fast_spaces(self.s, ram_size, amask)
+            fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an entry
         entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
-        dispatch = plan_region(irs, ip, entries=entries)
+        dispatch = plan_region(irs, ip, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
-                                                       returns)
+                                                       returns, key not in self.unguarded, fl_bits,
+                                                       entries)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
@@ -200,7 +231,7 @@ class RegionTiers:
         insns = [i for blk in irs.values() for i in blk.insns]
         jmp = [None] * len(exits)
         entry_tb = None
-        for d in dispatch:
+        for d in max_path:          # every section: a dispatch point or an entry
             blk = irs[d]
             k = (ckey[0], d) + ckey[1:]
             if d != ip and k in self.tb_cache:
@@ -217,6 +248,9 @@ class RegionTiers:
                 entry_tb = tb
         for k in left_out:
             self.grow[k] = (key, grown)
+        for i in insns:
+            if i.ip not in max_path:        # not a section: entered only through one
+                self.members[(ckey[0], i.ip) + ckey[1:]] = entry_tb
         self.counters["blocks_translated"] += len(irs)
         self.counters["regions_translated"] += 1
         self.counters["translate_seconds"] += time.perf_counter() - t0
@@ -225,7 +259,7 @@ class RegionTiers:
                 self._log_block(blk, fallbacks, op_text, None, None)
             log = self.machine.log
             if log is not None and "out_asm" in self._log_flags():
-                log.write(f"OUT: [region of {len(irs)} blocks, {len(dispatch)} sections, "
+                log.write(f"OUT: [region of {len(irs)} blocks, {len(max_path)} sections, "
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
 

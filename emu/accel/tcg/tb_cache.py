@@ -102,6 +102,10 @@ class TbCache:
         for pg in pages:
             self.page_tbs.setdefault(pg, []).append(tb)
         self.tb_cache[key] = tb
+        if key[5] < self.max_insns:
+            # cut short by the end of a budget (its cap): a one-off that says
+            # nothing about where the code's jumps go
+            return
         # where translated code of this mode jumps to directly (for plan_region's
         # entries; a target whose code is gone since only costs an extra entry)
         targets = self.jump_targets.setdefault(key[:1] + key[2:5], set())

@@ -5,9 +5,13 @@ interpreter loop.
   ``fetch_base`` is 0) in two caches, ARM state and Thumb state (CPSR.T
   decides how the bytes at the PC decode, ARM ARM A2.5).
 * A cache entry wraps the decoded instruction: running it checks its
-  condition (A8.3) with the PC already advanced past it, points r15 reads
-  at the instruction + 8 (+ 4 in Thumb, A2.3), then runs the semantics.
-* Memory: RAM directly; any other address is the board's MMIO, through
+  condition (A8.3, by table) with the PC already advanced past it, then
+  runs the semantics, bound to the instruction's fields and address where
+  the encoding has a binder (``semantics.BINDERS``: r15 reads as the
+  instruction + 8, + 4 in Thumb, A2.3, as constants), else the registry's
+  function with the Ops pointed at the instruction.
+* Memory: RAM directly (read and written in place unless the granule
+  holds code); any other address is the board's MMIO, through
   the interpreter's exit protocol -- a store becomes an MMIO exit after the
   instruction, a load ends the run with an MMIO read whose value is
   replayed when the instruction runs again.  Code outside RAM is read from
@@ -28,14 +32,22 @@ interpreter loop.
 
 from __future__ import annotations
 
+import struct
+
 from ...exits import HltExit, MmioExit, SemihostingExit, mark_source
+from ...memory import GRANULE_SHIFT
 from ..core import Core
 from ..ops import GuestException, IoPending
 from .exceptions import IRQ_EXC, PABT, UNDEF, enter_exception
 from .ops import ArmOps
-from .semantics import REGISTRY, condition_passed
+from .semantics import BINDERS, BINDS_CONDITION, CONDITION_TABLE, REGISTRY
 from .state import I_BIT, T_BIT
 from .thumb import ArmDecoder, fetch_thumb
+
+#: the value of an access of 1, 2, 4 bytes; its struct (little-endian)
+SIZE_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
+UNPACK = {n: struct.Struct("<" + c) for n, c in ((1, "B"), (2, "H"), (4, "I"))}
+
 
 class ArmConcreteOps(ArmOps):
     """ArmOps over the Machine's RAM and MMIO bus, with the interpreter's
@@ -50,6 +62,7 @@ class ArmConcreteOps(ArmOps):
     def __init__(self, state, model, ram, mmio):
         super().__init__(state, model, self._read, self._write)
         self.ram = ram
+        self.ram_base, self.ram_size, self.ram_mm = ram.base, ram.size, ram.mm
         self.mmio = mmio
         self.pending_exits = []
         self.pending_read = None
@@ -58,6 +71,27 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+
+    def load(self, addr: int, size: int) -> int:
+        """ArmOps.load with RAM read in place (the hot path of every load)."""
+        addr &= 0xFFFFFFFF
+        a = addr - self.ram_base
+        if 0 <= a <= self.ram_size - size:
+            return UNPACK[size].unpack_from(self.ram_mm, a)[0]
+        return self._read(addr, size)
+
+    def store(self, addr: int, size: int, v: int) -> None:
+        """ArmOps.store with RAM written in place, unless the granule holds
+        code (RAM then drops the code decoded from its page)."""
+        addr &= 0xFFFFFFFF
+        v &= SIZE_MASK[size]
+        a = addr - self.ram_base
+        if 0 <= a <= self.ram_size - size:
+            cm = self.ram.code_map
+            if not (cm[a >> GRANULE_SHIFT] or cm[(a + size - 1) >> GRANULE_SHIFT]):
+                UNPACK[size].pack_into(self.ram_mm, a, v)
+                return
+        self._write(addr, size, v)
 
     def _replayed(self):
         """The value the Machine gave the access this instruction is at, or
@@ -106,18 +140,26 @@ class ArmConcreteOps(ArmOps):
 
 class CoreInsn:
     """A decoded instruction as the generic loop sees it (``ip``,
-    ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs."""
+    ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs.
 
-    __slots__ = ("ip", "next_ip", "insn", "pc_read")
+    ``handler`` is made once, when the instruction is decoded: the
+    semantics bound to the instruction's fields and address where the
+    encoding has a binder (:data:`emu.isa.arm.semantics.BINDERS`), else the
+    registry's function; wrapped in the condition check unless the
+    condition is AL, and in the checks for a change to Thumb state or a
+    halt where the instruction can make one."""
+
+    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler")
 
     #: no A32/T32 instruction repeats inside one step (emu.isa.core)
     repeats = False
 
-    def __init__(self, insn, ip: int, thumb: bool):
+    def __init__(self, insn, ip: int, thumb: bool, model):
         self.insn = insn
         self.ip = ip
         self.next_ip = (ip + insn.size) & 0xFFFFFFFF
         self.pc_read = 4 if thumb else 8
+        self.handler = _make_handler(insn, ip, thumb, model)
 
     @property
     def name(self) -> str:
@@ -131,24 +173,58 @@ class CoreInsn:
         from .disasm import format_insn
         return ("(t16) " if self.pc_read == 4 else "") + format_insn(self.insn)
 
-    @staticmethod
-    def handler(ops, w) -> None:
-        insn = w.insn
-        ops.insn_addr = w.ip
-        ops.insn_size = insn.size
-        ops.pc_read = w.pc_read
+
+def _make_handler(insn, ip: int, thumb: bool, model):
+    """``handler(ops, w)`` of the instruction ``insn`` at ``ip``."""
+    binder = BINDERS.get(insn.name)
+    run = binder(insn, model, ip, thumb) if binder is not None else None
+    # a bound data-processing or load instruction changes state only by
+    # writing the PC; B and BL never do
+    plain = run is not None and (insn.name in ("B", "BL") or not _writes_pc(insn))
+    if run is None:
+        fn = insn.handler or REGISTRY.get(insn.name)
+        size = insn.size
+        pc_read = 4 if thumb else 8
+        if fn is None:
+            detail = f"no semantics for {insn.name}"
+
+            def run(ops, w):
+                raise GuestException(UNDEF, None, detail)
+        else:
+            def run(ops, w):
+                ops.insn_addr = ip
+                ops.insn_size = size
+                ops.pc_read = pc_read
+                fn(ops, insn)
+    passes = CONDITION_TABLE[insn.cond]
+    if plain:
+        if insn.cond == 0xE or insn.name in BINDS_CONDITION:
+            return run
+
+        def conditional(ops, w):
+            if passes[ops.s.cpsr >> 28]:
+                run(ops, w)
+        return conditional
+
+    def checked(ops, w):
         s = ops.s
         before = s.cpsr
-        if not condition_passed(before, insn.cond):
+        if not passes[before >> 28]:
             return
-        fn = insn.handler or REGISTRY.get(insn.name)
-        if fn is None:
-            raise GuestException(UNDEF, None, f"no semantics for {insn.name}")
-        fn(ops, insn)
+        run(ops, w)
         if (s.cpsr ^ before) & T_BIT:     # BX, BLX, an exception return: the other state
             ops.on_state_change()
         if s.halted:                     # WFI
             ops.pending_exits.append(HltExit())
+    return checked
+
+
+def _writes_pc(insn) -> bool:
+    """Can the bound instruction write r15 (a load, ALU result or writeback
+    into the PC, an exception return)?"""
+    if insn.name in ("LDM", "STM"):
+        return bool(insn.regs >> 15 & 1) or not insn.regs or insn.rn == 15 or bool(insn.user)
+    return insn.rd == 15 or insn.rt == 15 or insn.rn == 15
 
 
 class ArmCore(Core):
@@ -176,7 +252,7 @@ class ArmCore(Core):
             insn = fetch_thumb(ops.fetch, pc, self.model.arch, self.decoder.thumb())
         else:
             insn = self.decoder.decode_word(ops.fetch(pc & ~3, 4), pc)
-        w = CoreInsn(insn, pc, thumb)
+        w = CoreInsn(insn, pc, thumb, self.model)
         self.remember_code(addr, {pc, pc + insn.size - 1})
         self.cache[addr] = w
         return w

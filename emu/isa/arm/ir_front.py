@@ -22,6 +22,8 @@ Translated inline:
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without the PC in a
   load list and without ``^`` (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
+  LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
+  check); an address is not reduced modulo 2^32, a wrapping one bails;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing.
 
@@ -40,14 +42,26 @@ interpreter runs it), a documented gap.
 
 As on x86 an instruction commits at its end: register and flag writes are
 buffered (reads see them) and emitted after its last memory access, so an
-access that bails leaves the state as it was before the instruction.
+access that bails leaves the state as it was before the instruction (one
+made only of pure operations writes a register where its value is made).
+
+The flags, and what keeps them cheap in a loop: translated code changes
+only N Z C V, so the rest of the CPSR is part of the block's key and a
+flag-setting instruction writes it as a constant -- an instruction that
+sets all four flags reads nothing of the CPSR, and flags set again before
+anything reads them cost nothing (``Op.keeps``, :mod:`emu.ir.optimize`).
+The flags of a comparison (``CMP r2, r10``), and of a counter
+(``SUBS r2, r2, #1``: from the value r2 then holds), are expressions over
+registers alone, which a region's loop keeps unevaluated (its loop peeling,
+:mod:`emu.ir.codegen`) even where an access that may bail reads them.
 """
 
 from __future__ import annotations
 
-from ...ir.builder import TranslatorOps
+from ...ir.builder import TranslatorOps, bits_of
 from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
+from ...ir.opcodes import COMPARISONS, OPCODES
 from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
 from . import semantics as S
 from .semantics import LSL, LSR, ASR, ROR, ror32
@@ -55,6 +69,7 @@ from .state import I_BIT
 
 M32 = 0xFFFFFFFF
 SIGN = 0x80000000
+NZCV = 0xF0000000
 N_SHIFT, Z_SHIFT, C_SHIFT, V_SHIFT = 31, 30, 29, 28
 _FLAG_SHIFT = {"n": N_SHIFT, "z": Z_SHIFT, "c": C_SHIFT, "v": V_SHIFT}
 
@@ -81,9 +96,10 @@ class ArmIRBuilder(TranslatorOps):
     """A32 over IR: registers, eager flags, memory and exits (see the module
     docstring); ``model`` is the CPU model, a translation-time constant."""
 
-    def __init__(self, block: IRBlock, model):
+    def __init__(self, block: IRBlock, model, cpsr_rest: int):
         super().__init__(block, ARM_IR)
         self.model = model
+        self.cpsr_rest = cpsr_rest  # the CPSR but N Z C V: part of the block's key
         self.known = {}           # reg -> its current value in this block
         self.pend = set()         # registers the current instruction wrote
         self.fl = None            # the CPSR as the block knows it (None: not read yet)
@@ -108,6 +124,7 @@ class ArmIRBuilder(TranslatorOps):
         """Emit instruction ``k`` (a CoreInsn): inline when it has a
         translation and its condition allows, else the helper."""
         self.insn_start(k, w)
+        self.mark = len(self.block.ops)
         self.pend, self.fl_pend, self.exit, self.stores = set(), False, None, False
         i = w.insn
         fn = TRANSLATIONS.get(i.name) if w.pc_read == 8 else None
@@ -177,9 +194,13 @@ class ArmIRBuilder(TranslatorOps):
             self.emit("bailif", (self.op2("and", x[1], 3),), out=False)
         for n in sorted(self.pend):
             self.emit("setr", (self.known[n],), (n, 8), out=False)
+            self._write_early(n)
         self.pend = set()
         if self.fl_pend:
             self.emit("setfl", (self.fl,), out=False)
+            # only N Z C V change in translated code: every other bit is the
+            # block's key (Op.keeps, emu.ir.optimize)
+            self.block.ops[-1].keeps = self.cpsr_rest
             self.fl_pend = False
         if x is None:
             return
@@ -191,6 +212,26 @@ class ArmIRBuilder(TranslatorOps):
         else:
             self.emit("goto_tb", aux=(0, x[1]), out=False)
         self.ended = True
+
+    def _write_early(self, n: int) -> None:
+        """Move the register write just emitted up to where its value is
+        made, when only pure operations of this instruction lie between (no
+        access, exit or call can see the register early) and none of them
+        reads the register: the value then lives in the register's local,
+        and the flags computed from it (SUBS r2, r2, #1) are expressions over
+        registers, which a loop can keep unevaluated as for a comparison."""
+        ops = self.block.ops
+        v = self.known[n]
+        at = self.mark
+        for j in range(self.mark, len(ops) - 1):
+            o = ops[j]
+            if not OPCODES[o.name].pure:
+                return
+            if o.out is v:
+                at = j + 1
+        if any(o.name == "getr" and o.aux[0] == n for o in ops[at:-1]):
+            return
+        ops.insert(at, ops.pop())
 
     # -- registers ---------------------------------------------------------------------
     def _getr(self, n: int):
@@ -214,7 +255,10 @@ class ArmIRBuilder(TranslatorOps):
     def set_reg(self, n: int, v) -> None:
         if n == 15:
             raise NotInlinable("writes the PC")
-        self.known[n] = self.op2("and", v, M32)
+        bits = bits_of(v)
+        # a value known to fit is kept as it is (one temp for the register
+        # and for the flags computed from it)
+        self.known[n] = v if bits is not None and bits <= 32 else self.op2("and", v, M32)
         self.pend.add(n)
 
     # -- flags (eager: the CPSR word) --------------------------------------------------
@@ -231,22 +275,43 @@ class ArmIRBuilder(TranslatorOps):
             return fs[f]
         return self.op2("and", self.op2("shr", self._getfl(), _FLAG_SHIFT[f]), 1)
 
+    def is_set(self, f: str):
+        """Flag ``f`` as a boolean: a comparison as it is (Z of ``r == 0``)."""
+        v = self.flag(f)
+        if isinstance(v, Temp) and v.op is not None and v.op.name in COMPARISONS:
+            return v
+        return self.op2("ne", v, 0)
+
+    def _flag_bit(self, f: str, val):
+        """Flag ``f`` (0/1) in its CPSR bit; N of a 32-bit result r
+        (``r >> 31``) is ``r & 1 << 31`` -- unless r is what a register
+        receives, which the flags keep naming as it is (the register's
+        local, see :func:`_counter_flags`)."""
+        d = val.op if isinstance(val, Temp) else None
+        if f == "n" and d is not None and d.name == "shr" and d.args[1] == 31:
+            r = d.args[0]
+            bits = bits_of(r)
+            if bits is not None and bits <= 32 and all(r is not k for k in self.known.values()):
+                return self.op2("and", r, SIGN)
+        return self.op2("shl", val, _FLAG_SHIFT[f])
+
     def set_nzcv(self, n, z, c=None, v=None, sub=None) -> None:
         """ArmOps.set_nzcv: None leaves a flag as it is; ``sub`` = (a, b) when
         the four flags are those of a - b (conditions then compare a and b)."""
         new = {"n": n, "z": z, "c": c, "v": v}
-        keep = M32
-        word = 0
+        keep = NZCV
+        word = self.cpsr_rest
         for f, val in new.items():
             if val is not None:
                 keep &= ~(1 << _FLAG_SHIFT[f])
-                word = self.op2("or", word, self.op2("shl", val, _FLAG_SHIFT[f]))
+                word = self.op2("or", word, self._flag_bit(f, val))
         old = self.flags or {}
         flags = {f: (val if val is not None else old.get(f)) for f, val in new.items()}
         self.flags = {f: val for f, val in flags.items() if val is not None}
         if sub is not None:
             self.flags["sub"] = sub
-        self.fl = self.op2("or", self.op2("and", self._getfl(), keep), word)
+        # the flags it leaves as they were, and the rest from the block's key
+        self.fl = self.op2("or", self.op2("and", self._getfl(), keep), word) if keep else word
         self.fl_pend = True
 
     def cond(self, cc: int):
@@ -264,16 +329,10 @@ class ArmIRBuilder(TranslatorOps):
             else:
                 sa, sb = self.op2("xor", a, SIGN), self.op2("xor", b, SIGN)
                 r = self.op2("ge", sa, sb) if base == 5 else self.op2("gt", sa, sb)
-        elif base == 0:
-            r = self.op2("ne", self.flag("z"), 0)
-        elif base == 1:
-            r = self.op2("ne", self.flag("c"), 0)
-        elif base == 2:
-            r = self.op2("ne", self.flag("n"), 0)
-        elif base == 3:
-            r = self.op2("ne", self.flag("v"), 0)
+        elif base < 4:
+            r = self.is_set("zcnv"[base])
         elif base == 4:
-            r = self.op2("and", self.op2("ne", self.flag("c"), 0), self.op2("eq", self.flag("z"), 0))
+            r = self.op2("and", self.is_set("c"), self.lnot(self.is_set("z")))
         elif base == 5:
             r = self.op2("eq", self.flag("n"), self.flag("v"))
         else:
@@ -282,14 +341,18 @@ class ArmIRBuilder(TranslatorOps):
         return self.lnot(r) if cc & 1 else r
 
     # -- memory ------------------------------------------------------------------------
+    # An address is not reduced modulo 2^32: one that wraps (below 0 or from
+    # 2^32 up) is outside RAM as it stands, so the access bails and the
+    # interpreter runs the instruction with the address it really means.
     def load(self, addr, size: int, aligned: bool = False):
-        return self.emit("ld", (self.op2("and", addr, M32),), (RAM_ALIGNED if aligned else RAM, size),
-                         bits=8 * size)
+        return self.emit("ld", (addr,), (RAM_ALIGNED if aligned else RAM, size), bits=8 * size)
 
     def store(self, addr, size: int, v) -> None:
         self.stores = True
-        self.emit("st", (self.op2("and", addr, M32), self.op2("and", v, (1 << (8 * size)) - 1)),
-                  (RAM, size), out=False)
+        bits = bits_of(v)
+        if bits is None or bits > 8 * size:
+            v = self.op2("and", v, (1 << (8 * size)) - 1)
+        self.emit("st", (addr, v), (RAM, size), out=False)
 
     # -- control -------------------------------------------------------------------------
     def jump(self, target: int) -> None:
@@ -308,6 +371,17 @@ class ArmIRBuilder(TranslatorOps):
 
 
 # -- the barrel shifter (semantics.shift_imm / expand_imm_c, A8.4.3) --------------------
+def _shr(b: ArmIRBuilder, v, n: int):
+    """v >> n; of a value shifted left by n and cut to 32 bits (the
+    zero-extension idiom ``LSL #16; LSR #16``), its low bits as they were."""
+    d = v.op if isinstance(v, Temp) else None
+    if d is not None and d.name == "and" and d.args[1] == M32 and isinstance(d.args[0], Temp):
+        s = d.args[0].op
+        if s is not None and s.name == "shl" and s.args[1] == n:
+            return b.op2("and", s.args[0], M32 >> n)
+    return b.op2("shr", v, n)
+
+
 def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     """(result, carry out) of an immediate shift as encoded; carry None: unchanged."""
     op2 = b.op2
@@ -321,7 +395,7 @@ def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     if stype == LSR:
         if n == 32:
             return 0, op2("shr", v, 31)
-        return op2("shr", v, n), op2("and", op2("shr", v, n - 1), 1)
+        return _shr(b, v, n), op2("and", op2("shr", v, n - 1), 1)
     if stype == ASR:
         sign = op2("shr", v, 31)
         if n == 32:
@@ -332,6 +406,52 @@ def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
             op2("and", op2("shr", v, n - 1), 1))
 
 
+def _alu(b: ArmIRBuilder, op: str, a, v, sc):
+    """(result, carry, overflow, sub) of data-processing operation ``op`` on a
+    and the shifter's output v (carry sc; None: the C flag unchanged); sub as
+    for :meth:`ArmIRBuilder.set_nzcv`."""
+    op2 = b.op2
+    if op in ("AND", "TST"):
+        return op2("and", a, v), sc, None, None
+    if op in ("EOR", "TEQ"):
+        return op2("xor", a, v), sc, None, None
+    if op == "ORR":
+        return op2("or", a, v), sc, None, None
+    if op == "MOV":
+        return v, sc, None, None
+    if op == "BIC":
+        return op2("and", a, op2("xor", v, M32)), sc, None, None
+    if op == "MVN":
+        return op2("xor", v, M32), sc, None, None
+    if op in ("SUB", "CMP", "RSB"):
+        x, y = (a, v) if op != "RSB" else (v, a)
+        r = op2("and", op2("sub", x, y), M32)
+        return r, op2("ge", x, y), op2("shr", op2("and", op2("xor", x, y), op2("xor", x, r)), 31), (x, y)
+    # AddWithCarry (A2.2.1): ADD/CMN x + y, ADC x + y + C, SBC/RSC x + ~y + C
+    x, y = (v, a) if op == "RSC" else (a, v)
+    if op in ("SBC", "RSC"):
+        y = op2("xor", y, M32)
+    u = op2("add", x, y)
+    if op != "ADD" and op != "CMN":
+        u = op2("add", u, b.flag("c"))
+    r = op2("and", u, M32)
+    return r, op2("shr", u, 32), op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31), None
+
+
+def _counter_flags(b: ArmIRBuilder, op: str, r, v: int):
+    """(C, V) of ``ADDS/SUBS rd, rd, #v`` from its result r (A2.2.1); the old
+    value x (r + v, or r - v) is built once for each use, so that neither is
+    computed unless the flags are."""
+    op2 = b.op2
+
+    def x():
+        return op2("and", op2("add", r, v) if op == "SUB" else op2("sub", r, v), M32)
+    if op == "SUB":     # no borrow when x >= v, that is r <= 2^32 - 1 - v
+        return op2("le", r, M32 - v), op2("shr", op2("and", op2("xor", x(), v), op2("xor", x(), r)), 31)
+    # x + v = r: a carry out when r < v
+    return op2("lt", r, v), op2("shr", op2("and", op2("xor", x(), r), op2("xor", v, r)), 31)
+
+
 def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     """semantics._dp: one data-processing operation on a and the shifter's
     output v (carry sc; None: the C flag unchanged)."""
@@ -340,44 +460,27 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     setflags = test or i.s
     if i.rd == 15 and setflags:
         raise NotInlinable("an exception return (or flags and the PC)")
-    op2 = b.op2
-    overflow = None
-    sub = None
-    if op in ("AND", "TST"):
-        r = op2("and", a, v)
-    elif op in ("EOR", "TEQ"):
-        r = op2("xor", a, v)
-    elif op == "ORR":
-        r = op2("or", a, v)
-    elif op == "MOV":
-        r = v
-    elif op == "BIC":
-        r = op2("and", a, op2("xor", v, M32))
-    elif op == "MVN":
-        r = op2("xor", v, M32)
-    elif op in ("SUB", "CMP", "RSB"):
-        x, y = (a, v) if op != "RSB" else (v, a)
-        r = op2("and", op2("sub", x, y), M32)
-        sc = op2("ge", x, y)
-        overflow = op2("shr", op2("and", op2("xor", x, y), op2("xor", x, r)), 31)
-        sub = (x, y)
-    else:
-        # AddWithCarry (A2.2.1): ADD/CMN x + y, ADC x + y + C, SBC/RSC x + ~y + C
-        x, y = (v, a) if op == "RSC" else (a, v)
-        if op in ("SBC", "RSC"):
-            y = op2("xor", y, M32)
-        u = op2("add", x, y)
-        if op != "ADD" and op != "CMN":
-            u = op2("add", u, b.flag("c"))
-        r = op2("and", u, M32)
-        sc = op2("shr", u, 32)
-        overflow = op2("shr", op2("and", op2("xor", x, r), op2("xor", y, r)), 31)
-    if setflags:
-        b.set_nzcv(op2("shr", r, 31), op2("eq", r, 0), sc, overflow, sub)
+    r, c, overflow, sub = _alu(b, op, a, v, sc)
     if i.rd == 15:
         b.write_pc(r)
     elif not test:
         b.set_reg(i.rd, r)
+    if setflags:
+        z = b.op2("eq", r, 0)
+        if test:
+            # a comparison's result is only its flags: each flag gets an
+            # expression of its own over the operands, so that a loop ending
+            # in the comparison keeps its flags unevaluated (the region's
+            # loop peeling, emu.ir.codegen) instead of computing them on
+            # every pass
+            z = b.op2("eq", *sub) if sub is not None else b.op2("eq", _alu(b, op, a, v, sc)[0], 0)
+            overflow = _alu(b, op, a, v, sc)[2]
+        elif i.rd == i.rn != 15 and isinstance(v, int) and op in ("ADD", "SUB"):
+            # a counter (SUBS r2, r2, #1): the flags over the value the
+            # register then holds, so that a loop ending in it keeps them
+            # unevaluated as for a comparison; the old value is r -+ v
+            (c, overflow), sub = _counter_flags(b, op, r, v), None
+        b.set_nzcv(b.op2("shr", r, 31), z, c, overflow, sub)
 
 
 def _dp_names(form):
@@ -449,11 +552,13 @@ def mull(b, i):
 
 # -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
 def _address(b, i, offset):
-    """(access address, written-back address, writeback?)."""
+    """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
+    written-back address, writeback?)."""
     base = b.reg(i.rn)
-    off = b.op2("and", b.op2("add", base, offset) if i.u else b.op2("sub", base, offset), M32)
+    raw = b.op2("add", base, offset) if i.u else b.op2("sub", base, offset)
+    off = b.op2("and", raw, M32)
     if i.p:
-        return off, off, bool(i.w)
+        return raw, off, bool(i.w)
     return base, off, True
 
 
@@ -510,13 +615,12 @@ def _extra(b, i, offset):
         if name == "STRH":
             b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))
         else:
-            b.store(addr, 4, b.reg(i.rt))
-            b.store(b.op2("add", addr, 4), 4, b.reg(i.rt + 1))
+            _store_words(b, addr, [b.reg(i.rt), b.reg(i.rt + 1)])
         if wb:
             b.set_reg(i.rn, wb_addr)
         return
     if name == "LDRD":
-        lo, hi = b.load(addr, 4), b.load(b.op2("add", addr, 4), 4)
+        lo, hi = _load_words(b, addr, 2)
         if wb:
             b.set_reg(i.rn, wb_addr)
         b.set_reg(i.rt, lo)
@@ -541,6 +645,30 @@ def extra_reg(b, i):
     _extra(b, i, b.reg(i.rm))
 
 
+def _load_words(b, addr, n: int) -> list:
+    """n consecutive words from ``addr``, two at a time (one access and one
+    check of RAM for a pair; little-endian, the first word in the low half)."""
+    values = []
+    for k in range(0, n, 2):
+        a = b.op2("add", addr, 4 * k)
+        if k + 1 < n:
+            pair = b.load(a, 8)
+            values += [b.op2("and", pair, M32), b.op2("shr", pair, 32)]
+        else:
+            values.append(b.load(a, 4))
+    return values
+
+
+def _store_words(b, addr, values) -> None:
+    """_load_words' counterpart: the words ``values`` stored from ``addr``."""
+    for k in range(0, len(values), 2):
+        a = b.op2("add", addr, 4 * k)
+        if k + 1 < len(values):
+            b.store(a, 8, b.op2("or", values[k], b.op2("shl", values[k + 1], 32)))
+        else:
+            b.store(a, 4, values[k])
+
+
 @translates_like(S.ldm_stm)
 def ldm_stm(b, i):
     regs = [k for k in range(16) if i.regs >> k & 1]
@@ -555,16 +683,14 @@ def ldm_stm(b, i):
     else:
         start = b.op2("add", b.op2("sub", base, 4 * n), 0 if i.p else 4)
         wb = b.op2("sub", base, 4 * n)
-    start = b.op2("and", start, M32)
     wb = b.op2("and", wb, M32)
     if not load:
-        for k, r in enumerate(regs):
-            v = wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
-            b.store(b.op2("add", start, 4 * k), 4, v)
+        _store_words(b, start, [wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
+                                for k, r in enumerate(regs)])
         if i.w:
             b.set_reg(i.rn, wb)
         return
-    values = [b.load(b.op2("add", start, 4 * k), 4) for k in range(n)]
+    values = _load_words(b, start, n)
     if i.w:
         b.set_reg(i.rn, wb)
     for r, v in zip(regs, values):
@@ -633,7 +759,9 @@ def nop(b, i):
 class ArmFrontend(TranslatorFrontend):
     """What the translator engine gets from ``ArmTarget.ir_frontend(model)``
     (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
-    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode --, 0, 0, cap);
+    (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode -- and the whole
+    CPSR but N Z C V (which translated code never changes: a flag-setting
+    instruction writes the rest as a constant), 0, 0, cap);
     there is no MMU and no segment, and the dispatcher must let the
     interpreter run while the CPU waits (WFI) or an IRQ is raised and
     CPSR.I lets it in."""
@@ -656,7 +784,7 @@ class ArmFrontend(TranslatorFrontend):
         return None
 
     def tb_key(self, core, ip: int, cap: int) -> tuple:
-        return (0, ip, self.tb_flags(core.s), 0, 0, cap)
+        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), 0, 0, cap)
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
@@ -666,7 +794,7 @@ class ArmFrontend(TranslatorFrontend):
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
-        return ArmIRBuilder(block, self.model)
+        return ArmIRBuilder(block, self.model, key[2][-1])
 
     @staticmethod
     def ends_block(w) -> bool:
@@ -679,7 +807,7 @@ class ArmFrontend(TranslatorFrontend):
         return False
 
     @staticmethod
-    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(state, ram_size: int, amask: int, code_map=None) -> dict:
         return {}
 
     @staticmethod

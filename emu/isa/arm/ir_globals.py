@@ -13,7 +13,9 @@ filled in for A32 (ARM DDI 0406C):
   and materialises it only where it is read, and a condition checked in
   the block that set the flags is computed from the operands themselves
   (``CMP a, b; BNE`` is ``a != b``), so a lazy record buys nothing here:
-  the record has no other field (``FLAG_RECORD.fields``);
+  the record has no other field (``FLAG_RECORD.fields``).  The CPSR's
+  other bits are a constant of the block (its key holds them; see
+  :mod:`.ir_front`);
 * pure helpers: ``shift_c``, a register-specified shift with its carry
   (A8.4.3 Shift_C), packed as ``result | carry << 32``;
 * memory: one flat, little-endian physical space (no MMU), RAM from the

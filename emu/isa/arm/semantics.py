@@ -11,6 +11,8 @@ translator runs them as helpers (the registry marks every one so).
 
 from __future__ import annotations
 
+import operator
+
 from ..ops import Registry
 from .exceptions import PABT, SVC_CALL, UNDEF
 from .state import C_BIT, MODE_NAMES, N_BIT, USR, V_BIT, Z_BIT
@@ -47,6 +49,12 @@ def condition_passed(cpsr: int, cond: int) -> bool:
     else:
         return cond == 0xE        # AL; 0b1111 (NV) never passes on ARMv4
     return r != bool(cond & 1)
+
+
+#: CONDITION_TABLE[cond][cpsr >> 28]: does condition ``cond`` pass with
+#: those N Z C V
+CONDITION_TABLE = tuple(tuple(condition_passed(nzcv << 28, cond) for nzcv in range(16))
+                        for cond in range(16))
 
 
 def ror32(v: int, n: int) -> int:
@@ -102,79 +110,203 @@ def expand_imm_c(rot: int, imm8: int, carry: int) -> tuple[int, int]:
     return v, v >> 31
 
 
-def add_with_carry(x: int, y: int, cin: int) -> tuple[int, int, int]:
-    """AddWithCarry (A2.2.1): (result, carry, overflow)."""
-    u = x + y + cin
-    r = u & M32
-    v = ((x ^ r) & (y ^ r)) >> 31
-    return r, u >> 32, v & 1
-
-
 # -- data processing (A5.2.1-A5.2.3) --------------------------------------------------
 _DP_TESTS = ("TST", "TEQ", "CMP", "CMN")
+#: the logical operations: result of (Rn, shifter operand)
+_DP_LOGIC = {"AND": operator.and_, "TST": operator.and_, "EOR": operator.xor,
+             "TEQ": operator.xor, "ORR": operator.or_, "MOV": lambda a, b: b,
+             "BIC": lambda a, b: a & ~b & M32, "MVN": lambda a, b: ~b & M32}
+#: the arithmetic ones as the pseudocode's AddWithCarry(x, y, carry in) (A8.8):
+#: (x and y swapped, y inverted, carry in; None: the C flag)
+_DP_ARITH = {"ADD": (False, False, 0), "CMN": (False, False, 0),
+             "SUB": (False, True, 1), "CMP": (False, True, 1), "RSB": (True, True, 1),
+             "ADC": (False, False, None), "SBC": (False, True, None),
+             "RSC": (True, True, None)}
 
 
-def _dp(ops, i, a, b, sc) -> None:
-    op = i.name[:3]
-    carry = sc
-    overflow = None
-    if op == "AND" or op == "TST":
-        r = a & b
-    elif op == "EOR" or op == "TEQ":
-        r = a ^ b
-    elif op == "ORR":
-        r = a | b
-    elif op == "MOV":
-        r = b
-    elif op == "BIC":
-        r = a & ~b & M32
-    elif op == "MVN":
-        r = ~b & M32
+def bind_operand2(i, form: str, pc: int, late: int):
+    """The shifter operand of data-processing form ``form`` (imm, reg, rsr)
+    bound to its fields, as ``(kind, data)``:
+
+    * ``"const"``: ``(value, carry)``, carry None where the C flag passes
+      through (ARMExpandImm_C, A5.2.4);
+    * ``"reg"``: the register number of a plain register (LSL #0, not the PC);
+    * ``"shift"``: ``(m, stype, imm5)``, Rm (not the PC) shifted by an
+      immediate (:func:`shift_imm`);
+    * ``"fn"``: ``fn(r, c) -> (value, carry)`` over the registers ``r`` and
+      the C flag ``c`` (the PC as Rm, register-specified shifts)."""
+    if form == "imm":
+        if i.rot == 0:
+            return "const", (i.imm, None)
+        return "const", expand_imm_c(i.rot, i.imm, 0)
+    m, stype = i.rm, i.stype
+    if form == "reg":
+        imm5 = i.imm
+        if m == 15:
+            return "fn", lambda r, c: shift_imm(pc, stype, imm5, c)
+        if stype == LSL and imm5 == 0:
+            return "reg", m
+        return "shift", (m, stype, imm5)
+    rs = i.rs                                  # rsr: Rm and Rn read late (A5.1.9)
+    if rs == 15:
+        return "fn", lambda r, c: shift_reg(late if m == 15 else r[m], stype, pc & 0xFF, c)
+    return "fn", lambda r, c: shift_reg(late if m == 15 else r[m], stype, r[rs] & 0xFF, c)
+
+
+def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
+    """``run`` of a data-processing instruction that writes only Rd (no S,
+    Rd and Rn not the PC, no carry in, no RRX: the C flag is not read): the result of Rn and the operand,
+    the arithmetic ones as x + y + carry in (AddWithCarry, A2.2.1)."""
+    if kind == "shift":
+        m, stype, imm5 = data
+    logic = _DP_LOGIC.get(op)
+    if op == "MOV":
+        if kind == "const":
+            b = data[0]
+
+            def run(ops, w):
+                ops.s.r[rd] = b
+        elif kind == "reg":
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = r[data]
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = shift_imm(r[m], stype, imm5, 0)[0]
+        return run
+    if logic is not None:
+        if kind == "const":
+            b = data[0]
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], b)
+        elif kind == "reg":
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], r[data])
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = logic(r[rn], shift_imm(r[m], stype, imm5, 0)[0])
+        return run
+    swap, invert, cin = _DP_ARITH[op]
+    ymask = M32 if invert else 0
+    if kind == "const":
+        b = data[0]
+        if swap:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (b + (r[rn] ^ ymask) + cin) & M32
+        else:
+            y = (b ^ ymask) + cin
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[rn] + y) & M32
+    elif kind == "reg":
+        if swap:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[data] + (r[rn] ^ ymask) + cin) & M32
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                r[rd] = (r[rn] + (r[data] ^ ymask) + cin) & M32
+    elif swap:
+        def run(ops, w):
+            r = ops.s.r
+            r[rd] = (shift_imm(r[m], stype, imm5, 0)[0] + (r[rn] ^ ymask) + cin) & M32
     else:
-        # x + y + carry-in, as the pseudocode's AddWithCarry calls (A8.8)
-        if op == "ADD" or op == "CMN":
-            x, y, cin = a, b, 0
-        elif op == "SUB" or op == "CMP":
-            x, y, cin = a, b ^ M32, 1
-        elif op == "RSB":
-            x, y, cin = b, a ^ M32, 1
-        elif op == "ADC":
-            x, y, cin = a, b, ops.flag_c()
-        elif op == "SBC":
-            x, y, cin = a, b ^ M32, ops.flag_c()
-        else:                                  # RSC
-            x, y, cin = b, a ^ M32, ops.flag_c()
-        r, carry, overflow = add_with_carry(x, y, cin)
+        def run(ops, w):
+            r = ops.s.r
+            r[rd] = (r[rn] + (shift_imm(r[m], stype, imm5, 0)[0] ^ ymask) + cin) & M32
+    return run
+
+
+def bind_dp(i, model, ip: int, thumb: bool):
+    """A data-processing instruction bound to its fields: ``run(ops, w)``.
+    The operation (A8.8 AND ... MVN) on Rn and the shifter operand, the
+    flags for S (exception return for S with Rd = 15, B1.8.10)."""
+    op = i.name[:3]
+    form = i.name[4:]
     test = op in _DP_TESTS
-    setflags = test or i.s
-    if setflags and i.rd == 15 and ops.has_spsr():
-        # SUBS PC, LR and friends: exception return (B1.8.10); a test
-        # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well.
-        # In user and system mode (no SPSR) the flags are set as usual.
-        ops.exception_return()
+    setflags = test or bool(i.s)
+    rd, rn = i.rd, i.rn
+    pc = (ip + (4 if thumb else 8)) & M32
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    kind, data = bind_operand2(i, form, pc, late)
+    a_const = (late if form == "rsr" else pc) if rn == 15 else None
+    logic = _DP_LOGIC.get(op)
+    mov = op == "MOV"
+    swap, invert, cin0 = _DP_ARITH.get(op, (False, False, 0))
+    ymask = M32 if invert else 0
+
+    rrx = kind == "shift" and data[1] == ROR and data[2] == 0     # reads the C flag
+    if not setflags and rd != 15 and rn != 15 and cin0 is not None and kind != "fn" and not rrx:
+        return _bind_dp_result_only(op, rd, rn, kind, data)
+
+    def run(ops, w):
+        s = ops.s
+        r = s.r
+        cpsr = s.cpsr
+        c = (cpsr >> 29) & 1
+        if kind == "const":
+            b, sc = data
+            if sc is None:
+                sc = c
+        elif kind == "reg":
+            b, sc = r[data], c
+        elif kind == "shift":
+            b, sc = shift_imm(r[data[0]], data[1], data[2], c)
+        else:
+            b, sc = data(r, c)
+        a = r[rn] if a_const is None else a_const
+        if logic is not None:
+            res = b if mov else logic(a, b)
+            if setflags:
+                flags = (res & N_BIT) | (0 if res else Z_BIT) | (sc << 29) | (cpsr & V_BIT)
+        else:
+            # AddWithCarry(x, y, carry in) (A2.2.1)
+            x, y = (b, a ^ ymask) if swap else (a, b ^ ymask)
+            u = x + y + (c if cin0 is None else cin0)
+            res = u & M32
+            if setflags:
+                flags = ((res & N_BIT) | (0 if res else Z_BIT) | ((u >> 32) << 29)
+                         | ((((x ^ res) & (y ^ res)) >> 31) << 28))
+        if setflags:
+            if rd == 15 and ops.has_spsr():
+                # SUBS PC, LR and friends: exception return (B1.8.10); a test
+                # instruction with Rd = 15 (ARMv2's TSTP) copies the SPSR as well.
+                # In user and system mode (no SPSR) the flags are set as usual.
+                ops.exception_return()
+                if not test:
+                    ops.write_pc(res, "branch")
+                return
+            s.cpsr = (cpsr & 0x0FFFFFFF) | flags
         if not test:
-            ops.write_pc(r, "branch")
-        return
-    if setflags:
-        ops.set_nzcv(r >> 31, r == 0, carry, overflow)
-    if not test:
-        ops.set_reg(i.rd, r)
+            if rd == 15:
+                ops.write_pc(res, "alu")
+            else:
+                r[rd] = res
+    return run
 
 
-def _dp_imm(ops, i):
-    b, sc = expand_imm_c(i.rot, i.imm, ops.flag_c())
-    _dp(ops, i, ops.reg(i.rn), b, sc)
+def _bound(binder):
+    """The registry's ``sem(ops, i)`` of a bound form: bind at the current
+    instruction's address, then run (the debugger's and the lockstep tools'
+    single steps; the engines keep the bound form with the decoded code)."""
+    def sem_fn(ops, i):
+        binder(i, ops.model, ops.insn_addr, ops.pc_read == 4)(ops, None)
+    sem_fn.__name__ = sem_fn.__qualname__ = binder.__name__[5:]
+    sem_fn.__doc__ = binder.__doc__
+    return sem_fn
 
 
-def _dp_reg(ops, i):
-    b, sc = shift_imm(ops.reg(i.rm), i.stype, i.imm, ops.flag_c())
-    _dp(ops, i, ops.reg(i.rn), b, sc)
-
-
-def _dp_rsr(ops, i):
-    amount = ops.reg(i.rs) & 0xFF
-    b, sc = shift_reg(ops.reg_late(i.rm), i.stype, amount, ops.flag_c())
-    _dp(ops, i, ops.reg_late(i.rn), b, sc)
+_dp_imm = _bound(bind_dp)
+_dp_reg = _bound(bind_dp)
+_dp_rsr = _bound(bind_dp)
 
 
 def _register_dp():
@@ -183,23 +315,45 @@ def _register_dp():
         sem(op + "_imm")(_dp_imm)
         sem(op + "_reg")(_dp_reg)
         sem(op + "_rsr")(_dp_rsr)
+        BINDERS[op + "_imm"] = BINDERS[op + "_reg"] = BINDERS[op + "_rsr"] = bind_dp
 
 
+#: encoding name -> ``bind(i, model, ip, thumb)`` -> ``run(ops, w)``: the
+#: instructions whose semantics are written bound to their fields
+BINDERS = {}
 _register_dp()
 
 
 # -- multiply (A5.2.5) ----------------------------------------------------------------
-@sem("MUL", "MLA", "MLS")
-def mul(ops, i):
-    p = ops.reg_late(i.rn) * ops.reg_late(i.rm)
-    if i.name == "MLA":
-        p += ops.reg_late(i.ra)
-    elif i.name == "MLS":
-        p = ops.reg(i.ra) - p
-    r = p & M32
-    ops.set_reg(i.rd, r)
-    if i.s:
-        ops.set_nzcv(r >> 31, r == 0)
+def bind_mul(i, model, ip: int, thumb: bool):
+    """MUL, MLA, MLS (A8.8.114, A8.8.100, A8.8.101) bound to their fields:
+    ``run(ops, w)``.  The operands are read late (r15: +12 on ARMv4,
+    UNPREDICTABLE on ARMv7), MLS's Ra as an ordinary operand; S sets N and Z."""
+    rd, rn, rm, ra = i.rd, i.rn, i.rm, i.ra
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    pc = (ip + (4 if thumb else 8)) & M32
+    acc = {"MUL": 0, "MLA": 1, "MLS": -1}[i.name]
+    ra_value = (late if acc == 1 else pc) if ra == 15 else None
+    setflags = bool(i.s)
+
+    def run(ops, w):
+        s = ops.s
+        r = s.r
+        p = (late if rn == 15 else r[rn]) * (late if rm == 15 else r[rm])
+        if acc:
+            p = (r[ra] if ra_value is None else ra_value) + acc * p
+        res = p & M32
+        if rd == 15:
+            ops.write_pc(res, "alu")
+        else:
+            r[rd] = res
+        if setflags:
+            s.cpsr = (s.cpsr & ~(N_BIT | Z_BIT)) | (res & N_BIT) | (0 if res else Z_BIT)
+    return run
+
+
+mul = sem("MUL", "MLA", "MLS")(_bound(bind_mul))
+BINDERS["MUL"] = BINDERS["MLA"] = BINDERS["MLS"] = bind_mul
 
 
 def _signed(v: int, bits: int = 32) -> int:
@@ -244,20 +398,105 @@ def _store_value(ops, n: int) -> int:
     return ops.reg_late(n) if n == 15 else ops.reg(n)
 
 
-def _ldr_str(ops, i, offset: int) -> None:
-    addr, wb_addr, wb = _address(ops, i, offset)
+def bind_ldr_str(i, model, ip: int, thumb: bool):
+    """LDR/STR/LDRB/STRB (A8.8.62-A8.8.69, A8.8.203-A8.8.206), immediate or
+    shifted-register offset, bound to its fields: ``run(ops, w)``.  A stored
+    PC is +12 on ARMv4 (DDI 0100I A2.4.3); writeback, then the loaded value
+    (which wins when Rt is the base); a load into the PC branches
+    (LoadWritePC, A2.3.1)."""
     name = i.name[:4].rstrip("_")
-    if name in ("STR", "STRB"):
-        v = _store_value(ops, i.rt)
-        if name == "STRB":
-            ops.store(addr, 1, v & 0xFF)
+    rn, rt = i.rn, i.rt
+    pc = (ip + (4 if thumb else 8)) & M32
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    up, pre = bool(i.u), bool(i.p)
+    wb = not pre or bool(i.w)
+    size = 1 if name in ("LDRB", "STRB") else 4
+    store = name[0] == "S"
+    word_mask = M32 if model.unaligned or size == 1 else ~3 & M32
+    rotate = size == 4 and not model.unaligned
+    if i.name.endswith("_imm"):
+        offset, shifted = (i.imm if up else -i.imm), None
+        m = stype = imm5 = None
+    else:
+        m, stype, imm5 = i.rm, i.stype, i.imm
+        offset = None
+        def shifted(r, cpsr):
+            v = shift_imm(pc if m == 15 else r[m], stype, imm5, (cpsr >> 29) & 1)[0]
+            return v if up else -v
+
+    if offset is not None and pre and not wb and rn != 15 and rt != 15:
+        # the common forms: LDR r0, [r1, #4]; STRB r2, [r3]
+        if store:
+            def run(ops, w):
+                r = ops.s.r
+                ops.store((r[rn] + offset) & word_mask, size, r[rt])
+        elif rotate:
+            def run(ops, w):
+                r = ops.s.r
+                r[rt] = load_word(ops, (r[rn] + offset) & M32)
         else:
-            ops.store(addr if ops.model.unaligned else addr & ~3, 4, v)
+            def run(ops, w):
+                r = ops.s.r
+                r[rt] = ops.load((r[rn] + offset) & M32, size)
+        return run
+    if (offset is None and pre and not wb and rn != 15 and rt != 15 and m != 15
+            and stype == LSL and imm5 == 0):
+        # a plain register offset: LDRB r1, [r8, r3]
+        sign = 1 if up else -1
+        if store:
+            def run(ops, w):
+                r = ops.s.r
+                ops.store((r[rn] + sign * r[m]) & word_mask, size, r[rt])
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                addr = (r[rn] + sign * r[m]) & M32
+                r[rt] = load_word(ops, addr) if rotate else ops.load(addr, size)
+        return run
+    if offset is not None and rn != 15 and rt != 15 and rt != rn:
+        # indexed with writeback: LDRB r0, [r1], #1; STR r2, [sp, #-4]!
+        if store:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                ops.store((new if pre else base) & word_mask, size, r[rt])
+                r[rn] = new
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                addr = new if pre else base
+                r[rt] = load_word(ops, addr) if rotate else ops.load(addr, size)
+                r[rn] = new
+        return run
+
+    def run(ops, w):
+        r = ops.s.r
+        base = pc if rn == 15 else r[rn]
+        off_addr = (base + (offset if shifted is None else shifted(r, ops.s.cpsr))) & M32
+        addr = off_addr if pre else base
+        if store:
+            ops.store(addr & word_mask, size, late if rt == 15 else r[rt])
+            if wb:
+                ops.set_reg(rn, off_addr)
+            return
+        v = load_word(ops, addr) if rotate else ops.load(addr, size)
         if wb:
-            ops.set_reg(i.rn, wb_addr)
-        return
-    v = ops.load(addr, 1) if name == "LDRB" else load_word(ops, addr)
-    _finish_load(ops, i, wb, wb_addr, v)
+            ops.set_reg(rn, off_addr)
+        if rt == 15:
+            ops.write_pc(v, "load")
+        else:
+            r[rt] = v
+    return run
+
+
+ldr_str_imm = sem("STR_imm", "STRB_imm", "LDR_imm", "LDRB_imm")(_bound(bind_ldr_str))
+ldr_str_reg = sem("STR_reg", "STRB_reg", "LDR_reg", "LDRB_reg")(_bound(bind_ldr_str))
+for _name in ("STR_imm", "STRB_imm", "LDR_imm", "LDRB_imm",
+              "STR_reg", "STRB_reg", "LDR_reg", "LDRB_reg"):
+    BINDERS[_name] = bind_ldr_str
 
 
 def _finish_load(ops, i, wb: bool, wb_addr: int, v: int) -> None:
@@ -269,17 +508,6 @@ def _finish_load(ops, i, wb: bool, wb_addr: int, v: int) -> None:
         ops.write_pc(v, "load")
     else:
         ops.set_reg(i.rt, v)
-
-
-@sem("STR_imm", "STRB_imm", "LDR_imm", "LDRB_imm")
-def ldr_str_imm(ops, i):
-    _ldr_str(ops, i, i.imm)
-
-
-@sem("STR_reg", "STRB_reg", "LDR_reg", "LDRB_reg")
-def ldr_str_reg(ops, i):
-    off, _ = shift_imm(ops.reg(i.rm), i.stype, i.imm, ops.flag_c())
-    _ldr_str(ops, i, off)
 
 
 def _extra(ops, i, offset: int) -> None:
@@ -329,57 +557,89 @@ def extra_reg(ops, i):
     _extra(ops, i, ops.reg(i.rm))
 
 
-def _writeback(ops, i, user: bool, wb: int) -> None:
-    """LDM/STM base writeback; with ``^`` (user registers) it is
-    UNPREDICTABLE, and the ARM7TDMI writes the user bank's register."""
-    if i.w and user:
-        ops.set_user_reg(i.rn, wb)
-    elif i.w:
-        ops.set_reg(i.rn, wb)
-
-
 # -- block transfer (A5.5; LDM/STM user registers and exception return B9.3) -------
-@sem("LDM", "STM")
-def ldm_stm(ops, i):
+def bind_ldm_stm(i, model, ip: int, thumb: bool):
+    """LDM/STM, every addressing mode (A8.8.58-A8.8.61, A8.8.199-A8.8.202),
+    with ``^`` (user registers; LDM with the PC: exception return, B9.3.5),
+    bound to its fields: ``run(ops, w)``."""
     regs = [k for k in range(16) if i.regs >> k & 1]
-    n = len(regs)
-    base = ops.reg(i.rn)
-    if n == 0:                        # ARMv4: an empty list transfers r15, base moves by 64
+    rn = i.rn
+    pc = (ip + (4 if thumb else 8)) & M32
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    if not regs:                      # ARMv4: an empty list transfers r15, base moves by 64
         regs, span = [15], 64
     else:
-        span = 4 * n
+        span = 4 * len(regs)
     if i.u:
-        start = base + (4 if i.p else 0)
-        wb = base + span
+        first, wb_delta = (4 if i.p else 0), span
     else:
-        start = base - span + (0 if i.p else 4)
-        wb = base - span
-    start &= M32
-    wb &= M32
+        first, wb_delta = -span + (0 if i.p else 4), -span
+    offsets = tuple(4 * k for k in range(len(regs)))
     load = i.name == "LDM"
+    write_back = bool(i.w)
     user = bool(i.user) and not (load and 15 in regs)
-    if not load:
-        for k, r in enumerate(regs):
-            if r == i.rn and i.w and k > 0:
-                v = wb                 # a base stored after the first slot is the new one
+    exc_return = bool(i.user)
+    # STM: a base stored after the first slot is the new one
+    new_base_at = [not load and k > 0 and r == rn and write_back for k, r in enumerate(regs)]
+    plain = not user and 15 not in regs and not any(new_base_at) and rn != 15
+
+    def run(ops, w):
+        r = ops.s.r
+        base = r[rn] if rn != 15 else pc
+        start = (base + first) & M32
+        wb = (base + wb_delta) & M32
+        if load:
+            ld = ops.load
+            values = [ld((start + k) & M32, 4) for k in offsets]
+            if plain:
+                if write_back:
+                    r[rn] = wb
+                for reg, v in zip(regs, values):
+                    r[reg] = v
+                return
+            _writeback(ops, write_back, user, rn, wb)
+            for reg, v in zip(regs, values):
+                if reg == 15:
+                    if exc_return:
+                        ops.exception_return()
+                    ops.write_pc(v, "load")
+                elif user:
+                    ops.set_user_reg(reg, v)
+                else:
+                    r[reg] = v
+            return
+        store = ops.store
+        if plain:
+            for k, reg in zip(offsets, regs):
+                store(start + k, 4, r[reg])
+            if write_back:
+                r[rn] = wb
+            return
+        for k, reg, new in zip(offsets, regs, new_base_at):
+            if new:
+                v = wb
+            elif reg == 15:
+                v = late
             elif user:
-                v = ops.user_reg(r) if r != 15 else _store_value(ops, 15)
+                v = ops.user_reg(reg)
             else:
-                v = _store_value(ops, r)
-            ops.store(start + 4 * k, 4, v)
-        _writeback(ops, i, user, wb)
-        return
-    values = [ops.load((start + 4 * k) & M32, 4) for k in range(len(regs))]
-    _writeback(ops, i, user, wb)
-    for r, v in zip(regs, values):
-        if r == 15:
-            if i.user:
-                ops.exception_return()
-            ops.write_pc(v, "load")
-        elif user:
-            ops.set_user_reg(r, v)
-        else:
-            ops.set_reg(r, v)
+                v = r[reg]
+            store(start + k, 4, v)
+        _writeback(ops, write_back, user, rn, wb)
+    return run
+
+
+def _writeback(ops, write_back: bool, user: bool, rn: int, wb: int) -> None:
+    """LDM/STM base writeback; with ``^`` (user registers) it is
+    UNPREDICTABLE, and the ARM7TDMI writes the user bank's register."""
+    if write_back and user:
+        ops.set_user_reg(rn, wb)
+    elif write_back:
+        ops.set_reg(rn, wb)
+
+
+ldm_stm = sem("LDM", "STM")(_bound(bind_ldm_stm))
+BINDERS["LDM"] = BINDERS["STM"] = bind_ldm_stm
 
 
 # -- synchronisation (A5.2.10) ------------------------------------------------------
@@ -423,12 +683,41 @@ def clrex(ops, i):
 
 
 # -- branches (A5.7, A8.8.18-A8.8.27) -----------------------------------------------
-@sem("B", "BL")
-def b_bl(ops, i):
-    target = ops.reg(15) + (_signed(i.imm, 24) << 2)
+def bind_b_bl(i, model, ip: int, thumb: bool):
+    """B and BL (A8.8.18, A8.8.25) bound to their fields: the target and
+    the link are constants (BranchWritePC, A2.3.1)."""
+    target = ((ip + (4 if thumb else 8)) + (_signed(i.imm, 24) << 2)) & M32
+    if thumb:
+        target &= ~1
+    elif model.arch >= 5:
+        target &= ~3
     if i.name == "BL":
-        ops.set_reg(14, ops.link())
-    ops.write_pc(target, "branch")
+        link = ((ip + i.size) | thumb) & M32
+
+        def run(ops, w):
+            r = ops.s.r
+            r[14] = link
+            r[15] = target
+        return run
+
+    if i.cond == 0xE:
+        def run(ops, w):
+            ops.s.r[15] = target
+        return run
+    passes = CONDITION_TABLE[i.cond]
+
+    def run(ops, w):
+        s = ops.s
+        if passes[s.cpsr >> 28]:
+            s.r[15] = target
+    return run
+
+
+b_bl = sem("B", "BL")(_bound(bind_b_bl))
+BINDERS["B"] = BINDERS["BL"] = bind_b_bl
+#: the bound forms that check their own condition (a conditional branch,
+#: the back edge of nearly every loop): the caller may run them without
+BINDS_CONDITION = {"B"}
 
 
 @sem("BX")
@@ -754,5 +1043,4 @@ def div(ops, i):
     ops.set_reg(i.rd, r)
 
 
-__all__ = ["REGISTRY", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c",
-           "add_with_carry"]
+__all__ = ["REGISTRY", "BINDERS", "BINDS_CONDITION", "CONDITION_TABLE", "condition_passed", "shift_imm", "shift_reg", "expand_imm_c"]

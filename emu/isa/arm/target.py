@@ -136,6 +136,10 @@ class ArmTarget(Target):
         from .exceptions import EXC_NAMES
         return EXC_NAMES.get(vector, "exception")
 
+    def unicorn_bare(self, image: bytes, memory: int):
+        from .unicorn_bare import run_bare
+        return run_bare(image, memory)
+
     def unicorn_adapter(self, engine):
         from .unicorn_adapter import ArmUnicornAdapter
         return ArmUnicornAdapter(engine)

@@ -42,6 +42,14 @@ What is modelled, and how it maps onto unicorn 2's ARM (QEMU's
   0x123456`` (``SVC 0xAB`` in Thumb state) and ``BKPT 0xAB`` are served
   there instead: a SEMIHOSTING exit dispatched at once through the Machine,
   its result in r0.
+* **Free runs** (:mod:`emu.accel.unicorn`: no block hook, no count, unless
+  a feature needs exact counts): the adapter answers what the runner asks
+  once unicorn has stopped without a block seen -- whether an SVC or BKPT
+  ends at the PC the interrupt hook saw (:meth:`trap_before`) and whether
+  the instruction before it was a WFI that passed its condition
+  (:meth:`halted_before`).  The PL011's accesses are MMIO exits as when
+  counting; the Arm guests' output, status and exits are the same either
+  way (tests/differential/test_arm_qemu.py).
 * **IRQ.**  The GIC's output is the runner's ``irq_line``; the IRQ
   exception is entered with kasou's code between instructions unless CPSR.I
   masks it (B1.8.6).  **WFI** ends the run as HLT; a pending interrupt wakes
@@ -96,6 +104,7 @@ def _thumb32(hw: int) -> bool:
 
 class ArmUnicornAdapter(UnicornAdapter):
     uc_arch = uc_mod.UC_ARCH_ARM
+    FREE_RUN = True
     phys_end = 1 << 32
 
     def __init__(self, engine):

@@ -25,6 +25,7 @@ from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
 from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
+from .string_fast import plain_run
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
 
@@ -33,6 +34,8 @@ _U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from
 _UNPACK = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
 _PACK = {k: v.pack_into for k, v in _S.items()}
 MASK = F.MASK
+_CONDS, _CARRY, _compute, _aux = F.CONDS, F.CARRY, F.compute, F.aux
+_CF_OF = F.CF | F.OF
 
 
 class ConcreteOps:
@@ -58,6 +61,9 @@ class ConcreteOps:
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
         self.flat64 = False              # 64-bit mode: CS/DS/ES/SS bases count as 0
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
+        #: no paging and not 64-bit mode: a segment's base plus the offset is
+        #: the physical address (the fast path of load/store)
+        self.plain = True
         self.paging_key = None           # what self.translate was built for
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
@@ -78,18 +84,23 @@ class ConcreteOps:
     def read(self, o):
         k = o.kind
         if k == REG:
-            if o.hi:
-                return (self.r[o.n] >> 8) & 0xFF
-            return self.r[o.n] & o.mask
+            return (self.r[o.n] >> o.shift) & o.mask
         if k == IMM:
             return o.value
         if k == MEM:
-            a = o.disp                      # self.ea(o), inline: the hot path
+            a = o.disp                      # self.ea(o) and load(), inline: the hot path
             if o.base >= 0:
                 a += self.r[o.base]
             if o.index >= 0:
                 a += self.r[o.index] * o.scale
-            return self.load(o.seg, a & o.amask, o.size)
+            a &= o.amask
+            size = o.size
+            sg = self.segs[o.seg]
+            if self.plain and a + size <= sg.limit + 1:
+                pa = (sg.base + a) & self.amask
+                if pa + size <= self.ram_size:
+                    return self.mm[pa] if size == 1 else _UNPACK[size](self.mm, pa)[0]
+            return self.load(o.seg, a, size)
         if k == SEG:
             return self.segs[o.n].selector
         raise GuestException(6, None, f"cannot read operand {o!r}")
@@ -98,15 +109,15 @@ class ConcreteOps:
         k = o.kind
         if k == REG:
             r = self.r
-            sz = o.size
-            if sz >= 4:
-                r[o.n] = v & o.mask
-            elif o.hi:
-                r[o.n] = (r[o.n] & ~0xFF00) | ((v & 0xFF) << 8)
-            else:
-                r[o.n] = (r[o.n] & ~o.mask) | (v & o.mask)
+            n = o.n
+            r[n] = (r[n] & o.keep) | ((v & o.mask) << o.shift)
         elif k == MEM:
-            self.store(o.seg, self.ea(o), o.size, v)
+            a = o.disp                      # self.ea(o), inline
+            if o.base >= 0:
+                a += self.r[o.base]
+            if o.index >= 0:
+                a += self.r[o.index] * o.scale
+            self.store(o.seg, a & o.amask, o.size, v)
         elif k == SEG:
             self.load_seg(o.n, v)
         else:
@@ -170,6 +181,11 @@ class ConcreteOps:
         sg = self.segs[seg]
         if off + size - 1 > sg.limit:
             return self._limit_load(seg, off, size)
+        if self.plain:
+            pa = (sg.base + off) & self.amask
+            if pa + size <= self.ram_size:
+                return self.mm[pa] if size == 1 else _UNPACK[size](self.mm, pa)[0]
+            return self.read_lin(sg.base + off, size)
         lin = off if self.flat64 and seg < 4 else sg.base + off
         if self.translate is None:
             pa = lin & self.amask
@@ -185,7 +201,10 @@ class ConcreteOps:
         if self.translate is None:
             pa = lin & self.amask
             if pa + size <= self.ram_size:
-                _PACK[size](self.mm, pa, v & MASK[size])
+                if size == 1:
+                    self.mm[pa] = v & 0xFF
+                else:
+                    _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
                 if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
                     self.rep_budget = 0
@@ -301,7 +320,7 @@ class ConcreteOps:
     def push(self, v: int, size: int) -> None:
         ss = self.segs[SS]
         r = self.r
-        if self.s.efer & 0x400 and self.segs[CS].l:     # 64-bit mode: SS base/limit ignored
+        if self.flat64:         # 64-bit mode: SS base/limit ignored
             sp = (r[4] - size) & 0xFFFFFFFFFFFFFFFF
             self.write_lin(sp, size, v)
             r[4] = sp
@@ -319,7 +338,7 @@ class ConcreteOps:
         fault leaves SP unchanged)."""
         ss = self.segs[SS]
         r = self.r
-        if self.s.efer & 0x400 and self.segs[CS].l:
+        if self.flat64:
             sp = r[4]
             v = self.read_lin(sp, size)
             r[4] = (sp + size) & 0xFFFFFFFFFFFFFFFF
@@ -349,23 +368,40 @@ class ConcreteOps:
 
     def cond(self, cc: int) -> bool:
         s = self.s
-        if cc >> 1 == 2 and s.cc_op != F.CC_EFLAGS:     # Z/NZ of a recorded result
-            return s.cc_res != 0 if cc & 1 else s.cc_res == 0
-        return F.cond(cc, s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
+        return _CONDS[s.cc_op << 4 | cc](s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
 
     def get_cf(self) -> int:
         s = self.s
-        return F.carry(s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+        return _CARRY[s.cc_op](s.cc_res, s.cc_a, s.cc_b, s.fl)
 
     def get_flags(self) -> int:
-        return self.s.rflags
+        s = self.s
+        op = s.cc_op
+        if op == F.CC_EFLAGS:
+            return s.fl
+        return (s.fl & ~F.ARITH) | _compute(op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
+
+    def get_df(self) -> int:
+        """DF alone (as its RFLAGS bit): never part of the lazy record."""
+        return self.s.fl & F.DF
 
     def set_flags(self, value: int, mask: int) -> None:
-        """Write the RFLAGS bits in ``mask`` (makes the flags explicit)."""
+        """Write the RFLAGS bits in ``mask`` (makes the flags explicit) --
+        except CF and OF alone (rotates; MUL where the other flags are kept)
+        over a lazy record: that stays lazy, as the ``CC_RES`` record of the
+        same result with the new CF and OF and the record's AF."""
         s = self.s
-        cur = s.rflags
+        op = s.cc_op
+        cur = s.fl
+        if op != F.CC_EFLAGS:
+            if mask == _CF_OF:
+                s.cc_a = (value & F.CF) | ((value >> 10) & 2) | _aux(op, s.cc_res, s.cc_a, s.cc_b)
+                s.cc_b = 0
+                s.cc_op = F.CC_RES
+                return
+            cur = (cur & ~F.ARITH) | _compute(op, s.cc_res, s.cc_a, s.cc_b, s.cc_size, cur)
+            s.cc_op = F.CC_EFLAGS
         s.fl = (cur & ~mask) | (value & mask) | F.FIXED1
-        s.cc_op = F.CC_EFLAGS
 
     def flags_before_inc(self) -> None:
         """INC/DEC keep CF: fold the current CF into ``fl`` before recording."""
@@ -373,7 +409,7 @@ class ConcreteOps:
         op = s.cc_op
         # EFLAGS, INC and DEC records already hold CF in fl
         if op != F.CC_EFLAGS and op != F.CC_INC and op != F.CC_DEC:
-            s.fl = (s.fl & ~F.CF) | F.carry(op, s.cc_res, s.cc_a, s.cc_b, s.fl)
+            s.fl = (s.fl & ~F.CF) | _CARRY[op](s.cc_res, s.cc_a, s.cc_b, s.fl)
 
     # -- repetition --------------------------------------------------------------------
     def repeat_more(self) -> bool:
@@ -388,6 +424,23 @@ class ConcreteOps:
             self.rep_extra += 1
             return True
         return False
+
+    def string_bulk(self, i) -> int:
+        """REP MOVS/STOS/LODS ``i``, its count nonzero: run as many iterations
+        as ``repeat_more`` would allow in this call at once, when they all
+        take the plain-RAM path (:func:`emu.isa.x86.string_fast.plain_run`),
+        counting those beyond the first in ``rep_extra``.  Returns the
+        iterations run, or 0: nothing done, run them one by one."""
+        budget = self.rep_budget
+        if budget <= 1 or not self.plain or self.pending_exits or self.io_pos:
+            return 0
+        count = self.r[1] & MASK[i.asize]
+        n = count if count < budget else budget
+        if not plain_run(self.s, self.ram, self.amask, i, n):
+            return 0
+        self.rep_budget = budget - (n - 1)
+        self.rep_extra += n - 1
+        return n
 
     # -- control ---------------------------------------------------------------------
     def jump(self, ip: int) -> None:
@@ -468,9 +521,11 @@ class ConcreteOps:
         self.flat64 = bool(self.s.efer & 0x400 and self.segs[CS].l)
         key = paging_key(self.s)
         if key == self.paging_key:
+            self.plain = self.translate is None and not self.flat64
             return False
         self.paging_key = key
         self.translate = None if key is None else make_translator(self)
+        self.plain = self.translate is None and not self.flat64
         if self.on_tlb_flush is not None:
             self.on_tlb_flush()
         return True

@@ -84,21 +84,37 @@ def compute(op: int, res: int, a: int, b: int, size: int, fl: int) -> int:
     return f
 
 
+#: CF alone (0 or 1) of a lazy record, by ``cc_op``: fn(res, a, b, fl)
+CARRY = (lambda res, a, b, fl: fl & CF,                 # EFLAGS
+         lambda res, a, b, fl: 1 if res < a else 0,     # ADD
+         lambda res, a, b, fl: 1 if res <= a else 0,    # ADC
+         lambda res, a, b, fl: 1 if a < b else 0,       # SUB
+         lambda res, a, b, fl: 1 if a <= b else 0,      # SBB
+         lambda res, a, b, fl: 0,                       # LOGIC
+         lambda res, a, b, fl: fl & CF,                 # INC
+         lambda res, a, b, fl: fl & CF,                 # DEC
+         lambda res, a, b, fl: a & 1)                   # RES
+
+
 def carry(op: int, res: int, a: int, b: int, fl: int) -> int:
     """CF alone (0 or 1), cheaper than :func:`compute` -- ADC, SBB, RCL and Jc need only it."""
-    if op == CC_ADD:
-        return 1 if res < a else 0
-    if op == CC_SUB:
-        return 1 if a < b else 0
+    return CARRY[op](res, a, b, fl)
+
+
+def aux(op: int, res: int, a: int, b: int) -> int:
+    """AF alone (0 or AF) of a record other than ``CC_EFLAGS``: with SF, ZF
+    and PF (which every record derives from ``res`` alike) it is all a
+    ``CC_RES`` record needs to stand for the same flags with new CF and OF
+    (:meth:`ConcreteOps.set_flags`)."""
     if op == CC_LOGIC:
         return 0
+    if op == CC_INC:
+        return AF if res & 0xF == 0 else 0
+    if op == CC_DEC:
+        return AF if res & 0xF == 0xF else 0
     if op == CC_RES:
-        return a & 1
-    if op == CC_ADC:
-        return 1 if res <= a else 0
-    if op == CC_SBB:
-        return 1 if a <= b else 0
-    return fl & CF
+        return a & AF
+    return (a ^ b ^ res) & AF
 
 
 # Condition codes, by the low nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
@@ -128,45 +144,46 @@ def test_cond(cc: int, f: int) -> bool:
     return (not r) if cc & 1 else bool(r)
 
 
-def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:
-    """Evaluate a condition straight from the lazy record, with fast paths
-    for the common CMP/SUB + Jcc and TEST/AND + Jcc pairs, and for ZF of any
-    recorded result (a DEC/INC/ADD + JNZ loop): ZF is ``res == 0`` whatever
-    the operation."""
-    if cc >> 1 == 2 and op != CC_EFLAGS:
-        return res != 0 if cc & 1 else res == 0
-    if op == CC_SUB:
-        base = cc >> 1
-        if base == 2:
-            r = a == b
-        elif base == 1:
-            r = a < b
-        elif base == 3:
-            r = a <= b
-        elif base == 6 or base == 7:
-            sign = SIGN[size]
-            sa = a - (sign << 1) if a & sign else a
-            sb = b - (sign << 1) if b & sign else b
-            r = sa < sb if base == 6 else sa <= sb
-        else:
-            return test_cond(cc, compute(op, res, a, b, size, fl))
-        return (not r) if cc & 1 else r
-    if op == CC_LOGIC:
-        base = cc >> 1
-        if base == 2 or base == 3:
-            r = res == 0
-        elif base == 0 or base == 1:
-            r = False
-        elif base == 4 or base == 6:
-            r = bool(res & SIGN[size])
-        elif base == 7:
-            r = res == 0 or bool(res & SIGN[size])
-        else:
-            r = bool(PARITY[res & 0xFF])
-        return (not r) if cc & 1 else r
+# Conditions on a lazy record, as Python expressions of the record
+# (r = res, a, b, s = size, f = fl) where one is shorter than computing the
+# flags: ZF of any recorded result is ``r == 0``; after CMP/SUB, CF is
+# ``a < b`` and a signed comparison is an unsigned one of the operands with
+# their sign bits flipped; after a logic operation CF = OF = 0.
+_EFLAGS_TESTS = ("f & 0x800", "f & 0x1", "f & 0x40", "f & 0x41", "f & 0x80", "f & 0x4",
+                 "(f & 0x80 != 0) != (f & 0x800 != 0)",
+                 "f & 0x40 or (f & 0x80 != 0) != (f & 0x800 != 0)")
+_SUB_TESTS = ("(a ^ b) & (a ^ r) & SIGN[s]", "a < b", "r == 0", "a <= b", "r & SIGN[s]",
+              "PARITY[r & 0xFF]", "(a ^ SIGN[s]) < (b ^ SIGN[s])", "(a ^ SIGN[s]) <= (b ^ SIGN[s])")
+_LOGIC_TESTS = ("False", "False", "r == 0", "r == 0", "r & SIGN[s]", "PARITY[r & 0xFF]",
+                "r & SIGN[s]", "r == 0 or r & SIGN[s]")
+
+
+def _cond_fn(cc: int, op: int):
+    """fn(res, a, b, size, fl) -> bool: condition ``cc`` on a record of ``op``."""
+    base = cc >> 1
     if op == CC_EFLAGS:
-        return test_cond(cc, fl)
-    return test_cond(cc, compute(op, res, a, b, size, fl))
+        test = _EFLAGS_TESTS[base]
+    elif op == CC_SUB:
+        test = _SUB_TESTS[base]
+    elif op == CC_LOGIC:
+        test = _LOGIC_TESTS[base]
+    elif base == 2:
+        test = "r == 0"
+    else:
+        test = f"test_cond({cc & ~1}, compute({op}, r, a, b, s, f))"
+    src = f"lambda r, a, b, s, f: {'not' if cc & 1 else 'bool'}({test})"
+    return eval(src, {"SIGN": SIGN, "PARITY": PARITY, "compute": compute, "test_cond": test_cond})
+
+
+#: ``CONDS[op << 4 | cc]``: condition ``cc`` on a record of ``cc_op`` ``op``
+CONDS = tuple(_cond_fn(cc, op) for op in range(len(CC_NAMES)) for cc in range(16))
+
+
+def cond(cc: int, op: int, res: int, a: int, b: int, size: int, fl: int) -> bool:
+    """Evaluate a condition straight from the lazy record: for CMP/SUB +
+    Jcc, TEST/AND + Jcc and ZF of any recorded result (a DEC/INC/ADD + JNZ
+    loop) without computing the flags (:data:`CONDS`)."""
+    return CONDS[op << 4 | cc](res, a, b, size, fl)
 
 
 def describe(f: int) -> str:

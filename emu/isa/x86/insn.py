@@ -11,9 +11,14 @@ from .kinds import CTL, DBG, IMM, MEM, REG, SEG  # noqa: F401 -- the decoder's n
 
 
 class Reg:
-    """A general register operand; ``hi`` selects AH/CH/DH/BH."""
+    """A general register operand; ``hi`` selects AH/CH/DH/BH.
 
-    __slots__ = ("kind", "n", "size", "hi", "mask")
+    ``shift`` and ``keep`` let a register be read as ``(r >> shift) & mask``
+    and written as ``(r & keep) | ((v & mask) << shift)`` whatever its size:
+    a 32- or 64-bit write keeps nothing (SDM Vol. 1 §3.4.1.1: a 32-bit
+    result is zero-extended), an 8- or 16-bit one keeps the other bits."""
+
+    __slots__ = ("kind", "n", "size", "hi", "mask", "shift", "keep")
 
     def __init__(self, n: int, size: int, hi: bool = False):
         self.kind = REG
@@ -21,6 +26,8 @@ class Reg:
         self.size = size
         self.hi = hi
         self.mask = (1 << (8 * size)) - 1
+        self.shift = 8 if hi else 0
+        self.keep = 0 if size >= 4 else ~(self.mask << self.shift)
 
     def __repr__(self):
         return reg_name(self.n, self.size, self.hi)

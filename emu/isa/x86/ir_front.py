@@ -72,9 +72,15 @@ class X86IRBuilder(TranslatorOps):
         # rflags(record) & m with no arithmetic flag in m: those bits are fl's
         # (DF, IF, TF ...), the lazy record cannot change them -- no call
         if name == "and" and isinstance(b, int) and b >= 0 and not b & F.ARITH \
-                and isinstance(a, Temp) and a.op is not None and a.op.name == "call" \
-                and a.op.aux[0] == "rflags":
-            return super().op2("and", a.op.args[5], b)
+                and isinstance(a, Temp) and a.op is not None:
+            if a.op.name == "call" and a.op.aux[0] == "rflags":
+                return super().op2("and", a.op.args[5], b)
+            if a.op.name == "or":       # (x | compute(record)) & m, see get_flags
+                x, y = a.op.args
+                for u, v in ((x, y), (y, x)):
+                    if isinstance(v, Temp) and v.op is not None and v.op.name == "call" \
+                            and v.op.aux[0] == "rflags" and v.op.args[5] == 0:
+                        return super().op2("and", u, b)
         return super().op2(name, a, b)
 
     # -- instruction boundaries ------------------------------------------------------
@@ -404,7 +410,19 @@ class X86IRBuilder(TranslatorOps):
         op = self.cc["op"]
         if isinstance(op, int) and op == F.CC_EFLAGS:
             return self.ccv("fl")
+        if isinstance(op, int) and op in X86_IR.flags.cf_hidden:
+            # the arithmetic flags are the record's alone (flags.compute reads
+            # no bit of fl for it): fl is read outside them only, which flag
+            # liveness sees (an instruction writing some arithmetic flags on
+            # top of such a record needs no flag of the one before it)
+            rec = self._record()
+            return self.op2("or", self.op2("and", rec[5], ~F.ARITH),
+                            self.call_pure("rflags", *rec[:5], 0))
         return self.call_pure("rflags", *self._record())
+
+    def get_df(self):
+        """DF alone: never part of the lazy record, ``fl`` holds it (as ConcreteOps)."""
+        return self.op2("and", self.ccv("fl"), F.DF)
 
     def set_flags(self, value, mask: int) -> None:
         old = self.ccv("fl")
@@ -525,11 +543,11 @@ class X86Frontend(TranslatorFrontend):
         return insn.helper
 
     @staticmethod
-    def fast_spaces(state, ram_size: int, amask: int) -> dict:
+    def fast_spaces(state, ram_size: int, amask: int, code_map=None) -> dict:
         """The segments whose 16-bit accesses a region may leave unchecked."""
         fast = {}
         for n, sg in enumerate(state.segs):
-            m = fast_segment(sg, ram_size, amask)
+            m = fast_segment(sg, ram_size, amask, code_map)
             if m is not None:
                 fast[n] = m
         return fast

@@ -47,6 +47,9 @@ FLAG_RECORD = FlagRecord(
     cf_mask=F.CF,
     # cc_op values under which fl's arithmetic bits do not show in RFLAGS
     cf_hidden=(F.CC_ADD, F.CC_SUB, F.CC_ADC, F.CC_SBB, F.CC_LOGIC, F.CC_RES),
+    # INC and DEC compute every arithmetic flag but CF (SDM Vol. 2A "INC", "DEC"):
+    # under them only CF of fl shows
+    fa_hidden=(F.CC_INC, F.CC_DEC),
     # the record fields each cc_op reads in flags.compute / carry / cond
     record_uses=_RECORD_USES,
     # flags.carry for a cc_op known when the code is generated
@@ -54,6 +57,10 @@ FLAG_RECORD = FlagRecord(
                  F.CC_RES: "{a} & 1", F.CC_ADC: "int({res} <= {a})", F.CC_SBB: "int({a} <= {b})"},
     # a shift's record: CF is bit 0 of the packed flags in cc_a
     carry_low_bit=F.CC_RES,
+    # the flags the record computes, all a setfl of the arithmetic flags
+    # (MUL, shifts) and foldcf change: DF, IF, TF... stay, and a region's
+    # string steps read DF as a constant
+    arith_mask=F.ARITH,
 )
 
 X86_IR = IRTarget("x86", REG_NAMES64, SEG_NAMES, "rip", FLAG_RECORD, PURE_CALLS, FLAT)

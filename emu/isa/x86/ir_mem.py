@@ -15,13 +15,22 @@ In a region, a segment whose 64 KiB are plain RAM is checked once, at entry
 per-access checks; a flat segment (base 0, a limit above the top of RAM:
 the 4 GiB segments of 32-bit protected mode) is checked there too, and its
 32-bit accesses are left with one check, that the offset -- then the
-physical address -- is in RAM.
+physical address -- is in RAM.  A 64 KiB segment that holds no translated
+code when the region is translated ("-nocode") is checked for that at entry
+as well (code is translated only between runs of a region, never during
+one), and its stores skip the per-store code check.
 """
 
 from __future__ import annotations
 
 from ...ir.frontend import MemoryAccess
 from ...ir.ir import Temp
+from ...memory import GRANULE_SHIFT
+
+
+#: the bytes from a segment's base a 16-bit offset's access reaches (an
+#: 8-byte access at offset 0xFFFF ends at 0x10006)
+NOCODE_SPAN = 0x10007
 
 
 class X86Memory(MemoryAccess):
@@ -63,11 +72,17 @@ class X86Memory(MemoryAccess):
     def guard(self, cg, fast) -> list:
         fails = []
         for sg, m in sorted(fast.items()):
-            if m == "flat":
+            kind = _kind(m)
+            if kind == "flat":
                 fails.append(f"B{sg} != 0 or L{sg} < {_ram_top(cg.ram_size, cg.amask) - 1}")
                 continue
-            fails.append(f"L{sg} != 65535" if m == "exact" else f"L{sg} < 65542")
+            fails.append(f"L{sg} != 65535" if kind in EXACT else f"L{sg} < 65542")
+            if kind == "exact8":
+                fails.append(f"B{sg} & 7")
             fails.append(f"B{sg} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
+            if _no_code(m) and sg in cg.spaces_written:
+                g = GRANULE_SHIFT
+                fails.append(f"CP.find(b\"\\1\", B{sg} >> {g}, (B{sg} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
     def load_store(self, cg, op, k, ip, load) -> None:
@@ -78,7 +93,7 @@ class X86Memory(MemoryAccess):
         o = op.args[0]
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
-        if fast == "flat" and _within_32(o):
+        if fast is not None and _kind(fast) == "flat" and _within_32(o):
             return self._flat(cg, op, k, ip, load)
         a = cg.atomic(cg.val(op.args[0]), "a")
         p = cg.new_local("p")
@@ -86,11 +101,7 @@ class X86Memory(MemoryAccess):
         if cg.amask < (1 << 33):
             lin = f"({lin}) & {cg.amask}"
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
-        conds = [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"]
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"], k, ip)
 
     # -- the four ways ----------------------------------------------------------------------------
     def _fast(self, cg, op, k, ip, load, fast):
@@ -99,43 +110,56 @@ class X86Memory(MemoryAccess):
         address wrap, and its limit is 0xFFFF ("exact": only a multi-byte
         access at the very top crosses it) or above 0x10006 ("wide" and
         "flat": never).  Left to check: that limit, and a store into a code
-        granule."""
+        granule (unless the guard found none in the segment: "-nocode").
+        With a base that is a multiple of 8 ("exact8", as every real-mode
+        base is), an aligned word never crosses the limit (the last aligned
+        one ends at 0xFFFF): the limit is checked for misaligned words
+        alone; and a constant offset's word is known aligned or not, and
+        within the limit or not, when the region is translated."""
         seg, size = op.aux
+        kind, check_code = _kind(fast), not _no_code(fast)
         off = cg.val(op.args[0])
-        lim = f" > {65536 - size}" if size > 1 and fast == "exact" else None
+        lim = f" > {65536 - size}" if size > 1 and kind in EXACT else None
         a = off
         if lim is not None:
             a = cg.atomic(off, "a")
-        conds = [f"{a}{lim}"] if lim is not None else []
-        if fast == "flat":          # base 0: the offset is the address
-            if not load:
-                a = cg.atomic(a, "a")
-                conds += cg.code_checks(a, size)
-            addr = a
-        elif load:
-            addr = f"B{seg} + {cg.paren(a) if a is off else a}"
+        c = op.args[0] if type(op.args[0]) is int else None
+        conds = [f"{a}{lim}"] if lim is not None and (c is None or c > 65536 - size) else []
+        # (base 0, "flat": the offset is the address)
+        addr = a if kind == "flat" else f"B{seg} + {cg.paren(a)}"
+        # a constant offset from a base that is a multiple of 8: its alignment is known
+        aligned = c % size == 0 if c is not None and kind in ("exact8", "flat") else None
+        if kind == "exact8":
+            cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code,
+                          aligned=aligned)
         else:
-            p = cg.new_local("p")
-            conds += cg.code_checks(f"({p} := B{seg} + {cg.paren(a)})", size, p)
-            addr = p
-        if conds:
-            cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, addr)
+            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
         0 and a limit at or above the last byte of RAM the address lines
         reach, so an access that ends in RAM is within the limit and its
         offset is its physical address.  Left to check: that it ends in RAM
-        (else the interpreter checks the limit and reaches what is there),
-        and a store into a code granule."""
+        (else the interpreter checks the limit and reaches what is there) --
+        for a byte load, by the index into RAM raising past its end --, and
+        a store into a code granule."""
         seg, size = op.aux
         a = cg.atomic(cg.val(op.args[0]), "a")
-        conds = [f"{a} > {_ram_top(cg.ram_size, cg.amask) - size}"]
-        if not load:
-            conds += cg.code_checks(a, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, a)
+        top = _ram_top(cg.ram_size, cg.amask)
+        end = [f"{a} > {top - size}"]
+        c = op.args[0] if type(op.args[0]) is int else None
+        if c is not None:           # a constant address: its end and alignment are known
+            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0)
+            return
+        if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
+            # past the end of RAM (RAM is MM, from 0) the index raises
+            return cg.load_byte_or_bail(op, a, k, ip, end[0])
+        if top & (top - 1) == 0 and size > 1:
+            # a power of two: an aligned word ending in RAM has no bit set
+            # outside top - size (the test of its alignment and its end at once)
+            cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size))
+        else:
+            cg.ram_access(op, load, size, a, end, k, ip)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,
@@ -155,13 +179,21 @@ class X86Memory(MemoryAccess):
         if size > 1:
             conds.append(f"({lv} & 4095) > {4096 - size}")
         conds.append(f"({p} := {e}[0] | ({lv} & 4095)) > {cg.ram_size - size}")
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        cg.ram_access(op, load, size, p, conds, k, ip)
 
 
 FLAT = X86Memory()
+EXACT = ("exact", "exact8")     # the fast modes of a segment whose limit is 0xFFFF
+
+
+def _kind(mode: str) -> str:
+    """"exact8", "exact", "wide" or "flat" (see :func:`fast_segment`)."""
+    return mode.split("-", 1)[0]
+
+
+def _no_code(mode: str) -> bool:
+    """The segment's 64 KiB held no translated code (see :func:`fast_segment`)."""
+    return mode.endswith("-nocode")
 
 
 def _within_64k(o) -> bool:
@@ -181,25 +213,37 @@ def _ram_top(ram_size: int, amask: int) -> int:
 
 def mark_safe_loads(blocks, fast_segs) -> None:
     """Flag the loads :meth:`X86Memory._fast` will emit without any check
-    (a byte, or any size through a "wide" or "flat" segment): they cannot
-    leave the block, so flag liveness need not keep the record for them."""
+    (a byte, any size through a "wide" or "flat" segment, or at a constant
+    offset the word does not cross the limit from): they cannot leave the
+    block, so flag liveness need not keep the record for them."""
     for blk in blocks:
         for op in blk.ops:
             if op.name == "ld":
                 mode = fast_segs.get(op.aux[0])
-                if mode is not None and (op.aux[1] == 1 or mode != "exact") and _within_64k(op.args[0]):
+                size, off = op.aux[1], op.args[0]
+                if mode is not None and _within_64k(off) \
+                        and (size == 1 or _kind(mode) not in EXACT
+                             or (type(off) is int and off <= 0x10000 - size)):
                     op.safe = True
 
 
-def fast_segment(seg, ram_size: int, amask: int):
+def fast_segment(seg, ram_size: int, amask: int, code_map=None):
     """How a segment may use :meth:`X86Memory._fast` (and, "flat", also
-    :meth:`X86Memory._flat`) now: "exact", "wide", "flat" or None (see
-    there)."""
+    :meth:`X86Memory._flat`) now: "exact8", "exact", "wide", "flat" or None
+    (see there); "exact8-nocode", "exact-nocode" and "wide-nocode" when
+    RAM's ``code_map`` shows no translated code in its 64 KiB."""
     top = _ram_top(ram_size, amask)
     if seg.base + 0x10007 > top:
         return None
     if seg.limit == 0xFFFF:
-        return "exact"
-    if seg.base == 0 and seg.limit >= top - 1:
+        mode = "exact" if seg.base & 7 else "exact8"
+    elif seg.base == 0 and seg.limit >= top - 1:
         return "flat"
-    return "wide" if seg.limit >= 0x10006 else None
+    elif seg.limit >= 0x10006:
+        mode = "wide"
+    else:
+        return None
+    g = GRANULE_SHIFT
+    if code_map is not None and code_map.find(b"\1", seg.base >> g, ((seg.base + NOCODE_SPAN - 1) >> g) + 1) < 0:
+        mode += "-nocode"
+    return mode

@@ -1,11 +1,12 @@
-"""REP MOVS/STOS/LODS over plain RAM in one go: the translator's fast path for x86 string instructions.
+"""REP MOVS/STOS/LODS over plain RAM in one go: the fast path of x86 string instructions.
 
 A repeated string instruction is a helper (its iterations are run-time
 control flow, SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ"); when every one of
-its iterations would take ConcreteOps' plain-RAM path, the translator
-(:mod:`emu.accel.tcg`, through ``X86Frontend.fast_path``) runs them all at
-once here, each still counting as one instruction, as the interpreter
-counts them.
+its iterations would take ConcreteOps' plain-RAM path, they run all at
+once here (:func:`plain_run`), each still counting as one instruction: in
+the interpreter's REP loop (:meth:`ConcreteOps.string_bulk`, for the
+iterations its budget allows in one step) and in the translator
+(:mod:`emu.accel.tcg`, through ``X86Frontend.fast_path``: :func:`string_fast`).
 """
 
 from __future__ import annotations
@@ -37,18 +38,32 @@ def string_fast(tr, insn, budget: int) -> int:
             or interp.queued or ops.pending_read is not None or s.halted or s.inhibit_irq
             or (interp.irq_line and fl & 0x200) or fl & 0x100):        # IF, TF
         return 0
+    count = s.regs[1] & MASKS[insn.asize]
+    n = count if count < budget else budget
+    if n <= 0 or not plain_run(s, tr.machine.ram, ops.amask, insn, n):
+        return 0
+    s.rip = insn.next_ip if count == n else insn.ip
+    ops.insn = insn
+    tr.counters["string_fast_insns"] += n
+    return n
+
+
+def plain_run(s, ram, amask: int, insn, n: int) -> bool:
+    """Run ``n`` iterations (0 < n <= rCX) of the REP MOVS/STOS/LODS
+    ``insn`` at once, on state ``s`` and ``ram`` (physical addresses below
+    ``amask``, no paging), if each would take ConcreteOps' plain-RAM path:
+    all offsets inside the segment limits without wrapping, the whole run in
+    RAM, no code granule written (self-modifying code stays on the slow
+    path), and for MOVS no overlap that a byte-by-byte copy would see.
+    rSI/rDI/rCX are left as after the ``n`` iterations.  False: nothing done."""
     regs = s.regs
     asize = insn.asize
     am = MASKS[asize]
     count = regs[1] & am
-    n = count if count < budget else budget
-    if n <= 0:
-        return 0
     size = insn.size
     span = n * size
-    back = fl & 0x400                                                   # DF
-    ram = tr.machine.ram
-    top = min(ops.amask + 1, ram.size)          # a string run must end below
+    back = s.fl & 0x400                                                 # DF
+    top = min(amask + 1, ram.size)              # a string run must end below
     name = insn.name
     mm = ram.mm
     if name != "STOS":
@@ -58,7 +73,7 @@ def string_fast(tr, insn, budget: int) -> int:
         src = sg.base + lo
         hi = lo + span - 1
         if lo < 0 or hi > am or hi > sg.limit or src + span > top:
-            return 0
+            return False
     if name != "LODS":
         off = regs[7] & am
         lo = off - span + size if back else off
@@ -66,11 +81,11 @@ def string_fast(tr, insn, budget: int) -> int:
         dst = sg.base + lo
         hi = lo + span - 1
         if lo < 0 or hi > am or hi > sg.limit or dst + span > top:
-            return 0
+            return False
         cm = ram.code_map
         g0, g1 = dst >> 6, (dst + span - 1) >> 6
         if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
-            return 0
+            return False
     if name == "STOS":
         v = regs[0] & MASKS[size]
         if span == 1:
@@ -83,7 +98,7 @@ def string_fast(tr, insn, budget: int) -> int:
         regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
     else:
         if (dst < src < dst + span) if back else (src < dst < src + span):
-            return 0                 # overlapping the way a forward/backward copy sees
+            return False                 # overlapping the way a forward/backward copy sees
         mm[dst:dst + span] = mm[src:src + span]
     step = -span if back else span
     # rSI/rDI/rCX as ConcreteOps.set_reg writes them (32 bits: zero-extended)
@@ -99,8 +114,4 @@ def string_fast(tr, insn, budget: int) -> int:
         if name != "LODS":
             regs[7] = (regs[7] & ~am) | ((regs[7] + step) & am)
         regs[1] = (regs[1] & ~am) | (count - n)
-    s.rip = insn.next_ip if count == n else insn.ip
-    ops.insn = insn
-    tr.counters["string_fast_insns"] += n
-    return n
-
+    return True

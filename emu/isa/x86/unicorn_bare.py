@@ -22,11 +22,11 @@ the bench guests make none; unicorn stopping anywhere else is reported as
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import unicorn as uc_mod
 from unicorn import x86_const as X
 
+from ..unicorn_adapter import BareRun
 from .unicorn_adapter import CPU_MODEL
 
 LOAD_AT = 0x7C00
@@ -35,15 +35,6 @@ COM1_LSR = COM1 + 5
 LSR_IDLE = 0x60                 # THRE | TEMT: the transmitter is always ready
 DEBUG_EXIT = 0xF4
 DEBUGCON = 0xE9
-
-
-@dataclass
-class BareRun:
-    """What a bare run printed, how it ended and the seconds inside emu_start."""
-    output: bytes
-    status: int | None          # None: it stopped elsewhere
-    seconds: float
-    how: str                    # "debug-exit", "halt" or "stopped"
 
 
 def run_bare(image: bytes, memory: int) -> BareRun:

@@ -29,6 +29,17 @@ def run(asm: str, accel: str, limit: int, hot_threshold=None, **regs):
         m.close()
 
 
+def op_opt(asm: str) -> str:
+    """The optimised IR of the block at the start of ``asm`` (``emu translate``'s op_opt)."""
+    from emu.accel.tcg import translate_at
+    m = Machine(board="virt", accel="tcg")
+    try:
+        m.load_image(assemble(asm), "t", CODE, CODE)
+        return translate_at(m, CODE)["op_opt"]
+    finally:
+        m.close()
+
+
 # the loop's ADD is rewritten to ADD #2 after its first 50 rounds: r0 = 50 + 100
 SMC = """
     mov r5, #0
@@ -177,11 +188,5 @@ def test_a_condition_known_when_translated_needs_no_test():
     asm = "movs r0, #0\n moveq r1, #5\n movne r1, #6\n bne done\n add r1, r1, #1\ndone:\n b done\n"
     regs = run(asm, "tcg", 5, hot_threshold=1)[0]
     assert regs[1] == 6
-    m = Machine(board="virt", accel="tcg")
-    try:
-        m.load_image(assemble(asm), "t", CODE, CODE)
-        from emu.accel.tcg import translate_at
-        op_opt = translate_at(m, CODE)["op_opt"]
-    finally:
-        m.close()
-    assert "brcond" not in op_opt and "select" not in op_opt
+    ops = op_opt(asm)
+    assert "brcond" not in ops and "select" not in ops

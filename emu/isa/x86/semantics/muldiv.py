@@ -27,9 +27,11 @@ SingleStepTests 8086 vectors):
   :mod:`emu.isa.x86.interrupts`'s business.
 """
 
-from .. import flags as F
-from ..flags import CC_RES, MASK, SIGN
+from ..flags import CC_RES, CF, MASK, OF, SIGN
 from . import sem
+
+CF_OF = CF | OF
+
 
 def _sext(v, size):
     """Two's-complement value of a ``size``-byte quantity (arithmetic only;
@@ -65,7 +67,7 @@ def _mul_flags(ops, lost, lo, size):
     undefined: derived from the low half (AF = 0) as QEMU does, or kept
     (``model.mul_keeps_szap``: what the AMD host under KVM does)."""
     if ops.model.mul_keeps_szap:
-        ops.set_flags(ops.select(lost, F.CF | F.OF, 0), F.CF | F.OF)
+        ops.set_flags(ops.select(lost, CF_OF, 0), CF_OF)
     else:
         ops.set_cc(CC_RES, lo, ops.select(lost, 3, 0), 0, size)
 
@@ -84,8 +86,7 @@ def mul(ops, i):
     CF = OF = upper half != 0."""
     size = i.size
     b = ops.read(i.ops[0])
-    a = _acc(ops, size)
-    p = a * b
+    p = ops.get_reg(0, size) * b           # AL, AX, EAX or RAX
     lo = p & MASK[size]
     _mul_flags(ops, p >> (8 * size), lo, size)
     _store_wide(ops, size, p)

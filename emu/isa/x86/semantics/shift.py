@@ -37,12 +37,12 @@ SAL (``/6`` on the 186 and later) is SHL.  The 8086's ``/6`` is SETMO/SETMOC
 (the SingleStepTests 8086 vectors); SETMOC does nothing when CL is 0.
 """
 
-from .. import flags as F
-from ..flags import CC_LOGIC, CC_RES, MASK, SIGN
+from ..flags import AF, CC_LOGIC, CC_RES, CF, MASK, OF, SIGN
 from ..insn import REG
 from . import sem
 
 ROL, ROR, RCL, RCR, SHL, SHR, SAR = range(7)
+CF_OF = CF | OF
 KINDS = {"ROL": ROL, "ROR": ROR, "RCL": RCL, "RCR": RCR,
          "SHL": SHL, "SAL": SHL, "SHR": SHR, "SAR": SAR}
 
@@ -87,7 +87,7 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
                 cf = w >> bits
                 of = ((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1
         ops.write(dst, res)
-        ops.set_flags(cf | (of << 11), F.CF | F.OF)
+        ops.set_flags(cf | (of << 11), CF_OF)
         return
     if kind == SHL:
         w = a << c
@@ -106,7 +106,7 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         cf = last & 1
         of = 0
     ops.write(dst, res)
-    af = F.AF if ops.model.shift_af else 0
+    af = AF if ops.model.shift_af else 0
     ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
 
 
@@ -125,7 +125,7 @@ def _count_zero(ops, i, a) -> None:
 def _inline(kind):
     def shift_imm(ops, i):
         a = ops.read(i.ops[0])
-        c = i.ops[1].value & count_mask(ops, i.size)
+        c = i.ops[1].value & (0x3F if i.size == 8 else ops.model.shift_mask)   # count_mask()
         if c:
             _shift(ops, i, kind, a, c)
         else:
@@ -199,7 +199,7 @@ def _double(ops, i, left: bool, a, c: int) -> None:
         cf = last & 1
         of = ((last ^ res) >> (bits - 1)) & 1
     ops.write(dst, res)
-    af = F.AF if ops.model.shift_af else 0
+    af = AF if ops.model.shift_af else 0
     ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
 
 

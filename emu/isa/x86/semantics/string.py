@@ -16,7 +16,9 @@ code.  Then IP is set back to the instruction (``ops.jump(i.ip)``, the first
 prefix), so an interrupt or single-step comes between iterations exactly as
 on the chip; each iteration counts as one instruction.  A fault in an
 iteration leaves the earlier ones done, rCX/rSI/rDI as the chip leaves
-them.
+them.  REP MOVS/STOS/LODS whose iterations all take the plain-RAM path run
+those the engine allows at once (``ops.string_bulk``,
+:func:`emu.isa.x86.string_fast.plain_run`), with the same result.
 
 Model facts: on the 286 a segment-limit fault (a word at offset 0xFFFF) is
 taken only after the microcode has advanced the pointers: a faulting source
@@ -54,7 +56,8 @@ RSI, RDI, RCX, RAX, RDX = 6, 7, 1, 0, 2
 
 def _step(ops, i):
     """+size or -size (as a value to add, modulo the address size) by DF."""
-    return ops.select(ops.get_flags() & F.DF, (-i.size) & MASK[i.asize], i.size)
+    mask = MASK[i.asize]
+    return ops.select(ops.get_df(), mask + 1 - i.size, i.size)
 
 
 READ, WRITE = 1, 2   # what a faulting access has taken off rCX under REP (286)
@@ -83,7 +86,8 @@ def _late(ops, i, f, step):
 
 
 def _src_seg(i):
-    return DS if i.seg is None else i.seg
+    seg = i.seg
+    return DS if seg is None else seg
 
 
 def _load(ops, seg, off, size, regs, counts=READ):
@@ -102,22 +106,24 @@ def _store(ops, off, size, v, regs, counts=WRITE):
         raise _Fault(e, regs, counts) from None
 
 
-def _repeat(ops, i, element, use_si, use_di, compare=False):
-    """Run ``element(si, di)`` -- one element's accesses at offsets rSI and
-    rDI -- and step the pointers it uses; once, or under the instruction's
-    REP prefix for as many iterations as the count, the REPE/REPNE condition
-    and the engine allow.  DF cannot change during a REP, so the step is
-    found once, and rSI/rDI/rCX are kept in hand between iterations and
-    written back when the repetition stops (finished, paused, faulted or
-    waiting for an I/O read)."""
+def _repeat(ops, i, element, seg, use_si, use_di, compare=False, bulk=False):
+    """Run ``element(ops, seg, size, si, di)`` -- one element's accesses at
+    offsets rSI (in segment ``seg``) and rDI -- and step the pointers it
+    uses; once, or under the instruction's REP prefix for as many
+    iterations as the count, the REPE/REPNE condition and the engine allow.
+    DF cannot change during a REP, so the step is found once, and
+    rSI/rDI/rCX are kept in hand between iterations and written back when
+    the repetition stops (finished, paused, faulted or waiting for an I/O
+    read)."""
     a = i.asize
     mask = MASK[a]
+    size = i.size
     if not i.rep:
-        step = _step(ops, i)
+        step = ops.select(ops.get_df(), mask + 1 - size, size)
         si = ops.get_reg(RSI, a) if use_si else None
         di = ops.get_reg(RDI, a) if use_di else None
         try:
-            element(si, di)
+            element(ops, seg, size, si, di)
         except _Fault as f:
             _late(ops, i, f, step)
             raise f.exc from None
@@ -129,6 +135,13 @@ def _repeat(ops, i, element, use_si, use_di, compare=False):
     count = ops.get_reg(RCX, a)
     if count == 0:
         return
+    if bulk:
+        # MOVS, STOS, LODS over plain RAM: the iterations allowed at once
+        n = ops.string_bulk(i)
+        if n:
+            if n < count:
+                ops.jump(i.ip)
+            return
     step = _step(ops, i)
     si = ops.get_reg(RSI, a)
     di = ops.get_reg(RDI, a)
@@ -137,7 +150,7 @@ def _repeat(ops, i, element, use_si, use_di, compare=False):
     repeat_more = ops.repeat_more
     try:
         while True:
-            element(si, di)
+            element(ops, seg, size, si, di)
             si = (si + step) & mask
             di = (di + step) & mask
             count = (count - 1) & mask
@@ -168,92 +181,98 @@ def _write_back(ops, a, use_si, use_di, si, di, count):
     ops.set_reg(RCX, a, count)
 
 
+# One element of each string instruction: fn(ops, seg, size, si, di), seg
+# being the source segment (DS or the override prefix's).
+
+def _movs_element(ops, seg, size, si, di):
+    # the accesses of _load and _store, inline: the copy is the hot REP
+    try:
+        v = ops.load(seg, si, size)
+    except GuestException as e:
+        raise _Fault(e, (RSI,), READ) from None
+    try:
+        ops.store(ES, di, size, v)
+    except GuestException as e:
+        raise _Fault(e, (RSI, RDI), WRITE) from None
+
+
+def _cmps_element(ops, seg, size, si, di):
+    # the 286 reads ES:[rDI] first: its fault has advanced rDI only
+    b = _load(ops, ES, di, size, (RDI,), 0)
+    a = _load(ops, seg, si, size, (RSI, RDI))
+    ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
+
+
+def _scas_element(ops, seg, size, si, di):
+    a = ops.get_reg(RAX, size)
+    b = _load(ops, ES, di, size, (RDI,))
+    ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
+
+
+def _lods_element(ops, seg, size, si, di):
+    try:
+        v = ops.load(seg, si, size)
+    except GuestException as e:
+        raise _Fault(e, (RSI,), READ) from None
+    ops.set_reg(RAX, size, v)
+
+
+def _stos_element(ops, seg, size, si, di):
+    try:
+        ops.store(ES, di, size, ops.get_reg(RAX, size))
+    except GuestException as e:
+        raise _Fault(e, (RDI,), WRITE) from None
+
+
+def _ins_element(ops, seg, size, si, di):
+    _store(ops, di, size, ops.port_in(ops.get_reg(RDX, 2), size), (RDI,))
+
+
+def _outs_element(ops, seg, size, si, di):
+    ops.port_out(ops.get_reg(RDX, 2), size, _load(ops, seg, si, size, (RSI,)))
+
+
 @sem("MOVS", helper="rep")
 def movs(ops, i):
     """MOVS m8/m16/m32, m8/m16/m32 (MOVSB/MOVSW/MOVSD): ES:[rDI] = seg:[rSI]."""
-    seg = _src_seg(i)
-    size = i.size
-
-    def element(si, di):
-        # the accesses of _load and _store, inline: the copy is the hot REP
-        try:
-            v = ops.load(seg, si, size)
-        except GuestException as e:
-            raise _Fault(e, (RSI,), READ) from None
-        try:
-            ops.store(ES, di, size, v)
-        except GuestException as e:
-            raise _Fault(e, (RSI, RDI), WRITE) from None
-    _repeat(ops, i, element, True, True)
+    _repeat(ops, i, _movs_element, _src_seg(i), True, True, bulk=True)
 
 
 @sem("CMPS", helper="rep")
 def cmps(ops, i):
     """CMPS m8/m16/m32, m8/m16/m32: flags of seg:[rSI] - ES:[rDI]."""
-    seg = _src_seg(i)
-    size = i.size
-
-    def element(si, di):
-        # the 286 reads ES:[rDI] first: its fault has advanced rDI only
-        b = _load(ops, ES, di, size, (RDI,), 0)
-        a = _load(ops, seg, si, size, (RSI, RDI))
-        ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
-    _repeat(ops, i, element, True, True, compare=True)
+    _repeat(ops, i, _cmps_element, _src_seg(i), True, True, compare=True)
 
 
 @sem("SCAS", helper="rep")
 def scas(ops, i):
     """SCAS m8/m16/m32: flags of AL/AX/EAX - ES:[rDI]."""
-    size = i.size
-
-    def element(si, di):
-        a = ops.get_reg(RAX, size)
-        b = _load(ops, ES, di, size, (RDI,))
-        ops.set_cc(CC_SUB, (a - b) & MASK[size], a, b, size)
-    _repeat(ops, i, element, False, True, compare=True)
+    _repeat(ops, i, _scas_element, ES, False, True, compare=True)
 
 
 @sem("LODS", helper="rep")
 def lods(ops, i):
     """LODS m8/m16/m32: AL/AX/EAX = seg:[rSI]."""
-    seg = _src_seg(i)
-    size = i.size
-
-    def element(si, di):
-        ops.set_reg(RAX, size, _load(ops, seg, si, size, (RSI,)))
-    _repeat(ops, i, element, True, False)
+    _repeat(ops, i, _lods_element, _src_seg(i), True, False, bulk=True)
 
 
 @sem("STOS", helper="rep")
 def stos(ops, i):
     """STOS m8/m16/m32: ES:[rDI] = AL/AX/EAX."""
-    size = i.size
-
-    def element(si, di):
-        _store(ops, di, size, ops.get_reg(RAX, size), (RDI,))
-    _repeat(ops, i, element, False, True)
+    _repeat(ops, i, _stos_element, ES, False, True, bulk=True)
 
 
 @sem("INS", helper=True)
 def ins(ops, i):
     """INS m8/m16/m32, DX: ES:[rDI] = port DX (an IO exit; the read comes first,
     so a re-executed iteration after the Machine served it commits once)."""
-    size = i.size
-
-    def element(si, di):
-        _store(ops, di, size, ops.port_in(ops.get_reg(RDX, 2), size), (RDI,))
-    _repeat(ops, i, element, False, True)
+    _repeat(ops, i, _ins_element, ES, False, True)
 
 
 @sem("OUTS", helper=True)
 def outs(ops, i):
     """OUTS DX, m8/m16/m32: port DX = seg:[rSI]."""
-    seg = _src_seg(i)
-    size = i.size
-
-    def element(si, di):
-        ops.port_out(ops.get_reg(RDX, 2), size, _load(ops, seg, si, size, (RSI,)))
-    _repeat(ops, i, element, True, False)
+    _repeat(ops, i, _outs_element, _src_seg(i), True, False)
 
 
 #: the instructions a REP prefix repeats (the decoder marks them ``repeats``)

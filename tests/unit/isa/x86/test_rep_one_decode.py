@@ -149,3 +149,37 @@ def test_rep_overwriting_its_own_code_matches_single_steps():
     # next byte, AA, is a plain STOSB)
     a, b = _stepped_and_free([0xF3, 0xAA, 0xF4, 0xF4], cx=4, di=0x7C00, ax=0x90)
     assert a == b
+
+
+def test_rep_movsb_over_plain_ram_runs_its_elements_at_once():
+    # the budget allows the whole count: no element is copied one by one,
+    # and the result is the stepped run's
+    code = [0xF3, 0xA4, 0xF4]           # rep movsb; hlt
+    m = _machine(code, mem=TEXT, cx=22, si=0x1000, di=0x2000)
+    calls = _calls_of(string._movs_element, lambda: m.accel.run(1000))
+    assert calls == 0
+    assert m.ram.read_bytes(0x2000, 22) == b"kasou repeats strings!"
+    assert m.accel.icount == 23
+    a, b = _stepped_and_free(code, mem=TEXT, cx=22, si=0x1000, di=0x2000)
+    assert a == b
+
+
+def test_overlapping_copy_and_a_budget_midway_match_single_steps():
+    # DI = SI + 1: a forward byte copy replicates the first byte, which one
+    # block copy would not; then a REP STOSW run in budgets of 7, each
+    # ending between iterations
+    code = [0xF3, 0xA4,                 # rep movsb (SI 1000 -> DI 1001, CX 21)
+            0xBF, 0x00, 0x30,           # mov di, 0x3000
+            0xB9, 0x40, 0x00,           # mov cx, 64
+            0xF3, 0xAB,                 # rep stosw
+            0xF4]
+    regs = dict(mem=TEXT, cx=21, si=0x1000, di=0x1001, ax=0x4B4B)
+    stepped, sliced = _machine(code, **regs), _machine(code, **regs)
+    while not stepped.cpu.halted:
+        stepped.accel.run(1)
+    while not sliced.cpu.halted:
+        sliced.accel.run(7)
+    a, b = _state(stepped), _state(sliced)
+    assert a == b
+    assert b[4][0x1000:0x1016] == b"k" * 22
+    assert b[4][0x3000:0x3080] == b"K" * 128

@@ -1,0 +1,42 @@
+"""A small guest on one engine, for the translator's code-generation tests:
+the Machine with the guest assembled at 0000:7C00 (and the translator's
+``out_asm`` log, when asked), and the regions that log shows."""
+
+import contextlib
+import io
+
+from emu import loader
+from emu.machine import Machine
+
+
+@contextlib.contextmanager
+def machine(src: str, accel: str, memory: int, log=None):
+    """A Machine on ``accel`` with ``memory`` bytes of RAM and ``src``
+    loaded; ``log`` (a text stream) gets the generated code."""
+    flags = ("out_asm",) if log is not None else ()
+    m = Machine(accel=accel, memory=memory, log=log, log_flags=flags)
+    try:
+        m.load_image(loader.assemble(src, "<test>", 0x7C00).data)
+        yield m
+    finally:
+        m.close()
+
+
+def regions_in(log) -> list:
+    """The Python source of every region in an ``out_asm`` log, in order."""
+    return [code for code in log.getvalue().split("OUT:") if "[region of" in code]
+
+
+def stop_state(m, r) -> tuple:
+    """How the run ``r`` of ``m`` stopped and the CPU state then (to compare
+    engines): reason, instructions, RIP, the first eight registers, RFLAGS."""
+    return r.reason, r.icount, m.cpu.rip, tuple(m.cpu.regs[:8]), m.cpu.rflags
+
+
+def tcg_regions(run, *args) -> list:
+    """The regions translated during ``run("tcg", *args, log)`` (at least one)."""
+    log = io.StringIO()
+    run("tcg", *args, log)
+    found = regions_in(log)
+    assert found, "no region was translated"
+    return found

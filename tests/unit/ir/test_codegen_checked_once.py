@@ -1,0 +1,65 @@
+"""A load and a store of one address through a flat segment check it once.
+
+An ``add [edi], al``-style update through a flat segment (base 0, a limit at
+or above the top of RAM, checked by the region's guard) loads, then stores
+the same byte: the check that it is in RAM is made at the load (by indexing
+RAM, which raises past its end) and holds at the store (the store still
+checks for translated code).  At the end of RAM
+the load's check sends the instruction to the interpreter, which reaches
+what is there (unassigned memory), as on the interpreter alone."""
+
+import re
+
+from tests.differential.pm32 import guest
+from tests.differential.translated import machine, tcg_regions
+
+RAM = 16 << 20
+
+GUEST = guest(f"""
+    mov ebp, 3
+again:
+    mov edi, {RAM - 40}         ; the last pass runs past the end of RAM
+    mov ecx, 30
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+bump:
+    add byte ptr [edi], 5       ; a load and a store of one address
+    inc edi
+    loop bump
+    dec ebp
+    jnz again
+    mov [0x500], edi
+    hlt
+""")
+
+
+def run(accel, log=None):
+    with machine(GUEST, accel, RAM, log) as m:
+        r = m.run(icount_limit=100_000)
+        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 64, 64)
+
+
+def test_past_the_end_of_ram_the_state_is_the_interpreters():
+    want = run("interp")
+    assert want[0] == "halt" and want[3][-40:] != bytes(40)
+    assert run("tcg") == want
+
+
+def test_the_store_does_not_check_the_address_again():
+    regions = tcg_regions(run)
+    for code in regions:
+        stores = re.findall(r"MM\[(r\d+)\] = ", code)
+        assert stores
+        for r in set(stores):
+            loads = len(re.findall(rf"= MM\[{r}\]", code))
+            assert len(re.findall(rf"\b{r} > {RAM - 1}", code)) <= loads
+
+
+def test_a_byte_load_is_checked_by_the_index_raising():
+    """A byte load through a flat segment tests nothing: past the end of RAM
+    indexing it raises, and the handler bails (the first test's last pass)."""
+    regions = tcg_regions(run)
+    for code in regions:
+        assert re.search(r"try:\n +t\d+ = MM\[r7\]\n +except IndexError:\n +e = \d+; break", code)
