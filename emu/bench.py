@@ -172,7 +172,7 @@ def guest_image(name: str, scale: int | None = None):
     """The assembled image of a bench guest (for its board); with ``scale``,
     a new guest assembled with ``.set SCALE, scale`` instead of its own
     size."""
-    from .boards import get_board
+    from .boards import board_target, get_board
     from .loader import load_guest
     path = guest_path(name)
     if scale is None:
@@ -187,13 +187,7 @@ def guest_image(name: str, scale: int | None = None):
     m = _scale_line(path, text)
     text = text[:m.start(1)] + str(scale) + text[m.end(1):]
     board = get_board(guest_board(name))
-    return assemble_file(text, path, base=board.LOAD_ADDR, arch=_target(board).name)
-
-
-def _target(board):
-    """The Target a board module runs (it names it, or holds it)."""
-    from .isa import get_target
-    return get_target(board.TARGET) if isinstance(board.TARGET, str) else board.TARGET
+    return assemble_file(text, path, base=board.LOAD_ADDR, arch=board_target(board).name)
 
 
 # -- running -------------------------------------------------------------------------------
@@ -272,12 +266,10 @@ def _bench_guest(g, image, engines, repeat, unicorn_count, memory, icount_limit,
                  progress) -> None:
     """The rows of guest ``g`` on every engine that runs its architecture,
     appended to ``group`` as they are measured."""
-    from .boards import get_board
-    from .isa import get_target
+    from .boards import board_target, get_board
     from .signals import check
     board = guest_board(g)
-    named = get_board(board).TARGET
-    target = get_target(named) if isinstance(named, str) else named
+    target = board_target(get_board(board))
     # an engine that cannot run the guest's architecture gets no row (x86: all do)
     for e in [e for e in engines if (e if e != BARE else "unicorn") in target.engines]:
         runs = []

@@ -218,13 +218,9 @@ class Machine:
                  log=None, log_flags=(), one_insn_per_tb: bool = False,
                  icount_shift: int | None = None, output_keep: int = DEFAULT_OUTPUT_KEEP,
                  semihosting: bool = False, accel_options: dict | None = None):
-        from .boards import get_board
-        from .isa import get_target
+        from .boards import board_target, get_board
         self.board = get_board(board)
-        #: the guest architecture (emu.isa.target.Target), as the board names
-        #: it: the Target itself or its name in the registry
-        target = self.board.TARGET
-        self.target = get_target(target) if isinstance(target, str) else target
+        self.target = board_target(self.board)    # the guest architecture
         self.model = self.target.model(cpu)       # the CPU model (-cpu), data of the target
         self.cpu = self.target.new_state()        # the canonical CPU state
         self.accel = None                         # the engine, made once the board is wired

@@ -58,6 +58,13 @@ def board_help() -> dict:
     return {name: info.summary for name, info in BOARDS.items()}
 
 
+def board_target(board):
+    """The Target a board module runs (emu.isa.target.Target): its
+    ``TARGET``, the Target itself or its name in the registry."""
+    from ..isa import get_target
+    return get_target(board.TARGET) if isinstance(board.TARGET, str) else board.TARGET
+
+
 def get_board(name: str):
     """The board module for ``-M name``."""
     info = BOARDS.get(name)
