@@ -650,9 +650,7 @@ class Machine:
             else:
                 bus, where, keys = self.mmio, ex.addr, self._quiet_mmio
             write = ex.is_write
-            counted = keys.get((where, write))
-            if counted is None:
-                counted = keys[(where, write)] = (type(ex)(where, ex.size, write), ex.key())
+            counted = keys.get((where, write)) or self._exit_key(keys, type(ex), where, ex.size, write)
             self.stats.count(ex, 1, counted[1])
             if self.log is not None and "exits" in self.log_flags:
                 self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
@@ -716,27 +714,41 @@ class Machine:
         :meth:`dispatch_exit` counts it.  Returns the value read (0 for a
         write), or -1: nothing was done, the engine makes the access the
         ordinary way."""
-        return self._serve_quiet(self.ports, self._quiet_ports, IoExit, port, size, is_write, value)
-
-    def serve_mmio_quiet(self, addr: int, size: int, is_write: bool, value: int) -> int:
-        """:meth:`serve_port_quiet` for an access to the MMIO bus (unicorn's
-        MMIO hooks: a polled PL011), counted as an MMIO exit."""
-        return self._serve_quiet(self.mmio, self._quiet_mmio, MmioExit, addr, size, is_write, value)
-
-    def _serve_quiet(self, bus, keys, kind, where, size, is_write, value) -> int:
         if self.exit_pcs or self._exit_observers or self._count_writes:
             return -1
-        dev, off = bus.find(where)
+        dev, off = self.ports.find(port)
         if dev is None:
             return -1
         v = dev.quiet_io(off, size, is_write, value)
         if v >= 0:
-            counted = keys.get((where, is_write))
-            if counted is None:
-                ex = kind(where, size, is_write)
-                counted = keys[(where, is_write)] = (ex, ex.key())
+            counted = self._quiet_ports.get((port, is_write)) \
+                or self._exit_key(self._quiet_ports, IoExit, port, size, is_write)
             self.stats.count(counted[0], 1, counted[1])
         return v
+
+    def serve_mmio_quiet(self, addr: int, size: int, is_write: bool, value: int) -> int:
+        """:meth:`serve_port_quiet` for an access to the MMIO bus (unicorn's
+        MMIO hooks: a polled PL011), counted as an MMIO exit.  (The two are
+        written out, not shared: each is on the path of every access.)"""
+        if self.exit_pcs or self._exit_observers or self._count_writes:
+            return -1
+        dev, off = self.mmio.find(addr)
+        if dev is None:
+            return -1
+        v = dev.quiet_io(off, size, is_write, value)
+        if v >= 0:
+            counted = self._quiet_mmio.get((addr, is_write)) \
+                or self._exit_key(self._quiet_mmio, MmioExit, addr, size, is_write)
+            self.stats.count(counted[0], 1, counted[1])
+        return v
+
+    @staticmethod
+    def _exit_key(keys: dict, kind, where: int, size: int, is_write: bool) -> tuple:
+        """(an exit of ``kind`` at ``where``, its statistics key), made once
+        per port (or address) and direction and kept in ``keys``."""
+        ex = kind(where, size, is_write)
+        counted = keys[(where, is_write)] = (ex, ex.key())
+        return counted
 
     def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:
         """An engine took ``times`` writes to ``device``'s doorbell ``bell``
