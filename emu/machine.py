@@ -58,6 +58,7 @@ from __future__ import annotations
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from functools import partialmethod
 
 from .accel.base import create_accel
 from .devices.bus import Bus
@@ -704,43 +705,38 @@ class Machine:
             return (ex,)
         return ()
 
-    def serve_port_quiet(self, port: int, size: int, is_write: bool, value: int) -> int:
-        """Port I/O from the middle of translated code (or an engine's I/O
-        hook): serve the access now if nothing needs it as a real exit (no
-        ``-d exits``, exit observer or guest-time counting of writes) and
-        its device takes it quietly (``Device.quiet_io``: an ``inline_io``
-        access that neither changes the device's interrupt line nor asks
-        the machine to stop), counted as an IO exit as
-        :meth:`dispatch_exit` counts it.  Returns the value read (0 for a
-        write), or -1: nothing was done, the engine makes the access the
-        ordinary way."""
+    def _serve_quiet(self, mmio: bool, where: int, size: int, is_write: bool, value: int) -> int:
+        """Port I/O from the middle of translated code, or port or MMIO
+        access from an engine's I/O hook (``serve_port_quiet`` and
+        ``serve_mmio_quiet``, this method with ``mmio`` bound: no call
+        more on the path of every access): serve the access now if nothing
+        needs it as a real exit (no ``-d exits``, exit observer or
+        guest-time counting of writes) and its device takes it quietly
+        (``Device.quiet_io``: an ``inline_io`` access that neither changes
+        the device's interrupt line nor asks the machine to stop), counted
+        as an IO (MMIO) exit as :meth:`dispatch_exit` counts it.  Returns
+        the value read (0 for a write), or -1: nothing was done, the engine
+        makes the access the ordinary way."""
         if self.exit_pcs or self._exit_observers or self._count_writes:
             return -1
-        dev, off = self.ports.find(port)
+        if mmio:
+            dev, off = self.mmio.find(where)
+            keys, kind = self._quiet_mmio, MmioExit
+        else:
+            dev, off = self.ports.find(where)
+            keys, kind = self._quiet_ports, IoExit
         if dev is None:
             return -1
         v = dev.quiet_io(off, size, is_write, value)
         if v >= 0:
-            counted = self._quiet_ports.get((port, is_write)) \
-                or self._exit_key(self._quiet_ports, IoExit, port, size, is_write)
+            counted = keys.get((where, is_write)) or self._exit_key(keys, kind, where, size, is_write)
             self.stats.count(counted[0], 1, counted[1])
         return v
 
-    def serve_mmio_quiet(self, addr: int, size: int, is_write: bool, value: int) -> int:
-        """:meth:`serve_port_quiet` for an access to the MMIO bus (unicorn's
-        MMIO hooks: a polled PL011), counted as an MMIO exit.  (The two are
-        written out, not shared: each is on the path of every access.)"""
-        if self.exit_pcs or self._exit_observers or self._count_writes:
-            return -1
-        dev, off = self.mmio.find(addr)
-        if dev is None:
-            return -1
-        v = dev.quiet_io(off, size, is_write, value)
-        if v >= 0:
-            counted = self._quiet_mmio.get((addr, is_write)) \
-                or self._exit_key(self._quiet_mmio, MmioExit, addr, size, is_write)
-            self.stats.count(counted[0], 1, counted[1])
-        return v
+    #: ``serve_port_quiet(port, size, is_write, value)``: see :meth:`_serve_quiet`
+    serve_port_quiet = partialmethod(_serve_quiet, False)
+    #: ``serve_mmio_quiet(addr, size, is_write, value)``: see :meth:`_serve_quiet`
+    serve_mmio_quiet = partialmethod(_serve_quiet, True)
 
     @staticmethod
     def _exit_key(keys: dict, kind, where: int, size: int, is_write: bool) -> tuple:

@@ -189,6 +189,7 @@ class UnicornAccel(Accelerator):
         #: MMIO accesses a device takes quietly, served by the Machine without
         #: an exit object (Machine.serve_mmio_quiet; stand-in machines have none)
         self._mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
+        self._port_quiet = getattr(machine, "serve_port_quiet", None)     # (likewise)
         self.quiet_mmio = 0          # MMIO accesses served so
         self._mm = machine.ram.mm    # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
@@ -695,7 +696,7 @@ class UnicornAccel(Accelerator):
 
     def port_read(self, port: int, size: int) -> int:
         """An IN of ``size`` bytes from ``port``, served now; its value."""
-        v = self.machine.serve_port_quiet(port, size, False, 0)
+        v = self._port_quiet(port, size, False, 0)
         if v >= 0:
             self._quiet_served()
             return v
@@ -705,7 +706,7 @@ class UnicornAccel(Accelerator):
 
     def port_write(self, port: int, size: int, value: int) -> None:
         """An OUT of ``value`` (``size`` bytes) to ``port``, served now."""
-        if self.machine.serve_port_quiet(port, size, True, value) >= 0:
+        if self._port_quiet(port, size, True, value) >= 0:
             self._quiet_served()
             return
         self._dispatch(IoExit(port, size, True, value))
