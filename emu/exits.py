@@ -37,6 +37,9 @@ class Exit:
     """Base class of all exits. ``reason`` is the KVM-style name."""
 
     reason = "UNKNOWN"
+    #: already served (counted, and its I/O done) by the engine's own hook,
+    #: which hands it to the run loop only to end the run (Machine.dispatch_exit)
+    dispatched = False
 
     def key(self) -> str:
         """The finest statistics bucket this exit belongs to."""

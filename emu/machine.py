@@ -44,12 +44,21 @@ QEMU's icount serves its virtual-clock timers:
 An engine whose I/O is served inside its own run (unicorn's hooks) asks
 :meth:`Machine.timer_deadline_moved` after each access: a guest that
 reprogrammed the timer must end the run there, to be budgeted again.
+
+What the loop pays per exit is kept to what the exit needs (a polled UART
+or a KVM guest makes hundreds of thousands): an exit's statistics key is
+made once per port (or address) and direction; devices tell the Machine
+when they make a stop request (:class:`DeviceTable`,
+``Device.on_stop_request``) instead of being looked at after every
+access; a timer keeps its next deadline until its state changes (the PIT).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from functools import partialmethod
 
 from .accel.base import create_accel
 from .devices.bus import Bus
@@ -141,6 +150,7 @@ class GuestClock:
             raise ValueError(f"-icount shift={shift}: expected 0..{MAX_ICOUNT_SHIFT}")
         self.shift = shift
         self.ns_per_insn = 1 << shift
+        self._ips = 1_000_000
         self.accel = None
         self.icount_now = None      # the Machine's icount_now, once attached
         self.realtime = False
@@ -151,6 +161,8 @@ class GuestClock:
         self.accel = accel
         self.icount_now = accel.icount_now
         self.realtime = not accel.exact_icount
+        #: the engine's nominal speed, instructions per second (budget_for)
+        self._ips = getattr(accel, "assumed_ips", 1_000_000)
 
     def count_instructions(self, icount_now) -> None:
         """Switch a real-time clock to icount mode (see
@@ -180,8 +192,7 @@ class GuestClock:
         if ns <= 0:
             return 1
         if self.realtime:
-            ips = getattr(self.accel, "assumed_ips", 1_000_000)
-            return max(1, ns * ips // NS_PER_S)
+            return max(1, ns * self._ips // NS_PER_S)
         return -(-ns >> self.shift)             # ceil(ns / 2**shift)
 
     def wait_until(self, deadline_ns: int, woken=None) -> None:
@@ -199,6 +210,37 @@ class GuestClock:
             if woken is not None and woken():
                 return
             now = self.now_ns()
+
+
+class DeviceTable(MutableMapping):
+    """``machine.devices``: the board's devices by name, a dict to its
+    users, that tells the Machine of each device put in it (``added``), so
+    that what the run loop asks of the devices after every exit is set up
+    once, not looked up each time."""
+
+    def __init__(self, added):
+        self._devices = {}
+        self._added = added
+
+    def __getitem__(self, name):
+        return self._devices[name]
+
+    def __setitem__(self, name, device) -> None:
+        self._devices[name] = device
+        self._added()
+
+    def __delitem__(self, name) -> None:
+        del self._devices[name]
+        self._added()
+
+    def __iter__(self):
+        return iter(self._devices)
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __repr__(self) -> str:
+        return f"DeviceTable({self._devices!r})"
 
 
 @dataclass
@@ -236,7 +278,10 @@ class Machine:
         self.exit_pcs = log is not None and "exits" in self.log_flags
         self.stats = ExitStats()
         self.serial_log = OutputLog(output_keep)   # what the board's output devices print
-        self.devices = {}
+        #: the devices by name; the stop requests they make (see _stop_requested)
+        self.devices = DeviceTable(self._devices_changed)
+        self._stop_raised = False       # a Device made a stop request not yet collected
+        self._stop_polled = ()          # objects with a stop_request that tell no one
         self.accel_name = accel
         #: the engine's properties (-accel NAME,PROP=VALUE), read by the engine
         self.accel_options = dict(accel_options or {})
@@ -247,8 +292,10 @@ class Machine:
         #: instruction as retired (1 while it is, else 0)
         self._count_writes = False
         self._writing = 0
-        #: (port, is_write) -> (an IO exit, its key): what serve_port_quiet counts
-        self._quiet_keys = {}
+        #: (port or address, is_write) -> (an IO or MMIO exit, its key): what
+        #: serve_port_quiet and serve_mmio_quiet count
+        self._quiet_ports = {}
+        self._quiet_mmio = {}
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
@@ -337,7 +384,7 @@ class Machine:
         if tracing:
             self.trace_step()
         while True:
-            if self._take_stop():
+            if self._stop_wanted and self._take_stop():
                 return self._result("stopped", STATUS_STOPPED, "stopped on request", None, t0, start_icount)
             budget = None
             ex = None
@@ -377,13 +424,14 @@ class Machine:
         bus, wait at HLT, inject an interrupt when the window opens): None
         when the guest runs on, else ``(reason, status, message)`` of the
         end of the run."""
-        if not getattr(ex, "dispatched", False):
+        if not ex.dispatched:
             self.dispatch_exit(ex)
         r = ex.reason
         if r == "IO" or r == "MMIO" or r == "SEMIHOSTING":
-            stop = self._stop_requested()
-            if stop is not None:
-                return "debug-exit", stop.status, stop.reason
+            if self._stop_raised or self._stop_polled:
+                stop = self._stop_requested()
+                if stop is not None:
+                    return "debug-exit", stop.status, stop.reason
         elif r == "HLT":
             if not self.board.wait_for_interrupt(self):
                 return "halt", STATUS_HALT, self.board.halt_message(self)
@@ -507,10 +555,11 @@ class Machine:
         """Fire the timers whose deadline has passed (their IRQs rise now, at
         this instruction count); return the budget that ends the next run at
         the next deadline, or None if no timer is armed."""
-        if not self.timers:
+        timers = self.timers
+        if not timers:
             return None
         now = self.clock.now_ns()
-        deadline = self.next_timer_deadline()
+        deadline = timers[0].next_deadline_ns() if len(timers) == 1 else self.next_timer_deadline()
         if deadline is not None and deadline <= now:
             self._fire_timers(now)
             deadline = self.next_timer_deadline()
@@ -593,25 +642,37 @@ class Machine:
         hands the exit to the loop only when a device asked to stop, marked
         ``ex.dispatched = True`` so that it is not counted twice: every
         engine's exits are counted here, once."""
+        r = ex.reason
+        io = r == "IO"
+        if io or r == "MMIO":
+            # the statistics key made once per port (address) and direction
+            if io:
+                bus, where, keys = self.ports, ex.port, self._quiet_ports
+            else:
+                bus, where, keys = self.mmio, ex.addr, self._quiet_mmio
+            write = ex.is_write
+            counted = keys.get((where, write)) or self._exit_key(keys, type(ex), where, ex.size, write)
+            self.stats.count(ex, 1, counted[1])
+            if self.log is not None and "exits" in self.log_flags:
+                self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
+            if self._count_writes and write:
+                self._writing = 1
+                try:
+                    bus.write(where, ex.size, ex.data)
+                finally:
+                    self._writing = 0
+            elif write:
+                bus.write(where, ex.size, ex.data)
+            else:
+                ex.data = bus.read(where, ex.size)
+            if self._exit_observers:
+                for fn in self._exit_observers:
+                    fn(ex)
+            return
         self.stats.count(ex)
         if self.log is not None and "exits" in self.log_flags:
             self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
-        r = ex.reason
-        if r == "IO" or r == "MMIO":
-            if self._count_writes and ex.is_write:
-                self._writing = 1
-            try:
-                if r == "MMIO":
-                    bus, where = self.mmio, ex.addr
-                else:
-                    bus, where = self.ports, ex.port
-                if ex.is_write:
-                    bus.write(where, ex.size, ex.data)
-                else:
-                    ex.data = bus.read(where, ex.size)
-            finally:
-                self._writing = 0
-        elif r == "SEMIHOSTING":
+        if r == "SEMIHOSTING":
             ex.result = self.semihosting.call(ex.op, ex.param)
         for fn in self._exit_observers:
             fn(ex)
@@ -644,28 +705,46 @@ class Machine:
             return (ex,)
         return ()
 
-    def serve_port_quiet(self, port: int, size: int, is_write: bool, value: int) -> int:
-        """Port I/O from the middle of translated code: serve the access now
-        if nothing needs it as a real exit (no ``-d exits``, exit observer or
+    def _serve_quiet(self, mmio: bool, where: int, size: int, is_write: bool, value: int) -> int:
+        """Port I/O from the middle of translated code, or port or MMIO
+        access from an engine's I/O hook (``serve_port_quiet`` and
+        ``serve_mmio_quiet``, this method with ``mmio`` bound: no call
+        more on the path of every access): serve the access now if nothing
+        needs it as a real exit (no ``-d exits``, exit observer or
         guest-time counting of writes) and its device takes it quietly
         (``Device.quiet_io``: an ``inline_io`` access that neither changes
         the device's interrupt line nor asks the machine to stop), counted
-        as an IO exit as :meth:`dispatch_exit` counts it.  Returns the value
-        read (0 for a write), or -1: nothing was done, the engine makes the
-        access the ordinary way."""
+        as an IO (MMIO) exit as :meth:`dispatch_exit` counts it.  Returns
+        the value read (0 for a write), or -1: nothing was done, the engine
+        makes the access the ordinary way."""
         if self.exit_pcs or self._exit_observers or self._count_writes:
             return -1
-        dev, off = self.ports.find(port)
+        if mmio:
+            dev, off = self.mmio.find(where)
+            keys, kind = self._quiet_mmio, MmioExit
+        else:
+            dev, off = self.ports.find(where)
+            keys, kind = self._quiet_ports, IoExit
         if dev is None:
             return -1
         v = dev.quiet_io(off, size, is_write, value)
         if v >= 0:
-            counted = self._quiet_keys.get((port, is_write))
-            if counted is None:
-                ex = IoExit(port, size, is_write)
-                counted = self._quiet_keys[(port, is_write)] = (ex, ex.key())
+            counted = keys.get((where, is_write)) or self._exit_key(keys, kind, where, size, is_write)
             self.stats.count(counted[0], 1, counted[1])
         return v
+
+    #: ``serve_port_quiet(port, size, is_write, value)``: see :meth:`_serve_quiet`
+    serve_port_quiet = partialmethod(_serve_quiet, False)
+    #: ``serve_mmio_quiet(addr, size, is_write, value)``: see :meth:`_serve_quiet`
+    serve_mmio_quiet = partialmethod(_serve_quiet, True)
+
+    @staticmethod
+    def _exit_key(keys: dict, kind, where: int, size: int, is_write: bool) -> tuple:
+        """(an exit of ``kind`` at ``where``, its statistics key), made once
+        per port (or address) and direction and kept in ``keys``."""
+        ex = kind(where, size, is_write)
+        counted = keys[(where, is_write)] = (ex, ex.key())
+        return counted
 
     def doorbell_rung(self, bus: str, base: int, device, bell, times: int) -> None:
         """An engine took ``times`` writes to ``device``'s doorbell ``bell``
@@ -681,18 +760,47 @@ class Machine:
                            f"no exit\n")
         device.write(bell.offset, bell.size, bell.value)
 
+    def _devices_changed(self) -> None:
+        """A device was put in (or taken out of) ``devices``: a ``Device``
+        tells the Machine of its stop requests as it makes them
+        (:meth:`~emu.devices.device.Device.on_stop_request`); any other
+        object with a ``stop_request`` is looked at after every access."""
+        polled = []
+        for dev in self.devices.values():
+            listen = getattr(dev, "on_stop_request", None)
+            if listen is not None:
+                listen(self._stop_made)
+            elif hasattr(dev, "stop_request"):
+                polled.append(dev)
+        self._stop_polled = tuple(polled)
+
+    def _stop_made(self, device) -> None:
+        self._stop_raised = True
+
     def stop_pending(self) -> bool:
         """A device asked to end the run (the loop collects the request)."""
+        if not self._stop_raised and not self._stop_polled:
+            return False
         return any(getattr(dev, "stop_request", None) is not None
                    for dev in self.devices.values())
 
     def _stop_requested(self):
+        """The first device's stop request (in ``devices``' order), taken;
+        None if none was made."""
+        if not self._stop_raised and not self._stop_polled:
+            return None
+        found = None
+        pending = False
         for dev in self.devices.values():
             req = getattr(dev, "stop_request", None)
             if req is not None:
-                dev.stop_request = None
-                return req
-        return None
+                if found is None:
+                    dev.stop_request = None
+                    found = req
+                else:
+                    pending = True
+        self._stop_raised = pending
+        return found
 
     def _result(self, reason, status, message, ex, t0, start_icount) -> RunResult:
         self.accel.sync_state()

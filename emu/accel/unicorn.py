@@ -31,7 +31,10 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   stop -- a polled UART) is served and counted there without building the
   exit, finding unicorn's PC or looking at timers; the polled-UART bench
   guests ran 4x (real mode) and 7x (protected mode: the I/O permission
-  check's registers are read in one batch) faster so.  If a device asks to
+  check's registers are read in one batch) faster so.  An MMIO access a
+  device takes quietly (``Machine.serve_mmio_quiet``: the PL011 while its
+  interrupts are masked) is served so too; only its instruction's
+  address is read, for ``abandoned`` (below).  If a device asks to
   stop (isa-debug-exit), the hook stops unicorn after this instruction and
   ``run()`` returns the exit, marked ``dispatched``, so the loop ends the run
   with the device's status.  Stopped inside an access, unicorn's ARM CPU
@@ -178,13 +181,22 @@ class UnicornAccel(Accelerator):
         self._sliced = False         # a free run's slice ended at an access
         self._slice_end = None       # perf_counter() when a free run's slice ends
         self.free_runs = 0
+        #: perf_counter() when unicorn first ran the guest (the first
+        #: emu_start), None before: ``emu bench`` times the engine from there,
+        #: as it times bare unicorn, without the engine's start-up
+        self.started = None
         self.quiet_ports = 0         # port accesses the Machine served quietly (_quiet_served)
+        #: MMIO accesses a device takes quietly, served by the Machine without
+        #: an exit object (Machine.serve_mmio_quiet; stand-in machines have none)
+        self._mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
+        self._port_quiet = getattr(machine, "serve_port_quiet", None)     # (likewise)
+        self.quiet_mmio = 0          # MMIO accesses served so
         self._mm = machine.ram.mm    # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
         self.blocks = 0
         self._run_done = 0           # instructions of this run() not yet in icount
         self._hook_icount = None     # exact icount while an I/O hook is served
-        self._accesses = (None, [])  # ((address, icount) of an instruction, its MMIO exits)
+        self._accesses = (None, [])  # ((address, icount) of an instruction, its MMIO accesses: (address, is_write, value))
         self._watch_engine = False   # a MAY_SWITCH block was entered: check before the next one
         self._marked = False         # a block with the adapter's marks was entered
         self._reset_run()
@@ -324,7 +336,7 @@ class UnicornAccel(Accelerator):
 
     def stats(self) -> dict:
         return {"count": "free" if self.free else "exact", "free runs": self.free_runs,
-                "quiet port accesses": self.quiet_ports,
+                "quiet port accesses": self.quiet_ports, "quiet MMIO accesses": self.quiet_mmio,
                 "blocks entered": self.blocks, "blocks decoded": len(self._block_cache),
                 **self.adapter.stats()}
 
@@ -451,6 +463,8 @@ class UnicornAccel(Accelerator):
         self._skip_bp = resume_bp if resume_bp is not None and resume_bp == self.pc() else None
         err = None
         self._uc_ahead = True
+        if self.started is None:
+            self.started = time.perf_counter()
         try:
             uc.emu_start(adapter.start_address(), UNTIL, 0, count)
         except uc_mod.UcError as e:
@@ -505,6 +519,8 @@ class UnicornAccel(Accelerator):
         self._uc_ahead = True
         self._free_running = True
         t0 = time.perf_counter()
+        if self.started is None:
+            self.started = t0
         self._slice_end = None if budget is None else t0 + max(self.min_slice, budget / self.assumed_ips)
         try:
             uc.emu_start(adapter.start_address(), UNTIL, 0, 0)
@@ -680,7 +696,7 @@ class UnicornAccel(Accelerator):
 
     def port_read(self, port: int, size: int) -> int:
         """An IN of ``size`` bytes from ``port``, served now; its value."""
-        v = self.machine.serve_port_quiet(port, size, False, 0)
+        v = self._port_quiet(port, size, False, 0)
         if v >= 0:
             self._quiet_served()
             return v
@@ -690,7 +706,7 @@ class UnicornAccel(Accelerator):
 
     def port_write(self, port: int, size: int, value: int) -> None:
         """An OUT of ``value`` (``size`` bytes) to ``port``, served now."""
-        if self.machine.serve_port_quiet(port, size, True, value) >= 0:
+        if self._port_quiet(port, size, True, value) >= 0:
             self._quiet_served()
             return
         self._dispatch(IoExit(port, size, True, value))
@@ -702,30 +718,43 @@ class UnicornAccel(Accelerator):
         :meth:`_dispatch`'s work is left but a free run's slice, which ends
         at a device access."""
         self.quiet_ports += 1
-        if self._free_running and self._slice_end is not None and self._stop is None \
-                and time.perf_counter() >= self._slice_end:
+        if self._slice_over():
             self._sliced = True
             self.stop(AFTER, self.pc())
 
     def _mmio_read(self, uc, offset, size, _ud):
-        ex = MmioExit(self._mmio_base(offset), size, False)
-        self._dispatch(ex)
-        return ex.data
+        return self._mmio_high_read(self._mmio_base(offset), size)
 
     def _mmio_write(self, uc, offset, size, value, _ud):
-        self._dispatch(MmioExit(self._mmio_base(offset), size, True, value))
+        self._mmio_high_write(self._mmio_base(offset), size, value)
 
     def _mmio_base(self, offset: int) -> int:
         # unicorn passes the offset into the region; the low region starts at RAM's end
         return self.machine.ram.base + self.machine.ram.size + offset
 
     def _mmio_high_read(self, addr, size):
+        if self._mmio_quiet is not None and not self._slice_over():
+            v = self._mmio_quiet(addr, size, False, 0)
+            if v >= 0:
+                self.quiet_mmio += 1
+                self._note_access(self._where(), addr, False, v)
+                return v
         ex = MmioExit(addr, size, False)
         self._dispatch(ex)
         return ex.data
 
     def _mmio_high_write(self, addr, size, value):
+        if self._mmio_quiet is not None and not self._slice_over():
+            if self._mmio_quiet(addr, size, True, value) >= 0:
+                self.quiet_mmio += 1
+                self._note_access(self._where(), addr, True, value)
+                return
         self._dispatch(MmioExit(addr, size, True, value))
+
+    def _slice_over(self) -> bool:
+        """A free run's slice is over: the next device access ends it."""
+        return self._free_running and self._slice_end is not None and self._stop is None \
+            and time.perf_counter() >= self._slice_end
 
     def serve_exit(self, ex):
         """Serve ``ex`` (an MMIO or SEMIHOSTING exit an adapter's hook or
@@ -740,23 +769,18 @@ class UnicornAccel(Accelerator):
         # the guest clock (a PIT read or reprogrammed now) counts this access as
         # the interpreter does: an OUT or a store has retired, an IN or a load not
         tb = self._tb
-        pc = self.pc()
-        done = tb.index(pc) if pc in tb else len(tb)
-        before = self.icount + self._run_done + self._counted + done
+        pc, before = self._where()
         access = ex.reason in ("IO", "MMIO")
         self._hook_icount = before + (1 if access and ex.is_write else 0)
         mmio = ex.reason == "MMIO"
-        if mmio:
-            # the accesses of this instruction so far (an LDM makes several)
-            if self._accesses[0] != (pc, before):
-                self._accesses = ((pc, before), [])
-            self._accesses[1].append(ex)
         if m.exit_pcs:      # unicorn's PC is the accessing instruction's in its hooks
             mark_source((ex,), pc, self.adapter.exit_cs())
         try:
             m.dispatch_exit(ex)
         finally:
             self._hook_icount = None
+        if mmio:
+            self._note_access((pc, before), ex.addr, ex.is_write, ex.data)
         if m.stop_pending():
             ex.dispatched = True
             if ex.reason == "MMIO" and ex.is_write and pc in tb:
@@ -766,8 +790,7 @@ class UnicornAccel(Accelerator):
         elif self.irq_line and self._stop is None and self.adapter.irq_enabled(None):
             self._irq_stop = True
             self.stop(AFTER, self.pc())
-        elif self._free_running and self._slice_end is not None and self._stop is None \
-                and time.perf_counter() >= self._slice_end:
+        elif self._slice_over():
             self._sliced = True             # the slice is over: end it at this access
             self.stop(AFTER, pc)
         elif self._stop is None and m.timer_deadline_moved():
@@ -781,7 +804,31 @@ class UnicornAccel(Accelerator):
         if mmio:
             # stopped inside an access: unicorn may abandon the instruction
             # here (its ARM CPU does), so the adapter knows what was served
-            self.abandoned = (pc, list(self._accesses[1]))
+            self.abandoned = (pc, [data for _, _, data in self._accesses[1]])
+
+    def _note_access(self, at: tuple, addr: int, is_write: bool, data: int) -> None:
+        """Keep the MMIO accesses of the instruction ``at`` (its address
+        and the icount before it) so far, for ``abandoned``: an LDM makes
+        several.  A free run counts nothing, so the same ``at`` may be the
+        same instruction run again: an access to an address (and in a
+        direction) the instruction already made starts a new list."""
+        acc = self._accesses
+        if acc[0] != at:
+            acc = self._accesses = (at, [])
+        else:
+            for a, w, _ in acc[1]:
+                if a == addr and w == is_write:
+                    acc = self._accesses = (at, [])
+                    break
+        acc[1].append((addr, is_write, data))
+
+    def _where(self) -> tuple:
+        """(the accessing instruction's address, the instructions retired
+        before it) inside an I/O hook."""
+        tb = self._tb
+        pc = self.pc()
+        return pc, self.icount + self._run_done + self._counted + (tb.index(pc) if pc in tb
+                                                                  else len(tb))
 
     def _hook_intr(self, uc, intno, _ud):
         """An exception or software interrupt unicorn raised: the adapter serves it

@@ -11,8 +11,11 @@ knowing it:
 * ``IrqLine`` -- an interrupt wire.  The device drives its level; the board
   connects the far end (a PIC input, the CPU's INTR pin) as a callback.
 * ``StopRequest`` -- a device that wants the machine to stop (QEMU's
-  ``isa-debug-exit``) sets ``self.stop_request``; the Machine polls that
-  attribute after each I/O access and clears it once handled.
+  ``isa-debug-exit``) sets ``self.stop_request``; setting it tells the
+  Machine (:meth:`Device.on_stop_request`), which collects it after the
+  I/O access and clears it once handled.  (An object on a bus that is no
+  ``Device`` but has a ``stop_request`` attribute is looked at after
+  every access instead.)
 * ``Clock`` -- devices that count time (the 8254 PIT) read guest time in
   nanoseconds from a clock the Machine provides.  On software backends the
   Machine derives it from the instruction count (deterministic), on KVM
@@ -164,11 +167,34 @@ class Device:
     name: str = "device"
     region_size: int = 1
     inline_io: bool = False
+    #: the request itself (``stop_request`` reads and sets it) and who is
+    #: told when one is made (:meth:`on_stop_request`)
+    _stop_request: Optional[StopRequest] = None
+    _stop_listener: Optional[Callable[["Device"], None]] = None
 
     def __init__(self, name: Optional[str] = None):
         if name is not None:
             self.name = name
-        self.stop_request: Optional[StopRequest] = None
+        self.stop_request = None
+
+    @property
+    def stop_request(self) -> Optional[StopRequest]:
+        """None, or the ``StopRequest`` the Machine is to act on."""
+        return self._stop_request
+
+    @stop_request.setter
+    def stop_request(self, req: Optional[StopRequest]) -> None:
+        self._stop_request = req
+        if req is not None and self._stop_listener is not None:
+            self._stop_listener(self)
+
+    def on_stop_request(self, listener: Optional[Callable[["Device"], None]]) -> None:
+        """Call ``listener(device)`` whenever a stop request is made (at
+        once if one is pending): the Machine looks for requests only after
+        it was told of one, not at every exit."""
+        self._stop_listener = listener
+        if listener is not None and self._stop_request is not None:
+            listener(self)
 
     def read(self, offset: int, size: int) -> int:
         raise NotImplementedError(f"{type(self).__name__}.read")

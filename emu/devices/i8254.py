@@ -65,6 +65,7 @@ NS_PER_S = 1_000_000_000
 
 RW_LATCH, RW_LSB, RW_MSB, RW_WORD = 0, 1, 2, 3
 CONTROL = 3
+_UNKNOWN = object()             # I8254._deadline: to be computed
 
 
 def ns_to_ticks(ns: int) -> int:
@@ -174,6 +175,7 @@ class I8254(ByteRegisterDevice):
 
     name = "pit"
     region_size = 4
+    _deadline = _UNKNOWN        # next_deadline_ns(), or _UNKNOWN once the counters changed
 
     def __init__(self, clock: Clock, irq0: Optional[IrqLine] = None,
                  name: Optional[str] = None):
@@ -193,6 +195,7 @@ class I8254(ByteRegisterDevice):
         self.channels = [_Channel() for _ in range(3)]
         for ch in self.channels:
             self._load(ch, 65536, now)
+        self._deadline = _UNKNOWN
         self.irq0.set(self.channels[0].out_at(0))
 
     def counter(self, channel: int, now_ns: Optional[int] = None) -> int:
@@ -209,16 +212,20 @@ class I8254(ByteRegisterDevice):
 
     def next_deadline_ns(self) -> Optional[int]:
         """Guest time of the next rising edge of IRQ 0 not yet delivered by
-        ``update``, or None if none is coming.  May be in the past."""
-        ch = self.channels[0]
-        if not ch.loaded:
-            return None
-        tick = ch.edge_tick(ch.edges_seen + 1)
-        return None if tick is None else ch.load_ns + ticks_to_ns(tick)
+        ``update``, or None if none is coming.  May be in the past.  Asked
+        after every exit: kept until the counter's state changes (a port
+        access, ``update``, ``reset``, ``restore``)."""
+        d = self._deadline
+        if d is _UNKNOWN:
+            ch = self.channels[0]
+            tick = ch.edge_tick(ch.edges_seen + 1) if ch.loaded else None
+            d = self._deadline = None if tick is None else ch.load_ns + ticks_to_ns(tick)
+        return d
 
     def update(self, now_ns: Optional[int] = None) -> None:
         """Bring IRQ 0 up to date: an edge for any period that ended, then
         the line at OUT's current level."""
+        self._deadline = _UNKNOWN
         ch = self.channels[0]
         if not ch.loaded:
             self.irq0.set(ch.idle_out())
@@ -233,6 +240,7 @@ class I8254(ByteRegisterDevice):
     # ---------------------------------------------------------------- ports
 
     def read_byte(self, offset: int) -> int:
+        self._deadline = _UNKNOWN
         now = self.clock.now_ns()
         self.update(now)
         if offset == CONTROL:
@@ -260,6 +268,7 @@ class I8254(ByteRegisterDevice):
         return value
 
     def write_byte(self, offset: int, value: int) -> None:
+        self._deadline = _UNKNOWN
         now = self.clock.now_ns()
         self.update(now)
         if offset == CONTROL:
@@ -353,7 +362,9 @@ class I8254(ByteRegisterDevice):
                 "irq0": self.irq0.level}
 
     def restore(self, state: dict) -> None:
+        self._deadline = _UNKNOWN
         for ch, saved in zip(self.channels, state["channels"]):
             for f in _Channel.FIELDS:
                 setattr(ch, f, saved[f])
+        self._deadline = _UNKNOWN
         self.irq0.set(state["irq0"])

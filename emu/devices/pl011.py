@@ -105,6 +105,12 @@ class PL011(Device):
     name = "pl011"
     region_size = 0x1000
 
+    @property
+    def inline_io(self) -> bool:
+        """Served inline (Device.inline_io) unless input is recorded or
+        replayed: the input gate names transfers by guest position."""
+        return self.input_gate is None
+
     def __init__(self, irq: Optional[IrqLine] = None, source: InputSource = None,
                  sink=None, name: Optional[str] = None):
         super().__init__(name)
@@ -212,6 +218,29 @@ class PL011(Device):
         # FR, RIS, MIS and the IDs are read-only; other offsets are reserved
         self._sync()
 
+    def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
+        """Device.quiet_io: any access while IMSC = 0 (every interrupt
+        masked, so the line stays low whatever RIS becomes) and no input is
+        recorded or replayed -- except a write unmasking an interrupt.  The
+        polled transmit path (read FR, write DR) skips the register dispatch
+        and does exactly what read/write do then; input is pulled in as
+        they pull it."""
+        if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
+            return -1
+        if is_write:
+            if offset == DR:
+                self._transmit(value & 0xFF)
+                self._pull_input()
+                return 0
+            if offset & ~3 == IMSC and (value << (8 * (offset & 3))) & INT_ALL:
+                return -1
+            self.write(offset, size, value)
+            return 0
+        if offset == FR:
+            self._pull_input()
+            return self.flags & ((1 << (8 * size)) - 1)
+        return self.read(offset, size)
+
     # --------------------------------------------------------------- inside
 
     def _read_dr(self) -> int:
@@ -278,6 +307,9 @@ class PL011(Device):
         self.ris &= ~(INT_RX | INT_RT)
 
     def _pull_input(self) -> None:
+        tape = self.tape
+        if tape.pos == len(tape.data) and tape.source is None and self.input_gate is None:
+            return                      # nothing offered, nobody to ask (the common case)
         if self.cr & CR_LBE:
             return                      # the receiver is disconnected from the line
         room = self.fifo_depth - len(self._rx)

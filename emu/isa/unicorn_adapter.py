@@ -56,8 +56,8 @@ returning ``exit`` if given), ``serve_after(pc)``, ``port_read(port,
 size)``/``port_write(port, size, value)`` (an I/O exit served at once),
 ``serve_exit(ex)`` (an MMIO or SEMIHOSTING exit served at once, returned
 with its value), ``abandoned`` (after ``emu_start``: the address of the
-instruction a hook stopped unicorn inside, with the MMIO exits it had
-made -- an engine that abandons the instruction there needs them to
+instruction a hook stopped unicorn inside, with the values of the MMIO
+accesses it had made, in order -- an engine that abandons the instruction there needs them to
 complete it -- or None) and ``icount``.  Of the canonical state the runner itself touches only
 ``halted`` (set when unicorn stopped on the adapter's halt instruction,
 cleared when an enabled interrupt arrives).

