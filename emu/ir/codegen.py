@@ -122,6 +122,43 @@ def _fits32(v) -> bool:
     return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
 
 
+def _value_range(v, depth: int = 8):
+    """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
+    register and memory widths and the arithmetic over them -- or None."""
+    if not isinstance(v, Temp):
+        return (int(v), int(v))
+    op = v.op
+    if op is not None and depth > 0:
+        n = op.name
+        if n in ("getr", "ld"):
+            return (0, _MASK[op.aux[1]])
+        if n in ("add", "sub"):
+            a, b = (_value_range(x, depth - 1) for x in op.args)
+            if a is None or b is None:
+                return None
+            return (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+    if v.bits is not None:
+        return (0, (1 << v.bits) - 1)
+    return None
+
+
+def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
+    """The statements that set ``loc`` to ``text & m`` (m = 2**k - 1, the
+    text being what the mask applies to) without the mask, when the
+    unmasked value's range ``rng`` is within one wrap of [0, m]: a compare
+    and a rarely taken correction (a specialised compare of small ints,
+    where ``& m`` is a generic call that allocates a new int for m of 2**30
+    and more) -- or None: the mask is needed."""
+    if rng is None:
+        return None
+    lo, hi = rng
+    if 0 <= lo and hi <= 2 * m + 1:
+        return [f"{loc} = {text}", f"if {loc} > {m}: {loc} -= {m + 1}"]
+    if -(m + 1) <= lo and hi <= m:
+        return [f"{loc} = {text}", f"if {loc} < 0: {loc} += {m + 1}"]
+    return None
+
+
 def _narrow32(ops) -> set:
     """The registers ``ops`` read at most 32 bits wide and write only with
     32-bit values: while their values fit 32 bits when the code starts (a
@@ -175,6 +212,22 @@ def _fl_rest(k) -> tuple:
     ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
     return k[4] if len(k) > 4 else (k[1], k[2])
 
+
+
+def _unparen(s: str) -> str | None:
+    """The expression ``s`` without its enclosing parentheses (a name or a
+    number as it is) -- None when it is not one parenthesised whole."""
+    if _atomic(s):
+        return s
+    if not s.startswith("("):
+        return None
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return s[1:-1] if i == len(s) - 1 else None
+    return None
 
 
 def _atomic(s: str) -> bool:
@@ -656,7 +709,7 @@ class PyCodegen:
             loc = f"r{w.aux[0]}"
             self.sunk.pop(w.aux[0], None)
             self.write_local(loc, w.live)
-            self.emit(f"{loc} = {e}")
+            self.assign(loc, e, t)
             self.written_so_far.add(w.aux[0])
             self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
             return
@@ -714,10 +767,25 @@ class PyCodegen:
         if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
             renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
         self.write_local(loc, op.live, self._inverse(op, loc))
-        self.emit(f"{loc} = {rhs}")
+        self.assign(loc, rhs, v, self._full_write(op))
         self.written_so_far.add(r)
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
+
+    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+        """``loc = text``, the source text of the value ``v``; ``whole``: the
+        assignment is all of a register write (not a merge into part of
+        ``loc``) -- a mask of the low bits over arithmetic that can leave
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        lines = None
+        if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
+            m = v.op.args[1]
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+                inner = _unparen(text[:-len(f" & {m}")])
+                if inner is not None:
+                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0]))
+        for line in lines or [f"{loc} = {text}"]:
+            self.emit(line)
 
     def _peek(self, v):
         """Source text of a value, without consuming a use (None: gone)."""
