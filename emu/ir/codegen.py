@@ -124,22 +124,24 @@ def _fits32(v) -> bool:
 
 def _value_range(v, depth: int = 8):
     """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
-    register and memory widths and the arithmetic over them -- or None."""
+    register and memory widths, the widths the builder tracks and the
+    arithmetic over them -- or None."""
     if not isinstance(v, Temp):
         return (int(v), int(v))
     op = v.op
+    rng = None
     if op is not None and depth > 0:
         n = op.name
         if n in ("getr", "ld"):
-            return (0, _MASK[op.aux[1]])
-        if n in ("add", "sub"):
+            rng = (0, _MASK[op.aux[1]])
+        elif n in ("add", "sub"):
             a, b = (_value_range(x, depth - 1) for x in op.args)
-            if a is None or b is None:
-                return None
-            return (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+            if a is not None and b is not None:
+                rng = (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
     if v.bits is not None:
-        return (0, (1 << v.bits) - 1)
-    return None
+        top = (1 << v.bits) - 1
+        rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
+    return rng
 
 
 def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
