@@ -1174,6 +1174,7 @@ class RegionCodegen(PyCodegen):
         for d in self.sections:
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
+        self.counted = None     # the counted loop being generated (see _loop)
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1283,6 +1284,9 @@ class RegionCodegen(PyCodegen):
             # the peeled loop starts with these fields as expressions: nothing to
             # store (fl's arithmetic flags included: the expression is all of fl)
             live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+        if again and self.counted is not None and self.mode != "once" \
+                and self._counted_back_edge(d, p, k, live):
+            return
         # the budget exit first: it stores the exact state from the expressions,
         # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
@@ -1293,12 +1297,103 @@ class RegionCodegen(PyCodegen):
         self.restore(snap)
         self.ind -= 1
         self._flush_cc(live)
-        if again:
+        if again and self.counted is not None and self.mode != "once":
+            self.emit(f"pc = {d}; break")        # the count starts again (_loop)
+        elif again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
             self.emit(f"pc = {d}; continue")
         else:
             self.emit(f"pc = {d}; break")
+
+    def _counted_back_edge(self, d, p, k, live) -> bool:
+        """A jump back to the top of the loop :meth:`_loop` counts.  The first
+        one whose exact flag state is still known once it has stored the
+        fields the loop reads (:meth:`_flush_exact`) is the counted one: no
+        budget test (the loop's ``range`` holds it), and its budget exit,
+        made from that state, kept for the loop's ``else:`` (nothing runs
+        between the jump and it).  False: another one (the caller makes it
+        as any jump to a section, then restarts the count)."""
+        c = self.counted
+        if c["p"] is not None:
+            return False
+        snap = self.snapshot()
+        n = len(self.lines)
+        exact = self._flush_exact(live, n)
+        if exact is None:
+            del self.lines[n:]
+            self.restore(snap)
+            return False
+        c["p"] = p
+        lines, ind = self.lines, self.ind
+        self.lines, self.ind = [], c["ind"] + 2
+        self.restore(exact)
+        self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
+        c["exit"] = self.lines
+        self.lines, self.ind = lines, ind
+        self.emit("continue")
+        return True
+
+    def _flush_exact(self, live, n: int):
+        """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
+        code so far ends at line ``n``) and return a snapshot whose lazy
+        state is exact over the locals as they are then -- the one before,
+        when nothing was stored; the one after, when fl was stored whole
+        (not just outside the arithmetic flags) and no field left as an
+        expression reads a local the store changed -- or None."""
+        before = self.snapshot()
+        know = before[0]
+        self._flush_cc(live)
+        if len(self.lines) == n:
+            return before
+        fl = know["fl"]
+        if fl[0] == "expr" and "fl" in live and not (live & ARITH_BITS) and _fl_rest(fl)[0] != fl[1]:
+            return None
+        stored = {"cc_" + f for f, k in know.items() if k[0] == "expr" and self.know[f][0] == "local"}
+        if any(k[0] == "expr" and stored & set(k[2]) for k in self.know.values()):
+            return None
+        return self.snapshot()
+
+    def _loop(self, d, mode, spec, plain=False) -> bool:
+        """Section ``d``, which jumps back to itself, as a loop: counted when
+        it can be -- ``for left in range(left, M - 1, -p)``, M its budget
+        (``max_path``) and p the instructions of its counted path back
+        (:meth:`_counted_back_edge`), so the budget of every pass that way
+        is the loop's own step, no test of it in the body, and the
+        ``else:`` is the budget exit that jump would have made (the same
+        instruction, the same state); another path back charges and tests
+        the budget as any jump to a section does and starts the count again
+        (the ``while True`` around it) -- else as ``while True``, or
+        (``plain``: the region's only section) as the body of the region's
+        own loop.  True: counted."""
+        top = self.ind
+        at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
+        c = self.counted = {"p": None, "exit": None, "ind": top}
+        self.emit("while True:")
+        self.emit("")           # the loop's header, once its step is known
+        self.ind += 2
+        self._body(d, mode, spec)
+        self.ind = top
+        self.counted = None
+        if c["p"] is not None:
+            self.lines[at + 1] = "    " * (top + 1) + f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            self.ind = top + 1
+            self.emit("else:")
+            self.emit(f"    left -= {c['p']}")
+            self.lines.extend(c["exit"])
+            self.emit(f"if e >= 0 or pc != {d}: break")
+            self.ind = top
+            return True
+        del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
+        self.cc_groups, self.nlocal = groups, nlocal
+        if plain:
+            self._body(d, "plain", spec)
+            return False
+        self.emit("while True:")
+        self.ind += 1
+        self._body(d, mode, spec)
+        self.ind = top
+        return False
 
     def _body(self, d, mode, spec):
         """The code of section ``d``: its block, with the tree of inlined blocks."""
@@ -1469,20 +1564,14 @@ class RegionCodegen(PyCodegen):
                 self.emit("if e >= 0: break")
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "spec", spec)
-                self.ind -= 1
+                self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
                 if not last:
                     self.emit("continue")
-            elif self.self_loop[d] and not single:
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "loop", None)
-                self.ind -= 1
-                self.emit("if e >= 0: break")
+            elif self.self_loop[d]:
+                if self._loop(d, "loop", None, plain=single) or not single:
+                    self.emit("if e >= 0: break")
                 if not last:
                     self.emit("continue")
             else:
