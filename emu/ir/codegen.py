@@ -122,6 +122,45 @@ def _fits32(v) -> bool:
     return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
 
 
+def _value_range(v, depth: int = 8):
+    """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
+    register and memory widths, the widths the builder tracks and the
+    arithmetic over them -- or None."""
+    if not isinstance(v, Temp):
+        return (int(v), int(v))
+    op = v.op
+    rng = None
+    if op is not None and depth > 0:
+        n = op.name
+        if n in ("getr", "ld"):
+            rng = (0, _MASK[op.aux[1]])
+        elif n in ("add", "sub"):
+            a, b = (_value_range(x, depth - 1) for x in op.args)
+            if a is not None and b is not None:
+                rng = (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+    if v.bits is not None:
+        top = (1 << v.bits) - 1
+        rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
+    return rng
+
+
+def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
+    """The statements that set ``loc`` to ``text & m`` (m = 2**k - 1, the
+    text being what the mask applies to) without the mask, when the
+    unmasked value's range ``rng`` is within one wrap of [0, m]: a compare
+    and a rarely taken correction (a specialised compare of small ints,
+    where ``& m`` is a generic call that allocates a new int for m of 2**30
+    and more) -- or None: the mask is needed."""
+    if rng is None:
+        return None
+    lo, hi = rng
+    if 0 <= lo and hi <= 2 * m + 1:
+        return [f"{loc} = {text}", f"if {loc} > {m}: {loc} -= {m + 1}"]
+    if -(m + 1) <= lo and hi <= m:
+        return [f"{loc} = {text}", f"if {loc} < 0: {loc} += {m + 1}"]
+    return None
+
+
 def _narrow32(ops) -> set:
     """The registers ``ops`` read at most 32 bits wide and write only with
     32-bit values: while their values fit 32 bits when the code starts (a
@@ -175,6 +214,22 @@ def _fl_rest(k) -> tuple:
     ``k`` of kind "expr": its ``rest`` (:func:`_fl_entry`), or itself."""
     return k[4] if len(k) > 4 else (k[1], k[2])
 
+
+
+def _unparen(s: str) -> str | None:
+    """The expression ``s`` without its enclosing parentheses (a name or a
+    number as it is) -- None when it is not one parenthesised whole."""
+    if _atomic(s):
+        return s
+    if not s.startswith("("):
+        return None
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return s[1:-1] if i == len(s) - 1 else None
+    return None
 
 
 def _atomic(s: str) -> bool:
@@ -656,7 +711,7 @@ class PyCodegen:
             loc = f"r{w.aux[0]}"
             self.sunk.pop(w.aux[0], None)
             self.write_local(loc, w.live)
-            self.emit(f"{loc} = {e}")
+            self.assign(loc, e, t)
             self.written_so_far.add(w.aux[0])
             self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
             return
@@ -714,10 +769,25 @@ class PyCodegen:
         if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
             renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
         self.write_local(loc, op.live, self._inverse(op, loc))
-        self.emit(f"{loc} = {rhs}")
+        self.assign(loc, rhs, v, self._full_write(op))
         self.written_so_far.add(r)
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
+
+    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+        """``loc = text``, the source text of the value ``v``; ``whole``: the
+        assignment is all of a register write (not a merge into part of
+        ``loc``) -- a mask of the low bits over arithmetic that can leave
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        lines = None
+        if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
+            m = v.op.args[1]
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+                inner = _unparen(text[:-len(f" & {m}")])
+                if inner is not None:
+                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0]))
+        for line in lines or [f"{loc} = {text}"]:
+            self.emit(line)
 
     def _peek(self, v):
         """Source text of a value, without consuming a use (None: gone)."""
@@ -1104,6 +1174,7 @@ class RegionCodegen(PyCodegen):
         for d in self.sections:
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
+        self.counted = None     # the counted loop being generated (see _loop)
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1213,6 +1284,9 @@ class RegionCodegen(PyCodegen):
             # the peeled loop starts with these fields as expressions: nothing to
             # store (fl's arithmetic flags included: the expression is all of fl)
             live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+        if again and self.counted is not None and self.mode != "once" \
+                and self._counted_back_edge(d, p, k, live):
+            return
         # the budget exit first: it stores the exact state from the expressions,
         # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
@@ -1223,12 +1297,103 @@ class RegionCodegen(PyCodegen):
         self.restore(snap)
         self.ind -= 1
         self._flush_cc(live)
-        if again:
+        if again and self.counted is not None and self.mode != "once":
+            self.emit(f"pc = {d}; break")        # the count starts again (_loop)
+        elif again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
             self.emit(f"pc = {d}; continue")
         else:
             self.emit(f"pc = {d}; break")
+
+    def _counted_back_edge(self, d, p, k, live) -> bool:
+        """A jump back to the top of the loop :meth:`_loop` counts.  The first
+        one whose exact flag state is still known once it has stored the
+        fields the loop reads (:meth:`_flush_exact`) is the counted one: no
+        budget test (the loop's ``range`` holds it), and its budget exit,
+        made from that state, kept for the loop's ``else:`` (nothing runs
+        between the jump and it).  False: another one (the caller makes it
+        as any jump to a section, then restarts the count)."""
+        c = self.counted
+        if c["p"] is not None:
+            return False
+        snap = self.snapshot()
+        n = len(self.lines)
+        exact = self._flush_exact(live, n)
+        if exact is None:
+            del self.lines[n:]
+            self.restore(snap)
+            return False
+        c["p"] = p
+        lines, ind = self.lines, self.ind
+        self.lines, self.ind = [], c["ind"] + 2
+        self.restore(exact)
+        self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
+        c["exit"] = self.lines
+        self.lines, self.ind = lines, ind
+        self.emit("continue")
+        return True
+
+    def _flush_exact(self, live, n: int):
+        """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
+        code so far ends at line ``n``) and return a snapshot whose lazy
+        state is exact over the locals as they are then -- the one before,
+        when nothing was stored; the one after, when fl was stored whole
+        (not just outside the arithmetic flags) and no field left as an
+        expression reads a local the store changed -- or None."""
+        before = self.snapshot()
+        know = before[0]
+        self._flush_cc(live)
+        if len(self.lines) == n:
+            return before
+        fl = know["fl"]
+        if fl[0] == "expr" and "fl" in live and not (live & ARITH_BITS) and _fl_rest(fl)[0] != fl[1]:
+            return None
+        stored = {"cc_" + f for f, k in know.items() if k[0] == "expr" and self.know[f][0] == "local"}
+        if any(k[0] == "expr" and stored & set(k[2]) for k in self.know.values()):
+            return None
+        return self.snapshot()
+
+    def _loop(self, d, mode, spec, plain=False) -> bool:
+        """Section ``d``, which jumps back to itself, as a loop: counted when
+        it can be -- ``for left in range(left, M - 1, -p)``, M its budget
+        (``max_path``) and p the instructions of its counted path back
+        (:meth:`_counted_back_edge`), so the budget of every pass that way
+        is the loop's own step, no test of it in the body, and the
+        ``else:`` is the budget exit that jump would have made (the same
+        instruction, the same state); another path back charges and tests
+        the budget as any jump to a section does and starts the count again
+        (the ``while True`` around it) -- else as ``while True``, or
+        (``plain``: the region's only section) as the body of the region's
+        own loop.  True: counted."""
+        top = self.ind
+        at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
+        c = self.counted = {"p": None, "exit": None, "ind": top}
+        self.emit("while True:")
+        self.emit("")           # the loop's header, once its step is known
+        self.ind += 2
+        self._body(d, mode, spec)
+        self.ind = top
+        self.counted = None
+        if c["p"] is not None:
+            self.lines[at + 1] = "    " * (top + 1) + f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            self.ind = top + 1
+            self.emit("else:")
+            self.emit(f"    left -= {c['p']}")
+            self.lines.extend(c["exit"])
+            self.emit(f"if e >= 0 or pc != {d}: break")
+            self.ind = top
+            return True
+        del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
+        self.cc_groups, self.nlocal = groups, nlocal
+        if plain:
+            self._body(d, "plain", spec)
+            return False
+        self.emit("while True:")
+        self.ind += 1
+        self._body(d, mode, spec)
+        self.ind = top
+        return False
 
     def _body(self, d, mode, spec):
         """The code of section ``d``: its block, with the tree of inlined blocks."""
@@ -1399,20 +1564,14 @@ class RegionCodegen(PyCodegen):
                 self.emit("if e >= 0: break")
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "spec", spec)
-                self.ind -= 1
+                self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
                 if not last:
                     self.emit("continue")
-            elif self.self_loop[d] and not single:
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "loop", None)
-                self.ind -= 1
-                self.emit("if e >= 0: break")
+            elif self.self_loop[d]:
+                if self._loop(d, "loop", None, plain=single) or not single:
+                    self.emit("if e >= 0: break")
                 if not last:
                     self.emit("continue")
             else:
