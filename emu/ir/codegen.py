@@ -1068,7 +1068,9 @@ class RegionCodegen(PyCodegen):
     sites (``returns``) continues there too, after comparing the address:
     a return site is a block the RET jumps to like any other
     (:func:`region_edges`), inlined or a section as :func:`plan_region`
-    decides.
+    decides.  Any other indirect jump whose target is one of the region's
+    sections (a call through a register, a jump table) continues at that
+    section after one look-up of the address (:meth:`indirect_section`).
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -1173,7 +1175,7 @@ class RegionCodegen(PyCodegen):
         self.ccg.append(group)
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
-        if kind is INDIRECT and self.returns:
+        if kind is INDIRECT:
             # an indirect jump (RET) to a return site of the region stays in it
             x = rip
             if not _atomic(rip):
@@ -1186,8 +1188,37 @@ class RegionCodegen(PyCodegen):
                 self.goto(k - 1, None, d)       # its section, or its code inlined here
                 self.restore(snap)
                 self.ind -= 1
+            self.indirect_section(x, self.P + k, k)
             rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
+
+    def indirect_section(self, x: str, p: int, k: int) -> None:
+        """An indirect jump (a call through a register, a jump table, a RET
+        to a caller the region does not inline) to any section of the
+        region continues there, as a direct jump to it would
+        (:meth:`transition`), after one look-up of the address in ``MP``
+        (section -> the budget it needs): the region is left only for code
+        outside it.  Its section's live-in is known only at run time, so
+        every lazy field is stored.  (A peeled loop's first pass jumps to
+        its own section only with its loop's entry state: not from here.)"""
+        self.uses_mp = True
+        cond = f"{x} in MP"
+        if self.mode == "once":
+            cond = f"{x} != {self.section} and {cond}"
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        self.emit(f"left -= {p}")
+        self.emit(f"if left < MP[{x}]:")
+        self.ind += 1
+        snap = self.snapshot()
+        self._exit(INDIRECT, 0, x, None, None, self.insn_base + k)
+        self.restore(snap)
+        self.ind -= 1
+        snap = self.snapshot()
+        self._flush_cc()
+        self.emit(f"pc = {x}; continue" if self.mode == "plain" else f"pc = {x}; break")
+        self.restore(snap)
+        self.ind -= 1
 
     def goto(self, k, slot, target):
         p = self.P + k + 1
@@ -1351,6 +1382,7 @@ class RegionCodegen(PyCodegen):
         params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
+        self.uses_mp = False
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.mem.prologue(self, segs)
@@ -1430,6 +1462,8 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
+        if self.uses_mp:
+            params.append("MP=MP")
         header = f"def {self.name}({', '.join(params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
@@ -1450,7 +1484,8 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
                       wide_guard, fl_bits, entries)
     src = g.generate()
-    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
+    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
+                          "MP": dict(g.max_path)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
