@@ -86,6 +86,63 @@ def word_views(buf) -> dict:
     return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
+class CodeFreeWindow:
+    """A block of RAM that holds no translated code, for a region's stack
+    stores: an aligned power of two, 2**k bytes (64 to ``SPAN``), around an
+    address, as ``(base, m1, m2, m4, m8)``.  A store of ``size`` bytes at
+    ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>`` is 0
+    (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's end,
+    the alignment and the code-map look-up; the masks are negative numbers
+    of small magnitude, one-digit Python ints whatever the address.
+
+    Code is marked in RAM's code map only between runs of translated code,
+    so the window a region takes at its entry (:meth:`current`: the last one
+    found, while its granules still hold no code) holds for the whole run;
+    a store outside it, once made the checked way, finds the window around
+    its own address (:meth:`around`) for the stores after it.  One per
+    engine (it reads its RAM's code map): no state shared between
+    machines."""
+
+    SPAN = 1 << 16
+    NONE = (-1, -1, -1, -1, -1)         # (p ^ -1) & -1 == ~p: never 0
+
+    def __init__(self, code_map, ram_size: int):
+        self.cp = code_map
+        self.granules = ram_size >> GRANULE_SHIFT
+        self.last = self.NONE
+        self.span = (0, 0)              # the last window's granules
+
+    def current(self) -> tuple:
+        """The last window found, if no code came into it since."""
+        g0, g1 = self.span
+        return self.last if g0 < g1 and self.cp.find(b"\1", g0, g1) < 0 else self.NONE
+
+    def around(self, p: int) -> tuple:
+        """The largest window holding the physical address ``p`` (NONE when
+        p's own granule holds code or is not RAM)."""
+        g = p >> GRANULE_SHIFT
+        if not 0 <= g < self.granules:
+            return self.NONE
+        reach = self.SPAN >> GRANULE_SHIFT
+        start, stop = max(g - reach, 0), min(g + reach, self.granules)
+        lo = self.cp.rfind(b"\1", start, g + 1)
+        if lo == g:
+            return self.NONE
+        hi = self.cp.find(b"\1", g, stop)
+        # the nearest bytes the window must not hold, below and above p
+        below = ((lo + 1) << GRANULE_SHIFT) - 1 if lo >= 0 else (start << GRANULE_SHIFT) - 1
+        above = (hi if hi >= 0 else stop) << GRANULE_SHIFT
+        k = min((p ^ above).bit_length(), self.SPAN.bit_length())
+        if below >= 0:
+            k = min(k, (p ^ below).bit_length())
+        k -= 1
+        m = -(1 << k)
+        base = p >> k << k
+        self.last = (base, m, m | 1, m | 3, m | 7)
+        self.span = (base >> GRANULE_SHIFT, (base + (1 << k)) >> GRANULE_SHIFT)
+        return self.last
+
+
 class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
     direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
@@ -209,6 +266,7 @@ class PyCodegen:
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
         self.spaces_written = set()     # the address spaces a region stores to
+        self.extra_params = []          # parameters the memory hooks' prologue binds
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -864,7 +922,8 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=(), window=None, check_code=True, aligned=None) -> None:
+                   misaligned_only=(), window=None, check_code=True, aligned=None,
+                   code_free=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -888,10 +947,14 @@ class PyCodegen:
         those are tested on this path, the alignment bits alone).
         ``aligned``: the word's alignment when the target knows it from the
         address's form (a constant offset from a base that is a multiple of
-        8): True goes to the view with no test, False to ``struct``."""
+        8): True goes to the view with no test, False to ``struct``.
+        ``code_free``: a store the region's code-free window may take
+        (:meth:`_code_free_store`)."""
         value = None if load else self.val(op.args[1])
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        if code_free and not load and check_code and aligned is None:
+            return self._code_free_store(op, size, addr, conds + misaligned_only, k, ip, value)
         if size > 1 and WORD_VIEWS and aligned:
             # known aligned: misaligned_only cannot hold, one code granule
             p = addr
@@ -939,6 +1002,42 @@ class PyCodegen:
             self.emit(f"{word} = {value}")
         self.ind -= 1
         for c in conds + misaligned_only:       # false on both ways on
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
+
+    #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
+    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
+
+    def window_prologue(self) -> None:
+        """Take the code-free window at the region's entry
+        (:class:`CodeFreeWindow`, bound as ``SWG`` and ``SWA``)."""
+        self.extra_params += ["SWG=SWG", "SWA=SWA"]
+        self.emit(f"{', '.join(self.WINDOW)} = SWG()")
+
+    def _code_free_store(self, op, size: int, addr: str, conds: list, k: int, ip, value: str) -> None:
+        """A store at the physical address ``addr`` that, when it lies
+        aligned in the region's code-free window (:meth:`window_prologue`),
+        needs none of ``conds`` (the caller vouches for that: the window is
+        RAM, and an aligned word there is within the segment) nor a code
+        check: one test.  Elsewhere it is made the checked way, and then
+        the window moves to its address."""
+        p = addr if _atomic(addr) else self.new_local("p")
+        first = p if p is addr else f"({p} := {addr})"
+        self.emit(f"if ({first} ^ WB) & WM{size}:")
+        self.ind += 1
+        self.bail_if(" or ".join(conds + self.code_checks(p, size)), k, ip)
+        self.access(op, False, size, p, value)
+        self.emit(f"if ({p} ^ WB) & WM1: {', '.join(self.WINDOW)} = SWA({p})")
+        self.ind -= 1
+        self.emit("else:")
+        if size == 1:
+            self.emit(f"    MM[{p}] = {value}")
+        elif WORD_VIEWS:
+            self.emit(f"    W{size}[{p} >> {size.bit_length() - 1}] = {value}")
+        else:
+            self.emit(f"    P{size}(MM, {p}, {value})")
+        for c in conds:         # false on both ways on
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
@@ -1385,9 +1484,9 @@ class RegionCodegen(PyCodegen):
         self.uses_mp = False
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
         # constants (optimize.constant_fl_bits) are as they were then
@@ -1464,7 +1563,7 @@ class RegionCodegen(PyCodegen):
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
         if self.uses_mp:
             params.append("MP=MP")
-        header = f"def {self.name}({', '.join(params)}):"
+        header = f"def {self.name}({', '.join(params + self.extra_params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
 

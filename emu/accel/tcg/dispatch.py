@@ -31,7 +31,8 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, word_views
+from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, CodeFreeWindow,
+                           word_views)
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
@@ -87,8 +88,9 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         ops = self.core.ops
         fe = self.frontend
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
+        window = CodeFreeWindow(ram.code_map, ram.size)     # a region's stack stores
         self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
-                        **word_views(ram.mm),
+                        **word_views(ram.mm), "SWG": window.current, "SWA": window.around,
                         **fe.namespace(self.s, ram),
                         **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
