@@ -267,6 +267,7 @@ class PyCodegen:
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
         self.spaces_written = set()     # the address spaces a region stores to
         self.extra_params = []          # parameters the memory hooks' prologue binds
+        self.loops = False              # a region with a section that jumps back to itself
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -1205,6 +1206,7 @@ class RegionCodegen(PyCodegen):
         for d in self.sections:
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
+        self.loops = any(self.self_loop.values())
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:

@@ -78,9 +78,11 @@ class X86Memory(MemoryAccess):
         window: the stack's (SS), in a segment its guard checked whose
         aligned words in RAM are within the limit ("exact8", "wide",
         "flat") and that may hold code (else there is no code check to
-        save)."""
+        save), in a region that loops (taking the window costs a call at
+        entry: a function entered once per call of it stores too little to
+        pay for it)."""
         mode = cg.fast_segs.get(seg)
-        return (seg == SS and mode is not None and not self.paged and seg in cg.spaces_written
+        return (seg == SS and mode is not None and not self.paged and seg in cg.spaces_written and cg.loops
                 and _kind(mode) in ("exact8", "wide", "flat") and not _no_code(mode))
 
     def space_value(self, n: int) -> str:
