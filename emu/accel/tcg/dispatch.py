@@ -4,9 +4,12 @@ chaining and exits.
 * ``run`` runs blocks until an exit.  A direct exit follows the successor
   stored in the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit,
   no dictionary lookup; the link is made on the first miss
-  (``tb_add_jump``), only within a page; ``-d nochain`` turns it off.  An
-  indirect exit checks where it went last time (QEMU's ``tb_jmp_cache`` /
-  ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
+  (``tb_add_jump``); ``-d nochain`` turns it off.  Under paging only within
+  a page, as QEMU links (a block is keyed by its linear address); without
+  paging also into another page -- a CALL to a function elsewhere -- since
+  a store into a page unlinks every jump into its blocks wherever it
+  comes from.  An indirect exit checks where it went last time (QEMU's
+  ``tb_jmp_cache`` / ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
   inside its function.
 * The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
   target's Core and its Ops) is the slow path: helpers, bails, port I/O,
@@ -350,7 +353,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         if ex is not None:
                             return ex
                         continue
-                    if not nochain and tb.page == prev.page and tb.valid:
+                    if not nochain and tb.valid and (tb.page == prev.page or not tb.key[4]):
                         prev.jmp[x.slot] = tb          # tb_add_jump
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1
