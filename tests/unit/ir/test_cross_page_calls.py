@@ -3,6 +3,8 @@ target wherever it is (a store into the target's page unlinks it), so a
 loop calling a function in another page does not look the function up
 on every call; the code changing under the chain is seen at once."""
 
+import io
+
 import pytest
 
 from emu import bench
@@ -71,3 +73,21 @@ def test_code_patched_under_a_cross_page_chain_matches_the_interpreter(limit):
     assert tt == ti
     # (the patch comes after about 14000 instructions)
     assert limit is not None and limit < 14000 or stats["invalidations"] >= 1
+
+
+def test_a_region_that_does_not_loop_takes_no_code_free_window():
+    """f's region runs once per call, and so does the caller's (its loop
+    goes through f's region): the few stores of one pass do not pay for
+    taking the stack's window at entry (the fib guests' regions, which
+    loop, do take it: test_code_free_window)."""
+    img = image(300)
+    log = io.StringIO()
+    m = Machine(accel="tcg", log=log, log_flags=("out_asm",))
+    m.load_image(img.data, img.name, img.entry)
+    assert m.run().reason == "debug-exit"
+    m.close()
+    regions = {}
+    for chunk in log.getvalue().split("def region_")[1:]:
+        regions[int(chunk[:chunk.index("(")], 16)] = chunk
+    assert img.symbols["f"] in regions and len(regions) >= 2
+    assert not [r for r in regions.values() if "SWG()" in r]
