@@ -86,6 +86,63 @@ def word_views(buf) -> dict:
     return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
+class CodeFreeWindow:
+    """A block of RAM that holds no translated code, for a region's stack
+    stores: an aligned power of two, 2**k bytes (64 to ``SPAN``), around an
+    address, as ``(base, m1, m2, m4, m8)``.  A store of ``size`` bytes at
+    ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>`` is 0
+    (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's end,
+    the alignment and the code-map look-up; the masks are negative numbers
+    of small magnitude, one-digit Python ints whatever the address.
+
+    Code is marked in RAM's code map only between runs of translated code,
+    so the window a region takes at its entry (:meth:`current`: the last one
+    found, while its granules still hold no code) holds for the whole run;
+    a store outside it, once made the checked way, finds the window around
+    its own address (:meth:`around`) for the stores after it.  One per
+    engine (it reads its RAM's code map): no state shared between
+    machines."""
+
+    SPAN = 1 << 16
+    NONE = (-1, -1, -1, -1, -1)         # (p ^ -1) & -1 == ~p: never 0
+
+    def __init__(self, code_map, ram_size: int):
+        self.cp = code_map
+        self.granules = ram_size >> GRANULE_SHIFT
+        self.last = self.NONE
+        self.span = (0, 0)              # the last window's granules
+
+    def current(self) -> tuple:
+        """The last window found, if no code came into it since."""
+        g0, g1 = self.span
+        return self.last if g0 < g1 and self.cp.find(b"\1", g0, g1) < 0 else self.NONE
+
+    def around(self, p: int) -> tuple:
+        """The largest window holding the physical address ``p`` (NONE when
+        p's own granule holds code or is not RAM)."""
+        g = p >> GRANULE_SHIFT
+        if not 0 <= g < self.granules:
+            return self.NONE
+        reach = self.SPAN >> GRANULE_SHIFT
+        start, stop = max(g - reach, 0), min(g + reach, self.granules)
+        lo = self.cp.rfind(b"\1", start, g + 1)
+        if lo == g:
+            return self.NONE
+        hi = self.cp.find(b"\1", g, stop)
+        # the nearest bytes the window must not hold, below and above p
+        below = ((lo + 1) << GRANULE_SHIFT) - 1 if lo >= 0 else (start << GRANULE_SHIFT) - 1
+        above = (hi if hi >= 0 else stop) << GRANULE_SHIFT
+        k = min((p ^ above).bit_length(), self.SPAN.bit_length())
+        if below >= 0:
+            k = min(k, (p ^ below).bit_length())
+        k -= 1
+        m = -(1 << k)
+        base = p >> k << k
+        self.last = (base, m, m | 1, m | 3, m | 7)
+        self.span = (base >> GRANULE_SHIFT, (base + (1 << k)) >> GRANULE_SHIFT)
+        return self.last
+
+
 class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
     direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
@@ -264,6 +321,8 @@ class PyCodegen:
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
         self.spaces_written = set()     # the address spaces a region stores to
+        self.extra_params = []          # parameters the memory hooks' prologue binds
+        self.loops = False              # a region with a section that jumps back to itself
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -934,7 +993,8 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=(), window=None, check_code=True, aligned=None) -> None:
+                   misaligned_only=(), window=None, check_code=True, aligned=None,
+                   code_free=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -958,10 +1018,14 @@ class PyCodegen:
         those are tested on this path, the alignment bits alone).
         ``aligned``: the word's alignment when the target knows it from the
         address's form (a constant offset from a base that is a multiple of
-        8): True goes to the view with no test, False to ``struct``."""
+        8): True goes to the view with no test, False to ``struct``.
+        ``code_free``: a store the region's code-free window may take
+        (:meth:`_code_free_store`)."""
         value = None if load else self.val(op.args[1])
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        if code_free and not load and check_code and aligned is None:
+            return self._code_free_store(op, size, addr, conds + misaligned_only, k, ip, value)
         if size > 1 and WORD_VIEWS and aligned:
             # known aligned: misaligned_only cannot hold, one code granule
             p = addr
@@ -1009,6 +1073,42 @@ class PyCodegen:
             self.emit(f"{word} = {value}")
         self.ind -= 1
         for c in conds + misaligned_only:       # false on both ways on
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
+
+    #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
+    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
+
+    def window_prologue(self) -> None:
+        """Take the code-free window at the region's entry
+        (:class:`CodeFreeWindow`, bound as ``SWG`` and ``SWA``)."""
+        self.extra_params += ["SWG=SWG", "SWA=SWA"]
+        self.emit(f"{', '.join(self.WINDOW)} = SWG()")
+
+    def _code_free_store(self, op, size: int, addr: str, conds: list, k: int, ip, value: str) -> None:
+        """A store at the physical address ``addr`` that, when it lies
+        aligned in the region's code-free window (:meth:`window_prologue`),
+        needs none of ``conds`` (the caller vouches for that: the window is
+        RAM, and an aligned word there is within the segment) nor a code
+        check: one test.  Elsewhere it is made the checked way, and then
+        the window moves to its address."""
+        p = addr if _atomic(addr) else self.new_local("p")
+        first = p if p is addr else f"({p} := {addr})"
+        self.emit(f"if ({first} ^ WB) & WM{size}:")
+        self.ind += 1
+        self.bail_if(" or ".join(conds + self.code_checks(p, size)), k, ip)
+        self.access(op, False, size, p, value)
+        self.emit(f"if ({p} ^ WB) & WM1: {', '.join(self.WINDOW)} = SWA({p})")
+        self.ind -= 1
+        self.emit("else:")
+        if size == 1:
+            self.emit(f"    MM[{p}] = {value}")
+        elif WORD_VIEWS:
+            self.emit(f"    W{size}[{p} >> {size.bit_length() - 1}] = {value}")
+        else:
+            self.emit(f"    P{size}(MM, {p}, {value})")
+        for c in conds:         # false on both ways on
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
@@ -1138,7 +1238,9 @@ class RegionCodegen(PyCodegen):
     sites (``returns``) continues there too, after comparing the address:
     a return site is a block the RET jumps to like any other
     (:func:`region_edges`), inlined or a section as :func:`plan_region`
-    decides.
+    decides.  Any other indirect jump whose target is one of the region's
+    sections (a call through a register, a jump table) continues at that
+    section after one look-up of the address (:meth:`indirect_section`).
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -1175,6 +1277,7 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
+        self.loops = any(self.self_loop.values())
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1244,7 +1347,7 @@ class RegionCodegen(PyCodegen):
         self.ccg.append(group)
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
-        if kind is INDIRECT and self.returns:
+        if kind is INDIRECT:
             # an indirect jump (RET) to a return site of the region stays in it
             x = rip
             if not _atomic(rip):
@@ -1257,8 +1360,37 @@ class RegionCodegen(PyCodegen):
                 self.goto(k - 1, None, d)       # its section, or its code inlined here
                 self.restore(snap)
                 self.ind -= 1
+            self.indirect_section(x, self.P + k, k)
             rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
+
+    def indirect_section(self, x: str, p: int, k: int) -> None:
+        """An indirect jump (a call through a register, a jump table, a RET
+        to a caller the region does not inline) to any section of the
+        region continues there, as a direct jump to it would
+        (:meth:`transition`), after one look-up of the address in ``MP``
+        (section -> the budget it needs): the region is left only for code
+        outside it.  Its section's live-in is known only at run time, so
+        every lazy field is stored.  (A peeled loop's first pass jumps to
+        its own section only with its loop's entry state: not from here.)"""
+        self.uses_mp = True
+        cond = f"{x} in MP"
+        if self.mode == "once":
+            cond = f"{x} != {self.section} and {cond}"
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        self.emit(f"left -= {p}")
+        self.emit(f"if left < MP[{x}]:")
+        self.ind += 1
+        snap = self.snapshot()
+        self._exit(INDIRECT, 0, x, None, None, self.insn_base + k)
+        self.restore(snap)
+        self.ind -= 1
+        snap = self.snapshot()
+        self._flush_cc()
+        self.emit(f"pc = {x}; continue" if self.mode == "plain" else f"pc = {x}; break")
+        self.restore(snap)
+        self.ind -= 1
 
     def goto(self, k, slot, target):
         p = self.P + k + 1
@@ -1516,11 +1648,12 @@ class RegionCodegen(PyCodegen):
         params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
+        self.uses_mp = False
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
         # constants (optimize.constant_fl_bits) are as they were then
@@ -1589,7 +1722,9 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
-        header = f"def {self.name}({', '.join(params)}):"
+        if self.uses_mp:
+            params.append("MP=MP")
+        header = f"def {self.name}({', '.join(params + self.extra_params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
 
@@ -1609,7 +1744,8 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
                       wide_guard, fl_bits, entries)
     src = g.generate()
-    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
+    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
+                          "MP": dict(g.max_path)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",

@@ -4,9 +4,12 @@ chaining and exits.
 * ``run`` runs blocks until an exit.  A direct exit follows the successor
   stored in the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit,
   no dictionary lookup; the link is made on the first miss
-  (``tb_add_jump``), only within a page; ``-d nochain`` turns it off.  An
-  indirect exit checks where it went last time (QEMU's ``tb_jmp_cache`` /
-  ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
+  (``tb_add_jump``); ``-d nochain`` turns it off.  Under paging only within
+  a page, as QEMU links (a block is keyed by its linear address); without
+  paging also into another page -- a CALL to a function elsewhere -- since
+  a store into a page unlinks every jump into its blocks wherever it
+  comes from.  An indirect exit checks where it went last time (QEMU's
+  ``tb_jmp_cache`` / ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
   inside its function.
 * The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
   target's Core and its Ops) is the slow path: helpers, bails, port I/O,
@@ -31,7 +34,8 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, word_views
+from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, CodeFreeWindow,
+                           word_views)
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
@@ -87,8 +91,9 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         ops = self.core.ops
         fe = self.frontend
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
+        window = CodeFreeWindow(ram.code_map, ram.size)     # a region's stack stores
         self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
-                        **word_views(ram.mm),
+                        **word_views(ram.mm), "SWG": window.current, "SWA": window.around,
                         **fe.namespace(self.s, ram),
                         **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
@@ -348,7 +353,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         if ex is not None:
                             return ex
                         continue
-                    if not nochain and tb.page == prev.page and tb.valid:
+                    if not nochain and tb.valid and (tb.page == prev.page or not tb.key[4]):
                         prev.jmp[x.slot] = tb          # tb_add_jump
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1

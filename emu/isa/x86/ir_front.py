@@ -494,6 +494,8 @@ class X86Frontend(TranslatorFrontend):
     fast_path = staticmethod(string_fast)
     #: the instructions whose return site a region keeps inside (a RET comes back there)
     call_names = frozenset(("CALL", "CALL_IND"))
+    #: the jumps through a register or memory (a region looks for their targets)
+    indirect_names = frozenset(("CALL_IND", "JMP_IND"))
     #: state a fetch may change that ``emu translate``/``info tb`` put back (#PF's CR2)
     fault_regs = ("cr2",)
 
