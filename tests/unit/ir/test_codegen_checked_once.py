@@ -63,3 +63,49 @@ def test_a_byte_load_is_checked_by_the_index_raising():
     regions = tcg_regions(run)
     for code in regions:
         assert re.search(r"try:\n +t\d+ = MM\[r7\]\n +except IndexError:\n +e = \d+; break", code)
+
+
+WORDS = guest(f"""
+    mov ebp, 3
+again:
+    mov ebx, {RAM - 0x1000 - 100}   ; the last pass runs past the end of RAM
+    xor eax, eax
+    mov ecx, 20
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+count:
+    add dword ptr [ebx + eax*4 + 0x1000], 3  ; a computed address, loaded and stored
+    inc eax
+    loop count
+    dec ebp
+    jnz again
+    mov [0x500], eax
+    hlt
+""")
+
+
+def run_words(accel, log=None):
+    with machine(WORDS, accel, RAM, log) as m:
+        r = m.run(icount_limit=100_000)
+        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 128, 128)
+
+
+def test_words_past_the_end_of_ram_the_state_is_the_interpreters():
+    want = run_words("interp")
+    assert want[0] == "halt" and want[3][-100:] != bytes(100)
+    assert run_words("tcg") == want
+
+
+def test_a_computed_address_is_computed_and_checked_once():
+    """The store of a read-modify-write uses the local its load computed
+    the address into, and does not test again that it ends in RAM."""
+    regions = tcg_regions(run_words)
+    stores = 0
+    for code in regions:
+        for a in re.findall(r"W4\[(a\d+) >> 2\] = ", code):
+            stores += 1
+            loads = len(re.findall(rf"= W4\[{a} >> 2\]", code))
+            assert loads and len(re.findall(rf"\b{a} > {RAM - 4}", code)) <= loads
+    assert stores
