@@ -878,6 +878,66 @@ def test_rep_compares_run_at_once_match_the_interpreter():
         same(image, limit=limit)
 
 
+def _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit):
+    """A guest copying ``data`` to ES:0x8000 and DS=ES:0xC000 (the X and Y
+    runs, 0x41 mostly), then running one REP CMPS/SCAS from ``x_off`` (rSI)
+    and ``y_off`` (rDI), which may run off the data and across 0xFFFF (a
+    word there: #GP, whose handler prints G)."""
+    code = {("CMPS", 1): "0xa6", ("CMPS", 2): "0xa7", ("SCAS", 1): "0xae", ("SCAS", 2): "0xaf"}
+    prefix = ("0x67, " if a32 else "") + ("0x66, " if size == 4 else "") + hex(rep)
+    wide = "e" if a32 else ""
+    src = f"""
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [13 * 4], gp
+    mov word ptr [13 * 4 + 2], 0
+    mov ax, 0x1000
+    mov es, ax
+    cld
+    mov si, data
+    mov di, 0x8000
+    mov cx, {len(data)}
+    rep movsb
+    mov si, data
+    mov di, 0xc000
+    mov cx, {len(data)}
+    rep movsb
+    mov byte ptr es:[0xc000 + {len(data) // 2}], 0x42
+    mov ds, ax
+    {"std" if back else "cld"}
+    mov {wide}si, {x_off}
+    mov {wide}di, {y_off}
+    mov {wide}cx, {count}
+    mov eax, 0x41414141
+    .byte {prefix}, {code[op, min(size, 2)]}
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT + """
+gp: mov dx, 0x3f8
+    mov al, 0x47
+    out dx, al
+""" + EXIT + "data: .byte " + ", ".join(map(str, data))
+    return same(asm(src), limit=limit)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(("CMPS", "SCAS")), st.sampled_from((0xF2, 0xF3)), st.sampled_from((1, 2, 4)),
+       st.booleans(), st.booleans(), st.integers(0, 0x500),
+       st.sampled_from((0x8000, 0x8101, 0x81ff, 0xc000, 0xc0ff, 0xfff0, 0xfffe, 0x10)),
+       st.sampled_from((0xc000, 0xc001, 0xc1fe, 0x8000, 0xfff8, 0xffff, 0x4)),
+       st.lists(st.sampled_from((0x41, 0x41, 0x41, 0x42, 0x00)), min_size=2, max_size=0x200),
+       st.sampled_from((5_000_000, 40, 300)))
+def test_rep_compares_random_match_the_interpreter(op, rep, size, a32, back, count, x_off, y_off,
+                                                    data, limit):
+    """REPE/REPNE CMPS/SCAS of each size, up or down, 16- or 32-bit
+    addresses, any count, from offsets in the data, off it and at the top of
+    the segment, under budgets ending inside the run: the translator's runs
+    at once leave what the interpreter's iterations leave."""
+    _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit)
+
+
 SMC_REP = """
     xor ax, ax
     mov ds, ax
