@@ -938,6 +938,91 @@ def test_rep_compares_random_match_the_interpreter(op, rep, size, a32, back, cou
     _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit)
 
 
+OVERLAPS = """
+    mov ax, 0x1000
+    mov ds, ax
+    mov es, ax
+    xor bx, bx
+    mov cx, 0x1000
+fill:
+    mov al, bl
+    rol al, 3
+    xor al, bh
+    mov [bx], al
+    inc bx
+    loop fill
+    cld
+    mov si, 0x0
+    mov di, 0x1
+    mov cx, 100
+    rep movsb
+    cld
+    mov si, 0x200
+    mov di, 0x203
+    mov cx, 50
+    rep movsw
+    cld
+    mov si, 0x300
+    mov di, 0x301
+    mov cx, 20
+    rep movsw
+    cld
+    mov si, 0x400
+    mov di, 0x404
+    mov cx, 30
+    .byte 0xf3, 0x66, 0xa5
+    cld
+    mov si, 0x500
+    mov di, 0x506
+    mov cx, 30
+    .byte 0xf3, 0x66, 0xa5
+    std
+    mov si, 0x6ff
+    mov di, 0x6fe
+    mov cx, 100
+    rep movsb
+    std
+    mov si, 0x7fe
+    mov di, 0x7fc
+    mov cx, 60
+    rep movsw
+    std
+    mov si, 0x8f0
+    mov di, 0x8eb
+    mov cx, 40
+    .byte 0xf3, 0x66, 0xa5
+    std
+    mov si, 0x9fe
+    mov di, 0x9fd
+    mov cx, 30
+    rep movsw
+    cld
+    mov si, 0xa00
+    mov di, 0xa07
+    mov cx, 511
+    rep movsb
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT
+
+
+def test_overlapping_rep_movs_runs_at_once_match_the_interpreter():
+    """REP MOVS whose destination overlaps its source the way the copy sees
+    (up, or down after STD), bytes, words and dwords, at distances of an
+    element or more (the pattern a byte-by-byte copy repeats, made at once)
+    and of less than an element (the interpreter's, element by element):
+    RAM and registers as on the interpreter, also under budgets ending
+    inside the runs."""
+    image = asm(OVERLAPS)
+    mt, _ = same(image, ram=0x20000)
+    assert mt.serial_output() == b"N"
+    # every run at a distance of an element or more (921 iterations), at once
+    assert mt.accel.stats()["string_fast_insns"] == 921
+    for limit in (24650, 24800, 25000, 25300):
+        same(image, limit=limit)
+
+
 SMC_REP = """
     xor ax, ax
     mov ds, ax

@@ -8,7 +8,9 @@ here, each still counting as one instruction:
 * REP MOVS/STOS/LODS (:func:`plain_run`): in the interpreter's REP loop
   (:meth:`ConcreteOps.string_bulk`, for the iterations its budget allows in
   one step) and in the translator (:mod:`emu.accel.tcg`, through
-  ``X86Frontend.fast_path``: :func:`string_fast`);
+  ``X86Frontend.fast_path``: :func:`string_fast`, which also runs a MOVS
+  whose destination overlaps its source by an element or more at once:
+  the pattern an element-by-element copy repeats, :func:`_overlapped`);
 * REPE/REPNE CMPS and SCAS (:func:`plain_compare`, the translator's): the
   elements compared are searched with the host's byte-string operations
   for the first that ends the repetition (REPE: a difference, REPNE: an
@@ -67,7 +69,7 @@ def string_fast(tr, insn, budget: int) -> int:
         n = done
         s.rip = insn.next_ip if count == n or last else insn.ip
     else:
-        if not plain_run(s, tr.machine.ram, ops.amask, insn, n):
+        if not plain_run(s, tr.machine.ram, ops.amask, insn, n, overlap=True):
             return 0
         s.rip = insn.next_ip if count == n else insn.ip
     ops.insn = insn
@@ -112,14 +114,16 @@ def _advance(regs, asize: int, am: int, count: int, n: int, step: int, use_si: b
         regs[1] = (regs[1] & ~am) | (count - n)
 
 
-def plain_run(s, ram, amask: int, insn, n: int) -> bool:
+def plain_run(s, ram, amask: int, insn, n: int, overlap: bool = False) -> bool:
     """Run ``n`` iterations (0 < n <= rCX) of the REP MOVS/STOS/LODS
     ``insn`` at once, on state ``s`` and ``ram`` (physical addresses below
     ``amask``, no paging), if each would take ConcreteOps' plain-RAM path:
     all offsets inside the segment limits without wrapping, the whole run in
     RAM, no code granule written (self-modifying code stays on the slow
-    path), and for MOVS no overlap that a byte-by-byte copy would see.
-    rSI/rDI/rCX are left as after the ``n`` iterations.  False: nothing done."""
+    path), and for MOVS no overlap that an element-by-element copy would
+    see -- or, with ``overlap``, one at a distance of an element or more
+    (:func:`_overlapped`).  rSI/rDI/rCX are left as after the ``n``
+    iterations.  False: nothing done."""
     regs = s.regs
     asize = insn.asize
     am = MASKS[asize]
@@ -158,10 +162,27 @@ def plain_run(s, ram, amask: int, insn, n: int) -> bool:
         regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
     else:
         if (dst < src < dst + span) if back else (src < dst < src + span):
-            return False                 # overlapping the way a forward/backward copy sees
-        mm[dst:dst + span] = mm[src:src + span]
+            # overlapping the way a forward/backward copy sees
+            d = src - dst if back else dst - src
+            if not overlap or d < size:
+                return False
+            mm[dst:dst + span] = _overlapped(mm, src, span, d, back)
+        else:
+            mm[dst:dst + span] = mm[src:src + span]
     _advance(regs, asize, am, count, n, -span if back else span, name != "STOS", name != "LODS")
     return True
+
+
+def _overlapped(mm, src: int, span: int, d: int, back) -> bytes:
+    """What a copy of ``span`` bytes from ``src`` (lowest address) to ``d``
+    bytes above it (``back``: below it) leaves, element by element in the
+    order of the run, when ``d`` is at least an element: every element
+    reads bytes the run has already written or that it never writes, so
+    each destination byte is the one ``d`` before it in the run's order --
+    the ``d`` source bytes the run does not overwrite, repeated."""
+    seed = mm[src + span - d:src + span] if back else mm[src:src + d]
+    whole = seed * -(-span // d)
+    return whole[len(whole) - span:] if back else whole[:span]
 
 
 def _in_order(raw: bytes, size: int, back) -> bytes:
