@@ -30,6 +30,25 @@ def asm(src: str, addr: int = LOAD) -> bytes:
     return loader.assemble(src, "<test>", addr).data
 
 
+#: DS = 0 and the #GP vector at ``gp`` (see N_OR_G)
+SET_GP = """
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [13 * 4], gp
+    mov word ptr [13 * 4 + 2], 0
+"""
+#: the end of a guest: print N and stop; ``gp``, a #GP handler: print G and stop
+N_OR_G = """
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT + """
+gp: mov dx, 0x3f8
+    mov al, 0x47
+    out dx, al
+""" + EXIT
+
+
 def run(accel, image, limit=5_000_000, setup=None, hot_threshold=None, **kw):
     m = Machine(accel=accel, **kw)
     if hot_threshold is not None:
@@ -886,11 +905,7 @@ def _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit):
     code = {("CMPS", 1): "0xa6", ("CMPS", 2): "0xa7", ("SCAS", 1): "0xae", ("SCAS", 2): "0xaf"}
     prefix = ("0x67, " if a32 else "") + ("0x66, " if size == 4 else "") + hex(rep)
     wide = "e" if a32 else ""
-    src = f"""
-    xor ax, ax
-    mov ds, ax
-    mov word ptr [13 * 4], gp
-    mov word ptr [13 * 4 + 2], 0
+    src = SET_GP + f"""
     mov ax, 0x1000
     mov es, ax
     cld
@@ -910,14 +925,7 @@ def _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit):
     mov {wide}cx, {count}
     mov eax, 0x41414141
     .byte {prefix}, {code[op, min(size, 2)]}
-    mov dx, 0x3f8
-    mov al, 0x4e
-    out dx, al
-""" + EXIT + """
-gp: mov dx, 0x3f8
-    mov al, 0x47
-    out dx, al
-""" + EXIT + "data: .byte " + ", ".join(map(str, data))
+""" + N_OR_G + "data: .byte " + ", ".join(map(str, data))
     return same(asm(src), limit=limit)
 
 
@@ -1046,11 +1054,7 @@ def test_rep_movs_into_code_takes_the_slow_path():
     assert mt.serial_output() == b"B"
 
 
-SEG_GUARD = """
-    xor ax, ax
-    mov ds, ax
-    mov word ptr [13 * 4], gp
-    mov word ptr [13 * 4 + 2], 0
+SEG_GUARD = SET_GP + """
     mov si, 0x7000
     xor bx, bx
 l:  mov al, byte ptr [si]
@@ -1058,14 +1062,7 @@ l:  mov al, byte ptr [si]
     inc si
     cmp si, 0x9000
     jb l
-    mov dx, 0x3f8
-    mov al, 0x4e
-    out dx, al
-""" + EXIT + """
-gp: mov dx, 0x3f8
-    mov al, 0x47
-    out dx, al
-""" + EXIT
+""" + N_OR_G
 
 
 def test_region_segment_guard_when_a_limit_shrinks():

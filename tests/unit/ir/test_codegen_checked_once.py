@@ -10,6 +10,8 @@ what is there (unassigned memory), as on the interpreter alone."""
 
 import re
 
+import pytest
+
 from tests.differential.pm32 import guest
 from tests.differential.translated import machine, tcg_regions
 
@@ -35,16 +37,14 @@ bump:
 """)
 
 
-def run(accel, log=None):
-    with machine(GUEST, accel, RAM, log) as m:
+def _run(src, tail, accel, log=None):
+    with machine(src, accel, RAM, log) as m:
         r = m.run(icount_limit=100_000)
-        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 64, 64)
+        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - tail, tail)
 
 
-def test_past_the_end_of_ram_the_state_is_the_interpreters():
-    want = run("interp")
-    assert want[0] == "halt" and want[3][-40:] != bytes(40)
-    assert run("tcg") == want
+def run(accel, log=None):
+    return _run(GUEST, 64, accel, log)
 
 
 def test_the_store_does_not_check_the_address_again():
@@ -87,15 +87,14 @@ count:
 
 
 def run_words(accel, log=None):
-    with machine(WORDS, accel, RAM, log) as m:
-        r = m.run(icount_limit=100_000)
-        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 128, 128)
+    return _run(WORDS, 128, accel, log)
 
 
-def test_words_past_the_end_of_ram_the_state_is_the_interpreters():
-    want = run_words("interp")
-    assert want[0] == "halt" and want[3][-100:] != bytes(100)
-    assert run_words("tcg") == want
+@pytest.mark.parametrize("runner, written", [(run, 40), (run_words, 100)])
+def test_past_the_end_of_ram_the_state_is_the_interpreters(runner, written):
+    want = runner("interp")
+    assert want[0] == "halt" and want[3][-written:] != bytes(written)
+    assert runner("tcg") == want
 
 
 def test_a_computed_address_is_computed_and_checked_once():
