@@ -323,6 +323,7 @@ class PyCodegen:
         self.spaces_written = set()     # the address spaces a region stores to
         self.extra_params = []          # parameters the memory hooks' prologue binds
         self.loops = False              # a region with a section that jumps back to itself
+        self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -956,11 +957,22 @@ class PyCodegen:
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
     def atomic(self, text: str, prefix: str) -> str:
-        """``text``, or a new local holding it when it is not a name or a number."""
+        """``text``, or a local holding it when it is not a name or a number:
+        the one this path assigned it to already, while the locals it reads
+        are unchanged (the address of a read-modify-write's load and store,
+        x86's ``inc dword [ebx + eax*4]``), else a new one."""
         if _atomic(text):
             return text
-        loc = self.new_local(prefix)
+        key = ("=", text)           # in ``checked``: assigned on this path, still valid
+        loc = self.value_locals.get(text)
+        if loc is not None and key in self.checked:
+            return loc
+        if loc is None:
+            loc = self.value_locals[text] = self.new_local(prefix)
+        else:
+            self.write_local(loc)   # what read its old value on this path is stale
         self.emit(f"{loc} = {text}")
+        self.checked[key] = frozenset(_NAMES.findall(text))
         return loc
 
     @staticmethod
