@@ -252,3 +252,59 @@ def test_a_zero_extension_by_two_shifts_is_one_mask():
     regs = dict(r1=0xDEADBEEF, r2=0x89ABCDEF)
     got = run(asm, "tcg", 4, hot_threshold=1, **regs)[0]
     assert got[5:7] == [0xBEEF, 0xABCDEF]
+
+
+# words at aligned, misaligned and end-of-RAM addresses in one loop: r1 is
+# aligned, r2 = r1 + 1 (misaligned: a cortex-a15 loads and stores it; the
+# ARM7TDMI's LDR rotates it, the interpreter's business), r3 points at
+# RAM's last word (the one test of an aligned word's address lets it in)
+WORDS = """
+    mov r4, #20
+loop:
+    ldr r0, [r1]
+    add r0, r0, r4
+    str r0, [r1, #4]
+    ldr r5, [r2]
+    str r5, [r2, #8]
+    ldrh r6, [r2]
+    strh r6, [r1, #16]
+    push {r0, r5}
+    pop {r7, r8}
+    ldr r9, [r3]
+    str r9, [r1, #20]
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("cpu", ["cortex-a15", "arm7tdmi"])
+def test_aligned_words_go_through_rams_typed_views(cpu):
+    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
+    log = io.StringIO()
+    m = Machine(board="virt", accel="tcg", cpu=cpu, log=log, log_flags=["out_asm"])
+    try:
+        m.load_image(assemble(WORDS), "t", CODE, CODE)
+        m.ram.load(0x40020020, bytes(range(1, 17)))
+        for k, v in regs.items():
+            m.cpu.r[int(k[1:])] = v
+        m.accel.state_changed()
+        m.run(icount_limit=400)
+        got = list(m.cpu.r), m.cpu.cpsr, m.ram.read_bytes(0x40020000, 0x40)
+    finally:
+        m.close()
+    text = log.getvalue()
+    # a word the loop reads and writes at an aligned address, and the stack's pair
+    assert "W4[" in text and "W8[" in text
+    i = Machine(board="virt", accel="interp", cpu=cpu)
+    try:
+        i.load_image(assemble(WORDS), "t", CODE, CODE)
+        i.ram.load(0x40020020, bytes(range(1, 17)))
+        for k, v in regs.items():
+            i.cpu.r[int(k[1:])] = v
+        i.run(icount_limit=400)
+        want = list(i.cpu.r), i.cpu.cpsr, i.ram.read_bytes(0x40020000, 0x40)
+    finally:
+        i.close()
+    assert want[0][6] != 0 and got == want
