@@ -382,6 +382,19 @@ def _shr(b: ArmIRBuilder, v, n: int):
     return b.op2("shr", v, n)
 
 
+def _unmasked(v):
+    """An LSL's ``(x << n) & 0xFFFFFFFF`` without its mask: as good as the
+    masked value where only the sum or difference modulo 2^32 matters (a
+    result cut to 32 bits, or an address, which leaves RAM when it
+    exceeds 2^32 either way), one operation less."""
+    d = v.op if isinstance(v, Temp) else None
+    if d is not None and d.name == "and" and d.args[1] == M32 and isinstance(d.args[0], Temp):
+        s = d.args[0].op
+        if s is not None and s.name == "shl":
+            return d.args[0]
+    return v
+
+
 def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     """(result, carry out) of an immediate shift as encoded; carry None: unchanged."""
     op2 = b.op2
@@ -460,6 +473,8 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     setflags = test or i.s
     if i.rd == 15 and setflags:
         raise NotInlinable("an exception return (or flags and the PC)")
+    if not setflags and op in ("ADD", "SUB", "RSB"):
+        v = _unmasked(v)
     r, c, overflow, sub = _alu(b, op, a, v, sc)
     if i.rd == 15:
         b.write_pc(r)
@@ -600,7 +615,7 @@ def ldr_str_imm(b, i):
 @translates_like(S.ldr_str_reg)
 def ldr_str_reg(b, i):
     off, _ = shift_imm(b, b.reg(i.rm), i.stype, i.imm)
-    _ldr_str(b, i, off)
+    _ldr_str(b, i, _unmasked(off))
 
 
 def _extra(b, i, offset):

@@ -337,3 +337,37 @@ def test_aligned_words_go_through_rams_typed_views(cpu):
         i.close()
     assert want[0][6] != 0 and got == want
 
+
+# an index shifted left into an address or a sum cut to 32 bits: its
+# mask is not needed (the address leaves RAM without it, the sum wraps
+# the same); an index of 2^30 + 1 wraps back into RAM and reaches it
+SHIFTED_BODY = """
+    ldr r0, [r6, r12, lsl #2]
+    str r0, [r6, r12, lsl #2]!
+    sub r6, r6, r12, lsl #2
+    add r9, r6, r14, lsl #2
+    rsb r10, r6, r14, lsl #3
+    ldr r11, [r6, -r14, lsl #2]
+"""
+SHIFTED = "    mov r3, #20\nloop:" + SHIFTED_BODY + """
+    subs r3, r3, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def masked_shifts(ir: str) -> list:
+    """The temps of optimised IR ``ir`` that mask a left shift to 32 bits."""
+    shl = {ln.split(" = ")[0].strip() for ln in ir.splitlines() if " = shl " in ln}
+    return [ln.strip() for ln in ir.splitlines()
+            if " = and " in ln and "$0xffffffff" in ln and ln.split(" = and ")[1].split(",")[0] in shl]
+
+
+def test_a_shifted_index_needs_no_mask_and_still_wraps():
+    assert masked_shifts(op_opt(SHIFTED_BODY + "done:\n b done\n")) == []
+    regs = dict(r6=0x40020000, r12=0x40000001, r14=0xC0000001)   # 4 * r12 = 2^32 + 4
+    want = run(SHIFTED, "interp", 400, **regs)
+    got = run(SHIFTED, "tcg", 400, hot_threshold=1, **regs)
+    assert want[0][0] == 0 and want[0][9] == 0x40020004
+    assert got[:2] == want[:2]
