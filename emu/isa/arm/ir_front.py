@@ -23,7 +23,8 @@ Translated inline:
   load list and without ``^`` (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
   LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
-  check); an address is not reduced modulo 2^32, a wrapping one bails;
+  check); an address is not reduced modulo 2^32 (nor an index shifted
+  left into it), a wrapping one bails;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing.
 

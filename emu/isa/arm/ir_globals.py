@@ -22,7 +22,9 @@ filled in for A32 (ARM DDI 0406C):
   board's base (:class:`ArmMemory`).  Space 1 is the same memory for an
   access that must be aligned to be translated (ARMv4's rotating LDR and
   LDRH, DDI 0100I A4.1.23): a misaligned one bails and the interpreter
-  runs it.
+  runs it.  An aligned word is read and written through RAM's typed views
+  (``W4[p >> 2]``), its alignment and, RAM's size being a power of two,
+  the end of RAM tested at once; any other word after the full checks.
 """
 
 from __future__ import annotations
