@@ -15,11 +15,11 @@ from emu.machine import Machine
 from test_tcg import CODE, assemble, op_opt, run
 
 
-def region_source(asm: str, limit: int, setup=None, **regs) -> str:
+def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
     """The -d out_asm text of the regions translated while ``asm`` runs
     (``setup(machine)`` first, if given)."""
     log = io.StringIO()
-    m = Machine(board="virt", accel="tcg", log=log, log_flags=["out_asm"])
+    m = Machine(board="virt", accel="tcg", cpu=cpu, log=log, log_flags=["out_asm"])
     try:
         m.load_image(assemble(asm), "t", CODE, CODE)
         if setup is not None:
@@ -282,17 +282,19 @@ def test_a_zero_extension_by_two_shifts_is_one_mask():
     assert got[5:7] == [0xBEEF, 0xABCDEF]
 
 
-# words at aligned, misaligned and end-of-RAM addresses in one loop: r1 is
-# aligned, r2 = r1 + 1 (misaligned: a cortex-a15 loads and stores it; the
-# ARM7TDMI's LDR rotates it, the interpreter's business), r3 points at
-# RAM's last word (the one test of an aligned word's address lets it in)
+# words at aligned, misaligned and end-of-RAM addresses in one loop, each
+# read back by the next pass (or after the loop): r1 is aligned, r2 = r1 + 1
+# (misaligned: a cortex-a15 loads and stores it; the ARM7TDMI's LDR rotates
+# it, the interpreter's business), r3 points at RAM's last word (the one
+# test of an aligned word's address lets it in)
 WORDS = """
     mov r4, #20
 loop:
-    ldr r0, [r1]
+    ldr r0, [r1, #4]
     add r0, r0, r4
     str r0, [r1, #4]
-    ldr r5, [r2]
+    ldr r5, [r2, #8]
+    add r5, r5, r0
     str r5, [r2, #8]
     ldrh r6, [r2]
     strh r6, [r1, #16]
@@ -302,6 +304,8 @@ loop:
     str r9, [r1, #20]
     subs r4, r4, #1
     bne loop
+    ldr r10, [r1, #16]
+    ldr r11, [r1, #20]
 done:
     b done
 """
@@ -309,33 +313,15 @@ done:
 
 @pytest.mark.parametrize("cpu", ["cortex-a15", "arm7tdmi"])
 def test_aligned_words_go_through_rams_typed_views(cpu):
-    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
-    log = io.StringIO()
-    m = Machine(board="virt", accel="tcg", cpu=cpu, log=log, log_flags=["out_asm"])
-    try:
-        m.load_image(assemble(WORDS), "t", CODE, CODE)
+    def setup(m):
         m.ram.load(0x40020020, bytes(range(1, 17)))
-        for k, v in regs.items():
-            m.cpu.r[int(k[1:])] = v
-        m.accel.state_changed()
-        m.run(icount_limit=400)
-        got = list(m.cpu.r), m.cpu.cpsr, m.ram.read_bytes(0x40020000, 0x40)
-    finally:
-        m.close()
-    text = log.getvalue()
+    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
+    text = region_source(WORDS, 400, setup=setup, cpu=cpu, **regs)
     # a word the loop reads and writes at an aligned address, and the stack's pair
     assert "W4[" in text and "W8[" in text
-    i = Machine(board="virt", accel="interp", cpu=cpu)
-    try:
-        i.load_image(assemble(WORDS), "t", CODE, CODE)
-        i.ram.load(0x40020020, bytes(range(1, 17)))
-        for k, v in regs.items():
-            i.cpu.r[int(k[1:])] = v
-        i.run(icount_limit=400)
-        want = list(i.cpu.r), i.cpu.cpsr, i.ram.read_bytes(0x40020000, 0x40)
-    finally:
-        i.close()
-    assert want[0][6] != 0 and got == want
+    want = run(WORDS, "interp", 400, setup=setup, cpu=cpu, **regs)
+    got = run(WORDS, "tcg", 400, hot_threshold=1, setup=setup, cpu=cpu, **regs)
+    assert want[0][5] != 0 and want[0][10] != 0 and got[:2] == want[:2]
 
 
 # an index shifted left into an address or a sum cut to 32 bits: its
