@@ -324,6 +324,14 @@ def test_aligned_words_go_through_rams_typed_views(cpu):
     assert want[0][5] != 0 and want[0][10] != 0 and got[:2] == want[:2]
 
 
+def test_words_in_ram_whose_size_is_no_power_of_two():
+    # 96 MiB: the end of RAM is tested apart from the alignment; r3 at its last word
+    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (96 << 20) - 4, r13=0x40030000)
+    want = run(WORDS, "interp", 400, memory=96 << 20, **regs)
+    got = run(WORDS, "tcg", 400, hot_threshold=1, memory=96 << 20, **regs)
+    assert want[0][5] != 0 and got[:2] == want[:2]
+
+
 # an index shifted left into an address or a sum cut to 32 bits: its
 # mask is not needed (the address leaves RAM without it, the sum wraps
 # the same); an index of 2^30 + 1 wraps back into RAM and reaches it
