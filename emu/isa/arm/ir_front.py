@@ -19,14 +19,20 @@ Translated inline:
   operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
 * MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
 * LDR/STR/LDRB/STRB and LDRH/STRH/LDRSB/LDRSH/LDRD/STRD in every
-  addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without the PC in a
-  load list and without ``^`` (A5.5), through the RAM fast path of
+  addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
+  (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
   LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
   check); an address is not reduced modulo 2^32 (nor an index shifted
   left into it), a wrapping one bails;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
-  NOP and the hints that do nothing.
+  NOP and the hints that do nothing;
+* a computed PC (A2.3.1): BX, BLX (register), LDR or LDM of the PC
+  (``POP {..., pc}``) and a data-processing write of r15 without S
+  (``MOV pc, lr``) leave the block by an indirect exit, which a region
+  follows to its known return sites (:mod:`emu.ir.codegen`); a target
+  that is not word-aligned (interworking to Thumb) bails and the
+  interpreter runs the instruction.
 
 Conditional execution (A8.3): a branch is a conditional exit; any other
 instruction that only writes registers and flags is *predicated* (each
@@ -35,9 +41,10 @@ value it writes is ``select(cond, new, old)``); one with a store goes
 fails, then runs it, and ends.
 
 Helpers, ending the block (they may change the mode, the PC or the
-instruction set): writes to r15 other than B/BL (BX, ``MOV pc, lr``,
-``LDR pc``, ``POP {..., pc}``, ``SUBS pc, lr``), MSR/MRS/CPS, SVC, BKPT,
-WFI, coprocessor accesses, exclusives, SWP and every unallocated encoding.
+instruction set): an exception return (``SUBS pc, lr``, ``LDM`` with
+``^``), r15 as the register of a halfword, doubleword or multiply
+operand or of a register-specified shift, MSR/MRS/CPS, SVC, BKPT, WFI,
+coprocessor accesses, exclusives, SWP and every unallocated encoding.
 Thumb state is not translated: each T16 instruction is a helper (the
 interpreter runs it), a documented gap.
 
