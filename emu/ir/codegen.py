@@ -953,7 +953,7 @@ class PyCodegen:
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
-        self.names[t.id] = f"t{t.id}"
+        self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
     def atomic(self, text: str, prefix: str) -> str:
@@ -989,13 +989,28 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
+    def _loaded(self, t) -> None:
+        """Load ``t`` is now in the local ``t<id>``.  When its first use
+        writes all of a register, the value then lives in the register's
+        local (:meth:`gen_setr` renames it, as it does a pure value's), so
+        what else reads it -- a comparison's flags -- names the register,
+        and a loop's flags over registers alone stay unevaluated on its
+        passes (:meth:`RegionCodegen.peel_state`)."""
+        nm = f"t{t.id}"
+        fu = self.first_use.get(t.id)
+        if fu is not None and fu.name == "setr" and self._full_write(fu):
+            self.deferred[t.id] = [nm, frozenset((nm,)), self.main_uses.get(t.id, 0),
+                                   self.cold_uses.get(t.id, 0)]
+        else:
+            self.names[t.id] = nm
+
     def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
         """The RAM access itself, at the physical address ``addr`` (a store
         writes ``value``, the text of its value, or op's own)."""
         if load:
             t = op.out
             self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
-            self.names[t.id] = f"t{t.id}"
+            self._loaded(t)
             return
         if value is None:
             value = self.val(op.args[1])
@@ -1050,7 +1065,7 @@ class PyCodegen:
             word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
             self.emit(f"t{op.out.id} = {word}" if load else f"{word} = {value}")
             if load:
-                self.names[op.out.id] = f"t{op.out.id}"
+                self._loaded(op.out)
             return
         if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only) or aligned is False:
             conds = conds + list(misaligned_only)
