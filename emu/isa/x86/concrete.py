@@ -457,6 +457,11 @@ class ConcreteOps:
     def raise_exc(self, vector: int, code: int | None = None, detail: str = "") -> None:
         raise GuestException(vector, code, detail)
 
+    def divide_error_if(self, cond, detail: str) -> None:
+        """#DE (vector 0) when ``cond``: DIV and IDIV (SDM Vol. 2A "DIV")."""
+        if cond:
+            raise GuestException(0, None, detail)
+
     def halt(self) -> None:
         """HLT: the instruction retires, then the engine reports a HLT exit."""
         self.s.halted = True

@@ -180,6 +180,15 @@ class X86IRBuilder(TranslatorOps):
     def raise_exc(self, vector, code=None, detail=""):
         self._no("raises an exception")
 
+    def divide_error_if(self, cond, detail: str) -> None:
+        """(ConcreteOps.divide_error_if) where #DE may be raised, the block
+        leaves before the instruction (``bailif``) and the interpreter runs
+        it and raises the fault; a division that faults always is a helper."""
+        if isinstance(cond, Temp):
+            self.emit("bailif", (cond,), out=False)
+        elif cond:
+            self._no(detail)
+
     def halt(self):
         self._no("HLT")
 
