@@ -25,8 +25,8 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
 * ``c``: C programs (``emu/guests/c``, :mod:`emu.cguests`), compiled by
   gcc rather than written for kasou, built with the system's compilers when
   run: a quicksort, a 16x16 matrix multiply, FNV-1a/djb2 hashes, a bubble
-  sort of 16-bit values, decimal formatting and a switch-driven tokenizer,
-  each in 32-bit protected mode (``pmc_*``, ``gcc -m32 -O2``) and A32
+  sort of 16-bit values, decimal formatting, a switch-driven tokenizer and
+  Euclid's gcd with other divisions by variables, each in 32-bit protected mode (``pmc_*``, ``gcc -m32 -O2``) and A32
   (``a32c_*``, ``arm-none-eabi-gcc -marm -O2``, on ``virt``); 6.5-10.5
   million instructions each; ``tests/bench/c_models.py`` computes their
   checksums.  Each source sets its size with ``#define SCALE N``.

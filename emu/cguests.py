@@ -5,10 +5,12 @@ are run with the system's compilers (Debian's ``gcc`` and
 
 Each program (``KINDS``: a quicksort, a 16x16 matrix multiply, FNV-1a and
 djb2 hashes, a bubble sort of 16-bit values, decimal formatting, a
-tokenizer written as a state machine with a switch) defines
+tokenizer written as a state machine with a switch, Euclid's gcd and
+other divisions by variables) defines
 ``guest_main``, which returns a checksum; the start code prints it as eight
 hex digits and a newline on the board's UART and ends the run (status 0).
-Each source sets its size with one line ``#define SCALE N``.
+Each source sets its size with one line ``#define SCALE N`` (and may set
+the A32 guest's apart with ``#define A32_SCALE N``).
 
 * ``pmc_KIND``: ``gcc -m32 -O2 -ffreestanding -fno-pic -nostdlib`` with
   ``x86_start.S`` (real mode to flat 32-bit protected mode, SDM Vol. 3A
@@ -27,13 +29,14 @@ import subprocess
 import tempfile
 
 C_DIR = os.path.join(os.path.dirname(__file__), "guests", "c")
-KINDS = ("qsort", "matmul", "hash", "bsort", "itoa", "fsm")
+KINDS = ("qsort", "matmul", "hash", "bsort", "itoa", "fsm", "gcd")
 #: the guests on the pc board, in 32-bit protected mode
 X86 = {f"pmc_{kind}": "protected" for kind in KINDS}
 #: the guests on the virt board, in A32
 A32 = {f"a32c_{kind}": "a32" for kind in KINDS}
 GUESTS = {**X86, **A32}
 _SCALE = re.compile(r"^#define SCALE (\d+)\b", re.M)
+_A32_SCALE = re.compile(r"^#define A32_SCALE (\d+)\b", re.M)
 _COMMON = ("-O2", "-ffreestanding", "-nostdlib", "-fno-asynchronous-unwind-tables",
            "-fno-stack-protector", "-Wall", "-Werror", "-Wl,--build-id=none",
            "-Wl,--no-warn-rwx-segments")
@@ -68,9 +71,13 @@ def scale_line(text: str, path: str):
 
 
 def default_scale(name: str) -> int:
+    """The source's SCALE; for an A32 guest, its ``#define A32_SCALE N``
+    where it has one (a size for what takes A32 many more instructions)."""
     path = source(name)
     with open(path) as f:
-        return int(scale_line(f.read(), path).group(1))
+        text = f.read()
+    a32 = _A32_SCALE.search(text) if name in A32 else None
+    return int(a32.group(1)) if a32 else int(scale_line(text, path).group(1))
 
 
 def build(name: str, scale: int | None = None, board: str = "pc"):

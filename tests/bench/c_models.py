@@ -4,6 +4,7 @@ describes (sorted() for the sorts, str() for the decimal strings, regular
 expressions for the tokenizer), without kasou or a compiler.  x86
 (pmc_KIND) and A32 (a32c_KIND) guests print the same."""
 
+import math
 import re
 
 MASK32 = 0xFFFFFFFF
@@ -98,8 +99,19 @@ def fsm(scale: int) -> int:
     return (words * 7 + numbers * 131 + punct * 1009 + lines * 9973 + total) & MASK32
 
 
+def gcd(scale: int) -> int:
+    rnd, h = Lcg(), 0
+    for _ in range(scale * 1000):
+        a = rnd.next()
+        b = (rnd.next() & 0xFFFF) + 1
+        n, d = signed(a), signed(b | 1)
+        q = abs(n) // abs(d)
+        h += math.gcd(a, b) + a % b + ((-q if (n < 0) != (d < 0) else q) & MASK32)
+    return h & MASK32
+
+
 MODELS = {"qsort": qsort, "matmul": matmul, "hash": hash_, "bsort": bsort, "itoa": itoa,
-          "fsm": fsm}
+          "fsm": fsm, "gcd": gcd}
 
 
 def expected_output(kind: str, scale: int) -> bytes:
