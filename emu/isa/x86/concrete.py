@@ -366,6 +366,12 @@ class ConcreteOps:
         s.cc_b = b
         s.cc_size = size
 
+    def set_cc_if(self, cond, op: int, res: int, a: int, b: int, size: int) -> None:
+        """set_cc when ``cond``; else the record in force stays (a shift by
+        a count of 0)."""
+        if cond:
+            self.set_cc(op, res, a, b, size)
+
     def cond(self, cc: int) -> bool:
         s = self.s
         return _CONDS[s.cc_op << 4 | cc](s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)

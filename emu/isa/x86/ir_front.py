@@ -358,6 +358,18 @@ class X86IRBuilder(TranslatorOps):
         cc["op"], cc["res"], cc["a"], cc["b"], cc["size"] = op, res, a, b, size
         self.cc_pend.update(("op", "res", "a", "b", "size"))
 
+    def set_cc_if(self, cond, op, res, a, b, size) -> None:
+        """(ConcreteOps.set_cc_if) each field of the record picked by the
+        run-time ``cond``: the new value, or the one in force."""
+        if not isinstance(cond, Temp):
+            if cond:
+                self.set_cc(op, res, a, b, size)
+            return
+        new = dict(zip(("op", "res", "a", "b", "size"), (op, res, a, b, size)))
+        for f, v in new.items():
+            self.cc[f] = self.select(cond, v, self.ccv(f))
+        self.cc_pend.update(new)
+
     def _record(self):
         return tuple(self.ccv(f) for f in ("op", "res", "a", "b", "size", "fl"))
 
