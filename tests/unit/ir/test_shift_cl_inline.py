@@ -8,8 +8,7 @@ translator as on the interpreter."""
 
 import io
 
-from emu import loader
-from emu.machine import Machine
+from tests.unit.ir.x86_guests import print_words, run_guest
 
 GUEST = """
     xor ax, ax
@@ -51,37 +50,14 @@ again:
     add di, bx
     dec ecx
     jns again
-    mov dx, 0x3f8
-    mov ax, si
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, di
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, [0x9000]
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov ax, [0x9002]
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov al, 0
-    out 0xf4, al
+    mov cx, [0x9000]
+    mov bx, [0x9002]
+""" + print_words("si", "di", "cx", "bx") + """
 """
 
 
 def run(accel, log=None):
-    m = Machine(accel=accel, log=log, log_flags=("out_asm",) if log is not None else ())
-    try:
-        m.load_image(loader.assemble(GUEST, "<test>", 0x7C00).data)
-        r = m.run(icount_limit=100_000)
-        assert (r.reason, r.status) == ("debug-exit", 1), r.message
-        return m.serial_output(), m.accel.stats()
-    finally:
-        m.close()
+    return run_guest(GUEST, accel, 100_000, log)
 
 
 def test_shifts_by_cl_agree_with_the_interpreter():
