@@ -6,9 +6,12 @@ Count sources and where the work happens:
   (immediate count): the count is a translation-time constant, so these are
   **inline**; a masked count of 0 compiles to nothing.
 * ``D2``/``D3``/``SHLD CL``/``SHRD CL``: the count is a run-time value and a
-  count of 0 must leave the destination and every flag untouched, so these
-  are **helpers**, registered under the table's ``*_CL`` encoding names.
-  Both run the very same ``_shift`` below with a concrete count.
+  count of 0 must leave the destination and every flag untouched.  SHL, SAL,
+  SHR and SAR by CL (compiled code's variable shifts) are inline: translated,
+  the result and the flag record are picked by ``count == 0`` (``select``,
+  ``set_cc_if``); the rotates and SHLD/SHRD by CL are **helpers**,
+  registered under the table's ``*_CL`` encoding names.  All run the very
+  same ``_shift`` below with a concrete count in the interpreter.
 
 Count masking (``CpuModel.shift_mask``): the 8086 does not mask the count
 (up to 255 iterations of its microcode loop); the 186 and later mask it to
@@ -89,6 +92,17 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         ops.write(dst, res)
         ops.set_flags(cf | (of << 11), CF_OF)
         return
+    res, fw = _shifted(ops, i, kind, a, c)
+    ops.write(dst, res)
+    ops.set_cc(CC_RES, res, fw, 0, size)
+
+
+def _shifted(ops, i, kind: int, a, c):
+    """SHL, SHR or SAR of ``a`` by the count ``c`` >= 1 (an int, or a run-time
+    value in translated code): the result and the CC_RES flags word."""
+    size = i.size
+    bits = 8 * size
+    m = MASK[size]
     if kind == SHL:
         w = a << c
         res = w & m
@@ -105,9 +119,8 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         res = (last >> 1) & m
         cf = last & 1
         of = 0
-    ops.write(dst, res)
     af = AF if ops.model.shift_af else 0
-    ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    return res, cf | (of << 1) | af
 
 
 # A masked count of 0 still reads the operand (a memory operand can fault:
@@ -133,14 +146,24 @@ def _inline(kind):
     return shift_imm
 
 
-def _helper(kind):
+def _by_cl(kind):
     def shift_cl(ops, i):
         a = ops.read(i.ops[0])
         c = ops.read(i.ops[1]) & count_mask(ops, i.size)
-        if c:
-            _shift(ops, i, kind, a, c)
-        else:
-            _count_zero(ops, i, a)
+        if isinstance(c, int):          # the interpreter, or CL known when translated
+            if c:
+                _shift(ops, i, kind, a, c)
+            else:
+                _count_zero(ops, i, a)
+            return
+        # a run-time count: computed with a count of 1 in its place when it
+        # is 0, then the operand written back as it was and the flag record
+        # in force kept (a memory operand is stored unchanged: a store that
+        # cannot be made in the block leaves it before the instruction)
+        zero = c == 0
+        res, fw = _shifted(ops, i, kind, a, ops.select(zero, 1, c))
+        ops.write(i.ops[0], ops.select(zero, a, res))
+        ops.set_cc_if(c != 0, CC_RES, res, fw, 0, i.size)
     return shift_cl
 
 
@@ -149,7 +172,8 @@ def _register(name, kind):
     f = sem(name)(_inline(kind))
     f.__name__ = name.lower()
     f.__doc__ = f'{name} r/m, 1 / imm8  (SDM Vol. 2B "{section}"): constant count, inline.'
-    g = sem(name + "_CL", helper=True)(_helper(kind))
+    # the rotates by CL stay helpers (a run-time count never reaches their _shift)
+    g = sem(name + "_CL", helper=kind <= RCR)(_by_cl(kind))
     g.__name__ = name.lower() + "_cl"
     g.__doc__ = f'{name} r/m, CL  (SDM Vol. 2B "{section}"): run-time count; 0 changes nothing.'
 
