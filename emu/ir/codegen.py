@@ -264,6 +264,7 @@ class PyCodegen:
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
         self.spaces_written = set()     # the address spaces a region stores to
+        self.path = []          # the jumps this path went through: (id(op), taken, conditional)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -581,6 +582,7 @@ class PyCodegen:
         k = 0
         ip = b.ip
         ended = False
+        depth = len(self.path)
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -636,11 +638,14 @@ class PyCodegen:
                 self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(op), True, True))
                 self.goto(k, slot, target)
+                self.path[-1] = (id(op), False, True)   # on: not taken
                 self.restore(snap)
                 self.ind -= 1
             elif n == "goto_tb":
                 slot, target = op.aux
+                self.path.append((id(op), True, False))
                 self.goto(k, slot, target)
                 ended = True
                 break
@@ -654,6 +659,7 @@ class PyCodegen:
                 break
             else:
                 raise ValueError(f"codegen: no rule for IR op {n}")
+        del self.path[depth:]
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
 
@@ -1254,7 +1260,9 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(self), True, False))
                 self.goto(k - 1, None, d)       # its section, or its code inlined here
+                self.path.pop()
                 self.restore(snap)
                 self.ind -= 1
             rip = x
@@ -1316,6 +1324,10 @@ class RegionCodegen(PyCodegen):
         as any jump to a section, then restarts the count)."""
         c = self.counted
         if c["p"] is not None:
+            # another path back: one around an enclosing loop (it left the
+            # counted loop where its jump back is not taken) restarts the
+            # count once a trip; any other would restart it every few passes
+            c["ok"] = c["ok"] and (c["jump"], False, True) in self.path
             return False
         snap = self.snapshot()
         n = len(self.lines)
@@ -1323,8 +1335,13 @@ class RegionCodegen(PyCodegen):
         if exact is None:
             del self.lines[n:]
             self.restore(snap)
+            c["ok"] = False
             return False
         c["p"] = p
+        # (counted: a loop closed by a conditional jump -- a loop closed by a
+        # CALL or a RET is a recursion, entered and left every few passes)
+        c["ok"] = c["ok"] and bool(self.path) and self.path[-1][1:] == (True, True)
+        c["jump"] = self.path[-1][0] if self.path else None
         lines, ind = self.lines, self.ind
         self.lines, self.ind = [], c["ind"] + 2
         self.restore(exact)
@@ -1361,21 +1378,24 @@ class RegionCodegen(PyCodegen):
         (:meth:`_counted_back_edge`), so the budget of every pass that way
         is the loop's own step, no test of it in the body, and the
         ``else:`` is the budget exit that jump would have made (the same
-        instruction, the same state); another path back charges and tests
-        the budget as any jump to a section does and starts the count again
-        (the ``while True`` around it) -- else as ``while True``, or
+        instruction, the same state); another path back -- only one around
+        an enclosing loop, through the counted jump not taken: anything else
+        (the other arm of an if, a second call of a recursion) would restart
+        the count every few passes -- charges and tests the budget as any
+        jump to a section does and starts the count again (the ``while
+        True`` around it) -- else as ``while True``, or
         (``plain``: the region's only section) as the body of the region's
         own loop.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
-        c = self.counted = {"p": None, "exit": None, "ind": top}
+        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None}
         self.emit("while True:")
         self.emit("")           # the loop's header, once its step is known
         self.ind += 2
         self._body(d, mode, spec)
         self.ind = top
         self.counted = None
-        if c["p"] is not None:
+        if c["p"] is not None and c["ok"]:
             self.lines[at + 1] = "    " * (top + 1) + f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
             self.ind = top + 1
             self.emit("else:")
