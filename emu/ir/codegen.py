@@ -25,7 +25,9 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
   a LOGIC, INC or DEC record) is not written at all;
 * **a block that jumps to its own start loops inside the function** while
   the instruction budget allows (``left``), so a tight guest loop never
-  returns to the dispatcher.
+  returns to the dispatcher;
+* **a register write masked to its width is a compare** when one wrap at
+  most takes the value out of it (:meth:`PyCodegen.assign`).
 
 Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
@@ -1138,13 +1140,14 @@ class RegionCodegen(PyCodegen):
     computed over the region by :func:`emu.ir.optimize.region_liveness`),
     charges the path's instructions to ``left``, and continues -- no return
     to the dispatcher, no write-back.  A section that can jump to itself
-    runs as an inner ``while True``, peeled once when that lets the loop
-    start with the previous iteration's flag record as expressions
-    (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too, after comparing the address:
-    a return site is a block the RET jumps to like any other
-    (:func:`region_edges`), inlined or a section as :func:`plan_region`
-    decides.
+    runs as an inner loop -- counted by ``for left in range(...)`` when
+    its jump back is a conditional one (:meth:`_loop`), else ``while
+    True`` -- peeled once when that lets the loop start with the previous
+    iteration's flag record as expressions (:meth:`peel_state`).  An
+    indirect jump to one of the region's return sites (``returns``)
+    continues there too, after comparing the address: a return site is a
+    block the RET jumps to like any other (:func:`region_edges`), inlined
+    or a section as :func:`plan_region` decides.
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -1396,7 +1399,8 @@ class RegionCodegen(PyCodegen):
         self.ind = top
         self.counted = None
         if c["p"] is not None and c["ok"]:
-            self.lines[at + 1] = "    " * (top + 1) + f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            self.lines[at + 1] = "    " * (top + 1) + head
             self.ind = top + 1
             self.emit("else:")
             self.emit(f"    left -= {c['p']}")

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.differential.translated import machine, stop_state, tcg_regions
+from tests.differential.translated import stopped_at, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -47,9 +47,7 @@ no_xor:
 
 
 def run(accel, limit, log=None):
-    with machine(GUEST, accel, 1 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 6),)
+    return stopped_at(GUEST, accel, 1 << 20, limit, (0x500, 6), log)
 
 
 @pytest.mark.parametrize("limit", [1700, 1701, 1702, 1703, 3137, 3139, 4413, 4414, 8002,
@@ -94,9 +92,7 @@ again:
 
 
 def run_nest(accel, limit, log=None):
-    with machine(NEST, accel, 1 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 4),)
+    return stopped_at(NEST, accel, 1 << 20, limit, (0x500, 4), log)
 
 
 @pytest.mark.parametrize("limit", [3000, 3001, 3002, 3003, 3004, 5000, 5001, 5002, 5003, 5004,
