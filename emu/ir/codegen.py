@@ -25,7 +25,9 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
   a LOGIC, INC or DEC record) is not written at all;
 * **a block that jumps to its own start loops inside the function** while
   the instruction budget allows (``left``), so a tight guest loop never
-  returns to the dispatcher.
+  returns to the dispatcher;
+* **a register write masked to its width is a compare** when one wrap at
+  most takes the value out of it (:meth:`PyCodegen.assign`).
 
 Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
@@ -324,6 +326,7 @@ class PyCodegen:
         self.extra_params = []          # parameters the memory hooks' prologue binds
         self.loops = False              # a region with a section that jumps back to itself
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
+        self.path = []          # the jumps this path went through: (id(op), taken, conditional)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -641,6 +644,7 @@ class PyCodegen:
         k = 0
         ip = b.ip
         ended = False
+        depth = len(self.path)
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -696,11 +700,14 @@ class PyCodegen:
                 self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(op), True, True))
                 self.goto(k, slot, target)
+                self.path[-1] = (id(op), False, True)   # on: not taken
                 self.restore(snap)
                 self.ind -= 1
             elif n == "goto_tb":
                 slot, target = op.aux
+                self.path.append((id(op), True, False))
                 self.goto(k, slot, target)
                 ended = True
                 break
@@ -714,6 +721,7 @@ class PyCodegen:
                 break
             else:
                 raise ValueError(f"codegen: no rule for IR op {n}")
+        del self.path[depth:]
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
 
@@ -1259,15 +1267,17 @@ class RegionCodegen(PyCodegen):
     computed over the region by :func:`emu.ir.optimize.region_liveness`),
     charges the path's instructions to ``left``, and continues -- no return
     to the dispatcher, no write-back.  A section that can jump to itself
-    runs as an inner ``while True``, peeled once when that lets the loop
-    start with the previous iteration's flag record as expressions
-    (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too, after comparing the address:
-    a return site is a block the RET jumps to like any other
-    (:func:`region_edges`), inlined or a section as :func:`plan_region`
-    decides.  Any other indirect jump whose target is one of the region's
-    sections (a call through a register, a jump table) continues at that
-    section after one look-up of the address (:meth:`indirect_section`).
+    runs as an inner loop -- counted by ``for left in range(...)`` when
+    its jump back is a conditional one (:meth:`_loop`), else ``while
+    True`` -- peeled once when that lets the loop start with the previous
+    iteration's flag record as expressions (:meth:`peel_state`).  An
+    indirect jump to one of the region's return sites (``returns``)
+    continues there too, after comparing the address: a return site is a
+    block the RET jumps to like any other (:func:`region_edges`), inlined
+    or a section as :func:`plan_region` decides.  Any other indirect jump
+    whose target is one of the region's sections (a call through a
+    register, a jump table) continues at that section after one look-up
+    of the address (:meth:`indirect_section`).
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -1384,7 +1394,9 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(self), True, False))
                 self.goto(k - 1, None, d)       # its section, or its code inlined here
+                self.path.pop()
                 self.restore(snap)
                 self.ind -= 1
             self.indirect_section(x, self.P + k, k)
@@ -1475,6 +1487,10 @@ class RegionCodegen(PyCodegen):
         as any jump to a section, then restarts the count)."""
         c = self.counted
         if c["p"] is not None:
+            # another path back: one around an enclosing loop (it left the
+            # counted loop where its jump back is not taken) restarts the
+            # count once a trip; any other would restart it every few passes
+            c["ok"] = c["ok"] and (c["jump"], False, True) in self.path
             return False
         snap = self.snapshot()
         n = len(self.lines)
@@ -1482,8 +1498,13 @@ class RegionCodegen(PyCodegen):
         if exact is None:
             del self.lines[n:]
             self.restore(snap)
+            c["ok"] = False
             return False
         c["p"] = p
+        # (counted: a loop closed by a conditional jump -- a loop closed by a
+        # CALL or a RET is a recursion, entered and left every few passes)
+        c["ok"] = c["ok"] and bool(self.path) and self.path[-1][1:] == (True, True)
+        c["jump"] = self.path[-1][0] if self.path else None
         lines, ind = self.lines, self.ind
         self.lines, self.ind = [], c["ind"] + 2
         self.restore(exact)
@@ -1520,22 +1541,26 @@ class RegionCodegen(PyCodegen):
         (:meth:`_counted_back_edge`), so the budget of every pass that way
         is the loop's own step, no test of it in the body, and the
         ``else:`` is the budget exit that jump would have made (the same
-        instruction, the same state); another path back charges and tests
-        the budget as any jump to a section does and starts the count again
-        (the ``while True`` around it) -- else as ``while True``, or
+        instruction, the same state); another path back -- only one around
+        an enclosing loop, through the counted jump not taken: anything else
+        (the other arm of an if, a second call of a recursion) would restart
+        the count every few passes -- charges and tests the budget as any
+        jump to a section does and starts the count again (the ``while
+        True`` around it) -- else as ``while True``, or
         (``plain``: the region's only section) as the body of the region's
         own loop.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
-        c = self.counted = {"p": None, "exit": None, "ind": top}
+        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None}
         self.emit("while True:")
         self.emit("")           # the loop's header, once its step is known
         self.ind += 2
         self._body(d, mode, spec)
         self.ind = top
         self.counted = None
-        if c["p"] is not None:
-            self.lines[at + 1] = "    " * (top + 1) + f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+        if c["p"] is not None and c["ok"]:
+            head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            self.lines[at + 1] = "    " * (top + 1) + head
             self.ind = top + 1
             self.emit("else:")
             self.emit(f"    left -= {c['p']}")

@@ -2,16 +2,19 @@
 
 The budget of a pass along the loop's counted path back is the range's
 step, so that path neither charges nor tests it; the loop's ``else:`` is
-the budget exit that path would have made.  Other paths back (an outer
-loop inlined into the section, the other arm of a JNC) charge and test the
-budget and start the count again.  Stopped by the instruction budget
+the budget exit that path would have made.  Another path back around an
+outer loop inlined into the section charges and tests the budget and
+starts the count again; a loop whose paths back alternate (the two arms of
+a JNC) is not counted.  Stopped by the instruction budget
 anywhere -- on either path, in the inner or the outer loop -- the run
 stops at the interpreter's instruction with the interpreter's state
 (flags included: DEC's record is stored only at the exits)."""
 
+import re
+
 import pytest
 
-from tests.differential.translated import machine, stop_state, tcg_regions
+from tests.differential.translated import stopped_at, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -44,9 +47,7 @@ no_xor:
 
 
 def run(accel, limit, log=None):
-    with machine(GUEST, accel, 1 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 6),)
+    return stopped_at(GUEST, accel, 1 << 20, limit, (0x500, 6), log)
 
 
 @pytest.mark.parametrize("limit", [1700, 1701, 1702, 1703, 3137, 3139, 4413, 4414, 8002,
@@ -59,7 +60,50 @@ def test_the_loops_are_counted():
     want = run("interp", 100_000)
     assert want[0] == "halt"
     regions = tcg_regions(run, 100_000)
-    # the loops on their own, then the nest: every loop is counted
-    assert all("for left in range(left, " in code for code in regions)
-    assert regions[-1].count("for left in range(left, ") >= 2
+    # the inner loop on its own, the bit loop on its own, then the nest: the
+    # inner loop is counted, alone and in the nest (the outer loop's path
+    # back restarts the count once a trip); the bit loop's two paths back
+    # end with the same jump, each would restart the other's count: not
+    # counted
+    inner, bits, nest = regions[0], regions[1], regions[-1]
+    assert "for left in range(left, 4, -5):" in inner
+    assert "for left in range(left, " not in bits
+    assert "for left in range(left, " in nest
     assert run("tcg", 100_000) == want
+
+
+NEST = """
+    xor ax, ax
+    xor bx, bx
+    mov bp, 40
+pass:
+    mov cx, 50
+again:
+    add ax, cx
+    xor bx, ax
+    dec cx
+    jnz again
+    dec bp                      ; the outer loop's path back: 4 instructions on
+    jnz pass
+    mov [0x500], ax
+    mov [0x502], bx
+    hlt
+"""
+
+
+def run_nest(accel, limit, log=None):
+    return stopped_at(NEST, accel, 1 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [3000, 3001, 3002, 3003, 3004, 5000, 5001, 5002, 5003, 5004,
+                                   5005, 5006, 5007, 5008, 100_000])
+def test_around_the_outer_loop_the_count_restarts_and_stops_where_the_interpreter_does(limit):
+    assert run_nest("tcg", limit) == run_nest("interp", limit)
+
+
+def test_the_outer_loops_path_back_restarts_the_count():
+    code = tcg_regions(run_nest, 100_000)[-1]
+    m = re.search(r"while True:\n +for left in range\(left, \d+, -4\):\n(.*?)\n +else:", code, re.S)
+    assert m, code
+    d = re.search(r"if e >= 0 or pc != (\d+): break", code).group(1)
+    assert f"pc = {d}; break" in m.group(1)

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.differential.pm32 import guest
-from tests.differential.translated import machine, stop_state, tcg_regions
+from tests.differential.translated import stopped_at, tcg_regions
 
 BODY = """
     mov ecx, 0x30000
@@ -39,9 +39,7 @@ GUEST32 = guest(BODY)
 
 
 def run(accel, limit, log=None):
-    with machine(GUEST32, accel, 16 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 12),)
+    return stopped_at(GUEST32, accel, 16 << 20, limit, (0x500, 12), log)
 
 
 @pytest.mark.parametrize("limit", [200, 201, 203, 205, 5000, 5003, 100_000])
