@@ -381,7 +381,17 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                             k = fast_path(self, insn, limit - n)
                             if k:
                                 n += k
-                                tb = None
+                                # where the REP led before (its next instruction once
+                                # it completes): the jump cache of this exit, as an
+                                # indirect jump's -- a short REP in a loop costs no lookup
+                                seen = x.seen
+                                nxt = seen.get(s.pc) if seen is not None and not nochain else None
+                                if nxt is not None and nxt.valid:
+                                    hits += 1
+                                    tb = nxt
+                                else:
+                                    tb = None
+                                    came = x if not nochain else None
                                 continue
                         # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as
