@@ -14,7 +14,8 @@ chaining and exits.
   than the next block, IO restarts (IoPending) and fault delivery all go
   through its exact code, so exits and icount match ``-accel interp`` one
   for one.  A repeating helper (x86 REP) may run on the front end's
-  ``fast_path`` first.
+  ``fast_path`` first; where that completes it, the block it leads to is
+  found in the exit's jump cache, as after an indirect jump.
 * Single-stepping has a short way: while it is on, ``run`` is a closure
   (``_stepper``) that finds the one-instruction block by IP in a per-mode
   map and returns the step's DEBUG exit -- no dispatcher set-up.
