@@ -1394,3 +1394,38 @@ def test_plain_string_instructions_step_down_after_std():
     a lazy flag record (``get_df``): the pointers step down as on the
     interpreter."""
     same(asm(PLAIN_STRINGS_DOWN))
+
+
+SHORT_REPS = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    cld
+    mov bx, 300
+again:
+    mov si, 0x4000
+    mov di, 0x5000
+    add di, bx
+    mov cx, 8
+    rep movsb
+    jmp first
+first:
+    rep stosb                  ; CX = 0: retires alone
+    mov cx, 3
+    rep stosw
+    dec bx
+    jnz again
+""" + N_OR_G
+
+
+@pytest.mark.parametrize("tier", ["eager", "tiered"])
+def test_a_completed_rep_goes_on_through_its_exits_jump_cache(tier):
+    """A short REP in a loop run at once: where it leads next is found in
+    its exit's jump cache, not looked up again every iteration (a REP
+    first in its block included: that block's exit is its own; and one
+    whose count is 0 also runs there, not on the interpreter)."""
+    mt, _ = same(asm(SET_GP + SHORT_REPS), tier=tier)
+    assert mt.serial_output() == b"N"
+    stats = mt.accel.stats()
+    assert stats["string_fast_insns"] > 3 * 300
+    assert stats["lookups"] < 300

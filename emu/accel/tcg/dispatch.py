@@ -17,7 +17,8 @@ chaining and exits.
   than the next block, IO restarts (IoPending) and fault delivery all go
   through its exact code, so exits and icount match ``-accel interp`` one
   for one.  A repeating helper (x86 REP) may run on the front end's
-  ``fast_path`` first.
+  ``fast_path`` first; where that completes it, the block it leads to is
+  found in the exit's jump cache, as after an indirect jump.
 * Single-stepping has a short way: while it is on, ``run`` is a closure
   (``_stepper``) that finds the one-instruction block by IP in a per-mode
   map and returns the step's DEBUG exit -- no dispatcher set-up.
@@ -386,7 +387,17 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                             k = fast_path(self, insn, limit - n)
                             if k:
                                 n += k
-                                tb = None
+                                # where the REP led before (its next instruction once
+                                # it completes): the jump cache of this exit, as an
+                                # indirect jump's -- a short REP in a loop costs no lookup
+                                seen = x.seen
+                                nxt = seen.get(s.pc) if seen is not None and not nochain else None
+                                if nxt is not None and nxt.valid:
+                                    hits += 1
+                                    tb = nxt
+                                else:
+                                    tb = None
+                                    came = x if not nochain else None
                                 continue
                         # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as

@@ -42,7 +42,7 @@ from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
 from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
-from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
+from .translate import decode_quietly, helper_first, helper_first_exits, helper_only
 
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
@@ -168,7 +168,7 @@ class RegionTiers:
             # instruction, I/O, ...); its TB hands it straight to the slow path
             tb = TranslationBlock(first.pc, ip, key)
             tb.fn, tb.exits, tb.jmp, tb.icount, tb.insns, tb.loop = \
-                helper_first, HELPER_FIRST_EXITS, [None], 1, first.insns, False
+                helper_first, helper_first_exits(), [None], 1, first.insns, False
             self._install(tb, key, built[1], first.page)
             self.counters["blocks_translated"] += 1
             return tb

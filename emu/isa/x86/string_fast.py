@@ -43,8 +43,8 @@ def string_fast(tr, insn, budget: int) -> int:
     nothing pending (an interrupt, TF, an I/O restart) that the interpreter
     would act on between iterations, and for MOVS no overlap that a
     byte-by-byte copy would see.  Returns the iterations retired (each one
-    instruction, as the interpreter counts them), or 0: not applicable, let
-    the interpreter run it."""
+    instruction, as the interpreter counts them; a count of 0 retires the
+    instruction alone), or 0: not applicable, let the interpreter run it."""
     name = insn.name
     compare = name in COMPARES
     if not compare and name not in STRING_FAST:
@@ -59,9 +59,12 @@ def string_fast(tr, insn, budget: int) -> int:
             or (interp.irq_line and fl & 0x200) or fl & 0x100):        # IF, TF
         return 0
     count = s.regs[1] & MASKS[insn.asize]
+    if count == 0:              # no iteration: the instruction only retires
+        s.rip = insn.next_ip
+        ops.insn = insn
+        tr.counters["string_fast_insns"] += 1
+        return 1
     n = count if count < budget else budget
-    if n <= 0:
-        return 0
     if compare:
         done, last = plain_compare(s, tr.machine.ram, ops.amask, insn, n)
         if not done:
