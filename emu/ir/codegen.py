@@ -427,7 +427,10 @@ class PyCodegen:
         branches on the count it writes), when only pure code that reads
         neither the register anew nor the flag record comes between --
         nothing can leave the block there, so the register's new value is
-        seen by no one too early."""
+        seen by no one too early.  A loaded value goes straight into its
+        register's local too (``r3 = W4[p >> 2]``, no copy), with writes of
+        other registers also allowed between (a post-indexed load's base):
+        the load's own bail comes before the assignment (:meth:`_load_to`)."""
         where = {}
         out = {}
         for i, op in enumerate(ops):
@@ -438,11 +441,15 @@ class PyCodegen:
             t = op.args[0]
             j = where.get(t.id)
             r = op.aux[0]
-            if j is None or self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg") \
-                    or not OPCODES[ops[j].name].pure:
+            if j is None:
+                continue
+            load = ops[j].name == "ld"
+            if not load and (self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg")
+                             or not OPCODES[ops[j].name].pure):
                 continue
             if all(o.name == "insn_start" or (OPCODES[o.name].pure and o.name != "getcc"
                                                and not (o.name == "getr" and o.aux[0] == r))
+                   or (load and o.name == "setr" and o.aux[0] != r)
                    for o in ops[j + 1:i]):
                 out[t.id] = op
         return out
@@ -953,8 +960,9 @@ class PyCodegen:
         ``addr`` is past the end of RAM: the index raises, so the load costs
         no test; ``implied`` holds afterwards."""
         t = op.out
+        dest = self._load_to(t)
         self.emit("try:")
-        self.emit(f"    t{t.id} = MM[{addr}]")
+        self.emit(f"    {dest} = MM[{addr}]")
         self.emit("except IndexError:")
         self.ind += 1
         snap = self.snapshot()
@@ -997,13 +1005,33 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
+    def _load_to(self, t) -> str:
+        """The local load ``t`` is assigned to, called after its checks and
+        before it: its register's local when the load is an early write
+        (:meth:`_early_writes`; what still reads the old value is kept
+        valid first), else ``t<id>``."""
+        w = self.early.get(t.id)
+        if w is None:
+            return f"t{t.id}"
+        self.write_local(f"r{w.aux[0]}", w.live)
+        return f"r{w.aux[0]}"
+
     def _loaded(self, t) -> None:
-        """Load ``t`` is now in the local ``t<id>``.  When its first use
-        writes all of a register, the value then lives in the register's
-        local (:meth:`gen_setr` renames it, as it does a pure value's), so
-        what else reads it -- a comparison's flags -- names the register,
-        and a loop's flags over registers alone stay unevaluated on its
-        passes (:meth:`RegionCodegen.peel_state`)."""
+        """Load ``t`` is now in its local (:meth:`_load_to`), its bails
+        generated.  When its first use writes all of a register, the value
+        then lives in the register's local (:meth:`gen_setr` renames it, as
+        it does a pure value's), so what else reads it -- a comparison's
+        flags -- names the register, and a loop's flags over registers
+        alone stay unevaluated on its passes
+        (:meth:`RegionCodegen.peel_state`)."""
+        w = self.early.get(t.id)
+        if w is not None:
+            r = w.aux[0]
+            self.sunk.pop(r, None)
+            self.written_so_far.add(r)
+            self.deferred[t.id] = [f"r{r}", frozenset((f"r{r}",)), self.main_uses.get(t.id, 0),
+                                   self.cold_uses.get(t.id, 0)]
+            return
         nm = f"t{t.id}"
         fu = self.first_use.get(t.id)
         if fu is not None and fu.name == "setr" and self._full_write(fu):
@@ -1012,12 +1040,15 @@ class PyCodegen:
         else:
             self.names[t.id] = nm
 
-    def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
+    def access(self, op, load: bool, size: int, addr: str, value=None, dest=None) -> None:
         """The RAM access itself, at the physical address ``addr`` (a store
-        writes ``value``, the text of its value, or op's own)."""
+        writes ``value``, the text of its value, or op's own; a load assigns
+        ``dest``, or the local :meth:`_load_to` gives)."""
         if load:
             t = op.out
-            self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
+            if dest is None:
+                dest = self._load_to(t)
+            self.emit(f"{dest} = MM[{addr}]" if size == 1 else f"{dest} = U{size}(MM, {addr})[0]")
             self._loaded(t)
             return
         if value is None:
@@ -1071,7 +1102,7 @@ class PyCodegen:
                 conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
             self.bail_unless_checked(conds, k, ip)
             word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
-            self.emit(f"t{op.out.id} = {word}" if load else f"{word} = {value}")
+            self.emit(f"{self._load_to(op.out)} = {word}" if load else f"{word} = {value}")
             if load:
                 self._loaded(op.out)
             return
@@ -1092,18 +1123,19 @@ class PyCodegen:
         fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
         if not load and check_code:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+        dest = self._load_to(op.out) if load else None
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
         slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
         if slow:
             self.bail_if(" or ".join(slow), k, ip)
-        self.access(op, load, size, p, value)
+        self.access(op, load, size, p, value, dest)
         self.ind -= 1
         self.emit("else:")
         self.ind += 1
         word = f"W{size}[{p} >> {size.bit_length() - 1}]"
         if load:
-            self.emit(f"t{op.out.id} = {word}")
+            self.emit(f"{dest} = {word}")
         else:
             self.emit(f"{word} = {value}")
         self.ind -= 1
