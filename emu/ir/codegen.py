@@ -1490,6 +1490,11 @@ class RegionCodegen(PyCodegen):
         if again and self.counted is not None and self.mode != "once" \
                 and self._counted_back_edge(d, p, k, live):
             return
+        if not again and self.counted is not None:
+            # out to another section, which may come back: the count restarts
+            # then, so only once a trip if the path left through the counted
+            # jump not taken (:meth:`_loop`)
+            self.counted["away"].append(tuple(self.path))
         # the budget exit first: it stores the exact state from the expressions,
         # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
@@ -1575,22 +1580,23 @@ class RegionCodegen(PyCodegen):
         ``else:`` is the budget exit that jump would have made (the same
         instruction, the same state); another path back -- only one around
         an enclosing loop, through the counted jump not taken: anything else
-        (the other arm of an if, a second call of a recursion) would restart
-        the count every few passes -- charges and tests the budget as any
-        jump to a section does and starts the count again (the ``while
-        True`` around it) -- else as ``while True``, or
+        (the other arm of an if, a second call of a recursion, a jump out to
+        another section before the counted jump, which comes back from
+        there) would restart the count every few passes -- charges and
+        tests the budget as any jump to a section does and starts the count
+        again (the ``while True`` around it) -- else as ``while True``, or
         (``plain``: the region's only section) as the body of the region's
         own loop.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
-        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None}
+        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None, "away": []}
         self.emit("while True:")
         self.emit("")           # the loop's header, once its step is known
         self.ind += 2
         self._body(d, mode, spec)
         self.ind = top
         self.counted = None
-        if c["p"] is not None and c["ok"]:
+        if c["p"] is not None and c["ok"] and all((c["jump"], False, True) in way for way in c["away"]):
             head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
             self.lines[at + 1] = "    " * (top + 1) + head
             self.ind = top + 1

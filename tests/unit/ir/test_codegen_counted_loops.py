@@ -107,3 +107,45 @@ def test_the_outer_loops_path_back_restarts_the_count():
     assert m, code
     d = re.search(r"if e >= 0 or pc != (\d+): break", code).group(1)
     assert f"pc = {d}; break" in m.group(1)
+
+
+# a loop whose path goes out to another section (the inner loop, a section
+# of its own) before its jump back, and comes back from there: every trip
+# would restart the count (gcc's gcd loop: the first division inlined, the
+# Euclid loop a section) -- not counted; the inner loop is
+EXCURSION = """
+    xor si, si
+    xor bx, bx
+    mov bp, 300
+outer:
+    add si, 0x3a7
+    mov ax, si
+    and ax, 7
+    jz skip                     ; not taken: out to the inner loop's section
+inner:
+    add bx, ax
+    dec ax
+    jnz inner
+skip:
+    dec bp
+    jnz outer
+    mov [0x500], bx
+    mov [0x502], si
+    hlt
+"""
+
+
+def run_excursion(accel, limit, log=None):
+    return stopped_at(EXCURSION, accel, 1 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [500, 501, 502, 503, 504, 505, 1500, 1501, 1502, 1503, 100_000])
+def test_a_loop_with_an_excursion_stops_where_the_interpreter_does(limit):
+    assert run_excursion("tcg", limit) == run_excursion("interp", limit)
+
+
+def test_a_loop_that_leaves_for_another_section_on_its_way_back_is_not_counted():
+    assert run_excursion("interp", 100_000)[0] == "halt"
+    code = tcg_regions(run_excursion, 100_000)[-1]
+    assert "for left in range(left, " in code and ", -3):" in code     # the inner loop
+    assert not re.search(r"for left in range\(left, \d+, -(?!3\))\d+\):", code), code
