@@ -92,14 +92,16 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         ops.write(dst, res)
         ops.set_flags(cf | (of << 11), CF_OF)
         return
-    res, fw = _shifted(ops, i, kind, a, c)
-    ops.write(dst, res)
-    ops.set_cc(CC_RES, res, fw, 0, size)
+    _shift_arith(ops, i, kind, a, c)
 
 
-def _shifted(ops, i, kind: int, a, c):
-    """SHL, SHR or SAR of ``a`` by the count ``c`` >= 1 (an int, or a run-time
-    value in translated code): the result and the CC_RES flags word."""
+def _shift_arith(ops, i, kind: int, a, c, zero=None) -> None:
+    """SHL, SHR or SAR of operand 0 (value ``a``) by the count ``c`` >= 1.
+    In translated code the count may be a run-time value: then ``zero``
+    says whether CL's masked count was 0 (``c`` is 1 in its place), which
+    writes the operand back as it was and keeps the flag record in force
+    (a memory operand is stored unchanged: a store that cannot be made in
+    the block leaves it before the instruction)."""
     size = i.size
     bits = 8 * size
     m = MASK[size]
@@ -120,7 +122,16 @@ def _shifted(ops, i, kind: int, a, c):
         cf = last & 1
         of = 0
     af = AF if ops.model.shift_af else 0
-    return res, cf | (of << 1) | af
+    if zero is None:
+        ops.write(i.ops[0], res)
+        ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    else:
+        ops.write(i.ops[0], ops.select(zero, a, res))
+        ops.set_cc_if(ops.lnot(zero), CC_RES, res, cf | (of << 1) | af, 0, size)
+
+
+#: the work of each kind for a nonzero count
+_WORK = {k: (_shift if k <= RCR else _shift_arith) for k in range(SAR + 1)}
 
 
 # A masked count of 0 still reads the operand (a memory operand can fault:
@@ -136,34 +147,32 @@ def _count_zero(ops, i, a) -> None:
 
 
 def _inline(kind):
+    work = _WORK[kind]
+
     def shift_imm(ops, i):
         a = ops.read(i.ops[0])
         c = i.ops[1].value & (0x3F if i.size == 8 else ops.model.shift_mask)   # count_mask()
         if c:
-            _shift(ops, i, kind, a, c)
+            work(ops, i, kind, a, c)
         else:
             _count_zero(ops, i, a)
     return shift_imm
 
 
 def _by_cl(kind):
+    work = _WORK[kind]
+
     def shift_cl(ops, i):
         a = ops.read(i.ops[0])
         c = ops.read(i.ops[1]) & count_mask(ops, i.size)
         if isinstance(c, int):          # the interpreter, or CL known when translated
             if c:
-                _shift(ops, i, kind, a, c)
+                work(ops, i, kind, a, c)
             else:
                 _count_zero(ops, i, a)
             return
-        # a run-time count: computed with a count of 1 in its place when it
-        # is 0, then the operand written back as it was and the flag record
-        # in force kept (a memory operand is stored unchanged: a store that
-        # cannot be made in the block leaves it before the instruction)
-        zero = c == 0
-        res, fw = _shifted(ops, i, kind, a, ops.select(zero, 1, c))
-        ops.write(i.ops[0], ops.select(zero, a, res))
-        ops.set_cc_if(c != 0, CC_RES, res, fw, 0, i.size)
+        zero = c == 0           # a run-time count (translated): 0 changes nothing
+        _shift_arith(ops, i, kind, a, ops.select(zero, 1, c), zero)
     return shift_cl
 
 
