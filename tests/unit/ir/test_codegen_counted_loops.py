@@ -46,8 +46,15 @@ no_xor:
 """
 
 
-def run(accel, limit, log=None):
-    return stopped_at(GUEST, accel, 1 << 20, limit, (0x500, 6), log)
+def runner(src: str, length: int):
+    """run(accel, limit, log=None): ``src`` stopped after ``limit``
+    instructions (:func:`stopped_at`), ``length`` bytes at 0x500 dumped."""
+    def run(accel, limit, log=None):
+        return stopped_at(src, accel, 1 << 20, limit, (0x500, length), log)
+    return run
+
+
+run = runner(GUEST, 6)
 
 
 @pytest.mark.parametrize("limit", [1700, 1701, 1702, 1703, 3137, 3139, 4413, 4414, 8002,
@@ -91,8 +98,7 @@ again:
 """
 
 
-def run_nest(accel, limit, log=None):
-    return stopped_at(NEST, accel, 1 << 20, limit, (0x500, 4), log)
+run_nest = runner(NEST, 4)
 
 
 @pytest.mark.parametrize("limit", [3000, 3001, 3002, 3003, 3004, 5000, 5001, 5002, 5003, 5004,
@@ -135,8 +141,7 @@ skip:
 """
 
 
-def run_excursion(accel, limit, log=None):
-    return stopped_at(EXCURSION, accel, 1 << 20, limit, (0x500, 4), log)
+run_excursion = runner(EXCURSION, 4)
 
 
 @pytest.mark.parametrize("limit", [500, 501, 502, 503, 504, 505, 1500, 1501, 1502, 1503, 100_000])
