@@ -22,6 +22,14 @@ The guests come in suites (``--suite``; or ``--guests`` names them):
   PL011's flag register (10.4-12.5 million instructions each).  Each source
   sets its size with one line ``.set SCALE, N`` (:func:`guest_image`
   assembles it at another size).
+* ``c``: C programs (``emu/guests/c``, :mod:`emu.cguests`), compiled by
+  gcc rather than written for kasou, built with the system's compilers when
+  run: a quicksort, a 16x16 matrix multiply, FNV-1a/djb2 hashes, a bubble
+  sort of 16-bit values, decimal formatting, a switch-driven tokenizer and
+  Euclid's gcd with other divisions by variables, each in 32-bit protected mode (``pmc_*``, ``gcc -m32 -O2``) and A32
+  (``a32c_*``, ``arm-none-eabi-gcc -marm -O2``, on ``virt``); 6.5-10.5
+  million instructions each; ``tests/bench/c_models.py`` computes their
+  checksums.  Each source sets its size with ``#define SCALE N``.
 * ``arm``: the classic guests written for Arm A32 (``tests/guests/arm``:
   ``arm_intloop``, ``arm_sieve``...), run on the ``virt`` board with
   semihosting, on the engines that run Arm guests (interp, tcg, unicorn
@@ -85,6 +93,8 @@ import re
 import statistics
 import time
 
+from . import cguests
+
 GUESTS_DIR = os.path.join(os.path.dirname(__file__), "guests")
 BENCH_DIR = os.path.join(GUESTS_DIR, "bench")
 
@@ -102,15 +112,17 @@ ARM_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
                        "tests", "guests", "arm")
 ARM = {f"arm_{name}": "a32" for name in ("intloop", "sieve", "strcopy", "crc32", "fib", "uart",
                                          "lm_loop")}
+#: the C guests (emu/guests/c, built with gcc when run: :mod:`emu.cguests`)
+C = cguests.GUESTS
 SUITES = {"classic": tuple(CLASSIC), "new": tuple(NEW) + tuple(A32), "arm": tuple(ARM),
-          "all": tuple(CLASSIC) + tuple(NEW) + tuple(A32) + tuple(ARM)}
+          "c": tuple(C), "all": tuple(CLASSIC) + tuple(NEW) + tuple(A32) + tuple(ARM) + tuple(C)}
 DEFAULT_SUITE = "new"
 
 
 def has_scale(name: str) -> bool:
     """Is ``name`` one of the new guests, whose source sets its size with a
     SCALE line (the rest have a fixed size)?"""
-    return name in NEW or name in A32
+    return name in NEW or name in A32 or name in C
 BARE = "unicorn-bare"
 #: what the table says of how unicorn and bare unicorn are timed
 TIMED_FROM_START = ("unicorn, unicorn-bare: timed from the guest's first instruction "
@@ -126,15 +138,17 @@ class BenchError(Exception):
 
 
 def guest_mode(name: str) -> str:
-    return NEW.get(name) or A32.get(name) or ARM.get(name) or CLASSIC[name]
+    return NEW.get(name) or A32.get(name) or ARM.get(name) or C.get(name) or CLASSIC[name]
 
 
 def guest_board(name: str) -> str:
     """The board a bench guest runs on: ``virt`` for the Arm guests."""
-    return "virt" if name in ARM or name in A32 else "pc"
+    return "virt" if name in ARM or name in A32 or name in cguests.A32 else "pc"
 
 
 def guest_path(name: str) -> str:
+    if name in C:
+        return cguests.source(name)
     if has_scale(name):
         return os.path.join(BENCH_DIR, name + ".S")
     if name in CLASSIC:
@@ -166,6 +180,8 @@ def guests_for(suite: str | None, names: str | None) -> tuple:
 
 def default_scale(name: str) -> int:
     """The SCALE a new guest's source sets."""
+    if name in C:
+        return cguests.default_scale(name)
     return int(_scale_line(guest_path(name), open(guest_path(name)).read()).group(1))
 
 
@@ -183,6 +199,13 @@ def guest_image(name: str, scale: int | None = None):
     from .boards import board_target, get_board
     from .loader import load_guest
     path = guest_path(name)
+    if name in C:
+        if scale is not None and scale < 1:
+            raise BenchError(f"SCALE {scale}: expected a positive number")
+        try:
+            return cguests.build(name, scale, guest_board(name))
+        except cguests.BuildError as e:
+            raise BenchError(str(e)) from None
     if scale is None:
         return load_guest(path, board=guest_board(name))
     if not has_scale(name):

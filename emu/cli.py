@@ -394,7 +394,8 @@ def build_parser() -> Parser:
     b.add_argument("--guests", help="comma-separated guests: " + ",".join(BENCH_SUITES["all"]))
     b.add_argument("--suite", choices=tuple(BENCH_SUITES),
                    help="the guests to run: classic (emu/guests), new (emu/guests/bench: real and "
-                        "protected mode; the default) or all")
+                        "protected mode; the default), arm (tests/guests/arm), c (emu/guests/c: C "
+                        "built with gcc and arm-none-eabi-gcc) or all")
     b.add_argument("--repeat", type=parse_count, default=3, metavar="N",
                    help="runs of each guest on each engine; the median is shown (3)")
     b.add_argument("--unicorn-count", choices=("free", "exact"), default="free",

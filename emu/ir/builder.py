@@ -27,7 +27,8 @@ from .opcodes import COMPARISONS
 _PYOP = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__, "and": int.__and__,
          "or": int.__or__, "xor": int.__xor__, "shl": int.__lshift__, "shr": int.__rshift__,
          "eq": int.__eq__, "ne": int.__ne__, "lt": int.__lt__, "le": int.__le__,
-         "gt": int.__gt__, "ge": int.__ge__}
+         "gt": int.__gt__, "ge": int.__ge__,
+         "div": lambda a, b: a // (b or 1), "mod": lambda a, b: a % (b or 1)}
 
 
 def bits_of(v):

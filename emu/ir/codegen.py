@@ -25,7 +25,9 @@ What makes it fast (QEMU's register allocator and liveness, in Python terms):
   a LOGIC, INC or DEC record) is not written at all;
 * **a block that jumps to its own start loops inside the function** while
   the instruction budget allows (``left``), so a tight guest loop never
-  returns to the dispatcher.
+  returns to the dispatcher;
+* **a register write masked to its width is a compare** when one wrap at
+  most takes the value out of it (:meth:`PyCodegen.assign`).
 
 Hot code is compiled as a *region* instead (:class:`RegionCodegen`): the
 blocks of a loop nest in one function, each path through it straight-line
@@ -86,6 +88,63 @@ def word_views(buf) -> dict:
     return {f"W{n}": mv.cast(c) for n, c in ((2, "H"), (4, "I"), (8, "Q"))}
 
 
+class CodeFreeWindow:
+    """A block of RAM that holds no translated code, for a region's stack
+    stores: an aligned power of two, 2**k bytes (64 to ``SPAN``), around an
+    address, as ``(base, m1, m2, m4, m8)``.  A store of ``size`` bytes at
+    ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>`` is 0
+    (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's end,
+    the alignment and the code-map look-up; the masks are negative numbers
+    of small magnitude, one-digit Python ints whatever the address.
+
+    Code is marked in RAM's code map only between runs of translated code,
+    so the window a region takes at its entry (:meth:`current`: the last one
+    found, while its granules still hold no code) holds for the whole run;
+    a store outside it, once made the checked way, finds the window around
+    its own address (:meth:`around`) for the stores after it.  One per
+    engine (it reads its RAM's code map): no state shared between
+    machines."""
+
+    SPAN = 1 << 16
+    NONE = (-1, -1, -1, -1, -1)         # (p ^ -1) & -1 == ~p: never 0
+
+    def __init__(self, code_map, ram_size: int):
+        self.cp = code_map
+        self.granules = ram_size >> GRANULE_SHIFT
+        self.last = self.NONE
+        self.span = (0, 0)              # the last window's granules
+
+    def current(self) -> tuple:
+        """The last window found, if no code came into it since."""
+        g0, g1 = self.span
+        return self.last if g0 < g1 and self.cp.find(b"\1", g0, g1) < 0 else self.NONE
+
+    def around(self, p: int) -> tuple:
+        """The largest window holding the physical address ``p`` (NONE when
+        p's own granule holds code or is not RAM)."""
+        g = p >> GRANULE_SHIFT
+        if not 0 <= g < self.granules:
+            return self.NONE
+        reach = self.SPAN >> GRANULE_SHIFT
+        start, stop = max(g - reach, 0), min(g + reach, self.granules)
+        lo = self.cp.rfind(b"\1", start, g + 1)
+        if lo == g:
+            return self.NONE
+        hi = self.cp.find(b"\1", g, stop)
+        # the nearest bytes the window must not hold, below and above p
+        below = ((lo + 1) << GRANULE_SHIFT) - 1 if lo >= 0 else (start << GRANULE_SHIFT) - 1
+        above = (hi if hi >= 0 else stop) << GRANULE_SHIFT
+        k = min((p ^ above).bit_length(), self.SPAN.bit_length())
+        if below >= 0:
+            k = min(k, (p ^ below).bit_length())
+        k -= 1
+        m = -(1 << k)
+        base = p >> k << k
+        self.last = (base, m, m | 1, m | 3, m | 7)
+        self.span = (base >> GRANULE_SHIFT, (base + (1 << k)) >> GRANULE_SHIFT)
+        return self.last
+
+
 class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
     direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
@@ -120,6 +179,45 @@ def _narrowing(args) -> bool:
 def _fits32(v) -> bool:
     """Is the value known to be a 32-bit one (never negative)?"""
     return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
+
+
+def _value_range(v, depth: int = 8):
+    """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
+    register and memory widths, the widths the builder tracks and the
+    arithmetic over them -- or None."""
+    if not isinstance(v, Temp):
+        return (int(v), int(v))
+    op = v.op
+    rng = None
+    if op is not None and depth > 0:
+        n = op.name
+        if n in ("getr", "ld"):
+            rng = (0, _MASK[op.aux[1]])
+        elif n in ("add", "sub"):
+            a, b = (_value_range(x, depth - 1) for x in op.args)
+            if a is not None and b is not None:
+                rng = (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+    if v.bits is not None:
+        top = (1 << v.bits) - 1
+        rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
+    return rng
+
+
+def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
+    """The statements that set ``loc`` to ``text & m`` (m = 2**k - 1, the
+    text being what the mask applies to) without the mask, when the
+    unmasked value's range ``rng`` is within one wrap of [0, m]: a compare
+    and a rarely taken correction (a specialised compare of small ints,
+    where ``& m`` is a generic call that allocates a new int for m of 2**30
+    and more) -- or None: the mask is needed."""
+    if rng is None:
+        return None
+    lo, hi = rng
+    if 0 <= lo and hi <= 2 * m + 1:
+        return [f"{loc} = {text}", f"if {loc} > {m}: {loc} -= {m + 1}"]
+    if -(m + 1) <= lo and hi <= m:
+        return [f"{loc} = {text}", f"if {loc} < 0: {loc} += {m + 1}"]
+    return None
 
 
 def _narrow32(ops) -> set:
@@ -177,6 +275,22 @@ def _fl_rest(k) -> tuple:
 
 
 
+def _unparen(s: str) -> str | None:
+    """The expression ``s`` without its enclosing parentheses (a name or a
+    number as it is) -- None when it is not one parenthesised whole."""
+    if _atomic(s):
+        return s
+    if not s.startswith("("):
+        return None
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return s[1:-1] if i == len(s) - 1 else None
+    return None
+
+
 def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
@@ -209,6 +323,10 @@ class PyCodegen:
         self.fast_segs = {}     # segment -> a mode the target names, checked by the entry guard
         self.narrow32 = set()   # registers whose local holds 32 bits (a region's, guarded)
         self.spaces_written = set()     # the address spaces a region stores to
+        self.extra_params = []          # parameters the memory hooks' prologue binds
+        self.loops = False              # a region with a section that jumps back to itself
+        self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
+        self.path = []          # the jumps this path went through: (id(op), taken, conditional)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -309,7 +427,10 @@ class PyCodegen:
         branches on the count it writes), when only pure code that reads
         neither the register anew nor the flag record comes between --
         nothing can leave the block there, so the register's new value is
-        seen by no one too early."""
+        seen by no one too early.  A loaded value goes straight into its
+        register's local too (``r3 = W4[p >> 2]``, no copy), with writes of
+        other registers also allowed between (a post-indexed load's base):
+        the load's own bail comes before the assignment (:meth:`_load_to`)."""
         where = {}
         out = {}
         for i, op in enumerate(ops):
@@ -320,11 +441,15 @@ class PyCodegen:
             t = op.args[0]
             j = where.get(t.id)
             r = op.aux[0]
-            if j is None or self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg") \
-                    or not OPCODES[ops[j].name].pure:
+            if j is None:
+                continue
+            load = ops[j].name == "ld"
+            if not load and (self.main_uses.get(t.id, 0) < 2 or ops[j].name in ("getr", "getcc", "getseg")
+                             or not OPCODES[ops[j].name].pure):
                 continue
             if all(o.name == "insn_start" or (OPCODES[o.name].pure and o.name != "getcc"
                                                and not (o.name == "getr" and o.aux[0] == r))
+                   or (load and o.name == "setr" and o.aux[0] != r)
                    for o in ops[j + 1:i]):
                 out[t.id] = op
         return out
@@ -526,6 +651,7 @@ class PyCodegen:
         k = 0
         ip = b.ip
         ended = False
+        depth = len(self.path)
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -581,11 +707,14 @@ class PyCodegen:
                 self.emit(f"if {m.group(1) if m else c}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(op), True, True))
                 self.goto(k, slot, target)
+                self.path[-1] = (id(op), False, True)   # on: not taken
                 self.restore(snap)
                 self.ind -= 1
             elif n == "goto_tb":
                 slot, target = op.aux
+                self.path.append((id(op), True, False))
                 self.goto(k, slot, target)
                 ended = True
                 break
@@ -599,6 +728,7 @@ class PyCodegen:
                 break
             else:
                 raise ValueError(f"codegen: no rule for IR op {n}")
+        del self.path[depth:]
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
 
@@ -656,7 +786,7 @@ class PyCodegen:
             loc = f"r{w.aux[0]}"
             self.sunk.pop(w.aux[0], None)
             self.write_local(loc, w.live)
-            self.emit(f"{loc} = {e}")
+            self.assign(loc, e, t)
             self.written_so_far.add(w.aux[0])
             self.deferred[t.id] = [loc, frozenset((loc,)), nm, self.cold_uses.get(t.id, 0)]
             return
@@ -714,10 +844,25 @@ class PyCodegen:
         if isinstance(v, Temp) and self._full_write(op) and v.id in self.deferred:
             renamed = self.deferred.pop(v.id)     # it is about to live in the register's local
         self.write_local(loc, op.live, self._inverse(op, loc))
-        self.emit(f"{loc} = {rhs}")
+        self.assign(loc, rhs, v, self._full_write(op))
         self.written_so_far.add(r)
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
+
+    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+        """``loc = text``, the source text of the value ``v``; ``whole``: the
+        assignment is all of a register write (not a merge into part of
+        ``loc``) -- a mask of the low bits over arithmetic that can leave
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        lines = None
+        if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
+            m = v.op.args[1]
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+                inner = _unparen(text[:-len(f" & {m}")])
+                if inner is not None:
+                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0]))
+        for line in lines or [f"{loc} = {text}"]:
+            self.emit(line)
 
     def _peek(self, v):
         """Source text of a value, without consuming a use (None: gone)."""
@@ -815,23 +960,35 @@ class PyCodegen:
         ``addr`` is past the end of RAM: the index raises, so the load costs
         no test; ``implied`` holds afterwards."""
         t = op.out
+        dest = self._load_to(t)
         self.emit("try:")
-        self.emit(f"    t{t.id} = MM[{addr}]")
+        self.emit(f"    {dest} = MM[{addr}]")
         self.emit("except IndexError:")
         self.ind += 1
         snap = self.snapshot()
         self.stub(BAIL, k, str(ip))
         self.restore(snap)
         self.ind -= 1
-        self.names[t.id] = f"t{t.id}"
+        self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
     def atomic(self, text: str, prefix: str) -> str:
-        """``text``, or a new local holding it when it is not a name or a number."""
+        """``text``, or a local holding it when it is not a name or a number:
+        the one this path assigned it to already, while the locals it reads
+        are unchanged (the address of a read-modify-write's load and store,
+        x86's ``inc dword [ebx + eax*4]``), else a new one."""
         if _atomic(text):
             return text
-        loc = self.new_local(prefix)
+        key = ("=", text)           # in ``checked``: assigned on this path, still valid
+        loc = self.value_locals.get(text)
+        if loc is not None and key in self.checked:
+            return loc
+        if loc is None:
+            loc = self.value_locals[text] = self.new_local(prefix)
+        else:
+            self.write_local(loc)   # what read its old value on this path is stale
         self.emit(f"{loc} = {text}")
+        self.checked[key] = frozenset(_NAMES.findall(text))
         return loc
 
     @staticmethod
@@ -848,13 +1005,51 @@ class PyCodegen:
             conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
         return conds
 
-    def access(self, op, load: bool, size: int, addr: str, value=None) -> None:
+    def _load_to(self, t) -> str:
+        """The local load ``t`` is assigned to, called after its checks and
+        before it: its register's local when the load is an early write
+        (:meth:`_early_writes`; what still reads the old value is kept
+        valid first), else ``t<id>``."""
+        w = self.early.get(t.id)
+        if w is None:
+            return f"t{t.id}"
+        self.write_local(f"r{w.aux[0]}", w.live)
+        return f"r{w.aux[0]}"
+
+    def _loaded(self, t) -> None:
+        """Load ``t`` is now in its local (:meth:`_load_to`), its bails
+        generated.  When its first use writes all of a register, the value
+        then lives in the register's local (:meth:`gen_setr` renames it, as
+        it does a pure value's), so what else reads it -- a comparison's
+        flags -- names the register, and a loop's flags over registers
+        alone stay unevaluated on its passes
+        (:meth:`RegionCodegen.peel_state`)."""
+        w = self.early.get(t.id)
+        if w is not None:
+            r = w.aux[0]
+            self.sunk.pop(r, None)
+            self.written_so_far.add(r)
+            self.deferred[t.id] = [f"r{r}", frozenset((f"r{r}",)), self.main_uses.get(t.id, 0),
+                                   self.cold_uses.get(t.id, 0)]
+            return
+        nm = f"t{t.id}"
+        fu = self.first_use.get(t.id)
+        if fu is not None and fu.name == "setr" and self._full_write(fu):
+            self.deferred[t.id] = [nm, frozenset((nm,)), self.main_uses.get(t.id, 0),
+                                   self.cold_uses.get(t.id, 0)]
+        else:
+            self.names[t.id] = nm
+
+    def access(self, op, load: bool, size: int, addr: str, value=None, dest=None) -> None:
         """The RAM access itself, at the physical address ``addr`` (a store
-        writes ``value``, the text of its value, or op's own)."""
+        writes ``value``, the text of its value, or op's own; a load assigns
+        ``dest``, or the local :meth:`_load_to` gives)."""
         if load:
             t = op.out
-            self.emit(f"t{t.id} = MM[{addr}]" if size == 1 else f"t{t.id} = U{size}(MM, {addr})[0]")
-            self.names[t.id] = f"t{t.id}"
+            if dest is None:
+                dest = self._load_to(t)
+            self.emit(f"{dest} = MM[{addr}]" if size == 1 else f"{dest} = U{size}(MM, {addr})[0]")
+            self._loaded(t)
             return
         if value is None:
             value = self.val(op.args[1])
@@ -864,7 +1059,8 @@ class PyCodegen:
             self.emit(f"P{size}(MM, {addr}, {value})")
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
-                   misaligned_only=(), window=None, check_code=True, aligned=None) -> None:
+                   misaligned_only=(), window=None, check_code=True, aligned=None,
+                   code_free=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -888,10 +1084,14 @@ class PyCodegen:
         those are tested on this path, the alignment bits alone).
         ``aligned``: the word's alignment when the target knows it from the
         address's form (a constant offset from a base that is a multiple of
-        8): True goes to the view with no test, False to ``struct``."""
+        8): True goes to the view with no test, False to ``struct``.
+        ``code_free``: a store the region's code-free window may take
+        (:meth:`_code_free_store`)."""
         value = None if load else self.val(op.args[1])
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        if code_free and not load and check_code and aligned is None:
+            return self._code_free_store(op, size, addr, conds + misaligned_only, k, ip, value)
         if size > 1 and WORD_VIEWS and aligned:
             # known aligned: misaligned_only cannot hold, one code granule
             p = addr
@@ -902,9 +1102,9 @@ class PyCodegen:
                 conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
             self.bail_unless_checked(conds, k, ip)
             word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
-            self.emit(f"t{op.out.id} = {word}" if load else f"{word} = {value}")
+            self.emit(f"{self._load_to(op.out)} = {word}" if load else f"{word} = {value}")
             if load:
-                self.names[op.out.id] = f"t{op.out.id}"
+                self._loaded(op.out)
             return
         if size == 1 or not WORD_VIEWS or (load and not conds and not misaligned_only) or aligned is False:
             conds = conds + list(misaligned_only)
@@ -923,22 +1123,59 @@ class PyCodegen:
         fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
         if not load and check_code:
             fast.append(f"CP[{p} >> {GRANULE_SHIFT}]")
+        dest = self._load_to(op.out) if load else None
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
         slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
         if slow:
             self.bail_if(" or ".join(slow), k, ip)
-        self.access(op, load, size, p, value)
+        self.access(op, load, size, p, value, dest)
         self.ind -= 1
         self.emit("else:")
         self.ind += 1
         word = f"W{size}[{p} >> {size.bit_length() - 1}]"
         if load:
-            self.emit(f"t{op.out.id} = {word}")
+            self.emit(f"{dest} = {word}")
         else:
             self.emit(f"{word} = {value}")
         self.ind -= 1
         for c in conds + misaligned_only:       # false on both ways on
+            if ":=" not in c:
+                self.checked[c] = frozenset(_NAMES.findall(c))
+
+
+    #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
+    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
+
+    def window_prologue(self) -> None:
+        """Take the code-free window at the region's entry
+        (:class:`CodeFreeWindow`, bound as ``SWG`` and ``SWA``)."""
+        self.extra_params += ["SWG=SWG", "SWA=SWA"]
+        self.emit(f"{', '.join(self.WINDOW)} = SWG()")
+
+    def _code_free_store(self, op, size: int, addr: str, conds: list, k: int, ip, value: str) -> None:
+        """A store at the physical address ``addr`` that, when it lies
+        aligned in the region's code-free window (:meth:`window_prologue`),
+        needs none of ``conds`` (the caller vouches for that: the window is
+        RAM, and an aligned word there is within the segment) nor a code
+        check: one test.  Elsewhere it is made the checked way, and then
+        the window moves to its address."""
+        p = addr if _atomic(addr) else self.new_local("p")
+        first = p if p is addr else f"({p} := {addr})"
+        self.emit(f"if ({first} ^ WB) & WM{size}:")
+        self.ind += 1
+        self.bail_if(" or ".join(conds + self.code_checks(p, size)), k, ip)
+        self.access(op, False, size, p, value)
+        self.emit(f"if ({p} ^ WB) & WM1: {', '.join(self.WINDOW)} = SWA({p})")
+        self.ind -= 1
+        self.emit("else:")
+        if size == 1:
+            self.emit(f"    MM[{p}] = {value}")
+        elif WORD_VIEWS:
+            self.emit(f"    W{size}[{p} >> {size.bit_length() - 1}] = {value}")
+        else:
+            self.emit(f"    P{size}(MM, {p}, {value})")
+        for c in conds:         # false on both ways on
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
@@ -1062,13 +1299,17 @@ class RegionCodegen(PyCodegen):
     computed over the region by :func:`emu.ir.optimize.region_liveness`),
     charges the path's instructions to ``left``, and continues -- no return
     to the dispatcher, no write-back.  A section that can jump to itself
-    runs as an inner ``while True``, peeled once when that lets the loop
-    start with the previous iteration's flag record as expressions
-    (:meth:`peel_state`).  An indirect jump to one of the region's return
-    sites (``returns``) continues there too, after comparing the address:
-    a return site is a block the RET jumps to like any other
-    (:func:`region_edges`), inlined or a section as :func:`plan_region`
-    decides.
+    runs as an inner loop -- counted by ``for left in range(...)`` when
+    its jump back is a conditional one (:meth:`_loop`), else ``while
+    True`` -- peeled once when that lets the loop start with the previous
+    iteration's flag record as expressions (:meth:`peel_state`).  An
+    indirect jump to one of the region's return sites (``returns``)
+    continues there too, after comparing the address: a return site is a
+    block the RET jumps to like any other (:func:`region_edges`), inlined
+    or a section as :func:`plan_region` decides.  Any other indirect jump
+    whose target is one of the region's sections (a call through a
+    register, a jump table) continues at that section after one look-up
+    of the address (:meth:`indirect_section`).
 
     Budget: a section is entered only while ``left`` covers its longest
     path (``max_path``), so nothing inside a section checks the budget;
@@ -1104,6 +1345,8 @@ class RegionCodegen(PyCodegen):
         for d in self.sections:
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
+        self.counted = None     # the counted loop being generated (see _loop)
+        self.loops = any(self.self_loop.values())
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1173,7 +1416,7 @@ class RegionCodegen(PyCodegen):
         self.ccg.append(group)
 
     def stub(self, kind, k, rip: str, slot=None, target=None):
-        if kind is INDIRECT and self.returns:
+        if kind is INDIRECT:
             # an indirect jump (RET) to a return site of the region stays in it
             x = rip
             if not _atomic(rip):
@@ -1183,11 +1426,42 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if {x} == {d}:")
                 self.ind += 1
                 snap = self.snapshot()
+                self.path.append((id(self), True, False))
                 self.goto(k - 1, None, d)       # its section, or its code inlined here
+                self.path.pop()
                 self.restore(snap)
                 self.ind -= 1
+            self.indirect_section(x, self.P + k, k)
             rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
+
+    def indirect_section(self, x: str, p: int, k: int) -> None:
+        """An indirect jump (a call through a register, a jump table, a RET
+        to a caller the region does not inline) to any section of the
+        region continues there, as a direct jump to it would
+        (:meth:`transition`), after one look-up of the address in ``MP``
+        (section -> the budget it needs): the region is left only for code
+        outside it.  Its section's live-in is known only at run time, so
+        every lazy field is stored.  (A peeled loop's first pass jumps to
+        its own section only with its loop's entry state: not from here.)"""
+        self.uses_mp = True
+        cond = f"{x} in MP"
+        if self.mode == "once":
+            cond = f"{x} != {self.section} and {cond}"
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        self.emit(f"left -= {p}")
+        self.emit(f"if left < MP[{x}]:")
+        self.ind += 1
+        snap = self.snapshot()
+        self._exit(INDIRECT, 0, x, None, None, self.insn_base + k)
+        self.restore(snap)
+        self.ind -= 1
+        snap = self.snapshot()
+        self._flush_cc()
+        self.emit(f"pc = {x}; continue" if self.mode == "plain" else f"pc = {x}; break")
+        self.restore(snap)
+        self.ind -= 1
 
     def goto(self, k, slot, target):
         p = self.P + k + 1
@@ -1213,6 +1487,14 @@ class RegionCodegen(PyCodegen):
             # the peeled loop starts with these fields as expressions: nothing to
             # store (fl's arithmetic flags included: the expression is all of fl)
             live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+        if again and self.counted is not None and self.mode != "once" \
+                and self._counted_back_edge(d, p, k, live):
+            return
+        if not again and self.counted is not None:
+            # out to another section, which may come back: the count restarts
+            # then, so only once a trip if the path left through the counted
+            # jump not taken (:meth:`_loop`)
+            self.counted["away"].append(tuple(self.path))
         # the budget exit first: it stores the exact state from the expressions,
         # and the path on stores only what section d reads (its live-in)
         self.emit(f"left -= {p}")
@@ -1223,12 +1505,117 @@ class RegionCodegen(PyCodegen):
         self.restore(snap)
         self.ind -= 1
         self._flush_cc(live)
-        if again:
+        if again and self.counted is not None and self.mode != "once":
+            self.emit(f"pc = {d}; break")        # the count starts again (_loop)
+        elif again:
             self.emit("break" if self.mode == "once" else "continue")
         elif self.mode == "plain":
             self.emit(f"pc = {d}; continue")
         else:
             self.emit(f"pc = {d}; break")
+
+    def _counted_back_edge(self, d, p, k, live) -> bool:
+        """A jump back to the top of the loop :meth:`_loop` counts.  The first
+        one whose exact flag state is still known once it has stored the
+        fields the loop reads (:meth:`_flush_exact`) is the counted one: no
+        budget test (the loop's ``range`` holds it), and its budget exit,
+        made from that state, kept for the loop's ``else:`` (nothing runs
+        between the jump and it).  False: another one (the caller makes it
+        as any jump to a section, then restarts the count)."""
+        c = self.counted
+        if c["p"] is not None:
+            # another path back: one around an enclosing loop (it left the
+            # counted loop where its jump back is not taken) restarts the
+            # count once a trip; any other would restart it every few passes
+            c["ok"] = c["ok"] and (c["jump"], False, True) in self.path
+            return False
+        snap = self.snapshot()
+        n = len(self.lines)
+        exact = self._flush_exact(live, n)
+        if exact is None:
+            del self.lines[n:]
+            self.restore(snap)
+            c["ok"] = False
+            return False
+        c["p"] = p
+        # (counted: a loop closed by a conditional jump -- a loop closed by a
+        # CALL or a RET is a recursion, entered and left every few passes)
+        c["ok"] = c["ok"] and bool(self.path) and self.path[-1][1:] == (True, True)
+        c["jump"] = self.path[-1][0] if self.path else None
+        lines, ind = self.lines, self.ind
+        self.lines, self.ind = [], c["ind"] + 2
+        self.restore(exact)
+        self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
+        c["exit"] = self.lines
+        self.lines, self.ind = lines, ind
+        self.emit("continue")
+        return True
+
+    def _flush_exact(self, live, n: int):
+        """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
+        code so far ends at line ``n``) and return a snapshot whose lazy
+        state is exact over the locals as they are then -- the one before,
+        when nothing was stored; the one after, when fl was stored whole
+        (not just outside the arithmetic flags) and no field left as an
+        expression reads a local the store changed -- or None."""
+        before = self.snapshot()
+        know = before[0]
+        self._flush_cc(live)
+        if len(self.lines) == n:
+            return before
+        fl = know["fl"]
+        if fl[0] == "expr" and "fl" in live and not (live & ARITH_BITS) and _fl_rest(fl)[0] != fl[1]:
+            return None
+        stored = {"cc_" + f for f, k in know.items() if k[0] == "expr" and self.know[f][0] == "local"}
+        if any(k[0] == "expr" and stored & set(k[2]) for k in self.know.values()):
+            return None
+        return self.snapshot()
+
+    def _loop(self, d, mode, spec, plain=False) -> bool:
+        """Section ``d``, which jumps back to itself, as a loop: counted when
+        it can be -- ``for left in range(left, M - 1, -p)``, M its budget
+        (``max_path``) and p the instructions of its counted path back
+        (:meth:`_counted_back_edge`), so the budget of every pass that way
+        is the loop's own step, no test of it in the body, and the
+        ``else:`` is the budget exit that jump would have made (the same
+        instruction, the same state); another path back -- only one around
+        an enclosing loop, through the counted jump not taken: anything else
+        (the other arm of an if, a second call of a recursion, a jump out to
+        another section before the counted jump, which comes back from
+        there) would restart the count every few passes -- charges and
+        tests the budget as any jump to a section does and starts the count
+        again (the ``while True`` around it) -- else as ``while True``, or
+        (``plain``: the region's only section) as the body of the region's
+        own loop.  True: counted."""
+        top = self.ind
+        at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
+        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None, "away": []}
+        self.emit("while True:")
+        self.emit("")           # the loop's header, once its step is known
+        self.ind += 2
+        self._body(d, mode, spec)
+        self.ind = top
+        self.counted = None
+        if c["p"] is not None and c["ok"] and all((c["jump"], False, True) in way for way in c["away"]):
+            head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
+            self.lines[at + 1] = "    " * (top + 1) + head
+            self.ind = top + 1
+            self.emit("else:")
+            self.emit(f"    left -= {c['p']}")
+            self.lines.extend(c["exit"])
+            self.emit(f"if e >= 0 or pc != {d}: break")
+            self.ind = top
+            return True
+        del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
+        self.cc_groups, self.nlocal = groups, nlocal
+        if plain:
+            self._body(d, "plain", spec)
+            return False
+        self.emit("while True:")
+        self.ind += 1
+        self._body(d, mode, spec)
+        self.ind = top
+        return False
 
     def _body(self, d, mode, spec):
         """The code of section ``d``: its block, with the tree of inlined blocks."""
@@ -1351,11 +1738,12 @@ class RegionCodegen(PyCodegen):
         params += _access_params(ops)
         params += _call_params(ops, params)
         params += ["RK=RK", "RIP=RIP", "CCG=CCG"]
+        self.uses_mp = False
         for r in self.regs:
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
-        self.mem.prologue(self, segs)
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
         # constants (optimize.constant_fl_bits) are as they were then
@@ -1399,20 +1787,14 @@ class RegionCodegen(PyCodegen):
                 self.emit("if e >= 0: break")
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "spec", spec)
-                self.ind -= 1
+                self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
                 if not last:
                     self.emit("continue")
-            elif self.self_loop[d] and not single:
-                self.emit("while True:")
-                self.ind += 1
-                self._body(d, "loop", None)
-                self.ind -= 1
-                self.emit("if e >= 0: break")
+            elif self.self_loop[d]:
+                if self._loop(d, "loop", None, plain=single) or not single:
+                    self.emit("if e >= 0: break")
                 if not last:
                     self.emit("continue")
             else:
@@ -1430,7 +1812,9 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
-        header = f"def {self.name}({', '.join(params)}):"
+        if self.uses_mp:
+            params.append("MP=MP")
+        header = f"def {self.name}({', '.join(params + self.extra_params)}):"
         return header + "\n" + "\n".join(self.lines) + "\n"
 
 
@@ -1450,7 +1834,8 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
                       wide_guard, fl_bits, entries)
     src = g.generate()
-    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg)}, g.max_path
+    return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
+                          "MP": dict(g.max_path)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",

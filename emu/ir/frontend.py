@@ -151,11 +151,15 @@ class TranslatorFrontend:
     * ``ir``: the target's :class:`IRTarget`;
     * ``call_names``: instructions whose return site a region keeps inside
       (a return comes back there);
+    * ``indirect_names``: jumps and calls through a register or memory
+      (not returns): a region takes in the blocks of their page that have
+      run, where such a jump may go;
     * ``fault_regs``: state attributes a fetch may change that translating
       apart (``emu translate``, the debugger's ``info tb``) puts back."""
 
     ir: IRTarget = None
     call_names: frozenset = frozenset()
+    indirect_names: frozenset = frozenset()
     fault_regs: tuple = ()
 
     def namespace(self, state, ram) -> dict:

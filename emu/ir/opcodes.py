@@ -59,6 +59,8 @@ _ROWS = (
     ("xor",          1,  2,  0,  (PURE,),         "{0} ^ {1}",      "a ^ b"),
     ("shl",          1,  2,  0,  (PURE,),         "{0} << {1}",     "a << b"),
     ("shr",          1,  2,  0,  (PURE,),         "{0} >> {1}",     "a >> b (a >= 0: logical)"),
+    ("div",          1,  2,  0,  (PURE,),         "{0} // ({1} or 1)", "a // b, a and b >= 0 (b = 0: a bailif before it leaves)"),
+    ("mod",          1,  2,  0,  (PURE,),         "{0} % ({1} or 1)", "a % b, a and b >= 0 (b = 0: a bailif before it leaves)"),
     ("not",          1,  1,  0,  (PURE,),         "~{0}",           "~a (Python: -a - 1)"),
     ("neg",          1,  1,  0,  (PURE,),         "-{0}",           "-a"),
     ("eq",           1,  2,  0,  (PURE,),         "{0} == {1}",     "boolean a == b"),

@@ -30,6 +30,25 @@ def asm(src: str, addr: int = LOAD) -> bytes:
     return loader.assemble(src, "<test>", addr).data
 
 
+#: DS = 0 and the #GP vector at ``gp`` (see N_OR_G)
+SET_GP = """
+    xor ax, ax
+    mov ds, ax
+    mov word ptr [13 * 4], gp
+    mov word ptr [13 * 4 + 2], 0
+"""
+#: the end of a guest: print N and stop; ``gp``, a #GP handler: print G and stop
+N_OR_G = """
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT + """
+gp: mov dx, 0x3f8
+    mov al, 0x47
+    out dx, al
+""" + EXIT
+
+
 def run(accel, image, limit=5_000_000, setup=None, hot_threshold=None, **kw):
     m = Machine(accel=accel, **kw)
     if hot_threshold is not None:
@@ -368,10 +387,12 @@ def test_loop_across_a_page_boundary():
     mt, _ = same(_page_cross_image())
     tbs = mt.accel.tb_cache.values()
     assert {tb.page for tb in tbs} >= {7, 8}
-    # direct jumps are never chained across the page boundary
-    for tb in tbs:
-        for nxt in tb.jmp:
-            assert nxt is None or nxt.page == tb.page
+    # without paging a direct jump is chained across the page boundary too
+    # (a store into either page unlinks it): every link is to a live block
+    # of the cache, and the loop runs chained, never looked up again
+    links = [(tb, nxt) for tb in tbs for nxt in tb.jmp if nxt is not None]
+    assert {(tb.page, nxt.page) for tb, nxt in links} >= {(7, 8)}
+    assert all(nxt.valid and mt.accel.tb_cache.get(nxt.key) is nxt for _, nxt in links)
 
 
 FAULTS = """
@@ -744,6 +765,274 @@ def test_rep_string_runs_at_once_match_the_interpreter():
         same(image, limit=limit, setup=setup)
 
 
+REP_COMPARES = """
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7000
+    mov ax, 0x1000
+    mov es, ax
+    cld
+    mov di, 0x100
+    mov cx, 0x300
+    mov al, 0x41
+    rep stosb
+    mov byte ptr es:[0x250], 0
+    push es
+    push ds
+    pop es
+    mov di, 0x8000
+    mov cx, 0x300
+    rep stosb
+    mov byte ptr [0x8180], 0x42
+    mov di, 0xa000
+    mov cx, 0x100
+    mov ax, 0x1234
+    rep stosw
+    mov byte ptr [0xa0c1], 0x41
+    pop es
+    mov bx, 0x9000
+    mov di, 0x100
+    xor al, al
+    mov cx, 0xffff
+    repne scasb
+    call save
+    mov di, 0x100
+    mov al, 0x41
+    mov cx, 0x400
+    repe scasb
+    call save
+    mov di, 0x100
+    xor al, al
+    mov cx, 0x20
+    repne scasb
+    call save
+    mov si, 0x8000
+    mov di, 0x100
+    mov cx, 0x300
+    repe cmpsb
+    call save
+    mov si, 0x8000
+    mov di, 0x100
+    mov cx, 0x100
+    repe cmpsw
+    call save
+    mov si, 0xa000
+    mov di, 0x100
+    mov cx, 0x100
+    repne cmpsb
+    call save
+    mov si, 0xa000
+    mov di, 0x100
+    mov cx, 0x80
+    repne cmpsw
+    call save
+    mov di, 0xfff0
+    mov al, 0x99
+    mov cx, 0x40
+    repne scasb
+    call save
+    mov di, 0x100
+    xor cx, cx
+    repne scasb
+    call save
+    std
+    mov di, 0x3ff
+    xor al, al
+    mov cx, 0x400
+    repne scasb
+    call save
+    mov di, 0x24e
+    mov ax, 0x4141
+    mov cx, 0x200
+    repe scasw
+    call save
+    mov si, 0x82fc
+    mov di, 0x3fc
+    mov cx, 0x100
+    repe cmpsd
+    call save
+    mov si, 0x8010
+    mov di, 0x110
+    mov cx, 0x100
+    repe cmpsb
+    call save
+    cld
+    mov edi, 0x100
+    mov ecx, 0xffffffff
+    xor al, al
+    .byte 0x67, 0xf2, 0xae
+    call save
+    mov esi, 0x8000
+    mov edi, 0x100
+    mov ecx, 0x1000
+    .byte 0x67, 0xf3, 0xa6
+    call save
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT + """
+save:
+    pushf
+    mov [bx], cx
+    mov [bx + 2], si
+    mov [bx + 4], di
+    pop word ptr [bx + 6]
+    mov [bx + 8], ax
+    add bx, 10
+    ret
+"""
+
+
+def test_rep_compares_run_at_once_match_the_interpreter():
+    """REPE/REPNE SCAS and CMPS of bytes, words and dwords, up and down, with
+    16- and 32-bit addresses, ending on the condition, on the count, on a
+    count of 0, and across an offset wrap (the element there is the
+    interpreter's): rCX, rSI, rDI, the flags and AX after each, as on the
+    interpreter, also with budgets ending inside the runs."""
+    image = asm(REP_COMPARES)
+    mt, _ = same(image)
+    assert mt.serial_output() == b"N"
+    # the compares ran through the fast path, not only the REP STOS set-up
+    assert mt.accel.stats()["string_fast_insns"] > 0x300 + 0x300 + 0x100
+    for limit in (50, 900, 1500, 2000, 2500, 4000):
+        same(image, limit=limit)
+
+
+def _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit):
+    """A guest copying ``data`` to ES:0x8000 and DS=ES:0xC000 (the X and Y
+    runs, 0x41 mostly), then running one REP CMPS/SCAS from ``x_off`` (rSI)
+    and ``y_off`` (rDI), which may run off the data and across 0xFFFF (a
+    word there: #GP, whose handler prints G)."""
+    code = {("CMPS", 1): "0xa6", ("CMPS", 2): "0xa7", ("SCAS", 1): "0xae", ("SCAS", 2): "0xaf"}
+    prefix = ("0x67, " if a32 else "") + ("0x66, " if size == 4 else "") + hex(rep)
+    wide = "e" if a32 else ""
+    src = SET_GP + f"""
+    mov ax, 0x1000
+    mov es, ax
+    cld
+    mov si, data
+    mov di, 0x8000
+    mov cx, {len(data)}
+    rep movsb
+    mov si, data
+    mov di, 0xc000
+    mov cx, {len(data)}
+    rep movsb
+    mov byte ptr es:[0xc000 + {len(data) // 2}], 0x42
+    mov ds, ax
+    {"std" if back else "cld"}
+    mov {wide}si, {x_off}
+    mov {wide}di, {y_off}
+    mov {wide}cx, {count}
+    mov eax, 0x41414141
+    .byte {prefix}, {code[op, min(size, 2)]}
+""" + N_OR_G + "data: .byte " + ", ".join(map(str, data))
+    return same(asm(src), limit=limit)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(("CMPS", "SCAS")), st.sampled_from((0xF2, 0xF3)), st.sampled_from((1, 2, 4)),
+       st.booleans(), st.booleans(), st.integers(0, 0x500),
+       st.sampled_from((0x8000, 0x8101, 0x81ff, 0xc000, 0xc0ff, 0xfff0, 0xfffe, 0x10)),
+       st.sampled_from((0xc000, 0xc001, 0xc1fe, 0x8000, 0xfff8, 0xffff, 0x4)),
+       st.lists(st.sampled_from((0x41, 0x41, 0x41, 0x42, 0x00)), min_size=2, max_size=0x200),
+       st.sampled_from((5_000_000, 40, 300)))
+def test_rep_compares_random_match_the_interpreter(op, rep, size, a32, back, count, x_off, y_off,
+                                                    data, limit):
+    """REPE/REPNE CMPS/SCAS of each size, up or down, 16- or 32-bit
+    addresses, any count, from offsets in the data, off it and at the top of
+    the segment, under budgets ending inside the run: the translator's runs
+    at once leave what the interpreter's iterations leave."""
+    _compare_run(op, rep, size, a32, back, count, x_off, y_off, data, limit)
+
+
+OVERLAPS = """
+    mov ax, 0x1000
+    mov ds, ax
+    mov es, ax
+    xor bx, bx
+    mov cx, 0x1000
+fill:
+    mov al, bl
+    rol al, 3
+    xor al, bh
+    mov [bx], al
+    inc bx
+    loop fill
+    cld
+    mov si, 0x0
+    mov di, 0x1
+    mov cx, 100
+    rep movsb
+    cld
+    mov si, 0x200
+    mov di, 0x203
+    mov cx, 50
+    rep movsw
+    cld
+    mov si, 0x300
+    mov di, 0x301
+    mov cx, 20
+    rep movsw
+    cld
+    mov si, 0x400
+    mov di, 0x404
+    mov cx, 30
+    .byte 0xf3, 0x66, 0xa5
+    cld
+    mov si, 0x500
+    mov di, 0x506
+    mov cx, 30
+    .byte 0xf3, 0x66, 0xa5
+    std
+    mov si, 0x6ff
+    mov di, 0x6fe
+    mov cx, 100
+    rep movsb
+    std
+    mov si, 0x7fe
+    mov di, 0x7fc
+    mov cx, 60
+    rep movsw
+    std
+    mov si, 0x8f0
+    mov di, 0x8eb
+    mov cx, 40
+    .byte 0xf3, 0x66, 0xa5
+    std
+    mov si, 0x9fe
+    mov di, 0x9fd
+    mov cx, 30
+    rep movsw
+    cld
+    mov si, 0xa00
+    mov di, 0xa07
+    mov cx, 511
+    rep movsb
+    mov dx, 0x3f8
+    mov al, 0x4e
+    out dx, al
+""" + EXIT
+
+
+def test_overlapping_rep_movs_runs_at_once_match_the_interpreter():
+    """REP MOVS whose destination overlaps its source the way the copy sees
+    (up, or down after STD), bytes, words and dwords, at distances of an
+    element or more (the pattern a byte-by-byte copy repeats, made at once)
+    and of less than an element (the interpreter's, element by element):
+    RAM and registers as on the interpreter, also under budgets ending
+    inside the runs."""
+    image = asm(OVERLAPS)
+    mt, _ = same(image, ram=0x20000)
+    assert mt.serial_output() == b"N"
+    # every run at a distance of an element or more (921 iterations), at once
+    assert mt.accel.stats()["string_fast_insns"] == 921
+    for limit in (24650, 24800, 25000, 25300):
+        same(image, limit=limit)
+
+
 SMC_REP = """
     xor ax, ax
     mov ds, ax
@@ -767,11 +1056,7 @@ def test_rep_movs_into_code_takes_the_slow_path():
     assert mt.serial_output() == b"B"
 
 
-SEG_GUARD = """
-    xor ax, ax
-    mov ds, ax
-    mov word ptr [13 * 4], gp
-    mov word ptr [13 * 4 + 2], 0
+SEG_GUARD = SET_GP + """
     mov si, 0x7000
     xor bx, bx
 l:  mov al, byte ptr [si]
@@ -779,14 +1064,7 @@ l:  mov al, byte ptr [si]
     inc si
     cmp si, 0x9000
     jb l
-    mov dx, 0x3f8
-    mov al, 0x4e
-    out dx, al
-""" + EXIT + """
-gp: mov dx, 0x3f8
-    mov al, 0x47
-    out dx, al
-""" + EXIT
+""" + N_OR_G
 
 
 def test_region_segment_guard_when_a_limit_shrinks():
@@ -1116,3 +1394,38 @@ def test_plain_string_instructions_step_down_after_std():
     a lazy flag record (``get_df``): the pointers step down as on the
     interpreter."""
     same(asm(PLAIN_STRINGS_DOWN))
+
+
+SHORT_REPS = """
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    cld
+    mov bx, 300
+again:
+    mov si, 0x4000
+    mov di, 0x5000
+    add di, bx
+    mov cx, 8
+    rep movsb
+    jmp first
+first:
+    rep stosb                  ; CX = 0: retires alone
+    mov cx, 3
+    rep stosw
+    dec bx
+    jnz again
+""" + N_OR_G
+
+
+@pytest.mark.parametrize("tier", ["eager", "tiered"])
+def test_a_completed_rep_goes_on_through_its_exits_jump_cache(tier):
+    """A short REP in a loop run at once: where it leads next is found in
+    its exit's jump cache, not looked up again every iteration (a REP
+    first in its block included: that block's exit is its own; and one
+    whose count is 0 also runs there, not on the interpreter)."""
+    mt, _ = same(asm(SET_GP + SHORT_REPS), tier=tier)
+    assert mt.serial_output() == b"N"
+    stats = mt.accel.stats()
+    assert stats["string_fast_insns"] > 3 * 300
+    assert stats["lookups"] < 300

@@ -40,3 +40,13 @@ def tcg_regions(run, *args) -> list:
     found = regions_in(log)
     assert found, "no region was translated"
     return found
+
+
+def stopped_at(src: str, accel: str, memory: int, limit: int, dump=(0x500, 0), log=None) -> tuple:
+    """Run ``src`` on ``accel`` for at most ``limit`` instructions: how it
+    stopped and the CPU state then (:func:`stop_state`), and the RAM bytes
+    ``dump`` = (address, length) -- to compare engines wherever a budget
+    stops them."""
+    with machine(src, accel, memory, log) as m:
+        r = m.run(icount_limit=limit)
+        return stop_state(m, r) + (m.ram.read_bytes(*dump),)

@@ -31,9 +31,10 @@ host ISA (``-d out_asm`` shows the generated Python).
   dictionary lookup; an indirect exit checks where it went last time (a
   jump cache).  Chaining is only within a page; ``-d nochain`` turns it
   off.  A block that jumps to its own start loops inside its function.
-* REP MOVS/STOS/LODS over plain RAM run whole (the x86 front end's
-  ``fast_path``, :mod:`emu.isa.x86.string_fast`), each iteration still
-  counting as one instruction.
+* REP MOVS/STOS/LODS over plain RAM run whole, and REPE/REPNE CMPS/SCAS
+  up to the comparison that ends them (the x86 front end's ``fast_path``,
+  :mod:`emu.isa.x86.string_fast`), each iteration still counting as one
+  instruction.
 * Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way:
   while it is on, ``run`` is a closure (``_stepper``) that finds the
   one-instruction block by IP in a per-mode map and returns the step's

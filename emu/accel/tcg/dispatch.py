@@ -4,9 +4,12 @@ chaining and exits.
 * ``run`` runs blocks until an exit.  A direct exit follows the successor
   stored in the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit,
   no dictionary lookup; the link is made on the first miss
-  (``tb_add_jump``), only within a page; ``-d nochain`` turns it off.  An
-  indirect exit checks where it went last time (QEMU's ``tb_jmp_cache`` /
-  ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
+  (``tb_add_jump``); ``-d nochain`` turns it off.  Under paging only within
+  a page, as QEMU links (a block is keyed by its linear address); without
+  paging also into another page -- a CALL to a function elsewhere -- since
+  a store into a page unlinks every jump into its blocks wherever it
+  comes from.  An indirect exit checks where it went last time (QEMU's
+  ``tb_jmp_cache`` / ``lookup_and_goto_ptr``).  A block that jumps to its own start loops
   inside its function.
 * The interpreter (:class:`emu.accel.interp.Interpreter`, sharing its
   target's Core and its Ops) is the slow path: helpers, bails, port I/O,
@@ -14,7 +17,8 @@ chaining and exits.
   than the next block, IO restarts (IoPending) and fault delivery all go
   through its exact code, so exits and icount match ``-accel interp`` one
   for one.  A repeating helper (x86 REP) may run on the front end's
-  ``fast_path`` first.
+  ``fast_path`` first; where that completes it, the block it leads to is
+  found in the exit's jump cache, as after an indirect jump.
 * Single-stepping has a short way: while it is on, ``run`` is a closure
   (``_stepper``) that finds the one-instruction block by IP in a per-mode
   map and returns the step's DEBUG exit -- no dispatcher set-up.
@@ -31,7 +35,8 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, word_views
+from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, CodeFreeWindow,
+                           word_views)
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
@@ -87,8 +92,9 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         ops = self.core.ops
         fe = self.frontend
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
+        window = CodeFreeWindow(ram.code_map, ram.size)     # a region's stack stores
         self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
-                        **word_views(ram.mm),
+                        **word_views(ram.mm), "SWG": window.current, "SWA": window.around,
                         **fe.namespace(self.s, ram),
                         **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}
         ram.add_invalidation_listener(self.tb_invalidate_page)
@@ -348,7 +354,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         if ex is not None:
                             return ex
                         continue
-                    if not nochain and tb.page == prev.page and tb.valid:
+                    if not nochain and tb.valid and (tb.page == prev.page or not tb.key[4]):
                         prev.jmp[x.slot] = tb          # tb_add_jump
                         tb.incoming.append((prev, x.slot))
                         counters["chain_links"] += 1
@@ -381,7 +387,17 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                             k = fast_path(self, insn, limit - n)
                             if k:
                                 n += k
-                                tb = None
+                                # where the REP led before (its next instruction once
+                                # it completes): the jump cache of this exit, as an
+                                # indirect jump's -- a short REP in a loop costs no lookup
+                                seen = x.seen
+                                nxt = seen.get(s.pc) if seen is not None and not nochain else None
+                                if nxt is not None and nxt.valid:
+                                    hits += 1
+                                    tb = nxt
+                                else:
+                                    tb = None
+                                    came = x if not nochain else None
                                 continue
                         # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as

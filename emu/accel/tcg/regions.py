@@ -42,7 +42,7 @@ from ..interp import FOREVER
 from ...ir.codegen import generate_region, plan_region
 from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
-from .translate import HELPER_FIRST_EXITS, decode_quietly, helper_first, helper_only
+from .translate import decode_quietly, helper_first, helper_first_exits, helper_only
 
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
@@ -168,7 +168,7 @@ class RegionTiers:
             # instruction, I/O, ...); its TB hands it straight to the slow path
             tb = TranslationBlock(first.pc, ip, key)
             tb.fn, tb.exits, tb.jmp, tb.icount, tb.insns, tb.loop = \
-                helper_first, HELPER_FIRST_EXITS, [None], 1, first.insns, False
+                helper_first, helper_first_exits(), [None], 1, first.insns, False
             self._install(tb, key, built[1], first.page)
             self.counters["blocks_translated"] += 1
             return tb
@@ -179,10 +179,19 @@ class RegionTiers:
         returns = set()
         left_out = set()
         call_names = self.frontend.call_names
+        indirect_names = self.frontend.indirect_names
+        ran = None
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
             targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
+            if blk.insns and blk.insns[-1].name in indirect_names:
+                # a jump through a register or a table: where it may go, the
+                # blocks of the page that have run (they become sections: the
+                # region's indirect jumps continue at its sections)
+                if ran is None:
+                    ran = self._ran_in_page(ckey, first.page)
+                targets += ran
             calls = [i.next_ip for i in blk.insns if i.name in call_names]
             returns.update(calls)
             for t in targets + calls:
@@ -262,6 +271,13 @@ class RegionTiers:
                 log.write(f"OUT: [region of {len(irs)} blocks, {len(max_path)} sections, "
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
+
+    def _ran_in_page(self, ckey, page: int) -> list:
+        """The IPs of the blocks of mode ``ckey`` (a block key without its IP)
+        in ``page`` that have run (looked up, or translated), in order."""
+        amask = self.core.ops.amask
+        ips = {k[1] for k in (*self.heat, *self.tb_cache) if k[:1] + k[2:] == ckey}
+        return sorted(ip for ip in ips if ((ckey[0] + ip) & amask) >> 12 == page)
 
     def _cold_len(self, ip: int, left: int, bps) -> int:
         """How many instructions the interpreter may run for a block that is not

@@ -56,7 +56,10 @@ def helper_first(left):
     return 0
 
 
-HELPER_FIRST_EXITS = (TbExit(HELPER, None, None, 0),)
+def helper_first_exits() -> tuple:
+    """The exits of a TB that is one helper: a tuple of its own (an exit
+    keeps the jump cache of where it led, ``TbExit.seen``)."""
+    return (TbExit(HELPER, None, None, 0),)
 
 
 class BlockTranslator:
@@ -164,7 +167,7 @@ class BlockTranslator:
         tb = TranslationBlock(block.pc, ip, key)
         if texts is None and helper_only(block):
             src = None
-            tb.fn, tb.exits = helper_first, HELPER_FIRST_EXITS
+            tb.fn, tb.exits = helper_first, helper_first_exits()
         else:
             name = f"tb_{block.pc:x}"
             src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name,

@@ -19,13 +19,20 @@ Translated inline:
   operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
 * MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
 * LDR/STR/LDRB/STRB and LDRH/STRH/LDRSB/LDRSH/LDRD/STRD in every
-  addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without the PC in a
-  load list and without ``^`` (A5.5), through the RAM fast path of
+  addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
+  (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
   LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
-  check); an address is not reduced modulo 2^32, a wrapping one bails;
+  check); an address is not reduced modulo 2^32 (nor an index shifted
+  left into it), a wrapping one bails;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
-  NOP and the hints that do nothing.
+  NOP and the hints that do nothing;
+* a computed PC (A2.3.1): BX, BLX (register), LDR or LDM of the PC
+  (``POP {..., pc}``) and a data-processing write of r15 without S
+  (``MOV pc, lr``) leave the block by an indirect exit, which a region
+  follows to its known return sites (:mod:`emu.ir.codegen`); a target
+  that is not word-aligned (interworking to Thumb) bails and the
+  interpreter runs the instruction.
 
 Conditional execution (A8.3): a branch is a conditional exit; any other
 instruction that only writes registers and flags is *predicated* (each
@@ -34,9 +41,10 @@ value it writes is ``select(cond, new, old)``); one with a store goes
 fails, then runs it, and ends.
 
 Helpers, ending the block (they may change the mode, the PC or the
-instruction set): writes to r15 other than B/BL (BX, ``MOV pc, lr``,
-``LDR pc``, ``POP {..., pc}``, ``SUBS pc, lr``), MSR/MRS/CPS, SVC, BKPT,
-WFI, coprocessor accesses, exclusives, SWP and every unallocated encoding.
+instruction set): an exception return (``SUBS pc, lr``, ``LDM`` with
+``^``), r15 as the register of a halfword, doubleword or multiply
+operand or of a register-specified shift, MSR/MRS/CPS, SVC, BKPT, WFI,
+coprocessor accesses, exclusives, SWP and every unallocated encoding.
 Thumb state is not translated: each T16 instruction is a helper (the
 interpreter runs it), a documented gap.
 
@@ -382,6 +390,19 @@ def _shr(b: ArmIRBuilder, v, n: int):
     return b.op2("shr", v, n)
 
 
+def _unmasked(v):
+    """An LSL's ``(x << n) & 0xFFFFFFFF`` without its mask: as good as the
+    masked value where only the sum or difference modulo 2^32 matters (a
+    result cut to 32 bits, or an address, which leaves RAM when it
+    exceeds 2^32 either way), one operation less."""
+    d = v.op if isinstance(v, Temp) else None
+    if d is not None and d.name == "and" and d.args[1] == M32 and isinstance(d.args[0], Temp):
+        s = d.args[0].op
+        if s is not None and s.name == "shl":
+            return d.args[0]
+    return v
+
+
 def shift_imm(b: ArmIRBuilder, v, stype: int, imm5: int):
     """(result, carry out) of an immediate shift as encoded; carry None: unchanged."""
     op2 = b.op2
@@ -460,6 +481,8 @@ def _dp(b: ArmIRBuilder, i, a, v, sc) -> None:
     setflags = test or i.s
     if i.rd == 15 and setflags:
         raise NotInlinable("an exception return (or flags and the PC)")
+    if not setflags and op in ("ADD", "SUB", "RSB"):
+        v = _unmasked(v)
     r, c, overflow, sub = _alu(b, op, a, v, sc)
     if i.rd == 15:
         b.write_pc(r)
@@ -600,7 +623,7 @@ def ldr_str_imm(b, i):
 @translates_like(S.ldr_str_reg)
 def ldr_str_reg(b, i):
     off, _ = shift_imm(b, b.reg(i.rm), i.stype, i.imm)
-    _ldr_str(b, i, off)
+    _ldr_str(b, i, _unmasked(off))
 
 
 def _extra(b, i, offset):

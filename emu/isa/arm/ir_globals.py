@@ -22,7 +22,9 @@ filled in for A32 (ARM DDI 0406C):
   board's base (:class:`ArmMemory`).  Space 1 is the same memory for an
   access that must be aligned to be translated (ARMv4's rotating LDR and
   LDRH, DDI 0100I A4.1.23): a misaligned one bails and the interpreter
-  runs it.
+  runs it.  An aligned word is read and written through RAM's typed views
+  (``W4[p >> 2]``), its alignment and, RAM's size being a power of two,
+  the end of RAM tested at once; any other word after the full checks.
 """
 
 from __future__ import annotations
@@ -70,17 +72,33 @@ class ArmMemory(MemoryAccess):
         return []
 
     def load_store(self, cg, op, k, ip, load) -> None:
+        """The access at ``p`` = the address - RAM's base: a word goes
+        through RAM's typed views when it is aligned (one test of ``p``
+        covers its alignment and, RAM's size being a power of two, the end
+        of RAM: :meth:`emu.ir.codegen.PyCodegen.ram_access`'s ``window``),
+        and any other after the full checks; a byte tests ``p`` once."""
         space, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.val(op.args[0])
+        ram = cg.ram_size
+        end = ram - size
+        pow2 = ram & (ram - 1) == 0
         p = cg.new_local("p")
-        conds = [f"not 0 <= ({p} := {a} - {self.base}) <= {cg.ram_size - size}"]
-        if space == RAM_ALIGNED and size > 1:
-            conds.insert(0, f"{a} & {size - 1}")
-        if not load:
-            conds += cg.code_checks(p, size)
-        cg.bail_if(" or ".join(conds), k, ip)
-        cg.access(op, load, size, p)
+        if size == 1:
+            cond = f"({p} := {_paren(a)} - {self.base}) & {~end}" if pow2 else \
+                f"not 0 <= ({p} := {_paren(a)} - {self.base}) <= {end}"
+            cg.ram_access(op, load, size, p, [cond], k, ip)
+            return
+        cg.emit(f"{p} = {_paren(a)} - {self.base}")
+        in_ram = [f"not 0 <= {p} <= {end}"]
+        align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
+        if pow2:
+            cg.ram_access(op, load, size, p, [], k, ip, misaligned_only=in_ram + align, window=~end)
+        else:
+            cg.ram_access(op, load, size, p, in_ram, k, ip, misaligned_only=align)
 
+
+def _paren(text: str) -> str:
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
 
 ARM_IR = IRTarget("arm", REG_NAMES, ("ram", "ram.aligned"), "pc", FLAG_RECORD, PURE_CALLS,
                   ArmMemory(0))

@@ -366,6 +366,12 @@ class ConcreteOps:
         s.cc_b = b
         s.cc_size = size
 
+    def set_cc_if(self, cond, op: int, res: int, a: int, b: int, size: int) -> None:
+        """set_cc when ``cond``; else the record in force stays (a shift by
+        a count of 0)."""
+        if cond:
+            self.set_cc(op, res, a, b, size)
+
     def cond(self, cc: int) -> bool:
         s = self.s
         return _CONDS[s.cc_op << 4 | cc](s.cc_res, s.cc_a, s.cc_b, s.cc_size, s.fl)
@@ -456,6 +462,11 @@ class ConcreteOps:
 
     def raise_exc(self, vector: int, code: int | None = None, detail: str = "") -> None:
         raise GuestException(vector, code, detail)
+
+    def divide_error_if(self, cond, detail: str) -> None:
+        """#DE (vector 0) when ``cond``: DIV and IDIV (SDM Vol. 2A "DIV")."""
+        if cond:
+            raise GuestException(0, None, detail)
 
     def halt(self) -> None:
         """HLT: the instruction retires, then the engine reports a HLT exit."""

@@ -81,7 +81,36 @@ class X86IRBuilder(TranslatorOps):
                     if isinstance(v, Temp) and v.op is not None and v.op.name == "call" \
                             and v.op.aux[0] == "rflags" and v.op.args[5] == 0:
                         return super().op2("and", u, b)
+        if name == "and" and isinstance(b, int) and b > 0 and not b & (b + 1) \
+                and isinstance(a, Temp) and a.op is not None:
+            low = self._low_bits(a, b)
+            if low is not None:
+                return self.op2("and", low, b)
         return super().op2(name, a, b)
+
+    def _low_bits(self, t: Temp, mask: int):
+        """A value with the same bits under ``mask`` (2**k - 1) as ``t`` and
+        no sign extension to width k or more in it, or None when there is
+        none to drop.  A sign extension ``(x ^ s) - s`` (s = 2**(j-1),
+        j >= k: :func:`emu.isa.x86.semantics.muldiv._sext`, MOVSX) equals x
+        mod 2**k, and the low k bits of a sum, difference or product depend
+        only on the low k bits of its operands: IMUL's truncated product
+        (SDM Vol. 2A "IMUL": the low half is the same signed or unsigned)
+        needs no sign extension of its factors."""
+        op = t.op
+        if op is None or len(op.args) != 2:
+            return None
+        x, s = op.args
+        if op.name == "sub" and isinstance(s, int) and s > 0 and not s & (s - 1) \
+                and 2 * s > mask and isinstance(x, Temp) and x.op is not None \
+                and x.op.name == "xor" and x.op.args[1] == s:
+            return x.op.args[0]
+        if op.name in ("add", "sub", "mul"):
+            args = [self._low_bits(a, mask) if isinstance(a, Temp) else None for a in op.args]
+            if any(n is not None for n in args):
+                u, v = (o if n is None else n for n, o in zip(args, op.args))
+                return self.op2(op.name, u, v)
+        return None
 
     # -- instruction boundaries ------------------------------------------------------
     def checkpoint(self):
@@ -150,6 +179,15 @@ class X86IRBuilder(TranslatorOps):
 
     def raise_exc(self, vector, code=None, detail=""):
         self._no("raises an exception")
+
+    def divide_error_if(self, cond, detail: str) -> None:
+        """(ConcreteOps.divide_error_if) where #DE may be raised, the block
+        leaves before the instruction (``bailif``) and the interpreter runs
+        it and raises the fault; a division that faults always is a helper."""
+        if isinstance(cond, Temp):
+            self.emit("bailif", (cond,), out=False)
+        elif cond:
+            self._no(detail)
 
     def halt(self):
         self._no("HLT")
@@ -319,6 +357,18 @@ class X86IRBuilder(TranslatorOps):
         cc = self.cc
         cc["op"], cc["res"], cc["a"], cc["b"], cc["size"] = op, res, a, b, size
         self.cc_pend.update(("op", "res", "a", "b", "size"))
+
+    def set_cc_if(self, cond, op, res, a, b, size) -> None:
+        """(ConcreteOps.set_cc_if) each field of the record picked by the
+        run-time ``cond``: the new value, or the one in force."""
+        if not isinstance(cond, Temp):
+            if cond:
+                self.set_cc(op, res, a, b, size)
+            return
+        new = dict(zip(("op", "res", "a", "b", "size"), (op, res, a, b, size)))
+        for f, v in new.items():
+            self.cc[f] = self.select(cond, v, self.ccv(f))
+        self.cc_pend.update(new)
 
     def _record(self):
         return tuple(self.ccv(f) for f in ("op", "res", "a", "b", "size", "fl"))
@@ -494,6 +544,8 @@ class X86Frontend(TranslatorFrontend):
     fast_path = staticmethod(string_fast)
     #: the instructions whose return site a region keeps inside (a RET comes back there)
     call_names = frozenset(("CALL", "CALL_IND"))
+    #: the jumps through a register or memory (a region looks for their targets)
+    indirect_names = frozenset(("CALL_IND", "JMP_IND"))
     #: state a fetch may change that ``emu translate``/``info tb`` put back (#PF's CR2)
     fault_regs = ("cr2",)
 

@@ -18,7 +18,11 @@ the 4 GiB segments of 32-bit protected mode) is checked there too, and its
 physical address -- is in RAM.  A 64 KiB segment that holds no translated
 code when the region is translated ("-nocode") is checked for that at entry
 as well (code is translated only between runs of a region, never during
-one), and its stores skip the per-store code check.
+one), and its stores skip the per-store code check.  The stack's stores
+(through SS) when it may hold code test instead that they land aligned in a
+block of RAM with no code around the stack, taken at entry
+(:class:`emu.ir.codegen.CodeFreeWindow`): one test per push, CALL or
+store into a frame.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 from ...ir.frontend import MemoryAccess
 from ...ir.ir import Temp
 from ...memory import GRANULE_SHIFT
+from .state import SS
 
 
 #: the bytes from a segment's base a 16-bit offset's access reaches (an
@@ -65,6 +70,20 @@ class X86Memory(MemoryAccess):
                 cg.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
         if spaces and self.paged:
             cg.emit("TLB = OPS.translate.tlb")
+        if self._windowed(cg, SS):
+            cg.window_prologue()
+
+    def _windowed(self, cg, seg) -> bool:
+        """The region's stores through ``seg`` go through its code-free
+        window: the stack's (SS), in a segment its guard checked whose
+        aligned words in RAM are within the limit ("exact8", "wide",
+        "flat") and that may hold code (else there is no code check to
+        save), in a region that loops (taking the window costs a call at
+        entry: a function entered once per call of it stores too little to
+        pay for it)."""
+        mode = cg.fast_segs.get(seg)
+        return (seg == SS and mode is not None and not self.paged and seg in cg.spaces_written and cg.loops
+                and _kind(mode) in ("exact8", "wide", "flat") and not _no_code(mode))
 
     def space_value(self, n: int) -> str:
         return f"SEGS[{n}].selector"
@@ -131,9 +150,10 @@ class X86Memory(MemoryAccess):
         aligned = c % size == 0 if c is not None and kind in ("exact8", "flat") else None
         if kind == "exact8":
             cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code,
-                          aligned=aligned)
+                          aligned=aligned, code_free=self._windowed(cg, seg))
         else:
-            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned)
+            cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned,
+                          code_free=kind == "wide" and self._windowed(cg, seg))
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -154,12 +174,14 @@ class X86Memory(MemoryAccess):
         if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
             # past the end of RAM (RAM is MM, from 0) the index raises
             return cg.load_byte_or_bail(op, a, k, ip, end[0])
+        free = not load and self._windowed(cg, seg)
         if top & (top - 1) == 0 and size > 1:
             # a power of two: an aligned word ending in RAM has no bit set
             # outside top - size (the test of its alignment and its end at once)
-            cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size))
+            cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size),
+                          code_free=free)
         else:
-            cg.ram_access(op, load, size, a, end, k, ip)
+            cg.ram_access(op, load, size, a, end, k, ip, code_free=free)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,

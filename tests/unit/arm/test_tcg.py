@@ -14,12 +14,15 @@ def assemble(asm: str) -> bytes:
     return bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(asm, CODE)[0])
 
 
-def run(asm: str, accel: str, limit: int, hot_threshold=None, **regs):
-    m = Machine(board="virt", accel=accel)
+def run(asm: str, accel: str, limit: int, hot_threshold=None, setup=None, cpu=None, memory=None,
+        **regs):
+    m = Machine(board="virt", accel=accel, cpu=cpu, memory=memory)
     try:
         if hot_threshold is not None:
             m.accel.hot_threshold = hot_threshold
         m.load_image(assemble(asm), "t", CODE, CODE)
+        if setup is not None:
+            setup(m)
         for k, v in regs.items():
             m.cpu.r[int(k[1:])] = v
         m.accel.state_changed()

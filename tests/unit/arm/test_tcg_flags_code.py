@@ -7,6 +7,7 @@ an address that wraps past 2^32 still reaches the memory it names.
 Programs are assembled by keystone; the interpreter is the judge."""
 
 import io
+import re
 
 import pytest
 
@@ -15,12 +16,15 @@ from emu.machine import Machine
 from test_tcg import CODE, assemble, op_opt, run
 
 
-def region_source(asm: str, limit: int, **regs) -> str:
-    """The -d out_asm text of the regions translated while ``asm`` runs."""
+def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
+    """The -d out_asm text of the regions translated while ``asm`` runs
+    (``setup(machine)`` first, if given)."""
     log = io.StringIO()
-    m = Machine(board="virt", accel="tcg", log=log, log_flags=["out_asm"])
+    m = Machine(board="virt", accel="tcg", cpu=cpu, log=log, log_flags=["out_asm"])
     try:
         m.load_image(assemble(asm), "t", CODE, CODE)
+        if setup is not None:
+            setup(m)
         for k, v in regs.items():
             m.cpu.r[int(k[1:])] = v
         m.accel.state_changed()
@@ -145,6 +149,31 @@ def test_an_address_that_wraps_reaches_the_memory_it_names():
     assert got[:2] == want[:2]
 
 
+# a scan (gcc's strchr-like loop): the loaded word is compared at the bottom;
+# its flags name the register the load wrote, so they stay expressions
+SCAN = """
+    movw r3, #0
+    movt r3, #0x4002
+    mov r0, #0
+    movw r2, #300
+scan:
+    ldr r1, [r3, #4]!
+    cmp r1, r2
+    add r0, r0, #1
+    blt scan
+done:
+    b done
+"""
+
+
+def test_a_loop_comparing_what_it_loads_computes_no_flags_on_its_passes():
+    def setup(m):
+        m.ram.load(0x40020000, b"".join((3 * k).to_bytes(4, "little") for k in range(200)))
+    assert flag_stores_in_passes(region_source(SCAN, 1000, setup=setup)) == []
+    want = run(SCAN, "interp", 1000, setup=setup)
+    got = run(SCAN, "tcg", 1000, hot_threshold=1, setup=setup)
+    assert want[0][0] == 100 and got[:2] == want[:2]
+
 # a count-down loop whose load may bail: SUBS's flags are read at the top of
 # every pass, as expressions over the counter it leaves in r2
 COUNT = """
@@ -252,3 +281,129 @@ def test_a_zero_extension_by_two_shifts_is_one_mask():
     regs = dict(r1=0xDEADBEEF, r2=0x89ABCDEF)
     got = run(asm, "tcg", 4, hot_threshold=1, **regs)[0]
     assert got[5:7] == [0xBEEF, 0xABCDEF]
+
+
+# words at aligned, misaligned and end-of-RAM addresses in one loop, each
+# read back by the next pass (or after the loop): r1 is aligned, r2 = r1 + 1
+# (misaligned: a cortex-a15 loads and stores it; the ARM7TDMI's LDR rotates
+# it, the interpreter's business), r3 points at RAM's last word (the one
+# test of an aligned word's address lets it in)
+WORDS = """
+    mov r4, #20
+loop:
+    ldr r0, [r1, #4]
+    add r0, r0, r4
+    str r0, [r1, #4]
+    ldr r5, [r2, #8]
+    add r5, r5, r0
+    str r5, [r2, #8]
+    ldrh r6, [r2]
+    strh r6, [r1, #16]
+    push {r0, r5}
+    pop {r7, r8}
+    ldr r9, [r3]
+    str r9, [r1, #20]
+    subs r4, r4, #1
+    bne loop
+    ldr r10, [r1, #16]
+    ldr r11, [r1, #20]
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("cpu", ["cortex-a15", "arm7tdmi"])
+def test_aligned_words_go_through_rams_typed_views(cpu):
+    def setup(m):
+        m.ram.load(0x40020020, bytes(range(1, 17)))
+    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
+    text = region_source(WORDS, 400, setup=setup, cpu=cpu, **regs)
+    # a word the loop reads and writes at an aligned address, and the stack's pair
+    assert "W4[" in text and "W8[" in text
+    want = run(WORDS, "interp", 400, setup=setup, cpu=cpu, **regs)
+    got = run(WORDS, "tcg", 400, hot_threshold=1, setup=setup, cpu=cpu, **regs)
+    assert want[0][5] != 0 and want[0][10] != 0 and got[:2] == want[:2]
+
+
+def test_words_in_ram_whose_size_is_no_power_of_two():
+    # 96 MiB: the end of RAM is tested apart from the alignment; r3 at its last word
+    regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (96 << 20) - 4, r13=0x40030000)
+    want = run(WORDS, "interp", 400, memory=96 << 20, **regs)
+    got = run(WORDS, "tcg", 400, hot_threshold=1, memory=96 << 20, **regs)
+    assert want[0][5] != 0 and got[:2] == want[:2]
+
+
+# an index shifted left into an address or a sum cut to 32 bits: its
+# mask is not needed (the address leaves RAM without it, the sum wraps
+# the same); an index of 2^30 + 1 wraps back into RAM and reaches it
+SHIFTED_BODY = """
+    ldr r0, [r6, r12, lsl #2]
+    str r0, [r6, r12, lsl #2]!
+    sub r6, r6, r12, lsl #2
+    add r9, r6, r14, lsl #2
+    rsb r10, r6, r14, lsl #3
+    ldr r11, [r6, -r14, lsl #2]
+"""
+SHIFTED = "    mov r3, #20\nloop:" + SHIFTED_BODY + """
+    subs r3, r3, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def masked_shifts(ir: str) -> list:
+    """The temps of optimised IR ``ir`` that mask a left shift to 32 bits."""
+    shl = {ln.split(" = ")[0].strip() for ln in ir.splitlines() if " = shl " in ln}
+    return [ln.strip() for ln in ir.splitlines()
+            if " = and " in ln and "$0xffffffff" in ln and ln.split(" = and ")[1].split(",")[0] in shl]
+
+
+def test_a_shifted_index_needs_no_mask_and_still_wraps():
+    assert masked_shifts(op_opt(SHIFTED_BODY + "done:\n b done\n")) == []
+    regs = dict(r6=0x40020000, r12=0x40000001, r14=0xC0000001)   # 4 * r12 = 2^32 + 4
+    want = run(SHIFTED, "interp", 400, **regs)
+    got = run(SHIFTED, "tcg", 400, hot_threshold=1, **regs)
+    assert want[0][0] == 0 and want[0][9] == 0x40020004
+    assert got[:2] == want[:2]
+
+
+# loads whose value goes straight into the register's local: one whose
+# address reads the register it loads (a pointer chain), one post-indexed
+# by it, one while flags over the old value are still to be read, and one
+# of the UART's flag register (it bails: the interpreter runs it, the
+# register as it was before)
+LOADS = """
+    mov r4, #20
+loop:
+    ldr r3, [r3]
+    ldrb r1, [r0], r1
+    cmp r1, #0x80
+    ldr r1, [r2, #4]!
+    addhi r5, r5, #1
+    cmp r7, #0x90
+    ldr r7, [r8]
+    addeq r9, r9, #1
+    ldrsb r6, [r2, #1]
+    add r5, r5, r6
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def test_a_loaded_value_goes_straight_into_its_register():
+    def setup(m):
+        m.ram.load(0x40020000, bytes((37 * k + 11) & 0xFF for k in range(4096)))
+        m.ram.load(0x40030000, b"".join((0x40030000 + 4 * ((5 * k + 3) % 64)).to_bytes(4, "little")
+                                        for k in range(64)))
+    regs = dict(r0=0x40020000, r1=3, r2=0x40020800, r3=0x40030000, r7=0x90, r8=0x09000018)
+    text = region_source(LOADS, 600, setup=setup, **regs)
+    # every word load assigns its register (the byte LDRSB sign-extends: a temporary)
+    into = re.findall(r"(\w+) = (?:W4\[|U4\(MM)", text)
+    assert into and all(x in ("r1", "r3", "r7") for x in into)
+    assert re.search(r"\br1 = MM\[", text)
+    want = run(LOADS, "interp", 600, setup=setup, **regs)
+    got = run(LOADS, "tcg", 600, hot_threshold=1, setup=setup, **regs)
+    assert want[0][5] != 0 and want[0][9] != 0 and got[:2] == want[:2]

@@ -10,6 +10,8 @@ what is there (unassigned memory), as on the interpreter alone."""
 
 import re
 
+import pytest
+
 from tests.differential.pm32 import guest
 from tests.differential.translated import machine, tcg_regions
 
@@ -35,16 +37,14 @@ bump:
 """)
 
 
-def run(accel, log=None):
-    with machine(GUEST, accel, RAM, log) as m:
+def _run(src, tail, accel, log=None):
+    with machine(src, accel, RAM, log) as m:
         r = m.run(icount_limit=100_000)
-        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - 64, 64)
+        return r.reason, r.icount, tuple(m.cpu.regs[:8]), m.ram.read_bytes(RAM - tail, tail)
 
 
-def test_past_the_end_of_ram_the_state_is_the_interpreters():
-    want = run("interp")
-    assert want[0] == "halt" and want[3][-40:] != bytes(40)
-    assert run("tcg") == want
+def run(accel, log=None):
+    return _run(GUEST, 64, accel, log)
 
 
 def test_the_store_does_not_check_the_address_again():
@@ -63,3 +63,48 @@ def test_a_byte_load_is_checked_by_the_index_raising():
     regions = tcg_regions(run)
     for code in regions:
         assert re.search(r"try:\n +t\d+ = MM\[r7\]\n +except IndexError:\n +e = \d+; break", code)
+
+
+WORDS = guest(f"""
+    mov ebp, 3
+again:
+    mov ebx, {RAM - 0x1000 - 100}   ; the last pass runs past the end of RAM
+    xor eax, eax
+    mov ecx, 20
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+    add ecx, ebp
+count:
+    add dword ptr [ebx + eax*4 + 0x1000], 3  ; a computed address, loaded and stored
+    inc eax
+    loop count
+    dec ebp
+    jnz again
+    mov [0x500], eax
+    hlt
+""")
+
+
+def run_words(accel, log=None):
+    return _run(WORDS, 128, accel, log)
+
+
+@pytest.mark.parametrize("runner, written", [(run, 40), (run_words, 100)])
+def test_past_the_end_of_ram_the_state_is_the_interpreters(runner, written):
+    want = runner("interp")
+    assert want[0] == "halt" and want[3][-written:] != bytes(written)
+    assert runner("tcg") == want
+
+
+def test_a_computed_address_is_computed_and_checked_once():
+    """The store of a read-modify-write uses the local its load computed
+    the address into, and does not test again that it ends in RAM."""
+    regions = tcg_regions(run_words)
+    stores = 0
+    for code in regions:
+        for a in re.findall(r"W4\[(a\d+) >> 2\] = ", code):
+            stores += 1
+            loads = len(re.findall(rf"= W4\[{a} >> 2\]", code))
+            assert loads and len(re.findall(rf"\b{a} > {RAM - 4}", code)) <= loads
+    assert stores

@@ -50,6 +50,8 @@ def test_past_the_end_of_ram_the_state_is_the_interpreters(limit):
 def test_the_first_write_is_made_only_at_the_bail():
     for code in tcg_regions(run, 100_000):
         loop = code.split("while True:")[-1].split("e >= 0")[0]
-        body = [line for line in loop.splitlines() if re.match(r" {16}r0 = ", line)]
+        lines = [line for line in loop.splitlines()[1:] if "for left in range(" not in line]
+        top = len(lines[0]) - len(lines[0].lstrip())        # the loop body's (counted or not)
+        body = [line for line in lines if re.match(rf" {{{top}}}r0 = ", line)]
         assert len(body) == 1                                       # the ADD's
         assert re.search(r"except IndexError:\n +r0 = r0 & 65280 \| t\d+\n", loop)   # LODSB's

@@ -157,7 +157,7 @@ def _compile(blk, loop):
 def test_codegen_loop_runs_in_the_function_and_writes_back():
     blk = optimize(_loop_block())
     fn, s, src, exits = _compile(blk, loop=True)
-    assert "while True:" in src and "r0 = (r0 + r1) & 65535" in src
+    assert "while True:" in src and "r0 = r0 + r1\n" in src and "if r0 > 65535: r0 -= 65536" in src
     s.regs[0], s.regs[1] = 0xABCD0000, 0
     code = fn(10_000)
     retired, e = code >> 16, code & 0xFFFF

@@ -7,10 +7,13 @@ arithmetically and recorded as ``CC_RES``.  SF, ZF, PF and AF are undefined
 product, with AF = 0, as QEMU does; ``-cpu max`` keeps them unchanged
 (``mul_keeps_szap``), as the AMD host under KVM does.
 
-DIV and IDIV are helpers: they branch on the divisor and quotient to raise
-#DE (vector 0).  Their flags are undefined; the 8086 and 286 models leave
-them unchanged, ``-cpu max`` sets them as the KVM host does (``div_flags``:
-SF = ZF = PF = 0, AF = 1, CF and OF kept).  A division that faults changes
+DIV and IDIV raise #DE (vector 0) through ``ops.divide_error_if``: the
+interpreter raises it; translated code leaves before the instruction where
+it would be raised (a zero divisor, a quotient that does not fit) and the
+interpreter runs it, and computes every other division in the block.
+Their flags are undefined; the 8086 and 286 models leave them unchanged,
+``-cpu max`` sets them as the KVM host does (``div_flags``: SF = ZF = PF =
+0, AF = 1, CF and OF kept).  A division that faults changes
 no flag on any model.
 
 Deliberate model differences (``CpuModel`` fields, checked against the
@@ -146,7 +149,7 @@ def _store_divmod(ops, size, q, r):
         ops.set_reg(2, size, r & MASK[size])
 
 
-@sem("DIV", helper=True)
+@sem("DIV")
 def div(ops, i):
     """DIV r/m  (SDM Vol. 2A "DIV"): unsigned AX / r/m8 -> AL rem AH;
     rDX:rAX / r/m -> rAX rem rDX.  #DE on a zero divisor or a quotient
@@ -154,16 +157,14 @@ def div(ops, i):
     size = i.size
     d = ops.read(i.ops[0])
     n = _dividend(ops, size)
-    if d == 0:
-        ops.raise_exc(0, None, "DIV by zero")
-    q, r = divmod(n, d)
-    if q > MASK[size]:
-        ops.raise_exc(0, None, "DIV quotient overflow")
-    _store_divmod(ops, size, q, r)
+    ops.divide_error_if(d == 0, "DIV by zero")
+    q = n // d
+    ops.divide_error_if(q > MASK[size], "DIV quotient overflow")
+    _store_divmod(ops, size, q, n % d)
     _div_flags(ops)
 
 
-@sem("IDIV", helper=True)
+@sem("IDIV")
 def idiv(ops, i):
     """IDIV r/m  (SDM Vol. 2A "IDIV"): signed division, quotient rounded
     toward zero, remainder with the dividend's sign.  #DE on a zero divisor
@@ -171,15 +172,13 @@ def idiv(ops, i):
     size = i.size
     d = _sext(ops.read(i.ops[0]), size)
     n = _sext(_dividend(ops, size), 2 if size == 1 else 2 * size)
-    if d == 0:
-        ops.raise_exc(0, None, "IDIV by zero")
-    q = abs(n) // abs(d)
-    if (n < 0) != (d < 0):
-        q = -q
+    ops.divide_error_if(d == 0, "IDIV by zero")
+    n_neg, d_neg = n < 0, d < 0
+    q = ops.select(n_neg, -n, n) // ops.select(d_neg, -d, d)
+    q = ops.select(n_neg != d_neg, -q, q)
     r = n - q * d
     lo = -SIGN[size] + (1 if ops.model.idiv_rejects_min else 0)
-    if not lo <= q < SIGN[size]:
-        ops.raise_exc(0, None, "IDIV quotient overflow")
+    ops.divide_error_if((q < lo) | (q >= SIGN[size]), "IDIV quotient overflow")
     q = _rep_negate(ops, i, q)
     _store_divmod(ops, size, q, r)
     _div_flags(ops)

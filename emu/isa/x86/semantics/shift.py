@@ -6,9 +6,12 @@ Count sources and where the work happens:
   (immediate count): the count is a translation-time constant, so these are
   **inline**; a masked count of 0 compiles to nothing.
 * ``D2``/``D3``/``SHLD CL``/``SHRD CL``: the count is a run-time value and a
-  count of 0 must leave the destination and every flag untouched, so these
-  are **helpers**, registered under the table's ``*_CL`` encoding names.
-  Both run the very same ``_shift`` below with a concrete count.
+  count of 0 must leave the destination and every flag untouched.  SHL, SAL,
+  SHR and SAR by CL (compiled code's variable shifts) are inline: translated,
+  the result and the flag record are picked by ``count == 0`` (``select``,
+  ``set_cc_if``); the rotates and SHLD/SHRD by CL are **helpers**,
+  registered under the table's ``*_CL`` encoding names.  All run the very
+  same ``_shift`` below with a concrete count in the interpreter.
 
 Count masking (``CpuModel.shift_mask``): the 8086 does not mask the count
 (up to 255 iterations of its microcode loop); the 186 and later mask it to
@@ -89,6 +92,19 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         ops.write(dst, res)
         ops.set_flags(cf | (of << 11), CF_OF)
         return
+    _shift_arith(ops, i, kind, a, c)
+
+
+def _shift_arith(ops, i, kind: int, a, c, zero=None) -> None:
+    """SHL, SHR or SAR of operand 0 (value ``a``) by the count ``c`` >= 1.
+    In translated code the count may be a run-time value: then ``zero``
+    says whether CL's masked count was 0 (``c`` is 1 in its place), which
+    writes the operand back as it was and keeps the flag record in force
+    (a memory operand is stored unchanged: a store that cannot be made in
+    the block leaves it before the instruction)."""
+    size = i.size
+    bits = 8 * size
+    m = MASK[size]
     if kind == SHL:
         w = a << c
         res = w & m
@@ -105,9 +121,17 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
         res = (last >> 1) & m
         cf = last & 1
         of = 0
-    ops.write(dst, res)
     af = AF if ops.model.shift_af else 0
-    ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    if zero is None:
+        ops.write(i.ops[0], res)
+        ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    else:
+        ops.write(i.ops[0], ops.select(zero, a, res))
+        ops.set_cc_if(ops.lnot(zero), CC_RES, res, cf | (of << 1) | af, 0, size)
+
+
+#: the work of each kind for a nonzero count
+_WORK = {k: (_shift if k <= RCR else _shift_arith) for k in range(SAR + 1)}
 
 
 # A masked count of 0 still reads the operand (a memory operand can fault:
@@ -123,24 +147,32 @@ def _count_zero(ops, i, a) -> None:
 
 
 def _inline(kind):
+    work = _WORK[kind]
+
     def shift_imm(ops, i):
         a = ops.read(i.ops[0])
         c = i.ops[1].value & (0x3F if i.size == 8 else ops.model.shift_mask)   # count_mask()
         if c:
-            _shift(ops, i, kind, a, c)
+            work(ops, i, kind, a, c)
         else:
             _count_zero(ops, i, a)
     return shift_imm
 
 
-def _helper(kind):
+def _by_cl(kind):
+    work = _WORK[kind]
+
     def shift_cl(ops, i):
         a = ops.read(i.ops[0])
         c = ops.read(i.ops[1]) & count_mask(ops, i.size)
-        if c:
-            _shift(ops, i, kind, a, c)
-        else:
-            _count_zero(ops, i, a)
+        if isinstance(c, int):          # the interpreter, or CL known when translated
+            if c:
+                work(ops, i, kind, a, c)
+            else:
+                _count_zero(ops, i, a)
+            return
+        zero = c == 0           # a run-time count (translated): 0 changes nothing
+        _shift_arith(ops, i, kind, a, ops.select(zero, 1, c), zero)
     return shift_cl
 
 
@@ -149,7 +181,8 @@ def _register(name, kind):
     f = sem(name)(_inline(kind))
     f.__name__ = name.lower()
     f.__doc__ = f'{name} r/m, 1 / imm8  (SDM Vol. 2B "{section}"): constant count, inline.'
-    g = sem(name + "_CL", helper=True)(_helper(kind))
+    # the rotates by CL stay helpers (a run-time count never reaches their _shift)
+    g = sem(name + "_CL", helper=kind <= RCR)(_by_cl(kind))
     g.__name__ = name.lower() + "_cl"
     g.__doc__ = f'{name} r/m, CL  (SDM Vol. 2B "{section}"): run-time count; 0 changes nothing.'
 

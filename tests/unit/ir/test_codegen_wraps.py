@@ -1,0 +1,58 @@
+"""A register write of arithmetic masked to its width, compiled as a compare.
+
+ADD, SUB, INC and DEC write their result modulo 2**16 or 2**32 (SDM Vol. 1
+§7.3.2); the sum of two register values leaves that range by at most one
+wrap (a difference too, below zero), so the code generator assigns the
+unmasked value and corrects it when it is out of range -- a specialised
+compare where ``& 0xffffffff`` is a generic operation that builds a new
+int.  The values here cross both ends on every pass, in 32-bit and in
+16-bit code: stopped anywhere, the state is the interpreter's."""
+
+import re
+
+import pytest
+
+from tests.differential.pm32 import guest
+from tests.differential.translated import stopped_at, tcg_regions
+
+BODY = """
+    mov ecx, 0x30000
+    mov eax, 0xfffe0000
+    mov edx, 5
+    mov edi, 0xfffffff0
+again:
+    add eax, ecx                ; crosses 2**32 every few passes
+    sub edx, ecx                ; below zero
+    add edx, 0x2f000
+    inc edi                     ; 0xffffffff -> 0
+    add bx, cx                  ; 16-bit: crosses 2**16
+    sub si, 7                   ; 16-bit: below zero
+    dec ebp
+    sub ecx, 0x100
+    jnz again
+    mov [0x500], eax
+    mov [0x504], edx
+    mov [0x508], edi
+    hlt
+"""
+GUEST32 = guest(BODY)
+
+
+def run(accel, limit, log=None):
+    return stopped_at(GUEST32, accel, 16 << 20, limit, (0x500, 12), log)
+
+
+@pytest.mark.parametrize("limit", [200, 201, 203, 205, 5000, 5003, 100_000])
+def test_stopped_anywhere_the_state_is_the_interpreters(limit):
+    assert run("tcg", limit) == run("interp", limit)
+
+
+def test_full_width_results_are_corrected_by_a_compare_not_masked():
+    want = run("interp", 100_000)
+    assert want[0] == "halt"
+    regions = tcg_regions(run, 100_000)
+    for code in regions:
+        # the 32-bit sum, difference, increment and decrement
+        assert re.search(r"if (r\d+) > 4294967295: \1 -= 4294967296", code)
+        assert re.search(r"if (r\d+) < 0: \1 \+= 4294967296", code)
+        assert not re.search(r"^\s*r\d+ = .*& 4294967295$", code, re.M)

@@ -1,0 +1,28 @@
+"""Small x86 test guests for the translator's tests: run one on an engine,
+and the code that prints 16-bit registers on COM1 before the guest ends."""
+
+from emu import loader
+from emu.machine import Machine
+
+
+def print_words(*regs) -> str:
+    """Assembly printing each 16-bit register of ``regs`` (low byte first)
+    on COM1, then isa-debug-exit with 0 (AX and DX are overwritten)."""
+    lines = ["    mov dx, 0x3f8"]
+    for r in regs:
+        lines += [f"    mov ax, {r}", "    out dx, al", "    mov al, ah", "    out dx, al"]
+    return "\n".join(lines + ["    mov al, 0", "    out 0xf4, al", ""])
+
+
+def run_guest(source: str, accel: str, limit: int, log=None):
+    """(COM1 output, the engine's stats) of ``source`` (16-bit at 0x7C00)
+    run on ``accel`` until it exits through isa-debug-exit; ``log`` gets the
+    generated code (``-d out_asm``)."""
+    m = Machine(accel=accel, log=log, log_flags=("out_asm",) if log is not None else ())
+    try:
+        m.load_image(loader.assemble(source, "<test>", 0x7C00).data)
+        r = m.run(icount_limit=limit)
+        assert (r.reason, r.status) == ("debug-exit", 1), r.message
+        return m.serial_output(), m.accel.stats()
+    finally:
+        m.close()
