@@ -50,6 +50,8 @@ def guest(tmp_path, code=LOOP, name="guest.bin"):
 #: every process start() made, for the autouse fixture (conftest.py) that
 #: ends those a failed test left running
 STARTED = []
+# the line readers of started processes, joined before their pipes close
+READERS = {}
 
 
 def start(tmp_path, *opts, code=LOOP, accel="tcg", ready=None, stdin=subprocess.DEVNULL):
@@ -265,7 +267,9 @@ class ReplPipe:
         self.proc = proc
         self.lines = queue.Queue()
         self.seen = []
-        threading.Thread(target=self._read, daemon=True).start()
+        reader = threading.Thread(target=self._read, daemon=True)
+        READERS[proc.pid] = reader
+        reader.start()
 
     def _read(self):
         for line in iter(self.proc.stdout.readline, b""):
