@@ -4,6 +4,9 @@ are inlined in a region like PUSH and POP -- a frame costs no trip through
 the interpreter -- and leave what the interpreter leaves, register for
 register and byte for byte, wherever a budget stops them."""
 
+import io
+import re
+
 import pytest
 
 from emu import loader
@@ -139,3 +142,65 @@ def test_frames_are_translated_not_helpers(guest):
 @pytest.mark.parametrize("guest", GUESTS)
 def test_frames_match_the_interpreter_at_every_kind_of_stop(guest):
     assert_matches_interpreter(image(guest), (None, 1000, 1501, 2002, 3337, 4441))
+
+
+# -- runs of stack loads: POP, POP ... RET test their bounds once ---------------------------
+
+#: POP DI, POP SI, POP BX, RET after a call: a run of four loads; SP at the
+#: top of the segment (``mov sp, 0``), a run across the wrap (``mov sp,
+#: 4``: its test fails, the interpreter makes those loads) and an odd SP
+RUN = """
+    xor ax, ax
+    mov ss, ax
+    mov sp, {sp}
+    xor si, si
+    mov cx, 500
+again:
+    call f
+    add si, ax
+    loop again
+    mov dx, 0x3f8
+    mov ax, si
+    out dx, al
+    mov al, ah
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+f:
+    push bx
+    push si
+    push di
+    mov bx, cx
+    mov si, 3
+    mov di, 5
+    lea ax, [bx+si]
+    add ax, di
+    pop di
+    pop si
+    pop bx
+    ret
+"""
+
+RUNS = {"low": "0x7000", "top": "0", "wrap": "4", "odd": "0x7001"}
+
+
+def run_image(sp):
+    return loader.assemble(RUN.format(sp=RUNS[sp]), "<test>", 0x7C00)
+
+
+def test_a_run_of_stack_loads_is_tested_once():
+    log = io.StringIO()
+    m, r = run("tcg", run_image("low"), log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    code = log.getvalue()
+    # the four loads read at offsets from one word index, tested once
+    tests = [ln for ln in code.splitlines() if "> 65528" in ln]
+    assert tests and all(" & 1 or " in ln for ln in tests)
+    for k in (1, 2, 3):
+        assert re.search(rf"= W2\[ix\d+ \+ {k}\]", code)
+
+
+@pytest.mark.parametrize("sp", RUNS)
+def test_runs_of_stack_loads_match_the_interpreter(sp):
+    assert_matches_interpreter(run_image(sp), (None, 1000, 1501, 2002, 3337, 4441))
