@@ -235,6 +235,53 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
+def load_runs(ops, space) -> dict:
+    """Runs of word loads of one block through address space ``space``, each
+    at a constant offset at or above the first one's address, that offset
+    reached by adding constants to that address (and masking: x86's POP,
+    POP, RET, or LEAVE then RET, read upwards from SP): ``id(load op) ->
+    (first load of its run, offset, span, wrap)`` for the loads of runs of
+    two or more -- ``span`` the bytes from the first address to the end of
+    the last load, ``wrap`` the smallest mask + 1 on the way (or None).
+    While the first address plus ``span`` stays at or below ``wrap``,
+    every load of the run is at the first address plus its offset
+    (:meth:`PyCodegen.run_load` tests that once)."""
+    at = {}             # temp id -> (first load, offset from its address, wrap)
+    runs = {}
+    for op in ops:
+        n = op.name
+        a = op.args[0] if op.args else None
+        if not isinstance(a, Temp):
+            continue
+        if n == "ld" and op.aux[0] == space and op.aux[1] > 1:
+            first = at.get(a.id)
+            if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
+                runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
+            else:
+                at[a.id] = (op, 0, None)
+            continue
+        if a.id not in at or op.out is None:
+            continue
+        c = op.args[1] if len(op.args) > 1 else None
+        if type(c) is not int:
+            continue
+        first, off, wrap = at[a.id]
+        if n == "add" and c > 0:
+            at[op.out.id] = (first, off + c, wrap)
+        elif n == "and" and c >= 0xFFFF and not c & (c + 1):
+            at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+    out = {}
+    for first, *rest in runs.values():
+        size = first.aux[1]
+        span = max(off for _, off, _ in rest) + size
+        wraps = [w for _, _, w in rest if w is not None]
+        wrap = min(wraps) if wraps else None
+        out[id(first)] = (first, 0, span, wrap)
+        for op, off, _ in rest:
+            out[id(op)] = (first, off, span, wrap)
+    return out
+
+
 def _access_params(ops) -> list:
     """The generated function's parameters binding what its loads and
     stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
@@ -326,6 +373,7 @@ class PyCodegen:
         self.extra_params = []          # parameters the memory hooks' prologue binds
         self.loops = False              # a region with a section that jumps back to itself
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
+        self.runs = {}          # id(load op) -> its run of loads (load_runs)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
 
     # -- analysis ------------------------------------------------------------------------
@@ -389,7 +437,14 @@ class PyCodegen:
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
         self.early = self._early_writes(ops)
+        self.runs = self._load_runs(ops)
         self.sink = self._sinkable(ops)
+
+    def _load_runs(self, ops) -> dict:
+        """The runs of word loads through the memory hooks' ``run_space``
+        (:func:`load_runs`), where RAM has word views."""
+        space = self.mem.run_space
+        return load_runs(ops, space) if space is not None and WORD_VIEWS else {}
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -1144,6 +1199,32 @@ class PyCodegen:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
 
+    def run_load(self, op, k: int, ip, run, addr: str, conds: list) -> None:
+        """A word load of a run (:func:`load_runs`; ``run`` its entry) through
+        RAM's views.  The run's first load tests, once for the whole run,
+        that its physical address ``addr`` is aligned and ``conds`` (the
+        target's: every byte of the run's span within its limits and RAM,
+        and below the run's wrap) -- else it bails, at its instruction --
+        and keeps the address's word index; every other load of the run
+        reads at its offset from that index with no test."""
+        first, off, _span, _wrap = run
+        size = op.aux[1]
+        shift = size.bit_length() - 1
+        ix = f"ix{first.out.id}"        # the same name wherever the block is inlined
+        if off == 0:
+            p = addr
+            if not _atomic(addr):
+                p = self.new_local("p")
+                addr = f"({p} := {addr})"
+            self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+            self.emit(f"{ix} = {p} >> {shift}")
+            word = f"W{size}[{ix}]"
+        else:
+            self.val(op.args[0])        # its address is read no more: one use fewer
+            word = f"W{size}[{ix} + {off >> shift}]"
+        self.emit(f"{self._load_to(op.out)} = {word}")
+        self._loaded(op.out)
+
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
     WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
 
@@ -1727,9 +1808,11 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
+        self.runs = {}
         self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
+            self.runs.update(self._load_runs(blocks[ip].ops))
             self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:

@@ -92,6 +92,11 @@ class MemoryAccess:
     ``left0``, ``e``, ``g``, ``rip``, ``pc`` and what ``new_local`` hands
     out."""
 
+    #: the address space whose runs of word loads (:func:`emu.ir.codegen.load_runs`)
+    #: the code generator finds for ``load_store`` (``cg.runs``): the stack's,
+    #: where the target has one its hooks test once per run; None: none
+    run_space = None
+
     def params(self, spaces) -> list:
         """The function parameters (``name=name``, bound from the engine's
         namespace) the memory accesses of code using ``spaces`` need."""

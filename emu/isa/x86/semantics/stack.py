@@ -44,7 +44,7 @@ def pop_seg(ops, i):
         raise
 
 
-@sem("PUSHA", helper=True)
+@sem("PUSHA")
 def pusha(ops, i):
     """PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI."""
     n = i.osize
@@ -53,7 +53,7 @@ def pusha(ops, i):
         ops.push(sp if r == 4 else ops.get_reg(r, n), n)
 
 
-@sem("POPA", helper=True)
+@sem("POPA")
 def popa(ops, i):
     """POPA/POPAD: DI SI BP (SP skipped) BX DX CX AX."""
     n = i.osize
@@ -91,7 +91,7 @@ def popf(ops, i):
     ops.set_flags(v, mask)
 
 
-@sem("ENTER", helper=True)
+@sem("ENTER")
 def enter(ops, i):
     """ENTER imm16, imm8  (SDM Vol. 2A "ENTER"): nesting level taken mod 32."""
     n = i.osize
