@@ -418,10 +418,12 @@ class X86IRBuilder(TranslatorOps):
                 elif base == 3:
                     r = self.op2("le", a, b)
                 elif base in (6, 7) and isinstance(size, int):
+                    # signed a < b (a <= b): flipping the sign bit of both maps
+                    # the signed order of size-byte values onto the unsigned
+                    # one, with no sign extension
                     sign = F.SIGN[size]
-                    sa = self.op2("sub", self.op2("xor", a, sign), sign)
-                    sb = self.op2("sub", self.op2("xor", b, sign), sign)
-                    r = self.op2("lt" if base == 6 else "le", sa, sb)
+                    r = self.op2("lt" if base == 6 else "le", self.op2("xor", a, sign),
+                                 self.op2("xor", b, sign))
                 elif base == 0 and isinstance(size, int):     # flags.compute's OF of SUB
                     res = self.ccv("res")
                     r = self.op2("ne", self.op2("and", self.op2("and", self.op2("xor", a, b),
