@@ -63,6 +63,7 @@ _ROWS = (
     ("mod",          1,  2,  0,  (PURE,),         "{0} % ({1} or 1)", "a % b, a and b >= 0 (b = 0: a bailif before it leaves)"),
     ("not",          1,  1,  0,  (PURE,),         "~{0}",           "~a (Python: -a - 1)"),
     ("neg",          1,  1,  0,  (PURE,),         "-{0}",           "-a"),
+    ("bitlen",       1,  1,  0,  (PURE,),         "({0}).bit_length()", "the bit length of a (a >= 0; 0 for 0)"),
     ("eq",           1,  2,  0,  (PURE,),         "{0} == {1}",     "boolean a == b"),
     ("ne",           1,  2,  0,  (PURE,),         "{0} != {1}",     "boolean a != b"),
     ("lt",           1,  2,  0,  (PURE,),         "{0} < {1}",      "boolean a < b"),

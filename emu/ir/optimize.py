@@ -47,7 +47,7 @@ its entry guard checks.
 
 from __future__ import annotations
 
-from .builder import fold
+from .builder import _PYOP1, fold
 from .ir import IRBlock, Temp
 from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
@@ -91,8 +91,8 @@ def propagate(block: IRBlock) -> None:
                 v = fold(op.name, op.args[0], op.args[1])
             elif op.name == "select" and not isinstance(op.args[0], Temp):
                 v = op.args[1] if op.args[0] else op.args[2]
-            elif op.name in ("not", "neg") and not isinstance(op.args[0], Temp):
-                v = ~op.args[0] if op.name == "not" else -op.args[0]
+            elif op.name in _PYOP1 and not isinstance(op.args[0], Temp):
+                v = _PYOP1[op.name](op.args[0])
             elif op.name == "call" and not any(isinstance(a, Temp) for a in op.args):
                 v = calls[op.aux[0]][0](*op.args)
             if v is not None:

@@ -47,6 +47,7 @@ from .state import SS
 from .string_fast import string_fast
 
 MASK = F.MASK
+CF_OF = F.CF | F.OF
 
 
 class X86IRBuilder(TranslatorOps):
@@ -417,10 +418,17 @@ class X86IRBuilder(TranslatorOps):
                 elif base == 3:
                     r = self.op2("le", a, b)
                 elif base in (6, 7) and isinstance(size, int):
+                    # signed a < b (a <= b): flipping the sign bit of both maps
+                    # the signed order of size-byte values onto the unsigned
+                    # one, with no sign extension
                     sign = F.SIGN[size]
-                    sa = self.op2("sub", self.op2("xor", a, sign), sign)
-                    sb = self.op2("sub", self.op2("xor", b, sign), sign)
-                    r = self.op2("lt" if base == 6 else "le", sa, sb)
+                    r = self.op2("lt" if base == 6 else "le", self.op2("xor", a, sign),
+                                 self.op2("xor", b, sign))
+                elif base == 0 and isinstance(size, int):     # flags.compute's OF of SUB
+                    res = self.ccv("res")
+                    r = self.op2("ne", self.op2("and", self.op2("and", self.op2("xor", a, b),
+                                                                   self.op2("xor", a, res)),
+                                                F.SIGN[size]), 0)
             elif op == F.CC_LOGIC:
                 res = self.ccv("res")
                 if base in (2, 3):
@@ -435,6 +443,8 @@ class X86IRBuilder(TranslatorOps):
                 bit = {0: F.OF, 1: F.CF, 2: F.ZF, 3: F.CF | F.ZF, 4: F.SF, 5: F.PF}.get(base)
                 if bit is not None:
                     r = self.op2("ne", self.op2("and", fl, bit), 0)
+            elif base == 0 and op == F.CC_RES:       # OF is bit 1 of the packed flags
+                r = self.op2("ne", self.op2("and", self.ccv("a"), 2), 0)
             elif base == 1 and op in (F.CC_ADD, F.CC_RES, F.CC_ADC, F.CC_SBB):
                 r = self.get_cf()    # flags.carry: CF straight from the record
             elif base == 2:          # every other record: ZF iff res == 0
@@ -474,7 +484,37 @@ class X86IRBuilder(TranslatorOps):
         """DF alone: never part of the lazy record, ``fl`` holds it (as ConcreteOps)."""
         return self.op2("and", self.ccv("fl"), F.DF)
 
+    def _aux(self, op: int):
+        """AF alone of the record in force, its kind ``op`` (not EFLAGS)
+        known: :func:`emu.isa.x86.flags.aux` over IR."""
+        if op == F.CC_LOGIC:
+            return 0
+        res = self.ccv("res")
+        if op in (F.CC_INC, F.CC_DEC):
+            low = 0 if op == F.CC_INC else 0xF
+            return self.select(self.op2("eq", self.op2("and", res, 0xF), low), F.AF, 0)
+        if op == F.CC_RES:
+            return self.op2("and", self.ccv("a"), F.AF)
+        return self.op2("and", self.op2("xor", self.op2("xor", self.ccv("a"), self.ccv("b")), res),
+                        F.AF)
+
     def set_flags(self, value, mask: int) -> None:
+        op = self.cc["op"]
+        if mask == CF_OF and isinstance(op, int) and not isinstance(op, bool) \
+                and op != F.CC_EFLAGS:
+            # CF and OF alone over a lazy record of known kind (rotates; MUL and
+            # IMUL under -cpu max): it stays lazy, as in ConcreteOps.set_flags --
+            # the CC_RES record of the same result with the new CF and OF and the
+            # record's AF; no RFLAGS computation
+            cc = self.cc
+            cc["a"] = self.op2("or", self.op2("or", self.op2("and", value, F.CF),
+                                              self.op2("and", self.op2("shr", value, 10), 2)),
+                               self._aux(op))
+            cc["res"], cc["size"] = self.ccv("res"), self.ccv("size")
+            cc["b"] = 0
+            cc["op"] = F.CC_RES
+            self.cc_pend.update(("op", "res", "a", "b", "size"))
+            return
         old = self.ccv("fl")
         cur = self.get_flags()
         fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask), self.op2("and", value, mask)),

@@ -64,9 +64,10 @@ def popa(ops, i):
         ops.set_reg(r, n, vals[r])
 
 
-@sem("PUSHF", helper=True)
+@sem("PUSHF")
 def pushf(ops, i):
-    """PUSHF/PUSHFD: VM and RF read as 0 in the pushed image."""
+    """PUSHF/PUSHFD: VM and RF read as 0 in the pushed image.  Inline: it
+    only reads the flags (translated, the lazy record's RFLAGS) and pushes."""
     f = ops.get_flags() & ~(F.VM | F.RF)
     ops.push(f & MASK[i.osize], i.osize)
 
