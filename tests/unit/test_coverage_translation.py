@@ -79,7 +79,11 @@ def test_semantics_that_branch_on_a_run_time_value_are_interp(monkeypatch):
 @pytest.mark.parametrize("name,specs,form,want", [
     ("JCC", "Jb", "", "exit"), ("LOOP", "Jb", "", "exit"), ("RET", "-", "", "exit"),
     ("HLT", "-", "", "helper"), ("MOVS", "Yb,Xb", "rep", "helper"),
-    ("MOVS", "Yb,Xb", "", "block"), ("XCHG", "Ev,Gv", "mem", "block")])
+    ("MOVS", "Yb,Xb", "", "block"), ("XCHG", "Ev,Gv", "mem", "block"),
+    # decimal arithmetic and ENTER: compiled in (their semantics select on run-time values)
+    ("DAA", "-", "", "block"), ("DAS", "-", "", "block"), ("AAA", "-", "", "block"),
+    ("AAS", "-", "", "block"), ("AAM", "Ib", "", "block"), ("AAD", "Ib", "", "block"),
+    ("ENTER", "Iw,Ib", "", "block")])
 def test_known_verdicts(name, specs, form, want):
     assert _verdicts()[(name, specs, form)] == want
 

@@ -91,7 +91,7 @@ def popf(ops, i):
     ops.set_flags(v, mask)
 
 
-@sem("ENTER", helper=True)
+@sem("ENTER")
 def enter(ops, i):
     """ENTER imm16, imm8  (SDM Vol. 2A "ENTER"): nesting level taken mod 32."""
     n = i.osize
