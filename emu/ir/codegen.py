@@ -54,6 +54,7 @@ spaces whose accesses go unchecked, ``fast_segs``).
 
 from __future__ import annotations
 
+import keyword
 import re
 import struct
 import sys
@@ -167,6 +168,12 @@ _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
+# a carried flag field (FlagRecord.carried): its expression is carried to
+# another section when it has this many operators and reads at most so many locals
+CARRY_MIN_OPS = 6
+CARRY_MAX_LOCALS = 3
+_OPERATORS = re.compile(r"<<|>>|[<>=!]=|[-+*&|^<>]")
+_CARRIED = "#carried"       # a read of a carried field: expanded once the templates are known
 
 
 def _narrowing(args) -> bool:
@@ -1428,6 +1435,9 @@ class RegionCodegen(PyCodegen):
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
         self.loops = any(self.self_loop.values())
+        self.carried = self.flags.carried           # see carry
+        self.carry_templates = {}                   # template text -> its number
+        self.reads_first = {d: self._reads_first(blocks[d].ops) for d in self.sections}
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1448,19 +1458,92 @@ class RegionCodegen(PyCodegen):
                     todo.append(t)
         return False
 
+    # -- a carried flag field (FlagRecord.carried) ---------------------------------------------
+    def _reads_first(self, ops) -> bool:
+        """The block ``ops`` reads the carried field before it sets it (a
+        condition on flags set before it): a jump to its section stores the
+        field's value, which the block would compute at once anyway."""
+        for op in ops:
+            if op.name == "getcc" and op.aux[0] == self.carried:
+                return True
+            if op.name in ("setfl", "setcc"):
+                return False
+        return False
+
+    def carry(self, f: str, text: str):
+        """A jump to another section carries field ``f``, the expression
+        ``text``, as its operands: the field's local is set to minus the
+        number of the expression's template (its text over ``ca0``,
+        ``ca1``... in place of the locals it reads), and those locals are
+        copied into ``ca<n>`` -- a few stores instead of the expression.  The
+        field is computed from them only where it is read (:meth:`uncarry`,
+        and the write-back at the exits).  (targets, values) of the stores,
+        or None: not a carried field, not worth it (few operations) or not
+        possible (a call, an attribute, too many locals)."""
+        if f != self.carried or "." in text or self.call_re.search(text):
+            return None
+        names = list(dict.fromkeys(n for n in _NAMES.findall(text) if not keyword.iskeyword(n)))
+        if len(names) > CARRY_MAX_LOCALS or len(_OPERATORS.findall(text)) < CARRY_MIN_OPS:
+            return None
+        slot = {n: f"ca{i}" for i, n in enumerate(names)}
+        template = _NAMES.sub(lambda m: slot.get(m.group(0), m.group(0)), text)
+        t = self.carry_templates.setdefault(template, len(self.carry_templates) + 1)
+        return ["cc_" + f, *slot.values()], [f"-{t}", *names]
+
+    def uncarry(self, f: str) -> None:
+        """Field ``f`` is read on a path that entered its section with it
+        perhaps carried: compute it from its operands if it is (a mark,
+        expanded once every template is known: :meth:`_expand_carried`)."""
+        self.emit(_CARRIED)
+        self.know[f] = ("local",)
+
+    def cc_expr(self, f):
+        if self.know[f][0] == "carried":
+            self.uncarry(f)
+        return super().cc_expr(f)
+
+    def _expand_carried(self) -> None:
+        """Each mark of :meth:`uncarry` becomes the computation of the
+        carried field from its template (none: the field was never carried)."""
+        loc = f"cc_{self.carried}"
+        templates = list(self.carry_templates.items())
+        out = []
+        for line in self.lines:
+            if line.strip() != _CARRIED:
+                out.append(line)
+                continue
+            pre = line[:len(line) - len(line.lstrip())]
+            if len(templates) == 1:
+                out.append(f"{pre}if {loc} < 0: {loc} = {templates[0][0]}")
+            elif templates:
+                out.append(f"{pre}if {loc} < 0:")
+                for i, (text, t) in enumerate(templates):
+                    test = "else" if i == len(templates) - 1 else \
+                        f"{'if' if i == 0 else 'elif'} {loc} == -{t}"
+                    out.append(f"{pre}    {test}: {loc} = {text}")
+        self.lines = out
+
     # -- exits ----------------------------------------------------------------------------------
-    def _flush_cc(self, only=None):
+    def _flush_cc(self, only=None, to=None):
         """Store expression-valued lazy fields into their locals (all, or those
         in ``only``: a live set -- where it holds none of fl's arithmetic
         flags, ``ARITH_BITS``, fl is stored as the cheaper expression equal
         to it outside them, if there is one: after INC/DEC's fold of the
-        carry into the local, the local itself, which needs no store)."""
+        carry into the local, the local itself, which needs no store); a
+        carried field as its operands (:meth:`carry`), unless the path goes
+        to section ``to``, which reads it first thing."""
         targets, values = [], []
         arith = only is None or bool(only & ARITH_BITS)
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
                 v = kk[1] if arith or f != "fl" else _fl_rest(kk)[0]
+                c = self.carry(f, v) if v == kk[1] and not self.reads_first.get(to) else None
+                if c is not None:
+                    targets += c[0]
+                    values += c[1]
+                    self.know[f] = ("carried",)
+                    continue
                 if v != "cc_" + f:
                     targets.append("cc_" + f)
                     values.append(v)
@@ -1585,7 +1668,7 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
-        self._flush_cc(live)
+        self._flush_cc(live, d)
         if again and self.counted is not None and self.mode != "once":
             self.emit(f"pc = {d}; break")        # the count starts again (_loop)
         elif again:
@@ -1612,7 +1695,7 @@ class RegionCodegen(PyCodegen):
             return False
         snap = self.snapshot()
         n = len(self.lines)
-        exact = self._flush_exact(live, n)
+        exact = self._flush_exact(live, n, d)
         if exact is None:
             del self.lines[n:]
             self.restore(snap)
@@ -1632,7 +1715,7 @@ class RegionCodegen(PyCodegen):
         self.emit("continue")
         return True
 
-    def _flush_exact(self, live, n: int):
+    def _flush_exact(self, live, n: int, to=None):
         """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
         code so far ends at line ``n``) and return a snapshot whose lazy
         state is exact over the locals as they are then -- the one before,
@@ -1641,13 +1724,14 @@ class RegionCodegen(PyCodegen):
         expression reads a local the store changed -- or None."""
         before = self.snapshot()
         know = before[0]
-        self._flush_cc(live)
+        self._flush_cc(live, to)
         if len(self.lines) == n:
             return before
         fl = know["fl"]
         if fl[0] == "expr" and "fl" in live and not (live & ARITH_BITS) and _fl_rest(fl)[0] != fl[1]:
             return None
-        stored = {"cc_" + f for f, k in know.items() if k[0] == "expr" and self.know[f][0] == "local"}
+        stored = {"cc_" + f for f, k in know.items()
+                  if k[0] == "expr" and self.know[f][0] in ("local", "carried")}
         if any(k[0] == "expr" and stored & set(k[2]) for k in self.know.values()):
             return None
         return self.snapshot()
@@ -1705,7 +1789,8 @@ class RegionCodegen(PyCodegen):
         self.P = 0
         self.insn_base = self.base_of[d]
         entry = spec if mode in ("spec", "probe") else None
-        self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
+        self.know = {f: (entry or {}).get(f, ("carried",) if f == self.carried else ("local",))
+                     for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
         self.checked = {}
         self.sunk = {}
@@ -1888,6 +1973,8 @@ class RegionCodegen(PyCodegen):
             self.emit("g = CCG[e]")
             for i, (text, g) in enumerate(self.cc_groups.items()):
                 self.emit(f"{'if' if i == 0 else 'elif'} g == {g}: {text}")
+        if self.carried in cc_written:
+            self.emit(_CARRIED)
         for r in sorted(regs_written):
             self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}" if r in self.narrow else f"R[{r}] = r{r}")
         for f in fields:
@@ -1895,6 +1982,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
+        self._expand_carried()
         if self.uses_mp:
             params.append("MP=MP")
         header = f"def {self.name}({', '.join(params + self.extra_params)}):"
