@@ -104,10 +104,11 @@ class ArmIRBuilder(TranslatorOps):
     """A32 over IR: registers, eager flags, memory and exits (see the module
     docstring); ``model`` is the CPU model, a translation-time constant."""
 
-    def __init__(self, block: IRBlock, model, cpsr_rest: int):
+    def __init__(self, block: IRBlock, model, cpsr_rest: int, ram=None):
         super().__init__(block, ARM_IR)
         self.model = model
         self.cpsr_rest = cpsr_rest  # the CPSR but N Z C V: part of the block's key
+        self.ram = ram              # RAM's (first, end) addresses, or None: see near
         self.known = {}           # reg -> its current value in this block
         self.pend = set()         # registers the current instruction wrote
         self.fl = None            # the CPSR as the block knows it (None: not read yet)
@@ -362,6 +363,20 @@ class ArmIRBuilder(TranslatorOps):
             v = self.op2("and", v, (1 << (8 * size)) - 1)
         self.emit("st", (addr, v), (RAM, size), out=False)
 
+    def near(self, name: str, addr, offset, lo: int, hi: int):
+        """The base written back by a load or store (``name``: ``add`` or
+        ``sub`` of ``addr`` and ``offset``), whose access found its address
+        in RAM: within ``lo`` .. ``hi`` bytes of an address the access
+        reached (A8.6.58 LDR and its kin: the write-back commits after the
+        access, which bails outside RAM).  Where RAM lies at least that far
+        from 0 and from 2^32 the sum cannot wrap, and it is kept as it is --
+        no mask, no compare in the code (``r13 = r13 - 8``); elsewhere it is
+        reduced modulo 2^32."""
+        ram = self.ram
+        if ram is not None and ram[0] + lo >= 0 and ram[1] + hi <= M32 + 1:
+            return self.emit(name, (addr, offset), bits=32)
+        return self.op2("and", self.op2(name, addr, offset), M32)
+
     # -- control -------------------------------------------------------------------------
     def jump(self, target: int) -> None:
         self.exit = ("goto", target)
@@ -578,11 +593,16 @@ def _address(b, i, offset):
     """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
     written-back address, writeback?)."""
     base = b.reg(i.rn)
-    raw = b.op2("add", base, offset) if i.u else b.op2("sub", base, offset)
-    off = b.op2("and", raw, M32)
+    name = "add" if i.u else "sub"
+    raw = b.op2(name, base, offset)
     if i.p:
-        return raw, off, bool(i.w)
-    return base, off, True
+        # the address accessed itself
+        return raw, (b.near(name, base, offset, 0, 0) if i.w else None), bool(i.w)
+    if isinstance(offset, int):
+        # the address accessed, +- an immediate offset
+        d = offset if i.u else -offset
+        return base, b.near(name, base, offset, min(d, 0), max(d, 0)), True
+    return base, b.op2("and", raw, M32), True
 
 
 def _store_value(b, n):
@@ -700,13 +720,13 @@ def ldm_stm(b, i):
         raise NotInlinable("an empty list or ^")
     n = len(regs)
     base = b.reg(i.rn)
+    # the base written back is within 4 bytes of the words accessed
     if i.u:
         start = b.op2("add", base, 4 if i.p else 0)
-        wb = b.op2("add", base, 4 * n)
+        wb = b.near("add", base, 4 * n, -4, 4 * n)
     else:
         start = b.op2("add", b.op2("sub", base, 4 * n), 0 if i.p else 4)
-        wb = b.op2("sub", base, 4 * n)
-    wb = b.op2("and", wb, M32)
+        wb = b.near("sub", base, 4 * n, -4, 4 * n)
     if not load:
         _store_words(b, start, [wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
                                 for k, r in enumerate(regs)])
@@ -784,7 +804,9 @@ class ArmFrontend(TranslatorFrontend):
     (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
     (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode -- and the whole
     CPSR but N Z C V (which translated code never changes: a flag-setting
-    instruction writes the rest as a constant), 0, 0, cap);
+    instruction writes the rest as a constant), RAM's (first, end) addresses
+    (a base written back after an access to RAM cannot wrap where RAM lies
+    away from 0 and 2^32: ``ArmIRBuilder.near``), 0, cap);
     there is no MMU and no segment, and the dispatcher must let the
     interpreter run while the CPU waits (WFI) or an IRQ is raised and
     CPSR.I lets it in."""
@@ -797,6 +819,7 @@ class ArmFrontend(TranslatorFrontend):
         self.ir = ARM_IR
         self.tb_flags = tb_flags
         self._mem = {}
+        self._span = None
 
     @staticmethod
     def namespace(state, ram) -> dict:
@@ -807,7 +830,15 @@ class ArmFrontend(TranslatorFrontend):
         return None
 
     def tb_key(self, core, ip: int, cap: int) -> tuple:
-        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), 0, 0, cap)
+        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), self._ram_span(core), 0, cap)
+
+    def _ram_span(self, core) -> tuple:
+        """RAM's (first, end) addresses (ArmIRBuilder.near): the machine's, fixed."""
+        span = self._span
+        if span is None:
+            ram = core.machine.ram
+            span = self._span = (ram.base, ram.base + ram.size)
+        return span
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
@@ -817,7 +848,7 @@ class ArmFrontend(TranslatorFrontend):
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
-        return ArmIRBuilder(block, self.model, key[2][-1])
+        return ArmIRBuilder(block, self.model, key[2][-1], key[3])
 
     @staticmethod
     def ends_block(w) -> bool:

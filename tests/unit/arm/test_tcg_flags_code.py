@@ -500,3 +500,52 @@ def test_carried_flags_are_exact_wherever_the_run_stops(asm, setup, limit):
     got = run(asm, "tcg", limit, setup=setup, hot_threshold=2)
     assert got[:2] == want[:2]
     assert got[2].icount == want[2].icount
+
+
+# a byte copy through post-indexed LDRB/STRB, and a pre-indexed LDR with
+# write-back, then PUSH/POP: every base written back follows an access that
+# found its address in RAM
+COPY = """
+    movw r0, #0
+    movt r0, #0x4010
+    movw r1, #0x100
+    movt r1, #0x4010
+    movw sp, #0x400
+    movt sp, #0x4010
+    mov r2, #64
+copy:
+    ldrb r3, [r0], #1
+    strb r3, [r1], #1
+    ldr r4, [r0, #-1]!
+    push {r3, r4}
+    pop {r5, r6}
+    ldrb r7, [r0, #1]!
+    subs r2, r2, #1
+    bne copy
+done:
+    b done
+"""
+
+
+def test_a_base_written_back_after_an_access_to_ram_needs_no_wrap_test():
+    text = region_source(COPY, 2000)
+    wraps = re.findall(r"if (r\d+) [<>] [-\d]+: ", text)
+    assert not {"r0", "r1", "r13"} & set(wraps)
+    want = run(COPY, "interp", 2000)
+    got = run(COPY, "tcg", 2000, hot_threshold=2)
+    assert got[:2] == want[:2]
+
+
+@pytest.mark.parametrize("ram, wraps", [((0x40000000, 0x48000000), ()), ((0, 1 << 20), ("sub",)),
+                                        (((1 << 32) - (1 << 20), 1 << 32), ("add",))],
+                         ids=["virt", "at-0", "up-to-4G"])
+def test_a_written_back_base_is_reduced_where_ram_reaches_an_end_of_the_space(ram, wraps):
+    """8 below or above an address in RAM: reduced modulo 2^32 (an ``and``)
+    only where that can leave the 32-bit space."""
+    from emu.ir.ir import IRBlock
+    from emu.isa.arm.ir_front import ArmIRBuilder
+    from emu.isa.arm.models import get_model
+    b = ArmIRBuilder(IRBlock(0x40010000, 0x40010000), get_model("cortex-a15"), 0x1D3, ram)
+    for name, lo, hi in (("sub", -8, 0), ("add", 0, 8)):
+        v = b.near(name, b.reg(13), 8, lo, hi)
+        assert (v.op.name == "and") is (name in wraps)
