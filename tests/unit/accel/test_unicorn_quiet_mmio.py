@@ -90,14 +90,14 @@ def test_a_store_pair_abandoned_at_its_second_access_completes_once(count, store
         mov r8, r2
     """)
     results = []
-    for accel in ("interp", "unicorn"):
+    for accel in ("interp", "unicorn", "tcg"):
         m = machine(accel, code, count, serial_input=b"x")
         r = m.run(icount_limit=None if count == "free" and accel == "unicorn" else 100_000)
         keys = {k: v for k, v in m.stats.by_key.items() if k.startswith("MMIO write 0x90000")}
         results.append(((r.reason, r.status), m.cpu.r[8], m.cpu.r[9], keys,
                         m.devices["serial0"].ifls))
         m.close()
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
     assert results[0][:3] == (("debug-exit", 0), base, 1)
     assert results[0][3] == {"MMIO write 0x9000034": 1, "MMIO write 0x9000038": 2}
 
@@ -120,12 +120,13 @@ def test_a_load_pair_abandoned_at_its_first_access_reads_the_fifo_once(load):
         ldr r6, [r2]              @ the second byte
     """)
     results = []
-    for accel, count in (("interp", None), ("unicorn", "free"), ("unicorn", "exact")):
+    for accel, count in (("interp", None), ("unicorn", "free"), ("unicorn", "exact"), ("tcg", None)):
         m = machine(accel, code, count or "exact", serial_input=b"xy")
         r = m.run(icount_limit=None if count == "free" else 100_000)
         results.append(((r.reason, r.status), m.cpu.r[4] & 0xFF, m.cpu.r[6] & 0xFF, m.cpu.r[9]))
         m.close()
-    assert results[0] == results[1] == results[2] == (("debug-exit", 0), ord("x"), ord("y"), 1)
+    assert results[0] == results[1] == results[2] == results[3] == (("debug-exit", 0), ord("x"),
+                                                                    ord("y"), 1)
 
 
 def test_a_free_run_keeps_only_the_last_accesses():
