@@ -1434,3 +1434,68 @@ def test_a_short_rep_in_a_loop_runs_in_its_block(tier):
     assert stats["interp_insns"] < 200          # of 6014: the cold start, the ending
     assert stats["lookups"] < 300
     assert stats["string_fast_insns"] == 0      # no REP left its block
+
+
+LOOPED_REPS = """
+    xor ax, ax
+    mov ds, ax
+    mov ax, 0x1000
+    mov es, ax
+    mov bx, 120
+again:
+    cld
+    mov si, 0x7c00
+    mov di, bx
+    mov cx, bx
+    and cx, 15
+    rep movsb                   ; 0..15 bytes, DS -> ES
+    mov cx, bx
+    and cx, 3
+    .byte 0x67, 0xf3, 0xa4      ; addr32 rep movsb: ECX, ESI, EDI
+    mov di, 0x800
+    mov cx, 5
+    mov ax, bx
+    rep stosw
+    std
+    mov di, 0x80f
+    mov cx, 4
+    rep stosb                   ; down
+    cld
+    mov di, 0x7c00
+    mov cx, 0xffff
+    mov si, bx
+    and si, 15
+    mov al, [si + 0x7c00]       ; found within 16 bytes
+    push es
+    push ds
+    pop es
+    repne scasb                 ; a short search under a large count
+    pop es
+    mov si, 0x800
+    mov di, 0x800
+    mov cx, 8
+    push ds
+    push es
+    pop ds
+    repe cmpsb                  ; equal all along: ends on the count
+    pop ds
+    mov si, 0x7c00
+    mov cx, 3
+    rep lodsb
+    dec bx
+    jnz again
+""" + N_OR_G
+
+
+def test_reps_in_a_loop_count_every_iteration_under_any_budget():
+    """Short REPs of every kind in a loop, run in their region: each
+    iteration counts as one instruction, so a budget ending inside a run
+    (the run leaves its block for the slow path, which stops it there) or
+    between runs stops exactly where the interpreter stops -- RAM,
+    registers and flags as on the interpreter in every tier."""
+    image = asm(SET_GP + LOOPED_REPS)
+    mt, rt = same(image, tier="hot2")
+    assert mt.serial_output() == b"N"
+    assert mt.accel.stats()["interp_insns"] < rt.icount // 10
+    for limit in range(2000, 2200, 23):
+        same(image, limit=limit, tier="hot2")
