@@ -385,6 +385,7 @@ class PyCodegen:
         self.spaces_written = set()     # the address spaces a region stores to
         self.extra_params = []          # parameters the memory hooks' prologue binds
         self.loops = False              # a region with a section that jumps back to itself
+        self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.runs = {}          # id(load op) -> its run of loads (load_runs)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
@@ -449,6 +450,7 @@ class PyCodegen:
         self.regs = sorted(sizes)
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
+        self.repeats = any(op.name == "retire" for op in ops)
         self.early = self._early_writes(ops)
         self.runs = self._load_runs(ops)
         self.sink = self._sinkable(ops)
@@ -634,7 +636,7 @@ class PyCodegen:
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
-        if self.loop:
+        if self.loop or self.repeats:
             return f"((left0 - left + {k}) << {EXIT_SHIFT}) | {len(self.exits)}"
         return str((k << EXIT_SHIFT) | len(self.exits))
 
@@ -664,6 +666,17 @@ class PyCodegen:
         self.emit(f"S.{self.pc} = {rip}")
         self.emit(f"return {self.retired(k)}")
         self.exits.append(TbExit(kind, slot, target, self.insn_base + k))
+
+    def covered(self) -> int:
+        """The instructions the budget (``left``) is known to cover from the
+        block's start: the block's own (the dispatcher enters it only then,
+        its loop goes round again only then)."""
+        return self.n_insns
+
+    def charge(self, text: str) -> None:
+        """An instruction retired ``text`` instructions more than it counts
+        for (a repeat: ``retire``)."""
+        self.emit(f"left -= {text}")
 
     def back_edge(self, k_last):
         n = self.n_insns
@@ -701,8 +714,9 @@ class PyCodegen:
         for f in sorted(self.live_top_local):
             self.emit(f"cc_{f} = S.{self.cc_names[f]}")
             self.know[f] = ("local",)
-        if self.loop:
+        if self.loop or self.repeats:
             self.emit("left0 = left")
+        if self.loop:
             self.emit("while True:")
             self.ind += 1
         self.gen_ops(b)
@@ -768,6 +782,12 @@ class PyCodegen:
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)
+            elif n == "budget":
+                t = op.out
+                self.emit(f"t{t.id} = left - {self.covered()}")
+                self.names[t.id] = f"t{t.id}"
+            elif n == "retire":
+                self.charge(self.val(op.args[0]))
             elif n == "brcond":
                 slot, target = op.aux
                 c = self.val(op.args[0])
@@ -1607,6 +1627,17 @@ class RegionCodegen(PyCodegen):
             self.indirect_section(x, self.P + k, k)
             rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
+
+    def covered(self) -> int:
+        """A section is entered only while ``left`` covers its longest path."""
+        return self.max_path[self.section]
+
+    def charge(self, text: str) -> None:
+        """As in a block; a loop with such an instruction is not counted by
+        ``range`` (:meth:`_loop`), its passes charging ``left`` themselves."""
+        if self.counted is not None:
+            self.counted["ok"] = False
+        self.emit(f"left -= {text}")
 
     def indirect_section(self, x: str, p: int, k: int) -> None:
         """An indirect jump (a call through a register, a jump table, a RET

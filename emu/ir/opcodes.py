@@ -84,6 +84,8 @@ _ROWS = (
     ("st",           0,  2,  2,  (BAIL,),         None,             "store <size> bytes at space:off into RAM (x86: seg:off)"),
     ("bailif",       0,  1,  0,  (BAIL,),         None,             "if c: leave before the instruction (the interpreter runs it)"),
     ("call_bail",    1, -1,  1,  (BAIL,),         None,             "OPS.<name>(args), side effects; < 0: did nothing, bail"),
+    ("budget",       1,  0,  0,  (),              None,             "instructions the budget covers beyond the path's own count"),
+    ("retire",       0,  1,  0,  (),              None,             "the instruction retires v instructions more (a repeat)"),
     ("insn_start",   0,  0,  2,  (MARKER,),       None,             "guest instruction k at ip begins"),
     ("brcond",       0,  1,  2,  (EXIT,),         None,             "if c: leave to the direct successor (slot, ip)"),
     ("goto_tb",      0,  0,  2,  (EXIT, END),     None,             "leave to the direct successor (slot, ip)"),

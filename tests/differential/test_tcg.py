@@ -810,7 +810,9 @@ def test_rep_string_runs_at_once_match_the_interpreter():
         m.ram.write(13 * 4 + 2, 2, 0)
     mt, _ = same(image, setup=setup)
     assert mt.serial_output() == b"G"      # DI wraps for bytes; the word at 0xFFFF faults
-    assert mt.accel.stats()["string_fast_insns"] > 0
+    # the runs' 600-odd iterations ran in the translated blocks: the
+    # interpreter ran only the STOSB whose DI wraps and the faulting STOSW
+    assert mt.accel.stats()["interp_insns"] < 100
     assert mt.ram.read_bytes(0x10401, 40) == bytes([mt.ram.read_bytes(0x10400, 1)[0]]) * 40
     for limit in (9, 150, 333, 500, 700, 761, 790):    # budgets ending inside the runs
         same(image, limit=limit, setup=setup)
@@ -944,8 +946,9 @@ def test_rep_compares_run_at_once_match_the_interpreter():
     image = asm(REP_COMPARES)
     mt, _ = same(image)
     assert mt.serial_output() == b"N"
-    # the compares ran through the fast path, not only the REP STOS set-up
-    assert mt.accel.stats()["string_fast_insns"] > 0x300 + 0x300 + 0x100
+    # the compares ran at once in their blocks (of 5227 instructions, the
+    # interpreter ran only the elements across the wraps and the ending)
+    assert mt.accel.stats()["interp_insns"] < 100
     for limit in (50, 900, 1500, 2000, 2500, 4000):
         same(image, limit=limit)
 
@@ -1078,8 +1081,10 @@ def test_overlapping_rep_movs_runs_at_once_match_the_interpreter():
     image = asm(OVERLAPS)
     mt, _ = same(image, ram=0x20000)
     assert mt.serial_output() == b"N"
-    # every run at a distance of an element or more (921 iterations), at once
-    assert mt.accel.stats()["string_fast_insns"] == 921
+    # every run at a distance of an element or more (921 iterations) ran at
+    # once in its block: the interpreter ran the two at less than an element
+    # (50 iterations) and the ending
+    assert mt.accel.stats()["interp_insns"] < 60
     for limit in (24650, 24800, 25000, 25300):
         same(image, limit=limit)
 
@@ -1470,13 +1475,78 @@ first:
 
 
 @pytest.mark.parametrize("tier", ["eager", "tiered"])
-def test_a_completed_rep_goes_on_through_its_exits_jump_cache(tier):
-    """A short REP in a loop run at once: where it leads next is found in
-    its exit's jump cache, not looked up again every iteration (a REP
-    first in its block included: that block's exit is its own; and one
-    whose count is 0 also runs there, not on the interpreter)."""
+def test_a_short_rep_in_a_loop_runs_in_its_block(tier):
+    """A short REP in a loop runs at once in its translated block, which
+    goes on after it: no exit and no look-up each iteration (a REP first in
+    its block included, and one whose count is 0)."""
     mt, _ = same(asm(SET_GP + SHORT_REPS), tier=tier)
     assert mt.serial_output() == b"N"
     stats = mt.accel.stats()
-    assert stats["string_fast_insns"] > 3 * 300
+    assert stats["interp_insns"] < 200          # of 6014: the cold start, the ending
     assert stats["lookups"] < 300
+    assert stats["string_fast_insns"] == 0      # no REP left its block
+
+
+LOOPED_REPS = """
+    xor ax, ax
+    mov ds, ax
+    mov ax, 0x1000
+    mov es, ax
+    mov bx, 120
+again:
+    cld
+    mov si, 0x7c00
+    mov di, bx
+    mov cx, bx
+    and cx, 15
+    rep movsb                   ; 0..15 bytes, DS -> ES
+    mov cx, bx
+    and cx, 3
+    .byte 0x67, 0xf3, 0xa4      ; addr32 rep movsb: ECX, ESI, EDI
+    mov di, 0x800
+    mov cx, 5
+    mov ax, bx
+    rep stosw
+    std
+    mov di, 0x80f
+    mov cx, 4
+    rep stosb                   ; down
+    cld
+    mov di, 0x7c00
+    mov cx, 0xffff
+    mov si, bx
+    and si, 15
+    mov al, [si + 0x7c00]       ; found within 16 bytes
+    push es
+    push ds
+    pop es
+    repne scasb                 ; a short search under a large count
+    pop es
+    mov si, 0x800
+    mov di, 0x800
+    mov cx, 8
+    push ds
+    push es
+    pop ds
+    repe cmpsb                  ; equal all along: ends on the count
+    pop ds
+    mov si, 0x7c00
+    mov cx, 3
+    rep lodsb
+    dec bx
+    jnz again
+""" + N_OR_G
+
+
+def test_reps_in_a_loop_count_every_iteration_under_any_budget():
+    """Short REPs of every kind in a loop, run in their region: each
+    iteration counts as one instruction, so a budget ending inside a run
+    (the run leaves its block for the slow path, which stops it there) or
+    between runs stops exactly where the interpreter stops -- RAM,
+    registers and flags as on the interpreter in every tier."""
+    image = asm(SET_GP + LOOPED_REPS)
+    mt, rt = same(image, tier="hot2")
+    assert mt.serial_output() == b"N"
+    assert mt.accel.stats()["interp_insns"] < rt.icount // 10
+    for limit in range(2000, 2200, 23):
+        same(image, limit=limit, tier="hot2")

@@ -25,7 +25,7 @@ from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
 from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
-from .string_fast import plain_run
+from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
 
@@ -430,6 +430,11 @@ class ConcreteOps:
             self.rep_extra += 1
             return True
         return False
+
+    #: translated code's REP string instructions, all their iterations at once
+    #: (``call_bail`` of :meth:`emu.isa.x86.ir_front.X86IRBuilder.rep_string`)
+    rep_move_translated = rep_move_translated
+    rep_compare_translated = rep_compare_translated
 
     def string_bulk(self, i) -> int:
         """REP MOVS/STOS/LODS ``i``, its count nonzero: run as many iterations

@@ -43,8 +43,8 @@ from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .ir_globals import X86_IR
 from .ir_mem import FLAT, X86Memory, fast_segment, mark_safe_loads
-from .state import SS
-from .string_fast import string_fast
+from .state import DS, SS
+from .string_fast import MOVES, string_fast
 
 MASK = F.MASK
 CF_OF = F.CF | F.OF
@@ -53,11 +53,12 @@ CF_OF = F.CF | F.OF
 class X86IRBuilder(TranslatorOps):
     """The x86 Ops interface over IR (see the module docstring)."""
 
-    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool):
+    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool, rep_inline: bool = False):
         super().__init__(block, X86_IR)
         self.model = model
         self.ss32 = ss32
         self.long64 = long64
+        self.rep_inline = rep_inline    # REP string instructions run in the block (no paging)
         self.known = {}           # reg -> {size: value}: what the block knows of it now
         self.pend = {}            # reg -> largest size written by the current instruction
         self.cc = dict.fromkeys(("op", "res", "a", "b", "size", "fl"))   # None: the entry value
@@ -127,6 +128,61 @@ class X86IRBuilder(TranslatorOps):
         self.fl_keeps = flk
         self.segs_used = segs
         self.jump_to = self.branch_cond = None
+
+    def translate_insn(self, k: int, insn) -> bool:
+        """A REP MOVS/STOS/LODS/CMPS/SCAS runs in the block without paging
+        (:meth:`rep_string`); everything else as the generic builder does."""
+        if self.rep_inline and insn.repeats and insn.name in REP_INLINE:
+            self.insn_start(k, insn)
+            self.rep_string(insn)
+            self.commit()
+            return True
+        return super().translate_insn(k, insn)
+
+    def rep_string(self, i) -> None:
+        """A REP string instruction over plain RAM, all its iterations at once
+        (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ"): a ``call_bail`` of
+        ConcreteOps' ``rep_move_translated`` or ``rep_compare_translated``
+        (:mod:`emu.isa.x86.string_fast`) does the memory work -- or declines
+        (not plain RAM, code written, the budget too small, CMPS/SCAS's count
+        0) and the block leaves before the instruction, as a helper's would
+        -- and returns what the block needs of it: the iterations beyond the
+        first, which ``retire`` counts, and for CMPS/SCAS the elements the
+        last comparison compared (the flags are their SUB's, as
+        ``_cmps_element``'s), for LODS the last element.  rSI/rDI/rCX are
+        computed here from the iterations run, as ``_repeat`` leaves them."""
+        a, size, name = i.asize, i.size, i.name
+        mask = MASK[a]
+        cx = self.get_reg(RCX, a)
+        si = self.get_reg(RSI, a) if name not in ("STOS", "SCAS") else 0
+        di = self.get_reg(RDI, a) if name != "LODS" else 0
+        ax = self.get_reg(RAX, size) if name in ("STOS", "SCAS") else 0
+        df = self.get_df()
+        args = (size, mask, DS if i.seg is None else i.seg, cx, si, di, ax, df, self.emit("budget"))
+        if name in ("CMPS", "SCAS"):
+            t = self.emit("call_bail", (int(name == "SCAS"), int(i.rep == 0xF3)) + args,
+                          ("rep_compare_translated",))
+            extra = self.op2("and", t, 0xFFFFFFFF)
+            n = self.op2("add", extra, 1)
+            va = self.op2("and", self.op2("shr", t, 32), MASK[size])
+            vb = self.op2("and", self.op2("shr", t, 64), MASK[size])
+            self.set_cc(F.CC_SUB, self.op2("and", self.op2("sub", va, vb), MASK[size]), va, vb, size)
+            self.set_reg(RCX, a, self.op2("sub", cx, n))
+        else:
+            t = self.emit("call_bail", (MOVES.index(name),) + args, ("rep_move_translated",))
+            extra = t
+            if name == "LODS":
+                extra = self.op2("and", t, 0xFFFFFFFF)
+                self.set_reg(RAX, size, self.op2("shr", t, 32))
+            n = cx
+            self.set_reg(RCX, a, 0)
+        span = self.op2("mul", n, size)
+        step = self.select(df, self.op2("sub", 0, span), span)
+        if name not in ("STOS", "SCAS"):
+            self.set_reg(RSI, a, self.op2("and", self.op2("add", si, step), mask))
+        if name != "LODS":
+            self.set_reg(RDI, a, self.op2("and", self.op2("add", di, step), mask))
+        self.emit("retire", (extra,), out=False)
 
     def insn_start(self, k: int, insn) -> None:
         self.jump_to = self.branch_cond = None
@@ -565,6 +621,9 @@ class X86IRBuilder(TranslatorOps):
 #: every other control transfer is a helper
 BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
                         "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
+#: the REP string instructions a block runs itself (X86IRBuilder.rep_string)
+REP_INLINE = frozenset(MOVES + ("CMPS", "SCAS"))
+RAX, RCX, RSI, RDI = 0, 1, 6, 7
 
 
 class X86Frontend(TranslatorFrontend):
@@ -622,11 +681,18 @@ class X86Frontend(TranslatorFrontend):
                          lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
 
     def builder(self, block: IRBlock, key) -> X86IRBuilder:
-        return X86IRBuilder(block, self.model, bool(key[3]), key[2][0])
+        # (a REP runs in the block without paging, and not one iteration per
+        # step: a one-instruction block, -one-insn-per-tb or single-stepping,
+        # leaves it to the slow path, which runs one iteration per step)
+        return X86IRBuilder(block, self.model, bool(key[3]), key[2][0],
+                            rep_inline=not key[4] and key[-1] > 1)
 
     @staticmethod
     def ends_block(insn) -> bool:
-        """The instruction ends a block (a control transfer or a helper)."""
+        """The instruction ends a block (a control transfer or a helper; a
+        REP string instruction the block runs itself does not)."""
+        if insn.repeats and insn.name in REP_INLINE:
+            return False
         return insn.helper or insn.name in BLOCK_ENDS
 
     @staticmethod
