@@ -287,7 +287,8 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     """Flag liveness over a region's blocks (ip -> IRBlock): a direct jump to a
     block inlined at that jump reads what that block reads first (its
     live-in, to the least fixed point around the loops, each block's
-    backward pass run again until nothing changes); a jump to a dispatch
+    backward pass run again whenever the live-in of a block it jumps to
+    changes); a jump to a dispatch
     point may stop there for the budget, so it reads everything, as every
     other exit.  Drops what is then dead (records, CF folds, and the pure
     code only they used), until nothing more goes.  Returns ip -> live-in
@@ -295,6 +296,13 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     the way stores the rest, :meth:`emu.ir.codegen.RegionCodegen.transition`)."""
     inlined = {ip for ip in blocks if ip not in dispatch}
     record = next(iter(blocks.values())).target.flags
+    # the blocks whose live-in each block's own depends on (its direct jumps
+    # to inlined blocks): a worklist revisits only those a change reaches
+    preds = {ip: set() for ip in blocks}
+    for ip, blk in blocks.items():
+        for op in blk.ops:
+            if (op.name == "brcond" or op.name == "goto_tb") and op.aux[1] in inlined:
+                preds[op.aux[1]].add(ip)
     while True:
         live_in = {ip: frozenset() for ip in blocks}
 
@@ -302,14 +310,19 @@ def region_liveness(blocks: dict, dispatch) -> dict:
             if t in inlined:
                 return live_in[t]
             return exit_reads(ccop, record)
-        changed = True
-        while changed:
-            changed = False
-            for ip, blk in blocks.items():
-                li = _liveness(blk.ops, exit_live, False, record)[1]
-                if li != live_in[ip]:
-                    live_in[ip] = li
-                    changed = True
+        # backward: the last blocks first, so most are settled at one visit
+        work = list(blocks)
+        queued = set(work)
+        while work:
+            ip = work.pop()
+            queued.discard(ip)
+            li = _liveness(blocks[ip].ops, exit_live, False, record)[1]
+            if li != live_in[ip]:
+                live_in[ip] = li
+                for q in preds[ip]:
+                    if q not in queued:
+                        queued.add(q)
+                        work.append(q)
 
         def reads():
             return sum(op.name == "getcc" for blk in blocks.values() for op in blk.ops)

@@ -556,25 +556,42 @@ class X86IRBuilder(TranslatorOps):
 
     def set_flags(self, value, mask: int) -> None:
         op = self.cc["op"]
-        if mask == CF_OF and isinstance(op, int) and not isinstance(op, bool) \
-                and op != F.CC_EFLAGS:
+        lazy = mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
+        if lazy and isinstance(op, int) and not isinstance(op, bool):
             # CF and OF alone over a lazy record of known kind (rotates; MUL and
             # IMUL under -cpu max): it stays lazy, as in ConcreteOps.set_flags --
             # the CC_RES record of the same result with the new CF and OF and the
             # record's AF; no RFLAGS computation
             cc = self.cc
-            cc["a"] = self.op2("or", self.op2("or", self.op2("and", value, F.CF),
-                                              self.op2("and", self.op2("shr", value, 10), 2)),
-                               self._aux(op))
+            cc["a"] = self.op2("or", self._packed_cf_of(value), self._aux(op))
             cc["res"], cc["size"] = self.ccv("res"), self.ccv("size")
             cc["b"] = 0
             cc["op"] = F.CC_RES
             self.cc_pend.update(("op", "res", "a", "b", "size"))
             return
         old = self.ccv("fl")
-        cur = self.get_flags()
-        fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask), self.op2("and", value, mask)),
-                      F.FIXED1)
+        if lazy:
+            # the kind known only at run time (the record a block starts with):
+            # ConcreteOps.set_flags's two cases, picked by cc_op == EFLAGS -- fl
+            # with the new CF and OF, or the CC_RES record -- still no RFLAGS
+            is_fl = self.op2("eq", self.ccv("op"), F.CC_EFLAGS)
+            res, a, b = self.ccv("res"), self.ccv("a"), self.ccv("b")
+            packed = self.op2("or", self._packed_cf_of(value),
+                              self.call_pure("aux", self.ccv("op"), res, a, b))
+            cc = self.cc
+            cc["a"] = self.select(is_fl, a, packed)
+            cc["b"] = self.select(is_fl, b, 0)
+            cc["res"], cc["size"] = res, self.ccv("size")
+            fl = self.op2("or", self.op2("or", self.op2("and", old, ~mask), self.op2("and", value, mask)),
+                          F.FIXED1)
+            fl = self.select(is_fl, fl, old)
+            op_new = self.select(is_fl, F.CC_EFLAGS, F.CC_RES)
+            self.cc_pend.update(("res", "a", "b", "size"))
+        else:
+            cur = self.get_flags()
+            fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask),
+                                         self.op2("and", value, mask)), F.FIXED1)
+            op_new = F.CC_EFLAGS
         # only arithmetic flags change (MUL, shifts, BCD): outside them, the
         # new fl is the one before the instruction (rflags keeps fl's other bits)
         keeps = None
@@ -584,10 +601,15 @@ class X86IRBuilder(TranslatorOps):
             else:
                 keeps = self.fl_source.get(old.id, old) if isinstance(old, Temp) else old
         self.cc["fl"] = fl
-        self.cc["op"] = F.CC_EFLAGS
+        self.cc["op"] = op_new
         self.cc_pend.update(("fl", "op"))
         self.fl_fold = None
         self.fl_keeps = keeps
+
+    def _packed_cf_of(self, value):
+        """CF and OF of a flags word as a CC_RES record packs them (bits 0, 1)."""
+        return self.op2("or", self.op2("and", value, F.CF),
+                        self.op2("and", self.op2("shr", value, 10), 2))
 
     def flags_before_inc(self) -> None:
         op = self.cc["op"]
