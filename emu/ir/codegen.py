@@ -782,6 +782,7 @@ class PyCodegen:
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)
+                self.mem.after_call(self, op)
             elif n == "budget":
                 t = op.out
                 self.emit(f"t{t.id} = left - {self.covered()}")
@@ -839,8 +840,12 @@ class PyCodegen:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
-            self.deferred[t.id] = [self.mem.space_value(op.aux[0]), frozenset(), self.main_uses.get(t.id, 0),
-                                   self.cold_uses.get(t.id, 0)]
+            # read where it stands: a call later on may remap the space
+            # (MemoryAccess.after_call), and a text left to its uses -- a
+            # flag record's, an exit's -- would read the new value
+            if self.main_uses.get(t.id, 0) or self.cold_uses.get(t.id, 0):
+                self.emit(f"t{t.id} = {self.mem.space_value(op.aux[0])}")
+                self.names[t.id] = f"t{t.id}"
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
         main = t.id in self.needed      # (see analyse)

@@ -129,6 +129,16 @@ class MemoryAccess:
         address spaces ``fast`` (space -> mode) its unchecked accesses assume."""
         raise NotImplementedError
 
+    def spaces_changed(self, ops) -> set:
+        """The address spaces whose mapping (what ``prologue`` binds) the
+        ``call_bail`` ops among ``ops`` may change: a region's entry guard
+        cannot vouch for them.  By default a call changes none."""
+        return set()
+
+    def after_call(self, cg, op) -> None:
+        """Emit, after the ``call_bail`` ``op`` (it did not bail), what binds
+        again the spaces it changed.  By default a call changes none."""
+
 
 class IRTarget:
     """A target's description for the IR (see the module docstring):

@@ -23,34 +23,36 @@ def _verdicts(model="max", mode="rm16"):
     return {(name, specs, form): v for _, name, specs, per in rows for form, v, _ in per.get(mode, ())}
 
 
+def _agree(m, target, model, mode, at, code_of, tail) -> int:
+    """Each probe of ``mode``, put in ``m``'s RAM at ``at`` (where its CPU is
+    about to run) before ``tail`` and translated by the Machine's own
+    translator: a ``block`` verdict is a block that goes on past the probe,
+    ``exit`` one that ends after it, ``helper``/``interp`` a block that is
+    one helper call.  Returns how many probes were checked."""
+    t = m.accel
+    assert isinstance(t, Translator)
+    _, probes = target.translation_probes(target.model(model))
+    checked = 0
+    for pmode, _, name, specs, form, insn, key in probes:
+        if pmode != mode:
+            continue
+        verdict, _ = coverage.classify(t.frontend, key, insn)
+        m.ram.load(at, code_of(insn) + tail)
+        t.core.flush()
+        block = t._build(at, t._key(at, 8))[0]
+        helper = any(o.name == "call_helper" for o in block.ops)
+        got = "block" if len(block.insns) > 1 else ("helper/interp" if helper else "exit")
+        want = "helper/interp" if verdict in ("helper", "interp") else verdict
+        assert got == want, f"{name} {specs} {form}: coverage says {verdict}, the engine made {got}"
+        checked += 1
+    return checked
+
+
 def test_probes_agree_with_blocks_the_engine_translates():
-    """Each 16-bit probe, put in RAM before a NOP and translated by a real
-    Machine's translator at the reset CS:IP: a ``block`` verdict is a block
-    that goes on to the NOP, ``exit`` one that ends after the instruction,
-    ``helper``/``interp`` a block that is one helper call."""
-    _, probes = X86.translation_probes(X86.model("max"))
+    """The real-mode probes, at the reset CS:IP of a pc Machine, before NOPs."""
     m = Machine(accel="tcg")
     try:
-        t = m.accel
-        assert isinstance(t, Translator)
-        fe = t.frontend
-        checked = 0
-        for mode, _, name, specs, form, insn, key in probes:
-            if mode != "rm16":
-                continue
-            verdict, _ = coverage.classify(fe, key, insn)
-            m.ram.load(0x7C00, insn.raw + bytes((NOP, NOP, HLT)))
-            ip = 0x7C00
-            t.core.flush()
-            built = t._build(ip, t._key(ip, 8))
-            block = built[0]
-            helper = any(o.name == "call_helper" for o in block.ops)
-            n = len(block.insns)
-            got = "block" if n > 1 else ("helper/interp" if helper else "exit")
-            want = "helper/interp" if verdict in ("helper", "interp") else verdict
-            assert got == want, f"{name} {specs} {form}: coverage says {verdict}, the engine made {got}"
-            checked += 1
-        assert checked > 300
+        assert _agree(m, X86, "max", "rm16", 0x7C00, lambda i: i.raw, bytes((NOP, NOP, HLT))) > 300
     finally:
         m.close()
 
@@ -83,7 +85,7 @@ def test_semantics_that_branch_on_a_run_time_value_are_interp(monkeypatch):
     # decimal arithmetic and ENTER: compiled in (their semantics select on run-time values)
     ("DAA", "-", "", "block"), ("DAS", "-", "", "block"), ("AAA", "-", "", "block"),
     ("AAS", "-", "", "block"), ("AAM", "Ib", "", "block"), ("AAD", "Ib", "", "block"),
-    ("ENTER", "Iw,Ib", "", "block")])
+    ("ENTER", "Iw,Ib", "", "block"), ("PUSHA", "-", "", "block"), ("POPA", "-", "", "block")])
 def test_known_verdicts(name, specs, form, want):
     assert _verdicts()[(name, specs, form)] == want
 
@@ -108,32 +110,17 @@ def test_cli_prints_the_translator_section():
 
 
 def test_arm_probes_agree_with_blocks_the_engine_translates():
-    """The A32 probes on a virt Machine's translator, as for x86: a probe
-    word before a NOP (MOV r0, r0) at the image's load address."""
+    """The A32 probes on a virt Machine, at the image's load address,
+    before NOPs (MOV r0, r0)."""
     arm = get_target("arm")
-    _, probes = arm.translation_probes(arm.model("cortex-a15"))
     m = Machine(board="virt", accel="tcg")
     try:
-        t = m.accel
         at = m.ram.base + 0x10000
         m.cpu.pc = at
-        t.core.state_changed()
+        m.accel.core.state_changed()
         nop = (0xE1A00000).to_bytes(4, "little")
-        checked = 0
-        for mode, _, name, _, _, insn, key in probes:
-            if mode != "a32":
-                continue
-            verdict, _ = coverage.classify(t.frontend, key, insn)
-            m.ram.load(at, insn.insn.word.to_bytes(4, "little") + nop + nop)
-            t.core.flush()
-            block = t._build(at, t._key(at, 8))[0]
-            helper = any(o.name == "call_helper" for o in block.ops)
-            n = len(block.insns)
-            got = "block" if n > 1 else ("helper/interp" if helper else "exit")
-            want = "helper/interp" if verdict in ("helper", "interp") else verdict
-            assert got == want, f"{name}: coverage says {verdict}, the engine made {got}"
-            checked += 1
-        assert checked > 100
+        assert _agree(m, arm, "cortex-a15", "a32", at, lambda i: i.insn.word.to_bytes(4, "little"),
+                      nop + nop) > 100
     finally:
         m.close()
 
@@ -143,3 +130,14 @@ def test_arm_report_on_the_virt_board():
     assert "a32 (ARM state):" in text and "t16 (Thumb state):" in text
     line = next(ln for ln in text.splitlines() if " ADD_reg " in ln)
     assert line.split()[-2:] == ["block", "-"]
+
+
+@pytest.mark.parametrize("name,specs,form", [
+    ("MOV_TO_SEG", "Sw,Ew", "reg"), ("MOV_TO_SEG", "Sw,Ew", "mem"), ("LES", "Gz,Mp", "mem"),
+    ("LDS", "Gz,Mp", "mem")])
+def test_segment_loads_are_compiled_in_real_mode_only(name, specs, form):
+    """A real-mode segment load is compiled into the block; in protected
+    mode (descriptors) the interpreter runs it."""
+    assert _verdicts(mode="rm16")[(name, specs, form)] == "block"
+    assert _verdicts(mode="pm16")[(name, specs, form)] == "interp"
+    assert _verdicts(mode="pm32")[(name, specs, form)] == "interp"

@@ -28,7 +28,5 @@ digits:
     loop digits
     dec bp
     jnz outer
-    mov ax, si
-    mov dx, di
-    jmp rm_done
+.include "rm_sidi_done.inc"
 .include "rm_out.inc"

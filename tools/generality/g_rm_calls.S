@@ -19,9 +19,7 @@ inner:
     loop inner
     dec bp
     jnz outer
-    mov ax, si
-    mov dx, di
-    jmp rm_done
+.include "rm_sidi_done.inc"
 
 near_fn:
     enter 4, 0

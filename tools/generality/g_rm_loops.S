@@ -36,7 +36,5 @@ inner:
 skip:
     dec bp
     jnz outer
-    mov ax, si
-    mov dx, di
-    jmp rm_done
+.include "rm_sidi_done.inc"
 .include "rm_out.inc"

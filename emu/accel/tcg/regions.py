@@ -220,6 +220,11 @@ class RegionTiers:
             fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
+            # a space the region's own code remaps is checked at each access
+            mem = self._mem_model(key)
+            for blk in irs.values():
+                for sp in mem.spaces_changed(blk.ops):
+                    fast.pop(sp, None)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)

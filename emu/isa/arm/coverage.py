@@ -111,8 +111,9 @@ def _probe_word(pattern: str, fields: dict) -> int:
     return word
 
 
-def translation_probes(model) -> tuple:
-    """(see :meth:`emu.isa.target.Target.translation_probes`) every A32 and
+def translation_probes(model, target) -> tuple:
+    """(see :meth:`emu.isa.target.Target.translation_probes`; ``target``:
+    the ARM Target, for its reset state and block flags) every A32 and
     T16 row of ``model``, decoded and wrapped as the Core does
     (:class:`emu.isa.arm.core.CoreInsn`), in ARM state and in Thumb state
     (SVC mode, interrupts masked: the reset state); a row whose probe
@@ -121,16 +122,15 @@ def translation_probes(model) -> tuple:
     from .semantics import REGISTRY
     from .state import T_BIT
     from .table import COMPILED
-    from .target import TARGET
     from .thumb import COMPILED as T16, ArmDecoder
     dec = ArmDecoder(model, REGISTRY)
     modes = [("a32", "ARM state"), ("t16", "Thumb state")]
     probes = []
     for label, rows, thumb in (("a32", COMPILED, False), ("t16", T16, True)):
-        state = TARGET.new_state()
+        state = target.new_state()
         if thumb:
             state.cpsr |= T_BIT
-        key = (0, 0, TARGET.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), 0, 0, 1)
+        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), 0, 0, 1)
         fields = dict(PROBE_FIELDS, c=T16_COND) if thumb else PROBE_FIELDS
         for row in sorted(rows, key=lambda r: r.name):
             if row.arch > model.arch or row.name in ARCH_UNDEFINED:

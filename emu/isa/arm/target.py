@@ -121,7 +121,7 @@ class ArmTarget(Target):
 
     def translation_probes(self, model) -> tuple:
         from .coverage import translation_probes
-        return translation_probes(model)
+        return translation_probes(model, self)
 
     def describe_insn(self, insn) -> tuple:
         from .disasm import format_insn

@@ -176,6 +176,19 @@ class ConcreteOps:
         elif n == CS and self.on_mode_change is not None:
             self.on_mode_change()
 
+    def load_seg_real(self, n: int, sel: int) -> int:
+        """A real-mode load of ES, DS, FS or GS from translated code
+        (``X86IRBuilder.load_seg``; the block key says real mode): 0 once
+        done, -1 -- nothing done, the interpreter runs the instruction --
+        where :meth:`load_seg` would do more (protected or virtual-8086
+        mode, CS, SS)."""
+        if self.s.cr0 & CR0_PE or n == CS or n == SS:
+            return -1
+        seg = self.segs[n]
+        seg.selector = sel & 0xFFFF
+        seg.base = (sel & 0xFFFF) << 4
+        return 0
+
     # -- memory ----------------------------------------------------------------------
     def load(self, seg: int, off: int, size: int) -> int:
         sg = self.segs[seg]

@@ -45,9 +45,12 @@ def coverage(model: str) -> tuple:
 
 
 #: the code modes the translator is probed in: (label, description, CS.D
-#: operand size, SS.B 32-bit stack, the CPU levels that have the mode)
-MODES = (("rm16", "16-bit code and stack: real mode, 16-bit protected mode", 2, False, 86),
-         ("pm32", "32-bit code and stack: protected mode", 4, True, 386))
+#: operand size, the block key's stack and mode bits -- bit 0 SS.B, a 32-bit
+#: stack, bit 1 real mode (``X86Frontend.tb_key``) --, the CPU level that
+#: first has the mode)
+MODES = (("rm16", "real mode, 16-bit code and stack", 2, 2, 86),
+         ("pm16", "16-bit protected mode, 16-bit code and stack", 2, 0, 286),
+         ("pm32", "32-bit protected mode, 32-bit code and stack", 4, 1, 386))
 #: what follows the opcode and ModR/M bytes of a probe: immediates, offsets
 #: and displacements of 4 (ENTER 4,0; a shift by 4; a jump 4 bytes on)
 TAIL = bytes((4, 0, 0, 0, 0, 0, 0, 0))
@@ -100,12 +103,12 @@ def translation_probes(model) -> tuple:
     from .table import LEVELS
     t = tables(model.name)
     modes, probes = [], []
-    for label, desc, dsize, ss32, level in MODES:
+    for label, desc, dsize, stack_mode, level in MODES:
         if LEVELS[model.name] < level:
             continue
         modes.append((label, desc))
         dec = Decoder(model.name, dsize, False, REGISTRY)
-        key = (0, 0, (False, dsize), ss32, 0, 1)
+        key = (0, 0, (False, dsize), stack_mode, 0, 1)
         for opcode, reg, row in _entries(t):
             for form, raw in _forms(opcode, reg, row, dsize):
                 try:

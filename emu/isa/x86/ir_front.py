@@ -30,8 +30,13 @@ engine's ops: the access is served from the block when its device can take
 it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
 block leaves before it and the interpreter makes the real exit.
 
-Deliberate limits: 64-bit stack operations, far transfers, segment loads,
-INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
+Segment loads: in real mode, a load of ES, DS, FS or GS (MOV, POP, LES,
+LDS...) is a ``call_bail`` of the engine's ops, and the block goes on
+with that segment's base read again; a region leaves such a segment out
+of the ones its entry guard checks once.
+
+Deliberate limits: 64-bit stack operations, far transfers, other segment
+loads, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .ir_globals import X86_IR
 from .ir_mem import FLAT, X86Memory, fast_segment, mark_safe_loads
-from .state import DS, SS
+from .state import CS, DS, SS
 from .string_fast import MOVES, string_fast
 
 MASK = F.MASK
@@ -53,11 +58,13 @@ CF_OF = F.CF | F.OF
 class X86IRBuilder(TranslatorOps):
     """The x86 Ops interface over IR (see the module docstring)."""
 
-    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool, rep_inline: bool = False):
+    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool, real: bool = False,
+                 rep_inline: bool = False):
         super().__init__(block, X86_IR)
         self.model = model
         self.ss32 = ss32
         self.long64 = long64
+        self.real = real          # real mode (CR0.PE clear): a segment load is base = sel * 16
         self.rep_inline = rep_inline    # REP string instructions run in the block (no paging)
         self.known = {}           # reg -> {size: value}: what the block knows of it now
         self.pend = {}            # reg -> largest size written by the current instruction
@@ -264,7 +271,15 @@ class X86IRBuilder(TranslatorOps):
         self._no("far jump")
 
     def load_seg(self, n, sel):
-        self._no("segment load")
+        """(ConcreteOps.load_seg) in real mode, a load of ES, DS, FS or GS: a
+        ``call_bail`` of ``ConcreteOps.load_seg_real`` (selector and base,
+        SDM Vol. 3A §20.1.1), after which the block's bindings of that
+        segment are read again (:meth:`X86Memory.after_call`); the block goes
+        on.  Anywhere else (descriptors, CS, SS's interrupt shadow) it is
+        not inlined."""
+        if not self.real or n in (CS, SS):
+            self._no("segment load")
+        self.emit("call_bail", (n, sel), ("load_seg_real",), bits=1)
 
     def mode_changed(self):
         self._no("mode change")
@@ -688,11 +703,11 @@ class X86Frontend(TranslatorFrontend):
 
     @staticmethod
     def tb_key(core, ip: int, cap: int) -> tuple:
-        """(CS base, IP, decode mode, SS size, paging, cap).  Paging: 0 off, 1
-        supervisor, 2 user."""
+        """(CS base, IP, decode mode, SS size (bit 0) and real mode (bit 1),
+        paging, cap).  Paging: 0 off, 1 supervisor, 2 user."""
         s = core.s
         pg = 0 if core.ops.translate is None else 2 if s.cpl == 3 else 1
-        return (core.cs_base, ip, core.code_key, s.segs[SS].db, pg, cap)
+        return (core.cs_base, ip, core.code_key, s.segs[SS].db | (not s.cr0 & 1) << 1, pg, cap)
 
     def mem_model(self, core, key):
         pg = key[4]
@@ -706,7 +721,7 @@ class X86Frontend(TranslatorFrontend):
         # (a REP runs in the block without paging, and not one iteration per
         # step: a one-instruction block, -one-insn-per-tb or single-stepping,
         # leaves it to the slow path, which runs one iteration per step)
-        return X86IRBuilder(block, self.model, bool(key[3]), key[2][0],
+        return X86IRBuilder(block, self.model, bool(key[3] & 1), key[2][0], bool(key[3] & 2),
                             rep_inline=not key[4] and key[-1] > 1)
 
     @staticmethod

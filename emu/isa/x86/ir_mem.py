@@ -105,6 +105,21 @@ class X86Memory(MemoryAccess):
                 fails.append(f"CP.find(b\"\\1\", B{sg} >> {g}, (B{sg} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
+    def spaces_changed(self, ops) -> set:
+        """The segments a real-mode segment load among ``ops`` changes
+        (``X86IRBuilder.load_seg``)."""
+        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real"}
+
+    def after_call(self, cg, op) -> None:
+        """After a real-mode segment load: the segment's base, bound at entry
+        (:meth:`prologue`), is read again (its limit does not change, SDM
+        Vol. 3A §20.1.1)."""
+        if op.aux[0] != "load_seg_real":
+            return
+        n = op.args[0]
+        cg.write_local(f"B{n}")
+        cg.emit(f"B{n} = SEGS[{n}].base")
+
     def load_store(self, cg, op, k, ip, load) -> None:
         if self.paged:
             return self._paged(cg, op, k, ip, load)

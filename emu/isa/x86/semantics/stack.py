@@ -31,7 +31,7 @@ def push_seg(ops, i):
     ops.push(ops.get_seg(i.ops[0].n), i.osize)
 
 
-@sem("POP_SEG", helper=True)
+@sem("POP_SEG")
 def pop_seg(ops, i):
     """POP Sreg (POP CS exists only on the 8086)."""
     n = i.ops[0].n
