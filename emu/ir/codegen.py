@@ -831,8 +831,12 @@ class PyCodegen:
         if n == "getcc":
             f = op.aux[0]
             k = self.know[f]
-            if k[0] == "expr" and "(" in k[1] and self.call_re.search(k[1]):
-                self.materialise(f)       # a helper call: compute it once, not at every use
+            if k[0] == "expr" and (("(" in k[1] and self.call_re.search(k[1])) or (
+                    self.main_uses.get(t.id, 0) > 1 and len(_OPERATORS.findall(k[1])) >= CARRY_MIN_OPS)):
+                # a helper call, or an expression read twice or more (A32's
+                # condition HI from the CPSR word of a CMP in the block before
+                # reads two of its bits): compute it once, not at every use
+                self.materialise(f)
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             k = self.know[f]

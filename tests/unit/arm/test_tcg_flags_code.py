@@ -549,3 +549,47 @@ def test_a_written_back_base_is_reduced_where_ram_reaches_an_end_of_the_space(ra
     for name, lo, hi in (("sub", -8, 0), ("add", 0, 8)):
         v = b.near(name, b.reg(13), 8, lo, hi)
         assert (v.op.name == "and") is (name in wraps)
+
+
+# a search down a chain of nodes {left, right, key, count}: the MOVHI after
+# the LDM reads C and Z of the CMP in the block before
+FIND = """
+    movw r5, #0
+    movt r5, #0x4010
+    mov r8, #40
+    mov r12, #1
+outer:
+    mov r3, r5
+find:
+    ldr r2, [r3, #8]
+    cmp r2, r12
+    beq found
+    ldm r3, {r2, r3}
+    movhi r3, r2
+    cmp r3, #0
+    bne find
+found:
+    add r12, r12, #7
+    subs r8, r8, #1
+    bne outer
+done:
+    b done
+"""
+
+
+def _nodes(m):
+    def node(i):
+        return 0x40100000 + 16 * i if i < 16 else 0
+    m.ram.load(0x40100000, b"".join(
+        b"".join(v.to_bytes(4, "little") for v in (node(i + 1), node(i + 2), i * 37 % 64, i))
+        for i in range(16)))
+
+
+def test_flags_read_twice_from_the_block_before_are_computed_once():
+    text = region_source(FIND, 3000, setup=_nodes)
+    # the CMP's CPSR word sets C with ``<< 29``: no statement builds it twice
+    assert max(ln.count("<< 29") for ln in text.splitlines()) <= 1
+    for limit in (97, 613, 3000):
+        want = run(FIND, "interp", limit, setup=_nodes)
+        got = run(FIND, "tcg", limit, setup=_nodes, hot_threshold=2)
+        assert got[:2] == want[:2]
