@@ -773,6 +773,8 @@ class PyCodegen:
                 self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
+            elif n == "st" and len(op.args) > 2:
+                self.store_if(op, k, ip)
             elif n == "st":
                 self.mem.load_store(self, op, k, ip, False)
             elif n == "bailif":
@@ -1028,6 +1030,20 @@ class PyCodegen:
         for r, text in sorted(self.sunk.items()):
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
+
+    def store_if(self, op, k: int, ip) -> None:
+        """A predicated store (``st`` with a condition, an A32 STRcc): made
+        only if the condition holds -- its checks and bails too -- and the
+        block goes on either way.  What the store's code computes or checks
+        inside is forgotten after it (the path that skipped it has not)."""
+        c = self.val(op.args[2])
+        m = _NONZERO.match(c)
+        self.emit(f"if {m.group(1) if m else c}:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.mem.load_store(self, op, k, ip, False)
+        self.restore(snap)
+        self.ind -= 1
 
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)

@@ -35,10 +35,13 @@ Translated inline:
   interpreter runs the instruction.
 
 Conditional execution (A8.3): a branch is a conditional exit; any other
-instruction that only writes registers and flags is *predicated* (each
-value it writes is ``select(cond, new, old)``); one with a store goes
-*around*: the block leaves to the next instruction when the condition
-fails, then runs it, and ends.
+instruction is *predicated*: each value it writes is ``select(cond, new,
+old)``, and each store it makes a predicated ``st`` (made only if the
+condition holds; the block goes on either way, so ``STRHGT`` in a bubble
+sort's inner loop ends neither the loop's block nor the flags its
+comparison left as expressions).  One that also leaves the block (a
+computed PC) goes *around*: the block leaves to the next instruction when
+the condition fails, then runs it, and ends.
 
 Helpers, ending the block (they may change the mode, the PC or the
 instruction set): an exception return (``SUBS pc, lr``, ``LDM`` with
@@ -170,7 +173,14 @@ class ArmIRBuilder(TranslatorOps):
         if fn is b_bl:
             self._predicate(c, before)             # BL's link register
             self.exit = ("cond", c, self.exit[1])
-        elif self.stores or self.exit is not None:
+        elif self.stores and self.exit is None:
+            # its stores are made only if the condition holds (a predicated
+            # ``st``, inside the block), its register writes predicated
+            for op in self.block.ops[mark:]:
+                if op.name == "st":
+                    op.args.append(c)
+            self._predicate(c, before)
+        elif self.exit is not None:
             # around: leave for the next instruction when the condition fails
             # (before the instruction's own operations, after the condition's)
             tail = self.block.ops[mark:]

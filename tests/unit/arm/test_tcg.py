@@ -226,3 +226,49 @@ def test_a_condition_known_when_translated_needs_no_test():
     assert regs[1] == 6
     ops = op_opt(asm)
     assert "brcond" not in ops and "select" not in ops
+
+
+def test_a_conditional_store_is_predicated_inside_its_block():
+    """STRGT/STRLE after a comparison of registers: each a predicated store
+    (``st`` with the condition as its third input), the block going on
+    past them to its branch -- no exit around them."""
+    ops = op_opt("cmp r0, r1\n strgt r0, [r6]\n strhle r1, [r6, #4]!\n add r2, r2, #1\n b .\n")
+    stores = [ln for ln in ops.splitlines() if ln.strip().startswith(("st4", "st2"))]
+    assert len(stores) == 2 and all(ln.count(",") == 2 for ln in stores), ops
+    assert "brcond" not in ops
+    assert ops.rstrip().splitlines()[-1].strip().startswith("goto_tb")
+
+
+# a conditional byte store whose address is the PL011's DR when the
+# condition holds and 0 (no device, no RAM) when it fails, and a
+# conditional halfword store with writeback into RAM
+PREDICATED = """
+    movw r6, #0x1000
+    movt r6, #0x4001
+    mov r0, #0x41
+    mov r4, #12
+loop:
+    ands r5, r4, #1
+    movne r3, #0x09000000
+    moveq r3, #0
+    cmp r5, #0
+    strbne r0, [r3]
+    strhne r4, [r6, #2]!
+    addne r0, r0, #1
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("hot", [1, None])
+def test_predicated_stores_run_as_on_the_interpreter(hot):
+    """A predicated store to a device bails to the interpreter (an MMIO
+    exit) only when its condition holds; one whose condition fails makes
+    no access at all, whatever its address; writeback only when it holds."""
+    want = run(PREDICATED, "interp", 400)
+    got = run(PREDICATED, "tcg", 400, hot_threshold=hot)
+    assert want[4] == got[4] == b"ABCDEF"
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert got[0][6] == 0x40011000 + 12
