@@ -771,10 +771,12 @@ class PyCodegen:
                 else:
                     e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
                 self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
+            elif n == "ld" and len(op.args) > 1 and op.out.id not in self.early:
+                self.access_if(op, op.args[1], k, ip)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
             elif n == "st" and len(op.args) > 2:
-                self.store_if(op, k, ip)
+                self.access_if(op, op.args[2], k, ip)
             elif n == "st":
                 self.mem.load_store(self, op, k, ip, False)
             elif n == "bailif":
@@ -1031,19 +1033,26 @@ class PyCodegen:
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
 
-    def store_if(self, op, k: int, ip) -> None:
-        """A predicated store (``st`` with a condition, an A32 STRcc): made
-        only if the condition holds -- its checks and bails too -- and the
-        block goes on either way.  What the store's code computes or checks
-        inside is forgotten after it (the path that skipped it has not)."""
-        c = self.val(op.args[2])
+    def access_if(self, op, cond, k: int, ip) -> None:
+        """A predicated access (``ld`` or ``st`` with a condition ``cond``:
+        an A32 LDRcc, STRcc): made only if the condition holds -- its checks
+        and bails too -- and the block goes on either way; a load skipped
+        reads 0 (what it loads is only ever selected by the same
+        condition).  What the access's code computes or checks inside is
+        forgotten after it (the path that skipped it has not)."""
+        c = self.val(cond)
         m = _NONZERO.match(c)
+        load = op.name == "ld"
+        if load:
+            self.emit(f"t{op.out.id} = 0")
         self.emit(f"if {m.group(1) if m else c}:")
         self.ind += 1
         snap = self.snapshot()
-        self.mem.load_store(self, op, k, ip, False)
+        self.mem.load_store(self, op, k, ip, load)
         self.restore(snap)
         self.ind -= 1
+        if load:
+            self._loaded(op.out)
 
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)

@@ -80,7 +80,7 @@ _ROWS = (
     ("setccop",      0,  1,  0,  (CC,),           None,             "set cc_op alone (flags made explicit)"),
     ("setfl",        0,  1,  0,  (CC,),           None,             "write the explicit flags word fl"),
     ("foldcf",       0,  1,  0,  (CC,),           None,             "fl = fl & ~CF | c  (INC/DEC keep CF)"),
-    ("ld",           1,  1,  2,  (BAIL,),         None,             "load <size> bytes at space:off from RAM (x86: seg:off)"),
+    ("ld",           1, -1,  2,  (BAIL,),         None,             "load <size> bytes at space:off from RAM (x86: seg:off); a second input c: only if c (else 0)"),
     ("st",           0, -1,  2,  (BAIL,),         None,             "store <size> bytes at space:off into RAM (x86: seg:off); a third input c: only if c"),
     ("bailif",       0,  1,  0,  (BAIL,),         None,             "if c: leave before the instruction (the interpreter runs it)"),
     ("call_bail",    1, -1,  1,  (BAIL,),         None,             "OPS.<name>(args), side effects; < 0: did nothing, bail"),

@@ -36,10 +36,11 @@ Translated inline:
 
 Conditional execution (A8.3): a branch is a conditional exit; any other
 instruction is *predicated*: each value it writes is ``select(cond, new,
-old)``, and each store it makes a predicated ``st`` (made only if the
-condition holds; the block goes on either way, so ``STRHGT`` in a bubble
-sort's inner loop ends neither the loop's block nor the flags its
-comparison left as expressions).  One that also leaves the block (a
+old)``, and each access it makes a predicated ``ld``/``st``, made only if
+the condition holds (the block goes on either way, so ``STRHGT`` in a
+bubble sort's inner loop ends neither the loop's block nor the flags its
+comparison left as expressions, and ``CMP r0, #0; LDRNE r1, [r0]`` loads
+nothing from a null pointer -- no bail to the interpreter).  One that also leaves the block (a
 computed PC) goes *around*: the block leaves to the next instruction when
 the condition fails, then runs it, and ends.
 
@@ -118,7 +119,8 @@ class ArmIRBuilder(TranslatorOps):
         self.fl_pend = False      # the current instruction wrote it
         self.flags = None         # {"n","z","c","v"[, "sub"]} of the last flag-setting insn
         self.exit = None          # the current instruction's control transfer
-        self.stores = False       # the current instruction stores (it cannot be predicated)
+        self.stores = False       # the current instruction stores
+        self.conds = ({}, None, None)   # condition code -> its value while the flags stay these
 
     # -- instruction boundaries --------------------------------------------------------
     def checkpoint(self):
@@ -127,6 +129,7 @@ class ArmIRBuilder(TranslatorOps):
     def rollback(self, cp) -> None:
         n, nt, self.known, self.fl, self.flags = cp
         del self.block.ops[n:]
+        self.conds = ({}, None, None)       # (values made by the ops just dropped)
         self.ntemps = nt
         self.pend = set()
         self.fl_pend = False
@@ -173,24 +176,23 @@ class ArmIRBuilder(TranslatorOps):
         if fn is b_bl:
             self._predicate(c, before)             # BL's link register
             self.exit = ("cond", c, self.exit[1])
-        elif self.stores and self.exit is None:
-            # its stores are made only if the condition holds (a predicated
-            # ``st``, inside the block), its register writes predicated
+        elif self.exit is None:
+            # its accesses are made only if the condition holds (a predicated
+            # ``ld``/``st``, inside the block: a load of a null pointer that
+            # the condition rules out leaves nothing), its register writes
+            # predicated
             for op in self.block.ops[mark:]:
-                if op.name == "st":
+                if op.name in ("ld", "st"):
                     op.args.append(c)
             self._predicate(c, before)
-        elif self.exit is not None:
-            # around: leave for the next instruction when the condition fails
-            # (before the instruction's own operations, after the condition's)
+        else:
+            # around (a computed PC): leave for the next instruction when the
+            # condition fails (before the instruction's own operations, after
+            # the condition's)
             tail = self.block.ops[mark:]
             del self.block.ops[mark:]
-            self.emit("brcond", (self.lnot(c),), (1 if self.exit is None else 0, w.next_ip), out=False)
+            self.emit("brcond", (self.lnot(c),), (0, w.next_ip), out=False)
             self.block.ops.extend(tail)
-            if self.exit is None:
-                self.exit = ("goto", w.next_ip)
-        else:
-            self._predicate(c, before)
         self.commit()
 
     def _predicate(self, c, before) -> None:
@@ -334,7 +336,19 @@ class ArmIRBuilder(TranslatorOps):
         self.fl_pend = True
 
     def cond(self, cc: int):
-        """ConditionPassed (A8.3, Table A8-1) as an IR boolean."""
+        """ConditionPassed (A8.3, Table A8-1) as an IR boolean: one value for
+        each condition while the flags stay the same (``MOVGT``, ``STRHGT``,
+        ``STRHGT``: the comparison made once)."""
+        made, flags, fl = self.conds
+        if flags is not self.flags or fl is not self.fl:
+            made = {}
+            self.conds = (made, self.flags, self.fl)
+        r = made.get(cc)
+        if r is None:
+            r = made[cc] = self._cond(cc)
+        return r
+
+    def _cond(self, cc: int):
         base = cc >> 1
         sub = self.flags.get("sub") if self.flags is not None else None
         if sub is not None and base in (0, 1, 4, 5, 6):

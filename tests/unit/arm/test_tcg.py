@@ -272,3 +272,46 @@ def test_predicated_stores_run_as_on_the_interpreter(hot):
     assert want[4] == got[4] == b"ABCDEF"
     assert got[0][:15] == want[0][:15] and got[1] == want[1]
     assert got[0][6] == 0x40011000 + 12
+
+
+# every other round the pointer is null (no RAM, no device there): the
+# conditional loads (a word, a signed halfword with writeback, a pair)
+# must not touch it
+NULL_LOADS = """
+    movw r6, #0x1000
+    movt r6, #0x4001
+    mov r0, #0
+    mov r4, #40
+loop:
+    ands r5, r4, #1
+    movne r3, r6
+    moveq r3, #0
+    cmp r3, #0
+    ldrne r7, [r3]
+    ldrshne r8, [r3, #4]!
+    ldrdne r10, r11, [r6]
+    addne r0, r0, r7
+    addne r0, r0, r8
+    addne r0, r0, r11
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def _fill(m):
+    m.ram.write(0x40011000, 4, 1000)
+    m.ram.write(0x40011004, 4, 0xFFF6)           # -10 as a halfword
+    m.ram.write(0x40011008, 4, 0x7)
+
+
+def test_a_conditional_load_from_a_null_pointer_loads_nothing():
+    """The loads are predicated (made only when the pointer is not null):
+    the translated loop never bails to the interpreter for the null
+    rounds, and computes what the interpreter does."""
+    want = run(NULL_LOADS, "interp", 2000, setup=_fill)
+    got = run(NULL_LOADS, "tcg", 2000, hot_threshold=1, setup=_fill)
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert got[0][0] == 20 * (1000 - 10 + 0xFFF6)       # r11: the word after the first
+    assert got[3]["bails"] == 0 and got[3]["helper_calls"] == 0
