@@ -214,10 +214,17 @@ def test_paths_back_of_one_length_stop_where_the_interpreter_does(limit):
     assert run_arms("tcg", limit) == run_arms("interp", limit)
 
 
-def test_paths_back_of_one_length_are_counted_by_one_range():
-    want = run_arms("interp", 100_000)
+def whole_run_region(run) -> str:
+    """The last region translated in a whole run of ``run``'s guest (which
+    halts, in the interpreter's state)."""
+    want = run("interp", 100_000)
     assert want[0] == "halt"
-    code = tcg_regions(run_arms, 100_000)[-1]
+    assert run("tcg", 100_000) == want
+    return tcg_regions(run, 100_000)[-1]
+
+
+def test_paths_back_of_one_length_are_counted_by_one_range():
+    code = whole_run_region(run_arms)
     m = re.search(r"for left in range\(left, \d+, -10\):\n(.*?)\n( +)else:\n\2    left -= 10\n"
                   r"\2    e = (\d+); break", code, re.S)
     assert m, code
@@ -226,7 +233,6 @@ def test_paths_back_of_one_length_are_counted_by_one_range():
     # back (through either arm) charge their 17 instructions and restart it
     assert body.count("continue") == 2, body
     assert body.count("left -= 17") == 2 and body.count("left -= ") == 2, body
-    assert run_arms("tcg", 100_000) == want
 
 
 # a while loop: its test at the top, closed by an unconditional JMP back to
@@ -265,8 +271,5 @@ def test_a_while_loop_stops_where_the_interpreter_does(limit):
 
 
 def test_a_while_loop_closed_by_a_jmp_is_counted():
-    want = run_while("interp", 100_000)
-    assert want[0] == "halt"
-    code = tcg_regions(run_while, 100_000)[-1]
+    code = whole_run_region(run_while)
     assert re.search(r"for left in range\(left, \d+, -6\):", code), code
-    assert run_while("tcg", 100_000) == want
