@@ -1432,6 +1432,19 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, returns=()) -> set
     return dispatch
 
 
+_EXIT_INDEX = re.compile(r"\be = \d+")
+
+
+def _leave(path):
+    """How a path leaves the loop closed by the path back ``path`` (a
+    codegen path: (jump, taken, conditional) per jump): its last
+    conditional jump, the other way -- or None (no conditional jump)."""
+    for j, taken, cond in reversed(path):
+        if cond:
+            return (j, not taken, True)
+    return None
+
+
 class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
@@ -1753,19 +1766,21 @@ class RegionCodegen(PyCodegen):
             self.emit(f"pc = {d}; break")
 
     def _counted_back_edge(self, d, p, k, live) -> bool:
-        """A jump back to the top of the loop :meth:`_loop` counts.  The first
-        one whose exact flag state is still known once it has stored the
-        fields the loop reads (:meth:`_flush_exact`) is the counted one: no
-        budget test (the loop's ``range`` holds it), and its budget exit,
-        made from that state, kept for the loop's ``else:`` (nothing runs
-        between the jump and it).  False: another one (the caller makes it
-        as any jump to a section, then restarts the count)."""
+        """A jump back to the top of the loop :meth:`_loop` counts.  While
+        surveying the loop (its first generation, into nothing), every path
+        back is recorded: its instructions, whether its exact flag state is
+        still known once it has stored the fields the loop reads
+        (:meth:`_flush_exact`), the budget exit made from that state, and
+        how a path leaves it (its last conditional jump, the other way).
+        Then (``c["want"]``: the paths :meth:`_loop` chose) a chosen path
+        stores those fields and continues -- no budget charge or test: the
+        loop's ``range`` holds it; the first one's budget exit is kept for
+        the loop's ``else:`` (nothing runs between the jump and it).  False:
+        any other path (the caller makes it as any jump to a section, then
+        restarts the count)."""
         c = self.counted
-        if c["p"] is not None:
-            # another path back: one around an enclosing loop (it left the
-            # counted loop where its jump back is not taken) restarts the
-            # count once a trip; any other would restart it every few passes
-            c["ok"] = c["ok"] and (c["jump"], False, True) in self.path
+        here = tuple(self.path)
+        if c["want"] is not None and here not in c["want"]:
             return False
         snap = self.snapshot()
         n = len(self.lines)
@@ -1773,21 +1788,68 @@ class RegionCodegen(PyCodegen):
         if exact is None:
             del self.lines[n:]
             self.restore(snap)
-            c["ok"] = False
+            c["edges"].append(None)
             return False
-        c["p"] = p
-        # (counted: a loop closed by a conditional jump -- a loop closed by a
-        # CALL or a RET is a recursion, entered and left every few passes)
-        c["ok"] = c["ok"] and bool(self.path) and self.path[-1][1:] == (True, True)
-        c["jump"] = self.path[-1][0] if self.path else None
+        # the budget exit from the exact state, generated apart: the loop's
+        # else: once chosen, and what tells paths back apart while surveying
         lines, ind = self.lines, self.ind
         self.lines, self.ind = [], c["ind"] + 2
+        stored = self.snapshot()
         self.restore(exact)
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
-        c["exit"] = self.lines
-        self.lines, self.ind = lines, ind
+        self.restore(stored)
+        exit_lines, self.lines, self.ind = self.lines, lines, ind
+        if c["want"] is None:
+            # surveying: remember the path back, and generate it unchanged
+            group = self.ccg.pop()
+            self.exits.pop(), self.rk.pop(), self.rips.pop()
+            del self.lines[n:]
+            self.restore(snap)
+            stores = group and next(t for t, g in self.cc_groups.items() if g == group)
+            same = (stores, tuple(_EXIT_INDEX.sub("e = #", ln) for ln in exit_lines))
+            c["edges"].append({"path": here, "p": p, "exit": same, "leave": _leave(here),
+                               "closes": self._closes_loop(here)})
+            return False
+        if c["exit"] is None:
+            c["exit"] = exit_lines
+        else:                   # the same exit as the first chosen path's: one is kept
+            self.exits.pop(), self.rk.pop(), self.rips.pop(), self.ccg.pop()
         self.emit("continue")
         return True
+
+    def _closes_loop(self, path) -> bool:
+        """Does the jump ending ``path`` close a loop -- a conditional jump, or
+        a direct jump that is not a call (a loop closed by a CALL or a RET
+        is a recursion, entered and left every few passes)?"""
+        if not path:
+            return False
+        if path[-1][2]:
+            return True
+        calls = getattr(self.b.target, "call_names", frozenset())
+        last = self.b.insns[-1] if self.b.insns else None
+        return path[-1][0] != id(self) and getattr(last, "name", None) not in calls
+
+    def _choose_counted(self, edges, away):
+        """The paths back :meth:`_loop` counts, from its survey (``edges``:
+        per path back, None or its record; ``away``: the paths out to other
+        sections) -- or None.  The shortest paths back (p instructions,
+        the range's step) whose budget exits are the same are counted when
+        every other path back, and every path out, left one of them through
+        its last conditional jump (:func:`_leave`): around an enclosing loop,
+        which restarts the count once a trip.  (Paths back of two lengths
+        that alternate -- the two arms of an if -- would restart it every few
+        passes: not counted.)"""
+        if not edges or None in edges:
+            return None
+        for p in sorted({e["p"] for e in edges}):
+            group = [e for e in edges if e["p"] == p]
+            if len({e["exit"] for e in group}) != 1 or not all(e["closes"] for e in group):
+                continue
+            leaves = {e["leave"] for e in group} - {None}
+            rest = [e["path"] for e in edges if e["p"] != p] + away
+            if all(any(x in path for x in leaves) for path in rest):
+                return p, {e["path"] for e in group}
+        return None
 
     def _flush_exact(self, live, n: int, to=None):
         """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
@@ -1813,38 +1875,51 @@ class RegionCodegen(PyCodegen):
     def _loop(self, d, mode, spec, plain=False) -> bool:
         """Section ``d``, which jumps back to itself, as a loop: counted when
         it can be -- ``for left in range(left, M - 1, -p)``, M its budget
-        (``max_path``) and p the instructions of its counted path back
-        (:meth:`_counted_back_edge`), so the budget of every pass that way
-        is the loop's own step, no test of it in the body, and the
-        ``else:`` is the budget exit that jump would have made (the same
-        instruction, the same state); another path back -- only one around
-        an enclosing loop, through the counted jump not taken: anything else
-        (the other arm of an if, a second call of a recursion, a jump out to
+        (``max_path``) and p the instructions of its counted paths back
+        (:meth:`_choose_counted`: the shortest paths back whose budget exits
+        are the same, each closed by a conditional jump, a fall-through or a
+        JMP), so the budget of every pass those ways is the loop's own step,
+        no test of it in the body, and the ``else:`` is the budget exit
+        those jumps would have made (the same instruction, the same state);
+        another path back -- only one around an enclosing loop, leaving a
+        counted path through its last conditional jump: anything else (the
+        other arm of an if, a second call of a recursion, a jump out to
         another section before the counted jump, which comes back from
         there) would restart the count every few passes -- charges and
         tests the budget as any jump to a section does and starts the count
         again (the ``while True`` around it) -- else as ``while True``, or
         (``plain``: the region's only section) as the body of the region's
-        own loop.  True: counted."""
+        own loop.  The loop is generated once to survey its paths back
+        (:meth:`_counted_back_edge`), then for good.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
-        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None, "away": []}
-        self.emit("while True:")
-        self.emit("")           # the loop's header, once its step is known
-        self.ind += 2
-        self._body(d, mode, spec)
-        self.ind = top
-        self.counted = None
-        if c["p"] is not None and c["ok"] and all((c["jump"], False, True) in way for way in c["away"]):
-            head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
-            self.lines[at + 1] = "    " * (top + 1) + head
-            self.ind = top + 1
-            self.emit("else:")
-            self.emit(f"    left -= {c['p']}")
-            self.lines.extend(c["exit"])
-            self.emit(f"if e >= 0 or pc != {d}: break")
+        chosen = None
+        for survey in (True, False):
+            c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": []}
+            if not survey:
+                c["want"] = chosen[1]
+            self.emit("while True:")
+            self.emit("")           # the loop's header, once its step is known
+            self.ind += 2
+            self._body(d, mode, spec)
             self.ind = top
-            return True
+            self.counted = None
+            if survey:
+                chosen = self._choose_counted(c["edges"], c["away"])
+                del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
+                self.cc_groups, self.nlocal = dict(groups), nlocal
+                if chosen is None:
+                    break
+            elif c["exit"] is not None:
+                head = f"for left in range(left, {self.max_path[d] - 1}, -{chosen[0]}):"
+                self.lines[at + 1] = "    " * (top + 1) + head
+                self.ind = top + 1
+                self.emit("else:")
+                self.emit(f"    left -= {chosen[0]}")
+                self.lines.extend(c["exit"])
+                self.emit(f"if e >= 0 or pc != {d}: break")
+                self.ind = top
+                return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
         self.cc_groups, self.nlocal = groups, nlocal
         if plain:
