@@ -1670,6 +1670,9 @@ class RegionCodegen(PyCodegen):
         own loop.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
+        # the locals the attempt names go with its lines: a local :meth:`atomic`
+        # kept for an expression must not be handed out again for another one
+        values = dict(self.value_locals)
         c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None, "away": []}
         self.emit("while True:")
         self.emit("")           # the loop's header, once its step is known
@@ -1688,7 +1691,7 @@ class RegionCodegen(PyCodegen):
             self.ind = top
             return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
-        self.cc_groups, self.nlocal = groups, nlocal
+        self.cc_groups, self.nlocal, self.value_locals = groups, nlocal, values
         if plain:
             self._body(d, "plain", spec)
             return False
