@@ -1893,6 +1893,9 @@ class RegionCodegen(PyCodegen):
         (:meth:`_counted_back_edge`), then for good.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
+        # the locals an attempt names go with its lines: a local :meth:`atomic`
+        # kept for an expression must not be handed out again for another one
+        values = dict(self.value_locals)
         chosen = None
         for survey in (True, False):
             c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": []}
@@ -1907,7 +1910,7 @@ class RegionCodegen(PyCodegen):
             if survey:
                 chosen = self._choose_counted(c["edges"], c["away"])
                 del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
-                self.cc_groups, self.nlocal = dict(groups), nlocal
+                self.cc_groups, self.nlocal, self.value_locals = dict(groups), nlocal, dict(values)
                 if chosen is None:
                     break
             elif c["exit"] is not None:
@@ -1921,7 +1924,7 @@ class RegionCodegen(PyCodegen):
                 self.ind = top
                 return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
-        self.cc_groups, self.nlocal = groups, nlocal
+        self.cc_groups, self.nlocal, self.value_locals = groups, nlocal, values
         if plain:
             self._body(d, "plain", spec)
             return False

@@ -204,3 +204,39 @@ def test_a_run_of_stack_loads_is_tested_once():
 @pytest.mark.parametrize("sp", RUNS)
 def test_runs_of_stack_loads_match_the_interpreter(sp):
     assert_matches_interpreter(run_image(sp), (None, 1000, 1501, 2002, 3337, 4441))
+
+
+#: 32-bit: three POPs from ESP = ``top`` (16 MiB of RAM): at 0xFFFFF0 the
+#: run ends in RAM; at 0xFFFFF8 it would read past the end of RAM (its test
+#: fails and the interpreter makes those loads, reading what is there)
+PM_RUN = """
+.include "flat32.inc"
+main32:
+    xor edi, edi
+    mov ebp, 400
+again:
+    mov esi, esp
+    mov esp, {top}
+    pop eax
+    pop ebx
+    pop ecx
+    mov esp, esi
+    add edi, eax
+    add edi, ebx
+    add edi, ecx
+    dec ebp
+    jnz again
+    mov eax, edi
+    mov dx, 0x3f8
+    out dx, al
+    mov al, ah
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+@pytest.mark.parametrize("top", ["0xFFFFF0", "0xFFFFF8"])
+def test_a_32_bit_run_of_stack_loads_at_the_end_of_ram_matches_the_interpreter(top):
+    image = loader.assemble(PM_RUN.format(top=top), "<test>", 0x7C00)
+    assert_matches_interpreter(image, (None, 1000, 1501, 2002))
