@@ -336,7 +336,9 @@ class X86IRBuilder(TranslatorOps):
         k = o.kind
         if k == REG:
             if o.hi:
-                lo = self.op2("and", self.get_reg(o.n, 2), 0xFF)
+                # the low byte read as one (a wide register's local: ``r3 & 255``,
+                # not ``(r3 & 65535) & 255``)
+                lo = self.get_reg(o.n, 1)
                 self.set_reg(o.n, 2, self.op2("or", lo, self.op2("shl", self.op2("and", v, 0xFF), 8)))
             else:
                 self.set_reg(o.n, o.size, v)
