@@ -10,17 +10,15 @@ interpreter's."""
 
 import io
 
-from tests.differential.translated import machine, regions_in
+from tests.differential.translated import regions_in
+from tests.unit.ir.test_codegen_constant_fl import TOGGLE, run
+
+#: DS = ES = 0, SI = 0x1000 (the data), DI = 0x2000, CX = 60 (DF as it is)
+START = TOGGLE.split("flip:")[0]
 
 #: DF read after INC/DEC and a shift in the same block, DF constant at entry
-AFTER_FOLDS = """
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
+AFTER_FOLDS = START + """
     cld
-    mov si, 0x1000
-    mov di, 0x2000
-    mov cx, 60
 copy:
     dec bx                      ; CF folded into fl
     lodsb
@@ -32,13 +30,7 @@ copy:
 """
 
 #: DF set in the block that reads it, a CF fold between
-SET_IN_BLOCK = """
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov si, 0x1000
-    mov di, 0x2000
-    mov cx, 60
+SET_IN_BLOCK = START + """
 flip:
     cld
     cmp ax, bx
@@ -47,27 +39,14 @@ flip:
     std
     cmp ax, bx
     inc bx
-    stosb                       ; backwards
-    inc di
-    inc di
-    loop flip
-    cld
-    hlt
-"""
-
-
-def run(src, accel, log=None):
-    with machine(src, accel, 1 << 20, log) as m:
-        m.ram.load(0x1000, bytes(range(7, 7 + 200)))
-        r = m.run(icount_limit=100_000)
-        return (r.reason, tuple(m.cpu.regs[:8]), m.cpu.rflags, m.ram.read_bytes(0x1F00, 0x200))
+""" + TOGGLE.split("back:")[1]     # STOSB backwards, DI on, LOOP, CLD, HLT
 
 
 def _steps_tested(src) -> list:
     """Each region's code after its entry guard: where DF is tested."""
     log = io.StringIO()
-    got = run(src, "tcg", log)
-    assert got == run(src, "interp")
+    got, _ = run(src, "tcg", log)
+    assert got == run(src, "interp")[0]
     regions = regions_in(log)
     assert regions
     return [r.split("S.fl & 1024 != 0", 1)[-1].count("& 1024") for r in regions]
