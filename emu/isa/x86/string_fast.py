@@ -11,6 +11,11 @@ here, each still counting as one instruction:
   ``X86Frontend.fast_path``: :func:`string_fast`, which also runs a MOVS
   whose destination overlaps its source by an element or more at once:
   the pattern an element-by-element copy repeats, :func:`_overlapped`);
+* in translated code without paging, a REP runs in its block
+  (:func:`rep_move_translated`, :func:`rep_compare_translated`: ``call_bail``
+  methods of ConcreteOps over the register values the block holds), with
+  no exit to the dispatcher -- a short copy or search in a loop costs one
+  call;
 * REPE/REPNE CMPS and SCAS (:func:`plain_compare`, the translator's): the
   elements compared are searched with the host's byte-string operations
   for the first that ends the repetition (REPE: a difference, REPNE: an
