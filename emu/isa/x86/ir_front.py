@@ -352,7 +352,9 @@ class X86IRBuilder(TranslatorOps):
         k = o.kind
         if k == REG:
             if o.hi:
-                lo = self.op2("and", self.get_reg(o.n, 2), 0xFF)
+                # the low byte read as one (a wide register's local: ``r3 & 255``,
+                # not ``(r3 & 65535) & 255``)
+                lo = self.get_reg(o.n, 1)
                 self.set_reg(o.n, 2, self.op2("or", lo, self.op2("shl", self.op2("and", v, 0xFF), 8)))
             else:
                 self.set_reg(o.n, o.size, v)
@@ -552,8 +554,36 @@ class X86IRBuilder(TranslatorOps):
         return self.call_pure("rflags", *self._record())
 
     def get_df(self):
-        """DF alone: never part of the lazy record, ``fl`` holds it (as ConcreteOps)."""
-        return self.op2("and", self.ccv("fl"), F.DF)
+        """DF alone: never part of the lazy record, ``fl`` holds it (as
+        ConcreteOps).  Taken from the oldest fl it is the same in: back over
+        what changes only other bits -- INC/DEC's CF fold, an arithmetic-only
+        flag write (``fl_source``), an OR of a value without DF -- so that
+        DF at the block's start (a region's constant, ``constant_fl_bits``)
+        still picks a string instruction's step after them; a constant after
+        CLD or STD."""
+        v = self.ccv("fl")
+        while isinstance(v, Temp):
+            v = self.fl_source.get(v.id, v)
+            op = v.op if isinstance(v, Temp) else None
+            if op is None:
+                break
+            x, y = op.args if len(op.args) == 2 else (None, None)
+            if op.name == "or":
+                if type(y) is int and y & F.DF:
+                    return F.DF             # STD: set
+                if _no_df(y):
+                    v = x
+                    continue
+                if _no_df(x):
+                    v = y
+                    continue
+            elif op.name == "and" and type(y) is int:
+                if not y & F.DF:
+                    return 0                # CLD: clear
+                v = x
+                continue
+            break
+        return self.op2("and", v, F.DF)
 
     def _aux(self, op: int):
         """AF alone of the record in force, its kind ``op`` (not EFLAGS)
@@ -652,6 +682,18 @@ class X86IRBuilder(TranslatorOps):
             self.jump_to = target
         else:
             self.jump_to = self.insn.next_ip   # a branch ends the block either way
+
+
+def _no_df(v) -> bool:
+    """The value has no DF bit: a constant without it, a value narrower than
+    it (a carry), or one masked without it."""
+    if not isinstance(v, Temp):
+        return not v & F.DF
+    if v.bits is not None and (1 << v.bits) <= F.DF:
+        return True
+    op = v.op
+    return op is not None and op.name == "and" and any(type(a) is int and a >= 0 and not a & F.DF
+                                                       for a in op.args)
 
 
 #: the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);

@@ -11,6 +11,11 @@ here, each still counting as one instruction:
   ``X86Frontend.fast_path``: :func:`string_fast`, which also runs a MOVS
   whose destination overlaps its source by an element or more at once:
   the pattern an element-by-element copy repeats, :func:`_overlapped`);
+* in translated code without paging, a REP runs in its block
+  (:func:`rep_move_translated`, :func:`rep_compare_translated`: ``call_bail``
+  methods of ConcreteOps over the register values the block holds), with
+  no exit to the dispatcher -- a short copy or search in a loop costs one
+  call;
 * REPE/REPNE CMPS and SCAS (:func:`plain_compare`, the translator's): the
   elements compared are searched with the host's byte-string operations
   for the first that ends the repetition (REPE: a difference, REPNE: an
@@ -305,37 +310,55 @@ def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg
     top = amask + 1 if amask < ram.size else ram.size
     mm = ram.mm
     es = s.segs[ES]
-    k = _reach(es, di, size, n, back, am, top)
-    if not scas:
-        sg = s.segs[seg]
-        k = _reach(sg, si, size, k, back, am, top)
-    if k <= 0:
-        return None
-    dst = _lowest(es, di, size, k, back)
-    if scas:
-        pat = (ax & MASKS[size]).to_bytes(size, "little")
-    else:
-        src = _lowest(sg, si, size, k, back)
-    done, w = 0, WINDOW
+    sg = None if scas else s.segs[seg]
+    pat = (ax & MASKS[size]).to_bytes(size, "little") if scas else None
+    step = -size if back else size
+    done, w, c = 0, WINDOW, 0
     while True:
-        c = k - done if k - done < w else w
-        # the window's bytes: elements done .. done + c of the run, in its order
-        lo = (k - done - c if back else done) * size
-        hi = lo + c * size
-        y = _in_order(mm[dst + lo:dst + hi], size, back)
-        x = pat * c if scas else _in_order(mm[src + lo:src + hi], size, back)
-        if repe:                                    # REPE: ends at the first difference
-            j = _first_difference(x, y)
+        m = n - done if n - done < w else w     # this window's elements (c: the last one's)
+        span = m * size
+        d = di + done * step                    # the window's first offsets, in the run's order
+        o = si + done * step
+        p = _place(es, d, size, span, back, am, top)
+        q = 0 if scas else _place(sg, o, size, span, back, am, top)
+        if p < 0 or q < 0:
+            # the window meets a limit, a wrap or the end of RAM: the elements in reach
+            k = _reach(es, d, size, m, back, am, top)
+            if not scas:
+                k = _reach(sg, o, size, k, back, am, top)
+            if k <= 0:
+                if not done:
+                    return None
+                j = -1
+                break                           # the previous window's last element ends it
+            m, span = k, k * size
+            p = _lowest(es, d, size, k, back)
+            q = 0 if scas else _lowest(sg, o, size, k, back)
+        if scas and size == 1 and not back and not repe:
+            # REPNE SCASB up: the host's search, in RAM itself
+            j = mm.find(pat, p, p + span)
             if j >= 0:
-                j //= size
-        else:                                       # REPNE: ends at the first equal pair
-            j = _find_element(y, pat, size) if scas else _first_equal(x, y, size)
-        if j >= 0 or done + c == k:
+                done += j - p + 1
+                return done, True, ax & 0xFF, ax & 0xFF
+            x, y = pat * m, mm[p:p + span]
+        else:
+            y = _in_order(mm[p:p + span], size, back)
+            x = pat * m if scas else _in_order(mm[q:q + span], size, back)
+            if repe:                                # REPE: ends at the first difference
+                j = _first_difference(x, y)
+                if j >= 0:
+                    j //= size
+            else:                                   # REPNE: ends at the first equal pair
+                j = _find_element(y, pat, size) if scas else _first_equal(x, y, size)
+        c = m
+        if j >= 0:
+            done += j + 1
             break
         done += c
+        if done == n:
+            break
         w <<= 2
     last = (c - 1 if j < 0 else j) * size
-    done += c if j < 0 else j + 1
     return done, j >= 0, int.from_bytes(x[last:last + size], "little"), \
         int.from_bytes(y[last:last + size], "little")
 
