@@ -17,20 +17,9 @@ IMUL's CF) and one starting with ROR compute no RFLAGS word."""
 
 import io
 
-from tests.unit.ir.x86_guests import print_words, run_guest
+from tests.unit.ir.x86_guests import count_loop, print_words, run_guest
 
-GUEST = """
-    xor ax, ax
-    mov ds, ax
-    xor si, si
-    xor di, di
-    mov bp, 0x9001
-    mov dword ptr [0x9000], 0x81234567
-    mov dword ptr [0x9004], 0x0badf00d
-    mov ecx, 70
-again:
-    mov eax, ecx
-    imul eax, eax, 0x9e3779b1
+GUEST = count_loop(0x0badf00d) + """
     mov ebx, eax
     xor ebx, 0x5a5a1234
     add ax, bp              ; flags a count of 0 must keep

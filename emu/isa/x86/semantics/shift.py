@@ -167,12 +167,14 @@ def _inline(kind):
     return shift_imm
 
 
-def _by_cl(kind):
-    work = _WORK[kind]
+def _by_cl(kind, work, n: int = 1, mask=count_mask):
+    """The semantics of a shift, rotate (``work`` = ``_WORK[kind]``) or
+    SHLD/SHRD (``_double``, ``kind`` its direction) by CL, operand ``n``,
+    masked by ``mask(ops, size)``."""
 
     def shift_cl(ops, i):
         a = ops.read(i.ops[0])
-        c = ops.read(i.ops[1]) & count_mask(ops, i.size)
+        c = ops.read(i.ops[n]) & mask(ops, i.size)
         if isinstance(c, int):          # the interpreter, or CL known when translated
             if c:
                 work(ops, i, kind, a, c)
@@ -189,7 +191,7 @@ def _register(name, kind):
     f = sem(name)(_inline(kind))
     f.__name__ = name.lower()
     f.__doc__ = f'{name} r/m, 1 / imm8  (SDM Vol. 2B "{section}"): constant count, inline.'
-    g = sem(name + "_CL")(_by_cl(kind))
+    g = sem(name + "_CL")(_by_cl(kind, _WORK[kind]))
     g.__name__ = name.lower() + "_cl"
     g.__doc__ = f'{name} r/m, CL  (SDM Vol. 2B "{section}"): run-time count; 0 changes nothing.'
 
@@ -248,7 +250,8 @@ def _double(ops, i, left: bool, a, c, zero=None) -> None:
         ops.set_cc_if(ops.lnot(zero), CC_RES, res, cf | (of << 1) | af, 0, size)
 
 
-def _shxd_mask(size):
+def _shxd_mask(ops, size):
+    """SHLD/SHRD's count mask (no model masks it otherwise)."""
     return 0x3F if size == 8 else 0x1F
 
 
@@ -256,7 +259,7 @@ def _shxd_mask(size):
 def shld(ops, i):
     """SHLD r/m, r, imm8  (SDM Vol. 2B "SHLD"): constant count, inline."""
     a = ops.read(i.ops[0])
-    c = i.ops[2].value & _shxd_mask(i.size)
+    c = i.ops[2].value & _shxd_mask(ops, i.size)
     if c:
         _double(ops, i, True, a, c)
     else:
@@ -267,36 +270,16 @@ def shld(ops, i):
 def shrd(ops, i):
     """SHRD r/m, r, imm8  (SDM Vol. 2B "SHRD"): constant count, inline."""
     a = ops.read(i.ops[0])
-    c = i.ops[2].value & _shxd_mask(i.size)
+    c = i.ops[2].value & _shxd_mask(ops, i.size)
     if c:
         _double(ops, i, False, a, c)
     else:
         _count_zero(ops, i, a)
 
 
-def _double_cl(ops, i, left: bool) -> None:
-    """SHLD/SHRD by CL: a count of 0 changes nothing; translated, the count
-    is a run-time value, the result and the flag record picked by it (as
-    the shifts by CL)."""
-    a = ops.read(i.ops[0])
-    c = ops.read(i.ops[2]) & _shxd_mask(i.size)
-    if isinstance(c, int):          # the interpreter, or CL known when translated
-        if c:
-            _double(ops, i, left, a, c)
-        else:
-            _count_zero(ops, i, a)
-        return
-    zero = c == 0
-    _double(ops, i, left, a, ops.select(zero, 1, c), zero)
-
-
-@sem("SHLD_CL")
-def shld_cl(ops, i):
-    """SHLD r/m, r, CL  (SDM Vol. 2B "SHLD"): run-time count; 0 changes nothing."""
-    _double_cl(ops, i, True)
-
-
-@sem("SHRD_CL")
-def shrd_cl(ops, i):
-    """SHRD r/m, r, CL  (SDM Vol. 2B "SHRD"): run-time count; 0 changes nothing."""
-    _double_cl(ops, i, False)
+shld_cl = sem("SHLD_CL")(_by_cl(True, _double, 2, _shxd_mask))
+shld_cl.__name__ = "shld_cl"
+shld_cl.__doc__ = 'SHLD r/m, r, CL  (SDM Vol. 2B "SHLD"): run-time count; 0 changes nothing.'
+shrd_cl = sem("SHRD_CL")(_by_cl(False, _double, 2, _shxd_mask))
+shrd_cl.__name__ = "shrd_cl"
+shrd_cl.__doc__ = 'SHRD r/m, r, CL  (SDM Vol. 2B "SHRD"): run-time count; 0 changes nothing.'
