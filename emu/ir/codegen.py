@@ -295,6 +295,12 @@ def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
 
+def _code_bytes(p: str, size: int) -> str:
+    """True when one of the ``size`` bytes at RAM offset ``p`` holds code
+    (RAM's byte map ``CB``; ``CBF`` its find)."""
+    return f"CB[{p}]" if size == 1 else f"CBF(b'\\1', {p}, {p} + {size}) >= 0"
+
+
 def _paren(s: str) -> str:
     return s if _atomic(s) else f"({s})"
 
@@ -1004,11 +1010,14 @@ class PyCodegen:
     def code_checks(addr: str, size: int, p=None) -> list:
         """Conditions true when a store of ``size`` bytes at the physical
         address ``addr`` (then held in ``p``, if it is an assignment) writes
-        a granule holding translated code (RAM's code map, ``CP``)."""
-        conds = [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+        a byte of translated code: it touches a granule holding code (RAM's
+        code map, ``CP``, tested inline) and RAM's bytes say it is code
+        (``CB``, asked only then: a variable next to its loop stays fast)."""
+        p = p or addr
+        touched = f"CP[{addr} >> {GRANULE_SHIFT}]"
         if size > 1:
-            conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
-        return conds
+            touched = f"({touched} or CP[({p} + {size - 1}) >> {GRANULE_SHIFT}])"
+        return [f"({touched} and {_code_bytes(p, size)})"]
 
     def _load_to(self, t) -> str:
         """The local load ``t`` is assigned to, called after its checks and
@@ -1104,7 +1113,7 @@ class PyCodegen:
                 if not _atomic(addr):
                     p = self.new_local("p")
                     addr = f"({p} := {addr})"
-                conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+                conds = conds + [f"(CP[{addr} >> {GRANULE_SHIFT}] and {_code_bytes(p, size)})"]
             self.bail_unless_checked(conds, k, ip)
             word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
             self.emit(f"{self._load_to(op.out)} = {word}" if load else f"{word} = {value}")

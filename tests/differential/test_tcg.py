@@ -365,6 +365,57 @@ def test_self_modifying_code_in_a_block_reached_through_an_indirect_jump():
     _same_smc_loop(_smc_indirect_image(), chained=False)
 
 
+# SMC onto a middle byte of a longer instruction: ``add bx, 0x0001`` with a
+# 16-bit immediate (81 C3 01 00); the store rewrites its low byte (+2), the
+# instruction's neither first nor last byte.
+SMC_MIDDLE = _smc_loop("mov byte ptr [body + 2], 5", "jmp body", after="""
+    jmp fin
+body:
+    .byte 0x81, 0xc3, 0x01, 0x00
+    jmp back
+fin:
+""")
+
+
+def test_self_modifying_code_onto_a_middle_byte_of_an_instruction():
+    _same_smc_loop(asm(SMC_MIDDLE))
+
+
+# A loop that keeps its variables next to itself, in the same 64-byte code
+# granule (as a boot sector does): its stores are data, not code, and must
+# neither drop its translation nor the interpreter's decoded instructions.
+DATA_NEXT_TO_CODE = """
+    xor ax, ax
+    mov ds, ax
+    mov cx, 2000
+l:  mov ax, [var]
+    add ax, cx
+    mov [var], ax
+    add byte ptr [cnt], 1
+    loop l
+    mov dx, 0x3f8
+    mov al, byte ptr [var]
+    out dx, al
+    mov al, byte ptr [cnt]
+    out dx, al
+""" + EXIT + """
+var: .word 0
+cnt: .byte 0
+"""
+
+
+def test_stores_next_to_code_in_its_granule_keep_the_code():
+    image = asm(DATA_NEXT_TO_CODE)
+    dropped = []
+    run("interp", image, setup=lambda m: m.ram.add_invalidation_listener(dropped.append))
+    assert dropped == []
+    total = sum(range(1, 2001)) & 0xFF
+    for tier in TIERS:
+        mt, _ = same(image, tier=tier)
+        assert mt.serial_output() == bytes([total, 2000 & 0xFF])
+        assert mt.accel.stats()["invalidations"] == 0, tier
+
+
 def _page_cross_image():
     """A loop whose body starts in one page and ends in the next."""
     head = asm("jmp 0x7ff4")

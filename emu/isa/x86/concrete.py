@@ -219,8 +219,8 @@ class ConcreteOps:
                 else:
                     _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
-                if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
-                    self.rep_budget = 0
+                if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
+                    self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
                     self.ram.invalidate_range(pa, size)
                 return
         self.write_lin(lin, size, v)
@@ -319,8 +319,8 @@ class ConcreteOps:
         if pa + size <= self.ram_size:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
-            if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
-                self.rep_budget = 0
+            if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
+                self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
                 self.ram.invalidate_range(pa, size)
             return
         if pa < self.ram_size:

@@ -151,7 +151,7 @@ def plain_run(s, ram, amask: int, insn, n: int, overlap: bool = False) -> bool:
         dst = _lowest(sg, off, size, n, back)
         cm = ram.code_map
         g0, g1 = dst >> 6, (dst + span - 1) >> 6
-        if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
+        if (cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1]))) and ram.holds_code(dst, span):
             return False
     if name == "STOS":
         v = regs[0] & MASKS[size]

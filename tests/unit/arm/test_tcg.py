@@ -80,6 +80,39 @@ def test_a_store_into_decoded_code_invalidates_it_on_the_interpreter():
     assert regs[0] == 150 and regs[5] == 2
 
 
+# a loop that keeps its counter in the word just after it, in the same
+# 64-byte code granule: data, not code -- nothing is dropped
+DATA_NEXT_TO_CODE = """
+    adr r1, var
+    mov r2, #300
+loop:
+    ldr r0, [r1]
+    add r0, r0, r2
+    str r0, [r1]
+    subs r2, r2, #1
+    bne loop
+done:
+    b done
+var:
+    .word 0
+"""
+
+
+@pytest.mark.parametrize("hot", [1, None])
+def test_a_store_next_to_translated_code_keeps_it(hot):
+    regs, _, _, stats, _ = run(DATA_NEXT_TO_CODE, "tcg", 3000, hot_threshold=hot)
+    assert regs[0] == sum(range(1, 301)) and regs[2] == 0
+    assert stats["invalidations"] == 0
+
+
+def test_a_store_next_to_decoded_code_keeps_it_on_the_interpreter():
+    dropped = []
+    regs = run(DATA_NEXT_TO_CODE, "interp", 3000,
+               setup=lambda m: m.ram.add_invalidation_listener(dropped.append))[0]
+    assert regs[0] == sum(range(1, 301))
+    assert dropped == []
+
+
 # stores to the PL011 data register (MMIO at 0x09000000) from a translated loop
 UART = """
     movw r1, #0
