@@ -333,6 +333,8 @@ class PyCodegen:
         self.loops = False              # a region with a section that jumps back to itself
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
+        self.hoisted = None     # a region's values computed once at entry (text -> local)
+        self.spaces_rebound = set()     # the address spaces a region's calls rebind
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -1074,7 +1076,7 @@ class PyCodegen:
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
                    misaligned_only=(), window=None, check_code=True, aligned=None,
-                   code_free=False) -> None:
+                   code_free=False, invariant=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -1100,8 +1102,16 @@ class PyCodegen:
         address's form (a constant offset from a base that is a multiple of
         8): True goes to the view with no test, False to ``struct``.
         ``code_free``: a store the region's code-free window may take
-        (:meth:`_code_free_store`)."""
+        (:meth:`_code_free_store`).  ``invariant``: the address is the same
+        all through a run of the region (constants and names its prologue
+        binds that nothing in it binds again): with no checks to make, and
+        a byte or a word known aligned or not, it is computed once at the
+        region's entry, and so is a store's code test
+        (:meth:`_invariant_access`)."""
         value = None if load else self.val(op.args[1])
+        if invariant and self.hoisted is not None and not conds and not misaligned_only \
+                and (size == 1 or aligned is not None):
+            return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
         if code_free and not load and check_code and aligned is None:
@@ -1157,6 +1167,43 @@ class PyCodegen:
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
+
+    def hoist(self, text: str, prefix: str) -> str:
+        """The local a region's prologue assigns ``text`` to (once per
+        text, in the order first asked: a text may read the locals of the
+        texts hoisted before it)."""
+        loc = self.hoisted.get(text)
+        if loc is None:
+            loc = self.hoisted[text] = self.new_local(prefix)
+        return loc
+
+    def _invariant_access(self, op, load: bool, size: int, addr: str, k: int, ip, value,
+                          check_code: bool, aligned: bool) -> None:
+        """A byte, or a word known aligned or not, at an address that is the
+        same all through a run of the region, needing no check but a store's
+        code test: the address, its index into RAM's view (an aligned word)
+        and that test are computed once, in the region's prologue
+        (:meth:`hoist`), and the store tests a local (``if c1:`` bail).  Exact because RAM's code
+        maps gain code only between runs of translated code -- decoding and
+        translation mark it, never a region's own code -- so a test false at
+        the entry stays false for the run; one true bails every time, as
+        before (a store that drops code makes the test falsely true at
+        worst: the interpreter then makes the store)."""
+        h = self.hoist(addr, "h")
+        if not load and check_code:
+            # an aligned word lies in one granule
+            test = f"CP[{h} >> {GRANULE_SHIFT}] and {_code_bytes(h, size)}" if aligned \
+                else self.code_checks(h, size)[0]
+            self.bail_unless_checked([self.hoist(test, "c")], k, ip)
+        if size > 1 and not (WORD_VIEWS and aligned):
+            return self.access(op, load, size, h, value)
+        view = "MM" if size == 1 else f"W{size}"
+        idx = h if size == 1 else self.hoist(f"{h} >> {size.bit_length() - 1}", "w")
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {view}[{idx}]")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{view}[{idx}] = {value}")
 
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
     WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
@@ -1757,6 +1804,7 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.spaces_rebound = self.mem.spaces_changed(ops)
         self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
@@ -1773,6 +1821,10 @@ class RegionCodegen(PyCodegen):
             self.rk.append(0)
             self.rips.append(self.head)
             self.ccg.append(0)
+        # values that hold for a whole run of a region that loops: computed
+        # here, after the guard vouched for the segments they read
+        hoist_at = len(self.lines)
+        self.hoisted = {} if self.loops else None
         fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
@@ -1815,6 +1867,8 @@ class RegionCodegen(PyCodegen):
                 self._body(d, "plain", None)
             self.ind = top
         self.ind = 1
+        if self.hoisted:
+            self.lines[hoist_at:hoist_at] = [f"    {loc} = {text}" for text, loc in self.hoisted.items()]
         if self.cc_groups:
             self.emit("g = CCG[e]")
             for i, (text, g) in enumerate(self.cc_groups.items()):
