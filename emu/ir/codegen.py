@@ -389,6 +389,8 @@ class PyCodegen:
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.runs = {}          # id(load op) -> its run of loads (load_runs)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
+        self.hoisted = None     # a region's values computed once at entry (text -> local)
+        self.spaces_rebound = set()     # the address spaces a region's calls rebind
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -1185,7 +1187,7 @@ class PyCodegen:
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
                    misaligned_only=(), window=None, check_code=True, aligned=None,
-                   code_free=False) -> None:
+                   code_free=False, invariant=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -1211,8 +1213,16 @@ class PyCodegen:
         address's form (a constant offset from a base that is a multiple of
         8): True goes to the view with no test, False to ``struct``.
         ``code_free``: a store the region's code-free window may take
-        (:meth:`_code_free_store`)."""
+        (:meth:`_code_free_store`).  ``invariant``: the address is the same
+        all through a run of the region (constants and names its prologue
+        binds that nothing in it binds again): with no checks to make, and
+        a byte or a word known aligned or not, it is computed once at the
+        region's entry, and so is a store's code test
+        (:meth:`_invariant_access`)."""
         value = None if load else self.val(op.args[1])
+        if invariant and self.hoisted is not None and not conds and not misaligned_only \
+                and (size == 1 or aligned is not None):
+            return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
         if code_free and not load and check_code and aligned is None:
@@ -1294,6 +1304,55 @@ class PyCodegen:
             word = f"W{size}[{ix} + {off >> shift}]"
         self.emit(f"{self._load_to(op.out)} = {word}")
         self._loaded(op.out)
+
+    def _local_names(self) -> tuple:
+        """The expressions the locals handed out so far hold (:meth:`atomic`'s
+        and :meth:`hoist`'s), for :meth:`_give_back_names`."""
+        return dict(self.value_locals), None if self.hoisted is None else dict(self.hoisted)
+
+    def _give_back_names(self, names: tuple) -> None:
+        """Code generated since :meth:`_local_names` returned ``names`` was
+        dropped, and ``nlocal`` set back: forget the locals it named, which
+        new_local hands out again."""
+        self.value_locals = dict(names[0])
+        self.hoisted = None if names[1] is None else dict(names[1])
+
+    def hoist(self, text: str, prefix: str) -> str:
+        """The local a region's prologue assigns ``text`` to (once per
+        text, in the order first asked: a text may read the locals of the
+        texts hoisted before it)."""
+        loc = self.hoisted.get(text)
+        if loc is None:
+            loc = self.hoisted[text] = self.new_local(prefix)
+        return loc
+
+    def _invariant_access(self, op, load: bool, size: int, addr: str, k: int, ip, value,
+                          check_code: bool, aligned: bool) -> None:
+        """A byte, or a word known aligned or not, at an address that is the
+        same all through a run of the region, needing no check but a store's
+        code test: the address, its index into RAM's view (an aligned word)
+        and that test are computed once, in the region's prologue
+        (:meth:`hoist`), and the store tests a local (``if c1:`` bail).  Exact because RAM's code
+        maps gain code only between runs of translated code -- decoding and
+        translation mark it, never a region's own code -- so a test false at
+        the entry stays false for the run; one true bails every time, as
+        before (a store that drops code makes the test falsely true at
+        worst: the interpreter then makes the store)."""
+        h = self.hoist(addr, "h")
+        if not load and check_code:
+            # an aligned word lies in one granule
+            test = f"CP[{h} >> {GRANULE_SHIFT}] and {_code_bytes(h, size)}" if aligned \
+                else self.code_checks(h, size)[0]
+            self.bail_unless_checked([self.hoist(test, "c")], k, ip)
+        if size > 1 and not (WORD_VIEWS and aligned):
+            return self.access(op, load, size, h, value)
+        view = "MM" if size == 1 else f"W{size}"
+        idx = h if size == 1 else self.hoist(f"{h} >> {size.bit_length() - 1}", "w")
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {view}[{idx}]")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{view}[{idx}] = {value}")
 
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
     WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
@@ -1894,8 +1953,9 @@ class RegionCodegen(PyCodegen):
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
         # the locals an attempt names go with its lines: a local :meth:`atomic`
-        # kept for an expression must not be handed out again for another one
-        values = dict(self.value_locals)
+        # kept for an expression, or :meth:`hoist` for the prologue, must not
+        # be handed out again for another one
+        names = self._local_names()
         chosen = None
         for survey in (True, False):
             c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": []}
@@ -1910,7 +1970,8 @@ class RegionCodegen(PyCodegen):
             if survey:
                 chosen = self._choose_counted(c["edges"], c["away"])
                 del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
-                self.cc_groups, self.nlocal, self.value_locals = dict(groups), nlocal, dict(values)
+                self.cc_groups, self.nlocal = dict(groups), nlocal
+                self._give_back_names(names)
                 if chosen is None:
                     break
             elif c["exit"] is not None:
@@ -1924,7 +1985,8 @@ class RegionCodegen(PyCodegen):
                 self.ind = top
                 return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
-        self.cc_groups, self.nlocal, self.value_locals = groups, nlocal, values
+        self.cc_groups, self.nlocal = groups, nlocal
+        self._give_back_names(names)
         if plain:
             self._body(d, "plain", spec)
             return False
@@ -2063,6 +2125,7 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.spaces_rebound = self.mem.spaces_changed(ops)
         self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
@@ -2079,6 +2142,10 @@ class RegionCodegen(PyCodegen):
             self.rk.append(0)
             self.rips.append(self.head)
             self.ccg.append(0)
+        # values that hold for a whole run of a region that loops: computed
+        # here, after the guard vouched for the segments they read
+        hoist_at = len(self.lines)
+        self.hoisted = {} if self.loops else None
         fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
@@ -2121,6 +2188,8 @@ class RegionCodegen(PyCodegen):
                 self._body(d, "plain", None)
             self.ind = top
         self.ind = 1
+        if self.hoisted:
+            self.lines[hoist_at:hoist_at] = [f"    {loc} = {text}" for text, loc in self.hoisted.items()]
         if self.cc_groups:
             self.emit("g = CCG[e]")
             for i, (text, g) in enumerate(self.cc_groups.items()):

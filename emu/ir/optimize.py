@@ -33,6 +33,9 @@ Passes, in order:
    exact flags;
 4. **dead code**: pure ops whose results are unused are removed.
 
+Between 1 and 2, :func:`reuse_loads` drops a load of what an earlier load
+of the block read, with no store or call between.
+
 Each op is annotated with ``live``: the lazy-record fields live after it
 (code generation uses it to avoid materialising dead flag values).
 
@@ -393,8 +396,37 @@ def constant_fl_bits(blocks, fl: int) -> int:
     return used
 
 
+def reuse_loads(block: IRBlock) -> None:
+    """A load of what a load before it in the block read (the same size
+    from the same space at the same offset: one constant, or one
+    temporary), with no store and no call that may write memory or change
+    a mapping between, is that load's value: the second goes.  Exact: the
+    first did not bail, so the same checks pass again, and nothing between
+    wrote RAM (x86's ``mov ax, [x]`` ... ``mov ax, [x]``)."""
+    rep, seen, out = {}, {}, []
+    for op in block.ops:
+        if rep:
+            op.args = [rep.get(a.id, a) if isinstance(a, Temp) else a for a in op.args]
+            if isinstance(op.keeps, Temp):
+                op.keeps = rep.get(op.keeps.id, op.keeps)
+        n = op.name
+        if n == "ld":
+            a = op.args[0]
+            key = (tuple(op.aux), ("t", a.id) if isinstance(a, Temp) else ("c", a))
+            prev = seen.get(key)
+            if prev is not None:
+                rep[op.out.id] = prev
+                continue
+            seen[key] = op.out
+        elif n in ("st", "call_bail", "call_helper"):
+            seen.clear()
+        out.append(op)
+    block.ops = out
+
+
 def optimize(block: IRBlock) -> IRBlock:
     propagate(block)
+    reuse_loads(block)
     dead_regs(block)
     dce(block)
     dead_flags(block)

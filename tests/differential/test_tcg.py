@@ -9,7 +9,9 @@ block, the instruction budget -- and on generated instruction sequences
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import zlib
 
 import pytest
@@ -414,6 +416,46 @@ def test_stores_next_to_code_in_its_granule_keep_the_code():
         mt, _ = same(image, tier=tier)
         assert mt.serial_output() == bytes([total, 2000 & 0xFF])
         assert mt.accel.stats()["invalidations"] == 0, tier
+
+
+# A loop that patches its own ADD's immediate through a constant address
+# (83 C3 01: the byte at l + 2) half-way: a region computes such a store's
+# code test once, at its entry, and the store must still find the code and
+# drop it -- BX = 101 * 1 + 99 * 5.
+SMC_CONSTANT_ADDRESS = """
+    xor ax, ax
+    mov ds, ax
+    xor bx, bx
+    mov cx, 200
+l:  add bx, 1
+    cmp cx, 100
+    jne s
+    mov byte ptr [l + 2], 5
+s:  loop l
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+    mov al, bh
+    out dx, al
+""" + EXIT
+
+
+def test_a_store_onto_code_at_a_constant_address_drops_it_on_every_tier():
+    image = asm(SMC_CONSTANT_ADDRESS)
+    assert image[image.index(bytes([0x83, 0xC3, 0x01])) + 2] == 1
+    for tier in TIERS:
+        mt, _ = same(image, tier=tier)
+        assert mt.serial_output() == (101 + 99 * 5).to_bytes(2, "little"), tier
+        assert mt.accel.stats()["invalidations"] >= 1, tier
+    log = io.StringIO()
+    m = Machine(accel="tcg", log=log, log_flags=("out_asm",))
+    try:
+        m.load_image(image)
+        m.run(icount_limit=5_000_000)
+    finally:
+        m.close()
+    # the store's code test was made at a region's entry (a local tested in the loop)
+    assert re.search(r"^ +(c\d+) = CP\[h\d+ >> 6\] and CB\[h\d+\]$", log.getvalue(), re.M)
 
 
 def _page_cross_image():

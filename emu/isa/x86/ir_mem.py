@@ -202,12 +202,15 @@ class X86Memory(MemoryAccess):
         addr = a if kind == "flat" else f"B{seg} + {cg.paren(a)}"
         # a constant offset from a base that is a multiple of 8: its alignment is known
         aligned = c % size == 0 if c is not None and kind in ("exact8", "flat") else None
+        # a constant offset in a segment no call of the region loads again
+        # (after_call): the same address all through a run of the region
+        invariant = c is not None and seg not in cg.spaces_rebound
         if kind == "exact8":
             cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code,
-                          aligned=aligned, code_free=self._windowed(cg, seg))
+                          aligned=aligned, code_free=self._windowed(cg, seg), invariant=invariant)
         else:
             cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned,
-                          code_free=kind == "wide" and self._windowed(cg, seg))
+                          code_free=kind == "wide" and self._windowed(cg, seg), invariant=invariant)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -223,7 +226,8 @@ class X86Memory(MemoryAccess):
         end = [f"{a} > {top - size}"]
         c = op.args[0] if type(op.args[0]) is int else None
         if c is not None:           # a constant address: its end and alignment are known
-            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0)
+            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0,
+                          invariant=True)
             return
         if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
             # past the end of RAM (RAM is MM, from 0) the index raises
