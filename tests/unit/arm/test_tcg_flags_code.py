@@ -39,6 +39,13 @@ def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
 def flag_stores_in_passes(text: str) -> list:
     """The lines of the regions that compute the CPSR on a path that goes
     round a loop again (the next statement at their level is ``continue``)."""
+    return _flag_stores_before(text, "continue")
+
+
+def _flag_stores_before(text: str, jump: str) -> list:
+    """The lines of the regions that compute the CPSR where the first jump
+    that follows at their level (``continue``, ``break`` or ``pc = ...``)
+    starts with ``jump``."""
     found = []
     for region in text.split("OUT: [region")[1:]:
         lines = region.split("g = CCG[e]")[0].splitlines()
@@ -48,7 +55,7 @@ def flag_stores_in_passes(text: str) -> list:
             ind = len(ln) - len(ln.lstrip())
             after = [x.strip() for x in lines[k + 1:] if len(x) - len(x.lstrip()) == ind]
             jumps = [x for x in after if x.startswith(("continue", "break", "pc ="))]
-            if jumps and jumps[0] == "continue":
+            if jumps and jumps[0].startswith(jump):
                 found.append(ln.strip())
     return found
 
@@ -411,19 +418,8 @@ def test_a_loaded_value_goes_straight_into_its_register():
 
 def flag_stores_on_jumps(text: str) -> list:
     """The lines of the regions that compute the CPSR on a path that jumps
-    to another section of the region (the next statement at their level
-    sets ``pc``)."""
-    found = []
-    for region in text.split("OUT: [region")[1:]:
-        lines = region.split("g = CCG[e]")[0].splitlines()
-        for k, ln in enumerate(lines):
-            if not ln.lstrip().startswith("cc_fl =") or "S.cpsr" in ln:
-                continue
-            ind = len(ln) - len(ln.lstrip())
-            after = [x.strip() for x in lines[k + 1:] if len(x) - len(x.lstrip()) == ind]
-            if after and after[0].startswith("pc ="):
-                found.append(ln.strip())
-    return found
+    to another section of the region (it sets ``pc``)."""
+    return _flag_stores_before(text, "pc =")
 
 
 # naive recursive Fibonacci: the CMP at the top of fib sets the flags, and
