@@ -168,9 +168,10 @@ _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
-# a carried flag field (FlagRecord.carried): its expression is carried to
-# another section when it has this many operators and reads at most so many locals
-CARRY_MIN_OPS = 6
+# an expression of this many operators is worth computing once (a flag field
+# read twice) or not at all (a carried one, FlagRecord.carried, whose
+# expression reads at most CARRY_MAX_LOCALS locals)
+COSTLY_OPS = 6
 CARRY_MAX_LOCALS = 3
 _OPERATORS = re.compile(r"<<|>>|[<>=!]=|[-+*&|^<>]")
 _CARRIED = "#carried"       # a read of a carried field: expanded once the templates are known
@@ -838,7 +839,7 @@ class PyCodegen:
             f = op.aux[0]
             k = self.know[f]
             if k[0] == "expr" and (("(" in k[1] and self.call_re.search(k[1])) or (
-                    self.main_uses.get(t.id, 0) > 1 and len(_OPERATORS.findall(k[1])) >= CARRY_MIN_OPS)):
+                    self.main_uses.get(t.id, 0) > 1 and len(_OPERATORS.findall(k[1])) >= COSTLY_OPS)):
                 # a helper call, or an expression read twice or more (A32's
                 # condition HI from the CPSR word of a CMP in the block before
                 # reads two of its bits): compute it once, not at every use
@@ -1618,7 +1619,7 @@ class RegionCodegen(PyCodegen):
         if f != self.carried or "." in text or self.call_re.search(text):
             return None
         names = list(dict.fromkeys(n for n in _NAMES.findall(text) if not keyword.iskeyword(n)))
-        if len(names) > CARRY_MAX_LOCALS or len(_OPERATORS.findall(text)) < CARRY_MIN_OPS:
+        if len(names) > CARRY_MAX_LOCALS or len(_OPERATORS.findall(text)) < COSTLY_OPS:
             return None
         slot = {n: f"ca{i}" for i, n in enumerate(names)}
         template = _NAMES.sub(lambda m: slot.get(m.group(0), m.group(0)), text)

@@ -362,6 +362,8 @@ class ArmIRBuilder(TranslatorOps):
             else:
                 sa, sb = self.op2("xor", a, SIGN), self.op2("xor", b, SIGN)
                 r = self.op2("ge", sa, sb) if base == 5 else self.op2("gt", sa, sb)
+        elif self.flags is None:
+            r = self._cond_of_word(base)
         elif base < 4:
             r = self.is_set("zcnv"[base])
         elif base == 4:
@@ -372,6 +374,23 @@ class ArmIRBuilder(TranslatorOps):
             r = self.op2("and", self.op2("eq", self.flag("n"), self.flag("v")),
                          self.op2("eq", self.flag("z"), 0))
         return self.lnot(r) if cc & 1 else r
+
+    def _cond_of_word(self, base: int):
+        """Condition ``base`` (EQ, CS, MI, VS, HI, GE, GT: Table A8-1) on the
+        flags of the CPSR word, none set in this block: masks of the word
+        rather than each flag shifted out (HI is C set and Z clear, one
+        mask and a compare; N == V is bit 31 of fl ^ fl << 3)."""
+        op2 = self.op2
+        fl = self._getfl()
+        if base < 4:
+            return op2("ne", op2("and", fl, 1 << _FLAG_SHIFT["zcnv"[base]]), 0)
+        if base == 4:
+            c, z = 1 << C_SHIFT, 1 << Z_SHIFT
+            return op2("eq", op2("and", fl, c | z), c)
+        n_ne_v = op2("and", op2("xor", fl, op2("shl", fl, N_SHIFT - V_SHIFT)), SIGN)
+        if base == 5:
+            return op2("eq", n_ne_v, 0)
+        return op2("eq", op2("or", n_ne_v, op2("and", fl, 1 << Z_SHIFT)), 0)
 
     # -- memory ------------------------------------------------------------------------
     # An address is not reduced modulo 2^32: one that wraps (below 0 or from
@@ -613,12 +632,16 @@ def mull(b, i):
 
 
 # -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
-def _address(b, i, offset):
+def _address(b, i, offset, reduced=False):
     """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
-    written-back address, writeback?)."""
+    written-back address, writeback?).  ``reduced``: the access is made at
+    the address reduced modulo 2^32 (ARMv4's word store at the address
+    rounded down), so its write-back can wrap however RAM lies."""
     base = b.reg(i.rn)
     name = "add" if i.u else "sub"
     raw = b.op2(name, base, offset)
+    if reduced:
+        return (raw, b.op2("and", raw, M32), bool(i.w)) if i.p else (base, b.op2("and", raw, M32), True)
     if i.p:
         # the address accessed itself
         return raw, (b.near(name, base, offset, 0, 0) if i.w else None), bool(i.w)
@@ -643,9 +666,9 @@ def _finish_load(b, i, wb, wb_addr, v):
 
 
 def _ldr_str(b, i, offset):
-    addr, wb_addr, wb = _address(b, i, offset)
     name = i.name[:4].rstrip("_")
     unaligned = b.model.unaligned
+    addr, wb_addr, wb = _address(b, i, offset, reduced=name == "STR" and not unaligned)
     if name in ("STR", "STRB"):
         v = _store_value(b, i.rt)
         if name == "STRB":
@@ -676,8 +699,8 @@ def _extra(b, i, offset):
         raise NotInlinable(f"{name} with Rt = r{i.rt} (UNDEFINED here)")
     if i.rt == 15:
         raise NotInlinable("r15 as a halfword or doubleword transfer register")
-    addr, wb_addr, wb = _address(b, i, offset)
     v4 = not b.model.unaligned
+    addr, wb_addr, wb = _address(b, i, offset, reduced=name == "STRH" and v4)
     if name in ("STRH", "STRD"):
         if name == "STRH":
             b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))

@@ -39,6 +39,13 @@ def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
 def flag_stores_in_passes(text: str) -> list:
     """The lines of the regions that compute the CPSR on a path that goes
     round a loop again (the next statement at their level is ``continue``)."""
+    return _flag_stores_before(text, "continue")
+
+
+def _flag_stores_before(text: str, jump: str) -> list:
+    """The lines of the regions that compute the CPSR where the first jump
+    that follows at their level (``continue``, ``break`` or ``pc = ...``)
+    starts with ``jump``."""
     found = []
     for region in text.split("OUT: [region")[1:]:
         lines = region.split("g = CCG[e]")[0].splitlines()
@@ -48,7 +55,7 @@ def flag_stores_in_passes(text: str) -> list:
             ind = len(ln) - len(ln.lstrip())
             after = [x.strip() for x in lines[k + 1:] if len(x) - len(x.lstrip()) == ind]
             jumps = [x for x in after if x.startswith(("continue", "break", "pc ="))]
-            if jumps and jumps[0] == "continue":
+            if jumps and jumps[0].startswith(jump):
                 found.append(ln.strip())
     return found
 
@@ -411,19 +418,8 @@ def test_a_loaded_value_goes_straight_into_its_register():
 
 def flag_stores_on_jumps(text: str) -> list:
     """The lines of the regions that compute the CPSR on a path that jumps
-    to another section of the region (the next statement at their level
-    sets ``pc``)."""
-    found = []
-    for region in text.split("OUT: [region")[1:]:
-        lines = region.split("g = CCG[e]")[0].splitlines()
-        for k, ln in enumerate(lines):
-            if not ln.lstrip().startswith("cc_fl =") or "S.cpsr" in ln:
-                continue
-            ind = len(ln) - len(ln.lstrip())
-            after = [x.strip() for x in lines[k + 1:] if len(x) - len(x.lstrip()) == ind]
-            if after and after[0].startswith("pc ="):
-                found.append(ln.strip())
-    return found
+    to another section of the region (it sets ``pc``)."""
+    return _flag_stores_before(text, "pc =")
 
 
 # naive recursive Fibonacci: the CMP at the top of fib sets the flags, and
@@ -593,3 +589,84 @@ def test_flags_read_twice_from_the_block_before_are_computed_once():
         want = run(FIND, "interp", limit, setup=_nodes)
         got = run(FIND, "tcg", limit, setup=_nodes, hot_threshold=2)
         assert got[:2] == want[:2]
+
+
+# ARMv4's word and halfword stores are made at the address rounded down and
+# reduced modulo 2^32: a base + offset that wraps into RAM stores there, and
+# the base written back is the unreduced sum reduced, not kept as it is
+V4_WRAP = """
+    str sp, [r4, r7, lsl #30]!
+    strh sp, [r5, r6]!
+    str sp, [r8], r9
+done:
+    b done
+"""
+
+
+def test_an_armv4_store_whose_address_wraps_writes_back_its_base_reduced():
+    regs = dict(r4=0x80000000, r7=0xFFFFFFFF,            # 0x80000000 + 0x3FFFFFFFC0000000
+                r5=0xC0000000, r6=0x80000100,            # 0x1_40000100
+                r8=0x40000200, r9=0xFFFFFFFC, r13=0x1234)
+    want = run(V4_WRAP, "interp", 3, cpu="arm7tdmi", **regs)
+    got = run(V4_WRAP, "tcg", 3, cpu="arm7tdmi", hot_threshold=1, **regs)
+    assert want[0][4] == 0x40000000 and want[0][5] == 0x40000100
+    assert got[:2] == want[:2]
+
+
+# every condition read at the start of a block, from flags a block before
+# set: for each of the 16 N Z C V values, r0-r13 record which conditions held
+CONDS = """
+    mov r14, #0
+next:
+    mov r0, r14, lsl #28
+    msr cpsr_f, r0
+    b test
+test:
+    mov r0, #0
+    mov r1, #0
+    mov r2, #0
+    mov r3, #0
+    mov r4, #0
+    mov r5, #0
+    mov r6, #0
+    mov r7, #0
+    mov r8, #0
+    mov r9, #0
+    mov r10, #0
+    mov r11, #0
+    mov r12, #0
+    mov r13, #0
+    b conds
+conds:
+    moveq r0, #1
+    movne r1, #1
+    movcs r2, #1
+    movcc r3, #1
+    movmi r4, #1
+    movpl r5, #1
+    movvs r6, #1
+    movvc r7, #1
+    movhi r8, #1
+    movls r9, #1
+    movge r10, #1
+    movlt r11, #1
+    movgt r12, #1
+    movle r13, #1
+    add r14, r14, #1
+    cmp r14, #16
+    bne next
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("limit", [23 + 35 * k for k in range(16)] + [10000])
+def test_conditions_at_the_start_of_a_block_hold_as_the_flags_say(limit):
+    want = run(CONDS, "interp", limit)
+    got = run(CONDS, "tcg", limit, hot_threshold=1)
+    assert got[:2] == want[:2]
+
+
+def test_a_condition_on_the_cpsr_word_is_a_mask_of_it():
+    text = op_opt("movhi r3, r2\nmovgt r4, r2\n b .")
+    assert "shr" not in text
