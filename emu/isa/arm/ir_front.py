@@ -13,8 +13,8 @@ modelled twice where it is not translated.
 Translated inline:
 
 * data processing (A5.2.1-A5.2.3) with the barrel shifter: immediate
-  shifts inline, register-specified shifts through the pure helper
-  ``shift_c``; the flags are computed eagerly (see :mod:`.ir_globals`),
+  shifts inline, register-specified shifts too unless a logical operation's
+  flags take the shifter's carry (then the pure helper ``shift_c``); the flags are computed eagerly (see :mod:`.ir_globals`),
   and a condition read in the block that set them is computed from the
   operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
 * MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
@@ -582,13 +582,40 @@ def dp_reg(b, i):
     _dp(b, i, b.reg(i.rn), v, sc)
 
 
+#: the data-processing operations whose flags take C from the shifter (A5.2.1)
+LOGICAL = frozenset(("AND", "EOR", "ORR", "MOV", "BIC", "MVN", "TST", "TEQ"))
+
+
+def shift_reg(b: ArmIRBuilder, v, stype: int, n):
+    """The result of a register-specified shift of v by n = Rs[7:0]
+    (semantics.shift_reg, A8.4.3; its carry left out): Python's shifts
+    give every amount up to 255 its meaning -- LSL and LSR by 32 or more
+    leave 0, ASR the sign, ROR turns by n mod 32."""
+    op2 = b.op2
+    if stype == LSL:
+        return op2("and", op2("shl", v, n), M32)
+    if stype == LSR:
+        return op2("shr", v, n)
+    if stype == ASR:
+        return op2("and", op2("shr", _signed32(b, v), n), M32)
+    k = op2("and", n, 31)
+    return op2("and", op2("or", op2("shr", v, k), op2("shl", v, op2("sub", 32, k))), M32)
+
+
 @translates(*_dp_names("_rsr"))
 def dp_rsr(b, i):
-    """semantics._dp_rsr: the amount is Rs[7:0]; the shift is the pure helper."""
+    """semantics._dp_rsr: the amount is Rs[7:0].  A logical operation that
+    sets the flags takes C from the shifter: the shift is then the pure
+    helper; any other needs the result alone, made inline."""
     if 15 in (i.rn, i.rm, i.rs, i.rd):
         raise NotInlinable("r15 in a register-shifted operation")
-    t = b.call_pure("shift_c", b.reg(i.rm), i.stype, b.op2("and", b.reg(i.rs), 0xFF), b.flag("c"))
-    _dp(b, i, b.reg(i.rn), b.op2("and", t, M32), b.op2("shr", t, 32))
+    op = i.name[:3]
+    n = b.op2("and", b.reg(i.rs), 0xFF)
+    if op in LOGICAL and (i.s or op in ("TST", "TEQ")):
+        t = b.call_pure("shift_c", b.reg(i.rm), i.stype, n, b.flag("c"))
+        _dp(b, i, b.reg(i.rn), b.op2("and", t, M32), b.op2("shr", t, 32))
+    else:
+        _dp(b, i, b.reg(i.rn), shift_reg(b, b.reg(i.rm), i.stype, n), None)
 
 
 # -- multiply (semantics.mul / mull, A5.2.5) ----------------------------------------------

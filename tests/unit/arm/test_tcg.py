@@ -315,3 +315,52 @@ def test_a_conditional_load_from_a_null_pointer_loads_nothing():
     assert got[0][:15] == want[0][:15] and got[1] == want[1]
     assert got[0][0] == 20 * (1000 - 10 + 0xFFF6)       # r11: the word after the first
     assert got[3]["bails"] == 0 and got[3]["helper_calls"] == 0
+
+
+# register-specified shifts of a value with its top bit set by every amount
+# from 0 to 47 and 250 to 255 (Rs[7:0]; bits above ignored): the results
+# folded into r8-r11, flags from ADDS/SUBS (the ALU's carry) and from a MOVS
+# (the shifter's carry) into r12
+SHIFTS = """
+    movw r0, #0x5678
+    movt r0, #0x9234
+    mov r2, #0
+    mov r8, #0
+    mov r9, #0
+    mov r10, #0
+    mov r11, #0
+    mov r12, #0
+loop:
+    add r3, r2, #0x300
+    eor r8, r8, r0, lsl r3
+    add r9, r9, r0, lsr r3
+    eor r10, r10, r0, asr r3
+    add r11, r11, r0, ror r3
+    adds r4, r8, r0, ror r2
+    adc r12, r12, r12
+    subs r4, r9, r0, lsr r2
+    adc r12, r12, #0
+    movs r4, r0, asr r2
+    adc r12, r12, r4
+    add r2, r2, #1
+    cmp r2, #48
+    moveq r2, #250
+    cmp r2, #256
+    bne loop
+done:
+    b done
+"""
+
+
+def test_register_shifts_by_every_amount_as_on_the_interpreter():
+    """LSL/LSR/ASR/ROR by a register, inline where the shifter's carry is
+    not needed (ADD, EOR without S; ADDS, SUBS take C from the ALU) and
+    through the helper where it is (MOVS): the interpreter's results for
+    amounts 0-47 and 250-255."""
+    want = run(SHIFTS, "interp", 5000)
+    got = run(SHIFTS, "tcg", 5000, hot_threshold=1)
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert want[0][2] == 256
+    ops = op_opt("eor r8, r8, r0, lsl r3\n add r9, r9, r0, ror r3\n adds r4, r8, r0, lsr r2\n b .\n")
+    assert "shift_c" not in ops
+    assert "shift_c" in op_opt("movs r4, r0, asr r2\n b .\n")
