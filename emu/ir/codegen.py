@@ -1959,7 +1959,8 @@ class RegionCodegen(PyCodegen):
         names = self._local_names()
         chosen = None
         for survey in (True, False):
-            c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": []}
+            c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": [],
+                                "ok": True}
             if not survey:
                 c["want"] = chosen[1]
             self.emit("while True:")
@@ -1969,7 +1970,7 @@ class RegionCodegen(PyCodegen):
             self.ind = top
             self.counted = None
             if survey:
-                chosen = self._choose_counted(c["edges"], c["away"])
+                chosen = self._choose_counted(c["edges"], c["away"]) if c["ok"] else None
                 del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
                 self.cc_groups, self.nlocal = dict(groups), nlocal
                 self._give_back_names(names)
