@@ -87,7 +87,8 @@ def test_semantics_that_branch_on_a_run_time_value_are_interp(monkeypatch):
 
 @pytest.mark.parametrize("name,specs,form,want", [
     ("JCC", "Jb", "", "exit"), ("LOOP", "Jb", "", "exit"), ("RET", "-", "", "exit"),
-    ("HLT", "-", "", "helper"), ("MOVS", "Yb,Xb", "rep", "helper"),
+    # a REP string instruction runs in its block (without paging, in a block of more than one)
+    ("HLT", "-", "", "helper"), ("MOVS", "Yb,Xb", "rep", "block"),
     ("MOVS", "Yb,Xb", "", "block"), ("XCHG", "Ev,Gv", "mem", "block"),
     # decimal arithmetic and ENTER: compiled in (their semantics select on run-time values)
     ("DAA", "-", "", "block"), ("DAS", "-", "", "block"), ("AAA", "-", "", "block"),

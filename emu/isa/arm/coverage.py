@@ -130,7 +130,9 @@ def translation_probes(model, target) -> tuple:
         state = target.new_state()
         if thumb:
             state.cpsr |= T_BIT
-        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), 0, 0, 1)
+        # (ArmFrontend.tb_key: no RAM span known, so a written-back base is
+        # reduced modulo 2^32, as anywhere RAM reaches an end of the space)
+        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), None, 0, 1)
         fields = dict(PROBE_FIELDS, c=T16_COND) if thumb else PROBE_FIELDS
         for row in sorted(rows, key=lambda r: r.name):
             if row.arch > model.arch or row.name in ARCH_UNDEFINED:

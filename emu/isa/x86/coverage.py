@@ -101,6 +101,7 @@ def translation_probes(model) -> tuple:
     from .decode import Decoder, tables
     from .semantics import REGISTRY
     from .table import LEVELS
+    from ...accel.tcg.translate import MAX_INSNS
     t = tables(model.name)
     modes, probes = [], []
     for label, desc, dsize, stack_mode, level in MODES:
@@ -108,7 +109,9 @@ def translation_probes(model) -> tuple:
             continue
         modes.append((label, desc))
         dec = Decoder(model.name, dsize, False, REGISTRY)
-        key = (0, 0, (False, dsize), stack_mode, 0, 1)
+        # a block's first instruction, in a block of the usual cap (a cap of
+        # one is single-stepping, which leaves a REP to the slow path)
+        key = (0, 0, (False, dsize), stack_mode, 0, MAX_INSNS)
         for opcode, reg, row in _entries(t):
             for form, raw in _forms(opcode, reg, row, dsize):
                 try:
