@@ -1546,8 +1546,9 @@ class RegionCodegen(PyCodegen):
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                  name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                 fl_bits=(0, 0), entries=()):
+                 fl_bits=(0, 0), entries=(), calls=frozenset()):
         first = blocks[head]
+        self.calls = calls      # the names of the instructions that are calls
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
         self.returns = {r for r in returns if r in blocks}
@@ -1846,9 +1847,11 @@ class RegionCodegen(PyCodegen):
         n = len(self.lines)
         exact = self._flush_exact(live, n, d)
         if exact is None:
+            # (not to be counted: its exit could not be made exact; it may
+            # still be a path around an enclosing loop)
             del self.lines[n:]
             self.restore(snap)
-            c["edges"].append(None)
+            c["edges"].append({"path": here, "p": p, "exit": None, "leave": None, "closes": False})
             return False
         # the budget exit from the exact state, generated apart: the loop's
         # else: once chosen, and what tells paths back apart while surveying
@@ -1885,9 +1888,8 @@ class RegionCodegen(PyCodegen):
             return False
         if path[-1][2]:
             return True
-        calls = getattr(self.b.target, "call_names", frozenset())
         last = self.b.insns[-1] if self.b.insns else None
-        return path[-1][0] != id(self) and getattr(last, "name", None) not in calls
+        return path[-1][0] != id(self) and getattr(last, "name", None) not in self.calls
 
     def _choose_counted(self, edges, away):
         """The paths back :meth:`_loop` counts, from its survey (``edges``:
@@ -1899,14 +1901,12 @@ class RegionCodegen(PyCodegen):
         which restarts the count once a trip.  (Paths back of two lengths
         that alternate -- the two arms of an if -- would restart it every few
         passes: not counted.)"""
-        if not edges or None in edges:
-            return None
-        for p in sorted({e["p"] for e in edges}):
-            group = [e for e in edges if e["p"] == p]
-            if len({e["exit"] for e in group}) != 1 or not all(e["closes"] for e in group):
+        for p in sorted({e["p"] for e in edges if e["closes"]}):
+            group = [e for e in edges if e["p"] == p and e["closes"]]
+            if len({e["exit"] for e in group}) != 1:
                 continue
             leaves = {e["leave"] for e in group} - {None}
-            rest = [e["path"] for e in edges if e["p"] != p] + away
+            rest = [e["path"] for e in edges if e not in group] + away
             if all(any(x in path for x in leaves) for path in rest):
                 return p, {e["path"] for e in group}
         return None
@@ -2214,7 +2214,7 @@ class RegionCodegen(PyCodegen):
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                     name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                    fl_bits=(0, 0), entries=()):
+                    fl_bits=(0, 0), entries=(), calls=frozenset()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -2224,9 +2224,11 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     registers the region reads and writes at most 32 bits wide as their low
     32 bits (:func:`_narrow32`), the entry guard checking they are no wider;
     ``fl_bits``: (mask, value) of fl's bits the code took as constants
-    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them."""
+    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them;
+    ``calls``: the names of the instructions that are calls (a loop they
+    close is a recursion: not counted)."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard, fl_bits, entries)
+                      wide_guard, fl_bits, entries, calls)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
                           "MP": dict(g.max_path)}, g.max_path

@@ -236,7 +236,7 @@ class RegionTiers:
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
                                                        returns, key not in self.unguarded, fl_bits,
-                                                       entries)
+                                                       entries, call_names)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)
