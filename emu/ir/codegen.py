@@ -1347,6 +1347,7 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
+        self.repeeled = False   # a path back of the peeled loop peels it again (transition)
         self.loops = any(self.self_loop.values())
 
     def _longest(self, ip, top):
@@ -1513,6 +1514,7 @@ class RegionCodegen(PyCodegen):
         self.ind -= 1
         self._flush_cc(live)
         if repeel:
+            self.repeeled = True
             self.emit(f"pc = {REPEEL}; break")
         elif again and self.counted is not None and self.mode != "once":
             self.emit(f"pc = {d}; break")        # the count starts again (_loop)
@@ -1793,6 +1795,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
             if spec:
+                self.repeeled = False
                 self.emit("while True:")
                 self.ind += 1
                 self._body(d, "once", spec)
@@ -1803,7 +1806,8 @@ class RegionCodegen(PyCodegen):
                 self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
-                self.emit(f"if pc == {REPEEL}: pc = {d}")
+                if self.repeeled:
+                    self.emit(f"if pc == {REPEEL}: pc = {d}")
                 if not last:
                     self.emit("continue")
             elif self.self_loop[d]:
