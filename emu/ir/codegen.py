@@ -175,6 +175,7 @@ COSTLY_OPS = 6
 CARRY_MAX_LOCALS = 3
 _OPERATORS = re.compile(r"<<|>>|[<>=!]=|[-+*&|^<>]")
 _CARRIED = "#carried"       # a read of a carried field: expanded once the templates are known
+REPEEL = -1                 # pc after a path back a peeled loop's entry state does not hold
 
 
 def _narrowing(args) -> bool:
@@ -1571,6 +1572,7 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
+        self.repeeled = False   # a path back of the peeled loop peels it again (transition)
         self.loops = any(self.self_loop.values())
         self.carried = self.flags.carried           # see carry
         self.carry_templates = {}                   # template text -> its number
@@ -1793,16 +1795,22 @@ class RegionCodegen(PyCodegen):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
         again = d == self.section
+        repeel = False
         if again and self.spec is not None:
             if self.mode == "probe":
-                self.probe_sites.append(dict(self.know))
-            # the peeled loop starts with these fields as expressions: nothing to
-            # store (fl's arithmetic flags included: the expression is all of fl)
-            live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+                self.probe_sites.append((p, dict(self.know)))
+            if all(self.know[f][:3] == v[:3] for f, v in self.spec.items()):
+                # the peeled loop starts with these fields as expressions: nothing to
+                # store (fl's arithmetic flags included: the expression is all of fl)
+                live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+            else:
+                # a path back that leaves other expressions (around an enclosing
+                # loop): everything stored, and the loop peeled again
+                repeel = self.mode != "probe"
         if again and self.counted is not None and self.mode != "once" \
-                and self._counted_back_edge(d, p, k, live):
+                and not repeel and self._counted_back_edge(d, p, k, live):
             return
-        if not again and self.counted is not None:
+        if (repeel or not again) and self.counted is not None:
             # out to another section, which may come back: the count restarts
             # then, so only once a trip if the path left through the counted
             # jump not taken (:meth:`_loop`)
@@ -1817,7 +1825,10 @@ class RegionCodegen(PyCodegen):
         self.restore(snap)
         self.ind -= 1
         self._flush_cc(live, d)
-        if again and self.counted is not None and self.mode != "once":
+        if repeel:
+            self.repeeled = True
+            self.emit(f"pc = {REPEEL}; break")
+        elif again and self.counted is not None and self.mode != "once":
             self.emit(f"pc = {d}; break")        # the count starts again (_loop)
         elif again:
             self.emit("break" if self.mode == "once" else "continue")
@@ -2052,6 +2063,10 @@ class RegionCodegen(PyCodegen):
         if not (reads_first or folds) or self._tree_ops(d) > PEEL_MAX_OPS:
             return {}
         sites = self._probe(d, {})
+        # the shortest paths back are the inner loop's: their expressions (a
+        # path back that leaves others stores them, and peels again)
+        inner = min((p for p, _ in sites), default=None)
+        sites = [x for p, x in sites if p == inner]
         spec, own = {}, {}
         for f in CC_FIELDS:
             v = sites[0][f] if sites else None
@@ -2066,7 +2081,7 @@ class RegionCodegen(PyCodegen):
                 own[f] = v
         while own:
             # built on the field's own value: check the loop keeps it
-            again = self._probe(d, dict(spec, **own))
+            again = [x for p, x in self._probe(d, dict(spec, **own)) if p == inner]
             keep = {f: v for f, v in own.items() if again and all(x[f][:3] == v[:3] for x in again)}
             if keep == own:
                 spec.update(own)
@@ -2169,6 +2184,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
             if spec:
+                self.repeeled = False
                 self.emit("while True:")
                 self.ind += 1
                 self._body(d, "once", spec)
@@ -2179,6 +2195,8 @@ class RegionCodegen(PyCodegen):
                 self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
+                if self.repeeled:
+                    self.emit(f"if pc == {REPEEL}: pc = {d}")
                 if not last:
                     self.emit("continue")
             elif self.self_loop[d]:

@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from emu.ir.codegen import REPEEL
 from tests.differential.translated import stopped_at, tcg_regions
 
 GUEST = """
@@ -112,7 +113,8 @@ def test_the_outer_loops_path_back_restarts_the_count():
     m = re.search(r"while True:\n +for left in range\(left, \d+, -4\):\n(.*?)\n +else:", code, re.S)
     assert m, code
     d = re.search(r"if e >= 0 or pc != (\d+): break", code).group(1)
-    assert f"pc = {d}; break" in m.group(1)
+    # (pc = REPEEL: the loop peeled again, from the stored state)
+    assert re.search(rf"pc = ({d}|{REPEEL}); break", m.group(1))
 
 
 # a loop whose path goes out to another section (the inner loop, a section
