@@ -434,17 +434,17 @@ done:
     b done
 fib:
     cmp r0, #2
-    movlo r1, r0
+    movlo r2, r0
     bxlo lr
-    push {r4, lr}
+    push {r6, lr}
     sub r0, r0, #1
     bl fib
-    mov r4, r1
     sub r0, r0, #1
+    mov r6, r2
     bl fib
-    add r1, r1, r4
     add r0, r0, #2
-    pop {r4, pc}
+    add r2, r2, r6
+    pop {r6, pc}
 """
 
 # a bubble sort's pass: the conditional stores end the block, and the block
