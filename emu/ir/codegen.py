@@ -1105,17 +1105,36 @@ class PyCodegen:
         x86's ``inc dword [ebx + eax*4]``), else a new one."""
         if _atomic(text):
             return text
-        key = ("=", text)           # in ``checked``: assigned on this path, still valid
-        loc = self.value_locals.get(text)
-        if loc is not None and key in self.checked:
+        loc = self.held(text)
+        if loc is not None:
             return loc
-        if loc is None:
-            loc = self.value_locals[text] = self.new_local(prefix)
-        else:
-            self.write_local(loc)   # what read its old value on this path is stale
+        loc = self.holder(text, prefix)
         self.emit(f"{loc} = {text}")
-        self.checked[key] = frozenset(_NAMES.findall(text))
+        self.hold(text, loc)
         return loc
+
+    def held(self, text: str):
+        """The local this path assigned ``text`` to, while the locals
+        ``text`` reads are unchanged; else None."""
+        loc = self.value_locals.get(text)
+        return loc if loc is not None and ("=", text) in self.checked else None
+
+    def holder(self, text: str, prefix: str) -> str:
+        """The local to assign ``text`` to now (the caller emits the
+        assignment, then calls :meth:`hold`): the one used for it before,
+        its old value stale from here on, or a new one."""
+        loc = self.value_locals.get(text)
+        if loc is None:
+            return self.value_locals.setdefault(text, self.new_local(prefix))
+        self.write_local(loc)       # what read its old value on this path is stale
+        return loc
+
+    def hold(self, text: str, loc: str, tested=()) -> None:
+        """Remember that this path assigned ``text`` to ``loc`` (from
+        :meth:`holder`) and found the conditions ``tested`` false."""
+        self.checked[("=", text)] = frozenset(_NAMES.findall(text))
+        for c in tested:
+            self.checked[c] = frozenset(_NAMES.findall(c))
 
     @staticmethod
     def paren(text: str) -> str:

@@ -16,7 +16,8 @@ Translated inline:
   shifts inline, register-specified shifts too unless a logical operation's
   flags take the shifter's carry (then the pure helper ``shift_c``); the flags are computed eagerly (see :mod:`.ir_globals`),
   and a condition read in the block that set them is computed from the
-  operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
+  operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``), and one on flags
+  set before the block from masks of the CPSR word;
 * MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
 * LDR/STR/LDRB/STRB and LDRH/STRH/LDRSB/LDRSH/LDRD/STRD in every
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
@@ -24,7 +25,9 @@ Translated inline:
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
   LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
   check); an address is not reduced modulo 2^32 (nor an index shifted
-  left into it), a wrapping one bails;
+  left into it), a wrapping one bails -- so a base written back after
+  the access is near an address in RAM, and needs no reduction where RAM
+  lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`);
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing;
 * a computed PC (A2.3.1): BX, BLX (register), LDR or LDM of the PC

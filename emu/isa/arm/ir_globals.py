@@ -85,13 +85,21 @@ class ArmMemory(MemoryAccess):
         ram = cg.ram_size
         end = ram - size
         pow2 = ram & (ram - 1) == 0
-        p = cg.new_local("p")
+        text = f"{_paren(a)} - {self.base}"
         if size == 1:
-            cond = f"({p} := {_paren(a)} - {self.base}) & {~end}" if pow2 else \
-                f"not 0 <= ({p} := {_paren(a)} - {self.base}) <= {end}"
+            p = cg.held(text)
+            if p is None:
+                p = cg.holder(text, "p")
+                first = f"({p} := {text})"
+            else:
+                first = p
+            cond = f"{first} & {~end}" if pow2 else f"not 0 <= {first} <= {end}"
             cg.ram_access(op, load, size, p, [cond], k, ip)
+            # a load and a store of one byte (LDRB, then STRB to the same
+            # base) test it once
+            cg.hold(text, p, [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
             return
-        cg.emit(f"{p} = {_paren(a)} - {self.base}")
+        p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
         align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
         if pow2:

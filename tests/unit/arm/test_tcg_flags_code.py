@@ -434,17 +434,17 @@ done:
     b done
 fib:
     cmp r0, #2
-    movlo r1, r0
+    movlo r2, r0
     bxlo lr
-    push {r4, lr}
+    push {r6, lr}
     sub r0, r0, #1
     bl fib
-    mov r4, r1
     sub r0, r0, #1
+    mov r6, r2
     bl fib
-    add r1, r1, r4
     add r0, r0, #2
-    pop {r4, pc}
+    add r2, r2, r6
+    pop {r6, pc}
 """
 
 # a bubble sort's pass: the conditional stores end the block, and the block
@@ -670,3 +670,37 @@ def test_conditions_at_the_start_of_a_block_hold_as_the_flags_say(limit):
 def test_a_condition_on_the_cpsr_word_is_a_mask_of_it():
     text = op_opt("movhi r3, r2\nmovgt r4, r2\n b .")
     assert "shr" not in text
+
+
+# read-modify-write of one address (a byte at a register offset, a word
+# stored back with write-back): the store reuses the load's check
+RMW = """
+    mov r3, #40
+loop:
+    ldrb r0, [r1, r2]
+    add r0, r0, #3
+    strb r0, [r1, r2]
+    ldr r4, [r7]
+    add r4, r4, r3
+    str r4, [r7], #4
+    add r2, r2, #1
+    subs r3, r3, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def test_a_store_to_the_address_just_loaded_tests_it_in_ram_once():
+    regs = dict(r1=0x40020000, r2=0, r7=0x40030000)
+    text = region_source(RMW, 300, **regs)
+    body = text.split("OUT: [region")[1]
+    loads = re.findall(r"= (?:MM\[|W4\[|U4\(MM, )(p\d+)", body)
+    stores = re.findall(r"(?:MM\[|W4\[|P4\(MM, )(p\d+)(?:\]| >> 2\]|,)[^\n]* = |P4\(MM, (p\d+)", body)
+    assert loads and stores
+    # a store indexes RAM with the local its load computed and tested
+    assert {s[0] or s[1] for s in stores} <= set(loads)
+    assert "(r1 + r2) - " in body and body.count("(r1 + r2) - ") == body.count("MM[p") // 2
+    want = run(RMW, "interp", 300, **regs)
+    got = run(RMW, "tcg", 300, hot_threshold=2, **regs)
+    assert got[:2] == want[:2]
