@@ -248,20 +248,6 @@ def _bind_dp_flags(op: str, rd: int, rn: int, kind: str, data):
         return run
     swap, invert, cin = _DP_ARITH[op]
     ymask = M32 if invert else 0
-    if kind == "const" and not swap:
-        y = data[0] ^ ymask
-
-        def run(ops, w):
-            s = ops.s
-            r = s.r
-            x = r[rn]
-            u = x + y + cin
-            res = u & M32
-            s.cpsr = ((s.cpsr & 0x0FFFFFFF) | (res & N_BIT) | (0 if res else Z_BIT)
-                      | ((u >> 32) << 29) | ((((x ^ res) & (y ^ res)) >> 31) << 28))
-            if not test:
-                r[rd] = res
-        return run
     b = data[0] if kind == "const" else None
 
     def run(ops, w):
@@ -445,6 +431,17 @@ def _store_value(ops, n: int) -> int:
     return ops.reg_late(n) if n == 15 else ops.reg(n)
 
 
+def _finish_load(ops, rn: int, rt: int, wb: bool, wb_addr: int, v: int) -> None:
+    """Writeback, then the loaded value (which wins when Rt is the base);
+    a load into the PC branches (LoadWritePC, A2.3.1)."""
+    if wb:
+        ops.set_reg(rn, wb_addr)
+    if rt == 15:
+        ops.write_pc(v, "load")
+    else:
+        ops.s.r[rt] = v
+
+
 def bind_ldr_str(i, model, ip: int, thumb: bool):
     """LDR/STR/LDRB/STRB (A8.8.62-A8.8.69, A8.8.203-A8.8.206), immediate or
     shifted-register offset, bound to its fields: ``run(ops, w)``.  A stored
@@ -529,13 +526,8 @@ def bind_ldr_str(i, model, ip: int, thumb: bool):
             if wb:
                 ops.set_reg(rn, off_addr)
             return
-        v = load_word(ops, addr) if rotate else ops.load(addr, size)
-        if wb:
-            ops.set_reg(rn, off_addr)
-        if rt == 15:
-            ops.write_pc(v, "load")
-        else:
-            r[rt] = v
+        _finish_load(ops, rn, rt, wb, off_addr,
+                     load_word(ops, addr) if rotate else ops.load(addr, size))
     return run
 
 
@@ -605,6 +597,28 @@ def bind_extra(i, model, ip: int, thumb: bool):
                 r[rt] = ((ops.load((r[rn] + sign * r[rm]) & M32, size) ^ top) - top) & M32
         return run
 
+    if (rm is None and wb and rn != 15 and rt != 15 and rt != rn
+            and (name == "STRH" or size and not v4)):
+        # an immediate offset with writeback: LDRH r0, [r1], #2; STRH r2, [r3, #-2]!
+        offset = imm if up else -imm
+        if name == "STRH":
+            mask = ~1 & M32 if v4 else M32
+
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                ops.store((new if pre else base) & mask, 2, r[rt])
+                r[rn] = new
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                r[rt] = ((ops.load(new if pre else base, size) ^ top) - top) & M32
+                r[rn] = new
+        return run
+
     def run(ops, w):
         r = ops.s.r
         base = pc if rn == 15 else r[rn]
@@ -633,12 +647,7 @@ def bind_extra(i, model, ip: int, thumb: bool):
             v = ((ops.load(addr, 1) ^ 0x80) - 0x80) & M32
         else:
             v = ((ops.load(addr, size) ^ top) - top) & M32
-        if wb:
-            ops.set_reg(rn, off_addr)
-        if rt == 15:
-            ops.write_pc(v, "load")
-        else:
-            r[rt] = v
+        _finish_load(ops, rn, rt, wb, off_addr, v)
     return run
 
 
