@@ -661,7 +661,7 @@ def mull(b, i):
         b.set_nzcv(b.op2("shr", p, 63), b.op2("eq", p, 0))
 
 
-# -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
+# -- load/store (semantics.bind_ldr_str / bind_extra / ldm_stm, A5.3, A5.2.8, A5.5) -------
 def _address(b, i, offset, reduced=False):
     """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
     written-back address, writeback?).  ``reduced``: the access is made at
