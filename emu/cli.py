@@ -449,7 +449,8 @@ def build_parser() -> Parser:
                    help="list every file, and for each failed vector what differs: registers, "
                         "flags by name, memory (got vs expected)")
 
-    cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics")
+    cv = sub.add_parser("coverage", help="list decoded encodings that have no semantics, and what the "
+                                         "translator does with each (in the block, ends it, interpreter)")
     add_board_option(cv)
     add_cpu_option(cv, "--cpu", board_default=True)
 

@@ -4,14 +4,17 @@ The very same buffer is handed to KVM (``KVM_SET_USER_MEMORY_REGION``) and to
 unicorn (``mem_map_ptr``), so switching backends copies nothing.
 
 RAM also remembers where code is that a software engine has decoded or
-translated: ``code_pages`` flags 4 KiB pages, and ``code_map`` flags 64-byte
-granules inside them.  A write that touches a code *granule* drops the
-code of that whole page: every registered invalidation listener is called
-with the page number, so self-modifying code works on the interpreter's
-decode cache and on the translator's block cache alike.  The granules keep
-ordinary data writes that merely share a page with code -- a stack just
-below a boot sector at 0x7C00 -- from throwing the code away (QEMU keeps a
-per-page bitmap of code bytes for the same reason).  Engines that write RAM behind our back
+translated: ``code_pages`` flags 4 KiB pages, ``code_map`` flags 64-byte
+granules inside them, and ``code_bytes`` flags each byte.  A write that touches a code *byte* drops the code of that whole page:
+every registered invalidation listener is called with the page number, so
+self-modifying code works on the interpreter's decode cache and on the
+translator's block cache alike.  Ordinary data writes that merely share a
+page, or a granule, with code -- a stack just below a boot sector at 0x7C00,
+a variable stored next to the loop that updates it -- keep the code (QEMU
+keeps a per-page bitmap of code bytes for the same reason,
+``tb_invalidate_phys_page_fast``).  The granule map is the cheap first test
+on every store (translated code reads it inline); only a store into a code
+granule looks at the bytes (:meth:`Ram.holds_code`).  Engines that write RAM behind our back
 (KVM, unicorn) make the Machine flush those caches when it switches engine.
 """
 
@@ -53,6 +56,7 @@ class Ram:
         # granule map is 64 MiB, nearly all of it zero for ever)
         self.code_pages = _zeroed(size >> PAGE_SHIFT)
         self.code_map = _zeroed(size >> GRANULE_SHIFT)
+        self.code_bytes = _zeroed(size)
         self._listeners = []
 
     # -- bulk access (loaders, debuggers, conformance) -----------------------
@@ -107,28 +111,39 @@ class Ram:
             cm[g] = 1
         for page in range(a >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
             self.code_pages[page] = 1
+        self.code_bytes[a:end] = b"\1" * (end - a)
 
-    def invalidate_range(self, addr: int, size: int) -> None:
+    def holds_code(self, offset: int, size: int) -> bool:
+        """One of the bytes at RAM offsets [offset, offset+size) (address
+        minus ``base``) holds decoded code: a store there must drop it.
+        What a store into a code granule asks before it takes the slow way."""
+        return self.code_bytes.find(b"\1", offset, offset + size) >= 0
+
+    def invalidate_range(self, addr: int, size: int) -> bool:
         """A write to [addr, addr+size): drop the code of every page in which
-        it touched a code granule."""
+        it touched a code byte.  True if it dropped any."""
         a = max(addr - self.base, 0)
         end = min(addr - self.base + size, self.size)
         if a >= end:
-            return
+            return False
         cm = self.code_map
         first, last = a >> GRANULE_SHIFT, (end - 1) >> GRANULE_SHIFT
         if not any(cm[first:last + 1]):
-            return
+            return False
+        dropped = False
         for page in range(a >> PAGE_SHIFT, ((end - 1) >> PAGE_SHIFT) + 1):
-            g0 = page * GRANULES_PER_PAGE
-            lo, hi = max(first, g0), min(last, g0 + GRANULES_PER_PAGE - 1)
-            if lo <= hi and any(cm[lo:hi + 1]):
+            p0 = page << PAGE_SHIFT
+            if self.holds_code(max(a, p0), min(end, p0 + PAGE_SIZE) - max(a, p0)):
                 self._drop_page(page)
+                dropped = True
+        return dropped
 
     def _drop_page(self, page: int) -> None:
         g0 = page * GRANULES_PER_PAGE
         self.code_map[g0:g0 + GRANULES_PER_PAGE] = bytes(GRANULES_PER_PAGE)
         self.code_pages[page] = 0
+        p0 = page << PAGE_SHIFT
+        self.code_bytes[p0:p0 + PAGE_SIZE] = bytes(PAGE_SIZE)
         for fn in self._listeners:
             fn(page + (self.base >> PAGE_SHIFT))
 

@@ -41,7 +41,10 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   abandons the instruction (registers as before it, the access made): the
   engine hands the adapter the instruction and the exits it had made
   (``abandoned``) so that it completes the instruction rather than repeat
-  the access.
+  the access.  In a free run the PC a hook reads is that of some earlier
+  block, so the engine names no instruction there and keeps the last
+  ``ACCESSES_KEPT`` accesses: the adapter finds the instruction's among
+  them.
 * **Instruction counting.**  ``emu_start(count=N)`` stops exactly after N
   instructions (unicorn counts in C, with a check before every instruction,
   which also makes ``emu_stop()`` from a hook take effect at the next
@@ -65,7 +68,12 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   steps, code hooks, an interrupt line up, and a timer's budget while the
   guest takes interrupts (EFLAGS.IF).  With interrupts masked a timer's
   budget becomes a wall-clock slice of ``budget / assumed_ips`` seconds (at
-  least ``min_slice``) that ends at the first device access after it;
+  least ``min_slice``) that ends at the first device access after it --
+  a port access, or an MMIO access where the adapter completes an
+  instruction unicorn abandons inside one (``COMPLETES_ABANDONED``; x86's
+  does not: stopped there, its CPU ran the store again, a second MMIO
+  exit, and with slices shorter than the hook's own cost never got past
+  it); likewise an interrupt line noticed late;
   unicorn is never stopped from another thread (stopped so, its QEMU ran
   part of a block with an I/O instruction twice: a read-modify-write of RAM
   after an OUT was counted twice).  So a guest that enables interrupts
@@ -133,6 +141,9 @@ FOREVER = 1 << 62
 COUNT_MODES = ("exact", "free")
 MMIO_LOW_END = 1 << 32          # RAM end .. 4 GiB is one MMIO region
 UNTIL = 0xFFFFFFFFFFFFFFFF      # emu_start's "until": never reached
+#: MMIO accesses a free run keeps for ``abandoned``: at least the most one
+#: instruction makes (an A32 LDM or STM of all sixteen registers)
+ACCESSES_KEPT = 16
 
 
 class UnicornAccel(Accelerator):
@@ -514,6 +525,7 @@ class UnicornAccel(Accelerator):
         adapter = self.adapter
         self._set_counting(False)
         self._reset_run()
+        self._accesses = (None, [])
         self.free_runs += 1
         err = None
         self._uc_ahead = True
@@ -737,7 +749,7 @@ class UnicornAccel(Accelerator):
             v = self._mmio_quiet(addr, size, False, 0)
             if v >= 0:
                 self.quiet_mmio += 1
-                self._note_access(self._where(), addr, False, v)
+                self._note_access(None, addr, False, v)
                 return v
         ex = MmioExit(addr, size, False)
         self._dispatch(ex)
@@ -747,7 +759,7 @@ class UnicornAccel(Accelerator):
         if self._mmio_quiet is not None and not self._slice_over():
             if self._mmio_quiet(addr, size, True, value) >= 0:
                 self.quiet_mmio += 1
-                self._note_access(self._where(), addr, True, value)
+                self._note_access(None, addr, True, value)
                 return
         self._dispatch(MmioExit(addr, size, True, value))
 
@@ -787,32 +799,56 @@ class UnicornAccel(Accelerator):
                 k = tb.index(pc)
                 self._store_stop = (pc, tb[k + 1] if k + 1 < len(tb) else self._tb_end)
             self.stop(AFTER, pc, ex)
-        elif self.irq_line and self._stop is None and self.adapter.irq_enabled(None):
+        elif mmio and not self.adapter.COMPLETES_ABANDONED:
+            # the stops below are the engine's own: where unicorn would run the
+            # instruction again, repeating this access, they wait for a port
+            # access (or the run's end)
+            return
+        elif not self._own_stop(pc):
+            return
+        if mmio:
+            # stopped inside an access: unicorn may abandon the instruction
+            # here (its ARM CPU does), so the adapter knows what was served.
+            # A free run cannot tell which instruction made the accesses (the
+            # PC unicorn shows a hook is that of some earlier block): the one
+            # unicorn stops on, among the last accesses kept
+            self.abandoned = (None if self._free_running else pc, list(self._accesses[1]))
+
+    def _own_stop(self, pc: int) -> bool:
+        """After an access (by the instruction at ``pc``) served in a hook:
+        stop unicorn if an interrupt line is up that the CPU takes, the free
+        run's slice is over or a timer was reprogrammed.  True if it did."""
+        if self.irq_line and self._stop is None and self.adapter.irq_enabled(None):
             self._irq_stop = True
             self.stop(AFTER, self.pc())
         elif self._slice_over():
             self._sliced = True             # the slice is over: end it at this access
             self.stop(AFTER, pc)
-        elif self._stop is None and m.timer_deadline_moved():
+        elif self._stop is None and self.machine.timer_deadline_moved():
             # the guest reprogrammed a timer: end the run after this instruction
             # so that the Machine budgets the next one to the new deadline
             ex = BudgetExit("instructions")
             ex.dispatched = True        # not counted: interp has no such exit
             self.stop(AFTER, self.pc(), ex)
         else:
-            return
-        if mmio:
-            # stopped inside an access: unicorn may abandon the instruction
-            # here (its ARM CPU does), so the adapter knows what was served
-            self.abandoned = (pc, [data for _, _, data in self._accesses[1]])
+            return False
+        return True
 
-    def _note_access(self, at: tuple, addr: int, is_write: bool, data: int) -> None:
+    def _note_access(self, at, addr: int, is_write: bool, data: int) -> None:
         """Keep the MMIO accesses of the instruction ``at`` (its address
-        and the icount before it) so far, for ``abandoned``: an LDM makes
-        several.  A free run counts nothing, so the same ``at`` may be the
-        same instruction run again: an access to an address (and in a
-        direction) the instruction already made starts a new list."""
+        and the icount before it; None: :meth:`_where`'s) so far, for
+        ``abandoned``: an LDM makes several.  A free run counts nothing and
+        its hooks see a stale PC, so no instruction is named there: the last
+        ``ACCESSES_KEPT`` accesses are kept, whichever instructions made them."""
         acc = self._accesses
+        if self._free_running:
+            kept = acc[1]
+            kept.append((addr, is_write, data))
+            if len(kept) > ACCESSES_KEPT:
+                del kept[0]
+            return
+        if at is None:
+            at = self._where()
         if acc[0] != at:
             acc = self._accesses = (at, [])
         else:

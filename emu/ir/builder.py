@@ -30,6 +30,8 @@ _PYOP = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__, "and": int.
          "gt": int.__gt__, "ge": int.__ge__,
          "div": lambda a, b: a // (b or 1), "mod": lambda a, b: a % (b or 1)}
 
+_PYOP1 = {"not": int.__invert__, "neg": int.__neg__, "bitlen": int.bit_length}
+
 
 def bits_of(v):
     if isinstance(v, Temp):
@@ -93,6 +95,11 @@ def fold(name, a, b):
             return 0
         if name == "shr" and cb and a.bits is not None and a.bits <= b:
             return 0
+    elif name in ("div", "mod"):
+        # a value narrower than a constant divisor: a // b is 0, a % b is a
+        # (a rotate's count modulo its width, the count already masked)
+        if cb and b > 0 and a.bits is not None and (1 << a.bits) <= b:
+            return 0 if name == "div" else a
     elif name in ("eq", "le", "ge") and a is b:
         return True
     elif name in ("ne", "lt", "gt") and a is b:
@@ -215,8 +222,8 @@ class IRBuilder:
 
     def op1(self, name, a):
         if not isinstance(a, Temp):
-            return ~a if name == "not" else -a
-        return self.emit(name, (a,))
+            return _PYOP1[name](a)
+        return self.emit(name, (a,), bits=7 if name == "bitlen" else None)
 
     def lnot(self, c):
         """The boolean negation of a condition."""

@@ -54,6 +54,7 @@ spaces whose accesses go unchecked, ``fast_segs``).
 
 from __future__ import annotations
 
+import keyword
 import re
 import struct
 import sys
@@ -167,6 +168,14 @@ _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
+# an expression of this many operators is worth computing once (a flag field
+# read twice) or not at all (a carried one, FlagRecord.carried, whose
+# expression reads at most CARRY_MAX_LOCALS locals)
+COSTLY_OPS = 6
+CARRY_MAX_LOCALS = 3
+_OPERATORS = re.compile(r"<<|>>|[<>=!]=|[-+*&|^<>]")
+_CARRIED = "#carried"       # a read of a carried field: expanded once the templates are known
+REPEEL = -1                 # pc after a path back a peeled loop's entry state does not hold
 
 
 def _narrowing(args) -> bool:
@@ -235,6 +244,53 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
+def load_runs(ops, space) -> dict:
+    """Runs of word loads of one block through address space ``space``, each
+    at a constant offset at or above the first one's address, that offset
+    reached by adding constants to that address (and masking: x86's POP,
+    POP, RET, or LEAVE then RET, read upwards from SP): ``id(load op) ->
+    (first load of its run, offset, span, wrap)`` for the loads of runs of
+    two or more -- ``span`` the bytes from the first address to the end of
+    the last load, ``wrap`` the smallest mask + 1 on the way (or None).
+    While the first address plus ``span`` stays at or below ``wrap``,
+    every load of the run is at the first address plus its offset
+    (:meth:`PyCodegen.run_load` tests that once)."""
+    at = {}             # temp id -> (first load, offset from its address, wrap)
+    runs = {}
+    for op in ops:
+        n = op.name
+        a = op.args[0] if op.args else None
+        if not isinstance(a, Temp):
+            continue
+        if n == "ld" and op.aux[0] == space and op.aux[1] > 1:
+            first = at.get(a.id)
+            if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
+                runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
+            else:
+                at[a.id] = (op, 0, None)
+            continue
+        if a.id not in at or op.out is None:
+            continue
+        c = op.args[1] if len(op.args) > 1 else None
+        if type(c) is not int:
+            continue
+        first, off, wrap = at[a.id]
+        if n == "add" and c > 0:
+            at[op.out.id] = (first, off + c, wrap)
+        elif n == "and" and c >= 0xFFFF and not c & (c + 1):
+            at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+    out = {}
+    for first, *rest in runs.values():
+        size = first.aux[1]
+        span = max(off for _, off, _ in rest) + size
+        wraps = [w for _, _, w in rest if w is not None]
+        wrap = min(wraps) if wraps else None
+        out[id(first)] = (first, 0, span, wrap)
+        for op, off, _ in rest:
+            out[id(op)] = (first, off, span, wrap)
+    return out
+
+
 def _access_params(ops) -> list:
     """The generated function's parameters binding what its loads and
     stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
@@ -295,6 +351,12 @@ def _atomic(s: str) -> bool:
     return s.isidentifier() or s.isdigit()
 
 
+def _code_bytes(p: str, size: int) -> str:
+    """True when one of the ``size`` bytes at RAM offset ``p`` holds code
+    (RAM's byte map ``CB``; ``CBF`` its find)."""
+    return f"CB[{p}]" if size == 1 else f"CBF(b'\\1', {p}, {p} + {size}) >= 0"
+
+
 def _paren(s: str) -> str:
     return s if _atomic(s) else f"({s})"
 
@@ -325,8 +387,12 @@ class PyCodegen:
         self.spaces_written = set()     # the address spaces a region stores to
         self.extra_params = []          # parameters the memory hooks' prologue binds
         self.loops = False              # a region with a section that jumps back to itself
+        self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
+        self.runs = {}          # id(load op) -> its run of loads (load_runs)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
+        self.hoisted = None     # a region's values computed once at entry (text -> local)
+        self.spaces_rebound = set()     # the address spaces a region's calls rebind
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -388,8 +454,16 @@ class PyCodegen:
         self.regs = sorted(sizes)
         # registers whose first access is a write of all their width need no load
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
+        self.repeats = any(op.name == "retire" for op in ops)
         self.early = self._early_writes(ops)
+        self.runs = self._load_runs(ops)
         self.sink = self._sinkable(ops)
+
+    def _load_runs(self, ops) -> dict:
+        """The runs of word loads through the memory hooks' ``run_space``
+        (:func:`load_runs`), where RAM has word views."""
+        space = self.mem.run_space
+        return load_runs(ops, space) if space is not None and WORD_VIEWS else {}
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -566,7 +640,7 @@ class PyCodegen:
 
     # -- exits -------------------------------------------------------------------------------
     def retired(self, k):
-        if self.loop:
+        if self.loop or self.repeats:
             return f"((left0 - left + {k}) << {EXIT_SHIFT}) | {len(self.exits)}"
         return str((k << EXIT_SHIFT) | len(self.exits))
 
@@ -596,6 +670,17 @@ class PyCodegen:
         self.emit(f"S.{self.pc} = {rip}")
         self.emit(f"return {self.retired(k)}")
         self.exits.append(TbExit(kind, slot, target, self.insn_base + k))
+
+    def covered(self) -> int:
+        """The instructions the budget (``left``) is known to cover from the
+        block's start: the block's own (the dispatcher enters it only then,
+        its loop goes round again only then)."""
+        return self.n_insns
+
+    def charge(self, text: str) -> None:
+        """An instruction retired ``text`` instructions more than it counts
+        for (a repeat: ``retire``)."""
+        self.emit(f"left -= {text}")
 
     def back_edge(self, k_last):
         n = self.n_insns
@@ -633,8 +718,9 @@ class PyCodegen:
         for f in sorted(self.live_top_local):
             self.emit(f"cc_{f} = S.{self.cc_names[f]}")
             self.know[f] = ("local",)
-        if self.loop:
+        if self.loop or self.repeats:
             self.emit("left0 = left")
+        if self.loop:
             self.emit("while True:")
             self.ind += 1
         self.gen_ops(b)
@@ -689,8 +775,12 @@ class PyCodegen:
                 else:
                     e = f"{_paren(fe)} & {keep}" if ce == "0" else f"{_paren(fe)} & {keep} | {_paren(ce)}"
                 self.know["fl"] = _fl_entry(e, fr | self.reads_of(c), rest)
+            elif n == "ld" and len(op.args) > 1 and op.out.id not in self.early:
+                self.access_if(op, op.args[1], k, ip)
             elif n == "ld":
                 self.mem.load_store(self, op, k, ip, True)
+            elif n == "st" and len(op.args) > 2:
+                self.access_if(op, op.args[2], k, ip)
             elif n == "st":
                 self.mem.load_store(self, op, k, ip, False)
             elif n == "bailif":
@@ -700,6 +790,13 @@ class PyCodegen:
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)
+                self.mem.after_call(self, op)
+            elif n == "budget":
+                t = op.out
+                self.emit(f"t{t.id} = left - {self.covered()}")
+                self.names[t.id] = f"t{t.id}"
+            elif n == "retire":
+                self.charge(self.val(op.args[0]))
             elif n == "brcond":
                 slot, target = op.aux
                 c = self.val(op.args[0])
@@ -742,8 +839,12 @@ class PyCodegen:
         if n == "getcc":
             f = op.aux[0]
             k = self.know[f]
-            if k[0] == "expr" and "(" in k[1] and self.call_re.search(k[1]):
-                self.materialise(f)       # a helper call: compute it once, not at every use
+            if k[0] == "expr" and (("(" in k[1] and self.call_re.search(k[1])) or (
+                    self.main_uses.get(t.id, 0) > 1 and len(_OPERATORS.findall(k[1])) >= COSTLY_OPS)):
+                # a helper call, or an expression read twice or more (A32's
+                # condition HI from the CPSR word of a CMP in the block before
+                # reads two of its bits): compute it once, not at every use
+                self.materialise(f)
             e, reads = self.cc_expr(f)
             self.deferred[t.id] = [e, reads, self.main_uses.get(t.id, 0), self.cold_uses.get(t.id, 0)]
             k = self.know[f]
@@ -751,8 +852,12 @@ class PyCodegen:
                 self.cc_val[t.id] = k[3]      # the IR value the record holds (see gen_pure)
             return
         if n == "getseg":
-            self.deferred[t.id] = [self.mem.space_value(op.aux[0]), frozenset(), self.main_uses.get(t.id, 0),
-                                   self.cold_uses.get(t.id, 0)]
+            # read where it stands: a call later on may remap the space
+            # (MemoryAccess.after_call), and a text left to its uses -- a
+            # flag record's, an exit's -- would read the new value
+            if self.main_uses.get(t.id, 0) or self.cold_uses.get(t.id, 0):
+                self.emit(f"t{t.id} = {self.mem.space_value(op.aux[0])}")
+                self.names[t.id] = f"t{t.id}"
             return
         reads = frozenset().union(*(self.reads_of(a) for a in op.args)) if op.args else frozenset()
         main = t.id in self.needed      # (see analyse)
@@ -932,6 +1037,27 @@ class PyCodegen:
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
 
+    def access_if(self, op, cond, k: int, ip) -> None:
+        """A predicated access (``ld`` or ``st`` with a condition ``cond``:
+        an A32 LDRcc, STRcc): made only if the condition holds -- its checks
+        and bails too -- and the block goes on either way; a load skipped
+        reads 0 (what it loads is only ever selected by the same
+        condition).  What the access's code computes or checks inside is
+        forgotten after it (the path that skipped it has not)."""
+        c = self.val(cond)
+        m = _NONZERO.match(c)
+        load = op.name == "ld"
+        if load:
+            self.emit(f"t{op.out.id} = 0")
+        self.emit(f"if {m.group(1) if m else c}:")
+        self.ind += 1
+        snap = self.snapshot()
+        self.mem.load_store(self, op, k, ip, load)
+        self.restore(snap)
+        self.ind -= 1
+        if load:
+            self._loaded(op.out)
+
     def bail_if(self, cond: str, k: int, ip) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
         before it did anything, for the interpreter to run it."""
@@ -979,17 +1105,36 @@ class PyCodegen:
         x86's ``inc dword [ebx + eax*4]``), else a new one."""
         if _atomic(text):
             return text
-        key = ("=", text)           # in ``checked``: assigned on this path, still valid
-        loc = self.value_locals.get(text)
-        if loc is not None and key in self.checked:
+        loc = self.held(text)
+        if loc is not None:
             return loc
-        if loc is None:
-            loc = self.value_locals[text] = self.new_local(prefix)
-        else:
-            self.write_local(loc)   # what read its old value on this path is stale
+        loc = self.holder(text, prefix)
         self.emit(f"{loc} = {text}")
-        self.checked[key] = frozenset(_NAMES.findall(text))
+        self.hold(text, loc)
         return loc
+
+    def held(self, text: str):
+        """The local this path assigned ``text`` to, while the locals
+        ``text`` reads are unchanged; else None."""
+        loc = self.value_locals.get(text)
+        return loc if loc is not None and ("=", text) in self.checked else None
+
+    def holder(self, text: str, prefix: str) -> str:
+        """The local to assign ``text`` to now (the caller emits the
+        assignment, then calls :meth:`hold`): the one used for it before,
+        its old value stale from here on, or a new one."""
+        loc = self.value_locals.get(text)
+        if loc is None:
+            return self.value_locals.setdefault(text, self.new_local(prefix))
+        self.write_local(loc)       # what read its old value on this path is stale
+        return loc
+
+    def hold(self, text: str, loc: str, tested=()) -> None:
+        """Remember that this path assigned ``text`` to ``loc`` (from
+        :meth:`holder`) and found the conditions ``tested`` false."""
+        self.checked[("=", text)] = frozenset(_NAMES.findall(text))
+        for c in tested:
+            self.checked[c] = frozenset(_NAMES.findall(c))
 
     @staticmethod
     def paren(text: str) -> str:
@@ -999,11 +1144,14 @@ class PyCodegen:
     def code_checks(addr: str, size: int, p=None) -> list:
         """Conditions true when a store of ``size`` bytes at the physical
         address ``addr`` (then held in ``p``, if it is an assignment) writes
-        a granule holding translated code (RAM's code map, ``CP``)."""
-        conds = [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+        a byte of translated code: it touches a granule holding code (RAM's
+        code map, ``CP``, tested inline) and RAM's bytes say it is code
+        (``CB``, asked only then: a variable next to its loop stays fast)."""
+        p = p or addr
+        touched = f"CP[{addr} >> {GRANULE_SHIFT}]"
         if size > 1:
-            conds.append(f"CP[({p or addr} + {size - 1}) >> {GRANULE_SHIFT}]")
-        return conds
+            touched = f"({touched} or CP[({p} + {size - 1}) >> {GRANULE_SHIFT}])"
+        return [f"({touched} and {_code_bytes(p, size)})"]
 
     def _load_to(self, t) -> str:
         """The local load ``t`` is assigned to, called after its checks and
@@ -1060,7 +1208,7 @@ class PyCodegen:
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
                    misaligned_only=(), window=None, check_code=True, aligned=None,
-                   code_free=False) -> None:
+                   code_free=False, invariant=False) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -1086,8 +1234,16 @@ class PyCodegen:
         address's form (a constant offset from a base that is a multiple of
         8): True goes to the view with no test, False to ``struct``.
         ``code_free``: a store the region's code-free window may take
-        (:meth:`_code_free_store`)."""
+        (:meth:`_code_free_store`).  ``invariant``: the address is the same
+        all through a run of the region (constants and names its prologue
+        binds that nothing in it binds again): with no checks to make, and
+        a byte or a word known aligned or not, it is computed once at the
+        region's entry, and so is a store's code test
+        (:meth:`_invariant_access`)."""
         value = None if load else self.val(op.args[1])
+        if invariant and self.hoisted is not None and not conds and not misaligned_only \
+                and (size == 1 or aligned is not None):
+            return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
         if code_free and not load and check_code and aligned is None:
@@ -1099,7 +1255,7 @@ class PyCodegen:
                 if not _atomic(addr):
                     p = self.new_local("p")
                     addr = f"({p} := {addr})"
-                conds = conds + [f"CP[{addr} >> {GRANULE_SHIFT}]"]
+                conds = conds + [f"(CP[{addr} >> {GRANULE_SHIFT}] and {_code_bytes(p, size)})"]
             self.bail_unless_checked(conds, k, ip)
             word = f"W{size}[{_paren(p)} >> {size.bit_length() - 1}]"
             self.emit(f"{self._load_to(op.out)} = {word}" if load else f"{word} = {value}")
@@ -1143,6 +1299,81 @@ class PyCodegen:
             if ":=" not in c:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
+
+    def run_load(self, op, k: int, ip, run, addr: str, conds: list) -> None:
+        """A word load of a run (:func:`load_runs`; ``run`` its entry) through
+        RAM's views.  The run's first load tests, once for the whole run,
+        that its physical address ``addr`` is aligned and ``conds`` (the
+        target's: every byte of the run's span within its limits and RAM,
+        and below the run's wrap) -- else it bails, at its instruction --
+        and keeps the address's word index; every other load of the run
+        reads at its offset from that index with no test."""
+        first, off, _span, _wrap = run
+        size = op.aux[1]
+        shift = size.bit_length() - 1
+        ix = f"ix{first.out.id}"        # the same name wherever the block is inlined
+        if off == 0:
+            p = addr
+            if not _atomic(addr):
+                p = self.new_local("p")
+                addr = f"({p} := {addr})"
+            self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+            self.emit(f"{ix} = {p} >> {shift}")
+            word = f"W{size}[{ix}]"
+        else:
+            self.val(op.args[0])        # its address is read no more: one use fewer
+            word = f"W{size}[{ix} + {off >> shift}]"
+        self.emit(f"{self._load_to(op.out)} = {word}")
+        self._loaded(op.out)
+
+    def _local_names(self) -> tuple:
+        """The expressions the locals handed out so far hold (:meth:`atomic`'s
+        and :meth:`hoist`'s), for :meth:`_give_back_names`."""
+        return dict(self.value_locals), None if self.hoisted is None else dict(self.hoisted)
+
+    def _give_back_names(self, names: tuple) -> None:
+        """Code generated since :meth:`_local_names` returned ``names`` was
+        dropped, and ``nlocal`` set back: forget the locals it named, which
+        new_local hands out again."""
+        self.value_locals = dict(names[0])
+        self.hoisted = None if names[1] is None else dict(names[1])
+
+    def hoist(self, text: str, prefix: str) -> str:
+        """The local a region's prologue assigns ``text`` to (once per
+        text, in the order first asked: a text may read the locals of the
+        texts hoisted before it)."""
+        loc = self.hoisted.get(text)
+        if loc is None:
+            loc = self.hoisted[text] = self.new_local(prefix)
+        return loc
+
+    def _invariant_access(self, op, load: bool, size: int, addr: str, k: int, ip, value,
+                          check_code: bool, aligned: bool) -> None:
+        """A byte, or a word known aligned or not, at an address that is the
+        same all through a run of the region, needing no check but a store's
+        code test: the address, its index into RAM's view (an aligned word)
+        and that test are computed once, in the region's prologue
+        (:meth:`hoist`), and the store tests a local (``if c1:`` bail).  Exact because RAM's code
+        maps gain code only between runs of translated code -- decoding and
+        translation mark it, never a region's own code -- so a test false at
+        the entry stays false for the run; one true bails every time, as
+        before (a store that drops code makes the test falsely true at
+        worst: the interpreter then makes the store)."""
+        h = self.hoist(addr, "h")
+        if not load and check_code:
+            # an aligned word lies in one granule
+            test = f"CP[{h} >> {GRANULE_SHIFT}] and {_code_bytes(h, size)}" if aligned \
+                else self.code_checks(h, size)[0]
+            self.bail_unless_checked([self.hoist(test, "c")], k, ip)
+        if size > 1 and not (WORD_VIEWS and aligned):
+            return self.access(op, load, size, h, value)
+        view = "MM" if size == 1 else f"W{size}"
+        idx = h if size == 1 else self.hoist(f"{h} >> {size.bit_length() - 1}", "w")
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {view}[{idx}]")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{view}[{idx}] = {value}")
 
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
     WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
@@ -1281,6 +1512,19 @@ def plan_region(blocks: dict, head: int, growth: float = 1.6, returns=()) -> set
     return dispatch
 
 
+_EXIT_INDEX = re.compile(r"\be = \d+")
+
+
+def _leave(path):
+    """How a path leaves the loop closed by the path back ``path`` (a
+    codegen path: (jump, taken, conditional) per jump): its last
+    conditional jump, the other way -- or None (no conditional jump)."""
+    for j, taken, cond in reversed(path):
+        if cond:
+            return (j, not taken, True)
+    return None
+
+
 class RegionCodegen(PyCodegen):
     """Several blocks of one page (a loop nest) compiled into ONE function.
 
@@ -1322,8 +1566,9 @@ class RegionCodegen(PyCodegen):
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                  name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                 fl_bits=(0, 0), entries=()):
+                 fl_bits=(0, 0), entries=(), calls=frozenset()):
         first = blocks[head]
+        self.calls = calls      # the names of the instructions that are calls
         super().__init__(first, amask, ram_size, False, name, mem)
         self.wide_guard = wide_guard
         self.returns = {r for r in returns if r in blocks}
@@ -1346,7 +1591,11 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
+        self.repeeled = False   # a path back of the peeled loop peels it again (transition)
         self.loops = any(self.self_loop.values())
+        self.carried = self.flags.carried           # see carry
+        self.carry_templates = {}                   # template text -> its number
+        self.reads_first = {d: self._reads_first(blocks[d].ops) for d in self.sections}
 
     def _longest(self, ip, top):
         if not top and ip in self.dispatch:
@@ -1367,19 +1616,92 @@ class RegionCodegen(PyCodegen):
                     todo.append(t)
         return False
 
+    # -- a carried flag field (FlagRecord.carried) ---------------------------------------------
+    def _reads_first(self, ops) -> bool:
+        """The block ``ops`` reads the carried field before it sets it (a
+        condition on flags set before it): a jump to its section stores the
+        field's value, which the block would compute at once anyway."""
+        for op in ops:
+            if op.name == "getcc" and op.aux[0] == self.carried:
+                return True
+            if op.name in ("setfl", "setcc"):
+                return False
+        return False
+
+    def carry(self, f: str, text: str):
+        """A jump to another section carries field ``f``, the expression
+        ``text``, as its operands: the field's local is set to minus the
+        number of the expression's template (its text over ``ca0``,
+        ``ca1``... in place of the locals it reads), and those locals are
+        copied into ``ca<n>`` -- a few stores instead of the expression.  The
+        field is computed from them only where it is read (:meth:`uncarry`,
+        and the write-back at the exits).  (targets, values) of the stores,
+        or None: not a carried field, not worth it (few operations) or not
+        possible (a call, an attribute, too many locals)."""
+        if f != self.carried or "." in text or self.call_re.search(text):
+            return None
+        names = list(dict.fromkeys(n for n in _NAMES.findall(text) if not keyword.iskeyword(n)))
+        if len(names) > CARRY_MAX_LOCALS or len(_OPERATORS.findall(text)) < COSTLY_OPS:
+            return None
+        slot = {n: f"ca{i}" for i, n in enumerate(names)}
+        template = _NAMES.sub(lambda m: slot.get(m.group(0), m.group(0)), text)
+        t = self.carry_templates.setdefault(template, len(self.carry_templates) + 1)
+        return ["cc_" + f, *slot.values()], [f"-{t}", *names]
+
+    def uncarry(self, f: str) -> None:
+        """Field ``f`` is read on a path that entered its section with it
+        perhaps carried: compute it from its operands if it is (a mark,
+        expanded once every template is known: :meth:`_expand_carried`)."""
+        self.emit(_CARRIED)
+        self.know[f] = ("local",)
+
+    def cc_expr(self, f):
+        if self.know[f][0] == "carried":
+            self.uncarry(f)
+        return super().cc_expr(f)
+
+    def _expand_carried(self) -> None:
+        """Each mark of :meth:`uncarry` becomes the computation of the
+        carried field from its template (none: the field was never carried)."""
+        loc = f"cc_{self.carried}"
+        templates = list(self.carry_templates.items())
+        out = []
+        for line in self.lines:
+            if line.strip() != _CARRIED:
+                out.append(line)
+                continue
+            pre = line[:len(line) - len(line.lstrip())]
+            if len(templates) == 1:
+                out.append(f"{pre}if {loc} < 0: {loc} = {templates[0][0]}")
+            elif templates:
+                out.append(f"{pre}if {loc} < 0:")
+                for i, (text, t) in enumerate(templates):
+                    test = "else" if i == len(templates) - 1 else \
+                        f"{'if' if i == 0 else 'elif'} {loc} == -{t}"
+                    out.append(f"{pre}    {test}: {loc} = {text}")
+        self.lines = out
+
     # -- exits ----------------------------------------------------------------------------------
-    def _flush_cc(self, only=None):
+    def _flush_cc(self, only=None, to=None):
         """Store expression-valued lazy fields into their locals (all, or those
         in ``only``: a live set -- where it holds none of fl's arithmetic
         flags, ``ARITH_BITS``, fl is stored as the cheaper expression equal
         to it outside them, if there is one: after INC/DEC's fold of the
-        carry into the local, the local itself, which needs no store)."""
+        carry into the local, the local itself, which needs no store); a
+        carried field as its operands (:meth:`carry`), unless the path goes
+        to section ``to``, which reads it first thing."""
         targets, values = [], []
         arith = only is None or bool(only & ARITH_BITS)
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr" and (only is None or f in only or (f == "fl" and arith)):
                 v = kk[1] if arith or f != "fl" else _fl_rest(kk)[0]
+                c = self.carry(f, v) if v == kk[1] and not self.reads_first.get(to) else None
+                if c is not None:
+                    targets += c[0]
+                    values += c[1]
+                    self.know[f] = ("carried",)
+                    continue
                 if v != "cc_" + f:
                     targets.append("cc_" + f)
                     values.append(v)
@@ -1435,6 +1757,17 @@ class RegionCodegen(PyCodegen):
             rip = x
         self._exit(kind, self.P + k, rip, slot, target, self.insn_base + k)
 
+    def covered(self) -> int:
+        """A section is entered only while ``left`` covers its longest path."""
+        return self.max_path[self.section]
+
+    def charge(self, text: str) -> None:
+        """As in a block; a loop with such an instruction is not counted by
+        ``range`` (:meth:`_loop`), its passes charging ``left`` themselves."""
+        if self.counted is not None:
+            self.counted["ok"] = False
+        self.emit(f"left -= {text}")
+
     def indirect_section(self, x: str, p: int, k: int) -> None:
         """An indirect jump (a call through a register, a jump table, a RET
         to a caller the region does not inline) to any section of the
@@ -1481,16 +1814,22 @@ class RegionCodegen(PyCodegen):
         """Continue in section ``d`` after ``p`` instructions of this path."""
         live = self.live_in[d]
         again = d == self.section
+        repeel = False
         if again and self.spec is not None:
             if self.mode == "probe":
-                self.probe_sites.append(dict(self.know))
-            # the peeled loop starts with these fields as expressions: nothing to
-            # store (fl's arithmetic flags included: the expression is all of fl)
-            live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+                self.probe_sites.append((p, dict(self.know)))
+            if all(self.know[f][:3] == v[:3] for f, v in self.spec.items()):
+                # the peeled loop starts with these fields as expressions: nothing to
+                # store (fl's arithmetic flags included: the expression is all of fl)
+                live = live - set(self.spec) - (ARITH_BITS if "fl" in self.spec else frozenset())
+            else:
+                # a path back that leaves other expressions (around an enclosing
+                # loop): everything stored, and the loop peeled again
+                repeel = self.mode != "probe"
         if again and self.counted is not None and self.mode != "once" \
-                and self._counted_back_edge(d, p, k, live):
+                and not repeel and self._counted_back_edge(d, p, k, live):
             return
-        if not again and self.counted is not None:
+        if (repeel or not again) and self.counted is not None:
             # out to another section, which may come back: the count restarts
             # then, so only once a trip if the path left through the counted
             # jump not taken (:meth:`_loop`)
@@ -1504,8 +1843,11 @@ class RegionCodegen(PyCodegen):
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
         self.restore(snap)
         self.ind -= 1
-        self._flush_cc(live)
-        if again and self.counted is not None and self.mode != "once":
+        self._flush_cc(live, d)
+        if repeel:
+            self.repeeled = True
+            self.emit(f"pc = {REPEEL}; break")
+        elif again and self.counted is not None and self.mode != "once":
             self.emit(f"pc = {d}; break")        # the count starts again (_loop)
         elif again:
             self.emit("break" if self.mode == "once" else "continue")
@@ -1515,43 +1857,91 @@ class RegionCodegen(PyCodegen):
             self.emit(f"pc = {d}; break")
 
     def _counted_back_edge(self, d, p, k, live) -> bool:
-        """A jump back to the top of the loop :meth:`_loop` counts.  The first
-        one whose exact flag state is still known once it has stored the
-        fields the loop reads (:meth:`_flush_exact`) is the counted one: no
-        budget test (the loop's ``range`` holds it), and its budget exit,
-        made from that state, kept for the loop's ``else:`` (nothing runs
-        between the jump and it).  False: another one (the caller makes it
-        as any jump to a section, then restarts the count)."""
+        """A jump back to the top of the loop :meth:`_loop` counts.  While
+        surveying the loop (its first generation, into nothing), every path
+        back is recorded: its instructions, whether its exact flag state is
+        still known once it has stored the fields the loop reads
+        (:meth:`_flush_exact`), the budget exit made from that state, and
+        how a path leaves it (its last conditional jump, the other way).
+        Then (``c["want"]``: the paths :meth:`_loop` chose) a chosen path
+        stores those fields and continues -- no budget charge or test: the
+        loop's ``range`` holds it; the first one's budget exit is kept for
+        the loop's ``else:`` (nothing runs between the jump and it).  False:
+        any other path (the caller makes it as any jump to a section, then
+        restarts the count)."""
         c = self.counted
-        if c["p"] is not None:
-            # another path back: one around an enclosing loop (it left the
-            # counted loop where its jump back is not taken) restarts the
-            # count once a trip; any other would restart it every few passes
-            c["ok"] = c["ok"] and (c["jump"], False, True) in self.path
+        here = tuple(self.path)
+        if c["want"] is not None and here not in c["want"]:
             return False
         snap = self.snapshot()
         n = len(self.lines)
-        exact = self._flush_exact(live, n)
+        exact = self._flush_exact(live, n, d)
         if exact is None:
+            # (not to be counted: its exit could not be made exact; it may
+            # still be a path around an enclosing loop)
             del self.lines[n:]
             self.restore(snap)
-            c["ok"] = False
+            c["edges"].append({"path": here, "p": p, "exit": None, "leave": None, "closes": False})
             return False
-        c["p"] = p
-        # (counted: a loop closed by a conditional jump -- a loop closed by a
-        # CALL or a RET is a recursion, entered and left every few passes)
-        c["ok"] = c["ok"] and bool(self.path) and self.path[-1][1:] == (True, True)
-        c["jump"] = self.path[-1][0] if self.path else None
+        # the budget exit from the exact state, generated apart: the loop's
+        # else: once chosen, and what tells paths back apart while surveying
         lines, ind = self.lines, self.ind
         self.lines, self.ind = [], c["ind"] + 2
+        stored = self.snapshot()
         self.restore(exact)
         self._exit(GOTO, 0, str(d), None, d, self.insn_base + k)
-        c["exit"] = self.lines
-        self.lines, self.ind = lines, ind
+        self.restore(stored)
+        exit_lines, self.lines, self.ind = self.lines, lines, ind
+        if c["want"] is None:
+            # surveying: remember the path back, and generate it unchanged
+            group = self.ccg.pop()
+            self.exits.pop(), self.rk.pop(), self.rips.pop()
+            del self.lines[n:]
+            self.restore(snap)
+            stores = group and next(t for t, g in self.cc_groups.items() if g == group)
+            same = (stores, tuple(_EXIT_INDEX.sub("e = #", ln) for ln in exit_lines))
+            c["edges"].append({"path": here, "p": p, "exit": same, "leave": _leave(here),
+                               "closes": self._closes_loop(here)})
+            return False
+        if c["exit"] is None:
+            c["exit"] = exit_lines
+        else:                   # the same exit as the first chosen path's: one is kept
+            self.exits.pop(), self.rk.pop(), self.rips.pop(), self.ccg.pop()
         self.emit("continue")
         return True
 
-    def _flush_exact(self, live, n: int):
+    def _closes_loop(self, path) -> bool:
+        """Does the jump ending ``path`` close a loop -- a conditional jump, or
+        a direct jump that is not a call (a loop closed by a CALL or a RET
+        is a recursion, entered and left every few passes)?"""
+        if not path:
+            return False
+        if path[-1][2]:
+            return True
+        last = self.b.insns[-1] if self.b.insns else None
+        return path[-1][0] != id(self) and getattr(last, "name", None) not in self.calls
+
+    def _choose_counted(self, edges, away):
+        """The paths back :meth:`_loop` counts, from its survey (``edges``:
+        per path back, None or its record; ``away``: the paths out to other
+        sections) -- or None.  The shortest paths back (p instructions,
+        the range's step) whose budget exits are the same are counted when
+        every other path back, and every path out, left one of them through
+        its last conditional jump (:func:`_leave`): around an enclosing loop,
+        which restarts the count once a trip.  (Paths back of two lengths
+        that alternate -- the two arms of an if -- would restart it every few
+        passes: not counted.)"""
+        for p in sorted({e["p"] for e in edges if e["closes"]}):
+            group = [e for e in edges if e["p"] == p and e["closes"]]
+            if len({e["exit"] for e in group}) != 1:
+                continue
+            leaves = {e["leave"] for e in group} - {None}
+            rest = [e["path"] for e in edges if e not in group] + away
+            if all(any(x in path for x in leaves) for path in rest):
+                return p, {e["path"] for e in group}
+        return None
+
+    def _flush_exact(self, live, n: int, to=None):
         """Store the lazy fields ``live`` holds (:meth:`_flush_cc`; the path's
         code so far ends at line ``n``) and return a snapshot whose lazy
         state is exact over the locals as they are then -- the one before,
@@ -1560,13 +1950,14 @@ class RegionCodegen(PyCodegen):
         expression reads a local the store changed -- or None."""
         before = self.snapshot()
         know = before[0]
-        self._flush_cc(live)
+        self._flush_cc(live, to)
         if len(self.lines) == n:
             return before
         fl = know["fl"]
         if fl[0] == "expr" and "fl" in live and not (live & ARITH_BITS) and _fl_rest(fl)[0] != fl[1]:
             return None
-        stored = {"cc_" + f for f, k in know.items() if k[0] == "expr" and self.know[f][0] == "local"}
+        stored = {"cc_" + f for f, k in know.items()
+                  if k[0] == "expr" and self.know[f][0] in ("local", "carried")}
         if any(k[0] == "expr" and stored & set(k[2]) for k in self.know.values()):
             return None
         return self.snapshot()
@@ -1574,40 +1965,60 @@ class RegionCodegen(PyCodegen):
     def _loop(self, d, mode, spec, plain=False) -> bool:
         """Section ``d``, which jumps back to itself, as a loop: counted when
         it can be -- ``for left in range(left, M - 1, -p)``, M its budget
-        (``max_path``) and p the instructions of its counted path back
-        (:meth:`_counted_back_edge`), so the budget of every pass that way
-        is the loop's own step, no test of it in the body, and the
-        ``else:`` is the budget exit that jump would have made (the same
-        instruction, the same state); another path back -- only one around
-        an enclosing loop, through the counted jump not taken: anything else
-        (the other arm of an if, a second call of a recursion, a jump out to
+        (``max_path``) and p the instructions of its counted paths back
+        (:meth:`_choose_counted`: the shortest paths back whose budget exits
+        are the same, each closed by a conditional jump, a fall-through or a
+        JMP), so the budget of every pass those ways is the loop's own step,
+        no test of it in the body, and the ``else:`` is the budget exit
+        those jumps would have made (the same instruction, the same state);
+        another path back -- only one around an enclosing loop, leaving a
+        counted path through its last conditional jump: anything else (the
+        other arm of an if, a second call of a recursion, a jump out to
         another section before the counted jump, which comes back from
         there) would restart the count every few passes -- charges and
         tests the budget as any jump to a section does and starts the count
         again (the ``while True`` around it) -- else as ``while True``, or
         (``plain``: the region's only section) as the body of the region's
-        own loop.  True: counted."""
+        own loop.  The loop is generated once to survey its paths back
+        (:meth:`_counted_back_edge`), then for good.  True: counted."""
         top = self.ind
         at, n, groups, nlocal = len(self.lines), len(self.exits), dict(self.cc_groups), self.nlocal
-        c = self.counted = {"p": None, "exit": None, "ind": top, "ok": True, "jump": None, "away": []}
-        self.emit("while True:")
-        self.emit("")           # the loop's header, once its step is known
-        self.ind += 2
-        self._body(d, mode, spec)
-        self.ind = top
-        self.counted = None
-        if c["p"] is not None and c["ok"] and all((c["jump"], False, True) in way for way in c["away"]):
-            head = f"for left in range(left, {self.max_path[d] - 1}, -{c['p']}):"
-            self.lines[at + 1] = "    " * (top + 1) + head
-            self.ind = top + 1
-            self.emit("else:")
-            self.emit(f"    left -= {c['p']}")
-            self.lines.extend(c["exit"])
-            self.emit(f"if e >= 0 or pc != {d}: break")
+        # the locals an attempt names go with its lines: a local :meth:`atomic`
+        # kept for an expression, or :meth:`hoist` for the prologue, must not
+        # be handed out again for another one
+        names = self._local_names()
+        chosen = None
+        for survey in (True, False):
+            c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": [],
+                                "ok": True}
+            if not survey:
+                c["want"] = chosen[1]
+            self.emit("while True:")
+            self.emit("")           # the loop's header, once its step is known
+            self.ind += 2
+            self._body(d, mode, spec)
             self.ind = top
-            return True
+            self.counted = None
+            if survey:
+                chosen = self._choose_counted(c["edges"], c["away"]) if c["ok"] else None
+                del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
+                self.cc_groups, self.nlocal = dict(groups), nlocal
+                self._give_back_names(names)
+                if chosen is None:
+                    break
+            elif c["exit"] is not None:
+                head = f"for left in range(left, {self.max_path[d] - 1}, -{chosen[0]}):"
+                self.lines[at + 1] = "    " * (top + 1) + head
+                self.ind = top + 1
+                self.emit("else:")
+                self.emit(f"    left -= {chosen[0]}")
+                self.lines.extend(c["exit"])
+                self.emit(f"if e >= 0 or pc != {d}: break")
+                self.ind = top
+                return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
         self.cc_groups, self.nlocal = groups, nlocal
+        self._give_back_names(names)
         if plain:
             self._body(d, "plain", spec)
             return False
@@ -1624,7 +2035,8 @@ class RegionCodegen(PyCodegen):
         self.P = 0
         self.insn_base = self.base_of[d]
         entry = spec if mode in ("spec", "probe") else None
-        self.know = {f: (entry or {}).get(f, ("local",)) for f in CC_FIELDS}
+        self.know = {f: (entry or {}).get(f, ("carried",) if f == self.carried else ("local",))
+                     for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
         self.checked = {}
         self.sunk = {}
@@ -1670,6 +2082,10 @@ class RegionCodegen(PyCodegen):
         if not (reads_first or folds) or self._tree_ops(d) > PEEL_MAX_OPS:
             return {}
         sites = self._probe(d, {})
+        # the shortest paths back are the inner loop's: their expressions (a
+        # path back that leaves others stores them, and peels again)
+        inner = min((p for p, _ in sites), default=None)
+        sites = [x for p, x in sites if p == inner]
         spec, own = {}, {}
         for f in CC_FIELDS:
             v = sites[0][f] if sites else None
@@ -1684,7 +2100,7 @@ class RegionCodegen(PyCodegen):
                 own[f] = v
         while own:
             # built on the field's own value: check the loop keeps it
-            again = self._probe(d, dict(spec, **own))
+            again = [x for p, x in self._probe(d, dict(spec, **own)) if p == inner]
             keep = {f: v for f, v in own.items() if again and all(x[f][:3] == v[:3] for x in again)}
             if keep == own:
                 spec.update(own)
@@ -1727,9 +2143,11 @@ class RegionCodegen(PyCodegen):
         self.narrow = {r for r, ss in sizes.items() if max(ss) <= 2}
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
+        self.runs = {}
         self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
+            self.runs.update(self._load_runs(blocks[ip].ops))
             self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:
@@ -1743,6 +2161,7 @@ class RegionCodegen(PyCodegen):
             self.emit(f"r{r} = R[{r}] & 65535" if r in self.narrow else f"r{r} = R[{r}]")
         self.fast_segs = {sg: m for sg, m in self.fast_segs.items() if sg in segs}
         self.spaces_written = {op.aux[0] for op in ops if op.name == "st"}
+        self.spaces_rebound = self.mem.spaces_changed(ops)
         self.mem.prologue(self, segs)
         # the guard: the segments are still what the fast accesses assume, the
         # 32-bit registers hold no more than 32 bits, and the flag bits read as
@@ -1759,6 +2178,10 @@ class RegionCodegen(PyCodegen):
             self.rk.append(0)
             self.rips.append(self.head)
             self.ccg.append(0)
+        # values that hold for a whole run of a region that loops: computed
+        # here, after the guard vouched for the segments they read
+        hoist_at = len(self.lines)
+        self.hoisted = {} if self.loops else None
         fields = self.flags.fields
         self.emit(f"{', '.join('cc_' + f for f in fields)} = "
                   f"{', '.join('S.' + self.cc_names[f] for f in fields)}")
@@ -1780,6 +2203,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"if pc == {d}:")
                 self.ind += 1
             if spec:
+                self.repeeled = False
                 self.emit("while True:")
                 self.ind += 1
                 self._body(d, "once", spec)
@@ -1790,6 +2214,8 @@ class RegionCodegen(PyCodegen):
                 self._loop(d, "spec", spec)
                 self.emit("if e >= 0: break")
                 self.ind -= 1
+                if self.repeeled:
+                    self.emit(f"if pc == {REPEEL}: pc = {d}")
                 if not last:
                     self.emit("continue")
             elif self.self_loop[d]:
@@ -1801,10 +2227,14 @@ class RegionCodegen(PyCodegen):
                 self._body(d, "plain", None)
             self.ind = top
         self.ind = 1
+        if self.hoisted:
+            self.lines[hoist_at:hoist_at] = [f"    {loc} = {text}" for text, loc in self.hoisted.items()]
         if self.cc_groups:
             self.emit("g = CCG[e]")
             for i, (text, g) in enumerate(self.cc_groups.items()):
                 self.emit(f"{'if' if i == 0 else 'elif'} g == {g}: {text}")
+        if self.carried in cc_written:
+            self.emit(_CARRIED)
         for r in sorted(regs_written):
             self.emit(f"R[{r}] = R[{r}] & -65536 | r{r}" if r in self.narrow else f"R[{r}] = r{r}")
         for f in fields:
@@ -1812,6 +2242,7 @@ class RegionCodegen(PyCodegen):
                 self.emit(f"S.{self.cc_names[f]} = cc_{f}")
         self.emit(f"S.{self.pc} = rip if RIP[e] < 0 else RIP[e]")
         self.emit(f"return ((left0 - left + RK[e]) << {EXIT_SHIFT}) | e")
+        self._expand_carried()
         if self.uses_mp:
             params.append("MP=MP")
         header = f"def {self.name}({', '.join(params + self.extra_params)}):"
@@ -1820,7 +2251,7 @@ class RegionCodegen(PyCodegen):
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                     name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                    fl_bits=(0, 0), entries=()):
+                    fl_bits=(0, 0), entries=(), calls=frozenset()):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -1830,9 +2261,11 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     registers the region reads and writes at most 32 bits wide as their low
     32 bits (:func:`_narrow32`), the entry guard checking they are no wider;
     ``fl_bits``: (mask, value) of fl's bits the code took as constants
-    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them."""
+    (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them;
+    ``calls``: the names of the instructions that are calls (a loop they
+    close is a recursion: not counted)."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard, fl_bits, entries)
+                      wide_guard, fl_bits, entries, calls)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
                           "MP": dict(g.max_path)}, g.max_path

@@ -61,11 +61,19 @@ class FlagRecord:
       region none of whose ``setfl`` lacks ``keeps`` leaves every other bit
       of ``fl`` as it found it (x86: DF, IF, TF...), so its reads of them
       are constants under its entry guard (:func:`emu.ir.optimize.constant_fl_bits`).
+    * ``carried``: a field (``"fl"``) that a jump from one section of a
+      region to another carries as the operands of its expression rather
+      than its value, or None.  For a target whose flags are eager (an
+      expression of ~20 operations over the last comparison's operands) the
+      word is then computed only where it is read -- an exit, a helper, a
+      condition -- not at every jump between sections
+      (:meth:`emu.ir.codegen.RegionCodegen.carry`); the field must hold a
+      non-negative integer (a negative one marks a carried value).
     """
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
                  carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS,
-                 fa_hidden=(), arith_mask=None):
+                 fa_hidden=(), arith_mask=None, carried=None):
         self.fields = tuple(f for f in CC_FIELDS if f in fields)
         missing = set(self.fields) - set(state_names)
         if missing:
@@ -79,6 +87,7 @@ class FlagRecord:
         self.carry_exprs = dict(carry_exprs)
         self.carry_low_bit = carry_low_bit
         self.carry_call = carry_call
+        self.carried = carried
 
 
 class MemoryAccess:
@@ -89,8 +98,13 @@ class MemoryAccess:
     ``emit``, ``bail_if`` and ``access`` methods the hooks build on.  The
     names the hooks bind in the prologue are theirs alone: the code
     generator's own locals are ``r<n>``, ``cc_<field>``, ``left``,
-    ``left0``, ``e``, ``g``, ``rip``, ``pc`` and what ``new_local`` hands
-    out."""
+    ``left0``, ``e``, ``g``, ``rip``, ``pc``, ``ca<n>`` (a carried flag
+    field's operands) and what ``new_local`` hands out."""
+
+    #: the address space whose runs of word loads (:func:`emu.ir.codegen.load_runs`)
+    #: the code generator finds for ``load_store`` (``cg.runs``): the stack's,
+    #: where the target has one its hooks test once per run; None: none
+    run_space = None
 
     def params(self, spaces) -> list:
         """The function parameters (``name=name``, bound from the engine's
@@ -114,6 +128,16 @@ class MemoryAccess:
         """The conditions under which a region's entry guard fails for the
         address spaces ``fast`` (space -> mode) its unchecked accesses assume."""
         raise NotImplementedError
+
+    def spaces_changed(self, ops) -> set:
+        """The address spaces whose mapping (what ``prologue`` binds) the
+        ``call_bail`` ops among ``ops`` may change: a region's entry guard
+        cannot vouch for them.  By default a call changes none."""
+        return set()
+
+    def after_call(self, cg, op) -> None:
+        """Emit, after the ``call_bail`` ``op`` (it did not bail), what binds
+        again the spaces it changed.  By default a call changes none."""
 
 
 class IRTarget:

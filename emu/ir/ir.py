@@ -72,6 +72,10 @@ class Temp:
     def __neg__(self): return self.b.op1("neg", self)
     def __pos__(self): return self
 
+    def bit_length(self):
+        """As ``int.bit_length`` (of a non-negative value): BSF and BSR's bit index."""
+        return self.b.op1("bitlen", self)
+
     # comparisons produce IR booleans ------------------------------------------
     def __eq__(self, o): return self.b.op2("eq", self, o)
     def __ne__(self, o): return self.b.op2("ne", self, o)

@@ -33,6 +33,9 @@ Passes, in order:
    exact flags;
 4. **dead code**: pure ops whose results are unused are removed.
 
+Between 1 and 2, :func:`reuse_loads` drops a load of what an earlier load
+of the block read, with no store or call between.
+
 Each op is annotated with ``live``: the lazy-record fields live after it
 (code generation uses it to avoid materialising dead flag values).
 
@@ -47,7 +50,7 @@ its entry guard checks.
 
 from __future__ import annotations
 
-from .builder import fold
+from .builder import _PYOP1, fold
 from .ir import IRBlock, Temp
 from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
@@ -91,8 +94,8 @@ def propagate(block: IRBlock) -> None:
                 v = fold(op.name, op.args[0], op.args[1])
             elif op.name == "select" and not isinstance(op.args[0], Temp):
                 v = op.args[1] if op.args[0] else op.args[2]
-            elif op.name in ("not", "neg") and not isinstance(op.args[0], Temp):
-                v = ~op.args[0] if op.name == "not" else -op.args[0]
+            elif op.name in _PYOP1 and not isinstance(op.args[0], Temp):
+                v = _PYOP1[op.name](op.args[0])
             elif op.name == "call" and not any(isinstance(a, Temp) for a in op.args):
                 v = calls[op.aux[0]][0](*op.args)
             if v is not None:
@@ -287,7 +290,8 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     """Flag liveness over a region's blocks (ip -> IRBlock): a direct jump to a
     block inlined at that jump reads what that block reads first (its
     live-in, to the least fixed point around the loops, each block's
-    backward pass run again until nothing changes); a jump to a dispatch
+    backward pass run again whenever the live-in of a block it jumps to
+    changes); a jump to a dispatch
     point may stop there for the budget, so it reads everything, as every
     other exit.  Drops what is then dead (records, CF folds, and the pure
     code only they used), until nothing more goes.  Returns ip -> live-in
@@ -295,6 +299,13 @@ def region_liveness(blocks: dict, dispatch) -> dict:
     the way stores the rest, :meth:`emu.ir.codegen.RegionCodegen.transition`)."""
     inlined = {ip for ip in blocks if ip not in dispatch}
     record = next(iter(blocks.values())).target.flags
+    # the blocks whose live-in each block's own depends on (its direct jumps
+    # to inlined blocks): a worklist revisits only those a change reaches
+    preds = {ip: set() for ip in blocks}
+    for ip, blk in blocks.items():
+        for op in blk.ops:
+            if (op.name == "brcond" or op.name == "goto_tb") and op.aux[1] in inlined:
+                preds[op.aux[1]].add(ip)
     while True:
         live_in = {ip: frozenset() for ip in blocks}
 
@@ -302,14 +313,19 @@ def region_liveness(blocks: dict, dispatch) -> dict:
             if t in inlined:
                 return live_in[t]
             return exit_reads(ccop, record)
-        changed = True
-        while changed:
-            changed = False
-            for ip, blk in blocks.items():
-                li = _liveness(blk.ops, exit_live, False, record)[1]
-                if li != live_in[ip]:
-                    live_in[ip] = li
-                    changed = True
+        # backward: the last blocks first, so most are settled at one visit
+        work = list(blocks)
+        queued = set(work)
+        while work:
+            ip = work.pop()
+            queued.discard(ip)
+            li = _liveness(blocks[ip].ops, exit_live, False, record)[1]
+            if li != live_in[ip]:
+                live_in[ip] = li
+                for q in preds[ip]:
+                    if q not in queued:
+                        queued.add(q)
+                        work.append(q)
 
         def reads():
             return sum(op.name == "getcc" for blk in blocks.values() for op in blk.ops)
@@ -380,8 +396,37 @@ def constant_fl_bits(blocks, fl: int) -> int:
     return used
 
 
+def reuse_loads(block: IRBlock) -> None:
+    """A load of what a load before it in the block read (the same size
+    from the same space at the same offset: one constant, or one
+    temporary), with no store and no call that may write memory or change
+    a mapping between, is that load's value: the second goes.  Exact: the
+    first did not bail, so the same checks pass again, and nothing between
+    wrote RAM (x86's ``mov ax, [x]`` ... ``mov ax, [x]``)."""
+    rep, seen, out = {}, {}, []
+    for op in block.ops:
+        if rep:
+            op.args = [rep.get(a.id, a) if isinstance(a, Temp) else a for a in op.args]
+            if isinstance(op.keeps, Temp):
+                op.keeps = rep.get(op.keeps.id, op.keeps)
+        n = op.name
+        if n == "ld":
+            a = op.args[0]
+            key = (tuple(op.aux), ("t", a.id) if isinstance(a, Temp) else ("c", a))
+            prev = seen.get(key)
+            if prev is not None:
+                rep[op.out.id] = prev
+                continue
+            seen[key] = op.out
+        elif n in ("st", "call_bail", "call_helper"):
+            seen.clear()
+        out.append(op)
+    block.ops = out
+
+
 def optimize(block: IRBlock) -> IRBlock:
     propagate(block)
+    reuse_loads(block)
     dead_regs(block)
     dce(block)
     dead_flags(block)

@@ -53,6 +53,8 @@ delivered at all ends the run as a SHUTDOWN exit: the core raises a
 
 from __future__ import annotations
 
+from ..memory import PAGE_SHIFT, PAGE_SIZE
+
 
 class CpuShutdown(Exception):
     """The CPU cannot go on (x86: a triple fault): the machine shuts down.
@@ -121,15 +123,24 @@ class Core:
         for cache, addr in self.page_index.pop(page, ()):
             cache.pop(addr, None)
 
-    def remember_code(self, addr: int, phys: tuple) -> None:
-        """The instruction just decoded at fetch address ``addr`` (in
-        ``cache``) came from physical addresses ``phys``: mark them as code
-        in RAM, so that a write there drops it (:meth:`invalidate_page`)."""
+    def remember_code(self, addr: int, first: int, last: int, length: int) -> None:
+        """The instruction of ``length`` bytes just decoded at fetch address
+        ``addr`` (in ``cache``) came from physical addresses ``first`` (its
+        first byte) to ``last`` (its last, on another page where it crosses
+        one that is not followed by the next physical page): mark its bytes
+        as code in RAM, so that a write to one drops it
+        (:meth:`invalidate_page`)."""
         ram = self.machine.ram
-        for pa in phys:
-            if ram.contains(pa):
-                ram.mark_code(pa, 1)
-                self.page_index.setdefault(pa >> 12, []).append((self.cache, addr))
+        if last - first == length - 1:
+            spans = ((first, length),)
+        else:
+            head = min(PAGE_SIZE - (first & (PAGE_SIZE - 1)), length)
+            spans = ((first, head), (last - (length - head) + 1, length - head))
+        for pa, n in spans:
+            if n and ram.contains(pa, n):
+                ram.mark_code(pa, n)
+                for page in range(pa >> PAGE_SHIFT, ((pa + n - 1) >> PAGE_SHIFT) + 1):
+                    self.page_index.setdefault(page, []).append((self.cache, addr))
 
     # -- guest events -------------------------------------------------------------
     def deliver_fault(self, exc, insn) -> None:

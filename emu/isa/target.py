@@ -45,6 +45,9 @@ The parts, and their counterpart in QEMU:
   compared, aligned and shown, how the instruction is named.
 * ``coverage(model)``: what the model decodes but cannot execute
   (``emu coverage``).
+* ``translation_probes(model)``: one decoded instruction per encoding,
+  operand form and code mode, with the block key to translate it under
+  (``emu coverage``'s translator section, :func:`emu.coverage.translation`).
 * ``describe_insn(insn)`` and ``mnemonics()``: a decoded instruction as
   ``(mnemonic, text)``, and every mnemonic the decoder names (the
   grader's traces and its ``forbid``/``allow`` rules).
@@ -134,6 +137,15 @@ class Target:
         encodings decode, those without semantics as ``(opcode, name,
         operands)`` and the subsystems not modelled (lines); ValueError for
         an unknown model."""
+        raise NotImplementedError
+
+    def translation_probes(self, model) -> tuple:
+        """``(modes, probes)`` for CPU model object ``model``: the code modes
+        as ``[(label, description)]`` and, for every decoded encoding, an
+        instruction of each operand form in each mode, as ``(mode, opcode,
+        name, operands, form, insn, key)``: ``insn`` decoded as the
+        translator's Core decodes it and ``key`` a block key
+        ``ir_frontend(model).builder`` takes for that mode."""
         raise NotImplementedError
 
     def describe_insn(self, insn) -> tuple:

@@ -56,9 +56,12 @@ returning ``exit`` if given), ``serve_after(pc)``, ``port_read(port,
 size)``/``port_write(port, size, value)`` (an I/O exit served at once),
 ``serve_exit(ex)`` (an MMIO or SEMIHOSTING exit served at once, returned
 with its value), ``abandoned`` (after ``emu_start``: the address of the
-instruction a hook stopped unicorn inside, with the values of the MMIO
-accesses it had made, in order -- an engine that abandons the instruction there needs them to
-complete it -- or None) and ``icount``.  Of the canonical state the runner itself touches only
+instruction a hook stopped unicorn inside -- None in a free run, whose
+hooks cannot tell it: the instruction unicorn stopped on, if any --
+with the MMIO accesses, ``(address, is_write, value)`` in order, the
+last the one it stopped in: the instruction's own, or in a free run the
+last few of any instruction -- an engine that abandons the instruction there needs
+them to complete it -- or None) and ``icount``.  Of the canonical state the runner itself touches only
 ``halted`` (set when unicorn stopped on the adapter's halt instruction,
 cleared when an enabled interrupt arrives).
 
@@ -108,6 +111,12 @@ class UnicornAdapter:
     #: the adapter answers :meth:`trap_before` and :meth:`halted_before`, so
     #: the engine may run free (no block hook, no count; see emu.accel.unicorn)
     FREE_RUN: bool = False
+    #: :meth:`settle` completes an instruction unicorn abandoned inside an
+    #: MMIO access (``abandoned``), so the engine may stop there for its own
+    #: reasons (a free run's slice is over, an interrupt line noticed late);
+    #: otherwise it stops at the next port access instead: stopped inside an
+    #: access, unicorn runs the instruction again and repeats the access
+    COMPLETES_ABANDONED: bool = False
     #: the end of the physical address space: everything from RAM's end to
     #: here is MMIO
     phys_end: int = 1 << 32

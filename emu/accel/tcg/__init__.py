@@ -32,9 +32,11 @@ host ISA (``-d out_asm`` shows the generated Python).
   jump cache).  Chaining is only within a page; ``-d nochain`` turns it
   off.  A block that jumps to its own start loops inside its function.
 * REP MOVS/STOS/LODS over plain RAM run whole, and REPE/REPNE CMPS/SCAS
-  up to the comparison that ends them (the x86 front end's ``fast_path``,
-  :mod:`emu.isa.x86.string_fast`), each iteration still counting as one
-  instruction.
+  up to the comparison that ends them, each iteration still counting as
+  one instruction: in the translated block itself without paging (the IR's
+  ``call_bail``, ``budget`` and ``retire``), else -- and where the block
+  declines one -- by the x86 front end's ``fast_path``
+  (:mod:`emu.isa.x86.string_fast`) from the dispatcher.
 * Single-stepping (``-one-insn-per-tb`` and the debugger) has a short way:
   while it is on, ``run`` is a closure (``_stepper``) that finds the
   one-instruction block by IP in a per-mode map and returns the step's

@@ -88,12 +88,14 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
         # store into a code page but not into a code granule (the stack next to
-        # a boot sector) stays fast.
+        # a boot sector) stays fast; one into a code granule but not onto code
+        # (a variable next to its loop) asks RAM's byte map (CB) and goes on.
         ops = self.core.ops
         fe = self.frontend
         self._core_tlb_flush = fe.watch_tlb(ops, self._tlb_flushed)
         window = CodeFreeWindow(ram.code_map, ram.size)     # a region's stack stores
-        self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map, **PACKERS,
+        self.ns_base = {"S": self.s, "MM": ram.mm, "OPS": ops, "CP": ram.code_map,
+                        "CB": ram.code_bytes, "CBF": ram.code_bytes.find, **PACKERS,
                         **word_views(ram.mm), "SWG": window.current, "SWA": window.around,
                         **fe.namespace(self.s, ram),
                         **{name: fn for name, (fn, _) in fe.ir.pure_calls.items()}}

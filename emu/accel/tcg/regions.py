@@ -47,6 +47,7 @@ from .translate import decode_quietly, helper_first, helper_first_exits, helper_
 HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
+MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump to it
 
 
 class RegionTiers:
@@ -67,12 +68,16 @@ class RegionTiers:
         self.unguarded = set()           # region keys whose entry guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.members = {}                # block key -> the entry TB of the region inlining it
+        self.copies = {}                 # block key -> regions translated with it (see tb_gen_region)
+        self.region_keys = {}            # region head key -> the keys of its blocks
 
     def _flush_tiers(self) -> None:
         """tb_flush's part here: heat and growth plans go with the blocks."""
         self.heat.clear()
         self.grow.clear()
         self.members.clear()
+        self.copies.clear()
+        self.region_keys.clear()
 
     def _forget_paged_tiers(self) -> None:
         """The TLB was flushed: forget what was counted for blocks keyed by
@@ -80,6 +85,8 @@ class RegionTiers:
         self.heat = {k: v for k, v in self.heat.items() if not k[4]}
         self.grow = {k: v for k, v in self.grow.items() if not k[4]}
         self.members = {k: v for k, v in self.members.items() if not k[4]}
+        self.copies = {k: v for k, v in self.copies.items() if not k[4]}
+        self.region_keys = {k: v for k, v in self.region_keys.items() if not k[4]}
 
     def tb_find(self, ip: int, one: bool, left: int = FOREVER):
         """The block at CS:ip, translated on a miss -- or None: not decodable,
@@ -139,6 +146,8 @@ class RegionTiers:
         if head is None or not head.valid or times >= MAX_REGION_GROWTH:
             return None
         self._forget_region(head)
+        for k in self.region_keys.pop(head_key, ()):
+            self.copies[k] -= 1
         self.counters["regions_grown"] += 1
         self.tb_gen_region(head_key[1], head_key, times + 1, entries={key[1]})
         return self.tb_cache.get(key)
@@ -157,7 +166,14 @@ class RegionTiers:
         (:func:`plan_region`), and the blocks other code enters it at, which
         its own jumps inline -- becomes an entry: a TB sharing the region's
         function, exits and chaining slots, whose ``icount`` is the budget
-        its section needs."""
+        its section needs.
+
+        A block already copied into ``MAX_BLOCK_COPIES`` regions is not copied
+        into another: the new region exits to it (its own region or block
+        runs it).  Code whose blocks all run (a large compiled function with
+        many loops) would otherwise be translated again from every hot head,
+        each region taking in the same neighbourhood -- translation time
+        growing with the function's size times the number of its heads."""
         t0 = time.perf_counter()
         built = self._build(ip, key, region=True)
         if built is None:
@@ -181,6 +197,7 @@ class RegionTiers:
         call_names = self.frontend.call_names
         indirect_names = self.frontend.indirect_names
         ran = None
+        copies = self.copies
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
@@ -203,12 +220,18 @@ class RegionTiers:
                 if tkey not in heat and tkey not in self.tb_cache:
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
+                if copies.get(tkey, 0) >= MAX_BLOCK_COPIES:
+                    continue                    # in enough regions: jumped to
                 seen.add(t)
                 nb = self._build(t, tkey, region=True)
                 if nb is not None and len(blocks) < self.max_region_blocks:
                     blocks.append(nb)
                     todo.append(nb[0])
         irs = {b[0].ip: b[0] for b in blocks}
+        block_keys = [(ckey[0], b) + ckey[1:] for b in irs]
+        for k in block_keys:
+            copies[k] = copies.get(k, 0) + 1
+        self.region_keys[key] = block_keys
         ram_size = self.machine.ram.size
         fast, fl_bits = {}, (0, 0)
         # what the entry guard checks: segments (not under paging), registers
@@ -220,6 +243,11 @@ class RegionTiers:
             fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
+            # a space the region's own code remaps is checked at each access
+            mem = self._mem_model(key)
+            for blk in irs.values():
+                for sp in mem.spaces_changed(blk.ops):
+                    fast.pop(sp, None)
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
@@ -231,7 +259,7 @@ class RegionTiers:
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
                                                        returns, key not in self.unguarded, fl_bits,
-                                                       entries)
+                                                       entries, call_names)
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

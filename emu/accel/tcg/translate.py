@@ -20,7 +20,7 @@ import time
 
 from ...ir.codegen import HELPER, TbExit, generate
 from ...ir.ir import IRBlock
-from ...ir.optimize import dce, dead_regs, optimize, propagate
+from ...ir.optimize import dce, dead_regs, optimize, propagate, reuse_loads
 from ...isa.ops import GuestException, IoPending, Unsupported
 from .tb_cache import TranslationBlock
 
@@ -129,6 +129,7 @@ class BlockTranslator:
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
         if region:                  # flag liveness waits for the region's shape
             propagate(block)
+            reuse_loads(block)
             dead_regs(block)
             dce(block)
         else:

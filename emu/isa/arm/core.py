@@ -81,14 +81,15 @@ class ArmConcreteOps(ArmOps):
         return self._read(addr, size)
 
     def store(self, addr: int, size: int, v: int) -> None:
-        """ArmOps.store with RAM written in place, unless the granule holds
-        code (RAM then drops the code decoded from its page)."""
+        """ArmOps.store with RAM written in place, unless it writes a byte
+        of code (RAM then drops the code decoded from its page)."""
         addr &= 0xFFFFFFFF
         v &= SIZE_MASK[size]
         a = addr - self.ram_base
         if 0 <= a <= self.ram_size - size:
             cm = self.ram.code_map
-            if not (cm[a >> GRANULE_SHIFT] or cm[(a + size - 1) >> GRANULE_SHIFT]):
+            if not (cm[a >> GRANULE_SHIFT] or cm[(a + size - 1) >> GRANULE_SHIFT]) \
+                    or not self.ram.holds_code(a, size):
                 UNPACK[size].pack_into(self.ram_mm, a, v)
                 return
         self._write(addr, size, v)
@@ -253,7 +254,7 @@ class ArmCore(Core):
         else:
             insn = self.decoder.decode_word(ops.fetch(pc & ~3, 4), pc)
         w = CoreInsn(insn, pc, thumb, self.model)
-        self.remember_code(addr, {pc, pc + insn.size - 1})
+        self.remember_code(addr, pc, pc + insn.size - 1, insn.size)
         self.cache[addr] = w
         return w
 

@@ -82,3 +82,74 @@ def coverage(model_name: str) -> tuple:
     from .models import get_model
     total = len(_rows(get_model(model_name)))
     return total, unimplemented(model_name), gaps(model_name)
+
+
+#: a probe's field values (ARM DDI 0406C field names, ``table.LETTERS``):
+#: condition AL (A32) or NE (a T16 conditional branch), low registers that
+#: are not the PC, a register list {r1, r2}, an immediate of 4, MSR's mask
+#: the flags byte; every other field 0
+PROBE_FIELDS = {"c": 0b1110, "n": 1, "d": 2, "m": 3, "r": 4, "T": 2, "a": 5, "H": 6, "L": 7,
+                "k": 0b110, "i": 4, "f": 0b1000}
+T16_COND = 0b0001
+
+
+def _probe_word(pattern: str, fields: dict) -> int:
+    """The instruction word of ``pattern`` with each field set from ``fields``
+    (its bits taken from the top down, 0 where a field is not named)."""
+    bits = pattern.replace(" ", "")
+    left = {ch: bits.count(ch) for ch in set(bits) if ch not in "01x"}
+    word = 0
+    for ch in bits:
+        if ch in "01":
+            b = int(ch)
+        elif ch == "x":
+            b = 0
+        else:
+            left[ch] -= 1
+            b = fields.get(ch, 0) >> left[ch] & 1
+        word = word << 1 | b
+    return word
+
+
+def translation_probes(model, target) -> tuple:
+    """(see :meth:`emu.isa.target.Target.translation_probes`; ``target``:
+    the ARM Target, for its reset state and block flags) every A32 and
+    T16 row of ``model``, decoded and wrapped as the Core does
+    (:class:`emu.isa.arm.core.CoreInsn`), in ARM state and in Thumb state
+    (SVC mode, interrupts masked: the reset state); a row whose probe
+    decodes as another row (a more specific encoding takes it) is left out."""
+    from .core import CoreInsn
+    from .semantics import REGISTRY
+    from .state import T_BIT
+    from .table import COMPILED
+    from .thumb import COMPILED as T16, ArmDecoder
+    dec = ArmDecoder(model, REGISTRY)
+    modes = [("a32", "ARM state"), ("t16", "Thumb state")]
+    probes = []
+    for label, rows, thumb in (("a32", COMPILED, False), ("t16", T16, True)):
+        state = target.new_state()
+        if thumb:
+            state.cpsr |= T_BIT
+        # (ArmFrontend.tb_key: no RAM span known, so a written-back base is
+        # reduced modulo 2^32, as anywhere RAM reaches an end of the space)
+        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), None, 0, 1)
+        fields = dict(PROBE_FIELDS, c=T16_COND) if thumb else PROBE_FIELDS
+        for row in sorted(rows, key=lambda r: r.name):
+            if row.arch > model.arch or row.name in ARCH_UNDEFINED:
+                continue
+            word = _probe_word(row.pattern, fields)
+            if thumb:
+                insn = dec.thumb().decode_half(word, 0)
+                if dec.thumb().row_for(word) is not row:
+                    continue
+            else:
+                insn = dec.decode_word(word, 0)
+                if insn.row is not row:
+                    continue
+            probes.append((label, row.pattern, row.name, "", "", CoreInsn(insn, 0, thumb, model), key))
+        if thumb and model.arch >= 7:
+            for name, pattern, _ in T32_ROWS:
+                word = _probe_word(pattern, fields)
+                insn = dec.thumb().decode_bl32(word >> 16, word & 0xFFFF, 0)
+                probes.append((label, pattern, name, "", "", CoreInsn(insn, 0, thumb, model), key))
+    return modes, probes

@@ -13,10 +13,11 @@ modelled twice where it is not translated.
 Translated inline:
 
 * data processing (A5.2.1-A5.2.3) with the barrel shifter: immediate
-  shifts inline, register-specified shifts through the pure helper
-  ``shift_c``; the flags are computed eagerly (see :mod:`.ir_globals`),
+  shifts inline, register-specified shifts too unless a logical operation's
+  flags take the shifter's carry (then the pure helper ``shift_c``); the flags are computed eagerly (see :mod:`.ir_globals`),
   and a condition read in the block that set them is computed from the
-  operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``);
+  operands (``SUBS r2, r2, #1; BNE`` is ``r2 != 0``), and one on flags
+  set before the block from masks of the CPSR word;
 * MUL, MLA, MLS, UMULL, UMLAL, SMULL, SMLAL (A5.2.5);
 * LDR/STR/LDRB/STRB and LDRH/STRH/LDRSB/LDRSH/LDRD/STRD in every
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
@@ -24,7 +25,9 @@ Translated inline:
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
   LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
   check); an address is not reduced modulo 2^32 (nor an index shifted
-  left into it), a wrapping one bails;
+  left into it), a wrapping one bails -- so a base written back after
+  the access is near an address in RAM, and needs no reduction where RAM
+  lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`);
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing;
 * a computed PC (A2.3.1): BX, BLX (register), LDR or LDM of the PC
@@ -35,10 +38,14 @@ Translated inline:
   interpreter runs the instruction.
 
 Conditional execution (A8.3): a branch is a conditional exit; any other
-instruction that only writes registers and flags is *predicated* (each
-value it writes is ``select(cond, new, old)``); one with a store goes
-*around*: the block leaves to the next instruction when the condition
-fails, then runs it, and ends.
+instruction is *predicated*: each value it writes is ``select(cond, new,
+old)``, and each access it makes a predicated ``ld``/``st``, made only if
+the condition holds (the block goes on either way, so ``STRHGT`` in a
+bubble sort's inner loop ends neither the loop's block nor the flags its
+comparison left as expressions, and ``CMP r0, #0; LDRNE r1, [r0]`` loads
+nothing from a null pointer -- no bail to the interpreter).  One that also leaves the block (a
+computed PC) goes *around*: the block leaves to the next instruction when
+the condition fails, then runs it, and ends.
 
 Helpers, ending the block (they may change the mode, the PC or the
 instruction set): an exception return (``SUBS pc, lr``, ``LDM`` with
@@ -104,17 +111,19 @@ class ArmIRBuilder(TranslatorOps):
     """A32 over IR: registers, eager flags, memory and exits (see the module
     docstring); ``model`` is the CPU model, a translation-time constant."""
 
-    def __init__(self, block: IRBlock, model, cpsr_rest: int):
+    def __init__(self, block: IRBlock, model, cpsr_rest: int, ram=None):
         super().__init__(block, ARM_IR)
         self.model = model
         self.cpsr_rest = cpsr_rest  # the CPSR but N Z C V: part of the block's key
+        self.ram = ram              # RAM's (first, end) addresses, or None: see near
         self.known = {}           # reg -> its current value in this block
         self.pend = set()         # registers the current instruction wrote
         self.fl = None            # the CPSR as the block knows it (None: not read yet)
         self.fl_pend = False      # the current instruction wrote it
         self.flags = None         # {"n","z","c","v"[, "sub"]} of the last flag-setting insn
         self.exit = None          # the current instruction's control transfer
-        self.stores = False       # the current instruction stores (it cannot be predicated)
+        self.stores = False       # the current instruction stores
+        self.conds = ({}, None, None)   # condition code -> its value while the flags stay these
 
     # -- instruction boundaries --------------------------------------------------------
     def checkpoint(self):
@@ -123,6 +132,7 @@ class ArmIRBuilder(TranslatorOps):
     def rollback(self, cp) -> None:
         n, nt, self.known, self.fl, self.flags = cp
         del self.block.ops[n:]
+        self.conds = ({}, None, None)       # (values made by the ops just dropped)
         self.ntemps = nt
         self.pend = set()
         self.fl_pend = False
@@ -169,17 +179,23 @@ class ArmIRBuilder(TranslatorOps):
         if fn is b_bl:
             self._predicate(c, before)             # BL's link register
             self.exit = ("cond", c, self.exit[1])
-        elif self.stores or self.exit is not None:
-            # around: leave for the next instruction when the condition fails
-            # (before the instruction's own operations, after the condition's)
+        elif self.exit is None:
+            # its accesses are made only if the condition holds (a predicated
+            # ``ld``/``st``, inside the block: a load of a null pointer that
+            # the condition rules out leaves nothing), its register writes
+            # predicated
+            for op in self.block.ops[mark:]:
+                if op.name in ("ld", "st"):
+                    op.args.append(c)
+            self._predicate(c, before)
+        else:
+            # around (a computed PC): leave for the next instruction when the
+            # condition fails (before the instruction's own operations, after
+            # the condition's)
             tail = self.block.ops[mark:]
             del self.block.ops[mark:]
-            self.emit("brcond", (self.lnot(c),), (1 if self.exit is None else 0, w.next_ip), out=False)
+            self.emit("brcond", (self.lnot(c),), (0, w.next_ip), out=False)
             self.block.ops.extend(tail)
-            if self.exit is None:
-                self.exit = ("goto", w.next_ip)
-        else:
-            self._predicate(c, before)
         self.commit()
 
     def _predicate(self, c, before) -> None:
@@ -323,7 +339,19 @@ class ArmIRBuilder(TranslatorOps):
         self.fl_pend = True
 
     def cond(self, cc: int):
-        """ConditionPassed (A8.3, Table A8-1) as an IR boolean."""
+        """ConditionPassed (A8.3, Table A8-1) as an IR boolean: one value for
+        each condition while the flags stay the same (``MOVGT``, ``STRHGT``,
+        ``STRHGT``: the comparison made once)."""
+        made, flags, fl = self.conds
+        if flags is not self.flags or fl is not self.fl:
+            made = {}
+            self.conds = (made, self.flags, self.fl)
+        r = made.get(cc)
+        if r is None:
+            r = made[cc] = self._cond(cc)
+        return r
+
+    def _cond(self, cc: int):
         base = cc >> 1
         sub = self.flags.get("sub") if self.flags is not None else None
         if sub is not None and base in (0, 1, 4, 5, 6):
@@ -337,6 +365,8 @@ class ArmIRBuilder(TranslatorOps):
             else:
                 sa, sb = self.op2("xor", a, SIGN), self.op2("xor", b, SIGN)
                 r = self.op2("ge", sa, sb) if base == 5 else self.op2("gt", sa, sb)
+        elif self.flags is None:
+            r = self._cond_of_word(base)
         elif base < 4:
             r = self.is_set("zcnv"[base])
         elif base == 4:
@@ -347,6 +377,23 @@ class ArmIRBuilder(TranslatorOps):
             r = self.op2("and", self.op2("eq", self.flag("n"), self.flag("v")),
                          self.op2("eq", self.flag("z"), 0))
         return self.lnot(r) if cc & 1 else r
+
+    def _cond_of_word(self, base: int):
+        """Condition ``base`` (EQ, CS, MI, VS, HI, GE, GT: Table A8-1) on the
+        flags of the CPSR word, none set in this block: masks of the word
+        rather than each flag shifted out (HI is C set and Z clear, one
+        mask and a compare; N == V is bit 31 of fl ^ fl << 3)."""
+        op2 = self.op2
+        fl = self._getfl()
+        if base < 4:
+            return op2("ne", op2("and", fl, 1 << _FLAG_SHIFT["zcnv"[base]]), 0)
+        if base == 4:
+            c, z = 1 << C_SHIFT, 1 << Z_SHIFT
+            return op2("eq", op2("and", fl, c | z), c)
+        n_ne_v = op2("and", op2("xor", fl, op2("shl", fl, N_SHIFT - V_SHIFT)), SIGN)
+        if base == 5:
+            return op2("eq", n_ne_v, 0)
+        return op2("eq", op2("or", n_ne_v, op2("and", fl, 1 << Z_SHIFT)), 0)
 
     # -- memory ------------------------------------------------------------------------
     # An address is not reduced modulo 2^32: one that wraps (below 0 or from
@@ -361,6 +408,20 @@ class ArmIRBuilder(TranslatorOps):
         if bits is None or bits > 8 * size:
             v = self.op2("and", v, (1 << (8 * size)) - 1)
         self.emit("st", (addr, v), (RAM, size), out=False)
+
+    def near(self, name: str, addr, offset, lo: int, hi: int):
+        """The base written back by a load or store (``name``: ``add`` or
+        ``sub`` of ``addr`` and ``offset``), whose access found its address
+        in RAM: within ``lo`` .. ``hi`` bytes of an address the access
+        reached (A8.6.58 LDR and its kin: the write-back commits after the
+        access, which bails outside RAM).  Where RAM lies at least that far
+        from 0 and from 2^32 the sum cannot wrap, and it is kept as it is --
+        no mask, no compare in the code (``r13 = r13 - 8``); elsewhere it is
+        reduced modulo 2^32."""
+        ram = self.ram
+        if ram is not None and ram[0] + lo >= 0 and ram[1] + hi <= M32 + 1:
+            return self.emit(name, (addr, offset), bits=32)
+        return self.op2("and", self.op2(name, addr, offset), M32)
 
     # -- control -------------------------------------------------------------------------
     def jump(self, target: int) -> None:
@@ -524,13 +585,40 @@ def dp_reg(b, i):
     _dp(b, i, b.reg(i.rn), v, sc)
 
 
+#: the data-processing operations whose flags take C from the shifter (A5.2.1)
+LOGICAL = frozenset(("AND", "EOR", "ORR", "MOV", "BIC", "MVN", "TST", "TEQ"))
+
+
+def shift_reg(b: ArmIRBuilder, v, stype: int, n):
+    """The result of a register-specified shift of v by n = Rs[7:0]
+    (semantics.shift_reg, A8.4.3; its carry left out): Python's shifts
+    give every amount up to 255 its meaning -- LSL and LSR by 32 or more
+    leave 0, ASR the sign, ROR turns by n mod 32."""
+    op2 = b.op2
+    if stype == LSL:
+        return op2("and", op2("shl", v, n), M32)
+    if stype == LSR:
+        return op2("shr", v, n)
+    if stype == ASR:
+        return op2("and", op2("shr", _signed32(b, v), n), M32)
+    k = op2("and", n, 31)
+    return op2("and", op2("or", op2("shr", v, k), op2("shl", v, op2("sub", 32, k))), M32)
+
+
 @translates(*_dp_names("_rsr"))
 def dp_rsr(b, i):
-    """semantics._dp_rsr: the amount is Rs[7:0]; the shift is the pure helper."""
+    """semantics._dp_rsr: the amount is Rs[7:0].  A logical operation that
+    sets the flags takes C from the shifter: the shift is then the pure
+    helper; any other needs the result alone, made inline."""
     if 15 in (i.rn, i.rm, i.rs, i.rd):
         raise NotInlinable("r15 in a register-shifted operation")
-    t = b.call_pure("shift_c", b.reg(i.rm), i.stype, b.op2("and", b.reg(i.rs), 0xFF), b.flag("c"))
-    _dp(b, i, b.reg(i.rn), b.op2("and", t, M32), b.op2("shr", t, 32))
+    op = i.name[:3]
+    n = b.op2("and", b.reg(i.rs), 0xFF)
+    if op in LOGICAL and (i.s or op in ("TST", "TEQ")):
+        t = b.call_pure("shift_c", b.reg(i.rm), i.stype, n, b.flag("c"))
+        _dp(b, i, b.reg(i.rn), b.op2("and", t, M32), b.op2("shr", t, 32))
+    else:
+        _dp(b, i, b.reg(i.rn), shift_reg(b, b.reg(i.rm), i.stype, n), None)
 
 
 # -- multiply (semantics.mul / mull, A5.2.5) ----------------------------------------------
@@ -573,16 +661,25 @@ def mull(b, i):
         b.set_nzcv(b.op2("shr", p, 63), b.op2("eq", p, 0))
 
 
-# -- load/store (semantics._ldr_str / _extra / ldm_stm, A5.3, A5.2.8, A5.5) ---------------
-def _address(b, i, offset):
+# -- load/store (semantics.bind_ldr_str / bind_extra / ldm_stm, A5.3, A5.2.8, A5.5) -------
+def _address(b, i, offset, reduced=False):
     """(access address, not reduced modulo 2^32 (ArmIRBuilder.load),
-    written-back address, writeback?)."""
+    written-back address, writeback?).  ``reduced``: the access is made at
+    the address reduced modulo 2^32 (ARMv4's word store at the address
+    rounded down), so its write-back can wrap however RAM lies."""
     base = b.reg(i.rn)
-    raw = b.op2("add", base, offset) if i.u else b.op2("sub", base, offset)
-    off = b.op2("and", raw, M32)
+    name = "add" if i.u else "sub"
+    raw = b.op2(name, base, offset)
+    if reduced:
+        return (raw, b.op2("and", raw, M32), bool(i.w)) if i.p else (base, b.op2("and", raw, M32), True)
     if i.p:
-        return raw, off, bool(i.w)
-    return base, off, True
+        # the address accessed itself
+        return raw, (b.near(name, base, offset, 0, 0) if i.w else None), bool(i.w)
+    if isinstance(offset, int):
+        # the address accessed, +- an immediate offset
+        d = offset if i.u else -offset
+        return base, b.near(name, base, offset, min(d, 0), max(d, 0)), True
+    return base, b.op2("and", raw, M32), True
 
 
 def _store_value(b, n):
@@ -599,9 +696,9 @@ def _finish_load(b, i, wb, wb_addr, v):
 
 
 def _ldr_str(b, i, offset):
-    addr, wb_addr, wb = _address(b, i, offset)
     name = i.name[:4].rstrip("_")
     unaligned = b.model.unaligned
+    addr, wb_addr, wb = _address(b, i, offset, reduced=name == "STR" and not unaligned)
     if name in ("STR", "STRB"):
         v = _store_value(b, i.rt)
         if name == "STRB":
@@ -632,8 +729,8 @@ def _extra(b, i, offset):
         raise NotInlinable(f"{name} with Rt = r{i.rt} (UNDEFINED here)")
     if i.rt == 15:
         raise NotInlinable("r15 as a halfword or doubleword transfer register")
-    addr, wb_addr, wb = _address(b, i, offset)
     v4 = not b.model.unaligned
+    addr, wb_addr, wb = _address(b, i, offset, reduced=name == "STRH" and v4)
     if name in ("STRH", "STRD"):
         if name == "STRH":
             b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))
@@ -700,13 +797,13 @@ def ldm_stm(b, i):
         raise NotInlinable("an empty list or ^")
     n = len(regs)
     base = b.reg(i.rn)
+    # the base written back is within 4 bytes of the words accessed
     if i.u:
         start = b.op2("add", base, 4 if i.p else 0)
-        wb = b.op2("add", base, 4 * n)
+        wb = b.near("add", base, 4 * n, -4, 4 * n)
     else:
         start = b.op2("add", b.op2("sub", base, 4 * n), 0 if i.p else 4)
-        wb = b.op2("sub", base, 4 * n)
-    wb = b.op2("and", wb, M32)
+        wb = b.near("sub", base, 4 * n, -4, 4 * n)
     if not load:
         _store_words(b, start, [wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
                                 for k, r in enumerate(regs)])
@@ -784,7 +881,9 @@ class ArmFrontend(TranslatorFrontend):
     (:class:`emu.ir.frontend.TranslatorFrontend`): the key of a block is
     (0, PC, the Target's ``tb_flags`` -- Thumb bit and mode -- and the whole
     CPSR but N Z C V (which translated code never changes: a flag-setting
-    instruction writes the rest as a constant), 0, 0, cap);
+    instruction writes the rest as a constant), RAM's (first, end) addresses
+    (a base written back after an access to RAM cannot wrap where RAM lies
+    away from 0 and 2^32: ``ArmIRBuilder.near``), 0, cap);
     there is no MMU and no segment, and the dispatcher must let the
     interpreter run while the CPU waits (WFI) or an IRQ is raised and
     CPSR.I lets it in."""
@@ -797,6 +896,7 @@ class ArmFrontend(TranslatorFrontend):
         self.ir = ARM_IR
         self.tb_flags = tb_flags
         self._mem = {}
+        self._span = None
 
     @staticmethod
     def namespace(state, ram) -> dict:
@@ -807,7 +907,15 @@ class ArmFrontend(TranslatorFrontend):
         return None
 
     def tb_key(self, core, ip: int, cap: int) -> tuple:
-        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), 0, 0, cap)
+        return (0, ip, self.tb_flags(core.s) + (core.s.cpsr & ~NZCV & M32,), self._ram_span(core), 0, cap)
+
+    def _ram_span(self, core) -> tuple:
+        """RAM's (first, end) addresses (ArmIRBuilder.near): the machine's, fixed."""
+        span = self._span
+        if span is None:
+            ram = core.machine.ram
+            span = self._span = (ram.base, ram.base + ram.size)
+        return span
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
@@ -817,7 +925,7 @@ class ArmFrontend(TranslatorFrontend):
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
-        return ArmIRBuilder(block, self.model, key[2][-1])
+        return ArmIRBuilder(block, self.model, key[2][-1], key[3])
 
     @staticmethod
     def ends_block(w) -> bool:

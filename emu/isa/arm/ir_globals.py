@@ -12,10 +12,13 @@ filled in for A32 (ARM DDI 0406C):
   expression.  The code generator sinks that expression into the exits
   and materialises it only where it is read, and a condition checked in
   the block that set the flags is computed from the operands themselves
-  (``CMP a, b; BNE`` is ``a != b``), so a lazy record buys nothing here:
-  the record has no other field (``FLAG_RECORD.fields``).  The CPSR's
-  other bits are a constant of the block (its key holds them; see
-  :mod:`.ir_front`);
+  (``CMP a, b; BNE`` is ``a != b``), so the record has no other field
+  (``FLAG_RECORD.fields``).  Between the sections of a region the word is
+  *carried*: a jump to another section copies the locals its expression
+  reads (a comparison's operands) instead of computing it, and the word
+  is computed only where it is read -- an exit, a bail, a condition
+  (``FlagRecord.carried``).  The CPSR's other bits are a constant of the
+  block (its key holds them; see :mod:`.ir_front`);
 * pure helpers: ``shift_c``, a register-specified shift with its carry
   (A8.4.3 Shift_C), packed as ``result | carry << 32``;
 * memory: one flat, little-endian physical space (no MMU), RAM from the
@@ -47,7 +50,7 @@ PURE_CALLS = {"shift_c": (shift_c, 33)}
 
 FLAG_RECORD = FlagRecord(
     state_names={"fl": "cpsr"}, cf_mask=1 << 29, cf_hidden=(), record_uses={}, carry_exprs={},
-    fields=("fl",))
+    fields=("fl",), carried="fl")
 
 
 class ArmMemory(MemoryAccess):
@@ -82,13 +85,21 @@ class ArmMemory(MemoryAccess):
         ram = cg.ram_size
         end = ram - size
         pow2 = ram & (ram - 1) == 0
-        p = cg.new_local("p")
+        text = f"{_paren(a)} - {self.base}"
         if size == 1:
-            cond = f"({p} := {_paren(a)} - {self.base}) & {~end}" if pow2 else \
-                f"not 0 <= ({p} := {_paren(a)} - {self.base}) <= {end}"
+            p = cg.held(text)
+            if p is None:
+                p = cg.holder(text, "p")
+                first = f"({p} := {text})"
+            else:
+                first = p
+            cond = f"{first} & {~end}" if pow2 else f"not 0 <= {first} <= {end}"
             cg.ram_access(op, load, size, p, [cond], k, ip)
+            # a load and a store of one byte (LDRB, then STRB to the same
+            # base) test it once
+            cg.hold(text, p, [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
             return
-        cg.emit(f"{p} = {_paren(a)} - {self.base}")
+        p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
         align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
         if pow2:

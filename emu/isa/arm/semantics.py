@@ -225,6 +225,46 @@ def _bind_dp_result_only(op: str, rd: int, rn: int, kind: str, data):
     return run
 
 
+def _bind_dp_flags(op: str, rd: int, rn: int, kind: str, data):
+    """``run`` of a data-processing instruction that sets the flags (S, or a
+    test) with Rd and Rn not the PC, no carry in and the operand a constant
+    or a plain register: N and Z of the result; C and V of AddWithCarry
+    (A2.2.1) for the arithmetic ones; for the logical ones C of the
+    constant's rotation (ARMExpandImm_C, A5.2.4) or kept, V kept."""
+    test = op in _DP_TESTS
+    logic = _DP_LOGIC.get(op)
+    if logic is not None:
+        b, sc = data if kind == "const" else (None, None)
+        keep = 0x3FFFFFFF if sc is None else 0x1FFFFFFF
+        carry = 0 if sc is None else sc << 29
+
+        def run(ops, w):
+            s = ops.s
+            r = s.r
+            res = logic(r[rn], r[data] if b is None else b)
+            s.cpsr = (s.cpsr & keep) | carry | (res & N_BIT) | (0 if res else Z_BIT)
+            if not test:
+                r[rd] = res
+        return run
+    swap, invert, cin = _DP_ARITH[op]
+    ymask = M32 if invert else 0
+    b = data[0] if kind == "const" else None
+
+    def run(ops, w):
+        s = ops.s
+        r = s.r
+        a = r[rn]
+        v = r[data] if b is None else b
+        x, y = (v, a ^ ymask) if swap else (a, v ^ ymask)
+        u = x + y + cin
+        res = u & M32
+        s.cpsr = ((s.cpsr & 0x0FFFFFFF) | (res & N_BIT) | (0 if res else Z_BIT)
+                  | ((u >> 32) << 29) | ((((x ^ res) & (y ^ res)) >> 31) << 28))
+        if not test:
+            r[rd] = res
+    return run
+
+
 def bind_dp(i, model, ip: int, thumb: bool):
     """A data-processing instruction bound to its fields: ``run(ops, w)``.
     The operation (A8.8 AND ... MVN) on Rn and the shifter operand, the
@@ -246,6 +286,8 @@ def bind_dp(i, model, ip: int, thumb: bool):
     rrx = kind == "shift" and data[1] == ROR and data[2] == 0     # reads the C flag
     if not setflags and rd != 15 and rn != 15 and cin0 is not None and kind != "fn" and not rrx:
         return _bind_dp_result_only(op, rd, rn, kind, data)
+    if setflags and rd != 15 and rn != 15 and cin0 is not None and kind in ("const", "reg"):
+        return _bind_dp_flags(op, rd, rn, kind, data)
 
     def run(ops, w):
         s = ops.s
@@ -376,15 +418,6 @@ def mull(ops, i):
 
 
 # -- load/store (A5.3, A5.2.8) ------------------------------------------------------
-def _address(ops, i, offset: int) -> tuple[int, int, bool]:
-    """(access address, written-back address, writeback?) of an indexed form."""
-    base = ops.reg(i.rn)
-    off_addr = (base + offset if i.u else base - offset) & M32
-    if i.p:
-        return off_addr, off_addr, bool(i.w)
-    return base, off_addr, True
-
-
 def load_word(ops, addr: int) -> int:
     """A word load: unaligned on a v6+ model, else the ARMv4 rotation of the
     aligned word (DDI 0100I A4.1.23)."""
@@ -396,6 +429,17 @@ def load_word(ops, addr: int) -> int:
 def _store_value(ops, n: int) -> int:
     """A stored register: the PC stores as +12 on ARMv4 (DDI 0100I A2.4.3)."""
     return ops.reg_late(n) if n == 15 else ops.reg(n)
+
+
+def _finish_load(ops, rn: int, rt: int, wb: bool, wb_addr: int, v: int) -> None:
+    """Writeback, then the loaded value (which wins when Rt is the base);
+    a load into the PC branches (LoadWritePC, A2.3.1)."""
+    if wb:
+        ops.set_reg(rn, wb_addr)
+    if rt == 15:
+        ops.write_pc(v, "load")
+    else:
+        ops.s.r[rt] = v
 
 
 def bind_ldr_str(i, model, ip: int, thumb: bool):
@@ -482,13 +526,8 @@ def bind_ldr_str(i, model, ip: int, thumb: bool):
             if wb:
                 ops.set_reg(rn, off_addr)
             return
-        v = load_word(ops, addr) if rotate else ops.load(addr, size)
-        if wb:
-            ops.set_reg(rn, off_addr)
-        if rt == 15:
-            ops.write_pc(v, "load")
-        else:
-            r[rt] = v
+        _finish_load(ops, rn, rt, wb, off_addr,
+                     load_word(ops, addr) if rotate else ops.load(addr, size))
     return run
 
 
@@ -499,62 +538,125 @@ for _name in ("STR_imm", "STRB_imm", "LDR_imm", "LDRB_imm",
     BINDERS[_name] = bind_ldr_str
 
 
-def _finish_load(ops, i, wb: bool, wb_addr: int, v: int) -> None:
-    """Writeback, then the loaded value (which wins when Rt is the base);
-    a load into the PC branches (LoadWritePC, A2.3.1)."""
-    if wb:
-        ops.set_reg(i.rn, wb_addr)
-    if i.rt == 15:
-        ops.write_pc(v, "load")
-    else:
-        ops.set_reg(i.rt, v)
-
-
-def _extra(ops, i, offset: int) -> None:
-    addr, wb_addr, wb = _address(ops, i, offset)
+def bind_extra(i, model, ip: int, thumb: bool):
+    """LDRH/STRH/LDRSB/LDRSH/LDRD/STRD (A8.8.70-A8.8.89, A8.8.207-A8.8.212),
+    immediate or register offset, bound to its fields: ``run(ops, w)``.  A
+    stored PC is +12 on ARMv4 (DDI 0100I A2.4.3); an odd first register or
+    the pair r14/r15 of LDRD/STRD is UNPREDICTABLE (A8.8.72): trapped.  On
+    ARMv4 (no unaligned access) STRH stores the aligned halfword, LDRH at an
+    odd address rotates it and LDRSH there loads a signed byte (ARM7TDMI).
+    Writeback, then the loaded value (which wins when Rt is the base); a load
+    into the PC branches (LoadWritePC, A2.3.1)."""
     name = i.name[:-4]
-    v4 = not ops.model.unaligned
-    if name in ("LDRD", "STRD") and (i.rt & 1 or i.rt == 14):
-        # an odd first register or the pair r14/r15 is UNPREDICTABLE (A8.8.72): trapped
-        ops.raise_exc(UNDEF, f"{name} with Rt = r{i.rt}")
-    if name == "STRH":
-        ops.store(addr & ~1 if v4 else addr, 2, _store_value(ops, i.rt))
-    elif name == "STRD":
-        ops.store(addr, 4, _store_value(ops, i.rt))
-        ops.store(addr + 4, 4, _store_value(ops, i.rt + 1))
-    if name in ("STRH", "STRD"):
-        if wb:
-            ops.set_reg(i.rn, wb_addr)
-        return
-    if name == "LDRD":
-        lo, hi = ops.load(addr, 4), ops.load(addr + 4, 4)
-        if wb:
-            ops.set_reg(i.rn, wb_addr)
-        ops.set_reg(i.rt, lo)
-        ops.set_reg(i.rt + 1, hi)
-        return
-    if name == "LDRH":
-        if v4 and addr & 1:           # ARM7TDMI: the aligned halfword, rotated
-            v = ror32(ops.load(addr & ~1, 2), 8)
+    rn, rt = i.rn, i.rt
+    rm = i.rm if i.name.endswith("_reg") else None
+    imm = i.imm if rm is None else None
+    pc = (ip + (4 if thumb else 8)) & M32
+    late = (ip + (4 if thumb else model.pc_late_offset)) & M32
+    up, pre = bool(i.u), bool(i.p)
+    wb = not pre or bool(i.w)
+    v4 = not model.unaligned
+    if name in ("LDRD", "STRD") and (rt & 1 or rt == 14):
+        detail = f"{name} with Rt = r{rt}"
+
+        def run(ops, w):
+            ops.raise_exc(UNDEF, detail)
+        return run
+    # a load: (size, sign bit), the value ((v ^ sign) - sign) & M32
+    size, top = {"LDRH": (2, 0), "LDRSB": (1, 0x80), "LDRSH": (2, 0x8000)}.get(name, (0, 0))
+    plain = pre and not wb and rn != 15 and rt != 15 and rm != 15
+    if plain and name == "STRH":
+        # STRH r1, [r2, #2]; STRH r1, [r2, r3]
+        mask = ~1 & M32 if v4 else M32
+        if rm is None:
+            offset = imm if up else -imm
+
+            def run(ops, w):
+                r = ops.s.r
+                ops.store((r[rn] + offset) & mask, 2, r[rt])
         else:
-            v = ops.load(addr, 2)
-    elif name == "LDRSB":
-        v = _signed(ops.load(addr, 1), 8) & M32
-    elif v4 and addr & 1:             # LDRSH at an odd address: ARM7TDMI loads a signed byte
-        v = _signed(ops.load(addr, 1), 8) & M32
-    else:
-        v = _signed(ops.load(addr, 2), 16) & M32
-    _finish_load(ops, i, wb, wb_addr, v)
+            sign = 1 if up else -1
+
+            def run(ops, w):
+                r = ops.s.r
+                ops.store((r[rn] + sign * r[rm]) & mask, 2, r[rt])
+        return run
+    if plain and size and not v4:
+        # LDRH r0, [r1, #2]; LDRSB r0, [r1, r2]
+        if rm is None:
+            offset = imm if up else -imm
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rt] = ((ops.load((r[rn] + offset) & M32, size) ^ top) - top) & M32
+        else:
+            sign = 1 if up else -1
+
+            def run(ops, w):
+                r = ops.s.r
+                r[rt] = ((ops.load((r[rn] + sign * r[rm]) & M32, size) ^ top) - top) & M32
+        return run
+
+    if (rm is None and wb and rn != 15 and rt != 15 and rt != rn
+            and (name == "STRH" or size and not v4)):
+        # an immediate offset with writeback: LDRH r0, [r1], #2; STRH r2, [r3, #-2]!
+        offset = imm if up else -imm
+        if name == "STRH":
+            mask = ~1 & M32 if v4 else M32
+
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                ops.store((new if pre else base) & mask, 2, r[rt])
+                r[rn] = new
+        else:
+            def run(ops, w):
+                r = ops.s.r
+                base = r[rn]
+                new = (base + offset) & M32
+                r[rt] = ((ops.load(new if pre else base, size) ^ top) - top) & M32
+                r[rn] = new
+        return run
+
+    def run(ops, w):
+        r = ops.s.r
+        base = pc if rn == 15 else r[rn]
+        offset = imm if rm is None else pc if rm == 15 else r[rm]
+        off_addr = (base + offset if up else base - offset) & M32
+        addr = off_addr if pre else base
+        if name == "STRH":
+            ops.store(addr & ~1 if v4 else addr, 2, late if rt == 15 else r[rt])
+        elif name == "STRD":
+            ops.store(addr, 4, r[rt])
+            ops.store(addr + 4, 4, r[rt + 1])
+        if name in ("STRH", "STRD"):
+            if wb:
+                ops.set_reg(rn, off_addr)
+            return
+        if name == "LDRD":
+            lo, hi = ops.load(addr, 4), ops.load(addr + 4, 4)
+            if wb:
+                ops.set_reg(rn, off_addr)
+            ops.set_reg(rt, lo)
+            ops.set_reg(rt + 1, hi)
+            return
+        if v4 and addr & 1 and name == "LDRH":    # ARM7TDMI: the aligned halfword, rotated
+            v = ror32(ops.load(addr & ~1, 2), 8)
+        elif v4 and addr & 1 and name == "LDRSH":  # ARM7TDMI: a signed byte
+            v = ((ops.load(addr, 1) ^ 0x80) - 0x80) & M32
+        else:
+            v = ((ops.load(addr, size) ^ top) - top) & M32
+        _finish_load(ops, rn, rt, wb, off_addr, v)
+    return run
 
 
-@sem("STRH_imm", "LDRH_imm", "LDRD_imm", "STRD_imm", "LDRSB_imm", "LDRSH_imm")
-def extra_imm(ops, i):
-    _extra(ops, i, i.imm)
-
-
-@sem("STRH_reg", "LDRH_reg", "LDRD_reg", "STRD_reg", "LDRSB_reg", "LDRSH_reg")
-def extra_reg(ops, i):
-    _extra(ops, i, ops.reg(i.rm))
+extra_imm = sem("STRH_imm", "LDRH_imm", "LDRD_imm", "STRD_imm", "LDRSB_imm",
+                "LDRSH_imm")(_bound(bind_extra))
+extra_reg = sem("STRH_reg", "LDRH_reg", "LDRD_reg", "STRD_reg", "LDRSB_reg",
+                "LDRSH_reg")(_bound(bind_extra))
+for _name in ("STRH", "LDRH", "LDRD", "STRD", "LDRSB", "LDRSH"):
+    BINDERS[_name + "_imm"] = BINDERS[_name + "_reg"] = bind_extra
 
 
 # -- block transfer (A5.5; LDM/STM user registers and exception return B9.3) -------

@@ -119,6 +119,10 @@ class ArmTarget(Target):
         from .coverage import coverage
         return coverage(model)
 
+    def translation_probes(self, model) -> tuple:
+        from .coverage import translation_probes
+        return translation_probes(model, self)
+
     def describe_insn(self, insn) -> tuple:
         from .disasm import format_insn
         from .names import mnemonic

@@ -31,7 +31,12 @@ What is modelled, and how it maps onto unicorn 2's ARM (QEMU's
   a post-indexed STR or an LDM keeps its base, a load its destination):
   running it again would repeat the access.  :meth:`settle` completes it on
   kasou's semantics instead, giving the accesses already served their
-  values again, as the interpreter replays an MMIO read.
+  values again, as the interpreter replays an MMIO read.  Which accesses
+  were the instruction's is found by a dry run of it (its own MMIO
+  accesses, in order, matched against the last ones served): in a free
+  run unicorn's PC in a hook is that of an earlier block, so the
+  accesses name no instruction (an STM or STRD whose second store raised
+  the IRQ ran twice so, its first store repeated).
 * **Exceptions.**  Unicorn calls the interrupt hook for SVC (PC past it)
   and BKPT (PC on it) and reports an undefined instruction as
   ``UC_ERR_INSN_INVALID``; it never takes an exception itself.  kasou runs
@@ -105,6 +110,7 @@ def _thumb32(hw: int) -> bool:
 class ArmUnicornAdapter(UnicornAdapter):
     uc_arch = uc_mod.UC_ARCH_ARM
     FREE_RUN = True
+    COMPLETES_ABANDONED = True
     phys_end = 1 << 32
 
     def __init__(self, engine):
@@ -276,16 +282,63 @@ class ArmUnicornAdapter(UnicornAdapter):
 
     def settle(self, err, store_stop, extra: bool):
         abandoned = self.engine.abandoned
-        if err is None and abandoned is not None and abandoned[0] == self.pc():
-            # unicorn abandoned the instruction after the accesses the Machine
-            # served: complete it on kasou's semantics with their values
-            at, values = abandoned
-            self._replay = list(values)
-            try:
-                self._run_on_kasou(at)
-            finally:
-                self._replay = []
+        if err is None and abandoned is not None:
+            at, accesses = abandoned
+            pc = self.pc()
+            values = self._served(pc, accesses) if at is None or at == pc else []
+            if values:
+                # unicorn abandoned the instruction after the accesses the
+                # Machine served: complete it on kasou's semantics with their values
+                self._replay = values
+                try:
+                    self._run_on_kasou(pc)
+                finally:
+                    self._replay = []
         return None
+
+    def _served(self, at: int, accesses: list) -> list:
+        """The values of the accesses the instruction at ``at`` made before
+        unicorn abandoned it: the longest run at the end of ``accesses``
+        ((address, is_write, value), the last the one it stopped in) that is
+        how the instruction's own MMIO accesses begin.  A free run keeps the
+        last accesses of whichever instructions made them; an instruction
+        that did not make the last one was not abandoned ([])."""
+        own = self._mmio_accesses(at)
+        for n in range(min(len(own), len(accesses)), 0, -1):
+            tail = accesses[-n:]
+            if [(a, w) for a, w, _ in tail] == own[:n]:
+                return [v for _, _, v in tail]
+        return []
+
+    def _mmio_accesses(self, at: int) -> list:
+        """(address, is_write) of each access outside RAM the instruction at
+        ``at`` makes, in order: a dry run of kasou's semantics on a copy of
+        the CPU, whose bus notes them (reads return 0: no A32 or T16
+        instruction's addresses depend on what it loads) and stores nothing."""
+        m = self.machine
+        ram = m.ram
+        self.get_state()
+        s = m.cpu.copy()
+        s.pc = at
+        made = []
+
+        def read(addr, size):
+            if ram.contains(addr, size):
+                return ram.read(addr, size)
+            if at <= addr < at + 4:
+                return m.mmio.read(addr, size)      # its fetch (see _kasou_ops)
+            made.append((addr, False))
+            return 0
+
+        def write(addr, size, value):
+            if not ram.contains(addr, size):
+                made.append((addr, True))
+
+        try:
+            step(s, ArmOps(s, m.model, read, write), self._kasou_decoder())
+        except Unsupported:
+            return []
+        return made
 
     # -- interrupts and kasou's own semantics ------------------------------------------------
     def interrupt(self, intno: int, pc: int, fault: bool, trap_at):

@@ -25,7 +25,7 @@ from .insn import IMM, MEM, REG, SEG
 from .models import CpuModel
 from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
-from .string_fast import plain_run
+from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
 
@@ -176,6 +176,19 @@ class ConcreteOps:
         elif n == CS and self.on_mode_change is not None:
             self.on_mode_change()
 
+    def load_seg_real(self, n: int, sel: int) -> int:
+        """A real-mode load of ES, DS, FS or GS from translated code
+        (``X86IRBuilder.load_seg``; the block key says real mode): 0 once
+        done, -1 -- nothing done, the interpreter runs the instruction --
+        where :meth:`load_seg` would do more (protected or virtual-8086
+        mode, CS, SS)."""
+        if self.s.cr0 & CR0_PE or n == CS or n == SS:
+            return -1
+        seg = self.segs[n]
+        seg.selector = sel & 0xFFFF
+        seg.base = (sel & 0xFFFF) << 4
+        return 0
+
     # -- memory ----------------------------------------------------------------------
     def load(self, seg: int, off: int, size: int) -> int:
         sg = self.segs[seg]
@@ -206,8 +219,8 @@ class ConcreteOps:
                 else:
                     _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
-                if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
-                    self.rep_budget = 0
+                if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
+                    self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
                     self.ram.invalidate_range(pa, size)
                 return
         self.write_lin(lin, size, v)
@@ -306,8 +319,8 @@ class ConcreteOps:
         if pa + size <= self.ram_size:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
-            if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
-                self.rep_budget = 0
+            if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
+                self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
                 self.ram.invalidate_range(pa, size)
             return
         if pa < self.ram_size:
@@ -430,6 +443,11 @@ class ConcreteOps:
             self.rep_extra += 1
             return True
         return False
+
+    #: translated code's REP string instructions, all their iterations at once
+    #: (``call_bail`` of :meth:`emu.isa.x86.ir_front.X86IRBuilder.rep_string`)
+    rep_move_translated = rep_move_translated
+    rep_compare_translated = rep_compare_translated
 
     def string_bulk(self, i) -> int:
         """REP MOVS/STOS/LODS ``i``, its count nonzero: run as many iterations

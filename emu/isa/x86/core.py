@@ -109,8 +109,12 @@ class X86Core(Core):
         if insn.handler is None:
             insn.handler = missing_semantics
         # remember which physical pages hold it, so a write there drops it
-        self.remember_code(lin, {a & ops.amask if ops.translate is None else ops.translate(a, False, True)
-                                 for a in (lin, lin + insn.length - 1)})
+        last = lin + insn.length - 1
+        if ops.translate is None:
+            self.remember_code(lin, lin & ops.amask, last & ops.amask, insn.length)
+        else:
+            self.remember_code(lin, ops.translate(lin, False, True), ops.translate(last, False, True),
+                               insn.length)
         self.cache[lin] = insn
         return insn
 

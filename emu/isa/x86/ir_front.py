@@ -30,8 +30,13 @@ engine's ops: the access is served from the block when its device can take
 it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
 block leaves before it and the interpreter makes the real exit.
 
-Deliberate limits: 64-bit stack operations, far transfers, segment loads,
-INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
+Segment loads: in real mode, a load of ES, DS, FS or GS (MOV, POP, LES,
+LDS...) is a ``call_bail`` of the engine's ops, and the block goes on
+with that segment's base read again; a region leaves such a segment out
+of the ones its entry guard checks once.
+
+Deliberate limits: 64-bit stack operations, far transfers, other segment
+loads, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
@@ -43,20 +48,24 @@ from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .ir_globals import X86_IR
 from .ir_mem import FLAT, X86Memory, fast_segment, mark_safe_loads
-from .state import SS
-from .string_fast import string_fast
+from .state import CS, DS, SS
+from .string_fast import MOVES, string_fast
 
 MASK = F.MASK
+CF_OF = F.CF | F.OF
 
 
 class X86IRBuilder(TranslatorOps):
     """The x86 Ops interface over IR (see the module docstring)."""
 
-    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool):
+    def __init__(self, block: IRBlock, model, ss32: bool, long64: bool, real: bool = False,
+                 rep_inline: bool = False):
         super().__init__(block, X86_IR)
         self.model = model
         self.ss32 = ss32
         self.long64 = long64
+        self.real = real          # real mode (CR0.PE clear): a segment load is base = sel * 16
+        self.rep_inline = rep_inline    # REP string instructions run in the block (no paging)
         self.known = {}           # reg -> {size: value}: what the block knows of it now
         self.pend = {}            # reg -> largest size written by the current instruction
         self.cc = dict.fromkeys(("op", "res", "a", "b", "size", "fl"))   # None: the entry value
@@ -126,6 +135,61 @@ class X86IRBuilder(TranslatorOps):
         self.fl_keeps = flk
         self.segs_used = segs
         self.jump_to = self.branch_cond = None
+
+    def translate_insn(self, k: int, insn) -> bool:
+        """A REP MOVS/STOS/LODS/CMPS/SCAS runs in the block without paging
+        (:meth:`rep_string`); everything else as the generic builder does."""
+        if self.rep_inline and insn.repeats and insn.name in REP_INLINE:
+            self.insn_start(k, insn)
+            self.rep_string(insn)
+            self.commit()
+            return True
+        return super().translate_insn(k, insn)
+
+    def rep_string(self, i) -> None:
+        """A REP string instruction over plain RAM, all its iterations at once
+        (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ"): a ``call_bail`` of
+        ConcreteOps' ``rep_move_translated`` or ``rep_compare_translated``
+        (:mod:`emu.isa.x86.string_fast`) does the memory work -- or declines
+        (not plain RAM, code written, the budget too small, CMPS/SCAS's count
+        0) and the block leaves before the instruction, as a helper's would
+        -- and returns what the block needs of it: the iterations beyond the
+        first, which ``retire`` counts, and for CMPS/SCAS the elements the
+        last comparison compared (the flags are their SUB's, as
+        ``_cmps_element``'s), for LODS the last element.  rSI/rDI/rCX are
+        computed here from the iterations run, as ``_repeat`` leaves them."""
+        a, size, name = i.asize, i.size, i.name
+        mask = MASK[a]
+        cx = self.get_reg(RCX, a)
+        si = self.get_reg(RSI, a) if name not in ("STOS", "SCAS") else 0
+        di = self.get_reg(RDI, a) if name != "LODS" else 0
+        ax = self.get_reg(RAX, size) if name in ("STOS", "SCAS") else 0
+        df = self.get_df()
+        args = (size, mask, DS if i.seg is None else i.seg, cx, si, di, ax, df, self.emit("budget"))
+        if name in ("CMPS", "SCAS"):
+            t = self.emit("call_bail", (int(name == "SCAS"), int(i.rep == 0xF3)) + args,
+                          ("rep_compare_translated",))
+            extra = self.op2("and", t, 0xFFFFFFFF)
+            n = self.op2("add", extra, 1)
+            va = self.op2("and", self.op2("shr", t, 32), MASK[size])
+            vb = self.op2("and", self.op2("shr", t, 64), MASK[size])
+            self.set_cc(F.CC_SUB, self.op2("and", self.op2("sub", va, vb), MASK[size]), va, vb, size)
+            self.set_reg(RCX, a, self.op2("sub", cx, n))
+        else:
+            t = self.emit("call_bail", (MOVES.index(name),) + args, ("rep_move_translated",))
+            extra = t
+            if name == "LODS":
+                extra = self.op2("and", t, 0xFFFFFFFF)
+                self.set_reg(RAX, size, self.op2("shr", t, 32))
+            n = cx
+            self.set_reg(RCX, a, 0)
+        span = self.op2("mul", n, size)
+        step = self.select(df, self.op2("sub", 0, span), span)
+        if name not in ("STOS", "SCAS"):
+            self.set_reg(RSI, a, self.op2("and", self.op2("add", si, step), mask))
+        if name != "LODS":
+            self.set_reg(RDI, a, self.op2("and", self.op2("add", di, step), mask))
+        self.emit("retire", (extra,), out=False)
 
     def insn_start(self, k: int, insn) -> None:
         self.jump_to = self.branch_cond = None
@@ -207,7 +271,15 @@ class X86IRBuilder(TranslatorOps):
         self._no("far jump")
 
     def load_seg(self, n, sel):
-        self._no("segment load")
+        """(ConcreteOps.load_seg) in real mode, a load of ES, DS, FS or GS: a
+        ``call_bail`` of ``ConcreteOps.load_seg_real`` (selector and base,
+        SDM Vol. 3A §20.1.1), after which the block's bindings of that
+        segment are read again (:meth:`X86Memory.after_call`); the block goes
+        on.  Anywhere else (descriptors, CS, SS's interrupt shadow) it is
+        not inlined."""
+        if not self.real or n in (CS, SS):
+            self._no("segment load")
+        self.emit("call_bail", (n, sel), ("load_seg_real",), bits=1)
 
     def mode_changed(self):
         self._no("mode change")
@@ -280,7 +352,9 @@ class X86IRBuilder(TranslatorOps):
         k = o.kind
         if k == REG:
             if o.hi:
-                lo = self.op2("and", self.get_reg(o.n, 2), 0xFF)
+                # the low byte read as one (a wide register's local: ``r3 & 255``,
+                # not ``(r3 & 65535) & 255``)
+                lo = self.get_reg(o.n, 1)
                 self.set_reg(o.n, 2, self.op2("or", lo, self.op2("shl", self.op2("and", v, 0xFF), 8)))
             else:
                 self.set_reg(o.n, o.size, v)
@@ -417,10 +491,17 @@ class X86IRBuilder(TranslatorOps):
                 elif base == 3:
                     r = self.op2("le", a, b)
                 elif base in (6, 7) and isinstance(size, int):
+                    # signed a < b (a <= b): flipping the sign bit of both maps
+                    # the signed order of size-byte values onto the unsigned
+                    # one, with no sign extension
                     sign = F.SIGN[size]
-                    sa = self.op2("sub", self.op2("xor", a, sign), sign)
-                    sb = self.op2("sub", self.op2("xor", b, sign), sign)
-                    r = self.op2("lt" if base == 6 else "le", sa, sb)
+                    r = self.op2("lt" if base == 6 else "le", self.op2("xor", a, sign),
+                                 self.op2("xor", b, sign))
+                elif base == 0 and isinstance(size, int):     # flags.compute's OF of SUB
+                    res = self.ccv("res")
+                    r = self.op2("ne", self.op2("and", self.op2("and", self.op2("xor", a, b),
+                                                                   self.op2("xor", a, res)),
+                                                F.SIGN[size]), 0)
             elif op == F.CC_LOGIC:
                 res = self.ccv("res")
                 if base in (2, 3):
@@ -435,6 +516,8 @@ class X86IRBuilder(TranslatorOps):
                 bit = {0: F.OF, 1: F.CF, 2: F.ZF, 3: F.CF | F.ZF, 4: F.SF, 5: F.PF}.get(base)
                 if bit is not None:
                     r = self.op2("ne", self.op2("and", fl, bit), 0)
+            elif base == 0 and op == F.CC_RES:       # OF is bit 1 of the packed flags
+                r = self.op2("ne", self.op2("and", self.ccv("a"), 2), 0)
             elif base == 1 and op in (F.CC_ADD, F.CC_RES, F.CC_ADC, F.CC_SBB):
                 r = self.get_cf()    # flags.carry: CF straight from the record
             elif base == 2:          # every other record: ZF iff res == 0
@@ -471,14 +554,89 @@ class X86IRBuilder(TranslatorOps):
         return self.call_pure("rflags", *self._record())
 
     def get_df(self):
-        """DF alone: never part of the lazy record, ``fl`` holds it (as ConcreteOps)."""
-        return self.op2("and", self.ccv("fl"), F.DF)
+        """DF alone: never part of the lazy record, ``fl`` holds it (as
+        ConcreteOps).  Taken from the oldest fl it is the same in: back over
+        what changes only other bits -- INC/DEC's CF fold, an arithmetic-only
+        flag write (``fl_source``), an OR of a value without DF -- so that
+        DF at the block's start (a region's constant, ``constant_fl_bits``)
+        still picks a string instruction's step after them; a constant after
+        CLD or STD."""
+        v = self.ccv("fl")
+        while isinstance(v, Temp):
+            v = self.fl_source.get(v.id, v)
+            op = v.op if isinstance(v, Temp) else None
+            if op is None:
+                break
+            x, y = op.args if len(op.args) == 2 else (None, None)
+            if op.name == "or":
+                if type(y) is int and y & F.DF:
+                    return F.DF             # STD: set
+                if _no_df(y):
+                    v = x
+                    continue
+                if _no_df(x):
+                    v = y
+                    continue
+            elif op.name == "and" and type(y) is int:
+                if not y & F.DF:
+                    return 0                # CLD: clear
+                v = x
+                continue
+            break
+        return self.op2("and", v, F.DF)
+
+    def _aux(self, op: int):
+        """AF alone of the record in force, its kind ``op`` (not EFLAGS)
+        known: :func:`emu.isa.x86.flags.aux` over IR."""
+        if op == F.CC_LOGIC:
+            return 0
+        res = self.ccv("res")
+        if op in (F.CC_INC, F.CC_DEC):
+            low = 0 if op == F.CC_INC else 0xF
+            return self.select(self.op2("eq", self.op2("and", res, 0xF), low), F.AF, 0)
+        if op == F.CC_RES:
+            return self.op2("and", self.ccv("a"), F.AF)
+        return self.op2("and", self.op2("xor", self.op2("xor", self.ccv("a"), self.ccv("b")), res),
+                        F.AF)
 
     def set_flags(self, value, mask: int) -> None:
+        op = self.cc["op"]
+        lazy = mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
+        if lazy and isinstance(op, int) and not isinstance(op, bool):
+            # CF and OF alone over a lazy record of known kind (rotates; MUL and
+            # IMUL under -cpu max): it stays lazy, as in ConcreteOps.set_flags --
+            # the CC_RES record of the same result with the new CF and OF and the
+            # record's AF; no RFLAGS computation
+            cc = self.cc
+            cc["a"] = self.op2("or", self._packed_cf_of(value), self._aux(op))
+            cc["res"], cc["size"] = self.ccv("res"), self.ccv("size")
+            cc["b"] = 0
+            cc["op"] = F.CC_RES
+            self.cc_pend.update(("op", "res", "a", "b", "size"))
+            return
         old = self.ccv("fl")
-        cur = self.get_flags()
-        fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask), self.op2("and", value, mask)),
-                      F.FIXED1)
+        if lazy:
+            # the kind known only at run time (the record a block starts with):
+            # ConcreteOps.set_flags's two cases, picked by cc_op == EFLAGS -- fl
+            # with the new CF and OF, or the CC_RES record -- still no RFLAGS
+            is_fl = self.op2("eq", self.ccv("op"), F.CC_EFLAGS)
+            res, a, b = self.ccv("res"), self.ccv("a"), self.ccv("b")
+            packed = self.op2("or", self._packed_cf_of(value),
+                              self.call_pure("aux", self.ccv("op"), res, a, b))
+            cc = self.cc
+            cc["a"] = self.select(is_fl, a, packed)
+            cc["b"] = self.select(is_fl, b, 0)
+            cc["res"], cc["size"] = res, self.ccv("size")
+            fl = self.op2("or", self.op2("or", self.op2("and", old, ~mask), self.op2("and", value, mask)),
+                          F.FIXED1)
+            fl = self.select(is_fl, fl, old)
+            op_new = self.select(is_fl, F.CC_EFLAGS, F.CC_RES)
+            self.cc_pend.update(("res", "a", "b", "size"))
+        else:
+            cur = self.get_flags()
+            fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask),
+                                         self.op2("and", value, mask)), F.FIXED1)
+            op_new = F.CC_EFLAGS
         # only arithmetic flags change (MUL, shifts, BCD): outside them, the
         # new fl is the one before the instruction (rflags keeps fl's other bits)
         keeps = None
@@ -488,10 +646,15 @@ class X86IRBuilder(TranslatorOps):
             else:
                 keeps = self.fl_source.get(old.id, old) if isinstance(old, Temp) else old
         self.cc["fl"] = fl
-        self.cc["op"] = F.CC_EFLAGS
+        self.cc["op"] = op_new
         self.cc_pend.update(("fl", "op"))
         self.fl_fold = None
         self.fl_keeps = keeps
+
+    def _packed_cf_of(self, value):
+        """CF and OF of a flags word as a CC_RES record packs them (bits 0, 1)."""
+        return self.op2("or", self.op2("and", value, F.CF),
+                        self.op2("and", self.op2("shr", value, 10), 2))
 
     def flags_before_inc(self) -> None:
         op = self.cc["op"]
@@ -521,10 +684,25 @@ class X86IRBuilder(TranslatorOps):
             self.jump_to = self.insn.next_ip   # a branch ends the block either way
 
 
+def _no_df(v) -> bool:
+    """The value has no DF bit: a constant without it, a value narrower than
+    it (a carry), or one masked without it."""
+    if not isinstance(v, Temp):
+        return not v & F.DF
+    if v.bits is not None and (1 << v.bits) <= F.DF:
+        return True
+    op = v.op
+    return op is not None and op.name == "and" and any(type(a) is int and a >= 0 and not a & F.DF
+                                                       for a in op.args)
+
+
 #: the inlinable semantics that change IP (emu/isa/x86/semantics/control.py);
 #: every other control transfer is a helper
 BLOCK_ENDS = frozenset(("JMP", "JCC", "CALL", "CALL_IND", "JMP_IND", "RET",
                         "LOOP", "LOOPE", "LOOPNE", "JCXZ"))
+#: the REP string instructions a block runs itself (X86IRBuilder.rep_string)
+REP_INLINE = frozenset(MOVES + ("CMPS", "SCAS"))
+RAX, RCX, RSI, RDI = 0, 1, 6, 7
 
 
 class X86Frontend(TranslatorFrontend):
@@ -567,11 +745,11 @@ class X86Frontend(TranslatorFrontend):
 
     @staticmethod
     def tb_key(core, ip: int, cap: int) -> tuple:
-        """(CS base, IP, decode mode, SS size, paging, cap).  Paging: 0 off, 1
-        supervisor, 2 user."""
+        """(CS base, IP, decode mode, SS size (bit 0) and real mode (bit 1),
+        paging, cap).  Paging: 0 off, 1 supervisor, 2 user."""
         s = core.s
         pg = 0 if core.ops.translate is None else 2 if s.cpl == 3 else 1
-        return (core.cs_base, ip, core.code_key, s.segs[SS].db, pg, cap)
+        return (core.cs_base, ip, core.code_key, s.segs[SS].db | (not s.cr0 & 1) << 1, pg, cap)
 
     def mem_model(self, core, key):
         pg = key[4]
@@ -582,11 +760,18 @@ class X86Frontend(TranslatorFrontend):
                          lin_mask=(1 << 64) - 1 if tr.mode == "4level" else 0xFFFFFFFF)
 
     def builder(self, block: IRBlock, key) -> X86IRBuilder:
-        return X86IRBuilder(block, self.model, bool(key[3]), key[2][0])
+        # (a REP runs in the block without paging, and not one iteration per
+        # step: a one-instruction block, -one-insn-per-tb or single-stepping,
+        # leaves it to the slow path, which runs one iteration per step)
+        return X86IRBuilder(block, self.model, bool(key[3] & 1), key[2][0], bool(key[3] & 2),
+                            rep_inline=not key[4] and key[-1] > 1)
 
     @staticmethod
     def ends_block(insn) -> bool:
-        """The instruction ends a block (a control transfer or a helper)."""
+        """The instruction ends a block (a control transfer or a helper; a
+        REP string instruction the block runs itself does not)."""
+        if insn.repeats and insn.name in REP_INLINE:
+            return False
         return insn.helper or insn.name in BLOCK_ENDS
 
     @staticmethod

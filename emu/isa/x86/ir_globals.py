@@ -10,7 +10,8 @@ filled in for x86:
   cc_size`` and ``fl`` (see :mod:`emu.isa.x86.flags`); CF is bit 0 of
   RFLAGS (§3.4.3);
 * pure helpers: ``cond`` (a Jcc/SETcc/CMOVcc condition, Vol. 2 Appendix B),
-  ``carry`` and ``rflags`` over a record;
+  ``carry`` and ``rflags`` over a record, and ``aux`` (AF alone, what a
+  record keeps when CF and OF alone change);
 * memory hooks: flat (no paging) segment-based accesses, :mod:`emu.isa.x86.ir_mem`.
 """
 
@@ -35,6 +36,7 @@ PURE_CALLS = {
     "cond": (F.cond, 1),
     "carry": (F.carry, 1),
     "rflags": (rflags_of, None),
+    "aux": (F.aux, 5),
 }
 
 _ALL = ("op", "res", "a", "b", "size")

@@ -49,6 +49,7 @@ class X86Memory(MemoryAccess):
     PAE paging see 32-bit linear addresses)."""
 
     __slots__ = ("long64", "paged", "user", "lin_mask")
+    run_space = SS
 
     def __init__(self, long64=False, paged=False, user=False, lin_mask=(1 << 64) - 1):
         self.long64 = long64
@@ -104,12 +105,30 @@ class X86Memory(MemoryAccess):
                 fails.append(f"CP.find(b\"\\1\", B{sg} >> {g}, (B{sg} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
+    def spaces_changed(self, ops) -> set:
+        """The segments a real-mode segment load among ``ops`` changes
+        (``X86IRBuilder.load_seg``)."""
+        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real"}
+
+    def after_call(self, cg, op) -> None:
+        """After a real-mode segment load: the segment's base, bound at entry
+        (:meth:`prologue`), is read again (its limit does not change, SDM
+        Vol. 3A §20.1.1)."""
+        if op.aux[0] != "load_seg_real":
+            return
+        n = op.args[0]
+        cg.write_local(f"B{n}")
+        cg.emit(f"B{n} = SEGS[{n}].base")
+
     def load_store(self, cg, op, k, ip, load) -> None:
         if self.paged:
             return self._paged(cg, op, k, ip, load)
         seg, size = op.aux
         fast = cg.fast_segs.get(seg)
         o = op.args[0]
+        run = cg.runs.get(id(op)) if load else None
+        if run is not None and self._run_top(cg, run[0]) is not None:
+            return self._run(cg, op, k, ip, run)
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
         if fast is not None and _kind(fast) == "flat" and _within_32(o):
@@ -122,7 +141,42 @@ class X86Memory(MemoryAccess):
         lim = f"{a} > L{seg}" if size == 1 else f"{a} + {size - 1} > L{seg}"
         cg.ram_access(op, load, size, p, [f"{lim} or ({p} := {lin}) > {cg.ram_size - size}"], k, ip)
 
-    # -- the four ways ----------------------------------------------------------------------------
+    # -- the ways ---------------------------------------------------------------------------------
+    def _run_top(self, cg, first):
+        """Where a run of stack loads starting with ``first`` (see
+        :func:`emu.ir.codegen.load_runs`) must end for its one test: the
+        end of the 64 KiB of a 16-bit offset in a segment the guard checked,
+        or of RAM for a 32-bit offset in a flat one (the same ways as
+        :meth:`_fast` and :meth:`_flat`); None: no run (paging, an
+        unchecked segment, a load the region counts on never leaving)."""
+        if self.paged or first.safe:
+            return None
+        mode = cg.fast_segs.get(first.aux[0])
+        o = first.args[0]
+        if mode is None or not isinstance(o, Temp):
+            return None
+        if _within_64k(o):
+            return 0x10000
+        if _kind(mode) == "flat" and _within_32(o):
+            return _ram_top(cg.ram_size, cg.amask)
+        return None
+
+    def _run(self, cg, op, k, ip, run):
+        """A load of a run of stack loads (POP, POP, RET): the first tests
+        that the whole run lies aligned below :meth:`_run_top` and its wrap,
+        the others read with no test (:meth:`emu.ir.codegen.PyCodegen.run_load`)."""
+        first, off, span, wrap = run
+        if off:
+            return cg.run_load(op, k, ip, run, "", [])
+        seg = op.aux[0]
+        top = self._run_top(cg, first)
+        if wrap is not None:
+            top = min(top, wrap)
+        a = cg.atomic(cg.val(op.args[0]), "a")
+        flat = top != 0x10000 or _kind(cg.fast_segs[seg]) == "flat"
+        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"])
+
+
     def _fast(self, cg, op, k, ip, load, fast):
         """A 16-bit offset in a segment the function's entry guard checked
         (``fast_segs``): the whole 64 KiB from its base is RAM, with no
@@ -148,12 +202,15 @@ class X86Memory(MemoryAccess):
         addr = a if kind == "flat" else f"B{seg} + {cg.paren(a)}"
         # a constant offset from a base that is a multiple of 8: its alignment is known
         aligned = c % size == 0 if c is not None and kind in ("exact8", "flat") else None
+        # a constant offset in a segment no call of the region loads again
+        # (after_call): the same address all through a run of the region
+        invariant = c is not None and seg not in cg.spaces_rebound
         if kind == "exact8":
             cg.ram_access(op, load, size, addr, [], k, ip, misaligned_only=conds, check_code=check_code,
-                          aligned=aligned, code_free=self._windowed(cg, seg))
+                          aligned=aligned, code_free=self._windowed(cg, seg), invariant=invariant)
         else:
             cg.ram_access(op, load, size, addr, conds, k, ip, check_code=check_code, aligned=aligned,
-                          code_free=kind == "wide" and self._windowed(cg, seg))
+                          code_free=kind == "wide" and self._windowed(cg, seg), invariant=invariant)
 
     def _flat(self, cg, op, k, ip, load):
         """A 32-bit offset in a "flat" segment the entry guard checked: base
@@ -169,7 +226,8 @@ class X86Memory(MemoryAccess):
         end = [f"{a} > {top - size}"]
         c = op.args[0] if type(op.args[0]) is int else None
         if c is not None:           # a constant address: its end and alignment are known
-            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0)
+            cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0,
+                          invariant=True)
             return
         if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
             # past the end of RAM (RAM is MM, from 0) the index raises

@@ -11,6 +11,11 @@ here, each still counting as one instruction:
   ``X86Frontend.fast_path``: :func:`string_fast`, which also runs a MOVS
   whose destination overlaps its source by an element or more at once:
   the pattern an element-by-element copy repeats, :func:`_overlapped`);
+* in translated code without paging, a REP runs in its block
+  (:func:`rep_move_translated`, :func:`rep_compare_translated`: ``call_bail``
+  methods of ConcreteOps over the register values the block holds), with
+  no exit to the dispatcher -- a short copy or search in a loop costs one
+  call;
 * REPE/REPNE CMPS and SCAS (:func:`plain_compare`, the translator's): the
   elements compared are searched with the host's byte-string operations
   for the first that ends the repetition (REPE: a difference, REPNE: an
@@ -33,6 +38,8 @@ STRING_FAST = frozenset(("MOVS", "STOS", "LODS"))
 COMPARES = frozenset(("CMPS", "SCAS"))
 #: element size -> an array typecode of that many bytes (reversing a backward run)
 _CODES = {n: next(c for c in "BHILQ" if array(c).itemsize == n) for n in (1, 2, 4, 8)}
+#: the elements of a REPE/REPNE run compared in its first window (:func:`_compare`)
+WINDOW = 64
 
 
 def string_fast(tr, insn, budget: int) -> int:
@@ -120,60 +127,89 @@ def _advance(regs, asize: int, am: int, count: int, n: int, step: int, use_si: b
 def plain_run(s, ram, amask: int, insn, n: int, overlap: bool = False) -> bool:
     """Run ``n`` iterations (0 < n <= rCX) of the REP MOVS/STOS/LODS
     ``insn`` at once, on state ``s`` and ``ram`` (physical addresses below
-    ``amask``, no paging), if each would take ConcreteOps' plain-RAM path:
-    all offsets inside the segment limits without wrapping, the whole run in
-    RAM, no code granule written (self-modifying code stays on the slow
-    path), and for MOVS no overlap that an element-by-element copy would
-    see -- or, with ``overlap``, one at a distance of an element or more
-    (:func:`_overlapped`).  rSI/rDI/rCX are left as after the ``n``
-    iterations.  False: nothing done."""
+    ``amask``, no paging), if each would take ConcreteOps' plain-RAM path
+    (:func:`_move`).  rSI/rDI/rCX (and, LODS, the accumulator) are left as
+    after the ``n`` iterations.  False: nothing done."""
     regs = s.regs
     asize = insn.asize
     am = MASKS[asize]
-    count = regs[1] & am
     size = insn.size
-    span = n * size
-    back = s.fl & 0x400                                                 # DF
-    top = min(amask + 1, ram.size)              # a string run must end below
     name = insn.name
+    v = _move(s, ram, amask, name, size, am, DS if insn.seg is None else insn.seg,
+              regs[6] & am, regs[7] & am, regs[0], s.fl & 0x400, n, overlap)
+    if v is None:
+        return False
+    if name == "LODS":
+        regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
+    span = n * size
+    _advance(regs, asize, am, regs[1] & am, n, -span if s.fl & 0x400 else span,
+             name != "STOS", name != "LODS")
+    return True
+
+
+def _move(s, ram, amask: int, name: str, size: int, am: int, seg: int, si: int, di: int, ax: int,
+          back, n: int, overlap: bool):
+    """The memory work of ``n`` iterations of REP MOVS/STOS/LODS (``name``)
+    of ``size``-byte elements from offsets ``si`` (in segment ``seg``) and
+    ``di`` (in ES) of an address size whose offsets are ``am`` wide, the
+    accumulator ``ax``, stepping down when ``back`` (DF), on state ``s`` and
+    ``ram`` (physical addresses below ``amask``, no paging), if each
+    iteration would take ConcreteOps' plain-RAM path: all offsets inside
+    the segment limits without wrapping, the whole run in RAM, no code
+    byte written (self-modifying code stays on the slow path), and for
+    MOVS no overlap that an element-by-element copy would see -- or, with
+    ``overlap``, one at a distance of an element or more
+    (:func:`_overlapped`).  Returns the last element read (LODS) or 0; None:
+    nothing done."""
+    span = n * size
+    top = amask + 1 if amask < ram.size else ram.size      # a string run must end below
     mm = ram.mm
     if name != "STOS":
-        sg = s.segs[DS if insn.seg is None else insn.seg]
-        off = regs[6] & am
-        if _reach(sg, off, size, n, back, am, top) < n:
-            return False
-        src = _lowest(sg, off, size, n, back)
-    if name != "LODS":
-        sg = s.segs[ES]
-        off = regs[7] & am
-        if _reach(sg, off, size, n, back, am, top) < n:
-            return False
-        dst = _lowest(sg, off, size, n, back)
-        cm = ram.code_map
-        g0, g1 = dst >> 6, (dst + span - 1) >> 6
-        if cm[g0] or cm[g1] or (g1 - g0 > 1 and any(cm[g0:g1])):
-            return False
+        src = _place(s.segs[seg], si, size, span, back, am, top)
+        if src < 0:
+            return None
+        if name == "LODS":
+            last = src if back else src + span - size
+            return int.from_bytes(mm[last:last + size], "little")
+    dst = _place(s.segs[ES], di, size, span, back, am, top)
+    if dst < 0:
+        return None
+    cm = ram.code_map
+    g0, g1 = dst >> 6, (dst + span - 1) >> 6
+    if (cm[g0] or cm[g1] or (g1 - g0 > 1 and cm.find(b"\1", g0, g1) >= 0)) \
+            and ram.holds_code(dst, span):
+        return None
     if name == "STOS":
-        v = regs[0] & MASKS[size]
+        v = ax & MASKS[size]
         if span == 1:
             mm[dst] = v
         else:
             mm[dst:dst + span] = v.to_bytes(size, "little") * n
-    elif name == "LODS":
-        last = src if back else src + span - size
-        v = int.from_bytes(mm[last:last + size], "little")
-        regs[0] = v if size >= 4 else (regs[0] & ~MASKS[size]) | v
+    elif (dst < src < dst + span) if back else (src < dst < src + span):
+        # overlapping the way a forward/backward copy sees
+        d = src - dst if back else dst - src
+        if not overlap or d < size:
+            return None
+        mm[dst:dst + span] = _overlapped(mm, src, span, d, back)
     else:
-        if (dst < src < dst + span) if back else (src < dst < src + span):
-            # overlapping the way a forward/backward copy sees
-            d = src - dst if back else dst - src
-            if not overlap or d < size:
-                return False
-            mm[dst:dst + span] = _overlapped(mm, src, span, d, back)
-        else:
-            mm[dst:dst + span] = mm[src:src + span]
-    _advance(regs, asize, am, count, n, -span if back else span, name != "STOS", name != "LODS")
-    return True
+        mm[dst:dst + span] = mm[src:src + span]
+    return 0
+
+
+def _place(sg, off: int, size: int, span: int, back, am: int, top: int) -> int:
+    """The physical address of the lowest byte of a run of ``span`` bytes of
+    ``size``-byte elements from offset ``off`` of segment ``sg`` (stepping
+    down when ``back``), when all of it lies inside the limit, without the
+    offset wrapping at ``am``, and below ``top``; else -1 (as
+    :func:`_reach` short of the run's elements)."""
+    if back:
+        lo, hi = off - span + size, off + size - 1
+    else:
+        lo, hi = off, off + span - 1
+    if lo < 0 or hi > am or hi > sg.limit:
+        return -1
+    p = sg.base + lo
+    return p if p + hi - lo < top else -1
 
 
 def _overlapped(mm, src: int, span: int, d: int, back) -> bytes:
@@ -235,50 +271,142 @@ def _find_element(y: bytes, pat: bytes, size: int) -> int:
 def plain_compare(s, ram, amask: int, insn, n: int) -> tuple:
     """Run up to ``n`` iterations (0 < n <= rCX) of the REPE/REPNE
     CMPS/SCAS ``insn`` at once, on state ``s`` and ``ram`` (physical
-    addresses below ``amask``, no paging): those whose elements lie in
-    plain RAM inside the segment limits without wrapping, up to and with
-    the first comparison that ends the repetition.  rSI/rDI/rCX and the
-    flag record are left as after them.  Returns (the iterations run,
-    whether the last one's comparison ended the repetition); (0, False):
-    nothing done (the first element is not plain RAM)."""
+    addresses below ``amask``, no paging): those :func:`_compare` runs.
+    rSI/rDI/rCX and the flag record are left as after them.  Returns (the
+    iterations run, whether the last one's comparison ended the
+    repetition); (0, False): nothing done (the first element is not plain
+    RAM)."""
     regs = s.regs
     asize = insn.asize
     am = MASKS[asize]
-    count = regs[1] & am
     size = insn.size
     back = s.fl & 0x400                                                 # DF
-    top = min(amask + 1, ram.size)
-    mm = ram.mm
     scas = insn.name == "SCAS"
-    es = s.segs[ES]
-    di = regs[7] & am
-    k = _reach(es, di, size, n, back, am, top)
-    if not scas:
-        sg = s.segs[DS if insn.seg is None else insn.seg]
-        si = regs[6] & am
-        k = _reach(sg, si, size, k, back, am, top)
-    if k <= 0:
+    r = _compare(s, ram, amask, scas, insn.rep == 0xF3, size, am, DS if insn.seg is None else insn.seg,
+                 regs[6] & am, regs[7] & am, regs[0], back, n)
+    if r is None:
         return 0, False
-    span = k * size
-    dst = _lowest(es, di, size, k, back)
-    y = _in_order(mm[dst:dst + span], size, back)
-    if scas:
-        pat = (regs[0] & MASKS[size]).to_bytes(size, "little")
-        x = None
-    else:
-        src = _lowest(sg, si, size, k, back)
-        x = _in_order(mm[src:src + span], size, back)
-    if insn.rep == 0xF3:                        # REPE: ends at the first difference
-        j = _first_difference(pat * k if scas else x, y)
-        if j >= 0:
-            j //= size
-    else:                                       # REPNE: ends at the first equal pair
-        j = _find_element(y, pat, size) if scas else _first_equal(x, y, size)
-    done = k if j < 0 else j + 1
-    last = (done - 1) * size
-    a = int.from_bytes(pat if scas else x[last:last + size], "little")
-    b = int.from_bytes(y[last:last + size], "little")
+    done, ended, a, b = r
     s.cc_op, s.cc_res, s.cc_a, s.cc_b, s.cc_size = CC_SUB, (a - b) & MASKS[size], a, b, size
     step = done * size
-    _advance(regs, asize, am, count, done, -step if back else step, not scas, True)
-    return done, j >= 0
+    _advance(regs, asize, am, regs[1] & am, done, -step if back else step, not scas, True)
+    return done, ended
+
+
+def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg: int, si: int,
+             di: int, ax: int, back, n: int):
+    """Up to ``n`` iterations of REPE (``repe``) or REPNE CMPS or SCAS
+    (``scas``) of ``size``-byte elements from offsets ``si`` (in segment
+    ``seg``) and ``di`` (in ES) of an address size whose offsets are ``am``
+    wide, the accumulator ``ax``, stepping down when ``back``: those whose
+    elements lie in plain RAM inside the segment limits without wrapping,
+    up to and with the first comparison that ends the repetition (REPE: a
+    difference, REPNE: an equal pair) -- looked for in windows of the run
+    growing fourfold from ``WINDOW`` elements, so that a short string under
+    a large count (``repne scasb`` with rCX = -1) reads little.  Returns
+    (the iterations run, whether the last one's comparison ended the
+    repetition, and the two elements it compared: the flags are those of
+    their SUB); None: the first element is not plain RAM."""
+    top = amask + 1 if amask < ram.size else ram.size
+    mm = ram.mm
+    es = s.segs[ES]
+    sg = None if scas else s.segs[seg]
+    pat = (ax & MASKS[size]).to_bytes(size, "little") if scas else None
+    step = -size if back else size
+    done, w, c = 0, WINDOW, 0
+    while True:
+        m = n - done if n - done < w else w     # this window's elements (c: the last one's)
+        span = m * size
+        d = di + done * step                    # the window's first offsets, in the run's order
+        o = si + done * step
+        p = _place(es, d, size, span, back, am, top)
+        q = 0 if scas else _place(sg, o, size, span, back, am, top)
+        if p < 0 or q < 0:
+            # the window meets a limit, a wrap or the end of RAM: the elements in reach
+            k = _reach(es, d, size, m, back, am, top)
+            if not scas:
+                k = _reach(sg, o, size, k, back, am, top)
+            if k <= 0:
+                if not done:
+                    return None
+                j = -1
+                break                           # the previous window's last element ends it
+            m, span = k, k * size
+            p = _lowest(es, d, size, k, back)
+            q = 0 if scas else _lowest(sg, o, size, k, back)
+        if scas and size == 1 and not back and not repe:
+            # REPNE SCASB up: the host's search, in RAM itself
+            j = mm.find(pat, p, p + span)
+            if j >= 0:
+                done += j - p + 1
+                return done, True, ax & 0xFF, ax & 0xFF
+            x, y = pat * m, mm[p:p + span]
+        else:
+            y = _in_order(mm[p:p + span], size, back)
+            x = pat * m if scas else _in_order(mm[q:q + span], size, back)
+            if repe:                                # REPE: ends at the first difference
+                j = _first_difference(x, y)
+                if j >= 0:
+                    j //= size
+            else:                                   # REPNE: ends at the first equal pair
+                j = _find_element(y, pat, size) if scas else _first_equal(x, y, size)
+        c = m
+        if j >= 0:
+            done += j + 1
+            break
+        done += c
+        if done == n:
+            break
+        w <<= 2
+    last = (c - 1 if j < 0 else j) * size
+    return done, j >= 0, int.from_bytes(x[last:last + size], "little"), \
+        int.from_bytes(y[last:last + size], "little")
+
+
+#: the repeated moves of translated code, by ``kind`` (:func:`rep_move_translated`)
+MOVES = ("MOVS", "STOS", "LODS")
+
+
+def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, si: int, di: int,
+                        ax: int, df: int, avail: int) -> int:
+    """A REP MOVS/STOS/LODS (``MOVES[kind]``) of translated code
+    (:meth:`emu.isa.x86.ir_front.X86IRBuilder.rep_string`), bound as a
+    method of ConcreteOps ``ops``: its ``cx`` iterations all at once, when
+    they take the plain-RAM path (:func:`_move`) and the budget covers them
+    (``avail``: the instructions it covers beyond the path's own count).
+    The register values come in (``si``, ``di``, ``ax`` as the instruction
+    reads them, ``df`` DF's bit) and the block computes the new ones.
+    Returns the iterations beyond the first (0 for a count of 0), LODS's
+    last element above bit 32; -1: nothing done -- the block leaves before
+    the instruction and the engine's slow path runs it."""
+    if cx <= 1:
+        if cx == 0:
+            return 0 if kind != 2 else -1
+    elif cx > avail + 1:
+        return -1
+    if not ops.plain:
+        return -1
+    v = _move(ops.s, ops.ram, ops.amask, MOVES[kind], size, am, seg, si, di, ax, df, cx, True)
+    if v is None:
+        return -1
+    return cx - 1 | v << 32
+
+
+def rep_compare_translated(ops, scas: int, repe: int, size: int, am: int, seg: int, cx: int, si: int,
+                           di: int, ax: int, df: int, avail: int) -> int:
+    """A REPE/REPNE CMPS or SCAS (``scas``) of translated code, as
+    :func:`rep_move_translated`: its iterations up to the comparison that
+    ends it (:func:`_compare`), when it ends within plain RAM and the
+    budget.  Returns the iterations beyond the first, the two elements its
+    last comparison compared above bit 32 and bit 64 (the flags are their
+    SUB's); -1: nothing done (a count of 0 too)."""
+    if cx == 0 or not ops.plain:
+        return -1
+    n = cx if cx <= avail + 1 else avail + 1
+    r = _compare(ops.s, ops.ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+    if r is None:
+        return -1
+    done, ended, a, b = r
+    if done < cx and not ended:         # stopped short: a limit, the end of RAM, the budget
+        return -1
+    return done - 1 | a << 32 | b << 64

@@ -113,6 +113,10 @@ class X86Target(Target):
         from .coverage import coverage
         return coverage(model)
 
+    def translation_probes(self, model) -> tuple:
+        from .coverage import translation_probes
+        return translation_probes(model)
+
     def describe_insn(self, insn) -> tuple:
         from .disasm import format_insn, mnemonic
         return mnemonic(insn), format_insn(insn)

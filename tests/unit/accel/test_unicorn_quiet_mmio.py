@@ -67,42 +67,80 @@ def test_with_an_exit_observer_every_access_is_a_real_exit():
     m.close()
 
 
-def test_an_stm_abandoned_at_its_second_access_completes_once():
-    """STM writes IFLS (quiet: IMSC is 0) then IMSC, unmasking RX with input
-    waiting and CPSR.I clear: the IRQ rises inside the second access and
-    unicorn abandons the STM.  Completed on kasou's semantics with both
-    values, it is one store of each register, as on the interpreter.
-    (Counting: a free run takes the IRQ at the end of the block, see
-    emu.accel.unicorn.)"""
-    count = "exact"
-    code = gic_program("""
+#: stores of r0 (IFLS: quiet while IMSC is 0) then r1 (IMSC: unmasks RX),
+#: at r2 = IFLS: (instruction, r2 after it)
+PAIR_STORES = [("stm r2, {r0, r1}", 0x09000034), ("strd r0, r1, [r2]", 0x09000034),
+               ("strd r0, r1, [r2], #8", 0x0900003C), ("stmia r2!, {r0, r1}", 0x0900003C)]
+
+
+@pytest.mark.parametrize("count", ["exact", "free"])
+@pytest.mark.parametrize("store, base", PAIR_STORES)
+def test_a_store_pair_abandoned_at_its_second_access_completes_once(count, store, base):
+    """STM/STRD writes IFLS (quiet: IMSC is 0) then IMSC, unmasking RX with
+    input waiting and CPSR.I clear: the IRQ rises inside the second access
+    and unicorn abandons the instruction.  Completed on kasou's semantics
+    with both values, it is one store of each register and one writeback,
+    as on the interpreter -- also in a free run, where unicorn's PC in the
+    hook is not the store's."""
+    code = gic_program(f"""
         cpsie i
         sub r2, r2, #4            @ IFLS
         mov r0, #0x09
-        stm r2, {r0, r1}
+        {store}
         mov r8, r2
     """)
     results = []
-    for accel in ("interp", "unicorn"):
+    for accel in ("interp", "unicorn", "tcg"):
         m = machine(accel, code, count, serial_input=b"x")
-        r = m.run(icount_limit=100_000)
+        r = m.run(icount_limit=None if count == "free" and accel == "unicorn" else 100_000)
         keys = {k: v for k, v in m.stats.by_key.items() if k.startswith("MMIO write 0x90000")}
         results.append(((r.reason, r.status), m.cpu.r[8], m.cpu.r[9], keys,
                         m.devices["serial0"].ifls))
         m.close()
-    assert results[0] == results[1]
-    assert results[0][:3] == (("debug-exit", 0), 0x09000034, 1)
+    assert results[0] == results[1] == results[2]
+    assert results[0][:3] == (("debug-exit", 0), base, 1)
     assert results[0][3] == {"MMIO write 0x9000034": 1, "MMIO write 0x9000038": 2}
 
 
-def test_a_free_run_keeps_only_the_last_instructions_accesses():
+@pytest.mark.parametrize("load", ["ldm r2, {r4, r5}", "ldrd r4, r5, [r2]"])
+def test_a_load_pair_abandoned_at_its_first_access_reads_the_fifo_once(load):
+    """The line rises with CPSR.I set (IMSC unmasks RX, input waiting);
+    CPSRIE then enables it, which a free run notices at its next device
+    access: the first read of an LDM/LDRD of DR and RSR, which pops the RX
+    FIFO.  Unicorn abandons the load there; completed with the byte already
+    read, the load pops the FIFO once, and DR reads the first byte, as on
+    the interpreter (there the IRQ comes before the load; its handler
+    leaves DR alone)."""
+    code = gic_program(f"""
+        str r1, [r2]              @ IMSC: the line rises, CPSR.I masks it
+        cpsie i
+        movw r2, #0
+        movt r2, #0x0900          @ DR
+        {load}
+        ldr r6, [r2]              @ the second byte
+    """)
+    results = []
+    for accel, count in (("interp", None), ("unicorn", "free"), ("unicorn", "exact"), ("tcg", None)):
+        m = machine(accel, code, count or "exact", serial_input=b"xy")
+        r = m.run(icount_limit=None if count == "free" else 100_000)
+        results.append(((r.reason, r.status), m.cpu.r[4] & 0xFF, m.cpu.r[6] & 0xFF, m.cpu.r[9]))
+        m.close()
+    assert results[0] == results[1] == results[2] == results[3] == (("debug-exit", 0), ord("x"),
+                                                                    ord("y"), 1)
+
+
+def test_a_free_run_keeps_only_the_last_accesses():
     """A free run counts nothing (and unicorn's PC in a hook is that of
-    its block), so the polling loop's accesses are the same (address,
-    icount) every time round: they must not pile up as one instruction's
-    (a stop inside the next would replay stale values).  At most the last
-    round's FR read and DR write are kept, not all six accesses."""
-    m = machine("unicorn", POLLED)
+    some earlier block), so its accesses name no instruction: a polling
+    loop's must not pile up (memory, and a stop's search among them), only
+    the last ACCESSES_KEPT of them are kept, the newest last."""
+    from emu.accel.unicorn import ACCESSES_KEPT
+    text = bytes(range(0x41, 0x41 + 2 * ACCESSES_KEPT))
+    code = POLLED.replace(b"ok\n\0", text + b"\0")
+    m = machine("unicorn", code)
     m.run()
+    assert m.serial_output() == text
     _, accesses = m.accel._accesses
-    assert len(accesses) <= 2
+    assert len(accesses) == ACCESSES_KEPT
+    assert accesses[-1] == (0x09000000, True, text[-1])
     m.close()

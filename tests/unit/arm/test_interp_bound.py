@@ -42,6 +42,22 @@ CASES = [
     ("ldrb r0, [r1], #1", {1: DATA + 4}, 0, {0: 0x45, 1: DATA + 5}, None, 1),
     ("ldrb r0, [r1, r2]", {1: DATA, 2: 5}, 0, {0: 0x46}, None, 1),
     ("str r0, [r1, #-4]!", {0: 7, 1: DATA + 16}, 0, {1: DATA + 12}, None, 1),
+    # the halfword and signed loads (DATA + 8 holds 0x80 0xFF)
+    ("ldrh r0, [r1, #2]", {1: DATA}, 0, {0: 0x4443}, None, 1),
+    ("ldrh r0, [r1, -r2]", {1: DATA + 8, 2: 2}, 0, {0: 0x4847}, None, 1),
+    ("ldrsh r0, [r1, r2]", {1: DATA, 2: 8}, 0, {0: 0xFFFFFF80}, None, 1),
+    ("ldrsh r0, [r1, #6]", {1: DATA}, 0, {0: 0x4847}, None, 1),
+    ("ldrsb r0, [r1, #-1]", {1: DATA + 9}, 0, {0: 0xFFFFFF80}, None, 1),
+    ("ldrsb r0, [r1, r2]", {1: DATA, 2: 9}, 0, {0: 0xFFFFFFFF}, None, 1),
+    ("strh r0, [r1, #2]", {0: 0x12345678, 1: DATA}, 0, {0: 0x12345678}, None, 1),
+    ("ldrh r0, [r1], #2", {1: DATA}, 0, {0: 0x4241, 1: DATA + 2}, None, 1),
+    ("ldrsb r0, [r1, #-1]!", {1: DATA + 9}, 0, {0: 0xFFFFFF80, 1: DATA + 8}, None, 1),
+    ("strh r0, [r1, #-2]!", {0: 5, 1: DATA + 16}, 0, {1: DATA + 14}, None, 1),
+    ("ldrd r2, r3, [r1, #8]", {1: DATA}, 0, {2: 0xFF80, 3: 0}, None, 3),
+    ("rsbs r0, r1, #0", {1: 1}, 0, {0: 0xFFFFFFFF}, N, 1),
+    ("subs r0, r1, r2", {1: 5, 2: 5}, N, {0: 0}, Z | C, 1),
+    ("ands r0, r1, #0xf0000000", {1: 0x80000001}, V, {0: 0x80000000}, N | C | V, 1),
+    ("bics r0, r1, r2", {1: 3, 2: 1}, C | V, {0: 2}, C | V, 2),
     ("b #0x40010100", {}, 0, {15: 0x40010100}, None, 1),
     ("bl #0x40010100", {}, 0, {14: CODE + 4, 15: 0x40010100}, None, 1),
     ("bne #0x40010100", {}, 0, {15: 0x40010100}, None, 1),
@@ -57,7 +73,7 @@ def _run_one(asm, before, flags):
     try:
         word = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(asm, CODE)[0])
         m.load_image(word, "t", CODE, CODE)
-        m.ram.load(DATA, b"ABCDEFGH" + bytes(248))
+        m.ram.load(DATA, b"ABCDEFGH" + bytes([0x80, 0xFF]) + bytes(246))
         s = m.cpu
         for k, v in before.items():
             s.r[k] = v
@@ -97,5 +113,7 @@ def test_a_common_instruction_runs_bound_and_right(asm, before, flags, after, fl
 def test_stores_land_in_ram():
     _, _, _, data = _run_one("str r0, [r1, #-4]!", {0: 0x11223344, 1: DATA + 16}, 0)
     assert data[12:16] == bytes([0x44, 0x33, 0x22, 0x11])
+    _, _, _, data = _run_one("strh r0, [r1, r2]", {0: 0x11223344, 1: DATA + 4, 2: 2}, 0)
+    assert data[4:8] == b"EF" + bytes([0x44, 0x33])
     _, _, _, data = _run_one("push {r4, lr}", {4: 5, 13: DATA + 0x10, 14: 6}, 0)
     assert data[8:16] == bytes([5, 0, 0, 0, 6, 0, 0, 0])

@@ -80,6 +80,39 @@ def test_a_store_into_decoded_code_invalidates_it_on_the_interpreter():
     assert regs[0] == 150 and regs[5] == 2
 
 
+# a loop that keeps its counter in the word just after it, in the same
+# 64-byte code granule: data, not code -- nothing is dropped
+DATA_NEXT_TO_CODE = """
+    adr r1, var
+    mov r2, #300
+loop:
+    ldr r0, [r1]
+    add r0, r0, r2
+    str r0, [r1]
+    subs r2, r2, #1
+    bne loop
+done:
+    b done
+var:
+    .word 0
+"""
+
+
+@pytest.mark.parametrize("hot", [1, None])
+def test_a_store_next_to_translated_code_keeps_it(hot):
+    regs, _, _, stats, _ = run(DATA_NEXT_TO_CODE, "tcg", 3000, hot_threshold=hot)
+    assert regs[0] == sum(range(1, 301)) and regs[2] == 0
+    assert stats["invalidations"] == 0
+
+
+def test_a_store_next_to_decoded_code_keeps_it_on_the_interpreter():
+    dropped = []
+    regs = run(DATA_NEXT_TO_CODE, "interp", 3000,
+               setup=lambda m: m.ram.add_invalidation_listener(dropped.append))[0]
+    assert regs[0] == sum(range(1, 301))
+    assert dropped == []
+
+
 # stores to the PL011 data register (MMIO at 0x09000000) from a translated loop
 UART = """
     movw r1, #0
@@ -193,3 +226,141 @@ def test_a_condition_known_when_translated_needs_no_test():
     assert regs[1] == 6
     ops = op_opt(asm)
     assert "brcond" not in ops and "select" not in ops
+
+
+def test_a_conditional_store_is_predicated_inside_its_block():
+    """STRGT/STRLE after a comparison of registers: each a predicated store
+    (``st`` with the condition as its third input), the block going on
+    past them to its branch -- no exit around them."""
+    ops = op_opt("cmp r0, r1\n strgt r0, [r6]\n strhle r1, [r6, #4]!\n add r2, r2, #1\n b .\n")
+    stores = [ln for ln in ops.splitlines() if ln.strip().startswith(("st4", "st2"))]
+    assert len(stores) == 2 and all(ln.count(",") == 2 for ln in stores), ops
+    assert "brcond" not in ops
+    assert ops.rstrip().splitlines()[-1].strip().startswith("goto_tb")
+
+
+# a conditional byte store whose address is the PL011's DR when the
+# condition holds and 0 (no device, no RAM) when it fails, and a
+# conditional halfword store with writeback into RAM
+PREDICATED = """
+    movw r6, #0x1000
+    movt r6, #0x4001
+    mov r0, #0x41
+    mov r4, #12
+loop:
+    ands r5, r4, #1
+    movne r3, #0x09000000
+    moveq r3, #0
+    cmp r5, #0
+    strbne r0, [r3]
+    strhne r4, [r6, #2]!
+    addne r0, r0, #1
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("hot", [1, None])
+def test_predicated_stores_run_as_on_the_interpreter(hot):
+    """A predicated store to a device bails to the interpreter (an MMIO
+    exit) only when its condition holds; one whose condition fails makes
+    no access at all, whatever its address; writeback only when it holds."""
+    want = run(PREDICATED, "interp", 400)
+    got = run(PREDICATED, "tcg", 400, hot_threshold=hot)
+    assert want[4] == got[4] == b"ABCDEF"
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert got[0][6] == 0x40011000 + 12
+
+
+# every other round the pointer is null (no RAM, no device there): the
+# conditional loads (a word, a signed halfword with writeback, a pair)
+# must not touch it
+NULL_LOADS = """
+    movw r6, #0x1000
+    movt r6, #0x4001
+    mov r0, #0
+    mov r4, #40
+loop:
+    ands r5, r4, #1
+    movne r3, r6
+    moveq r3, #0
+    cmp r3, #0
+    ldrne r7, [r3]
+    ldrshne r8, [r3, #4]!
+    ldrdne r10, r11, [r6]
+    addne r0, r0, r7
+    addne r0, r0, r8
+    addne r0, r0, r11
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def _fill(m):
+    m.ram.write(0x40011000, 4, 1000)
+    m.ram.write(0x40011004, 4, 0xFFF6)           # -10 as a halfword
+    m.ram.write(0x40011008, 4, 0x7)
+
+
+def test_a_conditional_load_from_a_null_pointer_loads_nothing():
+    """The loads are predicated (made only when the pointer is not null):
+    the translated loop never bails to the interpreter for the null
+    rounds, and computes what the interpreter does."""
+    want = run(NULL_LOADS, "interp", 2000, setup=_fill)
+    got = run(NULL_LOADS, "tcg", 2000, hot_threshold=1, setup=_fill)
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert got[0][0] == 20 * (1000 - 10 + 0xFFF6)       # r11: the word after the first
+    assert got[3]["bails"] == 0 and got[3]["helper_calls"] == 0
+
+
+# register-specified shifts of a value with its top bit set by every amount
+# from 0 to 47 and 250 to 255 (Rs[7:0]; bits above ignored): the results
+# folded into r8-r11, flags from ADDS/SUBS (the ALU's carry) and from a MOVS
+# (the shifter's carry) into r12
+SHIFTS = """
+    movw r0, #0x5678
+    movt r0, #0x9234
+    mov r2, #0
+    mov r8, #0
+    mov r9, #0
+    mov r10, #0
+    mov r11, #0
+    mov r12, #0
+loop:
+    add r3, r2, #0x300
+    eor r8, r8, r0, lsl r3
+    add r9, r9, r0, lsr r3
+    eor r10, r10, r0, asr r3
+    add r11, r11, r0, ror r3
+    adds r4, r8, r0, ror r2
+    adc r12, r12, r12
+    subs r4, r9, r0, lsr r2
+    adc r12, r12, #0
+    movs r4, r0, asr r2
+    adc r12, r12, r4
+    add r2, r2, #1
+    cmp r2, #48
+    moveq r2, #250
+    cmp r2, #256
+    bne loop
+done:
+    b done
+"""
+
+
+def test_register_shifts_by_every_amount_as_on_the_interpreter():
+    """LSL/LSR/ASR/ROR by a register, inline where the shifter's carry is
+    not needed (ADD, EOR without S; ADDS, SUBS take C from the ALU) and
+    through the helper where it is (MOVS): the interpreter's results for
+    amounts 0-47 and 250-255."""
+    want = run(SHIFTS, "interp", 5000)
+    got = run(SHIFTS, "tcg", 5000, hot_threshold=1)
+    assert got[0][:15] == want[0][:15] and got[1] == want[1]
+    assert want[0][2] == 256
+    ops = op_opt("eor r8, r8, r0, lsl r3\n add r9, r9, r0, ror r3\n adds r4, r8, r0, lsr r2\n b .\n")
+    assert "shift_c" not in ops
+    assert "shift_c" in op_opt("movs r4, r0, asr r2\n b .\n")

@@ -39,6 +39,13 @@ def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
 def flag_stores_in_passes(text: str) -> list:
     """The lines of the regions that compute the CPSR on a path that goes
     round a loop again (the next statement at their level is ``continue``)."""
+    return _flag_stores_before(text, "continue")
+
+
+def _flag_stores_before(text: str, jump: str) -> list:
+    """The lines of the regions that compute the CPSR where the first jump
+    that follows at their level (``continue``, ``break`` or ``pc = ...``)
+    starts with ``jump``."""
     found = []
     for region in text.split("OUT: [region")[1:]:
         lines = region.split("g = CCG[e]")[0].splitlines()
@@ -48,7 +55,7 @@ def flag_stores_in_passes(text: str) -> list:
             ind = len(ln) - len(ln.lstrip())
             after = [x.strip() for x in lines[k + 1:] if len(x) - len(x.lstrip()) == ind]
             jumps = [x for x in after if x.startswith(("continue", "break", "pc ="))]
-            if jumps and jumps[0] == "continue":
+            if jumps and jumps[0].startswith(jump):
                 found.append(ln.strip())
     return found
 
@@ -407,3 +414,293 @@ def test_a_loaded_value_goes_straight_into_its_register():
     want = run(LOADS, "interp", 600, setup=setup, **regs)
     got = run(LOADS, "tcg", 600, hot_threshold=1, setup=setup, **regs)
     assert want[0][5] != 0 and want[0][9] != 0 and got[:2] == want[:2]
+
+
+def flag_stores_on_jumps(text: str) -> list:
+    """The lines of the regions that compute the CPSR on a path that jumps
+    to another section of the region (it sets ``pc``)."""
+    return _flag_stores_before(text, "pc =")
+
+
+# naive recursive Fibonacci: the CMP at the top of fib sets the flags, and
+# the returns jump to the sections after the BLs, whose POP may bail --
+# the flags are live there, but only an exit reads them
+FIB = """
+    movw sp, #0
+    movt sp, #0x4010
+    mov r0, #11
+    bl fib
+done:
+    b done
+fib:
+    cmp r0, #2
+    movlo r2, r0
+    bxlo lr
+    push {r6, lr}
+    sub r0, r0, #1
+    bl fib
+    sub r0, r0, #1
+    mov r6, r2
+    bl fib
+    add r0, r0, #2
+    add r2, r2, r6
+    pop {r6, pc}
+"""
+
+# a bubble sort's pass: the conditional stores end the block, and the block
+# after them starts with a condition on the flags of the CMP before
+BSORT = """
+    movw r2, #0
+    movt r2, #0x4010
+    movw r7, #0
+    movt r7, #0x4010
+    mov r10, #24
+outer:
+    mov r2, r7
+    mov r1, #1
+    mov r11, #0
+inner:
+    ldrsh lr, [r2]
+    ldrsh r12, [r2, #2]!
+    add r1, r1, #1
+    cmp lr, r12
+    movgt r11, #1
+    strhgt lr, [r2]
+    strhgt r12, [r2, #-2]
+    cmp r1, r10
+    blt inner
+    cmp r11, #0
+    beq done
+    sub r10, r10, #1
+    cmp r10, #1
+    bne outer
+done:
+    b done
+"""
+
+
+def _bsort_data(m):
+    m.ram.load(0x40100000, b"".join(((i * 7919 + 13) % 65536).to_bytes(2, "little") for i in range(24)))
+
+
+def test_a_jump_between_sections_carries_the_flags_operands_not_the_cpsr():
+    text = region_source(FIB, 3000)
+    assert flag_stores_on_jumps(text) == []
+    assert "cc_fl, ca0 = -1, " in text          # the CMP's operand, carried
+
+
+@pytest.mark.parametrize("limit", [37 * k + 11 for k in range(0, 60, 7)] + [100000])
+@pytest.mark.parametrize("asm, setup", [(FIB, None), (BSORT, _bsort_data)], ids=["fib", "bsort"])
+def test_carried_flags_are_exact_wherever_the_run_stops(asm, setup, limit):
+    want = run(asm, "interp", limit, setup=setup)
+    got = run(asm, "tcg", limit, setup=setup, hot_threshold=2)
+    assert got[:2] == want[:2]
+    assert got[2].icount == want[2].icount
+
+
+# a byte copy through post-indexed LDRB/STRB, and a pre-indexed LDR with
+# write-back, then PUSH/POP: every base written back follows an access that
+# found its address in RAM
+COPY = """
+    movw r0, #0
+    movt r0, #0x4010
+    movw r1, #0x100
+    movt r1, #0x4010
+    movw sp, #0x400
+    movt sp, #0x4010
+    mov r2, #64
+copy:
+    ldrb r3, [r0], #1
+    strb r3, [r1], #1
+    ldr r4, [r0, #-1]!
+    push {r3, r4}
+    pop {r5, r6}
+    ldrb r7, [r0, #1]!
+    subs r2, r2, #1
+    bne copy
+done:
+    b done
+"""
+
+
+def test_a_base_written_back_after_an_access_to_ram_needs_no_wrap_test():
+    text = region_source(COPY, 2000)
+    wraps = re.findall(r"if (r\d+) [<>] [-\d]+: ", text)
+    assert not {"r0", "r1", "r13"} & set(wraps)
+    want = run(COPY, "interp", 2000)
+    got = run(COPY, "tcg", 2000, hot_threshold=2)
+    assert got[:2] == want[:2]
+
+
+@pytest.mark.parametrize("ram, wraps", [((0x40000000, 0x48000000), ()), ((0, 1 << 20), ("sub",)),
+                                        (((1 << 32) - (1 << 20), 1 << 32), ("add",))],
+                         ids=["virt", "at-0", "up-to-4G"])
+def test_a_written_back_base_is_reduced_where_ram_reaches_an_end_of_the_space(ram, wraps):
+    """8 below or above an address in RAM: reduced modulo 2^32 (an ``and``)
+    only where that can leave the 32-bit space."""
+    from emu.ir.ir import IRBlock
+    from emu.isa.arm.ir_front import ArmIRBuilder
+    from emu.isa.arm.models import get_model
+    b = ArmIRBuilder(IRBlock(0x40010000, 0x40010000), get_model("cortex-a15"), 0x1D3, ram)
+    for name, lo, hi in (("sub", -8, 0), ("add", 0, 8)):
+        v = b.near(name, b.reg(13), 8, lo, hi)
+        assert (v.op.name == "and") is (name in wraps)
+
+
+# a search down a chain of nodes {left, right, key, count}: the MOVHI after
+# the LDM reads C and Z of the CMP in the block before
+FIND = """
+    movw r5, #0
+    movt r5, #0x4010
+    mov r8, #40
+    mov r12, #1
+outer:
+    mov r3, r5
+find:
+    ldr r2, [r3, #8]
+    cmp r2, r12
+    beq found
+    ldm r3, {r2, r3}
+    movhi r3, r2
+    cmp r3, #0
+    bne find
+found:
+    add r12, r12, #7
+    subs r8, r8, #1
+    bne outer
+done:
+    b done
+"""
+
+
+def _nodes(m):
+    def node(i):
+        return 0x40100000 + 16 * i if i < 16 else 0
+    m.ram.load(0x40100000, b"".join(
+        b"".join(v.to_bytes(4, "little") for v in (node(i + 1), node(i + 2), i * 37 % 64, i))
+        for i in range(16)))
+
+
+def test_flags_read_twice_from_the_block_before_are_computed_once():
+    text = region_source(FIND, 3000, setup=_nodes)
+    # the CMP's CPSR word sets C with ``<< 29``: no statement builds it twice
+    assert max(ln.count("<< 29") for ln in text.splitlines()) <= 1
+    for limit in (97, 613, 3000):
+        want = run(FIND, "interp", limit, setup=_nodes)
+        got = run(FIND, "tcg", limit, setup=_nodes, hot_threshold=2)
+        assert got[:2] == want[:2]
+
+
+# ARMv4's word and halfword stores are made at the address rounded down and
+# reduced modulo 2^32: a base + offset that wraps into RAM stores there, and
+# the base written back is the unreduced sum reduced, not kept as it is
+V4_WRAP = """
+    str sp, [r4, r7, lsl #30]!
+    strh sp, [r5, r6]!
+    str sp, [r8], r9
+done:
+    b done
+"""
+
+
+def test_an_armv4_store_whose_address_wraps_writes_back_its_base_reduced():
+    regs = dict(r4=0x80000000, r7=0xFFFFFFFF,            # 0x80000000 + 0x3FFFFFFFC0000000
+                r5=0xC0000000, r6=0x80000100,            # 0x1_40000100
+                r8=0x40000200, r9=0xFFFFFFFC, r13=0x1234)
+    want = run(V4_WRAP, "interp", 3, cpu="arm7tdmi", **regs)
+    got = run(V4_WRAP, "tcg", 3, cpu="arm7tdmi", hot_threshold=1, **regs)
+    assert want[0][4] == 0x40000000 and want[0][5] == 0x40000100
+    assert got[:2] == want[:2]
+
+
+# every condition read at the start of a block, from flags a block before
+# set: for each of the 16 N Z C V values, r0-r13 record which conditions held
+CONDS = """
+    mov r14, #0
+next:
+    mov r0, r14, lsl #28
+    msr cpsr_f, r0
+    b test
+test:
+    mov r0, #0
+    mov r1, #0
+    mov r2, #0
+    mov r3, #0
+    mov r4, #0
+    mov r5, #0
+    mov r6, #0
+    mov r7, #0
+    mov r8, #0
+    mov r9, #0
+    mov r10, #0
+    mov r11, #0
+    mov r12, #0
+    mov r13, #0
+    b conds
+conds:
+    moveq r0, #1
+    movne r1, #1
+    movcs r2, #1
+    movcc r3, #1
+    movmi r4, #1
+    movpl r5, #1
+    movvs r6, #1
+    movvc r7, #1
+    movhi r8, #1
+    movls r9, #1
+    movge r10, #1
+    movlt r11, #1
+    movgt r12, #1
+    movle r13, #1
+    add r14, r14, #1
+    cmp r14, #16
+    bne next
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("limit", [23 + 35 * k for k in range(16)] + [10000])
+def test_conditions_at_the_start_of_a_block_hold_as_the_flags_say(limit):
+    want = run(CONDS, "interp", limit)
+    got = run(CONDS, "tcg", limit, hot_threshold=1)
+    assert got[:2] == want[:2]
+
+
+def test_a_condition_on_the_cpsr_word_is_a_mask_of_it():
+    text = op_opt("movhi r3, r2\nmovgt r4, r2\n b .")
+    assert "shr" not in text
+
+
+# read-modify-write of one address (a byte at a register offset, a word
+# stored back with write-back): the store reuses the load's check
+RMW = """
+    mov r3, #40
+loop:
+    ldrb r0, [r1, r2]
+    add r0, r0, #3
+    strb r0, [r1, r2]
+    ldr r4, [r7]
+    add r4, r4, r3
+    str r4, [r7], #4
+    add r2, r2, #1
+    subs r3, r3, #1
+    bne loop
+done:
+    b done
+"""
+
+
+def test_a_store_to_the_address_just_loaded_tests_it_in_ram_once():
+    regs = dict(r1=0x40020000, r2=0, r7=0x40030000)
+    text = region_source(RMW, 300, **regs)
+    body = text.split("OUT: [region")[1]
+    loads = re.findall(r"= (?:MM\[|W4\[|U4\(MM, )(p\d+)", body)
+    stores = re.findall(r"(?:MM\[|W4\[|P4\(MM, )(p\d+)(?:\]| >> 2\]|,)[^\n]* = |P4\(MM, (p\d+)", body)
+    assert loads and stores
+    # a store indexes RAM with the local its load computed and tested
+    assert {s[0] or s[1] for s in stores} <= set(loads)
+    assert "(r1 + r2) - " in body and body.count("(r1 + r2) - ") == body.count("MM[p") // 2
+    want = run(RMW, "interp", 300, **regs)
+    got = run(RMW, "tcg", 300, hot_threshold=2, **regs)
+    assert got[:2] == want[:2]

@@ -71,11 +71,36 @@ def test_the_flag_record_is_not_kept_for_constant_loads():
         assert not re.search(r"^ +cc_\w+(, cc_\w+)* = ", loop, re.M)
 
 
+def view_index(code: str, offset: int, shift: int) -> str:
+    """The index into a word view of DS:offset: computed once at the
+    region's entry (``h = B3 + offset``, ``w = h >> shift``)."""
+    h = re.search(rf"^ +(h\d+) = B3 \+ {offset}$", code, re.M)
+    assert h, f"B3 + {offset} is not computed at the region's entry"
+    w = re.search(rf"^ +(w\d+) = {h.group(1)} >> {shift}$", code, re.M)
+    assert w, f"its index into the view is not computed at the region's entry"
+    return w.group(1)
+
+
 def test_aligned_constant_offsets_go_through_the_views_untested():
     for code in tcg_regions(run, 100_000):
-        assert re.search(r"= W2\[\(B3 \+ 1536\) >> 1\]", code)             # mov ax, [0x600]
-        assert re.search(r"= W4\[\(B3 \+ 1544\) >> 2\]", code)             # mov ebx, [0x608]
-        assert re.search(r"W2\[\(?(p\d+|B3 \+ 1552)\)? >> 1\] = ", code)    # mov [0x610], ax
-        assert re.search(r"U2\(MM, B3 \+ 1539\)", code)                    # add ax, [0x603]
+        assert re.search(rf"= W2\[{view_index(code, 1536, 1)}\]", code)      # mov ax, [0x600]
+        assert re.search(rf"= W4\[{view_index(code, 1544, 2)}\]", code)      # mov ebx, [0x608]
+        assert re.search(rf"W2\[{view_index(code, 1552, 1)}\] = ", code)     # mov [0x610], ax
+        h = re.search(r"^ +(h\d+) = B3 \+ 1539$", code, re.M).group(1)
+        assert re.search(rf"U2\(MM, {h}\)", code)                          # add ax, [0x603]
         assert not re.search(r"\b(1536|1544|1552|1539) > 6553", code)      # no limit test
         assert not re.search(r"\(B3 \+ (1536|1544|1552)\)\) & [13]\b", code)   # no alignment test
+        assert not re.search(r"h\d+ & [13]\b", code)
+
+
+def test_a_constant_addresses_code_test_is_made_once_at_the_entry():
+    # mov [0x610], ax: its granule and bytes are looked up in the prologue
+    # (code is marked only between runs of translated code); the loop tests a local
+    for code in tcg_regions(run, 100_000):
+        h = re.search(r"^ +(h\d+) = B3 \+ 1552$", code, re.M).group(1)
+        c = re.search(rf"^ +(c\d+) = CP\[{h} >> 6\] and CBF\(b'\\1', {h}, {h} \+ 2\) >= 0$",
+                      code, re.M)
+        assert c, "the store's code test is not computed at the region's entry"
+        loop = code[code.index("while True:"):]
+        assert re.search(rf"^ +if {c.group(1)}:$", loop, re.M)
+        assert "CBF(" not in loop and "CP[" not in loop

@@ -351,3 +351,37 @@ def test_dead_register_writes():
     b.end_block(0x7C02)
     dead_regs(blk)
     assert [o.aux for o in blk.ops if o.name == "setr"] == [(3, 1), (3, 2)]
+
+
+def test_a_second_load_of_the_same_address_reuses_the_first():
+    from emu.ir.optimize import reuse_loads
+    blk, b = new_builder()
+    b.emit("insn_start", aux=(0, 0x7C00), out=False)
+    x = b.load(3, 0x600, 2)
+    y = b.load(3, 0x600, 2)            # the same word: reused
+    z = b.load(3, 0x600, 1)            # another size: loaded
+    b.set_reg(0, 2, b.op2("add", x, y))
+    b.set_reg(1, 1, z)
+    b.store(3, 0x602, 2, x)
+    w = b.load(3, 0x600, 2)            # after a store: loaded again
+    b.set_reg(2, 2, w)
+    b.end_block(0x7C03)
+    reuse_loads(blk)
+    loads = [o for o in blk.ops if o.name == "ld"]
+    assert [o.aux for o in loads] == [(3, 2), (3, 1), (3, 2)]
+    assert y.op not in blk.ops and x.op in blk.ops and w.op in blk.ops
+    add = next(o for o in blk.ops if o.name == "add")
+    assert add.args == [x, x]
+
+
+def test_a_load_after_a_call_that_may_write_memory_is_made_again():
+    from emu.ir.optimize import reuse_loads
+    blk, b = new_builder()
+    b.emit("insn_start", aux=(0, 0x7C00), out=False)
+    x = b.load(3, 0x600, 2)
+    b.emit("call_bail", (0,), ("load_seg_real",))
+    y = b.load(3, 0x600, 2)
+    b.set_reg(0, 2, b.op2("add", x, y))
+    b.end_block(0x7C03)
+    reuse_loads(blk)
+    assert len([o for o in blk.ops if o.name == "ld"]) == 2

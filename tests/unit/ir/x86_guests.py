@@ -5,6 +5,26 @@ from emu import loader
 from emu.machine import Machine
 
 
+def count_loop(high: int) -> str:
+    """The head of a loop over CL = 70..0 (ECX counts down to -1, ``again``
+    at the top, EAX a hashed ECX, BP 0x9001, SI and DI 0), the dwords at
+    0:0x9000 = 0x81234567 and 0:0x9004 = ``high``: every count of a shift
+    or rotate by CL, masked or not."""
+    return f"""
+    xor ax, ax
+    mov ds, ax
+    xor si, si
+    xor di, di
+    mov bp, 0x9001
+    mov dword ptr [0x9000], 0x81234567
+    mov dword ptr [0x9004], {high:#x}
+    mov ecx, 70
+again:
+    mov eax, ecx
+    imul eax, eax, 0x9e3779b1
+"""
+
+
 def print_words(*regs) -> str:
     """Assembly printing each 16-bit register of ``regs`` (low byte first)
     on COM1, then isa-debug-exit with 0 (AX and DX are overwritten)."""

@@ -23,7 +23,11 @@ Per-model behaviour (``ops.model.level``):
 * ``das_clears_of`` (``-cpu max``): DAS leaves OF (undefined) = 0, as KVM
   does.
 
-All are ``helper=True``: they choose adjustments on run-time values.
+None is a helper: DAA, DAS, AAA and AAS choose their adjustments with
+``ops.select`` on the run-time conditions (no Python branch on a value),
+and AAM and AAD compute with their immediate, a constant of the
+instruction, so the translator compiles them all into the block (AAM 0
+raises #DE always, and is then run by the interpreter).
 """
 
 from .. import flags as F
@@ -32,113 +36,100 @@ from . import sem
 
 
 def _res(ops, r, cf, of, af):
-    """Record explicit CF/OF/AF with SZP from the byte ``r``."""
-    ops.set_cc(CC_RES, r, (1 if cf else 0) | (2 if of else 0) | (F.AF if af else 0), 0, 1)
+    """Record explicit CF/OF/AF (conditions: bools, or the translator's
+    1-bit values) with SZP from the byte ``r``."""
+    ops.set_cc(CC_RES, r, cf | of << 1 | af << 4, 0, 1)
 
 
 def _flags(ops):
+    """(CF, AF) in force, as conditions."""
     f = ops.get_flags()
-    return bool(f & F.CF), bool(f & F.AF)
+    return (f & F.CF) != 0, (f & F.AF) != 0
 
 
-@sem("DAA", helper=True)
+def _limit(ops, af):
+    """The AL above which DAA/DAS adjust the high digit: 0x99, or on the
+    8086 0x9F when AF is set."""
+    return ops.select(af, 0x9F, 0x99) if ops.model.level == 86 else 0x99
+
+
+@sem("DAA")
 def daa(ops, i):
     """DAA  (SDM Vol. 2A "DAA - Decimal Adjust AL after Addition")"""
     al = ops.get_reg(0, 1)
     cf, af = _flags(ops)
-    old = al
-    r = al
-    new_af = False
-    new_cf = False
-    if (al & 0xF) > 9 or af:
-        r = al + 6
-        new_af = True
-    limit = 0x9F if (ops.model.level == 86 and af) else 0x99
-    if old > limit or cf:
-        r += 0x60
-        new_cf = True
-    r &= 0xFF
-    of = (~old & r & 0x80) != 0
+    low = ((al & 0xF) > 9) | af
+    r = ops.select(low, al + 6, al)
+    high = (al > _limit(ops, af)) | cf
+    r = ops.select(high, r + 0x60, r) & 0xFF
+    of = (~al & r & 0x80) != 0
     ops.set_reg(0, 1, r)
-    _res(ops, r, new_cf, of, new_af)
+    _res(ops, r, high, of, low)
 
 
-@sem("DAS", helper=True)
+@sem("DAS")
 def das(ops, i):
     """DAS  (SDM Vol. 2A "DAS - Decimal Adjust AL after Subtraction")"""
     al = ops.get_reg(0, 1)
     cf, af = _flags(ops)
-    old = al
-    r = al
-    new_af = False
-    new_cf = False
-    if (al & 0xF) > 9 or af:
-        r = al - 6
-        new_af = True
-        # the 286 keeps the borrow of the low adjust in CF (AL < 6 with AF set)
-        new_cf = ops.model.level >= 286 and r < 0
-    limit = 0x9F if (ops.model.level == 86 and af) else 0x99
-    if old > limit or cf:
-        r -= 0x60
-        new_cf = True
-    r &= 0xFF
-    of = (old & ~r & 0x80) != 0 and not ops.model.das_clears_of
+    low = ((al & 0xF) > 9) | af
+    r = ops.select(low, al - 6, al)
+    high = (al > _limit(ops, af)) | cf
+    # the 286 keeps the borrow of the low adjust in CF (AL < 6 with AF set)
+    new_cf = high | (low & (al < 6)) if ops.model.level >= 286 else high
+    r = ops.select(high, r - 0x60, r) & 0xFF
+    of = False if ops.model.das_clears_of else (al & ~r & 0x80) != 0
     ops.set_reg(0, 1, r)
-    _res(ops, r, new_cf, of, new_af)
+    _res(ops, r, new_cf, of, low)
 
 
-@sem("AAA", helper=True)
+@sem("AAA")
 def aaa(ops, i):
     """AAA  (SDM Vol. 2A "AAA - ASCII Adjust After Addition")"""
     ax = ops.get_reg(0, 2)
-    cf, af = _flags(ops)
+    _, af = _flags(ops)
     al, ah = ax & 0xFF, ax >> 8
-    adjust = (al & 0xF) > 9 or af
-    if adjust:
-        if ops.model.level == 86:
-            al = (al + 6) & 0xFF
-            ah = (ah + 1) & 0xFF
-        else:
-            ax = (ax + 0x106) & 0xFFFF
-            al, ah = ax & 0xFF, ax >> 8
-    r = al & 0x0F
-    ops.set_reg(0, 2, (ah << 8) | r)
+    adjust = ((al & 0xF) > 9) | af
+    if ops.model.level == 86:
+        al = ops.select(adjust, (al + 6) & 0xFF, al)
+        ah = ops.select(adjust, (ah + 1) & 0xFF, ah)
+    else:
+        ax = ops.select(adjust, (ax + 0x106) & 0xFFFF, ax)
+        al, ah = ax & 0xFF, ax >> 8
+    ops.set_reg(0, 2, (ah << 8) | (al & 0x0F))
     _res(ops, al, adjust, False, adjust)
 
 
-@sem("AAS", helper=True)
+@sem("AAS")
 def aas(ops, i):
     """AAS  (SDM Vol. 2A "AAS - ASCII Adjust AL After Subtraction")"""
     ax = ops.get_reg(0, 2)
-    cf, af = _flags(ops)
+    _, af = _flags(ops)
     al, ah = ax & 0xFF, ax >> 8
-    adjust = (al & 0xF) > 9 or af
-    if adjust:
-        if ops.model.level == 86:
-            al = (al - 6) & 0xFF
-            ah = (ah - 1) & 0xFF
-        else:
-            ax = (ax - 6) & 0xFFFF
-            al = ax & 0xFF
-            ah = ((ax >> 8) - 1) & 0xFF
-    r = al & 0x0F
-    ops.set_reg(0, 2, (ah << 8) | r)
+    adjust = ((al & 0xF) > 9) | af
+    if ops.model.level == 86:
+        al = ops.select(adjust, (al - 6) & 0xFF, al)
+        ah = ops.select(adjust, (ah - 1) & 0xFF, ah)
+    else:
+        low = (ax - 6) & 0xFFFF
+        al, ah = ops.select(adjust, low & 0xFF, al), ops.select(adjust, ((low >> 8) - 1) & 0xFF, ah)
+    ops.set_reg(0, 2, (ah << 8) | (al & 0x0F))
     _res(ops, al, adjust, False, adjust)
 
 
-@sem("AAM", helper=True)
+@sem("AAM")
 def aam(ops, i):
     """AAM imm8  (SDM Vol. 2A "AAM - ASCII Adjust AX After Multiply")"""
     base = i.ops[0].value & 0xFF
     al = ops.get_reg(0, 1)
     if base == 0:
         ops.raise_exc(0, None, "AAM with a zero divisor")
-    ah, r = divmod(al, base)
+    ah, r = al // base, al % base
     ops.set_reg(0, 2, (ah << 8) | r)
     _res(ops, r, False, False, False)
 
 
-@sem("AAD", helper=True)
+@sem("AAD")
 def aad(ops, i):
     """AAD imm8  (SDM Vol. 2A "AAD - ASCII Adjust AX Before Division")"""
     base = i.ops[0].value & 0xFF

@@ -1,9 +1,10 @@
 """Bit and byte instructions (SDM Vol. 1 §7.3.7, §7.3.1.2): BT BTS BTR BTC BSF BSR, CMPXCHG, CMPXCHG8B, XADD.
 
 Inline (no run-time Python branching): BT/BTS/BTR/BTC in every form,
-CMPXCHG (the "equal?" choice is an ``ops.select``) and XADD.  Helpers: BSF
-and BSR (finding the bit index needs a loop, and a zero source leaves the
-destination untouched).
+CMPXCHG (the "equal?" choice is an ``ops.select``), XADD, and BSF and BSR
+(the bit index is ``bit_length`` of the lowest set bit or of the source,
+the IR's ``bitlen``; a zero source, which leaves the destination
+untouched, is an ``ops.select`` in translated code).
 
 Bit-string addressing (SDM Vol. 2A "BT", Table 3-2 notes): with a register
 bit offset and a memory operand, the offset is a *signed* number of bits
@@ -97,10 +98,28 @@ def btc(ops, i):
     _btc(ops, i)
 
 
-@sem("BSF", helper=True)
+def _scan_translated(ops, i, v, index) -> None:
+    """BSF/BSR over IR: the source ``v`` a run-time value, ``index`` the bit
+    index it has when nonzero; a zero source leaves the destination as it
+    was (a 32-bit one keeps its upper half in 64-bit mode, as the CPU
+    under KVM does) and sets ZF.  The interpreter's path (in ``bsf`` and
+    ``bsr``) branches on the value instead; both mean the same."""
+    zero = v == 0
+    dst = i.ops[0]
+    if i.size == 4:
+        ops.set_reg(dst.n, 8, ops.select(zero, ops.get_reg(dst.n, 8), index))
+    else:
+        ops.write(dst, ops.select(zero, ops.read(dst), index))
+    ops.set_flags(ops.select(zero, F.ZF, 0), F.ZF)
+
+
+@sem("BSF")
 def bsf(ops, i):
     """BSF r, r/m  (SDM Vol. 2A "BSF"): index of the lowest set bit; ZF = (source == 0)."""
     v = ops.read(i.ops[1])
+    if not isinstance(v, int):
+        _scan_translated(ops, i, v, (v & -v).bit_length() - 1)
+        return
     if v == 0:
         ops.set_flags(F.ZF, F.ZF)
         return
@@ -108,10 +127,13 @@ def bsf(ops, i):
     ops.set_flags(0, F.ZF)
 
 
-@sem("BSR", helper=True)
+@sem("BSR")
 def bsr(ops, i):
     """BSR r, r/m  (SDM Vol. 2A "BSR"): index of the highest set bit; ZF = (source == 0)."""
     v = ops.read(i.ops[1])
+    if not isinstance(v, int):
+        _scan_translated(ops, i, v, v.bit_length() - 1)
+        return
     if v == 0:
         ops.set_flags(F.ZF, F.ZF)
         return

@@ -25,7 +25,7 @@ def mov_from_seg(ops, i):
         ops.write(o, v)
 
 
-@sem("MOV_TO_SEG", helper=True)
+@sem("MOV_TO_SEG")
 def mov_to_seg(ops, i):
     """MOV Sreg, r/m16 (MOV CS is #UD on 186+; the 8086 executes it)."""
     n = i.ops[0].n
@@ -158,11 +158,11 @@ def _load_far(seg_n):
     return fn
 
 
-sem("LES", helper=True)(_load_far(0))
-sem("LDS", helper=True)(_load_far(3))
+sem("LES")(_load_far(0))
+sem("LDS")(_load_far(3))
 sem("LSS", helper=True)(_load_far(2))
-sem("LFS", helper=True)(_load_far(4))
-sem("LGS", helper=True)(_load_far(5))
+sem("LFS")(_load_far(4))
+sem("LGS")(_load_far(5))
 
 
 @sem("SETCC")

@@ -5,13 +5,13 @@ Count sources and where the work happens:
 * ``D0``/``D1`` (count 1) and ``C0``/``C1``/``SHLD Ib``/``SHRD Ib``
   (immediate count): the count is a translation-time constant, so these are
   **inline**; a masked count of 0 compiles to nothing.
-* ``D2``/``D3``/``SHLD CL``/``SHRD CL``: the count is a run-time value and a
-  count of 0 must leave the destination and every flag untouched.  SHL, SAL,
-  SHR and SAR by CL (compiled code's variable shifts) are inline: translated,
-  the result and the flag record are picked by ``count == 0`` (``select``,
-  ``set_cc_if``); the rotates and SHLD/SHRD by CL are **helpers**,
-  registered under the table's ``*_CL`` encoding names.  All run the very
-  same ``_shift`` below with a concrete count in the interpreter.
+* ``D2``/``D3``/``SHLD CL``/``SHRD CL`` (the table's ``*_CL`` encoding
+  names): the count is a run-time value and a count of 0 must leave the
+  destination and every flag untouched.  They are inline too: translated,
+  the result and the flags are picked by ``count == 0`` (``select``; the
+  flag record of a shift by ``set_cc_if``, a rotate's CF and OF by a
+  ``select`` of the old ones); the interpreter runs the very same
+  ``_shift``/``_shift_arith``/``_double`` with a concrete count.
 
 Count masking (``CpuModel.shift_mask``): the 8086 does not mask the count
 (up to 255 iterations of its microcode loop); the 186 and later mask it to
@@ -40,7 +40,7 @@ SAL (``/6`` on the 186 and later) is SHL.  The 8086's ``/6`` is SETMO/SETMOC
 (the SingleStepTests 8086 vectors); SETMOC does nothing when CL is 0.
 """
 
-from ..flags import AF, CC_LOGIC, CC_RES, CF, MASK, OF, SIGN
+from ..flags import AF, CC_LOGIC, CC_O, CC_RES, CF, MASK, OF, SIGN
 from ..insn import REG
 from . import sem
 
@@ -55,11 +55,14 @@ def count_mask(ops, size: int) -> int:
     return 0x3F if size == 8 else ops.model.shift_mask
 
 
-def _shift(ops, i, kind: int, a, c: int) -> None:
-    """Shift or rotate operand 0 (value ``a``) by the masked count ``c`` >= 1.
+def _shift(ops, i, kind: int, a, c, zero=None) -> None:
+    """Rotate operand 0 (value ``a``) by the masked count ``c`` >= 1.
 
-    ``c`` is a Python int in both worlds (an immediate at translation time,
-    CL in a helper); the operand value may be symbolic."""
+    ``c`` is a Python int in the interpreter and for an immediate count; in
+    translated code a rotate by CL has a run-time count: then ``zero`` says
+    whether CL's masked count was 0 (``c`` is 1 in its place), which writes
+    the operand back as it was and keeps CF and OF as they were (a rotate
+    changes no other flag)."""
     size = i.size
     bits = 8 * size
     m = MASK[size]
@@ -89,10 +92,15 @@ def _shift(ops, i, kind: int, a, c: int) -> None:
                 res = w & m
                 cf = w >> bits
                 of = ((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1
-        ops.write(dst, res)
-        ops.set_flags(cf | (of << 11), CF_OF)
+        new = cf | (of << 11)
+        if zero is None:
+            ops.write(dst, res)
+        else:
+            ops.write(dst, ops.select(zero, a, res))
+            new = ops.select(zero, ops.get_cf() | (ops.cond(CC_O) << 11), new)
+        ops.set_flags(new, CF_OF)
         return
-    _shift_arith(ops, i, kind, a, c)
+    _shift_arith(ops, i, kind, a, c, zero)
 
 
 def _shift_arith(ops, i, kind: int, a, c, zero=None) -> None:
@@ -159,12 +167,14 @@ def _inline(kind):
     return shift_imm
 
 
-def _by_cl(kind):
-    work = _WORK[kind]
+def _by_cl(kind, work, n: int = 1, mask=count_mask):
+    """The semantics of a shift, rotate (``work`` = ``_WORK[kind]``) or
+    SHLD/SHRD (``_double``, ``kind`` its direction) by CL, operand ``n``,
+    masked by ``mask(ops, size)``."""
 
     def shift_cl(ops, i):
         a = ops.read(i.ops[0])
-        c = ops.read(i.ops[1]) & count_mask(ops, i.size)
+        c = ops.read(i.ops[n]) & mask(ops, i.size)
         if isinstance(c, int):          # the interpreter, or CL known when translated
             if c:
                 work(ops, i, kind, a, c)
@@ -172,7 +182,7 @@ def _by_cl(kind):
                 _count_zero(ops, i, a)
             return
         zero = c == 0           # a run-time count (translated): 0 changes nothing
-        _shift_arith(ops, i, kind, a, ops.select(zero, 1, c), zero)
+        work(ops, i, kind, a, ops.select(zero, 1, c), zero)
     return shift_cl
 
 
@@ -181,8 +191,7 @@ def _register(name, kind):
     f = sem(name)(_inline(kind))
     f.__name__ = name.lower()
     f.__doc__ = f'{name} r/m, 1 / imm8  (SDM Vol. 2B "{section}"): constant count, inline.'
-    # the rotates by CL stay helpers (a run-time count never reaches their _shift)
-    g = sem(name + "_CL", helper=kind <= RCR)(_by_cl(kind))
+    g = sem(name + "_CL")(_by_cl(kind, _WORK[kind]))
     g.__name__ = name.lower() + "_cl"
     g.__doc__ = f'{name} r/m, CL  (SDM Vol. 2B "{section}"): run-time count; 0 changes nothing.'
 
@@ -208,9 +217,10 @@ def setmoc(ops, i):
         setmo(ops, i)
 
 
-def _double(ops, i, left: bool, a, c: int) -> None:
+def _double(ops, i, left: bool, a, c, zero=None) -> None:
     """SHLD/SHRD of operand 0 (value ``a``) by the masked count ``c`` >= 1
-    (SDM Vol. 2B "SHLD", "SHRD")."""
+    (SDM Vol. 2B "SHLD", "SHRD"); a run-time count and ``zero`` as in
+    :func:`_shift_arith`."""
     size = i.size
     bits = 8 * size
     m = MASK[size]
@@ -231,12 +241,17 @@ def _double(ops, i, left: bool, a, c: int) -> None:
         res = (last >> 1) & m
         cf = last & 1
         of = ((last ^ res) >> (bits - 1)) & 1
-    ops.write(dst, res)
     af = AF if ops.model.shift_af else 0
-    ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    if zero is None:
+        ops.write(dst, res)
+        ops.set_cc(CC_RES, res, cf | (of << 1) | af, 0, size)
+    else:
+        ops.write(dst, ops.select(zero, a, res))
+        ops.set_cc_if(ops.lnot(zero), CC_RES, res, cf | (of << 1) | af, 0, size)
 
 
-def _shxd_mask(size):
+def _shxd_mask(ops, size):
+    """SHLD/SHRD's count mask (no model masks it otherwise)."""
     return 0x3F if size == 8 else 0x1F
 
 
@@ -244,7 +259,7 @@ def _shxd_mask(size):
 def shld(ops, i):
     """SHLD r/m, r, imm8  (SDM Vol. 2B "SHLD"): constant count, inline."""
     a = ops.read(i.ops[0])
-    c = i.ops[2].value & _shxd_mask(i.size)
+    c = i.ops[2].value & _shxd_mask(ops, i.size)
     if c:
         _double(ops, i, True, a, c)
     else:
@@ -255,30 +270,16 @@ def shld(ops, i):
 def shrd(ops, i):
     """SHRD r/m, r, imm8  (SDM Vol. 2B "SHRD"): constant count, inline."""
     a = ops.read(i.ops[0])
-    c = i.ops[2].value & _shxd_mask(i.size)
+    c = i.ops[2].value & _shxd_mask(ops, i.size)
     if c:
         _double(ops, i, False, a, c)
     else:
         _count_zero(ops, i, a)
 
 
-@sem("SHLD_CL", helper=True)
-def shld_cl(ops, i):
-    """SHLD r/m, r, CL  (SDM Vol. 2B "SHLD"): run-time count; 0 changes nothing."""
-    a = ops.read(i.ops[0])
-    c = ops.read(i.ops[2]) & _shxd_mask(i.size)
-    if c:
-        _double(ops, i, True, a, c)
-    else:
-        _count_zero(ops, i, a)
-
-
-@sem("SHRD_CL", helper=True)
-def shrd_cl(ops, i):
-    """SHRD r/m, r, CL  (SDM Vol. 2B "SHRD"): run-time count; 0 changes nothing."""
-    a = ops.read(i.ops[0])
-    c = ops.read(i.ops[2]) & _shxd_mask(i.size)
-    if c:
-        _double(ops, i, False, a, c)
-    else:
-        _count_zero(ops, i, a)
+shld_cl = sem("SHLD_CL")(_by_cl(True, _double, 2, _shxd_mask))
+shld_cl.__name__ = "shld_cl"
+shld_cl.__doc__ = 'SHLD r/m, r, CL  (SDM Vol. 2B "SHLD"): run-time count; 0 changes nothing.'
+shrd_cl = sem("SHRD_CL")(_by_cl(False, _double, 2, _shxd_mask))
+shrd_cl.__name__ = "shrd_cl"
+shrd_cl.__doc__ = 'SHRD r/m, r, CL  (SDM Vol. 2B "SHRD"): run-time count; 0 changes nothing.'

@@ -31,7 +31,7 @@ def push_seg(ops, i):
     ops.push(ops.get_seg(i.ops[0].n), i.osize)
 
 
-@sem("POP_SEG", helper=True)
+@sem("POP_SEG")
 def pop_seg(ops, i):
     """POP Sreg (POP CS exists only on the 8086)."""
     n = i.ops[0].n
@@ -44,7 +44,7 @@ def pop_seg(ops, i):
         raise
 
 
-@sem("PUSHA", helper=True)
+@sem("PUSHA")
 def pusha(ops, i):
     """PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI."""
     n = i.osize
@@ -53,7 +53,7 @@ def pusha(ops, i):
         ops.push(sp if r == 4 else ops.get_reg(r, n), n)
 
 
-@sem("POPA", helper=True)
+@sem("POPA")
 def popa(ops, i):
     """POPA/POPAD: DI SI BP (SP skipped) BX DX CX AX."""
     n = i.osize
@@ -64,9 +64,10 @@ def popa(ops, i):
         ops.set_reg(r, n, vals[r])
 
 
-@sem("PUSHF", helper=True)
+@sem("PUSHF")
 def pushf(ops, i):
-    """PUSHF/PUSHFD: VM and RF read as 0 in the pushed image."""
+    """PUSHF/PUSHFD: VM and RF read as 0 in the pushed image.  Inline: it
+    only reads the flags (translated, the lazy record's RFLAGS) and pushes."""
     f = ops.get_flags() & ~(F.VM | F.RF)
     ops.push(f & MASK[i.osize], i.osize)
 
@@ -91,7 +92,7 @@ def popf(ops, i):
     ops.set_flags(v, mask)
 
 
-@sem("ENTER", helper=True)
+@sem("ENTER")
 def enter(ops, i):
     """ENTER imm16, imm8  (SDM Vol. 2A "ENTER"): nesting level taken mod 32."""
     n = i.osize

@@ -1,0 +1,60 @@
+"""DF where the translator knows it: through what changes other flags only.
+
+A string instruction steps rSI/rDI by +size or -size as DF says (SDM Vol. 1
+§3.4.3.2, Vol. 2B "LODS", "STOS").  INC and DEC keep CF (folded into fl),
+shifts write only arithmetic flags, CLD and STD set DF to a constant (Vol.
+2A "CLD", Vol. 2B "STD"): after any of them DF is still what it was (a
+region's constant under its entry guard) or that constant, so the step is
+a constant too -- no test of DF in the loop.  The results are the
+interpreter's."""
+
+import io
+
+from tests.differential.translated import regions_in
+from tests.unit.ir.test_codegen_constant_fl import TOGGLE, run
+
+#: DS = ES = 0, SI = 0x1000 (the data), DI = 0x2000, CX = 60 (DF as it is)
+START = TOGGLE.split("flip:")[0]
+
+#: DF read after INC/DEC and a shift in the same block, DF constant at entry
+AFTER_FOLDS = START + """
+    cld
+copy:
+    dec bx                      ; CF folded into fl
+    lodsb
+    shl dx, 1                   ; arithmetic flags only
+    inc bx
+    stosb
+    loop copy
+    hlt
+"""
+
+#: DF set in the block that reads it, a CF fold between
+SET_IN_BLOCK = START + """
+flip:
+    cld
+    cmp ax, bx
+    dec bx                      ; CF of the CMP folded into fl
+    lodsb                       ; forwards
+    std
+    cmp ax, bx
+    inc bx
+""" + TOGGLE.split("back:")[1]     # STOSB backwards, DI on, LOOP, CLD, HLT
+
+
+def _steps_tested(src) -> list:
+    """Each region's code after its entry guard: where DF is tested."""
+    log = io.StringIO()
+    got, _ = run(src, "tcg", log)
+    assert got == run(src, "interp")[0]
+    regions = regions_in(log)
+    assert regions
+    return [r.split("S.fl & 1024 != 0", 1)[-1].count("& 1024") for r in regions]
+
+
+def test_df_after_inc_dec_and_shifts_is_the_regions_constant():
+    assert set(_steps_tested(AFTER_FOLDS)) == {0}
+
+
+def test_df_after_cld_or_std_in_the_block_is_a_constant():
+    assert set(_steps_tested(SET_IN_BLOCK)) == {0}
