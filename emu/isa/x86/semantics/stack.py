@@ -99,16 +99,32 @@ def enter(ops, i):
     alloc = i.ops[0].value
     level = i.ops[1].value & 31
     ss = ops.stack_size()
+    m = MASK[ss]
+    bp = ops.get_reg(5, ss)
+    reads = [(bp - k * n) & m for k in range(1, level)]
+    copied = None
+    if reads and isinstance(bp, int) and not _overlap(reads, ops.get_reg(4, ss), (level + 1) * n, n, m):
+        # the enclosing frame pointers are read before anything is pushed, so
+        # that a read that faults or waits for the Machine's answer (MMIO)
+        # finds the instruction not begun, as its restart expects; where a
+        # read overlaps the pushes it is made in the SDM's order instead (a
+        # translated ENTER bails before the instruction on either)
+        copied = [ops.load(SS, a, n) for a in reads]
     ops.push(ops.get_reg(5, n), n)
     frame = ops.get_reg(4, ss)
     if level:
-        bp = ops.get_reg(5, ss)
-        for _ in range(1, level):
-            bp = (bp - n) & MASK[ss]
-            ops.push(ops.load(SS, bp, n), n)
+        for k, a in enumerate(reads):
+            ops.push(ops.load(SS, a, n) if copied is None else copied[k], n)
         ops.push(frame & MASK[n], n)
     ops.set_reg(5, n, frame)
     ops.set_reg(4, ss, ops.get_reg(4, ss) - alloc)
+
+
+def _overlap(reads, sp: int, pushed: int, n: int, m: int) -> bool:
+    """One of the ``n``-byte reads at ``reads`` overlaps the ``pushed``
+    bytes below ``sp`` (offsets modulo the stack's size, mask ``m``)."""
+    low = (sp - pushed) & m
+    return any(((a - low) & m) < pushed or ((low - a) & m) < n for a in reads)
 
 
 @sem("LEAVE")
