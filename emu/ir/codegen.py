@@ -787,6 +787,7 @@ class PyCodegen:
                 self.bail_if(self.val(op.args[0]), k, ip)
             elif n == "call_bail":
                 t = op.out
+                self.mem.before_call(self, op, k, ip)
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)

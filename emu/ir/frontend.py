@@ -135,6 +135,19 @@ class MemoryAccess:
         cannot vouch for them.  By default a call changes none."""
         return set()
 
+    def remapped_mode(self, mode):
+        """The fast-access mode (what ``fast_spaces`` gave) a space keeps in
+        a region whose own code remaps it, or None: each access checked.
+        By default None."""
+        return None
+
+    def before_call(self, cg, op, k: int, ip) -> None:
+        """Emit, before the ``call_bail`` ``op`` of instruction ``k`` (at
+        ``ip``), the tests that leave the block before the instruction where
+        the call would remap a space so that the region's fast accesses to
+        it (what its entry guard vouched for) would no longer hold.  By
+        default a call changes none."""
+
     def after_call(self, cg, op) -> None:
         """Emit, after the ``call_bail`` ``op`` (it did not bail), what binds
         again the spaces it changed.  By default a call changes none."""

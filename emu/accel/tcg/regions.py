@@ -243,11 +243,19 @@ class RegionTiers:
             fl_bits = (used, fl & used)
         if key not in self.unguarded and not key[4]:
             fast = self.frontend.fast_spaces(self.s, ram_size, amask, self.machine.ram.code_map)
-            # a space the region's own code remaps is checked at each access
+            # a space the region's own code remaps keeps the mode the memory
+            # model allows (remapped_mode; its remapping leaves the region
+            # unless the new mapping passes that mode's tests: before_call),
+            # else each access is checked
             mem = self._mem_model(key)
             for blk in irs.values():
                 for sp in mem.spaces_changed(blk.ops):
-                    fast.pop(sp, None)
+                    if sp in fast:
+                        mode = mem.remapped_mode(fast[sp])
+                        if mode is None:
+                            del fast[sp]
+                        else:
+                            fast[sp] = mode
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)

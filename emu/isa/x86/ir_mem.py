@@ -97,13 +97,42 @@ class X86Memory(MemoryAccess):
                 fails.append(f"B{sg} != 0 or L{sg} < {_ram_top(cg.ram_size, cg.amask) - 1}")
                 continue
             fails.append(f"L{sg} != 65535" if kind in EXACT else f"L{sg} < 65542")
-            if kind == "exact8":
-                fails.append(f"B{sg} & 7")
-            fails.append(f"B{sg} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
-            if _no_code(m) and sg in cg.spaces_written:
-                g = GRANULE_SHIFT
-                fails.append(f"CP.find(b\"\\1\", B{sg} >> {g}, (B{sg} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
+            fails += self._base_fails(cg, sg, m, f"B{sg}")
         return fails
+
+    @staticmethod
+    def _base_fails(cg, sg: int, m, base: str) -> list:
+        """The conditions under which segment ``sg``'s fast accesses (mode
+        ``m``, not flat) cannot take the base ``base``: past RAM's top, not
+        aligned as the mode assumes, or code in its 64 KiB when the region
+        stores there."""
+        fails = [f"{base} & 7"] if _kind(m) == "exact8" else []
+        fails.append(f"{base} > {_ram_top(cg.ram_size, cg.amask) - 0x10007}")
+        if _no_code(m) and sg in cg.spaces_written:
+            g = GRANULE_SHIFT
+            fails.append(f"CP.find(b\"\\1\", {base} >> {g}, ({base} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
+        return fails
+
+    def remapped_mode(self, mode):
+        """A segment the region reloads (real mode) stays fast but checks
+        its stores for code: its next base's 64 KiB may hold some."""
+        return None if _kind(mode) == "flat" else _kind(mode)
+
+    def before_call(self, cg, op, k, ip) -> None:
+        """Before a real-mode segment load of a segment the region accesses
+        the fast way: leave before the instruction unless its new base
+        (selector * 16; the limit stays, SDM Vol. 3A §20.1.1) passes what the
+        entry guard tested of the old one -- so the segment stays fast all
+        through the region (its mode checks stores for code:
+        :meth:`remapped_mode`)."""
+        if op.aux[0] != "load_seg_real":
+            return
+        n = op.args[0]
+        m = cg.fast_segs.get(n)
+        if m is None:
+            return
+        base = cg.atomic(f"({cg.val(op.args[1])} & 65535) << 4", "nb")
+        cg.bail_if(" or ".join(self._base_fails(cg, n, m, base)), k, ip)
 
     def spaces_changed(self, ops) -> set:
         """The segments a real-mode segment load among ``ops`` changes
