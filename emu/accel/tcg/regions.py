@@ -68,7 +68,7 @@ class RegionTiers:
         self.unguarded = set()           # region keys whose entry guard failed once
         self.grow = {}                   # block key -> (region head key, times grown): see tb_find
         self.members = {}                # block key -> the entry TB of the region inlining it
-        self.copies = {}                 # block key -> regions translated with it (see tb_gen_region)
+        self.copies = {}                 # block key -> head keys of the regions translated with it
         self.region_keys = {}            # region head key -> the keys of its blocks
 
     def _flush_tiers(self) -> None:
@@ -147,10 +147,23 @@ class RegionTiers:
             return None
         self._forget_region(head)
         for k in self.region_keys.pop(head_key, ()):
-            self.copies[k] -= 1
+            self.copies.get(k, set()).discard(head_key)
         self.counters["regions_grown"] += 1
         self.tb_gen_region(head_key[1], head_key, times + 1, entries={key[1]})
         return self.tb_cache.get(key)
+
+    def _live_copies(self, key) -> int:
+        """How many regions still valid hold a copy of the block ``key``: a
+        region invalidated since (self-modifying code, a failed guard) no
+        longer counts, so the block is copied again into the next one."""
+        heads = self.copies.get(key)
+        if not heads:
+            return 0
+        cache = self.tb_cache
+        live = {h for h in heads if (t := cache.get(h)) is not None and t.valid}
+        if len(live) < len(heads):
+            self.copies[key] = live
+        return len(live)
 
     def _drop_region(self, tb) -> None:
         """Forget every entry of the region ``tb`` belongs to, and translate those
@@ -220,7 +233,7 @@ class RegionTiers:
                 if tkey not in heat and tkey not in self.tb_cache:
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
-                if copies.get(tkey, 0) >= MAX_BLOCK_COPIES:
+                if self._live_copies(tkey) >= MAX_BLOCK_COPIES:
                     continue                    # in enough regions: jumped to
                 seen.add(t)
                 nb = self._build(t, tkey, region=True)
@@ -230,7 +243,7 @@ class RegionTiers:
         irs = {b[0].ip: b[0] for b in blocks}
         block_keys = [(ckey[0], b) + ckey[1:] for b in irs]
         for k in block_keys:
-            copies[k] = copies.get(k, 0) + 1
+            copies.setdefault(k, set()).add(key)
         self.region_keys[key] = block_keys
         ram_size = self.machine.ram.size
         fast, fl_bits = {}, (0, 0)

@@ -15,22 +15,29 @@ from emu.machine import Machine
 LOOPS = 6
 
 
-def guest() -> str:
-    """LOOPS loops one after another, each calling the same helper of
-    three blocks (a conditional inside it), then the sum out of the UART."""
-    loops = "".join(f"""
+def _loops(first: int, last: int) -> str:
+    return "".join(f"""
     mov cx, 40
 loop{k}:
     call helper
     dec cx
     jnz loop{k}
-""" for k in range(LOOPS))
+""" for k in range(first, last))
+
+
+def guest(middle: str = "", after: int = 0) -> str:
+    """LOOPS loops one after another, each calling the same helper of
+    three blocks (a conditional inside it), then ``middle`` and ``after``
+    more such loops, then the sum out of the UART."""
     return f"""
     xor ax, ax
     mov ss, ax
+    mov ds, ax
     mov sp, 0x7000
     xor bx, bx
-{loops}
+{_loops(0, LOOPS)}
+{middle}
+{_loops(LOOPS, LOOPS + after)}
     mov dx, 0x3f8
     mov al, bl
     out dx, al
@@ -50,21 +57,23 @@ even:
 """
 
 
-def run(accel):
-    image = loader.assemble(guest(), "<test>", 0x7C00)
+def run(accel, source=None):
+    image = loader.assemble(source or guest(), "<test>", 0x7C00)
     m = Machine(accel=accel)
     m.load_image(image.data, image.name, image.entry)
     return image, m, m.run()
+
+
+def _regions(m) -> dict:
+    """A region's exits -> the ips of its instructions, for every region."""
+    return {id(tb.exits): {i.ip for i in tb.insns} for tb in m.accel.tb_cache.values() if tb.loop}
 
 
 def test_a_helper_many_loops_call_is_copied_into_a_bounded_number_of_regions():
     image, m, r = run("tcg")
     try:
         assert r.reason == "debug-exit"
-        regions = {}                    # a region's exits -> the ips of its instructions
-        for tb in m.accel.tb_cache.values():
-            if tb.loop:
-                regions[id(tb.exits)] = {i.ip for i in tb.insns}
+        regions = _regions(m)
         helper = image.symbols["helper"]
         heads = [image.symbols[f"loop{k}"] for k in range(LOOPS)]
         assert sum(any(h in ips for h in heads) for ips in regions.values()) == LOOPS
@@ -78,5 +87,34 @@ def test_a_helper_many_loops_call_is_copied_into_a_bounded_number_of_regions():
     try:
         assert ri.reason == r.reason and mi.serial_output() == out
         assert mi.cpu.regs == m.cpu.regs
+    finally:
+        mi.close()
+
+
+# between the two groups of loops a store rewrites a byte of code in their
+# page (the immediate of ``patch``): every region there is dropped, and the
+# loops after it form new ones that copy the helper again
+SMC_BETWEEN = """
+    mov byte ptr [patch + 1], 7
+patch:
+    mov al, 1
+"""
+
+
+def test_regions_dropped_by_self_modifying_code_no_longer_count_as_copies():
+    image, m, r = run("tcg", guest(SMC_BETWEEN, after=3))
+    try:
+        assert r.reason == "debug-exit"
+        assert m.accel.stats()["invalidations"] >= 1
+        helper = image.symbols["helper"]
+        later = [image.symbols[f"loop{k}"] for k in range(LOOPS, LOOPS + 3)]
+        regions = [ips for ips in _regions(m).values() if any(h in ips for h in later)]
+        assert regions and any(helper in ips for ips in regions)
+        out = m.serial_output()
+    finally:
+        m.close()
+    _, mi, ri = run("interp", guest(SMC_BETWEEN, after=3))
+    try:
+        assert mi.serial_output() == out and mi.cpu.regs == m.cpu.regs
     finally:
         mi.close()
