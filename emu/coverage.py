@@ -72,7 +72,8 @@ def translation(target, model) -> tuple:
     model object ``model``: ``(modes, rows)``, the Target's modes
     ``[(label, description)]`` and one row per encoding, ``(opcode, name,
     operands, {mode: [(form, verdict, reason)]})`` in the Target's order."""
-    modes, probes = target.translation_probes(model)
+    from .accel.tcg.translate import MAX_INSNS      # (not at import: emu.cli loads no engine)
+    modes, probes = target.translation_probes(model, MAX_INSNS)
     frontend = target.ir_frontend(model)
     rows = {}
     for mode, opcode, name, specs, form, insn, key in probes:

@@ -45,7 +45,7 @@ The parts, and their counterpart in QEMU:
   compared, aligned and shown, how the instruction is named.
 * ``coverage(model)``: what the model decodes but cannot execute
   (``emu coverage``).
-* ``translation_probes(model)``: one decoded instruction per encoding,
+* ``translation_probes(model, cap)``: one decoded instruction per encoding,
   operand form and code mode, with the block key to translate it under
   (``emu coverage``'s translator section, :func:`emu.coverage.translation`).
 * ``describe_insn(insn)`` and ``mnemonics()``: a decoded instruction as
@@ -139,8 +139,9 @@ class Target:
         an unknown model."""
         raise NotImplementedError
 
-    def translation_probes(self, model) -> tuple:
-        """``(modes, probes)`` for CPU model object ``model``: the code modes
+    def translation_probes(self, model, cap: int) -> tuple:
+        """``(modes, probes)`` for CPU model object ``model``, in blocks of
+        at most ``cap`` instructions (the translator's usual cap): the code modes
         as ``[(label, description)]`` and, for every decoded encoding, an
         instruction of each operand form in each mode, as ``(mode, opcode,
         name, operands, form, insn, key)``: ``insn`` decoded as the

@@ -11,6 +11,7 @@ import pytest
 
 from emu import coverage
 from emu.accel.tcg import Translator
+from emu.accel.tcg.translate import MAX_INSNS
 from emu.isa import get_target
 from emu.isa.x86.semantics import REGISTRY
 from emu.machine import Machine
@@ -38,7 +39,7 @@ def _agree(m, target, model, mode, at, code_of, tail) -> int:
     one helper call.  Returns how many probes were checked."""
     t = m.accel
     assert isinstance(t, Translator)
-    _, probes = target.translation_probes(target.model(model))
+    _, probes = target.translation_probes(target.model(model), MAX_INSNS)
     checked = 0
     for pmode, _, name, specs, form, insn, key in probes:
         if pmode != mode:

@@ -111,13 +111,14 @@ def _probe_word(pattern: str, fields: dict) -> int:
     return word
 
 
-def translation_probes(model, target) -> tuple:
+def translation_probes(model, target, cap: int) -> tuple:
     """(see :meth:`emu.isa.target.Target.translation_probes`; ``target``:
     the ARM Target, for its reset state and block flags) every A32 and
     T16 row of ``model``, decoded and wrapped as the Core does
     (:class:`emu.isa.arm.core.CoreInsn`), in ARM state and in Thumb state
     (SVC mode, interrupts masked: the reset state); a row whose probe
-    decodes as another row (a more specific encoding takes it) is left out."""
+    decodes as another row (a more specific encoding takes it) is left out;
+    blocks of ``cap`` instructions."""
     from .core import CoreInsn
     from .semantics import REGISTRY
     from .state import T_BIT
@@ -132,7 +133,7 @@ def translation_probes(model, target) -> tuple:
             state.cpsr |= T_BIT
         # (ArmFrontend.tb_key: no RAM span known, so a written-back base is
         # reduced modulo 2^32, as anywhere RAM reaches an end of the space)
-        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), None, 0, 1)
+        key = (0, 0, target.tb_flags(state) + (state.cpsr & 0x0FFFFFFF,), None, 0, cap)
         fields = dict(PROBE_FIELDS, c=T16_COND) if thumb else PROBE_FIELDS
         for row in sorted(rows, key=lambda r: r.name):
             if row.arch > model.arch or row.name in ARCH_UNDEFINED:

@@ -119,9 +119,9 @@ class ArmTarget(Target):
         from .coverage import coverage
         return coverage(model)
 
-    def translation_probes(self, model) -> tuple:
+    def translation_probes(self, model, cap: int) -> tuple:
         from .coverage import translation_probes
-        return translation_probes(model, self)
+        return translation_probes(model, self, cap)
 
     def describe_insn(self, insn) -> tuple:
         from .disasm import format_insn

@@ -93,15 +93,14 @@ def _forms(opcode: bytes, reg, row, dsize: int):
             yield "rep", b"\xf3" + opcode + TAIL
 
 
-def translation_probes(model) -> tuple:
+def translation_probes(model, cap: int) -> tuple:
     """(see :meth:`emu.isa.target.Target.translation_probes`) every row of
     the 16/32-bit maps of ``model`` in each code mode it has, decoded with
-    the semantics registry as the Core decodes it."""
+    the semantics registry as the Core decodes it, in blocks of ``cap``."""
     from ..ops import GuestException
     from .decode import Decoder, tables
     from .semantics import REGISTRY
     from .table import LEVELS
-    from ...accel.tcg.translate import MAX_INSNS
     t = tables(model.name)
     modes, probes = [], []
     for label, desc, dsize, stack_mode, level in MODES:
@@ -111,7 +110,7 @@ def translation_probes(model) -> tuple:
         dec = Decoder(model.name, dsize, False, REGISTRY)
         # a block's first instruction, in a block of the usual cap (a cap of
         # one is single-stepping, which leaves a REP to the slow path)
-        key = (0, 0, (False, dsize), stack_mode, 0, MAX_INSNS)
+        key = (0, 0, (False, dsize), stack_mode, 0, cap)
         for opcode, reg, row in _entries(t):
             for form, raw in _forms(opcode, reg, row, dsize):
                 try:

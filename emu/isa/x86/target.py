@@ -113,9 +113,9 @@ class X86Target(Target):
         from .coverage import coverage
         return coverage(model)
 
-    def translation_probes(self, model) -> tuple:
+    def translation_probes(self, model, cap: int) -> tuple:
         from .coverage import translation_probes
-        return translation_probes(model)
+        return translation_probes(model, cap)
 
     def describe_insn(self, insn) -> tuple:
         from .disasm import format_insn, mnemonic
