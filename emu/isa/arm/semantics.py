@@ -442,6 +442,21 @@ def _finish_load(ops, rn: int, rt: int, wb: bool, wb_addr: int, v: int) -> None:
         ops.s.r[rt] = v
 
 
+
+def _store_written_back(rn: int, rt: int, offset: int, pre: bool, mask: int, size: int):
+    """The bound form of a store of ``size`` bytes with an immediate offset
+    and writeback (STR r2, [sp, #-4]!; STRH r2, [r3], #2): the address,
+    pre- or post-indexed, masked by ``mask`` (ARMv4's halfword and word
+    stores ignore the low bits), then the base written back."""
+    def run(ops, w):
+        r = ops.s.r
+        base = r[rn]
+        new = (base + offset) & M32
+        ops.store((new if pre else base) & mask, size, r[rt])
+        r[rn] = new
+    return run
+
+
 def bind_ldr_str(i, model, ip: int, thumb: bool):
     """LDR/STR/LDRB/STRB (A8.8.62-A8.8.69, A8.8.203-A8.8.206), immediate or
     shifted-register offset, bound to its fields: ``run(ops, w)``.  A stored
@@ -500,12 +515,7 @@ def bind_ldr_str(i, model, ip: int, thumb: bool):
     if offset is not None and rn != 15 and rt != 15 and rt != rn:
         # indexed with writeback: LDRB r0, [r1], #1; STR r2, [sp, #-4]!
         if store:
-            def run(ops, w):
-                r = ops.s.r
-                base = r[rn]
-                new = (base + offset) & M32
-                ops.store((new if pre else base) & word_mask, size, r[rt])
-                r[rn] = new
+            run = _store_written_back(rn, rt, offset, pre, word_mask, size)
         else:
             def run(ops, w):
                 r = ops.s.r
@@ -602,14 +612,7 @@ def bind_extra(i, model, ip: int, thumb: bool):
         # an immediate offset with writeback: LDRH r0, [r1], #2; STRH r2, [r3, #-2]!
         offset = imm if up else -imm
         if name == "STRH":
-            mask = ~1 & M32 if v4 else M32
-
-            def run(ops, w):
-                r = ops.s.r
-                base = r[rn]
-                new = (base + offset) & M32
-                ops.store((new if pre else base) & mask, 2, r[rt])
-                r[rn] = new
+            run = _store_written_back(rn, rt, offset, pre, ~1 & M32 if v4 else M32, 2)
         else:
             def run(ops, w):
                 r = ops.s.r
