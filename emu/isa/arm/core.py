@@ -71,6 +71,9 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+        #: fn(addr, size, is_write, value) -> value, or -1: not served
+        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`; the core sets it)
+        self.mmio_quiet = None
 
     def load(self, addr: int, size: int) -> int:
         """ArmOps.load with RAM read in place (the hot path of every load)."""
@@ -117,7 +120,11 @@ class ArmConcreteOps(ArmOps):
         ram = self.ram
         if ram.contains(addr, size):
             ram.write(addr, size, value)
-        else:
+        elif (self.mmio_quiet is None or self.pending_exits
+              or self.mmio_quiet(addr, size, True, value) < 0):
+            # an exit after the instruction -- unless the device takes the
+            # write quietly now (a UART's transmit: no exit per character),
+            # which keeps the order only while no earlier write is queued
             self.pending_exits.append(MmioExit(addr, size, True, value))
 
     def fetch(self, addr: int, size: int) -> int:
@@ -234,6 +241,7 @@ class ArmCore(Core):
         self.model = machine.model
         self.decoder = ArmDecoder(self.model, REGISTRY)
         self.ops = ArmConcreteOps(self.s, self.model, machine.ram, machine.mmio)
+        self.ops.mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
