@@ -1,9 +1,10 @@
-"""MMIO writes the interpreter hands a device quietly (the A32 core's
-``mmio_quiet``, :meth:`emu.machine.Machine.serve_mmio_quiet`): a PL011
-transmit does not end the interpreter's run, is counted as the MMIO exit it
-stands for; a write the run loop must see (an exit observer wants it) or
-one behind a write of the same instruction already queued is still queued
-as an exit."""
+"""MMIO the interpreter hands a device quietly (the A32 core's
+``mmio_quiet``, :meth:`emu.machine.Machine.serve_mmio_quiet`): polling a
+PL011 and transmitting do not end the interpreter's run, each access
+counted as the MMIO exit it stands for; an access the run loop must see (an
+exit observer wants it), a write behind a write of the same instruction
+already queued, and the reads of an instruction that reads more than once
+(restarted after an exit, it would read again) are still exits."""
 
 from keystone import KS_ARCH_ARM, KS_MODE_ARM, Ks
 
@@ -40,6 +41,53 @@ def test_pl011_writes_do_not_end_the_interpreters_run():
         assert ex.reason == "SEMIHOSTING"          # the first exit is the program's end
         assert m.serial_output() == b"ok\n"
         assert m.stats.by_key == {"MMIO write 0x9000000": 3}
+    finally:
+        m.close()
+
+
+POLLED = f"""
+    movw r1, #0
+    movt r1, #0x0900
+    adr r4, text
+next:
+    ldrb r0, [r4], #1
+    cmp r0, #0
+    beq done
+wait:
+    ldr r2, [r1, #0x18]
+    tst r2, #0x20
+    bne wait
+    str r0, [r1]
+    b next
+done:
+    {EXIT}
+text:
+    .asciz "ok\\n"
+"""
+
+
+def test_a_polled_pl011_does_not_end_the_interpreters_run():
+    m = _machine(POLLED)
+    try:
+        ex = m.accel.run(None)
+        assert ex.reason == "SEMIHOSTING"
+        assert m.serial_output() == b"ok\n"
+        assert m.stats.by_key == {"MMIO read 0x9000018": 3, "MMIO write 0x9000000": 3}
+    finally:
+        m.close()
+
+
+def test_the_reads_of_a_load_multiple_are_exits():
+    m = _machine(f"""
+        movw r1, #0x18
+        movt r1, #0x0900
+        ldm r1, {{r2, r3}}
+        {EXIT}
+    """)
+    try:
+        ex = m.accel.run(None)
+        # the first read of LDM already ends the run: an exit, not served quietly
+        assert (ex.reason, ex.addr, ex.is_write) == ("MMIO", 0x09000018, False)
     finally:
         m.close()
 
