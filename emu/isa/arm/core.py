@@ -71,6 +71,9 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+        #: fn(addr, size, is_write, value) -> value, or -1: not served
+        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`; the core sets it)
+        self.mmio_quiet = None
 
     def load(self, addr: int, size: int) -> int:
         """ArmOps.load with RAM read in place (the hot path of every load)."""
@@ -110,6 +113,13 @@ class ArmConcreteOps(ArmOps):
         v = self._replayed()
         if v is not None:
             return v
+        if self.mmio_quiet is not None and getattr(self.insn, "one_read", False):
+            # the device may take it now (a UART's flag register polled):
+            # only for an instruction that reads once, which an exit after
+            # this read can never make read it again
+            v = self.mmio_quiet(addr, size, False, 0)
+            if v >= 0:
+                return v
         self.pending_read = MmioExit(addr, size, False)
         raise IoPending()
 
@@ -117,7 +127,11 @@ class ArmConcreteOps(ArmOps):
         ram = self.ram
         if ram.contains(addr, size):
             ram.write(addr, size, value)
-        else:
+        elif (self.mmio_quiet is None or self.pending_exits
+              or self.mmio_quiet(addr, size, True, value) < 0):
+            # an exit after the instruction -- unless the device takes the
+            # write quietly now (a UART's transmit: no exit per character),
+            # which keeps the order only while no earlier write is queued
             self.pending_exits.append(MmioExit(addr, size, True, value))
 
     def fetch(self, addr: int, size: int) -> int:
@@ -139,6 +153,15 @@ class ArmConcreteOps(ArmOps):
         r[0] = v & 0xFFFFFFFF
 
 
+#: the encodings that make exactly one data read (``CoreInsn.one_read``):
+#: a device may serve theirs at once (``ArmConcreteOps.mmio_quiet``) --
+#: of an instruction reading twice, the first read could be made again
+#: when the second ends the run with an exit and the instruction restarts
+ONE_READ = frozenset(("LDR_imm", "LDR_reg", "LDRB_imm", "LDRB_reg", "LDRH_imm", "LDRH_reg",
+                      "LDRSB_imm", "LDRSB_reg", "LDRSH_imm", "LDRSH_reg", "LDREX", "LDREXB",
+                      "LDREXH", "T_LDR_lit", "SWP", "SWPB"))
+
+
 class CoreInsn:
     """A decoded instruction as the generic loop sees it (``ip``,
     ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs.
@@ -150,7 +173,7 @@ class CoreInsn:
     condition is AL, and in the checks for a change to Thumb state or a
     halt where the instruction can make one."""
 
-    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler")
+    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler", "one_read")
 
     #: no A32/T32 instruction repeats inside one step (emu.isa.core)
     repeats = False
@@ -161,6 +184,7 @@ class CoreInsn:
         self.next_ip = (ip + insn.size) & 0xFFFFFFFF
         self.pc_read = 4 if thumb else 8
         self.handler = _make_handler(insn, ip, thumb, model)
+        self.one_read = insn.name in ONE_READ
 
     @property
     def name(self) -> str:
@@ -234,6 +258,7 @@ class ArmCore(Core):
         self.model = machine.model
         self.decoder = ArmDecoder(self.model, REGISTRY)
         self.ops = ArmConcreteOps(self.s, self.model, machine.ram, machine.mmio)
+        self.ops.mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed

@@ -50,6 +50,7 @@ class ConcreteOps:
         self.mm = ram.mm
         self.ram_size = ram.size
         self.code_map = ram.code_map        # 64-byte code granules (see emu.memory)
+        self.code_bytes = ram.code_bytes    # and the code bytes in them
         self.mmio = mmio                 # Bus or None; only used to know what is mapped
         self.amask = model.addr_mask
         self.pending_exits = []          # writes to hand to the Machine after this insn
@@ -112,12 +113,26 @@ class ConcreteOps:
             n = o.n
             r[n] = (r[n] & o.keep) | ((v & o.mask) << o.shift)
         elif k == MEM:
-            a = o.disp                      # self.ea(o), inline
+            a = o.disp                      # self.ea(o) and store(), inline: the hot path
             if o.base >= 0:
                 a += self.r[o.base]
             if o.index >= 0:
                 a += self.r[o.index] * o.scale
-            self.store(o.seg, a & o.amask, o.size, v)
+            a &= o.amask
+            size = o.size
+            sg = self.segs[o.seg]
+            if self.plain and a + size <= sg.limit + 1:
+                pa = (sg.base + a) & self.amask
+                if pa + size <= self.ram_size:
+                    if size == 1:
+                        self.mm[pa] = v & 0xFF
+                    else:
+                        _PACK[size](self.mm, pa, v & MASK[size])
+                    cm = self.code_map
+                    if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                        self._stored_near_code(pa, size)
+                    return
+            self.store(o.seg, a, size, v)
         elif k == SEG:
             self.load_seg(o.n, v)
         else:
@@ -219,11 +234,20 @@ class ConcreteOps:
                 else:
                     _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
-                if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
-                    self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
-                    self.ram.invalidate_range(pa, size)
+                if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                    self._stored_near_code(pa, size)
                 return
         self.write_lin(lin, size, v)
+
+    def _stored_near_code(self, pa: int, size: int) -> None:
+        """A store to RAM [pa, pa+size) touched a 64-byte granule that holds
+        code (the cheap first test of the store path): drop the code only
+        if it wrote a code byte itself -- data next to code is common in
+        small guests, so the byte test indexes ``code_bytes`` at once."""
+        cb = self.code_bytes
+        if cb[pa] or cb[pa + size - 1] or (size > 2 and cb.find(b"\1", pa, pa + size) >= 0):
+            self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
+            self.ram.invalidate_range(pa, size)
 
     def _long64_lin(self, seg, off):
         """64-bit mode: no limit checks, and only FS/GS have a base (SDM Vol. 3A
@@ -319,9 +343,8 @@ class ConcreteOps:
         if pa + size <= self.ram_size:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
-            if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
-                self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
-                self.ram.invalidate_range(pa, size)
+            if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                self._stored_near_code(pa, size)
             return
         if pa < self.ram_size:
             for i in range(size):

@@ -55,6 +55,10 @@ class X86Core(Core):
         self.ops.on_mode_change = self.state_changed
         self.ops.on_tlb_flush = self.flush
         self.ops.io_quiet = getattr(machine, "serve_port_quiet", None)
+        # fast port I/O for every engine that steps through this core (the
+        # interpreter, the translator's slow path): devices that allow it are
+        # served without an exit -- UART polling need not end the run
+        self.ops.io_inline = getattr(machine, "serve_port_inline", None)
         self.decoders = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
