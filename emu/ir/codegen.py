@@ -802,7 +802,7 @@ class PyCodegen:
                 slot, target = op.aux
                 c = self.val(op.args[0])
                 m = _NONZERO.match(c)
-                self.emit(f"if {m.group(1) if m else c}:")
+                self.emit(f"if {self._fold_borrow(m.group(1) if m else c)}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.path.append((id(op), True, True))
@@ -1037,6 +1037,26 @@ class PyCodegen:
         for r, text in sorted(self.sunk.items()):
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
+
+    def _fold_borrow(self, cond: str) -> str:
+        """The condition of a conditional jump, ``cond``, with the
+        correction of the register write just before it folded in when it
+        tests that register's truth: ``x = x - 1`` and ``if x < 0: x += N``
+        (DEC, SUB of 1, LOOP's count -- :func:`_wrap_lines`) then ``if x:``
+        becomes ``if x > 0 or x and (x := x + N):`` -- a count above zero,
+        the case of every pass but the last, costs one compare where it cost
+        a compare and a test of truth; a count that went below zero is
+        corrected there, and is nonzero unless it was -N."""
+        if not cond.isidentifier() or len(self.lines) < 2:
+            return cond
+        pre = "    " * self.ind
+        head = f"{pre}if {cond} < 0: {cond} += "
+        n = self.lines[-1][len(head):]
+        if not (self.lines[-1].startswith(head) and n.isdigit()
+                and self.lines[-2].startswith(f"{pre}{cond} = ")):
+            return cond
+        del self.lines[-1]
+        return f"{cond} > 0 or {cond} and ({cond} := {cond} + {n})"
 
     def access_if(self, op, cond, k: int, ip) -> None:
         """A predicated access (``ld`` or ``st`` with a condition ``cond``:

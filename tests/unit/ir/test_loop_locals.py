@@ -7,12 +7,19 @@ through it went to the wrong stack slot.
 
 The guest is GCC's -O2 code for Ackermann's function
 (tests/guests/x86/ack_gcc_o2.S: the recursion unrolled into loops over
-stack slots), whose regions of up to 48 blocks made such an attempt."""
+stack slots), whose regions of up to 48 blocks made such an attempt.
+
+The locals a region's prologue computes (:meth:`emu.ir.codegen.RegionCodegen.hoist`)
+are given back the same way: a loop too big to be peeled (no probe of it
+first) hoists its invariant address while surveying its paths back; a
+section generated after it (an entry the loop never reaches) hoists another
+address, and must not receive the first one's local."""
 
 import os
 
 from emu.loader import load_guest
 from emu.machine import Machine
+from tests.differential.translated import machine, stop_state, tcg_regions
 
 GUEST = os.path.join(os.path.dirname(__file__), "..", "..", "guests", "x86", "ack_gcc_o2.S")
 
@@ -46,3 +53,48 @@ def test_gcc_o2_ackermann_is_exact_in_regions_of_48_blocks():
         assert m.accel.stats()["regions_translated"] > 0
     finally:
         m.close()
+
+
+# a loop of 63 instructions (more IR than a loop that is peeled) storing to
+# one address, entered at ``outer`` from the next page every pass, which
+# stores to another
+HOISTED = """
+    xor ax, ax
+    mov ds, ax
+    mov bp, 50
+outer:
+    mov [0x700], bp
+    mov cx, 100
+inner:
+    mov [0x600], cx
+""" + "\n".join(["    add ax, cx", "    xor bx, ax", "    rol bx, 1"] * 20) + """
+    loop inner
+    jmp away
+    .space 4096
+away:
+    dec bp
+    jnz outer
+    mov [0x500], ax
+    mov [0x502], bx
+    hlt
+"""
+
+
+def run_hoisted(accel, limit, log=None):
+    with machine(HOISTED, accel, 1 << 20, log) as m:
+        r = m.run(icount_limit=limit)
+        return stop_state(m, r) + (m.ram.read_bytes(0x500, 4), m.ram.read_bytes(0x600, 2),
+                                   m.ram.read_bytes(0x700, 2))
+
+
+def test_a_survey_gives_back_the_prologues_locals():
+    want = run_hoisted("interp", 1_000_000)
+    assert want[0] == "halt" and want[-2:] == (b"\x01\x00", b"\x01\x00")
+    regions = tcg_regions(run_hoisted, 1_000_000)
+    both = [r for r in regions if "B3 + 1536" in r and "B3 + 1792" in r]
+    assert both, "no region holds both addresses"
+    for code in both:
+        prologue = [ln.split(" = ")[0].strip() for ln in code.splitlines()
+                    if ln.startswith("    ") and not ln.startswith("     ") and " = " in ln]
+        assert len(prologue) == len(set(prologue)), prologue
+    assert run_hoisted("tcg", 1_000_000) == want
