@@ -83,3 +83,14 @@ def nest_of(run):
 
 def test_the_inner_loop_is_counted_with_a_rep_in_the_outer_loop():
     assert "for left in range(left, " in nest_of(runner(0x1000))
+
+
+def test_a_reloaded_data_segment_skips_the_code_check_of_its_stores():
+    nest = nest_of(runner(0x1000))
+    # the reloads test their new base for code instead of each store
+    assert "CP.find" in nest and "CB[" not in nest, nest
+
+
+def test_a_segment_reloaded_over_the_code_checks_its_stores():
+    # ES = 0x0100: its 64 KiB reach the code at 0000:7C00
+    assert "CB[" in nest_of(runner(0x0100))
