@@ -1783,10 +1783,14 @@ class RegionCodegen(PyCodegen):
         return self.max_path[self.section]
 
     def charge(self, text: str) -> None:
-        """As in a block; a loop with such an instruction is not counted by
-        ``range`` (:meth:`_loop`), its passes charging ``left`` themselves."""
+        """As in a block; a path back through such an instruction is not
+        counted by ``range`` (:meth:`_loop`: the next pass would take
+        ``left`` from the range again, losing the charge) -- the paths that
+        leave the counted loop (around an enclosing loop: a REP in the
+        outer loop's body) keep it, as they charge and test the budget
+        themselves."""
         if self.counted is not None:
-            self.counted["ok"] = False
+            self.counted["charged"].append(tuple(self.path))
         self.emit(f"left -= {text}")
 
     def indirect_section(self, x: str, p: int, k: int) -> None:
@@ -1921,8 +1925,9 @@ class RegionCodegen(PyCodegen):
             self.restore(snap)
             stores = group and next(t for t, g in self.cc_groups.items() if g == group)
             same = (stores, tuple(_EXIT_INDEX.sub("e = #", ln) for ln in exit_lines))
+            charged = any(here[:len(at)] == at for at in c["charged"])
             c["edges"].append({"path": here, "p": p, "exit": same, "leave": _leave(here),
-                               "closes": self._closes_loop(here)})
+                               "closes": self._closes_loop(here) and not charged})
             return False
         if c["exit"] is None:
             c["exit"] = exit_lines
@@ -2011,7 +2016,7 @@ class RegionCodegen(PyCodegen):
         chosen = None
         for survey in (True, False):
             c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": [],
-                                "ok": True}
+                                "charged": []}
             if not survey:
                 c["want"] = chosen[1]
             self.emit("while True:")
@@ -2021,7 +2026,7 @@ class RegionCodegen(PyCodegen):
             self.ind = top
             self.counted = None
             if survey:
-                chosen = self._choose_counted(c["edges"], c["away"]) if c["ok"] else None
+                chosen = self._choose_counted(c["edges"], c["away"])
                 del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
                 self.cc_groups, self.nlocal = dict(groups), nlocal
                 self._give_back_names(names)

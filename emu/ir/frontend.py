@@ -135,10 +135,11 @@ class MemoryAccess:
         cannot vouch for them.  By default a call changes none."""
         return set()
 
-    def remapped_mode(self, mode):
-        """The fast-access mode (what ``fast_spaces`` gave) a space keeps in
-        a region whose own code remaps it, or None: each access checked.
-        By default None."""
+    def remapped_mode(self, space, mode, ops, code_map):
+        """The fast-access mode (``mode``: what ``fast_spaces`` gave) space
+        ``space`` keeps in a region whose own code (``ops``, all its blocks')
+        remaps it, with RAM's ``code_map`` as it is now, or None: each access
+        checked.  By default None."""
         return None
 
     def before_call(self, cg, op, k: int, ip) -> None:

@@ -261,14 +261,14 @@ class RegionTiers:
             # unless the new mapping passes that mode's tests: before_call),
             # else each access is checked
             mem = self._mem_model(key)
-            for blk in irs.values():
-                for sp in mem.spaces_changed(blk.ops):
-                    if sp in fast:
-                        mode = mem.remapped_mode(fast[sp])
-                        if mode is None:
-                            del fast[sp]
-                        else:
-                            fast[sp] = mode
+            ops = [op for blk in irs.values() for op in blk.ops]
+            for sp in mem.spaces_changed(ops):
+                if sp in fast:
+                    mode = mem.remapped_mode(sp, fast[sp], ops, self.machine.ram.code_map)
+                    if mode is None:
+                        del fast[sp]
+                    else:
+                        fast[sp] = mode
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)

@@ -18,7 +18,10 @@ the 4 GiB segments of 32-bit protected mode) is checked there too, and its
 physical address -- is in RAM.  A 64 KiB segment that holds no translated
 code when the region is translated ("-nocode") is checked for that at entry
 as well (code is translated only between runs of a region, never during
-one), and its stores skip the per-store code check.  The stack's stores
+one), and its stores skip the per-store code check -- also when the
+region reloads it (real mode) with constant selectors whose 64 KiB hold no
+code: each reload tests its new base as the guard tested the old one
+(:meth:`X86Memory.remapped_mode`, :meth:`X86Memory.before_call`).  The stack's stores
 (through SS) when it may hold code test instead that they land aligned in a
 block of RAM with no code around the stack, taken at entry
 (:class:`emu.ir.codegen.CodeFreeWindow`): one test per push, CALL or
@@ -113,18 +116,30 @@ class X86Memory(MemoryAccess):
             fails.append(f"CP.find(b\"\\1\", {base} >> {g}, ({base} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
-    def remapped_mode(self, mode):
-        """A segment the region reloads (real mode) stays fast but checks
-        its stores for code: its next base's 64 KiB may hold some."""
-        return None if _kind(mode) == "flat" else _kind(mode)
+    def remapped_mode(self, space, mode, ops, code_map):
+        """A segment the region reloads (real mode) stays fast.  It keeps
+        "-nocode" -- its stores skip the per-store code check, each reload
+        testing its new base's 64 KiB for code as the entry guard tested
+        the old one's (:meth:`before_call`) -- when every reload names a
+        constant selector whose 64 KiB hold no code now; else (a computed
+        selector, or a segment over the code: the reload would leave the
+        region on every pass) its stores check for code."""
+        if _kind(mode) == "flat":
+            return None
+        if not _no_code(mode):
+            return mode
+        for op in _segment_loads(ops):
+            sel = op.args[1]
+            if op.args[0] == space and (isinstance(sel, Temp) or _holds_code(code_map, (sel & 0xFFFF) << 4)):
+                return _kind(mode)
+        return mode
 
     def before_call(self, cg, op, k, ip) -> None:
         """Before a real-mode segment load of a segment the region accesses
         the fast way: leave before the instruction unless its new base
         (selector * 16; the limit stays, SDM Vol. 3A §20.1.1) passes what the
         entry guard tested of the old one -- so the segment stays fast all
-        through the region (its mode checks stores for code:
-        :meth:`remapped_mode`)."""
+        through the region (:meth:`remapped_mode`)."""
         if op.aux[0] != "load_seg_real":
             return
         n = op.args[0]
@@ -137,7 +152,7 @@ class X86Memory(MemoryAccess):
     def spaces_changed(self, ops) -> set:
         """The segments a real-mode segment load among ``ops`` changes
         (``X86IRBuilder.load_seg``)."""
-        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real"}
+        return {op.args[0] for op in _segment_loads(ops)}
 
     def after_call(self, cg, op) -> None:
         """After a real-mode segment load: the segment's base, bound at entry
@@ -352,7 +367,18 @@ def fast_segment(seg, ram_size: int, amask: int, code_map=None):
         mode = "wide"
     else:
         return None
-    g = GRANULE_SHIFT
-    if code_map is not None and code_map.find(b"\1", seg.base >> g, ((seg.base + NOCODE_SPAN - 1) >> g) + 1) < 0:
+    if code_map is not None and not _holds_code(code_map, seg.base):
         mode += "-nocode"
     return mode
+
+
+def _holds_code(code_map, base: int) -> bool:
+    """Do the 64 KiB a 16-bit offset reaches from ``base`` hold translated
+    code (RAM's ``code_map``: one byte per granule)?"""
+    g = GRANULE_SHIFT
+    return code_map.find(b"\1", base >> g, ((base + NOCODE_SPAN - 1) >> g) + 1) >= 0
+
+
+def _segment_loads(ops):
+    """The real-mode segment loads among ``ops`` (``X86IRBuilder.load_seg``)."""
+    return (op for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real")
