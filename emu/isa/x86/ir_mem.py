@@ -203,7 +203,8 @@ class X86Memory(MemoryAccess):
             top = min(top, wrap)
         a = cg.atomic(cg.val(op.args[0]), "a")
         flat = top != 0x10000 or _kind(cg.fast_segs[seg]) == "flat"
-        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"])
+        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"],
+                    upper=top - span)
 
 
     def _fast(self, cg, op, k, ip, load, fast):
