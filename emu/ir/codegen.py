@@ -920,7 +920,7 @@ class PyCodegen:
         if nm <= 1 or rename:
             self.deferred[t.id] = [e, reads, nm, self.cold_uses.get(t.id, 0)]
         else:
-            self.emit(f"t{t.id} = {e}")
+            self.assign(f"t{t.id}", e, t, wide_only=True)
             self.names[t.id] = f"t{t.id}"
 
     def _low_bit(self, a):
@@ -971,15 +971,19 @@ class PyCodegen:
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
-    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+    def assign(self, loc: str, text: str, v, whole: bool = True, wide_only: bool = False) -> None:
         """``loc = text``, the source text of the value ``v``; ``whole``: the
         assignment is all of a register write (not a merge into part of
         ``loc``) -- a mask of the low bits over arithmetic that can leave
-        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`);
+        ``wide_only``: only a mask of 30 bits or more, a generic operation
+        (a temporary's: a 16-bit mask of a small int costs less than the
+        compare)."""
         lines = None
         if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
             m = v.op.args[1]
-            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}") \
+                    and (m >> 30 or not wide_only):
                 inner = _unparen(text[:-len(f" & {m}")])
                 if inner is not None:
                     lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0], upper=self.upper))

@@ -8,12 +8,15 @@ compare where ``& 0xffffffff`` is a generic operation that builds a new
 int.  The values here cross both ends on every pass, in 32-bit and in
 16-bit code: stopped anywhere, the state is the interpreter's."""
 
+import io
 import re
 
 import pytest
 
+from emu import bench
 from tests.differential.pm32 import guest
 from tests.differential.translated import stopped_at, tcg_regions
+from tests.unit.ir.test_codegen_calls import region_paths, run as run_guest
 
 BODY = """
     mov ecx, 0x30000
@@ -56,3 +59,16 @@ def test_full_width_results_are_corrected_by_a_compare_not_masked():
         assert re.search(r"if (r\d+) > 4294967295: \1 -= 4294967296", code)
         assert re.search(r"if (r\d+) < 0: \1 \+= 4294967296", code)
         assert not re.search(r"^\s*r\d+ = .*& 4294967295$", code, re.M)
+
+
+def test_a_32_bit_temporary_is_corrected_by_a_compare_not_masked():
+    """PUSH, PUSH, CALL in 32-bit code: each new ESP is a temporary the
+    store and the next step read; it too is assigned unmasked and corrected
+    below zero (exact on the interpreter's terms: test_codegen_calls)."""
+    log = io.StringIO()
+    m, r = run_guest("tcg", bench.guest_image("pm_fib", 12), log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    paths = region_paths(log.getvalue())
+    assert [ln for ln in paths if re.match(r"\s*if t\d+ < 0: t\d+ \+= 4294967296$", ln)]
+    assert not [ln for ln in paths if re.match(r"\s*t\d+ = .* & 4294967295$", ln)]
