@@ -1119,18 +1119,20 @@ class PyCodegen:
         self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
-    def atomic(self, text: str, prefix: str) -> str:
+    def atomic(self, text: str, prefix: str, v=None) -> str:
         """``text``, or a local holding it when it is not a name or a number:
         the one this path assigned it to already, while the locals it reads
         are unchanged (the address of a read-modify-write's load and store,
-        x86's ``inc dword [ebx + eax*4]``), else a new one."""
+        x86's ``inc dword [ebx + eax*4]``), else a new one.  ``v``: the IR
+        value ``text`` computes, when it is one (a wide mask then becomes a
+        compare: :meth:`assign`)."""
         if _atomic(text):
             return text
         loc = self.held(text)
         if loc is not None:
             return loc
         loc = self.holder(text, prefix)
-        self.emit(f"{loc} = {text}")
+        self.assign(loc, text, v, wide_only=True)
         self.hold(text, loc)
         return loc
 

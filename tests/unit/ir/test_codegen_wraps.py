@@ -8,15 +8,12 @@ compare where ``& 0xffffffff`` is a generic operation that builds a new
 int.  The values here cross both ends on every pass, in 32-bit and in
 16-bit code: stopped anywhere, the state is the interpreter's."""
 
-import io
 import re
 
 import pytest
 
-from emu import bench
 from tests.differential.pm32 import guest
 from tests.differential.translated import stopped_at, tcg_regions
-from tests.unit.ir.test_codegen_calls import region_paths, run as run_guest
 
 BODY = """
     mov ecx, 0x30000
@@ -61,14 +58,42 @@ def test_full_width_results_are_corrected_by_a_compare_not_masked():
         assert not re.search(r"^\s*r\d+ = .*& 4294967295$", code, re.M)
 
 
-def test_a_32_bit_temporary_is_corrected_by_a_compare_not_masked():
-    """PUSH, PUSH, CALL in 32-bit code: each new ESP is a temporary the
-    store and the next step read; it too is assigned unmasked and corrected
-    below zero (exact on the interpreter's terms: test_codegen_calls)."""
-    log = io.StringIO()
-    m, r = run_guest("tcg", bench.guest_image("pm_fib", 12), log=log)
-    m.close()
-    assert r.reason == "debug-exit"
-    paths = region_paths(log.getvalue())
-    assert [ln for ln in paths if re.match(r"\s*if t\d+ < 0: t\d+ \+= 4294967296$", ln)]
-    assert not [ln for ln in paths if re.match(r"\s*t\d+ = .* & 4294967295$", ln)]
+#: a cdecl frame: the argument pushed, read at [EBP+8]
+FRAME = guest("""
+    mov ecx, 600
+again:
+    push ecx
+    call f
+    add esp, 4
+    add [0x500], eax
+    dec ecx
+    jnz again
+    hlt
+f:
+    push ebp
+    mov ebp, esp
+    mov eax, [ebp+8]
+    add eax, eax
+    pop ebp
+    ret
+""")
+
+
+def run_frame(accel, limit, log=None):
+    return stopped_at(FRAME, accel, 16 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [300, 3001, 100_000])
+def test_a_frame_stopped_anywhere_matches_the_interpreter(limit):
+    assert run_frame("tcg", limit) == run_frame("interp", limit)
+
+
+def test_32_bit_stack_addresses_are_corrected_by_a_compare_not_masked():
+    """PUSH and CALL step ESP, [EBP+8] adds to EBP: each a temporary (the
+    store's address and the next step's operand, a load's address) that is
+    assigned unmasked and corrected by a compare, like a register write."""
+    assert run_frame("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_frame, 100_000))
+    assert re.search(r"if t\d+ < 0: t\d+ \+= 4294967296", code)
+    assert re.search(r"if a\d+ > 4294967295: a\d+ -= 4294967296", code)
+    assert not re.search(r"^\s*[ta]\d+ = .* & 4294967295$", code, re.M)
