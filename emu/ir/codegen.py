@@ -899,6 +899,8 @@ class PyCodegen:
             v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
+        elif n == "and" and self._mask_keeps(op):
+            e = self.val(op.args[0], main)
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
@@ -922,6 +924,16 @@ class PyCodegen:
         else:
             self.assign(f"t{t.id}", e, t, wide_only=True)
             self.names[t.id] = f"t{t.id}"
+
+    def _mask_keeps(self, op) -> bool:
+        """Is ``op`` (an ``and``) a mask of low bits over a value within
+        them, on this path (:func:`_value_range`, with the bounds tested
+        here: RET imm16 after a run of POPs)?"""
+        m = op.args[1]
+        if type(m) is not int or m <= 0 or m & (m + 1):
+            return False
+        rng = _value_range(op.args[0], upper=self.upper)
+        return rng is not None and rng[0] >= 0 and rng[1] <= m
 
     def _low_bit(self, a):
         """Source text of a 0/1 value equal to bit 0 of the record field read by

@@ -2,7 +2,9 @@
 (SDM Vol. 2B "POP", "RET"), and the translator tests once that the whole
 run lies in the segment below its 16-bit wrap (or RAM's end).  After that
 test SP needs no wrap correction until the run's last step -- the one that
-may reach 0x10000 and wrap to 0 -- and the code makes none.  Runs whose
+may reach 0x10000 and wrap to 0 -- and the code makes none; in 32-bit
+code, where the test keeps the run below RAM's end, not even RET imm16's
+step after it needs a mask.  Runs whose
 stack reaches the very top of the segment match the interpreter wherever
 a budget stops them."""
 
@@ -12,6 +14,8 @@ import re
 import pytest
 
 from emu import loader
+from tests.differential.pm32 import guest
+from tests.differential.translated import stopped_at, tcg_regions
 from tests.unit.ir.test_codegen_calls import assert_matches_interpreter, region_paths, run
 
 
@@ -74,3 +78,43 @@ def test_sp_steps_of_a_tested_pop_run_need_no_wrap_but_the_last():
     assert len(steps) == 3 * len(runs)
     assert len([s for s in steps if s]) == len(runs)
 
+
+
+#: 32-bit: POP, POP, RET 8 (the callee pops its two arguments)
+PM_CALLS = guest("""
+    mov ecx, 500
+again:
+    push ecx
+    push 7
+    call f
+    add [0x500], eax
+    dec ecx
+    jnz again
+    hlt
+f:
+    push ebx
+    push esi
+    mov ebx, [esp+12]
+    mov esi, [esp+16]
+    lea eax, [ebx+esi]
+    pop esi
+    pop ebx
+    ret 8
+""")
+
+
+def run_pm(accel, limit, log=None):
+    return stopped_at(PM_CALLS, accel, 16 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [300, 2001, 100_000])
+def test_a_pop_run_and_ret_imm16_stopped_anywhere_match_the_interpreter(limit):
+    assert run_pm("tcg", limit) == run_pm("interp", limit)
+
+
+def test_the_sp_of_a_tested_pop_run_needs_no_mask_through_ret_imm16():
+    """The run's test puts ESP below RAM's end: ESP + 4 + 8 needs no mask."""
+    assert run_pm("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_pm, 100_000))
+    assert re.search(r"ix\d+ = \w+ >> 2", code)
+    assert not re.search(r"^\s*r4 = .*& 4294967295", code, re.M)
