@@ -998,7 +998,17 @@ class PyCodegen:
                     and (m >> 30 or not wide_only):
                 inner = _unparen(text[:-len(f" & {m}")])
                 if inner is not None:
-                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0], upper=self.upper))
+                    x = v.op.args[0]
+                    rng = _value_range(x, upper=self.upper)
+                    c = x.op.args[1] if isinstance(x, Temp) and x.op is not None and x.op.name == "add" else None
+                    if type(c) is int and m // 2 < c <= m and rng is not None and inner.endswith(f" + {c}"):
+                        # x + c with c a negative number modulo m + 1 (DEC,
+                        # LEA [reg-k], [EBP-4]): x - k, in small ints, corrected
+                        # below zero
+                        k = m + 1 - c
+                        inner = f"{inner[:-len(f' + {c}')]} - {k}"
+                        rng = (rng[0] - m - 1, rng[1] - m - 1)
+                    lines = _wrap_lines(loc, inner, m, rng)
         for line in lines or [f"{loc} = {text}"]:
             self.emit(line)
 
