@@ -190,10 +190,12 @@ def _fits32(v) -> bool:
     return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
 
 
-def _value_range(v, depth: int = 8):
+def _value_range(v, depth: int = 8, upper=None):
     """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
     register and memory widths, the widths the builder tracks and the
-    arithmetic over them -- or None."""
+    arithmetic over them -- or None.  ``upper``: id(Temp) -> a bound a test
+    the code made already (and bails on) puts on that value (a run of
+    loads' one test, :meth:`PyCodegen.run_load`)."""
     if not isinstance(v, Temp):
         return (int(v), int(v))
     op = v.op
@@ -203,9 +205,17 @@ def _value_range(v, depth: int = 8):
         if n in ("getr", "ld"):
             rng = (0, _MASK[op.aux[1]])
         elif n in ("add", "sub"):
-            a, b = (_value_range(x, depth - 1) for x in op.args)
+            a, b = (_value_range(x, depth - 1, upper) for x in op.args)
             if a is not None and b is not None:
                 rng = (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+        elif n == "and" and type(op.args[1]) is int and op.args[1] >= 0:
+            # a mask over a value within it leaves the value as it is
+            m = op.args[1]
+            a = _value_range(op.args[0], depth - 1, upper)
+            rng = a if a is not None and a[0] >= 0 and a[1] <= m and not m & (m + 1) else (0, m)
+    if upper is not None and id(v) in upper:
+        top = upper[id(v)]
+        rng = (0, top) if rng is None else (rng[0], min(rng[1], top))
     if v.bits is not None:
         top = (1 << v.bits) - 1
         rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
@@ -222,6 +232,8 @@ def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
     if rng is None:
         return None
     lo, hi = rng
+    if 0 <= lo and hi <= m:
+        return [f"{loc} = {text}"]
     if 0 <= lo and hi <= 2 * m + 1:
         return [f"{loc} = {text}", f"if {loc} > {m}: {loc} -= {m + 1}"]
     if -(m + 1) <= lo and hi <= m:
@@ -393,6 +405,7 @@ class PyCodegen:
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
+        self.upper = {}         # id(Temp) -> its bound, tested on this path (run_load)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -738,6 +751,8 @@ class PyCodegen:
         ip = b.ip
         ended = False
         depth = len(self.path)
+        # bounds tested in this copy of the block hold for its own ops only
+        outer, self.upper = self.upper, {}
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -827,6 +842,7 @@ class PyCodegen:
             else:
                 raise ValueError(f"codegen: no rule for IR op {n}")
         del self.path[depth:]
+        self.upper = outer
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
 
@@ -883,6 +899,8 @@ class PyCodegen:
             v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
+        elif n == "and" and self._mask_keeps(op):
+            e = self.val(op.args[0], main)
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
@@ -904,8 +922,18 @@ class PyCodegen:
         if nm <= 1 or rename:
             self.deferred[t.id] = [e, reads, nm, self.cold_uses.get(t.id, 0)]
         else:
-            self.emit(f"t{t.id} = {e}")
+            self.assign(f"t{t.id}", e, t, wide_only=True)
             self.names[t.id] = f"t{t.id}"
+
+    def _mask_keeps(self, op) -> bool:
+        """Is ``op`` (an ``and``) a mask of low bits over a value within
+        them, on this path (:func:`_value_range`, with the bounds tested
+        here: RET imm16 after a run of POPs)?"""
+        m = op.args[1]
+        if type(m) is not int or m <= 0 or m & (m + 1):
+            return False
+        rng = _value_range(op.args[0], upper=self.upper)
+        return rng is not None and rng[0] >= 0 and rng[1] <= m
 
     def _low_bit(self, a):
         """Source text of a 0/1 value equal to bit 0 of the record field read by
@@ -955,18 +983,32 @@ class PyCodegen:
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
-    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+    def assign(self, loc: str, text: str, v, whole: bool = True, wide_only: bool = False) -> None:
         """``loc = text``, the source text of the value ``v``; ``whole``: the
         assignment is all of a register write (not a merge into part of
         ``loc``) -- a mask of the low bits over arithmetic that can leave
-        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`);
+        ``wide_only``: only a mask of 30 bits or more, a generic operation
+        (a temporary's: a 16-bit mask of a small int costs less than the
+        compare)."""
         lines = None
         if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
             m = v.op.args[1]
-            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}") \
+                    and (m >> 30 or not wide_only):
                 inner = _unparen(text[:-len(f" & {m}")])
                 if inner is not None:
-                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0]))
+                    x = v.op.args[0]
+                    rng = _value_range(x, upper=self.upper)
+                    c = x.op.args[1] if isinstance(x, Temp) and x.op is not None and x.op.name == "add" else None
+                    if type(c) is int and m // 2 < c <= m and rng is not None and inner.endswith(f" + {c}"):
+                        # x + c with c a negative number modulo m + 1 (DEC,
+                        # LEA [reg-k], [EBP-4]): x - k, in small ints, corrected
+                        # below zero
+                        k = m + 1 - c
+                        inner = f"{inner[:-len(f' + {c}')]} - {k}"
+                        rng = (rng[0] - m - 1, rng[1] - m - 1)
+                    lines = _wrap_lines(loc, inner, m, rng)
         for line in lines or [f"{loc} = {text}"]:
             self.emit(line)
 
@@ -1119,18 +1161,20 @@ class PyCodegen:
         self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
-    def atomic(self, text: str, prefix: str) -> str:
+    def atomic(self, text: str, prefix: str, v=None) -> str:
         """``text``, or a local holding it when it is not a name or a number:
         the one this path assigned it to already, while the locals it reads
         are unchanged (the address of a read-modify-write's load and store,
-        x86's ``inc dword [ebx + eax*4]``), else a new one."""
+        x86's ``inc dword [ebx + eax*4]``), else a new one.  ``v``: the IR
+        value ``text`` computes, when it is one (a wide mask then becomes a
+        compare: :meth:`assign`)."""
         if _atomic(text):
             return text
         loc = self.held(text)
         if loc is not None:
             return loc
         loc = self.holder(text, prefix)
-        self.emit(f"{loc} = {text}")
+        self.assign(loc, text, v, wide_only=True)
         self.hold(text, loc)
         return loc
 
@@ -1321,14 +1365,16 @@ class PyCodegen:
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
 
-    def run_load(self, op, k: int, ip, run, addr: str, conds: list) -> None:
+    def run_load(self, op, k: int, ip, run, addr: str, conds: list, upper=None) -> None:
         """A word load of a run (:func:`load_runs`; ``run`` its entry) through
         RAM's views.  The run's first load tests, once for the whole run,
         that its physical address ``addr`` is aligned and ``conds`` (the
         target's: every byte of the run's span within its limits and RAM,
         and below the run's wrap) -- else it bails, at its instruction --
         and keeps the address's word index; every other load of the run
-        reads at its offset from that index with no test."""
+        reads at its offset from that index with no test.  ``upper``: the
+        bound ``conds`` put on the first load's address (the offsets above it,
+        SP after each POP, then need no wrap)."""
         first, off, _span, _wrap = run
         size = op.aux[1]
         shift = size.bit_length() - 1
@@ -1339,6 +1385,8 @@ class PyCodegen:
                 p = self.new_local("p")
                 addr = f"({p} := {addr})"
             self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+            if upper is not None and isinstance(op.args[0], Temp):
+                self.upper[id(op.args[0])] = upper
             self.emit(f"{ix} = {p} >> {shift}")
             word = f"W{size}[{ix}]"
         else:

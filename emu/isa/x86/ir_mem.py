@@ -177,7 +177,7 @@ class X86Memory(MemoryAccess):
             return self._fast(cg, op, k, ip, load, fast)
         if fast is not None and _kind(fast) == "flat" and _within_32(o):
             return self._flat(cg, op, k, ip, load)
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         p = cg.new_local("p")
         lin = f"B{seg} + {a}"
         if cg.amask < (1 << 33):
@@ -216,9 +216,10 @@ class X86Memory(MemoryAccess):
         top = self._run_top(cg, first)
         if wrap is not None:
             top = min(top, wrap)
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         flat = top != 0x10000 or _kind(cg.fast_segs[seg]) == "flat"
-        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"])
+        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"],
+                    upper=top - span)
 
 
     def _fast(self, cg, op, k, ip, load, fast):
@@ -265,7 +266,7 @@ class X86Memory(MemoryAccess):
         for a byte load, by the index into RAM raising past its end --, and
         a store into a code granule."""
         seg, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         top = _ram_top(cg.ram_size, cg.amask)
         end = [f"{a} > {top - size}"]
         c = op.args[0] if type(op.args[0]) is int else None
@@ -289,7 +290,7 @@ class X86Memory(MemoryAccess):
         """An access with paging on: the segment step as ConcreteOps does it,
         then the TLB."""
         seg, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         conds = []
         if self.long64:
             lin = f"(B{seg} + {a}) & {(1 << 64) - 1}" if seg >= 4 else a
