@@ -65,7 +65,7 @@ from .ir import IRBlock, Temp
 from .opcodes import BAIL as BAIL_FLAG, CC_FIELDS, END, EXIT, OPCODES
 from .optimize import ARITH_BITS
 
-GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
+GOTO, INDIRECT, HELPER, BAIL, GUARD, SYNC = "goto", "indirect", "helper", "bail", "guard", "sync"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
 EXIT_MASK = (1 << EXIT_SHIFT) - 1
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
@@ -163,7 +163,7 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
-_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
+_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb", "exit_sync"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
@@ -833,6 +833,10 @@ class PyCodegen:
                 break
             elif n == "exit_tb":
                 self.stub(INDIRECT, k + 1, self.val(op.args[0], False))
+                ended = True
+                break
+            elif n == "exit_sync":
+                self.stub(SYNC, k + 1, self.val(op.args[0], False))
                 ended = True
                 break
             elif n == "call_helper":

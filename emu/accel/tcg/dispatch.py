@@ -35,7 +35,7 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, CodeFreeWindow,
+from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, SYNC, CodeFreeWindow,
                            word_views)
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
@@ -224,7 +224,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                 self._stepped += 1
                 return ex
             kind = tb.exits[code & EXIT_MASK].kind
-            if kind is GOTO or kind is INDIRECT:
+            if kind is GOTO or kind is INDIRECT or kind is SYNC:
                 self.icount += 1
                 self._stepped += 1
                 pc = core.fetch_base + s.pc
@@ -366,6 +366,12 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     # translate it again without them
                     self._drop_region(tb)
                     counters["guard_fails"] += 1
+                    tb = None
+                elif kind is SYNC:
+                    # the code segment changed, or interrupts may now be taken:
+                    # the full look-up (by the whole key), interrupts looked at first
+                    if step:
+                        return DebugExit("step", core.fetch_base + s.pc)
                     tb = None
                 elif kind is INDIRECT:
                     if step:

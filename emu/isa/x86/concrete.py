@@ -22,6 +22,7 @@ import struct
 
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
+from .interrupts import deliver
 from .models import CpuModel
 from .protected import check_io, io_unchecked, load_segment
 from .state import CS, SS, X86State, CR0_PE, Segment
@@ -203,6 +204,72 @@ class ConcreteOps:
         seg.selector = sel & 0xFFFF
         seg.base = (sel & 0xFFFF) << 4
         return 0
+
+    def load_cs_real(self, sel: int) -> int:
+        """A real-mode far transfer's CS load (:meth:`load_seg`), also from
+        translated code (``X86IRBuilder.far_jump``, the block key says real
+        mode): 0 once done, -1 -- nothing done -- outside real mode."""
+        if self.s.cr0 & CR0_PE:
+            return -1
+        self.load_seg(CS, sel)
+        return 0
+
+    def real_mode(self) -> bool:
+        """CR0.PE is clear: segments are selector * 16, no descriptor, no
+        privilege check (SDM Vol. 3A §20.1)."""
+        return not self.s.cr0 & CR0_PE
+
+    def check_iopl(self, what: str) -> None:
+        """#GP(0) for an IOPL-sensitive instruction (CLI, STI) at CPL > IOPL
+        in protected mode (SDM Vol. 3A §18.3)."""
+        s = self.s
+        if s.cr0 & CR0_PE:
+            iopl = (s.fl >> 12) & 3
+            if s.cpl > iopl:
+                self.raise_exc(13, 0, f"{what} at CPL {s.cpl} > IOPL {iopl}")
+
+    def iopl_allows(self) -> int:
+        """:meth:`check_iopl` from translated code: 0 when it passes, -1
+        when it would raise (the interpreter runs the instruction)."""
+        s = self.s
+        return -1 if s.cr0 & CR0_PE and s.cpl > (s.fl >> 12) & 3 else 0
+
+    def inhibit_irq_if(self, cond) -> int:
+        """STI's interrupt shadow: when ``cond``, no interrupt is taken
+        before the next instruction has run; 0 (a ``call_bail`` that never
+        declines)."""
+        if cond:
+            self.s.inhibit_irq = True
+        return 0
+
+    def popf_mask(self, mask: int) -> int:
+        """The flags POPF may change of ``mask``: in protected mode (not
+        virtual-8086) IOPL only at CPL 0, IF only at CPL <= IOPL (SDM Vol.
+        2B "POPF")."""
+        s = self.s
+        if s.cr0 & CR0_PE and not s.fl & F.VM:
+            cpl = s.cpl
+            if cpl > 0:
+                mask &= ~F.IOPL
+            if cpl > (s.fl >> 12) & 3:
+                mask &= ~F.IF
+        return mask
+
+    def software_interrupt(self, vector: int, return_ip: int) -> None:
+        """INT n: :func:`emu.isa.x86.interrupts.deliver` (soft)."""
+        deliver(self, vector, return_ip, soft=True)
+
+    def ivt_entry(self, vector: int) -> int:
+        """The real-mode interrupt vector ``vector`` (IP | CS << 16, SDM Vol.
+        3A §20.1.4) for translated code (``X86IRBuilder.software_interrupt``),
+        or -1 -- the interpreter delivers it -- when it is beyond the IVT's
+        limit, not in RAM, or ``-d int`` traces interrupts."""
+        s = self.s
+        base = s.idt_base + vector * 4
+        if (self.trace_int is not None or s.cr0 & CR0_PE or vector * 4 + 3 > s.idt_limit
+                or ((base + 3) & self.amask) >= self.ram_size):
+            return -1
+        return self.read_lin(base, 2) | self.read_lin(base + 2, 2) << 16
 
     # -- memory ----------------------------------------------------------------------
     def load(self, seg: int, off: int, size: int) -> int:

@@ -75,6 +75,7 @@ class X86IRBuilder(TranslatorOps):
         self.fl_source = {}       # fl temp id -> the oldest fl it equals outside the arithmetic flags
         self.segs_used = set()
         self.jump_to = None       # int or Temp: where the current instruction jumps
+        self.sync = False         # it ends the block with exit_sync (CS, IF or TF changed)
         self.branch_cond = None   # (cond, target) of a conditional branch
 
     def op2(self, name, a, b):
@@ -135,6 +136,7 @@ class X86IRBuilder(TranslatorOps):
         self.fl_keeps = flk
         self.segs_used = segs
         self.jump_to = self.branch_cond = None
+        self.sync = False
 
     def translate_insn(self, k: int, insn) -> bool:
         """A REP MOVS/STOS/LODS/CMPS/SCAS runs in the block without paging
@@ -193,6 +195,7 @@ class X86IRBuilder(TranslatorOps):
 
     def insn_start(self, k: int, insn) -> None:
         self.jump_to = self.branch_cond = None
+        self.sync = False
         super().insn_start(k, insn)
 
     def commit(self) -> None:
@@ -220,7 +223,12 @@ class X86IRBuilder(TranslatorOps):
         self.fl_fold = None
         self.fl_keeps = None
         insn = self.insn
-        if self.branch_cond is not None:
+        if self.sync:
+            # a far transfer, or IF or TF written: the dispatcher's full
+            # look-up, which lets the interpreter deliver what is now due
+            self.emit("exit_sync", (insn.next_ip if self.jump_to is None else self.jump_to,), out=False)
+            self.ended = True
+        elif self.branch_cond is not None:
             c, target = self.branch_cond
             self.emit("brcond", (c,), (0, target), out=False)
             self.emit("goto_tb", aux=(1, insn.next_ip), out=False)
@@ -268,7 +276,57 @@ class X86IRBuilder(TranslatorOps):
         self.emit("call_bail", (port, size, v), ("port_out_translated",), bits=1)
 
     def far_jump(self, sel, ip):
-        self._no("far jump")
+        """(ConcreteOps.far_jump) in real mode: a ``call_bail`` of
+        ``ConcreteOps.load_cs_real`` (CS = sel, base = sel * 16), and the
+        block ends with ``exit_sync``: the next block is looked up by the
+        whole key (CS base, IP, mode), never chained by IP alone.  In
+        protected mode (descriptors) it is not inlined."""
+        if not self.real:
+            self._no("far jump in protected mode")
+        self.emit("call_bail", (sel,), ("load_cs_real",), bits=1)
+        self.jump_to = ip
+        self.sync = True
+
+    def real_mode(self) -> bool:
+        """(ConcreteOps.real_mode) what the block key says."""
+        return self.real
+
+    def check_iopl(self, what: str) -> None:
+        """(ConcreteOps.check_iopl) nothing to check in real mode; else a
+        ``call_bail`` of ``ConcreteOps.iopl_allows``: the interpreter runs
+        the instruction (and raises #GP) when CPL > IOPL."""
+        if not self.real:
+            self.emit("call_bail", (), ("iopl_allows",), bits=1)
+
+    def inhibit_irq_if(self, cond) -> None:
+        """(ConcreteOps.inhibit_irq_if) a ``call_bail`` of it (which never
+        declines); the block ends after the instruction (``exit_sync``), so
+        the dispatcher lets the interpreter run the shadowed instruction."""
+        if isinstance(cond, Temp) or cond:
+            self.emit("call_bail", (cond,), ("inhibit_irq_if",), bits=1)
+        self.sync = True
+
+    def popf_mask(self, mask: int):
+        """(ConcreteOps.popf_mask) the mask itself in real mode (no CPL or
+        IOPL there); elsewhere not inlined."""
+        if not self.real:
+            self._no("POPF in protected mode")
+        return mask
+
+    def software_interrupt(self, vector: int, return_ip: int) -> None:
+        """(ConcreteOps.software_interrupt) in real mode, the delivery of
+        :func:`emu.isa.x86.interrupts.deliver` over IR: the vector from a
+        ``call_bail`` of ``ConcreteOps.ivt_entry`` (first: declined, nothing
+        was done), FLAGS, CS and IP pushed, IF, TF and AC cleared, then the
+        far jump.  In protected mode (gates) it is not inlined."""
+        if not self.real:
+            self._no("interrupt in protected mode")
+        entry = self.emit("call_bail", (vector,), ("ivt_entry",), bits=32)
+        self.push(self.op2("and", self.get_flags(), 0xFFFF), 2)
+        self.push(self.get_seg(CS), 2)
+        self.push(return_ip & 0xFFFF, 2)
+        self.set_flags(0, F.IF | F.TF | F.AC)
+        self.far_jump(self.op2("shr", entry, 16), self.op2("and", entry, 0xFFFF))
 
     def load_seg(self, n, sel):
         """(ConcreteOps.load_seg) in real mode, a load of ES, DS, FS or GS: a
@@ -600,6 +658,8 @@ class X86IRBuilder(TranslatorOps):
                         F.AF)
 
     def set_flags(self, value, mask: int) -> None:
+        if mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF)):
+            self.sync = True        # IF or TF may be set: interrupts are looked at next
         op = self.cc["op"]
         lazy = mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
         if lazy and isinstance(op, int) and not isinstance(op, bool):
