@@ -71,6 +71,10 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+        #: MMIO from translated code (the core sets it): fn(addr, size,
+        #: is_write, value) -> the value read (0 for a write), or -1: not
+        #: served (:meth:`emu.machine.Machine.serve_mmio_quiet`); None: none
+        self.mmio_quiet = None
 
     def load(self, addr: int, size: int) -> int:
         """ArmOps.load with RAM read in place (the hot path of every load)."""
@@ -237,6 +241,7 @@ class ArmCore(Core):
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
+        self.ops.mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
         self.caches = {False: {}, True: {}}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()

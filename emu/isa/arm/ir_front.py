@@ -919,9 +919,10 @@ class ArmFrontend(TranslatorFrontend):
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
-        mem = self._mem.get(base)
+        devices = core.ops.mmio_quiet is not None
+        mem = self._mem.get((base, devices))
         if mem is None:
-            mem = self._mem[base] = ArmMemory(base)
+            mem = self._mem[(base, devices)] = ArmMemory(base, devices)
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
