@@ -1277,7 +1277,7 @@ class PyCodegen:
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
                    misaligned_only=(), window=None, check_code=True, aligned=None,
-                   code_free=False, invariant=False) -> None:
+                   code_free=False, invariant=False, device=None) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -1308,7 +1308,11 @@ class PyCodegen:
         binds that nothing in it binds again): with no checks to make, and
         a byte or a word known aligned or not, it is computed once at the
         region's entry, and so is a store's code test
-        (:meth:`_invariant_access`)."""
+        (:meth:`_invariant_access`).  ``device``: ``(cond, addr)``, ``cond``
+        one of ``conds`` (or ``misaligned_only``) true exactly when the
+        access lies outside RAM: there it is offered to the machine's
+        device bus at the guest address ``addr`` instead of bailing
+        (:meth:`_device_access`)."""
         value = None if load else self.val(op.args[1])
         if invariant and self.hoisted is not None and not conds and not misaligned_only \
                 and (size == 1 or aligned is not None):
@@ -1339,6 +1343,8 @@ class PyCodegen:
                     p = self.new_local("p")
                     addr = f"({p} := {addr})"
                 conds = conds + self.code_checks(addr, size, p)
+            if device is not None and device[0] in conds:
+                return self._device_access(op, load, size, p, value, None, conds, k, ip, device)
             self.bail_unless_checked(conds, k, ip)
             self.access(op, load, size, p, value)
             return
@@ -1352,9 +1358,12 @@ class PyCodegen:
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
         slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
-        if slow:
-            self.bail_if(" or ".join(slow), k, ip)
-        self.access(op, load, size, p, value, dest)
+        if device is not None and device[0] in slow:
+            self._device_access(op, load, size, p, value, dest, slow, k, ip, device, record=False)
+        else:
+            if slow:
+                self.bail_if(" or ".join(slow), k, ip)
+            self.access(op, load, size, p, value, dest)
         self.ind -= 1
         self.emit("else:")
         self.ind += 1
@@ -1365,9 +1374,42 @@ class PyCodegen:
             self.emit(f"{word} = {value}")
         self.ind -= 1
         for c in conds + misaligned_only:       # false on both ways on
-            if ":=" not in c:
+            if ":=" not in c and (device is None or c != device[0]):
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
+    def _device_access(self, op, load: bool, size: int, p: str, value, dest, conds: list, k: int,
+                       ip, device, record: bool = True) -> None:
+        """The checked access of :meth:`ram_access` whose ``conds`` hold
+        ``device[0]``, true when the access lies outside RAM: there it is
+        offered to the device bus -- ``MQ(addr, size, is_write, value)``,
+        bound by the target's memory hooks (the machine's quiet MMIO:
+        counted as an exit, served by the device now), returning the value
+        read (0 for a write) or -1 (not taken: the block bails and the
+        interpreter makes the exit); elsewhere the other conditions bail
+        and RAM is accessed at ``p``.  The device's condition is never
+        remembered as tested (the device path goes on past it); the others
+        are, when ``record`` (:meth:`bail_unless_checked`)."""
+        cond, addr = device
+        rest = [c for c in conds if c != cond]
+        if load and dest is None:
+            dest = self._load_to(op.out)
+        m = self.new_local("m")
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        self.emit(f"{m} = MQ({addr}, {size}, {0 if load else 1}, {0 if load else value})")
+        self.bail_if(f"{m} < 0", k, ip)
+        if load:
+            self.emit(f"{dest} = {m}")
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        if rest:
+            if record:
+                self.bail_unless_checked(rest, k, ip)
+            else:
+                self.bail_if(" or ".join(rest), k, ip)
+        self.access(op, load, size, p, value, dest)
+        self.ind -= 1
 
     def run_load(self, op, k: int, ip, run, addr: str, conds: list, upper=None) -> None:
         """A word load of a run (:func:`load_runs`; ``run`` its entry) through

@@ -191,7 +191,8 @@ class TranslatorFrontend:
       (a return comes back there);
     * ``indirect_names``: jumps and calls through a register or memory
       (not returns): a region takes in the blocks of their page that have
-      run, where such a jump may go;
+      run, where such a jump may go (:meth:`jumps_indirectly`, which a
+      target whose names do not tell overrides);
     * ``fault_regs``: state attributes a fetch may change that translating
       apart (``emu translate``, the debugger's ``info tb``) puts back."""
 
@@ -199,6 +200,13 @@ class TranslatorFrontend:
     call_names: frozenset = frozenset()
     indirect_names: frozenset = frozenset()
     fault_regs: tuple = ()
+
+    def jumps_indirectly(self, insn) -> bool:
+        """The decoded instruction ``insn`` (the last of a block) is a jump or
+        call through a register or memory that is not a return: where it
+        may go, a region takes in the blocks of its page that have run.  By
+        default, one of ``indirect_names``."""
+        return insn.name in self.indirect_names
 
     def namespace(self, state, ram) -> dict:
         """The names generated code reads besides ``S`` (the state), ``MM``

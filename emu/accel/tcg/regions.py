@@ -208,19 +208,21 @@ class RegionTiers:
         returns = set()
         left_out = set()
         call_names = self.frontend.call_names
-        indirect_names = self.frontend.indirect_names
+        jumps_indirectly = self.frontend.jumps_indirectly
         ran = None
+        indirect_to = set()             # where the region's indirect jumps may go
         copies = self.copies
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
             targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
-            if blk.insns and blk.insns[-1].name in indirect_names:
+            if blk.insns and jumps_indirectly(blk.insns[-1]):
                 # a jump through a register or a table: where it may go, the
                 # blocks of the page that have run (they become sections: the
                 # region's indirect jumps continue at its sections)
                 if ran is None:
                     ran = self._ran_in_page(ckey, first.page)
+                    indirect_to.update(ran)
                 targets += ran
             calls = [i.next_ip for i in blk.insns if i.name in call_names]
             returns.update(calls)
@@ -272,8 +274,9 @@ class RegionTiers:
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
-        # blocks other translated code of this mode already jumps to get an entry
-        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
+        # blocks other translated code of this mode already jumps to get an
+        # entry, and so do those an indirect jump of the region may reach
+        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries) | indirect_to) & set(irs)
         dispatch = plan_region(irs, ip, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
@@ -323,10 +326,19 @@ class RegionTiers:
 
     def _ran_in_page(self, ckey, page: int) -> list:
         """The IPs of the blocks of mode ``ckey`` (a block key without its IP)
-        in ``page`` that have run (looked up, or translated), in order."""
+        in ``page`` that have run (looked up, or translated): the hot ones
+        (translated, or looked up ``hot_threshold`` times) first, then by
+        how often they were looked up, in order of address among equals --
+        so the cases of a jump table come before code that ran once (the
+        start-up's), which the region's cap on its blocks leaves out."""
         amask = self.core.ops.amask
-        ips = {k[1] for k in (*self.heat, *self.tb_cache) if k[:1] + k[2:] == ckey}
-        return sorted(ip for ip in ips if ((ckey[0] + ip) & amask) >> 12 == page)
+        hot, heat = self.hot_threshold, self.heat
+        runs = {}
+        for k in (*heat, *self.tb_cache):
+            if k[:1] + k[2:] == ckey and ((ckey[0] + k[1]) & amask) >> 12 == page:
+                n = hot if k in self.tb_cache else heat[k]
+                runs[k[1]] = max(runs.get(k[1], 0), n)
+        return sorted(runs, key=lambda ip: (-min(runs[ip], hot), ip))
 
     def _cold_len(self, ip: int, left: int, bps) -> int:
         """How many instructions the interpreter may run for a block that is not

@@ -71,8 +71,11 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
-        #: fn(addr, size, is_write, value) -> value, or -1: not served
-        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`; the core sets it)
+        #: a device access served at once, from the interpreter (a read of an
+        #: instruction that reads once, a write while no exit is queued) or
+        #: from translated code (the core sets it): fn(addr, size, is_write,
+        #: value) -> the value read (0 for a write), or -1: not served
+        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`); None: none
         self.mmio_quiet = None
 
     def load(self, addr: int, size: int) -> int:

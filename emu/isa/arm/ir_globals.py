@@ -55,15 +55,25 @@ FLAG_RECORD = FlagRecord(
 
 class ArmMemory(MemoryAccess):
     """Loads and stores of RAM at ``base``: an access wholly inside RAM (and,
-    in space 1, aligned) indexes the guest's memory; any other -- MMIO,
-    unassigned addresses, a store into a granule holding translated code --
-    bails, and the interpreter runs the instruction."""
+    in space 1, aligned) indexes the guest's memory.  With ``devices``, one
+    outside RAM is offered to the machine's device bus from the block
+    (``ArmConcreteOps.mmio_quiet``, :meth:`emu.machine.Machine.serve_mmio_quiet`:
+    a device register the device serves quietly, as the polled PL011's,
+    counted as an MMIO exit as the interpreter's would be).  Any other
+    access -- MMIO the device does not serve so, unassigned addresses, a
+    store into a granule holding translated code -- bails, and the
+    interpreter runs the instruction."""
 
-    def __init__(self, base: int):
+    def __init__(self, base: int, devices: bool = False):
         self.base = base
+        self.devices = devices
 
     def params(self, spaces) -> list:
-        return ["MM=MM", "CP=CP"]
+        return ["MM=MM", "CP=CP"] + (["MQ=OPS.mmio_quiet"] if self.devices else [])
+
+    def _device(self, cond: str, p: str):
+        """ram_access's ``device``: (the outside-RAM test ``cond``, the guest address)."""
+        return (cond, f"{p} + {self.base}") if self.devices else None
 
     def prologue(self, cg, spaces) -> None:
         pass
@@ -94,18 +104,20 @@ class ArmMemory(MemoryAccess):
             else:
                 first = p
             cond = f"{first} & {~end}" if pow2 else f"not 0 <= {first} <= {end}"
-            cg.ram_access(op, load, size, p, [cond], k, ip)
+            cg.ram_access(op, load, size, p, [cond], k, ip, device=self._device(cond, p))
             # a load and a store of one byte (LDRB, then STRB to the same
-            # base) test it once
-            cg.hold(text, p, [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
+            # base) test it once -- unless the first may have gone to a device
+            cg.hold(text, p, [] if self.devices else [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
             return
         p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
         align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
+        device = self._device(in_ram[0], p)
         if pow2:
-            cg.ram_access(op, load, size, p, [], k, ip, misaligned_only=in_ram + align, window=~end)
+            cg.ram_access(op, load, size, p, [], k, ip, misaligned_only=in_ram + align, window=~end,
+                          device=device)
         else:
-            cg.ram_access(op, load, size, p, in_ram, k, ip, misaligned_only=align)
+            cg.ram_access(op, load, size, p, in_ram, k, ip, misaligned_only=align, device=device)
 
 
 def _paren(text: str) -> str:
