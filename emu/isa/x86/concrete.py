@@ -114,26 +114,12 @@ class ConcreteOps:
             n = o.n
             r[n] = (r[n] & o.keep) | ((v & o.mask) << o.shift)
         elif k == MEM:
-            a = o.disp                      # self.ea(o) and store(), inline: the hot path
+            a = o.disp                      # self.ea(o), inline
             if o.base >= 0:
                 a += self.r[o.base]
             if o.index >= 0:
                 a += self.r[o.index] * o.scale
-            a &= o.amask
-            size = o.size
-            sg = self.segs[o.seg]
-            if self.plain and a + size <= sg.limit + 1:
-                pa = (sg.base + a) & self.amask
-                if pa + size <= self.ram_size:
-                    if size == 1:
-                        self.mm[pa] = v & 0xFF
-                    else:
-                        _PACK[size](self.mm, pa, v & MASK[size])
-                    cm = self.code_map
-                    if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
-                        self._stored_near_code(pa, size)
-                    return
-            self.store(o.seg, a, size, v)
+            self.store(o.seg, a & o.amask, o.size, v)
         elif k == SEG:
             self.load_seg(o.n, v)
         else:

@@ -45,6 +45,8 @@ def test_pl011_writes_do_not_end_the_interpreters_run():
         m.close()
 
 
+#: print "ok\n" polling FR.TXFF before each byte, then exit (also the
+#: unicorn engine's quiet-MMIO test program)
 POLLED = f"""
     movw r1, #0
     movt r1, #0x0900
