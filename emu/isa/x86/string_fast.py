@@ -41,6 +41,9 @@ _CODES = {n: next(c for c in "BHILQ" if array(c).itemsize == n) for n in (1, 2, 
 #: the elements of a REPE/REPNE run compared in its first window (:func:`_compare`)
 WINDOW = 64
 
+#: each byte value as a one-byte string (a pattern to search RAM for)
+_BYTE = tuple(bytes((v,)) for v in range(256))
+
 
 def string_fast(tr, insn, budget: int) -> int:
     """Run up to ``budget`` iterations of a REP MOVS/STOS/LODS/CMPS/SCAS at
@@ -311,6 +314,10 @@ def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg
     mm = ram.mm
     es = s.segs[ES]
     sg = None if scas else s.segs[seg]
+    if size == 1 and not back:
+        r = _compare_bytes_up(mm, es, sg, repe, am, top, si, di, ax & 0xFF, n if n < WINDOW else WINDOW)
+        if r is not None and (r[1] or r[0] == n):
+            return r
     pat = (ax & MASKS[size]).to_bytes(size, "little") if scas else None
     step = -size if back else size
     done, w, c = 0, WINDOW, 0
@@ -361,6 +368,33 @@ def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg
     last = (c - 1 if j < 0 else j) * size
     return done, j >= 0, int.from_bytes(x[last:last + size], "little"), \
         int.from_bytes(y[last:last + size], "little")
+
+
+def _compare_bytes_up(mm, es, sg, repe: bool, am: int, top: int, si: int, di: int, al: int, n: int):
+    """:func:`_compare` of the first ``n`` (at most a window) byte elements
+    of a run stepping up (DF clear), SCAS (``sg`` None: the elements
+    compared with ``al``) or CMPS, when all ``n`` lie in reach: one slice
+    of each run and one search in it -- the short strings of ``strlen``
+    and ``memcmp`` loops.  None: some element is out of reach (the windows
+    of :func:`_compare` find how many are in it)."""
+    hi = di + n - 1
+    if hi > am or hi > es.limit or es.base + hi >= top:
+        return None
+    p = es.base + di
+    if sg is None:
+        if not repe:                            # REPNE SCASB: the first byte equal to AL
+            j = mm.find(_BYTE[al], p, p + n)
+            return (j - p + 1, True, al, al) if j >= 0 else (n, False, al, mm[p + n - 1])
+        y = mm[p:p + n]
+        j = n - len(y.lstrip(_BYTE[al]))        # REPE SCASB: the first byte that is not AL
+        return (j + 1, True, al, y[j]) if j < n else (n, False, al, y[-1])
+    hs = si + n - 1
+    if hs > am or hs > sg.limit or sg.base + hs >= top:
+        return None
+    q = sg.base + si
+    x, y = mm[q:q + n], mm[p:p + n]
+    j = _first_difference(x, y) if repe else _first_equal(x, y, 1)
+    return (j + 1, True, x[j], y[j]) if j >= 0 else (n, False, x[-1], y[-1])
 
 
 #: the repeated moves of translated code, by ``kind`` (:func:`rep_move_translated`)

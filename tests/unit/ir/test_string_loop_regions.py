@@ -1,7 +1,7 @@
 """String loops in a real-mode region that reloads its segments and runs a
 REP inside it (rm_strings' shape): each pass of an outer loop loads ES,
 fills a buffer with REP STOSB, reloads DS and ES and runs a LODSB / ADD /
-STOSB loop over another.
+STOSB / DEC CX / JNZ loop over another.
 
 The inner loop stays counted by ``for left in range(...)`` although the
 outer loop's path charges the REP's iterations to the budget
@@ -41,7 +41,8 @@ mix:
     lodsb
     add al, es:[di]
     stosb
-    loop mix
+    dec cx
+    jnz mix
     inc dx
     cmp dx, 40
     jb pass
