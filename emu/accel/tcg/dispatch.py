@@ -286,6 +286,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         n = 0
         tb = None
         came = None                 # an indirect exit whose next block to remember
+        came_at = None              # ... under this key in its ``seen``
         executed = hits = 0
         try:
             while n < limit:
@@ -313,7 +314,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         if came.seen is None:
                             came.seen = {}
                         if len(came.seen) < 8:
-                            came.seen[s.pc] = tb
+                            came.seen[came_at] = tb
                         came = None
                 left = limit - n
                 if tb.icount > left:
@@ -369,10 +370,25 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     tb = None
                 elif kind is SYNC:
                     # the code segment changed, or interrupts may now be taken:
-                    # the full look-up (by the whole key), interrupts looked at first
+                    # interrupts are looked at first (the loop's top), and the
+                    # next block is where this exit went before from the same
+                    # (code base, IP) -- the rest of its key follows from the
+                    # exit's own (a far transfer's mode is the target's) --
+                    # else the full look-up
                     if step:
                         return DebugExit("step", core.fetch_base + s.pc)
                     tb = None
+                    if nochain:
+                        continue
+                    came_at = (core.fetch_base, s.pc)
+                    seen = x.seen
+                    nxt = seen.get(came_at) if seen is not None else None
+                    if (nxt is not None and nxt.valid and n < limit and not interp.queued
+                            and ops.pending_read is None and not attention()):
+                        hits += 1
+                        tb = nxt
+                        continue
+                    came = x
                 elif kind is INDIRECT:
                     if step:
                         return DebugExit("step", core.fetch_base + s.pc)
@@ -386,6 +402,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         continue
                     tb = None
                     came = x if not nochain else None
+                    came_at = s.pc
                 else:
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
@@ -406,6 +423,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                                 else:
                                     tb = None
                                     came = x if not nochain else None
+                                    came_at = s.pc
                                 continue
                         # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as
