@@ -62,7 +62,7 @@ class RegionTiers:
         # translates every block at first sight, one function per block (the
         # conformance runner does that, so vectors exercise the translator).
         self.hot_threshold = hot_threshold
-        self.max_region_blocks = MAX_REGION_BLOCKS
+        self.max_region_blocks = self.frontend.max_region_blocks or MAX_REGION_BLOCKS
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose entry guard failed once
