@@ -67,3 +67,56 @@ def test_a_loop_calling_a_function_of_many_blocks_runs_in_one_region():
     got, got_icount, stats = run("tcg")
     assert got[:15] == want[:15] and got_icount == icount
     assert stats["blocks_executed"] < ROUNDS // 10
+
+
+# libgcc's shape: a leaf with a loop (__udivsi3: its own region first, as it
+# gets hot first), a wrapper calling it (__aeabi_uidivmod: a second region
+# copying the leaf), and the loop calling the wrapper, which must copy the
+# leaf a third time to keep the calls inside
+NESTED = """
+    movw sp, #0
+    movt sp, #0x4010
+    mov r4, #0
+    mov r5, #{rounds}
+loop:
+    and r0, r5, #7
+    add r0, r0, #3
+    bl wrap
+    add r4, r4, r1
+    subs r5, r5, #1
+    bne loop
+done:
+    b done
+wrap:
+    push {{r0, lr}}
+    bl leaf
+    pop {{r0, lr}}
+    add r1, r1, r0
+    bx lr
+leaf:
+    mov r1, #0
+count:
+    add r1, r1, r0
+    subs r0, r0, #1
+    bne count
+    bx lr
+"""
+
+
+def test_a_leaf_called_through_a_wrapper_stays_in_the_callers_region():
+    code = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(NESTED.format(rounds=ROUNDS), CODE)[0])
+    got = {}
+    for accel in ("interp", "tcg"):
+        m = Machine(board="virt", accel=accel)
+        try:
+            m.load_image(code, "t", CODE, CODE)
+            m.accel.state_changed()
+            r = m.run(icount_limit=200_000)
+            got[accel] = (list(m.cpu.r)[:15], r.icount, m.accel.stats() if accel == "tcg" else None)
+        finally:
+            m.close()
+    # round n: x = n % 8 + 3, r1 = x (x + 1) / 2 + x
+    want = sum((x := n % 8 + 3) * (x + 1) // 2 + x for n in range(1, ROUNDS + 1))
+    assert got["interp"][0][4] == want
+    assert got["tcg"][:2] == got["interp"][:2]
+    assert got["tcg"][2]["blocks_executed"] < ROUNDS // 10
