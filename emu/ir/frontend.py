@@ -194,12 +194,19 @@ class TranslatorFrontend:
       run, where such a jump may go (:meth:`jumps_indirectly`, which a
       target whose names do not tell overrides);
     * ``fault_regs``: state attributes a fetch may change that translating
-      apart (``emu translate``, the debugger's ``info tb``) puts back."""
+      apart (``emu translate``, the debugger's ``info tb``) puts back;
+    * ``max_region_blocks``: the most blocks a region takes in, and
+      ``max_block_copies``: the most regions a block is copied into, for a
+      target whose code needs more than the engine's defaults (None)."""
 
     ir: IRTarget = None
     call_names: frozenset = frozenset()
     indirect_names: frozenset = frozenset()
     fault_regs: tuple = ()
+    #: the most blocks a region takes in (None: the engine's default)
+    max_region_blocks: int | None = None
+    #: the most regions a block is copied into (None: the engine's default)
+    max_block_copies: int | None = None
 
     def jumps_indirectly(self, insn) -> bool:
         """The decoded instruction ``insn`` (the last of a block) is a jump or

@@ -62,7 +62,8 @@ class RegionTiers:
         # translates every block at first sight, one function per block (the
         # conformance runner does that, so vectors exercise the translator).
         self.hot_threshold = hot_threshold
-        self.max_region_blocks = MAX_REGION_BLOCKS
+        self.max_region_blocks = self.frontend.max_region_blocks or MAX_REGION_BLOCKS
+        self.max_block_copies = self.frontend.max_block_copies or MAX_BLOCK_COPIES
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose entry guard failed once
@@ -181,9 +182,10 @@ class RegionTiers:
         function, exits and chaining slots, whose ``icount`` is the budget
         its section needs.
 
-        A block already copied into ``MAX_BLOCK_COPIES`` regions is not copied
-        into another: the new region exits to it (its own region or block
-        runs it).  Code whose blocks all run (a large compiled function with
+        A block already copied into ``MAX_BLOCK_COPIES`` regions (the front
+        end's ``max_block_copies`` if it sets one) is not copied into
+        another: the new region exits to it (its own region or block runs
+        it).  Code whose blocks all run (a large compiled function with
         many loops) would otherwise be translated again from every hot head,
         each region taking in the same neighbourhood -- translation time
         growing with the function's size times the number of its heads."""
@@ -235,7 +237,7 @@ class RegionTiers:
                 if tkey not in heat and tkey not in self.tb_cache:
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
-                if self._live_copies(tkey) >= MAX_BLOCK_COPIES:
+                if self._live_copies(tkey) >= self.max_block_copies:
                     continue                    # in enough regions: jumped to
                 seen.add(t)
                 nb = self._build(t, tkey, region=True)

@@ -894,6 +894,15 @@ class ArmFrontend(TranslatorFrontend):
 
     call_names = frozenset(("BL", "BLX_reg"))
     fault_regs = ()
+    #: A32 before ARMv7VE divides by calling libgcc (``__aeabi_uidivmod``
+    #: calls ``__udivsi3``: a dozen blocks, two loops), and a conditional
+    #: instruction does not end a block but a branch does, so a loop with
+    #: its calls spans more blocks than the engine's default takes in
+    max_region_blocks = 40
+    #: and those libgcc helpers are called from every loop that divides:
+    #: the first region of a helper's own (it gets hot first) and two
+    #: callers' copies of it
+    max_block_copies = 3
 
     def __init__(self, model, tb_flags):
         self.model = model
