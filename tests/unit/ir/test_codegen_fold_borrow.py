@@ -8,7 +8,7 @@ anywhere by the instruction budget, the state is the interpreter's."""
 
 import pytest
 
-from tests.differential.translated import machine, stop_state, tcg_regions
+from tests.differential.translated import stopped_at, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -48,9 +48,7 @@ gone:
 
 
 def run(accel, limit, log=None):
-    with machine(GUEST, accel, 1 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 10),)
+    return stopped_at(GUEST, accel, 1 << 20, limit, (0x500, 10), log)
 
 
 @pytest.mark.parametrize("limit", [5, 6, 7, 100, 101, 102, 3000, 3001, 3002, 3003,
