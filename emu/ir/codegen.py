@@ -167,6 +167,10 @@ _COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb", "exit_s
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
+# the correction of a register write by one wrap (:func:`_wrap_lines`), and
+# an unsigned test of a local against a number (:meth:`PyCodegen._fold_wrap`)
+_WRAP_LINE = re.compile(r"if (\w+) (< 0: \1 \+|> (\d+): \1 -)= (\d+)")
+_BELOW = re.compile(r"(\w+) < (\d+)")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 # an expression of this many operators is worth computing once (a flag field
 # read twice) or not at all (a carried one, FlagRecord.carried, whose
@@ -817,7 +821,7 @@ class PyCodegen:
                 slot, target = op.aux
                 c = self.val(op.args[0])
                 m = _NONZERO.match(c)
-                self.emit(f"if {self._fold_borrow(m.group(1) if m else c)}:")
+                self.emit(f"if {self._fold_wrap(m.group(1) if m else c)}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.path.append((id(op), True, True))
@@ -1084,25 +1088,36 @@ class PyCodegen:
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
 
-    def _fold_borrow(self, cond: str) -> str:
-        """The condition of a conditional jump, ``cond``, with the
-        correction of the register write just before it folded in when it
-        tests that register's truth: ``x = x - 1`` and ``if x < 0: x += N``
-        (DEC, SUB of 1, LOOP's count -- :func:`_wrap_lines`) then ``if x:``
-        becomes ``if x > 0 or x and (x := x + N):`` -- a count above zero,
-        the case of every pass but the last, costs one compare where it cost
-        a compare and a test of truth; a count that went below zero is
-        corrected there, and is nonzero unless it was -N."""
-        if not cond.isidentifier() or len(self.lines) < 2:
+    def _fold_wrap(self, cond: str) -> str:
+        """The condition of a conditional jump, ``cond``, with the wrap of
+        the register write just before it (:func:`_wrap_lines`) folded in,
+        when the jump tests that register: one compare a pass where there
+        were two, the correction made in the condition when it is due.
+
+        * ``x = x - 1``, ``if x < 0: x += N`` (DEC, SUB of 1, LOOP's count)
+          then ``if x:`` -- ``if x > 0 or x and (x := x + N):`` (a count
+          that went below zero is corrected there, and is nonzero unless it
+          was -N);
+        * ``x = x + 1``, ``if x > M: x -= N`` (INC, ADD) then ``if x < K:``,
+          K a number up to N (CMP with JB) -- ``if x < K or x > M and
+          (x := x - N) < K:`` (a value above M is not below K)."""
+        if len(self.lines) < 2:
             return cond
         pre = "    " * self.ind
-        head = f"{pre}if {cond} < 0: {cond} += "
-        n = self.lines[-1][len(head):]
-        if not (self.lines[-1].startswith(head) and n.isdigit()
-                and self.lines[-2].startswith(f"{pre}{cond} = ")):
+        m = _WRAP_LINE.fullmatch(self.lines[-1][len(pre):])
+        if m is None or not self.lines[-1].startswith(pre) \
+                or not self.lines[-2].startswith(f"{pre}{m.group(1)} = "):
+            return cond
+        x, top, n = m.group(1), m.group(3), m.group(4)
+        below = _BELOW.fullmatch(cond)
+        if top is None and cond == x:
+            new = f"{x} > 0 or {x} and ({x} := {x} + {n})"
+        elif top is not None and below and below.group(1) == x and int(below.group(2)) <= int(top) + 1:
+            new = f"{cond} or {x} > {top} and ({x} := {x} - {n}) < {below.group(2)}"
+        else:
             return cond
         del self.lines[-1]
-        return f"{cond} > 0 or {cond} and ({cond} := {cond} + {n})"
+        return new
 
     def access_if(self, op, cond, k: int, ip) -> None:
         """A predicated access (``ld`` or ``st`` with a condition ``cond``:

@@ -1,14 +1,16 @@
-"""A count decremented then tested by the jump that follows: the correction
-of a count that went below zero is made in the jump's condition
-(:meth:`emu.ir.codegen.PyCodegen._fold_borrow`): ``x > 0 or x and
-(x := x + N)`` -- one compare on the passes whose count stays above zero,
-the wrap where it went below (DEC of 0 gives all ones, ZF clear: SDM Vol. 2A
-"DEC").  JNZ takes the jump on a count that wrapped, JZ does not; stopped
-anywhere by the instruction budget, the state is the interpreter's."""
+"""A count decremented or incremented then tested by the jump that follows:
+the correction of a count that wrapped is made in the jump's condition
+(:meth:`emu.ir.codegen.PyCodegen._fold_wrap`): ``x > 0 or x and
+(x := x + N)`` after DEC, ``x < K or x > M and (x := x - N) < K`` after an
+ADD of 1 and a CMP with K -- one compare on the passes that do not wrap, the
+wrap where they do (DEC of 0 gives all ones, ZF clear: SDM Vol. 2A "DEC";
+ADD of 1 to all ones gives 0, below K).  JNZ takes the jump on a count that
+wrapped, JZ does not, JB does; stopped anywhere by the instruction budget,
+the state is the interpreter's."""
 
 import pytest
 
-from tests.differential.translated import machine, stop_state, tcg_regions
+from tests.differential.translated import stopped_at, tcg_regions
 
 GUEST = """
     xor ax, ax
@@ -37,20 +39,25 @@ lp:
     je gone
     loop lp
 gone:
+    mov di, 0xffff              ; ADD of 1 wraps to 0, below 50: taken
+up:
+    add bx, di
+    add di, 1
+    cmp di, 50
+    jb up
     dec bp
     jnz pass
     mov [0x500], ax
     mov [0x502], bx
     mov [0x504], si
     mov [0x506], ecx
+    mov [0x50a], di
     hlt
 """
 
 
 def run(accel, limit, log=None):
-    with machine(GUEST, accel, 1 << 20, log) as m:
-        r = m.run(icount_limit=limit)
-        return stop_state(m, r) + (m.ram.read_bytes(0x500, 10),)
+    return stopped_at(GUEST, accel, 1 << 20, limit, (0x500, 12), log)
 
 
 @pytest.mark.parametrize("limit", [5, 6, 7, 100, 101, 102, 3000, 3001, 3002, 3003,
@@ -66,4 +73,6 @@ def test_the_jump_corrects_the_count():
     code = "\n".join(regions)
     assert "if r1 > 0 or r1 and (r1 := r1 + 65536):" in code      # DEC CX, JNZ
     assert "if r1 < 0: r1 += 65536" not in code
+    assert "if r7 < 50 or r7 > 65535 and (r7 := r7 - 65536) < 50:" in code  # ADD DI, 1, JB
+    assert "if r7 > 65535: r7 -= 65536" not in code
     assert run("tcg", 2_000_000) == want
