@@ -44,7 +44,11 @@ from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
 from .translate import decode_quietly, helper_first, helper_first_exits, helper_only
 
-HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
+# lookups of a block before it is translated: translating a block costs as
+# much as a few hundred interpreted runs of it, so code that runs only a few
+# dozen times (the cold paths of a large compiled function) stays on the
+# interpreter, while a loop still leaves it after a few dozen iterations
+HOT_THRESHOLD = 32
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump to it

@@ -134,7 +134,8 @@ def test_frames_are_translated_not_helpers(guest):
         stats = m.accel.stats()
         assert stats["helper_calls"] == 0
         # the loop runs in the region: the interpreter only for start-up
-        assert stats["interp_insns"] < r.icount // 10
+        # (its first HOT_THRESHOLD passes)
+        assert stats["interp_insns"] < r.icount // 5
     finally:
         m.close()
 
