@@ -302,11 +302,32 @@ STUB_B = """
 """
 
 
-def test_a_far_return_to_one_ip_under_two_code_segments():
+def _two_cs_image() -> bytes:
     img = asm(TWO_CS)
     back = 0x7C00 + img.index(bytes((0xEA, 0x00, 0x7D, 0x10, 0x00))) + 5
     img = _placed(img, 0x7D00, asm(STUB_A, 0x7D00))
     img = _placed(img, 0x7E00, asm(STUB_B.format(back=back), 0x7D00))
-    img = _placed(img, 0x7F00, bytes((0xCB,)))
+    return _placed(img, 0x7F00, bytes((0xCB,)))
+
+
+def test_a_far_return_to_one_ip_under_two_code_segments():
+    img = _two_cs_image()
     m, _ = same(img)
     assert m.serial_output() == bytes((50 * 101 & 0xFF, 50 * 101 >> 8))
+
+
+def test_single_stepping_through_far_transfers_is_exact():
+    """Stepped one instruction at a time on translated one-instruction
+    blocks (the stepper's map of blocks by IP is per code segment: a far
+    transfer changes it), the interpreter's state after every step."""
+    img = _two_cs_image()
+    mi, mt = Machine(accel="interp"), Machine(accel="tcg", one_insn_per_tb=True)
+    mt.accel.hot_threshold = 1
+    for m in (mi, mt):
+        m.load_image(img)
+        m.accel.set_single_step(True)
+    for _ in range(400):
+        ri, rt = mi.run(), mt.run()
+        assert (rt.reason, rt.icount) == (ri.reason, ri.icount)
+        assert mt.cpu.snapshot() == mi.cpu.snapshot()
+    assert mt.accel.stats()["blocks_translated"] > 0
