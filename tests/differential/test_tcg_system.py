@@ -14,6 +14,15 @@ from emu.machine import Machine
 
 from .test_tcg import EXIT, _placed, asm, same
 
+#: the end of a guest: BX's two bytes on COM1, then stop
+PRINT_BX = """
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+    mov al, bh
+    out dx, al
+""" + EXIT
+
 #: far CALL/JMP (direct and through memory), RETF, INT n to handlers the
 #: guest writes into the IVT, IRET, PUSHF/CLI/POPF and STI in a loop; one
 #: far routine is reached as 07C0:xxxx and as 0000:7Cxx (the same linear
@@ -47,12 +56,7 @@ again:
     add bx, ax
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov al, bl
-    out dx, al
-    mov al, bh
-    out dx, al
-""" + EXIT + """
+""" + PRINT_BX + """
 handler:
     add ax, 3
     pushf
@@ -281,12 +285,7 @@ again:
 back:
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov al, bl
-    out dx, al
-    mov al, bh
-    out dx, al
-""" + EXIT
+""" + PRINT_BX
 STUB_A = """
     .byte 0x9a
     .word 0x7f00, 0
