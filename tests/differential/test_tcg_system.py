@@ -12,7 +12,16 @@ import re
 
 from emu.machine import Machine
 
-from .test_tcg import EXIT, asm, same
+from .test_tcg import EXIT, _placed, asm, same
+
+#: the end of a guest: BX's two bytes on COM1, then stop
+PRINT_BX = """
+    mov dx, 0x3f8
+    mov al, bl
+    out dx, al
+    mov al, bh
+    out dx, al
+""" + EXIT
 
 #: far CALL/JMP (direct and through memory), RETF, INT n to handlers the
 #: guest writes into the IVT, IRET, PUSHF/CLI/POPF and STI in a loop; one
@@ -47,12 +56,7 @@ again:
     add bx, ax
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov al, bl
-    out dx, al
-    mov al, bh
-    out dx, al
-""" + EXIT + """
+""" + PRINT_BX + """
 handler:
     add ax, 3
     pushf
@@ -262,3 +266,67 @@ left:
 
 def test_popf_setting_tf_leaves_the_same_state():
     same(asm(TRAP))
+
+
+#: one RETF (at 0000:7F00) returning to the same IP, 7D05, under two code
+#: segments: CS = 0 (linear 7D05: ADD BX, 1) and CS = 0010 (linear 7E05:
+#: ADD BX, 100) -- the exit's next block depends on CS, not on IP alone
+TWO_CS = """
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7000
+    xor bx, bx
+    mov cx, 50
+again:
+    call 0x7d00
+    .byte 0xea
+    .word 0x7d00, 0x0010
+back:
+    dec cx
+    jnz again
+""" + PRINT_BX
+STUB_A = """
+    .byte 0x9a
+    .word 0x7f00, 0
+    add bx, 1
+    ret
+"""
+STUB_B = """
+    .byte 0x9a
+    .word 0x7f00, 0
+    add bx, 100
+    .byte 0xea
+    .word {back}, 0
+"""
+
+
+def _two_cs_image() -> bytes:
+    img = asm(TWO_CS)
+    back = 0x7C00 + img.index(bytes((0xEA, 0x00, 0x7D, 0x10, 0x00))) + 5
+    img = _placed(img, 0x7D00, asm(STUB_A, 0x7D00))
+    img = _placed(img, 0x7E00, asm(STUB_B.format(back=back), 0x7D00))
+    return _placed(img, 0x7F00, bytes((0xCB,)))
+
+
+def test_a_far_return_to_one_ip_under_two_code_segments():
+    img = _two_cs_image()
+    m, _ = same(img)
+    assert m.serial_output() == bytes((50 * 101 & 0xFF, 50 * 101 >> 8))
+
+
+def test_single_stepping_through_far_transfers_is_exact():
+    """Stepped one instruction at a time on translated one-instruction
+    blocks (the stepper's map of blocks by IP is per code segment: a far
+    transfer changes it), the interpreter's state after every step."""
+    img = _two_cs_image()
+    mi, mt = Machine(accel="interp"), Machine(accel="tcg", one_insn_per_tb=True)
+    mt.accel.hot_threshold = 1
+    for m in (mi, mt):
+        m.load_image(img)
+        m.accel.set_single_step(True)
+    for _ in range(400):
+        ri, rt = mi.run(), mt.run()
+        assert (rt.reason, rt.icount) == (ri.reason, ri.icount)
+        assert mt.cpu.snapshot() == mi.cpu.snapshot()
+    assert mt.accel.stats()["blocks_translated"] > 0

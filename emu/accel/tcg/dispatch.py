@@ -227,6 +227,8 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
             if kind is GOTO or kind is INDIRECT or kind is SYNC:
                 self.icount += 1
                 self._stepped += 1
+                if kind is SYNC:
+                    self._steps = None      # CS may have changed: the mode's map again
                 pc = core.fetch_base + s.pc
                 ex = step_exits.get(pc)
                 if ex is None:

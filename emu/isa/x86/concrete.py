@@ -61,6 +61,7 @@ class ConcreteOps:
         self.insn = None                 # the instruction being executed
         self.halted = False
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
+        self.on_cs_base = None           # callback(base): only CS's base changed (real mode)
         self.flat64 = False              # 64-bit mode: CS/DS/ES/SS bases count as 0
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
         #: no paging and not 64-bit mode: a segment's base plus the offset is
@@ -197,6 +198,15 @@ class ConcreteOps:
         mode): 0 once done, -1 -- nothing done -- outside real mode."""
         if self.s.cr0 & CR0_PE:
             return -1
+        cs = self.segs[CS]
+        if (self.on_cs_base is not None and cs.type == 11 and cs.s == 1 and cs.present == 1
+                and cs.dpl == 0 and cs.db == 0 and cs.l == 0):
+            # the attributes load_seg sets are there already: the decode
+            # mode stays, only the base changes (no mode change to report)
+            cs.selector = sel & 0xFFFF
+            cs.base = (sel & 0xFFFF) << 4
+            self.on_cs_base(cs.base)
+            return 0
         self.load_seg(CS, sel)
         return 0
 

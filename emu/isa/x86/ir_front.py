@@ -35,8 +35,18 @@ LDS...) is a ``call_bail`` of the engine's ops, and the block goes on
 with that segment's base read again; a region leaves such a segment out
 of the ones its entry guard checks once.
 
-Deliberate limits: 64-bit stack operations, far transfers, other segment
-loads, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
+Real mode's far transfers (far CALL/JMP, RETF, INT n, IRET) are compiled
+in: CS is loaded by a ``call_bail`` of ``ConcreteOps.load_cs_real`` and the
+block ends with ``exit_sync`` (looked up again by CS base and IP); so does
+an instruction that may set IF or TF (STI -- its interrupt shadow set by a
+``call_bail`` -- and POPF), so that the dispatcher delivers what is now due
+exactly where the interpreter would.  CLI is compiled in; in protected mode
+CLI and STI check CPL <= IOPL by a ``call_bail`` (declined: the interpreter
+raises #GP).
+
+Deliberate limits: 64-bit stack operations, protected-mode far transfers,
+POPF, INT n and IRET (descriptors, gates, privilege), other segment loads,
+INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
