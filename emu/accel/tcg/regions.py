@@ -227,8 +227,8 @@ class RegionTiers:
                 # blocks of the page that have run (they become sections: the
                 # region's indirect jumps continue at its sections)
                 if ran is None:
-                    ran = self._ran_in_page(ckey, first.page)
-                    indirect_to.update(ran)
+                    ran, hot = self._ran_in_page(ckey, first.page)
+                    indirect_to.update(hot)
                 targets += ran
             calls = [i.next_ip for i in blk.insns if i.name in call_names]
             returns.update(calls)
@@ -282,6 +282,7 @@ class RegionTiers:
                 dead_regs(blk)
         # blocks other translated code of this mode already jumps to get an
         # entry, and so do those an indirect jump of the region may reach
+        # that ran more than once
         entries = (self.jump_targets.get(ckey[:4], set()) | set(entries) | indirect_to) & set(irs)
         dispatch = plan_region(irs, ip, returns=returns)
         live_in = region_liveness(irs, dispatch)
@@ -330,13 +331,15 @@ class RegionTiers:
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
 
-    def _ran_in_page(self, ckey, page: int) -> list:
+    def _ran_in_page(self, ckey, page: int) -> tuple:
         """The IPs of the blocks of mode ``ckey`` (a block key without its IP)
         in ``page`` that have run (looked up, or translated): the hot ones
         (translated, or looked up ``hot_threshold`` times) first, then by
         how often they were looked up, in order of address among equals --
         so the cases of a jump table come before code that ran once (the
-        start-up's), which the region's cap on its blocks leaves out."""
+        start-up's), which the region's cap on its blocks leaves out -- and
+        the set of those that ran more than once (code that ran once is no
+        place a loop's indirect jump goes back to: no section for it)."""
         amask = self.core.ops.amask
         hot, heat = self.hot_threshold, self.heat
         runs = {}
@@ -344,7 +347,8 @@ class RegionTiers:
             if k[:1] + k[2:] == ckey and ((ckey[0] + k[1]) & amask) >> 12 == page:
                 n = hot if k in self.tb_cache else heat[k]
                 runs[k[1]] = max(runs.get(k[1], 0), n)
-        return sorted(runs, key=lambda ip: (-min(runs[ip], hot), ip))
+        return (sorted(runs, key=lambda ip: (-min(runs[ip], hot), ip)),
+                {ip for ip, n in runs.items() if n > 1})
 
     def _cold_len(self, ip: int, left: int, bps) -> int:
         """How many instructions the interpreter may run for a block that is not
