@@ -266,6 +266,7 @@ class ArmCore(Core):
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
         self.caches = {False: {}, True: {}}
+        self.pc_slot = (self.s.r, 15)      # the loop's PC without the property (emu.isa.core)
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 
