@@ -420,6 +420,29 @@ def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, s
         return -1
     if not ops.plain:
         return -1
+    if not df and kind != 2:
+        # stepping up, the common short copy or fill: _move's tests inline,
+        # one slice; any case it does not take (a limit, a wrap, the end of
+        # RAM, a code granule, an overlap) goes on to _move
+        s, ram = ops.s, ops.ram
+        hi = cx * size - 1
+        dsg = s.segs[ES]
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        if di + hi <= am and di + hi <= dsg.limit:
+            dst = dsg.base + di
+            end = dst + hi
+            cm = ram.code_map
+            if end < top and not cm[dst >> 6] and not cm[end >> 6] and end - dst < 64:
+                if kind:
+                    ram.mm[dst:end + 1] = (ax & MASKS[size]).to_bytes(size, "little") * cx
+                    return cx - 1
+                ssg = s.segs[seg]
+                if si + hi <= am and si + hi <= ssg.limit:
+                    src = ssg.base + si
+                    if src + hi < top and not src < dst <= src + hi:
+                        mm = ram.mm
+                        mm[dst:end + 1] = mm[src:src + hi + 1]
+                        return cx - 1
     v = _move(ops.s, ops.ram, ops.amask, MOVES[kind], size, am, seg, si, di, ax, df, cx, True)
     if v is None:
         return -1
