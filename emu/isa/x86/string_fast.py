@@ -242,17 +242,10 @@ def _in_order(raw: bytes, size: int, back) -> bytes:
 
 def _first_difference(x: bytes, y: bytes) -> int:
     """The index of the first byte where ``x`` and ``y`` (of one length)
-    differ, or -1: halving the range by comparisons of slices."""
-    if x == y:
-        return -1
-    lo, hi = 0, len(x)          # x[:lo] == y[:lo], x[:hi] != y[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if x[lo:mid] == y[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    differ, or -1: the lowest set bit of their exclusive or, read as
+    little-endian numbers."""
+    d = int.from_bytes(x, "little") ^ int.from_bytes(y, "little")
+    return ((d & -d).bit_length() - 1) >> 3 if d else -1
 
 
 def _first_equal(x: bytes, y: bytes, size: int) -> int:
@@ -460,9 +453,19 @@ def rep_compare_translated(ops, scas: int, repe: int, size: int, am: int, seg: i
     if cx == 0 or not ops.plain:
         return -1
     n = cx if cx <= avail + 1 else avail + 1
-    r = _compare(ops.s, ops.ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+    s, ram = ops.s, ops.ram
+    r = None
+    if size == 1 and not df:
+        # a short string's bytes stepping up: the first window's one slice and search
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        r = _compare_bytes_up(ram.mm, s.segs[ES], None if scas else s.segs[seg], repe, am, top, si, di,
+                              ax & 0xFF, n if n < WINDOW else WINDOW)
+        if r is not None and not r[1] and r[0] < n:
+            r = None                    # past the first window: _compare's larger ones
     if r is None:
-        return -1
+        r = _compare(s, ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+        if r is None:
+            return -1
     done, ended, a, b = r
     if done < cx and not ended:         # stopped short: a limit, the end of RAM, the budget
         return -1
