@@ -1595,3 +1595,67 @@ def test_reps_in_a_loop_count_every_iteration_under_any_budget():
     assert mt.accel.stats()["interp_insns"] < rt.icount // 10
     for limit in range(2000, 2200, 23):
         same(image, limit=limit, tier="hot2")
+
+
+UPWARD_EDGES = """
+    mov ax, 0x1000
+    mov es, ax
+    mov bx, 96
+again:
+    cld
+    mov si, 0x7c00              ; to the end of ES: inside, at, past its last byte
+    add si, bx
+    mov di, bx
+    and di, 15
+    add di, 0xfff0
+    mov cx, bx
+    and cx, 15
+    inc cx
+    rep movsb
+    push es
+    push ds
+    pop es
+    mov si, 0x6040              ; overlapping by 0..3 bytes the fill below wrote
+    mov di, bx
+    and di, 3
+    add di, si
+    mov cx, 9
+    rep movsb
+    mov di, bx                  ; a fill across a 64-byte granule
+    and di, 7
+    add di, 0x603c
+    mov cx, bx
+    and cx, 15
+    mov ax, bx
+    rep stosw
+    mov si, 0x7c00              ; doublewords
+    mov di, 0x6100
+    mov cx, bx
+    and cx, 7
+    .byte 0x66, 0xf3, 0xa5      ; rep movsd
+    mov di, scratch             ; bytes beside the code, in its granule
+    mov cx, 12
+    mov al, bl
+    rep stosb
+    pop es
+    dec bx
+    jnz again
+""" + N_OR_G + """
+scratch:
+    .byte 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+"""
+
+
+def test_short_upward_reps_at_their_edges_match_the_interpreter():
+    """Short REP MOVS/STOS stepping up in a loop, in every tier: a copy to
+    the end of ES's 64 KiB (inside, at its last byte, wrapping past it), a
+    copy overlapping its source by 0..3 bytes, a fill across a 64-byte
+    granule, doublewords, and a fill beside the code in its granule -- RAM,
+    registers and flags as the interpreter leaves them, and the same under
+    budgets ending inside the runs."""
+    image = asm(SET_GP + UPWARD_EDGES)
+    mt, rt = same(image, tier="hot2")
+    assert mt.serial_output() == b"N"
+    assert mt.accel.stats()["interp_insns"] < rt.icount // 4     # the wrapping runs are its
+    for limit in range(1500, 1700, 29):
+        same(image, limit=limit, tier="hot2")

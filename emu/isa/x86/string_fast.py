@@ -242,17 +242,10 @@ def _in_order(raw: bytes, size: int, back) -> bytes:
 
 def _first_difference(x: bytes, y: bytes) -> int:
     """The index of the first byte where ``x`` and ``y`` (of one length)
-    differ, or -1: halving the range by comparisons of slices."""
-    if x == y:
-        return -1
-    lo, hi = 0, len(x)          # x[:lo] == y[:lo], x[:hi] != y[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if x[lo:mid] == y[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    differ, or -1: the lowest set bit of their exclusive or, read as
+    little-endian numbers."""
+    d = int.from_bytes(x, "little") ^ int.from_bytes(y, "little")
+    return ((d & -d).bit_length() - 1) >> 3 if d else -1
 
 
 def _first_equal(x: bytes, y: bytes, size: int) -> int:
@@ -420,6 +413,29 @@ def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, s
         return -1
     if not ops.plain:
         return -1
+    if not df and kind != 2:
+        # stepping up, the common short copy or fill: _move's tests inline,
+        # one slice; any case it does not take (a limit, a wrap, the end of
+        # RAM, a code granule, an overlap) goes on to _move
+        s, ram = ops.s, ops.ram
+        hi = cx * size - 1
+        dsg = s.segs[ES]
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        if di + hi <= am and di + hi <= dsg.limit:
+            dst = dsg.base + di
+            end = dst + hi
+            cm = ram.code_map
+            if end < top and not cm[dst >> 6] and not cm[end >> 6] and end - dst < 64:
+                if kind:
+                    ram.mm[dst:end + 1] = (ax & MASKS[size]).to_bytes(size, "little") * cx
+                    return cx - 1
+                ssg = s.segs[seg]
+                if si + hi <= am and si + hi <= ssg.limit:
+                    src = ssg.base + si
+                    if src + hi < top and not src < dst <= src + hi:
+                        mm = ram.mm
+                        mm[dst:end + 1] = mm[src:src + hi + 1]
+                        return cx - 1
     v = _move(ops.s, ops.ram, ops.amask, MOVES[kind], size, am, seg, si, di, ax, df, cx, True)
     if v is None:
         return -1
@@ -437,9 +453,19 @@ def rep_compare_translated(ops, scas: int, repe: int, size: int, am: int, seg: i
     if cx == 0 or not ops.plain:
         return -1
     n = cx if cx <= avail + 1 else avail + 1
-    r = _compare(ops.s, ops.ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+    s, ram = ops.s, ops.ram
+    r = None
+    if size == 1 and not df:
+        # a short string's bytes stepping up: the first window's one slice and search
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        r = _compare_bytes_up(ram.mm, s.segs[ES], None if scas else s.segs[seg], repe, am, top, si, di,
+                              ax & 0xFF, n if n < WINDOW else WINDOW)
+        if r is not None and not r[1] and r[0] < n:
+            r = None                    # past the first window: _compare's larger ones
     if r is None:
-        return -1
+        r = _compare(s, ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+        if r is None:
+            return -1
     done, ended, a, b = r
     if done < cx and not ended:         # stopped short: a limit, the end of RAM, the budget
         return -1
