@@ -561,7 +561,10 @@ class ConcreteOps:
             self.s.rip = target
 
     def far_jump(self, sel: int, ip: int) -> None:
-        self.load_seg(CS, sel)
+        """CS:IP = sel:ip (real mode: :meth:`load_cs_real`, which reports no
+        mode change where CS's attributes stay; elsewhere :meth:`load_seg`)."""
+        if self.load_cs_real(sel) < 0:
+            self.load_seg(CS, sel)
         self.s.rip = ip
 
     def raise_exc(self, vector: int, code: int | None = None, detail: str = "") -> None:
