@@ -5,12 +5,10 @@ one region, its calls and returns inside, instead of leaving through the
 dispatcher every round.  What it computes is worked out here by hand, and
 the interpreter must agree."""
 
-from keystone import KS_ARCH_ARM, KS_MODE_ARM, Ks
+from arm_harness import run_on_virt
 
 from emu.isa.arm.ir_front import ArmFrontend
-from emu.machine import Machine
 
-CODE = 0x40010000
 ROUNDS = 400
 BITS = 12
 
@@ -44,28 +42,16 @@ def _want() -> int:
                if (n * 0x9E3779B1) >> k & 1)
 
 
-def run(accel: str):
-    code = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(_source(), CODE)[0])
-    m = Machine(board="virt", accel=accel)
-    try:
-        m.load_image(code, "t", CODE, CODE)
-        m.accel.state_changed()
-        r = m.run(icount_limit=200_000)
-        return list(m.cpu.r), r.icount, (m.accel.stats() if accel == "tcg" else None)
-    finally:
-        m.close()
-
-
 def test_the_program_needs_more_blocks_than_the_engines_default():
     from emu.accel.tcg.regions import MAX_REGION_BLOCKS
     assert MAX_REGION_BLOCKS < 2 * BITS + 6 <= ArmFrontend.max_region_blocks
 
 
 def test_a_loop_calling_a_function_of_many_blocks_runs_in_one_region():
-    want, icount, _ = run("interp")
+    want, icount, _ = run_on_virt(_source(), "interp", 200_000)
     assert want[4] == _want() and want[5] == 0
-    got, got_icount, stats = run("tcg")
-    assert got[:15] == want[:15] and got_icount == icount
+    got, got_icount, stats = run_on_virt(_source(), "tcg", 200_000)
+    assert got == want and got_icount == icount
     assert stats["blocks_executed"] < ROUNDS // 10
 
 
@@ -104,17 +90,8 @@ count:
 
 
 def test_a_leaf_called_through_a_wrapper_stays_in_the_callers_region():
-    code = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(NESTED.format(rounds=ROUNDS), CODE)[0])
-    got = {}
-    for accel in ("interp", "tcg"):
-        m = Machine(board="virt", accel=accel)
-        try:
-            m.load_image(code, "t", CODE, CODE)
-            m.accel.state_changed()
-            r = m.run(icount_limit=200_000)
-            got[accel] = (list(m.cpu.r)[:15], r.icount, m.accel.stats() if accel == "tcg" else None)
-        finally:
-            m.close()
+    asm = NESTED.format(rounds=ROUNDS)
+    got = {accel: run_on_virt(asm, accel, 200_000) for accel in ("interp", "tcg")}
     # round n: x = n % 8 + 3, r1 = x (x + 1) / 2 + x
     want = sum((x := n % 8 + 3) * (x + 1) // 2 + x for n in range(1, ROUNDS + 1))
     assert got["interp"][0][4] == want
