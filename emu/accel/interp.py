@@ -96,6 +96,7 @@ class Interpreter(Accelerator):
         fault = core.deliver_fault
         # the PC: an element of a list (pcs[k]) where the core names one, else s.pc
         pcs, k = core.pc_slot or (None, 0)
+        listed = pcs is not None
         # what only some steps look at -- breakpoints, single-step, the
         # served read the first instruction replays -- is behind one test
         watch = bool(bps) or step or bool(ops.io_replay)
@@ -103,7 +104,7 @@ class Interpreter(Accelerator):
             while n < limit:
                 if self.irq_line or s.status & trace:
                     self._attention(n)
-                pc = s.pc if pcs is None else pcs[k]
+                pc = pcs[k] if listed else s.pc
                 addr = core.fetch_base + pc
                 if watch:
                     if bps and addr in bps and addr != resume_bp:
@@ -119,10 +120,10 @@ class Interpreter(Accelerator):
                         fault(e, None)
                         n += 1
                         continue
-                if pcs is None:
-                    s.pc = insn.next_ip
-                else:
+                if listed:
                     pcs[k] = insn.next_ip
+                else:
+                    s.pc = insn.next_ip
                 ops.insn = insn
                 rep = insn.repeats
                 if rep:
