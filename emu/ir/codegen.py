@@ -307,6 +307,34 @@ def load_runs(ops, space) -> dict:
     return out
 
 
+def rmw_loads(ops) -> set:
+    """The loads of one block (by id) whose address a store of the block
+    writes later -- the same space and size, at the same offset (one
+    temporary, or one constant): a read-modify-write (x86's ``add [bx+si],
+    ax``), whose physical address the load keeps in a local for the store
+    (:meth:`PyCodegen.ram_access`)."""
+    stored = {_access_key(op) for op in ops if op.name == "st"}
+    return {id(op) for op in ops if op.name == "ld" and _access_key(op) in stored}
+
+
+def _access_key(op) -> tuple:
+    return tuple(op.aux), _shape(op.args[0], 6)
+
+
+def _shape(v, depth: int):
+    """What computes the value ``v``: a constant, or the tree of pure ops
+    and register reads under it (an instruction computes its store's
+    address again: the tree is the load's), to ``depth`` levels.  Only a
+    hint: the store reuses the load's local when the text of its address
+    is the same and the locals it reads are unchanged."""
+    if not isinstance(v, Temp):
+        return v
+    op = v.op
+    if op is None or depth == 0 or op.name in ("ld", "call", "call_bail"):
+        return ("t", v.id)
+    return (op.name, op.aux, tuple(_shape(a, depth - 1) for a in op.args))
+
+
 def _access_params(ops) -> list:
     """The generated function's parameters binding what its loads and
     stores of words use: ``struct``'s ``U2``/``P2``... and RAM's word views
@@ -406,6 +434,7 @@ class PyCodegen:
         self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.runs = {}          # id(load op) -> its run of loads (load_runs)
+        self.rmw = set()        # id(load op) of a read-modify-write's load (rmw_loads)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
@@ -474,6 +503,7 @@ class PyCodegen:
         self.repeats = any(op.name == "retire" for op in ops)
         self.early = self._early_writes(ops)
         self.runs = self._load_runs(ops)
+        self.rmw = rmw_loads(ops)
         self.sink = self._sinkable(ops)
 
     def _load_runs(self, ops) -> dict:
@@ -1334,6 +1364,30 @@ class PyCodegen:
             return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
         conds = [c for c in conds if c not in self.checked]
         misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        # a read-modify-write: the load keeps the physical address in a local
+        # the store reads (while the locals it is computed from are unchanged)
+        keep = None
+        if not _atomic(addr):
+            loc = self.held(addr)
+            if loc is not None:
+                addr = loc
+            elif load and id(op) in self.rmw and op.out.id not in self.early:
+                # (an early write's register may be one the address reads)
+                keep = (addr, self.holder(addr, "p"))
+        if keep is not None and (size == 1 or not WORD_VIEWS or aligned is not None
+                                 or not conds and not misaligned_only):
+            # these ways compute the address once, where the load reads it
+            addr = f"({keep[1]} := {addr})"
+        self._access_ways(op, load, size, addr, conds, k, ip, misaligned_only, window, check_code,
+                          aligned, code_free, value, keep, device)
+        if keep is not None:
+            self.hold(*keep)
+
+    def _access_ways(self, op, load, size, addr, conds, k, ip, misaligned_only, window, check_code,
+                     aligned, code_free, value, keep, device) -> None:
+        """:meth:`ram_access`'s ways, once its conditions are filtered:
+        ``keep``, when not None, (address text, local) the general way
+        assigns the address to; ``device`` as :meth:`ram_access` has it."""
         if code_free and not load and check_code and aligned is None:
             return self._code_free_store(op, size, addr, conds + misaligned_only, k, ip, value)
         if size > 1 and WORD_VIEWS and aligned:
@@ -1363,7 +1417,7 @@ class PyCodegen:
             self.bail_unless_checked(conds, k, ip)
             self.access(op, load, size, p, value)
             return
-        p = addr if _atomic(addr) else self.new_local("p")
+        p = addr if _atomic(addr) else keep[1] if keep is not None else self.new_local("p")
         assert size <= 1 << GRANULE_SHIFT
         mask = size - 1 if window is None or not misaligned_only else window
         fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
@@ -2279,10 +2333,12 @@ class RegionCodegen(PyCodegen):
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
         self.runs = {}
+        self.rmw = set()
         self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
             self.runs.update(self._load_runs(blocks[ip].ops))
+            self.rmw |= rmw_loads(blocks[ip].ops)
             self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:
