@@ -435,6 +435,7 @@ class PyCodegen:
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.runs = {}          # id(load op) -> its run of loads (load_runs)
         self.rmw = set()        # id(load op) of a read-modify-write's load (rmw_loads)
+        self.device_bails = set()       # locals of device accesses made bails (_tested)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
@@ -771,7 +772,7 @@ class PyCodegen:
             self.emit("while True:")
             self.ind += 1
         self.gen_ops(b)
-        return header + "\n" + "\n".join(self.lines) + "\n"
+        return header + "\n" + self._source() + "\n"
 
     def goto(self, k, slot, target):
         """A direct jump to ``target`` after instruction k of the current block."""
@@ -1180,12 +1181,36 @@ class PyCodegen:
         self.restore(snap)
         self.ind -= 1
 
+    def _source(self) -> str:
+        """The function's body: its lines, each device access that a later
+        access counted on lying in RAM (:meth:`_tested`) made a bail."""
+        text = "\n".join(self.lines)
+        if self.device_bails:
+            names = "|".join(sorted(self.device_bails))
+            text = re.sub(rf"\b({names}) = MQ\(.*", r"\1 = -1", text)
+        return text
+
+    def _tested(self, cond: str) -> bool:
+        """True when this path found ``cond`` false already, since the
+        locals it reads last changed: tested on its own, or as the
+        outside-RAM test of a device access (:meth:`_device_access`) -- that
+        access then bails instead of going to the device, so that past it
+        the address lies in RAM (a load and a store of one address test it
+        once, and only the rare device access pays)."""
+        if cond in self.checked:
+            return True
+        sites = [key for key in self.checked if key[:2] == ("dev", cond)]
+        for key in sites:
+            self.device_bails.add(key[2])
+            self.checked[cond] = self.checked[key]
+        return bool(sites)
+
     def bail_unless_checked(self, conds, k: int, ip) -> None:
         """:meth:`bail_if` on the conditions ``conds`` (any true: bail) that
         this path has not tested already since the locals they read last
         changed (a load and a store of one address check it once); those
         assigning nothing are remembered."""
-        todo = [c for c in conds if c not in self.checked]
+        todo = [c for c in conds if not self._tested(c)]
         if todo:
             self.bail_if(" or ".join(todo), k, ip)
         for c in todo:
@@ -1357,13 +1382,15 @@ class PyCodegen:
         one of ``conds`` (or ``misaligned_only``) true exactly when the
         access lies outside RAM: there it is offered to the machine's
         device bus at the guest address ``addr`` instead of bailing
-        (:meth:`_device_access`)."""
+        (:meth:`_device_access`); a third item, when given, is ``cond`` as a
+        later access of the same address tests it (``cond`` assigning the
+        address's local)."""
         value = None if load else self.val(op.args[1])
         if invariant and self.hoisted is not None and not conds and not misaligned_only \
                 and (size == 1 or aligned is not None):
             return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
-        conds = [c for c in conds if c not in self.checked]
-        misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        conds = [c for c in conds if not self._tested(c)]
+        misaligned_only = [c for c in misaligned_only if not self._tested(c)]
         # a read-modify-write: the load keeps the physical address in a local
         # the store reads (while the locals it is computed from are unchanged)
         keep = None
@@ -1457,8 +1484,10 @@ class PyCodegen:
         interpreter makes the exit); elsewhere the other conditions bail
         and RAM is accessed at ``p``.  The device's condition is never
         remembered as tested (the device path goes on past it); the others
-        are, when ``record`` (:meth:`bail_unless_checked`)."""
-        cond, addr = device
+        are, when ``record`` (:meth:`bail_unless_checked`).  The path past
+        it remembers that a later test of the same condition may count on
+        it being false, by making this device access a bail (:meth:`_tested`)."""
+        cond, addr = device[:2]
         rest = [c for c in conds if c != cond]
         if load and dest is None:
             dest = self._load_to(op.out)
@@ -1479,6 +1508,9 @@ class PyCodegen:
                 self.bail_if(" or ".join(rest), k, ip)
         self.access(op, load, size, p, value, dest)
         self.ind -= 1
+        again = device[2] if len(device) > 2 else cond
+        if ":=" not in again:
+            self.checked[("dev", again, m)] = frozenset(_NAMES.findall(again))
 
     def run_load(self, op, k: int, ip, run, addr: str, conds: list, upper=None) -> None:
         """A word load of a run (:func:`load_runs`; ``run`` its entry) through
@@ -2437,7 +2469,7 @@ class RegionCodegen(PyCodegen):
         if self.uses_mp:
             params.append("MP=MP")
         header = f"def {self.name}({', '.join(params + self.extra_params)}):"
-        return header + "\n" + "\n".join(self.lines) + "\n"
+        return header + "\n" + self._source() + "\n"
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,

@@ -71,9 +71,12 @@ class ArmMemory(MemoryAccess):
     def params(self, spaces) -> list:
         return ["MM=MM", "CP=CP"] + (["MQ=OPS.mmio_quiet"] if self.devices else [])
 
-    def _device(self, cond: str, p: str):
-        """ram_access's ``device``: (the outside-RAM test ``cond``, the guest address)."""
-        return (cond, f"{p} + {self.base}") if self.devices else None
+    def _device(self, cond: str, p: str, again=None):
+        """ram_access's ``device``: (the outside-RAM test ``cond``, the guest
+        address[, ``cond`` as a later access of the same address tests it])."""
+        if not self.devices:
+            return None
+        return (cond, f"{p} + {self.base}") + ((again,) if again else ())
 
     def prologue(self, cg, spaces) -> None:
         pass
@@ -104,10 +107,12 @@ class ArmMemory(MemoryAccess):
             else:
                 first = p
             cond = f"{first} & {~end}" if pow2 else f"not 0 <= {first} <= {end}"
-            cg.ram_access(op, load, size, p, [cond], k, ip, device=self._device(cond, p))
+            again = f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"
+            cg.ram_access(op, load, size, p, [cond], k, ip, device=self._device(cond, p, again))
             # a load and a store of one byte (LDRB, then STRB to the same
-            # base) test it once -- unless the first may have gone to a device
-            cg.hold(text, p, [] if self.devices else [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
+            # base) test it once (when the first may go to a device, that
+            # one then bails: PyCodegen._tested)
+            cg.hold(text, p, [] if self.devices else [again])
             return
         p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
