@@ -6,7 +6,7 @@ physical address in a local and the store reads it (its code test still
 made), while the locals it is computed from are unchanged.  The guest
 updates words and bytes through DS (a segment that holds the code) at
 offsets that are odd on some passes, one of them a word at offset 0xFFFF
-at the end (#GP in real mode, SDM Vol. 3A §20.1.3), another in the code's
+at the end (#GP in real-address mode, SDM Vol. 3A ch. 20), another in the code's
 granule, and an XCHG that writes the register its address reads:
 stopped anywhere, the state is the interpreter's."""
 
@@ -15,15 +15,9 @@ import re
 import pytest
 
 from tests.differential.translated import stopped_at, tcg_regions
+from tests.unit.ir.x86_guests import REAL_GP_ENTRY
 
-GUEST = """
-    .code16
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [0x34], gp
-    mov word ptr [0x36], 0
+GUEST = REAL_GP_ENTRY + """
     mov bx, 0x600
     xor si, si
     mov cx, 300

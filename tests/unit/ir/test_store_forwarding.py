@@ -10,7 +10,7 @@ the load.  Stopped anywhere, the state is the interpreter's: a store
 between that aliases at run time, a counter in the granule of the code
 that reads it (every store then leaves for the interpreter), an operand
 the loop itself patches in its code, and a 16-bit word at offset 0xFFFF
-(SDM Vol. 3A §20.1.3: #GP in real mode)."""
+(#GP in real-address mode, SDM Vol. 3A ch. 20)."""
 
 import re
 
@@ -19,6 +19,7 @@ import pytest
 from emu.ir.optimize import reuse_loads
 from tests.differential.pm32 import guest
 from tests.differential.translated import stopped_at, tcg_regions
+from tests.unit.ir.x86_guests import REAL_GP_ENTRY
 from tests.unit.ir.test_ir import new_builder
 
 
@@ -149,14 +150,7 @@ def test_stopped_anywhere_the_state_is_the_interpreters(src, limit):
         assert run[0][0] == "halt"
 
 
-REAL_WRAP = """
-    .code16
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [0x34], gp
-    mov word ptr [0x36], 0
+REAL_WRAP = REAL_GP_ENTRY + """
     mov bx, 0xFFF0
     mov word ptr [0xFFFE], 0
     mov cx, 40
