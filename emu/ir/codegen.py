@@ -92,11 +92,14 @@ def word_views(buf) -> dict:
 class CodeFreeWindow:
     """A block of RAM that holds no translated code, for a region's stack
     stores: an aligned power of two, 2**k bytes (64 to ``SPAN``), around an
-    address, as ``(base, m1, m2, m4, m8)``.  A store of ``size`` bytes at
-    ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>`` is 0
-    (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's end,
-    the alignment and the code-map look-up; the masks are negative numbers
-    of small magnitude, one-digit Python ints whatever the address.
+    address, as ``(base, m1, m2, m4, m8, lo, hi)``.  A store of ``size``
+    bytes at ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>``
+    is 0 (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's
+    end, the alignment and the code-map look-up; the masks are negative
+    numbers of small magnitude, one-digit Python ints whatever the address.
+    ``lo`` and ``hi`` (1 and 0 for none) bound the bytes with no code
+    around it, up to ``SPAN`` either way, the aligned block among them, for
+    a run of stores tested at once (:meth:`PyCodegen.run_store`).
 
     Code is marked in RAM's code map only between runs of translated code,
     so the window a region takes at its entry (:meth:`current`: the last one
@@ -107,7 +110,7 @@ class CodeFreeWindow:
     machines."""
 
     SPAN = 1 << 16
-    NONE = (-1, -1, -1, -1, -1)         # (p ^ -1) & -1 == ~p: never 0
+    NONE = (-1, -1, -1, -1, -1, 1, 0)   # (p ^ -1) & -1 == ~p: never 0; 1 <= p <= 0: never
 
     def __init__(self, code_map, ram_size: int):
         self.cp = code_map
@@ -141,8 +144,9 @@ class CodeFreeWindow:
         k -= 1
         m = -(1 << k)
         base = p >> k << k
-        self.last = (base, m, m | 1, m | 3, m | 7)
-        self.span = (base >> GRANULE_SHIFT, (base + (1 << k)) >> GRANULE_SHIFT)
+        # the bounds: all the bytes between those two (the aligned block among them)
+        self.last = (base, m, m | 1, m | 3, m | 7, below + 1, above)
+        self.span = ((below + 1) >> GRANULE_SHIFT, above >> GRANULE_SHIFT)
         return self.last
 
 
@@ -197,9 +201,10 @@ def _fits32(v) -> bool:
 def _value_range(v, depth: int = 8, upper=None):
     """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
     register and memory widths, the widths the builder tracks and the
-    arithmetic over them -- or None.  ``upper``: id(Temp) -> a bound a test
-    the code made already (and bails on) puts on that value (a run of
-    loads' one test, :meth:`PyCodegen.run_load`)."""
+    arithmetic over them -- or None.  ``upper``: id(Temp) -> the bounds a
+    test the code made already (and bails on) puts on that value (a run of
+    loads' or stores' one test, :meth:`PyCodegen.run_load`,
+    :meth:`PyCodegen.run_store`)."""
     if not isinstance(v, Temp):
         return (int(v), int(v))
     op = v.op
@@ -218,8 +223,8 @@ def _value_range(v, depth: int = 8, upper=None):
             a = _value_range(op.args[0], depth - 1, upper)
             rng = a if a is not None and a[0] >= 0 and a[1] <= m and not m & (m + 1) else (0, m)
     if upper is not None and id(v) in upper:
-        top = upper[id(v)]
-        rng = (0, top) if rng is None else (rng[0], min(rng[1], top))
+        low, top = upper[id(v)]
+        rng = (low, top) if rng is None else (max(rng[0], low), min(rng[1], top))
     if v.bits is not None:
         top = (1 << v.bits) - 1
         rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
@@ -260,25 +265,26 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
-def load_runs(ops, space) -> dict:
-    """Runs of word loads of one block through address space ``space``, each
-    at a constant offset at or above the first one's address, that offset
-    reached by adding constants to that address (and masking: x86's POP,
-    POP, RET, or LEAVE then RET, read upwards from SP): ``id(load op) ->
-    (first load of its run, offset, span, wrap)`` for the loads of runs of
-    two or more -- ``span`` the bytes from the first address to the end of
-    the last load, ``wrap`` the smallest mask + 1 on the way (or None).
-    While the first address plus ``span`` stays at or below ``wrap``,
-    every load of the run is at the first address plus its offset
-    (:meth:`PyCodegen.run_load` tests that once)."""
-    at = {}             # temp id -> (first load, offset from its address, wrap)
+def _access_runs(ops, space, access: str, step: str) -> list:
+    """The runs of word accesses (``access``: "ld" or "st") of one block
+    through address space ``space``, each at a constant offset from the
+    first one's address, that offset reached by ``step`` ("add" or "sub")
+    of constants from that address and masks of low bits (of at least 16),
+    with no helper call between them (one may rebind the space): lists of
+    the first access followed by ``(access, offset, wrap)`` for the others
+    -- ``wrap`` the smallest mask + 1 on the way (or None)."""
+    at = {}             # temp id -> (first access, offset from its address, wrap)
     runs = {}
+    sign = 1 if step == "add" else -1
     for op in ops:
         n = op.name
+        if n in ("call", "call_bail"):
+            at.clear()
+            continue
         a = op.args[0] if op.args else None
         if not isinstance(a, Temp):
             continue
-        if n == "ld" and op.aux[0] == space and op.aux[1] > 1:
+        if n == access and op.aux[0] == space and op.aux[1] > 1:
             first = at.get(a.id)
             if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
                 runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
@@ -291,12 +297,26 @@ def load_runs(ops, space) -> dict:
         if type(c) is not int:
             continue
         first, off, wrap = at[a.id]
-        if n == "add" and c > 0:
-            at[op.out.id] = (first, off + c, wrap)
+        if n == step and c > 0:
+            at[op.out.id] = (first, off + sign * c, wrap)
         elif n == "and" and c >= 0xFFFF and not c & (c + 1):
             at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+    return list(runs.values())
+
+
+def load_runs(ops, space) -> dict:
+    """Runs of word loads of one block through address space ``space``
+    (:func:`_access_runs`), each at a constant offset at or above the first
+    one's address, reached by adding (x86's POP, POP, RET, or LEAVE then
+    RET, read upwards from SP): ``id(load op) -> (first load of its run,
+    offset, span, wrap)`` for the loads of runs of two or more -- ``span``
+    the bytes from the first address to the end of the last load, ``wrap``
+    the smallest mask + 1 on the way (or None).  While the first address
+    plus ``span`` stays at or below ``wrap``, every load of the run is at
+    the first address plus its offset (:meth:`PyCodegen.run_load` tests
+    that once)."""
     out = {}
-    for first, *rest in runs.values():
+    for first, *rest in _access_runs(ops, space, "ld", "add"):
         size = first.aux[1]
         span = max(off for _, off, _ in rest) + size
         wraps = [w for _, _, w in rest if w is not None]
@@ -333,6 +353,26 @@ def _shape(v, depth: int):
     if op is None or depth == 0 or op.name in ("ld", "call", "call_bail"):
         return ("t", v.id)
     return (op.name, op.aux, tuple(_shape(a, depth - 1) for a in op.args))
+
+
+def store_runs(ops, space) -> dict:
+    """Runs of word stores of one block through address space ``space``
+    (:func:`_access_runs`), each at a constant offset below the first one's
+    address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
+    PUSH; PUSH, CALL: written downwards from SP): ``id(store op) -> (first
+    store of its run, offset, span, None)`` for the stores of runs of two
+    or more -- ``offset`` at or below 0, ``span`` the bytes from the lowest
+    address to the end of the first store.  While the first address is at
+    least ``span - size`` above the bottom of its wrap, every store of the
+    run is at the first address plus its offset (:meth:`PyCodegen.run_store`
+    tests that once)."""
+    out = {}
+    for first, *rest in _access_runs(ops, space, "st", "sub"):
+        span = first.aux[1] - min(off for _, off, _ in rest)
+        out[id(first)] = (first, 0, span, None)
+        for op, off, _ in rest:
+            out[id(op)] = (first, off, span, None)
+    return out
 
 
 def _access_params(ops) -> list:
@@ -433,13 +473,13 @@ class PyCodegen:
         self.loops = False              # a region with a section that jumps back to itself
         self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
-        self.runs = {}          # id(load op) -> its run of loads (load_runs)
+        self.runs = {}          # id(load or store op) -> its run (load_runs, store_runs)
         self.rmw = set()        # id(load op) of a read-modify-write's load (rmw_loads)
         self.device_bails = set()       # locals of device accesses made bails (_tested)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
-        self.upper = {}         # id(Temp) -> its bound, tested on this path (run_load)
+        self.upper = {}         # id(Temp) -> (lo, hi), tested on this path (run_load, run_store)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -508,10 +548,11 @@ class PyCodegen:
         self.sink = self._sinkable(ops)
 
     def _load_runs(self, ops) -> dict:
-        """The runs of word loads through the memory hooks' ``run_space``
-        (:func:`load_runs`), where RAM has word views."""
+        """The runs of word loads and of word stores through the memory
+        hooks' ``run_space`` (:func:`load_runs`, :func:`store_runs`), where
+        RAM has word views."""
         space = self.mem.run_space
-        return load_runs(ops, space) if space is not None and WORD_VIEWS else {}
+        return load_runs(ops, space) | store_runs(ops, space) if space is not None and WORD_VIEWS else {}
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -1533,7 +1574,7 @@ class PyCodegen:
                 addr = f"({p} := {addr})"
             self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
             if upper is not None and isinstance(op.args[0], Temp):
-                self.upper[id(op.args[0])] = upper
+                self.upper[id(op.args[0])] = (0, upper)
             self.emit(f"{ix} = {p} >> {shift}")
             word = f"W{size}[{ix}]"
         else:
@@ -1541,6 +1582,47 @@ class PyCodegen:
             word = f"W{size}[{ix} + {off >> shift}]"
         self.emit(f"{self._load_to(op.out)} = {word}")
         self._loaded(op.out)
+
+    def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
+        """A word store of a run (:func:`store_runs`; ``run`` its entry) in
+        the region's code-free window (:meth:`window_prologue`).  The run's
+        first store, at offset ``off`` (a name; its physical address ``base + off``,
+        or ``off`` with ``base`` None: a flat space) tests once for the whole
+        run that the offset is at least the run's depth below it (no offset
+        of the run wraps under ``top``, the wrap of its masks) and that the
+        run's bytes lie aligned in the window -- else it bails, at its
+        instruction, and the interpreter makes it (a block at the next one
+        tests its own run) -- and keeps the address's word index; every
+        other store of the run writes at its offset from that index with no
+        test, and its offset needs no wrap correction."""
+        first, at, span, _wrap = run
+        size = op.aux[1]
+        shift = size.bit_length() - 1
+        sx = f"sx{first.args[0].id}"    # the same name wherever the block is inlined
+        if at == 0:
+            o = off
+            value = self.val(op.args[1])
+            depth = span - size
+            p = o if base is None else self.new_local("p")
+            test = [f"{p} & {size - 1}", f"{o} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
+            if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
+                del test[1]
+            fast = " or ".join(test)
+            if p is not o:
+                fast = f"({p} := {base} + {o}){fast[len(p):]}"
+            # outside the window: the window around the run's first address
+            # (where the run lies in it unless it reaches code), then bail
+            self.emit(f"if {fast}:")
+            self.ind += 1
+            self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
+            self.bail_if(" or ".join(test), k, ip)
+            self.ind -= 1
+            self.upper[id(op.args[0])] = (depth, top - 1)
+            self.emit(f"{sx} = {p} >> {shift}")
+            self.emit(f"W{size}[{sx}] = {value}")
+        else:
+            self.val(op.args[0])        # its address is read no more: one use fewer
+            self.emit(f"W{size}[{sx} - {-at >> shift}] = {self.val(op.args[1])}")
 
     def _local_names(self) -> tuple:
         """The expressions the locals handed out so far hold (:meth:`atomic`'s
@@ -1592,7 +1674,7 @@ class PyCodegen:
             self.emit(f"{view}[{idx}] = {value}")
 
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
-    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
+    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8", "WLO", "WHI")
 
     def window_prologue(self) -> None:
         """Take the code-free window at the region's entry

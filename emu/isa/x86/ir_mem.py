@@ -25,7 +25,9 @@ code: each reload tests its new base as the guard tested the old one
 (through SS) when it may hold code test instead that they land aligned in a
 block of RAM with no code around the stack, taken at entry
 (:class:`emu.ir.codegen.CodeFreeWindow`): one test per push, CALL or
-store into a frame.
+store into a frame -- and one for a whole run of pushes in a block (PUSH,
+PUSH, CALL: :func:`emu.ir.codegen.store_runs`), against the window's
+bounds.
 """
 
 from __future__ import annotations
@@ -170,8 +172,11 @@ class X86Memory(MemoryAccess):
         seg, size = op.aux
         fast = cg.fast_segs.get(seg)
         o = op.args[0]
-        run = cg.runs.get(id(op)) if load else None
-        if run is not None and self._run_top(cg, run[0]) is not None:
+        run = cg.runs.get(id(op))
+        if run is not None and not load:
+            if self._store_run_top(cg, run[0]) is not None:
+                return self._store_run(cg, op, k, ip, run)
+        elif run is not None and self._run_top(cg, run[0]) is not None:
             return self._run(cg, op, k, ip, run)
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
@@ -221,6 +226,36 @@ class X86Memory(MemoryAccess):
         cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"],
                     upper=top - span)
 
+
+    def _store_run_top(self, cg, first):
+        """Where the offsets of a run of stack stores starting with
+        ``first`` (see :func:`emu.ir.codegen.store_runs`) wrap, when its
+        stores would each test the code-free window (:meth:`_windowed`; the
+        ways of :meth:`_fast` and :meth:`_flat`): 0x10000 for a 16-bit
+        offset in a segment whose aligned words are within the limit, 2**32
+        for a 32-bit one in a flat segment; None: no run."""
+        seg = first.aux[0]
+        o = first.args[0]
+        if self.paged or not self._windowed(cg, seg):
+            return None
+        kind = _kind(cg.fast_segs[seg])
+        if kind in ("exact8", "wide") and _within_64k(o):
+            return 0x10000
+        if kind == "flat" and _within_32(o):
+            return 1 << 32
+        return None
+
+    def _store_run(self, cg, op, k, ip, run):
+        """A store of a run of stack stores (PUSH, PUSH; CALL's push): the
+        first tests that the whole run lies aligned in the code-free window
+        with no wrap of its offsets, the others write with no test
+        (:meth:`emu.ir.codegen.PyCodegen.run_store`)."""
+        seg = op.aux[0]
+        top = self._store_run_top(cg, run[0])
+        if run[1]:
+            return cg.run_store(op, k, ip, run, None, None, top)
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
+        cg.run_store(op, k, ip, run, a, None if top >> 32 else f"B{seg}", top)
 
     def _fast(self, cg, op, k, ip, load, fast):
         """A 16-bit offset in a segment the function's entry guard checked

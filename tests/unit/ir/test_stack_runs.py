@@ -118,3 +118,52 @@ def test_the_sp_of_a_tested_pop_run_needs_no_mask_through_ret_imm16():
     code = "\n".join(tcg_regions(run_pm, 100_000))
     assert re.search(r"ix\d+ = \w+ >> 2", code)
     assert not re.search(r"^\s*r4 = .*& 4294967295", code, re.M)
+
+
+# -- runs of stack stores: PUSH, PUSH (and CALL's push) written downwards,
+# tested once against the bounds of the code-free window
+
+#: the runs of PUSHes at SP near 0 (0x0004: the run ends at 0; 0x0002: its
+#: second store wraps to 0xFFFE and the run is left to the interpreter), at
+#: the edge of an aligned block (0x7002), and with the stack just above the
+#: code's last granule (0x7C42: PUSH SI lands above it, PUSH DI in it --
+#: the window's edge, a run straddling code)
+PUSH_SPS = ("0x0004", "0x0002", "0x7002", "0x7c42", "0x7c44")
+
+
+@pytest.mark.parametrize("sp", PUSH_SPS)
+def test_a_push_run_at_every_sp_matches_the_interpreter(sp):
+    image = loader.assemble(rm_calls(sp), "<test>", 0x7C00)
+    assert len(image.data) < 0x40           # the code in one granule, the stack above it
+    assert_matches_interpreter(image, (None, 1001, 1998, 2003))
+
+
+def test_a_push_run_tests_the_window_once_and_its_sp_steps_need_no_wrap():
+    """PUSH SI, PUSH DI: one test of both stores against the window's
+    bounds, the second store at the first one's word index less one, and
+    the second SP step with no wrap correction."""
+    image = loader.assemble(rm_calls("0x7000"), "<test>", 0x7C00)
+    log = io.StringIO()
+    m, r = run("tcg", image, log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    code = "\n".join(region_paths(log.getvalue()))
+    runs = re.findall(r"\n(\s*)sx(\d+) = p\d+ >> 1\n\1W2\[sx\2\] = r6\n\1(t\d+) = t\2 - 2\n\1W2\[sx\2 - 1\] = r7\n",
+                      code)
+    assert runs
+    for _ind, t, _t2 in runs:
+        assert len(re.findall(rf"not WLO \+ 2 <= p\d+ <= WHI - 2:.*\n.*SWA.*\n.*t{t} < 2", code)) >= 1
+
+
+@pytest.mark.parametrize("limit", [300, 2001, 100_000])
+def test_a_push_run_with_calls_stopped_anywhere_matches_the_interpreter(limit):
+    # PUSH ECX, PUSH 7, CALL: a run of three 32-bit stores
+    assert run_pm("tcg", limit) == run_pm("interp", limit)
+
+
+def test_a_32_bit_push_run_and_call_test_the_window_once():
+    code = "\n".join(tcg_regions(run_pm, 100_000))
+    m = re.search(r"if (\w+) & 3 or not WLO \+ 8 <= \1 <= WHI - 4:", code)
+    assert m
+    ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
+    assert f"W4[{ix} - 1] = 7" in code and f"W4[{ix} - 2] = " in code
