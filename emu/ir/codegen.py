@@ -882,7 +882,7 @@ class PyCodegen:
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)
-                self.mem.after_call(self, op)
+                self.mem.after_call(self, op, k, ip)
             elif n == "budget":
                 t = op.out
                 self.emit(f"t{t.id} = left - {self.covered()}")

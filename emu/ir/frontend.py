@@ -149,9 +149,13 @@ class MemoryAccess:
         it (what its entry guard vouched for) would no longer hold.  By
         default a call changes none."""
 
-    def after_call(self, cg, op) -> None:
-        """Emit, after the ``call_bail`` ``op`` (it did not bail), what binds
-        again the spaces it changed.  By default a call changes none."""
+    def after_call(self, cg, op, k: int, ip) -> None:
+        """Emit, after the ``call_bail`` ``op`` of instruction ``k`` (at
+        ``ip``; it did not bail), what binds again the spaces it changed, and
+        the tests that leave the block before the instruction where the new
+        mapping breaks what the region's entry guard vouched for (the
+        instruction must then do the same again).  By default a call
+        changes none."""
 
 
 class IRTarget:

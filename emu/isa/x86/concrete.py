@@ -24,7 +24,7 @@ from . import flags as F
 from .insn import IMM, MEM, REG, SEG
 from .interrupts import deliver
 from .models import CpuModel
-from .protected import check_io, io_unchecked, load_segment
+from .protected import check_io, install_segment, io_unchecked, load_segment, segment_to_load
 from .state import CS, SS, X86State, CR0_PE, Segment
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
@@ -32,6 +32,8 @@ from ...exits import HltExit, IoExit, MmioExit
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 _U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from, _S[8].unpack_from)
+#: the protected-mode data-segment loads remembered (load_seg_prot)
+SEG_MEMO_SIZE = 64
 _UNPACK = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
 _PACK = {k: v.pack_into for k, v in _S.items()}
 MASK = F.MASK
@@ -69,6 +71,8 @@ class ConcreteOps:
         self.plain = True
         self.paging_key = None           # what self.translate was built for
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
+        #: (selector, CPL, descriptor) -> the data segment load_seg_prot loads
+        self.seg_memo = {}
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
         self.rep_budget = 1              # iterations a REP may run in one call (the engine sets it)
@@ -191,6 +195,51 @@ class ConcreteOps:
         seg.selector = sel & 0xFFFF
         seg.base = (sel & 0xFFFF) << 4
         return 0
+
+    def load_seg_prot(self, n: int, sel: int) -> int:
+        """A protected-mode load of ES, DS, FS or GS from translated code
+        (``X86IRBuilder.load_seg``): 0 once done; -1 -- nothing done, the
+        interpreter runs the instruction -- where it faults (the checks of
+        :func:`segment_to_load`: the interpreter raises the same #GP, #NP or
+        #PF), where the descriptor's accessed bit is still to be set (a
+        write into guest memory, which may hold translated code), and
+        outside protected mode or for CS or SS."""
+        s = self.s
+        if not s.cr0 & CR0_PE or s.fl & F.VM or n == CS or n == SS:
+            return -1
+        key = self._seg_memo_key(sel)
+        if key is not None:
+            seg = self.seg_memo.get(key)
+            if seg is not None:
+                install_segment(self, n, seg.copy())
+                return 0
+        try:
+            seg, hi = segment_to_load(self, n, sel)
+        except GuestException:
+            return -1
+        if hi is not None and not hi & 0x100:
+            return -1
+        if key is not None:
+            if len(self.seg_memo) >= SEG_MEMO_SIZE:
+                self.seg_memo.clear()
+            self.seg_memo[key] = seg.copy()
+        install_segment(self, n, seg)
+        return 0
+
+    def _seg_memo_key(self, sel: int):
+        """What a data-segment load of ``sel`` depends on -- the selector,
+        CPL and the 8 bytes of its GDT descriptor -- read straight from RAM
+        when there is no paging and the descriptor is within the GDT's limit
+        and in RAM; None otherwise (and for a null or LDT selector)."""
+        s = self.s
+        sel &= 0xFFFF
+        idx = sel & 0xFFF8
+        if sel & 4 or not idx or self.translate is not None or idx + 7 > s.gdt_limit:
+            return None
+        pa = (s.gdt_base + idx) & self.amask
+        if pa + 8 > self.ram_size or ((pa + 7) & self.amask) != pa + 7:
+            return None
+        return sel, s.cpl, _U64(self.mm, pa)[0]
 
     def load_cs_real(self, sel: int) -> int:
         """A real-mode far transfer's CS load (:meth:`load_seg`), also from

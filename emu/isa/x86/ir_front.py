@@ -30,10 +30,12 @@ engine's ops: the access is served from the block when its device can take
 it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
 block leaves before it and the interpreter makes the real exit.
 
-Segment loads: in real mode, a load of ES, DS, FS or GS (MOV, POP, LES,
-LDS...) is a ``call_bail`` of the engine's ops, and the block goes on
-with that segment's base read again; a region leaves such a segment out
-of the ones its entry guard checks once.
+Segment loads: a load of ES, DS, FS or GS (MOV, POP, LES, LDS...) is a
+``call_bail`` of the engine's ops -- in protected mode the descriptor's
+checks, declined where they fault -- and the block goes on with that
+segment's base (and limit) read again; a region leaves a flat segment it
+reloads out of the ones its entry guard checks once, and leaves before a
+load that breaks what the guard checked of another.
 
 Real mode's far transfers (far CALL/JMP, RETF, INT n, IRET) are compiled
 in: CS is loaded by a ``call_bail`` of ``ConcreteOps.load_cs_real`` and the
@@ -42,11 +44,12 @@ an instruction that may set IF or TF (STI -- its interrupt shadow set by a
 ``call_bail`` -- and POPF), so that the dispatcher delivers what is now due
 exactly where the interpreter would.  CLI is compiled in; in protected mode
 CLI and STI check CPL <= IOPL by a ``call_bail`` (declined: the interpreter
-raises #GP).
+raises #GP), and POPF takes the flags CPL and IOPL let it change from a
+``call_bail`` of ``ConcreteOps.popf_mask`` (SDM Vol. 2B "POPF").
 
 Deliberate limits: 64-bit stack operations, protected-mode far transfers,
-POPF, INT n and IRET (descriptors, gates, privilege), other segment loads,
-INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
+INT n and IRET (descriptors, gates, privilege), loads of SS and CS
+outside real-mode far transfers, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
@@ -318,10 +321,14 @@ class X86IRBuilder(TranslatorOps):
 
     def popf_mask(self, mask: int):
         """(ConcreteOps.popf_mask) the mask itself in real mode (no CPL or
-        IOPL there); elsewhere not inlined."""
-        if not self.real:
-            self._no("POPF in protected mode")
-        return mask
+        IOPL there); in protected mode a ``call_bail`` of it (which never
+        declines) that drops IOPL and IF by CPL and IOPL at run time --
+        :meth:`set_flags` takes that mask as a value.  CPL, IOPL and VM
+        are exact in the state there: only a far transfer, IRET or POPF
+        changes them, and each ends the block."""
+        if self.real:
+            return mask
+        return self.emit("call_bail", (mask,), ("popf_mask",), bits=32)
 
     def software_interrupt(self, vector: int, return_ip: int) -> None:
         """(ConcreteOps.software_interrupt) in real mode, the delivery of
@@ -339,15 +346,17 @@ class X86IRBuilder(TranslatorOps):
         self.far_jump(self.op2("shr", entry, 16), self.op2("and", entry, 0xFFFF))
 
     def load_seg(self, n, sel):
-        """(ConcreteOps.load_seg) in real mode, a load of ES, DS, FS or GS: a
+        """(ConcreteOps.load_seg) a load of ES, DS, FS or GS: in real mode a
         ``call_bail`` of ``ConcreteOps.load_seg_real`` (selector and base,
-        SDM Vol. 3A §20.1.1), after which the block's bindings of that
-        segment are read again (:meth:`X86Memory.after_call`); the block goes
-        on.  Anywhere else (descriptors, CS, SS's interrupt shadow) it is
-        not inlined."""
-        if not self.real or n in (CS, SS):
+        SDM Vol. 3A §20.1.1), in 16- and 32-bit protected mode one of
+        ``ConcreteOps.load_seg_prot`` (the descriptor's checks, §5.5-5.7;
+        declined where it faults: the interpreter raises the exception);
+        after it the block's bindings of that segment are read again
+        (:meth:`X86Memory.after_call`) and the block goes on.  CS, SS (its
+        interrupt shadow) and 64-bit mode are not inlined."""
+        if n in (CS, SS) or self.long64:
             self._no("segment load")
-        self.emit("call_bail", (n, sel), ("load_seg_real",), bits=1)
+        self.emit("call_bail", (n, sel), ("load_seg_real" if self.real else "load_seg_prot",), bits=1)
 
     def mode_changed(self):
         self._no("mode change")
@@ -667,11 +676,15 @@ class X86IRBuilder(TranslatorOps):
         return self.op2("and", self.op2("xor", self.op2("xor", self.ccv("a"), self.ccv("b")), res),
                         F.AF)
 
-    def set_flags(self, value, mask: int) -> None:
-        if mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF)):
+    def set_flags(self, value, mask) -> None:
+        """``mask`` is a constant, or a value known at run time only
+        (protected-mode POPF, :meth:`popf_mask`): then the flags are
+        written whole and interrupts are looked at next."""
+        dyn = isinstance(mask, Temp)
+        if dyn or mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF)):
             self.sync = True        # IF or TF may be set: interrupts are looked at next
         op = self.cc["op"]
-        lazy = mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
+        lazy = not dyn and mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
         if lazy and isinstance(op, int) and not isinstance(op, bool):
             # CF and OF alone over a lazy record of known kind (rotates; MUL and
             # IMUL under -cpu max): it stays lazy, as in ConcreteOps.set_flags --
@@ -704,13 +717,14 @@ class X86IRBuilder(TranslatorOps):
             self.cc_pend.update(("res", "a", "b", "size"))
         else:
             cur = self.get_flags()
-            fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask),
+            keep = self.op2("xor", mask, 0xFFFFFFFF) if dyn else ~mask
+            fl = self.op2("or", self.op2("or", self.op2("and", cur, keep),
                                          self.op2("and", value, mask)), F.FIXED1)
             op_new = F.CC_EFLAGS
         # only arithmetic flags change (MUL, shifts, BCD): outside them, the
         # new fl is the one before the instruction (rflags keeps fl's other bits)
         keeps = None
-        if not mask & ~F.ARITH:
+        if not dyn and not mask & ~F.ARITH:
             if "fl" in self.cc_pend:
                 keeps = self.fl_keeps
             else:

@@ -38,6 +38,9 @@ from ...memory import GRANULE_SHIFT
 from .state import SS
 
 
+#: the ``call_bail`` helpers that load a segment register (ES, DS, FS, GS)
+SEG_LOADS = ("load_seg_real", "load_seg_prot")
+
 #: the bytes from a segment's base a 16-bit offset's access reaches (an
 #: 8-byte access at offset 0xFFFF ends at 0x10006)
 NOCODE_SPAN = 0x10007
@@ -125,7 +128,9 @@ class X86Memory(MemoryAccess):
         the old one's (:meth:`before_call`) -- when every reload names a
         constant selector whose 64 KiB hold no code now; else (a computed
         selector, or a segment over the code: the reload would leave the
-        region on every pass) its stores check for code."""
+        region on every pass) its stores check for code.  A protected-mode
+        reload leaves the mode as it is: :meth:`after_call` tests the new
+        segment as the entry guard tested the old one, its code included."""
         if _kind(mode) == "flat":
             return None
         if not _no_code(mode):
@@ -152,19 +157,28 @@ class X86Memory(MemoryAccess):
         cg.bail_if(" or ".join(self._base_fails(cg, n, m, base)), k, ip)
 
     def spaces_changed(self, ops) -> set:
-        """The segments a real-mode segment load among ``ops`` changes
+        """The segments a segment load among ``ops`` changes
         (``X86IRBuilder.load_seg``)."""
-        return {op.args[0] for op in _segment_loads(ops)}
+        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] in SEG_LOADS}
 
-    def after_call(self, cg, op) -> None:
-        """After a real-mode segment load: the segment's base, bound at entry
-        (:meth:`prologue`), is read again (its limit does not change, SDM
-        Vol. 3A §20.1.1)."""
-        if op.aux[0] != "load_seg_real":
+    def after_call(self, cg, op, k, ip) -> None:
+        """After a segment load: the segment's base, bound at entry
+        (:meth:`prologue`), is read again -- in protected mode its limit
+        too (a real-mode load leaves the limit, SDM Vol. 3A §20.1.1), and
+        when the region's accesses take the segment the fast way, it leaves
+        before the instruction (the interpreter loads it again, the same)
+        unless the new one passes what the entry guard tested."""
+        if op.aux[0] not in SEG_LOADS:
             return
         n = op.args[0]
         cg.write_local(f"B{n}")
         cg.emit(f"B{n} = SEGS[{n}].base")
+        if op.aux[0] == "load_seg_prot":
+            cg.write_local(f"L{n}")
+            cg.emit(f"L{n} = SEGS[{n}].limit")
+            m = cg.fast_segs.get(n)
+            if m is not None:
+                cg.bail_if(" or ".join(self.guard(cg, {n: m})), k, ip)
 
     def load_store(self, cg, op, k, ip, load) -> None:
         if self.paged:
