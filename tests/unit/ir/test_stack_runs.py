@@ -19,8 +19,9 @@ from tests.differential.translated import stopped_at, tcg_regions
 from tests.unit.ir.test_codegen_calls import assert_matches_interpreter, region_paths, run
 
 
-def rm_calls(sp: str) -> str:
-    """A loop calling a function that saves SI and DI, with SP = ``sp``."""
+def rm_calls(sp: str, between: str = "") -> str:
+    """A loop calling a function that saves SI and DI, with SP = ``sp``
+    (``between``: code of the function between its pushes and its pops)."""
     return f"""
     xor ax, ax
     mov ss, ax
@@ -45,6 +46,7 @@ f:
     lea di, [si+3]
     mov ax, si
     xor ax, di
+    {between}
     pop di
     pop si
     ret
@@ -65,7 +67,9 @@ def test_a_pop_run_at_every_sp_matches_the_interpreter(sp):
 
 
 def test_sp_steps_of_a_tested_pop_run_need_no_wrap_but_the_last():
-    image = loader.assemble(rm_calls("0x7000"), "<test>", 0x7C00)
+    # a store between the pushes and the pops: POP DI is not the value
+    # PUSH DI stored (optimize.reuse_loads) but a load, the first of the run
+    image = loader.assemble(rm_calls("0x7000", "mov [0x600], ax"), "<test>", 0x7C00)
     log = io.StringIO()
     m, r = run("tcg", image, log=log)
     m.close()
