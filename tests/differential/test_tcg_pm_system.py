@@ -7,51 +7,35 @@ ring 3 (through the TSS's ESP0, SDM Vol. 3A §7.2.1)."""
 
 from emu.machine import Machine
 
-from .test_tcg import asm, same
-from .test_tcg_system import _acks
+from . import pm32
+from .pm32 import ENTRY as PM32_ENTRY
+from .test_tcg import EXIT, asm, same
+from .test_tcg_system import _acks, timer_setup
+
+#: to flat 32-bit ring 0 (tests/differential/pm32.py) with the guest's IDT
+ENTRY = PM32_ENTRY.replace("    lgdt [gdt_desc]\n", "    lgdt [gdt_desc]\n    lidt [idt_desc]\n")
+#: EAX's four bytes to the port DX (COM1)
+PUT4 = """
+put4:
+    out dx, al
+    shr eax, 8
+    out dx, al
+    shr eax, 8
+    out dx, al
+    shr eax, 8
+    out dx, al
+    ret
+"""
 
 #: ring 0: PUSHFD/CLI ... POPFD sections and POPFD setting IF and IOPL
 #: with PIT interrupts due (IRQ 0 at vector 0x20); then ring 3 at IOPL 0
 #: (POPFD's IF and IOPL ignored, the arithmetic flags taken) and, after
 #: INT 0x81 raised IOPL to 3 in its return frame, ring 3 at IOPL 3 (IF
 #: taken); INT 0x80 prints the ticks, EBX and ECX and stops
-PM_TIMED = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    lgdt [gdt_desc]
-    lidt [idt_desc]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp far 0x08:pm32
-.code32
-pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x90000
+PM_TIMED = ENTRY + """
     mov ax, 0x28
     ltr ax
-    mov al, 0x11
-    out 0x20, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x01
-    out 0x21, al
-    mov al, 0xfe
-    out 0x21, al
-    mov al, 0x34
-    out 0x43, al
-    mov ax, 97
-    out 0x40, al
-    mov al, ah
-    out 0x40, al
+""" + timer_setup(0x20) + """
     xor ebx, ebx
     xor ecx, ecx
     mov edi, 300
@@ -155,15 +139,7 @@ gp:
     mov al, 0
     out 0xf4, al
     hlt
-put4:
-    out dx, al
-    shr eax, 8
-    out dx, al
-    shr eax, 8
-    out dx, al
-    shr eax, 8
-    out dx, al
-    ret
+""" + PUT4 + """
 
 ticks: .long 0
 gdt:
@@ -230,25 +206,7 @@ def test_timer_interrupts_at_the_same_instruction_around_popfd_in_rings_0_and_3(
 #: (#GP(0x28)), a selector beyond the GDT's limit (#GP(0x38)) -- each
 #: resumed after by the handler, which sums the error codes; ES from a
 #: descriptor whose accessed bit is clear until the first load sets it
-PM_SEGS = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    lgdt [gdt_desc]
-    lidt [idt_desc]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp far 0x08:pm32
-.code32
-pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x90000
+PM_SEGS = ENTRY + """
     mov dword ptr [0x9020], 5
     xor ebx, ebx
     xor esi, esi
@@ -310,15 +268,7 @@ fault:
     mov eax, [resume]
     mov [esp], eax
     iretd
-put4:
-    out dx, al
-    shr eax, 8
-    out dx, al
-    shr eax, 8
-    out dx, al
-    shr eax, 8
-    out dx, al
-    ret
+""" + PUT4 + """
 
 resume: .long 0
 faults: .long 0
@@ -367,3 +317,26 @@ def test_protected_mode_segment_loads_stay_in_translated_code_and_fault_exactly(
     uout = u.serial_output()
     assert (uout[4:8], uout[12:16]) == (out[4:8], out[12:16])
     u.close()
+
+
+def test_popfd_that_sets_no_if_chains_on():
+    """PUSHFD/CLI ... POPFD with IF clear all through: the POPFD sets
+    neither IF nor TF, so no interrupt can have become deliverable and its
+    block goes on to the next directly (the exit taken when one rose is the
+    dispatcher's full look-up); the interpreter's state on every tier."""
+    img = asm(pm32.guest("""
+    xor ebx, ebx
+    mov ecx, 300
+again:
+    pushfd
+    cli
+    add ebx, ecx
+    popfd
+    dec ecx
+    jnz again
+    mov dx, 0x3f8
+    mov eax, ebx
+    call put4
+""" + EXIT + PUT4))
+    m, r = same(img, tier="eager")
+    assert m.serial_output() == (300 * 301 // 2).to_bytes(4, "little")

@@ -101,6 +101,31 @@ def test_far_transfers_interrupts_and_flag_writes_stay_in_translated_code():
     assert st["helper_calls"] + st["bails"] < 10, st
 
 
+
+
+def timer_setup(vector: int) -> str:
+    """The PIC's IRQ 0 at ``vector`` (ICW1-ICW4, the other lines masked),
+    and PIT counter 0 in mode 2 with a short period."""
+    return f"""
+    mov al, 0x11
+    out 0x20, al
+    mov al, {vector:#x}
+    out 0x21, al
+    mov al, 0x04
+    out 0x21, al
+    mov al, 0x01
+    out 0x21, al
+    mov al, 0xfe
+    out 0x21, al
+    mov al, 0x34
+    out 0x43, al
+    mov ax, 97
+    out 0x40, al
+    mov al, ah
+    out 0x40, al
+"""
+
+
 #: PIT counter 0, mode 2, a short period, only IRQ 0 unmasked at vector 8;
 #: the main loop's interrupt windows: STI then one instruction (the shadow),
 #: POPF restoring IF = 1, an IRET from INT n with IF = 1 in the pushed FLAGS
@@ -110,26 +135,11 @@ TIMED = """
     mov ds, ax
     mov ss, ax
     mov sp, 0x7000
-    mov al, 0x11
-    out 0x20, al
-    mov al, 0x08
-    out 0x21, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x01
-    out 0x21, al
-    mov al, 0xfe
-    out 0x21, al
     mov word ptr [0x20], irq0
     mov word ptr [0x22], 0
     mov word ptr [0x80 * 4], soft
     mov word ptr [0x80 * 4 + 2], 0
-    mov al, 0x34
-    out 0x43, al
-    mov ax, 97
-    out 0x40, al
-    mov al, ah
-    out 0x40, al
+""" + timer_setup(8) + """
     xor bx, bx
     xor cx, cx
     mov di, 1000

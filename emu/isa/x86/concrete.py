@@ -166,7 +166,10 @@ class ConcreteOps:
         """MOV/POP/LxS to a segment register (SDM Vol. 3A §3.4.3; real mode: base = sel*16)."""
         s = self.s
         if s.cr0 & CR0_PE and not s.fl & F.VM:
-            load_segment(self, n, sel)
+            # a data segment by load_seg_prot (its loads remembered) unless
+            # that declines: then the checks again, raising what they find
+            if n == CS or n == SS or self.load_seg_prot(n, sel) < 0:
+                load_segment(self, n, sel)
         else:
             seg = self.segs[n]
             seg.selector = sel & 0xFFFF

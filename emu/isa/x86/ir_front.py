@@ -89,6 +89,8 @@ class X86IRBuilder(TranslatorOps):
         self.segs_used = set()
         self.jump_to = None       # int or Temp: where the current instruction jumps
         self.sync = False         # it ends the block with exit_sync (CS, IF or TF changed)
+        self.sync_other = False   # ... for another reason than a flags write (no rose test)
+        self.rose = None          # IF | TF bits its flags writes set that were clear, or None
         self.branch_cond = None   # (cond, target) of a conditional branch
 
     def op2(self, name, a, b):
@@ -148,8 +150,8 @@ class X86IRBuilder(TranslatorOps):
         self.known, self.pend, self.cc, self.cc_pend, self.fl_fold = known, pend, cc, ccp, flf
         self.fl_keeps = flk
         self.segs_used = segs
-        self.jump_to = self.branch_cond = None
-        self.sync = False
+        self.jump_to = self.branch_cond = self.rose = None
+        self.sync = self.sync_other = False
 
     def translate_insn(self, k: int, insn) -> bool:
         """A REP MOVS/STOS/LODS/CMPS/SCAS runs in the block without paging
@@ -207,8 +209,8 @@ class X86IRBuilder(TranslatorOps):
         self.emit("retire", (extra,), out=False)
 
     def insn_start(self, k: int, insn) -> None:
-        self.jump_to = self.branch_cond = None
-        self.sync = False
+        self.jump_to = self.branch_cond = self.rose = None
+        self.sync = self.sync_other = False
         super().insn_start(k, insn)
 
     def commit(self) -> None:
@@ -238,7 +240,11 @@ class X86IRBuilder(TranslatorOps):
         insn = self.insn
         if self.sync:
             # a far transfer, or IF or TF written: the dispatcher's full
-            # look-up, which lets the interpreter deliver what is now due
+            # look-up, which lets the interpreter deliver what is now due --
+            # for a flags write (POPF) only when it set IF or TF: else no
+            # interrupt became deliverable, and the block chains on
+            if self.rose is not None and not self.sync_other and self.jump_to is None:
+                self.emit("brcond", (self.op2("eq", self.rose, 0),), (0, insn.next_ip), out=False)
             self.emit("exit_sync", (insn.next_ip if self.jump_to is None else self.jump_to,), out=False)
             self.ended = True
         elif self.branch_cond is not None:
@@ -298,7 +304,7 @@ class X86IRBuilder(TranslatorOps):
             self._no("far jump in protected mode")
         self.emit("call_bail", (sel,), ("load_cs_real",), bits=1)
         self.jump_to = ip
-        self.sync = True
+        self.sync = self.sync_other = True
 
     def real_mode(self) -> bool:
         """(ConcreteOps.real_mode) what the block key says."""
@@ -317,7 +323,7 @@ class X86IRBuilder(TranslatorOps):
         the dispatcher lets the interpreter run the shadowed instruction."""
         if isinstance(cond, Temp) or cond:
             self.emit("call_bail", (cond,), ("inhibit_irq_if",), bits=1)
-        self.sync = True
+        self.sync = self.sync_other = True
 
     def popf_mask(self, mask: int):
         """(ConcreteOps.popf_mask) the mask itself in real mode (no CPL or
@@ -681,7 +687,8 @@ class X86IRBuilder(TranslatorOps):
         (protected-mode POPF, :meth:`popf_mask`): then the flags are
         written whole and interrupts are looked at next."""
         dyn = isinstance(mask, Temp)
-        if dyn or mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF)):
+        may_set = dyn or mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF))
+        if may_set:
             self.sync = True        # IF or TF may be set: interrupts are looked at next
         op = self.cc["op"]
         lazy = not dyn and mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
@@ -734,6 +741,9 @@ class X86IRBuilder(TranslatorOps):
         self.cc_pend.update(("fl", "op"))
         self.fl_fold = None
         self.fl_keeps = keeps
+        if may_set:
+            rose = self.op2("and", self.op2("and", fl, self.op2("xor", old, 0xFFFFFFFF)), F.IF | F.TF)
+            self.rose = rose if self.rose is None else self.op2("or", self.rose, rose)
 
     def _packed_cf_of(self, value):
         """CF and OF of a flags word as a CC_RES record packs them (bits 0, 1)."""
