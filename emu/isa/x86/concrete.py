@@ -32,8 +32,6 @@ from ...exits import HltExit, IoExit, MmioExit
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 _U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from, _S[8].unpack_from)
-#: the protected-mode data-segment loads remembered (load_seg_prot)
-SEG_MEMO_SIZE = 64
 _UNPACK = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
 _PACK = {k: v.pack_into for k, v in _S.items()}
 MASK = F.MASK
@@ -71,8 +69,6 @@ class ConcreteOps:
         self.plain = True
         self.paging_key = None           # what self.translate was built for
         self.implicit_sv = False         # descriptor/IDT/TSS accesses: supervisor even at CPL 3
-        #: (selector, CPL, descriptor) -> the data segment load_seg_prot loads
-        self.seg_memo = {}
         self.on_tlb_flush = None         # callback: the linear -> physical mapping may have changed
         self.trace_int = None            # -d int: called for every delivered interrupt
         self.rep_budget = 1              # iterations a REP may run in one call (the engine sets it)
@@ -166,10 +162,7 @@ class ConcreteOps:
         """MOV/POP/LxS to a segment register (SDM Vol. 3A §3.4.3; real mode: base = sel*16)."""
         s = self.s
         if s.cr0 & CR0_PE and not s.fl & F.VM:
-            # a data segment by load_seg_prot (its loads remembered) unless
-            # that declines: then the checks again, raising what they find
-            if n == CS or n == SS or self.load_seg_prot(n, sel) < 0:
-                load_segment(self, n, sel)
+            load_segment(self, n, sel)
         else:
             seg = self.segs[n]
             seg.selector = sel & 0xFFFF
@@ -210,39 +203,14 @@ class ConcreteOps:
         s = self.s
         if not s.cr0 & CR0_PE or s.fl & F.VM or n == CS or n == SS:
             return -1
-        key = self._seg_memo_key(sel)
-        if key is not None:
-            seg = self.seg_memo.get(key)
-            if seg is not None:
-                install_segment(self, n, seg.copy())
-                return 0
         try:
             seg, hi = segment_to_load(self, n, sel)
         except GuestException:
             return -1
         if hi is not None and not hi & 0x100:
             return -1
-        if key is not None:
-            if len(self.seg_memo) >= SEG_MEMO_SIZE:
-                self.seg_memo.clear()
-            self.seg_memo[key] = seg.copy()
         install_segment(self, n, seg)
         return 0
-
-    def _seg_memo_key(self, sel: int):
-        """What a data-segment load of ``sel`` depends on -- the selector,
-        CPL and the 8 bytes of its GDT descriptor -- read straight from RAM
-        when there is no paging and the descriptor is within the GDT's limit
-        and in RAM; None otherwise (and for a null or LDT selector)."""
-        s = self.s
-        sel &= 0xFFFF
-        idx = sel & 0xFFF8
-        if sel & 4 or not idx or self.translate is not None or idx + 7 > s.gdt_limit:
-            return None
-        pa = (s.gdt_base + idx) & self.amask
-        if pa + 8 > self.ram_size or ((pa + 7) & self.amask) != pa + 7:
-            return None
-        return sel, s.cpl, _U64(self.mm, pa)[0]
 
     def load_cs_real(self, sel: int) -> int:
         """A real-mode far transfer's CS load (:meth:`load_seg`), also from
