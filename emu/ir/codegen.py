@@ -1422,11 +1422,17 @@ class PyCodegen:
         (:meth:`_invariant_access`).  ``device``: ``(cond, addr)``, ``cond``
         one of ``conds`` (or ``misaligned_only``) true exactly when the
         access lies outside RAM: there it is offered to the machine's
-        device bus at the guest address ``addr`` instead of bailing
+        device bus at the guest address ``addr`` instead of bailing (not
+        for an access ``shared`` by later loads, :func:`reuse_loads`)
         (:meth:`_device_access`); a third item, when given, is ``cond`` as a
         later access of the same address tests it (``cond`` assigning the
         address's local)."""
         value = None if load else self.val(op.args[1])
+        if op.shared:
+            # later loads of these bytes were dropped for this access's value
+            # (reuse_loads): a device need not give it again, so outside
+            # RAM the access bails and the interpreter makes each one
+            device = None
         if invariant and self.hoisted is not None and not conds and not misaligned_only \
                 and (size == 1 or aligned is not None):
             return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)

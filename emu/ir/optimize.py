@@ -407,8 +407,11 @@ def reuse_loads(block: IRBlock) -> None:
     cover a load's of it; nothing between wrote RAM (x86's ``mov ax, [x]``
     ... ``mov ax, [x]``, ``inc dword [x]`` then ``cmp dword [x], n``).  A
     conditional access (an input saying whether it is made) is neither
-    reused nor forwarded."""
-    rep, seen, out = {}, {}, []
+    reused nor forwarded.  The access that stands for the ones dropped is
+    marked ``shared``: it must reach RAM or bail, never a device -- a
+    device register may read differently each time (a receive FIFO pops,
+    a status changes) and need not read back what was written to it."""
+    rep, seen, src, out = {}, {}, {}, []
     for op in block.ops:
         if rep:
             op.args = [rep.get(a.id, a) if isinstance(a, Temp) else a for a in op.args]
@@ -420,12 +423,15 @@ def reuse_loads(block: IRBlock) -> None:
             prev = seen.get(key)
             if prev is not None:
                 rep[op.out.id] = prev
+                src[key].shared = True
                 continue
-            seen[key] = op.out
+            seen[key], src[key] = op.out, op
         elif n in ("st", "call_bail", "call_helper"):
             seen.clear()
+            src.clear()
             if n == "st" and len(op.args) == 2 and _fits(op.args[1], 8 * op.aux[1]):
-                seen[_access_key(op)] = op.args[1]
+                key = _access_key(op)
+                seen[key], src[key] = op.args[1], op
         out.append(op)
     block.ops = out
 
