@@ -1570,8 +1570,7 @@ class PyCodegen:
         bound ``conds`` put on the first load's address (the offsets above it,
         SP after each POP, then need no wrap)."""
         first, off, _span, _wrap = run
-        size = op.aux[1]
-        shift = size.bit_length() - 1
+        size, shift = op.aux[1], op.aux[1].bit_length() - 1
         ix = f"ix{first.out.id}"        # the same name wherever the block is inlined
         if off == 0:
             p = addr
@@ -1592,8 +1591,8 @@ class PyCodegen:
     def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
         """A word store of a run (:func:`store_runs`; ``run`` its entry) in
         the region's code-free window (:meth:`window_prologue`).  The run's
-        first store, at offset ``off`` (a name; its physical address ``base + off``,
-        or ``off`` with ``base`` None: a flat space) tests once for the whole
+        first store, at offset ``off`` (a name; its physical address
+        ``base + off``, or ``off`` with ``base`` None: a flat space) tests once for the whole
         run that the offset is at least the run's depth below it (no offset
         of the run wraps under ``top``, the wrap of its masks) and that the
         run's bytes lie aligned in the window -- else it bails, at its
@@ -1602,20 +1601,18 @@ class PyCodegen:
         other store of the run writes at its offset from that index with no
         test, and its offset needs no wrap correction."""
         first, at, span, _wrap = run
-        size = op.aux[1]
-        shift = size.bit_length() - 1
+        size, shift = op.aux[1], op.aux[1].bit_length() - 1
         sx = f"sx{first.args[0].id}"    # the same name wherever the block is inlined
         if at == 0:
-            o = off
             value = self.val(op.args[1])
             depth = span - size
-            p = o if base is None else self.new_local("p")
-            test = [f"{p} & {size - 1}", f"{o} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
+            p = off if base is None else self.new_local("p")
+            test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
             if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
                 del test[1]
             fast = " or ".join(test)
-            if p is not o:
-                fast = f"({p} := {base} + {o}){fast[len(p):]}"
+            if p is not off:
+                fast = f"({p} := {base} + {off}){fast[len(p):]}"
             # outside the window: the window around the run's first address
             # (where the run lies in it unless it reaches code), then bail
             self.emit(f"if {fast}:")

@@ -66,15 +66,21 @@ def test_a_pop_run_at_every_sp_matches_the_interpreter(sp):
     assert_matches_interpreter(image, (None, 1001, 1998, 2003))
 
 
-def test_sp_steps_of_a_tested_pop_run_need_no_wrap_but_the_last():
-    # a store between the pushes and the pops: POP DI is not the value
-    # PUSH DI stored (optimize.reuse_loads) but a load, the first of the run
-    image = loader.assemble(rm_calls("0x7000", "mov [0x600], ax"), "<test>", 0x7C00)
+def rm_calls_code(sp: str, between: str = "") -> str:
+    """The code of the regions of :func:`rm_calls` (at SP = ``sp``, with
+    ``between`` between its pushes and pops) on its paths."""
+    image = loader.assemble(rm_calls(sp, between), "<test>", 0x7C00)
     log = io.StringIO()
     m, r = run("tcg", image, log=log)
     m.close()
     assert r.reason == "debug-exit"
-    code = "\n".join(region_paths(log.getvalue()))
+    return "\n".join(region_paths(log.getvalue()))
+
+
+def test_sp_steps_of_a_tested_pop_run_need_no_wrap_but_the_last():
+    # a store between the pushes and the pops: POP DI is not the value
+    # PUSH DI stored (optimize.reuse_loads) but a load, the first of the run
+    code = rm_calls_code("0x7000", "mov [0x600], ax")
     runs = re.findall(r"ix\d+ = p\d+ >> 1", code)
     assert runs
     # POP DI, POP SI, RET: three steps of SP, one correction (the last)
@@ -146,14 +152,9 @@ def test_a_push_run_tests_the_window_once_and_its_sp_steps_need_no_wrap():
     """PUSH SI, PUSH DI: one test of both stores against the window's
     bounds, the second store at the first one's word index less one, and
     the second SP step with no wrap correction."""
-    image = loader.assemble(rm_calls("0x7000"), "<test>", 0x7C00)
-    log = io.StringIO()
-    m, r = run("tcg", image, log=log)
-    m.close()
-    assert r.reason == "debug-exit"
-    code = "\n".join(region_paths(log.getvalue()))
-    runs = re.findall(r"\n(\s*)sx(\d+) = p\d+ >> 1\n\1W2\[sx\2\] = r6\n\1(t\d+) = t\2 - 2\n\1W2\[sx\2 - 1\] = r7\n",
-                      code)
+    code = rm_calls_code("0x7000")
+    runs = re.findall(r"\n(\s*)sx(\d+) = p\d+ >> 1\n\1W2\[sx\2\] = r6\n"
+                      r"\1(t\d+) = t\2 - 2\n\1W2\[sx\2 - 1\] = r7\n", code)
     assert runs
     for _ind, t, _t2 in runs:
         assert len(re.findall(rf"not WLO \+ 2 <= p\d+ <= WHI - 2:.*\n.*SWA.*\n.*t{t} < 2", code)) >= 1
