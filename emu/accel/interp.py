@@ -94,6 +94,9 @@ class Interpreter(Accelerator):
         pending = ops.pending_exits
         trace = core.trace_mask
         fault = core.deliver_fault
+        # the PC: an element of a list (pcs[k]) where the core names one, else s.pc
+        pcs, k = core.pc_slot or (None, 0)
+        listed = pcs is not None
         # what only some steps look at -- breakpoints, single-step, the
         # served read the first instruction replays -- is behind one test
         watch = bool(bps) or step or bool(ops.io_replay)
@@ -101,7 +104,7 @@ class Interpreter(Accelerator):
             while n < limit:
                 if self.irq_line or s.status & trace:
                     self._attention(n)
-                pc = s.pc
+                pc = pcs[k] if listed else s.pc
                 addr = core.fetch_base + pc
                 if watch:
                     if bps and addr in bps and addr != resume_bp:
@@ -117,7 +120,10 @@ class Interpreter(Accelerator):
                         fault(e, None)
                         n += 1
                         continue
-                s.pc = insn.next_ip
+                if listed:
+                    pcs[k] = insn.next_ip
+                else:
+                    s.pc = insn.next_ip
                 ops.insn = insn
                 rep = insn.repeats
                 if rep:

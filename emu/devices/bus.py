@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import bisect
 
+#: how many addresses a bus remembers find's answer for (a guest sweeping
+#: a device's window, or unassigned space, stops filling it there)
+FOUND_MAX = 4096
+
 
 class Bus:
     def __init__(self, name: str, limit: int):
@@ -20,6 +24,9 @@ class Bus:
         self._maps: list[tuple[int, int, object]] = []   # (base, size, device)
         self.unassigned_reads = 0
         self.unassigned_writes = 0
+        #: address -> find's answer, for the addresses accessed (a device's
+        #: registers are few); emptied when a device is mapped
+        self._found: dict[int, tuple] = {}
 
     def map(self, base: int, size: int, device) -> None:
         if base < 0 or size <= 0 or base + size > self.limit:
@@ -31,15 +38,22 @@ class Bus:
         i = bisect.bisect(self._starts, base)
         self._starts.insert(i, base)
         self._maps.insert(i, (base, size, device))
+        self._found.clear()
 
     def find(self, addr: int):
-        """(device, offset) for ``addr``, or (None, 0)."""
-        i = bisect.bisect(self._starts, addr) - 1
-        if i >= 0:
-            base, size, dev = self._maps[i]
-            if addr < base + size:
-                return dev, addr - base
-        return None, 0
+        """(device, offset) for ``addr``, or (None, 0); remembered for the
+        first FOUND_MAX addresses asked about."""
+        found = self._found.get(addr)
+        if found is None:
+            found = None, 0
+            i = bisect.bisect(self._starts, addr) - 1
+            if i >= 0:
+                base, size, dev = self._maps[i]
+                if addr < base + size:
+                    found = dev, addr - base
+            if len(self._found) < FOUND_MAX:
+                self._found[addr] = found
+        return found
 
     def read(self, addr: int, size: int) -> int:
         dev, off = self.find(addr)

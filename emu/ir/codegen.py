@@ -65,7 +65,7 @@ from .ir import IRBlock, Temp
 from .opcodes import BAIL as BAIL_FLAG, CC_FIELDS, END, EXIT, OPCODES
 from .optimize import ARITH_BITS
 
-GOTO, INDIRECT, HELPER, BAIL, GUARD = "goto", "indirect", "helper", "bail", "guard"
+GOTO, INDIRECT, HELPER, BAIL, GUARD, SYNC = "goto", "indirect", "helper", "bail", "guard", "sync"
 EXIT_SHIFT = 16                 # a block function returns (retired << EXIT_SHIFT) | exit index
 EXIT_MASK = (1 << EXIT_SHIFT) - 1
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
@@ -92,11 +92,14 @@ def word_views(buf) -> dict:
 class CodeFreeWindow:
     """A block of RAM that holds no translated code, for a region's stack
     stores: an aligned power of two, 2**k bytes (64 to ``SPAN``), around an
-    address, as ``(base, m1, m2, m4, m8)``.  A store of ``size`` bytes at
-    ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>`` is 0
-    (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's end,
-    the alignment and the code-map look-up; the masks are negative numbers
-    of small magnitude, one-digit Python ints whatever the address.
+    address, as ``(base, m1, m2, m4, m8, lo, hi)``.  A store of ``size``
+    bytes at ``p`` lies in it, aligned, exactly when ``(p ^ base) & m<size>``
+    is 0 (``m<size>``: ``-2**k | size - 1``) -- one test in place of RAM's
+    end, the alignment and the code-map look-up; the masks are negative
+    numbers of small magnitude, one-digit Python ints whatever the address.
+    ``lo`` and ``hi`` (1 and 0 for none) bound the bytes with no code
+    around it, up to ``SPAN`` either way, the aligned block among them, for
+    a run of stores tested at once (:meth:`PyCodegen.run_store`).
 
     Code is marked in RAM's code map only between runs of translated code,
     so the window a region takes at its entry (:meth:`current`: the last one
@@ -107,7 +110,7 @@ class CodeFreeWindow:
     machines."""
 
     SPAN = 1 << 16
-    NONE = (-1, -1, -1, -1, -1)         # (p ^ -1) & -1 == ~p: never 0
+    NONE = (-1, -1, -1, -1, -1, 1, 0)   # (p ^ -1) & -1 == ~p: never 0; 1 <= p <= 0: never
 
     def __init__(self, code_map, ram_size: int):
         self.cp = code_map
@@ -141,8 +144,9 @@ class CodeFreeWindow:
         k -= 1
         m = -(1 << k)
         base = p >> k << k
-        self.last = (base, m, m | 1, m | 3, m | 7)
-        self.span = (base >> GRANULE_SHIFT, (base + (1 << k)) >> GRANULE_SHIFT)
+        # the bounds: all the bytes between those two (the aligned block among them)
+        self.last = (base, m, m | 1, m | 3, m | 7, below + 1, above)
+        self.span = ((below + 1) >> GRANULE_SHIFT, above >> GRANULE_SHIFT)
         return self.last
 
 
@@ -163,10 +167,14 @@ class TbExit:
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
 
 
-_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb"))   # their values: at exits
+_COLD_OPS = frozenset(("setcc", "setccop", "setfl", "foldcf", "exit_tb", "exit_sync"))   # their values: at exits
 _REG_LOCAL = re.compile(r"r\d+$")
 _NAMES = re.compile(r"[A-Za-z_]\w*")
 _NONZERO = re.compile(r"(\w+) != 0$")     # an integer local's test: its truth
+# the correction of a register write by one wrap (:func:`_wrap_lines`), and
+# an unsigned test of a local against a number (:meth:`PyCodegen._fold_wrap`)
+_WRAP_LINE = re.compile(r"if (\w+) (< 0: \1 \+|> (\d+): \1 -)= (\d+)")
+_BELOW = re.compile(r"(\w+) < (\d+)")
 PEEL_MAX_OPS = 150          # a self-looping section up to this size may be peeled
 # an expression of this many operators is worth computing once (a flag field
 # read twice) or not at all (a carried one, FlagRecord.carried, whose
@@ -190,10 +198,13 @@ def _fits32(v) -> bool:
     return v.bits is not None and v.bits <= 32 if isinstance(v, Temp) else 0 <= v <= _MASK[4]
 
 
-def _value_range(v, depth: int = 8):
+def _value_range(v, depth: int = 8, upper=None):
     """(lo, hi): bounds of the IR value ``v`` at run time, from its constants,
     register and memory widths, the widths the builder tracks and the
-    arithmetic over them -- or None."""
+    arithmetic over them -- or None.  ``upper``: id(Temp) -> the bounds a
+    test the code made already (and bails on) puts on that value (a run of
+    loads' or stores' one test, :meth:`PyCodegen.run_load`,
+    :meth:`PyCodegen.run_store`)."""
     if not isinstance(v, Temp):
         return (int(v), int(v))
     op = v.op
@@ -203,9 +214,17 @@ def _value_range(v, depth: int = 8):
         if n in ("getr", "ld"):
             rng = (0, _MASK[op.aux[1]])
         elif n in ("add", "sub"):
-            a, b = (_value_range(x, depth - 1) for x in op.args)
+            a, b = (_value_range(x, depth - 1, upper) for x in op.args)
             if a is not None and b is not None:
                 rng = (a[0] + b[0], a[1] + b[1]) if n == "add" else (a[0] - b[1], a[1] - b[0])
+        elif n == "and" and type(op.args[1]) is int and op.args[1] >= 0:
+            # a mask over a value within it leaves the value as it is
+            m = op.args[1]
+            a = _value_range(op.args[0], depth - 1, upper)
+            rng = a if a is not None and a[0] >= 0 and a[1] <= m and not m & (m + 1) else (0, m)
+    if upper is not None and id(v) in upper:
+        low, top = upper[id(v)]
+        rng = (low, top) if rng is None else (max(rng[0], low), min(rng[1], top))
     if v.bits is not None:
         top = (1 << v.bits) - 1
         rng = (0, top) if rng is None else (max(rng[0], 0), min(rng[1], top))
@@ -222,6 +241,8 @@ def _wrap_lines(loc: str, text: str, m: int, rng) -> list | None:
     if rng is None:
         return None
     lo, hi = rng
+    if 0 <= lo and hi <= m:
+        return [f"{loc} = {text}"]
     if 0 <= lo and hi <= 2 * m + 1:
         return [f"{loc} = {text}", f"if {loc} > {m}: {loc} -= {m + 1}"]
     if -(m + 1) <= lo and hi <= m:
@@ -244,25 +265,26 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
-def load_runs(ops, space) -> dict:
-    """Runs of word loads of one block through address space ``space``, each
-    at a constant offset at or above the first one's address, that offset
-    reached by adding constants to that address (and masking: x86's POP,
-    POP, RET, or LEAVE then RET, read upwards from SP): ``id(load op) ->
-    (first load of its run, offset, span, wrap)`` for the loads of runs of
-    two or more -- ``span`` the bytes from the first address to the end of
-    the last load, ``wrap`` the smallest mask + 1 on the way (or None).
-    While the first address plus ``span`` stays at or below ``wrap``,
-    every load of the run is at the first address plus its offset
-    (:meth:`PyCodegen.run_load` tests that once)."""
-    at = {}             # temp id -> (first load, offset from its address, wrap)
+def _access_runs(ops, space, access: str, step: str) -> list:
+    """The runs of word accesses (``access``: "ld" or "st") of one block
+    through address space ``space``, each at a constant offset from the
+    first one's address, that offset reached by ``step`` ("add" or "sub")
+    of constants from that address and masks of low bits (of at least 16),
+    with no helper call between them (one may rebind the space): lists of
+    the first access followed by ``(access, offset, wrap)`` for the others
+    -- ``wrap`` the smallest mask + 1 on the way (or None)."""
+    at = {}             # temp id -> (first access, offset from its address, wrap)
     runs = {}
+    sign = 1 if step == "add" else -1
     for op in ops:
         n = op.name
+        if n in ("call", "call_bail"):
+            at.clear()
+            continue
         a = op.args[0] if op.args else None
         if not isinstance(a, Temp):
             continue
-        if n == "ld" and op.aux[0] == space and op.aux[1] > 1:
+        if n == access and op.aux[0] == space and op.aux[1] > 1:
             first = at.get(a.id)
             if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
                 runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
@@ -275,12 +297,26 @@ def load_runs(ops, space) -> dict:
         if type(c) is not int:
             continue
         first, off, wrap = at[a.id]
-        if n == "add" and c > 0:
-            at[op.out.id] = (first, off + c, wrap)
+        if n == step and c > 0:
+            at[op.out.id] = (first, off + sign * c, wrap)
         elif n == "and" and c >= 0xFFFF and not c & (c + 1):
             at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+    return list(runs.values())
+
+
+def load_runs(ops, space) -> dict:
+    """Runs of word loads of one block through address space ``space``
+    (:func:`_access_runs`), each at a constant offset at or above the first
+    one's address, reached by adding (x86's POP, POP, RET, or LEAVE then
+    RET, read upwards from SP): ``id(load op) -> (first load of its run,
+    offset, span, wrap)`` for the loads of runs of two or more -- ``span``
+    the bytes from the first address to the end of the last load, ``wrap``
+    the smallest mask + 1 on the way (or None).  While the first address
+    plus ``span`` stays at or below ``wrap``, every load of the run is at
+    the first address plus its offset (:meth:`PyCodegen.run_load` tests
+    that once)."""
     out = {}
-    for first, *rest in runs.values():
+    for first, *rest in _access_runs(ops, space, "ld", "add"):
         size = first.aux[1]
         span = max(off for _, off, _ in rest) + size
         wraps = [w for _, _, w in rest if w is not None]
@@ -288,6 +324,54 @@ def load_runs(ops, space) -> dict:
         out[id(first)] = (first, 0, span, wrap)
         for op, off, _ in rest:
             out[id(op)] = (first, off, span, wrap)
+    return out
+
+
+def rmw_loads(ops) -> set:
+    """The loads of one block (by id) whose address a store of the block
+    writes later -- the same space and size, at the same offset (one
+    temporary, or one constant): a read-modify-write (x86's ``add [bx+si],
+    ax``), whose physical address the load keeps in a local for the store
+    (:meth:`PyCodegen.ram_access`)."""
+    stored = {_access_key(op) for op in ops if op.name == "st"}
+    return {id(op) for op in ops if op.name == "ld" and _access_key(op) in stored}
+
+
+def _access_key(op) -> tuple:
+    return tuple(op.aux), _shape(op.args[0], 6)
+
+
+def _shape(v, depth: int):
+    """What computes the value ``v``: a constant, or the tree of pure ops
+    and register reads under it (an instruction computes its store's
+    address again: the tree is the load's), to ``depth`` levels.  Only a
+    hint: the store reuses the load's local when the text of its address
+    is the same and the locals it reads are unchanged."""
+    if not isinstance(v, Temp):
+        return v
+    op = v.op
+    if op is None or depth == 0 or op.name in ("ld", "call", "call_bail"):
+        return ("t", v.id)
+    return (op.name, op.aux, tuple(_shape(a, depth - 1) for a in op.args))
+
+
+def store_runs(ops, space) -> dict:
+    """Runs of word stores of one block through address space ``space``
+    (:func:`_access_runs`), each at a constant offset below the first one's
+    address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
+    PUSH; PUSH, CALL: written downwards from SP): ``id(store op) -> (first
+    store of its run, offset, span, None)`` for the stores of runs of two
+    or more -- ``offset`` at or below 0, ``span`` the bytes from the lowest
+    address to the end of the first store.  While the first address is at
+    least ``span - size`` above the bottom of its wrap, every store of the
+    run is at the first address plus its offset (:meth:`PyCodegen.run_store`
+    tests that once)."""
+    out = {}
+    for first, *rest in _access_runs(ops, space, "st", "sub"):
+        span = first.aux[1] - min(off for _, off, _ in rest)
+        out[id(first)] = (first, 0, span, None)
+        for op, off, _ in rest:
+            out[id(op)] = (first, off, span, None)
     return out
 
 
@@ -389,10 +473,13 @@ class PyCodegen:
         self.loops = False              # a region with a section that jumps back to itself
         self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
-        self.runs = {}          # id(load op) -> its run of loads (load_runs)
+        self.runs = {}          # id(load or store op) -> its run (load_runs, store_runs)
+        self.rmw = set()        # id(load op) of a read-modify-write's load (rmw_loads)
+        self.device_bails = set()       # locals of device accesses made bails (_tested)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
+        self.upper = {}         # id(Temp) -> (lo, hi), tested on this path (run_load, run_store)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -457,13 +544,15 @@ class PyCodegen:
         self.repeats = any(op.name == "retire" for op in ops)
         self.early = self._early_writes(ops)
         self.runs = self._load_runs(ops)
+        self.rmw = rmw_loads(ops)
         self.sink = self._sinkable(ops)
 
     def _load_runs(self, ops) -> dict:
-        """The runs of word loads through the memory hooks' ``run_space``
-        (:func:`load_runs`), where RAM has word views."""
+        """The runs of word loads and of word stores through the memory
+        hooks' ``run_space`` (:func:`load_runs`, :func:`store_runs`), where
+        RAM has word views."""
         space = self.mem.run_space
-        return load_runs(ops, space) if space is not None and WORD_VIEWS else {}
+        return load_runs(ops, space) | store_runs(ops, space) if space is not None and WORD_VIEWS else {}
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -724,7 +813,7 @@ class PyCodegen:
             self.emit("while True:")
             self.ind += 1
         self.gen_ops(b)
-        return header + "\n" + "\n".join(self.lines) + "\n"
+        return header + "\n" + self._source() + "\n"
 
     def goto(self, k, slot, target):
         """A direct jump to ``target`` after instruction k of the current block."""
@@ -738,6 +827,8 @@ class PyCodegen:
         ip = b.ip
         ended = False
         depth = len(self.path)
+        # bounds tested in this copy of the block hold for its own ops only
+        outer, self.upper = self.upper, {}
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -791,7 +882,7 @@ class PyCodegen:
                 self.emit(f"t{t.id} = OPS.{op.aux[0]}({', '.join(self.val(a) for a in op.args)})")
                 self.names[t.id] = f"t{t.id}"
                 self.bail_if(f"t{t.id} < 0", k, ip)
-                self.mem.after_call(self, op)
+                self.mem.after_call(self, op, k, ip)
             elif n == "budget":
                 t = op.out
                 self.emit(f"t{t.id} = left - {self.covered()}")
@@ -802,7 +893,7 @@ class PyCodegen:
                 slot, target = op.aux
                 c = self.val(op.args[0])
                 m = _NONZERO.match(c)
-                self.emit(f"if {m.group(1) if m else c}:")
+                self.emit(f"if {self._fold_wrap(m.group(1) if m else c)}:")
                 self.ind += 1
                 snap = self.snapshot()
                 self.path.append((id(op), True, True))
@@ -820,6 +911,10 @@ class PyCodegen:
                 self.stub(INDIRECT, k + 1, self.val(op.args[0], False))
                 ended = True
                 break
+            elif n == "exit_sync":
+                self.stub(SYNC, k + 1, self.val(op.args[0], False))
+                ended = True
+                break
             elif n == "call_helper":
                 self.stub(HELPER, k, str(ip))
                 ended = True
@@ -827,6 +922,7 @@ class PyCodegen:
             else:
                 raise ValueError(f"codegen: no rule for IR op {n}")
         del self.path[depth:]
+        self.upper = outer
         if not ended:
             raise ValueError("codegen: block does not end with an exit")
 
@@ -883,6 +979,8 @@ class PyCodegen:
             v = self.val(x, main)
             r, size = x.op.aux
             e = f"r{r} & {c}" if v == self.getr_expr(r, size)[0] else f"{_paren(v)} & {c}"
+        elif n == "and" and self._mask_keeps(op):
+            e = self.val(op.args[0], main)
         else:
             e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
         nm = self.main_uses.get(t.id, 0)
@@ -904,8 +1002,18 @@ class PyCodegen:
         if nm <= 1 or rename:
             self.deferred[t.id] = [e, reads, nm, self.cold_uses.get(t.id, 0)]
         else:
-            self.emit(f"t{t.id} = {e}")
+            self.assign(f"t{t.id}", e, t, wide_only=True)
             self.names[t.id] = f"t{t.id}"
+
+    def _mask_keeps(self, op) -> bool:
+        """Is ``op`` (an ``and``) a mask of low bits over a value within
+        them, on this path (:func:`_value_range`, with the bounds tested
+        here: RET imm16 after a run of POPs)?"""
+        m = op.args[1]
+        if type(m) is not int or m <= 0 or m & (m + 1):
+            return False
+        rng = _value_range(op.args[0], upper=self.upper)
+        return rng is not None and rng[0] >= 0 and rng[1] <= m
 
     def _low_bit(self, a):
         """Source text of a 0/1 value equal to bit 0 of the record field read by
@@ -955,18 +1063,32 @@ class PyCodegen:
         if renamed is not None:
             self.deferred[v.id] = [loc, frozenset((loc,)), renamed[2], renamed[3]]
 
-    def assign(self, loc: str, text: str, v, whole: bool = True) -> None:
+    def assign(self, loc: str, text: str, v, whole: bool = True, wide_only: bool = False) -> None:
         """``loc = text``, the source text of the value ``v``; ``whole``: the
         assignment is all of a register write (not a merge into part of
         ``loc``) -- a mask of the low bits over arithmetic that can leave
-        them by at most one wrap then becomes a compare (:func:`_wrap_lines`)."""
+        them by at most one wrap then becomes a compare (:func:`_wrap_lines`);
+        ``wide_only``: only a mask of 30 bits or more, a generic operation
+        (a temporary's: a 16-bit mask of a small int costs less than the
+        compare)."""
         lines = None
         if whole and isinstance(v, Temp) and v.op is not None and v.op.name == "and":
             m = v.op.args[1]
-            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}"):
+            if type(m) is int and m > 0 and m & (m + 1) == 0 and text.endswith(f" & {m}") \
+                    and (m >> 30 or not wide_only):
                 inner = _unparen(text[:-len(f" & {m}")])
                 if inner is not None:
-                    lines = _wrap_lines(loc, inner, m, _value_range(v.op.args[0]))
+                    x = v.op.args[0]
+                    rng = _value_range(x, upper=self.upper)
+                    c = x.op.args[1] if isinstance(x, Temp) and x.op is not None and x.op.name == "add" else None
+                    if type(c) is int and m // 2 < c <= m and rng is not None and inner.endswith(f" + {c}"):
+                        # x + c with c a negative number modulo m + 1 (DEC,
+                        # LEA [reg-k], [EBP-4]): x - k, in small ints, corrected
+                        # below zero
+                        k = m + 1 - c
+                        inner = f"{inner[:-len(f' + {c}')]} - {k}"
+                        rng = (rng[0] - m - 1, rng[1] - m - 1)
+                    lines = _wrap_lines(loc, inner, m, rng)
         for line in lines or [f"{loc} = {text}"]:
             self.emit(line)
 
@@ -1038,6 +1160,37 @@ class PyCodegen:
             self.write_local(f"r{r}")
             self.emit(f"r{r} = {text}")
 
+    def _fold_wrap(self, cond: str) -> str:
+        """The condition of a conditional jump, ``cond``, with the wrap of
+        the register write just before it (:func:`_wrap_lines`) folded in,
+        when the jump tests that register: one compare a pass where there
+        were two, the correction made in the condition when it is due.
+
+        * ``x = x - 1``, ``if x < 0: x += N`` (DEC, SUB of 1, LOOP's count)
+          then ``if x:`` -- ``if x > 0 or x and (x := x + N):`` (a count
+          that went below zero is corrected there, and is nonzero unless it
+          was -N);
+        * ``x = x + 1``, ``if x > M: x -= N`` (INC, ADD) then ``if x < K:``,
+          K a number up to N (CMP with JB) -- ``if x < K or x > M and
+          (x := x - N) < K:`` (a value above M is not below K)."""
+        if len(self.lines) < 2:
+            return cond
+        pre = "    " * self.ind
+        m = _WRAP_LINE.fullmatch(self.lines[-1][len(pre):])
+        if m is None or not self.lines[-1].startswith(pre) \
+                or not self.lines[-2].startswith(f"{pre}{m.group(1)} = "):
+            return cond
+        x, top, n = m.group(1), m.group(3), m.group(4)
+        below = _BELOW.fullmatch(cond)
+        if top is None and cond == x:
+            new = f"{x} > 0 or {x} and ({x} := {x} + {n})"
+        elif top is not None and below and below.group(1) == x and int(below.group(2)) <= int(top) + 1:
+            new = f"{cond} or {x} > {top} and ({x} := {x} - {n}) < {below.group(2)}"
+        else:
+            return cond
+        del self.lines[-1]
+        return new
+
     def access_if(self, op, cond, k: int, ip) -> None:
         """A predicated access (``ld`` or ``st`` with a condition ``cond``:
         an A32 LDRcc, STRcc): made only if the condition holds -- its checks
@@ -1069,12 +1222,36 @@ class PyCodegen:
         self.restore(snap)
         self.ind -= 1
 
+    def _source(self) -> str:
+        """The function's body: its lines, each device access that a later
+        access counted on lying in RAM (:meth:`_tested`) made a bail."""
+        text = "\n".join(self.lines)
+        if self.device_bails:
+            names = "|".join(sorted(self.device_bails))
+            text = re.sub(rf"\b({names}) = MQ\(.*", r"\1 = -1", text)
+        return text
+
+    def _tested(self, cond: str) -> bool:
+        """True when this path found ``cond`` false already, since the
+        locals it reads last changed: tested on its own, or as the
+        outside-RAM test of a device access (:meth:`_device_access`) -- that
+        access then bails instead of going to the device, so that past it
+        the address lies in RAM (a load and a store of one address test it
+        once, and only the rare device access pays)."""
+        if cond in self.checked:
+            return True
+        sites = [key for key in self.checked if key[:2] == ("dev", cond)]
+        for key in sites:
+            self.device_bails.add(key[2])
+            self.checked[cond] = self.checked[key]
+        return bool(sites)
+
     def bail_unless_checked(self, conds, k: int, ip) -> None:
         """:meth:`bail_if` on the conditions ``conds`` (any true: bail) that
         this path has not tested already since the locals they read last
         changed (a load and a store of one address check it once); those
         assigning nothing are remembered."""
-        todo = [c for c in conds if c not in self.checked]
+        todo = [c for c in conds if not self._tested(c)]
         if todo:
             self.bail_if(" or ".join(todo), k, ip)
         for c in todo:
@@ -1099,18 +1276,20 @@ class PyCodegen:
         self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
 
-    def atomic(self, text: str, prefix: str) -> str:
+    def atomic(self, text: str, prefix: str, v=None) -> str:
         """``text``, or a local holding it when it is not a name or a number:
         the one this path assigned it to already, while the locals it reads
         are unchanged (the address of a read-modify-write's load and store,
-        x86's ``inc dword [ebx + eax*4]``), else a new one."""
+        x86's ``inc dword [ebx + eax*4]``), else a new one.  ``v``: the IR
+        value ``text`` computes, when it is one (a wide mask then becomes a
+        compare: :meth:`assign`)."""
         if _atomic(text):
             return text
         loc = self.held(text)
         if loc is not None:
             return loc
         loc = self.holder(text, prefix)
-        self.emit(f"{loc} = {text}")
+        self.assign(loc, text, v, wide_only=True)
         self.hold(text, loc)
         return loc
 
@@ -1209,7 +1388,7 @@ class PyCodegen:
 
     def ram_access(self, op, load: bool, size: int, addr: str, conds: list, k: int, ip,
                    misaligned_only=(), window=None, check_code=True, aligned=None,
-                   code_free=False, invariant=False) -> None:
+                   code_free=False, invariant=False, device=None) -> None:
         """A checked RAM access of instruction k (at ``ip``): bail if one of
         ``conds`` holds -- the target's checks of the address (its limits,
         the end of RAM) -- or a store writes a granule holding translated
@@ -1240,13 +1419,49 @@ class PyCodegen:
         binds that nothing in it binds again): with no checks to make, and
         a byte or a word known aligned or not, it is computed once at the
         region's entry, and so is a store's code test
-        (:meth:`_invariant_access`)."""
+        (:meth:`_invariant_access`).  ``device``: ``(cond, addr)``, ``cond``
+        one of ``conds`` (or ``misaligned_only``) true exactly when the
+        access lies outside RAM: there it is offered to the machine's
+        device bus at the guest address ``addr`` instead of bailing (not
+        for an access ``shared`` by later loads, :func:`reuse_loads`)
+        (:meth:`_device_access`); a third item, when given, is ``cond`` as a
+        later access of the same address tests it (``cond`` assigning the
+        address's local)."""
         value = None if load else self.val(op.args[1])
+        if op.shared:
+            # later loads of these bytes were dropped for this access's value
+            # (reuse_loads): a device need not give it again, so outside
+            # RAM the access bails and the interpreter makes each one
+            device = None
         if invariant and self.hoisted is not None and not conds and not misaligned_only \
                 and (size == 1 or aligned is not None):
             return self._invariant_access(op, load, size, addr, k, ip, value, check_code, aligned)
-        conds = [c for c in conds if c not in self.checked]
-        misaligned_only = [c for c in misaligned_only if c not in self.checked]
+        conds = [c for c in conds if not self._tested(c)]
+        misaligned_only = [c for c in misaligned_only if not self._tested(c)]
+        # a read-modify-write: the load keeps the physical address in a local
+        # the store reads (while the locals it is computed from are unchanged)
+        keep = None
+        if not _atomic(addr):
+            loc = self.held(addr)
+            if loc is not None:
+                addr = loc
+            elif load and id(op) in self.rmw and op.out.id not in self.early:
+                # (an early write's register may be one the address reads)
+                keep = (addr, self.holder(addr, "p"))
+        if keep is not None and (size == 1 or not WORD_VIEWS or aligned is not None
+                                 or not conds and not misaligned_only):
+            # these ways compute the address once, where the load reads it
+            addr = f"({keep[1]} := {addr})"
+        self._access_ways(op, load, size, addr, conds, k, ip, misaligned_only, window, check_code,
+                          aligned, code_free, value, keep, device)
+        if keep is not None:
+            self.hold(*keep)
+
+    def _access_ways(self, op, load, size, addr, conds, k, ip, misaligned_only, window, check_code,
+                     aligned, code_free, value, keep, device) -> None:
+        """:meth:`ram_access`'s ways, once its conditions are filtered:
+        ``keep``, when not None, (address text, local) the general way
+        assigns the address to; ``device`` as :meth:`ram_access` has it."""
         if code_free and not load and check_code and aligned is None:
             return self._code_free_store(op, size, addr, conds + misaligned_only, k, ip, value)
         if size > 1 and WORD_VIEWS and aligned:
@@ -1271,10 +1486,12 @@ class PyCodegen:
                     p = self.new_local("p")
                     addr = f"({p} := {addr})"
                 conds = conds + self.code_checks(addr, size, p)
+            if device is not None and device[0] in conds:
+                return self._device_access(op, load, size, p, value, None, conds, k, ip, device)
             self.bail_unless_checked(conds, k, ip)
             self.access(op, load, size, p, value)
             return
-        p = addr if _atomic(addr) else self.new_local("p")
+        p = addr if _atomic(addr) else keep[1] if keep is not None else self.new_local("p")
         assert size <= 1 << GRANULE_SHIFT
         mask = size - 1 if window is None or not misaligned_only else window
         fast = conds + [f"{p} & {mask}" if p is addr else f"({p} := {addr}) & {mask}"]
@@ -1284,9 +1501,12 @@ class PyCodegen:
         self.emit(f"if {' or '.join(fast)}:")
         self.ind += 1
         slow = conds + list(misaligned_only) + (self.code_checks(p, size) if not load and check_code else [])
-        if slow:
-            self.bail_if(" or ".join(slow), k, ip)
-        self.access(op, load, size, p, value, dest)
+        if device is not None and device[0] in slow:
+            self._device_access(op, load, size, p, value, dest, slow, k, ip, device, record=False)
+        else:
+            if slow:
+                self.bail_if(" or ".join(slow), k, ip)
+            self.access(op, load, size, p, value, dest)
         self.ind -= 1
         self.emit("else:")
         self.ind += 1
@@ -1297,21 +1517,60 @@ class PyCodegen:
             self.emit(f"{word} = {value}")
         self.ind -= 1
         for c in conds + misaligned_only:       # false on both ways on
-            if ":=" not in c:
+            if ":=" not in c and (device is None or c != device[0]):
                 self.checked[c] = frozenset(_NAMES.findall(c))
 
+    def _device_access(self, op, load: bool, size: int, p: str, value, dest, conds: list, k: int,
+                       ip, device, record: bool = True) -> None:
+        """The checked access of :meth:`ram_access` whose ``conds`` hold
+        ``device[0]``, true when the access lies outside RAM: there it is
+        offered to the device bus -- ``MQ(addr, size, is_write, value)``,
+        bound by the target's memory hooks (the machine's quiet MMIO:
+        counted as an exit, served by the device now), returning the value
+        read (0 for a write) or -1 (not taken: the block bails and the
+        interpreter makes the exit); elsewhere the other conditions bail
+        and RAM is accessed at ``p``.  The device's condition is never
+        remembered as tested (the device path goes on past it); the others
+        are, when ``record`` (:meth:`bail_unless_checked`).  The path past
+        it remembers that a later test of the same condition may count on
+        it being false, by making this device access a bail (:meth:`_tested`)."""
+        cond, addr = device[:2]
+        rest = [c for c in conds if c != cond]
+        if load and dest is None:
+            dest = self._load_to(op.out)
+        m = self.new_local("m")
+        self.emit(f"if {cond}:")
+        self.ind += 1
+        self.emit(f"{m} = MQ({addr}, {size}, {0 if load else 1}, {0 if load else value})")
+        self.bail_if(f"{m} < 0", k, ip)
+        if load:
+            self.emit(f"{dest} = {m}")
+        self.ind -= 1
+        self.emit("else:")
+        self.ind += 1
+        if rest:
+            if record:
+                self.bail_unless_checked(rest, k, ip)
+            else:
+                self.bail_if(" or ".join(rest), k, ip)
+        self.access(op, load, size, p, value, dest)
+        self.ind -= 1
+        again = device[2] if len(device) > 2 else cond
+        if ":=" not in again:
+            self.checked[("dev", again, m)] = frozenset(_NAMES.findall(again))
 
-    def run_load(self, op, k: int, ip, run, addr: str, conds: list) -> None:
+    def run_load(self, op, k: int, ip, run, addr: str, conds: list, upper=None) -> None:
         """A word load of a run (:func:`load_runs`; ``run`` its entry) through
         RAM's views.  The run's first load tests, once for the whole run,
         that its physical address ``addr`` is aligned and ``conds`` (the
         target's: every byte of the run's span within its limits and RAM,
         and below the run's wrap) -- else it bails, at its instruction --
         and keeps the address's word index; every other load of the run
-        reads at its offset from that index with no test."""
+        reads at its offset from that index with no test.  ``upper``: the
+        bound ``conds`` put on the first load's address (the offsets above it,
+        SP after each POP, then need no wrap)."""
         first, off, _span, _wrap = run
-        size = op.aux[1]
-        shift = size.bit_length() - 1
+        size, shift = op.aux[1], op.aux[1].bit_length() - 1
         ix = f"ix{first.out.id}"        # the same name wherever the block is inlined
         if off == 0:
             p = addr
@@ -1319,6 +1578,8 @@ class PyCodegen:
                 p = self.new_local("p")
                 addr = f"({p} := {addr})"
             self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+            if upper is not None and isinstance(op.args[0], Temp):
+                self.upper[id(op.args[0])] = (0, upper)
             self.emit(f"{ix} = {p} >> {shift}")
             word = f"W{size}[{ix}]"
         else:
@@ -1326,6 +1587,45 @@ class PyCodegen:
             word = f"W{size}[{ix} + {off >> shift}]"
         self.emit(f"{self._load_to(op.out)} = {word}")
         self._loaded(op.out)
+
+    def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
+        """A word store of a run (:func:`store_runs`; ``run`` its entry) in
+        the region's code-free window (:meth:`window_prologue`).  The run's
+        first store, at offset ``off`` (a name; its physical address
+        ``base + off``, or ``off`` with ``base`` None: a flat space) tests once for the whole
+        run that the offset is at least the run's depth below it (no offset
+        of the run wraps under ``top``, the wrap of its masks) and that the
+        run's bytes lie aligned in the window -- else it bails, at its
+        instruction, and the interpreter makes it (a block at the next one
+        tests its own run) -- and keeps the address's word index; every
+        other store of the run writes at its offset from that index with no
+        test, and its offset needs no wrap correction."""
+        first, at, span, _wrap = run
+        size, shift = op.aux[1], op.aux[1].bit_length() - 1
+        sx = f"sx{first.args[0].id}"    # the same name wherever the block is inlined
+        if at == 0:
+            value = self.val(op.args[1])
+            depth = span - size
+            p = off if base is None else self.new_local("p")
+            test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
+            if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
+                del test[1]
+            fast = " or ".join(test)
+            if p is not off:
+                fast = f"({p} := {base} + {off}){fast[len(p):]}"
+            # outside the window: the window around the run's first address
+            # (where the run lies in it unless it reaches code), then bail
+            self.emit(f"if {fast}:")
+            self.ind += 1
+            self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
+            self.bail_if(" or ".join(test), k, ip)
+            self.ind -= 1
+            self.upper[id(op.args[0])] = (depth, top - 1)
+            self.emit(f"{sx} = {p} >> {shift}")
+            self.emit(f"W{size}[{sx}] = {value}")
+        else:
+            self.val(op.args[0])        # its address is read no more: one use fewer
+            self.emit(f"W{size}[{sx} - {-at >> shift}] = {self.val(op.args[1])}")
 
     def _local_names(self) -> tuple:
         """The expressions the locals handed out so far hold (:meth:`atomic`'s
@@ -1377,7 +1677,7 @@ class PyCodegen:
             self.emit(f"{view}[{idx}] = {value}")
 
     #: the locals a region's code-free window lives in (CodeFreeWindow's tuple)
-    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8")
+    WINDOW = ("WB", "WM1", "WM2", "WM4", "WM8", "WLO", "WHI")
 
     def window_prologue(self) -> None:
         """Take the code-free window at the region's entry
@@ -1763,10 +2063,14 @@ class RegionCodegen(PyCodegen):
         return self.max_path[self.section]
 
     def charge(self, text: str) -> None:
-        """As in a block; a loop with such an instruction is not counted by
-        ``range`` (:meth:`_loop`), its passes charging ``left`` themselves."""
+        """As in a block; a path back through such an instruction is not
+        counted by ``range`` (:meth:`_loop`: the next pass would take
+        ``left`` from the range again, losing the charge) -- the paths that
+        leave the counted loop (around an enclosing loop: a REP in the
+        outer loop's body) keep it, as they charge and test the budget
+        themselves."""
         if self.counted is not None:
-            self.counted["ok"] = False
+            self.counted["charged"].append(tuple(self.path))
         self.emit(f"left -= {text}")
 
     def indirect_section(self, x: str, p: int, k: int) -> None:
@@ -1901,8 +2205,9 @@ class RegionCodegen(PyCodegen):
             self.restore(snap)
             stores = group and next(t for t, g in self.cc_groups.items() if g == group)
             same = (stores, tuple(_EXIT_INDEX.sub("e = #", ln) for ln in exit_lines))
+            charged = any(here[:len(at)] == at for at in c["charged"])
             c["edges"].append({"path": here, "p": p, "exit": same, "leave": _leave(here),
-                               "closes": self._closes_loop(here)})
+                               "closes": self._closes_loop(here) and not charged})
             return False
         if c["exit"] is None:
             c["exit"] = exit_lines
@@ -1991,7 +2296,7 @@ class RegionCodegen(PyCodegen):
         chosen = None
         for survey in (True, False):
             c = self.counted = {"want": None, "exit": None, "ind": top, "edges": [], "away": [],
-                                "ok": True}
+                                "charged": []}
             if not survey:
                 c["want"] = chosen[1]
             self.emit("while True:")
@@ -2001,7 +2306,7 @@ class RegionCodegen(PyCodegen):
             self.ind = top
             self.counted = None
             if survey:
-                chosen = self._choose_counted(c["edges"], c["away"]) if c["ok"] else None
+                chosen = self._choose_counted(c["edges"], c["away"])
                 del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
                 self.cc_groups, self.nlocal = dict(groups), nlocal
                 self._give_back_names(names)
@@ -2145,10 +2450,12 @@ class RegionCodegen(PyCodegen):
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
         self.runs = {}
+        self.rmw = set()
         self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
             self.runs.update(self._load_runs(blocks[ip].ops))
+            self.rmw |= rmw_loads(blocks[ip].ops)
             self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
         if self.wide_guard:
@@ -2247,7 +2554,7 @@ class RegionCodegen(PyCodegen):
         if self.uses_mp:
             params.append("MP=MP")
         header = f"def {self.name}({', '.join(params + self.extra_params)}):"
-        return header + "\n" + "\n".join(self.lines) + "\n"
+        return header + "\n" + self._source() + "\n"
 
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,

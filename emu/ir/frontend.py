@@ -135,10 +135,11 @@ class MemoryAccess:
         cannot vouch for them.  By default a call changes none."""
         return set()
 
-    def remapped_mode(self, mode):
-        """The fast-access mode (what ``fast_spaces`` gave) a space keeps in
-        a region whose own code remaps it, or None: each access checked.
-        By default None."""
+    def remapped_mode(self, space, mode, ops, code_map):
+        """The fast-access mode (``mode``: what ``fast_spaces`` gave) space
+        ``space`` keeps in a region whose own code (``ops``, all its blocks')
+        remaps it, with RAM's ``code_map`` as it is now, or None: each access
+        checked.  By default None."""
         return None
 
     def before_call(self, cg, op, k: int, ip) -> None:
@@ -148,9 +149,13 @@ class MemoryAccess:
         it (what its entry guard vouched for) would no longer hold.  By
         default a call changes none."""
 
-    def after_call(self, cg, op) -> None:
-        """Emit, after the ``call_bail`` ``op`` (it did not bail), what binds
-        again the spaces it changed.  By default a call changes none."""
+    def after_call(self, cg, op, k: int, ip) -> None:
+        """Emit, after the ``call_bail`` ``op`` of instruction ``k`` (at
+        ``ip``; it did not bail), what binds again the spaces it changed, and
+        the tests that leave the block before the instruction where the new
+        mapping breaks what the region's entry guard vouched for (the
+        instruction must then do the same again).  By default a call
+        changes none."""
 
 
 class IRTarget:
@@ -190,14 +195,29 @@ class TranslatorFrontend:
       (a return comes back there);
     * ``indirect_names``: jumps and calls through a register or memory
       (not returns): a region takes in the blocks of their page that have
-      run, where such a jump may go;
+      run, where such a jump may go (:meth:`jumps_indirectly`, which a
+      target whose names do not tell overrides);
     * ``fault_regs``: state attributes a fetch may change that translating
-      apart (``emu translate``, the debugger's ``info tb``) puts back."""
+      apart (``emu translate``, the debugger's ``info tb``) puts back;
+    * ``max_region_blocks``: the most blocks a region takes in, and
+      ``max_block_copies``: the most regions a block is copied into, for a
+      target whose code needs more than the engine's defaults (None)."""
 
     ir: IRTarget = None
     call_names: frozenset = frozenset()
     indirect_names: frozenset = frozenset()
     fault_regs: tuple = ()
+    #: the most blocks a region takes in (None: the engine's default)
+    max_region_blocks: int | None = None
+    #: the most regions a block is copied into (None: the engine's default)
+    max_block_copies: int | None = None
+
+    def jumps_indirectly(self, insn) -> bool:
+        """The decoded instruction ``insn`` (the last of a block) is a jump or
+        call through a register or memory that is not a return: where it
+        may go, a region takes in the blocks of its page that have run.  By
+        default, one of ``indirect_names``."""
+        return insn.name in self.indirect_names
 
     def namespace(self, state, ram) -> dict:
         """The names generated code reads besides ``S`` (the state), ``MM``

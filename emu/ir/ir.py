@@ -88,7 +88,7 @@ class Temp:
 class Op:
     """One IR operation: ``name out, args..., aux...``."""
 
-    __slots__ = ("name", "out", "args", "aux", "live", "safe", "keeps")
+    __slots__ = ("name", "out", "args", "aux", "live", "safe", "keeps", "shared")
 
     def __init__(self, name, out, args, aux=()):
         self.name = name
@@ -97,6 +97,9 @@ class Op:
         self.aux = tuple(aux)
         self.live = None     # optimiser annotation: cc fields live after this op
         self.safe = False    # a load known not to bail (checked once, at the code's entry)
+        # an access whose value stands for later loads of the same bytes
+        # (emu.ir.optimize.reuse_loads): RAM or a bail, never a device
+        self.shared = False
         # setfl: a value equal to the one written in every bit but the
         # arithmetic flags (its source), or None; see emu.ir.optimize
         self.keeps = None

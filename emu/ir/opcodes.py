@@ -90,6 +90,7 @@ _ROWS = (
     ("brcond",       0,  1,  2,  (EXIT,),         None,             "if c: leave to the direct successor (slot, ip)"),
     ("goto_tb",      0,  0,  2,  (EXIT, END),     None,             "leave to the direct successor (slot, ip)"),
     ("exit_tb",      0,  1,  0,  (EXIT, END),     None,             "leave with IP = a computed value (look up the next block)"),
+    ("exit_sync",    0,  1,  0,  (EXIT, END),     None,             "leave with IP = a value, to the dispatcher's full look-up: no chaining by IP (the code segment changed) and interrupts looked at (IF or TF may have changed)"),
     ("call_helper",  0,  0,  2,  (EXIT, END),     None,             "run guest instruction k with ConcreteOps (QEMU's helper_*)"),
 )
 

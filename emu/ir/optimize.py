@@ -397,31 +397,59 @@ def constant_fl_bits(blocks, fl: int) -> int:
 
 
 def reuse_loads(block: IRBlock) -> None:
-    """A load of what a load before it in the block read (the same size
-    from the same space at the same offset: one constant, or one
-    temporary), with no store and no call that may write memory or change
-    a mapping between, is that load's value: the second goes.  Exact: the
-    first did not bail, so the same checks pass again, and nothing between
-    wrote RAM (x86's ``mov ax, [x]`` ... ``mov ax, [x]``)."""
-    rep, seen, out = {}, {}, []
+    """A load of what a load or a store before it in the block read or
+    wrote (the same size from the same space at the same offset: one
+    constant, or one temporary), with no other store and no call that may
+    write memory or change a mapping between, is that load's value, or the
+    value stored (when it fits the size: the bytes read back): the second
+    load goes.  Exact: the first access did not bail, and a store's checks
+    of an address (its limits, the end of RAM, a writable segment or page)
+    cover a load's of it; nothing between wrote RAM (x86's ``mov ax, [x]``
+    ... ``mov ax, [x]``, ``inc dword [x]`` then ``cmp dword [x], n``).  A
+    conditional access (an input saying whether it is made) is neither
+    reused nor forwarded.  The access that stands for the ones dropped is
+    marked ``shared``: it must reach RAM or bail, never a device -- a
+    device register may read differently each time (a receive FIFO pops,
+    a status changes) and need not read back what was written to it."""
+    rep, seen, src, out = {}, {}, {}, []
     for op in block.ops:
         if rep:
             op.args = [rep.get(a.id, a) if isinstance(a, Temp) else a for a in op.args]
             if isinstance(op.keeps, Temp):
                 op.keeps = rep.get(op.keeps.id, op.keeps)
         n = op.name
-        if n == "ld":
-            a = op.args[0]
-            key = (tuple(op.aux), ("t", a.id) if isinstance(a, Temp) else ("c", a))
+        if n == "ld" and len(op.args) == 1:
+            key = _access_key(op)
             prev = seen.get(key)
             if prev is not None:
                 rep[op.out.id] = prev
+                src[key].shared = True
                 continue
-            seen[key] = op.out
+            seen[key], src[key] = op.out, op
         elif n in ("st", "call_bail", "call_helper"):
             seen.clear()
+            src.clear()
+            if n == "st" and len(op.args) == 2 and _fits(op.args[1], 8 * op.aux[1]):
+                key = _access_key(op)
+                seen[key], src[key] = op.args[1], op
         out.append(op)
     block.ops = out
+
+
+def _access_key(op) -> tuple:
+    """What says two ``ld``/``st`` ops access the same bytes: their space
+    and size, and their offset (one constant, or one temporary)."""
+    a = op.args[0]
+    return tuple(op.aux), ("t", a.id) if isinstance(a, Temp) else ("c", a)
+
+
+def _fits(v, bits: int) -> bool:
+    """Whether the value ``v`` (a Temp or a constant) is known to be a
+    non-negative number of at most ``bits`` bits: what a load of them
+    reads back."""
+    if isinstance(v, Temp):
+        return v.bits is not None and v.bits <= bits
+    return type(v) is int and 0 <= v < 1 << bits
 
 
 def optimize(block: IRBlock) -> IRBlock:

@@ -19,6 +19,10 @@ What the loop reads at every instruction is plain data, not method calls
 * ``state.pc`` -- the program counter as the instructions see it; the loop
   reads it, sets it to ``insn.next_ip`` before running the semantics and
   puts it back when the instruction faults or waits for I/O (x86: RIP);
+* ``pc_slot`` -- ``(list, index)`` where the state keeps the PC as an
+  element of a list (A32: ``r[15]``, whose ``state.pc`` is a property the
+  loop would call twice per instruction), read and written there instead
+  of ``state.pc``; None where ``state.pc`` is a plain attribute (x86);
 * ``state.status & trace_mask`` -- a trace trap asks for attention at every
   instruction boundary (x86: FLAGS.TF; ``trace_mask`` is 0 where there is
   none);
@@ -73,6 +77,9 @@ class Core:
     #: the bits of ``state.status`` that ask for attention at every
     #: instruction boundary (a trace trap); 0: none
     trace_mask = 0
+
+    #: ``(list, index)`` holding the PC, or None: ``state.pc`` (module docstring)
+    pc_slot = None
 
     def __init__(self, machine):
         self.machine = machine

@@ -10,11 +10,17 @@ stay exact (the interpreter is the judge, in every tier)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from emu import loader
+from emu import bench, loader
 from emu.machine import Machine
 from tests.differential.test_tcg import EXIT, LOAD, asm, run, same
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # bitwise CRC-32 of a message in DX:BX, several passes over it: the bit loop
 # (SHR/RCR, JNC over the XOR, DEC/JNZ) is hot before the pass loop's tail has run
@@ -117,3 +123,72 @@ def test_runs_ending_anywhere_form_no_second_region(slice_len):
     assert labels["bit"] in entries and labels["no_xor"] not in entries
     # a few entries into translated code per run, not one per iteration
     assert m.accel.stats()["blocks_executed"] < 5 * runs
+
+
+# a loop calling a function, run ``{n}`` times: its blocks are looked up
+# ``n`` times each
+FEW = """
+    xor ax, ax
+    mov cx, {n}
+again:
+    call add_cx
+    dec cx
+    jnz again
+    mov dx, 0x3f8
+    out dx, al
+""" + EXIT + """
+add_cx:
+    add ax, cx
+    ret
+"""
+
+
+def test_code_run_a_few_dozen_times_stays_on_the_interpreter():
+    """Translating a block costs as much as a few hundred interpreted runs
+    of it: code that runs only a few dozen times (the paths of a large
+    compiled function taken now and then) is never translated, while code
+    that keeps running is (the same loop, run longer)."""
+    few = 24
+    mt, _ = same(asm(FEW.format(n=few)), tier="tiered")
+    assert mt.serial_output() == bytes([few * (few + 1) // 2 & 0xFF])
+    assert mt.accel.stats()["blocks_translated"] == 0
+    mt, _ = same(asm(FEW.format(n=200)), tier="tiered")
+    assert mt.accel.stats()["regions_translated"] >= 1
+
+
+def formation(image) -> str:
+    """One run of ``image`` (a C guest) on the translator: what region
+    formation decided (every translated block's entry and length, the
+    counts) and what the guest printed."""
+    m = Machine(board="pc", accel="tcg", memory=16 << 20)
+    try:
+        m.load_image(image.data, image.name, image.entry)
+        m.run(icount_limit=50_000_000)
+        s = m.accel.stats()
+        return repr((sorted((tb.ip, tb.icount) for tb in m.accel.tb_cache.values()),
+                     s["blocks_translated"], s["regions_translated"], s["regions_grown"],
+                     m.serial_output()))
+    finally:
+        m.close()
+
+
+#: the reduced quicksort guest's formation, printed by another process
+OTHER = """
+from emu import bench
+from tests.differential.test_region_forming import formation
+print(formation(bench.guest_image("pmc_qsort", 1)))
+"""
+
+
+def test_region_formation_is_the_same_in_every_run():
+    """Which blocks are translated, into which regions, depends only on the
+    guest: not on the order of a set or a dict of keys (the string hash
+    seed), on where objects sit in memory, or on an earlier Machine of the
+    same process."""
+    image = bench.guest_image("pmc_qsort", 1)
+    here = {formation(image), formation(image)}
+    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
+    r = subprocess.run([sys.executable, "-c", OTHER], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONHASHSEED=seed), cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert here == {r.stdout.strip()}, (here, r.stdout)

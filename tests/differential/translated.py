@@ -10,11 +10,14 @@ from emu.machine import Machine
 
 
 @contextlib.contextmanager
-def machine(src: str, accel: str, memory: int, log=None):
+def machine(src: str, accel: str, memory: int, log=None, hot_threshold=None):
     """A Machine on ``accel`` with ``memory`` bytes of RAM and ``src``
-    loaded; ``log`` (a text stream) gets the generated code."""
+    loaded; ``log`` (a text stream) gets the generated code; the
+    translator's ``hot_threshold`` when given."""
     flags = ("out_asm",) if log is not None else ()
     m = Machine(accel=accel, memory=memory, log=log, log_flags=flags)
+    if hot_threshold is not None and accel == "tcg":
+        m.accel.hot_threshold = hot_threshold
     try:
         m.load_image(loader.assemble(src, "<test>", 0x7C00).data)
         yield m
@@ -42,11 +45,12 @@ def tcg_regions(run, *args) -> list:
     return found
 
 
-def stopped_at(src: str, accel: str, memory: int, limit: int, dump=(0x500, 0), log=None) -> tuple:
+def stopped_at(src: str, accel: str, memory: int, limit: int, dump=(0x500, 0), log=None,
+               hot_threshold=None) -> tuple:
     """Run ``src`` on ``accel`` for at most ``limit`` instructions: how it
     stopped and the CPU state then (:func:`stop_state`), and the RAM bytes
     ``dump`` = (address, length) -- to compare engines wherever a budget
     stops them."""
-    with machine(src, accel, memory, log) as m:
+    with machine(src, accel, memory, log, hot_threshold) as m:
         r = m.run(icount_limit=limit)
         return stop_state(m, r) + (m.ram.read_bytes(*dump),)

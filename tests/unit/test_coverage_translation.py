@@ -144,9 +144,19 @@ def test_arm_report_on_the_virt_board():
 @pytest.mark.parametrize("name,specs,form", [
     ("MOV_TO_SEG", "Sw,Ew", "reg"), ("MOV_TO_SEG", "Sw,Ew", "mem"), ("LES", "Gz,Mp", "mem"),
     ("LDS", "Gz,Mp", "mem")])
-def test_segment_loads_are_compiled_in_real_mode_only(name, specs, form):
-    """A real-mode segment load is compiled into the block; in protected
-    mode (descriptors) the interpreter runs it."""
-    assert _stock_verdicts("rm16")[(name, specs, form)] == "block"
-    assert _stock_verdicts("pm16")[(name, specs, form)] == "interp"
-    assert _stock_verdicts("pm32")[(name, specs, form)] == "interp"
+def test_segment_loads_are_compiled_in(name, specs, form):
+    """A load of a data segment register is compiled into the block in
+    real mode and, with the descriptor's checks in a call that declines
+    where they fault, in protected mode; a load of SS (its interrupt
+    shadow) is left to the interpreter."""
+    for mode in ("rm16", "pm16", "pm32"):
+        assert _stock_verdicts(mode)[(name, specs, form)] == "block", mode
+        assert _stock_verdicts(mode)[("POP_SEG", "SS", "")] == "interp", mode
+
+
+@pytest.mark.parametrize("mode", ["rm16", "pm16", "pm32"])
+def test_popf_is_compiled_in_and_ends_the_block(mode):
+    """POPF (IF and IOPL as CPL and IOPL allow, taken at run time in
+    protected mode) is compiled in and ends the block."""
+    assert _stock_verdicts(mode)[("POPF", "-", "")] == "exit"
+    assert _stock_verdicts(mode)[("PUSHF", "-", "")] == "block"

@@ -30,7 +30,11 @@ host ISA (``-d out_asm`` shows the generated Python).
   the block (``tb.jmp[slot]``, QEMU's ``jmp_dest``): a chain hit, no
   dictionary lookup; an indirect exit checks where it went last time (a
   jump cache).  Chaining is only within a page; ``-d nochain`` turns it
-  off.  A block that jumps to its own start loops inside its function.
+  off.  A block that jumps to its own start loops inside its function.  A
+  *sync* exit (IR ``exit_sync``: x86's real-mode far transfers, INT n and
+  IRET, and a write that may set IF or TF -- STI, POPF) goes back to the
+  loop's top, where pending interrupts are looked at, and its jump cache
+  is keyed by (code base, IP): the next block is never picked by IP alone.
 * REP MOVS/STOS/LODS over plain RAM run whole, and REPE/REPNE CMPS/SCAS
   up to the comparison that ends them, each iteration still counting as
   one instruction: in the translated block itself without paging (the IR's

@@ -35,7 +35,7 @@ import numpy as np
 from ..base import Accelerator
 from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
-from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, CodeFreeWindow,
+from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, SYNC, CodeFreeWindow,
                            word_views)
 from .regions import HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
@@ -224,9 +224,11 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                 self._stepped += 1
                 return ex
             kind = tb.exits[code & EXIT_MASK].kind
-            if kind is GOTO or kind is INDIRECT:
+            if kind is GOTO or kind is INDIRECT or kind is SYNC:
                 self.icount += 1
                 self._stepped += 1
+                if kind is SYNC:
+                    self._steps = None      # CS may have changed: the mode's map again
                 pc = core.fetch_base + s.pc
                 ex = step_exits.get(pc)
                 if ex is None:
@@ -286,6 +288,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         n = 0
         tb = None
         came = None                 # an indirect exit whose next block to remember
+        came_at = None              # ... under this key in its ``seen``
         executed = hits = 0
         try:
             while n < limit:
@@ -313,7 +316,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         if came.seen is None:
                             came.seen = {}
                         if len(came.seen) < 8:
-                            came.seen[s.pc] = tb
+                            came.seen[came_at] = tb
                         came = None
                 left = limit - n
                 if tb.icount > left:
@@ -367,6 +370,27 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     self._drop_region(tb)
                     counters["guard_fails"] += 1
                     tb = None
+                elif kind is SYNC:
+                    # the code segment changed, or interrupts may now be taken:
+                    # interrupts are looked at first (the loop's top), and the
+                    # next block is where this exit went before from the same
+                    # (code base, IP) -- the rest of its key follows from the
+                    # exit's own (a far transfer's mode is the target's) --
+                    # else the full look-up
+                    if step:
+                        return DebugExit("step", core.fetch_base + s.pc)
+                    tb = None
+                    if nochain:
+                        continue
+                    came_at = (core.fetch_base, s.pc)
+                    seen = x.seen
+                    nxt = seen.get(came_at) if seen is not None else None
+                    if (nxt is not None and nxt.valid and n < limit and not interp.queued
+                            and ops.pending_read is None and not attention()):
+                        hits += 1
+                        tb = nxt
+                        continue
+                    came = x
                 elif kind is INDIRECT:
                     if step:
                         return DebugExit("step", core.fetch_base + s.pc)
@@ -380,6 +404,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                         continue
                     tb = None
                     came = x if not nochain else None
+                    came_at = s.pc
                 else:
                     counters["helper_calls" if kind is HELPER else "bails"] += 1
                     k = 1
@@ -400,6 +425,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                                 else:
                                     tb = None
                                     came = x if not nochain else None
+                                    came_at = s.pc
                                 continue
                         # a repeating helper (x86 REP): let the interpreter run its
                         # remaining iterations in one go (one instruction each, as

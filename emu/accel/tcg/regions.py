@@ -44,7 +44,11 @@ from ...ir.optimize import constant_fl_bits, dead_regs, region_liveness
 from .tb_cache import TranslationBlock
 from .translate import decode_quietly, helper_first, helper_first_exits, helper_only
 
-HOT_THRESHOLD = 16          # lookups of a block before it is translated (see Translator)
+# lookups of a block before it is translated: translating a block costs as
+# much as a few hundred interpreted runs of it, so code that runs only a few
+# dozen times (the cold paths of a large compiled function) stays on the
+# interpreter, while a loop still leaves it after a few dozen iterations
+HOT_THRESHOLD = 32
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump to it
@@ -62,7 +66,8 @@ class RegionTiers:
         # translates every block at first sight, one function per block (the
         # conformance runner does that, so vectors exercise the translator).
         self.hot_threshold = hot_threshold
-        self.max_region_blocks = MAX_REGION_BLOCKS
+        self.max_region_blocks = self.frontend.max_region_blocks or MAX_REGION_BLOCKS
+        self.max_block_copies = self.frontend.max_block_copies or MAX_BLOCK_COPIES
         self.regions_off = False         # set by run(): breakpoints or -d nochain
         self.heat = {}                   # block key -> cold lookups so far
         self.unguarded = set()           # region keys whose entry guard failed once
@@ -181,9 +186,10 @@ class RegionTiers:
         function, exits and chaining slots, whose ``icount`` is the budget
         its section needs.
 
-        A block already copied into ``MAX_BLOCK_COPIES`` regions is not copied
-        into another: the new region exits to it (its own region or block
-        runs it).  Code whose blocks all run (a large compiled function with
+        A block already copied into ``MAX_BLOCK_COPIES`` regions (the front
+        end's ``max_block_copies`` if it sets one) is not copied into
+        another: the new region exits to it (its own region or block runs
+        it).  Code whose blocks all run (a large compiled function with
         many loops) would otherwise be translated again from every hot head,
         each region taking in the same neighbourhood -- translation time
         growing with the function's size times the number of its heads."""
@@ -208,19 +214,21 @@ class RegionTiers:
         returns = set()
         left_out = set()
         call_names = self.frontend.call_names
-        indirect_names = self.frontend.indirect_names
+        jumps_indirectly = self.frontend.jumps_indirectly
         ran = None
+        indirect_to = set()             # where the region's indirect jumps may go
         copies = self.copies
         while todo and len(blocks) < self.max_region_blocks:
             blk = todo.pop(0)
             # direct successors, and the return sites of its calls (RET comes back there)
             targets = [o.aux[1] for o in blk.ops if o.name in ("brcond", "goto_tb")]
-            if blk.insns and blk.insns[-1].name in indirect_names:
+            if blk.insns and jumps_indirectly(blk.insns[-1]):
                 # a jump through a register or a table: where it may go, the
                 # blocks of the page that have run (they become sections: the
                 # region's indirect jumps continue at its sections)
                 if ran is None:
-                    ran = self._ran_in_page(ckey, first.page)
+                    ran, hot = self._ran_in_page(ckey, first.page)
+                    indirect_to.update(hot)
                 targets += ran
             calls = [i.next_ip for i in blk.insns if i.name in call_names]
             returns.update(calls)
@@ -233,7 +241,7 @@ class RegionTiers:
                 if tkey not in heat and tkey not in self.tb_cache:
                     left_out.add(tkey)          # not run yet: may grow the region later
                     continue
-                if self._live_copies(tkey) >= MAX_BLOCK_COPIES:
+                if self._live_copies(tkey) >= self.max_block_copies:
                     continue                    # in enough regions: jumped to
                 seen.add(t)
                 nb = self._build(t, tkey, region=True)
@@ -261,19 +269,21 @@ class RegionTiers:
             # unless the new mapping passes that mode's tests: before_call),
             # else each access is checked
             mem = self._mem_model(key)
-            for blk in irs.values():
-                for sp in mem.spaces_changed(blk.ops):
-                    if sp in fast:
-                        mode = mem.remapped_mode(fast[sp])
-                        if mode is None:
-                            del fast[sp]
-                        else:
-                            fast[sp] = mode
+            ops = [op for blk in irs.values() for op in blk.ops]
+            for sp in mem.spaces_changed(ops):
+                if sp in fast:
+                    mode = mem.remapped_mode(sp, fast[sp], ops, self.machine.ram.code_map)
+                    if mode is None:
+                        del fast[sp]
+                    else:
+                        fast[sp] = mode
             self.frontend.mark_safe_loads(irs.values(), fast)
             for blk in irs.values():        # a safe load no longer shields a write
                 dead_regs(blk)
-        # blocks other translated code of this mode already jumps to get an entry
-        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries)) & set(irs)
+        # blocks other translated code of this mode already jumps to get an
+        # entry, and so do those an indirect jump of the region may reach
+        # that ran more than once
+        entries = (self.jump_targets.get(ckey[:4], set()) | set(entries) | indirect_to) & set(irs)
         dispatch = plan_region(irs, ip, returns=returns)
         live_in = region_liveness(irs, dispatch)
         name = f"region_{first.pc:x}"
@@ -321,12 +331,24 @@ class RegionTiers:
                           f"size={len(src)}]\n{src}\n")
         return entry_tb
 
-    def _ran_in_page(self, ckey, page: int) -> list:
+    def _ran_in_page(self, ckey, page: int) -> tuple:
         """The IPs of the blocks of mode ``ckey`` (a block key without its IP)
-        in ``page`` that have run (looked up, or translated), in order."""
+        in ``page`` that have run (looked up, or translated): the hot ones
+        (translated, or looked up ``hot_threshold`` times) first, then by
+        how often they were looked up, in order of address among equals --
+        so the cases of a jump table come before code that ran once (the
+        start-up's), which the region's cap on its blocks leaves out -- and
+        the set of those that ran more than once (code that ran once is no
+        place a loop's indirect jump goes back to: no section for it)."""
         amask = self.core.ops.amask
-        ips = {k[1] for k in (*self.heat, *self.tb_cache) if k[:1] + k[2:] == ckey}
-        return sorted(ip for ip in ips if ((ckey[0] + ip) & amask) >> 12 == page)
+        hot, heat = self.hot_threshold, self.heat
+        runs = {}
+        for k in (*heat, *self.tb_cache):
+            if k[:1] + k[2:] == ckey and ((ckey[0] + k[1]) & amask) >> 12 == page:
+                n = hot if k in self.tb_cache else heat[k]
+                runs[k[1]] = max(runs.get(k[1], 0), n)
+        return (sorted(runs, key=lambda ip: (-min(runs[ip], hot), ip)),
+                {ip for ip, n in runs.items() if n > 1})
 
     def _cold_len(self, ip: int, left: int, bps) -> int:
         """How many instructions the interpreter may run for a block that is not

@@ -71,6 +71,12 @@ class ArmConcreteOps(ArmOps):
         self.trace_int = None
         self.semihosting = None      # set by the core when the board serves semihosting
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
+        #: a device access served at once, from the interpreter (a read of an
+        #: instruction that reads once, a write while no exit is queued) or
+        #: from translated code (the core sets it): fn(addr, size, is_write,
+        #: value) -> the value read (0 for a write), or -1: not served
+        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`); None: none
+        self.mmio_quiet = None
 
     def load(self, addr: int, size: int) -> int:
         """ArmOps.load with RAM read in place (the hot path of every load)."""
@@ -110,6 +116,13 @@ class ArmConcreteOps(ArmOps):
         v = self._replayed()
         if v is not None:
             return v
+        if self.mmio_quiet is not None and getattr(self.insn, "one_read", False):
+            # the device may take it now (a UART's flag register polled):
+            # only for an instruction that reads once, which an exit after
+            # this read can never make read it again
+            v = self.mmio_quiet(addr, size, False, 0)
+            if v >= 0:
+                return v
         self.pending_read = MmioExit(addr, size, False)
         raise IoPending()
 
@@ -117,7 +130,11 @@ class ArmConcreteOps(ArmOps):
         ram = self.ram
         if ram.contains(addr, size):
             ram.write(addr, size, value)
-        else:
+        elif (self.mmio_quiet is None or self.pending_exits
+              or self.mmio_quiet(addr, size, True, value) < 0):
+            # an exit after the instruction -- unless the device takes the
+            # write quietly now (a UART's transmit: no exit per character),
+            # which keeps the order only while no earlier write is queued
             self.pending_exits.append(MmioExit(addr, size, True, value))
 
     def fetch(self, addr: int, size: int) -> int:
@@ -139,6 +156,15 @@ class ArmConcreteOps(ArmOps):
         r[0] = v & 0xFFFFFFFF
 
 
+#: the encodings that make exactly one data read (``CoreInsn.one_read``):
+#: a device may serve theirs at once (``ArmConcreteOps.mmio_quiet``) --
+#: of an instruction reading twice, the first read could be made again
+#: when the second ends the run with an exit and the instruction restarts
+ONE_READ = frozenset(("LDR_imm", "LDR_reg", "LDRB_imm", "LDRB_reg", "LDRH_imm", "LDRH_reg",
+                      "LDRSB_imm", "LDRSB_reg", "LDRSH_imm", "LDRSH_reg", "LDREX", "LDREXB",
+                      "LDREXH", "T_LDR_lit", "SWP", "SWPB"))
+
+
 class CoreInsn:
     """A decoded instruction as the generic loop sees it (``ip``,
     ``next_ip``, ``handler``); ``insn`` is the A32 Insn it runs.
@@ -150,7 +176,7 @@ class CoreInsn:
     condition is AL, and in the checks for a change to Thumb state or a
     halt where the instruction can make one."""
 
-    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler")
+    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler", "one_read")
 
     #: no A32/T32 instruction repeats inside one step (emu.isa.core)
     repeats = False
@@ -161,6 +187,7 @@ class CoreInsn:
         self.next_ip = (ip + insn.size) & 0xFFFFFFFF
         self.pc_read = 4 if thumb else 8
         self.handler = _make_handler(insn, ip, thumb, model)
+        self.one_read = insn.name in ONE_READ
 
     @property
     def name(self) -> str:
@@ -234,10 +261,12 @@ class ArmCore(Core):
         self.model = machine.model
         self.decoder = ArmDecoder(self.model, REGISTRY)
         self.ops = ArmConcreteOps(self.s, self.model, machine.ram, machine.mmio)
+        self.ops.mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed
         self.caches = {False: {}, True: {}}
+        self.pc_slot = (self.s.r, 15)      # the loop's PC without the property (emu.isa.core)
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 

@@ -572,6 +572,10 @@ def _dp_names(form):
     return [op + form for op in DP_OPS]
 
 
+#: the data-processing instructions, which may write r15 (a computed PC, A2.3.1)
+_PC_WRITERS = frozenset(_dp_names("_imm") + _dp_names("_reg") + _dp_names("_rsr"))
+
+
 @translates(*_dp_names("_imm"))
 def dp_imm(b, i):
     """semantics._dp_imm: ARMExpandImm_C (A5.2.4)."""
@@ -888,8 +892,17 @@ class ArmFrontend(TranslatorFrontend):
     interpreter run while the CPU waits (WFI) or an IRQ is raised and
     CPSR.I lets it in."""
 
-    call_names = frozenset(("BL",))
+    call_names = frozenset(("BL", "BLX_reg"))
     fault_regs = ()
+    #: A32 before ARMv7VE divides by calling libgcc (``__aeabi_uidivmod``
+    #: calls ``__udivsi3``: a dozen blocks, two loops), and a conditional
+    #: instruction does not end a block but a branch does, so a loop with
+    #: its calls spans more blocks than the engine's default takes in
+    max_region_blocks = 40
+    #: and those libgcc helpers are called from every loop that divides:
+    #: the first region of a helper's own (it gets hot first) and two
+    #: callers' copies of it
+    max_block_copies = 3
 
     def __init__(self, model, tb_flags):
         self.model = model
@@ -919,9 +932,10 @@ class ArmFrontend(TranslatorFrontend):
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
-        mem = self._mem.get(base)
+        devices = core.ops.mmio_quiet is not None
+        mem = self._mem.get((base, devices))
         if mem is None:
-            mem = self._mem[base] = ArmMemory(base)
+            mem = self._mem[(base, devices)] = ArmMemory(base, devices)
         return mem
 
     def builder(self, block: IRBlock, key) -> ArmIRBuilder:
@@ -932,6 +946,24 @@ class ArmFrontend(TranslatorFrontend):
         i = w.insn
         return (w.pc_read != 8 or i.name not in TRANSLATIONS or i.name in BRANCHES or i.cond == 0xF
                 or i.rd == 15 or i.rt == 15 or (i.name == "LDM" and i.regs >> 15 & 1))
+
+    @staticmethod
+    def jumps_indirectly(w) -> bool:
+        """A computed PC that is not a return (A2.3.1): a jump table
+        (``LDRLS pc, [pc, r3, LSL #2]``, ``ADDLS pc, pc, r3, LSL #2``), a
+        call or jump through a register other than LR (``BLX r3``,
+        ``BX r2``).  Returns -- ``BX lr``, ``MOV pc, lr``, a load of the PC
+        from the stack (``POP {..., pc}``, ``LDR pc, [sp], #4``) -- come back
+        to the region's return sites instead."""
+        i = w.insn
+        name = i.name
+        if name in ("BX", "BLX_reg"):
+            return i.rm != 14
+        if name in ("LDR_imm", "LDR_reg"):
+            return i.rt == 15 and i.rn != 13
+        if name in _PC_WRITERS:
+            return i.rd == 15 and not (name == "MOV_reg" and i.rm == 14)
+        return False
 
     @staticmethod
     def deliberate_helper(w) -> bool:

@@ -55,15 +55,28 @@ FLAG_RECORD = FlagRecord(
 
 class ArmMemory(MemoryAccess):
     """Loads and stores of RAM at ``base``: an access wholly inside RAM (and,
-    in space 1, aligned) indexes the guest's memory; any other -- MMIO,
-    unassigned addresses, a store into a granule holding translated code --
-    bails, and the interpreter runs the instruction."""
+    in space 1, aligned) indexes the guest's memory.  With ``devices``, one
+    outside RAM is offered to the machine's device bus from the block
+    (``ArmConcreteOps.mmio_quiet``, :meth:`emu.machine.Machine.serve_mmio_quiet`:
+    a device register the device serves quietly, as the polled PL011's,
+    counted as an MMIO exit as the interpreter's would be).  Any other
+    access -- MMIO the device does not serve so, unassigned addresses, a
+    store into a granule holding translated code -- bails, and the
+    interpreter runs the instruction."""
 
-    def __init__(self, base: int):
+    def __init__(self, base: int, devices: bool = False):
         self.base = base
+        self.devices = devices
 
     def params(self, spaces) -> list:
-        return ["MM=MM", "CP=CP"]
+        return ["MM=MM", "CP=CP"] + (["MQ=OPS.mmio_quiet"] if self.devices else [])
+
+    def _device(self, cond: str, p: str, again=None):
+        """ram_access's ``device``: (the outside-RAM test ``cond``, the guest
+        address[, ``cond`` as a later access of the same address tests it])."""
+        if not self.devices:
+            return None
+        return (cond, f"{p} + {self.base}") + ((again,) if again else ())
 
     def prologue(self, cg, spaces) -> None:
         pass
@@ -94,18 +107,22 @@ class ArmMemory(MemoryAccess):
             else:
                 first = p
             cond = f"{first} & {~end}" if pow2 else f"not 0 <= {first} <= {end}"
-            cg.ram_access(op, load, size, p, [cond], k, ip)
+            again = f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"
+            cg.ram_access(op, load, size, p, [cond], k, ip, device=self._device(cond, p, again))
             # a load and a store of one byte (LDRB, then STRB to the same
-            # base) test it once
-            cg.hold(text, p, [f"{p} & {~end}" if pow2 else f"not 0 <= {p} <= {end}"])
+            # base) test it once (when the first may go to a device, that
+            # one then bails: PyCodegen._tested)
+            cg.hold(text, p, [] if self.devices else [again])
             return
         p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
         align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
+        device = self._device(in_ram[0], p)
         if pow2:
-            cg.ram_access(op, load, size, p, [], k, ip, misaligned_only=in_ram + align, window=~end)
+            cg.ram_access(op, load, size, p, [], k, ip, misaligned_only=in_ram + align, window=~end,
+                          device=device)
         else:
-            cg.ram_access(op, load, size, p, in_ram, k, ip, misaligned_only=align)
+            cg.ram_access(op, load, size, p, in_ram, k, ip, misaligned_only=align, device=device)
 
 
 def _paren(text: str) -> str:

@@ -22,8 +22,9 @@ import struct
 
 from . import flags as F
 from .insn import IMM, MEM, REG, SEG
+from .interrupts import deliver
 from .models import CpuModel
-from .protected import check_io, io_unchecked, load_segment
+from .protected import check_io, install_segment, io_unchecked, load_segment, segment_to_load
 from .state import CS, SS, X86State, CR0_PE, Segment
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
@@ -50,6 +51,7 @@ class ConcreteOps:
         self.mm = ram.mm
         self.ram_size = ram.size
         self.code_map = ram.code_map        # 64-byte code granules (see emu.memory)
+        self.code_bytes = ram.code_bytes    # and the code bytes in them
         self.mmio = mmio                 # Bus or None; only used to know what is mapped
         self.amask = model.addr_mask
         self.pending_exits = []          # writes to hand to the Machine after this insn
@@ -59,6 +61,7 @@ class ConcreteOps:
         self.insn = None                 # the instruction being executed
         self.halted = False
         self.on_mode_change = None       # callback: CS/CR0/EFER changed
+        self.on_cs_base = None           # callback(base): only CS's base changed (real mode)
         self.flat64 = False              # 64-bit mode: CS/DS/ES/SS bases count as 0
         self.translate = None            # paging: linear -> physical (set when CR0.PG)
         #: no paging and not 64-bit mode: a segment's base plus the offset is
@@ -189,6 +192,101 @@ class ConcreteOps:
         seg.base = (sel & 0xFFFF) << 4
         return 0
 
+    def load_seg_prot(self, n: int, sel: int) -> int:
+        """A protected-mode load of ES, DS, FS or GS from translated code
+        (``X86IRBuilder.load_seg``): 0 once done; -1 -- nothing done, the
+        interpreter runs the instruction -- where it faults (the checks of
+        :func:`segment_to_load`: the interpreter raises the same #GP, #NP or
+        #PF), where the descriptor's accessed bit is still to be set (a
+        write into guest memory, which may hold translated code), and
+        outside protected mode or for CS or SS."""
+        s = self.s
+        if not s.cr0 & CR0_PE or s.fl & F.VM or n == CS or n == SS:
+            return -1
+        try:
+            seg, hi = segment_to_load(self, n, sel)
+        except GuestException:
+            return -1
+        if hi is not None and not hi & 0x100:
+            return -1
+        install_segment(self, n, seg)
+        return 0
+
+    def load_cs_real(self, sel: int) -> int:
+        """A real-mode far transfer's CS load (:meth:`load_seg`), also from
+        translated code (``X86IRBuilder.far_jump``, the block key says real
+        mode): 0 once done, -1 -- nothing done -- outside real mode."""
+        if self.s.cr0 & CR0_PE:
+            return -1
+        cs = self.segs[CS]
+        if (self.on_cs_base is not None and cs.type == 11 and cs.s == 1 and cs.present == 1
+                and cs.dpl == 0 and cs.db == 0 and cs.l == 0):
+            # the attributes load_seg sets are there already: the decode
+            # mode stays, only the base changes (no mode change to report)
+            cs.selector = sel & 0xFFFF
+            cs.base = (sel & 0xFFFF) << 4
+            self.on_cs_base(cs.base)
+            return 0
+        self.load_seg(CS, sel)
+        return 0
+
+    def real_mode(self) -> bool:
+        """CR0.PE is clear: segments are selector * 16, no descriptor, no
+        privilege check (SDM Vol. 3A §20.1)."""
+        return not self.s.cr0 & CR0_PE
+
+    def check_iopl(self, what: str) -> None:
+        """#GP(0) for an IOPL-sensitive instruction (CLI, STI) at CPL > IOPL
+        in protected mode (SDM Vol. 3A §18.3)."""
+        s = self.s
+        if s.cr0 & CR0_PE:
+            iopl = (s.fl >> 12) & 3
+            if s.cpl > iopl:
+                self.raise_exc(13, 0, f"{what} at CPL {s.cpl} > IOPL {iopl}")
+
+    def iopl_allows(self) -> int:
+        """:meth:`check_iopl` from translated code: 0 when it passes, -1
+        when it would raise (the interpreter runs the instruction)."""
+        s = self.s
+        return -1 if s.cr0 & CR0_PE and s.cpl > (s.fl >> 12) & 3 else 0
+
+    def inhibit_irq_if(self, cond) -> int:
+        """STI's interrupt shadow: when ``cond``, no interrupt is taken
+        before the next instruction has run; 0 (a ``call_bail`` that never
+        declines)."""
+        if cond:
+            self.s.inhibit_irq = True
+        return 0
+
+    def popf_mask(self, mask: int) -> int:
+        """The flags POPF may change of ``mask``: in protected mode (not
+        virtual-8086) IOPL only at CPL 0, IF only at CPL <= IOPL (SDM Vol.
+        2B "POPF")."""
+        s = self.s
+        if s.cr0 & CR0_PE and not s.fl & F.VM:
+            cpl = s.cpl
+            if cpl > 0:
+                mask &= ~F.IOPL
+            if cpl > (s.fl >> 12) & 3:
+                mask &= ~F.IF
+        return mask
+
+    def software_interrupt(self, vector: int, return_ip: int) -> None:
+        """INT n: :func:`emu.isa.x86.interrupts.deliver` (soft)."""
+        deliver(self, vector, return_ip, soft=True)
+
+    def ivt_entry(self, vector: int) -> int:
+        """The real-mode interrupt vector ``vector`` (IP | CS << 16, SDM Vol.
+        3A §20.1.4) for translated code (``X86IRBuilder.software_interrupt``),
+        or -1 -- the interpreter delivers it -- when it is beyond the IVT's
+        limit, not in RAM, or ``-d int`` traces interrupts."""
+        s = self.s
+        base = s.idt_base + vector * 4
+        if (self.trace_int is not None or s.cr0 & CR0_PE or vector * 4 + 3 > s.idt_limit
+                or ((base + 3) & self.amask) >= self.ram_size):
+            return -1
+        return self.read_lin(base, 2) | self.read_lin(base + 2, 2) << 16
+
     # -- memory ----------------------------------------------------------------------
     def load(self, seg: int, off: int, size: int) -> int:
         sg = self.segs[seg]
@@ -219,11 +317,20 @@ class ConcreteOps:
                 else:
                     _PACK[size](self.mm, pa, v & MASK[size])
                 cm = self.code_map
-                if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
-                    self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
-                    self.ram.invalidate_range(pa, size)
+                if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                    self._stored_near_code(pa, size)
                 return
         self.write_lin(lin, size, v)
+
+    def _stored_near_code(self, pa: int, size: int) -> None:
+        """A store to RAM [pa, pa+size) touched a 64-byte granule that holds
+        code (the cheap first test of the store path): drop the code only
+        if it wrote a code byte itself -- data next to code is common in
+        small guests, so the byte test indexes ``code_bytes`` at once."""
+        cb = self.code_bytes
+        if cb[pa] or cb[pa + size - 1] or (size > 2 and cb.find(b"\1", pa, pa + size) >= 0):
+            self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
+            self.ram.invalidate_range(pa, size)
 
     def _long64_lin(self, seg, off):
         """64-bit mode: no limit checks, and only FS/GS have a base (SDM Vol. 3A
@@ -319,9 +426,8 @@ class ConcreteOps:
         if pa + size <= self.ram_size:
             _PACK[size](self.mm, pa, v)
             cm = self.code_map
-            if (cm[pa >> 6] or cm[(pa + size - 1) >> 6]) and self.ram.holds_code(pa, size):
-                self.rep_budget = 0         # a REP that rewrote code ahead re-decodes it
-                self.ram.invalidate_range(pa, size)
+            if cm[pa >> 6] or cm[(pa + size - 1) >> 6]:
+                self._stored_near_code(pa, size)
             return
         if pa < self.ram_size:
             for i in range(size):
@@ -475,7 +581,10 @@ class ConcreteOps:
             self.s.rip = target
 
     def far_jump(self, sel: int, ip: int) -> None:
-        self.load_seg(CS, sel)
+        """CS:IP = sel:ip (real mode: :meth:`load_cs_real`, which reports no
+        mode change where CS's attributes stay; elsewhere :meth:`load_seg`)."""
+        if self.load_cs_real(sel) < 0:
+            self.load_seg(CS, sel)
         self.s.rip = ip
 
     def raise_exc(self, vector: int, code: int | None = None, detail: str = "") -> None:

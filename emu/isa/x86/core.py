@@ -53,8 +53,13 @@ class X86Core(Core):
         super().__init__(machine)
         self.ops = ConcreteOps(self.s, machine.ram, machine.model, getattr(machine, "mmio", None))
         self.ops.on_mode_change = self.state_changed
+        self.ops.on_cs_base = self._cs_base_changed
         self.ops.on_tlb_flush = self.flush
         self.ops.io_quiet = getattr(machine, "serve_port_quiet", None)
+        # fast port I/O for every engine that steps through this core (the
+        # interpreter, the translator's slow path): devices that allow it are
+        # served without an exit -- UART polling need not end the run
+        self.ops.io_inline = getattr(machine, "serve_port_inline", None)
         self.decoders = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
@@ -80,6 +85,12 @@ class X86Core(Core):
         # of the mapping (this, MOV CR3, INVLPG) flushes them (on_tlb_flush)
         self.ops.update_paging()
         self.code_key = key
+
+    def _cs_base_changed(self, base: int) -> None:
+        """A real-mode far transfer changed CS's base alone (its attributes,
+        hence the decode mode and the caches, stay): :meth:`state_changed`'s
+        ``fetch_base`` without the rest."""
+        self.fetch_base = self.cs_base = base
 
     def _fetcher(self, ip: int):
         """A function reading instruction byte ``k`` at CS:IP+k, wrapping IP

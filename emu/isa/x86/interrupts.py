@@ -58,8 +58,7 @@ def deliver(ops, vector: int, return_ip: int, error_code=None, soft: bool = Fals
     cs = ops.read_lin(base + 2, 2)
     s.fl = (flags & ~(F.IF | F.TF | F.AC)) | F.FIXED1
     s.cc_op = F.CC_EFLAGS
-    ops.load_seg(CS, cs)
-    s.rip = ip
+    ops.far_jump(cs, ip)
 
 
 ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17, 21))

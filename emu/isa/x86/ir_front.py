@@ -30,13 +30,26 @@ engine's ops: the access is served from the block when its device can take
 it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
 block leaves before it and the interpreter makes the real exit.
 
-Segment loads: in real mode, a load of ES, DS, FS or GS (MOV, POP, LES,
-LDS...) is a ``call_bail`` of the engine's ops, and the block goes on
-with that segment's base read again; a region leaves such a segment out
-of the ones its entry guard checks once.
+Segment loads: a load of ES, DS, FS or GS (MOV, POP, LES, LDS...) is a
+``call_bail`` of the engine's ops -- in protected mode the descriptor's
+checks, declined where they fault -- and the block goes on with that
+segment's base (and limit) read again; a region leaves a flat segment it
+reloads out of the ones its entry guard checks once, and leaves before a
+load that breaks what the guard checked of another.
 
-Deliberate limits: 64-bit stack operations, far transfers, other segment
-loads, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
+Real mode's far transfers (far CALL/JMP, RETF, INT n, IRET) are compiled
+in: CS is loaded by a ``call_bail`` of ``ConcreteOps.load_cs_real`` and the
+block ends with ``exit_sync`` (looked up again by CS base and IP); so does
+an instruction that may set IF or TF (STI -- its interrupt shadow set by a
+``call_bail`` -- and POPF), so that the dispatcher delivers what is now due
+exactly where the interpreter would.  CLI is compiled in; in protected mode
+CLI and STI check CPL <= IOPL by a ``call_bail`` (declined: the interpreter
+raises #GP), and POPF takes the flags CPL and IOPL let it change from a
+``call_bail`` of ``ConcreteOps.popf_mask`` (SDM Vol. 2B "POPF").
+
+Deliberate limits: 64-bit stack operations, protected-mode far transfers,
+INT n and IRET (descriptors, gates, privilege), loads of SS and CS
+outside real-mode far transfers, INS/OUTS, HLT and raise_exc are not inlined (they are helpers anyway).
 """
 
 from __future__ import annotations
@@ -75,6 +88,9 @@ class X86IRBuilder(TranslatorOps):
         self.fl_source = {}       # fl temp id -> the oldest fl it equals outside the arithmetic flags
         self.segs_used = set()
         self.jump_to = None       # int or Temp: where the current instruction jumps
+        self.sync = False         # it ends the block with exit_sync (CS, IF or TF changed)
+        self.sync_other = False   # ... for another reason than a flags write (no rose test)
+        self.rose = None          # IF | TF bits its flags writes set that were clear, or None
         self.branch_cond = None   # (cond, target) of a conditional branch
 
     def op2(self, name, a, b):
@@ -134,7 +150,8 @@ class X86IRBuilder(TranslatorOps):
         self.known, self.pend, self.cc, self.cc_pend, self.fl_fold = known, pend, cc, ccp, flf
         self.fl_keeps = flk
         self.segs_used = segs
-        self.jump_to = self.branch_cond = None
+        self.jump_to = self.branch_cond = self.rose = None
+        self.sync = self.sync_other = False
 
     def translate_insn(self, k: int, insn) -> bool:
         """A REP MOVS/STOS/LODS/CMPS/SCAS runs in the block without paging
@@ -192,7 +209,8 @@ class X86IRBuilder(TranslatorOps):
         self.emit("retire", (extra,), out=False)
 
     def insn_start(self, k: int, insn) -> None:
-        self.jump_to = self.branch_cond = None
+        self.jump_to = self.branch_cond = self.rose = None
+        self.sync = self.sync_other = False
         super().insn_start(k, insn)
 
     def commit(self) -> None:
@@ -220,7 +238,16 @@ class X86IRBuilder(TranslatorOps):
         self.fl_fold = None
         self.fl_keeps = None
         insn = self.insn
-        if self.branch_cond is not None:
+        if self.sync:
+            # a far transfer, or IF or TF written: the dispatcher's full
+            # look-up, which lets the interpreter deliver what is now due --
+            # for a flags write (POPF) only when it set IF or TF: else no
+            # interrupt became deliverable, and the block chains on
+            if self.rose is not None and not self.sync_other and self.jump_to is None:
+                self.emit("brcond", (self.op2("eq", self.rose, 0),), (0, insn.next_ip), out=False)
+            self.emit("exit_sync", (insn.next_ip if self.jump_to is None else self.jump_to,), out=False)
+            self.ended = True
+        elif self.branch_cond is not None:
             c, target = self.branch_cond
             self.emit("brcond", (c,), (0, target), out=False)
             self.emit("goto_tb", aux=(1, insn.next_ip), out=False)
@@ -268,18 +295,74 @@ class X86IRBuilder(TranslatorOps):
         self.emit("call_bail", (port, size, v), ("port_out_translated",), bits=1)
 
     def far_jump(self, sel, ip):
-        self._no("far jump")
+        """(ConcreteOps.far_jump) in real mode: a ``call_bail`` of
+        ``ConcreteOps.load_cs_real`` (CS = sel, base = sel * 16), and the
+        block ends with ``exit_sync``: the next block is looked up by the
+        whole key (CS base, IP, mode), never chained by IP alone.  In
+        protected mode (descriptors) it is not inlined."""
+        if not self.real:
+            self._no("far jump in protected mode")
+        self.emit("call_bail", (sel,), ("load_cs_real",), bits=1)
+        self.jump_to = ip
+        self.sync = self.sync_other = True
+
+    def real_mode(self) -> bool:
+        """(ConcreteOps.real_mode) what the block key says."""
+        return self.real
+
+    def check_iopl(self, what: str) -> None:
+        """(ConcreteOps.check_iopl) nothing to check in real mode; else a
+        ``call_bail`` of ``ConcreteOps.iopl_allows``: the interpreter runs
+        the instruction (and raises #GP) when CPL > IOPL."""
+        if not self.real:
+            self.emit("call_bail", (), ("iopl_allows",), bits=1)
+
+    def inhibit_irq_if(self, cond) -> None:
+        """(ConcreteOps.inhibit_irq_if) a ``call_bail`` of it (which never
+        declines); the block ends after the instruction (``exit_sync``), so
+        the dispatcher lets the interpreter run the shadowed instruction."""
+        if isinstance(cond, Temp) or cond:
+            self.emit("call_bail", (cond,), ("inhibit_irq_if",), bits=1)
+        self.sync = self.sync_other = True
+
+    def popf_mask(self, mask: int):
+        """(ConcreteOps.popf_mask) the mask itself in real mode (no CPL or
+        IOPL there); in protected mode a ``call_bail`` of it (which never
+        declines) that drops IOPL and IF by CPL and IOPL at run time --
+        :meth:`set_flags` takes that mask as a value.  CPL, IOPL and VM
+        are exact in the state there: only a far transfer, IRET or POPF
+        changes them, and each ends the block."""
+        if self.real:
+            return mask
+        return self.emit("call_bail", (mask,), ("popf_mask",), bits=32)
+
+    def software_interrupt(self, vector: int, return_ip: int) -> None:
+        """(ConcreteOps.software_interrupt) in real mode, the delivery of
+        :func:`emu.isa.x86.interrupts.deliver` over IR: the vector from a
+        ``call_bail`` of ``ConcreteOps.ivt_entry`` (first: declined, nothing
+        was done), FLAGS, CS and IP pushed, IF, TF and AC cleared, then the
+        far jump.  In protected mode (gates) it is not inlined."""
+        if not self.real:
+            self._no("interrupt in protected mode")
+        entry = self.emit("call_bail", (vector,), ("ivt_entry",), bits=32)
+        self.push(self.op2("and", self.get_flags(), 0xFFFF), 2)
+        self.push(self.get_seg(CS), 2)
+        self.push(return_ip & 0xFFFF, 2)
+        self.set_flags(0, F.IF | F.TF | F.AC)
+        self.far_jump(self.op2("shr", entry, 16), self.op2("and", entry, 0xFFFF))
 
     def load_seg(self, n, sel):
-        """(ConcreteOps.load_seg) in real mode, a load of ES, DS, FS or GS: a
+        """(ConcreteOps.load_seg) a load of ES, DS, FS or GS: in real mode a
         ``call_bail`` of ``ConcreteOps.load_seg_real`` (selector and base,
-        SDM Vol. 3A §20.1.1), after which the block's bindings of that
-        segment are read again (:meth:`X86Memory.after_call`); the block goes
-        on.  Anywhere else (descriptors, CS, SS's interrupt shadow) it is
-        not inlined."""
-        if not self.real or n in (CS, SS):
+        SDM Vol. 3A §20.1.1), in 16- and 32-bit protected mode one of
+        ``ConcreteOps.load_seg_prot`` (the descriptor's checks, §5.5-5.7;
+        declined where it faults: the interpreter raises the exception);
+        after it the block's bindings of that segment are read again
+        (:meth:`X86Memory.after_call`) and the block goes on.  CS, SS (its
+        interrupt shadow) and 64-bit mode are not inlined."""
+        if n in (CS, SS) or self.long64:
             self._no("segment load")
-        self.emit("call_bail", (n, sel), ("load_seg_real",), bits=1)
+        self.emit("call_bail", (n, sel), ("load_seg_real" if self.real else "load_seg_prot",), bits=1)
 
     def mode_changed(self):
         self._no("mode change")
@@ -599,9 +682,16 @@ class X86IRBuilder(TranslatorOps):
         return self.op2("and", self.op2("xor", self.op2("xor", self.ccv("a"), self.ccv("b")), res),
                         F.AF)
 
-    def set_flags(self, value, mask: int) -> None:
+    def set_flags(self, value, mask) -> None:
+        """``mask`` is a constant, or a value known at run time only
+        (protected-mode POPF, :meth:`popf_mask`): then the flags are
+        written whole and interrupts are looked at next."""
+        dyn = isinstance(mask, Temp)
+        may_set = dyn or mask & (F.IF | F.TF) and (isinstance(value, Temp) or value & mask & (F.IF | F.TF))
+        if may_set:
+            self.sync = True        # IF or TF may be set: interrupts are looked at next
         op = self.cc["op"]
-        lazy = mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
+        lazy = not dyn and mask == CF_OF and not (isinstance(op, int) and op == F.CC_EFLAGS)
         if lazy and isinstance(op, int) and not isinstance(op, bool):
             # CF and OF alone over a lazy record of known kind (rotates; MUL and
             # IMUL under -cpu max): it stays lazy, as in ConcreteOps.set_flags --
@@ -634,13 +724,14 @@ class X86IRBuilder(TranslatorOps):
             self.cc_pend.update(("res", "a", "b", "size"))
         else:
             cur = self.get_flags()
-            fl = self.op2("or", self.op2("or", self.op2("and", cur, ~mask),
+            keep = self.op2("xor", mask, 0xFFFFFFFF) if dyn else ~mask
+            fl = self.op2("or", self.op2("or", self.op2("and", cur, keep),
                                          self.op2("and", value, mask)), F.FIXED1)
             op_new = F.CC_EFLAGS
         # only arithmetic flags change (MUL, shifts, BCD): outside them, the
         # new fl is the one before the instruction (rflags keeps fl's other bits)
         keeps = None
-        if not mask & ~F.ARITH:
+        if not dyn and not mask & ~F.ARITH:
             if "fl" in self.cc_pend:
                 keeps = self.fl_keeps
             else:
@@ -650,6 +741,9 @@ class X86IRBuilder(TranslatorOps):
         self.cc_pend.update(("fl", "op"))
         self.fl_fold = None
         self.fl_keeps = keeps
+        if may_set:
+            rose = self.op2("and", self.op2("and", fl, self.op2("xor", old, 0xFFFFFFFF)), F.IF | F.TF)
+            self.rose = rose if self.rose is None else self.op2("or", self.rose, rose)
 
     def _packed_cf_of(self, value):
         """CF and OF of a flags word as a CC_RES record packs them (bits 0, 1)."""

@@ -18,11 +18,16 @@ the 4 GiB segments of 32-bit protected mode) is checked there too, and its
 physical address -- is in RAM.  A 64 KiB segment that holds no translated
 code when the region is translated ("-nocode") is checked for that at entry
 as well (code is translated only between runs of a region, never during
-one), and its stores skip the per-store code check.  The stack's stores
+one), and its stores skip the per-store code check -- also when the
+region reloads it (real mode) with constant selectors whose 64 KiB hold no
+code: each reload tests its new base as the guard tested the old one
+(:meth:`X86Memory.remapped_mode`, :meth:`X86Memory.before_call`).  The stack's stores
 (through SS) when it may hold code test instead that they land aligned in a
 block of RAM with no code around the stack, taken at entry
 (:class:`emu.ir.codegen.CodeFreeWindow`): one test per push, CALL or
-store into a frame.
+store into a frame -- and one for a whole run of pushes in a block (PUSH,
+PUSH, CALL: :func:`emu.ir.codegen.store_runs`), against the window's
+bounds.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from ...ir.ir import Temp
 from ...memory import GRANULE_SHIFT
 from .state import SS
 
+
+#: the ``call_bail`` helpers that load a segment register (ES, DS, FS, GS)
+SEG_LOADS = ("load_seg_real", "load_seg_prot")
 
 #: the bytes from a segment's base a 16-bit offset's access reaches (an
 #: 8-byte access at offset 0xFFFF ends at 0x10006)
@@ -113,18 +121,32 @@ class X86Memory(MemoryAccess):
             fails.append(f"CP.find(b\"\\1\", {base} >> {g}, ({base} + {NOCODE_SPAN - 1} >> {g}) + 1) >= 0")
         return fails
 
-    def remapped_mode(self, mode):
-        """A segment the region reloads (real mode) stays fast but checks
-        its stores for code: its next base's 64 KiB may hold some."""
-        return None if _kind(mode) == "flat" else _kind(mode)
+    def remapped_mode(self, space, mode, ops, code_map):
+        """A segment the region reloads (real mode) stays fast.  It keeps
+        "-nocode" -- its stores skip the per-store code check, each reload
+        testing its new base's 64 KiB for code as the entry guard tested
+        the old one's (:meth:`before_call`) -- when every reload names a
+        constant selector whose 64 KiB hold no code now; else (a computed
+        selector, or a segment over the code: the reload would leave the
+        region on every pass) its stores check for code.  A protected-mode
+        reload leaves the mode as it is: :meth:`after_call` tests the new
+        segment as the entry guard tested the old one, its code included."""
+        if _kind(mode) == "flat":
+            return None
+        if not _no_code(mode):
+            return mode
+        for op in _segment_loads(ops):
+            sel = op.args[1]
+            if op.args[0] == space and (isinstance(sel, Temp) or _holds_code(code_map, (sel & 0xFFFF) << 4)):
+                return _kind(mode)
+        return mode
 
     def before_call(self, cg, op, k, ip) -> None:
         """Before a real-mode segment load of a segment the region accesses
         the fast way: leave before the instruction unless its new base
         (selector * 16; the limit stays, SDM Vol. 3A §20.1.1) passes what the
         entry guard tested of the old one -- so the segment stays fast all
-        through the region (its mode checks stores for code:
-        :meth:`remapped_mode`)."""
+        through the region (:meth:`remapped_mode`)."""
         if op.aux[0] != "load_seg_real":
             return
         n = op.args[0]
@@ -135,19 +157,28 @@ class X86Memory(MemoryAccess):
         cg.bail_if(" or ".join(self._base_fails(cg, n, m, base)), k, ip)
 
     def spaces_changed(self, ops) -> set:
-        """The segments a real-mode segment load among ``ops`` changes
+        """The segments a segment load among ``ops`` changes
         (``X86IRBuilder.load_seg``)."""
-        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real"}
+        return {op.args[0] for op in ops if op.name == "call_bail" and op.aux[0] in SEG_LOADS}
 
-    def after_call(self, cg, op) -> None:
-        """After a real-mode segment load: the segment's base, bound at entry
-        (:meth:`prologue`), is read again (its limit does not change, SDM
-        Vol. 3A §20.1.1)."""
-        if op.aux[0] != "load_seg_real":
+    def after_call(self, cg, op, k, ip) -> None:
+        """After a segment load: the segment's base, bound at entry
+        (:meth:`prologue`), is read again -- in protected mode its limit
+        too (a real-mode load leaves the limit, SDM Vol. 3A §20.1.1), and
+        when the region's accesses take the segment the fast way, it leaves
+        before the instruction (the interpreter loads it again, the same)
+        unless the new one passes what the entry guard tested."""
+        if op.aux[0] not in SEG_LOADS:
             return
         n = op.args[0]
         cg.write_local(f"B{n}")
         cg.emit(f"B{n} = SEGS[{n}].base")
+        if op.aux[0] == "load_seg_prot":
+            cg.write_local(f"L{n}")
+            cg.emit(f"L{n} = SEGS[{n}].limit")
+            m = cg.fast_segs.get(n)
+            if m is not None:
+                cg.bail_if(" or ".join(self.guard(cg, {n: m})), k, ip)
 
     def load_store(self, cg, op, k, ip, load) -> None:
         if self.paged:
@@ -155,14 +186,17 @@ class X86Memory(MemoryAccess):
         seg, size = op.aux
         fast = cg.fast_segs.get(seg)
         o = op.args[0]
-        run = cg.runs.get(id(op)) if load else None
-        if run is not None and self._run_top(cg, run[0]) is not None:
+        run = cg.runs.get(id(op))
+        if run is not None and not load:
+            if self._store_run_top(cg, run[0]) is not None:
+                return self._store_run(cg, op, k, ip, run)
+        elif run is not None and self._run_top(cg, run[0]) is not None:
             return self._run(cg, op, k, ip, run)
         if fast is not None and _within_64k(o):
             return self._fast(cg, op, k, ip, load, fast)
         if fast is not None and _kind(fast) == "flat" and _within_32(o):
             return self._flat(cg, op, k, ip, load)
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         p = cg.new_local("p")
         lin = f"B{seg} + {a}"
         if cg.amask < (1 << 33):
@@ -201,10 +235,41 @@ class X86Memory(MemoryAccess):
         top = self._run_top(cg, first)
         if wrap is not None:
             top = min(top, wrap)
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         flat = top != 0x10000 or _kind(cg.fast_segs[seg]) == "flat"
-        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"])
+        cg.run_load(op, k, ip, run, a if flat else f"B{seg} + {a}", [f"{a} > {top - span}"],
+                    upper=top - span)
 
+
+    def _store_run_top(self, cg, first):
+        """Where the offsets of a run of stack stores starting with
+        ``first`` (see :func:`emu.ir.codegen.store_runs`) wrap, when its
+        stores would each test the code-free window (:meth:`_windowed`; the
+        ways of :meth:`_fast` and :meth:`_flat`): 0x10000 for a 16-bit
+        offset in a segment whose aligned words are within the limit, 2**32
+        for a 32-bit one in a flat segment; None: no run."""
+        seg = first.aux[0]
+        o = first.args[0]
+        if self.paged or not self._windowed(cg, seg):
+            return None
+        kind = _kind(cg.fast_segs[seg])
+        if kind in ("exact8", "wide") and _within_64k(o):
+            return 0x10000
+        if kind == "flat" and _within_32(o):
+            return 1 << 32
+        return None
+
+    def _store_run(self, cg, op, k, ip, run):
+        """A store of a run of stack stores (PUSH, PUSH; CALL's push): the
+        first tests that the whole run lies aligned in the code-free window
+        with no wrap of its offsets, the others write with no test
+        (:meth:`emu.ir.codegen.PyCodegen.run_store`)."""
+        seg = op.aux[0]
+        top = self._store_run_top(cg, run[0])
+        if run[1]:
+            return cg.run_store(op, k, ip, run, None, None, top)
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
+        cg.run_store(op, k, ip, run, a, None if top >> 32 else f"B{seg}", top)
 
     def _fast(self, cg, op, k, ip, load, fast):
         """A 16-bit offset in a segment the function's entry guard checked
@@ -250,7 +315,7 @@ class X86Memory(MemoryAccess):
         for a byte load, by the index into RAM raising past its end --, and
         a store into a code granule."""
         seg, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         top = _ram_top(cg.ram_size, cg.amask)
         end = [f"{a} > {top - size}"]
         c = op.args[0] if type(op.args[0]) is int else None
@@ -274,7 +339,7 @@ class X86Memory(MemoryAccess):
         """An access with paging on: the segment step as ConcreteOps does it,
         then the TLB."""
         seg, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a")
+        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
         conds = []
         if self.long64:
             lin = f"(B{seg} + {a}) & {(1 << 64) - 1}" if seg >= 4 else a
@@ -352,7 +417,18 @@ def fast_segment(seg, ram_size: int, amask: int, code_map=None):
         mode = "wide"
     else:
         return None
-    g = GRANULE_SHIFT
-    if code_map is not None and code_map.find(b"\1", seg.base >> g, ((seg.base + NOCODE_SPAN - 1) >> g) + 1) < 0:
+    if code_map is not None and not _holds_code(code_map, seg.base):
         mode += "-nocode"
     return mode
+
+
+def _holds_code(code_map, base: int) -> bool:
+    """Do the 64 KiB a 16-bit offset reaches from ``base`` hold translated
+    code (RAM's ``code_map``: one byte per granule)?"""
+    g = GRANULE_SHIFT
+    return code_map.find(b"\1", base >> g, ((base + NOCODE_SPAN - 1) >> g) + 1) >= 0
+
+
+def _segment_loads(ops):
+    """The real-mode segment loads among ``ops`` (``X86IRBuilder.load_seg``)."""
+    return (op for op in ops if op.name == "call_bail" and op.aux[0] == "load_seg_real")

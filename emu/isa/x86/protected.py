@@ -81,15 +81,30 @@ def descriptor_to_segment(sel: int, lo: int, hi: int) -> Segment:
 
 def load_segment(ops, n: int, sel: int) -> None:
     """Load a segment register in protected mode with the SDM's checks (§5.5-5.7)."""
+    seg, hi = segment_to_load(ops, n, sel)
+    if hi is not None:
+        # set the accessed bit in the descriptor, as the CPU does
+        set_accessed(ops, sel, hi)
+    install_segment(ops, n, seg)
+
+
+def install_segment(ops, n: int, seg: Segment) -> None:
+    """Segment register ``n`` becomes ``seg`` (what :func:`segment_to_load` gave)."""
+    ops.s.segs[n] = seg
+    ops.segs = ops.s.segs
+
+
+def segment_to_load(ops, n: int, sel: int) -> tuple:
+    """:func:`load_segment`'s checks, with no side effect but the reads of
+    the descriptor: (the segment to load, the descriptor's high dword -- None
+    for a null selector) or the #GP/#SS/#NP it raises."""
     s = ops.s
     cpl = s.cpl
     sel &= 0xFFFF
     if sel & ~3 == 0:
         if n in (CS, SS):
             raise GuestException(13, 0, "null selector loaded into CS or SS")
-        seg = Segment(selector=sel, base=0, limit=0, present=0, unusable=1)
-        s.segs[n] = seg
-        return
+        return Segment(selector=sel, base=0, limit=0, present=0, unusable=1), None
     lo, hi = read_descriptor(ops, sel)
     seg = descriptor_to_segment(sel, lo, hi)
     rpl = sel & 3
@@ -113,11 +128,8 @@ def load_segment(ops, n: int, sel: int) -> None:
             raise GuestException(13, sel & 0xFFFC, "segment DPL below CPL/RPL")
         if not seg.present:
             raise GuestException(11, sel & 0xFFFC, "segment not present")
-    # set the accessed bit in the descriptor, as the CPU does
-    set_accessed(ops, sel, hi)
     seg.type |= 1
-    s.segs[n] = seg
-    ops.segs = s.segs
+    return seg, hi
 
 
 def far_transfer(ops, i, sel: int, off: int, call: bool) -> bool:

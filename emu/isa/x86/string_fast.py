@@ -41,6 +41,9 @@ _CODES = {n: next(c for c in "BHILQ" if array(c).itemsize == n) for n in (1, 2, 
 #: the elements of a REPE/REPNE run compared in its first window (:func:`_compare`)
 WINDOW = 64
 
+#: each byte value as a one-byte string (a pattern to search RAM for)
+_BYTE = tuple(bytes((v,)) for v in range(256))
+
 
 def string_fast(tr, insn, budget: int) -> int:
     """Run up to ``budget`` iterations of a REP MOVS/STOS/LODS/CMPS/SCAS at
@@ -239,17 +242,10 @@ def _in_order(raw: bytes, size: int, back) -> bytes:
 
 def _first_difference(x: bytes, y: bytes) -> int:
     """The index of the first byte where ``x`` and ``y`` (of one length)
-    differ, or -1: halving the range by comparisons of slices."""
-    if x == y:
-        return -1
-    lo, hi = 0, len(x)          # x[:lo] == y[:lo], x[:hi] != y[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if x[lo:mid] == y[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    differ, or -1: the lowest set bit of their exclusive or, read as
+    little-endian numbers."""
+    d = int.from_bytes(x, "little") ^ int.from_bytes(y, "little")
+    return ((d & -d).bit_length() - 1) >> 3 if d else -1
 
 
 def _first_equal(x: bytes, y: bytes, size: int) -> int:
@@ -311,6 +307,10 @@ def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg
     mm = ram.mm
     es = s.segs[ES]
     sg = None if scas else s.segs[seg]
+    if size == 1 and not back:
+        r = _compare_bytes_up(mm, es, sg, repe, am, top, si, di, ax & 0xFF, n if n < WINDOW else WINDOW)
+        if r is not None and (r[1] or r[0] == n):
+            return r
     pat = (ax & MASKS[size]).to_bytes(size, "little") if scas else None
     step = -size if back else size
     done, w, c = 0, WINDOW, 0
@@ -363,6 +363,33 @@ def _compare(s, ram, amask: int, scas: bool, repe: bool, size: int, am: int, seg
         int.from_bytes(y[last:last + size], "little")
 
 
+def _compare_bytes_up(mm, es, sg, repe: bool, am: int, top: int, si: int, di: int, al: int, n: int):
+    """:func:`_compare` of the first ``n`` (at most a window) byte elements
+    of a run stepping up (DF clear), SCAS (``sg`` None: the elements
+    compared with ``al``) or CMPS, when all ``n`` lie in reach: one slice
+    of each run and one search in it -- the short strings of ``strlen``
+    and ``memcmp`` loops.  None: some element is out of reach (the windows
+    of :func:`_compare` find how many are in it)."""
+    hi = di + n - 1
+    if hi > am or hi > es.limit or es.base + hi >= top:
+        return None
+    p = es.base + di
+    if sg is None:
+        if not repe:                            # REPNE SCASB: the first byte equal to AL
+            j = mm.find(_BYTE[al], p, p + n)
+            return (j - p + 1, True, al, al) if j >= 0 else (n, False, al, mm[p + n - 1])
+        y = mm[p:p + n]
+        j = n - len(y.lstrip(_BYTE[al]))        # REPE SCASB: the first byte that is not AL
+        return (j + 1, True, al, y[j]) if j < n else (n, False, al, y[-1])
+    hs = si + n - 1
+    if hs > am or hs > sg.limit or sg.base + hs >= top:
+        return None
+    q = sg.base + si
+    x, y = mm[q:q + n], mm[p:p + n]
+    j = _first_difference(x, y) if repe else _first_equal(x, y, 1)
+    return (j + 1, True, x[j], y[j]) if j >= 0 else (n, False, x[-1], y[-1])
+
+
 #: the repeated moves of translated code, by ``kind`` (:func:`rep_move_translated`)
 MOVES = ("MOVS", "STOS", "LODS")
 
@@ -386,6 +413,29 @@ def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, s
         return -1
     if not ops.plain:
         return -1
+    if not df and kind != 2:
+        # stepping up, the common short copy or fill: _move's tests inline,
+        # one slice; any case it does not take (a limit, a wrap, the end of
+        # RAM, a code granule, an overlap) goes on to _move
+        s, ram = ops.s, ops.ram
+        hi = cx * size - 1
+        dsg = s.segs[ES]
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        if di + hi <= am and di + hi <= dsg.limit:
+            dst = dsg.base + di
+            end = dst + hi
+            cm = ram.code_map
+            if end < top and not cm[dst >> 6] and not cm[end >> 6] and end - dst < 64:
+                if kind:
+                    ram.mm[dst:end + 1] = (ax & MASKS[size]).to_bytes(size, "little") * cx
+                    return cx - 1
+                ssg = s.segs[seg]
+                if si + hi <= am and si + hi <= ssg.limit:
+                    src = ssg.base + si
+                    if src + hi < top and not src < dst <= src + hi:
+                        mm = ram.mm
+                        mm[dst:end + 1] = mm[src:src + hi + 1]
+                        return cx - 1
     v = _move(ops.s, ops.ram, ops.amask, MOVES[kind], size, am, seg, si, di, ax, df, cx, True)
     if v is None:
         return -1
@@ -403,9 +453,19 @@ def rep_compare_translated(ops, scas: int, repe: int, size: int, am: int, seg: i
     if cx == 0 or not ops.plain:
         return -1
     n = cx if cx <= avail + 1 else avail + 1
-    r = _compare(ops.s, ops.ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+    s, ram = ops.s, ops.ram
+    r = None
+    if size == 1 and not df:
+        # a short string's bytes stepping up: the first window's one slice and search
+        top = ops.amask + 1 if ops.amask < ram.size else ram.size
+        r = _compare_bytes_up(ram.mm, s.segs[ES], None if scas else s.segs[seg], repe, am, top, si, di,
+                              ax & 0xFF, n if n < WINDOW else WINDOW)
+        if r is not None and not r[1] and r[0] < n:
+            r = None                    # past the first window: _compare's larger ones
     if r is None:
-        return -1
+        r = _compare(s, ram, ops.amask, scas, repe, size, am, seg, si, di, ax, df, n)
+        if r is None:
+            return -1
     done, ended, a, b = r
     if done < cx and not ended:         # stopped short: a limit, the end of RAM, the budget
         return -1

@@ -33,6 +33,27 @@ class ToyState:
         self.log = []
 
 
+class ListToyState(ToyState):
+    """A toy whose PC is an element of a register list (as A32's r[15]):
+    ``pc`` is a property over it that counts its uses."""
+    __slots__ = ("regs", "pc_uses")
+
+    def __init__(self):
+        self.regs = [0, 0]
+        self.pc_uses = 0
+        super().__init__()
+
+    @property
+    def pc(self):
+        self.pc_uses += 1
+        return self.regs[1]
+
+    @pc.setter
+    def pc(self, v):
+        self.pc_uses += 1
+        self.regs[1] = v
+
+
 class ToyInsn:
     repeats = False
 
@@ -91,6 +112,8 @@ class ToyCore(Core):
         self.code = code
         self.fetch_base = 0x1000
         self.boundaries = 0
+        if isinstance(self.s, ListToyState):
+            self.pc_slot = (self.s.regs, 1)
 
     def decode_at(self, addr, pc):
         if not 0 <= addr - self.fetch_base < len(self.code):
@@ -147,9 +170,9 @@ class ToyTarget:
         return ToyCore(machine, self.code)
 
 
-def toy(code, exit_pcs=False):
+def toy(code, exit_pcs=False, state=ToyState):
     program = bytes(code) + bytes(HANDLER - len(code)) + bytes([NOP] * 8)
-    machine = SimpleNamespace(cpu=ToyState(), target=ToyTarget(program), exit_pcs=exit_pcs)
+    machine = SimpleNamespace(cpu=state(), target=ToyTarget(program), exit_pcs=exit_pcs)
     return Interpreter(machine)
 
 
@@ -229,3 +252,21 @@ def test_exits_carry_their_source_and_breakpoints_stop():
     it.breakpoints.add(0x1000)
     ex = it.run(10)
     assert ex.reason == "DEBUG" and it.core.s.pc == 0
+
+
+def test_a_pc_kept_in_a_list_is_read_and_written_there():
+    it = toy([INC, INC, JMP0], state=ListToyState)
+    s = it.core.s
+    assert it.run(30).reason == "BUDGET"
+    assert s.acc == 20 and s.pc == 0
+    # only the ten JMP0 and the two reads above went through the property;
+    # the loop itself used the list at every instruction
+    assert s.pc_uses == 12
+
+
+def test_a_pc_kept_in_a_list_is_put_back_on_a_fault():
+    it = toy([INC, FAULT], state=ListToyState)
+    it.run(3)
+    s = it.core.s
+    assert s.log == [("fault", 5, 1)]
+    assert s.regs[1] == HANDLER + 1

@@ -8,30 +8,13 @@ import pytest
 pytest.importorskip("unicorn")
 pytest.importorskip("keystone")
 
-from tests.unit.accel.test_unicorn_arm import EXIT, asm, gic_program  # noqa: E402
+from tests.unit.accel.test_unicorn_arm import asm, gic_program  # noqa: E402
+from tests.unit.arm.test_interp_quiet_mmio import POLLED as POLLED_SOURCE  # noqa: E402
 
 from emu.machine import Machine  # noqa: E402
 
 #: print "ok\n" polling FR.TXFF before each byte, then exit
-POLLED = asm(f"""
-    movw r1, #0
-    movt r1, #0x0900
-    adr r4, text
-next:
-    ldrb r0, [r4], #1
-    cmp r0, #0
-    beq done
-wait:
-    ldr r2, [r1, #0x18]
-    tst r2, #0x20
-    bne wait
-    str r0, [r1]
-    b next
-done:
-    {EXIT}
-text:
-    .asciz "ok\\n"
-""")
+POLLED = asm(POLLED_SOURCE)
 
 
 def machine(accel, code, count="free", serial_input=None):

@@ -155,3 +155,23 @@ class Cpu:
         for k, v in regs.items():
             self.s.r[int(k[1:])] = v
         return self.run(n)
+
+
+#: where run_on_virt loads a program (the virt board's RAM, 64 KiB in)
+VIRT_CODE = 0x40010000
+
+
+def run_on_virt(asm: str, accel: str, limit: int):
+    """``asm`` assembled at VIRT_CODE and run on the virt board with
+    ``accel`` for at most ``limit`` instructions: (r0-r14, the instructions
+    run, the engine's statistics -- tcg's, else None)."""
+    from emu.machine import Machine
+    code = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm(asm, VIRT_CODE)[0])
+    m = Machine(board="virt", accel=accel)
+    try:
+        m.load_image(code, "t", VIRT_CODE, VIRT_CODE)
+        m.accel.state_changed()
+        r = m.run(icount_limit=limit)
+        return list(m.cpu.r)[:15], r.icount, (m.accel.stats() if accel == "tcg" else None)
+    finally:
+        m.close()

@@ -117,3 +117,28 @@ def test_stores_land_in_ram():
     assert data[4:8] == b"EF" + bytes([0x44, 0x33])
     _, _, _, data = _run_one("push {r4, lr}", {4: 5, 13: DATA + 0x10, 14: 6}, 0)
     assert data[8:16] == bytes([5, 0, 0, 0, 6, 0, 0, 0])
+
+
+def test_the_loop_reaches_the_pc_without_the_property():
+    """ArmState.pc is a property over r[15]; the core names r[15] as the
+    loop's PC slot (emu.isa.core), so stepping an add/branch loop calls it
+    never."""
+    m = Machine(board="virt", accel="interp")
+    try:
+        code = bytes(Ks(KS_ARCH_ARM, KS_MODE_ARM).asm("add r0, r0, #1; b #0x40010000", CODE)[0])
+        m.load_image(code, "t", CODE, CODE)
+        calls = []
+
+        def profile(frame, event, arg):
+            if event == "call" and frame.f_code.co_name == "pc":
+                calls.append(frame.f_code.co_filename)
+        sys.setprofile(profile)
+        try:
+            ex = m.accel.run(20)
+        finally:
+            sys.setprofile(None)
+        assert ex.reason == "BUDGET"
+        assert m.cpu.r[0] == 10 and m.cpu.r[15] == CODE
+        assert calls == []
+    finally:
+        m.close()

@@ -16,11 +16,14 @@ from emu.machine import Machine
 from test_tcg import CODE, assemble, op_opt, run
 
 
-def region_source(asm: str, limit: int, setup=None, cpu=None, **regs) -> str:
+def region_source(asm: str, limit: int, setup=None, cpu=None, hot_threshold=None, **regs) -> str:
     """The -d out_asm text of the regions translated while ``asm`` runs
-    (``setup(machine)`` first, if given)."""
+    (``setup(machine)`` first, if given; the translator's ``hot_threshold``
+    when given: a short run whose loop must get hot)."""
     log = io.StringIO()
     m = Machine(board="virt", accel="tcg", cpu=cpu, log=log, log_flags=["out_asm"])
+    if hot_threshold is not None:
+        m.accel.hot_threshold = hot_threshold
     try:
         m.load_image(assemble(asm), "t", CODE, CODE)
         if setup is not None:
@@ -324,7 +327,7 @@ def test_aligned_words_go_through_rams_typed_views(cpu):
     def setup(m):
         m.ram.load(0x40020020, bytes(range(1, 17)))
     regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
-    text = region_source(WORDS, 400, setup=setup, cpu=cpu, **regs)
+    text = region_source(WORDS, 400, setup=setup, cpu=cpu, hot_threshold=16, **regs)
     # a word the loop reads and writes at an aligned address, and the stack's pair
     assert "W4[" in text and "W8[" in text
     want = run(WORDS, "interp", 400, setup=setup, cpu=cpu, **regs)
@@ -406,7 +409,7 @@ def test_a_loaded_value_goes_straight_into_its_register():
         m.ram.load(0x40030000, b"".join((0x40030000 + 4 * ((5 * k + 3) % 64)).to_bytes(4, "little")
                                         for k in range(64)))
     regs = dict(r0=0x40020000, r1=3, r2=0x40020800, r3=0x40030000, r7=0x90, r8=0x09000018)
-    text = region_source(LOADS, 600, setup=setup, **regs)
+    text = region_source(LOADS, 600, setup=setup, hot_threshold=16, **regs)
     # every word load assigns its register (the byte LDRSB sign-extends: a temporary)
     into = re.findall(r"(\w+) = (?:W4\[|U4\(MM)", text)
     assert into and all(x in ("r1", "r3", "r7") for x in into)
@@ -693,7 +696,7 @@ done:
 
 def test_a_store_to_the_address_just_loaded_tests_it_in_ram_once():
     regs = dict(r1=0x40020000, r2=0, r7=0x40030000)
-    text = region_source(RMW, 300, **regs)
+    text = region_source(RMW, 300, hot_threshold=16, **regs)
     body = text.split("OUT: [region")[1]
     loads = re.findall(r"= (?:MM\[|W4\[|U4\(MM, )(p\d+)", body)
     stores = re.findall(r"(?:MM\[|W4\[|P4\(MM, )(p\d+)(?:\]| >> 2\]|,)[^\n]* = |P4\(MM, (p\d+)", body)

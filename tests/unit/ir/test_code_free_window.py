@@ -39,6 +39,12 @@ def test_the_window_holds_its_address_and_no_code():
         assert size & (size - 1) == 0 and lo % size == 0 and 64 <= size <= CodeFreeWindow.SPAN
         assert lo <= p < hi <= RAM
         assert not any(cp[lo >> GRANULE_SHIFT:hi >> GRANULE_SHIFT])
+        # the bounds: all the code-free bytes around the block, up to SPAN either way
+        wlo, whi = w[5:]
+        assert wlo <= lo and hi <= whi <= RAM and not any(cp[wlo >> GRANULE_SHIFT:whi >> GRANULE_SHIFT])
+        g = p >> GRANULE_SHIFT << GRANULE_SHIFT
+        assert (whi == RAM or cp[whi >> GRANULE_SHIFT] or whi - g >= CodeFreeWindow.SPAN) \
+            and (wlo == 0 or cp[(wlo - 1) >> GRANULE_SHIFT] or g - wlo >= CodeFreeWindow.SPAN)
         # the largest such block: the one twice as big holds code, leaves RAM or is too big
         big = size * 2
         blo = lo // big * big

@@ -56,3 +56,80 @@ def test_full_width_results_are_corrected_by_a_compare_not_masked():
         assert re.search(r"if (r\d+) > 4294967295: \1 -= 4294967296", code)
         assert re.search(r"if (r\d+) < 0: \1 \+= 4294967296", code)
         assert not re.search(r"^\s*r\d+ = .*& 4294967295$", code, re.M)
+
+
+#: a cdecl frame: the argument pushed, read at [EBP+8]
+FRAME = guest("""
+    mov ecx, 600
+again:
+    push ecx
+    call f
+    add esp, 4
+    add [0x500], eax
+    dec ecx
+    jnz again
+    hlt
+f:
+    push ebp
+    mov ebp, esp
+    mov eax, [ebp+8]
+    add eax, eax
+    pop ebp
+    ret
+""")
+
+
+def run_frame(accel, limit, log=None):
+    return stopped_at(FRAME, accel, 16 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [300, 3001, 100_000])
+def test_a_frame_stopped_anywhere_matches_the_interpreter(limit):
+    assert run_frame("tcg", limit) == run_frame("interp", limit)
+
+
+def test_32_bit_stack_addresses_are_corrected_by_a_compare_not_masked():
+    """PUSH and CALL step ESP, [EBP+8] adds to EBP: each a temporary (the
+    store's address and the next step's operand, a load's address) that is
+    assigned unmasked and corrected by a compare, like a register write."""
+    assert run_frame("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_frame, 100_000))
+    assert re.search(r"if t\d+ < 0: t\d+ \+= 4294967296", code)
+    assert re.search(r"if a\d+ > 4294967295: a\d+ -= 4294967296", code)
+    assert not re.search(r"^\s*[ta]\d+ = .* & 4294967295$", code, re.M)
+
+
+#: LEA with a negative displacement, 32- and 16-bit, crossing zero on the
+#: passes where ECX and SI are small
+NEG = guest("""
+    mov ecx, 400
+    xor esi, esi
+again:
+    lea eax, [ecx-3]            ; below zero at ECX < 3
+    add [0x500], eax
+    lea bx, [si-5]              ; 16-bit, below zero at SI < 5
+    add [0x504], bx
+    inc si
+    dec ecx
+    jnz again
+    hlt
+""")
+
+
+def run_neg(accel, limit, log=None):
+    return stopped_at(NEG, accel, 16 << 20, limit, (0x500, 8), log)
+
+
+@pytest.mark.parametrize("limit", [100, 2399, 2405, 100_000])
+def test_negative_displacements_stopped_anywhere_match_the_interpreter(limit):
+    assert run_neg("tcg", limit) == run_neg("interp", limit)
+
+
+def test_a_negative_constant_is_subtracted_not_added_modulo():
+    """x + 0xFFFFFFFD (mod 2**32) is x - 3 corrected below zero: small ints
+    all the way, where the sum is a big int built and then cut down."""
+    assert run_neg("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_neg, 100_000))
+    assert re.search(r"(r\d+) = r\d+ - 3\n\s*if \1 < 0: \1 \+= 4294967296", code)
+    assert re.search(r"(r\d+) = r\d+ - 5\n\s*if \1 < 0: \1 \+= 65536", code)
+    assert not re.search(r" \+ (4294967293|65531)\b", code)

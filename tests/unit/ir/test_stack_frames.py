@@ -134,7 +134,8 @@ def test_frames_are_translated_not_helpers(guest):
         stats = m.accel.stats()
         assert stats["helper_calls"] == 0
         # the loop runs in the region: the interpreter only for start-up
-        assert stats["interp_insns"] < r.icount // 10
+        # (its first HOT_THRESHOLD passes)
+        assert stats["interp_insns"] < r.icount // 5
     finally:
         m.close()
 
@@ -148,7 +149,9 @@ def test_frames_match_the_interpreter_at_every_kind_of_stop(guest):
 
 #: POP DI, POP SI, POP BX, RET after a call: a run of four loads; SP at the
 #: top of the segment (``mov sp, 0``), a run across the wrap (``mov sp,
-#: 4``: its test fails, the interpreter makes those loads) and an odd SP
+#: 4``: its test fails, the interpreter makes those loads) and an odd SP;
+#: a store between the PUSHes and the POPs keeps the POPs loads (with none,
+#: each POP would read back the value its PUSH stored in the same block)
 RUN = """
     xor ax, ax
     mov ss, ax
@@ -175,6 +178,7 @@ f:
     mov di, 5
     lea ax, [bx+si]
     add ax, di
+    mov [0x600], ax
     pop di
     pop si
     pop bx

@@ -25,6 +25,20 @@ again:
 """
 
 
+#: the start of a 16-bit guest: DS = SS = 0, SP 0x7000, and #GP's vector
+#: (13, in the real-address-mode vector table: SDM Vol. 3A ch. 20) at the
+#: label ``gp`` the guest defines
+REAL_GP_ENTRY = """
+    .code16
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7000
+    mov word ptr [0x34], gp
+    mov word ptr [0x36], 0
+"""
+
+
 def print_words(*regs) -> str:
     """Assembly printing each 16-bit register of ``regs`` (low byte first)
     on COM1, then isa-debug-exit with 0 (AX and DX are overwritten)."""

@@ -1,4 +1,10 @@
-"""Control transfer (SDM Vol. 1 §6.3, §7.3.8)."""
+"""Control transfer (SDM Vol. 1 §6.3, §7.3.8).
+
+Far transfers in real mode (CS = selector, base = selector * 16, SDM Vol.
+3A §20.1.1) are compiled in: ``ops.real_mode()`` is what the block key
+says there, and ``ops.far_jump`` ends a translated block with the full
+look-up by (CS base, IP); in protected mode they read descriptors
+(:mod:`emu.isa.x86.protected`) and stay with the interpreter."""
 
 from ..flags import CC_Z, MASK
 from ..protected import far_return, far_transfer
@@ -48,21 +54,21 @@ def ret(ops, i):
     ops.jump(ip & MASK[i.osize])
 
 
-@sem("CALLF", helper=True)
+@sem("CALLF")
 def callf(ops, i):
     """CALL ptr16:16/32 (real mode and same-privilege protected mode)."""
     sel, off = i.far
-    if far_transfer(ops, i, sel, off, call=True):
+    if not ops.real_mode() and far_transfer(ops, i, sel, off, call=True):
         return
     ops.push(ops.get_seg(CS), i.osize)
     ops.push(i.next_ip, i.osize)
     ops.far_jump(sel, off)
 
 
-@sem("JMPF", helper=True)
+@sem("JMPF")
 def jmpf(ops, i):
     sel, off = i.far
-    if far_transfer(ops, i, sel, off, call=False):
+    if not ops.real_mode() and far_transfer(ops, i, sel, off, call=False):
         return
     ops.far_jump(sel, off)
 
@@ -76,28 +82,28 @@ def _far_pointer(ops, i):
     return sel, off
 
 
-@sem("CALLF_IND", helper=True)
+@sem("CALLF_IND")
 def callf_ind(ops, i):
     sel, off = _far_pointer(ops, i)
-    if far_transfer(ops, i, sel, off, call=True):
+    if not ops.real_mode() and far_transfer(ops, i, sel, off, call=True):
         return
     ops.push(ops.get_seg(CS), i.osize)
     ops.push(i.next_ip, i.osize)
     ops.far_jump(sel, off)
 
 
-@sem("JMPF_IND", helper=True)
+@sem("JMPF_IND")
 def jmpf_ind(ops, i):
     sel, off = _far_pointer(ops, i)
-    if far_transfer(ops, i, sel, off, call=False):
+    if not ops.real_mode() and far_transfer(ops, i, sel, off, call=False):
         return
     ops.far_jump(sel, off)
 
 
-@sem("RETF", helper=True)
+@sem("RETF")
 def retf(ops, i):
     """RETF [imm16] (real mode and same-privilege protected mode)."""
-    if far_return(ops, i):
+    if not ops.real_mode() and far_return(ops, i):
         return
     ip = ops.pop(i.osize)
     cs = ops.pop(i.osize) & 0xFFFF

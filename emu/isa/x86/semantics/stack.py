@@ -72,24 +72,17 @@ def pushf(ops, i):
     ops.push(f & MASK[i.osize], i.osize)
 
 
-@sem("POPF", helper=True)
+@sem("POPF")
 def popf(ops, i):
-    """POPF/POPFD: only the bits the model (and, later, CPL/IOPL) allow change;
-    RF is not popped, and POPFD clears it (SDM Vol. 2A "POPF")."""
+    """POPF/POPFD: only the bits the model, CPL and IOPL allow change
+    (``ops.popf_mask``); RF is not popped, and POPFD clears it (SDM Vol. 2A
+    "POPF")."""
     v = ops.pop(i.osize)
     mask = ops.model.flags_writable & MASK[i.osize] & ~F.RF
     if i.osize == 4:
         v &= ~F.RF
         mask |= F.RF
-    s = ops.s
-    if s.cr0 & 1 and not s.fl & F.VM:
-        cpl = s.cpl
-        iopl = (s.fl >> 12) & 3
-        if cpl > 0:
-            mask &= ~F.IOPL
-        if cpl > iopl:
-            mask &= ~F.IF
-    ops.set_flags(v, mask)
+    ops.set_flags(v, ops.popf_mask(mask))
 
 
 @sem("ENTER")

@@ -73,27 +73,19 @@ def std(ops, i):
     ops.set_flags(F.DF, F.DF)
 
 
-def _if_allowed(ops):
-    s = ops.s
-    if s.cr0 & CR0_PE:
-        iopl = (s.fl >> 12) & 3
-        if s.cpl > iopl:
-            ops.raise_exc(13, 0, f"CLI/STI at CPL {s.cpl} > IOPL {iopl}")
-
-
-@sem("CLI", helper=True)
+@sem("CLI")
 def cli(ops, i):
-    """CLI: #GP if CPL > IOPL in protected mode (the seed's sensitive instruction)."""
-    _if_allowed(ops)
+    """CLI: #GP if CPL > IOPL in protected mode (``ops.check_iopl``)."""
+    ops.check_iopl("CLI/STI")
     ops.set_flags(0, F.IF)
 
 
-@sem("STI", helper=True)
+@sem("STI")
 def sti(ops, i):
-    """STI: interrupts are recognised only after the *next* instruction."""
-    _if_allowed(ops)
-    if not ops.s.fl & F.IF:
-        ops.s.inhibit_irq = True
+    """STI: interrupts are recognised only after the *next* instruction
+    (the shadow is set only when IF was clear, SDM Vol. 2B "STI")."""
+    ops.check_iopl("CLI/STI")
+    ops.inhibit_irq_if((ops.get_flags() & F.IF) == 0)
     ops.set_flags(F.IF, F.IF)
 
 
@@ -114,10 +106,10 @@ def out(ops, i):
     ops.port_out(port, size, ops.read(i.ops[1]))
 
 
-@sem("INT", helper=True)
+@sem("INT")
 def int_(ops, i):
     """INT imm8: a software interrupt (protected mode: gate DPL >= CPL)."""
-    deliver(ops, i.ops[0].value, i.next_ip, soft=True)
+    ops.software_interrupt(i.ops[0].value, i.next_ip)
 
 
 @sem("INT3", helper=True)
@@ -136,12 +128,11 @@ def into(ops, i):
         deliver(ops, 4, i.next_ip, soft=True)
 
 
-@sem("IRET", helper=True)
+@sem("IRET")
 def iret(ops, i):
     """IRET/IRETD: real mode pops IP, CS, FLAGS; protected mode:
     :func:`emu.isa.x86.pm_interrupts.iret_protected` (SDM Vol. 2A "IRET")."""
-    s = ops.s
-    if s.cr0 & CR0_PE:
+    if not ops.real_mode():
         from ..pm_interrupts import iret_protected
         iret_protected(ops, i)
         return

@@ -1,0 +1,174 @@
+"""Runs of stack accesses tested once: POP, POP, RET read upwards from SP
+(SDM Vol. 2B "POP", "RET"), and the translator tests once that the whole
+run lies in the segment below its 16-bit wrap (or RAM's end).  After that
+test SP needs no wrap correction until the run's last step -- the one that
+may reach 0x10000 and wrap to 0 -- and the code makes none; in 32-bit
+code, where the test keeps the run below RAM's end, not even RET imm16's
+step after it needs a mask.  Runs whose
+stack reaches the very top of the segment match the interpreter wherever
+a budget stops them."""
+
+import io
+import re
+
+import pytest
+
+from emu import loader
+from tests.differential.pm32 import guest
+from tests.differential.translated import stopped_at, tcg_regions
+from tests.unit.ir.test_codegen_calls import assert_matches_interpreter, region_paths, run
+
+
+def rm_calls(sp: str, between: str = "") -> str:
+    """A loop calling a function that saves SI and DI, with SP = ``sp``
+    (``between``: code of the function between its pushes and its pops)."""
+    return f"""
+    xor ax, ax
+    mov ss, ax
+    mov sp, {sp}
+    mov cx, 400
+again:
+    call f
+    add bx, ax
+    dec cx
+    jnz again
+    mov dx, 0x3f8
+    mov ax, bx
+    out dx, al
+    mov al, ah
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+f:
+    push si
+    push di
+    mov si, cx
+    lea di, [si+3]
+    mov ax, si
+    xor ax, di
+    {between}
+    pop di
+    pop si
+    ret
+"""
+
+
+#: SP 0: the pushes wrap below 0x10000 and the RET's pop ends at 0x10000
+#: (SP wraps to 0 on its last step); 0x7000: the common case; 0xFFFE and
+#: 0x0002: the run of three pops crosses the wrap (tested, then left to the
+#: interpreter)
+SPS = ("0", "0x7000", "0xfffe", "0x0002")
+
+
+@pytest.mark.parametrize("sp", SPS)
+def test_a_pop_run_at_every_sp_matches_the_interpreter(sp):
+    image = loader.assemble(rm_calls(sp), "<test>", 0x7C00)
+    assert_matches_interpreter(image, (None, 1001, 1998, 2003))
+
+
+def rm_calls_code(sp: str, between: str = "") -> str:
+    """The code of the regions of :func:`rm_calls` (at SP = ``sp``, with
+    ``between`` between its pushes and pops) on its paths."""
+    image = loader.assemble(rm_calls(sp, between), "<test>", 0x7C00)
+    log = io.StringIO()
+    m, r = run("tcg", image, log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    return "\n".join(region_paths(log.getvalue()))
+
+
+def test_sp_steps_of_a_tested_pop_run_need_no_wrap_but_the_last():
+    # a store between the pushes and the pops: POP DI is not the value
+    # PUSH DI stored (optimize.reuse_loads) but a load, the first of the run
+    code = rm_calls_code("0x7000", "mov [0x600], ax")
+    runs = re.findall(r"ix\d+ = p\d+ >> 1", code)
+    assert runs
+    # POP DI, POP SI, RET: three steps of SP, one correction (the last)
+    steps = re.findall(r"r4 = (?:r4|t\d+) \+ 2\n(\s*if r4 > 65535: r4 -= 65536\n)?", code + "\n")
+    assert len(steps) == 3 * len(runs)
+    assert len([s for s in steps if s]) == len(runs)
+
+
+
+#: 32-bit: POP, POP, RET 8 (the callee pops its two arguments)
+PM_CALLS = guest("""
+    mov ecx, 500
+again:
+    push ecx
+    push 7
+    call f
+    add [0x500], eax
+    dec ecx
+    jnz again
+    hlt
+f:
+    push ebx
+    push esi
+    mov ebx, [esp+12]
+    mov esi, [esp+16]
+    lea eax, [ebx+esi]
+    pop esi
+    pop ebx
+    ret 8
+""")
+
+
+def run_pm(accel, limit, log=None):
+    return stopped_at(PM_CALLS, accel, 16 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [300, 2001, 100_000])
+def test_a_pop_run_and_ret_imm16_stopped_anywhere_match_the_interpreter(limit):
+    assert run_pm("tcg", limit) == run_pm("interp", limit)
+
+
+def test_the_sp_of_a_tested_pop_run_needs_no_mask_through_ret_imm16():
+    """The run's test puts ESP below RAM's end: ESP + 4 + 8 needs no mask."""
+    assert run_pm("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_pm, 100_000))
+    assert re.search(r"ix\d+ = \w+ >> 2", code)
+    assert not re.search(r"^\s*r4 = .*& 4294967295", code, re.M)
+
+
+# -- runs of stack stores: PUSH, PUSH (and CALL's push) written downwards,
+# tested once against the bounds of the code-free window
+
+#: the runs of PUSHes at SP near 0 (0x0004: the run ends at 0; 0x0002: its
+#: second store wraps to 0xFFFE and the run is left to the interpreter), at
+#: the edge of an aligned block (0x7002), and with the stack just above the
+#: code's last granule (0x7C42: PUSH SI lands above it, PUSH DI in it --
+#: the window's edge, a run straddling code)
+PUSH_SPS = ("0x0004", "0x0002", "0x7002", "0x7c42", "0x7c44")
+
+
+@pytest.mark.parametrize("sp", PUSH_SPS)
+def test_a_push_run_at_every_sp_matches_the_interpreter(sp):
+    image = loader.assemble(rm_calls(sp), "<test>", 0x7C00)
+    assert len(image.data) < 0x40           # the code in one granule, the stack above it
+    assert_matches_interpreter(image, (None, 1001, 1998, 2003))
+
+
+def test_a_push_run_tests_the_window_once_and_its_sp_steps_need_no_wrap():
+    """PUSH SI, PUSH DI: one test of both stores against the window's
+    bounds, the second store at the first one's word index less one, and
+    the second SP step with no wrap correction."""
+    code = rm_calls_code("0x7000")
+    runs = re.findall(r"\n(\s*)sx(\d+) = p\d+ >> 1\n\1W2\[sx\2\] = r6\n"
+                      r"\1(t\d+) = t\2 - 2\n\1W2\[sx\2 - 1\] = r7\n", code)
+    assert runs
+    for _ind, t, _t2 in runs:
+        assert len(re.findall(rf"not WLO \+ 2 <= p\d+ <= WHI - 2:.*\n.*SWA.*\n.*t{t} < 2", code)) >= 1
+
+
+@pytest.mark.parametrize("limit", [300, 2001, 100_000])
+def test_a_push_run_with_calls_stopped_anywhere_matches_the_interpreter(limit):
+    # PUSH ECX, PUSH 7, CALL: a run of three 32-bit stores
+    assert run_pm("tcg", limit) == run_pm("interp", limit)
+
+
+def test_a_32_bit_push_run_and_call_test_the_window_once():
+    code = "\n".join(tcg_regions(run_pm, 100_000))
+    m = re.search(r"if (\w+) & 3 or not WLO \+ 8 <= \1 <= WHI - 4:", code)
+    assert m
+    ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
+    assert f"W4[{ix} - 1] = 7" in code and f"W4[{ix} - 2] = " in code
