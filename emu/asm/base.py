@@ -106,12 +106,22 @@ def in_worker(fn, *args, timeout: float = TIMEOUT):
     seconds without a message (WorkerTimeout with the last progress) or when
     the parent is interrupted (the KeyboardInterrupt goes on)."""
     rfd, wfd = os.pipe()
-    pid = os.fork()
+    # SIGINT waits (blocked) from before the fork until the parent is inside
+    # the try whose finally kills the child: an interrupt arriving between
+    # them would leave the child running, holding the caller's output open
+    sigint = {signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigint)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigint)
+        raise
     if pid == 0:                                    # the child
         status = 0
         try:
             os.close(rfd)
             signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent decides
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigint)
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 2)                        # keystone's warnings: errors come back here
             try:
@@ -126,9 +136,10 @@ def in_worker(fn, *args, timeout: float = TIMEOUT):
             status = 1
         finally:
             os._exit(status)
-    os.close(wfd)
     progress, buf, done = None, b"", False
     try:
+        os.close(wfd)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigint)
         while True:
             ready, _, _ = select.select([rfd], [], [], timeout)
             if not ready:
@@ -149,6 +160,7 @@ def in_worker(fn, *args, timeout: float = TIMEOUT):
                     raise value
                 return value
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigint)
         os.close(rfd)
         if not done:
             try:
