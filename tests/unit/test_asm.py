@@ -258,7 +258,10 @@ def test_ctrl_c_interrupts_an_assembler_that_hangs(tmp_path):
     """SIGINT reaches kasou while keystone spins in C: kasou ends (the
     interrupted status), the worker with it."""
     path = write(tmp_path, "h.S", "    .fill undefined_count, 1, 0\n")
-    code = ("import sys\nfrom emu.asm import keystone\nprint('go', flush=True)\n"
+    # SIGINT as a terminal gives it: a test run started in the background
+    # inherits it ignored, and Python then keeps it ignored
+    code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from emu.asm import keystone\nprint('go', flush=True)\n"
             f"keystone.assemble(open({path!r}).read(), {path!r}, timeout=600)\n")
     p = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
