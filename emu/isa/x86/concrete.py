@@ -40,7 +40,19 @@ _CF_OF = F.CF | F.OF
 
 
 class ConcreteOps:
-    """x86 operations on concrete values, over one X86State and one RAM."""
+    """x86 operations on concrete values, over one X86State and one RAM.
+
+    Its attributes are declared (``__slots__``): every semantic function
+    reads several of them per instruction, and a slot is read at one cost
+    however many there are -- CPython's per-instance dictionary leaves its
+    fast attribute path from its 30th key on (this object has ~30), which
+    made every instruction of the interpreter ~10% slower."""
+
+    __slots__ = ("s", "r", "segs", "model", "ram", "mm", "ram_size", "code_map", "code_bytes",
+                 "mmio", "amask", "pending_exits", "io_replay", "io_pos", "pending_read", "insn",
+                 "halted", "on_mode_change", "on_cs_base", "flat64", "translate", "plain",
+                 "paging_key", "implicit_sv", "on_tlb_flush", "trace_int", "rep_budget",
+                 "io_inline", "io_quiet", "rep_extra")
 
     def __init__(self, state: X86State, ram, model: CpuModel, mmio=None):
         self.s = state
