@@ -77,10 +77,11 @@ class ConcreteOps:
         #: instruction, or None -- not served, exit as usual
         #: (:meth:`emu.machine.Machine.serve_port_inline`)
         self.io_inline = None
-        #: port I/O from translated code (the core sets it): fn(port, size,
-        #: is_write, value) -> the value read (0 for a write), or -1: not
-        #: served (:meth:`emu.machine.Machine.serve_port_quiet`)
-        self.io_quiet = None
+        #: quiet port I/O (the core sets them): port -> serve(size, value),
+        #: the value read (0 for a write), or -1: not served
+        #: (:meth:`emu.machine.Machine._quiet_server`); None: none
+        self.io_reads = None
+        self.io_writes = None
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
@@ -603,19 +604,31 @@ class ConcreteOps:
     # -- port I/O ----------------------------------------------------------------------
     def port_in(self, port: int, size: int) -> int:
         check_io(self, port, size)
-        ex = IoExit(port & 0xFFFF, size, False)
+        port &= 0xFFFF
         if self.io_inline is not None and self.io_pos >= len(self.io_replay):
+            v = self.io_reads[port](size, 0)
+            if v >= 0:
+                return v
+            ex = IoExit(port, size, False)
             back = self.io_inline(ex)
             if back is not None:
                 self.pending_exits.extend(back)
                 return ex.data & MASK[size]
-        return self._io_read(ex)
+            return self._io_read(ex)
+        return self._io_read(IoExit(port, size, False))
 
     def port_out(self, port: int, size: int, v: int) -> None:
         check_io(self, port, size)
-        ex = IoExit(port & 0xFFFF, size, True, v & MASK[size])
-        back = None if self.io_inline is None else self.io_inline(ex)
-        self.pending_exits.extend((ex,) if back is None else back)
+        port &= 0xFFFF
+        v &= MASK[size]
+        if self.io_inline is not None:
+            if self.io_writes[port](size, v) >= 0:
+                return
+            ex = IoExit(port, size, True, v)
+            back = self.io_inline(ex)
+            self.pending_exits.extend((ex,) if back is None else back)
+            return
+        self.pending_exits.append(IoExit(port, size, True, v))
 
     def port_in_translated(self, port: int, size: int) -> int:
         """IN from translated code (``X86IRBuilder.port_in``): the value, or
@@ -623,15 +636,15 @@ class ConcreteOps:
         I/O inline, a permission check is due, or the machine or the device
         wants a real exit): nothing happened, the interpreter runs the
         instruction."""
-        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+        if self.io_reads is None or not io_unchecked(self.s):
             return -1
-        return self.io_quiet(port & 0xFFFF, size, False, 0)
+        return self.io_reads[port & 0xFFFF](size, 0)
 
     def port_out_translated(self, port: int, size: int, v: int) -> int:
         """OUT from translated code: 0, or -1 as :meth:`port_in_translated`."""
-        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+        if self.io_writes is None or not io_unchecked(self.s):
             return -1
-        return self.io_quiet(port & 0xFFFF, size, True, v & MASK[size])
+        return self.io_writes[port & 0xFFFF](size, v & MASK[size])
 
     def _io_read(self, ex):
         pos = self.io_pos

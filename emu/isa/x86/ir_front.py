@@ -27,8 +27,9 @@ Two rules make state restoration trivial (QEMU's ``restore_state_to_opc``):
 
 Port I/O (IN/OUT, SDM Vol. 2A "IN", Vol. 2B "OUT") is a ``call_bail`` of the
 engine's ops: the access is served from the block when its device can take
-it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
-block leaves before it and the interpreter makes the real exit.
+it quietly (the machine's quiet servers,
+:meth:`emu.machine.Machine._quiet_server`), and otherwise the block leaves
+before it and the interpreter makes the real exit.
 
 Segment loads: a load of ES, DS, FS or GS (MOV, POP, LES, LDS...) is a
 ``call_bail`` of the engine's ops -- in protected mode the descriptor's
