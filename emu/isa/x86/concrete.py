@@ -28,6 +28,7 @@ from .protected import check_io, install_segment, io_unchecked, load_segment, se
 from .state import CS, SS, X86State, CR0_PE, Segment
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
+from ...devices.bus import QuietTable, declined
 from ...exits import HltExit, IoExit, MmioExit
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
@@ -77,11 +78,11 @@ class ConcreteOps:
         #: instruction, or None -- not served, exit as usual
         #: (:meth:`emu.machine.Machine.serve_port_inline`)
         self.io_inline = None
-        #: quiet port I/O (the core sets them): port -> serve(size, value),
-        #: the value read (0 for a write), or -1: not served
-        #: (:meth:`emu.machine.Machine._quiet_server`); None: none
-        self.io_reads = None
-        self.io_writes = None
+        #: quiet port I/O (the core sets the machine's): port -> serve(size,
+        #: value), the value read (0 for a write), or -1: not served
+        #: (:meth:`emu.machine.Machine._quiet_server`); these decline all
+        self.io_reads = QuietTable(lambda port: declined)
+        self.io_writes = QuietTable(lambda port: declined)
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
@@ -636,14 +637,23 @@ class ConcreteOps:
         I/O inline, a permission check is due, or the machine or the device
         wants a real exit): nothing happened, the interpreter runs the
         instruction."""
-        if self.io_reads is None or not io_unchecked(self.s):
+        if not io_unchecked(self.s):
             return -1
         return self.io_reads[port & 0xFFFF](size, 0)
 
     def port_out_translated(self, port: int, size: int, v: int) -> int:
         """OUT from translated code: 0, or -1 as :meth:`port_in_translated`."""
-        if self.io_writes is None or not io_unchecked(self.s):
+        if not io_unchecked(self.s):
             return -1
+        return self.io_writes[port & 0xFFFF](size, v & MASK[size])
+
+    def port_in_real(self, port: int, size: int) -> int:
+        """:meth:`port_in_translated` from a block translated for real mode
+        (its key says so), where IN and OUT are never refused."""
+        return self.io_reads[port & 0xFFFF](size, 0)
+
+    def port_out_real(self, port: int, size: int, v: int) -> int:
+        """:meth:`port_out_translated` from a block translated for real mode."""
         return self.io_writes[port & 0xFFFF](size, v & MASK[size])
 
     def _io_read(self, ex):
