@@ -58,10 +58,10 @@ from __future__ import annotations
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from functools import partialmethod
+from functools import partial
 
 from .accel.base import create_accel
-from .devices.bus import Bus
+from .devices.bus import Bus, declined
 from .exits import ExitStats, IoExit, MmioExit, source_text
 from .memory import Ram
 
@@ -293,9 +293,15 @@ class Machine:
         self._count_writes = False
         self._writing = 0
         #: (port or address, is_write) -> (an IO or MMIO exit, its key): what
-        #: serve_port_quiet and serve_mmio_quiet count
+        #: dispatch_exit counts
         self._quiet_ports = {}
         self._quiet_mmio = {}
+        #: address -> serve(size, value), the accesses a device takes quietly
+        #: (see _quiet_server), by bus and direction
+        self.quiet_port_reads = self.ports.quiet_table(partial(self._quiet_server, self.ports, IoExit, False))
+        self.quiet_port_writes = self.ports.quiet_table(partial(self._quiet_server, self.ports, IoExit, True))
+        self.quiet_mmio_reads = self.mmio.quiet_table(partial(self._quiet_server, self.mmio, MmioExit, False))
+        self.quiet_mmio_writes = self.mmio.quiet_table(partial(self._quiet_server, self.mmio, MmioExit, True))
         self.clock = GuestClock(DEFAULT_ICOUNT_SHIFT if icount_shift is None else icount_shift)
         self.timers = []            # devices with next_deadline_ns() / update(now_ns)
         self._run_deadline = None   # the timer deadline that ends the current run
@@ -527,6 +533,7 @@ class Machine:
             return
         self.clock.count_instructions(self.icount_now)
         self._count_writes = True
+        self._quiet_changed()
 
     def icount_now(self) -> int:
         """Instructions retired so far, exact also inside ``run()``
@@ -538,9 +545,11 @@ class Machine:
         """Call ``fn(exit)`` after each exit is served (a read's value is
         in ``exit.data`` by then), in the order observers were added."""
         self._exit_observers.append(fn)
+        self._quiet_changed()
 
     def remove_exit_observer(self, fn) -> None:
         self._exit_observers.remove(fn)
+        self._quiet_changed()
 
     def next_timer_deadline(self):
         """Guest time (ns) of the earliest timer deadline, or None."""
@@ -705,40 +714,53 @@ class Machine:
             return (ex,)
         return ()
 
-    def _serve_quiet(self, mmio: bool, where: int, size: int, is_write: bool, value: int) -> int:
-        """Port I/O from the middle of translated code, or port or MMIO
-        access from an engine's I/O hook (``serve_port_quiet`` and
-        ``serve_mmio_quiet``, this method with ``mmio`` bound: no call
-        more on the path of every access): serve the access now if nothing
-        needs it as a real exit (no ``-d exits``, exit observer or
-        guest-time counting of writes) and its device takes it quietly
-        (``Device.quiet_io``: an ``inline_io`` access that neither changes
-        the device's interrupt line nor asks the machine to stop), counted
-        as an IO (MMIO) exit as :meth:`dispatch_exit` counts it.  Returns
-        the value read (0 for a write), or -1: nothing was done, the engine
-        makes the access the ordinary way."""
+    def _quiet_server(self, bus, kind, is_write: bool, where: int):
+        """The quiet server of ``where`` on ``bus`` in one direction, made
+        once for the bus's :class:`~emu.devices.bus.QuietTable` (the
+        tables ``quiet_port_reads``, ``quiet_port_writes``,
+        ``quiet_mmio_reads`` and ``quiet_mmio_writes`` that the engines
+        look up for an IN/OUT from the middle of translated code, or a port
+        or MMIO access from an I/O hook): ``serve(size, value)`` has the
+        device take the access now if it can quietly (its
+        ``Device.quiet_access``: an ``inline_io`` access that neither
+        changes the device's interrupt line nor asks the machine to stop),
+        counted as an IO (MMIO) exit as :meth:`dispatch_exit` counts it,
+        and returns the value read (0 for a write), or -1: nothing was
+        done, the engine makes the access the ordinary way.  Nothing is
+        served quietly while something needs every access as a real exit
+        (``-d exits``, an exit observer, guest-time counting of writes:
+        :meth:`_quiet_changed` forgets the servers when that changes)."""
         if self.exit_pcs or self._exit_observers or self._count_writes:
-            return -1
-        if mmio:
-            dev, off = self.mmio.find(where)
-            keys, kind = self._quiet_mmio, MmioExit
-        else:
-            dev, off = self.ports.find(where)
-            keys, kind = self._quiet_ports, IoExit
-        if dev is None or not getattr(dev, "inline_io", False):
-            # (an object on the bus that is no Device -- the grader's
-            # Unassigned -- has neither: it is never served quietly)
-            return -1
-        v = dev.quiet_io(off, size, is_write, value)
-        if v >= 0:
-            counted = keys.get((where, is_write)) or self._exit_key(keys, kind, where, size, is_write)
-            self.stats.count(counted[0], 1, counted[1])
-        return v
+            return declined
+        dev, off = bus.find(where)
+        # (an object on the bus that is no Device -- the grader's
+        # Unassigned -- has no quiet_access: it is never served quietly)
+        make = getattr(dev, "quiet_access", None)
+        device_serve = None if make is None else make(off, is_write)
+        if device_serve is None:
+            return declined
+        ex = kind(where, 1, is_write)
+        key, reason = ex.key(), ex.reason
+        stats = self.stats
 
-    #: ``serve_port_quiet(port, size, is_write, value)``: see :meth:`_serve_quiet`
-    serve_port_quiet = partialmethod(_serve_quiet, False)
-    #: ``serve_mmio_quiet(addr, size, is_write, value)``: see :meth:`_serve_quiet`
-    serve_mmio_quiet = partialmethod(_serve_quiet, True)
+        def serve(size: int, value: int) -> int:
+            v = device_serve(size, value)
+            if v >= 0:
+                # ExitStats.count(ex, 1, key), its key already counted
+                by_key = stats.by_key
+                if key in by_key:
+                    by_key[key] += 1
+                    by_reason = stats.by_reason
+                    by_reason[reason] = by_reason.get(reason, 0) + 1
+                else:
+                    stats.count(ex, 1, key)
+            return v
+        return serve
+
+    def _quiet_changed(self) -> None:
+        """What :meth:`_quiet_server` builds changed: build anew."""
+        self.ports.quiet_changed()
+        self.mmio.quiet_changed()
 
     @staticmethod
     def _exit_key(keys: dict, kind, where: int, size: int, is_write: bool) -> tuple:

@@ -25,14 +25,15 @@ maps onto unicorn 2 (``unicorn`` on PyPI):
   :meth:`Machine.dispatch_exit`, the very method the run loop uses for
   every other engine: the exit is counted and served once, in one place, and
   the exit counts of ``interp`` and ``unicorn`` agree.  A port access whose
-  device takes it quietly (``Machine.serve_port_quiet``, as the
+  device takes it quietly (the Machine's quiet servers, one lookup and
+  one call: ``Machine.quiet_port_reads`` and ``quiet_port_writes``, as the
   translator's port helper: no ``-d exits`` or exit observer, a device that
   reads no guest time and neither raises its interrupt line nor asks to
   stop -- a polled UART) is served and counted there without building the
   exit, finding unicorn's PC or looking at timers; the polled-UART bench
   guests ran 4x (real mode) and 7x (protected mode: the I/O permission
   check's registers are read in one batch) faster so.  An MMIO access a
-  device takes quietly (``Machine.serve_mmio_quiet``: the PL011 while its
+  device takes quietly (``Machine.quiet_mmio_reads``/``writes``: the PL011 while its
   interrupts are masked) is served so too; only its instruction's
   address is read, for ``abandoned`` (below).  If a device asks to
   stop (isa-debug-exit), the hook stops unicorn after this instruction and
@@ -197,10 +198,13 @@ class UnicornAccel(Accelerator):
         #: as it times bare unicorn, without the engine's start-up
         self.started = None
         self.quiet_ports = 0         # port accesses the Machine served quietly (_quiet_served)
-        #: MMIO accesses a device takes quietly, served by the Machine without
-        #: an exit object (Machine.serve_mmio_quiet; stand-in machines have none)
-        self._mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
-        self._port_quiet = getattr(machine, "serve_port_quiet", None)     # (likewise)
+        #: address -> serve(size, value): the accesses a device takes
+        #: quietly, served by the Machine without an exit object
+        #: (Machine._quiet_server; stand-in machines have none)
+        self._mmio_reads = getattr(machine, "quiet_mmio_reads", None)
+        self._mmio_writes = getattr(machine, "quiet_mmio_writes", None)
+        self._port_reads = getattr(machine, "quiet_port_reads", None)      # (likewise)
+        self._port_writes = getattr(machine, "quiet_port_writes", None)
         self.quiet_mmio = 0          # MMIO accesses served so
         self._mm = machine.ram.mm    # (RAM from address 0, as unicorn maps it: ram.base)
         self._mm_base = machine.ram.base
@@ -708,7 +712,7 @@ class UnicornAccel(Accelerator):
 
     def port_read(self, port: int, size: int) -> int:
         """An IN of ``size`` bytes from ``port``, served now; its value."""
-        v = self._port_quiet(port, size, False, 0)
+        v = self._port_reads[port](size, 0)
         if v >= 0:
             self._quiet_served()
             return v
@@ -718,13 +722,13 @@ class UnicornAccel(Accelerator):
 
     def port_write(self, port: int, size: int, value: int) -> None:
         """An OUT of ``value`` (``size`` bytes) to ``port``, served now."""
-        if self._port_quiet(port, size, True, value) >= 0:
+        if self._port_writes[port](size, value) >= 0:
             self._quiet_served()
             return
         self._dispatch(IoExit(port, size, True, value))
 
     def _quiet_served(self) -> None:
-        """A port access the Machine served quietly (``serve_port_quiet``:
+        """A port access the Machine served quietly (its quiet servers:
         counted as an IO exit, its device reads no guest time, raises no
         interrupt, asks no stop and moves no timer): nothing of
         :meth:`_dispatch`'s work is left but a free run's slice, which ends
@@ -745,8 +749,8 @@ class UnicornAccel(Accelerator):
         return self.machine.ram.base + self.machine.ram.size + offset
 
     def _mmio_high_read(self, addr, size):
-        if self._mmio_quiet is not None and not self._slice_over():
-            v = self._mmio_quiet(addr, size, False, 0)
+        if self._mmio_reads is not None and not self._slice_over():
+            v = self._mmio_reads[addr](size, 0)
             if v >= 0:
                 self.quiet_mmio += 1
                 self._note_access(None, addr, False, v)
@@ -756,8 +760,8 @@ class UnicornAccel(Accelerator):
         return ex.data
 
     def _mmio_high_write(self, addr, size, value):
-        if self._mmio_quiet is not None and not self._slice_over():
-            if self._mmio_quiet(addr, size, True, value) >= 0:
+        if self._mmio_writes is not None and not self._slice_over():
+            if self._mmio_writes[addr](size, value) >= 0:
                 self.quiet_mmio += 1
                 self._note_access(None, addr, True, value)
                 return

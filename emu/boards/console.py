@@ -21,10 +21,11 @@ def console_sink(machine, serial_sink):
 
     def sink(data: bytes) -> None:
         nonlocal shown
+        if serial_sink is None:
+            machine.serial_log += data
+            return
         at = len(machine.serial_log)
         machine.serial_log += data
-        if serial_sink is None:
-            return
         # the bytes shown at these positions (none where they are no longer held)
         before = shown[at:at + len(data)] if at >= shown.start else b""
         same = 0

@@ -5,6 +5,13 @@ address into ``device.read(offset, size)`` / ``device.write(offset, size,
 value)``.  Accesses that hit no device behave as on QEMU's "unassigned"
 region: reads return all ones, writes are dropped; both are counted so a
 learner can see them (``unassigned_reads``, ``unassigned_writes``).
+
+A bus also keeps the quiet servers of its addresses (:class:`QuietTable`,
+one per direction): for each address accessed, the function that serves an
+access there without an exit when its device can take it quietly
+(``Device.quiet_access``), as the owner of the bus built it (the Machine
+counts it as an exit) -- so that an engine pays one dict lookup and one
+call for a quiet access.
 """
 
 from __future__ import annotations
@@ -14,6 +21,31 @@ import bisect
 #: how many addresses a bus remembers find's answer for (a guest sweeping
 #: a device's window, or unassigned space, stops filling it there)
 FOUND_MAX = 4096
+
+
+def declined(size: int, value: int) -> int:
+    """The quiet server of an address nothing serves quietly: -1, always."""
+    return -1
+
+
+class QuietTable(dict):
+    """address -> ``serve(size, value)``: the value read (0 for a write),
+    or -1 when the access was not served (the engine makes it the ordinary
+    way, as an exit).  ``build(address)`` makes an address's server the
+    first time it is looked up (``table[address]``); the first FOUND_MAX
+    addresses keep theirs.  The bus empties its tables when a device is
+    mapped, and their owner (:meth:`Bus.quiet_changed`) when what it builds
+    would change."""
+
+    def __init__(self, build):
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, addr: int):
+        serve = self._build(addr)
+        if len(self) < FOUND_MAX:
+            self[addr] = serve
+        return serve
 
 
 class Bus:
@@ -27,6 +59,19 @@ class Bus:
         #: address -> find's answer, for the addresses accessed (a device's
         #: registers are few); emptied when a device is mapped
         self._found: dict[int, tuple] = {}
+        self._quiet: list[QuietTable] = []
+
+    def quiet_table(self, build) -> QuietTable:
+        """A new :class:`QuietTable` of this bus's addresses, made by
+        ``build(address)``, emptied whenever a device is mapped."""
+        table = QuietTable(build)
+        self._quiet.append(table)
+        return table
+
+    def quiet_changed(self) -> None:
+        """Forget every quiet server built (what builds them changed)."""
+        for table in self._quiet:
+            table.clear()
 
     def map(self, base: int, size: int, device) -> None:
         if base < 0 or size <= 0 or base + size > self.limit:
@@ -39,6 +84,7 @@ class Bus:
         self._starts.insert(i, base)
         self._maps.insert(i, (base, size, device))
         self._found.clear()
+        self.quiet_changed()
 
     def find(self, addr: int):
         """(device, offset) for ``addr``, or (None, 0); remembered for the

@@ -227,13 +227,28 @@ class Device:
         return True
 
     def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
-        """Serve a port access from the middle of an engine's run
-        (:meth:`emu.machine.Machine.serve_port_quiet`) if it is quiet: the
-        device is ``inline_io`` and this access can neither change its
-        interrupt line nor set ``stop_request`` -- then return the value read
-        (0 for a write).  Else return -1 and do nothing (the engine makes
+        """Serve an access from the middle of an engine's run (through
+        :meth:`quiet_access`) if it is quiet: the device is ``inline_io`` --
+        checked here, at each access -- and this access can neither change
+        its interrupt line nor set ``stop_request`` -- then return the value
+        read (0 for a write).  Else return -1 and do nothing (the engine makes
         the access the ordinary way).  None is quiet by default."""
         return -1
+
+    def quiet_access(self, offset: int, is_write: bool) -> Optional[Callable[[int, int], int]]:
+        """The server of the reads (writes) at ``offset`` that may be quiet:
+        ``serve(size, value)`` returning what :meth:`quiet_io` returns for
+        them, made once per register and direction (the bus keeps it:
+        :class:`emu.devices.bus.QuietTable`); None when no access there is
+        ever quiet (a device without :meth:`quiet_io`).  A device may
+        return a server of its own for a register polled often."""
+        if type(self).quiet_io is Device.quiet_io:
+            return None
+        quiet = self.quiet_io
+
+        def serve(size: int, value: int) -> int:
+            return quiet(offset, size, is_write, value)
+        return serve
 
     def take_stop_request(self) -> Optional[StopRequest]:
         """Return the pending stop request (or None) and clear it."""

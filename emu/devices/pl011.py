@@ -222,24 +222,45 @@ class PL011(Device):
         """Device.quiet_io: any access while IMSC = 0 (every interrupt
         masked, so the line stays low whatever RIS becomes) and no input is
         recorded or replayed -- except a write unmasking an interrupt.  The
-        polled transmit path (read FR, write DR) skips the register dispatch
-        and does exactly what read/write do then; input is pulled in as
-        they pull it."""
+        polled transmit path (read FR, write DR: :meth:`_quiet_fr`,
+        :meth:`_quiet_dr`) skips the register dispatch."""
+        if offset == DR and is_write:
+            return self._quiet_dr(size, value)
+        if offset == FR and not is_write:
+            return self._quiet_fr(size, value)
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
         if is_write:
-            if offset == DR:
-                self._transmit(value & 0xFF)
-                self._pull_input()
-                return 0
             if offset & ~3 == IMSC and (value << (8 * (offset & 3))) & INT_ALL:
                 return -1
             self.write(offset, size, value)
             return 0
-        if offset == FR:
-            self._pull_input()
-            return self.flags & ((1 << (8 * size)) - 1)
         return self.read(offset, size)
+
+    def quiet_access(self, offset: int, is_write: bool):
+        """Device.quiet_access: the polled transmit path's registers (FR
+        read, DR write) have servers of their own."""
+        if offset == DR and is_write:
+            return self._quiet_dr
+        if offset == FR and not is_write:
+            return self._quiet_fr
+        return super().quiet_access(offset, is_write)
+
+    def _quiet_dr(self, size: int, value: int) -> int:
+        """A quiet DR write (quiet_io's conditions): the byte transmitted,
+        as write does then; input is pulled in as it pulls it."""
+        if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
+            return -1
+        self._transmit(value & 0xFF)
+        self._pull_input()
+        return 0
+
+    def _quiet_fr(self, size: int, _value: int) -> int:
+        """A quiet FR read (quiet_io's conditions): what read returns."""
+        if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
+            return -1
+        self._pull_input()
+        return self.flags & ((1 << (8 * size)) - 1)
 
     # --------------------------------------------------------------- inside
 

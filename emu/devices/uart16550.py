@@ -344,30 +344,59 @@ class Uart16550(ByteRegisterDevice):
         """Device.quiet_io: a byte access while IER = 0 (no interrupt can be
         pending, so the IRQ line stays low) and no input is recorded or
         replayed -- except a write enabling an interrupt.  The polled
-        transmit path (read LSR, write THR) skips the register dispatch and
-        does exactly what read_byte/write_byte do then: LSR with its error
-        bits cleared, THR to the sink; input is pulled in before and after."""
+        transmit path (read LSR, write THR: :meth:`_quiet_lsr`,
+        :meth:`_quiet_thr`) skips the register dispatch."""
+        if offset == RBR_THR_DLL and is_write:
+            return self._quiet_thr(size, value)
+        if offset == LSR and not is_write:
+            return self._quiet_lsr(size, value)
         if self.ier or self.input_gate is not None or size != 1:
             return -1
-        dlab = self.lcr & LCR_DLAB
         if is_write:
-            if offset == RBR_THR_DLL and not dlab and not self.mcr & MCR_LOOP:
-                self._emit(bytes((value,)))
-                self.bytes_tx += 1
-                self._thre_pending = False
-                self._pull_input()
-                return 0
-            if offset == IER_DLM and not dlab and value & 0x0F:
+            if offset == IER_DLM and not self.lcr & LCR_DLAB and value & 0x0F:
                 return -1
             self.write_byte(offset, value)
             return 0
-        if offset == LSR:
+        return self.read_byte(offset)
+
+    def quiet_access(self, offset: int, is_write: bool):
+        """Device.quiet_access: the polled transmit path's registers (LSR
+        read, THR write) have servers of their own."""
+        if offset == RBR_THR_DLL and is_write:
+            return self._quiet_thr
+        if offset == LSR and not is_write:
+            return self._quiet_lsr
+        return super().quiet_access(offset, is_write)
+
+    def _quiet_thr(self, size: int, value: int) -> int:
+        """A quiet write at offset 0 (quiet_io's conditions): THR (to the
+        sink, as write_byte does then), or DLL, or in loopback the
+        receiver."""
+        if self.ier or self.input_gate is not None or size != 1:
+            return -1
+        if self.lcr & LCR_DLAB or self.mcr & MCR_LOOP:
+            self.write_byte(RBR_THR_DLL, value)
+            return 0
+        self._emit(bytes((value,)))
+        self.bytes_tx += 1
+        self._thre_pending = False
+        if self._source is not None or self.bytes_rx != len(self._tape):
+            self._pull_input()
+        return 0
+
+    def _quiet_lsr(self, size: int, _value: int) -> int:
+        """A quiet LSR read (quiet_io's conditions): what read_byte returns,
+        its error bits cleared; input is pulled in before and after."""
+        if self.ier or self.input_gate is not None or size != 1:
+            return -1
+        if self._source is None and self.bytes_rx == len(self._tape):
+            value = self.lsr()          # no input offered: none to pull
+        else:
             self._pull_input()
             value = self.lsr()
-            self._lsr_errors = 0
             self._pull_input()
-            return value
-        return self.read_byte(offset)
+        self._lsr_errors = 0
+        return value
 
     # ---------------------------------------------------------------- helpers
 

@@ -1228,7 +1228,7 @@ class PyCodegen:
         text = "\n".join(self.lines)
         if self.device_bails:
             names = "|".join(sorted(self.device_bails))
-            text = re.sub(rf"\b({names}) = MQ\(.*", r"\1 = -1", text)
+            text = re.sub(rf"\b({names}) = MQ[RW]\[.*", r"\1 = -1", text)
         return text
 
     def _tested(self, cond: str) -> bool:
@@ -1524,9 +1524,10 @@ class PyCodegen:
                        ip, device, record: bool = True) -> None:
         """The checked access of :meth:`ram_access` whose ``conds`` hold
         ``device[0]``, true when the access lies outside RAM: there it is
-        offered to the device bus -- ``MQ(addr, size, is_write, value)``,
-        bound by the target's memory hooks (the machine's quiet MMIO:
-        counted as an exit, served by the device now), returning the value
+        offered to the device bus -- ``MQR[addr](size, 0)`` (a load) or
+        ``MQW[addr](size, value)`` (a store), the tables bound by the
+        target's memory hooks (the machine's quiet MMIO: counted as an
+        exit, served by the device now), returning the value
         read (0 for a write) or -1 (not taken: the block bails and the
         interpreter makes the exit); elsewhere the other conditions bail
         and RAM is accessed at ``p``.  The device's condition is never
@@ -1541,7 +1542,7 @@ class PyCodegen:
         m = self.new_local("m")
         self.emit(f"if {cond}:")
         self.ind += 1
-        self.emit(f"{m} = MQ({addr}, {size}, {0 if load else 1}, {0 if load else value})")
+        self.emit(f"{m} = MQR[{addr}]({size}, 0)" if load else f"{m} = MQW[{addr}]({size}, {value})")
         self.bail_if(f"{m} < 0", k, ip)
         if load:
             self.emit(f"{dest} = {m}")

@@ -62,8 +62,6 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
         self.interp = Interpreter(machine)      # the slow path and the reference
         self.frontend = machine.target.ir_frontend(machine.model)   # the target's IR front end
         self.core = self.interp.core
-        # fast port I/O: devices that allow it are served without an exit
-        self.core.ops.io_inline = machine.serve_port_inline
         self.s = machine.cpu
         self.one_insn_per_tb = bool(getattr(machine, "one_insn_per_tb", False)
                                     if one_insn_per_tb is None else one_insn_per_tb)

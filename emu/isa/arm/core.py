@@ -73,10 +73,12 @@ class ArmConcreteOps(ArmOps):
         self.on_state_change = None  # the core: CPSR.T changed (the other decoder's cache)
         #: a device access served at once, from the interpreter (a read of an
         #: instruction that reads once, a write while no exit is queued) or
-        #: from translated code (the core sets it): fn(addr, size, is_write,
-        #: value) -> the value read (0 for a write), or -1: not served
-        #: (:meth:`emu.machine.Machine.serve_mmio_quiet`); None: none
-        self.mmio_quiet = None
+        #: from translated code (the core sets them): address -> serve(size,
+        #: value), the value read (0 for a write), or -1: not served (the
+        #: machine's quiet servers, :meth:`emu.machine.Machine._quiet_server`);
+        #: None: none
+        self.mmio_reads = None
+        self.mmio_writes = None
 
     def load(self, addr: int, size: int) -> int:
         """ArmOps.load with RAM read in place (the hot path of every load)."""
@@ -116,11 +118,11 @@ class ArmConcreteOps(ArmOps):
         v = self._replayed()
         if v is not None:
             return v
-        if self.mmio_quiet is not None and getattr(self.insn, "one_read", False):
+        if self.mmio_reads is not None and getattr(self.insn, "one_read", False):
             # the device may take it now (a UART's flag register polled):
             # only for an instruction that reads once, which an exit after
             # this read can never make read it again
-            v = self.mmio_quiet(addr, size, False, 0)
+            v = self.mmio_reads[addr](size, 0)
             if v >= 0:
                 return v
         self.pending_read = MmioExit(addr, size, False)
@@ -130,8 +132,8 @@ class ArmConcreteOps(ArmOps):
         ram = self.ram
         if ram.contains(addr, size):
             ram.write(addr, size, value)
-        elif (self.mmio_quiet is None or self.pending_exits
-              or self.mmio_quiet(addr, size, True, value) < 0):
+        elif (self.mmio_writes is None or self.pending_exits
+              or self.mmio_writes[addr](size, value) < 0):
             # an exit after the instruction -- unless the device takes the
             # write quietly now (a UART's transmit: no exit per character),
             # which keeps the order only while no earlier write is queued
@@ -157,7 +159,7 @@ class ArmConcreteOps(ArmOps):
 
 
 #: the encodings that make exactly one data read (``CoreInsn.one_read``):
-#: a device may serve theirs at once (``ArmConcreteOps.mmio_quiet``) --
+#: a device may serve theirs at once (``ArmConcreteOps.mmio_reads``) --
 #: of an instruction reading twice, the first read could be made again
 #: when the second ends the run with an exit and the instruction restarts
 ONE_READ = frozenset(("LDR_imm", "LDR_reg", "LDRB_imm", "LDRB_reg", "LDRH_imm", "LDRH_reg",
@@ -261,7 +263,8 @@ class ArmCore(Core):
         self.model = machine.model
         self.decoder = ArmDecoder(self.model, REGISTRY)
         self.ops = ArmConcreteOps(self.s, self.model, machine.ram, machine.mmio)
-        self.ops.mmio_quiet = getattr(machine, "serve_mmio_quiet", None)
+        self.ops.mmio_reads = getattr(machine, "quiet_mmio_reads", None)
+        self.ops.mmio_writes = getattr(machine, "quiet_mmio_writes", None)
         if machine.semihosting is not None:
             self.ops.semihosting = self.ops.semihost
         self.ops.on_state_change = self.state_changed

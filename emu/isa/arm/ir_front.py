@@ -932,7 +932,7 @@ class ArmFrontend(TranslatorFrontend):
 
     def mem_model(self, core, key):
         base = core.machine.ram.base
-        devices = core.ops.mmio_quiet is not None
+        devices = core.ops.mmio_reads is not None
         mem = self._mem.get((base, devices))
         if mem is None:
             mem = self._mem[(base, devices)] = ArmMemory(base, devices)

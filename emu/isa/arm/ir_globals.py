@@ -57,7 +57,8 @@ class ArmMemory(MemoryAccess):
     """Loads and stores of RAM at ``base``: an access wholly inside RAM (and,
     in space 1, aligned) indexes the guest's memory.  With ``devices``, one
     outside RAM is offered to the machine's device bus from the block
-    (``ArmConcreteOps.mmio_quiet``, :meth:`emu.machine.Machine.serve_mmio_quiet`:
+    (``ArmConcreteOps.mmio_reads``/``mmio_writes``, the machine's quiet
+    servers, :meth:`emu.machine.Machine._quiet_server`:
     a device register the device serves quietly, as the polled PL011's,
     counted as an MMIO exit as the interpreter's would be).  Any other
     access -- MMIO the device does not serve so, unassigned addresses, a
@@ -69,7 +70,7 @@ class ArmMemory(MemoryAccess):
         self.devices = devices
 
     def params(self, spaces) -> list:
-        return ["MM=MM", "CP=CP"] + (["MQ=OPS.mmio_quiet"] if self.devices else [])
+        return ["MM=MM", "CP=CP"] + (["MQR=OPS.mmio_reads", "MQW=OPS.mmio_writes"] if self.devices else [])
 
     def _device(self, cond: str, p: str, again=None):
         """ram_access's ``device``: (the outside-RAM test ``cond``, the guest

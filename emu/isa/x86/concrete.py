@@ -28,6 +28,7 @@ from .protected import check_io, install_segment, io_unchecked, load_segment, se
 from .state import CS, SS, X86State, CR0_PE, Segment
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
+from ...devices.bus import QuietTable, declined
 from ...exits import HltExit, IoExit, MmioExit
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
@@ -52,7 +53,7 @@ class ConcreteOps:
                  "mmio", "amask", "pending_exits", "io_replay", "io_pos", "pending_read", "insn",
                  "halted", "on_mode_change", "on_cs_base", "flat64", "translate", "plain",
                  "paging_key", "implicit_sv", "on_tlb_flush", "trace_int", "rep_budget",
-                 "io_inline", "io_quiet", "rep_extra")
+                 "io_inline", "io_reads", "io_writes", "rep_extra")
 
     def __init__(self, state: X86State, ram, model: CpuModel, mmio=None):
         self.s = state
@@ -89,10 +90,11 @@ class ConcreteOps:
         #: instruction, or None -- not served, exit as usual
         #: (:meth:`emu.machine.Machine.serve_port_inline`)
         self.io_inline = None
-        #: port I/O from translated code (the core sets it): fn(port, size,
-        #: is_write, value) -> the value read (0 for a write), or -1: not
-        #: served (:meth:`emu.machine.Machine.serve_port_quiet`)
-        self.io_quiet = None
+        #: quiet port I/O (the core sets the machine's): port -> serve(size,
+        #: value), the value read (0 for a write), or -1: not served
+        #: (:meth:`emu.machine.Machine._quiet_server`); these decline all
+        self.io_reads = QuietTable(lambda port: declined)
+        self.io_writes = QuietTable(lambda port: declined)
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
@@ -615,19 +617,31 @@ class ConcreteOps:
     # -- port I/O ----------------------------------------------------------------------
     def port_in(self, port: int, size: int) -> int:
         check_io(self, port, size)
-        ex = IoExit(port & 0xFFFF, size, False)
+        port &= 0xFFFF
         if self.io_inline is not None and self.io_pos >= len(self.io_replay):
+            v = self.io_reads[port](size, 0)
+            if v >= 0:
+                return v
+            ex = IoExit(port, size, False)
             back = self.io_inline(ex)
             if back is not None:
                 self.pending_exits.extend(back)
                 return ex.data & MASK[size]
-        return self._io_read(ex)
+            return self._io_read(ex)
+        return self._io_read(IoExit(port, size, False))
 
     def port_out(self, port: int, size: int, v: int) -> None:
         check_io(self, port, size)
-        ex = IoExit(port & 0xFFFF, size, True, v & MASK[size])
-        back = None if self.io_inline is None else self.io_inline(ex)
-        self.pending_exits.extend((ex,) if back is None else back)
+        port &= 0xFFFF
+        v &= MASK[size]
+        if self.io_inline is not None:
+            if self.io_writes[port](size, v) >= 0:
+                return
+            ex = IoExit(port, size, True, v)
+            back = self.io_inline(ex)
+            self.pending_exits.extend((ex,) if back is None else back)
+            return
+        self.pending_exits.append(IoExit(port, size, True, v))
 
     def port_in_translated(self, port: int, size: int) -> int:
         """IN from translated code (``X86IRBuilder.port_in``): the value, or
@@ -635,15 +649,24 @@ class ConcreteOps:
         I/O inline, a permission check is due, or the machine or the device
         wants a real exit): nothing happened, the interpreter runs the
         instruction."""
-        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+        if not io_unchecked(self.s):
             return -1
-        return self.io_quiet(port & 0xFFFF, size, False, 0)
+        return self.io_reads[port & 0xFFFF](size, 0)
 
     def port_out_translated(self, port: int, size: int, v: int) -> int:
         """OUT from translated code: 0, or -1 as :meth:`port_in_translated`."""
-        if self.io_inline is None or self.io_quiet is None or not io_unchecked(self.s):
+        if not io_unchecked(self.s):
             return -1
-        return self.io_quiet(port & 0xFFFF, size, True, v & MASK[size])
+        return self.io_writes[port & 0xFFFF](size, v & MASK[size])
+
+    def port_in_real(self, port: int, size: int) -> int:
+        """:meth:`port_in_translated` from a block translated for real mode
+        (its key says so), where IN and OUT are never refused."""
+        return self.io_reads[port & 0xFFFF](size, 0)
+
+    def port_out_real(self, port: int, size: int, v: int) -> int:
+        """:meth:`port_out_translated` from a block translated for real mode."""
+        return self.io_writes[port & 0xFFFF](size, v & MASK[size])
 
     def _io_read(self, ex):
         pos = self.io_pos

@@ -55,11 +55,14 @@ class X86Core(Core):
         self.ops.on_mode_change = self.state_changed
         self.ops.on_cs_base = self._cs_base_changed
         self.ops.on_tlb_flush = self.flush
-        self.ops.io_quiet = getattr(machine, "serve_port_quiet", None)
         # fast port I/O for every engine that steps through this core (the
         # interpreter, the translator's slow path): devices that allow it are
-        # served without an exit -- UART polling need not end the run
+        # served without an exit -- UART polling need not end the run; the
+        # accesses a device takes quietly cost one lookup and one call
         self.ops.io_inline = getattr(machine, "serve_port_inline", None)
+        if self.ops.io_inline is not None:
+            self.ops.io_reads = machine.quiet_port_reads
+            self.ops.io_writes = machine.quiet_port_writes
         self.decoders = {}
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()

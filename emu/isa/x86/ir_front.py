@@ -27,8 +27,9 @@ Two rules make state restoration trivial (QEMU's ``restore_state_to_opc``):
 
 Port I/O (IN/OUT, SDM Vol. 2A "IN", Vol. 2B "OUT") is a ``call_bail`` of the
 engine's ops: the access is served from the block when its device can take
-it quietly (:meth:`emu.machine.Machine.serve_port_quiet`), and otherwise the
-block leaves before it and the interpreter makes the real exit.
+it quietly (the machine's quiet servers,
+:meth:`emu.machine.Machine._quiet_server`), and otherwise the block leaves
+before it and the interpreter makes the real exit.
 
 Segment loads: a load of ES, DS, FS or GS (MOV, POP, LES, LDS...) is a
 ``call_bail`` of the engine's ops -- in protected mode the descriptor's
@@ -285,14 +286,18 @@ class X86IRBuilder(TranslatorOps):
 
     # -- port I/O (mirror ConcreteOps.port_in/port_out) ----------------------------------
     def port_in(self, port, size):
-        """IN: a ``call_bail`` of ``ConcreteOps.port_in_translated``, served
+        """IN: a ``call_bail`` of ``ConcreteOps.port_in_translated``
+        (``port_in_real`` in real mode: no permission to check), served
         without leaving the block, or declined (then the block leaves before
         the instruction and the interpreter makes the exit)."""
-        return self.emit("call_bail", (port, size), ("port_in_translated",), bits=8 * size)
+        helper = "port_in_real" if self.real else "port_in_translated"
+        return self.emit("call_bail", (port, size), (helper,), bits=8 * size)
 
     def port_out(self, port, size, v):
-        """OUT: as :meth:`port_in`, with ``ConcreteOps.port_out_translated``."""
-        self.emit("call_bail", (port, size, v), ("port_out_translated",), bits=1)
+        """OUT: as :meth:`port_in`, with ``ConcreteOps.port_out_translated``
+        (``port_out_real``)."""
+        helper = "port_out_real" if self.real else "port_out_translated"
+        self.emit("call_bail", (port, size, v), (helper,), bits=1)
 
     def far_jump(self, sel, ip):
         """(ConcreteOps.far_jump) in real mode: a ``call_bail`` of

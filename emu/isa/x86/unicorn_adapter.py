@@ -224,13 +224,14 @@ class _IoRegisters:
         self._n = ctypes.c_int(n)
         self._read = uc._do_reg_read_batch
 
-    def read(self) -> tuple:
-        """(CR0, EFLAGS, CS)."""
+    def unchecked(self) -> bool:
+        """IN/OUT can never be refused now (real mode, or CPL <= IOPL
+        outside virtual-8086 mode: SDM Vol. 1 §18.3) -- read in one call."""
         status = self._read(self._ids, self._ptrs, self._n)
         if status != uc_mod.UC_ERR_OK:
             raise uc_mod.UcError(status)
-        v = self._values
-        return v[0], v[1], v[2]
+        cr0, fl, cs = self._values
+        return not cr0 & CR0_PE or not fl & F.VM and cs & 3 <= (fl >> 12) & 3
 
 
 def _cpu_layout() -> tuple:
@@ -751,23 +752,21 @@ class X86UnicornAdapter(UnicornAdapter):
 
     # -- port I/O ---------------------------------------------------------------------------
     def _hook_in(self, uc, port, size, _ud):
-        if self._io_denied(port, size):
+        if not self._io_regs.unchecked() and self._io_denied(port, size):
             return 0
         return self.engine.port_read(port & 0xFFFF, size)
 
     def _hook_out(self, uc, port, size, value, _ud):
-        if self._io_denied(port, size):
+        if not self._io_regs.unchecked() and self._io_denied(port, size):
             return
         self.engine.port_write(port & 0xFFFF, size, value & ((1 << (8 * size)) - 1))
 
     def _io_denied(self, port: int, size: int) -> bool:
         """Unicorn calls the port hooks without checking IOPL and the TSS I/O
-        permission bitmap (SDM Vol. 1 §18.3).  kasou checks them here; a
-        denied access is not served, and the instruction becomes #GP(0) once
-        unicorn has stopped (:meth:`settle`)."""
-        cr0, fl, cs = self._io_regs.read()
-        if not cr0 & CR0_PE or not fl & F.VM and cs & 3 <= (fl >> 12) & 3:
-            return False
+        permission bitmap (SDM Vol. 1 §18.3).  kasou checks them: the hooks
+        here, when the access may be refused (not ``_IoRegisters.unchecked``);
+        a denied access is not served, and the instruction becomes #GP(0)
+        once unicorn has stopped (:meth:`settle`)."""
         uc = self.engine.uc
         self.get_state()
         try:

@@ -101,17 +101,19 @@ def test_a_real_exit_wanted_makes_translated_port_io_bail():
 
 
 def test_a_device_that_is_not_quiet_gets_a_real_exit():
-    """isa-debug-exit asks to stop: Machine.serve_port_quiet declines it and
-    leaves everything as it was; a UART access is served and counted."""
+    """isa-debug-exit asks to stop: the Machine's quiet server of its port
+    declines and leaves everything as it was; a UART access is served and
+    counted."""
     m = _machine("tcg")
     try:
-        assert m.serve_port_quiet(0xF4, 1, True, 0) == -1
+        reads, writes = m.quiet_port_reads, m.quiet_port_writes
+        assert writes[0xF4](1, 0) == -1
         assert m.stats.by_reason == {} and not m.stop_pending()
-        assert m.serve_port_quiet(0x3FD, 1, False, 0) == 0x60
-        assert m.serve_port_quiet(0x3F8, 1, True, 0x41) == 0
-        assert m.serve_port_quiet(0x3F8, 1, True, 0x42) == 0
+        assert reads[0x3FD](1, 0) == 0x60
+        assert writes[0x3F8](1, 0x41) == 0
+        assert writes[0x3F8](1, 0x42) == 0
         assert m.stats.by_key == {"IO in 0x3fd": 1, "IO out 0x3f8": 2}
         assert m.serial_output() == b"AB"
-        assert m.serve_port_quiet(0x2F8, 1, False, 0) == -1        # nothing there
+        assert reads[0x2F8](1, 0) == -1        # nothing there
     finally:
         m.close()
