@@ -270,15 +270,16 @@ def _access_runs(ops, space, access: str, step: str) -> list:
     through address space ``space``, each at a constant offset from the
     first one's address, that offset reached by ``step`` ("add" or "sub")
     of constants from that address and masks of low bits (of at least 16),
-    with no helper call between them (one may rebind the space): lists of
-    the first access followed by ``(access, offset, wrap)`` for the others
-    -- ``wrap`` the smallest mask + 1 on the way (or None)."""
+    with no ``call_bail`` between them (its helper may rebind the space; a
+    ``call``'s is pure -- x86's INC/DEC carry between a PUSH and CALL's
+    push): lists of the first access followed by ``(access, offset, wrap)``
+    for the others -- ``wrap`` the smallest mask + 1 on the way (or None)."""
     at = {}             # temp id -> (first access, offset from its address, wrap)
     runs = {}
     sign = 1 if step == "add" else -1
     for op in ops:
         n = op.name
-        if n in ("call", "call_bail"):
+        if n == "call_bail":
             at.clear()
             continue
         a = op.args[0] if op.args else None

@@ -172,3 +172,50 @@ def test_a_32_bit_push_run_and_call_test_the_window_once():
     assert m
     ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
     assert f"W4[{ix} - 1] = 7" in code and f"W4[{ix} - 2] = " in code
+
+
+#: recursive Fibonacci saving ESI: PUSH ESI, DEC ECX, CALL -- DEC's carry
+#: (a pure helper call, kept for the flags) between the two stores
+PM_FIB = guest("""
+    mov ecx, 14
+    call fib
+    mov [0x500], eax
+    hlt
+fib:
+    cmp ecx, 2
+    jae recurse
+    mov eax, ecx
+    ret
+recurse:
+    push esi
+    dec ecx
+    call fib
+    mov esi, eax
+    dec ecx
+    call fib
+    add eax, esi
+    add ecx, 2
+    pop esi
+    ret
+""")
+
+
+def run_fib(accel, limit, log=None):
+    return stopped_at(PM_FIB, accel, 16 << 20, limit, (0x500, 4), log)
+
+
+@pytest.mark.parametrize("limit", [400, 2001, 100_000])
+def test_a_push_run_across_a_pure_helper_stopped_anywhere_matches_the_interpreter(limit):
+    assert run_fib("tcg", limit) == run_fib("interp", limit)
+
+
+def test_a_push_run_across_a_pure_helper_tests_the_window_once():
+    """PUSH ESI, DEC ECX, CALL: DEC's carry helper (pure) does not split
+    the run -- one test of the window for both stores, the CALL's push at
+    the PUSH's word index less one."""
+    assert run_fib("interp", 100_000)[0] == "halt"
+    code = "\n".join(tcg_regions(run_fib, 100_000))
+    m = re.search(r"if (\w+) & 3 or not WLO \+ 4 <= \1 <= WHI - 4:", code)
+    assert m
+    ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
+    assert re.search(rf"W4\[{ix} - 1\] = \d+", code)
