@@ -390,8 +390,8 @@ def _shape(v, depth: int):
 
 def store_runs(chain, space, links=None) -> dict:
     """Runs of word stores along ``chain`` (op lists of blocks run one after
-    the other) through address space ``space`` (:func:`_access_runs`), each at a constant offset below the first one's
-    address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
+    the other) through address space ``space`` (:func:`_access_runs`), each
+    at a constant offset below the first one's address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
     PUSH; PUSH, CALL: written downwards from SP): ``id(store op) -> (first
     store of its run, offset, span, None)`` for the stores of runs of two
     or more -- ``offset`` at or below 0, ``span`` the bytes from the lowest
@@ -1635,28 +1635,20 @@ class PyCodegen:
         target's: every byte of the run's span within its limits and RAM,
         and below the run's wrap) -- else it bails, at its instruction --
         and keeps the address's word index; every other load of the run
-        reads at its offset from that index with no test.  ``upper``: the
-        bound ``conds`` put on the first load's address (the offsets above it,
-        SP after each POP, then need no wrap)."""
+        reads at its offset from that index with no test
+        (:meth:`_run_word`).  ``upper``: the bound ``conds`` put on the
+        first load's address (the offsets above it, SP after each POP, then
+        need no wrap)."""
         first, off, span, _wrap = run
-        size, shift = op.aux[1], op.aux[1].bit_length() - 1
-        ix = self.run_local(first, "ix")
-        if off == 0:
-            p = addr
-            if not _atomic(addr):
-                p = self.new_local("p")
-                addr = f"({p} := {addr})"
-            self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
-            if upper is not None and isinstance(op.args[0], Temp):
-                self.upper[id(op.args[0])] = (0, upper)
-                self.run_bounds[id(first)] = (0, upper, upper + span)
-            self.emit(f"{ix} = {p} >> {shift}")
-            word = f"W{size}[{ix}]"
-        else:
-            self.val(op.args[0])        # its address is read no more: one use fewer
-            word = f"W{size}[{ix} + {off >> shift}]"
-        self.emit(f"{self._load_to(op.out)} = {word}")
-        self._loaded(op.out)
+        if off:
+            return self._run_word(op, run, True)
+        size = op.aux[1]
+        p = addr
+        if not _atomic(addr):
+            p = self.new_local("p")
+            addr = f"({p} := {addr})"
+        self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+        self._run_word(op, run, True, p, None if upper is None else (0, upper, upper + span))
 
     def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
         """A word store of a run (:func:`store_runs`; ``run`` its entry) in
@@ -1669,34 +1661,54 @@ class PyCodegen:
         instruction, and the interpreter makes it (a block at the next one
         tests its own run) -- and keeps the address's word index; every
         other store of the run writes at its offset from that index with no
-        test, and its offset needs no wrap correction."""
+        test (:meth:`_run_word`), and its offset needs no wrap correction."""
         first, at, span, _wrap = run
+        if at:
+            return self._run_word(op, run, False)
+        size = op.aux[1]
+        value = self.val(op.args[1])
+        depth = span - size
+        p = off if base is None else self.new_local("p")
+        test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
+        if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
+            del test[1]
+        fast = " or ".join(test)
+        if p is not off:
+            fast = f"({p} := {base} + {off}){fast[len(p):]}"
+        # outside the window: the window around the run's first address
+        # (where the run lies in it unless it reaches code), then bail
+        self.emit(f"if {fast}:")
+        self.ind += 1
+        self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
+        self.bail_if(" or ".join(test), k, ip)
+        self.ind -= 1
+        self._run_word(op, run, False, p, (depth, top - 1, top), value)
+
+    def _run_word(self, op, run, load: bool, p=None, bounds=None, value=None) -> None:
+        """The word access ``op`` of a run (``run`` its entry: loads go up
+        from the first address, stores down), the direction as data.  The
+        first (``p``: its physical address, tested by the caller; ``bounds``:
+        (lo, hi, top), the offset's bounds that test put, within [0, top))
+        keeps the address's word index in the run's local and remembers the
+        bounds (``upper``, ``run_bounds``); every other one reads or writes
+        at its offset from that index."""
+        first, off = run[0], run[1]
         size, shift = op.aux[1], op.aux[1].bit_length() - 1
-        sx = self.run_local(first, "sx")
-        if at == 0:
-            value = self.val(op.args[1])
-            depth = span - size
-            p = off if base is None else self.new_local("p")
-            test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
-            if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
-                del test[1]
-            fast = " or ".join(test)
-            if p is not off:
-                fast = f"({p} := {base} + {off}){fast[len(p):]}"
-            # outside the window: the window around the run's first address
-            # (where the run lies in it unless it reaches code), then bail
-            self.emit(f"if {fast}:")
-            self.ind += 1
-            self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
-            self.bail_if(" or ".join(test), k, ip)
-            self.ind -= 1
-            self.upper[id(op.args[0])] = (depth, top - 1)
-            self.run_bounds[id(first)] = (depth, top - 1, top)
-            self.emit(f"{sx} = {p} >> {shift}")
-            self.emit(f"W{size}[{sx}] = {value}")
+        ix = self.run_local(first, "ix" if load else "sx")
+        if off == 0:
+            if bounds is not None and isinstance(op.args[0], Temp):
+                self.upper[id(op.args[0])] = bounds[:2]
+                self.run_bounds[id(first)] = bounds
+            self.emit(f"{ix} = {p} >> {shift}")
+            word = f"W{size}[{ix}]"
         else:
             self.val(op.args[0])        # its address is read no more: one use fewer
-            self.emit(f"W{size}[{sx} - {-at >> shift}] = {self.val(op.args[1])}")
+            word = f"W{size}[{ix} {'+' if off > 0 else '-'} {abs(off) >> shift}]"
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {word}")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{word} = {self.val(op.args[1]) if value is None else value}")
 
     def _local_names(self) -> tuple:
         """The expressions the locals handed out so far hold (:meth:`atomic`'s
