@@ -265,48 +265,81 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
-def _access_runs(ops, space, access: str, step: str) -> list:
-    """The runs of word accesses (``access``: "ld" or "st") of one block
-    through address space ``space``, each at a constant offset from the
-    first one's address, that offset reached by ``step`` ("add" or "sub")
-    of constants from that address and masks of low bits (of at least 16),
-    with no helper call between them (one may rebind the space): lists of
-    the first access followed by ``(access, offset, wrap)`` for the others
-    -- ``wrap`` the smallest mask + 1 on the way (or None)."""
-    at = {}             # temp id -> (first access, offset from its address, wrap)
+def _access_runs(chain, space, access: str, step: str, links=None) -> list:
+    """The runs of word accesses (``access``: "ld" or "st") through address
+    space ``space`` along ``chain`` -- the op lists of blocks run one after
+    the other (a block and the blocks its unconditional jumps continue in:
+    x86's CALL and the callee's PUSHes) --, each at a constant offset from
+    the first one's address, that offset reached by ``step`` ("add" or
+    "sub") of constants from that address and masks of low bits (of at
+    least 16), and from one block to the next through a register written
+    with it and read at the same size (SP), with no ``call_bail`` between
+    them (its helper may rebind the space; a ``call``'s is pure -- x86's
+    INC/DEC carry between a PUSH and CALL's push): lists of the first
+    access followed by ``(access, offset, wrap)`` for the others --
+    ``wrap`` the smallest mask + 1 on the way (or None).  ``links``, when
+    given, gets ``id(temp) -> [(first access, offset)]`` for the register
+    reads holding an address at an offset from a first access."""
+    regs = {}           # register -> (size, its value's entry in ``at``)
     runs = {}
     sign = 1 if step == "add" else -1
-    for op in ops:
-        n = op.name
-        if n in ("call", "call_bail"):
-            at.clear()
-            continue
-        a = op.args[0] if op.args else None
-        if not isinstance(a, Temp):
-            continue
-        if n == access and op.aux[0] == space and op.aux[1] > 1:
-            first = at.get(a.id)
-            if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
-                runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
+    for ops in chain:
+        at = {}         # temp id -> (first access, offset from its address, wrap)
+        for op in ops:
+            if op.name == "call_bail":
+                at.clear()
+                regs.clear()
+            elif op.name == "setr":
+                v = op.args[0]
+                src = at.get(v.id) if _fits(v, op.aux[1]) else None
+                regs.pop(op.aux[0], None)
+                if src is not None:
+                    regs[op.aux[0]] = (op.aux[1], src)
+            elif op.name == "getr" and regs.get(op.aux[0], (None,))[0] == op.aux[1]:
+                at[op.out.id] = src = regs[op.aux[0]][1]
+                if links is not None:
+                    links.setdefault(id(op.out), []).append(src[:2])
             else:
-                at[a.id] = (op, 0, None)
-            continue
-        if a.id not in at or op.out is None:
-            continue
-        c = op.args[1] if len(op.args) > 1 else None
-        if type(c) is not int:
-            continue
-        first, off, wrap = at[a.id]
-        if n == step and c > 0:
-            at[op.out.id] = (first, off + sign * c, wrap)
-        elif n == "and" and c >= 0xFFFF and not c & (c + 1):
-            at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+                _access_step(op, at, runs, space, access, step, sign)
     return list(runs.values())
 
 
-def load_runs(ops, space) -> dict:
-    """Runs of word loads of one block through address space ``space``
-    (:func:`_access_runs`), each at a constant offset at or above the first
+def _fits(v, size: int) -> bool:
+    """Whether the value ``v`` is known to fit ``size`` bytes (its ``bits``):
+    a register written with it at that size reads it back unchanged."""
+    return isinstance(v, Temp) and v.bits is not None and v.bits <= 8 * size
+
+
+def _access_step(op, at: dict, runs: dict, space, access: str, step: str, sign: int) -> None:
+    """One op of :func:`_access_runs`'s walk: an access joins the run of
+    the address it is at an offset from (or starts one), an address
+    computation carries the offset to its result."""
+    n = op.name
+    a = op.args[0] if op.args else None
+    if not isinstance(a, Temp):
+        return
+    if n == access and op.aux[0] == space and op.aux[1] > 1 and len(op.args) == (1 if n == "ld" else 2):
+        first = at.get(a.id)        # (not a predicated one: it may be skipped)
+        if first is not None and first[0].aux == op.aux and first[1] % op.aux[1] == 0:
+            runs.setdefault(id(first[0]), [first[0]]).append((op, first[1], first[2]))
+        else:
+            at[a.id] = (op, 0, None)
+        return
+    if a.id not in at or op.out is None:
+        return
+    c = op.args[1] if len(op.args) > 1 else None
+    if type(c) is not int:
+        return
+    first, off, wrap = at[a.id]
+    if n == step and c > 0:
+        at[op.out.id] = (first, off + sign * c, wrap)
+    elif n == "and" and c >= 0xFFFF and not c & (c + 1):
+        at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))
+
+
+def load_runs(chain, space, links=None) -> dict:
+    """Runs of word loads along ``chain`` (op lists of blocks run one after
+    the other) through address space ``space`` (:func:`_access_runs`), each at a constant offset at or above the first
     one's address, reached by adding (x86's POP, POP, RET, or LEAVE then
     RET, read upwards from SP): ``id(load op) -> (first load of its run,
     offset, span, wrap)`` for the loads of runs of two or more -- ``span``
@@ -316,7 +349,7 @@ def load_runs(ops, space) -> dict:
     the first address plus its offset (:meth:`PyCodegen.run_load` tests
     that once)."""
     out = {}
-    for first, *rest in _access_runs(ops, space, "ld", "add"):
+    for first, *rest in _access_runs(chain, space, "ld", "add", links):
         size = first.aux[1]
         span = max(off for _, off, _ in rest) + size
         wraps = [w for _, _, w in rest if w is not None]
@@ -355,10 +388,10 @@ def _shape(v, depth: int):
     return (op.name, op.aux, tuple(_shape(a, depth - 1) for a in op.args))
 
 
-def store_runs(ops, space) -> dict:
-    """Runs of word stores of one block through address space ``space``
-    (:func:`_access_runs`), each at a constant offset below the first one's
-    address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
+def store_runs(chain, space, links=None) -> dict:
+    """Runs of word stores along ``chain`` (op lists of blocks run one after
+    the other) through address space ``space`` (:func:`_access_runs`), each
+    at a constant offset below the first one's address, reached by subtracting (x86's PUSH, PUSH; PUSH, MOV BP,SP,
     PUSH; PUSH, CALL: written downwards from SP): ``id(store op) -> (first
     store of its run, offset, span, None)`` for the stores of runs of two
     or more -- ``offset`` at or below 0, ``span`` the bytes from the lowest
@@ -367,7 +400,7 @@ def store_runs(ops, space) -> dict:
     run is at the first address plus its offset (:meth:`PyCodegen.run_store`
     tests that once)."""
     out = {}
-    for first, *rest in _access_runs(ops, space, "st", "sub"):
+    for first, *rest in _access_runs(chain, space, "st", "sub", links):
         span = first.aux[1] - min(off for _, off, _ in rest)
         out[id(first)] = (first, 0, span, None)
         for op, off, _ in rest:
@@ -474,6 +507,9 @@ class PyCodegen:
         self.repeats = False    # an instruction retires more than one (``retire``): left counts them
         self.value_locals = {}  # expression text -> the local :meth:`atomic` holds it in
         self.runs = {}          # id(load or store op) -> its run (load_runs, store_runs)
+        self.run_names = {}     # id(first op of a run) -> its index's local (run_local)
+        self.run_links = {}     # id(getr Temp) -> [(first op of a run, offset)] (_access_runs)
+        self.run_bounds = {}    # id(first op of a run) -> (lo, hi, top): its address's bounds once tested
         self.rmw = set()        # id(load op) of a read-modify-write's load (rmw_loads)
         self.device_bails = set()       # locals of device accesses made bails (_tested)
         self.path = []          # the jumps this path went through: (id(op), taken, conditional)
@@ -543,16 +579,19 @@ class PyCodegen:
         self.write_first = {r for r, op in first.items() if op.name == "setr" and self._full_write(op)}
         self.repeats = any(op.name == "retire" for op in ops)
         self.early = self._early_writes(ops)
-        self.runs = self._load_runs(ops)
+        self.runs = self._load_runs([ops])
         self.rmw = rmw_loads(ops)
         self.sink = self._sinkable(ops)
 
-    def _load_runs(self, ops) -> dict:
-        """The runs of word loads and of word stores through the memory
-        hooks' ``run_space`` (:func:`load_runs`, :func:`store_runs`), where
-        RAM has word views."""
+    def _load_runs(self, chain, links=None) -> dict:
+        """The runs of word loads and of word stores along ``chain`` (op
+        lists of blocks run one after the other) through the memory hooks'
+        ``run_space`` (:func:`load_runs`, :func:`store_runs`), where RAM has
+        word views; ``links``: see :func:`_access_runs`."""
         space = self.mem.run_space
-        return load_runs(ops, space) | store_runs(ops, space) if space is not None and WORD_VIEWS else {}
+        if space is None or not WORD_VIEWS:
+            return {}
+        return load_runs(chain, space, links) | store_runs(chain, space, links)
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -815,8 +854,9 @@ class PyCodegen:
         self.gen_ops(b)
         return header + "\n" + self._source() + "\n"
 
-    def goto(self, k, slot, target):
-        """A direct jump to ``target`` after instruction k of the current block."""
+    def goto(self, k, slot, target, chained=False):
+        """A direct jump to ``target`` after instruction k of the current
+        block (``chained``: the block's last op, an unconditional one)."""
         if self.loop and target == self.b.ip:
             self.back_edge(k)
         else:
@@ -829,6 +869,7 @@ class PyCodegen:
         depth = len(self.path)
         # bounds tested in this copy of the block hold for its own ops only
         outer, self.upper = self.upper, {}
+        self._linked_bounds(b.ops)
         for op in b.ops:
             n = op.name
             if n == "insn_start":
@@ -904,7 +945,7 @@ class PyCodegen:
             elif n == "goto_tb":
                 slot, target = op.aux
                 self.path.append((id(op), True, False))
-                self.goto(k, slot, target)
+                self.goto(k, slot, target, chained=True)
                 ended = True
                 break
             elif n == "exit_tb":
@@ -1560,6 +1601,34 @@ class PyCodegen:
         if ":=" not in again:
             self.checked[("dev", again, m)] = frozenset(_NAMES.findall(again))
 
+    def _linked_bounds(self, ops) -> None:
+        """The bounds of the register reads among ``ops`` that hold an
+        address at an offset from a run's first access tested earlier on
+        this path (``run_links``: SP after a CALL, read by the callee's
+        PUSHes): the run's test bounds that address, and the offset
+        carries the bounds while they stay within the run's wrap."""
+        for op in ops:
+            if op.name != "getr":
+                continue
+            for first, off in self.run_links.get(id(op.out), ()):
+                run = self.runs.get(id(first))
+                bounds = self.run_bounds.get(id(first))
+                if run is None or run[1] != 0 or bounds is None:
+                    continue
+                lo, hi, top = bounds
+                if 0 <= lo + off and hi + off < top:
+                    self.upper[id(op.out)] = (lo + off, hi + off)
+
+    def run_local(self, first, prefix: str) -> str:
+        """The local holding the word index of the run whose first access is
+        ``first``: the same name wherever its blocks are inlined, another
+        for every run (a run may span blocks, whose temporaries' numbers
+        repeat)."""
+        name = self.run_names.get(id(first))
+        if name is None:
+            name = self.run_names[id(first)] = f"{prefix}{len(self.run_names)}"
+        return name
+
     def run_load(self, op, k: int, ip, run, addr: str, conds: list, upper=None) -> None:
         """A word load of a run (:func:`load_runs`; ``run`` its entry) through
         RAM's views.  The run's first load tests, once for the whole run,
@@ -1567,27 +1636,20 @@ class PyCodegen:
         target's: every byte of the run's span within its limits and RAM,
         and below the run's wrap) -- else it bails, at its instruction --
         and keeps the address's word index; every other load of the run
-        reads at its offset from that index with no test.  ``upper``: the
-        bound ``conds`` put on the first load's address (the offsets above it,
-        SP after each POP, then need no wrap)."""
-        first, off, _span, _wrap = run
-        size, shift = op.aux[1], op.aux[1].bit_length() - 1
-        ix = f"ix{first.out.id}"        # the same name wherever the block is inlined
-        if off == 0:
-            p = addr
-            if not _atomic(addr):
-                p = self.new_local("p")
-                addr = f"({p} := {addr})"
-            self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
-            if upper is not None and isinstance(op.args[0], Temp):
-                self.upper[id(op.args[0])] = (0, upper)
-            self.emit(f"{ix} = {p} >> {shift}")
-            word = f"W{size}[{ix}]"
-        else:
-            self.val(op.args[0])        # its address is read no more: one use fewer
-            word = f"W{size}[{ix} + {off >> shift}]"
-        self.emit(f"{self._load_to(op.out)} = {word}")
-        self._loaded(op.out)
+        reads at its offset from that index with no test
+        (:meth:`_run_word`).  ``upper``: the bound ``conds`` put on the
+        first load's address (the offsets above it, SP after each POP, then
+        need no wrap)."""
+        first, off, span, _wrap = run
+        if off:
+            return self._run_word(op, run, True)
+        size = op.aux[1]
+        p = addr
+        if not _atomic(addr):
+            p = self.new_local("p")
+            addr = f"({p} := {addr})"
+        self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+        self._run_word(op, run, True, p, None if upper is None else (0, upper, upper + span))
 
     def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
         """A word store of a run (:func:`store_runs`; ``run`` its entry) in
@@ -1600,33 +1662,54 @@ class PyCodegen:
         instruction, and the interpreter makes it (a block at the next one
         tests its own run) -- and keeps the address's word index; every
         other store of the run writes at its offset from that index with no
-        test, and its offset needs no wrap correction."""
+        test (:meth:`_run_word`), and its offset needs no wrap correction."""
         first, at, span, _wrap = run
+        if at:
+            return self._run_word(op, run, False)
+        size = op.aux[1]
+        value = self.val(op.args[1])
+        depth = span - size
+        p = off if base is None else self.new_local("p")
+        test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
+        if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
+            del test[1]
+        fast = " or ".join(test)
+        if p is not off:
+            fast = f"({p} := {base} + {off}){fast[len(p):]}"
+        # outside the window: the window around the run's first address
+        # (where the run lies in it unless it reaches code), then bail
+        self.emit(f"if {fast}:")
+        self.ind += 1
+        self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
+        self.bail_if(" or ".join(test), k, ip)
+        self.ind -= 1
+        self._run_word(op, run, False, p, (depth, top - 1, top), value)
+
+    def _run_word(self, op, run, load: bool, p=None, bounds=None, value=None) -> None:
+        """The word access ``op`` of a run (``run`` its entry: loads go up
+        from the first address, stores down), the direction as data.  The
+        first (``p``: its physical address, tested by the caller; ``bounds``:
+        (lo, hi, top), the offset's bounds that test put, within [0, top))
+        keeps the address's word index in the run's local and remembers the
+        bounds (``upper``, ``run_bounds``); every other one reads or writes
+        at its offset from that index."""
+        first, off = run[0], run[1]
         size, shift = op.aux[1], op.aux[1].bit_length() - 1
-        sx = f"sx{first.args[0].id}"    # the same name wherever the block is inlined
-        if at == 0:
-            value = self.val(op.args[1])
-            depth = span - size
-            p = off if base is None else self.new_local("p")
-            test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
-            if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
-                del test[1]
-            fast = " or ".join(test)
-            if p is not off:
-                fast = f"({p} := {base} + {off}){fast[len(p):]}"
-            # outside the window: the window around the run's first address
-            # (where the run lies in it unless it reaches code), then bail
-            self.emit(f"if {fast}:")
-            self.ind += 1
-            self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
-            self.bail_if(" or ".join(test), k, ip)
-            self.ind -= 1
-            self.upper[id(op.args[0])] = (depth, top - 1)
-            self.emit(f"{sx} = {p} >> {shift}")
-            self.emit(f"W{size}[{sx}] = {value}")
+        ix = self.run_local(first, "ix" if load else "sx")
+        if off == 0:
+            if bounds is not None and isinstance(op.args[0], Temp):
+                self.upper[id(op.args[0])] = bounds[:2]
+                self.run_bounds[id(first)] = bounds
+            self.emit(f"{ix} = {p} >> {shift}")
+            word = f"W{size}[{ix}]"
         else:
             self.val(op.args[0])        # its address is read no more: one use fewer
-            self.emit(f"W{size}[{sx} - {-at >> shift}] = {self.val(op.args[1])}")
+            word = f"W{size}[{ix} {'+' if off > 0 else '-'} {abs(off) >> shift}]"
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {word}")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{word} = {self.val(op.args[1]) if value is None else value}")
 
     def _local_names(self) -> tuple:
         """The expressions the locals handed out so far hold (:meth:`atomic`'s
@@ -2102,19 +2185,47 @@ class RegionCodegen(PyCodegen):
         self.restore(snap)
         self.ind -= 1
 
-    def goto(self, k, slot, target):
+    def goto(self, k, slot, target, chained=False):
         p = self.P + k + 1
         if target not in self.blocks:
             self._exit(GOTO, p, str(target), None, target, self.insn_base + k)
         elif target in self.dispatch:
             self.transition(target, p, k)
         else:
-            saved = (self.b, self.P, self.insn_base)
+            saved = (self.b, self.P, self.insn_base, self.runs, self.run_links)
             self.b = self.blocks[target]
             self.P = p
             self.insn_base = self.base_of[target]
+            if not chained:     # (else the chain's runs, from where it started, go on)
+                self.runs, self.run_links = self.chain_runs(target)
             self.gen_ops(self.b)
-            self.b, self.P, self.insn_base = saved
+            self.b, self.P, self.insn_base, self.runs, self.run_links = saved
+
+    def chain(self, ip) -> list:
+        """The blocks run one after the other from block ``ip`` on: it, and
+        on from the block its last op jumps to unconditionally where that
+        one is inlined (not a section: x86's CALL and the callee's first
+        block) -- the ops where the same code always follows."""
+        out = [ip]
+        while True:
+            last = self.blocks[out[-1]].ops[-1]
+            target = last.aux[1] if last.name == "goto_tb" else None
+            if target not in self.blocks or target in self.dispatch or target in out:
+                return out
+            out.append(target)
+
+    def chain_runs(self, ip) -> tuple:
+        """The runs of stack accesses (:meth:`_load_runs`) along the chain
+        from block ``ip`` (:meth:`chain`): those of its blocks as the code
+        is generated from ``ip`` on -- a CALL's push and the callee's
+        PUSHes one run, tested once -- and the register reads linked to
+        them (``run_links``)."""
+        found = self.chained_runs.get(ip)
+        if found is None:
+            links = {}
+            runs = self._load_runs([self.blocks[b].ops for b in self.chain(ip)], links)
+            found = self.chained_runs[ip] = (runs, links)
+        return found
 
     def transition(self, d, p, k):
         """Continue in section ``d`` after ``p`` instructions of this path."""
@@ -2342,6 +2453,7 @@ class RegionCodegen(PyCodegen):
         self.P = 0
         self.insn_base = self.base_of[d]
         entry = spec if mode in ("spec", "probe") else None
+        self.runs, self.run_links = self.chain_runs(d)
         self.know = {f: (entry or {}).get(f, ("carried",) if f == self.carried else ("local",))
                      for f in CC_FIELDS}
         self.deferred, self.names, self.cc_val = {}, {}, {}
@@ -2451,11 +2563,11 @@ class RegionCodegen(PyCodegen):
         self.regs = sorted(sizes)
         self.early = {}         # (full-width writes: by the region's narrow registers)
         self.runs = {}
+        self.chained_runs = {}  # block ip -> the runs along its chain (chain_runs)
         self.rmw = set()
         self.sink = set()
         for ip in order:
             self.early.update(self._early_writes(blocks[ip].ops))
-            self.runs.update(self._load_runs(blocks[ip].ops))
             self.rmw |= rmw_loads(blocks[ip].ops)
             self.sink |= self._sinkable(blocks[ip].ops)
         ops = [op for blk in blocks.values() for op in blk.ops]
