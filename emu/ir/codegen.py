@@ -152,9 +152,12 @@ class CodeFreeWindow:
 
 class TbExit:
     """One way out of a block: ``kind`` (goto/indirect/helper/bail), the
-    direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``."""
+    direct-jump ``slot`` and ``target`` IP, the instruction index ``insn``;
+    ``fails``: how many times the dispatcher has left by it (a bail's count);
+    ``spec``: the bail is a speculation's test failing (a run of accesses
+    tested at once), which a translation without it need not make."""
 
-    __slots__ = ("kind", "slot", "target", "insn", "seen")
+    __slots__ = ("kind", "slot", "target", "insn", "seen", "fails", "spec")
 
     def __init__(self, kind, slot, target, insn):
         self.kind = kind
@@ -162,6 +165,8 @@ class TbExit:
         self.target = target
         self.insn = insn
         self.seen = None        # indirect: ip -> the block it led to (the jump cache)
+        self.fails = 0          # bail: times taken (the dispatcher counts them)
+        self.spec = False       # bail: a speculation failed (PyCodegen.bail_if's ``spec``)
 
     def __repr__(self):
         return f"TbExit({self.kind}, slot={self.slot}, target={self.target}, insn={self.insn})"
@@ -482,8 +487,10 @@ class PyCodegen:
     """Generates the Python source of one block."""
 
     def __init__(self, block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
-                 mem=None):
+                 mem=None, checked=None):
         self.b = block
+        self.checked_ips = checked or {}    # IP -> how much speculation its accesses drop (_load_runs)
+        self.unaligned = set()          # id(first access) of runs made unaligned (_load_runs)
         tgt = block.target
         self.mem = mem if mem is not None else tgt.memory     # the target's memory-access hooks
         self.flags = tgt.flags
@@ -587,11 +594,28 @@ class PyCodegen:
         """The runs of word loads and of word stores along ``chain`` (op
         lists of blocks run one after the other) through the memory hooks'
         ``run_space`` (:func:`load_runs`, :func:`store_runs`), where RAM has
-        word views; ``links``: see :func:`_access_runs`."""
+        word views; ``links``: see :func:`_access_runs`.  A run whose one
+        test failed again and again at its first access's instruction
+        (``checked_ips``) is made without its alignment (level 1: an odd
+        stack pointer; the run's bytes are still tested once, and each
+        access takes the word through ``struct``: :attr:`unaligned`), or not
+        at all (level 2: its bounds failed too, SP next to a wrap; each
+        access is checked)."""
         space = self.mem.run_space
         if space is None or not WORD_VIEWS:
             return {}
-        return load_runs(chain, space, links) | store_runs(chain, space, links)
+        runs = load_runs(chain, space, links) | store_runs(chain, space, links)
+        if self.checked_ips and runs:
+            ip, level = None, {}
+            for ops in chain:
+                for op in ops:
+                    if op.name == "insn_start":
+                        ip = op.aux[1]
+                    elif id(op) in runs and runs[id(op)][0] is op and ip in self.checked_ips:
+                        level[id(op)] = self.checked_ips[ip]
+            self.unaligned.update(f for f, n in level.items() if n == 1)
+            runs = {i: r for i, r in runs.items() if level.get(id(r[0]), 0) < 2}
+        return runs
 
     def _sinkable(self, ops) -> set:
         """The ``setr`` ops (by id) whose write the main line need not make:
@@ -1253,13 +1277,15 @@ class PyCodegen:
         if load:
             self._loaded(op.out)
 
-    def bail_if(self, cond: str, k: int, ip) -> None:
+    def bail_if(self, cond: str, k: int, ip, spec: bool = False) -> None:
         """``if cond:`` leave the block at instruction ``k`` (IP ``ip``)
-        before it did anything, for the interpreter to run it."""
+        before it did anything, for the interpreter to run it.  ``spec``:
+        ``cond`` tests a speculation (:attr:`TbExit.spec`)."""
         self.emit(f"if {cond}:")
         self.ind += 1
         snap = self.snapshot()
         self.stub(BAIL, k, str(ip))
+        self.exits[-1].spec = spec
         self.restore(snap)
         self.ind -= 1
 
@@ -1639,16 +1665,23 @@ class PyCodegen:
         reads at its offset from that index with no test
         (:meth:`_run_word`).  ``upper``: the bound ``conds`` put on the
         first load's address (the offsets above it, SP after each POP, then
-        need no wrap)."""
+        need no wrap).  A run made :attr:`unaligned` tests ``conds`` alone,
+        keeps the address, and reads each word through ``struct``."""
         first, off, span, _wrap = run
         if off:
             return self._run_word(op, run, True)
         size = op.aux[1]
+        unaligned = id(first) in self.unaligned
         p = addr
         if not _atomic(addr):
             p = self.new_local("p")
+            if unaligned:
+                self.emit(f"{p} = {addr}")
             addr = f"({p} := {addr})"
-        self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip)
+        if not unaligned:
+            self.bail_if(" or ".join([f"{addr} & {size - 1}"] + conds), k, ip, True)
+        elif conds:
+            self.bail_if(" or ".join(conds), k, ip, True)
         self._run_word(op, run, True, p, None if upper is None else (0, upper, upper + span))
 
     def run_store(self, op, k: int, ip, run, off, base, top: int) -> None:
@@ -1662,7 +1695,9 @@ class PyCodegen:
         instruction, and the interpreter makes it (a block at the next one
         tests its own run) -- and keeps the address's word index; every
         other store of the run writes at its offset from that index with no
-        test (:meth:`_run_word`), and its offset needs no wrap correction."""
+        test (:meth:`_run_word`), and its offset needs no wrap correction.
+        A run made :attr:`unaligned` tests the same but the alignment, keeps
+        the address, and writes each word through ``struct``."""
         first, at, span, _wrap = run
         if at:
             return self._run_word(op, run, False)
@@ -1673,15 +1708,20 @@ class PyCodegen:
         test = [f"{p} & {size - 1}", f"{off} < {depth}", f"not WLO + {depth} <= {p} <= WHI - {size}"]
         if base is None:        # (WLO >= 0: an offset in the window is at least the depth)
             del test[1]
+        unaligned = id(first) in self.unaligned
+        if unaligned:
+            del test[0]
+            if p is not off:
+                self.emit(f"{p} = {base} + {off}")
         fast = " or ".join(test)
-        if p is not off:
+        if p is not off and not unaligned:
             fast = f"({p} := {base} + {off}){fast[len(p):]}"
         # outside the window: the window around the run's first address
         # (where the run lies in it unless it reaches code), then bail
         self.emit(f"if {fast}:")
         self.ind += 1
         self.emit(f"{', '.join(self.WINDOW)} = SWA({p})")
-        self.bail_if(" or ".join(test), k, ip)
+        self.bail_if(" or ".join(test), k, ip, True)
         self.ind -= 1
         self._run_word(op, run, False, p, (depth, top - 1, top), value)
 
@@ -1696,20 +1736,23 @@ class PyCodegen:
         first, off = run[0], run[1]
         size, shift = op.aux[1], op.aux[1].bit_length() - 1
         ix = self.run_local(first, "ix" if load else "sx")
+        unaligned = id(first) in self.unaligned
         if off == 0:
             if bounds is not None and isinstance(op.args[0], Temp):
                 self.upper[id(op.args[0])] = bounds[:2]
                 self.run_bounds[id(first)] = bounds
-            self.emit(f"{ix} = {p} >> {shift}")
-            word = f"W{size}[{ix}]"
+            self.emit(f"{ix} = {p}" if unaligned else f"{ix} = {p} >> {shift}")
+            at = ix
         else:
             self.val(op.args[0])        # its address is read no more: one use fewer
-            word = f"W{size}[{ix} {'+' if off > 0 else '-'} {abs(off) >> shift}]"
+            at = f"{ix} {'+' if off > 0 else '-'} {abs(off) if unaligned else abs(off) >> shift}"
         if load:
+            word = f"U{size}(MM, {at})[0]" if unaligned else f"W{size}[{at}]"
             self.emit(f"{self._load_to(op.out)} = {word}")
             self._loaded(op.out)
         else:
-            self.emit(f"{word} = {self.val(op.args[1]) if value is None else value}")
+            value = self.val(op.args[1]) if value is None else value
+            self.emit(f"P{size}(MM, {at}, {value})" if unaligned else f"W{size}[{at}] = {value}")
 
     def _local_names(self) -> tuple:
         """The expressions the locals handed out so far hold (:meth:`atomic`'s
@@ -1774,13 +1817,18 @@ class PyCodegen:
         aligned in the region's code-free window (:meth:`window_prologue`),
         needs none of ``conds`` (the caller vouches for that: the window is
         RAM, and an aligned word there is within the segment) nor a code
-        check: one test.  Elsewhere it is made the checked way, and then
-        the window moves to its address."""
+        check: one test.  Elsewhere it is made the checked way -- a word
+        whose bytes lie in the window's bounds (misaligned: an odd stack)
+        needing no code check there -- and then the window moves to its
+        address."""
         p = addr if _atomic(addr) else self.new_local("p")
         first = p if p is addr else f"({p} := {addr})"
         self.emit(f"if ({first} ^ WB) & WM{size}:")
         self.ind += 1
-        self.bail_if(" or ".join(conds + self.code_checks(p, size)), k, ip)
+        code = self.code_checks(p, size)
+        if size > 1:
+            code = [f"(not WLO <= {p} <= WHI - {size} and {_paren(code[0])})"] + code[1:]
+        self.bail_if(" or ".join(conds + code), k, ip)
         self.access(op, False, size, p, value)
         self.emit(f"if ({p} ^ WB) & WM1: {', '.join(self.WINDOW)} = SWA({p})")
         self.ind -= 1
@@ -1951,10 +1999,10 @@ class RegionCodegen(PyCodegen):
 
     def __init__(self, blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                  name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                 fl_bits=(0, 0), entries=(), calls=frozenset()):
+                 fl_bits=(0, 0), entries=(), calls=frozenset(), checked=None):
         first = blocks[head]
         self.calls = calls      # the names of the instructions that are calls
-        super().__init__(first, amask, ram_size, False, name, mem)
+        super().__init__(first, amask, ram_size, False, name, mem, checked)
         self.wide_guard = wide_guard
         self.returns = {r for r in returns if r in blocks}
         self.fast_segs = dict(fast_segs or {})
@@ -2672,7 +2720,7 @@ class RegionCodegen(PyCodegen):
 
 def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: int,
                     name: str = "region", fast_segs=None, mem=None, returns=(), wide_guard=True,
-                    fl_bits=(0, 0), entries=(), calls=frozenset()):
+                    fl_bits=(0, 0), entries=(), calls=frozenset(), checked=None):
     """Python source of a region function over ``blocks`` (ip -> optimised
     IRBlock), its exits, and the names its code needs bound: ``RK`` and
     ``RIP`` (per exit: instructions retired since the last charge to
@@ -2684,17 +2732,20 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     ``fl_bits``: (mask, value) of fl's bits the code took as constants
     (:func:`emu.ir.optimize.constant_fl_bits`), the guard checking them;
     ``calls``: the names of the instructions that are calls (a loop they
-    close is a recursion: not counted)."""
+    close is a recursion: not counted); ``checked``: IP -> how much less
+    speculation the accesses of the instruction there make (1: a run of
+    them unaligned, 2: none; :meth:`PyCodegen._load_runs`)."""
     g = RegionCodegen(blocks, head, dispatch, live_in, amask, ram_size, name, fast_segs, mem, returns,
-                      wide_guard, fl_bits, entries, calls)
+                      wide_guard, fl_bits, entries, calls, checked)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
                           "MP": dict(g.max_path)}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",
-             mem=None):
-    """Python source of the block function, and its exits."""
-    g = PyCodegen(block, amask, ram_size, loop, name, mem)
+             mem=None, checked=None):
+    """Python source of the block function, and its exits (``checked`` as
+    :func:`generate_region` has it)."""
+    g = PyCodegen(block, amask, ram_size, loop, name, mem, checked)
     src = g.generate()
     return src, g.exits

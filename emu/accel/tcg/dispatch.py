@@ -37,7 +37,7 @@ from ..interp import FOREVER, Interpreter
 from ...exits import BudgetExit, DebugExit
 from ...ir.codegen import (EXIT_MASK, EXIT_SHIFT, GOTO, GUARD, HELPER, INDIRECT, PACKERS, SYNC, CodeFreeWindow,
                            word_views)
-from .regions import HOT_THRESHOLD, RegionTiers
+from .regions import BAIL_LIMIT, HOT_THRESHOLD, RegionTiers
 from .tb_cache import TbCache
 from .translate import MAX_INSNS, BlockTranslator
 
@@ -81,7 +81,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                                        "bails", "interp_insns", "inline_fallbacks", "translate_seconds",
                                        "regions_translated", "cold_lookups", "string_fast_insns",
                                        "guard_fails", "regions_grown", "smc_demoted_pages",
-                                       "demoted_lookups"), 0)
+                                       "demoted_lookups", "despeculated"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a
@@ -404,7 +404,14 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                     came = x if not nochain else None
                     came_at = s.pc
                 else:
-                    counters["helper_calls" if kind is HELPER else "bails"] += 1
+                    if kind is HELPER:
+                        counters["helper_calls"] += 1
+                    else:
+                        counters["bails"] += 1
+                        x.fails += 1
+                        if x.fails == BAIL_LIMIT:
+                            # a speculation failing every time: translated again without it
+                            self._despeculate(tb, x)
                     k = 1
                     insn = tb.insns[x.insn]
                     if insn.repeats and not step:

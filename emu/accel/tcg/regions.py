@@ -52,6 +52,10 @@ HOT_THRESHOLD = 32
 MAX_REGION_BLOCKS = 24
 MAX_REGION_GROWTH = 3       # times a region is translated again to take in a block
 MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump to it
+# bails by one exit of translated code before its instruction is translated
+# without the speculation that bails (see RegionTiers._despeculate)
+BAIL_LIMIT = 16
+SPECULATION_LEVELS = 2      # levels of speculation an instruction's accesses may drop
 
 
 class RegionTiers:
@@ -75,6 +79,7 @@ class RegionTiers:
         self.members = {}                # block key -> the entry TB of the region inlining it
         self.copies = {}                 # block key -> head keys of the regions translated with it
         self.region_keys = {}            # region head key -> the keys of its blocks
+        self.checked_ips = {}            # mode -> {IP: speculation dropped there} (_despeculate)
 
     def _flush_tiers(self) -> None:
         """tb_flush's part here: heat and growth plans go with the blocks."""
@@ -83,6 +88,7 @@ class RegionTiers:
         self.members.clear()
         self.copies.clear()
         self.region_keys.clear()
+        self.checked_ips.clear()
 
     def _forget_paged_tiers(self) -> None:
         """The TLB was flushed: forget what was counted for blocks keyed by
@@ -92,6 +98,7 @@ class RegionTiers:
         self.members = {k: v for k, v in self.members.items() if not k[4]}
         self.copies = {k: v for k, v in self.copies.items() if not k[4]}
         self.region_keys = {k: v for k, v in self.region_keys.items() if not k[4]}
+        self.checked_ips = {k: v for k, v in self.checked_ips.items() if not k[3]}
 
     def tb_find(self, ip: int, one: bool, left: int = FOREVER):
         """The block at CS:ip, translated on a miss -- or None: not decodable,
@@ -169,6 +176,34 @@ class RegionTiers:
         if len(live) < len(heads):
             self.copies[key] = live
         return len(live)
+
+    def checked_at(self, key) -> dict:
+        """The instructions of the mode of the block ``key`` translated with
+        less speculation on their accesses: IP -> level (:meth:`_despeculate`)."""
+        return dict(self.checked_ips.get(key[:1] + key[2:-1], ()))
+
+    def _despeculate(self, tb, x) -> None:
+        """The bail ``x`` of ``tb`` has been taken ``BAIL_LIMIT`` times: the
+        test of a speculation made at its instruction keeps failing (a run
+        of stack accesses tested at once for alignment, with SP odd), and
+        each failure hands the instruction to the interpreter.  Its
+        instruction is translated from now on with one level less of that
+        speculation (:func:`emu.ir.codegen.generate`'s ``checked``: first
+        without the alignment, then without the run -- each access checked
+        inline, a misaligned word made in place), and the region (or block)
+        holding it is dropped, to be translated again when next looked up.
+        Only a speculation's bail counts (``x.spec``): one the checked way
+        makes too (a device, a store onto code) is left as it is."""
+        if not x.spec or not tb.valid:
+            return
+        ips = self.checked_ips.setdefault(tb.key[:1] + tb.key[2:-1], {})
+        ip = tb.insns[x.insn].ip
+        level = ips.get(ip, 0)
+        if level >= SPECULATION_LEVELS:
+            return
+        ips[ip] = level + 1
+        self.counters["despeculated"] += 1
+        self._forget_region(tb)
 
     def _drop_region(self, tb) -> None:
         """Forget every entry of the region ``tb`` belongs to, and translate those
@@ -290,7 +325,7 @@ class RegionTiers:
         src, exits, tables, max_path = generate_region(irs, ip, dispatch, live_in, amask,
                                                        ram_size, name, fast, self._mem_model(key),
                                                        returns, key not in self.unguarded, fl_bits,
-                                                       entries, call_names)
+                                                       entries, call_names, self.checked_at(key))
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

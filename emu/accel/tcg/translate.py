@@ -172,7 +172,7 @@ class BlockTranslator:
         else:
             name = f"tb_{block.pc:x}"
             src, exits = generate(block, self.core.ops.amask, self.machine.ram.size, block.loop, name,
-                                  self._mem_model(key))
+                                  self._mem_model(key), self.checked_at(key))
             ns = dict(self.ns_base)
             exec(compile(src, f"<tb 0x{block.pc:x}>", "exec"), ns)
             tb.fn = ns[name]
