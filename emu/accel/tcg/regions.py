@@ -54,7 +54,7 @@ MAX_REGION_GROWTH = 3       # times a region is translated again to take in a bl
 MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump to it
 # bails by one exit of translated code before its instruction is translated
 # without the speculation that bails (see RegionTiers._despeculate)
-BAIL_LIMIT = 16
+BAIL_LIMIT = 8
 SPECULATION_LEVELS = 2      # levels of speculation an instruction's accesses may drop
 
 
