@@ -479,6 +479,35 @@ def _code_bytes(p: str, size: int) -> str:
     return f"CB[{p}]" if size == 1 else f"CBF(b'\\1', {p}, {p} + {size}) >= 0"
 
 
+def _literal(s: str):
+    """The integer the source text ``s`` denotes when it is a bare literal
+    (a number, perhaps negative and parenthesised) -- else None."""
+    if s.startswith("(") and s.endswith(")"):
+        s = s[1:-1]
+    if not s.lstrip("-").isdigit():
+        return None
+    return int(s)
+
+
+def _folded(name: str, args: list) -> str | None:
+    """The text of the pure op ``name`` over the source texts ``args``
+    folded to what it computes: over literals, its value (a lazy field
+    known as a constant only here -- a CC operation of the block before --
+    makes a flag computation's condition constant); a select on a literal
+    condition, the operand it picks.  None: not foldable."""
+    if name == "select":
+        c = _literal(args[0])
+        return None if c is None else args[1 if c else 2]
+    vals = [_literal(a) for a in args]
+    if not vals or None in vals:
+        return None
+    try:
+        v = int(eval(OPCODES[name].py.format(*(f"({x})" for x in vals)), {}))   # literals only
+    except (ArithmeticError, ValueError):     # (as the code would raise: left to it)
+        return None
+    return str(v) if v >= 0 else f"({v})"
+
+
 def _paren(s: str) -> str:
     return s if _atomic(s) else f"({s})"
 
@@ -1047,7 +1076,10 @@ class PyCodegen:
         elif n == "and" and self._mask_keeps(op):
             e = self.val(op.args[0], main)
         else:
-            e = OPCODES[n].py.format(*(_paren(self.val(a, main)) for a in op.args))
+            args = [self.val(a, main) for a in op.args]
+            e = _folded(n, args)
+            if e is None:
+                e = OPCODES[n].py.format(*(_paren(a) for a in args))
         nm = self.main_uses.get(t.id, 0)
         w = self.early.get(t.id)
         if w is not None:
@@ -2157,8 +2189,9 @@ class RegionCodegen(PyCodegen):
         for f in ("op", "res", "a", "b", "size", "fl"):
             kk = self.know[f]
             if kk[0] == "expr":
-                targets.append("cc_" + f)
-                values.append(kk[1])
+                if kk[1] != "cc_" + f:
+                    targets.append("cc_" + f)
+                    values.append(kk[1])
                 self.know[f] = ("local",)
         group = 0
         if targets:

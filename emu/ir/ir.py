@@ -164,5 +164,29 @@ class IRBlock:
         self.insns = []
         self.loop = False        # a direct exit targets this block's own start
 
+    def copy(self) -> "IRBlock":
+        """A copy whose ops and temporaries are its own (the passes that
+        follow a build -- a region's, code generation's numbering -- change
+        them in place), sharing the decoded instructions."""
+        new = IRBlock(self.pc, self.ip, self.target)
+        new.__dict__.update((k, v) for k, v in self.__dict__.items() if k not in ("ops", "insns"))
+        new.insns = list(self.insns)
+        temps = {}
+
+        def mapped(v):
+            return temps.get(id(v), v) if isinstance(v, Temp) else v
+
+        for op in self.ops:
+            out = op.out
+            if out is not None:
+                out = Temp(out.b, out.id, out.bits)
+                temps[id(op.out)] = out
+            c = Op(op.name, out, [mapped(a) for a in op.args], op.aux)
+            if out is not None:
+                out.op = c
+            c.live, c.safe, c.shared, c.keeps = op.live, op.safe, op.shared, mapped(op.keeps)
+            new.ops.append(c)
+        return new
+
     def dump(self) -> str:
         return "\n".join(format_op(o, self.target) for o in self.ops) + "\n"

@@ -71,6 +71,9 @@ class TbCache:
         self.smc_count = {}              # physical page -> times its blocks were invalidated
         self.interp_pages = {}           # page demoted to the interpreter (SMC_DEMOTE_AFTER) ->
                                          # its lookups since the last store into its code
+        self.built_ir = {}               # block key -> (IR, pages, fallbacks) as built for a
+                                         # region: see _built_before
+        self.built_pages = {}            # physical page -> keys in built_ir decoded from it
 
     def _flush_tbs(self) -> None:
         """tb_flush's part here: every block, page list and SMC count goes."""
@@ -81,6 +84,36 @@ class TbCache:
         self.smc_count.clear()
         self.interp_pages.clear()
         self.jump_targets.clear()
+        self.built_ir.clear()
+        self.built_pages.clear()
+
+    def _built_before(self, key):
+        """The IR a region build made of the block ``key`` (its front end and
+        local passes), as (a copy of it, pages, fallbacks) -- or None.  A
+        block copied into several regions, or into a region translated again
+        to grow, is built once; what it depends on is its key (mode, IP, cap)
+        and its code bytes, and it goes with them (tb_invalidate_page, a TLB
+        flush under paging, tb_flush)."""
+        hit = self.built_ir.get(key)
+        if hit is None:
+            return None
+        self.counters["ir_reused"] += 1
+        return hit[0].copy(), hit[1], hit[2]
+
+    def _keep_built(self, key, block, pages, fallbacks) -> None:
+        """Keep a copy of the freshly built IR of the block ``key`` (see _built_before)."""
+        self.built_ir[key] = (block.copy(), pages, fallbacks)
+        for pg in pages:
+            self.built_pages.setdefault(pg, set()).add(key)
+
+    def _forget_built(self, keys) -> None:
+        for k in keys:
+            hit = self.built_ir.pop(k, None)
+            if hit is not None:
+                for pg in hit[1]:
+                    ks = self.built_pages.get(pg)
+                    if ks is not None:
+                        ks.discard(k)
 
     def _key(self, ip: int, cap: int):
         """The front end's block key (``tb_key``): (fetch base, IP, decode
@@ -116,6 +149,7 @@ class TbCache:
         unlink every jump into them (QEMU's tb_invalidate_phys_page_range)."""
         if page in self.interp_pages:
             self.interp_pages[page] = 0     # still changing: probation starts again
+        self._forget_built(list(self.built_pages.pop(page, ())))
         tbs = self.page_tbs.pop(page, None)
         if not tbs:
             return
@@ -171,6 +205,7 @@ class TbCache:
                 if nxt is not None:
                     nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t.valid]
                     tb.jmp[i] = None
+        self._forget_built([k for k in self.built_ir if k[4]])
         if paged:
             self._forget_paged_tiers()
             self._forget_steps()

@@ -82,6 +82,12 @@ class BlockTranslator:
         instruction can be decoded (the interpreter then raises the fault).
         ``op_text`` (the IR before optimisation) is kept for ``-d op`` or
         when ``keep_op`` asks for it."""
+        flags = self._log_flags()
+        reuse = region and not flags and not keep_op
+        if reuse:
+            hit = self._built_before(key)
+            if hit is not None:
+                return (*hit, None)
         core = self.core
         ops = core.ops
         base = core.fetch_base
@@ -123,7 +129,7 @@ class BlockTranslator:
                 break
             cur = insn.next_ip
         self.counters["inline_fallbacks"] += len(fallbacks)
-        flags = self._log_flags()
+        self.counters["ir_builds"] += 1
         op_text = block.dump() if flags or keep_op else None
         block.loop = (max_insns > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
@@ -132,6 +138,9 @@ class BlockTranslator:
             reuse_loads(block)
             dead_regs(block)
             dce(block)
+            block.page = page
+            if reuse:
+                self._keep_built(key, block, pages, fallbacks)
         else:
             optimize(block)
         block.page = page
