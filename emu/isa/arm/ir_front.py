@@ -207,8 +207,19 @@ class ArmIRBuilder(TranslatorOps):
                 old = self._getr(n)
             self.known[n] = self.select(c, self.known[n], old)
         if self.fl_pend:
-            self.fl = self.select(c, self.fl, fl if fl is not None else self._getfl())
+            if fl is None:
+                fl = self.emit("getcc", aux=("fl",), bits=32)
+            new = self.flags
+            self.fl = self.select(c, self.fl, fl)
             self.flags = None
+            if new is not None:
+                # each flag the instruction set is select(c, new, old) too:
+                # a condition read later takes its flag alone (``CMP r1,
+                # #1 << 28; CMPCC r1, r0; BCC``: C as a choice of two
+                # comparisons), not a mask of the chosen CPSR word
+                old = flags or {}
+                self.flags = {f: self.select(c, v, old[f] if f in old else self._word_flag(fl, f))
+                              for f, v in new.items() if f != "sub"}
 
     def commit(self) -> None:
         x = self.exit
@@ -297,7 +308,11 @@ class ArmIRBuilder(TranslatorOps):
         fs = self.flags
         if fs is not None and f in fs:
             return fs[f]
-        return self.op2("and", self.op2("shr", self._getfl(), _FLAG_SHIFT[f]), 1)
+        return self._word_flag(self._getfl(), f)
+
+    def _word_flag(self, word, f: str):
+        """Flag ``f`` (0/1) of the CPSR word ``word``."""
+        return self.op2("and", self.op2("shr", word, _FLAG_SHIFT[f]), 1)
 
     def is_set(self, f: str):
         """Flag ``f`` as a boolean: a comparison as it is (Z of ``r == 0``)."""

@@ -707,3 +707,68 @@ def test_a_store_to_the_address_just_loaded_tests_it_in_ram_once():
     want = run(RMW, "interp", 300, **regs)
     got = run(RMW, "tcg", 300, hot_threshold=2, **regs)
     assert got[:2] == want[:2]
+
+
+def test_a_condition_after_a_predicated_comparison_reads_its_flag_alone():
+    # libgcc's __udivsi3 normalising loop: CMPCC's C is a choice of the two
+    # comparisons, not a bit of the chosen CPSR word
+    text = op_opt("cmp r1, #0x10000000\ncmpcc r1, r0\nlslcc r1, r1, #4\nbcc .")
+    after = text.split("insn 2")[1]
+    assert "$0x20000000" not in after
+    assert after.count("select") == 1        # the LSL's; the condition is C's select
+
+
+# predicated flag setters of every kind (N Z C V, N Z C from the shifter,
+# N Z alone) after a comparison, each chain read by every condition; r0-r13
+# count the conditions that held over a sweep of r5 and r6 values
+PREDICATED_FLAGS = """
+    mov r14, #0
+    movw r5, #0xfffd
+    movt r5, #0x7fff
+    mov r6, #3
+next:
+    mov r0, #0
+    mov r1, #0
+    mov r2, #0
+    mov r3, #0
+    mov r4, #0
+    cmp r5, #0x40000000
+    cmpcc r5, r6
+    addshi r8, r5, r6
+    tstls r6, #1
+    movsne r9, r6, lsr #1
+    adcseq r10, r5, r5
+    muls r11, r5, r6
+    teqmi r5, r6
+    cmnpl r6, #5
+    addeq r0, r0, #1
+    addhs r1, r1, #1
+    addmi r2, r2, #1
+    addvs r3, r3, #1
+    addgt r4, r4, #1
+    addhi r0, r0, #2
+    addge r1, r1, #2
+    addle r2, r2, #2
+    addlt r3, r3, #2
+    addls r4, r4, #2
+    add r12, r12, r0
+    add r12, r12, r1, lsl #3
+    add r12, r12, r2, lsl #6
+    add r12, r12, r3, lsl #9
+    add r12, r12, r4, lsl #12
+    add r5, r5, #0x1d000000
+    add r5, r5, #0x8d
+    sub r6, r6, r5, ror #7
+    add r14, r14, #1
+    cmp r14, #120
+    bne next
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("limit", [17, 45, 301, 1203, 10000])
+def test_predicated_flag_setters_leave_the_flags_the_interpreter_does(limit):
+    want = run(PREDICATED_FLAGS, "interp", limit)
+    got = run(PREDICATED_FLAGS, "tcg", limit, hot_threshold=1)
+    assert got[:2] == want[:2]
