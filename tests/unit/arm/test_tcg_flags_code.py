@@ -328,8 +328,9 @@ def test_aligned_words_go_through_rams_typed_views(cpu):
         m.ram.load(0x40020020, bytes(range(1, 17)))
     regs = dict(r1=0x40020000, r2=0x40020021, r3=0x40000000 + (128 << 20) - 4, r13=0x40030000)
     text = region_source(WORDS, 400, setup=setup, cpu=cpu, hot_threshold=16, **regs)
-    # a word the loop reads and writes at an aligned address, and the stack's pair
-    assert "W4[" in text and "W8[" in text
+    # a word the loop reads and writes at an aligned address, and the stack's
+    # words: the PUSH a run of stores, the POP a run of loads, each tested once
+    assert "W4[" in text and "W4[sx" in text and "W4[ix" in text
     want = run(WORDS, "interp", 400, setup=setup, cpu=cpu, **regs)
     got = run(WORDS, "tcg", 400, hot_threshold=1, setup=setup, cpu=cpu, **regs)
     assert want[0][5] != 0 and want[0][10] != 0 and got[:2] == want[:2]
@@ -772,3 +773,38 @@ def test_predicated_flag_setters_leave_the_flags_the_interpreter_does(limit):
     want = run(PREDICATED_FLAGS, "interp", limit)
     got = run(PREDICATED_FLAGS, "tcg", limit, hot_threshold=1)
     assert got[:2] == want[:2]
+
+
+# PUSH and POP of many registers in a loop: the stack's words are runs,
+# each tested once (aligned, in RAM, in the region's code-free window);
+# where SP is misaligned, at the end of RAM or next to the loop's own code
+# the run's test fails and the interpreter makes the access
+STACK_RUNS = """
+    mov r4, #30
+loop:
+    add r0, r4, #1
+    add r1, r4, #2
+    add r2, r4, #3
+    push {r0, r1, r2, r4, lr}
+    add r4, r4, #0
+    pop {r5, r6, r7, r8, r9}
+    add r10, r10, r5
+    add r10, r10, r7
+    stmdb sp!, {r5, r6}
+    ldmia sp!, {r11, r12}
+    add r10, r10, r12
+    subs r4, r4, #1
+    bne loop
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("sp", [0x40030000, 0x40030002, 0x40000000 + (128 << 20) + 8, 0x40010040],
+                         ids=["aligned", "misaligned", "past-the-end-of-ram", "next-to-the-code"])
+def test_runs_of_stack_words_are_made_as_the_interpreter_makes_them(sp):
+    regs = dict(r13=sp, r10=0, r14=0x1234)
+    want = run(STACK_RUNS, "interp", 500, **regs)
+    got = run(STACK_RUNS, "tcg", 500, hot_threshold=1, **regs)
+    assert got[:2] == want[:2]
+    assert want[0][10] != 0
