@@ -23,8 +23,9 @@ Translated inline:
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
   (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
-  LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
-  check); an address is not reduced modulo 2^32 (nor an index shifted
+  an LDM's words, and the stack's (SP the base), are runs tested once
+  (:mod:`.ir_globals`), other STMs and LDRD/STRD move words in pairs (one
+  8-byte access, one check); an address is not reduced modulo 2^32 (nor an index shifted
   left into it), a wrapping one bails -- so a base written back after
   the access is near an address in RAM, and needs no reduction where RAM
   lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`);
@@ -788,10 +789,10 @@ def extra_reg(b, i):
 
 
 def _load_words(b, addr, n: int, stack: bool) -> list:
-    """n consecutive words from ``addr``: on the stack one by one (a run of
-    loads, tested once: :mod:`.ir_globals`), elsewhere two at a time (one
-    access and one check of RAM for a pair; little-endian, the first word
-    in the low half)."""
+    """n consecutive words from ``addr``: with ``stack``, one by one in the
+    stack's space (a run of loads, tested once: :mod:`.ir_globals`), else
+    two at a time (one access and one check of RAM for a pair;
+    little-endian, the first word in the low half)."""
     if stack:
         return [b.load(b.op2("add", addr, 4 * k), 4, stack=True) for k in range(n)]
     values = []
@@ -854,7 +855,7 @@ def ldm_stm(b, i):
         if i.w:
             b.set_reg(i.rn, wb)
         return
-    values = _load_words(b, start, n, i.rn == 13)
+    values = _load_words(b, start, n, True)      # (a run, whatever the base)
     if i.w:
         b.set_reg(i.rn, wb)
     for r, v in zip(regs, values):

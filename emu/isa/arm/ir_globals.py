@@ -29,9 +29,10 @@ filled in for A32 (ARM DDI 0406C):
   (``W4[p >> 2]``), its alignment and, RAM's size being a power of two,
   the end of RAM tested at once; any other word after the full checks.
   Space 2 is the same memory again for the words of the stack (an access
-  whose base is SP): the words a ``POP`` (``LDM sp!``, A8.8.131) loads are
-  a run tested once (:func:`emu.ir.codegen.load_runs`), and a region that
-  loops stores to the stack through its code-free window
+  whose base is SP) and those an ``LDM`` loads (A8.8.58; ``POP``,
+  A8.8.131): the words of one are a run of loads tested once
+  (:func:`emu.ir.codegen.load_runs`; a misaligned run bails), and a region
+  that loops stores to the stack through its code-free window
   (:class:`emu.ir.codegen.CodeFreeWindow`: one test in place of the end
   of RAM, the alignment and the code map).
 """
@@ -131,7 +132,7 @@ class ArmMemory(MemoryAccess):
             return
         run = cg.runs.get(id(op)) if space == RAM_STACK else None
         if run is not None and load:
-            # a word of a run of loads (POP): the first tests that the
+            # a word of a run of loads (LDM, POP): the first tests that the
             # run lies aligned in RAM, the others read with no test
             first, off, span, _wrap = run
             if off:
