@@ -23,8 +23,9 @@ Translated inline:
   addressing mode (A5.3, A5.2.8), LDM/STM (PUSH/POP) without ``^``
   (A5.5), through the RAM fast path of
   :class:`.ir_globals.ArmMemory` (anything else bails to the interpreter);
-  LDM/STM and LDRD/STRD move words in pairs (one 8-byte access, one
-  check); an address is not reduced modulo 2^32 (nor an index shifted
+  an LDM's words, and the stack's (SP the base), are runs tested once
+  (:mod:`.ir_globals`), other STMs and LDRD/STRD move words in pairs (one
+  8-byte access, one check); an address is not reduced modulo 2^32 (nor an index shifted
   left into it), a wrapping one bails -- so a base written back after
   the access is near an address in RAM, and needs no reduction where RAM
   lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`);
@@ -77,7 +78,7 @@ from ...ir.builder import TranslatorOps, bits_of
 from ...ir.frontend import TranslatorFrontend
 from ...ir.ir import IRBlock, NotInlinable, Temp
 from ...ir.opcodes import COMPARISONS, OPCODES
-from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, ArmMemory
+from .ir_globals import ARM_IR, RAM, RAM_ALIGNED, RAM_STACK, ArmMemory
 from . import semantics as S
 from .semantics import LSL, LSR, ASR, ROR, ror32
 from .state import I_BIT
@@ -207,8 +208,19 @@ class ArmIRBuilder(TranslatorOps):
                 old = self._getr(n)
             self.known[n] = self.select(c, self.known[n], old)
         if self.fl_pend:
-            self.fl = self.select(c, self.fl, fl if fl is not None else self._getfl())
+            if fl is None:
+                fl = self.emit("getcc", aux=("fl",), bits=32)
+            new = self.flags
+            self.fl = self.select(c, self.fl, fl)
             self.flags = None
+            if new is not None:
+                # each flag the instruction set is select(c, new, old) too:
+                # a condition read later takes its flag alone (``CMP r1,
+                # #1 << 28; CMPCC r1, r0; BCC``: C as a choice of two
+                # comparisons), not a mask of the chosen CPSR word
+                old = flags or {}
+                self.flags = {f: self.select(c, v, old[f] if f in old else self._word_flag(fl, f))
+                              for f, v in new.items() if f != "sub"}
 
     def commit(self) -> None:
         x = self.exit
@@ -297,7 +309,11 @@ class ArmIRBuilder(TranslatorOps):
         fs = self.flags
         if fs is not None and f in fs:
             return fs[f]
-        return self.op2("and", self.op2("shr", self._getfl(), _FLAG_SHIFT[f]), 1)
+        return self._word_flag(self._getfl(), f)
+
+    def _word_flag(self, word, f: str):
+        """Flag ``f`` (0/1) of the CPSR word ``word``."""
+        return self.op2("and", self.op2("shr", word, _FLAG_SHIFT[f]), 1)
 
     def is_set(self, f: str):
         """Flag ``f`` as a boolean: a comparison as it is (Z of ``r == 0``)."""
@@ -399,15 +415,17 @@ class ArmIRBuilder(TranslatorOps):
     # An address is not reduced modulo 2^32: one that wraps (below 0 or from
     # 2^32 up) is outside RAM as it stands, so the access bails and the
     # interpreter runs the instruction with the address it really means.
-    def load(self, addr, size: int, aligned: bool = False):
-        return self.emit("ld", (addr,), (RAM_ALIGNED if aligned else RAM, size), bits=8 * size)
+    # ``stack``: a word based on SP, in the stack's space (see :mod:`.ir_globals`)
+    def load(self, addr, size: int, aligned: bool = False, stack: bool = False):
+        space = RAM_ALIGNED if aligned else RAM_STACK if stack else RAM
+        return self.emit("ld", (addr,), (space, size), bits=8 * size)
 
-    def store(self, addr, size: int, v) -> None:
+    def store(self, addr, size: int, v, stack: bool = False) -> None:
         self.stores = True
         bits = bits_of(v)
         if bits is None or bits > 8 * size:
             v = self.op2("and", v, (1 << (8 * size)) - 1)
-        self.emit("st", (addr, v), (RAM, size), out=False)
+        self.emit("st", (addr, v), (RAM_STACK if stack else RAM, size), out=False)
 
     def near(self, name: str, addr, offset, lo: int, hi: int):
         """The base written back by a load or store (``name``: ``add`` or
@@ -703,16 +721,17 @@ def _ldr_str(b, i, offset):
     name = i.name[:4].rstrip("_")
     unaligned = b.model.unaligned
     addr, wb_addr, wb = _address(b, i, offset, reduced=name == "STR" and not unaligned)
+    stack = i.rn == 13
     if name in ("STR", "STRB"):
         v = _store_value(b, i.rt)
         if name == "STRB":
             b.store(addr, 1, v)
         else:
-            b.store(addr if unaligned else b.op2("and", addr, ~3 & M32), 4, v)
+            b.store(addr if unaligned else b.op2("and", addr, ~3 & M32), 4, v, stack)
         if wb:
             b.set_reg(i.rn, wb_addr)
         return
-    v = b.load(addr, 1) if name == "LDRB" else b.load(addr, 4, aligned=not unaligned)
+    v = b.load(addr, 1) if name == "LDRB" else b.load(addr, 4, aligned=not unaligned, stack=stack)
     _finish_load(b, i, wb, wb_addr, v)
 
 
@@ -739,12 +758,12 @@ def _extra(b, i, offset):
         if name == "STRH":
             b.store(b.op2("and", addr, ~1 & M32) if v4 else addr, 2, b.reg(i.rt))
         else:
-            _store_words(b, addr, [b.reg(i.rt), b.reg(i.rt + 1)])
+            _store_words(b, addr, [b.reg(i.rt), b.reg(i.rt + 1)], i.rn == 13)
         if wb:
             b.set_reg(i.rn, wb_addr)
         return
     if name == "LDRD":
-        lo, hi = _load_words(b, addr, 2)
+        lo, hi = _load_words(b, addr, 2, i.rn == 13)
         if wb:
             b.set_reg(i.rn, wb_addr)
         b.set_reg(i.rt, lo)
@@ -769,9 +788,13 @@ def extra_reg(b, i):
     _extra(b, i, b.reg(i.rm))
 
 
-def _load_words(b, addr, n: int) -> list:
-    """n consecutive words from ``addr``, two at a time (one access and one
-    check of RAM for a pair; little-endian, the first word in the low half)."""
+def _load_words(b, addr, n: int, stack: bool) -> list:
+    """n consecutive words from ``addr``: with ``stack``, one by one in the
+    stack's space (a run of loads, tested once: :mod:`.ir_globals`), else
+    two at a time (one access and one check of RAM for a pair;
+    little-endian, the first word in the low half)."""
+    if stack:
+        return [b.load(b.op2("add", addr, 4 * k), 4, stack=True) for k in range(n)]
     values = []
     for k in range(0, n, 2):
         a = b.op2("add", addr, 4 * k)
@@ -783,8 +806,26 @@ def _load_words(b, addr, n: int) -> list:
     return values
 
 
-def _store_words(b, addr, values) -> None:
-    """_load_words' counterpart: the words ``values`` stored from ``addr``."""
+def _plus(b, addr, d: int):
+    """addr + d, a constant added to or taken from a value made so folded
+    into one operation (a PUSH's top word: SP - 4n + 4(n - 1) is SP - 4)."""
+    o = addr.op if isinstance(addr, Temp) else None
+    if o is not None and o.name in ("add", "sub") and type(o.args[1]) is int:
+        d += o.args[1] if o.name == "add" else -o.args[1]
+        addr = o.args[0]
+    return b.op2("add", addr, d) if d >= 0 else b.op2("sub", addr, -d)
+
+
+def _store_words(b, addr, values, stack: bool) -> None:
+    """_load_words' counterpart: the words ``values`` stored from ``addr``
+    (on the stack one by one from the top down, as a PUSH writes: a run of
+    stores, tested once in the region's code-free window: :mod:`.ir_globals`)."""
+    if stack:
+        last = len(values) - 1
+        top = _plus(b, addr, 4 * last)
+        for k in range(last, -1, -1):
+            b.store(b.op2("sub", top, 4 * (last - k)), 4, values[k], stack=True)
+        return
     for k in range(0, len(values), 2):
         a = b.op2("add", addr, 4 * k)
         if k + 1 < len(values):
@@ -810,11 +851,11 @@ def ldm_stm(b, i):
         wb = b.near("sub", base, 4 * n, -4, 4 * n)
     if not load:
         _store_words(b, start, [wb if (r == i.rn and i.w and k > 0) else _store_value(b, r)
-                                for k, r in enumerate(regs)])
+                                for k, r in enumerate(regs)], i.rn == 13)
         if i.w:
             b.set_reg(i.rn, wb)
         return
-    values = _load_words(b, start, n)
+    values = _load_words(b, start, n, True)      # (a run, whatever the base)
     if i.w:
         b.set_reg(i.rn, wb)
     for r, v in zip(regs, values):

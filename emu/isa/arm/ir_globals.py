@@ -28,6 +28,13 @@ filled in for A32 (ARM DDI 0406C):
   runs it.  An aligned word is read and written through RAM's typed views
   (``W4[p >> 2]``), its alignment and, RAM's size being a power of two,
   the end of RAM tested at once; any other word after the full checks.
+  Space 2 is the same memory again for the words of the stack (an access
+  whose base is SP) and those an ``LDM`` loads (A8.8.58; ``POP``,
+  A8.8.131): the words of one are a run of loads tested once
+  (:func:`emu.ir.codegen.load_runs`; a misaligned run bails), and a region
+  that loops stores to the stack through its code-free window
+  (:class:`emu.ir.codegen.CodeFreeWindow`: one test in place of the end
+  of RAM, the alignment and the code map).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from .semantics import shift_reg
 from .state import REG_NAMES
 
 M32 = 0xFFFFFFFF
-RAM, RAM_ALIGNED = 0, 1
+RAM, RAM_ALIGNED, RAM_STACK = 0, 1, 2
 
 
 def shift_c(value: int, stype: int, amount: int, carry: int) -> int:
@@ -65,6 +72,8 @@ class ArmMemory(MemoryAccess):
     store into a granule holding translated code -- bails, and the
     interpreter runs the instruction."""
 
+    run_space = RAM_STACK
+
     def __init__(self, base: int, devices: bool = False):
         self.base = base
         self.devices = devices
@@ -80,7 +89,14 @@ class ArmMemory(MemoryAccess):
         return (cond, f"{p} + {self.base}") + ((again,) if again else ())
 
     def prologue(self, cg, spaces) -> None:
-        pass
+        if self._windowed(cg):
+            cg.window_prologue()
+
+    @staticmethod
+    def _windowed(cg) -> bool:
+        """The stack's stores go through the region's code-free window in a
+        region that loops (taking the window costs a call at its entry)."""
+        return RAM_STACK in cg.spaces_written and cg.loops
 
     def space_value(self, n: int) -> str:
         raise ValueError("A32 has no address-space register")
@@ -115,8 +131,26 @@ class ArmMemory(MemoryAccess):
             # one then bails: PyCodegen._tested)
             cg.hold(text, p, [] if self.devices else [again])
             return
+        run = cg.runs.get(id(op)) if space == RAM_STACK else None
+        if run is not None and load:
+            # a word of a run of loads (LDM, POP): the first tests that the
+            # run lies aligned in RAM, the others read with no test
+            first, off, span, _wrap = run
+            if off:
+                return cg.run_load(op, k, ip, run, "", [])
+            p = cg.atomic(text, "p")
+            return cg.run_load(op, k, ip, run, p, [f"not 0 <= {p} <= {ram - span}"])
+        windowed = space == RAM_STACK and not load and self._windowed(cg)
+        if run is not None and windowed:
+            # a store of a run (PUSH): the first tests that the run lies
+            # aligned in the code-free window, the others write with no test
+            if run[1]:
+                return cg.run_store(op, k, ip, run, None, None, 1 << 32)
+            return cg.run_store(op, k, ip, run, cg.atomic(a, "a"), str(-self.base), 1 << 32)
         p = cg.atomic(text, "p")
         in_ram = [f"not 0 <= {p} <= {end}"]
+        if windowed:
+            return cg.ram_access(op, load, size, p, in_ram, k, ip, code_free=True)
         align = [f"{p} & {size - 1}"] if space == RAM_ALIGNED else []
         device = self._device(in_ram[0], p)
         if pow2:
@@ -129,5 +163,5 @@ class ArmMemory(MemoryAccess):
 def _paren(text: str) -> str:
     return text if text.isidentifier() or text.isdigit() else f"({text})"
 
-ARM_IR = IRTarget("arm", REG_NAMES, ("ram", "ram.aligned"), "pc", FLAG_RECORD, PURE_CALLS,
+ARM_IR = IRTarget("arm", REG_NAMES, ("ram", "ram.aligned", "ram.stack"), "pc", FLAG_RECORD, PURE_CALLS,
                   ArmMemory(0))
