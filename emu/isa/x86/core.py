@@ -26,6 +26,7 @@ from ..core import Core
 from ..ops import GuestException, IoPending
 from . import flags as F
 from .concrete import ConcreteOps
+from .bind import Binder
 from .decode import Decoder
 from .interrupts import deliver, deliver_exception
 from .semantics import REGISTRY
@@ -61,6 +62,7 @@ class X86Core(Core):
         # served without an exit -- UART polling need not end the run
         self.ops.io_inline = getattr(machine, "serve_port_inline", None)
         self.decoders = {}
+        self.binder = Binder()          # the interpreter's bound semantics
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 
@@ -119,6 +121,7 @@ class X86Core(Core):
         ops.io_pos = saved
         if insn.handler is None:
             insn.handler = missing_semantics
+        insn.run = self.binder.bind(insn)
         # remember which physical pages hold it, so a write there drops it
         last = lin + insn.length - 1
         if ops.translate is None:
