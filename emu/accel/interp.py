@@ -8,8 +8,10 @@ Core (:mod:`emu.isa.core`), which the board's Target creates.  Each step:
 1. fetch and decode at the PC -- decoded instructions are cached by fetch
    address (the core drops an entry when the guest writes its page or the
    address mapping changes);
-2. set the PC to the next instruction, then run the instruction's semantic
-   function on the core's Ops -- a jump simply overwrites the PC;
+2. set the PC to the next instruction, then run the instruction
+   (``insn.run``: its semantic function, which a core may bind to the
+   instruction's operands when it decodes it) on the core's Ops -- a jump
+   simply overwrites the PC;
 3. a guest exception restores the PC to the faulting instruction and the
    core delivers it; port and MMIO accesses, HLT, single-step and
    breakpoints end ``run()`` with an exit for the Machine.
@@ -131,7 +133,7 @@ class Interpreter(Accelerator):
                     ops.rep_budget = 1 if (step or self.irq_line or s.status & trace
                                            or (bps and addr in bps)) else limit - n
                 try:
-                    insn.handler(ops, insn)
+                    insn.run(ops, insn)
                 except GuestException as e:
                     del pending[:]
                     s.pc = pc

@@ -31,7 +31,10 @@ What the loop reads at every instruction is plain data, not method calls
   ``fetch_base + state.pc`` is the Target's ``pc(state)``;
 * ``cache`` -- decoded instructions of the current mode by fetch address;
   an entry is valid only if its ``ip`` equals ``state.pc``;
-* a decoded instruction has ``ip``, ``next_ip``, ``handler(ops, insn)`` and
+* a decoded instruction has ``ip``, ``next_ip``, ``handler(ops, insn)`` (its
+  semantics, which the translator traces), ``run(ops, insn)`` (what the
+  interpreter calls: the handler, or a form of it bound to the
+  instruction's operands when it was decoded) and
   ``repeats`` -- True for an instruction that repeats in place (x86 REP
   strings; the translator lets the interpreter run their iterations at
   once): the loop sets ``ops.rep_budget`` to the most

@@ -178,7 +178,7 @@ class CoreInsn:
     condition is AL, and in the checks for a change to Thumb state or a
     halt where the instruction can make one."""
 
-    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler", "one_read")
+    __slots__ = ("ip", "next_ip", "insn", "pc_read", "handler", "run", "one_read")
 
     #: no A32/T32 instruction repeats inside one step (emu.isa.core)
     repeats = False
@@ -188,7 +188,7 @@ class CoreInsn:
         self.ip = ip
         self.next_ip = (ip + insn.size) & 0xFFFFFFFF
         self.pc_read = 4 if thumb else 8
-        self.handler = _make_handler(insn, ip, thumb, model)
+        self.handler = self.run = _make_handler(insn, ip, thumb, model)
         self.one_read = insn.name in ONE_READ
 
     @property

@@ -26,6 +26,7 @@ from ..core import Core
 from ..ops import GuestException, IoPending
 from . import flags as F
 from .concrete import ConcreteOps
+from .bind import Binder
 from .decode import Decoder
 from .interrupts import deliver, deliver_exception
 from .semantics import REGISTRY
@@ -64,6 +65,7 @@ class X86Core(Core):
             self.ops.io_reads = machine.quiet_port_reads
             self.ops.io_writes = machine.quiet_port_writes
         self.decoders = {}
+        self.binder = Binder()          # the interpreter's bound semantics
         machine.ram.add_invalidation_listener(self.invalidate_page)
         self.state_changed()
 
@@ -122,6 +124,7 @@ class X86Core(Core):
         ops.io_pos = saved
         if insn.handler is None:
             insn.handler = missing_semantics
+        insn.run = self.binder.bind(insn)
         # remember which physical pages hold it, so a write there drops it
         last = lin + insn.length - 1
         if ops.translate is None:

@@ -94,7 +94,7 @@ class Insn:
 
     __slots__ = ("name", "opcode", "ops", "size", "osize", "asize", "ip", "next_ip",
                  "length", "raw", "seg", "rep", "lock", "cc", "reg", "handler",
-                 "helper", "far", "rex", "mode", "rows", "repeats")
+                 "helper", "far", "rex", "mode", "rows", "repeats", "run")
 
     def __init__(self):
         self.ops = ()
@@ -106,7 +106,8 @@ class Insn:
         self.reg = 0
         self.far = None       # (selector, offset) for Ap
         self.rex = 0
-        self.handler = None
+        self.handler = None   # the semantic function (the translator traces it)
+        self.run = None       # what the interpreter runs (emu.isa.x86.bind)
         self.helper = True
 
     @property

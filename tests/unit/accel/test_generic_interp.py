@@ -61,7 +61,7 @@ class ToyInsn:
         self.op = op
         self.ip = ip
         self.next_ip = ip + 1
-        self.handler = SEMANTICS[op]
+        self.handler = self.run = SEMANTICS[op]
 
 
 def _inc(ops, insn):
