@@ -7,6 +7,10 @@ Model: QEMU ``hw/char/debugcon.c`` (no datasheet; QEMU is the reference).
 * A read returns the ``readback`` value, 0xE9 by default (QEMU's
   ``readback`` property), so a guest can probe for the device.
 * QEMU's default ``iobase`` is 0xE9 and the region is 1 byte wide.
+* It has no interrupt, reads no guest time and never asks to stop, so
+  every access is served from inside an engine's run (``inline_io``) and
+  quietly (``quiet_io``: from the middle of translated code), still counted
+  as an IO exit.
 
 Output sink: ``None`` (collect in ``self.output``, a bytearray), a
 bytearray, a file-like object with ``write`` (text streams are written
@@ -31,6 +35,7 @@ class DebugCon(Device):
 
     name = "debugcon"
     region_size = 1
+    inline_io = True
 
     def __init__(self, sink=None, readback: int = 0xE9, name: Optional[str] = None):
         super().__init__(name)
@@ -46,6 +51,16 @@ class DebugCon(Device):
         size_mask(size)
         self._emit(bytes([value & 0xFF]))
         self.bytes_tx += 1
+
+    def quiet_io(self, offset: int, size: int, is_write: bool, value: int) -> int:
+        """Device.quiet_io: every access (no interrupt, no stop request)."""
+        if size not in (1, 2, 4):
+            return -1
+        if is_write:
+            self._emit(bytes((value & 0xFF,)))
+            self.bytes_tx += 1
+            return 0
+        return self.readback
 
     def reset(self) -> None:
         super().reset()

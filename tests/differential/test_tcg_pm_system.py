@@ -6,6 +6,7 @@ at the same instruction count as on the interpreter, in ring 0 and in
 ring 3 (through the TSS's ESP0, SDM Vol. 3A §7.2.1)."""
 
 from emu.machine import Machine
+from tests.unit.ir.x86_guests import descriptor_tables
 
 from . import pm32
 from .pm32 import ENTRY as PM32_ENTRY
@@ -142,27 +143,11 @@ gp:
 """ + PUT4 + """
 
 ticks: .long 0
-gdt:
-    .long 0, 0
-    .long 0x0000ffff, 0x00cf9b00
-    .long 0x0000ffff, 0x00cf9300
-    .long 0x0000ffff, 0x00cffb00
-    .long 0x0000ffff, 0x00cff300
-    .word 0x67, tss, 0x8900, 0
-gdt_desc:
-    .word 6 * 8 - 1
-    .long gdt
-idt:
-    .fill 8 * 13, 1, 0
-    .word gp, 0x08, 0x8e00, 0
-    .fill 8 * (0x20 - 14), 1, 0
-    .word irq0, 0x08, 0x8e00, 0
-    .fill 8 * (0x80 - 0x21), 1, 0
-    .word finish, 0x08, 0xee00, 0
-    .word raise_iopl, 0x08, 0xee00, 0
-idt_desc:
-    .word 0x82 * 8 - 1
-    .long idt
+""" + descriptor_tables(
+    (".long 0x0000ffff, 0x00cf9b00", ".long 0x0000ffff, 0x00cf9300", ".long 0x0000ffff, 0x00cffb00",
+     ".long 0x0000ffff, 0x00cff300", ".word 0x67, tss, 0x8900, 0"),
+    {13: ("gp", 0x8E00), 0x20: ("irq0", 0x8E00), 0x80: ("finish", 0xEE00),
+     0x81: ("raise_iopl", 0xEE00)}) + """
 tss:
     .long 0, 0x90000, 0x10
     .fill 0x66 - 0xc, 1, 0
@@ -273,26 +258,10 @@ fault:
 resume: .long 0
 faults: .long 0
 errsum: .long 0
-gdt:
-    .long 0, 0
-    .long 0x0000ffff, 0x00cf9b00
-    .long 0x0000ffff, 0x00cf9300
-    .long 0x9000001f, 0x00409300
-    .long 0x0000ffff, 0x00cf1300
-    .long 0x0000ffff, 0x00cf9900
-    .long 0x0000ffff, 0x00cf9200
-gdt_desc:
-    .word 7 * 8 - 1
-    .long gdt
-idt:
-    .fill 8 * 11, 1, 0
-    .word fault, 0x08, 0x8e00, 0
-    .fill 8, 1, 0
-    .word fault, 0x08, 0x8e00, 0
-idt_desc:
-    .word 14 * 8 - 1
-    .long idt
-"""
+""" + descriptor_tables(
+    (".long 0x0000ffff, 0x00cf9b00", ".long 0x0000ffff, 0x00cf9300", ".long 0x9000001f, 0x00409300",
+     ".long 0x0000ffff, 0x00cf1300", ".long 0x0000ffff, 0x00cf9900", ".long 0x0000ffff, 0x00cf9200"),
+    {11: ("fault", 0x8E00), 13: ("fault", 0x8E00)})
 
 
 def test_protected_mode_segment_loads_stay_in_translated_code_and_fault_exactly():

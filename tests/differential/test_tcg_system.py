@@ -11,6 +11,7 @@ import io
 import re
 
 from emu.machine import Machine
+from tests.unit.ir.x86_guests import real_entry
 
 from .test_tcg import EXIT, _placed, asm, same
 
@@ -28,15 +29,7 @@ PRINT_BX = """
 #: far routine is reached as 07C0:xxxx and as 0000:7Cxx (the same linear
 #: code under two CS bases)
 FAR_LOOP = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [0x80 * 4], handler
-    mov word ptr [0x80 * 4 + 2], 0
-    mov word ptr [0x81 * 4], handler2 - 0x7bf0
-    mov word ptr [0x81 * 4 + 2], 0x07bf
+    cli""" + real_entry((0x80, "handler"), (0x81, "handler2 - 0x7bf0", 0x07BF)) + """
     mov word ptr [farptr], farfn2 - 0x7c00
     mov word ptr [farptr + 2], 0x07c0
     xor bx, bx
@@ -130,16 +123,7 @@ def timer_setup(vector: int) -> str:
 #: the main loop's interrupt windows: STI then one instruction (the shadow),
 #: POPF restoring IF = 1, an IRET from INT n with IF = 1 in the pushed FLAGS
 TIMED = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [0x20], irq0
-    mov word ptr [0x22], 0
-    mov word ptr [0x80 * 4], soft
-    mov word ptr [0x80 * 4 + 2], 0
-""" + timer_setup(8) + """
+    cli""" + real_entry((8, "irq0"), (0x80, "soft")) + timer_setup(8) + """
     xor bx, bx
     xor cx, cx
     mov di, 1000
@@ -221,13 +205,7 @@ def test_timer_interrupts_at_the_same_instruction_after_sti_popf_and_iret():
 #: POPF setting TF in a loop: from then on the dispatcher hands every
 #: instruction to the interpreter (which looks at TF at each boundary); a
 #: #DB handler is in place at vector 1 for an engine that delivers the trap
-TRAP = """
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [4], db_handler
-    mov word ptr [6], 0
+TRAP = real_entry((1, "db_handler")) + """
     mov cx, 50
 again:
     pushf

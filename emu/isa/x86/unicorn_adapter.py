@@ -90,10 +90,12 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from functools import partial
 
 import capstone
 import unicorn as uc_mod
 from unicorn import x86_const as X
+from unicorn.unicorn_const import UC_ERR_OK
 
 from ...exits import InternalErrorExit, ShutdownExit
 from ..ops import GuestException, IoPending
@@ -217,20 +219,22 @@ class _IoRegisters:
 
     def __init__(self, uc):
         n = len(self.IDS)
-        self._values = (ctypes.c_uint64 * n)()
-        self._ids = (ctypes.c_int * n)(*self.IDS)
+        buf = bytearray(8 * n)
+        self._values = (ctypes.c_uint64 * n).from_buffer(buf)
+        #: the values as Python reads them without ctypes' per-item objects
+        self._view = memoryview(buf).cast("Q")
+        ids = (ctypes.c_int * n)(*self.IDS)
         base = ctypes.addressof(self._values)
-        self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * k for k in range(n)))
-        self._n = ctypes.c_int(n)
-        self._read = uc._do_reg_read_batch
+        ptrs = (ctypes.c_void_p * n)(*(base + 8 * k for k in range(n)))
+        self._read = partial(uc._do_reg_read_batch, ids, ptrs, ctypes.c_int(n))
 
     def unchecked(self) -> bool:
         """IN/OUT can never be refused now (real mode, or CPL <= IOPL
         outside virtual-8086 mode: SDM Vol. 1 §18.3) -- read in one call."""
-        status = self._read(self._ids, self._ptrs, self._n)
-        if status != uc_mod.UC_ERR_OK:
+        status = self._read()
+        if status != UC_ERR_OK:
             raise uc_mod.UcError(status)
-        cr0, fl, cs = self._values
+        cr0, fl, cs = self._view
         return not cr0 & CR0_PE or not fl & F.VM and cs & 3 <= (fl >> 12) & 3
 
 

@@ -159,3 +159,43 @@ def test_an_observer_added_between_runs_gets_every_exit(accel):
         assert m.stats.by_key["IO in 0x310"] == m.stats.by_key["IO out 0x310"] == ROUNDS
     finally:
         m.close()
+
+
+#: 300 bytes to the debug console (port 0xE9, the immediate form of OUT)
+DEBUGCON = """
+    .code16
+    mov cx, 300
+    mov bl, 0x20
+again:
+    mov al, bl
+    out 0xe9, al
+    inc bl
+    and bl, 0x3f
+    or bl, 0x20
+    loop again
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+@pytest.mark.parametrize("accel", ["interp", "tcg", "unicorn"])
+def test_debug_console_output_is_served_inside_the_run(accel):
+    """isa-debugcon has no interrupt and asks no stop: its writes are
+    served quietly -- one engine run reaches isa-debug-exit, translated
+    code does not bail at OUT 0xE9 -- and counted as IO exits."""
+    m = Machine(accel=accel, memory=16 << 20)
+    try:
+        m.load_image(loader.assemble(DEBUGCON, "<test>", 0x7C00).data)
+        ex = m.accel.run(None)
+        assert (ex.reason, ex.port, ex.dispatched) == ("IO", 0xF4, True)
+        want = bytearray()
+        b = 0x20
+        for _ in range(300):
+            want.append(b)
+            b = ((b + 1) & 0x3F) | 0x20
+        assert m.serial_output() == bytes(want)
+        assert m.stats.by_key == {"IO out 0xe9": 300, "IO out 0xf4": 1}
+        if accel == "tcg":
+            assert m.accel.counters["bails"] == 0
+    finally:
+        m.close()

@@ -1,4 +1,4 @@
-"""MMIO served quietly from unicorn's hooks (Machine.serve_mmio_quiet, the
+"""MMIO served quietly from unicorn's hooks (the Machine's quiet servers, the
 PL011's quiet_io): counted as the interpreter counts its MMIO exits, the
 same output, and an instruction abandoned inside an access still completed
 once when an earlier access of it was served quietly."""

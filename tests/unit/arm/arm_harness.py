@@ -161,6 +161,17 @@ class Cpu:
 VIRT_CODE = 0x40010000
 
 
+def load_address(reg: str, addr: int) -> str:
+    """Assembly putting the 32-bit ``addr`` in ``reg`` (MOVW, MOVT)."""
+    return f"\n    movw {reg}, #{addr & 0xFFFF:#x}\n    movt {reg}, #{addr >> 16:#x}"
+
+
+def pl011_base(reg: str) -> str:
+    """Assembly putting the virt board's PL011 (at 0x09000000; its
+    registers: PL011 TRM 3.2) in ``reg``: the start of a device guest."""
+    return load_address(reg, 0x09000000)
+
+
 def run_on_virt(asm: str, accel: str, limit: int):
     """``asm`` assembled at VIRT_CODE and run on the virt board with
     ``accel`` for at most ``limit`` instructions: (r0-r14, the instructions

@@ -10,14 +10,13 @@ from keystone import KS_ARCH_ARM, KS_MODE_ARM, Ks
 
 from emu.exits import MmioExit
 from emu.machine import Machine
+from tests.unit.arm.arm_harness import pl011_base
 
 LOAD = 0x40010000
 EXIT = "mov r0, #0x18; movw r1, #0x0026; movt r1, #2; svc #0x123456"
 
 #: write "ok\n" to the PL011's DR (no polling: FR reads are real exits)
-WRITES = f"""
-    movw r1, #0
-    movt r1, #0x0900
+WRITES = pl011_base("r1") + f"""
     mov r0, #'o'
     str r0, [r1]
     mov r0, #'k'
@@ -47,9 +46,7 @@ def test_pl011_writes_do_not_end_the_interpreters_run():
 
 #: print "ok\n" polling FR.TXFF before each byte, then exit (also the
 #: unicorn engine's quiet-MMIO test program)
-POLLED = f"""
-    movw r1, #0
-    movt r1, #0x0900
+POLLED = pl011_base("r1") + f"""
     adr r4, text
 next:
     ldrb r0, [r4], #1

@@ -3,6 +3,7 @@ conditional stores, ``emu translate`` on an Arm image.  Programs are
 assembled by keystone; what each must compute is worked out here by hand."""
 
 import pytest
+from arm_harness import load_address, pl011_base
 from keystone import KS_ARCH_ARM, KS_MODE_ARM, Ks
 
 from emu.machine import Machine
@@ -114,9 +115,7 @@ def test_a_store_next_to_decoded_code_keeps_it_on_the_interpreter():
 
 
 # stores to the PL011 data register (MMIO at 0x09000000) from a translated loop
-UART = """
-    movw r1, #0
-    movt r1, #0x0900
+UART = pl011_base("r1") + """
     mov r2, #0x41
     mov r3, #5
 loop:
@@ -242,9 +241,7 @@ def test_a_conditional_store_is_predicated_inside_its_block():
 # a conditional byte store whose address is the PL011's DR when the
 # condition holds and 0 (no device, no RAM) when it fails, and a
 # conditional halfword store with writeback into RAM
-PREDICATED = """
-    movw r6, #0x1000
-    movt r6, #0x4001
+PREDICATED = load_address("r6", 0x40011000) + """
     mov r0, #0x41
     mov r4, #12
 loop:
@@ -277,9 +274,7 @@ def test_predicated_stores_run_as_on_the_interpreter(hot):
 # every other round the pointer is null (no RAM, no device there): the
 # conditional loads (a word, a signed halfword with writeback, a pair)
 # must not touch it
-NULL_LOADS = """
-    movw r6, #0x1000
-    movt r6, #0x4001
+NULL_LOADS = load_address("r6", 0x40011000) + """
     mov r0, #0
     mov r4, #40
 loop:

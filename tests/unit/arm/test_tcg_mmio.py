@@ -11,15 +11,14 @@ import re
 
 import pytest
 from arm_harness import VIRT_CODE as CODE
+from arm_harness import pl011_base
 from keystone import KS_ARCH_ARM, KS_MODE_ARM, Ks
 
 from emu.machine import Machine
 
 # a polled PL011 loop (PL011 TRM 3.3.3, 3.3.1): wait while FR.TXFF, then
 # write DR; one byte of the alphabet per round, 26 rounds
-POLLED = """
-    movw r12, #0
-    movt r12, #0x0900
+POLLED = pl011_base("r12") + """
     mov r0, #0x41
     mov r3, #26
 loop:
@@ -39,9 +38,7 @@ done:
 
 # the same after unmasking the TX interrupt (IMSC bit 5) with CPSR.I set:
 # the line may rise, so every access is a real exit
-UNMASKED = """
-    movw r12, #0
-    movt r12, #0x0900
+UNMASKED = pl011_base("r12") + """
     mov r2, #0x20
     str r2, [r12, #0x38]
 """ + POLLED.split("\n", 3)[3]
@@ -112,9 +109,7 @@ def test_d_exits_logs_every_access_on_both_engines():
 
 # a byte read-modify-write of one address (LDRB, then STRB to the same
 # base): in RAM (r1) and at the PL011's DR (r12, RX empty: reads 0)
-RMW = """
-    movw r12, #0
-    movt r12, #0x0900
+RMW = pl011_base("r12") + """
     movw r1, #0x1000
     movt r1, #0x4010
     mov r0, #0x41
@@ -160,9 +155,7 @@ def test_a_byte_read_modify_write_of_a_device_runs_as_on_the_interpreter():
 # to the IMSC register's neighbour ICR (write-only, reads 0) read back at
 # once reads 0, not what was written: a device's register is read each
 # time, never taken from an earlier access of the block
-TWICE = """
-    movw r12, #0
-    movt r12, #0x0900
+TWICE = pl011_base("r12") + """
     mov r3, #4
     mov r4, #0
 loop:

@@ -25,18 +25,40 @@ again:
 """
 
 
-#: the start of a 16-bit guest: DS = SS = 0, SP 0x7000, and #GP's vector
-#: (13, in the real-address-mode vector table: SDM Vol. 3A ch. 20) at the
-#: label ``gp`` the guest defines
-REAL_GP_ENTRY = """
-    .code16
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    mov word ptr [0x34], gp
-    mov word ptr [0x36], 0
-"""
+def real_entry(*vectors) -> str:
+    """The start of a 16-bit guest: DS = SS = 0, SP 0x7000, and each of
+    ``vectors`` -- (vector, handler) or (vector, offset, segment) -- in the
+    real-address-mode vector table (SDM Vol. 3A ch. 20), segment 0 unless
+    given."""
+    lines = ["", "    xor ax, ax", "    mov ds, ax", "    mov ss, ax", "    mov sp, 0x7000"]
+    for vector, offset, *segment in vectors:
+        lines += [f"    mov word ptr [{vector:#x} * 4], {offset}",
+                  f"    mov word ptr [{vector:#x} * 4 + 2], {segment[0] if segment else 0:#x}"]
+    return "\n".join(lines) + "\n"
+
+
+#: the start of a 16-bit guest with #GP's vector (13) at the label ``gp``
+#: the guest defines
+REAL_GP_ENTRY = "\n    .code16" + real_entry((13, "gp"))
+
+
+def descriptor_tables(descriptors, gates: dict) -> str:
+    """A protected-mode guest's ``gdt`` (the null descriptor, then each of
+    ``descriptors``: a directive's text) with ``gdt_desc``, and its ``idt``
+    -- ``gates``: vector -> (handler, type and attribute word), selector
+    0x08, the vectors between them empty -- with ``idt_desc`` (SDM Vol. 3A
+    §3.5.1, §6.11)."""
+    lines = ["gdt:", "    .long 0, 0"] + [f"    {d}" for d in descriptors]
+    lines += ["gdt_desc:", f"    .word {len(descriptors) + 1} * 8 - 1", "    .long gdt", "idt:"]
+    at = 0
+    for vector in sorted(gates):
+        handler, kind = gates[vector]
+        if vector > at:
+            lines.append(f"    .fill 8 * {vector - at}, 1, 0")
+        lines.append(f"    .word {handler}, 0x08, {kind:#06x}, 0")
+        at = vector + 1
+    lines += ["idt_desc:", f"    .word {at:#x} * 8 - 1", "    .long idt"]
+    return "\n".join(lines) + "\n"
 
 
 def print_words(*regs) -> str:
