@@ -122,10 +122,6 @@ class _Rewriter(ast.NodeTransformer):
                            op=ast.RShift(), right=self._param("op", k, "shift")),
             op=ast.BitAnd(), right=self._param("op", k, "mask"))
 
-    def _jump_target(self, node):
-        self.uses_s = True
-        return node
-
     # -- rewrites --------------------------------------------------------------------
     def visit_Attribute(self, node):
         if (isinstance(node.value, ast.Name) and node.value.id == self.i and node.attr in _FIELDS
@@ -223,12 +219,14 @@ class _Rewriter(ast.NodeTransformer):
         if self._is_ops_call(call, "jump", 1):
             # s.rip = ip
             self.count += 1
+            self.uses_s = True
             return ast.Assign(targets=[ast.Attribute(value=ast.Name(id="_b_s", ctx=ast.Load()), attr="rip",
                                                      ctx=ast.Store())],
-                              value=self._jump_target(self.visit(call.args[0])))
+                              value=self.visit(call.args[0]))
         if self._is_ops_call(call, "branch", 2):
             # both arguments first, then: if c: s.rip = target
             self.count += 1
+            self.uses_s = True
             c, t = (self.visit(a) for a in call.args)
             return [ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id="_b_c", ctx=ast.Store()),
                                                         ast.Name(id="_b_t", ctx=ast.Store())], ctx=ast.Store())],
@@ -236,7 +234,7 @@ class _Rewriter(ast.NodeTransformer):
                     ast.If(test=ast.Name(id="_b_c", ctx=ast.Load()),
                            body=[ast.Assign(targets=[ast.Attribute(value=ast.Name(id="_b_s", ctx=ast.Load()),
                                                                    attr="rip", ctx=ast.Store())],
-                                            value=self._jump_target(ast.Name(id="_b_t", ctx=ast.Load())))],
+                                            value=ast.Name(id="_b_t", ctx=ast.Load()))],
                            orelse=[])]
         if self._is_ops_call(call, "set_reg", 3):
             # ConcreteOps.set_reg: n, size, v first; a 32/64-bit write keeps nothing
