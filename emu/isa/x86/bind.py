@@ -30,10 +30,12 @@ rewrite runs as it is.
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import textwrap
 
 from . import flags as F
+from .concrete import _UNPACK
 from .insn import IMM, MEM, REG
 
 #: the Insn fields a bound form reads once, at binding time
@@ -55,6 +57,7 @@ class _Rewriter(ast.NodeTransformer):
         self.count = 0
         self.uses_r = False
         self.uses_s = False
+        self.uses_mem = False
 
     # -- helpers ---------------------------------------------------------------------
     def _is_ops_call(self, node, method: str, nargs: int) -> bool:
@@ -93,7 +96,7 @@ class _Rewriter(ast.NodeTransformer):
         """``ConcreteOps.ea`` of memory operand k: (disp + r[base] +
         r[index] * scale) & amask, the terms its shape has."""
         self.uses_r = True
-        _, has_base, has_index = self.kinds[k]
+        _, has_base, has_index, _ = self.kinds[k]
         a = self._param("op", k, "disp")
         if has_base:
             a = ast.BinOp(left=a, op=ast.Add(),
@@ -105,6 +108,27 @@ class _Rewriter(ast.NodeTransformer):
                                    slice=self._param("op", k, "index"), ctx=ast.Load()),
                 op=ast.Mult(), right=self._param("op", k, "scale")))
         return ast.BinOp(left=a, op=ast.BitAnd(), right=self._param("op", k, "amask"))
+
+    def _mem_read(self, k: int):
+        """ConcreteOps.read of memory operand k: RAM at once when no paging
+        and the access is within the segment's limit and RAM, else
+        load(seg, ea, size) (which faults, pages or exits)."""
+        self.uses_mem = True
+        one = self.kinds[k][3]
+        ram = "_b_mm[_b_p]" if one else f"_b_UNPACK{k}(_b_mm, _b_p)[0]"
+        o = self.o
+        expr = ast.parse(
+            f"({ram} if ((_b_a := EA) + SIZE <= (_b_g := _b_segs[SEG]).limit + 1 and {o}.plain"
+            f" and (_b_p := (_b_g.base + _b_a) & {o}.amask) + SIZE <= {o}.ram_size)"
+            f" else {o}.load(SEG, _b_a, SIZE))", mode="eval").body
+        fill = {"EA": self._ea(k), "SIZE": self._param("op", k, "size"), "SEG": self._param("op", k, "seg")}
+        if not one:
+            self.params[f"_b_UNPACK{k}"] = ("unpack", k, "size")
+
+        class Fill(ast.NodeTransformer):
+            def visit_Name(self, node):
+                return copy.deepcopy(fill[node.id]) if node.id in fill else node
+        return Fill().visit(expr)
 
     def _ops_call(self, method: str, args: list):
         return ast.Call(func=ast.Attribute(value=ast.Name(id=self.o, ctx=ast.Load()), attr=method,
@@ -122,10 +146,6 @@ class _Rewriter(ast.NodeTransformer):
                            op=ast.RShift(), right=self._param("op", k, "shift")),
             op=ast.BitAnd(), right=self._param("op", k, "mask"))
 
-    def _jump_target(self, node):
-        self.uses_s = True
-        return node
-
     # -- rewrites --------------------------------------------------------------------
     def visit_Attribute(self, node):
         if (isinstance(node.value, ast.Name) and node.value.id == self.i and node.attr in _FIELDS
@@ -141,10 +161,8 @@ class _Rewriter(ast.NodeTransformer):
                 self.count += 1
                 return self._reg_value(k) if self.kinds[k] == REG else self._param("op", k, "value")
             if k is not None and self._kind(k) == MEM:
-                # ConcreteOps.read of a memory operand is load(seg, ea, size)
                 self.count += 1
-                return self._ops_call("load", [self._param("op", k, "seg"), self._ea(k),
-                                               self._param("op", k, "size")])
+                return self._mem_read(k)
             return self.generic_visit(node)
         if self._is_ops_call(node, "ea", 1):
             k = self._operand(node.args[0])
@@ -223,12 +241,14 @@ class _Rewriter(ast.NodeTransformer):
         if self._is_ops_call(call, "jump", 1):
             # s.rip = ip
             self.count += 1
+            self.uses_s = True
             return ast.Assign(targets=[ast.Attribute(value=ast.Name(id="_b_s", ctx=ast.Load()), attr="rip",
                                                      ctx=ast.Store())],
-                              value=self._jump_target(self.visit(call.args[0])))
+                              value=self.visit(call.args[0]))
         if self._is_ops_call(call, "branch", 2):
             # both arguments first, then: if c: s.rip = target
             self.count += 1
+            self.uses_s = True
             c, t = (self.visit(a) for a in call.args)
             return [ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id="_b_c", ctx=ast.Store()),
                                                         ast.Name(id="_b_t", ctx=ast.Store())], ctx=ast.Store())],
@@ -236,7 +256,7 @@ class _Rewriter(ast.NodeTransformer):
                     ast.If(test=ast.Name(id="_b_c", ctx=ast.Load()),
                            body=[ast.Assign(targets=[ast.Attribute(value=ast.Name(id="_b_s", ctx=ast.Load()),
                                                                    attr="rip", ctx=ast.Store())],
-                                            value=self._jump_target(ast.Name(id="_b_t", ctx=ast.Load())))],
+                                            value=ast.Name(id="_b_t", ctx=ast.Load()))],
                            orelse=[])]
         if self._is_ops_call(call, "set_reg", 3):
             # ConcreteOps.set_reg: n, size, v first; a 32/64-bit write keeps nothing
@@ -293,6 +313,9 @@ def _factory(fn, kinds: tuple):
         prologue.append(ast.parse(f"_b_r = {ops_name}.r").body[0])
     if rw.uses_s:
         prologue.append(ast.parse(f"_b_s = {ops_name}.s").body[0])
+    if rw.uses_mem:
+        prologue.append(ast.parse(f"_b_segs = {ops_name}.segs").body[0])
+        prologue.append(ast.parse(f"_b_mm = {ops_name}.mm").body[0])
     fdef.body = prologue + body
     fdef.decorator_list = []
     free = code.co_freevars
@@ -312,7 +335,9 @@ def _factory(fn, kinds: tuple):
     def bind(insn):
         values = []
         for what, k, field in specs:
-            if what == "table":
+            if what == "unpack":
+                values.append(_UNPACK[insn.ops[k].size])
+            elif what == "table":
                 values.append(_TABLES[field])
             else:
                 values.append(getattr(insn, field) if what == "insn" else getattr(insn.ops[k], field))
@@ -333,7 +358,8 @@ class Binder:
         """``run(ops, insn)`` for the decoded ``insn``: its handler bound to
         its operands, or the handler itself."""
         fn = insn.handler
-        kinds = tuple((MEM, o.base >= 0, o.index >= 0) if o.kind == MEM else o.kind for o in insn.ops)
+        kinds = tuple((MEM, o.base >= 0, o.index >= 0, o.size == 1) if o.kind == MEM else o.kind
+                      for o in insn.ops)
         key = (fn, kinds)
         try:
             factory = self._factories[key]
