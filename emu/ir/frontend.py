@@ -58,9 +58,13 @@ class FlagRecord:
       all a ``setfl`` with ``Op.keeps`` (and ``foldcf``) may change; or
       None (not described).  An ``and`` of fl with a constant clearing them
       all reads none of them (flag liveness, :mod:`emu.ir.optimize`), and a
-      region none of whose ``setfl`` lacks ``keeps`` leaves every other bit
-      of ``fl`` as it found it (x86: DF, IF, TF...), so its reads of them
-      are constants under its entry guard (:func:`emu.ir.optimize.constant_fl_bits`).
+      region whose every ``setfl`` has ``keeps`` or writes constants equal
+      to what it found leaves every other bit of ``fl`` as it found it (x86:
+      DF, IF, TF...), so its reads of them are constants under its entry
+      guard (:func:`emu.ir.optimize.constant_fl_bits`).
+    * ``flags_call``: the name of the pure helper computing the whole flags
+      word of a record ``(op, res, a, b, size, fl)``, which leaves ``fl``'s
+      bits outside ``arith_mask`` as they are; or None.
     * ``carried``: a field (``"fl"``) that a jump from one section of a
       region to another carries as the operands of its expression rather
       than its value, or None.  For a target whose flags are eager (an
@@ -73,7 +77,7 @@ class FlagRecord:
 
     def __init__(self, state_names: dict, cf_mask: int, cf_hidden, record_uses: dict,
                  carry_exprs: dict, carry_low_bit=None, carry_call="carry", fields=CC_FIELDS,
-                 fa_hidden=(), arith_mask=None, carried=None):
+                 fa_hidden=(), arith_mask=None, carried=None, flags_call=None):
         self.fields = tuple(f for f in CC_FIELDS if f in fields)
         missing = set(self.fields) - set(state_names)
         if missing:
@@ -87,6 +91,7 @@ class FlagRecord:
         self.carry_exprs = dict(carry_exprs)
         self.carry_low_bit = carry_low_bit
         self.carry_call = carry_call
+        self.flags_call = flags_call
         self.carried = carried
 
 

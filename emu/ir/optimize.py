@@ -363,21 +363,32 @@ def dead_regs(block: IRBlock) -> None:
 
 
 def constant_fl_bits(blocks, fl: int) -> int:
-    """Region pass: when no ``setfl`` of the region's ``blocks`` changes more
-    than the target's arithmetic flags (each has ``Op.keeps``; ``foldcf``
-    changes only CF), fl's other bits stay all through the region as they
-    were at its entry -- ``fl`` now, when the region is translated.  Each
-    ``getcc fl & c`` reading only such bits then becomes the constant
-    ``fl & c`` (x86: DF picks a string instruction's step; the step folds),
-    and the bits read this way are returned: the region's entry guard
-    checks they are still ``fl``'s (0: none read, no check)."""
+    """Region pass: fl's bits outside the target's arithmetic flags that
+    every ``setfl`` of the region's ``blocks`` leaves as they were or sets
+    to the value they have in ``fl`` (now, when the region is translated)
+    stay that value all through the region: an arithmetic-only write
+    (``Op.keeps``; ``foldcf`` changes only CF) keeps them all, a write of
+    constants (x86: CLD, STD, CLI, STI) keeps those it sets to what they
+    already are (:func:`_fl_write`).  Each ``getcc fl & c`` reading only
+    such bits then becomes the constant ``fl & c`` (x86: DF picks a string
+    instruction's step; the step folds), and the bits read this way are
+    returned: the region's entry guard checks they are still ``fl``'s (0:
+    none read, no check)."""
     blocks = list(blocks)
     if not blocks:
         return 0
-    arith = blocks[0].target.flags.arith_mask
-    if not arith or any(op.name == "setfl" and op.keeps is None for blk in blocks for op in blk.ops):
+    flags = blocks[0].target.flags
+    arith = flags.arith_mask
+    if not arith:
         return 0
-    fixed = ~arith
+    fixed = ~arith & _FL_ALL
+    for blk in blocks:
+        for op in blk.ops:
+            if op.name == "setfl" and op.keeps is None:
+                prev, known, val = _fl_write(op.args[0], flags, 0)
+                fixed &= prev | (known & ~(val ^ fl))
+    if not fixed:
+        return 0
     used = 0
     for blk in blocks:
         found = False
@@ -394,6 +405,51 @@ def constant_fl_bits(blocks, fl: int) -> int:
             propagate(blk)
             dce(blk)
     return used
+
+
+#: the flag word's bits :func:`_fl_write` follows
+_FL_ALL = (1 << 64) - 1
+
+
+def _fl_write(v, flags, depth: int) -> tuple:
+    """What a value written to fl is, bit by bit, in terms of fl at its
+    block's start: (the bits that are fl's own there, the bits that are
+    constants, those constants).  Followed through constants, ``and``,
+    ``or``, ``select`` and the target's flags-word helper
+    (``FlagRecord.flags_call``, which leaves fl's bits outside the
+    arithmetic ones as they are); anything else is unknown."""
+    if type(v) is int:
+        return 0, _FL_ALL, v & _FL_ALL
+    op = v.op if isinstance(v, Temp) else None
+    if op is None or depth > 24:
+        return 0, 0, 0
+    n, args = op.name, op.args
+    if n == "getcc":
+        return (_FL_ALL, 0, 0) if op.aux[0] == "fl" else (0, 0, 0)
+    if n == "mov" and len(args) == 1:
+        return _fl_write(args[0], flags, depth + 1)
+    if n == "call" and op.aux[0] == flags.flags_call and flags.flags_call is not None:
+        prev, known, val = _fl_write(args[-1], flags, depth + 1)
+        keep = ~flags.arith_mask & _FL_ALL
+        return prev & keep, known & keep, val & keep
+    if n in ("and", "or") and len(args) == 2:
+        p1, k1, v1 = _fl_write(args[0], flags, depth + 1)
+        p2, k2, v2 = _fl_write(args[1], flags, depth + 1)
+        ones1, zeros1, ones2, zeros2 = k1 & v1, k1 & ~v1, k2 & v2, k2 & ~v2
+        if n == "and":
+            ones, zeros = ones1 & ones2, zeros1 | zeros2
+            prev = (p1 & ones2) | (p2 & ones1) | (p1 & p2)
+        else:
+            ones, zeros = ones1 | ones2, zeros1 & zeros2
+            prev = (p1 & zeros2) | (p2 & zeros1) | (p1 & p2)
+        known = ones | zeros
+        return prev & ~known, known, ones
+    if n == "select" and len(args) == 3:
+        p1, k1, v1 = _fl_write(args[1], flags, depth + 1)
+        p2, k2, v2 = _fl_write(args[2], flags, depth + 1)
+        known = k1 & k2 & ~(v1 ^ v2)
+        return p1 & p2, known, v1 & known
+    return 0, 0, 0
 
 
 def reuse_loads(block: IRBlock) -> None:

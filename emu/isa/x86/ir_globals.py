@@ -63,6 +63,8 @@ FLAG_RECORD = FlagRecord(
     # (MUL, shifts) and foldcf change: DF, IF, TF... stay, and a region's
     # string steps read DF as a constant
     arith_mask=F.ARITH,
+    # RFLAGS of a record: fl's other bits as they are (rflags_of)
+    flags_call="rflags",
 )
 
 X86_IR = IRTarget("x86", REG_NAMES64, SEG_NAMES, "rip", FLAG_RECORD, PURE_CALLS, FLAT)

@@ -42,14 +42,15 @@ flip:
 """ + TOGGLE.split("back:")[1]     # STOSB backwards, DI on, LOOP, CLD, HLT
 
 
-def _steps_tested(src) -> list:
-    """Each region's code after its entry guard: where DF is tested."""
+def _steps_tested(src, guard="S.fl & 1024 != 0") -> list:
+    """Each region's code after its entry guard (``guard``: its test of
+    DF): where DF is tested."""
     log = io.StringIO()
     got, _ = run(src, "tcg", log)
     assert got == run(src, "interp")[0]
     regions = regions_in(log)
     assert regions
-    return [r.split("S.fl & 1024 != 0", 1)[-1].count("& 1024") for r in regions]
+    return [r.split(guard, 1)[-1].count("& 1024") for r in regions]
 
 
 def test_df_after_inc_dec_and_shifts_is_the_regions_constant():
@@ -58,3 +59,36 @@ def test_df_after_inc_dec_and_shifts_is_the_regions_constant():
 
 def test_df_after_cld_or_std_in_the_block_is_a_constant():
     assert set(_steps_tested(SET_IN_BLOCK)) == {0}
+
+
+
+#: a routine that sets DF itself (CLD) called from a loop: the string loop
+#: in it steps by a constant (the region holds the caller's loop, the CLD
+#: and the string loop)
+CLD_ROUTINE = START + """
+    mov bp, 40
+again:
+    mov si, 0x1000
+    mov di, 0x2000
+    call copy8
+    dec bp
+    jnz again
+    hlt
+copy8:
+    cld
+    mov cx, 8
+copy:
+    lodsb
+    stosb
+    loop copy
+    ret
+"""
+
+#: the same with STD (DF set when the region is translated), the pointers
+#: at the end of the data
+STD_ROUTINE = CLD_ROUTINE.replace("cld", "std").replace("0x1000", "0x10c0").replace("0x2000", "0x20c0")
+
+
+def test_df_set_by_cld_or_std_to_what_the_region_found_is_a_constant():
+    assert set(_steps_tested(CLD_ROUTINE)) == {0}
+    assert set(_steps_tested(STD_ROUTINE, "S.fl & 1024 != 1024")) == {0}
