@@ -283,3 +283,46 @@ FRAME_SPS = ("0x0004", "0x0002", "0x7002", "0x7c42", "0x7001")
 def test_runs_from_a_call_into_its_callees_frame_at_every_sp_match_the_interpreter(sp):
     image = loader.assemble(rm_frames(sp), "<test>", 0x7C00)
     assert_matches_interpreter(image, (None, 700, 1501, 2003))
+
+
+def rm_pop_then_frame_read() -> str:
+    """POP, then a read below SP through BP ([bp-4]: ``add bp, 0xfffc``
+    masked -- a displacement down, not an offset of 65532 up), then POP,
+    POP (in a block of their own: the pushes' values are loaded)."""
+    return """
+    xor ax, ax
+    mov ss, ax
+    mov sp, 0x7000
+    mov cx, 500
+again:
+    push cx
+    push bx
+    push ax
+    jmp pops
+pops:
+    pop ax
+    mov bp, sp
+    mov dx, [bp-4]
+    pop bx
+    pop si
+    add bx, dx
+    dec cx
+    jnz again
+    mov dx, 0x3f8
+    mov ax, bx
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+def test_a_read_below_sp_after_a_pop_is_not_part_of_the_pops_run():
+    image = loader.assemble(rm_pop_then_frame_read(), "<test>", 0x7C00)
+    log = io.StringIO()
+    m, r = run("tcg", image, log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    code = "\n".join(region_paths(log.getvalue()))
+    assert re.search(r"ix\d+ = p\d+ >> 1", code)          # POP, POP, POP: a run
+    assert not re.search(r"W2\[ix\d+ \+ \d{3,}\]", code)    # [bp-4] is not in it
+    assert_matches_interpreter(image, (None, 1001))
