@@ -270,6 +270,12 @@ def _narrow32(ops) -> set:
     return seen - wide
 
 
+#: the largest step (plus one) between the accesses of a run: a bigger
+#: constant is a displacement the other way modulo the address's wrap
+#: (x86's ``[bp-4]`` is ``add bp, 0xfffc`` then a mask), not a run's offset
+_RUN_STEP = 1 << 15
+
+
 def _access_runs(chain, space, access: str, step: str, links=None) -> list:
     """The runs of word accesses (``access``: "ld" or "st") through address
     space ``space`` along ``chain`` -- the op lists of blocks run one after
@@ -336,7 +342,7 @@ def _access_step(op, at: dict, runs: dict, space, access: str, step: str, sign: 
     if type(c) is not int:
         return
     first, off, wrap = at[a.id]
-    if n == step and c > 0:
+    if n == step and 0 < c < _RUN_STEP:
         at[op.out.id] = (first, off + sign * c, wrap)
     elif n == "and" and c >= 0xFFFF and not c & (c + 1):
         at[op.out.id] = (first, off, c + 1 if wrap is None else min(wrap, c + 1))

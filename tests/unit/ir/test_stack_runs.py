@@ -221,3 +221,108 @@ def test_a_push_run_across_a_pure_helper_tests_the_window_once():
     assert m
     ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
     assert re.search(rf"W4\[{ix} - 1\] = \d+", code)
+
+
+def rm_frames(sp: str) -> str:
+    """A loop calling, with an argument on the stack, a function whose frame
+    (PUSH BP, MOV BP,SP, SUB SP,4, PUSH SI: a run going on from the CALL's
+    push) is written through BP too, and one that moves SP away (MOV SP,BX:
+    no run on from the CALL) -- SP = ``sp``."""
+    return f"""
+    xor ax, ax
+    mov ss, ax
+    mov sp, {sp}
+    mov cx, 300
+again:
+    push cx
+    call g
+    add bx, ax
+    mov dx, sp
+    call h
+    dec cx
+    jnz again
+    mov dx, 0x3f8
+    mov ax, bx
+    out dx, al
+    mov al, ah
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+g:
+    push bp
+    mov bp, sp
+    sub sp, 4
+    push si
+    mov si, [bp+4]
+    mov [bp-2], si
+    mov [bp-4], cx
+    mov ax, [bp-2]
+    add ax, [bp-4]
+    pop si
+    mov sp, bp
+    pop bp
+    ret 2
+h:
+    mov bx, sp
+    mov sp, 0x6000
+    push ax
+    push bx
+    pop bx
+    pop ax
+    mov sp, bx
+    mov bx, dx
+    ret
+"""
+
+
+#: as PUSH_SPS, and an odd SP (every run misaligned: left to the checked way)
+FRAME_SPS = ("0x0004", "0x0002", "0x7002", "0x7c42", "0x7001")
+
+
+@pytest.mark.parametrize("sp", FRAME_SPS)
+def test_runs_from_a_call_into_its_callees_frame_at_every_sp_match_the_interpreter(sp):
+    image = loader.assemble(rm_frames(sp), "<test>", 0x7C00)
+    assert_matches_interpreter(image, (None, 700, 1501, 2003))
+
+
+def rm_pop_then_frame_read() -> str:
+    """POP, then a read below SP through BP ([bp-4]: ``add bp, 0xfffc``
+    masked -- a displacement down, not an offset of 65532 up), then POP,
+    POP (in a block of their own: the pushes' values are loaded)."""
+    return """
+    xor ax, ax
+    mov ss, ax
+    mov sp, 0x7000
+    mov cx, 500
+again:
+    push cx
+    push bx
+    push ax
+    jmp pops
+pops:
+    pop ax
+    mov bp, sp
+    mov dx, [bp-4]
+    pop bx
+    pop si
+    add bx, dx
+    dec cx
+    jnz again
+    mov dx, 0x3f8
+    mov ax, bx
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+def test_a_read_below_sp_after_a_pop_is_not_part_of_the_pops_run():
+    image = loader.assemble(rm_pop_then_frame_read(), "<test>", 0x7C00)
+    log = io.StringIO()
+    m, r = run("tcg", image, log=log)
+    m.close()
+    assert r.reason == "debug-exit"
+    code = "\n".join(region_paths(log.getvalue()))
+    assert re.search(r"ix\d+ = p\d+ >> 1", code)          # POP, POP, POP: a run
+    assert not re.search(r"W2\[ix\d+ \+ \d{3,}\]", code)    # [bp-4] is not in it
+    assert_matches_interpreter(image, (None, 1001))
