@@ -155,21 +155,18 @@ class _Rewriter(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_Call(self, node):
-        if self._is_ops_call(node, "read", 1):
+        if self._is_ops_call(node, "read", 1) or self._is_ops_call(node, "ea", 1):
             k = self._operand(node.args[0])
-            if k is not None and self._kind(k) in (REG, IMM):
-                self.count += 1
-                return self._reg_value(k) if self.kinds[k] == REG else self._param("op", k, "value")
-            if k is not None and self._kind(k) == MEM:
-                self.count += 1
-                return self._mem_read(k)
-            return self.generic_visit(node)
-        if self._is_ops_call(node, "ea", 1):
-            k = self._operand(node.args[0])
-            if k is not None and self._kind(k) == MEM:
-                self.count += 1
-                return self._ea(k)
-            return self.generic_visit(node)
+            kind = None if k is None else self._kind(k)
+            if node.func.attr == "ea":
+                rewrite = self._ea if kind == MEM else None
+            else:
+                rewrite = {REG: self._reg_value, MEM: self._mem_read,
+                           IMM: lambda k: self._param("op", k, "value")}.get(kind)
+            if rewrite is None:
+                return self.generic_visit(node)
+            self.count += 1
+            return rewrite(k)
         if self._is_ops_call(node, "cond", 1):
             cc = self.visit(node.args[0])
             if self._simple(cc):
