@@ -153,6 +153,8 @@ class Interpreter(Accelerator):
                 if rep:
                     n += self._repeated(ops)
                 n += 1
+                if not (pending or watch):
+                    continue
                 if pending:
                     if ops.io_pos:
                         ops.io_pos = 0

@@ -9,11 +9,19 @@ instruction is decoded it gets a *bound* form of its semantic function
 (``insn.run``), made from that function's own source:
 
 * ``ops.read(i.ops[k])`` of a general register becomes
-  ``(r[n] >> shift) & mask`` and of an immediate its value;
+  ``(r[n] >> shift) & mask``, of an immediate its value, of memory the
+  RAM read of ``ConcreteOps.read``'s fast path (no paging, inside the
+  segment's limit and RAM) or else ``ops.load(seg, ea, size)``;
 * ``ops.write(i.ops[k], v)`` of a general register becomes
-  ``r[n] = (r[n] & keep) | ((v & mask) << shift)`` (``emu.isa.x86.insn.Reg``);
-* ``ops.set_cc(op, res, a, b, size)`` stores the lazy flags record at once;
-* ``i.size``, ``i.osize`` and ``i.asize`` are the instruction's values.
+  ``r[n] = (r[n] & keep) | ((v & mask) << shift)`` (``emu.isa.x86.insn.Reg``),
+  of memory ``ops.store(seg, ea, size, v)``; ``ops.ea`` the address sum of
+  the operand's own base, index and displacement;
+* ``ops.set_cc``, ``ops.get_cf``, ``ops.cond``, ``ops.jump``,
+  ``ops.branch``, ``ops.get_reg``, ``ops.set_reg`` and ``ops.select`` (of
+  two plain values) become their ``ConcreteOps`` bodies, arguments
+  evaluated first as a call evaluates them;
+* ``i.size``, ``i.osize``, ``i.asize``, ``i.cc`` and ``i.next_ip`` are the
+  instruction's values.
 
 Everything else -- memory operands, segment registers, the other Ops
 methods -- stays the call it was, so the bound form does exactly what the
@@ -155,21 +163,18 @@ class _Rewriter(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_Call(self, node):
-        if self._is_ops_call(node, "read", 1):
+        if self._is_ops_call(node, "read", 1) or self._is_ops_call(node, "ea", 1):
             k = self._operand(node.args[0])
-            if k is not None and self._kind(k) in (REG, IMM):
-                self.count += 1
-                return self._reg_value(k) if self.kinds[k] == REG else self._param("op", k, "value")
-            if k is not None and self._kind(k) == MEM:
-                self.count += 1
-                return self._mem_read(k)
-            return self.generic_visit(node)
-        if self._is_ops_call(node, "ea", 1):
-            k = self._operand(node.args[0])
-            if k is not None and self._kind(k) == MEM:
-                self.count += 1
-                return self._ea(k)
-            return self.generic_visit(node)
+            kind = None if k is None else self._kind(k)
+            if node.func.attr == "ea":
+                rewrite = self._ea if kind == MEM else None
+            else:
+                rewrite = {REG: self._reg_value, MEM: self._mem_read,
+                           IMM: lambda k: self._param("op", k, "value")}.get(kind)
+            if rewrite is None:
+                return self.generic_visit(node)
+            self.count += 1
+            return rewrite(k)
         if self._is_ops_call(node, "cond", 1):
             cc = self.visit(node.args[0])
             if self._simple(cc):
