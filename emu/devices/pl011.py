@@ -244,14 +244,18 @@ class PL011(Device):
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
         self._transmit(value & 0xFF)
-        self._pull_input()
+        tape = self.tape
+        if tape.source is not None or tape.pos != len(tape.data):
+            self._pull_input()          # (input_gate is None: no recording)
         return 0
 
     def _quiet_fr(self, size: int, _value: int) -> int:
         """A quiet FR read (quiet_io's conditions): what read returns."""
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
-        self._pull_input()
+        tape = self.tape
+        if tape.source is not None or tape.pos != len(tape.data):
+            self._pull_input()          # (input_gate is None: no recording)
         return self.flags & ((1 << (8 * size)) - 1)
 
     # --------------------------------------------------------------- inside
