@@ -167,6 +167,10 @@ class Device:
     name: str = "device"
     region_size: int = 1
     inline_io: bool = False
+    #: the registers served quietly by a method of their own, ``serve(size,
+    #: value)`` as :meth:`quiet_io` for them (the ones a guest polls):
+    #: ((offset, is_write, method name), ...)
+    quiet_registers: tuple = ()
     #: the request itself (``stop_request`` reads and sets it) and who is
     #: told when one is made (:meth:`on_stop_request`)
     _stop_request: Optional[StopRequest] = None
@@ -240,8 +244,11 @@ class Device:
         ``serve(size, value)`` returning what :meth:`quiet_io` returns for
         them, made once per register and direction (the bus keeps it:
         :class:`emu.devices.bus.QuietTable`); None when no access there is
-        ever quiet (a device without :meth:`quiet_io`).  A device may
-        return a server of its own for a register polled often."""
+        ever quiet (a device without :meth:`quiet_io`).  A register polled
+        often has a server of its own (``quiet_registers``)."""
+        own = self.own_quiet_server(offset, is_write)
+        if own is not None:
+            return own
         if type(self).quiet_io is Device.quiet_io:
             return None
         quiet = self.quiet_io
@@ -249,6 +256,14 @@ class Device:
         def serve(size: int, value: int) -> int:
             return quiet(offset, size, is_write, value)
         return serve
+
+    def own_quiet_server(self, offset: int, is_write: bool) -> Optional[Callable[[int, int], int]]:
+        """The method ``quiet_registers`` names for ``offset`` and the
+        direction, or None."""
+        for off, write, method in self.quiet_registers:
+            if off == offset and write == is_write:
+                return getattr(self, method)
+        return None
 
     def take_stop_request(self) -> Optional[StopRequest]:
         """Return the pending stop request (or None) and clear it."""

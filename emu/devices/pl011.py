@@ -104,6 +104,8 @@ class PL011(Device):
 
     name = "pl011"
     region_size = 0x1000
+    #: the polled transmit path (Device.quiet_registers)
+    quiet_registers = ((DR, True, "_quiet_dr"), (FR, False, "_quiet_fr"))
 
     @property
     def inline_io(self) -> bool:
@@ -224,10 +226,9 @@ class PL011(Device):
         recorded or replayed -- except a write unmasking an interrupt.  The
         polled transmit path (read FR, write DR: :meth:`_quiet_fr`,
         :meth:`_quiet_dr`) skips the register dispatch."""
-        if offset == DR and is_write:
-            return self._quiet_dr(size, value)
-        if offset == FR and not is_write:
-            return self._quiet_fr(size, value)
+        own = self.own_quiet_server(offset, is_write)
+        if own is not None:
+            return own(size, value)
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
         if is_write:
@@ -237,29 +238,24 @@ class PL011(Device):
             return 0
         return self.read(offset, size)
 
-    def quiet_access(self, offset: int, is_write: bool):
-        """Device.quiet_access: the polled transmit path's registers (FR
-        read, DR write) have servers of their own."""
-        if offset == DR and is_write:
-            return self._quiet_dr
-        if offset == FR and not is_write:
-            return self._quiet_fr
-        return super().quiet_access(offset, is_write)
-
     def _quiet_dr(self, size: int, value: int) -> int:
         """A quiet DR write (quiet_io's conditions): the byte transmitted,
         as write does then; input is pulled in as it pulls it."""
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
         self._transmit(value & 0xFF)
-        self._pull_input()
+        tape = self.tape
+        if tape.source is not None or tape.pos != len(tape.data):
+            self._pull_input()          # (input_gate is None: no recording)
         return 0
 
     def _quiet_fr(self, size: int, _value: int) -> int:
         """A quiet FR read (quiet_io's conditions): what read returns."""
         if self.imsc or self.input_gate is not None or self.irq.level or size not in (1, 2, 4):
             return -1
-        self._pull_input()
+        tape = self.tape
+        if tape.source is not None or tape.pos != len(tape.data):
+            self._pull_input()          # (input_gate is None: no recording)
         return self.flags & ((1 << (8 * size)) - 1)
 
     # --------------------------------------------------------------- inside

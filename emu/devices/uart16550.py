@@ -178,6 +178,8 @@ class Uart16550(ByteRegisterDevice):
 
     name = "serial0"
     region_size = 8
+    #: the polled transmit path (Device.quiet_registers)
+    quiet_registers = ((RBR_THR_DLL, True, "_quiet_thr"), (LSR, False, "_quiet_lsr"))
 
     @property
     def inline_io(self) -> bool:
@@ -346,10 +348,9 @@ class Uart16550(ByteRegisterDevice):
         replayed -- except a write enabling an interrupt.  The polled
         transmit path (read LSR, write THR: :meth:`_quiet_lsr`,
         :meth:`_quiet_thr`) skips the register dispatch."""
-        if offset == RBR_THR_DLL and is_write:
-            return self._quiet_thr(size, value)
-        if offset == LSR and not is_write:
-            return self._quiet_lsr(size, value)
+        own = self.own_quiet_server(offset, is_write)
+        if own is not None:
+            return own(size, value)
         if self.ier or self.input_gate is not None or size != 1:
             return -1
         if is_write:
@@ -358,15 +359,6 @@ class Uart16550(ByteRegisterDevice):
             self.write_byte(offset, value)
             return 0
         return self.read_byte(offset)
-
-    def quiet_access(self, offset: int, is_write: bool):
-        """Device.quiet_access: the polled transmit path's registers (LSR
-        read, THR write) have servers of their own."""
-        if offset == RBR_THR_DLL and is_write:
-            return self._quiet_thr
-        if offset == LSR and not is_write:
-            return self._quiet_lsr
-        return super().quiet_access(offset, is_write)
 
     def _quiet_thr(self, size: int, value: int) -> int:
         """A quiet write at offset 0 (quiet_io's conditions): THR (to the
