@@ -526,13 +526,19 @@ class ConcreteOps:
 
     def set_flags(self, value: int, mask: int) -> None:
         """Write the RFLAGS bits in ``mask`` (makes the flags explicit) --
-        except CF and OF alone (rotates; MUL where the other flags are kept)
+        except bits outside the arithmetic flags alone (fl's, the lazy record
+        kept), and CF and OF alone (rotates; MUL where the other flags are kept)
         over a lazy record: that stays lazy, as the ``CC_RES`` record of the
         same result with the new CF and OF and the record's AF."""
         s = self.s
         op = s.cc_op
         cur = s.fl
         if op != F.CC_EFLAGS:
+            if not mask & F.ARITH:
+                # no arithmetic flag (CLD, STD, CLI, STI): the record stays
+                # (its flags read no other bit of fl)
+                s.fl = (cur & ~mask) | (value & mask) | F.FIXED1
+                return
             if mask == _CF_OF:
                 s.cc_a = (value & F.CF) | ((value >> 10) & 2) | _aux(op, s.cc_res, s.cc_a, s.cc_b)
                 s.cc_b = 0

@@ -727,6 +727,13 @@ class X86IRBuilder(TranslatorOps):
             fl = self.select(is_fl, fl, old)
             op_new = self.select(is_fl, F.CC_EFLAGS, F.CC_RES)
             self.cc_pend.update(("res", "a", "b", "size"))
+        elif not dyn and not mask & F.ARITH:
+            # no arithmetic flag (CLD, STD, CLI, STI): the record stays, only
+            # fl's other bits change, which its flags read none of (as
+            # ConcreteOps.set_flags)
+            fl = self.op2("or", self.op2("or", self.op2("and", old, ~mask),
+                                         self.op2("and", value, mask)), F.FIXED1)
+            op_new = None
         else:
             cur = self.get_flags()
             keep = self.op2("xor", mask, 0xFFFFFFFF) if dyn else ~mask
@@ -742,8 +749,10 @@ class X86IRBuilder(TranslatorOps):
             else:
                 keeps = self.fl_source.get(old.id, old) if isinstance(old, Temp) else old
         self.cc["fl"] = fl
-        self.cc["op"] = op_new
-        self.cc_pend.update(("fl", "op"))
+        self.cc_pend.add("fl")
+        if op_new is not None:
+            self.cc["op"] = op_new
+            self.cc_pend.add("op")
         self.fl_fold = None
         self.fl_keeps = keeps
         if may_set:

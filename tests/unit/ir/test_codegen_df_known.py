@@ -92,3 +92,54 @@ STD_ROUTINE = CLD_ROUTINE.replace("cld", "std").replace("0x1000", "0x10c0").repl
 def test_df_set_by_cld_or_std_to_what_the_region_found_is_a_constant():
     assert set(_steps_tested(CLD_ROUTINE)) == {0}
     assert set(_steps_tested(STD_ROUTINE, "S.fl & 1024 != 1024")) == {0}
+
+
+def test_cld_and_std_over_a_lazy_record_compute_no_flags_word():
+    # CLD/STD write DF alone (Vol. 2A "CLD", Vol. 2B "STD"): the record of
+    # the last arithmetic instruction stays as it is, nothing computes RFLAGS
+    for src in (CLD_ROUTINE, STD_ROUTINE):
+        log = io.StringIO()
+        run(src, "tcg", log)
+        regions = regions_in(log)
+        assert regions and all("rflags(" not in r for r in regions)
+
+
+#: the flags after CLD/STD/CLI over the records of ADD, INC and DEC (PUSHF)
+FLAGS_KEPT = START + """
+    mov bp, 40
+again:
+    mov al, 0xff
+    add al, 1                   ; CF ZF AF PF
+    cld
+    pushf
+    pop dx
+    mov al, 0x7f
+    inc al                      ; OF SF AF, CF kept (1)
+    std
+    pushf
+    pop bx
+    mov al, 1
+    dec al                      ; ZF PF, CF kept (1)
+    cli
+    cld
+    pushf
+    pop si
+    dec bp
+    jnz again
+    hlt
+"""
+
+
+def test_flags_after_cld_std_cli_over_a_lazy_record():
+    want = {"interp": None, "tcg": None}
+    for accel in want:
+        got, _ = run(FLAGS_KEPT, accel)
+        assert got[0] == "halt"
+        regs = got[1]
+        # SDM Vol. 1 §3.4.3: CF 0x1, PF 0x4, AF 0x10, ZF 0x40, SF 0x80, IF 0x200,
+        # DF 0x400, OF 0x800
+        assert regs[2] & 0xED5 == 0x055            # DX: ADD 0xFF + 1, CLD
+        assert regs[3] & 0xED5 == 0xC91            # BX: INC 0x7F, STD
+        assert regs[6] & 0xED5 == 0x045            # SI: DEC 1, CLI, CLD
+        want[accel] = got
+    assert want["interp"] == want["tcg"]
