@@ -18,6 +18,18 @@ from tests.differential.pm32 import guest
 from tests.differential.translated import stopped_at, tcg_regions
 from tests.unit.ir.test_codegen_calls import assert_matches_interpreter, region_paths, run
 
+#: the end of the real-mode guests: BX out on the serial port, then the
+#: debug exit
+RM_OUT = """
+    mov dx, 0x3f8
+    mov ax, bx
+    out dx, al
+    mov al, ah
+    out dx, al
+    mov al, 0
+    out 0xf4, al
+"""
+
 
 def rm_calls(sp: str, between: str = "") -> str:
     """A loop calling a function that saves SI and DI, with SP = ``sp``
@@ -32,13 +44,7 @@ again:
     add bx, ax
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov ax, bx
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov al, 0
-    out 0xf4, al
+    {RM_OUT}
 f:
     push si
     push di
@@ -113,13 +119,41 @@ f:
 """)
 
 
-def run_pm(accel, limit, log=None):
-    return stopped_at(PM_CALLS, accel, 16 << 20, limit, (0x500, 4), log)
+#: a recursion saving ESI: PUSH ESI, DEC ECX, CALL -- DEC's carry (a pure
+#: helper call, kept for the flags) between the two stores
+PM_FIB = guest("""
+    mov ecx, 14
+    call fib
+    mov [0x500], eax
+    hlt
+fib:
+    cmp ecx, 2
+    jb leaf
+    push esi
+    dec ecx
+    call fib
+    lea esi, [eax+1]
+    dec ecx
+    call fib
+    add eax, esi
+    inc ecx
+    inc ecx
+    pop esi
+    ret
+leaf:
+    mov eax, ecx
+    ret
+""")
+
+
+def run_pm(accel, limit, log=None, src=PM_CALLS):
+    return stopped_at(src, accel, 16 << 20, limit, (0x500, 4), log)
 
 
 @pytest.mark.parametrize("limit", [300, 2001, 100_000])
-def test_a_pop_run_and_ret_imm16_stopped_anywhere_match_the_interpreter(limit):
-    assert run_pm("tcg", limit) == run_pm("interp", limit)
+@pytest.mark.parametrize("src", [PM_CALLS, PM_FIB], ids=["ret_imm16", "push_dec_call"])
+def test_a_pop_run_and_ret_imm16_stopped_anywhere_match_the_interpreter(src, limit):
+    assert run_pm("tcg", limit, None, src) == run_pm("interp", limit, None, src)
 
 
 def test_the_sp_of_a_tested_pop_run_needs_no_mask_through_ret_imm16():
@@ -176,47 +210,13 @@ def test_a_32_bit_push_run_and_call_test_the_window_once():
     assert f"W4[{ix} - 1] = 7" in code and f"W4[{ix} - 2] = " in code
 
 
-#: recursive Fibonacci saving ESI: PUSH ESI, DEC ECX, CALL -- DEC's carry
-#: (a pure helper call, kept for the flags) between the two stores
-PM_FIB = guest("""
-    mov ecx, 14
-    call fib
-    mov [0x500], eax
-    hlt
-fib:
-    cmp ecx, 2
-    jae recurse
-    mov eax, ecx
-    ret
-recurse:
-    push esi
-    dec ecx
-    call fib
-    mov esi, eax
-    dec ecx
-    call fib
-    add eax, esi
-    add ecx, 2
-    pop esi
-    ret
-""")
-
-
-def run_fib(accel, limit, log=None):
-    return stopped_at(PM_FIB, accel, 16 << 20, limit, (0x500, 4), log)
-
-
-@pytest.mark.parametrize("limit", [400, 2001, 100_000])
-def test_a_push_run_across_a_pure_helper_stopped_anywhere_matches_the_interpreter(limit):
-    assert run_fib("tcg", limit) == run_fib("interp", limit)
-
 
 def test_a_push_run_across_a_pure_helper_tests_the_window_once():
     """PUSH ESI, DEC ECX, CALL: DEC's carry helper (pure) does not split
     the run -- one test of the window for both stores, the CALL's push at
     the PUSH's word index less one."""
-    assert run_fib("interp", 100_000)[0] == "halt"
-    code = "\n".join(tcg_regions(run_fib, 100_000))
+    assert run_pm("interp", 100_000, None, PM_FIB)[0] == "halt"
+    code = "\n".join(tcg_regions(lambda accel, limit, log: run_pm(accel, limit, log, PM_FIB), 100_000))
     m = re.search(r"if (\w+) & 3 or not WLO \+ 4 <= \1 <= WHI - 4:", code)
     assert m
     ix = re.search(r"(sx\d+) = " + m.group(1) + r" >> 2", code).group(1)
@@ -241,13 +241,7 @@ again:
     call h
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov ax, bx
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov al, 0
-    out 0xf4, al
+    {RM_OUT}
 g:
     push bp
     mov bp, sp
@@ -289,7 +283,7 @@ def rm_pop_then_frame_read() -> str:
     """POP, then a read below SP through BP ([bp-4]: ``add bp, 0xfffc``
     masked -- a displacement down, not an offset of 65532 up), then POP,
     POP (in a block of their own: the pushes' values are loaded)."""
-    return """
+    return f"""
     xor ax, ax
     mov ss, ax
     mov sp, 0x7000
@@ -308,11 +302,7 @@ pops:
     add bx, dx
     dec cx
     jnz again
-    mov dx, 0x3f8
-    mov ax, bx
-    out dx, al
-    mov al, 0
-    out 0xf4, al
+    {RM_OUT}
 """
 
 
