@@ -61,10 +61,6 @@ FIB_BP = """
     push {w} {n}
     call fib
     add sp, {a}
-    mov dx, 0x3f8
-    out dx, al
-    mov al, ah
-    out dx, al
     jmp done
 fib:
     push {bp}
@@ -92,6 +88,10 @@ out:
     pop {bp}
     ret
 done:
+    mov dx, 0x3f8
+    out dx, al
+    mov al, ah
+    out dx, al
 """ + EXIT
 
 
