@@ -1865,7 +1865,7 @@ class PyCodegen:
         self.ind += 1
         code = self.code_checks(p, size)
         if size > 1:
-            code = [f"(not WLO <= {p} <= WHI - {size} and {_paren(code[0])})"] + code[1:]
+            code = [f"(not WLO <= {p} <= WHI - {size} and {code[0]})"] + code[1:]
         self.bail_if(" or ".join(conds + code), k, ip)
         self.access(op, False, size, p, value)
         self.emit(f"if ({p} ^ WB) & WM1: {', '.join(self.WINDOW)} = SWA({p})")

@@ -58,6 +58,21 @@ BAIL_LIMIT = 8
 SPECULATION_LEVELS = 2      # levels of speculation an instruction's accesses may drop
 
 
+def _changed_at(blocks, ips, mem) -> set:
+    """The address spaces the instructions at ``ips`` among ``blocks``
+    remap (``mem.spaces_changed``)."""
+    out = set()
+    if ips:
+        for blk in blocks:
+            ip = None
+            for op in blk.ops:
+                if op.name == "insn_start":
+                    ip = op.aux[1]
+                elif ip in ips:
+                    out |= mem.spaces_changed((op,))
+    return out
+
+
 class RegionTiers:
     """Heat counting, region formation and growth (a part of the
     Translator)."""
@@ -185,12 +200,14 @@ class RegionTiers:
     def _despeculate(self, tb, x) -> None:
         """The bail ``x`` of ``tb`` has been taken ``BAIL_LIMIT`` times: the
         test of a speculation made at its instruction keeps failing (a run
-        of stack accesses tested at once for alignment, with SP odd), and
-        each failure hands the instruction to the interpreter.  Its
-        instruction is translated from now on with one level less of that
-        speculation (:func:`emu.ir.codegen.generate`'s ``checked``: first
-        without the alignment, then without the run -- each access checked
-        inline, a misaligned word made in place), and the region (or block)
+        of stack accesses tested at once for alignment, with SP odd; a
+        segment reloaded with one its fast accesses cannot take), and each
+        failure hands the instruction to the interpreter.  Its instruction
+        is translated from now on with one level less of that speculation
+        (:func:`emu.ir.codegen.generate`'s ``checked``: first without the
+        alignment, then without the run -- each access checked inline, a
+        misaligned word made in place; the space it reloads is not taken
+        the fast way: :func:`_changed_at`), and the region (or block)
         holding it is dropped, to be translated again when next looked up.
         Only a speculation's bail counts (``x.spec``): one the checked way
         makes too (a device, a store onto code) is left as it is."""
@@ -305,6 +322,10 @@ class RegionTiers:
             # else each access is checked
             mem = self._mem_model(key)
             ops = [op for blk in irs.values() for op in blk.ops]
+            # a space reloaded where the reload's test kept failing (the new
+            # mapping is not the fast one: _despeculate) is checked per access
+            for sp in _changed_at(irs.values(), self.checked_at(key), mem):
+                fast.pop(sp, None)
             for sp in mem.spaces_changed(ops):
                 if sp in fast:
                     mode = mem.remapped_mode(sp, fast[sp], ops, self.machine.ram.code_map)

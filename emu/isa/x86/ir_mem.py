@@ -154,7 +154,7 @@ class X86Memory(MemoryAccess):
         if m is None:
             return
         base = cg.atomic(f"({cg.val(op.args[1])} & 65535) << 4", "nb")
-        cg.bail_if(" or ".join(self._base_fails(cg, n, m, base)), k, ip)
+        cg.bail_if(" or ".join(self._base_fails(cg, n, m, base)), k, ip, True)
 
     def spaces_changed(self, ops) -> set:
         """The segments a segment load among ``ops`` changes
@@ -178,7 +178,7 @@ class X86Memory(MemoryAccess):
             cg.emit(f"L{n} = SEGS[{n}].limit")
             m = cg.fast_segs.get(n)
             if m is not None:
-                cg.bail_if(" or ".join(self.guard(cg, {n: m})), k, ip)
+                cg.bail_if(" or ".join(self.guard(cg, {n: m})), k, ip, True)
 
     def load_store(self, cg, op, k, ip, load) -> None:
         if self.paged:
