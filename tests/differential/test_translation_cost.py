@@ -116,11 +116,8 @@ late:
 skip:
     dec cx
     jnz top
+    add al, bl
     mov dx, 0x3f8
-    out dx, al
-    mov al, ah
-    out dx, al
-    mov al, bl
     out dx, al
 """ + EXIT
 

@@ -15,6 +15,9 @@
   interpreter until ``SMC_PROBATION`` lookups pass with no store into it
   (QEMU's per-page write counting).  A TLB flush drops every block keyed by
   linear address; ``tb_flush`` forgets them all.
+* The IR a region build made of each block (``built_ir``, by block key, with
+  its pages) is kept for the next region that copies the block, and goes
+  the same ways.
 
 The cache is one part of :class:`emu.accel.tcg.Translator`; what else must
 forget blocks (the tiers' counts, the single-step maps) is told through
