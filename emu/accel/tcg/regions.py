@@ -9,7 +9,8 @@ code translated as one function.
   QEMU has one tier; this is the second tier of a tracing JIT, over QEMU's
   block graph.
 * A block the region left out because it had not run yet makes the region be
-  translated again (*grown*, at most ``MAX_REGION_GROWTH`` times) once it is
+  translated again (*grown*, at most ``MAX_REGION_GROWTH`` times, and only
+  while it has at most ``GROW_MAX_INSNS`` instructions) once it is
   hot; the return sites of the region's calls are in it, so a RET stays
   inside.  A region whose entry guard fails (a segment changed under its
   fast accesses, a register it reads as 32 bits came with its upper half
@@ -56,6 +57,12 @@ MAX_BLOCK_COPIES = 2        # regions a block is copied into; further ones jump 
 # without the speculation that bails (see RegionTiers._despeculate)
 BAIL_LIMIT = 8
 SPECULATION_LEVELS = 2      # levels of speculation an instruction's accesses may drop
+# a region larger than this is not translated again to take in a block that
+# got hot after it formed: that would cost its whole size again for a path
+# that had not even run then; the block is translated on its own and leads
+# into the region (a loop nest or a recursion in a few dozen instructions
+# still grows into one function)
+GROW_MAX_INSNS = 64
 
 
 def _changed_at(blocks, ips, mem) -> set:
@@ -95,6 +102,9 @@ class RegionTiers:
         self.copies = {}                 # block key -> head keys of the regions translated with it
         self.region_keys = {}            # region head key -> the keys of its blocks
         self.checked_ips = {}            # mode -> {IP: speculation dropped there} (_despeculate)
+        self.cold_lens = {}              # block key -> how many instructions the interpreter
+                                         # runs for it while it is cold (see _cold_len)
+        self._cold_key = None            # the key tb_find last found cold (at the full cap)
 
     def _flush_tiers(self) -> None:
         """tb_flush's part here: heat and growth plans go with the blocks."""
@@ -104,6 +114,12 @@ class RegionTiers:
         self.copies.clear()
         self.region_keys.clear()
         self.checked_ips.clear()
+        self._forget_cold_lens()
+
+    def _forget_cold_lens(self) -> None:
+        """Code changed (a store into it, the TLB): the cold blocks' lengths go."""
+        self.cold_lens.clear()
+        self._cold_key = None
 
     def _forget_paged_tiers(self) -> None:
         """The TLB was flushed: forget what was counted for blocks keyed by
@@ -128,6 +144,7 @@ class RegionTiers:
         key = self._key(ip, cap)
         tb = self.tb_cache.get(key)
         if tb is None:
+            self._cold_key = None
             if self.interp_pages and self._demoted(self._phys_page(self.core.fetch_base + ip)):
                 return None             # code that keeps changing: interpreted
             if cap == 1 and self.single_step and self.hot_threshold > 1 and self.machine.log is None:
@@ -139,7 +156,10 @@ class RegionTiers:
                 return None if self._still_cold(key) else self.tb_gen_code(ip, key, cap)
             if cap == 1 or self.hot_threshold <= 1 or self.regions_off:
                 return self.tb_gen_code(ip, key, cap)
-            if cap < self.max_insns or self._still_cold(key):
+            if cap < self.max_insns:
+                return None
+            if self._still_cold(key):
+                self._cold_key = key
                 return None
             grow = self.grow.pop(key, None)
             if grow is not None:
@@ -172,6 +192,9 @@ class RegionTiers:
         head = self.tb_cache.get(head_key)
         if head is None or not head.valid or times >= MAX_REGION_GROWTH:
             return None
+        if len(head.insns) > GROW_MAX_INSNS:
+            # a block of its own, leading into the region (see GROW_MAX_INSNS)
+            return self.tb_gen_code(key[1], key, key[-1])
         self._forget_region(head)
         for k in self.region_keys.pop(head_key, ()):
             self.copies.get(k, set()).discard(head_key)
@@ -411,9 +434,22 @@ class RegionTiers:
         translated yet: up to and including its first control transfer (or
         helper), so that it stops where the next block starts and that block
         is looked up (and counted hot) -- decoding ahead only within the
-        current page, where the fetch has already been made."""
+        current page, where the fetch has already been made.  The length of a
+        block ``tb_find`` has just counted cold is found once (``cold_lens``,
+        forgotten when code changes): a block runs cold up to
+        ``hot_threshold`` times."""
         if left <= 1 or bps:
             return 1
+        key = self._cold_key
+        if key is not None and key[1] == ip:
+            n = self.cold_lens.get(key)
+            if n is None:
+                n = self.cold_lens[key] = self._scan_cold(ip, self.max_insns)
+            return min(n, left)
+        return self._scan_cold(ip, left)
+
+    def _scan_cold(self, ip: int, left: int) -> int:
+        """_cold_len's decoding ahead, up to ``left`` instructions."""
         core = self.core
         base = core.fetch_base
         ends_block = self.frontend.ends_block

@@ -15,6 +15,9 @@
   interpreter until ``SMC_PROBATION`` lookups pass with no store into it
   (QEMU's per-page write counting).  A TLB flush drops every block keyed by
   linear address; ``tb_flush`` forgets them all.
+* The IR a region build made of each block (``built_ir``, by block key, with
+  its pages) is kept for the next region that copies the block, and goes
+  the same ways.
 
 The cache is one part of :class:`emu.accel.tcg.Translator`; what else must
 forget blocks (the tiers' counts, the single-step maps) is told through
@@ -97,7 +100,7 @@ class TbCache:
         hit = self.built_ir.get(key)
         if hit is None:
             return None
-        self.counters["ir_reused"] += 1
+        self.counters["region_ir_reused"] += 1
         return hit[0].copy(), hit[1], hit[2]
 
     def _keep_built(self, key, block, pages, fallbacks) -> None:
@@ -150,6 +153,7 @@ class TbCache:
         if page in self.interp_pages:
             self.interp_pages[page] = 0     # still changing: probation starts again
         self._forget_built(list(self.built_pages.pop(page, ())))
+        self._forget_cold_lens()
         tbs = self.page_tbs.pop(page, None)
         if not tbs:
             return
@@ -206,6 +210,7 @@ class TbCache:
                     nxt.incoming[:] = [(t, sl) for t, sl in nxt.incoming if t.valid]
                     tb.jmp[i] = None
         self._forget_built([k for k in self.built_ir if k[4]])
+        self._forget_cold_lens()
         if paged:
             self._forget_paged_tiers()
             self._forget_steps()

@@ -129,7 +129,6 @@ class BlockTranslator:
                 break
             cur = insn.next_ip
         self.counters["inline_fallbacks"] += len(fallbacks)
-        self.counters["ir_builds"] += 1
         op_text = block.dump() if flags or keep_op else None
         block.loop = (max_insns > 1 and "nochain" not in flags and any(
             o.name in ("brcond", "goto_tb") and o.aux[1] == ip for o in block.ops))
@@ -139,6 +138,7 @@ class BlockTranslator:
             dead_regs(block)
             dce(block)
             block.page = page
+            self.counters["region_ir_builds"] += 1
             if reuse:
                 self._keep_built(key, block, pages, fallbacks)
         else:
