@@ -1446,7 +1446,10 @@ class PyCodegen:
         w = self.early.get(t.id)
         if w is None:
             return f"t{t.id}"
-        self.write_local(f"r{w.aux[0]}", w.live)
+        # (no ``live``: the load's own bails come after this, and they write
+        # the flags the setr's liveness may count dead -- flags set again
+        # later, that read the register's old value)
+        self.write_local(f"r{w.aux[0]}")
         return f"r{w.aux[0]}"
 
     def _loaded(self, t) -> None:

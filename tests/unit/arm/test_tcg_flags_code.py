@@ -841,3 +841,4 @@ def test_the_words_of_a_load_multiple_are_one_run(src):
     got = run(COPY, "tcg", 300, hot_threshold=1, setup=setup, **regs)
     assert got[:2] == want[:2]
     assert want[0][10] != 0
+
