@@ -144,6 +144,7 @@ import threading
 import time
 
 from emu.accel.base import AccelUnavailable, Accelerator
+from emu.devices.bus import declined
 from emu.exits import (BudgetExit, DebugExit, FailEntryExit, HltExit,
                        InternalErrorExit, IoExit, IrqWindowExit, MmioExit,
                        ShutdownExit, SystemEventExit, mark_source)
@@ -464,6 +465,7 @@ class KvmAccelerator(Accelerator):
         self._icount_exact = 0
         self._kvm_exits = collections.Counter()
         self._io_exits = 0              # KVM_EXIT_IO of one element (not in _kvm_exits)
+        self._io_in_loop = 0            # ... of them served inside run()'s loop (quiet)
         self._timing = self.options["timing"] == "on"
         self._t_kvm = 0.0
         self._t_accel = 0.0
@@ -471,6 +473,11 @@ class KvmAccelerator(Accelerator):
         self._t_return = None
         self._counting = False          # count_exactly: single-step without DEBUG exits
         self._window = False            # request_interrupt_window as last set
+        #: the Machine's quiet port servers (``Machine.quiet_port_reads`` and
+        #: ``quiet_port_writes``: port -> serve(size, value)); None for a
+        #: stand-in machine without them
+        self._quiet_reads = getattr(machine, "quiet_port_reads", None)
+        self._quiet_writes = getattr(machine, "quiet_port_writes", None)
 
     @property
     def icount(self):
@@ -756,6 +763,18 @@ class KvmAccelerator(Accelerator):
         # here: the port is at hand); every other exit is decoded into a
         # kvm.exits kind and translated.  The time inside KVM_RUN makes the
         # icount estimate.
+        # A port access its device takes quietly (the Machine's quiet port
+        # servers: no -d exits or observer wants the exit, and the access
+        # neither moves the device's interrupt line nor asks for a stop) is
+        # served here, counted as an IO exit all the same, and the loop goes
+        # straight back into KVM_RUN -- QEMU's kvm_cpu_exec() does the same
+        # with kvm_handle_io() -- unless a doorbell is armed or the run
+        # steps or has breakpoints.  A port no device serves quietly (0x80,
+        # unassigned space) has the server ``declined``: no call is made.
+        reads, writes = self._quiet_reads, self._quiet_writes
+        if reads is not None and (self.single_step or self._counting or self.machine.exit_pcs
+                                  or self.breakpoints):
+            reads = writes = None
         vcpu = self.vcpu
         while True:
             if self.stop_requested:
@@ -772,12 +791,25 @@ class KvmAccelerator(Accelerator):
                 code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
                 if code == _KVM_EXIT_IO and count == 1:
                     self._io_exits += 1
+                    view = self._kvm_view
                     if direction == _IO_OUT:
+                        value = view[start] if size == 1 else _IO_UNPACK[size](view, start)[0]
+                        if writes is not None and (self._bells_quiet or not self._bell_devices):
+                            serve = writes[port]
+                            if serve is not declined and serve(size, value) >= 0:
+                                self._io_in_loop += 1
+                                continue    # the next KVM_RUN completes the OUT
                         self._pending = _ONE_OUT
-                        view = self._kvm_view
-                        ex = IoExit(port, size, True, view[start] if size == 1
-                                    else _IO_UNPACK[size](view, start)[0])
+                        ex = IoExit(port, size, True, value)
                     else:
+                        if reads is not None and (self._bells_quiet or not self._bell_devices):
+                            serve = reads[port]
+                            if serve is not declined:
+                                value = serve(size, 0)
+                                if value >= 0:
+                                    _IO_PACK[size](view, start, value)
+                                    self._io_in_loop += 1
+                                    continue    # ... and takes the IN's value
                         self._pending = _ONE_IN
                         ex = self._io_in = IoExit(port, size, False, 0)
                         self._io_at = start
@@ -1300,6 +1332,9 @@ class KvmAccelerator(Accelerator):
             "kvm_exits": {uapi.EXIT_NAMES.get(k, str(k)) if isinstance(k, int) else k: n
                           for k, n in exits.items()},
             "kvm_runs": sum(exits.values()),
+            # port exits served by their device inside the engine's loop,
+            # never handed to the Machine's (counted as IO exits all the same)
+            "io_served_in_engine": self._io_in_loop,
             "seconds_in_kvm_run": self._time_in_kvm(),
             "seconds_in_accel_python": self._t_accel if self._timing else None,
             "seconds_outside_accel": self._t_outside if self._timing else None,

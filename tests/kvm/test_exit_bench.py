@@ -38,11 +38,12 @@ def test_the_c_program_refuses_bad_arguments(tmp_path):
 def test_bench_measures_c_and_the_engine_and_ioeventfd():
     res = exitbench.kvm_exit_bench(exits=200, samples=1, notifications=300)
     assert "c_unavailable" not in res
-    for row in ("c", "python_ioctl", "python_vcpu", "engine", "machine"):
+    for row in ("c", "python_ioctl", "python_vcpu", "engine", "machine", "device"):
         assert res[f"{row}_us"] > 0 and res[f"{row}_cpu_us"] > 0      # wall clock and CPU
-    for row in ("python_ioctl", "python_vcpu", "engine", "machine"):
+    for row in ("python_ioctl", "python_vcpu", "engine", "machine", "device"):
         assert res[f"{row}_over_c"] > 0 and res[f"{row}_cpu_over_c"] > 0
     assert res["machine"]["exits"] == {"IO": 201}           # 200 OUTs and isa-debug-exit
+    assert res["machine"]["served_in_engine"] == 0          # port 0x80: no device
     on, off = res["ioeventfd"]["on"], res["ioeventfd"]["off"]
     assert off["exits"] == {"IO": 301} and off["signalled"] == {}
     assert on["exits"] == {"IO": 1}                          # only isa-debug-exit
