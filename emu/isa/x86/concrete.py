@@ -27,7 +27,7 @@ from .models import CpuModel
 from .protected import check_io, install_segment, io_unchecked, load_segment, segment_to_load
 from .state import CS, SS, X86State, CR0_PE, Segment
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
-from ..ops import GuestException, IoPending
+from ..ops import GuestException, IoPending, Unsupported
 from ...devices.bus import QuietTable, declined
 from ...exits import HltExit, IoExit, MmioExit
 
@@ -219,7 +219,7 @@ class ConcreteOps:
             return -1
         try:
             seg, hi = segment_to_load(self, n, sel)
-        except GuestException:
+        except (GuestException, Unsupported):
             return -1
         if hi is not None and not hi & 0x100:
             return -1

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from . import flags as F
 from .protected import (check_return_cs, check_return_ss, descriptor_to_segment, gate_code_segment,
-                        null_outer_segments, read_descriptor, set_accessed, sys_read)
+                        null_outer_segments, read_descriptor, refuse_expand_down, set_accessed, sys_read)
 from .state import CS, SS, EFER_LMA, Segment
 from ..ops import GuestException, Unsupported
 
@@ -161,6 +161,7 @@ def _check_inner_ss(ops, sel: int, dpl: int, ext: int) -> Segment:
         raise GuestException(10, code, f"TSS stack selector 0x{sel:x} is not a writable data segment at ring {dpl}")
     if not seg.present:
         raise GuestException(12, code, f"TSS stack segment 0x{sel:x} not present")
+    refuse_expand_down(seg, sel)
     set_accessed(ops, sel, hi)
     seg.type |= 1
     return seg

@@ -99,6 +99,27 @@ def test_vector_beyond_idt_limit_is_gp():
     assert fault(deliver, pm.ops, 0x20, 0x700, None, True) == (13, 0x20 * 8 + 2)
 
 
+@pytest.mark.parametrize("n", [DS, SS])
+def test_an_expand_down_data_segment_is_a_visible_gap(n):
+    """Expand-down data segments are not modelled (every engine's limit
+    checks treat a segment as expand-up): loading one -- into DS from the
+    interpreter, or from translated code's segment load, which hands it to
+    the interpreter -- stops with a message naming it, and leaves the
+    segment register and the descriptor untouched."""
+    from pm_helpers import desc
+    pm = PM()
+    lo, hi = desc(0, 0xFFFF, 0x96)          # P, DPL 0, data read/write expand-down, B=1
+    pm.w(GDT + 0x38, 4, lo)
+    pm.w(GDT + 0x3C, 4, hi)
+    pm.s.gdt_limit = 8 * 8 - 1
+    before = pm.s.segs[n]
+    with pytest.raises(Unsupported, match="expand-down data segment .*0x38"):
+        pm.ops.load_seg(n, 0x38)
+    assert pm.s.segs[n] is before and not pm.r(GDT + 0x3C) & 0x100
+    if n == DS:
+        assert pm.ops.load_seg_prot(n, 0x38) == -1 and pm.s.segs[n] is before
+
+
 def test_task_gate_is_a_visible_gap():
     pm = PM()
     pm.w(IDT + 8 * 5 + 4, 4, 0x8500)
