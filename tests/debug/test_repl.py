@@ -296,7 +296,7 @@ def test_info_tb_shows_the_translated_block_on_tcg(tmp_path, capsys):
                                                "0x00007c05:  out dx, al"]
     assert view["in_asm"].splitlines()[-1] == "0x00007c0f:  call 0x7c17"
     # the IR before optimisation (not empty), and after
-    out_call = "call_bail port_out_translated($0x3f8, $1, $0x48)"
+    out_call = "call_bail port_out_real($0x3f8, $1, $0x48)"     # real mode: no permission check
     assert "ip 0x7c00" in view["op"] and out_call in view["op"]
     assert "ip 0x7c05" in view["op_opt"] and out_call in view["op_opt"]
     assert view["out_asm"].startswith("def tb_7c00(")
