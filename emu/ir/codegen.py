@@ -62,6 +62,7 @@ import sys
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
 from .ir import IRBlock, Temp
+from .loop_range import version_loop
 from .opcodes import BAIL as BAIL_FLAG, CC_FIELDS, END, EXIT, OPCODES
 from .optimize import ARITH_BITS
 
@@ -2065,6 +2066,7 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
+        self.versioned = 0      # counted loops given a fast copy (emu.ir.loop_range)
         self.repeeled = False   # a path back of the peeled loop peels it again (transition)
         self.loops = any(self.self_loop.values())
         self.carried = self.flags.carried           # see carry
@@ -2523,6 +2525,10 @@ class RegionCodegen(PyCodegen):
                 self.lines.extend(c["exit"])
                 self.emit(f"if e >= 0 or pc != {d}: break")
                 self.ind = top
+                fast = version_loop(self.lines[at:], top, self.max_path[d], chosen[0], d)
+                if fast is not None:
+                    self.lines[at:] = fast
+                    self.versioned += 1
                 return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
         self.cc_groups, self.nlocal = groups, nlocal
