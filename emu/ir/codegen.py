@@ -2066,7 +2066,6 @@ class RegionCodegen(PyCodegen):
             self.max_path[d] = self._longest(d, True)
         self.self_loop = {d: self._reaches(d, d) for d in self.sections}
         self.counted = None     # the counted loop being generated (see _loop)
-        self.versioned = 0      # counted loops given a fast copy (emu.ir.loop_range)
         self.repeeled = False   # a path back of the peeled loop peels it again (transition)
         self.loops = any(self.self_loop.values())
         self.carried = self.flags.carried           # see carry
@@ -2528,7 +2527,6 @@ class RegionCodegen(PyCodegen):
                 fast = version_loop(self.lines[at:], top, self.max_path[d], chosen[0], d)
                 if fast is not None:
                     self.lines[at:] = fast
-                    self.versioned += 1
                 return True
         del self.lines[at:], self.exits[n:], self.rk[n:], self.rips[n:], self.ccg[n:]
         self.cc_groups, self.nlocal = groups, nlocal

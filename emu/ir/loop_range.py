@@ -4,19 +4,22 @@ entry shows none of them can fire.
 
 A region's counted loop (:meth:`emu.ir.codegen.RegionCodegen._loop`) is
 generated as ``for left in range(left, M - 1, -p):`` and a body.  A local
-``x`` that the body sets only once, as ``x = x + c`` (``x - c``), with c a
+``x`` that the body steps once, as ``x = x + c`` (``x - c``), with c a
 constant, followed by its wrap correction (``if x > N - 1: x -= N``, or
 ``if x < 0: x += N``, or the same folded into the condition of a jump:
 ``x > 0 or x and (x := x + N)``, ``x < K or x > N - 1 and (x := x - N) <
-K``) is an *induction local*: its value in pass i is between ``x0`` and
-``x0 + c * (i + 1)``.  For n passes with no wrap (n = ``(N - 1 - x0) //
-c`` or ``x0 // c``), the body without the wrap corrections does exactly
-what the body does.  In that copy, a test that bails out of the loop when
-an address over one induction local leaves RAM (``A > K``) or touches a
-granule of translated code (``CP[A >> 6] and CB[A]``) is tested once for
-the whole range the address covers in those n passes; when that range is
-clear the tests are left out too.  (Code is translated only outside the
-region's run, so a granule clear at the loop's entry stays clear.)
+K``), and sets otherwise only after that and on a path that does not go
+round again (the code around an enclosing loop), is an *induction local*:
+its value in pass i is between ``x0`` and ``x0 + c * (i + 1)``.  For n
+passes with no wrap (n = ``(N - 1 - x0) // c`` or ``x0 // c``, and no more
+than the budget allows), the body without the wrap corrections does
+exactly what the body does.  In that copy, a test that bails out of the
+loop when an address over one induction local passes a segment's limit or
+RAM's end (``A > K``) or touches a granule of translated code (``CP[A >>
+6] and CB[A]``) is tested once for the whole range the address covers in
+those n passes; when that range is clear the tests are left out too.
+(Code is translated only outside the region's run, so a granule clear at
+the loop's entry stays clear, as the region's own entry guard assumes.)
 
 The loop becomes::
 
@@ -58,7 +61,8 @@ _FOLD_UP = re.compile(r"((r\d+) < \d+) or \2 > (\d+) and \(\2 := \2 - (\d+)\) < 
 _ADDR = re.compile(r"(?:([A-Za-z_]\w*) \+ )?(r\d+)(?: ([+-]) (\d+))?$")
 _WALRUS = re.compile(r"\((\w+) := (.+)\)$")
 _CODE1 = re.compile(rf"\(CP\[(.+) >> {GRANULE_SHIFT}\] and CB\[(.+)\]\)")
-_CODEN = re.compile(rf"\(\(CP\[(.+) >> {GRANULE_SHIFT}\] or CP\[\((\w+) \+ (\d+)\) >> {GRANULE_SHIFT}\]\) and "
+_CODEN = re.compile(rf"\(\(CP\[(.+) >> {GRANULE_SHIFT}\] or "
+                    rf"CP\[\((\w+) \+ (\d+)\) >> {GRANULE_SHIFT}\]\) and "
                     r"CBF\(b'\\1', \2, \2 \+ (\d+)\) >= 0\)")
 _ABOVE = re.compile(r"(.+) > (\w+)$")
 _BAIL = re.compile(r"e = \d+; break")
@@ -229,7 +233,8 @@ class _Ranges:
             if span is None:
                 return None
             lo, hi, neg = span
-            test = f'CP.find(b"\\1", ({lo}) >> {GRANULE_SHIFT}, ({hi} + {size - 1} >> {GRANULE_SHIFT}) + 1) < 0'
+            test = (f'CP.find(b"\\1", ({lo}) >> {GRANULE_SHIFT}, '
+                    f'({hi} + {size - 1} >> {GRANULE_SHIFT}) + 1) < 0')
             if neg:
                 test = f"{lo} >= 0 and {test}"
             self.guards.append(test)
@@ -301,7 +306,17 @@ def version_loop(lines: list, top: int, budget: int, step: int, section: int) ->
     body, tail = lines[2:i], lines[i:]
     if any(ln.strip().startswith(("for ", "while ", "def ", "class ")) or FAST_N in ln for ln in body):
         return None
-    ind = _inductions(body)
+    # pointers (a local in an index, an address or a test) and counts (a wrap
+    # folded into a jump's test): a value's wrap (an accumulator's) would end
+    # the copy early
+    ind = {}
+    for x, v in _inductions(body).items():
+        wrap = body[v[2] + 1].strip()
+        rest = "\n".join(ln.strip() for j, ln in enumerate(body) if j not in (v[2], v[2] + 1))
+        word = rf"(?<![\w.]){x}\b"
+        if re.search(rf"\[[^\]\n]*{word}|:= [^)\n]*{word}|^if [^\n]*{word}", rest, re.M) \
+                or not (_WRAP_UP.fullmatch(wrap) or _WRAP_DOWN.fullmatch(wrap)):
+            ind[x] = v
     # an induction local is set only by its step until a pass sets it otherwise,
     # and a pass that does never goes round again (no continue after that)
     while True:
