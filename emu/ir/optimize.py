@@ -34,7 +34,10 @@ Passes, in order:
 4. **dead code**: pure ops whose results are unused are removed.
 
 Between 1 and 2, :func:`reuse_loads` drops a load of what an earlier load
-of the block read, with no store or call between.
+of the block read, with no store or call between; between 2 and 4,
+:func:`strip_masks` drops the masks inside a masked sum or product that
+the outer mask makes redundant (``((a * b & m) + c) & m`` is ``(a * b +
+c) & m``: a multiply-accumulate's result added to in the same block).
 
 Each op is annotated with ``live``: the lazy-record fields live after it
 (code generation uses it to avoid materialising dead flag values).
@@ -50,7 +53,7 @@ its entry guard checks.
 
 from __future__ import annotations
 
-from .builder import _PYOP1, fold
+from .builder import _PYOP1, fold, is_mask, result_bits
 from .ir import IRBlock, Temp
 from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
 
@@ -266,6 +269,58 @@ def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
     block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags)
+
+
+#: the ops whose low k bits depend only on their operands' low k bits
+_RING = frozenset(("add", "sub", "mul"))
+#: an operand a stripped mask exposes stays this narrow (three digits of a Python int)
+_STRIP_BITS = 90
+
+
+def strip_masks(block: IRBlock) -> int:
+    """In ``(x op y) & (2**k - 1)`` with ``op`` an add, sub or mul, an
+    operand ``z & (2**j - 1)``, j >= k, is ``z`` (the low k bits of a sum,
+    a difference or a product depend on only the operands' low k bits),
+    and so through a nest of such ops -- where each op and mask taken out is
+    read only there (its value changes, or it is gone).  The widths the
+    builder gave the ops on the way are recomputed.  Returns how many masks
+    went."""
+    uses = {}
+    for op in block.ops:
+        for a in op.args:
+            if isinstance(a, Temp):
+                uses[a.id] = uses.get(a.id, 0) + 1
+        if isinstance(op.keeps, Temp):
+            uses[op.keeps.id] = uses.get(op.keeps.id, 0) + 1
+
+    def single(v, names) -> bool:
+        return isinstance(v, Temp) and v.op is not None and v.op.name in names \
+            and uses.get(v.id, 0) == 1
+
+    def strip(op, k: int) -> int:
+        n = 0
+        for i, a in enumerate(op.args):
+            while single(a, ("and",)):
+                inner, m = a.op.args
+                j = is_mask(m)
+                if j is None or j < k or not isinstance(inner, Temp) \
+                        or inner.bits is None or inner.bits > _STRIP_BITS:
+                    break
+                a = op.args[i] = inner
+                n += 1
+            if single(a, _RING):
+                n += strip(a.op, k)
+        if n:
+            op.out.bits = result_bits(op.name, *op.args)
+        return n
+
+    gone = 0
+    for op in block.ops:
+        if op.name == "and" and single(op.args[0], _RING):
+            k = is_mask(op.args[1])
+            if k is not None:
+                gone += strip(op.args[0].op, k)
+    return gone
 
 
 def dce(block: IRBlock) -> None:
@@ -513,6 +568,8 @@ def optimize(block: IRBlock) -> IRBlock:
     reuse_loads(block)
     dead_regs(block)
     dce(block)
+    if strip_masks(block):
+        dce(block)
     dead_flags(block)
     dce(block)
     return block
