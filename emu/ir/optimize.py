@@ -34,7 +34,13 @@ Passes, in order:
 4. **dead code**: pure ops whose results are unused are removed.
 
 Between 1 and 2, :func:`reuse_loads` drops a load of what an earlier load
-of the block read, with no store or call between.
+of the block read, with no store or call between; between 2 and 4,
+:func:`strip_masks` drops the masks inside a masked sum or product that
+the outer mask makes redundant (``((a * b & m) + c) & m`` is ``(a * b +
+c) & m``: a multiply-accumulate's result added to in the same block),
+and :func:`sink_selects` moves a conditional register write that a
+branch on its condition follows past the branch, to the side that writes
+(A32's ``MOVLO r1, r0; BXLO lr``: the return path's move).
 
 Each op is annotated with ``live``: the lazy-record fields live after it
 (code generation uses it to avoid materialising dead flag values).
@@ -50,9 +56,9 @@ its entry guard checks.
 
 from __future__ import annotations
 
-from .builder import _PYOP1, fold
+from .builder import _PYOP1, fold, is_mask, result_bits
 from .ir import IRBlock, Temp
-from .opcodes import BAIL, CC_FIELDS, END, EXIT, OPCODES
+from .opcodes import BAIL, CC, CC_FIELDS, COMPARISONS, END, EXIT, MARKER, OPCODES
 
 # liveness sets hold the lazy-record fields, "cf": the CF bit of fl, which
 # is all that foldcf writes, and "fa": fl's other arithmetic bits; a record
@@ -266,6 +272,135 @@ def flag_liveness(block: IRBlock, exit_live=None) -> frozenset:
 def dead_flags(block: IRBlock, exit_live=None) -> None:
     """Pass 3 (see the module docstring)."""
     block.ops, block.live_in = _liveness(block.ops, exit_live, True, block.target.flags)
+
+
+#: the ops whose low k bits depend only on their operands' low k bits
+_RING = frozenset(("add", "sub", "mul"))
+#: an operand a stripped mask exposes stays this narrow (three digits of a Python int)
+_STRIP_BITS = 90
+
+
+def strip_masks(block: IRBlock) -> int:
+    """In ``(x op y) & (2**k - 1)`` with ``op`` an add, sub or mul, an
+    operand ``z & (2**j - 1)``, j >= k, is ``z`` (the low k bits of a sum,
+    a difference or a product depend on only the operands' low k bits),
+    and so through a nest of such ops -- where each op and mask taken out is
+    read only there (its value changes, or it is gone).  The widths the
+    builder gave the ops on the way are recomputed.  Returns how many masks
+    went."""
+    uses = {}
+    for op in block.ops:
+        for a in op.args:
+            if isinstance(a, Temp):
+                uses[a.id] = uses.get(a.id, 0) + 1
+        if isinstance(op.keeps, Temp):
+            uses[op.keeps.id] = uses.get(op.keeps.id, 0) + 1
+
+    def single(v, names) -> bool:
+        return isinstance(v, Temp) and v.op is not None and v.op.name in names \
+            and uses.get(v.id, 0) == 1
+
+    def strip(op, k: int) -> int:
+        n = 0
+        for i, a in enumerate(op.args):
+            while single(a, ("and",)):
+                inner, m = a.op.args
+                j = is_mask(m)
+                if j is None or j < k or not isinstance(inner, Temp) \
+                        or inner.bits is None or inner.bits > _STRIP_BITS:
+                    break
+                a = op.args[i] = inner
+                n += 1
+            if single(a, _RING):
+                n += strip(a.op, k)
+        if n:
+            op.out.bits = result_bits(op.name, *op.args)
+        return n
+
+    gone = 0
+    for op in block.ops:
+        if op.name == "and" and single(op.args[0], _RING):
+            k = is_mask(op.args[1])
+            if k is not None:
+                gone += strip(op.args[0].op, k)
+    return gone
+
+
+def _same(a, b) -> bool:
+    return a is b if isinstance(a, Temp) or isinstance(b, Temp) else a == b
+
+
+def _sense(s, x):
+    """True when the conditions ``s`` and ``x`` are the same comparison,
+    False when ``s`` is ``x``'s negation, None when neither is known."""
+    if s is x:
+        return True
+    so, xo = s.op if isinstance(s, Temp) else None, x.op if isinstance(x, Temp) else None
+    if so is None or xo is None or so.name not in COMPARISONS or xo.name not in COMPARISONS \
+            or not all(_same(a, b) for a, b in zip(so.args, xo.args)):
+        return None
+    if so.name == xo.name:
+        return True
+    return False if COMPARISONS[so.name] == xo.name else None
+
+
+def sink_selects(block: IRBlock) -> int:
+    """``setr r, select(c, a, b)`` followed by ``brcond x``, x being c or
+    its negation, where the branch's side gets the register's own value
+    (b is a ``getr r`` of the same width, the register not written since):
+    the write moves to just after the branch, of the other side's value --
+    provided nothing between reads the register or can leave the block
+    (only pure ops, other register writes and flag records).  A32's
+    conditional return ``MOVLO r1, r0; BXLO lr`` then moves r1 on the
+    return path alone.  Returns how many writes moved."""
+    ops = block.ops
+    where = {id(op): k for k, op in enumerate(ops)}
+    moves = {}              # index of a brcond -> the setr ops moved after it
+    gone = set()
+    for j, br in enumerate(ops):
+        if br.name != "brcond" or not isinstance(br.args[0], Temp):
+            continue
+        x = br.args[0]
+        read, blocked, moved = set(), set(), []
+        for i in range(j - 1, -1, -1):
+            op = ops[i]
+            d = OPCODES[op.name]
+            if op.name == "getr":
+                read.add(op.aux[0])
+                continue
+            if op.name != "setr":
+                if d.pure or MARKER in d.flags or CC in d.flags:
+                    continue
+                break
+            r = op.aux[0]
+            v = op.args[0]
+            sel = v.op if isinstance(v, Temp) and v.op is not None and v.op.name == "select" else None
+            sense = None if sel is None or r in read or r in blocked else _sense(sel.args[0], x)
+            if sense is not None:
+                own, other = (sel.args[1], sel.args[2]) if sense else (sel.args[2], sel.args[1])
+                g = own.op if isinstance(own, Temp) else None
+                if g is not None and g.name == "getr" and tuple(g.aux) == tuple(op.aux) \
+                        and not any(o.name == "setr" and o.aux[0] == r
+                                    for o in ops[where[id(g)] + 1:i]):
+                    moved.append((op, other))
+                    gone.add(i)
+                    blocked.add(r)
+                    continue
+            blocked.add(r)
+        if moved:
+            moves[j] = moved
+    if not moves:
+        return 0
+    out = []
+    for k, op in enumerate(ops):
+        if k in gone:
+            continue
+        out.append(op)
+        for w, other in reversed(moves.get(k, ())):
+            w.args = [other]
+            out.append(w)
+    block.ops = out
+    return len(gone)
 
 
 def dce(block: IRBlock) -> None:
@@ -513,6 +648,8 @@ def optimize(block: IRBlock) -> IRBlock:
     reuse_loads(block)
     dead_regs(block)
     dce(block)
+    if strip_masks(block) + sink_selects(block):
+        dce(block)
     dead_flags(block)
     dce(block)
     return block

@@ -20,7 +20,7 @@ import time
 
 from ...ir.codegen import HELPER, TbExit, generate
 from ...ir.ir import IRBlock
-from ...ir.optimize import dce, dead_regs, optimize, propagate, reuse_loads
+from ...ir.optimize import dce, dead_regs, optimize, propagate, reuse_loads, sink_selects, strip_masks
 from ...isa.ops import GuestException, IoPending, Unsupported
 from .tb_cache import TranslationBlock
 
@@ -137,6 +137,8 @@ class BlockTranslator:
             reuse_loads(block)
             dead_regs(block)
             dce(block)
+            if strip_masks(block) + sink_selects(block):
+                dce(block)
             block.page = page
             self.counters["region_ir_builds"] += 1
             if reuse:
