@@ -102,11 +102,6 @@ def test_random_sequences_many(mode, other):
 # expand-down DS, ES and SS (``prot32xd``): against KVM only -- unicorn (QEMU's
 # TCG) checks no data segment limit in protected mode, so its runs go on
 # where an access at or below the limit must fault
-def test_random_sequences_expand_down_interp_vs_kvm():
-    _kvm_or_skip()
-    _property("prot32xd", "kvm", CI_EXAMPLES)
-
-
 @pytest.mark.slow
 def test_random_sequences_expand_down_many():
     _kvm_or_skip()
