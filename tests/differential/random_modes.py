@@ -7,6 +7,10 @@ The CPU state is built directly, as a loader would leave it (no boot code):
   CPL 0.  On this host's KVM (kvm_pvm) ring-0 code outside long mode runs
   in the host kernel's instruction emulator, so interp vs kvm compares
   against that emulator.
+* ``prot32xd``: ``prot32`` with DS, ES and SS an expand-down data segment
+  (0x28: base 0, B=1, limit ``XD_LIMIT``, SDM Vol. 3A §5.3): every offset
+  above the buffer's first 16 bytes is valid, the stack included, and an
+  access that touches those bytes (or lower) is #GP, or #SS through SS.
 * ``long64``: a GDT with 64-bit code and data segments for rings 0 and 3,
   4-level page tables mapping the first GiB one to one with 2 MiB user
   pages, EFER.LME|LMA, CR0.PG|PE, CR4.PAE, and CS = 0x23 (a DPL-3 64-bit
@@ -71,7 +75,9 @@ STACK = 0x68000           # initial RSP; the stack area is 0x60000-0x6ffff
 MARKER = 0x3FF00000       # above RAM, inside the identity map: an MMIO write
 
 #: the register that holds BUF for memory operands (never a destination)
-BASE = {"prot32": "ebp", "long64": "r15"}
+BASE = {"prot32": "ebp", "prot32xd": "ebp", "long64": "r15"}
+#: ``prot32xd``'s expand-down segment: valid offsets XD_LIMIT + 1 .. 0xFFFFFFFF
+XD_LIMIT = BUF + 0xF
 
 
 class StepMarker(Device):
@@ -124,6 +130,11 @@ def setup(m: Machine, mode: str, code: bytes, regs, rflags: int, buf: bytes) -> 
         w(GDT + 8 * i, 8, d)
     s.gdt_base, s.gdt_limit = GDT, 8 * len(rows) - 1
     s.idt_base, s.idt_limit = 0, 0
+    if mode == "prot32xd":
+        rows.append(_desc(0, XD_LIMIT, 0x97, 0x4))       # 0x28: expand-down, B=1, byte-granular
+        for i, d in enumerate(rows):
+            w(GDT + 8 * i, 8, d)
+        s.gdt_limit = 8 * len(rows) - 1
     s.tr = Segment(selector=0, base=TSS, limit=0x67, type=11, s=0, present=1)
     s.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_MP
     if long_mode:
@@ -143,13 +154,17 @@ def setup(m: Machine, mode: str, code: bytes, regs, rflags: int, buf: bytes) -> 
         s.segs[CS] = _seg(0x08, 0, True)
         for n in (0, 2, 3, 4, 5):
             s.segs[n] = _seg(0x10, 0, False)
+        if mode == "prot32xd":
+            for n in (0, 2, 3):
+                s.segs[n] = Segment(selector=0x28, base=0, limit=XD_LIMIT, type=7, s=1, dpl=0, present=1,
+                                    db=1, g=0)
     ram.load(CODE, code)
     ram.load(BUF, buf)
     mask = (1 << 64) - 1 if long_mode else 0xFFFFFFFF
     for i, v in enumerate(regs):
         s.regs[i] = v & mask
     s.regs[4] = STACK
-    s.regs[5 if mode == "prot32" else 15] = BUF
+    s.regs[15 if long_mode else 5] = BUF
     s.rip = CODE
     # user code runs with interrupts enabled: with IF=0 at CPL 3, kvm_pvm's
     # PUSHF shows IF=1, the flag the CPU really has while it runs the guest's
@@ -207,7 +222,7 @@ class Gen:
     def writable(self, width):
         """Registers an instruction may write (not RSP, not the buffer base)."""
         regs = self.regs[width]
-        if self.mode == "prot32":
+        if self.mode != "long64":
             return tuple(r for r in regs if r not in ("ebp", "bp"))
         return regs
 
@@ -359,7 +374,7 @@ def unit(draw, g: Gen):
         op = draw(st.sampled_from(("xchg", "xadd", "cmpxchg")))
         if width == 8:
             a, b = _pair8(draw, g)
-            if b == "bpl" and g.mode == "prot32":
+            if b == "bpl" and g.mode != "long64":
                 b = "al"
             b = b if b in g.writable(8) else "al"
         else:

@@ -99,6 +99,30 @@ def test_random_sequences_many(mode, other):
     _property(mode, other, SLOW_EXAMPLES)
 
 
+# expand-down DS, ES and SS (``prot32xd``): against KVM only -- unicorn (QEMU's
+# TCG) checks no data segment limit in protected mode, so its runs go on
+# where an access at or below the limit must fault
+@pytest.mark.slow
+def test_random_sequences_expand_down_many():
+    _kvm_or_skip()
+    _property("prot32xd", "kvm", SLOW_EXAMPLES)
+
+
+def test_expand_down_lockstep_faults_at_and_below_the_limit():
+    """``prot32xd``'s segments: an access just above the limit is valid,
+    one at it is #GP (DS) or #SS (a push to SS), on the interpreter and on
+    KVM alike -- each run ends at the instruction the SDM says."""
+    _kvm_or_skip()
+    for lines, steps, ended in (
+            (["mov eax, dword ptr [ebp + 0x10]", "mov dword ptr [0x50010], eax", "push eax"], 3, "markers"),
+            (["mov eax, dword ptr [ebp + 0x10]", "mov al, byte ptr [0x5000f]", "nop"], 2, "shutdown"),
+            (["mov esp, 0x50014", "push eax", "push eax", "nop"], 3, "shutdown")):
+        for other in ("interp", "kvm"):
+            out = R.lockstep("prot32xd", lines, REGS, 0, 1, ("interp", other))
+            assert not out.divergence, out.divergence
+            assert (out.steps, out.ended) == (steps, ended), (lines, other, out.steps, out.ended)
+
+
 # -- the harness itself -------------------------------------------------------------------
 
 REGS = [0x1111 * (i + 1) for i in range(16)]

@@ -126,7 +126,7 @@ class _Rewriter(ast.NodeTransformer):
         ram = "_b_mm[_b_p]" if one else f"_b_UNPACK{k}(_b_mm, _b_p)[0]"
         o = self.o
         expr = ast.parse(
-            f"({ram} if ((_b_a := EA) + SIZE <= (_b_g := _b_segs[SEG]).limit + 1 and {o}.plain"
+            f"({ram} if ((_b_a := EA) + SIZE <= (_b_g := _b_segs[SEG]).fast_limit + 1 and {o}.plain"
             f" and (_b_p := (_b_g.base + _b_a) & {o}.amask) + SIZE <= {o}.ram_size)"
             f" else {o}.load(SEG, _b_a, SIZE))", mode="eval").body
         fill = {"EA": self._ea(k), "SIZE": self._param("op", k, "size"), "SEG": self._param("op", k, "seg")}

@@ -25,9 +25,9 @@ from .insn import IMM, MEM, REG, SEG
 from .interrupts import deliver
 from .models import CpuModel
 from .protected import check_io, install_segment, io_unchecked, load_segment, segment_to_load
-from .state import CS, SS, X86State, CR0_PE, Segment
+from .state import CS, SS, X86State, CR0_PE, Segment, within_limit
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
-from ..ops import GuestException, IoPending, Unsupported
+from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
@@ -130,7 +130,7 @@ class ConcreteOps:
             a &= o.amask
             size = o.size
             sg = self.segs[o.seg]
-            if self.plain and a + size <= sg.limit + 1:
+            if self.plain and a + size <= sg.fast_limit + 1:
                 pa = (sg.base + a) & self.amask
                 if pa + size <= self.ram_size:
                     return self.mm[pa] if size == 1 else _UNPACK[size](self.mm, pa)[0]
@@ -236,7 +236,7 @@ class ConcreteOps:
             return -1
         try:
             seg, hi = segment_to_load(self, n, sel)
-        except (GuestException, Unsupported):
+        except GuestException:
             return -1
         if hi is not None and not hi & 0x100:
             return -1
@@ -321,7 +321,7 @@ class ConcreteOps:
     # -- memory ----------------------------------------------------------------------
     def load(self, seg: int, off: int, size: int) -> int:
         sg = self.segs[seg]
-        if off + size - 1 > sg.limit:
+        if off + size - 1 > sg.fast_limit:
             return self._limit_load(seg, off, size)
         if self.plain:
             pa = (sg.base + off) & self.amask
@@ -337,7 +337,7 @@ class ConcreteOps:
 
     def store(self, seg: int, off: int, size: int, v: int) -> None:
         sg = self.segs[seg]
-        if off + size - 1 > sg.limit:
+        if off + size - 1 > sg.fast_limit:
             return self._limit_store(seg, off, size, v)
         lin = off if self.flat64 and seg < 4 else sg.base + off
         if self.translate is None:
@@ -371,9 +371,15 @@ class ConcreteOps:
         return None
 
     def _limit_load(self, seg, off, size):
+        """A load beyond the segment's ``fast_limit``: 64-bit mode (no
+        limit), an expand-down segment (valid above its limit:
+        :func:`within_limit`), the 8086's wrap, or a #GP/#SS."""
         lin = self._long64_lin(seg, off)
         if lin is not None:
             return self.read_lin(lin, size)
+        sg = self.segs[seg]
+        if sg.fast_limit < 0 and within_limit(sg, off, size):
+            return self.read_lin((sg.base + off) & 0xFFFFFFFF, size)
         if self.model.seg_wrap:
             # 8086: the bytes wrap around within the 64 KiB segment
             v = 0
@@ -390,9 +396,13 @@ class ConcreteOps:
         return 13
 
     def _limit_store(self, seg, off, size, v):
+        """:meth:`_limit_load` for a store."""
         lin = self._long64_lin(seg, off)
         if lin is not None:
             return self.write_lin(lin, size, v)
+        sg = self.segs[seg]
+        if sg.fast_limit < 0 and within_limit(sg, off, size):
+            return self.write_lin((sg.base + off) & 0xFFFFFFFF, size, v)
         if self.model.seg_wrap:
             for i in range(size):
                 self.store(seg, (off + i) & 0xFFFF, 1, (v >> (8 * i)) & 0xFF)

@@ -76,7 +76,7 @@ class X86Memory(MemoryAccess):
                 if sg >= 4:
                     cg.emit(f"B{sg} = SEGS[{sg}].base")
             else:
-                cg.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].limit")
+                cg.emit(f"B{sg} = SEGS[{sg}].base; L{sg} = SEGS[{sg}].fast_limit")
         if spaces and self.paged:
             cg.emit("TLB = OPS.translate.tlb")
         if self._windowed(cg, SS):
@@ -175,7 +175,7 @@ class X86Memory(MemoryAccess):
         cg.emit(f"B{n} = SEGS[{n}].base")
         if op.aux[0] == "load_seg_prot":
             cg.write_local(f"L{n}")
-            cg.emit(f"L{n} = SEGS[{n}].limit")
+            cg.emit(f"L{n} = SEGS[{n}].fast_limit")
             m = cg.fast_segs.get(n)
             if m is not None:
                 cg.bail_if(" or ".join(self.guard(cg, {n: m})), k, ip, True)
@@ -409,11 +409,11 @@ def fast_segment(seg, ram_size: int, amask: int, code_map=None):
     top = _ram_top(ram_size, amask)
     if seg.base + 0x10007 > top:
         return None
-    if seg.limit == 0xFFFF:
+    if seg.fast_limit == 0xFFFF:
         mode = "exact" if seg.base & 7 else "exact8"
-    elif seg.base == 0 and seg.limit >= top - 1:
+    elif seg.base == 0 and seg.fast_limit >= top - 1:
         return "flat"
-    elif seg.limit >= 0x10006:
+    elif seg.fast_limit >= 0x10006:
         mode = "wide"
     else:
         return None

@@ -46,8 +46,8 @@ from __future__ import annotations
 
 from . import flags as F
 from .protected import (check_return_cs, check_return_ss, descriptor_to_segment, gate_code_segment,
-                        null_outer_segments, read_descriptor, refuse_expand_down, set_accessed, sys_read)
-from .state import CS, SS, EFER_LMA, Segment
+                        null_outer_segments, read_descriptor, set_accessed, sys_read)
+from .state import CS, SS, EFER_LMA, Segment, within_limit
 from ..ops import GuestException, Unsupported
 
 GAPS = ["task gates and task switches (an IDT task gate, IRET with NT=1)",
@@ -161,7 +161,6 @@ def _check_inner_ss(ops, sel: int, dpl: int, ext: int) -> Segment:
         raise GuestException(10, code, f"TSS stack selector 0x{sel:x} is not a writable data segment at ring {dpl}")
     if not seg.present:
         raise GuestException(12, code, f"TSS stack segment 0x{sel:x} not present")
-    refuse_expand_down(seg, sel)
     set_accessed(ops, sel, hi)
     seg.type |= 1
     return seg
@@ -176,15 +175,13 @@ def _push_frame(ops, ss: Segment, esp: int, values, slot: int, inner: bool, code
     esp &= top
     offs = [(esp - (k + 1) * slot) & top for k in range(len(values))]
     for off in offs:
-        end = off + slot - 1
-        ok = (off > ss.limit and end <= top) if ss.type & 4 else end <= ss.limit
-        if not ok:
+        if not within_limit(ss, off, slot):
             raise GuestException(12, code, "no room on the stack for the interrupt frame")
     saved = ops.implicit_sv
     ops.implicit_sv = inner or saved          # pushes to an inner stack are supervisor accesses
     try:
         for off, v in zip(offs, values):
-            ops.write_lin(ss.base + off, slot, v & ((1 << (8 * slot)) - 1))
+            ops.write_lin((ss.base + off) & 0xFFFFFFFF, slot, v & ((1 << (8 * slot)) - 1))
     finally:
         ops.implicit_sv = saved
     return offs[-1]

@@ -24,9 +24,7 @@ from . import flags as F
 from .state import CR0_PE, CS, SS, Segment
 from ..ops import GuestException, Unsupported
 
-GAPS = ["far CALL/JMP through call gates, task gates and TSS descriptors (task switches)",
-        "expand-down data segments (SDM Vol. 3A §3.4.5.1: offsets above the limit valid) -- "
-        "loading one into a segment register stops the engine"]
+GAPS = ["far CALL/JMP through call gates, task gates and TSS descriptors (task switches)"]
 
 
 def sys_read(ops, lin: int, size: int) -> int:
@@ -130,22 +128,8 @@ def segment_to_load(ops, n: int, sel: int) -> tuple:
             raise GuestException(13, sel & 0xFFFC, "segment DPL below CPL/RPL")
         if not seg.present:
             raise GuestException(11, sel & 0xFFFC, "segment not present")
-    refuse_expand_down(seg, sel)
     seg.type |= 1
     return seg, hi
-
-
-def refuse_expand_down(seg: Segment, sel: int) -> None:
-    """An expand-down data segment (type bit 2 of a data descriptor: the
-    valid offsets are those ABOVE the limit, up to 0xFFFF or 0xFFFFFFFF by
-    its B bit) is not modelled -- every limit check of the engines treats
-    a segment as expand-up -- so loading one stops the engine
-    (``Unsupported``, an INTERNAL_ERROR naming it) rather than letting the
-    guest run with its valid offsets faulting and its invalid ones
-    accepted."""
-    if seg.s and not seg.type & 8 and seg.type & 4:
-        raise Unsupported(f"expand-down data segment (selector 0x{sel:x}, limit 0x{seg.limit:x}) "
-                          f"is not modelled; run it with -accel kvm or unicorn")
 
 
 def far_transfer(ops, i, sel: int, off: int, call: bool) -> bool:
@@ -276,7 +260,6 @@ def check_return_ss(ops, sel: int, rpl: int) -> tuple:
         raise GuestException(13, code, f"return SS 0x{sel:x} is not a writable data segment at ring {rpl}")
     if not seg.present:
         raise GuestException(12, code, f"return SS 0x{sel:x} not present")
-    refuse_expand_down(seg, sel)
     return seg, hi
 
 

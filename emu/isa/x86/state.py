@@ -51,17 +51,60 @@ class Segment:
     avl: int = 0
     unusable: int = 0
 
+    #: the last offset of [0, fast_limit], every access within which is
+    #: valid: the limit of an expand-up segment, -1 for an expand-down data
+    #: segment (type bit 2 of a data segment: its valid offsets lie ABOVE
+    #: the limit, SDM Vol. 3A §5.3) -- the fast paths test an access against
+    #: it alone and leave every other to the exact test, :func:`within_limit`;
+    #: kept by the ``limit`` and ``type`` setters below
+    fast_limit = 0xFFFF
+
     def copy(self) -> "Segment":
-        return Segment(**self.__dict__)
+        return Segment(*self.as_tuple())
 
     def as_tuple(self) -> tuple:
-        return tuple(self.__dict__.values())
+        return (self.selector, self.base, self._limit, self._type, self.s, self.dpl, self.present,
+                self.db, self.l, self.g, self.avl, self.unusable)
 
     @classmethod
     def real(cls, selector: int, code: bool = False) -> "Segment":
         """The cache contents after a real-mode load (SDM Vol. 3A §20.1.1)."""
         return cls(selector=selector, base=selector << 4, limit=0xFFFF,
                    type=11 if code else 3, s=1, present=1)
+
+
+def _get_limit(self) -> int:
+    return self._limit
+
+
+def _set_limit(self, v: int) -> None:
+    self._limit = v
+    self.fast_limit = -1 if self.__dict__.get("_type", 3) & 12 == 4 else v
+
+
+def _get_type(self) -> int:
+    return self._type
+
+
+def _set_type(self, v: int) -> None:
+    self._type = v
+    self.fast_limit = -1 if v & 12 == 4 else self.__dict__.get("_limit", 0xFFFF)
+
+
+# the segment limit and type (the dataclass's fields) keep fast_limit
+Segment.limit = property(_get_limit, _set_limit)
+Segment.type = property(_get_type, _set_type)
+
+
+def within_limit(sg: Segment, off: int, size: int) -> bool:
+    """Do offsets ``off`` .. ``off + size - 1`` lie within segment ``sg``'s
+    limit (SDM Vol. 3A §5.3)?  Expand-up: at or below the limit; an
+    expand-down data segment (type bit 2, bit 3 clear): above the limit, up
+    to 0xFFFFFFFF when its B flag (``db``) is set, else 0xFFFF -- the same
+    for SS, whose B flag also sizes the stack pointer."""
+    if sg._type & 12 == 4:
+        return off > sg._limit and off + size - 1 <= (0xFFFFFFFF if sg.db else 0xFFFF)
+    return off + size - 1 <= sg._limit
 
 
 class X86State:

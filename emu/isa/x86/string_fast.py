@@ -95,7 +95,7 @@ def _reach(sg, off: int, size: int, n: int, back, am: int, top: int) -> int:
     segment ``sg`` (stepping down when ``back``) lie inside its limit,
     without the offset wrapping at ``am``, and below ``top`` (the end of
     the RAM the address lines reach)."""
-    hi = min(am, sg.limit, top - 1 - sg.base)      # the last byte an element may use
+    hi = min(am, sg.fast_limit, top - 1 - sg.base)      # the last byte an element may use
     if back:
         if off + size - 1 > hi:
             return 0
@@ -209,7 +209,7 @@ def _place(sg, off: int, size: int, span: int, back, am: int, top: int) -> int:
         lo, hi = off - span + size, off + size - 1
     else:
         lo, hi = off, off + span - 1
-    if lo < 0 or hi > am or hi > sg.limit:
+    if lo < 0 or hi > am or hi > sg.fast_limit:
         return -1
     p = sg.base + lo
     return p if p + hi - lo < top else -1
@@ -371,7 +371,7 @@ def _compare_bytes_up(mm, es, sg, repe: bool, am: int, top: int, si: int, di: in
     and ``memcmp`` loops.  None: some element is out of reach (the windows
     of :func:`_compare` find how many are in it)."""
     hi = di + n - 1
-    if hi > am or hi > es.limit or es.base + hi >= top:
+    if hi > am or hi > es.fast_limit or es.base + hi >= top:
         return None
     p = es.base + di
     if sg is None:
@@ -382,7 +382,7 @@ def _compare_bytes_up(mm, es, sg, repe: bool, am: int, top: int, si: int, di: in
         j = n - len(y.lstrip(_BYTE[al]))        # REPE SCASB: the first byte that is not AL
         return (j + 1, True, al, y[j]) if j < n else (n, False, al, y[-1])
     hs = si + n - 1
-    if hs > am or hs > sg.limit or sg.base + hs >= top:
+    if hs > am or hs > sg.fast_limit or sg.base + hs >= top:
         return None
     q = sg.base + si
     x, y = mm[q:q + n], mm[p:p + n]
@@ -421,7 +421,7 @@ def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, s
         hi = cx * size - 1
         dsg = s.segs[ES]
         top = ops.amask + 1 if ops.amask < ram.size else ram.size
-        if di + hi <= am and di + hi <= dsg.limit:
+        if di + hi <= am and di + hi <= dsg.fast_limit:
             dst = dsg.base + di
             end = dst + hi
             cm = ram.code_map
@@ -430,7 +430,7 @@ def rep_move_translated(ops, kind: int, size: int, am: int, seg: int, cx: int, s
                     ram.mm[dst:end + 1] = (ax & MASKS[size]).to_bytes(size, "little") * cx
                     return cx - 1
                 ssg = s.segs[seg]
-                if si + hi <= am and si + hi <= ssg.limit:
+                if si + hi <= am and si + hi <= ssg.fast_limit:
                     src = ssg.base + si
                     if src + hi < top and not src < dst <= src + hi:
                         mm = ram.mm

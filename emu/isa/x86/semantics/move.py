@@ -3,7 +3,7 @@
 from .. import flags as F
 from ..flags import MASK
 from ..insn import MEM
-from ..state import DS
+from ..state import DS, within_limit
 from . import sem
 
 
@@ -77,7 +77,7 @@ def esc(ops, i):
             sizes = _ESC_GROUP_SIZE.get(i.opcode)
             size = sizes[i.reg] if sizes else _ESC_SIZE.get(i.opcode, 2)
             off = ops.ea(o)
-            if off + size - 1 > ops.segs[o.seg].limit:
+            if not within_limit(ops.segs[o.seg], off, size):
                 ops.raise_exc(13, 0, "x87 operand beyond the segment limit")
 
 

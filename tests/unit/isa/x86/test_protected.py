@@ -99,25 +99,42 @@ def test_vector_beyond_idt_limit_is_gp():
     assert fault(deliver, pm.ops, 0x20, 0x700, None, True) == (13, 0x20 * 8 + 2)
 
 
+@pytest.mark.parametrize("b", [0, 1])
 @pytest.mark.parametrize("n", [DS, SS])
-def test_an_expand_down_data_segment_is_a_visible_gap(n):
-    """Expand-down data segments are not modelled (every engine's limit
-    checks treat a segment as expand-up): loading one -- into DS from the
-    interpreter, or from translated code's segment load, which hands it to
-    the interpreter -- stops with a message naming it, and leaves the
-    segment register and the descriptor untouched."""
+def test_an_expand_down_data_segment_checks_offsets_above_its_limit(n, b):
+    """An expand-down data segment (SDM Vol. 3A §5.3): valid offsets are
+    limit + 1 .. 0xFFFF (B=0) or 0xFFFFFFFF (B=1); an access touching the
+    limit or below, or past that top, is #GP(0) -- #SS(0) through SS.  It
+    loads like any data segment, also from translated code's segment load
+    (``load_seg_prot``), and the fast paths' bound (``fast_limit``) sends
+    every access through it to the exact check."""
     from pm_helpers import desc
     pm = PM()
-    lo, hi = desc(0, 0xFFFF, 0x96)          # P, DPL 0, data read/write expand-down, B=1
+    lo, hi = desc(0x1000, 0x7FFF, 0x97, 0x4 if b else 0)    # P, DPL 0, read/write expand-down, accessed
     pm.w(GDT + 0x38, 4, lo)
     pm.w(GDT + 0x3C, 4, hi)
     pm.s.gdt_limit = 8 * 8 - 1
-    before = pm.s.segs[n]
-    with pytest.raises(Unsupported, match="expand-down data segment .*0x38"):
-        pm.ops.load_seg(n, 0x38)
-    assert pm.s.segs[n] is before and not pm.r(GDT + 0x3C) & 0x100
     if n == DS:
-        assert pm.ops.load_seg_prot(n, 0x38) == -1 and pm.s.segs[n] is before
+        assert pm.ops.load_seg_prot(n, 0x38) == 0
+    else:
+        pm.ops.load_seg(n, 0x38)
+    sg = pm.s.segs[n]
+    assert (sg.limit, sg.type, sg.db, sg.fast_limit) == (0x7FFF, 7, b, -1)
+    vector = 12 if n == SS else 13
+    top = 0xFFFFFFFF if b else 0xFFFF
+    pm.ops.store(n, 0x8000, 4, 0x11223344)                   # just above the limit
+    assert pm.r(0x9000) == 0x11223344 and pm.ops.load(n, 0x8000, 4) == 0x11223344
+    pm.ops.store(n, 0xFFFE, 2, 0x5566)                        # the top of a 16-bit segment
+    assert pm.r(0x10FFE, 2) == 0x5566
+    for off, size in ((0x7FFF, 1), (0x7FFE, 2), (0x7FFD, 4), (0, 1), (top, 2), (top - 2, 4)):
+        assert fault(pm.ops.load, n, off, size) == (vector, 0), hex(off)
+        assert fault(pm.ops.store, n, off, size, 0) == (vector, 0), hex(off)
+    assert pm.r(0x8FFC) == 0
+    if b:                                                     # base + offset wraps at 4 GiB
+        pm.ops.store(n, 0xFFFFF000, 4, 0x778899AA)
+        assert pm.r(0) == 0x778899AA
+    else:
+        assert fault(pm.ops.load, n, 0x10000, 1) == (vector, 0)
 
 
 def test_task_gate_is_a_visible_gap():
