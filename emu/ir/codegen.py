@@ -190,6 +190,7 @@ CARRY_MAX_LOCALS = 3
 _OPERATORS = re.compile(r"<<|>>|[<>=!]=|[-+*&|^<>]")
 _CARRIED = "#carried"       # a read of a carried field: expanded once the templates are known
 REPEEL = -1                 # pc after a path back a peeled loop's entry state does not hold
+RANGE_PASSES = 256          # passes of a counted loop one range test covers (RegionCodegen._range_plan)
 
 
 def _narrowing(args) -> bool:
@@ -559,6 +560,8 @@ class PyCodegen:
         self.hoisted = None     # a region's values computed once at entry (text -> local)
         self.spaces_rebound = set()     # the address spaces a region's calls rebind
         self.upper = {}         # id(Temp) -> (lo, hi), tested on this path (run_load, run_store)
+        self.ranged = frozenset()       # id(ld/st op) a loop's range test vouches for (_range_plan)
+        self.range_tested = 0   # the loops given a range test (RegionCodegen._range_plan)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -970,11 +973,11 @@ class PyCodegen:
             elif n == "ld" and len(op.args) > 1 and op.out.id not in self.early:
                 self.access_if(op, op.args[1], k, ip)
             elif n == "ld":
-                self.mem.load_store(self, op, k, ip, True)
+                self.load_store(op, k, ip, True)
             elif n == "st" and len(op.args) > 2:
                 self.access_if(op, op.args[2], k, ip)
             elif n == "st":
-                self.mem.load_store(self, op, k, ip, False)
+                self.load_store(op, k, ip, False)
             elif n == "bailif":
                 self.bail_if(self.val(op.args[0]), k, ip)
             elif n == "call_bail":
@@ -1295,6 +1298,32 @@ class PyCodegen:
         del self.lines[-1]
         return new
 
+    def load_store(self, op, k: int, ip, load: bool) -> None:
+        """The ``ld`` or ``st`` ``op``: the target's checked way
+        (``MemoryAccess.load_store``), or plain RAM with no test when the
+        range test at the top of the loop being generated vouches for it
+        (:meth:`RegionCodegen._range_plan`: every address it makes in the
+        passes that test covers lies in RAM, aligned, and a store's in no
+        byte of code)."""
+        if id(op) not in self.ranged:
+            return self.mem.load_store(self, op, k, ip, load)
+        space, size = op.aux
+        p = text = f"{_paren(self.val(op.args[0]))} - {self.mem.flat_base(space)}"
+        loc = self.held(text)
+        if loc is not None:
+            p = loc
+        elif load and id(op) in self.rmw and op.out.id not in self.early:
+            # a read-modify-write: the store indexes RAM with the load's local
+            p = self.atomic(text, "p")
+        if size == 1 or not WORD_VIEWS:
+            return self.access(op, load, size, p)
+        word = f"W{size}[({p}) >> {size.bit_length() - 1}]"
+        if load:
+            self.emit(f"{self._load_to(op.out)} = {word}")
+            self._loaded(op.out)
+        else:
+            self.emit(f"{word} = {self.val(op.args[1])}")
+
     def access_if(self, op, cond, k: int, ip) -> None:
         """A predicated access (``ld`` or ``st`` with a condition ``cond``:
         an A32 LDRcc, STRcc): made only if the condition holds -- its checks
@@ -1310,7 +1339,7 @@ class PyCodegen:
         self.emit(f"if {m.group(1) if m else c}:")
         self.ind += 1
         snap = self.snapshot()
-        self.mem.load_store(self, op, k, ip, load)
+        self.load_store(op, k, ip, load)
         self.restore(snap)
         self.ind -= 1
         if load:
@@ -2502,9 +2531,23 @@ class RegionCodegen(PyCodegen):
                                 "charged": []}
             if not survey:
                 c["want"] = chosen[1]
+            plan = None if survey else self._range_plan(d, chosen)
             self.emit("while True:")
+            if plan is not None:
+                self.emit(f"    {plan[0]} = {plan[1]}")
+            hdr = len(self.lines)
             self.emit("")           # the loop's header, once its step is known
             self.ind += 2
+            if plan is not None:
+                # the passes the range test covers make those accesses with no test
+                self.emit(f"if {plan[0]}:")
+                self.ind += 1
+                self.ranged = plan[2]
+                self._body(d, mode, spec)
+                self.ranged = frozenset()
+                self.ind -= 1
+                self.emit("else:")
+                self.ind += 1
             self._body(d, mode, spec)
             self.ind = top
             self.counted = None
@@ -2516,11 +2559,18 @@ class RegionCodegen(PyCodegen):
                 if chosen is None:
                     break
             elif c["exit"] is not None:
-                head = f"for left in range(left, {self.max_path[d] - 1}, -{chosen[0]}):"
-                self.lines[at + 1] = "    " * (top + 1) + head
+                stop = self.max_path[d] - 1
+                if plan is not None:
+                    stop = f"max({stop}, left - {RANGE_PASSES * chosen[0]})"
+                head = f"for left in range(left, {stop}, -{chosen[0]}):"
+                self.lines[hdr] = "    " * (top + 1) + head
                 self.ind = top + 1
                 self.emit("else:")
                 self.emit(f"    left -= {chosen[0]}")
+                if plan is not None:
+                    # the passes the test covered are done, not the budget: test again
+                    self.emit(f"    if left >= {self.max_path[d]}: continue")
+                    self.range_tested += 1
                 self.lines.extend(c["exit"])
                 self.emit(f"if e >= 0 or pc != {d}: break")
                 self.ind = top
@@ -2539,6 +2589,151 @@ class RegionCodegen(PyCodegen):
         self._body(d, mode, spec)
         self.ind = top
         return False
+
+    def _range_plan(self, d, chosen):
+        """The range test of the counted loop at section ``d`` (``chosen``:
+        its step and its paths back, :meth:`_choose_counted`), or None: the
+        accesses of its pass -- section ``d``'s own block up to its jump
+        back, the one path back -- through a flat space of the target
+        (``MemoryAccess.flat_base``) whose addresses step by the same amount
+        every pass.  A register the pass writes once as itself plus a
+        constant or a register it does not write (a post-indexed base, a
+        pointer or an index the loop adds a stride to) is an induction
+        register; an address that is a constant plus induction and
+        unwritten registers (and constants) is then ``a0 + i * s`` in pass
+        i.  Returns (the test's local, its text, the accesses' op ids): at
+        the top of the loop, before the next :data:`RANGE_PASSES` passes,
+        it tests that the first and the last address of each lie in RAM
+        (so do all between), a word's aligned, a store's bytes hold no
+        translated code (``CBF``; RAM's code maps gain code only between
+        runs of translated code), and an induction register masked to its
+        width does not wrap on the way; then those passes make these
+        accesses as plain RAM (:meth:`load_store`), else each its checked
+        way (MMIO, unmapped memory, alignment and self-modifying code take
+        the exact path)."""
+        p, paths = chosen
+        ops = self.blocks[d].ops
+        index = {id(op): i for i, op in enumerate(ops)}
+        if len(paths) != 1:
+            return None
+        path = next(iter(paths))
+        if not path or any(x[0] not in index for x in path):
+            return None
+        end = index[path[-1][0]]
+        runs = self.chain_runs(d)[0]
+        first_set, sets = {}, {}
+        for i, op in enumerate(ops[:end]):
+            if op.name == "call_bail":
+                return None
+            if op.name == "setr":
+                r = op.aux[0]
+                sets[r] = None if r in sets else op
+                first_set.setdefault(r, i)
+
+        def lin(v, depth=8):
+            """v as (constant, {register: coefficient}) over the pass's entry values, or None."""
+            if type(v) is int:
+                return v, {}
+            if not isinstance(v, Temp) or v.op is None or depth == 0:
+                return None
+            op = v.op
+            if op.name == "getr":
+                r = op.aux[0]
+                i = index.get(id(op))
+                if i is None or first_set.get(r, i + 1) < i or self.getr_expr(r, op.aux[1])[0] != f"r{r}":
+                    return None
+                return 0, {r: 1}
+            if op.name not in ("add", "sub"):
+                return None
+            a, b = lin(op.args[0], depth - 1), lin(op.args[1], depth - 1)
+            if a is None or b is None:
+                return None
+            sign = 1 if op.name == "add" else -1
+            coef = dict(a[1])
+            for r, k in b[1].items():
+                coef[r] = coef.get(r, 0) + sign * k
+            return a[0] + sign * b[0], {r: k for r, k in coef.items() if k}
+
+        steps = {}          # induction register -> (its step (constant, {unwritten register: k}), wrap mask)
+        for r, op in sets.items():
+            if op is None:
+                continue
+            v, mask = op.args[0], None
+            if isinstance(v, Temp) and v.op is not None and v.op.name == "and" \
+                    and type(v.op.args[1]) is int and v.op.args[1] > 0 and not v.op.args[1] & (v.op.args[1] + 1):
+                v, mask = v.op.args[0], v.op.args[1]
+            f = lin(v)
+            if f is None or f[1].get(r) != 1:
+                continue
+            rest = {q: k for q, k in f[1].items() if q != r}
+            if any(q in sets for q in rest):
+                continue
+            steps[r] = ((f[0], rest), mask)
+
+        def text(c, coef):
+            """The text of constant ``c`` plus the registers of ``coef`` times their coefficients."""
+            parts = []
+            for r, k in sorted(coef.items()):
+                term = f"r{r}" if abs(k) == 1 else f"{abs(k)} * r{r}"
+                parts.append((term if k > 0 else f"-{term}") if not parts
+                             else f"{'+' if k > 0 else '-'} {term}")
+            if not parts:
+                return str(c)
+            if c:
+                parts.append(f"{'+' if c > 0 else '-'} {abs(c)}")
+            return " ".join(parts)
+
+        n = RANGE_PASSES - 1
+        tests, ranged, wraps, done = [], set(), set(), {}
+        for op in ops[:end]:
+            if op.name not in ("ld", "st") or id(op) in runs:
+                continue
+            space, size = op.aux
+            base = self.mem.flat_base(space)
+            f = lin(op.args[0])
+            if base is None or f is None or size not in (1, 2, 4, 8) or size > 1 << GRANULE_SHIFT:
+                continue
+            if any(r in sets and r not in steps for r in f[1]):
+                continue
+            sc, scoef = 0, {}       # the address's step: sum of coefficient * the register's step
+            for r, k in f[1].items():
+                if r in steps:
+                    (c0, rest), _ = steps[r]
+                    sc += k * c0
+                    for q, kq in rest.items():
+                        scoef[q] = scoef.get(q, 0) + k * kq
+            scoef = {q: k for q, k in scoef.items() if k}
+            if size > 1 and not scoef and sc % size:
+                continue
+            step = text(sc, scoef)
+            key = (text(*f), step, size, base)
+            if key in done:         # (LDRB and STRB of one address: tested once, a store's way)
+                x, y = done[key]
+                t = []
+            else:
+                x, y = done[key] = self.new_local("x"), self.new_local("x")
+                lo, hi = base, base + self.ram_size - size
+                t = [f"{lo} <= ({x} := {key[0]}) <= {hi}", f"{lo} <= ({y} := {x} + {n} * ({step})) <= {hi}"]
+            if size > 1 and t:
+                t.append(f"not ({x} | {_paren(step)}) & {size - 1}" if scoef else f"not {x} & {size - 1}")
+            if op.name == "st" and (key, "st") not in done:
+                done[(key, "st")] = True
+                if not scoef and sc >= 0:
+                    a, b = x, y
+                elif not scoef:
+                    a, b = y, x
+                else:
+                    a, b = f"min({x}, {y})", f"max({x}, {y})"
+                t.append(f"CBF(b'\\1', {a} - {base}, {b} - {base} + {size}) < 0")
+            tests += t
+            ranged.add(id(op))
+            wraps |= {r for r in f[1] if r in steps and steps[r][1] is not None}
+        if not ranged:
+            return None
+        for r in sorted(wraps):
+            (c0, rest), mask = steps[r]
+            tests.append(f"0 <= r{r} + {n} * ({text(c0, rest)}) <= {mask}")
+        return self.new_local("f"), " and ".join(tests), frozenset(ranged)
 
     def _body(self, d, mode, spec):
         """The code of section ``d``: its block, with the tree of inlined blocks."""
@@ -2772,7 +2967,9 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
     ``RIP`` (per exit: instructions retired since the last charge to
     ``left``, and the next IP when it is static) and ``max_path`` (per
     dispatch point: the most instructions one pass through its section can
-    retire, the budget it needs to be entered).  ``wide_guard``: keep the
+    retire, the budget it needs to be entered), and ``RT``: how many of
+    its loops got a range test (:meth:`RegionCodegen._range_plan`).
+    ``wide_guard``: keep the
     registers the region reads and writes at most 32 bits wide as their low
     32 bits (:func:`_narrow32`), the entry guard checking they are no wider;
     ``fl_bits``: (mask, value) of fl's bits the code took as constants
@@ -2785,7 +2982,7 @@ def generate_region(blocks, head: int, dispatch, live_in, amask: int, ram_size: 
                       wide_guard, fl_bits, entries, calls, checked)
     src = g.generate()
     return src, g.exits, {"RK": tuple(g.rk), "RIP": tuple(g.rips), "CCG": tuple(g.ccg),
-                          "MP": dict(g.max_path)}, g.max_path
+                          "MP": dict(g.max_path), "RT": g.range_tested}, g.max_path
 
 
 def generate(block: IRBlock, amask: int, ram_size: int, loop: bool, name: str = "tb",

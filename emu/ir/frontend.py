@@ -111,6 +111,15 @@ class MemoryAccess:
     #: where the target has one its hooks test once per run; None: none
     run_space = None
 
+    def flat_base(self, space):
+        """The guest address at which RAM starts in address space ``space``
+        when the space is flat -- an address there less this base indexes
+        RAM, with no other test than that it lies inside RAM (and a store's
+        code test) -- or None (the default: every access the hooks' way).
+        A loop's range test (:meth:`emu.ir.codegen.RegionCodegen._range_plan`)
+        then makes the accesses of many passes at once plain RAM."""
+        return None
+
     def params(self, spaces) -> list:
         """The function parameters (``name=name``, bound from the engine's
         namespace) the memory accesses of code using ``spaces`` need."""

@@ -82,7 +82,7 @@ class Translator(RegionTiers, BlockTranslator, TbCache, Accelerator):
                                        "regions_translated", "cold_lookups", "string_fast_insns",
                                        "guard_fails", "regions_grown", "smc_demoted_pages",
                                        "demoted_lookups", "despeculated", "region_ir_builds",
-                                       "region_ir_reused"), 0)
+                                       "region_ir_reused", "range_tested_loops"), 0)
         ram = machine.ram
         # RAM's code map (64-byte granules holding decoded instructions, kept by
         # the decoder through ram.mark_code) is what translated stores check: a

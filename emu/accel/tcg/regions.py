@@ -370,6 +370,7 @@ class RegionTiers:
                                                        ram_size, name, fast, self._mem_model(key),
                                                        returns, key not in self.unguarded, fl_bits,
                                                        entries, call_names, self.checked_at(key))
+        self.counters["range_tested_loops"] += tables["RT"]
         ns = dict(self.ns_base)
         ns.update(tables)
         exec(compile(src, f"<region 0x{first.pc:x}>", "exec"), ns)

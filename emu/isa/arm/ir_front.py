@@ -28,7 +28,12 @@ Translated inline:
   8-byte access, one check); an address is not reduced modulo 2^32 (nor an index shifted
   left into it), a wrapping one bails -- so a base written back after
   the access is near an address in RAM, and needs no reduction where RAM
-  lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`);
+  lies away from 0 and 2^32 (:meth:`ArmIRBuilder.near`); in a counted
+  loop, the accesses whose base or index steps by the same amount every
+  pass (``LDRB r3, [r0], #1``, ``STRB r2, [r0, #3]!``, ``STRB r1, [r8,
+  r0]`` with ``ADD r0, r0, r3``, STM's pairs) are tested once for the next
+  passes, their whole range plain RAM with no code in a store's
+  (:meth:`emu.ir.codegen.RegionCodegen._range_plan`), and made with no test;
 * B and BL (A8.8.18, A8.8.25), MOVW/MOVT, the zero/sign extensions, CLZ,
   NOP and the hints that do nothing;
 * a computed PC (A2.3.1): BX, BLX (register), LDR or LDM of the PC

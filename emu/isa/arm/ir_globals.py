@@ -98,6 +98,11 @@ class ArmMemory(MemoryAccess):
         region that loops (taking the window costs a call at its entry)."""
         return RAM_STACK in cg.spaces_written and cg.loops
 
+    def flat_base(self, space):
+        # every space is RAM at ``base``, physical: flat (space 1 and the
+        # stack's differ only in how they are checked)
+        return self.base
+
     def space_value(self, n: int) -> str:
         raise ValueError("A32 has no address-space register")
 
