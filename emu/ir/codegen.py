@@ -2574,7 +2574,9 @@ class RegionCodegen(PyCodegen):
                 self.lines.extend(c["exit"])
                 self.emit(f"if e >= 0 or pc != {d}: break")
                 self.ind = top
-                fast = version_loop(self.lines[at:], top, self.max_path[d], chosen[0], d)
+                # one range test per loop: a loop _range_plan vouched for is not versioned again
+                fast = (None if plan is not None
+                        else version_loop(self.lines[at:], top, self.max_path[d], chosen[0], d))
                 if fast is not None:
                     self.lines[at:] = fast
                 return True
