@@ -58,6 +58,7 @@ import keyword
 import re
 import struct
 import sys
+from contextlib import contextmanager
 
 from ..memory import GRANULE_SHIFT
 from .builder import clear_under
@@ -562,6 +563,7 @@ class PyCodegen:
         self.upper = {}         # id(Temp) -> (lo, hi), tested on this path (run_load, run_store)
         self.ranged = frozenset()       # id(ld/st op) a loop's range test vouches for (_range_plan)
         self.range_tested = 0   # the loops given a range test (RegionCodegen._range_plan)
+        self.speculating = False        # the bails made now test a speculation too (unwrapped)
 
     # -- analysis ------------------------------------------------------------------------
     def analyse(self):
@@ -1353,7 +1355,7 @@ class PyCodegen:
         self.ind += 1
         snap = self.snapshot()
         self.stub(BAIL, k, str(ip))
-        self.exits[-1].spec = spec
+        self.exits[-1].spec = spec or self.speculating
         self.restore(snap)
         self.ind -= 1
 
@@ -1406,10 +1408,42 @@ class PyCodegen:
         self.ind += 1
         snap = self.snapshot()
         self.stub(BAIL, k, str(ip))
+        self.exits[-1].spec = self.speculating
         self.restore(snap)
         self.ind -= 1
         self._loaded(t)
         self.checked[implied] = frozenset(_NAMES.findall(implied))
+
+    def unwrapped(self, v, text: str, top: int, ip) -> str | None:
+        """``text`` (the source of ``v``, from :meth:`val`) without its
+        mask, for an address that the caller tests against ``top`` (an
+        end of RAM up to 2**k) and bails on past it, when ``v`` is
+        ``x & m`` (m = 2**k - 1) with x in [0, 2m + 1] and its least value
+        below ``top``: a sum that wrapped is above m, so the same test
+        catches it -- one compare an access instead of two.  A speculation
+        (the interpreter then makes the access, wrapped): a sum that
+        wraps at instruction ``ip`` again and again (a negative number
+        in a register, ``[eax + ecx]``) is translated again with the mask
+        (:meth:`speculative`'s bails, ``checked_ips``).  None: keep it."""
+        if not isinstance(v, Temp) or v.op is None or v.op.name != "and" or self.checked_ips.get(ip):
+            return None
+        m = v.op.args[1]
+        if type(m) is not int or m <= 0 or m & (m + 1) or top > m + 1 or not text.endswith(f" & {m}"):
+            return None
+        inner = _unparen(text[:-len(f" & {m}")])
+        rng = _value_range(v.op.args[0], upper=self.upper)
+        if inner is None or rng is None or rng[0] < 0 or rng[0] >= top or rng[1] > 2 * m + 1:
+            return None
+        return inner
+
+    @contextmanager
+    def speculative(self, on: bool = True):
+        """While on, the bails made are a speculation's (:meth:`unwrapped`)."""
+        before, self.speculating = self.speculating, on
+        try:
+            yield
+        finally:
+            self.speculating = before
 
     def atomic(self, text: str, prefix: str, v=None) -> str:
         """``text``, or a local holding it when it is not a name or a number:

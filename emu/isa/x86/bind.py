@@ -29,9 +29,9 @@ function does on ``ConcreteOps`` (:mod:`emu.isa.x86.concrete`, whose
 ``read``, ``write`` and ``set_cc`` these rewrites copy).  The translator
 keeps tracing ``insn.handler`` itself.
 
-The source is rewritten once per (function, operand kinds): the result is
-a factory taking the operands' fields, so binding an instruction is one
-call.  A function whose source cannot be read or that has nothing to
+The source is rewritten once per (function, operand kinds) in a process,
+for every machine: the result is a factory taking the operands' fields, so
+binding an instruction is one call.  A function whose source cannot be read or that has nothing to
 rewrite runs as it is.
 """
 
@@ -352,12 +352,22 @@ def _factory(fn, kinds: tuple):
     return bind
 
 
+#: (semantic function, operand kinds) -> its factory (or None): made once
+#: per process.  A factory is a pure function of the two -- the rewritten
+#: source, compiled -- and keeps no state of a machine (its ``bind`` reads
+#: only the instruction), so every machine shares it: a machine made after
+#: another (a bench's second run, a test's) reads and compiles no source
+#: for the instructions that one met.
+_FACTORIES: dict[tuple, object] = {}
+
+
 class Binder:
     """The bound forms of one machine's instructions (the factories are
-    made once per semantic function and operand kinds)."""
+    made once per semantic function and operand kinds, in ``_FACTORIES``);
+    ``made``: the factories this binder had to make."""
 
     def __init__(self):
-        self._factories: dict[tuple, object] = {}
+        self.made = 0
 
     def bind(self, insn):
         """``run(ops, insn)`` for the decoded ``insn``: its handler bound to
@@ -367,7 +377,8 @@ class Binder:
                       for o in insn.ops)
         key = (fn, kinds)
         try:
-            factory = self._factories[key]
+            factory = _FACTORIES[key]
         except KeyError:
-            factory = self._factories[key] = _factory(fn, kinds)
+            factory = _FACTORIES[key] = _factory(fn, kinds)
+            self.made += 1
         return fn if factory is None else factory(insn)

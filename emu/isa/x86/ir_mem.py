@@ -313,27 +313,33 @@ class X86Memory(MemoryAccess):
         offset is its physical address.  Left to check: that it ends in RAM
         (else the interpreter checks the limit and reaches what is there) --
         for a byte load, by the index into RAM raising past its end --, and
-        a store into a code granule."""
+        a store into a code granule.  An offset summed with its wrap at
+        2**32 (``[ebx + 0x100000]``) is tested unwrapped: a sum that wrapped
+        is past the end of RAM too, and bails (:meth:`PyCodegen.unwrapped`)."""
         seg, size = op.aux
-        a = cg.atomic(cg.val(op.args[0]), "a", op.args[0])
+        o = op.args[0]
         top = _ram_top(cg.ram_size, cg.amask)
+        text = cg.val(o)
+        inner = cg.unwrapped(o, text, top, ip)
+        a = cg.atomic(text, "a", o) if inner is None else cg.atomic(inner, "a")
         end = [f"{a} > {top - size}"]
-        c = op.args[0] if type(op.args[0]) is int else None
+        c = o if type(o) is int else None
         if c is not None:           # a constant address: its end and alignment are known
             cg.ram_access(op, load, size, a, end if c > top - size else [], k, ip, aligned=c % size == 0,
                           invariant=True)
             return
-        if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
-            # past the end of RAM (RAM is MM, from 0) the index raises
-            return cg.load_byte_or_bail(op, a, k, ip, end[0])
-        free = not load and self._windowed(cg, seg)
-        if top & (top - 1) == 0 and size > 1:
-            # a power of two: an aligned word ending in RAM has no bit set
-            # outside top - size (the test of its alignment and its end at once)
-            cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size),
-                          code_free=free)
-        else:
-            cg.ram_access(op, load, size, a, end, k, ip, code_free=free)
+        with cg.speculative(inner is not None):
+            if load and size == 1 and top == cg.ram_size and end[0] not in cg.checked:
+                # past the end of RAM (RAM is MM, from 0) the index raises
+                return cg.load_byte_or_bail(op, a, k, ip, end[0])
+            free = not load and self._windowed(cg, seg)
+            if top & (top - 1) == 0 and size > 1:
+                # a power of two: an aligned word ending in RAM has no bit set
+                # outside top - size (the test of its alignment and its end at once)
+                cg.ram_access(op, load, size, a, [], k, ip, misaligned_only=end, window=~(top - size),
+                              code_free=free)
+            else:
+                cg.ram_access(op, load, size, a, end, k, ip, code_free=free)
 
     def _paged(self, cg, op, k, ip, load):
         """An access with paging on: the segment step as ConcreteOps does it,

@@ -119,3 +119,27 @@ def test_common_shapes_are_bound(name):
         assert insn.run is not insn.handler
     finally:
         m.close()
+
+
+def test_a_second_machine_makes_no_factory_the_first_made():
+    """A factory (the rewritten, compiled source of one semantic function
+    for one operand shape) is made once per process: a second machine
+    decoding the same instructions binds each with no source read or
+    compiled -- counted as the factories its binder made (a bench's
+    repeated runs, each a new machine, otherwise paid for it each time)."""
+    code = b"".join(bytes.fromhex(CODES[n].replace(" ", "")) for n in MUST_BIND[:6])
+    made = []
+    for _ in range(2):
+        m = Machine("pc", "interp", memory=1 << 20)
+        try:
+            m.load_image(code)
+            core = m.accel.core
+            ip = ORG
+            for _ in MUST_BIND[:6]:
+                insn = core.decode_at(ip, ip)
+                assert insn.run is not insn.handler
+                ip = insn.next_ip
+            made.append(core.binder.made)
+        finally:
+            m.close()
+    assert made[1] == 0, made
