@@ -29,17 +29,21 @@ function does on ``ConcreteOps`` (:mod:`emu.isa.x86.concrete`, whose
 ``read``, ``write`` and ``set_cc`` these rewrites copy).  The translator
 keeps tracing ``insn.handler`` itself.
 
-The source is rewritten once per (function, operand kinds) in a process,
-for every machine: the result is a factory taking the operands' fields, so
-binding an instruction is one call.  A function whose source cannot be read or that has nothing to
-rewrite runs as it is.
+The source is rewritten once per process for each (function, operand
+kinds): the result is a factory taking the operands' fields, so binding an
+instruction is one call, and every machine shares the factories.  A
+function whose source cannot be read, whose source file no longer compiles
+to the function's own code (edited since the import), or that has nothing
+to rewrite runs as it is.
 """
 
 from __future__ import annotations
 
+import __future__
 import ast
 import copy
 import inspect
+import linecache
 import textwrap
 
 from . import flags as F
@@ -290,6 +294,54 @@ class _Rewriter(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
+def _fingerprint(code) -> tuple:
+    """What a function's compiled body is, apart from where it stands: its
+    bytecode, names and constants (nested code objects by their own)."""
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars,
+            tuple(_fingerprint(c) if inspect.iscode(c) else (type(c), c) for c in code.co_consts))
+
+
+def _same_code(fn) -> bool:
+    """Whether the source file ``inspect.getsource`` reads for ``fn``
+    (through linecache, refreshed) still compiles to ``fn``'s own code: a file
+    edited since its module was imported is not bound, so a bound form is
+    never other semantics than the function it stands for.  The whole file is
+    compiled, as the import compiled it (a name's origin, e.g. an import,
+    changes the bytecode the compiler picks)."""
+    code = fn.__code__
+    filename = code.co_filename
+    linecache.checkcache(filename)
+    text = "".join(linecache.getlines(filename, fn.__globals__))
+    made = _file_codes(filename, text, code.co_flags & _FUTURE_FLAGS).get(
+        (code.co_name, code.co_firstlineno))
+    return made is not None and _fingerprint(made) == _fingerprint(code)
+
+
+_FILE_CODES: dict[tuple, dict] = {}
+
+
+def _file_codes(filename: str, text: str, flags: int) -> dict:
+    """(name, first line) -> code object, for every function compiled from
+    ``text`` (cached per file text)."""
+    key = (filename, text, flags)
+    found = _FILE_CODES.get(key)
+    if found is None:
+        found = {}
+        todo = [compile(text, filename, "exec", flags=flags, dont_inherit=True)]
+        while todo:
+            c = todo.pop()
+            found[(c.co_name, c.co_firstlineno)] = c
+            todo.extend(k for k in c.co_consts if inspect.iscode(k))
+        _FILE_CODES[key] = found
+    return found
+
+
+#: the __future__ compiler flags a function's module was compiled with
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
 def _factory(fn, kinds: tuple):
     """``make(insn, *free)`` -> the bound form of ``fn`` for operand kinds
     ``kinds``, or None when there is nothing to bind."""
@@ -303,7 +355,7 @@ def _factory(fn, kinds: tuple):
         return None
     tree = ast.parse(src)
     fdef = tree.body[0]
-    if not isinstance(fdef, ast.FunctionDef) or fdef.name != code.co_name:
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != code.co_name or not _same_code(fn):
         return None
     ops_name, insn_name = (a.arg for a in fdef.args.args)
     rw = _Rewriter(ops_name, insn_name, kinds)

@@ -10,6 +10,7 @@ import pytest
 
 from emu.isa.ops import GuestException
 from emu.isa.x86 import flags as F
+from emu.isa.x86.insn import REG
 from emu.machine import Machine
 
 ORG = 0x7C00
@@ -143,3 +144,43 @@ def test_a_second_machine_makes_no_factory_the_first_made():
         finally:
             m.close()
     assert made[1] == 0, made
+
+
+def _semantic_functions():
+    from emu.isa.x86.semantics import REGISTRY
+    return sorted({fn for fn in REGISTRY.table.values()}, key=lambda f: f.__code__.co_firstlineno)
+
+
+def test_every_semantic_function_source_matches_its_code():
+    """The binder rewrites a function's source only where that source
+    compiles to the function's own code: for every registered x86 semantic
+    function the check must hold (or a function would silently run unbound)."""
+    import ast
+    import inspect
+    import textwrap
+    from emu.isa.x86 import bind
+    checked = 0
+    for fn in _semantic_functions():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        if isinstance(tree.body[0], ast.FunctionDef):
+            assert bind._same_code(fn), fn.__qualname__
+            checked += 1
+    assert checked > 100
+
+
+def test_an_edited_source_is_not_bound(tmp_path):
+    """A source file that differs from the running code (edited after the
+    import) is not rewritten: the function runs as it is."""
+    import importlib.util
+    from emu.isa.x86 import bind
+    path = tmp_path / "semfile.py"
+    path.write_text("def add_one(ops, i):\n    ops.write(i.ops[0], ops.read(i.ops[0]) + 1)\n")
+    spec = importlib.util.spec_from_file_location("semfile", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert bind._same_code(mod.add_one)
+    assert bind._factory(mod.add_one, (REG,)) is not None
+    path.write_text("def add_one(ops, i):\n    ops.write(i.ops[0], ops.read(i.ops[0]) + 2)\n")
+    assert not bind._same_code(mod.add_one)
+    assert bind._factory(mod.add_one, (REG,)) is None
+
