@@ -61,9 +61,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .accel.base import create_accel
-from .devices.bus import Bus, declined
+from .devices.bus import Bus
 from .exits import ExitStats, IoExit, MmioExit, source_text
 from .memory import Ram
+from .quiet import declined
 
 # Exit statuses of `emu run` besides the guest's own (isa-debug-exit).
 STATUS_HALT = 0
@@ -716,7 +717,7 @@ class Machine:
 
     def _quiet_server(self, bus, kind, is_write: bool, where: int):
         """The quiet server of ``where`` on ``bus`` in one direction, made
-        once for the bus's :class:`~emu.devices.bus.QuietTable` (the
+        once for the bus's :class:`~emu.quiet.QuietTable` (the
         tables ``quiet_port_reads``, ``quiet_port_writes``,
         ``quiet_mmio_reads`` and ``quiet_mmio_writes`` that the engines
         look up for an IN/OUT from the middle of translated code, or a port

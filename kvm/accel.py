@@ -144,7 +144,7 @@ import threading
 import time
 
 from emu.accel.base import AccelUnavailable, Accelerator
-from emu.devices.bus import declined
+from emu.quiet import declined
 from emu.exits import (BudgetExit, DebugExit, FailEntryExit, HltExit,
                        InternalErrorExit, IoExit, IrqWindowExit, MmioExit,
                        ShutdownExit, SystemEventExit, mark_source)
