@@ -662,7 +662,14 @@ class Machine:
                 bus, where, keys = self.mmio, ex.addr, self._quiet_mmio
             write = ex.is_write
             counted = keys.get((where, write)) or self._exit_key(keys, type(ex), where, ex.size, write)
-            self.stats.count(ex, 1, counted[1])
+            key, stats = counted[1], self.stats
+            by_key = stats.by_key
+            if key in by_key:       # ExitStats.count(ex, 1, key) of a key counted before
+                by_key[key] += 1
+                by_reason = stats.by_reason
+                by_reason[r] = by_reason.get(r, 0) + 1
+            else:
+                stats.count(ex, 1, key)
             if self.log is not None and "exits" in self.log_flags:
                 self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
             if self._count_writes and write:
