@@ -61,9 +61,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .accel.base import create_accel
-from .devices.bus import Bus, declined
+from .devices.bus import Bus
 from .exits import ExitStats, IoExit, MmioExit, source_text
 from .memory import Ram
+from .quiet import declined
 
 # Exit statuses of `emu run` besides the guest's own (isa-debug-exit).
 STATUS_HALT = 0
@@ -661,7 +662,14 @@ class Machine:
                 bus, where, keys = self.mmio, ex.addr, self._quiet_mmio
             write = ex.is_write
             counted = keys.get((where, write)) or self._exit_key(keys, type(ex), where, ex.size, write)
-            self.stats.count(ex, 1, counted[1])
+            key, stats = counted[1], self.stats
+            by_key = stats.by_key
+            if key in by_key:       # ExitStats.count(ex, 1, key) of a key counted before
+                by_key[key] += 1
+                by_reason = stats.by_reason
+                by_reason[r] = by_reason.get(r, 0) + 1
+            else:
+                stats.count(ex, 1, key)
             if self.log is not None and "exits" in self.log_flags:
                 self.log.write(f"exit: {ex.describe()}{source_text(ex)}\n")
             if self._count_writes and write:
@@ -716,7 +724,7 @@ class Machine:
 
     def _quiet_server(self, bus, kind, is_write: bool, where: int):
         """The quiet server of ``where`` on ``bus`` in one direction, made
-        once for the bus's :class:`~emu.devices.bus.QuietTable` (the
+        once for the bus's :class:`~emu.quiet.QuietTable` (the
         tables ``quiet_port_reads``, ``quiet_port_writes``,
         ``quiet_mmio_reads`` and ``quiet_mmio_writes`` that the engines
         look up for an IN/OUT from the middle of translated code, or a port

@@ -52,7 +52,8 @@ Budget.  KVM cannot count instructions (``exact_icount = False``):
   exact and ``budget`` is honoured exactly;
 * free running: ``budget`` None runs until an exit; otherwise ``budget`` is
   turned into a wall-clock slice of ``budget / assumed_ips`` seconds
-  (clamped to [``min_slice``, ``max_slice``]), after which a watchdog thread
+  (clamped to [``min_slice``, ``max_slice``], in whole ``min_slice`` steps
+  rounded down), after which a watchdog thread
   calls ``Vcpu.kick()`` (immediate_exit + SIGUSR1: how QEMU kicks a vCPU
   thread) and ``run()`` returns a BUDGET exit.  ``icount`` then grows by an
   ESTIMATE: seconds spent inside KVM_RUN times ``assumed_ips``;
@@ -144,7 +145,7 @@ import threading
 import time
 
 from emu.accel.base import AccelUnavailable, Accelerator
-from emu.devices.bus import declined
+from emu.quiet import declined
 from emu.exits import (BudgetExit, DebugExit, FailEntryExit, HltExit,
                        InternalErrorExit, IoExit, IrqWindowExit, MmioExit,
                        ShutdownExit, SystemEventExit, mark_source)
@@ -729,10 +730,12 @@ class KvmAccelerator(Accelerator):
         to KVM_RUN; every other one through :meth:`_prologue`."""
         if self._timing:
             return self._timed_run(budget)
+        # (a run that steps, has breakpoints or records each exit's PC:
+        # every turn through _prologue, and no access served in the loop)
+        watched = (self.single_step or self._counting or self.machine.exit_pcs
+                   or self.breakpoints)
         pending = self._pending
-        if ((pending is _ONE_OUT or pending is _ONE_IN) and not self._dirty
-                and not (self.single_step or self._counting or self.machine.exit_pcs
-                         or self.breakpoints)):
+        if (pending is _ONE_OUT or pending is _ONE_IN) and not self._dirty and not watched:
             if pending is _ONE_IN:
                 self._fill_reply()
             self._pending = None    # the next KVM_RUN completes it
@@ -742,6 +745,8 @@ class KvmAccelerator(Accelerator):
                 return self._served(ex)
             self._stale = True      # the KVM_RUN below makes KVM's state the newer
             self._pc = None         # (a common turn finds both so: its last exit set them)
+            watched = (self.single_step or self._counting or self.machine.exit_pcs
+                       or self.breakpoints)
         # The watchdog: a budget's time slice, else stop_check_slice (a
         # signal that lands after the last look at stop_requested but before
         # KVM_RUN enters the guest interrupts nothing: a kick now and then
@@ -754,7 +759,15 @@ class KvmAccelerator(Accelerator):
             if self._armed_slice != self.stop_check_slice:
                 self._arm(self.stop_check_slice)
         else:
-            slice_s = min(self.max_slice, max(self.min_slice, budget / self.assumed_ips))
+            # in whole min_slices, rounded down: a timer's budget shrinks
+            # at every exit, the slice armed changes once a min_slice
+            slice_s = budget / self.assumed_ips
+            if slice_s <= self.min_slice:
+                slice_s = self.min_slice
+            elif slice_s >= self.max_slice:
+                slice_s = self.max_slice
+            else:
+                slice_s = slice_s // self.min_slice * self.min_slice
             if slice_s != self._armed_slice:
                 self._arm(slice_s)
         # The loop of kvm_cpu_exec(), one KVM_RUN a turn.  A port access of
@@ -769,12 +782,13 @@ class KvmAccelerator(Accelerator):
         # served here, counted as an IO exit all the same, and the loop goes
         # straight back into KVM_RUN -- QEMU's kvm_cpu_exec() does the same
         # with kvm_handle_io() -- unless a doorbell is armed or the run
-        # steps or has breakpoints.  A port no device serves quietly (0x80,
-        # unassigned space) has the server ``declined``: no call is made.
-        reads, writes = self._quiet_reads, self._quiet_writes
-        if reads is not None and (self.single_step or self._counting or self.machine.exit_pcs
-                                  or self.breakpoints):
-            reads = writes = None
+        # steps or has breakpoints (``writes`` and ``reads`` None: decided
+        # once per turn, again only after an exit that did not leave the
+        # loop).  A port no device serves quietly has the server
+        # ``declined``: no call is made.
+        writes = reads = None
+        if not watched and (self._bells_quiet or not self._bell_devices):
+            reads, writes = self._quiet_reads, self._quiet_writes
         vcpu = self.vcpu
         while True:
             if self.stop_requested:
@@ -791,10 +805,10 @@ class KvmAccelerator(Accelerator):
                 code, direction, size, port, count, start = _IO_HEAD(self._kvm_view)
                 if code == _KVM_EXIT_IO and count == 1:
                     self._io_exits += 1
-                    view = self._kvm_view
                     if direction == _IO_OUT:
-                        value = view[start] if size == 1 else _IO_UNPACK[size](view, start)[0]
-                        if writes is not None and (self._bells_quiet or not self._bell_devices):
+                        value = (self._kvm_view[start] if size == 1
+                                 else _IO_UNPACK[size](self._kvm_view, start)[0])
+                        if writes is not None:
                             serve = writes[port]
                             if serve is not declined and serve(size, value) >= 0:
                                 self._io_in_loop += 1
@@ -802,12 +816,12 @@ class KvmAccelerator(Accelerator):
                         self._pending = _ONE_OUT
                         ex = IoExit(port, size, True, value)
                     else:
-                        if reads is not None and (self._bells_quiet or not self._bell_devices):
+                        if reads is not None:
                             serve = reads[port]
                             if serve is not declined:
                                 value = serve(size, 0)
                                 if value >= 0:
-                                    _IO_PACK[size](view, start, value)
+                                    _IO_PACK[size](self._kvm_view, start, value)
                                     self._io_in_loop += 1
                                     continue    # ... and takes the IN's value
                         self._pending = _ONE_IN
@@ -824,6 +838,8 @@ class KvmAccelerator(Accelerator):
                     if ex is not None:
                         return self._served(ex)
                     self._stale = True      # (after a push) the next KVM_RUN
+                    if writes is not None and not (self._bells_quiet or not self._bell_devices):
+                        writes = reads = None
                     continue
             else:                                       # EINTR: an Intr too
                 self._stale = True
@@ -832,6 +848,8 @@ class KvmAccelerator(Accelerator):
             if budget is None and not self.stop_requested:
                 if self._doorbells:     # a driver may be polling its used ring
                     self._ring_doorbells()
+                    if writes is not None and not (self._bells_quiet or not self._bell_devices):
+                        writes = reads = None
                 continue
             return self._served(BudgetExit("time"))
 

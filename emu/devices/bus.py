@@ -6,7 +6,7 @@ value)``.  Accesses that hit no device behave as on QEMU's "unassigned"
 region: reads return all ones, writes are dropped; both are counted so a
 learner can see them (``unassigned_reads``, ``unassigned_writes``).
 
-A bus also keeps the quiet servers of its addresses (:class:`QuietTable`,
+A bus also keeps the quiet servers of its addresses (:class:`emu.quiet.QuietTable`,
 one per direction): for each address accessed, the function that serves an
 access there without an exit when its device can take it quietly
 (``Device.quiet_access``), as the owner of the bus built it (the Machine
@@ -18,34 +18,7 @@ from __future__ import annotations
 
 import bisect
 
-#: how many addresses a bus remembers find's answer for (a guest sweeping
-#: a device's window, or unassigned space, stops filling it there)
-FOUND_MAX = 4096
-
-
-def declined(size: int, value: int) -> int:
-    """The quiet server of an address nothing serves quietly: -1, always."""
-    return -1
-
-
-class QuietTable(dict):
-    """address -> ``serve(size, value)``: the value read (0 for a write),
-    or -1 when the access was not served (the engine makes it the ordinary
-    way, as an exit).  ``build(address)`` makes an address's server the
-    first time it is looked up (``table[address]``); the first FOUND_MAX
-    addresses keep theirs.  The bus empties its tables when a device is
-    mapped, and their owner (:meth:`Bus.quiet_changed`) when what it builds
-    would change."""
-
-    def __init__(self, build):
-        super().__init__()
-        self._build = build
-
-    def __missing__(self, addr: int):
-        serve = self._build(addr)
-        if len(self) < FOUND_MAX:
-            self[addr] = serve
-        return serve
+from ..quiet import FOUND_MAX, QuietTable
 
 
 class Bus:

@@ -243,7 +243,7 @@ class Device:
         """The server of the reads (writes) at ``offset`` that may be quiet:
         ``serve(size, value)`` returning what :meth:`quiet_io` returns for
         them, made once per register and direction (the bus keeps it:
-        :class:`emu.devices.bus.QuietTable`); None when no access there is
+        :class:`emu.quiet.QuietTable`); None when no access there is
         ever quiet (a device without :meth:`quiet_io`).  A register polled
         often has a server of its own (``quiet_registers``)."""
         own = self.own_quiet_server(offset, is_write)

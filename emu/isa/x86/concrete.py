@@ -29,6 +29,7 @@ from .state import CS, SS, X86State, CR0_PE, Segment, within_limit
 from .string_fast import plain_run, rep_compare_translated, rep_move_translated
 from ..ops import GuestException, IoPending
 from ...exits import HltExit, IoExit, MmioExit
+from ...quiet import DECLINE_ALL
 
 _S = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 _U8, _U16, _U32, _U64 = (_S[1].unpack_from, _S[2].unpack_from, _S[4].unpack_from, _S[8].unpack_from)
@@ -37,22 +38,6 @@ _PACK = {k: v.pack_into for k, v in _S.items()}
 MASK = F.MASK
 
 
-def _decline(size: int, value: int) -> int:
-    """The quiet server of a port nothing serves quietly: -1 (the access is
-    made as an exit)."""
-    return -1
-
-
-class _DeclineAll(dict):
-    """port -> :func:`_decline` for every port: the quiet port tables of an
-    Ops with no Machine (the Machine's own are ``Machine.quiet_port_reads``
-    and ``quiet_port_writes``; the isa layer knows no bus)."""
-
-    def __missing__(self, port: int):
-        return _decline
-
-
-_DECLINE_ALL = _DeclineAll()
 _CONDS, _CARRY, _compute, _aux = F.CONDS, F.CARRY, F.compute, F.aux
 _CF_OF = F.CF | F.OF
 
@@ -110,8 +95,8 @@ class ConcreteOps:
         #: quiet port I/O (the core sets the machine's): port -> serve(size,
         #: value), the value read (0 for a write), or -1: not served
         #: (:meth:`emu.machine.Machine._quiet_server`); these decline all
-        self.io_reads = _DECLINE_ALL
-        self.io_writes = _DECLINE_ALL
+        self.io_reads = DECLINE_ALL
+        self.io_writes = DECLINE_ALL
         self.rep_extra = 0               # iterations run beyond the first (the engine counts them)
 
     # -- registers -------------------------------------------------------------------
